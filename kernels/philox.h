@@ -10,10 +10,12 @@
 #pragma once
 #include <stdint.h>
 
+#ifndef MDMT_HD
 #if defined(__CUDACC__)
-#define MDMT_HD __host__ __device__ __forceinline__
+#define MDMT_HD __host__ __device__
 #else
-#define MDMT_HD inline
+#define MDMT_HD
+#endif
 #endif
 
 namespace mdmt {
@@ -28,7 +30,7 @@ static constexpr uint32_t kM1 = 0xCD9E8D57u;
 static constexpr uint32_t kW0 = 0x9E3779B9u;  // golden ratio
 static constexpr uint32_t kW1 = 0xBB67AE85u;  // sqrt(3) - 1
 
-MDMT_HD void mulhilo(uint32_t a, uint32_t b, uint32_t* hi, uint32_t* lo) {
+MDMT_HD inline void mulhilo(uint32_t a, uint32_t b, uint32_t* hi, uint32_t* lo) {
 #if defined(__CUDA_ARCH__)
   *lo = a * b;
   *hi = __umulhi(a, b);
@@ -39,7 +41,7 @@ MDMT_HD void mulhilo(uint32_t a, uint32_t b, uint32_t* hi, uint32_t* lo) {
 #endif
 }
 
-MDMT_HD U4 round(U4 c, uint32_t k0, uint32_t k1) {
+MDMT_HD inline U4 round(U4 c, uint32_t k0, uint32_t k1) {
   uint32_t hi0, lo0, hi1, lo1;
   mulhilo(kM0, c.x, &hi0, &lo0);
   mulhilo(kM1, c.z, &hi1, &lo1);
@@ -52,7 +54,7 @@ MDMT_HD U4 round(U4 c, uint32_t k0, uint32_t k1) {
 }
 
 // Ten rounds of Philox4x32 on counter c with key (k0, k1).
-MDMT_HD U4 philox4x32_10(U4 c, uint32_t k0, uint32_t k1) {
+MDMT_HD inline U4 philox4x32_10(U4 c, uint32_t k0, uint32_t k1) {
   for (int i = 0; i < 9; ++i) {
     c = round(c, k0, k1);
     k0 += kW0;
@@ -62,7 +64,7 @@ MDMT_HD U4 philox4x32_10(U4 c, uint32_t k0, uint32_t k1) {
 }
 
 // The 4 random words for the block of elements [4q, 4q+4).
-MDMT_HD U4 block(uint64_t q, uint32_t seed_lo, uint32_t seed_hi) {
+MDMT_HD inline U4 block(uint64_t q, uint32_t seed_lo, uint32_t seed_hi) {
   U4 c;
   c.x = static_cast<uint32_t>(q);
   c.y = static_cast<uint32_t>(q >> 32);
@@ -71,25 +73,25 @@ MDMT_HD U4 block(uint64_t q, uint32_t seed_lo, uint32_t seed_hi) {
   return philox4x32_10(c, seed_lo, seed_hi);
 }
 
-MDMT_HD uint32_t lane(const U4& r, int l) {
+MDMT_HD inline uint32_t lane(const U4& r, int l) {
   return l == 0 ? r.x : l == 1 ? r.y : l == 2 ? r.z : r.w;
 }
 
 // Uniform in [0, 1) with 24 bits, exactly representable in float32.
-MDMT_HD float to_uniform(uint32_t bits) { return static_cast<float>(bits >> 8) * (1.0f / 16777216.0f); }
+MDMT_HD inline float to_uniform(uint32_t bits) { return static_cast<float>(bits >> 8) * (1.0f / 16777216.0f); }
 
 // The random word of element i (slow path: one Philox call per element; kernels that
 // handle 4 consecutive elements should call block() once).
-MDMT_HD uint32_t bits_at(uint64_t i, uint32_t seed_lo, uint32_t seed_hi) {
+MDMT_HD inline uint32_t bits_at(uint64_t i, uint32_t seed_lo, uint32_t seed_hi) {
   return lane(block(i >> 2, seed_lo, seed_hi), static_cast<int>(i & 3));
 }
 
-MDMT_HD float uniform_at(uint64_t i, uint32_t seed_lo, uint32_t seed_hi) {
+MDMT_HD inline float uniform_at(uint64_t i, uint32_t seed_lo, uint32_t seed_hi) {
   return to_uniform(bits_at(i, seed_lo, seed_hi));
 }
 
 // Dropout keep decision of element i: keep iff u >= p.
-MDMT_HD bool keep_at(uint64_t i, uint32_t seed_lo, uint32_t seed_hi, float p) {
+MDMT_HD inline bool keep_at(uint64_t i, uint32_t seed_lo, uint32_t seed_hi, float p) {
   return uniform_at(i, seed_lo, seed_hi) >= p;
 }
 
