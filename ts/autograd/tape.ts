@@ -1,0 +1,169 @@
+/**
+ * Reverse-mode autodiff. Ops record a node on their outputs when any input requires a
+ * gradient (and recording is on); backward() sorts the nodes topologically from the root
+ * and sweeps them in reverse, accumulating gradients (so a tensor used twice gets both
+ * contributions). Leaves with requiresGrad receive `.grad`, which accumulates across
+ * backward() calls until zeroed, as in PyTorch.
+ *
+ *   const w = param(...); const loss = sum(mul(w, x)); backward(loss); w.grad  // = x
+ */
+import { check } from '../errors';
+import { GradNode, keep, ones, Tensor } from '../tensor';
+
+let noGradDepth = 0;
+let nextNodeId = 1;
+
+/** Runs fn without recording (inference, optimiser updates). Works with async fn. */
+export function noGrad<T>(fn: () => T): T {
+  noGradDepth++;
+  let r: T;
+  try {
+    r = fn();
+  } catch (e) {
+    noGradDepth--;
+    throw e;
+  }
+  if (r && typeof (r as unknown as Promise<unknown>).then === 'function') {
+    return (r as unknown as Promise<unknown>).finally(() => noGradDepth--) as unknown as T;
+  }
+  noGradDepth--;
+  return r;
+}
+
+export function isGradEnabled(): boolean {
+  return noGradDepth === 0;
+}
+
+function needsGrad(t: Tensor | null): boolean {
+  return t !== null && (t.requiresGrad || t.node !== null);
+}
+
+/**
+ * Records `outputs = op(inputs)` with its vector-Jacobian product. `vjp` receives one
+ * gradient per output (null where no gradient flowed) and returns one per input
+ * (null/undefined for inputs that get none). Called by the op files.
+ */
+export function record(op: string, inputs: (Tensor | null)[], outputs: Tensor[], vjp: GradNode['vjp']): void {
+  if (noGradDepth > 0 || !inputs.some(needsGrad)) return;
+  const node: GradNode = { op, inputs, outputs, vjp, id: nextNodeId++ };
+  for (const o of outputs) o.node = node;
+}
+
+function topoOrder(root: Tensor): GradNode[] {
+  const order: GradNode[] = [];
+  const seen = new Set<GradNode>();
+  // iterative DFS (deep networks overflow a recursive one)
+  const stack: [GradNode, number][] = [];
+  if (root.node) stack.push([root.node, 0]);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [node, i] = top;
+    if (i === 0 && seen.has(node)) {
+      stack.pop();
+      continue;
+    }
+    seen.add(node);
+    if (i < node.inputs.length) {
+      top[1]++;
+      const inp = node.inputs[i];
+      if (inp?.node && !seen.has(inp.node)) stack.push([inp.node, 0]);
+    } else {
+      stack.pop();
+      order.push(node);
+    }
+  }
+  return order;
+}
+
+function accumulate(map: Map<Tensor, Tensor>, t: Tensor, g: Tensor, add: (a: Tensor, b: Tensor) => Tensor): void {
+  const prev = map.get(t);
+  if (!prev) {
+    map.set(t, g);
+    return;
+  }
+  map.set(t, add(prev, g));
+  prev.dispose();
+  g.dispose();
+}
+
+export interface BackwardOptions {
+  /** gradient of the root (default: ones, which requires a one-element root) */
+  grad?: Tensor;
+  /** keep the graph for another backward() */
+  retainGraph?: boolean;
+}
+
+/**
+ * Computes gradients of `root` with respect to every leaf that requires them and adds
+ * them to the leaves' `.grad` (kept out of tidy scopes; zero them with zeroGrad()).
+ */
+export function backward(root: Tensor, opts: BackwardOptions = {}): void {
+  // imported lazily: ops import this module
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { add } = require('../ops/add') as { add: (a: Tensor, b: Tensor) => Tensor };
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const copyOf = (require('../ops/copy') as { copy: (a: Tensor) => Tensor }).copy;
+  root.assertAlive('backward', 'root');
+  check(root.node !== null || root.requiresGrad, 'EINVAL', 'backward', 'root does not depend on any tensor that requires grad');
+  let seed = opts.grad;
+  if (!seed) {
+    check(root.size === 1, 'ESHAPE', 'backward', `root has ${root.size} elements; pass opts.grad for a non-scalar root`);
+    seed = ones(root.shape, { device: root.device });
+  }
+  const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  const order = topoOrder(root);
+  const noAdd = (a: Tensor, b: Tensor) => add(a, b);
+  noGrad(() => {
+    for (let k = order.length - 1; k >= 0; k--) {
+      const node = order[k];
+      const gOut = node.outputs.map((o) => grads.get(o) ?? null);
+      if (gOut.every((g) => g === null)) continue;
+      const gIn = node.vjp(gOut);
+      // A vjp may pass an incoming gradient through (identity) or return one tensor for
+      // several inputs: each input must own its gradient, so repeats are copied.
+      const owned = new Set<Tensor>();
+      for (let i = 0; i < gIn.length; i++) {
+        const g = gIn[i];
+        if (!g) continue;
+        if (owned.has(g)) gIn[i] = copyOf(g);
+        else owned.add(g);
+      }
+      for (const o of node.outputs) {
+        const g = grads.get(o);
+        if (g && g !== opts.grad && !owned.has(g)) g.dispose();
+        grads.delete(o);
+      }
+      node.inputs.forEach((inp, i) => {
+        const g = gIn[i];
+        if (!g) return;
+        if (!inp || !needsGrad(inp)) {
+          g.dispose();
+          return;
+        }
+        check(g.shape.length === inp.shape.length && g.shape.every((d, j) => d === inp.shape[j]), 'EINTERNAL', node.op,
+          `vjp returned a gradient of shape [${g.shape}] for input ${i} of shape [${inp.shape}]`);
+        if (inp.node) accumulate(grads, inp, g, noAdd);
+        else {
+          // a leaf: accumulate into .grad, outside any tidy scope
+          keep(g);
+          if (inp.grad) {
+            const s = keep(add(inp.grad, g));
+            inp.grad.dispose();
+            g.dispose();
+            inp.grad = s;
+          } else inp.grad = g;
+        }
+      });
+    }
+  });
+  for (const g of grads.values()) if (g !== opts.grad) g.dispose();
+  if (!opts.retainGraph) for (const node of order) for (const o of node.outputs) o.node = null;
+}
+
+/** Disposes and clears `.grad` of each tensor. */
+export function zeroGrad(params: Iterable<Tensor>): void {
+  for (const p of params) {
+    p.grad?.dispose();
+    p.grad = null;
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * MdmtError: every failure mdmt reports, from TypeScript validation or from native code,
+ * carries a stable `code`, the `op` (or function) that failed and a message naming the
+ * problem (argument, file, shape).
+ */
+export type MdmtErrorCode =
+  | 'EINVAL' | 'ESHAPE' | 'EDTYPE' | 'EDEVICE' | 'EDISPOSED' | 'ENOMEM' | 'ENOTIMPL'
+  | 'ECUDA' | 'ECUDNN' | 'ECUBLAS' | 'EINTERNAL' | 'ENOADDON' | 'EIO' | 'EDATA' | 'ECONFIG';
+
+export class MdmtError extends Error {
+  override name = 'MdmtError';
+  readonly code: MdmtErrorCode;
+  readonly op: string;
+  readonly detail: string;
+  /** native source location, when the error was raised in C++ */
+  readonly nativeFile?: string;
+  readonly nativeLine?: number;
+
+  constructor(code: MdmtErrorCode, op: string, detail: string, extra: { nativeFile?: string; nativeLine?: number } = {}) {
+    super(op ? `${op}: ${detail}` : detail);
+    this.code = code;
+    this.op = op;
+    this.detail = detail;
+    this.nativeFile = extra.nativeFile;
+    this.nativeLine = extra.nativeLine;
+  }
+
+  /** Converts an error thrown by the addon (a plain Error with code/op/detail) into an MdmtError. */
+  static fromNative(e: unknown): unknown {
+    if (e instanceof MdmtError) return e;
+    const o = e as { name?: string; code?: string; op?: string; detail?: string; message?: string; nativeFile?: string; nativeLine?: number };
+    if (o && o.name === 'MdmtError') {
+      return new MdmtError((o.code ?? 'EINTERNAL') as MdmtErrorCode, o.op ?? '', o.detail ?? o.message ?? '', {
+        nativeFile: o.nativeFile, nativeLine: o.nativeLine,
+      });
+    }
+    return e;
+  }
+}
+
+/** Throws MdmtError(code, op, detail) when `cond` is false. */
+export function check(cond: unknown, code: MdmtErrorCode, op: string, detail: string | (() => string)): asserts cond {
+  if (!cond) throw new MdmtError(code, op, typeof detail === 'function' ? detail() : detail);
+}

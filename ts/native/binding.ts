@@ -1,0 +1,112 @@
+/**
+ * The typed interface of the native addon and its loader. The addon is found at
+ * $MDMT_ADDON, else <package root>/$MDMT_BUILD_DIR/Release/mdmt.node (default build/).
+ * Every call goes through a wrapper that turns native errors into MdmtError.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { MdmtError } from '../errors';
+
+export type DType = 'float32' | 'int32' | 'uint8' | 'bfloat16' | 'float16';
+export type AttrValue = number | boolean | string | number[];
+export type Attrs = Record<string, AttrValue | undefined>;
+
+export interface NativeDeviceInfo {
+  name: string;
+  type: 'cpu' | 'cuda';
+  index: number;
+  available: boolean;
+  reason?: string;
+  description: string;
+  props: Record<string, string>;
+}
+
+export interface NativeMemStats {
+  liveTensors: number;
+  liveBytes: number;
+  peakBytes: number;
+  cachedBytes: number;
+  liveBuffers: number;
+  deviceTotal: number;
+  deviceFree: number;
+}
+
+export interface NativeAddon {
+  alloc(shape: number[], dtype: DType, device: string): number;
+  free(id: number): void;
+  view(id: number, shape: number[]): number;
+  upload(id: number, data: ArrayBufferView): void;
+  download(id: number, out?: ArrayBufferView): Float32Array | Int32Array | Uint8Array | Uint16Array;
+  run(op: string, inputs: number[], outputs: number[], attrs?: Attrs): void;
+  devices(): NativeDeviceInfo[];
+  memStats(device: string, resetPeak?: boolean): NativeMemStats;
+  sync(device: string): void;
+  ops(): { op: string; device: 'cpu' | 'cuda' }[];
+  setThreads(n?: number): number;
+  setSeed(seed: number): void;
+  info(id: number): { shape: number[]; dtype: DType; device: string };
+  cudaCompiled: boolean;
+}
+
+/** The package root: the nearest directory above this file holding mdmt's package.json. */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 8; i++) {
+    const p = path.join(dir, 'package.json');
+    if (fs.existsSync(p)) {
+      try {
+        if (JSON.parse(fs.readFileSync(p, 'utf8')).name === 'mdmt') return dir;
+      } catch { /* keep looking */ }
+    }
+    dir = path.dirname(dir);
+  }
+  return path.resolve(__dirname, '..', '..');
+}
+
+export function addonPath(): string {
+  if (process.env.MDMT_ADDON) return path.resolve(process.env.MDMT_ADDON);
+  return path.join(packageRoot(), process.env.MDMT_BUILD_DIR || 'build', 'Release', 'mdmt.node');
+}
+
+let cached: NativeAddon | null = null;
+
+function wrap(raw: Record<string, unknown>): NativeAddon {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v !== 'function') {
+      out[k] = v;
+      continue;
+    }
+    const fn = v as (...a: unknown[]) => unknown;
+    out[k] = (...args: unknown[]) => {
+      try {
+        return fn(...args);
+      } catch (e) {
+        throw MdmtError.fromNative(e);
+      }
+    };
+  }
+  return out as unknown as NativeAddon;
+}
+
+/** The loaded addon (loaded on first use). Throws MdmtError(ENOADDON) when it is not built. */
+export function native(): NativeAddon {
+  if (cached) return cached;
+  const p = addonPath();
+  if (!fs.existsSync(p)) {
+    throw new MdmtError('ENOADDON', 'mdmt', `native addon not built (looked for ${p}): run npm install`);
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    cached = wrap(require(p) as Record<string, unknown>);
+  } catch (e) {
+    throw new MdmtError('ENOADDON', 'mdmt', `cannot load the native addon ${p}: ${(e as Error).message}`);
+  }
+  return cached;
+}
+
+/** The raw addon without the error wrapper (for the fuzz test). */
+export function rawNative(): Record<string, unknown> {
+  native();
+  return require(addonPath()) as Record<string, unknown>;
+}

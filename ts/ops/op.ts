@@ -1,0 +1,110 @@
+/**
+ * The op runner: every op in ts/ops calls runOp (new outputs) or runOpInto (existing
+ * outputs, for in-place state updates). Observers see every call (ONNX export tracing,
+ * step recording, MDMT_DEBUG logging).
+ */
+import { check, MdmtError } from '../errors';
+import { Attrs, DType, native } from '../native/binding';
+import { empty, shapeStr, Tensor } from '../tensor';
+import { OpName } from './names';
+
+export interface OutSpec {
+  shape: readonly number[];
+  dtype?: DType;
+}
+
+export interface OpCall {
+  op: OpName;
+  inputs: readonly Tensor[];
+  outputs: readonly Tensor[];
+  attrs: Attrs;
+}
+export type OpObserver = (call: OpCall) => void;
+const observers: OpObserver[] = [];
+
+/** Registers an observer of every op call; returns a function that removes it. */
+export function observeOps(fn: OpObserver): () => void {
+  observers.push(fn);
+  return () => {
+    const i = observers.indexOf(fn);
+    if (i >= 0) observers.splice(i, 1);
+  };
+}
+
+function checkInputs(op: string, inputs: readonly Tensor[], names?: readonly string[]): string {
+  let device: string | null = null;
+  inputs.forEach((t, i) => {
+    const name = names?.[i] ?? `input ${i}`;
+    check(t instanceof Tensor, 'EINVAL', op, `${name} must be a Tensor`);
+    t.assertAlive(op, `input '${name}'`);
+    if (device === null) device = t.device;
+    else check(t.device === device, 'EDEVICE', op, `input '${name}' is on ${t.device}, expected ${device}`);
+  });
+  return device ?? 'cpu';
+}
+
+/** Runs `op` on `inputs`, allocating one output per spec on the inputs' device. */
+export function runOp(op: OpName, inputs: readonly Tensor[], attrs: Attrs, outs: readonly OutSpec[], names?: readonly string[]): Tensor[] {
+  const device = checkInputs(op, inputs, names);
+  const outputs: Tensor[] = [];
+  try {
+    for (const o of outs) outputs.push(empty(o.shape, o.dtype ?? 'float32', device));
+    native().run(op, inputs.map((t) => t.id), outputs.map((t) => t.id), attrs);
+  } catch (e) {
+    for (const t of outputs) t.dispose();
+    throw e;
+  }
+  if (observers.length) for (const f of observers) f({ op, inputs, outputs, attrs });
+  return outputs;
+}
+
+/** Runs `op` writing into existing tensors (optimisers, running statistics, fill). */
+export function runOpInto(op: OpName, inputs: readonly Tensor[], outputs: readonly Tensor[], attrs: Attrs): void {
+  const device = checkInputs(op, [...inputs, ...outputs]);
+  void device;
+  native().run(op, inputs.map((t) => t.id), outputs.map((t) => t.id), attrs);
+  if (observers.length) for (const f of observers) f({ op, inputs, outputs, attrs });
+}
+
+// ---- validation helpers shared by the op files -----------------------------------------
+
+export interface TensorRule {
+  dtype?: DType | readonly DType[];
+  ndim?: number | readonly number[];
+}
+
+/** Validates one argument: a live Tensor with the given dtype / rank. */
+export function checkArg(op: string, name: string, t: unknown, rule: TensorRule = {}): Tensor {
+  if (!(t instanceof Tensor)) throw new MdmtError('EINVAL', op, `'${name}' must be a Tensor, got ${describe(t)}`);
+  t.assertAlive(op, `'${name}'`);
+  if (rule.dtype !== undefined) {
+    const ok = Array.isArray(rule.dtype) ? rule.dtype.includes(t.dtype) : rule.dtype === t.dtype;
+    check(ok, 'EDTYPE', op, `'${name}' must be ${[rule.dtype].flat().join(' or ')}, got ${t.dtype}`);
+  }
+  if (rule.ndim !== undefined) {
+    const ok = Array.isArray(rule.ndim) ? rule.ndim.includes(t.ndim) : rule.ndim === t.ndim;
+    check(ok, 'ESHAPE', op, `'${name}' must have ${[rule.ndim].flat().join(' or ')} dims, got shape ${shapeStr(t.shape)}`);
+  }
+  return t;
+}
+
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (v instanceof Tensor) return v.toString();
+  return typeof v;
+}
+
+/** Reads an int or [int, int] attribute as a pair of non-negative (or positive) integers. */
+export function pair(op: string, name: string, v: number | readonly number[] | undefined, def: number, min = 0): [number, number] {
+  const p: number[] = v === undefined ? [def, def] : typeof v === 'number' ? [v, v] : [...v];
+  check(p.length === 2 && p.every((x) => Number.isInteger(x) && x >= min), 'EINVAL', op,
+    `'${name}' must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  return [p[0], p[1]];
+}
+
+export function checkNumber(op: string, name: string, v: unknown, lo = -Infinity, hi = Infinity): number {
+  check(typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi, 'EINVAL', op,
+    `'${name}' must be a number in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+  return v as number;
+}

@@ -1,0 +1,50 @@
+import { record } from '../autograd/tape';
+import { check } from '../errors';
+import { Tensor } from '../tensor';
+import { expand } from './expand';
+import { checkArg, runOp } from './op';
+import { reshape } from './reshape';
+
+export function normAxes(op: string, ndim: number, axes: number | readonly number[] | undefined): number[] {
+  const list = axes === undefined ? [...Array(ndim).keys()] : typeof axes === 'number' ? [axes] : [...axes];
+  const norm = list.map((a) => {
+    check(Number.isInteger(a) && a >= -ndim && a < ndim, 'EINVAL', op, `axis ${a} out of range for ${ndim} dims`);
+    return a < 0 ? a + ndim : a;
+  });
+  const sorted = [...new Set(norm)].sort((a, b) => a - b);
+  check(sorted.length === norm.length, 'EINVAL', op, `repeated axis in ${JSON.stringify(axes)}`);
+  return sorted;
+}
+
+export function reducedShape(shape: readonly number[], axes: number[], keepdim: boolean): number[] {
+  const out: number[] = [];
+  shape.forEach((d, i) => {
+    if (!axes.includes(i)) out.push(d);
+    else if (keepdim) out.push(1);
+  });
+  return out;
+}
+
+export function reduceOp(op: 'sum' | 'mean', x: Tensor, axes: number | readonly number[] | undefined, keepdim: boolean): Tensor {
+  checkArg(op, 'x', x, { dtype: 'float32' });
+  const ax = normAxes(op, x.ndim, axes);
+  const [y] = runOp(op, [x], { axes: ax, keepdim }, [{ shape: reducedShape(x.shape, ax, keepdim) }], ['x']);
+  const n = ax.reduce((a, i) => a * x.shape[i], 1);
+  record(op, [x], [y], ([g]) => {
+    const gk = keepdim ? g! : reshape(g!, reducedShape(x.shape, ax, true));
+    const e = expand(gk, x.shape);
+    if (gk !== g) gk.dispose();
+    if (op === 'sum') return [e];
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { affine } = require('./affine') as typeof import('./affine');
+    const r = affine(e, n > 0 ? 1 / n : 0);
+    e.dispose();
+    return [r];
+  });
+  return y;
+}
+
+/** Sum over `axes` (all by default). `sum(x, [0, 2, 3])` is a conv bias gradient. */
+export function sum(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
+  return reduceOp('sum', x, axes, keepdim);
+}

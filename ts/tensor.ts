@@ -1,0 +1,310 @@
+/**
+ * Tensor: a handle (integer id) on memory owned by the native engine, plus shape, dtype
+ * and device. Memory is freed explicitly: `t.dispose()`, or by `tidy(fn)`, which disposes
+ * every tensor created inside `fn` except the ones it returns (and works across `await`).
+ * The garbage collector never decides when device memory goes.
+ *
+ *   const y = tidy(() => relu(add(x, b)));   // the temporary add is freed, y survives
+ */
+import { AsyncLocalStorage } from 'async_hooks';
+import { check, MdmtError } from './errors';
+import { DType, native } from './native/binding';
+
+export type { DType } from './native/binding';
+export type Device = string; // 'cpu' | 'cuda' | 'cuda:N'
+export type TypedArray = Float32Array | Int32Array | Uint8Array | Uint16Array;
+
+/** Normalises 'cuda' to 'cuda:0'; validates the name. */
+export function normDevice(d: string): Device {
+  if (d === 'cpu') return 'cpu';
+  if (d === 'cuda') return 'cuda:0';
+  if (/^cuda:\d{1,2}$/.test(d)) return d;
+  throw new MdmtError('EDEVICE', 'device', `unknown device '${d}' (use cpu, cuda or cuda:N)`);
+}
+
+let defaultDevice: Device = normDevice(process.env.MDMT_DEVICE || 'cpu');
+/** The device new tensors go to when none is given ($MDMT_DEVICE, default cpu). */
+export function getDefaultDevice(): Device {
+  return defaultDevice;
+}
+export function setDefaultDevice(d: string): void {
+  defaultDevice = normDevice(d);
+}
+
+// ---- scopes (tidy) ---------------------------------------------------------------------
+
+class Scope {
+  readonly tensors = new Set<Tensor>();
+  constructor(readonly parent: Scope | undefined) {}
+}
+const scopeStore = new AsyncLocalStorage<Scope>();
+let liveCount = 0;
+
+function track(t: Tensor): void {
+  liveCount++;
+  const s = scopeStore.getStore();
+  if (s) {
+    s.tensors.add(t);
+    t._scope = s;
+  }
+}
+
+function collectTensors(v: unknown, out: Set<Tensor>, depth = 0): void {
+  if (depth > 4 || v === null || typeof v !== 'object') return;
+  if (v instanceof Tensor) {
+    out.add(v);
+    return;
+  }
+  if (Array.isArray(v)) {
+    for (const e of v) collectTensors(e, out, depth + 1);
+    return;
+  }
+  if (v instanceof Map) {
+    for (const e of v.values()) collectTensors(e, out, depth + 1);
+    return;
+  }
+  if (Object.getPrototypeOf(v) === Object.prototype) {
+    for (const e of Object.values(v as Record<string, unknown>)) collectTensors(e, out, depth + 1);
+  }
+}
+
+function closeScope(scope: Scope, result: unknown): void {
+  const keepSet = new Set<Tensor>();
+  collectTensors(result, keepSet);
+  for (const t of scope.tensors) {
+    if (keepSet.has(t)) {
+      t._scope = scope.parent;
+      scope.parent?.tensors.add(t);
+    } else if (!t.disposed) {
+      t._scope = undefined;
+      t.dispose();
+    }
+  }
+  scope.tensors.clear();
+}
+
+/**
+ * Runs `fn` and disposes every tensor it created, except those in its result (a tensor,
+ * or arrays / plain objects / Maps of tensors), which move to the enclosing scope.
+ * `fn` may be async: the scope follows the async context, so concurrent tidies don't mix.
+ *
+ *   const loss = await tidy(async () => { const y = model.forward(x); return mse(y, t); });
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Scope(scopeStore.getStore());
+  let result: T;
+  try {
+    result = scopeStore.run(scope, fn);
+  } catch (e) {
+    closeScope(scope, undefined);
+    throw e;
+  }
+  if (result && typeof (result as unknown as Promise<unknown>).then === 'function') {
+    return (result as unknown as Promise<unknown>).then(
+      (v) => {
+        closeScope(scope, v);
+        return v;
+      },
+      (e) => {
+        closeScope(scope, undefined);
+        throw e;
+      },
+    ) as unknown as T;
+  }
+  closeScope(scope, result);
+  return result;
+}
+
+/** Takes a tensor out of scope tracking so that no tidy disposes it; returns it. */
+export function keep<T extends Tensor>(t: T): T {
+  if (t._scope) {
+    t._scope.tensors.delete(t);
+    t._scope = undefined;
+  }
+  return t;
+}
+
+/** Live tensor count (JS handles) and native memory per device. */
+export function memory(device?: string): { liveTensors: number; devices: Record<string, ReturnType<ReturnType<typeof native>['memStats']>> } {
+  const n = native();
+  const devs = device ? [normDevice(device)] : ['cpu', ...(n.cudaCompiled ? n.devices().filter((d) => d.type === 'cuda' && d.available).map((d) => d.name) : [])];
+  const devices: Record<string, ReturnType<typeof n.memStats>> = {};
+  for (const d of devs) devices[d] = n.memStats(d);
+  return { liveTensors: liveCount, devices };
+}
+
+/** Number of live (not disposed) tensors created through this module. */
+export function liveTensorCount(): number {
+  return liveCount;
+}
+
+// ---- the Tensor class ----------------------------------------------------------------
+
+/** Autograd record of the op that produced a tensor (see ts/autograd/tape.ts). */
+export interface GradNode {
+  op: string;
+  inputs: (Tensor | null)[];
+  outputs: Tensor[];
+  vjp: (grads: (Tensor | null)[]) => (Tensor | null | undefined)[];
+  id: number;
+}
+
+export class Tensor {
+  /** native handle */
+  readonly id: number;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly device: Device;
+  /** leaf tensors with requiresGrad receive `.grad` from backward() */
+  requiresGrad = false;
+  grad: Tensor | null = null;
+  /** set on outputs of recorded ops */
+  node: GradNode | null = null;
+  /** optional name (parameters carry their state_dict key) */
+  name?: string;
+  private _disposed = false;
+  /** @internal */
+  _scope: Scope | undefined;
+
+  /** @internal use the creation functions */
+  constructor(id: number, shape: readonly number[], dtype: DType, device: Device, tracked = true) {
+    this.id = id;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.device = device;
+    if (tracked) track(this);
+    else liveCount++;
+  }
+
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get disposed(): boolean {
+    return this._disposed;
+  }
+
+  /** Frees the native memory now. Safe to call twice. */
+  dispose(): void {
+    if (this._disposed) return;
+    this._disposed = true;
+    liveCount--;
+    if (this._scope) {
+      this._scope.tensors.delete(this);
+      this._scope = undefined;
+    }
+    this.node = null;
+    native().free(this.id);
+  }
+
+  /** Throws a named error if the tensor has been disposed. */
+  assertAlive(op: string, name = 'tensor'): this {
+    if (this._disposed) throw new MdmtError('EDISPOSED', op, `${name} has been disposed (shape ${shapeStr(this.shape)})`);
+    return this;
+  }
+
+  /** Copies the data to a new typed array on the host. */
+  toArray(): TypedArray {
+    this.assertAlive('toArray');
+    return native().download(this.id);
+  }
+
+  /** The value of a one-element tensor. */
+  item(): number {
+    check(this.size === 1, 'EINVAL', 'item', `tensor has ${this.size} elements, item() needs 1`);
+    return this.toArray()[0];
+  }
+
+  /** A copy on another device (or this tensor's data copied if already there). */
+  to(device: string): Tensor {
+    this.assertAlive('to');
+    const d = normDevice(device);
+    const t = empty(this.shape, this.dtype, d);
+    if (this.size > 0) native().upload(t.id, this.toArray());
+    return t;
+  }
+
+  toString(): string {
+    return `Tensor(${shapeStr(this.shape)}, ${this.dtype}, ${this.device}${this._disposed ? ', disposed' : ''})`;
+  }
+}
+
+export function shapeStr(s: readonly number[]): string {
+  return `[${s.join(', ')}]`;
+}
+
+// ---- creation ------------------------------------------------------------------------
+
+export interface TensorOptions {
+  dtype?: DType;
+  device?: string;
+}
+
+function checkShape(op: string, shape: readonly number[]): number[] {
+  check(Array.isArray(shape), 'EINVAL', op, 'shape must be an array of non-negative integers');
+  for (const [i, d] of shape.entries())
+    check(Number.isInteger(d) && d >= 0, 'ESHAPE', op, `shape[${i}] must be a non-negative integer, got ${d}`);
+  return [...shape];
+}
+
+/** An uninitialised tensor (internal building block of ops). */
+export function empty(shape: readonly number[], dtype: DType = 'float32', device: string = defaultDevice): Tensor {
+  const s = checkShape('empty', shape);
+  const dev = normDevice(device);
+  const id = native().alloc(s, dtype, dev);
+  return new Tensor(id, s, dtype, dev);
+}
+
+const arrayTypes: Record<string, new (n: number | ArrayLike<number>) => TypedArray> = {
+  float32: Float32Array, int32: Int32Array, uint8: Uint8Array, bfloat16: Uint16Array, float16: Uint16Array,
+};
+
+/**
+ * A tensor from host data. `data` is a typed array of the dtype or any array of numbers
+ * (converted).
+ *
+ *   const x = tensor([1, 2, 3, 4], [2, 2]);
+ */
+export function tensor(data: ArrayLike<number> | TypedArray, shape: readonly number[], opts: TensorOptions = {}): Tensor {
+  const dtype = opts.dtype ?? (data instanceof Int32Array ? 'int32' : data instanceof Uint8Array ? 'uint8' : 'float32');
+  const s = checkShape('tensor', shape);
+  const n = s.reduce((a, b) => a * b, 1);
+  check(data && typeof data.length === 'number', 'EINVAL', 'tensor', 'data must be an array or typed array');
+  check(data.length === n, 'ESHAPE', 'tensor', `data has ${data.length} elements but shape ${shapeStr(s)} needs ${n}`);
+  const Ctor = arrayTypes[dtype];
+  check(Ctor !== undefined, 'EDTYPE', 'tensor', `unknown dtype '${dtype}'`);
+  const arr = data instanceof Ctor ? (data as TypedArray) : new Ctor(data as ArrayLike<number>);
+  const t = empty(s, dtype, opts.device ?? defaultDevice);
+  if (n > 0) {
+    try {
+      native().upload(t.id, arr);
+    } catch (e) {
+      t.dispose();
+      throw e;
+    }
+  }
+  return t;
+}
+
+/** A tensor filled with `value`. */
+export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
+  const t = empty(shape, opts.dtype ?? 'float32', opts.device ?? defaultDevice);
+  if (t.size > 0) native().run('fill', [], [t.id], { value });
+  return t;
+}
+export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+  return full(shape, 0, opts);
+}
+export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+  return full(shape, 1, opts);
+}
+export function zerosLike(t: Tensor): Tensor {
+  return zeros(t.shape, { dtype: t.dtype, device: t.device });
+}
+
+/** Creates an untracked tensor: not owned by any tidy scope (parameters, optimiser state). */
+export function persistent(t: Tensor): Tensor {
+  return keep(t);
+}
