@@ -14,7 +14,8 @@ export interface OutSpec {
 }
 
 export interface OpCall {
-  op: OpName;
+  /** a native op, or 'reshape' (a view: no native op runs, but tracers must see it) */
+  op: OpName | 'reshape';
   inputs: readonly Tensor[];
   outputs: readonly Tensor[];
   attrs: Attrs;
@@ -41,6 +42,11 @@ function checkInputs(op: string, inputs: readonly Tensor[], names?: readonly str
     else check(t.device === device, 'EDEVICE', op, `input '${name}' is on ${t.device}, expected ${device}`);
   });
   return device ?? 'cpu';
+}
+
+/** Tells the observers about a call that bypassed runOp (views). */
+export function notifyObservers(call: OpCall): void {
+  if (observers.length) for (const f of observers) f(call);
 }
 
 /** Runs `op` on `inputs`, allocating one output per spec on the inputs' device. */

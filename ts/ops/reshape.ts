@@ -2,7 +2,7 @@ import { record } from '../autograd/tape';
 import { check } from '../errors';
 import { native } from '../native/binding';
 import { shapeStr, Tensor } from '../tensor';
-import { checkArg } from './op';
+import { checkArg, notifyObservers } from './op';
 
 /**
  * The same data with a new shape (a view: no copy). One dimension may be -1.
@@ -21,6 +21,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   check(s.reduce((a, b) => a * b, 1) === x.size, 'ESHAPE', 'reshape', `cannot reshape ${shapeStr(x.shape)} (${x.size} elements) to ${shapeStr(s)}`);
   const id = native().view(x.id, s);
   const y = new Tensor(id, s, x.dtype, x.device);
+  notifyObservers({ op: 'reshape', inputs: [x], outputs: [y], attrs: { shape: s } });
   record('reshape', [x], [y], ([g]) => [reshape(g!, x.shape)]);
   return y;
 }

@@ -1,0 +1,4 @@
+export * from './module';
+export * from './layers';
+export * from './simple';
+export * as init from './init';

@@ -1,0 +1,88 @@
+/**
+ * Weight initialisers with PyTorch's definitions (torch.nn.init), drawing from the seeded
+ * host generator (ts/random.ts) and uploading into the tensor in place.
+ *
+ *   kaimingNormal(conv.param('weight'), { mode: 'fan_out', nonlinearity: 'relu' });
+ */
+import { check } from '../errors';
+import { native } from '../native/binding';
+import { Generator, globalGenerator } from '../random';
+import { Tensor } from '../tensor';
+
+/** fan_in = shape[1]·receptive field, fan_out = shape[0]·receptive field (PyTorch). */
+export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
+  check(shape.length >= 2, 'ESHAPE', 'init', `fan in/out needs at least 2 dims, got [${shape}]`);
+  const rf = shape.slice(2).reduce((a, b) => a * b, 1);
+  return { fanIn: shape[1] * rf, fanOut: shape[0] * rf };
+}
+
+export function gain(nonlinearity: 'relu' | 'linear' | 'leaky_relu' | 'sigmoid' | 'tanh', a = 0): number {
+  switch (nonlinearity) {
+    case 'relu': return Math.SQRT2;
+    case 'leaky_relu': return Math.sqrt(2 / (1 + a * a));
+    case 'tanh': return 5 / 3;
+    default: return 1;
+  }
+}
+
+function write(t: Tensor, f: (i: number) => number): Tensor {
+  t.assertAlive('init');
+  check(t.dtype === 'float32', 'EDTYPE', 'init', `initialisers fill float32 tensors, got ${t.dtype}`);
+  const a = new Float32Array(t.size);
+  for (let i = 0; i < a.length; i++) a[i] = f(i);
+  native().upload(t.id, a);
+  return t;
+}
+
+export function uniform(t: Tensor, lo: number, hi: number, g: Generator = globalGenerator): Tensor {
+  return write(t, () => g.uniform(lo, hi));
+}
+export function normal(t: Tensor, mean = 0, std = 1, g: Generator = globalGenerator): Tensor {
+  return write(t, () => g.normal(mean, std));
+}
+/** PyTorch trunc_normal_: redraw outside [a, b] (absolute bounds). */
+export function truncNormal(t: Tensor, mean = 0, std = 1, a = -2, b = 2, g: Generator = globalGenerator): Tensor {
+  return write(t, () => {
+    for (let k = 0; k < 1000; k++) {
+      const v = g.normal(mean, std);
+      if (v >= a && v <= b) return v;
+    }
+    return Math.min(Math.max(mean, a), b);
+  });
+}
+export function constant(t: Tensor, v: number): Tensor {
+  return write(t, () => v);
+}
+
+export interface KaimingOptions {
+  a?: number;
+  mode?: 'fan_in' | 'fan_out';
+  nonlinearity?: 'relu' | 'leaky_relu' | 'linear';
+  generator?: Generator;
+}
+export function kaimingNormal(t: Tensor, o: KaimingOptions = {}): Tensor {
+  const { fanIn, fanOut } = fans(t.shape);
+  const std = gain(o.nonlinearity ?? 'leaky_relu', o.a ?? 0) / Math.sqrt((o.mode ?? 'fan_in') === 'fan_in' ? fanIn : fanOut);
+  return normal(t, 0, std, o.generator);
+}
+export function kaimingUniform(t: Tensor, o: KaimingOptions = {}): Tensor {
+  const { fanIn, fanOut } = fans(t.shape);
+  const std = gain(o.nonlinearity ?? 'leaky_relu', o.a ?? 0) / Math.sqrt((o.mode ?? 'fan_in') === 'fan_in' ? fanIn : fanOut);
+  const bound = Math.sqrt(3) * std;
+  return uniform(t, -bound, bound, o.generator);
+}
+export function xavierUniform(t: Tensor, gainValue = 1, g: Generator = globalGenerator): Tensor {
+  const { fanIn, fanOut } = fans(t.shape);
+  const bound = gainValue * Math.sqrt(6 / (fanIn + fanOut));
+  return uniform(t, -bound, bound, g);
+}
+
+/** PyTorch's default for Conv/Linear: weight kaiming_uniform(a=√5) = U(±1/√fan_in), bias U(±1/√fan_in). */
+export function defaultLayerInit(weight: Tensor, bias: Tensor | null, g: Generator = globalGenerator): void {
+  kaimingUniform(weight, { a: Math.sqrt(5), generator: g });
+  if (bias) {
+    const { fanIn } = fans(weight.shape);
+    const b = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+    uniform(bias, -b, b, g);
+  }
+}

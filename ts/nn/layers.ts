@@ -1,0 +1,124 @@
+/**
+ * The parameterised layers: Conv2d, Linear, BatchNorm2d — PyTorch's constructors,
+ * parameter names (weight, bias, running_mean, running_var, num_batches_tracked) and
+ * default initialisation.
+ *
+ *   const conv = new Conv2d(3, 64, 7, { stride: 2, padding: 3, bias: false });
+ */
+import { check } from '../errors';
+import { batchnorm2d } from '../ops/batchnorm';
+import { conv2d } from '../ops/conv2d';
+import { linear } from '../ops/linear';
+import { empty, full, ones, Tensor, zeros } from '../tensor';
+import { defaultLayerInit } from './init';
+import { Module } from './module';
+
+type Pair = number | [number, number];
+const asPair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : v);
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+  bias?: boolean;
+  device?: string;
+}
+
+export class Conv2d extends Module {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernel: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly dilation: [number, number];
+  readonly groups: number;
+
+  constructor(inChannels: number, outChannels: number, kernel: Pair, o: Conv2dOptions = {}) {
+    super();
+    const groups = o.groups ?? 1;
+    check(Number.isInteger(inChannels) && inChannels > 0 && Number.isInteger(outChannels) && outChannels > 0, 'EINVAL', 'Conv2d',
+      `channels must be positive integers, got in=${inChannels} out=${outChannels}`);
+    check(inChannels % groups === 0 && outChannels % groups === 0, 'EINVAL', 'Conv2d',
+      `in (${inChannels}) and out (${outChannels}) channels must be divisible by groups (${groups})`);
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.kernel = asPair(kernel);
+    this.stride = asPair(o.stride ?? 1);
+    this.padding = asPair(o.padding ?? 0);
+    this.dilation = asPair(o.dilation ?? 1);
+    this.groups = groups;
+    const w = this.registerParameter('weight', empty([outChannels, inChannels / groups, ...this.kernel], 'float32', o.device))!;
+    const b = this.registerParameter('bias', o.bias === false ? null : empty([outChannels], 'float32', o.device));
+    defaultLayerInit(w, b);
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.param('weight'), this.paramOrNull('bias'), {
+      stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups,
+    });
+  }
+  protected override extraRepr(): string {
+    return `${this.inChannels}, ${this.outChannels}, k=${this.kernel}, s=${this.stride}, p=${this.padding}${this.groups > 1 ? `, g=${this.groups}` : ''}${this.paramOrNull('bias') ? '' : ', bias=false'}`;
+  }
+}
+
+export class Linear extends Module {
+  constructor(readonly inFeatures: number, readonly outFeatures: number, o: { bias?: boolean; device?: string } = {}) {
+    super();
+    check(Number.isInteger(inFeatures) && inFeatures > 0 && Number.isInteger(outFeatures) && outFeatures > 0, 'EINVAL', 'Linear',
+      `features must be positive integers, got in=${inFeatures} out=${outFeatures}`);
+    const w = this.registerParameter('weight', empty([outFeatures, inFeatures], 'float32', o.device))!;
+    const b = this.registerParameter('bias', o.bias === false ? null : empty([outFeatures], 'float32', o.device));
+    defaultLayerInit(w, b);
+  }
+  forward(x: Tensor): Tensor {
+    return linear(x, this.param('weight'), this.paramOrNull('bias'));
+  }
+  protected override extraRepr(): string {
+    return `${this.inFeatures}, ${this.outFeatures}`;
+  }
+}
+
+export interface BatchNormOptions {
+  eps?: number;
+  momentum?: number;
+  device?: string;
+}
+
+/** BatchNorm2d (also accepts [N, C] input). num_batches_tracked counts training steps. */
+export class BatchNorm2d extends Module {
+  readonly eps: number;
+  readonly momentum: number;
+  private batches = 0;
+
+  constructor(readonly numFeatures: number, o: BatchNormOptions = {}) {
+    super();
+    check(Number.isInteger(numFeatures) && numFeatures > 0, 'EINVAL', 'BatchNorm2d', `numFeatures must be a positive integer, got ${numFeatures}`);
+    this.eps = o.eps ?? 1e-5;
+    this.momentum = o.momentum ?? 0.1;
+    this.registerParameter('weight', ones([numFeatures], { device: o.device }));
+    this.registerParameter('bias', zeros([numFeatures], { device: o.device }));
+    this.registerBuffer('running_mean', zeros([numFeatures], { device: o.device }));
+    this.registerBuffer('running_var', ones([numFeatures], { device: o.device }));
+    this.registerBuffer('num_batches_tracked', full([], 0, { dtype: 'int32', device: o.device }));
+  }
+
+  forward(x: Tensor): Tensor {
+    if (this.training) this.batches++;
+    return batchnorm2d(x, this.param('weight'), this.param('bias'), this.buffer('running_mean'), this.buffer('running_var'), {
+      training: this.training, momentum: this.momentum, eps: this.eps,
+    });
+  }
+  protected override syncBuffers(): void {
+    const t = this.buffer('num_batches_tracked');
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    (require('../native/binding') as typeof import('../native/binding')).native().upload(t.id, Int32Array.of(this.batches));
+  }
+  protected override afterLoad(): void {
+    this.batches = this.buffer('num_batches_tracked').item();
+  }
+  protected override extraRepr(): string {
+    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}`;
+  }
+}

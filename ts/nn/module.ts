@@ -1,0 +1,208 @@
+/**
+ * Module: the base of layers and models, with PyTorch's naming. Parameters, buffers and
+ * children are registered by name; `stateDict()` lists them in PyTorch's order (per
+ * module: its parameters, then its buffers, then its children, depth first), so keys
+ * equal a torchvision / timm `state_dict()` and weights load 1:1.
+ *
+ *   class Affine extends Module { constructor() { super(); this.registerParameter('weight', ones([3])); }
+ *     forward(x: Tensor) { return mul(x, this.param('weight')); } }
+ */
+import { check, MdmtError } from '../errors';
+import { native } from '../native/binding';
+import { keep, shapeStr, Tensor } from '../tensor';
+
+export type StateDict = Map<string, Tensor>;
+
+export interface LoadOptions {
+  /** every key of the module must be present and no others (default true) */
+  strict?: boolean;
+}
+
+export abstract class Module {
+  training = true;
+  private readonly _params = new Map<string, Tensor | null>();
+  private readonly _buffers = new Map<string, Tensor>();
+  private readonly _children = new Map<string, Module>();
+
+  abstract forward(...args: unknown[]): unknown;
+
+  // ---- registration ----
+  /** Registers a trainable tensor (kept out of tidy scopes, requiresGrad = true); null = absent (bias=False). */
+  registerParameter(name: string, t: Tensor | null): Tensor | null {
+    check(!name.includes('.'), 'EINVAL', 'registerParameter', `name '${name}' may not contain '.'`);
+    if (t) {
+      keep(t);
+      t.requiresGrad = true;
+    }
+    this._params.set(name, t);
+    return t;
+  }
+  registerBuffer(name: string, t: Tensor): Tensor {
+    check(!name.includes('.'), 'EINVAL', 'registerBuffer', `name '${name}' may not contain '.'`);
+    keep(t);
+    this._buffers.set(name, t);
+    return t;
+  }
+  registerModule<M extends Module>(name: string, m: M): M {
+    check(!name.includes('.'), 'EINVAL', 'registerModule', `name '${name}' may not contain '.'`);
+    this._children.set(name, m);
+    return m;
+  }
+
+  // ---- access ----
+  param(name: string): Tensor {
+    const t = this._params.get(name);
+    if (!t) throw new MdmtError('EINVAL', this.constructor.name, `no parameter '${name}'`);
+    return t;
+  }
+  paramOrNull(name: string): Tensor | null {
+    return this._params.get(name) ?? null;
+  }
+  buffer(name: string): Tensor {
+    const t = this._buffers.get(name);
+    if (!t) throw new MdmtError('EINVAL', this.constructor.name, `no buffer '${name}'`);
+    return t;
+  }
+  child<M extends Module = Module>(name: string): M {
+    const m = this._children.get(name);
+    if (!m) throw new MdmtError('EINVAL', this.constructor.name, `no submodule '${name}'`);
+    return m as M;
+  }
+  children(): [string, Module][] {
+    return [...this._children.entries()];
+  }
+  /** Replaces (or removes, with null) a child: used to strip classifiers. */
+  setChild(name: string, m: Module | null): void {
+    const old = this._children.get(name);
+    if (old && old !== m) old.dispose();
+    if (m) this._children.set(name, m);
+    else this._children.delete(name);
+  }
+
+  /** Pre-order walk: [prefix, module] for this module and every descendant. */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    for (const [n, c] of this._children) out.push(...c.namedModules(prefix ? `${prefix}.${n}` : n));
+    return out;
+  }
+  namedParameters(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [p, m] of this.namedModules(prefix))
+      for (const [n, t] of m._params) if (t) out.push([p ? `${p}.${n}` : n, t]);
+    return out;
+  }
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+  namedBuffers(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [p, m] of this.namedModules(prefix)) for (const [n, t] of m._buffers) out.push([p ? `${p}.${n}` : n, t]);
+    return out;
+  }
+  /** Number of trainable scalars. */
+  numParams(): number {
+    return this.parameters().reduce((a, t) => a + t.size, 0);
+  }
+
+  /** Hook for modules whose buffers mirror host state (BatchNorm's num_batches_tracked). */
+  protected syncBuffers(): void {}
+  protected afterLoad(): void {}
+
+  /** Parameters and buffers in PyTorch state_dict order. The tensors are the module's own (not copies). */
+  stateDict(prefix = ''): StateDict {
+    const sd: StateDict = new Map();
+    this.syncBuffers();
+    for (const [n, t] of this._params) if (t) sd.set(prefix + n, t);
+    for (const [n, t] of this._buffers) sd.set(prefix + n, t);
+    for (const [n, c] of this._children) for (const [k, t] of c.stateDict(`${prefix}${n}.`)) sd.set(k, t);
+    return sd;
+  }
+
+  /**
+   * Copies values into the module's tensors. Strict mode fails listing every missing,
+   * unexpected and mis-shaped key; non-strict loads the matching keys and returns the rest.
+   */
+  loadStateDict(src: Map<string, Tensor> | Record<string, Tensor>, opts: LoadOptions = {}): { missing: string[]; unexpected: string[] } {
+    const strict = opts.strict ?? true;
+    const entries = src instanceof Map ? src : new Map(Object.entries(src));
+    const own = this.stateDict();
+    const missing = [...own.keys()].filter((k) => !entries.has(k));
+    const unexpected = [...entries.keys()].filter((k) => !own.has(k));
+    const misShaped: string[] = [];
+    for (const [k, t] of own) {
+      const s = entries.get(k);
+      if (!s) continue;
+      const sameShape = s.shape.length === t.shape.length && s.shape.every((d, i) => d === t.shape[i]);
+      // PyTorch stores num_batches_tracked as a 0-d int64; accept any single-element tensor
+      const scalarOk = k.endsWith('num_batches_tracked') && s.size === 1;
+      if (!sameShape && !scalarOk) misShaped.push(`${k}: expected ${shapeStr(t.shape)}, got ${shapeStr(s.shape)}`);
+    }
+    const problems: string[] = [];
+    if (misShaped.length) problems.push(`mis-shaped: ${misShaped.join('; ')}`);
+    if (strict && missing.length) problems.push(`missing: ${missing.join(', ')}`);
+    if (strict && unexpected.length) problems.push(`unexpected: ${unexpected.join(', ')}`);
+    if (problems.length) throw new MdmtError('ESHAPE', 'loadStateDict', problems.join(' | '));
+    const n = native();
+    for (const [k, t] of own) {
+      const s = entries.get(k);
+      if (!s) continue;
+      s.assertAlive('loadStateDict', `'${k}'`);
+      let data = s.toArray();
+      if (s.dtype !== t.dtype) data = t.dtype === 'int32' ? Int32Array.from(data) : t.dtype === 'float32' ? Float32Array.from(data) : data;
+      n.upload(t.id, data);
+    }
+    for (const [, m] of this.namedModules()) m.afterLoad();
+    return { missing, unexpected };
+  }
+
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Frees every parameter and buffer of this module and its children. */
+  dispose(): void {
+    for (const [, m] of this.namedModules()) {
+      for (const t of m._params.values()) {
+        t?.grad?.dispose();
+        t?.dispose();
+      }
+      for (const t of m._buffers.values()) t.dispose();
+    }
+  }
+
+  /** Moves parameters and buffers to `device` (new tensors replace the old ones). */
+  to(device: string): this {
+    for (const [, m] of this.namedModules()) {
+      for (const [n, t] of m._params) {
+        if (!t || t.device === device) continue;
+        const u = keep(t.to(device));
+        u.requiresGrad = t.requiresGrad;
+        u.name = t.name;
+        t.grad?.dispose();
+        t.dispose();
+        m._params.set(n, u);
+      }
+      for (const [n, t] of m._buffers) {
+        if (t.device === device) continue;
+        const u = keep(t.to(device));
+        t.dispose();
+        m._buffers.set(n, u);
+      }
+    }
+    return this;
+  }
+
+  /** One line per module: name, type and its extra description. */
+  toString(): string {
+    return this.namedModules()
+      .map(([n, m]) => `${'  '.repeat(n ? n.split('.').length : 0)}${n || '(root)'}: ${m.constructor.name}${m.extraRepr() ? `(${m.extraRepr()})` : ''}`)
+      .join('\n');
+  }
+  protected extraRepr(): string {
+    return '';
+  }
+}

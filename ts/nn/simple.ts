@@ -1,0 +1,79 @@
+/**
+ * Parameter-free modules and containers: activations, Dropout, pools, Flatten, Identity,
+ * Sequential (children named "0", "1", ... as in PyTorch).
+ */
+import { check } from '../errors';
+import { avgpool2d } from '../ops/avgpool2d';
+import { dropout } from '../ops/dropout';
+import { globalAvgpool } from '../ops/global_avgpool';
+import { hardswish } from '../ops/hardswish';
+import { maxpool2d } from '../ops/maxpool2d';
+import { relu } from '../ops/relu';
+import { relu6 } from '../ops/relu6';
+import { flatten } from '../ops/reshape';
+import { sigmoid } from '../ops/sigmoid';
+import { silu } from '../ops/silu';
+import { Tensor } from '../tensor';
+import { Module } from './module';
+
+abstract class Fn extends Module {
+  abstract override forward(x: Tensor): Tensor;
+}
+export class ReLU extends Fn { forward(x: Tensor) { return relu(x); } }
+export class ReLU6 extends Fn { forward(x: Tensor) { return relu6(x); } }
+export class SiLU extends Fn { forward(x: Tensor) { return silu(x); } }
+export class Sigmoid extends Fn { forward(x: Tensor) { return sigmoid(x); } }
+export class Hardswish extends Fn { forward(x: Tensor) { return hardswish(x); } }
+export class Identity extends Fn { forward(x: Tensor) { return x; } }
+
+export class Flatten extends Fn {
+  constructor(readonly startDim = 1) { super(); }
+  forward(x: Tensor) { return flatten(x, this.startDim); }
+}
+
+/** Dropout with probability p (active in training mode only). */
+export class Dropout extends Fn {
+  constructor(readonly p = 0.5) {
+    super();
+    check(p >= 0 && p < 1, 'EINVAL', 'Dropout', `p must be in [0, 1), got ${p}`);
+  }
+  forward(x: Tensor) { return dropout(x, this.p, this.training); }
+  protected override extraRepr() { return `p=${this.p}`; }
+}
+
+type Pair = number | [number, number];
+export class MaxPool2d extends Fn {
+  constructor(readonly kernel: Pair, readonly o: { stride?: Pair; padding?: Pair; ceilMode?: boolean } = {}) { super(); }
+  forward(x: Tensor) { return maxpool2d(x, { kernel: this.kernel, ...this.o }); }
+}
+export class AvgPool2d extends Fn {
+  constructor(readonly kernel: Pair, readonly o: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}) { super(); }
+  forward(x: Tensor) { return avgpool2d(x, { kernel: this.kernel, ...this.o }); }
+}
+/** AdaptiveAvgPool2d((1, 1)): N×C×H×W → N×C×1×1. */
+export class GlobalAvgPool2d extends Fn {
+  forward(x: Tensor) { return globalAvgpool(x); }
+}
+
+/** Runs its children in order; children are named "0", "1", ... unless given names. */
+export class Sequential extends Module {
+  constructor(...mods: (Module | [string, Module])[]) {
+    super();
+    mods.forEach((m, i) => (Array.isArray(m) ? this.registerModule(m[0], m[1]) : this.registerModule(String(i), m)));
+  }
+  append(m: Module, name?: string): this {
+    this.registerModule(name ?? String(this.children().length), m);
+    return this;
+  }
+  get length(): number {
+    return this.children().length;
+  }
+  at<M extends Module = Module>(i: number): M {
+    return this.children()[i][1] as M;
+  }
+  forward(x: Tensor): Tensor {
+    let h = x;
+    for (const [, m] of this.children()) h = m.forward(h) as Tensor;
+    return h;
+  }
+}
