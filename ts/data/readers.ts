@@ -1,0 +1,229 @@
+/**
+ * Readers for the real layouts (paper.md §2, §3) and the covid-cxr subset:
+ *  - AIforCOVID: `AIforCOVID.xlsx` → `imgs/`, `AIforCOVID_r2.xlsx` → `imgs_r2/`,
+ *    `AIforCOVID_r3.xlsx` → `imgs_r3/` (columns `ImageFile`, `Hospital`, `Prognosis`), images
+ *    `<ImageFile>.dcm`, masks `processed/masks/<id>.tif`, optional box sheet
+ *    `box_data_AXF123.xlsx` (img, all = regionprops [minr, minc, maxr, maxc]), the authors'
+ *    eight exclusions;
+ *  - BRIXIA: `metadata_global_v2.csv` (`;`, `Filename`, `BrixiaScore`, `BrixiaScoreGlobal`,
+ *    `Manufacturer`), images `dicom_clean/<Filename>`, masks `masks/<id>.tiff`;
+ *  - covid-cxr: `labels.csv`, prognosis from `went_icu` or `survival`, severity from
+ *    `brixia_global_senior` (or junior).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { MdmtError } from '../errors';
+import { BadRecords, BinRule, Dataset, DataRecord, OnBad, binGlobal, padBrixia } from './records';
+import { Box } from './preprocess';
+import { readCsv, readSheet, requireColumns, Sheet } from './sheets';
+
+/** paper.md §1.7: hard-coded AFC exclusions of the authors' loader */
+export const AFC_EXCLUDED = ['P_3_391', 'P_3_377', 'P_3_20', 'P_3_108', 'P_1_16', 'P_3_341', 'P_3_411', 'P_3_208'];
+export const AFC_RELEASES: Record<number, { sheet: string; dir: string }> = {
+  1: { sheet: 'AIforCOVID.xlsx', dir: 'imgs' },
+  2: { sheet: 'AIforCOVID_r2.xlsx', dir: 'imgs_r2' },
+  3: { sheet: 'AIforCOVID_r3.xlsx', dir: 'imgs_r3' },
+};
+
+const bad = (op: string, where: string, detail: string, code: 'EDATA' | 'EIO' = 'EDATA') => new MdmtError(code, op, `${where}: ${detail}`);
+
+function checkFile(op: string, where: string, file: string, what: string): string {
+  if (!fs.existsSync(file)) throw bad(op, where, `${what} not found: ${file}`, 'EIO');
+  return file;
+}
+
+/** Parses '[a, b, c, d]' (regionprops min_row, min_col, max_row, max_col) into [x, y, w, h]. */
+export function parseRegionBox(s: string, where: string): Box {
+  const v = s.replace(/[[\]()]/g, '').split(/[,\s]+/).filter(Boolean).map(Number);
+  if (v.length !== 4 || v.some((x) => !Number.isFinite(x)) || v[2] <= v[0] || v[3] <= v[1])
+    throw bad('readAIforCOVID', where, `box '${s}' is not [min_row, min_col, max_row, max_col]`);
+  return [v[1], v[0], v[3] - v[1], v[2] - v[0]];
+}
+
+export interface AfcOptions {
+  /** releases to read (default [1, 2, 3]) */
+  releases?: number[];
+  /** ids to drop (default the authors' eight, AFC_EXCLUDED) */
+  exclude?: string[];
+  /** mask folder (default `<root>/processed/masks` when present) or null for none */
+  maskDir?: string | null;
+  /** box sheet (default `<root>/box_data_AXF123.xlsx` when present) or null for none */
+  boxFile?: string | null;
+  /** check that every image exists (default true) */
+  checkFiles?: boolean;
+  onBadRecord?: OnBad;
+}
+
+/**
+ * Reads AIforCOVID from its root folder.
+ *
+ *   const { records, skipped } = await readAIforCOVID('/data/AIforCOVID', { releases: [1] });
+ */
+export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promise<Dataset> {
+  const op = 'readAIforCOVID';
+  const bads = new BadRecords(opts.onBadRecord ?? 'error');
+  const exclude = new Set((opts.exclude ?? AFC_EXCLUDED).map((s) => s.replace(/\.dcm$/i, '')));
+  const maskDir = opts.maskDir === undefined ? (fs.existsSync(path.join(root, 'processed/masks')) ? path.join(root, 'processed/masks') : null) : opts.maskDir;
+  const boxFile = opts.boxFile === undefined ? (fs.existsSync(path.join(root, 'box_data_AXF123.xlsx')) ? path.join(root, 'box_data_AXF123.xlsx') : null) : opts.boxFile;
+  const boxes = new Map<string, Box>();
+  if (boxFile) {
+    const bs = await readSheet(boxFile);
+    requireColumns(bs, ['img', 'all']);
+    for (const r of bs.rows) {
+      const w = `${path.basename(boxFile)} row ${r.line}`;
+      const b = bads.guard(w, boxFile, () => parseRegionBox(r.cells.all, `${w} column 'all'`));
+      if (b) boxes.set(r.cells.img.replace(/\.dcm$/i, ''), b);
+    }
+  }
+  const records: DataRecord[] = [];
+  const seen = new Set<string>();
+  for (const rel of opts.releases ?? [1, 2, 3]) {
+    const spec = AFC_RELEASES[rel];
+    if (!spec) throw new MdmtError('EINVAL', op, `unknown AIforCOVID release ${rel} (1, 2 or 3)`);
+    const sheetFile = path.join(root, spec.sheet);
+    const sheet: Sheet = await readSheet(sheetFile);
+    requireColumns(sheet, ['ImageFile', 'Hospital', 'Prognosis']);
+    for (const r of sheet.rows) {
+      const where = `${sheetFile} row ${r.line}`;
+      const rec = bads.guard(where, undefined, () => {
+        const id = r.cells.ImageFile.replace(/\.dcm$/i, '');
+        if (!id) throw bad(op, where, "column 'ImageFile' is empty");
+        if (exclude.has(id)) return null;
+        if (seen.has(id)) throw bad(op, where, `ImageFile '${id}' appears twice`);
+        const prog = r.cells.Prognosis.toUpperCase();
+        if (prog !== 'MILD' && prog !== 'SEVERE') throw bad(op, where, `column 'Prognosis' is '${r.cells.Prognosis}' (expected MILD or SEVERE)`);
+        const center = r.cells.Hospital;
+        if (!center) throw bad(op, where, "column 'Hospital' is empty");
+        const image = path.join(root, spec.dir, `${id}.dcm`);
+        if (opts.checkFiles ?? true) checkFile(op, where, image, 'image');
+        const mask = maskDir ? path.join(maskDir, `${id}.tif`) : undefined;
+        const out: DataRecord = {
+          id, task: 'AFC', source: 'aiforcovid', image, center, label: prog === 'SEVERE' ? 1 : 0, labelName: prog, where,
+        };
+        if (mask && fs.existsSync(mask)) out.mask = mask;
+        const b = boxes.get(id);
+        if (b) out.box = b;
+        return out;
+      });
+      if (rec) {
+        seen.add(rec.id);
+        records.push(rec);
+      }
+    }
+  }
+  return { records, skipped: bads.list };
+}
+
+export interface BrixiaOptions {
+  /** metadata sheet (default `<root>/metadata_global_v2.csv`) */
+  csv?: string;
+  /** image folder (default `<root>/dicom_clean`) */
+  imageDir?: string;
+  /** mask folder (default `<root>/masks` when present) or null */
+  maskDir?: string | null;
+  bins?: BinRule;
+  checkFiles?: boolean;
+  onBadRecord?: OnBad;
+}
+
+/**
+ * Reads BRIXIA from its root folder; labels are the 4-class bins of BrixiaScoreGlobal.
+ *
+ *   const { records } = await readBrixia('/data/BRIXIA', { bins: 'paper' });
+ */
+export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promise<Dataset> {
+  const op = 'readBrixia';
+  const bads = new BadRecords(opts.onBadRecord ?? 'error');
+  const csv = opts.csv ?? path.join(root, 'metadata_global_v2.csv');
+  const imageDir = opts.imageDir ?? path.join(root, 'dicom_clean');
+  const maskDir = opts.maskDir === undefined ? (fs.existsSync(path.join(root, 'masks')) ? path.join(root, 'masks') : null) : opts.maskDir;
+  const sheet = readCsv(csv, ';');
+  requireColumns(sheet, ['Filename', 'BrixiaScore', 'BrixiaScoreGlobal', 'Manufacturer']);
+  const records: DataRecord[] = [];
+  for (const r of sheet.rows) {
+    const where = `${csv} row ${r.line}`;
+    const rec = bads.guard(where, undefined, () => {
+      const fname = r.cells.Filename;
+      if (!fname) throw bad(op, where, "column 'Filename' is empty");
+      const id = fname.replace(/\.dcm$/i, '');
+      const score = padBrixia(r.cells.BrixiaScore, `${where} column 'BrixiaScore'`);
+      const g = Number(r.cells.BrixiaScoreGlobal);
+      if (r.cells.BrixiaScoreGlobal === '' || !Number.isInteger(g) || g < 0 || g > 18)
+        throw bad(op, where, `column 'BrixiaScoreGlobal' is '${r.cells.BrixiaScoreGlobal}' (expected an integer 0..18)`);
+      const sum = [...score].reduce((a, c) => a + Number(c), 0);
+      if (sum !== g) throw bad(op, where, `BrixiaScoreGlobal ${g} differs from the sum ${sum} of BrixiaScore ${score}`);
+      const image = path.join(imageDir, /\.dcm$/i.test(fname) ? fname : `${fname}.dcm`);
+      if (opts.checkFiles ?? true) checkFile(op, where, image, 'image');
+      const out: DataRecord = {
+        id, task: 'BX', source: 'brixia', image, center: r.cells.Manufacturer || 'unknown',
+        label: binGlobal(g, opts.bins ?? 'paper'), labelName: score, global: g, where,
+      };
+      if (maskDir) {
+        const m = [`${id}.tiff`, `${id}.tif`, `${id}.png`].map((f) => path.join(maskDir, f)).find((f) => fs.existsSync(f));
+        if (m) out.mask = m;
+      }
+      return out;
+    });
+    if (rec) records.push(rec);
+  }
+  return { records, skipped: bads.list };
+}
+
+export interface CovidCxrOptions {
+  /** prognosis column: went_icu (Y = SEVERE) or survival (N = SEVERE); null = no τ1 records */
+  prognosis?: 'went_icu' | 'survival' | null;
+  /** severity column; null = no τ2 records */
+  severity?: 'brixia_global_senior' | 'brixia_global_junior' | null;
+  bins?: BinRule;
+  checkFiles?: boolean;
+  onBadRecord?: OnBad;
+}
+
+/**
+ * Reads ../shared/data/covid-cxr (`labels.csv`): τ1 records from the prognosis column, τ2
+ * records from the Brixia global score; the centre is the host of `source_url`.
+ *
+ *   const { records } = await readCovidCxr(dir, { prognosis: 'went_icu' });
+ */
+export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Promise<Dataset> {
+  const op = 'readCovidCxr';
+  const bads = new BadRecords(opts.onBadRecord ?? 'error');
+  const csv = path.join(dir, 'labels.csv');
+  const sheet = readCsv(csv, ',');
+  const prog = opts.prognosis === undefined ? 'went_icu' : opts.prognosis;
+  const sev = opts.severity === undefined ? 'brixia_global_senior' : opts.severity;
+  requireColumns(sheet, ['file', 'source_url', ...(prog ? [prog] : []), ...(sev ? [sev] : [])]);
+  const records: DataRecord[] = [];
+  for (const r of sheet.rows) {
+    const where = `${csv} row ${r.line}`;
+    const got = bads.guard(where, undefined, () => {
+      const out: DataRecord[] = [];
+      const image = path.join(dir, r.cells.file);
+      const id = path.basename(r.cells.file).replace(/\.[^.]+$/, '');
+      let center = 'unknown';
+      try {
+        center = new URL(r.cells.source_url).host.replace(/^www\./, '') || 'unknown';
+      } catch {
+        /* keep 'unknown' */
+      }
+      const base = { source: 'covid-cxr', image, center, where };
+      if (prog) {
+        const v = r.cells[prog].toUpperCase();
+        if (v !== '' && v !== 'Y' && v !== 'N') throw bad(op, where, `column '${prog}' is '${r.cells[prog]}' (expected Y, N or blank)`);
+        if (v) {
+          const severe = prog === 'went_icu' ? v === 'Y' : v === 'N';
+          out.push({ ...base, id, task: 'AFC', label: severe ? 1 : 0, labelName: severe ? 'SEVERE' : 'MILD' });
+        }
+      }
+      if (sev && r.cells[sev] !== '') {
+        const g = Number(r.cells[sev]);
+        if (!Number.isInteger(g) || g < 0 || g > 18) throw bad(op, where, `column '${sev}' is '${r.cells[sev]}' (expected an integer 0..18)`);
+        out.push({ ...base, id, task: 'BX', label: binGlobal(g, opts.bins ?? 'paper'), labelName: String(g), global: g });
+      }
+      if (out.length && (opts.checkFiles ?? true)) checkFile(op, where, image, 'image');
+      return out;
+    });
+    if (got) records.push(...got);
+  }
+  return { records, skipped: bads.list };
+}

@@ -1,0 +1,86 @@
+/**
+ * What every reader returns: one `DataRecord` per image with its task (τ1 = AFC prognosis,
+ * τ2 = BX severity), integer label, centre and where it came from (sheet + row, for errors),
+ * plus the records that were skipped and why. Global Brixia scores map to 4 classes by the
+ * paper's bins (<5, 5–8, 9–13, ≥14) or the code's (≤4, 5–9, 10–14, ≥15).
+ */
+import { MdmtError } from '../errors';
+import type { Box } from './preprocess';
+
+export type Task = 'AFC' | 'BX';
+/** dataset id carried by each sample and used as the loss indicator: AFC = 0, BX = 1 */
+export const TASK_ID: Record<Task, number> = { AFC: 0, BX: 1 };
+export const PROGNOSIS = ['MILD', 'SEVERE'] as const;
+
+export interface DataRecord {
+  id: string;
+  task: Task;
+  /** 'aiforcovid' | 'brixia' | 'covid-cxr' */
+  source: string;
+  image: string;
+  mask?: string;
+  /** lung box [x,y,w,h] from a box sheet, used when there is no mask */
+  box?: Box;
+  /** hospital (AFC), manufacturer (BX), source host (covid-cxr) */
+  center: string;
+  /** AFC: 0 MILD / 1 SEVERE; BX: global-score bin 0..3 */
+  label: number;
+  /** AFC: MILD/SEVERE; BX: the six-digit BrixiaScore (or the global score) */
+  labelName: string;
+  /** BX: BrixiaScoreGlobal 0..18 */
+  global?: number;
+  /** e.g. 'AIforCOVID_r2.xlsx row 14' */
+  where: string;
+}
+
+export interface BadRecord { where: string; file?: string; error: string }
+export interface Dataset { records: DataRecord[]; skipped: BadRecord[] }
+export type OnBad = 'error' | 'skip';
+
+export type BinRule = 'paper' | 'code';
+export const BIN_EDGES: Record<BinRule, readonly number[]> = {
+  paper: [5, 9, 14], // <5, 5–8, 9–13, ≥14
+  code: [5, 10, 15], // ≤4, 5–9, 10–14, ≥15 (th = 4, 9, 14 with >)
+};
+
+/**
+ * The 4-class bin of a global Brixia score 0..18.
+ *
+ *   binGlobal(9) === 2;  binGlobal(9, 'code') === 1
+ */
+export function binGlobal(global: number, rule: BinRule = 'paper'): number {
+  if (!Number.isInteger(global) || global < 0 || global > 18)
+    throw new MdmtError('EDATA', 'binGlobal', `global Brixia score ${global} is out of range (integer 0..18)`);
+  const e = BIN_EDGES[rule];
+  if (!e) throw new MdmtError('EINVAL', 'binGlobal', `unknown bin rule '${rule}' (paper | code)`);
+  return global < e[0] ? 0 : global < e[1] ? 1 : global < e[2] ? 2 : 3;
+}
+
+/**
+ * BrixiaScore as six zero-padded digits (A..F, each 0..3): `str(int(s)).zfill(6)`.
+ *
+ *   padBrixia('23013') === '023013'
+ */
+export function padBrixia(raw: string | number, where = 'BrixiaScore'): string {
+  const s = String(raw).trim().replace(/^\[|\]$/g, '');
+  if (!/^\d{1,6}$/.test(s)) throw new MdmtError('EDATA', 'readBrixia', `${where}: BrixiaScore '${raw}' is not 1..6 digits`);
+  const p = String(parseInt(s, 10)).padStart(6, '0');
+  if (/[4-9]/.test(p)) throw new MdmtError('EDATA', 'readBrixia', `${where}: BrixiaScore '${p}' has a region score outside 0..3`);
+  return p;
+}
+
+/** Collects per-record failures: throws in 'error' mode, records them in 'skip' mode. */
+export class BadRecords {
+  readonly list: BadRecord[] = [];
+  constructor(readonly mode: OnBad) {}
+  /** runs fn; on MdmtError either rethrows or records it and returns undefined */
+  guard<T>(where: string, file: string | undefined, fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (e) {
+      if (this.mode === 'error' || !(e instanceof MdmtError)) throw e;
+      this.list.push({ where, file, error: e.message });
+      return undefined;
+    }
+  }
+}
