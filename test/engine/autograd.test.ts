@@ -1,0 +1,81 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { backward, noGrad, zeroGrad } from '../../ts/autograd/tape';
+import { add } from '../../ts/ops/add';
+import { mul } from '../../ts/ops/mul';
+import { sum } from '../../ts/ops/sum';
+import { liveTensorCount, tensor, tidy } from '../../ts/tensor';
+import { DEVICE } from '../helpers';
+
+const leaf = (v: number[], shape = [v.length]) => {
+  const t = tensor(v, shape, { device: DEVICE });
+  t.requiresGrad = true;
+  return t;
+};
+
+test('a tensor used twice gets both contributions (d/dx Σ x·x = 2x)', () => {
+  const x = leaf([1, -2, 3]);
+  tidy(() => backward(sum(mul(x, x))));
+  assert.equal([...x.grad!.toArray()], [2, -4, 6]);
+  x.grad!.dispose();
+  x.dispose();
+});
+
+test('gradients accumulate across backward calls until zeroGrad', () => {
+  const x = leaf([1, 2]);
+  const w = leaf([3, 4]);
+  for (let i = 0; i < 3; i++) tidy(() => backward(sum(mul(x, w))));
+  assert.equal([...x.grad!.toArray()], [9, 12]);
+  assert.equal([...w.grad!.toArray()], [3, 6]);
+  zeroGrad([x, w]);
+  assert.is(x.grad, null);
+  x.dispose();
+  w.dispose();
+});
+
+test('diamond graph: y = (x+x)·x, dy/dx = 4x', () => {
+  const x = leaf([0.5, -1.5]);
+  tidy(() => {
+    const a = add(x, x);
+    backward(sum(mul(a, x)));
+  });
+  assert.equal([...x.grad!.toArray()], [2, -6]);
+  zeroGrad([x]);
+  x.dispose();
+});
+
+test('noGrad records nothing; backward on it is an error', () => {
+  const x = leaf([1, 2]);
+  tidy(() => {
+    const y = noGrad(() => sum(mul(x, x)));
+    assert.is(y.node, null);
+    assert.throws(() => backward(y), /backward: root does not depend on any tensor that requires grad/);
+  });
+  x.dispose();
+});
+
+test('backward frees every intermediate gradient: live tensors return to baseline', () => {
+  const x = leaf([1, 2, 3, 4], [2, 2]);
+  const w = leaf([1, 1, 1, 1], [2, 2]);
+  const base = liveTensorCount();
+  for (let i = 0; i < 3; i++) {
+    tidy(() => backward(sum(add(mul(x, w), mul(mul(x, x), w)))));
+    zeroGrad([x, w]);
+    assert.is(liveTensorCount(), base);
+  }
+  x.dispose();
+  w.dispose();
+});
+
+test('non-scalar root needs an explicit gradient', () => {
+  const x = leaf([1, 2]);
+  tidy(() => {
+    assert.throws(() => backward(mul(x, x)), /pass opts.grad for a non-scalar root/);
+    backward(mul(x, x), { grad: tensor([1, 10], [2], { device: DEVICE }) });
+  });
+  assert.equal([...x.grad!.toArray()], [2, 40]);
+  zeroGrad([x]);
+  x.dispose();
+});
+
+test.run();
