@@ -1,0 +1,79 @@
+/**
+ * 2-D max pooling, PyTorch `F.max_pool2d` (dilation 1). Output size per spatial dim:
+ * ⌊(H + 2p − k + (ceilMode ? s − 1 : 0)) / s⌋ + 1, minus one when ceilMode would start
+ * the last window beyond the input and its left padding. The argmax indices (int32, flat
+ * h·W + w within each plane) are kept for the backward pass only.
+ *
+ *   maxpool2d(x, { kernel: 3, stride: 2, padding: 1 })        // ResNet stem
+ *   maxpool2d(x, { kernel: 3, stride: 2, ceilMode: true })    // GoogLeNet
+ */
+import { record } from '../autograd/tape';
+import { check } from '../errors';
+import { shapeStr, Tensor } from '../tensor';
+import { checkArg, pair, runOp } from './op';
+
+export interface Pool2dOptions {
+  kernel: number | readonly [number, number];
+  /** default: kernel */
+  stride?: number | readonly [number, number];
+  /** implicit padding on both sides (≤ kernel/2), default 0 */
+  padding?: number | readonly [number, number];
+  /** round the output size up (default false) */
+  ceilMode?: boolean;
+}
+
+/** Resolved pooling geometry: kernel, stride, padding, ceil_mode and the output shape. */
+export interface Pool2dGeometry {
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  ceilMode: boolean;
+  outShape: number[];
+}
+
+/** PyTorch's pooling_output_shape (dilation 1). */
+export function poolOutSize(size: number, k: number, s: number, p: number, ceilMode: boolean): number {
+  let o = Math.floor((size + 2 * p - (k - 1) - 1 + (ceilMode ? s - 1 : 0)) / s) + 1;
+  if (ceilMode && (o - 1) * s >= size + p) o--;
+  return o;
+}
+
+function pairArg(op: string, name: string, v: unknown, def: number, min: number): [number, number] {
+  check(v === undefined || typeof v === 'number' || Array.isArray(v), 'EINVAL', op,
+    `'${name}' must be an integer >= ${min} or a pair of them, got ${v === null ? 'null' : typeof v}`);
+  return pair(op, name, v as number | number[] | undefined, def, min);
+}
+
+/** Validates the options against x (4-D float32) and infers the output shape. */
+export function poolGeometry(op: string, x: Tensor, opts: Pool2dOptions): Pool2dGeometry {
+  checkArg(op, 'x', x, { dtype: 'float32', ndim: 4 });
+  check(opts !== null && typeof opts === 'object', 'EINVAL', op, `options must be an object { kernel, stride?, padding?, ceilMode? }, got ${opts === null ? 'null' : typeof opts}`);
+  check(opts.kernel !== undefined, 'EINVAL', op, "'kernel' is required");
+  const kernel = pairArg(op, 'kernel', opts.kernel, 0, 1);
+  const stride = opts.stride === undefined ? kernel : pairArg(op, 'stride', opts.stride, 0, 1);
+  const padding = pairArg(op, 'padding', opts.padding, 0, 0);
+  const ceilMode = opts.ceilMode ?? false;
+  check(typeof ceilMode === 'boolean', 'EINVAL', op, `'ceilMode' must be a boolean, got ${typeof ceilMode}`);
+  for (const i of [0, 1])
+    check(2 * padding[i] <= kernel[i], 'EINVAL', op, `'padding' ${JSON.stringify(padding)} must be at most half of 'kernel' ${JSON.stringify(kernel)}`);
+  const [N, C, H, W] = x.shape;
+  check(H > 0 && W > 0, 'ESHAPE', op, `'x' ${shapeStr(x.shape)} has an empty H×W plane`);
+  const P = poolOutSize(H, kernel[0], stride[0], padding[0], ceilMode);
+  const Q = poolOutSize(W, kernel[1], stride[1], padding[1], ceilMode);
+  check(P >= 1 && Q >= 1, 'ESHAPE', op,
+    `'x' ${shapeStr(x.shape)} is too small for kernel ${JSON.stringify(kernel)} with padding ${JSON.stringify(padding)}: output would be ${P}×${Q}`);
+  return { kernel, stride, padding, ceilMode, outShape: [N, C, P, Q] };
+}
+
+export function maxpool2d(x: Tensor, opts: Pool2dOptions): Tensor {
+  const g = poolGeometry('maxpool2d', x, opts);
+  const attrs = { kernel: g.kernel, stride: g.stride, padding: g.padding, ceil_mode: g.ceilMode };
+  const [y, indices] = runOp('maxpool2d', [x], attrs, [{ shape: g.outShape }, { shape: g.outShape, dtype: 'int32' }], ['x']);
+  record('maxpool2d', [x], [y], ([dy]) => {
+    const [dx] = runOp('maxpool2d_bwd', [dy!, indices], {}, [{ shape: x.shape }], ['dy', 'indices']);
+    return [dx];
+  });
+  // not recorded (no grad needed): the indices are not needed either
+  if (y.node === null) indices.dispose();
+  return y;
+}
