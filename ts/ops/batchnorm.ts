@@ -1,0 +1,101 @@
+/**
+ * Batch normalisation over the channels of [N, C, H, W] (or [N, C], BatchNorm1d), PyTorch
+ * semantics (docs/ops.md "normalisation").
+ */
+import { record } from '../autograd/tape';
+import { check } from '../errors';
+import { empty, shapeStr, Tensor } from '../tensor';
+import { fill_ } from './fill';
+import { mul } from './mul';
+import { checkArg, checkNumber, runOp, runOpInto } from './op';
+import { sum } from './sum';
+
+export interface BatchNormOptions {
+  /** training: normalise with the batch statistics and update the running ones in place */
+  training: boolean;
+  /** running ← (1 − momentum)·running + momentum·batch statistic (default 0.1) */
+  momentum?: number;
+  /** added to the variance (default 1e-5) */
+  eps?: number;
+}
+
+const OP = 'batchnorm2d';
+
+/** Channel axes summed for the weight and bias gradients. */
+const reduceAxes = (ndim: number) => (ndim === 4 ? [0, 2, 3] : [0]);
+
+/**
+ * y = (x − mean)/√(var + eps)·weight + bias per channel. Training mode uses the batch's
+ * mean and biased variance and updates `runningMean`/`runningVar` in place (unbiased
+ * variance, as PyTorch); eval mode uses the running statistics. Differentiable in x,
+ * weight and bias in both modes (training: through the batch statistics).
+ *
+ *   const y = batchnorm2d(x, bn.weight, bn.bias, bn.runningMean, bn.runningVar, { training: true });
+ */
+export function batchnorm2d(x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, opts: BatchNormOptions): Tensor {
+  checkArg(OP, 'x', x, { dtype: 'float32', ndim: [2, 4] });
+  const C = x.shape[1];
+  const perChannel: [string, Tensor][] = [['weight', weight], ['bias', bias], ['runningMean', runningMean], ['runningVar', runningVar]];
+  for (const [name, t] of perChannel) {
+    checkArg(OP, name, t, { dtype: 'float32', ndim: 1 });
+    check(t.shape[0] === C, 'ESHAPE', OP, `'${name}' must have shape [${C}] for x ${shapeStr(x.shape)}, got ${shapeStr(t.shape)}`);
+    check(t.device === x.device, 'EDEVICE', OP, `'${name}' is on ${t.device}, x on ${x.device}`);
+  }
+  check(opts !== null && typeof opts === 'object' && typeof opts.training === 'boolean', 'EINVAL', OP, `opts.training must be a boolean`);
+  const momentum = checkNumber(OP, 'momentum', opts.momentum ?? 0.1, 0, 1);
+  const eps = checkNumber(OP, 'eps', opts.eps ?? 1e-5, 0);
+  check(eps > 0, 'EINVAL', OP, `'eps' must be > 0, got ${eps}`);
+  return opts.training ? train(x, weight, bias, runningMean, runningVar, momentum, eps) : evaluate(x, weight, bias, runningMean, runningVar, eps);
+}
+
+function train(x: Tensor, w: Tensor, b: Tensor, rm: Tensor, rv: Tensor, momentum: number, eps: number): Tensor {
+  const C = x.shape[1];
+  const perChannel = x.size / C;
+  check(perChannel > 1, 'EINVAL', OP, `training needs more than 1 value per channel, got x ${shapeStr(x.shape)}`);
+  const outs: Tensor[] = [];
+  try {
+    outs.push(empty(x.shape, 'float32', x.device), empty([C], 'float32', x.device), empty([C], 'float32', x.device));
+    runOpInto('batchnorm_train', [x, w, b], [...outs, rm, rv], { eps, momentum });
+  } catch (e) {
+    for (const t of outs) t.dispose();
+    throw e;
+  }
+  const [y, saveMean, saveInvstd] = outs;
+  record(OP, [x, w, b], [y], ([g]) => runOp('batchnorm_bwd', [g!, x, w, saveMean, saveInvstd], {},
+    [{ shape: x.shape }, { shape: [C] }, { shape: [C] }], ['dy', 'x', 'weight', 'save_mean', 'save_invstd']));
+  // the saved statistics live as long as the graph needs them; without one they go now
+  if (!y.node) {
+    saveMean.dispose();
+    saveInvstd.dispose();
+  }
+  return y;
+}
+
+function evaluate(x: Tensor, w: Tensor, b: Tensor, rm: Tensor, rv: Tensor, eps: number): Tensor {
+  const [y] = runOp('batchnorm_eval', [x, w, b, rm, rv], { eps }, [{ shape: x.shape }], ['x', 'weight', 'bias', 'running_mean', 'running_var']);
+  // The statistics are constants here, so the op is affine per channel with
+  // a = w/√(rv+eps): dx = dy·a, dweight = Σ dy·x̂, dbias = Σ dy, x̂ = (x−rm)/√(rv+eps).
+  // Both dx and x̂ are batchnorm_eval calls with unit/zero constants (no host round trip).
+  record(OP, [x, w, b], [y], ([g]) => {
+    const C = x.shape[1];
+    const zero = fill_(empty([C], 'float32', x.device), 0);
+    const one = fill_(empty([C], 'float32', x.device), 1);
+    const needX = x.requiresGrad || x.node !== null;
+    const needW = w.requiresGrad || w.node !== null;
+    const ax = reduceAxes(x.ndim);
+    const dx = needX ? runOp('batchnorm_eval', [g!, w, zero, zero, rv], { eps }, [{ shape: x.shape }])[0] : null;
+    let dw: Tensor | null = null;
+    if (needW) {
+      const [xhat] = runOp('batchnorm_eval', [x, one, zero, rm, rv], { eps }, [{ shape: x.shape }]);
+      const prod = mul(g!, xhat);
+      dw = sum(prod, ax);
+      xhat.dispose();
+      prod.dispose();
+    }
+    const db = b.requiresGrad || b.node !== null ? sum(g!, ax) : null;
+    zero.dispose();
+    one.dispose();
+    return [dx, dw, db];
+  });
+  return y;
+}

@@ -1,0 +1,57 @@
+/** Shared pieces of the optimisers: parameter validation and persistent state tensors. */
+import { check, MdmtError } from '../errors';
+import { empty, keep, shapeStr, Tensor, zeros } from '../tensor';
+import { runOpInto } from '../ops/op';
+
+export function checkParams(op: string, params: unknown): Tensor[] {
+  check(Array.isArray(params) || (params !== null && typeof params === 'object' && Symbol.iterator in (params as object)),
+    'EINVAL', op, `'params' must be an array of Tensors`);
+  const list = [...(params as Iterable<unknown>)];
+  const seen = new Set<Tensor>();
+  list.forEach((p, i) => {
+    if (!(p instanceof Tensor)) throw new MdmtError('EINVAL', op, `params[${i}] must be a Tensor, got ${p === null ? 'null' : typeof p}`);
+    p.assertAlive(op, `params[${i}]`);
+    check(p.dtype === 'float32', 'EDTYPE', op, `params[${i}] must be float32, got ${p.dtype}`);
+    check(!seen.has(p), 'EINVAL', op, `params[${i}] appears twice`);
+    seen.add(p);
+  });
+  return list as Tensor[];
+}
+
+export function checkHyper(op: string, name: string, v: unknown, lo: number, hi = Infinity, loOpen = false): number {
+  check(typeof v === 'number' && Number.isFinite(v) && (loOpen ? v > lo : v >= lo) && v <= hi, 'EINVAL', op,
+    `'${name}' must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${JSON.stringify(v)}`);
+  return v as number;
+}
+
+/** The parameters that have a gradient, each checked against its parameter. */
+export function withGrads(op: string, params: Tensor[]): number[] {
+  const idx: number[] = [];
+  params.forEach((p, i) => {
+    p.assertAlive(op, `params[${i}]`);
+    const g = p.grad;
+    if (!g) return;
+    g.assertAlive(op, `params[${i}].grad`);
+    check(g.dtype === 'float32', 'EDTYPE', op, `params[${i}].grad must be float32, got ${g.dtype}`);
+    check(g.shape.length === p.shape.length && g.shape.every((d, j) => d === p.shape[j]), 'ESHAPE', op,
+      `params[${i}].grad has shape ${shapeStr(g.shape)}, the parameter ${shapeStr(p.shape)}`);
+    check(g.device === p.device, 'EDEVICE', op, `params[${i}].grad is on ${g.device}, the parameter on ${p.device}`);
+    idx.push(i);
+  });
+  return idx;
+}
+
+/** A state tensor shaped like p that no tidy scope frees (optimiser state). */
+export function stateLike(p: Tensor, zero: boolean): Tensor {
+  return keep(zero ? zeros(p.shape, { device: p.device }) : empty(p.shape, 'float32', p.device));
+}
+
+/** Copies `src` into the state tensor `dst` (loadStateDict), checking the shape. */
+export function loadInto(op: string, name: string, dst: Tensor, src: unknown): void {
+  if (!(src instanceof Tensor)) throw new MdmtError('EINVAL', op, `'${name}' must be a Tensor`);
+  src.assertAlive(op, `'${name}'`);
+  check(src.dtype === 'float32', 'EDTYPE', op, `'${name}' must be float32, got ${src.dtype}`);
+  check(src.shape.length === dst.shape.length && src.shape.every((d, j) => d === dst.shape[j]), 'ESHAPE', op,
+    `'${name}' has shape ${shapeStr(src.shape)}, expected ${shapeStr(dst.shape)}`);
+  if (dst.size > 0) runOpInto('copy', [src], [dst], {});
+}
