@@ -10,7 +10,7 @@ import * as zlib from 'zlib';
 import * as dicomParser from 'dicom-parser';
 import { MdmtError } from '../errors';
 import { decodeJ2k, decodeJls, CodecFrame } from './codecs';
-import { GrayImage } from './image';
+import type { GrayImage } from './image';
 
 export const TRANSFER_SYNTAXES: Record<string, string> = {
   '1.2.840.10008.1.2': 'Implicit VR Little Endian',

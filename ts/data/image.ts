@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import { MdmtError } from '../errors';
+import { readDicom } from './dicom';
 
 /** A single-channel image, row-major, float32 values. */
 export interface GrayImage { width: number; height: number; data: Float32Array }
@@ -31,12 +32,8 @@ export async function readRaster(file: string): Promise<GrayImage> {
       .raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
     const n = info.width * info.height;
     const src = new Uint16Array(data.buffer, data.byteOffset, n);
-    // sharp widens 8-bit input to 16 bits by ×257; report the file's own scale
-    const meta = await sharp(bytes).metadata();
-    const eight = meta.depth === 'uchar' || meta.depth === 'char' || meta.bitsPerSample === 8 || meta.bitsPerSample === 1;
-    const out = new Float32Array(n);
-    if (eight) for (let i = 0; i < n; i++) out[i] = Math.round(src[i] / 257);
-    else for (let i = 0; i < n; i++) out[i] = src[i];
+    // 8-bit files come out of sharp's 16-bit raw path unscaled (0..255), 16-bit ones as stored
+    const out = Float32Array.from(src);
     return { width: info.width, height: info.height, data: out };
   } catch (e) {
     throw new MdmtError('EDATA', 'readImage', `${file}: not a readable PNG/JPEG/TIFF image (${(e as Error).message})`);
@@ -52,6 +49,5 @@ export async function readRaster(file: string): Promise<GrayImage> {
 export async function readImage(file: string): Promise<GrayImage> {
   const ext = path.extname(file).toLowerCase();
   if (RASTER.has(ext)) return readRaster(file);
-  const { readDicom } = await import('./dicom');
   return readDicom(file);
 }

@@ -1,0 +1,307 @@
+/**
+ * The data loader: decode + preprocess + augment in a pool of worker threads, `prefetch`
+ * batches ahead, batches that mix the two tasks (at random in proportion to their sizes, as
+ * the authors' single shuffled DataLoader, or a fixed AFC fraction), and a per-sample
+ * dataset id that becomes the loss indicator. Batches are host typed arrays; the image
+ * buffer is shared memory the workers write into, and `toTensors` uploads it once.
+ */
+import * as os from 'os';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import { MdmtError, MdmtErrorCode } from '../errors';
+import { AugmentOptions, drawAugment } from './augment';
+import { BadRecord, DataRecord, OnBad, TASK_ID } from './records';
+import { rng, seedOf } from './rng';
+import { runSample, SampleResult, SampleTask } from './sample';
+import type { PreprocessOptions } from './preprocess';
+import type { Tensor } from '../tensor';
+
+export interface LoaderOptions {
+  /** output side (default 256) */
+  size?: number;
+  batchSize?: number;
+  /** training: shuffle every epoch and augment (default false) */
+  train?: boolean;
+  /** augmentation settings, or false for none even when training */
+  augment?: AugmentOptions | false;
+  /** ImageNet mean/std after [0,1] (default true) */
+  normalize?: boolean;
+  seed?: number;
+  /** 'proportional' (default) or the AFC fraction of every batch */
+  mix?: 'proportional' | { afcFraction: number };
+  /** worker threads (default min(cores − 1, 8), at least 1); 0 = run in this thread */
+  workers?: number;
+  /** batches in flight ahead of the consumer (default 2) */
+  prefetch?: number;
+  /** 'memory' (default), 'disk' (memory + files in cacheDir) or 'none' */
+  cache?: 'memory' | 'disk' | 'none';
+  cacheDir?: string;
+  onBadRecord?: OnBad;
+  dropLast?: boolean;
+  preprocess?: Omit<PreprocessOptions, 'size'>;
+  /** where warnings and skip notices go (default stderr) */
+  log?: (msg: string) => void;
+}
+
+export interface Batch {
+  epoch: number;
+  index: number;
+  /** samples in this batch (≤ batchSize; fewer at the end or after skips) */
+  n: number;
+  size: number;
+  /** N×3×S×S float32 */
+  images: Float32Array;
+  /** class per task, −1 where the sample belongs to the other task */
+  labels: { afc: Int32Array; bx: Int32Array };
+  /** the paper's indicator per task (1 = the sample counts for that task's loss) */
+  masks: { afc: Float32Array; bx: Float32Array };
+  /** 0 = AFC, 1 = BX */
+  datasetIds: Int32Array;
+  ids: string[];
+}
+
+export interface LoaderReport {
+  skipped: (BadRecord & { id: string })[];
+  warnings: { id: string; warning: string }[];
+  cached: number;
+}
+
+interface Pending { resolve: (r: SampleResult) => void; reject: (e: unknown) => void }
+
+/** A fixed pool of sample workers with a little queue each. */
+class Pool {
+  private workers: Worker[] = [];
+  private load: number[] = [];
+  private pending = new Map<number, Pending>();
+  private seq = 0;
+  constructor(n: number) {
+    const ext = path.extname(__filename);
+    const file = path.join(__dirname, `worker${ext}`);
+    for (let i = 0; i < n; i++) {
+      // from TypeScript sources (tsx), register tsx's CommonJS hook inside the worker first
+      const w = ext === '.ts'
+        ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(file)});`, { eval: true, execArgv: [] })
+        : new Worker(file);
+      w.on('message', (m: { seq: number; ok: boolean; result?: SampleResult; error?: { code: MdmtErrorCode; message: string; mdmt: boolean } }) => {
+        const p = this.pending.get(m.seq);
+        this.pending.delete(m.seq);
+        if (--this.load[i] === 0) w.unref(); // idle workers never keep the process alive
+        if (!p) return;
+        if (m.ok) p.resolve(m.result!);
+        else p.reject(m.error!.mdmt ? new MdmtError(m.error!.code, '', m.error!.message) : new Error(m.error!.message));
+      });
+      w.on('error', (e) => {
+        for (const p of this.pending.values()) p.reject(e);
+        this.pending.clear();
+      });
+      w.unref();
+      this.workers.push(w);
+      this.load.push(0);
+    }
+  }
+  run(task: SampleTask): Promise<SampleResult> {
+    let best = 0;
+    for (let i = 1; i < this.workers.length; i++) if (this.load[i] < this.load[best]) best = i;
+    const seq = ++this.seq;
+    this.load[best]++;
+    this.workers[best].ref();
+    return new Promise((resolve, reject) => {
+      this.pending.set(seq, { resolve, reject });
+      this.workers[best].postMessage({ seq, task });
+    });
+  }
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers = [];
+  }
+}
+
+/**
+ * Creates a loader over records of both tasks (AFC and BX records in one list).
+ *
+ *   const loader = new Loader([...afcTrain, ...bxTrain], { train: true, batchSize: 32, size: 128, seed: 0 });
+ *   for await (const b of loader.epoch(0)) { const t = toTensors(b, 'cpu'); ... }
+ *   await loader.close();  console.log(loader.report().skipped.length);
+ */
+export class Loader {
+  readonly opts: Required<Omit<LoaderOptions, 'cacheDir' | 'mix' | 'augment' | 'preprocess' | 'log'>> &
+    Pick<LoaderOptions, 'cacheDir' | 'mix' | 'augment' | 'preprocess'>;
+  private pool?: Pool;
+  private memCache = new Map<string, SharedArrayBuffer>();
+  private bad = new Map<string, BadRecord & { id: string }>();
+  private warned = new Map<string, string>();
+  private log: (msg: string) => void;
+
+  constructor(readonly records: DataRecord[], opts: LoaderOptions = {}) {
+    const workers = opts.workers ?? Math.max(1, Math.min(os.cpus().length - 1, 8));
+    this.opts = {
+      size: opts.size ?? 256, batchSize: opts.batchSize ?? 128, train: opts.train ?? false, normalize: opts.normalize ?? true,
+      seed: opts.seed ?? 0, workers, prefetch: Math.max(1, opts.prefetch ?? 2), cache: opts.cache ?? 'memory',
+      onBadRecord: opts.onBadRecord ?? 'error', dropLast: opts.dropLast ?? false,
+      cacheDir: opts.cacheDir, mix: opts.mix, augment: opts.augment, preprocess: opts.preprocess,
+    };
+    this.log = opts.log ?? ((m) => process.stderr.write(`mdmt data: ${m}\n`));
+    if (!(this.opts.batchSize >= 1)) throw new MdmtError('EINVAL', 'Loader', `batchSize ${this.opts.batchSize} must be ≥ 1`);
+    if (this.opts.cache === 'disk' && !this.opts.cacheDir) throw new MdmtError('ECONFIG', 'Loader', "cache 'disk' needs cacheDir");
+    const f = typeof this.opts.mix === 'object' ? this.opts.mix.afcFraction : 0;
+    if (!(f >= 0 && f <= 1)) throw new MdmtError('EINVAL', 'Loader', `mix.afcFraction ${f} must be in [0, 1]`);
+  }
+
+  private live(): DataRecord[] {
+    return this.records.filter((r) => !this.bad.has(key(r)));
+  }
+
+  /** The sample order of one epoch, cut into batches. */
+  plan(epoch: number): DataRecord[][] {
+    const B = this.opts.batchSize;
+    const recs = this.live();
+    const r = rng(seedOf(this.opts.seed, 'order', epoch));
+    const batches: DataRecord[][] = [];
+    if (typeof this.opts.mix === 'object') {
+      const a = recs.filter((x) => x.task === 'AFC');
+      const b = recs.filter((x) => x.task === 'BX');
+      if (this.opts.train) (r.shuffle(a), r.shuffle(b));
+      const nA = a.length && b.length ? Math.round(this.opts.mix.afcFraction * B) : a.length ? B : 0;
+      const nb = Math.ceil(recs.length / B);
+      for (let i = 0; i < nb; i++) {
+        const batch: DataRecord[] = [];
+        for (let j = 0; j < nA; j++) batch.push(a[(i * nA + j) % a.length]);
+        for (let j = 0; j < B - nA && b.length; j++) batch.push(b[(i * (B - nA) + j) % b.length]);
+        batches.push(this.opts.train ? r.shuffle(batch) : batch);
+      }
+    } else {
+      const order = this.opts.train ? r.shuffle([...recs]) : recs;
+      for (let i = 0; i < order.length; i += B) batches.push(order.slice(i, i + B));
+    }
+    return this.opts.dropLast ? batches.filter((b) => b.length === B) : batches;
+  }
+
+  /** Batches per epoch (before skips). */
+  get length(): number {
+    return this.plan(0).length;
+  }
+
+  private async runOne(t: SampleTask): Promise<SampleResult> {
+    if (this.opts.workers === 0) return runSample(t);
+    this.pool ??= new Pool(this.opts.workers);
+    return this.pool.run(t);
+  }
+
+  private async build(epoch: number, index: number, recs: DataRecord[]): Promise<Batch> {
+    const S = this.opts.size;
+    const per = 3 * S * S;
+    const out = new SharedArrayBuffer(recs.length * per * 4);
+    const augOn = this.opts.train && this.opts.augment !== false;
+    const ok = await Promise.all(recs.map(async (rec, i) => {
+      const k = key(rec);
+      const task: SampleTask = {
+        id: rec.id, image: rec.image, mask: rec.mask, box: rec.box, size: S, pre: this.opts.preprocess ?? {},
+        cached: this.memCache.get(k), wantCache: this.opts.cache !== 'none' && !this.memCache.has(k),
+        cacheDir: this.opts.cache === 'disk' ? this.opts.cacheDir : undefined,
+        aug: augOn ? drawAugment(S, { seed: this.opts.seed, key: k, epoch }, this.opts.augment || {}) : null,
+        normalize: this.opts.normalize, out, offset: i * per,
+      };
+      try {
+        const res = await this.runOne(task);
+        if (res.cache && this.opts.cache !== 'none') this.memCache.set(k, res.cache);
+        if (res.warning && !this.warned.has(k)) {
+          this.warned.set(k, res.warning);
+          this.log(`warning: ${rec.id}: ${res.warning}`);
+        }
+        return true;
+      } catch (e) {
+        if (this.opts.onBadRecord === 'error' || !(e instanceof MdmtError)) throw e;
+        if (!this.bad.has(k)) {
+          this.bad.set(k, { id: rec.id, where: rec.where, file: rec.image, error: e.message });
+          this.log(`skipped ${rec.id} (${rec.where}): ${e.message}`);
+        }
+        return false;
+      }
+    }));
+    const keep = recs.map((_, i) => i).filter((i) => ok[i]);
+    const n = keep.length;
+    const all = new Float32Array(out);
+    const images = n === recs.length ? all : new Float32Array(n * per);
+    if (images !== all) keep.forEach((src, dst) => images.set(all.subarray(src * per, (src + 1) * per), dst * per));
+    const b: Batch = {
+      epoch, index, n, size: S, images,
+      labels: { afc: new Int32Array(n), bx: new Int32Array(n) },
+      masks: { afc: new Float32Array(n), bx: new Float32Array(n) },
+      datasetIds: new Int32Array(n), ids: [],
+    };
+    keep.forEach((src, j) => {
+      const r = recs[src];
+      const afc = r.task === 'AFC';
+      b.labels.afc[j] = afc ? r.label : -1;
+      b.labels.bx[j] = afc ? -1 : r.label;
+      b.masks.afc[j] = afc ? 1 : 0;
+      b.masks.bx[j] = afc ? 0 : 1;
+      b.datasetIds[j] = TASK_ID[r.task];
+      b.ids.push(r.id);
+    });
+    return b;
+  }
+
+  /**
+   * The batches of one epoch, `prefetch` ahead. Empty batches (all samples skipped) are left out.
+   *
+   *   for await (const batch of loader.epoch(3)) train(batch);
+   */
+  async *epoch(epoch: number): AsyncGenerator<Batch> {
+    const plan = this.plan(epoch);
+    const inflight: Promise<Batch>[] = [];
+    let next = 0;
+    const fill = () => {
+      while (next < plan.length && inflight.length < this.opts.prefetch) {
+        const p = this.build(epoch, next, plan[next]);
+        p.catch(() => {}); // surfaced when awaited below
+        inflight.push(p);
+        next++;
+      }
+    };
+    fill();
+    while (inflight.length) {
+      const b = await inflight.shift()!;
+      fill();
+      if (b.n > 0) yield b;
+    }
+  }
+
+  /** Skipped records (with the reason), mask warnings and the cache size so far. */
+  report(): LoaderReport {
+    return { skipped: [...this.bad.values()], warnings: [...this.warned].map(([id, warning]) => ({ id, warning })), cached: this.memCache.size };
+  }
+
+  /** Ends the worker threads and prints the skip count when records were skipped. */
+  async close(): Promise<void> {
+    await this.pool?.close();
+    this.pool = undefined;
+    if (this.bad.size) this.log(`${this.bad.size} record(s) skipped as bad input; see loader.report().skipped`);
+  }
+}
+
+function key(r: DataRecord): string {
+  return `${r.source}:${r.task}:${r.id}`;
+}
+
+export interface BatchTensors { images: Tensor; afcLabels: Tensor; bxLabels: Tensor; afcMask: Tensor; bxMask: Tensor; datasetIds: Tensor }
+
+/**
+ * Uploads a batch to the engine (one upload per array, no extra host copy).
+ *
+ *   const t = toTensors(batch, 'cuda');  ...;  Object.values(t).forEach((x) => x.dispose());
+ */
+export function toTensors(b: Batch, device?: string): BatchTensors {
+  // loaded lazily so the data layer works without the native engine
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { tensor } = require('../tensor') as typeof import('../tensor');
+  const o = device ? { device } : {};
+  return {
+    images: tensor(b.images, [b.n, 3, b.size, b.size], o),
+    afcLabels: tensor(b.labels.afc, [b.n], o),
+    bxLabels: tensor(b.labels.bx, [b.n], o),
+    afcMask: tensor(b.masks.afc, [b.n], o),
+    bxMask: tensor(b.masks.bx, [b.n], o),
+    datasetIds: tensor(b.datasetIds, [b.n], o),
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * One sample's work, shared by the worker threads and the in-process path: (cache or decode
+ * + preprocess) → augment → 3 channels (+ ImageNet mean/std) written straight into the batch
+ * buffer. The preprocessed image is cached as uint16 ([0,1] × 65535, error < 1e-5) in shared
+ * memory (and optionally on disk), so later epochs skip decoding.
+ */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { MdmtError } from '../errors';
+import { AugmentParams, applyAugment } from './augment';
+import { GrayImage, readImage } from './image';
+import { Box, preprocess, PreprocessOptions, toInput } from './preprocess';
+
+export interface SampleTask {
+  id: string;
+  image: string;
+  mask?: string;
+  box?: Box;
+  size: number;
+  pre: PreprocessOptions;
+  /** cached preprocessed pixels (uint16 in a SharedArrayBuffer), if any */
+  cached?: SharedArrayBuffer;
+  /** return the preprocessed pixels for the memory cache */
+  wantCache: boolean;
+  cacheDir?: string;
+  aug: AugmentParams | null;
+  normalize: boolean;
+  /** batch image buffer (float32, N×3×S×S) and this sample's element offset */
+  out: SharedArrayBuffer;
+  offset: number;
+}
+export interface SampleResult { cache?: SharedArrayBuffer; warning?: string; fromDisk?: boolean }
+
+/** Disk-cache file name: a hash of everything that changes the preprocessed pixels. */
+export function cacheKey(t: Pick<SampleTask, 'image' | 'mask' | 'box' | 'size' | 'pre'>): string {
+  const h = crypto.createHash('sha1').update(JSON.stringify([path.resolve(t.image), t.mask ?? '', t.box ?? '', t.size, t.pre])).digest('hex');
+  return `${h.slice(0, 20)}.u16`;
+}
+
+function quantize(img: GrayImage): SharedArrayBuffer {
+  const sab = new SharedArrayBuffer(img.data.length * 2);
+  const q = new Uint16Array(sab);
+  for (let i = 0; i < q.length; i++) q[i] = Math.round(Math.min(1, Math.max(0, img.data[i])) * 65535);
+  return sab;
+}
+
+function dequantize(sab: SharedArrayBuffer, size: number): GrayImage {
+  const q = new Uint16Array(sab);
+  const d = new Float32Array(q.length);
+  for (let i = 0; i < q.length; i++) d[i] = q[i] / 65535;
+  return { width: size, height: size, data: d };
+}
+
+/**
+ * Runs one sample; throws MdmtError (naming the file) on bad input.
+ *
+ *   await runSample({ id, image, size: 256, pre: {}, wantCache: true, aug: null, normalize: true, out, offset: 0 });
+ */
+export async function runSample(t: SampleTask): Promise<SampleResult> {
+  const res: SampleResult = {};
+  let img: GrayImage | undefined;
+  const n = t.size * t.size;
+  if (t.cached) img = dequantize(t.cached, t.size);
+  const diskFile = t.cacheDir ? path.join(t.cacheDir, cacheKey(t)) : undefined;
+  if (!img && diskFile && fs.existsSync(diskFile)) {
+    const b = fs.readFileSync(diskFile);
+    if (b.length === n * 2) {
+      const sab = new SharedArrayBuffer(n * 2);
+      new Uint8Array(sab).set(b);
+      img = dequantize(sab, t.size);
+      res.cache = sab;
+      res.fromDisk = true;
+    }
+  }
+  if (!img) {
+    const raw = await readImage(t.image);
+    let mask: GrayImage | undefined;
+    if (t.mask) {
+      mask = await readImage(t.mask).catch((e) => {
+        throw e instanceof MdmtError ? new MdmtError(e.code, 'loadSample', `lung mask of ${t.id}: ${e.detail}`) : e;
+      });
+    }
+    const p = preprocess(raw, { mask, box: t.box }, { ...t.pre, size: t.size });
+    if (p.warning) res.warning = `${t.image}: ${p.warning}`;
+    img = p.image;
+    if (t.wantCache || diskFile) {
+      const sab = quantize(img);
+      if (t.wantCache) res.cache = sab;
+      if (diskFile) {
+        fs.mkdirSync(path.dirname(diskFile), { recursive: true });
+        const tmp = `${diskFile}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+        fs.writeFileSync(tmp, new Uint8Array(sab));
+        fs.renameSync(tmp, diskFile);
+      }
+      img = dequantize(sab, t.size); // cached and uncached epochs see the same pixels
+    }
+  }
+  const final = t.aug ? applyAugment(img, t.aug) : img;
+  toInput(final, new Float32Array(t.out), t.offset, t.normalize);
+  return res;
+}
