@@ -1,0 +1,190 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MdmtError } from '../../ts/errors';
+import { native } from '../../ts/native/binding';
+import { batchnorm2d } from '../../ts/ops/batchnorm';
+import { Tensor, tidy } from '../../ts/tensor';
+import { assertClose, assertNoLeak, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
+import { batchStats, bnEvalRef, bnTrainRef, runningUpdateRef } from '../ref/batchnorm';
+
+// statistics in double, one float32 rounding of the affine coefficients and of y
+const TOL = { atol: 2e-5, rtol: 1e-4 };
+const STAT_TOL = { atol: 1e-6, rtol: 1e-5 };
+const on = deviceAvailable('batchnorm');
+
+// batch 1, asymmetric H≠W, [N, C] input, one channel, a non-zero mean with a small spread
+const CASES: { shape: number[]; eps: number; momentum: number; offset: number }[] = [
+  { shape: [2, 3, 4, 5], eps: 1e-5, momentum: 0.1, offset: 0 },
+  { shape: [1, 4, 3, 7], eps: 1e-5, momentum: 0.1, offset: 0 },
+  { shape: [5, 6], eps: 1e-3, momentum: 0.3, offset: 0 },
+  { shape: [3, 1, 2, 9], eps: 1e-5, momentum: 1, offset: 0 },
+  { shape: [4, 5, 1, 1], eps: 0.5, momentum: 0, offset: 0 },
+  { shape: [2, 8, 6, 3], eps: 1e-5, momentum: 0.1, offset: 50 },
+  { shape: [16, 2, 33, 31], eps: 1e-5, momentum: 0.1, offset: 0 }, // large enough for several threads
+];
+
+interface Case {
+  x: Float64Array;
+  w: Float64Array;
+  b: Float64Array;
+  rm: Float64Array;
+  rv: Float64Array;
+}
+function make(rng: Rng, shape: number[], offset: number): Case {
+  const C = shape[1];
+  return {
+    x: f32(rng.array(numel(shape), -2, 2).map((v) => v + offset)),
+    w: f32(rng.array(C, 0.5, 1.5)),
+    b: f32(rng.array(C, -0.5, 0.5)),
+    rm: f32(rng.array(C, -0.2, 0.2)),
+    rv: f32(rng.array(C, 0.5, 2)),
+  };
+}
+
+test('batchnorm2d training: y, running mean and (unbiased) running var = float64 reference', () => {
+  if (!on) return;
+  const rng = new Rng(101);
+  for (const { shape, eps, momentum, offset } of CASES) {
+    const c = make(rng, shape, offset);
+    const C = shape[1];
+    const [y, rm, rv] = tidy(() => {
+      const rmT = t32(c.rm, [C]), rvT = t32(c.rv, [C]);
+      const out = batchnorm2d(t32(c.x, shape), t32(c.w, [C]), t32(c.b, [C]), rmT, rvT, { training: true, eps, momentum });
+      return [out.toArray(), rmT.toArray(), rvT.toArray()];
+    });
+    assertClose(y, bnTrainRef(c.x, shape, c.w, c.b, eps), TOL, `train y ${shape}`);
+    const r = runningUpdateRef(c.x, shape, c.rm, c.rv, momentum);
+    assertClose(rm, r.rm, STAT_TOL, `running_mean ${shape}`);
+    assertClose(rv, r.rv, STAT_TOL, `running_var ${shape}`);
+  }
+});
+
+test('batchnorm2d training: per-channel output has mean b and biased std w·√(var/(var+eps))', () => {
+  if (!on) return;
+  const rng = new Rng(102);
+  const shape = [4, 3, 5, 6];
+  const c = make(rng, shape, 3);
+  const y = tidy(() => batchnorm2d(t32(c.x, shape), t32(c.w, [3]), t32(c.b, [3]), t32(c.rm, [3]), t32(c.rv, [3]), { training: true }).toArray());
+  const s = batchStats(Float64Array.from(y), shape);
+  const xs = batchStats(c.x, shape);
+  assertClose(s.mean, c.b, { atol: 1e-5, rtol: 0 }, 'mean of y');
+  assertClose(s.varBiased, c.w.map((w, k) => (w * w * xs.varBiased[k]) / (xs.varBiased[k] + 1e-5)), { atol: 1e-5, rtol: 1e-4 }, 'var of y');
+});
+
+test('batchnorm2d eval: y = float64 reference, running stats untouched', () => {
+  if (!on) return;
+  const rng = new Rng(103);
+  for (const { shape, eps, offset } of CASES) {
+    const c = make(rng, shape, offset);
+    const C = shape[1];
+    const [y, rm, rv] = tidy(() => {
+      const rmT = t32(c.rm, [C]), rvT = t32(c.rv, [C]);
+      const out = batchnorm2d(t32(c.x, shape), t32(c.w, [C]), t32(c.b, [C]), rmT, rvT, { training: false, eps });
+      return [out.toArray(), rmT.toArray(), rvT.toArray()];
+    });
+    assertClose(y, bnEvalRef(c.x, shape, c.w, c.b, c.rm, c.rv, eps), TOL, `eval y ${shape}`);
+    assert.equal(Array.from(rm), Array.from(c.rm), 'running_mean unchanged');
+    assert.equal(Array.from(rv), Array.from(c.rv), 'running_var unchanged');
+  }
+});
+
+test('batchnorm2d training vjp (x, weight, bias through the batch statistics) = finite differences', () => {
+  if (!on) return;
+  const rng = new Rng(104);
+  for (const { shape, eps, offset } of CASES.slice(0, 6)) {
+    const c = make(rng, shape, offset);
+    const C = shape[1];
+    gradcheck({
+      label: `bn train ${shape}`, rng, samples: 40,
+      // large offsets leave the float32 centring with a relative error ~ offset·2⁻²⁴/std
+      tol: { atol: offset ? 5e-3 : 1e-3, rtol: 1e-2 },
+      inputs: [{ data: c.x, shape }, { data: c.w, shape: [C] }, { data: c.b, shape: [C] }],
+      engine: ([x, w, b]) => batchnorm2d(x, w, b, t32(c.rm, [C]), t32(c.rv, [C]), { training: true, eps }),
+      ref: ([x, w, b]) => bnTrainRef(x, shape, w, b, eps),
+    });
+  }
+});
+
+test('batchnorm2d eval vjp (x, weight, bias with running statistics fixed) = finite differences', () => {
+  if (!on) return;
+  const rng = new Rng(105);
+  for (const { shape, eps, offset } of CASES.slice(0, 6)) {
+    const c = make(rng, shape, offset);
+    const C = shape[1];
+    gradcheck({
+      label: `bn eval ${shape}`, rng, samples: 32,
+      tol: { atol: offset ? 5e-3 : 1e-3, rtol: 1e-2 },
+      inputs: [{ data: c.x, shape }, { data: c.w, shape: [C] }, { data: c.b, shape: [C] }],
+      engine: ([x, w, b]) => batchnorm2d(x, w, b, t32(c.rm, [C]), t32(c.rv, [C]), { training: false, eps }),
+      ref: ([x, w, b]) => bnEvalRef(x, shape, w, b, c.rm, c.rv, eps),
+    });
+  }
+});
+
+test('batchnorm2d: no tensor outlives a tidy step (forward + backward, both modes)', () => {
+  if (!on) return;
+  const rng = new Rng(106);
+  const shape = [2, 3, 4, 4];
+  const c = make(rng, shape, 0);
+  for (const training of [true, false]) {
+    assertNoLeak(`bn ${training ? 'train' : 'eval'}`, () => {
+      tidy(() => {
+        const x = t32(c.x, shape);
+        const w = t32(c.w, [3]);
+        x.requiresGrad = w.requiresGrad = true;
+        const y = batchnorm2d(x, w, t32(c.b, [3]), t32(c.rm, [3]), t32(c.rv, [3]), { training });
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const { backward } = require('../../ts/autograd/tape') as typeof import('../../ts/autograd/tape');
+        backward(y, { grad: t32(new Float64Array(y.size).fill(1), shape) });
+        x.grad!.dispose();
+        w.grad!.dispose();
+      });
+    });
+  }
+});
+
+function expectError(fn: () => unknown, code: string, op: string, pattern: RegExp, label: string): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, MdmtError, `${label}: not an MdmtError: ${e}`);
+    const err = e as MdmtError;
+    assert.is(err.code, code, `${label}: code ${err.code} (${err.message})`);
+    assert.is(err.op, op, `${label}: op ${err.op} (${err.message})`);
+    assert.match(err.message, pattern, `${label}: message '${err.message}'`);
+    return;
+  }
+  assert.unreachable(`${label}: did not throw`);
+}
+
+test('batchnorm2d: bad inputs give MdmtError naming the op and the argument', () => {
+  if (!on) return;
+  tidy(() => {
+    const x = t32(new Float64Array(2 * 3 * 4), [2, 3, 2, 2]);
+    const p = () => t32([1, 1, 1], [3]);
+    expectError(() => batchnorm2d(x, t32([1, 1], [2]), p(), p(), p(), { training: true }), 'ESHAPE', 'batchnorm2d', /'weight'.*\[3\]/, 'weight shape');
+    expectError(() => batchnorm2d(t32([1, 2, 3], [3]), p(), p(), p(), p(), { training: true }), 'ESHAPE', 'batchnorm2d', /'x'/, 'rank 1 x');
+    const d = p();
+    d.dispose();
+    expectError(() => batchnorm2d(x, p(), p(), p(), d, { training: true }), 'EDISPOSED', 'batchnorm2d', /'runningVar'/, 'disposed running_var');
+    expectError(() => batchnorm2d(x, p(), p(), p(), p(), { training: true, eps: 0 }), 'EINVAL', 'batchnorm2d', /'eps'/, 'eps 0');
+    expectError(() => batchnorm2d(x, p(), p(), p(), p(), { training: true, momentum: 2 }), 'EINVAL', 'batchnorm2d', /'momentum'/, 'momentum 2');
+    expectError(() => batchnorm2d(t32([1, 2, 3], [1, 3]), p(), p(), p(), p(), { training: true }), 'EINVAL', 'batchnorm2d', /more than 1 value/, '1 value per channel');
+    expectError(() => batchnorm2d(x, p(), p(), p(), p(), {} as never), 'EINVAL', 'batchnorm2d', /training/, 'no training flag');
+    // the kernels validate on their own too (called without the TS layer)
+    const run = (op: string, ins: Tensor[], outs: Tensor[], attrs = {}) => () => {
+      try {
+        native().run(op, ins.map((t) => t.id), outs.map((t) => t.id), attrs);
+      } catch (e) {
+        throw MdmtError.fromNative(e);
+      }
+    };
+    const y = t32(new Float64Array(24), [2, 3, 2, 2]);
+    expectError(run('batchnorm_train', [x, p(), p()], [y, p(), p(), p(), t32([1, 1], [2])], { eps: 1e-5, momentum: 0.1 }),
+      'ESHAPE', 'batchnorm_train', /running_var/, 'native running_var shape');
+    expectError(run('batchnorm_eval', [x, p(), p(), p(), p()], [y], { eps: -1 }), 'EINVAL', 'batchnorm_eval', /eps/, 'native eps');
+    expectError(run('batchnorm_bwd', [t32(new Float64Array(12), [2, 3, 2, 1]), x, p(), p(), p()], [y, p(), p()]), 'ESHAPE', 'batchnorm_bwd', /dy/, 'native dy shape');
+  });
+});
+
+test.run();

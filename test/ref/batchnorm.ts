@@ -1,0 +1,66 @@
+/**
+ * float64 references for batch normalisation, written from the definitions (PyTorch
+ * BatchNorm2d/1d docs): x is [N, C, H, W] or [N, C]; statistics per channel over N, H, W.
+ */
+
+export interface BnDims {
+  N: number;
+  C: number;
+  HW: number;
+}
+
+export function bnDims(shape: readonly number[]): BnDims {
+  return { N: shape[0], C: shape[1], HW: shape.length === 4 ? shape[2] * shape[3] : 1 };
+}
+
+/** The values of channel c, in any order. */
+function channel(x: Float64Array, d: BnDims, c: number): number[] {
+  const v: number[] = [];
+  for (let n = 0; n < d.N; n++) for (let k = 0; k < d.HW; k++) v.push(x[(n * d.C + c) * d.HW + k]);
+  return v;
+}
+
+/** Per-channel batch mean and biased variance. */
+export function batchStats(x: Float64Array, shape: readonly number[]): { mean: Float64Array; varBiased: Float64Array; count: number } {
+  const d = bnDims(shape);
+  const mean = new Float64Array(d.C), varBiased = new Float64Array(d.C);
+  for (let c = 0; c < d.C; c++) {
+    const v = channel(x, d, c);
+    const mu = v.reduce((a, b) => a + b, 0) / v.length;
+    mean[c] = mu;
+    varBiased[c] = v.reduce((a, b) => a + (b - mu) * (b - mu), 0) / v.length;
+  }
+  return { mean, varBiased, count: d.N * d.HW };
+}
+
+/** y = (x − mean[c]) / √(var[c] + eps) · w[c] + b[c] */
+export function normalize(x: Float64Array, shape: readonly number[], mean: Float64Array, variance: Float64Array, w: Float64Array, b: Float64Array, eps: number): Float64Array {
+  const d = bnDims(shape);
+  const y = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const c = Math.floor(i / d.HW) % d.C;
+    y[i] = ((x[i] - mean[c]) / Math.sqrt(variance[c] + eps)) * w[c] + b[c];
+  }
+  return y;
+}
+
+/** Training-mode forward: normalise with the batch statistics. */
+export function bnTrainRef(x: Float64Array, shape: readonly number[], w: Float64Array, b: Float64Array, eps: number): Float64Array {
+  const s = batchStats(x, shape);
+  return normalize(x, shape, s.mean, s.varBiased, w, b, eps);
+}
+
+/** Eval-mode forward: normalise with the running statistics. */
+export function bnEvalRef(x: Float64Array, shape: readonly number[], w: Float64Array, b: Float64Array, rm: Float64Array, rv: Float64Array, eps: number): Float64Array {
+  return normalize(x, shape, rm, rv, w, b, eps);
+}
+
+/** PyTorch's running-statistics update: the variance is the unbiased one. */
+export function runningUpdateRef(x: Float64Array, shape: readonly number[], rm: Float64Array, rv: Float64Array, momentum: number): { rm: Float64Array; rv: Float64Array } {
+  const s = batchStats(x, shape);
+  const n = s.count;
+  return {
+    rm: rm.map((r, c) => (1 - momentum) * r + momentum * s.mean[c]),
+    rv: rv.map((r, c) => (1 - momentum) * r + momentum * s.varBiased[c] * (n / (n - 1))),
+  };
+}
