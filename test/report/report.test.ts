@@ -1,0 +1,152 @@
+// Report generation from a synthetic result set whose fold metrics are known in closed form
+// (test/report/synthetic.ts): Table 1 / Table 2 numbers recomputed independently here,
+// Markdown/CSV contents, and well-formed standalone SVG for every plot.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { summarizeRuns, table1, table2, toCsv, writeReport } from '../../ts/report';
+import { niceTicks } from '../../ts/report/svg';
+import type { Experiment, Protocol, RunResult } from '../../ts/report/types';
+import { stars, ttestRel } from '../../ts/train/stats';
+import { BACKBONES, FOLDS, metricValue, syntheticResults } from './synthetic';
+
+const close = (a: number, b: number, tol = 1e-12, msg = '') => assert.ok(Math.abs(a - b) <= tol, `${msg} ${a} vs ${b}`);
+const METRICS = ['acc', 'f1', 'gmean'];
+
+// Independent reference: per-backbone fold mean and population std straight from the generator.
+function foldStats(b: number, e: Experiment, p: Protocol, m: number, ddof = 0): { mean: number; std: number } {
+  const v = Array.from({ length: FOLDS[p] }, (_, f) => metricValue(b, e, p, f, m));
+  const mean = v.reduce((a, c) => a + c, 0) / v.length;
+  return { mean, std: Math.sqrt(v.reduce((a, c) => a + (c - mean) ** 2, 0) / (v.length - ddof)) };
+}
+const avg = (v: number[]) => v.reduce((a, c) => a + c, 0) / v.length;
+
+/** Minimal well-formedness check: balanced tags, quoted attributes, escaped text. */
+function assertWellFormedSvg(svg: string, name: string): void {
+  assert.ok(svg.startsWith('<?xml'), `${name}: prolog`);
+  const body = svg.replace(/^<\?xml[^>]*\?>\s*/, '');
+  const stack: string[] = [];
+  const tag = /<(\/?)([a-zA-Z][\w-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g;
+  let last = 0, m: RegExpExecArray | null, roots = 0;
+  while ((m = tag.exec(body))) {
+    const text = body.slice(last, m.index);
+    assert.not.match(text, /[<>]|&(?!amp;|lt;|gt;|quot;)/, `${name}: unescaped text ${JSON.stringify(text.slice(0, 40))}`);
+    last = tag.lastIndex;
+    if (m[1]) assert.is(stack.pop(), m[2], `${name}: closing ${m[2]}`);
+    else if (!m[4]) { if (stack.length === 0) roots++; stack.push(m[2]!); }
+  }
+  assert.is(body.slice(last).trim(), '', `${name}: trailing content or an unparsable tag`);
+  assert.equal(stack, [], `${name}: unclosed tags`);
+  assert.is(roots, 1, `${name}: single root`);
+  assert.match(body, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg" width="\d+" height="\d+"/);
+  assert.not.match(body, /NaN|Infinity|undefined/, `${name}: non-finite numbers`);
+}
+
+const results = syntheticResults({ withHistory: true });
+
+test('per-backbone summaries: fold mean and std (ddof 0 default, 1 optional)', () => {
+  const s = summarizeRuns(results);
+  assert.is(s.length, BACKBONES.length * 4 * 2);
+  const r = s.find((x) => x.backbone === BACKBONES[3] && x.experiment === 'ft' && x.protocol === 'loco')!;
+  assert.is(r.folds, 6);
+  const ref = foldStats(3, 'ft', 'loco', 1);
+  close(r.metrics.f1!.mean, ref.mean); close(r.metrics.f1!.std, ref.std);
+  const s1 = summarizeRuns(results, { ddof: 1 }).find((x) => x.backbone === BACKBONES[3] && x.experiment === 'ft' && x.protocol === 'loco')!;
+  close(s1.metrics.f1!.std, foldStats(3, 'ft', 'loco', 1, 1).std);
+  assert.throws(() => summarizeRuns([...results, results[0]!]), /appears twice/);
+});
+
+test('Table 1: averages over backbones of fold mean and fold std', () => {
+  const t = table1(summarizeRuns(results));
+  for (const e of ['stl_afc', 'ft', 'mdmt'] as Experiment[]) {
+    for (const p of ['cv', 'loco'] as Protocol[]) {
+      METRICS.forEach((m, mi) => {
+        const per = BACKBONES.map((_, b) => foldStats(b, e, p, mi));
+        const c = t[e]![p]![m]!;
+        close(c.mean, avg(per.map((x) => x.mean)), 1e-12, `${e} ${p} ${m} mean`);
+        close(c.std, avg(per.map((x) => x.std)), 1e-12, `${e} ${p} ${m} std`);
+        assert.is(c.backbones, BACKBONES.length);
+      });
+    }
+  }
+  assert.is(t.stl_bx, undefined); // τ2 runs are not part of Table 1
+});
+
+test('Table 2: one-tailed paired t-tests across backbones, as ttest_rel(base, mdmt, "less")', () => {
+  const c = table2(summarizeRuns(results));
+  assert.is(c.length, 2 * 2 * 2 * 3);
+  for (const x of c) {
+    const mi = METRICS.indexOf(x.metric);
+    const md = BACKBONES.map((_, b) => foldStats(b, 'mdmt', x.protocol as Protocol, mi)[x.stat]);
+    const base = BACKBONES.map((_, b) => foldStats(b, x.baseline as Experiment, x.protocol as Protocol, mi)[x.stat]);
+    const ref = x.stat === 'mean' ? ttestRel(base, md, 'less') : ttestRel(md, base, 'less');
+    close(x.t.pvalue, ref.pvalue, 1e-12, `${x.stat} ${x.baseline} ${x.protocol} ${x.metric}`);
+    assert.is(x.stars, stars(ref.pvalue));
+    assert.is(x.n, BACKBONES.length);
+  }
+});
+
+test('writeReport: files, Markdown tables with the right numbers, CSV, well-formed SVG', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-report-'));
+  try {
+    const { markdown, files } = writeReport(results, dir);
+    for (const f of ['report.md', 'table1.md', 'table1.csv', 'table2.md', 'table2.csv', 'per_backbone.csv', 'per_backbone_cv.md', 'per_backbone_loco.md', 'plots/bars_cv.svg', 'plots/bars_loco.svg']) {
+      assert.ok(files.includes(path.resolve(dir, f)), `missing ${f}`);
+      assert.ok(fs.statSync(path.join(dir, f)).size > 100, `${f} is nearly empty`);
+    }
+    const curves = files.filter((f) => f.includes(`${path.sep}curves${path.sep}`));
+    assert.is(curves.length, BACKBONES.length * 4); // fold 0 of CV has a history for each experiment
+    assert.match(markdown, /## Table 1/);
+    assert.match(markdown, /## Table 2/);
+    // MDMT CV ACC cell: μ̄ ± σ̄ in % with one decimal
+    const per = BACKBONES.map((_, b) => foldStats(b, 'mdmt', 'cv', 0));
+    const cell = `${(100 * avg(per.map((x) => x.mean))).toFixed(1)} ± ${(100 * avg(per.map((x) => x.std))).toFixed(1)}`;
+    const mdmtRow = markdown.split('\n').find((l) => l.startsWith('| MDMT |'))!;
+    assert.ok(mdmtRow.includes(cell), `${mdmtRow} lacks ${cell}`);
+    // Table 2 star row for μ, MDMT vs STL τ1 carries the stars of each test
+    const c = table2(summarizeRuns(results));
+    const starRow = markdown.split('\n').find((l) => l.startsWith('| μ ↑ | MDMT vs STL τ1 |'))!;
+    const cells = starRow.split('|').slice(3, 9).map((s) => s.trim());
+    const expected = ['cv', 'loco'].flatMap((p) => METRICS.map((m) => c.find((x) => x.stat === 'mean' && x.baseline === 'stl_afc' && x.protocol === p && x.metric === m)!.stars || '–'));
+    assert.equal(cells, expected);
+    // CSV: header and one row per experiment × protocol × metric
+    const t1 = fs.readFileSync(path.join(dir, 'table1.csv'), 'utf8').trim().split('\n');
+    assert.is(t1[0], 'experiment,protocol,metric,backbones,mean,mean_fold_std,std_across_backbones');
+    assert.is(t1.length, 1 + 3 * 2 * 3);
+    const row = t1.find((l) => l.startsWith('mdmt,cv,acc,'))!.split(',');
+    close(Number(row[4]), avg(per.map((x) => x.mean)), 1e-15);
+    assert.is(fs.readFileSync(path.join(dir, 'table2.csv'), 'utf8').trim().split('\n').length, 1 + 24);
+    for (const f of files.filter((f) => f.endsWith('.svg'))) assertWellFormedSvg(fs.readFileSync(f, 'utf8'), path.basename(f));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('pooled μ from confusion matrices, missing experiments, empty history', () => {
+  const cmA = [[3, 1], [1, 5]], cmB = [[4, 0], [2, 4]];
+  const runs: RunResult[] = [
+    { backbone: 'x', experiment: 'mdmt', protocol: 'cv', fold: 0, metrics: { acc: 0.8, f1: 0.8, gmean: 0.8 }, cm: cmA, history: [] },
+    { backbone: 'x', experiment: 'mdmt', protocol: 'cv', fold: 1, metrics: { acc: 0.8, f1: 0.8, gmean: 0.8 }, cm: cmB },
+  ];
+  const pooled = summarizeRuns(runs, { mu: 'pooled' })[0]!;
+  close(pooled.metrics.acc!.mean, 16 / 20); // (3+5+4+4)/20
+  const c = table2(summarizeRuns(runs));
+  assert.ok(c.every((x) => x.n === 0 && x.stars === ''));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-report-'));
+  try {
+    const { files } = writeReport(runs, dir);
+    for (const f of files.filter((f) => f.endsWith('.svg'))) assertWellFormedSvg(fs.readFileSync(f, 'utf8'), path.basename(f));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('CSV quoting and nice ticks', () => {
+  assert.is(toCsv(['a', 'b'], [['x,y', 'say "hi"'], [1.5, NaN]]), 'a,b\n"x,y","say ""hi"""\n1.5,\n');
+  assert.equal(niceTicks(0, 107, 8), [0, 20, 40, 60, 80, 100, 120]);
+  assert.equal(niceTicks(52.3, 71.8, 5), [50, 55, 60, 65, 70, 75]);
+});
+
+test.run();

@@ -1,0 +1,98 @@
+/**
+ * From per-fold runs to the paper's tables: per-backbone fold summaries, Table 1
+ * (averages over backbones) and Table 2 (paired tests across backbones).
+ */
+import { addConfusion, meanStd, metricsFromConfusion, summarizeFolds, type MeanStd } from '../train/metrics';
+import { paperComparisons, type Comparison, type ExperimentSummary } from '../train/stats';
+import type { Experiment, Protocol, ReportOptions, RunResult } from './types';
+
+export const TABLE_METRICS = ['acc', 'f1', 'gmean'] as const;
+export const TABLE1_EXPERIMENTS: readonly Experiment[] = ['stl_afc', 'ft', 'mdmt'];
+export const PROTOCOLS: readonly Protocol[] = ['cv', 'loco'];
+
+/** Summary of one backbone × experiment × protocol, with its fold count. */
+export interface RunSummary extends ExperimentSummary {
+  experiment: Experiment;
+  protocol: Protocol;
+  folds: number;
+}
+
+/**
+ * Groups runs by backbone × experiment × protocol and summarises each metric across folds
+ * (mean, std with `ddof`). With `mu: 'pooled'` and confusion matrices on every fold, the
+ * mean is replaced by the metric of the summed confusion matrix.
+ *
+ * @example summarizeRuns(results).find((s) => s.backbone === 'resnet18' && s.experiment === 'mdmt')
+ */
+export function summarizeRuns(results: readonly RunResult[], opts: ReportOptions = {}): RunSummary[] {
+  const groups = new Map<string, RunResult[]>();
+  for (const r of results) {
+    const k = `${r.backbone}\u0000${r.experiment}\u0000${r.protocol}`;
+    const g = groups.get(k);
+    if (g) g.push(r); else groups.set(k, [r]);
+  }
+  const out: RunSummary[] = [];
+  for (const runs of groups.values()) {
+    const seen = new Set<string>();
+    for (const r of runs) {
+      if (seen.has(String(r.fold))) throw new Error(`summarizeRuns: fold ${r.fold} of ${r.backbone}/${r.experiment}/${r.protocol} appears twice`);
+      seen.add(String(r.fold));
+    }
+    const metrics: Record<string, MeanStd> = summarizeFolds(runs.map((r) => r.metrics), { ddof: opts.ddof });
+    if (opts.mu === 'pooled' && runs.every((r) => r.cm)) {
+      const pooled = metricsFromConfusion(addConfusion(...runs.map((r) => r.cm!)));
+      for (const m of TABLE_METRICS) if (metrics[m]) metrics[m] = { ...metrics[m]!, mean: pooled[m] };
+    }
+    const { backbone, experiment, protocol } = runs[0]!;
+    out.push({ backbone, experiment, protocol, metrics, folds: runs.length });
+  }
+  return out.sort((a, b) => a.backbone.localeCompare(b.backbone) || a.protocol.localeCompare(b.protocol) || a.experiment.localeCompare(b.experiment));
+}
+
+/** One Table 1 cell: average over backbones of the fold mean (μ̄) and of the fold std (σ̄). */
+export interface Table1Cell {
+  mean: number;
+  std: number;
+  /** Std of the per-backbone means (spread across backbones). */
+  stdAcrossBackbones: number;
+  backbones: number;
+}
+
+export type Table1 = Record<string, Record<string, Record<string, Table1Cell | undefined>>>;
+
+/**
+ * Table 1: `table[experiment][protocol][metric]`, averages over backbones.
+ *
+ * @example table1(summaries).mdmt.cv.acc.mean // e.g. 0.686
+ */
+export function table1(summaries: readonly RunSummary[], experiments: readonly Experiment[] = TABLE1_EXPERIMENTS): Table1 {
+  const t: Table1 = {};
+  for (const e of experiments) {
+    t[e] = {};
+    for (const p of PROTOCOLS) {
+      t[e]![p] = {};
+      for (const m of TABLE_METRICS) {
+        const rows = summaries.filter((s) => s.experiment === e && s.protocol === p && s.metrics[m]);
+        if (rows.length === 0) continue;
+        const means = rows.map((s) => s.metrics[m]!.mean), stds = rows.map((s) => s.metrics[m]!.std);
+        t[e]![p]![m] = {
+          mean: meanStd(means).mean,
+          std: meanStd(stds.filter(Number.isFinite)).mean,
+          stdAcrossBackbones: meanStd(means).std,
+          backbones: rows.length,
+        };
+      }
+    }
+  }
+  return t;
+}
+
+/**
+ * Table 2: MDMT vs STL τ1 and vs FT on μ (greater) and σ (smaller), paired across backbones,
+ * one-tailed paired t-test with the Wilcoxon signed-rank test alongside.
+ *
+ * @example table2(summaries).filter((c) => c.stat === 'mean' && c.baseline === 'ft')
+ */
+export function table2(summaries: readonly RunSummary[]): Comparison[] {
+  return paperComparisons(summaries, { target: 'mdmt', baselines: ['stl_afc', 'ft'], protocols: PROTOCOLS, metrics: TABLE_METRICS });
+}

@@ -1,0 +1,92 @@
+/**
+ * `writeReport(results, outDir)`: Tables 1 and 2 (Markdown + CSV), per-backbone tables,
+ * learning curves per run and per-backbone bar charts (SVG), and a `report.md` that
+ * links them. Pure TypeScript, synchronous, no engine needed.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PROTOCOLS, summarizeRuns, table1, table2, type RunSummary } from './aggregate';
+import { backboneBarsSvg, learningCurveSvg } from './plots';
+import { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown } from './tables';
+import { PROTOCOL_LABEL, type ReportOptions, type RunResult } from './types';
+
+export * from './types';
+export { summarizeRuns, table1, table2, type RunSummary, type Table1, type Table1Cell } from './aggregate';
+export { backboneBarsSvg, learningCurveSvg } from './plots';
+export { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown, toCsv } from './tables';
+
+export interface Report {
+  /** Contents of report.md. */
+  markdown: string;
+  /** Absolute paths of every file written, report.md first. */
+  files: string[];
+}
+
+const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
+
+/**
+ * Writes the report of a set of runs into `outDir` (created if missing):
+ * `report.md`, `table1.{md,csv}`, `table2.{md,csv}`, `per_backbone_{cv,loco}.md`,
+ * `per_backbone.csv`, `plots/bars_{cv,loco}.svg` and `plots/curves/<backbone>_<experiment>_<protocol>_<fold>.svg`.
+ *
+ * @example
+ * const { markdown, files } = writeReport(results, 'runs/report');
+ * console.log(markdown);
+ */
+export function writeReport(results: readonly RunResult[], outDir: string, opts: ReportOptions = {}): Report {
+  fs.mkdirSync(path.join(outDir, 'plots', 'curves'), { recursive: true });
+  const files: string[] = [];
+  const write = (rel: string, text: string) => { const p = path.resolve(outDir, rel); fs.writeFileSync(p, text); files.push(p); };
+
+  const summaries: RunSummary[] = summarizeRuns(results, opts);
+  const t1 = table1(summaries);
+  const t2 = table2(summaries);
+  const t1md = table1Markdown(t1), t2md = table2Markdown(t2);
+  write('table1.md', t1md + '\n'); write('table1.csv', table1Csv(t1));
+  write('table2.md', t2md + '\n'); write('table2.csv', table2Csv(t2));
+  write('per_backbone.csv', perBackboneCsv(summaries));
+
+  const protocols = PROTOCOLS.filter((p) => summaries.some((s) => s.protocol === p));
+  const sections: string[] = [];
+  for (const p of protocols) {
+    const md = perBackboneMarkdown(summaries, p);
+    write(`per_backbone_${p}.md`, md + '\n');
+    write(`plots/bars_${p}.svg`, backboneBarsSvg(summaries, p));
+    sections.push(`### ${PROTOCOL_LABEL[p]}\n\n![per-backbone ${p}](plots/bars_${p}.svg)\n\n${md}`);
+  }
+  const curves: string[] = [];
+  if (opts.curves !== false) {
+    for (const r of results) {
+      if (!r.history?.length) continue;
+      const rel = `plots/curves/${safe(`${r.backbone}_${r.experiment}_${r.protocol}_${r.fold}`)}.svg`;
+      write(rel, learningCurveSvg(r, { warmupEpochs: opts.warmupEpochs }));
+      curves.push(`- [${r.backbone} · ${r.experiment} · ${r.protocol} fold ${r.fold}](${rel})`);
+    }
+  }
+  const backbones = new Set(summaries.map((s) => s.backbone)).size;
+  const ddof = opts.ddof ?? 0;
+  const markdown = [
+    `# ${opts.title ?? 'MDMT report'}`,
+    '',
+    `${results.length} runs, ${backbones} backbones. Metrics on τ1 (AIforCOVID prognosis), in %. ` +
+      `μ per backbone = ${opts.mu === 'pooled' ? 'metric of the pooled confusion matrix over folds' : 'mean over folds'}; ` +
+      `σ = std over folds (ddof ${ddof}).`,
+    '',
+    '## Table 1 — average over backbones (μ̄ ± σ̄)',
+    '',
+    t1md,
+    '',
+    '## Table 2 — MDMT vs STL τ1 and vs FT',
+    '',
+    t2md,
+    '',
+    '## Per backbone',
+    '',
+    sections.join('\n\n'),
+    ...(curves.length ? ['', '## Learning curves', '', curves.join('\n')] : []),
+    '',
+  ].join('\n');
+  const reportPath = path.resolve(outDir, 'report.md');
+  fs.writeFileSync(reportPath, markdown);
+  return { markdown, files: [reportPath, ...files] };
+}

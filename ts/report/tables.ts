@@ -1,0 +1,134 @@
+/**
+ * Markdown and CSV renderings of Table 1, Table 2 and the per-backbone tables. Markdown
+ * shows percentages with one decimal as the paper; CSV keeps full-precision fractions.
+ */
+import type { Comparison } from '../train/stats';
+import { PROTOCOLS, TABLE1_EXPERIMENTS, TABLE_METRICS, type RunSummary, type Table1 } from './aggregate';
+import { EXPERIMENT_LABEL, METRIC_LABEL, PROTOCOL_LABEL, type Experiment } from './types';
+
+const pct = (v: number | undefined, d = 1): string => (v === undefined || !Number.isFinite(v) ? '–' : (100 * v).toFixed(d));
+
+function mdTable(head: string[], rows: string[][], align?: string[]): string {
+  const al = align ?? head.map((_, i) => (i === 0 ? ':---' : '---:'));
+  return [`| ${head.join(' | ')} |`, `| ${al.join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function csvCell(v: unknown): string {
+  const s = v === undefined || v === null ? '' : typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** CSV text from a header and rows (RFC 4180 quoting). @example toCsv(['a'], [[1]]) // "a\n1\n" */
+export function toCsv(head: string[], rows: unknown[][]): string {
+  return [head, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
+}
+
+const cols = PROTOCOLS.flatMap((p) => TABLE_METRICS.map((m) => [p, m] as const));
+
+/**
+ * Table 1 as Markdown: μ̄ ± σ̄ in % per experiment (rows) and protocol × metric (columns),
+ * the best μ̄ of each column in bold.
+ *
+ * @example table1Markdown(table1(summaries))
+ */
+export function table1Markdown(t: Table1, experiments: readonly Experiment[] = TABLE1_EXPERIMENTS): string {
+  const best = cols.map(([p, m]) => Math.max(...experiments.map((e) => t[e]?.[p]?.[m]?.mean ?? -Infinity)));
+  const rows = experiments.map((e) => [
+    EXPERIMENT_LABEL[e],
+    ...cols.map(([p, m], i) => {
+      const c = t[e]?.[p]?.[m];
+      if (!c) return '–';
+      const s = `${pct(c.mean)} ± ${pct(c.std)}`;
+      return c.mean === best[i] && experiments.length > 1 ? `**${s}**` : s;
+    }),
+  ]);
+  return mdTable(['Experiment', ...cols.map(([p, m]) => `${PROTOCOL_LABEL[p]} ${METRIC_LABEL[m]}`)], rows);
+}
+
+/** Table 1 as CSV, one row per experiment × protocol × metric. */
+export function table1Csv(t: Table1): string {
+  const rows: unknown[][] = [];
+  for (const [e, byP] of Object.entries(t)) {
+    for (const [p, byM] of Object.entries(byP)) {
+      for (const [m, c] of Object.entries(byM)) if (c) rows.push([e, p, m, c.backbones, c.mean, c.std, c.stdAcrossBackbones]);
+    }
+  }
+  return toCsv(['experiment', 'protocol', 'metric', 'backbones', 'mean', 'mean_fold_std', 'std_across_backbones'], rows);
+}
+
+const TESTS = [['mean', 'stl_afc'], ['mean', 'ft'], ['std', 'stl_afc'], ['std', 'ft']] as const;
+
+function find(c: readonly Comparison[], stat: string, baseline: string, p: string, m: string): Comparison | undefined {
+  return c.find((x) => x.stat === stat && x.baseline === baseline && x.protocol === p && x.metric === m);
+}
+
+/**
+ * Table 2 in the paper's layout (stars only; '–' = not significant), followed by the
+ * one-tailed p-values of the paired t-test and, in brackets, of the Wilcoxon test.
+ *
+ * @example table2Markdown(table2(summaries))
+ */
+export function table2Markdown(c: readonly Comparison[]): string {
+  const head = ['Statistic', 'Test', ...cols.map(([p, m]) => `${PROTOCOL_LABEL[p]} ${METRIC_LABEL[m]}`)];
+  const label = (stat: string, b: string, i: number) => [i % 2 === 0 ? (stat === 'mean' ? 'μ ↑' : 'σ ↓') : '', `MDMT vs ${EXPERIMENT_LABEL[b as Experiment]}`];
+  const starRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => find(c, stat, b, p, m)?.stars || '–')]);
+  const pRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => {
+    const x = find(c, stat, b, p, m);
+    if (!x || !Number.isFinite(x.t.pvalue)) return '–';
+    return `${fmtP(x.t.pvalue)} (${fmtP(x.wilcoxon.pvalue)})`;
+  })]);
+  const n = Math.max(0, ...c.map((x) => x.n));
+  const align = ['---', ':---', ...cols.map(() => ':---:')];
+  return [
+    mdTable(head, starRows, align),
+    '',
+    `\\* p < .05, \\*\\* p < .01, \\*\\*\\* p < .001; one-tailed paired t-test across ${n} backbones ` +
+      '(μ: MDMT greater, σ: MDMT smaller).',
+    '',
+    mdTable(head, pRows, align),
+    '',
+    'p-values: paired t-test (Wilcoxon signed-rank).',
+  ].join('\n');
+}
+
+/** p-value with 2 significant digits, '<1e-4' style below 0.0001. */
+export function fmtP(p: number): string {
+  if (!Number.isFinite(p)) return '–';
+  if (p < 1e-4) return p.toExponential(1);
+  return p < 0.01 ? p.toPrecision(2) : p.toFixed(3);
+}
+
+/** Table 2 as CSV with every statistic of both tests. */
+export function table2Csv(c: readonly Comparison[]): string {
+  return toCsv(
+    ['protocol', 'stat', 'baseline', 'metric', 'backbones', 'mdmt', 'baseline_value', 't', 'df', 'p_ttest', 'stars', 'wilcoxon_stat', 'p_wilcoxon', 'wilcoxon_method'],
+    c.map((x) => [x.protocol, x.stat, x.baseline, x.metric, x.n, x.target, x.base, x.t.statistic, x.t.df, x.t.pvalue, x.stars, x.wilcoxon.statistic, x.wilcoxon.pvalue, x.wilcoxon.method]),
+  );
+}
+
+/**
+ * Per-backbone table of one protocol: fold mean ± std in % of each τ1 experiment for each
+ * metric, the best experiment per backbone and metric in bold.
+ *
+ * @example perBackboneMarkdown(summaries, 'cv')
+ */
+export function perBackboneMarkdown(s: readonly RunSummary[], protocol: string, experiments: readonly Experiment[] = TABLE1_EXPERIMENTS): string {
+  const backbones = [...new Set(s.filter((x) => x.protocol === protocol).map((x) => x.backbone))].sort();
+  const get = (b: string, e: string) => s.find((x) => x.backbone === b && x.experiment === e && x.protocol === protocol);
+  const rows = backbones.map((b) => [
+    b,
+    ...TABLE_METRICS.flatMap((m) => {
+      const vals = experiments.map((e) => get(b, e)?.metrics[m]);
+      const top = Math.max(...vals.map((v) => v?.mean ?? -Infinity));
+      return vals.map((v) => (v ? (v.mean === top ? `**${pct(v.mean)}** ± ${pct(v.std)}` : `${pct(v.mean)} ± ${pct(v.std)}`) : '–'));
+    }),
+  ]);
+  return mdTable(['Backbone', ...TABLE_METRICS.flatMap((m) => experiments.map((e) => `${METRIC_LABEL[m]} ${EXPERIMENT_LABEL[e]}`))], rows);
+}
+
+/** All per-backbone summaries as CSV (every experiment, protocol and metric). */
+export function perBackboneCsv(s: readonly RunSummary[]): string {
+  const rows: unknown[][] = [];
+  for (const x of s) for (const [m, v] of Object.entries(x.metrics)) rows.push([x.backbone, x.experiment, x.protocol, x.folds, m, v.mean, v.std]);
+  return toCsv(['backbone', 'experiment', 'protocol', 'folds', 'metric', 'mean', 'std'], rows);
+}

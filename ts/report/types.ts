@@ -1,0 +1,69 @@
+/**
+ * Input of the report: what the training code records for each finished run. One
+ * `RunResult` per backbone × experiment × protocol × fold; metrics are fractions in [0, 1].
+ */
+import type { ConfusionMatrix, FoldMetrics } from '../train/metrics';
+
+/** The paper's four experiments: STL τ1 (AIforCOVID), STL τ2 (BRIXIA), FT (τ2 → τ1), MDMT. */
+export type Experiment = 'stl_afc' | 'stl_bx' | 'ft' | 'mdmt';
+
+/** 5-fold stratified cross-validation or leave-one-centre-out. */
+export type Protocol = 'cv' | 'loco';
+
+/** One epoch of a run's log (the JSONL line). Optional fields are drawn when present. */
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  /** Validation total loss (what ReduceLROnPlateau sees). */
+  valLoss: number;
+  /** Learning rate used in this epoch. */
+  lr: number;
+  /** Validation AIforCOVID loss (best-model selection); only for multi-task runs. */
+  valAfcLoss?: number;
+  valBxLoss?: number;
+  valAcc?: number;
+  valF1?: number;
+  valGmean?: number;
+  isBest?: boolean;
+}
+
+/** Test result of one trained model on one fold. */
+export interface RunResult {
+  backbone: string;
+  experiment: Experiment;
+  protocol: Protocol;
+  fold: number | string;
+  /** Test metrics on the run's main task: τ1 for stl_afc / ft / mdmt, τ2 for stl_bx. */
+  metrics: FoldMetrics;
+  /** Test confusion matrix of the same task (enables pooled metrics). */
+  cm?: ConfusionMatrix;
+  /** MDMT only: test metrics on τ2. */
+  bxMetrics?: FoldMetrics;
+  history?: EpochRecord[];
+  bestEpoch?: number;
+}
+
+export interface ReportOptions {
+  /** Degrees of freedom for the std across folds (default 0, see `meanStd`). */
+  ddof?: number;
+  /** μ per backbone: mean of the fold metrics (paper text, default) or the metric of the
+   *  pooled confusion matrix over folds (what the authors' t-test script used; needs `cm`). */
+  mu?: 'folds' | 'pooled';
+  /** Warm-up length shaded on the learning curves (default 40). */
+  warmupEpochs?: number;
+  /** Write one learning-curve SVG per run that has a history (default true). */
+  curves?: boolean;
+  title?: string;
+}
+
+/** Display names in tables and legends. */
+export const EXPERIMENT_LABEL: Record<Experiment, string> = {
+  stl_afc: 'STL τ1',
+  stl_bx: 'STL τ2',
+  ft: 'FT',
+  mdmt: 'MDMT',
+};
+
+export const PROTOCOL_LABEL: Record<Protocol, string> = { cv: 'CV', loco: 'LOCO' };
+
+export const METRIC_LABEL: Record<string, string> = { acc: 'ACC', f1: 'F1', gmean: 'GM' };
