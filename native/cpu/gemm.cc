@@ -1,0 +1,282 @@
+// Blocked, packed, multithreaded SGEMM (see gemm.h for the structure and the contract).
+#include "gemm.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "../core/error.h"
+#include "cpu_features.h"
+#include "parallel.h"
+
+namespace mdmt {
+
+namespace {
+
+// ---- micro-kernels -----------------------------------------------------------------------
+// c[MR×NR] (row stride ldc) = alpha · Σ_k a[k·MR + i] · b[k·NR + j] + beta · c   (beta 0: c not read)
+// a: packed MR-row micro-panel, b: packed NR-column micro-panel, both kc deep.
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta);
+
+template <int MR, int NR>
+void kernel_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta) {
+  float acc[MR][NR] = {};
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR)
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) acc[i][j] += a[i] * b[j];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) c[i * ldc + j] = beta == 0.f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[i * ldc + j];
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define MDMT_X86 1
+
+// 6 rows × 2 ymm: 12 accumulators + 2 B vectors + 1 broadcast of 16 registers.
+__attribute__((target("avx2,fma"))) void kernel_avx2_6x16(int64_t kc, const float* a, const float* b, float* c,
+                                                          int64_t ldc, float alpha, float beta) {
+  __m256 acc[6][2];
+#pragma GCC unroll 6
+  for (int i = 0; i < 6; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k, a += 6, b += 16) {
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(a + i);
+      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+    }
+  }
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 6
+  for (int i = 0; i < 6; ++i) {
+    float* ci = c + i * ldc;
+    if (beta == 0.f) {
+      _mm256_storeu_ps(ci, _mm256_mul_ps(va, acc[i][0]));
+      _mm256_storeu_ps(ci + 8, _mm256_mul_ps(va, acc[i][1]));
+    } else {
+      _mm256_storeu_ps(ci, _mm256_fmadd_ps(va, acc[i][0], _mm256_mul_ps(vb, _mm256_loadu_ps(ci))));
+      _mm256_storeu_ps(ci + 8, _mm256_fmadd_ps(va, acc[i][1], _mm256_mul_ps(vb, _mm256_loadu_ps(ci + 8))));
+    }
+  }
+}
+
+// 14 rows × 2 zmm: 28 accumulators + 2 B vectors (the A broadcasts fold into the FMAs'
+// memory operands) of 32 registers. Per k: 2 loads, 14 broadcasts, 28 FMAs.
+__attribute__((target("avx512f"))) void kernel_avx512_14x32(int64_t kc, const float* a, const float* b, float* c,
+                                                            int64_t ldc, float alpha, float beta) {
+  __m512 acc[14][2];
+#pragma GCC unroll 14
+  for (int i = 0; i < 14; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k, a += 14, b += 32) {
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * 32), _MM_HINT_T0);
+#pragma GCC unroll 14
+    for (int i = 0; i < 14; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+    }
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 14
+  for (int i = 0; i < 14; ++i) {
+    float* ci = c + i * ldc;
+    if (beta == 0.f) {
+      _mm512_storeu_ps(ci, _mm512_mul_ps(va, acc[i][0]));
+      _mm512_storeu_ps(ci + 16, _mm512_mul_ps(va, acc[i][1]));
+    } else {
+      _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, acc[i][0], _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
+      _mm512_storeu_ps(ci + 16, _mm512_fmadd_ps(va, acc[i][1], _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16))));
+    }
+  }
+}
+#endif
+
+struct KernelInfo {
+  int mr, nr;
+  int64_t kc, mc, nc;  // cache blocks: kc deep, mc rows (multiple of mr), nc columns (multiple of nr)
+  MicroKernel fn;
+};
+
+const KernelInfo& kernel_for(GemmIsa isa) {
+  static const KernelInfo generic{4, 16, 256, 128, 4096, kernel_generic<4, 16>};
+#ifdef MDMT_X86
+  static const KernelInfo avx2{6, 16, 256, 144, 4080, kernel_avx2_6x16};
+  static const KernelInfo avx512{14, 32, 256, 336, 4096, kernel_avx512_14x32};
+  if (isa == GemmIsa::Avx512) return avx512;
+  if (isa == GemmIsa::Avx2) return avx2;
+#endif
+  return generic;
+}
+
+// ---- packing -----------------------------------------------------------------------------
+// op(A)[i0 + i, p0 + k] for i < mr (zero rows past M), k < kc  ->  ap[k·MR + i]
+void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t mr, int64_t kc, int MR, float* ap) {
+  if (!trans) {
+    for (int64_t i = 0; i < mr; ++i) {
+      const float* src = A + (i0 + i) * lda + p0;
+      for (int64_t k = 0; k < kc; ++k) ap[k * MR + i] = src[k];
+    }
+  } else {
+    for (int64_t k = 0; k < kc; ++k) std::memcpy(ap + k * MR, A + (p0 + k) * lda + i0, sizeof(float) * mr);
+  }
+  if (mr < MR)
+    for (int64_t k = 0; k < kc; ++k) std::fill(ap + k * MR + mr, ap + (k + 1) * MR, 0.f);
+}
+
+// op(B)[p0 + k, j0 + j] for j < nr (zero columns past N), k < kc  ->  bp[k·NR + j]
+void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t nr, int64_t kc, int NR, float* bp) {
+  if (!trans) {
+    for (int64_t k = 0; k < kc; ++k) std::memcpy(bp + k * NR, B + (p0 + k) * ldb + j0, sizeof(float) * nr);
+  } else {
+    for (int64_t j = 0; j < nr; ++j) {
+      const float* src = B + (j0 + j) * ldb + p0;
+      for (int64_t k = 0; k < kc; ++k) bp[k * NR + j] = src[k];
+    }
+  }
+  if (nr < NR)
+    for (int64_t k = 0; k < kc; ++k) std::fill(bp + k * NR + nr, bp + (k + 1) * NR, 0.f);
+}
+
+// Grow-only 64-byte-aligned scratch, one per calling thread (workers of a nested call use
+// their own); the packed panels of one call are shared with the pool through pointers.
+struct Scratch {
+  float* p = nullptr;
+  size_t n = 0;
+  ~Scratch() { std::free(p); }
+  float* get(size_t floats) {
+    if (floats > n) {
+      std::free(p);
+      p = nullptr;
+      n = 0;
+      size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+      p = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!p) MDMT_FAIL(code::kNoMem, "sgemm", "cannot allocate " << bytes << " bytes of packing scratch");
+      n = floats;
+    }
+    return p;
+  }
+};
+thread_local Scratch tl_pack_a, tl_pack_b;
+
+void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    float* c = C + i * ldc;
+    if (beta == 0.f) std::fill(c, c + N, 0.f);
+    else if (beta != 1.f) for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+  }
+}
+
+constexpr double kParallelFlops = 4.0e5;  // below this a call runs on the calling thread only
+
+void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const int MR = ki.mr, NR = ki.nr;
+  const int64_t KC = ki.kc, MC = ki.mc, NC = ki.nc;
+  const int64_t MB = std::max<int64_t>(MC, (int64_t(1) << 20) / KC / MC * MC);  // rows of A packed at once
+  const bool par = 2.0 * M * N * K >= kParallelFlops;
+  const int threads = par ? num_threads() : 1;
+  float* bp = tl_pack_b.get(static_cast<size_t>(KC) * ((std::min(N, NC) + NR - 1) / NR * NR));
+  float* ap = tl_pack_a.get(static_cast<size_t>(KC) * ((std::min(M, MB) + MR - 1) / MR * MR));
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = std::min(NC, N - jc);
+    const int64_t npan = (nc + NR - 1) / NR;
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min(KC, K - pc);
+      const float beta_k = pc == 0 ? beta : 1.f;
+      const int64_t pgrain = par ? std::max<int64_t>(1, 8192 / (kc * NR)) : npan;
+      parallel_for(0, npan, pgrain, [&](int64_t lo, int64_t hi) {
+        for (int64_t p = lo; p < hi; ++p)
+          pack_b(transB, B, ldb, pc, jc + p * NR, std::min<int64_t>(NR, nc - p * NR), kc, NR, bp + p * kc * NR);
+      });
+      for (int64_t ib = 0; ib < M; ib += MB) {
+        const int64_t mb = std::min(MB, M - ib);
+        const int64_t mpan = (mb + MR - 1) / MR;
+        const int64_t agrain = par ? std::max<int64_t>(1, 8192 / (kc * MR)) : mpan;
+        parallel_for(0, mpan, agrain, [&](int64_t lo, int64_t hi) {
+          for (int64_t p = lo; p < hi; ++p)
+            pack_a(transA, A, lda, ib + p * MR, pc, std::min<int64_t>(MR, mb - p * MR), kc, MR, ap + p * kc * MR);
+        });
+        // tiles: (MC row block) × (chunk of B micro-panels); enough of them to balance threads
+        const int64_t ntm = (mb + MC - 1) / MC;
+        const int64_t want = threads > 1 ? 4 * threads : 1;
+        const int64_t ncc = std::max<int64_t>(1, std::min<int64_t>(npan, (want + ntm - 1) / ntm));
+        const int64_t cw = (npan + ncc - 1) / ncc;
+        parallel_for(0, ntm * ncc, 1, [&](int64_t lo, int64_t hi) {
+          alignas(64) float tmp[16 * 32];
+          for (int64_t t = lo; t < hi; ++t) {
+            const int64_t i0 = (t / ncc) * MC, i1 = std::min(mb, i0 + MC);
+            const int64_t p0 = (t % ncc) * cw, p1 = std::min(npan, p0 + cw);
+            for (int64_t p = p0; p < p1; ++p) {
+              const int64_t j = jc + p * NR;
+              const int64_t nr = std::min<int64_t>(NR, N - j);
+              const float* b = bp + p * kc * NR;
+              for (int64_t i = i0; i < i1; i += MR) {
+                const int64_t mr = std::min<int64_t>(MR, i1 - i);
+                const float* a = ap + (i / MR) * kc * MR;
+                float* c = C + (ib + i) * ldc + j;
+                if (mr == MR && nr == NR) {
+                  ki.fn(kc, a, b, c, ldc, alpha, beta_k);
+                } else {
+                  ki.fn(kc, a, b, tmp, NR, 1.f, 0.f);
+                  for (int64_t r = 0; r < mr; ++r)
+                    for (int64_t s = 0; s < nr; ++s) {
+                      float v = alpha * tmp[r * NR + s];
+                      c[r * ldc + s] = beta_k == 0.f ? v : v + beta_k * c[r * ldc + s];
+                    }
+                }
+              }
+            }
+          }
+        });
+      }
+    }
+  }
+}
+
+}  // namespace
+
+GemmIsa gemm_best_isa() {
+  if (cpu_has_avx512f()) return GemmIsa::Avx512;
+  if (cpu_has_avx2_fma()) return GemmIsa::Avx2;
+  return GemmIsa::Generic;
+}
+
+const char* gemm_isa_name(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::Avx512: return "avx512";
+    case GemmIsa::Avx2: return "avx2";
+    case GemmIsa::Generic: return "generic";
+    default: return "auto";
+  }
+}
+
+GemmIsa parse_gemm_isa(const std::string& op, const std::string& name) {
+  GemmIsa isa;
+  if (name == "auto") return GemmIsa::Auto;
+  else if (name == "generic") isa = GemmIsa::Generic;
+  else if (name == "avx2") isa = GemmIsa::Avx2;
+  else if (name == "avx512") isa = GemmIsa::Avx512;
+  else MDMT_FAIL(code::kInvalid, op, "attribute 'isa' must be auto, generic, avx2 or avx512, got '" << name << "'");
+  if (static_cast<int>(isa) > static_cast<int>(gemm_best_isa()))
+    MDMT_FAIL(code::kNotImpl, op, "isa '" << name << "' is not available here (best: " << gemm_isa_name(gemm_best_isa()) << ")");
+  return isa;
+}
+
+void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, GemmIsa isa) {
+  if (M < 0 || N < 0 || K < 0) MDMT_FAIL(code::kInvalid, "sgemm", "negative size M=" << M << " N=" << N << " K=" << K);
+  if (M == 0 || N == 0) return;
+  if (ldc < N || lda < (transA ? M : K) || ldb < (transB ? K : N))
+    MDMT_FAIL(code::kInvalid, "sgemm", "leading dimension too small (lda " << lda << ", ldb " << ldb << ", ldc " << ldc << ")");
+  if (K == 0 || alpha == 0.f) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  if (isa == GemmIsa::Auto) isa = gemm_best_isa();
+  sgemm_blocked(kernel_for(isa), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace mdmt

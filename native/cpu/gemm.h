@@ -1,0 +1,32 @@
+// Single-precision GEMM for the CPU backend (conv2d, linear, matmul sit on it).
+//   C[M,N] = alpha · op(A)[M,K] · op(B)[K,N] + beta · C      (row-major, leading dims in elements)
+// op(A) = A (stored M×K, lda ≥ K) or Aᵀ (stored K×M, lda ≥ M); the same for B.
+// beta == 0 means C is written without being read (NaNs in C do not leak through).
+//
+// BLIS/GotoBLAS structure (gemm.cc): N is cut into NC-wide blocks, K into KC-deep slices;
+// each (NC, KC) block of op(B) and each KC slice of op(A) is packed into contiguous
+// micro-panels (NR columns / MR rows, zero-padded), then an MR×NR register-blocked
+// micro-kernel runs over them: the KC×NR B micro-panel stays in L1, the MC×KC A block in L2.
+// Micro-kernels: AVX-512 14×32, AVX2+FMA 6×16, portable 4×16; chosen at run time
+// (cpu_features.h; MDMT_CPU_ISA=generic|avx2 caps it), or forced per call for tests.
+// Threads: parallel_for over packing panels and over (MC block × column chunk) tiles;
+// called inside a parallel region (nested), it runs serially on the calling thread.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace mdmt {
+
+enum class GemmIsa : int { Auto = -1, Generic = 0, Avx2 = 1, Avx512 = 2 };
+
+// The micro-kernel Auto resolves to on this machine (after MDMT_CPU_ISA).
+GemmIsa gemm_best_isa();
+const char* gemm_isa_name(GemmIsa isa);
+// "auto" | "generic" | "avx2" | "avx512" -> GemmIsa; throws EINVAL (unknown name) or
+// ENOTIMPL (this CPU / MDMT_CPU_ISA cannot run it), naming `op`.
+GemmIsa parse_gemm_isa(const std::string& op, const std::string& name);
+
+void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, GemmIsa isa = GemmIsa::Auto);
+
+}  // namespace mdmt

@@ -1,0 +1,89 @@
+/**
+ * The CPU SGEMM under conv2d / linear / matmul, reached through `matmul` with its internal
+ * `isa` attribute so every micro-kernel this CPU can run is checked (AVX-512 14×32, AVX2
+ * 6×16, generic 4×16), over odd sizes that cross every blocking boundary (MR/NR edges,
+ * K > KC = 256, N > NC ≈ 4096, M > the packed-A block) and all four transpose
+ * combinations. MDMT_CPU_ISA (the cap the whole backend obeys) is checked in child processes.
+ */
+import { spawnSync } from 'child_process';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { addonPath, native } from '../../ts/native/binding';
+import { GemmIsa } from '../../ts/ops/conv2d';
+import { matmul } from '../../ts/ops/matmul';
+import { tidy } from '../../ts/tensor';
+import { assertClose, DEVICE, f32, numel, Rng, t32 } from '../helpers';
+import { matmulRef } from '../ref/linear';
+
+const on = DEVICE === 'cpu';
+if (!on) console.log('  [skip] gemm: CPU-only suite (MDMT_DEVICE is not cpu)');
+const cpuIsa = () => native().devices().find((d) => d.name === 'cpu')!.props.isa;
+const ISAS: GemmIsa[] = ['generic', ...(cpuIsa() !== 'generic' ? ['avx2' as const] : []), ...(cpuIsa() === 'avx512f' ? ['avx512' as const] : [])];
+
+// float32 dot products of length K against float64: a rounding per term at most
+const tol = (K: number) => ({ atol: 1e-5 + 2e-7 * K, rtol: 1e-5 });
+
+const SIZES: [number, number, number][] = [
+  [1, 1, 1], [13, 33, 7], [15, 31, 257], [29, 65, 300], [6, 16, 512], [14, 32, 1], [70, 4100, 3], [4100, 3, 5], [3, 5, 0],
+];
+
+for (const isa of ISAS) {
+  test(`sgemm (${isa}): matmul = float64 triple loop, all transposes, odd sizes`, () => {
+    if (!on) return;
+    const rng = new Rng(101);
+    for (const [M, N, K] of SIZES)
+      for (const transA of [false, true])
+        for (const transB of [false, true]) {
+          const as = transA ? [K, M] : [M, K], bs = transB ? [N, K] : [K, N];
+          const a = f32(rng.array(numel(as))), b = f32(rng.array(numel(bs)));
+          const c = tidy(() => matmul(t32(a, as), t32(b, bs), { transA, transB, isa }).toArray());
+          assertClose(c, matmulRef(a, as, b, bs, transA, transB), tol(K), `${isa} M=${M} N=${N} K=${K} tA=${transA} tB=${transB}`);
+        }
+  });
+}
+
+test('sgemm: the best ISA is the default and an unavailable one is refused by name', () => {
+  if (!on) return;
+  const rng = new Rng(102);
+  const a = f32(rng.array(37 * 41)), b = f32(rng.array(41 * 19));
+  const c = tidy(() => matmul(t32(a, [37, 41]), t32(b, [41, 19])).toArray());
+  assertClose(c, matmulRef(a, [37, 41], b, [41, 19]), tol(41), 'auto');
+  if (cpuIsa() !== 'avx512f') {
+    try {
+      tidy(() => matmul(t32(a, [37, 41]), t32(b, [41, 19]), { isa: 'avx512' }));
+      assert.unreachable('no error');
+    } catch (e) {
+      assert.is((e as { code: string }).code, 'ENOTIMPL');
+      assert.match((e as Error).message, /matmul: isa 'avx512' is not available/);
+    }
+  }
+});
+
+test('MDMT_CPU_ISA caps the GEMM in a fresh process (generic, avx2)', () => {
+  if (!on) return;
+  // a child loads the addon directly, runs a 23×19·19×17 matmul and prints isa + result
+  const script = `
+    const m = require(${JSON.stringify(addonPath())});
+    const isa = m.devices().find((d) => d.name === 'cpu').props.isa;
+    const a = m.alloc([23, 19], 'float32', 'cpu'), b = m.alloc([19, 17], 'float32', 'cpu'), c = m.alloc([23, 17], 'float32', 'cpu');
+    m.upload(a, Float32Array.from({ length: 23 * 19 }, (_, i) => Math.sin(i)));
+    m.upload(b, Float32Array.from({ length: 19 * 17 }, (_, i) => Math.cos(i)));
+    m.run('matmul', [a, b], [c], {});
+    let refused = '';
+    try { m.run('matmul', [a, b], [c], { isa: 'avx512' }); } catch (e) { refused = e.code; }
+    console.log(JSON.stringify({ isa, refused, c: Array.from(m.download(c)) }));`;
+  const a = Float64Array.from({ length: 23 * 19 }, (_, i) => Math.fround(Math.sin(i)));
+  const b = Float64Array.from({ length: 19 * 17 }, (_, i) => Math.fround(Math.cos(i)));
+  const ref = matmulRef(a, [23, 19], b, [19, 17]);
+  for (const cap of ['generic', 'avx2']) {
+    const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, MDMT_CPU_ISA: cap }, encoding: 'utf8' });
+    assert.is(r.status, 0, `child (${cap}) failed: ${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    const expected = cap === 'generic' ? 'generic' : cpuIsa() === 'generic' ? 'generic' : 'avx2+fma';
+    assert.is(out.isa, expected, `MDMT_CPU_ISA=${cap}`);
+    assert.is(out.refused, 'ENOTIMPL', `MDMT_CPU_ISA=${cap} must refuse isa avx512`);
+    assertClose(out.c, ref, tol(19), `MDMT_CPU_ISA=${cap}`);
+  }
+});
+
+test.run();
