@@ -1,0 +1,366 @@
+// CPU conv2d, conv2d_bwd_data, conv2d_bwd_filter (docs/ops.md), NCHW, weights K×(C/G)×R×S.
+//
+// Per (image n, group g) the convolution is a GEMM over the group's slices:
+//   y_ng[Kg, PQ]        = w_g[Kg, Cg·R·S] · col_ng[Cg·R·S, PQ]        (forward)
+//   col_ng              = w_gᵀ · dy_ng,  dx_ng = col2im(col_ng)        (bwd data)
+//   dw_g[Kg, Cg·R·S]   += dy_ng · col_ngᵀ                              (bwd filter)
+// col = im2col(x): col[(c·R + r)·S + s, p·Q + q] = x[c, p·sh − ph + r·dh, q·sw − pw + s·dw]
+// (0 in the padding). 1×1 stride-1 unpadded convs use x itself as col (no copy). col is
+// built in column chunks of at most kColFloats floats, so the workspace stays bounded
+// whatever the image size. Depthwise convs (groups == C) use direct loops instead.
+//
+// Threads: (n, g) tasks run in parallel with serial GEMMs when there are enough of them;
+// otherwise tasks run one after another and each GEMM is parallel inside.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "../core/registry.h"
+#include "gemm.h"
+#include "parallel.h"
+
+namespace mdmt {
+
+namespace {
+
+constexpr int64_t kColFloats = int64_t(1) << 21;  // 8 MiB of im2col workspace per thread
+
+struct Geom {
+  int64_t N, C, H, W, K, R, S, P, Q, G, Cg, Kg;
+  int64_t sh, sw, ph, pw, dh, dw;
+  GemmIsa isa;
+  bool pointwise() const { return R == 1 && S == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+  bool depthwise() const { return G == C && G > 1; }
+  int64_t crs() const { return Cg * R * S; }
+};
+
+std::vector<int64_t> pair_attr(const OpCtx& c, const char* k, int64_t def, int64_t min) {
+  std::vector<int64_t> v = c.attrs.ints(c.op, k, {def, def});
+  if (v.size() == 1) v.push_back(v[0]);
+  if (v.size() != 2 || v[0] < min || v[1] < min)
+    MDMT_FAIL(code::kInvalid, c.op, "attribute '" << k << "' must be two integers >= " << min);
+  return v;
+}
+
+// Reads the attributes and checks x [N,C,H,W], w [K,C/G,R,S] and y [N,K,P,Q] against each
+// other; `xname`/`yname` say which tensor is given (each op gets two of x, w, y).
+Geom make_geom(const OpCtx& c, const Shape& x, const Shape& w, const Shape& y) {
+  Geom g{};
+  auto st = pair_attr(c, "stride", 1, 1), pd = pair_attr(c, "padding", 0, 0), dl = pair_attr(c, "dilation", 1, 1);
+  g.sh = st[0], g.sw = st[1], g.ph = pd[0], g.pw = pd[1], g.dh = dl[0], g.dw = dl[1];
+  g.G = c.attrs.i(c.op, "groups", 1);
+  if (g.G < 1) MDMT_FAIL(code::kInvalid, c.op, "attribute 'groups' must be >= 1, got " << g.G);
+  g.N = x[0], g.C = x[1], g.H = x[2], g.W = x[3];
+  g.K = w[0], g.R = w[2], g.S = w[3];
+  if (g.C % g.G || g.K % g.G)
+    MDMT_FAIL(code::kShape, c.op, "groups " << g.G << " must divide in-channels " << g.C << " and out-channels " << g.K);
+  g.Cg = g.C / g.G, g.Kg = g.K / g.G;
+  if (w[1] != g.Cg)
+    MDMT_FAIL(code::kShape, c.op, "w " << shape_str(w) << " must have C/groups = " << g.Cg << " input channels (x " << shape_str(x) << ", groups " << g.G << ")");
+  if (g.R < 1 || g.S < 1) MDMT_FAIL(code::kShape, c.op, "w " << shape_str(w) << " has an empty kernel");
+  const int64_t eh = g.H + 2 * g.ph - g.dh * (g.R - 1) - 1, ew = g.W + 2 * g.pw - g.dw * (g.S - 1) - 1;
+  if (eh < 0 || ew < 0)
+    MDMT_FAIL(code::kShape, c.op, "kernel " << g.R << "x" << g.S << " (dilation " << g.dh << "," << g.dw << ") is larger than the padded input " << shape_str(x));
+  g.P = eh / g.sh + 1, g.Q = ew / g.sw + 1;
+  const Shape ye{g.N, g.K, g.P, g.Q};
+  if (y != ye) MDMT_FAIL(code::kShape, c.op, "output/gradient " << shape_str(y) << " must have shape " << shape_str(ye) << " for x " << shape_str(x) << " and w " << shape_str(w));
+  g.isa = parse_gemm_isa(c.op, c.attrs.s(c.op, "isa", "auto"));
+  return g;
+}
+
+void require4(const OpCtx& c, const Tensor& t, const char* name) {
+  if (t.ndim() != 4) MDMT_FAIL(code::kShape, c.op, "'" << name << "' must have 4 dims, got " << t.shape_str());
+  if (!t.contiguous()) MDMT_FAIL(code::kInvalid, c.op, "'" << name << "' must be contiguous");
+}
+
+thread_local std::vector<float> tl_col;
+float* col_buffer(int64_t floats) {
+  if (static_cast<int64_t>(tl_col.size()) < floats) tl_col.resize(static_cast<size_t>(floats));
+  return tl_col.data();
+}
+
+// Output columns [q0, q0 + n) of one row (c, r, s): for each column j = p·Q + q, the input
+// column iw = q·sw + off of input row ih = p·sh + roff (or nothing in the padding).
+// visit(j_local, ih, iw_first, count) runs over maximal runs of valid columns of one row p.
+template <class F>
+void for_row_runs(const Geom& g, int64_t r, int64_t s, int64_t q0, int64_t n, F&& visit) {
+  const int64_t off = s * g.dw - g.pw, roff = r * g.dh - g.ph;
+  const int64_t qlo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;                 // first q with iw >= 0
+  const int64_t qhi = g.W - 1 - off < 0 ? 0 : std::min(g.Q, (g.W - 1 - off) / g.sw + 1);  // past last q with iw < W
+  int64_t j = q0;
+  const int64_t end = q0 + n;
+  while (j < end) {
+    const int64_t p = j / g.Q, qa = j % g.Q;
+    const int64_t qb = std::min(g.Q, qa + (end - j));
+    const int64_t ih = p * g.sh + roff;
+    if (ih >= 0 && ih < g.H) {
+      const int64_t a = std::max(qa, qlo), b = std::min(qb, qhi);
+      if (a < b) visit(j - q0 + (a - qa), ih, a * g.sw + off, b - a, qa, qb, j - q0);
+      else visit(-1, ih, 0, 0, qa, qb, j - q0);
+    } else {
+      visit(-1, -1, 0, 0, qa, qb, j - q0);
+    }
+    j += qb - qa;
+  }
+}
+
+// col[row, 0..n) = im2col(x_c) for output columns [q0, q0 + n); ldcol = n
+void im2col(const Geom& g, const float* xg, int64_t q0, int64_t n, float* col) {
+  for (int64_t c = 0; c < g.Cg; ++c)
+    for (int64_t r = 0; r < g.R; ++r)
+      for (int64_t s = 0; s < g.S; ++s) {
+        float* dst = col + ((c * g.R + r) * g.S + s) * n;
+        const float* xc = xg + c * g.H * g.W;
+        for_row_runs(g, r, s, q0, n, [&](int64_t jl, int64_t ih, int64_t iw, int64_t cnt, int64_t qa, int64_t qb, int64_t base) {
+          // zero the whole run [qa, qb) first, then copy the valid part
+          if (cnt < qb - qa) std::fill(dst + base, dst + base + (qb - qa), 0.f);
+          if (cnt <= 0) return;
+          const float* src = xc + ih * g.W + iw;
+          if (g.sw == 1) std::memcpy(dst + jl, src, sizeof(float) * cnt);
+          else for (int64_t t = 0; t < cnt; ++t) dst[jl + t] = src[t * g.sw];
+        });
+      }
+}
+
+// dx_c += col2im(col) for output columns [q0, q0 + n) (the adjoint of im2col)
+void col2im_add(const Geom& g, const float* col, int64_t q0, int64_t n, float* dxg) {
+  for (int64_t c = 0; c < g.Cg; ++c)
+    for (int64_t r = 0; r < g.R; ++r)
+      for (int64_t s = 0; s < g.S; ++s) {
+        const float* src = col + ((c * g.R + r) * g.S + s) * n;
+        float* dc = dxg + c * g.H * g.W;
+        for_row_runs(g, r, s, q0, n, [&](int64_t jl, int64_t ih, int64_t iw, int64_t cnt, int64_t, int64_t, int64_t) {
+          if (cnt <= 0) return;
+          float* d = dc + ih * g.W + iw;
+          if (g.sw == 1) for (int64_t t = 0; t < cnt; ++t) d[t] += src[jl + t];
+          else for (int64_t t = 0; t < cnt; ++t) d[t * g.sw] += src[jl + t];
+        });
+      }
+}
+
+int64_t chunk_cols(const Geom& g) { return std::max<int64_t>(1, std::min(g.P * g.Q, kColFloats / std::max<int64_t>(1, g.crs()))); }
+
+// Runs task(i) for i in [0, T): in parallel when the tasks keep every thread busy,
+// else one after another (and the GEMMs inside parallelise).
+void run_tasks(int64_t T, const std::function<void(int64_t)>& task) {
+  const int th = num_threads();
+  if (th > 1 && T >= th && (T % th == 0 || T >= 4 * th)) {
+    parallel_for(0, T, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) task(i);
+    });
+  } else {
+    for (int64_t i = 0; i < T; ++i) task(i);
+  }
+}
+
+// ---- depthwise (Cg == 1): direct loops, one plane per task --------------------------------
+// Output channel k reads input channel k / Kg. Each (p, r, s) is an axpy over a row.
+template <class F>
+void dw_plane(const Geom& g, int64_t k, F&& row_op) {
+  for (int64_t p = 0; p < g.P; ++p)
+    for (int64_t r = 0; r < g.R; ++r) {
+      const int64_t ih = p * g.sh - g.ph + r * g.dh;
+      if (ih < 0 || ih >= g.H) continue;
+      for (int64_t s = 0; s < g.S; ++s) {
+        const int64_t off = s * g.dw - g.pw;
+        const int64_t qlo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
+        const int64_t qhi = g.W - 1 - off < 0 ? 0 : std::min(g.Q, (g.W - 1 - off) / g.sw + 1);
+        if (qlo < qhi) row_op(p, ih, (k * g.R + r) * g.S + s, qlo, qhi, off);
+      }
+    }
+}
+
+void dw_forward(const Geom& g, const float* x, const float* w, const float* b, float* y) {
+  const int64_t HW = g.H * g.W, PQ = g.P * g.Q;
+  parallel_for(0, g.N * g.K, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, PQ * g.R * g.S)), [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t n = t / g.K, k = t % g.K;
+      const float* xp = x + (n * g.C + k / g.Kg) * HW;
+      float* yp = y + t * PQ;
+      std::fill(yp, yp + PQ, b ? b[k] : 0.f);
+      dw_plane(g, k, [&](int64_t p, int64_t ih, int64_t wi, int64_t qlo, int64_t qhi, int64_t off) {
+        const float wv = w[wi];
+        const float* xr = xp + ih * g.W + off;
+        float* yr = yp + p * g.Q;
+        if (g.sw == 1) for (int64_t q = qlo; q < qhi; ++q) yr[q] += wv * xr[q];
+        else for (int64_t q = qlo; q < qhi; ++q) yr[q] += wv * xr[q * g.sw];
+      });
+    }
+  });
+}
+
+void dw_bwd_data(const Geom& g, const float* dy, const float* w, float* dx) {
+  const int64_t HW = g.H * g.W, PQ = g.P * g.Q;
+  parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, PQ * g.R * g.S * g.Kg)), [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t n = t / g.C, c = t % g.C;
+      float* dxp = dx + t * HW;
+      std::fill(dxp, dxp + HW, 0.f);
+      for (int64_t k = c * g.Kg; k < (c + 1) * g.Kg; ++k) {
+        const float* dyp = dy + (n * g.K + k) * PQ;
+        dw_plane(g, k, [&](int64_t p, int64_t ih, int64_t wi, int64_t qlo, int64_t qhi, int64_t off) {
+          const float wv = w[wi];
+          float* dr = dxp + ih * g.W + off;
+          const float* gr = dyp + p * g.Q;
+          if (g.sw == 1) for (int64_t q = qlo; q < qhi; ++q) dr[q] += wv * gr[q];
+          else for (int64_t q = qlo; q < qhi; ++q) dr[q * g.sw] += wv * gr[q];
+        });
+      }
+    }
+  });
+}
+
+void dw_bwd_filter(const Geom& g, const float* dy, const float* x, float* dwt) {
+  const int64_t HW = g.H * g.W, PQ = g.P * g.Q, RS = g.R * g.S;
+  parallel_for(0, g.K, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<double> acc(static_cast<size_t>(RS));
+    for (int64_t k = lo; k < hi; ++k) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int64_t n = 0; n < g.N; ++n) {
+        const float* xp = x + (n * g.C + k / g.Kg) * HW;
+        const float* dyp = dy + (n * g.K + k) * PQ;
+        dw_plane(g, k, [&](int64_t p, int64_t ih, int64_t wi, int64_t qlo, int64_t qhi, int64_t off) {
+          const float* xr = xp + ih * g.W + off;
+          const float* gr = dyp + p * g.Q;
+          float s = 0.f;
+          if (g.sw == 1) for (int64_t q = qlo; q < qhi; ++q) s += gr[q] * xr[q];
+          else for (int64_t q = qlo; q < qhi; ++q) s += gr[q] * xr[q * g.sw];
+          acc[wi - k * RS] += s;
+        });
+      }
+      for (int64_t i = 0; i < RS; ++i) dwt[k * RS + i] = static_cast<float>(acc[i]);
+    }
+  });
+}
+
+// ---- the three ops ----------------------------------------------------------------------
+
+void conv2d_cpu(OpCtx& c) {
+  c.expect_counts(2, 3, 1, 1);
+  const Tensor& x = c.input(0, "x", DType::F32);
+  const Tensor& w = c.input(1, "w", DType::F32);
+  require4(c, x, "x");
+  require4(c, w, "w");
+  Tensor& y = *c.out[0];
+  if (y.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output 'y' must be float32");
+  require4(c, y, "y");
+  const Geom g = make_geom(c, x.shape, w.shape, y.shape);
+  const Tensor* bt = c.in.size() == 3 ? &c.input(2, "b", DType::F32, 1) : nullptr;
+  if (bt && bt->dim(0) != g.K) MDMT_FAIL(code::kShape, c.op, "b " << bt->shape_str() << " must have " << g.K << " elements");
+  const float *px = x.data<float>(), *pw = w.data<float>(), *pb = bt ? bt->data<float>() : nullptr;
+  float* py = y.data<float>();
+  if (y.numel() == 0) return;
+  if (g.depthwise()) return dw_forward(g, px, pw, pb, py);
+  const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
+  run_tasks(g.N * g.G, [&](int64_t t) {
+    const int64_t n = t / g.G, gi = t % g.G;
+    const float* xg = px + (n * g.C + gi * g.Cg) * HW;
+    const float* wg = pw + gi * g.Kg * CRS;
+    float* yg = py + (n * g.K + gi * g.Kg) * PQ;
+    if (g.pointwise()) {
+      sgemm(false, false, g.Kg, PQ, g.Cg, 1.f, wg, CRS, xg, HW, 0.f, yg, PQ, g.isa);
+    } else {
+      const int64_t qc = chunk_cols(g);
+      float* col = col_buffer(CRS * qc);
+      for (int64_t q0 = 0; q0 < PQ; q0 += qc) {
+        const int64_t n_ = std::min(qc, PQ - q0);
+        im2col(g, xg, q0, n_, col);
+        sgemm(false, false, g.Kg, n_, CRS, 1.f, wg, CRS, col, n_, 0.f, yg + q0, PQ, g.isa);
+      }
+    }
+    if (pb)
+      for (int64_t k = 0; k < g.Kg; ++k) {
+        const float bv = pb[gi * g.Kg + k];
+        float* row = yg + k * PQ;
+        for (int64_t i = 0; i < PQ; ++i) row[i] += bv;
+      }
+  });
+}
+
+void conv2d_bwd_data_cpu(OpCtx& c) {
+  c.expect_counts(2, 1);
+  const Tensor& dy = c.input(0, "dy", DType::F32);
+  const Tensor& w = c.input(1, "w", DType::F32);
+  require4(c, dy, "dy");
+  require4(c, w, "w");
+  Tensor& dx = *c.out[0];
+  if (dx.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output 'dx' must be float32");
+  require4(c, dx, "dx");
+  if (dx.dim(0) != dy.dim(0)) MDMT_FAIL(code::kShape, c.op, "dx " << dx.shape_str() << " and dy " << dy.shape_str() << " differ in batch");
+  const Geom g = make_geom(c, dx.shape, w.shape, dy.shape);
+  const float *pdy = dy.data<float>(), *pw = w.data<float>();
+  float* pdx = dx.data<float>();
+  if (dx.numel() == 0) return;
+  if (g.depthwise()) return dw_bwd_data(g, pdy, pw, pdx);
+  const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
+  run_tasks(g.N * g.G, [&](int64_t t) {
+    const int64_t n = t / g.G, gi = t % g.G;
+    const float* dyg = pdy + (n * g.K + gi * g.Kg) * PQ;
+    const float* wg = pw + gi * g.Kg * CRS;
+    float* dxg = pdx + (n * g.C + gi * g.Cg) * HW;
+    if (g.pointwise()) {
+      sgemm(true, false, g.Cg, HW, g.Kg, 1.f, wg, CRS, dyg, PQ, 0.f, dxg, HW, g.isa);
+      return;
+    }
+    std::fill(dxg, dxg + g.Cg * HW, 0.f);
+    const int64_t qc = chunk_cols(g);
+    float* col = col_buffer(CRS * qc);
+    for (int64_t q0 = 0; q0 < PQ; q0 += qc) {
+      const int64_t n_ = std::min(qc, PQ - q0);
+      sgemm(true, false, CRS, n_, g.Kg, 1.f, wg, CRS, dyg + q0, PQ, 0.f, col, n_, g.isa);
+      col2im_add(g, col, q0, n_, dxg);
+    }
+  });
+}
+
+void conv2d_bwd_filter_cpu(OpCtx& c) {
+  c.expect_counts(2, 1);
+  const Tensor& dy = c.input(0, "dy", DType::F32);
+  const Tensor& x = c.input(1, "x", DType::F32);
+  require4(c, dy, "dy");
+  require4(c, x, "x");
+  Tensor& dw = *c.out[0];
+  if (dw.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output 'dw' must be float32");
+  require4(c, dw, "dw");
+  if (x.dim(0) != dy.dim(0)) MDMT_FAIL(code::kShape, c.op, "x " << x.shape_str() << " and dy " << dy.shape_str() << " differ in batch");
+  const Geom g = make_geom(c, x.shape, dw.shape, dy.shape);
+  const float *pdy = dy.data<float>(), *px = x.data<float>();
+  float* pdw = dw.data<float>();
+  if (dw.numel() == 0) return;
+  if (g.N == 0 || g.P * g.Q == 0) {
+    std::fill(pdw, pdw + dw.numel(), 0.f);
+    return;
+  }
+  if (g.depthwise()) return dw_bwd_filter(g, pdy, px, pdw);
+  const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
+  // one task per group (dw_g are disjoint); images accumulate into dw_g with beta = 1
+  auto group_task = [&](int64_t gi) {
+    float* dwg = pdw + gi * g.Kg * CRS;
+    const int64_t qc = g.pointwise() ? PQ : chunk_cols(g);
+    float* col = g.pointwise() ? nullptr : col_buffer(CRS * qc);
+    for (int64_t n = 0; n < g.N; ++n) {
+      const float* dyg = pdy + (n * g.K + gi * g.Kg) * PQ;
+      const float* xg = px + (n * g.C + gi * g.Cg) * HW;
+      if (g.pointwise()) {
+        sgemm(false, true, g.Kg, g.Cg, PQ, 1.f, dyg, PQ, xg, HW, n == 0 ? 0.f : 1.f, dwg, CRS, g.isa);
+        continue;
+      }
+      for (int64_t q0 = 0; q0 < PQ; q0 += qc) {
+        const int64_t n_ = std::min(qc, PQ - q0);
+        im2col(g, xg, q0, n_, col);
+        sgemm(false, true, g.Kg, CRS, n_, 1.f, dyg + q0, PQ, col, n_, n == 0 && q0 == 0 ? 0.f : 1.f, dwg, CRS, g.isa);
+      }
+    }
+  };
+  run_tasks(g.G, group_task);
+}
+
+}  // namespace
+
+MDMT_REGISTER_OP("conv2d", CPU, conv2d_cpu);
+MDMT_REGISTER_OP("conv2d_bwd_data", CPU, conv2d_bwd_data_cpu);
+MDMT_REGISTER_OP("conv2d_bwd_filter", CPU, conv2d_bwd_filter_cpu);
+
+}  // namespace mdmt

@@ -1,0 +1,182 @@
+/**
+ * conv2d, conv2d_bwd_data, conv2d_bwd_filter against the float64 definition (test/ref/conv2d.ts)
+ * over a sweep covering every kernel path: 1×1 stride-1 (direct GEMM), im2col (3×3, 7×7/2
+ * pad 3, 1×1/2, dilation 2, asymmetric stride/padding/sizes, grouped g=2/4, an image
+ * large enough to be im2col'ed in two column chunks, K > KC), and depthwise (groups = C,
+ * multiplier 1 and 2); then the vjps by finite differences, and the errors.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { native } from '../../ts/native/binding';
+import { conv2d, conv2dBwdData, conv2dBwdFilter, GemmIsa } from '../../ts/ops/conv2d';
+import { sum } from '../../ts/ops/sum';
+import { tidy } from '../../ts/tensor';
+import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
+import { conv2dBwdDataRef, conv2dBwdFilterRef, conv2dRef, ConvCfg, convOutShape } from '../ref/conv2d';
+
+const on = deviceAvailable('conv2d');
+
+interface Case extends ConvCfg {
+  label: string;
+  x: number[]; // N, C, H, W
+  w: number[]; // K, C/g, R, S
+  bias: boolean;
+}
+const mk = (label: string, x: number[], w: number[], o: Partial<ConvCfg> = {}, bias = true): Case => ({
+  label, x, w, bias, stride: o.stride ?? [1, 1], padding: o.padding ?? [0, 0], dilation: o.dilation ?? [1, 1], groups: o.groups ?? 1,
+});
+
+const CASES: Case[] = [
+  mk('3x3 pad 1', [2, 3, 8, 8], [4, 3, 3, 3], { padding: [1, 1] }),
+  mk('3x3 stride 2, asymmetric H≠W', [2, 4, 9, 6], [5, 4, 3, 3], { stride: [2, 2], padding: [1, 1] }),
+  mk('3x3 dilation 2', [1, 3, 10, 11], [4, 3, 3, 3], { dilation: [2, 2], padding: [2, 2] }),
+  mk('depthwise 3x3', [2, 6, 7, 9], [6, 1, 3, 3], { padding: [1, 1], groups: 6 }),
+  mk('depthwise 5x5 stride 2', [2, 8, 11, 10], [8, 1, 5, 5], { stride: [2, 2], padding: [2, 2], groups: 8 }, false),
+  mk('depthwise multiplier 2, dilation 2', [1, 4, 9, 8], [8, 1, 3, 3], { dilation: [2, 2], padding: [1, 2], groups: 4 }),
+  mk('grouped g=2', [2, 4, 6, 7], [6, 2, 3, 3], { padding: [1, 1], groups: 2 }),
+  mk('grouped g=4 stride 2', [1, 8, 9, 9], [8, 2, 3, 3], { stride: [2, 2], padding: [1, 1], groups: 4 }),
+  mk('1x1 batch 1 (direct GEMM)', [1, 16, 5, 7], [8, 16, 1, 1], {}),
+  mk('1x1 grouped (direct GEMM)', [2, 8, 4, 3], [12, 4, 1, 1], { groups: 2 }, false),
+  mk('1x1 stride 2 (downsample)', [2, 6, 9, 8], [10, 6, 1, 1], { stride: [2, 2] }, false),
+  mk('7x7 stride 2 pad 3 (stem)', [1, 3, 20, 18], [8, 3, 7, 7], { stride: [2, 2], padding: [3, 3] }),
+  mk('asymmetric stride/padding/kernel', [2, 3, 10, 7], [4, 3, 3, 2], { stride: [2, 1], padding: [1, 0], dilation: [1, 2] }),
+  mk('kernel covers the padded input', [1, 2, 3, 3], [3, 2, 5, 5], { padding: [1, 1] }),
+  mk('C·R·S > KC, odd K', [2, 64, 10, 10], [37, 64, 3, 3], { padding: [1, 1] }),
+  mk('two im2col column chunks', [1, 32, 90, 90], [4, 32, 3, 3], { padding: [1, 1] }, false),
+];
+
+// float32 sums of `terms` products of |values| ≤ 1 against float64
+const tol = (terms: number) => ({ atol: 1e-5 + 2e-7 * terms, rtol: 1e-5 });
+const cfgOf = (c: Case) => ({ stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups });
+
+function data(rng: Rng, c: Case) {
+  const ys = convOutShape(c.x, c.w, c);
+  return {
+    ys,
+    x: f32(rng.array(numel(c.x))), w: f32(rng.array(numel(c.w))), b: c.bias ? f32(rng.array(c.w[0])) : null,
+    dy: f32(rng.array(numel(ys))),
+  };
+}
+
+test('conv2d forward = float64 definition over the sweep', () => {
+  if (!on) return;
+  const rng = new Rng(201);
+  for (const c of CASES) {
+    const d = data(rng, c);
+    const y = tidy(() => conv2d(t32(d.x, c.x), t32(d.w, c.w), d.b && t32(d.b, [c.w[0]]), cfgOf(c)));
+    assert.equal([...y.shape], d.ys, `${c.label}: shape`);
+    const got = y.toArray();
+    y.dispose();
+    assertClose(got, conv2dRef(d.x, c.x, d.w, c.w, d.b, c), tol(c.w[1] * c.w[2] * c.w[3]), c.label);
+  }
+});
+
+test('conv2d_bwd_data and conv2d_bwd_filter = the reference adjoints', () => {
+  if (!on) return;
+  const rng = new Rng(202);
+  for (const c of CASES) {
+    const d = data(rng, c);
+    const dx = tidy(() => conv2dBwdData(t32(d.dy, d.ys), t32(d.w, c.w), c.x, cfgOf(c)).toArray());
+    assertClose(dx, conv2dBwdDataRef(d.dy, c.x, d.w, c.w, c), tol((c.w[0] / c.groups) * c.w[2] * c.w[3]), `${c.label} bwd_data`);
+    const dw = tidy(() => conv2dBwdFilter(t32(d.dy, d.ys), t32(d.x, c.x), c.w, cfgOf(c)).toArray());
+    assertClose(dw, conv2dBwdFilterRef(d.dy, d.x, c.x, c.w, c), tol(d.ys[0] * d.ys[2] * d.ys[3]), `${c.label} bwd_filter`);
+  }
+});
+
+test('conv2d: every GEMM micro-kernel gives the same convolution', () => {
+  if (!on || process.env.MDMT_DEVICE && process.env.MDMT_DEVICE !== 'cpu') return;
+  const isa = native().devices().find((x) => x.name === 'cpu')!.props.isa;
+  const isas: GemmIsa[] = ['generic', ...(isa !== 'generic' ? ['avx2' as const] : []), ...(isa === 'avx512f' ? ['avx512' as const] : [])];
+  const rng = new Rng(203);
+  for (const c of [CASES[1], CASES[6], CASES[10], CASES[14]]) {
+    const d = data(rng, c);
+    const ref = conv2dRef(d.x, c.x, d.w, c.w, d.b, c);
+    const refDx = conv2dBwdDataRef(d.dy, c.x, d.w, c.w, c);
+    const refDw = conv2dBwdFilterRef(d.dy, d.x, c.x, c.w, c);
+    for (const i of isas) {
+      const o = { ...cfgOf(c), isa: i };
+      assertClose(tidy(() => conv2d(t32(d.x, c.x), t32(d.w, c.w), d.b && t32(d.b, [c.w[0]]), o).toArray()), ref, tol(numel(c.w.slice(1))), `${c.label} ${i}`);
+      assertClose(tidy(() => conv2dBwdData(t32(d.dy, d.ys), t32(d.w, c.w), c.x, o).toArray()), refDx, tol(c.w[0] * 9), `${c.label} ${i} bwd_data`);
+      assertClose(tidy(() => conv2dBwdFilter(t32(d.dy, d.ys), t32(d.x, c.x), c.w, o).toArray()), refDw, tol(numel(d.ys)), `${c.label} ${i} bwd_filter`);
+    }
+  }
+});
+
+// small shapes: each finite-difference sample re-runs the float64 reference twice
+const GRAD: Case[] = [
+  mk('3x3 stride 2 pad 1', [2, 3, 5, 6], [4, 3, 3, 3], { stride: [2, 2], padding: [1, 1] }),
+  mk('dilation 2', [1, 2, 7, 6], [3, 2, 3, 3], { dilation: [2, 2], padding: [1, 1] }),
+  mk('depthwise', [2, 4, 5, 5], [4, 1, 3, 3], { padding: [1, 1], groups: 4 }),
+  mk('grouped g=2', [1, 4, 5, 4], [4, 2, 3, 3], { padding: [1, 1], groups: 2 }),
+  mk('1x1', [2, 5, 3, 4], [3, 5, 1, 1]),
+  mk('7x7 stride 2 pad 3', [1, 2, 9, 8], [3, 2, 7, 7], { stride: [2, 2], padding: [3, 3] }),
+];
+
+test('conv2d vjp (x, w, b) = finite differences of the reference', () => {
+  if (!on) return;
+  const rng = new Rng(204);
+  for (const c of GRAD) {
+    gradcheck({
+      label: `conv2d ${c.label}`, rng,
+      inputs: [{ data: rng.array(numel(c.x)), shape: c.x }, { data: rng.array(numel(c.w)), shape: c.w }, { data: rng.array(c.w[0]), shape: [c.w[0]] }],
+      engine: ([x, w, b]) => conv2d(x, w, b, cfgOf(c)),
+      ref: ([x, w, b]) => conv2dRef(x, c.x, w, c.w, b, c),
+    });
+  }
+});
+
+test('conv2d_bwd_data / _bwd_filter vjps (second order) = finite differences', () => {
+  if (!on) return;
+  const rng = new Rng(205);
+  for (const c of [GRAD[0], GRAD[2], GRAD[3]]) {
+    const ys = convOutShape(c.x, c.w, c);
+    gradcheck({
+      label: `conv2d_bwd_data ${c.label}`, rng, samples: 24,
+      inputs: [{ data: rng.array(numel(ys)), shape: ys }, { data: rng.array(numel(c.w)), shape: c.w }],
+      engine: ([dy, w]) => conv2dBwdData(dy, w, c.x, cfgOf(c)),
+      ref: ([dy, w]) => conv2dBwdDataRef(dy, c.x, w, c.w, c),
+    });
+    gradcheck({
+      label: `conv2d_bwd_filter ${c.label}`, rng, samples: 24,
+      inputs: [{ data: rng.array(numel(ys)), shape: ys }, { data: rng.array(numel(c.x)), shape: c.x }],
+      engine: ([dy, x]) => conv2dBwdFilter(dy, x, c.w, cfgOf(c)),
+      ref: ([dy, x]) => conv2dBwdFilterRef(dy, x, c.x, c.w, c),
+    });
+  }
+});
+
+function throwsMdmt(fn: () => unknown, code: string, msg: RegExp): void {
+  try {
+    tidy(fn);
+  } catch (e) {
+    assert.is((e as { code: string }).code, code, (e as Error).message);
+    assert.match((e as Error).message, msg);
+    return;
+  }
+  assert.unreachable(`no error (expected ${msg})`);
+}
+
+test('conv2d ops reject bad shapes and options, naming op and argument', () => {
+  if (!on) return;
+  const x = () => t32(new Float64Array(2 * 4 * 5 * 5), [2, 4, 5, 5]);
+  throwsMdmt(() => conv2d(x(), t32(new Float64Array(3 * 3 * 9), [3, 3, 3, 3])), 'ESHAPE', /conv2d: w \[3, 3, 3, 3\] must have C\/groups = 4/);
+  throwsMdmt(() => conv2d(x(), t32(new Float64Array(6 * 2 * 9), [6, 2, 3, 3]), null, { groups: 3 }), 'ESHAPE', /conv2d: groups 3 must divide/);
+  throwsMdmt(() => conv2d(x(), t32(new Float64Array(3 * 4 * 49), [3, 4, 7, 7])), 'ESHAPE', /conv2d: kernel 7x7/);
+  throwsMdmt(() => conv2d(x(), t32(new Float64Array(3 * 4 * 9), [3, 4, 3, 3]), t32([1, 2], [2])), 'ESHAPE', /conv2d: b \[2\] must have 3 elements/);
+  throwsMdmt(() => conv2d(x(), t32(new Float64Array(36), [3, 4, 3]) as never), 'ESHAPE', /conv2d: 'w' must have 4 dims/);
+  throwsMdmt(() => conv2d(x(), t32(new Float64Array(3 * 4 * 9), [3, 4, 3, 3]), null, { stride: 0 }), 'EINVAL', /conv2d: 'stride' must be an integer >= 1/);
+  throwsMdmt(() => conv2d(x(), t32(new Float64Array(3 * 4 * 9), [3, 4, 3, 3]), null, { padding: [1, -1] }), 'EINVAL', /conv2d: 'padding'/);
+  throwsMdmt(() => conv2dBwdData(t32(new Float64Array(2 * 3 * 4 * 4), [2, 3, 4, 4]), t32(new Float64Array(3 * 4 * 9), [3, 4, 3, 3]), [2, 4, 5, 5]), 'ESHAPE',
+    /conv2d_bwd_data: dy \[2, 3, 4, 4\] must have shape \[2, 3, 3, 3\]/);
+  throwsMdmt(() => conv2dBwdFilter(t32(new Float64Array(2 * 3 * 3 * 3), [2, 3, 3, 3]), x(), [3, 4, 3]), 'EINVAL', /conv2d_bwd_filter: 'wShape'/);
+  // the native kernel checks again when called directly with inconsistent tensors
+  throwsMdmt(() => {
+    const a = x(), w = t32(new Float64Array(3 * 4 * 9), [3, 4, 3, 3]), y = t32(new Float64Array(2 * 3 * 4 * 4), [2, 3, 4, 4]);
+    native().run('conv2d', [a.id, w.id], [y.id], { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 });
+  }, 'ESHAPE', /conv2d: output\/gradient \[2, 3, 4, 4\] must have shape \[2, 3, 3, 3\]/);
+  // bias gradient is sum over (0, 2, 3): a sanity link with the sum op
+  const g = tidy(() => sum(t32(new Float64Array(24).fill(1), [2, 3, 2, 2]), [0, 2, 3]).toArray());
+  assert.equal([...g], [8, 8, 8]);
+});
+
+test.run();
