@@ -118,6 +118,12 @@ test('writeReport: files, Markdown tables with the right numbers, CSV, well-form
     const row = t1.find((l) => l.startsWith('mdmt,cv,acc,'))!.split(',');
     close(Number(row[4]), avg(per.map((x) => x.mean)), 1e-15);
     assert.is(fs.readFileSync(path.join(dir, 'table2.csv'), 'utf8').trim().split('\n').length, 1 + 24);
+    // τ2: STL τ2 and MDMT's τ2 head (generator: MDMT τ2 = STL τ2 + 0.2 points on every fold)
+    assert.match(markdown, /## τ2 \(BRIXIA/);
+    const t2 = fs.readFileSync(path.join(dir, 'table_tau2.md'), 'utf8').split('\n');
+    const stl2 = avg(BACKBONES.map((_, b) => foldStats(b, 'stl_bx', 'cv', 0).mean));
+    assert.ok(t2.find((l) => l.startsWith('| STL τ2 |'))!.includes(`${(100 * stl2).toFixed(1)} ±`));
+    assert.ok(t2.find((l) => l.startsWith('| MDMT |'))!.includes(`${(100 * (stl2 + 0.002)).toFixed(1)} ±`));
     for (const f of files.filter((f) => f.endsWith('.svg'))) assertWellFormedSvg(fs.readFileSync(f, 'utf8'), path.basename(f));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -126,11 +132,14 @@ test('writeReport: files, Markdown tables with the right numbers, CSV, well-form
 
 test('pooled μ from confusion matrices, missing experiments, empty history', () => {
   const cmA = [[3, 1], [1, 5]], cmB = [[4, 0], [2, 4]];
+  const one = { epoch: 1, trainLoss: 1, valLoss: 1, lr: 0 };
   const runs: RunResult[] = [
+    { backbone: 'y', experiment: 'ft', protocol: 'loco', fold: 'A', metrics: { acc: 0.5, f1: 0.5, gmean: 0.5 }, history: [one] },
     { backbone: 'x', experiment: 'mdmt', protocol: 'cv', fold: 0, metrics: { acc: 0.8, f1: 0.8, gmean: 0.8 }, cm: cmA, history: [] },
     { backbone: 'x', experiment: 'mdmt', protocol: 'cv', fold: 1, metrics: { acc: 0.8, f1: 0.8, gmean: 0.8 }, cm: cmB },
   ];
-  const pooled = summarizeRuns(runs, { mu: 'pooled' })[0]!;
+  const pooled = summarizeRuns(runs, { mu: 'pooled' }).find((s) => s.backbone === 'x')!;
+  assert.is(pooled.experiment, 'mdmt');
   close(pooled.metrics.acc!.mean, 16 / 20); // (3+5+4+4)/20
   const c = table2(summarizeRuns(runs));
   assert.ok(c.every((x) => x.n === 0 && x.stars === ''));

@@ -49,6 +49,21 @@ export function summarizeRuns(results: readonly RunResult[], opts: ReportOptions
   return out.sort((a, b) => a.backbone.localeCompare(b.backbone) || a.protocol.localeCompare(b.protocol) || a.experiment.localeCompare(b.experiment));
 }
 
+/**
+ * Summaries on τ2 (BRIXIA): the STL τ2 runs and the τ2 metrics (`bxMetrics`) of the MDMT
+ * runs, labelled 'stl_bx' and 'mdmt'. Empty when no run carries τ2 results.
+ *
+ * @example table1(summarizeTau2(results), ['stl_bx', 'mdmt'])
+ */
+export function summarizeTau2(results: readonly RunResult[], opts: ReportOptions = {}): RunSummary[] {
+  const tau2 = results.flatMap((r): RunResult[] => {
+    if (r.experiment === 'stl_bx') return [r];
+    if (r.experiment === 'mdmt' && r.bxMetrics) return [{ ...r, metrics: r.bxMetrics, cm: undefined }];
+    return [];
+  });
+  return summarizeRuns(tau2, { ...opts, mu: 'folds' });
+}
+
 /** One Table 1 cell: average over backbones of the fold mean (μ̄) and of the fold std (σ̄). */
 export interface Table1Cell {
   mean: number;

@@ -5,14 +5,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PROTOCOLS, summarizeRuns, table1, table2, type RunSummary } from './aggregate';
+import { PROTOCOLS, summarizeRuns, summarizeTau2, table1, table2, type RunSummary } from './aggregate';
 import { backboneBarsSvg, learningCurveSvg } from './plots';
 import { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown } from './tables';
 import { PROTOCOL_LABEL, type ReportOptions, type RunResult } from './types';
 
 export * from './types';
-export { summarizeRuns, table1, table2, type RunSummary, type Table1, type Table1Cell } from './aggregate';
+export { summarizeRuns, summarizeTau2, table1, table2, type RunSummary, type Table1, type Table1Cell } from './aggregate';
 export { backboneBarsSvg, learningCurveSvg } from './plots';
+export { svgToPng } from './png';
 export { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown, toCsv } from './tables';
 
 export interface Report {
@@ -54,6 +55,18 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
     write(`plots/bars_${p}.svg`, backboneBarsSvg(summaries, p));
     sections.push(`### ${PROTOCOL_LABEL[p]}\n\n![per-backbone ${p}](plots/bars_${p}.svg)\n\n${md}`);
   }
+  // τ2 (BRIXIA): STL τ2 and, where recorded, MDMT's τ2 head.
+  const tau2 = summarizeTau2(results, opts);
+  let tau2Section = '';
+  if (tau2.length) {
+    const exps = (['stl_bx', 'mdmt'] as const).filter((e) => tau2.some((s) => s.experiment === e));
+    const t = table1Markdown(table1(tau2, exps), exps);
+    write('table_tau2.md', t + '\n');
+    write('per_backbone_tau2.csv', perBackboneCsv(tau2));
+    const per = protocols.filter((p) => tau2.some((s) => s.protocol === p))
+      .map((p) => `### τ2 per backbone, ${PROTOCOL_LABEL[p]}\n\n${perBackboneMarkdown(tau2, p, exps)}`);
+    tau2Section = ['## τ2 (BRIXIA, 4 classes)', '', t, '', per.join('\n\n'), ''].join('\n');
+  }
   const curves: string[] = [];
   if (opts.curves !== false) {
     for (const r of results) {
@@ -83,6 +96,8 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
     '## Per backbone',
     '',
     sections.join('\n\n'),
+    '',
+    tau2Section,
     ...(curves.length ? ['', '## Learning curves', '', curves.join('\n')] : []),
     '',
   ].join('\n');

@@ -37,7 +37,8 @@ export function learningCurveSvg(run: RunResult, opts: { warmupEpochs?: number }
   const metrics = METRICS.filter((s) => finite(h, s.key).length > 0);
   const L = 86, PW = 600, legendX = L + PW + 24;
   const W = legendX + 150;
-  const heights = [250, metrics.length ? 170 : 0, 120];
+  const hasLr = h.some((r) => r.lr > 0 && Number.isFinite(r.lr));
+  const heights = [250, metrics.length ? 170 : 0, hasLr ? 120 : 0];
   const gap = 34;
   let y = 100;
   const tops = heights.map((ph) => { const t = y; if (ph) y += ph + gap; return t; });
@@ -66,16 +67,17 @@ export function learningCurveSvg(run: RunResult, opts: { warmupEpochs?: number }
     legend(svg, legendX, top + 14, series.map((s): LegendItem => ({ label: s.label, color: s.color, dash: s.dash })));
     return { sx, sy };
   };
-  const lossPanel = draw(tops[0]!, heights[0]!, losses, 'Loss', 'loss');
+  const lossPanel = draw(tops[0]!, heights[0]!, losses, 'Loss', 'loss', 1, !metrics.length && !hasLr);
   const sel = finite(h, 'valAfcLoss').length ? 'valAfcLoss' : 'valLoss';
   const bestRec = h.find((r) => r.epoch === best);
   if (bestRec && typeof bestRec[sel] === 'number') {
     svg.el('circle', { cx: lossPanel.sx(best!), cy: lossPanel.sy(bestRec[sel] as number), r: 5, fill: '#fff', stroke: C.black, 'stroke-width': 2 });
   }
-  if (metrics.length) draw(tops[1]!, heights[1]!, metrics, 'Validation metrics', '%', 100);
+  if (metrics.length) draw(tops[1]!, heights[1]!, metrics, 'Validation metrics', '%', 100, !hasLr);
 
   // learning rate: log axis, step line
-  const lrs = h.filter((r) => r.lr > 0);
+  const lrs = h.filter((r) => r.lr > 0 && Number.isFinite(r.lr));
+  if (lrs.length === 0) return svg.toString();
   const lo = Math.min(...lrs.map((r) => r.lr)), hi = Math.max(...lrs.map((r) => r.lr));
   const yDomain: [number, number] = [lo / 1.6, hi * 1.6];
   const yTicks = logTicks(yDomain[0], yDomain[1]).filter((t) => t >= yDomain[0] && t <= yDomain[1]);
@@ -133,16 +135,16 @@ export function backboneBarsSvg(summaries: readonly RunSummary[], protocol: stri
     svg.text(lx + 22, 81, label, { 'font-size': 13.5 });
     lx += 34 + label.length * 8.5;
   }
+  // one y range for all panels, so the metrics compare at a glance
+  const lows: number[] = [], highs: number[] = [];
+  for (const m of metricKeys) for (const b of backbones) for (const e of experiments) {
+    const v = get(b, e, m);
+    if (v && Number.isFinite(v.mean)) { const s = Number.isFinite(v.std) ? v.std : 0; lows.push(100 * (v.mean - s)); highs.push(100 * (v.mean + s)); }
+  }
+  if (!lows.length) return svg.toString();
+  const yTicks = niceTicks(Math.max(0, Math.min(...lows) - 2), Math.min(100, Math.max(...highs) + 1), 5).filter((t) => t >= 0 && t <= 100);
   metricKeys.forEach((m, mi) => {
     const top = top0 + mi * (PH + gap);
-    const lows: number[] = [], highs: number[] = [];
-    for (const b of backbones) for (const e of experiments) {
-      const v = get(b, e, m);
-      if (v && Number.isFinite(v.mean)) { const s = Number.isFinite(v.std) ? v.std : 0; lows.push(100 * (v.mean - s)); highs.push(100 * (v.mean + s)); }
-    }
-    if (!lows.length) return;
-    let yTicks = niceTicks(Math.max(0, Math.min(...lows) - 2), Math.min(100, Math.max(...highs) + 1), 5);
-    if (yTicks[0]! < 0) yTicks = yTicks.filter((t) => t >= 0);
     const { sy } = panel(svg, { x: L, y: top, w: PW, h: PH, xTicks: [0, backbones.length], yTicks, title: METRIC_LABEL[m], yLabel: yTicks[0]! > 0 ? `% (axis from ${yTicks[0]})` : '%', xTickLabels: false });
     const base = sy(yTicks[0]!);
     backbones.forEach((b, bi) => {
