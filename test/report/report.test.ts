@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { summarizeRuns, table1, table2, toCsv, writeReport } from '../../ts/report';
+import { summarizeRuns, svgToPng, table1, table2, toCsv, writeReport } from '../../ts/report';
 import { niceTicks } from '../../ts/report/svg';
 import type { Experiment, Protocol, RunResult } from '../../ts/report/types';
 import { stars, ttestRel } from '../../ts/train/stats';
@@ -147,6 +147,19 @@ test('pooled μ from confusion matrices, missing experiments, empty history', ()
   try {
     const { files } = writeReport(runs, dir);
     for (const f of files.filter((f) => f.endsWith('.svg'))) assertWellFormedSvg(fs.readFileSync(f, 'utf8'), path.basename(f));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('svgToPng rasterises a figure (sharp, already a dependency)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-report-'));
+  try {
+    const { files } = writeReport(syntheticResults({ backbones: BACKBONES.slice(0, 3) }), dir, { curves: false });
+    const [png] = await svgToPng(files.filter((f) => f.endsWith('bars_cv.svg')), { density: 48 });
+    const buf = fs.readFileSync(png!);
+    assert.equal([...buf.subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), 'PNG');
+    assert.ok(buf.readUInt32BE(16) > 100 && buf.readUInt32BE(20) > 100, 'IHDR size');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
