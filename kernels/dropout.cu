@@ -1,0 +1,48 @@
+// Dropout with the Philox4x32-10 mask of docs/ops.md: element i keeps iff
+// u(seed, i) >= p, the same function as the CPU backend (kernels/philox.h). One thread
+// handles the 4 elements of one Philox block, so one call yields 4 decisions.
+#include "common.cuh"
+#include "philox.h"
+
+namespace mdmt {
+namespace k {
+
+__global__ void dropout_kernel(float* y, uint8_t* mask, const float* x, int64_t n, float p, float scale,
+                               uint32_t lo, uint32_t hi) {
+  const int64_t nq = (n + 3) / 4;
+  MDMT_GRID_STRIDE(q, nq) {
+    philox::U4 r = philox::block(static_cast<uint64_t>(q), lo, hi);
+    const uint32_t bits[4] = {r.x, r.y, r.z, r.w};
+#pragma unroll
+    for (int l = 0; l < 4; ++l) {
+      int64_t i = q * 4 + l;
+      if (i < n) {
+        bool keep = philox::to_uniform(bits[l]) >= p;
+        mask[i] = keep ? 1 : 0;
+        y[i] = keep ? x[i] * scale : 0.f;
+      }
+    }
+  }
+}
+
+__global__ void dropout_bwd_kernel(float* dx, const float* dy, const uint8_t* mask, float scale, int64_t n) {
+  MDMT_GRID_STRIDE(i, n) dx[i] = mask[i] ? dy[i] * scale : 0.f;
+}
+
+cudaError_t dropout(float* y, uint8_t* mask, const float* x, int64_t n, float p, uint32_t seed_lo, uint32_t seed_hi,
+                    cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  if (!(p >= 0.f && p < 1.f)) return cudaErrorInvalidValue;
+  dropout_kernel<<<grid_for((n + 3) / 4), kBlock, 0, s>>>(y, mask, x, n, p, 1.0f / (1.0f - p), seed_lo, seed_hi);
+  return launched();
+}
+
+cudaError_t dropout_bwd(float* dx, const float* dy, const uint8_t* mask, int64_t n, float p, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  if (!(p >= 0.f && p < 1.f)) return cudaErrorInvalidValue;
+  dropout_bwd_kernel<<<grid_for(n), kBlock, 0, s>>>(dx, dy, mask, 1.0f / (1.0f - p), n);
+  return launched();
+}
+
+}  // namespace k
+}  // namespace mdmt

@@ -1,0 +1,259 @@
+// conv2d / conv2d_bwd_data / conv2d_bwd_filter on CUDA through cuDNN (docs/ops.md).
+//
+// Layout: NCHW at the API and, for now, NCHW physically too (cuDNN transposes internally
+// for tensor-core kernels); an NHWC physical layout is the next speed step.
+// Plan cache: one entry per (device, dtype, layout, x shape, w shape, stride, padding,
+// dilation, groups, TF32) holding the cuDNN descriptors and, per direction, the algorithm
+// chosen by cudnnFind*Ex the first time the configuration runs (autotuning on the real
+// buffers, workspace from the caching allocator) and its workspace size.
+// TF32: MDMT_TF32=0 forces CUDNN_FMA_MATH (strict fp32); otherwise cuDNN may use TF32.
+#include <algorithm>
+#include <array>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "common.h"
+
+namespace mdmt {
+namespace cuda {
+namespace {
+
+struct Geometry {
+  int64_t N, C, H, W, K, R, S, P, Q;
+  int64_t sh, sw, ph, pw, dh, dw, g;
+};
+
+Geometry geometry(OpCtx& c, const Shape& x, const Shape& w) {
+  Geometry g{};
+  auto stride = c.attrs.ints(c.op, "stride", {1, 1});
+  auto pad = c.attrs.ints(c.op, "padding", {0, 0});
+  auto dil = c.attrs.ints(c.op, "dilation", {1, 1});
+  g.g = c.attrs.i(c.op, "groups", 1);
+  if (stride.size() != 2 || pad.size() != 2 || dil.size() != 2)
+    MDMT_FAIL(code::kInvalid, c.op, "stride, padding and dilation must have 2 entries each");
+  if (stride[0] < 1 || stride[1] < 1) MDMT_FAIL(code::kInvalid, c.op, "stride must be >= 1");
+  if (pad[0] < 0 || pad[1] < 0) MDMT_FAIL(code::kInvalid, c.op, "padding must be >= 0");
+  if (dil[0] < 1 || dil[1] < 1) MDMT_FAIL(code::kInvalid, c.op, "dilation must be >= 1");
+  if (x.size() != 4) MDMT_FAIL(code::kShape, c.op, "x must be [N, C, H, W], got " << shape_str(x));
+  if (w.size() != 4) MDMT_FAIL(code::kShape, c.op, "w must be [K, C/groups, R, S], got " << shape_str(w));
+  g.N = x[0]; g.C = x[1]; g.H = x[2]; g.W = x[3];
+  g.K = w[0]; g.R = w[2]; g.S = w[3];
+  g.sh = stride[0]; g.sw = stride[1]; g.ph = pad[0]; g.pw = pad[1]; g.dh = dil[0]; g.dw = dil[1];
+  if (g.g < 1 || g.C % g.g != 0 || g.K % g.g != 0)
+    MDMT_FAIL(code::kInvalid, c.op, "groups " << g.g << " must divide C=" << g.C << " and K=" << g.K);
+  if (w[1] * g.g != g.C)
+    MDMT_FAIL(code::kShape, c.op, "w " << shape_str(w) << " does not match C=" << g.C << " with groups=" << g.g);
+  g.P = (g.H + 2 * g.ph - g.dh * (g.R - 1) - 1) / g.sh + 1;
+  g.Q = (g.W + 2 * g.pw - g.dw * (g.S - 1) - 1) / g.sw + 1;
+  if (g.H + 2 * g.ph - g.dh * (g.R - 1) - 1 < 0 || g.W + 2 * g.pw - g.dw * (g.S - 1) - 1 < 0 || g.P < 1 || g.Q < 1)
+    MDMT_FAIL(code::kShape, c.op, "kernel " << g.R << "x" << g.S << " (dilated) is larger than the padded input "
+                                            << g.H << "x" << g.W);
+  for (int64_t v : {g.N, g.C, g.H, g.W, g.K, g.P, g.Q})
+    if (v > 0x7fffffff) MDMT_FAIL(code::kShape, c.op, "dimension too large for cuDNN");
+  return g;
+}
+
+enum Dir { kFwd = 0, kBwdData = 1, kBwdFilter = 2 };
+
+struct Plan {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  bool found[3] = {false, false, false};
+  int algo[3] = {0, 0, 0};
+  size_t ws[3] = {0, 0, 0};
+  cudnnMathType_t math[3] = {CUDNN_DEFAULT_MATH, CUDNN_DEFAULT_MATH, CUDNN_DEFAULT_MATH};
+};
+
+using Key = std::array<int64_t, 20>;
+
+std::mutex& cache_mu() {
+  static std::mutex* m = new std::mutex();
+  return *m;
+}
+std::map<Key, std::unique_ptr<Plan>>& cache() {
+  static auto* m = new std::map<Key, std::unique_ptr<Plan>>();
+  return *m;
+}
+
+Plan& plan_for(const std::string& op, int dev, const Geometry& g) {
+  const bool tf32 = tf32_enabled();
+  Key key = {dev, static_cast<int64_t>(DType::F32), 0 /* NCHW */, g.N, g.C, g.H, g.W, g.K, g.R, g.S,
+             g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.g, tf32 ? 1 : 0, 0, 0};
+  std::lock_guard<std::mutex> lk(cache_mu());
+  auto it = cache().find(key);
+  if (it != cache().end()) return *it->second;
+  auto p = std::make_unique<Plan>();
+  cudnnCheck(op, cudnnCreateTensorDescriptor(&p->x));
+  cudnnCheck(op, cudnnCreateTensorDescriptor(&p->y));
+  cudnnCheck(op, cudnnCreateFilterDescriptor(&p->w));
+  cudnnCheck(op, cudnnCreateConvolutionDescriptor(&p->conv));
+  cudnnCheck(op, cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)g.N, (int)g.C, (int)g.H, (int)g.W));
+  cudnnCheck(op, cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)g.N, (int)g.K, (int)g.P, (int)g.Q));
+  cudnnCheck(op, cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, (int)g.K, (int)(g.C / g.g), (int)g.R, (int)g.S));
+  cudnnCheck(op, cudnnSetConvolution2dDescriptor(p->conv, (int)g.ph, (int)g.pw, (int)g.sh, (int)g.sw, (int)g.dh, (int)g.dw,
+                                                 CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  cudnnCheck(op, cudnnSetConvolutionGroupCount(p->conv, (int)g.g));
+  cudnnCheck(op, cudnnSetConvolutionMathType(p->conv, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  int n, c, h, w;
+  cudnnCheck(op, cudnnGetConvolution2dForwardOutputDim(p->conv, p->x, p->w, &n, &c, &h, &w));
+  if (n != g.N || c != g.K || h != g.P || w != g.Q)
+    MDMT_FAIL(code::kInternal, op, "cuDNN output dims " << n << "x" << c << "x" << h << "x" << w << " differ from ours");
+  Plan& ref = *p;
+  cache().emplace(key, std::move(p));
+  return ref;
+}
+
+// Autotuning workspace: the largest of 1 GiB, 1/4 of free memory, whatever we can get.
+size_t find_ws_limit() {
+  size_t f = 0, t = 0;
+  if (cudaMemGetInfo(&f, &t) != cudaSuccess) {
+    cudaGetLastError();
+    return 64 << 20;
+  }
+  return std::min<size_t>(size_t(1) << 30, f / 4);
+}
+
+template <class Perf>
+void pick(const std::string& op, Plan& p, Dir dir, const Perf* perf, int n, size_t limit) {
+  const bool tf32 = tf32_enabled();
+  for (int i = 0; i < n; ++i) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > limit) continue;
+    if (!tf32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
+    p.algo[dir] = static_cast<int>(perf[i].algo);
+    p.ws[dir] = perf[i].memory;
+    p.math[dir] = perf[i].mathType;
+    if (!tf32 && p.math[dir] == CUDNN_DEFAULT_MATH) p.math[dir] = CUDNN_FMA_MATH;
+    p.found[dir] = true;
+    return;
+  }
+  MDMT_FAIL(code::kCudnn, op, "cuDNN found no usable algorithm for this convolution (" << n << " candidates)");
+}
+
+// Allocates an autotuning workspace, halving the request until the allocator gives it.
+std::unique_ptr<Scratch> tuning_ws(const Device& dev, const std::string& op, size_t* got) {
+  size_t want = find_ws_limit();
+  while (true) {
+    try {
+      auto s = std::make_unique<Scratch>(dev, want, op);
+      *got = want;
+      return s;
+    } catch (const MdmtException&) {
+      if (want < (1 << 20)) {
+        *got = 0;
+        return std::make_unique<Scratch>(dev, 0, op);
+      }
+      want /= 2;
+    }
+  }
+}
+
+void conv2d_cuda(OpCtx& c) {
+  c.expect_counts(2, 3, 1, 1);
+  const Tensor& x = c.input(0, "x", DType::F32, 4);
+  const Tensor& w = c.input(1, "w", DType::F32, 4);
+  Geometry g = geometry(c, x.shape, w.shape);
+  const Tensor* b = c.in.size() == 3 ? &c.input(2, "b", DType::F32, 1) : nullptr;
+  if (b) c.expect_shape(*b, "b", {g.K});
+  Tensor& y = c.output(0, "y", DType::F32, {g.N, g.K, g.P, g.Q});
+  DeviceCtx& d = ctx_of(c);
+  if (y.numel() == 0) return;
+  if (x.numel() == 0 || w.numel() == 0) {
+    cudaCheck(c.op, cudaMemsetAsync(y.raw(), 0, y.nbytes(), d.stream));
+  } else {
+    Plan& p = plan_for(c.op, d.index, g);
+    if (!p.found[kFwd]) {
+      size_t lim = 0;
+      auto ws = tuning_ws(c.device, c.op, &lim);
+      cudnnConvolutionFwdAlgoPerf_t perf[16];
+      int n = 0;
+      cudnnCheck(c.op, cudnnFindConvolutionForwardAlgorithmEx(d.cudnn, p.x, x.raw(), p.w, w.raw(), p.conv, p.y, y.raw(), 16,
+                                                              &n, perf, ws->get(), lim));
+      pick(c.op, p, kFwd, perf, n, lim);
+    }
+    cudnnCheck(c.op, cudnnSetConvolutionMathType(p.conv, p.math[kFwd]));
+    Scratch ws(c.device, p.ws[kFwd], c.op);
+    const float one = 1.f, zero = 0.f;
+    cudnnCheck(c.op, cudnnConvolutionForward(d.cudnn, &one, p.x, x.raw(), p.w, w.raw(), p.conv,
+                                             static_cast<cudnnConvolutionFwdAlgo_t>(p.algo[kFwd]), ws.get(), ws.size(),
+                                             &zero, p.y, y.raw()));
+  }
+  if (b) cudaCheck(c.op, k::channel_binary(fp(y), cfp(y), cfp(*b), g.N, g.K, g.P * g.Q, k::Bin::Add, d.stream));
+}
+
+void conv2d_bwd_data_cuda(OpCtx& c) {
+  c.expect_counts(2, 1);
+  const Tensor& dy = c.input(0, "dy", DType::F32, 4);
+  const Tensor& w = c.input(1, "w", DType::F32, 4);
+  Tensor& dx = *c.out[0];
+  if (dx.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output 'dx' must be float32");
+  if (dx.ndim() != 4) MDMT_FAIL(code::kShape, c.op, "output 'dx' must be [N, C, H, W], got " << dx.shape_str());
+  Geometry g = geometry(c, dx.shape, w.shape);
+  c.expect_shape(dy, "dy", {g.N, g.K, g.P, g.Q});
+  DeviceCtx& d = ctx_of(c);
+  if (dx.numel() == 0) return;
+  if (dy.numel() == 0 || w.numel() == 0) {
+    cudaCheck(c.op, cudaMemsetAsync(dx.raw(), 0, dx.nbytes(), d.stream));
+    return;
+  }
+  Plan& p = plan_for(c.op, d.index, g);
+  if (!p.found[kBwdData]) {
+    size_t lim = 0;
+    auto ws = tuning_ws(c.device, c.op, &lim);
+    cudnnConvolutionBwdDataAlgoPerf_t perf[16];
+    int n = 0;
+    cudnnCheck(c.op, cudnnFindConvolutionBackwardDataAlgorithmEx(d.cudnn, p.w, w.raw(), p.y, dy.raw(), p.conv, p.x, dx.raw(),
+                                                                 16, &n, perf, ws->get(), lim));
+    pick(c.op, p, kBwdData, perf, n, lim);
+  }
+  cudnnCheck(c.op, cudnnSetConvolutionMathType(p.conv, p.math[kBwdData]));
+  Scratch ws(c.device, p.ws[kBwdData], c.op);
+  const float one = 1.f, zero = 0.f;
+  cudnnCheck(c.op, cudnnConvolutionBackwardData(d.cudnn, &one, p.w, w.raw(), p.y, dy.raw(), p.conv,
+                                                static_cast<cudnnConvolutionBwdDataAlgo_t>(p.algo[kBwdData]), ws.get(),
+                                                ws.size(), &zero, p.x, dx.raw()));
+}
+
+void conv2d_bwd_filter_cuda(OpCtx& c) {
+  c.expect_counts(2, 1);
+  const Tensor& dy = c.input(0, "dy", DType::F32, 4);
+  const Tensor& x = c.input(1, "x", DType::F32, 4);
+  Tensor& dw = *c.out[0];
+  if (dw.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output 'dw' must be float32");
+  if (dw.ndim() != 4) MDMT_FAIL(code::kShape, c.op, "output 'dw' must be [K, C/groups, R, S], got " << dw.shape_str());
+  Geometry g = geometry(c, x.shape, dw.shape);
+  c.expect_shape(dy, "dy", {g.N, g.K, g.P, g.Q});
+  DeviceCtx& d = ctx_of(c);
+  if (dw.numel() == 0) return;
+  if (dy.numel() == 0 || x.numel() == 0) {
+    cudaCheck(c.op, cudaMemsetAsync(dw.raw(), 0, dw.nbytes(), d.stream));
+    return;
+  }
+  Plan& p = plan_for(c.op, d.index, g);
+  if (!p.found[kBwdFilter]) {
+    size_t lim = 0;
+    auto ws = tuning_ws(c.device, c.op, &lim);
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[16];
+    int n = 0;
+    cudnnCheck(c.op, cudnnFindConvolutionBackwardFilterAlgorithmEx(d.cudnn, p.x, x.raw(), p.y, dy.raw(), p.conv, p.w, dw.raw(),
+                                                                   16, &n, perf, ws->get(), lim));
+    pick(c.op, p, kBwdFilter, perf, n, lim);
+  }
+  cudnnCheck(c.op, cudnnSetConvolutionMathType(p.conv, p.math[kBwdFilter]));
+  Scratch ws(c.device, p.ws[kBwdFilter], c.op);
+  const float one = 1.f, zero = 0.f;
+  cudnnCheck(c.op, cudnnConvolutionBackwardFilter(d.cudnn, &one, p.x, x.raw(), p.y, dy.raw(), p.conv,
+                                                  static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.algo[kBwdFilter]), ws.get(),
+                                                  ws.size(), &zero, p.w, dw.raw()));
+}
+
+}  // namespace
+
+MDMT_REGISTER_OP("conv2d", CUDA, conv2d_cuda);
+MDMT_REGISTER_OP("conv2d_bwd_data", CUDA, conv2d_bwd_data_cuda);
+MDMT_REGISTER_OP("conv2d_bwd_filter", CUDA, conv2d_bwd_filter_cuda);
+
+}  // namespace cuda
+}  // namespace mdmt
