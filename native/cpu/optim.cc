@@ -46,15 +46,17 @@ void adam(OpCtx& c) {
     MDMT_FAIL(code::kInvalid, c.op, "expects 3 outputs per gradient (p, m, v): " << n << " gradients need " << 3 * n << " outputs, got " << c.out.size());
   const double inf = INFINITY;
   const double lr_d = ranged(c, "lr", 0, inf);
-  const float b1 = static_cast<float>(ranged(c, "beta1", 0, 1));
-  const float b2 = static_cast<float>(ranged(c, "beta2", 0, 1));
+  const double b1_d = ranged(c, "beta1", 0, 1), b2_d = ranged(c, "beta2", 0, 1);
+  if (b1_d >= 1 || b2_d >= 1) MDMT_FAIL(code::kInvalid, c.op, "attributes 'beta1' and 'beta2' must be < 1, got " << b1_d << ", " << b2_d);
+  // PyTorch forms 1 − β in double and rounds once (1 − float(0.999) would be off by 1e-5)
+  const float b2 = static_cast<float>(b2_d);
+  const float omb1 = static_cast<float>(1.0 - b1_d), omb2 = static_cast<float>(1.0 - b2_d);
   const float eps = static_cast<float>(ranged(c, "eps", 0, inf));
   const double wd_d = ranged(c, "weight_decay", 0, inf);
   const float wd = static_cast<float>(wd_d);
   const bool decoupled = c.attrs.b(c.op, "decoupled", false);
   const double bc1 = ranged(c, "bias_correction1", 0, 1, true);
   const double bc2 = ranged(c, "bias_correction2", 0, 1, true);
-  if (b1 >= 1.f || b2 >= 1.f) MDMT_FAIL(code::kInvalid, c.op, "attributes 'beta1' and 'beta2' must be < 1");
   // PyTorch computes these scalars in double: step_size = lr / bc1; denom = sqrt(v) / sqrt(bc2) + eps
   const float step_size = static_cast<float>(lr_d / bc1);
   const float bc2_sqrt = static_cast<float>(std::sqrt(bc2));
@@ -78,8 +80,8 @@ void adam(OpCtx& c) {
           if (decoupled) p *= decay;
           else g += wd * p;
         }
-        float m = pm[j] + (1.f - b1) * (g - pm[j]);  // lerp, as torch
-        float v = b2 * pv[j] + (1.f - b2) * g * g;
+        float m = pm[j] + omb1 * (g - pm[j]);  // m.lerp_(g, 1 − β1), as torch
+        float v = b2 * pv[j] + omb2 * g * g;
         float denom = std::sqrt(v) / bc2_sqrt + eps;
         pp[j] = p - step_size * (m / denom);
         pm[j] = m;
@@ -95,7 +97,8 @@ void sgd(OpCtx& c) {
   const double inf = INFINITY;
   const float lr = static_cast<float>(ranged(c, "lr", 0, inf));
   const float mu = static_cast<float>(ranged(c, "momentum", 0, inf));
-  const float damp = static_cast<float>(c.attrs.has("dampening") ? ranged(c, "dampening", 0, 1) : 0.0);
+  const double damp_d = c.attrs.has("dampening") ? ranged(c, "dampening", 0, 1) : 0.0;
+  const float damp = static_cast<float>(damp_d), omd = static_cast<float>(1.0 - damp_d);
   const float wd = static_cast<float>(c.attrs.has("weight_decay") ? ranged(c, "weight_decay", 0, inf) : 0.0);
   const bool nesterov = c.attrs.b(c.op, "nesterov", false);
   const bool first = c.attrs.b(c.op, "first_step", false);
@@ -119,7 +122,7 @@ void sgd(OpCtx& c) {
         float d = pg[j];
         if (wd != 0.f) d += wd * pp[j];
         if (has_buf) {
-          float b = first ? d : mu * pb[j] + (1.f - damp) * d;
+          float b = first ? d : mu * pb[j] + omd * d;
           pb[j] = b;
           d = nesterov ? d + mu * b : b;
         }

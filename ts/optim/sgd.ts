@@ -68,8 +68,9 @@ export class SGD {
         return;
       }
       // a new buffer starts as the gradient itself (first_step), as PyTorch's clone
-      for (const first of [true, false]) {
-        const group = idx.filter((i) => (this.buf[i] === null) === first);
+      const fresh = idx.filter((i) => this.buf[i] === null);
+      const running = idx.filter((i) => this.buf[i] !== null);
+      for (const [first, group] of [[true, fresh], [false, running]] as [boolean, number[]][]) {
         if (!group.length) continue;
         for (const i of group) if (!this.buf[i]) this.buf[i] = stateLike(this.params[i], false);
         runOpInto('sgd', group.map((i) => this.params[i].grad!),

@@ -1,0 +1,206 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MdmtError } from '../../ts/errors';
+import { native } from '../../ts/native/binding';
+import { Adam, AdamW } from '../../ts/optim';
+import { keep, liveTensorCount, Tensor, tidy } from '../../ts/tensor';
+import { assertClose, deviceAvailable, f32, Rng, t32 } from '../helpers';
+import { adamStepRef, AdamRefState } from '../ref/optim';
+
+// float32 state vs float64 over several steps: the moments and parameters drift by a few
+// ulp per step (parameters are O(1), updates O(lr))
+const TOL = { atol: 2e-6, rtol: 1e-5 };
+const on = deviceAvailable('adam');
+const SHAPES = [[3, 4], [7], [2, 3, 2, 2], [1], [40000]];
+
+function param(data: Float64Array, shape: readonly number[]): Tensor {
+  const t = keep(t32(data, shape));
+  t.requiresGrad = true;
+  return t;
+}
+function setGrad(p: Tensor, g: Float64Array): void {
+  p.grad?.dispose();
+  p.grad = keep(t32(g, p.shape));
+}
+const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+interface Cfg {
+  label: string;
+  make: (ps: Tensor[]) => Adam;
+  ref: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean };
+}
+const CFGS: Cfg[] = [
+  { label: 'Adam defaults', make: (ps) => new Adam(ps), ref: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false } },
+  { label: 'Adam lr 1e-2, L2 weight decay 1e-4 (the paper)', make: (ps) => new Adam(ps, { lr: 1e-2, weightDecay: 1e-4 }),
+    ref: { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4, decoupled: false } },
+  { label: 'Adam betas (0.5, 0.9), eps 1e-3, wd 0.1', make: (ps) => new Adam(ps, { lr: 5e-2, betas: [0.5, 0.9], eps: 1e-3, weightDecay: 0.1 }),
+    ref: { lr: 5e-2, beta1: 0.5, beta2: 0.9, eps: 1e-3, weightDecay: 0.1, decoupled: false } },
+  { label: 'AdamW defaults (wd 1e-2)', make: (ps) => new AdamW(ps, { lr: 1e-2 }), ref: { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-2, decoupled: true } },
+  { label: 'AdamW wd 0.3, beta1 0', make: (ps) => new AdamW(ps, { lr: 3e-2, weightDecay: 0.3, betas: [0, 0.99] }),
+    ref: { lr: 3e-2, beta1: 0, beta2: 0.99, eps: 1e-8, weightDecay: 0.3, decoupled: true } },
+];
+
+for (const cfg of CFGS) {
+  test(`${cfg.label}: 6 steps = float64 PyTorch update rule`, () => {
+    if (!on) return;
+    const rng = new Rng(401);
+    const data = SHAPES.map((s) => f32(rng.array(numel(s), -1, 1)));
+    const ps = SHAPES.map((s, i) => param(data[i], s));
+    const ref = data.map((d) => Float64Array.from(d));
+    const st: AdamRefState[] = data.map((d) => ({ m: new Float64Array(d.length), v: new Float64Array(d.length), step: 0 }));
+    const opt = cfg.make(ps);
+    for (let step = 0; step < 6; step++) {
+      ps.forEach((p, i) => {
+        // gradients of mixed magnitude, some exactly zero
+        const g = f32(rng.array(p.size, -1, 1).map((v, k) => (k % 7 === 3 ? 0 : v * (1 + 10 * (k % 3)))));
+        setGrad(p, g);
+        adamStepRef(ref[i], g, st[i], cfg.ref);
+      });
+      opt.step();
+    }
+    ps.forEach((p, i) => assertClose(p.toArray(), ref[i], TOL, `${cfg.label} param ${i} ${SHAPES[i]}`));
+    const s = opt.stateDict();
+    ps.forEach((_, i) => {
+      assertClose(s.m[i].toArray(), st[i].m, TOL, `m ${i}`);
+      assertClose(s.v[i].toArray(), st[i].v, { atol: 1e-7, rtol: 1e-5 }, `v ${i}`);
+    });
+    assert.is(s.step, 6);
+    opt.dispose();
+    for (const p of ps) {
+      p.grad?.dispose();
+      p.dispose();
+    }
+  });
+}
+
+test('Adam: parameters without a gradient are skipped and keep their own step count (bias correction)', () => {
+  if (!on) return;
+  const rng = new Rng(402);
+  const o = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false };
+  const data = [f32(rng.array(5)), f32(rng.array(6))];
+  const ps = data.map((d) => param(d, [d.length]));
+  const ref = data.map((d) => Float64Array.from(d));
+  const st = data.map((d) => ({ m: new Float64Array(d.length), v: new Float64Array(d.length), step: 0 }));
+  const opt = new Adam(ps, { lr: 1e-2 });
+  for (let step = 0; step < 5; step++) {
+    ps.forEach((p, i) => {
+      p.grad?.dispose();
+      p.grad = null;
+      if (i === 1 && step % 2 === 0) return; // param 1 has no gradient on steps 0, 2, 4
+      const g = f32(rng.array(p.size));
+      setGrad(p, g);
+      adamStepRef(ref[i], g, st[i], o);
+    });
+    opt.step();
+  }
+  ps.forEach((p, i) => assertClose(p.toArray(), ref[i], TOL, `param ${i}`));
+  assert.equal(opt.stateDict().steps, [5, 2]);
+  opt.dispose();
+  for (const p of ps) { p.grad?.dispose(); p.dispose(); }
+});
+
+test('Adam: lr set between steps (the scheduler) is used by the next step', () => {
+  if (!on) return;
+  const rng = new Rng(403);
+  const d = f32(rng.array(8));
+  const p = param(d, [8]);
+  const ref = Float64Array.from(d);
+  const st = { m: new Float64Array(8), v: new Float64Array(8), step: 0 };
+  const opt = new Adam([p], { lr: 1e-2 });
+  for (const lr of [1e-2, 1e-2, 6.5e-3, 4.2e-3]) {
+    opt.lr = lr;
+    assert.is(opt.lr, lr);
+    const g = f32(rng.array(8));
+    setGrad(p, g);
+    adamStepRef(ref, g, st, { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false });
+    opt.step();
+  }
+  assertClose(p.toArray(), ref, TOL, 'param');
+  opt.dispose();
+  p.grad?.dispose();
+  p.dispose();
+});
+
+test('Adam: stateDict / loadStateDict resume gives the same trajectory; state survives tidy; zeroGrad', () => {
+  if (!on) return;
+  const rng = new Rng(404);
+  const d = f32(rng.array(10));
+  const grads = [0, 1, 2, 3, 4].map(() => f32(rng.array(10)));
+  const run = (split: boolean) => {
+    const p = param(d, [10]);
+    let opt = new Adam([p], { lr: 1e-2, weightDecay: 1e-3 });
+    grads.forEach((g, k) => {
+      if (split && k === 3) {
+        const saved = opt.stateDict();
+        const fresh = new Adam([p], { lr: 0.5, weightDecay: 1e-3 }); // lr comes from the state
+        fresh.loadStateDict(saved);
+        opt.dispose();
+        opt = fresh;
+        assert.is(opt.lr, 1e-2, 'lr restored');
+      }
+      tidy(() => { setGrad(p, g); opt.step(); }); // the state must outlive the scope
+      opt.zeroGrad();
+      assert.is(p.grad, null, 'zeroGrad clears the gradient');
+    });
+    const r = p.toArray();
+    opt.dispose();
+    p.dispose();
+    return Array.from(r);
+  };
+  assert.equal(run(true), run(false), 'resumed trajectory is bit-identical');
+  const before = liveTensorCount();
+  const p = param(d, [10]);
+  const opt = new Adam([p]);
+  setGrad(p, grads[0]);
+  opt.step();
+  opt.dispose();
+  p.grad!.dispose();
+  p.dispose();
+  assert.is(liveTensorCount(), before, 'dispose() frees the moments');
+});
+
+function expectError(fn: () => unknown, code: string, op: string, pattern: RegExp, label: string): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, MdmtError, `${label}: not an MdmtError: ${e}`);
+    const err = e as MdmtError;
+    assert.is(err.code, code, `${label}: code ${err.code} (${err.message})`);
+    assert.is(err.op, op, `${label}: op ${err.op} (${err.message})`);
+    assert.match(err.message, pattern, `${label}: message '${err.message}'`);
+    return;
+  }
+  assert.unreachable(`${label}: did not throw`);
+}
+
+test('Adam / AdamW: bad inputs give MdmtError naming the optimiser and the argument', () => {
+  if (!on) return;
+  tidy(() => {
+    const p = t32([1, 2, 3], [3]);
+    expectError(() => new Adam([p], { lr: -1 }), 'EINVAL', 'Adam', /'lr'/, 'negative lr');
+    expectError(() => new Adam([p], { betas: [0.9, 1] }), 'EINVAL', 'Adam', /'betas'/, 'beta2 = 1');
+    expectError(() => new AdamW([p], { eps: -1 }), 'EINVAL', 'AdamW', /'eps'/, 'negative eps');
+    expectError(() => new Adam([p, 3 as never]), 'EINVAL', 'Adam', /params\[1\]/, 'non-tensor param');
+    expectError(() => new Adam([p, p]), 'EINVAL', 'Adam', /params\[1\].*twice/, 'repeated param');
+    const opt = new Adam([p]);
+    p.grad = t32([1, 2], [2]);
+    expectError(() => opt.step(), 'ESHAPE', 'Adam', /params\[0\]\.grad/, 'gradient shape');
+    p.grad = t32([1, 2, 3], [3]);
+    p.grad.dispose();
+    expectError(() => opt.step(), 'EDISPOSED', 'Adam', /params\[0\]\.grad/, 'disposed gradient');
+    p.grad = null;
+    p.dispose();
+    expectError(() => opt.step(), 'EDISPOSED', 'Adam', /params\[0\]/, 'disposed parameter');
+    expectError(() => { opt.lr = NaN; }, 'EINVAL', 'Adam', /'lr'/, 'NaN lr');
+    // the kernel's own checks
+    const g = t32([1, 1], [2]), q = t32([1, 1], [2]), m = t32([0, 0], [2]), v = t32([0], [1]);
+    const attrs = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0, decoupled: false, bias_correction1: 0.1, bias_correction2: 0.001 };
+    const run = (ins: Tensor[], outs: Tensor[], a: Record<string, number | boolean> = attrs) => () => native().run('adam', ins.map((t) => t.id), outs.map((t) => t.id), a);
+    expectError(run([g], [q, m, v]), 'ESHAPE', 'adam', /'v1'/, 'native v shape');
+    expectError(run([g], [q, m]), 'EINVAL', 'adam', /3 outputs per gradient/, 'native output count');
+    expectError(run([g], [q, m, t32([0, 0], [2])], { ...attrs, bias_correction1: 0 }), 'EINVAL', 'adam', /bias_correction1/, 'native bias correction');
+    expectError(run([g], [q, m, t32([0, 0], [2])], { ...attrs, beta1: 1 }), 'EINVAL', 'adam', /beta1/, 'native beta1');
+  });
+});
+
+test.run();
