@@ -34,7 +34,7 @@ export interface SgdRefState {
 export function sgdStepRef(p: Float64Array, g: Float64Array, s: SgdRefState,
   o: { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean }): void {
   const d = g.map((gi, i) => gi + o.weightDecay * p[i]);
-  let step = d;
+  let step: Float64Array = d;
   if (o.momentum !== 0) {
     if (s.buf === null) s.buf = Float64Array.from(d); // first step: b = g
     else for (let i = 0; i < d.length; i++) s.buf[i] = o.momentum * s.buf[i] + (1 - o.dampening) * d[i];
