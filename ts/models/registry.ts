@@ -1,0 +1,103 @@
+/**
+ * The model registry (torchvision's `_api.py`): each family file registers one-line
+ * builders under the torchvision/timm names; `listModels()` and `getModel(name, opts)`
+ * are what the trainer, the CLI and the zoo tests walk. Every model is a `Backbone`: a
+ * Module whose forward maps N×3×H×W images to N×numClasses logits, or to the N×numFeatures
+ * pooled features when built with `withClassifier: false` (the classifier removed, as the
+ * authors' `change_head` replaces it by Identity; it then has no classifier keys).
+ *
+ *   const net = getModel('resnet18', { withClassifier: false });   // features: 512
+ *   backboneFeatures(net) === 512
+ */
+import { MdmtError } from '../errors';
+import { Module } from '../nn/module';
+import { Tensor } from '../tensor';
+
+export interface ModelOptions {
+  /** classifier outputs (default 1000, ImageNet) */
+  numClasses?: number;
+  /** keep the classifier (default true); false gives the backbone with pooled features as output */
+  withClassifier?: boolean;
+  /** GoogLeNet only: apply torchvision's transform_input (default true, see googlenet.ts) */
+  transformInput?: boolean;
+}
+
+export interface ModelInfo {
+  name: string;
+  family: 'resnet' | 'densenet' | 'efficientnet' | 'googlenet' | 'mobilenet' | 'shufflenet';
+  /** where names and weights come from */
+  source: 'torchvision' | 'timm';
+  /** width of the pooled features (the classifier's in_features) */
+  numFeatures: number;
+  /** the ImageNet input size of the published weights */
+  defaultSize: number;
+}
+
+/** A registered model: a backbone with (or without) its classifier. */
+export abstract class Backbone extends Module {
+  /** width of the pooled feature vector */
+  abstract readonly numFeatures: number;
+  /** the classifier's state_dict prefix in the full model ('fc', 'classifier', 'classifier.1') */
+  abstract readonly classifierKey: string;
+  abstract override forward(x: Tensor): Tensor;
+  readonly withClassifier: boolean;
+  readonly numClasses: number;
+  constructor(o: ModelOptions) {
+    super();
+    this.withClassifier = o.withClassifier ?? true;
+    this.numClasses = o.numClasses ?? 1000;
+    if (!Number.isInteger(this.numClasses) || this.numClasses < 1)
+      throw new MdmtError('EINVAL', 'getModel', `numClasses must be a positive integer, got ${o.numClasses}`);
+  }
+}
+
+export type ModelBuilder = (opts: ModelOptions) => Backbone;
+
+const builders = new Map<string, { build: ModelBuilder; info: ModelInfo }>();
+
+/** Adds a builder under `info.name` (a duplicate name is an error). */
+export function registerModel(info: ModelInfo, build: ModelBuilder): void {
+  if (builders.has(info.name)) throw new MdmtError('EINVAL', 'registerModel', `model '${info.name}' is already registered`);
+  builders.set(info.name, { build, info });
+}
+
+function ensureBuiltins(): void {
+  // the families register themselves on import; imported lazily to avoid an import cycle
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  require('./zoo');
+}
+
+/** Names of every registered model, sorted. */
+export function listModels(): string[] {
+  ensureBuiltins();
+  return [...builders.keys()].sort();
+}
+
+/** Facts about a registered model (family, source, feature width, default input size). */
+export function modelInfo(name: string): ModelInfo {
+  ensureBuiltins();
+  const b = builders.get(name);
+  if (!b) throw unknown(name);
+  return { ...b.info };
+}
+
+function unknown(name: string): MdmtError {
+  return new MdmtError('EINVAL', 'getModel', `unknown model '${name}'; registered: ${[...builders.keys()].sort().join(', ')}`);
+}
+
+/**
+ * Builds a registered model with PyTorch/timm default initialisation from the global
+ * seeded generator (`manualSeed`), in training mode.
+ *   manualSeed(0); const m = getModel('densenet121', { withClassifier: false });
+ */
+export function getModel(name: string, opts: ModelOptions = {}): Backbone {
+  ensureBuiltins();
+  const b = builders.get(name);
+  if (!b) throw unknown(name);
+  return b.build(opts);
+}
+
+/** The feature width H of a backbone (the in_features of its removed classifier). */
+export function backboneFeatures(model: Backbone): number {
+  return model.numFeatures;
+}
