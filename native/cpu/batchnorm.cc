@@ -131,7 +131,7 @@ void batchnorm_eval(OpCtx& c) {
   const float* px = x.data<float>();
   float* py = y.data<float>();
   // one task unit = one (n, c) plane of HW elements
-  int64_t grain = d.HW >= 4096 ? 1 : 4096 / d.HW;
+  const int64_t grain = d.HW >= 4096 ? 1 : 4096 / (d.HW < 1 ? 1 : d.HW);  // HW may be 0 (empty input)
   parallel_for(0, d.N * d.C, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t p = lo; p < hi; ++p) {
       const int64_t ch = p % d.C;

@@ -88,6 +88,15 @@ test('batchnorm2d eval: y = float64 reference, running stats untouched', () => {
   }
 });
 
+test('batchnorm2d eval on an empty input (H = 0) returns an empty output', () => {
+  if (!on) return;
+  tidy(() => {
+    const one = () => t32([1, 1, 1], [3]);
+    const y = batchnorm2d(t32([], [2, 3, 0, 4]), one(), one(), one(), one(), { training: false });
+    assert.equal(y.shape, [2, 3, 0, 4]);
+  });
+});
+
 test('batchnorm2d training vjp (x, weight, bias through the batch statistics) = finite differences', () => {
   if (!on) return;
   const rng = new Rng(104);
