@@ -126,7 +126,7 @@ export async function decodeDicom(bytes: Uint8Array, file = '<buffer>', opts: De
   const tsName = TRANSFER_SYNTAXES[ts];
   if (!tsName) throw fail(file, `unsupported transfer syntax ${ts} (supported: ${Object.keys(TRANSFER_SYNTAXES).join(', ')})`);
   const pixel = ds.elements.x7fe00010;
-  if (!pixel) throw fail(file, 'no pixel data element (7FE0,0010)');
+  if (!pixel) throw fail(file, 'no pixel data element (7FE0,0010): not a DICOM image, or truncated before the pixels');
   const rows = num(ds, 'x00280010', file, 'Rows');
   const cols = num(ds, 'x00280011', file, 'Columns');
   if (!(rows > 0 && cols > 0)) throw fail(file, `image size ${cols}x${rows} is empty`);

@@ -286,8 +286,12 @@ function key(r: DataRecord): string {
 
 export interface BatchTensors { images: Tensor; afcLabels: Tensor; bxLabels: Tensor; afcMask: Tensor; bxMask: Tensor; datasetIds: Tensor }
 
+let sharedUploadOk = true;
+
 /**
- * Uploads a batch to the engine (one upload per array, no extra host copy).
+ * Uploads a batch to the engine, one upload per array. The image buffer is shared memory the
+ * workers wrote into; it is uploaded as is when the addon accepts SharedArrayBuffer-backed
+ * arrays, otherwise copied once into ordinary memory first.
  *
  *   const t = toTensors(batch, 'cuda');  ...;  Object.values(t).forEach((x) => x.dispose());
  */
@@ -296,8 +300,19 @@ export function toTensors(b: Batch, device?: string): BatchTensors {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { tensor } = require('../tensor') as typeof import('../tensor');
   const o = device ? { device } : {};
+  const shape = [b.n, 3, b.size, b.size];
+  let images: Tensor | undefined;
+  if (sharedUploadOk || !(b.images.buffer instanceof SharedArrayBuffer)) {
+    try {
+      images = tensor(b.images, shape, o);
+    } catch (e) {
+      if (!(b.images.buffer instanceof SharedArrayBuffer)) throw e;
+      sharedUploadOk = false;
+    }
+  }
+  images ??= tensor(new Float32Array(b.images), shape, o);
   return {
-    images: tensor(b.images, [b.n, 3, b.size, b.size], o),
+    images,
     afcLabels: tensor(b.labels.afc, [b.n], o),
     bxLabels: tensor(b.labels.bx, [b.n], o),
     afcMask: tensor(b.masks.afc, [b.n], o),

@@ -83,18 +83,16 @@ export async function runSample(t: SampleTask): Promise<SampleResult> {
     }
     const p = preprocess(raw, { mask, box: t.box }, { ...t.pre, size: t.size });
     if (p.warning) res.warning = `${t.image}: ${p.warning}`;
-    img = p.image;
-    if (t.wantCache || diskFile) {
-      const sab = quantize(img);
-      if (t.wantCache) res.cache = sab;
-      if (diskFile) {
-        fs.mkdirSync(path.dirname(diskFile), { recursive: true });
-        const tmp = `${diskFile}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-        fs.writeFileSync(tmp, new Uint8Array(sab));
-        fs.renameSync(tmp, diskFile);
-      }
-      img = dequantize(sab, t.size); // cached and uncached epochs see the same pixels
+    // always through the uint16 form, so cached, uncached and disk-cached epochs see the same pixels
+    const sab = quantize(p.image);
+    if (t.wantCache) res.cache = sab;
+    if (diskFile) {
+      fs.mkdirSync(path.dirname(diskFile), { recursive: true });
+      const tmp = `${diskFile}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+      fs.writeFileSync(tmp, new Uint8Array(sab));
+      fs.renameSync(tmp, diskFile);
     }
+    img = dequantize(sab, t.size);
   }
   const final = t.aug ? applyAugment(img, t.aug) : img;
   toInput(final, new Float32Array(t.out), t.offset, t.normalize);
