@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# One GPU-machine session of the CUDA backend's checks (issue 6), logs under $OUT:
+#   1. build the addon with the CUDA backend (CMake + Ninja into build-gpu/)
+#   2. compile and run the kernel workshops kernels/dev/*.cu (validation + GB/s)
+#   3. the CUDA suites test/cuda/*.test.js, then the op suites with MDMT_DEVICE=cuda
+#      (strict fp32: MDMT_TF32=0, so the fp32 tolerances of test/ops apply)
+# Usage (from the repo root, on the GPU machine, after `source .device/env.sh`):
+#   OUT=/some/dir bash bench/gpu/validate.sh [build|dev|tests|ops]...   (default: all)
+set -uo pipefail
+OUT=${OUT:-/tmp/mdmt-gpu}
+mkdir -p "$OUT"
+steps=${*:-build dev tests ops}
+export PATH=/usr/local/cuda/bin:$PATH
+export MDMT_ADDON=$PWD/build-gpu/mdmt.node
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.txt" 2>&1
+git rev-parse HEAD > "$OUT/commit.txt" 2>/dev/null || true
+for s in $steps; do
+  case $s in
+    build)
+      t0=$(date +%s)
+      cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DMDMT_CUDA=ON \
+        -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DCMAKE_LIBRARY_OUTPUT_DIRECTORY="$PWD/build-gpu" > "$OUT/cmake.log" 2>&1 &&
+        cmake --build build-gpu -j 16 > "$OUT/build.log" 2>&1
+      rc=$?
+      echo "build rc=$rc in $(( $(date +%s) - t0 )) s" | tee -a "$OUT/summary.txt"
+      [ $rc = 0 ] || { tail -60 "$OUT/build.log" "$OUT/cmake.log"; exit 1; }
+      ls -la build-gpu/mdmt.node | tee -a "$OUT/summary.txt"
+      ;;
+    dev)
+      for f in kernels/dev/*.cu; do
+        b=$(basename "$f" .cu)
+        nvcc -std=c++17 -arch=sm_90 -O3 --use_fast_math -Ikernels "$f" -o "/tmp/dev_$b" > "$OUT/dev_$b.build.log" 2>&1 &&
+          timeout 120 "/tmp/dev_$b" > "$OUT/dev_$b.log" 2>&1
+        echo "dev $b rc=$? $(tail -1 "$OUT/dev_$b.log" 2>/dev/null)" | tee -a "$OUT/summary.txt"
+      done
+      ;;
+    tests)
+      for f in dist/test/cuda/*.test.js; do
+        timeout 300 node node_modules/uvu/bin.js dist/test/cuda "$(basename "$f")\$" > "$OUT/$(basename "$f" .js).log" 2>&1
+        echo "$(basename "$f") rc=$? $(grep -E 'Total|Passed|Skipped' "$OUT/$(basename "$f" .js).log" | tr -s ' \n' ' ')" | tee -a "$OUT/summary.txt"
+      done
+      ;;
+    ops)
+      MDMT_DEVICE=cuda MDMT_TF32=0 timeout 400 node node_modules/uvu/bin.js dist/test/ops '\.test\.js$' > "$OUT/ops_cuda.log" 2>&1
+      echo "test/ops on cuda rc=$? $(grep -E 'Total|Passed|Skipped' "$OUT/ops_cuda.log" | tr -s ' \n' ' ')" | tee -a "$OUT/summary.txt"
+      MDMT_DEVICE=cuda MDMT_TF32=0 timeout 200 node node_modules/uvu/bin.js dist/test/optim '\.test\.js$' > "$OUT/optim_cuda.log" 2>&1
+      echo "test/optim on cuda rc=$? $(grep -E 'Total|Passed|Skipped' "$OUT/optim_cuda.log" | tr -s ' \n' ' ')" | tee -a "$OUT/summary.txt"
+      ;;
+  esac
+done
