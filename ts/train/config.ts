@@ -1,0 +1,245 @@
+/**
+ * The typed configuration of one training run (`train(config)`) with the paper's values as
+ * defaults (paper.md §1.3–1.6; DESIGN.md §5). Every place where the paper and the authors'
+ * code disagree (paper.md §6) is an option whose default is the paper's value; `CODE_PRESET`
+ * holds the code's values. `resolveTrainConfig` fills the defaults and validates every field,
+ * throwing MdmtError('ECONFIG') naming the bad field.
+ *
+ *   const cfg = resolveTrainConfig({ backbone: 'resnet18', experiment: 'stl_afc', data: { afc, bx }, outDir: 'runs/r18' });
+ */
+import * as path from 'path';
+import { MdmtError } from '../errors';
+import type { AugmentOptions } from '../data/augment';
+import type { BinRule } from '../data/records';
+
+/** The paper's four experiments: STL τ1 (AIforCOVID), STL τ2 (BRIXIA), FT (τ2 backbone → τ1), MDMT. */
+export type ExperimentName = 'stl_afc' | 'stl_bx' | 'ft' | 'mdmt';
+export const EXPERIMENTS: readonly ExperimentName[] = ['stl_afc', 'stl_bx', 'ft', 'mdmt'];
+/** 5-fold stratified cross-validation or leave-one-centre-out. */
+export type Protocol = 'cv' | 'loco';
+export const PROTOCOLS: readonly Protocol[] = ['cv', 'loco'];
+
+/** Where the images come from. Synthetic data (`mdmt synth`) uses the real AFC/BRIXIA layouts. */
+export interface DataConfig {
+  /** AIforCOVID root (clinical sheets, imgs*, processed/masks) */
+  afc?: string;
+  /** BRIXIA root (metadata_global_v2.csv, dicom_clean/, masks/) */
+  bx?: string;
+  /** the covid-cxr subset (labels.csv): both tasks from one folder; replaces afc/bx */
+  covidCxr?: string;
+  /** AIforCOVID releases to read (default all three) */
+  afcReleases?: number[];
+  /** BRIXIA global-score bins: paper <5,5–8,9–13,≥14 (default) or code ≤4,5–9,10–14,≥15 */
+  bins?: BinRule;
+  /** a record whose file is missing or unreadable: fail (default) or skip it */
+  onBadRecord?: 'error' | 'skip';
+  /** preprocessed-image disk cache (default none: memory only) */
+  cacheDir?: string;
+}
+
+export interface OptimConfig {
+  /** Adam learning rate (paper 1e-3) */
+  lr: number;
+  /** weight decay (paper 1e-4; the authors' code 1e-5) */
+  weightDecay: number;
+  /** decoupled (AdamW) decay instead of PyTorch Adam's L2 term (default false, as the authors) */
+  decoupled: boolean;
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+
+export interface ScheduleConfig {
+  /** epochs that keep no best model and do not count for early stopping (paper 40) */
+  warmupEpochs: number;
+  /** early-stopping patience after warm-up (paper 40; code 65) */
+  earlyStopping: number;
+  /** hard epoch limit (paper 300) */
+  maxEpochs: number;
+  /** ReduceLROnPlateau on the validation total loss */
+  plateauPatience: number;
+  plateauFactor: number;
+  minLr: number;
+}
+
+export interface TrainConfig {
+  /** a name from listModels(), e.g. 'resnet18', 'shufflenet_v2_x0_5' */
+  backbone: string;
+  experiment: ExperimentName;
+  data: DataConfig;
+  protocol: Protocol;
+  /** fold index within the protocol (CV: 0..kFolds-1; LOCO: index of the held-out centre, sorted) */
+  fold: number;
+  /** CV folds (paper 5; at least 3: test, val and train chunks) */
+  kFolds: number;
+  /** LOCO: the BRIXIA fold paired with every AFC centre (authors' loCo6 uses BX fold 0) */
+  bxLocoFold: number;
+  /** where split files are written / read (default `<outDir>/splits`); shared across a sweep */
+  splitsDir: string;
+  /** seed of the split files (default 0) */
+  splitSeed: number;
+  /** square input side (paper 256) */
+  imageSize: number;
+  /** paper 128 */
+  batchSize: number;
+  /** evaluation batch (default = batchSize) */
+  evalBatchSize: number;
+  optim: OptimConfig;
+  schedule: ScheduleConfig;
+  /** seeds weight init, data order, augmentation and dropout: all functions of (seed, epoch, step) */
+  seed: number;
+  /** 'cpu' | 'cuda' | 'cuda:N' */
+  device: string;
+  /** run directory: config.json, log.jsonl, checkpoint.safetensors, best.safetensors, result.json */
+  outDir: string;
+  /** Eq. 2 normalisation: over the whole batch ('batch', the authors' code) or the task's rows ('masked') */
+  lossNormalize: 'batch' | 'masked';
+  /** τ1 loss: cross-entropy (paper) or MSE on logits vs one-hot (authors' common_multi.yaml) */
+  afcLoss: 'ce' | 'mse';
+  /** training augmentation (paper §1.7); false = none */
+  augment: boolean | AugmentOptions;
+  /** ImageNet mean/std after [0,1] scaling (paper/README intent; the authors' code skips it by a typo) */
+  imagenetNormalize: boolean;
+  /** MDMT batches: at random proportional to size (authors) or a fixed τ1 fraction per batch */
+  mixing: 'random' | { afcFraction: number };
+  /** MDMT init weight: backbone = beta·STLτ1 + (1−beta)·STLτ2 (paper 0.5) */
+  beta: number;
+  /** FT / MDMT: best.safetensors of the STL runs of the same fold */
+  init: { stlAfc?: string; stlBx?: string };
+  /** ImageNet weights of the backbone (safetensors with torchvision keys), if the user has them */
+  pretrained?: string;
+  /** loader worker threads (0 = in-process) */
+  workers: number;
+  /** cli-progress bars on stderr */
+  progress: boolean;
+  /** keep the newest checkpoint.safetensors after the run (default true: resume and inspection) */
+  keepCheckpoint: boolean;
+}
+
+/** Everything but the required fields may be left out; nested objects may be partial. */
+export type TrainConfigInput = Partial<Omit<TrainConfig, 'optim' | 'schedule' | 'init'>> &
+  Pick<TrainConfig, 'backbone' | 'experiment' | 'outDir'> & {
+    optim?: Partial<OptimConfig>;
+    schedule?: Partial<ScheduleConfig>;
+    init?: TrainConfig['init'];
+  };
+
+export const PAPER_OPTIM: OptimConfig = { lr: 1e-3, weightDecay: 1e-4, decoupled: false, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+export const PAPER_SCHEDULE: ScheduleConfig = { warmupEpochs: 40, earlyStopping: 40, maxEpochs: 300, plateauPatience: 15, plateauFactor: 0.65, minLr: 1e-8 };
+
+/**
+ * The authors' code values where they differ from the paper (paper.md §6): weight decay 1e-5,
+ * early stopping 65, code bins, MSE for τ1 in MDMT, no ImageNet normalisation.
+ */
+export const CODE_PRESET = {
+  optim: { weightDecay: 1e-5 },
+  schedule: { earlyStopping: 65 },
+  data: { bins: 'code' as BinRule },
+  afcLoss: 'mse' as const,
+  imagenetNormalize: false,
+};
+
+function bad(field: string, msg: string): never {
+  throw new MdmtError('ECONFIG', 'train', `config.${field} ${msg}`);
+}
+function int(field: string, v: unknown, lo: number, hi = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) bad(field, `must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+  return v;
+}
+function num(field: string, v: unknown, lo: number, hi = Infinity, loOpen = false): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || (loOpen ? v <= lo : v < lo) || v > hi)
+    bad(field, `must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${JSON.stringify(v)}`);
+  return v;
+}
+function oneOf<T extends string>(field: string, v: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(v as T)) bad(field, `must be one of ${allowed.join(' | ')}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+/**
+ * Fills the defaults (paper values) and validates every field.
+ *
+ * @example resolveTrainConfig({ backbone: 'resnet18', experiment: 'mdmt', outDir: 'runs/x', data: { covidCxr: '../shared/data/covid-cxr' } }).optim.lr // 1e-3
+ */
+export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
+  if (c === null || typeof c !== 'object') throw new MdmtError('ECONFIG', 'train', 'config must be an object');
+  if (typeof c.backbone !== 'string' || !c.backbone) bad('backbone', `must be a model name, got ${JSON.stringify(c.backbone)}`);
+  const experiment = oneOf('experiment', c.experiment, EXPERIMENTS);
+  if (typeof c.outDir !== 'string' || !c.outDir) bad('outDir', `must be a directory path, got ${JSON.stringify(c.outDir)}`);
+  const data = { ...(c.data ?? {}) };
+  for (const k of ['afc', 'bx', 'covidCxr', 'cacheDir'] as const) if (data[k] !== undefined) {
+    if (typeof data[k] !== 'string' || !data[k]) bad(`data.${k}`, `must be a path, got ${JSON.stringify(data[k])}`);
+    data[k] = path.resolve(data[k]!);
+  }
+  if (!data.covidCxr && !data.afc && !data.bx) bad('data', 'needs afc and/or bx roots, or covidCxr');
+  if (!data.covidCxr) {
+    if (experiment !== 'stl_bx' && !data.afc) bad('data.afc', `is required by experiment '${experiment}'`);
+    if ((experiment === 'stl_bx' || experiment === 'mdmt') && !data.bx) bad('data.bx', `is required by experiment '${experiment}'`);
+  }
+  if (data.bins !== undefined) oneOf('data.bins', data.bins, ['paper', 'code'] as const);
+  if (data.onBadRecord !== undefined) oneOf('data.onBadRecord', data.onBadRecord, ['error', 'skip'] as const);
+  const optim = { ...PAPER_OPTIM, ...(c.optim ?? {}) };
+  num('optim.lr', optim.lr, 0, 10, true);
+  num('optim.weightDecay', optim.weightDecay, 0, 1);
+  num('optim.beta1', optim.beta1, 0, 1);
+  num('optim.beta2', optim.beta2, 0, 1);
+  num('optim.eps', optim.eps, 0, 1, true);
+  if (typeof optim.decoupled !== 'boolean') bad('optim.decoupled', 'must be a boolean');
+  const schedule = { ...PAPER_SCHEDULE, ...(c.schedule ?? {}) };
+  int('schedule.warmupEpochs', schedule.warmupEpochs, 0);
+  int('schedule.earlyStopping', schedule.earlyStopping, 1);
+  int('schedule.maxEpochs', schedule.maxEpochs, 1);
+  int('schedule.plateauPatience', schedule.plateauPatience, 0);
+  num('schedule.plateauFactor', schedule.plateauFactor, 0, 1, true);
+  if (schedule.plateauFactor >= 1) bad('schedule.plateauFactor', `must be < 1, got ${schedule.plateauFactor}`);
+  num('schedule.minLr', schedule.minLr, 0);
+  const outDir = path.resolve(c.outDir);
+  const batchSize = int('batchSize', c.batchSize ?? 128, 1);
+  const cfg: TrainConfig = {
+    backbone: c.backbone,
+    experiment,
+    data,
+    protocol: oneOf('protocol', c.protocol ?? 'cv', PROTOCOLS),
+    fold: int('fold', c.fold ?? 0, 0),
+    kFolds: int('kFolds', c.kFolds ?? 5, 3),
+    bxLocoFold: int('bxLocoFold', c.bxLocoFold ?? 0, 0),
+    splitsDir: path.resolve(c.splitsDir ?? path.join(outDir, 'splits')),
+    splitSeed: int('splitSeed', c.splitSeed ?? 0, 0),
+    imageSize: int('imageSize', c.imageSize ?? 256, 16, 2048),
+    batchSize,
+    evalBatchSize: int('evalBatchSize', c.evalBatchSize ?? batchSize, 1),
+    optim,
+    schedule,
+    seed: int('seed', c.seed ?? 0, 0, 2 ** 32 - 1),
+    device: typeof c.device === 'string' && c.device ? c.device : process.env.MDMT_DEVICE || 'cpu',
+    outDir,
+    lossNormalize: oneOf('lossNormalize', c.lossNormalize ?? 'batch', ['batch', 'masked'] as const),
+    afcLoss: oneOf('afcLoss', c.afcLoss ?? 'ce', ['ce', 'mse'] as const),
+    augment: c.augment ?? true,
+    imagenetNormalize: c.imagenetNormalize ?? true,
+    mixing: c.mixing ?? 'random',
+    beta: num('beta', c.beta ?? 0.5, 0, 1),
+    init: { ...(c.init ?? {}) },
+    pretrained: c.pretrained,
+    workers: int('workers', c.workers ?? 0, 0, 64),
+    progress: c.progress ?? false,
+    keepCheckpoint: c.keepCheckpoint ?? true,
+  };
+  if (!/^(cpu|cuda(:\d{1,2})?)$/.test(cfg.device)) bad('device', `must be cpu, cuda or cuda:N, got ${JSON.stringify(cfg.device)}`);
+  if (typeof cfg.augment !== 'boolean' && (cfg.augment === null || typeof cfg.augment !== 'object')) bad('augment', 'must be a boolean or augmentation options');
+  if (cfg.mixing !== 'random') {
+    const f = (cfg.mixing as { afcFraction?: unknown }).afcFraction;
+    num('mixing.afcFraction', f, 0, 1, true);
+    if ((f as number) >= 1) bad('mixing.afcFraction', `must be < 1, got ${f}`);
+  }
+  if (cfg.protocol === 'cv' && cfg.fold >= cfg.kFolds) bad('fold', `is ${cfg.fold} but kFolds is ${cfg.kFolds}`);
+  if (experiment === 'ft' && !cfg.init.stlBx) bad('init.stlBx', "is required by experiment 'ft' (the STL τ2 best.safetensors of the same fold)");
+  if (experiment === 'mdmt' && (!cfg.init.stlAfc || !cfg.init.stlBx))
+    bad(cfg.init.stlAfc ? 'init.stlBx' : 'init.stlAfc', "is required by experiment 'mdmt' (the STL best.safetensors of the same fold)");
+  return cfg;
+}
+
+/** The tasks an experiment trains on and the one whose validation loss selects the best epoch. */
+export function experimentTasks(e: ExperimentName): { afc: boolean; bx: boolean; main: 'AFC' | 'BX' } {
+  return e === 'stl_bx' ? { afc: false, bx: true, main: 'BX' } : e === 'mdmt' ? { afc: true, bx: true, main: 'AFC' } : { afc: true, bx: false, main: 'AFC' };
+}

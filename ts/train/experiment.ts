@@ -1,0 +1,219 @@
+/**
+ * `experiment(config)`: the paper's protocol as a sweep of independent jobs, backbones ×
+ * experiments × folds, CV and LOCO (DESIGN.md §5, §8). One run directory per job:
+ *
+ *   <runsDir>/splits/{AFC,BX}/...              split files of the whole sweep (written once)
+ *   <runsDir>/<protocol>/<backbone>/<experiment>/fold<i>/   config.json, split/, log.jsonl,
+ *                                              checkpoint.safetensors, best.safetensors, result.json
+ *   <runsDir>/sweep.log                        one line per job started / finished / skipped
+ *
+ * STL jobs run before the FT and MDMT jobs that start from their best.safetensors (FT: STL τ2
+ * of the same fold; MDMT: STL τ1 and STL τ2 of the same fold; under LOCO the τ2 fold is
+ * `bxLocoFold`). Resume: a job with result.json is never recomputed, a job with a checkpoint
+ * continues from it (train() does that), and a job locked by another live process is left
+ * to it; a lock whose process is gone (killed) is taken over. So a sweep killed at any
+ * moment continues where it stopped when started again, and several processes may share
+ * one runs directory.
+ *
+ *   const { results } = await experiment({ runsDir: 'runs', backbones: ['resnet18'], base: { data: { afc, bx } } });
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { MdmtError } from '../errors';
+import type { RunResult } from '../report/types';
+import { EXPERIMENTS, experimentTasks, PROTOCOLS, resolveTrainConfig, type ExperimentName, type Protocol, type TrainConfigInput } from './config';
+import { readJson } from './checkpoint';
+import { ensureSplits, foldCount, loadRecords } from './data';
+import { SILENT, type TrainHooks } from './progress';
+import { RUN_FILES, train } from './train';
+
+export interface ExperimentConfig {
+  /** root of the sweep's run directories */
+  runsDir: string;
+  backbones: string[];
+  /** default all four; FT and MDMT pull in the STL jobs they need */
+  experiments?: ExperimentName[];
+  /** default ['cv', 'loco'] */
+  protocols?: Protocol[];
+  /** fold indexes to run per protocol (default all: k CV folds, one LOCO fold per AFC centre) */
+  folds?: { cv?: number[]; loco?: number[] };
+  /** at most this many folds per protocol (the first ones of `folds`) */
+  foldLimit?: number;
+  /** every other train() setting, shared by all jobs */
+  base: Omit<TrainConfigInput, 'backbone' | 'experiment' | 'outDir' | 'protocol' | 'fold' | 'init' | 'splitsDir'>;
+  /** per-job hooks (progress bars); called with the job's label */
+  hooksFor?: (job: Job) => TrainHooks;
+  /** messages about jobs (skipped, resumed, waiting) */
+  log?: (msg: string) => void;
+}
+
+export interface Job {
+  /** `<protocol>/<backbone>/<experiment>/fold<i>` (also the path under runsDir) */
+  key: string;
+  backbone: string;
+  experiment: ExperimentName;
+  protocol: Protocol;
+  fold: number;
+  dir: string;
+  /** keys of the STL jobs whose best.safetensors this job starts from */
+  deps: { stlAfc?: string; stlBx?: string };
+}
+
+export interface ExperimentOutcome {
+  /** results of every finished job of the sweep (the report's input) */
+  results: RunResult[];
+  /** jobs trained (or resumed and finished) by this call */
+  trained: string[];
+  /** jobs found finished */
+  skipped: string[];
+  /** jobs not finished: held by another process or waiting on one */
+  pending: string[];
+}
+
+const jobKey = (p: Protocol, b: string, e: ExperimentName, f: number) => `${p}/${b}/${e}/fold${f}`;
+
+/**
+ * The jobs of a sweep in run order (every STL job before any FT / MDMT job).
+ *
+ * @example planJobs(cfg, { cv: 5, loco: 6 }, 0).map((j) => j.key)
+ */
+export function planJobs(cfg: ExperimentConfig, counts: { cv: number; loco: number; bxLoco: number }, bxLocoFold: number): Job[] {
+  const exps = cfg.experiments ?? [...EXPERIMENTS];
+  for (const e of exps) if (!EXPERIMENTS.includes(e)) throw new MdmtError('ECONFIG', 'experiment', `unknown experiment '${e}' (${EXPERIMENTS.join(', ')})`);
+  const protocols = cfg.protocols ?? [...PROTOCOLS];
+  for (const p of protocols) if (!PROTOCOLS.includes(p)) throw new MdmtError('ECONFIG', 'experiment', `unknown protocol '${p}' (cv, loco)`);
+  if (!cfg.backbones.length) throw new MdmtError('ECONFIG', 'experiment', 'no backbones given');
+  const stl = new Map<string, Job>();
+  const later: Job[] = [];
+  const mk = (p: Protocol, b: string, e: ExperimentName, f: number, deps: Job['deps'] = {}): Job =>
+    ({ key: jobKey(p, b, e, f), backbone: b, experiment: e, protocol: p, fold: f, dir: path.join(path.resolve(cfg.runsDir), p, b, e, `fold${f}`), deps });
+  const addStl = (j: Job) => { if (!stl.has(j.key)) stl.set(j.key, j); return j.key; };
+  for (const p of protocols) {
+    const n = p === 'cv' ? counts.cv : counts.loco;
+    const folds = (cfg.folds?.[p] ?? [...Array(n).keys()]).slice(0, cfg.foldLimit ?? Infinity);
+    for (const f of folds) if (!Number.isInteger(f) || f < 0 || f >= n) throw new MdmtError('ECONFIG', 'experiment', `${p} fold ${f} does not exist (${n} folds)`);
+    if (p === 'loco' && bxLocoFold >= counts.bxLoco) throw new MdmtError('ECONFIG', 'experiment', `bxLocoFold ${bxLocoFold} does not exist (${counts.bxLoco} BRIXIA LOCO folds)`);
+    for (const b of cfg.backbones) {
+      for (const f of folds) {
+        const bxFold = p === 'cv' ? f : bxLocoFold;
+        const afcJob = () => addStl(mk(p, b, 'stl_afc', f));
+        const bxJob = () => addStl(mk(p, b, 'stl_bx', bxFold));
+        if (exps.includes('stl_afc')) afcJob();
+        if (exps.includes('stl_bx')) bxJob();
+        if (exps.includes('ft')) later.push(mk(p, b, 'ft', f, { stlBx: bxJob() }));
+        if (exps.includes('mdmt')) later.push(mk(p, b, 'mdmt', f, { stlAfc: afcJob(), stlBx: bxJob() }));
+      }
+    }
+  }
+  return [...stl.values(), ...later];
+}
+
+// ---- locks: <dir>/.lock holds "<pid> <host>"; a lock of a dead process on this host is stale
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function tryLock(dir: string): boolean {
+  fs.mkdirSync(dir, { recursive: true });
+  const f = path.join(dir, '.lock');
+  const me = `${process.pid} ${os.hostname()}`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(f, me, { flag: 'wx' });
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const [pid, host] = fs.readFileSync(f, 'utf8').split(' ');
+      if (host === os.hostname() && (Number(pid) === process.pid || !alive(Number(pid)))) fs.rmSync(f, { force: true });
+      else return false;
+    }
+  }
+  return false;
+}
+
+function unlock(dir: string): void {
+  fs.rmSync(path.join(dir, '.lock'), { force: true });
+}
+
+/** Every result.json under `runsDir`, as the report's RunResult list. */
+export function collectResults(runsDir: string): RunResult[] {
+  const out: RunResult[] = [];
+  const walk = (d: string, depth: number) => {
+    if (depth > 6 || !fs.existsSync(d)) return;
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory() && e.name !== 'splits' && e.name !== 'split' && !e.name.startsWith('.')) walk(path.join(d, e.name), depth + 1);
+      else if (e.isFile() && e.name === RUN_FILES.result) out.push(readJson<{ result: RunResult }>(path.join(d, e.name)).result);
+    }
+  };
+  walk(path.resolve(runsDir), 0);
+  return out.sort((a, b) => `${a.protocol}/${a.backbone}/${a.experiment}/${a.fold}`.localeCompare(`${b.protocol}/${b.backbone}/${b.experiment}/${b.fold}`));
+}
+
+/**
+ * Runs (or resumes) a sweep and returns the results of every finished job.
+ *
+ * @example
+ * const out = await experiment({ runsDir: 'runs', backbones: ['shufflenet_v2_x0_5'], protocols: ['cv'],
+ *   base: { data: { afc: 'd/AIforCOVID', bx: 'd/BRIXIA' }, imageSize: 64, batchSize: 16, schedule: { maxEpochs: 3, warmupEpochs: 1 } } });
+ */
+export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutcome> {
+  const runsDir = path.resolve(cfg.runsDir);
+  const log = cfg.log ?? (() => {});
+  fs.mkdirSync(runsDir, { recursive: true });
+  const sweepLog = (msg: string) => fs.appendFileSync(path.join(runsDir, 'sweep.log'), `${new Date().toISOString()} ${process.pid} ${msg}\n`);
+  // validate the shared settings once (with a stand-in job) and write the sweep's splits
+  const probe = resolveTrainConfig({ ...cfg.base, backbone: cfg.backbones[0] ?? '?', experiment: 'stl_afc', outDir: runsDir, splitsDir: path.join(runsDir, 'splits') } as TrainConfigInput);
+  const recs = await loadRecords(probe.data);
+  const splitsDir = path.join(runsDir, 'splits');
+  const afcDir = ensureSplits(splitsDir, 'AFC', recs.afc, { seed: probe.splitSeed, k: probe.kFolds });
+  const bxDir = ensureSplits(splitsDir, 'BX', recs.bx, { seed: probe.splitSeed, k: probe.kFolds });
+  const counts = { cv: probe.kFolds, loco: foldCount(afcDir, 'loco', probe.kFolds), bxLoco: foldCount(bxDir, 'loco', probe.kFolds) };
+  const jobs = planJobs(cfg, counts, probe.bxLocoFold);
+  const done = (j: Job) => fs.existsSync(path.join(j.dir, RUN_FILES.result));
+  const byKey = new Map(jobs.map((j) => [j.key, j]));
+  const outcome: ExperimentOutcome = { results: [], trained: [], skipped: [], pending: [] };
+  for (const j of jobs) {
+    if (done(j)) {
+      outcome.skipped.push(j.key);
+      continue;
+    }
+    const deps = Object.values(j.deps).map((k) => byKey.get(k!)!);
+    const missing = deps.filter((d) => !done(d));
+    if (missing.length) {
+      log(`${j.key}: waiting on ${missing.map((d) => d.key).join(', ')} (not finished)`);
+      outcome.pending.push(j.key);
+      continue;
+    }
+    if (!tryLock(j.dir)) {
+      log(`${j.key}: running in another process, left to it`);
+      outcome.pending.push(j.key);
+      continue;
+    }
+    try {
+      if (done(j)) { outcome.skipped.push(j.key); continue; }
+      const resumed = fs.existsSync(path.join(j.dir, RUN_FILES.checkpoint));
+      sweepLog(`${resumed ? 'resume' : 'start'} ${j.key}`);
+      const init: TrainConfigInput['init'] = {};
+      if (j.deps.stlAfc) init.stlAfc = path.join(byKey.get(j.deps.stlAfc)!.dir, RUN_FILES.best);
+      if (j.deps.stlBx) init.stlBx = path.join(byKey.get(j.deps.stlBx)!.dir, RUN_FILES.best);
+      await train({
+        ...cfg.base, backbone: j.backbone, experiment: j.experiment, protocol: j.protocol, fold: j.fold,
+        outDir: j.dir, splitsDir, init, data: { cacheDir: path.join(runsDir, '.cache'), ...probe.data, ...cfg.base.data },
+      } as TrainConfigInput, cfg.hooksFor?.(j) ?? SILENT);
+      sweepLog(`done ${j.key}`);
+      outcome.trained.push(j.key);
+    } finally {
+      unlock(j.dir);
+    }
+  }
+  const groups = new Set(jobs.map((j) => `${j.protocol}/${j.backbone}/${j.experiment}`));
+  outcome.results = collectResults(runsDir).filter((r) => groups.has(`${r.protocol}/${r.backbone}/${r.experiment}`));
+  return outcome;
+}

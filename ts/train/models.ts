@@ -1,0 +1,122 @@
+/**
+ * The model of each experiment (paper.md §1.2–1.3) and the loss of one training step.
+ *  - stl_afc: STLModel('afc') — backbone + Dropout-Linear(in,2);
+ *  - stl_bx:  STLModel('bx')  — backbone + ReLU-Dropout-Linear(in,4);
+ *  - ft:      STLModel('afc') whose backbone (parameters and BN statistics) is the STL τ2
+ *             model's of the same fold; the AFC head is fresh;
+ *  - mdmt:    MDMTModel — backbone parameters = beta·STLτ1 + (1−beta)·STLτ2 of the same fold,
+ *             buffers keep their initial values (ImageNet when `pretrained` is given), both
+ *             heads fresh (`averageBackbones`).
+ * With `pretrained`, the backbone first loads ImageNet weights (torchvision keys, classifier
+ * dropped). The step loss is Eq. 2: maskedXent(afc) + maskedXent(bx) with the per-sample
+ * dataset indicators as masks (τ1 may use the authors' MSE instead, `afcLoss: 'mse'`).
+ *
+ *   const net = buildTaskNet(cfg);  const out = net.forward(x);  const loss = stepLoss(out, t, batch, cfg);
+ */
+import { MdmtError } from '../errors';
+import type { Batch, BatchTensors } from '../data/loader';
+import { MDMTModel, STLModel } from '../models/mdmt';
+import type { Module } from '../nn/module';
+import { add } from '../ops/add';
+import { maskedXent } from '../ops/masked_xent';
+import { mul } from '../ops/mul';
+import { sub } from '../ops/sub';
+import { sum } from '../ops/sum';
+import { tensor, type Tensor } from '../tensor';
+import { readTensors } from './checkpoint';
+import type { TrainConfig } from './config';
+
+/** Logits per task head the model has. */
+export interface TaskOutputs { afc?: Tensor; bx?: Tensor }
+
+/** A model of one experiment with a uniform forward. */
+export interface TaskNet {
+  module: Module;
+  forward(x: Tensor): TaskOutputs;
+}
+
+/** Loads ImageNet weights (torchvision / timm keys) into `module.backbone`, dropping the classifier. */
+function loadPretrained(m: MDMTModel | STLModel, file: string): void {
+  const sd = readTensors(file);
+  try {
+    const own = new Set(m.backbone.stateDict().keys());
+    const keep = new Map([...sd].filter(([k]) => own.has(k)));
+    if (keep.size === 0) throw new MdmtError('EDATA', 'train', `${file}: no key matches the backbone '${[...own][0]}', ... (config.pretrained)`);
+    const { missing } = m.backbone.loadStateDict(keep, { strict: false });
+    if (missing.length) throw new MdmtError('EDATA', 'train', `${file} lacks ${missing.length} backbone keys, e.g. ${missing.slice(0, 3).join(', ')} (config.pretrained)`);
+  } finally {
+    for (const t of sd.values()) t.dispose();
+  }
+}
+
+function stlWeights(file: string, field: string): Map<string, Tensor> {
+  try {
+    return readTensors(file);
+  } catch (e) {
+    throw new MdmtError('EIO', 'train', `cannot read ${field} '${file}': ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Builds the experiment's model (weights initialised from `manualSeed` state, then from the
+ * pretrained / STL files the config names).
+ *
+ * @example manualSeed(0); const net = buildTaskNet(resolveTrainConfig({ ... experiment: 'stl_afc' }));
+ */
+export function buildTaskNet(cfg: TrainConfig): TaskNet {
+  if (cfg.experiment === 'mdmt') {
+    const m = new MDMTModel(cfg.backbone);
+    if (cfg.pretrained) loadPretrained(m, cfg.pretrained);
+    const a = stlWeights(cfg.init.stlAfc!, 'config.init.stlAfc'), b = stlWeights(cfg.init.stlBx!, 'config.init.stlBx');
+    try {
+      m.initFromSingleTask(a, b, cfg.beta);
+    } finally {
+      for (const t of [...a.values(), ...b.values()]) t.dispose();
+    }
+    return { module: m, forward: (x) => m.forward(x) };
+  }
+  const task = cfg.experiment === 'stl_bx' ? 'bx' : 'afc';
+  const m = new STLModel(task, cfg.backbone);
+  if (cfg.pretrained) loadPretrained(m, cfg.pretrained);
+  if (cfg.experiment === 'ft') {
+    const sd = stlWeights(cfg.init.stlBx!, 'config.init.stlBx');
+    try {
+      const bb = new Map([...sd].filter(([k]) => k.startsWith('backbone.')));
+      const { missing } = m.loadStateDict(bb, { strict: false });
+      const lacking = missing.filter((k) => k.startsWith('backbone.'));
+      if (lacking.length) throw new MdmtError('EDATA', 'train', `config.init.stlBx '${cfg.init.stlBx}' lacks ${lacking.length} backbone keys (another backbone?), e.g. ${lacking[0]}`);
+    } finally {
+      for (const t of sd.values()) t.dispose();
+    }
+  }
+  return { module: m, forward: (x) => (task === 'afc' ? { afc: m.forward(x) } : { bx: m.forward(x) }) };
+}
+
+/** The authors' τ1 MSE: Σᵢ mᵢ Σⱼ (zᵢⱼ − onehotᵢⱼ)² / (C·D), D = N or max(Σm, 1). */
+function maskedMse(z: Tensor, b: Batch, normalize: 'batch' | 'masked'): Tensor {
+  const [N, C] = z.shape;
+  const active = b.masks.afc.reduce((s, v) => s + v, 0);
+  const D = normalize === 'batch' ? N : Math.max(active, 1);
+  const w = new Float32Array(N * C), y = new Float32Array(N * C);
+  for (let i = 0; i < N; i++) {
+    if (b.masks.afc[i] !== 1) continue;
+    for (let j = 0; j < C; j++) w[i * C + j] = 1 / (C * D);
+    y[i * C + b.labels.afc[i]] = 1;
+  }
+  const d = sub(z, tensor(y, [N, C], { device: z.device }));
+  return sum(mul(mul(d, d), tensor(w, [N, C], { device: z.device })));
+}
+
+/**
+ * Eq. 2 on one batch: the sum of each head's indicator-masked loss. Call inside tidy.
+ *
+ * @example const l = stepLoss(net.forward(t.images), t, batch, cfg); backward(l);
+ */
+export function stepLoss(out: TaskOutputs, t: BatchTensors, b: Batch, cfg: Pick<TrainConfig, 'afcLoss' | 'lossNormalize'>): Tensor {
+  const parts: Tensor[] = [];
+  const normalize = cfg.lossNormalize;
+  if (out.afc) parts.push(cfg.afcLoss === 'mse' ? maskedMse(out.afc, b, normalize) : maskedXent(out.afc, t.afcLabels, t.afcMask, { normalize }));
+  if (out.bx) parts.push(maskedXent(out.bx, t.bxLabels, t.bxMask, { normalize }));
+  if (!parts.length) throw new MdmtError('EINTERNAL', 'train', 'the model produced no task output');
+  return parts.length === 1 ? parts[0] : add(parts[0], parts[1]);
+}

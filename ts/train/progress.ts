@@ -1,0 +1,85 @@
+/**
+ * What a run tells the outside while it trains: `TrainHooks` (plain callbacks the library
+ * calls) and `progressHooks()`, two cli-progress bars on stderr — epochs (with the last
+ * validation loss and the ETA of the run) and batches of the current epoch (running loss,
+ * ETA of the epoch). Where stderr is not a terminal it prints one line per epoch instead.
+ *
+ *   await train(cfg, progressHooks({ label: 'resnet18 mdmt cv/0' }));
+ */
+import * as cliProgress from 'cli-progress';
+import type { EpochRecord } from '../report/types';
+
+export interface TrainHooks {
+  /** a run starts (or resumes at `startEpoch` > 0) */
+  onStart?(info: { label: string; startEpoch: number; maxEpochs: number; batchesPerEpoch: number }): void;
+  onBatch?(info: { epoch: number; batch: number; batches: number; loss: number }): void;
+  onEpoch?(rec: EpochRecord): void;
+  /** a one-line message (resume notices, skipped jobs) */
+  onLog?(msg: string): void;
+  onEnd?(): void;
+}
+
+/**
+ * Hooks that draw progress bars (TTY) or print a line per epoch (not a TTY).
+ *
+ * @example const hooks = progressHooks({ label: 'demo stl_afc' });
+ */
+export function progressHooks(o: { label?: string; stream?: NodeJS.WriteStream } = {}): TrainHooks {
+  const stream = o.stream ?? process.stderr;
+  const tty = Boolean(stream.isTTY);
+  let multi: cliProgress.MultiBar | null = null;
+  let epochBar: cliProgress.SingleBar | null = null;
+  let batchBar: cliProgress.SingleBar | null = null;
+  let label = o.label ?? '';
+  let runningLoss = 0;
+  let seen = 0;
+  let lastVal = '';
+  const t0 = Date.now();
+  return {
+    onStart(info) {
+      label = o.label ?? info.label;
+      if (!tty) {
+        stream.write(`${label}: ${info.startEpoch > 0 ? `resuming after epoch ${info.startEpoch}` : 'starting'}, up to ${info.maxEpochs} epochs × ${info.batchesPerEpoch} batches\n`);
+        return;
+      }
+      multi = new cliProgress.MultiBar({
+        stream, clearOnComplete: false, hideCursor: true, etaBuffer: 20, fps: 5,
+        format: '{label} |{bar}| {value}/{total} {unit} | {info} | ETA {eta_formatted}',
+      }, cliProgress.Presets.shades_classic);
+      epochBar = multi.create(info.maxEpochs, info.startEpoch, { label: label.padEnd(28).slice(0, 28), unit: 'epochs ', info: 'val –' });
+      batchBar = multi.create(info.batchesPerEpoch, 0, { label: '  batches'.padEnd(28), unit: 'batches', info: 'loss –' });
+    },
+    onBatch(b) {
+      runningLoss += b.loss;
+      seen++;
+      if (batchBar) {
+        if (b.batch === 1) batchBar.setTotal(b.batches);
+        batchBar.update(b.batch, { info: `loss ${(runningLoss / seen).toFixed(4)}` });
+      }
+    },
+    onEpoch(r) {
+      runningLoss = 0;
+      seen = 0;
+      lastVal = `val ${r.valLoss.toFixed(4)}${r.valAcc !== undefined ? ` acc ${(100 * r.valAcc).toFixed(1)}%` : ''}${r.isBest ? ' *' : ''}`;
+      if (epochBar) {
+        epochBar.update(r.epoch, { info: lastVal });
+        batchBar?.update(0, { info: 'loss –' });
+      } else {
+        stream.write(`${label}: epoch ${r.epoch} train ${r.trainLoss.toFixed(4)} ${lastVal} lr ${r.lr.toExponential(2)} (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+      }
+    },
+    onLog(msg) {
+      if (multi) multi.log(`${msg}\n`);
+      else stream.write(`${msg}\n`);
+    },
+    onEnd() {
+      if (multi) {
+        multi.stop();
+        multi = null;
+      }
+    },
+  };
+}
+
+/** Hooks that do nothing (library default). */
+export const SILENT: TrainHooks = {};

@@ -1,0 +1,226 @@
+/**
+ * `train(config)`: one model, one fold, one run directory (DESIGN.md §5). The loop of the
+ * paper (§1.5): Adam, ReduceLROnPlateau on the validation total loss, warm-up epochs that
+ * keep no best model and do not count for early stopping, best model on the validation
+ * τ1 loss (τ2 for STL τ2), test metrics of the best model. Every step runs inside tidy and
+ * evaluation under noGrad in eval mode, so the live-tensor count is flat across epochs
+ * (recorded per epoch as `liveTensors`).
+ *
+ * Resume: after every epoch the run directory gets a log line, then (if the epoch is the
+ * best) best.safetensors, then checkpoint.safetensors (weights, Adam state, schedule, RNG
+ * and history; each written to a temporary file and renamed). A run started on a directory
+ * with a checkpoint continues after its epoch; data order, augmentation and dropout masks
+ * are functions of (seed, epoch, step), so the resumed run reproduces the uninterrupted one.
+ * A directory with result.json is finished: train() returns it without training.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { backward } from '../autograd/tape';
+import { MdmtError } from '../errors';
+import { Loader, toTensors } from '../data/loader';
+import type { DataRecord } from '../data/records';
+import { seedOf } from '../data/rng';
+import { setDropoutSeed } from '../ops/dropout';
+import { Adam } from '../optim/adam';
+import { manualSeed } from '../random';
+import type { EpochRecord, RunResult } from '../report/types';
+import { getDefaultDevice, liveTensorCount, setDefaultDevice, tidy } from '../tensor';
+import { experimentTasks, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
+import { atomicWriteJson, loadCheckpoint, loadWeights, readJson, saveCheckpoint, saveWeights } from './checkpoint';
+import { loadRecords, prepareFold } from './data';
+import { evaluateModel, type ModelEval } from './evaluate';
+import type { ConfusionMatrix, FoldMetrics } from './metrics';
+import { buildTaskNet, stepLoss, type TaskNet } from './models';
+import { SILENT, type TrainHooks } from './progress';
+import { EpochSchedule, type EpochScheduleState } from './schedule';
+
+/** File names inside a run directory. */
+export const RUN_FILES = {
+  config: 'config.json',
+  log: 'log.jsonl',
+  checkpoint: 'checkpoint.safetensors',
+  best: 'best.safetensors',
+  result: 'result.json',
+  split: 'split',
+} as const;
+
+export interface TrainResult {
+  /** one record per epoch (also log.jsonl) */
+  history: EpochRecord[];
+  /** the selected epoch; `selected` is false when no epoch passed warm-up (the last epoch is used) */
+  best: { epoch: number; selectLoss: number; selected: boolean };
+  /** checkpoint.safetensors of the last epoch (weights, optimiser, schedule, RNG, history) */
+  checkpointPath: string;
+  /** best.safetensors: weights of the best epoch (what FT and MDMT start from) */
+  bestPath: string;
+  /** test metrics of the best model on the main task (τ1, or τ2 for stl_bx); MDMT adds τ2 */
+  metrics: { test: FoldMetrics; cm: ConfusionMatrix; bx?: FoldMetrics; bxCm?: ConfusionMatrix };
+  /** what the report reads (also result.json) */
+  result: RunResult & { stopReason: string; epochs: number; seconds: number };
+}
+
+/** Progress state kept in the checkpoint's metadata. */
+export interface RunState {
+  epoch: number;
+  schedule: EpochScheduleState;
+  history: EpochRecord[];
+  seed: number;
+  seconds: number;
+}
+
+/** The fields that make two configs the same run (resume refuses a directory of another run). */
+function identity(c: TrainConfig): string {
+  const { progress: _p, workers: _w, device: _d, keepCheckpoint: _k, ...rest } = c;
+  return JSON.stringify(rest);
+}
+
+function makeLoader(cfg: TrainConfig, records: DataRecord[], train: boolean, hooks: TrainHooks): Loader {
+  return new Loader(records, {
+    size: cfg.imageSize, batchSize: train ? cfg.batchSize : cfg.evalBatchSize, train, seed: cfg.seed,
+    augment: train && cfg.augment !== false ? (cfg.augment === true ? {} : cfg.augment) : false,
+    normalize: cfg.imagenetNormalize, workers: cfg.workers,
+    mix: cfg.mixing === 'random' ? 'proportional' : cfg.mixing,
+    cache: cfg.data.cacheDir ? 'disk' : 'memory', cacheDir: cfg.data.cacheDir,
+    onBadRecord: cfg.data.onBadRecord ?? 'error', log: (m) => hooks.onLog?.(`data: ${m}`),
+  });
+}
+
+function epochRecord(epoch: number, trainLoss: number, lr: number, ev: ModelEval, main: 'AFC' | 'BX', isBest: boolean, seconds: number): EpochRecord & Record<string, unknown> {
+  const m = main === 'AFC' ? ev.afc : ev.bx;
+  return {
+    epoch, trainLoss, valLoss: ev.total, lr,
+    ...(ev.afc ? { valAfcLoss: ev.afc.loss } : {}),
+    ...(ev.bx ? { valBxLoss: ev.bx.loss } : {}),
+    ...(m ? { valAcc: m.metrics.acc, valF1: m.metrics.f1, valGmean: m.metrics.gmean } : {}),
+    isBest, liveTensors: liveTensorCount(), seconds,
+  };
+}
+
+/**
+ * Trains one model on one fold and returns its history, best epoch, checkpoint path and test
+ * metrics; resumes from `<outDir>/checkpoint.safetensors` when present.
+ *
+ * @example
+ * const r = await train({ backbone: 'shufflenet_v2_x0_5', experiment: 'stl_afc', outDir: 'runs/a',
+ *   data: { afc: 'data/AIforCOVID', bx: 'data/BRIXIA' }, imageSize: 64, batchSize: 16, schedule: { maxEpochs: 5, warmupEpochs: 1 } });
+ * console.log(r.best.epoch, r.metrics.test.acc);
+ */
+export async function train(input: TrainConfigInput, hooks: TrainHooks = SILENT): Promise<TrainResult> {
+  const cfg = resolveTrainConfig(input);
+  const dir = cfg.outDir;
+  const file = (k: keyof typeof RUN_FILES) => path.join(dir, RUN_FILES[k]);
+  fs.mkdirSync(dir, { recursive: true });
+  if (fs.existsSync(file('config'))) {
+    const old = resolveTrainConfig({ ...readJson<TrainConfig>(file('config')), outDir: dir });
+    if (identity(old) !== identity(cfg))
+      throw new MdmtError('ECONFIG', 'train', `${dir} holds a run with another configuration (${file('config')}): use another outDir or delete it`);
+  }
+  if (fs.existsSync(file('result'))) return readJson<TrainResult>(file('result'));
+  atomicWriteJson(file('config'), cfg);
+
+  const prevDevice = getDefaultDevice();
+  setDefaultDevice(cfg.device);
+  const tasks = experimentTasks(cfg.experiment);
+  const recs = await loadRecords(cfg.data, { afc: tasks.afc, bx: tasks.bx });
+  const folds = prepareFold(cfg, recs);
+  const part = (p: 'train' | 'val' | 'test') => [...(folds.afc?.[p] ?? []), ...(folds.bx?.[p] ?? [])];
+  const trainLoader = makeLoader(cfg, part('train'), true, hooks);
+  const valLoader = makeLoader(cfg, part('val'), false, hooks);
+  const testLoader = makeLoader(cfg, part('test'), false, hooks);
+
+  manualSeed(cfg.seed);
+  let net: TaskNet | undefined;
+  let opt: Adam | undefined;
+  try {
+    net = buildTaskNet(cfg);
+    net.module.to(cfg.device);
+    opt = new Adam(net.module.parameters(), {
+      lr: cfg.optim.lr, betas: [cfg.optim.beta1, cfg.optim.beta2], eps: cfg.optim.eps,
+      weightDecay: cfg.optim.weightDecay, decoupled: cfg.optim.decoupled,
+    });
+    const schedule = new EpochSchedule({
+      lr: cfg.optim.lr, warmupEpochs: cfg.schedule.warmupEpochs, earlyStopping: cfg.schedule.earlyStopping, maxEpochs: cfg.schedule.maxEpochs,
+      plateau: { patience: cfg.schedule.plateauPatience, factor: cfg.schedule.plateauFactor, minLr: cfg.schedule.minLr },
+    });
+    let state: RunState = { epoch: 0, schedule: schedule.state(), history: [], seed: cfg.seed, seconds: 0 };
+    if (fs.existsSync(file('checkpoint'))) {
+      state = loadCheckpoint(file('checkpoint'), net.module, opt);
+      schedule.load(state.schedule);
+      opt.lr = schedule.lr;
+      hooks.onLog?.(`${path.basename(dir)}: resuming after epoch ${state.epoch}`);
+    }
+    // the log holds exactly the checkpointed epochs (lines written after it are redone)
+    fs.writeFileSync(file('log'), state.history.map((h) => JSON.stringify(h) + '\n').join(''));
+    const last = state.history[state.history.length - 1];
+    let stopReason = last && (last as { stop?: string }).stop ? String((last as { stop?: string }).stop) : '';
+    hooks.onStart?.({ label: `${cfg.backbone} ${cfg.experiment} ${cfg.protocol}/${folds.name}`, startEpoch: state.epoch, maxEpochs: cfg.schedule.maxEpochs, batchesPerEpoch: trainLoader.length });
+
+    for (let epoch = state.epoch + 1; !stopReason && epoch <= cfg.schedule.maxEpochs; epoch++) {
+      const t0 = Date.now();
+      const lr = opt.lr;
+      net.module.train();
+      let lossSum = 0, nb = 0;
+      const batches = trainLoader.length;
+      for await (const b of trainLoader.epoch(epoch)) {
+        setDropoutSeed(seedOf(cfg.seed, 'dropout', epoch, b.index));
+        const loss = tidy(() => {
+          const t = toTensors(b, cfg.device);
+          const out = net!.forward(t.images);
+          const l = stepLoss(out, t, b, cfg);
+          backward(l);
+          opt!.step();
+          opt!.zeroGrad();
+          return l.item();
+        });
+        if (!Number.isFinite(loss)) throw new MdmtError('EDATA', 'train', `loss is ${loss} at epoch ${epoch}, batch ${b.index} (lr ${lr}): training diverged`);
+        lossSum += loss;
+        nb++;
+        hooks.onBatch?.({ epoch, batch: nb, batches, loss });
+      }
+      const ev = await evaluateModel(net, valLoader, { afcLoss: cfg.afcLoss, lossNormalize: cfg.lossNormalize, device: cfg.device });
+      const select = tasks.main === 'AFC' ? ev.afc!.loss : ev.bx!.loss;
+      const r = schedule.step(epoch, ev.total, select);
+      opt.lr = r.lr;
+      state.seconds += (Date.now() - t0) / 1000;
+      const rec = epochRecord(epoch, lossSum / Math.max(nb, 1), lr, ev, tasks.main, r.isBest, (Date.now() - t0) / 1000);
+      if (r.stop) (rec as Record<string, unknown>).stop = stopReason = r.reason;
+      fs.appendFileSync(file('log'), JSON.stringify(rec) + '\n');
+      if (r.isBest) saveWeights(file('best'), net.module, { epoch: String(epoch) });
+      state = { epoch, schedule: schedule.state(), history: [...state.history, rec], seed: cfg.seed, seconds: state.seconds };
+      saveCheckpoint(file('checkpoint'), net.module, opt, state);
+      hooks.onEpoch?.(rec);
+    }
+    if (!stopReason) stopReason = 'max_epochs';
+
+    // the best model (or the last one when warm-up never ended) on the test set
+    const selected = schedule.bestEpoch > 0;
+    if (!selected) saveWeights(file('best'), net.module, { epoch: String(state.epoch), selected: 'false' });
+    else loadWeights(file('best'), net.module);
+    const ev = await evaluateModel(net, testLoader, { afcLoss: cfg.afcLoss, lossNormalize: cfg.lossNormalize, device: cfg.device });
+    const main = tasks.main === 'AFC' ? ev.afc! : ev.bx!;
+    const pick = (e: typeof main) => ({ acc: e.metrics.acc, f1: e.metrics.f1, gmean: e.metrics.gmean });
+    const bestEpoch = selected ? schedule.bestEpoch : state.epoch;
+    const result: TrainResult['result'] = {
+      backbone: cfg.backbone, experiment: cfg.experiment, protocol: cfg.protocol, fold: folds.name,
+      metrics: pick(main), cm: main.metrics.cm,
+      ...(cfg.experiment === 'mdmt' && ev.bx ? { bxMetrics: pick(ev.bx) } : {}),
+      history: state.history, bestEpoch, stopReason, epochs: state.epoch, seconds: state.seconds,
+    };
+    const out: TrainResult = {
+      history: state.history,
+      best: { epoch: bestEpoch, selectLoss: selected ? schedule.bestSelectLoss : (state.history[state.history.length - 1]?.[tasks.main === 'AFC' ? 'valAfcLoss' : 'valBxLoss'] ?? NaN), selected },
+      checkpointPath: file('checkpoint'), bestPath: file('best'),
+      metrics: { test: result.metrics, cm: main.metrics.cm, ...(cfg.experiment === 'mdmt' && ev.bx ? { bx: pick(ev.bx), bxCm: ev.bx.metrics.cm } : {}) },
+      result,
+    };
+    atomicWriteJson(file('result'), out);
+    if (!cfg.keepCheckpoint) fs.rmSync(file('checkpoint'), { force: true });
+    return out;
+  } finally {
+    hooks.onEnd?.();
+    opt?.dispose();
+    net?.module.dispose();
+    await Promise.all([trainLoader.close(), valLoader.close(), testLoader.close()]);
+    setDefaultDevice(prevDevice);
+  }
+}
