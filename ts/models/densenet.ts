@@ -40,10 +40,10 @@ export class DenseBlock extends Module {
   forward(x: Tensor): Tensor {
     const feats = [x];
     for (const [, layer] of this.children()) {
-      const inp = feats.length === 1 ? x : concat(feats, 1);
+      const inp = feats.length === 1 ? x : concat([...feats], 1); // a copy: observers keep the array
       feats.push(layer.forward(inp) as Tensor);
     }
-    return concat(feats, 1);
+    return concat([...feats], 1);
   }
 }
 

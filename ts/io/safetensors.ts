@@ -1,0 +1,201 @@
+/**
+ * safetensors read/write (https://github.com/huggingface/safetensors): an 8-byte
+ * little-endian header length n, n bytes of JSON (`{"__metadata__": {str: str},
+ * name: {dtype, shape, data_offsets: [begin, end]}}`, padded with spaces to 8 bytes), then
+ * the raw little-endian data; offsets are relative to the end of the header.
+ * Written: float32 → F32, int32 → I32 except `*.num_batches_tracked` → I64 (as PyTorch
+ * stores it), uint8 → U8, bfloat16/float16 → BF16/F16. Read: F32, F64, F16, BF16 (all to
+ * float32), I64 (to int32, range-checked), I32, I16, I8, U8, BOOL.
+ *
+ *   saveSafetensors('w.safetensors', model.stateDict(), { epoch: '3' });
+ *   const { tensors, metadata } = loadSafetensors('w.safetensors');  model.loadStateDict(tensors);
+ */
+import * as fs from 'fs';
+import { check, MdmtError } from '../errors';
+import { DType } from '../native/binding';
+import { getDefaultDevice, shapeStr, tensor, Tensor, TypedArray } from '../tensor';
+
+export interface SafetensorsFile {
+  tensors: Map<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+export interface SaveOptions {
+  /** keys written as I64 when their tensor is int32 (default: PyTorch's num_batches_tracked) */
+  int64Keys?: (key: string) => boolean;
+}
+
+const WRITE_DTYPE: Record<DType, string> = { float32: 'F32', int32: 'I32', uint8: 'U8', bfloat16: 'BF16', float16: 'F16' };
+const ITEM_SIZE: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+
+interface Entry { key: string; dtype: string; shape: number[]; bytes: Uint8Array }
+
+function entryOf(key: string, t: Tensor, int64: boolean): Entry {
+  t.assertAlive('saveSafetensors', `'${key}'`);
+  const a = t.toArray();
+  let dtype = WRITE_DTYPE[t.dtype];
+  let bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  if (int64 && t.dtype === 'int32') {
+    const w = new BigInt64Array(a.length);
+    for (let i = 0; i < a.length; i++) w[i] = BigInt(a[i]);
+    dtype = 'I64';
+    bytes = new Uint8Array(w.buffer);
+  }
+  return { key, dtype, shape: [...t.shape], bytes };
+}
+
+function headerOf(entries: Entry[], metadata: Record<string, string>): Buffer {
+  const h: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) h.__metadata__ = metadata;
+  let off = 0;
+  for (const e of entries) {
+    h[e.key] = { dtype: e.dtype, shape: e.shape, data_offsets: [off, off + e.bytes.byteLength] };
+    off += e.bytes.byteLength;
+  }
+  let json = JSON.stringify(h);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  return Buffer.from(json, 'utf8');
+}
+
+function checkMetadata(metadata: Record<string, string>): void {
+  for (const [k, v] of Object.entries(metadata))
+    check(typeof v === 'string', 'EINVAL', 'saveSafetensors', `metadata '${k}' must be a string, got ${typeof v}`);
+}
+
+/**
+ * Writes `tensors` (state_dict order is kept) with optional string metadata. The argument
+ * order (file, tensors) and (tensors, file) are both accepted.
+ *   saveSafetensors('best.safetensors', model.stateDict(), { epoch: '41' })
+ */
+export function saveSafetensors(file: string, tensors: Map<string, Tensor>, metadata?: Record<string, string>, opts?: SaveOptions): void;
+export function saveSafetensors(tensors: Map<string, Tensor>, file: string, metadata?: Record<string, string>, opts?: SaveOptions): void;
+export function saveSafetensors(a: string | Map<string, Tensor>, b: string | Map<string, Tensor>, metadata: Record<string, string> = {}, opts: SaveOptions = {}): void {
+  const [file, tensors] = typeof a === 'string' ? [a, b as Map<string, Tensor>] : [b as string, a];
+  check(typeof file === 'string' && tensors instanceof Map, 'EINVAL', 'saveSafetensors', 'expected a file name and a Map of tensors');
+  checkMetadata(metadata);
+  const int64 = opts.int64Keys ?? ((k: string) => k.endsWith('num_batches_tracked'));
+  const entries = [...tensors].map(([k, t]) => entryOf(k, t, int64(k)));
+  const header = headerOf(entries, metadata);
+  const fd = fs.openSync(file, 'w');
+  try {
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(header.length));
+    fs.writeSync(fd, len);
+    fs.writeSync(fd, header);
+    for (const e of entries) fs.writeSync(fd, e.bytes);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The bytes of a safetensors file holding `tensors` (what saveSafetensors writes). */
+export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}, opts: SaveOptions = {}): Buffer {
+  checkMetadata(metadata);
+  const int64 = opts.int64Keys ?? ((k: string) => k.endsWith('num_batches_tracked'));
+  const entries = [...tensors].map(([k, t]) => entryOf(k, t, int64(k)));
+  const header = headerOf(entries, metadata);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(header.length));
+  return Buffer.concat([len, header, ...entries.map((e) => Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength))]);
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+function convert(key: string, dtype: string, raw: Buffer, n: number): { data: TypedArray; dtype: DType } {
+  const bytes = new Uint8Array(raw.length);
+  bytes.set(raw); // aligned copy
+  const buf = bytes.buffer;
+  switch (dtype) {
+    case 'F32': return { data: new Float32Array(buf, 0, n), dtype: 'float32' };
+    case 'F64': return { data: Float32Array.from(new Float64Array(buf, 0, n)), dtype: 'float32' };
+    case 'F16': return { data: Float32Array.from(new Uint16Array(buf, 0, n), halfToFloat), dtype: 'float32' };
+    case 'BF16': {
+      const u = new Uint16Array(buf, 0, n), o = new Uint32Array(n);
+      for (let i = 0; i < n; i++) o[i] = u[i] << 16;
+      return { data: new Float32Array(o.buffer), dtype: 'float32' };
+    }
+    case 'I64': {
+      const v = new BigInt64Array(buf, 0, n), o = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        if (v[i] > 2147483647n || v[i] < -2147483648n)
+          throw new MdmtError('EDATA', 'loadSafetensors', `'${key}': I64 value ${v[i]} at index ${i} does not fit int32`);
+        o[i] = Number(v[i]);
+      }
+      return { data: o, dtype: 'int32' };
+    }
+    case 'I32': return { data: new Int32Array(buf, 0, n), dtype: 'int32' };
+    case 'I16': return { data: Int32Array.from(new Int16Array(buf, 0, n)), dtype: 'int32' };
+    case 'I8': return { data: Int32Array.from(new Int8Array(buf, 0, n)), dtype: 'int32' };
+    case 'U8': case 'BOOL': return { data: bytes, dtype: 'uint8' };
+    default: throw new MdmtError('EDATA', 'loadSafetensors', `'${key}': unsupported dtype ${dtype}`);
+  }
+}
+
+/** Parses the bytes of a safetensors file into tensors on `device` (default device). */
+export function decodeSafetensors(buf: Buffer, device: string = getDefaultDevice(), what = 'safetensors data'): SafetensorsFile {
+  const bad = (m: string) => new MdmtError('EDATA', 'loadSafetensors', `${what}: ${m}`);
+  if (buf.length < 8) throw bad(`too short (${buf.length} bytes) for the 8-byte header length`);
+  const n = Number(buf.readBigUInt64LE(0));
+  if (n < 2 || 8 + n > buf.length) throw bad(`header length ${n} does not fit the file (${buf.length} bytes)`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(buf.toString('utf8', 8, 8 + n)) as Record<string, unknown>;
+  } catch (e) {
+    throw bad(`header is not JSON (${(e as Error).message})`);
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw bad('header is not a JSON object');
+  const dataLen = buf.length - 8 - n;
+  const metadata: Record<string, string> = {};
+  const specs: { key: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
+  for (const [key, v] of Object.entries(header)) {
+    if (key === '__metadata__') {
+      for (const [mk, mv] of Object.entries((v ?? {}) as Record<string, unknown>)) metadata[mk] = String(mv);
+      continue;
+    }
+    const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const shape = e?.shape, off = e?.data_offsets;
+    if (typeof e?.dtype !== 'string' || !(e.dtype in ITEM_SIZE)) throw bad(`'${key}': unsupported dtype ${JSON.stringify(e?.dtype)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad(`'${key}': bad shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[0] > off[1] || off[1] > dataLen)
+      throw bad(`'${key}': bad data_offsets ${JSON.stringify(off)} (data section is ${dataLen} bytes)`);
+    const numel = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (off[1] - off[0] !== numel * ITEM_SIZE[e.dtype])
+      throw bad(`'${key}': ${off[1] - off[0]} bytes for ${e.dtype} ${shapeStr(shape as number[])} (expected ${numel * ITEM_SIZE[e.dtype]})`);
+    specs.push({ key, dtype: e.dtype, shape: shape as number[], begin: off[0], end: off[1] });
+  }
+  specs.sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < specs.length; i++)
+    if (specs[i].begin < specs[i - 1].end) throw bad(`'${specs[i].key}' overlaps '${specs[i - 1].key}'`);
+  const tensors = new Map<string, Tensor>();
+  try {
+    for (const s of specs) {
+      const numel = s.shape.reduce((a, b) => a * b, 1);
+      const { data, dtype } = convert(s.key, s.dtype, buf.subarray(8 + n + s.begin, 8 + n + s.end), numel);
+      tensors.set(s.key, tensor(data, s.shape, { dtype, device }));
+    }
+  } catch (e) {
+    for (const t of tensors.values()) t.dispose();
+    throw e;
+  }
+  return { tensors, metadata };
+}
+
+/**
+ * Reads a safetensors file: every tensor (in file order, on `device`) and the metadata.
+ * The caller owns (and disposes) the tensors.
+ *   const { tensors } = loadSafetensors('resnet18.safetensors');  net.loadStateDict(tensors);
+ */
+export function loadSafetensors(file: string, device?: string): SafetensorsFile {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (e) {
+    throw new MdmtError('EIO', 'loadSafetensors', `cannot read ${file}: ${(e as Error).message}`);
+  }
+  return decodeSafetensors(buf, device, file);
+}
