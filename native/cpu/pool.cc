@@ -147,8 +147,10 @@ void maxpool2d_bwd(OpCtx& c) {
       }
     }
   });
-  if (bad.load() >= 0) {
-    const int64_t k = bad.load();
+  if (bad.load() >= 0) {  // report the first bad index (the threads saw them in any order)
+    int64_t k = 0;
+    for (int64_t n = planes * m; k < n; ++k)
+      if (pi[k] < 0 || pi[k] >= hw) break;
     MDMT_FAIL(code::kInvalid, c.op, "indices[" << k << "] = " << pi[k] << " is outside the plane of " << hw
                                                << " elements of dx " << dx.shape_str());
   }
