@@ -32,8 +32,10 @@ export function concat(xs: readonly Tensor[], axis = 1): Tensor {
       `'xs[${i}]' ${shapeStr(t.shape)} does not match 'xs[0]' ${shapeStr(first.shape)} outside axis ${ax}`);
     shape[ax] += t.shape[ax];
   });
-  const [y] = runOp('concat', xs, { axis: ax }, [{ shape, dtype: first.dtype }], xs.map((_, i) => `xs[${i}]`));
-  const sizes = xs.map((t) => t.shape[ax]);
-  record('concat', [...xs], [y], ([dy]) => split(dy!, sizes, ax));
+  // a copy of the list: callers (DenseNet) keep appending to theirs, observers keep this one
+  const inputs = [...list];
+  const [y] = runOp('concat', inputs, { axis: ax }, [{ shape, dtype: first.dtype }], inputs.map((_, i) => `xs[${i}]`));
+  const sizes = inputs.map((t) => t.shape[ax]);
+  record('concat', inputs, [y], ([dy]) => split(dy!, sizes, ax));
   return y;
 }
