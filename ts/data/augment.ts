@@ -65,7 +65,7 @@ export function drawAugment(size: number, at: { seed: number; key: string | numb
 }
 
 /** scipy.ndimage.gaussian_filter (truncate 4, mode 'reflect') of a W×H field, in place. */
-function gaussianBlur(f: Float32Array, W: number, H: number, sigma: number): void {
+export function gaussianBlur(f: Float32Array, W: number, H: number, sigma: number): void {
   const rad = Math.floor(4 * sigma + 0.5);
   const k = new Float32Array(2 * rad + 1);
   let sum = 0;
@@ -76,28 +76,61 @@ function gaussianBlur(f: Float32Array, W: number, H: number, sigma: number): voi
     i = ((i % period) + period) % period;
     return i < n ? i : period - 1 - i;
   };
-  const tmp = new Float32Array(Math.max(W, H) + 2 * rad);
+  // rows: pad each row by reflection, then a plain dot product per output pixel
+  const tmp = new Float32Array(W + 2 * rad);
   for (let y = 0; y < H; y++) {
-    for (let i = -rad; i < W + rad; i++) tmp[i + rad] = f[y * W + refl(i, W)];
+    const o = y * W;
+    for (let i = -rad; i < W + rad; i++) tmp[i + rad] = f[o + refl(i, W)];
     for (let x = 0; x < W; x++) {
       let a = 0;
       for (let j = 0; j < k.length; j++) a += k[j] * tmp[x + j];
-      f[y * W + x] = a;
+      f[o + x] = a;
     }
   }
-  for (let x = 0; x < W; x++) {
-    for (let i = -rad; i < H + rad; i++) tmp[i + rad] = f[refl(i, H) * W + x];
-    for (let y = 0; y < H; y++) {
-      let a = 0;
-      for (let j = 0; j < k.length; j++) a += k[j] * tmp[y + j];
-      f[y * W + x] = a;
+  // columns: whole rows at a time (axpy of reflected source rows), cache-friendly
+  const src = f.slice();
+  f.fill(0);
+  for (let y = 0; y < H; y++) {
+    const o = y * W;
+    for (let j = 0; j < k.length; j++) {
+      const s = refl(y + j - rad, H) * W;
+      const kj = k[j];
+      for (let x = 0; x < W; x++) f[o + x] += kj * src[s + x];
     }
   }
 }
 
+/**
+ * Smoothed displacement fields: gaussian_filter(uniform(−1, 1), σ) exactly as the authors',
+ * but drawn from a per-size bank of BANK fields (made once per thread, deterministic), then
+ * one of 4 mirrorings and a sign, so each sample still gets an exact Simard field without
+ * paying the σ = 7 blur (≈ 20 ms at 256²) every time.
+ */
+const BANK = 32;
+const bank = new Map<string, Float32Array>();
+function field(W: number, H: number, sigma: number, pick: number): Float32Array {
+  const k = pick % BANK;
+  const key = `${W}x${H}:${sigma}:${k}`;
+  let f = bank.get(key);
+  if (!f) {
+    const r = rng(seedOf('elastic-bank', W, H, sigma, k));
+    f = Float32Array.from({ length: W * H }, () => r.next() * 2 - 1);
+    gaussianBlur(f, W, H, sigma);
+    bank.set(key, f);
+  }
+  const m = (pick >>> 5) & 3; // mirror x / y
+  const sign = (pick >>> 7) & 1 ? -1 : 1;
+  const out = new Float32Array(W * H);
+  for (let y = 0; y < H; y++) {
+    const sy = m & 2 ? H - 1 - y : y;
+    for (let x = 0; x < W; x++) out[y * W + x] = sign * f[sy * W + (m & 1 ? W - 1 - x : x)];
+  }
+  return out;
+}
+
 /** scipy 'reflect' of a continuous coordinate into [0, n−1] (half-sample symmetric). */
 function reflectCoord(c: number, n: number): number {
-  if (c >= -0.5 && c <= n - 0.5) return Math.min(Math.max(c, 0), n - 1);
+  if (c >= -0.5 && c <= n - 0.5) return c < 0 ? 0 : c > n - 1 ? n - 1 : c;
   const period = 2 * n;
   let t = (((c + 0.5) % period) + period) % period;
   if (t >= n) t = period - t;
@@ -106,7 +139,10 @@ function reflectCoord(c: number, n: number): number {
 
 /**
  * Applies drawn params to a grey image (any size) and returns a new image of the same size.
- * Order as the authors: shift, zoom, flip, rotation, elastic.
+ * Order as the authors: shift, zoom, flip, rotation, elastic. Inverse mapping from an output
+ * pixel q (after the elastic offset): r = R⁻¹q (rotation; outside → 0), then the flip and
+ * z = Z⁻¹(flip r) (zoom; outside → 0), then the shift with edge clamping; both r and z are
+ * affine in q, so they are two small matrix products per pixel.
  *
  *   const out = applyAugment(img, drawAugment(img.width, { seed, key: id, epoch }));
  */
@@ -119,55 +155,58 @@ export function applyAugment(img: GrayImage, a: AugmentParams): GrayImage {
   let dyf: Float32Array | null = null;
   if (a.elastic) {
     const r = rng(a.elastic.seed);
-    dxf = new Float32Array(W * H);
-    dyf = new Float32Array(W * H);
-    for (let i = 0; i < W * H; i++) dxf[i] = r.next() * 2 - 1;
-    for (let i = 0; i < W * H; i++) dyf[i] = r.next() * 2 - 1;
-    gaussianBlur(dxf, W, H, a.elastic.sigma);
-    gaussianBlur(dyf, W, H, a.elastic.sigma);
+    dxf = field(W, H, a.elastic.sigma, (r.next() * 256) | 0);
+    dyf = field(W, H, a.elastic.sigma, (r.next() * 256) | 0);
   }
   const alpha = a.elastic?.alpha ?? 0;
+  const rot = a.angle !== null;
   const th = ((a.angle ?? 0) * Math.PI) / 180;
   const cs = Math.cos(th);
   const sn = Math.sin(th);
-  const z = a.zoom ?? 1;
+  // r = [[cs, −sn], [sn, cs]] (q − c) + c
+  const r00 = cs, r01 = -sn, r10 = sn, r11 = cs;
+  const r0 = cx - cs * cx + sn * cy;
+  const r1 = cy - sn * cx - cs * cy;
+  // z = (flip(r) − c) / zoom + c, flip(r).x = W − 1 − r.x
+  const iz = 1 / (a.zoom ?? 1);
+  const fl = a.flip ? -1 : 1;
+  const z00 = fl * r00 * iz, z01 = fl * r01 * iz, z10 = r10 * iz, z11 = r11 * iz;
+  const z0 = ((a.flip ? W - 1 - r0 : r0) - cx) * iz + cx;
+  const z1 = (r1 - cy) * iz + cy;
+  const zoomed = a.zoom !== null && a.zoom !== 1;
   const [sx, sy] = a.shift ?? [0, 0];
+  const lo = -0.5, hx = W - 0.5, hy = H - 0.5;
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       const i = y * W + x;
-      // elastic: output (x,y) reads the rotated image at (x+dx, y+dy), reflected at the edges
       let u = x;
       let v = y;
-      if (dxf && dyf) {
+      if (dxf !== null) {
         u = reflectCoord(x + alpha * dxf[i], W);
-        v = reflectCoord(y + alpha * dyf[i], H);
+        v = reflectCoord(y + alpha * dyf![i], H);
       }
-      // rotation (inverse of cv2's forward matrix about the centre); outside → 0
-      if (a.angle !== null) {
-        const ux = u - cx;
-        const vy = v - cy;
-        u = cs * ux - sn * vy + cx;
-        v = sn * ux + cs * vy + cy;
-        if (u < -0.5 || u > W - 0.5 || v < -0.5 || v > H - 0.5) continue;
+      if (rot) {
+        const ru = r00 * u + r01 * v + r0;
+        const rv = r10 * u + r11 * v + r1;
+        if (ru < lo || ru > hx || rv < lo || rv > hy) continue;
       }
-      if (a.flip) u = W - 1 - u;
-      // centre zoom: zoomed-out borders are 0
-      if (z !== 1) {
-        u = (u - cx) / z + cx;
-        v = (v - cy) / z + cy;
-        if (u < -0.5 || u > W - 0.5 || v < -0.5 || v > H - 0.5) continue;
-      }
-      // shift with edge replication
-      u = Math.min(Math.max(u - sx, 0), W - 1);
-      v = Math.min(Math.max(v - sy, 0), H - 1);
-      const x0 = Math.floor(u);
-      const y0 = Math.floor(v);
+      let zu = z00 * u + z01 * v + z0;
+      let zv = z10 * u + z11 * v + z1;
+      if (zoomed && (zu < lo || zu > hx || zv < lo || zv > hy)) continue;
+      zu -= sx;
+      zv -= sy;
+      zu = zu < 0 ? 0 : zu > W - 1 ? W - 1 : zu;
+      zv = zv < 0 ? 0 : zv > H - 1 ? H - 1 : zv;
+      const x0 = zu | 0;
+      const y0 = zv | 0;
       const x1 = x0 + 1 < W ? x0 + 1 : x0;
       const y1 = y0 + 1 < H ? y0 + 1 : y0;
-      const fx = u - x0;
-      const fy = v - y0;
-      const p = src[y0 * W + x0] + fx * (src[y0 * W + x1] - src[y0 * W + x0]);
-      const q = src[y1 * W + x0] + fx * (src[y1 * W + x1] - src[y1 * W + x0]);
+      const fx = zu - x0;
+      const fy = zv - y0;
+      const o0 = y0 * W;
+      const o1 = y1 * W;
+      const p = src[o0 + x0] + fx * (src[o0 + x1] - src[o0 + x0]);
+      const q = src[o1 + x0] + fx * (src[o1 + x1] - src[o1 + x0]);
       out[i] = p + fy * (q - p);
     }
   }

@@ -88,30 +88,31 @@ function num(ds: dicomParser.DataSet, tag: string, file: string, name: string, d
   return v;
 }
 
-/** Reads the stored samples of one uncompressed frame into an Int32/Float64-safe array. */
-function readNative(ds: dicomParser.DataSet, file: string, n: number, bitsAllocated: number, bigEndian: boolean): Float64Array {
+/** The stored samples of one uncompressed frame, as an unsigned typed array (copied when unaligned or big endian). */
+function readNative(ds: dicomParser.DataSet, file: string, n: number, bitsAllocated: number, bigEndian: boolean): Uint8Array | Uint16Array | Uint32Array {
   const el = ds.elements.x7fe00010;
   const bytes = ds.byteArray;
   const need = n * (bitsAllocated / 8);
   if (el.dataOffset + Math.min(el.length, need) > bytes.length || el.length < need)
     throw fail(file, `pixel data is truncated: ${Math.max(0, Math.min(el.length, bytes.length - el.dataOffset))} bytes present, ${need} needed`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset + el.dataOffset, need);
-  const out = new Float64Array(n);
-  if (bitsAllocated === 8) for (let i = 0; i < n; i++) out[i] = dv.getUint8(i);
-  else if (bitsAllocated === 16) for (let i = 0; i < n; i++) out[i] = dv.getUint16(2 * i, !bigEndian);
-  else if (bitsAllocated === 32) for (let i = 0; i < n; i++) out[i] = dv.getUint32(4 * i, !bigEndian);
-  else throw fail(file, `bits allocated ${bitsAllocated} is not supported (8, 16 or 32)`);
+  const off = bytes.byteOffset + el.dataOffset;
+  if (bitsAllocated === 8) return bytes.subarray(el.dataOffset, el.dataOffset + n);
+  if (bitsAllocated !== 16 && bitsAllocated !== 32) throw fail(file, `bits allocated ${bitsAllocated} is not supported (8, 16 or 32)`);
+  const size = bitsAllocated / 8;
+  if (!bigEndian && off % size === 0) return bitsAllocated === 16 ? new Uint16Array(bytes.buffer, off, n) : new Uint32Array(bytes.buffer, off, n);
+  const dv = new DataView(bytes.buffer, off, need);
+  const out = bitsAllocated === 16 ? new Uint16Array(n) : new Uint32Array(n);
+  if (bitsAllocated === 16) for (let i = 0; i < n; i++) out[i] = dv.getUint16(2 * i, !bigEndian);
+  else for (let i = 0; i < n; i++) out[i] = dv.getUint32(4 * i, !bigEndian);
   return out;
 }
 
-function frameSamples(f: CodecFrame, file: string, n: number): Float64Array {
+function frameSamples(f: CodecFrame, file: string, n: number): Uint8Array | Uint16Array {
   if (f.width * f.height * f.components < n) throw fail(file, `codec frame ${f.width}x${f.height} is smaller than the header says`);
   const bytesPer = f.bits <= 8 ? 1 : 2;
-  const dv = new DataView(f.pixels.buffer, f.pixels.byteOffset, f.pixels.byteLength);
-  const out = new Float64Array(n);
   if (f.pixels.byteLength < n * bytesPer) throw fail(file, 'codec returned fewer pixels than the header says');
-  for (let i = 0; i < n; i++) out[i] = bytesPer === 1 ? dv.getUint8(i) : dv.getUint16(2 * i, true);
-  return out;
+  if (bytesPer === 1) return f.pixels.subarray(0, n);
+  return f.pixels.byteOffset % 2 === 0 ? new Uint16Array(f.pixels.buffer, f.pixels.byteOffset, n) : new Uint16Array(f.pixels.slice(0, 2 * n).buffer);
 }
 
 /**
@@ -141,7 +142,7 @@ export async function decodeDicom(bytes: Uint8Array, file = '<buffer>', opts: De
   const intercept = ds.elements.x00281052 ? ds.floatString('x00281052') ?? 0 : 0;
   const n = rows * cols;
 
-  let raw: Float64Array;
+  let raw: Uint8Array | Uint16Array | Uint32Array;
   let codecSigned = false;
   if (ts.startsWith('1.2.840.10008.1.2.4.')) {
     if (!pixel.encapsulatedPixelData) throw fail(file, `transfer syntax ${ts} needs encapsulated pixel data`);
@@ -164,19 +165,35 @@ export async function decodeDicom(bytes: Uint8Array, file = '<buffer>', opts: De
 
   // bits stored: keep the low bits, sign-extend when PixelRepresentation = 1
   const bits = Math.min(bitsStored, 32);
-  const mask = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
-  const half = 2 ** (bits - 1);
+  const sgn = signed || codecSigned;
   const out = new Float32Array(n);
   let lo = Infinity;
   let hi = -Infinity;
-  for (let i = 0; i < n; i++) {
-    let v = bits >= 32 ? raw[i] : raw[i] % (mask + 1);
-    if ((signed || codecSigned) && v >= half) v -= 2 * half;
-    v = v * slope + intercept;
-    out[i] = v;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
+  if (bits <= 30) {
+    const mask = (1 << bits) - 1;
+    const half = 1 << (bits - 1);
+    const plain = slope === 1 && intercept === 0;
+    for (let i = 0; i < n; i++) {
+      let v = raw[i] & mask;
+      if (sgn && v >= half) v -= 2 * half;
+      const w = plain ? v : v * slope + intercept;
+      out[i] = w;
+      if (w < lo) lo = w;
+      if (w > hi) hi = w;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      let v = raw[i] >>> 0;
+      if (sgn && v >= 2 ** 31) v -= 2 ** 32;
+      const w = v * slope + intercept;
+      out[i] = w;
+      if (w < lo) lo = w;
+      if (w > hi) hi = w;
+    }
   }
+  // min/max of the float32 values, so the inversion maps them exactly onto each other
+  lo = Math.fround(lo);
+  hi = Math.fround(hi);
   const invert = (opts.invert ?? true) && photometric === 'MONOCHROME1';
   if (invert) for (let i = 0; i < n; i++) out[i] = hi + lo - out[i];
   return {

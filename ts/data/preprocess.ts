@@ -67,57 +67,65 @@ export function percentiles(data: ArrayLike<number>, qs: number[]): number[] {
  */
 export function clipScale(img: GrayImage, pLo = 2, pHi = 98): GrayImage {
   const [lo, hi] = percentiles(img.data, [pLo, pHi]);
-  const d = hi - lo;
-  const out = new Float32Array(img.data.length);
-  if (d > 0) {
-    for (let i = 0; i < out.length; i++) {
-      const v = img.data[i];
-      out[i] = v <= lo ? 0 : v >= hi ? 1 : (v - lo) / d;
-    }
-  }
+  const out = img.data.slice();
+  clipInPlace(out, lo, hi);
   return { width: img.width, height: img.height, data: out };
 }
 
 /**
  * Bounding rectangles [x,y,w,h] of the 8-connected regions of `mask > 0` (what cv2's external
- * contours + boundingRect give for filled masks), largest area first.
+ * contours + boundingRect give for filled masks), largest area first. Works on row runs with
+ * union-find: a run joins every run of the previous row that overlaps it or touches a corner.
  */
 export function regionBoxes(mask: GrayImage): Box[] {
   const { width: W, height: H, data } = mask;
-  const seen = new Uint8Array(W * H);
-  const stack = new Int32Array(W * H);
-  const boxes: Box[] = [];
-  for (let s = 0; s < W * H; s++) {
-    if (seen[s] || !(data[s] > 0)) continue;
-    let top = 0;
-    stack[top++] = s;
-    seen[s] = 1;
-    let x0 = W, y0 = H, x1 = -1, y1 = -1;
-    while (top > 0) {
-      const p = stack[--top];
-      const y = (p / W) | 0;
-      const x = p - y * W;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = y + dy;
-        if (yy < 0 || yy >= H) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          const xx = x + dx;
-          if (xx < 0 || xx >= W) continue;
-          const q = yy * W + xx;
-          if (!seen[q] && data[q] > 0) {
-            seen[q] = 1;
-            stack[top++] = q;
-          }
-        }
+  const parent: number[] = [];
+  const box: number[][] = []; // per run: x0, y0, x1, y1
+  const find = (a: number): number => {
+    while (parent[a] !== a) a = parent[a] = parent[parent[a]];
+    return a;
+  };
+  let prev: number[] = []; // [start, end, id] triples of the previous row
+  for (let y = 0; y < H; y++) {
+    const cur: number[] = [];
+    const o = y * W;
+    let x = 0;
+    let p = 0;
+    while (x < W) {
+      if (!(data[o + x] > 0)) {
+        x++;
+        continue;
       }
+      const s = x;
+      while (x < W && data[o + x] > 0) x++;
+      const e = x - 1;
+      const id = parent.length;
+      parent.push(id);
+      box.push([s, y, e, y]);
+      while (p < prev.length && prev[p + 1] < s - 1) p += 3; // runs ending left of s−1 cannot touch
+      for (let q = p; q < prev.length && prev[q] <= e + 1; q += 3) {
+        const a = find(prev[q + 2]);
+        const b = find(id);
+        if (a !== b) parent[b] = a;
+      }
+      cur.push(s, e, id);
     }
-    boxes.push([x0, y0, x1 - x0 + 1, y1 - y0 + 1]);
+    prev = cur;
   }
-  return boxes.sort((a, b) => b[2] * b[3] - a[2] * a[3]);
+  const acc = new Map<number, number[]>();
+  for (let i = 0; i < parent.length; i++) {
+    const r = find(i);
+    const b = box[i];
+    const a = acc.get(r);
+    if (!a) acc.set(r, b.slice());
+    else {
+      if (b[0] < a[0]) a[0] = b[0];
+      if (b[1] < a[1]) a[1] = b[1];
+      if (b[2] > a[2]) a[2] = b[2];
+      if (b[3] > a[3]) a[3] = b[3];
+    }
+  }
+  return [...acc.values()].map((b) => [b[0], b[1], b[2] - b[0] + 1, b[3] - b[1] + 1] as Box).sort((a, b) => b[2] * b[3] - a[2] * a[3]);
 }
 
 /**
@@ -265,7 +273,6 @@ export interface Preprocessed {
 export function preprocess(img: GrayImage, src: { mask?: GrayImage; box?: Box }, opts: PreprocessOptions = {}): Preprocessed {
   const size = opts.size ?? 256;
   const [pl, ph] = opts.clip ?? [2, 98];
-  const unit = clipScale(img, pl, ph);
   let box: Box | null = null;
   let warning: string | undefined;
   if (src.mask) {
@@ -282,8 +289,21 @@ export function preprocess(img: GrayImage, src: { mask?: GrayImage; box?: Box },
     box = null;
   }
   const rect = box ? squareCrop(box, img.width, img.height, opts.borderPct ?? 5) : null;
-  const cut = rect ? crop(unit, rect) : unit;
+  // percentiles of the whole image; the clip is pointwise, so applying it after the crop is the same
+  const [lo, hi] = percentiles(img.data, [pl, ph]);
+  const cut = rect ? crop(img, rect) : { ...img, data: img.data.slice() };
+  clipInPlace(cut.data, lo, hi);
   return { image: resizeBilinear(cut, size, size), crop: rect, warning };
+}
+
+function clipInPlace(d: Float32Array, lo: number, hi: number): void {
+  const r = hi - lo;
+  if (!(r > 0)) return void d.fill(0);
+  const s = 1 / r;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    d[i] = v <= lo ? 0 : v >= hi ? 1 : (v - lo) * s;
+  }
 }
 
 /**
