@@ -237,6 +237,10 @@ Napi::Value Download(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto t = lookup(arg_id(info[0], "download", "tensor"), "download", "tensor");
     size_t n = static_cast<size_t>(t->numel());
+    // V8 aborts the process when asked for a typed array over 2^32 elements (kMaxLength)
+    if (n > 0xFFFFFFFFull)
+      MDMT_FAIL(code::kInvalid, "download", "tensor " << t->shape_str() << " has " << n
+                                            << " elements; a JavaScript typed array holds at most 2^32 - 1");
     Napi::TypedArray out;
     if (info.Length() == 2 && !info[1].IsUndefined()) {
       if (!info[1].IsTypedArray()) MDMT_FAIL(code::kInvalid, "download", "out must be a typed array");
