@@ -176,6 +176,22 @@ test('raw addon: disposed ids, upload/download mismatches, view', () => {
   throws('never allocated', () => r.info(1e12), { code: 'EDISPOSED', op: 'info', msg: /does not exist/ });
 });
 
+test('raw addon: a tensor too large for a JS typed array is refused by download (V8 would abort)', () => {
+  const r = raw();
+  let id = 0;
+  try {
+    id = r.alloc([2 ** 32 + 1], 'uint8', 'cpu') as number; // 4 GiB, never touched
+  } catch (e) {
+    console.log(`  [skip] giant download: cannot reserve 4 GiB here (${(e as Error).message})`);
+    return;
+  }
+  try {
+    throws('download 2^32+1', () => r.download(id), { code: 'EINVAL', op: 'download', msg: /has 4294967297 elements; a JavaScript typed array holds at most 2\^32 - 1/ });
+  } finally {
+    r.free(id);
+  }
+});
+
 test('raw addon: pool and layout kernels name the op and the argument', () => {
   const r = raw();
   const x = rawTensor([2, 3, 8, 8]), xi = rawTensor([2, 3, 8, 8], 'int32');

@@ -387,6 +387,12 @@ function child(): void {
     let args = structured[name] ? structured[name]() : Array.from({ length: rng.int(0, 4) }, () => anyValue());
     if (chance(0.12)) args = Array.from({ length: rng.int(0, 5) }, () => anyValue()); // fully random list
     else if (chance(0.08)) args = chance(0.5) ? args.slice(0, -1) : [...args, anyValue()]; // wrong count
+    // random ids look like dims: never allocate between MAX_BIG elements and "more than any
+    // machine has" (those are refused without allocating); keep what is touched small
+    if (name === 'alloc' && Array.isArray(args[0]) && args[0].every((d) => Number.isInteger(d) && d >= 0)) {
+      const p = (args[0] as number[]).reduce((a, b) => a * b, 1);
+      if (p > MAX_BIG && p < 1e12) args[0] = bigShape();
+    }
     fs.writeSync(log, `#${i} ${name}(${args.map((a) => describe(a)).join(', ')})\n`);
     s.calls++;
     s.perFn[name] = (s.perFn[name] ?? 0) + 1;
@@ -397,6 +403,7 @@ function child(): void {
       const r = call[name](...args);
       s.returned++;
       if (op) s.opsReturned[op] = (s.opsReturned[op] ?? 0) + 1;
+      if (name === 'alloc' || name === 'view') fs.writeSync(log, `  -> ${String(r)}\n`);
       if (name === 'alloc' || name === 'view') register(r, name === 'alloc' ? args[0] : args[1], name === 'alloc' ? args[1] : info.get(args[0] as number)?.dtype ?? 'float32');
       if (name === 'free') forget(args[0]);
     } catch (e) {
