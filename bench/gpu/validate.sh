@@ -40,6 +40,26 @@ for s in $steps; do
         echo "$(basename "$f") rc=$? $(grep -E 'Total|Passed|Skipped' "$OUT/$(basename "$f" .js).log" | tr -s ' \n' ' ')" | tee -a "$OUT/summary.txt"
       done
       ;;
+    step)
+      for tf in 0 1; do
+        MDMT_TF32=$tf timeout 400 node node_modules/uvu/bin.js dist/test/cuda 'step\.test\.js$' > "$OUT/step_tf32_$tf.log" 2>&1
+        echo "step.test.js MDMT_TF32=$tf rc=$? $(grep -E 'Total|Passed|Skipped' "$OUT/step_tf32_$tf.log" | tr -s ' \n' ' ')" | tee -a "$OUT/summary.txt"
+        grep -E '^  [a-z_0-9]+: loss' "$OUT/step_tf32_$tf.log" | tee -a "$OUT/summary.txt"
+      done
+      ;;
+    bench)
+      # one process per backbone: a failure or a leak in one cannot touch the next
+      for m in ${MDMT_BENCH_MODELS:-densenet121 densenet161 densenet169 densenet201 efficientnet_b0 efficientnet_b1_pruned efficientnet_es efficientnet_es_pruned efficientnet_lite0 googlenet mobilenet_v2 resnet18 resnet34 resnet50 resnet101 wide_resnet50_2 shufflenet_v2_x0_5 shufflenet_v2_x1_0}; do
+        timeout ${MDMT_BENCH_TIMEOUT:-90} node dist/bench/gpu/step.js --models $m --steps ${MDMT_BENCH_STEPS:-6} --warmup 2 --json "$OUT/mdmt_step.jsonl" > /dev/null 2> "$OUT/bench_$m.err"
+        rc=$?; [ $rc = 0 ] || echo "{\"model\":\"$m\",\"error\":\"rc $rc $(tail -c 300 "$OUT/bench_$m.err" | tr -d '"\n')\"}" >> "$OUT/mdmt_step.jsonl"
+      done
+      cat "$OUT/mdmt_step.jsonl" | tee -a "$OUT/summary.txt"
+      ;;
+    torch)
+      timeout ${MDMT_TORCH_TIMEOUT:-400} python3 bench/peers/torch_step.py --steps ${MDMT_BENCH_STEPS:-6} --warmup 3 --json "$OUT/torch_step.jsonl" > "$OUT/torch.log" 2>&1
+      echo "torch rc=$?" | tee -a "$OUT/summary.txt"; head -1 "$OUT/torch.log" | tee -a "$OUT/summary.txt"
+      cat "$OUT/torch_step.jsonl" | tee -a "$OUT/summary.txt"
+      ;;
     ops)
       MDMT_DEVICE=cuda MDMT_TF32=0 timeout 400 node node_modules/uvu/bin.js dist/test/ops '\.test\.js$' > "$OUT/ops_cuda.log" 2>&1
       echo "test/ops on cuda rc=$? $(grep -E 'Total|Passed|Skipped' "$OUT/ops_cuda.log" | tr -s ' \n' ' ')" | tee -a "$OUT/summary.txt"
@@ -48,3 +68,7 @@ for s in $steps; do
       ;;
   esac
 done
+# failures in full on stdout (uvu prints them after "FAIL")
+for f in "$OUT"/*.log; do grep -q "FAIL\|✘" "$f" 2>/dev/null && { echo "==== $(basename "$f")"; grep -A14 "FAIL " "$f" | head -${MDMT_FAIL_LINES:-60}; }; done
+# The device tool returns only a few files: pack every log into one archive.
+(cd "$OUT" && tar -czf logs.tgz --exclude=logs.tgz . 2>/dev/null && find . -maxdepth 1 -type f ! -name logs.tgz ! -name summary.txt -delete)
