@@ -23,7 +23,7 @@ import { truncNormal } from '../nn/init';
 import { BatchNorm2d, Conv2d, Linear } from '../nn/layers';
 import { Module } from '../nn/module';
 import { Dropout, MaxPool2d, Sequential } from '../nn/simple';
-import { keep, tensor, Tensor } from '../tensor';
+import { tensor, Tensor } from '../tensor';
 import { Backbone, ModelOptions, registerModel } from './registry';
 
 export class BasicConv2d extends Module {
@@ -70,8 +70,6 @@ export class GoogLeNet extends Backbone {
   readonly numFeatures = 1024;
   readonly classifierKey = 'fc';
   readonly transformInput: boolean;
-  private readonly tScale: Tensor | null = null;
-  private readonly tShift: Tensor | null = null;
   private readonly order: string[] = [];
 
   constructor(o: ModelOptions = {}) {
@@ -95,24 +93,19 @@ export class GoogLeNet extends Backbone {
     if (this.withClassifier) this.registerModule('fc', new Linear(1024, this.numClasses));
     // torchvision init_weights: trunc_normal_(0, 0.01, −2, 2) on Conv and Linear weights, BN 1/0
     for (const [, m] of this.namedModules()) if (m instanceof Conv2d || m instanceof Linear) truncNormal(m.param('weight'), 0, 0.01, -2, 2);
-    if (this.transformInput) {
-      // constants, not buffers: torchvision computes them in forward and stores no keys
-      this.tScale = keep(tensor(STD.map((s) => s / 0.5), [1, 3, 1, 1]));
-      this.tShift = keep(tensor(MEAN.map((m) => (m - 0.5) / 0.5), [1, 3, 1, 1]));
-    }
   }
 
   forward(x: Tensor): Tensor {
-    let h = this.tScale && this.tShift ? add(mul(x, this.tScale), this.tShift) : x;
+    let h = x;
+    if (this.transformInput) {
+      // per-call constants, not buffers: torchvision computes them in forward and stores no keys
+      const scale = tensor(STD.map((s) => s / 0.5), [1, 3, 1, 1], { device: x.device });
+      const shift = tensor(MEAN.map((m) => (m - 0.5) / 0.5), [1, 3, 1, 1], { device: x.device });
+      h = add(mul(x, scale), shift);
+    }
     for (const n of this.order) h = this.child(n).forward(h) as Tensor;
     const f = this.child('dropout').forward(flatten(globalAvgpool(h), 1)) as Tensor;
     return this.withClassifier ? (this.child('fc').forward(f) as Tensor) : f;
-  }
-
-  override dispose(): void {
-    super.dispose();
-    this.tScale?.dispose();
-    this.tShift?.dispose();
   }
 }
 

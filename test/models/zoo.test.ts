@@ -1,0 +1,84 @@
+/**
+ * Walks the registry (as torchvision's test_models.py does). For every model:
+ * - backbone-only state_dict keys, shapes, order and dtypes equal the expectations
+ *   (PyTorch-generated for torchvision, models.md / the pruning file for timm) and the
+ *   parameter count equals the table;
+ * - a 2×3×64×64 input gives [2, features] (64 is accepted by every architecture);
+ * - its ONNX export, run by onnxruntime-node, gives the same features within
+ *   |Δ| ≤ 1e-4·max|y| + 1e-4·|y| (eval mode, random BN statistics);
+ * - MDMTModel on it trains one step (mixed-mask loss on both heads, Adam): the input gets a
+ *   gradient, every gradient is finite, every parameter changes; the two single-task
+ *   models (sharing that backbone) do the same.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { noGrad } from '../../ts/autograd/tape';
+import { toOnnx } from '../../ts/io/onnx_export';
+import { MDMTModel, STLModel } from '../../ts/models/mdmt';
+import { backboneFeatures, listModels } from '../../ts/models/registry';
+import { manualSeed } from '../../ts/random';
+import { liveTensorCount, tensor, tidy } from '../../ts/tensor';
+import { COUNTS, expectedKeys, FEATURES } from './expected';
+import { assertCloseScaled, images, randomizeBatchNorm, runOrt, trainStep } from './util';
+
+const SHAPE = [2, 3, 64, 64];
+
+test('the registry holds the 18 paper backbones and resnext50_32x4d', () => {
+  assert.equal(listModels(), Object.keys(COUNTS).sort());
+});
+
+// MDMT_ZOO=resnet18,googlenet runs a subset (debugging)
+const only = process.env.MDMT_ZOO ? process.env.MDMT_ZOO.split(',') : null;
+for (const name of Object.keys(COUNTS).sort().filter((n) => !only || only.includes(n))) {
+  test(name, async () => {
+    const live = liveTensorCount();
+    manualSeed(0);
+    const m = new MDMTModel(name);
+    try {
+      const bb = m.backbone;
+      // names, shapes, order, dtypes (our int32 num_batches_tracked is PyTorch's int64 on disk)
+      const keys = [...bb.stateDict()].map(([k, t]) => `${k} [${t.shape.join(',')}] ${k.endsWith('num_batches_tracked') ? 'int64' : t.dtype}`);
+      const exp = expectedKeys(name);
+      assert.ok(exp, `no expectation for ${name}`);
+      const first = exp!.findIndex((k, i) => k !== keys[i]);
+      assert.ok(first < 0 && keys.length === exp!.length,
+        `state_dict differs at #${first}: expected '${exp![first]}', got '${keys[first]}' (${keys.length} vs ${exp!.length} keys)`);
+      assert.is(bb.numParams(), COUNTS[name], 'parameter count');
+      assert.is(backboneFeatures(bb), FEATURES[name], 'feature width');
+
+      // eval forward and the onnxruntime oracle
+      const x = images(SHAPE);
+      randomizeBatchNorm(bb);
+      bb.eval();
+      const ours = tidy(() => noGrad(() => {
+        const y = bb.forward(tensor(x, SHAPE));
+        assert.equal(y.shape, [2, FEATURES[name]], 'output shape');
+        return y.toArray() as Float32Array;
+      }));
+      assert.ok(ours.every(Number.isFinite), 'finite features');
+      const ref = await runOrt(toOnnx(bb, { inputShape: SHAPE }), x, SHAPE);
+      assertCloseScaled(ours, ref.output, `${name} vs onnxruntime`);
+
+      // one MDMT step, then the single-task models on the same backbone
+      const r = trainStep(m, x, SHAPE);
+      assert.ok(r.inputGrad, 'the input receives a finite, non-zero gradient');
+      assert.equal(r.badGrads, [], 'parameters without a finite gradient');
+      assert.equal(r.unchanged, [], 'parameters unchanged by the step');
+      for (const task of ['afc', 'bx'] as const) {
+        const s = new STLModel(task, bb);
+        try {
+          const rs = trainStep(s, x, SHAPE);
+          assert.equal(rs.badGrads, [], `STL ${task}: parameters without a finite gradient`);
+          assert.equal(rs.unchanged, [], `STL ${task}: parameters unchanged by the step`);
+        } finally {
+          s.child('head').dispose(); // the backbone is m's
+        }
+      }
+    } finally {
+      m.dispose();
+    }
+    assert.is(liveTensorCount(), live, 'live tensors after the test');
+  });
+}
+
+test.run();

@@ -1,0 +1,105 @@
+/**
+ * `mdmt export --model NAME --out file.onnx [--weights file] [--size 256] [--batch 1]
+ * [--task auto|imagenet|backbone|mdmt|stl_afc|stl_bx]`: builds the model, loads the
+ * weights (safetensors or ONNX initializers, strict), and writes its eval-mode ONNX graph
+ * (opset 17, symbolic batch). `--task auto` picks the model from the weights' keys
+ * (afc_head.* → MDMT, head.* → single-task, otherwise the ImageNet model with classifier;
+ * without weights: the ImageNet model).
+ *
+ *   mdmt export --model resnet18 --weights runs/x/best.safetensors --out mdmt_resnet18.onnx
+ */
+import type { Command } from 'commander';
+import { MdmtError } from '../errors';
+import { exportOnnx } from '../io/onnx_export';
+import { readOnnxInitializers } from '../io/onnx_import';
+import { loadSafetensors } from '../io/safetensors';
+import { loadWeightsFile } from '../io/weights';
+import { getModel, listModels } from '../models/registry';
+import { MDMTModel, STLModel } from '../models/mdmt';
+import { Module } from '../nn/module';
+import { manualSeed } from '../random';
+
+export type ExportTask = 'auto' | 'imagenet' | 'backbone' | 'mdmt' | 'stl_afc' | 'stl_bx';
+const TASKS: ExportTask[] = ['auto', 'imagenet', 'backbone', 'mdmt', 'stl_afc', 'stl_bx'];
+
+function weightShapes(file: string): Map<string, readonly number[]> {
+  const ts = file.endsWith('.onnx') ? readOnnxInitializers(file) : loadSafetensors(file).tensors;
+  const out = new Map([...ts].map(([k, t]) => [k, t.shape] as [string, readonly number[]]));
+  for (const t of ts.values()) t.dispose();
+  return out;
+}
+
+/** The task whose keys the weights carry. */
+export function inferTask(keys: Map<string, readonly number[]>): Exclude<ExportTask, 'auto'> {
+  if ([...keys.keys()].some((k) => k.startsWith('afc_head.'))) return 'mdmt';
+  const head = [...keys].find(([k]) => k.startsWith('head.') && k.endsWith('.weight'));
+  if (head) return head[1][0] === 2 ? 'stl_afc' : 'stl_bx';
+  if ([...keys.keys()].some((k) => /^(fc|classifier)(\.1)?\.weight$/.test(k))) return 'imagenet';
+  return 'backbone';
+}
+
+/** Builds the model an export asks for. */
+export function buildForExport(name: string, task: Exclude<ExportTask, 'auto'>, numClasses?: number): Module {
+  switch (task) {
+    case 'imagenet': return getModel(name, { numClasses });
+    case 'backbone': return getModel(name, { withClassifier: false });
+    case 'mdmt': return new MDMTModel(name);
+    case 'stl_afc': return new STLModel('afc', name);
+    case 'stl_bx': return new STLModel('bx', name);
+  }
+}
+
+export interface ExportCliOptions {
+  model: string;
+  out: string;
+  weights?: string;
+  size?: string;
+  batch?: string;
+  task?: string;
+  classes?: string;
+}
+
+/** The command's action (also callable from code). */
+export function runExport(o: ExportCliOptions): { file: string; task: string; params: number } {
+  if (!listModels().includes(o.model)) throw new MdmtError('EINVAL', 'export', `unknown model '${o.model}'; registered: ${listModels().join(', ')}`);
+  const size = Number(o.size ?? 256), batch = Number(o.batch ?? 1);
+  if (!Number.isInteger(size) || size < 32) throw new MdmtError('EINVAL', 'export', `--size must be an integer >= 32, got ${o.size}`);
+  if (!Number.isInteger(batch) || batch < 1) throw new MdmtError('EINVAL', 'export', `--batch must be a positive integer, got ${o.batch}`);
+  const task = (o.task ?? 'auto') as ExportTask;
+  if (!TASKS.includes(task)) throw new MdmtError('EINVAL', 'export', `--task must be one of ${TASKS.join(', ')}, got '${o.task}'`);
+  let shapes: Map<string, readonly number[]> | null = null;
+  if (o.weights) shapes = weightShapes(o.weights);
+  const t = task === 'auto' ? (shapes ? inferTask(shapes) : 'imagenet') : task;
+  let classes = o.classes ? Number(o.classes) : undefined;
+  if (t === 'imagenet' && classes === undefined && shapes) {
+    const w = [...shapes].find(([k]) => /^(fc|classifier)(\.1)?\.weight$/.test(k));
+    if (w) classes = w[1][0];
+  }
+  manualSeed(0);
+  const model = buildForExport(o.model, t, classes);
+  try {
+    if (o.weights) loadWeightsFile(model, o.weights);
+    exportOnnx(model, o.out, { inputShape: [batch, 3, size, size] });
+    return { file: o.out, task: t, params: model.numParams() };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Adds `export` to the mdmt CLI. */
+export function register(program: Command): void {
+  program
+    .command('export')
+    .description('export a model (eval mode) to ONNX, opset 17, loadable by onnxruntime')
+    .requiredOption('--model <name>', `registered backbone (${listModels().join(', ')})`)
+    .requiredOption('--out <file>', 'output .onnx file')
+    .option('--weights <file>', 'weights to load first (.safetensors or .onnx, state_dict keys)')
+    .option('--task <task>', `model to build: ${TASKS.join(' | ')}`, 'auto')
+    .option('--size <n>', 'input height and width', '256')
+    .option('--batch <n>', 'traced batch size (the ONNX batch dimension stays symbolic)', '1')
+    .option('--classes <n>', 'ImageNet-style classifier outputs (default: from the weights, else 1000)')
+    .action((o: ExportCliOptions) => {
+      const r = runExport(o);
+      console.log(`wrote ${r.file} (${o.model}, task ${r.task}, ${r.params} parameters, input N×3×${o.size ?? 256}×${o.size ?? 256})`);
+    });
+}
