@@ -162,6 +162,8 @@ export async function train(input: TrainConfigInput, hooks: TrainHooks = SILENT)
       let lossSum = 0, nb = 0;
       const batches = trainLoader.length;
       for await (const b of trainLoader.epoch(epoch)) {
+        // BatchNorm cannot train on one sample (as in PyTorch): a trailing 1-sample batch is skipped
+        if (b.n < 2) continue;
         setDropoutSeed(seedOf(cfg.seed, 'dropout', epoch, b.index));
         const loss = tidy(() => {
           const t = toTensors(b, cfg.device);

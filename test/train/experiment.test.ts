@@ -1,0 +1,48 @@
+// The sweep plan: backbones × experiments × folds in an order where every STL job comes
+// before the FT and MDMT jobs that start from it; FT depends on STL τ2 of the same fold,
+// MDMT on STL τ1 and STL τ2 of the same fold; under LOCO every centre pairs with BRIXIA fold
+// bxLocoFold; FT / MDMT alone pull in the STL jobs they need; bad folds are refused.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { planJobs, type ExperimentConfig } from '../../ts/train/experiment';
+
+const base = (o: Partial<ExperimentConfig> = {}): ExperimentConfig => ({ runsDir: '/tmp/plan', backbones: ['a', 'b'], base: {}, ...o });
+
+test('every STL job precedes the jobs that need it; dependencies are the same fold', () => {
+  const jobs = planJobs(base(), { cv: 5, loco: 6, bxLoco: 3 }, 0);
+  const at = new Map(jobs.map((j, i) => [j.key, i]));
+  assert.is(jobs.length, 2 * (5 * 4 + 6 * 3 + 1), 'CV: 4 experiments × 5 folds; LOCO: 3 × 6 folds + one STL τ2 fold, per backbone');
+  assert.is(new Set(jobs.map((j) => j.key)).size, jobs.length, 'no duplicate jobs');
+  for (const j of jobs) {
+    for (const d of Object.values(j.deps)) assert.ok(at.get(d!)! < at.get(j.key)!, `${d} before ${j.key}`);
+    if (j.experiment === 'ft') assert.equal(j.deps, { stlBx: `${j.protocol}/${j.backbone}/stl_bx/fold${j.protocol === 'cv' ? j.fold : 0}` });
+    if (j.experiment === 'mdmt') {
+      assert.is(j.deps.stlAfc, `${j.protocol}/${j.backbone}/stl_afc/fold${j.fold}`);
+      assert.is(j.deps.stlBx, `${j.protocol}/${j.backbone}/stl_bx/fold${j.protocol === 'cv' ? j.fold : 0}`);
+    }
+    if (j.experiment.startsWith('stl')) assert.equal(j.deps, {});
+  }
+  const lastStl = Math.max(...jobs.map((j, i) => (j.experiment.startsWith('stl') ? i : -1)));
+  const firstLater = jobs.findIndex((j) => !j.experiment.startsWith('stl'));
+  assert.ok(lastStl < firstLater, 'all STL jobs first');
+  assert.ok(jobs[0].dir.endsWith('/tmp/plan/cv/a/stl_afc/fold0'));
+});
+
+test('LOCO pairs every centre with BRIXIA fold bxLocoFold', () => {
+  const jobs = planJobs(base({ protocols: ['loco'], backbones: ['a'], experiments: ['mdmt'] }), { cv: 5, loco: 4, bxLoco: 3 }, 2);
+  assert.equal(jobs.map((j) => j.key), [
+    'loco/a/stl_afc/fold0', 'loco/a/stl_bx/fold2', 'loco/a/stl_afc/fold1', 'loco/a/stl_afc/fold2', 'loco/a/stl_afc/fold3',
+    'loco/a/mdmt/fold0', 'loco/a/mdmt/fold1', 'loco/a/mdmt/fold2', 'loco/a/mdmt/fold3',
+  ], 'MDMT alone pulls in its STL jobs');
+});
+
+test('fold selection, limits and errors', () => {
+  const j = planJobs(base({ protocols: ['cv'], backbones: ['a'], experiments: ['stl_afc'], folds: { cv: [3, 1] }, foldLimit: 1 }), { cv: 5, loco: 6, bxLoco: 3 }, 0);
+  assert.equal(j.map((x) => x.key), ['cv/a/stl_afc/fold3']);
+  assert.throws(() => planJobs(base({ folds: { cv: [5] } }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /cv fold 5 does not exist/);
+  assert.throws(() => planJobs(base({ protocols: ['loco'] }), { cv: 5, loco: 6, bxLoco: 3 }, 3), /bxLocoFold 3/);
+  assert.throws(() => planJobs(base({ experiments: ['stl'] as never }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /unknown experiment 'stl'/);
+  assert.throws(() => planJobs(base({ backbones: [] }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /no backbones/);
+});
+
+test.run();

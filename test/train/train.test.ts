@@ -1,0 +1,92 @@
+// train(): one tiny run end to end — history, warm-up gating, run-directory files, flat
+// live-tensor count across epochs and none left after the run, a finished directory returned
+// without retraining, a directory of another configuration refused, config errors naming
+// the field.
+import * as fs from 'fs';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MdmtError } from '../../ts/errors';
+import { loadSafetensors } from '../../ts/io/safetensors';
+import { liveTensorCount } from '../../ts/tensor';
+import { resolveTrainConfig } from '../../ts/train/config';
+import { RUN_FILES, train, type TrainResult } from '../../ts/train/train';
+import { BACKBONE, tinyBase, tmpDir } from './_fixture';
+
+let out: string;
+let r: TrainResult;
+
+test('a tiny STL τ2 run: history, warm-up gating, files, no leaks', async () => {
+  out = path.join(tmpDir('train'), 'run');
+  const live = liveTensorCount();
+  r = await train({ ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_bx', outDir: out, schedule: { maxEpochs: 3, warmupEpochs: 1, earlyStopping: 5 } });
+  assert.is(liveTensorCount(), live, 'every tensor of the run is freed');
+  assert.is(r.history.length, 3);
+  assert.equal(r.history.map((h) => h.epoch), [1, 2, 3]);
+  assert.is(r.history[0].isBest, false, 'no best model during warm-up');
+  assert.ok(r.best.selected && r.best.epoch >= 2, `best epoch ${r.best.epoch} after warm-up`);
+  const lt = r.history.map((h) => (h as unknown as { liveTensors: number }).liveTensors);
+  assert.ok(lt.every((n) => n === lt[0]), `live tensors flat across epochs: ${lt}`);
+  for (const h of r.history) assert.ok(Number.isFinite(h.trainLoss) && Number.isFinite(h.valLoss) && h.valBxLoss !== undefined);
+  assert.is(r.result.experiment, 'stl_bx');
+  assert.is(r.metrics.cm.length, 4, 'τ2 confusion matrix is 4×4');
+  const n = r.metrics.cm.flat().reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(r.metrics.test.acc - r.metrics.cm.reduce((s, row, i) => s + row[i], 0) / n) < 1e-12);
+  for (const f of Object.values(RUN_FILES)) assert.ok(fs.existsSync(path.join(out, f)), `${f} written`);
+  for (const p of ['train', 'val', 'test']) assert.ok(fs.existsSync(path.join(out, 'split', 'BX', `${p}.txt`)));
+  const log = fs.readFileSync(path.join(out, RUN_FILES.log), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.is(log.length, 3);
+  assert.is(log[2].valLoss, r.history[2].valLoss);
+  const ck = loadSafetensors(r.checkpointPath);
+  assert.is(ck.metadata.epoch, '3');
+  assert.ok([...ck.tensors.keys()].some((k) => k.startsWith('optim.m.')) && [...ck.tensors.keys()].some((k) => k.startsWith('model.')));
+  assert.ok(JSON.parse(ck.metadata.rng).global.length === 5, 'RNG state stored');
+  for (const t of ck.tensors.values()) t.dispose();
+});
+
+test('a finished run directory is returned as is, not retrained', async () => {
+  const before = fs.statSync(path.join(out, RUN_FILES.log)).mtimeMs;
+  const again = await train({ ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_bx', outDir: out, schedule: { maxEpochs: 3, warmupEpochs: 1, earlyStopping: 5 } });
+  assert.equal(again.metrics, r.metrics);
+  assert.is(fs.statSync(path.join(out, RUN_FILES.log)).mtimeMs, before, 'log untouched');
+});
+
+test('a run directory of another configuration is refused', async () => {
+  try {
+    await train({ ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_bx', outDir: out, seed: 9 });
+    assert.unreachable('should throw');
+  } catch (e) {
+    assert.instance(e, MdmtError);
+    assert.is((e as MdmtError).code, 'ECONFIG');
+    assert.match((e as Error).message, out);
+  }
+});
+
+test('config errors name the field', () => {
+  const ok = { backbone: BACKBONE, experiment: 'stl_afc' as const, outDir: out, data: { afc: out } };
+  assert.throws(() => resolveTrainConfig({ ...ok, batchSize: 0 }), /config\.batchSize/);
+  assert.throws(() => resolveTrainConfig({ ...ok, experiment: 'nope' as never }), /config\.experiment/);
+  assert.throws(() => resolveTrainConfig({ ...ok, optim: { lr: -1 } }), /config\.optim\.lr/);
+  assert.throws(() => resolveTrainConfig({ ...ok, schedule: { plateauFactor: 1.5 } }), /config\.schedule\.plateauFactor/);
+  assert.throws(() => resolveTrainConfig({ ...ok, data: {} }), /config\.data/);
+  assert.throws(() => resolveTrainConfig({ ...ok, device: 'tpu' }), /config\.device/);
+  const d = resolveTrainConfig(ok);
+  assert.equal([d.optim.lr, d.optim.weightDecay, d.schedule.warmupEpochs, d.schedule.earlyStopping, d.schedule.maxEpochs, d.batchSize, d.imageSize],
+    [1e-3, 1e-4, 40, 40, 300, 128, 256], "the paper's defaults");
+  assert.equal([d.schedule.plateauPatience, d.schedule.plateauFactor, d.schedule.minLr, d.lossNormalize, d.afcLoss, d.beta], [15, 0.65, 1e-8, 'batch', 'ce', 0.5]);
+});
+
+test('train() on MDMT with the authors\' MSE τ1 loss runs and logs both validation losses', async () => {
+  const dir = tmpDir('train-mdmt');
+  const base = await tinyBase();
+  const a = await train({ ...base, backbone: BACKBONE, experiment: 'stl_afc', outDir: path.join(dir, 'a'), schedule: { maxEpochs: 1, warmupEpochs: 0 } });
+  const m = await train({ ...base, backbone: BACKBONE, experiment: 'mdmt', outDir: path.join(dir, 'm'), afcLoss: 'mse', lossNormalize: 'masked',
+    init: { stlAfc: a.bestPath, stlBx: r.bestPath }, schedule: { maxEpochs: 2, warmupEpochs: 0 } });
+  assert.ok(m.history.every((h) => h.valAfcLoss !== undefined && h.valBxLoss !== undefined));
+  // 'masked' normalisation: the total is the sum of the per-task means
+  for (const h of m.history) assert.ok(Math.abs(h.valLoss - (h.valAfcLoss! + h.valBxLoss!)) < 1e-9);
+  assert.ok(m.metrics.bx && m.metrics.bxCm, 'MDMT reports τ2 too');
+  assert.is(m.metrics.cm.length, 2);
+});
+
+test.run();

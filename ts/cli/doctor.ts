@@ -1,0 +1,54 @@
+/**
+ * `mdmt doctor`: what this installation can run on — Node version and platform, the native
+ * addon (path, load status), every backend device with its details (CPU ISA and threads;
+ * CUDA availability or the reason it is missing, driver / runtime / cuDNN versions), the
+ * registered ops per backend and the model count. Exit code 1 when the addon cannot load.
+ *
+ *   mdmt doctor
+ */
+import * as os from 'os';
+import { Command } from 'commander';
+import { addonPath, native } from '../native/binding';
+
+/** The doctor's report as lines (and whether the engine is usable). */
+export function diagnose(): { lines: string[]; ok: boolean } {
+  const lines: string[] = [];
+  lines.push(`node        ${process.version} (${process.platform}-${process.arch}, N-API ${process.versions.napi})`);
+  lines.push(`host        ${os.cpus().length} logical CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM`);
+  lines.push(`addon       ${addonPath()}`);
+  let n: ReturnType<typeof native>;
+  try {
+    n = native();
+  } catch (e) {
+    lines.push(`            NOT LOADED: ${(e as Error).message}`);
+    return { lines, ok: false };
+  }
+  lines.push(`            loaded; CUDA ${n.cudaCompiled ? 'compiled in' : 'not compiled in (CPU-only build)'}`);
+  lines.push(`device      MDMT_DEVICE=${process.env.MDMT_DEVICE ?? '(unset: cpu)'}`);
+  for (const d of n.devices()) {
+    lines.push(`  ${d.name.padEnd(9)} ${d.available ? 'available' : 'unavailable'}  ${d.description}${d.available || !d.reason ? '' : ` — ${d.reason}`}`);
+    for (const [k, v] of Object.entries(d.props)) lines.push(`            ${k}: ${v}`);
+  }
+  const ops = n.ops();
+  const per = new Map<string, number>();
+  for (const o of ops) per.set(o.device, (per.get(o.device) ?? 0) + 1);
+  lines.push(`ops         ${[...per].map(([d, c]) => `${d} ${c}`).join(', ')}`);
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { listModels } = require('../models/registry') as typeof import('../models/registry');
+    lines.push(`models      ${listModels().length} registered`);
+  } catch (e) {
+    lines.push(`models      cannot list: ${(e as Error).message}`);
+  }
+  return { lines, ok: true };
+}
+
+export function register(program: Command): void {
+  program.command('doctor')
+    .description('print the backends and devices (CPU ISA/threads, CUDA availability and why not, versions), the addon path and the Node version')
+    .action(() => {
+      const d = diagnose();
+      process.stdout.write(d.lines.join('\n') + '\n');
+      if (!d.ok) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,99 @@
+/**
+ * The `mdmt` command line: a thin shell over the library (commander). Subcommands:
+ * demo, train, experiment, report, doctor (this folder) and synth, inspect, export
+ * (registered by their own files when present). Exit codes scripts can trust:
+ * 0 success, 1 failure (bad data, I/O, training error), 2 usage (unknown command or flag,
+ * bad flag value, invalid configuration). Errors name the flag or file; MDMT_DEBUG=1 adds
+ * the stack.
+ *
+ *   mdmt --help;  mdmt demo;  mdmt experiment --help
+ */
+import { Command, CommanderError } from 'commander';
+import { MdmtError } from '../errors';
+import { EXIT } from './options';
+
+/** Registers a subcommand file's `register(program)`. */
+type Registrar = { register: (program: Command) => void };
+
+const OWN = ['./demo', './train', './experiment', './report', './doctor'];
+const OTHERS = ['./synth', './inspect', './export'];
+
+/**
+ * The commander program with every subcommand (exitOverride: errors are thrown, not exited).
+ *
+ * @example await buildProgram().parseAsync(['node', 'mdmt', 'doctor'])
+ */
+export function buildProgram(): Command {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const version = (require('../native/binding') as typeof import('../native/binding')).packageRoot();
+  let v = '0.0.0';
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    v = require(require('path').join(version, 'package.json')).version;
+  } catch { /* keep 0.0.0 */ }
+  const program = new Command('mdmt')
+    .description('multi-dataset multi-task CNN training (Ruffini et al., MICCAI 2024) on a native CPU/CUDA engine')
+    .version(v)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const m of OWN) (require(m) as Registrar).register(program);
+  for (const m of OTHERS) {
+    let mod: Registrar | undefined;
+    try {
+      mod = require(m) as Registrar;
+    } catch (e) {
+      // a subcommand file another part of mdmt has not shipped yet; any other error is real
+      if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND' || !String((e as Error).message).includes(m.slice(2))) throw e;
+    }
+    mod?.register(program);
+  }
+  for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
+  return program;
+}
+
+/** Maps a thrown error to an exit code and prints it (commander already printed its own). */
+export function exitCodeOf(e: unknown, stderr: (s: string) => void = (s) => process.stderr.write(s)): number {
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+    if (e.code === 'commander.executeSubCommandAsync') return e.exitCode;
+    return EXIT.usage;
+  }
+  if (e instanceof MdmtError) {
+    stderr(`mdmt: ${e.message}\n`);
+    if (process.env.MDMT_DEBUG === '1') stderr(`${e.stack}\n`);
+    return e.code === 'ECONFIG' ? EXIT.usage : EXIT.failure;
+  }
+  stderr(`mdmt: ${e instanceof Error ? e.message : String(e)}\n`);
+  if (process.env.MDMT_DEBUG === '1' && e instanceof Error) stderr(`${e.stack}\n`);
+  return EXIT.failure;
+}
+
+/**
+ * Runs the CLI on `argv` (process.argv shape) and returns the exit code.
+ *
+ * @example process.exitCode = await main(process.argv)
+ */
+export async function main(argv: string[]): Promise<number> {
+  let program: Command;
+  try {
+    program = buildProgram();
+  } catch (e) {
+    return exitCodeOf(e);
+  }
+  if (argv.length <= 2) {
+    program.outputHelp();
+    return EXIT.usage;
+  }
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (e) {
+    return exitCodeOf(e);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,159 @@
+/**
+ * The option vocabulary shared by `mdmt train`, `mdmt experiment` and `mdmt demo`: typed
+ * parsers that reject a bad value naming the flag (commander turns them into usage errors,
+ * exit code 2), the training flags, and their translation into a TrainConfigInput.
+ * A `--config FILE` (JSON, TrainConfigInput fields) is the base; flags override it.
+ *
+ *   addTrainFlags(cmd);  ...  const base = trainBase(cmd.opts());
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { MdmtError } from '../errors';
+import { CODE_PRESET, type TrainConfigInput } from '../train/config';
+
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** An integer ≥ min. */
+export function intArg(min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^[-+]?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer ≥ ${min}.`);
+    return n;
+  };
+}
+
+/** A finite number ≥ min. */
+export function numArg(min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected a number ≥ ${min}.`);
+    return n;
+  };
+}
+
+/** A comma-separated list (each item checked against `allowed` when given). */
+export function listArg(allowed?: readonly string[]) {
+  return (v: string): string[] => {
+    const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+    if (!items.length) throw new InvalidArgumentError('expected a comma-separated list.');
+    const badOne = allowed && items.find((s) => !allowed.includes(s));
+    if (badOne) throw new InvalidArgumentError(`'${badOne}' is not one of ${allowed!.join(', ')}.`);
+    return items;
+  };
+}
+
+/** A comma-separated list of integers ≥ 0. */
+export function intListArg(v: string): number[] {
+  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!items.length || items.some((s) => !/^\d+$/.test(s))) throw new InvalidArgumentError('expected comma-separated integers ≥ 0.');
+  return items.map(Number);
+}
+
+/** A path that must exist. */
+export function existingPath(v: string): string {
+  if (!fs.existsSync(v)) throw new InvalidArgumentError(`'${v}' does not exist.`);
+  return path.resolve(v);
+}
+
+/** The training flags every command that trains accepts. */
+export function addTrainFlags(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'JSON file of train() settings (flags override it)', existingPath)
+    .option('--data-afc <dir>', 'AIforCOVID root (clinical sheets, imgs*, processed/masks)', existingPath)
+    .option('--data-bx <dir>', 'BRIXIA root (metadata_global_v2.csv, dicom_clean/)', existingPath)
+    .option('--covid-cxr <dir>', 'the covid-cxr subset (labels.csv): both tasks from one folder', existingPath)
+    .addOption(new Option('--bins <rule>', 'BRIXIA global-score bins').choices(['paper', 'code']))
+    .addOption(new Option('--preset <name>', "'code': the authors' code values where they differ from the paper (wd 1e-5, patience 65, code bins, MSE τ1, no ImageNet norm)").choices(['paper', 'code']))
+    .option('--image-size <n>', 'square input side (paper 256)', intArg(16))
+    .option('--batch-size <n>', 'batch size (paper 128)', intArg(1))
+    .option('--epochs <n>', 'maximum epochs (paper 300)', intArg(1))
+    .option('--warmup <n>', 'warm-up epochs without best-model selection or early stopping (paper 40)', intArg(0))
+    .option('--patience <n>', 'early-stopping patience after warm-up (paper 40)', intArg(1))
+    .option('--plateau-patience <n>', 'ReduceLROnPlateau patience (paper 15)', intArg(0))
+    .option('--plateau-factor <x>', 'ReduceLROnPlateau factor (paper 0.65)', numArg(0))
+    .option('--min-lr <x>', 'ReduceLROnPlateau minimum lr (paper 1e-8)', numArg(0))
+    .option('--lr <x>', 'Adam learning rate (paper 1e-3)', numArg(0))
+    .option('--wd <x>', 'weight decay (paper 1e-4; code 1e-5)', numArg(0))
+    .option('--decoupled', 'AdamW-style decoupled weight decay')
+    .option('--seed <n>', 'seed of init, data order, augmentation, dropout (default 0)', intArg(0))
+    .option('--split-seed <n>', 'seed of the split files (default 0)', intArg(0))
+    .option('--k-folds <n>', 'CV folds (paper 5)', intArg(3))
+    .option('--bx-loco-fold <n>', 'BRIXIA fold paired with every LOCO fold (default 0)', intArg(0))
+    .option('--device <name>', 'cpu, cuda or cuda:N (default $MDMT_DEVICE or cpu)')
+    .addOption(new Option('--loss-normalize <how>', 'Eq. 2 normalisation (default batch)').choices(['batch', 'masked']))
+    .addOption(new Option('--afc-loss <loss>', 'τ1 loss (paper ce; code mse)').choices(['ce', 'mse']))
+    .option('--afc-fraction <x>', 'fixed τ1 fraction of each MDMT batch (default: random, proportional to size)', numArg(0))
+    .option('--no-augment', 'no training augmentation')
+    .option('--no-imagenet-normalize', 'no ImageNet mean/std after [0,1] scaling')
+    .option('--pretrained <file>', 'ImageNet weights of the backbone (safetensors, torchvision keys)', existingPath)
+    .option('--workers <n>', 'loader worker threads (0 = in-process; default 0)', intArg(0))
+    .option('--cache-dir <dir>', 'disk cache of preprocessed images')
+    .option('--no-progress', 'no progress bars');
+}
+
+type Opts = Record<string, unknown>;
+
+/** Reads `--config` (a JSON object) naming the file on failure. */
+export function readConfigFile(file: string): Partial<TrainConfigInput> {
+  let v: unknown;
+  try {
+    v = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new MdmtError('ECONFIG', '--config', `${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new MdmtError('ECONFIG', '--config', `${file} must hold a JSON object`);
+  return v as Partial<TrainConfigInput>;
+}
+
+/**
+ * The train() settings of the parsed training flags (without backbone / experiment / outDir).
+ *
+ * @example trainBase(cmd.opts()).schedule?.maxEpochs
+ */
+export function trainBase(o: Opts): Partial<TrainConfigInput> {
+  const file = o.config ? readConfigFile(o.config as string) : {};
+  const code = o.preset === 'code';
+  const set = <T>(v: T | undefined, d: T | undefined) => (v !== undefined ? v : d);
+  const data = { ...(code ? CODE_PRESET.data : {}), ...(file.data ?? {}) };
+  if (o.dataAfc) data.afc = o.dataAfc as string;
+  if (o.dataBx) data.bx = o.dataBx as string;
+  if (o.covidCxr) data.covidCxr = o.covidCxr as string;
+  if (o.bins) data.bins = o.bins as 'paper' | 'code';
+  if (o.cacheDir) data.cacheDir = path.resolve(o.cacheDir as string);
+  const schedule = { ...(code ? CODE_PRESET.schedule : {}), ...(file.schedule ?? {}) };
+  const sch: [string, keyof NonNullable<TrainConfigInput['schedule']>][] = [
+    ['epochs', 'maxEpochs'], ['warmup', 'warmupEpochs'], ['patience', 'earlyStopping'],
+    ['plateauPatience', 'plateauPatience'], ['plateauFactor', 'plateauFactor'], ['minLr', 'minLr'],
+  ];
+  for (const [flag, key] of sch) if (o[flag] !== undefined) schedule[key] = o[flag] as number;
+  const optim = { ...(code ? CODE_PRESET.optim : {}), ...(file.optim ?? {}) };
+  if (o.lr !== undefined) optim.lr = o.lr as number;
+  if (o.wd !== undefined) optim.weightDecay = o.wd as number;
+  if (o.decoupled) optim.decoupled = true;
+  const out: Partial<TrainConfigInput> = {
+    ...file, data, schedule, optim,
+    imageSize: set(o.imageSize as number, file.imageSize),
+    batchSize: set(o.batchSize as number, file.batchSize),
+    seed: set(o.seed as number, file.seed),
+    splitSeed: set(o.splitSeed as number, file.splitSeed),
+    kFolds: set(o.kFolds as number, file.kFolds),
+    bxLocoFold: set(o.bxLocoFold as number, file.bxLocoFold),
+    device: set(o.device as string, file.device),
+    lossNormalize: set(o.lossNormalize as 'batch' | 'masked', file.lossNormalize),
+    afcLoss: set(o.afcLoss as 'ce' | 'mse', set(file.afcLoss, code ? CODE_PRESET.afcLoss : undefined)),
+    pretrained: set(o.pretrained as string, file.pretrained),
+    workers: set(o.workers as number, file.workers),
+    progress: o.progress !== false,
+  };
+  if (o.augment === false) out.augment = false;
+  if (o.imagenetNormalize === false) out.imagenetNormalize = false;
+  else if (code && file.imagenetNormalize === undefined) out.imagenetNormalize = CODE_PRESET.imagenetNormalize;
+  if (o.afcFraction !== undefined) {
+    const f = o.afcFraction as number;
+    if (!(f > 0 && f < 1)) throw new MdmtError('ECONFIG', '--afc-fraction', `must be in (0, 1), got ${f}`);
+    out.mixing = { afcFraction: f };
+  }
+  for (const k of Object.keys(out) as (keyof typeof out)[]) if (out[k] === undefined) delete out[k];
+  return out;
+}
