@@ -25,7 +25,7 @@ namespace mdmt {
 
 namespace {
 
-constexpr int64_t kColFloats = int64_t(1) << 21;  // 8 MiB of im2col workspace per thread
+constexpr int64_t kColFloats = int64_t(1) << 22;  // 16 MiB of im2col workspace per thread
 
 struct Geom {
   int64_t N, C, H, W, K, R, S, P, Q, G, Cg, Kg;
@@ -106,41 +106,85 @@ void for_row_runs(const Geom& g, int64_t r, int64_t s, int64_t q0, int64_t n, F&
   }
 }
 
-// col[row, 0..n) = im2col(x_c) for output columns [q0, q0 + n); ldcol = n
-void im2col(const Geom& g, const float* xg, int64_t q0, int64_t n, float* col) {
-  for (int64_t c = 0; c < g.Cg; ++c)
-    for (int64_t r = 0; r < g.R; ++r)
-      for (int64_t s = 0; s < g.S; ++s) {
-        float* dst = col + ((c * g.R + r) * g.S + s) * n;
-        const float* xc = xg + c * g.H * g.W;
-        for_row_runs(g, r, s, q0, n, [&](int64_t jl, int64_t ih, int64_t iw, int64_t cnt, int64_t qa, int64_t qb, int64_t base) {
-          // zero the whole run [qa, qb) first, then copy the valid part
-          if (cnt < qb - qa) std::fill(dst + base, dst + base + (qb - qa), 0.f);
-          if (cnt <= 0) return;
-          const float* src = xc + ih * g.W + iw;
-          if (g.sw == 1) std::memcpy(dst + jl, src, sizeof(float) * cnt);
-          else for (int64_t t = 0; t < cnt; ++t) dst[jl + t] = src[t * g.sw];
-        });
-      }
+// col[row, 0..n) (row stride ldcol) = im2col(x_g) for output columns [q0, q0 + n).
+// Channels in parallel when called outside a parallel region.
+void im2col(const Geom& g, const float* xg, int64_t q0, int64_t n, float* col, int64_t ldcol) {
+  parallel_for(0, g.Cg, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, n * g.R * g.S)), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t r = 0; r < g.R; ++r)
+        for (int64_t s = 0; s < g.S; ++s) {
+          float* dst = col + ((c * g.R + r) * g.S + s) * ldcol;
+          const float* xc = xg + c * g.H * g.W;
+          for_row_runs(g, r, s, q0, n, [&](int64_t jl, int64_t ih, int64_t iw, int64_t cnt, int64_t qa, int64_t qb, int64_t base) {
+            // zero the whole run [qa, qb) first, then copy the valid part
+            if (cnt < qb - qa) std::fill(dst + base, dst + base + (qb - qa), 0.f);
+            if (cnt <= 0) return;
+            const float* src = xc + ih * g.W + iw;
+            if (g.sw == 1) std::memcpy(dst + jl, src, sizeof(float) * cnt);
+            else for (int64_t t = 0; t < cnt; ++t) dst[jl + t] = src[t * g.sw];
+          });
+        }
+  });
 }
 
-// dx_c += col2im(col) for output columns [q0, q0 + n) (the adjoint of im2col)
-void col2im_add(const Geom& g, const float* col, int64_t q0, int64_t n, float* dxg) {
-  for (int64_t c = 0; c < g.Cg; ++c)
-    for (int64_t r = 0; r < g.R; ++r)
-      for (int64_t s = 0; s < g.S; ++s) {
-        const float* src = col + ((c * g.R + r) * g.S + s) * n;
-        float* dc = dxg + c * g.H * g.W;
-        for_row_runs(g, r, s, q0, n, [&](int64_t jl, int64_t ih, int64_t iw, int64_t cnt, int64_t, int64_t, int64_t) {
-          if (cnt <= 0) return;
-          float* d = dc + ih * g.W + iw;
-          if (g.sw == 1) for (int64_t t = 0; t < cnt; ++t) d[t] += src[jl + t];
-          else for (int64_t t = 0; t < cnt; ++t) d[t * g.sw] += src[jl + t];
-        });
-      }
+// dx_g += col2im(col) for output columns [q0, q0 + n) (the adjoint of im2col); channels
+// in parallel (each owns its dx plane).
+void col2im_add(const Geom& g, const float* col, int64_t q0, int64_t n, int64_t ldcol, float* dxg) {
+  parallel_for(0, g.Cg, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, n * g.R * g.S)), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t r = 0; r < g.R; ++r)
+        for (int64_t s = 0; s < g.S; ++s) {
+          const float* src = col + ((c * g.R + r) * g.S + s) * ldcol;
+          float* dc = dxg + c * g.H * g.W;
+          for_row_runs(g, r, s, q0, n, [&](int64_t jl, int64_t ih, int64_t iw, int64_t cnt, int64_t, int64_t, int64_t) {
+            if (cnt <= 0) return;
+            float* d = dc + ih * g.W + iw;
+            if (g.sw == 1) for (int64_t t = 0; t < cnt; ++t) d[t] += src[jl + t];
+            else for (int64_t t = 0; t < cnt; ++t) d[t * g.sw] += src[jl + t];
+          });
+        }
+  });
 }
 
-int64_t chunk_cols(const Geom& g) { return std::max<int64_t>(1, std::min(g.P * g.Q, kColFloats / std::max<int64_t>(1, g.crs()))); }
+// rows × cols block copy between two row strides (gathering images side by side and back)
+void copy_rows(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd) {
+  parallel_for(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, cols)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) std::memcpy(dst + r * ldd, src + r * lds, sizeof(float) * cols);
+  });
+}
+
+// How the images of one group are fed to the GEMM. Small feature maps (PQ below
+// kWideCols) put nb images side by side, so one GEMM sees nb·PQ columns: the weights
+// are packed once per nb images instead of once per image and the NR-wide panels are
+// not mostly padding (7×7 = 49 columns fill 2 panels of 32 to 77 %). Large maps go one
+// image at a time, cut into column chunks of qc when col would exceed the workspace.
+struct Batching {
+  int64_t nb = 1, batches = 1, qc = 1;
+};
+constexpr int64_t kWideCols = 1024;
+Batching make_batching(const Geom& g) {
+  Batching b;
+  const int64_t PQ = g.P * g.Q, CRS = g.crs();
+  int64_t nb = PQ >= kWideCols ? 1 : std::min(g.N, (2 * kWideCols) / std::max<int64_t>(1, PQ));
+  nb = std::min(nb, kColFloats / std::max<int64_t>(1, PQ * (CRS + g.Kg)));
+  if (nb > 1) {
+    b.batches = (g.N + nb - 1) / nb;
+    b.nb = (g.N + b.batches - 1) / b.batches;  // balanced
+    b.qc = b.nb * PQ;
+  } else {
+    b.nb = 1;
+    b.batches = g.N;
+    b.qc = std::max<int64_t>(1, std::min(PQ, kColFloats / std::max<int64_t>(1, CRS)));
+  }
+  return b;
+}
+
+// Two grow-only scratch buffers per thread: col (im2col) and tmp (gathered dy / GEMM out).
+thread_local std::vector<float> tl_tmp;
+float* tmp_buffer(int64_t floats) {
+  if (static_cast<int64_t>(tl_tmp.size()) < floats) tl_tmp.resize(static_cast<size_t>(floats));
+  return tl_tmp.data();
+}
 
 // Runs task(i) for i in [0, T): in parallel when the tasks keep every thread busy,
 // else one after another (and the GEMMs inside parallelise).
@@ -254,28 +298,36 @@ void conv2d_cpu(OpCtx& c) {
   if (y.numel() == 0) return;
   if (g.depthwise()) return dw_forward(g, px, pw, pb, py);
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
-  run_tasks(g.N * g.G, [&](int64_t t) {
-    const int64_t n = t / g.G, gi = t % g.G;
-    const float* xg = px + (n * g.C + gi * g.Cg) * HW;
+  const Batching bt_ = make_batching(g);
+  run_tasks(bt_.batches * g.G, [&](int64_t t) {
+    const int64_t n0 = (t / g.G) * bt_.nb, gi = t % g.G, nb = std::min(bt_.nb, g.N - n0);
     const float* wg = pw + gi * g.Kg * CRS;
-    float* yg = py + (n * g.K + gi * g.Kg) * PQ;
-    if (g.pointwise()) {
-      sgemm(false, false, g.Kg, PQ, g.Cg, 1.f, wg, CRS, xg, HW, 0.f, yg, PQ, g.isa);
+    auto out = [&](int64_t n) { return py + (n * g.K + gi * g.Kg) * PQ; };
+    auto in = [&](int64_t n) { return px + (n * g.C + gi * g.Cg) * HW; };
+    if (bt_.nb > 1) {  // nb images side by side: col [CRS, nb·PQ] -> tmp [Kg, nb·PQ] -> y
+      const int64_t L = nb * PQ;
+      float* col = col_buffer(CRS * L);
+      float* tmp = tmp_buffer(g.Kg * L);
+      for (int64_t i = 0; i < nb; ++i) im2col(g, in(n0 + i), 0, PQ, col + i * PQ, L);
+      sgemm(false, false, g.Kg, L, CRS, 1.f, wg, CRS, col, L, 0.f, tmp, L, g.isa);
+      for (int64_t i = 0; i < nb; ++i) copy_rows(g.Kg, PQ, tmp + i * PQ, L, out(n0 + i), PQ);
+    } else if (g.pointwise()) {
+      sgemm(false, false, g.Kg, PQ, g.Cg, 1.f, wg, CRS, in(n0), HW, 0.f, out(n0), PQ, g.isa);
     } else {
-      const int64_t qc = chunk_cols(g);
-      float* col = col_buffer(CRS * qc);
-      for (int64_t q0 = 0; q0 < PQ; q0 += qc) {
-        const int64_t n_ = std::min(qc, PQ - q0);
-        im2col(g, xg, q0, n_, col);
-        sgemm(false, false, g.Kg, n_, CRS, 1.f, wg, CRS, col, n_, 0.f, yg + q0, PQ, g.isa);
+      float* col = col_buffer(CRS * bt_.qc);
+      for (int64_t q0 = 0; q0 < PQ; q0 += bt_.qc) {
+        const int64_t w_ = std::min(bt_.qc, PQ - q0);
+        im2col(g, in(n0), q0, w_, col, w_);
+        sgemm(false, false, g.Kg, w_, CRS, 1.f, wg, CRS, col, w_, 0.f, out(n0) + q0, PQ, g.isa);
       }
     }
     if (pb)
-      for (int64_t k = 0; k < g.Kg; ++k) {
-        const float bv = pb[gi * g.Kg + k];
-        float* row = yg + k * PQ;
-        for (int64_t i = 0; i < PQ; ++i) row[i] += bv;
-      }
+      for (int64_t i = 0; i < nb; ++i)
+        for (int64_t k = 0; k < g.Kg; ++k) {
+          const float bv = pb[gi * g.Kg + k];
+          float* row = out(n0 + i) + k * PQ;
+          for (int64_t j = 0; j < PQ; ++j) row[j] += bv;
+        }
   });
 }
 
@@ -295,22 +347,36 @@ void conv2d_bwd_data_cpu(OpCtx& c) {
   if (dx.numel() == 0) return;
   if (g.depthwise()) return dw_bwd_data(g, pdy, pw, pdx);
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
-  run_tasks(g.N * g.G, [&](int64_t t) {
-    const int64_t n = t / g.G, gi = t % g.G;
-    const float* dyg = pdy + (n * g.K + gi * g.Kg) * PQ;
+  const Batching bt_ = make_batching(g);
+  run_tasks(bt_.batches * g.G, [&](int64_t t) {
+    const int64_t n0 = (t / g.G) * bt_.nb, gi = t % g.G, nb = std::min(bt_.nb, g.N - n0);
     const float* wg = pw + gi * g.Kg * CRS;
-    float* dxg = pdx + (n * g.C + gi * g.Cg) * HW;
-    if (g.pointwise()) {
-      sgemm(true, false, g.Cg, HW, g.Kg, 1.f, wg, CRS, dyg, PQ, 0.f, dxg, HW, g.isa);
-      return;
-    }
-    std::fill(dxg, dxg + g.Cg * HW, 0.f);
-    const int64_t qc = chunk_cols(g);
-    float* col = col_buffer(CRS * qc);
-    for (int64_t q0 = 0; q0 < PQ; q0 += qc) {
-      const int64_t n_ = std::min(qc, PQ - q0);
-      sgemm(true, false, CRS, n_, g.Kg, 1.f, wg, CRS, dyg + q0, PQ, 0.f, col, n_, g.isa);
-      col2im_add(g, col, q0, n_, dxg);
+    auto grad = [&](int64_t n) { return pdy + (n * g.K + gi * g.Kg) * PQ; };
+    auto out = [&](int64_t n) { return pdx + (n * g.C + gi * g.Cg) * HW; };
+    if (bt_.nb > 1) {  // dy of nb images side by side: tmp [Kg, nb·PQ] -> col [CRS, nb·PQ] -> dx
+      const int64_t L = nb * PQ;
+      float* col = col_buffer(CRS * L);
+      float* tmp = tmp_buffer(g.Kg * L);
+      for (int64_t i = 0; i < nb; ++i) copy_rows(g.Kg, PQ, grad(n0 + i), PQ, tmp + i * PQ, L);
+      sgemm(true, false, CRS, L, g.Kg, 1.f, wg, CRS, tmp, L, 0.f, col, L, g.isa);
+      for (int64_t i = 0; i < nb; ++i) {
+        if (g.pointwise()) {
+          copy_rows(g.Cg, HW, col + i * PQ, L, out(n0 + i), HW);
+        } else {
+          std::fill(out(n0 + i), out(n0 + i) + g.Cg * HW, 0.f);
+          col2im_add(g, col + i * PQ, 0, PQ, L, out(n0 + i));
+        }
+      }
+    } else if (g.pointwise()) {
+      sgemm(true, false, g.Cg, HW, g.Kg, 1.f, wg, CRS, grad(n0), PQ, 0.f, out(n0), HW, g.isa);
+    } else {
+      std::fill(out(n0), out(n0) + g.Cg * HW, 0.f);
+      float* col = col_buffer(CRS * bt_.qc);
+      for (int64_t q0 = 0; q0 < PQ; q0 += bt_.qc) {
+        const int64_t w_ = std::min(bt_.qc, PQ - q0);
+        sgemm(true, false, CRS, w_, g.Kg, 1.f, wg, CRS, grad(n0) + q0, PQ, 0.f, col, w_, g.isa);
+        col2im_add(g, col, q0, w_, w_, out(n0));
+      }
     }
   });
 }
@@ -335,26 +401,35 @@ void conv2d_bwd_filter_cpu(OpCtx& c) {
   }
   if (g.depthwise()) return dw_bwd_filter(g, pdy, px, pdw);
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
-  // one task per group (dw_g are disjoint); images accumulate into dw_g with beta = 1
-  auto group_task = [&](int64_t gi) {
+  const Batching bt_ = make_batching(g);
+  // one task per group (dw_g are disjoint); image batches accumulate into dw_g (beta = 1)
+  run_tasks(g.G, [&](int64_t gi) {
     float* dwg = pdw + gi * g.Kg * CRS;
-    const int64_t qc = g.pointwise() ? PQ : chunk_cols(g);
-    float* col = g.pointwise() ? nullptr : col_buffer(CRS * qc);
-    for (int64_t n = 0; n < g.N; ++n) {
-      const float* dyg = pdy + (n * g.K + gi * g.Kg) * PQ;
-      const float* xg = px + (n * g.C + gi * g.Cg) * HW;
-      if (g.pointwise()) {
-        sgemm(false, true, g.Kg, g.Cg, PQ, 1.f, dyg, PQ, xg, HW, n == 0 ? 0.f : 1.f, dwg, CRS, g.isa);
-        continue;
-      }
-      for (int64_t q0 = 0; q0 < PQ; q0 += qc) {
-        const int64_t n_ = std::min(qc, PQ - q0);
-        im2col(g, xg, q0, n_, col);
-        sgemm(false, true, g.Kg, CRS, n_, 1.f, dyg + q0, PQ, col, n_, n == 0 && q0 == 0 ? 0.f : 1.f, dwg, CRS, g.isa);
+    auto grad = [&](int64_t n) { return pdy + (n * g.K + gi * g.Kg) * PQ; };
+    auto in = [&](int64_t n) { return px + (n * g.C + gi * g.Cg) * HW; };
+    for (int64_t bi = 0; bi < bt_.batches; ++bi) {
+      const int64_t n0 = bi * bt_.nb, nb = std::min(bt_.nb, g.N - n0);
+      if (bt_.nb > 1) {  // dwg += dy [Kg, nb·PQ] · col [CRS, nb·PQ]ᵀ
+        const int64_t L = nb * PQ;
+        float* col = col_buffer(CRS * L);
+        float* tmp = tmp_buffer(g.Kg * L);
+        for (int64_t i = 0; i < nb; ++i) {
+          im2col(g, in(n0 + i), 0, PQ, col + i * PQ, L);
+          copy_rows(g.Kg, PQ, grad(n0 + i), PQ, tmp + i * PQ, L);
+        }
+        sgemm(false, true, g.Kg, CRS, L, 1.f, tmp, L, col, L, bi == 0 ? 0.f : 1.f, dwg, CRS, g.isa);
+      } else if (g.pointwise()) {
+        sgemm(false, true, g.Kg, g.Cg, PQ, 1.f, grad(n0), PQ, in(n0), HW, n0 == 0 ? 0.f : 1.f, dwg, CRS, g.isa);
+      } else {
+        float* col = col_buffer(CRS * bt_.qc);
+        for (int64_t q0 = 0; q0 < PQ; q0 += bt_.qc) {
+          const int64_t w_ = std::min(bt_.qc, PQ - q0);
+          im2col(g, in(n0), q0, w_, col, w_);
+          sgemm(false, true, g.Kg, CRS, w_, 1.f, grad(n0) + q0, PQ, col, w_, n0 == 0 && q0 == 0 ? 0.f : 1.f, dwg, CRS, g.isa);
+        }
       }
     }
-  };
-  run_tasks(g.G, group_task);
+  });
 }
 
 }  // namespace

@@ -94,31 +94,41 @@ __attribute__((target("avx512f"))) void kernel_avx512_14x32(int64_t kc, const fl
 }
 #endif
 
-struct KernelInfo {
-  int mr, nr;
-  int64_t kc, mc, nc;  // cache blocks: kc deep, mc rows (multiple of mr), nc columns (multiple of nr)
-  MicroKernel fn;
-};
-
-const KernelInfo& kernel_for(GemmIsa isa) {
-  static const KernelInfo generic{4, 16, 256, 128, 4096, kernel_generic<4, 16>};
-#ifdef MDMT_X86
-  static const KernelInfo avx2{6, 16, 256, 144, 4080, kernel_avx2_6x16};
-  static const KernelInfo avx512{14, 32, 256, 336, 4096, kernel_avx512_14x32};
-  if (isa == GemmIsa::Avx512) return avx512;
-  if (isa == GemmIsa::Avx2) return avx2;
-#endif
-  return generic;
-}
-
 // ---- packing -----------------------------------------------------------------------------
-// op(A)[i0 + i, p0 + k] for i < mr (zero rows past M), k < kc  ->  ap[k·MR + i]
-void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t mr, int64_t kc, int MR, float* ap) {
+// pack_a: op(A)[i0 + i, p0 + k] for i < mr (zero rows past M), k < kc  ->  ap[k·MR + i]
+// pack_b: op(B)[p0 + k, j0 + j] for j < nr (zero columns past N), k < kc  ->  bp[k·NR + j]
+// The bodies are templates on MR/NR, inlined into wrappers compiled for each kernel's ISA
+// so the fixed-size inner loops become vector moves.
+using PackA = void (*)(bool trans, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t mr, int64_t kc, float* ap);
+using PackB = void (*)(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t nr, int64_t kc, float* bp);
+
+template <int MR>
+inline __attribute__((always_inline)) void pack_a_body(bool trans, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t mr,
+                                                       int64_t kc, float* ap) {
+  if (!trans && mr == MR) {
+    // rows are contiguous in k: read MR streams, write each k's MR values together
+    const float* src = A + i0 * lda + p0;
+    constexpr int64_t KB = 8;
+    int64_t k = 0;
+    for (; k + KB <= kc; k += KB) {
+      float blk[MR][KB];
+      for (int i = 0; i < MR; ++i)
+        for (int64_t t = 0; t < KB; ++t) blk[i][t] = src[i * lda + k + t];
+      for (int64_t t = 0; t < KB; ++t)
+        for (int i = 0; i < MR; ++i) ap[(k + t) * MR + i] = blk[i][t];
+    }
+    for (; k < kc; ++k)
+      for (int i = 0; i < MR; ++i) ap[k * MR + i] = src[i * lda + k];
+    return;
+  }
   if (!trans) {
     for (int64_t i = 0; i < mr; ++i) {
       const float* src = A + (i0 + i) * lda + p0;
       for (int64_t k = 0; k < kc; ++k) ap[k * MR + i] = src[k];
     }
+  } else if (mr == MR) {
+    for (int64_t k = 0; k < kc; ++k)
+      for (int i = 0; i < MR; ++i) ap[k * MR + i] = A[(p0 + k) * lda + i0 + i];
   } else {
     for (int64_t k = 0; k < kc; ++k) std::memcpy(ap + k * MR, A + (p0 + k) * lda + i0, sizeof(float) * mr);
   }
@@ -126,8 +136,15 @@ void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t p0, int
     for (int64_t k = 0; k < kc; ++k) std::fill(ap + k * MR + mr, ap + (k + 1) * MR, 0.f);
 }
 
-// op(B)[p0 + k, j0 + j] for j < nr (zero columns past N), k < kc  ->  bp[k·NR + j]
-void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t nr, int64_t kc, int NR, float* bp) {
+template <int NR>
+inline __attribute__((always_inline)) void pack_b_body(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t nr,
+                                                       int64_t kc, float* bp) {
+  if (!trans && nr == NR) {
+    const float* src = B + p0 * ldb + j0;
+    for (int64_t k = 0; k < kc; ++k)
+      for (int j = 0; j < NR; ++j) bp[k * NR + j] = src[k * ldb + j];
+    return;
+  }
   if (!trans) {
     for (int64_t k = 0; k < kc; ++k) std::memcpy(bp + k * NR, B + (p0 + k) * ldb + j0, sizeof(float) * nr);
   } else {
@@ -138,6 +155,38 @@ void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int
   }
   if (nr < NR)
     for (int64_t k = 0; k < kc; ++k) std::fill(bp + k * NR + nr, bp + (k + 1) * NR, 0.f);
+}
+
+#define MDMT_PACKERS(NAME, TARGET, MR, NR)                                                                           \
+  TARGET void pack_a_##NAME(bool t, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t mr, int64_t kc, float* ap) { \
+    pack_a_body<MR>(t, A, lda, i0, p0, mr, kc, ap);                                                                  \
+  }                                                                                                                  \
+  TARGET void pack_b_##NAME(bool t, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t nr, int64_t kc, float* bp) { \
+    pack_b_body<NR>(t, B, ldb, p0, j0, nr, kc, bp);                                                                  \
+  }
+MDMT_PACKERS(generic, , 4, 16)
+#ifdef MDMT_X86
+MDMT_PACKERS(avx2, __attribute__((target("avx2,fma"))), 6, 16)
+MDMT_PACKERS(avx512, __attribute__((target("avx512f"))), 14, 32)
+#endif
+
+struct KernelInfo {
+  int mr, nr;
+  int64_t kc, mc, nc;  // cache blocks: kc deep, mc rows (multiple of mr), nc columns (multiple of nr)
+  MicroKernel fn;
+  PackA pack_a;
+  PackB pack_b;
+};
+
+const KernelInfo& kernel_for(GemmIsa isa) {
+  static const KernelInfo generic{4, 16, 256, 128, 4096, kernel_generic<4, 16>, pack_a_generic, pack_b_generic};
+#ifdef MDMT_X86
+  static const KernelInfo avx2{6, 16, 256, 144, 4080, kernel_avx2_6x16, pack_a_avx2, pack_b_avx2};
+  static const KernelInfo avx512{14, 32, 256, 336, 4096, kernel_avx512_14x32, pack_a_avx512, pack_b_avx512};
+  if (isa == GemmIsa::Avx512) return avx512;
+  if (isa == GemmIsa::Avx2) return avx2;
+#endif
+  return generic;
 }
 
 // Grow-only 64-byte-aligned scratch, one per calling thread (workers of a nested call use
@@ -189,7 +238,7 @@ void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, in
       const int64_t pgrain = par ? std::max<int64_t>(1, 8192 / (kc * NR)) : npan;
       parallel_for(0, npan, pgrain, [&](int64_t lo, int64_t hi) {
         for (int64_t p = lo; p < hi; ++p)
-          pack_b(transB, B, ldb, pc, jc + p * NR, std::min<int64_t>(NR, nc - p * NR), kc, NR, bp + p * kc * NR);
+          ki.pack_b(transB, B, ldb, pc, jc + p * NR, std::min<int64_t>(NR, nc - p * NR), kc, bp + p * kc * NR);
       });
       for (int64_t ib = 0; ib < M; ib += MB) {
         const int64_t mb = std::min(MB, M - ib);
@@ -197,17 +246,20 @@ void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, in
         const int64_t agrain = par ? std::max<int64_t>(1, 8192 / (kc * MR)) : mpan;
         parallel_for(0, mpan, agrain, [&](int64_t lo, int64_t hi) {
           for (int64_t p = lo; p < hi; ++p)
-            pack_a(transA, A, lda, ib + p * MR, pc, std::min<int64_t>(MR, mb - p * MR), kc, MR, ap + p * kc * MR);
+            ki.pack_a(transA, A, lda, ib + p * MR, pc, std::min<int64_t>(MR, mb - p * MR), kc, ap + p * kc * MR);
         });
         // tiles: (MC row block) × (chunk of B micro-panels); enough of them to balance threads
+        // MC-row blocks of equal size (a multiple of MR), so tiles cost the same
         const int64_t ntm = (mb + MC - 1) / MC;
+        const int64_t mcb = ((mb + ntm - 1) / ntm + MR - 1) / MR * MR;
         const int64_t want = threads > 1 ? 4 * threads : 1;
         const int64_t ncc = std::max<int64_t>(1, std::min<int64_t>(npan, (want + ntm - 1) / ntm));
         const int64_t cw = (npan + ncc - 1) / ncc;
         parallel_for(0, ntm * ncc, 1, [&](int64_t lo, int64_t hi) {
           alignas(64) float tmp[16 * 32];
           for (int64_t t = lo; t < hi; ++t) {
-            const int64_t i0 = (t / ncc) * MC, i1 = std::min(mb, i0 + MC);
+            const int64_t i0 = (t / ncc) * mcb, i1 = std::min(mb, i0 + mcb);
+            if (i0 >= mb) continue;
             const int64_t p0 = (t % ncc) * cw, p1 = std::min(npan, p0 + cw);
             for (int64_t p = p0; p < p1; ++p) {
               const int64_t j = jc + p * NR;

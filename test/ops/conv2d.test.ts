@@ -2,7 +2,8 @@
  * conv2d, conv2d_bwd_data, conv2d_bwd_filter against the float64 definition (test/ref/conv2d.ts)
  * over a sweep covering every kernel path: 1×1 stride-1 (direct GEMM), im2col (3×3, 7×7/2
  * pad 3, 1×1/2, dilation 2, asymmetric stride/padding/sizes, grouped g=2/4, an image
- * large enough to be im2col'ed in two column chunks, K > KC), and depthwise (groups = C,
+ * large enough to be im2col'ed in two column chunks, K > KC, small maps with several
+ * images per GEMM including a ragged last batch), and depthwise (groups = C,
  * multiplier 1 and 2); then the vjps by finite differences, and the errors.
  */
 import { test } from 'uvu';
@@ -43,6 +44,9 @@ const CASES: Case[] = [
   mk('kernel covers the padded input', [1, 2, 3, 3], [3, 2, 5, 5], { padding: [1, 1] }),
   mk('C·R·S > KC, odd K', [2, 64, 10, 10], [37, 64, 3, 3], { padding: [1, 1] }),
   mk('two im2col column chunks', [1, 32, 90, 90], [4, 32, 3, 3], { padding: [1, 1] }, false),
+  mk('images batched 2 + 1 per GEMM', [3, 4, 30, 30], [5, 4, 3, 3], { padding: [1, 1] }),
+  mk('1x1 images batched 2 + 1 per GEMM', [3, 6, 30, 30], [5, 6, 1, 1], {}),
+  mk('one image per GEMM, images in parallel', [2, 3, 34, 33], [4, 3, 3, 3], { padding: [1, 1] }),
 ];
 
 // float32 sums of `terms` products of |values| ≤ 1 against float64
