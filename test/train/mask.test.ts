@@ -34,7 +34,7 @@ function batch(tasks: number[], seed: number): Batch {
 }
 
 const cfg = { afcLoss: 'ce' as const, lossNormalize: 'batch' as const };
-const gradAbsMax = (ps: [string, Tensor][]) => ps.reduce((mx, [, p]) => (p.grad ? p.grad.toArray().reduce((a, v) => Math.max(a, Math.abs(v)), mx) : mx), 0);
+const gradAbsMax = (ps: [string, Tensor][]) => ps.reduce((mx, [, p]) => (p.grad ? Array.from(p.grad.toArray()).reduce((a, v) => Math.max(a, Math.abs(v)), mx) : mx), 0);
 const head = (m: MDMTModel, h: string) => m.namedParameters().filter(([k]) => k.startsWith(`${h}.`));
 
 function gradsAfter(m: MDMTModel, b: Batch): { afc: number; bx: number; backbone: number } {
