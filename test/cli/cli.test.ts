@@ -1,0 +1,100 @@
+// The mdmt CLI as a script sees it: --help on every command (exit 0), usage errors — unknown
+// command or flag, bad flag value, missing required flag, invalid configuration — exit 2 and
+// name the flag; runtime failures (missing runs directory) exit 1 naming the path; doctor
+// reports the CPU; `mdmt train` and `mdmt report` run end to end on tiny data.
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tinyData, tmpDir } from '../train/_fixture';
+
+const root = (() => {
+  let d = __dirname;
+  while (!fs.existsSync(path.join(d, 'package.json'))) d = path.dirname(d);
+  return d;
+})();
+// compiled tests run the shipped shim (bin/mdmt.js → dist); from sources, the TS entry via tsx
+const fromDist = path.extname(__filename) === '.js';
+const entry = fromDist ? [path.join(root, 'bin', 'mdmt.js')] : ['--require', require.resolve('tsx/cjs'), path.join(root, 'ts', 'cli', 'main.ts')];
+
+function mdmt(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [...entry, ...args], { cwd: root, env: { ...process.env, FORCE_COLOR: '0' } });
+    let out = '', err = '';
+    p.stdout.on('data', (b) => (out += b));
+    p.stderr.on('data', (b) => (err += b));
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+test('--help everywhere exits 0', async () => {
+  const top = await mdmt('--help');
+  assert.is(top.code, 0);
+  const cmds = ['demo', 'train', 'experiment', 'report', 'doctor'];
+  for (const c of cmds) assert.match(top.out, new RegExp(`\\n  ${c}\\b`), `${c} listed`);
+  for (const c of [...cmds, ...['synth', 'inspect', 'export'].filter((c) => new RegExp(`\\n  ${c}\\b`).test(top.out))]) {
+    const r = await mdmt(c, '--help');
+    assert.is(r.code, 0, `${c} --help`);
+    assert.match(r.out, `Usage: mdmt ${c}`);
+  }
+  assert.is((await mdmt('--version')).code, 0);
+});
+
+test('usage errors exit 2 and name the flag', async () => {
+  const none = await mdmt();
+  assert.is(none.code, 2, 'no command');
+  const unknownCmd = await mdmt('frobnicate');
+  assert.is(unknownCmd.code, 2);
+  assert.match(unknownCmd.err, 'frobnicate');
+  const unknownFlag = await mdmt('demo', '--bogus');
+  assert.is(unknownFlag.code, 2);
+  assert.match(unknownFlag.err, '--bogus');
+  const badValue = await mdmt('demo', '--epochs', 'x');
+  assert.is(badValue.code, 2);
+  assert.match(badValue.err, '--epochs');
+  const badChoice = await mdmt('train', '--backbone', 'b', '--experiment', 'stl', '--out', '/tmp/x');
+  assert.is(badChoice.code, 2);
+  assert.match(badChoice.err, '--experiment');
+  const missing = await mdmt('train', '--backbone', 'b', '--out', '/tmp/x');
+  assert.is(missing.code, 2);
+  assert.match(missing.err, '--experiment');
+  const noFile = await mdmt('train', '--backbone', 'b', '--experiment', 'stl_afc', '--out', '/tmp/x', '--data-afc', '/nonexistent/afc');
+  assert.is(noFile.code, 2);
+  assert.match(noFile.err, '--data-afc');
+  assert.match(noFile.err, '/nonexistent/afc');
+  const badConfig = await mdmt('train', '--backbone', 'b', '--experiment', 'mdmt', '--out', tmpDir('cli-x'), '--data-afc', root, '--data-bx', root);
+  assert.is(badConfig.code, 2, 'MDMT without its STL files is a configuration error');
+  assert.match(badConfig.err, 'init.stlAfc');
+});
+
+test('runtime failures exit 1 and name the path', async () => {
+  const r = await mdmt('report', '/nonexistent/runs');
+  assert.is(r.code, 1);
+  assert.match(r.err, '/nonexistent/runs');
+});
+
+test('doctor lists the CPU backend and the addon', async () => {
+  const r = await mdmt('doctor');
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /addon\s+\S+mdmt\.node/);
+  assert.match(r.out, /\n  cpu\s+available/);
+  assert.match(r.out, /node\s+v\d+/);
+});
+
+test('mdmt train then mdmt report on tiny data', async () => {
+  const d = await tinyData();
+  const runs = tmpDir('cli-runs');
+  const r = await mdmt('train', '--backbone', 'shufflenet_v2_x0_5', '--experiment', 'stl_afc', '--out', path.join(runs, 'a'),
+    '--data-afc', d.afc, '--image-size', '32', '--batch-size', '8', '--epochs', '2', '--warmup', '0', '--k-folds', '3', '--no-progress', '--json');
+  assert.is(r.code, 0, r.err);
+  const j = JSON.parse(r.out);
+  assert.ok(j.metrics.test.acc >= 0 && j.metrics.test.acc <= 1 && fs.existsSync(j.bestPath));
+  const rep = await mdmt('report', runs);
+  assert.is(rep.code, 0, rep.err);
+  assert.match(rep.out, '## Table 1');
+  assert.match(rep.out, '## Table 2');
+  assert.ok(fs.existsSync(path.join(runs, 'report', 'table1.csv')));
+});
+
+test.run();
