@@ -1,0 +1,121 @@
+/**
+ * ONNX: the MDMT model's two heads exported and run by onnxruntime-node match mdmt
+ * (tolerance of test/models/util.ts); the symbolic batch runs at another batch size;
+ * importing a graph's initializers into a differently-seeded model reproduces the output
+ * exactly; a missing or mis-shaped key fails naming it; `mdmt export` (runExport) picks
+ * the MDMT model from trained weights and writes a file onnxruntime runs.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { noGrad } from '../../ts/autograd/tape';
+import { runExport } from '../../ts/cli/export';
+import { MdmtError } from '../../ts/errors';
+import { toOnnx } from '../../ts/io/onnx_export';
+import { loadOnnxWeights, readOnnxModel } from '../../ts/io/onnx_import';
+import { saveSafetensors } from '../../ts/io/safetensors';
+import { MDMTModel } from '../../ts/models/mdmt';
+import { getModel } from '../../ts/models/registry';
+import { Module } from '../../ts/nn/module';
+import { manualSeed } from '../../ts/random';
+import { tensor, Tensor, tidy } from '../../ts/tensor';
+import { assertCloseScaled, images, randomizeBatchNorm, runOrt } from '../models/util';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-onnx-'));
+const SHAPE = [2, 3, 64, 64];
+
+function forward(m: Module, x: Float32Array, shape: number[]): Record<string, Float32Array> {
+  return tidy(() => noGrad(() => {
+    const y = m.forward(tensor(x, shape)) as Tensor | Record<string, Tensor>;
+    if (y instanceof Tensor) return { output: y.toArray() as Float32Array };
+    return Object.fromEntries(Object.entries(y).map(([k, v]) => [k, v.toArray() as Float32Array]));
+  }));
+}
+
+function throwsNaming(fn: () => unknown, ...needles: string[]): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, MdmtError);
+    for (const n of needles) assert.ok((e as Error).message.includes(n), `'${(e as Error).message}' should name '${n}'`);
+    return;
+  }
+  assert.unreachable(`expected an error naming ${needles.join(', ')}`);
+}
+
+test('MDMTModel export: both heads equal onnxruntime-node, at the traced and another batch size', async () => {
+  manualSeed(3);
+  const m = new MDMTModel('shufflenet_v2_x0_5');
+  randomizeBatchNorm(m);
+  m.eval();
+  const bytes = toOnnx(m, { inputShape: SHAPE });
+  const g = readOnnxModel(bytes).graph;
+  assert.equal(g.output.map((o) => o.name), ['afc', 'bx']);
+  for (const shape of [SHAPE, [3, 3, 64, 64]]) {
+    const x = images(shape, shape[0]);
+    const ours = forward(m, x, shape);
+    const ref = await runOrt(bytes, x, shape);
+    assert.is(ref.afc.length, shape[0] * 2);
+    assert.is(ref.bx.length, shape[0] * 4);
+    assertCloseScaled(ours.afc, ref.afc, `afc, batch ${shape[0]}`);
+    assertCloseScaled(ours.bx, ref.bx, `bx, batch ${shape[0]}`);
+  }
+  m.dispose();
+});
+
+test('export restores training mode and names initializers by state_dict keys', () => {
+  const m = getModel('resnet18', { withClassifier: false });
+  assert.ok(m.training);
+  const g = readOnnxModel(toOnnx(m, { inputShape: SHAPE })).graph;
+  assert.ok(m.training, 'training mode restored');
+  const names = new Set(g.initializer.map((t) => t.name));
+  for (const k of m.stateDict().keys()) if (!k.endsWith('num_batches_tracked')) assert.ok(names.has(k), `initializer ${k}`);
+  m.dispose();
+});
+
+test('ONNX initializer import reproduces the output; missing and mis-shaped keys are named', () => {
+  manualSeed(4);
+  const a = getModel('efficientnet_b1_pruned', { withClassifier: false });
+  randomizeBatchNorm(a);
+  a.eval();
+  const bytes = toOnnx(a, { inputShape: SHAPE });
+  manualSeed(5);
+  const b = getModel('efficientnet_b1_pruned', { withClassifier: false }).eval();
+  const x = images(SHAPE);
+  const ya = forward(a, x, SHAPE).output;
+  assert.ok(forward(b, x, SHAPE).output.some((v, i) => v !== ya[i]), 'different seeds differ before the import');
+  const { unused } = loadOnnxWeights(b, bytes);
+  assert.ok(unused.every((k) => k.startsWith('mdmt_')), `only graph constants unused: ${unused.slice(0, 3)}`);
+  assert.equal(Array.from(forward(b, x, SHAPE).output), Array.from(ya), 'identical output after the import');
+
+  const withFc = getModel('efficientnet_b1_pruned');
+  throwsNaming(() => loadOnnxWeights(withFc, bytes), 'classifier.weight', 'classifier.bias');
+  const bigger = getModel('shufflenet_v2_x1_0', { withClassifier: false });
+  const small = getModel('shufflenet_v2_x0_5', { withClassifier: false });
+  throwsNaming(() => loadOnnxWeights(bigger, toOnnx(small, { inputShape: SHAPE }), { strict: false }), 'stage2.0.branch1.2.weight');
+  for (const m of [a, b, withFc, bigger, small]) m.dispose();
+});
+
+test('mdmt export: trained MDMT weights → ONNX that onnxruntime runs like mdmt', async () => {
+  manualSeed(6);
+  const m = new MDMTModel('mobilenet_v2');
+  randomizeBatchNorm(m);
+  const w = path.join(dir, 'best.safetensors'), out = path.join(dir, 'm.onnx');
+  saveSafetensors(w, m.stateDict());
+  const r = runExport({ model: 'mobilenet_v2', weights: w, out, size: '64', batch: '2' });
+  assert.is(r.task, 'mdmt');
+  m.eval();
+  const x = images(SHAPE, 9);
+  const ours = forward(m, x, SHAPE);
+  const ref = await runOrt(fs.readFileSync(out), x, SHAPE);
+  assertCloseScaled(ours.afc, ref.afc, 'afc');
+  assertCloseScaled(ours.bx, ref.bx, 'bx');
+  throwsNaming(() => runExport({ model: 'resnet9', out }), "unknown model 'resnet9'");
+  throwsNaming(() => runExport({ model: 'resnet18', weights: w, task: 'backbone', out }), 'unexpected', 'afc_head.0.weight');
+  m.dispose();
+});
+
+test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+test.run();
