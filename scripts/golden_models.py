@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""Writes test/models/expected/golden.json.gz: torchvision's own eval-mode features for a
+2x3x64x64 input, one model per torchvision family, with weights that both sides compute
+from a formula (no weight files): for the k-th state_dict entry and element j, s = sin(0.37*j + k),
+  conv/linear weight  sqrt(4/fan_in) * s      (fan_in = numel / out)
+  BN weight           1 + 0.2 * s
+  bias (any)          0.1 * s
+  running_mean        0.1 * s
+  running_var         1 + 0.5 * |s|
+each rounded to float32; input x[i] = sin(0.01*i). test/models/golden.test.ts builds the same
+weights in mdmt and compares. GoogLeNet uses transform_input=True (mdmt's default).
+
+Run (Debian: apt-get install python3-torch python3-torchvision):
+    /usr/bin/python3 scripts/golden_models.py
+Generated with torch 1.13.1 / torchvision 0.14.1.
+"""
+import base64
+import gzip
+import json
+import os
+
+import numpy as np
+import torch
+import torchvision.models as tvm
+
+NAMES = ['resnet18', 'resnext50_32x4d', 'densenet121', 'googlenet', 'mobilenet_v2', 'shufflenet_v2_x1_0']
+
+
+def backbone(name):
+    if name == 'googlenet':
+        m = tvm.googlenet(weights=None, aux_logits=False, init_weights=True, transform_input=True)
+    else:
+        m = getattr(tvm, name)(weights=None)
+    if name.startswith('densenet'):
+        m.classifier = torch.nn.Identity()
+    elif name == 'mobilenet_v2':
+        m.classifier[-1] = torch.nn.Identity()
+    else:
+        m.fc = torch.nn.Identity()
+    return m
+
+
+def formula_weights(m):
+    sd = m.state_dict()
+    out = {}
+    for k, (name, t) in enumerate(sd.items()):
+        if name.endswith('num_batches_tracked'):
+            out[name] = t
+            continue
+        s = np.sin(0.37 * np.arange(t.numel(), dtype=np.float64) + k)
+        if name.endswith('running_var'):
+            v = 1 + 0.5 * np.abs(s)
+        elif name.endswith('running_mean') or name.endswith('.bias'):
+            v = 0.1 * s
+        elif t.dim() == 1:
+            v = 1 + 0.2 * s
+        else:
+            v = np.sqrt(4.0 / (t.numel() / t.shape[0])) * s
+        out[name] = torch.from_numpy(v.astype(np.float32)).reshape(t.shape)
+    m.load_state_dict(out)
+
+
+def main():
+    x = torch.from_numpy(np.sin(0.01 * np.arange(2 * 3 * 64 * 64)).astype(np.float32)).reshape(2, 3, 64, 64)
+    golden = {}
+    for name in NAMES:
+        m = backbone(name).eval()
+        formula_weights(m)
+        with torch.no_grad():
+            y = m(x).contiguous().numpy().astype('<f4')
+        golden[name] = {'shape': list(y.shape), 'data': base64.b64encode(y.tobytes()).decode()}
+        print(name, y.shape, float(np.abs(y).max()))
+    path = os.path.join(os.path.dirname(__file__), '..', 'test', 'models', 'expected', 'golden.json.gz')
+    with gzip.GzipFile(path, 'wb', mtime=0) as f:
+        f.write((json.dumps(golden) + '\n').encode())
+
+
+if __name__ == '__main__':
+    main()
