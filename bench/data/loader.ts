@@ -5,8 +5,9 @@
  * worker threads. Sources: synthetic chest DICOMs at a clinical-like size (explicit VR LE,
  * 12 bits, with lung masks) and the shared real samples (J2K, JPEG-LS, raw, 8-bit).
  *
- *   npx tsx bench/data/loader.ts [--src 1024] [--n 48] [--batch 32] [--workers 1,2] [--write]
- * --write appends the table to bench/RESULTS.md.
+ *   npx tsx bench/data/loader.ts [--src 1024] [--n 48] [--repeat 1] [--batch 32] [--workers 1,2] [--write]
+ * --repeat lists every image R times under distinct ids (distinct cache keys, so the cold
+ * pass decodes each copy); --write appends the table to bench/RESULTS.md.
  */
 import { execSync } from 'child_process';
 import * as fs from 'fs';
@@ -24,6 +25,7 @@ const arg = (k: string, d: string) => {
 const SRC = Number(arg('src', '1024'));
 const N = Number(arg('n', '48'));
 const BATCH = Number(arg('batch', '32'));
+const REPEAT = Number(arg('repeat', '1'));
 const WORKERS = arg('workers', [1, Math.max(1, os.cpus().length - 1), os.cpus().length].filter((v, i, a) => a.indexOf(v) === i).join(',')).split(',').map(Number);
 const SIZE = 256;
 
@@ -57,8 +59,8 @@ async function main(): Promise<void> {
   let t = performance.now();
   const { bxRoot } = await synth(tmp, { seed: 0, nAfc: 0, nBx: N, size: SRC });
   console.log(`synthetic set: ${N} DICOMs ${SRC}×${Math.round(SRC * 1.125)} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  const synthRecs = (await readBrixia(bxRoot)).records;
-  const sets: [string, DataRecord[]][] = [[`synthetic ${SRC}×${Math.round(SRC * 1.125)} explicit LE 12-bit + mask`, synthRecs]];
+  const synthRecs = (await readBrixia(bxRoot)).records.flatMap((r) => Array.from({ length: REPEAT }, (_, k) => ({ ...r, id: `${r.id}#${k}` })));
+  const sets: [string, DataRecord[]][] = [[`synthetic ${SRC}×${Math.round(SRC * 1.125)} explicit LE 12-bit + mask, ${synthRecs.length} records`, synthRecs]];
   const samples = sharedSamples();
   if (samples.length) sets.push(['shared samples (440² raw, 1024² 8-bit, 1841×1955 J2K and JPEG-LS), no mask', samples]);
   const rows: string[] = [];
@@ -85,7 +87,9 @@ async function main(): Promise<void> {
       `Command: \`npx tsx bench/data/loader.ts ${process.argv.slice(2).join(' ')}\` · commit ${commit} · batch ${BATCH}, output ${SIZE}², training path (augmentation on)`, '',
       '| source | workers | cold img/s | cached img/s |', '|---|---|---|---|', ...rows, '',
     ].join('\n');
-    fs.appendFileSync(path.resolve(__dirname, '../RESULTS.md'), md);
+    let root = __dirname;
+    while (!fs.existsSync(path.join(root, 'package.json')) && path.dirname(root) !== root) root = path.dirname(root);
+    fs.appendFileSync(path.join(root, 'bench', 'RESULTS.md'), md);
     console.log('appended to bench/RESULTS.md');
   }
 }

@@ -83,6 +83,26 @@ test('BRIXIA reader on the synthetic layout: padded scores, sums, bins, manufact
   assert.ok(paper.records.some((r) => r.label !== code.records[paper.records.indexOf(r)].label), 'the two bin rules differ somewhere');
 });
 
+test('BRIXIA box sheet (box_data_BX.xlsx): boxes attach to their images; a bad box is named', async () => {
+  const { bxRoot } = await synthFixture();
+  const dir = tmpDir('bxbox');
+  fs.copyFileSync(path.join(bxRoot, 'metadata_global_v2.csv'), path.join(dir, 'metadata_global_v2.csv'));
+  const first = (await readBrixia(bxRoot)).records[0];
+  const ExcelJS = (await import('exceljs')).default;
+  const wb = new ExcelJS.Workbook();
+  const ws = wb.addWorksheet('boxes');
+  ws.addRow(['img', 'dx', 'sx', 'all']);
+  ws.addRow([first.id, '', '', '[5, 6, 50, 60]']);
+  await wb.xlsx.writeFile(path.join(dir, 'box_data_BX.xlsx'));
+  const got = await readBrixia(dir, { imageDir: path.join(bxRoot, 'dicom_clean'), maskDir: null });
+  assert.equal(got.records[0].box, [6, 5, 54, 45]);
+  assert.is(got.records[1].box, undefined);
+  ws.addRow(['x', '', '', '[1, 2]']);
+  await wb.xlsx.writeFile(path.join(dir, 'box_data_BX.xlsx'));
+  const e = await rejects(() => readBrixia(dir, { imageDir: path.join(bxRoot, 'dicom_clean') }));
+  assert.match(e.message, /box_data_BX\.xlsx row 3 column 'all': box '\[1, 2\]'/);
+});
+
 test('covid-cxr: prognosis from went_icu or survival, severity from brixia_global_senior', async () => {
   const dir = sharedData('covid-cxr', 'covid-cxr reader');
   if (!dir) return;

@@ -18,7 +18,7 @@ export { binGlobal, padBrixia, BIN_EDGES, TASK_ID, PROGNOSIS } from './records';
 export type { DataRecord, Dataset, BadRecord, BinRule, OnBad, Task } from './records';
 export { readCsv, readXlsx, readSheet, parseCsv } from './sheets';
 export type { Sheet } from './sheets';
-export { readAIforCOVID, readBrixia, readCovidCxr, AFC_EXCLUDED, AFC_RELEASES, parseRegionBox } from './readers';
+export { readAIforCOVID, readBrixia, readCovidCxr, readBoxSheet, AFC_EXCLUDED, AFC_RELEASES, parseRegionBox } from './readers';
 export type { AfcOptions, BrixiaOptions, CovidCxrOptions } from './readers';
 export { synth, drawChest } from './synth';
 export type { SynthOptions, SynthResult } from './synth';

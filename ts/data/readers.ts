@@ -6,7 +6,8 @@
  *    `box_data_AXF123.xlsx` (img, all = regionprops [minr, minc, maxr, maxc]), the authors'
  *    eight exclusions;
  *  - BRIXIA: `metadata_global_v2.csv` (`;`, `Filename`, `BrixiaScore`, `BrixiaScoreGlobal`,
- *    `Manufacturer`), images `dicom_clean/<Filename>`, masks `masks/<id>.tiff`;
+ *    `Manufacturer`), images `dicom_clean/<Filename>`, masks `masks/<id>.tiff`, optional box
+ *    sheet `box_data_BX.xlsx`;
  *  - covid-cxr: `labels.csv`, prognosis from `went_icu` or `survival`, severity from
  *    `brixia_global_senior` (or junior).
  */
@@ -33,11 +34,24 @@ function checkFile(op: string, where: string, file: string, what: string): strin
 }
 
 /** Parses '[a, b, c, d]' (regionprops min_row, min_col, max_row, max_col) into [x, y, w, h]. */
-export function parseRegionBox(s: string, where: string): Box {
+export function parseRegionBox(s: string, where: string, op = 'readBoxSheet'): Box {
   const v = s.replace(/[[\]()]/g, '').split(/[,\s]+/).filter(Boolean).map(Number);
   if (v.length !== 4 || v.some((x) => !Number.isFinite(x)) || v[2] <= v[0] || v[3] <= v[1])
-    throw bad('readAIforCOVID', where, `box '${s}' is not [min_row, min_col, max_row, max_col]`);
+    throw bad(op, where, `box '${s}' is not [min_row, min_col, max_row, max_col]`);
   return [v[1], v[0], v[3] - v[1], v[2] - v[0]];
+}
+
+/** A box sheet (`box_data_AXF123.xlsx`, `box_data_BX.xlsx`): column `img` → the `all` box. */
+export async function readBoxSheet(file: string, bads: BadRecords, op: string): Promise<Map<string, Box>> {
+  const boxes = new Map<string, Box>();
+  const bs = await readSheet(file);
+  requireColumns(bs, ['img', 'all']);
+  for (const r of bs.rows) {
+    const w = `${file} row ${r.line}`;
+    const b = bads.guard(w, file, () => parseRegionBox(r.cells.all, `${w} column 'all'`, op));
+    if (b) boxes.set(r.cells.img.replace(/\.dcm$/i, ''), b);
+  }
+  return boxes;
 }
 
 export interface AfcOptions {
@@ -65,16 +79,7 @@ export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promi
   const exclude = new Set((opts.exclude ?? AFC_EXCLUDED).map((s) => s.replace(/\.dcm$/i, '')));
   const maskDir = opts.maskDir === undefined ? (fs.existsSync(path.join(root, 'processed/masks')) ? path.join(root, 'processed/masks') : null) : opts.maskDir;
   const boxFile = opts.boxFile === undefined ? (fs.existsSync(path.join(root, 'box_data_AXF123.xlsx')) ? path.join(root, 'box_data_AXF123.xlsx') : null) : opts.boxFile;
-  const boxes = new Map<string, Box>();
-  if (boxFile) {
-    const bs = await readSheet(boxFile);
-    requireColumns(bs, ['img', 'all']);
-    for (const r of bs.rows) {
-      const w = `${path.basename(boxFile)} row ${r.line}`;
-      const b = bads.guard(w, boxFile, () => parseRegionBox(r.cells.all, `${w} column 'all'`));
-      if (b) boxes.set(r.cells.img.replace(/\.dcm$/i, ''), b);
-    }
-  }
+  const boxes = boxFile ? await readBoxSheet(boxFile, bads, op) : new Map<string, Box>();
   const records: DataRecord[] = [];
   const seen = new Set<string>();
   for (const rel of opts.releases ?? [1, 2, 3]) {
@@ -121,6 +126,8 @@ export interface BrixiaOptions {
   imageDir?: string;
   /** mask folder (default `<root>/masks` when present) or null */
   maskDir?: string | null;
+  /** box sheet (default `<root>/box_data_BX.xlsx` when present) or null */
+  boxFile?: string | null;
   bins?: BinRule;
   checkFiles?: boolean;
   onBadRecord?: OnBad;
@@ -137,6 +144,8 @@ export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promis
   const csv = opts.csv ?? path.join(root, 'metadata_global_v2.csv');
   const imageDir = opts.imageDir ?? path.join(root, 'dicom_clean');
   const maskDir = opts.maskDir === undefined ? (fs.existsSync(path.join(root, 'masks')) ? path.join(root, 'masks') : null) : opts.maskDir;
+  const boxFile = opts.boxFile === undefined ? (fs.existsSync(path.join(root, 'box_data_BX.xlsx')) ? path.join(root, 'box_data_BX.xlsx') : null) : opts.boxFile;
+  const boxes = boxFile ? await readBoxSheet(boxFile, bads, op) : new Map<string, Box>();
   const sheet = readCsv(csv, ';');
   requireColumns(sheet, ['Filename', 'BrixiaScore', 'BrixiaScoreGlobal', 'Manufacturer']);
   const records: DataRecord[] = [];
@@ -162,6 +171,8 @@ export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promis
         const m = [`${id}.tiff`, `${id}.tif`, `${id}.png`].map((f) => path.join(maskDir, f)).find((f) => fs.existsSync(f));
         if (m) out.mask = m;
       }
+      const b = boxes.get(id);
+      if (b) out.box = b;
       return out;
     });
     if (rec) records.push(rec);

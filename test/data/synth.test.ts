@@ -1,0 +1,100 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Command } from 'commander';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { register } from '../../ts/cli/synth';
+import { readDicom } from '../../ts/data/dicom';
+import { readImage } from '../../ts/data/image';
+import { preprocess } from '../../ts/data/preprocess';
+import { readAIforCOVID, readBrixia } from '../../ts/data/readers';
+import { DataRecord } from '../../ts/data/records';
+import { synth } from '../../ts/data/synth';
+import { synthFixture, tmpDir } from './_fixture';
+
+test('synth writes the real layouts: sheets, release folders, dicom_clean, masks; some MONOCHROME1', async () => {
+  const { afcRoot, bxRoot } = await synthFixture();
+  for (const f of ['AIforCOVID.xlsx', 'AIforCOVID_r2.xlsx', 'AIforCOVID_r3.xlsx', 'box_data_AXF123.xlsx', 'imgs', 'imgs_r2', 'imgs_r3', 'processed/masks'])
+    assert.ok(fs.existsSync(path.join(afcRoot, f)), f);
+  for (const f of ['metadata_global_v2.csv', 'dicom_clean', 'masks']) assert.ok(fs.existsSync(path.join(bxRoot, f)), f);
+  const dcms = fs.readdirSync(path.join(bxRoot, 'dicom_clean')).slice(0, 40);
+  const photometric = await Promise.all(dcms.map(async (f) => (await readDicom(path.join(bxRoot, 'dicom_clean', f))).info.photometric));
+  assert.ok(photometric.includes('MONOCHROME1') && photometric.includes('MONOCHROME2'));
+  const info = (await readDicom(path.join(bxRoot, 'dicom_clean', dcms[0]))).info;
+  assert.is(info.transferSyntax, '1.2.840.10008.1.2.1');
+  assert.is(info.bitsStored, 12);
+});
+
+test('synth is seeded: same seed → same pixels and labels, another seed → others', async () => {
+  const o = { nAfc: 12, nBx: 12, size: 48 };
+  const a = await synth(tmpDir('sa'), { seed: 1, ...o });
+  const b = await synth(tmpDir('sb'), { seed: 1, ...o });
+  const c = await synth(tmpDir('sc'), { seed: 2, ...o });
+  const csv = (r: { bxRoot: string }) => fs.readFileSync(path.join(r.bxRoot, 'metadata_global_v2.csv'), 'utf8');
+  assert.is(csv(a), csv(b));
+  assert.is.not(csv(a), csv(c));
+  const la = (await readAIforCOVID(a.afcRoot, { exclude: [] })).records.map((r) => `${r.id} ${r.labelName} ${r.center}`);
+  const lb = (await readAIforCOVID(b.afcRoot, { exclude: [] })).records.map((r) => `${r.id} ${r.labelName} ${r.center}`);
+  assert.equal(la, lb);
+  const f = path.join('imgs', 'P_3.dcm');
+  assert.equal(fs.readFileSync(path.join(a.afcRoot, f)), fs.readFileSync(path.join(b.afcRoot, f)));
+});
+
+/** mean preprocessed intensity over the crop: the opacity extent the labels follow */
+async function opacity(r: DataRecord): Promise<number> {
+  const p = preprocess(await readImage(r.image), { mask: await readImage(r.mask!) }, { size: 32 });
+  return p.image.data.reduce((a, v) => a + v, 0) / p.image.data.length;
+}
+function pearson(x: number[], y: number[]): number {
+  const mx = x.reduce((a, b) => a + b) / x.length, my = y.reduce((a, b) => a + b) / y.length;
+  let sxy = 0, sxx = 0, syy = 0;
+  x.forEach((_, i) => ((sxy += (x[i] - mx) * (y[i] - my)), (sxx += (x[i] - mx) ** 2), (syy += (y[i] - my) ** 2)));
+  return sxy / Math.sqrt(sxx * syy);
+}
+
+test('labels are learnable from the pixels: opacity follows the Brixia score and the prognosis', async () => {
+  const { afcRoot, bxRoot } = await synthFixture();
+  const bx = (await readBrixia(bxRoot)).records;
+  const ob = await Promise.all(bx.map(opacity));
+  const rho = pearson(ob, bx.map((r) => r.global!));
+  if (process.env.MDMT_DEBUG) console.log(`rho ${rho}`);
+  assert.ok(rho > 0.6, `corr(opacity, global score) = ${rho.toFixed(2)}`);
+  assert.ok(new Set(bx.map((r) => r.label)).size === 4, 'all four bins occur');
+  const afc = (await readAIforCOVID(afcRoot)).records;
+  const oa = await Promise.all(afc.map(opacity));
+  const mean = (l: number) => {
+    const v = oa.filter((_, i) => afc[i].label === l);
+    return v.reduce((a, b) => a + b, 0) / v.length;
+  };
+  assert.ok(mean(1) > mean(0), `SEVERE ${mean(1).toFixed(3)} brighter than MILD ${mean(0).toFixed(3)}`);
+  const frac = afc.filter((r) => r.label === 1).length / afc.length;
+  assert.ok(frac > 0.2 && frac < 0.8, `SEVERE fraction ${frac}`);
+});
+
+test('mdmt synth subcommand writes a data set and rejects bad options', async () => {
+  const out = tmpDir('cli');
+  const p = new Command('mdmt').exitOverride();
+  register(p);
+  const logs: string[] = [];
+  const log = console.log;
+  console.log = (m: string) => logs.push(m);
+  try {
+    await p.parseAsync(['synth', '--out', out, '--n-afc', '6', '--n-bx', '5', '--size', '40', '--seed', '3'], { from: 'user' });
+  } finally {
+    console.log = log;
+  }
+  assert.ok(logs.some((l) => /BRIXIA:\s+5 images/.test(l)));
+  assert.is((await readBrixia(path.join(out, 'BRIXIA'))).records.length, 5);
+  assert.is((await readAIforCOVID(path.join(out, 'AIforCOVID'), { exclude: [] })).records.length, 6);
+  const q = new Command('mdmt').exitOverride();
+  register(q);
+  let err: Error | undefined;
+  try {
+    await q.parseAsync(['synth', '--out', out, '--size', 'big'], { from: 'user' });
+  } catch (e) {
+    err = e as Error;
+  }
+  assert.match(String(err?.message), /--size 'big' must be a non-negative integer/);
+});
+
+test.run();
