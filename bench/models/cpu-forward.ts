@@ -1,0 +1,128 @@
+/**
+ * CPU forward throughput of every zoo backbone (classifier removed, eval mode, no grad) at
+ * 3×256×256, batch 1 and batch 8: images/s of mdmt against onnxruntime-node running
+ * mdmt's own ONNX export of the same model with the same weights, both in this process,
+ * with the same number of threads. Each model's outputs are also compared (max |Δ|
+ * relative to max |y|). Reports a table and the geometric mean of mdmt/ORT.
+ *
+ * Usage
+ *   npx tsx bench/models/cpu-forward.ts [--quick] [--filter=resnet] [--batches=1,8] [--size=256] [--min-time=2] [--profile] [--append]
+ *     --quick      one timed run per case            --profile  mdmt time per op type (top 5) per model
+ *     --append     write the table into bench/RESULTS.md ("## CPU model forward (issue 4)")
+ *   MDMT_ADDON selects the addon; MDMT_NUM_THREADS the threads (both engines).
+ */
+import { execSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as ort from 'onnxruntime-node';
+import { noGrad } from '../../ts/autograd/tape';
+import { toOnnx } from '../../ts/io/onnx_export';
+import { getModel, listModels } from '../../ts/models/registry';
+import { native, packageRoot } from '../../ts/native/binding';
+import { observeOps } from '../../ts/ops/op';
+import { manualSeed } from '../../ts/random';
+import { tensor, tidy } from '../../ts/tensor';
+
+const args = process.argv.slice(2);
+const opt = (k: string, d: string) => args.find((a) => a.startsWith(`--${k}=`))?.split('=')[1] ?? d;
+const QUICK = args.includes('--quick');
+const PROFILE = args.includes('--profile');
+const APPEND = args.includes('--append');
+const SIZE = Number(opt('size', '256'));
+const BATCHES = opt('batches', '1,8').split(',').map(Number);
+const FILTER = opt('filter', '');
+const MIN_TIME = Number(opt('min-time', QUICK ? '0' : '2')) * 1000;
+const THREADS = native().setThreads();
+
+/** Median seconds per call of fn: one warm-up, then repeats until minTime (at least 3, or 1 when quick). */
+async function timeIt(fn: () => unknown | Promise<unknown>): Promise<number> {
+  await fn();
+  const times: number[] = [];
+  const t0 = performance.now();
+  while (times.length < (QUICK ? 1 : 3) || performance.now() - t0 < MIN_TIME) {
+    const s = performance.now();
+    await fn();
+    times.push((performance.now() - s) / 1000);
+    if (times.length >= 50) break;
+  }
+  return times.sort((a, b) => a - b)[times.length >> 1];
+}
+
+interface Row { model: string; batch: number; mdmt: number; ort: number; err: number; top: string }
+
+async function main(): Promise<void> {
+  const names = listModels().filter((n) => n.includes(FILTER));
+  const rows: Row[] = [];
+  console.log(`threads ${THREADS}, input 3×${SIZE}×${SIZE}, batches ${BATCHES.join(',')}`);
+  for (const name of names) {
+    manualSeed(0);
+    const m = getModel(name, { withClassifier: false }).eval();
+    const bytes = toOnnx(m, { inputShape: [1, 3, SIZE, SIZE] });
+    const sess = await ort.InferenceSession.create(bytes, { intraOpNumThreads: THREADS, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    for (const batch of BATCHES) {
+      const shape = [batch, 3, SIZE, SIZE];
+      const x = Float32Array.from({ length: batch * 3 * SIZE * SIZE }, (_, i) => Math.sin(i * 0.001));
+      const xt = tensor(x, shape);
+      const feeds = { input: new ort.Tensor('float32', x, shape) };
+      const runOurs = () => tidy(() => noGrad(() => m.forward(xt).toArray()));
+      const ours = runOurs() as Float32Array;
+      const ref = (await sess.run(feeds)).output.data as Float32Array;
+      let scale = 0, err = 0;
+      for (let i = 0; i < ref.length; i++) { scale = Math.max(scale, Math.abs(ref[i])); err = Math.max(err, Math.abs(ref[i] - ours[i])); }
+      const tm = await timeIt(runOurs);
+      const to = await timeIt(() => sess.run(feeds));
+      let top = '';
+      if (PROFILE) {
+        const per = new Map<string, number>();
+        let last = performance.now();
+        const stop = observeOps((c) => { const now = performance.now(); per.set(c.op, (per.get(c.op) ?? 0) + now - last); last = now; });
+        last = performance.now();
+        runOurs();
+        stop();
+        const tot = [...per.values()].reduce((a, b) => a + b, 0);
+        top = [...per].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${Math.round((100 * v) / tot)}%`).join(', ');
+      }
+      xt.dispose();
+      const r: Row = { model: name, batch, mdmt: batch / tm, ort: batch / to, err: err / (scale || 1), top };
+      rows.push(r);
+      console.log(`${name.padEnd(24)} b${batch}  mdmt ${r.mdmt.toFixed(2).padStart(8)} img/s  ort ${r.ort.toFixed(2).padStart(8)} img/s  ratio ${(r.mdmt / r.ort).toFixed(2)}  max|Δ|/max|y| ${r.err.toExponential(1)}${top ? `  [${top}]` : ''}`);
+    }
+    await sess.release();
+    m.dispose();
+  }
+  const geo = (rs: Row[]) => Math.exp(rs.reduce((a, r) => a + Math.log(r.mdmt / r.ort), 0) / rs.length);
+  const summary = [`geometric mean mdmt/ORT: ${geo(rows).toFixed(3)} (all)`, ...BATCHES.map((b) => `${geo(rows.filter((r) => r.batch === b)).toFixed(3)} (batch ${b})`)].join(', ');
+  console.log(summary);
+  if (APPEND) append(rows, summary);
+}
+
+function append(rows: Row[], summary: string): void {
+  const root = packageRoot();
+  const sh = (c: string) => { try { return execSync(c, { cwd: root }).toString().trim(); } catch { return '?'; } };
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const head = '## CPU model forward (issue 4)';
+  const lines = [
+    head, '',
+    `Device: ${cpu}, ${os.cpus().length} logical cores, ${THREADS} threads for both engines; onnxruntime-node ${(require('onnxruntime-node/package.json') as { version: string }).version} (graph optimisation 'all'). Date ${new Date().toISOString().slice(0, 16)}Z, commit ${sh('git rev-parse --short HEAD')}.`,
+    `Command: \`MDMT_ADDON=... npx tsx bench/models/cpu-forward.ts ${args.filter((a) => a !== '--append').join(' ')}\` — backbone only (classifier removed), eval mode, no grad, 3×${SIZE}×${SIZE}, median of repeats over ≥${MIN_TIME / 1000} s; ORT runs mdmt's own ONNX export (same weights).`,
+    '', '| model | batch | mdmt img/s | ORT img/s | mdmt/ORT | max|Δ|/max|y| |' + (PROFILE ? ' mdmt time by op |' : ''),
+    '|---|---:|---:|---:|---:|---:|' + (PROFILE ? '---|' : ''),
+    ...rows.map((r) => `| ${r.model} | ${r.batch} | ${r.mdmt.toFixed(2)} | ${r.ort.toFixed(2)} | ${(r.mdmt / r.ort).toFixed(2)} | ${r.err.toExponential(1)} |` + (PROFILE ? ` ${r.top} |` : '')),
+    '', `**${summary}**`, '',
+  ];
+  const file = path.join(root, 'bench', 'RESULTS.md');
+  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n';
+  const at = text.indexOf(head);
+  if (at >= 0) {
+    const next = text.indexOf('\n## ', at + head.length);
+    text = text.slice(0, at) + lines.join('\n') + (next >= 0 ? text.slice(next + 1) : '');
+  } else text = text.trimEnd() + '\n\n' + lines.join('\n');
+  fs.writeFileSync(file, text);
+  console.log(`wrote ${file}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
