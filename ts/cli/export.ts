@@ -61,12 +61,12 @@ export interface ExportCliOptions {
 
 /** The command's action (also callable from code). */
 export function runExport(o: ExportCliOptions): { file: string; task: string; params: number } {
-  if (!listModels().includes(o.model)) throw new MdmtError('EINVAL', 'export', `unknown model '${o.model}'; registered: ${listModels().join(', ')}`);
+  if (!listModels().includes(o.model)) throw new MdmtError('ECONFIG', 'export', `unknown model '${o.model}'; registered: ${listModels().join(', ')}`);
   const size = Number(o.size ?? 256), batch = Number(o.batch ?? 1);
-  if (!Number.isInteger(size) || size < 32) throw new MdmtError('EINVAL', 'export', `--size must be an integer >= 32, got ${o.size}`);
-  if (!Number.isInteger(batch) || batch < 1) throw new MdmtError('EINVAL', 'export', `--batch must be a positive integer, got ${o.batch}`);
+  if (!Number.isInteger(size) || size < 32) throw new MdmtError('ECONFIG', 'export', `--size must be an integer >= 32, got ${o.size}`);
+  if (!Number.isInteger(batch) || batch < 1) throw new MdmtError('ECONFIG', 'export', `--batch must be a positive integer, got ${o.batch}`);
   const task = (o.task ?? 'auto') as ExportTask;
-  if (!TASKS.includes(task)) throw new MdmtError('EINVAL', 'export', `--task must be one of ${TASKS.join(', ')}, got '${o.task}'`);
+  if (!TASKS.includes(task)) throw new MdmtError('ECONFIG', 'export', `--task must be one of ${TASKS.join(', ')}, got '${o.task}'`);
   let shapes: Map<string, readonly number[]> | null = null;
   if (o.weights) shapes = weightShapes(o.weights);
   const t = task === 'auto' ? (shapes ? inferTask(shapes) : 'imagenet') : task;
