@@ -56,7 +56,7 @@ for s in $steps; do
       cat "$OUT/mdmt_step.jsonl" | tee -a "$OUT/summary.txt"
       ;;
     torch)
-      timeout ${MDMT_TORCH_TIMEOUT:-400} python3 bench/peers/torch_step.py --steps ${MDMT_BENCH_STEPS:-6} --warmup 3 --json "$OUT/torch_step.jsonl" > "$OUT/torch.log" 2>&1
+      timeout ${MDMT_TORCH_TIMEOUT:-400} python3 bench/peers/torch_step.py ${MDMT_TORCH_MODELS:+--models $MDMT_TORCH_MODELS} --steps ${MDMT_BENCH_STEPS:-6} --warmup 3 --json "$OUT/torch_step.jsonl" > "$OUT/torch.log" 2>&1
       echo "torch rc=$?" | tee -a "$OUT/summary.txt"; head -1 "$OUT/torch.log" | tee -a "$OUT/summary.txt"
       cat "$OUT/torch_step.jsonl" | tee -a "$OUT/summary.txt"
       ;;
@@ -68,7 +68,14 @@ for s in $steps; do
       ;;
   esac
 done
-# failures in full on stdout (uvu prints them after "FAIL")
-for f in "$OUT"/*.log; do grep -q "FAIL\|✘" "$f" 2>/dev/null && { echo "==== $(basename "$f")"; grep -A14 "FAIL " "$f" | head -${MDMT_FAIL_LINES:-60}; }; done
-# The device tool returns only a few files: pack every log into one archive.
-(cd "$OUT" && tar -czf logs.tgz --exclude=logs.tgz . 2>/dev/null && find . -maxdepth 1 -type f ! -name logs.tgz ! -name summary.txt -delete)
+# failures, compact, on stdout (uvu prints "FAIL <test>" then the message)
+for f in "$OUT"/*.log; do
+  if grep -q "FAIL" "$f" 2>/dev/null; then
+    echo "==== $(basename "$f")"
+    sed 's/\x1b\[[0-9;]*m//g' "$f" | grep -A1 "FAIL " | grep -v '^--$' | cut -c1-400 | head -${MDMT_FAIL_LINES:-40}
+  fi
+done
+# The device tool returns only a few files: pack every log into one archive (outside $OUT
+# while writing, so tar does not read its own output).
+tar -czf /tmp/mdmt_logs.tgz -C "$OUT" . && mv /tmp/mdmt_logs.tgz "$OUT/logs.tgz" &&
+  find "$OUT" -maxdepth 1 -type f ! -name logs.tgz ! -name summary.txt -delete

@@ -121,11 +121,12 @@ void pick(const std::string& op, Plan& p, Dir dir, const Perf* perf, int n, size
   const bool tf32 = tf32_enabled();
   for (int i = 0; i < n; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > limit) continue;
-    if (!tf32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
+    // strict fp32 (MDMT_TF32=0): no tensor-op algorithm (on fp32 data that means TF32)
+    if (!tf32 && (perf[i].mathType == CUDNN_TENSOR_OP_MATH || perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
+      continue;
     p.algo[dir] = static_cast<int>(perf[i].algo);
     p.ws[dir] = perf[i].memory;
-    p.math[dir] = perf[i].mathType;
-    if (!tf32 && p.math[dir] == CUDNN_DEFAULT_MATH) p.math[dir] = CUDNN_FMA_MATH;
+    p.math[dir] = tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
     p.found[dir] = true;
     return;
   }

@@ -2,9 +2,14 @@
  * One MDMTModel training step (forward through the shared backbone and both heads, the two
  * indicator-masked cross-entropies, backward) on the GPU against the same step on the CPU:
  * same weights, same batch, same dropout masks (Philox, same seed stream).
- * Tolerances: loss relative 1e-4; each parameter gradient relative L2 error
- * ‖g_cuda − g_cpu‖ / ‖g_cpu‖ ≤ 2e-3 in strict fp32 (MDMT_TF32=0; different summation
- * orders through a deep network), ≤ 5e-2 with TF32 convolutions and GEMMs.
+ * Tolerances: loss relative 1e-4 (fp32) / 1e-3 (TF32). Gradients, per parameter tensor:
+ *   ‖g_cuda − g_cpu‖ ≤ r·‖g_cpu‖ + r·rms·√numel,  r = 2e-3 in strict fp32 (MDMT_TF32=0:
+ *   different summation orders through a deep network), 5e-2 with TF32 convolutions/GEMMs,
+ * where rms is the root-mean-square of all the model's gradient entries on the CPU. The
+ * second term matters for gradients that are analytically zero: the bias of a BatchNorm
+ * whose output only reaches the loss through a linear layer and another BatchNorm (linear
+ * bottlenecks in MobileNet/EfficientNet, ShuffleNet branches) has Σ dy = 0 exactly, so both
+ * backends return rounding noise there and a purely relative test would compare noise.
  * MDMT_STEP_MODELS=a,b overrides the list; MDMT_STEP_SIZE the image side (default 64).
  */
 import { test } from 'uvu';
@@ -20,6 +25,7 @@ import { CUDA_DEVICE, cudaSkipReason, rand } from './_cuda';
 const skip = cudaSkipReason();
 const TF32 = process.env.MDMT_TF32 !== '0';
 const GRAD_TOL = TF32 ? 5e-2 : 2e-3;
+const LOSS_TOL = TF32 ? 1e-3 : 1e-4;
 const MODELS = (process.env.MDMT_STEP_MODELS || 'resnet18,densenet121,mobilenet_v2,efficientnet_b0,shufflenet_v2_x1_0').split(',');
 const N = 8, S = Number(process.env.MDMT_STEP_SIZE || 64);
 
@@ -50,13 +56,10 @@ function step(model: MDMTModel, device: string): StepResult {
   });
 }
 
-function relErr(a: Float32Array, b: Float32Array): number {
-  let d = 0, n = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += (a[i] - b[i]) ** 2;
-    n += b[i] ** 2;
-  }
-  return n === 0 ? Math.sqrt(d) : Math.sqrt(d / n);
+function l2(a: Float32Array, b?: Float32Array): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d += (a[i] - (b ? b[i] : 0)) ** 2;
+  return Math.sqrt(d);
 }
 
 if (skip) {
@@ -75,17 +78,25 @@ if (skip) {
       model.dispose();
       assert.ok(Number.isFinite(cpu.loss) && cpu.loss > 0, `cpu loss ${cpu.loss}`);
       const lossErr = Math.abs(gpu.loss - cpu.loss) / Math.abs(cpu.loss);
-      assert.ok(lossErr <= 1e-4, `${name}: loss cuda ${gpu.loss} vs cpu ${cpu.loss} (rel ${lossErr.toExponential(2)})`);
+      assert.ok(lossErr <= LOSS_TOL, `${name}: loss cuda ${gpu.loss} vs cpu ${cpu.loss} (rel ${lossErr.toExponential(2)})`);
       assert.is(gpu.grads.size, cpu.grads.size, 'parameters with a gradient');
-      let worst = 0, worstName = '';
+      let sq = 0, cnt = 0;
+      for (const g of cpu.grads.values()) { sq += l2(g) ** 2; cnt += g.length; }
+      const rms = Math.sqrt(sq / cnt);
+      // ratio = error / allowed error (≤ 1 passes); also the plain relative error for the log
+      const rows: { k: string; ratio: number; rel: number }[] = [];
       for (const [k, g] of cpu.grads) {
         const h = gpu.grads.get(k);
         assert.ok(h, `${k}: no gradient on cuda`);
-        const e = relErr(h!, g);
-        if (!(e <= worst)) { worst = e; worstName = k; }
+        const err = l2(h!, g), ng = l2(g);
+        rows.push({ k, ratio: err / (GRAD_TOL * (ng + rms * Math.sqrt(g.length))), rel: ng > 0 ? err / ng : err });
       }
-      console.log(`  ${name}: loss ${cpu.loss.toFixed(6)} (cuda rel err ${lossErr.toExponential(2)}), ${cpu.grads.size} grads, worst rel L2 ${worst.toExponential(2)} at ${worstName}; cpu ${t1 - t0} ms, cuda ${t2 - t1} ms`);
-      assert.ok(worst <= GRAD_TOL, `${name}: gradient of ${worstName} differs by ${worst.toExponential(2)} (relative L2) > ${GRAD_TOL}`);
+      rows.sort((a, b) => b.ratio - a.ratio);
+      const top = rows.slice(0, 3).map((r) => `${r.k} ${r.ratio.toFixed(2)}x (rel ${r.rel.toExponential(1)})`).join('; ');
+      const maxRel = Math.max(...rows.map((r) => r.rel));
+      console.log(`  ${name}: loss ${cpu.loss.toFixed(6)} (cuda rel err ${lossErr.toExponential(2)}), ${cpu.grads.size} grads, ` +
+        `worst/tolerance ${rows[0].ratio.toFixed(3)} [${top}], max plain rel ${maxRel.toExponential(1)}; cpu ${t1 - t0} ms, cuda ${t2 - t1} ms`);
+      assert.ok(rows[0].ratio <= 1, `${name}: gradient of ${rows[0].k} off by ${rows[0].ratio.toFixed(2)}x the tolerance (${top})`);
     });
   }
 }
