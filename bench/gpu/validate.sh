@@ -39,6 +39,7 @@ for s in $steps; do
         timeout 300 node node_modules/uvu/bin.js dist/test/cuda "$(basename "$f")\$" > "$OUT/$(basename "$f" .js).log" 2>&1
         echo "$(basename "$f") rc=$? $(grep -E 'Total|Passed|Skipped' "$OUT/$(basename "$f" .js).log" | tr -s ' \n' ' ')" | tee -a "$OUT/summary.txt"
       done
+      grep -h '"driver"' "$OUT"/errors.test.log >> "$OUT/summary.txt"
       ;;
     step)
       for tf in 0 1; do

@@ -56,12 +56,14 @@ if (skip) {
     const n = native();
     const a = n.alloc([4, 5], 'float32', CUDA_DEVICE), b = n.alloc([4, 6], 'float32', CUDA_DEVICE);
     const c = n.alloc([4, 5], 'float32', 'cpu'), i = n.alloc([4, 5], 'int32', CUDA_DEVICE);
+    const u8 = n.alloc([4, 5], 'uint8', CUDA_DEVICE);
     try {
       assert.is(codeOf(() => n.run('relu', [a], [b])), 'ESHAPE');
       assert.is(codeOf(() => n.run('relu', [i], [a])), 'EDTYPE');
       assert.is(codeOf(() => n.run('relu', [a], [c])), 'EDEVICE');
       assert.is(codeOf(() => n.run('add', [a, b], [a])), 'ESHAPE');
-      assert.is(codeOf(() => n.run('dropout', [a], [a, b], { p: 1.5 })), 'EINVAL');
+      assert.is(codeOf(() => n.run('dropout', [a], [a, u8], { p: 1.5 })), 'EINVAL');
+      assert.is(codeOf(() => n.run('dropout', [a], [a, b], { p: 0.5 })), 'EDTYPE');  // mask must be uint8
       assert.is(codeOf(() => n.run('sum', [a], [b], { axes: [3] })), 'EINVAL');
       assert.is(codeOf(() => n.alloc([2], 'float32', 'cuda:7')), 'EDEVICE');
       const x = n.alloc([1, 2, 5, 5], 'float32', CUDA_DEVICE), w = n.alloc([3, 2, 3, 3], 'float32', CUDA_DEVICE);
@@ -70,7 +72,7 @@ if (skip) {
       assert.is(codeOf(() => n.run('conv2d', [x, w], [y], { padding: [1, 1] })), 'ESHAPE');  // y should be 5x5
       [x, w, y].forEach((t) => n.free(t));
     } finally {
-      [a, b, c, i].forEach((t) => n.free(t));
+      [a, b, c, i, u8].forEach((t) => n.free(t));
     }
     stillWorks();
   });
