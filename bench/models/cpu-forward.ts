@@ -1,9 +1,10 @@
 /**
  * CPU forward throughput of every zoo backbone (classifier removed, eval mode, no grad) at
- * 3×256×256, batch 1 and batch 8: images/s of mdmt against onnxruntime-node running
- * mdmt's own ONNX export of the same model with the same weights, both in this process,
- * with the same number of threads. Each model's outputs are also compared (max |Δ|
- * relative to max |y|). Reports a table and the geometric mean of mdmt/ORT.
+ * 3×256×256, batch 1 and batch 8: images/s of mdmt — the eager `model.forward` and the
+ * inference plan (`compileInference`: traced once, BatchNorm folded into the convs) —
+ * against onnxruntime-node running mdmt's own ONNX export of the same model with the same
+ * weights, all in this process, with the same number of threads. Outputs are compared
+ * (max |Δ| relative to max |y|). Reports a table and geometric means of mdmt/ORT.
  *
  * Usage
  *   npx tsx bench/models/cpu-forward.ts [--quick] [--filter=resnet] [--batches=1,8] [--size=256] [--min-time=2] [--profile] [--append]
@@ -18,11 +19,12 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { noGrad } from '../../ts/autograd/tape';
 import { toOnnx } from '../../ts/io/onnx_export';
+import { compileInference } from '../../ts/models/inference';
 import { getModel, listModels } from '../../ts/models/registry';
 import { native, packageRoot } from '../../ts/native/binding';
 import { observeOps } from '../../ts/ops/op';
 import { manualSeed } from '../../ts/random';
-import { tensor, tidy } from '../../ts/tensor';
+import { tensor, Tensor, tidy } from '../../ts/tensor';
 
 const args = process.argv.slice(2);
 const opt = (k: string, d: string) => args.find((a) => a.startsWith(`--${k}=`))?.split('=')[1] ?? d;
@@ -49,7 +51,7 @@ async function timeIt(fn: () => unknown | Promise<unknown>): Promise<number> {
   return times.sort((a, b) => a - b)[times.length >> 1];
 }
 
-interface Row { model: string; batch: number; mdmt: number; ort: number; err: number; top: string }
+interface Row { model: string; batch: number; mdmt: number; plan: number; ort: number; err: number; top: string }
 
 async function main(): Promise<void> {
   const names = listModels().filter((n) => n.includes(FILTER));
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
     const m = getModel(name, { withClassifier: false }).eval();
     const bytes = toOnnx(m, { inputShape: [1, 3, SIZE, SIZE] });
     const sess = await ort.InferenceSession.create(bytes, { intraOpNumThreads: THREADS, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    const plan = compileInference(m, { inputShape: [1, 3, SIZE, SIZE] });
     for (const batch of BATCHES) {
       const shape = [batch, 3, SIZE, SIZE];
       const x = Float32Array.from({ length: batch * 3 * SIZE * SIZE }, (_, i) => Math.sin(i * 0.001));
@@ -70,7 +73,11 @@ async function main(): Promise<void> {
       const ref = (await sess.run(feeds)).output.data as Float32Array;
       let scale = 0, err = 0;
       for (let i = 0; i < ref.length; i++) { scale = Math.max(scale, Math.abs(ref[i])); err = Math.max(err, Math.abs(ref[i] - ours[i])); }
+      const runPlan = () => tidy(() => (plan.run(xt) as Tensor).toArray());
+      const viaPlan = runPlan() as Float32Array;
+      for (let i = 0; i < ref.length; i++) err = Math.max(err, Math.abs(ref[i] - viaPlan[i]));
       const tm = await timeIt(runOurs);
+      const tp = await timeIt(runPlan);
       const to = await timeIt(() => sess.run(feeds));
       let top = '';
       if (PROFILE) {
@@ -84,15 +91,19 @@ async function main(): Promise<void> {
         top = [...per].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${Math.round((100 * v) / tot)}%`).join(', ');
       }
       xt.dispose();
-      const r: Row = { model: name, batch, mdmt: batch / tm, ort: batch / to, err: err / (scale || 1), top };
+      const r: Row = { model: name, batch, mdmt: batch / tm, plan: batch / tp, ort: batch / to, err: err / (scale || 1), top };
       rows.push(r);
-      console.log(`${name.padEnd(24)} b${batch}  mdmt ${r.mdmt.toFixed(2).padStart(8)} img/s  ort ${r.ort.toFixed(2).padStart(8)} img/s  ratio ${(r.mdmt / r.ort).toFixed(2)}  max|Δ|/max|y| ${r.err.toExponential(1)}${top ? `  [${top}]` : ''}`);
+      console.log(`${name.padEnd(24)} b${batch}  eager ${r.mdmt.toFixed(2).padStart(7)}  plan ${r.plan.toFixed(2).padStart(7)}  ort ${r.ort.toFixed(2).padStart(7)} img/s  ` +
+        `eager/ort ${(r.mdmt / r.ort).toFixed(2)}  plan/ort ${(r.plan / r.ort).toFixed(2)}  max|Δ|/max|y| ${r.err.toExponential(1)}${top ? `  [${top}]` : ''}`);
     }
     await sess.release();
+    plan.dispose();
     m.dispose();
   }
-  const geo = (rs: Row[]) => Math.exp(rs.reduce((a, r) => a + Math.log(r.mdmt / r.ort), 0) / rs.length);
-  const summary = [`geometric mean mdmt/ORT: ${geo(rows).toFixed(3)} (all)`, ...BATCHES.map((b) => `${geo(rows.filter((r) => r.batch === b)).toFixed(3)} (batch ${b})`)].join(', ');
+  const geo = (rs: Row[], f: (r: Row) => number) => Math.exp(rs.reduce((a, r) => a + Math.log(f(r) / r.ort), 0) / rs.length);
+  const line = (label: string, f: (r: Row) => number) =>
+    `${label}/ORT ${geo(rows, f).toFixed(3)} (all), ${BATCHES.map((b) => `${geo(rows.filter((r) => r.batch === b), f).toFixed(3)} (batch ${b})`).join(', ')}`;
+  const summary = `geometric means: ${line('eager', (r) => r.mdmt)}; ${line('plan', (r) => r.plan)}`;
   console.log(summary);
   if (APPEND) append(rows, summary);
 }
@@ -106,9 +117,9 @@ function append(rows: Row[], summary: string): void {
     head, '',
     `Device: ${cpu}, ${os.cpus().length} logical cores, ${THREADS} threads for both engines; onnxruntime-node ${(require('onnxruntime-node/package.json') as { version: string }).version} (graph optimisation 'all'). Date ${new Date().toISOString().slice(0, 16)}Z, commit ${sh('git rev-parse --short HEAD')}.`,
     `Command: \`MDMT_ADDON=... npx tsx bench/models/cpu-forward.ts ${args.filter((a) => a !== '--append').join(' ')}\` — backbone only (classifier removed), eval mode, no grad, 3×${SIZE}×${SIZE}, median of repeats over ≥${MIN_TIME / 1000} s; ORT runs mdmt's own ONNX export (same weights).`,
-    '', '| model | batch | mdmt img/s | ORT img/s | mdmt/ORT | max|Δ|/max|y| |' + (PROFILE ? ' mdmt time by op |' : ''),
-    '|---|---:|---:|---:|---:|---:|' + (PROFILE ? '---|' : ''),
-    ...rows.map((r) => `| ${r.model} | ${r.batch} | ${r.mdmt.toFixed(2)} | ${r.ort.toFixed(2)} | ${(r.mdmt / r.ort).toFixed(2)} | ${r.err.toExponential(1)} |` + (PROFILE ? ` ${r.top} |` : '')),
+    '', '| model | batch | eager img/s | plan img/s | ORT img/s | eager/ORT | plan/ORT | max\\|Δ\\|/max\\|y\\| |' + (PROFILE ? ' eager time by op |' : ''),
+    '|---|---:|---:|---:|---:|---:|---:|---:|' + (PROFILE ? '---|' : ''),
+    ...rows.map((r) => `| ${r.model} | ${r.batch} | ${r.mdmt.toFixed(2)} | ${r.plan.toFixed(2)} | ${r.ort.toFixed(2)} | ${(r.mdmt / r.ort).toFixed(2)} | ${(r.plan / r.ort).toFixed(2)} | ${r.err.toExponential(1)} |` + (PROFILE ? ` ${r.top} |` : '')),
     '', `**${summary}**`, '',
   ];
   const file = path.join(root, 'bench', 'RESULTS.md');

@@ -5,7 +5,8 @@
  *   parameter count equals the table;
  * - a 2×3×64×64 input gives [2, features] (64 is accepted by every architecture);
  * - its ONNX export, run by onnxruntime-node, gives the same features within
- *   |Δ| ≤ 1e-4·max|y| + 1e-4·|y| (eval mode, random BN statistics);
+ *   |Δ| ≤ 1e-4·max|y| + 1e-4·|y| (eval mode, random BN statistics), and so does its
+ *   inference plan (compileInference: BatchNorm folded into the convs);
  * - MDMTModel on it trains one step (mixed-mask loss on both heads, Adam): the input gets a
  *   gradient, every gradient is finite, every parameter changes; the two single-task
  *   models (sharing that backbone) do the same.
@@ -14,10 +15,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { noGrad } from '../../ts/autograd/tape';
 import { toOnnx } from '../../ts/io/onnx_export';
+import { compileInference } from '../../ts/models/inference';
 import { MDMTModel, STLModel } from '../../ts/models/mdmt';
 import { backboneFeatures, listModels } from '../../ts/models/registry';
 import { manualSeed } from '../../ts/random';
-import { liveTensorCount, tensor, tidy } from '../../ts/tensor';
+import { liveTensorCount, tensor, Tensor, tidy } from '../../ts/tensor';
 import { COUNTS, expectedKeys, FEATURES } from './expected';
 import { assertCloseScaled, images, randomizeBatchNorm, runOrt, trainStep } from './util';
 
@@ -58,6 +60,15 @@ for (const name of Object.keys(COUNTS).sort().filter((n) => !only || only.includ
       assert.ok(ours.every(Number.isFinite), 'finite features');
       const ref = await runOrt(toOnnx(bb, { inputShape: SHAPE }), x, SHAPE);
       assertCloseScaled(ours, ref.output, `${name} vs onnxruntime`);
+      // the inference plan (BN folded into convs) computes the same features
+      const plan = compileInference(bb, { inputShape: SHAPE });
+      try {
+        assert.ok(plan.foldedBatchNorms > 0, 'some BatchNorm folded');
+        const viaPlan = tidy(() => (plan.run(tensor(x, SHAPE)) as Tensor).toArray() as Float32Array);
+        assertCloseScaled(viaPlan, ours, `${name} plan vs forward`);
+      } finally {
+        plan.dispose();
+      }
 
       // one MDMT step, then the single-task models on the same backbone
       const r = trainStep(m, x, SHAPE);

@@ -7,3 +7,4 @@ export * from './googlenet';
 export * from './mobilenet';
 export * from './shufflenet';
 export * from './mdmt';
+export * from './inference';
