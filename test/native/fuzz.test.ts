@@ -451,7 +451,7 @@ if (process.env.MDMT_FUZZ_CHILD === '1') {
     const lastCall = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').trim().split('\n').pop() : '(no log)';
     assert.ok(r.error === undefined, `fuzz child failed to run: ${r.error?.message}`);
     assert.ok(r.signal === null && r.status === 0,
-      `fuzz child died (status ${r.status}, signal ${r.signal}) at call ${lastCall} (seed ${SEED})\n${(r.stderr ?? '').slice(-3000)}`);
+      `fuzz child died (status ${r.status}, signal ${r.signal}) at call ${lastCall} (seed ${SEED}; all calls in ${logFile})\n${(r.stderr ?? '').slice(-3000)}`);
     const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('MDMT_FUZZ_SUMMARY '));
     assert.ok(line, `no summary from the fuzz child; stderr:\n${(r.stderr ?? '').slice(-3000)}`);
     const s = JSON.parse(line!.slice('MDMT_FUZZ_SUMMARY '.length)) as Summary;
@@ -466,6 +466,7 @@ if (process.env.MDMT_FUZZ_CHILD === '1') {
     assert.is(s.leakedTensors, 0, 'tensors left alive after freeing everything the fuzzer allocated');
     assert.ok(s.addOk, 'add gives the wrong result after fuzzing');
     if (process.env.MDMT_FUZZ_SKIP_OPS) console.log(`  [note] fuzz skipped ops ${process.env.MDMT_FUZZ_SKIP_OPS} (MDMT_FUZZ_SKIP_OPS)`);
+    fs.rmSync(path.dirname(logFile), { recursive: true, force: true }); // kept only when the test fails
     console.log(`  fuzz: ${s.edgeCalls} edge calls, ${s.calls} calls, ${s.returned} returned, ${s.mdmtErrors} MdmtErrors ${JSON.stringify(s.codes)}; ops that ran: ${Object.keys(s.opsReturned).sort().join(' ')}`);
   });
   test.run();
