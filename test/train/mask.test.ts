@@ -12,6 +12,7 @@ import { manualSeed } from '../../ts/random';
 import { liveTensorCount, tidy, type Tensor } from '../../ts/tensor';
 import { ceRow } from '../../ts/train/evaluate';
 import { stepLoss } from '../../ts/train/models';
+import { DEVICE } from '../helpers';
 import { BACKBONE } from './_fixture';
 
 const S = 32;
@@ -39,7 +40,7 @@ const head = (m: MDMTModel, h: string) => m.namedParameters().filter(([k]) => k.
 
 function gradsAfter(m: MDMTModel, b: Batch): { afc: number; bx: number; backbone: number } {
   tidy(() => {
-    const t = toTensors(b, 'cpu');
+    const t = toTensors(b, DEVICE);
     backward(stepLoss(m.forward(t.images), t, b, cfg));
   });
   const r = { afc: gradAbsMax(head(m, 'afc_head')), bx: gradAbsMax(head(m, 'bx_head')), backbone: gradAbsMax(head(m, 'backbone')) };
@@ -70,7 +71,7 @@ test('without weight decay an Adam step on a τ1-only batch leaves the τ2 head 
   const before = new Map(m.namedParameters().map(([k, p]) => [k, Array.from(p.toArray())]));
   const b = batch([0, 0, 0, 0], 4);
   tidy(() => {
-    const t = toTensors(b, 'cpu');
+    const t = toTensors(b, DEVICE);
     backward(stepLoss(m.forward(t.images), t, b, cfg));
     opt.step();
     opt.zeroGrad();
@@ -89,7 +90,7 @@ test('the step loss is Eq. 2: (Σ CE over τ1 rows + Σ CE over τ2 rows) / N', 
   const m = new MDMTModel(BACKBONE).eval(); // eval: no dropout, so both forwards agree
   const b = batch([0, 1, 1, 0, 1], 5);
   const [loss, za, zb] = tidy(() => noGrad(() => {
-    const t = toTensors(b, 'cpu');
+    const t = toTensors(b, DEVICE);
     const out = m.forward(t.images);
     return [stepLoss(out, t, b, cfg).item(), out.afc.toArray(), out.bx.toArray()] as const;
   }));

@@ -51,8 +51,8 @@ export interface DemoOptions {
 
 export const DEMO_DEFAULTS: Omit<DemoOptions, 'log'> = {
   out: 'mdmt-demo', backbones: ['shufflenet_v2_x0_5'], protocols: ['cv', 'loco'], folds: 2, kFolds: 3,
-  imageSize: 64, batchSize: 16, epochs: 6, warmup: 2, patience: 4, lr: 1e-3, seed: 0,
-  nAfc: 96, nBx: 160, synthSize: 64, workers: 0, progress: true,
+  imageSize: 64, batchSize: 16, epochs: 16, warmup: 4, patience: 8, lr: 1e-3, seed: 0,
+  nAfc: 200, nBx: 320, synthSize: 64, workers: 0, progress: true,
 };
 
 /** The data settings for `--data` (covid-cxr or AIforCOVID/ + BRIXIA/ roots). */
@@ -139,6 +139,8 @@ export function register(program: Command): void {
     .action(async (o: Record<string, unknown>) => {
       if (o.data !== undefined && !fs.existsSync(o.data as string)) throw new MdmtError('ECONFIG', '--data', `'${o.data}' does not exist`);
       const r = await runDemo({ ...(o as unknown as DemoOptions), log: (m) => process.stderr.write(`mdmt demo: ${m}\n`) });
-      process.stdout.write(`\n${r.tables}\n\nreport: ${r.files[0]}\nplots:  ${path.join(r.out, 'plots')}\n`);
+      const note = new Set(r.results.map((x) => x.backbone)).size < 2
+        ? '\nTable 2 pairs backbones (one-tailed paired tests across backbones): with one backbone it has no p-values; add some, e.g. --backbones shufflenet_v2_x0_5,mobilenet_v2,resnet18.\n' : '';
+      process.stdout.write(`\n${r.tables}\n${note}\nreport: ${r.files[0]}\nplots:  ${path.join(r.out, 'plots')}\n`);
     });
 }

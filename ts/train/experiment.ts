@@ -93,7 +93,8 @@ export function planJobs(cfg: ExperimentConfig, counts: { cv: number; loco: numb
     const n = p === 'cv' ? counts.cv : counts.loco;
     const folds = (cfg.folds?.[p] ?? [...Array(n).keys()]).slice(0, cfg.foldLimit ?? Infinity);
     for (const f of folds) if (!Number.isInteger(f) || f < 0 || f >= n) throw new MdmtError('ECONFIG', 'experiment', `${p} fold ${f} does not exist (${n} folds)`);
-    if (p === 'loco' && bxLocoFold >= counts.bxLoco) throw new MdmtError('ECONFIG', 'experiment', `bxLocoFold ${bxLocoFold} does not exist (${counts.bxLoco} BRIXIA LOCO folds)`);
+    if (p === 'loco' && exps.some((e) => e !== 'stl_afc') && bxLocoFold >= counts.bxLoco)
+      throw new MdmtError('ECONFIG', 'experiment', `bxLocoFold ${bxLocoFold} does not exist (${counts.bxLoco} BRIXIA LOCO folds)`);
     for (const b of cfg.backbones) {
       for (const f of folds) {
         const bxFold = p === 'cv' ? f : bxLocoFold;
@@ -168,13 +169,22 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
   const log = cfg.log ?? (() => {});
   fs.mkdirSync(runsDir, { recursive: true });
   const sweepLog = (msg: string) => fs.appendFileSync(path.join(runsDir, 'sweep.log'), `${new Date().toISOString()} ${process.pid} ${msg}\n`);
-  // validate the shared settings once (with a stand-in job) and write the sweep's splits
-  const probe = resolveTrainConfig({ ...cfg.base, backbone: cfg.backbones[0] ?? '?', experiment: 'stl_afc', outDir: runsDir, splitsDir: path.join(runsDir, 'splits') } as TrainConfigInput);
-  const recs = await loadRecords(probe.data);
+  const exps = cfg.experiments ?? [...EXPERIMENTS];
+  const needAfc = exps.some((e) => experimentTasks(e).afc);
+  const needBx = exps.some((e) => e !== 'stl_afc');
+  // validate the shared settings once (with a stand-in STL job) and write the sweep's splits
+  const probe = resolveTrainConfig({ ...cfg.base, backbone: cfg.backbones[0] ?? '?', experiment: needAfc ? 'stl_afc' : 'stl_bx', outDir: runsDir, splitsDir: path.join(runsDir, 'splits') } as TrainConfigInput);
+  const recs = await loadRecords(probe.data, { afc: needAfc, bx: needBx });
   const splitsDir = path.join(runsDir, 'splits');
-  const afcDir = ensureSplits(splitsDir, 'AFC', recs.afc, { seed: probe.splitSeed, k: probe.kFolds });
-  const bxDir = ensureSplits(splitsDir, 'BX', recs.bx, { seed: probe.splitSeed, k: probe.kFolds });
-  const counts = { cv: probe.kFolds, loco: foldCount(afcDir, 'loco', probe.kFolds), bxLoco: foldCount(bxDir, 'loco', probe.kFolds) };
+  const split = (task: 'AFC' | 'BX', r: typeof recs.afc) => ensureSplits(splitsDir, task, r, { seed: probe.splitSeed, k: probe.kFolds });
+  const afcDir = needAfc ? split('AFC', recs.afc) : undefined;
+  const bxDir = needBx ? split('BX', recs.bx) : undefined;
+  const counts = {
+    cv: probe.kFolds,
+    // LOCO folds are the τ1 centres; a τ2-only sweep runs its one BRIXIA LOCO fold
+    loco: afcDir ? foldCount(afcDir, 'loco', probe.kFolds) : 1,
+    bxLoco: bxDir ? foldCount(bxDir, 'loco', probe.kFolds) : 0,
+  };
   const jobs = planJobs(cfg, counts, probe.bxLocoFold);
   const done = (j: Job) => fs.existsSync(path.join(j.dir, RUN_FILES.result));
   const byKey = new Map(jobs.map((j) => [j.key, j]));
