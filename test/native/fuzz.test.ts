@@ -46,7 +46,11 @@ function child(): void {
   const live: number[] = [], big: number[] = [], freed: number[] = [];
   const info = new Map<number, { shape: number[]; dtype: string }>();
   const s: Summary = { edgeCalls: 0, calls: 0, returned: 0, mdmtErrors: 0, perFn: {}, opsRun: {}, opsReturned: {}, codes: {}, bad: [], leakedTensors: -1, addOk: false };
-  const baseline = (call.memStats('cpu') as { liveTensors: number }).liveTensors;
+  // With a usable GPU, the template calls and the edge pass run on CUDA half of the time.
+  const cudaOk = (call.devices() as { type: string; available: boolean }[]).some((d) => d.type === 'cuda' && d.available);
+  let allocDevice = 'cpu';
+  const live0 = (dev: string) => (call.memStats(dev) as { liveTensors: number }).liveTensors;
+  const baseline = live0('cpu'), baselineCuda = cudaOk ? live0('cuda') : 0;
 
   const chance = (p: number) => rng.next() < p;
   const DTYPES = ['float32', 'float32', 'float32', 'int32', 'uint8', 'bfloat16', 'float16'];
@@ -149,7 +153,7 @@ function child(): void {
   };
   function guardedAlloc(shape: number[], dtype: string): unknown {
     try {
-      const id = call.alloc(shape, dtype, 'cpu');
+      const id = call.alloc(shape, dtype, allocDevice);
       register(id, shape, dtype);
       return id;
     } catch {
@@ -291,6 +295,14 @@ function child(): void {
     } catch { /* not a fuzz call */ }
   };
   function templateRun(): unknown[] {
+    allocDevice = cudaOk && chance(0.5) ? 'cuda' : 'cpu';
+    try {
+      return templateRunOn();
+    } finally {
+      allocDevice = 'cpu';
+    }
+  }
+  function templateRunOn(): unknown[] {
     const op = rng.pick(Object.keys(TEMPLATES));
     const [tin, tout, a] = TEMPLATES[op]();
     const specs = [...tin, ...tout].map(([sh, dt]) => [[...sh], dt ?? F] as [number[], string]);
@@ -355,8 +367,9 @@ function child(): void {
   // tensor set to 0, and with the batch dim of every 4-D tensor set to 0 (empty tensors
   // reach loops whose bounds are products and quotients of dims).
   const skip = new Set((process.env.MDMT_FUZZ_SKIP_OPS ?? '').split(',').filter(Boolean));
-  for (const op of Object.keys(TEMPLATES)) {
+  for (const [dev, op] of (cudaOk ? ['cpu', 'cuda'] : ['cpu']).flatMap((d) => Object.keys(TEMPLATES).map((o) => [d, o]))) {
     if (skip.has(op)) continue;
+    allocDevice = dev;
     const [tin, tout, a] = TEMPLATES[op]();
     const all = [...tin, ...tout];
     const variants: [number[], string][][] = [];
@@ -365,7 +378,7 @@ function child(): void {
     for (const v of variants) {
       const ids = v.map(([sh, dt]) => guardedAlloc(sh, dt));
       const args = [op, ids.slice(0, tin.length), ids.slice(tin.length), a];
-      fs.writeSync(log, `edge ${op}(${args.map((x) => describe(x)).join(', ')}) shapes ${JSON.stringify(v.map(([sh]) => sh))}\n`);
+      fs.writeSync(log, `edge ${dev} ${op}(${args.map((x) => describe(x)).join(', ')}) shapes ${JSON.stringify(v.map(([sh]) => sh))}\n`);
       s.edgeCalls++;
       try {
         call.run(...args);
@@ -381,6 +394,7 @@ function child(): void {
     }
   }
 
+  allocDevice = 'cpu';
   for (let i = 0; i < CALLS; i++) {
     trim();
     const name = chance(0.45) ? 'run' : rng.pick(fns.map(([n]) => n));
@@ -421,7 +435,10 @@ function child(): void {
   for (const id of [...live, ...big]) {
     try { call.free(id); } catch (e) { s.bad.push(`free(${id}) at the end: ${(e as Error).message}`); }
   }
-  s.leakedTensors = (call.memStats('cpu') as { liveTensors: number }).liveTensors - baseline;
+  if (cudaOk) {
+    try { call.sync('cuda'); } catch (e) { if ((e as { name?: string }).name !== 'MdmtError') s.bad.push(`sync(cuda) at the end: ${String(e)}`); }
+  }
+  s.leakedTensors = live0('cpu') - baseline + (cudaOk ? live0('cuda') - baselineCuda : 0);
   // the engine still works: 1 + 2 = 3
   try {
     call.setThreads(2);
