@@ -108,7 +108,8 @@ export function gaussianBlur(f: Float32Array, W: number, H: number, sigma: numbe
  */
 const BANK = 32;
 const bank = new Map<string, Float32Array>();
-function field(W: number, H: number, sigma: number, pick: number): Float32Array {
+interface Field { f: Float32Array; sign: number; mx: boolean; my: boolean }
+function field(W: number, H: number, sigma: number, pick: number): Field {
   const k = pick % BANK;
   const key = `${W}x${H}:${sigma}:${k}`;
   let f = bank.get(key);
@@ -118,14 +119,8 @@ function field(W: number, H: number, sigma: number, pick: number): Float32Array 
     gaussianBlur(f, W, H, sigma);
     bank.set(key, f);
   }
-  const m = (pick >>> 5) & 3; // mirror x / y
-  const sign = (pick >>> 7) & 1 ? -1 : 1;
-  const out = new Float32Array(W * H);
-  for (let y = 0; y < H; y++) {
-    const sy = m & 2 ? H - 1 - y : y;
-    for (let x = 0; x < W; x++) out[y * W + x] = sign * f[sy * W + (m & 1 ? W - 1 - x : x)];
-  }
-  return out;
+  // read through a mirroring and a sign instead of copying (no per-sample allocation)
+  return { f, mx: ((pick >>> 5) & 1) === 1, my: ((pick >>> 6) & 1) === 1, sign: (pick >>> 7) & 1 ? -1 : 1 };
 }
 
 /** scipy 'reflect' of a continuous coordinate into [0, n−1] (half-sample symmetric). */
@@ -146,13 +141,14 @@ function reflectCoord(c: number, n: number): number {
  *
  *   const out = applyAugment(img, drawAugment(img.width, { seed, key: id, epoch }));
  */
-export function applyAugment(img: GrayImage, a: AugmentParams): GrayImage {
+export function applyAugment(img: GrayImage, a: AugmentParams, into?: Float32Array): GrayImage {
   const { width: W, height: H, data: src } = img;
-  const out = new Float32Array(W * H);
+  const out = into ?? new Float32Array(W * H);
+  if (into) out.fill(0);
   const cx = (W - 1) / 2;
   const cy = (H - 1) / 2;
-  let dxf: Float32Array | null = null;
-  let dyf: Float32Array | null = null;
+  let dxf: Field | null = null;
+  let dyf: Field | null = null;
   if (a.elastic) {
     const r = rng(a.elastic.seed);
     dxf = field(W, H, a.elastic.sigma, (r.next() * 256) | 0);
@@ -176,14 +172,18 @@ export function applyAugment(img: GrayImage, a: AugmentParams): GrayImage {
   const zoomed = a.zoom !== null && a.zoom !== 1;
   const [sx, sy] = a.shift ?? [0, 0];
   const lo = -0.5, hx = W - 0.5, hy = H - 0.5;
+  const ax = dxf ? alpha * dxf.sign : 0;
+  const ay = dyf ? alpha * dyf.sign : 0;
   for (let y = 0; y < H; y++) {
+    const rowX = dxf ? (dxf.my ? H - 1 - y : y) * W : 0;
+    const rowY = dyf ? (dyf.my ? H - 1 - y : y) * W : 0;
     for (let x = 0; x < W; x++) {
       const i = y * W + x;
       let u = x;
       let v = y;
-      if (dxf !== null) {
-        u = reflectCoord(x + alpha * dxf[i], W);
-        v = reflectCoord(y + alpha * dyf![i], H);
+      if (dxf !== null && dyf !== null) {
+        u = reflectCoord(x + ax * dxf.f[rowX + (dxf.mx ? W - 1 - x : x)], W);
+        v = reflectCoord(y + ay * dyf.f[rowY + (dyf.mx ? W - 1 - x : x)], H);
       }
       if (rot) {
         const ru = r00 * u + r01 * v + r0;

@@ -66,9 +66,11 @@ export interface LoaderReport {
   cached: number;
 }
 
-interface Pending { resolve: (r: SampleResult) => void; reject: (e: unknown) => void }
+type Outcome = { ok: true; result: SampleResult } | { ok: false; error: unknown };
+interface Pending { resolve: (r: Outcome[]) => void; reject: (e: unknown) => void }
+type WireOutcome = { ok: boolean; result?: SampleResult; error?: { code: MdmtErrorCode; message: string; mdmt: boolean } };
 
-/** A fixed pool of sample workers with a little queue each. */
+/** A fixed pool of sample workers; each message carries a chunk of samples. */
 class Pool {
   private workers: Worker[] = [];
   private load: number[] = [];
@@ -82,13 +84,14 @@ class Pool {
       const w = ext === '.ts'
         ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(file)});`, { eval: true, execArgv: [] })
         : new Worker(file);
-      w.on('message', (m: { seq: number; ok: boolean; result?: SampleResult; error?: { code: MdmtErrorCode; message: string; mdmt: boolean } }) => {
+      w.on('message', (m: { seq: number; out: WireOutcome[] }) => {
         const p = this.pending.get(m.seq);
         this.pending.delete(m.seq);
         if (--this.load[i] === 0) w.unref(); // idle workers never keep the process alive
         if (!p) return;
-        if (m.ok) p.resolve(m.result!);
-        else p.reject(m.error!.mdmt ? new MdmtError(m.error!.code, '', m.error!.message) : new Error(m.error!.message));
+        p.resolve(m.out.map((o): Outcome => (o.ok ? { ok: true, result: o.result! } : {
+          ok: false, error: o.error!.mdmt ? new MdmtError(o.error!.code, '', o.error!.message) : new Error(o.error!.message),
+        })));
       });
       w.on('error', (e) => {
         for (const p of this.pending.values()) p.reject(e);
@@ -99,7 +102,10 @@ class Pool {
       this.load.push(0);
     }
   }
-  run(task: SampleTask): Promise<SampleResult> {
+  get size(): number {
+    return this.workers.length;
+  }
+  run(tasks: SampleTask[]): Promise<Outcome[]> {
     let best = 0;
     for (let i = 1; i < this.workers.length; i++) if (this.load[i] < this.load[best]) best = i;
     const seq = ++this.seq;
@@ -107,7 +113,7 @@ class Pool {
     this.workers[best].ref();
     return new Promise((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
-      this.workers[best].postMessage({ seq, task });
+      this.workers[best].postMessage({ seq, tasks });
     });
   }
   async close(): Promise<void> {
@@ -181,10 +187,24 @@ export class Loader {
     return this.plan(0).length;
   }
 
-  private async runOne(t: SampleTask): Promise<SampleResult> {
-    if (this.opts.workers === 0) return runSample(t);
-    this.pool ??= new Pool(this.opts.workers);
-    return this.pool.run(t);
+  /** Runs tasks in chunks (about two per worker per batch, at most 8 samples each). */
+  private async runAll(tasks: SampleTask[]): Promise<Outcome[]> {
+    if (this.opts.workers === 0) {
+      const out: Outcome[] = [];
+      for (const t of tasks) {
+        try {
+          out.push({ ok: true, result: await runSample(t) });
+        } catch (error) {
+          out.push({ ok: false, error });
+        }
+      }
+      return out;
+    }
+    const pool = (this.pool ??= new Pool(this.opts.workers));
+    const c = Math.max(1, Math.min(8, Math.ceil(tasks.length / (2 * pool.size))));
+    const chunks: Promise<Outcome[]>[] = [];
+    for (let i = 0; i < tasks.length; i += c) chunks.push(pool.run(tasks.slice(i, i + c)));
+    return (await Promise.all(chunks)).flat();
   }
 
   private async build(epoch: number, index: number, recs: DataRecord[]): Promise<Batch> {
@@ -192,32 +212,37 @@ export class Loader {
     const per = 3 * S * S;
     const out = new SharedArrayBuffer(recs.length * per * 4);
     const augOn = this.opts.train && this.opts.augment !== false;
-    const ok = await Promise.all(recs.map(async (rec, i) => {
+    const tasks = recs.map((rec, i): SampleTask => {
       const k = key(rec);
-      const task: SampleTask = {
+      return {
         id: rec.id, image: rec.image, mask: rec.mask, box: rec.box, size: S, pre: this.opts.preprocess ?? {},
         cached: this.memCache.get(k), wantCache: this.opts.cache !== 'none' && !this.memCache.has(k),
         cacheDir: this.opts.cache === 'disk' ? this.opts.cacheDir : undefined,
         aug: augOn ? drawAugment(S, { seed: this.opts.seed, key: k, epoch }, this.opts.augment || {}) : null,
         normalize: this.opts.normalize, out, offset: i * per,
       };
-      try {
-        const res = await this.runOne(task);
+    });
+    const outcomes = await this.runAll(tasks);
+    const ok = outcomes.map((o, i) => {
+      const rec = recs[i];
+      const k = key(rec);
+      if (o.ok) {
+        const res = o.result;
         if (res.cache && this.opts.cache !== 'none') this.memCache.set(k, res.cache);
         if (res.warning && !this.warned.has(k)) {
           this.warned.set(k, res.warning);
           this.log(`warning: ${rec.id}: ${res.warning}`);
         }
         return true;
-      } catch (e) {
-        if (this.opts.onBadRecord === 'error' || !(e instanceof MdmtError)) throw e;
-        if (!this.bad.has(k)) {
-          this.bad.set(k, { id: rec.id, where: rec.where, file: rec.image, error: e.message });
-          this.log(`skipped ${rec.id} (${rec.where}): ${e.message}`);
-        }
-        return false;
       }
-    }));
+      const e = o.error;
+      if (this.opts.onBadRecord === 'error' || !(e instanceof MdmtError)) throw e;
+      if (!this.bad.has(k)) {
+        this.bad.set(k, { id: rec.id, where: rec.where, file: rec.image, error: e.message });
+        this.log(`skipped ${rec.id} (${rec.where}): ${e.message}`);
+      }
+      return false;
+    });
     const keep = recs.map((_, i) => i).filter((i) => ok[i]);
     const n = keep.length;
     const all = new Float32Array(out);

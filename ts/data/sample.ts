@@ -45,9 +45,19 @@ function quantize(img: GrayImage): SharedArrayBuffer {
   return sab;
 }
 
+// per-thread scratch images, reused by every sample of one size (large typed arrays are
+// mmapped one by one; allocating them per sample costs page faults and TLB shootdowns that
+// stop the worker pool from scaling)
+const scratch = new Map<number, { deq: Float32Array; aug: Float32Array }>();
+function scratchFor(size: number): { deq: Float32Array; aug: Float32Array } {
+  let s = scratch.get(size);
+  if (!s) scratch.set(size, (s = { deq: new Float32Array(size * size), aug: new Float32Array(size * size) }));
+  return s;
+}
+
 function dequantize(sab: SharedArrayBuffer, size: number): GrayImage {
   const q = new Uint16Array(sab);
-  const d = new Float32Array(q.length);
+  const d = scratchFor(size).deq;
   for (let i = 0; i < q.length; i++) d[i] = q[i] / 65535;
   return { width: size, height: size, data: d };
 }
@@ -94,7 +104,7 @@ export async function runSample(t: SampleTask): Promise<SampleResult> {
     }
     img = dequantize(sab, t.size);
   }
-  const final = t.aug ? applyAugment(img, t.aug) : img;
+  const final = t.aug ? applyAugment(img, t.aug, scratchFor(t.size).aug) : img;
   toInput(final, new Float32Array(t.out), t.offset, t.normalize);
   return res;
 }

@@ -8,13 +8,17 @@ import { runSample, SampleTask } from './sample';
 
 if (parentPort) {
   const port = parentPort;
-  port.on('message', async (m: { seq: number; task: SampleTask }) => {
-    try {
-      const r = await runSample(m.task);
-      port.postMessage({ seq: m.seq, ok: true, result: r });
-    } catch (e) {
-      const code = e instanceof MdmtError ? e.code : 'EINTERNAL';
-      port.postMessage({ seq: m.seq, ok: false, error: { code, message: e instanceof Error ? e.message : String(e), mdmt: e instanceof MdmtError } });
+  // one message carries a chunk of samples; the answer lists one outcome per sample
+  port.on('message', async (m: { seq: number; tasks: SampleTask[] }) => {
+    const out = [];
+    for (const task of m.tasks) {
+      try {
+        out.push({ ok: true, result: await runSample(task) });
+      } catch (e) {
+        const code = e instanceof MdmtError ? e.code : 'EINTERNAL';
+        out.push({ ok: false, error: { code, message: e instanceof Error ? e.message : String(e), mdmt: e instanceof MdmtError } });
+      }
     }
+    port.postMessage({ seq: m.seq, out });
   });
 }
