@@ -11,6 +11,8 @@
 //
 // Threads: (n, g) tasks run in parallel with serial GEMMs when there are enough of them;
 // otherwise tasks run one after another and each GEMM is parallel inside.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -81,6 +83,115 @@ float* col_buffer(int64_t floats) {
   return tl_col.data();
 }
 
+// ---- row primitives (the inner loops of im2col, col2im and the depthwise kernels) ----------
+// Chosen per call from the conv's ISA (the GEMM's: attribute isa, else the best one here).
+//   gather: d[i] = x[i·sx]          axpy:  y[i] += a·x[i·sx]          dot: Σ a[i]·x[i·sx]
+//   scatter_add: y[i·sy] += x[i]     scatter_axpy: y[i·sy] += a·x[i]
+struct RowOps {
+  void (*gather)(float* d, const float* x, int64_t n, int64_t sx);
+  void (*axpy)(float* y, const float* x, float a, int64_t n, int64_t sx);
+  float (*dot)(const float* a, const float* x, int64_t n, int64_t sx);
+  void (*scatter_add)(float* y, int64_t sy, const float* x, int64_t n);
+  void (*scatter_axpy)(float* y, int64_t sy, const float* x, float a, int64_t n);
+};
+
+// Portable bodies; the AVX2 build of them is the same C++ compiled for AVX2 (the compiler
+// vectorises the unit-stride loops), AVX-512 has hand-written stride-1 and stride-2 paths.
+#define MDMT_ROWOPS_PORTABLE(NAME, TARGET)                                                                              \
+  TARGET void gather_##NAME(float* d, const float* x, int64_t n, int64_t sx) {                                         \
+    if (sx == 1) std::memcpy(d, x, sizeof(float) * n);                                                                  \
+    else for (int64_t i = 0; i < n; ++i) d[i] = x[i * sx];                                                             \
+  }                                                                                                                     \
+  TARGET void axpy_##NAME(float* y, const float* x, float a, int64_t n, int64_t sx) {                                  \
+    if (sx == 1) for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];                                                     \
+    else for (int64_t i = 0; i < n; ++i) y[i] += a * x[i * sx];                                                        \
+  }                                                                                                                     \
+  TARGET float dot_##NAME(const float* a, const float* x, int64_t n, int64_t sx) {                                     \
+    float s0 = 0.f;                                                                                                     \
+    if (sx == 1) for (int64_t i = 0; i < n; ++i) s0 += a[i] * x[i];                                                    \
+    else for (int64_t i = 0; i < n; ++i) s0 += a[i] * x[i * sx];                                                       \
+    return s0;                                                                                                          \
+  }                                                                                                                     \
+  TARGET void scatter_add_##NAME(float* y, int64_t sy, const float* x, int64_t n) {                                    \
+    if (sy == 1) for (int64_t i = 0; i < n; ++i) y[i] += x[i];                                                         \
+    else for (int64_t i = 0; i < n; ++i) y[i * sy] += x[i];                                                            \
+  }                                                                                                                     \
+  TARGET void scatter_axpy_##NAME(float* y, int64_t sy, const float* x, float a, int64_t n) {                          \
+    if (sy == 1) for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];                                                     \
+    else for (int64_t i = 0; i < n; ++i) y[i * sy] += a * x[i];                                                        \
+  }
+MDMT_ROWOPS_PORTABLE(generic, )
+#if defined(__x86_64__) || defined(__i386__)
+MDMT_ROWOPS_PORTABLE(avx2, __attribute__((target("avx2,fma"))))
+
+#define MDMT_AVX512 __attribute__((target("avx512f")))
+// 16 consecutive outputs of stride 2 from x[2i .. 2i+30]: two masked loads (element 2i+31
+// is never read), then the even lanes of both.
+MDMT_AVX512 inline __m512 load_even16(const float* x, int64_t m) {  // m = outputs wanted (1..16)
+  const int64_t need = 2 * m - 1;  // elements x[0 .. need)
+  const __mmask16 lo = need >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << need) - 1);
+  const __mmask16 hi = need > 16 ? static_cast<__mmask16>((1u << (need - 16)) - 1) : 0;
+  const __m512 a = _mm512_maskz_loadu_ps(lo, x), b = _mm512_maskz_loadu_ps(hi, x + 16);
+  const __m512i idx = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  return _mm512_permutex2var_ps(a, idx, b);
+}
+MDMT_AVX512 inline __mmask16 tail_mask(int64_t m) { return m >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << m) - 1); }
+MDMT_AVX512 inline __m512 load_s(const float* x, int64_t m, int64_t sx) {  // sx is 1 or 2
+  return sx == 1 ? _mm512_maskz_loadu_ps(tail_mask(m), x) : load_even16(x, m);
+}
+
+MDMT_AVX512 void gather_avx512(float* d, const float* x, int64_t n, int64_t sx) {
+  if (sx == 1) return (void)std::memcpy(d, x, sizeof(float) * n);
+  if (sx != 2) return gather_generic(d, x, n, sx);
+  for (int64_t i = 0; i < n; i += 16) _mm512_mask_storeu_ps(d + i, tail_mask(n - i), load_even16(x + 2 * i, std::min<int64_t>(16, n - i)));
+}
+MDMT_AVX512 void axpy_avx512(float* y, const float* x, float a, int64_t n, int64_t sx) {
+  if (sx > 2) return axpy_generic(y, x, a, n, sx);
+  const __m512 va = _mm512_set1_ps(a);
+  for (int64_t i = 0; i < n; i += 16) {
+    const int64_t m = std::min<int64_t>(16, n - i);
+    const __mmask16 k = tail_mask(m);
+    _mm512_mask_storeu_ps(y + i, k, _mm512_fmadd_ps(va, load_s(x + i * sx, m, sx), _mm512_maskz_loadu_ps(k, y + i)));
+  }
+}
+MDMT_AVX512 float dot_avx512(const float* a, const float* x, int64_t n, int64_t sx) {
+  if (sx > 2) return dot_generic(a, x, n, sx);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const int64_t m = std::min<int64_t>(16, n - i);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail_mask(m), a + i), load_s(x + i * sx, m, sx), acc);
+  }
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, acc);
+  float sum = 0.f;
+  for (float v : lanes) sum += v;
+  return sum;
+}
+MDMT_AVX512 void scatter_add_avx512(float* y, int64_t sy, const float* x, int64_t n) {
+  if (sy != 1) return scatter_add_generic(y, sy, x, n);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail_mask(n - i);
+    _mm512_mask_storeu_ps(y + i, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, y + i), _mm512_maskz_loadu_ps(k, x + i)));
+  }
+}
+MDMT_AVX512 void scatter_axpy_avx512(float* y, int64_t sy, const float* x, float a, int64_t n) {
+  if (sy != 1) return scatter_axpy_generic(y, sy, x, a, n);
+  axpy_avx512(y, x, a, n, 1);
+}
+#endif
+
+const RowOps& row_ops(GemmIsa isa) {
+  static const RowOps generic{gather_generic, axpy_generic, dot_generic, scatter_add_generic, scatter_axpy_generic};
+#if defined(__x86_64__) || defined(__i386__)
+  static const RowOps avx2{gather_avx2, axpy_avx2, dot_avx2, scatter_add_avx2, scatter_axpy_avx2};
+  static const RowOps avx512{gather_avx512, axpy_avx512, dot_avx512, scatter_add_avx512, scatter_axpy_avx512};
+  if (isa == GemmIsa::Auto) isa = gemm_best_isa();
+  if (isa == GemmIsa::Avx512) return avx512;
+  if (isa == GemmIsa::Avx2) return avx2;
+#endif
+  return generic;
+}
+
 // Output columns [q0, q0 + n) of one row (c, r, s): for each column j = p·Q + q, the input
 // column iw = q·sw + off of input row ih = p·sh + roff (or nothing in the padding).
 // visit(j_local, ih, iw_first, count) runs over maximal runs of valid columns of one row p.
@@ -109,6 +220,7 @@ void for_row_runs(const Geom& g, int64_t r, int64_t s, int64_t q0, int64_t n, F&
 // col[row, 0..n) (row stride ldcol) = im2col(x_g) for output columns [q0, q0 + n).
 // Channels in parallel when called outside a parallel region.
 void im2col(const Geom& g, const float* xg, int64_t q0, int64_t n, float* col, int64_t ldcol) {
+  const RowOps& ops = row_ops(g.isa);
   parallel_for(0, g.Cg, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, n * g.R * g.S)), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c)
       for (int64_t r = 0; r < g.R; ++r)
@@ -119,9 +231,7 @@ void im2col(const Geom& g, const float* xg, int64_t q0, int64_t n, float* col, i
             // zero the whole run [qa, qb) first, then copy the valid part
             if (cnt < qb - qa) std::fill(dst + base, dst + base + (qb - qa), 0.f);
             if (cnt <= 0) return;
-            const float* src = xc + ih * g.W + iw;
-            if (g.sw == 1) std::memcpy(dst + jl, src, sizeof(float) * cnt);
-            else for (int64_t t = 0; t < cnt; ++t) dst[jl + t] = src[t * g.sw];
+            ops.gather(dst + jl, xc + ih * g.W + iw, cnt, g.sw);
           });
         }
   });
@@ -130,6 +240,7 @@ void im2col(const Geom& g, const float* xg, int64_t q0, int64_t n, float* col, i
 // dx_g += col2im(col) for output columns [q0, q0 + n) (the adjoint of im2col); channels
 // in parallel (each owns its dx plane).
 void col2im_add(const Geom& g, const float* col, int64_t q0, int64_t n, int64_t ldcol, float* dxg) {
+  const RowOps& ops = row_ops(g.isa);
   parallel_for(0, g.Cg, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, n * g.R * g.S)), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c)
       for (int64_t r = 0; r < g.R; ++r)
@@ -138,9 +249,7 @@ void col2im_add(const Geom& g, const float* col, int64_t q0, int64_t n, int64_t 
           float* dc = dxg + c * g.H * g.W;
           for_row_runs(g, r, s, q0, n, [&](int64_t jl, int64_t ih, int64_t iw, int64_t cnt, int64_t, int64_t, int64_t) {
             if (cnt <= 0) return;
-            float* d = dc + ih * g.W + iw;
-            if (g.sw == 1) for (int64_t t = 0; t < cnt; ++t) d[t] += src[jl + t];
-            else for (int64_t t = 0; t < cnt; ++t) d[t * g.sw] += src[jl + t];
+            ops.scatter_add(dc + ih * g.W + iw, g.sw, src + jl, cnt);
           });
         }
   });
@@ -200,79 +309,206 @@ void run_tasks(int64_t T, const std::function<void(int64_t)>& task) {
 }
 
 // ---- depthwise (Cg == 1): direct loops, one plane per task --------------------------------
-// Output channel k reads input channel k / Kg. Each (p, r, s) is an axpy over a row.
-template <class F>
-void dw_plane(const Geom& g, int64_t k, F&& row_op) {
-  for (int64_t p = 0; p < g.P; ++p)
-    for (int64_t r = 0; r < g.R; ++r) {
-      const int64_t ih = p * g.sh - g.ph + r * g.dh;
-      if (ih < 0 || ih >= g.H) continue;
-      for (int64_t s = 0; s < g.S; ++s) {
-        const int64_t off = s * g.dw - g.pw;
-        const int64_t qlo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
-        const int64_t qhi = g.W - 1 - off < 0 ? 0 : std::min(g.Q, (g.W - 1 - off) / g.sw + 1);
-        if (qlo < qhi) row_op(p, ih, (k * g.R + r) * g.S + s, qlo, qhi, off);
+// Output channel k reads input channel k / Kg. Each task copies its input plane into a
+// zero-padded scratch plane (Hp × Wp), so the loops need no bounds checks:
+//   y[p, q] = b + Σ_rs w[r, s] · xpad[(p·sh + r·dh)·Wp + q·sw + s·dw]
+// bwd data scatters the same terms into a padded dx plane, then crops it; bwd filter
+// dots dy with shifted xpad rows. The plane kernels are per ISA (AVX-512: 16 outputs of
+// a row in one register across all taps, stride 1 and 2).
+struct DwGeom {
+  int64_t Wp, R, S, dh, dw, sh, sw, P, Q;
+};
+
+#define MDMT_DW_PORTABLE(NAME, TARGET)                                                                                 \
+  TARGET void dw_fwd_##NAME(const DwGeom& d, const float* xp, const float* w, float bias, bool accum, float* y) {                  \
+    for (int64_t p = 0; p < d.P; ++p) {                                                                                \
+      float* yr = y + p * d.Q;                                                                                         \
+      if (!accum) for (int64_t q = 0; q < d.Q; ++q) yr[q] = bias;                                                      \
+      for (int64_t r = 0; r < d.R; ++r)                                                                                \
+        for (int64_t s = 0; s < d.S; ++s) {                                                                            \
+          const float wv = w[r * d.S + s];                                                                             \
+          const float* xr = xp + (p * d.sh + r * d.dh) * d.Wp + s * d.dw;                                              \
+          if (d.sw == 1) for (int64_t q = 0; q < d.Q; ++q) yr[q] += wv * xr[q];                                        \
+          else for (int64_t q = 0; q < d.Q; ++q) yr[q] += wv * xr[q * d.sw];                                           \
+        }                                                                                                              \
+    }                                                                                                                  \
+  }                                                                                                                    \
+  TARGET void dw_bwdd_##NAME(const DwGeom& d, float* dxp, const float* w, const float* dy) {                           \
+    for (int64_t p = 0; p < d.P; ++p)                                                                                  \
+      for (int64_t r = 0; r < d.R; ++r)                                                                                \
+        for (int64_t s = 0; s < d.S; ++s) {                                                                            \
+          const float wv = w[r * d.S + s];                                                                             \
+          float* dr = dxp + (p * d.sh + r * d.dh) * d.Wp + s * d.dw;                                                   \
+          const float* g = dy + p * d.Q;                                                                               \
+          if (d.sw == 1) for (int64_t q = 0; q < d.Q; ++q) dr[q] += wv * g[q];                                         \
+          else for (int64_t q = 0; q < d.Q; ++q) dr[q * d.sw] += wv * g[q];                                            \
+        }                                                                                                              \
+  }                                                                                                                    \
+  TARGET void dw_bwdf_##NAME(const DwGeom& d, const float* xp, const float* dy, double* acc) {                         \
+    for (int64_t r = 0; r < d.R; ++r)                                                                                  \
+      for (int64_t s = 0; s < d.S; ++s) {                                                                              \
+        double t = 0;                                                                                                  \
+        for (int64_t p = 0; p < d.P; ++p) {                                                                            \
+          const float* xr = xp + (p * d.sh + r * d.dh) * d.Wp + s * d.dw;                                              \
+          const float* g = dy + p * d.Q;                                                                               \
+          float u = 0.f;                                                                                               \
+          if (d.sw == 1) for (int64_t q = 0; q < d.Q; ++q) u += g[q] * xr[q];                                          \
+          else for (int64_t q = 0; q < d.Q; ++q) u += g[q] * xr[q * d.sw];                                             \
+          t += u;                                                                                                      \
+        }                                                                                                              \
+        acc[r * d.S + s] += t;                                                                                         \
+      }                                                                                                                \
+  }
+MDMT_DW_PORTABLE(generic, )
+#if defined(__x86_64__) || defined(__i386__)
+MDMT_DW_PORTABLE(avx2, __attribute__((target("avx2,fma"))))
+
+MDMT_AVX512 void dw_fwd_avx512(const DwGeom& d, const float* xp, const float* w, float bias, bool accum, float* y) {
+  if (d.sw > 2) return dw_fwd_generic(d, xp, w, bias, accum, y);
+  for (int64_t p = 0; p < d.P; ++p)
+    for (int64_t q0 = 0; q0 < d.Q; q0 += 16) {
+      const int64_t m = std::min<int64_t>(16, d.Q - q0);
+      __m512 acc = accum ? _mm512_maskz_loadu_ps(tail_mask(m), y + p * d.Q + q0) : _mm512_set1_ps(bias);
+      for (int64_t r = 0; r < d.R; ++r) {
+        const float* xr = xp + (p * d.sh + r * d.dh) * d.Wp + q0 * d.sw;
+        for (int64_t s = 0; s < d.S; ++s) acc = _mm512_fmadd_ps(_mm512_set1_ps(w[r * d.S + s]), load_s(xr + s * d.dw, m, d.sw), acc);
+      }
+      _mm512_mask_storeu_ps(y + p * d.Q + q0, tail_mask(m), acc);
+    }
+}
+MDMT_AVX512 void dw_bwdd_avx512(const DwGeom& d, float* dxp, const float* w, const float* dy) {
+  if (d.sw != 1) return dw_bwdd_generic(d, dxp, w, dy);
+  for (int64_t p = 0; p < d.P; ++p)
+    for (int64_t q0 = 0; q0 < d.Q; q0 += 16) {
+      const __mmask16 k = tail_mask(d.Q - q0);
+      const __m512 g = _mm512_maskz_loadu_ps(k, dy + p * d.Q + q0);
+      for (int64_t r = 0; r < d.R; ++r) {
+        float* dr = dxp + (p * d.sh + r * d.dh) * d.Wp + q0;
+        for (int64_t s = 0; s < d.S; ++s) {
+          float* t = dr + s * d.dw;
+          _mm512_mask_storeu_ps(t, k, _mm512_fmadd_ps(_mm512_set1_ps(w[r * d.S + s]), g, _mm512_maskz_loadu_ps(k, t)));
+        }
       }
     }
 }
+MDMT_AVX512 void dw_bwdf_avx512(const DwGeom& d, const float* xp, const float* dy, double* acc) {
+  if (d.sw > 2) return dw_bwdf_generic(d, xp, dy, acc);
+  for (int64_t r = 0; r < d.R; ++r)
+    for (int64_t s = 0; s < d.S; ++s) {
+      __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+      int64_t u = 0;  // 4 independent FMA chains (one would wait on the FMA latency)
+      for (int64_t p = 0; p < d.P; ++p) {
+        const float* xr = xp + (p * d.sh + r * d.dh) * d.Wp + s * d.dw;
+        const float* g = dy + p * d.Q;
+        for (int64_t q0 = 0; q0 < d.Q; q0 += 16, u = (u + 1) & 3) {
+          const int64_t m = std::min<int64_t>(16, d.Q - q0);
+          a[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail_mask(m), g + q0), load_s(xr + q0 * d.sw, m, d.sw), a[u]);
+        }
+      }
+      alignas(64) float lanes[16];
+      _mm512_store_ps(lanes, _mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])));
+      double t = 0;
+      for (float v : lanes) t += v;
+      acc[r * d.S + s] += t;
+    }
+}
+#endif
+
+struct DwOps {
+  void (*fwd)(const DwGeom&, const float*, const float*, float, bool, float*);
+  void (*bwdd)(const DwGeom&, float*, const float*, const float*);
+  void (*bwdf)(const DwGeom&, const float*, const float*, double*);
+};
+const DwOps& dw_ops(GemmIsa isa) {
+  static const DwOps generic{dw_fwd_generic, dw_bwdd_generic, dw_bwdf_generic};
+#if defined(__x86_64__) || defined(__i386__)
+  static const DwOps avx2{dw_fwd_avx2, dw_bwdd_avx2, dw_bwdf_avx2};
+  static const DwOps avx512{dw_fwd_avx512, dw_bwdd_avx512, dw_bwdf_avx512};
+  if (isa == GemmIsa::Auto) isa = gemm_best_isa();
+  if (isa == GemmIsa::Avx512) return avx512;
+  if (isa == GemmIsa::Avx2) return avx2;
+#endif
+  return generic;
+}
+
+DwGeom dw_geom(const Geom& g) { return {g.W + 2 * g.pw, g.R, g.S, g.dh, g.dw, g.sh, g.sw, g.P, g.Q}; }
+int64_t dw_padded(const Geom& g) { return (g.H + 2 * g.ph) * (g.W + 2 * g.pw); }
+
+// xpad = x plane with a zero border of (ph, pw)
+void pad_plane(const Geom& g, const float* x, float* xpad) {
+  const int64_t Wp = g.W + 2 * g.pw, Hp = g.H + 2 * g.ph;
+  std::fill(xpad, xpad + g.ph * Wp, 0.f);
+  std::fill(xpad + (g.ph + g.H) * Wp, xpad + Hp * Wp, 0.f);
+  for (int64_t h = 0; h < g.H; ++h) {
+    float* row = xpad + (g.ph + h) * Wp;
+    std::fill(row, row + g.pw, 0.f);
+    std::memcpy(row + g.pw, x + h * g.W, sizeof(float) * g.W);
+    std::fill(row + g.pw + g.W, row + Wp, 0.f);
+  }
+}
 
 void dw_forward(const Geom& g, const float* x, const float* w, const float* b, float* y) {
-  const int64_t HW = g.H * g.W, PQ = g.P * g.Q;
-  parallel_for(0, g.N * g.K, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, PQ * g.R * g.S)), [&](int64_t lo, int64_t hi) {
+  const DwOps& ops = dw_ops(g.isa);
+  const DwGeom d = dw_geom(g);
+  const int64_t HW = g.H * g.W, PQ = g.P * g.Q, RS = g.R * g.S;
+  parallel_for(0, g.N * g.K, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, PQ * RS)), [&](int64_t lo, int64_t hi) {
+    float* xpad = col_buffer(dw_padded(g));
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t n = t / g.K, k = t % g.K;
-      const float* xp = x + (n * g.C + k / g.Kg) * HW;
-      float* yp = y + t * PQ;
-      std::fill(yp, yp + PQ, b ? b[k] : 0.f);
-      dw_plane(g, k, [&](int64_t p, int64_t ih, int64_t wi, int64_t qlo, int64_t qhi, int64_t off) {
-        const float wv = w[wi];
-        const float* xr = xp + ih * g.W + off;
-        float* yr = yp + p * g.Q;
-        if (g.sw == 1) for (int64_t q = qlo; q < qhi; ++q) yr[q] += wv * xr[q];
-        else for (int64_t q = qlo; q < qhi; ++q) yr[q] += wv * xr[q * g.sw];
-      });
+      if (t == lo || k % g.Kg == 0) pad_plane(g, x + (n * g.C + k / g.Kg) * HW, xpad);  // reused across the multiplier
+      ops.fwd(d, xpad, w + k * RS, b ? b[k] : 0.f, false, y + t * PQ);
     }
   });
 }
 
+// Stride 1: dx[h, w] = Σ_rs w[R−1−r, S−1−s] · dypad[h + ph + r·dh, w + pw + s·dw] with dy
+// zero-padded by ((R−1)·dh, (S−1)·dw): the forward kernel on a flipped filter. Other
+// strides scatter into a padded dx plane.
 void dw_bwd_data(const Geom& g, const float* dy, const float* w, float* dx) {
-  const int64_t HW = g.H * g.W, PQ = g.P * g.Q;
-  parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, PQ * g.R * g.S * g.Kg)), [&](int64_t lo, int64_t hi) {
+  const DwOps& ops = dw_ops(g.isa);
+  const int64_t HW = g.H * g.W, PQ = g.P * g.Q, RS = g.R * g.S;
+  const bool unit = g.sh == 1 && g.sw == 1;
+  const int64_t eh = (g.R - 1) * g.dh, ew = (g.S - 1) * g.dw;
+  const int64_t Hq = g.P + 2 * eh, Wq = g.Q + 2 * ew;                           // padded dy (stride 1)
+  const int64_t scratch = unit ? Hq * Wq + RS : dw_padded(g);
+  const DwGeom dsc = dw_geom(g);
+  const DwGeom dfl{Wq, g.R, g.S, g.dh, g.dw, 1, 1, g.H, g.W};
+  parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, PQ * RS * g.Kg)), [&](int64_t lo, int64_t hi) {
+    float* buf = col_buffer(scratch);
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t n = t / g.C, c = t % g.C;
       float* dxp = dx + t * HW;
-      std::fill(dxp, dxp + HW, 0.f);
-      for (int64_t k = c * g.Kg; k < (c + 1) * g.Kg; ++k) {
-        const float* dyp = dy + (n * g.K + k) * PQ;
-        dw_plane(g, k, [&](int64_t p, int64_t ih, int64_t wi, int64_t qlo, int64_t qhi, int64_t off) {
-          const float wv = w[wi];
-          float* dr = dxp + ih * g.W + off;
-          const float* gr = dyp + p * g.Q;
-          if (g.sw == 1) for (int64_t q = qlo; q < qhi; ++q) dr[q] += wv * gr[q];
-          else for (int64_t q = qlo; q < qhi; ++q) dr[q * g.sw] += wv * gr[q];
-        });
+      if (unit) {
+        float* dyp = buf;
+        float* wf = buf + Hq * Wq;
+        for (int64_t k = c * g.Kg; k < (c + 1) * g.Kg; ++k) {
+          std::fill(dyp, dyp + Hq * Wq, 0.f);
+          const float* src = dy + (n * g.K + k) * PQ;
+          for (int64_t p = 0; p < g.P; ++p) std::memcpy(dyp + (eh + p) * Wq + ew, src + p * g.Q, sizeof(float) * g.Q);
+          for (int64_t i = 0; i < RS; ++i) wf[i] = w[k * RS + RS - 1 - i];
+          ops.fwd(dfl, dyp + g.ph * Wq + g.pw, wf, 0.f, k != c * g.Kg, dxp);
+        }
+      } else {
+        std::fill(buf, buf + dw_padded(g), 0.f);
+        for (int64_t k = c * g.Kg; k < (c + 1) * g.Kg; ++k) ops.bwdd(dsc, buf, w + k * RS, dy + (n * g.K + k) * PQ);
+        for (int64_t h = 0; h < g.H; ++h) std::memcpy(dxp + h * g.W, buf + (g.ph + h) * dsc.Wp + g.pw, sizeof(float) * g.W);
       }
     }
   });
 }
 
 void dw_bwd_filter(const Geom& g, const float* dy, const float* x, float* dwt) {
+  const DwOps& ops = dw_ops(g.isa);
+  const DwGeom d = dw_geom(g);
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q, RS = g.R * g.S;
   parallel_for(0, g.K, 1, [&](int64_t lo, int64_t hi) {
     std::vector<double> acc(static_cast<size_t>(RS));
+    float* xpad = col_buffer(dw_padded(g));
     for (int64_t k = lo; k < hi; ++k) {
       std::fill(acc.begin(), acc.end(), 0.0);
       for (int64_t n = 0; n < g.N; ++n) {
-        const float* xp = x + (n * g.C + k / g.Kg) * HW;
-        const float* dyp = dy + (n * g.K + k) * PQ;
-        dw_plane(g, k, [&](int64_t p, int64_t ih, int64_t wi, int64_t qlo, int64_t qhi, int64_t off) {
-          const float* xr = xp + ih * g.W + off;
-          const float* gr = dyp + p * g.Q;
-          float s = 0.f;
-          if (g.sw == 1) for (int64_t q = qlo; q < qhi; ++q) s += gr[q] * xr[q];
-          else for (int64_t q = qlo; q < qhi; ++q) s += gr[q] * xr[q * g.sw];
-          acc[wi - k * RS] += s;
-        });
+        pad_plane(g, x + (n * g.C + k / g.Kg) * HW, xpad);
+        ops.bwdf(d, xpad, dy + (n * g.K + k) * PQ, acc.data());
       }
       for (int64_t i = 0; i < RS; ++i) dwt[k * RS + i] = static_cast<float>(acc[i]);
     }
