@@ -105,7 +105,7 @@ export async function runDemo(o: DemoOptions) {
   const res = await experiment({
     runsDir, backbones: o.backbones, protocols: o.protocols, foldLimit: o.folds,
     folds: { loco: locoFolds }, base,
-    hooksFor: (j) => (o.progress ? progressHooks({ label: j.key }) : SILENT),
+    hooksFor: (j, at) => (o.progress ? progressHooks({ label: `[${at.index}/${at.total}] ${j.key}` }) : SILENT),
     log: o.log,
   });
   o.log(`${res.trained.length} runs trained, ${res.skipped.length} reused in ${((Date.now() - t0) / 1000).toFixed(0)} s`);

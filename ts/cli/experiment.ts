@@ -11,7 +11,7 @@ import { Command } from 'commander';
 import { EXPERIMENTS, PROTOCOLS, type ExperimentName, type Protocol } from '../train/config';
 import { experiment, type ExperimentConfig } from '../train/experiment';
 import { progressHooks, SILENT } from '../train/progress';
-import { addTrainFlags, intListArg, listArg, trainBase } from './options';
+import { addTrainFlags, intListArg, listArg, requireData, trainBase } from './options';
 import { reportRuns, tablesOf } from './report';
 
 export function register(program: Command): void {
@@ -26,14 +26,17 @@ export function register(program: Command): void {
     .option('--report', 'write the report and print Tables 1 and 2 at the end');
   addTrainFlags(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
+    const base = trainBase(o);
+    const exps = (o.experiments as string[] | undefined) ?? [...EXPERIMENTS];
+    requireData(base, { afc: exps.some((e) => e !== 'stl_bx'), bx: exps.some((e) => e !== 'stl_afc') });
     const cfg: ExperimentConfig = {
       runsDir: path.resolve(o.runs as string),
       backbones: o.backbones as string[],
       experiments: o.experiments as ExperimentName[] | undefined,
       protocols: o.protocols as Protocol[] | undefined,
       folds: { cv: o.folds as number[] | undefined, loco: o.locoFolds as number[] | undefined },
-      base: trainBase(o),
-      hooksFor: (j) => (o.progress !== false ? progressHooks({ label: j.key }) : SILENT),
+      base,
+      hooksFor: (j, at) => (o.progress !== false ? progressHooks({ label: `[${at.index}/${at.total}] ${j.key}` }) : SILENT),
       log: (m) => process.stderr.write(`mdmt experiment: ${m}\n`),
     };
     const out = await experiment(cfg);

@@ -157,3 +157,12 @@ export function trainBase(o: Opts): Partial<TrainConfigInput> {
   for (const k of Object.keys(out) as (keyof typeof out)[]) if (out[k] === undefined) delete out[k];
   return out;
 }
+
+/** A usage error (exit 2) when no data source was given by flag or --config. */
+export function requireData(base: Partial<TrainConfigInput>, need: { afc?: boolean; bx?: boolean } = {}): void {
+  const d = base.data ?? {};
+  if (d.covidCxr) return;
+  if (!d.afc && !d.bx) throw new MdmtError('ECONFIG', '', 'no data: give --data-afc and/or --data-bx, or --covid-cxr (or data in --config)');
+  if (need.afc && !d.afc) throw new MdmtError('ECONFIG', '', 'this experiment needs --data-afc (or --covid-cxr)');
+  if (need.bx && !d.bx) throw new MdmtError('ECONFIG', '', 'this experiment needs --data-bx (or --covid-cxr)');
+}

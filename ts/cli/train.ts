@@ -10,7 +10,7 @@ import { Command, Option } from 'commander';
 import { train } from '../train/train';
 import { EXPERIMENTS, PROTOCOLS, type TrainConfigInput } from '../train/config';
 import { progressHooks, SILENT } from '../train/progress';
-import { addTrainFlags, existingPath, intArg, trainBase } from './options';
+import { addTrainFlags, existingPath, intArg, requireData, trainBase } from './options';
 
 export function register(program: Command): void {
   const cmd = program.command('train')
@@ -26,8 +26,11 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON');
   addTrainFlags(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
+    const base = trainBase(o);
+    const e = o.experiment as string;
+    requireData(base, { afc: e !== 'stl_bx', bx: e === 'stl_bx' || e === 'mdmt' });
     const input = {
-      ...trainBase(o),
+      ...base,
       backbone: o.backbone as string, experiment: o.experiment as TrainConfigInput['experiment'], outDir: o.out as string,
       protocol: o.protocol as TrainConfigInput['protocol'],
       ...(o.fold !== undefined ? { fold: o.fold as number } : {}),

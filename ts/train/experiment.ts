@@ -42,8 +42,8 @@ export interface ExperimentConfig {
   foldLimit?: number;
   /** every other train() setting, shared by all jobs */
   base: Omit<TrainConfigInput, 'backbone' | 'experiment' | 'outDir' | 'protocol' | 'fold' | 'init' | 'splitsDir'>;
-  /** per-job hooks (progress bars); called with the job's label */
-  hooksFor?: (job: Job) => TrainHooks;
+  /** per-job hooks (progress bars), with the job's place in the sweep (1-based) */
+  hooksFor?: (job: Job, place: { index: number; total: number }) => TrainHooks;
   /** messages about jobs (skipped, resumed, waiting) */
   log?: (msg: string) => void;
 }
@@ -189,7 +189,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
   const done = (j: Job) => fs.existsSync(path.join(j.dir, RUN_FILES.result));
   const byKey = new Map(jobs.map((j) => [j.key, j]));
   const outcome: ExperimentOutcome = { results: [], trained: [], skipped: [], pending: [] };
-  for (const j of jobs) {
+  for (const [index, j] of jobs.entries()) {
     if (done(j)) {
       outcome.skipped.push(j.key);
       continue;
@@ -216,7 +216,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
       await train({
         ...cfg.base, backbone: j.backbone, experiment: j.experiment, protocol: j.protocol, fold: j.fold,
         outDir: j.dir, splitsDir, init, data: { cacheDir: path.join(runsDir, '.cache'), ...probe.data, ...cfg.base.data },
-      } as TrainConfigInput, cfg.hooksFor?.(j) ?? SILENT);
+      } as TrainConfigInput, cfg.hooksFor?.(j, { index: index + 1, total: jobs.length }) ?? SILENT);
       sweepLog(`done ${j.key}`);
       outcome.trained.push(j.key);
     } finally {

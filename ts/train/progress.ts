@@ -44,10 +44,11 @@ export function progressHooks(o: { label?: string; stream?: NodeJS.WriteStream }
       }
       multi = new cliProgress.MultiBar({
         stream, clearOnComplete: false, hideCursor: true, etaBuffer: 20, fps: 5,
-        format: '{label} |{bar}| {value}/{total} {unit} | {info} | ETA {eta_formatted}',
+        format: '{label} |{bar}| {value}/{total} {unit} | {info} | ETA {eta_formatted}', barsize: 24,
       }, cliProgress.Presets.shades_classic);
-      epochBar = multi.create(info.maxEpochs, info.startEpoch, { label: label.padEnd(28).slice(0, 28), unit: 'epochs ', info: 'val –' });
-      batchBar = multi.create(info.batchesPerEpoch, 0, { label: '  batches'.padEnd(28), unit: 'batches', info: 'loss –' });
+      const w = Math.min(48, Math.max(24, label.length));
+      epochBar = multi.create(info.maxEpochs, info.startEpoch, { label: label.padEnd(w).slice(0, w), unit: 'epochs ', info: 'val –' });
+      batchBar = multi.create(info.batchesPerEpoch, 0, { label: '  batches'.padEnd(w), unit: 'batches', info: 'loss –' });
     },
     onBatch(b) {
       runningLoss += b.loss;
