@@ -153,6 +153,10 @@ export async function train(input: TrainConfigInput, hooks: TrainHooks = SILENT)
     fs.writeFileSync(file('log'), state.history.map((h) => JSON.stringify(h) + '\n').join(''));
     const last = state.history[state.history.length - 1];
     let stopReason = last && (last as { stop?: string }).stop ? String((last as { stop?: string }).stop) : '';
+    // In skip mode the loader drops a bad record from the epoch plans once it has met it, so
+    // the plans would depend on where this process started; a pass over the data first
+    // (epoch 0 is never trained on) finds them all, whether the run is fresh or resumed.
+    if (cfg.data.onBadRecord === 'skip') for await (const _ of trainLoader.epoch(0)) { /* warm the cache, find bad records */ }
     hooks.onStart?.({ label: `${cfg.backbone} ${cfg.experiment} ${cfg.protocol}/${folds.name}`, startEpoch: state.epoch, maxEpochs: cfg.schedule.maxEpochs, batchesPerEpoch: trainLoader.length });
 
     for (let epoch = state.epoch + 1; !stopReason && epoch <= cfg.schedule.maxEpochs; epoch++) {
