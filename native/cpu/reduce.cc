@@ -2,6 +2,7 @@
 // Each output element sums its reduced sub-block in double (bias gradients sum millions
 // of terms); parallel over output elements, or over the reduction when there are few.
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "../core/registry.h"
@@ -38,7 +39,8 @@ void reduce(OpCtx& c, bool mean) {
   }
   int64_t nout = y.numel(), nred = 1;
   for (auto d : rdim) nred *= d;
-  const double scale = mean ? (nred > 0 ? 1.0 / static_cast<double>(nred) : 0.0) : 1.0;
+  // an empty reduction: sum 0, mean NaN (PyTorch)
+  const double scale = mean ? (nred > 0 ? 1.0 / static_cast<double>(nred) : std::nan("")) : 1.0;
   const float* px = x.data<float>();
   float* py = y.data<float>();
   // innermost reduced dim contiguous? then sum it as a run
@@ -48,7 +50,7 @@ void reduce(OpCtx& c, bool mean) {
     const int nr = static_cast<int>(rdim.size());
     if (nr == 0) return static_cast<double>(px[base]);
     int64_t run = inner_contig ? rdim.back() : 1;
-    int64_t nouter = nred / run;
+    int64_t nouter = run > 0 ? nred / run : 0;
     for (int64_t r = rlo; r < std::min(rhi, nouter); ++r) {
       int64_t rem = r, off = base;
       for (int d = nr - (inner_contig ? 2 : 1); d >= 0; --d) { off += (rem % rdim[d]) * rstr[d]; rem /= rdim[d]; }
@@ -67,7 +69,7 @@ void reduce(OpCtx& c, bool mean) {
     return off;
   };
   int64_t run = inner_contig ? rdim.back() : 1;
-  int64_t nouter = rdim.empty() ? 1 : nred / run;
+  int64_t nouter = rdim.empty() ? 1 : (run > 0 ? nred / run : 0);
   if (nout >= num_threads() * 4 || nouter < 2) {
     parallel_for(0, nout, std::max<int64_t>(1, 65536 / std::max<int64_t>(nred, 1)), [&](int64_t lo, int64_t hi) {
       for (int64_t o = lo; o < hi; ++o) py[o] = static_cast<float>(sum_block(base_of(o), 0, nouter) * scale);

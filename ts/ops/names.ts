@@ -1,4 +1,4 @@
-/** Every op mdmt knows; native/core/op_names.h holds the same list (test/ops/names.test.ts compares them). */
+/** Every op mdmt knows; native/core/op_names.h holds the same list (test/ops/coverage.test.ts compares them). */
 export const OP_NAMES = [
   'fill',
   'copy',
