@@ -156,7 +156,7 @@ async function main() {
     const samples = { mdmt: [] as number[], ort: [] as number[] };
     for (let round = 0; round < ROUNDS; round++) {
       const suite = new Benchmark.Suite();
-      suite.add('mdmt', () => tidy(() => conv2d(x, w, null, convOpts)), bopts);
+      suite.add('mdmt', () => conv2d(x, w, null, convOpts).dispose(), bopts);
       suite.add('ort', { defer: true, fn: (d: { resolve(): void }) => session.run(feeds).then(() => d.resolve()), ...bopts });
       await runSuite(suite);
       samples.mdmt.push(...(suite[0] as unknown as Benchmark).stats.sample);

@@ -185,9 +185,8 @@ const RowOps& row_ops(GemmIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   static const RowOps avx2{gather_avx2, axpy_avx2, dot_avx2, scatter_add_avx2, scatter_axpy_avx2};
   static const RowOps avx512{gather_avx512, axpy_avx512, dot_avx512, scatter_add_avx512, scatter_axpy_avx512};
-  if (isa == GemmIsa::Auto) isa = gemm_best_isa();
-  if (isa == GemmIsa::Avx512) return avx512;
-  if (isa == GemmIsa::Avx2) return avx2;
+  if (gemm_isa_level(isa) == 2) return avx512;
+  if (gemm_isa_level(isa) == 1) return avx2;
 #endif
   return generic;
 }
@@ -424,9 +423,8 @@ const DwOps& dw_ops(GemmIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   static const DwOps avx2{dw_fwd_avx2, dw_bwdd_avx2, dw_bwdf_avx2};
   static const DwOps avx512{dw_fwd_avx512, dw_bwdd_avx512, dw_bwdf_avx512};
-  if (isa == GemmIsa::Auto) isa = gemm_best_isa();
-  if (isa == GemmIsa::Avx512) return avx512;
-  if (isa == GemmIsa::Avx2) return avx2;
+  if (gemm_isa_level(isa) == 2) return avx512;
+  if (gemm_isa_level(isa) == 1) return avx2;
 #endif
   return generic;
 }

@@ -7,7 +7,7 @@
 // each (NC, KC) block of op(B) and each KC slice of op(A) is packed into contiguous
 // micro-panels (NR columns / MR rows, zero-padded), then an MR×NR register-blocked
 // micro-kernel runs over them: the KC×NR B micro-panel stays in L1, the MC×KC A block in L2.
-// Micro-kernels: AVX-512 14×32, AVX2+FMA 6×16, portable 4×16; chosen at run time
+// Micro-kernels: AVX-512 8×48 and 14×32, AVX2+FMA 6×16, portable 4×16; chosen at run time
 // (cpu_features.h; MDMT_CPU_ISA=generic|avx2 caps it), or forced per call for tests.
 // Threads: parallel_for over packing panels and over (MC block × column chunk) tiles;
 // called inside a parallel region (nested), it runs serially on the calling thread.
@@ -17,12 +17,16 @@
 
 namespace mdmt {
 
-enum class GemmIsa : int { Auto = -1, Generic = 0, Avx2 = 1, Avx512 = 2 };
+// Avx512 picks, per call, the AVX-512 kernel that pads op(A)/op(B) least (8×48 unless
+// 14×32 saves > 5 %); Avx512x14 / Avx512x8 force one (tests).
+enum class GemmIsa : int { Auto = -1, Generic = 0, Avx2 = 1, Avx512 = 2, Avx512x14 = 3, Avx512x8 = 4 };
+// 0 generic, 1 AVX2+FMA, 2 AVX-512 (the instruction set an isa needs; Auto -> the best here)
+int gemm_isa_level(GemmIsa isa);
 
 // The micro-kernel Auto resolves to on this machine (after MDMT_CPU_ISA).
 GemmIsa gemm_best_isa();
 const char* gemm_isa_name(GemmIsa isa);
-// "auto" | "generic" | "avx2" | "avx512" -> GemmIsa; throws EINVAL (unknown name) or
+// "auto" | "generic" | "avx2" | "avx512" | "avx512_14x32" | "avx512_8x48" -> GemmIsa; throws EINVAL (unknown name) or
 // ENOTIMPL (this CPU / MDMT_CPU_ISA cannot run it), naming `op`.
 GemmIsa parse_gemm_isa(const std::string& op, const std::string& name);
 

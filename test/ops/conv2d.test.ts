@@ -90,7 +90,7 @@ test('conv2d_bwd_data and conv2d_bwd_filter = the reference adjoints', () => {
 test('conv2d: every ISA path (GEMM micro-kernels, im2col/depthwise row loops) gives the same convolution', () => {
   if (!on || process.env.MDMT_DEVICE && process.env.MDMT_DEVICE !== 'cpu') return;
   const isa = native().devices().find((x) => x.name === 'cpu')!.props.isa;
-  const isas: GemmIsa[] = ['generic', ...(isa !== 'generic' ? ['avx2' as const] : []), ...(isa === 'avx512f' ? ['avx512' as const] : [])];
+  const isas: GemmIsa[] = ['generic', ...(isa !== 'generic' ? ['avx2' as const] : []), ...(isa === 'avx512f' ? ['avx512_14x32' as const, 'avx512_8x48' as const] : [])];
   const rng = new Rng(203);
   for (const c of [CASES[1], CASES[3], CASES[4], CASES[5], CASES[6], CASES[10], CASES[11], CASES[14]]) {
     const d = data(rng, c);

@@ -1,7 +1,7 @@
 /**
  * The CPU SGEMM under conv2d / linear / matmul, reached through `matmul` with its internal
- * `isa` attribute so every micro-kernel this CPU can run is checked (AVX-512 14×32, AVX2
- * 6×16, generic 4×16), over odd sizes that cross every blocking boundary (MR/NR edges,
+ * `isa` attribute so every micro-kernel this CPU can run is checked (AVX-512 8×48 and 14×32
+ * and the per-call choice between them, AVX2 6×16, generic 4×16), over odd sizes that cross every blocking boundary (MR/NR edges,
  * K > KC = 256, N > NC ≈ 4096, M > the packed-A block) and all four transpose
  * combinations. MDMT_CPU_ISA (the cap the whole backend obeys) is checked in child processes.
  */
@@ -18,13 +18,14 @@ import { matmulRef } from '../ref/linear';
 const on = DEVICE === 'cpu';
 if (!on) console.log('  [skip] gemm: CPU-only suite (MDMT_DEVICE is not cpu)');
 const cpuIsa = () => native().devices().find((d) => d.name === 'cpu')!.props.isa;
-const ISAS: GemmIsa[] = ['generic', ...(cpuIsa() !== 'generic' ? ['avx2' as const] : []), ...(cpuIsa() === 'avx512f' ? ['avx512' as const] : [])];
+const ISAS: GemmIsa[] = ['generic', ...(cpuIsa() !== 'generic' ? ['avx2' as const] : []),
+  ...(cpuIsa() === 'avx512f' ? ['avx512' as const, 'avx512_14x32' as const, 'avx512_8x48' as const] : [])];
 
 // float32 dot products of length K against float64: a rounding per term at most
 const tol = (K: number) => ({ atol: 1e-5 + 2e-7 * K, rtol: 1e-5 });
 
 const SIZES: [number, number, number][] = [
-  [1, 1, 1], [13, 33, 7], [15, 31, 257], [29, 65, 300], [6, 16, 512], [14, 32, 1], [70, 4100, 3], [4100, 3, 5], [3, 5, 0],
+  [1, 1, 1], [13, 33, 7], [15, 31, 257], [29, 65, 300], [6, 16, 512], [14, 32, 1], [17, 50, 9], [8, 48, 1025], [70, 4100, 3], [4100, 3, 5], [3, 5, 0],
 ];
 
 for (const isa of ISAS) {

@@ -9,7 +9,8 @@ import { shapeStr, Tensor } from '../tensor';
 import { checkArg, pair, runOp } from './op';
 import { sum } from './sum';
 
-export type GemmIsa = 'auto' | 'generic' | 'avx2' | 'avx512';
+export type GemmIsa = 'auto' | 'generic' | 'avx2' | 'avx512' | 'avx512_14x32' | 'avx512_8x48';
+const ISAS: readonly GemmIsa[] = ['auto', 'generic', 'avx2', 'avx512', 'avx512_14x32', 'avx512_8x48'];
 
 export interface Conv2dOptions {
   stride?: number | readonly [number, number];
@@ -33,7 +34,7 @@ export function conv2dParams(op: string, opts: Conv2dOptions): Conv2dParams {
   check(opts !== null && typeof opts === 'object', 'EINVAL', op, `options must be an object, got ${opts === null ? 'null' : typeof opts}`);
   const groups = opts.groups ?? 1;
   check(Number.isInteger(groups) && groups >= 1, 'EINVAL', op, `'groups' must be an integer >= 1, got ${JSON.stringify(opts.groups)}`);
-  check(opts.isa === undefined || ['auto', 'generic', 'avx2', 'avx512'].includes(opts.isa), 'EINVAL', op, `'isa' must be auto, generic, avx2 or avx512`);
+  check(opts.isa === undefined || ISAS.includes(opts.isa), 'EINVAL', op, `'isa' must be one of ${ISAS.join(', ')}`);
   return {
     stride: pair(op, 'stride', opts.stride, 1, 1),
     padding: pair(op, 'padding', opts.padding, 0, 0),
