@@ -132,14 +132,15 @@ struct OptChunk {
   int32_t t;
   int64_t start;
 };
-// As PyTorch (and the CPU backend): step_size = lr/bc1 and bc2_sqrt = sqrt(bc2) computed in
-// double by the host; decay = 1 - lr*wd for AdamW.
+// As PyTorch (and the CPU backend) the host forms these scalars in double and rounds once:
+// step_size = lr/bc1, bc2_sqrt = sqrt(bc2), omb1 = 1-beta1, omb2 = 1-beta2 (1 - float(0.999)
+// would be off by 1e-5), decay = 1 - lr*wd for AdamW; omd = 1 - dampening for SGD.
 struct AdamHyper {
-  float step_size, beta1, beta2, eps, wd, bc2_sqrt, decay;
+  float step_size, beta2, omb1, omb2, eps, wd, bc2_sqrt, decay;
   bool decoupled;
 };
 struct SgdHyper {
-  float lr, momentum, dampening, wd;
+  float lr, momentum, omd, wd;
   bool nesterov, first_step;
 };
 // tensors and chunks are DEVICE arrays (the caller uploads the tables).

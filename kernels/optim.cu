@@ -19,8 +19,8 @@ __global__ void adam_kernel(const AdamTensor* tensors, const OptChunk* chunks, A
       if (h.decoupled) p *= h.decay;
       else g += h.wd * p;
     }
-    m = m + (1.f - h.beta1) * (g - m);  // lerp, as torch
-    v = h.beta2 * v + (1.f - h.beta2) * g * g;
+    m = m + h.omb1 * (g - m);  // m.lerp_(g, 1 - beta1), as torch
+    v = h.beta2 * v + h.omb2 * g * g;
     float denom = sqrtf(v) / h.bc2_sqrt + h.eps;
     p = p - h.step_size * (m / denom);
     t.p[i] = p;
@@ -37,7 +37,7 @@ __global__ void sgd_kernel(const SgdTensor* tensors, const OptChunk* chunks, Sgd
     float p = t.p[i], g = t.g[i];
     if (h.wd != 0.f) g += h.wd * p;
     if (h.momentum != 0.f) {
-      float b = h.first_step ? g : h.momentum * t.buf[i] + (1.f - h.dampening) * g;
+      float b = h.first_step ? g : h.momentum * t.buf[i] + h.omd * g;
       t.buf[i] = b;
       g = h.nesterov ? g + h.momentum * b : b;
     }

@@ -10,8 +10,8 @@ using namespace mdmt;
 __global__ void adam_v1(float* p, const float* g, float* m, float* v, int64_t n, k::AdamHyper h) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     float gi = g[i] + h.wd * p[i];
-    float mi = m[i] + (1.f - h.beta1) * (gi - m[i]);
-    float vi = h.beta2 * v[i] + (1.f - h.beta2) * gi * gi;
+    float mi = m[i] + h.omb1 * (gi - m[i]);
+    float vi = h.beta2 * v[i] + h.omb2 * gi * gi;
     p[i] -= h.step_size * (mi / (sqrtf(vi) / h.bc2_sqrt + h.eps));
     m[i] = mi;
     v[i] = vi;
@@ -26,7 +26,7 @@ int main() {
   int64_t total = 0;
   for (auto s : sizes) total += s;
   const double lr = 1e-3, wd = 1e-4, b1 = 0.9, b2 = 0.999, bc1 = 1 - std::pow(b1, 5), bc2 = 1 - std::pow(b2, 5);
-  k::AdamHyper h{(float)(lr / bc1), (float)b1, (float)b2, 1e-8f, (float)wd, (float)std::sqrt(bc2), (float)(1 - lr * wd), false};
+  k::AdamHyper h{(float)(lr / bc1), (float)b2, (float)(1 - b1), (float)(1 - b2), 1e-8f, (float)wd, (float)std::sqrt(bc2), (float)(1 - lr * wd), false};
   std::vector<std::vector<float>> P, G, M, V;
   std::vector<k::AdamTensor> ts;
   std::vector<k::OptChunk> chunks;
@@ -48,8 +48,8 @@ int main() {
     std::vector<float> ref(sizes[t]);
     for (int64_t i = 0; i < sizes[t]; ++i) {
       float g = G[t][i] + h.wd * P[t][i];
-      float m = M[t][i] + (1.f - h.beta1) * (g - M[t][i]);
-      float v = h.beta2 * V[t][i] + (1.f - h.beta2) * g * g;
+      float m = M[t][i] + h.omb1 * (g - M[t][i]);
+      float v = h.beta2 * V[t][i] + h.omb2 * g * g;
       ref[i] = P[t][i] - h.step_size * (m / (std::sqrt(v) / h.bc2_sqrt + h.eps));
     }
     auto got = to_host(dp[t], sizes[t]);

@@ -25,34 +25,46 @@ struct Geometry {
   int64_t sh, sw, ph, pw, dh, dw, g;
 };
 
-Geometry geometry(OpCtx& c, const Shape& x, const Shape& w) {
+std::vector<int64_t> pair_attr(const OpCtx& c, const char* k, int64_t def, int64_t min) {
+  std::vector<int64_t> v = c.attrs.ints(c.op, k, {def, def});
+  if (v.size() == 1) v.push_back(v[0]);
+  if (v.size() != 2 || v[0] < min || v[1] < min)
+    MDMT_FAIL(code::kInvalid, c.op, "attribute '" << k << "' must be two integers >= " << min);
+  return v;
+}
+
+// Checks x [N,C,H,W], w [K,C/G,R,S] and y [N,K,P,Q] against each other with the CPU's rules
+// and messages (native/cpu/conv2d.cc make_geom); each op is given two and the output.
+Geometry geometry(const OpCtx& c, const Shape& x, const Shape& w, const Shape& y) {
   Geometry g{};
-  auto stride = c.attrs.ints(c.op, "stride", {1, 1});
-  auto pad = c.attrs.ints(c.op, "padding", {0, 0});
-  auto dil = c.attrs.ints(c.op, "dilation", {1, 1});
+  auto st = pair_attr(c, "stride", 1, 1), pd = pair_attr(c, "padding", 0, 0), dl = pair_attr(c, "dilation", 1, 1);
+  g.sh = st[0], g.sw = st[1], g.ph = pd[0], g.pw = pd[1], g.dh = dl[0], g.dw = dl[1];
   g.g = c.attrs.i(c.op, "groups", 1);
-  if (stride.size() != 2 || pad.size() != 2 || dil.size() != 2)
-    MDMT_FAIL(code::kInvalid, c.op, "stride, padding and dilation must have 2 entries each");
-  if (stride[0] < 1 || stride[1] < 1) MDMT_FAIL(code::kInvalid, c.op, "stride must be >= 1");
-  if (pad[0] < 0 || pad[1] < 0) MDMT_FAIL(code::kInvalid, c.op, "padding must be >= 0");
-  if (dil[0] < 1 || dil[1] < 1) MDMT_FAIL(code::kInvalid, c.op, "dilation must be >= 1");
-  if (x.size() != 4) MDMT_FAIL(code::kShape, c.op, "x must be [N, C, H, W], got " << shape_str(x));
-  if (w.size() != 4) MDMT_FAIL(code::kShape, c.op, "w must be [K, C/groups, R, S], got " << shape_str(w));
-  g.N = x[0]; g.C = x[1]; g.H = x[2]; g.W = x[3];
-  g.K = w[0]; g.R = w[2]; g.S = w[3];
-  g.sh = stride[0]; g.sw = stride[1]; g.ph = pad[0]; g.pw = pad[1]; g.dh = dil[0]; g.dw = dil[1];
-  if (g.g < 1 || g.C % g.g != 0 || g.K % g.g != 0)
-    MDMT_FAIL(code::kInvalid, c.op, "groups " << g.g << " must divide C=" << g.C << " and K=" << g.K);
-  if (w[1] * g.g != g.C)
-    MDMT_FAIL(code::kShape, c.op, "w " << shape_str(w) << " does not match C=" << g.C << " with groups=" << g.g);
-  g.P = (g.H + 2 * g.ph - g.dh * (g.R - 1) - 1) / g.sh + 1;
-  g.Q = (g.W + 2 * g.pw - g.dw * (g.S - 1) - 1) / g.sw + 1;
-  if (g.H + 2 * g.ph - g.dh * (g.R - 1) - 1 < 0 || g.W + 2 * g.pw - g.dw * (g.S - 1) - 1 < 0 || g.P < 1 || g.Q < 1)
-    MDMT_FAIL(code::kShape, c.op, "kernel " << g.R << "x" << g.S << " (dilated) is larger than the padded input "
-                                            << g.H << "x" << g.W);
-  for (int64_t v : {g.N, g.C, g.H, g.W, g.K, g.P, g.Q})
-    if (v > 0x7fffffff) MDMT_FAIL(code::kShape, c.op, "dimension too large for cuDNN");
+  if (g.g < 1) MDMT_FAIL(code::kInvalid, c.op, "attribute 'groups' must be >= 1, got " << g.g);
+  g.N = x[0], g.C = x[1], g.H = x[2], g.W = x[3];
+  g.K = w[0], g.R = w[2], g.S = w[3];
+  if (g.C % g.g || g.K % g.g)
+    MDMT_FAIL(code::kShape, c.op, "groups " << g.g << " must divide in-channels " << g.C << " and out-channels " << g.K);
+  if (w[1] != g.C / g.g)
+    MDMT_FAIL(code::kShape, c.op, "w " << shape_str(w) << " must have C/groups = " << g.C / g.g << " input channels (x "
+                                       << shape_str(x) << ", groups " << g.g << ")");
+  if (g.R < 1 || g.S < 1) MDMT_FAIL(code::kShape, c.op, "w " << shape_str(w) << " has an empty kernel");
+  const int64_t eh = g.H + 2 * g.ph - g.dh * (g.R - 1) - 1, ew = g.W + 2 * g.pw - g.dw * (g.S - 1) - 1;
+  if (eh < 0 || ew < 0)
+    MDMT_FAIL(code::kShape, c.op, "kernel " << g.R << "x" << g.S << " (dilation " << g.dh << "," << g.dw
+                                            << ") is larger than the padded input " << shape_str(x));
+  g.P = eh / g.sh + 1, g.Q = ew / g.sw + 1;
+  const Shape ye{g.N, g.K, g.P, g.Q};
+  if (y != ye)
+    MDMT_FAIL(code::kShape, c.op, "output/gradient " << shape_str(y) << " must have shape " << shape_str(ye) << " for x "
+                                                     << shape_str(x) << " and w " << shape_str(w));
+  for (int64_t v : {g.N, g.C, g.H, g.W, g.K, g.P, g.Q, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.g})
+    if (v > 0x7fffffff) MDMT_FAIL(code::kShape, c.op, "dimension or attribute too large for cuDNN");
   return g;
+}
+
+void require4(const OpCtx& c, const Tensor& t, const char* name) {
+  if (t.ndim() != 4) MDMT_FAIL(code::kShape, c.op, "'" << name << "' must have 4 dims, got " << t.shape_str());
 }
 
 enum Dir { kFwd = 0, kBwdData = 1, kBwdFilter = 2 };
@@ -153,12 +165,16 @@ std::unique_ptr<Scratch> tuning_ws(const Device& dev, const std::string& op, siz
 
 void conv2d_cuda(OpCtx& c) {
   c.expect_counts(2, 3, 1, 1);
-  const Tensor& x = c.input(0, "x", DType::F32, 4);
-  const Tensor& w = c.input(1, "w", DType::F32, 4);
-  Geometry g = geometry(c, x.shape, w.shape);
+  const Tensor& x = c.input(0, "x", DType::F32);
+  const Tensor& w = c.input(1, "w", DType::F32);
+  require4(c, x, "x");
+  require4(c, w, "w");
+  Tensor& y = *c.out[0];
+  if (y.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output 'y' must be float32");
+  require4(c, y, "y");
+  Geometry g = geometry(c, x.shape, w.shape, y.shape);
   const Tensor* b = c.in.size() == 3 ? &c.input(2, "b", DType::F32, 1) : nullptr;
-  if (b) c.expect_shape(*b, "b", {g.K});
-  Tensor& y = c.output(0, "y", DType::F32, {g.N, g.K, g.P, g.Q});
+  if (b && b->dim(0) != g.K) MDMT_FAIL(code::kShape, c.op, "b " << b->shape_str() << " must have " << g.K << " elements");
   DeviceCtx& d = ctx_of(c);
   if (y.numel() == 0) return;
   if (x.numel() == 0 || w.numel() == 0) {
@@ -186,13 +202,15 @@ void conv2d_cuda(OpCtx& c) {
 
 void conv2d_bwd_data_cuda(OpCtx& c) {
   c.expect_counts(2, 1);
-  const Tensor& dy = c.input(0, "dy", DType::F32, 4);
-  const Tensor& w = c.input(1, "w", DType::F32, 4);
+  const Tensor& dy = c.input(0, "dy", DType::F32);
+  const Tensor& w = c.input(1, "w", DType::F32);
+  require4(c, dy, "dy");
+  require4(c, w, "w");
   Tensor& dx = *c.out[0];
   if (dx.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output 'dx' must be float32");
-  if (dx.ndim() != 4) MDMT_FAIL(code::kShape, c.op, "output 'dx' must be [N, C, H, W], got " << dx.shape_str());
-  Geometry g = geometry(c, dx.shape, w.shape);
-  c.expect_shape(dy, "dy", {g.N, g.K, g.P, g.Q});
+  require4(c, dx, "dx");
+  if (dx.dim(0) != dy.dim(0)) MDMT_FAIL(code::kShape, c.op, "dx " << dx.shape_str() << " and dy " << dy.shape_str() << " differ in batch");
+  Geometry g = geometry(c, dx.shape, w.shape, dy.shape);
   DeviceCtx& d = ctx_of(c);
   if (dx.numel() == 0) return;
   if (dy.numel() == 0 || w.numel() == 0) {
@@ -219,13 +237,15 @@ void conv2d_bwd_data_cuda(OpCtx& c) {
 
 void conv2d_bwd_filter_cuda(OpCtx& c) {
   c.expect_counts(2, 1);
-  const Tensor& dy = c.input(0, "dy", DType::F32, 4);
-  const Tensor& x = c.input(1, "x", DType::F32, 4);
+  const Tensor& dy = c.input(0, "dy", DType::F32);
+  const Tensor& x = c.input(1, "x", DType::F32);
+  require4(c, dy, "dy");
+  require4(c, x, "x");
   Tensor& dw = *c.out[0];
   if (dw.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output 'dw' must be float32");
-  if (dw.ndim() != 4) MDMT_FAIL(code::kShape, c.op, "output 'dw' must be [K, C/groups, R, S], got " << dw.shape_str());
-  Geometry g = geometry(c, x.shape, dw.shape);
-  c.expect_shape(dy, "dy", {g.N, g.K, g.P, g.Q});
+  require4(c, dw, "dw");
+  if (x.dim(0) != dy.dim(0)) MDMT_FAIL(code::kShape, c.op, "x " << x.shape_str() << " and dy " << dy.shape_str() << " differ in batch");
+  Geometry g = geometry(c, x.shape, dw.shape, dy.shape);
   DeviceCtx& d = ctx_of(c);
   if (dw.numel() == 0) return;
   if (dy.numel() == 0 || x.numel() == 0) {

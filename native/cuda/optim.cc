@@ -64,14 +64,14 @@ void adam(OpCtx& c) {
                                                                                  << " outputs, got " << c.out.size());
   const double inf = INFINITY;
   const double lr = ranged(c, "lr", 0, inf);
-  const float b1 = static_cast<float>(ranged(c, "beta1", 0, 1));
-  const float b2 = static_cast<float>(ranged(c, "beta2", 0, 1));
+  const double b1 = ranged(c, "beta1", 0, 1), b2 = ranged(c, "beta2", 0, 1);
+  if (b1 >= 1 || b2 >= 1)
+    MDMT_FAIL(code::kInvalid, c.op, "attributes 'beta1' and 'beta2' must be < 1, got " << b1 << ", " << b2);
   const float eps = static_cast<float>(ranged(c, "eps", 0, inf));
   const double wd = ranged(c, "weight_decay", 0, inf);
   const bool decoupled = c.attrs.b(c.op, "decoupled", false);
   const double bc1 = ranged(c, "bias_correction1", 0, 1, true);
   const double bc2 = ranged(c, "bias_correction2", 0, 1, true);
-  if (b1 >= 1.f || b2 >= 1.f) MDMT_FAIL(code::kInvalid, c.op, "attributes 'beta1' and 'beta2' must be < 1");
   std::vector<k::AdamTensor> ts;
   for (size_t i = 0; i < n; ++i) {  // validate everything before updating anything
     const Tensor& g = grad(c, i);
@@ -80,7 +80,8 @@ void adam(OpCtx& c) {
     Tensor& v = state(c, 2 * n + i, "v", i, g);
     ts.push_back({fp(p), cfp(g), fp(m), fp(v), g.numel()});
   }
-  k::AdamHyper h{static_cast<float>(lr / bc1), b1, b2, eps, static_cast<float>(wd), static_cast<float>(std::sqrt(bc2)),
+  k::AdamHyper h{static_cast<float>(lr / bc1), static_cast<float>(b2), static_cast<float>(1.0 - b1),
+                 static_cast<float>(1.0 - b2), eps, static_cast<float>(wd), static_cast<float>(std::sqrt(bc2)),
                  static_cast<float>(1.0 - lr * wd), decoupled};
   run_tables(c, ts, [&](const k::AdamTensor* t, const k::OptChunk* ch, int64_t nc, cudaStream_t s) {
     return k::adam(t, ch, nc, h, s);
@@ -93,7 +94,8 @@ void sgd(OpCtx& c) {
   const double inf = INFINITY;
   const float lr = static_cast<float>(ranged(c, "lr", 0, inf));
   const float mu = static_cast<float>(ranged(c, "momentum", 0, inf));
-  const float damp = static_cast<float>(c.attrs.has("dampening") ? ranged(c, "dampening", 0, 1) : 0.0);
+  const double damp_d = c.attrs.has("dampening") ? ranged(c, "dampening", 0, 1) : 0.0;
+  const float damp = static_cast<float>(damp_d), omd = static_cast<float>(1.0 - damp_d);
   const float wd = static_cast<float>(c.attrs.has("weight_decay") ? ranged(c, "weight_decay", 0, inf) : 0.0);
   const bool nesterov = c.attrs.b(c.op, "nesterov", false);
   const bool first = c.attrs.b(c.op, "first_step", false);
@@ -112,7 +114,7 @@ void sgd(OpCtx& c) {
     float* buf = has_buf ? fp(state(c, n + i, "buf", i, g)) : nullptr;
     ts.push_back({fp(p), cfp(g), buf, g.numel()});
   }
-  k::SgdHyper h{lr, mu, damp, wd, nesterov, first};
+  k::SgdHyper h{lr, mu, omd, wd, nesterov, first};
   run_tables(c, ts, [&](const k::SgdTensor* t, const k::OptChunk* ch, int64_t nc, cudaStream_t s) {
     return k::sgd(t, ch, nc, h, s);
   });

@@ -2,14 +2,20 @@
  * One MDMTModel training step (forward through the shared backbone and both heads, the two
  * indicator-masked cross-entropies, backward) on the GPU against the same step on the CPU:
  * same weights, same batch, same dropout masks (Philox, same seed stream).
- * Tolerances: loss relative 1e-4 (fp32) / 1e-3 (TF32). Gradients, per parameter tensor:
- *   ‖g_cuda − g_cpu‖ ≤ r·‖g_cpu‖ + r·rms·√numel,  r = 2e-3 in strict fp32 (MDMT_TF32=0:
- *   different summation orders through a deep network), 5e-2 with TF32 convolutions/GEMMs,
- * where rms is the root-mean-square of all the model's gradient entries on the CPU. The
- * second term matters for gradients that are analytically zero: the bias of a BatchNorm
- * whose output only reaches the loss through a linear layer and another BatchNorm (linear
- * bottlenecks in MobileNet/EfficientNet, ShuffleNet branches) has Σ dy = 0 exactly, so both
- * backends return rounding noise there and a purely relative test would compare noise.
+ * Tolerances: loss relative 1e-4 (fp32) / 1e-3 (TF32). Gradients, per parameter tensor k:
+ *   ‖g_cuda − g_cpu‖ ≤ max( r·(‖g_cpu‖ + rms·√numel),  K·‖g_cpu − g_cpu(x·(1+δu))‖ )
+ * r = 2e-3 in strict fp32 (MDMT_TF32=0), 5e-2 with TF32; rms = root-mean-square of all the
+ * model's CPU gradient entries (a floor for gradients that are analytically zero, e.g. the
+ * bias of a BatchNorm that reaches the loss only through a linear layer and another
+ * BatchNorm: Σ dy = 0 there and both backends return rounding noise).
+ * The second term is the CPU's own sensitivity: the same CPU step on the input perturbed by
+ * relative noise δ, K = 3. Two fp32 backends differ by ~1e-6 relative at every layer
+ * (summation order), i.e. more than an input-only 1e-6 perturbation: δ = 1e-5 stands for
+ * that accumulated round-off over ~100 layers (1e-3 for TF32's 10-bit mantissa). Measured with this
+ * setup (batch 8, 64×64, train-mode BatchNorm over few pixels, fresh weights), a 1e-6
+ * perturbation alone moves early-layer gradients of densenet121 / mobilenet_v2 / resnet18
+ * by 0.5–4 % on the CPU itself: the gradient is ill-conditioned, so two correct fp32
+ * backends differ by that much, and a bug (wrong kernel) shows up as O(1), far above it.
  * MDMT_STEP_MODELS=a,b overrides the list; MDMT_STEP_SIZE the image side (default 64).
  */
 import { test } from 'uvu';
@@ -26,13 +32,16 @@ const skip = cudaSkipReason();
 const TF32 = process.env.MDMT_TF32 !== '0';
 const GRAD_TOL = TF32 ? 5e-2 : 2e-3;
 const LOSS_TOL = TF32 ? 1e-3 : 1e-4;
+const DELTA = TF32 ? 1e-3 : 1e-5, K = 3;
 const MODELS = (process.env.MDMT_STEP_MODELS || 'resnet18,densenet121,mobilenet_v2,efficientnet_b0,shufflenet_v2_x1_0').split(',');
 const N = 8, S = Number(process.env.MDMT_STEP_SIZE || 64);
 
 interface StepResult { loss: number; grads: Map<string, Float32Array> }
 
-function step(model: MDMTModel, device: string): StepResult {
-  const x = rand(11, N * 3 * S * S, -2, 2);
+function step(model: MDMTModel, device: string, delta = 0): StepResult {
+  const x0 = rand(11, N * 3 * S * S, -2, 2);
+  const u = delta ? rand(97, x0.length, -1, 1) : [];
+  const x = delta ? x0.map((v, i) => v * (1 + delta * u[i])) : x0;
   const isAfc = Array.from({ length: N }, (_, i) => (i % 3 === 0 ? 0 : 1));
   const afcY = isAfc.map((m, i) => (m ? i % 2 : -1));
   const bxY = isAfc.map((m, i) => (m ? -1 : i % 4));
@@ -72,6 +81,8 @@ if (skip) {
       const t0 = Date.now();
       const cpu = step(model, 'cpu');
       const t1 = Date.now();
+      const noisy = step(model, 'cpu', DELTA);
+      const t1b = Date.now();
       model.to(CUDA_DEVICE);
       const gpu = step(model, CUDA_DEVICE);
       const t2 = Date.now();
@@ -84,18 +95,19 @@ if (skip) {
       for (const g of cpu.grads.values()) { sq += l2(g) ** 2; cnt += g.length; }
       const rms = Math.sqrt(sq / cnt);
       // ratio = error / allowed error (≤ 1 passes); also the plain relative error for the log
-      const rows: { k: string; ratio: number; rel: number }[] = [];
+      const rows: { k: string; ratio: number; rel: number; self: number }[] = [];
       for (const [k, g] of cpu.grads) {
         const h = gpu.grads.get(k);
         assert.ok(h, `${k}: no gradient on cuda`);
-        const err = l2(h!, g), ng = l2(g);
-        rows.push({ k, ratio: err / (GRAD_TOL * (ng + rms * Math.sqrt(g.length))), rel: ng > 0 ? err / ng : err });
+        const err = l2(h!, g), ng = l2(g), self = l2(noisy.grads.get(k)!, g);
+        const allowed = Math.max(GRAD_TOL * (ng + rms * Math.sqrt(g.length)), K * self);
+        rows.push({ k, ratio: err / allowed, rel: ng > 0 ? err / ng : err, self: ng > 0 ? self / ng : self });
       }
       rows.sort((a, b) => b.ratio - a.ratio);
-      const top = rows.slice(0, 3).map((r) => `${r.k} ${r.ratio.toFixed(2)}x (rel ${r.rel.toExponential(1)})`).join('; ');
+      const top = rows.slice(0, 3).map((r) => `${r.k} ${r.ratio.toFixed(2)}x (rel ${r.rel.toExponential(1)}, cpu self ${r.self.toExponential(1)})`).join('; ');
       const maxRel = Math.max(...rows.map((r) => r.rel));
       console.log(`  ${name}: loss ${cpu.loss.toFixed(6)} (cuda rel err ${lossErr.toExponential(2)}), ${cpu.grads.size} grads, ` +
-        `worst/tolerance ${rows[0].ratio.toFixed(3)} [${top}], max plain rel ${maxRel.toExponential(1)}; cpu ${t1 - t0} ms, cuda ${t2 - t1} ms`);
+        `worst/tolerance ${rows[0].ratio.toFixed(3)} [${top}], max plain rel ${maxRel.toExponential(1)}; cpu ${t1 - t0} ms, cuda ${t2 - t1b} ms`);
       assert.ok(rows[0].ratio <= 1, `${name}: gradient of ${rows[0].k} off by ${rows[0].ratio.toFixed(2)}x the tolerance (${top})`);
     });
   }
