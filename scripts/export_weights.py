@@ -6,6 +6,8 @@ state_dict keys mdmt uses, so `mdmt` can start from them without PyTorch or a ne
     python3 scripts/export_weights.py --model efficientnet_b0 --out b0.safetensors   # needs timm
     python3 scripts/export_weights.py --model googlenet --out g.safetensors --backbone-only
 
+    python3 scripts/export_weights.py --model resnet50 --out resnet50.onnx   # ONNX initializers
+
 then in mdmt: `loadWeightsFile(getModel('resnet50'), 'resnet50.safetensors')`, or
 `pretrained: 'resnet50.safetensors'` in a training config (the classifier is dropped there).
 
@@ -14,7 +16,10 @@ from torchvision (`weights='DEFAULT'`), exactly as the authors' code builds them
 auxiliary heads are dropped (torchvision deletes them after loading). `--random` writes the
 untrained initialisation instead (no download; for checking the pipeline). The file is the
 safetensors format (8-byte header length, JSON header, raw little-endian data), written here
-without the `safetensors` package; num_batches_tracked stays int64 as in PyTorch.
+without the `safetensors` package; num_batches_tracked stays int64 as in PyTorch. With an
+`.onnx` output the model goes through torch.onnx.export with TrainingMode.TRAINING and no
+constant folding, the setting that keeps state_dict names on the initializers (an EVAL
+export fuses BN into the convs and renames them).
 Not run by CI.
 """
 import argparse
@@ -75,6 +80,14 @@ def main():
     if a.backbone_only:
         pre = classifier_prefix(a.model)
         state = {k: v for k, v in state.items() if not k.startswith(pre)}
+    if a.out.endswith('.onnx'):
+        import torch
+        if a.backbone_only:
+            print('--backbone-only is ignored for .onnx output', file=sys.stderr)
+        torch.onnx.export(m, torch.zeros(1, 3, 224, 224), a.out, opset_version=13, do_constant_folding=False,
+                          training=torch.onnx.TrainingMode.TRAINING, input_names=['input'], output_names=['output'])
+        print(f'wrote {a.out}', file=sys.stderr)
+        return
     save(state, a.out, {'format': 'pt', 'model': a.model, 'source': 'timm' if a.model in TIMM else 'torchvision',
                         'pretrained': str(not a.random)})
     print(f'wrote {a.out}: {len(state)} tensors, {sum(v.numel() for k, v in state.items() if "running" not in k and "num_batches" not in k)} values in parameters',

@@ -60,7 +60,33 @@ def formula_weights(m):
     m.load_state_dict(out)
 
 
+def torch_onnx_fixture():
+    """test/io/fixtures/torch_small.onnx: a tiny Sequential exported by torch.onnx with
+    TrainingMode.TRAINING and no constant folding (so initializers keep their state_dict
+    names), plus its eval output in torch_small.json: the ONNX import test reads PyTorch's
+    own protobuf encoding."""
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(), torch.nn.Conv2d(4, 2, 1, bias=False))
+    with torch.no_grad():
+        m[1].weight.uniform_(0.5, 1.5)
+        m[1].bias.uniform_(-0.2, 0.2)
+        m[1].running_mean.uniform_(-0.2, 0.2)
+        m[1].running_var.uniform_(0.5, 1.5)
+    m.eval()
+    x = torch.from_numpy(np.sin(0.1 * np.arange(75)).astype(np.float32)).reshape(1, 3, 5, 5)
+    d = os.path.join(os.path.dirname(__file__), '..', 'test', 'io', 'fixtures')
+    os.makedirs(d, exist_ok=True)
+    torch.onnx.export(m, x, os.path.join(d, 'torch_small.onnx'), opset_version=13, do_constant_folding=False,
+                      training=torch.onnx.TrainingMode.TRAINING, input_names=['input'], output_names=['output'])
+    with torch.no_grad():
+        y = m.eval()(x)
+    with open(os.path.join(d, 'torch_small.json'), 'w') as f:
+        json.dump({'input_shape': list(x.shape), 'output_shape': list(y.shape), 'output': [float(v) for v in y.flatten()]}, f)
+        f.write('\n')
+
+
 def main():
+    torch_onnx_fixture()
     x = torch.from_numpy(np.sin(0.01 * np.arange(2 * 3 * 64 * 64)).astype(np.float32)).reshape(2, 3, 64, 64)
     golden = {}
     for name in NAMES:

@@ -3,7 +3,9 @@
  * (tolerance of test/models/util.ts); the symbolic batch runs at another batch size;
  * importing a graph's initializers into a differently-seeded model reproduces the output
  * exactly; a missing or mis-shaped key fails naming it; `mdmt export` (runExport) picks
- * the MDMT model from trained weights and writes a file onnxruntime runs.
+ * the MDMT model from trained weights and writes a file onnxruntime runs; a tiny
+ * PyTorch-written ONNX file (scripts/golden_models.py) loads by name and reproduces
+ * PyTorch's output.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -18,7 +20,10 @@ import { loadOnnxWeights, readOnnxModel } from '../../ts/io/onnx_import';
 import { saveSafetensors } from '../../ts/io/safetensors';
 import { MDMTModel } from '../../ts/models/mdmt';
 import { getModel } from '../../ts/models/registry';
+import { BatchNorm2d, Conv2d } from '../../ts/nn/layers';
 import { Module } from '../../ts/nn/module';
+import { ReLU, Sequential } from '../../ts/nn/simple';
+import { packageRoot } from '../../ts/native/binding';
 import { manualSeed } from '../../ts/random';
 import { tensor, Tensor, tidy } from '../../ts/tensor';
 import { assertCloseScaled, images, randomizeBatchNorm, runOrt } from '../models/util';
@@ -114,6 +119,18 @@ test('mdmt export: trained MDMT weights → ONNX that onnxruntime runs like mdmt
   assertCloseScaled(ours.bx, ref.bx, 'bx');
   throwsNaming(() => runExport({ model: 'resnet9', out }), "unknown model 'resnet9'");
   throwsNaming(() => runExport({ model: 'resnet18', weights: w, task: 'backbone', out }), 'unexpected', 'afc_head.0.weight');
+  m.dispose();
+});
+
+test('initializers of a PyTorch-written ONNX file (torch.onnx, TrainingMode.TRAINING) load by name and reproduce its output', () => {
+  const fx = path.join(packageRoot(), 'test', 'io', 'fixtures');
+  const want = JSON.parse(fs.readFileSync(path.join(fx, 'torch_small.json'), 'utf8')) as { input_shape: number[]; output: number[] };
+  const m = new Sequential(new Conv2d(3, 4, 3, { padding: 1 }), new BatchNorm2d(4), new ReLU(), new Conv2d(4, 2, 1, { bias: false }));
+  const { loaded } = loadOnnxWeights(m, path.join(fx, 'torch_small.onnx'));
+  assert.equal(loaded.sort(), ['0.bias', '0.weight', '1.bias', '1.running_mean', '1.running_var', '1.weight', '3.weight']);
+  const x = Float32Array.from({ length: 75 }, (_, i) => Math.sin(0.1 * i));
+  const y = forward(m.eval(), x, want.input_shape).output;
+  assertCloseScaled(y, want.output, 'torch eval output');
   m.dispose();
 });
 

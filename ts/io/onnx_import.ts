@@ -1,9 +1,11 @@
 /**
  * Weights from ONNX files: the graph's initializers read by name (raw_data or the typed
  * *_data fields; FLOAT, DOUBLE, FLOAT16, BFLOAT16 → float32; INT64/INT32/… → int32) and
- * loaded into a module whose state_dict keys they carry — mdmt's own exports, or a
- * `torch.onnx.export(..., do_constant_folding=False)` of the torchvision/timm model
- * (constant folding fuses BN into the convs and renames the weights).
+ * loaded into a module whose state_dict keys they carry — mdmt's own exports, or
+ * `torch.onnx.export(model, x, f, training=torch.onnx.TrainingMode.TRAINING,
+ * do_constant_folding=False)` of the torchvision/timm model (scripts/export_weights.py
+ * --out x.onnx). An EVAL-mode torch export fuses BN into the convs and renames the weights
+ * (`onnx::Conv_193`), which no key matches.
  *
  *   loadOnnxWeights(getModel('resnet18'), 'resnet18.onnx');
  */
