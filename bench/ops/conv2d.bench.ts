@@ -2,13 +2,14 @@
  * conv2d forward on the distinct conv shapes of ResNet-50 (torchvision v1.5: stride in the
  * 3×3), batch 8, 224² input: GFLOP/s of mdmt (CPU backend) against onnxruntime-node
  * running a one-node Conv ONNX model of the same shape (weights as initializers, so ORT
- * may pre-pack them), built in-process, both measured in the same run with the same
- * number of threads (the machine's cores).
+ * may pre-pack them), built in-process, all measured in the same run with the same
+ * number of threads (the machine's cores). ORT runs twice per shape, with graph
+ * optimisation 'all' and 'extended'; the faster is the peer.
  *
  * Usage
  *   npm run bench:conv2d                     (package.json: "bench:conv2d": "node scripts/bench.js ops/conv2d")
  *   npm run bench -- ops/conv2d              (the same through the generic runner)
- *   npx tsx bench/ops/conv2d.bench.ts [--quick] [--rounds=3] [--filter=<substring>] [--batch=8] [--size=224] [--append]
+ *   npx tsx bench/ops/conv2d.bench.ts [--quick] [--rounds=3] [--filter=<substring>] [--batch=8] [--size=224] [--ort-no-spin] [--append]
  *     --quick    one short round per shape (development)   --append  add the table to bench/RESULTS.md
  *   MDMT_ADDON=$PWD/build-<you>/Release/mdmt.node selects the addon; MDMT_NUM_THREADS the threads (both sides).
  * Each shape is also checked: mdmt's output against ORT's (max |Δ| printed).
@@ -30,6 +31,7 @@ const APPEND = args.includes('--append');
 const BATCH = Number(opt('batch', '8'));
 const SIZE = Number(opt('size', '224'));
 const FILTER = opt('filter', '');
+const SPIN = !args.includes('--ort-no-spin');
 const ROUNDS = Number(opt('rounds', QUICK ? '1' : '3'));
 const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
 const THREADS = native().setThreads(); // the pool size (MDMT_NUM_THREADS or the machine's cores)
@@ -134,45 +136,64 @@ async function main() {
   const shapes = resnet50Shapes(SIZE).filter((s) => s.name.includes(FILTER));
   const bopts = QUICK ? { minSamples: 5, maxTime: 0.5, initCount: 1 } : { minSamples: 8, maxTime: 1, initCount: 1 };
   console.log(`conv2d forward, resnet50 shapes, batch ${BATCH}, ${SIZE}² input; ${cpuDescription()}; ORT ${ort.env.versions?.common ?? ''} intraOpNumThreads=${THREADS}`);
-  const rows: { s: Shape; mdmt: number; ort: number; mdmtMed: number; ortMed: number; diff: number }[] = [];
+  const rows: { s: Shape; mdmt: number; ort: number; mdmtMed: number; ortMed: number; ortAll: number; ortExt: number; peer: string; diff: number }[] = [];
+  const ortOptions = {
+    intraOpNumThreads: THREADS, interOpNumThreads: 1, executionMode: 'sequential' as const,
+    ...(SPIN ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
+  };
   for (const s of shapes) {
     const xs = [BATCH, s.C, s.H, s.H];
     const xd = Float32Array.from({ length: xs.reduce((a, b) => a * b, 1) }, () => Math.random() * 2 - 1);
     const wd = Float32Array.from({ length: s.K * s.C * s.R * s.R }, () => (Math.random() * 2 - 1) / Math.sqrt(s.C * s.R * s.R));
     const x: Tensor = tensor(xd, xs), w: Tensor = tensor(wd, [s.K, s.C, s.R, s.R]);
-    const session = await ort.InferenceSession.create(convModel(s, wd), {
-      intraOpNumThreads: THREADS, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
-    });
+    // Two ORT configurations: 'all' (its NCHWc direct kernels, with the NCHW<->NCHWc
+    // reorders a one-node model has to pay on every run) and 'extended' (NCHW im2col +
+    // MLAS SGEMM, no reorders). The peer is the faster of the two, per shape.
+    const model = convModel(s, wd);
+    const sessions = {
+      all: await ort.InferenceSession.create(model, { ...ortOptions, graphOptimizationLevel: 'all' }),
+      extended: await ort.InferenceSession.create(model, { ...ortOptions, graphOptimizationLevel: 'extended' }),
+    };
     const feeds = { X: new ort.Tensor('float32', xd, xs) };
+    // ORT writes into a pre-allocated output (no per-run allocation or copy), mdmt allocates
+    const ys = [BATCH, s.K, outSize(s), outSize(s)];
+    const fetches = { Y: new ort.Tensor('float32', new Float32Array(ys.reduce((a, b) => a * b, 1)), ys) };
     // correctness of this very comparison: same input, same weights
-    const ref = (await session.run(feeds)).Y.data as Float32Array;
+    const ref = (await sessions.all.run(feeds, fetches)).Y.data as Float32Array;
+    const pre = fetches.Y.data as Float32Array; // ORT fills it (and returns a new view of it)
+    if (pre[0] !== ref[0] || pre[pre.length - 1] !== ref[ref.length - 1]) throw new Error('onnxruntime-node ignored the pre-allocated output');
     const got = tidy(() => conv2d(x, w, null, { stride: s.stride, padding: s.pad }).toArray());
     let diff = 0;
     for (let i = 0; i < ref.length; i++) diff = Math.max(diff, Math.abs(ref[i] - got[i]));
     const convOpts = { stride: s.stride, padding: s.pad };
-    // Rounds alternate mdmt and ORT so both see the same background load (the machine is
+    // Rounds alternate mdmt and ORT so all see the same background load (the machine is
     // shared); every sample of every round is kept. best = the fastest sample (what the
     // code can do when it gets the cores), median = typical under the load of the run.
-    const samples = { mdmt: [] as number[], ort: [] as number[] };
+    const samples = { mdmt: [] as number[], all: [] as number[], extended: [] as number[] };
     for (let round = 0; round < ROUNDS; round++) {
       const suite = new Benchmark.Suite();
       suite.add('mdmt', () => conv2d(x, w, null, convOpts).dispose(), bopts);
-      suite.add('ort', { defer: true, fn: (d: { resolve(): void }) => session.run(feeds).then(() => d.resolve()), ...bopts });
+      for (const k of ['all', 'extended'] as const)
+        suite.add(k, { defer: true, fn: (d: { resolve(): void }) => sessions[k].run(feeds, fetches).then(() => d.resolve()), ...bopts });
       await runSuite(suite);
       samples.mdmt.push(...(suite[0] as unknown as Benchmark).stats.sample);
-      samples.ort.push(...(suite[1] as unknown as Benchmark).stats.sample);
+      samples.all.push(...(suite[1] as unknown as Benchmark).stats.sample);
+      samples.extended.push(...(suite[2] as unknown as Benchmark).stats.sample);
     }
     const gf = (t: number) => flops(s) / t / 1e9;
+    const peer = Math.min(...samples.all) <= Math.min(...samples.extended) ? 'all' : 'extended';
     const r = {
-      s, diff,
-      mdmt: gf(Math.min(...samples.mdmt)), ort: gf(Math.min(...samples.ort)),
-      mdmtMed: gf(median(samples.mdmt)), ortMed: gf(median(samples.ort)),
+      s, diff, peer,
+      mdmt: gf(Math.min(...samples.mdmt)), ort: gf(Math.min(...samples[peer])),
+      mdmtMed: gf(median(samples.mdmt)), ortMed: gf(Math.min(median(samples.all), median(samples.extended))),
+      ortAll: gf(Math.min(...samples.all)), ortExt: gf(Math.min(...samples.extended)),
     };
     rows.push(r);
-    console.log(`${s.name.padEnd(26)} best: mdmt ${r.mdmt.toFixed(1).padStart(6)} ort ${r.ort.toFixed(1).padStart(6)} GFLOP/s ratio ${(r.mdmt / r.ort).toFixed(2)} | median: mdmt ${r.mdmtMed.toFixed(1).padStart(6)} ort ${r.ortMed.toFixed(1).padStart(6)} ratio ${(r.mdmtMed / r.ortMed).toFixed(2)} | max|Δ| ${diff.toExponential(1)}`);
+    console.log(`${s.name.padEnd(26)} best: mdmt ${r.mdmt.toFixed(1).padStart(6)} ort ${r.ort.toFixed(1).padStart(6)} (${peer}; all ${r.ortAll.toFixed(0)}, extended ${r.ortExt.toFixed(0)}) ratio ${(r.mdmt / r.ort).toFixed(2)} | median: mdmt ${r.mdmtMed.toFixed(1).padStart(6)} ort ${r.ortMed.toFixed(1).padStart(6)} ratio ${(r.mdmtMed / r.ortMed).toFixed(2)} | max|Δ| ${diff.toExponential(1)}`);
     x.dispose();
     w.dispose();
-    await session.release();
+    await sessions.all.release();
+    await sessions.extended.release();
   }
   const geo = (k: 'best' | 'median') =>
     Math.exp(rows.reduce((a, r) => a + Math.log(k === 'best' ? r.mdmt / r.ort : r.mdmtMed / r.ortMed), 0) / rows.length);
@@ -188,12 +209,12 @@ async function main() {
   const lines = [
     '',
     `### ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit()}`,
-    `Device: ${cpuDescription()}; onnxruntime-node ${ort.env.versions?.common ?? ''}, intraOpNumThreads=${THREADS}, graph optimisation 'all'.`,
-    `Command: \`${['npx tsx bench/ops/conv2d.bench.ts', ...args].join(' ')}\`${process.env.MDMT_ADDON ? ` with MDMT_ADDON=${path.relative(process.cwd(), process.env.MDMT_ADDON)}` : ''}. Batch ${BATCH}, ${SIZE}² input, forward only, no bias, fp32, eager \`conv2d()\` (output allocated per call, as ORT's run() does). ${ROUNDS} alternating rounds of benchmark.js per shape; best = fastest sample, median = median sample.${load}`,
+    `Device: ${cpuDescription()}; onnxruntime-node ${ort.env.versions?.common ?? ''}, intraOpNumThreads=${THREADS}${SPIN ? '' : ', allow_spinning=0'}; the ORT figure is the faster of graph optimisation 'all' (NCHWc kernels + per-run NCHW<->NCHWc reorders, which a whole network would amortise) and 'extended' (NCHW im2col + SGEMM).`,
+    `Command: \`${['npx tsx bench/ops/conv2d.bench.ts', ...args].join(' ')}\`${process.env.MDMT_ADDON ? ` with MDMT_ADDON=${path.relative(process.cwd(), process.env.MDMT_ADDON)}` : ''}. Batch ${BATCH}, ${SIZE}² input, forward only, no bias, fp32; mdmt = eager \`conv2d()\` (allocates its output each call), ORT = \`session.run\` into a pre-allocated output. ${ROUNDS} alternating rounds of benchmark.js per shape; best = fastest sample, median = median sample.${load}`,
     '',
-    '| shape (C→K @ H²) | × in net | mdmt best | ORT best | ratio best | mdmt median | ORT median | ratio median |',
+    '| shape (C→K @ H²) | × in net | mdmt best | ORT best (all / extended) | ratio best | mdmt median | ORT median | ratio median |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.s.name} @ ${r.s.H}² | ${r.s.count} | ${r.mdmt.toFixed(1)} | ${r.ort.toFixed(1)} | ${(r.mdmt / r.ort).toFixed(2)} | ${r.mdmtMed.toFixed(1)} | ${r.ortMed.toFixed(1)} | ${(r.mdmtMed / r.ortMed).toFixed(2)} |`),
+    ...rows.map((r) => `| ${r.s.name} @ ${r.s.H}² | ${r.s.count} | ${r.mdmt.toFixed(1)} | ${r.ort.toFixed(1)} (${r.ortAll.toFixed(0)} / ${r.ortExt.toFixed(0)}) | ${(r.mdmt / r.ort).toFixed(2)} | ${r.mdmtMed.toFixed(1)} | ${r.ortMed.toFixed(1)} | ${(r.mdmtMed / r.ortMed).toFixed(2)} |`),
     `| **geometric mean** | | | | **${geo('best').toFixed(2)}** | | | **${geo('median').toFixed(2)}** |`,
     '',
     `GFLOP/s (2·N·K·P·Q·C·R·S per call). ResNet-50's convs at batch ${BATCH} (each shape × its count, best samples): mdmt ${(tM * 1e3).toFixed(0)} ms, ORT ${(tO * 1e3).toFixed(0)} ms.`,
