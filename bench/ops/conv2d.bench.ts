@@ -176,9 +176,10 @@ async function main() {
       for (const k of ['all', 'extended'] as const)
         suite.add(k, { defer: true, fn: (d: { resolve(): void }) => sessions[k].run(feeds, fetches).then(() => d.resolve()), ...bopts });
       await runSuite(suite);
-      samples.mdmt.push(...(suite[0] as unknown as Benchmark).stats.sample);
-      samples.all.push(...(suite[1] as unknown as Benchmark).stats.sample);
-      samples.extended.push(...(suite[2] as unknown as Benchmark).stats.sample);
+      const [bm, ba, be] = suite as unknown as Benchmark[];
+      samples.mdmt.push(...bm.stats.sample);
+      samples.all.push(...ba.stats.sample);
+      samples.extended.push(...be.stats.sample);
     }
     const gf = (t: number) => flops(s) / t / 1e9;
     const peer = Math.min(...samples.all) <= Math.min(...samples.extended) ? 'all' : 'extended';
