@@ -147,13 +147,15 @@ struct SgdHyper {
 cudaError_t adam(const AdamTensor* tensors, const OptChunk* chunks, int64_t nchunks, AdamHyper h, cudaStream_t s);
 cudaError_t sgd(const SgdTensor* tensors, const OptChunk* chunks, int64_t nchunks, SgdHyper h, cudaStream_t s);
 
-// ---- depthwise convolution (fallback for cuDNN; groups == C == K) --------------------------
+// ---- depthwise convolution (groups == C, K = C·multiplier): our fallback for cuDNN ---------
 struct Conv2d {
   int64_t N, C, H, W, K, P, Q;
-  int R, S, sh, sw, ph, pw, dh, dw, groups;
+  int R, S, sh, sw, ph, pw, dh, dw;
 };
-cudaError_t depthwise_fwd(float* y, const float* x, const float* w, const float* bias, const Conv2d& c,
-                          cudaStream_t s);
+// y = conv(x, w) (+ bias when non-null); dx = adjoint w.r.t. x; dw = adjoint w.r.t. w.
+cudaError_t depthwise_fwd(float* y, const float* x, const float* w, const float* bias, const Conv2d& c, cudaStream_t s);
+cudaError_t depthwise_bwd_data(float* dx, const float* dy, const float* w, const Conv2d& c, cudaStream_t s);
+cudaError_t depthwise_bwd_filter(float* dw, const float* dy, const float* x, const Conv2d& c, cudaStream_t s);
 
 }  // namespace k
 }  // namespace mdmt

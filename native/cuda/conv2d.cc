@@ -7,8 +7,12 @@
 // chosen by cudnnFind*Ex the first time the configuration runs (autotuning on the real
 // buffers, workspace from the caching allocator) and its workspace size.
 // TF32: MDMT_TF32=0 forces CUDNN_FMA_MATH (strict fp32); otherwise cuDNN may use TF32.
+// Depthwise (groups == C): where cuDNN offers no algorithm (or rejects the configuration)
+// our own kernels (kernels/depthwise.cu) run instead; MDMT_CUDA_CONV=own forces them.
 #include <algorithm>
 #include <array>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -74,6 +78,7 @@ struct Plan {
   cudnnFilterDescriptor_t w = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
   bool found[3] = {false, false, false};
+  bool refused[3] = {false, false, false};  // cuDNN offered nothing: depthwise uses ours
   int algo[3] = {0, 0, 0};
   size_t ws[3] = {0, 0, 0};
   cudnnMathType_t math[3] = {CUDNN_DEFAULT_MATH, CUDNN_DEFAULT_MATH, CUDNN_DEFAULT_MATH};
@@ -129,7 +134,7 @@ size_t find_ws_limit() {
 }
 
 template <class Perf>
-void pick(const std::string& op, Plan& p, Dir dir, const Perf* perf, int n, size_t limit) {
+bool pick(Plan& p, Dir dir, const Perf* perf, int n, size_t limit) {
   const bool tf32 = tf32_enabled();
   for (int i = 0; i < n; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > limit) continue;
@@ -140,9 +145,35 @@ void pick(const std::string& op, Plan& p, Dir dir, const Perf* perf, int n, size
     p.ws[dir] = perf[i].memory;
     p.math[dir] = tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
     p.found[dir] = true;
+    return true;
+  }
+  return false;
+}
+
+bool force_own() {
+  const char* e = std::getenv("MDMT_CUDA_CONV");
+  return e && std::strcmp(e, "own") == 0;
+}
+
+k::Conv2d own_conv(const Geometry& g) {
+  return k::Conv2d{g.N, g.C, g.H, g.W, g.K, g.P, g.Q, (int)g.R, (int)g.S, (int)g.sh, (int)g.sw,
+                   (int)g.ph, (int)g.pw, (int)g.dh, (int)g.dw};
+}
+
+// After a Find: record the choice, or mark the direction refused (depthwise falls back to
+// our kernels, anything else is an error naming the configuration).
+template <class Perf>
+void settle(const std::string& op, Plan& p, Dir dir, cudnnStatus_t st, const Perf* perf, int n, size_t limit,
+            bool depthwise, const Geometry& g) {
+  if (st == CUDNN_STATUS_SUCCESS && pick(p, dir, perf, n, limit)) return;
+  if (depthwise) {
+    p.refused[dir] = true;
     return;
   }
-  MDMT_FAIL(code::kCudnn, op, "cuDNN found no usable algorithm for this convolution (" << n << " candidates)");
+  if (st != CUDNN_STATUS_SUCCESS) throw_cudnn(st, op, "cudnnFindConvolution*AlgorithmEx", __FILE__, __LINE__);
+  MDMT_FAIL(code::kCudnn, op, "cuDNN found no usable algorithm (" << n << " candidates) for x [" << g.N << ", " << g.C << ", "
+                                                                  << g.H << ", " << g.W << "], w [" << g.K << ", " << g.C / g.g
+                                                                  << ", " << g.R << ", " << g.S << "], groups " << g.g);
 }
 
 // Allocates an autotuning workspace, halving the request until the allocator gives it.
@@ -177,18 +208,24 @@ void conv2d_cuda(OpCtx& c) {
   if (b && b->dim(0) != g.K) MDMT_FAIL(code::kShape, c.op, "b " << b->shape_str() << " must have " << g.K << " elements");
   DeviceCtx& d = ctx_of(c);
   if (y.numel() == 0) return;
+  const bool depthwise = g.g == g.C && g.g > 1;
   if (x.numel() == 0 || w.numel() == 0) {
     cudaCheck(c.op, cudaMemsetAsync(y.raw(), 0, y.nbytes(), d.stream));
   } else {
     Plan& p = plan_for(c.op, d.index, g);
-    if (!p.found[kFwd]) {
+    const bool own = depthwise && force_own();
+    if (!own && !p.found[kFwd] && !p.refused[kFwd]) {
       size_t lim = 0;
       auto ws = tuning_ws(c.device, c.op, &lim);
       cudnnConvolutionFwdAlgoPerf_t perf[16];
       int n = 0;
-      cudnnCheck(c.op, cudnnFindConvolutionForwardAlgorithmEx(d.cudnn, p.x, x.raw(), p.w, w.raw(), p.conv, p.y, y.raw(), 16,
-                                                              &n, perf, ws->get(), lim));
-      pick(c.op, p, kFwd, perf, n, lim);
+      cudnnStatus_t st = cudnnFindConvolutionForwardAlgorithmEx(d.cudnn, p.x, x.raw(), p.w, w.raw(), p.conv, p.y, y.raw(), 16,
+                                                                &n, perf, ws->get(), lim);
+      settle(c.op, p, kFwd, st, perf, n, lim, depthwise, g);
+    }
+    if (own || p.refused[kFwd]) {
+      cudaCheck(c.op, k::depthwise_fwd(fp(y), cfp(x), cfp(w), b ? cfp(*b) : nullptr, own_conv(g), d.stream));
+      return;
     }
     cudnnCheck(c.op, cudnnSetConvolutionMathType(p.conv, p.math[kFwd]));
     Scratch ws(c.device, p.ws[kFwd], c.op);
@@ -217,15 +254,21 @@ void conv2d_bwd_data_cuda(OpCtx& c) {
     cudaCheck(c.op, cudaMemsetAsync(dx.raw(), 0, dx.nbytes(), d.stream));
     return;
   }
+  const bool depthwise = g.g == g.C && g.g > 1;
   Plan& p = plan_for(c.op, d.index, g);
-  if (!p.found[kBwdData]) {
+  const bool own = depthwise && force_own();
+  if (!own && !p.found[kBwdData] && !p.refused[kBwdData]) {
     size_t lim = 0;
     auto ws = tuning_ws(c.device, c.op, &lim);
     cudnnConvolutionBwdDataAlgoPerf_t perf[16];
     int n = 0;
-    cudnnCheck(c.op, cudnnFindConvolutionBackwardDataAlgorithmEx(d.cudnn, p.w, w.raw(), p.y, dy.raw(), p.conv, p.x, dx.raw(),
-                                                                 16, &n, perf, ws->get(), lim));
-    pick(c.op, p, kBwdData, perf, n, lim);
+    cudnnStatus_t st = cudnnFindConvolutionBackwardDataAlgorithmEx(d.cudnn, p.w, w.raw(), p.y, dy.raw(), p.conv, p.x,
+                                                                   dx.raw(), 16, &n, perf, ws->get(), lim);
+    settle(c.op, p, kBwdData, st, perf, n, lim, depthwise, g);
+  }
+  if (own || p.refused[kBwdData]) {
+    cudaCheck(c.op, k::depthwise_bwd_data(fp(dx), cfp(dy), cfp(w), own_conv(g), d.stream));
+    return;
   }
   cudnnCheck(c.op, cudnnSetConvolutionMathType(p.conv, p.math[kBwdData]));
   Scratch ws(c.device, p.ws[kBwdData], c.op);
@@ -252,15 +295,21 @@ void conv2d_bwd_filter_cuda(OpCtx& c) {
     cudaCheck(c.op, cudaMemsetAsync(dw.raw(), 0, dw.nbytes(), d.stream));
     return;
   }
+  const bool depthwise = g.g == g.C && g.g > 1;
   Plan& p = plan_for(c.op, d.index, g);
-  if (!p.found[kBwdFilter]) {
+  const bool own = depthwise && force_own();
+  if (!own && !p.found[kBwdFilter] && !p.refused[kBwdFilter]) {
     size_t lim = 0;
     auto ws = tuning_ws(c.device, c.op, &lim);
     cudnnConvolutionBwdFilterAlgoPerf_t perf[16];
     int n = 0;
-    cudnnCheck(c.op, cudnnFindConvolutionBackwardFilterAlgorithmEx(d.cudnn, p.x, x.raw(), p.y, dy.raw(), p.conv, p.w, dw.raw(),
-                                                                   16, &n, perf, ws->get(), lim));
-    pick(c.op, p, kBwdFilter, perf, n, lim);
+    cudnnStatus_t st = cudnnFindConvolutionBackwardFilterAlgorithmEx(d.cudnn, p.x, x.raw(), p.y, dy.raw(), p.conv, p.w,
+                                                                     dw.raw(), 16, &n, perf, ws->get(), lim);
+    settle(c.op, p, kBwdFilter, st, perf, n, lim, depthwise, g);
+  }
+  if (own || p.refused[kBwdFilter]) {
+    cudaCheck(c.op, k::depthwise_bwd_filter(fp(dw), cfp(dy), cfp(x), own_conv(g), d.stream));
+    return;
   }
   cudnnCheck(c.op, cudnnSetConvolutionMathType(p.conv, p.math[kBwdFilter]));
   Scratch ws(c.device, p.ws[kBwdFilter], c.op);

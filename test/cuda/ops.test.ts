@@ -27,6 +27,8 @@ interface Case {
   tol: { atol: number; rtol: number };
   /** outputs to compare (default all) */
   compare?: number[];
+  /** environment set around the CUDA run only (e.g. MDMT_CUDA_CONV=own) */
+  env?: Record<string, string>;
 }
 
 const f = (shape: number[], seed: number, lo = -1, hi = 1): HostTensor => ({ shape, data: rand(seed, shape.reduce((a, b) => a * b, 1), lo, hi) });
@@ -67,6 +69,26 @@ convs.forEach(([label, xs, ws, attrs, bias], i) => {
   add({ op: 'conv2d_bwd_data', label, inputs: [f(ys, 40 + i), f(ws, 20 + i)], outputs: [out(xs)], attrs, tol: GEMM });
   add({ op: 'conv2d_bwd_filter', label, inputs: [f(ys, 40 + i), f(xs, 10 + i)], outputs: [out(ws)], attrs,
     tol: TF32 ? { atol: 5e-2, rtol: 2e-2 } : { atol: 1e-3, rtol: 1e-4 } });
+});
+
+// our depthwise kernels (the fallback where cuDNN offers no algorithm), forced: plain fp32
+const dws: [string, number[], number[], Record<string, unknown>, boolean][] = [
+  ['3x3/2', [2, 24, 15, 15], [24, 1, 3, 3], { stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 24 }, true],
+  ['5x5', [2, 16, 12, 12], [16, 1, 5, 5], { stride: [1, 1], padding: [2, 2], dilation: [1, 1], groups: 16 }, false],
+  ['multiplier 2, dilation 2, asym', [1, 4, 9, 8], [8, 1, 3, 3], { stride: [2, 1], padding: [1, 2], dilation: [2, 2], groups: 4 }, true],
+];
+dws.forEach(([label, xs, ws, attrs, bias], i) => {
+  const st = attrs.stride as number[], pd = attrs.padding as number[], dl = attrs.dilation as number[];
+  const P = Math.floor((xs[2] + 2 * pd[0] - dl[0] * (ws[2] - 1) - 1) / st[0]) + 1;
+  const Q = Math.floor((xs[3] + 2 * pd[1] - dl[1] * (ws[3] - 1) - 1) / st[1]) + 1;
+  const ys = [xs[0], ws[0], P, Q];
+  const env = { MDMT_CUDA_CONV: 'own' };
+  const ins = [f(xs, 300 + i), f(ws, 310 + i)];
+  if (bias) ins.push(f([ws[0]], 320 + i));
+  const tol = { atol: 1e-5, rtol: 1e-5 };
+  add({ op: 'conv2d', label: `own depthwise ${label}`, inputs: ins, outputs: [out(ys)], attrs, tol, env });
+  add({ op: 'conv2d_bwd_data', label: `own depthwise ${label}`, inputs: [f(ys, 330 + i), f(ws, 310 + i)], outputs: [out(xs)], attrs, tol, env });
+  add({ op: 'conv2d_bwd_filter', label: `own depthwise ${label}`, inputs: [f(ys, 330 + i), f(xs, 300 + i)], outputs: [out(ws)], attrs, tol: { atol: 1e-4, rtol: 1e-5 }, env });
 });
 
 // ---- dense
@@ -200,8 +222,14 @@ if (skip) {
   for (const c of cases) {
     test(`${c.op} ${c.label}: cuda = cpu`, () => {
       const cpu = runOp('cpu', c.op, c.inputs, c.outputs, c.attrs);
-      const gpu = runOp(CUDA_DEVICE, c.op, c.inputs, c.outputs, c.attrs);
-      native().sync(CUDA_DEVICE);
+      for (const [k, v] of Object.entries(c.env ?? {})) process.env[k] = v;
+      let gpu: number[][];
+      try {
+        gpu = runOp(CUDA_DEVICE, c.op, c.inputs, c.outputs, c.attrs);
+        native().sync(CUDA_DEVICE);
+      } finally {
+        for (const k of Object.keys(c.env ?? {})) delete process.env[k];
+      }
       (c.compare ?? cpu.map((_, i) => i)).forEach((k) => {
         const { ratio, at } = closeness(gpu[k], cpu[k], c.tol.atol, c.tol.rtol);
         assert.ok(ratio <= 1, `${c.op} ${c.label} output ${k}: worst at [${at}] cuda ${gpu[k][at]} vs cpu ${cpu[k][at]} ` +
