@@ -94,7 +94,7 @@ export interface TrainConfig {
   outDir: string;
   /** Eq. 2 normalisation: over the whole batch ('batch', the authors' code) or the task's rows ('masked') */
   lossNormalize: 'batch' | 'masked';
-  /** τ1 loss: cross-entropy (paper) or MSE on logits vs one-hot (authors' common_multi.yaml) */
+  /** MDMT τ1 loss: cross-entropy (paper) or MSE on logits vs one-hot (authors' common_multi.yaml); STL τ1 and FT always use CE */
   afcLoss: 'ce' | 'mse';
   /** training augmentation (paper §1.7); false = none */
   augment: boolean | AugmentOptions;

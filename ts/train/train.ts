@@ -121,6 +121,9 @@ export async function train(input: TrainConfigInput, hooks: TrainHooks = SILENT)
   const prevDevice = getDefaultDevice();
   setDefaultDevice(cfg.device);
   const tasks = experimentTasks(cfg.experiment);
+  // the authors' MSE for τ1 is in their multi-task config only; their STL τ1 loss (BCE on the
+  // softmax of 2 classes with one-hot targets) equals the cross-entropy
+  const lossCfg = { afcLoss: cfg.experiment === 'mdmt' ? cfg.afcLoss : 'ce' as const, lossNormalize: cfg.lossNormalize, device: cfg.device };
   const recs = await loadRecords(cfg.data, { afc: tasks.afc, bx: tasks.bx });
   const folds = prepareFold(cfg, recs);
   const part = (p: 'train' | 'val' | 'test') => [...(folds.afc?.[p] ?? []), ...(folds.bx?.[p] ?? [])];
@@ -172,7 +175,7 @@ export async function train(input: TrainConfigInput, hooks: TrainHooks = SILENT)
         const loss = tidy(() => {
           const t = toTensors(b, cfg.device);
           const out = net!.forward(t.images);
-          const l = stepLoss(out, t, b, cfg);
+          const l = stepLoss(out, t, b, lossCfg);
           backward(l);
           opt!.step();
           opt!.zeroGrad();
@@ -183,7 +186,7 @@ export async function train(input: TrainConfigInput, hooks: TrainHooks = SILENT)
         nb++;
         hooks.onBatch?.({ epoch, batch: nb, batches, loss });
       }
-      const ev = await evaluateModel(net, valLoader, { afcLoss: cfg.afcLoss, lossNormalize: cfg.lossNormalize, device: cfg.device });
+      const ev = await evaluateModel(net, valLoader, lossCfg);
       const select = tasks.main === 'AFC' ? ev.afc!.loss : ev.bx!.loss;
       const r = schedule.step(epoch, ev.total, select);
       opt.lr = r.lr;
@@ -202,7 +205,7 @@ export async function train(input: TrainConfigInput, hooks: TrainHooks = SILENT)
     const selected = schedule.bestEpoch > 0;
     if (!selected) saveWeights(file('best'), net.module, { epoch: String(state.epoch), selected: 'false' });
     else loadWeights(file('best'), net.module);
-    const ev = await evaluateModel(net, testLoader, { afcLoss: cfg.afcLoss, lossNormalize: cfg.lossNormalize, device: cfg.device });
+    const ev = await evaluateModel(net, testLoader, lossCfg);
     const main = tasks.main === 'AFC' ? ev.afc! : ev.bx!;
     const pick = (e: typeof main) => ({ acc: e.metrics.acc, f1: e.metrics.f1, gmean: e.metrics.gmean });
     const bestEpoch = selected ? schedule.bestEpoch : state.epoch;
