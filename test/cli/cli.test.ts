@@ -72,6 +72,11 @@ test('runtime failures exit 1 and name the path', async () => {
   const r = await mdmt('report', '/nonexistent/runs');
   assert.is(r.code, 1);
   assert.match(r.err, '/nonexistent/runs');
+  const out = path.join(tmpDir('cli-dev'), 'run');
+  const dev = await mdmt('train', '--backbone', 'b', '--experiment', 'stl_afc', '--out', out, '--data-afc', root, '--device', 'cuda:9');
+  assert.is(dev.code, 1);
+  assert.match(dev.err, "config.device 'cuda:9' is not available");
+  assert.not.ok(fs.existsSync(out), 'nothing written for an unavailable device');
 });
 
 test('doctor lists the CPU backend and the addon', async () => {

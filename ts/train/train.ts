@@ -24,7 +24,8 @@ import { setDropoutSeed } from '../ops/dropout';
 import { Adam } from '../optim/adam';
 import { manualSeed } from '../random';
 import type { EpochRecord, RunResult } from '../report/types';
-import { getDefaultDevice, liveTensorCount, setDefaultDevice, tidy } from '../tensor';
+import { native } from '../native/binding';
+import { getDefaultDevice, liveTensorCount, normDevice, setDefaultDevice, tidy } from '../tensor';
 import { experimentTasks, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
 import { atomicWriteJson, loadCheckpoint, loadWeights, readJson, saveCheckpoint, saveWeights } from './checkpoint';
 import { loadRecords, prepareFold } from './data';
@@ -107,6 +108,10 @@ function epochRecord(epoch: number, trainLoss: number, lr: number, ev: ModelEval
  */
 export async function train(input: TrainConfigInput, hooks: TrainHooks = SILENT): Promise<TrainResult> {
   const cfg = resolveTrainConfig(input);
+  if (cfg.device !== 'cpu') {
+    const d = native().devices().find((x) => x.name === normDevice(cfg.device));
+    if (!d?.available) throw new MdmtError('EDEVICE', 'train', `config.device '${cfg.device}' is not available: ${d?.reason ?? 'no such device'} (mdmt doctor lists the devices)`);
+  }
   const dir = cfg.outDir;
   const file = (k: keyof typeof RUN_FILES) => path.join(dir, RUN_FILES[k]);
   fs.mkdirSync(dir, { recursive: true });
