@@ -85,8 +85,62 @@ def torch_onnx_fixture():
         f.write('\n')
 
 
+STEP_MODELS = {'shufflenet_v2_x0_5': 1024, 'densenet121': 1024}
+STEP_KEYS = {
+    'shufflenet_v2_x0_5': ['backbone.conv1.0.weight', 'backbone.stage3.3.branch2.3.weight', 'backbone.conv5.1.weight', 'afc_head.6.weight', 'bx_head.2.bias'],
+    'densenet121': ['backbone.features.conv0.weight', 'backbone.features.denseblock2.denselayer7.norm1.weight', 'backbone.features.norm5.bias', 'afc_head.6.weight', 'bx_head.2.bias'],
+}
+
+
+class MDMT(torch.nn.Module):
+    """The authors' ParallelMultiObjective with mdmt's submodule names, dropout 0 (deterministic)."""
+    def __init__(self, bb, f):
+        super().__init__()
+        nn = torch.nn
+        self.backbone = bb
+        self.afc_head = nn.Sequential(nn.Linear(f, 128), nn.ReLU(), nn.Dropout(0), nn.Linear(128, 32), nn.ReLU(), nn.Dropout(0), nn.Linear(32, 2))
+        self.bx_head = nn.Sequential(nn.ReLU(), nn.Dropout(0), nn.Linear(f, 4))
+
+    def forward(self, x):
+        h = self.backbone(x)
+        return self.afc_head(h), self.bx_head(h)
+
+
+def golden_step():
+    """One MDMT loss + backward with formula weights, batch 4 mixing the datasets:
+    loss = sum_i m_i CE_i / N per head, summed (the indicator loss). BN uses its running
+    statistics (eval mode; dropout is 0 anyway): train-mode BN at batch 4 is so
+    ill-conditioned that PyTorch's own float32 and float64 gradients differ by up to 80 %
+    for the first conv of densenet121, while in eval mode they agree to 1e-4, so this
+    checks every backward of the network against PyTorch. Records the loss, selected
+    parameter gradients and the first 1024 values of the input gradient."""
+    x = torch.from_numpy(np.sin(0.01 * np.arange(4 * 3 * 64 * 64)).astype(np.float32)).reshape(4, 3, 64, 64)
+    ya, yb = torch.tensor([1, 0, 0, 0]), torch.tensor([0, 3, 0, 2])
+    ma, mb = torch.tensor([1., 0, 1, 0]), torch.tensor([0., 1, 0, 1])
+    out = {}
+    for name, f in STEP_MODELS.items():
+        m = MDMT(backbone(name), f).eval()
+        formula_weights(m)
+        xg = x.clone().requires_grad_(True)
+        a, b = m(xg)
+        ce = torch.nn.functional.cross_entropy
+        loss = (ce(a, ya, reduction='none') * ma).sum() / 4 + (ce(b, yb, reduction='none') * mb).sum() / 4
+        loss.backward()
+        params = dict(m.named_parameters())
+        rec = {'loss': float(loss), 'grads': {}}
+        for k in STEP_KEYS[name]:
+            rec['grads'][k] = base64.b64encode(params[k].grad.contiguous().numpy().astype('<f4').tobytes()).decode()
+        rec['input_grad'] = base64.b64encode(xg.grad.flatten()[:1024].numpy().astype('<f4').tobytes()).decode()
+        out[name] = rec
+        print(name, 'loss', float(loss))
+    path = os.path.join(os.path.dirname(__file__), '..', 'test', 'models', 'expected', 'golden_step.json.gz')
+    with gzip.GzipFile(path, 'wb', mtime=0) as fh:
+        fh.write((json.dumps(out) + '\n').encode())
+
+
 def main():
     torch_onnx_fixture()
+    golden_step()
     x = torch.from_numpy(np.sin(0.01 * np.arange(2 * 3 * 64 * 64)).astype(np.float32)).reshape(2, 3, 64, 64)
     golden = {}
     for name in NAMES:
