@@ -176,7 +176,7 @@ async function main() {
       for (const k of ['all', 'extended'] as const)
         suite.add(k, { defer: true, fn: (d: { resolve(): void }) => sessions[k].run(feeds, fetches).then(() => d.resolve()), ...bopts });
       await runSuite(suite);
-      const [bm, ba, be] = suite as unknown as Benchmark[];
+      const [bm, ba, be] = [0, 1, 2].map((i) => (suite as unknown as Record<number, Benchmark>)[i]);
       samples.mdmt.push(...bm.stats.sample);
       samples.all.push(...ba.stats.sample);
       samples.extended.push(...be.stats.sample);
