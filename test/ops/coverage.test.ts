@@ -15,10 +15,7 @@ import { OP_NAMES } from '../../ts/ops/names';
 const CPU_EXCLUSIONS: Record<string, string> = {};
 
 /** (op → reason) gaps allowed on the CUDA backend. */
-const CUDA_EXCLUSIONS: Record<string, string> = {
-  linear: 'the heads run on cuBLAS(Lt): the CUDA linear/matmul kernels arrive with the cuBLAS issue',
-  matmul: 'the heads run on cuBLAS(Lt): the CUDA linear/matmul kernels arrive with the cuBLAS issue',
-};
+const CUDA_EXCLUSIONS: Record<string, string> = {};
 
 function parseOpNamesHeader(): string[] {
   const file = path.join(packageRoot(), 'native', 'core', 'op_names.h');
