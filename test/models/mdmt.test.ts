@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { noGrad } from '../../ts/autograd/tape';
 import { MdmtError } from '../../ts/errors';
 import { averageBackbones, MDMTModel, STLModel } from '../../ts/models/mdmt';
-import { getModel } from '../../ts/models/registry';
+import { getModel, modelInfo } from '../../ts/models/registry';
 import { manualSeed } from '../../ts/random';
 import { liveTensorCount, tensor, tidy } from '../../ts/tensor';
 import { images, randomizeBatchNorm } from './util';
@@ -88,6 +88,16 @@ test('averageBackbones / initFromSingleTask: parameters averaged, buffers and he
   assert.equal(arr(m, 'backbone.conv1.1.running_mean'), rmBefore, 'BN running mean untouched');
   assert.throws(() => averageBackbones(afc, bx, 1.5), /beta/);
   for (const x of [afc, bx, m]) x.dispose();
+});
+
+test('registry: unknown names list the registered ones; numClasses sets the classifier; modelInfo', () => {
+  assert.throws(() => getModel('resnet9'), (e: unknown) => e instanceof MdmtError && /unknown model 'resnet9'.*resnet18/.test((e as Error).message));
+  assert.throws(() => getModel(BB, { numClasses: 0 }), /numClasses/);
+  const m = getModel('mobilenet_v2', { numClasses: 3 });
+  assert.equal(m.stateDict().get('classifier.1.weight')!.shape, [3, 1280]);
+  assert.is(m.classifierKey, 'classifier.1');
+  m.dispose();
+  assert.equal(modelInfo('efficientnet_b1_pruned'), { name: 'efficientnet_b1_pruned', family: 'efficientnet', source: 'timm', numFeatures: 1280, defaultSize: 240 });
 });
 
 test.run();
