@@ -1,7 +1,7 @@
 /**
  * The `mdmt` command line: a thin shell over the library (commander). Subcommands:
- * demo, train, experiment, report, doctor (this folder) and synth, inspect, export
- * (registered by their own files when present). Exit codes scripts can trust:
+ * demo, train, experiment, report, doctor, synth, inspect, export, each registered by
+ * its own file. Exit codes scripts can trust:
  * 0 success, 1 failure (bad data, I/O, training error), 2 usage (unknown command or flag,
  * bad flag value, invalid configuration). Errors name the flag or file; MDMT_DEBUG=1 adds
  * the stack.
@@ -10,13 +10,19 @@
  */
 import { Command, CommanderError } from 'commander';
 import { MdmtError } from '../errors';
+import { packageRoot } from '../native/binding';
+import * as demo from './demo';
+import * as doctor from './doctor';
+import * as experiment from './experiment';
+import * as exportCmd from './export';
+import * as inspect from './inspect';
 import { EXIT } from './options';
+import * as report from './report';
+import * as synth from './synth';
+import * as trainCmd from './train';
 
-/** Registers a subcommand file's `register(program)`. */
-type Registrar = { register: (program: Command) => void };
-
-const OWN = ['./demo', './train', './experiment', './report', './doctor'];
-const OTHERS = ['./synth', './inspect', './export'];
+/** Subcommand files, each with `register(program)`, in --help order. */
+const COMMANDS = [demo, trainCmd, experiment, report, doctor, synth, inspect, exportCmd];
 
 /**
  * The commander program with every subcommand (exitOverride: errors are thrown, not exited).
@@ -24,29 +30,17 @@ const OTHERS = ['./synth', './inspect', './export'];
  * @example await buildProgram().parseAsync(['node', 'mdmt', 'doctor'])
  */
 export function buildProgram(): Command {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const version = (require('../native/binding') as typeof import('../native/binding')).packageRoot();
   let v = '0.0.0';
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    v = require(require('path').join(version, 'package.json')).version;
+    v = require(require('path').join(packageRoot(), 'package.json')).version;
   } catch { /* keep 0.0.0 */ }
   const program = new Command('mdmt')
     .description('multi-dataset multi-task CNN training (Ruffini et al., MICCAI 2024) on a native CPU/CUDA engine')
     .version(v)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const m of OWN) (require(m) as Registrar).register(program);
-  for (const m of OTHERS) {
-    let mod: Registrar | undefined;
-    try {
-      mod = require(m) as Registrar;
-    } catch (e) {
-      // a subcommand file another part of mdmt has not shipped yet; any other error is real
-      if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND' || !String((e as Error).message).includes(m.slice(2))) throw e;
-    }
-    mod?.register(program);
-  }
+  for (const c of COMMANDS) c.register(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }
