@@ -19,8 +19,11 @@ const fromDist = path.extname(__filename) === '.js';
 const entry = fromDist ? [path.join(root, 'bin', 'mdmt.js')] : ['--require', require.resolve('tsx/cjs'), path.join(root, 'ts', 'cli', 'main.ts')];
 
 function mdmt(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return mdmtEnv({}, ...args);
+}
+function mdmtEnv(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [...entry, ...args], { cwd: root, env: { ...process.env, FORCE_COLOR: '0' } });
+    const p = spawn(process.execPath, [...entry, ...args], { cwd: root, env: { ...process.env, FORCE_COLOR: '0', ...env } });
     let out = '', err = '';
     p.stdout.on('data', (b) => (out += b));
     p.stderr.on('data', (b) => (err += b));
@@ -85,6 +88,10 @@ test('doctor lists the CPU backend and the addon', async () => {
   assert.match(r.out, /addon\s+\S+mdmt\.node/);
   assert.match(r.out, /\n  cpu\s+available/);
   assert.match(r.out, /node\s+v\d+/);
+  const none = await mdmtEnv({ MDMT_ADDON: '/nonexistent/mdmt.node' }, 'doctor');
+  assert.is(none.code, 1, 'doctor fails when the addon cannot load');
+  assert.match(none.out, /NOT LOADED: .*\/nonexistent\/mdmt\.node/);
+  assert.is((await mdmtEnv({ MDMT_ADDON: '/nonexistent/mdmt.node' }, '--help')).code, 0, '--help needs no addon');
 });
 
 test('mdmt train then mdmt report on tiny data', async () => {
