@@ -20,7 +20,27 @@ import { loadOnnxWeights, readOnnxModel } from '../../ts/io/onnx_import';
 import { saveSafetensors } from '../../ts/io/safetensors';
 import { MDMTModel } from '../../ts/models/mdmt';
 import { getModel } from '../../ts/models/registry';
-import { BatchNorm2d, Conv2d } from '../../ts/nn/layers';
+import { BatchNorm2d, Conv2d, Linear } from '../../ts/nn/layers';
+import { affine } from '../../ts/ops/affine';
+import { avgpool2d } from '../../ts/ops/avgpool2d';
+import { channelShuffle } from '../../ts/ops/channel_shuffle';
+import { concat } from '../../ts/ops/concat';
+import { copy } from '../../ts/ops/copy';
+import { expand } from '../../ts/ops/expand';
+import { hardswish } from '../../ts/ops/hardswish';
+import { matmul } from '../../ts/ops/matmul';
+import { maxpool2d } from '../../ts/ops/maxpool2d';
+import { mean } from '../../ts/ops/mean';
+import { mul } from '../../ts/ops/mul';
+import { pad2d } from '../../ts/ops/pad2d';
+import { relu6 } from '../../ts/ops/relu6';
+import { reshape } from '../../ts/ops/reshape';
+import { sigmoid } from '../../ts/ops/sigmoid';
+import { silu } from '../../ts/ops/silu';
+import { split } from '../../ts/ops/split';
+import { sub } from '../../ts/ops/sub';
+import { sum } from '../../ts/ops/sum';
+import { transpose } from '../../ts/ops/transpose';
 import { Module } from '../../ts/nn/module';
 import { ReLU, Sequential } from '../../ts/nn/simple';
 import { packageRoot } from '../../ts/native/binding';
@@ -131,6 +151,43 @@ test('initializers of a PyTorch-written ONNX file (torch.onnx, TrainingMode.TRAI
   const x = Float32Array.from({ length: 75 }, (_, i) => Math.sin(0.1 * i));
   const y = forward(m.eval(), x, want.input_shape).output;
   assertCloseScaled(y, want.output, 'torch eval output');
+  m.dispose();
+});
+
+/** Uses every op the exporter maps that the zoo does not (or not in these modes). */
+class OpMix extends Module {
+  constructor() {
+    super();
+    this.registerModule('conv', new Conv2d(3, 4, 1));
+    this.registerParameter('w', tensor(Array.from({ length: 12 }, (_, i) => Math.sin(i) * 0.5), [3, 4]));
+    this.registerModule('fc', new Linear(3, 2));
+  }
+  forward(x: Tensor): Record<string, Tensor> {
+    const a = channelShuffle(this.child('conv').forward(x) as Tensor, 2);
+    const p = pad2d(a, [1, 2, 0, 3], 0.5);
+    const q = avgpool2d(p, { kernel: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false });
+    const r = maxpool2d(hardswish(q), { kernel: 2, stride: 2, ceilMode: true });
+    const t = relu6(transpose(affine(sub(silu(r), affine(sigmoid(r), 0.5, 0.1)), 3, 1), [0, 1, 3, 2]));
+    const k = mul(expand(sum(t, [2, 3], true), t.shape), t);
+    const [s1, s2] = split(k, [1, 3], 1);
+    const m = mean(copy(concat([s2, s1], 1)), [2, 3]);           // [N, 4]
+    const h = matmul(m, this.param('w'), { transB: true });       // [N, 3]
+    return { first: h, second: (this.child('fc').forward(reshape(h, [h.shape[0], -1])) as Tensor) };
+  }
+}
+
+test('every mapped op (pad, avg/max pool ceil modes, hardswish, silu, affine, transpose, sum, expand, split, matmul, ...) equals onnxruntime', async () => {
+  manualSeed(8);
+  const m = new OpMix();
+  const shape = [2, 3, 9, 7];
+  const bytes = toOnnx(m, { inputShape: shape });
+  for (const s of [shape, [3, 3, 9, 7]]) {
+    const x = images(s, 4);
+    const ours = forward(m, x, s);
+    const ref = await runOrt(bytes, x, s);
+    assertCloseScaled(ours.first, ref.first, `first, batch ${s[0]}`);
+    assertCloseScaled(ours.second, ref.second, `second, batch ${s[0]}`);
+  }
   m.dispose();
 });
 
