@@ -22,7 +22,7 @@ import { toOnnx } from '../../ts/io/onnx_export';
 import { compileInference } from '../../ts/models/inference';
 import { getModel, listModels } from '../../ts/models/registry';
 import { native, packageRoot } from '../../ts/native/binding';
-import { observeOps } from '../../ts/ops/op';
+import { observeOps, OpCall } from '../../ts/ops/op';
 import { manualSeed } from '../../ts/random';
 import { tensor, Tensor, tidy } from '../../ts/tensor';
 
@@ -51,7 +51,16 @@ async function timeIt(fn: () => unknown | Promise<unknown>): Promise<number> {
   return times.sort((a, b) => a - b)[times.length >> 1];
 }
 
-interface Row { model: string; batch: number; mdmt: number; plan: number; ort: number; err: number; top: string }
+interface Row { model: string; batch: number; mdmt: number; plan: number; ort: number; err: number; top: string; convs: string }
+
+/** conv2d kind of a traced call: depthwise, grouped, 1x1 or k×k (dense). */
+function convKind(c: OpCall): string {
+  const [K, Cg, R, S] = c.inputs[1].shape, C = c.inputs[0].shape[1], g = (c.attrs.groups as number) ?? 1;
+  if (g > 1 && g === C && Cg === 1) return 'dw';
+  if (g > 1) return 'grouped';
+  return R === 1 && S === 1 ? '1x1' : `${R}x${S}`.replace(/^(\d+)x\1$/, 'kxk');
+}
+const convFlops = (c: OpCall) => 2 * c.outputs[0].size * c.inputs[1].size / c.inputs[1].shape[0];
 
 async function main(): Promise<void> {
   const names = listModels().filter((n) => n.includes(FILTER));
@@ -79,22 +88,33 @@ async function main(): Promise<void> {
       const tm = await timeIt(runOurs);
       const tp = await timeIt(runPlan);
       const to = await timeIt(() => sess.run(feeds));
-      let top = '';
+      let top = '', convs = '';
       if (PROFILE) {
+        // time between consecutive op notifications ≈ the op's time (+ its JS overhead)
         const per = new Map<string, number>();
+        const conv = new Map<string, [number, number]>(); // kind → [ms, flops]
         let last = performance.now();
-        const stop = observeOps((c) => { const now = performance.now(); per.set(c.op, (per.get(c.op) ?? 0) + now - last); last = now; });
+        const stop = observeOps((c) => {
+          const now = performance.now(), dt = now - last;
+          per.set(c.op, (per.get(c.op) ?? 0) + dt);
+          if (c.op === 'conv2d') {
+            const k = convKind(c), e = conv.get(k) ?? [0, 0];
+            conv.set(k, [e[0] + dt, e[1] + convFlops(c)]);
+          }
+          last = now;
+        });
         last = performance.now();
         runOurs();
         stop();
         const tot = [...per.values()].reduce((a, b) => a + b, 0);
         top = [...per].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${Math.round((100 * v) / tot)}%`).join(', ');
+        convs = [...conv].sort((a, b) => b[1][0] - a[1][0]).map(([k, [ms, f]]) => `${k} ${Math.round((100 * ms) / tot)}% @${(f / ms / 1e6).toFixed(1)} GF/s`).join(', ');
       }
       xt.dispose();
-      const r: Row = { model: name, batch, mdmt: batch / tm, plan: batch / tp, ort: batch / to, err: err / (scale || 1), top };
+      const r: Row = { model: name, batch, mdmt: batch / tm, plan: batch / tp, ort: batch / to, err: err / (scale || 1), top, convs };
       rows.push(r);
       console.log(`${name.padEnd(24)} b${batch}  eager ${r.mdmt.toFixed(2).padStart(7)}  plan ${r.plan.toFixed(2).padStart(7)}  ort ${r.ort.toFixed(2).padStart(7)} img/s  ` +
-        `eager/ort ${(r.mdmt / r.ort).toFixed(2)}  plan/ort ${(r.plan / r.ort).toFixed(2)}  max|Δ|/max|y| ${r.err.toExponential(1)}${top ? `  [${top}]` : ''}`);
+        `eager/ort ${(r.mdmt / r.ort).toFixed(2)}  plan/ort ${(r.plan / r.ort).toFixed(2)}  max|Δ|/max|y| ${r.err.toExponential(1)}${top ? `\n    ops: ${top}\n    conv2d: ${convs}` : ''}`);
     }
     await sess.release();
     plan.dispose();
@@ -117,9 +137,9 @@ function append(rows: Row[], summary: string): void {
     head, '',
     `Device: ${cpu}, ${os.cpus().length} logical cores, ${THREADS} threads for both engines; onnxruntime-node ${(require('onnxruntime-node/package.json') as { version: string }).version} (graph optimisation 'all'). Date ${new Date().toISOString().slice(0, 16)}Z, commit ${sh('git rev-parse --short HEAD')}.`,
     `Command: \`MDMT_ADDON=... npx tsx bench/models/cpu-forward.ts ${args.filter((a) => a !== '--append').join(' ')}\` — backbone only (classifier removed), eval mode, no grad, 3×${SIZE}×${SIZE}, median of repeats over ≥${MIN_TIME / 1000} s; ORT runs mdmt's own ONNX export (same weights).`,
-    '', '| model | batch | eager img/s | plan img/s | ORT img/s | eager/ORT | plan/ORT | max\\|Δ\\|/max\\|y\\| |' + (PROFILE ? ' eager time by op |' : ''),
-    '|---|---:|---:|---:|---:|---:|---:|---:|' + (PROFILE ? '---|' : ''),
-    ...rows.map((r) => `| ${r.model} | ${r.batch} | ${r.mdmt.toFixed(2)} | ${r.plan.toFixed(2)} | ${r.ort.toFixed(2)} | ${(r.mdmt / r.ort).toFixed(2)} | ${(r.plan / r.ort).toFixed(2)} | ${r.err.toExponential(1)} |` + (PROFILE ? ` ${r.top} |` : '')),
+    '', '| model | batch | eager img/s | plan img/s | ORT img/s | eager/ORT | plan/ORT | max\\|Δ\\|/max\\|y\\| |' + (PROFILE ? ' eager time by op | conv2d by kind (share, GFLOP/s) |' : ''),
+    '|---|---:|---:|---:|---:|---:|---:|---:|' + (PROFILE ? '---|---|' : ''),
+    ...rows.map((r) => `| ${r.model} | ${r.batch} | ${r.mdmt.toFixed(2)} | ${r.plan.toFixed(2)} | ${r.ort.toFixed(2)} | ${(r.mdmt / r.ort).toFixed(2)} | ${(r.plan / r.ort).toFixed(2)} | ${r.err.toExponential(1)} |` + (PROFILE ? ` ${r.top} | ${r.convs} |` : '')),
     '', `**${summary}**`, '',
   ];
   const file = path.join(root, 'bench', 'RESULTS.md');
