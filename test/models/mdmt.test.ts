@@ -87,6 +87,9 @@ test('averageBackbones / initFromSingleTask: parameters averaged, buffers and he
   assert.equal(arr(m, 'afc_head.0.weight'), headBefore, 'AFC head untouched');
   assert.equal(arr(m, 'backbone.conv1.1.running_mean'), rmBefore, 'BN running mean untouched');
   assert.throws(() => averageBackbones(afc, bx, 1.5), /beta/);
+  const other = new MDMTModel('shufflenet_v2_x1_0');
+  assert.throws(() => other.initFromSingleTask(afc, bx), /branch|mis-shaped|not in both/);
+  other.dispose();
   for (const x of [afc, bx, m]) x.dispose();
 });
 

@@ -84,6 +84,9 @@ export class MDMTModel extends Module {
   initFromSingleTask(afc: Module | StateDict, bx: Module | StateDict, beta = 0.5): void {
     const avg = averageBackbones(afc, bx, beta);
     try {
+      const lacking = this.namedParameters().map(([k]) => k).filter((k) => k.startsWith('backbone.') && !avg.has(k));
+      check(lacking.length === 0, 'ESHAPE', 'initFromSingleTask',
+        () => `${lacking.length} backbone parameters are not in both single-task models (another backbone?): ${lacking.slice(0, 5).join(', ')}${lacking.length > 5 ? ', ...' : ''}`);
       this.loadStateDict(avg, { strict: false });
     } finally {
       for (const t of avg.values()) t.dispose();
