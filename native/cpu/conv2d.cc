@@ -47,7 +47,7 @@ std::vector<int64_t> pair_attr(const OpCtx& c, const char* k, int64_t def, int64
 }
 
 // Reads the attributes and checks x [N,C,H,W], w [K,C/G,R,S] and y [N,K,P,Q] against each
-// other; `xname`/`yname` say which tensor is given (each op gets two of x, w, y).
+// other (each op gets two of x, w, y as inputs and the third as its output).
 Geom make_geom(const OpCtx& c, const Shape& x, const Shape& w, const Shape& y) {
   Geom g{};
   auto st = pair_attr(c, "stride", 1, 1), pd = pair_attr(c, "padding", 0, 0), dl = pair_attr(c, "dilation", 1, 1);
@@ -266,15 +266,20 @@ void copy_rows(int64_t rows, int64_t cols, const float* src, int64_t lds, float*
 // are packed once per nb images instead of once per image and the NR-wide panels are
 // not mostly padding (7×7 = 49 columns fill 2 panels of 32 to 77 %). Large maps go one
 // image at a time, cut into column chunks of qc when col would exceed the workspace.
+// nb leaves at least `threads` (batch × group) tasks when there are images for them:
+// tasks run in parallel with serial GEMMs, one parallel region per call; a GEMM that is
+// parallel inside meets its threads ~10 times, and on a loaded machine each meeting can
+// wait a scheduler slice for a thread that went to sleep.
 struct Batching {
   int64_t nb = 1, batches = 1, qc = 1;
 };
 constexpr int64_t kWideCols = 1024;
-Batching make_batching(const Geom& g) {
+Batching make_batching(const Geom& g, int threads) {
   Batching b;
   const int64_t PQ = g.P * g.Q, CRS = g.crs();
   int64_t nb = PQ >= kWideCols ? 1 : std::min(g.N, (2 * kWideCols) / std::max<int64_t>(1, PQ));
   nb = std::min(nb, kColFloats / std::max<int64_t>(1, PQ * (CRS + g.Kg)));
+  if (threads > g.G) nb = std::min(nb, std::max<int64_t>(1, g.N / ((threads + g.G - 1) / g.G)));
   if (nb > 1) {
     b.batches = (g.N + nb - 1) / nb;
     b.nb = (g.N + b.batches - 1) / b.batches;  // balanced
@@ -292,6 +297,14 @@ thread_local std::vector<float> tl_tmp;
 float* tmp_buffer(int64_t floats) {
   if (static_cast<int64_t>(tl_tmp.size()) < floats) tl_tmp.resize(static_cast<size_t>(floats));
   return tl_tmp.data();
+}
+
+// Partial dw sums of bwd_filter: grow-only, owned by the thread that runs the op and
+// shared with the pool during the call.
+thread_local std::vector<float> tl_partial;
+float* partial_buffer(int64_t floats) {
+  if (static_cast<int64_t>(tl_partial.size()) < floats) tl_partial.resize(static_cast<size_t>(floats));
+  return tl_partial.data();
 }
 
 // Runs task(i) for i in [0, T): in parallel when the tasks keep every thread busy,
@@ -532,7 +545,7 @@ void conv2d_cpu(OpCtx& c) {
   if (y.numel() == 0) return;
   if (g.depthwise()) return dw_forward(g, px, pw, pb, py);
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
-  const Batching bt_ = make_batching(g);
+  const Batching bt_ = make_batching(g, num_threads());
   run_tasks(bt_.batches * g.G, [&](int64_t t) {
     const int64_t n0 = (t / g.G) * bt_.nb, gi = t % g.G, nb = std::min(bt_.nb, g.N - n0);
     const float* wg = pw + gi * g.Kg * CRS;
@@ -581,7 +594,7 @@ void conv2d_bwd_data_cpu(OpCtx& c) {
   if (dx.numel() == 0) return;
   if (g.depthwise()) return dw_bwd_data(g, pdy, pw, pdx);
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
-  const Batching bt_ = make_batching(g);
+  const Batching bt_ = make_batching(g, num_threads());
   run_tasks(bt_.batches * g.G, [&](int64_t t) {
     const int64_t n0 = (t / g.G) * bt_.nb, gi = t % g.G, nb = std::min(bt_.nb, g.N - n0);
     const float* wg = pw + gi * g.Kg * CRS;
@@ -635,14 +648,25 @@ void conv2d_bwd_filter_cpu(OpCtx& c) {
   }
   if (g.depthwise()) return dw_bwd_filter(g, pdy, px, pdw);
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
-  const Batching bt_ = make_batching(g);
-  // one task per group (dw_g are disjoint); image batches accumulate into dw_g (beta = 1)
-  run_tasks(g.G, [&](int64_t gi) {
-    float* dwg = pdw + gi * g.Kg * CRS;
+  // Tasks: (part of the images) × group. dw_g of different groups are disjoint; when there
+  // are fewer groups than threads the images are split into parts that accumulate into
+  // partial dw buffers (part 0 into dw itself), summed at the end.
+  const int th = num_threads();
+  const int64_t parts = th <= g.G ? 1 : std::min<int64_t>(g.N, (th + g.G - 1) / g.G);
+  const int64_t per = (g.N + parts - 1) / parts;
+  Geom gp = g;
+  gp.N = per;
+  const Batching bt_ = make_batching(gp, 1);
+  float* partial = parts > 1 ? partial_buffer((parts - 1) * g.K * CRS) : nullptr;
+  run_tasks(parts * g.G, [&](int64_t t) {
+    const int64_t part = t / g.G, gi = t % g.G;
+    const int64_t n_lo = part * per, n_hi = std::min(g.N, n_lo + per);
+    float* dwg = (part == 0 ? pdw : partial + (part - 1) * g.K * CRS) + gi * g.Kg * CRS;
     auto grad = [&](int64_t n) { return pdy + (n * g.K + gi * g.Kg) * PQ; };
     auto in = [&](int64_t n) { return px + (n * g.C + gi * g.Cg) * HW; };
-    for (int64_t bi = 0; bi < bt_.batches; ++bi) {
-      const int64_t n0 = bi * bt_.nb, nb = std::min(bt_.nb, g.N - n0);
+    float beta = 0.f;  // the task's first GEMM overwrites, the others accumulate
+    for (int64_t n0 = n_lo; n0 < n_hi; n0 += bt_.nb) {
+      const int64_t nb = std::min(bt_.nb, n_hi - n0);
       if (bt_.nb > 1) {  // dwg += dy [Kg, nb·PQ] · col [CRS, nb·PQ]ᵀ
         const int64_t L = nb * PQ;
         float* col = col_buffer(CRS * L);
@@ -651,19 +675,31 @@ void conv2d_bwd_filter_cpu(OpCtx& c) {
           im2col(g, in(n0 + i), 0, PQ, col + i * PQ, L);
           copy_rows(g.Kg, PQ, grad(n0 + i), PQ, tmp + i * PQ, L);
         }
-        sgemm(false, true, g.Kg, CRS, L, 1.f, tmp, L, col, L, bi == 0 ? 0.f : 1.f, dwg, CRS, g.isa);
+        sgemm(false, true, g.Kg, CRS, L, 1.f, tmp, L, col, L, beta, dwg, CRS, g.isa);
+        beta = 1.f;
       } else if (g.pointwise()) {
-        sgemm(false, true, g.Kg, g.Cg, PQ, 1.f, grad(n0), PQ, in(n0), HW, n0 == 0 ? 0.f : 1.f, dwg, CRS, g.isa);
+        sgemm(false, true, g.Kg, g.Cg, PQ, 1.f, grad(n0), PQ, in(n0), HW, beta, dwg, CRS, g.isa);
+        beta = 1.f;
       } else {
         float* col = col_buffer(CRS * bt_.qc);
         for (int64_t q0 = 0; q0 < PQ; q0 += bt_.qc) {
           const int64_t w_ = std::min(bt_.qc, PQ - q0);
           im2col(g, in(n0), q0, w_, col, w_);
-          sgemm(false, true, g.Kg, CRS, w_, 1.f, grad(n0) + q0, PQ, col, w_, n0 == 0 && q0 == 0 ? 0.f : 1.f, dwg, CRS, g.isa);
+          sgemm(false, true, g.Kg, CRS, w_, 1.f, grad(n0) + q0, PQ, col, w_, beta, dwg, CRS, g.isa);
+          beta = 1.f;
         }
       }
     }
   });
+  if (parts > 1) {
+    const int64_t total = g.K * CRS;
+    parallel_for(0, total, 1 << 14, [&](int64_t lo, int64_t hi) {
+      for (int64_t p = 1; p < parts; ++p) {
+        const float* src = partial + (p - 1) * total;
+        for (int64_t i = lo; i < hi; ++i) pdw[i] += src[i];
+      }
+    });
+  }
 }
 
 }  // namespace
