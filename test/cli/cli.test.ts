@@ -15,6 +15,7 @@ const root = (() => {
   return d;
 })();
 // compiled tests run the shipped shim (bin/mdmt.js → dist); from sources, the TS entry via tsx
+const BB = 'shufflenet_v2_x0_5';
 const fromDist = path.extname(__filename) === '.js';
 const entry = fromDist ? [path.join(root, 'bin', 'mdmt.js')] : ['--require', require.resolve('tsx/cjs'), path.join(root, 'ts', 'cli', 'main.ts')];
 
@@ -66,7 +67,10 @@ test('usage errors exit 2 and name the flag', async () => {
   assert.is(noFile.code, 2);
   assert.match(noFile.err, '--data-afc');
   assert.match(noFile.err, '/nonexistent/afc');
-  const badConfig = await mdmt('train', '--backbone', 'b', '--experiment', 'mdmt', '--out', tmpDir('cli-x'), '--data-afc', root, '--data-bx', root);
+  const badBackbone = await mdmt('train', '--backbone', 'resnet_nope', '--experiment', 'stl_afc', '--out', tmpDir('cli-b'), '--data-afc', root);
+  assert.is(badBackbone.code, 2);
+  assert.match(badBackbone.err, "'resnet_nope' is not a registered model");
+  const badConfig = await mdmt('train', '--backbone', BB, '--experiment', 'mdmt', '--out', tmpDir('cli-x'), '--data-afc', root, '--data-bx', root);
   assert.is(badConfig.code, 2, 'MDMT without its STL files is a configuration error');
   assert.match(badConfig.err, 'init.stlAfc');
 });
@@ -76,7 +80,7 @@ test('runtime failures exit 1 and name the path', async () => {
   assert.is(r.code, 1);
   assert.match(r.err, '/nonexistent/runs');
   const out = path.join(tmpDir('cli-dev'), 'run');
-  const dev = await mdmt('train', '--backbone', 'b', '--experiment', 'stl_afc', '--out', out, '--data-afc', root, '--device', 'cuda:9');
+  const dev = await mdmt('train', '--backbone', BB, '--experiment', 'stl_afc', '--out', out, '--data-afc', root, '--device', 'cuda:9');
   assert.is(dev.code, 1);
   assert.match(dev.err, "config.device 'cuda:9' is not available");
   assert.not.ok(fs.existsSync(out), 'nothing written for an unavailable device');

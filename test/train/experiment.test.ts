@@ -2,9 +2,13 @@
 // before the FT and MDMT jobs that start from it; FT depends on STL τ2 of the same fold,
 // MDMT on STL τ1 and STL τ2 of the same fold; under LOCO every centre pairs with BRIXIA fold
 // bxLocoFold; FT / MDMT alone pull in the STL jobs they need; bad folds are refused.
+import * as fs from 'fs';
+import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { planJobs, type ExperimentConfig } from '../../ts/train/experiment';
+import { experiment, planJobs, type ExperimentConfig } from '../../ts/train/experiment';
+import { BACKBONE, tinyData, tmpDir } from './_fixture';
+import { sweepConfig } from './_sweep';
 
 const base = (o: Partial<ExperimentConfig> = {}): ExperimentConfig => ({ runsDir: '/tmp/plan', backbones: ['a', 'b'], base: {}, ...o });
 
@@ -43,6 +47,32 @@ test('fold selection, limits and errors', () => {
   assert.throws(() => planJobs(base({ protocols: ['loco'] }), { cv: 5, loco: 6, bxLoco: 3 }, 3), /bxLocoFold 3/);
   assert.throws(() => planJobs(base({ experiments: ['stl'] as never }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /unknown experiment 'stl'/);
   assert.throws(() => planJobs(base({ backbones: [] }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /no backbones/);
+});
+
+test('a failing job is recorded, the sweep goes on, the jobs that need it wait', async () => {
+  const d = await tinyData();
+  const runs = path.join(tmpDir('fail'), 'runs');
+  const bad = path.join(runs, 'cv', BACKBONE, 'stl_bx', 'fold0');
+  fs.mkdirSync(bad, { recursive: true });
+  fs.writeFileSync(path.join(bad, 'checkpoint.safetensors'), 'not a checkpoint'); // a corrupt checkpoint
+  const out = await experiment({ ...sweepConfig(runs, d.afc, d.bx), base: { ...sweepConfig(runs, d.afc, d.bx).base, schedule: { maxEpochs: 1, warmupEpochs: 0 } } });
+  assert.equal(out.trained, [`cv/${BACKBONE}/stl_afc/fold0`]);
+  assert.equal(out.failed.map((f) => f.key), [`cv/${BACKBONE}/stl_bx/fold0`]);
+  assert.match(out.failed[0].error, 'checkpoint.safetensors');
+  assert.equal(out.pending, [`cv/${BACKBONE}/ft/fold0`, `cv/${BACKBONE}/mdmt/fold0`]);
+  assert.not.ok(fs.existsSync(path.join(bad, '.lock')), 'the failed job is unlocked');
+  assert.match(fs.readFileSync(path.join(runs, 'sweep.log'), 'utf8'), `failed cv/${BACKBONE}/stl_bx/fold0`);
+});
+
+test('an unknown backbone is a configuration error naming it', async () => {
+  const d = await tinyData();
+  const c = sweepConfig(path.join(tmpDir('badbb'), 'runs'), d.afc, d.bx);
+  try {
+    await experiment({ ...c, backbones: ['resnet_nope'] });
+    assert.unreachable();
+  } catch (e) {
+    assert.match((e as Error).message, "config.backbone 'resnet_nope' is not a registered model");
+  }
 });
 
 test.run();

@@ -40,11 +40,12 @@ export function register(program: Command): void {
       log: (m) => process.stderr.write(`mdmt experiment: ${m}\n`),
     };
     const out = await experiment(cfg);
-    process.stdout.write(`${out.trained.length} jobs trained, ${out.skipped.length} already finished, ${out.pending.length} pending; ${out.results.length} results in ${cfg.runsDir}\n`);
+    process.stdout.write(`${out.trained.length} jobs trained, ${out.skipped.length} already finished, ${out.failed.length} failed, ${out.pending.length} pending; ${out.results.length} results in ${cfg.runsDir}\n`);
+    for (const f of out.failed) process.stderr.write(`mdmt experiment: ${f.key} failed: ${f.error}\n`);
     if (o.report && out.results.length) {
       const r = reportRuns(cfg.runsDir);
       process.stdout.write(`\n${tablesOf(r.markdown)}\n\nreport: ${r.files[0]}\n`);
     }
-    if (out.pending.length) process.exitCode = 1;
+    if (out.pending.length || out.failed.length) process.exitCode = 1;
   });
 }

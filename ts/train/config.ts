@@ -11,6 +11,7 @@ import * as path from 'path';
 import { MdmtError } from '../errors';
 import type { AugmentOptions } from '../data/augment';
 import type { BinRule } from '../data/records';
+import { listModels } from '../models/registry';
 
 /** The paper's four experiments: STL τ1 (AIforCOVID), STL τ2 (BRIXIA), FT (τ2 backbone → τ1), MDMT. */
 export type ExperimentName = 'stl_afc' | 'stl_bx' | 'ft' | 'mdmt';
@@ -164,6 +165,8 @@ function oneOf<T extends string>(field: string, v: unknown, allowed: readonly T[
 export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   if (c === null || typeof c !== 'object') throw new MdmtError('ECONFIG', 'train', 'config must be an object');
   if (typeof c.backbone !== 'string' || !c.backbone) bad('backbone', `must be a model name, got ${JSON.stringify(c.backbone)}`);
+  const models = listModels();
+  if (!models.includes(c.backbone)) bad('backbone', `'${c.backbone}' is not a registered model (${models.join(', ')})`);
   const experiment = oneOf('experiment', c.experiment, EXPERIMENTS);
   if (typeof c.outDir !== 'string' || !c.outDir) bad('outDir', `must be a directory path, got ${JSON.stringify(c.outDir)}`);
   const data = { ...(c.data ?? {}) };

@@ -11,7 +11,8 @@
  * of the same fold; MDMT: STL τ1 and STL τ2 of the same fold; under LOCO the τ2 fold is
  * `bxLocoFold`). Resume: a job with result.json is never recomputed, a job with a checkpoint
  * continues from it (train() does that), and a job locked by another live process is left
- * to it; a lock whose process is gone (killed) is taken over. So a sweep killed at any
+ * to it; a lock whose process is gone (killed) is taken over; a job that fails is recorded and
+ * the jobs that do not need it go on. So a sweep killed at any
  * moment continues where it stopped when started again, and several processes may share
  * one runs directory.
  *
@@ -67,8 +68,10 @@ export interface ExperimentOutcome {
   trained: string[];
   /** jobs found finished */
   skipped: string[];
-  /** jobs not finished: held by another process or waiting on one */
+  /** jobs not finished: held by another process, or waiting on an unfinished or failed job */
   pending: string[];
+  /** jobs that threw (the sweep goes on with the jobs that do not depend on them) */
+  failed: { key: string; error: string }[];
 }
 
 const jobKey = (p: Protocol, b: string, e: ExperimentName, f: number) => `${p}/${b}/${e}/fold${f}`;
@@ -188,7 +191,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
   const jobs = planJobs(cfg, counts, probe.bxLocoFold);
   const done = (j: Job) => fs.existsSync(path.join(j.dir, RUN_FILES.result));
   const byKey = new Map(jobs.map((j) => [j.key, j]));
-  const outcome: ExperimentOutcome = { results: [], trained: [], skipped: [], pending: [] };
+  const outcome: ExperimentOutcome = { results: [], trained: [], skipped: [], pending: [], failed: [] };
   for (const [index, j] of jobs.entries()) {
     if (done(j)) {
       outcome.skipped.push(j.key);
@@ -219,6 +222,14 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
       } as TrainConfigInput, cfg.hooksFor?.(j, { index: index + 1, total: jobs.length }) ?? SILENT);
       sweepLog(`done ${j.key}`);
       outcome.trained.push(j.key);
+    } catch (e) {
+      // a configuration error fails every job alike: stop; any other failure (bad image,
+      // diverged loss, out of memory) is this job's, and the independent jobs go on
+      if (e instanceof MdmtError && e.code === 'ECONFIG') throw e;
+      const msg = e instanceof Error ? e.message : String(e);
+      sweepLog(`failed ${j.key}: ${msg.split('\n')[0]}`);
+      log(`${j.key}: FAILED: ${msg}`);
+      outcome.failed.push({ key: j.key, error: msg });
     } finally {
       unlock(j.dir);
     }
