@@ -23,6 +23,7 @@ export function register(program: Command): void {
     .option('--protocols <list>', 'cv,loco (default both)', listArg(PROTOCOLS))
     .option('--folds <list>', 'CV fold indexes to run (default all)', intListArg)
     .option('--loco-folds <list>', 'LOCO fold indexes (held-out centres, sorted) to run (default all)', intListArg)
+    .option('--no-wait', 'do not wait for jobs other processes hold (exit 1 with them pending)')
     .option('--report', 'write the report and print Tables 1 and 2 at the end');
   addTrainFlags(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
@@ -38,6 +39,7 @@ export function register(program: Command): void {
       base,
       hooksFor: (j, at) => (o.progress !== false ? progressHooks({ label: `[${at.index}/${at.total}] ${j.key}` }) : SILENT),
       log: (m) => process.stderr.write(`mdmt experiment: ${m}\n`),
+      waitForOthers: o.wait !== false,
     };
     const out = await experiment(cfg);
     process.stdout.write(`${out.trained.length} jobs trained, ${out.skipped.length} already finished, ${out.failed.length} failed, ${out.pending.length} pending; ${out.results.length} results in ${cfg.runsDir}\n`);

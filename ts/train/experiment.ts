@@ -11,8 +11,8 @@
  * of the same fold; MDMT: STL τ1 and STL τ2 of the same fold; under LOCO the τ2 fold is
  * `bxLocoFold`). Resume: a job with result.json is never recomputed, a job with a checkpoint
  * continues from it (train() does that), and a job locked by another live process is left
- * to it; a lock whose process is gone (killed) is taken over; a job that fails is recorded and
- * the jobs that do not need it go on. So a sweep killed at any
+ * to it and waited for; a lock whose process is gone (killed) is taken over; a job that fails
+ * is recorded and the jobs that do not need it go on. So a sweep killed at any
  * moment continues where it stopped when started again, and several processes may share
  * one runs directory.
  *
@@ -45,8 +45,11 @@ export interface ExperimentConfig {
   base: Omit<TrainConfigInput, 'backbone' | 'experiment' | 'outDir' | 'protocol' | 'fold' | 'init' | 'splitsDir'>;
   /** per-job hooks (progress bars), with the job's place in the sweep (1-based) */
   hooksFor?: (job: Job, place: { index: number; total: number }) => TrainHooks;
-  /** messages about jobs (skipped, resumed, waiting) */
+  /** messages about jobs (failed, waiting) */
   log?: (msg: string) => void;
+  /** wait for jobs that other live processes hold (default true), polling every pollMs (2000) */
+  waitForOthers?: boolean;
+  pollMs?: number;
 }
 
 export interface Job {
@@ -191,26 +194,11 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
   const jobs = planJobs(cfg, counts, probe.bxLocoFold);
   const done = (j: Job) => fs.existsSync(path.join(j.dir, RUN_FILES.result));
   const byKey = new Map(jobs.map((j) => [j.key, j]));
-  const outcome: ExperimentOutcome = { results: [], trained: [], skipped: [], pending: [], failed: [] };
-  for (const [index, j] of jobs.entries()) {
-    if (done(j)) {
-      outcome.skipped.push(j.key);
-      continue;
-    }
-    const deps = Object.values(j.deps).map((k) => byKey.get(k!)!);
-    const missing = deps.filter((d) => !done(d));
-    if (missing.length) {
-      log(`${j.key}: waiting on ${missing.map((d) => d.key).join(', ')} (not finished)`);
-      outcome.pending.push(j.key);
-      continue;
-    }
-    if (!tryLock(j.dir)) {
-      log(`${j.key}: running in another process, left to it`);
-      outcome.pending.push(j.key);
-      continue;
-    }
+  const outcome: ExperimentOutcome = { results: [], trained: [], skipped: jobs.filter(done).map((j) => j.key), pending: [], failed: [] };
+  const failed = new Set<string>();
+  const runJob = async (j: Job, index: number) => {
     try {
-      if (done(j)) { outcome.skipped.push(j.key); continue; }
+      if (done(j)) return;
       const resumed = fs.existsSync(path.join(j.dir, RUN_FILES.checkpoint));
       sweepLog(`${resumed ? 'resume' : 'start'} ${j.key}`);
       const init: TrainConfigInput['init'] = {};
@@ -229,11 +217,37 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
       const msg = e instanceof Error ? e.message : String(e);
       sweepLog(`failed ${j.key}: ${msg.split('\n')[0]}`);
       log(`${j.key}: FAILED: ${msg}`);
+      failed.add(j.key);
       outcome.failed.push({ key: j.key, error: msg });
     } finally {
       unlock(j.dir);
     }
+  };
+  // passes over the plan until nothing is left that this process can run; jobs held by other
+  // live processes (or waiting on them) are waited for, so every process ends with the sweep
+  let told = false;
+  for (;;) {
+    const waiting: string[] = [];
+    let ran = false;
+    for (const [index, j] of jobs.entries()) {
+      if (done(j) || failed.has(j.key)) continue;
+      const deps = Object.values(j.deps).map((k) => byKey.get(k!)!);
+      if (deps.some((d) => failed.has(d.key))) continue; // blocked for good
+      if (deps.some((d) => !done(d)) || !tryLock(j.dir)) {
+        waiting.push(j.key);
+        continue;
+      }
+      await runJob(j, index);
+      ran = true;
+    }
+    if (!waiting.length || (!ran && cfg.waitForOthers === false)) break;
+    if (!ran) {
+      if (!told) log(`waiting for ${waiting.length} job(s) held by other processes (${waiting[0]}, ...)`);
+      told = true;
+      await new Promise((r) => setTimeout(r, cfg.pollMs ?? 2000));
+    }
   }
+  outcome.pending = jobs.filter((j) => !done(j) && !failed.has(j.key)).map((j) => j.key);
   const groups = new Set(jobs.map((j) => `${j.protocol}/${j.backbone}/${j.experiment}`));
   outcome.results = collectResults(runsDir).filter((r) => groups.has(`${r.protocol}/${r.backbone}/${r.experiment}`));
   return outcome;
