@@ -3,7 +3,8 @@
 // skips the jobs that had finished (their result.json is untouched and sweep.log shows no
 // second start), resumes the interrupted job from its checkpoint, and ends with results
 // equal — every metric, confusion matrix, best epoch and per-epoch loss — to an
-// uninterrupted sweep with the same seed.
+// uninterrupted sweep with the same seed. Two processes sharing a runs directory run each
+// job once and both end with the sweep complete.
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -52,6 +53,21 @@ test('a sweep killed mid-job resumes to the uninterrupted result; finished jobs 
   assert.is(log.match(/ start cv\/\S+\/stl_afc\/fold0/g)?.length, 1, 'stl_afc started once');
   assert.is(log.match(/ resume cv\/\S+\/stl_bx\/fold0/g)?.length, 1, 'stl_bx resumed from its checkpoint');
   assert.equal(resumed.results.map(strip), ref.results.map(strip), 'resumed sweep = uninterrupted sweep');
+});
+
+test('two processes sharing one runs directory run every job once and both end with the sweep complete', async () => {
+  const d = await tinyData();
+  const runs = path.join(tmpDir('shared'), 'runs');
+  const child = path.join(__dirname, `_sweep_child${path.extname(__filename)}`);
+  const args = path.extname(__filename) === '.ts' ? ['--require', require.resolve('tsx/cjs'), child] : [child];
+  const run = () => new Promise<number | null>((res) => spawn(process.execPath, [...args, runs, d.afc, d.bx], { stdio: 'ignore', env: process.env }).on('exit', res));
+  const codes = await Promise.all([run(), run()]);
+  assert.equal(codes, [0, 0]);
+  const log = fs.readFileSync(path.join(runs, 'sweep.log'), 'utf8').trim().split('\n');
+  const starts = log.filter((l) => / start /.test(l)).map((l) => l.split(' ').pop());
+  assert.is(starts.length, 4, `4 jobs started once each: ${starts}`);
+  assert.is(new Set(starts).size, 4);
+  assert.is(log.filter((l) => / done /.test(l)).length, 4);
 });
 
 test.run();
