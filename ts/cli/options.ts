@@ -87,7 +87,7 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--no-augment', 'no training augmentation')
     .option('--no-imagenet-normalize', 'no ImageNet mean/std after [0,1] scaling')
     .option('--pretrained <file>', 'ImageNet weights of the backbone (safetensors, torchvision keys)', existingPath)
-    .option('--workers <n>', 'loader worker threads (0 = in-process; default 0)', intArg(0))
+    .option('--workers <n>', 'loader worker threads (0 = in-process; default min(cores − 1, 8))', intArg(0))
     .option('--cache-dir <dir>', 'disk cache of preprocessed images')
     .option('--no-progress', 'no progress bars');
 }

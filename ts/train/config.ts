@@ -7,6 +7,7 @@
  *
  *   const cfg = resolveTrainConfig({ backbone: 'resnet18', experiment: 'stl_afc', data: { afc, bx }, outDir: 'runs/r18' });
  */
+import * as os from 'os';
 import * as path from 'path';
 import { MdmtError } from '../errors';
 import type { AugmentOptions } from '../data/augment';
@@ -109,7 +110,7 @@ export interface TrainConfig {
   init: { stlAfc?: string; stlBx?: string };
   /** ImageNet weights of the backbone (safetensors with torchvision keys), if the user has them */
   pretrained?: string;
-  /** loader worker threads (0 = in-process) */
+  /** loader worker threads (0 = in-process; default min(cores − 1, 8), at least 1) */
   workers: number;
   /** cli-progress bars on stderr */
   progress: boolean;
@@ -224,7 +225,7 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     beta: num('beta', c.beta ?? 0.5, 0, 1),
     init: { ...(c.init ?? {}) },
     pretrained: c.pretrained,
-    workers: int('workers', c.workers ?? 0, 0, 64),
+    workers: int('workers', c.workers ?? Math.max(1, Math.min(os.cpus().length - 1, 8)), 0, 64),
     progress: c.progress ?? false,
     keepCheckpoint: c.keepCheckpoint ?? true,
   };
