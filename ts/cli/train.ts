@@ -15,10 +15,10 @@ import { addTrainFlags, existingPath, intArg, requireData, trainBase } from './o
 export function register(program: Command): void {
   const cmd = program.command('train')
     .description('train one model (backbone × experiment × fold) into a run directory; resumes when interrupted')
-    .requiredOption('--backbone <name>', "a model name (see 'mdmt inspect models' or listModels())")
-    .addOption(new Option('--experiment <name>', 'stl_afc | stl_bx | ft | mdmt').choices([...EXPERIMENTS]).makeOptionMandatory())
+    .requiredOption('--backbone <name>', 'a registered model, e.g. resnet18, shufflenet_v2_x0_5 (a wrong name lists them all)')
+    .addOption(new Option('--experiment <name>', 'STL τ1, STL τ2, FT (τ2 → τ1) or MDMT').choices([...EXPERIMENTS]).makeOptionMandatory())
     .requiredOption('--out <dir>', 'run directory')
-    .addOption(new Option('--protocol <p>', 'cv or loco').choices([...PROTOCOLS]).default('cv'))
+    .addOption(new Option('--protocol <p>', '5-fold CV or leave-one-centre-out').choices([...PROTOCOLS]).default('cv'))
     .option('--fold <i>', 'fold index (default 0)', intArg(0))
     .option('--splits-dir <dir>', 'split files (default <out>/splits)')
     .option('--init-stl-afc <file>', 'MDMT: best.safetensors of STL τ1 of the same fold', existingPath)
