@@ -171,61 +171,46 @@ export function applyAugment(img: GrayImage, a: AugmentParams, into?: Float32Arr
   const z1 = (r1 - cy) * iz + cy;
   const zoomed = a.zoom !== null && a.zoom !== 1;
   const [sx, sy] = a.shift ?? [0, 0];
+  const lo = -0.5, hx = W - 0.5, hy = H - 0.5;
   const ax = dxf ? alpha * dxf.sign : 0;
   const ay = dyf ? alpha * dyf.sign : 0;
-  warp(src, out, W, H, dxf?.f ?? null, dyf?.f ?? null, dxf?.mx ?? false, dxf?.my ?? false, dyf?.mx ?? false, dyf?.my ?? false, ax, ay,
-    rot, r00, r01, r0, r10, r11, r1, zoomed, z00, z01, z0, z10, z11, z1, sx, sy);
-  return { width: W, height: H, data: out };
-}
-
-/** The per-pixel loop of applyAugment, with every parameter a plain local (one small, monomorphic function for the JIT). */
-function warp(
-  src: Float32Array, out: Float32Array, W: number, H: number,
-  fX: Float32Array | null, fY: Float32Array | null, mxX: boolean, myX: boolean, mxY: boolean, myY: boolean, ax: number, ay: number,
-  rot: boolean, r00: number, r01: number, r0: number, r10: number, r11: number, r1: number,
-  zoomed: boolean, z00: number, z01: number, z0: number, z10: number, z11: number, z1: number, sx: number, sy: number,
-): void {
-  const W1 = W - 1;
-  const H1 = H - 1;
-  const hx = W - 0.5;
-  const hy = H - 0.5;
   for (let y = 0; y < H; y++) {
-    const rowX = (myX ? H1 - y : y) * W;
-    const rowY = (myY ? H1 - y : y) * W;
+    const rowX = dxf ? (dxf.my ? H - 1 - y : y) * W : 0;
+    const rowY = dyf ? (dyf.my ? H - 1 - y : y) * W : 0;
     for (let x = 0; x < W; x++) {
+      const i = y * W + x;
       let u = x;
       let v = y;
-      if (fX !== null && fY !== null) {
-        const eu = x + ax * fX[rowX + (mxX ? W1 - x : x)];
-        const ev = y + ay * fY[rowY + (mxY ? W1 - x : x)];
-        u = eu >= 0 && eu <= W1 ? eu : reflectCoord(eu, W);
-        v = ev >= 0 && ev <= H1 ? ev : reflectCoord(ev, H);
+      if (dxf !== null && dyf !== null) {
+        u = reflectCoord(x + ax * dxf.f[rowX + (dxf.mx ? W - 1 - x : x)], W);
+        v = reflectCoord(y + ay * dyf.f[rowY + (dyf.mx ? W - 1 - x : x)], H);
       }
       if (rot) {
         const ru = r00 * u + r01 * v + r0;
         const rv = r10 * u + r11 * v + r1;
-        if (ru < -0.5 || ru > hx || rv < -0.5 || rv > hy) continue;
+        if (ru < lo || ru > hx || rv < lo || rv > hy) continue;
       }
       let zu = z00 * u + z01 * v + z0;
       let zv = z10 * u + z11 * v + z1;
-      if (zoomed && (zu < -0.5 || zu > hx || zv < -0.5 || zv > hy)) continue;
+      if (zoomed && (zu < lo || zu > hx || zv < lo || zv > hy)) continue;
       zu -= sx;
       zv -= sy;
-      zu = zu < 0 ? 0 : zu > W1 ? W1 : zu;
-      zv = zv < 0 ? 0 : zv > H1 ? H1 : zv;
+      zu = zu < 0 ? 0 : zu > W - 1 ? W - 1 : zu;
+      zv = zv < 0 ? 0 : zv > H - 1 ? H - 1 : zv;
       const x0 = zu | 0;
       const y0 = zv | 0;
-      const x1 = x0 < W1 ? x0 + 1 : x0;
-      const o0 = y0 * W;
-      const o1 = y0 < H1 ? o0 + W : o0;
+      const x1 = x0 + 1 < W ? x0 + 1 : x0;
+      const y1 = y0 + 1 < H ? y0 + 1 : y0;
       const fx = zu - x0;
-      const a0 = src[o0 + x0];
-      const a1 = src[o1 + x0];
-      const p = a0 + fx * (src[o0 + x1] - a0);
-      const q = a1 + fx * (src[o1 + x1] - a1);
-      out[y * W + x] = p + (zv - y0) * (q - p);
+      const fy = zv - y0;
+      const o0 = y0 * W;
+      const o1 = y1 * W;
+      const p = src[o0 + x0] + fx * (src[o0 + x1] - src[o0 + x0]);
+      const q = src[o1 + x0] + fx * (src[o1 + x1] - src[o1 + x0]);
+      out[i] = p + fy * (q - p);
     }
   }
+  return { width: W, height: H, data: out };
 }
 
 /** Mirrors left-right (exact). */
