@@ -10,8 +10,17 @@ import * as path from 'path';
 import { synth } from '../../ts/data/synth';
 import type { TrainConfigInput } from '../../ts/train/config';
 
+const made: string[] = [];
+process.on('exit', () => {
+  if (process.env.MDMT_KEEP_TMP === '1') return;
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed when the process exits (MDMT_KEEP_TMP=1 keeps it). */
 export function tmpDir(tag: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `mdmt-${tag}-`));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `mdmt-${tag}-`));
+  made.push(d);
+  return d;
 }
 
 let fixture: Promise<{ afc: string; bx: string; root: string }> | undefined;
