@@ -1,6 +1,14 @@
 /**
  * mdmt: a CNN training engine for Node.js (native CPU and CUDA backends, TypeScript
  * autograd) and the multi-dataset multi-task (MDMT) COVID-19 prognosis protocol.
+ *
+ *   import { train, synth } from 'mdmt';
+ *   const { afcRoot, bxRoot } = await synth('/tmp/data');
+ *   const r = await train({ backbone: 'resnet18', experiment: 'mdmt', outDir: 'runs/r18', data: { ... } });
+ *
+ * Layers (bottom up): tensors + autograd + ops, nn modules, optimisers, the model zoo,
+ * weight I/O, data, training/evaluation, reports. Each is also importable on its own
+ * namespace: `ops`, `nn`, `optim`, `models`, `io`, `data`, `report`.
  */
 export { MdmtError, type MdmtErrorCode } from './errors';
 export {
@@ -13,3 +21,13 @@ export { native, addonPath, type NativeDeviceInfo } from './native/binding';
 export { devices } from './devices';
 export * as ops from './ops/all';
 export * as nn from './nn';
+export * as optim from './optim';
+export * as models from './models';
+export * as io from './io';
+export * as data from './data';
+export * as report from './report';
+export { getModel, listModels, registerModel, MDMTModel, STLModel } from './models';
+export { Adam, AdamW, SGD } from './optim';
+export { loadSafetensors, saveSafetensors, exportOnnx } from './io';
+export { synth } from './data';
+export * from './train';
