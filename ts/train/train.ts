@@ -124,22 +124,24 @@ export async function train(input: TrainConfigInput, hooks: TrainHooks = SILENT)
   atomicWriteJson(file('config'), cfg);
 
   const prevDevice = getDefaultDevice();
-  setDefaultDevice(cfg.device);
   const tasks = experimentTasks(cfg.experiment);
   // the authors' MSE for τ1 is in their multi-task config only; their STL τ1 loss (BCE on the
   // softmax of 2 classes with one-hot targets) equals the cross-entropy
   const lossCfg = { afcLoss: cfg.experiment === 'mdmt' ? cfg.afcLoss : 'ce' as const, lossNormalize: cfg.lossNormalize, device: cfg.device };
-  const recs = await loadRecords(cfg.data, { afc: tasks.afc, bx: tasks.bx });
-  const folds = prepareFold(cfg, recs);
-  const part = (p: 'train' | 'val' | 'test') => [...(folds.afc?.[p] ?? []), ...(folds.bx?.[p] ?? [])];
-  const trainLoader = makeLoader(cfg, part('train'), true, hooks);
-  const valLoader = makeLoader(cfg, part('val'), false, hooks);
-  const testLoader = makeLoader(cfg, part('test'), false, hooks);
-
-  manualSeed(cfg.seed);
   let net: TaskNet | undefined;
   let opt: Adam | undefined;
+  const loaders: Loader[] = [];
   try {
+    setDefaultDevice(cfg.device);
+    const recs = await loadRecords(cfg.data, { afc: tasks.afc, bx: tasks.bx });
+    const folds = prepareFold(cfg, recs);
+    const part = (p: 'train' | 'val' | 'test') => [...(folds.afc?.[p] ?? []), ...(folds.bx?.[p] ?? [])];
+    const [trainLoader, valLoader, testLoader] = (['train', 'val', 'test'] as const).map((p) => {
+      const l = makeLoader(cfg, part(p), p === 'train', hooks);
+      loaders.push(l);
+      return l;
+    });
+    manualSeed(cfg.seed);
     net = buildTaskNet(cfg);
     net.module.to(cfg.device);
     opt = new Adam(net.module.parameters(), {
@@ -234,7 +236,7 @@ export async function train(input: TrainConfigInput, hooks: TrainHooks = SILENT)
     hooks.onEnd?.();
     opt?.dispose();
     net?.module.dispose();
-    await Promise.all([trainLoader.close(), valLoader.close(), testLoader.close()]);
+    await Promise.all(loaders.map((l) => l.close()));
     setDefaultDevice(prevDevice);
   }
 }
