@@ -49,7 +49,7 @@ function sharedSamples(): DataRecord[] {
   if (!fs.existsSync(d)) return [];
   const files = fs.readdirSync(d).filter((f) => f.endsWith('.dcm'));
   // each file several times under distinct ids, so the cold pass decodes every one
-  return Array.from({ length: 4 }, (_, k) => files.map((f) => ({
+  return Array.from({ length: 4 * REPEAT }, (_, k) => files.map((f) => ({
     id: `${f}#${k}`, task: 'BX' as const, source: 'samples', image: path.join(d, f), center: 'x', label: 0, labelName: '0', where: f,
   }))).flat();
 }
@@ -89,8 +89,16 @@ async function main(): Promise<void> {
     ].join('\n');
     let root = __dirname;
     while (!fs.existsSync(path.join(root, 'package.json')) && path.dirname(root) !== root) root = path.dirname(root);
-    fs.appendFileSync(path.join(root, 'bench', 'RESULTS.md'), md);
-    console.log('appended to bench/RESULTS.md');
+    // runs go at the end of the '## Data loader' section (created when missing)
+    const file = path.join(root, 'bench', 'RESULTS.md');
+    let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n';
+    if (!text.includes('\n## Data loader')) text = `${text.trimEnd()}\n\n## Data loader\n`;
+    const at = text.indexOf('\n## Data loader');
+    const next = text.indexOf('\n## ', at + 1);
+    const end = next < 0 ? text.length : next;
+    text = `${text.slice(0, end).trimEnd()}\n${md}${next < 0 ? '' : '\n'}${text.slice(end)}`;
+    fs.writeFileSync(file, text);
+    console.log('added to the Data loader section of bench/RESULTS.md');
   }
 }
 
