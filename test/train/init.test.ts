@@ -1,10 +1,12 @@
 // MDMT and FT initialisation (paper.md §1.3): MDMT backbone parameters are exactly
 // 0.5·STLτ1 + 0.5·STLτ2, its buffers keep their initial values and both heads are fresh;
-// FT starts from the whole STL τ2 backbone with a fresh AFC head.
+// FT starts from the whole STL τ2 backbone with a fresh AFC head; with ImageNet weights
+// (torchvision keys) STL starts from them and MDMT keeps their BN buffers.
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MDMTModel, STLModel } from '../../ts/models/mdmt';
+import { getModel } from '../../ts/models/registry';
 import type { Module } from '../../ts/nn/module';
 import { manualSeed } from '../../ts/random';
 import { fill_ } from '../../ts/ops/fill';
@@ -84,6 +86,23 @@ test('FT: the whole STL τ2 backbone (parameters and BN statistics), a fresh AFC
   }
   net.module.dispose();
   fresh.dispose();
+});
+
+test('pretrained (ImageNet, torchvision keys): STL starts from it; MDMT keeps its buffers and averages the parameters', () => {
+  manualSeed(21);
+  const imagenet = getModel(BACKBONE); // with its classifier: the keys of a torchvision file
+  for (const [k, t] of imagenet.namedBuffers()) if (k.endsWith('running_var')) fill_(t, 1.7);
+  const file = path.join(dir, 'imagenet.safetensors');
+  saveWeights(file, imagenet);
+  const own = (m: Module, k: string) => arr(m, `backbone.${k}`);
+  manualSeed(22);
+  const stl = buildTaskNet(resolveTrainConfig({ backbone: BACKBONE, experiment: 'stl_afc', outDir: dir, data: { afc: dir }, pretrained: file })).module;
+  for (const [k] of imagenet.stateDict()) if (!k.startsWith('fc.')) assert.equal(own(stl, k), arr(imagenet, k), `STL ${k} from the ImageNet file`);
+  const mdmt = buildTaskNet(resolveTrainConfig({ ...cfg('mdmt'), pretrained: file })).module;
+  for (const [k] of imagenet.namedBuffers()) assert.equal(own(mdmt, k), arr(imagenet, k), `MDMT buffer ${k} keeps the ImageNet value`);
+  const k0 = mdmt.namedParameters().find(([k]) => k.startsWith('backbone.'))![0];
+  assert.equal(arr(mdmt, k0), arr(afc, k0).map((x, i) => Math.fround(0.5 * x + 0.5 * arr(bx, k0)[i])), 'parameters: the STL average');
+  for (const m of [imagenet, stl, mdmt]) m.dispose();
 });
 
 test('MDMT / FT need their STL files; a missing file is named', () => {
