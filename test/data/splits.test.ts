@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 import { readAIforCOVID, readBrixia } from '../../ts/data/readers';
 import { DataRecord } from '../../ts/data/records';
 import { afcStrata, bxStrata, locoFolds, makeSplits, readFold, readSplitFile, stratifiedFolds, Strata } from '../../ts/data/splits';
-import { synthFixture, tmpDir } from './_fixture';
+import { readCovidCxr } from '../../ts/data/readers';
+import { sharedData, synthFixture, tmpDir } from './_fixture';
 
 const ids = (rs: DataRecord[]) => rs.map((r) => r.id);
 const count = (rs: DataRecord[], s: Strata) => rs.reduce((m, r) => m.set(s(r), (m.get(s(r)) ?? 0) + 1), new Map<string, number>());
@@ -48,6 +49,26 @@ test('LOCO: one fold per centre, the centre never in train/val, ~10 % validation
     assert.is(f.val.length, Math.floor(rest * 0.1));
     assert.is(new Set([...ids(f.train), ...ids(f.val), ...ids(f.test)]).size, afc.length);
   }
+});
+
+test('patient groups (covid-cxr follow-up films) never cross train/val/test', async () => {
+  const dir = sharedData('covid-cxr', 'grouped splits');
+  if (!dir) return;
+  const recs = (await readCovidCxr(dir, { severity: null })).records;
+  const groups = new Set(recs.map((r) => r.group));
+  assert.ok(groups.size < recs.length, 'some patients have several images');
+  const check = (f: { train: DataRecord[]; val: DataRecord[]; test: DataRecord[] }) => {
+    const where = new Map<string, string>();
+    for (const part of ['train', 'val', 'test'] as const)
+      for (const r of f[part]) {
+        assert.ok((where.get(r.group!) ?? part) === part, `${r.group} in ${where.get(r.group!)} and ${part}`);
+        where.set(r.group!, part);
+      }
+  };
+  const folds = stratifiedFolds(recs, { seed: 0, strata: afcStrata });
+  folds.forEach(check);
+  assert.equal(folds.flatMap((f) => ids(f.test)).sort(), ids(recs).sort());
+  locoFolds(recs, { seed: 0 }).forEach(check);
 });
 
 test('split files: the authors\' format, identical for the same seed, different for another, readable back', async () => {

@@ -217,7 +217,7 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
       } catch {
         /* keep 'unknown' */
       }
-      const base = { source: 'covid-cxr', image, center, where };
+      const base = { source: 'covid-cxr', image, center, where, group: `patient ${r.cells.patientid || id}` };
       if (prog) {
         const v = r.cells[prog].toUpperCase();
         if (v !== '' && v !== 'Y' && v !== 'N') throw bad(op, where, `column '${prog}' is '${r.cells[prog]}' (expected Y, N or blank)`);

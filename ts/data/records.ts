@@ -29,6 +29,8 @@ export interface DataRecord {
   labelName: string;
   /** BX: BrixiaScoreGlobal 0..18 */
   global?: number;
+  /** records sharing a group (a patient's follow-up films) never cross splits; none = alone */
+  group?: string;
   /** e.g. 'AIforCOVID_r2.xlsx row 14' */
   where: string;
 }

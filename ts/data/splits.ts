@@ -2,7 +2,8 @@
  * Splits as files (paper.md §2, §3): 5-fold stratified 60/20/20 (fold k tests on chunk k,
  * validates on chunk k+1, trains on the other three; AIforCOVID stratified by centre × label,
  * BRIXIA by global ≥ 9) and leave-one-centre-out (test = one centre, validation ≈ 10 % of the
- * rest stratified by centre × label). Files are the authors' format: space-separated with the
+ * rest stratified by centre × label). Records that share a `group` (one patient's films, as in
+ * covid-cxr) always land in the same part. Files are the authors' format: space-separated with the
  * header `img label center`, under `<dir>/<k>/{train,val,test}.txt`. Everything is a function
  * of the records and the seed, so the same seed writes byte-identical files.
  */
@@ -20,14 +21,24 @@ export const afcStrata: Strata = (r) => `${r.center}|${r.label}`;
 /** BRIXIA strata: the authors' label_dim, BIG if global ≥ 9 else SMALL. */
 export const bxStrata: Strata = (r) => ((r.global ?? r.label * 5) >= 9 ? 'BIG' : 'SMALL');
 
-function groupBy(records: DataRecord[], key: Strata): Map<string, DataRecord[]> {
-  const m = new Map<string, DataRecord[]>();
-  for (const r of [...records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
-    const k = key(r);
-    if (!m.has(k)) m.set(k, []);
-    m.get(k)!.push(r);
+const byId = (a: DataRecord, b: DataRecord) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const byKey = <T>([a]: [string, T], [b]: [string, T]) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Patient groups (a record without `group` is alone), in id order, keyed by stratum (of the group's first record). */
+function strataGroups(records: DataRecord[], key: Strata): Map<string, DataRecord[][]> {
+  const groups = new Map<string, DataRecord[]>();
+  for (const r of [...records].sort(byId)) {
+    const g = r.group ?? `#${r.task}:${r.id}`;
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g)!.push(r);
   }
-  return new Map([...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const out = new Map<string, DataRecord[][]>();
+  for (const g of groups.values()) {
+    const k = key(g[0]);
+    if (!out.has(k)) out.set(k, []);
+    out.get(k)!.push(g);
+  }
+  return new Map([...out.entries()].sort(byKey));
 }
 
 /**
@@ -39,10 +50,21 @@ export function stratifiedFolds(records: DataRecord[], opts: { seed: number; str
   const k = opts.k ?? 5;
   if (!Number.isInteger(k) || k < 3) throw new MdmtError('EINVAL', 'stratifiedFolds', `k = ${k} must be an integer ≥ 3 (test, val and train chunks)`);
   const chunks: DataRecord[][] = Array.from({ length: k }, () => []);
-  let next = 0; // continue dealing across strata so chunk sizes stay within one of each other
-  for (const [name, group] of groupBy(records, opts.strata)) {
-    rng(seedOf(opts.seed, 'kfold', name)).shuffle(group);
-    for (const r of group) chunks[next++ % k].push(r);
+  // each group goes to the chunk with the fewest of its stratum, then the fewest overall, then
+  // the lowest index: single records deal round-robin, so every stratum and chunk size stays
+  // within one of its share
+  for (const [name, groups] of strataGroups(records, opts.strata)) {
+    rng(seedOf(opts.seed, 'kfold', name)).shuffle(groups);
+    const inStratum = new Array<number>(k).fill(0);
+    for (const g of groups) {
+      let best = 0;
+      for (let c = 1; c < k; c++) {
+        const d = inStratum[c] - inStratum[best] || chunks[c].length - chunks[best].length;
+        if (d < 0) best = c;
+      }
+      chunks[best].push(...g);
+      inStratum[best] += g.length;
+    }
   }
   return chunks.map((test, i) => ({
     name: String(i),
@@ -65,12 +87,12 @@ export function locoFolds(records: DataRecord[], opts: { seed: number; valFrac?:
   if (centers.length < 2) throw new MdmtError('EDATA', 'locoFolds', `leave-one-centre-out needs at least 2 centres, got ${centers.length}`);
   return centers.map((c) => {
     const test = records.filter((r) => r.center === c);
-    const rest: DataRecord[] = [];
-    for (const [name, g] of groupBy(records.filter((r) => r.center !== c), strata)) rest.push(...rng(seedOf(opts.seed, 'loco', c, name)).shuffle(g));
-    // systematic sampling over the stratum-ordered list: floor(n·frac) picks, proportional per stratum
+    const rest: DataRecord[][] = [];
+    for (const [name, gs] of strataGroups(records.filter((r) => r.center !== c), strata)) rest.push(...rng(seedOf(opts.seed, 'loco', c, name)).shuffle(gs));
+    // systematic sampling over the stratum-ordered groups: floor(n·frac) picks, proportional per stratum
     const val: DataRecord[] = [];
     const train: DataRecord[] = [];
-    rest.forEach((r, i) => (Math.floor((i + 1) * frac) > Math.floor(i * frac) ? val : train).push(r));
+    rest.forEach((g, i) => (Math.floor((i + 1) * frac) > Math.floor(i * frac) ? val : train).push(...g));
     return { name: c, train, val, test };
   });
 }
@@ -90,7 +112,7 @@ export function writeFolds(dir: string, folds: Fold[], opts: { centers?: boolean
     const d = path.join(dir, String(i));
     fs.mkdirSync(d, { recursive: true });
     for (const part of ['train', 'val', 'test'] as const) {
-      const rows = [...f[part]].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(splitLine);
+      const rows = [...f[part]].sort(byId).map(splitLine);
       fs.writeFileSync(path.join(d, `${part}.txt`), ['img label center', ...rows].join('\n') + '\n');
     }
   });
