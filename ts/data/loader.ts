@@ -34,7 +34,8 @@ export interface LoaderOptions {
   workers?: number;
   /** batches in flight ahead of the consumer (default 2) */
   prefetch?: number;
-  /** 'memory' (default), 'disk' (memory + files in cacheDir) or 'none' */
+  /** 'memory' (default; size² × 2 bytes per record, 128 KB at 256², ~0.8 GB for all 6.3k real
+   * images), 'disk' (memory + files in cacheDir, reused by later runs) or 'none' */
   cache?: 'memory' | 'disk' | 'none';
   cacheDir?: string;
   onBadRecord?: OnBad;
