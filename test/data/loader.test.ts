@@ -128,6 +128,20 @@ test('bad records: error mode names the file; skip mode drops, counts and report
   await l.close();
 });
 
+test('a worker thread that dies fails its batch with a named error and is replaced', async () => {
+  const rs = (await records()).slice(0, 16);
+  const l = new Loader(rs, { size: S, batchSize: 8, workers: 2, log: () => {} });
+  await collect(l, 0);
+  const pool = (l as unknown as { pool: { kill(i: number): Promise<void> } }).pool;
+  const running = collect(l, 1);
+  await pool.kill(0);
+  const e = await rejects(() => running);
+  assert.match(e.message, /data worker thread 0 died/);
+  const again = await collect(l, 2);
+  assert.is(again.reduce((a, b) => a + b.n, 0), rs.length);
+  await l.close();
+});
+
 test('toTensors uploads a batch with the right shapes and dtypes', async () => {
   let binding: typeof import('../../ts/native/binding');
   try {

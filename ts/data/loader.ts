@@ -76,33 +76,46 @@ type WireOutcome = { ok: boolean; result?: SampleResult; error?: { code: MdmtErr
 class Pool {
   private workers: Worker[] = [];
   private load: number[] = [];
-  private pending = new Map<number, Pending>();
+  private pending = new Map<number, Pending & { worker: number }>();
   private seq = 0;
+  private closing = false;
   constructor(n: number) {
-    const ext = path.extname(__filename);
-    const file = path.join(__dirname, `worker${ext}`);
     for (let i = 0; i < n; i++) {
-      // from TypeScript sources (tsx), register tsx's CommonJS hook inside the worker first
-      const w = ext === '.ts'
-        ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(file)});`, { eval: true, execArgv: [] })
-        : new Worker(file);
-      w.on('message', (m: { seq: number; out: WireOutcome[] }) => {
-        const p = this.pending.get(m.seq);
-        this.pending.delete(m.seq);
-        if (--this.load[i] === 0) w.unref(); // idle workers never keep the process alive
-        if (!p) return;
-        p.resolve(m.out.map((o): Outcome => (o.ok ? { ok: true, result: o.result! } : {
-          ok: false, error: o.error!.mdmt ? new MdmtError(o.error!.code, '', o.error!.message) : new Error(o.error!.message),
-        })));
-      });
-      w.on('error', (e) => {
-        for (const p of this.pending.values()) p.reject(e);
-        this.pending.clear();
-      });
-      w.unref();
-      this.workers.push(w);
+      this.workers.push(this.spawn(i));
       this.load.push(0);
     }
+  }
+  private spawn(i: number): Worker {
+    const ext = path.extname(__filename);
+    const file = path.join(__dirname, `worker${ext}`);
+    // from TypeScript sources (tsx), register tsx's CommonJS hook inside the worker first
+    const w = ext === '.ts'
+      ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(file)});`, { eval: true, execArgv: [] })
+      : new Worker(file);
+    w.on('message', (m: { seq: number; out: WireOutcome[] }) => {
+      const p = this.pending.get(m.seq);
+      this.pending.delete(m.seq);
+      if (--this.load[i] === 0) w.unref(); // idle workers never keep the process alive
+      if (!p) return;
+      p.resolve(m.out.map((o): Outcome => (o.ok ? { ok: true, result: o.result! } : {
+        ok: false, error: o.error!.mdmt ? new MdmtError(o.error!.code, '', o.error!.message) : new Error(o.error!.message),
+      })));
+    });
+    // a dead worker fails its own chunks (not silently: they reject the batch) and is replaced
+    const died = (why: string) => {
+      if (this.workers[i] !== w) return;
+      for (const [seq, p] of this.pending)
+        if (p.worker === i) {
+          this.pending.delete(seq);
+          p.reject(new MdmtError('EINTERNAL', 'Loader', `data worker thread ${i} died: ${why}`));
+        }
+      this.load[i] = 0;
+      if (!this.closing) this.workers[i] = this.spawn(i);
+    };
+    w.on('error', (e) => died(e instanceof Error ? e.message : String(e)));
+    w.on('exit', (code) => died(`exit code ${code}`));
+    w.unref();
+    return w;
   }
   get size(): number {
     return this.workers.length;
@@ -114,13 +127,18 @@ class Pool {
     this.load[best]++;
     this.workers[best].ref();
     return new Promise((resolve, reject) => {
-      this.pending.set(seq, { resolve, reject });
+      this.pending.set(seq, { resolve, reject, worker: best });
       this.workers[best].postMessage({ seq, tasks });
     });
   }
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers = [];
+  }
+  /** test hook: ends one worker as a crash would */
+  async kill(i: number): Promise<void> {
+    await this.workers[i].terminate();
   }
 }
 
