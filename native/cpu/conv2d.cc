@@ -5,12 +5,15 @@
 //   col_ng              = w_gᵀ · dy_ng,  dx_ng = col2im(col_ng)        (bwd data)
 //   dw_g[Kg, Cg·R·S]   += dy_ng · col_ngᵀ                              (bwd filter)
 // col = im2col(x): col[(c·R + r)·S + s, p·Q + q] = x[c, p·sh − ph + r·dh, q·sw − pw + s·dw]
-// (0 in the padding). 1×1 stride-1 unpadded convs use x itself as col (no copy). col is
-// built in column chunks of at most kColFloats floats, so the workspace stays bounded
-// whatever the image size. Depthwise convs (groups == C) use direct loops instead.
+// (0 in the padding). 1×1 stride-1 unpadded convs use x itself as col (no copy). Small
+// feature maps put several images side by side in one GEMM (make_batching); large ones
+// build col in column chunks of at most kColFloats floats, so the workspace stays
+// bounded whatever the image size. Depthwise convs (groups == C) use direct loops.
 //
-// Threads: (n, g) tasks run in parallel with serial GEMMs when there are enough of them;
-// otherwise tasks run one after another and each GEMM is parallel inside.
+// Threads: (image batch, group) tasks run in parallel with serial GEMMs when there are
+// enough of them (bwd filter: image parts with partial dw sums); otherwise tasks run one
+// after another and each GEMM is parallel inside. Inner loops (im2col/col2im rows,
+// depthwise planes) are compiled per ISA and chosen like the GEMM's micro-kernel.
 #include <immintrin.h>
 
 #include <algorithm>
