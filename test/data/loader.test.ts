@@ -99,6 +99,11 @@ test('disk cache: a second loader reads the preprocessed pixels from files', asy
   const moved = rs.map((r) => ({ ...r, image: r.image })); // same keys
   const second = await collect(new Loader(moved, opts), 0);
   first.forEach((b, i) => assert.equal(b.images, second[i].images));
+  // an edited image (new mtime) is decoded again under a new key
+  const t = new Date(Date.now() + 60_000);
+  fs.utimesSync(rs[0].image, t, t);
+  await collect(new Loader(rs, opts), 0);
+  assert.is(fs.readdirSync(dir).filter((f) => f.endsWith('.u16')).length, rs.length + 1);
   assert.throws(() => new Loader(rs, { cache: 'disk' }), /cacheDir/);
 });
 

@@ -32,9 +32,23 @@ export interface SampleTask {
 }
 export interface SampleResult { cache?: SharedArrayBuffer; warning?: string; fromDisk?: boolean }
 
-/** Disk-cache file name: a hash of everything that changes the preprocessed pixels. */
+/**
+ * Disk-cache file name: a hash of everything that changes the preprocessed pixels, the image
+ * and mask files' size and modification time included (an edited file is decoded again).
+ */
 export function cacheKey(t: Pick<SampleTask, 'image' | 'mask' | 'box' | 'size' | 'pre'>): string {
-  const h = crypto.createHash('sha1').update(JSON.stringify([path.resolve(t.image), t.mask ?? '', t.box ?? '', t.size, t.pre])).digest('hex');
+  const stamp = (f?: string) => {
+    if (!f) return '';
+    try {
+      const st = fs.statSync(f);
+      return `${st.size}:${st.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  };
+  const h = crypto.createHash('sha1')
+    .update(JSON.stringify([path.resolve(t.image), stamp(t.image), t.mask ?? '', stamp(t.mask), t.box ?? '', t.size, t.pre]))
+    .digest('hex');
   return `${h.slice(0, 20)}.u16`;
 }
 
