@@ -215,7 +215,7 @@ const KernelInfo& kernel_for(GemmIsa isa) {
 #ifdef MDMT_X86
   static const KernelInfo avx2{6, 16, 256, 144, 4080, kernel_avx2_6x16, pack_a_avx2, pack_b_avx2};
   static const KernelInfo avx512{14, 32, 256, 336, 4096, kernel_avx512_14x32, pack_a_avx512, pack_b_avx512};
-  static const KernelInfo avx512_8{8, 48, 256, 192, 4080, kernel_avx512_8x48, pack_a_avx512_8x48, pack_b_avx512_8x48};
+  static const KernelInfo avx512_8{8, 48, 128, 192, 4080, kernel_avx512_8x48, pack_a_avx512_8x48, pack_b_avx512_8x48};
   if (isa == GemmIsa::Avx512x14) return avx512;
   if (isa == GemmIsa::Avx512x8) return avx512_8;
   if (isa == GemmIsa::Avx2) return avx2;
@@ -269,9 +269,10 @@ void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, in
   const int threads = par ? num_threads() : 1;
   const int64_t cap = par ? int64_t(1) << 22 : int64_t(1) << 20;  // floats per packed operand
   const int64_t Npad = std::min((N + NR - 1) / NR * NR, NC), Mpad = std::min((M + MR - 1) / MR * MR, 4 * MC);
-  // at most 4 KC slices per chunk: packed panels stay near L2 (measured: whole-K chunks
-  // lose ~10 % on 512x392x4608 to L3 traffic, 1-slice chunks need 4x the meetings)
-  const int64_t kch = std::min({K, 4 * KC, std::max(KC, cap / std::max(Npad, Mpad) / KC * KC)});
+  // chunks of ~1024 (4 KC slices of 256, 8 of 128): packed panels stay near L2 (measured:
+  // whole-K chunks lose ~10 % on 512x392x4608 to L3 traffic; 1-slice chunks need 4x the
+  // thread meetings)
+  const int64_t kch = std::min({K, std::max<int64_t>(4 * KC, 1024) / KC * KC, std::max(KC, cap / std::max(Npad, Mpad) / KC * KC)});
   const int64_t ncb = std::min({N, NC, std::max<int64_t>(NR, cap / kch / NR * NR)});
   const int64_t mbb = std::min(M, std::max<int64_t>(MR, cap / kch / MR * MR));
   const int64_t ncpad = (ncb + NR - 1) / NR * NR, mbpad = (mbb + MR - 1) / MR * MR;

@@ -3,14 +3,15 @@
 // op(A) = A (stored M×K, lda ≥ K) or Aᵀ (stored K×M, lda ≥ M); the same for B.
 // beta == 0 means C is written without being read (NaNs in C do not leak through).
 //
-// BLIS/GotoBLAS structure (gemm.cc): N is cut into NC-wide blocks, K into KC-deep slices;
-// each (NC, KC) block of op(B) and each KC slice of op(A) is packed into contiguous
-// micro-panels (NR columns / MR rows, zero-padded), then an MR×NR register-blocked
-// micro-kernel runs over them: the KC×NR B micro-panel stays in L1, the MC×KC A block in L2.
-// Micro-kernels: AVX-512 8×48 and 14×32, AVX2+FMA 6×16, portable 4×16; chosen at run time
-// (cpu_features.h; MDMT_CPU_ISA=generic|avx2 caps it), or forced per call for tests.
-// Threads: parallel_for over packing panels and over (MC block × column chunk) tiles;
-// called inside a parallel region (nested), it runs serially on the calling thread.
+// BLIS/GotoBLAS structure (gemm.cc): K is cut into KC-deep slices (grouped in ~1024-deep
+// chunks), N into NC-wide and M into tall blocks; the slices of op(A) and op(B) are packed
+// into contiguous micro-panels (MR rows / NR columns, zero-padded), then an MR×NR
+// register-blocked micro-kernel runs over them: the KC×NR B micro-panel stays in L1, the
+// MC×KC A block in L2. Micro-kernels: AVX-512 8×48 (KC 128) and 14×32 (KC 256), AVX2+FMA
+// 6×16, portable 4×16; chosen at run time (cpu_features.h; MDMT_CPU_ISA=generic|avx2 caps
+// it), or forced per call for tests.
+// Threads: per chunk, one parallel region packs all panels and one computes (MC rows ×
+// run of panels) tiles; called inside a parallel region (nested), it runs serially.
 #pragma once
 #include <cstdint>
 #include <string>
