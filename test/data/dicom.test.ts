@@ -7,6 +7,7 @@ import { decodeDicom, readDicom } from '../../ts/data/dicom';
 import { writeDicom, WriteSyntax } from '../../ts/data/dicomwrite';
 import { readImage } from '../../ts/data/image';
 import { inspectFile } from '../../ts/cli/inspect';
+import sharp from 'sharp';
 import { rejects, sharedData, tmpDir } from './_fixture';
 
 const samples = sharedData('dicom-samples', 'dicom samples');
@@ -89,6 +90,33 @@ for (const syntax of ['explicit', 'implicit', 'deflated', 'big'] as WriteSyntax[
   }
 }
 
+test('RLE Lossless round trip (runs and literals, 16 and 8 bits); a truncated RLE frame is named', async () => {
+  const px16 = Uint16Array.from({ length: W * H }, (_, i) => (i % 11 < 5 ? 0x0abc : (i * 7919) % 4096));
+  const a = await decodeDicom(writeDicom({ width: W, height: H, pixels: px16, bitsStored: 12, syntax: 'rle' }), 'mem');
+  assert.is(a.info.transferSyntaxName, 'RLE Lossless');
+  assert.equal(Array.from(a.data), Array.from(px16));
+  const px8 = Uint8Array.from({ length: W * H }, (_, i) => (i < 300 ? 17 : (i * 31) % 256));
+  const b = await decodeDicom(writeDicom({ width: W, height: H, pixels: px8, syntax: 'rle' }), 'mem');
+  assert.equal(Array.from(b.data), Array.from(px8));
+  const bytes = writeDicom({ width: W, height: H, pixels: px16, bitsStored: 12, syntax: 'rle' });
+  // cut the fragment short but keep the delimiters: rewrite the item length and drop bytes
+  const at = Buffer.from(bytes).lastIndexOf(Buffer.from([0xfe, 0xff, 0x00, 0xe0]));
+  const len = new DataView(bytes.buffer, bytes.byteOffset).getUint32(at + 4, true);
+  const cut = new Uint8Array([...bytes.subarray(0, at + 4), 100, 0, 0, 0, ...bytes.subarray(at + 8, at + 108), ...bytes.subarray(at + 8 + len)]);
+  const e = await rejects(() => decodeDicom(cut, 'short.dcm'));
+  assert.match(e.message, /short\.dcm: RLE frame/);
+});
+
+test('JPEG baseline (8-bit) frames decode through sharp', async () => {
+  const grad = Buffer.from(Uint8Array.from({ length: 64 * 48 }, (_, i) => (i % 64) * 4));
+  const jpg = await sharp(grad, { raw: { width: 64, height: 48, channels: 1 } }).jpeg({ quality: 100 }).toBuffer();
+  const img = await decodeDicom(writeDicom({ width: 64, height: 48, pixels: new Uint8Array(64 * 48), syntax: 'jpeg', frame: jpg }), 'mem');
+  assert.is(img.info.transferSyntax, '1.2.840.10008.1.2.4.50');
+  let m = 0;
+  for (let i = 0; i < img.data.length; i++) m = Math.max(m, Math.abs(img.data[i] - grad[i]));
+  assert.ok(m <= 4, `max |decoded − source| = ${m} (lossy, quality 100)`);
+});
+
 test('MONOCHROME1, bits stored and rescale slope/intercept are applied', async () => {
   const px = Uint16Array.from([0, 100, 4095, 0xf000 | 7]); // high bits above bits stored are garbage
   const img = await decodeDicom(writeDicom({ width: 2, height: 2, pixels: px, bitsStored: 12, slope: 2, intercept: -10 }), 'mem');
@@ -108,11 +136,9 @@ test('bad DICOM input: named MdmtErrors', async () => {
     ['corrupt.dcm', Uint8Array.from(good.map((v, i) => (i > 132 && i < 400 ? 0xff : v))), /not a readable DICOM|truncated|corrupt/],
     ['text.dcm', Uint8Array.from(Buffer.from('hello, this is not an image at all '.repeat(10))), /not a readable DICOM|no pixel data|missing/],
   ];
-  // an unsupported transfer syntax: patch the UID in the meta (same length: ...1.2.1 → ...1.2.5 = RLE)
-  const rle = Buffer.from(good);
-  const at = rle.indexOf('1.2.840.10008.1.2.1\0');
-  rle.write('1.2.840.10008.1.2.5\0', at, 'latin1');
-  cases.push(['rle.dcm', new Uint8Array(rle), /unsupported transfer syntax 1\.2\.840\.10008\.1\.2\.5/]);
+  // an unsupported transfer syntax (JPEG Lossless, which neither mdmt nor the authors' pydicom + Pillow decode)
+  const jll = writeDicom({ width: 8, height: 8, pixels: new Uint16Array(64), transferSyntaxUid: '1.2.840.10008.1.2.4.70' });
+  cases.push(['lossless.dcm', jll, /unsupported transfer syntax 1\.2\.840\.10008\.1\.2\.4\.70/]);
   for (const [name, bytes, re] of cases) {
     const f = path.join(dir, name);
     fs.writeFileSync(f, bytes);

@@ -1,8 +1,10 @@
 /**
- * The WASM image codecs DICOM needs beyond raw pixels: JPEG 2000 (OpenJPEG) and JPEG-LS
- * (CharLS), both from @cornerstonejs, loaded once per thread from node_modules (no network).
- * Each decode copies the code stream into WASM memory, decodes, and copies the pixels out.
+ * The image codecs DICOM needs beyond raw pixels: JPEG 2000 (OpenJPEG) and JPEG-LS (CharLS),
+ * both WASM from @cornerstonejs loaded once per thread from node_modules (no network; each
+ * decode copies the code stream into WASM memory and the pixels out), RLE Lossless (PackBits
+ * byte planes, DICOM PS3.5 G) and 8-bit JPEG baseline through sharp.
  */
+import sharp from 'sharp';
 import { MdmtError } from '../errors';
 
 interface FrameInfo { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned?: boolean }
@@ -57,4 +59,50 @@ export function decodeJ2k(stream: Uint8Array, file: string): Promise<CodecFrame>
 export function decodeJls(stream: Uint8Array, file: string): Promise<CodecFrame> {
   jls ??= load('@cornerstonejs/codec-charls/decodewasmjs');
   return run(jls, 'JpegLSDecoder', stream, file);
+}
+
+/**
+ * Decodes one RLE Lossless frame (PS3.5 annex G): a 64-byte header (segment count + 15
+ * offsets), then one PackBits segment per byte plane, most significant plane first.
+ */
+export function decodeRle(frame: Uint8Array, file: string, width: number, height: number, bitsAllocated: number): CodecFrame {
+  const bad = (d: string) => new MdmtError('EDATA', 'decodeDicom', `${file}: RLE frame ${d}`);
+  if (bitsAllocated !== 8 && bitsAllocated !== 16) throw bad(`with ${bitsAllocated} bits allocated is not supported (8 or 16)`);
+  if (frame.length < 64) throw bad(`is ${frame.length} bytes, shorter than its 64-byte header`);
+  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const nseg = dv.getUint32(0, true);
+  const planes = bitsAllocated / 8;
+  if (nseg !== planes) throw bad(`has ${nseg} segments, ${planes} expected for ${bitsAllocated}-bit grey pixels`);
+  const n = width * height;
+  const out = new Uint8Array(n * planes);
+  for (let s = 0; s < nseg; s++) {
+    const start = dv.getUint32(4 + 4 * s, true);
+    const end = s + 1 < nseg ? dv.getUint32(8 + 4 * s, true) : frame.length;
+    if (start < 64 || end > frame.length || end < start) throw bad(`segment ${s + 1} offsets ${start}..${end} are outside the frame`);
+    // plane s holds byte (planes − 1 − s) of each little-endian sample
+    const byte = planes - 1 - s;
+    let i = start;
+    let k = 0;
+    while (i < end && k < n) {
+      const c = (frame[i++] << 24) >> 24;
+      if (c >= 0) {
+        for (let j = 0; j <= c && k < n; j++) out[k++ * planes + byte] = frame[i++];
+      } else if (c !== -128) {
+        const v = frame[i++];
+        for (let j = 0; j < 1 - c && k < n; j++) out[k++ * planes + byte] = v;
+      }
+    }
+    if (k < n) throw bad(`segment ${s + 1} is truncated: ${k} of ${n} samples`);
+  }
+  return { width, height, bits: bitsAllocated, components: 1, signed: false, pixels: out };
+}
+
+/** Decodes an 8-bit JPEG baseline frame through sharp (libjpeg). */
+export async function decodeJpegBaseline(stream: Uint8Array, file: string): Promise<CodecFrame> {
+  try {
+    const { data, info } = await sharp(stream).grayscale().raw().toBuffer({ resolveWithObject: true });
+    return { width: info.width, height: info.height, bits: 8, components: 1, signed: false, pixels: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  } catch (e) {
+    throw new MdmtError('EDATA', 'decodeDicom', `${file}: JPEG baseline frame could not be decoded (${(e as Error).message})`);
+  }
 }

@@ -1,6 +1,7 @@
 /**
  * DICOM decoding with dicom-parser: uncompressed implicit/explicit little endian, explicit big
- * endian, deflated, JPEG 2000 and JPEG-LS; files with or without the 128-byte preamble and
+ * endian, deflated, RLE Lossless, JPEG 2000, JPEG-LS and 8-bit JPEG baseline (everything the
+ * authors' pydicom + Pillow could read, and more); files with or without the 128-byte preamble and
  * file meta. Pixels come out as float32 modality values (bits stored masked, sign extended,
  * rescale slope/intercept applied) and MONOCHROME1 images are inverted so that bright means
  * dense everywhere (the authors' `np.interp(img, (min, max), (max, min))`).
@@ -9,7 +10,7 @@ import * as fs from 'fs';
 import * as zlib from 'zlib';
 import * as dicomParser from 'dicom-parser';
 import { MdmtError } from '../errors';
-import { decodeJ2k, decodeJls, CodecFrame } from './codecs';
+import { decodeJ2k, decodeJls, decodeJpegBaseline, decodeRle, CodecFrame } from './codecs';
 import type { GrayImage } from './image';
 
 export const TRANSFER_SYNTAXES: Record<string, string> = {
@@ -17,6 +18,8 @@ export const TRANSFER_SYNTAXES: Record<string, string> = {
   '1.2.840.10008.1.2.1': 'Explicit VR Little Endian',
   '1.2.840.10008.1.2.1.99': 'Deflated Explicit VR Little Endian',
   '1.2.840.10008.1.2.2': 'Explicit VR Big Endian',
+  '1.2.840.10008.1.2.5': 'RLE Lossless',
+  '1.2.840.10008.1.2.4.50': 'JPEG Baseline (8-bit)',
   '1.2.840.10008.1.2.4.80': 'JPEG-LS Lossless',
   '1.2.840.10008.1.2.4.81': 'JPEG-LS Near-Lossless',
   '1.2.840.10008.1.2.4.90': 'JPEG 2000 Lossless',
@@ -144,7 +147,7 @@ export async function decodeDicom(bytes: Uint8Array, file = '<buffer>', opts: De
 
   let raw: Uint8Array | Uint16Array | Uint32Array;
   let codecSigned = false;
-  if (ts.startsWith('1.2.840.10008.1.2.4.')) {
+  if (ts.startsWith('1.2.840.10008.1.2.4.') || ts === '1.2.840.10008.1.2.5') {
     if (!pixel.encapsulatedPixelData) throw fail(file, `transfer syntax ${ts} needs encapsulated pixel data`);
     let stream: Uint8Array;
     try {
@@ -154,7 +157,9 @@ export async function decodeDicom(bytes: Uint8Array, file = '<buffer>', opts: De
     } catch (e) {
       throw fail(file, `encapsulated pixel data is unreadable (${msg(e)})`);
     }
-    const frame = ts.endsWith('.90') || ts.endsWith('.91') ? await decodeJ2k(stream, file) : await decodeJls(stream, file);
+    const frame = ts === '1.2.840.10008.1.2.5' ? decodeRle(stream, file, cols, rows, bitsAllocated)
+      : ts.endsWith('.50') ? await decodeJpegBaseline(stream, file)
+      : ts.endsWith('.90') || ts.endsWith('.91') ? await decodeJ2k(stream, file) : await decodeJls(stream, file);
     if (frame.width !== cols || frame.height !== rows)
       throw fail(file, `codec frame is ${frame.width}x${frame.height} but the header says ${cols}x${rows}`);
     raw = frameSamples(frame, file, n);

@@ -1,18 +1,21 @@
 /**
  * A minimal DICOM writer for synthetic data and decoder tests: one grey frame, 8 or 16 bits
  * allocated, in Explicit VR Little Endian (default), Implicit VR Little Endian, Deflated
- * Explicit VR Little Endian or Explicit VR Big Endian, with or without the 128-byte preamble
- * and file meta. Values are written as given (the caller encodes MONOCHROME1, bits stored
- * and rescale into `pixels`).
+ * Explicit VR Little Endian, Explicit VR Big Endian or RLE Lossless (PackBits), or an
+ * encapsulated frame the caller encoded (`frame`, e.g. JPEG baseline bytes), with or without
+ * the 128-byte preamble and file meta. Values are written as given (the caller encodes
+ * MONOCHROME1, bits stored and rescale into `pixels`).
  */
 import * as zlib from 'zlib';
 
-export type WriteSyntax = 'explicit' | 'implicit' | 'deflated' | 'big';
+export type WriteSyntax = 'explicit' | 'implicit' | 'deflated' | 'big' | 'rle' | 'jpeg';
 const TS_UID: Record<WriteSyntax, string> = {
   explicit: '1.2.840.10008.1.2.1',
   implicit: '1.2.840.10008.1.2',
   deflated: '1.2.840.10008.1.2.1.99',
   big: '1.2.840.10008.1.2.2',
+  rle: '1.2.840.10008.1.2.5',
+  jpeg: '1.2.840.10008.1.2.4.50',
 };
 const CR_SOP = '1.2.840.10008.5.1.4.1.1.1';
 
@@ -32,6 +35,72 @@ export interface DicomWriteSpec {
   syntax?: WriteSyntax;
   /** write the 128-byte preamble + DICM + group 0002 (default true; false = raw data set) */
   preamble?: boolean;
+  /** syntax 'jpeg': the encoded frame (pixels then only give the size) */
+  frame?: Uint8Array;
+  /** label the file with another transfer syntax UID than the one written (decoder tests) */
+  transferSyntaxUid?: string;
+}
+
+/** PackBits of one byte plane: repeats of ≥ 3 as runs, the rest as literals of ≤ 128. */
+function packBits(src: Uint8Array): Uint8Array {
+  const out: number[] = [];
+  let i = 0;
+  while (i < src.length) {
+    let r = 1;
+    while (i + r < src.length && r < 128 && src[i + r] === src[i]) r++;
+    if (r >= 3) {
+      out.push(257 - r, src[i]);
+      i += r;
+      continue;
+    }
+    const start = i;
+    while (i < src.length && i - start < 128 && !(i + 2 < src.length && src[i] === src[i + 1] && src[i] === src[i + 2])) i++;
+    out.push(i - start - 1, ...src.subarray(start, i));
+  }
+  return Uint8Array.from(out);
+}
+
+/** RLE Lossless frame: header of 16 uint32 (segment count, offsets), then MSB-first byte planes. */
+function rleFrame(pixels: Uint16Array | Uint8Array): Uint8Array {
+  const planes = pixels instanceof Uint8Array ? 1 : 2;
+  const segs: Uint8Array[] = [];
+  for (let s = 0; s < planes; s++) {
+    const shift = 8 * (planes - 1 - s);
+    const plane = Uint8Array.from(pixels, (v) => (v >> shift) & 0xff);
+    const seg = packBits(plane);
+    segs.push(seg.length % 2 ? concat([seg, new Uint8Array(1)]) : seg);
+  }
+  const head = new Uint8Array(64);
+  const dv = new DataView(head.buffer);
+  dv.setUint32(0, planes, true);
+  let off = 64;
+  segs.forEach((seg, s) => {
+    dv.setUint32(4 + 4 * s, off, true);
+    off += seg.length;
+  });
+  return concat([head, ...segs]);
+}
+
+/** Encapsulated pixel data: undefined length, empty offset table item, one fragment, delimiter. */
+function encapsulate(frame: Uint8Array): Uint8Array {
+  const even = frame.length % 2 ? concat([frame, new Uint8Array(1)]) : frame;
+  const b = new Uint8Array(12 + 8 + 8 + even.length + 8);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(0, 0x7fe0, true);
+  dv.setUint16(2, 0x0010, true);
+  b[4] = 0x4f; // 'O'
+  b[5] = 0x42; // 'B'
+  dv.setUint32(8, 0xffffffff, true);
+  const item = (at: number, tag: number, len: number) => {
+    dv.setUint16(at, 0xfffe, true);
+    dv.setUint16(at + 2, tag, true);
+    dv.setUint32(at + 4, len, true);
+  };
+  item(12, 0xe000, 0); // basic offset table, empty
+  item(20, 0xe000, even.length);
+  b.set(even, 28);
+  item(28 + even.length, 0xe0dd, 0);
+  return b;
 }
 
 type El = { group: number; elem: number; vr: string; value: Uint8Array | string | number | number[] };
@@ -121,16 +190,19 @@ export function writeDicom(spec: DicomWriteSpec): Uint8Array {
         { group: 0x0028, elem: 0x1053, vr: 'DS', value: String(spec.slope ?? 1) },
       ]
       : []),
-    { group: 0x7fe0, elem: 0x0010, vr: bits === 8 ? 'OB' : 'OW', value: pix },
   ];
+  const encapsulated = syntax === 'rle' || syntax === 'jpeg';
+  if (syntax === 'jpeg' && !spec.frame) throw new Error("writeDicom: syntax 'jpeg' needs the encoded frame in spec.frame");
+  if (!encapsulated) data.push({ group: 0x7fe0, elem: 0x0010, vr: bits === 8 ? 'OB' : 'OW', value: pix });
   let body = encode(data, syntax !== 'implicit', big);
+  if (encapsulated) body = concat([body, encapsulate(syntax === 'rle' ? rleFrame(spec.pixels) : spec.frame!)]);
   if (syntax === 'deflated') body = new Uint8Array(zlib.deflateRawSync(body));
   if (spec.preamble === false) return body;
   const metaEls: El[] = [
     { group: 0x0002, elem: 0x0001, vr: 'OB', value: new Uint8Array([0, 1]) },
     { group: 0x0002, elem: 0x0002, vr: 'UI', value: CR_SOP },
     { group: 0x0002, elem: 0x0003, vr: 'UI', value: uid },
-    { group: 0x0002, elem: 0x0010, vr: 'UI', value: TS_UID[syntax] },
+    { group: 0x0002, elem: 0x0010, vr: 'UI', value: spec.transferSyntaxUid ?? TS_UID[syntax] },
     { group: 0x0002, elem: 0x0012, vr: 'UI', value: '2.25.1234567' },
   ];
   const meta = encode(metaEls, true, false);
