@@ -134,8 +134,9 @@ test('bad records: error mode names the file; skip mode drops, counts and report
 });
 
 test('a worker thread that dies fails its batch with a named error and is replaced', async () => {
-  const rs = (await records()).slice(0, 16);
-  const l = new Loader(rs, { size: S, batchSize: 8, workers: 2, log: () => {} });
+  // cold samples (cache 'none'), so worker 0 still has queued chunks when it is killed
+  const rs = (await records()).slice(0, 32);
+  const l = new Loader(rs, { size: S, batchSize: 16, workers: 2, cache: 'none', log: () => {} });
   await collect(l, 0);
   const pool = (l as unknown as { pool: { kill(i: number): Promise<void> } }).pool;
   const running = collect(l, 1);
