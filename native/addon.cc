@@ -192,6 +192,20 @@ Napi::Value View(const Napi::CallbackInfo& info) {
   });
 }
 
+// The data pointer of a typed array, also when it views a SharedArrayBuffer (worker
+// batches): node-addon-api's ArrayBuffer() rejects shared buffers, napi_get_typedarray_info
+// does not.
+uint8_t* typed_array_data(napi_env env, const Napi::TypedArray& ta, const char* fn) {
+  void* data = nullptr;
+  size_t len = 0;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off = 0;
+  if (napi_get_typedarray_info(env, ta, &type, &len, &data, &ab, &off) != napi_ok)
+    MDMT_FAIL(code::kInvalid, fn, "cannot read the typed array's memory");
+  return static_cast<uint8_t*>(data);
+}
+
 bool typed_array_matches(napi_typedarray_type tt, DType dt) {
   switch (dt) {
     case DType::F32: return tt == napi_float32_array;
@@ -224,7 +238,7 @@ Napi::Value Upload(const Napi::CallbackInfo& info) {
     if (static_cast<int64_t>(ta.ElementLength()) != t->numel())
       MDMT_FAIL(code::kShape, "upload", "data has " << ta.ElementLength() << " elements, tensor " << t->shape_str()
                                                     << " has " << t->numel());
-    const uint8_t* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    const uint8_t* src = typed_array_data(info.Env(), ta, "upload");
     backend_for(t->device).upload(t->raw(), src, t->nbytes(), t->device);
     return info.Env().Undefined();
   });
@@ -257,7 +271,7 @@ Napi::Value Download(const Napi::CallbackInfo& info) {
         default: out = Napi::Uint16Array::New(env, n); break;
       }
     }
-    uint8_t* dst = static_cast<uint8_t*>(out.ArrayBuffer().Data()) + out.ByteOffset();
+    uint8_t* dst = typed_array_data(env, out, "download");
     if (n) backend_for(t->device).download(dst, t->raw(), t->nbytes(), t->device);
     return out;
   });
