@@ -8,6 +8,10 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tinyData, tmpDir } from '../train/_fixture';
+import { deviceAvailable } from '../helpers';
+
+/** the engine-using tests skip (with the reason printed) when $MDMT_DEVICE is unavailable */
+const on = deviceAvailable('cli');
 
 const root = (() => {
   let d = __dirname;
@@ -99,6 +103,7 @@ test('doctor lists the CPU backend and the addon', async () => {
 });
 
 test('mdmt train then mdmt report on tiny data', async () => {
+  if (!on) return;
   const d = await tinyData();
   const runs = tmpDir('cli-runs');
   const r = await mdmt('train', '--backbone', 'shufflenet_v2_x0_5', '--experiment', 'stl_afc', '--out', path.join(runs, 'a'),

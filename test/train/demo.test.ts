@@ -7,6 +7,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEMO_DEFAULTS, runDemo } from '../../ts/cli/demo';
 import { tmpDir } from './_fixture';
+import { deviceAvailable } from '../helpers';
+
+/** the engine-using tests skip (with the reason printed) when $MDMT_DEVICE is unavailable */
+const on = deviceAvailable('train/demo');
 
 const tiny = (out: string) => ({
   ...DEMO_DEFAULTS, out, nAfc: 48, nBx: 64, synthSize: 32, imageSize: 32, batchSize: 8, epochs: 2, warmup: 1, patience: 2,
@@ -14,6 +18,7 @@ const tiny = (out: string) => ({
 });
 
 test('mdmt demo: synthetic data → 4 experiments × (2 CV + 2 LOCO folds) → Tables 1 and 2 and plots', async () => {
+  if (!on) return;
   const out = tmpDir('demo');
   const r = await runDemo(tiny(out));
   assert.is(r.outcome.trained.length, 15, 'CV: 2 × (STL τ1, STL τ2, FT, MDMT); LOCO: 2 × (STL τ1, FT, MDMT) + one STL τ2');

@@ -9,6 +9,10 @@ import * as assert from 'uvu/assert';
 import { experiment, planJobs, type ExperimentConfig } from '../../ts/train/experiment';
 import { BACKBONE, tinyData, tmpDir } from './_fixture';
 import { sweepConfig } from './_sweep';
+import { deviceAvailable } from '../helpers';
+
+/** the engine-using tests skip (with the reason printed) when $MDMT_DEVICE is unavailable */
+const on = deviceAvailable('train/experiment');
 
 const base = (o: Partial<ExperimentConfig> = {}): ExperimentConfig => ({ runsDir: '/tmp/plan', backbones: ['a', 'b'], base: {}, ...o });
 
@@ -50,6 +54,7 @@ test('fold selection, limits and errors', () => {
 });
 
 test('a failing job is recorded, the sweep goes on, the jobs that need it wait', async () => {
+  if (!on) return;
   const d = await tinyData();
   const runs = path.join(tmpDir('fail'), 'runs');
   const bad = path.join(runs, 'cv', BACKBONE, 'stl_bx', 'fold0');
@@ -65,6 +70,7 @@ test('a failing job is recorded, the sweep goes on, the jobs that need it wait',
 });
 
 test('an unknown backbone is a configuration error naming it', async () => {
+  if (!on) return;
   const d = await tinyData();
   const c = sweepConfig(path.join(tmpDir('badbb'), 'runs'), d.afc, d.bx);
   try {

@@ -15,6 +15,10 @@ import { resolveTrainConfig } from '../../ts/train/config';
 import { buildTaskNet } from '../../ts/train/models';
 import { liveTensorCount } from '../../ts/tensor';
 import { BACKBONE, tmpDir } from './_fixture';
+import { deviceAvailable } from '../helpers';
+
+/** the engine-using tests skip (with the reason printed) when $MDMT_DEVICE is unavailable */
+const on = deviceAvailable('train/init');
 
 const arr = (m: Module, k: string) => Array.from(m.stateDict().get(k)!.toArray());
 const dir = tmpDir('init');
@@ -23,6 +27,7 @@ const stlBxFile = path.join(dir, 'bx.safetensors');
 let afc: STLModel, bx: STLModel;
 
 test.before(() => {
+  if (!on) return;
   manualSeed(11);
   afc = new STLModel('afc', BACKBONE);
   manualSeed(12);
@@ -33,6 +38,7 @@ test.before(() => {
   saveWeights(stlBxFile, bx);
 });
 test.after(() => {
+  if (!on) return;
   afc.dispose();
   bx.dispose();
 });
@@ -42,6 +48,7 @@ const cfg = (experiment: 'mdmt' | 'ft') => resolveTrainConfig({
 });
 
 test('MDMT: backbone parameters are exactly the average, buffers and heads are fresh', () => {
+  if (!on) return;
   const live = liveTensorCount();
   manualSeed(5);
   const net = buildTaskNet(cfg('mdmt'));
@@ -75,6 +82,7 @@ test('MDMT: backbone parameters are exactly the average, buffers and heads are f
 });
 
 test('FT: the whole STL τ2 backbone (parameters and BN statistics), a fresh AFC head', () => {
+  if (!on) return;
   manualSeed(6);
   const net = buildTaskNet(cfg('ft'));
   manualSeed(6);
@@ -89,6 +97,7 @@ test('FT: the whole STL τ2 backbone (parameters and BN statistics), a fresh AFC
 });
 
 test('pretrained (ImageNet, torchvision keys): STL starts from it; MDMT keeps its buffers and averages the parameters', () => {
+  if (!on) return;
   manualSeed(21);
   const imagenet = getModel(BACKBONE); // with its classifier: the keys of a torchvision file
   for (const [k, t] of imagenet.namedBuffers()) if (k.endsWith('running_var')) fill_(t, 1.7);
@@ -106,6 +115,7 @@ test('pretrained (ImageNet, torchvision keys): STL starts from it; MDMT keeps it
 });
 
 test('MDMT / FT need their STL files; a missing file is named', () => {
+  if (!on) return;
   assert.throws(() => resolveTrainConfig({ backbone: BACKBONE, experiment: 'mdmt', outDir: dir, data: { afc: dir, bx: dir }, init: { stlBx: stlBxFile } }), /config\.init\.stlAfc/);
   assert.throws(() => resolveTrainConfig({ backbone: BACKBONE, experiment: 'ft', outDir: dir, data: { afc: dir } }), /config\.init\.stlBx/);
   const c = resolveTrainConfig({ backbone: BACKBONE, experiment: 'ft', outDir: dir, data: { afc: dir }, init: { stlBx: path.join(dir, 'nope.safetensors') } });

@@ -13,10 +13,15 @@ import * as assert from 'uvu/assert';
 import { experiment } from '../../ts/train/experiment';
 import { tinyData, tmpDir } from './_fixture';
 import { sweepConfig } from './_sweep';
+import { deviceAvailable } from '../helpers';
+
+/** the engine-using tests skip (with the reason printed) when $MDMT_DEVICE is unavailable */
+const on = deviceAvailable('train/resume');
 
 const strip = (r: object) => JSON.parse(JSON.stringify(r, (k, v) => (k === 'seconds' || k === 'liveTensors' ? undefined : v)));
 
 test('a sweep killed mid-job resumes to the uninterrupted result; finished jobs never rerun', async () => {
+  if (!on) return;
   const d = await tinyData();
   const ref = await experiment(sweepConfig(path.join(tmpDir('resume-ref'), 'runs'), d.afc, d.bx));
   assert.is(ref.trained.length, 4, 'stl_afc, stl_bx, ft, mdmt');
@@ -56,6 +61,7 @@ test('a sweep killed mid-job resumes to the uninterrupted result; finished jobs 
 });
 
 test('two processes sharing one runs directory run every job once and both end with the sweep complete', async () => {
+  if (!on) return;
   const d = await tinyData();
   const runs = path.join(tmpDir('shared'), 'runs');
   const child = path.join(__dirname, `_sweep_child${path.extname(__filename)}`);

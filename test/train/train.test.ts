@@ -12,11 +12,16 @@ import { liveTensorCount } from '../../ts/tensor';
 import { resolveTrainConfig } from '../../ts/train/config';
 import { RUN_FILES, train, type TrainResult } from '../../ts/train/train';
 import { BACKBONE, tinyBase, tmpDir } from './_fixture';
+import { deviceAvailable } from '../helpers';
+
+/** the engine-using tests skip (with the reason printed) when $MDMT_DEVICE is unavailable */
+const on = deviceAvailable('train/train');
 
 let out: string;
 let r: TrainResult;
 
 test('a tiny STL τ2 run: history, warm-up gating, files, no leaks', async () => {
+  if (!on) return;
   out = path.join(tmpDir('train'), 'run');
   const live = liveTensorCount();
   r = await train({ ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_bx', outDir: out, schedule: { maxEpochs: 3, warmupEpochs: 1, earlyStopping: 5 } });
@@ -45,6 +50,7 @@ test('a tiny STL τ2 run: history, warm-up gating, files, no leaks', async () =>
 });
 
 test('a finished run directory is returned as is, not retrained', async () => {
+  if (!on) return;
   const before = fs.statSync(path.join(out, RUN_FILES.log)).mtimeMs;
   const again = await train({ ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_bx', outDir: out, schedule: { maxEpochs: 3, warmupEpochs: 1, earlyStopping: 5 } });
   assert.equal(again.metrics, r.metrics);
@@ -52,6 +58,7 @@ test('a finished run directory is returned as is, not retrained', async () => {
 });
 
 test('a run directory of another configuration is refused', async () => {
+  if (!on) return;
   try {
     await train({ ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_bx', outDir: out, seed: 9 });
     assert.unreachable('should throw');
@@ -63,7 +70,8 @@ test('a run directory of another configuration is refused', async () => {
 });
 
 test('config errors name the field', () => {
-  const ok = { backbone: BACKBONE, experiment: 'stl_afc' as const, outDir: out, data: { afc: out } };
+  const where = path.join(tmpDir('cfg'), 'run'); // resolveTrainConfig touches no file
+  const ok = { backbone: BACKBONE, experiment: 'stl_afc' as const, outDir: where, data: { afc: where } };
   assert.throws(() => resolveTrainConfig({ ...ok, batchSize: 0 }), /config\.batchSize/);
   assert.throws(() => resolveTrainConfig({ ...ok, experiment: 'nope' as never }), /config\.experiment/);
   assert.throws(() => resolveTrainConfig({ ...ok, optim: { lr: -1 } }), /config\.optim\.lr/);
@@ -77,6 +85,7 @@ test('config errors name the field', () => {
 });
 
 test('train() on MDMT with the authors\' MSE τ1 loss runs and logs both validation losses', async () => {
+  if (!on) return;
   const dir = tmpDir('train-mdmt');
   const base = await tinyBase();
   const a = await train({ ...base, backbone: BACKBONE, experiment: 'stl_afc', outDir: path.join(dir, 'a'), schedule: { maxEpochs: 1, warmupEpochs: 0 } });
