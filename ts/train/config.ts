@@ -112,7 +112,7 @@ export interface TrainConfig {
   pretrained?: string;
   /** loader worker threads (0 = in-process; default min(cores − 1, 8), at least 1) */
   workers: number;
-  /** cli-progress bars on stderr */
+  /** cli-progress bars on stderr when train() / experiment() get no hooks (default false) */
   progress: boolean;
   /** keep the newest checkpoint.safetensors after the run (default true: resume and inspection) */
   keepCheckpoint: boolean;

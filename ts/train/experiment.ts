@@ -26,7 +26,7 @@ import type { RunResult } from '../report/types';
 import { EXPERIMENTS, experimentTasks, PROTOCOLS, resolveTrainConfig, type ExperimentName, type Protocol, type TrainConfigInput } from './config';
 import { readJson } from './checkpoint';
 import { ensureSplits, foldCount, loadRecords } from './data';
-import { SILENT, type TrainHooks } from './progress';
+import { progressHooks, SILENT, type TrainHooks } from './progress';
 import { RUN_FILES, train } from './train';
 
 export interface ExperimentConfig {
@@ -207,7 +207,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
       await train({
         ...cfg.base, backbone: j.backbone, experiment: j.experiment, protocol: j.protocol, fold: j.fold,
         outDir: j.dir, splitsDir, init, data: { cacheDir: path.join(runsDir, '.cache'), ...probe.data, ...cfg.base.data },
-      } as TrainConfigInput, cfg.hooksFor?.(j, { index: index + 1, total: jobs.length }) ?? SILENT);
+      } as TrainConfigInput, cfg.hooksFor?.(j, { index: index + 1, total: jobs.length }) ?? (cfg.base.progress ? progressHooks({ label: `[${index + 1}/${jobs.length}] ${j.key}` }) : SILENT));
       sweepLog(`done ${j.key}`);
       outcome.trained.push(j.key);
     } catch (e) {

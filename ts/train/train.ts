@@ -32,7 +32,7 @@ import { loadRecords, prepareFold } from './data';
 import { evaluateModel, type ModelEval } from './evaluate';
 import type { ConfusionMatrix, FoldMetrics } from './metrics';
 import { buildTaskNet, stepLoss, type TaskNet } from './models';
-import { SILENT, type TrainHooks } from './progress';
+import { progressHooks, SILENT, type TrainHooks } from './progress';
 import { EpochSchedule, type EpochScheduleState } from './schedule';
 
 /** File names inside a run directory. */
@@ -99,15 +99,17 @@ function epochRecord(epoch: number, trainLoss: number, lr: number, ev: ModelEval
 
 /**
  * Trains one model on one fold and returns its history, best epoch, checkpoint path and test
- * metrics; resumes from `<outDir>/checkpoint.safetensors` when present.
+ * metrics; resumes from `<outDir>/checkpoint.safetensors` when present. Without `hooks`,
+ * `config.progress: true` draws progress bars on stderr.
  *
  * @example
  * const r = await train({ backbone: 'shufflenet_v2_x0_5', experiment: 'stl_afc', outDir: 'runs/a',
  *   data: { afc: 'data/AIforCOVID', bx: 'data/BRIXIA' }, imageSize: 64, batchSize: 16, schedule: { maxEpochs: 5, warmupEpochs: 1 } });
  * console.log(r.best.epoch, r.metrics.test.acc);
  */
-export async function train(input: TrainConfigInput, hooks: TrainHooks = SILENT): Promise<TrainResult> {
+export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Promise<TrainResult> {
   const cfg = resolveTrainConfig(input);
+  const hooks = hooksIn ?? (cfg.progress ? progressHooks() : SILENT);
   if (cfg.device !== 'cpu') {
     const d = native().devices().find((x) => x.name === normDevice(cfg.device));
     if (!d?.available) throw new MdmtError('EDEVICE', 'train', `config.device '${cfg.device}' is not available: ${d?.reason ?? 'no such device'} (mdmt doctor lists the devices)`);
