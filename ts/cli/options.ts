@@ -89,6 +89,7 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--pretrained <file>', 'ImageNet weights of the backbone (safetensors, torchvision keys)', existingPath)
     .option('--workers <n>', 'loader worker threads (0 = in-process; default min(cores − 1, 8))', intArg(0))
     .option('--cache-dir <dir>', 'disk cache of preprocessed images')
+    .option('--checkpoint-every <n>', 'write the resume checkpoint every n epochs (default 1)', intArg(1))
     .option('--no-progress', 'no progress bars');
 }
 
@@ -144,6 +145,7 @@ export function trainBase(o: Opts): Partial<TrainConfigInput> {
     afcLoss: set(o.afcLoss as 'ce' | 'mse', set(file.afcLoss, code ? CODE_PRESET.afcLoss : undefined)),
     pretrained: set(o.pretrained as string, file.pretrained),
     workers: set(o.workers as number, file.workers),
+    checkpointEvery: set(o.checkpointEvery as number, file.checkpointEvery),
     progress: o.progress !== false,
   };
   if (o.augment === false) out.augment = false;

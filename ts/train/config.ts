@@ -116,6 +116,8 @@ export interface TrainConfig {
   progress: boolean;
   /** keep the newest checkpoint.safetensors after the run (default true: resume and inspection) */
   keepCheckpoint: boolean;
+  /** write the checkpoint every n epochs (default 1; the last epoch always): big models write less, a resume replays up to n−1 epochs */
+  checkpointEvery: number;
 }
 
 /** Everything but the required fields may be left out; nested objects may be partial. */
@@ -228,6 +230,7 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     workers: int('workers', c.workers ?? Math.max(1, Math.min(os.cpus().length - 1, 8)), 0, 64),
     progress: c.progress ?? false,
     keepCheckpoint: c.keepCheckpoint ?? true,
+    checkpointEvery: int('checkpointEvery', c.checkpointEvery ?? 1, 1),
   };
   if (!/^(cpu|cuda(:\d{1,2})?)$/.test(cfg.device)) bad('device', `must be cpu, cuda or cuda:N, got ${JSON.stringify(cfg.device)}`);
   if (typeof cfg.augment !== 'boolean' && (cfg.augment === null || typeof cfg.augment !== 'object')) bad('augment', 'must be a boolean or augmentation options');

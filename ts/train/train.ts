@@ -71,7 +71,7 @@ export interface RunState {
 
 /** The fields that make two configs the same run (resume refuses a directory of another run). */
 function identity(c: TrainConfig): string {
-  const { progress: _p, workers: _w, device: _d, keepCheckpoint: _k, ...rest } = c;
+  const { progress: _p, workers: _w, device: _d, keepCheckpoint: _k, checkpointEvery: _c, ...rest } = c;
   return JSON.stringify(rest);
 }
 
@@ -205,7 +205,7 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Prom
       fs.appendFileSync(file('log'), JSON.stringify(rec) + '\n');
       if (r.isBest) saveWeights(file('best'), net.module, { epoch: String(epoch) });
       state = { epoch, schedule: schedule.state(), history: [...state.history, rec], seed: cfg.seed, seconds: state.seconds };
-      saveCheckpoint(file('checkpoint'), net.module, opt, state);
+      if (epoch % cfg.checkpointEvery === 0 || r.stop || epoch === cfg.schedule.maxEpochs) saveCheckpoint(file('checkpoint'), net.module, opt, state);
       hooks.onEpoch?.(rec);
     }
     if (!stopReason) stopReason = 'max_epochs';
