@@ -14,7 +14,9 @@
 // enough of them (bwd filter: image parts with partial dw sums); otherwise tasks run one
 // after another and each GEMM is parallel inside. Inner loops (im2col/col2im rows,
 // depthwise planes) are compiled per ISA and chosen like the GEMM's micro-kernel.
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstdlib>

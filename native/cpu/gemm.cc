@@ -1,7 +1,9 @@
 // Blocked, packed, multithreaded SGEMM (see gemm.h for the structure and the contract).
 #include "gemm.h"
 
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstdlib>
