@@ -96,21 +96,27 @@ __attribute__((target("avx512f"))) void kernel_avx512_14x32(int64_t kc, const fl
 }
 
 // 8 rows × 3 zmm: 24 accumulators + 3 B vectors. Fits M = 64·k exactly (ResNet's channel
-// counts), where 14-row panels waste up to 9 % of the FMAs on padding rows.
+// counts), where 14-row panels waste up to 9 % of the FMAs on padding rows. NV < 3 computes
+// only the first NV·16 columns of the panel: the last panel of an N that is not a multiple
+// of 48 (7×7 maps: N = 196 = 4·48 + 4) then costs 16 columns, not 48.
+template <int NV>
 __attribute__((target("avx512f"))) void kernel_avx512_8x48(int64_t kc, const float* a, const float* b, float* c,
                                                            int64_t ldc, float alpha, float beta) {
-  __m512 acc[8][3];
+  __m512 acc[8][NV];
 #pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
+  for (int i = 0; i < 8; ++i)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k, a += 8, b += 48) {
-    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), b2 = _mm512_loadu_ps(b + 32);
+    __m512 bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
     _mm_prefetch(reinterpret_cast<const char*>(b + 8 * 48), _MM_HINT_T0);
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);
-      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
-      acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
     }
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
@@ -118,7 +124,7 @@ __attribute__((target("avx512f"))) void kernel_avx512_8x48(int64_t kc, const flo
   for (int i = 0; i < 8; ++i) {
     float* ci = c + i * ldc;
 #pragma GCC unroll 3
-    for (int v = 0; v < 3; ++v) {
+    for (int v = 0; v < NV; ++v) {
       if (beta == 0.f) _mm512_storeu_ps(ci + 16 * v, _mm512_mul_ps(va, acc[i][v]));
       else _mm512_storeu_ps(ci + 16 * v, _mm512_fmadd_ps(va, acc[i][v], _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16 * v))));
     }
@@ -209,6 +215,8 @@ struct KernelInfo {
   MicroKernel fn;
   PackA pack_a;
   PackB pack_b;
+  int vw = 0;                   // narrow[v] computes only the first v·vw columns of a panel
+  MicroKernel narrow[4] = {};   // (nullptr: edge panels use fn on a scratch tile)
 };
 
 // isa is resolved (not Auto, not Avx512): one kernel per value
@@ -217,7 +225,8 @@ const KernelInfo& kernel_for(GemmIsa isa) {
 #ifdef MDMT_X86
   static const KernelInfo avx2{6, 16, 256, 144, 4080, kernel_avx2_6x16, pack_a_avx2, pack_b_avx2};
   static const KernelInfo avx512{14, 32, 256, 336, 4096, kernel_avx512_14x32, pack_a_avx512, pack_b_avx512};
-  static const KernelInfo avx512_8{8, 48, 128, 192, 4080, kernel_avx512_8x48, pack_a_avx512_8x48, pack_b_avx512_8x48};
+  static const KernelInfo avx512_8{8, 48, 128, 192, 4080, kernel_avx512_8x48<3>, pack_a_avx512_8x48, pack_b_avx512_8x48,
+                                    16, {nullptr, kernel_avx512_8x48<1>, kernel_avx512_8x48<2>, kernel_avx512_8x48<3>}};
   if (isa == GemmIsa::Avx512x14) return avx512;
   if (isa == GemmIsa::Avx512x8) return avx512_8;
   if (isa == GemmIsa::Avx2) return avx2;
@@ -326,10 +335,12 @@ void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, in
                   const int64_t mr = std::min<int64_t>(MR, i1 - i);
                   const float* a = ap + pc * mbpad + (i / MR) * kc * MR;
                   float* c = C + (ib + i) * ldc + j;
-                  if (mr == MR && nr == NR) {
-                    ki.fn(kc, a, b, c, ldc, alpha, beta_k);
+                  const int64_t nv = ki.vw ? (nr + ki.vw - 1) / ki.vw : 0;
+                  const MicroKernel fn = nr < NR && ki.narrow[nv] ? ki.narrow[nv] : ki.fn;
+                  if (mr == MR && (nr == NR || (fn != ki.fn && nr == nv * ki.vw))) {
+                    fn(kc, a, b, c, ldc, alpha, beta_k);
                   } else {
-                    ki.fn(kc, a, b, tmp, NR, 1.f, 0.f);
+                    fn(kc, a, b, tmp, NR, 1.f, 0.f);
                     for (int64_t r = 0; r < mr; ++r)
                       for (int64_t s = 0; s < nr; ++s) {
                         float v = alpha * tmp[r * NR + s];
@@ -396,8 +407,10 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
   }
   if (isa == GemmIsa::Auto) isa = gemm_best_isa();
   if (isa == GemmIsa::Avx512) {  // the AVX-512 kernel that computes fewer padding rows/columns
-    auto padded = [&](int64_t mr, int64_t nr) { return double((M + mr - 1) / mr * mr) * double((N + nr - 1) / nr * nr); };
-    isa = padded(14, 32) < 0.95 * padded(8, 48) ? GemmIsa::Avx512x14 : GemmIsa::Avx512x8;
+    auto padded = [&](int64_t mr, int64_t nr, int64_t vw) {  // rows × columns computed, edges included
+      return double((M + mr - 1) / mr * mr) * double(N / nr * nr + (N % nr + vw - 1) / vw * vw);
+    };
+    isa = padded(14, 32, 32) < 0.95 * padded(8, 48, 16) ? GemmIsa::Avx512x14 : GemmIsa::Avx512x8;
   }
   sgemm_blocked(kernel_for(isa), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
