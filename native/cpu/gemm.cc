@@ -183,6 +183,21 @@ inline __attribute__((always_inline)) void pack_b_body(bool trans, const float* 
       for (int j = 0; j < NR; ++j) bp[k * NR + j] = src[k * ldb + j];
     return;
   }
+  if (trans && nr == NR) {  // columns of op(B) are rows of B: transpose 8-deep blocks
+    const float* src = B + j0 * ldb + p0;
+    constexpr int64_t KB = 8;
+    int64_t k = 0;
+    for (; k + KB <= kc; k += KB) {
+      float blk[NR][KB];
+      for (int j = 0; j < NR; ++j)
+        for (int64_t t = 0; t < KB; ++t) blk[j][t] = src[j * ldb + k + t];
+      for (int64_t t = 0; t < KB; ++t)
+        for (int j = 0; j < NR; ++j) bp[(k + t) * NR + j] = blk[j][t];
+    }
+    for (; k < kc; ++k)
+      for (int j = 0; j < NR; ++j) bp[k * NR + j] = src[j * ldb + k];
+    return;
+  }
   if (!trans) {
     for (int64_t k = 0; k < kc; ++k) std::memcpy(bp + k * NR, B + (p0 + k) * ldb + j0, sizeof(float) * nr);
   } else {
