@@ -25,7 +25,17 @@ function walk(dir) {
 }
 const files = walk(path.join(root, 'dist', 'bench'))
   .filter((f) => !/[\\/](lib|common|util)[\\/]|helpers?\.js$/.test(f))
-  .filter((f) => path.relative(path.join(root, 'dist', 'bench'), f).includes(filter));
+  .filter((f) => path.relative(path.join(root, 'dist', 'bench'), f).includes(filter))
+  // GPU benchmarks run when asked for by name or when a CUDA device is available
+  .filter((f) => filter.includes('gpu') || !/[\\/]gpu[\\/]/.test(f) || cudaAvailable());
+function cudaAvailable() {
+  try {
+    const { native } = require(path.join(root, 'dist', 'ts', 'native', 'binding.js'));
+    return native().devices().some((d) => d.type === 'cuda' && d.available);
+  } catch {
+    return false;
+  }
+}
 if (!files.length) {
   console.error(`[mdmt bench] no benchmark matches '${filter}'`);
   process.exit(2);
