@@ -1,10 +1,15 @@
 // The CPU backend: 64-byte aligned host memory with live/peak accounting.
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <new>
+#include <mutex>
 #include <string>
+#include <unistd.h>
+#include <unordered_map>
+#include <vector>
 
 #include "../core/backend.h"
 #include "../core/error.h"
@@ -40,10 +45,28 @@ class CpuBackend final : public Backend {
     return {d};
   }
 
+  // A caching allocator: a training step allocates the same activation sizes every
+  // iteration, and returning large buffers to the OS makes every step page-fault them in
+  // again. Freed buffers are kept per exact (64-byte rounded) size and reused; the cache
+  // is capped (MDMT_CPU_CACHE_BYTES, default an eighth of physical memory, at most 4 GiB) and flushed
+  // before an allocation is reported as failed.
   void* alloc(size_t bytes, const Device&) override {
-    size_t rounded = ((bytes + 63) / 64) * 64;
-    if (rounded == 0) rounded = 64;
-    void* p = std::aligned_alloc(64, rounded);
+    const size_t rounded = round_size(bytes);
+    void* p = nullptr;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      auto it = cache_.find(rounded);
+      if (it != cache_.end() && !it->second.empty()) {
+        p = it->second.back();
+        it->second.pop_back();
+        cached_ -= static_cast<int64_t>(rounded);
+      }
+    }
+    if (!p) p = std::aligned_alloc(64, rounded);
+    if (!p) {
+      flush();
+      p = std::aligned_alloc(64, rounded);
+    }
     if (!p) MDMT_FAIL(code::kNoMem, "alloc", "cannot allocate " << bytes << " bytes on cpu");
     int64_t now = live_.fetch_add(static_cast<int64_t>(bytes)) + static_cast<int64_t>(bytes);
     buffers_.fetch_add(1);
@@ -53,9 +76,29 @@ class CpuBackend final : public Backend {
     return p;
   }
   void release(void* p, size_t bytes, const Device&) noexcept override {
-    std::free(p);
     live_.fetch_sub(static_cast<int64_t>(bytes));
     buffers_.fetch_sub(1);
+    const size_t rounded = round_size(bytes);
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (cached_ + static_cast<int64_t>(rounded) <= cache_limit()) {
+        try {
+          cache_[rounded].push_back(p);
+          cached_ += static_cast<int64_t>(rounded);
+          return;
+        } catch (...) {  // no memory for the list entry: free the buffer instead
+        }
+      }
+    }
+    std::free(p);
+  }
+  // Frees every cached buffer.
+  void flush() noexcept {
+    std::lock_guard<std::mutex> g(mu_);
+    for (auto& [sz, v] : cache_)
+      for (void* q : v) std::free(q);
+    cache_.clear();
+    cached_ = 0;
   }
   void upload(void* dst, const void* src, size_t bytes, const Device&) override { std::memcpy(dst, src, bytes); }
   void download(void* dst, const void* src, size_t bytes, const Device&) override { std::memcpy(dst, src, bytes); }
@@ -67,12 +110,31 @@ class CpuBackend final : public Backend {
     s.live_bytes = live_.load();
     s.peak_bytes = peak_.load();
     s.live_buffers = buffers_.load();
+    std::lock_guard<std::mutex> g(mu_);
+    s.cached_bytes = cached_;
     return s;
   }
   void reset_peak(const Device&) override { peak_.store(live_.load()); }
 
  private:
+  static size_t round_size(size_t bytes) {
+    size_t r = ((bytes + 63) / 64) * 64;
+    return r == 0 ? 64 : r;
+  }
+  static int64_t cache_limit() {
+    static const int64_t v = [] {
+      if (const char* e = std::getenv("MDMT_CPU_CACHE_BYTES")) return static_cast<int64_t>(std::strtoll(e, nullptr, 10));
+      long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+      const int64_t eighth = pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page / 8 : (int64_t(1) << 30);
+      return std::min<int64_t>(eighth, int64_t(4) << 30);
+    }();
+    return v;
+  }
+
   std::atomic<int64_t> live_{0}, peak_{0}, buffers_{0};
+  std::mutex mu_;
+  std::unordered_map<size_t, std::vector<void*>> cache_;
+  int64_t cached_ = 0;
 };
 
 }  // namespace

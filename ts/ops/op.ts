@@ -60,7 +60,8 @@ export function runOp(op: OpName, inputs: readonly Tensor[], attrs: Attrs, outs:
     for (const t of outputs) t.dispose();
     throw e;
   }
-  if (observers.length) for (const f of observers) f({ op, inputs, outputs, attrs });
+  // observers get their own copy of the input list (callers may reuse theirs, e.g. DenseNet's features)
+  if (observers.length) for (const f of observers) f({ op, inputs: [...inputs], outputs, attrs });
   return outputs;
 }
 
@@ -69,7 +70,7 @@ export function runOpInto(op: OpName, inputs: readonly Tensor[], outputs: readon
   const device = checkInputs(op, [...inputs, ...outputs]);
   void device;
   native().run(op, inputs.map((t) => t.id), outputs.map((t) => t.id), attrs);
-  if (observers.length) for (const f of observers) f({ op, inputs, outputs, attrs });
+  if (observers.length) for (const f of observers) f({ op, inputs: [...inputs], outputs: [...outputs], attrs });
 }
 
 // ---- validation helpers shared by the op files -----------------------------------------
