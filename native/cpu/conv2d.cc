@@ -533,15 +533,28 @@ void dw_bwd_filter(const Geom& g, const float* dy, const float* x, float* dwt) {
 
 // ---- the three ops ----------------------------------------------------------------------
 
+// Operands of the three ops: float32 and 4-D, named as in docs/ops.md.
+const Tensor& in4(const OpCtx& c, size_t i, const char* name) {
+  const Tensor& t = c.input(i, name, DType::F32);
+  require4(c, t, name);
+  return t;
+}
+Tensor& out4(const OpCtx& c, const char* name) {
+  Tensor& t = *c.out[0];
+  if (t.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output '" << name << "' must be float32");
+  require4(c, t, name);
+  return t;
+}
+void same_batch(const OpCtx& c, const Tensor& a, const char* an, const Tensor& b, const char* bn) {
+  if (a.dim(0) != b.dim(0))
+    MDMT_FAIL(code::kShape, c.op, an << " " << a.shape_str() << " and " << bn << " " << b.shape_str() << " differ in batch");
+}
+
 void conv2d_cpu(OpCtx& c) {
   c.expect_counts(2, 3, 1, 1);
-  const Tensor& x = c.input(0, "x", DType::F32);
-  const Tensor& w = c.input(1, "w", DType::F32);
-  require4(c, x, "x");
-  require4(c, w, "w");
-  Tensor& y = *c.out[0];
-  if (y.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output 'y' must be float32");
-  require4(c, y, "y");
+  const Tensor& x = in4(c, 0, "x");
+  const Tensor& w = in4(c, 1, "w");
+  Tensor& y = out4(c, "y");
   const Geom g = make_geom(c, x.shape, w.shape, y.shape);
   const Tensor* bt = c.in.size() == 3 ? &c.input(2, "b", DType::F32, 1) : nullptr;
   if (bt && bt->dim(0) != g.K) MDMT_FAIL(code::kShape, c.op, "b " << bt->shape_str() << " must have " << g.K << " elements");
@@ -585,14 +598,10 @@ void conv2d_cpu(OpCtx& c) {
 
 void conv2d_bwd_data_cpu(OpCtx& c) {
   c.expect_counts(2, 1);
-  const Tensor& dy = c.input(0, "dy", DType::F32);
-  const Tensor& w = c.input(1, "w", DType::F32);
-  require4(c, dy, "dy");
-  require4(c, w, "w");
-  Tensor& dx = *c.out[0];
-  if (dx.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output 'dx' must be float32");
-  require4(c, dx, "dx");
-  if (dx.dim(0) != dy.dim(0)) MDMT_FAIL(code::kShape, c.op, "dx " << dx.shape_str() << " and dy " << dy.shape_str() << " differ in batch");
+  const Tensor& dy = in4(c, 0, "dy");
+  const Tensor& w = in4(c, 1, "w");
+  Tensor& dx = out4(c, "dx");
+  same_batch(c, dx, "dx", dy, "dy");
   const Geom g = make_geom(c, dx.shape, w.shape, dy.shape);
   const float *pdy = dy.data<float>(), *pw = w.data<float>();
   float* pdx = dx.data<float>();
@@ -635,14 +644,10 @@ void conv2d_bwd_data_cpu(OpCtx& c) {
 
 void conv2d_bwd_filter_cpu(OpCtx& c) {
   c.expect_counts(2, 1);
-  const Tensor& dy = c.input(0, "dy", DType::F32);
-  const Tensor& x = c.input(1, "x", DType::F32);
-  require4(c, dy, "dy");
-  require4(c, x, "x");
-  Tensor& dw = *c.out[0];
-  if (dw.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output 'dw' must be float32");
-  require4(c, dw, "dw");
-  if (x.dim(0) != dy.dim(0)) MDMT_FAIL(code::kShape, c.op, "x " << x.shape_str() << " and dy " << dy.shape_str() << " differ in batch");
+  const Tensor& dy = in4(c, 0, "dy");
+  const Tensor& x = in4(c, 1, "x");
+  Tensor& dw = out4(c, "dw");
+  same_batch(c, x, "x", dy, "dy");
   const Geom g = make_geom(c, x.shape, dw.shape, dy.shape);
   const float *pdy = dy.data<float>(), *px = x.data<float>();
   float* pdw = dw.data<float>();
