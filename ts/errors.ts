@@ -5,7 +5,7 @@
  */
 export type MdmtErrorCode =
   | 'EINVAL' | 'ESHAPE' | 'EDTYPE' | 'EDEVICE' | 'EDISPOSED' | 'ENOMEM' | 'ENOTIMPL'
-  | 'ECUDA' | 'ECUDNN' | 'ECUBLAS' | 'EINTERNAL' | 'ENOADDON' | 'EIO' | 'EDATA' | 'ECONFIG';
+  | 'ECUDA' | 'ECUDNN' | 'ECUBLAS' | 'EINTERNAL' | 'ENOADDON' | 'EIO' | 'EDATA' | 'ECONFIG' | 'EPLAN';
 
 export class MdmtError extends Error {
   override name = 'MdmtError';
