@@ -59,6 +59,18 @@ test('fixed ratio: every batch has round(f·B) AFC samples', async () => {
   assert.throws(() => new Loader(rs, { mix: { afcFraction: 1.5 } }), /afcFraction/);
 });
 
+test('evaluation sees every record exactly once: a fixed τ1 fraction is refused outside training', async () => {
+  const rs = await records();
+  // a fixed fraction draws records cyclically: 40 AFC + 80 BX at 0.5 counts AFC records twice and drops BX ones
+  const tr = new Loader(rs, { size: S, batchSize: 16, train: true, mix: { afcFraction: 0.5 }, workers: 0, augment: false, log: () => {} });
+  const drawn = tr.plan(0).flat().map((r) => r.id);
+  assert.ok(new Set(drawn).size < rs.length || drawn.length !== rs.length, 'training plan with a fixed fraction is not a permutation');
+  assert.throws(() => new Loader(rs, { train: false, mix: { afcFraction: 0.5 } }), /mix\.afcFraction 0\.5 is for training loaders: evaluation .* exactly once/);
+  const ev = new Loader(rs, { size: S, batchSize: 16, train: false, mix: 'proportional', workers: 0, log: () => {} });
+  const ids = ev.plan(0).flat().map((r) => `${r.task} ${r.id}`);
+  assert.equal(ids, rs.map((r) => `${r.task} ${r.id}`), 'every record once, in order');
+});
+
 test('deterministic: same seed → same batches; workers and this thread give the same pixels; cache changes nothing', async () => {
   const rs = (await records()).slice(30, 60);
   const mk = (workers: number, cache: 'memory' | 'none') => new Loader(rs, { size: S, batchSize: 8, train: true, seed: 4, workers, cache, log: () => {} });

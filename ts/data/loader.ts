@@ -27,7 +27,8 @@ export interface LoaderOptions {
   /** ImageNet mean/std after [0,1] (default true) */
   normalize?: boolean;
   seed?: number;
-  /** 'proportional' (default) or the AFC fraction of every batch */
+  /** training: 'proportional' (default) or the AFC fraction of every batch; an evaluation
+   * loader (train false) visits every record exactly once and takes no fraction */
   mix?: 'proportional' | { afcFraction: number };
   /** worker threads (default ¾ of the cores, at most cores − 1, at least 1; 16 cores → 12, the
    * measured best); 0 = run in this thread */
@@ -172,6 +173,9 @@ export class Loader {
     if (this.opts.cache === 'disk' && !this.opts.cacheDir) throw new MdmtError('ECONFIG', 'Loader', "cache 'disk' needs cacheDir");
     const f = typeof this.opts.mix === 'object' ? this.opts.mix.afcFraction : 0;
     if (!(f >= 0 && f <= 1)) throw new MdmtError('EINVAL', 'Loader', `mix.afcFraction ${f} must be in [0, 1]`);
+    // a fixed fraction draws records cyclically (some twice, others never in an epoch): never for evaluation
+    if (typeof this.opts.mix === 'object' && !this.opts.train)
+      throw new MdmtError('EINVAL', 'Loader', `mix.afcFraction ${f} is for training loaders: evaluation (train: false) must see every record exactly once`);
   }
 
   private live(): DataRecord[] {

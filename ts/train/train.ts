@@ -80,7 +80,8 @@ function makeLoader(cfg: TrainConfig, records: DataRecord[], train: boolean, hoo
     size: cfg.imageSize, batchSize: train ? cfg.batchSize : cfg.evalBatchSize, train, seed: cfg.seed,
     augment: train && cfg.augment !== false ? (cfg.augment === true ? {} : cfg.augment) : false,
     normalize: cfg.imagenetNormalize, workers: cfg.workers,
-    mix: cfg.mixing === 'random' ? 'proportional' : cfg.mixing,
+    // a fixed τ1 fraction shapes training batches only: evaluation sees every record exactly once
+    mix: train && cfg.mixing !== 'random' ? cfg.mixing : 'proportional',
     cache: cfg.data.cacheDir ? 'disk' : 'memory', cacheDir: cfg.data.cacheDir,
     onBadRecord: cfg.data.onBadRecord ?? 'error', log: (m) => hooks.onLog?.(`data: ${m}`),
   });
