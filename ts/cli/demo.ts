@@ -96,8 +96,7 @@ export async function runDemo(o: DemoOptions) {
   if (o.protocols.includes('loco')) {
     const probe = resolveTrainConfig({ ...base, backbone: o.backbones[0], experiment: 'stl_afc', outDir: runsDir, splitsDir: path.join(runsDir, 'splits') });
     const recs = await loadRecords(probe.data);
-    const afcDir = ensureSplits(probe.splitsDir, 'AFC', recs.afc, { seed: probe.splitSeed, k: probe.kFolds });
-    ensureSplits(probe.splitsDir, 'BX', recs.bx, { seed: probe.splitSeed, k: probe.kFolds });
+    const afcDir = ensureSplits(probe.splitsDir, recs, { seed: probe.splitSeed, k: probe.kFolds }).afc!;
     const sizes = locoCentres(afcDir).map((_, i) => ({ i, n: readSplitFile(path.join(afcDir, 'loCo', String(i), 'test.txt')).length }));
     locoFolds = sizes.sort((a, b) => b.n - a.n || a.i - b.i).slice(0, o.folds).map((s) => s.i).sort((a, b) => a - b);
   }

@@ -64,7 +64,7 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--data-bx <dir>', 'BRIXIA root (metadata_global_v2.csv, dicom_clean/)', existingPath)
     .option('--covid-cxr <dir>', 'the covid-cxr subset (labels.csv): both tasks from one folder', existingPath)
     .addOption(new Option('--bins <rule>', 'BRIXIA global-score bins').choices(['paper', 'code']))
-    .addOption(new Option('--preset <name>', "'code': the authors' code values where they differ from the paper (wd 1e-5, patience 65, code bins, MSE τ1, no ImageNet norm)").choices(['paper', 'code']))
+    .addOption(new Option('--preset <name>', "'code': the authors' code values where they differ from the paper (wd 1e-5, patience 65, code bins, MSE τ1, no ImageNet norm, BRIXIA split per image with raw manufacturer centres)").choices(['paper', 'code']))
     .option('--image-size <n>', 'square input side (paper 256)', intArg(16))
     .option('--batch-size <n>', 'batch size (paper 128)', intArg(1))
     .option('--epochs <n>', 'maximum epochs (paper 300)', intArg(1))

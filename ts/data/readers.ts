@@ -6,8 +6,10 @@
  *    `box_data_AXF123.xlsx` (img, all = regionprops [minr, minc, maxr, maxc]), the authors'
  *    eight exclusions;
  *  - BRIXIA: `metadata_global_v2.csv` (`;`, `Filename`, `BrixiaScore`, `BrixiaScoreGlobal`,
- *    `Manufacturer`), images `dicom_clean/<Filename>`, masks `masks/<id>.tiff`, optional box
- *    sheet `box_data_BX.xlsx`;
+ *    `Manufacturer`, optional `Subject`), images `dicom_clean/<Filename>`, masks
+ *    `masks/<id>.tiff`, optional box sheet `box_data_BX.xlsx`; one patient's films share a
+ *    group (`Subject`), and the centre is the manufacturer normalised as the authors'
+ *    LoHo_validation.py does, in their three LOCO groups (`brixiaCentre`);
  *  - covid-cxr: `labels.csv`, prognosis from `went_icu` or `survival`, severity from
  *    `brixia_global_senior` (or junior).
  */
@@ -119,6 +121,41 @@ export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promi
   return { records, skipped: bads.list };
 }
 
+/**
+ * The authors' manufacturer names (LoHo_validation.py): the DICOM Manufacturer upper-cased, name
+ * variants merged. The merged names themselves map to themselves, so normalised sheets (such
+ * as the synthetic ones) read the same.
+ */
+export const BX_MANUFACTURERS: Readonly<Record<string, string>> = {
+  SIEMENS: 'SIEMENS', AGFA: 'AGFA', 'AGFA-GEVAERT': 'AGFA', 'CARESTREAM HEALTH': 'CARESTREAM', CARESTREAM: 'CARESTREAM',
+  'VILLA SISTEMI MEDICALI': 'VSM', VSM: 'VSM', KODAK: 'KODAK', 'FUJIFILM CORPORATION': 'FUJIFILM', FUJIFILM: 'FUJIFILM', DIGITEC: 'DIGITEC',
+};
+/**
+ * Their three LOCO centres, in their fold order: after numbering the seven manufacturers they
+ * recombine KODAK into SIEMENS' id, FUJIFILM into AGFA's and VSM and DIGITEC into CARESTREAM's
+ * (computed radiography of two vendor pairs, and the digital X-ray units).
+ */
+export const BX_CENTRE_GROUPS: readonly { name: string; members: readonly string[] }[] = [
+  { name: 'SIEMENS+KODAK', members: ['SIEMENS', 'KODAK'] },
+  { name: 'AGFA+FUJIFILM', members: ['AGFA', 'FUJIFILM'] },
+  { name: 'CARESTREAM+VSM+DIGITEC', members: ['CARESTREAM', 'VSM', 'DIGITEC'] },
+];
+
+/**
+ * The LOCO centre of a BRIXIA film: its manufacturer's group (default) or, with 'raw' (the
+ * `--preset code` setting), the Manufacturer string as written. An unknown manufacturer is an
+ * error naming it (the authors' map turns it into a missing value).
+ *
+ *   brixiaCentre('Carestream Health') === 'CARESTREAM+VSM+DIGITEC';  brixiaCentre('Kodak', 'raw') === 'Kodak'
+ */
+export function brixiaCentre(manufacturer: string, mode: 'groups' | 'raw' = 'groups', where = 'BrixiaCentre'): string {
+  if (mode === 'raw') return manufacturer || 'unknown';
+  const name = BX_MANUFACTURERS[manufacturer.trim().toUpperCase()];
+  const group = name && BX_CENTRE_GROUPS.find((g) => g.members.includes(name));
+  if (!group) throw bad('readBrixia', where, `column 'Manufacturer' is '${manufacturer}', not one of the authors' manufacturers (${Object.keys(BX_MANUFACTURERS).join(', ')}); data.bxCentres 'raw' keeps the strings as written`);
+  return group.name;
+}
+
 export interface BrixiaOptions {
   /** metadata sheet (default `<root>/metadata_global_v2.csv`) */
   csv?: string;
@@ -129,6 +166,10 @@ export interface BrixiaOptions {
   /** box sheet (default `<root>/box_data_BX.xlsx` when present) or null */
   boxFile?: string | null;
   bins?: BinRule;
+  /** patient groups: one per `Subject` (default; films of one patient never cross splits) or per image (the authors' split) */
+  groupBy?: 'subject' | 'image';
+  /** LOCO centres: the authors' three manufacturer groups (default) or the raw Manufacturer strings */
+  centres?: 'groups' | 'raw';
   checkFiles?: boolean;
   onBadRecord?: OnBad;
 }
@@ -164,9 +205,10 @@ export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promis
       const image = path.join(imageDir, /\.dcm$/i.test(fname) ? fname : `${fname}.dcm`);
       if (opts.checkFiles ?? true) checkFile(op, where, image, 'image');
       const out: DataRecord = {
-        id, task: 'BX', source: 'brixia', image, center: r.cells.Manufacturer || 'unknown',
+        id, task: 'BX', source: 'brixia', image, center: brixiaCentre(r.cells.Manufacturer, opts.centres ?? 'groups', where),
         label: binGlobal(g, opts.bins ?? 'paper'), labelName: score, global: g, where,
       };
+      if ((opts.groupBy ?? 'subject') === 'subject' && r.cells.Subject) out.group = `subject ${r.cells.Subject}`;
       if (maskDir) {
         const m = [`${id}.tiff`, `${id}.tif`, `${id}.png`].map((f) => path.join(maskDir, f)).find((f) => fs.existsSync(f));
         if (m) out.mask = m;

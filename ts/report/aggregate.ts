@@ -57,6 +57,8 @@ export function summarizeRuns(results: readonly RunResult[], opts: ReportOptions
  */
 export function summarizeTau2(results: readonly RunResult[], opts: ReportOptions = {}): RunSummary[] {
   const tau2 = results.flatMap((r): RunResult[] => {
+    // a jointly split LOCO centre without τ2 films has no τ2 test metrics
+    if (!Number.isFinite((r.experiment === 'mdmt' ? r.bxMetrics : r.metrics)?.acc ?? NaN)) return [];
     if (r.experiment === 'stl_bx') return [r];
     if (r.experiment === 'mdmt' && r.bxMetrics) return [{ ...r, metrics: r.bxMetrics, cm: undefined }];
     return [];

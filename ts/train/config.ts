@@ -33,6 +33,10 @@ export interface DataConfig {
   afcReleases?: number[];
   /** BRIXIA global-score bins: paper <5,5–8,9–13,≥14 (default) or code ≤4,5–9,10–14,≥15 */
   bins?: BinRule;
+  /** BRIXIA patient groups: one per `Subject` (default: a patient's films never cross splits) or per image (the authors' code) */
+  bxGroupBy?: 'subject' | 'image';
+  /** BRIXIA LOCO centres: the authors' three manufacturer groups (default) or the raw Manufacturer strings (their split files) */
+  bxCentres?: 'groups' | 'raw';
   /** a record whose file is missing or unreadable: fail (default) or skip it */
   onBadRecord?: 'error' | 'skip';
   /** preprocessed-image disk cache (default none: memory only) */
@@ -138,7 +142,7 @@ export const PAPER_SCHEDULE: ScheduleConfig = { warmupEpochs: 40, earlyStopping:
 export const CODE_PRESET = {
   optim: { weightDecay: 1e-5 },
   schedule: { earlyStopping: 65 },
-  data: { bins: 'code' as BinRule },
+  data: { bins: 'code' as BinRule, bxGroupBy: 'image' as const, bxCentres: 'raw' as const },
   afcLoss: 'mse' as const,
   imagenetNormalize: false,
 };
@@ -183,6 +187,8 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     if ((experiment === 'stl_bx' || experiment === 'mdmt') && !data.bx) bad('data.bx', `is required by experiment '${experiment}'`);
   }
   if (data.bins !== undefined) oneOf('data.bins', data.bins, ['paper', 'code'] as const);
+  if (data.bxGroupBy !== undefined) oneOf('data.bxGroupBy', data.bxGroupBy, ['subject', 'image'] as const);
+  if (data.bxCentres !== undefined) oneOf('data.bxCentres', data.bxCentres, ['groups', 'raw'] as const);
   if (data.onBadRecord !== undefined) oneOf('data.onBadRecord', data.onBadRecord, ['error', 'skip'] as const);
   const optim = { ...PAPER_OPTIM, ...(c.optim ?? {}) };
   num('optim.lr', optim.lr, 0, 10, true);

@@ -5,18 +5,21 @@
  * copy its split files into the run directory.
  *
  * Split layout (the authors' format, ts/data/splits.ts): `<splitsDir>/{AFC,BX}/{<k>,loCo}/<i>/
- * {train,val,test}.txt` plus `meta.json` (seed, k, record count). CV fold i of τ1 pairs with
- * CV fold i of τ2; every LOCO fold of τ1 pairs with BRIXIA LOCO fold `bxLocoFold` (the
- * authors' loCo6, paper.md §3).
+ * {train,val,test}.txt` plus `meta.json` (seed, k, record count and fingerprint, joint). CV
+ * fold i of τ1 pairs with CV fold i of τ2; every LOCO fold of τ1 pairs with BRIXIA LOCO fold
+ * `bxLocoFold` (the authors' loCo6, paper.md §3). When the tasks share images or patients
+ * (covid-cxr) they are split together and LOCO fold i pairs with τ2 fold i, the same patients
+ * held out (`pairedBxFold`).
  *
  *   const recs = await loadRecords(cfg.data);  const f = prepareFold(cfg, recs);  f.afc?.train.length
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
-import { readAIforCOVID, readBrixia, readCovidCxr } from '../data/readers';
-import type { DataRecord, Task } from '../data/records';
-import { afcStrata, bxStrata, makeSplits, readFold, type Fold } from '../data/splits';
+import { BX_CENTRE_GROUPS, readAIforCOVID, readBrixia, readCovidCxr } from '../data/readers';
+import type { DataRecord } from '../data/records';
+import { afcStrata, bxStrata, jointSplits, linkRecords, makeSplits, readFold, type Fold } from '../data/splits';
 import { experimentTasks, type DataConfig, type TrainConfig } from './config';
 
 export interface TaskRecords { afc: DataRecord[]; bx: DataRecord[] }
@@ -43,48 +46,74 @@ export async function loadRecords(data: DataConfig, need: { afc: boolean; bx: bo
   const afcRoot = need.afc ? exists(data.afc, 'data.afc') : undefined;
   const bxRoot = need.bx ? exists(data.bx, 'data.bx') : undefined;
   const afc = afcRoot ? (await readAIforCOVID(afcRoot, { releases: data.afcReleases, onBadRecord })).records : [];
-  const bx = bxRoot ? (await readBrixia(bxRoot, { bins: data.bins ?? 'paper', onBadRecord })).records : [];
+  const bx = bxRoot ? (await readBrixia(bxRoot, { bins: data.bins ?? 'paper', onBadRecord, groupBy: data.bxGroupBy, centres: data.bxCentres })).records : [];
   return { afc, bx };
 }
 
-interface SplitMeta { seed: number; k: number; records: number; ids: string }
+/** What a split folder was made from (meta.json): a changed data set or setting must not reuse it. */
+interface SplitMeta { version: 2; seed: number; k: number; records: number; ids: string; joint: boolean }
 
-function fingerprint(records: DataRecord[]): string {
-  // order-independent summary of which records were split (a changed data set must not reuse old splits)
-  let h = 2166136261;
-  for (const id of records.map((r) => r.id).sort()) for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619) >>> 0;
-  return h.toString(16);
+/** Hex digest (16 chars) of strings, order-independent. */
+export function digest(items: string[]): string {
+  const h = crypto.createHash('sha256');
+  for (const s of [...items].sort()) h.update(s).update('\n');
+  return h.digest('hex').slice(0, 16);
 }
 
+/** Everything a split depends on per record: id, task, label, centre and patient group. */
+function fingerprint(records: DataRecord[]): string {
+  return digest(records.map((r) => `${r.task} ${r.id} ${r.label} ${r.center} ${r.group ?? ''}`));
+}
+
+/** Where a sweep's split files are, and whether both tasks were split together (shared images or patients). */
+export interface SplitDirs { afc?: string; bx?: string; joint: boolean }
+
 /**
- * Writes `<splitsDir>/<task>/` (CV with k folds and LOCO) unless it is already there, via a
- * temporary folder and one rename. An existing folder made from other records, seed or k is
- * an error naming it.
+ * Writes `<splitsDir>/{AFC,BX}/` (CV with k folds and LOCO, for every task that has records)
+ * unless they are already there, each via a temporary folder and one rename. When the tasks
+ * share images or patients (covid-cxr), both are derived from one split by patient
+ * (`jointSplits`); otherwise each task is split on its own, BRIXIA's LOCO folds in the
+ * authors' centre order. An existing folder made from other records, seed or k is an error
+ * naming it.
  *
- * @example ensureSplits('runs/splits', 'AFC', afcRecords, { seed: 0, k: 5 })
+ * @example ensureSplits('runs/splits', await loadRecords(cfg.data), { seed: 0, k: 5 }).afc
  */
-export function ensureSplits(splitsDir: string, task: Task, records: DataRecord[], o: { seed: number; k: number }): string {
-  const dir = path.join(splitsDir, task);
-  const want: SplitMeta = { seed: o.seed, k: o.k, records: records.length, ids: fingerprint(records) };
-  const metaFile = path.join(dir, 'meta.json');
-  if (!fs.existsSync(metaFile)) {
-    if (records.length === 0) throw new MdmtError('EDATA', 'data', `no ${task} records to split`);
-    fs.mkdirSync(splitsDir, { recursive: true });
-    const tmp = path.join(splitsDir, `.${task}.tmp-${process.pid}-${Date.now()}`);
-    makeSplits(tmp, records, { seed: o.seed, strata: task === 'AFC' ? afcStrata : bxStrata, k: o.k });
-    fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify(want, null, 1) + '\n');
-    try {
-      fs.renameSync(tmp, dir);
-    } catch (e) {
-      fs.rmSync(tmp, { recursive: true, force: true });
-      // another process wrote them first: theirs are identical (same inputs), use them
-      if (!fs.existsSync(metaFile)) throw e;
+export function ensureSplits(splitsDir: string, recs: TaskRecords, o: { seed: number; k: number }): SplitDirs {
+  const joint = recs.afc.length > 0 && recs.bx.length > 0 && linkRecords([...recs.afc, ...recs.bx]).shared > 0;
+  const out: SplitDirs = { joint };
+  for (const task of ['AFC', 'BX'] as const) {
+    const records = task === 'AFC' ? recs.afc : recs.bx;
+    if (!records.length) continue;
+    const dir = path.join(splitsDir, task);
+    const want: SplitMeta = { version: 2, seed: o.seed, k: o.k, records: records.length, ids: fingerprint(joint ? [...recs.afc, ...recs.bx] : records), joint };
+    const metaFile = path.join(dir, 'meta.json');
+    if (!fs.existsSync(metaFile)) {
+      fs.mkdirSync(splitsDir, { recursive: true });
+      const tmp = path.join(splitsDir, `.${task}.tmp-${process.pid}-${Date.now()}`);
+      if (joint) jointSplits(task === 'AFC' ? { afc: tmp } : { bx: tmp }, recs.afc, recs.bx, { seed: o.seed, k: o.k });
+      else if (task === 'AFC') makeSplits(tmp, records, { seed: o.seed, strata: afcStrata, k: o.k });
+      else {
+        // the authors' fold order when the centres are their manufacturer groups, else by name
+        const groups = BX_CENTRE_GROUPS.map((g) => g.name);
+        const centres = records.every((r) => groups.includes(r.center)) ? groups : undefined;
+        makeSplits(tmp, records, { seed: o.seed, strata: bxStrata, k: o.k, centres });
+      }
+      fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify(want, null, 1) + '\n');
+      try {
+        fs.renameSync(tmp, dir);
+      } catch (e) {
+        fs.rmSync(tmp, { recursive: true, force: true });
+        // another process wrote them first: theirs are identical (same inputs), use them
+        if (!fs.existsSync(metaFile)) throw e;
+      }
     }
+    const have = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as SplitMeta;
+    if (JSON.stringify(have) !== JSON.stringify(want))
+      throw new MdmtError('ECONFIG', 'data', `${dir} holds splits of other data or settings (${JSON.stringify(have)} vs ${JSON.stringify(want)}): use another splitsDir or delete it`);
+    if (task === 'AFC') out.afc = dir;
+    else out.bx = dir;
   }
-  const have = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as SplitMeta;
-  if (have.seed !== want.seed || have.k !== want.k || have.records !== want.records || have.ids !== want.ids)
-    throw new MdmtError('ECONFIG', 'data', `${dir} holds splits of other data or settings (${JSON.stringify(have)} vs ${JSON.stringify(want)}): use another splitsDir or delete it`);
-  return dir;
+  return out;
 }
 
 /** Number of folds of a protocol in a split folder. */
@@ -99,11 +128,34 @@ export function locoCentres(taskDir: string): string[] {
   return fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => l.slice(l.indexOf(' ') + 1));
 }
 
+/** One task's fold of a run: index, name (CV index or held-out centre) and the fingerprint of its parts. */
+export interface TaskFold { index: number; name: string; split: string }
+
 export interface RunFolds {
+  /** the τ1 / τ2 records this run trains, validates and tests on (per the experiment) */
   afc?: Fold;
   bx?: Fold;
   /** the fold's name in results: CV index, or the held-out centre for LOCO */
   name: string;
+  /** both tasks split together (they share images or patients) */
+  joint: boolean;
+  /** every task fold this run trains on or starts from (FT: τ1 and, for its init, τ2) */
+  tasks: { afc?: TaskFold; bx?: TaskFold };
+}
+
+/** Fingerprint of a fold's parts (which records are in train, val and test): what provenance compares. */
+export function foldDigest(f: Fold): string {
+  return digest((['train', 'val', 'test'] as const).flatMap((p) => f[p].map((r) => `${p} ${r.task} ${r.id}`)));
+}
+
+/**
+ * The τ2 fold paired with a run's fold: the same index under CV, for STL τ2 itself and when the
+ * tasks were split together; under LOCO otherwise `bxLocoFold` (the authors' loCo6).
+ *
+ * @example pairedBxFold({ protocol: 'loco', fold: 3, bxLocoFold: 0, experiment: 'mdmt' }, false) // 0
+ */
+export function pairedBxFold(c: Pick<TrainConfig, 'protocol' | 'fold' | 'bxLocoFold' | 'experiment'>, joint: boolean): number {
+  return c.protocol === 'cv' || c.experiment === 'stl_bx' || joint ? c.fold : c.bxLocoFold;
 }
 
 function pick(taskDir: string, protocol: 'cv' | 'loco', k: number, i: number, records: DataRecord[], what: string): Fold {
@@ -112,39 +164,42 @@ function pick(taskDir: string, protocol: 'cv' | 'loco', k: number, i: number, re
   return readFold(path.join(taskDir, protocol === 'cv' ? String(k) : 'loCo', String(i)), records);
 }
 
+function writeRunSplit(dir: string, fold: Fold): void {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const part of ['train', 'val', 'test'] as const) {
+    const rows = [...fold[part]].map((r) => `${r.id.replace(/\s+/g, '_')} ${r.labelName.replace(/\s+/g, '_')} ${r.center.replace(/\s+/g, '_')}`).sort();
+    fs.writeFileSync(path.join(dir, `${part}.txt`), ['img label center', ...rows].join('\n') + '\n');
+  }
+}
+
 /**
- * The folds a run trains on, with split files written if needed and copied into
- * `<outDir>/split/{AFC,BX}/`.
+ * The folds a run trains on (and the τ2 fold an FT run starts from), with split files written
+ * if needed and copied into `<outDir>/split/{AFC,BX}/`.
  *
  * @example prepareFold(cfg, await loadRecords(cfg.data)).afc!.val.length
  */
 export function prepareFold(cfg: TrainConfig, recs: TaskRecords): RunFolds {
   const t = experimentTasks(cfg.experiment);
-  const needBx = t.bx;
-  const needAfc = t.afc;
-  const out: RunFolds = { name: String(cfg.fold) };
-  if (needAfc) {
-    const dir = ensureSplits(cfg.splitsDir, 'AFC', recs.afc, { seed: cfg.splitSeed, k: cfg.kFolds });
-    out.afc = pick(dir, cfg.protocol, cfg.kFolds, cfg.fold, recs.afc, 'fold');
-    if (cfg.protocol === 'loco') out.name = locoCentres(dir)[cfg.fold];
-  }
-  if (needBx) {
-    const dir = ensureSplits(cfg.splitsDir, 'BX', recs.bx, { seed: cfg.splitSeed, k: cfg.kFolds });
-    // stl_bx under LOCO trains on BRIXIA LOCO fold `fold`; MDMT pairs every AFC centre with bxLocoFold
-    const i = cfg.protocol === 'cv' || cfg.experiment === 'stl_bx' ? cfg.fold : cfg.bxLocoFold;
-    out.bx = pick(dir, cfg.protocol, cfg.kFolds, i, recs.bx, cfg.protocol === 'cv' || cfg.experiment === 'stl_bx' ? 'fold' : 'bxLocoFold');
-    if (!needAfc && cfg.protocol === 'loco') out.name = locoCentres(dir)[i];
-  }
-  for (const [task, fold] of [['AFC', out.afc], ['BX', out.bx]] as const) {
-    if (!fold) continue;
-    const d = path.join(cfg.outDir, 'split', task);
-    fs.mkdirSync(d, { recursive: true });
+  const dirs = ensureSplits(cfg.splitsDir, recs, { seed: cfg.splitSeed, k: cfg.kFolds });
+  const out: RunFolds = { name: String(cfg.fold), joint: dirs.joint, tasks: {} };
+  const need = { afc: t.afc, bx: t.bx || cfg.experiment === 'ft' };
+  for (const task of ['afc', 'bx'] as const) {
+    if (!need[task]) continue;
+    const dir = dirs[task];
+    if (!dir) throw new MdmtError('EDATA', 'data', `no ${task === 'afc' ? 'AIforCOVID (τ1)' : 'BRIXIA (τ2)'} records to split (config.data)`);
+    const index = task === 'afc' ? cfg.fold : pairedBxFold(cfg, dirs.joint);
+    const fold = pick(dir, cfg.protocol, cfg.kFolds, index, recs[task], task === 'afc' || index === cfg.fold ? 'fold' : 'bxLocoFold');
+    const name = cfg.protocol === 'loco' ? locoCentres(dir)[index] : String(index);
+    out.tasks[task] = { index, name, split: foldDigest(fold) };
+    if (!t[task]) continue;
+    out[task] = fold;
+    if (task === 'afc' || !t.afc) out.name = name;
+    writeRunSplit(path.join(cfg.outDir, 'split', task.toUpperCase()), fold);
     for (const part of ['train', 'val', 'test'] as const) {
-      const rows = [...fold[part]].map((r) => `${r.id.replace(/\s+/g, '_')} ${r.labelName.replace(/\s+/g, '_')} ${r.center.replace(/\s+/g, '_')}`).sort();
-      fs.writeFileSync(path.join(d, `${part}.txt`), ['img label center', ...rows].join('\n') + '\n');
+      // a τ1 centre without τ2 films leaves a jointly split LOCO fold without a τ2 test set
+      if (fold[part].length === 0 && !(dirs.joint && task === 'bx' && part === 'test'))
+        throw new MdmtError('EDATA', 'train', `${task.toUpperCase()} fold ${name} has an empty ${part} set (too few records for this protocol)`);
     }
-    for (const part of ['train', 'val', 'test'] as const)
-      if (fold[part].length === 0) throw new MdmtError('EDATA', 'train', `${task} fold ${out.name} has an empty ${part} set (too few records for this protocol)`);
   }
   return out;
 }

@@ -9,8 +9,10 @@
  *
  * STL jobs run before the FT and MDMT jobs that start from their best.safetensors (FT: STL τ2
  * of the same fold; MDMT: STL τ1 and STL τ2 of the same fold; under LOCO the τ2 fold is
- * `bxLocoFold`). Resume: a job with result.json is never recomputed, a job with a checkpoint
- * continues from it (train() does that), and a job locked by another live process is left
+ * `bxLocoFold`, or the same fold when the tasks share patients and were split together).
+ * train() checks each init file's provenance, so a mixed-up runs directory fails loudly.
+ * Resume: a job with result.json is never recomputed, a job with a checkpoint continues from
+ * it (train() does that), and a job locked by another live process is left
  * to it and waited for; a lock whose process is gone (killed) is taken over; a job that fails
  * is recorded and the jobs that do not need it go on. So a sweep killed at any
  * moment continues where it stopped when started again, and several processes may share
@@ -84,7 +86,7 @@ const jobKey = (p: Protocol, b: string, e: ExperimentName, f: number) => `${p}/$
  *
  * @example planJobs(cfg, { cv: 5, loco: 6 }, 0).map((j) => j.key)
  */
-export function planJobs(cfg: ExperimentConfig, counts: { cv: number; loco: number; bxLoco: number }, bxLocoFold: number): Job[] {
+export function planJobs(cfg: ExperimentConfig, counts: { cv: number; loco: number; bxLoco: number; joint?: boolean }, bxLocoFold: number): Job[] {
   const exps = cfg.experiments ?? [...EXPERIMENTS];
   for (const e of exps) if (!EXPERIMENTS.includes(e)) throw new MdmtError('ECONFIG', 'experiment', `unknown experiment '${e}' (${EXPERIMENTS.join(', ')})`);
   const protocols = cfg.protocols ?? [...PROTOCOLS];
@@ -99,11 +101,12 @@ export function planJobs(cfg: ExperimentConfig, counts: { cv: number; loco: numb
     const n = p === 'cv' ? counts.cv : counts.loco;
     const folds = (cfg.folds?.[p] ?? [...Array(n).keys()]).slice(0, cfg.foldLimit ?? Infinity);
     for (const f of folds) if (!Number.isInteger(f) || f < 0 || f >= n) throw new MdmtError('ECONFIG', 'experiment', `${p} fold ${f} does not exist (${n} folds)`);
-    if (p === 'loco' && exps.some((e) => e !== 'stl_afc') && bxLocoFold >= counts.bxLoco)
+    if (p === 'loco' && !counts.joint && exps.some((e) => e !== 'stl_afc') && bxLocoFold >= counts.bxLoco)
       throw new MdmtError('ECONFIG', 'experiment', `bxLocoFold ${bxLocoFold} does not exist (${counts.bxLoco} BRIXIA LOCO folds)`);
     for (const b of cfg.backbones) {
       for (const f of folds) {
-        const bxFold = p === 'cv' ? f : bxLocoFold;
+        // the τ2 fold of the same patients (CV, or tasks split together), else the authors' loCo6 pairing (pairedBxFold)
+        const bxFold = p === 'cv' || counts.joint ? f : bxLocoFold;
         const afcJob = () => addStl(mk(p, b, 'stl_afc', f));
         const bxJob = () => addStl(mk(p, b, 'stl_bx', bxFold));
         if (exps.includes('stl_afc')) afcJob();
@@ -177,19 +180,22 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
   const sweepLog = (msg: string) => fs.appendFileSync(path.join(runsDir, 'sweep.log'), `${new Date().toISOString()} ${process.pid} ${msg}\n`);
   const exps = cfg.experiments ?? [...EXPERIMENTS];
   const needAfc = exps.some((e) => experimentTasks(e).afc);
-  const needBx = exps.some((e) => e !== 'stl_afc');
-  // validate the shared settings once (with a stand-in STL job) and write the sweep's splits
-  const probe = resolveTrainConfig({ ...cfg.base, backbone: cfg.backbones[0] ?? '?', experiment: needAfc ? 'stl_afc' : 'stl_bx', outDir: runsDir, splitsDir: path.join(runsDir, 'splits') } as TrainConfigInput);
-  const recs = await loadRecords(probe.data, { afc: needAfc, bx: needBx });
+  // validate the shared settings once per backbone (with a stand-in STL job: each backbone's
+  // ImageNet file must exist) and write the sweep's splits
+  const stand = (backbone: string) => resolveTrainConfig({ ...cfg.base, backbone, experiment: needAfc ? 'stl_afc' : 'stl_bx', outDir: runsDir, splitsDir: path.join(runsDir, 'splits') } as TrainConfigInput);
+  const probe = stand(cfg.backbones[0] ?? '?');
+  cfg.backbones.slice(1).forEach(stand);
+  if (typeof cfg.base.pretrained === 'string' && new Set(cfg.backbones).size > 1)
+    throw new MdmtError('ECONFIG', 'experiment', `config.pretrained names one weights file for ${cfg.backbones.length} backbones: give pretrainedDir (--pretrained-dir, $MDMT_WEIGHTS), a folder of <backbone>.safetensors`);
+  const recs = await loadRecords(probe.data);
   const splitsDir = path.join(runsDir, 'splits');
-  const split = (task: 'AFC' | 'BX', r: typeof recs.afc) => ensureSplits(splitsDir, task, r, { seed: probe.splitSeed, k: probe.kFolds });
-  const afcDir = needAfc ? split('AFC', recs.afc) : undefined;
-  const bxDir = needBx ? split('BX', recs.bx) : undefined;
+  const dirs = ensureSplits(splitsDir, recs, { seed: probe.splitSeed, k: probe.kFolds });
   const counts = {
     cv: probe.kFolds,
     // LOCO folds are the τ1 centres; a τ2-only sweep runs its one BRIXIA LOCO fold
-    loco: afcDir ? foldCount(afcDir, 'loco', probe.kFolds) : 1,
-    bxLoco: bxDir ? foldCount(bxDir, 'loco', probe.kFolds) : 0,
+    loco: needAfc && dirs.afc ? foldCount(dirs.afc, 'loco', probe.kFolds) : 1,
+    bxLoco: dirs.bx ? foldCount(dirs.bx, 'loco', probe.kFolds) : 0,
+    joint: dirs.joint,
   };
   const jobs = planJobs(cfg, counts, probe.bxLocoFold);
   const done = (j: Job) => fs.existsSync(path.join(j.dir, RUN_FILES.result));
