@@ -44,6 +44,12 @@ test('LOCO pairs every centre with BRIXIA fold bxLocoFold', () => {
   ], 'MDMT alone pulls in its STL jobs');
 });
 
+test('tasks split together: LOCO FT and MDMT start from STL τ2 of the same held-out centre', () => {
+  const jobs = planJobs(base({ protocols: ['loco'], backbones: ['a'], experiments: ['ft', 'mdmt'] }), { cv: 5, loco: 3, bxLoco: 3, joint: true }, 0);
+  for (const j of jobs.filter((x) => !x.experiment.startsWith('stl'))) assert.is(j.deps.stlBx, `loco/a/stl_bx/fold${j.fold}`, j.key);
+  assert.not.throws(() => planJobs(base({ protocols: ['loco'] }), { cv: 5, loco: 6, bxLoco: 6, joint: true }, 9), 'bxLocoFold plays no part');
+});
+
 test('fold selection, limits and errors', () => {
   const j = planJobs(base({ protocols: ['cv'], backbones: ['a'], experiments: ['stl_afc'], folds: { cv: [3, 1] }, foldLimit: 1 }), { cv: 5, loco: 6, bxLoco: 3 }, 0);
   assert.equal(j.map((x) => x.key), ['cv/a/stl_afc/fold3']);

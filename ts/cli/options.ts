@@ -86,7 +86,9 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--afc-fraction <x>', 'fixed τ1 fraction of each MDMT batch (default: random, proportional to size)', numArg(0))
     .option('--no-augment', 'no training augmentation')
     .option('--no-imagenet-normalize', 'no ImageNet mean/std after [0,1] scaling')
-    .option('--pretrained <file>', 'ImageNet weights of the backbone (safetensors, torchvision keys)', existingPath)
+    .option('--pretrained <file>', 'ImageNet weights of the backbone (safetensors, torchvision/timm keys); one backbone only', existingPath)
+    .option('--pretrained-dir <dir>', 'folder of <backbone>.safetensors ImageNet weights (default $MDMT_WEIGHTS; scripts/export_weights.py --all)', existingPath)
+    .option('--random-init', 'start from random weights even when $MDMT_WEIGHTS is set (not comparable with the paper)')
     .option('--workers <n>', 'loader worker threads (0 = in-process; default min(cores − 1, 8))', intArg(0))
     .option('--cache-dir <dir>', 'disk cache of preprocessed images')
     .option('--checkpoint-every <n>', 'write the resume checkpoint every n epochs (default 1)', intArg(1))
@@ -143,11 +145,13 @@ export function trainBase(o: Opts): Partial<TrainConfigInput> {
     device: set(o.device as string, file.device),
     lossNormalize: set(o.lossNormalize as 'batch' | 'masked', file.lossNormalize),
     afcLoss: set(o.afcLoss as 'ce' | 'mse', set(file.afcLoss, code ? CODE_PRESET.afcLoss : undefined)),
-    pretrained: set(o.pretrained as string, file.pretrained),
+    pretrained: o.randomInit ? false : set(o.pretrained as string, file.pretrained),
+    pretrainedDir: set(o.pretrainedDir as string, file.pretrainedDir),
     workers: set(o.workers as number, file.workers),
     checkpointEvery: set(o.checkpointEvery as number, file.checkpointEvery),
     progress: o.progress !== false,
   };
+  if (o.randomInit && o.pretrained) throw new MdmtError('ECONFIG', '--random-init', 'contradicts --pretrained');
   if (o.augment === false) out.augment = false;
   if (o.imagenetNormalize === false) out.imagenetNormalize = false;
   else if (code && file.imagenetNormalize === undefined) out.imagenetNormalize = CODE_PRESET.imagenetNormalize;

@@ -18,7 +18,7 @@ export { binGlobal, padBrixia, BIN_EDGES, TASK_ID, PROGNOSIS } from './records';
 export type { DataRecord, Dataset, BadRecord, BinRule, OnBad, Task } from './records';
 export { readCsv, readXlsx, readSheet, parseCsv } from './sheets';
 export type { Sheet } from './sheets';
-export { readAIforCOVID, readBrixia, readCovidCxr, readBoxSheet, AFC_EXCLUDED, AFC_RELEASES, parseRegionBox } from './readers';
+export { readAIforCOVID, readBrixia, readCovidCxr, readBoxSheet, AFC_EXCLUDED, AFC_RELEASES, parseRegionBox, brixiaCentre, BX_MANUFACTURERS, BX_CENTRE_GROUPS } from './readers';
 export type { AfcOptions, BrixiaOptions, CovidCxrOptions } from './readers';
 export { synth, drawChest } from './synth';
 export type { SynthOptions, SynthResult } from './synth';
@@ -29,7 +29,7 @@ export {
 export type { Box, PreprocessOptions, Preprocessed } from './preprocess';
 export { augment, drawAugment, applyAugment, hflip, rotate, IDENTITY } from './augment';
 export type { AugmentOptions, AugmentParams } from './augment';
-export { stratifiedFolds, locoFolds, writeFolds, readSplitFile, readFold, makeSplits, afcStrata, bxStrata } from './splits';
+export { stratifiedFolds, locoFolds, writeFolds, readSplitFile, readFold, makeSplits, afcStrata, bxStrata, jointSplits, jointStrata, linkRecords } from './splits';
 export type { Fold, SplitRow, SplitSet, Strata } from './splits';
 export { Loader, toTensors } from './loader';
 export type { LoaderOptions, Batch, BatchTensors, LoaderReport } from './loader';

@@ -199,3 +199,38 @@ export function loadSafetensors(file: string, device?: string): SafetensorsFile 
   }
   return decodeSafetensors(buf, device, file);
 }
+
+/**
+ * The `__metadata__` of a safetensors file, reading only its header (provenance checks of
+ * large weight files without loading them).
+ *   readSafetensorsMetadata('runs/x/best.safetensors').experiment // 'stl_bx'
+ */
+export function readSafetensorsMetadata(file: string): Record<string, string> {
+  const bad = (m: string) => new MdmtError('EDATA', 'readSafetensorsMetadata', `${file}: ${m}`);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    throw new MdmtError('EIO', 'readSafetensorsMetadata', `cannot read ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.alloc(8);
+    if (size < 8 || fs.readSync(fd, head, 0, 8, 0) !== 8) throw bad(`too short (${size} bytes) for the 8-byte header length`);
+    const n = Number(head.readBigUInt64LE(0));
+    if (n < 2 || 8 + n > size) throw bad(`header length ${n} does not fit the file (${size} bytes)`);
+    const json = Buffer.alloc(n);
+    fs.readSync(fd, json, 0, n, 8);
+    let header: { __metadata__?: Record<string, unknown> };
+    try {
+      header = JSON.parse(json.toString('utf8'));
+    } catch (e) {
+      throw bad(`header is not JSON (${(e as Error).message})`);
+    }
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(header?.__metadata__ ?? {})) out[k] = String(v);
+    return out;
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -41,6 +41,9 @@ export interface RunResult {
   bxMetrics?: FoldMetrics;
   history?: EpochRecord[];
   bestEpoch?: number;
+  /** Whether the backbone began from ImageNet weights (FT / MDMT: through their STL inits);
+   *  false = random initialisation, not comparable with the paper; undefined = not recorded. */
+  imagenet?: boolean;
 }
 
 export interface ReportOptions {

@@ -7,6 +7,7 @@
  *
  *   const cfg = resolveTrainConfig({ backbone: 'resnet18', experiment: 'stl_afc', data: { afc, bx }, outDir: 'runs/r18' });
  */
+import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { MdmtError } from '../errors';
@@ -112,8 +113,15 @@ export interface TrainConfig {
   beta: number;
   /** FT / MDMT: best.safetensors of the STL runs of the same fold */
   init: { stlAfc?: string; stlBx?: string };
-  /** ImageNet weights of the backbone (safetensors with torchvision keys), if the user has them */
-  pretrained?: string;
+  /**
+   * The backbone's ImageNet weights (safetensors, torchvision / timm keys; the paper starts every
+   * backbone from ImageNet): this file, or `<pretrainedDir>/<backbone>.safetensors`; false =
+   * random initialisation (recorded in result.json and flagged by the report). FT and MDMT
+   * inherit ImageNet through their STL inits (MDMT also keeps this file's BN statistics).
+   */
+  pretrained: string | false;
+  /** folder of `<backbone>.safetensors` ImageNet weights (default $MDMT_WEIGHTS; scripts/export_weights.py --all writes it) */
+  pretrainedDir?: string;
   /** loader worker threads (0 = in-process; default min(cores − 1, 8), at least 1) */
   workers: number;
   /** cli-progress bars on stderr when train() / experiment() get no hooks (default false) */
@@ -137,7 +145,8 @@ export const PAPER_SCHEDULE: ScheduleConfig = { warmupEpochs: 40, earlyStopping:
 
 /**
  * The authors' code values where they differ from the paper (paper.md §6): weight decay 1e-5,
- * early stopping 65, code bins, MSE for τ1 in MDMT, no ImageNet normalisation.
+ * early stopping 65, code bins, MSE for τ1 in MDMT, no ImageNet normalisation, BRIXIA split
+ * per image with the raw Manufacturer strings as LOCO centres.
  */
 export const CODE_PRESET = {
   optim: { weightDecay: 1e-5 },
@@ -162,6 +171,28 @@ function num(field: string, v: unknown, lo: number, hi = Infinity, loOpen = fals
 function oneOf<T extends string>(field: string, v: unknown, allowed: readonly T[]): T {
   if (!allowed.includes(v as T)) bad(field, `must be one of ${allowed.join(' | ')}, got ${JSON.stringify(v)}`);
   return v as T;
+}
+
+/**
+ * The ImageNet weights of a run: an explicit file wins, then `pretrainedDir`, then
+ * $MDMT_WEIGHTS (a folder of `<backbone>.safetensors`); none = random initialisation. A folder
+ * without the backbone's file is an error naming the file. An explicit file is checked when it
+ * is loaded, so a finished run whose weights moved still reads back.
+ */
+function resolvePretrained(c: TrainConfigInput, backbone: string): Pick<TrainConfig, 'pretrained' | 'pretrainedDir'> {
+  if (c.pretrained !== undefined && c.pretrained !== false && (typeof c.pretrained !== 'string' || !c.pretrained))
+    bad('pretrained', `must be a .safetensors file or false (random initialisation), got ${JSON.stringify(c.pretrained)}`);
+  if (c.pretrainedDir !== undefined && (typeof c.pretrainedDir !== 'string' || !c.pretrainedDir)) bad('pretrainedDir', `must be a directory path, got ${JSON.stringify(c.pretrainedDir)}`);
+  if (c.pretrained === false) return { pretrained: false };
+  const field = c.pretrainedDir !== undefined ? 'pretrainedDir' : 'pretrainedDir ($MDMT_WEIGHTS)';
+  const dir = c.pretrainedDir ?? (process.env.MDMT_WEIGHTS || undefined);
+  if (typeof c.pretrained === 'string') return { pretrained: path.resolve(c.pretrained), ...(c.pretrainedDir ? { pretrainedDir: path.resolve(c.pretrainedDir) } : {}) };
+  if (!dir) return { pretrained: false };
+  const d = path.resolve(dir);
+  if (!fs.existsSync(d) || !fs.statSync(d).isDirectory()) bad(field, `'${d}' is not a directory`);
+  const file = path.join(d, `${backbone}.safetensors`);
+  if (!fs.existsSync(file)) bad(field, `'${d}' has no ${backbone}.safetensors (the ImageNet weights of backbone '${backbone}': ${file}; scripts/export_weights.py --all writes them)`);
+  return { pretrained: file, pretrainedDir: d };
 }
 
 /**
@@ -232,7 +263,7 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     mixing: c.mixing ?? 'random',
     beta: num('beta', c.beta ?? 0.5, 0, 1),
     init: { ...(c.init ?? {}) },
-    pretrained: c.pretrained,
+    ...resolvePretrained(c, c.backbone),
     workers: int('workers', c.workers ?? Math.max(1, Math.min(os.cpus().length - 1, 8)), 0, 64),
     progress: c.progress ?? false,
     keepCheckpoint: c.keepCheckpoint ?? true,

@@ -12,7 +12,8 @@ export {
   resolveTrainConfig, experimentTasks, EXPERIMENTS, PROTOCOLS, PAPER_OPTIM, PAPER_SCHEDULE, CODE_PRESET,
   type TrainConfig, type TrainConfigInput, type DataConfig, type OptimConfig, type ScheduleConfig, type ExperimentName, type Protocol,
 } from './config';
-export { loadRecords, ensureSplits, prepareFold, type TaskRecords, type RunFolds } from './data';
+export { loadRecords, ensureSplits, prepareFold, pairedBxFold, foldDigest, type TaskRecords, type RunFolds, type SplitDirs, type TaskFold } from './data';
+export { checkInits, ownPretraining, provenanceMeta, type Pretraining } from './provenance';
 export { buildTaskNet, stepLoss, type TaskNet, type TaskOutputs } from './models';
 export { evaluateModel, type ModelEval, type TaskEval } from './evaluate';
 export { saveCheckpoint, loadCheckpoint, saveWeights, loadWeights, readTensors, atomicWriteJson, readJson } from './checkpoint';

@@ -7,8 +7,9 @@
  *  - mdmt:    MDMTModel — backbone parameters = beta·STLτ1 + (1−beta)·STLτ2 of the same fold,
  *             buffers keep their initial values (ImageNet when `pretrained` is given), both
  *             heads fresh (`averageBackbones`).
- * With `pretrained`, the backbone first loads ImageNet weights (torchvision keys, classifier
- * dropped). The step loss is Eq. 2: maskedXent(afc) + maskedXent(bx) with the per-sample
+ * With `pretrained`, STL and MDMT backbones first load ImageNet weights (torchvision / timm
+ * keys, classifier dropped); train() checks beforehand that FT / MDMT inits started from the
+ * same file (ts/train/provenance.ts). The step loss is Eq. 2: maskedXent(afc) + maskedXent(bx) with the per-sample
  * dataset indicators as masks (τ1 may use the authors' MSE instead, `afcLoss: 'mse'`).
  *
  *   const net = buildTaskNet(cfg);  const out = net.forward(x);  const loss = stepLoss(out, t, batch, cfg);
@@ -35,15 +36,23 @@ export interface TaskNet {
   forward(x: Tensor): TaskOutputs;
 }
 
-/** Loads ImageNet weights (torchvision / timm keys) into `module.backbone`, dropping the classifier. */
+/**
+ * Loads ImageNet weights (torchvision / timm keys) into `module.backbone`, dropping the
+ * classifier; every backbone key must be there with its shape.
+ */
 function loadPretrained(m: MDMTModel | STLModel, file: string): void {
-  const sd = readTensors(file);
+  let sd: Map<string, Tensor>;
+  try {
+    sd = readTensors(file);
+  } catch (e) {
+    throw new MdmtError('EIO', 'train', `cannot read config.pretrained '${file}': ${(e as Error).message}`);
+  }
   try {
     const own = new Set(m.backbone.stateDict().keys());
     const keep = new Map([...sd].filter(([k]) => own.has(k)));
-    if (keep.size === 0) throw new MdmtError('EDATA', 'train', `${file}: no key matches the backbone '${[...own][0]}', ... (config.pretrained)`);
+    if (keep.size === 0) throw new MdmtError('EDATA', 'train', `${file}: no key matches the backbone '${[...own][0]}', ... (config.pretrained: the weights of another model?)`);
     const { missing } = m.backbone.loadStateDict(keep, { strict: false });
-    if (missing.length) throw new MdmtError('EDATA', 'train', `${file} lacks ${missing.length} backbone keys, e.g. ${missing.slice(0, 3).join(', ')} (config.pretrained)`);
+    if (missing.length) throw new MdmtError('EDATA', 'train', `${file} lacks ${missing.length} backbone keys, e.g. ${missing.slice(0, 3).join(', ')} (config.pretrained: the weights of another model?)`);
   } finally {
     for (const t of sd.values()) t.dispose();
   }
@@ -77,7 +86,8 @@ export function buildTaskNet(cfg: TrainConfig): TaskNet {
   }
   const task = cfg.experiment === 'stl_bx' ? 'bx' : 'afc';
   const m = new STLModel(task, cfg.backbone);
-  if (cfg.pretrained) loadPretrained(m, cfg.pretrained);
+  // FT takes its whole backbone (parameters and BN statistics) from STL τ2, which began from the same file
+  if (cfg.pretrained && cfg.experiment !== 'ft') loadPretrained(m, cfg.pretrained);
   if (cfg.experiment === 'ft') {
     const sd = stlWeights(cfg.init.stlBx!, 'config.init.stlBx');
     try {

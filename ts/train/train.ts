@@ -33,6 +33,7 @@ import { evaluateModel, type ModelEval } from './evaluate';
 import type { ConfusionMatrix, FoldMetrics } from './metrics';
 import { buildTaskNet, stepLoss, type TaskNet } from './models';
 import { progressHooks, SILENT, type TrainHooks } from './progress';
+import { checkInits, ownPretraining, provenanceMeta, type Pretraining } from './provenance';
 import { EpochSchedule, type EpochScheduleState } from './schedule';
 
 /** File names inside a run directory. */
@@ -57,7 +58,7 @@ export interface TrainResult {
   /** test metrics of the best model on the main task (τ1, or τ2 for stl_bx); MDMT adds τ2 */
   metrics: { test: FoldMetrics; cm: ConfusionMatrix; bx?: FoldMetrics; bxCm?: ConfusionMatrix };
   /** what the report reads (also result.json) */
-  result: RunResult & { stopReason: string; epochs: number; seconds: number };
+  result: RunResult & { stopReason: string; epochs: number; seconds: number; pretraining: Pretraining };
 }
 
 /** Progress state kept in the checkpoint's metadata. */
@@ -136,8 +137,13 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Prom
   const loaders: Loader[] = [];
   try {
     setDefaultDevice(cfg.device);
-    const recs = await loadRecords(cfg.data, { afc: tasks.afc, bx: tasks.bx });
+    // both tasks' records even for an STL run: tasks that share images or patients are split together
+    const recs = await loadRecords(cfg.data);
     const folds = prepareFold(cfg, recs);
+    const own = ownPretraining(cfg);
+    const pretraining = cfg.experiment === 'ft' || cfg.experiment === 'mdmt' ? checkInits(cfg, folds, own) : own;
+    if (!pretraining.imagenet) hooks.onLog?.(`${path.basename(dir)}: random initialisation, not ImageNet (config.pretrained / pretrainedDir / $MDMT_WEIGHTS): not comparable with the paper`);
+    const bestMeta = provenanceMeta(cfg, folds, pretraining);
     const part = (p: 'train' | 'val' | 'test') => [...(folds.afc?.[p] ?? []), ...(folds.bx?.[p] ?? [])];
     const [trainLoader, valLoader, testLoader] = (['train', 'val', 'test'] as const).map((p) => {
       const l = makeLoader(cfg, part(p), p === 'train', hooks);
@@ -204,7 +210,7 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Prom
       const rec = epochRecord(epoch, lossSum / Math.max(nb, 1), lr, ev, tasks.main, r.isBest, (Date.now() - t0) / 1000);
       if (r.stop) (rec as Record<string, unknown>).stop = stopReason = r.reason;
       fs.appendFileSync(file('log'), JSON.stringify(rec) + '\n');
-      if (r.isBest) saveWeights(file('best'), net.module, { epoch: String(epoch) });
+      if (r.isBest) saveWeights(file('best'), net.module, { epoch: String(epoch), ...bestMeta });
       state = { epoch, schedule: schedule.state(), history: [...state.history, rec], seed: cfg.seed, seconds: state.seconds };
       if (epoch % cfg.checkpointEvery === 0 || r.stop || epoch === cfg.schedule.maxEpochs) saveCheckpoint(file('checkpoint'), net.module, opt, state);
       hooks.onEpoch?.(rec);
@@ -213,10 +219,11 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Prom
 
     // the best model (or the last one when warm-up never ended) on the test set
     const selected = schedule.bestEpoch > 0;
-    if (!selected) saveWeights(file('best'), net.module, { epoch: String(state.epoch), selected: 'false' });
+    if (!selected) saveWeights(file('best'), net.module, { epoch: String(state.epoch), selected: 'false', ...bestMeta });
     else loadWeights(file('best'), net.module);
     const ev = await evaluateModel(net, testLoader, lossCfg);
-    const main = tasks.main === 'AFC' ? ev.afc! : ev.bx!;
+    // no test records of the main task (a jointly split LOCO centre without τ2 films): no test metrics
+    const main = (tasks.main === 'AFC' ? ev.afc : ev.bx) ?? { metrics: { acc: NaN, f1: NaN, gmean: NaN, cm: [] as number[][] } };
     const pick = (e: typeof main) => ({ acc: e.metrics.acc, f1: e.metrics.f1, gmean: e.metrics.gmean });
     const bestEpoch = selected ? schedule.bestEpoch : state.epoch;
     const result: TrainResult['result'] = {
@@ -224,6 +231,7 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Prom
       metrics: pick(main), cm: main.metrics.cm,
       ...(cfg.experiment === 'mdmt' && ev.bx ? { bxMetrics: pick(ev.bx) } : {}),
       history: state.history, bestEpoch, stopReason, epochs: state.epoch, seconds: state.seconds,
+      imagenet: pretraining.imagenet, pretraining,
     };
     const out: TrainResult = {
       history: state.history,
