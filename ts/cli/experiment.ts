@@ -46,6 +46,7 @@ export function register(program: Command): void {
     for (const f of out.failed) process.stderr.write(`mdmt experiment: ${f.key} failed: ${f.error}\n`);
     if (o.report && out.results.length) {
       const r = reportRuns(cfg.runsDir);
+      for (const w of r.warnings) process.stderr.write(`mdmt report: warning: ${w}\n`);
       process.stdout.write(`\n${tablesOf(r.markdown)}\n\nreport: ${r.files[0]}\n`);
     }
     if (out.pending.length || out.failed.length) process.exitCode = 1;

@@ -40,6 +40,7 @@ export function register(program: Command): void {
     .option('--warmup <n>', 'warm-up shaded on learning curves (default 40)', intArg(0))
     .action((runsDir: string, o: Record<string, unknown>) => {
       const r = reportRuns(path.resolve(runsDir), { out: o.out as string | undefined, mu: o.mu as 'folds' | 'pooled', ddof: o.ddof as number | undefined, warmupEpochs: o.warmup as number | undefined });
+      for (const w of r.warnings) process.stderr.write(`mdmt report: warning: ${w}\n`);
       process.stdout.write(`${tablesOf(r.markdown)}\n\n${r.results.length} runs; report: ${r.files[0]} (${r.files.length} files, plots in ${path.join(r.out, 'plots')})\n`);
     });
 }

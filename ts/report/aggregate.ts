@@ -10,11 +10,15 @@ export const TABLE_METRICS = ['acc', 'f1', 'gmean'] as const;
 export const TABLE1_EXPERIMENTS: readonly Experiment[] = ['stl_afc', 'ft', 'mdmt'];
 export const PROTOCOLS: readonly Protocol[] = ['cv', 'loco'];
 
-/** Summary of one backbone × experiment × protocol, with its fold count. */
+/** Summary of one backbone × experiment × protocol, with its folds. */
 export interface RunSummary extends ExperimentSummary {
   experiment: Experiment;
   protocol: Protocol;
   folds: number;
+  /** the finished folds (names), sorted */
+  foldNames: string[];
+  /** how μ was computed: mean of the fold metrics, or the metric of the pooled confusion matrix */
+  mu: 'folds' | 'pooled';
 }
 
 /**
@@ -39,12 +43,15 @@ export function summarizeRuns(results: readonly RunResult[], opts: ReportOptions
       seen.add(String(r.fold));
     }
     const metrics: Record<string, MeanStd> = summarizeFolds(runs.map((r) => r.metrics), { ddof: opts.ddof });
-    if (opts.mu === 'pooled' && runs.every((r) => r.cm)) {
-      const pooled = metricsFromConfusion(addConfusion(...runs.map((r) => r.cm!)));
-      for (const m of TABLE_METRICS) if (metrics[m]) metrics[m] = { ...metrics[m]!, mean: pooled[m] };
+    // pooled needs every fold's confusion matrix; otherwise μ stays the fold mean (and says so)
+    const pooled = opts.mu === 'pooled' && runs.every((r) => r.cm?.length);
+    if (pooled) {
+      const cm = metricsFromConfusion(addConfusion(...runs.map((r) => r.cm!)));
+      for (const m of TABLE_METRICS) if (metrics[m]) metrics[m] = { ...metrics[m]!, mean: cm[m] };
     }
     const { backbone, experiment, protocol } = runs[0]!;
-    out.push({ backbone, experiment, protocol, metrics, folds: runs.length });
+    const foldNames = runs.map((r) => String(r.fold)).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    out.push({ backbone, experiment, protocol, metrics, folds: runs.length, foldNames, mu: pooled ? 'pooled' : 'folds' });
   }
   return out.sort((a, b) => a.backbone.localeCompare(b.backbone) || a.protocol.localeCompare(b.protocol) || a.experiment.localeCompare(b.experiment));
 }
@@ -104,12 +111,29 @@ export function table1(summaries: readonly RunSummary[], experiments: readonly E
   return t;
 }
 
+/** One Table 2 cell with what it was computed from. */
+export interface Table2Cell extends Comparison {
+  /** the backbones' runs of MDMT and the baseline do not all cover the same folds (or some
+   *  backbone lacks one of the two): the pairing mixes unequal evidence */
+  partial: boolean;
+  /** per backbone, finished folds of MDMT / the baseline under this protocol */
+  folds: Record<string, { target: number; baseline: number }>;
+}
+
 /**
  * Table 2: MDMT vs STL τ1 and vs FT on μ (greater) and σ (smaller), paired across backbones,
- * one-tailed paired t-test with the Wilcoxon signed-rank test alongside.
+ * one-tailed paired t-test with the Wilcoxon signed-rank test alongside. A cell of a partial
+ * sweep (backbones with unequal finished folds) is marked `partial`.
  *
  * @example table2(summaries).filter((c) => c.stat === 'mean' && c.baseline === 'ft')
  */
-export function table2(summaries: readonly RunSummary[]): Comparison[] {
-  return paperComparisons(summaries, { target: 'mdmt', baselines: ['stl_afc', 'ft'], protocols: PROTOCOLS, metrics: TABLE_METRICS });
+export function table2(summaries: readonly RunSummary[]): Table2Cell[] {
+  return paperComparisons(summaries, { target: 'mdmt', baselines: ['stl_afc', 'ft'], protocols: PROTOCOLS, metrics: TABLE_METRICS }).map((c) => {
+    const of = (e: string) => new Map(summaries.filter((s) => s.experiment === e && s.protocol === c.protocol).map((s) => [s.backbone, s]));
+    const t = of('mdmt'), b = of(c.baseline);
+    const backbones = [...new Set([...t.keys(), ...b.keys()])].sort();
+    const folds = Object.fromEntries(backbones.map((k) => [k, { target: t.get(k)?.folds ?? 0, baseline: b.get(k)?.folds ?? 0 }]));
+    const sets = backbones.flatMap((k) => [t.get(k)?.foldNames.join(',') ?? '', b.get(k)?.foldNames.join(',') ?? '']);
+    return { ...c, partial: new Set(sets).size > 1, folds };
+  });
 }

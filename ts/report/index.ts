@@ -6,12 +6,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PROTOCOLS, summarizeRuns, summarizeTau2, table1, table2, type RunSummary } from './aggregate';
+import { muStatement, partialSweepWarnings, pretrainingNotice } from './notes';
 import { backboneBarsSvg, learningCurveSvg } from './plots';
 import { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown } from './tables';
 import { PROTOCOL_LABEL, type ReportOptions, type RunResult } from './types';
 
 export * from './types';
-export { summarizeRuns, summarizeTau2, table1, table2, type RunSummary, type Table1, type Table1Cell } from './aggregate';
+export { summarizeRuns, summarizeTau2, table1, table2, type RunSummary, type Table1, type Table1Cell, type Table2Cell } from './aggregate';
+export { muStatement, partialSweepWarnings, pretrainingNotice } from './notes';
 export { backboneBarsSvg, learningCurveSvg } from './plots';
 export { svgToPng } from './png';
 export { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown, toCsv } from './tables';
@@ -21,6 +23,8 @@ export interface Report {
   markdown: string;
   /** Absolute paths of every file written, report.md first. */
   files: string[];
+  /** What makes the tables less than they look: random-init runs, partial sweeps (also in report.md). */
+  warnings: string[];
 }
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
@@ -78,12 +82,16 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   }
   const backbones = new Set(summaries.map((s) => s.backbone)).size;
   const ddof = opts.ddof ?? 0;
+  const notice = pretrainingNotice(results);
+  const partial = partialSweepWarnings(t2);
+  const random = results.filter((r) => r.imagenet !== true).length;
+  const warnings = [...(random ? [`${random} of ${results.length} runs did not begin from ImageNet (random or unrecorded initialisation): not comparable with the paper`] : []), ...partial];
+  const mu = muStatement(summaries, opts.mu);
   const markdown = [
     `# ${opts.title ?? 'MDMT report'}`,
     '',
-    `${results.length} runs, ${backbones} backbones. Metrics on τ1 (AIforCOVID prognosis), in %. ` +
-      `μ per backbone = ${opts.mu === 'pooled' ? 'metric of the pooled confusion matrix over folds' : 'mean over folds'}; ` +
-      `σ = std over folds (ddof ${ddof}).`,
+    ...(notice.length ? [...notice, ''] : []),
+    `${results.length} runs, ${backbones} backbones. Metrics on τ1 (AIforCOVID prognosis), in %. ${mu.replace(/\.$/, '')} (ddof ${ddof}).`,
     '',
     '## Table 1 — average over backbones (μ̄ ± σ̄)',
     '',
@@ -91,6 +99,9 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
     '',
     '## Table 2 — MDMT vs STL τ1 and vs FT',
     '',
+    `Paired across backbones on their μ and σ. ${mu}`,
+    '',
+    ...(partial.length ? [...partial.map((w) => `> **Warning:** ${w}.`), ''] : []),
     t2md,
     '',
     '## Per backbone',
@@ -103,5 +114,5 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   ].join('\n');
   const reportPath = path.resolve(outDir, 'report.md');
   fs.writeFileSync(reportPath, markdown);
-  return { markdown, files: [reportPath, ...files] };
+  return { markdown, files: [reportPath, ...files], warnings };
 }

@@ -58,24 +58,31 @@ export function table1Csv(t: Table1): string {
 
 const TESTS = [['mean', 'stl_afc'], ['mean', 'ft'], ['std', 'stl_afc'], ['std', 'ft']] as const;
 
-function find(c: readonly Comparison[], stat: string, baseline: string, p: string, m: string): Comparison | undefined {
+type Cell = Comparison & { partial?: boolean };
+
+function find(c: readonly Cell[], stat: string, baseline: string, p: string, m: string): Cell | undefined {
   return c.find((x) => x.stat === stat && x.baseline === baseline && x.protocol === p && x.metric === m);
 }
 
 /**
  * Table 2 in the paper's layout (stars only; '–' = not significant), followed by the
- * one-tailed p-values of the paired t-test and, in brackets, of the Wilcoxon test.
+ * one-tailed p-values of the paired t-test and, in brackets, of the Wilcoxon test. Cells of a
+ * partial sweep (backbones with unequal finished folds) carry a †.
  *
  * @example table2Markdown(table2(summaries))
  */
-export function table2Markdown(c: readonly Comparison[]): string {
+export function table2Markdown(c: readonly Cell[]): string {
   const head = ['Statistic', 'Test', ...cols.map(([p, m]) => `${PROTOCOL_LABEL[p]} ${METRIC_LABEL[m]}`)];
   const label = (stat: string, b: string, i: number) => [i % 2 === 0 ? (stat === 'mean' ? 'μ ↑' : 'σ ↓') : '', `MDMT vs ${EXPERIMENT_LABEL[b as Experiment]}`];
-  const starRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => find(c, stat, b, p, m)?.stars || '–')]);
+  const dag = (x: Cell | undefined) => (x?.partial ? ' †' : '');
+  const starRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => {
+    const x = find(c, stat, b, p, m);
+    return (x?.stars || '–') + dag(x);
+  })]);
   const pRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => {
     const x = find(c, stat, b, p, m);
-    if (!x || !Number.isFinite(x.t.pvalue)) return '–';
-    return `${fmtP(x.t.pvalue)} (${fmtP(x.wilcoxon.pvalue)})`;
+    if (!x || !Number.isFinite(x.t.pvalue)) return '–' + dag(x);
+    return `${fmtP(x.t.pvalue)} (${fmtP(x.wilcoxon.pvalue)})${dag(x)}`;
   })]);
   const n = Math.max(0, ...c.map((x) => x.n));
   const align = ['---', ':---', ...cols.map(() => ':---:')];
@@ -88,6 +95,7 @@ export function table2Markdown(c: readonly Comparison[]): string {
     mdTable(head, pRows, align),
     '',
     'p-values: paired t-test (Wilcoxon signed-rank).',
+    ...(c.some((x) => x.partial) ? ['', '† partial sweep: the backbones paired in this cell do not all have the same finished folds of MDMT and the baseline.'] : []),
   ].join('\n');
 }
 
@@ -99,10 +107,10 @@ export function fmtP(p: number): string {
 }
 
 /** Table 2 as CSV with every statistic of both tests. */
-export function table2Csv(c: readonly Comparison[]): string {
+export function table2Csv(c: readonly Cell[]): string {
   return toCsv(
-    ['protocol', 'stat', 'baseline', 'metric', 'backbones', 'mdmt', 'baseline_value', 't', 'df', 'p_ttest', 'stars', 'wilcoxon_stat', 'p_wilcoxon', 'wilcoxon_method'],
-    c.map((x) => [x.protocol, x.stat, x.baseline, x.metric, x.n, x.target, x.base, x.t.statistic, x.t.df, x.t.pvalue, x.stars, x.wilcoxon.statistic, x.wilcoxon.pvalue, x.wilcoxon.method]),
+    ['protocol', 'stat', 'baseline', 'metric', 'backbones', 'mdmt', 'baseline_value', 't', 'df', 'p_ttest', 'stars', 'wilcoxon_stat', 'p_wilcoxon', 'wilcoxon_method', 'partial'],
+    c.map((x) => [x.protocol, x.stat, x.baseline, x.metric, x.n, x.target, x.base, x.t.statistic, x.t.df, x.t.pvalue, x.stars, x.wilcoxon.statistic, x.wilcoxon.pvalue, x.wilcoxon.method, x.partial ? 1 : 0]),
   );
 }
 

@@ -1,0 +1,92 @@
+// What the report says before its numbers (issue 15 §1, §6): a banner at the top naming the
+// runs that began from random weights (not comparable with the paper) or did not record
+// their initialisation; Table 2 cells over backbones with unequal finished folds marked † with
+// a warning naming the fold counts; and a statement of whether μ is the mean of folds or the
+// pooled confusion matrix (and where pooling fell back to the mean).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { summarizeRuns, table2, writeReport } from '../../ts/report';
+import type { RunResult } from '../../ts/report/types';
+import { syntheticResults } from './synthetic';
+
+const BB = ['densenet121', 'googlenet', 'resnet18', 'resnet50'];
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-notes-'));
+
+test('every run from ImageNet: no banner, no warnings; μ stated as the mean of folds', () => {
+  const all = syntheticResults({ backbones: BB }).map((r) => ({ ...r, imagenet: true }));
+  const dir = tmp();
+  try {
+    const r = writeReport(all, dir, { curves: false });
+    assert.equal(r.warnings, []);
+    assert.not.match(r.markdown, /Random initialisation|not recorded|†/);
+    assert.match(r.markdown, /μ per backbone = mean of its fold metrics \(not pooled\)/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('random-init and unrecorded runs are named at the top of the report', () => {
+  const all: RunResult[] = syntheticResults({ backbones: BB }).map((r) => ({ ...r, imagenet: r.backbone === 'googlenet' ? false : r.backbone === 'resnet50' ? undefined : true }));
+  const dir = tmp();
+  try {
+    const r = writeReport(all, dir, { curves: false });
+    const top = r.markdown.split('## Table 1')[0];
+    const random = all.filter((x) => x.imagenet === false).length;
+    assert.match(top, new RegExp(`\\*\\*Random initialisation: not comparable with the paper\\.\\*\\* ${random} of ${all.length} runs began from random weights`));
+    assert.match(top, /> - googlenet: CV STL τ1 \(5 folds\), LOCO STL τ1 \(6 folds\), CV STL τ2 \(5 folds\)/);
+    assert.match(top, new RegExp(`\\*\\*Initialisation not recorded\\*\\* for ${all.filter((x) => x.imagenet === undefined).length} of ${all.length} runs`));
+    assert.match(top, /> - resnet50: /);
+    assert.not.match(top, /densenet121:|resnet18:/, 'ImageNet runs are not listed');
+    assert.ok(r.markdown.indexOf('Random initialisation') < r.markdown.indexOf('## Table 1'), 'before the tables');
+    assert.match(r.warnings[0], /runs did not begin from ImageNet/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a partial sweep marks its Table 2 cells and warns with the fold counts', () => {
+  // resnet18's MDMT finished 3 of 5 CV folds; LOCO complete
+  const all = syntheticResults({ backbones: BB }).filter((r) => !(r.backbone === 'resnet18' && r.experiment === 'mdmt' && r.protocol === 'cv' && Number(r.fold) >= 3))
+    .map((r) => ({ ...r, imagenet: true }));
+  const cells = table2(summarizeRuns(all));
+  for (const c of cells) assert.is(c.partial, c.protocol === 'cv', `${c.protocol} ${c.stat} ${c.baseline} ${c.metric}`);
+  assert.equal(cells.find((c) => c.protocol === 'cv')!.folds.resnet18, { target: 3, baseline: 5 });
+  const dir = tmp();
+  try {
+    const r = writeReport(all, dir, { curves: false });
+    assert.is(r.warnings.length, 2, 'one per CV baseline');
+    assert.match(r.warnings[0], /Table 2 CV, MDMT vs STL τ1: partial sweep, finished folds differ \(.*resnet18 MDMT 3 \/ STL τ1 5/);
+    const star = r.markdown.split('\n').find((l) => l.startsWith('| μ ↑ | MDMT vs STL τ1 |'))!.split('|').slice(3, 9).map((s) => s.trim());
+    assert.ok(star.slice(0, 3).every((s) => s.endsWith(' †')), `CV cells marked: ${star}`);
+    assert.ok(star.slice(3).every((s) => !s.includes('†')), `LOCO cells not marked: ${star}`);
+    assert.match(r.markdown, /> \*\*Warning:\*\* Table 2 CV, MDMT vs FT: partial sweep/);
+    assert.match(r.markdown, /† partial sweep: the backbones paired in this cell/);
+    const csv = fs.readFileSync(path.join(dir, 'table2.csv'), 'utf8').trim().split('\n');
+    assert.ok(csv[0].endsWith(',partial'));
+    assert.ok(csv.slice(1).every((l) => l.endsWith(l.startsWith('cv,') ? ',1' : ',0')));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('pooled μ is stated as such, naming summaries that fell back to the fold mean', () => {
+  const cm = [[3, 1], [1, 5]];
+  const all: RunResult[] = [0, 1].flatMap((fold) => ['stl_afc', 'mdmt'].map((experiment) => ({
+    backbone: 'x', experiment: experiment as RunResult['experiment'], protocol: 'cv' as const, fold, imagenet: true,
+    metrics: { acc: 0.8, f1: 0.8, gmean: 0.8 }, ...(experiment === 'mdmt' ? { cm } : {}),
+  })));
+  const s = summarizeRuns(all, { mu: 'pooled' });
+  assert.equal(s.map((x) => `${x.experiment} ${x.mu}`).sort(), ['mdmt pooled', 'stl_afc folds']);
+  const dir = tmp();
+  try {
+    const r = writeReport(all, dir, { mu: 'pooled', curves: false });
+    assert.match(r.markdown, /μ per backbone = metric of its confusion matrices pooled over folds \(not the mean of folds\).*Mean of folds instead where a fold lacks its confusion matrix: x CV STL τ1\./);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
