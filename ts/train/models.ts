@@ -9,8 +9,9 @@
  *             heads fresh (`averageBackbones`).
  * With `pretrained`, STL and MDMT backbones first load ImageNet weights (torchvision / timm
  * keys, classifier dropped); train() checks beforehand that FT / MDMT inits started from the
- * same file (ts/train/provenance.ts). The step loss is Eq. 2: maskedXent(afc) + maskedXent(bx) with the per-sample
- * dataset indicators as masks (τ1 may use the authors' MSE instead, `afcLoss: 'mse'`).
+ * same file (ts/train/provenance.ts). The step loss is Eq. 2: maskedXent(afc) +
+ * maskedXent(bx) with the per-sample dataset indicators as masks (τ1 may use the authors' MSE
+ * instead, `afcLoss: 'mse'`).
  *
  *   const net = buildTaskNet(cfg);  const out = net.forward(x);  const loss = stepLoss(out, t, batch, cfg);
  */
