@@ -136,9 +136,9 @@ test('bad DICOM input: named MdmtErrors', async () => {
     ['corrupt.dcm', Uint8Array.from(good.map((v, i) => (i > 132 && i < 400 ? 0xff : v))), /not a readable DICOM|truncated|corrupt/],
     ['text.dcm', Uint8Array.from(Buffer.from('hello, this is not an image at all '.repeat(10))), /not a readable DICOM|no pixel data|missing/],
   ];
-  // an unsupported transfer syntax (JPEG Lossless, which neither mdmt nor the authors' pydicom + Pillow decode)
-  const jll = writeDicom({ width: 8, height: 8, pixels: new Uint16Array(64), transferSyntaxUid: '1.2.840.10008.1.2.4.70' });
-  cases.push(['lossless.dcm', jll, /unsupported transfer syntax 1\.2\.840\.10008\.1\.2\.4\.70/]);
+  // an unsupported transfer syntax (JPEG XL, which neither mdmt nor the authors' pydicom + Pillow decode)
+  const jxl = writeDicom({ width: 8, height: 8, pixels: new Uint16Array(64), transferSyntaxUid: '1.2.840.10008.1.2.4.110' });
+  cases.push(['jpegxl.dcm', jxl, /unsupported transfer syntax 1\.2\.840\.10008\.1\.2\.4\.110/]);
   for (const [name, bytes, re] of cases) {
     const f = path.join(dir, name);
     fs.writeFileSync(f, bytes);

@@ -2,9 +2,13 @@
  * The image codecs DICOM needs beyond raw pixels: JPEG 2000 (OpenJPEG) and JPEG-LS (CharLS),
  * both WASM from @cornerstonejs loaded once per thread from node_modules (no network; each
  * decode copies the code stream into WASM memory and the pixels out), RLE Lossless (PackBits
- * byte planes, DICOM PS3.5 G) and 8-bit JPEG baseline through sharp.
+ * byte planes, DICOM PS3.5 G), 8-bit JPEG baseline through sharp, JPEG Lossless (process 14,
+ * any predictor: the usual lossless syntax of CR/DX archives) through jpeg-lossless-decoder-js,
+ * and 12-bit extended JPEG (process 4) through dcmjs-codecs' WASM libjpeg (libjpeg-turbo as
+ * built into sharp and @cornerstonejs/codec-libjpeg-turbo-8bit decodes 8 bits only).
  */
 import sharp from 'sharp';
+import { Decoder as LosslessDecoder } from 'jpeg-lossless-decoder-js';
 import { MdmtError } from '../errors';
 
 interface FrameInfo { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned?: boolean }
@@ -104,5 +108,88 @@ export async function decodeJpegBaseline(stream: Uint8Array, file: string): Prom
     return { width: info.width, height: info.height, bits: 8, components: 1, signed: false, pixels: new Uint8Array(data.buffer, data.byteOffset, data.length) };
   } catch (e) {
     throw new MdmtError('EDATA', 'decodeDicom', `${file}: JPEG baseline frame could not be decoded (${(e as Error).message})`);
+  }
+}
+
+/** What a JPEG stream's frame header (SOFn) says: process, sample precision, size, components. */
+export interface JpegFrameInfo { sof: number; precision: number; width: number; height: number; components: number }
+
+/**
+ * Reads the first SOFn segment of a JPEG stream (0xC0 baseline, 0xC1 extended, 0xC3
+ * lossless, ...), so the decoder can be checked against the DICOM header before decoding.
+ */
+export function jpegFrameInfo(stream: Uint8Array, file: string): JpegFrameInfo {
+  const bad = (d: string) => new MdmtError('EDATA', 'decodeDicom', `${file}: JPEG stream ${d}`);
+  if (stream.length < 4 || stream[0] !== 0xff || stream[1] !== 0xd8) throw bad('does not start with an SOI marker (FFD8)');
+  let i = 2;
+  while (i + 4 <= stream.length) {
+    if (stream[i] !== 0xff) throw bad(`has no marker at byte ${i} before its frame header`);
+    const m = stream[i + 1];
+    if (m === 0xff) { i++; continue; } // fill byte
+    const len = (stream[i + 2] << 8) | stream[i + 3];
+    const isSof = m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+    if (isSof) {
+      if (i + 10 > stream.length) break;
+      return { sof: m, precision: stream[i + 4], height: (stream[i + 5] << 8) | stream[i + 6], width: (stream[i + 7] << 8) | stream[i + 8], components: stream[i + 9] };
+    }
+    if (m === 0xd9 || m === 0xda) break;
+    i += 2 + len;
+  }
+  throw bad('has no frame header (SOFn) before its scan: truncated or not JPEG');
+}
+
+/**
+ * Throws unless a JPEG stream ends with its EOI marker (FFD9; DICOM may pad the fragment, so
+ * the last 64 bytes are searched). JPEG has no checksum and the lossless decoder reads past
+ * the end without a word, so a cut stream would decode into garbage rows otherwise.
+ */
+export function checkJpegEnd(stream: Uint8Array, file: string): void {
+  for (let i = stream.length - 2; i >= Math.max(2, stream.length - 64); i--) if (stream[i] === 0xff && stream[i + 1] === 0xd9) return;
+  throw new MdmtError('EDATA', 'decodeDicom', `${file}: JPEG stream has no end-of-image marker (FFD9): truncated`);
+}
+
+/**
+ * Decodes one JPEG Lossless frame (process 14, predictors 1..7: DICOM .57 and .70) with
+ * jpeg-lossless-decoder-js (the caller checks the EOI marker first: checkJpegEnd).
+ */
+export function decodeJpegLossless(stream: Uint8Array, file: string): CodecFrame {
+  const dec = new LosslessDecoder();
+  let out: Uint8Array | Uint16Array;
+  try {
+    const copy = stream.slice(); // the decoder reads through an ArrayBuffer of its own
+    out = dec.decode(copy.buffer, 0, copy.length);
+  } catch (e) {
+    throw new MdmtError('EDATA', 'decodeDicom', `${file}: JPEG Lossless code stream could not be decoded (${(e as Error)?.message ?? e})`);
+  }
+  return {
+    width: dec.xDim, height: dec.yDim, bits: dec.precision ?? 16, components: dec.numComp, signed: false,
+    pixels: new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
+  };
+}
+
+// loaded on the first .51 frame only: dcmjs-codecs pulls in dcmjs (~90 ms per worker thread)
+let libjpeg: Promise<typeof import('dcmjs-codecs')> | undefined;
+
+/**
+ * Decodes one extended (process 2/4) JPEG frame of 8 or 12 bits (DICOM .51) with the IJG
+ * libjpeg inside dcmjs-codecs' WASM (12-bit samples come out in 16-bit words).
+ */
+export async function decodeJpegExtended(stream: Uint8Array, file: string, info: JpegFrameInfo): Promise<CodecFrame> {
+  libjpeg ??= import('dcmjs-codecs').then(async (m) => {
+    await m.NativeCodecs.initializeAsync();
+    return m;
+  });
+  const bitsAllocated = info.precision > 8 ? 16 : 8;
+  try {
+    const { Context: JpegContext, NativeCodecs } = await libjpeg;
+    const ctx = new JpegContext({
+      width: info.width, height: info.height, bitsAllocated, bitsStored: info.precision, samplesPerPixel: 1,
+      pixelRepresentation: 0, planarConfiguration: 0, photometricInterpretation: 'MONOCHROME2', encodedBuffer: stream,
+    });
+    const out = NativeCodecs.decodeJpeg(ctx).getDecodedBuffer();
+    if (!out || out.length < info.width * info.height * (bitsAllocated / 8)) throw new Error('the codec returned too few pixels');
+    return { width: info.width, height: info.height, bits: info.precision, components: 1, signed: false, pixels: new Uint8Array(out) };
+  } catch (e) {
+    throw new MdmtError('EDATA', 'decodeDicom', `${file}: ${info.precision}-bit JPEG (extended) code stream could not be decoded (${(e as Error)?.message ?? e})`);
   }
 }

@@ -1,17 +1,25 @@
 /**
  * DICOM decoding with dicom-parser: uncompressed implicit/explicit little endian, explicit big
- * endian, deflated, RLE Lossless, JPEG 2000, JPEG-LS and 8-bit JPEG baseline (everything the
- * authors' pydicom + Pillow could read, and more); files with or without the 128-byte preamble and
- * file meta. Pixels come out as float32 modality values (bits stored masked, sign extended,
- * rescale slope/intercept applied) and MONOCHROME1 images are inverted so that bright means
- * dense everywhere (the authors' `np.interp(img, (min, max), (max, min))`).
+ * endian, deflated, RLE Lossless, JPEG 2000, JPEG-LS, 8-bit JPEG baseline, 12-bit extended
+ * JPEG and JPEG Lossless (everything the authors' pydicom + Pillow could read, and more); files
+ * with or without the 128-byte preamble and file meta. Pixels come out as float32 modality
+ * values (bits stored masked, sign extended, rescale slope/intercept applied) and MONOCHROME1
+ * images are inverted so that bright means dense everywhere (the authors'
+ * `np.interp(img, (min, max), (max, min))`).
+ *
+ * Values outside their legal ranges are refused, naming the file and the attribute, rather
+ * than decoded into a plausible-looking wrong image: BitsStored 0 or above BitsAllocated, a
+ * HighBit outside the allocated bits, PixelRepresentation other than 0/1, a non-finite or zero
+ * RescaleSlope / non-finite RescaleIntercept, more than one frame, an element whose declared
+ * length runs past the end of the file, pixel data longer than one frame, codec samples wider
+ * than the header says, and an image that is constant after decoding.
  */
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import * as dicomParser from 'dicom-parser';
 import { MdmtError } from '../errors';
-import { decodeJ2k, decodeJls, decodeJpegBaseline, decodeRle, CodecFrame } from './codecs';
-import type { GrayImage } from './image';
+import { decodeJ2k, decodeJls, decodeJpegBaseline, decodeJpegExtended, decodeJpegLossless, decodeRle, jpegFrameInfo, checkJpegEnd, CodecFrame } from './codecs';
+import { checkNotConstant, type GrayImage } from './gray';
 
 export const TRANSFER_SYNTAXES: Record<string, string> = {
   '1.2.840.10008.1.2': 'Implicit VR Little Endian',
@@ -20,6 +28,9 @@ export const TRANSFER_SYNTAXES: Record<string, string> = {
   '1.2.840.10008.1.2.2': 'Explicit VR Big Endian',
   '1.2.840.10008.1.2.5': 'RLE Lossless',
   '1.2.840.10008.1.2.4.50': 'JPEG Baseline (8-bit)',
+  '1.2.840.10008.1.2.4.51': 'JPEG Extended (8 or 12-bit)',
+  '1.2.840.10008.1.2.4.57': 'JPEG Lossless (process 14)',
+  '1.2.840.10008.1.2.4.70': 'JPEG Lossless (process 14, first-order prediction)',
   '1.2.840.10008.1.2.4.80': 'JPEG-LS Lossless',
   '1.2.840.10008.1.2.4.81': 'JPEG-LS Near-Lossless',
   '1.2.840.10008.1.2.4.90': 'JPEG 2000 Lossless',
@@ -72,21 +83,45 @@ function parse(bytes: Uint8Array, file: string): { ds: dicomParser.DataSet; hasP
   try {
     return { ds: dicomParser.parseDicom(bytes, opts as dicomParser.ParseDicomOptions), hasPreamble };
   } catch (e) {
+    // dicom-parser keeps the element that overran in the partial data set: name it
+    const partial = (e as { dataSet?: dicomParser.DataSet })?.dataSet;
+    if (partial) checkLengths(partial, file);
     const detail = (e as { exception?: unknown })?.exception ?? e;
     throw fail(file, `not a readable DICOM file (${msg(detail)}); truncated or corrupt?`);
   }
 }
 
-function num(ds: dicomParser.DataSet, tag: string, file: string, name: string, def?: number): number {
+const TAG_NAMES: Record<string, string> = {
+  x00020010: 'TransferSyntaxUID', x00080060: 'Modality', x00080070: 'Manufacturer', x00280002: 'SamplesPerPixel',
+  x00280004: 'PhotometricInterpretation', x00280008: 'NumberOfFrames', x00280010: 'Rows', x00280011: 'Columns',
+  x00280100: 'BitsAllocated', x00280101: 'BitsStored', x00280102: 'HighBit', x00280103: 'PixelRepresentation',
+  x00281052: 'RescaleIntercept', x00281053: 'RescaleSlope', x7fe00010: 'PixelData',
+};
+/** 'BitsStored (0028,0101)' */
+export function tagLabel(tag: string): string {
+  return `${TAG_NAMES[tag] ?? 'element'} (${tag.slice(1, 5).toUpperCase()},${tag.slice(5).toUpperCase()})`;
+}
+
+/** Refuses an element whose declared length runs past the end of the data (dicom-parser accepts it in implicit VR). */
+function checkLengths(ds: dicomParser.DataSet, file: string): void {
+  const end = ds.byteArray.length;
+  for (const [tag, el] of Object.entries(ds.elements)) {
+    if (el.hadUndefinedLength || el.length === 0xffffffff) continue;
+    if (el.dataOffset + el.length > end)
+      throw fail(file, `not a readable DICOM file: ${tagLabel(tag)} declares ${el.length} bytes at byte ${el.dataOffset}, but the file ends ${Math.max(0, end - el.dataOffset)} bytes later: truncated, or a corrupt length`);
+  }
+}
+
+function num(ds: dicomParser.DataSet, tag: string, file: string, def?: number): number {
   const el = ds.elements[tag];
   if (!el) {
     if (def !== undefined) return def;
-    throw fail(file, `missing required attribute ${name} (${tag.slice(1, 5)},${tag.slice(5)})`);
+    throw fail(file, `missing required attribute ${tagLabel(tag)}`);
   }
   const v = el.length >= 2 ? ds.uint16(tag) : undefined;
   if (v === undefined || !Number.isFinite(v)) {
     if (def !== undefined) return def;
-    throw fail(file, `attribute ${name} has no valid value`);
+    throw fail(file, `attribute ${tagLabel(tag)} has no valid value`);
   }
   return v;
 }
@@ -98,6 +133,9 @@ function readNative(ds: dicomParser.DataSet, file: string, n: number, bitsAlloca
   const need = n * (bitsAllocated / 8);
   if (el.dataOffset + Math.min(el.length, need) > bytes.length || el.length < need)
     throw fail(file, `pixel data is truncated: ${Math.max(0, Math.min(el.length, bytes.length - el.dataOffset))} bytes present, ${need} needed`);
+  // one byte of padding makes an odd length even; anything more is a second frame or wrong Rows/Columns/BitsAllocated
+  if (el.length > need + (need % 2))
+    throw fail(file, `${tagLabel('x7fe00010')} holds ${el.length} bytes but one frame of Rows × Columns × BitsAllocated/8 is ${need}: several frames, or wrong size attributes`);
   const off = bytes.byteOffset + el.dataOffset;
   if (bitsAllocated === 8) return bytes.subarray(el.dataOffset, el.dataOffset + n);
   if (bitsAllocated !== 16 && bitsAllocated !== 32) throw fail(file, `bits allocated ${bitsAllocated} is not supported (8, 16 or 32)`);
@@ -126,81 +164,44 @@ function frameSamples(f: CodecFrame, file: string, n: number): Uint8Array | Uint
  */
 export async function decodeDicom(bytes: Uint8Array, file = '<buffer>', opts: DecodeDicomOptions = {}): Promise<DicomImage> {
   const { ds, hasPreamble } = parse(bytes, file);
+  checkLengths(ds, file);
   const ts = ds.string('x00020010')?.trim() ?? '1.2.840.10008.1.2';
   const tsName = TRANSFER_SYNTAXES[ts];
   if (!tsName) throw fail(file, `unsupported transfer syntax ${ts} (supported: ${Object.keys(TRANSFER_SYNTAXES).join(', ')})`);
-  const pixel = ds.elements.x7fe00010;
-  if (!pixel) throw fail(file, 'no pixel data element (7FE0,0010): not a DICOM image, or truncated before the pixels');
-  const rows = num(ds, 'x00280010', file, 'Rows');
-  const cols = num(ds, 'x00280011', file, 'Columns');
-  if (!(rows > 0 && cols > 0)) throw fail(file, `image size ${cols}x${rows} is empty`);
-  const bitsAllocated = num(ds, 'x00280100', file, 'BitsAllocated');
-  const bitsStored = num(ds, 'x00280101', file, 'BitsStored', bitsAllocated);
-  const signed = num(ds, 'x00280103', file, 'PixelRepresentation', 0) === 1;
-  const spp = num(ds, 'x00280002', file, 'SamplesPerPixel', 1);
-  const photometric = (ds.string('x00280004') ?? 'MONOCHROME2').trim().toUpperCase();
-  if (spp !== 1 || !photometric.startsWith('MONOCHROME'))
-    throw fail(file, `only grey images are supported (SamplesPerPixel ${spp}, ${photometric})`);
-  const slope = ds.elements.x00281053 ? ds.floatString('x00281053') ?? 1 : 1;
-  const intercept = ds.elements.x00281052 ? ds.floatString('x00281052') ?? 0 : 0;
-  const n = rows * cols;
-
+  if (!ds.elements.x7fe00010) throw fail(file, 'no pixel data element (7FE0,0010): not a DICOM image, or truncated before the pixels');
+  const h = readHeader(ds, file);
+  const n = h.rows * h.cols;
   let raw: Uint8Array | Uint16Array | Uint32Array;
   let codecSigned = false;
   if (ts.startsWith('1.2.840.10008.1.2.4.') || ts === '1.2.840.10008.1.2.5') {
-    if (!pixel.encapsulatedPixelData) throw fail(file, `transfer syntax ${ts} needs encapsulated pixel data`);
-    let stream: Uint8Array;
-    try {
-      stream = pixel.basicOffsetTable && pixel.basicOffsetTable.length > 0
-        ? dicomParser.readEncapsulatedImageFrame(ds, pixel, 0)
-        : dicomParser.readEncapsulatedPixelDataFromFragments(ds, pixel, 0, pixel.fragments?.length ?? 0);
-    } catch (e) {
-      throw fail(file, `encapsulated pixel data is unreadable (${msg(e)})`);
-    }
-    const frame = ts === '1.2.840.10008.1.2.5' ? decodeRle(stream, file, cols, rows, bitsAllocated)
-      : ts.endsWith('.50') ? await decodeJpegBaseline(stream, file)
-      : ts.endsWith('.90') || ts.endsWith('.91') ? await decodeJ2k(stream, file) : await decodeJls(stream, file);
-    if (frame.width !== cols || frame.height !== rows)
-      throw fail(file, `codec frame is ${frame.width}x${frame.height} but the header says ${cols}x${rows}`);
+    const frame = await decodeEncapsulated(ds, ts, file, h);
+    if (frame.width !== h.cols || frame.height !== h.rows)
+      throw fail(file, `codec frame is ${frame.width}x${frame.height} but the header says ${h.cols}x${h.rows}`);
+    if (frame.bits > h.bitsAllocated)
+      throw fail(file, `the code stream holds ${frame.bits}-bit samples but ${tagLabel('x00280100')} is ${h.bitsAllocated}`);
     raw = frameSamples(frame, file, n);
     codecSigned = frame.signed;
-  } else {
-    raw = readNative(ds, file, n, bitsAllocated, ts === '1.2.840.10008.1.2.2');
-  }
-
-  // bits stored: keep the low bits, sign-extend when PixelRepresentation = 1
-  const bits = Math.min(bitsStored, 32);
-  const sgn = signed || codecSigned;
-  const out = new Float32Array(n);
-  let lo = Infinity;
-  let hi = -Infinity;
-  if (bits <= 30) {
-    const mask = (1 << bits) - 1;
-    const half = 1 << (bits - 1);
-    const plain = slope === 1 && intercept === 0;
-    for (let i = 0; i < n; i++) {
-      let v = raw[i] & mask;
-      if (sgn && v >= half) v -= 2 * half;
-      const w = plain ? v : v * slope + intercept;
-      out[i] = w;
-      if (w < lo) lo = w;
-      if (w > hi) hi = w;
+    // samples wider than BitsStored would be cut by the mask below: the header lies, say so
+    if (frame.bits > h.bitsStored && !(h.signed || codecSigned)) {
+      let mx = 0;
+      for (let i = 0; i < n; i++) if (raw[i] > mx) mx = raw[i];
+      if (mx >= 2 ** h.bitsStored) throw fail(file, `decoded sample ${mx} does not fit ${tagLabel('x00280101')} ${h.bitsStored} (the code stream has ${frame.bits}-bit samples)`);
     }
   } else {
-    for (let i = 0; i < n; i++) {
-      let v = raw[i] >>> 0;
-      if (sgn && v >= 2 ** 31) v -= 2 ** 32;
-      const w = v * slope + intercept;
-      out[i] = w;
-      if (w < lo) lo = w;
-      if (w > hi) hi = w;
-    }
+    raw = readNative(ds, file, n, h.bitsAllocated, ts === '1.2.840.10008.1.2.2');
   }
-  // min/max of the float32 values, so the inversion maps them exactly onto each other
-  lo = Math.fround(lo);
-  hi = Math.fround(hi);
-  const invert = (opts.invert ?? true) && photometric === 'MONOCHROME1';
-  if (invert) for (let i = 0; i < n; i++) out[i] = hi + lo - out[i];
+  const out = toModality(raw, n, h, h.signed || codecSigned, file);
+  const invert = (opts.invert ?? true) && h.photometric === 'MONOCHROME1';
+  if (invert) {
+    // min/max of the float32 values, so the inversion maps them exactly onto each other
+    let lo = Infinity, hi = -Infinity;
+    for (let i = 0; i < n; i++) {
+      if (out[i] < lo) lo = out[i];
+      if (out[i] > hi) hi = out[i];
+    }
+    for (let i = 0; i < n; i++) out[i] = hi + lo - out[i];
+  }
+  const { rows, cols, photometric, bitsAllocated, bitsStored, signed, slope, intercept } = h;
   return {
     width: cols, height: rows, data: out,
     info: {
@@ -208,6 +209,115 @@ export async function decodeDicom(bytes: Uint8Array, file = '<buffer>', opts: De
       hasPreamble, inverted: invert, manufacturer: ds.string('x00080070')?.trim(), modality: ds.string('x00080060')?.trim(),
     },
   };
+}
+
+interface Header {
+  rows: number; cols: number; bitsAllocated: number; bitsStored: number; signed: boolean;
+  photometric: string; slope: number; intercept: number;
+}
+
+/** The image attributes, each checked against its legal range (PS3.3 C.7.6.3, C.11.1). */
+function readHeader(ds: dicomParser.DataSet, file: string): Header {
+  const rows = num(ds, 'x00280010', file);
+  const cols = num(ds, 'x00280011', file);
+  if (!(rows > 0 && cols > 0)) throw fail(file, `image size ${cols}x${rows} is empty (${tagLabel('x00280010')}, ${tagLabel('x00280011')})`);
+  const bitsAllocated = num(ds, 'x00280100', file);
+  if (bitsAllocated < 1 || bitsAllocated > 32) throw fail(file, `${tagLabel('x00280100')} is ${bitsAllocated} (1..32)`);
+  const bitsStored = num(ds, 'x00280101', file, bitsAllocated);
+  if (bitsStored < 1 || bitsStored > bitsAllocated)
+    throw fail(file, `${tagLabel('x00280101')} is ${bitsStored}: it must be 1..${tagLabel('x00280100')} ${bitsAllocated}`);
+  if (ds.elements.x00280102) {
+    const highBit = num(ds, 'x00280102', file);
+    if (highBit >= bitsAllocated || highBit < bitsStored - 1)
+      throw fail(file, `${tagLabel('x00280102')} is ${highBit}: with BitsStored ${bitsStored} and BitsAllocated ${bitsAllocated} it must be ${bitsStored - 1}..${bitsAllocated - 1}`);
+  }
+  const pr = num(ds, 'x00280103', file, 0);
+  if (pr !== 0 && pr !== 1) throw fail(file, `${tagLabel('x00280103')} is ${pr} (0 unsigned, 1 two's complement)`);
+  const spp = num(ds, 'x00280002', file, 1);
+  const photometric = (ds.string('x00280004') ?? 'MONOCHROME2').trim().toUpperCase();
+  if (spp !== 1 || !photometric.startsWith('MONOCHROME'))
+    throw fail(file, `only grey images are supported (SamplesPerPixel ${spp}, ${photometric})`);
+  if (ds.elements.x00280008) {
+    const frames = Number((ds.string('x00280008') ?? '').trim());
+    if (!Number.isInteger(frames) || frames < 1) throw fail(file, `${tagLabel('x00280008')} is '${ds.string('x00280008')}' (a positive integer)`);
+    if (frames > 1) throw fail(file, `${tagLabel('x00280008')} is ${frames}: multi-frame images are not supported (a chest film is one frame; which one to train on is not ours to guess)`);
+  }
+  const ds0 = (tag: string, def: number) => {
+    if (!ds.elements[tag]) return def;
+    const text = (ds.string(tag) ?? '').trim();
+    if (text === '') return def;
+    const v = Number(text.split('\\')[0]);
+    if (!Number.isFinite(v)) throw fail(file, `${tagLabel(tag)} is '${text}': not a finite number`);
+    return v;
+  };
+  const slope = ds0('x00281053', 1);
+  const intercept = ds0('x00281052', 0);
+  if (slope === 0) throw fail(file, `${tagLabel('x00281053')} is 0: every pixel would become the intercept`);
+  return { rows, cols, bitsAllocated, bitsStored, signed: pr === 1, photometric, slope, intercept };
+}
+
+/** The one frame of encapsulated pixel data, decoded by the syntax's codec. */
+async function decodeEncapsulated(ds: dicomParser.DataSet, ts: string, file: string, h: Header): Promise<CodecFrame> {
+  const pixel = ds.elements.x7fe00010;
+  if (!pixel.encapsulatedPixelData) throw fail(file, `transfer syntax ${ts} needs encapsulated pixel data`);
+  if (pixel.basicOffsetTable && pixel.basicOffsetTable.length > 1)
+    throw fail(file, `${tagLabel('x7fe00010')} holds ${pixel.basicOffsetTable.length} frames: multi-frame images are not supported`);
+  let stream: Uint8Array;
+  try {
+    stream = pixel.basicOffsetTable && pixel.basicOffsetTable.length > 0
+      ? dicomParser.readEncapsulatedImageFrame(ds, pixel, 0)
+      : dicomParser.readEncapsulatedPixelDataFromFragments(ds, pixel, 0, pixel.fragments?.length ?? 0);
+  } catch (e) {
+    throw fail(file, `encapsulated pixel data is unreadable (${msg(e)})`);
+  }
+  if (ts === '1.2.840.10008.1.2.5') return decodeRle(stream, file, h.cols, h.rows, h.bitsAllocated);
+  if (ts.endsWith('.90') || ts.endsWith('.91')) return decodeJ2k(stream, file);
+  if (ts.endsWith('.80') || ts.endsWith('.81')) return decodeJls(stream, file);
+  // the JPEG family: check the frame header (process, precision) before decoding
+  const fi = jpegFrameInfo(stream, file);
+  checkJpegEnd(stream, file);
+  const sofName = `SOF${(fi.sof - 0xc0).toString()}`;
+  if (ts.endsWith('.57') || ts.endsWith('.70')) {
+    if (fi.sof !== 0xc3) throw fail(file, `transfer syntax ${ts} (JPEG Lossless) holds a ${sofName} stream, not SOF3 (lossless)`);
+    return decodeJpegLossless(stream, file);
+  }
+  if (fi.sof !== 0xc0 && fi.sof !== 0xc1) throw fail(file, `transfer syntax ${ts} holds a ${sofName} JPEG stream (baseline SOF0 or extended SOF1 expected)`);
+  if (ts.endsWith('.50')) {
+    if (fi.precision !== 8) throw fail(file, `transfer syntax ${ts} (JPEG Baseline) holds ${fi.precision}-bit samples (8 expected; 12-bit JPEG is ${'1.2.840.10008.1.2.4.51'})`);
+    return decodeJpegBaseline(stream, file);
+  }
+  if (fi.precision !== 8 && fi.precision !== 12) throw fail(file, `JPEG Extended stream has ${fi.precision}-bit samples (8 or 12)`);
+  if (fi.components !== 1) throw fail(file, `JPEG stream has ${fi.components} components (grey images only)`);
+  return fi.precision === 8 ? decodeJpegBaseline(stream, file) : decodeJpegExtended(stream, file, fi);
+}
+
+/**
+ * Stored samples → float32 modality values: keep the low BitsStored bits, sign-extend when
+ * signed, apply rescale slope/intercept. Refuses non-finite results (a slope that overflows
+ * float32) and a constant image.
+ */
+function toModality(raw: Uint8Array | Uint16Array | Uint32Array, n: number, h: Header, sgn: boolean, file: string): Float32Array {
+  const out = new Float32Array(n);
+  const { slope, intercept, bitsStored: bits } = h;
+  if (bits <= 30) {
+    const mask = (1 << bits) - 1;
+    const half = 1 << (bits - 1);
+    for (let i = 0; i < n; i++) {
+      let v = raw[i] & mask;
+      if (sgn && v >= half) v -= 2 * half;
+      out[i] = v * slope + intercept;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      let v = raw[i] >>> 0;
+      if (sgn && v >= 2 ** 31) v -= 2 ** 32;
+      out[i] = v * slope + intercept;
+    }
+  }
+  for (let i = 0; i < n; i++)
+    if (!Number.isFinite(out[i])) throw fail(file, `pixel ${i} is ${out[i]} after ${tagLabel('x00281053')} ${slope} and ${tagLabel('x00281052')} ${intercept} (beyond float32)`);
+  checkNotConstant(out, file, 'decodeDicom');
+  return out;
 }
 
 /** Reads and decodes a DICOM file; a missing or unreadable file is an EIO MdmtError naming it. */

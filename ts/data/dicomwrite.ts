@@ -26,8 +26,9 @@ export interface DicomWriteSpec {
   pixels: Uint16Array | Uint8Array;
   bitsStored?: number;
   photometric?: 'MONOCHROME1' | 'MONOCHROME2';
-  slope?: number;
-  intercept?: number;
+  /** RescaleSlope / RescaleIntercept as numbers, or DS text as written (decoder tests: 'NaN', 'inf') */
+  slope?: number | string;
+  intercept?: number | string;
   manufacturer?: string;
   modality?: string;
   patientId?: string;
@@ -39,6 +40,8 @@ export interface DicomWriteSpec {
   frame?: Uint8Array;
   /** label the file with another transfer syntax UID than the one written (decoder tests) */
   transferSyntaxUid?: string;
+  /** data-set elements to add or replace, e.g. NumberOfFrames (decoder tests of bad headers) */
+  extra?: { group: number; elem: number; vr: string; value: string | number | number[] }[];
 }
 
 /** PackBits of one byte plane: repeats of ≥ 3 as runs, the rest as literals of ≤ 128. */
@@ -191,6 +194,12 @@ export function writeDicom(spec: DicomWriteSpec): Uint8Array {
       ]
       : []),
   ];
+  for (const x of spec.extra ?? []) {
+    const at = data.findIndex((d) => d.group === x.group && d.elem === x.elem);
+    if (at >= 0) data[at] = x;
+    else data.push(x);
+  }
+  data.sort((a, b) => a.group - b.group || a.elem - b.elem);
   const encapsulated = syntax === 'rle' || syntax === 'jpeg';
   if (syntax === 'jpeg' && !spec.frame) throw new Error("writeDicom: syntax 'jpeg' needs the encoded frame in spec.frame");
   if (!encapsulated) data.push({ group: 0x7fe0, elem: 0x0010, vr: bits === 8 ? 'OB' : 'OW', value: pix });

@@ -8,9 +8,9 @@ import * as path from 'path';
 import sharp from 'sharp';
 import { MdmtError } from '../errors';
 import { readDicom } from './dicom';
+import { checkNotConstant, type GrayImage } from './gray';
 
-/** A single-channel image, row-major, float32 values. */
-export interface GrayImage { width: number; height: number; data: Float32Array }
+export type { GrayImage } from './gray';
 
 const RASTER = new Set(['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.webp']);
 
@@ -27,14 +27,25 @@ export async function readRaster(file: string): Promise<GrayImage> {
     throw new MdmtError('EIO', 'readImage', `${file}: cannot read image file (${(e as NodeJS.ErrnoException).code ?? e})`);
   }
   if (bytes.length === 0) throw new MdmtError('EDATA', 'readImage', `${file}: file is empty (0 bytes)`);
+  let depth: string | undefined;
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: false }).removeAlpha().grayscale()
-      .raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    depth = (await sharp(bytes, { limitInputPixels: false }).metadata()).depth;
+  } catch (e) {
+    throw new MdmtError('EDATA', 'readImage', `${file}: not a readable PNG/JPEG/TIFF image (${(e as Error).message})`);
+  }
+  // sharp's grayscale() works in 8 bits: a 16-bit file goes through the grey16 colourspace instead,
+  // so it keeps its 0..65535 range (a 16-bit CXR cut to 8 bits loses 8 bits of contrast silently)
+  if (depth !== 'uchar' && depth !== 'ushort')
+    throw new MdmtError('EDATA', 'readImage', `${file}: ${depth ?? 'unknown'} samples are not supported (8- or 16-bit unsigned PNG/JPEG/TIFF)`);
+  const wide = depth === 'ushort';
+  try {
+    const grey = sharp(bytes, { limitInputPixels: false }).removeAlpha();
+    const { data, info } = await (wide ? grey.toColourspace('grey16') : grey.grayscale())
+      .raw({ depth: wide ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
     const n = info.width * info.height;
-    const src = new Uint16Array(data.buffer, data.byteOffset, n);
-    // 8-bit files come out of sharp's 16-bit raw path unscaled (0..255), 16-bit ones as stored
-    const out = Float32Array.from(src);
-    return { width: info.width, height: info.height, data: out };
+    if (info.channels !== 1 || data.length !== n * (wide ? 2 : 1)) throw new Error(`sharp returned ${info.channels} channels, ${data.length} bytes`);
+    const src = wide ? new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + 2 * n)) : data;
+    return { width: info.width, height: info.height, data: Float32Array.from(src) };
   } catch (e) {
     throw new MdmtError('EDATA', 'readImage', `${file}: not a readable PNG/JPEG/TIFF image (${(e as Error).message})`);
   }
@@ -42,12 +53,15 @@ export async function readRaster(file: string): Promise<GrayImage> {
 
 /**
  * Reads any supported image file as a grey float32 image; DICOM gets MONOCHROME1 inverted and
- * modality values, rasters keep their stored values.
+ * modality values, rasters keep their stored values (8-bit 0..255, 16-bit 0..65535).
+ * `role: 'image'` (an X-ray, not a lung mask) also refuses a constant image.
  *
  *   const img = await readImage('dicom_clean/1234.dcm');
  */
-export async function readImage(file: string): Promise<GrayImage> {
+export async function readImage(file: string, o: { role?: 'image' | 'mask' } = {}): Promise<GrayImage> {
   const ext = path.extname(file).toLowerCase();
-  if (RASTER.has(ext)) return readRaster(file);
-  return readDicom(file);
+  if (!RASTER.has(ext)) return readDicom(file);
+  const img = await readRaster(file);
+  if (o.role === 'image') checkNotConstant(img.data, file);
+  return img;
 }

@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
-import { BadRecords, BinRule, Dataset, DataRecord, OnBad, binGlobal, padBrixia } from './records';
+import { BadRecords, BinRule, Dataset, DataRecord, OnBad, Tally, binGlobal, padBrixia } from './records';
 import { Box } from './preprocess';
 import { readCsv, readSheet, requireColumns, Sheet } from './sheets';
 
@@ -84,18 +84,25 @@ export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promi
   const boxes = boxFile ? await readBoxSheet(boxFile, bads, op) : new Map<string, Box>();
   const records: DataRecord[] = [];
   const seen = new Set<string>();
+  const tally = new Tally();
+  const sheets: string[] = [];
   for (const rel of opts.releases ?? [1, 2, 3]) {
     const spec = AFC_RELEASES[rel];
     if (!spec) throw new MdmtError('EINVAL', op, `unknown AIforCOVID release ${rel} (1, 2 or 3)`);
     const sheetFile = path.join(root, spec.sheet);
     const sheet: Sheet = await readSheet(sheetFile);
     requireColumns(sheet, ['ImageFile', 'Hospital', 'Prognosis']);
+    sheets.push(spec.sheet);
+    tally.rows += sheet.rows.length;
     for (const r of sheet.rows) {
       const where = `${sheetFile} row ${r.line}`;
       const rec = bads.guard(where, undefined, () => {
         const id = r.cells.ImageFile.replace(/\.dcm$/i, '');
         if (!id) throw bad(op, where, "column 'ImageFile' is empty");
-        if (exclude.has(id)) return null;
+        if (exclude.has(id)) {
+          tally.drop('excluded (the authors\' list, AfcOptions.exclude)');
+          return null;
+        }
         if (seen.has(id)) throw bad(op, where, `ImageFile '${id}' appears twice`);
         const prog = r.cells.Prognosis.toUpperCase();
         if (prog !== 'MILD' && prog !== 'SEVERE') throw bad(op, where, `column 'Prognosis' is '${r.cells.Prognosis}' (expected MILD or SEVERE)`);
@@ -118,7 +125,7 @@ export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promi
       }
     }
   }
-  return { records, skipped: bads.list };
+  return { records, skipped: bads.list, summary: tally.summary(`AIforCOVID ${path.join(root, sheets.join(' + '))}`, records.length, bads) };
 }
 
 /**
@@ -190,12 +197,18 @@ export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promis
   const sheet = readCsv(csv, ';');
   requireColumns(sheet, ['Filename', 'BrixiaScore', 'BrixiaScoreGlobal', 'Manufacturer']);
   const records: DataRecord[] = [];
+  const seen = new Map<string, number>();
+  const tally = new Tally();
+  tally.rows = sheet.rows.length;
   for (const r of sheet.rows) {
     const where = `${csv} row ${r.line}`;
     const rec = bads.guard(where, undefined, () => {
       const fname = r.cells.Filename;
       if (!fname) throw bad(op, where, "column 'Filename' is empty");
       const id = fname.replace(/\.dcm$/i, '');
+      // two rows for one image would put it in two folds (or twice in one) with maybe two labels
+      if (seen.has(id)) throw bad(op, where, `Filename '${fname}' appears twice (first on row ${seen.get(id)})`);
+      seen.set(id, r.line);
       const score = padBrixia(r.cells.BrixiaScore, `${where} column 'BrixiaScore'`);
       const g = Number(r.cells.BrixiaScoreGlobal);
       if (r.cells.BrixiaScoreGlobal === '' || !Number.isInteger(g) || g < 0 || g > 18)
@@ -219,7 +232,7 @@ export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promis
     });
     if (rec) records.push(rec);
   }
-  return { records, skipped: bads.list };
+  return { records, skipped: bads.list, summary: tally.summary(`BRIXIA ${csv}`, records.length, bads) };
 }
 
 export interface CovidCxrOptions {
@@ -247,10 +260,16 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
   const sev = opts.severity === undefined ? 'brixia_global_senior' : opts.severity;
   requireColumns(sheet, ['file', 'source_url', ...(prog ? [prog] : []), ...(sev ? [sev] : [])]);
   const records: DataRecord[] = [];
+  const seen = new Map<string, number>();
+  const tally = new Tally();
+  tally.rows = sheet.rows.length;
   for (const r of sheet.rows) {
     const where = `${csv} row ${r.line}`;
     const got = bads.guard(where, undefined, () => {
       const out: DataRecord[] = [];
+      if (!r.cells.file) throw bad(op, where, "column 'file' is empty");
+      if (seen.has(r.cells.file)) throw bad(op, where, `file '${r.cells.file}' appears twice (first on row ${seen.get(r.cells.file)})`);
+      seen.set(r.cells.file, r.line);
       const image = path.join(dir, r.cells.file);
       const id = path.basename(r.cells.file).replace(/\.[^.]+$/, '');
       let center = 'unknown';
@@ -266,8 +285,9 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
         if (v) {
           const severe = prog === 'went_icu' ? v === 'Y' : v === 'N';
           out.push({ ...base, id, task: 'AFC', label: severe ? 1 : 0, labelName: severe ? 'SEVERE' : 'MILD' });
-        }
+        } else tally.drop(`rows without a ${prog} value (no τ1 record)`);
       }
+      if (sev && r.cells[sev] === '') tally.drop(`rows without a ${sev} value (no τ2 record)`);
       if (sev && r.cells[sev] !== '') {
         const g = Number(r.cells[sev]);
         if (!Number.isInteger(g) || g < 0 || g > 18) throw bad(op, where, `column '${sev}' is '${r.cells[sev]}' (expected an integer 0..18)`);
@@ -278,5 +298,5 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
     });
     if (got) records.push(...got);
   }
-  return { records, skipped: bads.list };
+  return { records, skipped: bads.list, summary: tally.summary(`covid-cxr ${csv}`, records.length, bads) };
 }

@@ -36,7 +36,18 @@ export interface DataRecord {
 }
 
 export interface BadRecord { where: string; file?: string; error: string }
-export interface Dataset { records: DataRecord[]; skipped: BadRecord[] }
+/** What a reader kept and dropped, and why (every reader returns one; training logs it). */
+export interface ReadSummary {
+  /** the sheet(s) read */
+  source: string;
+  /** data rows read (blank rows not counted) */
+  rows: number;
+  /** records kept */
+  kept: number;
+  /** rows or records left out, counted per reason */
+  dropped: { reason: string; count: number }[];
+}
+export interface Dataset { records: DataRecord[]; skipped: BadRecord[]; summary: ReadSummary }
 export type OnBad = 'error' | 'skip';
 
 export type BinRule = 'paper' | 'code';
@@ -69,6 +80,29 @@ export function padBrixia(raw: string | number, where = 'BrixiaScore'): string {
   const p = String(parseInt(s, 10)).padStart(6, '0');
   if (/[4-9]/.test(p)) throw new MdmtError('EDATA', 'readBrixia', `${where}: BrixiaScore '${p}' has a region score outside 0..3`);
   return p;
+}
+
+/** Counts rows read, records kept and rows dropped per reason, for a reader's ReadSummary. */
+export class Tally {
+  rows = 0;
+  private readonly reasons = new Map<string, number>();
+  drop(reason: string, n = 1): void {
+    if (n > 0) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + n);
+  }
+  summary(source: string, kept: number, bads: BadRecords): ReadSummary {
+    this.drop("bad rows skipped (onBadRecord 'skip')", bads.list.length);
+    return { source, rows: this.rows, kept, dropped: [...this.reasons].map(([reason, count]) => ({ reason, count })) };
+  }
+}
+
+/**
+ * One line per reader: rows read, records kept, rows dropped and why.
+ *
+ *   formatSummary(ds.summary)  // 'metadata_global_v2.csv: 186 rows, 184 records kept; dropped: 2 bad rows skipped ...'
+ */
+export function formatSummary(s: ReadSummary): string {
+  const dropped = s.dropped.length ? `; dropped: ${s.dropped.map((d) => `${d.count} ${d.reason}`).join(', ')}` : '; nothing dropped';
+  return `${s.source}: ${s.rows} rows, ${s.kept} records kept${dropped}`;
 }
 
 /** Collects per-record failures: throws in 'error' mode, records them in 'skip' mode. */

@@ -98,7 +98,7 @@ export async function runSample(t: SampleTask): Promise<SampleResult> {
     }
   }
   if (!img) {
-    const raw = await readImage(t.image);
+    const raw = await readImage(t.image, { role: 'image' });
     let mask: GrayImage | undefined;
     if (t.mask) {
       mask = await readImage(t.mask).catch((e) => {

@@ -1,9 +1,11 @@
 /**
- * Sheet input for the readers: `.csv` (any separator, RFC 4180 quotes) and `.xlsx` (exceljs),
+ * Sheet input for the readers: `.csv` (any separator, RFC 4180 quotes, parsed strictly by
+ * csv-parse) and `.xlsx` (exceljs),
  * both as a header plus rows of trimmed strings, with errors that name the file, the row
  * (1-based, as a spreadsheet shows it) and the column.
  */
 import * as fs from 'fs';
+import { parse, type Options as CsvOptions } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import { MdmtError } from '../errors';
 
@@ -12,55 +14,81 @@ export interface Sheet {
   header: string[];
   /** data rows; `line` is the spreadsheet row number (header = 1) */
   rows: { line: number; cells: Record<string, string> }[];
+  /** blank rows left out */
+  blank: number;
 }
 
-/** Splits CSV text into rows of fields, honouring double quotes. */
-export function parseCsv(text: string, sep = ','): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let f = '';
-  let q = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (q) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
-          f += '"';
-          i++;
-        } else q = false;
-      } else f += c;
-    } else if (c === '"') q = true;
-    else if (c === sep) {
-      row.push(f);
-      f = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(f);
-      rows.push(row);
-      row = [];
-      f = '';
-    } else f += c;
-  }
-  if (f !== '' || row.length > 0) {
-    row.push(f);
-    rows.push(row);
+/** One data row of a sheet: its cells by header name and the line (CSV) or row (xlsx) it starts on. */
+interface TableRow { line: number; cells: string[] }
+
+const QUOTE_REASON: Record<string, string> = {
+  CSV_QUOTE_NOT_CLOSED: 'a quoted field opens here and is never closed (every later row would be swallowed into it)',
+  INVALID_OPENING_QUOTE: 'a quote appears inside an unquoted field',
+  CSV_INVALID_CLOSING_QUOTE: 'text follows the closing quote of a field',
+  CSV_RECORD_INCONSISTENT_FIELDS_LENGTH: 'the row has another number of fields than the header',
+};
+
+/**
+ * Parses CSV text strictly with csv-parse (RFC 4180 quotes, BOM dropped, blank lines
+ * skipped): a broken quote or a row whose field count differs from the header's is an
+ * EDATA MdmtError naming the file, the line the row starts on, and the column. We keep no
+ * hand-written parser: a lenient one silently merged an unclosed quote's rows into one field.
+ *
+ *   parseCsv('a;b\n1;2\n', ';')   // [['a', 'b'], ['1', '2']]
+ */
+export function parseCsv(text: string, sep = ',', file = '<csv>'): string[][] {
+  return parseCsvRows(text, sep, file).map((r) => r.cells);
+}
+
+function parseCsvRows(text: string, sep: string, file: string): TableRow[] {
+  const rows: TableRow[] = [];
+  let lastLine = 0;
+  try {
+    // on_record sees each good row as it is parsed, so after an error we know where the bad row starts
+    parse(text, {
+      delimiter: sep, record_delimiter: ['\r\n', '\n', '\r'], bom: true, skip_empty_lines: true, info: true, raw: true,
+      on_record: (r: { record: string[]; raw: string; info: { lines: number } }) => {
+        // info.lines is the line the record ends on; step back over its embedded line breaks
+        const body = r.raw.replace(/^(\r?\n)+/, '').replace(/\r?\n$/, '');
+        rows.push({ line: r.info.lines - (body.match(/\n/g)?.length ?? 0), cells: r.record });
+        lastLine = r.info.lines;
+        return null;
+      },
+    } as unknown as CsvOptions);
+  } catch (e) {
+    const err = e as { code?: string; message?: string; column?: number; lines?: number; record?: string[] };
+    if (!err.code || !QUOTE_REASON[err.code]) throw new MdmtError('EDATA', 'readSheet', `${file}: not a readable CSV file (${err.message})`);
+    // the failing row starts on the first non-blank line after the last good row
+    const lines = text.split('\n');
+    let at = lastLine;
+    if (err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') at = (err.lines ?? at + 1) - 1;
+    while (at < lines.length && lines[at].trim() === '') at++;
+    const header = rows[0]?.cells ?? [];
+    const col = err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH' ? Math.min(err.record?.length ?? 0, header.length + 1) : (err.column ?? 0) + 1;
+    const name = header[col - 1] !== undefined ? ` '${header[col - 1].replace(/^\uFEFF/, '').trim()}'` : '';
+    const counts = err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH' ? ` (${err.record?.length} fields, header ${header.length})` : '';
+    throw new MdmtError('EDATA', 'readSheet', `${file} line ${at + 1}, column ${col}${name}: ${QUOTE_REASON[err.code]}${counts} [csv-parse: ${err.message}]`);
   }
   return rows;
 }
 
-function toSheet(file: string, table: string[][]): Sheet {
+function toSheet(file: string, table: TableRow[]): Sheet {
   if (table.length === 0) throw new MdmtError('EDATA', 'readSheet', `${file}: sheet is empty (no header row)`);
-  const header = table[0].map((h) => h.replace(/^\uFEFF/, '').trim());
-  const rows = table.slice(1).map((r, i) => {
+  const header = table[0].cells.map((h) => h.replace(/^\uFEFF/, '').trim());
+  const dup = header.findIndex((h, j) => h !== '' && header.indexOf(h) !== j);
+  if (dup >= 0)
+    throw new MdmtError('EDATA', 'readSheet', `${file} line ${table[0].line}: column '${header[dup]}' appears twice (columns ${header.indexOf(header[dup]) + 1} and ${dup + 1}); which one holds the data is ambiguous`);
+  const rows = table.slice(1).map((r) => {
     const cells: Record<string, string> = {};
-    header.forEach((h, j) => (cells[h] = (r[j] ?? '').trim()));
-    return { line: i + 2, cells, empty: r.every((c) => c.trim() === '') };
+    header.forEach((h, j) => (cells[h] = (r.cells[j] ?? '').trim()));
+    return { line: r.line, cells, empty: r.cells.every((c) => c.trim() === '') };
   });
-  return { file, header, rows: rows.filter((r) => !r.empty).map(({ line, cells }) => ({ line, cells })) };
+  const kept = rows.filter((r) => !r.empty).map(({ line, cells }) => ({ line, cells }));
+  return { file, header, rows: kept, blank: rows.length - kept.length };
 }
 
 /**
- * Reads a CSV file (separator `sep`).
+ * Reads a CSV file (separator `sep`), strictly: see parseCsv.
  *
  *   const s = readCsv('BRIXIA/metadata_global_v2.csv', ';');
  */
@@ -71,7 +99,7 @@ export function readCsv(file: string, sep = ','): Sheet {
   } catch (e) {
     throw new MdmtError('EIO', 'readSheet', `${file}: cannot read sheet (${(e as NodeJS.ErrnoException).code ?? e})`);
   }
-  return toSheet(file, parseCsv(text, sep));
+  return toSheet(file, parseCsvRows(text, sep, file));
 }
 
 function cellText(v: ExcelJS.CellValue): string {
@@ -102,14 +130,14 @@ export async function readXlsx(file: string, worksheet?: string): Promise<Sheet>
   }
   const ws = worksheet ? wb.getWorksheet(worksheet) : wb.worksheets[0];
   if (!ws) throw new MdmtError('EDATA', 'readSheet', `${file}: no worksheet${worksheet ? ` '${worksheet}'` : ''}`);
-  const table: string[][] = [];
+  const table: TableRow[] = [];
   const width = ws.columnCount;
   ws.eachRow({ includeEmpty: true }, (row, n) => {
     const r: string[] = [];
     for (let c = 1; c <= width; c++) r.push(cellText(row.getCell(c).value));
-    table[n - 1] = r;
+    table[n - 1] = { line: n, cells: r };
   });
-  for (let i = 0; i < table.length; i++) table[i] ??= [];
+  for (let i = 0; i < table.length; i++) table[i] ??= { line: i + 1, cells: [] };
   return toSheet(file, table);
 }
 

@@ -1,0 +1,160 @@
+/**
+ * Issue 16, classes 1 and 6: image values outside their legal ranges are refused with an
+ * error naming the file and the attribute (or decoded correctly), and the JPEG syntaxes of
+ * hospital archives decode. Every fixture is written by the test: DICOM headers with
+ * writeDicom, PNGs with sharp, JPEG Lossless streams with dcmjs-codecs' libjpeg encoder, and
+ * 12-bit extended JPEG with the small encoder in _jpeg12.ts (no npm package encodes it).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import sharp from 'sharp';
+import { Context, NativeCodecs } from 'dcmjs-codecs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { decodeDicom, readDicom, TRANSFER_SYNTAXES } from '../../ts/data/dicom';
+import { writeDicom, type DicomWriteSpec } from '../../ts/data/dicomwrite';
+import { readImage, readRaster } from '../../ts/data/image';
+import { MdmtError } from '../../ts/errors';
+import { encodeJpegExtended } from './_jpeg12';
+import { rejects, tmpDir } from './_fixture';
+
+const W = 24, H = 20;
+const ramp = (max: number) => Uint16Array.from({ length: W * H }, (_, i) => Math.round((max * ((i * 37) % (W * H))) / (W * H)));
+const dir = tmpDir('strict-img');
+
+/** Writes the spec to a file and expects readDicom to refuse it naming the file and matching `re`. */
+async function refused(name: string, spec: Partial<DicomWriteSpec> | Uint8Array, re: RegExp): Promise<void> {
+  const bytes = spec instanceof Uint8Array ? spec : writeDicom({ width: W, height: H, pixels: ramp(4000), ...spec } as DicomWriteSpec);
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, bytes);
+  const e = await rejects(() => readDicom(f));
+  assert.instance(e, MdmtError, name);
+  assert.is(e.code, 'EDATA', name);
+  assert.ok(e.message.includes(f), `${name}: names the file: ${e.message}`);
+  assert.match(e.message, re, `${name}: ${e.message}`);
+}
+const el = (group: number, elem: number, vr: string, value: string | number) => ({ group, elem, vr, value });
+
+test('bits: BitsStored 0 or above BitsAllocated, HighBit outside the allocated bits, PixelRepresentation 2', async () => {
+  await refused('bs0.dcm', { bitsStored: 0 }, /BitsStored \(0028,0101\) is 0: it must be 1\.\.BitsAllocated \(0028,0100\) 16/);
+  await refused('bs17.dcm', { bitsStored: 17 }, /BitsStored \(0028,0101\) is 17/);
+  await refused('hb16.dcm', { bitsStored: 12, extra: [el(0x28, 0x102, 'US', 16)] }, /HighBit \(0028,0102\) is 16/);
+  await refused('pr2.dcm', { extra: [el(0x28, 0x103, 'US', 2)] }, /PixelRepresentation \(0028,0103\) is 2/);
+});
+
+test('rescale: NaN, inf, 1e999 and 0 slopes, NaN intercept, a slope that overflows float32', async () => {
+  await refused('slope-nan.dcm', { slope: 'NaN' }, /RescaleSlope \(0028,1053\) is 'NaN': not a finite number/);
+  await refused('slope-inf.dcm', { slope: 'inf' }, /RescaleSlope \(0028,1053\) is 'inf'/);
+  await refused('slope-big.dcm', { slope: '1e999' }, /RescaleSlope \(0028,1053\) is '1e999'/);
+  await refused('slope-0.dcm', { slope: 0 }, /RescaleSlope \(0028,1053\) is 0/);
+  await refused('icpt-nan.dcm', { intercept: 'NaN' }, /RescaleIntercept \(0028,1052\) is 'NaN'/);
+  await refused('slope-f32.dcm', { slope: '1e36' }, /beyond float32/);
+  // a legal rescale still decodes (no regression)
+  const ok = await decodeDicom(writeDicom({ width: 2, height: 1, pixels: Uint16Array.from([1, 3]), slope: '2.5', intercept: '-1' }), 'mem');
+  assert.equal(Array.from(ok.data), [1.5, 6.5]);
+});
+
+test('frames: NumberOfFrames > 1, a bad NumberOfFrames, pixel data holding two frames without saying so', async () => {
+  const two = new Uint16Array(2 * W * H).map((_, i) => i % 4000);
+  await refused('frames3.dcm', { extra: [el(0x28, 0x8, 'IS', '3')] }, /NumberOfFrames \(0028,0008\) is 3: multi-frame images are not supported/);
+  await refused('frames0.dcm', { extra: [el(0x28, 0x8, 'IS', '0')] }, /NumberOfFrames \(0028,0008\) is '0'/);
+  await refused('twoframes.dcm', writeDicom({ width: W, height: H * 2, pixels: two, extra: [el(0x28, 0x10, 'US', H)] }), /PixelData \(7FE0,0010\) holds 1920 bytes but one frame .* is 960/);
+  const one = await decodeDicom(writeDicom({ width: W, height: H, pixels: ramp(4000), extra: [el(0x28, 0x8, 'IS', '1')] }), 'mem');
+  assert.is(one.data.length, W * H);
+});
+
+test('lengths: an element whose declared length runs past the end of the file is named (implicit and explicit VR)', async () => {
+  for (const syntax of ['implicit', 'explicit'] as const) {
+    const b = writeDicom({ width: W, height: H, pixels: ramp(4000), syntax });
+    const at = Buffer.from(b).lastIndexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00]));
+    const dv = new DataView(b.buffer, b.byteOffset);
+    dv.setUint32(at + (syntax === 'implicit' ? 4 : 8), 2 * W * H + 1000, true);
+    await refused(`overrun-${syntax}.dcm`, b, /PixelData \(7FE0,0010\) declares 1960 bytes at byte \d+, but the file ends 960 bytes later/);
+  }
+  // an element before the pixels (Manufacturer, explicit VR: 2-byte length) declaring too much
+  const b = writeDicom({ width: W, height: H, pixels: ramp(4000), manufacturer: 'ACME' });
+  const at = Buffer.from(b).indexOf(Buffer.from([0x08, 0x00, 0x70, 0x00, 0x4c, 0x4f]));
+  new DataView(b.buffer, b.byteOffset).setUint16(at + 6, 60000, true);
+  await refused('overrun-manufacturer.dcm', b, /Manufacturer \(0008,0070\) declares 60000 bytes/);
+});
+
+test('constant images: a DICOM and a PNG image that are one value are refused; a blank PNG mask is not', async () => {
+  await refused('flat.dcm', { pixels: new Uint16Array(W * H).fill(700) }, /image is constant \(every one of its 480 pixels is 700/);
+  // constant after decoding: 12 stored bits of 0x1000 + x, whose high bits are overlay garbage
+  await refused('flat-masked.dcm', { bitsStored: 12, pixels: Uint16Array.from({ length: W * H }, (_, i) => 0x1000 * (i % 2) + 5) }, /image is constant/);
+  const png = path.join(dir, 'flat.png');
+  await sharp(Buffer.alloc(W * H, 9), { raw: { width: W, height: H, channels: 1 } }).png().toFile(png);
+  const e = await rejects(() => readImage(png, { role: 'image' }));
+  assert.match(e.message, new RegExp(`${png}: image is constant`));
+  assert.is((await readImage(png)).data[0], 9); // a mask may be blank (preprocess falls back to the whole image)
+});
+
+test('16-bit PNGs keep their 0..65535 range (grey and RGB); 8-bit PNGs stay 0..255', async () => {
+  const px = Uint16Array.from({ length: W * H }, (_, i) => (i * 137) % 65536);
+  const grey = path.join(dir, 'g16.png');
+  await sharp(px, { raw: { width: W, height: H, channels: 1 } }).toColourspace('grey16').png().toFile(grey);
+  assert.equal(Array.from((await readRaster(grey)).data), Array.from(px));
+  const rgb = new Uint16Array(3 * W * H).map((_, i) => px[Math.floor(i / 3)]);
+  const colour = path.join(dir, 'rgb16.png');
+  await sharp(rgb, { raw: { width: W, height: H, channels: 3 } }).toColourspace('rgb16').png().toFile(colour);
+  const c = (await readRaster(colour)).data;
+  let m = 0;
+  for (let i = 0; i < px.length; i++) m = Math.max(m, Math.abs(c[i] - px[i]));
+  assert.ok(m <= 1, `grey of equal RGB channels = the channel (max diff ${m})`);
+  const p8 = path.join(dir, 'g8.png');
+  const v8 = Uint8Array.from({ length: W * H }, (_, i) => i % 256);
+  await sharp(Buffer.from(v8), { raw: { width: W, height: H, channels: 1 } }).png().toFile(p8);
+  assert.equal(Array.from((await readRaster(p8)).data), Array.from(v8));
+});
+
+/** A JPEG Lossless stream (process 14, predictor `pred`) from dcmjs-codecs' libjpeg encoder. */
+async function losslessStream(px: Uint16Array | Uint8Array, bits: number, pred: number): Promise<Uint8Array> {
+  await NativeCodecs.initializeAsync();
+  const bytes = px instanceof Uint8Array ? px : new Uint8Array(px.buffer, px.byteOffset, px.byteLength);
+  const ctx = new Context({
+    width: W, height: H, bitsAllocated: bits > 8 ? 16 : 8, bitsStored: bits, samplesPerPixel: 1, pixelRepresentation: 0,
+    planarConfiguration: 0, photometricInterpretation: 'MONOCHROME2', decodedBuffer: bytes,
+  });
+  return NativeCodecs.encodeJpeg(ctx, { lossy: false, predictor: pred }).getEncodedBuffer()!;
+}
+
+test('JPEG Lossless (.70 predictor 1, .57 predictors 2..7) at 8, 12 and 16 bits decodes exactly', async () => {
+  for (const [bits, pred] of [[16, 1], [12, 1], [8, 1], [12, 2], [16, 3], [12, 4], [8, 5], [16, 6], [12, 7]]) {
+    const px = bits > 8 ? Uint16Array.from({ length: W * H }, (_, i) => (i * 7919 + 13) % (2 ** bits)) : Uint8Array.from({ length: W * H }, (_, i) => (i * 31) % 256);
+    const uid = pred === 1 ? '1.2.840.10008.1.2.4.70' : '1.2.840.10008.1.2.4.57';
+    const frame = await losslessStream(px, bits, pred);
+    const img = await decodeDicom(writeDicom({ width: W, height: H, pixels: bits > 8 ? new Uint16Array(W * H) : new Uint8Array(W * H), bitsStored: bits, syntax: 'jpeg', frame, transferSyntaxUid: uid }), 'mem');
+    assert.equal(Array.from(img.data), Array.from(px), `${bits} bits, predictor ${pred}`);
+    assert.is(img.info.transferSyntax, uid);
+  }
+});
+
+test('12-bit (and 8-bit) extended JPEG (.51) decodes within the rounding of a unit quantiser', async () => {
+  for (const bits of [12, 8] as const) {
+    const max = 2 ** bits - 1;
+    const px = Uint16Array.from({ length: W * H }, (_, i) => Math.round(max * (0.5 + 0.45 * Math.sin((i % W) / 3) * Math.cos(Math.floor(i / W) / 4))));
+    const frame = encodeJpegExtended(px, W, H, bits);
+    const img = await decodeDicom(writeDicom({ width: W, height: H, pixels: bits > 8 ? new Uint16Array(W * H) : new Uint8Array(W * H), bitsStored: bits, syntax: 'jpeg', frame, transferSyntaxUid: '1.2.840.10008.1.2.4.51' }), 'mem');
+    let m = 0;
+    for (let i = 0; i < px.length; i++) m = Math.max(m, Math.abs(img.data[i] - px[i]));
+    assert.ok(m <= 2, `${bits} bits: max |decoded − source| = ${m}`);
+    if (bits === 12) assert.ok(Math.max(...img.data) > 3500, 'the 12-bit range is kept');
+  }
+});
+
+test('JPEG streams that lie about themselves are refused by name: truncated, wrong process, wider than the header', async () => {
+  const px = ramp(4095);
+  const frame = await losslessStream(px, 12, 1);
+  const spec = { width: W, height: H, pixels: new Uint16Array(W * H), bitsStored: 12, syntax: 'jpeg' as const };
+  await refused('cut-lossless.dcm', writeDicom({ ...spec, frame: frame.subarray(0, frame.length >> 1), transferSyntaxUid: '1.2.840.10008.1.2.4.70' }), /no end-of-image marker \(FFD9\): truncated/);
+  const j12 = encodeJpegExtended(px, W, H, 12);
+  await refused('cut-12bit.dcm', writeDicom({ ...spec, frame: j12.subarray(0, j12.length - 40), transferSyntaxUid: '1.2.840.10008.1.2.4.51' }), /truncated/);
+  await refused('lossless-is-dct.dcm', writeDicom({ ...spec, frame: j12, transferSyntaxUid: '1.2.840.10008.1.2.4.70' }), /holds a SOF1 stream, not SOF3/);
+  await refused('baseline-12.dcm', writeDicom({ ...spec, frame: j12, transferSyntaxUid: '1.2.840.10008.1.2.4.50' }), /JPEG Baseline\) holds 12-bit samples/);
+  await refused('12-in-8.dcm', writeDicom({ ...spec, pixels: new Uint8Array(W * H), bitsStored: 8, frame: j12, transferSyntaxUid: '1.2.840.10008.1.2.4.51' }), /12-bit samples but BitsAllocated \(0028,0100\) is 8/);
+  const wide = await losslessStream(Uint16Array.from(px, (v) => v * 16), 16, 1);
+  await refused('16-in-12.dcm', writeDicom({ ...spec, frame: wide, transferSyntaxUid: '1.2.840.10008.1.2.4.70' }), /does not fit BitsStored \(0028,0101\) 12/);
+  assert.ok(TRANSFER_SYNTAXES['1.2.840.10008.1.2.4.57'] && TRANSFER_SYNTAXES['1.2.840.10008.1.2.4.70'] && TRANSFER_SYNTAXES['1.2.840.10008.1.2.4.51']);
+});
+
+test.run();
