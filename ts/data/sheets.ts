@@ -66,7 +66,8 @@ function parseCsvRows(text: string, sep: string, file: string): TableRow[] {
     const header = rows[0]?.cells ?? [];
     const col = err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH' ? Math.min(err.record?.length ?? 0, header.length + 1) : (err.column ?? 0) + 1;
     const name = header[col - 1] !== undefined ? ` '${header[col - 1].replace(/^\uFEFF/, '').trim()}'` : '';
-    const counts = err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH' ? ` (${err.record?.length} fields, header ${header.length})` : '';
+    const got = err.record?.length ?? 0;
+    const counts = err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH' ? ` (${got} field${got === 1 ? '' : 's'}, the header has ${header.length})` : '';
     throw new MdmtError('EDATA', 'readSheet', `${file} line ${at + 1}, column ${col}${name}: ${QUOTE_REASON[err.code]}${counts} [csv-parse: ${err.message}]`);
   }
   return rows;

@@ -18,23 +18,25 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
 import { BX_CENTRE_GROUPS, readAIforCOVID, readBrixia, readCovidCxr } from '../data/readers';
-import type { DataRecord } from '../data/records';
+import { formatSummary, type DataRecord, type Dataset } from '../data/records';
 import { afcStrata, bxStrata, jointSplits, linkRecords, makeSplits, readFold, type Fold } from '../data/splits';
 import { experimentTasks, type DataConfig, type TrainConfig } from './config';
 
 export interface TaskRecords { afc: DataRecord[]; bx: DataRecord[] }
 
 /**
- * Reads the records of both tasks. A missing task root gives an empty list.
+ * Reads the records of both tasks; `log` gets one line per reader (rows, records kept,
+ * dropped and why). A missing task root gives an empty list.
  *
- * @example const { afc, bx } = await loadRecords({ covidCxr: '../shared/data/covid-cxr' });
+ * @example const { afc, bx } = await loadRecords({ covidCxr: '../shared/data/covid-cxr' }, undefined, console.log);
  */
-export async function loadRecords(data: DataConfig, need: { afc: boolean; bx: boolean } = { afc: true, bx: true }): Promise<TaskRecords> {
+export async function loadRecords(data: DataConfig, need: { afc: boolean; bx: boolean } = { afc: true, bx: true }, log: (msg: string) => void = () => {}): Promise<TaskRecords> {
   const onBadRecord = data.onBadRecord ?? 'error';
   if (data.covidCxr) {
     const dir = path.resolve(data.covidCxr);
     if (!fs.existsSync(path.join(dir, 'labels.csv'))) throw new MdmtError('EIO', 'data', `${path.join(dir, 'labels.csv')} not found (data.covidCxr)`);
-    const { records } = await readCovidCxr(dir, { bins: data.bins ?? 'paper', onBadRecord });
+    const { records, summary } = await readCovidCxr(dir, { bins: data.bins ?? 'paper', onBadRecord });
+    log(formatSummary(summary));
     return { afc: records.filter((r) => r.task === 'AFC'), bx: records.filter((r) => r.task === 'BX') };
   }
   const exists = (p: string | undefined, field: string): string | undefined => {
@@ -45,8 +47,13 @@ export async function loadRecords(data: DataConfig, need: { afc: boolean; bx: bo
   };
   const afcRoot = need.afc ? exists(data.afc, 'data.afc') : undefined;
   const bxRoot = need.bx ? exists(data.bx, 'data.bx') : undefined;
-  const afc = afcRoot ? (await readAIforCOVID(afcRoot, { releases: data.afcReleases, onBadRecord })).records : [];
-  const bx = bxRoot ? (await readBrixia(bxRoot, { bins: data.bins ?? 'paper', onBadRecord, groupBy: data.bxGroupBy, centres: data.bxCentres })).records : [];
+  const read = async (p: Promise<Dataset>) => {
+    const ds = await p;
+    log(formatSummary(ds.summary));
+    return ds.records;
+  };
+  const afc = afcRoot ? await read(readAIforCOVID(afcRoot, { releases: data.afcReleases, onBadRecord })) : [];
+  const bx = bxRoot ? await read(readBrixia(bxRoot, { bins: data.bins ?? 'paper', onBadRecord, groupBy: data.bxGroupBy, centres: data.bxCentres })) : [];
   return { afc, bx };
 }
 

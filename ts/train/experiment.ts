@@ -187,7 +187,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
   cfg.backbones.slice(1).forEach(stand);
   if (typeof cfg.base.pretrained === 'string' && new Set(cfg.backbones).size > 1)
     throw new MdmtError('ECONFIG', 'experiment', `config.pretrained names one weights file for ${cfg.backbones.length} backbones: give pretrainedDir (--pretrained-dir, $MDMT_WEIGHTS), a folder of <backbone>.safetensors`);
-  const recs = await loadRecords(probe.data);
+  const recs = await loadRecords(probe.data, undefined, (m) => log(`data: ${m}`));
   const splitsDir = path.join(runsDir, 'splits');
   const dirs = ensureSplits(splitsDir, recs, { seed: probe.splitSeed, k: probe.kFolds });
   const counts = {

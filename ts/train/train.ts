@@ -138,7 +138,7 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Prom
   try {
     setDefaultDevice(cfg.device);
     // both tasks' records even for an STL run: tasks that share images or patients are split together
-    const recs = await loadRecords(cfg.data);
+    const recs = await loadRecords(cfg.data, undefined, (m) => hooks.onLog?.(`data: ${m}`));
     const folds = prepareFold(cfg, recs);
     const own = ownPretraining(cfg);
     const pretraining = cfg.experiment === 'ft' || cfg.experiment === 'mdmt' ? checkInits(cfg, folds, own) : own;
