@@ -7,26 +7,31 @@ namespace k {
 
 __device__ __forceinline__ float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+// NaN propagates as in IEEE, PyTorch and the CPU backend: comparisons send NaN down the
+// identity branch (fmaxf/fminf would turn relu6(NaN) into 0), and a backward passes dy where
+// x or y is NaN (threshold_backward / hardtanh_backward / hardswish_backward).
+__device__ __forceinline__ float clamp06(float x) { return x < 0.f ? 0.f : (x > 6.f ? 6.f : x); }
+
 template <Act A>
 __device__ __forceinline__ float fwd(float x) {
-  if (A == Act::Relu) return x > 0.f ? x : 0.f;
-  if (A == Act::Relu6) return fminf(fmaxf(x, 0.f), 6.f);
+  if (A == Act::Relu) return x < 0.f ? 0.f : x;
+  if (A == Act::Relu6) return clamp06(x);
   if (A == Act::Silu) return x * sigm(x);
   if (A == Act::Sigmoid) return sigm(x);
-  return x * fminf(fmaxf(x + 3.f, 0.f), 6.f) * (1.0f / 6.0f);  // hardswish
+  return x * clamp06(x + 3.f) * (1.0f / 6.0f);  // hardswish
 }
 
 // t is y (relu, sigmoid) or x (relu6, silu, hardswish).
 template <Act A>
 __device__ __forceinline__ float bwd(float dy, float t) {
-  if (A == Act::Relu) return t > 0.f ? dy : 0.f;
-  if (A == Act::Relu6) return (t > 0.f && t < 6.f) ? dy : 0.f;
+  if (A == Act::Relu) return t <= 0.f ? 0.f : dy;
+  if (A == Act::Relu6) return (t <= 0.f || t >= 6.f) ? 0.f : dy;
   if (A == Act::Silu) {
     float sg = sigm(t);
     return dy * sg * (1.f + t * (1.f - sg));
   }
   if (A == Act::Sigmoid) return dy * t * (1.f - t);
-  return t < -3.f ? 0.f : (t > 3.f ? dy : dy * (2.f * t + 3.f) * (1.0f / 6.0f));  // x = +-3: left branch
+  return t < -3.f ? 0.f : (t <= 3.f ? dy * (2.f * t + 3.f) * (1.0f / 6.0f) : dy);  // x = +-3: middle branch
 }
 
 template <Act A>

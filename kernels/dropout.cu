@@ -19,14 +19,14 @@ __global__ void dropout_kernel(float* y, uint8_t* mask, const float* x, int64_t 
       if (i < n) {
         bool keep = philox::to_uniform(bits[l]) >= p;
         mask[i] = keep ? 1 : 0;
-        y[i] = keep ? x[i] * scale : 0.f;
+        y[i] = x[i] * (keep ? scale : 0.f);  // a dropped NaN stays NaN, as PyTorch's x * mask
       }
     }
   }
 }
 
 __global__ void dropout_bwd_kernel(float* dx, const float* dy, const uint8_t* mask, float scale, int64_t n) {
-  MDMT_GRID_STRIDE(i, n) dx[i] = mask[i] ? dy[i] * scale : 0.f;
+  MDMT_GRID_STRIDE(i, n) dx[i] = dy[i] * (mask[i] ? scale : 0.f);
 }
 
 cudaError_t dropout(float* y, uint8_t* mask, const float* x, int64_t n, float p, uint32_t seed_lo, uint32_t seed_hi,

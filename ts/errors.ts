@@ -5,7 +5,8 @@
  */
 export type MdmtErrorCode =
   | 'EINVAL' | 'ESHAPE' | 'EDTYPE' | 'EDEVICE' | 'EDISPOSED' | 'ENOMEM' | 'ENOTIMPL'
-  | 'ECUDA' | 'ECUDNN' | 'ECUBLAS' | 'EINTERNAL' | 'ENOADDON' | 'EIO' | 'EDATA' | 'ECONFIG' | 'EPLAN';
+  | 'ECUDA' | 'ECUDNN' | 'ECUBLAS' | 'EINTERNAL' | 'ENOADDON' | 'EIO' | 'EDATA' | 'ECONFIG' | 'EPLAN'
+  | 'EDIVERGED' | 'EBUSY';
 
 export class MdmtError extends Error {
   override name = 'MdmtError';
@@ -41,4 +42,17 @@ export class MdmtError extends Error {
 /** Throws MdmtError(code, op, detail) when `cond` is false. */
 export function check(cond: unknown, code: MdmtErrorCode, op: string, detail: string | (() => string)): asserts cond {
   if (!cond) throw new MdmtError(code, op, typeof detail === 'function' ? detail() : detail);
+}
+
+/**
+ * A value as an error message shows it: JSON, except that NaN and ±Infinity stay themselves
+ * (JSON.stringify prints them as null, which hides the bug) and undefined is 'undefined'.
+ *
+ *   show(NaN) === 'NaN';  show([1, Infinity]) === '[1,Infinity]';  show('a') === '"a"'
+ */
+export function show(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  const s = JSON.stringify(v, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? `\u0000${x}\u0000` : typeof x === 'bigint' ? String(x) : x));
+  return s === undefined ? String(v) : s.replace(/"\\u0000(NaN|-?Infinity)\\u0000"/g, '$1');
 }

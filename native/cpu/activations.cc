@@ -39,10 +39,13 @@ void backward(OpCtx& c, const char* tname, G g) {
 
 inline float sigm(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
-void relu(OpCtx& c) { unary(c, [](float x) { return x > 0.f ? x : 0.f; }); }
-void relu_bwd(OpCtx& c) { backward(c, "y", [](float d, float y) { return y > 0.f ? d : 0.f; }); }
+// NaN propagates as in IEEE and PyTorch: every comparison is written so that NaN takes the
+// identity branch (relu(NaN) = NaN; a backward passes dy where x or y is NaN, as
+// threshold_backward / hardtanh_backward / hardswish_backward do).
+void relu(OpCtx& c) { unary(c, [](float x) { return x < 0.f ? 0.f : x; }); }
+void relu_bwd(OpCtx& c) { backward(c, "y", [](float d, float y) { return y <= 0.f ? 0.f : d; }); }
 void relu6(OpCtx& c) { unary(c, [](float x) { return x < 0.f ? 0.f : (x > 6.f ? 6.f : x); }); }
-void relu6_bwd(OpCtx& c) { backward(c, "x", [](float d, float x) { return x > 0.f && x < 6.f ? d : 0.f; }); }
+void relu6_bwd(OpCtx& c) { backward(c, "x", [](float d, float x) { return x <= 0.f || x >= 6.f ? 0.f : d; }); }
 void silu(OpCtx& c) { unary(c, [](float x) { return x * sigm(x); }); }
 void silu_bwd(OpCtx& c) {
   backward(c, "x", [](float d, float x) { float s = sigm(x); return d * s * (1.f + x * (1.f - s)); });
@@ -53,7 +56,7 @@ void hardswish(OpCtx& c) {
   unary(c, [](float x) { float r = x + 3.f; r = r < 0.f ? 0.f : (r > 6.f ? 6.f : r); return x * r / 6.f; });
 }
 void hardswish_bwd(OpCtx& c) {
-  backward(c, "x", [](float d, float x) { return x < -3.f ? 0.f : (x > 3.f ? d : d * (2.f * x + 3.f) / 6.f); });
+  backward(c, "x", [](float d, float x) { return x < -3.f ? 0.f : (x <= 3.f ? d * (2.f * x + 3.f) / 6.f : d); });
 }
 
 }  // namespace

@@ -60,7 +60,7 @@ void dropout(OpCtx& c) {
       for (int l = 0; l < m; ++l) {
         const bool keep = philox::to_uniform(bits[l]) >= p;
         pm[base + l] = keep ? 1 : 0;
-        py[base + l] = keep ? px[base + l] * scale : 0.f;
+        py[base + l] = px[base + l] * (keep ? scale : 0.f);  // a dropped NaN stays NaN, as PyTorch's x * mask
       }
     }
   });
@@ -78,7 +78,7 @@ void dropout_bwd(OpCtx& c) {
   const uint8_t* pm = mask.data<uint8_t>();
   float* po = dx.data<float>();
   parallel_for(0, dy.numel(), kGrainBlocks * 4, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) po[i] = pm[i] ? pd[i] * scale : 0.f;
+    for (int64_t i = lo; i < hi; ++i) po[i] = pd[i] * (pm[i] ? scale : 0.f);
   });
 }
 

@@ -2,12 +2,14 @@
  * `mdmt doctor`: what this installation can run on — Node version and platform, the native
  * addon (path, load status), every backend device with its details (CPU ISA and threads;
  * CUDA availability or the reason it is missing, driver / runtime / cuDNN versions), the
- * registered ops per backend and the model count. Exit code 1 when the addon cannot load.
+ * registered ops per backend, the model count and the DICOM transfer syntaxes the decoder
+ * reads (anything else is refused by name). Exit code 1 when the addon cannot load.
  *
  *   mdmt doctor
  */
 import * as os from 'os';
 import { Command } from 'commander';
+import { TRANSFER_SYNTAXES } from '../data/dicom';
 import { addonPath, native } from '../native/binding';
 
 /** The doctor's report as lines (and whether the engine is usable). */
@@ -40,6 +42,9 @@ export function diagnose(): { lines: string[]; ok: boolean } {
   } catch (e) {
     lines.push(`models      cannot list: ${(e as Error).message}`);
   }
+  lines.push('dicom       transfer syntaxes decoded (others are refused by name):');
+  for (const [uid, name] of Object.entries(TRANSFER_SYNTAXES)) lines.push(`            ${uid.padEnd(24)} ${name}`);
+  lines.push('images      PNG, JPEG, TIFF, BMP, WebP (8- or 16-bit grey or colour; colour is reduced to grey)');
   return { lines, ok: true };
 }
 

@@ -10,7 +10,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MdmtError } from '../errors';
-import { CODE_PRESET, type TrainConfigInput } from '../train/config';
+import { CODE_PRESET, CONFIG_ALIASES, TRAIN_CONFIG_KEYS, type TrainConfigInput } from '../train/config';
+import { checkKeys } from '../train/keys';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
@@ -106,6 +107,7 @@ export function readConfigFile(file: string): Partial<TrainConfigInput> {
     throw new MdmtError('ECONFIG', '--config', `${file} is not valid JSON: ${(e as Error).message}`);
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new MdmtError('ECONFIG', '--config', `${file} must hold a JSON object`);
+  checkKeys(v, TRAIN_CONFIG_KEYS, { op: '--config', where: file, aliases: CONFIG_ALIASES });
   return v as Partial<TrainConfigInput>;
 }
 

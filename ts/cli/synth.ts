@@ -3,16 +3,8 @@
  * AIforCOVID-like and BRIXIA-like data sets (real layouts) under DIR.
  */
 import { Command } from 'commander';
-import { MdmtError } from '../errors';
 import { synth } from '../data/synth';
-
-function int(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new MdmtError('EINVAL', 'mdmt synth', `--${name} '${v}' must be a non-negative integer`);
-    return n;
-  };
-}
+import { intArg } from './options';
 
 /** Adds `synth` to the CLI. */
 export function register(program: Command): void {
@@ -20,10 +12,10 @@ export function register(program: Command): void {
     .command('synth')
     .description('write synthetic AIforCOVID- and BRIXIA-like data sets (DICOM, xlsx/csv sheets, lung masks) in the real layouts')
     .requiredOption('--out <dir>', 'output folder (AIforCOVID/ and BRIXIA/ are created inside)')
-    .option('--seed <n>', 'random seed', int('seed'), 0)
-    .option('--n-afc <n>', 'AIforCOVID images', int('n-afc'), 150)
-    .option('--n-bx <n>', 'BRIXIA images', int('n-bx'), 450)
-    .option('--size <px>', 'image width in pixels (height = 1.125 × width)', int('size'), 128)
+    .option('--seed <n>', 'random seed', intArg(0), 0)
+    .option('--n-afc <n>', 'AIforCOVID images', intArg(0), 150)
+    .option('--n-bx <n>', 'BRIXIA images', intArg(0), 450)
+    .option('--size <px>', 'image width in pixels (height = 1.125 × width)', intArg(32), 128)
     .action(async (o: { out: string; seed: number; nAfc: number; nBx: number; size: number }) => {
       const t0 = Date.now();
       const r = await synth(o.out, { seed: o.seed, nAfc: o.nAfc, nBx: o.nBx, size: o.size });

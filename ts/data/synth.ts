@@ -13,7 +13,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import ExcelJS from 'exceljs';
 import sharp from 'sharp';
-import { MdmtError } from '../errors';
+import { ensureDir } from '../dirs';
+import { MdmtError, show } from '../errors';
 import { writeDicom } from './dicomwrite';
 import { lungBox } from './preprocess';
 import { rng, Rng, seedOf } from './rng';
@@ -132,9 +133,12 @@ export async function synth(out: string, opts: SynthOptions = {}): Promise<Synth
   const nAfc = opts.nAfc ?? 150;
   const nBx = opts.nBx ?? 450;
   const W = opts.size ?? 128;
-  if (!Number.isInteger(W) || W < 32 || W > 2048) throw new MdmtError('EINVAL', 'synth', `size ${W} must be an integer in 32..2048`);
+  // bad options are usage errors (ECONFIG: the CLI exits 2), named as the flags name them
+  if (!Number.isInteger(W) || W < 32 || W > 2048) throw new MdmtError('ECONFIG', 'synth', `size ${show(W)} must be an integer in 32..2048`);
   if (!Number.isInteger(nAfc) || nAfc < 0 || !Number.isInteger(nBx) || nBx < 0)
-    throw new MdmtError('EINVAL', 'synth', `n-afc ${nAfc} and n-bx ${nBx} must be non-negative integers`);
+    throw new MdmtError('ECONFIG', 'synth', `n-afc ${show(nAfc)} and n-bx ${show(nBx)} must be non-negative integers`);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new MdmtError('ECONFIG', 'synth', `seed ${show(seed)} must be a non-negative integer`);
+  ensureDir(out, 'synth', 'out');
   const H = Math.round(W * 1.125);
   const afcRoot = path.join(out, 'AIforCOVID');
   const bxRoot = path.join(out, 'BRIXIA');

@@ -10,8 +10,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { MdmtError } from '../errors';
+import { MdmtError, show } from '../errors';
 import type { AugmentOptions } from '../data/augment';
+import { checkKeys, type KeyTree } from './keys';
 import type { BinRule } from '../data/records';
 import { listModels } from '../models/registry';
 
@@ -156,20 +157,48 @@ export const CODE_PRESET = {
   imagenetNormalize: false,
 };
 
+/**
+ * Every key train() accepts, nested as the config is. The mapped types make tsc fail when a
+ * field is added to TrainConfig (or DataConfig, init, AugmentOptions) without being listed
+ * here, so a key declared in the schema is always valid and any other key is an error
+ * (`{ "lr": 0.01 }` at the top level used to be ignored silently).
+ */
+const DATA_KEYS: { [K in keyof Required<DataConfig>]: true } = {
+  afc: true, bx: true, covidCxr: true, afcReleases: true, bins: true, bxGroupBy: true, bxCentres: true, onBadRecord: true, cacheDir: true,
+};
+const AUGMENT_KEYS: { [K in keyof Required<AugmentOptions>]: true | KeyTree } = {
+  p: true, strength: true, disable: { shift: true, zoom: true, flip: true, rotate: true, elastic: true },
+};
+const INIT_KEYS: { [K in keyof Required<TrainConfig['init']>]: true } = { stlAfc: true, stlBx: true };
+const leaves = (o: object): KeyTree => Object.fromEntries(Object.keys(o).map((k) => [k, true]));
+export const TRAIN_CONFIG_KEYS: { [K in keyof Required<TrainConfig>]: true | KeyTree } = {
+  backbone: true, experiment: true, data: DATA_KEYS, protocol: true, fold: true, kFolds: true, bxLocoFold: true,
+  splitsDir: true, splitSeed: true, imageSize: true, batchSize: true, evalBatchSize: true,
+  optim: leaves(PAPER_OPTIM), schedule: leaves(PAPER_SCHEDULE), seed: true, device: true, outDir: true,
+  lossNormalize: true, afcLoss: true, augment: AUGMENT_KEYS, imagenetNormalize: true, mixing: { afcFraction: true },
+  beta: true, init: INIT_KEYS, pretrained: true, pretrainedDir: true, workers: true, progress: true, keepCheckpoint: true, checkpointEvery: true,
+};
+/** Names users bring from the CLI flags or other tools, mapped to the setting they mean (for suggestions). */
+export const CONFIG_ALIASES: Record<string, string> = {
+  lr: 'optim.lr', learningRate: 'optim.lr', epochs: 'schedule.maxEpochs', warmup: 'schedule.warmupEpochs', patience: 'schedule.earlyStopping', wd: 'optim.weightDecay',
+  dataAfc: 'data.afc', dataBx: 'data.bx', initStlAfc: 'init.stlAfc', initStlBx: 'init.stlBx', afcFraction: 'mixing.afcFraction',
+  out: 'outDir', bins: 'data.bins', cacheDir: 'data.cacheDir',
+};
+
 function bad(field: string, msg: string): never {
   throw new MdmtError('ECONFIG', 'train', `config.${field} ${msg}`);
 }
 function int(field: string, v: unknown, lo: number, hi = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) bad(field, `must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) bad(field, `must be an integer in [${lo}, ${hi}], got ${show(v)}`);
   return v;
 }
 function num(field: string, v: unknown, lo: number, hi = Infinity, loOpen = false): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || (loOpen ? v <= lo : v < lo) || v > hi)
-    bad(field, `must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    bad(field, `must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${show(v)}`);
   return v;
 }
 function oneOf<T extends string>(field: string, v: unknown, allowed: readonly T[]): T {
-  if (!allowed.includes(v as T)) bad(field, `must be one of ${allowed.join(' | ')}, got ${JSON.stringify(v)}`);
+  if (!allowed.includes(v as T)) bad(field, `must be one of ${allowed.join(' | ')}, got ${show(v)}`);
   return v as T;
 }
 
@@ -202,14 +231,15 @@ function resolvePretrained(c: TrainConfigInput, backbone: string): Pick<TrainCon
  */
 export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   if (c === null || typeof c !== 'object') throw new MdmtError('ECONFIG', 'train', 'config must be an object');
-  if (typeof c.backbone !== 'string' || !c.backbone) bad('backbone', `must be a model name, got ${JSON.stringify(c.backbone)}`);
+  checkKeys(c, TRAIN_CONFIG_KEYS, { op: 'train', where: 'config', aliases: CONFIG_ALIASES });
+  if (typeof c.backbone !== 'string' || !c.backbone) bad('backbone', `must be a model name, got ${show(c.backbone)}`);
   const models = listModels();
   if (!models.includes(c.backbone)) bad('backbone', `'${c.backbone}' is not a registered model (${models.join(', ')})`);
   const experiment = oneOf('experiment', c.experiment, EXPERIMENTS);
-  if (typeof c.outDir !== 'string' || !c.outDir) bad('outDir', `must be a directory path, got ${JSON.stringify(c.outDir)}`);
+  if (typeof c.outDir !== 'string' || !c.outDir) bad('outDir', `must be a directory path, got ${show(c.outDir)}`);
   const data = { ...(c.data ?? {}) };
   for (const k of ['afc', 'bx', 'covidCxr', 'cacheDir'] as const) if (data[k] !== undefined) {
-    if (typeof data[k] !== 'string' || !data[k]) bad(`data.${k}`, `must be a path, got ${JSON.stringify(data[k])}`);
+    if (typeof data[k] !== 'string' || !data[k]) bad(`data.${k}`, `must be a path, got ${show(data[k])}`);
     data[k] = path.resolve(data[k]!);
   }
   if (!data.covidCxr && !data.afc && !data.bx) bad('data', 'needs afc and/or bx roots, or covidCxr');
@@ -269,7 +299,7 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     keepCheckpoint: c.keepCheckpoint ?? true,
     checkpointEvery: int('checkpointEvery', c.checkpointEvery ?? 1, 1),
   };
-  if (!/^(cpu|cuda(:\d{1,2})?)$/.test(cfg.device)) bad('device', `must be cpu, cuda or cuda:N, got ${JSON.stringify(cfg.device)}`);
+  if (!/^(cpu|cuda(:\d{1,2})?)$/.test(cfg.device)) bad('device', `must be cpu, cuda or cuda:N, got ${show(cfg.device)}`);
   if (typeof cfg.augment !== 'boolean' && (cfg.augment === null || typeof cfg.augment !== 'object')) bad('augment', 'must be a boolean or augmentation options');
   if (cfg.mixing !== 'random') {
     const f = (cfg.mixing as { afcFraction?: unknown }).afcFraction;

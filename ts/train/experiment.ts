@@ -21,12 +21,15 @@
  *   const { results } = await experiment({ runsDir: 'runs', backbones: ['resnet18'], base: { data: { afc, bx } } });
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { MdmtError } from '../errors';
 import type { RunResult } from '../report/types';
-import { EXPERIMENTS, experimentTasks, PROTOCOLS, resolveTrainConfig, type ExperimentName, type Protocol, type TrainConfigInput } from './config';
+import { listModels } from '../models/registry';
+import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfigInput } from './config';
+import { checkKeys, nearestKey, type KeyTree } from './keys';
 import { readJson } from './checkpoint';
+import { ensureDir } from '../dirs';
+import { tryLock, unlock } from './lock';
 import { ensureSplits, foldCount, loadRecords } from './data';
 import { progressHooks, SILENT, type TrainHooks } from './progress';
 import { RUN_FILES, train } from './train';
@@ -81,6 +84,35 @@ export interface ExperimentOutcome {
 
 const jobKey = (p: Protocol, b: string, e: ExperimentName, f: number) => `${p}/${b}/${e}/fold${f}`;
 
+// the per-job settings are the sweep's, not base's
+const { backbone: _b, experiment: _e, outDir: _o, protocol: _p, fold: _f, init: _i, splitsDir: _s, ...BASE_KEYS } = TRAIN_CONFIG_KEYS;
+/** Every key experiment() accepts (tsc fails when ExperimentConfig gains one not listed). */
+export const EXPERIMENT_KEYS: { [K in keyof Required<ExperimentConfig>]: true | KeyTree } = {
+  runsDir: true, backbones: true, experiments: true, protocols: true, folds: { cv: true, loco: true }, foldLimit: true,
+  base: BASE_KEYS, hooksFor: true, log: true, waitForOthers: true, pollMs: true,
+};
+
+/**
+ * Checks a sweep's settings before anything is read or trained: unknown keys, every backbone
+ * name (a typo in the last of five must not surface after training the other four), the
+ * experiments and the protocols.
+ */
+export function validateSweep(cfg: ExperimentConfig): void {
+  if (cfg === null || typeof cfg !== 'object') throw new MdmtError('ECONFIG', 'experiment', 'config must be an object');
+  checkKeys(cfg, EXPERIMENT_KEYS, { op: 'experiment', where: 'config', aliases: { ...CONFIG_ALIASES, backbone: 'backbones', experiment: 'experiments', protocol: 'protocols', fold: 'folds' } });
+  if (!Array.isArray(cfg.backbones) || !cfg.backbones.length) throw new MdmtError('ECONFIG', 'experiment', 'no backbones given');
+  const models = listModels();
+  const tree = Object.fromEntries(models.map((m) => [m, true] as const));
+  const unknown = cfg.backbones.filter((b) => !models.includes(b));
+  if (unknown.length)
+    throw new MdmtError('ECONFIG', 'experiment', `unknown backbone${unknown.length > 1 ? 's' : ''} ${unknown.map((b) => {
+      const near = nearestKey(String(b), tree);
+      return `'${b}'${near ? ` (did you mean ${near}?)` : ''}`;
+    }).join(', ')}; nothing was trained (registered: ${models.join(', ')})`);
+  for (const e of cfg.experiments ?? []) if (!EXPERIMENTS.includes(e)) throw new MdmtError('ECONFIG', 'experiment', `unknown experiment '${e}' (${EXPERIMENTS.join(', ')})`);
+  for (const p of cfg.protocols ?? []) if (!PROTOCOLS.includes(p)) throw new MdmtError('ECONFIG', 'experiment', `unknown protocol '${p}' (cv, loco)`);
+}
+
 /**
  * The jobs of a sweep in run order (every STL job before any FT / MDMT job).
  *
@@ -119,39 +151,6 @@ export function planJobs(cfg: ExperimentConfig, counts: { cv: number; loco: numb
   return [...stl.values(), ...later];
 }
 
-// ---- locks: <dir>/.lock holds "<pid> <host>"; a lock of a dead process on this host is stale
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function tryLock(dir: string): boolean {
-  fs.mkdirSync(dir, { recursive: true });
-  const f = path.join(dir, '.lock');
-  const me = `${process.pid} ${os.hostname()}`;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(f, me, { flag: 'wx' });
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const [pid, host] = fs.readFileSync(f, 'utf8').split(' ');
-      if (host === os.hostname() && (Number(pid) === process.pid || !alive(Number(pid)))) fs.rmSync(f, { force: true });
-      else return false;
-    }
-  }
-  return false;
-}
-
-function unlock(dir: string): void {
-  fs.rmSync(path.join(dir, '.lock'), { force: true });
-}
-
 /** Every result.json under `runsDir`, as the report's RunResult list. */
 export function collectResults(runsDir: string): RunResult[] {
   const out: RunResult[] = [];
@@ -174,9 +173,10 @@ export function collectResults(runsDir: string): RunResult[] {
  *   base: { data: { afc: 'd/AIforCOVID', bx: 'd/BRIXIA' }, imageSize: 64, batchSize: 16, schedule: { maxEpochs: 3, warmupEpochs: 1 } } });
  */
 export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutcome> {
+  validateSweep(cfg);
   const runsDir = path.resolve(cfg.runsDir);
   const log = cfg.log ?? (() => {});
-  fs.mkdirSync(runsDir, { recursive: true });
+  ensureDir(runsDir, 'experiment', 'config.runsDir');
   const sweepLog = (msg: string) => fs.appendFileSync(path.join(runsDir, 'sweep.log'), `${new Date().toISOString()} ${process.pid} ${msg}\n`);
   const exps = cfg.experiments ?? [...EXPERIMENTS];
   const needAfc = exps.some((e) => experimentTasks(e).afc);

@@ -26,6 +26,7 @@ import { sub } from '../ops/sub';
 import { sum } from '../ops/sum';
 import { tensor, type Tensor } from '../tensor';
 import { readTensors } from './checkpoint';
+import { describeNonFinite, firstNonFinite } from './finite';
 import type { TrainConfig } from './config';
 
 /** Logits per task head the model has. */
@@ -42,12 +43,7 @@ export interface TaskNet {
  * classifier; every backbone key must be there with its shape.
  */
 function loadPretrained(m: MDMTModel | STLModel, file: string): void {
-  let sd: Map<string, Tensor>;
-  try {
-    sd = readTensors(file);
-  } catch (e) {
-    throw new MdmtError('EIO', 'train', `cannot read config.pretrained '${file}': ${(e as Error).message}`);
-  }
+  const sd = weightFile(file, 'config.pretrained');
   try {
     const own = new Set(m.backbone.stateDict().keys());
     const keep = new Map([...sd].filter(([k]) => own.has(k)));
@@ -59,12 +55,23 @@ function loadPretrained(m: MDMTModel | STLModel, file: string): void {
   }
 }
 
-function stlWeights(file: string, field: string): Map<string, Tensor> {
+/**
+ * Reads a weight file the run starts from, refusing one that holds a NaN or ±inf up front,
+ * naming the file and the tensor (it used to fail deep inside batchnorm, naming neither).
+ */
+function weightFile(file: string, field: string): Map<string, Tensor> {
+  let sd: Map<string, Tensor>;
   try {
-    return readTensors(file);
+    sd = readTensors(file);
   } catch (e) {
     throw new MdmtError('EIO', 'train', `cannot read ${field} '${file}': ${(e as Error).message}`);
   }
+  const bad = firstNonFinite([...sd]);
+  if (bad) {
+    for (const t of sd.values()) t.dispose();
+    throw new MdmtError('EDATA', 'train', `${field} '${file}': tensor '${bad.name}' holds ${describeNonFinite(bad)} (the run that wrote it diverged?)`);
+  }
+  return sd;
 }
 
 /**
@@ -77,9 +84,16 @@ export function buildTaskNet(cfg: TrainConfig): TaskNet {
   if (cfg.experiment === 'mdmt') {
     const m = new MDMTModel(cfg.backbone);
     if (cfg.pretrained) loadPretrained(m, cfg.pretrained);
-    const a = stlWeights(cfg.init.stlAfc!, 'config.init.stlAfc'), b = stlWeights(cfg.init.stlBx!, 'config.init.stlBx');
+    const a = weightFile(cfg.init.stlAfc!, 'config.init.stlAfc');
+    let b: Map<string, Tensor> = new Map();
     try {
+      b = weightFile(cfg.init.stlBx!, 'config.init.stlBx');
       m.initFromSingleTask(a, b, cfg.beta);
+    } catch (e) {
+      // a shape or key mismatch names tensors only: say which two files disagree
+      if (e instanceof MdmtError && (e.code === 'ESHAPE' || e.op === 'averageBackbones'))
+        throw new MdmtError('EDATA', 'train', `config.init.stlAfc '${cfg.init.stlAfc}' and config.init.stlBx '${cfg.init.stlBx}' cannot be averaged into a ${cfg.backbone} backbone (another architecture?): ${e.message}`);
+      throw e;
     } finally {
       for (const t of [...a.values(), ...b.values()]) t.dispose();
     }
@@ -90,10 +104,16 @@ export function buildTaskNet(cfg: TrainConfig): TaskNet {
   // FT takes its whole backbone (parameters and BN statistics) from STL τ2, which began from the same file
   if (cfg.pretrained && cfg.experiment !== 'ft') loadPretrained(m, cfg.pretrained);
   if (cfg.experiment === 'ft') {
-    const sd = stlWeights(cfg.init.stlBx!, 'config.init.stlBx');
+    const sd = weightFile(cfg.init.stlBx!, 'config.init.stlBx');
     try {
       const bb = new Map([...sd].filter(([k]) => k.startsWith('backbone.')));
-      const { missing } = m.loadStateDict(bb, { strict: false });
+      let missing: string[];
+      try {
+        ({ missing } = m.loadStateDict(bb, { strict: false }));
+      } catch (e) {
+        if (e instanceof MdmtError && e.code === 'ESHAPE') throw new MdmtError('EDATA', 'train', `config.init.stlBx '${cfg.init.stlBx}' does not fit a ${cfg.backbone} backbone (another architecture?): ${e.message}`);
+        throw e;
+      }
       const lacking = missing.filter((k) => k.startsWith('backbone.'));
       if (lacking.length) throw new MdmtError('EDATA', 'train', `config.init.stlBx '${cfg.init.stlBx}' lacks ${lacking.length} backbone keys (another backbone?), e.g. ${lacking[0]}`);
     } finally {

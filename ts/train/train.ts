@@ -25,9 +25,12 @@ import { Adam } from '../optim/adam';
 import { manualSeed } from '../random';
 import type { EpochRecord, RunResult } from '../report/types';
 import { native } from '../native/binding';
-import { getDefaultDevice, liveTensorCount, normDevice, setDefaultDevice, tidy } from '../tensor';
+import { getDefaultDevice, liveTensorCount, normDevice, setDefaultDevice, tidy, type Tensor } from '../tensor';
 import { experimentTasks, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
 import { atomicWriteJson, loadCheckpoint, loadWeights, readJson, saveCheckpoint, saveWeights } from './checkpoint';
+import { ensureDir } from '../dirs';
+import { describeNonFinite, firstNonFinite } from './finite';
+import { lockHolder, tryLock, unlock } from './lock';
 import { loadRecords, prepareFold } from './data';
 import { evaluateModel, type ModelEval } from './evaluate';
 import type { ConfusionMatrix, FoldMetrics } from './metrics';
@@ -100,6 +103,23 @@ function epochRecord(epoch: number, trainLoss: number, lr: number, ev: ModelEval
 }
 
 /**
+ * Throws EDIVERGED naming the first parameter, buffer or Adam moment (the running record of
+ * the gradients) holding a NaN or ±inf: one device reduction per epoch (ts/train/finite.ts).
+ */
+function checkFinite(module: TaskNet['module'], opt: Adam, epoch: number, lr: number): void {
+  const os = opt.stateDict();
+  const params = module.namedParameters();
+  const named: [string, Tensor][] = [
+    ...params, ...module.namedBuffers(),
+    ...params.map(([k], i) => [`gradient moment optim.m.${k}`, os.m[i]] as [string, Tensor]),
+    ...params.map(([k], i) => [`gradient moment optim.v.${k}`, os.v[i]] as [string, Tensor]),
+  ];
+  const bad = firstNonFinite(named);
+  if (bad)
+    throw new MdmtError('EDIVERGED', 'train', `training diverged in epoch ${epoch} (lr ${lr}): '${bad.name}' holds ${describeNonFinite(bad)} (a NaN input image, or a learning rate too high)`);
+}
+
+/**
  * Trains one model on one fold and returns its history, best epoch, checkpoint path and test
  * metrics; resumes from `<outDir>/checkpoint.safetensors` when present. Without `hooks`,
  * `config.progress: true` draws progress bars on stderr.
@@ -116,9 +136,24 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Prom
     const d = native().devices().find((x) => x.name === normDevice(cfg.device));
     if (!d?.available) throw new MdmtError('EDEVICE', 'train', `config.device '${cfg.device}' is not available: ${d?.reason ?? 'no such device'} (mdmt doctor lists the devices)`);
   }
+  const dir = ensureDir(cfg.outDir, 'train', 'config.outDir');
+  // the lock experiment() takes per job; a caller that holds it already (experiment) keeps it
+  const took = !lockHolder(dir)?.mine;
+  if (took && !tryLock(dir)) {
+    const h = lockHolder(dir);
+    throw new MdmtError('EBUSY', 'train', `${dir} is being trained by process ${h?.pid ?? '?'} on ${h?.host ?? '?'} (${path.join(dir, '.lock')}): wait for it, or use another outDir`);
+  }
+  try {
+    return await trainLocked(cfg, hooks);
+  } finally {
+    if (took) unlock(dir);
+  }
+}
+
+/** train() once the run directory is locked. */
+async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainResult> {
   const dir = cfg.outDir;
   const file = (k: keyof typeof RUN_FILES) => path.join(dir, RUN_FILES[k]);
-  fs.mkdirSync(dir, { recursive: true });
   if (fs.existsSync(file('config'))) {
     const old = resolveTrainConfig({ ...readJson<TrainConfig>(file('config')), outDir: dir });
     if (identity(old) !== identity(cfg))
@@ -197,11 +232,14 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Prom
           opt!.zeroGrad();
           return l.item();
         });
-        if (!Number.isFinite(loss)) throw new MdmtError('EDATA', 'train', `loss is ${loss} at epoch ${epoch}, batch ${b.index} (lr ${lr}): training diverged`);
+        if (!Number.isFinite(loss)) throw new MdmtError('EDIVERGED', 'train', `loss is ${loss} at epoch ${epoch}, batch ${b.index} (lr ${lr}): training diverged`);
         lossSum += loss;
         nb++;
         hooks.onBatch?.({ epoch, batch: nb, batches, loss });
       }
+      if (nb === 0)
+        throw new MdmtError('EDATA', 'train', `epoch ${epoch} had no training batch: ${trainLoader.records.length} training records in batches of ${cfg.batchSize} (a 1-sample batch is skipped: BatchNorm cannot train on it); nothing would be trained`);
+      checkFinite(net.module, opt, epoch, lr);
       const ev = await evaluateModel(net, valLoader, lossCfg);
       const select = tasks.main === 'AFC' ? ev.afc!.loss : ev.bx!.loss;
       const r = schedule.step(epoch, ev.total, select);

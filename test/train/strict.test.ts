@@ -1,0 +1,167 @@
+/**
+ * Issue 16, classes 3, 4, 5 and 7 through the library: unknown config keys are errors naming
+ * the nearest valid key, NaN prints as NaN, an outDir that is a file is an MdmtError, a sweep
+ * checks every backbone before training, a run that trains no batch fails, non-finite state
+ * is caught once per epoch and named, a run directory has one trainer at a time, and weight
+ * files that cannot start a run are named before anything trains.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MdmtError, show } from '../../ts/errors';
+import { STLModel } from '../../ts/models/mdmt';
+import { native } from '../../ts/native/binding';
+import { tensor } from '../../ts/tensor';
+import { resolveTrainConfig } from '../../ts/train/config';
+import * as evaluate from '../../ts/train/evaluate';
+import { experiment } from '../../ts/train/experiment';
+import { firstNonFinite, nonFiniteProbe } from '../../ts/train/finite';
+import { saveWeights } from '../../ts/train/checkpoint';
+import { train } from '../../ts/train/train';
+import { deviceAvailable } from '../helpers';
+import { BACKBONE, tinyBase, tmpDir } from './_fixture';
+
+const on = deviceAvailable('train-strict');
+
+async function code(fn: () => unknown): Promise<MdmtError> {
+  try {
+    await fn();
+  } catch (e) {
+    assert.instance(e, MdmtError);
+    return e as MdmtError;
+  }
+  throw new Error('expected an MdmtError');
+}
+
+test('unknown keys in train() and experiment() configs are ECONFIG errors naming the key and the nearest valid one', async () => {
+  const ok = { backbone: BACKBONE, experiment: 'stl_afc' as const, outDir: tmpDir('keys'), data: { afc: '/d' } };
+  const cases: [object, RegExp][] = [
+    [{ lr: 0.01 }, /config: unknown key 'lr' \(it would be ignored\); did you mean optim\.lr\?/],
+    [{ epochs: 1 }, /unknown key 'epochs'.*did you mean schedule\.maxEpochs\?/],
+    [{ batch_size: 8 }, /unknown key 'batch_size'.*did you mean batchSize\?/],
+    [{ schedule: { maxEpoch: 3 } }, /unknown key 'schedule\.maxEpoch'.*did you mean schedule\.maxEpochs\?/],
+    [{ data: { afc: '/d', afcRoot: '/x' } }, /unknown key 'data\.afcRoot'.*nearest is data\.afc/],
+    [{ augment: { disable: { flp: true } } }, /unknown key 'augment\.disable\.flp'.*did you mean augment\.disable\.flip\?/],
+  ];
+  for (const [extra, re] of cases) {
+    const e = await code(() => resolveTrainConfig({ ...ok, ...extra } as never));
+    assert.is(e.code, 'ECONFIG');
+    assert.match(e.message, re);
+  }
+  // every key the schema declares is accepted
+  resolveTrainConfig({ ...ok, optim: { lr: 0.01, beta1: 0.9 }, schedule: { maxEpochs: 2 }, mixing: { afcFraction: 0.5 }, augment: { p: 0.3, disable: { flip: true } }, init: {} });
+  const runs = tmpDir('sweep-keys');
+  const e = await code(() => experiment({ runsDir: runs, backbones: [BACKBONE], base: { data: { afc: '/d' }, fold: 1 } as never }));
+  assert.match(e.message, /experiment: config: unknown key 'base\.fold'.*did you mean folds\?/);
+  const e2 = await code(() => experiment({ runsDir: runs, backbones: [BACKBONE], base: {}, foldlimit: 1 } as never));
+  assert.match(e2.message, /unknown key 'foldlimit'.*did you mean foldLimit\?/);
+});
+
+test('NaN and infinities print as themselves in messages, not as null', async () => {
+  assert.equal([show(NaN), show([1, -Infinity]), show({ a: NaN }), show('x')], ['NaN', '[1,-Infinity]', '{"a":NaN}', '"x"']);
+  const ok = { backbone: BACKBONE, experiment: 'stl_afc' as const, outDir: tmpDir('nan'), data: { afc: '/d' } };
+  assert.match((await code(() => resolveTrainConfig({ ...ok, optim: { lr: NaN } }))).message, /config\.optim\.lr must be a number in \(0, 10\], got NaN/);
+  assert.match((await code(() => resolveTrainConfig({ ...ok, seed: Infinity }))).message, /config\.seed .* got Infinity/);
+});
+
+test('an outDir or runsDir that is a file is an MdmtError naming the setting', async () => {
+  const f = path.join(tmpDir('file'), 'taken');
+  fs.writeFileSync(f, 'x');
+  const base = await tinyBase();
+  const e = await code(() => train({ ...base, backbone: BACKBONE, experiment: 'stl_afc', outDir: f }));
+  assert.is(e.code, 'ECONFIG');
+  assert.match(e.message, `config.outDir '${f}' is a file, not a directory`);
+  const e2 = await code(() => train({ ...base, backbone: BACKBONE, experiment: 'stl_afc', outDir: path.join(f, 'run') }));
+  assert.match(e2.message, `lies under '${f}', which is a file`);
+  const e3 = await code(() => experiment({ runsDir: f, backbones: [BACKBONE], base }));
+  assert.match(e3.message, `config.runsDir '${f}' is a file`);
+});
+
+test('a sweep names every unknown backbone before reading data or training anything', async () => {
+  const runs = path.join(tmpDir('sweep-bb'), 'runs');
+  const e = await code(() => experiment({ runsDir: runs, backbones: [BACKBONE, 'resnet19', 'densnet121'], base: { data: { afc: '/nonexistent' } } }));
+  assert.is(e.code, 'ECONFIG');
+  assert.match(e.message, /unknown backbones 'resnet19' \(did you mean resnet18\?\), 'densnet121' \(did you mean densenet121\?\); nothing was trained/);
+  assert.not.ok(fs.existsSync(runs), 'nothing was written');
+});
+
+test('a run whose epochs train no batch fails instead of reporting a best epoch', async () => {
+  if (!on) return;
+  const out = tmpDir('nobatch');
+  // batch size 1: every batch is a single sample, which BatchNorm cannot train on (skipped)
+  const e = await code(async () => train({ ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_afc', outDir: out, batchSize: 1, evalBatchSize: 8 }));
+  assert.is(e.code, 'EDATA');
+  assert.match(e.message, /epoch 1 had no training batch: \d+ training records in batches of 1/);
+  assert.not.ok(fs.existsSync(path.join(out, 'result.json')));
+});
+
+test('non-finite state is found once per epoch on the device and named (EDIVERGED)', async () => {
+  assert.is(nonFiniteProbe([tensor([1, 2], [2]), tensor([3], [1])]), 0);
+  assert.ok(Number.isNaN(nonFiniteProbe([tensor([1, 2], [2]), tensor([Infinity], [1])])), 'inf is caught (0·inf = NaN)');
+  assert.ok(Number.isNaN(nonFiniteProbe([tensor([3.4e38, 3.4e38], [2])])) === false, 'large finite values do not overflow the probe');
+  assert.equal(firstNonFinite([['a', tensor([1], [1])], ['b', tensor([NaN, 1, -Infinity], [3])]]), { name: 'b', nan: 1, inf: 1, size: 3 });
+  if (!on) return;
+  // after epoch 1's evaluation, a BatchNorm running variance goes NaN: training-mode batches do
+  // not read it, so every loss stays finite; the end-of-epoch check must still name it
+  const real = evaluate.evaluateModel;
+  let calls = 0;
+  (evaluate as { evaluateModel: typeof real }).evaluateModel = async (net, ...rest) => {
+    const r = await real(net, ...rest);
+    if (++calls === 1) {
+      const [name, t] = net.module.namedBuffers().find(([k]) => k.endsWith('running_var'))!;
+      native().upload(t.id, new Float32Array(t.size).fill(NaN));
+      poisoned = name;
+    }
+    return r;
+  };
+  let poisoned = '';
+  try {
+    const e = await code(async () => train({ ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_afc', outDir: tmpDir('diverge') }));
+    assert.is(e.code, 'EDIVERGED');
+    assert.match(e.message, `training diverged in epoch 2`);
+    assert.match(e.message, `'${poisoned}' holds`);
+    assert.match(e.message, /\d+ NaN of \d+ values/);
+  } finally {
+    (evaluate as { evaluateModel: typeof real }).evaluateModel = real;
+  }
+});
+
+test('one trainer per run directory: a live holder of .lock is refused, a dead one is taken over', async () => {
+  const base = await tinyBase();
+  const out = tmpDir('locked');
+  // this test process is alive: a lock in its name held "by another process" is what a
+  // second trainer sees (train() treats only its own pid as its own)
+  const other = process.ppid;
+  fs.writeFileSync(path.join(out, '.lock'), `${other} ${require('os').hostname()}`);
+  const e = await code(() => train({ ...base, backbone: BACKBONE, experiment: 'stl_afc', outDir: out }));
+  assert.is(e.code, 'EBUSY');
+  assert.match(e.message, `${out} is being trained by process ${other}`);
+  assert.ok(fs.existsSync(path.join(out, '.lock')), "the holder's lock is left alone");
+  assert.not.ok(fs.existsSync(path.join(out, 'config.json')), 'nothing written');
+});
+
+test('weight files that cannot start a run are named first: NaN weights (FT), two architectures (MDMT)', async () => {
+  if (!on) return;
+  const dir = tmpDir('init');
+  const bx = new STLModel('bx', BACKBONE);
+  const [name, w] = bx.namedParameters().find(([k]) => k.startsWith('backbone.'))!;
+  native().upload(w.id, new Float32Array(w.size).fill(NaN));
+  const nanFile = path.join(dir, 'nan.safetensors');
+  saveWeights(nanFile, bx);
+  const base = await tinyBase();
+  const out = path.join(dir, 'ft');
+  const e = await code(() => train({ ...base, backbone: BACKBONE, experiment: 'ft', outDir: out, init: { stlBx: nanFile } }));
+  assert.is(e.code, 'EDATA');
+  assert.match(e.message, `config.init.stlBx '${nanFile}': tensor '${name}' holds ${w.size} NaN of ${w.size} values`);
+  assert.not.ok(fs.existsSync(path.join(out, 'log.jsonl')) && fs.readFileSync(path.join(out, 'log.jsonl'), 'utf8').length > 0, 'no epoch trained');
+  const a = path.join(dir, 'a.safetensors'), b = path.join(dir, 'b.safetensors');
+  saveWeights(a, new STLModel('afc', BACKBONE));
+  saveWeights(b, new STLModel('bx', 'shufflenet_v2_x1_0'));
+  const e2 = await code(() => train({ ...base, backbone: BACKBONE, experiment: 'mdmt', outDir: path.join(dir, 'mdmt'), init: { stlAfc: a, stlBx: b } }));
+  assert.match(e2.message, `config.init.stlAfc '${a}' and config.init.stlBx '${b}' cannot be averaged into a ${BACKBONE} backbone`);
+  const e3 = await code(() => train({ ...base, backbone: BACKBONE, experiment: 'ft', outDir: path.join(dir, 'ft2'), init: { stlBx: b } }));
+  assert.match(e3.message, `config.init.stlBx '${b}' does not fit a ${BACKBONE} backbone`);
+});
+
+test.run();

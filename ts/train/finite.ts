@@ -1,0 +1,51 @@
+/**
+ * Non-finite checks for training state and weight files. A NaN batch can leave every weight
+ * NaN while the loss of later batches still looks finite (an op that maps NaN to 0 hides it),
+ * so train() checks the state itself once per epoch, on the device: for each float tensor
+ * sum(0·t) — 0·x is NaN exactly when x is NaN or ±inf, so the sum is NaN iff some element is
+ * non-finite and never overflows — added into one scalar, one copy to JS per epoch. Only when
+ * it is NaN are the tensors read one by one to name the first bad one.
+ *
+ *   const bad = firstNonFinite(named);   // undefined, or { name, nan, inf }
+ */
+import { noGrad } from '../autograd/tape';
+import { add } from '../ops/add';
+import { affine } from '../ops/affine';
+import { sum } from '../ops/sum';
+import { tidy, type Tensor } from '../tensor';
+
+/** NaN when any element of any float32 tensor in `ts` is NaN or ±inf, else 0; one device→host copy. */
+export function nonFiniteProbe(ts: readonly Tensor[]): number {
+  const floats = ts.filter((t) => t.dtype === 'float32' && t.shape.reduce((a, b) => a * b, 1) > 0);
+  if (!floats.length) return 0;
+  return tidy(() => noGrad(() => {
+    let acc: Tensor | undefined;
+    for (const t of floats) {
+      const s = sum(affine(t, 0, 0));
+      acc = acc ? add(acc, s) : s;
+    }
+    return acc!.item();
+  }));
+}
+
+/** The first named tensor holding a NaN or ±inf, with its counts; undefined when all are finite. */
+export function firstNonFinite(named: readonly [string, Tensor][]): { name: string; nan: number; inf: number; size: number } | undefined {
+  if (!Number.isNaN(nonFiniteProbe(named.map(([, t]) => t)))) return undefined;
+  for (const [name, t] of named) {
+    if (t.dtype !== 'float32') continue;
+    const v = t.toArray() as Float32Array;
+    let nan = 0, inf = 0;
+    for (let i = 0; i < v.length; i++) {
+      if (Number.isNaN(v[i])) nan++;
+      else if (!Number.isFinite(v[i])) inf++;
+    }
+    if (nan || inf) return { name, nan, inf, size: v.length };
+  }
+  return undefined;
+}
+
+/** '3 NaN and 1 inf of 4096 values' */
+export function describeNonFinite(b: { nan: number; inf: number; size: number }): string {
+  const parts = [b.nan ? `${b.nan} NaN` : '', b.inf ? `${b.inf} ±inf` : ''].filter(Boolean);
+  return `${parts.join(' and ')} of ${b.size} values`;
+}
