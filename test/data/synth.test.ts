@@ -94,7 +94,9 @@ test('mdmt synth subcommand writes a data set and rejects bad options', async ()
   } catch (e) {
     err = e as Error;
   }
-  assert.match(String(err?.message), /--size 'big' must be a non-negative integer/);
+  // a usage error (commander's, so the CLI exits 2) naming the flag and the value
+  assert.match(String(err?.message), /option '--size <px>' argument 'big' is invalid\. expected an integer ≥ 32/);
+  assert.is((err as { code?: string }).code, 'commander.invalidArgument');
 });
 
 test.run();

@@ -11,11 +11,12 @@
 export { decodeDicom, readDicom, TRANSFER_SYNTAXES } from './dicom';
 export type { DicomImage, DicomInfo, DecodeDicomOptions } from './dicom';
 export { readImage, readRaster } from './image';
+export { checkNotConstant } from './gray';
 export type { GrayImage } from './image';
 export { writeDicom } from './dicomwrite';
 export type { DicomWriteSpec, WriteSyntax } from './dicomwrite';
-export { binGlobal, padBrixia, BIN_EDGES, TASK_ID, PROGNOSIS } from './records';
-export type { DataRecord, Dataset, BadRecord, BinRule, OnBad, Task } from './records';
+export { binGlobal, padBrixia, formatSummary, BIN_EDGES, TASK_ID, PROGNOSIS } from './records';
+export type { DataRecord, Dataset, BadRecord, BinRule, OnBad, ReadSummary, Task } from './records';
 export { readCsv, readXlsx, readSheet, parseCsv } from './sheets';
 export type { Sheet } from './sheets';
 export { readAIforCOVID, readBrixia, readCovidCxr, readBoxSheet, AFC_EXCLUDED, AFC_RELEASES, parseRegionBox, brixiaCentre, BX_MANUFACTURERS, BX_CENTRE_GROUPS } from './readers';

@@ -5,7 +5,7 @@
  *   concat([a, b, c])         // N×(Ca+Cb+Cc)×H×W
  */
 import { record } from '../autograd/tape';
-import { check } from '../errors';
+import { check, show } from '../errors';
 import { shapeStr, Tensor } from '../tensor';
 import { checkArg, runOp } from './op';
 import { split } from './split';
@@ -13,7 +13,7 @@ import { split } from './split';
 /** Normalises a possibly negative axis for a tensor of `ndim` dims. */
 export function normAxis(op: string, axis: unknown, ndim: number): number {
   check(Number.isInteger(axis) && (axis as number) >= -ndim && (axis as number) < ndim, 'EINVAL', op,
-    `'axis' must be an integer in [${-ndim}, ${ndim}), got ${JSON.stringify(axis)}`);
+    `'axis' must be an integer in [${-ndim}, ${ndim}), got ${show(axis)}`);
   return (axis as number) < 0 ? (axis as number) + ndim : (axis as number);
 }
 

@@ -4,7 +4,7 @@
  * own (conv2d_bwd_data, conv2d_bwd_filter) so each backend maps them to its best call.
  */
 import { record } from '../autograd/tape';
-import { check } from '../errors';
+import { check, show } from '../errors';
 import { shapeStr, Tensor } from '../tensor';
 import { checkArg, pair, runOp } from './op';
 import { sum } from './sum';
@@ -33,7 +33,7 @@ export interface Conv2dParams {
 export function conv2dParams(op: string, opts: Conv2dOptions): Conv2dParams {
   check(opts !== null && typeof opts === 'object', 'EINVAL', op, `options must be an object, got ${opts === null ? 'null' : typeof opts}`);
   const groups = opts.groups ?? 1;
-  check(Number.isInteger(groups) && groups >= 1, 'EINVAL', op, `'groups' must be an integer >= 1, got ${JSON.stringify(opts.groups)}`);
+  check(Number.isInteger(groups) && groups >= 1, 'EINVAL', op, `'groups' must be an integer >= 1, got ${show(opts.groups)}`);
   check(opts.isa === undefined || ISAS.includes(opts.isa), 'EINVAL', op, `'isa' must be one of ${ISAS.join(', ')}`);
   return {
     stride: pair(op, 'stride', opts.stride, 1, 1),
@@ -96,7 +96,7 @@ export function conv2dBwdData(dy: Tensor, w: Tensor, xShape: readonly number[], 
   checkArg(op, 'dy', dy, { dtype: 'float32', ndim: 4 });
   checkArg(op, 'w', w, { dtype: 'float32', ndim: 4 });
   check(Array.isArray(xShape) && xShape.length === 4 && xShape.every((d) => Number.isInteger(d) && d >= 0), 'EINVAL', op,
-    `'xShape' must be 4 non-negative integers, got ${JSON.stringify(xShape)}`);
+    `'xShape' must be 4 non-negative integers, got ${show(xShape)}`);
   const p = conv2dParams(op, opts);
   const yShape = conv2dOutShape(op, xShape, w.shape, p);
   check(yShape.every((d, i) => d === dy.shape[i]), 'ESHAPE', op,
@@ -115,7 +115,7 @@ export function conv2dBwdFilter(dy: Tensor, x: Tensor, wShape: readonly number[]
   checkArg(op, 'dy', dy, { dtype: 'float32', ndim: 4 });
   checkArg(op, 'x', x, { dtype: 'float32', ndim: 4 });
   check(Array.isArray(wShape) && wShape.length === 4 && wShape.every((d) => Number.isInteger(d) && d >= 0), 'EINVAL', op,
-    `'wShape' must be 4 non-negative integers, got ${JSON.stringify(wShape)}`);
+    `'wShape' must be 4 non-negative integers, got ${show(wShape)}`);
   const p = conv2dParams(op, opts);
   const yShape = conv2dOutShape(op, x.shape, wShape, p);
   check(yShape.every((d, i) => d === dy.shape[i]), 'ESHAPE', op,

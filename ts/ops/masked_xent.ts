@@ -3,7 +3,7 @@
  * native call gives the loss and dlogits; the vjp scales the saved dlogits.
  */
 import { record } from '../autograd/tape';
-import { check } from '../errors';
+import { check, show } from '../errors';
 import { shapeStr, Tensor } from '../tensor';
 import { mul } from './mul';
 import { checkArg, runOp } from './op';
@@ -32,7 +32,7 @@ export function maskedXent(logits: Tensor, labels: Tensor, mask: Tensor, opts: M
   check(C >= 1, 'ESHAPE', OP, `'logits' needs at least one class, got ${shapeStr(logits.shape)}`);
   check(opts !== null && typeof opts === 'object', 'EINVAL', OP, 'opts must be an object');
   const normalize = opts.normalize ?? 'batch';
-  check(normalize === 'batch' || normalize === 'masked', 'EINVAL', OP, `'normalize' must be 'batch' or 'masked', got ${JSON.stringify(opts.normalize)}`);
+  check(normalize === 'batch' || normalize === 'masked', 'EINVAL', OP, `'normalize' must be 'batch' or 'masked', got ${show(opts.normalize)}`);
   const [loss, dlogits] = runOp('masked_xent_fwd_bwd', [logits, labels, mask], { normalize },
     [{ shape: [] }, { shape: [N, C] }], ['logits', 'labels', 'mask']);
   // d loss/d logits is already computed; the incoming gradient is a scalar factor

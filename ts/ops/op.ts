@@ -3,7 +3,7 @@
  * outputs, for in-place state updates). Observers see every call (ONNX export tracing,
  * step recording, MDMT_DEBUG logging).
  */
-import { check, MdmtError } from '../errors';
+import { check, MdmtError, show } from '../errors';
 import { Attrs, DType, native } from '../native/binding';
 import { empty, shapeStr, Tensor } from '../tensor';
 import { OpName } from './names';
@@ -106,12 +106,12 @@ export function describe(v: unknown): string {
 export function pair(op: string, name: string, v: number | readonly number[] | undefined, def: number, min = 0): [number, number] {
   const p: number[] = v === undefined ? [def, def] : typeof v === 'number' ? [v, v] : [...v];
   check(p.length === 2 && p.every((x) => Number.isInteger(x) && x >= min), 'EINVAL', op,
-    `'${name}' must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+    `'${name}' must be an integer >= ${min} or a pair of them, got ${show(v)}`);
   return [p[0], p[1]];
 }
 
 export function checkNumber(op: string, name: string, v: unknown, lo = -Infinity, hi = Infinity): number {
   check(typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi, 'EINVAL', op,
-    `'${name}' must be a number in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    `'${name}' must be a number in [${lo}, ${hi}], got ${show(v)}`);
   return v as number;
 }

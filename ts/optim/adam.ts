@@ -8,7 +8,7 @@
  *   backward(loss); opt.step(); opt.zeroGrad();
  */
 import { noGrad, zeroGrad } from '../autograd/tape';
-import { check } from '../errors';
+import { check, show } from '../errors';
 import { runOpInto } from '../ops/op';
 import { Tensor } from '../tensor';
 import { checkHyper, checkParams, loadInto, stateLike, withGrads } from './common';
@@ -53,7 +53,7 @@ export class Adam {
     const betas = o.betas ?? [0.9, 0.999];
     check(Array.isArray(betas) && betas.length === 2, 'EINVAL', name, `'betas' must be a pair of numbers`);
     this.betas = [checkHyper(name, 'betas[0]', betas[0], 0, 1), checkHyper(name, 'betas[1]', betas[1], 0, 1)];
-    check(this.betas[0] < 1 && this.betas[1] < 1, 'EINVAL', name, `'betas' must be in [0, 1), got ${JSON.stringify(betas)}`);
+    check(this.betas[0] < 1 && this.betas[1] < 1, 'EINVAL', name, `'betas' must be in [0, 1), got ${show(betas)}`);
     this.eps = checkHyper(name, 'eps', o.eps ?? 1e-8, 0);
     this.weightDecay = checkHyper(name, 'weightDecay', o.weightDecay ?? 0, 0);
     check(o.decoupled === undefined || typeof o.decoupled === 'boolean', 'EINVAL', name, `'decoupled' must be a boolean`);

@@ -1,5 +1,5 @@
 /** Shared pieces of the optimisers: parameter validation and persistent state tensors. */
-import { check, MdmtError } from '../errors';
+import { check, MdmtError, show } from '../errors';
 import { empty, keep, shapeStr, Tensor, zeros } from '../tensor';
 import { runOpInto } from '../ops/op';
 
@@ -20,7 +20,7 @@ export function checkParams(op: string, params: unknown): Tensor[] {
 
 export function checkHyper(op: string, name: string, v: unknown, lo: number, hi = Infinity, loOpen = false): number {
   check(typeof v === 'number' && Number.isFinite(v) && (loOpen ? v > lo : v >= lo) && v <= hi, 'EINVAL', op,
-    `'${name}' must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    `'${name}' must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${show(v)}`);
   return v as number;
 }
 

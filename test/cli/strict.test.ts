@@ -1,0 +1,94 @@
+// Issue 16 through the command line as a script sees it: an unknown --config key exits 2
+// naming the key and the nearest valid one, synth's bad values and an --out that is a file
+// exit 2 with an MdmtError message, a sweep with an unknown backbone exits 2 before training,
+// `mdmt train` refuses an --out another live process holds (exit 1), and doctor lists the
+// DICOM transfer syntaxes it decodes.
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tinyData, tmpDir } from '../train/_fixture';
+
+const root = (() => {
+  let d = __dirname;
+  while (!fs.existsSync(path.join(d, 'package.json'))) d = path.dirname(d);
+  return d;
+})();
+const BB = 'shufflenet_v2_x0_5';
+
+function mdmt(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [path.join(root, 'bin', 'mdmt.js'), ...args], { cwd: root, env: { ...process.env, FORCE_COLOR: '0' } });
+    let out = '', err = '';
+    p.stdout.on('data', (b) => (out += b));
+    p.stderr.on('data', (b) => (err += b));
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+test('--config: unknown keys exit 2 naming the file, the key and the nearest valid key', async () => {
+  const d = tmpDir('cli-cfg');
+  const cfg = path.join(d, 'c.json');
+  fs.writeFileSync(cfg, JSON.stringify({ lr: 0.01, epochs: 1 }));
+  const r = await mdmt('train', '--backbone', BB, '--experiment', 'stl_afc', '--out', path.join(d, 'run'), '--data-afc', root, '--config', cfg);
+  assert.is(r.code, 2, r.err);
+  assert.match(r.err, `${cfg}: unknown key 'lr' (it would be ignored); did you mean optim.lr?`);
+  fs.writeFileSync(cfg, JSON.stringify({ schedule: { maxEpochs: 2, warmupEpoch: 1 } }));
+  const r2 = await mdmt('experiment', '--runs', path.join(d, 'runs'), '--backbones', BB, '--data-afc', root, '--config', cfg);
+  assert.is(r2.code, 2, r2.err);
+  assert.match(r2.err, "unknown key 'schedule.warmupEpoch' (it would be ignored); did you mean schedule.warmupEpochs?");
+  assert.not.ok(fs.existsSync(path.join(d, 'run')), 'nothing written');
+});
+
+test('synth: bad values and an --out that is a file exit 2', async () => {
+  const d = tmpDir('cli-synth');
+  for (const args of [['--size', '10'], ['--size', '5000'], ['--n-afc', '-3'], ['--seed', 'x'], ['--n-bx', '1.5']]) {
+    const r = await mdmt('synth', '--out', path.join(d, 'x'), ...args);
+    assert.is(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, args[0] === '--size' && args[1] === '5000' ? 'size 5000 must be an integer in 32..2048' : args[0]);
+  }
+  const f = path.join(d, 'file');
+  fs.writeFileSync(f, '');
+  const r = await mdmt('synth', '--out', f, '--n-afc', '1', '--n-bx', '1');
+  assert.is(r.code, 2, r.err);
+  assert.match(r.err, `mdmt: synth: out '${f}' is a file, not a directory`);
+});
+
+test('train --out that is a file exits 2 with a named MdmtError, not EEXIST', async () => {
+  const f = path.join(tmpDir('cli-out'), 'file');
+  fs.writeFileSync(f, '');
+  const r = await mdmt('train', '--backbone', BB, '--experiment', 'stl_afc', '--out', f, '--data-afc', root);
+  assert.is(r.code, 2, r.err);
+  assert.match(r.err, `config.outDir '${f}' is a file, not a directory`);
+  assert.not.match(r.err, 'EEXIST');
+});
+
+test('experiment: an unknown backbone among known ones exits 2 before anything is trained', async () => {
+  const runs = path.join(tmpDir('cli-sweep'), 'runs');
+  const d = await tinyData();
+  const r = await mdmt('experiment', '--runs', runs, '--backbones', `${BB},resnet19`, '--data-afc', d.afc, '--data-bx', d.bx, '--no-progress');
+  assert.is(r.code, 2, r.err);
+  assert.match(r.err, "unknown backbone 'resnet19' (did you mean resnet18?); nothing was trained");
+  assert.not.ok(fs.existsSync(runs));
+});
+
+test('mdmt train takes the run lock: a live holder makes it exit 1 naming the process', async () => {
+  const d = await tinyData();
+  const out = tmpDir('cli-lock');
+  fs.writeFileSync(path.join(out, '.lock'), `${process.pid} ${os.hostname()}`); // this test process: alive, not the CLI
+  const r = await mdmt('train', '--backbone', BB, '--experiment', 'stl_afc', '--out', out, '--data-afc', d.afc, '--no-progress');
+  assert.is(r.code, 1, r.err);
+  assert.match(r.err, `${out} is being trained by process ${process.pid}`);
+  assert.not.ok(fs.existsSync(path.join(out, 'log.jsonl')), 'no log lines interleaved');
+});
+
+test('doctor lists the DICOM transfer syntaxes it decodes', async () => {
+  const r = await mdmt('doctor');
+  assert.is(r.code, 0, r.err);
+  for (const uid of ['1.2.840.10008.1.2.4.51', '1.2.840.10008.1.2.4.57', '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.5'])
+    assert.match(r.out, new RegExp(`\\n\\s+${uid.replace(/\./g, '\\.')}\\s+\\S`), uid);
+});
+
+test.run();
