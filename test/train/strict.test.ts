@@ -17,7 +17,9 @@ import { resolveTrainConfig } from '../../ts/train/config';
 import * as evaluate from '../../ts/train/evaluate';
 import { experiment } from '../../ts/train/experiment';
 import { firstNonFinite, nonFiniteProbe } from '../../ts/train/finite';
-import { saveWeights } from '../../ts/train/checkpoint';
+import { readSafetensorsMetadata, saveSafetensors } from '../../ts/io/safetensors';
+import { readTensors, saveWeights } from '../../ts/train/checkpoint';
+import { buildTaskNet } from '../../ts/train/models';
 import { train } from '../../ts/train/train';
 import { deviceAvailable } from '../helpers';
 import { BACKBONE, tinyBase, tmpDir } from './_fixture';
@@ -144,23 +146,29 @@ test('one trainer per run directory: a live holder of .lock is refused, a dead o
 test('weight files that cannot start a run are named first: NaN weights (FT), two architectures (MDMT)', async () => {
   if (!on) return;
   const dir = tmpDir('init');
-  const bx = new STLModel('bx', BACKBONE);
-  const [name, w] = bx.namedParameters().find(([k]) => k.startsWith('backbone.'))!;
+  const base = { ...(await tinyBase()), splitsDir: path.join(dir, 'splits') };
+  base.schedule = { ...base.schedule, maxEpochs: 1, warmupEpochs: 0 };
+  // a real STL τ2 best.safetensors (with its provenance), then the same file with one tensor NaN
+  const stl = await train({ ...base, backbone: BACKBONE, experiment: 'stl_bx', outDir: path.join(dir, 'stl_bx') });
+  const sd = readTensors(stl.bestPath);
+  const [name, w] = [...sd].find(([k]) => k.startsWith('backbone.') && k.endsWith('weight'))!;
   native().upload(w.id, new Float32Array(w.size).fill(NaN));
   const nanFile = path.join(dir, 'nan.safetensors');
-  saveWeights(nanFile, bx);
-  const base = await tinyBase();
+  saveSafetensors(nanFile, sd, readSafetensorsMetadata(stl.bestPath));
+  for (const t of sd.values()) t.dispose();
   const out = path.join(dir, 'ft');
   const e = await code(() => train({ ...base, backbone: BACKBONE, experiment: 'ft', outDir: out, init: { stlBx: nanFile } }));
   assert.is(e.code, 'EDATA');
   assert.match(e.message, `config.init.stlBx '${nanFile}': tensor '${name}' holds ${w.size} NaN of ${w.size} values`);
   assert.not.ok(fs.existsSync(path.join(out, 'log.jsonl')) && fs.readFileSync(path.join(out, 'log.jsonl'), 'utf8').length > 0, 'no epoch trained');
+  // two architectures: buildTaskNet names both files (train() refuses them earlier by their provenance)
   const a = path.join(dir, 'a.safetensors'), b = path.join(dir, 'b.safetensors');
   saveWeights(a, new STLModel('afc', BACKBONE));
   saveWeights(b, new STLModel('bx', 'shufflenet_v2_x1_0'));
-  const e2 = await code(() => train({ ...base, backbone: BACKBONE, experiment: 'mdmt', outDir: path.join(dir, 'mdmt'), init: { stlAfc: a, stlBx: b } }));
+  const cfg = resolveTrainConfig({ ...base, backbone: BACKBONE, experiment: 'mdmt', outDir: path.join(dir, 'mdmt'), init: { stlAfc: a, stlBx: b } });
+  const e2 = await code(() => buildTaskNet(cfg));
   assert.match(e2.message, `config.init.stlAfc '${a}' and config.init.stlBx '${b}' cannot be averaged into a ${BACKBONE} backbone`);
-  const e3 = await code(() => train({ ...base, backbone: BACKBONE, experiment: 'ft', outDir: path.join(dir, 'ft2'), init: { stlBx: b } }));
+  const e3 = await code(() => buildTaskNet({ ...cfg, experiment: 'ft' }));
   assert.match(e3.message, `config.init.stlBx '${b}' does not fit a ${BACKBONE} backbone`);
 });
 
