@@ -44,6 +44,33 @@ export interface RunResult {
   /** Whether the backbone began from ImageNet weights (FT / MDMT: through their STL inits);
    *  false = random initialisation, not comparable with the paper; undefined = not recorded. */
   imagenet?: boolean;
+  /** temperature scaling of each head, fitted on the validation split after training */
+  calibration?: { afc?: TaskCalibration; bx?: TaskCalibration };
+  /** per-sample test-set outputs of the best model (bootstrap intervals, per-centre tables, reliability diagrams) */
+  predictions?: { afc?: TestPredictions; bx?: TestPredictions };
+}
+
+/** One head's test-set outputs: uncalibrated logits, true classes and each sample's centre. */
+export interface TestPredictions {
+  ids: string[];
+  centers: string[];
+  yTrue: number[];
+  logits: number[][];
+}
+
+/** NLL, ECE (15 bins) and Brier score of one head on one split. */
+export interface CalibrationStats {
+  n: number;
+  nll: number;
+  ece: number;
+  brier: number;
+}
+
+/** Temperature scaling of one head: softmax(z / temperature); stats before and after. */
+export interface TaskCalibration {
+  temperature: number;
+  val: { before: CalibrationStats; after: CalibrationStats };
+  test?: { before: CalibrationStats; after: CalibrationStats };
 }
 
 export interface ReportOptions {
@@ -57,6 +84,8 @@ export interface ReportOptions {
   /** Write one learning-curve SVG per run that has a history (default true). */
   curves?: boolean;
   title?: string;
+  /** bootstrap intervals: resamples (default 1000) and seed (default 0) */
+  bootstrap?: { resamples?: number; seed?: number };
 }
 
 /** Display names in tables and legends. */

@@ -26,6 +26,10 @@ export interface TaskEval {
   metrics: Evaluation;
   yTrue: number[];
   yPred: number[];
+  /** per-sample logits of this head (calibration, stored test predictions) */
+  logits: number[][];
+  /** record id of each sample */
+  ids: string[];
 }
 
 export interface ModelEval {
@@ -60,11 +64,11 @@ function argmax(z: ArrayLike<number>, off: number, C: number): number {
   return b;
 }
 
-interface Acc { sum: number; n: number; yTrue: number[]; yPred: number[]; C: number }
+interface Acc { sum: number; n: number; yTrue: number[]; yPred: number[]; logits: number[][]; ids: string[]; C: number }
 
 function finish(a: Acc | undefined): TaskEval | undefined {
   if (!a || a.n === 0) return undefined;
-  return { loss: a.sum / a.n, lossSum: a.sum, n: a.n, metrics: evaluate(a.yTrue, a.yPred, a.C), yTrue: a.yTrue, yPred: a.yPred };
+  return { loss: a.sum / a.n, lossSum: a.sum, n: a.n, metrics: evaluate(a.yTrue, a.yPred, a.C), yTrue: a.yTrue, yPred: a.yPred, logits: a.logits, ids: a.ids };
 }
 
 /**
@@ -90,7 +94,7 @@ export async function evaluateModel(net: TaskNet, loader: Loader, o: { afcLoss: 
         const z = out[task];
         if (!z) continue;
         const C = z.length / b.n;
-        const a = (acc[task] ??= { sum: 0, n: 0, yTrue: [], yPred: [], C });
+        const a = (acc[task] ??= { sum: 0, n: 0, yTrue: [], yPred: [], logits: [], ids: [], C });
         for (let i = 0; i < b.n; i++) {
           if (b.masks[task][i] !== 1) continue;
           const y = b.labels[task][i];
@@ -98,6 +102,8 @@ export async function evaluateModel(net: TaskNet, loader: Loader, o: { afcLoss: 
           a.n++;
           a.yTrue.push(y);
           a.yPred.push(argmax(z, i * C, C));
+          a.logits.push(Array.from(z.slice(i * C, (i + 1) * C)));
+          a.ids.push(b.ids[i]);
         }
       }
     }

@@ -217,3 +217,72 @@ export function summarizeFolds(folds: readonly FoldMetrics[], opts: { ddof?: num
   for (const k of keys) out[k] = meanStd(folds.map((f) => f[k]!), opts);
   return out;
 }
+
+/**
+ * One bin of a reliability diagram: the samples whose top-label confidence lies in (lo, hi],
+ * their count, mean confidence and accuracy (NaN for an empty bin).
+ */
+export interface ReliabilityBin {
+  lo: number;
+  hi: number;
+  n: number;
+  conf: number;
+  acc: number;
+}
+
+function topLabel(p: ArrayLike<number>): [number, number] {
+  let b = 0;
+  for (let j = 1; j < p.length; j++) if (p[j]! > p[b]!) b = j;
+  return [b, p[b]!];
+}
+
+/**
+ * Reliability bins of Guo et al. (ICML 2017): `bins` equal-width intervals (i/bins, (i+1)/bins]
+ * of the top-label confidence max_c p_c, each with its accuracy (top label = true label).
+ *
+ * @example reliabilityBins([[0.2, 0.8], [0.9, 0.1]], [1, 1], 15)[11].n // 1: confidence 0.8
+ */
+export function reliabilityBins(probs: readonly ArrayLike<number>[], yTrue: ArrayLike<number>, bins = 15): ReliabilityBin[] {
+  if (probs.length !== yTrue.length) throw new Error(`reliabilityBins: ${probs.length} probability rows, ${yTrue.length} labels`);
+  if (!Number.isInteger(bins) || bins < 1) throw new Error(`reliabilityBins: bins must be a positive integer, got ${bins}`);
+  const n = new Array<number>(bins).fill(0), conf = new Array<number>(bins).fill(0), hit = new Array<number>(bins).fill(0);
+  for (let i = 0; i < probs.length; i++) {
+    const [c, p] = topLabel(probs[i]!);
+    // (lo, hi] with lo = b/bins: the ceiling, corrected where c·bins rounds across an edge
+    let b = Math.min(bins - 1, Math.max(0, Math.ceil(p * bins) - 1));
+    while (b > 0 && p <= b / bins) b--;
+    while (b < bins - 1 && p > (b + 1) / bins) b++;
+    n[b]!++;
+    conf[b]! += p;
+    if (c === yTrue[i]) hit[b]!++;
+  }
+  return n.map((k, b) => ({ lo: b / bins, hi: (b + 1) / bins, n: k, conf: k ? conf[b]! / k : NaN, acc: k ? hit[b]! / k : NaN }));
+}
+
+/**
+ * Expected calibration error (Guo et al. 2017): Σ_b |B_b|/n · |acc(B_b) − conf(B_b)| over
+ * `bins` equal-width bins of the top-label confidence (15 by default). 0 with no samples.
+ *
+ * @example expectedCalibrationError([[0.2, 0.8], [0.2, 0.8]], [1, 0]) // |0.5 − 0.8| = 0.3
+ */
+export function expectedCalibrationError(probs: readonly ArrayLike<number>[], yTrue: ArrayLike<number>, bins = 15): number {
+  const n = probs.length;
+  if (n === 0) return 0;
+  return reliabilityBins(probs, yTrue, bins).reduce((s, b) => (b.n ? s + (b.n / n) * Math.abs(b.acc - b.conf) : s), 0);
+}
+
+/**
+ * Brier score (Brier 1950): mean over samples of Σ_c (p_c − 1[c = y])². For two classes it is
+ * twice scikit-learn's `brier_score_loss`, which scores the positive class only. NaN with no samples.
+ *
+ * @example brierScore([[0.2, 0.8]], [1]) // 0.04 + 0.04 = 0.08
+ */
+export function brierScore(probs: readonly ArrayLike<number>[], yTrue: ArrayLike<number>): number {
+  if (probs.length !== yTrue.length) throw new Error(`brierScore: ${probs.length} probability rows, ${yTrue.length} labels`);
+  let s = 0;
+  for (let i = 0; i < probs.length; i++) {
+    const p = probs[i]!;
+    for (let c = 0; c < p.length; c++) s += (p[c]! - (c === yTrue[i] ? 1 : 0)) ** 2;
+  }
+  return probs.length ? s / probs.length : NaN;
+}

@@ -35,6 +35,7 @@ import { loadRecords, prepareFold } from './data';
 import { evaluateModel, type ModelEval } from './evaluate';
 import type { ConfusionMatrix, FoldMetrics } from './metrics';
 import { buildTaskNet, stepLoss, type TaskNet } from './models';
+import { calibrateRun } from '../predict/calibration';
 import { progressHooks, SILENT, type TrainHooks } from './progress';
 import { checkInits, ownPretraining, provenanceMeta, type Pretraining } from './provenance';
 import { EpochSchedule, type EpochScheduleState } from './schedule';
@@ -260,6 +261,9 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     if (!selected) saveWeights(file('best'), net.module, { epoch: String(state.epoch), selected: 'false', ...bestMeta });
     else loadWeights(file('best'), net.module);
     const ev = await evaluateModel(net, testLoader, lossCfg);
+    // temperature scaling per head, fitted on the validation split; stored with the test outputs
+    const centre = new Map(part('test').map((r) => [`${r.task}:${r.id}`, r.center]));
+    const cal = calibrateRun(await evaluateModel(net, valLoader, lossCfg), ev, (t, id) => centre.get(`${t.toUpperCase()}:${id}`) ?? '');
     // no test records of the main task (a jointly split LOCO centre without τ2 films): no test metrics
     const main = (tasks.main === 'AFC' ? ev.afc : ev.bx) ?? { metrics: { acc: NaN, f1: NaN, gmean: NaN, cm: [] as number[][] } };
     const pick = (e: typeof main) => ({ acc: e.metrics.acc, f1: e.metrics.f1, gmean: e.metrics.gmean });
@@ -269,7 +273,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       metrics: pick(main), cm: main.metrics.cm,
       ...(cfg.experiment === 'mdmt' && ev.bx ? { bxMetrics: pick(ev.bx) } : {}),
       history: state.history, bestEpoch, stopReason, epochs: state.epoch, seconds: state.seconds,
-      imagenet: pretraining.imagenet, pretraining,
+      imagenet: pretraining.imagenet, pretraining, ...cal,
     };
     const out: TrainResult = {
       history: state.history,
