@@ -31,3 +31,4 @@ export { Adam, AdamW, SGD } from './optim';
 export { loadSafetensors, saveSafetensors, exportOnnx } from './io';
 export { synth } from './data';
 export * from './train';
+export * from './predict';

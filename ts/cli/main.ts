@@ -17,12 +17,13 @@ import * as experiment from './experiment';
 import * as exportCmd from './export';
 import * as inspect from './inspect';
 import { EXIT } from './options';
+import * as predictCmd from './predict';
 import * as report from './report';
 import * as synth from './synth';
 import * as trainCmd from './train';
 
 /** Subcommand files, each with `register(program)`, in --help order. */
-const COMMANDS = [demo, trainCmd, experiment, report, doctor, synth, inspect, exportCmd];
+const COMMANDS = [demo, trainCmd, experiment, report, predictCmd, doctor, synth, inspect, exportCmd];
 
 /**
  * The commander program with every subcommand (exitOverride: errors are thrown, not exited).

@@ -19,5 +19,6 @@ export { evaluateModel, type ModelEval, type TaskEval } from './evaluate';
 export { saveCheckpoint, loadCheckpoint, saveWeights, loadWeights, readTensors, atomicWriteJson, readJson } from './checkpoint';
 export { progressHooks, SILENT, type TrainHooks } from './progress';
 export * from './metrics';
+export * from './bootstrap';
 export * from './stats';
 export * from './schedule';

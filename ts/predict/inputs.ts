@@ -1,0 +1,69 @@
+/**
+ * The images a prediction runs on: files as given, folders walked recursively for the image
+ * formats mdmt reads (DICOM by extension or by its DICM preamble, PNG, JPEG, TIFF, BMP, WebP),
+ * and the lung mask of each image from a mask folder (same base name, any image extension).
+ *
+ *   const inputs = collectImages(['scans/', 'one.dcm'], { masks: 'scans_masks/' });
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { MdmtError } from '../errors';
+import type { PredictInput } from './predict';
+
+const EXTENSIONS = new Set(['.dcm', '.dicom', '.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.webp']);
+
+/** True for a DICOM file without extension: "DICM" at byte 128. */
+function hasDicmPreamble(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const b = Buffer.alloc(4);
+    return fs.readSync(fd, b, 0, 4, 128) === 4 && b.toString('latin1') === 'DICM';
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function walk(dir: string, out: string[]): void {
+  const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) walk(p, out);
+    else if (e.isFile() && (EXTENSIONS.has(path.extname(e.name).toLowerCase()) || (!path.extname(e.name) && hasDicmPreamble(p)))) out.push(p);
+  }
+}
+
+/** Mask files of a folder by base name (without extension). */
+function maskIndex(dir: string): Map<string, string> {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new MdmtError('EIO', 'predict', `mask folder '${dir}' does not exist`);
+  const files: string[] = [];
+  walk(dir, files);
+  return new Map(files.map((f) => [path.basename(f).replace(/\.[^.]*$/, ''), f]));
+}
+
+/**
+ * Expands files and folders into inputs, in the order given (folders sorted by name), each
+ * file once. A path that does not exist is kept: its row will carry the error. A folder
+ * without any image is an error naming it.
+ *
+ * @example collectImages(['../shared/data/covid-cxr/images']).length // 269
+ */
+export function collectImages(paths: readonly string[], o: { masks?: string } = {}): PredictInput[] {
+  const files: string[] = [];
+  for (const p of paths) {
+    const abs = path.resolve(p);
+    if (fs.existsSync(abs) && fs.statSync(abs).isDirectory()) {
+      const before = files.length;
+      walk(abs, files);
+      if (files.length === before) throw new MdmtError('EIO', 'predict', `folder '${p}' holds no image (${[...EXTENSIONS].join(' ')} or DICOM without extension)`);
+    } else files.push(abs);
+  }
+  const masks = o.masks ? maskIndex(path.resolve(o.masks)) : undefined;
+  return [...new Set(files)].map((image) => {
+    const mask = masks?.get(path.basename(image).replace(/\.[^.]*$/, ''));
+    return mask ? { image, mask } : { image };
+  });
+}
