@@ -35,6 +35,10 @@ test('mdmt demo: synthetic data → 4 experiments × (2 CV + 2 LOCO folds) → T
     const line = t1.split('\n').find((l) => l.startsWith(`| ${row} |`));
     assert.ok(line && (line.match(/\d+\.\d ± \d+\.\d/g) ?? []).length === 6, `${row}: 6 cells in ${line}`);
   }
+  // trust: calibration (ECE), bootstrap intervals and per-centre tables for CV and LOCO
+  const md = fs.readFileSync(path.join(out, 'report', 'report.md'), 'utf8');
+  for (const s of ['## Calibration', 'ECE before → after', '## Uncertainty', '95% CI', '## Per centre — CV', '## Per centre — LOCO']) assert.match(md, s);
+  assert.is(fs.readdirSync(path.join(out, 'report', 'plots', 'reliability')).length, 15, 'one reliability diagram per run');
   const again = await runDemo(tiny(out));
   assert.is(again.outcome.trained.length, 0, 'a second demo reuses every run');
   assert.is(again.outcome.skipped.length, 15);

@@ -9,6 +9,7 @@ import { PROTOCOLS, summarizeRuns, summarizeTau2, table1, table2, type RunSummar
 import { muStatement, partialSweepWarnings, pretrainingNotice } from './notes';
 import { backboneBarsSvg, learningCurveSvg } from './plots';
 import { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown } from './tables';
+import { trustSections } from './trust';
 import { PROTOCOL_LABEL, type ReportOptions, type RunResult } from './types';
 
 export * from './types';
@@ -17,6 +18,8 @@ export { muStatement, partialSweepWarnings, pretrainingNotice } from './notes';
 export { backboneBarsSvg, learningCurveSvg } from './plots';
 export { svgToPng } from './png';
 export { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown, toCsv } from './tables';
+export { calibrationTables, reliabilitySvg } from './reliability';
+export { centreRows, intervalRows, uncertaintyTables, type CentreRow, type IntervalRow } from './uncertainty';
 
 export interface Report {
   /** Contents of report.md. */
@@ -41,7 +44,7 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
 export function writeReport(results: readonly RunResult[], outDir: string, opts: ReportOptions = {}): Report {
   fs.mkdirSync(path.join(outDir, 'plots', 'curves'), { recursive: true });
   const files: string[] = [];
-  const write = (rel: string, text: string) => { const p = path.resolve(outDir, rel); fs.writeFileSync(p, text); files.push(p); };
+  const write = (rel: string, text: string) => { const p = path.resolve(outDir, rel); fs.mkdirSync(path.dirname(p), { recursive: true }); fs.writeFileSync(p, text); files.push(p); };
 
   const summaries: RunSummary[] = summarizeRuns(results, opts);
   const t1 = table1(summaries);
@@ -71,6 +74,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
       .map((p) => `### τ2 per backbone, ${PROTOCOL_LABEL[p]}\n\n${perBackboneMarkdown(tau2, p, exps)}`);
     tau2Section = ['## τ2 (BRIXIA, 4 classes)', '', t, '', per.join('\n\n'), ''].join('\n');
   }
+  const trust = trustSections(results, write, { bootstrap: opts.bootstrap });
   const curves: string[] = [];
   if (opts.curves !== false) {
     for (const r of results) {
@@ -109,6 +113,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
     sections.join('\n\n'),
     '',
     tau2Section,
+    trust,
     ...(curves.length ? ['', '## Learning curves', '', curves.join('\n')] : []),
     '',
   ].join('\n');

@@ -6,9 +6,9 @@ import type { Comparison } from '../train/stats';
 import { PROTOCOLS, TABLE1_EXPERIMENTS, TABLE_METRICS, type RunSummary, type Table1 } from './aggregate';
 import { EXPERIMENT_LABEL, METRIC_LABEL, PROTOCOL_LABEL, type Experiment } from './types';
 
-const pct = (v: number | undefined, d = 1): string => (v === undefined || !Number.isFinite(v) ? '–' : (100 * v).toFixed(d));
+export const pct = (v: number | undefined, d = 1): string => (v === undefined || !Number.isFinite(v) ? '–' : (100 * v).toFixed(d));
 
-function mdTable(head: string[], rows: string[][], align?: string[]): string {
+export function mdTable(head: string[], rows: string[][], align?: string[]): string {
   const al = align ?? head.map((_, i) => (i === 0 ? ':---' : '---:'));
   return [`| ${head.join(' | ')} |`, `| ${al.join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }

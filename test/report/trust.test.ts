@@ -1,0 +1,115 @@
+// The report's trust sections from runs with stored test outputs and calibration: per-centre
+// metrics equal an independent recomputation of the pooled predictions, the intervals across
+// folds equal the float64 bootstrap reference, report.md shows calibration (ECE), intervals and
+// per-centre tables for CV and LOCO, reliability diagrams are standalone SVG; runs without
+// stored outputs give none of these sections.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { centreRows, intervalRows, reliabilitySvg, writeReport } from '../../ts/report';
+import type { Experiment, Protocol, RunResult } from '../../ts/report/types';
+import { calibrateTask } from '../../ts/predict/calibration';
+import { Rng } from '../helpers';
+import { bootstrapRef, paperMetricsRef } from '../ref/calibration';
+import { syntheticResults } from './synthetic';
+
+const CENTRES = ['A', 'B', 'C', 'D'];
+
+/** One run with n test samples spread over centres, logits that are right about 70 % of the time. */
+function run(r: Rng, experiment: Experiment, protocol: Protocol, fold: number | string, centres: string[], n: number): RunResult {
+  const mk = (k: number) => {
+    const yTrue = Array.from({ length: k }, () => r.int(0, 1));
+    const logits = yTrue.map((y) => {
+      const right = r.next() < 0.7 ? y : 1 - y;
+      return right === 1 ? [0, 1.5 + r.next()] : [1.5 + r.next(), 0];
+    });
+    return { yTrue, logits };
+  };
+  const val = mk(30), t = mk(n);
+  const yPred = t.logits.map((z) => (z[1] > z[0] ? 1 : 0));
+  const cm = [[0, 0], [0, 0]];
+  t.yTrue.forEach((y, i) => cm[y][yPred[i]]++);
+  const m = paperMetricsRef(t.yTrue, yPred, 2);
+  return {
+    backbone: 'resnet18', experiment, protocol, fold, metrics: m, cm,
+    calibration: { afc: calibrateTask(val, t) },
+    predictions: { afc: { ids: t.yTrue.map((_, i) => `${fold}-${i}`), centers: t.yTrue.map((_, i) => centres[i % centres.length]), yTrue: t.yTrue, logits: t.logits } },
+  };
+}
+
+function results(): RunResult[] {
+  const r = new Rng(3);
+  const out: RunResult[] = [];
+  for (const e of ['stl_afc', 'ft', 'mdmt'] as const) {
+    for (const f of [0, 1, 2]) out.push(run(r, e, 'cv', f, CENTRES, 40 + f));
+    CENTRES.forEach((c) => out.push(run(r, e, 'loco', c, [c], 25)));
+  }
+  return out;
+}
+
+test('per-centre metrics pool the folds\' test predictions by centre', () => {
+  const res = results();
+  const rows = centreRows(res);
+  assert.is(rows.length, 2 * 3 * CENTRES.length, 'protocol × experiment × centre');
+  for (const row of rows) {
+    const yTrue: number[] = [], yPred: number[] = [];
+    for (const r of res.filter((x) => x.protocol === row.protocol && x.experiment === row.experiment)) {
+      const p = r.predictions!.afc!;
+      p.centers.forEach((c, i) => {
+        if (c !== row.centre) return;
+        yTrue.push(p.yTrue[i]);
+        yPred.push(p.logits[i][1] > p.logits[i][0] ? 1 : 0);
+      });
+    }
+    const want = paperMetricsRef(yTrue, yPred, 2);
+    assert.is(row.n, yTrue.length);
+    for (const m of ['acc', 'f1', 'gmean'] as const) assert.ok(Math.abs(row.metrics[m] - want[m]) < 1e-12, `${row.protocol} ${row.experiment} ${row.centre} ${m}`);
+  }
+});
+
+test('intervals across folds equal the float64 bootstrap reference; per run the estimate is the run metric', () => {
+  const res = results();
+  const iv = intervalRows(res, { resamples: 200, seed: 4 });
+  const all = iv.find((x) => x.fold === 'all' && x.experiment === 'mdmt' && x.protocol === 'cv')!;
+  const folds = res.filter((x) => x.experiment === 'mdmt' && x.protocol === 'cv').map((x) => {
+    const p = x.predictions!.afc!;
+    return { yTrue: p.yTrue, yPred: p.logits.map((z) => (z[1] > z[0] ? 1 : 0)), C: 2 };
+  });
+  const ref = bootstrapRef(folds, 200, 4);
+  for (const m of ['acc', 'f1', 'gmean'] as const) {
+    assert.ok(Math.abs(all.ci[m].lo - ref[m].lo) < 1e-12 && Math.abs(all.ci[m].hi - ref[m].hi) < 1e-12, m);
+    assert.ok(Math.abs(all.ci[m].estimate - ref[m].estimate) < 1e-12);
+  }
+  for (const r of res) {
+    const row = iv.find((x) => x.fold === String(r.fold) && x.experiment === r.experiment && x.protocol === r.protocol)!;
+    assert.ok(Math.abs(row.ci.acc.estimate - r.metrics.acc) < 1e-12 && row.ci.acc.lo <= r.metrics.acc && r.metrics.acc <= row.ci.acc.hi);
+  }
+});
+
+test('report.md shows ECE, the intervals and the per-centre tables; reliability diagrams are SVG', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-trust-'));
+  const res = results();
+  const rep = writeReport(res, out, { curves: false, bootstrap: { resamples: 100 } });
+  for (const s of ['## Calibration', 'ECE before → after', '## Uncertainty', '95% CI', 'mean of folds', '## Per centre — CV', '## Per centre — LOCO'])
+    assert.match(rep.markdown, s);
+  for (const f of ['calibration.md', 'calibration.csv', 'intervals.md', 'intervals.csv', 'per_centre.csv', 'per_centre_cv.md', 'per_centre_loco.md'])
+    assert.ok(fs.existsSync(path.join(out, f)), f);
+  const svgs = fs.readdirSync(path.join(out, 'plots', 'reliability'));
+  assert.is(svgs.length, res.length, 'one reliability diagram per run');
+  const svg = reliabilitySvg(res[0]);
+  assert.ok(svg.startsWith('<?xml') && svg.trim().endsWith('</svg>') && svg.includes('Reliability'));
+  const cal = fs.readFileSync(path.join(out, 'calibration.csv'), 'utf8').trim().split('\n');
+  assert.is(cal.length, 1 + 2 * res.length, 'val and test rows per run');
+  fs.rmSync(out, { recursive: true, force: true });
+});
+
+test('runs without stored test outputs give no trust sections', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-trust-'));
+  const rep = writeReport(syntheticResults(), out, { curves: false });
+  for (const s of ['## Calibration', '## Uncertainty', '## Per centre']) assert.not.match(rep.markdown, s);
+  fs.rmSync(out, { recursive: true, force: true });
+});
+
+test.run();
