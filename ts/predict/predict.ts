@@ -159,19 +159,20 @@ function heatmapNames(files: string[], dir: string): string[] {
 
 /** Scores one batch's logits into its rows (calibrated probabilities, classes). */
 function fillRows(rows: PredictionRow[], idx: number[], out: { afc?: ArrayLike<number>; bx?: ArrayLike<number> }, T: PredictModelInfo['temperature']): void {
+  const row = (z: ArrayLike<number>, i: number, C: number) => Array.prototype.slice.call(z, i * C, (i + 1) * C) as number[];
   idx.forEach((r, i) => {
-    const row = rows[r]!;
-    row.ok = true;
+    const res = rows[r]!;
+    res.ok = true;
     if (out.afc) {
-      const p = softmaxT(Array.from(out.afc).slice(i * 2, i * 2 + 2), T.afc ?? 1);
-      row.pSevere = p[1];
-      row.afcClass = PROGNOSIS[p[1]! > p[0]! ? 1 : 0];
+      const p = softmaxT(row(out.afc, i, 2), T.afc ?? 1);
+      res.pSevere = p[1];
+      res.afcClass = PROGNOSIS[p[1]! > p[0]! ? 1 : 0];
     }
     if (out.bx) {
       const C = out.bx.length / idx.length;
-      const p = softmaxT(Array.from(out.bx).slice(i * C, (i + 1) * C), T.bx ?? 1);
-      row.bxProbs = p;
-      row.bxClass = p.indexOf(Math.max(...p));
+      const p = softmaxT(row(out.bx, i, C), T.bx ?? 1);
+      res.bxProbs = p;
+      res.bxClass = p.indexOf(Math.max(...p));
     }
   });
 }
