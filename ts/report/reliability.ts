@@ -5,7 +5,7 @@
  *
  *   fs.writeFileSync('rel.svg', reliabilitySvg(run));  calibrationMarkdown(results)
  */
-import { softmaxT } from '../predict/calibration';
+import { softmaxT, TEMPERATURE_RANGE } from '../predict/calibration';
 import { reliabilityBins, type ReliabilityBin } from '../train/metrics';
 import { OKABE_ITO as C, legend, panel, Svg } from './svg';
 import { mdTable, toCsv } from './tables';
@@ -72,13 +72,18 @@ export function calibrationTables(results: readonly RunResult[]): { markdown: st
   const runs = results.filter((r) => r.calibration?.[mainHead(r)]?.test);
   if (!runs.length) return undefined;
   const rows = runs.map((r) => ({ r, c: r.calibration![mainHead(r)]! }));
+  // a fit that stops at the search range tells that validation did not determine T
+  const atBound = (T: number) => T <= TEMPERATURE_RANGE.min * 1.0001 || T >= TEMPERATURE_RANGE.max * 0.9999;
+  const note = rows.some(({ c }) => atBound(c.temperature))
+    ? `\n\n† T at the end of its search range [${TEMPERATURE_RANGE.min}, ${TEMPERATURE_RANGE.max}]: the validation set did not determine it (too few samples, a model right on all of them, or one no better than chance).`
+    : '';
   const markdown = mdTable(
     ['Run', 'T', 'ECE before → after (%)', 'Brier before → after', 'NLL before → after', 'n'],
-    rows.map(({ r, c }) => [runLabel(r), f(c.temperature, 2),
+    rows.map(({ r, c }) => [runLabel(r), f(c.temperature, 2) + (atBound(c.temperature) ? ' †' : ''),
       `${f(100 * c.test!.before.ece, 1)} → ${f(100 * c.test!.after.ece, 1)}`,
       `${f(c.test!.before.brier)} → ${f(c.test!.after.brier)}`,
       `${f(c.test!.before.nll)} → ${f(c.test!.after.nll)}`, String(c.test!.before.n)]),
-  );
+  ) + note;
   const csv = toCsv(
     ['backbone', 'experiment', 'protocol', 'fold', 'head', 'temperature', 'split', 'n', 'nll_before', 'nll_after', 'ece_before', 'ece_after', 'brier_before', 'brier_after'],
     rows.flatMap(({ r, c }) => (['val', 'test'] as const).filter((s) => c[s]).map((s) => {
