@@ -100,10 +100,10 @@ test('report.md shows ECE, the intervals and the per-centre tables; reliability 
   assert.is(svgs.length, res.length, 'one reliability diagram per run');
   const svg = reliabilitySvg(res[0]);
   assert.ok(svg.startsWith('<?xml') && svg.trim().endsWith('</svg>') && svg.includes('Reliability'));
-  const flagged = rep.markdown.split('\n').filter((l) => l.startsWith('| resnet18') && l.includes('†')).length;
+  const flagged = rep.markdown.split('\n').filter((l) => l.startsWith('| resnet18') && l.includes('‡')).length;
   assert.is(flagged, res.filter((r) => [0.05, 20].some((b) => Math.abs(r.calibration!.afc!.temperature - b) < 1e-3)).length, 'bound temperatures flagged');
   const bound = [{ ...res[0], calibration: { afc: { ...res[0].calibration!.afc!, temperature: 0.05 } } }];
-  assert.match(calibrationTables(bound)!.markdown, /0\.05 †[\s\S]*search range/, 'a temperature at the search bound is flagged');
+  assert.match(calibrationTables(bound)!.markdown, /0\.05 ‡[\s\S]*search range/, 'a temperature at the search bound is flagged');
   const cal = fs.readFileSync(path.join(out, 'calibration.csv'), 'utf8').trim().split('\n');
   assert.is(cal.length, 1 + 2 * res.length, 'val and test rows per run');
   fs.rmSync(out, { recursive: true, force: true });

@@ -75,11 +75,11 @@ export function calibrationTables(results: readonly RunResult[]): { markdown: st
   // a fit that stops at the search range tells that validation did not determine T
   const atBound = (T: number) => T <= TEMPERATURE_RANGE.min * 1.0001 || T >= TEMPERATURE_RANGE.max * 0.9999;
   const note = rows.some(({ c }) => atBound(c.temperature))
-    ? `\n\n† T at the end of its search range [${TEMPERATURE_RANGE.min}, ${TEMPERATURE_RANGE.max}]: the validation set did not determine it (too few samples, a model right on all of them, or one no better than chance).`
+    ? `\n\n‡ T at the end of its search range [${TEMPERATURE_RANGE.min}, ${TEMPERATURE_RANGE.max}]: the validation set did not determine it (too few samples, a model right on all of them, or one no better than chance).`
     : '';
   const markdown = mdTable(
     ['Run', 'T', 'ECE before → after (%)', 'Brier before → after', 'NLL before → after', 'n'],
-    rows.map(({ r, c }) => [runLabel(r), f(c.temperature, 2) + (atBound(c.temperature) ? ' †' : ''),
+    rows.map(({ r, c }) => [runLabel(r), f(c.temperature, 2) + (atBound(c.temperature) ? ' ‡' : ''),
       `${f(100 * c.test!.before.ece, 1)} → ${f(100 * c.test!.after.ece, 1)}`,
       `${f(c.test!.before.brier)} → ${f(c.test!.after.brier)}`,
       `${f(c.test!.before.nll)} → ${f(c.test!.after.nll)}`, String(c.test!.before.n)]),
