@@ -8,7 +8,7 @@
 import * as assert from 'uvu/assert';
 import { backward } from '../ts/autograd/tape';
 import { native } from '../ts/native/binding';
-import { normDevice, tensor, Tensor, tidy } from '../ts/tensor';
+import { liveTensorCount, normDevice, tensor, Tensor, tidy } from '../ts/tensor';
 
 export const DEVICE = normDevice(process.env.MDMT_DEVICE || 'cpu');
 
@@ -163,8 +163,6 @@ export function gradcheck(spec: GradcheckSpec): void {
 
 /** Live tensor count must return to its value before fn. */
 export function assertNoLeak(label: string, fn: () => void): void {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { liveTensorCount } = require('../ts/tensor') as typeof import('../ts/tensor');
   const before = liveTensorCount();
   fn();
   assert.is(liveTensorCount(), before, `${label}: live tensors ${before} -> ${liveTensorCount()}`);

@@ -5,6 +5,8 @@
  *
  *   manualSeed(0); const m = getModel('resnet18');   // identical weights every run
  */
+import { native } from './native/binding';
+
 export class Generator {
   private s = new Uint32Array(4);
   private spare: number | null = null;
@@ -92,8 +94,7 @@ export const globalGenerator = new Generator(0);
 export function manualSeed(seed: number): void {
   globalGenerator.seed(seed);
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    (require('./native/binding') as typeof import('./native/binding')).native().setSeed(seed >>> 0);
+    native().setSeed(seed >>> 0);
   } catch {
     /* addon not built: host-side seeding still applies */
   }

@@ -20,7 +20,7 @@ import * as ort from 'onnxruntime-node';
 import { noGrad } from '../../ts/autograd/tape';
 import { toOnnx } from '../../ts/io/onnx_export';
 import { compileInference } from '../../ts/models/inference';
-import { getModel, listModels } from '../../ts/models/registry';
+import { getModel, listModels } from '../../ts/models/zoo';
 import { native, packageRoot } from '../../ts/native/binding';
 import { observeOps, OpCall } from '../../ts/ops/op';
 import { manualSeed } from '../../ts/random';

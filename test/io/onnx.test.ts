@@ -19,7 +19,7 @@ import { toOnnx } from '../../ts/io/onnx_export';
 import { loadOnnxWeights, readOnnxModel } from '../../ts/io/onnx_import';
 import { saveSafetensors } from '../../ts/io/safetensors';
 import { MDMTModel } from '../../ts/models/mdmt';
-import { getModel } from '../../ts/models/registry';
+import { getModel } from '../../ts/models/zoo';
 import { BatchNorm2d, Conv2d, Linear } from '../../ts/nn/layers';
 import { affine } from '../../ts/ops/affine';
 import { avgpool2d } from '../../ts/ops/avgpool2d';

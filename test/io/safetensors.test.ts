@@ -10,7 +10,7 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors } from '../../ts/io/safetensors';
-import { getModel } from '../../ts/models/registry';
+import { getModel } from '../../ts/models/zoo';
 import { MdmtError } from '../../ts/errors';
 import { manualSeed } from '../../ts/random';
 import { liveTensorCount, tensor, Tensor } from '../../ts/tensor';

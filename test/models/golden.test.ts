@@ -20,7 +20,7 @@ import { backward, noGrad, zeroGrad } from '../../ts/autograd/tape';
 import { MDMTModel } from '../../ts/models/mdmt';
 import { add } from '../../ts/ops/add';
 import { maskedXent } from '../../ts/ops/masked_xent';
-import { getModel } from '../../ts/models/registry';
+import { getModel } from '../../ts/models/zoo';
 import { packageRoot } from '../../ts/native/binding';
 import { Module } from '../../ts/nn/module';
 import { tensor, Tensor, tidy } from '../../ts/tensor';

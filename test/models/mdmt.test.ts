@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { noGrad } from '../../ts/autograd/tape';
 import { MdmtError } from '../../ts/errors';
 import { averageBackbones, MDMTModel, STLModel } from '../../ts/models/mdmt';
-import { getModel, modelInfo } from '../../ts/models/registry';
+import { getModel, modelInfo } from '../../ts/models/zoo';
 import { manualSeed } from '../../ts/random';
 import { liveTensorCount, tensor, tidy } from '../../ts/tensor';
 import { images, randomizeBatchNorm } from './util';

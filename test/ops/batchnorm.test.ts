@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { backward } from '../../ts/autograd/tape';
 import { MdmtError } from '../../ts/errors';
 import { native } from '../../ts/native/binding';
 import { batchnorm2d } from '../../ts/ops/batchnorm';
@@ -142,8 +143,6 @@ test('batchnorm2d: no tensor outlives a tidy step (forward + backward, both mode
         const w = t32(c.w, [3]);
         x.requiresGrad = w.requiresGrad = true;
         const y = batchnorm2d(x, w, t32(c.b, [3]), t32(c.rm, [3]), t32(c.rv, [3]), { training });
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const { backward } = require('../../ts/autograd/tape') as typeof import('../../ts/autograd/tape');
         backward(y, { grad: t32(new Float64Array(y.size).fill(1), shape) });
         x.grad!.dispose();
         w.grad!.dispose();

@@ -6,7 +6,7 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MDMTModel, STLModel } from '../../ts/models/mdmt';
-import { getModel } from '../../ts/models/registry';
+import { getModel } from '../../ts/models/zoo';
 import type { Module } from '../../ts/nn/module';
 import { manualSeed } from '../../ts/random';
 import { fill_ } from '../../ts/ops/fill';

@@ -8,7 +8,8 @@
  *   const w = param(...); const loss = sum(mul(w, x)); backward(loss); w.grad  // = x
  */
 import { check } from '../errors';
-import { GradNode, keep, ones, Tensor } from '../tensor';
+import { runOp } from '../ops/op';
+import { GradNode, keep, ones, shapeStr, Tensor } from '../tensor';
 
 let noGradDepth = 0;
 let nextNodeId = 1;
@@ -75,13 +76,27 @@ function topoOrder(root: Tensor): GradNode[] {
   return order;
 }
 
-function accumulate(map: Map<Tensor, Tensor>, t: Tensor, g: Tensor, add: (a: Tensor, b: Tensor) => Tensor): void {
+// Gradient arithmetic runs the kernels through the op runner, not the op files: every op
+// file imports record() from here, so the tape sits below them. Both operands of a sum
+// have one shape (the vjp results are checked below), so nothing broadcasts, and backward
+// records nothing, so the op files' recording would be a no-op anyway.
+function sumGrads(a: Tensor, b: Tensor, what: string): Tensor {
+  check(a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]), 'ESHAPE', 'backward',
+    `${what} of shape ${shapeStr(a.shape)} cannot accumulate a gradient of shape ${shapeStr(b.shape)}`);
+  return runOp('add', [a, b], {}, [{ shape: a.shape }], ['a', 'b'])[0];
+}
+
+function copyGrad(g: Tensor): Tensor {
+  return runOp('copy', [g], {}, [{ shape: g.shape, dtype: g.dtype }], ['x'])[0];
+}
+
+function accumulate(map: Map<Tensor, Tensor>, t: Tensor, g: Tensor): void {
   const prev = map.get(t);
   if (!prev) {
     map.set(t, g);
     return;
   }
-  map.set(t, add(prev, g));
+  map.set(t, sumGrads(prev, g, 'the gradient'));
   prev.dispose();
   g.dispose();
 }
@@ -98,11 +113,6 @@ export interface BackwardOptions {
  * them to the leaves' `.grad` (kept out of tidy scopes; zero them with zeroGrad()).
  */
 export function backward(root: Tensor, opts: BackwardOptions = {}): void {
-  // imported lazily: ops import this module
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { add } = require('../ops/add') as { add: (a: Tensor, b: Tensor) => Tensor };
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const copyOf = (require('../ops/copy') as { copy: (a: Tensor) => Tensor }).copy;
   root.assertAlive('backward', 'root');
   check(root.node !== null || root.requiresGrad, 'EINVAL', 'backward', 'root does not depend on any tensor that requires grad');
   let seed = opts.grad;
@@ -112,7 +122,6 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
   }
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
   const order = topoOrder(root);
-  const noAdd = (a: Tensor, b: Tensor) => add(a, b);
   noGrad(() => {
     for (let k = order.length - 1; k >= 0; k--) {
       const node = order[k];
@@ -125,7 +134,7 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
       for (let i = 0; i < gIn.length; i++) {
         const g = gIn[i];
         if (!g) continue;
-        if (owned.has(g)) gIn[i] = copyOf(g);
+        if (owned.has(g)) gIn[i] = copyGrad(g);
         else owned.add(g);
       }
       for (const o of node.outputs) {
@@ -142,12 +151,12 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
         }
         check(g.shape.length === inp.shape.length && g.shape.every((d, j) => d === inp.shape[j]), 'EINTERNAL', node.op,
           `vjp returned a gradient of shape [${g.shape}] for input ${i} of shape [${inp.shape}]`);
-        if (inp.node) accumulate(grads, inp, g, noAdd);
+        if (inp.node) accumulate(grads, inp, g);
         else {
           // a leaf: accumulate into .grad, outside any tidy scope
           keep(g);
           if (inp.grad) {
-            const s = keep(add(inp.grad, g));
+            const s = keep(sumGrads(inp.grad, g, `'.grad'`));
             inp.grad.dispose();
             g.dispose();
             inp.grad = s;

@@ -10,6 +10,7 @@
 import * as os from 'os';
 import { Command } from 'commander';
 import { TRANSFER_SYNTAXES } from '../data/dicom';
+import { listModels } from '../models/zoo';
 import { addonPath, native } from '../native/binding';
 
 /** The doctor's report as lines (and whether the engine is usable). */
@@ -36,8 +37,6 @@ export function diagnose(): { lines: string[]; ok: boolean } {
   for (const o of ops) per.set(o.device, (per.get(o.device) ?? 0) + 1);
   lines.push(`ops         ${[...per].map(([d, c]) => `${d} ${c}`).join(', ')}`);
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { listModels } = require('../models/registry') as typeof import('../models/registry');
     lines.push(`models      ${listModels().length} registered`);
   } catch (e) {
     lines.push(`models      cannot list: ${(e as Error).message}`);

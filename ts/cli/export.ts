@@ -14,7 +14,7 @@ import { exportOnnx } from '../io/onnx_export';
 import { readOnnxInitializers } from '../io/onnx_import';
 import { loadSafetensors } from '../io/safetensors';
 import { loadWeightsFile } from '../io/weights';
-import { getModel, listModels } from '../models/registry';
+import { getModel, listModels } from '../models/zoo';
 import { MDMTModel, STLModel } from '../models/mdmt';
 import { Module } from '../nn/module';
 import { manualSeed } from '../random';

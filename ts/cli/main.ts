@@ -8,6 +8,8 @@
  *
  *   mdmt --help;  mdmt demo;  mdmt experiment --help
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import { Command, CommanderError } from 'commander';
 import { MdmtError } from '../errors';
 import { packageRoot } from '../native/binding';
@@ -33,8 +35,7 @@ const COMMANDS = [demo, trainCmd, experiment, report, predictCmd, doctor, synth,
 export function buildProgram(): Command {
   let v = '0.0.0';
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    v = require(require('path').join(packageRoot(), 'package.json')).version;
+    v = (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   } catch { /* keep 0.0.0 */ }
   const program = new Command('mdmt')
     .description('multi-dataset multi-task CNN training (Ruffini et al., MICCAI 2024) on a native CPU/CUDA engine')

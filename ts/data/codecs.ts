@@ -25,7 +25,8 @@ let j2k: Promise<CodecModule> | undefined;
 let jls: Promise<CodecModule> | undefined;
 
 function load(spec: string): Promise<CodecModule> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // each WebAssembly codec is loaded the first time a DICOM needs it (most data sets never do)
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const factory = require(spec) as (o: object) => Promise<CodecModule>;
   return factory({ print: () => {}, printErr: () => {} });
 }

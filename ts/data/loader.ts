@@ -14,7 +14,7 @@ import { BadRecord, DataRecord, OnBad, TASK_ID } from './records';
 import { rng, seedOf } from './rng';
 import { runSample, SampleResult, SampleTask } from './sample';
 import type { PreprocessOptions } from './preprocess';
-import type { Tensor } from '../tensor';
+import { tensor, type Tensor } from '../tensor';
 
 export interface LoaderOptions {
   /** output side (default 256) */
@@ -346,9 +346,6 @@ let sharedUploadOk = true;
  *   const t = toTensors(batch, 'cuda');  ...;  Object.values(t).forEach((x) => x.dispose());
  */
 export function toTensors(b: Batch, device?: string): BatchTensors {
-  // loaded lazily so the data layer works without the native engine
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { tensor } = require('../tensor') as typeof import('../tensor');
   const o = device ? { device } : {};
   const shape = [b.n, 3, b.size, b.size];
   let images: Tensor | undefined;

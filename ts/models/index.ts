@@ -1,5 +1,6 @@
 /** The model zoo: registry, the six families and the paper's MDMT / single-task models. */
 export * from './registry';
+export * from './zoo';
 export * from './resnet';
 export * from './densenet';
 export * from './efficientnet';

@@ -20,7 +20,8 @@ import { Linear } from '../nn/layers';
 import { Module, StateDict } from '../nn/module';
 import { Dropout, ReLU, Sequential } from '../nn/simple';
 import { Tensor } from '../tensor';
-import { Backbone, getModel, ModelOptions } from './registry';
+import { Backbone, ModelOptions } from './registry';
+import { getModel } from './zoo';
 
 export interface TaskModelOptions {
   /** options for the backbone (the classifier is always removed) */

@@ -1,7 +1,8 @@
 /**
- * The model registry (torchvision's `_api.py`): each family file registers one-line
- * builders under the torchvision/timm names; `listModels()` and `getModel(name, opts)`
- * are what the trainer, the CLI and the zoo tests walk. Every model is a `Backbone`: a
+ * The model registry (torchvision's `_api.py`): each family file imports it and registers
+ * one-line builders under the torchvision/timm names. The look-ups the trainer, the CLI and
+ * the zoo tests walk (`listModels()`, `getModel(name, opts)`) are in zoo.ts, which imports
+ * every family first, so they always see the whole zoo. Every model is a `Backbone`: a
  * Module whose forward maps N×3×H×W images to N×numClasses logits, or to the N×numFeatures
  * pooled features when built with `withClassifier: false` (the classifier removed, as the
  * authors' `change_head` replaces it by Identity; it then has no classifier keys).
@@ -61,40 +62,14 @@ export function registerModel(info: ModelInfo, build: ModelBuilder): void {
   builders.set(info.name, { build, info });
 }
 
-function ensureBuiltins(): void {
-  // the families register themselves on import; imported lazily to avoid an import cycle
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  require('./zoo');
+/** The builder and facts registered under `name` (undefined when none is). */
+export function registeredModel(name: string): { build: ModelBuilder; info: ModelInfo } | undefined {
+  return builders.get(name);
 }
 
-/** Names of every registered model, sorted. */
-export function listModels(): string[] {
-  ensureBuiltins();
+/** Names registered so far, sorted (zoo.ts's listModels() is the complete list). */
+export function registeredNames(): string[] {
   return [...builders.keys()].sort();
-}
-
-/** Facts about a registered model (family, source, feature width, default input size). */
-export function modelInfo(name: string): ModelInfo {
-  ensureBuiltins();
-  const b = builders.get(name);
-  if (!b) throw unknown(name);
-  return { ...b.info };
-}
-
-function unknown(name: string): MdmtError {
-  return new MdmtError('EINVAL', 'getModel', `unknown model '${name}'; registered: ${[...builders.keys()].sort().join(', ')}`);
-}
-
-/**
- * Builds a registered model with PyTorch/timm default initialisation from the global
- * seeded generator (`manualSeed`), in training mode.
- *   manualSeed(0); const m = getModel('densenet121', { withClassifier: false });
- */
-export function getModel(name: string, opts: ModelOptions = {}): Backbone {
-  ensureBuiltins();
-  const b = builders.get(name);
-  if (!b) throw unknown(name);
-  return b.build(opts);
 }
 
 /** The feature width H of a backbone (the in_features of its removed classifier). */

@@ -1,7 +1,39 @@
-/** Imports every model family so that each registers its builders (see registry.ts). */
+/**
+ * The model zoo: imports every family (each registers its builders in registry.ts on
+ * import), then answers the look-ups. Imports run one way: zoo → families → registry.
+ *
+ *   listModels().length;  const net = getModel('resnet18', { withClassifier: false });
+ */
+import { MdmtError } from '../errors';
 import './densenet';
 import './efficientnet';
 import './googlenet';
 import './mobilenet';
 import './resnet';
 import './shufflenet';
+import { Backbone, ModelInfo, ModelOptions, registeredModel, registeredNames } from './registry';
+
+/** Names of every registered model, sorted. */
+export function listModels(): string[] {
+  return registeredNames();
+}
+
+function lookup(name: string): NonNullable<ReturnType<typeof registeredModel>> {
+  const b = registeredModel(name);
+  if (!b) throw new MdmtError('EINVAL', 'getModel', `unknown model '${name}'; registered: ${registeredNames().join(', ')}`);
+  return b;
+}
+
+/** Facts about a registered model (family, source, feature width, default input size). */
+export function modelInfo(name: string): ModelInfo {
+  return { ...lookup(name).info };
+}
+
+/**
+ * Builds a registered model with PyTorch/timm default initialisation from the global
+ * seeded generator (`manualSeed`), in training mode.
+ *   manualSeed(0); const m = getModel('densenet121', { withClassifier: false });
+ */
+export function getModel(name: string, opts: ModelOptions = {}): Backbone {
+  return lookup(name).build(opts);
+}

@@ -69,6 +69,7 @@ export function addonPath(): string {
 }
 
 let cached: NativeAddon | null = null;
+let raw: Record<string, unknown> | null = null;
 
 function wrap(raw: Record<string, unknown>): NativeAddon {
   const out: Record<string, unknown> = {};
@@ -97,8 +98,10 @@ export function native(): NativeAddon {
     throw new MdmtError('ENOADDON', 'mdmt', `native addon not built (looked for ${p}): run npm install`);
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    cached = wrap(require(p) as Record<string, unknown>);
+    // a compiled addon at a path known only at run time: require is how Node loads it
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    raw = require(p) as Record<string, unknown>;
+    cached = wrap(raw);
   } catch (e) {
     throw new MdmtError('ENOADDON', 'mdmt', `cannot load the native addon ${p}: ${(e as Error).message}`);
   }
@@ -108,5 +111,5 @@ export function native(): NativeAddon {
 /** The raw addon without the error wrapper (for the fuzz test). */
 export function rawNative(): Record<string, unknown> {
   native();
-  return require(addonPath()) as Record<string, unknown>;
+  return raw!;
 }

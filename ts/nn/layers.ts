@@ -9,6 +9,7 @@ import { check } from '../errors';
 import { batchnorm2d } from '../ops/batchnorm';
 import { conv2d } from '../ops/conv2d';
 import { linear } from '../ops/linear';
+import { native } from '../native/binding';
 import { empty, full, ones, Tensor, zeros } from '../tensor';
 import { defaultLayerInit } from './init';
 import { Module } from './module';
@@ -112,8 +113,7 @@ export class BatchNorm2d extends Module {
   }
   protected override syncBuffers(): void {
     const t = this.buffer('num_batches_tracked');
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    (require('../native/binding') as typeof import('../native/binding')).native().upload(t.id, Int32Array.of(this.batches));
+    native().upload(t.id, Int32Array.of(this.batches));
   }
   protected override afterLoad(): void {
     this.batches = this.buffer('num_batches_tracked').item();

@@ -1,6 +1,8 @@
 /** NumPy broadcasting: the result shape of two operands and the reduction of a gradient back to an operand's shape. */
 import { MdmtError } from '../errors';
 import { shapeStr, Tensor } from '../tensor';
+import { reshape } from './reshape';
+import { sum } from './sum';
 
 export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
   const n = Math.max(a.length, b.length);
@@ -17,10 +19,6 @@ export function broadcastShapes(op: string, a: readonly number[], b: readonly nu
 /** Sums `g` (of a broadcast shape) down to `shape`. Returns g itself when shapes already match. */
 export function reduceTo(g: Tensor, shape: readonly number[]): Tensor {
   if (g.shape.length === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { sum } = require('./sum') as typeof import('./sum');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { reshape } = require('./reshape') as typeof import('./reshape');
   const lead = g.shape.length - shape.length;
   const axes: number[] = [];
   for (let i = 0; i < g.shape.length; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);

@@ -5,17 +5,10 @@
  *   concat([a, b, c])         // N×(Ca+Cb+Cc)×H×W
  */
 import { record } from '../autograd/tape';
-import { check, show } from '../errors';
+import { check } from '../errors';
 import { shapeStr, Tensor } from '../tensor';
-import { checkArg, runOp } from './op';
+import { checkArg, normAxis, runOp } from './op';
 import { split } from './split';
-
-/** Normalises a possibly negative axis for a tensor of `ndim` dims. */
-export function normAxis(op: string, axis: unknown, ndim: number): number {
-  check(Number.isInteger(axis) && (axis as number) >= -ndim && (axis as number) < ndim, 'EINVAL', op,
-    `'axis' must be an integer in [${-ndim}, ${ndim}), got ${show(axis)}`);
-  return (axis as number) < 0 ? (axis as number) + ndim : (axis as number);
-}
 
 export function concat(xs: readonly Tensor[], axis = 1): Tensor {
   check(Array.isArray(xs) && xs.length > 0, 'EINVAL', 'concat', `'xs' must be a non-empty array of tensors, got ${Array.isArray(xs) ? 'an empty array' : typeof xs}`);

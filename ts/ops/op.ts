@@ -110,6 +110,13 @@ export function pair(op: string, name: string, v: number | readonly number[] | u
   return [p[0], p[1]];
 }
 
+/** Normalises a possibly negative axis for a tensor of `ndim` dims. */
+export function normAxis(op: string, axis: unknown, ndim: number): number {
+  check(Number.isInteger(axis) && (axis as number) >= -ndim && (axis as number) < ndim, 'EINVAL', op,
+    `'axis' must be an integer in [${-ndim}, ${ndim}), got ${show(axis)}`);
+  return (axis as number) < 0 ? (axis as number) + ndim : (axis as number);
+}
+
 export function checkNumber(op: string, name: string, v: unknown, lo = -Infinity, hi = Infinity): number {
   check(typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi, 'EINVAL', op,
     `'${name}' must be a number in [${lo}, ${hi}], got ${show(v)}`);

@@ -8,13 +8,11 @@
 import { record } from '../autograd/tape';
 import { check } from '../errors';
 import { shapeStr, Tensor, zeros } from '../tensor';
-import { checkArg, runOp } from './op';
+import { checkArg, normAxis, runOp } from './op';
 
 export function split(x: Tensor, sizes: readonly number[], axis = 1): Tensor[] {
   checkArg('split', 'x', x);
   check(x.ndim > 0, 'ESHAPE', 'split', `'x' must have at least 1 dim, got shape ${shapeStr(x.shape)}`);
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { normAxis, concat } = require('./concat') as typeof import('./concat');
   const ax = normAxis('split', axis, x.ndim);
   check(Array.isArray(sizes) && sizes.length > 0 && sizes.every((s) => Number.isInteger(s) && s >= 0), 'EINVAL', 'split',
     `'sizes' must be a non-empty array of non-negative integers, got ${JSON.stringify(sizes)}`);
@@ -28,7 +26,9 @@ export function split(x: Tensor, sizes: readonly number[], axis = 1): Tensor[] {
   const ys = runOp('split', [x], { axis: ax }, outs, ['x']);
   record('split', [x], ys, (gs) => {
     const parts = gs.map((g, i) => g ?? zeros(outs[i].shape, { device: x.device }));
-    const dx = concat(parts, ax);
+    // the concat kernel through the runner, because concat's own vjp is a split (concat.ts
+    // imports this file); a vjp records nothing anyway
+    const [dx] = runOp('concat', parts, { axis: ax }, [{ shape: x.shape, dtype: x.dtype }], parts.map((_, i) => `xs[${i}]`));
     parts.forEach((p, i) => { if (p !== gs[i]) p.dispose(); });
     return [dx];
   });

@@ -1,7 +1,7 @@
 import { record } from '../autograd/tape';
 import { check } from '../errors';
 import { Tensor } from '../tensor';
-import { expand } from './expand';
+import { affine } from './affine';
 import { checkArg, runOp } from './op';
 import { reshape } from './reshape';
 
@@ -32,11 +32,11 @@ export function reduceOp(op: 'sum' | 'mean', x: Tensor, axes: number | readonly 
   const n = ax.reduce((a, i) => a * x.shape[i], 1);
   record(op, [x], [y], ([g]) => {
     const gk = keepdim ? g! : reshape(g!, reducedShape(x.shape, ax, true));
-    const e = expand(gk, x.shape);
+    // broadcast back over the reduced axes: the expand kernel through the runner, because
+    // expand's own vjp is a sum (expand.ts imports this file); a vjp records nothing anyway
+    const [e] = runOp('expand', [gk], {}, [{ shape: x.shape }], ['x']);
     if (gk !== g) gk.dispose();
     if (op === 'sum') return [e];
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { affine } = require('./affine') as typeof import('./affine');
     const r = affine(e, n > 0 ? 1 / n : 0);
     e.dispose();
     return [r];

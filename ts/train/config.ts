@@ -14,7 +14,7 @@ import { MdmtError, show } from '../errors';
 import type { AugmentOptions } from '../data/augment';
 import { checkKeys, type KeyTree } from './keys';
 import type { BinRule } from '../data/records';
-import { listModels } from '../models/registry';
+import { listModels } from '../models/zoo';
 
 /** The paper's four experiments: STL τ1 (AIforCOVID), STL τ2 (BRIXIA), FT (τ2 backbone → τ1), MDMT. */
 export type ExperimentName = 'stl_afc' | 'stl_bx' | 'ft' | 'mdmt';
