@@ -7,8 +7,9 @@
  */
 import * as assert from 'uvu/assert';
 import { backward } from '../ts/autograd/tape';
+import { MdmtError } from '../ts/errors';
 import { native } from '../ts/native/binding';
-import { liveTensorCount, normDevice, tensor, Tensor, tidy } from '../ts/tensor';
+import { keep, liveTensorCount, normDevice, tensor, Tensor, tidy } from '../ts/tensor';
 
 export const DEVICE = normDevice(process.env.MDMT_DEVICE || 'cpu');
 
@@ -166,4 +167,44 @@ export function assertNoLeak(label: string, fn: () => void): void {
   const before = liveTensorCount();
   fn();
   assert.is(liveTensorCount(), before, `${label}: live tensors ${before} -> ${liveTensorCount()}`);
+}
+
+/** fn must throw an MdmtError with this code and op whose message matches `pattern`. */
+export function expectError(fn: () => unknown, code: string, op: string, pattern: RegExp, label: string): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, MdmtError, `${label}: not an MdmtError: ${e}`);
+    const err = e as MdmtError;
+    assert.is(err.code, code, `${label}: code ${err.code} (${err.message})`);
+    assert.is(err.op, op, `${label}: op ${err.op} (${err.message})`);
+    assert.match(err.message, pattern, `${label}: message '${err.message}'`);
+    return;
+  }
+  assert.unreachable(`${label}: did not throw`);
+}
+
+/** fn must throw an MdmtError whose message contains every needle (a file, a key, a value). */
+export function throwsNaming(fn: () => unknown, ...needles: string[]): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, MdmtError);
+    for (const n of needles) assert.ok((e as Error).message.includes(n), `'${(e as Error).message}' should name '${n}'`);
+    return;
+  }
+  assert.unreachable(`expected an error naming ${needles.join(', ')}`);
+}
+
+/** A kept float32 leaf that requires grad (an optimiser's parameter). */
+export function param(data: ArrayLike<number>, shape: readonly number[]): Tensor {
+  const t = keep(t32(data, shape));
+  t.requiresGrad = true;
+  return t;
+}
+
+/** Replaces p.grad with a kept float32 tensor of `g`. */
+export function setGrad(p: Tensor, g: ArrayLike<number>): void {
+  p.grad?.dispose();
+  p.grad = keep(t32(g, p.shape));
 }

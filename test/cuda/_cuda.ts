@@ -4,6 +4,7 @@
  * same inputs go to the CPU and the CUDA backends and the outputs can be compared.
  */
 import { native } from '../../ts/native/binding';
+import { numel } from '../helpers';
 
 export type DT = 'float32' | 'int32' | 'uint8' | 'bfloat16' | 'float16';
 
@@ -30,8 +31,6 @@ export function cudaSkipReason(): string | null {
   const any = devs.find((x) => x.type === 'cuda');
   return any?.reason ?? 'no CUDA device';
 }
-
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 function typed(dtype: DT, n: number, data?: ArrayLike<number>): ArrayBufferView {
   switch (dtype) {

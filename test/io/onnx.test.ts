@@ -14,7 +14,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { noGrad } from '../../ts/autograd/tape';
 import { runExport } from '../../ts/cli/export';
-import { MdmtError } from '../../ts/errors';
 import { toOnnx } from '../../ts/io/onnx_export';
 import { loadOnnxWeights, readOnnxModel } from '../../ts/io/onnx_import';
 import { saveSafetensors } from '../../ts/io/safetensors';
@@ -46,6 +45,7 @@ import { ReLU, Sequential } from '../../ts/nn/simple';
 import { packageRoot } from '../../ts/native/binding';
 import { manualSeed } from '../../ts/random';
 import { tensor, Tensor, tidy } from '../../ts/tensor';
+import { throwsNaming } from '../helpers';
 import { assertCloseScaled, images, randomizeBatchNorm, runOrt } from '../models/util';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-onnx-'));
@@ -59,16 +59,6 @@ function forward(m: Module, x: Float32Array, shape: number[]): Record<string, Fl
   }));
 }
 
-function throwsNaming(fn: () => unknown, ...needles: string[]): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, MdmtError);
-    for (const n of needles) assert.ok((e as Error).message.includes(n), `'${(e as Error).message}' should name '${n}'`);
-    return;
-  }
-  assert.unreachable(`expected an error naming ${needles.join(', ')}`);
-}
 
 test('MDMTModel export: both heads equal onnxruntime-node, at the traced and another batch size', async () => {
   manualSeed(3);

@@ -11,9 +11,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors } from '../../ts/io/safetensors';
 import { getModel } from '../../ts/models/zoo';
-import { MdmtError } from '../../ts/errors';
 import { manualSeed } from '../../ts/random';
 import { liveTensorCount, tensor, Tensor } from '../../ts/tensor';
+import { throwsNaming } from '../helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-st-'));
 const dispose = (m: Map<string, Tensor>) => m.forEach((t) => t.dispose());
@@ -23,16 +23,6 @@ function header(file: string): Record<string, { dtype: string; shape: number[] }
   return JSON.parse(b.toString('utf8', 8, 8 + Number(b.readBigUInt64LE(0))));
 }
 
-function throwsNaming(fn: () => unknown, ...needles: string[]): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, MdmtError);
-    for (const n of needles) assert.ok((e as Error).message.includes(n), `'${(e as Error).message}' should name '${n}'`);
-    return;
-  }
-  assert.unreachable(`expected an error naming ${needles.join(', ')}`);
-}
 
 test('state_dict round trip: export → safetensors → import gives identical tensors', () => {
   const live = liveTensorCount();

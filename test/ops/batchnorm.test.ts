@@ -5,7 +5,7 @@ import { MdmtError } from '../../ts/errors';
 import { native } from '../../ts/native/binding';
 import { batchnorm2d } from '../../ts/ops/batchnorm';
 import { Tensor, tidy } from '../../ts/tensor';
-import { assertClose, assertNoLeak, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
+import { assertClose, assertNoLeak, deviceAvailable, expectError, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { batchStats, bnEvalRef, bnTrainRef, runningUpdateRef } from '../ref/batchnorm';
 
 // statistics in double, one float32 rounding of the affine coefficients and of y
@@ -151,19 +151,6 @@ test('batchnorm2d: no tensor outlives a tidy step (forward + backward, both mode
   }
 });
 
-function expectError(fn: () => unknown, code: string, op: string, pattern: RegExp, label: string): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, MdmtError, `${label}: not an MdmtError: ${e}`);
-    const err = e as MdmtError;
-    assert.is(err.code, code, `${label}: code ${err.code} (${err.message})`);
-    assert.is(err.op, op, `${label}: op ${err.op} (${err.message})`);
-    assert.match(err.message, pattern, `${label}: message '${err.message}'`);
-    return;
-  }
-  assert.unreachable(`${label}: did not throw`);
-}
 
 test('batchnorm2d: bad inputs give MdmtError naming the op and the argument', () => {
   if (!on) return;

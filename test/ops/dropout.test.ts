@@ -1,10 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MdmtError } from '../../ts/errors';
 import { native } from '../../ts/native/binding';
 import { dropout, dropoutSeedState, setDropoutSeed } from '../../ts/ops/dropout';
 import { Tensor, tensor, tidy } from '../../ts/tensor';
-import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32, DEVICE } from '../helpers';
+import { assertClose, deviceAvailable, expectError, f32, gradcheck, numel, Rng, t32, DEVICE } from '../helpers';
 import { dropoutMaskRef, dropoutRef, philox4x32 } from '../ref/dropout';
 
 // y = x·(1/(1−p)) with a float32 scale vs x/(1−p) in float64: two roundings
@@ -140,19 +139,6 @@ test('dropout vjp = finite differences of x·mask/(1−p) with the same seed', (
   }
 });
 
-function expectError(fn: () => unknown, code: string, op: string, pattern: RegExp, label: string): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, MdmtError, `${label}: not an MdmtError: ${e}`);
-    const err = e as MdmtError;
-    assert.is(err.code, code, `${label}: code ${err.code} (${err.message})`);
-    assert.is(err.op, op, `${label}: op ${err.op} (${err.message})`);
-    assert.match(err.message, pattern, `${label}: message '${err.message}'`);
-    return;
-  }
-  assert.unreachable(`${label}: did not throw`);
-}
 
 test('dropout: bad inputs give MdmtError naming the op and the argument', () => {
   if (!on) return;

@@ -1,12 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward } from '../../ts/autograd/tape';
-import { MdmtError } from '../../ts/errors';
 import { native } from '../../ts/native/binding';
 import { add } from '../../ts/ops/add';
 import { maskedXent } from '../../ts/ops/masked_xent';
 import { Tensor, tensor, tidy } from '../../ts/tensor';
-import { assertClose, assertNoLeak, deviceAvailable, f32, gradcheck, Rng, t32, DEVICE } from '../helpers';
+import { assertClose, assertNoLeak, deviceAvailable, expectError, f32, gradcheck, Rng, t32, DEVICE } from '../helpers';
 import { maskedXentGradRef, maskedXentRef } from '../ref/masked_xent';
 
 // per-row log-sum-exp in double, one float32 rounding of the loss and of each dlogit
@@ -121,19 +120,6 @@ test('maskedXent: no tensor outlives a step; without a graph dlogits is freed at
   });
 });
 
-function expectError(fn: () => unknown, code: string, op: string, pattern: RegExp, label: string): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, MdmtError, `${label}: not an MdmtError: ${e}`);
-    const err = e as MdmtError;
-    assert.is(err.code, code, `${label}: code ${err.code} (${err.message})`);
-    assert.is(err.op, op, `${label}: op ${err.op} (${err.message})`);
-    assert.match(err.message, pattern, `${label}: message '${err.message}'`);
-    return;
-  }
-  assert.unreachable(`${label}: did not throw`);
-}
 
 test('maskedXent: bad inputs give MdmtError naming the op and the argument', () => {
   if (!on) return;

@@ -1,10 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MdmtError } from '../../ts/errors';
 import { native } from '../../ts/native/binding';
 import { Adam, AdamW } from '../../ts/optim';
-import { keep, liveTensorCount, Tensor, tidy } from '../../ts/tensor';
-import { assertClose, deviceAvailable, f32, Rng, t32 } from '../helpers';
+import { liveTensorCount, Tensor, tidy } from '../../ts/tensor';
+import { assertClose, deviceAvailable, expectError, f32, numel, param, Rng, setGrad, t32 } from '../helpers';
 import { adamStepRef, AdamRefState } from '../ref/optim';
 
 // float32 state vs float64 over several steps: the moments and parameters drift by a few
@@ -13,16 +12,6 @@ const TOL = { atol: 2e-6, rtol: 1e-5 };
 const on = deviceAvailable('adam');
 const SHAPES = [[3, 4], [7], [2, 3, 2, 2], [1], [40000]];
 
-function param(data: Float64Array, shape: readonly number[]): Tensor {
-  const t = keep(t32(data, shape));
-  t.requiresGrad = true;
-  return t;
-}
-function setGrad(p: Tensor, g: Float64Array): void {
-  p.grad?.dispose();
-  p.grad = keep(t32(g, p.shape));
-}
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 interface Cfg {
   label: string;
@@ -159,19 +148,6 @@ test('Adam: stateDict / loadStateDict resume gives the same trajectory; state su
   assert.is(liveTensorCount(), before, 'dispose() frees the moments');
 });
 
-function expectError(fn: () => unknown, code: string, op: string, pattern: RegExp, label: string): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, MdmtError, `${label}: not an MdmtError: ${e}`);
-    const err = e as MdmtError;
-    assert.is(err.code, code, `${label}: code ${err.code} (${err.message})`);
-    assert.is(err.op, op, `${label}: op ${err.op} (${err.message})`);
-    assert.match(err.message, pattern, `${label}: message '${err.message}'`);
-    return;
-  }
-  assert.unreachable(`${label}: did not throw`);
-}
 
 test('Adam / AdamW: bad inputs give MdmtError naming the optimiser and the argument', () => {
   if (!on) return;

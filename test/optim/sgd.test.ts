@@ -1,10 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MdmtError } from '../../ts/errors';
 import { native } from '../../ts/native/binding';
 import { SGD, SGDOptions } from '../../ts/optim';
-import { keep, Tensor, tidy } from '../../ts/tensor';
-import { assertClose, deviceAvailable, f32, numel, Rng, t32 } from '../helpers';
+import { Tensor, tidy } from '../../ts/tensor';
+import { assertClose, deviceAvailable, expectError, f32, numel, param, Rng, setGrad, t32 } from '../helpers';
 import { sgdStepRef, SgdRefState } from '../ref/optim';
 
 // float32 vs float64 over 6 steps of O(lr) updates to O(1) parameters
@@ -12,15 +11,6 @@ const TOL = { atol: 2e-6, rtol: 1e-5 };
 const on = deviceAvailable('sgd');
 const SHAPES = [[3, 4], [7], [2, 3, 2, 2], [1], [40000]];
 
-function param(data: Float64Array, shape: readonly number[]): Tensor {
-  const t = keep(t32(data, shape));
-  t.requiresGrad = true;
-  return t;
-}
-function setGrad(p: Tensor, g: Float64Array): void {
-  p.grad?.dispose();
-  p.grad = keep(t32(g, p.shape));
-}
 
 const CFGS: [string, SGDOptions][] = [
   ['plain', { lr: 0.1 }],
@@ -93,19 +83,6 @@ test('SGD: stateDict / loadStateDict resume is bit-identical; lr setter', () => 
   assert.equal(run(true), run(false));
 });
 
-function expectError(fn: () => unknown, code: string, op: string, pattern: RegExp, label: string): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, MdmtError, `${label}: not an MdmtError: ${e}`);
-    const err = e as MdmtError;
-    assert.is(err.code, code, `${label}: code ${err.code} (${err.message})`);
-    assert.is(err.op, op, `${label}: op ${err.op} (${err.message})`);
-    assert.match(err.message, pattern, `${label}: message '${err.message}'`);
-    return;
-  }
-  assert.unreachable(`${label}: did not throw`);
-}
 
 test('SGD: bad inputs give MdmtError naming the optimiser and the argument', () => {
   if (!on) return;
