@@ -9,6 +9,7 @@
 const { spawnSync, spawn } = require('child_process');
 const fs = require('fs');
 const path = require('path');
+const { stripVTControlCharacters } = require('util');
 
 const root = path.resolve(__dirname, '..');
 const filter = process.argv[2] || '';
@@ -41,7 +42,7 @@ child.stdout.on('data', (d) => {
   tail = (tail + d.toString()).slice(-4000);
 });
 child.on('close', (code, signal) => {
-  const plain = tail.replace(/\x1b\[[0-9;]*m/g, '');
+  const plain = stripVTControlCharacters(tail);
   const num = (label) => {
     const m = plain.match(new RegExp(`${label}:\\s+(\\d+)`));
     return m ? Number(m[1]) : 0;

@@ -174,7 +174,7 @@ export function expectError(fn: () => unknown, code: string, op: string, pattern
   try {
     fn();
   } catch (e) {
-    assert.instance(e, MdmtError, `${label}: not an MdmtError: ${e}`);
+    assert.instance(e, MdmtError, `${label}: not an MdmtError: ${String(e)}`);
     const err = e as MdmtError;
     assert.is(err.code, code, `${label}: code ${err.code} (${err.message})`);
     assert.is(err.op, op, `${label}: op ${err.op} (${err.message})`);

@@ -30,13 +30,21 @@ export class MdmtError extends Error {
   static fromNative(e: unknown): unknown {
     if (e instanceof MdmtError) return e;
     const o = e as { name?: string; code?: string; op?: string; detail?: string; message?: string; nativeFile?: string; nativeLine?: number };
-    if (o && o.name === 'MdmtError') {
+    if (o?.name === 'MdmtError') {
       return new MdmtError((o.code ?? 'EINTERNAL') as MdmtErrorCode, o.op ?? '', o.detail ?? o.message ?? '', {
         nativeFile: o.nativeFile, nativeLine: o.nativeLine,
       });
     }
     return e;
   }
+}
+
+/**
+ * Array.isArray for argument checks: unlike it, this keeps a `readonly number[]` argument
+ * typed as one (Array.isArray narrows it to any[]).
+ */
+export function isList(v: unknown): v is readonly unknown[] {
+  return Array.isArray(v);
 }
 
 /** Throws MdmtError(code, op, detail) when `cond` is false. */

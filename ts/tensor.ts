@@ -7,7 +7,7 @@
  *   const y = tidy(() => relu(add(x, b)));   // the temporary add is freed, y survives
  */
 import { AsyncLocalStorage } from 'async_hooks';
-import { check, MdmtError } from './errors';
+import { check, isList, MdmtError } from './errors';
 import { DType, native } from './native/binding';
 
 export type { DType } from './native/binding';
@@ -243,7 +243,7 @@ export interface TensorOptions {
 }
 
 function checkShape(op: string, shape: readonly number[]): number[] {
-  check(Array.isArray(shape), 'EINVAL', op, 'shape must be an array of non-negative integers');
+  check(isList(shape), 'EINVAL', op, 'shape must be an array of non-negative integers');
   for (const [i, d] of shape.entries())
     check(Number.isInteger(d) && d >= 0, 'ESHAPE', op, `shape[${i}] must be a non-negative integer, got ${d}`);
   return [...shape];

@@ -56,7 +56,7 @@ function sharedSamples(): DataRecord[] {
 
 async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-bench-'));
-  let t = performance.now();
+  const t = performance.now();
   const { bxRoot } = await synth(tmp, { seed: 0, nAfc: 0, nBx: N, size: SRC });
   console.log(`synthetic set: ${N} DICOMs ${SRC}×${Math.round(SRC * 1.125)} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   const synthRecs = (await readBrixia(bxRoot)).records.flatMap((r) => Array.from({ length: REPEAT }, (_, k) => ({ ...r, id: `${r.id}#${k}` })));

@@ -38,7 +38,7 @@ const MIN_TIME = Number(opt('min-time', QUICK ? '0' : '2')) * 1000;
 const THREADS = native().setThreads();
 
 /** Median seconds per call of fn: one warm-up, then repeats until minTime (at least 3, or 1 when quick). */
-async function timeIt(fn: () => unknown | Promise<unknown>): Promise<number> {
+async function timeIt(fn: () => unknown): Promise<number> {
   await fn();
   const times: number[] = [];
   const t0 = performance.now();
@@ -55,7 +55,7 @@ interface Row { model: string; batch: number; mdmt: number; plan: number; ort: n
 
 /** conv2d kind of a traced call: depthwise, grouped, 1x1 or k×k (dense). */
 function convKind(c: OpCall): string {
-  const [K, Cg, R, S] = c.inputs[1].shape, C = c.inputs[0].shape[1], g = (c.attrs.groups as number) ?? 1;
+  const [, Cg, R, S] = c.inputs[1].shape, C = c.inputs[0].shape[1], g = (c.attrs.groups as number) ?? 1;
   if (g > 1 && g === C && Cg === 1) return 'dw';
   if (g > 1) return 'grouped';
   return R === 1 && S === 1 ? '1x1' : `${R}x${S}`.replace(/^(\d+)x\1$/, 'kxk');
@@ -135,7 +135,7 @@ function append(rows: Row[], summary: string): void {
   const head = '## CPU model forward (issue 4)';
   const lines = [
     head, '',
-    `Device: ${cpu}, ${os.cpus().length} logical cores, ${THREADS} threads for both engines; onnxruntime-node ${(require('onnxruntime-node/package.json') as { version: string }).version} (graph optimisation 'all'). Date ${new Date().toISOString().slice(0, 16)}Z, commit ${sh('git rev-parse --short HEAD')}.`,
+    `Device: ${cpu}, ${os.cpus().length} logical cores, ${THREADS} threads for both engines; onnxruntime-node ${(JSON.parse(fs.readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version} (graph optimisation 'all'). Date ${new Date().toISOString().slice(0, 16)}Z, commit ${sh('git rev-parse --short HEAD')}.`,
     `Command: \`MDMT_ADDON=... npx tsx bench/models/cpu-forward.ts ${args.filter((a) => a !== '--append').join(' ')}\` — backbone only (classifier removed), eval mode, no grad, 3×${SIZE}×${SIZE}, median of repeats over ≥${MIN_TIME / 1000} s; ORT runs mdmt's own ONNX export (same weights).`,
     '', '| model | batch | eager img/s | plan img/s | ORT img/s | eager/ORT | plan/ORT | max\\|Δ\\|/max\\|y\\| |' + (PROFILE ? ' eager time by op | conv2d by kind (share, GFLOP/s) |' : ''),
     '|---|---:|---:|---:|---:|---:|---:|---:|' + (PROFILE ? '---|---|' : ''),

@@ -19,6 +19,7 @@ import { execSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as ort from 'onnxruntime-node';
 import * as protobuf from 'protobufjs';
 import { native } from '../../ts/native/binding';
 import { conv2d } from '../../ts/ops/conv2d';
@@ -108,7 +109,8 @@ function convModel(s: Shape, w: Float32Array): Uint8Array {
 }
 
 function cpuDescription(): string {
-  let model = os.cpus()[0]?.model ?? 'unknown CPU', fam = '';
+  const model = os.cpus()[0]?.model ?? 'unknown CPU';
+  let fam = '';
   try {
     const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
     const f = info.match(/cpu family\s*:\s*(\d+)/)?.[1], m = info.match(/^model\s*:\s*(\d+)/m)?.[1];
@@ -131,8 +133,6 @@ function commit(): string {
 const runSuite = (suite: Benchmark.Suite) => new Promise<void>((res) => suite.on('complete', () => res()).run({ async: true }));
 
 async function main() {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
   const shapes = resnet50Shapes(SIZE).filter((s) => s.name.includes(FILTER));
   const bopts = QUICK ? { minSamples: 5, maxTime: 0.5, initCount: 1 } : { minSamples: 8, maxTime: 1, initCount: 1 };
   console.log(`conv2d forward, resnet50 shapes, batch ${BATCH}, ${SIZE}² input; ${cpuDescription()}; ORT ${ort.env.versions?.common ?? ''} intraOpNumThreads=${THREADS}`);
@@ -177,9 +177,9 @@ async function main() {
         suite.add(k, { defer: true, fn: (d: { resolve(): void }) => sessions[k].run(feeds, fetches).then(() => d.resolve()), ...bopts });
       await runSuite(suite);
       const [bm, ba, be] = [0, 1, 2].map((i) => (suite as unknown as Record<number, Benchmark>)[i]);
-      samples.mdmt.push(...bm.stats.sample);
-      samples.all.push(...ba.stats.sample);
-      samples.extended.push(...be.stats.sample);
+      samples.mdmt.push(...(bm.stats.sample as number[]));
+      samples.all.push(...(ba.stats.sample as number[]));
+      samples.extended.push(...(be.stats.sample as number[]));
     }
     const gf = (t: number) => flops(s) / t / 1e9;
     const peer = Math.min(...samples.all) <= Math.min(...samples.extended) ? 'all' : 'extended';

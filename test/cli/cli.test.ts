@@ -94,7 +94,7 @@ test('doctor lists the CPU backend and the addon', async () => {
   const r = await mdmt('doctor');
   assert.is(r.code, 0, r.err);
   assert.match(r.out, /addon\s+\S+mdmt\.node/);
-  assert.match(r.out, /\n  cpu\s+available/);
+  assert.match(r.out, /\n {2}cpu\s+available/);
   assert.match(r.out, /node\s+v\d+/);
   const none = await mdmtEnv({ MDMT_ADDON: '/nonexistent/mdmt.node' }, 'doctor');
   assert.is(none.code, 1, 'doctor fails when the addon cannot load');
@@ -109,7 +109,7 @@ test('mdmt train then mdmt report on tiny data', async () => {
   const r = await mdmt('train', '--backbone', 'shufflenet_v2_x0_5', '--experiment', 'stl_afc', '--out', path.join(runs, 'a'),
     '--data-afc', d.afc, '--image-size', '32', '--batch-size', '8', '--epochs', '2', '--warmup', '0', '--k-folds', '3', '--no-progress', '--json');
   assert.is(r.code, 0, r.err);
-  const j = JSON.parse(r.out);
+  const j = JSON.parse(r.out) as { metrics: { test: { acc: number } }; bestPath: string };
   assert.ok(j.metrics.test.acc >= 0 && j.metrics.test.acc <= 1 && fs.existsSync(j.bestPath));
   const rep = await mdmt('report', runs);
   assert.is(rep.code, 0, rep.err);

@@ -46,11 +46,11 @@ test('each step fires with p = 0.5 and draws within the paper ranges', () => {
   const fired = { shift: 0, zoom: 0, flip: 0, angle: 0, elastic: 0 };
   for (let i = 0; i < n; i++) {
     const p = drawAugment(256, { seed: 5, key: i, epoch: 0 });
-    if (p.shift) (fired.shift++, assert.ok(Math.abs(p.shift[0]) <= 25 && Math.abs(p.shift[1]) <= 25));
-    if (p.zoom !== null) (fired.zoom++, assert.ok(p.zoom >= 0.9 && p.zoom <= 1.1));
+    if (p.shift) { fired.shift++; assert.ok(Math.abs(p.shift[0]) <= 25 && Math.abs(p.shift[1]) <= 25); }
+    if (p.zoom !== null) { fired.zoom++; assert.ok(p.zoom >= 0.9 && p.zoom <= 1.1); }
     if (p.flip) fired.flip++;
-    if (p.angle !== null) (fired.angle++, assert.ok(Math.abs(p.angle) <= 10));
-    if (p.elastic) (fired.elastic++, assert.ok(p.elastic.alpha >= 20 && p.elastic.alpha <= 40 && p.elastic.sigma === 7));
+    if (p.angle !== null) { fired.angle++; assert.ok(Math.abs(p.angle) <= 10); }
+    if (p.elastic) { fired.elastic++; assert.ok(p.elastic.alpha >= 20 && p.elastic.alpha <= 40 && p.elastic.sigma === 7); }
   }
   for (const [k, c] of Object.entries(fired)) assert.ok(Math.abs(c / n - 0.5) < 0.05, `${k} fired ${c}/${n}`);
 });

@@ -8,6 +8,7 @@ import { Batch, Loader, toTensors } from '../../ts/data/loader';
 import { preprocess, toInput } from '../../ts/data/preprocess';
 import { readAIforCOVID, readBrixia } from '../../ts/data/readers';
 import { DataRecord } from '../../ts/data/records';
+import type { Tensor } from '../../ts/tensor';
 import { rejects, synthFixture, tmpDir } from './_fixture';
 
 const S = 32;
@@ -180,7 +181,7 @@ test('toTensors uploads a batch with the right shapes and dtypes', async () => {
     const img = t.images.toArray() as Float32Array;
     assert.equal(img.subarray(0, 100), b.images.subarray(0, 100));
   } finally {
-    Object.values(t).forEach((x) => x.dispose());
+    for (const x of Object.values(t) as Tensor[]) x.dispose();
   }
 });
 

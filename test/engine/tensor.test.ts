@@ -58,7 +58,7 @@ test('tidy cleans up when fn throws (sync and async)', async () => {
   const before = liveTensorCount();
   assert.throws(() => tidy(() => { zeros([4], { device: DEVICE }); throw new Error('boom'); }), /boom/);
   try {
-    await tidy(async () => { zeros([4], { device: DEVICE }); await null; throw new Error('later'); });
+    await tidy(async () => { zeros([4], { device: DEVICE }); await Promise.resolve(); throw new Error('later'); });
     assert.unreachable();
   } catch (e) {
     assert.match((e as Error).message, /later/);

@@ -20,7 +20,7 @@ const dispose = (m: Map<string, Tensor>) => m.forEach((t) => t.dispose());
 
 function header(file: string): Record<string, { dtype: string; shape: number[] }> {
   const b = fs.readFileSync(file);
-  return JSON.parse(b.toString('utf8', 8, 8 + Number(b.readBigUInt64LE(0))));
+  return JSON.parse(b.toString('utf8', 8, 8 + Number(b.readBigUInt64LE(0)))) as Record<string, { dtype: string; shape: number[] }>;
 }
 
 

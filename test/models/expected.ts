@@ -89,7 +89,7 @@ let tv: Record<string, { params: number; keys: string[] }> | null = null;
 
 /** The expected backbone-only keys of `name`, or null when no source covers it. */
 export function expectedKeys(name: string): string[] | null {
-  if (!tv) tv = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(packageRoot(), 'test', 'models', 'expected', 'torchvision.json.gz'))).toString());
+  if (!tv) tv = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(packageRoot(), 'test', 'models', 'expected', 'torchvision.json.gz'))).toString()) as typeof tv;
   if (tv![name]) return tv![name].keys;
   switch (name) {
     case 'efficientnet_b0': return b0(true);

@@ -97,7 +97,7 @@ export function trainStep(model: MDMTModel | STLModel, x: Float32Array, shape: n
       xt.grad?.dispose();
       return !!g && g.every(Number.isFinite) && g.some((v) => v !== 0);
     });
-    const badGrads = params.filter(([, t]) => !t.grad || !t.grad.toArray().every(Number.isFinite)).map(([k]) => k);
+    const badGrads = params.filter(([, t]) => !t.grad?.toArray().every(Number.isFinite)).map(([k]) => k);
     noGrad(() => opt.step());
     const unchanged = params.filter(([, t], i) => { const a = t.toArray(); return a.every((v, j) => v === before[i][j]); }).map(([k]) => k);
     return { badGrads, unchanged, inputGrad };

@@ -3,6 +3,7 @@
  * dtypes, disposed tensors, wrong argument types and counts, through the TypeScript API
  * (validated before native code runs) and through the raw addon (validated in C++).
  */
+import { inspect } from 'util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError } from '../../ts/errors';
@@ -39,7 +40,7 @@ function throws(label: string, fn: () => unknown, want: Want): void {
   }
   assert.ok(caught !== null, `${label}: did not throw`);
   const e = caught as { name?: string; code?: string; op?: string; message?: string };
-  assert.ok(caught instanceof Error, `${label}: threw a non-Error ${String(caught)}`);
+  assert.ok(caught instanceof Error, `${label}: threw a non-Error ${inspect(caught)}`);
   assert.is(e.name, 'MdmtError', `${label}: ${e.name}: ${e.message}`);
   assert.is(e.code, want.code, `${label}: code (message: ${e.message})`);
   assert.is(e.op, want.op, `${label}: op (message: ${e.message})`);

@@ -79,7 +79,7 @@ test('MDMT_CPU_ISA caps the GEMM in a fresh process (generic, avx2)', () => {
   for (const cap of ['generic', 'avx2']) {
     const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, MDMT_CPU_ISA: cap }, encoding: 'utf8' });
     assert.is(r.status, 0, `child (${cap}) failed: ${r.stderr}`);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { isa: string; refused: string; c: number[] };
     const expected = cap === 'generic' ? 'generic' : cpuIsa() === 'generic' ? 'generic' : 'avx2+fma';
     assert.is(out.isa, expected, `MDMT_CPU_ISA=${cap}`);
     assert.is(out.refused, 'ENOTIMPL', `MDMT_CPU_ISA=${cap} must refuse isa avx512`);

@@ -21,7 +21,7 @@ function srcIndex(idx: number[], s: readonly number[]): number {
 }
 
 function unravel(i: number, shape: readonly number[]): number[] {
-  const idx = new Array(shape.length).fill(0);
+  const idx = new Array<number>(shape.length).fill(0);
   for (let d = shape.length - 1; d >= 0; d--) {
     idx[d] = i % shape[d];
     i = Math.floor(i / shape[d]);

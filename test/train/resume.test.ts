@@ -18,7 +18,7 @@ import { deviceAvailable } from '../helpers';
 /** the engine-using tests skip (with the reason printed) when $MDMT_DEVICE is unavailable */
 const on = deviceAvailable('train/resume');
 
-const strip = (r: object) => JSON.parse(JSON.stringify(r, (k, v) => (k === 'seconds' || k === 'liveTensors' ? undefined : v)));
+const strip = (r: object): unknown => JSON.parse(JSON.stringify(r, (k, v: unknown) => (k === 'seconds' || k === 'liveTensors' ? undefined : v)));
 
 test('a sweep killed mid-job resumes to the uninterrupted result; finished jobs never rerun', async () => {
   if (!on) return;

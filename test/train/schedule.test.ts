@@ -99,7 +99,7 @@ test('max epochs, configuration, and state round-trip', () => {
   const a = new EpochSchedule({ warmupEpochs: 1 });
   for (let e = 1; e <= 30; e++) a.step(e, 1, 1);
   const b = new EpochSchedule({ warmupEpochs: 1 });
-  b.load(JSON.parse(JSON.stringify(a.state())));
+  b.load(JSON.parse(JSON.stringify(a.state())) as ReturnType<typeof a.state>);
   assert.equal(b.step(31, 1, 1), a.step(31, 1, 1));
 });
 

@@ -39,13 +39,13 @@ test('a tiny STL τ2 run: history, warm-up gating, files, no leaks', async () =>
   assert.ok(Math.abs(r.metrics.test.acc - r.metrics.cm.reduce((s, row, i) => s + row[i], 0) / n) < 1e-12);
   for (const f of Object.values(RUN_FILES)) assert.ok(fs.existsSync(path.join(out, f)), `${f} written`);
   for (const p of ['train', 'val', 'test']) assert.ok(fs.existsSync(path.join(out, 'split', 'BX', `${p}.txt`)));
-  const log = fs.readFileSync(path.join(out, RUN_FILES.log), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const log = fs.readFileSync(path.join(out, RUN_FILES.log), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { valLoss: number });
   assert.is(log.length, 3);
   assert.is(log[2].valLoss, r.history[2].valLoss);
   const ck = loadSafetensors(r.checkpointPath);
   assert.is(ck.metadata.epoch, '3');
   assert.ok([...ck.tensors.keys()].some((k) => k.startsWith('optim.m.')) && [...ck.tensors.keys()].some((k) => k.startsWith('model.')));
-  assert.ok(JSON.parse(ck.metadata.rng).global.length === 5, 'RNG state stored');
+  assert.ok((JSON.parse(ck.metadata.rng) as { global: number[] }).global.length === 5, 'RNG state stored');
   for (const t of ck.tensors.values()) t.dispose();
 });
 

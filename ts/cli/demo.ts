@@ -136,7 +136,8 @@ export function register(program: Command): void {
     .option('--workers <n>', 'loader worker threads (0 = in-process)', intArg(0), d.workers)
     .option('--no-progress', 'no progress bars')
     .action(async (o: Record<string, unknown>) => {
-      if (o.data !== undefined && !fs.existsSync(o.data as string)) throw new MdmtError('ECONFIG', '--data', `'${o.data}' does not exist`);
+      const data = o.data as string | undefined;
+      if (data !== undefined && !fs.existsSync(data)) throw new MdmtError('ECONFIG', '--data', `'${data}' does not exist`);
       const r = await runDemo({ ...(o as unknown as DemoOptions), log: (m) => process.stderr.write(`mdmt demo: ${m}\n`) });
       const note = new Set(r.results.map((x) => x.backbone)).size < 2
         ? '\nTable 2 pairs backbones (one-tailed paired tests across backbones): with one backbone it has no p-values; add some, e.g. --backbones shufflenet_v2_x0_5,mobilenet_v2,resnet18.\n' : '';

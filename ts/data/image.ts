@@ -24,7 +24,7 @@ export async function readRaster(file: string): Promise<GrayImage> {
   try {
     bytes = await fs.promises.readFile(file);
   } catch (e) {
-    throw new MdmtError('EIO', 'readImage', `${file}: cannot read image file (${(e as NodeJS.ErrnoException).code ?? e})`);
+    throw new MdmtError('EIO', 'readImage', `${file}: cannot read image file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   if (bytes.length === 0) throw new MdmtError('EDATA', 'readImage', `${file}: file is empty (0 bytes)`);
   let depth: string | undefined;

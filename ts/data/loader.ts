@@ -191,7 +191,7 @@ export class Loader {
     if (typeof this.opts.mix === 'object') {
       const a = recs.filter((x) => x.task === 'AFC');
       const b = recs.filter((x) => x.task === 'BX');
-      if (this.opts.train) (r.shuffle(a), r.shuffle(b));
+      if (this.opts.train) { r.shuffle(a); r.shuffle(b); }
       const nA = a.length && b.length ? Math.round(this.opts.mix.afcFraction * B) : a.length ? B : 0;
       const nb = Math.ceil(recs.length / B);
       for (let i = 0; i < nb; i++) {

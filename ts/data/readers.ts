@@ -251,6 +251,8 @@ export interface CovidCxrOptions {
  *
  *   const { records } = await readCovidCxr(dir, { prognosis: 'went_icu' });
  */
+// async like the other readers, so that every failure arrives as a rejection
+// eslint-disable-next-line @typescript-eslint/require-await
 export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Promise<Dataset> {
   const op = 'readCovidCxr';
   const bads = new BadRecords(opts.onBadRecord ?? 'error');

@@ -98,7 +98,7 @@ export function readCsv(file: string, sep = ','): Sheet {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new MdmtError('EIO', 'readSheet', `${file}: cannot read sheet (${(e as NodeJS.ErrnoException).code ?? e})`);
+    throw new MdmtError('EIO', 'readSheet', `${file}: cannot read sheet (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   return toSheet(file, parseCsvRows(text, sep, file));
 }
@@ -109,8 +109,9 @@ function cellText(v: ExcelJS.CellValue): string {
     if (v instanceof Date) return v.toISOString();
     const o = v as { result?: unknown; text?: unknown; richText?: { text: string }[] };
     if (o.richText) return o.richText.map((t) => t.text).join('');
-    if (o.result !== undefined) return String(o.result);
-    if (o.text !== undefined) return String(o.text);
+    // a formula's result and a hyperlink's text are cell values themselves (an error result is { error })
+    if (o.result !== undefined) return cellText(o.result as ExcelJS.CellValue);
+    if (o.text !== undefined) return cellText(o.text as ExcelJS.CellValue);
     return '';
   }
   return String(v);

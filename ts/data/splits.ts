@@ -151,7 +151,7 @@ export function readSplitFile(file: string): SplitRow[] {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new MdmtError('EIO', 'readSplitFile', `${file}: cannot read split file (${(e as NodeJS.ErrnoException).code ?? e})`);
+    throw new MdmtError('EIO', 'readSplitFile', `${file}: cannot read split file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   const lines = text.split(/\r?\n/);
   const head = lines[0].trim().split(/\s+/);

@@ -9,7 +9,7 @@ import { runSample, SampleTask } from './sample';
 if (parentPort) {
   const port = parentPort;
   // one message carries a chunk of samples; the answer lists one outcome per sample
-  port.on('message', async (m: { seq: number; tasks: SampleTask[] }) => {
+  const answer = async (m: { seq: number; tasks: SampleTask[] }): Promise<void> => {
     const out = [];
     for (const task of m.tasks) {
       try {
@@ -20,5 +20,7 @@ if (parentPort) {
       }
     }
     port.postMessage({ seq: m.seq, out });
-  });
+  };
+  // answer() catches every sample's error itself, so its promise never rejects
+  port.on('message', (m: { seq: number; tasks: SampleTask[] }) => void answer(m));
 }

@@ -31,7 +31,7 @@ function decodeTensor(t: OnnxTensor, file: string): { data: TypedArray; dtype: D
   const n = shape.reduce((a, b) => a * b, 1);
   const bad = (m: string) => new MdmtError('EDATA', 'loadOnnxWeights', `${file}: initializer '${t.name}': ${m}`);
   if (t.data_location === 1) throw bad('external data is not supported (save the model with its weights inside)');
-  const raw = t.raw_data && t.raw_data.length ? Uint8Array.from(t.raw_data) : null;
+  const raw = t.raw_data?.length ? Uint8Array.from(t.raw_data) : null;
   const view = <T>(C: new (b: ArrayBuffer, o: number, n: number) => T, size: number): T => {
     if (raw!.length !== n * size) throw bad(`raw_data has ${raw!.length} bytes, expected ${n * size}`);
     return new C(raw!.buffer, 0, n);

@@ -166,7 +166,7 @@ export function decodeSafetensors(buf: Buffer, device: string = getDefaultDevice
     const numel = (shape as number[]).reduce((a, b) => a * b, 1);
     if (off[1] - off[0] !== numel * ITEM_SIZE[e.dtype])
       throw bad(`'${key}': ${off[1] - off[0]} bytes for ${e.dtype} ${shapeStr(shape as number[])} (expected ${numel * ITEM_SIZE[e.dtype]})`);
-    specs.push({ key, dtype: e.dtype, shape: shape as number[], begin: off[0], end: off[1] });
+    specs.push({ key, dtype: e.dtype, shape: shape as number[], begin: off[0] as number, end: off[1] as number });
   }
   specs.sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < specs.length; i++)

@@ -176,7 +176,7 @@ export function compileInference(model: Module, o: CompileOptions = {}): Inferen
         throw e;
       }
       const res = out.map(([k, id]) => [k, vals[id]!] as const);
-      return res.length === 1 && res[0][0] === null ? res[0][1] : Object.fromEntries(res);
+      return res.length === 1 && res[0][0] === null ? res[0][1] : (Object.fromEntries(res) as Record<string, Tensor>);
     },
     dispose(): void {
       disposed = true;

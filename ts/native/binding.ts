@@ -55,7 +55,7 @@ export function packageRoot(): string {
     const p = path.join(dir, 'package.json');
     if (fs.existsSync(p)) {
       try {
-        if (JSON.parse(fs.readFileSync(p, 'utf8')).name === 'mdmt') return dir;
+        if ((JSON.parse(fs.readFileSync(p, 'utf8')) as { name?: unknown }).name === 'mdmt') return dir;
       } catch { /* keep looking */ }
     }
     dir = path.dirname(dir);

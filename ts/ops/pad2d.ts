@@ -6,14 +6,14 @@
  *   pad2d(x, [0, 1, 0, 1])
  */
 import { record } from '../autograd/tape';
-import { check } from '../errors';
+import { check, isList } from '../errors';
 import { shapeStr, Tensor } from '../tensor';
 import { checkArg, checkNumber, runOp } from './op';
 
 export function pad2d(x: Tensor, pads: readonly [number, number, number, number] | readonly number[], value = 0): Tensor {
   checkArg('pad2d', 'x', x, { dtype: 'float32' });
   check(x.ndim >= 2, 'ESHAPE', 'pad2d', `'x' must have at least 2 dims, got shape ${shapeStr(x.shape)}`);
-  check(Array.isArray(pads) && pads.length === 4 && pads.every((p) => Number.isInteger(p) && p >= 0), 'EINVAL', 'pad2d',
+  check(isList(pads) && pads.length === 4 && pads.every((p) => Number.isInteger(p) && p >= 0), 'EINVAL', 'pad2d',
     `'pads' must be [top, bottom, left, right] of non-negative integers, got ${JSON.stringify(pads)}`);
   checkNumber('pad2d', 'value', value);
   const [top, bottom, left, right] = pads;

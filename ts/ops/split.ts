@@ -6,7 +6,7 @@
  *   const [a, b] = split(x, [16, 48]);
  */
 import { record } from '../autograd/tape';
-import { check } from '../errors';
+import { check, isList } from '../errors';
 import { shapeStr, Tensor, zeros } from '../tensor';
 import { checkArg, normAxis, runOp } from './op';
 
@@ -14,7 +14,7 @@ export function split(x: Tensor, sizes: readonly number[], axis = 1): Tensor[] {
   checkArg('split', 'x', x);
   check(x.ndim > 0, 'ESHAPE', 'split', `'x' must have at least 1 dim, got shape ${shapeStr(x.shape)}`);
   const ax = normAxis('split', axis, x.ndim);
-  check(Array.isArray(sizes) && sizes.length > 0 && sizes.every((s) => Number.isInteger(s) && s >= 0), 'EINVAL', 'split',
+  check(isList(sizes) && sizes.length > 0 && sizes.every((s) => Number.isInteger(s) && s >= 0), 'EINVAL', 'split',
     `'sizes' must be a non-empty array of non-negative integers, got ${JSON.stringify(sizes)}`);
   const total = sizes.reduce((a, b) => a + b, 0);
   check(total === x.shape[ax], 'ESHAPE', 'split', `'sizes' ${JSON.stringify(sizes)} add up to ${total}, but 'x' ${shapeStr(x.shape)} has ${x.shape[ax]} along axis ${ax}`);

@@ -28,10 +28,10 @@ export const CHECKPOINT_FORMAT = 'mdmt-checkpoint-1';
 
 /** JSON with ±Infinity and NaN kept (as strings), for schedule state such as best = Infinity. */
 export function encodeJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : typeof x === 'bigint' ? String(x) : x), 1);
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : typeof x === 'bigint' ? String(x) : x), 1);
 }
 export function decodeJson<T>(s: string): T {
-  return JSON.parse(s, (_k, x) => (x === 'Infinity' ? Infinity : x === '-Infinity' ? -Infinity : x === 'NaN' ? NaN : x)) as T;
+  return JSON.parse(s, (_k, x: unknown) => (x === 'Infinity' ? Infinity : x === '-Infinity' ? -Infinity : x === 'NaN' ? NaN : x)) as T;
 }
 
 /** Reads a JSON file written by atomicWriteJson, naming the file on failure. */

@@ -304,7 +304,7 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   if (cfg.mixing !== 'random') {
     const f = (cfg.mixing as { afcFraction?: unknown }).afcFraction;
     num('mixing.afcFraction', f, 0, 1, true);
-    if ((f as number) >= 1) bad('mixing.afcFraction', `must be < 1, got ${f}`);
+    if ((f as number) >= 1) bad('mixing.afcFraction', `must be < 1, got ${String(f)}`);
   }
   if (cfg.protocol === 'cv' && cfg.fold >= cfg.kFolds) bad('fold', `is ${cfg.fold} but kFolds is ${cfg.kFolds}`);
   if (experiment === 'ft' && !cfg.init.stlBx) bad('init.stlBx', "is required by experiment 'ft' (the STL τ2 best.safetensors of the same fold)");

@@ -254,7 +254,7 @@ export function wilcoxon(x: readonly number[], y?: readonly number[], opts: Wilc
   const statistic = alternative === 'two-sided' ? Math.min(rPlus, rMinus) : rPlus;
   const hasTies = ties.some((t) => t > 1);
 
-  let method = opts.method ?? 'auto';
+  const method = opts.method ?? 'auto';
   let resolved: 'exact' | 'permutation' | 'asymptotic';
   if (method === 'auto') resolved = dAll.length > 50 ? 'asymptotic' : !hasTies && nZero === 0 ? 'exact' : dAll.length <= 13 ? 'permutation' : 'asymptotic';
   else resolved = method;
