@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as mdmt from '../../ts/index';
 import { packageRoot } from '../../ts/native/binding';
+import { CODE_PRESET, PAPER_OPTIM, PAPER_RUN, PAPER_SCHEDULE } from '../../ts/train/config';
 
 test('README example runs and prints a finite loss and the conv gradient shape', () => {
   const readme = fs.readFileSync(path.join(packageRoot(), 'README.md'), 'utf8');
@@ -24,6 +25,30 @@ test('README example runs and prints a finite loss and the conv gradient shape',
   const [, loss, , shape] = logs[0] as [string, number, string, number[]];
   assert.ok(Number.isFinite(loss) && loss > 0, `loss ${loss}`);
   assert.equal(shape, [8, 1, 3, 3]);
+});
+
+test("the README's table of training defaults states config.ts's values (their one owner)", () => {
+  const readme = fs.readFileSync(path.join(packageRoot(), 'README.md'), 'utf8');
+  const row = (head: string) => {
+    const line = readme.split('\n').find((l) => l.startsWith(`| ${head} |`));
+    assert.ok(line, `README has the defaults row '${head}'`);
+    return line!;
+  };
+  /** the number written after `key` in the row (and after `key:` for the code's value) */
+  const value = (line: string, key: string, sep = ' ') => {
+    const m = line.match(new RegExp(`\`${key}\`${sep}([0-9.e+-]+)`) ) ?? line.match(new RegExp(`\`${key}${sep}([0-9.e+-]+)\``));
+    assert.ok(m, `'${key}' has a value in: ${line}`);
+    return Number(m![1]);
+  };
+  const optim = row('`optim`');
+  assert.is(value(optim, 'lr'), PAPER_OPTIM.lr);
+  assert.is(value(optim, 'weightDecay'), PAPER_OPTIM.weightDecay);
+  assert.is(value(optim, 'weightDecay', ': '), CODE_PRESET.optim.weightDecay);
+  const schedule = row('`schedule`');
+  for (const [k, v] of Object.entries(PAPER_SCHEDULE)) assert.is(value(schedule, k), v, `schedule.${k}`);
+  assert.is(value(schedule, 'earlyStopping', ': '), CODE_PRESET.schedule.earlyStopping);
+  assert.match(row('`batchSize`, `imageSize`'), `| ${PAPER_RUN.batchSize}, ${PAPER_RUN.imageSize} |`);
+  assert.match(row('`protocol`, `fold`, `kFolds`, `bxLocoFold`'), `| \`'cv'\`, 0, ${PAPER_RUN.kFolds}, 0 |`);
 });
 
 test.run();

@@ -1,6 +1,7 @@
 // Deterministic synthetic run results for the report tests: known fold metrics per
 // backbone × experiment × protocol, and a plausible training history per run.
 import type { EpochRecord, Experiment, Protocol, RunResult } from '../../ts/report/types';
+import { PAPER_OPTIM, PAPER_SCHEDULE } from '../../ts/train/config';
 import { EpochSchedule } from '../../ts/train/schedule';
 
 export const BACKBONES = ['densenet121', 'efficientnet_b0', 'googlenet', 'mobilenet_v2', 'resnet18', 'resnet50', 'shufflenet_v2_x1_0', 'wide_resnet50_2'];
@@ -23,7 +24,7 @@ export function metricValue(b: number, e: Experiment, p: Protocol, f: number, m:
 }
 
 export function history(seed: number, epochs: number, multi: boolean): EpochRecord[] {
-  const s = new EpochSchedule();
+  const s = new EpochSchedule({ lr: PAPER_OPTIM.lr }, PAPER_SCHEDULE);
   const out: EpochRecord[] = [];
   for (let e = 1; e <= epochs; e++) {
     const n = (k: number) => 0.015 * wobble(seed, e, k);

@@ -15,7 +15,7 @@ import { Command } from 'commander';
 import { MdmtError } from '../errors';
 import { synth } from '../data/synth';
 import { readSplitFile } from '../data/splits';
-import { PROTOCOLS, resolveTrainConfig, type DataConfig, type Protocol, type TrainConfigInput } from '../train/config';
+import { PAPER_OPTIM, PROTOCOLS, resolveTrainConfig, type DataConfig, type Protocol, type TrainConfigInput } from '../train/config';
 import { ensureSplits, loadRecords, locoCentres } from '../train/data';
 import { experiment } from '../train/experiment';
 import { progressHooks, SILENT } from '../train/progress';
@@ -37,7 +37,8 @@ export interface DemoOptions {
   epochs: number;
   warmup: number;
   patience: number;
-  lr: number;
+  /** Adam learning rate (default: config.ts's, the paper's) */
+  lr?: number;
   seed: number;
   device?: string;
   /** synthetic data: images per data set and pixel width */
@@ -51,7 +52,7 @@ export interface DemoOptions {
 
 export const DEMO_DEFAULTS: Omit<DemoOptions, 'log'> = {
   out: 'mdmt-demo', backbones: ['shufflenet_v2_x0_5'], protocols: ['cv', 'loco'], folds: 2, kFolds: 3,
-  imageSize: 64, batchSize: 16, epochs: 16, warmup: 4, patience: 8, lr: 1e-3, seed: 0,
+  imageSize: 64, batchSize: 16, epochs: 16, warmup: 4, patience: 8, seed: 0,
   nAfc: 200, nBx: 320, synthSize: 64, workers: 0, progress: true,
 };
 
@@ -71,26 +72,26 @@ export function dataConfigFor(dir: string): DataConfig {
 export async function runDemo(o: DemoOptions) {
   const out = path.resolve(o.out);
   fs.mkdirSync(out, { recursive: true });
-  let data: DataConfig;
-  if (o.data) data = dataConfigFor(o.data);
-  else {
-    const dir = path.join(out, 'data');
-    const done = path.join(dir, '.complete');
+  const synthDir = path.join(out, 'data');
+  const data: DataConfig = o.data ? dataConfigFor(o.data) : { afc: path.join(synthDir, 'AIforCOVID'), bx: path.join(synthDir, 'BRIXIA') };
+  const runsDir = path.join(out, 'runs');
+  const base: Omit<TrainConfigInput, 'backbone' | 'experiment' | 'outDir'> = {
+    data: { ...data, cacheDir: path.join(runsDir, '.cache') }, kFolds: o.kFolds, imageSize: o.imageSize, batchSize: o.batchSize,
+    seed: o.seed, workers: o.workers, progress: o.progress, ...(o.device ? { device: o.device } : {}),
+    ...(o.lr !== undefined ? { optim: { lr: o.lr } } : {}),
+    schedule: { maxEpochs: o.epochs, warmupEpochs: o.warmup, earlyStopping: o.patience, plateauPatience: Math.max(1, Math.floor(o.patience / 2)) },
+  };
+  // every training setting is checked (by config.ts) before minutes go into the data
+  for (const backbone of o.backbones) resolveTrainConfig({ ...base, backbone, experiment: 'stl_afc', outDir: runsDir });
+  if (!o.data) {
+    const dir = synthDir, done = path.join(dir, '.complete');
     if (!fs.existsSync(done)) {
       o.log(`generating synthetic data (${o.nAfc} AIforCOVID + ${o.nBx} BRIXIA images) in ${dir}`);
       fs.rmSync(dir, { recursive: true, force: true });
       await synth(dir, { seed: o.seed, nAfc: o.nAfc, nBx: o.nBx, size: o.synthSize });
       fs.writeFileSync(done, `${JSON.stringify({ seed: o.seed, nAfc: o.nAfc, nBx: o.nBx, size: o.synthSize })}\n`);
     }
-    data = { afc: path.join(dir, 'AIforCOVID'), bx: path.join(dir, 'BRIXIA') };
   }
-  const runsDir = path.join(out, 'runs');
-  const base: Omit<TrainConfigInput, 'backbone' | 'experiment' | 'outDir'> = {
-    data: { ...data, cacheDir: path.join(runsDir, '.cache') }, kFolds: o.kFolds, imageSize: o.imageSize, batchSize: o.batchSize,
-    seed: o.seed, workers: o.workers, progress: o.progress, ...(o.device ? { device: o.device } : {}),
-    optim: { lr: o.lr },
-    schedule: { maxEpochs: o.epochs, warmupEpochs: o.warmup, earlyStopping: o.patience, plateauPatience: Math.max(1, Math.floor(o.patience / 2)) },
-  };
   // LOCO: the held-out centres with the most τ1 test images (tiny centres make 1-image test sets)
   let locoFolds: number[] | undefined;
   if (o.protocols.includes('loco')) {
@@ -121,19 +122,19 @@ export function register(program: Command): void {
     .option('--backbones <list>', 'comma-separated model names', listArg(), d.backbones)
     .option('--protocols <list>', 'cv,loco', listArg(PROTOCOLS), d.protocols)
     .option('--folds <n>', 'folds per protocol', intArg(1), d.folds)
-    .option('--k-folds <n>', 'CV folds the data are split into', intArg(3), d.kFolds)
-    .option('--image-size <n>', 'input side', intArg(16), d.imageSize)
-    .option('--batch-size <n>', 'batch size', intArg(1), d.batchSize)
-    .option('--epochs <n>', 'maximum epochs', intArg(1), d.epochs)
-    .option('--warmup <n>', 'warm-up epochs', intArg(0), d.warmup)
-    .option('--patience <n>', 'early-stopping patience', intArg(1), d.patience)
-    .option('--lr <x>', 'Adam learning rate', numArg(0), d.lr)
-    .option('--seed <n>', 'seed', intArg(0), d.seed)
+    .option('--k-folds <n>', 'CV folds the data are split into', intArg(), d.kFolds)
+    .option('--image-size <n>', 'input side', intArg(), d.imageSize)
+    .option('--batch-size <n>', 'batch size', intArg(), d.batchSize)
+    .option('--epochs <n>', 'maximum epochs', intArg(), d.epochs)
+    .option('--warmup <n>', 'warm-up epochs', intArg(), d.warmup)
+    .option('--patience <n>', 'early-stopping patience', intArg(), d.patience)
+    .option('--lr <x>', `Adam learning rate (default ${PAPER_OPTIM.lr.toExponential()}, the paper's)`, numArg())
+    .option('--seed <n>', 'seed', intArg(), d.seed)
     .option('--device <name>', 'cpu, cuda or cuda:N')
     .option('--n-afc <n>', 'synthetic AIforCOVID images', intArg(12), d.nAfc)
     .option('--n-bx <n>', 'synthetic BRIXIA images', intArg(12), d.nBx)
     .option('--synth-size <n>', 'synthetic image width in pixels', intArg(32), d.synthSize)
-    .option('--workers <n>', 'loader worker threads (0 = in-process)', intArg(0), d.workers)
+    .option('--workers <n>', 'loader worker threads (0 = in-process)', intArg(), d.workers)
     .option('--no-progress', 'no progress bars')
     .action(async (o: Record<string, unknown>) => {
       const data = o.data as string | undefined;

@@ -3,6 +3,8 @@
  * parsers that reject a bad value naming the flag (commander turns them into usage errors,
  * exit code 2), the training flags, and their translation into a TrainConfigInput.
  * A `--config FILE` (JSON, TrainConfigInput fields) is the base; flags override it.
+ * The training flags only parse (a number, an integer): the ranges and the defaults of the
+ * settings are config.ts's, which validates flags and --config files alike (ECONFIG, exit 2).
  *
  *   addTrainFlags(cmd);  ...  const base = trainBase(cmd.opts());
  */
@@ -10,25 +12,25 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MdmtError } from '../errors';
-import { CODE_PRESET, CONFIG_ALIASES, TRAIN_CONFIG_KEYS, type TrainConfigInput } from '../train/config';
+import { CODE_PRESET, CONFIG_ALIASES, PAPER_OPTIM, PAPER_RUN, PAPER_SCHEDULE, TRAIN_CONFIG_KEYS, type TrainConfigInput } from '../train/config';
 import { checkKeys } from '../train/keys';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
-/** An integer ≥ min. */
-export function intArg(min = 0) {
+/** An integer ≥ min (any integer by default: a training setting's range is config.ts's). */
+export function intArg(min = -Infinity) {
   return (v: string): number => {
     const n = Number(v);
-    if (!/^[-+]?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer ≥ ${min}.`);
+    if (!/^[-+]?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer${min > -Infinity ? ` ≥ ${min}` : ''}.`);
     return n;
   };
 }
 
-/** A finite number ≥ min. */
-export function numArg(min = 0) {
+/** A finite number ≥ min (any by default: a training setting's range is config.ts's). */
+export function numArg(min = -Infinity) {
   return (v: string): number => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected a number ≥ ${min}.`);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected a number${min > -Infinity ? ` ≥ ${min}` : ''}.`);
     return n;
   };
 }
@@ -57,42 +59,46 @@ export function existingPath(v: string): string {
   return path.resolve(v);
 }
 
-/** The training flags every command that trains accepts. */
+/** A default as the help shows it: 1e-3 rather than 0.001. */
+const show = (v: number): string => (v !== 0 && Math.abs(v) < 0.01 ? v.toExponential() : String(v));
+
+/** The training flags every command that trains accepts (defaults named from config.ts). */
 export function addTrainFlags(cmd: Command): Command {
+  const o = PAPER_OPTIM, s = PAPER_SCHEDULE;
   return cmd
     .option('--config <file>', 'JSON file of train() settings (flags override it)', existingPath)
     .option('--data-afc <dir>', 'AIforCOVID root (clinical sheets, imgs*, processed/masks)', existingPath)
     .option('--data-bx <dir>', 'BRIXIA root (metadata_global_v2.csv, dicom_clean/)', existingPath)
     .option('--covid-cxr <dir>', 'the covid-cxr subset (labels.csv): both tasks from one folder', existingPath)
     .addOption(new Option('--bins <rule>', 'BRIXIA global-score bins').choices(['paper', 'code']))
-    .addOption(new Option('--preset <name>', "'code': the authors' code values where they differ from the paper (wd 1e-5, patience 65, code bins, MSE τ1, no ImageNet norm, BRIXIA split per image with raw manufacturer centres)").choices(['paper', 'code']))
-    .option('--image-size <n>', 'square input side (paper 256)', intArg(16))
-    .option('--batch-size <n>', 'batch size (paper 128)', intArg(1))
-    .option('--epochs <n>', 'maximum epochs (paper 300)', intArg(1))
-    .option('--warmup <n>', 'warm-up epochs without best-model selection or early stopping (paper 40)', intArg(0))
-    .option('--patience <n>', 'early-stopping patience after warm-up (paper 40)', intArg(1))
-    .option('--plateau-patience <n>', 'ReduceLROnPlateau patience (paper 15)', intArg(0))
-    .option('--plateau-factor <x>', 'ReduceLROnPlateau factor (paper 0.65)', numArg(0))
-    .option('--min-lr <x>', 'ReduceLROnPlateau minimum lr (paper 1e-8)', numArg(0))
-    .option('--lr <x>', 'Adam learning rate (paper 1e-3)', numArg(0))
-    .option('--wd <x>', 'weight decay (paper 1e-4; code 1e-5)', numArg(0))
+    .addOption(new Option('--preset <name>', `'code': the authors' code values where they differ from the paper (wd ${show(CODE_PRESET.optim.weightDecay)}, patience ${CODE_PRESET.schedule.earlyStopping}, code bins, MSE τ1, no ImageNet norm, BRIXIA split per image with raw manufacturer centres)`).choices(['paper', 'code']))
+    .option('--image-size <n>', `square input side (paper ${PAPER_RUN.imageSize})`, intArg())
+    .option('--batch-size <n>', `batch size (paper ${PAPER_RUN.batchSize})`, intArg())
+    .option('--epochs <n>', `maximum epochs (paper ${s.maxEpochs})`, intArg())
+    .option('--warmup <n>', `warm-up epochs without best-model selection or early stopping (paper ${s.warmupEpochs})`, intArg())
+    .option('--patience <n>', `early-stopping patience after warm-up (paper ${s.earlyStopping}; code ${CODE_PRESET.schedule.earlyStopping})`, intArg())
+    .option('--plateau-patience <n>', `ReduceLROnPlateau patience (paper ${s.plateauPatience})`, intArg())
+    .option('--plateau-factor <x>', `ReduceLROnPlateau factor (paper ${s.plateauFactor})`, numArg())
+    .option('--min-lr <x>', `ReduceLROnPlateau minimum lr (paper ${show(s.minLr)})`, numArg())
+    .option('--lr <x>', `Adam learning rate (paper ${show(o.lr)})`, numArg())
+    .option('--wd <x>', `weight decay (paper ${show(o.weightDecay)}; code ${show(CODE_PRESET.optim.weightDecay)})`, numArg())
     .option('--decoupled', 'AdamW-style decoupled weight decay')
-    .option('--seed <n>', 'seed of init, data order, augmentation, dropout (default 0)', intArg(0))
-    .option('--split-seed <n>', 'seed of the split files (default 0)', intArg(0))
-    .option('--k-folds <n>', 'CV folds (paper 5)', intArg(3))
-    .option('--bx-loco-fold <n>', 'BRIXIA fold paired with every LOCO fold (default 0)', intArg(0))
+    .option('--seed <n>', 'seed of init, data order, augmentation, dropout (default 0)', intArg())
+    .option('--split-seed <n>', 'seed of the split files (default 0)', intArg())
+    .option('--k-folds <n>', `CV folds (paper ${PAPER_RUN.kFolds})`, intArg())
+    .option('--bx-loco-fold <n>', 'BRIXIA fold paired with every LOCO fold (default 0)', intArg())
     .option('--device <name>', 'cpu, cuda or cuda:N (default $MDMT_DEVICE or cpu)')
     .addOption(new Option('--loss-normalize <how>', 'Eq. 2 normalisation (default batch)').choices(['batch', 'masked']))
     .addOption(new Option('--afc-loss <loss>', 'τ1 loss (paper ce; code mse)').choices(['ce', 'mse']))
-    .option('--afc-fraction <x>', 'fixed τ1 fraction of each MDMT batch (default: random, proportional to size)', numArg(0))
+    .option('--afc-fraction <x>', 'fixed τ1 fraction of each MDMT batch (default: random, proportional to size)', numArg())
     .option('--no-augment', 'no training augmentation')
     .option('--no-imagenet-normalize', 'no ImageNet mean/std after [0,1] scaling')
     .option('--pretrained <file>', 'ImageNet weights of the backbone (safetensors, torchvision/timm keys); one backbone only', existingPath)
     .option('--pretrained-dir <dir>', 'folder of <backbone>.safetensors ImageNet weights (default $MDMT_WEIGHTS; scripts/export_weights.py --all)', existingPath)
     .option('--random-init', 'start from random weights even when $MDMT_WEIGHTS is set (not comparable with the paper)')
-    .option('--workers <n>', 'loader worker threads (0 = in-process; default min(cores − 1, 8))', intArg(0))
+    .option('--workers <n>', 'loader worker threads (0 = in-process; default min(cores − 1, 8))', intArg())
     .option('--cache-dir <dir>', 'disk cache of preprocessed images')
-    .option('--checkpoint-every <n>', 'write the resume checkpoint every n epochs (default 1)', intArg(1))
+    .option('--checkpoint-every <n>', 'write the resume checkpoint every n epochs (default 1)', intArg())
     .option('--no-progress', 'no progress bars');
 }
 
@@ -157,11 +163,7 @@ export function trainBase(o: Opts): Partial<TrainConfigInput> {
   if (o.augment === false) out.augment = false;
   if (o.imagenetNormalize === false) out.imagenetNormalize = false;
   else if (code && file.imagenetNormalize === undefined) out.imagenetNormalize = CODE_PRESET.imagenetNormalize;
-  if (o.afcFraction !== undefined) {
-    const f = o.afcFraction as number;
-    if (!(f > 0 && f < 1)) throw new MdmtError('ECONFIG', '--afc-fraction', `must be in (0, 1), got ${f}`);
-    out.mixing = { afcFraction: f };
-  }
+  if (o.afcFraction !== undefined) out.mixing = { afcFraction: o.afcFraction as number };
   for (const k of Object.keys(out) as (keyof typeof out)[]) if (out[k] === undefined) delete out[k];
   return out;
 }

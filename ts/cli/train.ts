@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .addOption(new Option('--experiment <name>', 'STL τ1, STL τ2, FT (τ2 → τ1) or MDMT').choices([...EXPERIMENTS]).makeOptionMandatory())
     .requiredOption('--out <dir>', 'run directory')
     .addOption(new Option('--protocol <p>', '5-fold CV or leave-one-centre-out').choices([...PROTOCOLS]).default('cv'))
-    .option('--fold <i>', 'fold index (default 0)', intArg(0))
+    .option('--fold <i>', 'fold index (default 0)', intArg())
     .option('--splits-dir <dir>', 'split files (default <out>/splits)')
     .option('--init-stl-afc <file>', 'MDMT: best.safetensors of STL τ1 of the same fold', existingPath)
     .option('--init-stl-bx <file>', 'FT and MDMT: best.safetensors of STL τ2 of the same fold', existingPath)

@@ -6,8 +6,10 @@
  * checkpoint.safetensors (one per run, the last finished epoch):
  *   model.<state_dict key>   weights and buffers (BN statistics, num_batches_tracked)
  *   optim.m.<param name>     Adam first moments;  optim.v.<param name>  second moments
- *   __metadata__             format, epoch, the RunState JSON (schedule, history, seconds),
- *                            the Adam step counts and lr, the RNG states
+ *   __metadata__             format, epoch, the RunState JSON (schedule counters, history,
+ *                            seconds), the Adam step counts and the lr (its only copy: older
+ *                            checkpoints also kept one in the schedule state, which loading
+ *                            ignores), the RNG states
  * best.safetensors: the best epoch's state_dict under its own keys (loadable as is, the
  * file FT and MDMT start from and `mdmt export` reads).
  *

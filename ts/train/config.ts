@@ -142,6 +142,8 @@ export type TrainConfigInput = Partial<Omit<TrainConfig, 'optim' | 'schedule' | 
   };
 
 export const PAPER_OPTIM: OptimConfig = { lr: 1e-3, weightDecay: 1e-4, decoupled: false, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+/** The paper's input side, batch size and cross-validation folds. */
+export const PAPER_RUN = { imageSize: 256, batchSize: 128, kFolds: 5 } as const;
 export const PAPER_SCHEDULE: ScheduleConfig = { warmupEpochs: 40, earlyStopping: 40, maxEpochs: 300, plateauPatience: 15, plateauFactor: 0.65, minLr: 1e-8 };
 
 /**
@@ -267,18 +269,18 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   if (schedule.plateauFactor >= 1) bad('schedule.plateauFactor', `must be < 1, got ${schedule.plateauFactor}`);
   num('schedule.minLr', schedule.minLr, 0);
   const outDir = path.resolve(c.outDir);
-  const batchSize = int('batchSize', c.batchSize ?? 128, 1);
+  const batchSize = int('batchSize', c.batchSize ?? PAPER_RUN.batchSize, 1);
   const cfg: TrainConfig = {
     backbone: c.backbone,
     experiment,
     data,
     protocol: oneOf('protocol', c.protocol ?? 'cv', PROTOCOLS),
     fold: int('fold', c.fold ?? 0, 0),
-    kFolds: int('kFolds', c.kFolds ?? 5, 3),
+    kFolds: int('kFolds', c.kFolds ?? PAPER_RUN.kFolds, 3),
     bxLocoFold: int('bxLocoFold', c.bxLocoFold ?? 0, 0),
     splitsDir: path.resolve(c.splitsDir ?? path.join(outDir, 'splits')),
     splitSeed: int('splitSeed', c.splitSeed ?? 0, 0),
-    imageSize: int('imageSize', c.imageSize ?? 256, 16, 2048),
+    imageSize: int('imageSize', c.imageSize ?? PAPER_RUN.imageSize, 16, 2048),
     batchSize,
     evalBatchSize: int('evalBatchSize', c.evalBatchSize ?? batchSize, 1),
     optim,

@@ -3,10 +3,16 @@
  * PyTorch's `ReduceLROnPlateau` on the validation loss, warm-up gating (the first
  * `warmupEpochs` epochs keep no best model and do not count for early stopping; this is
  * not an LR warm-up, paper.md §1.5), early stopping, and best-model selection on the
- * validation AIforCOVID loss. Defaults are the paper's: lr 1e-3, patience 15, factor 0.65,
- * min lr 1e-8, warm-up 40, early-stopping patience 40 (the code's 65 is an option),
- * at most 300 epochs.
+ * validation AIforCOVID loss. The learning rate has one owner, the optimiser: as PyTorch's
+ * schedulers do, the schedule holds it and sets `optimizer.lr`, and a checkpoint stores the
+ * lr once, with the optimiser. The paper's settings are `PAPER_SCHEDULE` in config.ts.
  */
+import type { ScheduleConfig } from './config';
+
+/** What a scheduler drives: an optimiser's learning rate (Adam, SGD, or any object with `lr`). */
+export interface LrHolder {
+  lr: number;
+}
 
 export interface PlateauOptions {
   mode?: 'min' | 'max';
@@ -21,7 +27,6 @@ export interface PlateauOptions {
 }
 
 export interface PlateauState {
-  lr: number;
   best: number;
   numBadEpochs: number;
   cooldownCounter: number;
@@ -29,29 +34,37 @@ export interface PlateauState {
 }
 
 /**
- * `torch.optim.lr_scheduler.ReduceLROnPlateau` for one parameter group. `step(metric)`
- * counts a bad epoch unless the metric beats the best by the threshold (rel: a < best·(1 −
- * threshold) in 'min' mode); after more than `patience` bad epochs the lr becomes
- * max(lr·factor, minLr), the counter resets and `cooldown` epochs are ignored. As in
- * PyTorch, a reduction smaller than `eps` (1e-8) is skipped, so from 1e-3 with factor 0.65
- * the lr stops near 2.7e-8 and never reaches minLr 1e-8 (pass `eps: 0` to clamp at minLr).
+ * `torch.optim.lr_scheduler.ReduceLROnPlateau` for one parameter group, with PyTorch's
+ * defaults (factor 0.1, patience 10, threshold 1e-4 rel, cooldown 0, min lr 0, eps 1e-8).
+ * It reads and sets `optimizer.lr`. `step(metric)` counts a bad epoch unless the metric
+ * beats the best by the threshold (rel: a < best·(1 − threshold) in 'min' mode); after more
+ * than `patience` bad epochs the lr becomes max(lr·factor, minLr), the counter resets and
+ * `cooldown` epochs are ignored. As in PyTorch, a reduction smaller than `eps` (1e-8) is
+ * skipped, so from 1e-3 with factor 0.65 the lr stops near 2.7e-8 and never reaches minLr
+ * 1e-8 (pass `eps: 0` to clamp at minLr).
  *
  * @example
- * const s = new ReduceLROnPlateau(1e-3); for (let e = 0; e < 17; e++) s.step(1.0); s.lr // 6.5e-4
+ * const opt = new Adam(params, { lr: 1e-3 }), s = new ReduceLROnPlateau(opt, { factor: 0.65, patience: 15 });
+ * for (let e = 0; e < 17; e++) s.step(1.0); opt.lr // 6.5e-4
  */
 export class ReduceLROnPlateau {
+  readonly optimizer: LrHolder;
   readonly opts: Required<PlateauOptions>;
-  lr: number;
   best: number;
   numBadEpochs = 0;
   cooldownCounter = 0;
   lastEpoch = 0;
 
-  constructor(initialLr: number, opts: PlateauOptions = {}) {
-    this.opts = { mode: 'min', factor: 0.65, patience: 15, threshold: 1e-4, thresholdMode: 'rel', cooldown: 0, minLr: 1e-8, eps: 1e-8, ...opts };
+  constructor(optimizer: LrHolder, opts: PlateauOptions = {}) {
+    this.optimizer = optimizer;
+    this.opts = { mode: 'min', factor: 0.1, patience: 10, threshold: 1e-4, thresholdMode: 'rel', cooldown: 0, minLr: 0, eps: 1e-8, ...opts };
     if (!(this.opts.factor < 1)) throw new Error(`ReduceLROnPlateau: factor must be < 1, got ${this.opts.factor}`);
-    this.lr = initialLr;
     this.best = this.opts.mode === 'min' ? Infinity : -Infinity;
+  }
+
+  /** The optimiser's current learning rate (read, not a copy). */
+  get lr(): number {
+    return this.optimizer.lr;
   }
 
   /** Whether `a` beats the best value under the mode and threshold. */
@@ -69,37 +82,28 @@ export class ReduceLROnPlateau {
     if (this.numBadEpochs > this.opts.patience) {
       this.cooldownCounter = this.opts.cooldown;
       this.numBadEpochs = 0;
-      const next = Math.max(this.lr * this.opts.factor, this.opts.minLr);
-      if (this.lr - next > this.opts.eps) { this.lr = next; return true; }
+      const lr = this.optimizer.lr;
+      const next = Math.max(lr * this.opts.factor, this.opts.minLr);
+      if (lr - next > this.opts.eps) { this.optimizer.lr = next; return true; }
     }
     return false;
   }
 
+  /** The counters (the lr is the optimiser's, saved with it). */
   state(): PlateauState {
-    return { lr: this.lr, best: this.best, numBadEpochs: this.numBadEpochs, cooldownCounter: this.cooldownCounter, lastEpoch: this.lastEpoch };
+    return { best: this.best, numBadEpochs: this.numBadEpochs, cooldownCounter: this.cooldownCounter, lastEpoch: this.lastEpoch };
   }
 
+  /** Restores state() output; an `lr` kept here by older checkpoints is ignored (the optimiser's own copy is restored). */
   load(s: PlateauState): void {
-    Object.assign(this, s);
+    ({ best: this.best, numBadEpochs: this.numBadEpochs, cooldownCounter: this.cooldownCounter, lastEpoch: this.lastEpoch } = s);
   }
-}
-
-export interface ScheduleOptions {
-  /** Initial learning rate (paper 1e-3). */
-  lr?: number;
-  plateau?: PlateauOptions;
-  /** Epochs 1..warmupEpochs keep no best model and never stop early (paper 40). */
-  warmupEpochs?: number;
-  /** Stop after this many consecutive post-warm-up epochs without a new best (paper 40, code 65). */
-  earlyStopping?: number;
-  /** Hard limit (paper 300). */
-  maxEpochs?: number;
 }
 
 export type StepReason = 'warmup' | 'improved' | 'not_improved' | 'early_stop' | 'max_epochs';
 
 export interface StepResult {
-  /** Learning rate for the next epoch (after the plateau step). */
+  /** The optimiser's learning rate for the next epoch (after the plateau step). */
   lr: number;
   lrReduced: boolean;
   /** Save this epoch's weights as the best model. */
@@ -122,17 +126,19 @@ export interface EpochScheduleState {
 }
 
 /**
- * Per-epoch decisions of the paper's training loop. Call `step(epoch, valLoss,
- * valSelectLoss)` once after each epoch's validation, epochs numbered 1, 2, …: the plateau
- * scheduler steps on `valLoss` (the validation total loss) every epoch, warm-up included;
+ * Per-epoch decisions of the paper's training loop over `optimizer`'s learning rate, with
+ * the settings of a resolved ScheduleConfig (`PAPER_SCHEDULE` by default in config.ts).
+ * Call `step(epoch, valLoss, valSelectLoss)` once after each epoch's validation, epochs
+ * numbered 1, 2, …: the plateau scheduler steps on `valLoss` (the validation total loss),
+ * setting `optimizer.lr`, every epoch, warm-up included;
  * after warm-up an epoch is the best when `valSelectLoss` (validation AFC loss) is strictly
  * below the best so far, otherwise it counts towards early stopping, which fires when the
  * count reaches `earlyStopping`. So with the defaults the first possible best is epoch 41
  * and the earliest stop is epoch 81. `state()` / `load()` serialise it for resume.
  *
  * @example
- * const s = new EpochSchedule();
- * for (let e = 1; ; e++) { const r = s.step(e, vTotal, vAfc); optimizer.lr = r.lr; if (r.isBest) save(); if (r.stop) break; }
+ * const s = new EpochSchedule(optimizer, PAPER_SCHEDULE);
+ * for (let e = 1; ; e++) { train(); const r = s.step(e, vTotal, vAfc); if (r.isBest) save(); if (r.stop) break; }
  */
 export class EpochSchedule {
   readonly warmupEpochs: number;
@@ -144,14 +150,14 @@ export class EpochSchedule {
   bestSelectLoss = Infinity;
   epochsWithoutImprovement = 0;
 
-  constructor(opts: ScheduleOptions = {}) {
-    this.warmupEpochs = opts.warmupEpochs ?? 40;
-    this.earlyStopping = opts.earlyStopping ?? 40;
-    this.maxEpochs = opts.maxEpochs ?? 300;
-    this.plateau = new ReduceLROnPlateau(opts.lr ?? 1e-3, opts.plateau);
+  constructor(optimizer: LrHolder, c: ScheduleConfig) {
+    this.warmupEpochs = c.warmupEpochs;
+    this.earlyStopping = c.earlyStopping;
+    this.maxEpochs = c.maxEpochs;
+    this.plateau = new ReduceLROnPlateau(optimizer, { patience: c.plateauPatience, factor: c.plateauFactor, minLr: c.minLr });
   }
 
-  /** Current learning rate (for the epoch about to run). */
+  /** The optimiser's learning rate (for the epoch about to run). */
   get lr(): number {
     return this.plateau.lr;
   }

@@ -193,15 +193,12 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       lr: cfg.optim.lr, betas: [cfg.optim.beta1, cfg.optim.beta2], eps: cfg.optim.eps,
       weightDecay: cfg.optim.weightDecay, decoupled: cfg.optim.decoupled,
     });
-    const schedule = new EpochSchedule({
-      lr: cfg.optim.lr, warmupEpochs: cfg.schedule.warmupEpochs, earlyStopping: cfg.schedule.earlyStopping, maxEpochs: cfg.schedule.maxEpochs,
-      plateau: { patience: cfg.schedule.plateauPatience, factor: cfg.schedule.plateauFactor, minLr: cfg.schedule.minLr },
-    });
+    // the schedule drives opt.lr (as PyTorch's schedulers): the optimiser is the lr's one owner
+    const schedule = new EpochSchedule(opt, cfg.schedule);
     let state: RunState = { epoch: 0, schedule: schedule.state(), history: [], seed: cfg.seed, seconds: 0 };
     if (fs.existsSync(file('checkpoint'))) {
       state = loadCheckpoint(file('checkpoint'), net.module, opt);
       schedule.load(state.schedule);
-      opt.lr = schedule.lr;
       hooks.onLog?.(`${path.basename(dir)}: resuming after epoch ${state.epoch}`);
     }
     // the log holds exactly the checkpointed epochs (lines written after it are redone)
@@ -244,7 +241,6 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       const ev = await evaluateModel(net, valLoader, lossCfg);
       const select = tasks.main === 'AFC' ? ev.afc!.loss : ev.bx!.loss;
       const r = schedule.step(epoch, ev.total, select);
-      opt.lr = r.lr;
       state.seconds += (Date.now() - t0) / 1000;
       const rec = epochRecord(epoch, lossSum / Math.max(nb, 1), lr, ev, tasks.main, r.isBest, (Date.now() - t0) / 1000);
       if (r.stop) (rec as Record<string, unknown>).stop = stopReason = r.reason;
