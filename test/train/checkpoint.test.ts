@@ -8,10 +8,9 @@ import { loadSafetensors, saveSafetensors } from '../../ts/io/safetensors';
 import { Linear } from '../../ts/nn/layers';
 import { Adam } from '../../ts/optim/adam';
 import { manualSeed } from '../../ts/random';
-import { decodeJson, encodeJson, loadCheckpoint, saveCheckpoint } from '../../ts/train/checkpoint';
+import { decodeJson, encodeJson, loadCheckpoint, type RunState, saveCheckpoint } from '../../ts/train/checkpoint';
 import { PAPER_OPTIM, PAPER_SCHEDULE } from '../../ts/train/config';
 import { EpochSchedule } from '../../ts/train/schedule';
-import type { RunState } from '../../ts/train/train';
 import { deviceAvailable } from '../helpers';
 import { tmpDir } from './_fixture';
 

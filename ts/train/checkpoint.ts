@@ -24,9 +24,19 @@ import { dropoutSeedState } from '../ops/dropout';
 import type { Adam } from '../optim/adam';
 import { globalGenerator } from '../random';
 import type { Tensor } from '../tensor';
-import type { RunState } from './train';
+import type { EpochRecord } from '../report/types';
+import type { EpochScheduleState } from './schedule';
 
 export const CHECKPOINT_FORMAT = 'mdmt-checkpoint-1';
+
+/** A run's progress, kept in the checkpoint's metadata (train() writes it after every epoch). */
+export interface RunState {
+  epoch: number;
+  schedule: EpochScheduleState;
+  history: EpochRecord[];
+  seed: number;
+  seconds: number;
+}
 
 /** JSON with ±Infinity and NaN kept (as strings), for schedule state such as best = Infinity. */
 export function encodeJson(v: unknown): string {

@@ -27,7 +27,7 @@ import type { EpochRecord, RunResult } from '../report/types';
 import { native } from '../native/binding';
 import { getDefaultDevice, liveTensorCount, normDevice, setDefaultDevice, tidy, type Tensor } from '../tensor';
 import { experimentTasks, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
-import { atomicWriteJson, loadCheckpoint, loadWeights, readJson, saveCheckpoint, saveWeights } from './checkpoint';
+import { atomicWriteJson, loadCheckpoint, loadWeights, readJson, type RunState, saveCheckpoint, saveWeights } from './checkpoint';
 import { ensureDir } from '../dirs';
 import { describeNonFinite, firstNonFinite } from './finite';
 import { lockHolder, tryLock, unlock } from './lock';
@@ -38,7 +38,7 @@ import { buildTaskNet, stepLoss, type TaskNet } from './models';
 import { calibrateRun } from '../predict/calibration';
 import { progressHooks, SILENT, type TrainHooks } from './progress';
 import { checkInits, ownPretraining, provenanceMeta, type Pretraining } from './provenance';
-import { EpochSchedule, type EpochScheduleState } from './schedule';
+import { EpochSchedule } from './schedule';
 
 /** File names inside a run directory. */
 export const RUN_FILES = {
@@ -65,14 +65,7 @@ export interface TrainResult {
   result: RunResult & { stopReason: string; epochs: number; seconds: number; pretraining: Pretraining };
 }
 
-/** Progress state kept in the checkpoint's metadata. */
-export interface RunState {
-  epoch: number;
-  schedule: EpochScheduleState;
-  history: EpochRecord[];
-  seed: number;
-  seconds: number;
-}
+export type { RunState } from './checkpoint';
 
 /** The fields that make two configs the same run (resume refuses a directory of another run). */
 function identity(c: TrainConfig): string {
