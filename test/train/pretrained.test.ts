@@ -11,7 +11,7 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../../ts/io/safetensors';
-import { getModel, listModels } from '../../ts/models/registry';
+import { getModel, listModels } from '../../ts/models/zoo';
 import { fill_ } from '../../ts/ops/fill';
 import { manualSeed } from '../../ts/random';
 import { readJson, saveWeights } from '../../ts/train/checkpoint';
@@ -22,7 +22,7 @@ import { trainBase } from '../../ts/cli/options';
 import { train } from '../../ts/train/train';
 import { BACKBONE, tinyBase, tmpDir } from './_fixture';
 import { deviceAvailable } from '../helpers';
-import { repoRoot } from '../data/_fixture';
+import { rejects, repoRoot } from '../data/_fixture';
 
 const on = deviceAvailable('train/pretrained');
 const dir = tmpDir('pretrained');
@@ -121,16 +121,16 @@ test('pretraining end to end: STL starts from <dir>/<backbone>.safetensors and r
   assert.is(ft.result.imagenet, true, 'FT inherits ImageNet through its STL τ2 init');
   assert.is(readSafetensorsMetadata(ft.bestPath).pretrained, sid);
   // a random-init FT on an ImageNet STL τ2, and MDMT with τ1 and τ2 swapped, are refused before training
-  const e1 = await train({ ...base, backbone: BACKBONE, experiment: 'ft', outDir: path.join(runs, 'ft-random'), pretrained: false, init: { stlBx: bx.bestPath } }).catch((e) => e);
+  const e1 = await rejects(() => train({ ...base, backbone: BACKBONE, experiment: 'ft', outDir: path.join(runs, 'ft-random'), pretrained: false, init: { stlBx: bx.bestPath } }));
   assert.match(e1.message, new RegExp(`config\\.init\\.stlBx '${bx.bestPath}': provenance field 'pretrained' is '${sid}', but this run needs 'none'`));
-  const e2 = await train({ ...base, backbone: BACKBONE, experiment: 'mdmt', outDir: path.join(runs, 'mdmt'), init: { stlAfc: bx.bestPath, stlBx: afc.bestPath } }).catch((e) => e);
+  const e2 = await rejects(() => train({ ...base, backbone: BACKBONE, experiment: 'mdmt', outDir: path.join(runs, 'mdmt'), init: { stlAfc: bx.bestPath, stlBx: afc.bestPath } }));
   assert.match(e2.message, new RegExp(`config\\.init\\.stlAfc '${bx.bestPath}': provenance field 'experiment' is 'stl_bx'`));
   assert.not.ok(fs.existsSync(path.join(runs, 'mdmt', 'log.jsonl')), 'refused before training');
   // a file whose metadata names another model is refused
   const other = path.join(dir, 'other');
   fs.mkdirSync(other, { recursive: true });
   saveSafetensors(path.join(other, `${BACKBONE}.safetensors`), new Map(), { model: 'resnet18' });
-  const e3 = await train({ ...base, backbone: BACKBONE, experiment: 'stl_afc', outDir: path.join(runs, 'other'), pretrainedDir: other }).catch((e) => e);
+  const e3 = await rejects(() => train({ ...base, backbone: BACKBONE, experiment: 'stl_afc', outDir: path.join(runs, 'other'), pretrainedDir: other }));
   assert.match(e3.message, /config\.pretrained '.*other\/shufflenet_v2_x0_5\.safetensors': metadata field 'model' is 'resnet18'/);
 });
 

@@ -223,7 +223,7 @@ export function readSafetensorsMetadata(file: string): Record<string, string> {
     fs.readSync(fd, json, 0, n, 8);
     let header: { __metadata__?: Record<string, unknown> };
     try {
-      header = JSON.parse(json.toString('utf8'));
+      header = JSON.parse(json.toString('utf8')) as typeof header;
     } catch (e) {
       throw bad(`header is not JSON (${(e as Error).message})`);
     }
