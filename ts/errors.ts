@@ -61,6 +61,7 @@ export function check(cond: unknown, code: MdmtErrorCode, op: string, detail: st
 export function show(v: unknown): string {
   if (v === undefined) return 'undefined';
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
-  const s = JSON.stringify(v, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? `\u0000${x}\u0000` : typeof x === 'bigint' ? String(x) : x));
-  return s === undefined ? String(v) : s.replace(/"\\u0000(NaN|-?Infinity)\\u0000"/g, '$1');
+  const s = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? `\u0000${x}\u0000` : typeof x === 'bigint' ? String(x) : x));
+  // JSON has no text for a function or a symbol
+  return s === undefined ? String(v as symbol | (() => unknown)) : s.replace(/"\\u0000(NaN|-?Infinity)\\u0000"/g, '$1');
 }

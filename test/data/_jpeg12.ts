@@ -61,13 +61,13 @@ function segment(marker: number, body: number[]): number[] {
 }
 
 function dht(cls: number, id: number, symbols: number[], len: number): number[] {
-  const counts = new Array(16).fill(0);
+  const counts = new Array<number>(16).fill(0);
   counts[len - 1] = symbols.length;
   return segment(0xc4, [(cls << 4) | id, ...counts, ...symbols]);
 }
 
 /** Encodes a grey image of `precision` (8 or 12) bits as an SOF1 JPEG stream. */
-export function encodeJpegExtended(pixels: ArrayLike<number>, width: number, height: number, precision: 8 | 12, q: number[] = new Array(64).fill(1)): Uint8Array {
+export function encodeJpegExtended(pixels: ArrayLike<number>, width: number, height: number, precision: 8 | 12, q: number[] = new Array<number>(64).fill(1)): Uint8Array {
   const dcCode = new Map(DC_SYMBOLS.map((s, i) => [s, i]));
   const acCode = new Map(AC_SYMBOLS.map((s, i) => [s, i]));
   const bw = new BitWriter();

@@ -83,10 +83,10 @@ test('dropout: a dropped NaN stays NaN (x · mask / (1 − p)), forward and back
   if (!on) return;
   tidy(() => {
     const n = 256;
-    const x = leaf(new Array(n).fill(NaN), [n]);
+    const x = leaf(new Array<number>(n).fill(NaN), [n]);
     const y = dropout(x, 0.5, true, 7);
     assert.ok(Array.from(y.toArray()).every(Number.isNaN), 'every output NaN');
-    const z = dropout(leaf(new Array(n).fill(1), [n]), 0.5, true, 7);
+    const z = dropout(leaf(new Array<number>(n).fill(1), [n]), 0.5, true, 7);
     const kept = Array.from(z.toArray()).filter((v) => v !== 0).length;
     assert.ok(kept > n / 4 && kept < (3 * n) / 4, `about half kept (${kept})`);
     backward(sum(y));

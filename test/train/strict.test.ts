@@ -6,6 +6,7 @@
  * files that cannot start a run are named before anything trains.
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -135,7 +136,7 @@ test('one trainer per run directory: a live holder of .lock is refused, a dead o
   // this test process is alive: a lock in its name held "by another process" is what a
   // second trainer sees (train() treats only its own pid as its own)
   const other = process.ppid;
-  fs.writeFileSync(path.join(out, '.lock'), `${other} ${require('os').hostname()}`);
+  fs.writeFileSync(path.join(out, '.lock'), `${other} ${os.hostname()}`);
   const e = await code(() => train({ ...base, backbone: BACKBONE, experiment: 'stl_afc', outDir: out }));
   assert.is(e.code, 'EBUSY');
   assert.match(e.message, `${out} is being trained by process ${other}`);

@@ -24,7 +24,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
 import type { RunResult } from '../report/types';
-import { listModels } from '../models/registry';
+import { listModels } from '../models/zoo';
 import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfigInput } from './config';
 import { checkKeys, nearestKey, type KeyTree } from './keys';
 import { readJson } from './checkpoint';
