@@ -60,7 +60,7 @@ export function existingPath(v: string): string {
 }
 
 /** A default as the help shows it: 1e-3 rather than 0.001. */
-const show = (v: number): string => (v !== 0 && Math.abs(v) < 0.01 ? v.toExponential() : String(v));
+const helpNum = (v: number): string => (v !== 0 && Math.abs(v) < 0.01 ? v.toExponential() : String(v));
 
 /** The training flags every command that trains accepts (defaults named from config.ts). */
 export function addTrainFlags(cmd: Command): Command {
@@ -71,7 +71,7 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--data-bx <dir>', 'BRIXIA root (metadata_global_v2.csv, dicom_clean/)', existingPath)
     .option('--covid-cxr <dir>', 'the covid-cxr subset (labels.csv): both tasks from one folder', existingPath)
     .addOption(new Option('--bins <rule>', 'BRIXIA global-score bins').choices(['paper', 'code']))
-    .addOption(new Option('--preset <name>', `'code': the authors' code values where they differ from the paper (wd ${show(CODE_PRESET.optim.weightDecay)}, patience ${CODE_PRESET.schedule.earlyStopping}, code bins, MSE τ1, no ImageNet norm, BRIXIA split per image with raw manufacturer centres)`).choices(['paper', 'code']))
+    .addOption(new Option('--preset <name>', `'code': the authors' code values where they differ from the paper (wd ${helpNum(CODE_PRESET.optim.weightDecay)}, patience ${CODE_PRESET.schedule.earlyStopping}, code bins, MSE τ1, no ImageNet norm, BRIXIA split per image with raw manufacturer centres)`).choices(['paper', 'code']))
     .option('--image-size <n>', `square input side (paper ${PAPER_RUN.imageSize})`, intArg())
     .option('--batch-size <n>', `batch size (paper ${PAPER_RUN.batchSize})`, intArg())
     .option('--epochs <n>', `maximum epochs (paper ${s.maxEpochs})`, intArg())
@@ -79,9 +79,9 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--patience <n>', `early-stopping patience after warm-up (paper ${s.earlyStopping}; code ${CODE_PRESET.schedule.earlyStopping})`, intArg())
     .option('--plateau-patience <n>', `ReduceLROnPlateau patience (paper ${s.plateauPatience})`, intArg())
     .option('--plateau-factor <x>', `ReduceLROnPlateau factor (paper ${s.plateauFactor})`, numArg())
-    .option('--min-lr <x>', `ReduceLROnPlateau minimum lr (paper ${show(s.minLr)})`, numArg())
-    .option('--lr <x>', `Adam learning rate (paper ${show(o.lr)})`, numArg())
-    .option('--wd <x>', `weight decay (paper ${show(o.weightDecay)}; code ${show(CODE_PRESET.optim.weightDecay)})`, numArg())
+    .option('--min-lr <x>', `ReduceLROnPlateau minimum lr (paper ${helpNum(s.minLr)})`, numArg())
+    .option('--lr <x>', `Adam learning rate (paper ${helpNum(o.lr)})`, numArg())
+    .option('--wd <x>', `weight decay (paper ${helpNum(o.weightDecay)}; code ${helpNum(CODE_PRESET.optim.weightDecay)})`, numArg())
     .option('--decoupled', 'AdamW-style decoupled weight decay')
     .option('--seed <n>', 'seed of init, data order, augmentation, dropout (default 0)', intArg())
     .option('--split-seed <n>', 'seed of the split files (default 0)', intArg())
