@@ -101,6 +101,8 @@ export function gradCam(model: Module, x: Tensor, o: GradCamOptions = {}): GradC
   const flags = params.map((p) => p.requiresGrad);
   const wasTraining = model.training;
   const own = Object.prototype.hasOwnProperty.call(layer, 'forward');
+  // kept to be put back as it was, and always called with .apply(layer)
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const orig = layer.forward;
   let leaf: Tensor | undefined;
   layer.forward = function (this: Module, ...args: unknown[]) {

@@ -24,7 +24,7 @@ import { PROGNOSIS, type DataRecord } from '../data/records';
 import { loadWeightsFile } from '../io/weights';
 import { compileInference } from '../models/inference';
 import { MDMTModel, STLModel } from '../models/mdmt';
-import { listModels } from '../models/registry';
+import { listModels } from '../models/zoo';
 import { globalGenerator } from '../random';
 import type { RunResult } from '../report/types';
 import { getDefaultDevice, Tensor, tidy } from '../tensor';

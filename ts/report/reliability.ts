@@ -17,7 +17,7 @@ export const mainHead = (r: RunResult): 'afc' | 'bx' => (r.experiment === 'stl_b
 /** Test-set reliability bins of a run's main head at temperature T (1 = uncalibrated). */
 export function runBins(r: RunResult, T: number, bins = 15): ReliabilityBin[] | undefined {
   const p = r.predictions?.[mainHead(r)];
-  if (!p || !p.yTrue.length) return undefined;
+  if (!p?.yTrue.length) return undefined;
   return reliabilityBins(p.logits.map((z) => softmaxT(z, T)), p.yTrue, bins);
 }
 

@@ -18,7 +18,7 @@ import { EXPERIMENT_LABEL, METRIC_LABEL, PROTOCOL_LABEL, type Experiment, type P
 /** A run's main-head test labels (predicted = argmax of the logits), or undefined. */
 export function testLabels(r: RunResult): (LabelSet & { centers: string[] }) | undefined {
   const p = r.predictions?.[mainHead(r)];
-  if (!p || !p.yTrue.length) return undefined;
+  if (!p?.yTrue.length) return undefined;
   const yPred = p.logits.map((z) => z.reduce((b, v, j) => (v > z[b]! ? j : b), 0));
   return { yTrue: p.yTrue, yPred, nClasses: p.logits[0]!.length, centers: p.centers };
 }
