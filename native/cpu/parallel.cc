@@ -21,10 +21,14 @@ class Pool {
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
+  // A new worker starts from the current generation: starting from 0 made it run a stale
+  // extra round and decrement pending_ twice, so a later region could return early or wait
+  // forever (seen as a hang in the fuzz test after setThreads).
   void resize(int n) {
+    std::lock_guard<std::mutex> region(run_mu_);  // never while a region runs
     stop();
     stopping_ = false;
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this] { loop(); });
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, g = generation_] { loop(g); });
   }
 
   // Runs task(chunk) for chunk in [0, nchunks) on the workers and the caller.
@@ -55,8 +59,7 @@ class Pool {
     }
     tl_in_parallel = false;
   }
-  void loop() {
-    uint64_t seen = 0;
+  void loop(uint64_t seen) {
     for (;;) {
       {
         std::unique_lock<std::mutex> g(mu_);
