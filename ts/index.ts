@@ -18,7 +18,7 @@ export {
 export { backward, noGrad, zeroGrad, isGradEnabled } from './autograd/tape';
 export { manualSeed, Generator } from './random';
 export { native, addonPath, type NativeDeviceInfo } from './native/binding';
-export { devices } from './devices';
+export { devices, cudaLibraries, type DeviceInfo, type CudaLibraryInfo } from './devices';
 export * as ops from './ops/all';
 export * as nn from './nn';
 export * as optim from './optim';

@@ -7,6 +7,7 @@
 // size; larger ones round to 128 KiB and may reuse a cached block up to 25 % larger. On
 // cudaMalloc failure the cache is emptied and the call retried once; a second failure
 // throws ENOMEM naming the request and the device's free/total memory.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "common.h"
+#include "dynload/loader.h"
 
 namespace mdmt {
 namespace cuda {
@@ -96,16 +98,17 @@ Device_& dev_state(int index) {
   return *(*devs)[index];
 }
 
+// Every CUDA entry point comes here first: a machine without a driver, a GPU or one of the
+// libraries gets EDEVICE naming each missing piece (devices() and `mdmt doctor` say the same).
 void check_index(const Device& dev, const std::string& op) {
-  int n = device_count();
-  if (n == 0) {
-    int c = 0;
-    cudaError_t e = cudaGetDeviceCount(&c);
-    cudaGetLastError();
-    MDMT_FAIL(code::kDevice, op, "no CUDA device is available (" << cudaGetErrorString(e) << ")");
-  }
+  const std::string drv = dyn::driver_problem(), libs = dyn::libraries_problem();
+  if (!drv.empty() || device_count() == 0)
+    MDMT_FAIL(code::kDevice, op, "no CUDA device is available: " << (drv.empty() ? "no CUDA device found" : drv)
+                                                                  << (libs.empty() ? "" : "; cuDNN/cuBLAS " + libs));
+  const int n = device_count();
   if (dev.index < 0 || dev.index >= n)
     MDMT_FAIL(code::kDevice, op, "device " << dev.str() << " does not exist (" << n << " CUDA device(s))");
+  if (!libs.empty()) MDMT_FAIL(code::kDevice, op, "CUDA device " << dev.str() << " cannot be used: cuDNN/cuBLAS " << libs);
 }
 
 void init_device(Device_& d, int index, const std::string& op) {
@@ -175,59 +178,7 @@ class CudaBackend final : public Backend {
  public:
   DeviceType type() const override { return DeviceType::CUDA; }
 
-  std::vector<DeviceInfo> devices() override {
-    std::vector<DeviceInfo> out;
-    int n = 0;
-    cudaError_t e = cudaGetDeviceCount(&n);
-    if (e != cudaSuccess || n == 0) {
-      cudaGetLastError();
-      DeviceInfo d;
-      d.name = "cuda:0";
-      d.type = "cuda";
-      d.available = false;
-      d.reason = e != cudaSuccess ? std::string("no usable CUDA device: ") + cudaGetErrorString(e) : "no CUDA device found";
-      out.push_back(d);
-      return out;
-    }
-    int drv = 0, rt = 0;
-    cudaDriverGetVersion(&drv);
-    cudaRuntimeGetVersion(&rt);
-    int cublas_ver = 0;
-    cublasGetProperty(MAJOR_VERSION, &cublas_ver);
-    int cublas_minor = 0, cublas_patch = 0;
-    cublasGetProperty(MINOR_VERSION, &cublas_minor);
-    cublasGetProperty(PATCH_LEVEL, &cublas_patch);
-    size_t cudnn_ver = cudnnGetVersion();
-    auto ver = [](int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); };
-    for (int i = 0; i < n; ++i) {
-      cudaDeviceProp p;
-      DeviceInfo d;
-      d.name = "cuda:" + std::to_string(i);
-      d.type = "cuda";
-      d.index = i;
-      if (cudaGetDeviceProperties(&p, i) != cudaSuccess) {
-        cudaGetLastError();
-        d.available = false;
-        d.reason = "cudaGetDeviceProperties failed";
-        out.push_back(d);
-        continue;
-      }
-      d.available = true;
-      d.description = p.name;
-      d.props = {{"driver", ver(drv)},
-                 {"runtime", ver(rt)},
-                 {"cudnn", std::to_string(cudnn_ver / 10000) + "." + std::to_string((cudnn_ver % 10000) / 100) + "." +
-                               std::to_string(cudnn_ver % 100)},
-                 {"cublas", std::to_string(cublas_ver) + "." + std::to_string(cublas_minor) + "." + std::to_string(cublas_patch)},
-                 {"compute_capability", std::to_string(p.major) + "." + std::to_string(p.minor)},
-                 {"memory_bytes", std::to_string(p.totalGlobalMem)},
-                 {"sm_count", std::to_string(p.multiProcessorCount)},
-                 {"tf32", tf32_enabled() ? "allowed" : "off"},
-                 {"conv_layout", "NCHW"}};
-      out.push_back(d);
-    }
-    return out;
-  }
+  std::vector<DeviceInfo> devices() override { return dyn::device_infos(device_count()); }
 
   void* alloc(size_t bytes, const Device& dev) override {
     std::lock_guard<std::mutex> lk(mu());

@@ -2,11 +2,13 @@
 // handles, caching allocator), one check macro per library and scratch buffers.
 // Every library status goes through cudaCheck / cudnnCheck / cublasCheck, which throw an
 // MdmtException (ECUDA / ECUDNN / ECUBLAS) naming the op, the failing call, file and line.
+// cuDNN and cuBLAS(Lt) are not linked: dynload/ declares the functions we call and opens the
+// libraries at run time, so this backend builds wherever nvcc is and runs wherever they are.
 #pragma once
-#include <cublasLt.h>
-#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
-#include <cudnn.h>
+
+#include "dynload/cublas_api.h"
+#include "dynload/cudnn_api.h"
 
 #include <cstddef>
 #include <cstdint>

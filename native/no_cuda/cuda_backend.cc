@@ -1,5 +1,6 @@
-// Linked when CMake finds no CUDA toolkit, cuDNN or cuBLAS (and always by binding.gyp):
-// the CUDA backend exists but reports why it is unavailable, and every entry throws.
+// Linked when the build finds no nvcc / CUDA runtime (and always by binding.gyp, the
+// node-gyp fallback): the CUDA backend exists but reports why it is unavailable, and every
+// entry throws. (cuDNN and cuBLAS are never needed to build: they are opened at run time.)
 #include "../core/backend.h"
 #include "../core/error.h"
 
@@ -11,7 +12,7 @@ namespace mdmt {
 
 namespace {
 [[noreturn]] void no_cuda(const char* what) {
-  MDMT_FAIL(code::kDevice, what, MDMT_NO_CUDA_REASON << " (rebuild on a machine with the CUDA toolkit, cuDNN and cuBLAS: npm run build)");
+  MDMT_FAIL(code::kDevice, what, MDMT_NO_CUDA_REASON << " (rebuild with nvcc on PATH: npm run build, or npm rebuild mdmt in a project using it)");
 }
 
 class NoCudaBackend final : public Backend {

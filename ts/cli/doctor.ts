@@ -1,9 +1,11 @@
 /**
  * `mdmt doctor`: what this installation can run on — Node version and platform, the native
- * addon (path, load status), every backend device with its details (CPU ISA and threads;
- * CUDA availability or the reason it is missing, driver / runtime / cuDNN versions), the
- * registered ops per backend, the model count and the DICOM transfer syntaxes the decoder
- * reads (anything else is refused by name). Exit code 1 when the addon cannot load.
+ * addon (path, load status, whether the CUDA backend is compiled in), every backend device
+ * with its details (CPU ISA and threads; CUDA availability or the reason it is missing,
+ * driver and runtime), each GPU library mdmt opens at run time (cuDNN, cuBLAS, cuBLASLt:
+ * version and file, or every place looked at), the registered ops per backend, the model
+ * count and the DICOM transfer syntaxes the decoder reads (anything else is refused by
+ * name). Exit code 1 when the addon cannot load.
  *
  *   mdmt doctor
  */
@@ -12,6 +14,22 @@ import { Command } from 'commander';
 import { TRANSFER_SYNTAXES } from '../data/dicom';
 import { listModels } from '../models/zoo';
 import { addonPath, native } from '../native/binding';
+import { devices, type CudaLibraryInfo } from '../devices';
+
+const LIBRARY_PROPS = /^(cudnn|cublas|cublasLt)(_path|_searched)?$/;
+
+function libraryLines(libs: CudaLibraryInfo[]): string[] {
+  const lines = ['cuda libs   opened at run time from $MDMT_CUDA_LIB_DIR, $LD_LIBRARY_PATH, the system, then pip (site-packages/nvidia/*/lib)'];
+  for (const l of libs) {
+    if (l.found) {
+      lines.push(`  ${l.name.padEnd(9)} ${l.version}  ${l.path ?? ''}`);
+      continue;
+    }
+    lines.push(`  ${l.name.padEnd(9)} missing; looked in:`);
+    for (const s of l.searched) lines.push(`              ${s}`);
+  }
+  return lines;
+}
 
 /** The doctor's report as lines (and whether the engine is usable). */
 export function diagnose(): { lines: string[]; ok: boolean } {
@@ -26,12 +44,16 @@ export function diagnose(): { lines: string[]; ok: boolean } {
     lines.push(`            NOT LOADED: ${(e as Error).message}`);
     return { lines, ok: false };
   }
-  lines.push(`            loaded; CUDA ${n.cudaCompiled ? 'compiled in' : 'not compiled in (CPU-only build)'}`);
+  lines.push(`            loaded; CUDA backend ${n.cudaCompiled ? 'compiled in' : 'not compiled in (CPU-only build)'}`);
   lines.push(`device      MDMT_DEVICE=${process.env.MDMT_DEVICE ?? '(unset: cpu)'}`);
-  for (const d of n.devices()) {
-    lines.push(`  ${d.name.padEnd(9)} ${d.available ? 'available' : 'unavailable'}  ${d.description}${d.available || !d.reason ? '' : ` — ${d.reason}`}`);
-    for (const [k, v] of Object.entries(d.props)) lines.push(`            ${k}: ${v}`);
+  const devs = devices();
+  for (const d of devs) {
+    const what = [d.description, d.available || !d.reason ? '' : `— ${d.reason}`].filter(Boolean).join(' ');
+    lines.push(`  ${d.name.padEnd(9)} ${d.available ? 'available' : 'unavailable'}  ${what}`);
+    for (const [k, v] of Object.entries(d.props)) if (!LIBRARY_PROPS.test(k)) lines.push(`            ${k}: ${v}`);
   }
+  const libs = devs.find((d) => d.libraries)?.libraries;
+  if (libs) lines.push(...libraryLines(libs));
   const ops = n.ops();
   const per = new Map<string, number>();
   for (const o of ops) per.set(o.device, (per.get(o.device) ?? 0) + 1);
@@ -49,7 +71,7 @@ export function diagnose(): { lines: string[]; ok: boolean } {
 
 export function register(program: Command): void {
   program.command('doctor')
-    .description('print the backends and devices (CPU ISA/threads, CUDA availability and why not, versions), the addon path and the Node version')
+    .description('print the backends and devices (CPU ISA/threads, CUDA availability and why not, driver and runtime), the GPU libraries found at run time (cuDNN, cuBLAS: version and file, or where mdmt looked), the addon path and the Node version')
     .action(() => {
       const d = diagnose();
       process.stdout.write(d.lines.join('\n') + '\n');
