@@ -1,11 +1,18 @@
 /**
- * The typed interface of the native addon and its loader. The addon is found at
- * $MDMT_ADDON, else <package root>/$MDMT_BUILD_DIR/Release/mdmt.node (default build/).
- * Every call goes through a wrapper that turns native errors into MdmtError.
+ * The typed interface of the native addon and its loader. The addon is, in this order:
+ * $MDMT_ADDON; <package root>/$MDMT_BUILD_DIR/Release/mdmt.node when MDMT_BUILD_DIR is set;
+ * else what node-gyp-build picks: a local build (build/Release/mdmt.node, from npm install
+ * in this repository or a from-source install) before the prebuilt addon shipped in the
+ * package (prebuilds/linux-x64/mdmt.napi.glibc.node, chosen when platform, architecture and
+ * libc match). Every call goes through a wrapper that turns native errors into MdmtError.
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import nodeGypBuild from 'node-gyp-build';
 import { MdmtError } from '../errors';
+
+/** The N-API version the addon is compiled for (NAPI_VERSION in CMakeLists.txt / binding.gyp). */
+export const NAPI_VERSION = 8;
 
 export type DType = 'float32' | 'int32' | 'uint8' | 'bfloat16' | 'float16';
 export type AttrValue = number | boolean | string | number[];
@@ -65,7 +72,13 @@ export function packageRoot(): string {
 
 export function addonPath(): string {
   if (process.env.MDMT_ADDON) return path.resolve(process.env.MDMT_ADDON);
-  return path.join(packageRoot(), process.env.MDMT_BUILD_DIR || 'build', 'Release', 'mdmt.node');
+  const root = packageRoot();
+  if (process.env.MDMT_BUILD_DIR) return path.join(root, process.env.MDMT_BUILD_DIR, 'Release', 'mdmt.node');
+  try {
+    return nodeGypBuild.path(root);
+  } catch {
+    return path.join(root, 'build', 'Release', 'mdmt.node');
+  }
 }
 
 let cached: NativeAddon | null = null;
@@ -95,7 +108,11 @@ export function native(): NativeAddon {
   if (cached) return cached;
   const p = addonPath();
   if (!fs.existsSync(p)) {
-    throw new MdmtError('ENOADDON', 'mdmt', `native addon not built (looked for ${p}): run npm install`);
+    throw new MdmtError('ENOADDON', 'mdmt', `no native addon for ${process.platform}-${process.arch} (looked for ${p} and ` +
+      `${path.join(packageRoot(), 'prebuilds')}): run npm install (npm rebuild mdmt in a project using mdmt)`);
+  }
+  if (Number(process.versions.napi) < NAPI_VERSION) {
+    throw new MdmtError('ENOADDON', 'mdmt', `Node.js ${process.version} offers N-API ${process.versions.napi}; mdmt needs N-API ${NAPI_VERSION} (Node.js 18 or newer)`);
   }
   try {
     // a compiled addon at a path known only at run time: require is how Node loads it
