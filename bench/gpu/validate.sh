@@ -1,22 +1,45 @@
 #!/usr/bin/env bash
-# One GPU-machine session of the CUDA backend's checks (issue 6), logs under $OUT:
-#   1. build the addon with the CUDA backend (CMake + Ninja into build-gpu/)
-#   2. compile and run the kernel workshops kernels/dev/*.cu (validation + GB/s)
-#   3. the CUDA suites test/cuda/*.test.js, then the op suites with MDMT_DEVICE=cuda
-#      (strict fp32: MDMT_TF32=0, so the fp32 tolerances of test/ops apply)
-# Usage (from the repo root, on the GPU machine, after `source .device/env.sh`):
-#   OUT=/some/dir bash bench/gpu/validate.sh [build|dev|tests|ops]...   (default: all)
+# One GPU-machine session of the CUDA backend's checks, logs under $OUT:
+#   prebuilt  the prebuilt addon exactly as `npm pack` ships it (prebuilds/linux-x64/
+#             mdmt.napi.glibc.node, copied as is: its sha256 is logged): `mdmt doctor` with
+#             LD_LIBRARY_PATH unset (the addon's own search must find cuDNN/cuBLAS, on the H200
+#             only in PyTorch's pip packages) and as env.sh sets it; MDMT_ADDON points at it
+#   build     or: build the addon here with CMake + Ninja into build-gpu/ (MDMT_ADDON -> it)
+#   dev       compile and run the kernel workshops kernels/dev/*.cu (validation + GB/s)
+#   tests     the CUDA suites dist/test/cuda/*.test.js, then
+#   ops       the op suites with MDMT_DEVICE=cuda (strict fp32: MDMT_TF32=0, so the fp32
+#             tolerances of test/ops apply)
+# Prepare on the development machine (no GPU needed), from the repo root:
+#   npm install && node node_modules/typescript/bin/tsc -p tsconfig.json   # dist/ (the suites)
+#   node scripts/pack.js             # dist/ts + prebuilds/: what npm pack puts in the tarball
+#   bash ../shared/gpu/prepare.sh    # .device/ (Node.js + node_modules)
+# then one device call carrying prebuilds, dist and .device (git-ignored paths):
+#   source .device/env.sh && OUT=$OUT bash bench/gpu/validate.sh        (default: prebuilt tests ops)
+#   OUT=/some/dir bash bench/gpu/validate.sh [prebuilt|build|dev|tests|ops|step|bench|torch]...
 set -uo pipefail
 OUT=${OUT:-/tmp/mdmt-gpu}
 mkdir -p "$OUT"
-steps=${*:-build dev tests ops}
+steps=${*:-prebuilt tests ops}
 export PATH=/usr/local/cuda/bin:$PATH
-export MDMT_ADDON=$PWD/build-gpu/mdmt.node
+PREBUILT=$PWD/prebuilds/linux-x64/mdmt.napi.glibc.node
+export MDMT_ADDON=${MDMT_ADDON:-$PREBUILT}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.txt" 2>&1
 git rev-parse HEAD > "$OUT/commit.txt" 2>/dev/null || true
 for s in $steps; do
   case $s in
+    prebuilt)
+      [ -f "$PREBUILT" ] || { echo "no $PREBUILT: run node scripts/pack.js and carry prebuilds/" | tee -a "$OUT/summary.txt"; exit 1; }
+      export MDMT_ADDON=$PREBUILT
+      echo "prebuilt addon $(sha256sum "$PREBUILT" | cut -c1-16) $(stat -c %s "$PREBUILT") bytes" | tee -a "$OUT/summary.txt"
+      ldd "$PREBUILT" > "$OUT/ldd.txt" 2>&1
+      env -u LD_LIBRARY_PATH node bin/mdmt.js doctor > "$OUT/doctor_own_search.txt" 2>&1
+      echo "doctor (LD_LIBRARY_PATH unset) rc=$?" | tee -a "$OUT/summary.txt"
+      grep -E '^  (cuda:|cudnn|cublas)' "$OUT/doctor_own_search.txt" | cut -c1-200 | tee -a "$OUT/summary.txt"
+      node bin/mdmt.js doctor > "$OUT/doctor_env.txt" 2>&1
+      echo "doctor (env.sh LD_LIBRARY_PATH) rc=$?" | tee -a "$OUT/summary.txt"
+      ;;
     build)
+      export MDMT_ADDON=$PWD/build-gpu/mdmt.node
       t0=$(date +%s)
       cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DMDMT_CUDA=ON \
         -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DCMAKE_LIBRARY_OUTPUT_DIRECTORY="$PWD/build-gpu" > "$OUT/cmake.log" 2>&1 &&
