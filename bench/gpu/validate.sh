@@ -9,17 +9,19 @@
 #   tests     the CUDA suites dist/test/cuda/*.test.js, then
 #   ops       the op suites with MDMT_DEVICE=cuda (strict fp32: MDMT_TF32=0, so the fp32
 #             tolerances of test/ops apply)
+#   ptx       the CUDA op suite again with CUDA_FORCE_PTX_JIT=1: the compute_90 PTX the addon
+#             carries for GPUs newer than sm_90, JIT-compiled by the driver instead of the SASS
 # Prepare on the development machine (no GPU needed), from the repo root:
 #   npm install && node node_modules/typescript/bin/tsc -p tsconfig.json   # dist/ (the suites)
 #   node scripts/pack.js             # dist/ts + prebuilds/: what npm pack puts in the tarball
 #   bash ../shared/gpu/prepare.sh    # .device/ (Node.js + node_modules)
 # then one device call carrying prebuilds, dist and .device (git-ignored paths):
-#   source .device/env.sh && OUT=$OUT bash bench/gpu/validate.sh        (default: prebuilt tests ops)
-#   OUT=/some/dir bash bench/gpu/validate.sh [prebuilt|build|dev|tests|ops|step|bench|torch]...
+#   source .device/env.sh && OUT=$OUT bash bench/gpu/validate.sh        (default: prebuilt tests ops ptx)
+#   OUT=/some/dir bash bench/gpu/validate.sh [prebuilt|build|dev|tests|ops|ptx|step|bench|torch]...
 set -uo pipefail
 OUT=${OUT:-/tmp/mdmt-gpu}
 mkdir -p "$OUT"
-steps=${*:-prebuilt tests ops}
+steps=${*:-prebuilt tests ops ptx}
 export PATH=/usr/local/cuda/bin:$PATH
 PREBUILT=$PWD/prebuilds/linux-x64/mdmt.napi.glibc.node
 export MDMT_ADDON=${MDMT_ADDON:-$PREBUILT}
@@ -32,10 +34,12 @@ for s in $steps; do
       export MDMT_ADDON=$PREBUILT
       echo "prebuilt addon $(sha256sum "$PREBUILT" | cut -c1-16) $(stat -c %s "$PREBUILT") bytes" | tee -a "$OUT/summary.txt"
       ldd "$PREBUILT" > "$OUT/ldd.txt" 2>&1
-      env -u LD_LIBRARY_PATH node bin/mdmt.js doctor > "$OUT/doctor_own_search.txt" 2>&1
+      # the doctor's report without the CLI (which loads sharp, left off the device)
+      doctor="console.log(require('./dist/ts/cli/doctor.js').diagnose().lines.join('\n'))"
+      env -u LD_LIBRARY_PATH node -e "$doctor" > "$OUT/doctor_own_search.txt" 2>&1
       echo "doctor (LD_LIBRARY_PATH unset) rc=$?" | tee -a "$OUT/summary.txt"
       grep -E '^  (cuda:|cudnn|cublas)' "$OUT/doctor_own_search.txt" | cut -c1-200 | tee -a "$OUT/summary.txt"
-      node bin/mdmt.js doctor > "$OUT/doctor_env.txt" 2>&1
+      node -e "$doctor" > "$OUT/doctor_env.txt" 2>&1
       echo "doctor (env.sh LD_LIBRARY_PATH) rc=$?" | tee -a "$OUT/summary.txt"
       ;;
     build)
@@ -83,6 +87,10 @@ for s in $steps; do
       timeout ${MDMT_TORCH_TIMEOUT:-400} python3 bench/peers/torch_step.py ${MDMT_TORCH_MODELS:+--models $MDMT_TORCH_MODELS} --steps ${MDMT_BENCH_STEPS:-6} --warmup 3 --json "$OUT/torch_step.jsonl" > "$OUT/torch.log" 2>&1
       echo "torch rc=$?" | tee -a "$OUT/summary.txt"; head -1 "$OUT/torch.log" | tee -a "$OUT/summary.txt"
       cat "$OUT/torch_step.jsonl" | tee -a "$OUT/summary.txt"
+      ;;
+    ptx)
+      CUDA_FORCE_PTX_JIT=1 MDMT_TF32=0 timeout 300 node node_modules/uvu/bin.js dist/test/cuda 'ops\.test\.js$' > "$OUT/ptx_jit.log" 2>&1
+      echo "cuda ops with CUDA_FORCE_PTX_JIT=1 rc=$? $(grep -E 'Total|Passed|Skipped' "$OUT/ptx_jit.log" | tr -s ' \n' ' ')" | tee -a "$OUT/summary.txt"
       ;;
     ops)
       MDMT_DEVICE=cuda MDMT_TF32=0 timeout 400 node node_modules/uvu/bin.js dist/test/ops '\.test\.js$' > "$OUT/ops_cuda.log" 2>&1
