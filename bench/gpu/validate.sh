@@ -34,11 +34,12 @@ for s in $steps; do
       export MDMT_ADDON=$PREBUILT
       echo "prebuilt addon $(sha256sum "$PREBUILT" | cut -c1-16) $(stat -c %s "$PREBUILT") bytes" | tee -a "$OUT/summary.txt"
       ldd "$PREBUILT" > "$OUT/ldd.txt" 2>&1
-      # the doctor's report without the CLI (which loads sharp, left off the device)
-      doctor="console.log(require('./dist/ts/cli/doctor.js').diagnose().lines.join('\n'))"
+      # devices() as mdmt doctor reports it, without the CLI (which loads sharp, left off the device)
+      doctor="for (const d of require('./dist/ts/devices.js').devices()) { console.log(d.name, d.available ? 'available' : 'unavailable: ' + d.reason, d.description);
+        for (const [k, v] of Object.entries(d.props)) console.log('  ' + k + ': ' + v); }"
       env -u LD_LIBRARY_PATH node -e "$doctor" > "$OUT/doctor_own_search.txt" 2>&1
       echo "doctor (LD_LIBRARY_PATH unset) rc=$?" | tee -a "$OUT/summary.txt"
-      grep -E '^  (cuda:|cudnn|cublas)' "$OUT/doctor_own_search.txt" | cut -c1-200 | tee -a "$OUT/summary.txt"
+      grep -E '^(cuda:|  (cudnn|cublas|driver|build))' "$OUT/doctor_own_search.txt" | cut -c1-200 | tee -a "$OUT/summary.txt"
       node -e "$doctor" > "$OUT/doctor_env.txt" 2>&1
       echo "doctor (env.sh LD_LIBRARY_PATH) rc=$?" | tee -a "$OUT/summary.txt"
       ;;
