@@ -1,0 +1,53 @@
+// Shared by the CPU convolution files: native/cpu/conv2d.cc (im2col + GEMM, the general
+// case) and native/cpu/depthwise.cc (direct loops for groups == C). Internal to the CPU
+// backend: the geometry both read, the per-thread im2col / padded-plane workspace, the
+// AVX-512 strided loads their inner loops share, and the depthwise entry points.
+#pragma once
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#include <cstdint>
+
+#include "gemm.h"
+
+namespace mdmt {
+namespace cpu_conv {
+
+struct Geom {
+  int64_t N, C, H, W, K, R, S, P, Q, G, Cg, Kg;
+  int64_t sh, sw, ph, pw, dh, dw;
+  GemmIsa isa;
+  bool pointwise() const { return R == 1 && S == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+  bool depthwise() const { return G == C && G > 1; }
+  int64_t crs() const { return Cg * R * S; }
+};
+
+// A grow-only float workspace per thread (im2col columns, padded depthwise planes).
+float* col_buffer(int64_t floats);
+
+#if defined(__x86_64__) || defined(__i386__)
+#define MDMT_AVX512 __attribute__((target("avx512f")))
+// 16 consecutive outputs of stride 2 from x[2i .. 2i+30]: two masked loads (element 2i+31
+// is never read), then the even lanes of both.
+MDMT_AVX512 inline __m512 load_even16(const float* x, int64_t m) {  // m = outputs wanted (1..16)
+  const int64_t need = 2 * m - 1;  // elements x[0 .. need)
+  const __mmask16 lo = need >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << need) - 1);
+  const __mmask16 hi = need > 16 ? static_cast<__mmask16>((1u << (need - 16)) - 1) : 0;
+  const __m512 a = _mm512_maskz_loadu_ps(lo, x), b = _mm512_maskz_loadu_ps(hi, x + 16);
+  const __m512i idx = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  return _mm512_permutex2var_ps(a, idx, b);
+}
+MDMT_AVX512 inline __mmask16 tail_mask(int64_t m) { return m >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << m) - 1); }
+MDMT_AVX512 inline __m512 load_s(const float* x, int64_t m, int64_t sx) {  // sx is 1 or 2
+  return sx == 1 ? _mm512_maskz_loadu_ps(tail_mask(m), x) : load_even16(x, m);
+}
+#endif
+
+// Depthwise convs (groups == C, Cg == 1; native/cpu/depthwise.cc).
+void dw_forward(const Geom& g, const float* x, const float* w, const float* b, float* y);
+void dw_bwd_data(const Geom& g, const float* dy, const float* w, float* dx);
+void dw_bwd_filter(const Geom& g, const float* dy, const float* x, float* dwt);
+
+}  // namespace cpu_conv
+}  // namespace mdmt
