@@ -15,8 +15,8 @@ struct Key {
   DeviceType dev;
   bool operator<(const Key& o) const { return name < o.name || (name == o.name && dev < o.dev); }
 };
-std::map<Key, OpFn>& table() {
-  static std::map<Key, OpFn> t;
+std::map<Key, OpKernel>& table() {
+  static std::map<Key, OpKernel> t;
   return t;
 }
 const std::set<std::string>& known() {
@@ -27,11 +27,11 @@ const std::set<std::string>& known() {
 }
 }  // namespace
 
-void register_op(const char* name, DeviceType dev, OpFn fn) { table()[Key{name, dev}] = fn; }
+void register_op(const char* name, DeviceType dev, OpKernel k) { table()[Key{name, dev}] = k; }
 
-OpFn find_op(const std::string& name, DeviceType dev) {
+OpKernel find_op(const std::string& name, DeviceType dev) {
   auto it = table().find(Key{name, dev});
-  return it == table().end() ? nullptr : it->second;
+  return it == table().end() ? OpKernel() : it->second;
 }
 
 std::vector<std::pair<std::string, DeviceType>> registered_ops() {

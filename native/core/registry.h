@@ -1,9 +1,20 @@
-// The op registry: (op name, device type) -> kernel function. Kernels register themselves
-// with MDMT_REGISTER_OP in their own translation unit (native/cpu/<op>.cc,
-// native/cuda/<op>.cc), so adding an op never touches a central switch.
+// The op registry: (op name, device type) -> kernel. Kernels register themselves in their
+// own translation unit (native/cpu/<family>.cc, native/cuda/<family>.cc), so adding an op
+// never touches a central switch.
+//
+// Prepare once, run many times. An op is two functions: prepare(ctx) reads the attributes,
+// validates counts, dtypes, shapes and devices and derives the geometry into an immutable
+// spec (the backend-neutral contract of native/ops/<family>.h, plus any backend limit);
+// run(ctx, spec) only computes. Eager calls run(prepare(ctx)); a step plan prepares each
+// step once and replays run() with tensors of the same dtypes and shapes. Attributes are
+// frozen into the spec: a caller that changes them between runs (per-run scalars such as
+// lr, bias corrections, dropout seeds) prepares again or calls the kernel eagerly.
 #pragma once
+#include <cstddef>
 #include <map>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -52,20 +63,64 @@ struct OpCtx {
   void expect_shape(const Tensor& t, const char* name, const Shape& shape) const;
 };
 
-using OpFn = void (*)(OpCtx&);
+// A prepared spec, type-erased; the kernel that made it knows its type.
+using Prepared = std::shared_ptr<const void>;
+using PrepareFn = Prepared (*)(const OpCtx&);
+using RunFn = void (*)(OpCtx&, const void* spec);
+using EagerFn = void (*)(OpCtx&);
 
-void register_op(const char* name, DeviceType dev, OpFn fn);
-OpFn find_op(const std::string& name, DeviceType dev);  // nullptr if absent
+// What find_op returns: callable as before (fn(ctx) = run(prepare(ctx)), with the spec on
+// the stack), plus the two halves for callers that replay an op.
+struct OpKernel {
+  PrepareFn prepare = nullptr;
+  RunFn run = nullptr;
+  EagerFn eager = nullptr;
+  OpKernel() = default;
+  OpKernel(std::nullptr_t) {}
+  explicit operator bool() const { return eager != nullptr; }
+  void operator()(OpCtx& c) const { eager(c); }
+};
+using OpFn = OpKernel;
+
+void register_op(const char* name, DeviceType dev, OpKernel k);
+OpKernel find_op(const std::string& name, DeviceType dev);  // empty (false) if absent
 std::vector<std::pair<std::string, DeviceType>> registered_ops();
 bool is_known_op(const std::string& name);  // listed in op_names.h
 
+// The kernel of PREPARE: Spec(const OpCtx&) and RUN: void(OpCtx&, const Spec&).
+template <auto PREPARE, auto RUN>
+OpKernel spec_kernel() {
+  using Spec = std::decay_t<decltype(PREPARE(std::declval<const OpCtx&>()))>;
+  OpKernel k;
+  k.prepare = [](const OpCtx& c) -> Prepared { return std::make_shared<const Spec>(PREPARE(c)); };
+  k.run = [](OpCtx& c, const void* s) { RUN(c, *static_cast<const Spec*>(s)); };
+  k.eager = [](OpCtx& c) { RUN(c, PREPARE(c)); };
+  return k;
+}
+
+// The kernel of a function that validates and computes in one (its spec is empty, so a
+// replay validates again).
+template <auto FN>
+OpKernel plain_kernel() {
+  OpKernel k;
+  k.prepare = [](const OpCtx&) -> Prepared { return nullptr; };
+  k.run = [](OpCtx& c, const void*) { FN(c); };
+  k.eager = [](OpCtx& c) { FN(c); };
+  return k;
+}
+
 struct OpRegistrar {
-  OpRegistrar(const char* name, DeviceType dev, OpFn fn) { register_op(name, dev, fn); }
+  OpRegistrar(const char* name, DeviceType dev, OpKernel k) { register_op(name, dev, k); }
 };
 
 #define MDMT_CAT2(a, b) a##b
 #define MDMT_CAT(a, b) MDMT_CAT2(a, b)
-#define MDMT_REGISTER_OP(NAME, DEV, FN) \
-  static ::mdmt::OpRegistrar MDMT_CAT(mdmt_registrar_, __LINE__)(NAME, ::mdmt::DeviceType::DEV, FN)
+#define MDMT_REGISTER_KERNEL(NAME, DEV, KERNEL) \
+  static ::mdmt::OpRegistrar MDMT_CAT(mdmt_registrar_, __LINE__)(NAME, ::mdmt::DeviceType::DEV, KERNEL)
+// The usual form: the family's prepare (native/ops/<family>.h, or a backend wrapper that
+// adds its own limits) and the backend's run.
+#define MDMT_REGISTER_SPEC_OP(NAME, DEV, PREPARE, RUN) \
+  MDMT_REGISTER_KERNEL(NAME, DEV, (::mdmt::spec_kernel<PREPARE, RUN>()))
+#define MDMT_REGISTER_OP(NAME, DEV, FN) MDMT_REGISTER_KERNEL(NAME, DEV, (::mdmt::plain_kernel<FN>()))
 
 }  // namespace mdmt

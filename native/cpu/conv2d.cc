@@ -38,45 +38,6 @@ namespace {
 
 constexpr int64_t kColFloats = int64_t(1) << 22;  // 16 MiB of im2col workspace per thread
 
-std::vector<int64_t> pair_attr(const OpCtx& c, const char* k, int64_t def, int64_t min) {
-  std::vector<int64_t> v = c.attrs.ints(c.op, k, {def, def});
-  if (v.size() == 1) v.push_back(v[0]);
-  if (v.size() != 2 || v[0] < min || v[1] < min)
-    MDMT_FAIL(code::kInvalid, c.op, "attribute '" << k << "' must be two integers >= " << min);
-  return v;
-}
-
-// Reads the attributes and checks x [N,C,H,W], w [K,C/G,R,S] and y [N,K,P,Q] against each
-// other (each op gets two of x, w, y as inputs and the third as its output).
-Geom make_geom(const OpCtx& c, const Shape& x, const Shape& w, const Shape& y) {
-  Geom g{};
-  auto st = pair_attr(c, "stride", 1, 1), pd = pair_attr(c, "padding", 0, 0), dl = pair_attr(c, "dilation", 1, 1);
-  g.sh = st[0], g.sw = st[1], g.ph = pd[0], g.pw = pd[1], g.dh = dl[0], g.dw = dl[1];
-  g.G = c.attrs.i(c.op, "groups", 1);
-  if (g.G < 1) MDMT_FAIL(code::kInvalid, c.op, "attribute 'groups' must be >= 1, got " << g.G);
-  g.N = x[0], g.C = x[1], g.H = x[2], g.W = x[3];
-  g.K = w[0], g.R = w[2], g.S = w[3];
-  if (g.C % g.G || g.K % g.G)
-    MDMT_FAIL(code::kShape, c.op, "groups " << g.G << " must divide in-channels " << g.C << " and out-channels " << g.K);
-  g.Cg = g.C / g.G, g.Kg = g.K / g.G;
-  if (w[1] != g.Cg)
-    MDMT_FAIL(code::kShape, c.op, "w " << shape_str(w) << " must have C/groups = " << g.Cg << " input channels (x " << shape_str(x) << ", groups " << g.G << ")");
-  if (g.R < 1 || g.S < 1) MDMT_FAIL(code::kShape, c.op, "w " << shape_str(w) << " has an empty kernel");
-  const int64_t eh = g.H + 2 * g.ph - g.dh * (g.R - 1) - 1, ew = g.W + 2 * g.pw - g.dw * (g.S - 1) - 1;
-  if (eh < 0 || ew < 0)
-    MDMT_FAIL(code::kShape, c.op, "kernel " << g.R << "x" << g.S << " (dilation " << g.dh << "," << g.dw << ") is larger than the padded input " << shape_str(x));
-  g.P = eh / g.sh + 1, g.Q = ew / g.sw + 1;
-  const Shape ye{g.N, g.K, g.P, g.Q};
-  if (y != ye) MDMT_FAIL(code::kShape, c.op, "output/gradient " << shape_str(y) << " must have shape " << shape_str(ye) << " for x " << shape_str(x) << " and w " << shape_str(w));
-  g.isa = parse_gemm_isa(c.op, c.attrs.s(c.op, "isa", "auto"));
-  return g;
-}
-
-void require4(const OpCtx& c, const Tensor& t, const char* name) {
-  if (t.ndim() != 4) MDMT_FAIL(code::kShape, c.op, "'" << name << "' must have 4 dims, got " << t.shape_str());
-  if (!t.contiguous()) MDMT_FAIL(code::kInvalid, c.op, "'" << name << "' must be contiguous");
-}
-
 // ---- row primitives (the inner loops of im2col, col2im and the depthwise kernels) ----------
 // Chosen per call from the conv's ISA (the GEMM's: attribute isa, else the best one here).
 //   gather: d[i] = x[i·sx]          axpy:  y[i] += a·x[i·sx]          dot: Σ a[i]·x[i·sx]
@@ -301,34 +262,22 @@ void run_tasks(int64_t T, const std::function<void(int64_t)>& task) {
 
 // ---- the three ops ----------------------------------------------------------------------
 
-// Operands of the three ops: float32 and 4-D, named as in docs/ops.md.
-const Tensor& in4(const OpCtx& c, size_t i, const char* name) {
-  const Tensor& t = c.input(i, name, DType::F32);
-  require4(c, t, name);
-  return t;
+// The family's checks and geometry (native/ops/conv2d.h) plus the CPU-only GEMM isa.
+Geom with_isa(const OpCtx& c, const Conv2dSpec& s) {
+  Geom g;
+  static_cast<Conv2dSpec&>(g) = s;
+  g.isa = parse_gemm_isa(c.op, c.attrs.s(c.op, "isa", "auto"));
+  return g;
 }
-Tensor& out4(const OpCtx& c, const char* name) {
-  Tensor& t = *c.out[0];
-  if (t.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output '" << name << "' must be float32");
-  require4(c, t, name);
-  return t;
-}
-void same_batch(const OpCtx& c, const Tensor& a, const char* an, const Tensor& b, const char* bn) {
-  if (a.dim(0) != b.dim(0))
-    MDMT_FAIL(code::kShape, c.op, an << " " << a.shape_str() << " and " << bn << " " << b.shape_str() << " differ in batch");
-}
+Geom conv2d_prepare(const OpCtx& c) { return with_isa(c, conv2d_spec(c)); }
+Geom bwd_data_prepare(const OpCtx& c) { return with_isa(c, conv2d_bwd_data_spec(c)); }
+Geom bwd_filter_prepare(const OpCtx& c) { return with_isa(c, conv2d_bwd_filter_spec(c)); }
 
-void conv2d_cpu(OpCtx& c) {
-  c.expect_counts(2, 3, 1, 1);
-  const Tensor& x = in4(c, 0, "x");
-  const Tensor& w = in4(c, 1, "w");
-  Tensor& y = out4(c, "y");
-  const Geom g = make_geom(c, x.shape, w.shape, y.shape);
-  const Tensor* bt = c.in.size() == 3 ? &c.input(2, "b", DType::F32, 1) : nullptr;
-  if (bt && bt->dim(0) != g.K) MDMT_FAIL(code::kShape, c.op, "b " << bt->shape_str() << " must have " << g.K << " elements");
-  const float *px = x.data<float>(), *pw = w.data<float>(), *pb = bt ? bt->data<float>() : nullptr;
-  float* py = y.data<float>();
-  if (y.numel() == 0) return;
+void conv2d_cpu(OpCtx& c, const Geom& g) {
+  const float *px = c.in[0]->data<float>(), *pw = c.in[1]->data<float>();
+  const float* pb = g.bias ? c.in[2]->data<float>() : nullptr;
+  float* py = c.out[0]->data<float>();
+  if (g.N * g.K * g.P * g.Q == 0) return;
   if (g.depthwise()) return dw_forward(g, px, pw, pb, py);
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
   const Batching bt_ = make_batching(g, num_threads());
@@ -364,16 +313,10 @@ void conv2d_cpu(OpCtx& c) {
   });
 }
 
-void conv2d_bwd_data_cpu(OpCtx& c) {
-  c.expect_counts(2, 1);
-  const Tensor& dy = in4(c, 0, "dy");
-  const Tensor& w = in4(c, 1, "w");
-  Tensor& dx = out4(c, "dx");
-  same_batch(c, dx, "dx", dy, "dy");
-  const Geom g = make_geom(c, dx.shape, w.shape, dy.shape);
-  const float *pdy = dy.data<float>(), *pw = w.data<float>();
-  float* pdx = dx.data<float>();
-  if (dx.numel() == 0) return;
+void conv2d_bwd_data_cpu(OpCtx& c, const Geom& g) {
+  const float *pdy = c.in[0]->data<float>(), *pw = c.in[1]->data<float>();
+  float* pdx = c.out[0]->data<float>();
+  if (g.N * g.C * g.H * g.W == 0) return;
   if (g.depthwise()) return dw_bwd_data(g, pdy, pw, pdx);
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
   const Batching bt_ = make_batching(g, num_threads());
@@ -410,18 +353,13 @@ void conv2d_bwd_data_cpu(OpCtx& c) {
   });
 }
 
-void conv2d_bwd_filter_cpu(OpCtx& c) {
-  c.expect_counts(2, 1);
-  const Tensor& dy = in4(c, 0, "dy");
-  const Tensor& x = in4(c, 1, "x");
-  Tensor& dw = out4(c, "dw");
-  same_batch(c, x, "x", dy, "dy");
-  const Geom g = make_geom(c, x.shape, dw.shape, dy.shape);
-  const float *pdy = dy.data<float>(), *px = x.data<float>();
-  float* pdw = dw.data<float>();
-  if (dw.numel() == 0) return;
+void conv2d_bwd_filter_cpu(OpCtx& c, const Geom& g) {
+  const float *pdy = c.in[0]->data<float>(), *px = c.in[1]->data<float>();
+  float* pdw = c.out[0]->data<float>();
+  const int64_t dw_numel = g.K * g.crs();
+  if (dw_numel == 0) return;
   if (g.N == 0 || g.P * g.Q == 0) {
-    std::fill(pdw, pdw + dw.numel(), 0.f);
+    std::fill(pdw, pdw + dw_numel, 0.f);
     return;
   }
   if (g.depthwise()) return dw_bwd_filter(g, pdy, px, pdw);
@@ -482,9 +420,9 @@ void conv2d_bwd_filter_cpu(OpCtx& c) {
 
 }  // namespace
 
-MDMT_REGISTER_OP("conv2d", CPU, conv2d_cpu);
-MDMT_REGISTER_OP("conv2d_bwd_data", CPU, conv2d_bwd_data_cpu);
-MDMT_REGISTER_OP("conv2d_bwd_filter", CPU, conv2d_bwd_filter_cpu);
+MDMT_REGISTER_SPEC_OP("conv2d", CPU, conv2d_prepare, conv2d_cpu);
+MDMT_REGISTER_SPEC_OP("conv2d_bwd_data", CPU, bwd_data_prepare, conv2d_bwd_data_cpu);
+MDMT_REGISTER_SPEC_OP("conv2d_bwd_filter", CPU, bwd_filter_prepare, conv2d_bwd_filter_cpu);
 
 }  // namespace cpu_conv
 }  // namespace mdmt

@@ -1,6 +1,6 @@
 // Shared by the CPU convolution files: native/cpu/conv2d.cc (im2col + GEMM, the general
 // case) and native/cpu/depthwise.cc (direct loops for groups == C). Internal to the CPU
-// backend: the geometry both read, the per-thread im2col / padded-plane workspace, the
+// backend: the geometry both read (the conv2d spec plus the GEMM isa), the per-thread im2col / padded-plane workspace, the
 // AVX-512 strided loads their inner loops share, and the depthwise entry points.
 #pragma once
 #if defined(__x86_64__) || defined(__i386__)
@@ -9,18 +9,15 @@
 
 #include <cstdint>
 
+#include "../ops/conv2d.h"
 #include "gemm.h"
 
 namespace mdmt {
 namespace cpu_conv {
 
-struct Geom {
-  int64_t N, C, H, W, K, R, S, P, Q, G, Cg, Kg;
-  int64_t sh, sw, ph, pw, dh, dw;
-  GemmIsa isa;
-  bool pointwise() const { return R == 1 && S == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
-  bool depthwise() const { return G == C && G > 1; }
-  int64_t crs() const { return Cg * R * S; }
+// The family's checked geometry (native/ops/conv2d.h) and the GEMM micro-kernel to use.
+struct Geom : Conv2dSpec {
+  GemmIsa isa = GemmIsa::Auto;
 };
 
 // A grow-only float workspace per thread (im2col columns, padded depthwise planes).

@@ -1,7 +1,9 @@
-// fill / copy / cast on CUDA (docs/ops.md "memory"); bf16 and f16 are CUDA-only dtypes.
+// fill / copy / cast on CUDA (docs/ops.md "memory"; contract in native/ops/memory.h);
+// bf16 and f16 are CUDA-only dtypes.
 #include <cmath>
 #include <cstring>
 
+#include "../ops/memory.h"
 #include "common.h"
 
 namespace mdmt {
@@ -39,54 +41,44 @@ uint16_t f32_to_f16_bits(float f) {
   return static_cast<uint16_t>(h);
 }
 
-void fill_cuda(OpCtx& c) {
-  c.expect_counts(0, 1);
+void fill_cuda(OpCtx& c, const FillSpec& s) {
   Tensor& y = *c.out[0];
-  double v = c.attrs.f(c.op, "value");
   uint32_t bits = 0;
-  int es = static_cast<int>(dtype_size(y.dtype));
-  switch (y.dtype) {
-    case DType::F32: { float f = static_cast<float>(v); std::memcpy(&bits, &f, 4); break; }
-    case DType::I32: { int32_t i = static_cast<int32_t>(v); std::memcpy(&bits, &i, 4); break; }
-    case DType::U8: bits = static_cast<uint8_t>(v); break;
-    case DType::BF16: bits = f32_to_bf16_bits(static_cast<float>(v)); break;
-    case DType::F16: bits = f32_to_f16_bits(static_cast<float>(v)); break;
+  switch (s.dtype) {
+    case DType::F32: { float f = static_cast<float>(s.value); std::memcpy(&bits, &f, 4); break; }
+    case DType::I32: { int32_t i = static_cast<int32_t>(s.value); std::memcpy(&bits, &i, 4); break; }
+    case DType::U8: bits = static_cast<uint8_t>(s.value); break;
+    case DType::BF16: bits = f32_to_bf16_bits(static_cast<float>(s.value)); break;
+    case DType::F16: bits = f32_to_f16_bits(static_cast<float>(s.value)); break;
   }
   DeviceCtx& d = ctx_of(c);
-  cudaCheck(c.op, k::fill(y.raw(), bits, es, y.numel(), d.stream));
+  cudaCheck(c.op, k::fill(y.raw(), bits, static_cast<int>(dtype_size(s.dtype)), s.n, d.stream));
 }
 
-void copy_cuda(OpCtx& c) {
-  c.expect_counts(1, 1);
+void copy_cuda(OpCtx& c, const CopySpec& s) {
   const Tensor& x = *c.in[0];
   Tensor& y = *c.out[0];
-  if (x.dtype != y.dtype)
-    MDMT_FAIL(code::kDType, c.op, "x is " << dtype_name(x.dtype) << " but y is " << dtype_name(y.dtype) << " (use cast)");
-  if (x.numel() != y.numel())
-    MDMT_FAIL(code::kShape, c.op, "x " << x.shape_str() << " and y " << y.shape_str() << " differ in size");
   DeviceCtx& d = ctx_of(c);
-  if (x.nbytes() && x.raw() != y.raw())
-    cudaCheck(c.op, cudaMemcpyAsync(y.raw(), x.raw(), x.nbytes(), cudaMemcpyDeviceToDevice, d.stream));
+  if (s.bytes && x.raw() != y.raw())
+    cudaCheck(c.op, cudaMemcpyAsync(y.raw(), x.raw(), s.bytes, cudaMemcpyDeviceToDevice, d.stream));
 }
 
-void cast_cuda(OpCtx& c) {
-  c.expect_counts(1, 1);
+void cast_cuda(OpCtx& c, const CastSpec& s) {
   const Tensor& x = *c.in[0];
   Tensor& y = *c.out[0];
-  if (x.shape != y.shape) MDMT_FAIL(code::kShape, c.op, "x " << x.shape_str() << " and y " << y.shape_str() << " differ");
   DeviceCtx& d = ctx_of(c);
-  if (x.dtype == y.dtype) {
-    if (x.nbytes()) cudaCheck(c.op, cudaMemcpyAsync(y.raw(), x.raw(), x.nbytes(), cudaMemcpyDeviceToDevice, d.stream));
+  if (s.from == s.to) {
+    if (s.bytes) cudaCheck(c.op, cudaMemcpyAsync(y.raw(), x.raw(), s.bytes, cudaMemcpyDeviceToDevice, d.stream));
     return;
   }
-  cudaCheck(c.op, k::cast(y.raw(), static_cast<int>(y.dtype), x.raw(), static_cast<int>(x.dtype), x.numel(), d.stream));
+  cudaCheck(c.op, k::cast(y.raw(), static_cast<int>(s.to), x.raw(), static_cast<int>(s.from), s.n, d.stream));
 }
 
 }  // namespace
 
-MDMT_REGISTER_OP("fill", CUDA, fill_cuda);
-MDMT_REGISTER_OP("copy", CUDA, copy_cuda);
-MDMT_REGISTER_OP("cast", CUDA, cast_cuda);
+MDMT_REGISTER_SPEC_OP("fill", CUDA, fill_spec, fill_cuda);
+MDMT_REGISTER_SPEC_OP("copy", CUDA, copy_spec, copy_cuda);
+MDMT_REGISTER_SPEC_OP("cast", CUDA, cast_spec, cast_cuda);
 
 }  // namespace cuda
 }  // namespace mdmt
