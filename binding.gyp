@@ -6,7 +6,7 @@
     "target_name": "mdmt",
     "sources": [
       "<!@(node -p \"require('fs').readdirSync('native').filter(f=>f.endsWith('.cc')).map(f=>'native/'+f).join(' ')\")",
-      "<!@(node -p \"['core','ops','cpu','no_cuda'].flatMap(d=>require('fs').readdirSync('native/'+d).filter(f=>f.endsWith('.cc')).map(f=>'native/'+d+'/'+f)).join(' ')\")"
+      "<!@(node -p \"['core','ops','napi','cpu','no_cuda'].flatMap(d=>require('fs').readdirSync('native/'+d).filter(f=>f.endsWith('.cc')).map(f=>'native/'+d+'/'+f)).join(' ')\")"
     ],
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native", "kernels"],
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED",

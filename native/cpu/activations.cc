@@ -1,7 +1,8 @@
-// CPU activations and their backward ops (docs/ops.md "activations"): one functor each.
+// CPU activations and their backward ops (docs/ops.md "activations"; contract in
+// native/ops/activations.h): one functor each.
 #include <cmath>
 
-#include "../core/registry.h"
+#include "../ops/activations.h"
 #include "parallel.h"
 
 namespace mdmt {
@@ -10,29 +11,21 @@ namespace {
 constexpr int64_t kGrain = 1 << 14;
 
 template <class F>
-void unary(OpCtx& c, F f) {
-  c.expect_counts(1, 1);
-  const Tensor& x = c.input(0, "x", DType::F32);
-  Tensor& y = c.output(0, "y", DType::F32, x.shape);
-  const float* px = x.data<float>();
-  float* py = y.data<float>();
-  parallel_for(0, x.numel(), kGrain, [&](int64_t lo, int64_t hi) {
+void unary(OpCtx& c, int64_t n, F f) {
+  const float* px = c.in[0]->data<float>();
+  float* py = c.out[0]->data<float>();
+  parallel_for(0, n, kGrain, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) py[i] = f(px[i]);
   });
 }
 
 // dx = g(dy, t) where t is x or y as the op's contract says
 template <class G>
-void backward(OpCtx& c, const char* tname, G g) {
-  c.expect_counts(2, 1);
-  const Tensor& dy = c.input(0, "dy", DType::F32);
-  const Tensor& t = c.input(1, tname, DType::F32);
-  c.expect_shape(t, tname, dy.shape);
-  Tensor& dx = c.output(0, "dx", DType::F32, dy.shape);
-  const float* pd = dy.data<float>();
-  const float* pt = t.data<float>();
-  float* po = dx.data<float>();
-  parallel_for(0, dy.numel(), kGrain, [&](int64_t lo, int64_t hi) {
+void backward(OpCtx& c, int64_t n, G g) {
+  const float* pd = c.in[0]->data<float>();
+  const float* pt = c.in[1]->data<float>();
+  float* po = c.out[0]->data<float>();
+  parallel_for(0, n, kGrain, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) po[i] = g(pd[i], pt[i]);
   });
 }
@@ -42,34 +35,35 @@ inline float sigm(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 // NaN propagates as in IEEE and PyTorch: every comparison is written so that NaN takes the
 // identity branch (relu(NaN) = NaN; a backward passes dy where x or y is NaN, as
 // threshold_backward / hardtanh_backward / hardswish_backward do).
-void relu(OpCtx& c) { unary(c, [](float x) { return x < 0.f ? 0.f : x; }); }
-void relu_bwd(OpCtx& c) { backward(c, "y", [](float d, float y) { return y <= 0.f ? 0.f : d; }); }
-void relu6(OpCtx& c) { unary(c, [](float x) { return x < 0.f ? 0.f : (x > 6.f ? 6.f : x); }); }
-void relu6_bwd(OpCtx& c) { backward(c, "x", [](float d, float x) { return x <= 0.f || x >= 6.f ? 0.f : d; }); }
-void silu(OpCtx& c) { unary(c, [](float x) { return x * sigm(x); }); }
-void silu_bwd(OpCtx& c) {
-  backward(c, "x", [](float d, float x) { float s = sigm(x); return d * s * (1.f + x * (1.f - s)); });
+using Spec = ActivationSpec;
+void relu(OpCtx& c, const Spec& s) { unary(c, s.n, [](float x) { return x < 0.f ? 0.f : x; }); }
+void relu_bwd(OpCtx& c, const Spec& s) { backward(c, s.n, [](float d, float y) { return y <= 0.f ? 0.f : d; }); }
+void relu6(OpCtx& c, const Spec& s) { unary(c, s.n, [](float x) { return x < 0.f ? 0.f : (x > 6.f ? 6.f : x); }); }
+void relu6_bwd(OpCtx& c, const Spec& s) { backward(c, s.n, [](float d, float x) { return x <= 0.f || x >= 6.f ? 0.f : d; }); }
+void silu(OpCtx& c, const Spec& s) { unary(c, s.n, [](float x) { return x * sigm(x); }); }
+void silu_bwd(OpCtx& c, const Spec& s) {
+  backward(c, s.n, [](float d, float x) { float g = sigm(x); return d * g * (1.f + x * (1.f - g)); });
 }
-void sigmoid(OpCtx& c) { unary(c, [](float x) { return sigm(x); }); }
-void sigmoid_bwd(OpCtx& c) { backward(c, "y", [](float d, float y) { return d * y * (1.f - y); }); }
-void hardswish(OpCtx& c) {
-  unary(c, [](float x) { float r = x + 3.f; r = r < 0.f ? 0.f : (r > 6.f ? 6.f : r); return x * r / 6.f; });
+void sigmoid(OpCtx& c, const Spec& s) { unary(c, s.n, [](float x) { return sigm(x); }); }
+void sigmoid_bwd(OpCtx& c, const Spec& s) { backward(c, s.n, [](float d, float y) { return d * y * (1.f - y); }); }
+void hardswish(OpCtx& c, const Spec& s) {
+  unary(c, s.n, [](float x) { float r = x + 3.f; r = r < 0.f ? 0.f : (r > 6.f ? 6.f : r); return x * r / 6.f; });
 }
-void hardswish_bwd(OpCtx& c) {
-  backward(c, "x", [](float d, float x) { return x < -3.f ? 0.f : (x <= 3.f ? d * (2.f * x + 3.f) / 6.f : d); });
+void hardswish_bwd(OpCtx& c, const Spec& s) {
+  backward(c, s.n, [](float d, float x) { return x < -3.f ? 0.f : (x <= 3.f ? d * (2.f * x + 3.f) / 6.f : d); });
 }
 
 }  // namespace
 
-MDMT_REGISTER_OP("relu", CPU, relu);
-MDMT_REGISTER_OP("relu_bwd", CPU, relu_bwd);
-MDMT_REGISTER_OP("relu6", CPU, relu6);
-MDMT_REGISTER_OP("relu6_bwd", CPU, relu6_bwd);
-MDMT_REGISTER_OP("silu", CPU, silu);
-MDMT_REGISTER_OP("silu_bwd", CPU, silu_bwd);
-MDMT_REGISTER_OP("sigmoid", CPU, sigmoid);
-MDMT_REGISTER_OP("sigmoid_bwd", CPU, sigmoid_bwd);
-MDMT_REGISTER_OP("hardswish", CPU, hardswish);
-MDMT_REGISTER_OP("hardswish_bwd", CPU, hardswish_bwd);
+MDMT_REGISTER_SPEC_OP("relu", CPU, activation_spec, relu);
+MDMT_REGISTER_SPEC_OP("relu_bwd", CPU, activation_bwd_spec, relu_bwd);
+MDMT_REGISTER_SPEC_OP("relu6", CPU, activation_spec, relu6);
+MDMT_REGISTER_SPEC_OP("relu6_bwd", CPU, activation_bwd_spec, relu6_bwd);
+MDMT_REGISTER_SPEC_OP("silu", CPU, activation_spec, silu);
+MDMT_REGISTER_SPEC_OP("silu_bwd", CPU, activation_bwd_spec, silu_bwd);
+MDMT_REGISTER_SPEC_OP("sigmoid", CPU, activation_spec, sigmoid);
+MDMT_REGISTER_SPEC_OP("sigmoid_bwd", CPU, activation_bwd_spec, sigmoid_bwd);
+MDMT_REGISTER_SPEC_OP("hardswish", CPU, activation_spec, hardswish);
+MDMT_REGISTER_SPEC_OP("hardswish_bwd", CPU, activation_bwd_spec, hardswish_bwd);
 
 }  // namespace mdmt

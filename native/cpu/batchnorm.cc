@@ -1,4 +1,4 @@
-// CPU batch normalisation (docs/ops.md "normalisation"), PyTorch semantics.
+// CPU batch normalisation (docs/ops.md "normalisation"; contract in native/ops/batchnorm.h).
 // x is [N, C, H, W] or [N, C] (BatchNorm1d); both are viewed as [N, C, HW] with HW = 1
 // for rank 2. Channel c's M = N·HW elements are N runs of HW contiguous floats.
 // Statistics are accumulated in double; the work is split over channels.
@@ -9,35 +9,13 @@
 #include <cmath>
 #include <vector>
 
-#include "../core/registry.h"
+#include "../ops/batchnorm.h"
 #include "parallel.h"
 
 namespace mdmt {
 namespace {
 
-struct Dims {
-  int64_t N, C, HW;
-};
-
-Dims bn_dims(const OpCtx& c, const Tensor& x) {
-  if (x.ndim() != 2 && x.ndim() != 4)
-    MDMT_FAIL(code::kShape, c.op, "input 'x' must be [N, C, H, W] or [N, C], got " << x.shape_str());
-  Dims d{x.shape[0], x.shape[1], x.ndim() == 4 ? x.shape[2] * x.shape[3] : 1};
-  if (d.C < 1) MDMT_FAIL(code::kShape, c.op, "input 'x' has no channels: " << x.shape_str());
-  return d;
-}
-
-const Tensor& per_channel(const OpCtx& c, size_t i, const char* name, int64_t C) {
-  const Tensor& t = c.input(i, name, DType::F32, 1);
-  c.expect_shape(t, name, Shape{C});
-  return t;
-}
-
-double eps_attr(const OpCtx& c) {
-  double eps = c.attrs.f(c.op, "eps", 1e-5);
-  if (!(eps > 0) || !std::isfinite(eps)) MDMT_FAIL(code::kInvalid, c.op, "attribute 'eps' must be > 0, got " << eps);
-  return eps;
-}
+using Dims = BatchnormSpec;
 
 // Grain over channels: a channel is worth a task when it holds enough elements.
 int64_t channel_grain(const Dims& d) {
@@ -45,31 +23,17 @@ int64_t channel_grain(const Dims& d) {
   return m >= 4096 ? 1 : (4096 + m - 1) / (m < 1 ? 1 : m);
 }
 
-void batchnorm_train(OpCtx& c) {
-  c.expect_counts(3, 5);
-  const Tensor& x = c.input(0, "x", DType::F32);
-  Dims d = bn_dims(c, x);
-  const Tensor& w = per_channel(c, 1, "weight", d.C);
-  const Tensor& b = per_channel(c, 2, "bias", d.C);
-  Tensor& y = c.output(0, "y", DType::F32, x.shape);
-  Tensor& smean = c.output(1, "save_mean", DType::F32, Shape{d.C});
-  Tensor& sinv = c.output(2, "save_invstd", DType::F32, Shape{d.C});
-  Tensor& rmean = c.output(3, "running_mean", DType::F32, Shape{d.C});
-  Tensor& rvar = c.output(4, "running_var", DType::F32, Shape{d.C});
-  const double eps = eps_attr(c);
-  const double mom = c.attrs.f(c.op, "momentum", 0.1);
-  if (!(mom >= 0 && mom <= 1)) MDMT_FAIL(code::kInvalid, c.op, "attribute 'momentum' must be in [0, 1], got " << mom);
+void batchnorm_train(OpCtx& c, const Dims& d) {
+  const double eps = d.eps, mom = d.momentum;
   const int64_t M = d.N * d.HW;
-  if (M < 2)
-    MDMT_FAIL(code::kInvalid, c.op, "training needs more than 1 value per channel, got input 'x' " << x.shape_str());
-  const float* px = x.data<float>();
-  const float* pw = w.data<float>();
-  const float* pb = b.data<float>();
-  float* py = y.data<float>();
-  float* pm = smean.data<float>();
-  float* pi = sinv.data<float>();
-  float* prm = rmean.data<float>();
-  float* prv = rvar.data<float>();
+  const float* px = c.in[0]->data<float>();
+  const float* pw = c.in[1]->data<float>();
+  const float* pb = c.in[2]->data<float>();
+  float* py = c.out[0]->data<float>();
+  float* pm = c.out[1]->data<float>();
+  float* pi = c.out[2]->data<float>();
+  float* prm = c.out[3]->data<float>();
+  float* prv = c.out[4]->data<float>();
   const int64_t CHW = d.C * d.HW;
   parallel_for(0, d.C, channel_grain(d), [&](int64_t lo, int64_t hi) {
     for (int64_t ch = lo; ch < hi; ++ch) {
@@ -105,31 +69,23 @@ void batchnorm_train(OpCtx& c) {
   });
 }
 
-void batchnorm_eval(OpCtx& c) {
-  c.expect_counts(5, 1);
-  const Tensor& x = c.input(0, "x", DType::F32);
-  Dims d = bn_dims(c, x);
-  const Tensor& w = per_channel(c, 1, "weight", d.C);
-  const Tensor& b = per_channel(c, 2, "bias", d.C);
-  const Tensor& rm = per_channel(c, 3, "running_mean", d.C);
-  const Tensor& rv = per_channel(c, 4, "running_var", d.C);
-  Tensor& y = c.output(0, "y", DType::F32, x.shape);
-  const double eps = eps_attr(c);
-  const float* prv = rv.data<float>();
-  for (int64_t ch = 0; ch < d.C; ++ch)
+void batchnorm_eval(OpCtx& c, const Dims& d) {
+  const double eps = d.eps;
+  const float* prv = c.in[4]->data<float>();
+  for (int64_t ch = 0; ch < d.C; ++ch)  // a data check: only the kernel reads the values
     if (!(prv[ch] + eps > 0))
       MDMT_FAIL(code::kInvalid, c.op, "input 'running_var' channel " << ch << " is " << prv[ch] << " (running_var + eps must be > 0)");
   std::vector<float> A(d.C), B(d.C);
-  const float* pw = w.data<float>();
-  const float* pb = b.data<float>();
-  const float* prm = rm.data<float>();
+  const float* pw = c.in[1]->data<float>();
+  const float* pb = c.in[2]->data<float>();
+  const float* prm = c.in[3]->data<float>();
   for (int64_t ch = 0; ch < d.C; ++ch) {
     double a = pw[ch] / std::sqrt(static_cast<double>(prv[ch]) + eps);
     A[ch] = static_cast<float>(a);
     B[ch] = static_cast<float>(pb[ch] - prm[ch] * a);
   }
-  const float* px = x.data<float>();
-  float* py = y.data<float>();
+  const float* px = c.in[0]->data<float>();
+  float* py = c.out[0]->data<float>();
   // one task unit = one (n, c) plane of HW elements
   const int64_t grain = d.HW >= 4096 ? 1 : 4096 / (d.HW < 1 ? 1 : d.HW);  // HW may be 0 (empty input)
   parallel_for(0, d.N * d.C, grain, [&](int64_t lo, int64_t hi) {
@@ -143,28 +99,16 @@ void batchnorm_eval(OpCtx& c) {
   });
 }
 
-void batchnorm_bwd(OpCtx& c) {
-  c.expect_counts(5, 3);
-  const Tensor& dy = c.input(0, "dy", DType::F32);
-  const Tensor& x = c.input(1, "x", DType::F32);
-  Dims d = bn_dims(c, x);
-  c.expect_shape(dy, "dy", x.shape);
-  const Tensor& w = per_channel(c, 2, "weight", d.C);
-  const Tensor& sm = per_channel(c, 3, "save_mean", d.C);
-  const Tensor& si = per_channel(c, 4, "save_invstd", d.C);
-  Tensor& dx = c.output(0, "dx", DType::F32, x.shape);
-  Tensor& dw = c.output(1, "dweight", DType::F32, Shape{d.C});
-  Tensor& db = c.output(2, "dbias", DType::F32, Shape{d.C});
+void batchnorm_bwd(OpCtx& c, const Dims& d) {
   const int64_t M = d.N * d.HW;
-  if (M < 1) MDMT_FAIL(code::kShape, c.op, "input 'x' " << x.shape_str() << " is empty");
-  const float* pdy = dy.data<float>();
-  const float* px = x.data<float>();
-  const float* pw = w.data<float>();
-  const float* pm = sm.data<float>();
-  const float* pi = si.data<float>();
-  float* pdx = dx.data<float>();
-  float* pdw = dw.data<float>();
-  float* pdb = db.data<float>();
+  const float* pdy = c.in[0]->data<float>();
+  const float* px = c.in[1]->data<float>();
+  const float* pw = c.in[2]->data<float>();
+  const float* pm = c.in[3]->data<float>();
+  const float* pi = c.in[4]->data<float>();
+  float* pdx = c.out[0]->data<float>();
+  float* pdw = c.out[1]->data<float>();
+  float* pdb = c.out[2]->data<float>();
   const int64_t CHW = d.C * d.HW;
   parallel_for(0, d.C, channel_grain(d), [&](int64_t lo, int64_t hi) {
     for (int64_t ch = lo; ch < hi; ++ch) {
@@ -199,8 +143,8 @@ void batchnorm_bwd(OpCtx& c) {
 
 }  // namespace
 
-MDMT_REGISTER_OP("batchnorm_train", CPU, batchnorm_train);
-MDMT_REGISTER_OP("batchnorm_eval", CPU, batchnorm_eval);
-MDMT_REGISTER_OP("batchnorm_bwd", CPU, batchnorm_bwd);
+MDMT_REGISTER_SPEC_OP("batchnorm_train", CPU, batchnorm_train_spec, batchnorm_train);
+MDMT_REGISTER_SPEC_OP("batchnorm_eval", CPU, batchnorm_eval_spec, batchnorm_eval);
+MDMT_REGISTER_SPEC_OP("batchnorm_bwd", CPU, batchnorm_bwd_spec, batchnorm_bwd);
 
 }  // namespace mdmt

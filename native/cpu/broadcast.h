@@ -1,24 +1,14 @@
-// NumPy broadcasting for CPU kernels: output shape, per-input strides (0 on broadcast
-// dims), and a walker that visits the output in runs along its last dimension so inner
-// loops are simple strided loops the compiler vectorises.
+// NumPy broadcasting for CPU kernels: a walker that visits the output in runs along its
+// last dimension so inner loops are simple strided loops the compiler vectorises. The
+// shape rules and strides are the family's (native/ops/elementwise.h).
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "../core/error.h"
-#include "../core/tensor.h"
+#include "../ops/elementwise.h"
 
 namespace mdmt {
-
-constexpr int kMaxBroadcastDims = 6;
-
-// Broadcast shape of a and b; throws ESHAPE naming the op and both shapes.
-Shape broadcast_shape(const std::string& op, const Shape& a, const Shape& b);
-
-// Element strides of `in` read as `out` (ranks right-aligned; size-1 dims get stride 0).
-// Throws if `in` does not broadcast to `out`.
-Shape broadcast_strides(const std::string& op, const Shape& in, const Shape& out);
 
 // Calls fn(out_offset, in_offsets[k], count, in_inner_strides[k]) for contiguous runs of
 // the output along its last dim, over output elements [begin, end).

@@ -1,16 +1,16 @@
-// CPU pooling (docs/ops.md "pooling"): maxpool2d / avgpool2d with PyTorch's output sizes
-// (ceil_mode: the last window must start inside the input or the left padding) and
-// divisors, global average pooling, and their backward ops. Every kernel runs in
-// parallel over the N·C planes; a plane is touched by one thread only, so the backward
-// scatters (maxpool, avgpool) need no atomics. Nothing may throw inside a parallel
-// region: problems found there (a bad index) are flagged and reported after it.
+// CPU pooling (docs/ops.md "pooling"; contract and window geometry in native/ops/pool.h):
+// maxpool2d / avgpool2d with PyTorch's divisors, global average pooling, and their
+// backward ops. Every kernel runs in parallel over the N·C planes; a plane is touched by
+// one thread only, so the backward scatters (maxpool, avgpool) need no atomics. Nothing
+// may throw inside a parallel region: problems found there (a bad index) are flagged and
+// reported after it.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
-#include "../core/registry.h"
+#include "../ops/pool.h"
 #include "parallel.h"
 
 namespace mdmt {
@@ -25,72 +25,14 @@ double pool_work(int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t H, int64_
   return static_cast<double>(P) * static_cast<double>(Q) * static_cast<double>(std::min(kh, H)) * static_cast<double>(std::min(kw, W));
 }
 
-int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-struct Pool2d {
-  int64_t N, C, H, W, P, Q;
-  int64_t kh, kw, sh, sw, ph, pw;
-  bool ceil;
-};
-
-// PyTorch pooling_output_shape (dilation 1).
-int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, bool ceil) {
-  int64_t o = floor_div(in + 2 * p - (k - 1) - 1 + (ceil ? s - 1 : 0), s) + 1;
-  if (ceil && (o - 1) * s >= in + p) --o;
-  return o;
-}
-
-int64_t attr_pair(const OpCtx& c, const char* key, int idx, int64_t def, bool required) {
-  std::vector<int64_t> v = required || c.attrs.has(key) ? c.attrs.ints(c.op, key) : std::vector<int64_t>{def, def};
-  if (v.size() == 1) v.push_back(v[0]);
-  if (v.size() != 2) MDMT_FAIL(code::kInvalid, c.op, "attribute '" << key << "' must have 2 values, got " << v.size());
-  return v[idx];
-}
-
-// Reads kernel/stride/padding/ceil_mode and checks them against the input plane (H, W)
-// exactly as PyTorch does (pad <= kernel/2, output >= 1).
-Pool2d pool_params(const OpCtx& c, const Shape& xs) {
-  Pool2d p;
-  p.N = xs[0]; p.C = xs[1]; p.H = xs[2]; p.W = xs[3];
-  p.kh = attr_pair(c, "kernel", 0, 0, true);
-  p.kw = attr_pair(c, "kernel", 1, 0, true);
-  p.sh = attr_pair(c, "stride", 0, p.kh, false);
-  p.sw = attr_pair(c, "stride", 1, p.kw, false);
-  p.ph = attr_pair(c, "padding", 0, 0, false);
-  p.pw = attr_pair(c, "padding", 1, 0, false);
-  p.ceil = c.attrs.b(c.op, "ceil_mode", false);
-  if (p.H < 1 || p.W < 1) MDMT_FAIL(code::kShape, c.op, "input " << shape_str(xs) << " has an empty H×W plane");
-  const int64_t kMax = 1 << 20;
-  if (p.kh < 1 || p.kw < 1 || p.kh > kMax || p.kw > kMax)
-    MDMT_FAIL(code::kInvalid, c.op, "kernel must be in [1, " << kMax << "], got [" << p.kh << ", " << p.kw << "]");
-  if (p.sh < 1 || p.sw < 1 || p.sh > kMax || p.sw > kMax)
-    MDMT_FAIL(code::kInvalid, c.op, "stride must be in [1, " << kMax << "], got [" << p.sh << ", " << p.sw << "]");
-  if (p.ph < 0 || p.pw < 0 || 2 * p.ph > p.kh || 2 * p.pw > p.kw)
-    MDMT_FAIL(code::kInvalid, c.op, "padding must be >= 0 and at most half the kernel, got [" << p.ph << ", " << p.pw
-                                                                   << "] for kernel [" << p.kh << ", " << p.kw << "]");
-  p.P = out_size(p.H, p.kh, p.sh, p.ph, p.ceil);
-  p.Q = out_size(p.W, p.kw, p.sw, p.pw, p.ceil);
-  if (p.P < 1 || p.Q < 1)
-    MDMT_FAIL(code::kShape, c.op, "input " << shape_str(xs) << " is too small for kernel [" << p.kh << ", " << p.kw
-                                           << "] with padding [" << p.ph << ", " << p.pw << "]: output would be "
-                                           << p.P << "x" << p.Q);
-  return p;
-}
+using Pool2d = PoolSpec;
 
 // ---- maxpool2d: x -> y, indices (int32, flat h*W+w within the plane) ------------------
 
-void maxpool2d(OpCtx& c) {
-  c.expect_counts(1, 2);
-  const Tensor& x = c.input(0, "x", DType::F32, 4);
-  const Pool2d p = pool_params(c, x.shape);
-  const Shape ys = {p.N, p.C, p.P, p.Q};
-  Tensor& y = c.output(0, "y", DType::F32, ys);
-  Tensor& ix = c.output(1, "indices", DType::I32, ys);
-  if (p.H * p.W > std::numeric_limits<int32_t>::max())
-    MDMT_FAIL(code::kShape, c.op, "plane " << p.H << "x" << p.W << " too large for int32 indices");
-  const float* px = x.data<float>();
-  float* py = y.data<float>();
-  int32_t* pi = ix.data<int32_t>();
+void maxpool2d(OpCtx& c, const Pool2d& p) {
+  const float* px = c.in[0]->data<float>();
+  float* py = c.out[0]->data<float>();
+  int32_t* pi = c.out[1]->data<int32_t>();
   parallel_for(0, p.N * p.C, plane_grain(pool_work(p.P, p.Q, p.kh, p.kw, p.H, p.W)), [&](int64_t lo, int64_t hi) {
     for (int64_t pl = lo; pl < hi; ++pl) {
       const float* xp = px + pl * p.H * p.W;
@@ -119,20 +61,11 @@ void maxpool2d(OpCtx& c) {
 }
 
 // dx[idx] += dy, plane by plane; dx's shape comes from the output tensor.
-void maxpool2d_bwd(OpCtx& c) {
-  c.expect_counts(2, 1);
-  const Tensor& dy = c.input(0, "dy", DType::F32, 4);
-  const Tensor& ix = c.input(1, "indices", DType::I32, 4);
-  c.expect_shape(ix, "indices", dy.shape);
-  Tensor& dx = *c.out[0];
-  if (dx.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output 'dx' must be float32, got " << dtype_name(dx.dtype));
-  if (dx.ndim() != 4 || dx.shape[0] != dy.shape[0] || dx.shape[1] != dy.shape[1])
-    MDMT_FAIL(code::kShape, c.op, "output 'dx' must be [N, C, H, W] with N, C of dy " << dy.shape_str() << ", got "
-                                                                                  << dx.shape_str());
-  const int64_t planes = dy.shape[0] * dy.shape[1], m = dy.shape[2] * dy.shape[3], hw = dx.shape[2] * dx.shape[3];
-  const float* pd = dy.data<float>();
-  const int32_t* pi = ix.data<int32_t>();
-  float* po = dx.data<float>();
+void maxpool2d_bwd(OpCtx& c, const Pool2d& p) {
+  const int64_t planes = p.N * p.C, m = p.P * p.Q, hw = p.H * p.W;
+  const float* pd = c.in[0]->data<float>();
+  const int32_t* pi = c.in[1]->data<int32_t>();
+  float* po = c.out[0]->data<float>();
   std::atomic<int64_t> bad{-1};
   parallel_for(0, planes, plane_grain(static_cast<double>(hw + m)), [&](int64_t lo, int64_t hi) {
     for (int64_t pl = lo; pl < hi; ++pl) {
@@ -152,7 +85,7 @@ void maxpool2d_bwd(OpCtx& c) {
     for (int64_t n = planes * m; k < n; ++k)
       if (pi[k] < 0 || pi[k] >= hw) break;
     MDMT_FAIL(code::kInvalid, c.op, "indices[" << k << "] = " << pi[k] << " is outside the plane of " << hw
-                                               << " elements of dx " << dx.shape_str());
+                                               << " elements of dx " << c.out[0]->shape_str());
   }
 }
 
@@ -178,14 +111,10 @@ inline Window window(const Pool2d& p, bool include_pad, int64_t oh, int64_t ow) 
   return r;
 }
 
-void avgpool2d(OpCtx& c) {
-  c.expect_counts(1, 1);
-  const Tensor& x = c.input(0, "x", DType::F32, 4);
-  const Pool2d p = pool_params(c, x.shape);
-  const bool inc = c.attrs.b(c.op, "count_include_pad", true);
-  Tensor& y = c.output(0, "y", DType::F32, {p.N, p.C, p.P, p.Q});
-  const float* px = x.data<float>();
-  float* py = y.data<float>();
+void avgpool2d(OpCtx& c, const Pool2d& p) {
+  const bool inc = p.count_include_pad;
+  const float* px = c.in[0]->data<float>();
+  float* py = c.out[0]->data<float>();
   parallel_for(0, p.N * p.C, plane_grain(pool_work(p.P, p.Q, p.kh, p.kw, p.H, p.W)), [&](int64_t lo, int64_t hi) {
     for (int64_t pl = lo; pl < hi; ++pl) {
       const float* xp = px + pl * p.H * p.W;
@@ -204,17 +133,10 @@ void avgpool2d(OpCtx& c) {
 
 // Adjoint of avgpool2d: dx[h, w] = Σ over windows containing (h, w) of dy·inv. dx's shape
 // comes from the output tensor; dy must have the pooled shape of dx.
-void avgpool2d_bwd(OpCtx& c) {
-  c.expect_counts(1, 1);
-  const Tensor& dy = c.input(0, "dy", DType::F32, 4);
-  Tensor& dx = *c.out[0];
-  if (dx.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output 'dx' must be float32, got " << dtype_name(dx.dtype));
-  if (dx.ndim() != 4) MDMT_FAIL(code::kShape, c.op, "output 'dx' must have 4 dims, got " << dx.shape_str());
-  const Pool2d p = pool_params(c, dx.shape);
-  const bool inc = c.attrs.b(c.op, "count_include_pad", true);
-  c.expect_shape(dy, "dy", {p.N, p.C, p.P, p.Q});
-  const float* pd = dy.data<float>();
-  float* po = dx.data<float>();
+void avgpool2d_bwd(OpCtx& c, const Pool2d& p) {
+  const bool inc = p.count_include_pad;
+  const float* pd = c.in[0]->data<float>();
+  float* po = c.out[0]->data<float>();
   parallel_for(0, p.N * p.C, plane_grain(static_cast<double>(p.H * p.W) + pool_work(p.P, p.Q, p.kh, p.kw, p.H, p.W)), [&](int64_t lo, int64_t hi) {
     for (int64_t pl = lo; pl < hi; ++pl) {
       float* o = po + pl * p.H * p.W;
@@ -233,14 +155,10 @@ void avgpool2d_bwd(OpCtx& c) {
 
 // ---- global average pooling --------------------------------------------------------------
 
-void global_avgpool(OpCtx& c) {
-  c.expect_counts(1, 1);
-  const Tensor& x = c.input(0, "x", DType::F32, 4);
-  const int64_t planes = x.shape[0] * x.shape[1], hw = x.shape[2] * x.shape[3];
-  if (hw == 0 && planes > 0) MDMT_FAIL(code::kShape, c.op, "input 'x' " << x.shape_str() << " has empty planes");
-  Tensor& y = c.output(0, "y", DType::F32, {x.shape[0], x.shape[1], 1, 1});
-  const float* px = x.data<float>();
-  float* py = y.data<float>();
+void global_avgpool(OpCtx& c, const Pool2d& p) {
+  const int64_t planes = p.N * p.C, hw = p.H * p.W;
+  const float* px = c.in[0]->data<float>();
+  float* py = c.out[0]->data<float>();
   parallel_for(0, planes, plane_grain(hw), [&](int64_t lo, int64_t hi) {
     for (int64_t pl = lo; pl < hi; ++pl) {
       const float* xp = px + pl * hw;
@@ -251,16 +169,10 @@ void global_avgpool(OpCtx& c) {
   });
 }
 
-void global_avgpool_bwd(OpCtx& c) {
-  c.expect_counts(1, 1);
-  const Tensor& dy = c.input(0, "dy", DType::F32, 4);
-  Tensor& dx = *c.out[0];
-  if (dx.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output 'dx' must be float32, got " << dtype_name(dx.dtype));
-  if (dx.ndim() != 4) MDMT_FAIL(code::kShape, c.op, "output 'dx' must have 4 dims, got " << dx.shape_str());
-  c.expect_shape(dy, "dy", {dx.shape[0], dx.shape[1], 1, 1});
-  const int64_t planes = dx.shape[0] * dx.shape[1], hw = dx.shape[2] * dx.shape[3];
-  const float* pd = dy.data<float>();
-  float* po = dx.data<float>();
+void global_avgpool_bwd(OpCtx& c, const Pool2d& p) {
+  const int64_t planes = p.N * p.C, hw = p.H * p.W;
+  const float* pd = c.in[0]->data<float>();
+  float* po = c.out[0]->data<float>();
   parallel_for(0, planes, plane_grain(hw), [&](int64_t lo, int64_t hi) {
     for (int64_t pl = lo; pl < hi; ++pl) std::fill(po + pl * hw, po + (pl + 1) * hw, pd[pl] / static_cast<float>(hw));
   });
@@ -268,11 +180,11 @@ void global_avgpool_bwd(OpCtx& c) {
 
 }  // namespace
 
-MDMT_REGISTER_OP("maxpool2d", CPU, maxpool2d);
-MDMT_REGISTER_OP("maxpool2d_bwd", CPU, maxpool2d_bwd);
-MDMT_REGISTER_OP("avgpool2d", CPU, avgpool2d);
-MDMT_REGISTER_OP("avgpool2d_bwd", CPU, avgpool2d_bwd);
-MDMT_REGISTER_OP("global_avgpool", CPU, global_avgpool);
-MDMT_REGISTER_OP("global_avgpool_bwd", CPU, global_avgpool_bwd);
+MDMT_REGISTER_SPEC_OP("maxpool2d", CPU, maxpool2d_spec, maxpool2d);
+MDMT_REGISTER_SPEC_OP("maxpool2d_bwd", CPU, maxpool2d_bwd_spec, maxpool2d_bwd);
+MDMT_REGISTER_SPEC_OP("avgpool2d", CPU, avgpool2d_spec, avgpool2d);
+MDMT_REGISTER_SPEC_OP("avgpool2d_bwd", CPU, avgpool2d_bwd_spec, avgpool2d_bwd);
+MDMT_REGISTER_SPEC_OP("global_avgpool", CPU, global_avgpool_spec, global_avgpool);
+MDMT_REGISTER_SPEC_OP("global_avgpool_bwd", CPU, global_avgpool_bwd_spec, global_avgpool_bwd);
 
 }  // namespace mdmt

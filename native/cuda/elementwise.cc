@@ -1,7 +1,6 @@
-// add / sub / mul (NumPy broadcasting), affine and expand on CUDA (docs/ops.md). Shape
-// rules and messages are the CPU's (native/cpu/broadcast.h), so both backends reject the
-// same inputs the same way.
-#include "../cpu/broadcast.h"
+// add / sub / mul (NumPy broadcasting), affine and expand on CUDA (docs/ops.md; contract in
+// native/ops/elementwise.h, so both backends reject the same inputs the same way).
+#include "../ops/elementwise.h"
 #include "common.h"
 
 namespace mdmt {
@@ -40,56 +39,44 @@ bool channel_form(const Shape& a, const Shape& b, int64_t* N, int64_t* C, int64_
 }
 
 template <k::Bin B>
-void binary(OpCtx& c) {
-  c.expect_counts(2, 1);
-  const Tensor& a = c.input(0, "a", DType::F32);
-  const Tensor& b = c.input(1, "b", DType::F32);
-  Shape shape = broadcast_shape(c.op, a.shape, b.shape);
-  Tensor& y = c.output(0, "y", DType::F32, shape);
+void binary(OpCtx& c, const BinarySpec& s) {
+  const float* a = cfp(*c.in[0]);
+  const float* b = cfp(*c.in[1]);
+  float* y = fp(*c.out[0]);
   DeviceCtx& d = ctx_of(c);
-  int64_t n = y.numel(), N, C, HW;
-  if (a.shape == b.shape) {
-    cudaCheck(c.op, k::binary_flat(fp(y), cfp(a), cfp(b), n, B, d.stream));
-  } else if (a.shape == shape && channel_form(shape, b.shape, &N, &C, &HW)) {
-    cudaCheck(c.op, k::channel_binary(fp(y), cfp(a), cfp(b), N, C, HW, B, d.stream));
+  int64_t N, C, HW;
+  if (s.same) {
+    cudaCheck(c.op, k::binary_flat(y, a, b, s.n, B, d.stream));
+  } else if (s.a == s.out && channel_form(s.out, s.b, &N, &C, &HW)) {
+    cudaCheck(c.op, k::channel_binary(y, a, b, N, C, HW, B, d.stream));
   } else {
-    k::Dims dims = make_dims(shape, broadcast_strides(c.op, a.shape, shape), broadcast_strides(c.op, b.shape, shape));
-    cudaCheck(c.op, k::binary(fp(y), cfp(a), cfp(b), dims, n, B, d.stream));
+    cudaCheck(c.op, k::binary(y, a, b, make_dims(s.out, s.sa, s.sb), s.n, B, d.stream));
   }
 }
 
-void affine(OpCtx& c) {
-  c.expect_counts(1, 1);
-  const Tensor& x = c.input(0, "x", DType::F32);
-  Tensor& y = c.output(0, "y", DType::F32, x.shape);
-  const float alpha = static_cast<float>(c.attrs.f(c.op, "alpha", 1.0));
-  const float beta = static_cast<float>(c.attrs.f(c.op, "beta", 0.0));
+void affine(OpCtx& c, const AffineSpec& s) {
   DeviceCtx& d = ctx_of(c);
-  cudaCheck(c.op, k::affine(fp(y), cfp(x), alpha, beta, x.numel(), d.stream));
+  cudaCheck(c.op, k::affine(fp(*c.out[0]), cfp(*c.in[0]), s.alpha, s.beta, s.n, d.stream));
 }
 
-void expand(OpCtx& c) {
-  c.expect_counts(1, 1);
-  const Tensor& x = c.input(0, "x", DType::F32);
+void expand(OpCtx& c, const ExpandSpec& s) {
+  const Tensor& x = *c.in[0];
   Tensor& y = *c.out[0];
-  if (y.dtype != DType::F32) MDMT_FAIL(code::kDType, c.op, "output 'y' must be float32");
-  if (y.ndim() > kMaxBroadcastDims) MDMT_FAIL(code::kShape, c.op, "at most " << kMaxBroadcastDims << " dims");
-  Shape st = broadcast_strides(c.op, x.shape, y.shape);
   DeviceCtx& d = ctx_of(c);
-  if (x.numel() == y.numel()) {
+  if (s.same) {
     if (x.nbytes()) cudaCheck(c.op, cudaMemcpyAsync(y.raw(), x.raw(), x.nbytes(), cudaMemcpyDeviceToDevice, d.stream));
     return;
   }
-  cudaCheck(c.op, k::gather(fp(y), cfp(x), make_dims(y.shape, st, {}), y.numel(), d.stream));
+  cudaCheck(c.op, k::gather(fp(y), cfp(x), make_dims(s.out, s.sx, {}), s.n, d.stream));
 }
 
 }  // namespace
 
-MDMT_REGISTER_OP("add", CUDA, binary<k::Bin::Add>);
-MDMT_REGISTER_OP("sub", CUDA, binary<k::Bin::Sub>);
-MDMT_REGISTER_OP("mul", CUDA, binary<k::Bin::Mul>);
-MDMT_REGISTER_OP("affine", CUDA, affine);
-MDMT_REGISTER_OP("expand", CUDA, expand);
+MDMT_REGISTER_SPEC_OP("add", CUDA, binary_spec, binary<k::Bin::Add>);
+MDMT_REGISTER_SPEC_OP("sub", CUDA, binary_spec, binary<k::Bin::Sub>);
+MDMT_REGISTER_SPEC_OP("mul", CUDA, binary_spec, binary<k::Bin::Mul>);
+MDMT_REGISTER_SPEC_OP("affine", CUDA, affine_spec, affine);
+MDMT_REGISTER_SPEC_OP("expand", CUDA, expand_spec, expand);
 
 }  // namespace cuda
 }  // namespace mdmt

@@ -1,4 +1,5 @@
-// linear / matmul on CUDA through cuBLAS (docs/ops.md "convolution and dense").
+// linear / matmul on CUDA through cuBLAS (docs/ops.md "convolution and dense"; contract in
+// native/ops/linear.h).
 // Row-major over column-major: a row-major [R, C] matrix is a column-major [C, R] one, so
 //   linear  y[N,O] = x[N,I] wᵀ  is  yᵀ(O×N) = op_T(w: I×O, ld I) · (xᵀ: I×N, ld I)
 //   matmul  c = op(a)·op(b)      is  cᵀ = op(b)ᵀ · op(a)ᵀ  (operands swapped).
@@ -7,10 +8,12 @@
 // offers no algorithm it falls back to cublasSgemm + our per-column bias add.
 // TF32: allowed unless MDMT_TF32=0 (then CUBLAS_COMPUTE_32F / CUBLAS_DEFAULT_MATH).
 #include <array>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
 
+#include "../ops/linear.h"
 #include "common.h"
 
 namespace mdmt {
@@ -71,18 +74,28 @@ LtPlan& lt_plan(const std::string& op, DeviceCtx& dc, int64_t N, int64_t I, int6
   return ref;
 }
 
-void linear_cuda(OpCtx& c) {
-  c.expect_counts(2, 3, 1, 1);
-  const Tensor& x = c.input(0, "x", DType::F32, 2);
-  const Tensor& w = c.input(1, "w", DType::F32, 2);
-  const int64_t N = x.dim(0), I = x.dim(1), O = w.dim(0);
-  if (w.dim(1) != I)
-    MDMT_FAIL(code::kShape, c.op, "x " << x.shape_str() << " has " << I << " features but w " << w.shape_str() << " expects " << w.dim(1));
-  const Tensor* b = c.in.size() == 3 ? &c.input(2, "b", DType::F32, 1) : nullptr;
-  if (b && b->dim(0) != O) MDMT_FAIL(code::kShape, c.op, "b " << b->shape_str() << " must have " << O << " elements (w " << w.shape_str() << ")");
-  Tensor& y = c.output(0, "y", DType::F32, {N, O});
-  for (int64_t v : {N, I, O})
+// The family's checks (native/ops/linear.h) within cuBLAS's int32 dimensions.
+void cublas_limits(const OpCtx& c, std::initializer_list<int64_t> dims) {
+  for (int64_t v : dims)
     if (v > 0x7fffffff) MDMT_FAIL(code::kShape, c.op, "dimension too large for cuBLAS");
+}
+LinearSpec linear_prepare(const OpCtx& c) {
+  LinearSpec s = linear_spec(c);
+  cublas_limits(c, {s.N, s.I, s.O});
+  return s;
+}
+MatmulSpec matmul_prepare(const OpCtx& c) {
+  MatmulSpec s = matmul_spec(c);
+  cublas_limits(c, {s.M, s.N, s.K});
+  return s;
+}
+
+void linear_cuda(OpCtx& c, const LinearSpec& s) {
+  const Tensor& x = *c.in[0];
+  const Tensor& w = *c.in[1];
+  const Tensor* b = s.bias ? c.in[2] : nullptr;
+  Tensor& y = *c.out[0];
+  const int64_t N = s.N, I = s.I, O = s.O;
   DeviceCtx& d = ctx_of(c);
   if (y.numel() == 0) return;
   if (I == 0) {  // empty sum: y = b or 0
@@ -111,36 +124,25 @@ void linear_cuda(OpCtx& c) {
   if (b) cudaCheck(c.op, k::channel_binary(fp(y), cfp(y), cfp(*b), N, O, 1, k::Bin::Add, d.stream));
 }
 
-void matmul_cuda(OpCtx& c) {
-  c.expect_counts(2, 1);
-  const Tensor& a = c.input(0, "a", DType::F32, 2);
-  const Tensor& b = c.input(1, "b", DType::F32, 2);
-  const bool ta = c.attrs.b(c.op, "transA", false), tb = c.attrs.b(c.op, "transB", false);
-  const int64_t M = ta ? a.dim(1) : a.dim(0), K = ta ? a.dim(0) : a.dim(1);
-  const int64_t Kb = tb ? b.dim(1) : b.dim(0), N = tb ? b.dim(0) : b.dim(1);
-  if (K != Kb)
-    MDMT_FAIL(code::kShape, c.op, "inner dimensions differ: op(a) is " << M << "x" << K << " (a " << a.shape_str()
-                                     << (ta ? ", transA" : "") << "), op(b) is " << Kb << "x" << N << " (b " << b.shape_str()
-                                     << (tb ? ", transB" : "") << ")");
-  Tensor& y = c.output(0, "c", DType::F32, {M, N});
-  for (int64_t v : {M, N, K})
-    if (v > 0x7fffffff) MDMT_FAIL(code::kShape, c.op, "dimension too large for cuBLAS");
+void matmul_cuda(OpCtx& c, const MatmulSpec& s) {
+  Tensor& y = *c.out[0];
   DeviceCtx& d = ctx_of(c);
   if (y.numel() == 0) return;
-  if (K == 0) {
+  if (s.K == 0) {
     cudaCheck(c.op, cudaMemsetAsync(y.raw(), 0, y.nbytes(), d.stream));
     return;
   }
   const float one = 1.f, zero = 0.f;
   // cᵀ(N×M, ld N) = op(b)ᵀ · op(a)ᵀ with b, a read column-major at their row lengths.
-  cublasCheck(c.op, cublasSgemm(d.cublas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M,
-                                (int)K, &one, cfp(b), (int)b.dim(1), cfp(a), (int)a.dim(1), &zero, fp(y), (int)N));
+  cublasCheck(c.op, cublasSgemm(d.cublas, s.tb ? CUBLAS_OP_T : CUBLAS_OP_N, s.ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)s.N,
+                                (int)s.M, (int)s.K, &one, cfp(*c.in[1]), (int)s.ldb, cfp(*c.in[0]), (int)s.lda, &zero, fp(y),
+                                (int)s.N));
 }
 
 }  // namespace
 
-MDMT_REGISTER_OP("linear", CUDA, linear_cuda);
-MDMT_REGISTER_OP("matmul", CUDA, matmul_cuda);
+MDMT_REGISTER_SPEC_OP("linear", CUDA, linear_prepare, linear_cuda);
+MDMT_REGISTER_SPEC_OP("matmul", CUDA, matmul_prepare, matmul_cuda);
 
 }  // namespace cuda
 }  // namespace mdmt

@@ -1,0 +1,181 @@
+// Tensors across the boundary: alloc(shape, dtype, device) -> id, free(id), view(id, shape)
+// -> id, upload(id, typedArray), download(id, out?) -> typed array, info(id).
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "../core/backend.h"
+#include "common.h"
+
+namespace mdmt {
+namespace napi {
+namespace {
+
+size_t max_alloc_bytes() {
+  static size_t v = [] {
+    if (const char* e = std::getenv("MDMT_MAX_ALLOC_BYTES")) return static_cast<size_t>(std::strtoull(e, nullptr, 10));
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : (size_t(1) << 36);
+  }();
+  return v;
+}
+
+Napi::Value Alloc(const Napi::CallbackInfo& info) {
+  return guarded(info, "alloc", [&]() -> Napi::Value {
+    expect_argc(info, "alloc", 3, 3);
+    Shape shape = arg_shape(info[0], "alloc");
+    std::string ds = arg_string(info[1], "alloc", "dtype");
+    DType dt;
+    if (!parse_dtype(ds, &dt)) MDMT_FAIL(code::kDType, "alloc", "unknown dtype '" << ds << "'");
+    Device dev = arg_device(info[2], "alloc");
+    auto t = std::make_shared<Tensor>();
+    t->dtype = dt;
+    t->device = dev;
+    t->shape = shape;
+    t->strides = contiguous_strides(shape);
+    size_t bytes = t->nbytes();
+    if (dev.type == DeviceType::CPU && bytes > max_alloc_bytes())
+      MDMT_FAIL(code::kNoMem, "alloc", "cannot allocate " << bytes << " bytes for a " << ds << " tensor of shape "
+                                                          << shape_str(shape) << " on cpu (more than physical memory)");
+    Backend& b = backend_for(dev);
+    void* p = b.alloc(bytes, dev);
+    t->storage = std::make_shared<Storage>(p, bytes, dev);
+    return Napi::Number::New(info.Env(), static_cast<double>(register_tensor(std::move(t))));
+  });
+}
+
+Napi::Value Free(const Napi::CallbackInfo& info) {
+  return guarded(info, "free", [&]() -> Napi::Value {
+    expect_argc(info, "free", 1, 1);
+    int64_t id = arg_id(info[0], "free", "tensor");
+    lookup(id, "free", "tensor");
+    release_tensor(id);
+    return info.Env().Undefined();
+  });
+}
+
+// Same storage, new shape (reshape / flatten).
+Napi::Value View(const Napi::CallbackInfo& info) {
+  return guarded(info, "view", [&]() -> Napi::Value {
+    expect_argc(info, "view", 2, 2);
+    auto src = lookup(arg_id(info[0], "view", "tensor"), "view", "tensor");
+    Shape shape = arg_shape(info[1], "view");
+    if (shape_numel(shape) != src->numel())
+      MDMT_FAIL(code::kShape, "view", "cannot view " << src->shape_str() << " (" << src->numel() << " elements) as "
+                                                     << shape_str(shape));
+    if (!src->contiguous()) MDMT_FAIL(code::kInvalid, "view", "tensor is not contiguous");
+    auto t = std::make_shared<Tensor>(*src);
+    t->shape = shape;
+    t->strides = contiguous_strides(shape);
+    return Napi::Number::New(info.Env(), static_cast<double>(register_tensor(std::move(t))));
+  });
+}
+
+// The data pointer of a typed array, also when it views a SharedArrayBuffer (worker
+// batches): node-addon-api's ArrayBuffer() rejects shared buffers, napi_get_typedarray_info
+// does not.
+uint8_t* typed_array_data(napi_env env, const Napi::TypedArray& ta, const char* fn) {
+  void* data = nullptr;
+  size_t len = 0;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off = 0;
+  if (napi_get_typedarray_info(env, ta, &type, &len, &data, &ab, &off) != napi_ok)
+    MDMT_FAIL(code::kInvalid, fn, "cannot read the typed array's memory");
+  return static_cast<uint8_t*>(data);
+}
+
+bool typed_array_matches(napi_typedarray_type tt, DType dt) {
+  switch (dt) {
+    case DType::F32: return tt == napi_float32_array;
+    case DType::I32: return tt == napi_int32_array;
+    case DType::U8: return tt == napi_uint8_array || tt == napi_uint8_clamped_array;
+    case DType::BF16:
+    case DType::F16: return tt == napi_uint16_array;
+  }
+  return false;
+}
+
+const char* typed_array_name(DType dt) {
+  switch (dt) {
+    case DType::F32: return "Float32Array";
+    case DType::I32: return "Int32Array";
+    case DType::U8: return "Uint8Array";
+    default: return "Uint16Array";
+  }
+}
+
+Napi::Value Upload(const Napi::CallbackInfo& info) {
+  return guarded(info, "upload", [&]() -> Napi::Value {
+    expect_argc(info, "upload", 2, 2);
+    auto t = lookup(arg_id(info[0], "upload", "tensor"), "upload", "tensor");
+    if (!info[1].IsTypedArray()) MDMT_FAIL(code::kInvalid, "upload", "data must be a typed array");
+    Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+    if (!typed_array_matches(ta.TypedArrayType(), t->dtype))
+      MDMT_FAIL(code::kDType, "upload", "a " << dtype_name(t->dtype) << " tensor takes a " << typed_array_name(t->dtype));
+    if (static_cast<int64_t>(ta.ElementLength()) != t->numel())
+      MDMT_FAIL(code::kShape, "upload", "data has " << ta.ElementLength() << " elements, tensor " << t->shape_str()
+                                                    << " has " << t->numel());
+    const uint8_t* src = typed_array_data(info.Env(), ta, "upload");
+    backend_for(t->device).upload(t->raw(), src, t->nbytes(), t->device);
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value Download(const Napi::CallbackInfo& info) {
+  return guarded(info, "download", [&]() -> Napi::Value {
+    expect_argc(info, "download", 1, 2);
+    Napi::Env env = info.Env();
+    auto t = lookup(arg_id(info[0], "download", "tensor"), "download", "tensor");
+    size_t n = static_cast<size_t>(t->numel());
+    // V8 aborts the process when asked for a typed array over 2^32 elements (kMaxLength)
+    if (n > 0xFFFFFFFFull)
+      MDMT_FAIL(code::kInvalid, "download", "tensor " << t->shape_str() << " has " << n
+                                            << " elements; a JavaScript typed array holds at most 2^32 - 1");
+    Napi::TypedArray out;
+    if (info.Length() == 2 && !info[1].IsUndefined()) {
+      if (!info[1].IsTypedArray()) MDMT_FAIL(code::kInvalid, "download", "out must be a typed array");
+      out = info[1].As<Napi::TypedArray>();
+      if (!typed_array_matches(out.TypedArrayType(), t->dtype))
+        MDMT_FAIL(code::kDType, "download", "a " << dtype_name(t->dtype) << " tensor downloads into a " << typed_array_name(t->dtype));
+      if (out.ElementLength() != n)
+        MDMT_FAIL(code::kShape, "download", "out has " << out.ElementLength() << " elements, tensor has " << n);
+    } else {
+      switch (t->dtype) {
+        case DType::F32: out = Napi::Float32Array::New(env, n); break;
+        case DType::I32: out = Napi::Int32Array::New(env, n); break;
+        case DType::U8: out = Napi::Uint8Array::New(env, n); break;
+        default: out = Napi::Uint16Array::New(env, n); break;
+      }
+    }
+    uint8_t* dst = typed_array_data(env, out, "download");
+    if (n) backend_for(t->device).download(dst, t->raw(), t->nbytes(), t->device);
+    return out;
+  });
+}
+
+// info(id) -> {shape, dtype, device}
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  return guarded(info, "info", [&]() -> Napi::Value {
+    expect_argc(info, "info", 1, 1);
+    auto t = lookup(arg_id(info[0], "info", "tensor"), "info", "tensor");
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    Napi::Array s = Napi::Array::New(env, t->shape.size());
+    for (size_t i = 0; i < t->shape.size(); ++i) s.Set(static_cast<uint32_t>(i), static_cast<double>(t->shape[i]));
+    o.Set("shape", s);
+    o.Set("dtype", dtype_name(t->dtype));
+    o.Set("device", t->device.str());
+    return o;
+  });
+}
+
+}  // namespace
+
+void register_tensors_api(Napi::Env env, Napi::Object exports) {
+  export_all(env, exports,
+             {{"alloc", Alloc}, {"free", Free}, {"view", View}, {"upload", Upload}, {"download", Download}, {"info", Info}});
+}
+
+}  // namespace napi
+}  // namespace mdmt

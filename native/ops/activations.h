@@ -1,0 +1,18 @@
+// Family "activations" (docs/ops.md): relu, relu6, silu, sigmoid, hardswish (x -> y) and
+// their backward ops (dy, t -> dx), where t is y for relu and sigmoid, x for the others.
+#pragma once
+#include "spec.h"
+
+namespace mdmt {
+
+struct ActivationSpec {
+  int64_t n;
+};
+
+// "y" (relu_bwd, sigmoid_bwd) or "x": the saved tensor a backward op takes with dy.
+const char* activation_saved(const std::string& op);
+
+ActivationSpec activation_spec(const OpCtx& c);      // x -> y
+ActivationSpec activation_bwd_spec(const OpCtx& c);  // dy, x or y -> dx
+
+}  // namespace mdmt
