@@ -1,4 +1,4 @@
-// Batch normalisation over [N, C, HW] (docs/ops.md "normalisation"; HW = 1 for
+// Batch normalisation over [N, C, HW] (docs/ops.md "batchnorm"; HW = 1 for
 // BatchNorm1d). Training forward and backward run three kernels each:
 //   1. partial per-channel sums over a slice of the batch rows, in double  (grid S x C)
 //   2. finalize: per-channel statistics and the affine coefficients        (one thread / C)

@@ -1,4 +1,4 @@
-// masked_xent_fwd_bwd (docs/ops.md "loss", the paper's Eq. 2): per row i
+// masked_xent_fwd_bwd (docs/ops.md "masked_xent", the paper's Eq. 2): per row i
 //   l_i = logsumexp(z_i) - z_{i,y_i};  loss = sum_i m_i l_i / D;  dlogits = m_i (softmax(z_i) - onehot(y_i)) / D
 // with D = N ("batch") or max(sum m, 1) ("masked"). Kernel 1: one warp per row, an online
 // max/sum-exp over the row in registers, then dlogits written directly (probabilities never

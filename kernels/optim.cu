@@ -1,4 +1,4 @@
-// Adam / AdamW and SGD over every parameter in one launch (docs/ops.md "optimisers").
+// Adam / AdamW and SGD over every parameter in one launch (docs/ops.md "optim").
 // The host uploads a table of tensors and a table of chunks (tensor, first element); block
 // b updates chunk b, kOptChunk elements, so one launch covers thousands of tensors of any
 // size (the multi-tensor-apply pattern). Float math in registers, PyTorch's formula order.

@@ -1,4 +1,4 @@
-// sum / mean over any set of axes (docs/ops.md "reductions"). Accumulates in double:
+// sum / mean over any set of axes (docs/ops.md "reduce"). Accumulates in double:
 // bias gradients sum N*H*W terms and must match the CPU's double accumulation.
 // Version 1 (thread per output) serves short reductions; version 2 (block per output,
 // 256 threads striding over the reduced index) serves long ones.

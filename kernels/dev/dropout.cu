@@ -1,4 +1,4 @@
-// Workshop: dropout with the Philox mask (docs/ops.md "regularisation"). Checks the CUDA
+// Workshop: dropout with the Philox mask (docs/ops.md "dropout"). Checks the CUDA
 // mask bit-for-bit against the host evaluation of the same kernels/philox.h functions
 // (what the CPU backend uses).
 //   nvcc -std=c++17 -arch=sm_90 -O3 --use_fast_math -Ikernels kernels/dev/dropout.cu -o /tmp/dropout && /tmp/dropout

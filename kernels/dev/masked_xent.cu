@@ -1,4 +1,4 @@
-// Workshop: masked_xent_fwd_bwd (docs/ops.md "loss").
+// Workshop: masked_xent_fwd_bwd (docs/ops.md "masked_xent").
 //   nvcc -std=c++17 -arch=sm_90 -O3 --use_fast_math -Ikernels kernels/dev/masked_xent.cu -o /tmp/masked_xent && /tmp/masked_xent
 // version 1: naive, one thread per row, three passes over the row (max, sum, write)
 // version 2: production (kernels/masked_xent.cu): one warp per row, online max/sum-exp,

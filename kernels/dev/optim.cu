@@ -1,4 +1,4 @@
-// Workshop for kernels/optim.cu: Adam over many parameter tensors (docs/ops.md "optimisers").
+// Workshop for kernels/optim.cu: Adam over many parameter tensors (docs/ops.md "optim").
 //   nvcc -std=c++17 -arch=sm_90 -O3 --use_fast_math -Ikernels kernels/dev/optim.cu -o /tmp/optim && /tmp/optim
 // version 1: one launch per tensor (what a per-parameter optimiser does)
 // version 2: production (kernels/optim.cu): every tensor in one launch over a chunk table

@@ -1,4 +1,4 @@
-// CPU batch normalisation (docs/ops.md "normalisation"; contract in native/ops/batchnorm.h).
+// CPU batch normalisation (docs/ops.md "batchnorm"; contract in native/ops/batchnorm.h).
 // x is [N, C, H, W] or [N, C] (BatchNorm1d); both are viewed as [N, C, HW] with HW = 1
 // for rank 2. Channel c's M = N·HW elements are N runs of HW contiguous floats.
 // Statistics are accumulated in double; the work is split over channels.

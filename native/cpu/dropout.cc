@@ -1,4 +1,4 @@
-// CPU dropout (docs/ops.md "regularisation"; the mask and the contract in
+// CPU dropout (docs/ops.md "dropout"; the mask and the contract in
 // native/ops/dropout.h). Philox blocks of 4 elements in parallel chunks.
 #include "../ops/dropout.h"
 #include "parallel.h"

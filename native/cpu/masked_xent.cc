@@ -1,4 +1,4 @@
-// The paper's indicator-masked cross-entropy on the CPU (docs/ops.md "loss"; the maths and
+// The paper's indicator-masked cross-entropy on the CPU (docs/ops.md "masked_xent"; the maths and
 // the contract in native/ops/masked_xent.h). Each row is read once for an online
 // max/sum-of-exponentials (double) and once more to write its gradient; the
 // probabilities are never stored. Masked-out rows contribute nothing and their labels are

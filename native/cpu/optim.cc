@@ -1,4 +1,4 @@
-// CPU optimisers (docs/ops.md "optimisers"; the update rules, the operand order and the
+// CPU optimisers (docs/ops.md "optim"; the update rules, the operand order and the
 // contract in native/ops/optim.h): every parameter in one call, PyTorch's update rules in
 // float32 in PyTorch's order of operations, parallel over each tensor's elements.
 #include <cmath>

@@ -1,4 +1,4 @@
-// CPU pooling (docs/ops.md "pooling"; contract and window geometry in native/ops/pool.h):
+// CPU pooling (docs/ops.md "pool"; contract and window geometry in native/ops/pool.h):
 // maxpool2d / avgpool2d with PyTorch's divisors, global average pooling, and their
 // backward ops. Every kernel runs in parallel over the N·C planes; a plane is touched by
 // one thread only, so the backward scatters (maxpool, avgpool) need no atomics. Nothing

@@ -1,4 +1,4 @@
-// CPU reductions sum / mean over a sorted list of axes (docs/ops.md "reductions"; contract
+// CPU reductions sum / mean over a sorted list of axes (docs/ops.md "reduce"; contract
 // in native/ops/reduce.h).
 // Each output element sums its reduced sub-block in double (bias gradients sum millions
 // of terms); parallel over output elements, or over the reduction when there are few.

@@ -1,4 +1,4 @@
-// batchnorm_train / batchnorm_eval / batchnorm_bwd on CUDA (docs/ops.md "normalisation";
+// batchnorm_train / batchnorm_eval / batchnorm_bwd on CUDA (docs/ops.md "batchnorm";
 // contract in native/ops/batchnorm.h), our kernels (kernels/batchnorm.cu).
 #include "../ops/batchnorm.h"
 #include "common.h"

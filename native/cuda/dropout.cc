@@ -1,4 +1,4 @@
-// dropout / dropout_bwd on CUDA (docs/ops.md "regularisation"; the mask and the contract in
+// dropout / dropout_bwd on CUDA (docs/ops.md "dropout"; the mask and the contract in
 // native/ops/dropout.h), bit-identical to the CPU's.
 #include "../ops/dropout.h"
 #include "common.h"

@@ -1,4 +1,4 @@
-// linear / matmul on CUDA through cuBLAS (docs/ops.md "convolution and dense"; contract in
+// linear / matmul on CUDA through cuBLAS (docs/ops.md "linear"; contract in
 // native/ops/linear.h).
 // Row-major over column-major: a row-major [R, C] matrix is a column-major [C, R] one, so
 //   linear  y[N,O] = x[N,I] wᵀ  is  yᵀ(O×N) = op_T(w: I×O, ld I) · (xᵀ: I×N, ld I)

@@ -1,4 +1,4 @@
-// masked_xent_fwd_bwd on CUDA (docs/ops.md "loss"; native/ops/masked_xent.h): two
+// masked_xent_fwd_bwd on CUDA (docs/ops.md "masked_xent"; native/ops/masked_xent.h): two
 // launches (rows, then a deterministic reduction), then a 8-byte read-back of the validity
 // flag so a bad mask or an active row with an out-of-range label throws exactly as on the
 // CPU. That read-back waits for the stream: the loss is read every step anyway, so it

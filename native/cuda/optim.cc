@@ -1,4 +1,4 @@
-// adam / sgd on CUDA (docs/ops.md "optimisers"): every parameter in one launch. The host
+// adam / sgd on CUDA (docs/ops.md "optim"): every parameter in one launch. The host
 // builds a table of tensors and a table of 8192-element chunks, copies both to the device
 // in one transfer (workspace from the caching allocator) and launches one block per chunk.
 // Validation and the scalars (in double, as PyTorch) are the family's (native/ops/optim.h).

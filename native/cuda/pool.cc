@@ -1,4 +1,4 @@
-// max / avg / global-average pooling and backward on CUDA (docs/ops.md "pooling"; contract
+// max / avg / global-average pooling and backward on CUDA (docs/ops.md "pool"; contract
 // and window geometry in native/ops/pool.h).
 #include "../ops/pool.h"
 #include "common.h"

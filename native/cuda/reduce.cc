@@ -1,4 +1,4 @@
-// sum / mean over sorted axes on CUDA (docs/ops.md "reductions"; contract in
+// sum / mean over sorted axes on CUDA (docs/ops.md "reduce"; contract in
 // native/ops/reduce.h).
 #include <vector>
 

@@ -1,4 +1,4 @@
-// Family "batchnorm" (docs/ops.md "normalisation"), PyTorch semantics: batchnorm_train,
+// Family "batchnorm" (docs/ops.md "batchnorm"), PyTorch semantics: batchnorm_train,
 // batchnorm_eval, batchnorm_bwd. x is [N, C, H, W] or [N, C] (BatchNorm1d), viewed as
 // [N, C, HW] with HW = 1 for rank 2; per-channel tensors are [C].
 #pragma once

@@ -1,4 +1,4 @@
-// Family "conv2d" (docs/ops.md "convolution"): conv2d (x, w, b? -> y), conv2d_bwd_data
+// Family "conv2d" (docs/ops.md "conv2d"): conv2d (x, w, b? -> y), conv2d_bwd_data
 // (dy, w -> dx), conv2d_bwd_filter (dy, x -> dw). NCHW, weights K × C/G × R × S.
 // Each op is given two of x [N,C,H,W], w [K,C/G,R,S], y [N,K,P,Q] (dy for y) and writes
 // the third; the three prepares check them against each other with the same rules and

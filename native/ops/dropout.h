@@ -1,4 +1,4 @@
-// Family "dropout" (docs/ops.md "regularisation"): dropout (x -> y, mask uint8) and
+// Family "dropout" (docs/ops.md "dropout"): dropout (x -> y, mask uint8) and
 // dropout_bwd (dy, mask -> dx). The mask of element i is a pure function of (seed, i):
 // Philox4x32-10 with key (seed_lo, seed_hi) and counter (i/4, 0, 0, 0), lane i%4,
 // u = (bits>>8)·2⁻²⁴, keep iff u ≥ p (kernels/philox.h, shared by both backends); p and

@@ -1,4 +1,4 @@
-// Family "linear" (docs/ops.md "convolution and dense"): linear (x[N,I], w[O,I], b[O]? ->
+// Family "linear" (docs/ops.md "linear"): linear (x[N,I], w[O,I], b[O]? ->
 // y[N,O] = x wᵀ + b) and matmul (a, b 2-D -> c = op(a)·op(b), attributes transA, transB).
 // Row-major operands; lda/ldb are the stored row lengths.
 #pragma once

@@ -1,4 +1,4 @@
-// Family "masked_xent" (docs/ops.md "loss"): the paper's indicator-masked cross-entropy
+// Family "masked_xent" (docs/ops.md "masked_xent"): the paper's indicator-masked cross-entropy
 // (Eq. 2), fused with its gradient: logits [N, C], labels int32 [N], mask float32 [N] of
 // 0/1 -> loss (scalar), dlogits [N, C]:
 //   ℓᵢ = logsumexp(zᵢ) − z_{i,yᵢ},  loss = Σ mᵢℓᵢ / D,  dlogits = mᵢ(softmax(zᵢ) − onehot(yᵢ))/D

@@ -1,4 +1,4 @@
-// Family "optim" (docs/ops.md "optimisers"): every parameter in one call, PyTorch's update
+// Family "optim" (docs/ops.md "optim"): every parameter in one call, PyTorch's update
 // rules in float32 in PyTorch's order of operations. Bias corrections are computed by the
 // caller (TypeScript keeps the step count) and passed as attributes.
 //   adam: inputs g1..gn; outputs p1..pn, m1..mn, v1..vn (all in/out)

@@ -1,4 +1,4 @@
-// Family "pool" (docs/ops.md "pooling"): maxpool2d (x -> y, indices), maxpool2d_bwd (dy,
+// Family "pool" (docs/ops.md "pool"): maxpool2d (x -> y, indices), maxpool2d_bwd (dy,
 // indices -> dx), avgpool2d, avgpool2d_bwd, global_avgpool, global_avgpool_bwd. NCHW.
 // Window geometry is PyTorch's (dilation 1): attributes kernel, stride (default kernel),
 // padding (at most half the kernel), ceil_mode; output

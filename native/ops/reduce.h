@@ -1,4 +1,4 @@
-// Family "reduce" (docs/ops.md "reductions"): sum and mean of x over a sorted list of
+// Family "reduce" (docs/ops.md "reduce"): sum and mean of x over a sorted list of
 // distinct axes (attribute axes), keepdim keeping them as size-1 dims. x's dims split into
 // kept dims (enumerating the outputs in row-major order) and reduced dims (the summands),
 // each with its stride in x. An empty reduction: sum 0, mean NaN (PyTorch).

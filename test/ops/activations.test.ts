@@ -6,7 +6,7 @@ import { sigmoid } from '../../ts/ops/sigmoid';
 import { silu } from '../../ts/ops/silu';
 import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
-import { activationRefs } from '../ref/elementwise';
+import { activationRefs } from '../ref/activations';
 
 // exp in float32 vs float64: a few ulp
 const TOL = { atol: 1e-6, rtol: 1e-5 };

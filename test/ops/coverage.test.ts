@@ -1,15 +1,23 @@
 /**
- * Every op × backend (DESIGN §7.6): each op named in ts/ops/names.ts must be registered on
- * the CPU, and on CUDA when the addon was built with it, unless an exclusion below names
- * the gap with a reason. An exclusion whose op has since been implemented is reported so
- * it can be removed. Also: ts/ops/names.ts = native/core/op_names.h, same order.
+ * The op families and every op × backend (DESIGN §7).
+ *  - ts/ops/names.ts = native/core/op_names.h: the same ops in the same order under the same
+ *    family comments.
+ *  - Every named op is registered on the CPU, and on CUDA when the addon was built with it,
+ *    unless an exclusion names the gap with a reason; nothing is registered unnamed.
+ *  - One stem per family: each family F has ts/ops/F.ts, native/ops/F.{h,cc},
+ *    native/cpu/F.cc, native/cuda/F.cc, test/ref/F.ts and test/ops/F.test.ts, unless an
+ *    exclusion says where that part lives instead (those files must exist) and why.
+ *  - Every file of native/ops, native/cpu, native/cuda, kernels and test/ref belongs to a
+ *    family (F.*, F_*.*, or a listed part) or is a listed helper with its reason, and every
+ *    harness kernels/dev/X.cu is named after the kernel file kernels/X.cu it tests.
+ * An exclusion that is no longer needed is reported so it can be removed.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native, packageRoot } from '../../ts/native/binding';
-import { OP_NAMES } from '../../ts/ops/names';
+import { OP_FAMILIES, OP_FAMILY, OP_NAMES, OpFamily } from '../../ts/ops/names';
 
 /** (op → reason) gaps allowed on the CPU backend. The CPU is the reference: keep this empty. */
 const CPU_EXCLUSIONS: Record<string, string> = {};
@@ -17,18 +25,100 @@ const CPU_EXCLUSIONS: Record<string, string> = {};
 /** (op → reason) gaps allowed on the CUDA backend. */
 const CUDA_EXCLUSIONS: Record<string, string> = {};
 
-function parseOpNamesHeader(): string[] {
-  const file = path.join(packageRoot(), 'native', 'core', 'op_names.h');
-  const src = fs.readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/.*$/gm, ' ');
+/** The files of a family, by part; {F} is the family. */
+const PARTS = {
+  ts: ['ts/ops/{F}.ts'],
+  contract: ['native/ops/{F}.h', 'native/ops/{F}.cc'],
+  cpu: ['native/cpu/{F}.cc'],
+  cuda: ['native/cuda/{F}.cc'],
+  ref: ['test/ref/{F}.ts'],
+  test: ['test/ops/{F}.test.ts'],
+} as const;
+type Part = keyof typeof PARTS;
+
+interface PartExclusion {
+  why: string;
+  instead: string[]; // the files that hold this part instead (checked to exist)
+}
+const PER_OP_TS = 'one TypeScript file per op until ts/ops is grouped by family (after the import-cycle work of issue 11 moves these files)';
+/** `family:part` → where that part lives instead, and why. */
+const PART_EXCLUSIONS: Record<string, PartExclusion> = {
+  'memory:ts': { why: PER_OP_TS, instead: ['ts/ops/fill.ts', 'ts/ops/copy.ts', 'ts/ops/cast.ts'] },
+  'activations:ts': {
+    why: PER_OP_TS,
+    instead: ['ts/ops/unary.ts', 'ts/ops/relu.ts', 'ts/ops/relu6.ts', 'ts/ops/silu.ts', 'ts/ops/sigmoid.ts', 'ts/ops/hardswish.ts'],
+  },
+  'elementwise:ts': {
+    why: PER_OP_TS,
+    instead: ['ts/ops/binary.ts', 'ts/ops/broadcast.ts', 'ts/ops/add.ts', 'ts/ops/sub.ts', 'ts/ops/mul.ts', 'ts/ops/affine.ts', 'ts/ops/expand.ts'],
+  },
+  'reduce:ts': { why: PER_OP_TS, instead: ['ts/ops/sum.ts', 'ts/ops/mean.ts'] },
+  'pool:ts': { why: PER_OP_TS, instead: ['ts/ops/maxpool2d.ts', 'ts/ops/avgpool2d.ts', 'ts/ops/global_avgpool.ts'] },
+  'layout:ts': {
+    why: PER_OP_TS,
+    instead: ['ts/ops/concat.ts', 'ts/ops/split.ts', 'ts/ops/channel_shuffle.ts', 'ts/ops/transpose.ts', 'ts/ops/pad2d.ts'],
+  },
+  'optim:ts': {
+    why: 'the optimisers are stateful classes over all parameters (ts/optim), not tensor ops',
+    instead: ['ts/optim/adam.ts', 'ts/optim/sgd.ts'],
+  },
+  'optim:test': {
+    why: 'tested with the optimiser classes that own the ops (test/optim)',
+    instead: ['test/optim/adam.test.ts', 'test/optim/sgd.test.ts'],
+  },
+};
+
+/** Files of a family that do not carry its stem (a stem F_* needs no entry). */
+const FAMILY_PARTS: Record<string, OpFamily> = {
+  'native/cpu/depthwise.cc': 'conv2d',
+  'kernels/depthwise.cu': 'conv2d',
+  'kernels/dev/depthwise.cu': 'conv2d',
+};
+
+/** Files that belong to no family, with what they are. */
+const HELPERS: Record<string, string> = {
+  'native/ops/spec.h': 'what every family contract includes: the layer described',
+  'native/cpu/backend.cc': 'CPU memory: the caching allocator, device info',
+  'native/cpu/cpu_features.cc': 'CPU model and instruction sets',
+  'native/cpu/cpu_features.h': 'CPU model and instruction sets',
+  'native/cpu/gemm.cc': 'the SGEMM under conv2d and linear',
+  'native/cpu/gemm.h': 'the SGEMM under conv2d and linear',
+  'native/cpu/parallel.cc': 'the thread pool every CPU kernel runs on',
+  'native/cpu/parallel.h': 'the thread pool every CPU kernel runs on',
+  'native/cpu/broadcast.h': 'the broadcast walker of the elementwise CPU kernels',
+  'native/cuda/backend.cc': 'CUDA devices, streams, library handles, the caching allocator',
+  'native/cuda/common.h': 'what every CUDA op file includes: device context, status checks',
+  'kernels/kernels.h': 'the launchers of every kernel file, for host code',
+  'kernels/common.cuh': 'device helpers shared by the kernel files',
+  'kernels/philox.h': 'the Philox generator shared by the CPU and CUDA dropout',
+  'kernels/dev/common.h': 'timing and checking helpers of the harnesses',
+};
+
+const root = packageRoot();
+const exists = (rel: string) => fs.existsSync(path.join(root, rel));
+const files = (dir: string) =>
+  fs.readdirSync(path.join(root, dir), { withFileTypes: true }).filter((e) => e.isFile()).map((e) => `${dir}/${e.name}`);
+
+/** [name, family] in the header's order; a comment naming a family starts its group. */
+function parseOpNamesHeader(): [string, string][] {
+  const src = fs.readFileSync(path.join(root, 'native', 'core', 'op_names.h'), 'utf8');
   const body = src.slice(src.indexOf('#define MDMT_OP_NAMES(X)') + '#define MDMT_OP_NAMES(X)'.length);
-  return [...body.matchAll(/\bX\(\s*([a-z0-9_]+)\s*\)/g)].map((m) => m[1]);
+  const out: [string, string][] = [];
+  let family = '';
+  for (const m of body.matchAll(/\/\*\s*([a-z0-9_]+)\s*\*\/|\bX\(\s*([a-z0-9_]+)\s*\)/g)) {
+    if (m[1] !== undefined) family = m[1];
+    else out.push([m[2], family]);
+  }
+  return out;
 }
 
-test('ts/ops/names.ts equals native/core/op_names.h (same ops, same order)', () => {
+test('ts/ops/names.ts equals native/core/op_names.h (same ops, order and families)', () => {
   const header = parseOpNamesHeader();
   assert.ok(header.length > 10, `parsed only ${header.length} names from op_names.h`);
-  assert.equal([...OP_NAMES], header, 'ts/ops/names.ts and native/core/op_names.h differ');
-  assert.is(new Set(header).size, header.length, 'an op is named twice');
+  assert.equal(OP_NAMES.map((op) => [op, OP_FAMILY[op]]), header, 'ts/ops/names.ts and native/core/op_names.h differ');
+  assert.is(new Set(header.map(([n]) => n)).size, header.length, 'an op is named twice');
+  const order = header.map(([, f]) => f).filter((f, i, a) => i === 0 || a[i - 1] !== f);
+  assert.equal(order, [...OP_FAMILIES], 'the ops of a family must stand together');
 });
 
 test('every registered op is a named op', () => {
@@ -62,6 +152,41 @@ test('cuda: every op is implemented (or excluded with a reason)', () => {
     return;
   }
   gaps('cuda', CUDA_EXCLUSIONS);
+});
+
+test('one stem per family: each family has its TypeScript, contract, CPU, CUDA, reference and test files', () => {
+  const problems: string[] = [];
+  for (const key of Object.keys(PART_EXCLUSIONS)) {
+    const [family, part] = key.split(':');
+    if (!(OP_FAMILIES as readonly string[]).includes(family) || !(part in PARTS)) problems.push(`exclusion '${key}' names no family part`);
+  }
+  for (const family of OP_FAMILIES) {
+    for (const part of Object.keys(PARTS) as Part[]) {
+      const want = PARTS[part].map((p) => p.replace('{F}', family));
+      const ex = PART_EXCLUSIONS[`${family}:${part}`];
+      if (!ex) {
+        for (const f of want) if (!exists(f)) problems.push(`${family}: ${f} is missing`);
+        continue;
+      }
+      if (ex.why.trim().length < 10) problems.push(`${family}:${part}: the exclusion needs a reason`);
+      for (const f of ex.instead) if (!exists(f)) problems.push(`${family}:${part}: ${f} (named instead) is missing`);
+      if (want.every(exists)) console.log(`  [note] ${want.join(', ')} exist now: remove the exclusion '${family}:${part}' in test/ops/coverage.test.ts`);
+    }
+  }
+  assert.equal(problems, [], problems.join('\n'));
+});
+
+test('every native, kernel and reference file belongs to a family or is a listed helper', () => {
+  const families = new Set<string>(OP_FAMILIES);
+  const stem = (f: string) => path.basename(f).replace(/\.[a-z]+$/, '');
+  const ofFamily = (f: string) => families.has(stem(f)) || [...families].some((F) => stem(f).startsWith(`${F}_`)) || f in FAMILY_PARTS;
+  const stray: string[] = [];
+  for (const dir of ['native/ops', 'native/cpu', 'native/cuda', 'kernels', 'kernels/dev', 'test/ref'])
+    for (const f of files(dir)) if (!ofFamily(f) && !(f in HELPERS)) stray.push(f);
+  assert.equal(stray, [], `files that carry no family's stem (rename them, or list them in FAMILY_PARTS / HELPERS): ${stray.join(', ')}`);
+  for (const f of [...Object.keys(HELPERS), ...Object.keys(FAMILY_PARTS)]) assert.ok(exists(f), `${f} is listed but missing`);
+  for (const f of files('kernels/dev').filter((g) => g.endsWith('.cu')))
+    assert.ok(exists(`kernels/${path.basename(f)}`), `harness ${f} must be named after the kernel file it tests (kernels/${path.basename(f)} is missing)`);
 });
 
 test.run();

@@ -3,7 +3,7 @@ import { mean } from '../../ts/ops/mean';
 import { sum } from '../../ts/ops/sum';
 import { tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
-import { reduceRef } from '../ref/elementwise';
+import { reduceRef } from '../ref/reduce';
 
 // float32 sums of up to ~10^4 terms accumulated in double: relative 1e-6
 const TOL = { atol: 1e-5, rtol: 1e-5 };

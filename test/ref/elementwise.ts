@@ -1,4 +1,4 @@
-/** float64 references for the broadcasting elementwise ops, the reductions and the activations. */
+/** float64 references for the broadcasting elementwise ops (add, sub, mul, expand). */
 
 export function broadcastShape(a: readonly number[], b: readonly number[]): number[] {
   const n = Math.max(a.length, b.length);
@@ -13,14 +13,15 @@ export function broadcastShape(a: readonly number[], b: readonly number[]): numb
 }
 
 /** index into a broadcast operand of shape `s` from the output multi-index */
-function srcIndex(idx: number[], s: readonly number[]): number {
+export function srcIndex(idx: number[], s: readonly number[]): number {
   let off = 0;
   const lead = idx.length - s.length;
   for (let d = 0; d < s.length; d++) off = off * s[d] + (s[d] === 1 ? 0 : idx[lead + d]);
   return off;
 }
 
-function unravel(i: number, shape: readonly number[]): number[] {
+/** the multi-index of flat index i in `shape` (row-major) */
+export function unravel(i: number, shape: readonly number[]): number[] {
   const idx = new Array<number>(shape.length).fill(0);
   for (let d = shape.length - 1; d >= 0; d--) {
     idx[d] = i % shape[d];
@@ -46,22 +47,3 @@ export function expandRef(x: Float64Array, xs: readonly number[], os: readonly n
   for (let i = 0; i < n; i++) y[i] = x[srcIndex(unravel(i, os), xs)];
   return y;
 }
-
-/** sum or mean over axes, result in keepdim layout (same element order either way) */
-export function reduceRef(x: Float64Array, shape: readonly number[], axes: number[], mean: boolean): Float64Array {
-  const os = shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const y = new Float64Array(os.reduce((p, q) => p * q, 1));
-  const cnt = axes.reduce((p, a) => p * shape[a], 1);
-  for (let i = 0; i < x.length; i++) y[srcIndex(unravel(i, shape), os)] += x[i];
-  if (mean) for (let i = 0; i < y.length; i++) y[i] /= cnt;
-  return y;
-}
-
-const sig = (x: number) => 1 / (1 + Math.exp(-x));
-export const activationRefs: Record<string, (x: number) => number> = {
-  relu: (x) => Math.max(x, 0),
-  relu6: (x) => Math.min(Math.max(x, 0), 6),
-  silu: (x) => x * sig(x),
-  sigmoid: sig,
-  hardswish: (x) => (x * Math.min(Math.max(x + 3, 0), 6)) / 6,
-};
