@@ -14,6 +14,7 @@ import { addonPath, packageRoot } from '../../ts/native/binding';
 import { DEVICE } from '../helpers';
 
 const root = packageRoot();
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'); // uvu's colours
 const SUITES = 'ops/(activations|batchnorm|dropout|elementwise|layout|linear|masked_xent|memory|pool|reduce)|native/errors';
 
 test('under MDMT_OP_PREPARED=1 the op suites and the error suite pass as they are', () => {
@@ -23,7 +24,7 @@ test('under MDMT_OP_PREPARED=1 the op suites and the error suite pass as they ar
     env: { ...process.env, MDMT_OP_PREPARED: '1' },
     encoding: 'utf8',
   });
-  const out = `${r.stdout}\n${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
+  const out = `${r.stdout}\n${r.stderr}`.replace(ANSI, '');
   const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0), passed = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? -1);
   assert.ok(total >= 40, `expected the suites to run (${total} tests):\n${out.slice(-2000)}`);
   assert.is(r.status, 0, `a suite failed with MDMT_OP_PREPARED=1:\n${out.slice(-3000)}`);
