@@ -13,24 +13,25 @@ namespace mdmt {
 namespace cuda {
 namespace {
 
-// Uploads [tensors | chunks] and launches `launch(dev_tensors, dev_chunks, nchunks)`.
+// Uploads [tensors | chunks] and launches `launch(dev_tensors, dev_chunks, nchunks)`. The
+// chunk table is written in place in the host buffer (one allocation, nothing copied twice).
 template <class T, class L>
 void run_tables(OpCtx& c, const std::vector<T>& tensors, L launch) {
-  std::vector<k::OptChunk> chunks;
-  for (size_t i = 0; i < tensors.size(); ++i)
-    for (int64_t s = 0; s < tensors[i].n; s += k::kOptChunk) chunks.push_back({static_cast<int32_t>(i), s});
+  int64_t nchunks = 0;
+  for (const T& t : tensors) nchunks += (t.n + k::kOptChunk - 1) / k::kOptChunk;
   DeviceCtx& d = ctx_of(c);
-  if (chunks.empty()) return;
+  if (nchunks == 0) return;
   const size_t tb = (sizeof(T) * tensors.size() + 255) & ~size_t(255);
-  const size_t cb = sizeof(k::OptChunk) * chunks.size();
-  std::vector<char> host(tb + cb);
+  std::vector<char> host(tb + sizeof(k::OptChunk) * static_cast<size_t>(nchunks));
   std::memcpy(host.data(), tensors.data(), sizeof(T) * tensors.size());
-  std::memcpy(host.data() + tb, chunks.data(), cb);
+  k::OptChunk* chunk = reinterpret_cast<k::OptChunk*>(host.data() + tb);
+  for (size_t i = 0; i < tensors.size(); ++i)
+    for (int64_t s = 0; s < tensors[i].n; s += k::kOptChunk) *chunk++ = {static_cast<int32_t>(i), s};
   Scratch table(c.device, host.size(), c.op);
   cudaCheck(c.op, cudaMemcpyAsync(table.get(), host.data(), host.size(), cudaMemcpyHostToDevice, d.stream));
   const T* dt = static_cast<const T*>(table.get());
   const k::OptChunk* dc = reinterpret_cast<const k::OptChunk*>(static_cast<char*>(table.get()) + tb);
-  cudaCheck(c.op, launch(dt, dc, static_cast<int64_t>(chunks.size()), d.stream));
+  cudaCheck(c.op, launch(dt, dc, nchunks, d.stream));
 }
 
 void adam(OpCtx& c, const AdamSpec& s) {
