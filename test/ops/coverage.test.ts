@@ -8,7 +8,7 @@
  *    native/cpu/F.cc, native/cuda/F.cc, test/ref/F.ts and test/ops/F.test.ts, unless an
  *    exclusion says where that part lives instead (those files must exist) and why.
  *  - Every file of native/ops, native/cpu, native/cuda, kernels and test/ref belongs to a
- *    family (F.*, F_*.*, or a listed part) or is a listed helper with its reason, and every
+ *    family (F.*, F_*.*, or a listed sub-stem) or is a listed helper with its reason, and every
  *    harness kernels/dev/X.cu is named after the kernel file kernels/X.cu it tests.
  * An exclusion that is no longer needed is reported so it can be removed.
  */
@@ -68,11 +68,9 @@ const PART_EXCLUSIONS: Record<string, PartExclusion> = {
   },
 };
 
-/** Files of a family that do not carry its stem (a stem F_* needs no entry). */
-const FAMILY_PARTS: Record<string, OpFamily> = {
-  'native/cpu/depthwise.cc': 'conv2d',
-  'kernels/depthwise.cu': 'conv2d',
-  'kernels/dev/depthwise.cu': 'conv2d',
+/** Sub-stems of a family: files named S.* or S_*.* belong to it (F_*.* needs no entry). */
+const SUB_STEMS: Record<string, OpFamily> = {
+  depthwise: 'conv2d', // native/cpu/depthwise.cc, kernels/depthwise.cu: groups = C convolutions
 };
 
 /** Files that belong to no family, with what they are. */
@@ -177,14 +175,14 @@ test('one stem per family: each family has its TypeScript, contract, CPU, CUDA, 
 });
 
 test('every native, kernel and reference file belongs to a family or is a listed helper', () => {
-  const families = new Set<string>(OP_FAMILIES);
+  const stems = [...OP_FAMILIES, ...Object.keys(SUB_STEMS)];
   const stem = (f: string) => path.basename(f).replace(/\.[a-z]+$/, '');
-  const ofFamily = (f: string) => families.has(stem(f)) || [...families].some((F) => stem(f).startsWith(`${F}_`)) || f in FAMILY_PARTS;
-  const stray: string[] = [];
-  for (const dir of ['native/ops', 'native/cpu', 'native/cuda', 'kernels', 'kernels/dev', 'test/ref'])
-    for (const f of files(dir)) if (!ofFamily(f) && !(f in HELPERS)) stray.push(f);
-  assert.equal(stray, [], `files that carry no family's stem (rename them, or list them in FAMILY_PARTS / HELPERS): ${stray.join(', ')}`);
-  for (const f of [...Object.keys(HELPERS), ...Object.keys(FAMILY_PARTS)]) assert.ok(exists(f), `${f} is listed but missing`);
+  const ofFamily = (f: string) => stems.some((s) => stem(f) === s || stem(f).startsWith(`${s}_`));
+  const all = ['native/ops', 'native/cpu', 'native/cuda', 'kernels', 'kernels/dev', 'test/ref'].flatMap(files);
+  const stray = all.filter((f) => !ofFamily(f) && !(f in HELPERS));
+  assert.equal(stray, [], `files that carry no family's stem (rename them, or list them in SUB_STEMS / HELPERS): ${stray.join(', ')}`);
+  for (const f of Object.keys(HELPERS)) assert.ok(exists(f), `${f} is listed but missing`);
+  for (const s of Object.keys(SUB_STEMS)) assert.ok(all.some((f) => stem(f) === s || stem(f).startsWith(`${s}_`)), `sub-stem ${s} names no file`);
   for (const f of files('kernels/dev').filter((g) => g.endsWith('.cu')))
     assert.ok(exists(`kernels/${path.basename(f)}`), `harness ${f} must be named after the kernel file it tests (kernels/${path.basename(f)} is missing)`);
 });
