@@ -7,8 +7,8 @@
  *  - One stem per family: each family F has ts/ops/F.ts, native/ops/F.{h,cc},
  *    native/cpu/F.cc, native/cuda/F.cc, test/ref/F.ts and test/ops/F.test.ts, unless an
  *    exclusion says where that part lives instead (those files must exist) and why.
- *  - Every file of native/ops, native/cpu, native/cuda, kernels and test/ref belongs to a
- *    family (F.*, F_*.*, or a listed sub-stem) or is a listed helper with its reason, and every
+ *  - Every file of native/ops, native/cpu, native/cuda and kernels belongs to a family (F.*,
+ *    F_*.*, or a listed sub-stem) or is a listed helper with its reason, and every
  *    harness kernels/dev/X.cu is named after the kernel file kernels/X.cu it tests.
  * An exclusion that is no longer needed is reported so it can be removed.
  */
@@ -174,11 +174,11 @@ test('one stem per family: each family has its TypeScript, contract, CPU, CUDA, 
   assert.equal(problems, [], problems.join('\n'));
 });
 
-test('every native, kernel and reference file belongs to a family or is a listed helper', () => {
+test('every native and kernel file belongs to a family or is a listed helper', () => {
   const stems = [...OP_FAMILIES, ...Object.keys(SUB_STEMS)];
   const stem = (f: string) => path.basename(f).replace(/\.[a-z]+$/, '');
   const ofFamily = (f: string) => stems.some((s) => stem(f) === s || stem(f).startsWith(`${s}_`));
-  const all = ['native/ops', 'native/cpu', 'native/cuda', 'kernels', 'kernels/dev', 'test/ref'].flatMap(files);
+  const all = ['native/ops', 'native/cpu', 'native/cuda', 'kernels', 'kernels/dev'].flatMap(files);
   const stray = all.filter((f) => !ofFamily(f) && !(f in HELPERS));
   assert.equal(stray, [], `files that carry no family's stem (rename them, or list them in SUB_STEMS / HELPERS): ${stray.join(', ')}`);
   for (const f of Object.keys(HELPERS)) assert.ok(exists(f), `${f} is listed but missing`);

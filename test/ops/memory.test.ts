@@ -10,7 +10,7 @@ import { cast } from '../../ts/ops/cast';
 import { copy } from '../../ts/ops/copy';
 import { fill_ } from '../../ts/ops/fill';
 import { empty, full, tensor, tidy } from '../../ts/tensor';
-import { assertClose, DEVICE, deviceAvailable, gradcheck, numel, Rng } from '../helpers';
+import { assertClose, DEVICE, deviceAvailable, expectError, gradcheck, numel, Rng } from '../helpers';
 import { castRef, fillRef, HostDType } from '../ref/memory';
 
 const EXACT = { atol: 0, rtol: 0 };
@@ -74,26 +74,16 @@ test('memory ops reject mismatched operands natively, naming the op and both ten
   if (!on) return;
   const n = native();
   const ids = [n.alloc([2, 3], 'float32', DEVICE), n.alloc([3, 2], 'float32', DEVICE), n.alloc([6], 'int32', DEVICE), n.alloc([5], 'float32', DEVICE)];
-  const throws = (fn: () => void, code: string, msg: RegExp) => {
-    try {
-      fn();
-      assert.unreachable('no error');
-    } catch (e) {
-      const err = e as { code: string; message: string };
-      assert.is(err.code, code, err.message);
-      assert.match(err.message, msg);
-    }
-  };
   try {
-    throws(() => n.run('cast', [ids[0]], [ids[1]]), 'ESHAPE', /cast: x \[2, 3\] and y \[3, 2\] differ/);
-    throws(() => n.run('copy', [ids[0]], [ids[2]]), 'EDTYPE', /copy: x is float32 but y is int32 \(use cast\)/);
-    throws(() => n.run('copy', [ids[0]], [ids[3]]), 'ESHAPE', /copy: x \[2, 3\] and y \[5\] differ in size/);
-    throws(() => n.run('fill', [], [ids[0]], {}), 'EINVAL', /fill: missing attribute 'value'/);
+    expectError(() => n.run('cast', [ids[0]], [ids[1]]), 'ESHAPE', 'cast', /x \[2, 3\] and y \[3, 2\] differ/, 'cast shapes');
+    expectError(() => n.run('copy', [ids[0]], [ids[2]]), 'EDTYPE', 'copy', /x is float32 but y is int32 \(use cast\)/, 'copy dtypes');
+    expectError(() => n.run('copy', [ids[0]], [ids[3]]), 'ESHAPE', 'copy', /x \[2, 3\] and y \[5\] differ in size/, 'copy sizes');
+    expectError(() => n.run('fill', [], [ids[0]], {}), 'EINVAL', 'fill', /missing attribute 'value'/, 'fill value');
     if (DEVICE === 'cpu') {
       const bf = n.alloc([4], 'bfloat16', 'cpu'), f16 = n.alloc([6], 'float16', 'cpu');
       ids.push(bf, f16);
-      throws(() => n.run('fill', [], [bf], { value: 1 }), 'EDTYPE', /fill on cpu supports float32, int32, uint8; got bfloat16/);
-      throws(() => n.run('cast', [ids[2]], [f16]), 'EDTYPE', /cast int32 -> float16 is not supported on cpu/);
+      expectError(() => n.run('fill', [], [bf], { value: 1 }), 'EDTYPE', 'fill', /fill on cpu supports float32, int32, uint8; got bfloat16/, 'fill bf16');
+      expectError(() => n.run('cast', [ids[2]], [f16]), 'EDTYPE', 'cast', /cast int32 -> float16 is not supported on cpu/, 'cast f16');
     }
   } finally {
     for (const id of ids) n.free(id);
