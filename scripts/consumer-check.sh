@@ -23,7 +23,11 @@ tgz=$(tail -1 "$work/pack.log")
 [ -f "$work/$tgz" ] || { tail -20 "$work/pack.log"; die "npm pack wrote no tarball"; }
 tar -tzf "$work/$tgz" | sed 's|^package/||' | sort > "$work/files"
 say "$tgz: $(du -k "$work/$tgz" | cut -f1) KiB packed, $(wc -l < "$work/files") files"
-if grep -E '^((test|bench|\.ci|ts|docs|kernels/dev)/|scripts/(test|bench|pack)\.js$)' "$work/files"; then die "the tarball holds files consumers must not get (above)"; fi
+# docs/ ships only the images README.md shows (its relative links must work in the installed package)
+if grep -vE '^docs/[^/]+\.png$' "$work/files" | grep -E '^((test|bench|\.ci|ts|docs|kernels/dev)/|scripts/(test|bench|pack)\.js$)'; then die "the tarball holds files consumers must not get (above)"; fi
+for f in $(grep -oE '\]\([^)#:]+\)' README.md | sed -E 's/^\]\((.*)\)$/\1/'); do
+  grep -qxF "$f" "$work/files" || die "README.md links $f, which the tarball lacks (package.json files)"
+done
 for f in dist/ts/index.js dist/ts/index.d.ts bin/mdmt.js prebuilds/linux-x64/mdmt.napi.glibc.node scripts/install.js \
   scripts/build.js CMakeLists.txt binding.gyp native/addon.cc native/cuda/dynload/loader.cc kernels/kernels.h LICENSE README.md; do
   grep -qxF "$f" "$work/files" || die "the tarball lacks $f"
