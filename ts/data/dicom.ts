@@ -19,7 +19,7 @@ import * as zlib from 'zlib';
 import * as dicomParser from 'dicom-parser';
 import { MdmtError } from '../errors';
 import { decodeJ2k, decodeJls, decodeJpegBaseline, decodeJpegExtended, decodeJpegLossless, decodeRle, jpegFrameInfo, checkJpegEnd, CodecFrame } from './codecs';
-import { checkNotConstant, type GrayImage } from './gray';
+import { checkImageSize, checkNotConstant, type GrayImage } from './gray';
 
 export const TRANSFER_SYNTAXES: Record<string, string> = {
   '1.2.840.10008.1.2': 'Implicit VR Little Endian',
@@ -163,6 +163,16 @@ function frameSamples(f: CodecFrame, file: string, n: number): Uint8Array | Uint
  *   console.log(img.width, img.height, img.info.photometric);
  */
 export async function decodeDicom(bytes: Uint8Array, file = '<buffer>', opts: DecodeDicomOptions = {}): Promise<DicomImage> {
+  try {
+    return await decodeChecked(bytes, file, opts);
+  } catch (e) {
+    // a codec or typed-array failure on this file's bytes (a RangeError, a WASM abort) is this
+    // file's problem: as an MdmtError it fails the one file, not the loader and its batch
+    throw e instanceof MdmtError ? e : fail(file, `cannot be decoded (${msg(e)})`);
+  }
+}
+
+async function decodeChecked(bytes: Uint8Array, file: string, opts: DecodeDicomOptions): Promise<DicomImage> {
   const { ds, hasPreamble } = parse(bytes, file);
   checkLengths(ds, file);
   const ts = ds.string('x00020010')?.trim() ?? '1.2.840.10008.1.2';
@@ -221,6 +231,7 @@ function readHeader(ds: dicomParser.DataSet, file: string): Header {
   const rows = num(ds, 'x00280010', file);
   const cols = num(ds, 'x00280011', file);
   if (!(rows > 0 && cols > 0)) throw fail(file, `image size ${cols}x${rows} is empty (${tagLabel('x00280010')}, ${tagLabel('x00280011')})`);
+  checkImageSize(cols, rows, file, 'decodeDicom');
   const bitsAllocated = num(ds, 'x00280100', file);
   if (bitsAllocated < 1 || bitsAllocated > 32) throw fail(file, `${tagLabel('x00280100')} is ${bitsAllocated} (1..32)`);
   const bitsStored = num(ds, 'x00280101', file, bitsAllocated);

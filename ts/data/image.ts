@@ -8,7 +8,7 @@ import * as path from 'path';
 import sharp from 'sharp';
 import { MdmtError } from '../errors';
 import { readDicom } from './dicom';
-import { checkNotConstant, type GrayImage } from './gray';
+import { checkImageSize, checkMinSide, checkNotConstant, MAX_IMAGE_PIXELS, type GrayImage } from './gray';
 
 export type { GrayImage } from './gray';
 
@@ -27,19 +27,22 @@ export async function readRaster(file: string): Promise<GrayImage> {
     throw new MdmtError('EIO', 'readImage', `${file}: cannot read image file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   if (bytes.length === 0) throw new MdmtError('EDATA', 'readImage', `${file}: file is empty (0 bytes)`);
-  let depth: string | undefined;
+  let meta: sharp.Metadata;
   try {
-    depth = (await sharp(bytes, { limitInputPixels: false }).metadata()).depth;
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (e) {
     throw new MdmtError('EDATA', 'readImage', `${file}: not a readable PNG/JPEG/TIFF image (${(e as Error).message})`);
   }
+  // the header's size, before sharp allocates the pixels (limitInputPixels below is the backstop)
+  checkImageSize(meta.width ?? 0, meta.height ?? 0, file, 'readImage');
+  const depth = meta.depth;
   // sharp's grayscale() works in 8 bits: a 16-bit file goes through the grey16 colourspace instead,
   // so it keeps its 0..65535 range (a 16-bit CXR cut to 8 bits loses 8 bits of contrast silently)
   if (depth !== 'uchar' && depth !== 'ushort')
     throw new MdmtError('EDATA', 'readImage', `${file}: ${depth ?? 'unknown'} samples are not supported (8- or 16-bit unsigned PNG/JPEG/TIFF)`);
   const wide = depth === 'ushort';
   try {
-    const grey = sharp(bytes, { limitInputPixels: false }).removeAlpha();
+    const grey = sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS }).removeAlpha();
     const { data, info } = await (wide ? grey.toColourspace('grey16') : grey.grayscale())
       .raw({ depth: wide ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
     const n = info.width * info.height;
@@ -54,14 +57,19 @@ export async function readRaster(file: string): Promise<GrayImage> {
 /**
  * Reads any supported image file as a grey float32 image; DICOM gets MONOCHROME1 inverted and
  * modality values, rasters keep their stored values (8-bit 0..255, 16-bit 0..65535).
- * `role: 'image'` (an X-ray, not a lung mask) also refuses a constant image.
+ * `role: 'image'` (an X-ray, not a lung mask) also refuses a constant image and one smaller
+ * than MIN_IMAGE_SIDE (16 px) on a side. Any image over MAX_IMAGE_PIXELS is refused before
+ * its pixels are allocated.
  *
  *   const img = await readImage('dicom_clean/1234.dcm');
  */
 export async function readImage(file: string, o: { role?: 'image' | 'mask' } = {}): Promise<GrayImage> {
   const ext = path.extname(file).toLowerCase();
-  if (!RASTER.has(ext)) return readDicom(file);
-  const img = await readRaster(file);
-  if (o.role === 'image') checkNotConstant(img.data, file);
+  const dicom = !RASTER.has(ext);
+  const img = dicom ? await readDicom(file) : await readRaster(file);
+  if (o.role === 'image') {
+    if (!dicom) checkNotConstant(img.data, file); // decodeDicom refuses a constant image itself
+    checkMinSide(img, file);
+  }
   return img;
 }

@@ -1,0 +1,107 @@
+/**
+ * Images a new user's folders hold that issue 16's suite did not: headers that claim a huge
+ * image (a decompression bomb, a corrupt Rows/Columns), X-rays of a few pixels, truncated
+ * files. Each is refused as an EDATA MdmtError naming the file, before any large buffer is
+ * allocated, so one bad file fails its own row instead of the loader or the process.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import sharp from 'sharp';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readDicom } from '../../ts/data/dicom';
+import { writeDicom } from '../../ts/data/dicomwrite';
+import { MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE } from '../../ts/data/gray';
+import { readImage } from '../../ts/data/image';
+import { MdmtError } from '../../ts/errors';
+import { rejects, tmpDir } from './_fixture';
+
+const dir = tmpDir('hostile-img');
+
+async function refused(file: string, re: RegExp, read: () => Promise<unknown> = () => readImage(file, { role: 'image' })): Promise<void> {
+  const e = await rejects(read);
+  assert.instance(e, MdmtError, `${file}: ${String(e)}`);
+  assert.is(e.code, 'EDATA', file);
+  assert.ok(e.message.includes(file), `names the file: ${e.message}`);
+  assert.match(e.message, re, e.message);
+}
+
+function crc32(b: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const x of b) {
+    crc ^= x;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? 0xedb88320 ^ (crc >>> 1) : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** A valid 8-bit grey PNG of width × height whose pixels are zeros (compressed ~1000:1). */
+function zeroPng(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    td.copy(out, 4);
+    out.writeUInt32BE(crc32(td), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth; colour type 0 (grey)
+  const idat = zlib.deflateSync(Buffer.alloc((width + 1) * height)); // filter byte 0 + a zero row
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+}
+
+test('a PNG whose header claims more than MAX_IMAGE_PIXELS is refused from its header', async () => {
+  // 9000 x 9000 = 81 M pixels > 2^26: a 80 KB file; decoded it would be 324 MB of float32
+  const f = path.join(dir, 'bomb.png');
+  fs.writeFileSync(f, zeroPng(9000, 9000));
+  assert.ok(9000 * 9000 > MAX_IMAGE_PIXELS);
+  await refused(f, /image size 9000x9000 \(81000000 pixels\) exceeds the 67108864 pixels/);
+  await refused(f, /exceeds/, () => readImage(f)); // a mask is bounded too
+  // below the limit the same construction decodes (the check is the size, not the format)
+  const ok = path.join(dir, 'zeros-ok.png');
+  fs.writeFileSync(ok, zeroPng(40, 30));
+  const img = await readImage(ok);
+  assert.equal([img.width, img.height], [40, 30]);
+});
+
+test('a DICOM whose Rows x Columns exceed the limit is refused before decoding (native and RLE)', async () => {
+  const big = [{ group: 0x28, elem: 0x10, vr: 'US', value: 65535 }, { group: 0x28, elem: 0x11, vr: 'US', value: 65535 }];
+  for (const syntax of ['explicit', 'rle'] as const) {
+    const f = path.join(dir, `huge-${syntax}.dcm`);
+    fs.writeFileSync(f, writeDicom({ width: 2, height: 2, pixels: Uint16Array.from([1, 2, 3, 4]), syntax, extra: big }));
+    // RLE used to allocate rows x cols x 2 bytes and fail with a raw RangeError that stopped the loader
+    await refused(f, /image size 65535x65535 \(4294836225 pixels\) exceeds/, () => readDicom(f));
+  }
+});
+
+test(`X-rays smaller than ${MIN_IMAGE_SIDE} px on a side are refused as images, accepted as masks`, async () => {
+  const png = path.join(dir, 'tiny.png');
+  await sharp(Buffer.from([7, 200]), { raw: { width: 2, height: 1, channels: 1 } }).png().toFile(png);
+  await refused(png, /image is 2x1 pixels, smaller than 16 on a side/);
+  assert.is((await readImage(png)).width, 2);
+  const dcm = path.join(dir, 'row.dcm');
+  fs.writeFileSync(dcm, writeDicom({ width: 300, height: 1, pixels: Uint16Array.from({ length: 300 }, (_, i) => i) }));
+  await refused(dcm, /image is 300x1 pixels, smaller than 16/);
+  const edge = path.join(dir, 'edge.dcm');
+  fs.writeFileSync(edge, writeDicom({ width: 16, height: 16, pixels: Uint16Array.from({ length: 256 }, (_, i) => i) }));
+  assert.is((await readImage(edge, { role: 'image' })).height, 16);
+});
+
+test('truncated files: a PNG cut in half or to its signature, a DICOM cut one byte short', async () => {
+  const png = await sharp(Buffer.alloc(64 * 64).map((_, i) => i % 256), { raw: { width: 64, height: 64, channels: 1 } }).png().toBuffer();
+  const half = path.join(dir, 'half.png'), sig = path.join(dir, 'sig.png');
+  fs.writeFileSync(half, png.subarray(0, png.length >> 1));
+  fs.writeFileSync(sig, png.subarray(0, 10));
+  await refused(half, /not a readable PNG\/JPEG\/TIFF image/);
+  await refused(sig, /not a readable PNG\/JPEG\/TIFF image/);
+  const full = writeDicom({ width: 64, height: 64, pixels: Uint16Array.from({ length: 4096 }, (_, i) => i), bitsStored: 12 });
+  const cut = path.join(dir, 'cut.dcm');
+  fs.writeFileSync(cut, full.subarray(0, full.length - 1));
+  await refused(cut, /PixelData \(7FE0,0010\) declares 8192 bytes .* truncated/);
+});
+
+test.run();
