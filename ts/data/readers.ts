@@ -30,6 +30,15 @@ export const AFC_RELEASES: Record<number, { sheet: string; dir: string }> = {
 
 const bad = (op: string, where: string, detail: string, code: 'EDATA' | 'EIO' = 'EDATA') => new MdmtError(code, op, `${where}: ${detail}`);
 
+/**
+ * A sheet cell as an integer, strictly: digits with an optional sign and a '.0' that
+ * spreadsheets append; anything else is NaN (Number() would read '0xC', '1.2e1' and
+ * 'Infinity' as numbers, so a garbled cell could pass as a score).
+ */
+export function intCell(s: string): number {
+  return /^[+-]?\d+(\.0*)?$/.test(s.trim()) ? Number(s) : NaN;
+}
+
 function checkFile(op: string, where: string, file: string, what: string): string {
   if (!fs.existsSync(file)) throw bad(op, where, `${what} not found: ${file}`, 'EIO');
   return file;
@@ -210,7 +219,7 @@ export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promis
       if (seen.has(id)) throw bad(op, where, `Filename '${fname}' appears twice (first on row ${seen.get(id)})`);
       seen.set(id, r.line);
       const score = padBrixia(r.cells.BrixiaScore, `${where} column 'BrixiaScore'`);
-      const g = Number(r.cells.BrixiaScoreGlobal);
+      const g = intCell(r.cells.BrixiaScoreGlobal);
       if (r.cells.BrixiaScoreGlobal === '' || !Number.isInteger(g) || g < 0 || g > 18)
         throw bad(op, where, `column 'BrixiaScoreGlobal' is '${r.cells.BrixiaScoreGlobal}' (expected an integer 0..18)`);
       const sum = [...score].reduce((a, c) => a + Number(c), 0);
@@ -291,7 +300,7 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
       }
       if (sev && r.cells[sev] === '') tally.drop(`rows without a ${sev} value (no τ2 record)`);
       if (sev && r.cells[sev] !== '') {
-        const g = Number(r.cells[sev]);
+        const g = intCell(r.cells[sev]);
         if (!Number.isInteger(g) || g < 0 || g > 18) throw bad(op, where, `column '${sev}' is '${r.cells[sev]}' (expected an integer 0..18)`);
         out.push({ ...base, id, task: 'BX', label: binGlobal(g, opts.bins ?? 'paper'), labelName: String(g), global: g });
       }

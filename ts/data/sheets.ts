@@ -46,7 +46,8 @@ function parseCsvRows(text: string, sep: string, file: string): TableRow[] {
   try {
     // on_record sees each good row as it is parsed, so after an error we know where the bad row starts
     parse(text, {
-      delimiter: sep, record_delimiter: ['\r\n', '\n', '\r'], bom: true, skip_empty_lines: true, info: true, raw: true,
+      // ltrim/rtrim: a line of spaces or tabs is blank (skipped), not a one-field row; cells are trimmed anyway
+      delimiter: sep, record_delimiter: ['\r\n', '\n', '\r'], bom: true, skip_empty_lines: true, ltrim: true, rtrim: true, info: true, raw: true,
       on_record: (r: { record: string[]; raw: string; info: { lines: number } }) => {
         // info.lines is the line the record ends on; step back over its embedded line breaks
         const body = r.raw.replace(/^(\r?\n)+/, '').replace(/\r?\n$/, '');
@@ -94,13 +95,31 @@ function toSheet(file: string, table: TableRow[]): Sheet {
  *   const s = readCsv('BRIXIA/metadata_global_v2.csv', ';');
  */
 export function readCsv(file: string, sep = ','): Sheet {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    bytes = fs.readFileSync(file);
   } catch (e) {
     throw new MdmtError('EIO', 'readSheet', `${file}: cannot read sheet (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  return toSheet(file, parseCsvRows(text, sep, file));
+  return toSheet(file, parseCsvRows(utf8Text(bytes, file), sep, file));
+}
+
+/**
+ * The file as UTF-8 text, strictly: a UTF-16 file (Excel's "Unicode text") or a Latin-1 /
+ * Windows-1252 export is an error naming the line, where a lenient decode would turn every
+ * accented letter into U+FFFD (so 'Bégin' and 'Bègin' become one centre) or, for UTF-16,
+ * into one garbled column.
+ */
+function utf8Text(bytes: Buffer, file: string): string {
+  if (bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)))
+    throw new MdmtError('EDATA', 'readSheet', `${file}: the file is UTF-16 encoded; save it as UTF-8 (Excel: "CSV UTF-8")`);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const text = bytes.toString('utf8');
+    const line = text.slice(0, text.indexOf('\uFFFD')).split('\n').length;
+    throw new MdmtError('EDATA', 'readSheet', `${file} line ${line}: not valid UTF-8 (a Latin-1 or Windows-1252 export?); save the sheet as UTF-8`);
+  }
 }
 
 function cellText(v: ExcelJS.CellValue): string {
@@ -160,7 +179,11 @@ export async function readSheet(file: string, sep?: string): Promise<Sheet> {
 
 /** Throws unless the sheet has every column in `cols`. */
 export function requireColumns(sheet: Sheet, cols: string[]): void {
-  for (const c of cols)
-    if (!sheet.header.includes(c))
-      throw new MdmtError('EDATA', 'readSheet', `${sheet.file}: missing column '${c}' (has: ${sheet.header.join(', ')})`);
+  for (const c of cols) {
+    if (sheet.header.includes(c)) continue;
+    // one column whose name holds another separator: the file is split on the wrong character
+    const other = sheet.header.length === 1 ? [';', ',', '\t'].find((x) => sheet.header[0].includes(x)) : undefined;
+    const hint = other ? `; the header is one column: is the file separated by '${other === '\t' ? '\\t' : other}' instead?` : '';
+    throw new MdmtError('EDATA', 'readSheet', `${sheet.file}: missing column '${c}' (has: ${sheet.header.join(', ')})${hint}`);
+  }
 }

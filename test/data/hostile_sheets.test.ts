@@ -1,0 +1,71 @@
+/**
+ * Sheets as users' tools save them, beyond issue 16's malformed quotes: lines of spaces,
+ * UTF-16 and Latin-1 exports, the wrong separator, numbers Number() would read but a
+ * spreadsheet never writes. Each is read correctly or refused naming the file (and line).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { intCell, readBrixia, readCovidCxr } from '../../ts/data/readers';
+import { readCsv } from '../../ts/data/sheets';
+import { MdmtError } from '../../ts/errors';
+import { rejects, tmpDir } from './_fixture';
+
+const HEAD = 'Filename;BrixiaScore;BrixiaScoreGlobal;Manufacturer';
+const ROWS = ['a.dcm;000123;6;SIEMENS', 'b.dcm;333333;18;AGFA', 'c.dcm;000000;0;KODAK'];
+
+function bx(text: string | Buffer): { dir: string; file: string } {
+  const dir = tmpDir('hsheet');
+  const file = path.join(dir, 'metadata_global_v2.csv');
+  fs.writeFileSync(file, text);
+  return { dir, file };
+}
+
+async function refused(text: string | Buffer, re: RegExp): Promise<void> {
+  const { dir, file } = bx(text);
+  const e = await rejects(() => readBrixia(dir, { checkFiles: false }));
+  assert.instance(e, MdmtError, String(e));
+  assert.is(e.code, 'EDATA');
+  assert.ok(e.message.includes(file), `names the file: ${e.message}`);
+  assert.match(e.message, re, e.message);
+}
+
+test('a line of spaces or tabs is blank, as an empty line is (it was a one-field row with the wrong line number)', async () => {
+  const { dir } = bx([HEAD, ROWS[0], '   ', '\t', ROWS[1], ' \t ', ROWS[2], ''].join('\r\n'));
+  const d = await readBrixia(dir, { checkFiles: false });
+  assert.equal(d.records.map((r) => [r.id, r.global]), [['a', 6], ['b', 18], ['c', 0]]);
+  assert.equal(d.records.map((r) => r.where.replace(/.* row /, '')), ['2', '5', '7']);
+  // a real short row after blank lines is still named by its own line
+  await refused([HEAD, ROWS[0], '   ', 'short', ''].join('\n'), /line 4, column 1 'Filename': the row has another number of fields/);
+});
+
+test('UTF-16 and Latin-1 files are refused, naming the encoding and the line', async () => {
+  const text = [HEAD, ...ROWS].join('\n') + '\n';
+  await refused(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]), /UTF-16 encoded; save it as UTF-8/);
+  await refused(Buffer.from([HEAD, ROWS[0], 'd.dcm;000000;0;SIEMENS\u00e9'].join('\n'), 'latin1'), /line 3: not valid UTF-8/);
+  // UTF-8 with accents and a BOM is fine
+  const ok = bx('\uFEFF' + [HEAD, 'é.dcm;000000;0;SIEMENS'].join('\n'));
+  assert.is((await readBrixia(ok.dir, { checkFiles: false })).records[0]!.id, 'é');
+});
+
+test('a sheet split on the wrong separator says so', async () => {
+  await refused([HEAD, ...ROWS].map((l) => l.replace(/;/g, ',')).join('\n'), /missing column 'Filename' .*the header is one column: is the file separated by ',' instead\?/);
+  const f = path.join(tmpDir('hsheet'), 'labels.csv');
+  fs.writeFileSync(f, 'file;source_url;went_icu;brixia_global_senior\nx.png;http://a;Y;3\n');
+  const e = await rejects(() => readCovidCxr(path.dirname(f), { checkFiles: false }));
+  assert.match(e.message, /is the file separated by ';' instead\?/);
+  assert.equal(readCsv(f, ';').header, ['file', 'source_url', 'went_icu', 'brixia_global_senior']);
+});
+
+test('integer cells: digits (and a spreadsheet .0) only, not hex, exponents or Infinity', async () => {
+  assert.equal(['12', ' 7 ', '12.0', '+3', '-1'].map(intCell), [12, 7, 12, 3, -1]);
+  for (const s of ['0xC', '1.2e1', 'Infinity', '', '1.5', '12a', '0b11']) assert.ok(Number.isNaN(intCell(s)), s);
+  await refused([HEAD, 'a.dcm;000123;0x6;SIEMENS'].join('\n'), /column 'BrixiaScoreGlobal' is '0x6' \(expected an integer 0\.\.18\)/);
+  const d = tmpDir('hsheet');
+  fs.writeFileSync(path.join(d, 'labels.csv'), 'file,source_url,went_icu,brixia_global_senior\nx.png,http://a,Y,1e1\n');
+  const e = await rejects(() => readCovidCxr(d, { checkFiles: false }));
+  assert.match(e.message, /column 'brixia_global_senior' is '1e1' \(expected an integer 0\.\.18\)/);
+});
+
+test.run();
