@@ -11,32 +11,17 @@
 import type { Command } from 'commander';
 import { MdmtError } from '../errors';
 import { exportOnnx } from '../io/onnx_export';
-import { readOnnxInitializers } from '../io/onnx_import';
-import { loadSafetensors } from '../io/safetensors';
-import { loadWeightsFile } from '../io/weights';
+import { checkWeightsBackbone, inferTask, loadWeightsFile, weightShapes } from '../io/weights';
 import { getModel, listModels } from '../models/zoo';
 import { MDMTModel, STLModel } from '../models/mdmt';
 import { Module } from '../nn/module';
 import { manualSeed } from '../random';
 
 export type ExportTask = 'auto' | 'imagenet' | 'backbone' | 'mdmt' | 'stl_afc' | 'stl_bx';
+export { inferTask } from '../io/weights';
 const TASKS: ExportTask[] = ['auto', 'imagenet', 'backbone', 'mdmt', 'stl_afc', 'stl_bx'];
 
-function weightShapes(file: string): Map<string, readonly number[]> {
-  const ts = file.endsWith('.onnx') ? readOnnxInitializers(file) : loadSafetensors(file).tensors;
-  const out = new Map([...ts].map(([k, t]) => [k, t.shape] as [string, readonly number[]]));
-  for (const t of ts.values()) t.dispose();
-  return out;
-}
 
-/** The task whose keys the weights carry. */
-export function inferTask(keys: Map<string, readonly number[]>): Exclude<ExportTask, 'auto'> {
-  if ([...keys.keys()].some((k) => k.startsWith('afc_head.'))) return 'mdmt';
-  const head = [...keys].find(([k]) => k.startsWith('head.') && k.endsWith('.weight'));
-  if (head) return head[1][0] === 2 ? 'stl_afc' : 'stl_bx';
-  if ([...keys.keys()].some((k) => /^(fc|classifier)(\.1)?\.weight$/.test(k))) return 'imagenet';
-  return 'backbone';
-}
 
 /** Builds the model an export asks for. */
 export function buildForExport(name: string, task: Exclude<ExportTask, 'auto'>, numClasses?: number): Module {
@@ -67,10 +52,15 @@ export function runExport(o: ExportCliOptions): { file: string; task: string; pa
   if (!Number.isInteger(batch) || batch < 1) throw new MdmtError('ECONFIG', 'export', `--batch must be a positive integer, got ${o.batch}`);
   const task = (o.task ?? 'auto') as ExportTask;
   if (!TASKS.includes(task)) throw new MdmtError('ECONFIG', 'export', `--task must be one of ${TASKS.join(', ')}, got '${o.task}'`);
+  const classesIn = o.classes === undefined ? undefined : Number(o.classes);
+  if (classesIn !== undefined && (!Number.isInteger(classesIn) || classesIn < 1)) throw new MdmtError('ECONFIG', 'export', `--classes must be a positive integer, got ${o.classes}`);
   let shapes: Map<string, readonly number[]> | null = null;
-  if (o.weights) shapes = weightShapes(o.weights);
+  if (o.weights) {
+    checkWeightsBackbone(o.weights, o.model, 'export', '--model'); // before hundreds of missing keys
+    shapes = weightShapes(o.weights);
+  }
   const t = task === 'auto' ? (shapes ? inferTask(shapes) : 'imagenet') : task;
-  let classes = o.classes ? Number(o.classes) : undefined;
+  let classes = classesIn;
   if (t === 'imagenet' && classes === undefined && shapes) {
     const w = [...shapes].find(([k]) => /^(fc|classifier)(\.1)?\.weight$/.test(k));
     if (w) classes = w[1][0];

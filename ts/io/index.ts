@@ -2,4 +2,4 @@
 export * from './safetensors';
 export { exportOnnx, toOnnx, ONNX_OPSET, type ExportOptions } from './onnx_export';
 export { loadOnnxWeights, readOnnxInitializers, readOnnxModel, type OnnxLoadOptions } from './onnx_import';
-export { loadWeightsFile } from './weights';
+export { checkWeightsBackbone, loadWeightsFile, weightsBackbone } from './weights';

@@ -12,7 +12,7 @@
 import * as fs from 'fs';
 import type { Long } from 'protobufjs';
 import { MdmtError } from '../errors';
-import { Module } from '../nn/module';
+import { Module, someOf } from '../nn/module';
 import { DType } from '../native/binding';
 import { getDefaultDevice, tensor, Tensor, TypedArray } from '../tensor';
 import { onnxTypes, ONNX_DTYPE, OnnxModel, OnnxTensor } from './onnx_proto';
@@ -112,7 +112,7 @@ export interface OnnxLoadOptions {
 /**
  * Loads the initializers whose names are `model`'s state_dict keys. Initializers that
  * are not keys (graph constants) are ignored and returned; with `strict`, a missing key
- * fails naming every one; a mis-shaped key always fails naming it.
+ * fails naming them (the first six and the count); a mis-shaped key always fails naming it.
  *   const { unused } = loadOnnxWeights(model, 'model.onnx');
  */
 export function loadOnnxWeights(model: Module, src: string | Uint8Array, opts: OnnxLoadOptions = {}): { loaded: string[]; unused: string[] } {
@@ -122,7 +122,7 @@ export function loadOnnxWeights(model: Module, src: string | Uint8Array, opts: O
     const use = new Map([...inits].filter(([k]) => own.has(k)));
     const missing = [...own.keys()].filter((k) => !use.has(k) && !k.endsWith('num_batches_tracked'));
     if ((opts.strict ?? true) && missing.length)
-      throw new MdmtError('ESHAPE', 'loadOnnxWeights', `${typeof src === 'string' ? src : 'ONNX bytes'} lacks ${missing.length} keys: ${missing.join(', ')}`);
+      throw new MdmtError('ESHAPE', 'loadOnnxWeights', `${typeof src === 'string' ? src : 'ONNX bytes'} lacks ${missing.length} keys: ${someOf(missing)}`);
     model.loadStateDict(use, { strict: false });
     return { loaded: [...use.keys()], unused: [...inits.keys()].filter((k) => !own.has(k)) };
   } finally {

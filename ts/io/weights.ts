@@ -1,14 +1,21 @@
 /**
  * One entry point for weight files by extension: `.safetensors` (state_dict keys, e.g.
- * written by scripts/export_weights.py or a checkpoint) or `.onnx` (initializers named by
- * state_dict keys). Strict by default: every missing, unexpected or mis-shaped key is named.
+ * written by scripts/export_weights.py or a run's best.safetensors) or `.onnx` (initializers
+ * named by state_dict keys). Strict by default: missing, unexpected and mis-shaped keys are
+ * named. A run's resume checkpoint (model.* and optim.* tensors) is refused by name, and
+ * the backbone a best.safetensors records in its metadata is checked against the one asked
+ * for, so a mismatch reads "holds shufflenet_v2_x0_5 weights", not 300 missing keys.
  *
  *   loadWeightsFile(getModel('resnet50'), 'resnet50.safetensors');
  */
 import { MdmtError } from '../errors';
 import { Module } from '../nn/module';
-import { loadOnnxWeights } from './onnx_import';
-import { loadSafetensors } from './safetensors';
+import { loadOnnxWeights, readOnnxInitializers } from './onnx_import';
+import { loadSafetensors, readSafetensorsMetadata } from './safetensors';
+
+const CHECKPOINT_FORMAT = /^mdmt-checkpoint/;
+const checkpointError = (file: string, op: string) =>
+  new MdmtError('EDATA', op, `${file} is a resume checkpoint (model.* weights with the Adam state), not a weights file: use the run's best.safetensors`);
 
 export function loadWeightsFile(model: Module, file: string, opts: { strict?: boolean } = {}): void {
   if (file.endsWith('.onnx')) {
@@ -16,10 +23,51 @@ export function loadWeightsFile(model: Module, file: string, opts: { strict?: bo
     return;
   }
   if (!file.endsWith('.safetensors')) throw new MdmtError('EINVAL', 'loadWeightsFile', `${file}: expected a .safetensors or .onnx file`);
-  const { tensors } = loadSafetensors(file);
+  const { tensors, metadata } = loadSafetensors(file);
   try {
+    if (CHECKPOINT_FORMAT.test(metadata.format ?? '')) throw checkpointError(file, 'loadWeightsFile');
     model.loadStateDict(tensors, opts);
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
+}
+
+/**
+ * The backbone a weights file records in its metadata (a run's best.safetensors does), or
+ * undefined (ONNX, exported ImageNet weights). A resume checkpoint is refused by name.
+ *
+ *   weightsBackbone('runs/x/best.safetensors') // 'resnet18'
+ */
+export function weightsBackbone(file: string, op = 'loadWeightsFile'): string | undefined {
+  if (!file.endsWith('.safetensors')) return undefined;
+  const m = readSafetensorsMetadata(file);
+  if (CHECKPOINT_FORMAT.test(m.format ?? '')) throw checkpointError(file, op);
+  return m.backbone || undefined;
+}
+
+/** Refuses `backbone` (ECONFIG) when the file's metadata names another one; returns the file's own. */
+export function checkWeightsBackbone(file: string, backbone: string, op: string, flag = 'backbone'): string | undefined {
+  const own = weightsBackbone(file, op);
+  if (own && own !== backbone) throw new MdmtError('ECONFIG', op, `${file} holds ${own} weights (its metadata says so), not ${backbone}: give ${flag} ${own}`);
+  return own;
+}
+
+/**
+ * The model whose keys the weights carry: MDMT (afc_head.*), a single-task model (head.*: 2
+ * outputs τ1, else τ2), an ImageNet classifier (fc / classifier), or a bare backbone.
+ */
+export function inferTask(keys: Map<string, readonly number[]>): 'mdmt' | 'stl_afc' | 'stl_bx' | 'imagenet' | 'backbone' {
+  if ([...keys.keys()].some((k) => k.startsWith('afc_head.'))) return 'mdmt';
+  const head = [...keys].find(([k]) => k.startsWith('head.') && k.endsWith('.weight'));
+  if (head) return head[1][0] === 2 ? 'stl_afc' : 'stl_bx';
+  if ([...keys.keys()].some((k) => /^(fc|classifier)(\.1)?\.weight$/.test(k))) return 'imagenet';
+  return 'backbone';
+}
+
+/** The shapes of a weights file's tensors by key (the file is read, then freed). */
+export function weightShapes(file: string): Map<string, readonly number[]> {
+  const ts = file.endsWith('.onnx') ? readOnnxInitializers(file) : loadSafetensors(file).tensors;
+  const out = new Map([...ts].map(([k, t]) => [k, t.shape] as [string, readonly number[]]));
+  for (const t of ts.values()) t.dispose();
+  return out;
 }

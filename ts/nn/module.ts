@@ -18,6 +18,11 @@ export interface LoadOptions {
   strict?: boolean;
 }
 
+/** The first 6 items and how many in all: a backbone mismatch lists hundreds of keys, a line nobody reads. */
+export function someOf(items: readonly string[], sep = ', '): string {
+  return items.length <= 6 ? items.join(sep) : `${items.slice(0, 6).join(sep)}${sep}… (${items.length} in all)`;
+}
+
 export abstract class Module {
   training = true;
   private readonly _params = new Map<string, Tensor | null>();
@@ -138,9 +143,12 @@ export abstract class Module {
       if (!sameShape && !scalarOk) misShaped.push(`${k}: expected ${shapeStr(t.shape)}, got ${shapeStr(s.shape)}`);
     }
     const problems: string[] = [];
-    if (misShaped.length) problems.push(`mis-shaped: ${misShaped.join('; ')}`);
-    if (strict && missing.length) problems.push(`missing: ${missing.join(', ')}`);
-    if (strict && unexpected.length) problems.push(`unexpected: ${unexpected.join(', ')}`);
+    if (misShaped.length) problems.push(`mis-shaped: ${someOf(misShaped, '; ')}`);
+    if (strict && missing.length) problems.push(`missing: ${someOf(missing)}`);
+    if (strict && unexpected.length) problems.push(`unexpected: ${someOf(unexpected)}`);
+    // most keys missing or unexpected: the weights are of another architecture, which says more than a list
+    if (strict && missing.length > own.size / 2 && unexpected.length > entries.size / 2)
+      problems.unshift(`${missing.length} of the model's ${own.size} keys are missing and ${unexpected.length} of ${entries.size} unexpected: weights of another architecture?`);
     if (problems.length) throw new MdmtError('ESHAPE', 'loadStateDict', problems.join(' | '));
     const n = native();
     for (const [k, t] of own) {
