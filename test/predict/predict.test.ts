@@ -10,6 +10,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { predictionsCsv, runPredict } from '../../ts/cli/predict';
 import { exitCodeOf } from '../../ts/cli/main';
+import sharp from 'sharp';
+import { writeDicom } from '../../ts/data/dicomwrite';
 import { parseCsv } from '../../ts/data/sheets';
 import { softmaxT } from '../../ts/predict/calibration';
 import { collectImages } from '../../ts/predict/inputs';
@@ -92,7 +94,8 @@ test('a weights file with its backbone gives the same (uncalibrated) numbers; ba
     assert.ok(row.bxProbs!.every((v, c) => Math.abs(v - a.rows[i].bxProbs![c]) < 1e-6));
   });
   assert.match((await rejects(() => predict(inputs, { run: path.dirname(dirs.mdmt) }))).message, 'not a run directory');
-  assert.match((await rejects(() => predict(inputs, { weights: path.join(dirs.mdmt, 'best.safetensors'), backbone: 'resnet18', task: 'mdmt' }))).message, 'does not fit a mdmt resnet18 model');
+  assert.match((await rejects(() => predict(inputs, { weights: path.join(dirs.mdmt, 'best.safetensors'), backbone: 'resnet18', task: 'mdmt' }))).message, `holds ${BACKBONE} weights (its metadata says so), not resnet18`);
+  assert.match((await rejects(() => predict(inputs, { weights: path.join(dirs.afc, 'best.safetensors'), backbone: BACKBONE, task: 'mdmt' }))).message, `does not fit a mdmt ${BACKBONE} model`);
   assert.match((await rejects(() => predict(inputs, { weights: path.join(dirs.mdmt, 'best.safetensors'), backbone: 'nope', task: 'mdmt' }))).message, 'not a registered model');
   // the CLI infers the task from the weights' keys
   const { result: r } = await runPredict(inputs.map((x) => x.image), { weights: path.join(dirs.afc, 'best.safetensors'), backbone: BACKBONE, imageSize: 32, progress: false, out: path.join(tmpDir('pw'), 'p.json') }, () => {});
@@ -168,6 +171,49 @@ test('mdmt predict --explain on the covid-cxr images and a DICOM sample: one row
   const usage = await mdmt('predict', '--weights', out, cxr);
   assert.is(usage.code, 2, '--weights without --backbone');
   assert.match(usage.err, '--backbone');
+});
+
+test('weights name their own backbone and task; a resume checkpoint is refused by name', async () => {
+  if (!on) return;
+  const dirs = await tinyRuns();
+  const inputs = (await testInputs(result(dirs.afc), 'afc')).slice(0, 2);
+  const a = await predict(inputs, { weights: path.join(dirs.afc, 'best.safetensors'), imageSize: 32 });
+  assert.equal([a.model.backbone, a.model.task], [BACKBONE, 'stl_afc'], 'backbone from the metadata, task from the keys');
+  const b = await predict(inputs, { run: dirs.afc, calibrate: false });
+  a.rows.forEach((row, i) => assert.ok(Math.abs(row.pSevere! - b.rows[i].pSevere!) < 1e-6));
+  const ck = path.join(dirs.afc, 'checkpoint.safetensors');
+  for (const o of [{ weights: ck }, { weights: ck, backbone: BACKBONE, task: 'stl_afc' as const }])
+    assert.match((await rejects(() => predict(inputs, o))).message, `${ck} is a resume checkpoint (model.* weights with the Adam state), not a weights file`);
+});
+
+test('an explanation the model cannot give fails before scoring; a run refuses weights-only flags (exit 2)', async () => {
+  if (!on) return;
+  const dirs = await tinyRuns();
+  const inputs = (await testInputs(result(dirs.afc), 'afc')).slice(0, 1);
+  const heat = path.join(tmpDir('pexp'), 'h');
+  const e = await rejects(() => predict(inputs, { run: dirs.afc, explain: { dir: heat, task: 'bx' } }));
+  assert.is(e.code, 'ECONFIG');
+  assert.match(e.message, 'the stl_afc model has only the afc head');
+  assert.not.ok(fs.existsSync(heat), 'nothing written');
+  for (const o of [{ imageSize: 64 }, { backbone: 'resnet18' }, { task: 'mdmt' }, { imagenetNormalize: false }]) {
+    const code = await runPredict([inputs[0].image], { run: dirs.afc, progress: false, ...o }, () => {}).then(() => 0, (x) => exitCodeOf(x, () => {}));
+    assert.is(code, 2, JSON.stringify(o));
+  }
+});
+
+test('a folder with a DICOM whose header claims 65535² pixels (RLE) and a 2x1 PNG: those rows fail, the rest are scored', async () => {
+  if (!on) return;
+  const dirs = await tinyRuns();
+  const good = (await testInputs(result(dirs.afc), 'afc')).slice(0, 2).map((x) => x.image);
+  const dir = tmpDir('predict-hostile');
+  const big = [{ group: 0x28, elem: 0x10, vr: 'US', value: 65535 }, { group: 0x28, elem: 0x11, vr: 'US', value: 65535 }];
+  fs.writeFileSync(path.join(dir, 'huge.dcm'), writeDicom({ width: 2, height: 2, pixels: Uint16Array.from([1, 2, 3, 4]), syntax: 'rle', extra: big }));
+  await sharp(Buffer.from([7, 200]), { raw: { width: 2, height: 1, channels: 1 } }).png().toFile(path.join(dir, 'tiny.png'));
+  // the RLE header threw a raw RangeError, which the loader re-threw: predict stopped with no rows at all
+  const r = await predict([good[0], path.join(dir, 'huge.dcm'), path.join(dir, 'tiny.png'), good[1]], { run: dirs.afc, batchSize: 4 });
+  assert.equal(r.rows.map((x) => x.ok), [true, false, false, true]);
+  assert.match(r.rows[1].error!, /huge\.dcm: image size 65535x65535 .* exceeds/);
+  assert.match(r.rows[2].error!, /tiny\.png: image is 2x1 pixels, smaller than 16/);
 });
 
 test.run();

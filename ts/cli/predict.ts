@@ -12,12 +12,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, Option } from 'commander';
 import { MdmtError } from '../errors';
-import { readOnnxInitializers } from '../io/onnx_import';
-import { loadSafetensors } from '../io/safetensors';
 import { collectImages } from '../predict/inputs';
 import { predict, type PredictResult, type PredictTask } from '../predict/predict';
 import { toCsv } from '../report/tables';
-import { inferTask } from './export';
 import { EXIT, existingPath, intArg } from './options';
 
 /** The rows as CSV: the columns of the heads the model has. */
@@ -33,28 +30,29 @@ export function predictionsCsv(r: PredictResult): string {
   return toCsv(head, rows);
 }
 
-function taskOfWeights(file: string): PredictTask {
-  const ts = file.endsWith('.onnx') ? readOnnxInitializers(file) : loadSafetensors(file).tensors;
-  const t = inferTask(new Map([...ts].map(([k, v]) => [k, v.shape] as [string, readonly number[]])));
-  for (const v of ts.values()) v.dispose();
-  if (t !== 'mdmt' && t !== 'stl_afc' && t !== 'stl_bx') throw new MdmtError('ECONFIG', '--weights', `${file} holds no MDMT or single-task head (found ${t} weights): give --task`);
-  return t;
-}
-
 /** The command's action (also callable from code); returns the result and the exit code. */
 export async function runPredict(paths: string[], o: Record<string, unknown>, log: (m: string) => void = (m) => process.stderr.write(m)): Promise<{ result: PredictResult; code: number }> {
-  if (!o.run === !o.weights) throw new MdmtError('ECONFIG', '', 'give either --run DIR or --weights FILE --backbone NAME');
-  if (o.weights && !o.backbone) throw new MdmtError('ECONFIG', '--backbone', '--weights needs --backbone NAME');
+  if (!o.run === !o.weights) throw new MdmtError('ECONFIG', '', 'give either --run DIR or --weights FILE [--backbone NAME]');
+  // a run directory decides these itself (config.json): a flag that would be ignored is an error
+  if (o.run) {
+    const given = [['--backbone', o.backbone !== undefined], ['--image-size', o.imageSize !== undefined], ['--task', o.task !== undefined && o.task !== 'auto'],
+      ['--no-imagenet-normalize', o.imagenetNormalize === false]].filter(([, g]) => g).map(([f]) => f);
+    if (given.length) throw new MdmtError('ECONFIG', 'predict', `${given.join(', ')} ${given.length > 1 ? 'are' : 'is'} for --weights; --run uses the run's own settings (${path.join(o.run as string, 'config.json')})`);
+  }
   const out = o.out as string | undefined;
   if (out && !/\.(csv|json)$/i.test(out)) throw new MdmtError('ECONFIG', '--out', `'${out}' must end in .csv or .json`);
   const heatmaps = (o.heatmaps as string | undefined) ?? (out ? path.join(path.dirname(path.resolve(out)), `${path.basename(out).replace(/\.[^.]*$/, '')}-heatmaps`) : path.resolve('heatmaps'));
   const inputs = collectImages(paths, { masks: o.masks as string | undefined });
   // a progress line only on a terminal (\r redraws it); logs and pipes get the summary alone
   const progress = o.progress !== false && process.stderr.isTTY === true;
-  const task = o.weights ? (o.task && o.task !== 'auto' ? (o.task as PredictTask) : taskOfWeights(o.weights as string)) : undefined;
+  const task = o.task && o.task !== 'auto' ? (o.task as PredictTask) : undefined;
+  // a run's best.safetensors without its run: 256 px and no calibration unless told, so say what --run would use
+  const runDir = o.weights ? path.dirname(o.weights as string) : '';
+  if (o.weights && fs.existsSync(path.join(runDir, 'config.json')) && o.imageSize === undefined)
+    log(`mdmt predict: note: ${o.weights as string} belongs to the run ${runDir}; --run ${runDir} would use its image size, normalisation and calibration (here: ${256} px, uncalibrated)\n`);
   const result = await predict(inputs, {
     run: o.run as string | undefined, weights: o.weights as string | undefined, backbone: o.backbone as string | undefined, task,
-    imageSize: o.imageSize as number | undefined, imagenetNormalize: o.imagenetNormalize !== false, calibrate: o.calibration !== false,
+    imageSize: o.imageSize as number | undefined, imagenetNormalize: o.imagenetNormalize === false ? false : undefined, calibrate: o.calibration !== false,
     batchSize: o.batchSize as number | undefined, workers: o.workers as number | undefined, device: o.device as string | undefined,
     explain: o.explain ? { dir: heatmaps, task: o.explainTask as 'afc' | 'bx' | undefined, classIndex: o.explainClass as number | undefined } : undefined,
     onProgress: progress ? (d, n) => log(`\rmdmt predict: ${d}/${n} images`) : undefined,
@@ -82,12 +80,12 @@ export function register(program: Command): void {
     .argument('<images...>', 'image files (DICOM, PNG, JPEG, TIFF) and folders (walked recursively)')
     .option('--run <dir>', 'a finished run directory (config.json, best.safetensors, result.json)', existingPath)
     .option('--weights <file>', 'weights (.safetensors or .onnx with state_dict keys) instead of a run', existingPath)
-    .option('--backbone <name>', 'with --weights: the backbone')
+    .option('--backbone <name>', 'with --weights: the backbone (default: the one the file names, as a run\'s best.safetensors does)')
     .addOption(new Option('--task <task>', 'with --weights: the heads (auto: from the weights keys)').choices(['auto', 'mdmt', 'stl_afc', 'stl_bx']).default('auto'))
     .option('--image-size <n>', 'with --weights: input side (default 256; a run uses its own)', intArg(16))
     .option('--no-imagenet-normalize', 'with --weights: no ImageNet mean/std (a run uses its own setting)')
     .option('--out <file>', 'write the table to FILE.csv or FILE.json (default: CSV on stdout)')
-    .option('--masks <dir>', 'lung masks: the file with the image\'s base name (any image extension) gives the lung crop')
+    .option('--masks <dir>', 'lung masks: the file with the image\'s base name (any image extension) gives the lung crop', existingPath)
     .option('--explain', 'write a Grad-CAM overlay PNG per image (last convolutional stage)')
     .addOption(new Option('--explain-task <task>', 'the head Grad-CAM explains (default afc when the model has it)').choices(['afc', 'bx']))
     .option('--explain-class <n>', 'the class explained (default: SEVERE for afc, the predicted bin for bx)', intArg(0))

@@ -102,7 +102,7 @@ export async function runSample(t: SampleTask): Promise<SampleResult> {
     let mask: GrayImage | undefined;
     if (t.mask) {
       mask = await readImage(t.mask).catch((e) => {
-        throw e instanceof MdmtError ? new MdmtError(e.code, 'loadSample', `lung mask of ${t.id}: ${e.detail}`) : e;
+        throw e instanceof MdmtError ? new MdmtError(e.code, 'loadSample', `lung mask of ${t.image}: ${e.detail}`) : e;
       });
     }
     const p = preprocess(raw, { mask, box: t.box }, { ...t.pre, size: t.size });

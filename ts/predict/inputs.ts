@@ -38,7 +38,8 @@ function walk(dir: string, out: string[]): void {
 
 /** Mask files of a folder by base name (without extension). */
 function maskIndex(dir: string): Map<string, string> {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new MdmtError('EIO', 'predict', `mask folder '${dir}' does not exist`);
+  if (!fs.existsSync(dir)) throw new MdmtError('EIO', 'predict', `mask folder '${dir}' does not exist`);
+  if (!fs.statSync(dir).isDirectory()) throw new MdmtError('EIO', 'predict', `mask folder '${dir}' is a file, not a folder (masks are found by the images' base names in a folder)`);
   const files: string[] = [];
   walk(dir, files);
   return new Map(files.map((f) => [path.basename(f).replace(/\.[^.]*$/, ''), f]));

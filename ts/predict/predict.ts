@@ -21,7 +21,7 @@ import { Loader, toTensors } from '../data/loader';
 import { readImage, type GrayImage } from '../data/image';
 import { preprocess, type Box } from '../data/preprocess';
 import { PROGNOSIS, type DataRecord } from '../data/records';
-import { loadWeightsFile } from '../io/weights';
+import { checkWeightsBackbone, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
 import { compileInference } from '../models/inference';
 import { MDMTModel, STLModel } from '../models/mdmt';
 import { listModels } from '../models/zoo';
@@ -32,6 +32,7 @@ import { readJson } from '../train/checkpoint';
 import { EXPERIMENTS, type ExperimentName } from '../train/config';
 import { softmaxT } from './calibration';
 import { gradCam, type GradCamOptions } from './gradcam';
+import { checkExplain, checkPredictOptions } from './options';
 import { writeOverlay, type OverlayOptions } from './overlay';
 
 /** The heads a model has: both (MDMT), τ1 only (STL τ1, FT) or τ2 only (STL τ2). */
@@ -45,7 +46,9 @@ export interface PredictOptions {
   run?: string;
   /** or a weights file (.safetensors / .onnx, state_dict keys) with its backbone and task */
   weights?: string;
+  /** weights only: the backbone (default: the one the file's metadata names, as a run's best.safetensors does) */
   backbone?: string;
+  /** weights only: the heads (default: from the file's keys) */
   task?: PredictTask;
   /** weights only: input side (default 256) and ImageNet mean/std (default true); a run uses its own */
   imageSize?: number;
@@ -117,18 +120,33 @@ function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; w
   };
 }
 
+/**
+ * The heads a weights file carries, from its keys (afc_head.* → MDMT, head.* → single-task);
+ * a file with neither is an error asking for the task.
+ */
+export function taskOfWeights(file: string): PredictTask {
+  const t = inferTask(weightShapes(file));
+  if (t !== 'mdmt' && t !== 'stl_afc' && t !== 'stl_bx') throw new MdmtError('ECONFIG', 'predict', `${file} holds no MDMT or single-task head (found ${t} weights): give the task (--task)`);
+  return t;
+}
+
 function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: string } {
   if (o.run && o.weights) throw new MdmtError('ECONFIG', 'predict', 'give a run directory or a weights file, not both');
   if (o.run) return runSource(path.resolve(o.run), o.calibrate !== false);
   if (!o.weights) throw new MdmtError('ECONFIG', 'predict', 'no model: give a run directory (run) or a weights file with its backbone (weights, backbone)');
   if (!fs.existsSync(o.weights)) throw new MdmtError('EIO', 'predict', `weights file '${o.weights}' does not exist`);
-  if (!o.backbone || !listModels().includes(o.backbone)) throw new MdmtError('ECONFIG', 'predict', `backbone '${o.backbone ?? ''}' is not a registered model (${listModels().join(', ')})`);
-  if (!o.task || !['mdmt', 'stl_afc', 'stl_bx'].includes(o.task)) throw new MdmtError('ECONFIG', 'predict', `task must be mdmt, stl_afc or stl_bx, got '${o.task ?? ''}'`);
+  // a run's best.safetensors names its backbone: it is the default, and a contradiction is an error
+  const backbone = o.backbone ?? weightsBackbone(o.weights, 'predict');
+  if (!backbone) throw new MdmtError('ECONFIG', 'predict', `give the backbone (backbone, --backbone): ${o.weights} does not name one in its metadata`);
+  if (!listModels().includes(backbone)) throw new MdmtError('ECONFIG', 'predict', `backbone '${backbone}' is not a registered model (${listModels().join(', ')})`);
+  checkWeightsBackbone(o.weights, backbone, 'predict', 'backbone (--backbone)');
+  const task = o.task ?? taskOfWeights(o.weights);
+  if (!['mdmt', 'stl_afc', 'stl_bx'].includes(task)) throw new MdmtError('ECONFIG', 'predict', `task must be mdmt, stl_afc or stl_bx, got '${task}'`);
   const size = o.imageSize ?? 256;
   if (!Number.isInteger(size) || size < 16) throw new MdmtError('ECONFIG', 'predict', `imageSize must be an integer ≥ 16, got ${size}`);
   return {
     weights: path.resolve(o.weights),
-    info: { source: path.resolve(o.weights), backbone: o.backbone, task: o.task, imageSize: size, imagenetNormalize: o.imagenetNormalize !== false, temperature: {}, calibrated: false },
+    info: { source: path.resolve(o.weights), backbone, task, imageSize: size, imagenetNormalize: o.imagenetNormalize !== false, temperature: {}, calibrated: false },
   };
 }
 
@@ -146,14 +164,19 @@ function buildModel(info: PredictModelInfo, weights: string): MDMTModel | STLMod
   return m.eval();
 }
 
-/** Unique overlay names: the image's base name (+ -2, -3, ... on a clash) with .png. */
-function heatmapNames(files: string[], dir: string): string[] {
-  const seen = new Map<string, number>();
+/**
+ * Unique overlay names: the image's base name (+ -2, -3, ... on a clash) with .png. Names are
+ * compared case-blind (X.png and x.png are one file on macOS and Windows), and a suffixed
+ * name never takes the name of another image (a/x, b/x and c/x-2 gave x, x-2, x-2).
+ */
+export function heatmapNames(files: readonly string[], dir: string): string[] {
+  const used = new Set<string>();
   return files.map((f) => {
     const stem = path.basename(f).replace(/\.[^.]*$/, '') || 'image';
-    const k = (seen.get(stem) ?? 0) + 1;
-    seen.set(stem, k);
-    return path.join(dir, `${k === 1 ? stem : `${stem}-${k}`}.png`);
+    let name = stem;
+    for (let k = 2; used.has(name.toLowerCase()); k++) name = `${stem}-${k}`;
+    used.add(name.toLowerCase());
+    return path.join(dir, `${name}.png`);
   });
 }
 
@@ -201,7 +224,9 @@ async function explainBatch(model: MDMTModel | STLModel, x: Tensor, idx: number[
  * const r = await predict([{ image: 'a.dcm', mask: 'a_mask.png' }, 'b.png'], { run: 'runs/x', explain: { dir: 'heatmaps' } });
  */
 export async function predict(images: readonly (string | PredictInput)[], o: PredictOptions): Promise<PredictResult> {
+  checkPredictOptions(images, o);
   const { info, weights } = modelSource(o);
+  if (o.explain) checkExplain(o.explain, info.task);
   const inputs = images.map((x) => (typeof x === 'string' ? { image: x } : x));
   const rows: PredictionRow[] = inputs.map((x) => ({ file: x.image, ok: false }));
   const B = o.batchSize ?? 16;

@@ -1,0 +1,50 @@
+// predict() options are checked before any model is loaded: an unknown key, a setting a run
+// decides itself, an explanation without a folder or of a head the model lacks are ECONFIG
+// errors (CLI exit 2) naming them; heatmap names never collide. No training needed.
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MdmtError } from '../../ts/errors';
+import { checkExplain } from '../../ts/predict/options';
+import { heatmapNames, predict, type PredictOptions } from '../../ts/predict/predict';
+import { rejects } from '../data/_fixture';
+
+async function refused(images: unknown, o: unknown, re: RegExp): Promise<void> {
+  const e = await rejects(() => predict(images as string[], o as PredictOptions));
+  assert.instance(e, MdmtError, String(e));
+  assert.is(e.code, 'ECONFIG', e.message);
+  assert.match(e.message, re);
+}
+
+test('unknown keys, wrong types and weights-only settings with a run are refused before anything loads', async () => {
+  await refused(['a.png'], { run: '/nowhere', explian: { dir: 'h' } }, /unknown key 'explian' \(it would be ignored\); did you mean explain\?/);
+  await refused(['a.png'], { run: '/nowhere', explain: { dir: 'h', clas: 1 } }, /unknown key 'explain\.clas'/);
+  await refused('a.png', { run: '/nowhere' }, /images must be an array of file paths/);
+  await refused([{ mask: 'm.png' }], { run: '/nowhere' }, /images\[0\] must be a file path or \{ image, mask\?, box\? \}/);
+  for (const k of ['imageSize', 'backbone', 'task', 'imagenetNormalize'] as const) {
+    const v = { imageSize: 128, backbone: 'resnet18', task: 'mdmt', imagenetNormalize: false }[k];
+    await refused(['a.png'], { run: '/nowhere', [k]: v }, new RegExp(`options\\.${k} is for a weights file; a run directory uses its own`));
+  }
+  await refused(['a.png'], { run: '/nowhere', explain: {} }, /explain must be \{ dir, task\?, classIndex\? \}/);
+  await refused(['a.png'], { run: '/nowhere', workers: -1 }, /workers must be an integer ≥ 0, got -1/);
+  await refused(['a.png'], { run: '/nowhere', batchSize: 0.5 }, /batchSize must be an integer ≥ 1/);
+});
+
+test('the explained head and class must exist in the model', () => {
+  const bad = (f: () => void, re: RegExp) => assert.throws(f, (e: Error) => e instanceof MdmtError && e.code === 'ECONFIG' && re.test(e.message));
+  bad(() => checkExplain({ dir: 'h', task: 'bx' }, 'stl_afc'), /the stl_afc model has only the afc head/);
+  bad(() => checkExplain({ dir: 'h', task: 'afc' }, 'stl_bx'), /the stl_bx model has only the bx head/);
+  bad(() => checkExplain({ dir: 'h', classIndex: 2 }, 'mdmt'), /classIndex 2 is outside 0\.\.1 \(the afc head has 2 classes\)/);
+  bad(() => checkExplain({ dir: 'h', classIndex: 4 }, 'stl_bx'), /classIndex 4 is outside 0\.\.3/);
+  bad(() => checkExplain({ dir: 'h', classIndex: 1.5 }, 'mdmt'), /classIndex 1\.5/);
+  checkExplain({ dir: 'h', task: 'bx', classIndex: 3 }, 'mdmt');
+  checkExplain({ dir: 'h', classIndex: 'predicted' }, 'stl_bx');
+});
+
+test('heatmap names are unique, case-blind, and a suffix never takes another image\'s name', () => {
+  const names = heatmapNames(['a/x.png', 'b/x.dcm', 'c/x-2.png', 'd/X.png', 'e/.png'], '/h').map((f) => path.basename(f));
+  assert.equal(names, ['x.png', 'x-2.png', 'x-2-2.png', 'X-3.png', 'image.png']);
+  assert.is(new Set(names.map((n) => n.toLowerCase())).size, names.length);
+});
+
+test.run();

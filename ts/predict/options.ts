@@ -1,0 +1,62 @@
+/**
+ * predict() options, checked before anything is loaded or scored: unknown keys (ECONFIG
+ * naming the nearest valid key, as train() does: `explian` was ignored and no heatmap
+ * written), wrong types, the settings only a weights file takes given with a run (the run's
+ * config.json decides its image size and normalisation: an ignored `imageSize: 128` scored
+ * at 64 px without a word), and the explanation's head and class against the model's heads
+ * (a bad class used to fail after the first batch had been scored).
+ *
+ *   checkPredictOptions(images, o);  checkExplain(o.explain, 'stl_afc');
+ */
+import { MdmtError, show } from '../errors';
+import { checkKeys, type KeyTree } from '../train/keys';
+import type { PredictInput, PredictOptions, PredictTask } from './predict';
+
+const EXPLAIN_KEYS: KeyTree = { dir: true, task: true, classIndex: true, layer: true, score: true, maxSide: true, alpha: true };
+export const PREDICT_KEYS: { [K in keyof Required<PredictOptions>]: true | KeyTree } = {
+  run: true, weights: true, backbone: true, task: true, imageSize: true, imagenetNormalize: true, calibrate: true,
+  batchSize: true, workers: true, device: true, explain: EXPLAIN_KEYS, onProgress: true,
+};
+/** What a run directory decides itself (config.json); only a bare weights file takes them. */
+const WEIGHTS_ONLY = ['backbone', 'task', 'imageSize', 'imagenetNormalize'] as const;
+
+const bad = (msg: string) => new MdmtError('ECONFIG', 'predict', msg);
+
+function checkInput(x: unknown, i: number): void {
+  if (typeof x === 'string' && x) return;
+  const o = x as PredictInput | null;
+  if (o && typeof o === 'object' && typeof o.image === 'string' && o.image && (o.mask === undefined || typeof o.mask === 'string')) return;
+  throw bad(`images[${i}] must be a file path or { image, mask?, box? }, got ${show(x)}`);
+}
+
+/** Throws ECONFIG for an option predict() would otherwise ignore or misread. */
+export function checkPredictOptions(images: unknown, o: PredictOptions): void {
+  if (!Array.isArray(images)) throw bad(`images must be an array of file paths or { image, mask?, box? }, got ${show(images)}`);
+  images.forEach(checkInput);
+  if (o === null || typeof o !== 'object') throw bad(`options must be an object, got ${show(o)}`);
+  checkKeys(o, PREDICT_KEYS, { op: 'predict', where: 'options' });
+  if (o.run !== undefined)
+    for (const k of WEIGHTS_ONLY)
+      if (o[k] !== undefined) throw bad(`options.${k} is for a weights file; a run directory uses its own (config.json of ${o.run})`);
+  for (const k of ['batchSize', 'workers'] as const) {
+    const v = o[k];
+    if (v !== undefined && (!Number.isInteger(v) || v < (k === 'workers' ? 0 : 1))) throw bad(`${k} must be an integer ≥ ${k === 'workers' ? 0 : 1}, got ${show(v)}`);
+  }
+  if (o.explain !== undefined && (o.explain === null || typeof o.explain !== 'object' || typeof o.explain.dir !== 'string' || !o.explain.dir))
+    throw bad(`explain must be { dir, task?, classIndex? } with dir the folder for the overlays, got ${show(o.explain)}`);
+}
+
+/** The heads of a model: MDMT both, STL τ1 (and FT) afc, STL τ2 bx. */
+export const headsOf = (task: PredictTask): ('afc' | 'bx')[] => (task === 'mdmt' ? ['afc', 'bx'] : task === 'stl_afc' ? ['afc'] : ['bx']);
+
+/** Throws ECONFIG when the explained head or class does not exist in a `task` model. */
+export function checkExplain(ex: NonNullable<PredictOptions['explain']>, task: PredictTask): void {
+  const heads = headsOf(task);
+  if (ex.task !== undefined && !heads.includes(ex.task))
+    throw bad(`explain.task '${String(ex.task)}': the ${task} model has only the ${heads.join(' and ')} head (afc: τ1 prognosis, bx: τ2 BRIXIA bins)`);
+  const head = ex.task ?? heads[0]!;
+  const C = head === 'afc' ? 2 : 4;
+  const c = ex.classIndex;
+  if (c !== undefined && c !== 'predicted' && (!Number.isInteger(c) || c < 0 || c >= C))
+    throw bad(`explain.classIndex ${show(c)} is outside 0..${C - 1} (the ${head} head has ${C} classes)`);
+}
