@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, Option } from 'commander';
+import { ensureDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { writeReport } from '../report';
 import { collectResults } from '../train/experiment';
@@ -15,10 +16,12 @@ import { intArg } from './options';
 
 /** Writes the report of a runs directory and returns its report.md text and files. */
 export function reportRuns(runsDir: string, o: { out?: string; mu?: 'folds' | 'pooled'; ddof?: number; warmupEpochs?: number } = {}) {
-  if (!fs.existsSync(runsDir) || !fs.statSync(runsDir).isDirectory()) throw new MdmtError('EIO', 'report', `runs directory '${runsDir}' does not exist`);
+  if (!fs.existsSync(runsDir)) throw new MdmtError('EIO', 'report', `runs directory '${runsDir}' does not exist`);
+  if (!fs.statSync(runsDir).isDirectory()) throw new MdmtError('ECONFIG', 'report', `runs directory '${runsDir}' is a file, not a directory`);
   const results = collectResults(runsDir);
   if (!results.length) throw new MdmtError('EDATA', 'report', `no finished runs (result.json) under '${runsDir}'`);
-  const out = path.resolve(o.out ?? path.join(runsDir, 'report'));
+  // a file in the way is a usage error naming --out, not a raw ENOTDIR from deep in the writer
+  const out = ensureDir(path.resolve(o.out ?? path.join(runsDir, 'report')), 'report', '--out');
   const rep = writeReport(results, out, { mu: o.mu, ddof: o.ddof, warmupEpochs: o.warmupEpochs });
   return { ...rep, results, out };
 }

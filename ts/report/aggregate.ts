@@ -2,6 +2,7 @@
  * From per-fold runs to the paper's tables: per-backbone fold summaries, Table 1
  * (averages over backbones) and Table 2 (paired tests across backbones).
  */
+import { MdmtError } from '../errors';
 import { addConfusion, meanStd, metricsFromConfusion, summarizeFolds, type MeanStd } from '../train/metrics';
 import { paperComparisons, type Comparison, type ExperimentSummary } from '../train/stats';
 import type { Experiment, Protocol, ReportOptions, RunResult } from './types';
@@ -39,7 +40,7 @@ export function summarizeRuns(results: readonly RunResult[], opts: ReportOptions
   for (const runs of groups.values()) {
     const seen = new Set<string>();
     for (const r of runs) {
-      if (seen.has(String(r.fold))) throw new Error(`summarizeRuns: fold ${r.fold} of ${r.backbone}/${r.experiment}/${r.protocol} appears twice`);
+      if (seen.has(String(r.fold))) throw new MdmtError('EDATA', 'summarizeRuns', `fold ${r.fold} of ${r.backbone}/${r.experiment}/${r.protocol} appears twice`);
       seen.add(String(r.fold));
     }
     const metrics: Record<string, MeanStd> = summarizeFolds(runs.map((r) => r.metrics), { ddof: opts.ddof });

@@ -63,6 +63,8 @@ export interface CentreRow {
   experiment: Experiment;
   centre: string;
   n: number;
+  /** how many classes the centre's test images hold (G-mean needs both prognoses) */
+  classes: number;
   metrics: FoldMetrics;
 }
 
@@ -72,7 +74,7 @@ export interface CentreRow {
  * @example centreRows(results).filter((c) => c.protocol === 'loco')
  */
 export function centreRows(results: readonly RunResult[]): CentreRow[] {
-  const acc = new Map<string, { key: Omit<CentreRow, 'n' | 'metrics'>; yTrue: number[]; yPred: number[]; C: number }>();
+  const acc = new Map<string, { key: Omit<CentreRow, 'n' | 'classes' | 'metrics'>; yTrue: number[]; yPred: number[]; C: number }>();
   for (const r of results) {
     const s = testLabels(r);
     if (!s) continue;
@@ -84,7 +86,7 @@ export function centreRows(results: readonly RunResult[]): CentreRow[] {
       acc.set(k, a);
     });
   }
-  return [...acc.values()].map((a) => ({ ...a.key, n: a.yTrue.length, metrics: metricsFromConfusion(confusionMatrix(a.yTrue, a.yPred, a.C)) }))
+  return [...acc.values()].map((a) => ({ ...a.key, n: a.yTrue.length, classes: new Set(a.yTrue).size, metrics: metricsFromConfusion(confusionMatrix(a.yTrue, a.yPred, a.C)) }))
     .sort((a, b) => a.protocol.localeCompare(b.protocol) || a.backbone.localeCompare(b.backbone) || a.centre.localeCompare(b.centre) || a.experiment.localeCompare(b.experiment));
 }
 
@@ -96,7 +98,11 @@ export function centreMarkdown(rows: readonly CentreRow[], protocol: Protocol, e
   const mine = rows.filter((c) => c.protocol === protocol && experiments.includes(c.experiment));
   const keys = [...new Set(mine.map((c) => `${c.backbone}\u0000${c.centre}`))];
   const get = (b: string, c: string, e: string) => mine.find((x) => x.backbone === b && x.centre === c && x.experiment === e);
-  const low = (b: string, e: string, m: string) => Math.min(...mine.filter((x) => x.backbone === b && x.experiment === e).map((x) => x.metrics[m]!));
+  // a centre whose test images are all one prognosis has no specificity: its G-mean (0 by
+  // imblearn's convention) is undefined, shown '–' and never the "weakest" (it was bold at
+  // 0.0 beside 100 % accuracy)
+  const value = (x: CentreRow, m: string) => (m === 'gmean' && x.classes < 2 ? NaN : x.metrics[m]!);
+  const low = (b: string, e: string, m: string) => Math.min(...mine.filter((x) => x.backbone === b && x.experiment === e).map((x) => value(x, m)).filter(Number.isFinite));
   const cols = CI_METRICS.flatMap((m) => experiments.map((e) => [m, e] as const));
   const body = keys.map((k) => {
     const [b, c] = k.split('\u0000') as [string, string];
@@ -104,10 +110,12 @@ export function centreMarkdown(rows: readonly CentreRow[], protocol: Protocol, e
     return [b, c, String(n), ...cols.map(([m, e]) => {
       const x = get(b, c, e);
       if (!x) return '–';
-      return x.metrics[m] === low(b, e, m) ? `**${pct(x.metrics[m])}**` : pct(x.metrics[m]);
+      const v = value(x, m);
+      return v === low(b, e, m) ? `**${pct(v)}**` : pct(v);
     })];
   });
-  return mdTable(['Backbone', 'Centre', 'n', ...cols.map(([m, e]) => `${METRIC_LABEL[m]} ${EXPERIMENT_LABEL[e]}`)], body);
+  const table = mdTable(['Backbone', 'Centre', 'n', ...cols.map(([m, e]) => `${METRIC_LABEL[m]} ${EXPERIMENT_LABEL[e]}`)], body);
+  return mine.some((x) => x.classes < 2) ? `${table}\n\nGM – : the centre's test images are all of one prognosis, so G-mean (which needs the specificity) is undefined.` : table;
 }
 
 /**
@@ -129,6 +137,6 @@ export function uncertaintyTables(results: readonly RunResult[], o: BootstrapOpt
     intervalsCsv: toCsv(['backbone', 'experiment', 'protocol', 'fold', 'n', 'metric', 'estimate', 'lo', 'hi', 'level', 'resamples'],
       iv.flatMap((r) => CI_METRICS.map((m) => [r.backbone, r.experiment, r.protocol, r.fold, r.n, m, r.ci[m].estimate, r.ci[m].lo, r.ci[m].hi, r.ci[m].level, r.ci[m].resamples]))),
     centres: Object.fromEntries(protocols.map((p) => [p, centreMarkdown(centres, p)])) as Partial<Record<Protocol, string>>,
-    centresCsv: toCsv(['protocol', 'backbone', 'experiment', 'centre', 'n', 'acc', 'f1', 'gmean'], centres.map((c) => [c.protocol, c.backbone, c.experiment, c.centre, c.n, c.metrics.acc, c.metrics.f1, c.metrics.gmean])),
+    centresCsv: toCsv(['protocol', 'backbone', 'experiment', 'centre', 'n', 'classes', 'acc', 'f1', 'gmean'], centres.map((c) => [c.protocol, c.backbone, c.experiment, c.centre, c.n, c.classes, c.metrics.acc, c.metrics.f1, c.metrics.gmean])),
   };
 }

@@ -154,15 +154,40 @@ export function planJobs(cfg: ExperimentConfig, counts: { cv: number; loco: numb
 /** Every result.json under `runsDir`, as the report's RunResult list. */
 export function collectResults(runsDir: string): RunResult[] {
   const out: RunResult[] = [];
+  const seen = new Map<string, string>();
   const walk = (d: string, depth: number) => {
     if (depth > 6 || !fs.existsSync(d)) return;
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       if (e.isDirectory() && e.name !== 'splits' && e.name !== 'split' && !e.name.startsWith('.')) walk(path.join(d, e.name), depth + 1);
-      else if (e.isFile() && e.name === RUN_FILES.result) out.push(readJson<{ result: RunResult }>(path.join(d, e.name)).result);
+      else if (e.isFile() && e.name === RUN_FILES.result) {
+        const file = path.join(d, e.name);
+        const r = runResultOf(readJson<unknown>(file), file);
+        // two runs of one job (a copied run directory, two sweeps under one folder): which one to report is not ours to guess
+        const key = `${r.protocol} ${r.backbone} ${r.experiment} fold ${r.fold}`;
+        if (seen.has(key)) throw new MdmtError('EDATA', 'collectResults', `${key} is finished twice: ${seen.get(key)} and ${file}; report one runs directory per sweep, or remove one`);
+        seen.set(key, file);
+        out.push(r);
+      }
     }
   };
   walk(path.resolve(runsDir), 0);
   return out.sort((a, b) => `${a.protocol}/${a.backbone}/${a.experiment}/${a.fold}`.localeCompare(`${b.protocol}/${b.backbone}/${b.experiment}/${b.fold}`));
+}
+
+/** The `result` of a result.json, with the fields the report needs checked (EDATA naming the file and field). */
+function runResultOf(json: unknown, file: string): RunResult {
+  const r = (json as { result?: unknown } | null)?.result as Record<string, unknown> | undefined;
+  const bad = (what: string) => new MdmtError('EDATA', 'collectResults', `${file}: ${what} (not a result.json that train() wrote, or edited by hand)`);
+  if (!r || typeof r !== 'object') throw bad("no 'result' object");
+  if (typeof r.backbone !== 'string' || !r.backbone) throw bad(`result.backbone is ${JSON.stringify(r.backbone)}`);
+  if (!EXPERIMENTS.includes(r.experiment as ExperimentName)) throw bad(`result.experiment is ${JSON.stringify(r.experiment)} (${EXPERIMENTS.join(', ')})`);
+  if (!PROTOCOLS.includes(r.protocol as Protocol)) throw bad(`result.protocol is ${JSON.stringify(r.protocol)} (${PROTOCOLS.join(', ')})`);
+  if (typeof r.fold !== 'number' && typeof r.fold !== 'string') throw bad(`result.fold is ${JSON.stringify(r.fold)}`);
+  const m = r.metrics as Record<string, unknown> | undefined;
+  // NaN metrics (a fold without test records of the task) are written as null by JSON
+  for (const k of ['acc', 'f1', 'gmean'])
+    if (!m || typeof m !== 'object' || !(typeof m[k] === 'number' || m[k] === null)) throw bad(`result.metrics.${k} is ${JSON.stringify(m?.[k])}`);
+  return r as unknown as RunResult;
 }
 
 /**

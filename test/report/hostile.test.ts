@@ -1,0 +1,89 @@
+// mdmt report on runs directories a user has at hand: a result.json that is not one, the same
+// job finished twice (a copied run directory), a runs path or --out that is a file; and the
+// per-centre table where a centre's test images are all one prognosis (G-mean undefined).
+// Each is an MdmtError naming the file(s), not a TypeError or a raw ENOTDIR.
+import * as fs from 'fs';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { exitCodeOf } from '../../ts/cli/main';
+import { reportRuns } from '../../ts/cli/report';
+import { MdmtError } from '../../ts/errors';
+import { centreMarkdown, type CentreRow } from '../../ts/report/uncertainty';
+import type { RunResult } from '../../ts/report/types';
+import { collectResults } from '../../ts/train/experiment';
+import { tmpDir } from '../train/_fixture';
+
+const run = (fold: number, over: Partial<RunResult> = {}): RunResult => ({
+  backbone: 'resnet18', experiment: 'stl_afc', protocol: 'cv', fold, metrics: { acc: 0.7, f1: 0.6, gmean: 0.65 }, ...over,
+});
+function writeRun(dir: string, rel: string, json: unknown): string {
+  const f = path.join(dir, rel, 'result.json');
+  fs.mkdirSync(path.dirname(f), { recursive: true });
+  fs.writeFileSync(f, JSON.stringify(json));
+  return f;
+}
+function throwsData(f: () => unknown, ...needles: string[]): void {
+  try {
+    f();
+  } catch (e) {
+    assert.instance(e, MdmtError, String(e));
+    assert.is((e as MdmtError).code, 'EDATA');
+    for (const n of needles) assert.ok((e as Error).message.includes(n), `'${(e as Error).message}' names '${n}'`);
+    return;
+  }
+  assert.unreachable('no error');
+}
+
+test('a result.json of another shape is an error naming the file and the field (it was a TypeError)', () => {
+  const cases: [unknown, string][] = [
+    [{}, "no 'result' object"], [[1, 2], "no 'result' object"], [{ result: { ...run(0), backbone: 5 } }, 'result.backbone is 5'],
+    [{ result: { ...run(0), experiment: 'stl' } }, 'result.experiment is "stl"'], [{ result: { ...run(0), metrics: {} } }, 'result.metrics.acc is undefined'],
+  ];
+  for (const [json, field] of cases) {
+    const dir = tmpDir('rep-bad');
+    const f = writeRun(dir, 'cv/resnet18/stl_afc/fold0', json);
+    throwsData(() => collectResults(dir), f, field);
+  }
+  // NaN metrics, as JSON writes them (null), are a result
+  const dir = tmpDir('rep-null');
+  writeRun(dir, 'a', { result: run(0, { metrics: { acc: null, f1: null, gmean: null } as unknown as RunResult['metrics'] }) });
+  assert.is(collectResults(dir).length, 1);
+});
+
+test('one job finished twice under a runs directory is refused naming both result.json files', () => {
+  const dir = tmpDir('rep-dup');
+  const a = writeRun(dir, 'sweep1/cv/resnet18/stl_afc/fold0', { result: run(0) });
+  writeRun(dir, 'sweep1/cv/resnet18/stl_afc/fold1', { result: run(1) });
+  const b = writeRun(dir, 'copy/fold0', { result: run(0) });
+  throwsData(() => collectResults(dir), 'cv resnet18 stl_afc fold 0 is finished twice', a, b);
+  assert.is(collectResults(path.join(dir, 'sweep1')).length, 2);
+});
+
+test('a runs path or --out that is a file: a usage error naming it, nothing written', () => {
+  const dir = tmpDir('rep-file');
+  writeRun(dir, 'cv/resnet18/stl_afc/fold0', { result: run(0) });
+  const file = path.join(dir, 'notes.txt');
+  fs.writeFileSync(file, 'x');
+  const code = (f: () => unknown) => { try { f(); return 0; } catch (e) { return exitCodeOf(e, () => {}); } };
+  assert.is(code(() => reportRuns(file)), 2);
+  assert.throws(() => reportRuns(file), /runs directory '.*notes\.txt' is a file, not a directory/);
+  assert.throws(() => reportRuns(dir, { out: file }), /--out '.*notes\.txt' is a file, not a directory/);
+  assert.throws(() => reportRuns(dir, { out: path.join(file, 'sub') }), /lies under '.*notes\.txt', which is a file/);
+  assert.is(fs.readFileSync(file, 'utf8'), 'x');
+  assert.ok(reportRuns(dir).files.length > 0, 'the runs directory itself reports');
+});
+
+test('per-centre: a centre whose test images are all one prognosis shows G-mean –, never as the weakest', () => {
+  const row = (centre: string, n: number, classes: number, gmean: number): CentreRow => ({
+    protocol: 'cv', backbone: 'resnet18', experiment: 'stl_afc', centre, n, classes, metrics: { acc: 0.9, f1: 0.9, gmean },
+  });
+  const md = centreMarkdown([row('A', 10, 2, 0.6), row('B', 1, 1, 0), row('C', 12, 2, 0.7)], 'cv', ['stl_afc']);
+  const line = (c: string) => md.split('\n').find((l) => l.startsWith(`| resnet18 | ${c} |`))!;
+  assert.match(line('B'), /\| – \|$/);
+  assert.match(line('A'), /\| \*\*60\.0\*\* \|$/, 'the weakest defined G-mean is bold');
+  assert.match(md, /all of one prognosis, so G-mean .* is undefined/);
+  assert.not.match(centreMarkdown([row('A', 10, 2, 0.6)], 'cv', ['stl_afc']), /undefined/);
+});
+
+test.run();
