@@ -148,7 +148,10 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Prom
 async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainResult> {
   const dir = cfg.outDir;
   const file = (k: keyof typeof RUN_FILES) => path.join(dir, RUN_FILES[k]);
-  if (fs.existsSync(file('config'))) {
+  // a config.json alone is a run that failed before its first epoch (a wrong data path, say): the
+  // corrected command may take the directory; one with a log line, weights or a result may not
+  const trained = () => (['checkpoint', 'best', 'result'] as const).some((k) => fs.existsSync(file(k))) || (fs.existsSync(file('log')) && fs.statSync(file('log')).size > 0);
+  if (fs.existsSync(file('config')) && trained()) {
     const old = resolveTrainConfig({ ...readJson<TrainConfig>(file('config')), outDir: dir });
     if (identity(old) !== identity(cfg))
       throw new MdmtError('ECONFIG', 'train', `${dir} holds a run with another configuration (${file('config')}): use another outDir or delete it`);
