@@ -8,6 +8,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
+import { ensureDir } from '../dirs';
 import { MdmtError, MdmtErrorCode } from '../errors';
 import { AugmentOptions, drawAugment } from './augment';
 import { BadRecord, DataRecord, OnBad, TASK_ID } from './records';
@@ -171,6 +172,8 @@ export class Loader {
     this.log = opts.log ?? ((m) => process.stderr.write(`mdmt data: ${m}\n`));
     if (!(this.opts.batchSize >= 1)) throw new MdmtError('EINVAL', 'Loader', `batchSize ${this.opts.batchSize} must be ≥ 1`);
     if (this.opts.cache === 'disk' && !this.opts.cacheDir) throw new MdmtError('ECONFIG', 'Loader', "cache 'disk' needs cacheDir");
+    // a file in the way is an ECONFIG naming the setting now, not a raw EEXIST at the first cached image
+    if (this.opts.cache === 'disk') ensureDir(this.opts.cacheDir!, 'Loader', 'cacheDir (data.cacheDir, --cache-dir)');
     const f = typeof this.opts.mix === 'object' ? this.opts.mix.afcFraction : 0;
     if (!(f >= 0 && f <= 1)) throw new MdmtError('EINVAL', 'Loader', `mix.afcFraction ${f} must be in [0, 1]`);
     // a fixed fraction draws records cyclically (some twice, others never in an epoch): never for evaluation

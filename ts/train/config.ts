@@ -199,6 +199,18 @@ function num(field: string, v: unknown, lo: number, hi = Infinity, loOpen = fals
     bad(field, `must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${show(v)}`);
   return v;
 }
+function bool(field: string, v: unknown, def: boolean): boolean {
+  if (v !== undefined && typeof v !== 'boolean') bad(field, `must be true or false, got ${show(v)}`); // "false" is truthy
+  return (v as boolean | undefined) ?? def;
+}
+/** A nested setting must be an object when given: `optim: 0.01` was silently the defaults. */
+function group(field: string, v: unknown): void {
+  if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) bad(field, `must be an object of settings, got ${show(v)}`);
+}
+function pathOf(field: string, v: unknown): string | undefined {
+  if (v !== undefined && (typeof v !== 'string' || !v)) bad(field, `must be a path, got ${show(v)}`);
+  return v as string | undefined;
+}
 function oneOf<T extends string>(field: string, v: unknown, allowed: readonly T[]): T {
   if (!allowed.includes(v as T)) bad(field, `must be one of ${allowed.join(' | ')}, got ${show(v)}`);
   return v as T;
@@ -239,6 +251,10 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   if (!models.includes(c.backbone)) bad('backbone', `'${c.backbone}' is not a registered model (${models.join(', ')})`);
   const experiment = oneOf('experiment', c.experiment, EXPERIMENTS);
   if (typeof c.outDir !== 'string' || !c.outDir) bad('outDir', `must be a directory path, got ${show(c.outDir)}`);
+  for (const k of ['data', 'optim', 'schedule', 'init'] as const) group(k, c[k]);
+  if (c.mixing !== undefined && c.mixing !== 'random') group('mixing', c.mixing);
+  for (const k of ['stlAfc', 'stlBx'] as const) pathOf(`init.${k}`, c.init?.[k]);
+  if (c.device !== undefined && (typeof c.device !== 'string' || !c.device)) bad('device', `must be cpu, cuda or cuda:N, got ${show(c.device)}`);
   const data = { ...(c.data ?? {}) };
   for (const k of ['afc', 'bx', 'covidCxr', 'cacheDir'] as const) if (data[k] !== undefined) {
     if (typeof data[k] !== 'string' || !data[k]) bad(`data.${k}`, `must be a path, got ${show(data[k])}`);
@@ -256,8 +272,8 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   const optim = { ...PAPER_OPTIM, ...(c.optim ?? {}) };
   num('optim.lr', optim.lr, 0, 10, true);
   num('optim.weightDecay', optim.weightDecay, 0, 1);
-  num('optim.beta1', optim.beta1, 0, 1);
-  num('optim.beta2', optim.beta2, 0, 1);
+  // β = 1 makes Adam's bias correction 1 − βᵗ zero (a NaN step); PyTorch requires 0 ≤ β < 1
+  for (const k of ['beta1', 'beta2'] as const) if (num(`optim.${k}`, optim[k], 0, 1) >= 1) bad(`optim.${k}`, `must be < 1, got ${optim[k]}`);
   num('optim.eps', optim.eps, 0, 1, true);
   if (typeof optim.decoupled !== 'boolean') bad('optim.decoupled', 'must be a boolean');
   const schedule = { ...PAPER_SCHEDULE, ...(c.schedule ?? {}) };
@@ -278,7 +294,7 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     fold: int('fold', c.fold ?? 0, 0),
     kFolds: int('kFolds', c.kFolds ?? PAPER_RUN.kFolds, 3),
     bxLocoFold: int('bxLocoFold', c.bxLocoFold ?? 0, 0),
-    splitsDir: path.resolve(c.splitsDir ?? path.join(outDir, 'splits')),
+    splitsDir: path.resolve(pathOf('splitsDir', c.splitsDir) ?? path.join(outDir, 'splits')),
     splitSeed: int('splitSeed', c.splitSeed ?? 0, 0),
     imageSize: int('imageSize', c.imageSize ?? PAPER_RUN.imageSize, 16, 2048),
     batchSize,
@@ -291,14 +307,14 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     lossNormalize: oneOf('lossNormalize', c.lossNormalize ?? 'batch', ['batch', 'masked'] as const),
     afcLoss: oneOf('afcLoss', c.afcLoss ?? 'ce', ['ce', 'mse'] as const),
     augment: c.augment ?? true,
-    imagenetNormalize: c.imagenetNormalize ?? true,
+    imagenetNormalize: bool('imagenetNormalize', c.imagenetNormalize, true),
     mixing: c.mixing ?? 'random',
     beta: num('beta', c.beta ?? 0.5, 0, 1),
     init: { ...(c.init ?? {}) },
     ...resolvePretrained(c, c.backbone),
     workers: int('workers', c.workers ?? Math.max(1, Math.min(os.cpus().length - 1, 8)), 0, 64),
-    progress: c.progress ?? false,
-    keepCheckpoint: c.keepCheckpoint ?? true,
+    progress: bool('progress', c.progress, false),
+    keepCheckpoint: bool('keepCheckpoint', c.keepCheckpoint, true),
     checkpointEvery: int('checkpointEvery', c.checkpointEvery ?? 1, 1),
   };
   if (!/^(cpu|cuda(:\d{1,2})?)$/.test(cfg.device)) bad('device', `must be cpu, cuda or cuda:N, got ${show(cfg.device)}`);

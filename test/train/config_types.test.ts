@@ -1,0 +1,62 @@
+/**
+ * train() configs with the right keys but the wrong types, as JSON files and scripts write
+ * them: each is an ECONFIG naming the field and the value (they were silently defaults or
+ * truthy strings); an Adam β of 1 (a zero bias correction) is refused; a run directory whose
+ * only file is the config.json of a run that failed before training takes a corrected
+ * config; a disk cache that is a file is named. No training.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Loader } from '../../ts/data/loader';
+import { MdmtError } from '../../ts/errors';
+import { resolveTrainConfig, type TrainConfigInput } from '../../ts/train/config';
+import { train } from '../../ts/train/train';
+import { tmpDir } from './_fixture';
+
+const base = (): TrainConfigInput => ({ backbone: 'shufflenet_v2_x0_5', experiment: 'stl_afc', outDir: path.join(tmpDir('cfgt'), 'run'), data: { afc: '/data/AIforCOVID' } });
+
+function refused(over: Record<string, unknown>, re: RegExp): void {
+  const c = { ...base(), ...over } as TrainConfigInput;
+  assert.throws(() => resolveTrainConfig(c), (e: Error) => e instanceof MdmtError && e.code === 'ECONFIG' && re.test(e.message), `${JSON.stringify(over)} → ${re}`);
+}
+
+test('wrong types are named, not taken as defaults or as truthy strings', () => {
+  refused({ optim: 0.01 }, /config\.optim must be an object of settings, got 0\.01/);
+  refused({ schedule: null }, /config\.schedule must be an object of settings, got null/);
+  refused({ schedule: [300] }, /config\.schedule must be an object/);
+  refused({ mixing: 0.5 }, /config\.mixing must be an object of settings, got 0\.5/);
+  refused({ imagenetNormalize: 'false' }, /config\.imagenetNormalize must be true or false, got "false"/);
+  refused({ keepCheckpoint: 'no' }, /config\.keepCheckpoint must be true or false/);
+  refused({ progress: 1 }, /config\.progress must be true or false, got 1/);
+  refused({ device: 5 }, /config\.device must be cpu, cuda or cuda:N, got 5/);
+  refused({ splitsDir: 5 }, /config\.splitsDir must be a path, got 5/);
+  refused({ init: { stlAfc: 5 } }, /config\.init\.stlAfc must be a path, got 5/);
+  refused({ optim: { beta1: 1 } }, /config\.optim\.beta1 must be < 1, got 1/);
+  refused({ optim: { beta2: 1 } }, /config\.optim\.beta2 must be < 1/);
+  // what stays legal
+  const c = resolveTrainConfig({ ...base(), imagenetNormalize: false, keepCheckpoint: false, progress: true, optim: { beta1: 0 }, init: {} });
+  assert.equal([c.imagenetNormalize, c.keepCheckpoint, c.progress, c.optim.beta1], [false, false, true, 0]);
+});
+
+test('a run that failed before its first epoch does not lock its directory to that config', async () => {
+  const out = path.join(tmpDir('cfgt-fail'), 'run');
+  const first = { ...base(), outDir: out, data: { afc: path.join(out, '..', 'missing-a') } };
+  await train(first).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /missing-a/));
+  assert.ok(fs.existsSync(path.join(out, 'config.json')), 'the failed run wrote its config');
+  // the corrected command reaches the data (and fails there, on another missing folder), instead of "another configuration"
+  const second = { ...first, data: { afc: path.join(out, '..', 'missing-b') } };
+  await train(second).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /missing-b/));
+  // once a run has a log line, its directory keeps its config
+  fs.writeFileSync(path.join(out, 'log.jsonl'), '{"epoch":1}\n');
+  await train(first).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /holds a run with another configuration/));
+});
+
+test('a disk cache that is a file is an ECONFIG naming the setting (it was a raw EEXIST at the first image)', () => {
+  const file = path.join(tmpDir('cfgt-cache'), 'cache');
+  fs.writeFileSync(file, '');
+  assert.throws(() => new Loader([], { cache: 'disk', cacheDir: file }), (e: Error) => e instanceof MdmtError && e.code === 'ECONFIG' && /cacheDir .* is a file, not a directory/.test(e.message));
+});
+
+test.run();
