@@ -10,6 +10,7 @@ import * as zlib from 'zlib';
 import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { inspectFile } from '../../ts/cli/inspect';
 import { readDicom } from '../../ts/data/dicom';
 import { writeDicom } from '../../ts/data/dicomwrite';
 import { MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE } from '../../ts/data/gray';
@@ -102,6 +103,17 @@ test('truncated files: a PNG cut in half or to its signature, a DICOM cut one by
   const cut = path.join(dir, 'cut.dcm');
   fs.writeFileSync(cut, full.subarray(0, full.length - 1));
   await refused(cut, /PixelData \(7FE0,0010\) declares 8192 bytes .* truncated/);
+});
+
+test('a file of another extension that is not DICOM either says which formats mdmt reads', async () => {
+  const txt = path.join(dir, 'notes.txt');
+  fs.writeFileSync(txt, 'not an image\n'.repeat(20));
+  await refused(txt, /not a readable DICOM file.*; its extension \.txt is none of the image formats mdmt reads \(DICOM: .*\.png/);
+  const e = await rejects(() => inspectFile(txt));
+  assert.match(e.message, /extension \.txt is none of/);
+  const dcm = path.join(dir, 'bad.dcm'); // a .dcm keeps the plain DICOM message
+  fs.writeFileSync(dcm, 'not an image\n'.repeat(20));
+  assert.not.match((await rejects(() => readImage(dcm))).message, /extension/);
 });
 
 test.run();

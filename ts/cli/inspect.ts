@@ -4,10 +4,7 @@
  */
 import * as path from 'path';
 import { Command } from 'commander';
-import { readDicom } from '../data/dicom';
-import { readRaster } from '../data/image';
-
-const RASTER = /\.(png|jpe?g|tiff?|bmp|webp)$/i;
+import { isRasterFile, readDicomFile, readRaster } from '../data/image';
 
 function minMax(d: Float32Array): [number, number] {
   let lo = Infinity;
@@ -21,12 +18,12 @@ function minMax(d: Float32Array): [number, number] {
 
 /** Returns the lines `mdmt inspect` prints for one file. */
 export async function inspectFile(file: string): Promise<string[]> {
-  if (RASTER.test(file)) {
+  if (isRasterFile(file)) {
     const img = await readRaster(file);
     const [lo, hi] = minMax(img.data);
     return [`file:        ${file}`, `format:      ${path.extname(file).slice(1).toUpperCase()}`, `size:        ${img.width} x ${img.height}`, `min/max:     ${lo} / ${hi}`];
   }
-  const img = await readDicom(file);
+  const img = await readDicomFile(file);
   const i = img.info;
   const [lo, hi] = minMax(img.data);
   return [

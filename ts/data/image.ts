@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import { MdmtError } from '../errors';
-import { readDicom } from './dicom';
+import { readDicom, type DicomImage } from './dicom';
 import { checkImageSize, checkMinSide, checkNotConstant, MAX_IMAGE_PIXELS, type GrayImage } from './gray';
 
 export type { GrayImage } from './gray';
@@ -54,6 +54,22 @@ export async function readRaster(file: string): Promise<GrayImage> {
   }
 }
 
+/** True for the extensions sharp decodes (PNG, JPEG, TIFF, BMP, WebP); anything else is read as DICOM. */
+export const isRasterFile = (file: string): boolean => RASTER.has(path.extname(file).toLowerCase());
+
+/**
+ * readDicom for a file that is not a raster image; when it fails on a file of another
+ * extension (notes.txt, a .md), the error also says which formats mdmt reads, not only how
+ * DICOM parsing failed.
+ */
+export async function readDicomFile(file: string): Promise<DicomImage> {
+  const ext = path.extname(file).toLowerCase();
+  return readDicom(file).catch((e: unknown) => {
+    if (!(e instanceof MdmtError) || e.code !== 'EDATA' || ext === '' || ext === '.dcm' || ext === '.dicom') throw e;
+    throw new MdmtError('EDATA', e.op, `${e.detail}; its extension ${ext} is none of the image formats mdmt reads (DICOM: .dcm, .dicom, another or none; ${[...RASTER].join(' ')})`);
+  });
+}
+
 /**
  * Reads any supported image file as a grey float32 image; DICOM gets MONOCHROME1 inverted and
  * modality values, rasters keep their stored values (8-bit 0..255, 16-bit 0..65535).
@@ -64,9 +80,8 @@ export async function readRaster(file: string): Promise<GrayImage> {
  *   const img = await readImage('dicom_clean/1234.dcm');
  */
 export async function readImage(file: string, o: { role?: 'image' | 'mask' } = {}): Promise<GrayImage> {
-  const ext = path.extname(file).toLowerCase();
-  const dicom = !RASTER.has(ext);
-  const img = dicom ? await readDicom(file) : await readRaster(file);
+  const dicom = !isRasterFile(file);
+  const img = dicom ? await readDicomFile(file) : await readRaster(file);
   if (o.role === 'image') {
     if (!dicom) checkNotConstant(img.data, file); // decodeDicom refuses a constant image itself
     checkMinSide(img, file);
