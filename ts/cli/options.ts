@@ -30,7 +30,8 @@ export function intArg(min = -Infinity) {
 export function numArg(min = -Infinity) {
   return (v: string): number => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected a number${min > -Infinity ? ` ≥ ${min}` : ''}.`);
+    // decimal notation only: Number() also reads '0x10' (16) and '0b1', which no one means as a learning rate
+    if (!/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(v.trim()) || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected a number${min > -Infinity ? ` ≥ ${min}` : ''}.`);
     return n;
   };
 }

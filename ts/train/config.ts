@@ -191,12 +191,12 @@ function bad(field: string, msg: string): never {
   throw new MdmtError('ECONFIG', 'train', `config.${field} ${msg}`);
 }
 function int(field: string, v: unknown, lo: number, hi = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) bad(field, `must be an integer in [${lo}, ${hi}], got ${show(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) bad(field, `must be an integer ${hi === Number.MAX_SAFE_INTEGER ? `≥ ${lo}` : `in [${lo}, ${hi}]`}, got ${show(v)}`);
   return v;
 }
 function num(field: string, v: unknown, lo: number, hi = Infinity, loOpen = false): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || (loOpen ? v <= lo : v < lo) || v > hi)
-    bad(field, `must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${show(v)}`);
+    bad(field, hi === Infinity ? `must be a number ${loOpen ? '>' : '≥'} ${lo}, got ${show(v)}` : `must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${show(v)}`);
   return v;
 }
 function bool(field: string, v: unknown, def: boolean): boolean {
