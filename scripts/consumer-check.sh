@@ -54,10 +54,17 @@ grep -E '\[mdmt install\]' "$work/install.log" || true
 cat > consumer.ts <<'EOF'
 import { addonPath, devices, getModel, listModels, MdmtError, native, noGrad, tensor, tidy, train,
   type Tensor, type TrainConfigInput } from 'mdmt';
+// the other entry points README.md names, as a consumer imports them
+import { collectResults, experiment, gradCam, predict, writeReport, type PredictOptions } from 'mdmt';
+const named: [string, unknown][] = [['collectResults', collectResults], ['experiment', experiment], ['gradCam', gradCam], ['predict', predict], ['writeReport', writeReport]];
+const predictOptions: PredictOptions = { run: 'runs/x', explain: { dir: 'heatmaps' } };
 
 async function main(): Promise<void> {
   const names: string[] = listModels();
   if (!names.includes('resnet18')) throw new Error(`resnet18 not in ${names.join(', ')}`);
+  for (const [n, f] of named) if (typeof f !== 'function') throw new Error(`${n} is not exported as a function`);
+  const perr = await predict(['/nonexistent.png'], predictOptions).then(() => null, (e: unknown) => e);
+  if (!(perr instanceof MdmtError)) throw new Error(`predict() on a missing run gave ${String(perr)}`);
   const model = getModel('resnet18', { numClasses: 3 }).eval();
   const out: number[] = tidy(() => noGrad(() => {
     const x: Tensor = tensor(Float32Array.from({ length: 2 * 3 * 64 * 64 }, (_, i) => Math.sin(i)), [2, 3, 64, 64]);

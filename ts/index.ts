@@ -30,5 +30,6 @@ export { getModel, listModels, registerModel, MDMTModel, STLModel } from './mode
 export { Adam, AdamW, SGD } from './optim';
 export { loadSafetensors, saveSafetensors, exportOnnx } from './io';
 export { synth } from './data';
+export { writeReport } from './report';
 export * from './train';
 export * from './predict';
