@@ -3,15 +3,17 @@
  * them: each is an ECONFIG naming the field and the value (they were silently defaults or
  * truthy strings); an Adam β of 1 (a zero bias correction) is refused; a run directory whose
  * only file is the config.json of a run that failed before training takes a corrected
- * config; a disk cache that is a file is named. No training.
+ * config; a disk cache or splits directory that is a file is named. No training.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Loader } from '../../ts/data/loader';
+import type { DataRecord } from '../../ts/data/records';
 import { MdmtError } from '../../ts/errors';
 import { resolveTrainConfig, type TrainConfigInput } from '../../ts/train/config';
+import { ensureSplits } from '../../ts/train/data';
 import { train } from '../../ts/train/train';
 import { tmpDir } from './_fixture';
 
@@ -57,6 +59,14 @@ test('a disk cache that is a file is an ECONFIG naming the setting (it was a raw
   const file = path.join(tmpDir('cfgt-cache'), 'cache');
   fs.writeFileSync(file, '');
   assert.throws(() => new Loader([], { cache: 'disk', cacheDir: file }), (e: Error) => e instanceof MdmtError && e.code === 'ECONFIG' && /cacheDir .* is a file, not a directory/.test(e.message));
+});
+
+test('a splits directory that is a file is an ECONFIG naming the setting (it was a raw EEXIST)', () => {
+  const file = path.join(tmpDir('cfgt-splits'), 'splits');
+  fs.writeFileSync(file, '');
+  const rec = (i: number): DataRecord => ({ id: `P_${i}`, task: 'AFC', source: 'x', image: `${i}.dcm`, center: 'A', label: i % 2, labelName: i % 2 ? 'SEVERE' : 'MILD', where: 'x' });
+  assert.throws(() => ensureSplits(file, { afc: [0, 1, 2, 3, 4, 5].map(rec), bx: [] }, { seed: 0, k: 3 }),
+    (e: Error) => e instanceof MdmtError && e.code === 'ECONFIG' && /config\.splitsDir \(--splits-dir\) '.*splits' is a file, not a directory/.test(e.message));
 });
 
 test.run();

@@ -16,6 +16,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { ensureDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { BX_CENTRE_GROUPS, readAIforCOVID, readBrixia, readCovidCxr } from '../data/readers';
 import { formatSummary, type DataRecord, type Dataset } from '../data/records';
@@ -95,7 +96,7 @@ export function ensureSplits(splitsDir: string, recs: TaskRecords, o: { seed: nu
     const want: SplitMeta = { version: 2, seed: o.seed, k: o.k, records: records.length, ids: fingerprint(joint ? [...recs.afc, ...recs.bx] : records), joint };
     const metaFile = path.join(dir, 'meta.json');
     if (!fs.existsSync(metaFile)) {
-      fs.mkdirSync(splitsDir, { recursive: true });
+      ensureDir(splitsDir, 'train', 'config.splitsDir (--splits-dir)'); // a file in the way: named, not a raw EEXIST
       const tmp = path.join(splitsDir, `.${task}.tmp-${process.pid}-${Date.now()}`);
       if (joint) jointSplits(task === 'AFC' ? { afc: tmp } : { bx: tmp }, recs.afc, recs.bx, { seed: o.seed, k: o.k });
       else if (task === 'AFC') makeSplits(tmp, records, { seed: o.seed, strata: afcStrata, k: o.k });
