@@ -12,7 +12,8 @@
 #define MDMT_NAPI_AREAS(X) \
   X(tensors) /* alloc free view upload download info (native/napi/tensors.cc) */ \
   X(ops)     /* run ops setSeed (native/napi/ops.cc) */                           \
-  X(devices) /* devices memStats sync setThreads cudaCompiled (native/napi/devices.cc) */
+  X(devices) /* devices memStats sync setThreads cudaCompiled (native/napi/devices.cc) */ \
+  X(plan)    /* planCreate planRun planFree planProfile (native/napi/plan.cc) */
 
 namespace mdmt {
 namespace napi {

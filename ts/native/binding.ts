@@ -38,6 +38,19 @@ export interface NativeMemStats {
   deviceFree: number;
 }
 
+/** What planCreate takes (ts/plan/executor.ts builds it from a planned Graph). */
+export interface NativePlanSpec {
+  device: string;
+  arenaBytes: number;
+  nscalars: number;
+  /** kind: 0 input, 1 param, 2 const, 3 temp; tensor: the bound tensor id of params and consts */
+  values: { kind: number; dtype: DType; shape: number[]; offset?: number; tensor?: number; name?: string }[];
+  /** dynamic: [attribute, scalar index, ...] */
+  steps: { op: string; inputs: number[]; outputs: number[]; attrs: Attrs; dynamic?: (string | number)[] }[];
+  inputs: number[];
+  outputs: number[];
+}
+
 export interface NativeAddon {
   alloc(shape: number[], dtype: DType, device: string): number;
   free(id: number): void;
@@ -53,6 +66,10 @@ export interface NativeAddon {
   setSeed(seed: number): void;
   info(id: number): { shape: number[]; dtype: DType; device: string };
   cudaCompiled: boolean;
+  planCreate(spec: NativePlanSpec): { id: number; inputs: number[]; outputs: number[]; arenaBytes: number };
+  planRun(id: number, scalars: Float64Array): void;
+  planFree(id: number): void;
+  planProfile(id: number, on?: boolean): { op: string; shapes: string; ms: number }[];
 }
 
 /** The package root: the nearest directory above this file holding mdmt's package.json. */

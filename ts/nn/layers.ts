@@ -10,6 +10,7 @@ import { batchnorm2d } from '../ops/batchnorm';
 import { conv2d } from '../ops/conv2d';
 import { linear } from '../ops/linear';
 import { native } from '../native/binding';
+import { stepEffect } from '../ops/op';
 import { empty, full, ones, Tensor, zeros } from '../tensor';
 import { defaultLayerInit } from './init';
 import { Module } from './module';
@@ -106,7 +107,10 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    if (this.training) this.batches++;
+    if (this.training) {
+      this.batches++;
+      stepEffect(() => this.batches++); // a recorded training step counts its replays too
+    }
     return batchnorm2d(x, this.param('weight'), this.param('bias'), this.buffer('running_mean'), this.buffer('running_var'), {
       training: this.training, momentum: this.momentum, eps: this.eps,
     });

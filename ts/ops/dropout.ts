@@ -42,6 +42,10 @@ function nextSeed(): bigint {
   return streamSeed(baseSeed, counter++);
 }
 
+function seedAttrs(s: bigint): { seed_lo: number; seed_hi: number } {
+  return { seed_lo: Number(s & 0xffffffffn), seed_hi: Number(s >> 32n) };
+}
+
 /**
  * Zeroes each element with probability p and scales the kept ones by 1/(1−p) when
  * `training`; returns `x` itself otherwise (or when p = 0), as PyTorch. `seed` (an integer
@@ -60,8 +64,10 @@ export function dropout(x: Tensor, p: number, training: boolean, seed?: number |
   }
   if (!training || p === 0) return x;
   const s = seed === undefined ? nextSeed() : BigInt(seed);
-  const attrs = { p, seed_lo: Number(s & 0xffffffffn), seed_hi: Number(s >> 32n) };
-  const [y, mask] = runOp(OP, [x], attrs, [{ shape: x.shape }, { shape: x.shape, dtype: 'uint8' }], ['x']);
+  const attrs = { p, ...seedAttrs(s) };
+  // a recorded step draws a fresh seed from the stream on every replay, as this call did
+  const dynamic = seed === undefined ? { keys: ['seed_lo', 'seed_hi'], values: () => Object.values(seedAttrs(nextSeed())) } : undefined;
+  const [y, mask] = runOp(OP, [x], attrs, [{ shape: x.shape }, { shape: x.shape, dtype: 'uint8' }], ['x'], dynamic);
   record(OP, [x], [y], ([g]) => runOp('dropout_bwd', [g!, mask], { p }, [{ shape: x.shape }], ['dy', 'mask']));
   if (!y.node) mask.dispose();
   return y;

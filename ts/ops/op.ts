@@ -13,15 +13,47 @@ export interface OutSpec {
   dtype?: DType;
 }
 
+/**
+ * Attributes that change from run to run of a recorded step (the learning rate, Adam's
+ * bias corrections, a dropout seed drawn from the stream): a replay calls `values()` once
+ * per run, in recording order, for fresh values of `keys` (it may advance the state the
+ * eager call would have advanced, e.g. the dropout stream or Adam's step count).
+ */
+export interface DynamicAttrs {
+  keys: readonly string[];
+  values: () => number[];
+}
+
 export interface OpCall {
   /** a native op, or 'reshape' (a view: no native op runs, but tracers must see it) */
   op: OpName | 'reshape';
   inputs: readonly Tensor[];
   outputs: readonly Tensor[];
   attrs: Attrs;
+  /** true for runOpInto: the outputs existed before the call (state updated in place) */
+  into?: boolean;
+  dynamic?: DynamicAttrs;
 }
 export type OpObserver = (call: OpCall) => void;
 const observers: OpObserver[] = [];
+const effectObservers: ((fn: () => void) => void)[] = [];
+
+/**
+ * Declares a JavaScript-side state change a step makes besides its ops (a module's batch
+ * counter): a recorder of the step calls `fn` again on every replay.
+ */
+export function stepEffect(fn: () => void): void {
+  for (const f of effectObservers) f(fn);
+}
+
+/** Registers an observer of stepEffect calls; returns a function that removes it. */
+export function observeEffects(fn: (effect: () => void) => void): () => void {
+  effectObservers.push(fn);
+  return () => {
+    const i = effectObservers.indexOf(fn);
+    if (i >= 0) effectObservers.splice(i, 1);
+  };
+}
 
 /** Registers an observer of every op call; returns a function that removes it. */
 export function observeOps(fn: OpObserver): () => void {
@@ -50,7 +82,7 @@ export function notifyObservers(call: OpCall): void {
 }
 
 /** Runs `op` on `inputs`, allocating one output per spec on the inputs' device. */
-export function runOp(op: OpName, inputs: readonly Tensor[], attrs: Attrs, outs: readonly OutSpec[], names?: readonly string[]): Tensor[] {
+export function runOp(op: OpName, inputs: readonly Tensor[], attrs: Attrs, outs: readonly OutSpec[], names?: readonly string[], dynamic?: DynamicAttrs): Tensor[] {
   const device = checkInputs(op, inputs, names);
   const outputs: Tensor[] = [];
   try {
@@ -61,16 +93,15 @@ export function runOp(op: OpName, inputs: readonly Tensor[], attrs: Attrs, outs:
     throw e;
   }
   // observers get their own copy of the input list (callers may reuse theirs, e.g. DenseNet's features)
-  if (observers.length) for (const f of observers) f({ op, inputs: [...inputs], outputs, attrs });
+  if (observers.length) for (const f of observers) f({ op, inputs: [...inputs], outputs, attrs, dynamic });
   return outputs;
 }
 
 /** Runs `op` writing into existing tensors (optimisers, running statistics, fill). */
-export function runOpInto(op: OpName, inputs: readonly Tensor[], outputs: readonly Tensor[], attrs: Attrs): void {
-  const device = checkInputs(op, [...inputs, ...outputs]);
-  void device;
+export function runOpInto(op: OpName, inputs: readonly Tensor[], outputs: readonly Tensor[], attrs: Attrs, dynamic?: DynamicAttrs): void {
+  checkInputs(op, [...inputs, ...outputs]);
   native().run(op, inputs.map((t) => t.id), outputs.map((t) => t.id), attrs);
-  if (observers.length) for (const f of observers) f({ op, inputs: [...inputs], outputs: [...outputs], attrs });
+  if (observers.length) for (const f of observers) f({ op, inputs: [...inputs], outputs: [...outputs], attrs, into: true, dynamic });
 }
 
 // ---- validation helpers shared by the op files -----------------------------------------

@@ -88,10 +88,20 @@ export class Adam {
           [...group.map((i) => this.params[i]), ...group.map((i) => this.m[i]!), ...group.map((i) => this.v[i]!)], {
             lr: this._lr, beta1: b1, beta2: b2, eps: this.eps, weight_decay: this.weightDecay, decoupled: this.decoupled,
             bias_correction1: 1 - b1 ** t, bias_correction2: 1 - b2 ** t,
-          });
+          }, { keys: ['lr', 'bias_correction1', 'bias_correction2'], values: () => this.replayScalars(group) });
         for (const i of group) this.steps[i] = t;
       }
     });
+  }
+
+  /** A recorded step's replay of one group's update: the next step count, as step() would advance it. */
+  private replayScalars(group: number[]): number[] {
+    const t = this.steps[group[0]] + 1;
+    check(group.every((i) => this.steps[i] === t - 1 && this.m[i] !== null), 'EPLAN', this.name,
+      'the parameters of a recorded step no longer share one step count (state loaded or disposed since): record the step again');
+    for (const i of group) this.steps[i] = t;
+    const [b1, b2] = this.betas;
+    return [this._lr, 1 - b1 ** t, 1 - b2 ** t];
   }
 
   /** Disposes and clears every parameter's gradient. */

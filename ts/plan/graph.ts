@@ -17,6 +17,15 @@
  *   temp   produced by exactly one step and dead after its last reader: the memory pass
  *          places it in the device arena
  * A `reshape` step is a view: its output aliases its input's storage (no kernel runs).
+ *
+ * Per-run scalars (the learning rate, Adam's bias corrections, dropout seeds) are not
+ * constants of the plan: `graph.scalars` names them and a step's `dynamic` maps an
+ * attribute to one of them, so each run feeds fresh values without re-recording. (A
+ * backend that captures the plan, as a CUDA graph, reads them from its staging of the
+ * scalar array or updates the captured nodes; the graph does not change.)
+ *
+ * The memory pass (passes/memory.ts) gives every temp and input a byte `offset` in one
+ * arena per device of `arenaBytes`; a reshape output shares its source's offset.
  */
 import { check } from '../errors';
 import { Attrs, DType } from '../native/binding';
@@ -37,6 +46,8 @@ export interface Value {
   tensor?: Tensor;
   /** a readable name (state_dict key, 'images', 'lr', ...) for errors and dumps */
   name?: string;
+  /** byte offset in the device arena (temps and inputs, set by the memory pass) */
+  offset?: number;
 }
 
 export interface Step {
@@ -44,6 +55,8 @@ export interface Step {
   inputs: number[];
   outputs: number[];
   attrs: Attrs;
+  /** attributes fed per run: attribute name → index into graph.scalars */
+  dynamic?: Record<string, number>;
 }
 
 export interface Graph {
@@ -54,6 +67,10 @@ export interface Graph {
   inputs: number[];
   /** values read back after a run (loss, logits); never freed or reused by the memory pass */
   outputs: number[];
+  /** names of the per-run scalars, in the order a run feeds them */
+  scalars: string[];
+  /** bytes of the device arena (set by the memory pass) */
+  arenaBytes?: number;
 }
 
 /** A pass rewrites a graph; it may mutate and return its argument. */
@@ -114,6 +131,10 @@ export function validateGraph(g: Graph, where = 'plan'): void {
         made.add(id);
       }
     }
+  }
+  for (const s of g.steps) {
+    for (const [k, i] of Object.entries(s.dynamic ?? {}))
+      check(Number.isInteger(i) && i >= 0 && i < g.scalars.length, 'EPLAN', where, `step '${s.op}' feeds attribute '${k}' from unknown scalar ${i}`);
   }
   for (const id of g.inputs) check(g.values.get(id)?.kind === 'input', 'EPLAN', where, `plan input ${id} is not an input value`);
   for (const id of g.outputs) {

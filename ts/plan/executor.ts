@@ -1,0 +1,121 @@
+/**
+ * A planned Graph handed to native code (native/core/plan.h): one `planCreate` builds the
+ * arena and the per-step kernel contexts, then every `run` is one `planRun` call. The
+ * plan's inputs and outputs are views on its arena (`inputs`, `outputs`): a run uploads
+ * the batch straight into the input slots, and the outputs hold the results until the
+ * next run (read them, or copy them out, before running again).
+ */
+import { check, MdmtError } from '../errors';
+import { DType, native, NativePlanSpec } from '../native/binding';
+import { Tensor, TypedArray } from '../tensor';
+import { Graph, ValueKind } from './graph';
+import { ReplayHook } from './record';
+
+const KIND: Record<ValueKind, number> = { input: 0, param: 1, const: 2, temp: 3 };
+const ARRAY_DTYPE: [new (...a: never[]) => TypedArray, DType][] = [
+  [Float32Array, 'float32'], [Int32Array, 'int32'], [Uint8Array, 'uint8'], [Uint16Array, 'bfloat16'],
+];
+
+/** The dtype a typed array uploads as (Uint16Array: bfloat16 or float16 bits). */
+export function arrayDtype(a: TypedArray): DType {
+  for (const [C, d] of ARRAY_DTYPE) if (a instanceof C) return d;
+  throw new MdmtError('EINVAL', 'plan', 'input data must be a Float32Array, Int32Array, Uint8Array or Uint16Array');
+}
+
+/** One input of a run: a tensor (copied in on its device) or host data of the input's shape. */
+export type RunInput = Tensor | TypedArray;
+
+export class PlanExecutor {
+  readonly inputs: Tensor[];
+  readonly outputs: Tensor[];
+  readonly arenaBytes: number;
+  readonly steps: number;
+  private readonly id: number;
+  private readonly bound: Tensor[] = [];
+  private readonly scalars: Float64Array;
+  private disposed = false;
+
+  constructor(readonly graph: Graph, private readonly hooks: ReplayHook[], private readonly owned: Tensor[] = []) {
+    check(graph.arenaBytes !== undefined, 'EPLAN', 'plan', 'the graph has no memory plan (run the memory pass last)');
+    const index = new Map<number, number>();
+    const values: NativePlanSpec['values'] = [];
+    for (const [id, v] of graph.values) {
+      index.set(id, values.length);
+      if (v.tensor) this.bound.push(v.tensor);
+      values.push({
+        kind: KIND[v.kind], dtype: v.dtype, shape: v.shape, ...(v.offset !== undefined ? { offset: v.offset } : {}),
+        ...(v.tensor ? { tensor: v.tensor.id } : {}), ...(v.name ? { name: v.name } : {}),
+      });
+    }
+    const ix = (id: number) => index.get(id)!;
+    const spec: NativePlanSpec = {
+      device: graph.device, arenaBytes: graph.arenaBytes!, nscalars: graph.scalars.length, values,
+      steps: graph.steps.map((s) => ({
+        op: s.op, inputs: s.inputs.map(ix), outputs: s.outputs.map(ix), attrs: s.attrs,
+        ...(s.dynamic ? { dynamic: Object.entries(s.dynamic).flat() } : {}),
+      })),
+      inputs: graph.inputs.map(ix), outputs: graph.outputs.map(ix),
+    };
+    const n = native();
+    const made = n.planCreate(spec);
+    this.id = made.id;
+    this.arenaBytes = made.arenaBytes;
+    this.steps = graph.steps.length;
+    const view = (tid: number, vid: number) => {
+      const v = graph.values.get(vid)!;
+      return new Tensor(tid, v.shape, v.dtype, graph.device, false);
+    };
+    this.inputs = made.inputs.map((t, i) => view(t, graph.inputs[i]));
+    this.outputs = made.outputs.map((t, i) => view(t, graph.outputs[i]));
+    this.scalars = new Float64Array(graph.scalars.length);
+  }
+
+  /** True when a bound tensor (a parameter, a moment) has been disposed: the plan cannot run. */
+  get stale(): boolean {
+    return this.bound.some((t) => t.disposed);
+  }
+
+  /** One replay: stages the inputs, replays the hooks (scalars, effects), runs the steps. */
+  run(data: readonly RunInput[]): Tensor[] {
+    check(!this.disposed, 'EDISPOSED', 'plan.run', 'the plan has been disposed');
+    check(data.length === this.inputs.length, 'EINVAL', 'plan.run', `expects ${this.inputs.length} inputs, got ${data.length}`);
+    const n = native();
+    data.forEach((d, i) => {
+      const slot = this.inputs[i];
+      if (d instanceof Tensor) {
+        d.assertAlive('plan.run', `input ${i}`);
+        check(d.dtype === slot.dtype && d.shape.length === slot.shape.length && d.shape.every((s, j) => s === slot.shape[j]), 'ESHAPE', 'plan.run',
+          `input ${i} is ${d.dtype} [${d.shape}], the plan was recorded with ${slot.dtype} [${slot.shape}]`);
+        if (d.size) n.run('copy', [d.id], [slot.id], {});
+      } else {
+        const dt = arrayDtype(d);
+        check((dt === slot.dtype || (dt === 'bfloat16' && slot.dtype === 'float16')) && d.length === slot.size, 'ESHAPE', 'plan.run',
+          `input ${i} has ${d.length} ${dt} values, the plan's slot is ${slot.dtype} [${slot.shape}]`);
+        if (d.length) n.upload(slot.id, d);
+      }
+    });
+    for (const h of this.hooks) {
+      if ('effect' in h) {
+        h.effect();
+        continue;
+      }
+      const v = h.values();
+      check(v.length === h.count, 'EINTERNAL', 'plan.run', `a replay hook gave ${v.length} scalars, expected ${h.count}`);
+      this.scalars.set(v, h.first);
+    }
+    n.planRun(this.id, this.scalars);
+    return this.outputs;
+  }
+
+  /** Per-step milliseconds summed since the last call (needs MDMT_DEBUG=1 or profile(true) first). */
+  profile(on?: boolean): { op: string; shapes: string; ms: number }[] {
+    return native().planProfile(this.id, on);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of [...this.inputs, ...this.outputs, ...this.owned]) t.dispose();
+    native().planFree(this.id);
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The recorder: runs a step once, eagerly, under observeOps, and turns the op calls it
+ * made into a Graph (ts/plan/graph.ts). The eager run is a real step: its results are
+ * returned to the caller, so recording costs nothing but the bookkeeping.
+ *
+ * How each tensor the step touches becomes a value:
+ *   - the tensors in `inputs`                        → `input` (fed on every run)
+ *   - tensors that existed before the step, and tensors made during it (not by an op)
+ *     that outlive it (lazily created optimiser moments) → `param`, bound to the tensor
+ *     (parameters, BatchNorm running statistics, Adam moments: read and written in place)
+ *   - tensors made during the step without an op (tensor(), ones()) and freed by its end
+ *     → `const`, a snapshot taken when the step first read them. Host data made inside the
+ *     step is therefore frozen into the plan: per-run data must come in as `inputs`.
+ *   - op outputs                                   → `temp`
+ * Attributes an op declares dynamic (OpCall.dynamic: lr, bias corrections, dropout seeds)
+ * become graph scalars, and stepEffect() calls become effects; `hooks` replays both, in
+ * recording order, before each run.
+ *
+ * Refused with EPLAN (never a plan that would replay wrong): an op output other than the
+ * results that outlives the step (a gradient left un-zeroed would be overwritten instead
+ * of accumulated), an in-place update of a temporary or of an input, `sgd` (its first-step
+ * flag and lr are attributes, not per-run scalars), a result that is not an op output.
+ */
+import { check, MdmtError } from '../errors';
+import { DynamicAttrs, observeEffects, observeOps, OpCall } from '../ops/op';
+import { empty, keep, Tensor, tidy } from '../tensor';
+import { Graph, Step, validateGraph, Value } from './graph';
+
+/** A replay hook: scalar values for graph.scalars[first..first+count), or a pure effect. */
+export type ReplayHook = { first: number; count: number; values: DynamicAttrs['values'] } | { effect: () => void };
+
+export interface Recording<R> {
+  graph: Graph;
+  /** called in order before every replay: fills the scalars and replays JS-side effects */
+  hooks: ReplayHook[];
+  /** constants the graph owns (snapshots): dispose with the plan */
+  owned: Tensor[];
+  /** what the eager run of the step returned */
+  result: R;
+}
+
+const REFUSED: Record<string, string> = {
+  sgd: 'SGD keeps its first-step flag and lr as attributes: planned steps support Adam (use eager for SGD)',
+};
+
+/**
+ * Runs `fn` (inside tidy) and records it. `outputsOf(result)` lists the tensors the plan
+ * returns (they stay alive, as the result of tidy). The step must not read tensors made
+ * from per-run host data inside `fn`; pass them in `inputs`.
+ *
+ *   const rec = recordGraph(() => { const l = loss(model.forward(x), y); backward(l); opt.step(); opt.zeroGrad(); return l; }, [x, y], (l) => [l]);
+ */
+export function recordGraph<R>(fn: () => R, inputs: readonly Tensor[], outputsOf: (r: R) => Tensor[]): Recording<R> {
+  check(inputs.length > 0, 'EPLAN', 'record', 'a recorded step needs at least one input tensor');
+  const device = inputs[0].device;
+  const probe = empty([0], 'float32', device);
+  const watermark = probe.id; // tensor ids are never reused: later ids were made during the step
+  probe.dispose();
+  const calls: OpCall[] = [];
+  const events: ({ call: OpCall } | { effect: () => void })[] = [];
+  const snapshots = new Map<Tensor, Tensor>();
+  const seen = new Set<Tensor>(inputs);
+  const stopOps = observeOps((c) => {
+    for (const t of c.inputs) {
+      // a tensor made during the step without an op: snapshot it before anything writes it
+      if (!seen.has(t) && t.id > watermark && !snapshots.has(t)) snapshots.set(t, keep(t.to(t.device)));
+      seen.add(t);
+    }
+    for (const t of c.outputs) seen.add(t);
+    calls.push(c);
+    events.push({ call: c });
+  });
+  const stopEffects = observeEffects((effect) => events.push({ effect }));
+  let result: R;
+  let outs: Tensor[];
+  try {
+    [result, outs] = tidy(() => {
+      const r = fn();
+      const o = outputsOf(r);
+      return [r, o] as [R, Tensor[]];
+    });
+  } catch (e) {
+    for (const t of snapshots.values()) t.dispose();
+    throw e;
+  } finally {
+    stopOps();
+    stopEffects();
+  }
+  try {
+    const built = buildGraph(device, events, inputs, outs, watermark, snapshots);
+    return { ...built, result };
+  } catch (e) {
+    for (const t of snapshots.values()) t.dispose();
+    for (const t of outs) t.dispose();
+    throw e;
+  }
+}
+
+function buildGraph(device: string, events: ({ call: OpCall } | { effect: () => void })[], inputs: readonly Tensor[], outs: Tensor[],
+  watermark: number, snapshots: Map<Tensor, Tensor>): Omit<Recording<unknown>, 'result'> {
+  const g: Graph = { device, values: new Map(), steps: [], inputs: [], outputs: [], scalars: [] };
+  const ids = new Map<Tensor, number>();
+  const results = new Set(outs);
+  const owned: Tensor[] = [];
+  const hooks: ReplayHook[] = [];
+  let next = 0;
+  const add = (t: Tensor, kind: Value['kind'], bound?: Tensor): number => {
+    const id = next++;
+    g.values.set(id, { id, shape: [...t.shape], dtype: t.dtype, kind, ...(bound ? { tensor: bound } : {}), ...(t.name ? { name: t.name } : {}) });
+    ids.set(t, id);
+    return id;
+  };
+  for (const t of inputs) g.inputs.push(add(t, 'input'));
+  // a tensor that outlives the step and was not made by an op is state: bind it
+  const persistent = (t: Tensor) => t.id < watermark || (!t.disposed && !results.has(t));
+  const read = (t: Tensor, op: string): number => {
+    const id = ids.get(t);
+    if (id !== undefined) return id;
+    if (persistent(t)) return add(t, 'param', t);
+    const snap = snapshots.get(t);
+    if (!snap) throw new MdmtError('EINTERNAL', 'record', `'${op}' reads a tensor made during the step that the recorder never saw`);
+    snapshots.delete(t);
+    owned.push(snap);
+    return add(t, 'const', snap);
+  };
+  for (const ev of events) {
+    if ('effect' in ev) {
+      hooks.push({ effect: ev.effect });
+      continue;
+    }
+    const c = ev.call;
+    if (REFUSED[c.op]) throw new MdmtError('EPLAN', 'record', REFUSED[c.op]);
+    const step: Step = { op: c.op, inputs: c.inputs.map((t) => read(t, c.op)), outputs: [], attrs: { ...c.attrs } };
+    for (const t of c.outputs) step.outputs.push(write(c, t));
+    if (c.dynamic) {
+      const first = g.scalars.length;
+      step.dynamic = {};
+      c.dynamic.keys.forEach((k, i) => {
+        g.scalars.push(`${c.op}#${g.steps.length}.${k}`);
+        step.dynamic![k] = first + i;
+      });
+      hooks.push({ first, count: c.dynamic.keys.length, values: c.dynamic.values });
+    }
+    g.steps.push(step);
+  }
+  function write(c: OpCall, t: Tensor): number {
+    const id = ids.get(t);
+    if (!c.into) {
+      // a fresh output: a temporary, unless it outlives the step without being returned
+      check(t.disposed || results.has(t), 'EPLAN', 'record',
+        `a tensor made by '${c.op}' during the recorded step outlives it (a gradient that is never zeroed?): return it or free it inside the step`);
+      return add(t, 'temp');
+    }
+    if (id === undefined) return persistent(t) ? add(t, 'param', t) : add(t, 'temp');
+    const v = g.values.get(id)!;
+    if (v.kind === 'param') return id;
+    // overwriting a temporary whole (fill, copy) starts a new value; updating one in place cannot be replayed
+    if (v.kind === 'temp' && (c.op === 'fill' || c.op === 'copy')) return add(t, 'temp');
+    throw new MdmtError('EPLAN', 'record', `'${c.op}' updates ${v.kind} value ${v.name ?? id} in place: only bound state (parameters, statistics, moments) may be`);
+  }
+  for (const t of outs) {
+    const id = ids.get(t);
+    check(id !== undefined && g.values.get(id)!.kind === 'temp', 'EPLAN', 'record', `result ${t} is not computed by an op of the step`);
+    g.outputs.push(id!);
+  }
+  for (const t of snapshots.values()) t.dispose(); // snapshots of tensors that turned out to be state
+  snapshots.clear();
+  validateGraph(g, 'record');
+  return { graph: g, hooks, owned };
+}

@@ -1,0 +1,129 @@
+/**
+ * A compiled step: a function of some input tensors (a training step with its backward and
+ * optimiser update, or a forward) recorded on its first call for each input signature and
+ * replayed natively afterwards (DESIGN §2 "planned").
+ *
+ *   const step = compileStep(([x, y]) => { const l = loss(net.forward(x), y); backward(l); opt.step(); opt.zeroGrad(); return [l]; });
+ *   const [loss] = step.run([{ data: images, shape: [8, 3, 128, 128] }, { data: labels, shape: [8] }]);  loss.item();
+ *
+ * Plans are cached by the inputs' shapes and dtypes (the last partial batch, the evaluation
+ * batch), at most `maxPlans` (least recently used goes). The first call for a signature runs
+ * eagerly while recording, and is a real step. A cached plan whose bound state is gone (a
+ * parameter or moment disposed) is dropped and the step recorded again, so a disposed model
+ * fails with the ops' own EDISPOSED error instead of replaying stale memory. Results are
+ * valid until the next run() of this step; copy them to keep them.
+ */
+import { check } from '../errors';
+import { tensor, Tensor, TypedArray } from '../tensor';
+import { arrayDtype, PlanExecutor } from './executor';
+import { Graph, Pass } from './graph';
+import { dce } from './passes/dce';
+import { memory } from './passes/memory';
+import { recordGraph } from './record';
+
+/** An input: a tensor, or host data with its shape. */
+export type StepInput = Tensor | { data: TypedArray; shape: readonly number[] };
+
+export interface CompileStepOptions {
+  /** plans kept per step (default 4) */
+  maxPlans?: number;
+  /** the graph passes, in order; the memory pass must come last (default: DEFAULT_PASSES) */
+  passes?: Pass[];
+  /** device of inputs given as host data (default: the default device) */
+  device?: string;
+}
+
+/** Dead code out, then the static memory plan. Fusions join this list as they land. */
+export const DEFAULT_PASSES: Pass[] = [dce, memory];
+
+/** Applies passes in order. */
+export function runPasses(g: Graph, passes: readonly Pass[]): Graph {
+  return passes.reduce((acc, p) => p(acc), g);
+}
+
+export class CompiledStep {
+  private readonly plans = new Map<string, PlanExecutor>();
+  private pending: Tensor[] = [];
+  private readonly maxPlans: number;
+  private readonly passes: Pass[];
+  private readonly device?: string;
+  private disposed = false;
+  /** records made (cache misses), for tests and logs */
+  recordings = 0;
+
+  constructor(private readonly fn: (inputs: Tensor[]) => Tensor[], o: CompileStepOptions = {}) {
+    this.maxPlans = o.maxPlans ?? 4;
+    check(Number.isInteger(this.maxPlans) && this.maxPlans >= 1, 'EINVAL', 'compileStep', `maxPlans must be a positive integer, got ${o.maxPlans}`);
+    this.passes = o.passes ?? DEFAULT_PASSES;
+    this.device = o.device;
+  }
+
+  /** Runs the step on `inputs`: a replay when a plan for their signature exists, else a recorded eager run. */
+  run(inputs: readonly StepInput[]): Tensor[] {
+    check(!this.disposed, 'EDISPOSED', 'CompiledStep.run', 'the step has been disposed');
+    for (const t of this.pending) t.dispose();
+    this.pending = [];
+    const key = inputs.map((x) => (x instanceof Tensor ? `${x.dtype}[${x.shape}]@${x.device}` : `${arrayDtype(x.data)}[${x.shape}]`)).join(';');
+    let plan = this.plans.get(key);
+    if (plan?.stale) {
+      plan.dispose();
+      this.plans.delete(key);
+      plan = undefined;
+    }
+    if (plan) {
+      this.plans.delete(key); // re-insert: most recently used last
+      this.plans.set(key, plan);
+      return plan.run(inputs.map((x) => (x instanceof Tensor ? x : x.data)));
+    }
+    return this.record(key, inputs);
+  }
+
+  /** The cached plans (most recently used last). */
+  get cached(): PlanExecutor[] {
+    return [...this.plans.values()];
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const t of this.pending) t.dispose();
+    this.pending = [];
+    for (const p of this.plans.values()) p.dispose();
+    this.plans.clear();
+  }
+
+  private record(key: string, inputs: readonly StepInput[]): Tensor[] {
+    const made: Tensor[] = [];
+    try {
+      const ts = inputs.map((x) => {
+        if (x instanceof Tensor) return x;
+        const t = tensor(x.data, x.shape, this.device ? { device: this.device } : {});
+        made.push(t);
+        return t;
+      });
+      const rec = recordGraph(() => this.fn(ts), ts, (r) => r);
+      this.recordings++;
+      this.pending = rec.result;
+      let plan: PlanExecutor;
+      try {
+        plan = new PlanExecutor(runPasses(rec.graph, this.passes), rec.hooks, rec.owned);
+      } catch (e) {
+        for (const t of rec.owned) t.dispose();
+        throw e;
+      }
+      this.plans.set(key, plan);
+      while (this.plans.size > this.maxPlans) {
+        const [oldest, p] = this.plans.entries().next().value as [string, PlanExecutor];
+        p.dispose();
+        this.plans.delete(oldest);
+      }
+      return rec.result;
+    } finally {
+      for (const t of made) t.dispose();
+    }
+  }
+}
+
+/** A step compiled on first use (see CompiledStep). */
+export function compileStep(fn: (inputs: Tensor[]) => Tensor[], o: CompileStepOptions = {}): CompiledStep {
+  return new CompiledStep(fn, o);
+}
