@@ -100,6 +100,7 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--workers <n>', 'loader worker threads (0 = in-process; default min(cores − 1, 8))', intArg())
     .option('--cache-dir <dir>', 'disk cache of preprocessed images')
     .option('--checkpoint-every <n>', 'write the resume checkpoint every n epochs (default 1)', intArg())
+    .option('--eager', 'run op by op instead of the compiled step plan (debugging, benchmarks)')
     .option('--no-progress', 'no progress bars');
 }
 
@@ -159,6 +160,7 @@ export function trainBase(o: Opts): Partial<TrainConfigInput> {
     workers: set(o.workers as number, file.workers),
     checkpointEvery: set(o.checkpointEvery as number, file.checkpointEvery),
     progress: o.progress !== false,
+    eager: o.eager ? true : file.eager,
   };
   if (o.randomInit && o.pretrained) throw new MdmtError('ECONFIG', '--random-init', 'contradicts --pretrained');
   if (o.augment === false) out.augment = false;

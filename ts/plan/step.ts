@@ -14,6 +14,7 @@
  * valid until the next run() of this step; copy them to keep them.
  */
 import { check } from '../errors';
+import { native } from '../native/binding';
 import { tensor, Tensor, TypedArray } from '../tensor';
 import { arrayDtype, PlanExecutor } from './executor';
 import { Graph, Pass } from './graph';
@@ -43,7 +44,6 @@ export function runPasses(g: Graph, passes: readonly Pass[]): Graph {
 
 export class CompiledStep {
   private readonly plans = new Map<string, PlanExecutor>();
-  private pending: Tensor[] = [];
   private readonly maxPlans: number;
   private readonly passes: Pass[];
   private readonly device?: string;
@@ -61,8 +61,6 @@ export class CompiledStep {
   /** Runs the step on `inputs`: a replay when a plan for their signature exists, else a recorded eager run. */
   run(inputs: readonly StepInput[]): Tensor[] {
     check(!this.disposed, 'EDISPOSED', 'CompiledStep.run', 'the step has been disposed');
-    for (const t of this.pending) t.dispose();
-    this.pending = [];
     const key = inputs.map((x) => (x instanceof Tensor ? `${x.dtype}[${x.shape}]@${x.device}` : `${arrayDtype(x.data)}[${x.shape}]`)).join(';');
     let plan = this.plans.get(key);
     if (plan?.stale) {
@@ -85,8 +83,6 @@ export class CompiledStep {
 
   dispose(): void {
     this.disposed = true;
-    for (const t of this.pending) t.dispose();
-    this.pending = [];
     for (const p of this.plans.values()) p.dispose();
     this.plans.clear();
   }
@@ -102,13 +98,16 @@ export class CompiledStep {
       });
       const rec = recordGraph(() => this.fn(ts), ts, (r) => r);
       this.recordings++;
-      this.pending = rec.result;
       let plan: PlanExecutor;
       try {
         plan = new PlanExecutor(runPasses(rec.graph, this.passes), rec.hooks, rec.owned);
+        // the eager results move into the plan's output slots: results are always the plan's views
+        rec.result.forEach((t, i) => t.size && native().run('copy', [t.id], [plan.outputs[i].id], {}));
       } catch (e) {
         for (const t of rec.owned) t.dispose();
         throw e;
+      } finally {
+        for (const t of rec.result) t.dispose();
       }
       this.plans.set(key, plan);
       while (this.plans.size > this.maxPlans) {
@@ -116,7 +115,7 @@ export class CompiledStep {
         p.dispose();
         this.plans.delete(oldest);
       }
-      return rec.result;
+      return plan.outputs;
     } finally {
       for (const t of made) t.dispose();
     }

@@ -131,6 +131,8 @@ export interface TrainConfig {
   keepCheckpoint: boolean;
   /** write the checkpoint every n epochs (default 1; the last epoch always): big models write less, a resume replays up to n−1 epochs */
   checkpointEvery: number;
+  /** run op by op instead of the compiled step plan (default false: debugging, benchmarks) */
+  eager: boolean;
 }
 
 /** Everything but the required fields may be left out; nested objects may be partial. */
@@ -316,7 +318,9 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     progress: bool('progress', c.progress, false),
     keepCheckpoint: bool('keepCheckpoint', c.keepCheckpoint, true),
     checkpointEvery: int('checkpointEvery', c.checkpointEvery ?? 1, 1),
+    eager: c.eager ?? false,
   };
+  if (typeof cfg.eager !== 'boolean') bad('eager', `must be a boolean, got ${show(cfg.eager)}`);
   if (!/^(cpu|cuda(:\d{1,2})?)$/.test(cfg.device)) bad('device', `must be cpu, cuda or cuda:N, got ${show(cfg.device)}`);
   if (typeof cfg.augment !== 'boolean' && (cfg.augment === null || typeof cfg.augment !== 'object')) bad('augment', 'must be a boolean or augmentation options');
   if (cfg.mixing !== 'random') {

@@ -15,6 +15,7 @@ import { toTensors } from '../data/loader';
 import { tidy } from '../tensor';
 import { evaluate, type Evaluation } from './metrics';
 import type { TaskNet } from './models';
+import type { EvalForward } from './step';
 
 /** One task's evaluation: mean loss over its samples, metrics and raw predictions. */
 export interface TaskEval {
@@ -73,18 +74,20 @@ function finish(a: Acc | undefined): TaskEval | undefined {
 
 /**
  * Runs `net` over every batch of `loader.epoch(0)` (build the loader with train: false) and
- * scores each sample on the head of its own task. Restores the module's training mode.
+ * scores each sample on the head of its own task (through `forward`, a compiled evaluation
+ * forward, when given). Restores the module's training mode.
  *
  * @example const ev = await evaluateModel(net, testLoader, { afcLoss: 'ce', lossNormalize: 'batch', device: 'cpu' });
  */
-export async function evaluateModel(net: TaskNet, loader: Loader, o: { afcLoss: 'ce' | 'mse'; lossNormalize: 'batch' | 'masked'; device: string }): Promise<ModelEval> {
+export async function evaluateModel(net: TaskNet, loader: Loader, o: { afcLoss: 'ce' | 'mse'; lossNormalize: 'batch' | 'masked'; device: string },
+  forward?: EvalForward): Promise<ModelEval> {
   const wasTraining = net.module.training;
   net.module.eval();
   const acc: { afc?: Acc; bx?: Acc } = {};
   let N = 0;
   try {
     for await (const b of loader.epoch(0)) {
-      const out = tidy(() => noGrad(() => {
+      const out = forward ? forward.run(b) : tidy(() => noGrad(() => {
         const t = toTensors(b, o.device);
         const y = net.forward(t.images);
         return { afc: y.afc?.toArray(), bx: y.bx?.toArray() };

@@ -123,9 +123,13 @@ export function buildTaskNet(cfg: TrainConfig): TaskNet {
   return { module: m, forward: (x) => (task === 'afc' ? { afc: m.forward(x) } : { bx: m.forward(x) }) };
 }
 
-/** The authors' τ1 MSE: Σᵢ mᵢ Σⱼ (zᵢⱼ − onehotᵢⱼ)² / (C·D), D = N or max(Σm, 1). */
-function maskedMse(z: Tensor, b: Batch, normalize: 'batch' | 'masked'): Tensor {
-  const [N, C] = z.shape;
+/**
+ * The per-sample weights and one-hot targets of the authors' τ1 MSE on [N, C] logits:
+ * w = mᵢ/(C·D) on every class of an active row, D = N or max(Σm, 1); y = onehot(labelᵢ).
+ * Host data of the batch: a compiled step takes them as inputs.
+ */
+export function mseTargets(b: Batch, C: number, normalize: 'batch' | 'masked'): { y: Float32Array; w: Float32Array } {
+  const N = b.n;
   const active = b.masks.afc.reduce((s, v) => s + v, 0);
   const D = normalize === 'batch' ? N : Math.max(active, 1);
   const w = new Float32Array(N * C), y = new Float32Array(N * C);
@@ -134,19 +138,31 @@ function maskedMse(z: Tensor, b: Batch, normalize: 'batch' | 'masked'): Tensor {
     for (let j = 0; j < C; j++) w[i * C + j] = 1 / (C * D);
     y[i * C + b.labels.afc[i]] = 1;
   }
-  const d = sub(z, tensor(y, [N, C], { device: z.device }));
-  return sum(mul(mul(d, d), tensor(w, [N, C], { device: z.device })));
+  return { y, w };
+}
+
+/** The authors' τ1 MSE: Σᵢ Σⱼ wᵢⱼ (zᵢⱼ − yᵢⱼ)² with mseTargets' y and w. */
+function maskedMse(z: Tensor, y: Tensor, w: Tensor): Tensor {
+  const d = sub(z, y);
+  return sum(mul(mul(d, d), w));
 }
 
 /**
  * Eq. 2 on one batch: the sum of each head's indicator-masked loss. Call inside tidy.
+ * `mse` gives the τ1 MSE's targets and weights as tensors (mseTargets); else they are made here.
  *
  * @example const l = stepLoss(net.forward(t.images), t, batch, cfg); backward(l);
  */
-export function stepLoss(out: TaskOutputs, t: BatchTensors, b: Batch, cfg: Pick<TrainConfig, 'afcLoss' | 'lossNormalize'>): Tensor {
+export function stepLoss(out: TaskOutputs, t: BatchTensors, b: Batch, cfg: Pick<TrainConfig, 'afcLoss' | 'lossNormalize'>,
+  mse?: { y: Tensor; w: Tensor }): Tensor {
   const parts: Tensor[] = [];
   const normalize = cfg.lossNormalize;
-  if (out.afc) parts.push(cfg.afcLoss === 'mse' ? maskedMse(out.afc, b, normalize) : maskedXent(out.afc, t.afcLabels, t.afcMask, { normalize }));
+  const mseOf = (z: Tensor) => {
+    if (mse) return maskedMse(z, mse.y, mse.w);
+    const { y, w } = mseTargets(b, z.shape[1], normalize);
+    return maskedMse(z, tensor(y, z.shape, { device: z.device }), tensor(w, z.shape, { device: z.device }));
+  };
+  if (out.afc) parts.push(cfg.afcLoss === 'mse' ? mseOf(out.afc) : maskedXent(out.afc, t.afcLabels, t.afcMask, { normalize }));
   if (out.bx) parts.push(maskedXent(out.bx, t.bxLabels, t.bxMask, { normalize }));
   if (!parts.length) throw new MdmtError('EINTERNAL', 'train', 'the model produced no task output');
   return parts.length === 1 ? parts[0] : add(parts[0], parts[1]);

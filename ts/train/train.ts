@@ -2,7 +2,8 @@
  * `train(config)`: one model, one fold, one run directory (DESIGN.md §5). The loop of the
  * paper (§1.5): Adam, ReduceLROnPlateau on the validation total loss, warm-up epochs that
  * keep no best model and do not count for early stopping, best model on the validation
- * τ1 loss (τ2 for STL τ2), test metrics of the best model. Every step runs inside tidy and
+ * τ1 loss (τ2 for STL τ2), test metrics of the best model. Every step is a compiled step plan
+ * (ts/train/step.ts; `eager: true` runs op by op inside tidy) and
  * evaluation under noGrad in eval mode, so the live-tensor count is flat across epochs
  * (recorded per epoch as `liveTensors`).
  *
@@ -15,9 +16,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { backward } from '../autograd/tape';
 import { MdmtError } from '../errors';
-import { Loader, toTensors } from '../data/loader';
+import { Loader } from '../data/loader';
 import type { DataRecord } from '../data/records';
 import { seedOf } from '../data/rng';
 import { setDropoutSeed } from '../ops/dropout';
@@ -25,7 +25,7 @@ import { Adam } from '../optim/adam';
 import { manualSeed } from '../random';
 import type { EpochRecord, RunResult } from '../report/types';
 import { native } from '../native/binding';
-import { getDefaultDevice, liveTensorCount, normDevice, setDefaultDevice, tidy, type Tensor } from '../tensor';
+import { getDefaultDevice, liveTensorCount, normDevice, setDefaultDevice, type Tensor } from '../tensor';
 import { experimentTasks, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
 import { atomicWriteJson, loadCheckpoint, loadWeights, readJson, type RunState, saveCheckpoint, saveWeights } from './checkpoint';
 import { ensureDir } from '../dirs';
@@ -34,10 +34,11 @@ import { lockHolder, tryLock, unlock } from './lock';
 import { loadRecords, prepareFold } from './data';
 import { evaluateModel, type ModelEval } from './evaluate';
 import type { ConfusionMatrix, FoldMetrics } from './metrics';
-import { buildTaskNet, stepLoss, type TaskNet } from './models';
+import { buildTaskNet, type TaskNet } from './models';
 import { calibrateRun } from '../predict/calibration';
 import { progressHooks, SILENT, type TrainHooks } from './progress';
 import { checkInits, ownPretraining, provenanceMeta, type Pretraining } from './provenance';
+import { evalForward, trainStep, type EvalForward, type TrainStep } from './step';
 import { EpochSchedule } from './schedule';
 
 /** File names inside a run directory. */
@@ -69,7 +70,7 @@ export type { RunState } from './checkpoint';
 
 /** The fields that make two configs the same run (resume refuses a directory of another run). */
 function identity(c: TrainConfig): string {
-  const { progress: _p, workers: _w, device: _d, keepCheckpoint: _k, checkpointEvery: _c, ...rest } = c;
+  const { progress: _p, workers: _w, device: _d, keepCheckpoint: _k, checkpointEvery: _c, eager: _e, ...rest } = c;
   return JSON.stringify(rest);
 }
 
@@ -166,6 +167,8 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
   const lossCfg = { afcLoss: cfg.experiment === 'mdmt' ? cfg.afcLoss : 'ce' as const, lossNormalize: cfg.lossNormalize, device: cfg.device };
   let net: TaskNet | undefined;
   let opt: Adam | undefined;
+  let step: TrainStep | undefined;
+  let evalFwd: EvalForward | undefined;
   const loaders: Loader[] = [];
   try {
     setDefaultDevice(cfg.device);
@@ -197,6 +200,8 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       schedule.load(state.schedule);
       hooks.onLog?.(`${path.basename(dir)}: resuming after epoch ${state.epoch}`);
     }
+    step = trainStep(net, opt, { ...lossCfg, eager: cfg.eager });
+    evalFwd = evalForward(net, { device: cfg.device, eager: cfg.eager });
     // the log holds exactly the checkpointed epochs (lines written after it are redone)
     fs.writeFileSync(file('log'), state.history.map((h) => JSON.stringify(h) + '\n').join(''));
     const last = state.history[state.history.length - 1];
@@ -217,15 +222,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
         // BatchNorm cannot train on one sample (as in PyTorch): a trailing 1-sample batch is skipped
         if (b.n < 2) continue;
         setDropoutSeed(seedOf(cfg.seed, 'dropout', epoch, b.index));
-        const loss = tidy(() => {
-          const t = toTensors(b, cfg.device);
-          const out = net!.forward(t.images);
-          const l = stepLoss(out, t, b, lossCfg);
-          backward(l);
-          opt!.step();
-          opt!.zeroGrad();
-          return l.item();
-        });
+        const loss = step.run(b);
         if (!Number.isFinite(loss)) throw new MdmtError('EDIVERGED', 'train', `loss is ${loss} at epoch ${epoch}, batch ${b.index} (lr ${lr}): training diverged`);
         lossSum += loss;
         nb++;
@@ -234,7 +231,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       if (nb === 0)
         throw new MdmtError('EDATA', 'train', `epoch ${epoch} had no training batch: ${trainLoader.records.length} training records in batches of ${cfg.batchSize} (a 1-sample batch is skipped: BatchNorm cannot train on it); nothing would be trained`);
       checkFinite(net.module, opt, epoch, lr);
-      const ev = await evaluateModel(net, valLoader, lossCfg);
+      const ev = await evaluateModel(net, valLoader, lossCfg, evalFwd);
       const select = tasks.main === 'AFC' ? ev.afc!.loss : ev.bx!.loss;
       const r = schedule.step(epoch, ev.total, select);
       state.seconds += (Date.now() - t0) / 1000;
@@ -252,10 +249,10 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     const selected = schedule.bestEpoch > 0;
     if (!selected) saveWeights(file('best'), net.module, { epoch: String(state.epoch), selected: 'false', ...bestMeta });
     else loadWeights(file('best'), net.module);
-    const ev = await evaluateModel(net, testLoader, lossCfg);
+    const ev = await evaluateModel(net, testLoader, lossCfg, evalFwd);
     // temperature scaling per head, fitted on the validation split; stored with the test outputs
     const centre = new Map(part('test').map((r) => [`${r.task}:${r.id}`, r.center]));
-    const cal = calibrateRun(await evaluateModel(net, valLoader, lossCfg), ev, (t, id) => centre.get(`${t.toUpperCase()}:${id}`) ?? '');
+    const cal = calibrateRun(await evaluateModel(net, valLoader, lossCfg, evalFwd), ev, (t, id) => centre.get(`${t.toUpperCase()}:${id}`) ?? '');
     // no test records of the main task (a jointly split LOCO centre without τ2 films): no test metrics
     const main = (tasks.main === 'AFC' ? ev.afc : ev.bx) ?? { metrics: { acc: NaN, f1: NaN, gmean: NaN, cm: [] as number[][] } };
     const pick = (e: typeof main) => ({ acc: e.metrics.acc, f1: e.metrics.f1, gmean: e.metrics.gmean });
@@ -279,6 +276,8 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     return out;
   } finally {
     hooks.onEnd?.();
+    step?.dispose();
+    evalFwd?.dispose();
     opt?.dispose();
     net?.module.dispose();
     await Promise.all(loaders.map((l) => l.close()));

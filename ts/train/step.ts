@@ -1,0 +1,124 @@
+/**
+ * The training step and the evaluation forward of train(), compiled (DESIGN §2 "planned",
+ * ts/plan) unless `eager` is set. A compiled training step is forward, Eq. 2, backward and
+ * the Adam update recorded once per batch shape and replayed natively; the evaluation
+ * forward is the model in eval mode without autograd, recorded per batch shape too. Both
+ * equal their eager counterparts (test/plan/step.test.ts), so `eager` changes speed only.
+ *
+ *   const step = trainStep(net, opt, { ...lossCfg, eager: false });
+ *   const loss = step.run(batch);   ...   step.dispose();
+ */
+import { backward, noGrad } from '../autograd/tape';
+import type { Batch, BatchTensors } from '../data/loader';
+import { toTensors } from '../data/loader';
+import { Linear } from '../nn/layers';
+import type { Adam } from '../optim/adam';
+import { CompiledStep, StepInput } from '../plan/step';
+import { Tensor, tidy } from '../tensor';
+import type { TrainConfig } from './config';
+import { mseTargets, stepLoss, type TaskNet } from './models';
+
+type LossCfg = Pick<TrainConfig, 'afcLoss' | 'lossNormalize' | 'device' | 'eager'>;
+
+export interface TrainStep {
+  /** one optimisation step on the batch; returns the loss */
+  run(b: Batch): number;
+  dispose(): void;
+}
+
+export interface EvalForward {
+  /** the logits of each head the model has, on the host */
+  run(b: Batch): { afc?: Float32Array; bx?: Float32Array };
+  dispose(): void;
+}
+
+/** Classes of the AFC head (the τ1 MSE's one-hot width): the last Linear of `afc_head` or `head`. */
+function afcClasses(net: TaskNet): number {
+  let c = 0;
+  for (const [name, m] of net.module.namedModules()) if (m instanceof Linear && /^(afc_head|head)\./.test(name)) c = m.outFeatures;
+  return c;
+}
+
+/** The batch as step inputs: images, τ1 labels and mask, τ2 labels and mask (+ the MSE's targets and weights). */
+function batchInputs(b: Batch): StepInput[] {
+  const n = b.n;
+  const ins: StepInput[] = [
+    { data: b.images, shape: [n, 3, b.size, b.size] },
+    { data: b.labels.afc, shape: [n] }, { data: b.masks.afc, shape: [n] },
+    { data: b.labels.bx, shape: [n] }, { data: b.masks.bx, shape: [n] },
+  ];
+  return ins;
+}
+
+/**
+ * The step of train(): `eager` runs op by op inside tidy; otherwise a CompiledStep.
+ *
+ * @example const step = trainStep(net, opt, { afcLoss: 'ce', lossNormalize: 'batch', device: 'cpu', eager: false });
+ */
+export function trainStep(net: TaskNet, opt: Adam, cfg: LossCfg): TrainStep {
+  const eagerStep = (t: BatchTensors, b: Batch, mse?: { y: Tensor; w: Tensor }) => {
+    const l = stepLoss(net.forward(t.images), t, b, cfg, mse);
+    backward(l);
+    opt.step();
+    opt.zeroGrad();
+    return l;
+  };
+  if (cfg.eager) {
+    return {
+      run: (b) => tidy(() => eagerStep(toTensors(b, cfg.device), b).item()),
+      dispose: () => undefined,
+    };
+  }
+  const C = cfg.afcLoss === 'mse' ? afcClasses(net) : 0;
+  let current: Batch | undefined;
+  const step = new CompiledStep((ins) => {
+    const [images, afcLabels, afcMask, bxLabels, bxMask, y, w] = ins;
+    const t = { images, afcLabels, afcMask, bxLabels, bxMask } as BatchTensors;
+    return [eagerStep(t, current!, C ? { y, w } : undefined)];
+  }, { device: cfg.device });
+  return {
+    run(b: Batch): number {
+      current = b;
+      const ins = batchInputs(b);
+      if (C) {
+        const { y, w } = mseTargets(b, C, cfg.lossNormalize);
+        ins.push({ data: y, shape: [b.n, C] }, { data: w, shape: [b.n, C] });
+      }
+      return tidy(() => step.run(ins)[0].item());
+    },
+    dispose: () => step.dispose(),
+  };
+}
+
+/**
+ * The evaluation forward of train() (eval mode, no autograd): eager or compiled.
+ *
+ * @example const fwd = evalForward(net, { ...cfg }); const { afc } = fwd.run(batch);
+ */
+export function evalForward(net: TaskNet, cfg: Pick<TrainConfig, 'device' | 'eager'>): EvalForward {
+  const heads = (o: { afc?: Tensor; bx?: Tensor }) => [o.afc, o.bx].filter((t): t is Tensor => t !== undefined);
+  if (cfg.eager) {
+    return {
+      run: (b) => tidy(() => noGrad(() => {
+        const y = net.forward(toTensors(b, cfg.device).images);
+        return { afc: y.afc?.toArray() as Float32Array | undefined, bx: y.bx?.toArray() as Float32Array | undefined };
+      })),
+      dispose: () => undefined,
+    };
+  }
+  let names: ('afc' | 'bx')[] = [];
+  const step = new CompiledStep(([x]) => noGrad(() => {
+    const y = net.forward(x);
+    names = (['afc', 'bx'] as const).filter((k) => y[k] !== undefined);
+    return heads(y);
+  }), { device: cfg.device });
+  return {
+    run(b: Batch) {
+      const outs = step.run([{ data: b.images, shape: [b.n, 3, b.size, b.size] }]);
+      const r: { afc?: Float32Array; bx?: Float32Array } = {};
+      names.forEach((k, i) => (r[k] = outs[i].toArray() as Float32Array));
+      return r;
+    },
+    dispose: () => step.dispose(),
+  };
+}
