@@ -1,0 +1,110 @@
+/**
+ * The compiled step equals the eager one. For each backbone, two identical MDMT models
+ * (dropout active in both heads, BatchNorm training) take the same 4 batches: one op by
+ * op, the other through compileStep (the first call records, the next 3 replay natively).
+ * After every step the loss must match, and at the end every parameter, BatchNorm running
+ * statistic and batch counter, and Adam moment. Tolerance: |planned − eager| ≤ 1e-6 +
+ * 1e-5·|eager| (the plan runs the same kernels in the same order, so the match is exact
+ * unless a fusion pass reassociates a sum). The replay's working memory (its arena) must not
+ * exceed the eager step's (peak live bytes above those before the step; the ratio is printed).
+ * Also: the plan's cache, its errors, and what a disposed model or step does.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { native } from '../../ts/native/binding';
+import { setDropoutSeed } from '../../ts/ops/dropout';
+import { compileStep } from '../../ts/plan/step';
+import { tensor, tidy } from '../../ts/tensor';
+import { assertClose, deviceAvailable } from '../helpers';
+import { batch, snapshot, trainee } from './_fixture';
+
+const TOL = { atol: 1e-6, rtol: 1e-5 };
+const N = 4, S = 32, STEPS = 4;
+
+const eagerRun = (step: ReturnType<typeof trainee>['step'], k: number) => tidy(() => {
+  const ins = batch(k, N, S).map((b) => ('data' in b ? tensor(b.data, b.shape) : b));
+  return step(ins)[0].item();
+});
+
+// Bytes a step needs beyond what was live before it: the peak of live native memory during it.
+const transientStart = () => native().memStats('cpu', true).liveBytes;
+const transientBytes = (live0: number) => native().memStats('cpu').peakBytes - live0;
+
+for (const backbone of ['resnet18', 'densenet121', 'mobilenet_v2', 'efficientnet_b0', 'shufflenet_v2_x1_0']) {
+  test(`${backbone}: ${STEPS - 1} replayed steps (after the recorded one) equal eager steps`, () => {
+    if (!deviceAvailable('plan')) return;
+    const eager = trainee(backbone), planned = trainee(backbone);
+    const step = compileStep(planned.step);
+    try {
+      let eagerPeak = 0, planPeak = 0;
+      for (let k = 0; k < STEPS; k++) {
+        setDropoutSeed(77 + k);
+        const e0 = transientStart();
+        const le = eagerRun(eager.step, k);
+        if (k === STEPS - 1) eagerPeak = transientBytes(e0);
+        setDropoutSeed(77 + k);
+        const p0 = transientStart();
+        const lp = tidy(() => step.run(batch(k, N, S))[0].item());
+        // the arena was allocated when the step was recorded: it is the replay's working memory
+        if (k === STEPS - 1) planPeak = transientBytes(p0) + step.cached[0].arenaBytes;
+        assertClose([lp], [le], TOL, `${backbone} loss of step ${k}`);
+      }
+      console.log(`  ${backbone}: step working memory planned/eager = ${(planPeak / 2 ** 20).toFixed(1)}/${(eagerPeak / 2 ** 20).toFixed(1)} MiB = ${(planPeak / eagerPeak).toFixed(2)}`);
+      assert.ok(planPeak <= eagerPeak, `${backbone}: planned step memory ${planPeak} > eager ${eagerPeak}`);
+      assert.is(step.recordings, 1, 'one recording, then replays');
+      const g = step.cached[0].graph;
+      assert.ok(g.steps.some((s) => s.op === 'dropout') && g.scalars.some((s) => s.includes('seed')), 'dropout runs with per-run seeds');
+      const a = snapshot(eager), b = snapshot(planned);
+      assert.equal([...b.keys()], [...a.keys()]);
+      for (const [k, v] of a) assertClose(b.get(k)!, v, TOL, `${backbone} ${k}`);
+    } finally {
+      step.dispose();
+      for (const t of [eager, planned]) {
+        t.opt.dispose();
+        t.model.dispose();
+      }
+    }
+  });
+}
+
+test('a new input shape records a new plan; the cache keeps at most maxPlans', () => {
+  if (!deviceAvailable('plan')) return;
+  const t = trainee('resnet18');
+  const step = compileStep(t.step, { maxPlans: 2 });
+  try {
+    for (const n of [4, 2, 4, 3, 2]) tidy(() => step.run(batch(n, n, 16)));
+    // 4 and 2 recorded, 4 replayed, 3 recorded (2 evicted: least recently used), 2 recorded again
+    assert.is(step.recordings, 4);
+    assert.is(step.cached.length, 2);
+    assert.equal(step.cached.map((p) => p.inputs[0].shape[0]), [3, 2]);
+  } finally {
+    step.dispose();
+    t.opt.dispose();
+    t.model.dispose();
+  }
+});
+
+test('wrong inputs and disposed models throw named errors', () => {
+  if (!deviceAvailable('plan')) return;
+  const t = trainee('resnet18');
+  const step = compileStep(t.step);
+  try {
+    tidy(() => step.run(batch(0, 2, 16)));
+    const plan = step.cached[0];
+    const b = batch(1, 2, 16);
+    assert.throws(() => plan.run([b[0]].map((x) => ('data' in x ? x.data : x))), /expects 5 inputs, got 1/);
+    assert.throws(() => plan.run(b.map((x, i) => ('data' in x ? (i === 1 ? new Float32Array(2) : x.data) : x))), /input 1 has 2 float32 values, the plan's slot is int32/);
+    t.model.dispose();
+    // the plan's bound parameters are gone: native refuses to run it
+    assert.throws(() => plan.run(b.map((x) => ('data' in x ? x.data : x))), /bound tensor '.*' \(#\d+\) has been disposed/);
+    // the step drops the stale plan and records again: the eager ops name the disposed tensor
+    assert.throws(() => step.run(batch(1, 2, 16)), (e: Error & { code?: string }) => e.code === 'EDISPOSED');
+  } finally {
+    step.dispose();
+    t.opt.dispose();
+    t.model.dispose();
+  }
+  assert.throws(() => step.run(batch(0, 2, 16)), /the step has been disposed/);
+});
+
+test.run();
