@@ -35,29 +35,16 @@ export class PlanExecutor {
   private readonly scalars: Float64Array;
   private disposed = false;
 
-  constructor(readonly graph: Graph, private readonly hooks: ReplayHook[], private readonly owned: Tensor[] = []) {
-    check(graph.arenaBytes !== undefined, 'EPLAN', 'plan', 'the graph has no memory plan (run the memory pass last)');
-    const index = new Map<number, number>();
-    const values: NativePlanSpec['values'] = [];
-    for (const [id, v] of graph.values) {
-      index.set(id, values.length);
-      if (v.tensor) this.bound.push(v.tensor);
-      values.push({
-        kind: KIND[v.kind], dtype: v.dtype, shape: v.shape, ...(v.offset !== undefined ? { offset: v.offset } : {}),
-        ...(v.tensor ? { tensor: v.tensor.id } : {}), ...(v.name ? { name: v.name } : {}),
-      });
+  /** Builds the native plan; from then on it owns `graph.owned` (freed by dispose, or here if this throws). */
+  constructor(readonly graph: Graph, private readonly hooks: ReplayHook[]) {
+    let made: ReturnType<ReturnType<typeof native>['planCreate']>;
+    try {
+      check(graph.arenaBytes !== undefined, 'EPLAN', 'plan', 'the graph has no memory plan (run the memory pass last)');
+      made = native().planCreate(this.spec());
+    } catch (e) {
+      for (const t of graph.owned ?? []) t.dispose();
+      throw e;
     }
-    const ix = (id: number) => index.get(id)!;
-    const spec: NativePlanSpec = {
-      device: graph.device, arenaBytes: graph.arenaBytes!, nscalars: graph.scalars.length, values,
-      steps: graph.steps.map((s) => ({
-        op: s.op, inputs: s.inputs.map(ix), outputs: s.outputs.map(ix), attrs: s.attrs,
-        ...(s.dynamic ? { dynamic: Object.entries(s.dynamic).flat() } : {}),
-      })),
-      inputs: graph.inputs.map(ix), outputs: graph.outputs.map(ix),
-    };
-    const n = native();
-    const made = n.planCreate(spec);
     this.id = made.id;
     this.arenaBytes = made.arenaBytes;
     this.steps = graph.steps.length;
@@ -68,6 +55,29 @@ export class PlanExecutor {
     this.inputs = made.inputs.map((t, i) => view(t, graph.inputs[i]));
     this.outputs = made.outputs.map((t, i) => view(t, graph.outputs[i]));
     this.scalars = new Float64Array(graph.scalars.length);
+  }
+
+  private spec(): NativePlanSpec {
+    const g = this.graph;
+    const index = new Map<number, number>();
+    const values: NativePlanSpec['values'] = [];
+    for (const [id, v] of g.values) {
+      index.set(id, values.length);
+      if (v.tensor) this.bound.push(v.tensor);
+      values.push({
+        kind: KIND[v.kind], dtype: v.dtype, shape: v.shape, ...(v.offset !== undefined ? { offset: v.offset } : {}),
+        ...(v.tensor ? { tensor: v.tensor.id } : {}), ...(v.name ? { name: v.name } : {}),
+      });
+    }
+    const ix = (id: number) => index.get(id)!;
+    return {
+      device: g.device, arenaBytes: g.arenaBytes!, nscalars: g.scalars.length, values,
+      steps: g.steps.map((s) => ({
+        op: s.op, inputs: s.inputs.map(ix), outputs: s.outputs.map(ix), attrs: s.attrs,
+        ...(s.dynamic ? { dynamic: Object.entries(s.dynamic).flat() } : {}),
+      })),
+      inputs: g.inputs.map(ix), outputs: g.outputs.map(ix),
+    };
   }
 
   /** True when a bound tensor (a parameter, a moment) has been disposed: the plan cannot run. */
@@ -115,7 +125,7 @@ export class PlanExecutor {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const t of [...this.inputs, ...this.outputs, ...this.owned]) t.dispose();
+    for (const t of [...this.inputs, ...this.outputs, ...(this.graph.owned ?? [])]) t.dispose();
     native().planFree(this.id);
   }
 }

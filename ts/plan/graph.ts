@@ -71,6 +71,8 @@ export interface Graph {
   scalars: string[];
   /** bytes of the device arena (set by the memory pass) */
   arenaBytes?: number;
+  /** tensors the plan owns (the recorder's snapshots, constants a pass made): freed with it */
+  owned?: Tensor[];
 }
 
 /** A pass rewrites a graph; it may mutate and return its argument. */

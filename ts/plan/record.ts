@@ -12,7 +12,7 @@
  *     → `const`, a snapshot taken when the step first read them. Host data made inside the
  *     step is therefore frozen into the plan: per-run data must come in as `inputs`.
  *   - op outputs                                   → `temp`
- * Attributes an op declares dynamic (OpCall.dynamic: lr, bias corrections, dropout seeds)
+ * Snapshots go to `graph.owned`. Attributes an op declares dynamic (OpCall.dynamic: lr, bias corrections, dropout seeds)
  * become graph scalars, and stepEffect() calls become effects; `hooks` replays both, in
  * recording order, before each run.
  *
@@ -33,8 +33,6 @@ export interface Recording<R> {
   graph: Graph;
   /** called in order before every replay: fills the scalars and replays JS-side effects */
   hooks: ReplayHook[];
-  /** constants the graph owns (snapshots): dispose with the plan */
-  owned: Tensor[];
   /** what the eager run of the step returned */
   result: R;
 }
@@ -98,10 +96,10 @@ export function recordGraph<R>(fn: () => R, inputs: readonly Tensor[], outputsOf
 
 function buildGraph(device: string, events: ({ call: OpCall } | { effect: () => void })[], inputs: readonly Tensor[], outs: Tensor[],
   watermark: number, snapshots: Map<Tensor, Tensor>): Omit<Recording<unknown>, 'result'> {
-  const g: Graph = { device, values: new Map(), steps: [], inputs: [], outputs: [], scalars: [] };
+  const owned: Tensor[] = [];
+  const g: Graph = { device, values: new Map(), steps: [], inputs: [], outputs: [], scalars: [], owned };
   const ids = new Map<Tensor, number>();
   const results = new Set(outs);
-  const owned: Tensor[] = [];
   const hooks: ReplayHook[] = [];
   let next = 0;
   const add = (t: Tensor, kind: Value['kind'], bound?: Tensor): number => {
@@ -166,5 +164,5 @@ function buildGraph(device: string, events: ({ call: OpCall } | { effect: () => 
   for (const t of snapshots.values()) t.dispose(); // snapshots of tensors that turned out to be state
   snapshots.clear();
   validateGraph(g, 'record');
-  return { graph: g, hooks, owned };
+  return { graph: g, hooks };
 }

@@ -32,6 +32,8 @@ export interface CompileStepOptions {
   passes?: Pass[];
   /** device of inputs given as host data (default: the default device) */
   device?: string;
+  /** sees each recorded graph before the passes (counts, dumps, tests) */
+  onRecord?: (g: Graph) => void;
 }
 
 /** Dead code out, then the static memory plan. Fusions join this list as they land. */
@@ -47,6 +49,7 @@ export class CompiledStep {
   private readonly maxPlans: number;
   private readonly passes: Pass[];
   private readonly device?: string;
+  private readonly onRecord?: (g: Graph) => void;
   private disposed = false;
   /** records made (cache misses), for tests and logs */
   recordings = 0;
@@ -56,6 +59,7 @@ export class CompiledStep {
     check(Number.isInteger(this.maxPlans) && this.maxPlans >= 1, 'EINVAL', 'compileStep', `maxPlans must be a positive integer, got ${o.maxPlans}`);
     this.passes = o.passes ?? DEFAULT_PASSES;
     this.device = o.device;
+    this.onRecord = o.onRecord;
   }
 
   /** Runs the step on `inputs`: a replay when a plan for their signature exists, else a recorded eager run. */
@@ -100,12 +104,17 @@ export class CompiledStep {
       this.recordings++;
       let plan: PlanExecutor;
       try {
-        plan = new PlanExecutor(runPasses(rec.graph, this.passes), rec.hooks, rec.owned);
+        this.onRecord?.(rec.graph);
+        let g: Graph;
+        try {
+          g = runPasses(rec.graph, this.passes);
+        } catch (e) {
+          for (const t of rec.graph.owned ?? []) t.dispose();
+          throw e;
+        }
+        plan = new PlanExecutor(g, rec.hooks);
         // the eager results move into the plan's output slots: results are always the plan's views
         rec.result.forEach((t, i) => t.size && native().run('copy', [t.id], [plan.outputs[i].id], {}));
-      } catch (e) {
-        for (const t of rec.owned) t.dispose();
-        throw e;
       } finally {
         for (const t of rec.result) t.dispose();
       }
