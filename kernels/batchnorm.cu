@@ -4,6 +4,9 @@
 //   2. finalize: per-channel statistics and the affine coefficients        (one thread / C)
 //   3. an elementwise pass  y = a[c]*x + b[c]  or  dx = k1[c]*dy + k2[c]*x + k3[c]
 // Workspace layout (batchnorm_ws_bytes): double part[2][C][kSplit]; float coef[3][C].
+// The fused forms (batchnorm_act_*) differ only in the elementwise ends: the forward applies
+// y = act(a·x + b + r) and the backward reads dy through the activation (from y), writing
+// that gradient dz too when asked. ACT: 0 none, 1 relu, 2 relu6.
 #include "common.cuh"
 
 namespace mdmt {
@@ -22,10 +25,25 @@ static int split_for(int64_t N, int64_t C) {
   return s < 1 ? 1 : static_cast<int>(s);
 }
 
-// mode 0: sums of x and x^2.  mode 1: sums of dy and dy*(x-mean[c]).
-template <int MODE>
-__global__ void bn_partial_kernel(double* part, const float* x, const float* dy, const float* mean, int64_t N,
-                                  int64_t C, int64_t HW, int S) {
+template <int ACT>
+__device__ __forceinline__ float act_out(float z) {
+  if (ACT == 1) return z > 0.f ? z : 0.f;
+  if (ACT == 2) return z < 0.f ? 0.f : (z > 6.f ? 6.f : z);
+  return z;
+}
+// the activation's derivative from its output (relu6: y in (0, 6) iff its input was)
+template <int ACT>
+__device__ __forceinline__ float act_grad(float g, const float* y, int64_t i) {
+  if (ACT == 1) return y[i] > 0.f ? g : 0.f;
+  if (ACT == 2) return y[i] > 0.f && y[i] < 6.f ? g : 0.f;
+  return g;
+}
+
+// mode 0: sums of x and x^2.  mode 1: sums of g and g*(x-mean[c]) with g = act'(dy) (also
+// stored to dz when non-null; each element is visited once over the grid).
+template <int MODE, int ACT>
+__global__ void bn_partial_kernel(double* part, const float* x, const float* dy, const float* y, float* dz,
+                                  const float* mean, int64_t N, int64_t C, int64_t HW, int S) {
   const int s = blockIdx.x;
   const int64_t c = blockIdx.y;
   double a = 0, b = 0;
@@ -38,7 +56,8 @@ __global__ void bn_partial_kernel(double* part, const float* x, const float* dy,
         a += v;
         b += static_cast<double>(v) * v;
       } else {
-        float g = dy[base + j];
+        float g = act_grad<ACT>(dy[base + j], y, base + j);
+        if (dz) dz[base + j] = g;
         a += g;
         b += static_cast<double>(g) * (v - mu);
       }
@@ -97,44 +116,68 @@ __global__ void bn_bwd_finalize(float* coef, float* dw, float* db, const double*
   coef[2 * C + c] = static_cast<float>(k3);
 }
 
-template <class I>
-__global__ void bn_apply_kernel(float* y, const float* x, const float* a, const float* b, I C, I HW, I n) {
+template <class I, int ACT>
+__global__ void bn_apply_kernel(float* y, const float* x, const float* r, const float* a, const float* b, I C, I HW,
+                                I n) {
   for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
     I c = (i / HW) % C;
-    y[i] = fmaf(a[c], x[i], b[c]);
+    float z = fmaf(a[c], x[i], b[c]);
+    y[i] = act_out<ACT>(r ? z + r[i] : z);
   }
 }
 
-template <class I>
-__global__ void bn_bwd_apply_kernel(float* dx, const float* dy, const float* x, const float* coef, I C, I HW, I n) {
+template <class I, int ACT>
+__global__ void bn_bwd_apply_kernel(float* dx, const float* dy, const float* y, const float* x, const float* coef, I C,
+                                    I HW, I n) {
   for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
     I c = (i / HW) % C;
-    dx[i] = coef[c] * dy[i] + coef[C + c] * x[i] + coef[2 * C + c];
+    dx[i] = coef[c] * act_grad<ACT>(dy[i], y, i) + coef[C + c] * x[i] + coef[2 * C + c];
   }
 }
 
-static void apply(float* y, const float* x, const float* a, const float* b, int64_t N, int64_t C, int64_t HW,
-                  cudaStream_t s) {
+template <int ACT>
+static void apply(float* y, const float* x, const float* r, const float* a, const float* b, int64_t N, int64_t C,
+                  int64_t HW, cudaStream_t s) {
   int64_t n = N * C * HW;
   if (n < (1LL << 31))
-    bn_apply_kernel<uint32_t><<<grid_for(n), kBlock, 0, s>>>(y, x, a, b, (uint32_t)C, (uint32_t)HW, (uint32_t)n);
+    bn_apply_kernel<uint32_t, ACT><<<grid_for(n), kBlock, 0, s>>>(y, x, r, a, b, (uint32_t)C, (uint32_t)HW, (uint32_t)n);
   else
-    bn_apply_kernel<int64_t><<<grid_for(n), kBlock, 0, s>>>(y, x, a, b, C, HW, n);
+    bn_apply_kernel<int64_t, ACT><<<grid_for(n), kBlock, 0, s>>>(y, x, r, a, b, C, HW, n);
+}
+
+template <int ACT>
+static void bwd_apply(float* dx, const float* dy, const float* y, const float* x, const float* coef, int64_t N,
+                      int64_t C, int64_t HW, cudaStream_t s) {
+  int64_t n = N * C * HW;
+  if (n < (1LL << 31))
+    bn_bwd_apply_kernel<uint32_t, ACT><<<grid_for(n), kBlock, 0, s>>>(dx, dy, y, x, coef, (uint32_t)C, (uint32_t)HW, (uint32_t)n);
+  else
+    bn_bwd_apply_kernel<int64_t, ACT><<<grid_for(n), kBlock, 0, s>>>(dx, dy, y, x, coef, C, HW, n);
+}
+
+cudaError_t batchnorm_act_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
+                                float* running_var, const float* x, const float* w, const float* b,
+                                const float* residual, int act, int64_t N, int64_t C, int64_t HW, float eps,
+                                float momentum, void* ws, cudaStream_t s) {
+  if (C <= 0) return cudaSuccess;
+  if (N * HW <= 0 || C > 65535 || act < 0 || act > 2) return cudaErrorInvalidValue;
+  double* part = static_cast<double*>(ws);
+  float* coef = reinterpret_cast<float*>(part + 2 * C * kSplit);
+  int S = split_for(N, C);
+  bn_partial_kernel<0, 0><<<dim3(S, (unsigned)C), kBlock, 0, s>>>(part, x, nullptr, nullptr, nullptr, nullptr, N, C, HW, S);
+  bn_train_finalize<<<grid_for(C), kBlock, 0, s>>>(coef, save_mean, save_invstd, running_mean, running_var, part, w, b,
+                                                   C, S, N * HW, eps, momentum);
+  if (act == 1) apply<1>(y, x, residual, coef, coef + C, N, C, HW, s);
+  else if (act == 2) apply<2>(y, x, residual, coef, coef + C, N, C, HW, s);
+  else apply<0>(y, x, residual, coef, coef + C, N, C, HW, s);
+  return launched();
 }
 
 cudaError_t batchnorm_train(float* y, float* save_mean, float* save_invstd, float* running_mean, float* running_var,
                             const float* x, const float* w, const float* b, int64_t N, int64_t C, int64_t HW,
                             float eps, float momentum, void* ws, cudaStream_t s) {
-  if (C <= 0) return cudaSuccess;
-  if (N * HW <= 0 || C > 65535) return cudaErrorInvalidValue;
-  double* part = static_cast<double*>(ws);
-  float* coef = reinterpret_cast<float*>(part + 2 * C * kSplit);
-  int S = split_for(N, C);
-  bn_partial_kernel<0><<<dim3(S, (unsigned)C), kBlock, 0, s>>>(part, x, nullptr, nullptr, N, C, HW, S);
-  bn_train_finalize<<<grid_for(C), kBlock, 0, s>>>(coef, save_mean, save_invstd, running_mean, running_var, part, w, b,
-                                                   C, S, N * HW, eps, momentum);
-  apply(y, x, coef, coef + C, N, C, HW, s);
-  return launched();
+  return batchnorm_act_train(y, save_mean, save_invstd, running_mean, running_var, x, w, b, nullptr, 0, N, C, HW, eps,
+                             momentum, ws, s);
 }
 
 template <class I>
@@ -157,22 +200,35 @@ cudaError_t batchnorm_eval(float* y, const float* x, const float* w, const float
   return launched();
 }
 
+template <int ACT>
+static void bwd_launch(float* dx, float* dz, const float* dy, const float* y, const float* x, const float* mean,
+                       double* part, float* coef, const float* w, const float* invstd, float* dw, float* db, int64_t N,
+                       int64_t C, int64_t HW, cudaStream_t s) {
+  int S = split_for(N, C);
+  bn_partial_kernel<1, ACT><<<dim3(S, (unsigned)C), kBlock, 0, s>>>(part, x, dy, y, dz, mean, N, C, HW, S);
+  bn_bwd_finalize<<<grid_for(C), kBlock, 0, s>>>(coef, dw, db, part, w, mean, invstd, C, S, N * HW);
+  // with dz written, it is the gradient already: the apply reads it without the activation
+  if (dz) bwd_apply<0>(dx, dz, nullptr, x, coef, N, C, HW, s);
+  else bwd_apply<ACT>(dx, dy, y, x, coef, N, C, HW, s);
+}
+
+cudaError_t batchnorm_act_bwd(float* dx, float* dw, float* db, float* dz, const float* dy, const float* y,
+                              const float* x, const float* w, const float* mean, const float* invstd, int act,
+                              int64_t N, int64_t C, int64_t HW, void* ws, cudaStream_t s) {
+  if (C <= 0) return cudaSuccess;
+  if (N * HW <= 0 || C > 65535 || act < 0 || act > 2 || (act != 0 && !y)) return cudaErrorInvalidValue;
+  double* part = static_cast<double*>(ws);
+  float* coef = reinterpret_cast<float*>(part + 2 * C * kSplit);
+  if (act == 1) bwd_launch<1>(dx, dz, dy, y, x, mean, part, coef, w, invstd, dw, db, N, C, HW, s);
+  else if (act == 2) bwd_launch<2>(dx, dz, dy, y, x, mean, part, coef, w, invstd, dw, db, N, C, HW, s);
+  else bwd_launch<0>(dx, dz, dy, y, x, mean, part, coef, w, invstd, dw, db, N, C, HW, s);
+  return launched();
+}
+
 cudaError_t batchnorm_bwd(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
                           const float* mean, const float* invstd, int64_t N, int64_t C, int64_t HW, void* ws,
                           cudaStream_t s) {
-  if (C <= 0) return cudaSuccess;
-  if (N * HW <= 0 || C > 65535) return cudaErrorInvalidValue;
-  double* part = static_cast<double*>(ws);
-  float* coef = reinterpret_cast<float*>(part + 2 * C * kSplit);
-  int S = split_for(N, C);
-  bn_partial_kernel<1><<<dim3(S, (unsigned)C), kBlock, 0, s>>>(part, x, dy, mean, N, C, HW, S);
-  bn_bwd_finalize<<<grid_for(C), kBlock, 0, s>>>(coef, dw, db, part, w, mean, invstd, C, S, N * HW);
-  int64_t n = N * C * HW;
-  if (n < (1LL << 31))
-    bn_bwd_apply_kernel<uint32_t><<<grid_for(n), kBlock, 0, s>>>(dx, dy, x, coef, (uint32_t)C, (uint32_t)HW, (uint32_t)n);
-  else
-    bn_bwd_apply_kernel<int64_t><<<grid_for(n), kBlock, 0, s>>>(dx, dy, x, coef, C, HW, n);
-  return launched();
+  return batchnorm_act_bwd(dx, dw, db, nullptr, dy, nullptr, x, w, mean, invstd, 0, N, C, HW, ws, s);
 }
 
 }  // namespace k

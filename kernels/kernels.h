@@ -70,6 +70,16 @@ cudaError_t batchnorm_eval(float* y, const float* x, const float* w, const float
 cudaError_t batchnorm_bwd(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
                           const float* mean, const float* invstd, int64_t N, int64_t C, int64_t HW, void* ws,
                           cudaStream_t s);
+// Fused forms (docs/ops.md): y = act(bn_train(x) + residual), residual may be null; the
+// backward reads dy through the activation from y and also writes that gradient to dz when
+// dz is non-null. act: 0 none, 1 relu, 2 relu6. Same workspace as above.
+cudaError_t batchnorm_act_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
+                                float* running_var, const float* x, const float* w, const float* b,
+                                const float* residual, int act, int64_t N, int64_t C, int64_t HW, float eps,
+                                float momentum, void* ws, cudaStream_t s);
+cudaError_t batchnorm_act_bwd(float* dx, float* dw, float* db, float* dz, const float* dy, const float* y,
+                              const float* x, const float* w, const float* mean, const float* invstd, int act,
+                              int64_t N, int64_t C, int64_t HW, void* ws, cudaStream_t s);
 
 // ---- pooling (NCHW planes: NC = N*C) -----------------------------------------------------
 struct Pool2d {

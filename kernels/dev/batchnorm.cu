@@ -1,6 +1,7 @@
 // Workshop: batchnorm train forward + backward over [N, C, HW] (docs/ops.md).
 //   nvcc -std=c++17 -arch=sm_90 -O3 --use_fast_math -Ikernels kernels/dev/batchnorm.cu -o /tmp/bn && /tmp/bn
 // version 1: naive, one block per channel for the statistics (C blocks only)
+// The fused forms (batchnorm_act_*: relu after a residual add) are validated too.
 // version 2: production (kernels/batchnorm.cu): S x C partial-sum blocks in double, a
 //            finalize kernel, an elementwise pass with per-channel coefficients
 #include "../batchnorm.cu"
@@ -92,6 +93,23 @@ int main() {
     fails += validate("dx", to_host(dxd, n).data(), dx.data(), n, 1e-5f, 1e-4f);
     fails += validate("dweight", to_host(dwd, C).data(), dw.data(), C, 1e-3f, 1e-4f);
     fails += validate("dbias", to_host(dbd, C).data(), db.data(), C, 1e-3f, 1e-4f);
+    // fused forms: y = relu(bn(x) + r) and its backward (dz = dy·[y>0] written too) against
+    // the CPU reference composed from the unfused one
+    {
+      auto r = rand_vec(n, 5, -1, 1);
+      std::vector<float> yf(n), dz(n), dxf(n), dwf(C), dbf(C);
+      for (size_t i = 0; i < n; ++i) yf[i] = std::max(y[i] + r[i], 0.f);
+      for (size_t i = 0; i < n; ++i) dz[i] = yf[i] > 0.f ? dy[i] : 0.f;
+      bn_bwd_cpu(dxf.data(), dwf.data(), dbf.data(), dz.data(), x.data(), w.data(), mean.data(), inv.data(), N, C, HW);
+      float *rd = to_device(r), *yfd = to_device(std::vector<float>(n)), *dzd = to_device(std::vector<float>(n));
+      devCheck(k::batchnorm_act_train(yfd, md, id, rmd, rvd, xd, wd, bd, rd, 1, N, C, HW, 1e-5f, 0.1f, ws, 0));
+      devCheck(k::batchnorm_act_bwd(dxd, dwd, dbd, dzd, dyd, yfd, xd, wd, md, id, 1, N, C, HW, ws, 0));
+      fails += validate("fused y", to_host(yfd, n).data(), yf.data(), n, 1e-5f, 1e-5f);
+      fails += validate("fused dz", to_host(dzd, n).data(), dz.data(), n, 1e-6f, 1e-6f);
+      fails += validate("fused dx", to_host(dxd, n).data(), dxf.data(), n, 1e-5f, 1e-4f);
+      fails += validate("fused dweight", to_host(dwd, C).data(), dwf.data(), C, 1e-3f, 1e-4f);
+      for (void* p : {(void*)rd, (void*)yfd, (void*)dzd}) cudaFree(p);
+    }
     double fwd_bytes = 3.0 * n * 4, bwd_bytes = 5.0 * n * 4;  // fwd: read x twice + write y; bwd: x,dy twice + dx
     float t1 = bench_ms([&] { bn_stats_v1<<<C, 256>>>(md, id, xd, N, C, HW, 1e-5f); });
     float t2 = bench_ms([&] { k::batchnorm_train(yd, md, id, rmd, rvd, xd, wd, bd, N, C, HW, 1e-5f, 0.1f, ws, 0); });

@@ -9,6 +9,7 @@
   /* conv2d */ X(conv2d) X(conv2d_bwd_data) X(conv2d_bwd_filter)                            \
   /* linear */ X(linear) X(matmul)                                                          \
   /* batchnorm */ X(batchnorm_train) X(batchnorm_eval) X(batchnorm_bwd)                     \
+  X(batchnorm_act_train) X(batchnorm_act_bwd)                                               \
   /* activations */ X(relu) X(relu_bwd) X(relu6) X(relu6_bwd) X(silu) X(silu_bwd)           \
   X(sigmoid) X(sigmoid_bwd) X(hardswish) X(hardswish_bwd)                                    \
   /* elementwise */ X(add) X(sub) X(mul) X(affine) X(expand)                                \

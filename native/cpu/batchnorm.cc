@@ -6,7 +6,15 @@
 //          y = (x−mean)·invstd·w + b, running ← (1−m)·running + m·stat with var·M/(M−1)
 //   eval:  y = (x−rm)/√(rv+eps)·w + b
 //   bwd:   dbias = Σdy, dweight = Σdy·x̂, dx = w·invstd·(dy − dbias/M − x̂·dweight/M)
+// The fused forms (one pass over the data instead of two or three):
+//   batchnorm_act_train: y = act(bn_train(x) [+ r]), act relu or relu6 (the add form is a
+//                        ResNet block's tail); the same arithmetic as the unfused ops
+//   batchnorm_act_bwd:   dz = dy·act'(y) (from y: [y>0] for relu, [0<y<6] for relu6), then
+//                        the bwd above on dz; dz is also an output when asked for (the
+//                        residual branch's gradient in the add form)
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "../ops/batchnorm.h"
@@ -23,10 +31,88 @@ int64_t channel_grain(const Dims& d) {
   return m >= 4096 ? 1 : (4096 + m - 1) / (m < 1 ? 1 : m);
 }
 
-void batchnorm_train(OpCtx& c, const Dims& d) {
+// Channel sums in double with kLanes independent accumulators: one chain of dependent
+// double adds runs at one add per FP-add latency (4 cycles), which made the statistics,
+// not memory, the bound of every BatchNorm pass.
+constexpr int kLanes = 8;
+inline double dsum(const float* r, int64_t n) {
+  double acc[kLanes] = {};
+  int64_t k = 0;
+  for (; k + kLanes <= n; k += kLanes)
+    for (int j = 0; j < kLanes; ++j) acc[j] += r[k + j];
+  double s = 0;
+  for (; k < n; ++k) s += r[k];
+  for (int j = 0; j < kLanes; ++j) s += acc[j];
+  return s;
+}
+// Σ (r − mean)²
+inline double dsum_sq(const float* r, int64_t n, double mean) {
+  double acc[kLanes] = {};
+  int64_t k = 0;
+  for (; k + kLanes <= n; k += kLanes)
+    for (int j = 0; j < kLanes; ++j) {
+      const double t = r[k + j] - mean;
+      acc[j] += t * t;
+    }
+  double s = 0;
+  for (; k < n; ++k) s += (r[k] - mean) * (r[k] - mean);
+  for (int j = 0; j < kLanes; ++j) s += acc[j];
+  return s;
+}
+// *sg += Σ g, *sgx += Σ g·(r − mean)
+inline void dsum_dot(const float* g, const float* r, int64_t n, double mean, double* sg, double* sgx) {
+  double a[kLanes] = {}, b[kLanes] = {};
+  int64_t k = 0;
+  for (; k + kLanes <= n; k += kLanes)
+    for (int j = 0; j < kLanes; ++j) {
+      a[j] += g[k + j];
+      b[j] += g[k + j] * (r[k + j] - mean);
+    }
+  double s = 0, t = 0;
+  for (; k < n; ++k) {
+    s += g[k];
+    t += g[k] * (r[k] - mean);
+  }
+  for (int j = 0; j < kLanes; ++j) {
+    s += a[j];
+    t += b[j];
+  }
+  *sg += s;
+  *sgx += t;
+}
+
+enum class Act { None, Relu, Relu6 };
+
+
+template <Act A>
+inline float act_fwd(float z) {
+  if (A == Act::Relu) return z > 0.f ? z : 0.f;
+  if (A == Act::Relu6) return z < 0.f ? 0.f : (z > 6.f ? 6.f : z);
+  return z;
+}
+// the activation's derivative from its output (relu6: y in (0, 6) iff its input was)
+template <Act A>
+inline float act_grad(float g, float y) {
+  if (A == Act::Relu) return y > 0.f ? g : 0.f;
+  if (A == Act::Relu6) return (y > 0.f) & (y < 6.f) ? g : 0.f;  // no short circuit: a blend when vectorised
+  return g;
+}
+
+// Calls f(std::integral_constant<Act, A>) for the runtime act: one compiled loop per case.
+template <class F>
+void with_act(Act a, F&& f) {
+  if (a == Act::Relu) f(std::integral_constant<Act, Act::Relu>{});
+  else if (a == Act::Relu6) f(std::integral_constant<Act, Act::Relu6>{});
+  else f(std::integral_constant<Act, Act::None>{});
+}
+
+// batchnorm_train (act none) and batchnorm_act_train (inputs x, w, b[, r]).
+void bn_train(OpCtx& c, const Dims& d) {
+  const Act act = static_cast<Act>(d.act);
   const double eps = d.eps, mom = d.momentum;
   const int64_t M = d.N * d.HW;
   const float* px = c.in[0]->data<float>();
+  const float* pr = d.residual ? c.in[3]->data<float>() : nullptr;
   const float* pw = c.in[1]->data<float>();
   const float* pb = c.in[2]->data<float>();
   float* py = c.out[0]->data<float>();
@@ -38,29 +124,29 @@ void batchnorm_train(OpCtx& c, const Dims& d) {
   parallel_for(0, d.C, channel_grain(d), [&](int64_t lo, int64_t hi) {
     for (int64_t ch = lo; ch < hi; ++ch) {
       double s = 0;
-      for (int64_t n = 0; n < d.N; ++n) {
-        const float* r = px + n * CHW + ch * d.HW;
-        for (int64_t k = 0; k < d.HW; ++k) s += r[k];
-      }
+      for (int64_t n = 0; n < d.N; ++n) s += dsum(px + n * CHW + ch * d.HW, d.HW);
       const double mean = s / M;
       double ss = 0;  // two-pass variance: no cancellation for large means
-      for (int64_t n = 0; n < d.N; ++n) {
-        const float* r = px + n * CHW + ch * d.HW;
-        for (int64_t k = 0; k < d.HW; ++k) {
-          double t = r[k] - mean;
-          ss += t * t;
-        }
-      }
+      for (int64_t n = 0; n < d.N; ++n) ss += dsum_sq(px + n * CHW + ch * d.HW, d.HW, mean);
       const double var = ss / M;
       const double invstd = 1.0 / std::sqrt(var + eps);
-      // y = a·x + bb with a = w·invstd, bb = b − mean·a
+      // y = a·x + bb with a = w·invstd, bb = b − mean·a (then + r, then act: the unfused ops' order)
       const float a = static_cast<float>(pw[ch] * invstd);
       const float bb = static_cast<float>(pb[ch] - mean * pw[ch] * invstd);
-      for (int64_t n = 0; n < d.N; ++n) {
-        const float* r = px + n * CHW + ch * d.HW;
-        float* o = py + n * CHW + ch * d.HW;
-        for (int64_t k = 0; k < d.HW; ++k) o[k] = a * r[k] + bb;
-      }
+      with_act(act, [&](auto tag) {
+        constexpr Act A = decltype(tag)::value;
+        for (int64_t n = 0; n < d.N; ++n) {
+          const int64_t off = n * CHW + ch * d.HW;
+          const float* r = px + off;
+          float* o = py + off;
+          if (pr) {
+            const float* q = pr + off;
+            for (int64_t k = 0; k < d.HW; ++k) o[k] = act_fwd<A>((a * r[k] + bb) + q[k]);
+          } else {
+            for (int64_t k = 0; k < d.HW; ++k) o[k] = act_fwd<A>(a * r[k] + bb);
+          }
+        }
+      });
       pm[ch] = static_cast<float>(mean);
       pi[ch] = static_cast<float>(invstd);
       prm[ch] = static_cast<float>((1 - mom) * prm[ch] + mom * mean);
@@ -99,52 +185,87 @@ void batchnorm_eval(OpCtx& c, const Dims& d) {
   });
 }
 
-void batchnorm_bwd(OpCtx& c, const Dims& d) {
+// batchnorm_bwd (inputs dy, x, w, mean, invstd; act none) and batchnorm_act_bwd (inputs dy,
+// y, x, w, mean, invstd; outputs dx, dw, db[, dz]).
+constexpr int64_t kBlock = 256;  // elements of the activation-gradient block (on the stack)
+
+void bn_bwd(OpCtx& c, const Dims& d) {
+  const size_t o = d.act == 0 ? 0 : 1;  // the fused form has y before x
+  const Act act = static_cast<Act>(d.act);
   const int64_t M = d.N * d.HW;
   const float* pdy = c.in[0]->data<float>();
-  const float* px = c.in[1]->data<float>();
-  const float* pw = c.in[2]->data<float>();
-  const float* pm = c.in[3]->data<float>();
-  const float* pi = c.in[4]->data<float>();
+  const float* py = o ? c.in[1]->data<float>() : nullptr;
+  const float* px = c.in[1 + o]->data<float>();
+  const float* pw = c.in[2 + o]->data<float>();
+  const float* pm = c.in[3 + o]->data<float>();
+  const float* pi = c.in[4 + o]->data<float>();
   float* pdx = c.out[0]->data<float>();
   float* pdw = c.out[1]->data<float>();
   float* pdb = c.out[2]->data<float>();
+  float* pdz = d.dz ? c.out[3]->data<float>() : nullptr;
   const int64_t CHW = d.C * d.HW;
-  parallel_for(0, d.C, channel_grain(d), [&](int64_t lo, int64_t hi) {
-    for (int64_t ch = lo; ch < hi; ++ch) {
-      const double mean = pm[ch], invstd = pi[ch];
-      double sdy = 0, sdyx = 0;  // Σdy, Σdy·(x−mean)
-      for (int64_t n = 0; n < d.N; ++n) {
-        const float* g = pdy + n * CHW + ch * d.HW;
-        const float* r = px + n * CHW + ch * d.HW;
-        for (int64_t k = 0; k < d.HW; ++k) {
-          sdy += g[k];
-          sdyx += g[k] * (r[k] - mean);
+  // one compiled body per (activation, dz wanted): the gradient at the BN output is dy
+  // itself, or dy through the activation (read from y)
+  auto body = [&](auto tag, auto with_dz) {
+    constexpr Act A = decltype(tag)::value;
+    constexpr bool DZ = decltype(with_dz)::value;
+    parallel_for(0, d.C, channel_grain(d), [&](int64_t lo, int64_t hi) {
+      for (int64_t ch = lo; ch < hi; ++ch) {
+        const double mean = pm[ch], invstd = pi[ch];
+        double sdy = 0, sdyx = 0;  // Σdy, Σdy·(x−mean)
+        for (int64_t n = 0; n < d.N; ++n) {
+          const int64_t off = n * CHW + ch * d.HW;
+          const float* r = px + off;
+          // the activation's gradient first, in a vectorised pass over a block (a data-dependent
+          // select inside the scalar double-sum loop below would be a mispredicted branch)
+          for (int64_t k0 = 0; k0 < d.HW; k0 += kBlock) {
+            const int64_t m = std::min(kBlock, d.HW - k0);
+            float buf[kBlock];
+            const float* g = pdy + off + k0;
+            if (A != Act::None) {
+              const float* yy = py + off + k0;
+              float* dst = DZ ? pdz + off + k0 : buf;
+              for (int64_t k = 0; k < m; ++k) dst[k] = act_grad<A>(g[k], yy[k]);
+              g = dst;
+            }
+            dsum_dot(g, r + k0, m, mean, &sdy, &sdyx);
+          }
+        }
+        const double dweight = sdyx * invstd;  // Σdy·x̂
+        pdb[ch] = static_cast<float>(sdy);
+        pdw[ch] = static_cast<float>(dweight);
+        // dx = k·dy + k2·(x − mean) + k3, with k = w·invstd
+        const double k = pw[ch] * invstd;
+        const float k1 = static_cast<float>(k);
+        const float k2 = static_cast<float>(-k * dweight * invstd / M);
+        const float k3 = static_cast<float>(-k * sdy / M);
+        const float fm = static_cast<float>(mean);
+        for (int64_t n = 0; n < d.N; ++n) {
+          const int64_t off = n * CHW + ch * d.HW;
+          const float* g = DZ ? pdz + off : pdy + off;  // dz already holds the activation's gradient
+          const float* r = px + off;
+          const float* yy = A == Act::None || DZ ? nullptr : py + off;
+          float* out = pdx + off;
+          for (int64_t q = 0; q < d.HW; ++q) {
+            const float gq = A == Act::None || DZ ? g[q] : act_grad<A>(g[q], yy[q]);
+            out[q] = k1 * gq + k2 * (r[q] - fm) + k3;
+          }
         }
       }
-      const double dweight = sdyx * invstd;  // Σdy·x̂
-      pdb[ch] = static_cast<float>(sdy);
-      pdw[ch] = static_cast<float>(dweight);
-      // dx = k·dy + k2·(x − mean) + k3, with k = w·invstd
-      const double k = pw[ch] * invstd;
-      const float k1 = static_cast<float>(k);
-      const float k2 = static_cast<float>(-k * dweight * invstd / M);
-      const float k3 = static_cast<float>(-k * sdy / M);
-      const float fm = static_cast<float>(mean);
-      for (int64_t n = 0; n < d.N; ++n) {
-        const float* g = pdy + n * CHW + ch * d.HW;
-        const float* r = px + n * CHW + ch * d.HW;
-        float* o = pdx + n * CHW + ch * d.HW;
-        for (int64_t q = 0; q < d.HW; ++q) o[q] = k1 * g[q] + k2 * (r[q] - fm) + k3;
-      }
-    }
+    });
+  };
+  with_act(py ? act : Act::None, [&](auto tag) {
+    if (pdz) body(tag, std::true_type{});
+    else body(tag, std::false_type{});
   });
 }
 
 }  // namespace
 
-MDMT_REGISTER_SPEC_OP("batchnorm_train", CPU, batchnorm_train_spec, batchnorm_train);
+MDMT_REGISTER_SPEC_OP("batchnorm_train", CPU, batchnorm_train_spec, bn_train);
 MDMT_REGISTER_SPEC_OP("batchnorm_eval", CPU, batchnorm_eval_spec, batchnorm_eval);
-MDMT_REGISTER_SPEC_OP("batchnorm_bwd", CPU, batchnorm_bwd_spec, batchnorm_bwd);
+MDMT_REGISTER_SPEC_OP("batchnorm_bwd", CPU, batchnorm_bwd_spec, bn_bwd);
+MDMT_REGISTER_SPEC_OP("batchnorm_act_train", CPU, batchnorm_act_train_spec, bn_train);
+MDMT_REGISTER_SPEC_OP("batchnorm_act_bwd", CPU, batchnorm_act_bwd_spec, bn_bwd);
 
 }  // namespace mdmt

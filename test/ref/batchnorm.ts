@@ -64,3 +64,13 @@ export function runningUpdateRef(x: Float64Array, shape: readonly number[], rm: 
     rv: rv.map((r, c) => (1 - momentum) * r + momentum * s.varBiased[c] * (n / (n - 1))),
   };
 }
+
+/** The fused training forward: act(bn_train(x) + r), act relu or relu6, r optional. */
+export function bnActTrainRef(x: Float64Array, shape: readonly number[], w: Float64Array, b: Float64Array, eps: number,
+  act: 'relu' | 'relu6', r?: Float64Array): Float64Array {
+  const z = bnTrainRef(x, shape, w, b, eps);
+  return z.map((v, i) => {
+    const s = r ? v + r[i] : v;
+    return act === 'relu' ? Math.max(s, 0) : Math.min(Math.max(s, 0), 6);
+  });
+}

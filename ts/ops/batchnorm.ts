@@ -99,3 +99,62 @@ function evaluate(x: Tensor, w: Tensor, b: Tensor, rm: Tensor, rv: Tensor, eps: 
   });
   return y;
 }
+
+export interface BatchNormActOptions {
+  /** the activation after the normalisation (and the residual add) */
+  act: 'relu' | 'relu6';
+  /** added before the activation (a ResNet block's shortcut), shape of x */
+  residual?: Tensor;
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * Training-mode batch normalisation fused with its activation, optionally after a residual
+ * add: y = act(batchnorm2d(x) + residual), in one native call (batchnorm_act_train) with
+ * the running statistics updated in place; the backward is one batchnorm_act_bwd. Equals
+ * the unfused ops (test/ops/batchnorm_act.test.ts); the compiled step's fusion pass makes
+ * the same rewrite on recorded graphs.
+ *
+ *   const y = batchnormAct(conv2(h), bn.weight, bn.bias, bn.runningMean, bn.runningVar, { act: 'relu', residual: x });
+ */
+export function batchnormAct(x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, opts: BatchNormActOptions): Tensor {
+  const OPA = 'batchnormAct';
+  checkArg(OPA, 'x', x, { dtype: 'float32', ndim: [2, 4] });
+  const C = x.shape[1];
+  for (const [name, t] of [['weight', weight], ['bias', bias], ['runningMean', runningMean], ['runningVar', runningVar]] as [string, Tensor][]) {
+    checkArg(OPA, name, t, { dtype: 'float32', ndim: 1 });
+    check(t.shape[0] === C, 'ESHAPE', OPA, `'${name}' must have shape [${C}] for x ${shapeStr(x.shape)}, got ${shapeStr(t.shape)}`);
+  }
+  check(opts !== null && typeof opts === 'object' && (opts.act === 'relu' || opts.act === 'relu6'), 'EINVAL', OPA, `opts.act must be 'relu' or 'relu6'`);
+  const r = opts.residual;
+  if (r !== undefined) {
+    checkArg(OPA, 'residual', r, { dtype: 'float32' });
+    check(r.shape.length === x.shape.length && r.shape.every((d, i) => d === x.shape[i]), 'ESHAPE', OPA,
+      `'residual' must have the shape of x ${shapeStr(x.shape)}, got ${shapeStr(r.shape)}`);
+  }
+  const momentum = checkNumber(OPA, 'momentum', opts.momentum ?? 0.1, 0, 1);
+  const eps = checkNumber(OPA, 'eps', opts.eps ?? 1e-5, 0);
+  check(eps > 0, 'EINVAL', OPA, `'eps' must be > 0, got ${eps}`);
+  check(x.size / C > 1, 'EINVAL', OPA, `training needs more than 1 value per channel, got x ${shapeStr(x.shape)}`);
+  const outs: Tensor[] = [];
+  try {
+    outs.push(empty(x.shape, 'float32', x.device), empty([C], 'float32', x.device), empty([C], 'float32', x.device));
+    runOpInto('batchnorm_act_train', r ? [x, weight, bias, r] : [x, weight, bias], [...outs, runningMean, runningVar], { eps, momentum, act: opts.act });
+  } catch (e) {
+    for (const t of outs) t.dispose();
+    throw e;
+  }
+  const [y, saveMean, saveInvstd] = outs;
+  const inputs = r ? [x, weight, bias, r] : [x, weight, bias];
+  record(OPA, inputs, [y], ([g]) => {
+    const o = runOp('batchnorm_act_bwd', [g!, y, x, weight, saveMean, saveInvstd], { act: opts.act },
+      [{ shape: x.shape }, { shape: [C] }, { shape: [C] }, ...(r ? [{ shape: x.shape }] : [])], ['dy', 'y', 'x', 'weight', 'save_mean', 'save_invstd']);
+    return o; // [dx, dweight, dbias(, dresidual = dz)]
+  });
+  if (!y.node) {
+    saveMean.dispose();
+    saveInvstd.dispose();
+  }
+  return y;
+}

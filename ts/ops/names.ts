@@ -18,6 +18,8 @@ export const OP_FAMILY = {
   batchnorm_train: 'batchnorm',
   batchnorm_eval: 'batchnorm',
   batchnorm_bwd: 'batchnorm',
+  batchnorm_act_train: 'batchnorm',
+  batchnorm_act_bwd: 'batchnorm',
   relu: 'activations',
   relu_bwd: 'activations',
   relu6: 'activations',
