@@ -18,7 +18,9 @@ import { native } from '../native/binding';
 import { tensor, Tensor, TypedArray } from '../tensor';
 import { arrayDtype, PlanExecutor } from './executor';
 import { Graph, Pass } from './graph';
+import { elideCopies } from './passes/copy_elide';
 import { dce } from './passes/dce';
+import { fuseBnAct } from './passes/fuse_bn_act';
 import { memory } from './passes/memory';
 import { recordGraph } from './record';
 
@@ -36,8 +38,8 @@ export interface CompileStepOptions {
   onRecord?: (g: Graph) => void;
 }
 
-/** Dead code out, then the static memory plan. Fusions join this list as they land. */
-export const DEFAULT_PASSES: Pass[] = [dce, memory];
+/** Dead code out, copies into views, BatchNorm+activation fusion, dead code again, then the static memory plan. */
+export const DEFAULT_PASSES: Pass[] = [dce, elideCopies, fuseBnAct, dce, memory];
 
 /** Applies passes in order. */
 export function runPasses(g: Graph, passes: readonly Pass[]): Graph {
