@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""The PyTorch CPU peer of bench/train/step.ts: the MDMT training step of bench/peers/torch_step.py
+(same model, heads, masked cross-entropy and Adam lr 1e-3 wd 1e-4) on the CPU, driven over
+stdin so that the benchmark can alternate engines step by step in one run:
+  load <model> <batch> <size> <threads>   build the model, warm up 2 steps  -> {"ok": true, ...}
+  steps <k>                               k steps, each timed               -> {"ms": [...]}
+  quit
+One JSON line answers each command. Uses Debian's python3-torch (1.13) and python3-torchvision.
+"""
+import json
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_step import MDMT, masked_xent  # noqa: E402
+
+
+class Step:
+    def __init__(self, name, n, s, threads):
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        self.model = MDMT(name)
+        self.model.train()
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3, weight_decay=1e-4)
+        self.x = torch.randn(n, 3, s, s)
+        is_afc = (torch.arange(n) % 2).float()
+        self.is_afc = is_afc
+        self.afc_y = torch.where(is_afc > 0, torch.arange(n) % 2, -1)
+        self.bx_y = torch.where(is_afc > 0, -1, torch.arange(n) % 4)
+
+    def __call__(self):
+        self.opt.zero_grad(set_to_none=True)
+        afc, bx = self.model(self.x)
+        loss = masked_xent(afc, self.afc_y, self.is_afc) + masked_xent(bx, self.bx_y, 1 - self.is_afc)
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+
+def main():
+    step = None
+    for line in sys.stdin:
+        cmd = line.split()
+        if not cmd:
+            continue
+        try:
+            if cmd[0] == "load":
+                step = Step(cmd[1], int(cmd[2]), int(cmd[3]), int(cmd[4]))
+                for _ in range(2):
+                    step()
+                out = {"ok": True, "torch": torch.__version__, "threads": torch.get_num_threads()}
+            elif cmd[0] == "steps":
+                ms = []
+                for _ in range(int(cmd[1])):
+                    t = time.perf_counter()
+                    step()
+                    ms.append((time.perf_counter() - t) * 1000)
+                out = {"ms": ms}
+            elif cmd[0] == "quit":
+                return
+            else:
+                out = {"error": f"unknown command {cmd[0]}"}
+        except Exception as e:  # report, keep serving
+            out = {"error": f"{type(e).__name__}: {e}"[:300]}
+        print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()

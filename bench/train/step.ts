@@ -1,0 +1,139 @@
+/**
+ * `npm run bench:train`: the CPU MDMT training step (forward, both masked losses, backward,
+ * Adam) per backbone, three engines alternating in one run: mdmt eager (op by op), mdmt
+ * planned (the compiled step, ts/plan) and PyTorch on the CPU (bench/peers/torch_cpu_step.py,
+ * Debian's python3-torch; skipped with the reason printed when absent). Each round runs
+ * STEPS steps of every engine, in a rotating order; the table gives the median step.
+ *
+ *   npm run bench:train                                   # batch 8 at 128², 2 threads (or MDMT_NUM_THREADS)
+ *   BENCH_MODELS=resnet18 BENCH_ROUNDS=3 npm run bench:train
+ * Environment: BENCH_MODELS, BENCH_BATCH (8), BENCH_SIZE (128), BENCH_ROUNDS (5), BENCH_STEPS
+ * (2 per engine per round), BENCH_PYTHON (/usr/bin/python3), MDMT_NUM_THREADS.
+ */
+import { ChildProcessByStdio, spawn, spawnSync } from 'child_process';
+import type { Readable, Writable } from 'stream';
+import * as os from 'os';
+import * as readline from 'readline';
+import { backward } from '../../ts/autograd/tape';
+import { MDMTModel } from '../../ts/models/mdmt';
+import { native } from '../../ts/native/binding';
+import { add } from '../../ts/ops/add';
+import { setDropoutSeed } from '../../ts/ops/dropout';
+import { maskedXent } from '../../ts/ops/masked_xent';
+import { Adam } from '../../ts/optim/adam';
+import { compileStep, StepInput } from '../../ts/plan/step';
+import { manualSeed } from '../../ts/random';
+import { tensor, Tensor, tidy } from '../../ts/tensor';
+
+const MODELS = (process.env.BENCH_MODELS ?? 'resnet18,resnet50,mobilenet_v2,densenet121,shufflenet_v2_x1_0,googlenet').split(',');
+const N = Number(process.env.BENCH_BATCH ?? 8), S = Number(process.env.BENCH_SIZE ?? 128);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5), STEPS = Number(process.env.BENCH_STEPS ?? 2);
+const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+const threads = native().setThreads(Number(process.env.MDMT_NUM_THREADS) || os.cpus().length);
+
+/** The PyTorch peer as a line-protocol child process (null with the reason when unavailable). */
+class Peer {
+  private lines: AsyncIterator<string>;
+  private constructor(private proc: ChildProcessByStdio<Writable, Readable, null>) {
+    this.lines = readline.createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
+  }
+  static start(): Peer | string {
+    const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision; print(torch.__version__)'], { encoding: 'utf8' });
+    if (probe.status !== 0) return `${PYTHON} has no torch/torchvision (${(probe.stderr || probe.error?.message || '').trim().split('\n').pop()})`;
+    const proc = spawn(PYTHON, [`${__dirname}/../../../bench/peers/torch_cpu_step.py`], { stdio: ['pipe', 'pipe', 'inherit'] });
+    return new Peer(proc);
+  }
+  async ask(cmd: string): Promise<Record<string, unknown>> {
+    this.proc.stdin.write(cmd + '\n');
+    const r = await this.lines.next();
+    if (r.done) throw new Error('the PyTorch peer exited');
+    const o = JSON.parse(r.value) as Record<string, unknown>;
+    if (o.error) throw new Error(`PyTorch peer: ${o.error}`);
+    return o;
+  }
+  close(): void {
+    this.proc.stdin.end('quit\n');
+  }
+}
+
+function trainee(name: string) {
+  manualSeed(0);
+  const model = new MDMTModel(name);
+  model.train();
+  const opt = new Adam(model.parameters(), { lr: 1e-3, weightDecay: 1e-4 });
+  const fn = ([x, al, am, bl, bm]: Tensor[]) => {
+    const o = model.forward(x);
+    const l = add(maskedXent(o.afc, al, am), maskedXent(o.bx, bl, bm));
+    backward(l);
+    opt.step();
+    opt.zeroGrad();
+    return [l];
+  };
+  return { model, opt, fn, dispose: () => { opt.dispose(); model.dispose(); } };
+}
+
+function batch(): StepInput[] {
+  const images = Float32Array.from({ length: N * 3 * S * S }, () => Math.random() * 4 - 2);
+  const afc = Int32Array.from({ length: N }, (_, i) => (i % 2 ? i % 2 : -1));
+  const bx = Int32Array.from({ length: N }, (_, i) => (i % 2 ? -1 : i % 4));
+  const mask = (l: Int32Array) => Float32Array.from(l, (v) => (v >= 0 ? 1 : 0));
+  return [{ data: images, shape: [N, 3, S, S] }, { data: afc, shape: [N] }, { data: mask(afc), shape: [N] }, { data: bx, shape: [N] }, { data: mask(bx), shape: [N] }];
+}
+
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+const timed = (f: () => void) => {
+  const t = process.hrtime.bigint();
+  f();
+  return Number(process.hrtime.bigint() - t) / 1e6;
+};
+
+async function benchModel(name: string, peer: Peer | null) {
+  const data = batch();
+  const eager = trainee(name), planned = trainee(name);
+  const step = compileStep(planned.fn);
+  const runEager = () => tidy(() => eager.fn(data.map((d) => tensor((d as { data: Float32Array }).data, d.shape)))[0].item());
+  const runPlanned = () => tidy(() => step.run(data)[0].item());
+  try {
+    if (peer) await peer.ask(`load ${name} ${N} ${S} ${threads}`);
+    setDropoutSeed(1);
+    runEager();
+    runPlanned(); // records
+    runPlanned();
+    const ms: Record<'eager' | 'planned' | 'torch', number[]> = { eager: [], planned: [], torch: [] };
+    const engines: (() => Promise<void>)[] = [
+      async () => { for (let i = 0; i < STEPS; i++) ms.eager.push(timed(runEager)); },
+      async () => { for (let i = 0; i < STEPS; i++) ms.planned.push(timed(runPlanned)); },
+      ...(peer ? [async () => { ms.torch.push(...((await peer.ask(`steps ${STEPS}`)).ms as number[])); }] : []),
+    ];
+    for (let r = 0; r < ROUNDS; r++) for (let k = 0; k < engines.length; k++) await engines[(r + k) % engines.length]();
+    return { name, eager: median(ms.eager), planned: median(ms.planned), torch: peer ? median(ms.torch) : NaN };
+  } finally {
+    step.dispose();
+    eager.dispose();
+    planned.dispose();
+  }
+}
+
+async function main() {
+  const peer = Peer.start();
+  if (typeof peer === 'string') console.log(`[skip] PyTorch peer: ${peer}`);
+  const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(`# CPU training step, MDMT heads, batch ${N} at ${S}², ${threads} threads, ${ROUNDS} rounds × ${STEPS} steps per engine; load ${load()}`);
+  console.log('| model | eager ms | planned ms | PyTorch ms | planned vs eager | planned vs PyTorch |');
+  console.log('|---|---|---|---|---|---|');
+  const rows: Awaited<ReturnType<typeof benchModel>>[] = [];
+  for (const m of MODELS) {
+    const r = await benchModel(m, typeof peer === 'string' ? null : peer);
+    rows.push(r);
+    console.log(`| ${m} | ${r.eager.toFixed(1)} | ${r.planned.toFixed(1)} | ${Number.isNaN(r.torch) ? '–' : r.torch.toFixed(1)} | ${(r.eager / r.planned).toFixed(2)}× | ${Number.isNaN(r.torch) ? '–' : (r.torch / r.planned).toFixed(2) + '×'} |`);
+  }
+  const geo = (f: (r: (typeof rows)[number]) => number) => Math.exp(rows.reduce((s, r) => s + Math.log(f(r)), 0) / rows.length);
+  console.log(`| geomean | | | | ${geo((r) => r.eager / r.planned).toFixed(2)}× | ${typeof peer === 'string' ? '–' : geo((r) => r.torch / r.planned).toFixed(2) + '×'} |`);
+  console.log(`# load at the end ${load()}`);
+  if (typeof peer !== 'string') peer.close();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
