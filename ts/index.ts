@@ -17,6 +17,7 @@ export {
 } from './tensor';
 export { backward, noGrad, zeroGrad, isGradEnabled } from './autograd/tape';
 export { manualSeed, Generator } from './random';
+export { compileStep, CompiledStep, type StepInput } from './plan/step';
 export { native, addonPath, type NativeDeviceInfo } from './native/binding';
 export { devices, cudaLibraries, type DeviceInfo, type CudaLibraryInfo } from './devices';
 export * as ops from './ops/all';

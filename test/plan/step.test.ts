@@ -15,7 +15,7 @@ import { native } from '../../ts/native/binding';
 import { setDropoutSeed } from '../../ts/ops/dropout';
 import { compileStep } from '../../ts/plan/step';
 import { tensor, tidy } from '../../ts/tensor';
-import { assertClose, deviceAvailable } from '../helpers';
+import { assertClose, DEVICE, deviceAvailable } from '../helpers';
 import { batch, snapshot, trainee } from './_fixture';
 
 const TOL = { atol: 1e-6, rtol: 1e-5 };
@@ -105,6 +105,40 @@ test('wrong inputs and disposed models throw named errors', () => {
     t.model.dispose();
   }
   assert.throws(() => step.run(batch(0, 2, 16)), /the step has been disposed/);
+});
+
+test('native planCreate / planRun refuse bad specs with named errors', () => {
+  if (!deviceAvailable('plan')) return;
+  const n = native();
+  const w = tensor(new Float32Array(4), [4]);
+  const base = () => ({
+    device: DEVICE, arenaBytes: 64, nscalars: 1,
+    values: [{ kind: 0, dtype: 'float32' as const, shape: [4], offset: 0 }, { kind: 1, dtype: 'float32' as const, shape: [4], tensor: w.id, name: 'w' },
+      { kind: 3, dtype: 'float32' as const, shape: [4], offset: 16 }],
+    steps: [{ op: 'add', inputs: [0, 1], outputs: [2], attrs: {}, dynamic: ['alpha', 0] }], inputs: [0], outputs: [2],
+  });
+  try {
+    const ok = n.planCreate(base());
+    n.planRun(ok.id, new Float64Array(1));
+    assert.throws(() => n.planRun(ok.id, new Float64Array(2)), /run needs 1 scalars, got 2/);
+    n.planFree(ok.id);
+    for (const t of [...ok.inputs, ...ok.outputs]) n.free(t);
+    assert.throws(() => n.planRun(ok.id, new Float64Array(1)), /plan #\d+ has been freed/);
+    const bad: [string, (s: ReturnType<typeof base>) => void, RegExp][] = [
+      ['offset', (s) => (s.values[2].offset = 60), /lies outside the arena of 64 bytes/],
+      ['op', (s) => (s.steps[0].op = 'nope'), /unknown op 'nope'/],
+      ['index', (s) => (s.steps[0].inputs = [0, 7]), /step.inputs\[\] must be an integer in \[0, 2\]/],
+      ['bound shape', (s) => (s.values[1].shape = [5]), /bound tensor 'w' is float32 \[4\], the plan recorded float32 \[5\]/],
+      ['scalar', (s) => (s.steps[0].dynamic = ['alpha', 3]), /step.dynamic index must be an integer in \[0, 0\]/],
+    ];
+    for (const [label, edit, re] of bad) {
+      const s = base();
+      edit(s);
+      assert.throws(() => n.planCreate(s), re, label);
+    }
+  } finally {
+    w.dispose();
+  }
 });
 
 test.run();
