@@ -2,7 +2,8 @@
  * Inference plans: a model's eval-mode forward recorded once and replayed natively as a
  * step plan (ts/plan), with the rewrites an inference engine does: BatchNorm folded into
  * the preceding convolution (ts/plan/passes/fold_bn.ts: w' = w·γ/√(σ²+ε),
- * b' = (b − μ)·γ/√(σ²+ε) + β, when the conv output feeds only that BN), dead code removed,
+ * b' = (b − μ)·γ/√(σ²+ε) + β, when the conv output feeds only that BN), a convolution and
+ * the activation after it made one conv2d_act (passes/fuse_conv_act.ts), dead code removed,
  * and every intermediate in one arena reused by lifetime. Folded weights are a snapshot
  * taken when a batch size is first seen; other parameters are the module's live tensors.
  * The plan runs inputs of the traced C×H×W at any batch size (each new batch size is
@@ -18,6 +19,7 @@ import { copy } from '../ops/copy';
 import { Graph, Pass } from '../plan/graph';
 import { dce } from '../plan/passes/dce';
 import { foldBatchNorm } from '../plan/passes/fold_bn';
+import { fuseConvAct } from '../plan/passes/fuse_conv_act';
 import { memory } from '../plan/passes/memory';
 import { CompiledStep } from '../plan/step';
 import { tensor, Tensor, tidy } from '../tensor';
@@ -51,7 +53,7 @@ export function compileInference(model: Module, o: CompileOptions = {}): Inferen
   check(shape.length === 4 && shape.every((d) => Number.isInteger(d) && d > 0), 'EINVAL', 'compileInference', `inputShape must be 4 positive integers, got [${shape}]`);
   let keys: (string | null)[] = [];
   let recordedBn = 0;
-  const passes: Pass[] = [...(o.foldBatchNorm ?? true ? [foldBatchNorm] : []), dce, memory];
+  const passes: Pass[] = [...(o.foldBatchNorm ?? true ? [foldBatchNorm] : []), fuseConvAct, dce, memory];
   const step = new CompiledStep(([x]) => {
     const wasTraining = model.training;
     model.eval();

@@ -13,6 +13,7 @@ export const OP_FAMILY = {
   conv2d: 'conv2d',
   conv2d_bwd_data: 'conv2d',
   conv2d_bwd_filter: 'conv2d',
+  conv2d_act: 'conv2d',
   linear: 'linear',
   matmul: 'linear',
   batchnorm_train: 'batchnorm',

@@ -21,6 +21,7 @@ import { Graph, Pass } from './graph';
 import { elideCopies } from './passes/copy_elide';
 import { dce } from './passes/dce';
 import { fuseBnAct } from './passes/fuse_bn_act';
+import { fuseConvAct } from './passes/fuse_conv_act';
 import { memory } from './passes/memory';
 import { recordGraph } from './record';
 
@@ -38,8 +39,8 @@ export interface CompileStepOptions {
   onRecord?: (g: Graph) => void;
 }
 
-/** Dead code out, copies into views, BatchNorm+activation fusion, dead code again, then the static memory plan. */
-export const DEFAULT_PASSES: Pass[] = [dce, elideCopies, fuseBnAct, dce, memory];
+/** Dead code out, copies into views, BatchNorm+activation and conv+activation fusion, dead code again, then the static memory plan. */
+export const DEFAULT_PASSES: Pass[] = [dce, elideCopies, fuseBnAct, fuseConvAct, dce, memory];
 
 /** Applies passes in order. */
 export function runPasses(g: Graph, passes: readonly Pass[]): Graph {
