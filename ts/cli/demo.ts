@@ -47,6 +47,8 @@ export interface DemoOptions {
   synthSize: number;
   workers: number;
   progress: boolean;
+  /** run op by op instead of compiled steps */
+  eager?: boolean;
   log: (msg: string) => void;
 }
 
@@ -77,7 +79,7 @@ export async function runDemo(o: DemoOptions) {
   const runsDir = path.join(out, 'runs');
   const base: Omit<TrainConfigInput, 'backbone' | 'experiment' | 'outDir'> = {
     data: { ...data, cacheDir: path.join(runsDir, '.cache') }, kFolds: o.kFolds, imageSize: o.imageSize, batchSize: o.batchSize,
-    seed: o.seed, workers: o.workers, progress: o.progress, ...(o.device ? { device: o.device } : {}),
+    seed: o.seed, workers: o.workers, progress: o.progress, ...(o.device ? { device: o.device } : {}), ...(o.eager ? { eager: true } : {}),
     ...(o.lr !== undefined ? { optim: { lr: o.lr } } : {}),
     schedule: { maxEpochs: o.epochs, warmupEpochs: o.warmup, earlyStopping: o.patience, plateauPatience: Math.max(1, Math.floor(o.patience / 2)) },
   };
@@ -135,6 +137,7 @@ export function register(program: Command): void {
     .option('--n-bx <n>', 'synthetic BRIXIA images', intArg(12), d.nBx)
     .option('--synth-size <n>', 'synthetic image width in pixels', intArg(32), d.synthSize)
     .option('--workers <n>', 'loader worker threads (0 = in-process)', intArg(), d.workers)
+    .option('--eager', 'run op by op instead of compiled steps (slower: for comparison and debugging)')
     .option('--no-progress', 'no progress bars')
     .action(async (o: Record<string, unknown>) => {
       const data = o.data as string | undefined;

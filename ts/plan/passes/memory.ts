@@ -132,20 +132,27 @@ function fuseInPlace(g: Graph, parent: Map<number, number>, bufs: Map<number, Bu
 /** Greedy by size: each buffer at the best-fitting gap among the placed buffers it overlaps in time. */
 function pack(bufs: Buffer[]): void {
   const order = [...bufs].sort((a, b) => b.bytes - a.bytes || a.start - b.start);
-  const placed: Buffer[] = [];
+  const placed: Buffer[] = []; // kept sorted by offset, so no per-buffer sort
+  const size = (b: Buffer) => Math.ceil(b.bytes / ALIGN) * ALIGN;
   for (const b of order) {
-    const size = Math.ceil(b.bytes / ALIGN) * ALIGN;
-    const busy = placed.filter((p) => p.start <= b.end && b.start <= p.end).sort((x, y) => x.offset - y.offset);
+    const need = size(b);
     let best = -1, bestWaste = Infinity, at = 0;
-    for (const p of busy) {
+    for (const p of placed) {
+      if (p.start > b.end || b.start > p.end) continue; // not live at the same time
       const gap = p.offset - at;
-      if (gap >= size && gap - size < bestWaste) {
+      if (gap >= need && gap - need < bestWaste) {
         best = at;
-        bestWaste = gap - size;
+        bestWaste = gap - need;
       }
-      at = Math.max(at, p.offset + Math.ceil(p.bytes / ALIGN) * ALIGN);
+      at = Math.max(at, p.offset + size(p));
     }
     b.offset = best >= 0 ? best : at;
-    placed.push(b);
+    let lo = 0, hi = placed.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (placed[mid].offset <= b.offset) lo = mid + 1;
+      else hi = mid;
+    }
+    placed.splice(lo, 0, b);
   }
 }
