@@ -1,0 +1,47 @@
+/**
+ * `npm run bench:train` (second part): `mdmt train` end to end, compiled steps (the default)
+ * against `--eager`, alternating in one run: resnet18 by default, 128 px, batch 8, STL τ1 on
+ * synthetic data (generated once), a few epochs, the preprocessing cache warmed first so both
+ * engines see the same cached data. Wall time per run; the ratio of medians.
+ *   BENCH_CLI_MODEL=resnet18 BENCH_CLI_EPOCHS=2 BENCH_CLI_ROUNDS=2 npm run bench:train
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { packageRoot } from '../../ts/native/binding';
+
+const MODEL = process.env.BENCH_CLI_MODEL ?? 'resnet18';
+const EPOCHS = process.env.BENCH_CLI_EPOCHS ?? '2';
+const ROUNDS = Number(process.env.BENCH_CLI_ROUNDS ?? 2);
+const bin = path.join(packageRoot(), 'bin', 'mdmt.js');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-bench-cli-'));
+
+function mdmt(args: string[]): number {
+  const t = Date.now();
+  const r = spawnSync(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`mdmt ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-500)}`);
+  return (Date.now() - t) / 1000;
+}
+
+function main(): void {
+  const data = path.join(work, 'data');
+  mdmt(['synth', '--out', data, '--n-afc', '160', '--n-bx', '8', '--size', '160']);
+  const cache = path.join(work, 'cache');
+  const flags = ['train', '--backbone', MODEL, '--experiment', 'stl_afc', '--data-afc', path.join(data, 'AIforCOVID'), '--image-size', '128', '--batch-size', '8',
+    '--epochs', EPOCHS, '--warmup', '0', '--workers', '1', '--cache-dir', cache, '--no-progress'];
+  mdmt([...flags, '--epochs', '1', '--out', path.join(work, 'warm')]); // fills the preprocessing cache
+  const t: Record<'planned' | 'eager', number[]> = { planned: [], eager: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const e of (r % 2 ? ['eager', 'planned'] : ['planned', 'eager']) as ('planned' | 'eager')[]) {
+      t[e].push(mdmt([...flags, '--out', path.join(work, `${e}${r}`), ...(e === 'eager' ? ['--eager'] : [])]));
+    }
+  }
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+  console.log(`# mdmt train ${MODEL} stl_afc, 128 px, batch 8, ${EPOCHS} epochs, synthetic (160 τ1 images); load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`| engine | seconds (median of ${ROUNDS}) |\n|---|---|\n| default (compiled) | ${med(t.planned).toFixed(1)} |\n| --eager | ${med(t.eager).toFixed(1)} |`);
+  console.log(`default vs --eager: ${(med(t.eager) / med(t.planned)).toFixed(2)}×`);
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+main();
