@@ -3,7 +3,8 @@
 (same model, heads, masked cross-entropy and Adam lr 1e-3 wd 1e-4) on the CPU, driven over
 stdin so that the benchmark can alternate engines step by step in one run:
   load <model> <batch> <size> <threads>   build the model, warm up 2 steps  -> {"ok": true, ...}
-  steps <k>                               k steps, each timed               -> {"ms": [...]}
+  steps <k>                               k steps, each timed               -> {"ms": [...], "cpu": [...]}
+(cpu: process CPU time of the step, all threads: a measure that a loaded machine distorts less)
   quit
 One JSON line answers each command. Uses Debian's python3-torch (1.13) and python3-torchvision.
 """
@@ -53,12 +54,13 @@ def main():
                     step()
                 out = {"ok": True, "torch": torch.__version__, "threads": torch.get_num_threads()}
             elif cmd[0] == "steps":
-                ms = []
+                ms, cpu = [], []
                 for _ in range(int(cmd[1])):
-                    t = time.perf_counter()
+                    t, c = time.perf_counter(), time.process_time()
                     step()
                     ms.append((time.perf_counter() - t) * 1000)
-                out = {"ms": ms}
+                    cpu.append((time.process_time() - c) * 1000)
+                out = {"ms": ms, "cpu": cpu}
             elif cmd[0] == "quit":
                 return
             else:

@@ -81,10 +81,12 @@ function batch(): StepInput[] {
 }
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
-const timed = (f: () => void) => {
-  const t = process.hrtime.bigint();
+/** wall and process CPU milliseconds of f (CPU: all threads; less distorted by a loaded machine) */
+const timed = (f: () => void): [number, number] => {
+  const t = process.hrtime.bigint(), c = process.cpuUsage();
   f();
-  return Number(process.hrtime.bigint() - t) / 1e6;
+  const d = process.cpuUsage(c);
+  return [Number(process.hrtime.bigint() - t) / 1e6, (d.user + d.system) / 1000];
 };
 
 async function benchModel(name: string, peer: Peer | null) {
@@ -99,14 +101,24 @@ async function benchModel(name: string, peer: Peer | null) {
     runEager();
     runPlanned(); // records
     runPlanned();
-    const ms: Record<'eager' | 'planned' | 'torch', number[]> = { eager: [], planned: [], torch: [] };
-    const engines: (() => Promise<void>)[] = [
-      async () => { for (let i = 0; i < STEPS; i++) ms.eager.push(timed(runEager)); },
-      async () => { for (let i = 0; i < STEPS; i++) ms.planned.push(timed(runPlanned)); },
-      ...(peer ? [async () => { ms.torch.push(...((await peer.ask(`steps ${STEPS}`)).ms as number[])); }] : []),
-    ];
+    type Engine = 'eager' | 'planned' | 'torch';
+    const ms: Record<Engine, number[]> = { eager: [], planned: [], torch: [] }, cpu: Record<Engine, number[]> = { eager: [], planned: [], torch: [] };
+    const ours = (e: Engine, f: () => void) => async () => {
+      for (let i = 0; i < STEPS; i++) {
+        const [w, c] = timed(f);
+        ms[e].push(w);
+        cpu[e].push(c);
+      }
+    };
+    const engines: (() => Promise<void>)[] = [ours('eager', runEager), ours('planned', runPlanned),
+      ...(peer ? [async () => {
+        const r = await peer.ask(`steps ${STEPS}`);
+        ms.torch.push(...(r.ms as number[]));
+        cpu.torch.push(...(r.cpu as number[]));
+      }] : [])];
     for (let r = 0; r < ROUNDS; r++) for (let k = 0; k < engines.length; k++) await engines[(r + k) % engines.length]();
-    return { name, eager: median(ms.eager), planned: median(ms.planned), torch: peer ? median(ms.torch) : NaN };
+    const m = (e: Engine) => (ms[e].length ? median(ms[e]) : NaN), c = (e: Engine) => (cpu[e].length ? median(cpu[e]) : NaN);
+    return { name, eager: m('eager'), planned: m('planned'), torch: m('torch'), cpuEager: c('eager'), cpuPlanned: c('planned'), cpuTorch: c('torch') };
   } finally {
     step.dispose();
     eager.dispose();
@@ -119,16 +131,20 @@ async function main() {
   if (typeof peer === 'string') console.log(`[skip] PyTorch peer: ${peer}`);
   const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
   console.log(`# CPU training step, MDMT heads, batch ${N} at ${S}², ${threads} threads, ${ROUNDS} rounds × ${STEPS} steps per engine; load ${load()}`);
-  console.log('| model | eager ms | planned ms | PyTorch ms | planned vs eager | planned vs PyTorch |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('| model | eager ms | planned ms | PyTorch ms | planned vs eager | planned vs PyTorch | CPU ms eager / planned / PyTorch | CPU: vs eager, vs PyTorch |');
+  console.log('|---|---|---|---|---|---|---|---|');
   const rows: Awaited<ReturnType<typeof benchModel>>[] = [];
+  const f = (v: number) => (Number.isNaN(v) ? '–' : v.toFixed(1));
+  const x = (a: number, b: number) => (Number.isNaN(a / b) ? '–' : `${(a / b).toFixed(2)}×`);
   for (const m of MODELS) {
     const r = await benchModel(m, typeof peer === 'string' ? null : peer);
     rows.push(r);
-    console.log(`| ${m} | ${r.eager.toFixed(1)} | ${r.planned.toFixed(1)} | ${Number.isNaN(r.torch) ? '–' : r.torch.toFixed(1)} | ${(r.eager / r.planned).toFixed(2)}× | ${Number.isNaN(r.torch) ? '–' : (r.torch / r.planned).toFixed(2) + '×'} |`);
+    console.log(`| ${m} | ${f(r.eager)} | ${f(r.planned)} | ${f(r.torch)} | ${x(r.eager, r.planned)} | ${x(r.torch, r.planned)} | ` +
+      `${f(r.cpuEager)} / ${f(r.cpuPlanned)} / ${f(r.cpuTorch)} | ${x(r.cpuEager, r.cpuPlanned)}, ${x(r.cpuTorch, r.cpuPlanned)} |`);
   }
-  const geo = (f: (r: (typeof rows)[number]) => number) => Math.exp(rows.reduce((s, r) => s + Math.log(f(r)), 0) / rows.length);
-  console.log(`| geomean | | | | ${geo((r) => r.eager / r.planned).toFixed(2)}× | ${typeof peer === 'string' ? '–' : geo((r) => r.torch / r.planned).toFixed(2) + '×'} |`);
+  const geo = (g: (r: (typeof rows)[number]) => number) => Math.exp(rows.reduce((s, r) => s + Math.log(g(r)), 0) / rows.length);
+  console.log(`| geomean | | | | ${geo((r) => r.eager / r.planned).toFixed(2)}× | ${typeof peer === 'string' ? '–' : geo((r) => r.torch / r.planned).toFixed(2) + '×'} | | ` +
+    `${geo((r) => r.cpuEager / r.cpuPlanned).toFixed(2)}×, ${typeof peer === 'string' ? '–' : geo((r) => r.cpuTorch / r.cpuPlanned).toFixed(2) + '×'} |`);
   console.log(`# load at the end ${load()}`);
   if (typeof peer !== 'string') peer.close();
 }

@@ -52,11 +52,26 @@ std::shared_ptr<Tensor> view_of(const Tensor& src, const PlanValueSpec& v, size_
 
 }  // namespace
 
-Plan::Plan(PlanSpec spec) : device_(spec.device), arena_bytes_(spec.arena_bytes), nscalars_(spec.nscalars) {
+Plan::Plan(PlanSpec spec, std::shared_ptr<Storage> shared)
+    : device_(spec.device), arena_bytes_(spec.arena_bytes), nscalars_(spec.nscalars) {
   Backend& be = backend_for(device_);
-  // one allocation for the whole step; at least one byte so that every view has storage
-  void* p = be.alloc(arena_bytes_ ? arena_bytes_ : 1, device_);
-  arena_ = std::make_shared<Storage>(p, arena_bytes_ ? arena_bytes_ : 1, device_);
+  const size_t need = arena_bytes_ ? arena_bytes_ : 1;  // at least one byte: every view has storage
+  if (shared) {
+    if (shared->device != device_)
+      MDMT_FAIL(code::kDevice, kOp, "cannot share an arena on " << shared->device.str() << " with a plan on " << device_.str());
+    if (shared->bytes < need) {  // grow in place: the old buffer goes back first, so the peak stays one arena
+      be.release(shared->data, shared->bytes, device_);
+      shared->data = nullptr;
+      shared->bytes = 0;
+      shared->data = be.alloc(need, device_);
+      shared->bytes = need;
+    }
+    arena_ = std::move(shared);
+  } else {
+    // one allocation for the whole step
+    void* p = be.alloc(need, device_);
+    arena_ = std::make_shared<Storage>(p, need, device_);
+  }
   const size_t nv = spec.values.size();
   values_.resize(nv);
   std::vector<bool> is_view(nv, false);
@@ -109,15 +124,20 @@ Plan::Plan(PlanSpec spec) : device_(spec.device), arena_bytes_(spec.arena_bytes)
 
 void Plan::run(const double* scalars, size_t n) {
   if (static_cast<int>(n) != nscalars_) MDMT_FAIL(code::kInvalid, kOp, "run needs " << nscalars_ << " scalars, got " << n);
+  if (!arena_->data || arena_->bytes < arena_bytes_)
+    MDMT_FAIL(code::kNoMem, kOp, "the arena this plan shares could not grow for another plan (out of memory): record the step again");
   for (auto& s : steps_)
     for (auto& [attr, idx] : s.dynamic) s.ctx.attrs.set(attr, scalars[idx]);
   if (!profile_) {
     for (auto& s : steps_) s.fn(s.ctx);
     return;
   }
+  // profiling: a device sync after each step, so that CUDA times are kernel times, not launches
+  Backend& be = backend_for(device_);
   for (size_t i = 0; i < steps_.size(); ++i) {
     auto t0 = std::chrono::steady_clock::now();
     steps_[i].fn(steps_[i].ctx);
+    be.synchronize(device_);
     step_ms_[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
 }

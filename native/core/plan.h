@@ -50,7 +50,12 @@ class Plan {
   // Validates the spec (indices, offsets inside the arena, registered ops, bound tensors on
   // the plan's device with the recorded shape) and allocates the arena. Throws an
   // MdmtException naming the step or value.
-  explicit Plan(PlanSpec spec);
+  // `shared`: the arena of another plan of the same device that never runs at the same time
+  // (the same step at another batch size, the evaluation forward): grown in place when this
+  // plan needs more. Tensors reach the arena through its Storage, so every plan sharing it
+  // sees the new buffer (contents do not survive between runs anyway).
+  explicit Plan(PlanSpec spec, std::shared_ptr<Storage> shared = nullptr);
+  const std::shared_ptr<Storage>& arena() const { return arena_; }
   // One replay. scalars has nscalars() entries.
   void run(const double* scalars, size_t n);
 

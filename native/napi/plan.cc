@@ -1,5 +1,7 @@
 // N-API entry of step plans (native/core/plan.h):
 //   planCreate(spec) -> { id, inputs: [tensor ids], outputs: [tensor ids], arenaBytes }
+//                                           spec.shareArena: a plan id whose arena this one
+//                                           shares (grown when needed; never run together)
 //   planRun(id, scalars: Float64Array)      one replay; throws EDISPOSED when a bound
 //                                           tensor (parameter, moment) was disposed
 //   planFree(id)                            frees the plan and its arena (the input and
@@ -101,6 +103,7 @@ Napi::Array register_views(Napi::Env env, const Plan& p, bool inputs) {
   return a;
 }
 
+
 Entry& find_plan(const Napi::Value& v, const char* fn) {
   int64_t id = arg_id(v, fn, "plan");
   auto it = plans().map.find(id);
@@ -127,7 +130,9 @@ Napi::Value PlanCreate(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < steps.Length(); ++i) spec.steps.push_back(parse_step(arg_object(steps.Get(i), "spec.steps[]"), nv, spec.nscalars));
     spec.inputs = arg_indices(arg_array(o, "inputs", "spec"), "spec.inputs[]", nv);
     spec.outputs = arg_indices(arg_array(o, "outputs", "spec"), "spec.outputs[]", nv);
-    e.plan = std::make_unique<Plan>(std::move(spec));
+    std::shared_ptr<Storage> shared;
+    if (o.Has("shareArena") && !o.Get("shareArena").IsUndefined()) shared = find_plan(o.Get("shareArena"), "planCreate").plan->arena();
+    e.plan = std::make_unique<Plan>(std::move(spec), std::move(shared));
     e.plan->set_profiling(debug_enabled());
     Napi::Env env = info.Env();
     Napi::Object r = Napi::Object::New(env);

@@ -84,6 +84,27 @@ test('a new input shape records a new plan; the cache keeps at most maxPlans', (
   }
 });
 
+test('the plans of a step share one arena, grown to the largest', () => {
+  if (!deviceAvailable('plan')) return;
+  const t = trainee('resnet18');
+  const step = compileStep(t.step);
+  try {
+    tidy(() => step.run(batch(0, 2, 16)));
+    const small = step.cached[0].arenaBytes, live1 = native().memStats(DEVICE).liveBytes;
+    tidy(() => step.run(batch(1, 4, 16)));
+    const big = step.cached[1].arenaBytes, live2 = native().memStats(DEVICE).liveBytes;
+    assert.ok(big > small);
+    assert.ok(live2 - live1 <= big - small + 4096, `a second plan added ${live2 - live1} bytes; sharing should add ${big - small}`);
+    // both still replay (the smaller one on the grown arena)
+    for (const n of [2, 4, 2]) tidy(() => step.run(batch(n + 5, n, 16))[0].item());
+    assert.is(step.recordings, 2);
+  } finally {
+    step.dispose();
+    t.opt.dispose();
+    t.model.dispose();
+  }
+});
+
 test('wrong inputs and disposed models throw named errors', () => {
   if (!deviceAvailable('plan')) return;
   const t = trainee('resnet18');

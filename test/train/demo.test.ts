@@ -13,7 +13,7 @@ import { deviceAvailable } from '../helpers';
 const on = deviceAvailable('train/demo');
 
 const tiny = (out: string) => ({
-  ...DEMO_DEFAULTS, out, nAfc: 48, nBx: 64, synthSize: 32, imageSize: 32, batchSize: 8, epochs: 2, warmup: 1, patience: 2,
+  ...DEMO_DEFAULTS, out, backbones: ['shufflenet_v2_x0_5'], nAfc: 48, nBx: 64, synthSize: 32, imageSize: 32, batchSize: 8, epochs: 2, warmup: 1, patience: 2,
   folds: 2, kFolds: 3, progress: false, log: () => {},
 });
 

@@ -1,7 +1,7 @@
 /**
  * `mdmt demo`: the whole protocol in minutes on the CPU. Generates synthetic AIforCOVID and
  * BRIXIA data sets in their real layouts (or uses `--data`: the covid-cxr subset, or a folder
- * holding AIforCOVID/ and BRIXIA/), runs STL τ1, STL τ2, FT and MDMT for one small backbone on
+ * holding AIforCOVID/ and BRIXIA/), runs STL τ1, STL τ2, FT and MDMT for three small backbones on
  * a short schedule over a few CV and LOCO folds, writes the report (Tables 1 and 2, per-backbone
  * tables, learning curves and bar charts as SVG) and prints Tables 1 and 2. Everything lands
  * in `--out`; running it again resumes (finished runs are reused).
@@ -49,13 +49,17 @@ export interface DemoOptions {
   progress: boolean;
   /** run op by op instead of compiled steps */
   eager?: boolean;
+  /** epochs between resume checkpoints (finished runs are reused whatever this is) */
+  checkpointEvery?: number;
   log: (msg: string) => void;
 }
 
+// Three small backbones so that Table 2 (paired across backbones) has p-values, on a schedule
+// that the compiled training steps finish in about 3 minutes on two cores (bench/RESULTS.md).
 export const DEMO_DEFAULTS: Omit<DemoOptions, 'log'> = {
-  out: 'mdmt-demo', backbones: ['shufflenet_v2_x0_5'], protocols: ['cv', 'loco'], folds: 2, kFolds: 3,
-  imageSize: 64, batchSize: 16, epochs: 16, warmup: 4, patience: 8, seed: 0,
-  nAfc: 200, nBx: 320, synthSize: 64, workers: 0, progress: true,
+  out: 'mdmt-demo', backbones: ['shufflenet_v2_x0_5', 'shufflenet_v2_x1_0', 'mobilenet_v2'], protocols: ['cv', 'loco'], folds: 2, kFolds: 3,
+  imageSize: 32, batchSize: 16, epochs: 10, warmup: 3, patience: 6, seed: 0,
+  nAfc: 160, nBx: 256, synthSize: 64, workers: 0, progress: true, checkpointEvery: 5,
 };
 
 /** The data settings for `--data` (covid-cxr or AIforCOVID/ + BRIXIA/ roots). */
@@ -80,6 +84,7 @@ export async function runDemo(o: DemoOptions) {
   const base: Omit<TrainConfigInput, 'backbone' | 'experiment' | 'outDir'> = {
     data: { ...data, cacheDir: path.join(runsDir, '.cache') }, kFolds: o.kFolds, imageSize: o.imageSize, batchSize: o.batchSize,
     seed: o.seed, workers: o.workers, progress: o.progress, ...(o.device ? { device: o.device } : {}), ...(o.eager ? { eager: true } : {}),
+    ...(o.checkpointEvery ? { checkpointEvery: o.checkpointEvery } : {}),
     ...(o.lr !== undefined ? { optim: { lr: o.lr } } : {}),
     schedule: { maxEpochs: o.epochs, warmupEpochs: o.warmup, earlyStopping: o.patience, plateauPatience: Math.max(1, Math.floor(o.patience / 2)) },
   };
@@ -118,7 +123,7 @@ export async function runDemo(o: DemoOptions) {
 export function register(program: Command): void {
   const d = DEMO_DEFAULTS;
   program.command('demo')
-    .description('synthetic data (or --data) → STL τ1, STL τ2, FT and MDMT for one small backbone on a short CPU schedule → report with Tables 1 and 2 and plots')
+    .description('synthetic data (or --data) → STL τ1, STL τ2, FT and MDMT for three small backbones on a short CPU schedule → report with Tables 1 and 2 (p-values across the backbones) and plots')
     .option('--data <dir>', 'covid-cxr folder (labels.csv) or a folder with AIforCOVID/ and BRIXIA/ (default: synthetic data)')
     .option('--out <dir>', 'output folder: data/, runs/, report/', d.out)
     .option('--backbones <list>', 'comma-separated model names', listArg(), d.backbones)

@@ -49,6 +49,8 @@ export interface NativePlanSpec {
   steps: { op: string; inputs: number[]; outputs: number[]; attrs: Attrs; dynamic?: (string | number)[] }[];
   inputs: number[];
   outputs: number[];
+  /** a plan whose arena this one shares (never run at the same time), grown when needed */
+  shareArena?: number;
 }
 
 export interface NativeAddon {

@@ -25,22 +25,43 @@ export function arrayDtype(a: TypedArray): DType {
 /** One input of a run: a tensor (copied in on its device) or host data of the input's shape. */
 export type RunInput = Tensor | TypedArray;
 
+/**
+ * Plans that never run at the same time (one step's batch sizes; a training step and its
+ * evaluation forward) share one arena, grown to the largest: one step's working memory,
+ * not one per cached shape.
+ */
+export class ArenaGroup {
+  private readonly members = new Set<PlanExecutor>();
+  /** a live member whose arena a new plan joins */
+  anchor(): PlanExecutor | undefined {
+    return this.members.values().next().value;
+  }
+  add(p: PlanExecutor): void {
+    this.members.add(p);
+  }
+  delete(p: PlanExecutor): void {
+    this.members.delete(p);
+  }
+}
+
 export class PlanExecutor {
   readonly inputs: Tensor[];
   readonly outputs: Tensor[];
   readonly arenaBytes: number;
   readonly steps: number;
-  private readonly id: number;
+  /** @internal the native plan's id */
+  readonly id: number;
   private readonly bound: Tensor[] = [];
   private readonly scalars: Float64Array;
   private disposed = false;
 
   /** Builds the native plan; from then on it owns `graph.owned` (freed by dispose, or here if this throws). */
-  constructor(readonly graph: Graph, private readonly hooks: ReplayHook[]) {
+  constructor(readonly graph: Graph, private readonly hooks: ReplayHook[], private readonly group?: ArenaGroup) {
     let made: ReturnType<ReturnType<typeof native>['planCreate']>;
     try {
       check(graph.arenaBytes !== undefined, 'EPLAN', 'plan', 'the graph has no memory plan (run the memory pass last)');
-      made = native().planCreate(this.spec());
+      const anchor = group?.anchor();
+      made = native().planCreate({ ...this.spec(), ...(anchor && anchor.graph.device === graph.device ? { shareArena: anchor.id } : {}) });
     } catch (e) {
       for (const t of graph.owned ?? []) t.dispose();
       throw e;
@@ -55,6 +76,7 @@ export class PlanExecutor {
     this.inputs = made.inputs.map((t, i) => view(t, graph.inputs[i]));
     this.outputs = made.outputs.map((t, i) => view(t, graph.outputs[i]));
     this.scalars = new Float64Array(graph.scalars.length);
+    group?.add(this);
   }
 
   private spec(): NativePlanSpec {
@@ -125,6 +147,7 @@ export class PlanExecutor {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.group?.delete(this);
     for (const t of [...this.inputs, ...this.outputs, ...(this.graph.owned ?? [])]) t.dispose();
     native().planFree(this.id);
   }

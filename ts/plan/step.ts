@@ -16,7 +16,7 @@
 import { check } from '../errors';
 import { native } from '../native/binding';
 import { tensor, Tensor, TypedArray } from '../tensor';
-import { arrayDtype, PlanExecutor } from './executor';
+import { ArenaGroup, arrayDtype, PlanExecutor } from './executor';
 import { Graph, Pass } from './graph';
 import { elideCopies } from './passes/copy_elide';
 import { dce } from './passes/dce';
@@ -37,6 +37,9 @@ export interface CompileStepOptions {
   device?: string;
   /** sees each recorded graph before the passes (counts, dumps, tests) */
   onRecord?: (g: Graph) => void;
+  /** plans that share one arena (default: this step's own plans); give two steps that never
+   * run at the same time (training and evaluation) the same group */
+  arena?: ArenaGroup;
 }
 
 /** Dead code out, copies into views, BatchNorm+activation and conv+activation fusion, dead code again, then the static memory plan. */
@@ -53,6 +56,7 @@ export class CompiledStep {
   private readonly passes: Pass[];
   private readonly device?: string;
   private readonly onRecord?: (g: Graph) => void;
+  private readonly arena: ArenaGroup;
   private disposed = false;
   /** records made (cache misses), for tests and logs */
   recordings = 0;
@@ -63,6 +67,7 @@ export class CompiledStep {
     this.passes = o.passes ?? DEFAULT_PASSES;
     this.device = o.device;
     this.onRecord = o.onRecord;
+    this.arena = o.arena ?? new ArenaGroup();
   }
 
   /** Runs the step on `inputs`: a replay when a plan for their signature exists, else a recorded eager run. */
@@ -115,7 +120,7 @@ export class CompiledStep {
           for (const t of rec.graph.owned ?? []) t.dispose();
           throw e;
         }
-        plan = new PlanExecutor(g, rec.hooks);
+        plan = new PlanExecutor(g, rec.hooks, this.arena);
         // the eager results move into the plan's output slots: results are always the plan's views
         rec.result.forEach((t, i) => t.size && native().run('copy', [t.id], [plan.outputs[i].id], {}));
       } finally {

@@ -5,7 +5,8 @@
  * forward is the model in eval mode without autograd, recorded per batch shape too. Both
  * equal their eager counterparts (test/plan/step.test.ts), so `eager` changes speed only.
  *
- *   const step = trainStep(net, opt, { ...lossCfg, eager: false });
+ *   const arena = new ArenaGroup();   // training and evaluation never run at once: one arena
+ *   const step = trainStep(net, opt, { ...lossCfg, eager: false }, arena);
  *   const loss = step.run(batch);   ...   step.dispose();
  */
 import { backward, noGrad } from '../autograd/tape';
@@ -13,6 +14,7 @@ import type { Batch, BatchTensors } from '../data/loader';
 import { toTensors } from '../data/loader';
 import { Linear } from '../nn/layers';
 import type { Adam } from '../optim/adam';
+import { ArenaGroup } from '../plan/executor';
 import { CompiledStep, StepInput } from '../plan/step';
 import { Tensor, tidy } from '../tensor';
 import type { TrainConfig } from './config';
@@ -55,7 +57,7 @@ function batchInputs(b: Batch): StepInput[] {
  *
  * @example const step = trainStep(net, opt, { afcLoss: 'ce', lossNormalize: 'batch', device: 'cpu', eager: false });
  */
-export function trainStep(net: TaskNet, opt: Adam, cfg: LossCfg): TrainStep {
+export function trainStep(net: TaskNet, opt: Adam, cfg: LossCfg, arena?: ArenaGroup): TrainStep {
   const eagerStep = (t: BatchTensors, b: Batch, mse?: { y: Tensor; w: Tensor }) => {
     const l = stepLoss(net.forward(t.images), t, b, cfg, mse);
     backward(l);
@@ -75,7 +77,7 @@ export function trainStep(net: TaskNet, opt: Adam, cfg: LossCfg): TrainStep {
     const [images, afcLabels, afcMask, bxLabels, bxMask, y, w] = ins;
     const t = { images, afcLabels, afcMask, bxLabels, bxMask } as BatchTensors;
     return [eagerStep(t, current!, C ? { y, w } : undefined)];
-  }, { device: cfg.device });
+  }, { device: cfg.device, arena });
   return {
     run(b: Batch): number {
       current = b;
@@ -95,7 +97,7 @@ export function trainStep(net: TaskNet, opt: Adam, cfg: LossCfg): TrainStep {
  *
  * @example const fwd = evalForward(net, { ...cfg }); const { afc } = fwd.run(batch);
  */
-export function evalForward(net: TaskNet, cfg: Pick<TrainConfig, 'device' | 'eager'>): EvalForward {
+export function evalForward(net: TaskNet, cfg: Pick<TrainConfig, 'device' | 'eager'>, arena?: ArenaGroup): EvalForward {
   const heads = (o: { afc?: Tensor; bx?: Tensor }) => [o.afc, o.bx].filter((t): t is Tensor => t !== undefined);
   if (cfg.eager) {
     return {
@@ -111,7 +113,7 @@ export function evalForward(net: TaskNet, cfg: Pick<TrainConfig, 'device' | 'eag
     const y = net.forward(x);
     names = (['afc', 'bx'] as const).filter((k) => y[k] !== undefined);
     return heads(y);
-  }), { device: cfg.device });
+  }), { device: cfg.device, arena });
   return {
     run(b: Batch) {
       const outs = step.run([{ data: b.images, shape: [b.n, 3, b.size, b.size] }]);

@@ -38,6 +38,7 @@ import { buildTaskNet, type TaskNet } from './models';
 import { calibrateRun } from '../predict/calibration';
 import { progressHooks, SILENT, type TrainHooks } from './progress';
 import { checkInits, ownPretraining, provenanceMeta, type Pretraining } from './provenance';
+import { ArenaGroup } from '../plan/executor';
 import { evalForward, trainStep, type EvalForward, type TrainStep } from './step';
 import { EpochSchedule } from './schedule';
 
@@ -200,8 +201,9 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       schedule.load(state.schedule);
       hooks.onLog?.(`${path.basename(dir)}: resuming after epoch ${state.epoch}`);
     }
-    step = trainStep(net, opt, { ...lossCfg, eager: cfg.eager });
-    evalFwd = evalForward(net, { device: cfg.device, eager: cfg.eager });
+    const arena = new ArenaGroup(); // training and evaluation never run at once: one arena
+    step = trainStep(net, opt, { ...lossCfg, eager: cfg.eager }, arena);
+    evalFwd = evalForward(net, { device: cfg.device, eager: cfg.eager }, arena);
     // the log holds exactly the checkpointed epochs (lines written after it are redone)
     fs.writeFileSync(file('log'), state.history.map((h) => JSON.stringify(h) + '\n').join(''));
     const last = state.history[state.history.length - 1];
