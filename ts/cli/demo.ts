@@ -58,8 +58,8 @@ export interface DemoOptions {
 // that the compiled training steps finish in about 3 minutes on two cores (bench/RESULTS.md).
 export const DEMO_DEFAULTS: Omit<DemoOptions, 'log'> = {
   out: 'mdmt-demo', backbones: ['shufflenet_v2_x0_5', 'shufflenet_v2_x1_0', 'mobilenet_v2'], protocols: ['cv', 'loco'], folds: 2, kFolds: 3,
-  imageSize: 32, batchSize: 16, epochs: 10, warmup: 3, patience: 6, seed: 0,
-  nAfc: 160, nBx: 256, synthSize: 64, workers: 0, progress: true, checkpointEvery: 5,
+  imageSize: 32, batchSize: 16, epochs: 6, warmup: 2, patience: 4, seed: 0,
+  nAfc: 128, nBx: 208, synthSize: 64, workers: 0, progress: true, checkpointEvery: 5,
 };
 
 /** The data settings for `--data` (covid-cxr or AIforCOVID/ + BRIXIA/ roots). */
