@@ -48,7 +48,7 @@ class Peer {
     const r = await this.lines.next();
     if (r.done) throw new Error('the PyTorch peer exited');
     const o = JSON.parse(r.value) as Record<string, unknown>;
-    if (o.error) throw new Error(`PyTorch peer: ${o.error}`);
+    if (o.error) throw new Error(`PyTorch peer: ${String(o.error as string)}`);
     return o;
   }
   close(): void {
@@ -103,12 +103,13 @@ async function benchModel(name: string, peer: Peer | null) {
     runPlanned();
     type Engine = 'eager' | 'planned' | 'torch';
     const ms: Record<Engine, number[]> = { eager: [], planned: [], torch: [] }, cpu: Record<Engine, number[]> = { eager: [], planned: [], torch: [] };
-    const ours = (e: Engine, f: () => void) => async () => {
+    const ours = (e: Engine, f: () => void) => (): Promise<void> => {
       for (let i = 0; i < STEPS; i++) {
         const [w, c] = timed(f);
         ms[e].push(w);
         cpu[e].push(c);
       }
+      return Promise.resolve();
     };
     const engines: (() => Promise<void>)[] = [ours('eager', runEager), ours('planned', runPlanned),
       ...(peer ? [async () => {

@@ -61,7 +61,7 @@ export class PlanExecutor {
     try {
       check(graph.arenaBytes !== undefined, 'EPLAN', 'plan', 'the graph has no memory plan (run the memory pass last)');
       const anchor = group?.anchor();
-      made = native().planCreate({ ...this.spec(), ...(anchor && anchor.graph.device === graph.device ? { shareArena: anchor.id } : {}) });
+      made = native().planCreate({ ...this.spec(), ...(anchor?.graph.device === graph.device ? { shareArena: anchor.id } : {}) });
     } catch (e) {
       for (const t of graph.owned ?? []) t.dispose();
       throw e;

@@ -158,7 +158,7 @@ function buildGraph(device: string, events: ({ call: OpCall } | { effect: () => 
   }
   for (const t of outs) {
     const id = ids.get(t);
-    check(id !== undefined && g.values.get(id)!.kind === 'temp', 'EPLAN', 'record', `result ${t} is not computed by an op of the step`);
+    check(id !== undefined && g.values.get(id)!.kind === 'temp', 'EPLAN', 'record', `result ${t.toString()} is not computed by an op of the step`);
     g.outputs.push(id!);
   }
   for (const t of snapshots.values()) t.dispose(); // snapshots of tensors that turned out to be state

@@ -181,6 +181,7 @@ export const TRAIN_CONFIG_KEYS: { [K in keyof Required<TrainConfig>]: true | Key
   optim: leaves(PAPER_OPTIM), schedule: leaves(PAPER_SCHEDULE), seed: true, device: true, outDir: true,
   lossNormalize: true, afcLoss: true, augment: AUGMENT_KEYS, imagenetNormalize: true, mixing: { afcFraction: true },
   beta: true, init: INIT_KEYS, pretrained: true, pretrainedDir: true, workers: true, progress: true, keepCheckpoint: true, checkpointEvery: true,
+  eager: true,
 };
 /** Names users bring from the CLI flags or other tools, mapped to the setting they mean (for suggestions). */
 export const CONFIG_ALIASES: Record<string, string> = {

@@ -10,7 +10,7 @@ import { Graph, Pass } from '../graph';
 
 export const dce: Pass = (g: Graph): Graph => {
   const live = new Set<number>(g.outputs);
-  const keep: boolean[] = new Array(g.steps.length).fill(false);
+  const keep = Array.from({ length: g.steps.length }, () => false);
   for (let i = g.steps.length - 1; i >= 0; i--) {
     const s = g.steps[i];
     const needed = s.outputs.some((o) => live.has(o) || g.values.get(o)!.kind === 'param');
