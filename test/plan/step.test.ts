@@ -128,6 +128,22 @@ test('wrong inputs and disposed models throw named errors', () => {
   assert.throws(() => step.run(batch(0, 2, 16)), /the step has been disposed/);
 });
 
+test('a compiled step cannot replay inside the recording of another', () => {
+  if (!deviceAvailable('plan')) return;
+  const t = trainee('resnet18');
+  const inner = compileStep(t.step);
+  try {
+    tidy(() => inner.run(batch(0, 2, 16))); // recorded: the next call replays
+    const outer = compileStep((ins) => inner.run(ins.map((x) => x)));
+    assert.throws(() => tidy(() => outer.run(batch(1, 2, 16))), /ran inside the recording of another/);
+    outer.dispose();
+  } finally {
+    inner.dispose();
+    t.opt.dispose();
+    t.model.dispose();
+  }
+});
+
 test('native planCreate / planRun refuse bad specs with named errors', () => {
   if (!deviceAvailable('plan')) return;
   const n = native();

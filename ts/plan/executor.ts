@@ -9,7 +9,7 @@ import { check, MdmtError } from '../errors';
 import { DType, native, NativePlanSpec } from '../native/binding';
 import { Tensor, TypedArray } from '../tensor';
 import { Graph, ValueKind } from './graph';
-import { ReplayHook } from './record';
+import { isRecording, ReplayHook } from './record';
 
 const KIND: Record<ValueKind, number> = { input: 0, param: 1, const: 2, temp: 3 };
 const ARRAY_DTYPE: [new (...a: never[]) => TypedArray, DType][] = [
@@ -110,6 +110,7 @@ export class PlanExecutor {
   /** One replay: stages the inputs, replays the hooks (scalars, effects), runs the steps. */
   run(data: readonly RunInput[]): Tensor[] {
     check(!this.disposed, 'EDISPOSED', 'plan.run', 'the plan has been disposed');
+    check(!isRecording(), 'EPLAN', 'plan.run', 'a compiled step ran inside the recording of another: its ops would be missing from the outer plan');
     check(data.length === this.inputs.length, 'EINVAL', 'plan.run', `expects ${this.inputs.length} inputs, got ${data.length}`);
     const n = native();
     data.forEach((d, i) => {

@@ -37,6 +37,12 @@ export interface Recording<R> {
   result: R;
 }
 
+let depth = 0;
+/** True while a step is being recorded (a plan replay there would be invisible to the recording). */
+export function isRecording(): boolean {
+  return depth > 0;
+}
+
 const REFUSED: Record<string, string> = {
   sgd: 'SGD keeps its first-step flag and lr as attributes: planned steps support Adam (use eager for SGD)',
 };
@@ -71,6 +77,7 @@ export function recordGraph<R>(fn: () => R, inputs: readonly Tensor[], outputsOf
   const stopEffects = observeEffects((effect) => events.push({ effect }));
   let result: R;
   let outs: Tensor[];
+  depth++;
   try {
     [result, outs] = tidy(() => {
       const r = fn();
@@ -81,6 +88,7 @@ export function recordGraph<R>(fn: () => R, inputs: readonly Tensor[], outputsOf
     for (const t of snapshots.values()) t.dispose();
     throw e;
   } finally {
+    depth--;
     stopOps();
     stopEffects();
   }

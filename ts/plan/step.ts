@@ -15,7 +15,7 @@
  */
 import { check } from '../errors';
 import { native } from '../native/binding';
-import { tensor, Tensor, TypedArray } from '../tensor';
+import { getDefaultDevice, normDevice, tensor, Tensor, TypedArray } from '../tensor';
 import { ArenaGroup, arrayDtype, PlanExecutor } from './executor';
 import { Graph, Pass } from './graph';
 import { elideCopies } from './passes/copy_elide';
@@ -73,7 +73,9 @@ export class CompiledStep {
   /** Runs the step on `inputs`: a replay when a plan for their signature exists, else a recorded eager run. */
   run(inputs: readonly StepInput[]): Tensor[] {
     check(!this.disposed, 'EDISPOSED', 'CompiledStep.run', 'the step has been disposed');
-    const key = inputs.map((x) => (x instanceof Tensor ? `${x.dtype}[${x.shape}]@${x.device}` : `${arrayDtype(x.data)}[${x.shape}]`)).join(';');
+    // host data go to this step's device: a tensor and host data of one signature share a plan
+    const dev = normDevice(this.device ?? getDefaultDevice());
+    const key = inputs.map((x) => (x instanceof Tensor ? `${x.dtype}[${x.shape.join()}]@${x.device}` : `${arrayDtype(x.data)}[${x.shape.join()}]@${dev}`)).join(';');
     let plan = this.plans.get(key);
     if (plan?.stale) {
       plan.dispose();
