@@ -109,6 +109,8 @@ Plan::Plan(PlanSpec spec, std::shared_ptr<Storage> shared)
       if (idx < 0 || idx >= nscalars_) MDMT_FAIL(code::kInvalid, kOp, "step '" << s.op << "' reads scalar " << idx << " of " << nscalars_);
       st.dynamic.emplace_back(attr, idx);
     }
+    // the op's checks run here, once: a replay only computes
+    if (st.dynamic.empty()) st.spec = st.fn.prepare(st.ctx);
     steps_.push_back(std::move(st));
   }
   for (int k : spec.inputs) {
@@ -129,14 +131,14 @@ void Plan::run(const double* scalars, size_t n) {
   for (auto& s : steps_)
     for (auto& [attr, idx] : s.dynamic) s.ctx.attrs.set(attr, scalars[idx]);
   if (!profile_) {
-    for (auto& s : steps_) s.fn(s.ctx);
+    for (auto& s : steps_) s.run();
     return;
   }
   // profiling: a device sync after each step, so that CUDA times are kernel times, not launches
   Backend& be = backend_for(device_);
   for (size_t i = 0; i < steps_.size(); ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    steps_[i].fn(steps_[i].ctx);
+    steps_[i].run();
     be.synchronize(device_);
     step_ms_[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }

@@ -2,9 +2,10 @@
 // arena per device holding every temporary and the input staging at offsets fixed by the
 // TypeScript memory pass (ts/plan/passes/memory.ts), binds the persistent tensors
 // (parameters, statistics, optimiser moments, constants) by sharing their storage, and
-// pre-builds one OpCtx per step: a run patches the per-run scalar attributes (lr, bias
-// corrections, dropout seeds) and calls the kernels in order. Nothing is allocated and
-// nothing returns to JavaScript during a run.
+// pre-builds one OpCtx per step, prepared once (the op's checks and geometry: registry.h):
+// a run patches the per-run scalar attributes (lr, bias corrections, dropout seeds; those
+// steps prepare again) and runs the kernels in order. Nothing else is allocated and nothing
+// returns to JavaScript during a run.
 //
 // CUDA: kernels run on the backend's stream into fixed arena addresses and the inputs are
 // staged at fixed addresses too, so capturing run() as a CUDA graph later needs no change
@@ -79,9 +80,14 @@ class Plan {
 
  private:
   struct Step {
-    OpFn fn = nullptr;
+    OpKernel fn;
     OpCtx ctx;
+    Prepared spec;  // prepared once when the step has no per-run attribute
     std::vector<std::pair<std::string, int>> dynamic;
+    void run() {
+      if (dynamic.empty()) fn.run(ctx, spec.get());
+      else fn(ctx);  // attributes changed since the last run: prepare again (registry.h)
+    }
   };
   Device device_;
   size_t arena_bytes_ = 0;

@@ -16,7 +16,7 @@ import { silu } from '../../ts/ops/silu';
 import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { ConvCfg, conv2dRef, convOutShape } from '../ref/conv2d';
-import { activationRefs } from '../ref/elementwise';
+import { activationRefs } from '../ref/activations';
 
 const on = deviceAvailable('conv2d_act');
 const ACTS: [ConvAct, (x: Tensor) => Tensor][] = [['relu', relu], ['relu6', relu6], ['silu', silu], ['sigmoid', sigmoid], ['hardswish', hardswish]];
