@@ -65,6 +65,15 @@ test('train --out that is a file exits 2 with a named MdmtError, not EEXIST', as
   assert.not.match(r.err, 'EEXIST');
 });
 
+test('demo --out that is a file exits 2 with a named MdmtError, not EEXIST', async () => {
+  const f = path.join(tmpDir('cli-demo-out'), 'file');
+  fs.writeFileSync(f, '');
+  const r = await mdmt('demo', '--out', f);
+  assert.is(r.code, 2, r.err);
+  assert.match(r.err, `--out '${f}' is a file, not a directory`);
+  assert.not.match(r.err, 'EEXIST');
+});
+
 test('experiment: an unknown backbone among known ones exits 2 before anything is trained', async () => {
   const runs = path.join(tmpDir('cli-sweep'), 'runs');
   const d = await tinyData();

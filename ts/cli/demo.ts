@@ -11,6 +11,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { ensureDir } from '../dirs';
 import { Command } from 'commander';
 import { MdmtError } from '../errors';
 import { synth } from '../data/synth';
@@ -76,8 +77,7 @@ export function dataConfigFor(dir: string): DataConfig {
  * @example const r = await runDemo({ ...DEMO_DEFAULTS, out: '/tmp/demo', epochs: 2, progress: false, log: console.error });
  */
 export async function runDemo(o: DemoOptions) {
-  const out = path.resolve(o.out);
-  fs.mkdirSync(out, { recursive: true });
+  const out = ensureDir(path.resolve(o.out), 'demo', '--out');
   const synthDir = path.join(out, 'data');
   const data: DataConfig = o.data ? dataConfigFor(o.data) : { afc: path.join(synthDir, 'AIforCOVID'), bx: path.join(synthDir, 'BRIXIA') };
   const runsDir = path.join(out, 'runs');
