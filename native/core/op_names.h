@@ -17,6 +17,7 @@
   /* pool */ X(maxpool2d) X(maxpool2d_bwd) X(avgpool2d) X(avgpool2d_bwd) X(global_avgpool) \
   X(global_avgpool_bwd)                                                                     \
   /* layout */ X(concat) X(split) X(channel_shuffle) X(transpose) X(pad2d) X(pad2d_bwd)     \
+  /* reorder */ X(reorder)                                                                  \
   /* dropout */ X(dropout) X(dropout_bwd)                                                   \
   /* masked_xent */ X(masked_xent_fwd_bwd)                                                  \
   /* optim */ X(adam) X(sgd)

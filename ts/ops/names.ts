@@ -50,6 +50,7 @@ export const OP_FAMILY = {
   transpose: 'layout',
   pad2d: 'layout',
   pad2d_bwd: 'layout',
+  reorder: 'reorder',
   dropout: 'dropout',
   dropout_bwd: 'dropout',
   masked_xent_fwd_bwd: 'masked_xent',
