@@ -77,6 +77,12 @@ test('usage errors exit 2 and name the flag', async () => {
   const badConfig = await mdmt('train', '--backbone', BB, '--experiment', 'mdmt', '--out', tmpDir('cli-x'), '--data-afc', root, '--data-bx', root);
   assert.is(badConfig.code, 2, 'MDMT without its STL files is a configuration error');
   assert.match(badConfig.err, 'init.stlAfc');
+  const bf16 = await mdmt('train', '--backbone', BB, '--experiment', 'stl_afc', '--out', tmpDir('cli-p'), '--data-afc', root, '--device', 'cpu', '--precision', 'bf16');
+  assert.is(bf16.code, 2, 'bf16 on the CPU is a configuration error');
+  assert.match(bf16.err, "config.precision is 'bf16' but the device is cpu");
+  const half = await mdmt('train', '--backbone', BB, '--experiment', 'stl_afc', '--out', tmpDir('cli-p'), '--data-afc', root, '--precision', 'half');
+  assert.is(half.code, 2);
+  assert.match(half.err, '--precision');
 });
 
 test('runtime failures exit 1 and name the path', async () => {

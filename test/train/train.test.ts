@@ -78,7 +78,10 @@ test('config errors name the field', () => {
   assert.throws(() => resolveTrainConfig({ ...ok, schedule: { plateauFactor: 1.5 } }), /config\.schedule\.plateauFactor/);
   assert.throws(() => resolveTrainConfig({ ...ok, data: {} }), /config\.data/);
   assert.throws(() => resolveTrainConfig({ ...ok, device: 'tpu' }), /config\.device/);
+  assert.throws(() => resolveTrainConfig({ ...ok, precision: 'fp16' as never }), /config\.precision must be one of fp32 \| bf16/);
+  assert.throws(() => resolveTrainConfig({ ...ok, precision: 'bf16', device: 'cpu' }), /config\.precision is 'bf16' but the device is cpu/);
   const d = resolveTrainConfig(ok);
+  assert.is(d.precision, 'fp32');
   assert.equal([d.optim.lr, d.optim.weightDecay, d.schedule.warmupEpochs, d.schedule.earlyStopping, d.schedule.maxEpochs, d.batchSize, d.imageSize],
     [1e-3, 1e-4, 40, 40, 300, 128, 256], "the paper's defaults");
   assert.equal([d.schedule.plateauPatience, d.schedule.plateauFactor, d.schedule.minLr, d.lossNormalize, d.afcLoss, d.beta], [15, 0.65, 1e-8, 'batch', 'ce', 0.5]);

@@ -89,6 +89,7 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--k-folds <n>', `CV folds (paper ${PAPER_RUN.kFolds})`, intArg())
     .option('--bx-loco-fold <n>', 'BRIXIA fold paired with every LOCO fold (default 0)', intArg())
     .option('--device <name>', 'cpu, cuda or cuda:N (default $MDMT_DEVICE or cpu)')
+    .addOption(new Option('--precision <p>', 'training arithmetic: fp32, or bf16 mixed precision (cuda only; default fp32)').choices(['fp32', 'bf16']))
     .addOption(new Option('--loss-normalize <how>', 'Eq. 2 normalisation (default batch)').choices(['batch', 'masked']))
     .addOption(new Option('--afc-loss <loss>', 'τ1 loss (paper ce; code mse)').choices(['ce', 'mse']))
     .option('--afc-fraction <x>', 'fixed τ1 fraction of each MDMT batch (default: random, proportional to size)', numArg())
@@ -153,6 +154,7 @@ export function trainBase(o: Opts): Partial<TrainConfigInput> {
     kFolds: set(o.kFolds as number, file.kFolds),
     bxLocoFold: set(o.bxLocoFold as number, file.bxLocoFold),
     device: set(o.device as string, file.device),
+    precision: set(o.precision as 'fp32' | 'bf16', file.precision),
     lossNormalize: set(o.lossNormalize as 'batch' | 'masked', file.lossNormalize),
     afcLoss: set(o.afcLoss as 'ce' | 'mse', set(file.afcLoss, code ? CODE_PRESET.afcLoss : undefined)),
     pretrained: o.randomInit ? false : set(o.pretrained as string, file.pretrained),

@@ -133,6 +133,13 @@ export interface TrainConfig {
   checkpointEvery: number;
   /** run op by op instead of the compiled step plan (default false: debugging, benchmarks) */
   eager: boolean;
+  /**
+   * Arithmetic of the training step: 'fp32', or 'bf16' on CUDA (mixed precision: convolutions
+   * and matmuls in bf16 with fp32 accumulation, BatchNorm statistics, loss and Adam in fp32,
+   * fp32 master weights, activations NHWC; ts/plan/passes/precision.ts). Default 'fp32' until
+   * bf16 is validated on a GPU. The CPU has no bf16 kernels: 'bf16' there is an error.
+   */
+  precision: 'fp32' | 'bf16';
 }
 
 /** Everything but the required fields may be left out; nested objects may be partial. */
@@ -181,7 +188,7 @@ export const TRAIN_CONFIG_KEYS: { [K in keyof Required<TrainConfig>]: true | Key
   optim: leaves(PAPER_OPTIM), schedule: leaves(PAPER_SCHEDULE), seed: true, device: true, outDir: true,
   lossNormalize: true, afcLoss: true, augment: AUGMENT_KEYS, imagenetNormalize: true, mixing: { afcFraction: true },
   beta: true, init: INIT_KEYS, pretrained: true, pretrainedDir: true, workers: true, progress: true, keepCheckpoint: true, checkpointEvery: true,
-  eager: true,
+  eager: true, precision: true,
 };
 /** Names users bring from the CLI flags or other tools, mapped to the setting they mean (for suggestions). */
 export const CONFIG_ALIASES: Record<string, string> = {
@@ -320,9 +327,15 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     keepCheckpoint: bool('keepCheckpoint', c.keepCheckpoint, true),
     checkpointEvery: int('checkpointEvery', c.checkpointEvery ?? 1, 1),
     eager: c.eager ?? false,
+    precision: oneOf('precision', c.precision ?? 'fp32', ['fp32', 'bf16'] as const),
   };
   if (typeof cfg.eager !== 'boolean') bad('eager', `must be a boolean, got ${show(cfg.eager)}`);
   if (!/^(cpu|cuda(:\d{1,2})?)$/.test(cfg.device)) bad('device', `must be cpu, cuda or cuda:N, got ${show(cfg.device)}`);
+  // an error, not a quiet fallback to fp32: a run (and its report) must not claim bf16 it did not use
+  if (cfg.precision === 'bf16' && cfg.device === 'cpu')
+    bad('precision', "is 'bf16' but the device is cpu: the CPU backend computes in fp32 only (bf16 mixed precision runs on cuda)");
+  if (cfg.precision === 'bf16')
+    bad('precision', "is 'bf16': mixed precision is a pass of the compiled training step, which train() does not run yet (issue 12); use 'fp32'");
   if (typeof cfg.augment !== 'boolean' && (cfg.augment === null || typeof cfg.augment !== 'object')) bad('augment', 'must be a boolean or augmentation options');
   if (cfg.mixing !== 'random') {
     const f = (cfg.mixing as { afcFraction?: unknown }).afcFraction;
