@@ -1,6 +1,7 @@
 // relu / relu6 / silu / sigmoid / hardswish and their backward (docs/ops.md
-// "activations"), plus affine. float4 vectorised when n % 4 == 0 and pointers are aligned.
-#include "common.cuh"
+// "activations"), plus affine, for fp32 and bf16 storage (fp32 arithmetic either way).
+// 16-byte vectorised (4 fp32 / 8 bf16) when n is a multiple and the pointers are aligned.
+#include "lowp.cuh"
 
 namespace mdmt {
 namespace k {
@@ -34,48 +35,48 @@ __device__ __forceinline__ float bwd(float dy, float t) {
   return t < -3.f ? 0.f : (t <= 3.f ? dy * (2.f * t + 3.f) * (1.0f / 6.0f) : dy);  // x = +-3: middle branch
 }
 
-template <Act A>
-__global__ void act_fwd_kernel(float* y, const float* x, int64_t n) {
-  MDMT_GRID_STRIDE(i, n) y[i] = fwd<A>(x[i]);
-}
-template <Act A>
-__global__ void act_fwd_kernel4(float4* y, const float4* x, int64_t n4) {
-  MDMT_GRID_STRIDE(i, n4) {
-    float4 v = x[i];
-    y[i] = make_float4(fwd<A>(v.x), fwd<A>(v.y), fwd<A>(v.z), fwd<A>(v.w));
+// One item = V elements (a 16-byte vector of T when the length and pointers allow, else 1).
+template <Act A, class T, int V>
+__global__ void act_fwd_kernel(T* y, const T* x, int64_t items) {
+  MDMT_GRID_STRIDE(i, items) {
+    float f[V];
+    load_f<T, V>(f, x, i * V);
+#pragma unroll
+    for (int v = 0; v < V; ++v) f[v] = fwd<A>(f[v]);
+    store_f<T, V>(y, i * V, f);
   }
 }
-template <Act A>
-__global__ void act_bwd_kernel(float* dx, const float* dy, const float* t, int64_t n) {
-  MDMT_GRID_STRIDE(i, n) dx[i] = bwd<A>(dy[i], t[i]);
-}
-template <Act A>
-__global__ void act_bwd_kernel4(float4* dx, const float4* dy, const float4* t, int64_t n4) {
-  MDMT_GRID_STRIDE(i, n4) {
-    float4 g = dy[i], v = t[i];
-    dx[i] = make_float4(bwd<A>(g.x, v.x), bwd<A>(g.y, v.y), bwd<A>(g.z, v.z), bwd<A>(g.w, v.w));
+template <Act A, class T, int V>
+__global__ void act_bwd_kernel(T* dx, const T* dy, const T* t, int64_t items) {
+  MDMT_GRID_STRIDE(i, items) {
+    float g[V], u[V];
+    load_f<T, V>(g, dy, i * V);
+    load_f<T, V>(u, t, i * V);
+#pragma unroll
+    for (int v = 0; v < V; ++v) g[v] = bwd<A>(g[v], u[v]);
+    store_f<T, V>(dx, i * V, g);
   }
 }
 
-static bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
-
-template <Act A>
-static void launch_fwd(float* y, const float* x, int64_t n, cudaStream_t s) {
-  if (n % 4 == 0 && aligned16(y) && aligned16(x))
-    act_fwd_kernel4<A><<<grid_for(n / 4), kBlock, 0, s>>>(reinterpret_cast<float4*>(y), reinterpret_cast<const float4*>(x), n / 4);
+template <Act A, class T>
+static void launch_fwd(T* y, const T* x, int64_t n, cudaStream_t s) {
+  constexpr int V = 16 / sizeof(T);
+  if (n % V == 0 && aligned16(y) && aligned16(x))
+    act_fwd_kernel<A, T, V><<<grid_for(n / V), kBlock, 0, s>>>(y, x, n / V);
   else
-    act_fwd_kernel<A><<<grid_for(n), kBlock, 0, s>>>(y, x, n);
+    act_fwd_kernel<A, T, 1><<<grid_for(n), kBlock, 0, s>>>(y, x, n);
 }
-template <Act A>
-static void launch_bwd(float* dx, const float* dy, const float* t, int64_t n, cudaStream_t s) {
-  if (n % 4 == 0 && aligned16(dx) && aligned16(dy) && aligned16(t))
-    act_bwd_kernel4<A><<<grid_for(n / 4), kBlock, 0, s>>>(reinterpret_cast<float4*>(dx), reinterpret_cast<const float4*>(dy),
-                                                           reinterpret_cast<const float4*>(t), n / 4);
+template <Act A, class T>
+static void launch_bwd(T* dx, const T* dy, const T* t, int64_t n, cudaStream_t s) {
+  constexpr int V = 16 / sizeof(T);
+  if (n % V == 0 && aligned16(dx) && aligned16(dy) && aligned16(t))
+    act_bwd_kernel<A, T, V><<<grid_for(n / V), kBlock, 0, s>>>(dx, dy, t, n / V);
   else
-    act_bwd_kernel<A><<<grid_for(n), kBlock, 0, s>>>(dx, dy, t, n);
+    act_bwd_kernel<A, T, 1><<<grid_for(n), kBlock, 0, s>>>(dx, dy, t, n);
 }
 
-cudaError_t act_fwd(float* y, const float* x, int64_t n, Act a, cudaStream_t s) {
+template <class T>
+static cudaError_t act_fwd_t(T* y, const T* x, int64_t n, Act a, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
   switch (a) {
     case Act::Relu: launch_fwd<Act::Relu>(y, x, n, s); break;
@@ -88,7 +89,8 @@ cudaError_t act_fwd(float* y, const float* x, int64_t n, Act a, cudaStream_t s) 
   return launched();
 }
 
-cudaError_t act_bwd(float* dx, const float* dy, const float* t, int64_t n, Act a, cudaStream_t s) {
+template <class T>
+static cudaError_t act_bwd_t(T* dx, const T* dy, const T* t, int64_t n, Act a, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
   switch (a) {
     case Act::Relu: launch_bwd<Act::Relu>(dx, dy, t, n, s); break;
@@ -101,13 +103,30 @@ cudaError_t act_bwd(float* dx, const float* dy, const float* t, int64_t n, Act a
   return launched();
 }
 
-__global__ void affine_kernel(float* y, const float* x, float alpha, float beta, int64_t n) {
-  MDMT_GRID_STRIDE(i, n) y[i] = alpha * x[i] + beta;
+cudaError_t act_fwd(float* y, const float* x, int64_t n, Act a, cudaStream_t s) { return act_fwd_t(y, x, n, a, s); }
+cudaError_t act_bwd(float* dx, const float* dy, const float* t, int64_t n, Act a, cudaStream_t s) {
+  return act_bwd_t(dx, dy, t, n, a, s);
+}
+cudaError_t act_fwd_bf16(void* y, const void* x, int64_t n, Act a, cudaStream_t s) {
+  return act_fwd_t(static_cast<bf16*>(y), static_cast<const bf16*>(x), n, a, s);
+}
+cudaError_t act_bwd_bf16(void* dx, const void* dy, const void* t, int64_t n, Act a, cudaStream_t s) {
+  return act_bwd_t(static_cast<bf16*>(dx), static_cast<const bf16*>(dy), static_cast<const bf16*>(t), n, a, s);
+}
+
+template <class T>
+__global__ void affine_kernel(T* y, const T* x, float alpha, float beta, int64_t n) {
+  MDMT_GRID_STRIDE(i, n) y[i] = from_f<T>(alpha * to_f(x[i]) + beta);
 }
 
 cudaError_t affine(float* y, const float* x, float alpha, float beta, int64_t n, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
   affine_kernel<<<grid_for(n), kBlock, 0, s>>>(y, x, alpha, beta, n);
+  return launched();
+}
+cudaError_t affine_bf16(void* y, const void* x, float alpha, float beta, int64_t n, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  affine_kernel<<<grid_for(n), kBlock, 0, s>>>(static_cast<bf16*>(y), static_cast<const bf16*>(x), alpha, beta, n);
   return launched();
 }
 

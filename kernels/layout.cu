@@ -1,6 +1,9 @@
 // concat / split (as strided 2-D block copies), channel_shuffle, pad2d and its backward
 // (docs/ops.md "layout"). transpose and expand use gather() in elementwise.cu.
+// channel_shuffle moves 4- or 2-byte elements (fp32 / bf16); in NHWC it is the same kernel
+// over N·H·W one-pixel images.
 #include "common.cuh"
+#include "mixed.h"
 
 namespace mdmt {
 namespace k {
@@ -39,7 +42,8 @@ cudaError_t copy2d_bytes(void* y, int64_t ld_y, const void* x, int64_t ld_x, int
 }
 
 // y[n, j*g + i] = x[n, i*(C/g) + j]  (view (N, g, C/g) -> transpose -> flatten)
-__global__ void shuffle_kernel(float* y, const float* x, int64_t C, int64_t HW, int64_t g, int64_t n) {
+template <class T>
+__global__ void shuffle_kernel(T* y, const T* x, int64_t C, int64_t HW, int64_t g, int64_t n) {
   const int64_t cpg = C / g;
   MDMT_GRID_STRIDE(o, n) {
     int64_t hw = o % HW, t = o / HW;
@@ -54,7 +58,15 @@ cudaError_t channel_shuffle(float* y, const float* x, int64_t N, int64_t C, int6
   int64_t n = N * C * HW;
   if (n <= 0) return cudaSuccess;
   if (groups <= 0 || C % groups != 0) return cudaErrorInvalidValue;
-  shuffle_kernel<<<grid_for(n), kBlock, 0, s>>>(y, x, C, HW, groups, n);
+  shuffle_kernel<<<grid_for(n), kBlock, 0, s>>>(reinterpret_cast<uint32_t*>(y), reinterpret_cast<const uint32_t*>(x), C, HW, groups, n);
+  return launched();
+}
+
+cudaError_t channel_shuffle_2b(void* y, const void* x, int64_t N, int64_t C, int64_t HW, int64_t groups, cudaStream_t s) {
+  int64_t n = N * C * HW;
+  if (n <= 0) return cudaSuccess;
+  if (groups <= 0 || C % groups != 0) return cudaErrorInvalidValue;
+  shuffle_kernel<<<grid_for(n), kBlock, 0, s>>>(static_cast<uint16_t*>(y), static_cast<const uint16_t*>(x), C, HW, groups, n);
   return launched();
 }
 

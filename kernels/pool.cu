@@ -3,7 +3,7 @@
 // divisor for avg). Backward of max and avg scatter with atomicAdd into a zeroed dx.
 #include <math.h>
 
-#include "common.cuh"
+#include "lowp.cuh"
 
 namespace mdmt {
 namespace k {
@@ -151,6 +151,50 @@ cudaError_t global_avgpool_bwd(float* dx, const float* dy, int64_t NC, int64_t H
   if (n <= 0) return cudaSuccess;
   gap_bwd_kernel<<<grid_for(n), kBlock, 0, s>>>(dx, dy, HW, 1.0f / static_cast<float>(HW), n);
   return launched();
+}
+
+// ---- NHWC: x[n, hw, c], channels contiguous ------------------------------------------------
+// One thread per (n, c) sums its HW values in fp32; the threads of a block read one row of
+// channels at a time, so every load is coalesced.
+template <class T>
+__global__ void gap_nhwc_kernel(T* y, const T* x, int64_t HW, int64_t C) {
+  const int64_t n = blockIdx.x, c = blockIdx.y * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (c >= C) return;
+  const T* p = x + n * HW * C + c;
+  float acc = 0.f;
+  for (int64_t j = 0; j < HW; ++j) acc += to_f(p[j * C]);
+  y[n * C + c] = from_f<T>(acc / static_cast<float>(HW));
+}
+
+template <class T>
+__global__ void gap_nhwc_bwd_kernel(T* dx, const T* dy, int64_t HW, int64_t C, float inv, int64_t n) {
+  MDMT_GRID_STRIDE(i, n) {
+    const int64_t c = i % C, b = i / (HW * C);
+    dx[i] = from_f<T>(to_f(dy[b * C + c]) * inv);
+  }
+}
+
+cudaError_t global_avgpool_nhwc(void* y, const void* x, int dt, int64_t N, int64_t HW, int64_t C, cudaStream_t s) {
+  if (N * C <= 0) return cudaSuccess;
+  if (HW <= 0 || N > 0x7fffffffLL || (C + kBlock - 1) / kBlock > 65535) return cudaErrorInvalidValue;
+  return by_dtype(dt, [&](auto tag) {
+    using T = decltype(tag);
+    dim3 grid(static_cast<unsigned>(N), static_cast<unsigned>((C + kBlock - 1) / kBlock));
+    gap_nhwc_kernel<<<grid, kBlock, 0, s>>>(static_cast<T*>(y), static_cast<const T*>(x), HW, C);
+    return launched();
+  });
+}
+
+cudaError_t global_avgpool_bwd_nhwc(void* dx, const void* dy, int dt, int64_t N, int64_t HW, int64_t C,
+                                    cudaStream_t s) {
+  const int64_t n = N * HW * C;
+  if (n <= 0) return cudaSuccess;
+  return by_dtype(dt, [&](auto tag) {
+    using T = decltype(tag);
+    gap_nhwc_bwd_kernel<<<grid_for(n), kBlock, 0, s>>>(static_cast<T*>(dx), static_cast<const T*>(dy), HW, C,
+                                                       1.0f / static_cast<float>(HW), n);
+    return launched();
+  });
 }
 
 }  // namespace k
