@@ -54,6 +54,16 @@ struct OpCtx {
                              // stats) document which outputs they read as well as write
   Attrs attrs;
   Device device;
+  // Per-run scalars a CUDA-graph plan stages on the device (native/core/plan_replay.h):
+  // attribute name -> address of its double; empty otherwise. Kernels with per-run
+  // attributes (adam's lr and bias corrections, dropout's seed) read them there when present,
+  // so a captured graph replays each run's values.
+  std::vector<std::pair<std::string, const double*>> device_scalars;
+  const double* device_scalar(const std::string& attr) const {
+    for (const auto& [k, p] : device_scalars)
+      if (k == attr) return p;
+    return nullptr;
+  }
 
   // Validation helpers: each throws MdmtException naming the op and the argument.
   void expect_counts(size_t n_in_min, size_t n_in_max, size_t n_out_min, size_t n_out_max) const;

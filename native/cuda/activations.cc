@@ -2,6 +2,7 @@
 // native/ops/activations.h).
 #include "../ops/activations.h"
 #include "common.h"
+#include "lowp.h"
 
 namespace mdmt {
 namespace cuda {
@@ -22,16 +23,16 @@ void act_bwd(OpCtx& c, const ActivationSpec& s) {
 
 }  // namespace
 
-MDMT_REGISTER_SPEC_OP("relu", CUDA, activation_spec, act_fwd<k::Act::Relu>);
-MDMT_REGISTER_SPEC_OP("relu_bwd", CUDA, activation_bwd_spec, act_bwd<k::Act::Relu>);
-MDMT_REGISTER_SPEC_OP("relu6", CUDA, activation_spec, act_fwd<k::Act::Relu6>);
-MDMT_REGISTER_SPEC_OP("relu6_bwd", CUDA, activation_bwd_spec, act_bwd<k::Act::Relu6>);
-MDMT_REGISTER_SPEC_OP("silu", CUDA, activation_spec, act_fwd<k::Act::Silu>);
-MDMT_REGISTER_SPEC_OP("silu_bwd", CUDA, activation_bwd_spec, act_bwd<k::Act::Silu>);
-MDMT_REGISTER_SPEC_OP("sigmoid", CUDA, activation_spec, act_fwd<k::Act::Sigmoid>);
-MDMT_REGISTER_SPEC_OP("sigmoid_bwd", CUDA, activation_bwd_spec, act_bwd<k::Act::Sigmoid>);
-MDMT_REGISTER_SPEC_OP("hardswish", CUDA, activation_spec, act_fwd<k::Act::Hardswish>);
-MDMT_REGISTER_SPEC_OP("hardswish_bwd", CUDA, activation_bwd_spec, act_bwd<k::Act::Hardswish>);
+MDMT_REGISTER_LOWP_OP("relu", activation_spec, act_fwd<k::Act::Relu>, (activation_lowp_of<k::Act::Relu, false>));
+MDMT_REGISTER_LOWP_OP("relu_bwd", activation_bwd_spec, act_bwd<k::Act::Relu>, (activation_lowp_of<k::Act::Relu, true>));
+MDMT_REGISTER_LOWP_OP("relu6", activation_spec, act_fwd<k::Act::Relu6>, (activation_lowp_of<k::Act::Relu6, false>));
+MDMT_REGISTER_LOWP_OP("relu6_bwd", activation_bwd_spec, act_bwd<k::Act::Relu6>, (activation_lowp_of<k::Act::Relu6, true>));
+MDMT_REGISTER_LOWP_OP("silu", activation_spec, act_fwd<k::Act::Silu>, (activation_lowp_of<k::Act::Silu, false>));
+MDMT_REGISTER_LOWP_OP("silu_bwd", activation_bwd_spec, act_bwd<k::Act::Silu>, (activation_lowp_of<k::Act::Silu, true>));
+MDMT_REGISTER_LOWP_OP("sigmoid", activation_spec, act_fwd<k::Act::Sigmoid>, (activation_lowp_of<k::Act::Sigmoid, false>));
+MDMT_REGISTER_LOWP_OP("sigmoid_bwd", activation_bwd_spec, act_bwd<k::Act::Sigmoid>, (activation_lowp_of<k::Act::Sigmoid, true>));
+MDMT_REGISTER_LOWP_OP("hardswish", activation_spec, act_fwd<k::Act::Hardswish>, (activation_lowp_of<k::Act::Hardswish, false>));
+MDMT_REGISTER_LOWP_OP("hardswish_bwd", activation_bwd_spec, act_bwd<k::Act::Hardswish>, (activation_lowp_of<k::Act::Hardswish, true>));
 
 }  // namespace cuda
 }  // namespace mdmt

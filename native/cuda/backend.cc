@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "capture.h"
 #include "common.h"
 #include "dynload/loader.h"
 
@@ -329,12 +330,15 @@ DeviceCtx& device_ctx(const Device& dev, const std::string& op) {
 }
 
 void* device_alloc(const Device& dev, size_t bytes, const std::string& op) {
+  // while a plan is captured into a CUDA graph its workspaces come from the graph's own pool
+  if (CaptureScope* s = CaptureScope::current(dev.index)) return s->alloc(bytes, op);
   std::lock_guard<std::mutex> lk(mu());
   Device_& d = get(dev, op);
   return alloc_block(d, dev, bytes, op);
 }
 
 void device_free(const Device& dev, void* p) noexcept {
+  if (CaptureScope* s = CaptureScope::current(dev.index); s && s->owns(p)) return s->release(p);
   std::lock_guard<std::mutex> lk(mu());
   if (!p || dev.index < 0 || dev.index >= device_count()) return;
   Device_& d = dev_state(dev.index);

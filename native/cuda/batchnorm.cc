@@ -3,6 +3,7 @@
 // our kernels (kernels/batchnorm.cu).
 #include "../ops/batchnorm.h"
 #include "common.h"
+#include "lowp.h"
 
 namespace mdmt {
 namespace cuda {
@@ -52,11 +53,11 @@ void batchnorm_bwd(OpCtx& c, const BatchnormSpec& s) {
 
 }  // namespace
 
-MDMT_REGISTER_SPEC_OP("batchnorm_train", CUDA, channel_limit<batchnorm_train_spec>, batchnorm_train);
-MDMT_REGISTER_SPEC_OP("batchnorm_eval", CUDA, channel_limit<batchnorm_eval_spec>, batchnorm_eval);
-MDMT_REGISTER_SPEC_OP("batchnorm_bwd", CUDA, channel_limit<batchnorm_bwd_spec>, batchnorm_bwd);
-MDMT_REGISTER_SPEC_OP("batchnorm_act_train", CUDA, channel_limit<batchnorm_act_train_spec>, batchnorm_train);
-MDMT_REGISTER_SPEC_OP("batchnorm_act_bwd", CUDA, channel_limit<batchnorm_act_bwd_spec>, batchnorm_bwd);
+MDMT_REGISTER_LOWP_OP("batchnorm_train", channel_limit<batchnorm_train_spec>, batchnorm_train, batchnorm_lowp);
+MDMT_REGISTER_LOWP_OP("batchnorm_eval", channel_limit<batchnorm_eval_spec>, batchnorm_eval, batchnorm_lowp);
+MDMT_REGISTER_LOWP_OP("batchnorm_bwd", channel_limit<batchnorm_bwd_spec>, batchnorm_bwd, batchnorm_lowp);
+MDMT_REGISTER_LOWP_OP("batchnorm_act_train", channel_limit<batchnorm_act_train_spec>, batchnorm_train, batchnorm_lowp);
+MDMT_REGISTER_LOWP_OP("batchnorm_act_bwd", channel_limit<batchnorm_act_bwd_spec>, batchnorm_bwd, batchnorm_lowp);
 
 }  // namespace cuda
 }  // namespace mdmt

@@ -1,7 +1,10 @@
 // conv2d / conv2d_bwd_data / conv2d_bwd_filter on CUDA through cuDNN (docs/ops.md).
 //
-// Layout: NCHW at the API and, for now, NCHW physically too (cuDNN transposes internally
-// for tensor-core kernels); an NHWC physical layout is the next speed step.
+// Layout and dtype: NCHW fp32 at the API; inside a plan the precision and layout passes
+// (ts/plan/passes) may hand a step bf16 operands and/or `layout: 'nhwc'` (x, y as NHWC, the
+// filter as K·R·S·C): cuDNN then runs tensor-core kernels on bf16 data with fp32 compute,
+// and the bias (fp32) is added by our NHWC kernel. MDMT_DETERMINISTIC=1 admits only
+// deterministic algorithms (bit-reproducible runs: graph replay == uncaptured replay).
 // Plan cache: one entry per (device, dtype, layout, x shape, w shape, stride, padding,
 // dilation, groups, TF32) holding the cuDNN descriptors and, per direction, the algorithm
 // chosen by cudnnFind*Ex the first time the configuration runs (autotuning on the real
@@ -20,6 +23,8 @@
 
 #include "../ops/conv2d.h"
 #include "common.h"
+#include "lowp.h"
+#include "mixed.h"
 
 namespace mdmt {
 namespace cuda {
@@ -46,6 +51,7 @@ struct Plan {
   int algo[3] = {0, 0, 0};
   size_t ws[3] = {0, 0, 0};
   cudnnMathType_t math[3] = {CUDNN_DEFAULT_MATH, CUDNN_DEFAULT_MATH, CUDNN_DEFAULT_MATH};
+  bool low = false;  // bf16 data: tensor ops are bf16 ones, not TF32
 };
 
 using Key = std::array<int64_t, 20>;
@@ -59,10 +65,35 @@ std::map<Key, std::unique_ptr<Plan>>& cache() {
   return *m;
 }
 
-Plan& plan_for(const std::string& op, int dev, const Conv2dSpec& g) {
+// The storage of a call: fp32 or bf16 (every operand but the bias alike) and the layout.
+struct Form {
+  DType dt;
+  bool nhwc;
+};
+
+// The call's form; its two operands and its output (a, b -> out) must share one float dtype.
+Form form_of(const OpCtx& c) {
+  const Tensor &a = *c.in[0], &b = *c.in[1], &out = *c.out[0];
+  const Form f{a.dtype, nhwc_layout(c)};
+  if (f.dt != DType::F32 && f.dt != DType::BF16)
+    MDMT_FAIL(code::kDType, c.op, "input 0 must be float32 or bfloat16, got " << dtype_name(f.dt));
+  if (b.dtype != f.dt || out.dtype != f.dt)
+    MDMT_FAIL(code::kDType, c.op, "inputs and output must share one dtype, got " << dtype_name(f.dt) << ", " << dtype_name(b.dtype)
+                                                                                 << " -> " << dtype_name(out.dtype));
+  return f;
+}
+
+bool deterministic_only() {
+  const char* e = std::getenv("MDMT_DETERMINISTIC");
+  return e && std::strcmp(e, "1") == 0;
+}
+
+Plan& plan_for(const std::string& op, int dev, const Conv2dSpec& g, Form f) {
   const bool tf32 = tf32_enabled();
-  Key key = {dev, static_cast<int64_t>(DType::F32), 0 /* NCHW */, g.N, g.C, g.H, g.W, g.K, g.R, g.S,
-             g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.G, tf32 ? 1 : 0, 0, 0};
+  const cudnnDataType_t dt = f.dt == DType::BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+  const cudnnTensorFormat_t fmt = f.nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+  Key key = {dev, static_cast<int64_t>(f.dt), f.nhwc ? 1 : 0, g.N, g.C, g.H, g.W, g.K, g.R, g.S,
+             g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.G, tf32 ? 1 : 0, deterministic_only() ? 1 : 0, 0};
   std::lock_guard<std::mutex> lk(cache_mu());
   auto it = cache().find(key);
   if (it != cache().end()) return *it->second;
@@ -71,13 +102,14 @@ Plan& plan_for(const std::string& op, int dev, const Conv2dSpec& g) {
   cudnnCheck(op, cudnnCreateTensorDescriptor(&p->y));
   cudnnCheck(op, cudnnCreateFilterDescriptor(&p->w));
   cudnnCheck(op, cudnnCreateConvolutionDescriptor(&p->conv));
-  cudnnCheck(op, cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)g.N, (int)g.C, (int)g.H, (int)g.W));
-  cudnnCheck(op, cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)g.N, (int)g.K, (int)g.P, (int)g.Q));
-  cudnnCheck(op, cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, (int)g.K, (int)g.Cg, (int)g.R, (int)g.S));
+  cudnnCheck(op, cudnnSetTensor4dDescriptor(p->x, fmt, dt, (int)g.N, (int)g.C, (int)g.H, (int)g.W));
+  cudnnCheck(op, cudnnSetTensor4dDescriptor(p->y, fmt, dt, (int)g.N, (int)g.K, (int)g.P, (int)g.Q));
+  cudnnCheck(op, cudnnSetFilter4dDescriptor(p->w, dt, fmt, (int)g.K, (int)g.Cg, (int)g.R, (int)g.S));
   cudnnCheck(op, cudnnSetConvolution2dDescriptor(p->conv, (int)g.ph, (int)g.pw, (int)g.sh, (int)g.sw, (int)g.dh, (int)g.dw,
                                                  CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   cudnnCheck(op, cudnnSetConvolutionGroupCount(p->conv, (int)g.G));
-  cudnnCheck(op, cudnnSetConvolutionMathType(p->conv, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  p->low = f.dt == DType::BF16;
+  cudnnCheck(op, cudnnSetConvolutionMathType(p->conv, p->low ? CUDNN_TENSOR_OP_MATH : tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
   int n, c, h, w;
   cudnnCheck(op, cudnnGetConvolution2dForwardOutputDim(p->conv, p->x, p->w, &n, &c, &h, &w));
   if (n != g.N || c != g.K || h != g.P || w != g.Q)
@@ -102,12 +134,13 @@ bool pick(Plan& p, Dir dir, const Perf* perf, int n, size_t limit) {
   const bool tf32 = tf32_enabled();
   for (int i = 0; i < n; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > limit) continue;
+    if (deterministic_only() && perf[i].determinism != CUDNN_DETERMINISTIC) continue;
     // strict fp32 (MDMT_TF32=0): no tensor-op algorithm (on fp32 data that means TF32)
-    if (!tf32 && (perf[i].mathType == CUDNN_TENSOR_OP_MATH || perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
+    if (!p.low && !tf32 && (perf[i].mathType == CUDNN_TENSOR_OP_MATH || perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
       continue;
     p.algo[dir] = static_cast<int>(perf[i].algo);
     p.ws[dir] = perf[i].memory;
-    p.math[dir] = tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
+    p.math[dir] = p.low || tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
     p.found[dir] = true;
     return true;
   }
@@ -226,20 +259,23 @@ void convolve(OpCtx& c, const Conv2dSpec& g) {
   const Tensor& b = *c.in[1];
   Tensor& out = *c.out[0];
   const float* bias = D == kFwd && g.bias ? cfp(*c.in[2]) : nullptr;
+  const Form f = form_of(c);
+  const bool plain = f.dt == DType::F32 && !f.nhwc;  // our depthwise kernels and NCHW bias serve only this form
+  if (bias && !plain && !f.nhwc) MDMT_FAIL(code::kInvalid, c.op, "a bfloat16 conv2d with a bias needs layout 'nhwc'");
   DeviceCtx& d = ctx_of(c);
   if (out.numel() == 0) return;
   if (a.numel() == 0 || b.numel() == 0) {
     cudaCheck(c.op, cudaMemsetAsync(out.raw(), 0, out.nbytes(), d.stream));
   } else {
-    Plan& p = plan_for(c.op, d.index, g);
-    const bool own = g.depthwise() && force_own();
+    Plan& p = plan_for(c.op, d.index, g, f);
+    const bool own = plain && g.depthwise() && force_own();
     if (!own && !p.found[D] && !p.refused[D]) {
       size_t lim = 0;
       auto ws = tuning_ws(c.device, c.op, &lim);
       typename Direction<D>::Perf perf[16];
       int n = 0;
       cudnnStatus_t st = Direction<D>::find(d, p, a.raw(), b.raw(), out.raw(), perf, &n, ws->get(), lim);
-      settle(c.op, p, D, st, perf, n, lim, g.depthwise(), g);
+      settle(c.op, p, D, st, perf, n, lim, plain && g.depthwise(), g);
     }
     if (own || p.refused[D]) {  // (our depthwise forward adds the bias itself)
       cudaCheck(c.op, Direction<D>::own(fp(out), cfp(a), cfp(b), bias, own_conv(g), d.stream));
@@ -249,14 +285,17 @@ void convolve(OpCtx& c, const Conv2dSpec& g) {
     Scratch ws(c.device, p.ws[D], c.op);
     Direction<D>::compute(c.op, d, p, a.raw(), b.raw(), out.raw(), ws.get(), ws.size());
   }
-  if (bias) cudaCheck(c.op, k::channel_binary(fp(out), cfp(out), bias, g.N, g.K, g.P * g.Q, k::Bin::Add, d.stream));
+  if (bias && plain) cudaCheck(c.op, k::channel_binary(fp(out), cfp(out), bias, g.N, g.K, g.P * g.Q, k::Bin::Add, d.stream));
+  else if (bias) cudaCheck(c.op, k::channel_binary_nhwc(out.raw(), out.raw(), bias, f.dt == DType::BF16 ? k::kBF16 : k::kF32,
+                                                        g.N * g.P * g.Q, g.K, k::Bin::Add, d.stream));
 }
 
 }  // namespace
 
-MDMT_REGISTER_SPEC_OP("conv2d", CUDA, conv2d_prepare, convolve<kFwd>);
-MDMT_REGISTER_SPEC_OP("conv2d_bwd_data", CUDA, bwd_data_prepare, convolve<kBwdData>);
-MDMT_REGISTER_SPEC_OP("conv2d_bwd_filter", CUDA, bwd_filter_prepare, convolve<kBwdFilter>);
+// (a bf16 / NHWC call is checked by the family contract on its fp32 view, native/cuda/lowp.h)
+MDMT_REGISTER_SPEC_OP("conv2d", CUDA, fp32_viewed<conv2d_prepare>, convolve<kFwd>);
+MDMT_REGISTER_SPEC_OP("conv2d_bwd_data", CUDA, fp32_viewed<bwd_data_prepare>, convolve<kBwdData>);
+MDMT_REGISTER_SPEC_OP("conv2d_bwd_filter", CUDA, fp32_viewed<bwd_filter_prepare>, convolve<kBwdFilter>);
 
 }  // namespace cuda
 }  // namespace mdmt

@@ -2,14 +2,21 @@
 // native/ops/dropout.h), bit-identical to the CPU's.
 #include "../ops/dropout.h"
 #include "common.h"
+#include "mixed.h"
 
 namespace mdmt {
 namespace cuda {
 namespace {
 
 void dropout(OpCtx& c, const DropoutSpec& s) {
-  const auto [lo, hi] = s.key();
   DeviceCtx& d = ctx_of(c);
+  const double *dlo = c.device_scalar("seed_lo"), *dhi = c.device_scalar("seed_hi");
+  if (dlo && dhi) {  // a CUDA-graph plan: the seed of each run from its staged scalars
+    cudaCheck(c.op, k::dropout_capturable(fp(*c.out[0]), static_cast<uint8_t*>(c.out[1]->raw()), cfp(*c.in[0]), s.n, s.p,
+                                          dlo, dhi, d.stream));
+    return;
+  }
+  const auto [lo, hi] = s.key();
   cudaCheck(c.op, k::dropout(fp(*c.out[0]), static_cast<uint8_t*>(c.out[1]->raw()), cfp(*c.in[0]), s.n, s.p, lo, hi,
                              d.stream));
 }

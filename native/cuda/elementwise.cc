@@ -2,6 +2,7 @@
 // native/ops/elementwise.h, so both backends reject the same inputs the same way).
 #include "../ops/elementwise.h"
 #include "common.h"
+#include "lowp.h"
 
 namespace mdmt {
 namespace cuda {
@@ -72,11 +73,11 @@ void expand(OpCtx& c, const ExpandSpec& s) {
 
 }  // namespace
 
-MDMT_REGISTER_SPEC_OP("add", CUDA, binary_spec, binary<k::Bin::Add>);
-MDMT_REGISTER_SPEC_OP("sub", CUDA, binary_spec, binary<k::Bin::Sub>);
-MDMT_REGISTER_SPEC_OP("mul", CUDA, binary_spec, binary<k::Bin::Mul>);
-MDMT_REGISTER_SPEC_OP("affine", CUDA, affine_spec, affine);
-MDMT_REGISTER_SPEC_OP("expand", CUDA, expand_spec, expand);
+MDMT_REGISTER_LOWP_OP("add", binary_spec, binary<k::Bin::Add>, binary_lowp_of<k::Bin::Add>);
+MDMT_REGISTER_LOWP_OP("sub", binary_spec, binary<k::Bin::Sub>, binary_lowp_of<k::Bin::Sub>);
+MDMT_REGISTER_LOWP_OP("mul", binary_spec, binary<k::Bin::Mul>, binary_lowp_of<k::Bin::Mul>);
+MDMT_REGISTER_LOWP_OP("affine", affine_spec, affine, affine_lowp);
+MDMT_REGISTER_LOWP_OP("expand", expand_spec, expand, expand_lowp);
 
 }  // namespace cuda
 }  // namespace mdmt

@@ -6,6 +6,7 @@
 
 #include "../ops/layout.h"
 #include "common.h"
+#include "lowp.h"
 
 namespace mdmt {
 namespace cuda {
@@ -70,9 +71,9 @@ void pad2d_bwd(OpCtx& c, const PadSpec& p) {
 
 }  // namespace
 
-MDMT_REGISTER_SPEC_OP("concat", CUDA, concat_spec, concat);
-MDMT_REGISTER_SPEC_OP("split", CUDA, split_spec, split);
-MDMT_REGISTER_SPEC_OP("channel_shuffle", CUDA, (four_byte<ShuffleSpec, channel_shuffle_spec>), channel_shuffle);
+MDMT_REGISTER_LOWP_OP("concat", concat_spec, concat, layout_lowp);
+MDMT_REGISTER_LOWP_OP("split", split_spec, split, layout_lowp);
+MDMT_REGISTER_LOWP_OP("channel_shuffle", (four_byte<ShuffleSpec, channel_shuffle_spec>), channel_shuffle, layout_lowp);
 MDMT_REGISTER_SPEC_OP("transpose", CUDA, (four_byte<TransposeSpec, transpose_spec>), transpose);
 MDMT_REGISTER_SPEC_OP("pad2d", CUDA, pad2d_spec, pad2d);
 MDMT_REGISTER_SPEC_OP("pad2d_bwd", CUDA, pad2d_bwd_spec, pad2d_bwd);

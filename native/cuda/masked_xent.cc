@@ -2,9 +2,12 @@
 // launches (rows, then a deterministic reduction), then a 8-byte read-back of the validity
 // flag so a bad mask or an active row with an out-of-range label throws exactly as on the
 // CPU. That read-back waits for the stream: the loss is read every step anyway, so it
-// costs no extra sync in training. (Inside a captured step plan the check would move into
-// the plan's epilogue.)
+// costs no extra sync in training. Inside a plan captured as a CUDA graph no read-back may
+// wait: the check is deferred (native/cuda/capture.h) and the next run of the plan throws
+// the same error; the step's loss is NaN meanwhile (kernels/masked_xent.cu), so the last
+// step cannot hide one.
 #include "../ops/masked_xent.h"
+#include "capture.h"
 #include "common.h"
 
 namespace mdmt {
@@ -35,6 +38,15 @@ void masked_xent_fwd_bwd(OpCtx& c, const MaskedXentSpec& s) {
   cudaCheck(c.op, k::masked_xent_fwd_bwd(fp(loss), fp(dz), static_cast<int32_t*>(flag.get()), cfp(z),
                                          static_cast<const int32_t*>(lab.raw()), cfp(msk), N, C, s.masked,
                                          ws.get(), d.stream));
+  if (CaptureScope* cs = CaptureScope::current(d.index)) {
+    cs->defer_check(static_cast<const int32_t*>(flag.get()), 2, code::kInvalid, c.op, [C](const int32_t* bad) {
+      std::ostringstream os;
+      if (bad[1] == 2) os << "input 'mask' must be 0 or 1, row " << bad[0] - 1 << " is not";
+      else os << "input 'labels': row " << bad[0] - 1 << " is active with a label outside [0, " << C << ")";
+      return os.str();
+    });
+    return;
+  }
   int32_t bad[2] = {0, 0};
   cudaCheck(c.op, cudaMemcpyAsync(bad, flag.get(), sizeof(bad), cudaMemcpyDeviceToHost, d.stream));
   cudaCheck(c.op, cudaStreamSynchronize(d.stream));

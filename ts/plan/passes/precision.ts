@@ -4,7 +4,8 @@
  * read what its rule asks for.
  *
  *   lower    compute in the low dtype (bf16): convolutions and matmuls, where tensor cores
- *            pay; the kernels accumulate in fp32 (cuDNN/cuBLAS compute type float)
+ *            pay; the kernels accumulate in fp32 (cuDNN/cuBLAS compute type float); a
+ *            convolution's bias stays fp32 (fp32In: our kernel adds it in fp32)
  *   fp32     everything float in fp32: the loss (softmax + NLL), general reductions (sum,
  *            mean: bias gradients, loss terms), the optimisers (fp32 master weights, fp32
  *            Adam moments, gradients cast back to fp32 before the update)
@@ -31,7 +32,8 @@ import { addValue, Graph, Pass, Step } from '../graph';
 import { Conversions, isFloat } from './convert';
 
 export type DtypeRule =
-  | { rule: 'lower' | 'fp32' | 'keep' }
+  | { rule: 'fp32' | 'keep' }
+  | { rule: 'lower'; fp32In?: readonly number[] }
   | { rule: 'follow'; of?: number; fp32In?: readonly number[]; fp32Out?: readonly number[] }
   | { rule: 'promote' };
 
@@ -46,7 +48,7 @@ const FOLLOW_SAVED: DtypeRule = { rule: 'follow', of: 1 };
 /** The dtype policy: one row per op (docs/ops.md names the operands the indices refer to). */
 export const DTYPE_POLICY: Record<OpName, DtypeRule> = {
   fill: KEEP, copy: FOLLOW, cast: KEEP, reorder: KEEP,
-  conv2d: LOWER, conv2d_bwd_data: LOWER, conv2d_bwd_filter: LOWER, linear: LOWER, matmul: LOWER,
+  conv2d: { rule: 'lower', fp32In: [2] }, conv2d_bwd_data: LOWER, conv2d_bwd_filter: LOWER, linear: LOWER, matmul: LOWER,
   // x, weight, bias → y, save_mean, save_invstd, running_mean, running_var
   batchnorm_train: { rule: 'follow', fp32In: [1, 2], fp32Out: [1, 2, 3, 4] },
   // x, weight, bias, running_mean, running_var → y
@@ -105,7 +107,7 @@ export function precision(o: PrecisionOptions = {}): Pass {
         for (const o of s.outputs) conv.written(o);
         continue;
       }
-      const fixedIn = new Set(rule.rule === 'follow' ? rule.fp32In ?? [] : []);
+      const fixedIn = new Set('fp32In' in rule ? rule.fp32In ?? [] : []);
       const fixedOut = new Set(rule.rule === 'follow' ? rule.fp32Out ?? [] : []);
       const inputs = s.inputs.map((id, i) =>
         isFloat(g.values.get(id)!) ? conv.dtype(id, fixedIn.has(i) ? 'float32' : dt, steps) : id);
