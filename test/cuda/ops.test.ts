@@ -184,6 +184,8 @@ add({ op: 'channel_shuffle', label: 'g=4 C=12', inputs: [f([1, 12, 2, 5], 165)],
 add({ op: 'transpose', label: 'NCHW->NHWC', inputs: [f([2, 3, 4, 5], 166)], outputs: [out([2, 4, 5, 3])], attrs: { perm: [0, 2, 3, 1] }, tol: EXACT });
 add({ op: 'transpose', label: '2-d', inputs: [f([7, 9], 167)], outputs: [out([9, 7])], attrs: { perm: [1, 0] }, tol: EXACT });
 add({ op: 'pad2d', label: 'asym', inputs: [f([2, 3, 5, 4], 168)], outputs: [out([2, 3, 8, 5])], attrs: { pads: [1, 2, 0, 1], value: -0.5 }, tol: EXACT });
+add({ op: 'reorder', label: 'nchw->nhwc', inputs: [f([2, 19, 5, 7], 175)], outputs: [out([2, 19, 5, 7])], attrs: { from: 'nchw', to: 'nhwc' }, tol: EXACT });
+add({ op: 'reorder', label: 'nhwc->nchw C=3', inputs: [f([3, 3, 9, 4], 176)], outputs: [out([3, 3, 9, 4])], attrs: { from: 'nhwc', to: 'nchw' }, tol: EXACT });
 add({ op: 'pad2d_bwd', label: 'asym', inputs: [f([2, 3, 8, 5], 169)], outputs: [out([2, 3, 5, 4])], attrs: { pads: [1, 2, 0, 1] }, tol: EXACT });
 
 // ---- regularisation: the mask must be bit-identical
