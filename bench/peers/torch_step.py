@@ -4,7 +4,8 @@ its classifier removed, the authors' AFC head Linear(in,128)-ReLU-Dropout-Linear
 ReLU-Dropout-Linear(32,2) and BX head ReLU-Dropout-Linear(in,4), indicator-masked
 cross-entropy divided by the batch size for each task, Adam lr 1e-3 wd 1e-4), batch 128,
 3x256x256, median step time after warm-up (each step ended by a device sync), images/s and
-peak allocated memory. Modes:
+peak allocated and reserved memory (reserved: what the caching allocator held, the
+comparable figure to mdmt's live + cached + graph-pool bytes). Modes:
   fp32    float32 with TF32 allowed (torch.backends.{cuda.matmul,cudnn}.allow_tf32 = True)
   bf16    autocast bfloat16 + channels_last
   graph   bf16 + channels_last with the whole step captured in one CUDA graph (capturable Adam)
@@ -87,6 +88,7 @@ def bench(name, mode, a):
 
     torch.cuda.reset_peak_memory_stats()
     if mode == "graph":
+        # the capture pool holds every activation of the step: its reserved bytes are the graph's footprint
         s = torch.cuda.Stream()
         s.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(s):
@@ -111,7 +113,8 @@ def bench(name, mode, a):
     params = sum(p.numel() for p in model.backbone.parameters())
     return {"model": name, "mode": mode, "batch": N, "size": S, "backbone_params_m": round(params / 1e6, 2),
             "step_ms": round(med, 2), "images_per_s": round(N / med * 1000, 1),
-            "peak_alloc_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)}
+            "peak_alloc_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+            "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 2)}
 
 
 def main():

@@ -13,7 +13,11 @@ import { tensor, Tensor, zeros } from '../../ts/tensor';
 import { Rng } from '../helpers';
 
 export class Builder {
-  readonly g: Graph = { device: 'cpu', values: new Map(), steps: [], inputs: [], outputs: [] };
+  /** a CUDA plan by default (what the precision and layout passes target); the interpreter runs any graph on the CPU */
+  readonly g: Graph;
+  constructor(device = 'cuda:0') {
+    this.g = { device, values: new Map(), steps: [], inputs: [], outputs: [] };
+  }
   private next = 0;
 
   value(name: string, shape: number[], kind: ValueKind = 'temp', dtype: DType = 'float32', t?: Tensor): number {

@@ -143,4 +143,9 @@ test('broadcasting in NHWC computes what NCHW computes (interpreted)', () => {
   wt.dispose();
 });
 
+test('the passes refuse CPU plans unless told which ops take the form (the CPU kernels ignore `layout` and have no bf16)', () => {
+  assert.throws(() => nhwc()(new Builder('cpu').g), /NHWC layout pass targets CUDA plans, this one is on cpu/);
+  assert.throws(() => precision()(new Builder('cpu').g), /bf16 mixed precision targets CUDA plans, this one is on cpu/);
+});
+
 test.run();

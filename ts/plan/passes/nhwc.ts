@@ -20,6 +20,7 @@
  * part of it: reorder converts dtype on the way (a weight's fp32 NCHW master → its bf16 KRSC
  * copy, a bf16 NHWC weight gradient → fp32 NCHW for Adam) in one pass over memory.
  */
+import { check } from '../../errors';
 import { OpName } from '../../ops/names';
 import { consumers, Graph, Layout, Pass, Step } from '../graph';
 import { Conversions, layoutFree, layoutOf } from './convert';
@@ -62,6 +63,8 @@ export function nhwc(o: NhwcOptions = {}): Pass {
   const capable = o.ops ?? CUDA_NHWC_OPS;
   const policy = o.policy ?? LAYOUT_POLICY;
   return (g: Graph): Graph => {
+    // the CPU kernels do not read `layout`: an NHWC step there would compute garbage
+    check(o.ops !== undefined || g.device.startsWith('cuda'), 'EPLAN', 'nhwc', `the NHWC layout pass targets CUDA plans, this one is on ${g.device}`);
     const conv = new Conversions(g);
     const steps: Step[] = [];
     const is4d = (id: number) => g.values.get(id)!.shape.length === 4;

@@ -26,6 +26,7 @@
  * different dtypes and never chain; plan outputs keep their recorded dtype. An op the
  * backend cannot run in the low dtype (`lowOps`) falls back to fp32 with casts around it.
  */
+import { check } from '../../errors';
 import { DType } from '../../native/binding';
 import { OpName } from '../../ops/names';
 import { addValue, Graph, Pass, Step } from '../graph';
@@ -94,6 +95,8 @@ export function precision(o: PrecisionOptions = {}): Pass {
   const lowOps = o.lowOps ?? CUDA_LOW_OPS;
   const policy = o.policy ?? DTYPE_POLICY;
   return (g: Graph): Graph => {
+    // the CPU kernels are fp32 only (their bf16 would be an error at run time, not a fallback)
+    check(o.lowOps !== undefined || g.device.startsWith('cuda'), 'EPLAN', 'precision', `bf16 mixed precision targets CUDA plans, this one is on ${g.device}`);
     const recorded = new Map([...g.values].map(([id, v]) => [id, v.dtype]));
     const conv = new Conversions(g);
     const steps: Step[] = [];
