@@ -55,6 +55,13 @@ cudaError_t channel_binary_nhwc(void* y, const void* x, const float* v, int dt, 
 cudaError_t global_avgpool_nhwc(void* y, const void* x, int dt, int64_t N, int64_t HW, int64_t C, cudaStream_t s);
 cudaError_t global_avgpool_bwd_nhwc(void* dx, const void* dy, int dt, int64_t N, int64_t HW, int64_t C,
                                     cudaStream_t s);
+// max / avg pooling over NHWC maps (Pool2d of kernels.h: NC = N·C; C passed for the stride).
+// The backward passes gather (bit-reproducible) and so need the window: kh..pw set in p.
+cudaError_t maxpool2d_nhwc(void* y, int32_t* idx, const void* x, int dt, int64_t C, const Pool2d& p, cudaStream_t s);
+cudaError_t maxpool2d_bwd_nhwc(void* dx, const void* dy, const int32_t* idx, int dt, int64_t C, const Pool2d& p,
+                               cudaStream_t s);
+cudaError_t avgpool2d_nhwc(void* y, const void* x, int dt, int64_t C, const Pool2d& p, cudaStream_t s);
+cudaError_t avgpool2d_bwd_nhwc(void* dx, const void* dy, int dt, int64_t C, const Pool2d& p, cudaStream_t s);
 // channel_shuffle (kernels.h) for 2-byte elements: NHWC is the same kernel with N·H·W images of 1 pixel.
 cudaError_t channel_shuffle_2b(void* y, const void* x, int64_t N, int64_t C, int64_t HW, int64_t groups,
                                cudaStream_t s);

@@ -197,5 +197,148 @@ cudaError_t global_avgpool_bwd_nhwc(void* dx, const void* dy, int dt, int64_t N,
   });
 }
 
+// ---- max / avg pooling in NHWC (fp32 or bf16): one thread per (output pixel, channel), so a
+// warp reads 32 consecutive channels of each window position. The backward passes gather:
+// each input element sums the outputs whose window covers it (no atomics: bit-reproducible,
+// fp32 sums), which needs the window geometry (kh, kw, sh, sw, ph, pw in p).
+// Output rows oh whose window [oh·s − pad, oh·s − pad + k) covers input row h.
+__device__ __forceinline__ void covering(int64_t h, int64_t k, int64_t s, int64_t pad, int64_t P, int64_t* lo, int64_t* hi) {
+  const int64_t a = h + pad - k + 1;  // oh·s ≥ a
+  *lo = a <= 0 ? 0 : (a + s - 1) / s;
+  *hi = min((h + pad) / s, P - 1);
+}
+
+template <class T>
+__global__ void maxpool_nhwc_kernel(T* y, int32_t* idx, const T* x, Pool2d p, int64_t C, int64_t n) {
+  MDMT_GRID_STRIDE(i, n) {
+    const int64_t c = i % C, t = i / C;
+    const int64_t q = t % p.Q, t2 = t / p.Q;
+    const int64_t pp = t2 % p.P, b = t2 / p.P;
+    int64_t h0 = pp * p.sh - p.ph, w0 = q * p.sw - p.pw;
+    const int64_t h1 = min(h0 + p.kh, p.H), w1 = min(w0 + p.kw, p.W);
+    h0 = max(h0, (int64_t)0);
+    w0 = max(w0, (int64_t)0);
+    const T* img = x + b * p.H * p.W * C + c;
+    float best = -INFINITY;
+    int64_t bi = h0 * p.W + w0;
+    for (int64_t h = h0; h < h1; ++h)
+      for (int64_t w = w0; w < w1; ++w) {
+        const float v = to_f(img[(h * p.W + w) * C]);
+        if (v > best || isnan(v)) {  // first maximum wins; NaN propagates (as NCHW and the CPU)
+          best = v;
+          bi = h * p.W + w;
+        }
+      }
+    y[i] = from_f<T>(best);
+    idx[i] = static_cast<int32_t>(bi);
+  }
+}
+
+// Input element i of an NHWC map and the output windows that may cover it.
+struct Covered {
+  int64_t c, w, h, b, oh0, oh1, ow0, ow1;
+};
+__device__ __forceinline__ Covered covered(int64_t i, const Pool2d& p, int64_t C) {
+  Covered r;
+  r.c = i % C;
+  const int64_t t = i / C;
+  r.w = t % p.W;
+  const int64_t t2 = t / p.W;
+  r.h = t2 % p.H;
+  r.b = t2 / p.H;
+  covering(r.h, p.kh, p.sh, p.ph, p.P, &r.oh0, &r.oh1);
+  covering(r.w, p.kw, p.sw, p.pw, p.Q, &r.ow0, &r.ow1);
+  return r;
+}
+
+template <class T>
+__global__ void maxpool_bwd_nhwc_kernel(T* dx, const T* dy, const int32_t* idx, Pool2d p, int64_t C, int64_t n) {
+  MDMT_GRID_STRIDE(i, n) {
+    const Covered v = covered(i, p, C);
+    const int32_t me = static_cast<int32_t>(v.h * p.W + v.w);
+    float acc = 0.f;
+    for (int64_t oh = v.oh0; oh <= v.oh1; ++oh)
+      for (int64_t ow = v.ow0; ow <= v.ow1; ++ow) {
+        const int64_t o = ((v.b * p.P + oh) * p.Q + ow) * C + v.c;
+        if (idx[o] == me) acc += to_f(dy[o]);
+      }
+    dx[i] = from_f<T>(acc);
+  }
+}
+
+template <class T>
+__global__ void avgpool_nhwc_kernel(T* y, const T* x, Pool2d p, int64_t C, int64_t n) {
+  MDMT_GRID_STRIDE(i, n) {
+    const int64_t c = i % C, t = i / C;
+    const int64_t q = t % p.Q, t2 = t / p.Q;
+    const int64_t pp = t2 % p.P, b = t2 / p.P;
+    int64_t h0, h1, w0, w1;
+    float inv;
+    avg_window(p, pp, q, &h0, &h1, &w0, &w1, &inv);
+    const T* img = x + b * p.H * p.W * C + c;
+    float acc = 0.f;
+    for (int64_t h = h0; h < h1; ++h)
+      for (int64_t w = w0; w < w1; ++w) acc += to_f(img[(h * p.W + w) * C]);
+    y[i] = from_f<T>(acc * inv);
+  }
+}
+
+template <class T>
+__global__ void avgpool_bwd_nhwc_kernel(T* dx, const T* dy, Pool2d p, int64_t C, int64_t n) {
+  MDMT_GRID_STRIDE(i, n) {
+    const Covered v = covered(i, p, C);
+    float acc = 0.f;
+    for (int64_t oh = v.oh0; oh <= v.oh1; ++oh)
+      for (int64_t ow = v.ow0; ow <= v.ow1; ++ow) {
+        int64_t h0, h1, w0, w1;
+        float inv;
+        avg_window(p, oh, ow, &h0, &h1, &w0, &w1, &inv);
+        if (v.h >= h0 && v.h < h1 && v.w >= w0 && v.w < w1) acc += to_f(dy[((v.b * p.P + oh) * p.Q + ow) * C + v.c]) * inv;
+      }
+    dx[i] = from_f<T>(acc);
+  }
+}
+
+// p.NC is N·C here too; C is passed separately (the channel stride of NHWC). `launch(tag, grid)`
+// starts the kernel instantiated for the storage type of dt over n threads.
+template <class F>
+static cudaError_t nhwc_launch(int64_t n, int64_t C, const Pool2d& p, int dt, F&& launch) {
+  if (n <= 0) return cudaSuccess;
+  if (C <= 0 || p.NC % C || p.kh < 1 || p.kw < 1 || p.sh < 1 || p.sw < 1) return cudaErrorInvalidValue;
+  return by_dtype(dt, [&](auto tag) {
+    launch(tag, grid_for(n));
+    return launched();
+  });
+}
+
+cudaError_t maxpool2d_nhwc(void* y, int32_t* idx, const void* x, int dt, int64_t C, const Pool2d& p, cudaStream_t s) {
+  const int64_t n = p.NC * p.P * p.Q;
+  return nhwc_launch(n, C, p, dt, [&](auto tag, unsigned g) {
+    using T = decltype(tag);
+    maxpool_nhwc_kernel<T><<<g, kBlock, 0, s>>>(static_cast<T*>(y), idx, static_cast<const T*>(x), p, C, n);
+  });
+}
+cudaError_t maxpool2d_bwd_nhwc(void* dx, const void* dy, const int32_t* idx, int dt, int64_t C, const Pool2d& p, cudaStream_t s) {
+  const int64_t n = p.NC * p.H * p.W;
+  return nhwc_launch(n, C, p, dt, [&](auto tag, unsigned g) {
+    using T = decltype(tag);
+    maxpool_bwd_nhwc_kernel<T><<<g, kBlock, 0, s>>>(static_cast<T*>(dx), static_cast<const T*>(dy), idx, p, C, n);
+  });
+}
+cudaError_t avgpool2d_nhwc(void* y, const void* x, int dt, int64_t C, const Pool2d& p, cudaStream_t s) {
+  const int64_t n = p.NC * p.P * p.Q;
+  return nhwc_launch(n, C, p, dt, [&](auto tag, unsigned g) {
+    using T = decltype(tag);
+    avgpool_nhwc_kernel<T><<<g, kBlock, 0, s>>>(static_cast<T*>(y), static_cast<const T*>(x), p, C, n);
+  });
+}
+cudaError_t avgpool2d_bwd_nhwc(void* dx, const void* dy, int dt, int64_t C, const Pool2d& p, cudaStream_t s) {
+  const int64_t n = p.NC * p.H * p.W;
+  return nhwc_launch(n, C, p, dt, [&](auto tag, unsigned g) {
+    using T = decltype(tag);
+    avgpool_bwd_nhwc_kernel<T><<<g, kBlock, 0, s>>>(static_cast<T*>(dx), static_cast<const T*>(dy), p, C, n);
+  });
+}
+
 }  // namespace k
 }  // namespace mdmt

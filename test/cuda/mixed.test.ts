@@ -29,10 +29,10 @@ interface Mode {
   dtype: 'float32' | 'bfloat16';
   layout: 'nchw' | 'nhwc';
 }
-/** an activation (stored in the mode's dtype and layout), an fp32 parameter, or an integer tensor */
+/** an activation (stored in the mode's dtype and layout), pooling indices (int32, in the mode's layout), an fp32 parameter */
 interface Operand {
   shape: number[];
-  kind: 'act' | 'f32' | 'i32';
+  kind: 'act' | 'idx' | 'f32';
   data?: number[];
 }
 interface Case {
@@ -100,6 +100,28 @@ for (const op of ['add', 'sub', 'mul']) {
   add({ op, label: 'x+[N,1,H,W]', inputs: [act([2, 8, 5, 5], 74), act([2, 1, 5, 5], 75)], outputs: [aout([2, 8, 5, 5])], modes: NHWC, tol: [EXACT, B1] });
 }
 
+// pooling: the backward's indices come from the CPU forward; the NHWC backward needs the window
+const POOLS: [number[], Record<string, unknown>][] = [
+  [[2, 12, 9, 9], { kernel: [3, 3], stride: [2, 2], padding: [1, 1], ceil_mode: false }],
+  [[1, 16, 14, 13], { kernel: [3, 3], stride: [2, 2], padding: [0, 0], ceil_mode: true }],
+];
+POOLS.forEach(([xs, attrs], i) => {
+  const o = (h: number) => {
+    const [k, s, p] = [3, 2, (attrs.padding as number[])[0]];
+    let v = Math.floor((h + 2 * p - k + (attrs.ceil_mode ? s - 1 : 0)) / s) + 1;
+    if (attrs.ceil_mode && (v - 1) * s >= h + p) v--;
+    return v;
+  };
+  const ys = [xs[0], xs[1], o(xs[2]), o(xs[3])];
+  const x = act(xs, 90 + i, -4, 4);
+  add({ op: 'maxpool2d', label: `${xs}`, inputs: [x], outputs: [aout(ys), { shape: ys, kind: 'idx' }], attrs, modes: NHWC, tol: [EXACT, EXACT] });
+  const idx = skip ? [] : runOp('cpu', 'maxpool2d', [{ shape: xs, data: values(x, NHWC[1]) }], [{ shape: ys }, { shape: ys, dtype: 'int32' }], attrs)[1];
+  add({ op: 'maxpool2d_bwd', label: `${xs}`, inputs: [act(ys, 92 + i), { shape: ys, kind: 'idx', data: idx }], outputs: [aout(xs)], attrs, modes: NHWC, tol: [EXACT, B1] });
+  const a2 = { ...attrs, count_include_pad: i === 0 };
+  add({ op: 'avgpool2d', label: `${xs}`, inputs: [act(xs, 94 + i)], outputs: [aout(ys)], attrs: a2, modes: NHWC, tol: [{ atol: 1e-6, rtol: 1e-5 }, B1] });
+  add({ op: 'avgpool2d_bwd', label: `${xs}`, inputs: [act(ys, 96 + i)], outputs: [aout(xs)], attrs: a2, modes: NHWC, tol: [{ atol: 1e-6, rtol: 1e-5 }, B1] });
+});
+
 add({ op: 'global_avgpool', label: '[4,40,7,7]', inputs: [act([4, 40, 7, 7], 80)], outputs: [aout([4, 40, 1, 1])], modes: NHWC, tol: [RED, B1] });
 add({ op: 'global_avgpool_bwd', label: '[4,40,7,7]', inputs: [act([4, 40, 1, 1], 81)], outputs: [aout([4, 40, 7, 7])], modes: NHWC, tol: [EXACT, B1] });
 add({ op: 'concat', label: 'channels', inputs: [act([2, 3, 4, 4], 82), act([2, 5, 4, 4], 83)], outputs: [aout([2, 8, 4, 4])], attrs: { axis: 1 }, modes: NHWC, tol: [EXACT, EXACT] });
@@ -117,7 +139,7 @@ function values(o: Operand, m: Mode): number[] {
 }
 
 function runCpu(c: Case, m: Mode): number[][] {
-  const io = (o: Operand) => ({ shape: o.shape, dtype: o.kind === 'i32' ? ('int32' as const) : ('float32' as const), data: values(o, m) });
+  const io = (o: Operand) => ({ shape: o.shape, dtype: o.kind === 'idx' ? ('int32' as const) : ('float32' as const), data: values(o, m) });
   return runOp('cpu', c.op, c.inputs.map(io), c.outputs.map(io), c.attrs);
 }
 
@@ -130,8 +152,8 @@ function runDevice(c: Case, m: Mode): number[][] {
     ids.push(id);
     return id;
   };
-  const convert = (src: number, shape: number[], from: Mode, to: Mode) => {
-    const dst = alloc(shape, to.dtype);
+  const convert = (src: number, shape: number[], from: Mode, to: Mode, int = false) => {
+    const dst = alloc(shape, int ? 'int32' : to.dtype);
     const four = shape.length === 4;
     nat.run(four ? 'reorder' : 'cast', [src], [dst], four ? { from: from.layout, to: to.layout } : {});
     return dst;
@@ -139,14 +161,15 @@ function runDevice(c: Case, m: Mode): number[][] {
   const f32: Mode = { dtype: 'float32', layout: 'nchw' };
   try {
     const place = (o: Operand) => {
-      const id = alloc(o.shape, o.kind === 'i32' ? 'int32' : 'float32');
-      if (n(o.shape)) nat.upload(id, o.kind === 'i32' ? Int32Array.from(values(o, m)) : Float32Array.from(values(o, m)));
-      return o.kind === 'act' ? convert(id, o.shape, f32, m) : id;
+      const id = alloc(o.shape, o.kind === 'idx' ? 'int32' : 'float32');
+      if (n(o.shape)) nat.upload(id, o.kind === 'idx' ? Int32Array.from(values(o, m)) : Float32Array.from(values(o, m)));
+      return o.kind === 'f32' ? id : convert(id, o.shape, f32, m, o.kind === 'idx');
     };
     const ins = c.inputs.map(place), outs = c.outputs.map(place);
     nat.run(c.op, ins, outs, { ...(c.attrs ?? {}), ...(m.layout === 'nhwc' ? { layout: 'nhwc' } : {}) } as never);
     return outs.map((id, i) => {
-      const back = c.outputs[i].kind === 'act' ? convert(id, c.outputs[i].shape, m, f32) : id;
+      const k = c.outputs[i].kind;
+      const back = k === 'f32' ? id : convert(id, c.outputs[i].shape, m, f32, k === 'idx');
       return Array.from(nat.download(back) as ArrayLike<number>);
     });
   } finally {

@@ -21,6 +21,7 @@
  * copy, a bf16 NHWC weight gradient → fp32 NCHW for Adam) in one pass over memory.
  */
 import { check } from '../../errors';
+import type { Attrs } from '../../native/binding';
 import { OpName } from '../../ops/names';
 import { consumers, Graph, Layout, Pass, Step } from '../graph';
 import { Conversions, layoutFree, layoutOf } from './convert';
@@ -50,6 +51,7 @@ export const LAYOUT_POLICY: Record<OpName, LayoutRule> = {
 export const CUDA_NHWC_OPS: ReadonlySet<string> = new Set<OpName>([
   'conv2d', 'conv2d_bwd_data', 'conv2d_bwd_filter', 'batchnorm_train', 'batchnorm_eval', 'batchnorm_bwd',
   'add', 'sub', 'mul', 'global_avgpool', 'global_avgpool_bwd', 'concat', 'split', 'channel_shuffle',
+  'maxpool2d', 'maxpool2d_bwd', 'avgpool2d', 'avgpool2d_bwd',
 ]);
 
 export interface NhwcOptions {
@@ -91,7 +93,10 @@ export function nhwc(o: NhwcOptions = {}): Pass {
         after.push({ op: 'reorder', inputs: [tmp], outputs: [id], attrs: { from: to, to: layoutOf(v) } });
         return tmp;
       });
-      steps.push({ ...s, inputs, outputs, attrs: attr ? { ...s.attrs, layout: 'nhwc' } : s.attrs }, ...after);
+      let attrs = attr ? { ...s.attrs, layout: 'nhwc' } : s.attrs;
+      // the NHWC max-pool backward gathers, so it needs its forward's window (docs/ops.md)
+      if (attr && s.op === 'maxpool2d_bwd') attrs = { ...windowOf(g, steps, s.inputs[1]), ...attrs };
+      steps.push({ ...s, inputs, outputs, attrs }, ...after);
       for (const id of s.outputs) conv.written(id);
     }
     g.outputs = g.outputs.map((id) => (is4d(id) ? conv.layout(id, 'nchw', steps) : id));
@@ -99,6 +104,14 @@ export function nhwc(o: NhwcOptions = {}): Pass {
     fuseCastReorder(g);
     return g;
   };
+}
+
+/** kernel, stride, padding, ceil_mode of the max pool that produced `indices`. */
+function windowOf(g: Graph, steps: Step[], indices: number): Attrs {
+  const fwd = steps.find((s) => s.op === 'maxpool2d' && s.outputs[1] === indices);
+  check(fwd !== undefined, 'EPLAN', 'nhwc', `maxpool2d_bwd reads indices ${g.values.get(indices)?.name ?? indices} that no maxpool2d of the plan made`);
+  const { kernel, stride, padding, ceil_mode } = fwd!.attrs;
+  return { kernel, stride, padding, ceil_mode };
 }
 
 /** The layout a step runs in, and whether it needs the `layout` attribute. */

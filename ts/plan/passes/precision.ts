@@ -78,6 +78,7 @@ export const CUDA_LOW_OPS: ReadonlySet<OpName | 'reshape'> = new Set<OpName | 'r
   'batchnorm_train', 'batchnorm_bwd', 'batchnorm_eval',
   'relu', 'relu_bwd', 'relu6', 'relu6_bwd', 'silu', 'silu_bwd', 'sigmoid', 'sigmoid_bwd', 'hardswish', 'hardswish_bwd',
   'add', 'sub', 'mul', 'global_avgpool', 'global_avgpool_bwd', 'concat', 'split', 'channel_shuffle',
+  'maxpool2d', 'maxpool2d_bwd', 'avgpool2d', 'avgpool2d_bwd',
 ]);
 
 export interface PrecisionOptions {
