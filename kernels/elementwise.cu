@@ -105,7 +105,8 @@ cudaError_t channel_binary(float* y, const float* x, const float* v, int64_t N, 
   return launched();
 }
 
-__global__ void gather_kernel(float* y, const float* x, Dims d, int64_t n) {
+template <class T>
+__global__ void gather_kernel(T* y, const T* x, Dims d, int64_t n) {
   MDMT_GRID_STRIDE(i, n) {
     int64_t rem = i, o = 0;
     for (int k = d.nd - 1; k >= 0; --k) {
@@ -120,7 +121,14 @@ __global__ void gather_kernel(float* y, const float* x, Dims d, int64_t n) {
 cudaError_t gather(float* y, const float* x, const Dims& d, int64_t n, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
   if (d.nd < 0 || d.nd > kMaxDims) return cudaErrorInvalidValue;
-  gather_kernel<<<grid_for(n), kBlock, 0, s>>>(y, x, d, n);
+  gather_kernel<<<grid_for(n), kBlock, 0, s>>>(reinterpret_cast<uint32_t*>(y), reinterpret_cast<const uint32_t*>(x), d, n);
+  return launched();
+}
+
+cudaError_t gather_2b(void* y, const void* x, const Dims& d, int64_t n, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  if (d.nd < 0 || d.nd > kMaxDims) return cudaErrorInvalidValue;
+  gather_kernel<<<grid_for(n), kBlock, 0, s>>>(static_cast<uint16_t*>(y), static_cast<const uint16_t*>(x), d, n);
   return launched();
 }
 

@@ -46,6 +46,10 @@ cudaError_t act_bwd_bf16(void* dx, const void* dy, const void* t, int64_t n, Act
 cudaError_t affine_bf16(void* y, const void* x, float alpha, float beta, int64_t n, cudaStream_t s);
 cudaError_t binary_flat_bf16(void* y, const void* a, const void* b, int64_t n, Bin op, cudaStream_t s);
 cudaError_t binary_bf16(void* y, const void* a, const void* b, const Dims& d, int64_t n, Bin op, cudaStream_t s);
+// gather (kernels.h: expand, transpose) for 2-byte elements
+cudaError_t gather_2b(void* y, const void* x, const Dims& d, int64_t n, cudaStream_t s);
+// sum / mean (kernels.h reduce_sum) of a bf16 input, fp32 output (double accumulation)
+cudaError_t reduce_sum_bf16(float* y, const void* x, const ReducePlan& p, float scale, cudaStream_t s);
 // y[m, c] = x[m, c] op v[c] over NHWC [M, C] (a convolution's bias), x and y in dt, v fp32.
 cudaError_t channel_binary_nhwc(void* y, const void* x, const float* v, int dt, int64_t M, int64_t C, Bin op,
                                 cudaStream_t s);

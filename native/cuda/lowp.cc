@@ -106,8 +106,8 @@ void bn_eval(OpCtx& c, bool nhwc) {
                                          static_cast<float>(c.attrs.f(c.op, "eps", 1e-5)), d.stream));
 }
 
-// Broadcast strides of `t` read as `out`, element strides of its stored bytes: NHWC for a
-// 4-D NHWC operand (channels innermost), the logical ones otherwise.
+}  // namespace
+
 Shape stored_strides(const OpCtx& c, const Tensor& t, const Shape& out, bool nhwc) {
   Shape st = broadcast_strides(c.op, t.shape, out);
   if (!nhwc || t.ndim() != 4) return st;
@@ -115,6 +115,25 @@ Shape stored_strides(const OpCtx& c, const Tensor& t, const Shape& out, bool nhw
   const int64_t packed[4] = {H * W * C, 1, W * C, C};
   for (int i = 0; i < 4; ++i) st[i] = st[i] == 0 ? 0 : packed[i];
   return st;
+}
+
+namespace {
+
+// Dims walking `out` (logical shape) in stored order — (N, H, W, C) for a 4-D NHWC output,
+// so it is written contiguously — reading a (and b) through their stored strides.
+k::Dims walk(const OpCtx& c, const Shape& out, const Tensor& a, const Tensor* b, bool nhwc) {
+  const bool phys = nhwc && out.size() == 4;
+  const Shape sa = stored_strides(c, a, out, phys), sb = b ? stored_strides(c, *b, out, phys) : Shape(out.size(), 0);
+  k::Dims dims{};
+  dims.nd = static_cast<int>(out.size());
+  const int perm4[4] = {0, 2, 3, 1};
+  for (int i = 0; i < dims.nd; ++i) {
+    const int l = phys ? perm4[i] : i;
+    dims.size[i] = out[l];
+    dims.stride_a[i] = sa[l];
+    dims.stride_b[i] = sb[l];
+  }
+  return dims;
 }
 
 }  // namespace
@@ -142,6 +161,22 @@ Fp32View::Fp32View(const OpCtx& c) {
   ctx.device = c.device;
   copy(c.in, in, ctx.in);
   copy(c.out, out, ctx.out);
+}
+
+bool expand_lowp(OpCtx& c) {
+  const bool nhwc = nhwc_layout(c);
+  if (c.in.size() != 1 || c.out.size() != 1) return false;
+  const Tensor& x = *c.in[0];
+  if (x.dtype != DType::BF16 && !nhwc) return false;
+  if (!act_dtype(x.dtype)) MDMT_FAIL(code::kDType, c.op, "input 'x' must be float32 or bfloat16, got " << dtype_name(x.dtype));
+  Tensor& y = *c.out[0];
+  if (y.dtype != x.dtype) MDMT_FAIL(code::kDType, c.op, "output 'y' must be " << dtype_name(x.dtype) << ", got " << dtype_name(y.dtype));
+  if (y.ndim() > kMaxBroadcastDims) MDMT_FAIL(code::kShape, c.op, "at most " << kMaxBroadcastDims << " dims");
+  const k::Dims d = walk(c, y.shape, x, nullptr, nhwc);
+  DeviceCtx& dc = ctx_of(c);
+  if (x.dtype == DType::BF16) cudaCheck(c.op, k::gather_2b(y.raw(), x.raw(), d, y.numel(), dc.stream));
+  else cudaCheck(c.op, k::gather(fp(y), cfp(x), d, y.numel(), dc.stream));
+  return true;
 }
 
 bool nhwc_layout(const OpCtx& c) {
@@ -202,18 +237,7 @@ bool binary_lowp(OpCtx& c, k::Bin op) {
     cudaCheck(c.op, k::binary_flat_bf16(y.raw(), a.raw(), b.raw(), n, op, d.stream));
     return true;
   }
-  const bool phys = nhwc && shape.size() == 4;
-  Shape sa = stored_strides(c, a, shape, phys), sb = stored_strides(c, b, shape, phys);
-  k::Dims dims{};
-  dims.nd = static_cast<int>(shape.size());
-  // NHWC output: walk the dims in stored order (N, H, W, C) so y is written contiguously
-  const int perm4[4] = {0, 2, 3, 1};
-  for (int i = 0; i < dims.nd; ++i) {
-    const int l = phys ? perm4[i] : i;
-    dims.size[i] = shape[l];
-    dims.stride_a[i] = sa[l];
-    dims.stride_b[i] = sb[l];
-  }
+  const k::Dims dims = walk(c, shape, a, &b, nhwc);
   if (a.dtype == DType::BF16) cudaCheck(c.op, k::binary_bf16(y.raw(), a.raw(), b.raw(), dims, n, op, d.stream));
   else cudaCheck(c.op, k::binary(fp(y), cfp(a), cfp(b), dims, n, op, d.stream));
   return true;

@@ -32,6 +32,11 @@ bool affine_lowp(OpCtx& c);
 bool global_avgpool_lowp(OpCtx& c, bool backward);
 // concat / split in NHWC (any axis), channel_shuffle in NHWC or on 2-byte elements.
 bool layout_lowp(OpCtx& c);
+// expand on bf16 or into an NHWC output.
+bool expand_lowp(OpCtx& c);
+// Broadcast strides of `t` read as `out`, in elements of its stored bytes: NHWC for a 4-D
+// operand of an NHWC step (channels innermost), the logical ones otherwise.
+Shape stored_strides(const OpCtx& c, const Tensor& t, const Shape& out, bool nhwc);
 
 // ---- registration (native/core/registry.h: prepare once, run many) ----------------------
 // Whether a call may take a low form: the attribute layout: 'nhwc' or a bf16 operand.

@@ -29,10 +29,14 @@ interface Mode {
   dtype: 'float32' | 'bfloat16';
   layout: 'nchw' | 'nhwc';
 }
-/** an activation (stored in the mode's dtype and layout), pooling indices (int32, in the mode's layout), an fp32 parameter */
+/**
+ * act: an activation (the mode's dtype and layout); idx: pooling indices (int32, the mode's
+ * layout); map32: an fp32 tensor in the mode's layout (a reduction's 4-D output); f32: an
+ * fp32 parameter or result as it is
+ */
 interface Operand {
   shape: number[];
-  kind: 'act' | 'idx' | 'f32';
+  kind: 'act' | 'idx' | 'map32' | 'f32';
   data?: number[];
 }
 interface Case {
@@ -122,6 +126,18 @@ POOLS.forEach(([xs, attrs], i) => {
   add({ op: 'avgpool2d_bwd', label: `${xs}`, inputs: [act(ys, 96 + i)], outputs: [aout(xs)], attrs: a2, modes: NHWC, tol: [{ atol: 1e-6, rtol: 1e-5 }, B1] });
 });
 
+// reductions read bf16 / NHWC and write fp32; expand and affine
+for (const [axes, keepdim] of [[[2, 3], true], [[0, 2, 3], false], [[0], true], [[2, 3], false]] as [number[], boolean][]) {
+  const xs = [3, 24, 5, 6];
+  const ys = xs.flatMap((d, i) => (axes.includes(i) ? (keepdim ? [1] : []) : [d]));
+  const o: Operand = { shape: ys, kind: ys.length === 4 ? 'map32' : 'f32' };
+  for (const op of ['sum', 'mean'])
+    add({ op, label: `axes ${axes}${keepdim ? ' keepdim' : ''}`, inputs: [act(xs, 76)], outputs: [o], attrs: { axes, keepdim }, modes: [...NHWC, ...LOW], tol: [RED, RED] });
+}
+add({ op: 'expand', label: '[N,C,1,1] -> map', inputs: [act([3, 24, 1, 1], 77)], outputs: [aout([3, 24, 5, 6])], modes: [...NHWC, ...LOW], tol: [EXACT, EXACT] });
+add({ op: 'expand', label: '[C,1,1] -> map', inputs: [par([24, 1, 1], 78)], outputs: [aout([3, 24, 5, 6])], modes: [{ dtype: 'float32', layout: 'nhwc' }], tol: [EXACT, EXACT] });
+add({ op: 'affine', label: 'bf16', inputs: [act([999], 79)], outputs: [aout([999])], attrs: { alpha: -2.5, beta: 0.75 }, modes: LOW, tol: [EXACT, B1] });
+
 add({ op: 'global_avgpool', label: '[4,40,7,7]', inputs: [act([4, 40, 7, 7], 80)], outputs: [aout([4, 40, 1, 1])], modes: NHWC, tol: [RED, B1] });
 add({ op: 'global_avgpool_bwd', label: '[4,40,7,7]', inputs: [act([4, 40, 1, 1], 81)], outputs: [aout([4, 40, 7, 7])], modes: NHWC, tol: [EXACT, B1] });
 add({ op: 'concat', label: 'channels', inputs: [act([2, 3, 4, 4], 82), act([2, 5, 4, 4], 83)], outputs: [aout([2, 8, 4, 4])], attrs: { axis: 1 }, modes: NHWC, tol: [EXACT, EXACT] });
@@ -152,6 +168,8 @@ function runDevice(c: Case, m: Mode): number[][] {
     ids.push(id);
     return id;
   };
+  // an operand of `kind` between fp32 NCHW and the mode's form, in either direction
+  const stored = (kind: Operand['kind']): Mode => ({ dtype: kind === 'act' ? m.dtype : 'float32', layout: m.layout });
   const convert = (src: number, shape: number[], from: Mode, to: Mode, int = false) => {
     const dst = alloc(shape, int ? 'int32' : to.dtype);
     const four = shape.length === 4;
@@ -163,13 +181,13 @@ function runDevice(c: Case, m: Mode): number[][] {
     const place = (o: Operand) => {
       const id = alloc(o.shape, o.kind === 'idx' ? 'int32' : 'float32');
       if (n(o.shape)) nat.upload(id, o.kind === 'idx' ? Int32Array.from(values(o, m)) : Float32Array.from(values(o, m)));
-      return o.kind === 'f32' ? id : convert(id, o.shape, f32, m, o.kind === 'idx');
+      return o.kind === 'f32' ? id : convert(id, o.shape, f32, stored(o.kind), o.kind === 'idx');
     };
     const ins = c.inputs.map(place), outs = c.outputs.map(place);
     nat.run(c.op, ins, outs, { ...(c.attrs ?? {}), ...(m.layout === 'nhwc' ? { layout: 'nhwc' } : {}) } as never);
     return outs.map((id, i) => {
       const k = c.outputs[i].kind;
-      const back = k === 'f32' ? id : convert(id, c.outputs[i].shape, m, f32, k === 'idx');
+      const back = k === 'f32' ? id : convert(id, c.outputs[i].shape, stored(k), f32, k === 'idx');
       return Array.from(nat.download(back) as ArrayLike<number>);
     });
   } finally {

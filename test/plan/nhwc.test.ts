@@ -33,7 +33,8 @@ function assertConsistent(g: Graph): void {
     const layouts = new Set(ops4.map((id) => lay(g, id)));
     const where = `${s.op} ${s.inputs.map((i) => `${name(g, i)}:${lay(g, i)}`)}`;
     if (s.attrs.layout === 'nhwc') assert.equal([...layouts].filter((l) => l !== 'nhwc'), [], `${where}: an NHWC step reads NCHW`);
-    else if (LAYOUT_POLICY[s.op as keyof typeof LAYOUT_POLICY] === 'any' || s.op === 'add' || s.op === 'mul')
+    else if (LAYOUT_POLICY[s.op as keyof typeof LAYOUT_POLICY] === 'any' || s.op === 'add' || s.op === 'mul' ||
+      (s.op === 'reshape' && g.values.get(s.inputs[0])!.shape.join() === g.values.get(s.outputs[0])!.shape.join()))
       assert.ok(layouts.size <= 1, `${where}: elementwise over mixed layouts`);
     else assert.not.ok(layouts.has('nhwc'), `${where}: an NCHW step reads NHWC`);
   }
@@ -103,6 +104,21 @@ test('a wrong table is caught: claiming the pool is elementwise changes the numb
   disposeAll(ref);
   disposeAll(got);
   for (const t of [...fx.bound, ...fx2.bound]) t.dispose();
+});
+
+test('a reshape that keeps the shape (an elided copy) passes NHWC through; a flattening one reads NCHW', () => {
+  const b = new Builder();
+  const x = b.value('x', [2, 4, 5, 5], 'input'), w = b.value('w', [4, 4, 3, 3], 'param');
+  const y = b.value('y', [2, 4, 5, 5]), v = b.value('view', [2, 4, 5, 5]), z = b.value('z', [2, 4, 5, 5]), f = b.value('flat', [2, 100]);
+  const conv = { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 };
+  b.step('conv2d', [x, w], [y], conv);
+  b.step('reshape', [y], [v], { shape: [2, 4, 5, 5] });
+  b.step('conv2d', [v, w], [z], conv);
+  b.step('reshape', [z], [f], { shape: [2, 100] });
+  b.g.outputs = [f];
+  const g = nhwc()(b.g);
+  assertConsistent(g);
+  assert.equal(reorders(g), ['x:nchw→nhwc', 'w:nchw→nhwc', 'z:nhwc→nchw'], 'the view stays NHWC; the flatten gets NCHW bytes');
 });
 
 /** conv 1×1 → global pool → sigmoid → x·gate (squeeze-excite) → + a C = 1 map */

@@ -42,8 +42,9 @@ test('residual step: convs/matmuls in bf16, BatchNorm statistics, loss, reductio
       assert.equal(ins, ['bfloat16', 'bfloat16', 'float32', 'float32', 'float32'], where);
       assert.equal(outs, ['bfloat16', 'float32', 'float32'], where);
     }
-    if (['masked_xent_fwd_bwd', 'sum', 'adam'].includes(s.op))
+    if (['masked_xent_fwd_bwd', 'adam'].includes(s.op))
       assert.ok([...ins, ...outs].every((d) => d !== 'bfloat16'), `${where} stays fp32`);
+    if (s.op === 'sum') assert.equal(outs, ['float32'], `${where}: reductions write fp32`);
     if (['relu', 'relu_bwd', 'maxpool2d', 'maxpool2d_bwd', 'global_avgpool', 'global_avgpool_bwd', 'add'].includes(s.op))
       assert.ok([...ins, ...outs].every((d) => d !== 'float32'), `${where} follows the bf16 of its convolution: ${ins} -> ${outs}`);
   }
@@ -76,7 +77,8 @@ test('no cast chains; a value cast twice the same way is cast once; fp32 → bf1
   b.step('linear', [y, w], [y2]); // (shapes aside) bf16 reader of y: no cast; w reused
   b.step('mean', [y], [s2], { axes: [0], keepdim: false }); // second fp32 reader of y: the same cast
   b.g.outputs = [s1, s2, y2];
-  const g = precision({ lowOps: ALL })(b.g);
+  // sum and mean as fp32 consumers (the table lets them read bf16; the mechanism is what is tested)
+  const g = precision({ lowOps: ALL, policy: { ...DTYPE_POLICY, sum: { rule: 'fp32' }, mean: { rule: 'fp32' } } })(b.g);
   const cs = casts(g);
   for (const c of cs) assert.not.ok(cs.some((d) => d.outputs[0] === c.inputs[0]), `cast of a cast: ${name(g, c.inputs[0])}`);
   assert.equal(cs.map((c) => `${name(g, c.inputs[0])}→${dt(g, c.outputs[0])}`), ['x→bfloat16', 'w→bfloat16', 'y→float32', 'y2→float32']);

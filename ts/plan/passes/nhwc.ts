@@ -35,7 +35,7 @@ export const LAYOUT_POLICY: Record<OpName, LayoutRule> = {
   relu: 'any', relu_bwd: 'any', relu6: 'any', relu6_bwd: 'any', silu: 'any', silu_bwd: 'any',
   sigmoid: 'any', sigmoid_bwd: 'any', hardswish: 'any', hardswish_bwd: 'any',
   add: 'binary', sub: 'binary', mul: 'binary', affine: 'any',
-  sum: 'nchw', mean: 'nchw', expand: 'nchw',
+  sum: 'nhwc', mean: 'nhwc', expand: 'nhwc',
   maxpool2d: 'nhwc', maxpool2d_bwd: 'nhwc', avgpool2d: 'nhwc', avgpool2d_bwd: 'nhwc',
   global_avgpool: 'nhwc', global_avgpool_bwd: 'nhwc',
   concat: 'nhwc', split: 'nhwc', channel_shuffle: 'nhwc', transpose: 'nchw', pad2d: 'nhwc', pad2d_bwd: 'nhwc',
@@ -51,7 +51,7 @@ export const LAYOUT_POLICY: Record<OpName, LayoutRule> = {
 export const CUDA_NHWC_OPS: ReadonlySet<string> = new Set<OpName>([
   'conv2d', 'conv2d_bwd_data', 'conv2d_bwd_filter', 'batchnorm_train', 'batchnorm_eval', 'batchnorm_bwd',
   'add', 'sub', 'mul', 'global_avgpool', 'global_avgpool_bwd', 'concat', 'split', 'channel_shuffle',
-  'maxpool2d', 'maxpool2d_bwd', 'avgpool2d', 'avgpool2d_bwd',
+  'maxpool2d', 'maxpool2d_bwd', 'avgpool2d', 'avgpool2d_bwd', 'sum', 'mean', 'expand',
 ]);
 
 export interface NhwcOptions {
@@ -78,7 +78,11 @@ export function nhwc(o: NhwcOptions = {}): Pass {
         g.values.get(s.outputs[0])!.layout = s.attrs.to as Layout;
         continue;
       }
-      const [to, attr] = s.op === 'reshape' ? ['nchw' as Layout, false] : target(s, policy[s.op], capable.has(s.op), g, anyNhwc);
+      // a reshape reads its input's bytes in logical order, unless it keeps the shape (a view the
+      // copy elision left): that one passes any layout through
+      const view = s.op === 'reshape' && g.values.get(s.inputs[0])!.shape.join() === g.values.get(s.outputs[0])!.shape.join();
+      const [to, attr] = s.op === 'reshape' ? [view && anyNhwc(s.inputs) ? 'nhwc' as Layout : 'nchw' as Layout, false]
+        : target(s, policy[s.op], capable.has(s.op), g, anyNhwc);
       const inputs = s.inputs.map((id) => (is4d(id) ? conv.layout(id, to, steps) : id));
       const after: Step[] = [];
       const outputs = s.outputs.map((id) => {

@@ -6,14 +6,14 @@
  *   lower    compute in the low dtype (bf16): convolutions and matmuls, where tensor cores
  *            pay; the kernels accumulate in fp32 (cuDNN/cuBLAS compute type float); a
  *            convolution's bias stays fp32 (fp32In: our kernel adds it in fp32)
- *   fp32     everything float in fp32: the loss (softmax + NLL), general reductions (sum,
- *            mean: bias gradients, loss terms), the optimisers (fp32 master weights, fp32
- *            Adam moments, gradients cast back to fp32 before the update)
+ *   fp32     everything float in fp32: the loss (softmax + NLL), the optimisers (fp32
+ *            master weights, fp32 Adam moments, gradients cast back to fp32 before the update)
  *   follow   the dtype of one activation operand (`of`, default 0), which the forward chose:
  *            activations, pooling, dropout, layout ops and their backwards keep the bf16 of
  *            the convolution they follow; the operands listed in fp32In / fp32Out stay fp32
  *            (BatchNorm's weight, bias, batch and running statistics: its kernels read bf16
- *            activations and reduce in fp32)
+ *            activations and reduce in fp32; sum and mean read bf16 and write fp32, so a bias
+ *            gradient or a squeeze-excite gate's gradient is fp32 without an fp32 copy of the map)
  *   promote  the widest dtype among the float inputs (add, sub, mul, concat: a bf16
  *            residual plus an fp32 one is fp32, as autocast)
  *   keep     as recorded (fill, cast, reorder: they state their dtypes themselves)
@@ -59,7 +59,7 @@ export const DTYPE_POLICY: Record<OpName, DtypeRule> = {
   relu: FOLLOW, relu6: FOLLOW, silu: FOLLOW, sigmoid: FOLLOW, hardswish: FOLLOW,
   relu_bwd: FOLLOW_SAVED, relu6_bwd: FOLLOW_SAVED, silu_bwd: FOLLOW_SAVED, sigmoid_bwd: FOLLOW_SAVED, hardswish_bwd: FOLLOW_SAVED,
   add: PROMOTE, sub: PROMOTE, mul: PROMOTE, affine: FOLLOW,
-  sum: FP32, mean: FP32, expand: FOLLOW,
+  sum: { rule: 'follow', fp32Out: [0] }, mean: { rule: 'follow', fp32Out: [0] }, expand: FOLLOW,
   maxpool2d: FOLLOW, maxpool2d_bwd: FOLLOW, avgpool2d: FOLLOW, avgpool2d_bwd: FOLLOW,
   global_avgpool: FOLLOW, global_avgpool_bwd: FOLLOW,
   concat: PROMOTE, split: FOLLOW, channel_shuffle: FOLLOW, transpose: FOLLOW, pad2d: FOLLOW, pad2d_bwd: FOLLOW,
@@ -78,7 +78,7 @@ export const CUDA_LOW_OPS: ReadonlySet<OpName | 'reshape'> = new Set<OpName | 'r
   'batchnorm_train', 'batchnorm_bwd', 'batchnorm_eval',
   'relu', 'relu_bwd', 'relu6', 'relu6_bwd', 'silu', 'silu_bwd', 'sigmoid', 'sigmoid_bwd', 'hardswish', 'hardswish_bwd',
   'add', 'sub', 'mul', 'global_avgpool', 'global_avgpool_bwd', 'concat', 'split', 'channel_shuffle',
-  'maxpool2d', 'maxpool2d_bwd', 'avgpool2d', 'avgpool2d_bwd',
+  'maxpool2d', 'maxpool2d_bwd', 'avgpool2d', 'avgpool2d_bwd', 'sum', 'mean', 'expand', 'affine',
 ]);
 
 export interface PrecisionOptions {
