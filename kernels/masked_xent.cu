@@ -78,7 +78,9 @@ __global__ void xent_reduce_kernel(float* loss, int32_t* bad_label, const float*
   acc = block_sum(acc);
   __syncthreads();
   if (threadIdx.x == 0) {
-    loss[0] = static_cast<float>(acc);
+    // a bad row poisons the loss: a caller that cannot read the flag back at once (a plan
+    // captured as a CUDA graph checks it one step later) never sees a plausible loss
+    loss[0] = first_bad == 0x7fffffff ? static_cast<float>(acc) : __int_as_float(0x7fc00000);
     bad_label[0] = first_bad == 0x7fffffff ? 0 : first_bad + 1;
     bad_label[1] = first_bad == 0x7fffffff ? 0 : rowbad[first_bad];
   }

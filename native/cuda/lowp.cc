@@ -2,6 +2,7 @@
 // kernels/mixed.h). Validation mirrors the fp32 forms: same argument names, same codes.
 #include "lowp.h"
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -63,6 +64,7 @@ void bn_train(OpCtx& c, bool fused, bool nhwc) {
   float *rm = out_f32(c, 3, "running_mean", C), *rv = out_f32(c, 4, "running_var", C);
   if (M < 1 && C > 0) MDMT_FAIL(code::kShape, c.op, "input 'x' " << x.shape_str() << " has no values per channel");
   const float eps = static_cast<float>(c.attrs.f(c.op, "eps", 1e-5)), mom = static_cast<float>(c.attrs.f(c.op, "momentum", 0.1));
+  if (!(eps > 0) || !std::isfinite(eps)) MDMT_FAIL(code::kInvalid, c.op, "attribute 'eps' must be > 0, got " << eps);
   DeviceCtx& d = ctx_of(c);
   Scratch ws(c.device, k::batchnorm_nhwc_ws_bytes(M, C), c.op);
   cudaCheck(c.op, k::batchnorm_act_train_nhwc(y.raw(), mean, inv, rm, rv, x.raw(), w, b, r ? r->raw() : nullptr,
