@@ -25,10 +25,12 @@ class PlanReplay {
   // nscalars doubles on the device, refreshed by every run() before the steps read them.
   virtual const double* device_scalars() const = 0;
   // One run of `steps` (which queues the plan's kernels on the device stream) with these
-  // per-run scalars: eager, captured-then-launched, or launched, as above. Throws what a
-  // step throws (an error during capture leaves the plan uncaptured: the next run retries),
-  // and an error a captured check deferred from the previous launch (a bad label).
-  virtual void run(const double* scalars, size_t n, const std::function<void()>& steps) = 0;
+  // per-run scalars: eager, captured-then-launched, or launched, as above. `arena` is the
+  // base address of the plan's arena: when it moved (plans sharing an arena grow it), the
+  // graph, whose kernels hold the old addresses, is captured again. Throws what a step throws
+  // (an error during capture leaves the plan uncaptured: the next run retries) and an error a
+  // captured check deferred from the previous launch (a bad label).
+  virtual void run(const double* scalars, size_t n, const void* arena, const std::function<void()>& steps) = 0;
   // Graph launches so far (0 until the third run).
   virtual int launches() const = 0;
 };

@@ -114,9 +114,7 @@ class CudaPlanReplay final : public PlanReplay {
   ~CudaPlanReplay() override {
     cudaSetDevice(dev_.index);
     if (pending_) cudaEventSynchronize(done_);
-    if (exec_) cudaGraphExecDestroy(exec_);
-    if (graph_) cudaGraphDestroy(graph_);
-    pool_.reset();
+    drop();
     cudaEventDestroy(done_);
     cudaFreeHost(pinned_);
     cudaFree(scalars_);
@@ -126,7 +124,7 @@ class CudaPlanReplay final : public PlanReplay {
   const double* device_scalars() const override { return scalars_; }
   int launches() const override { return launches_; }
 
-  void run(const double* scalars, size_t n, const std::function<void()>& steps) override {
+  void run(const double* scalars, size_t n, const void* arena, const std::function<void()>& steps) override {
     if (n != n_) MDMT_FAIL(code::kInvalid, kOp, "run needs " << n_ << " scalars, got " << n);
     DeviceCtx& d = device_ctx(dev_, kOp);
     if (pending_) {
@@ -138,10 +136,14 @@ class CudaPlanReplay final : public PlanReplay {
       std::memcpy(pinned_, scalars, n_ * sizeof(double));
       cudaCheck(kOp, cudaMemcpyAsync(scalars_, pinned_, n_ * sizeof(double), cudaMemcpyHostToDevice, d.stream));
     }
+    if (exec_ && arena != arena_) drop();  // its kernels point into a buffer that is gone
     if (runs_++ == 0) {
       steps();
     } else {
-      if (!exec_) capture(d, steps);
+      if (!exec_) {
+        capture(d, steps);
+        arena_ = arena;
+      }
       cudaCheck(kOp, cudaGraphLaunch(exec_, d.stream));
       ++launches_;
     }
@@ -150,6 +152,16 @@ class CudaPlanReplay final : public PlanReplay {
   }
 
  private:
+  // Forgets the captured graph (the previous launch has finished: run() waited for it).
+  void drop() {
+    if (exec_) cudaGraphExecDestroy(exec_);
+    if (graph_) cudaGraphDestroy(graph_);
+    exec_ = nullptr;
+    graph_ = nullptr;
+    pool_.reset();
+    cudaGetLastError();
+  }
+
   void capture(DeviceCtx& d, const std::function<void()>& steps) {
     auto pool = std::make_unique<GraphPool>(dev_, d.stream);
     cudaCheck(kOp, cudaStreamBeginCapture(d.stream, cudaStreamCaptureModeRelaxed));
@@ -194,6 +206,7 @@ class CudaPlanReplay final : public PlanReplay {
   cudaGraph_t graph_ = nullptr;
   cudaGraphExec_t exec_ = nullptr;
   std::unique_ptr<GraphPool> pool_;
+  const void* arena_ = nullptr;  // the arena address the graph was captured with
   int runs_ = 0, launches_ = 0;
   bool pending_ = false;
 };
