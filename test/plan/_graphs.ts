@@ -61,7 +61,7 @@ export function residualStep(n = 4, c = 3, s = 8, f = 6, k = 3, seed = 7): StepF
     bound.push(t);
     return b.value(name, shape, 'param', 'float32', t);
   };
-  const h = s / 2, q = s / 4;
+  const h = s / 2;
   const x = b.value('images', [n, c, s, s], 'input');
   const y = b.value('labels', [n], 'input', 'int32');
   const m = b.value('mask', [n], 'input');

@@ -139,7 +139,7 @@ function fuseCastReorder(g: Graph): void {
   g.steps.forEach((s, i) => {
     if (s.op !== 'reorder') return;
     const c = producer.get(s.inputs[0]);
-    if (!c || c.op !== 'cast' || g.values.get(c.outputs[0])!.kind !== 'temp') return;
+    if (c?.op !== 'cast' || g.values.get(c.outputs[0])!.kind !== 'temp') return;
     if ((readers.get(c.outputs[0]) ?? []).length !== 1 || g.outputs.includes(c.outputs[0])) return;
     // the reorder reads the cast's source later: nothing in between may write it
     const x = c.inputs[0];
