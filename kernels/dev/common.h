@@ -85,3 +85,39 @@ float bench_ms(F fn, int reps = 50) {
   devCheck(cudaGetLastError());
   return total / reps;
 }
+
+// ---- bf16 helpers (host): round to nearest even, to and from the 16-bit storage ------------
+#include <cstring>
+inline float rb(float f) {  // round to bf16, nearest even
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline std::vector<uint16_t> bits(const std::vector<float>& v) {
+  std::vector<uint16_t> h(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    float f = rb(v[i]);
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    h[i] = (uint16_t)(u >> 16);
+  }
+  return h;
+}
+inline std::vector<float> floats(const uint16_t* d, size_t n) {
+  auto h = to_host(d, n);
+  std::vector<float> f(n);
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t u = (uint32_t)h[i] << 16;
+    std::memcpy(&f[i], &u, 4);
+  }
+  return f;
+}
+inline std::vector<float> rounded(std::vector<float> v) {
+  for (auto& x : v) x = rb(x);
+  return v;
+}
+
+// bf16 outputs computed in fp32 from bf16 inputs: one ulp of the result plus fp32 noise
+constexpr float kBf16Atol = 2e-3f, kBf16Rtol = 8e-3f;

@@ -90,6 +90,12 @@ const HELPERS: Record<string, string> = {
   'kernels/common.cuh': 'device helpers shared by the kernel files',
   'kernels/philox.h': 'the Philox generator shared by the CPU and CUDA dropout',
   'kernels/dev/common.h': 'timing and checking helpers of the harnesses',
+  'native/cuda/lowp.h': 'the bf16 / NHWC forms of the CUDA ops a plan\'s precision and layout passes use, and their registration',
+  'native/cuda/lowp.cc': 'the bf16 / NHWC forms of the CUDA ops a plan\'s precision and layout passes use',
+  'native/cuda/capture.h': 'what CUDA ops do while a plan is captured into a CUDA graph',
+  'native/cuda/graph.cc': 'a step plan replayed as one CUDA graph (native/core/plan_replay.h)',
+  'kernels/mixed.h': 'the launchers of the bf16, NHWC and capturable kernels, for host code',
+  'kernels/lowp.cuh': 'device helpers of the kernels that store bf16: conversions, 16-byte vectors',
 };
 
 const root = packageRoot();

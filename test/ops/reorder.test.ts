@@ -59,10 +59,12 @@ test('reorder: bad layouts, ranks and dtypes are named errors', () => {
     // the native checks, past the TypeScript ones
     const y = empty([2, 3, 2, 2], 'float32', DEVICE);
     assert.match(code(() => native().run('reorder', [x.id], [y.id], { from: 'nchw', to: 'chwn' })), /EINVAL.*'nchw' or 'nhwc'/);
+    assert.match(code(() => native().run('reorder', [x.id], [y.id], { from: 'nchw', to: 'nchw8c' })), /ENOTIMPL.*nchw8c/);
+    const b = empty([2, 3, 2, 2], 'int32', DEVICE);
+    assert.match(code(() => native().run('reorder', [x.id], [b.id], { from: 'nchw', to: 'nhwc' })), /EDTYPE.*float32 and bfloat16 only/);
     if (DEVICE === 'cpu') {
-      assert.match(code(() => native().run('reorder', [x.id], [y.id], { from: 'nchw', to: 'nchw8c' })), /ENOTIMPL.*nchw8c/);
-      const b = empty([2, 3, 2, 2], 'int32', DEVICE);
-      assert.match(code(() => native().run('reorder', [x.id], [b.id], { from: 'nchw', to: 'nhwc' })), /EDTYPE.*cuda only/);
+      const h = empty([2, 3, 2, 2], 'bfloat16', DEVICE);
+      assert.match(code(() => native().run('reorder', [x.id], [h.id], { from: 'nchw', to: 'nhwc' })), /EDTYPE.*cuda only/);
     }
     const z = empty([2, 3, 2, 3], 'float32', DEVICE);
     assert.match(code(() => native().run('reorder', [x.id], [z.id], { from: 'nchw', to: 'nhwc' })), /ESHAPE/);
