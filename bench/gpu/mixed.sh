@@ -2,10 +2,13 @@
 # Issue 14 on the GPU machine, as one prepared command that stays inside a device call's
 # 10 minutes (MDMT_BUDGET_S, default 560 s: a step that would not finish in what is left is
 # skipped and says so) and returns at most 4 files (summary.txt, results.jsonl, gpu.txt,
-# logs.tgz). Steps, in order (default: all):
-#   build   the addon with the CUDA backend (CMake + Ninja into build-gpu/)
-#   dev     compile and run the new kernel workshops (kernels/dev: reorder, batchnorm_nhwc,
-#           lowp, graph; the older ones run in validate.sh)
+# logs.tgz). Steps, in order (default: all but build):
+#   prebuilt  the prebuilt addon (prebuilds/linux-x64/mdmt.napi.glibc.node, made here by
+#           `node scripts/pack.js`: the CUDA kernels are compiled on the development machine),
+#           its devices() report; MDMT_ADDON points at it
+#   build   or: build the addon on the GPU machine (CMake + Ninja into build-gpu/)
+#   dev     compile and run the kernel workshops this work added or touched (kernels/dev:
+#           reorder, batchnorm_nhwc, lowp, graph, adam, dropout, masked_xent; MDMT_DEV_HARNESSES)
 #   mixed   test/cuda/mixed (every bf16 / NHWC op form vs the CPU) and test/cuda/ops
 #           (reorder vs the CPU), strict fp32 (MDMT_TF32=0)
 #   graph   test/cuda/graph: a plan replayed as a CUDA graph == the same plan uncaptured, bit
@@ -15,8 +18,9 @@
 #   speed   per backbone, alternating in this one command: mdmt (bf16 + NHWC + CUDA graph,
 #           bench/gpu/step.js) and PyTorch (bf16 + channels_last + CUDA graph,
 #           bench/peers/torch_step.py --modes graph), batch 128, 256², with peak memory
-# Usage (repo root, GPU machine, after `source .device/env.sh`; dist/ compiled beforehand):
-#   OUT=/some/dir bash bench/gpu/mixed.sh [--dry-run] [build|dev|mixed|graph|bf16|speed]...
+# Prepare here: npm run build && node scripts/pack.js && bash ../shared/gpu/prepare.sh; carry
+# prebuilds, dist and .device. On the GPU machine, from the repo root:
+#   source .device/env.sh && OUT=$OUT bash bench/gpu/mixed.sh [--dry-run] [prebuilt|build|dev|mixed|graph|bf16|speed]...
 # --dry-run: what the development machine can do without a GPU — no build, workshops compiled
 # but not run, the test suites in their CPU dry-run or skip mode, one tiny CPU bench row, and
 # the packing; it checks the script, not the GPU.
@@ -26,11 +30,11 @@ steps=()
 for a in "$@"; do
   case $a in
     --dry-run) DRY=1 ;;
-    build | dev | mixed | graph | bf16 | speed) steps+=("$a") ;;
-    *) echo "mixed.sh: unknown step '$a' (steps: build dev mixed graph bf16 speed; flag: --dry-run)" >&2; exit 2 ;;
+    prebuilt | build | dev | mixed | graph | bf16 | speed) steps+=("$a") ;;
+    *) echo "mixed.sh: unknown step '$a' (steps: prebuilt build dev mixed graph bf16 speed; flag: --dry-run)" >&2; exit 2 ;;
   esac
 done
-[ ${#steps[@]} -gt 0 ] || steps=(build dev mixed graph bf16 speed)
+[ ${#steps[@]} -gt 0 ] || steps=(prebuilt dev mixed graph bf16 speed)
 OUT=${OUT:-/tmp/mdmt-gpu}
 mkdir -p "$OUT"
 LOGS="$OUT/logs"
@@ -39,10 +43,11 @@ BUDGET=${MDMT_BUDGET_S:-560}
 T0=$(date +%s)
 SPEED_MODELS=${MDMT_MODELS:-resnet18 resnet50 densenet121 mobilenet_v2 efficientnet_b0 shufflenet_v2_x1_0}
 export PATH=/usr/local/cuda/bin:$PATH
+PREBUILT=$PWD/prebuilds/linux-x64/mdmt.napi.glibc.node
 if [ $DRY = 1 ]; then
   export MDMT_CUDA_TEST_DEVICE=cpu
 else
-  export MDMT_ADDON=$PWD/build-gpu/mdmt.node
+  export MDMT_ADDON=${MDMT_ADDON:-$PREBUILT}
 fi
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
 say() { echo "$*" | tee -a "$OUT/summary.txt"; }
@@ -64,8 +69,16 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu
 for s in "${steps[@]}"; do
   t=$(date +%s)
   case $s in
+    prebuilt)
+      [ -f "$PREBUILT" ] || { say "prebuilt: no $PREBUILT (run node scripts/pack.js here and carry prebuilds/)"; break; }
+      [ $DRY = 1 ] || export MDMT_ADDON=$PREBUILT
+      say "prebuilt addon $(sha256sum "$PREBUILT" | cut -c1-16) $(stat -c %s "$PREBUILT") bytes"
+      node -e "for (const d of require('./dist/ts/devices.js').devices()) console.log(d.name, d.available ? 'available' : 'unavailable: ' + d.reason, d.description)" \
+        2>&1 | cut -c1-240 | tee -a "$OUT/summary.txt"
+      ;;
     build)
       if [ $DRY = 1 ]; then say "build: skipped (dry run uses build/ and dist/ as they are)"; continue; fi
+      export MDMT_ADDON=$PWD/build-gpu/mdmt.node
       run_for 240 build bash -c "cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DMDMT_CUDA=ON \
         -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DCMAKE_LIBRARY_OUTPUT_DIRECTORY=$PWD/build-gpu > $LOGS/cmake.log 2>&1 &&
         cmake --build build-gpu -j 16 > $LOGS/build.log 2>&1"
@@ -74,11 +87,13 @@ for s in "${steps[@]}"; do
       [ $rc = 0 ] || { tail -40 "$LOGS/build.log" "$LOGS/cmake.log" 2>/dev/null | tee -a "$OUT/summary.txt"; break; }
       ;;
     dev)
-      for b in reorder batchnorm_nhwc lowp graph; do
+      DEV=${MDMT_DEV_HARNESSES:-reorder batchnorm_nhwc lowp graph adam dropout masked_xent}
+      for b in $DEV; do
+        [ -f "kernels/dev/$b.cu" ] || { say "dev $b: no kernels/dev/$b.cu"; continue; }
         nvcc -std=c++17 -arch=sm_90 -O3 --use_fast_math -Ikernels "kernels/dev/$b.cu" -o "/tmp/dev_$b" > "$LOGS/dev_$b.build.log" 2>&1 &
       done
       wait
-      for b in reorder batchnorm_nhwc lowp graph; do
+      for b in $DEV; do
         if [ ! -x "/tmp/dev_$b" ]; then say "dev $b: does not compile: $(head -3 "$LOGS/dev_$b.build.log" | tr '\n' ' ')"; continue; fi
         if [ $DRY = 1 ]; then say "dev $b: compiled (not run: dry run)"; continue; fi
         run_for 90 "dev $b" "/tmp/dev_$b" > "$LOGS/dev_$b.log" 2>&1
