@@ -8,7 +8,8 @@
 #           its devices() report; MDMT_ADDON points at it
 #   build   or: build the addon on the GPU machine (CMake + Ninja into build-gpu/)
 #   dev     compile and run the kernel workshops this work added or touched (kernels/dev:
-#           reorder, batchnorm_nhwc, lowp, graph, adam, dropout, masked_xent; MDMT_DEV_HARNESSES)
+#           reorder, batchnorm_nhwc, activations, elementwise, pool, layout, reduce, optim (with
+#           the CUDA-graph replay checks), dropout, masked_xent; MDMT_DEV_HARNESSES)
 #   mixed   test/cuda/mixed (every bf16 / NHWC op form vs the CPU) and test/cuda/ops
 #           (reorder vs the CPU), strict fp32 (MDMT_TF32=0)
 #   graph   test/cuda/graph: a plan replayed as a CUDA graph == the same plan uncaptured, bit
@@ -87,7 +88,7 @@ for s in "${steps[@]}"; do
       [ $rc = 0 ] || { tail -40 "$LOGS/build.log" "$LOGS/cmake.log" 2>/dev/null | tee -a "$OUT/summary.txt"; break; }
       ;;
     dev)
-      DEV=${MDMT_DEV_HARNESSES:-reorder batchnorm_nhwc lowp graph adam dropout masked_xent}
+      DEV=${MDMT_DEV_HARNESSES:-reorder batchnorm_nhwc activations elementwise pool layout reduce optim dropout masked_xent}
       for b in $DEV; do
         [ -f "kernels/dev/$b.cu" ] || { say "dev $b: no kernels/dev/$b.cu"; continue; }
         nvcc -std=c++17 -arch=sm_90 -O3 --use_fast_math -Ikernels "kernels/dev/$b.cu" -o "/tmp/dev_$b" > "$LOGS/dev_$b.build.log" 2>&1 &
