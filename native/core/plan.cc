@@ -122,6 +122,15 @@ Plan::Plan(PlanSpec spec, std::shared_ptr<Storage> shared)
     outputs_.push_back(k);
   }
   step_ms_.assign(steps_.size(), 0.0);
+  if (spec.graph) use_graph();
+}
+
+// The steps with per-run attributes read them from the replay's device copy of the scalars
+// (OpCtx::device_scalars): a captured kernel cannot see the host attributes change.
+void Plan::use_graph() {
+  replay_ = make_plan_replay(device_, static_cast<size_t>(nscalars_));
+  for (auto& s : steps_)
+    for (auto& [attr, idx] : s.dynamic) s.ctx.device_scalars.emplace_back(attr, replay_->device_scalars() + idx);
 }
 
 void Plan::run(const double* scalars, size_t n) {
@@ -130,6 +139,12 @@ void Plan::run(const double* scalars, size_t n) {
     MDMT_FAIL(code::kNoMem, kOp, "the arena this plan shares could not grow for another plan (out of memory): record the step again");
   for (auto& s : steps_)
     for (auto& [attr, idx] : s.dynamic) s.ctx.attrs.set(attr, scalars[idx]);
+  if (replay_) {  // one CUDA graph: no host work between the kernels, so no per-step profile
+    replay_->run(scalars, n, arena_->data, [this] {
+      for (auto& s : steps_) s.run();
+    });
+    return;
+  }
   if (!profile_) {
     for (auto& s : steps_) s.run();
     return;

@@ -8,13 +8,15 @@
 // returns to JavaScript during a run.
 //
 // CUDA: kernels run on the backend's stream into fixed arena addresses and the inputs are
-// staged at fixed addresses too, so capturing run() as a CUDA graph later needs no change
-// to the plan (the per-run scalars then come from a staged copy of the scalar array).
+// staged at fixed addresses too, so run() can be captured as one CUDA graph and replayed
+// (spec.graph; native/core/plan_replay.h): the per-run scalars then come from a staged
+// device copy of the scalar array, which the steps with per-run attributes read.
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "plan_replay.h"
 #include "registry.h"
 #include "tensor.h"
 
@@ -44,6 +46,7 @@ struct PlanSpec {
   std::vector<PlanStepSpec> steps;
   std::vector<int> inputs, outputs;
   int nscalars = 0;
+  bool graph = false;  // replay as one CUDA graph (CUDA plans only)
 };
 
 class Plan {
@@ -69,6 +72,8 @@ class Plan {
   std::shared_ptr<Tensor> output_view(size_t i) const { return values_[outputs_[i]]; }
   size_t num_inputs() const { return inputs_.size(); }
   size_t num_outputs() const { return outputs_.size(); }
+  // CUDA-graph launches so far; -1 for a plan that runs op by op.
+  int graph_launches() const { return replay_ ? replay_->launches() : -1; }
   // Per-step milliseconds summed over runs since the last reset (when profiling is on).
   void set_profiling(bool on) {
     profile_ = on;
@@ -79,6 +84,7 @@ class Plan {
   std::string step_shapes(size_t i) const;
 
  private:
+  void use_graph();
   struct Step {
     OpKernel fn;
     OpCtx ctx;
@@ -96,6 +102,7 @@ class Plan {
   std::vector<Step> steps_;
   std::vector<int> inputs_, outputs_;
   int nscalars_ = 0;
+  std::unique_ptr<PlanReplay> replay_;  // spec.graph: the run captured once, then replayed
   bool profile_ = false;
   std::vector<double> step_ms_;
 };

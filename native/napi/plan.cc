@@ -7,8 +7,10 @@
 //   planFree(id)                            frees the plan and its arena (the input and
 //                                           output views keep it alive until freed too)
 //   planProfile(id, on) -> [{ op, shapes, ms }]  per-step times summed since the last call
+//   planGraphLaunches(id) -> number         CUDA-graph launches so far (-1: not a graph plan)
 // spec: { device, arenaBytes, nscalars, values: [{ kind, dtype, shape, offset, tensor, name }],
-//         steps: [{ op, inputs, outputs, attrs, dynamic: [attr, scalarIndex, ...] }], inputs, outputs }
+//         steps: [{ op, inputs, outputs, attrs, dynamic: [attr, scalarIndex, ...] }], inputs, outputs,
+//         graph?: replay as one CUDA graph (native/core/plan_replay.h) }
 #include <cmath>
 #include <memory>
 #include <unordered_map>
@@ -130,6 +132,10 @@ Napi::Value PlanCreate(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < steps.Length(); ++i) spec.steps.push_back(parse_step(arg_object(steps.Get(i), "spec.steps[]"), nv, spec.nscalars));
     spec.inputs = arg_indices(arg_array(o, "inputs", "spec"), "spec.inputs[]", nv);
     spec.outputs = arg_indices(arg_array(o, "outputs", "spec"), "spec.outputs[]", nv);
+    if (o.Has("graph") && !o.Get("graph").IsUndefined()) {
+      if (!o.Get("graph").IsBoolean()) MDMT_FAIL(code::kInvalid, "planCreate", "spec.graph must be a boolean");
+      spec.graph = o.Get("graph").As<Napi::Boolean>().Value();
+    }
     std::shared_ptr<Storage> shared;
     if (o.Has("shareArena") && !o.Get("shareArena").IsUndefined()) shared = find_plan(o.Get("shareArena"), "planCreate").plan->arena();
     e.plan = std::make_unique<Plan>(std::move(spec), std::move(shared));
@@ -195,7 +201,15 @@ Napi::Value PlanProfile(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+Napi::Value PlanGraphLaunches(const Napi::CallbackInfo& info) {
+  return guarded(info, "planGraphLaunches", [&]() -> Napi::Value {
+    expect_argc(info, "planGraphLaunches", 1, 1);
+    return Napi::Number::New(info.Env(), find_plan(info[0], "planGraphLaunches").plan->graph_launches());
+  });
+}
+
 void register_plan_api(Napi::Env env, Napi::Object exports) {
+  exports.Set("planGraphLaunches", Napi::Function::New(env, PlanGraphLaunches, "planGraphLaunches"));
   exports.Set("planCreate", Napi::Function::New(env, PlanCreate, "planCreate"));
   exports.Set("planRun", Napi::Function::New(env, PlanRun, "planRun"));
   exports.Set("planFree", Napi::Function::New(env, PlanFree, "planFree"));

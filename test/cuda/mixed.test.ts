@@ -54,6 +54,7 @@ const NHWC: Mode[] = [{ dtype: 'float32', layout: 'nhwc' }, { dtype: 'bfloat16',
 const LOW: Mode[] = [{ dtype: 'bfloat16', layout: 'nchw' }];
 const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const act = (shape: number[], seed: number, lo = -1, hi = 1): Operand => ({ shape, kind: 'act', data: rand(seed, n(shape), lo, hi) });
+const act_ = act;
 const par = (shape: number[], seed: number, lo = -1, hi = 1): Operand => ({ shape, kind: 'f32', data: rand(seed, n(shape), lo, hi) });
 const aout = (shape: number[]): Operand => ({ shape, kind: 'act' });
 const fout = (shape: number[], data?: number[]): Operand => ({ shape, kind: 'f32', data });
@@ -80,6 +81,22 @@ CONV.forEach(([label, xs, ws, attrs, bias], i) => {
   add({ op: 'conv2d_bwd_data', label, inputs: [act(ys, 40 + i), act([...ws], 20 + i)], outputs: [aout([...xs])], attrs, modes: NHWC, tol: [GEMM, BSUM] });
   add({ op: 'conv2d_bwd_filter', label, inputs: [act(ys, 40 + i), act([...xs], 10 + i)], outputs: [aout([...ws])], attrs, modes: NHWC, tol: [GEMM, { atol: 5e-2, rtol: 8e-3 }] });
 });
+
+// conv2d_act (the conv, then its activation in place; bias fp32)
+for (const act of ['relu', 'silu']) {
+  const attrs = { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1, act };
+  add({ op: 'conv2d_act', label: act, inputs: [act_([2, 16, 9, 9], 15), act_([32, 16, 3, 3], 16), par([32], 17)], outputs: [aout([2, 32, 9, 9])], attrs, modes: NHWC, tol: [GEMM, BSUM] });
+}
+
+// the fused BatchNorm forms: act(bn(x) [+ residual]) and its backward through y, dz out
+for (const act of ['relu', 'relu6']) {
+  const xs = [4, 24, 5, 5], C = 24;
+  const stats = [fout([C]), fout([C]), fout([C], rand(57, C, -0.1, 0.1)), fout([C], rand(58, C, 0.5, 1.5))];
+  add({ op: 'batchnorm_act_train', label: `${act} + residual`, inputs: [act_(xs, 53, -2, 3), par([C], 54, 0.5, 1.5), par([C], 55), act_(xs, 56)], outputs: [aout(xs), ...stats], attrs: { eps: 1e-5, momentum: 0.1, act }, modes: NHWC, tol: [RED, B1] });
+  // y from the CPU forward, so the activation masks agree
+  const y = act_(xs, 59, 0, 7);
+  add({ op: 'batchnorm_act_bwd', label: `${act} dz`, inputs: [act_(xs, 60), y, act_(xs, 53, -2, 3), par([C], 54, 0.5, 1.5), par([C], 61, -0.5, 0.5), par([C], 62, 0.5, 2)], outputs: [aout(xs), fout([C]), fout([C]), aout(xs)], attrs: { act }, modes: NHWC, tol: [RED, { atol: 2e-2, rtol: 1e-2 }] });
+}
 
 // BatchNorm: statistics and parameters fp32; running statistics in/out
 for (const [xs, seed] of [[[4, 24, 5, 5], 50], [[3, 64, 7, 7], 51], [[16, 40], 52]] as [number[], number][]) {

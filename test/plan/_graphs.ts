@@ -16,7 +16,7 @@ export class Builder {
   /** a CUDA plan by default (what the precision and layout passes target); the interpreter runs any graph on the CPU */
   readonly g: Graph;
   constructor(device = 'cuda:0') {
-    this.g = { device, values: new Map(), steps: [], inputs: [], outputs: [] };
+    this.g = { device, values: new Map(), steps: [], inputs: [], outputs: [], scalars: [] };
   }
   private next = 0;
 

@@ -37,18 +37,24 @@ function roundF16(a: Float32Array): void {
 const storeDtype = (d: DType): DType => (LOW[d] ? 'float32' : d);
 
 /** Runs `g` once; returns every value's final tensor (CPU, logical shape, stored layout). Dispose them. */
-export function interpret(g: Graph, feed: readonly (Float32Array | Int32Array)[]): Map<number, Tensor> {
+export function interpret(g: Graph, feed: readonly (Float32Array | Int32Array)[], o: { round?: boolean } = {}): Map<number, Tensor> {
   const n = native();
+  const rounding = o.round ?? true; // false: bf16 values keep their fp32 bits (checks the graph's plumbing alone)
   const vals = new Map<number, Tensor>();
   const layout = (id: number): Layout => g.values.get(id)!.layout ?? 'nchw';
   const round = (id: number) => {
     const f = LOW[g.values.get(id)!.dtype];
-    if (!f) return;
+    if (!f || !rounding) return;
     const a = vals.get(id)!.toArray() as Float32Array;
     f(a);
     n.upload(vals.get(id)!.id, a);
   };
-  for (const [id, v] of g.values) if (v.tensor) vals.set(id, keep(v.tensor.to('cpu')));
+  for (const [id, v] of g.values) {
+    if (!v.tensor) continue;
+    const t = keep(empty(v.shape, v.tensor.dtype)); // a copy: the steps write bound state in place
+    if (t.size) n.upload(t.id, v.tensor.toArray());
+    vals.set(id, t);
+  }
   g.inputs.forEach((id, i) => {
     vals.set(id, keep(tensor(feed[i], g.values.get(id)!.shape, { dtype: storeDtype(g.values.get(id)!.dtype) })));
     round(id);

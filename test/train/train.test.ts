@@ -80,6 +80,8 @@ test('config errors name the field', () => {
   assert.throws(() => resolveTrainConfig({ ...ok, device: 'tpu' }), /config\.device/);
   assert.throws(() => resolveTrainConfig({ ...ok, precision: 'fp16' as never }), /config\.precision must be one of fp32 \| bf16/);
   assert.throws(() => resolveTrainConfig({ ...ok, precision: 'bf16', device: 'cpu' }), /config\.precision is 'bf16' but the device is cpu/);
+  assert.throws(() => resolveTrainConfig({ ...ok, precision: 'bf16', device: 'cuda', eager: true }), /config\.precision is 'bf16' but eager is set/);
+  assert.is(resolveTrainConfig({ ...ok, precision: 'bf16', device: 'cuda' }).precision, 'bf16');
   const d = resolveTrainConfig(ok);
   assert.is(d.precision, 'fp32');
   assert.equal([d.optim.lr, d.optim.weightDecay, d.schedule.warmupEpochs, d.schedule.earlyStopping, d.schedule.maxEpochs, d.batchSize, d.imageSize],

@@ -51,6 +51,8 @@ export interface NativePlanSpec {
   outputs: number[];
   /** a plan whose arena this one shares (never run at the same time), grown when needed */
   shareArena?: number;
+  /** replay as one CUDA graph (captured on the second run; CUDA plans only) */
+  graph?: boolean;
 }
 
 export interface NativeAddon {
@@ -72,6 +74,8 @@ export interface NativeAddon {
   planRun(id: number, scalars: Float64Array): void;
   planFree(id: number): void;
   planProfile(id: number, on?: boolean): { op: string; shapes: string; ms: number }[];
+  /** CUDA-graph launches so far; -1 for a plan that runs op by op */
+  planGraphLaunches(id: number): number;
 }
 
 /** The package root: the nearest directory above this file holding mdmt's package.json. */

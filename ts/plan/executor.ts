@@ -55,8 +55,12 @@ export class PlanExecutor {
   private readonly scalars: Float64Array;
   private disposed = false;
 
-  /** Builds the native plan; from then on it owns `graph.owned` (freed by dispose, or here if this throws). */
-  constructor(readonly graph: Graph, private readonly hooks: ReplayHook[], private readonly group?: ArenaGroup) {
+  /**
+   * Builds the native plan; from then on it owns `graph.owned` (freed by dispose, or here if
+   * this throws). `cudaGraph`: replay it as one CUDA graph (native/core/plan_replay.h).
+   */
+  constructor(readonly graph: Graph, private readonly hooks: ReplayHook[], private readonly group?: ArenaGroup,
+    private readonly cudaGraph = false) {
     let made: ReturnType<ReturnType<typeof native>['planCreate']>;
     try {
       check(graph.arenaBytes !== undefined, 'EPLAN', 'plan', 'the graph has no memory plan (run the memory pass last)');
@@ -99,7 +103,13 @@ export class PlanExecutor {
         ...(s.dynamic ? { dynamic: Object.entries(s.dynamic).flat() } : {}),
       })),
       inputs: g.inputs.map(ix), outputs: g.outputs.map(ix),
+      ...(this.cudaGraph ? { graph: true } : {}),
     };
+  }
+
+  /** CUDA-graph launches so far (-1: the plan runs op by op). */
+  get graphLaunches(): number {
+    return this.disposed ? -1 : native().planGraphLaunches(this.id);
   }
 
   /** True when a bound tensor (a parameter, a moment) has been disposed: the plan cannot run. */

@@ -23,6 +23,8 @@ import { dce } from './passes/dce';
 import { fuseBnAct } from './passes/fuse_bn_act';
 import { fuseConvAct } from './passes/fuse_conv_act';
 import { memory } from './passes/memory';
+import { nhwc } from './passes/nhwc';
+import { precision } from './passes/precision';
 import { recordGraph } from './record';
 
 /** An input: a tensor, or host data with its shape. */
@@ -40,6 +42,14 @@ export interface CompileStepOptions {
   /** plans that share one arena (default: this step's own plans); give two steps that never
    * run at the same time (training and evaluation) the same group */
   arena?: ArenaGroup;
+  /**
+   * 'bf16': mixed precision on CUDA — the precision and NHWC layout passes
+   * (ts/plan/passes/precision.ts, nhwc.ts) run before the last pass (the memory plan).
+   * Default 'fp32'. The first call of a signature records (and runs) the step eagerly in fp32.
+   */
+  precision?: 'fp32' | 'bf16';
+  /** replay each plan as one CUDA graph (captured on its second run; CUDA only; default false) */
+  cudaGraph?: boolean;
 }
 
 /** Dead code out, copies into views, BatchNorm+activation and conv+activation fusion, dead code again, then the static memory plan. */
@@ -57,6 +67,7 @@ export class CompiledStep {
   private readonly device?: string;
   private readonly onRecord?: (g: Graph) => void;
   private readonly arena: ArenaGroup;
+  private readonly cudaGraph: boolean;
   private disposed = false;
   /** records made (cache misses), for tests and logs */
   recordings = 0;
@@ -64,7 +75,12 @@ export class CompiledStep {
   constructor(private readonly fn: (inputs: Tensor[]) => Tensor[], o: CompileStepOptions = {}) {
     this.maxPlans = o.maxPlans ?? 4;
     check(Number.isInteger(this.maxPlans) && this.maxPlans >= 1, 'EINVAL', 'compileStep', `maxPlans must be a positive integer, got ${o.maxPlans}`);
-    this.passes = o.passes ?? DEFAULT_PASSES;
+    check(o.precision === undefined || o.precision === 'fp32' || o.precision === 'bf16', 'EINVAL', 'compileStep',
+      `precision must be 'fp32' or 'bf16', got ${JSON.stringify(o.precision)}`);
+    const passes = o.passes ?? DEFAULT_PASSES;
+    // mixed precision and the NHWC layout go just before the memory plan, which sizes their values
+    this.passes = o.precision === 'bf16' ? [...passes.slice(0, -1), precision(), nhwc(), ...passes.slice(-1)] : passes;
+    this.cudaGraph = o.cudaGraph ?? false;
     this.device = o.device;
     this.onRecord = o.onRecord;
     this.arena = o.arena ?? new ArenaGroup();
@@ -122,7 +138,7 @@ export class CompiledStep {
           for (const t of rec.graph.owned ?? []) t.dispose();
           throw e;
         }
-        plan = new PlanExecutor(g, rec.hooks, this.arena);
+        plan = new PlanExecutor(g, rec.hooks, this.arena, this.cudaGraph);
         // the eager results move into the plan's output slots: results are always the plan's views
         rec.result.forEach((t, i) => t.size && native().run('copy', [t.id], [plan.outputs[i].id], {}));
       } finally {

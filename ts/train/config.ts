@@ -136,8 +136,9 @@ export interface TrainConfig {
   /**
    * Arithmetic of the training step: 'fp32', or 'bf16' on CUDA (mixed precision: convolutions
    * and matmuls in bf16 with fp32 accumulation, BatchNorm statistics, loss and Adam in fp32,
-   * fp32 master weights, activations NHWC; ts/plan/passes/precision.ts). Default 'fp32' until
-   * bf16 is validated on a GPU. The CPU has no bf16 kernels: 'bf16' there is an error.
+   * fp32 master weights, activations NHWC; ts/plan/passes/precision.ts), through the compiled
+   * step (not with `eager`); evaluation stays fp32. Default 'fp32' until bf16 is validated on
+   * a GPU. The CPU has no bf16 kernels: 'bf16' there is an error.
    */
   precision: 'fp32' | 'bf16';
 }
@@ -334,8 +335,8 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   // an error, not a quiet fallback to fp32: a run (and its report) must not claim bf16 it did not use
   if (cfg.precision === 'bf16' && cfg.device === 'cpu')
     bad('precision', "is 'bf16' but the device is cpu: the CPU backend computes in fp32 only (bf16 mixed precision runs on cuda)");
-  if (cfg.precision === 'bf16')
-    bad('precision', "is 'bf16': mixed precision is a pass of the compiled training step, which train() does not run yet (issue 12); use 'fp32'");
+  if (cfg.precision === 'bf16' && cfg.eager)
+    bad('precision', "is 'bf16' but eager is set: mixed precision is a pass of the compiled training step (drop eager)");
   if (typeof cfg.augment !== 'boolean' && (cfg.augment === null || typeof cfg.augment !== 'object')) bad('augment', 'must be a boolean or augmentation options');
   if (cfg.mixing !== 'random') {
     const f = (cfg.mixing as { afcFraction?: unknown }).afcFraction;

@@ -20,7 +20,7 @@ import { Tensor, tidy } from '../tensor';
 import type { TrainConfig } from './config';
 import { mseTargets, stepLoss, type TaskNet } from './models';
 
-type LossCfg = Pick<TrainConfig, 'afcLoss' | 'lossNormalize' | 'device' | 'eager'>;
+type LossCfg = Pick<TrainConfig, 'afcLoss' | 'lossNormalize' | 'device' | 'eager'> & Partial<Pick<TrainConfig, 'precision'>>;
 
 export interface TrainStep {
   /** one optimisation step on the batch; returns the loss */
@@ -77,7 +77,7 @@ export function trainStep(net: TaskNet, opt: Adam, cfg: LossCfg, arena?: ArenaGr
     const [images, afcLabels, afcMask, bxLabels, bxMask, y, w] = ins;
     const t = { images, afcLabels, afcMask, bxLabels, bxMask } as BatchTensors;
     return [eagerStep(t, current!, C ? { y, w } : undefined)];
-  }, { device: cfg.device, arena });
+  }, { device: cfg.device, arena, precision: cfg.precision ?? 'fp32', cudaGraph: process.env.MDMT_CUDA_GRAPH === '1' });
   return {
     run(b: Batch): number {
       current = b;

@@ -202,7 +202,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       hooks.onLog?.(`${path.basename(dir)}: resuming after epoch ${state.epoch}`);
     }
     const arena = new ArenaGroup(); // training and evaluation never run at once: one arena
-    step = trainStep(net, opt, { ...lossCfg, eager: cfg.eager }, arena);
+    step = trainStep(net, opt, { ...lossCfg, eager: cfg.eager, precision: cfg.precision }, arena);
     evalFwd = evalForward(net, { device: cfg.device, eager: cfg.eager }, arena);
     // the log holds exactly the checkpointed epochs (lines written after it are redone)
     fs.writeFileSync(file('log'), state.history.map((h) => JSON.stringify(h) + '\n').join(''));

@@ -30,8 +30,8 @@ export type LayoutRule = 'nhwc' | 'any' | 'binary' | 'nchw';
 
 export const LAYOUT_POLICY: Record<OpName, LayoutRule> = {
   fill: 'nchw', copy: 'any', cast: 'any', reorder: 'nchw',
-  conv2d: 'nhwc', conv2d_bwd_data: 'nhwc', conv2d_bwd_filter: 'nhwc', linear: 'nchw', matmul: 'nchw',
-  batchnorm_train: 'nhwc', batchnorm_eval: 'nhwc', batchnorm_bwd: 'nhwc',
+  conv2d: 'nhwc', conv2d_act: 'nhwc', conv2d_bwd_data: 'nhwc', conv2d_bwd_filter: 'nhwc', linear: 'nchw', matmul: 'nchw',
+  batchnorm_train: 'nhwc', batchnorm_eval: 'nhwc', batchnorm_bwd: 'nhwc', batchnorm_act_train: 'nhwc', batchnorm_act_bwd: 'nhwc',
   relu: 'any', relu_bwd: 'any', relu6: 'any', relu6_bwd: 'any', silu: 'any', silu_bwd: 'any',
   sigmoid: 'any', sigmoid_bwd: 'any', hardswish: 'any', hardswish_bwd: 'any',
   add: 'binary', sub: 'binary', mul: 'binary', affine: 'any',
@@ -49,7 +49,8 @@ export const LAYOUT_POLICY: Record<OpName, LayoutRule> = {
  * between reorders, until their kernel exists.
  */
 export const CUDA_NHWC_OPS: ReadonlySet<string> = new Set<OpName>([
-  'conv2d', 'conv2d_bwd_data', 'conv2d_bwd_filter', 'batchnorm_train', 'batchnorm_eval', 'batchnorm_bwd',
+  'conv2d', 'conv2d_act', 'conv2d_bwd_data', 'conv2d_bwd_filter', 'batchnorm_train', 'batchnorm_eval', 'batchnorm_bwd',
+  'batchnorm_act_train', 'batchnorm_act_bwd',
   'add', 'sub', 'mul', 'global_avgpool', 'global_avgpool_bwd', 'concat', 'split', 'channel_shuffle',
   'maxpool2d', 'maxpool2d_bwd', 'avgpool2d', 'avgpool2d_bwd', 'sum', 'mean', 'expand',
 ]);

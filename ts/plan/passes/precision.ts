@@ -49,13 +49,17 @@ const FOLLOW_SAVED: DtypeRule = { rule: 'follow', of: 1 };
 /** The dtype policy: one row per op (docs/ops.md names the operands the indices refer to). */
 export const DTYPE_POLICY: Record<OpName, DtypeRule> = {
   fill: KEEP, copy: FOLLOW, cast: KEEP, reorder: KEEP,
-  conv2d: { rule: 'lower', fp32In: [2] }, conv2d_bwd_data: LOWER, conv2d_bwd_filter: LOWER, linear: LOWER, matmul: LOWER,
+  conv2d: { rule: 'lower', fp32In: [2] }, conv2d_act: { rule: 'lower', fp32In: [2] }, conv2d_bwd_data: LOWER, conv2d_bwd_filter: LOWER, linear: LOWER, matmul: LOWER,
   // x, weight, bias → y, save_mean, save_invstd, running_mean, running_var
   batchnorm_train: { rule: 'follow', fp32In: [1, 2], fp32Out: [1, 2, 3, 4] },
   // x, weight, bias, running_mean, running_var → y
   batchnorm_eval: { rule: 'follow', fp32In: [1, 2, 3, 4] },
   // dy, x, weight, save_mean, save_invstd → dx, dweight, dbias
   batchnorm_bwd: { rule: 'follow', of: 1, fp32In: [2, 3, 4], fp32Out: [1, 2] },
+  // x, weight, bias[, residual] → as batchnorm_train
+  batchnorm_act_train: { rule: 'follow', fp32In: [1, 2], fp32Out: [1, 2, 3, 4] },
+  // dy, y, x, weight, save_mean, save_invstd → dx, dweight, dbias[, dz]
+  batchnorm_act_bwd: { rule: 'follow', of: 2, fp32In: [3, 4, 5], fp32Out: [1, 2] },
   relu: FOLLOW, relu6: FOLLOW, silu: FOLLOW, sigmoid: FOLLOW, hardswish: FOLLOW,
   relu_bwd: FOLLOW_SAVED, relu6_bwd: FOLLOW_SAVED, silu_bwd: FOLLOW_SAVED, sigmoid_bwd: FOLLOW_SAVED, hardswish_bwd: FOLLOW_SAVED,
   add: PROMOTE, sub: PROMOTE, mul: PROMOTE, affine: FOLLOW,
@@ -74,8 +78,8 @@ export const DTYPE_POLICY: Record<OpName, DtypeRule> = {
  * in bf16 against the fp32 CPU reference, so this list cannot claim a kernel that is not there.
  */
 export const CUDA_LOW_OPS: ReadonlySet<OpName | 'reshape'> = new Set<OpName | 'reshape'>([
-  'reshape', 'copy', 'conv2d', 'conv2d_bwd_data', 'conv2d_bwd_filter',
-  'batchnorm_train', 'batchnorm_bwd', 'batchnorm_eval',
+  'reshape', 'copy', 'conv2d', 'conv2d_act', 'conv2d_bwd_data', 'conv2d_bwd_filter',
+  'batchnorm_train', 'batchnorm_bwd', 'batchnorm_eval', 'batchnorm_act_train', 'batchnorm_act_bwd',
   'relu', 'relu_bwd', 'relu6', 'relu6_bwd', 'silu', 'silu_bwd', 'sigmoid', 'sigmoid_bwd', 'hardswish', 'hardswish_bwd',
   'add', 'sub', 'mul', 'global_avgpool', 'global_avgpool_bwd', 'concat', 'split', 'channel_shuffle',
   'maxpool2d', 'maxpool2d_bwd', 'avgpool2d', 'avgpool2d_bwd', 'sum', 'mean', 'expand', 'affine',
