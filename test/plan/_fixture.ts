@@ -20,10 +20,11 @@ export interface Trainee {
   step: (ins: Tensor[]) => Tensor[];
 }
 
-/** The same model and optimiser every call (seeded init). */
-export function trainee(backbone: string, seed = 0): Trainee {
+/** The same model and optimiser every call (seeded init), on `device` (default the CPU). */
+export function trainee(backbone: string, seed = 0, device?: string): Trainee {
   manualSeed(seed);
   const model = new MDMTModel(backbone);
+  if (device) model.to(device);
   model.train();
   const opt = new Adam(model.parameters(), { lr: 1e-3, weightDecay: 1e-4 });
   const step = ([x, al, am, bl, bm]: Tensor[]) => {
