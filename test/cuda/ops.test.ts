@@ -66,6 +66,7 @@ convs.forEach(([label, xs, ws, attrs, bias], i) => {
   const ins = [f(xs, 10 + i), f(ws, 20 + i)];
   if (bias) ins.push(f([ws[0]], 30 + i));
   add({ op: 'conv2d', label, inputs: ins, outputs: [out(ys)], attrs, tol: GEMM });
+  if (i < 2) add({ op: 'conv2d_act', label: `${label} silu`, inputs: ins, outputs: [out(ys)], attrs: { ...attrs, act: 'silu' }, tol: GEMM });
   add({ op: 'conv2d_bwd_data', label, inputs: [f(ys, 40 + i), f(ws, 20 + i)], outputs: [out(xs)], attrs, tol: GEMM });
   add({ op: 'conv2d_bwd_filter', label, inputs: [f(ys, 40 + i), f(xs, 10 + i)], outputs: [out(ws)], attrs,
     tol: TF32 ? { atol: 5e-2, rtol: 2e-2 } : { atol: 1e-3, rtol: 1e-4 } });
@@ -110,6 +111,15 @@ for (const xs of [[8, 16, 9, 9], [32, 10], [2, 3, 64, 64]]) {
     outputs: [out(xs)], attrs: { eps: 1e-5 }, tol: RED });
   add({ op: 'batchnorm_bwd', label: tag, inputs: [f(xs, 75), f(xs, 70, -2, 3), f([C], 71), f([C], 76), f([C], 77, 0.5, 2)],
     outputs: [out(xs), out([C]), out([C])], tol: { atol: 1e-4, rtol: 1e-4 } });
+}
+// the fused forms (compiled steps): act(bn(x) + residual) and its backward through y, dz out
+for (const act of ['relu', 'relu6']) {
+  const xs = [8, 16, 9, 9], C = 16;
+  add({ op: 'batchnorm_act_train', label: `${act} + residual`, inputs: [f(xs, 78, -2, 3), f([C], 71), f([C], 72), f(xs, 79)],
+    outputs: [out(xs), out([C]), out([C]), f([C], 73), f([C], 74, 0.5, 2)], attrs: { eps: 1e-5, momentum: 0.1, act }, tol: RED });
+  // y in [0, 7): the activation masks are the CPU's and the GPU's alike
+  add({ op: 'batchnorm_act_bwd', label: `${act} dz`, inputs: [f(xs, 80), f(xs, 81, 0, 7), f(xs, 78, -2, 3), f([C], 71), f([C], 76), f([C], 77, 0.5, 2)],
+    outputs: [out(xs), out([C]), out([C]), out(xs)], attrs: { act }, tol: { atol: 1e-4, rtol: 1e-4 } });
 }
 
 // ---- activations (odd length: scalar path; multiple of 4: float4 path)
