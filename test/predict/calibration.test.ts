@@ -6,7 +6,7 @@
 // the binomial standard error.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { calibrateTask, fitTemperature, nllT, softmaxT } from '../../ts/predict/calibration';
+import { calibrateTask, chooseTemperature, fitTemperature, nllT, softmaxT, TEMPERATURE_CHECK } from '../../ts/predict/calibration';
 import { foldIntervals, metricIntervals } from '../../ts/train/bootstrap';
 import { brierScore, expectedCalibrationError, reliabilityBins } from '../../ts/train/metrics';
 import { Rng } from '../helpers';
@@ -82,6 +82,39 @@ test('temperature scaling leaves a calibrated model unchanged (T ≈ 1, NLL and 
     assert.ok(cal.val.before.ece < 0.02 && cal.val.after.ece < 0.02, `C=${C}: ECE ${cal.val.before.ece} → ${cal.val.after.ece}`);
   }
   assert.equal(fitTemperature([], []).temperature, 1, 'no samples: T = 1');
+});
+
+test('a fitted T is applied only when it beats T = 1 on held-out folds of the validation split', () => {
+  // the new-user trial: STL τ2 after 2 epochs on 16 validation images, logits all but constant
+  // (these are its values); the fit sharpened them to T ≈ 0.12 and the test ECE rose 9 % → 26.5 %
+  const r = new Rng(4);
+  const z0 = [-0.0226, -0.1848, -0.0514, -0.2609];
+  const rows = (labels: string) => [...labels].map(() => z0.map((v) => v + 2e-4 * r.normal()));
+  const valY = [...'2320020100200122'].map(Number), testY = [...'1221320111002212'].map(Number);
+  const val = rows('2320020100200122'), held = rows('1221320111002212');
+  const qa = chooseTemperature(val, valY);
+  assert.ok(qa.fitted < 0.2, `the fit alone sharpens: T = ${qa.fitted}`);
+  assert.is(qa.temperature, 1, 'kept at 1');
+  assert.is(qa.check.decision, 'no held-out gain');
+  assert.ok(qa.check.gain! <= qa.check.se!, `gain ${qa.check.gain} within one SE ${qa.check.se}`);
+  assert.ok(nllT(held, testY, 1) < nllT(held, testY, qa.fitted), 'on the test labels T = 1 is the better choice');
+  // a clearly over-confident model on a real validation split: applied, and the check says why
+  const { logits, y } = draw(2000, 4, 13, 3);
+  const big = chooseTemperature(logits, y);
+  assert.is(big.check.decision, 'applied');
+  assert.is(big.temperature, big.fitted);
+  assert.ok(big.check.gain! > big.check.se! && big.check.n === 2000 && big.check.folds === TEMPERATURE_CHECK.folds);
+  // too few samples to cross-validate: T = 1 whatever the fit
+  const few = draw(TEMPERATURE_CHECK.minSamples - 1, 2, 14, 3);
+  const small = chooseTemperature(few.logits, few.y);
+  assert.is(small.temperature, 1);
+  assert.is(small.check.decision, 'too few samples');
+  assert.is(small.check.gain, undefined);
+  // calibrateTask reports the statistics at the T applied, and both temperatures
+  const cal = calibrateTask({ logits: val, yTrue: valY }, { logits: held, yTrue: testY });
+  assert.is(cal.temperature, 1);
+  assert.is(cal.fitted, qa.fitted);
+  close(cal.test!.after.ece, cal.test!.before.ece, 0, 'T = 1 leaves the test ECE as it was');
 });
 
 test('bootstrap intervals equal the reference loop, per test set and across folds', () => {

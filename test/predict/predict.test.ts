@@ -80,6 +80,19 @@ test('predict reproduces each run\'s own test-set probabilities for the same fil
       assert.is(one.bxProbs !== undefined, dir !== dirs.afc, 'τ2 output');
     }
   }
+  // these tiny validation splits keep T = 1 (the check of ts/predict/calibration.ts): a run whose
+  // check applied its fit must be scored at that T, so give the MDMT run one
+  const file = path.join(dirs.mdmt, 'result.json'), text = fs.readFileSync(file, 'utf8');
+  try {
+    const j = JSON.parse(text) as { result: RunResult };
+    j.result.calibration!.afc!.temperature = 1.7;
+    fs.writeFileSync(file, JSON.stringify(j));
+    const stored = j.result.predictions!.afc!;
+    const p = await predict((await testInputs(j.result, 'afc')).slice(0, 3), { run: dirs.mdmt });
+    p.rows.forEach((row, i) => assert.ok(Math.abs(row.pSevere! - softmaxT(stored.logits[i], 1.7)[1]) < 2e-5, `row ${i} at T = 1.7`));
+  } finally {
+    fs.writeFileSync(file, text);
+  }
   assert.is(liveTensorCount(), live, 'predict frees every tensor');
 });
 

@@ -109,6 +109,19 @@ test('report.md shows ECE, the intervals and the per-centre tables; reliability 
   fs.rmSync(out, { recursive: true, force: true });
 });
 
+test('a temperature kept at 1 by its cross-validated check shows the fit and the reason', () => {
+  const r = results()[0];
+  const cal = r.calibration!.afc!;
+  const kept = [{ ...r, calibration: { afc: { ...cal, temperature: 1, fitted: 0.12, check: { n: 16, folds: 5, gain: 0.13, se: 0.15, decision: 'no held-out gain' as const } } } }];
+  const t = calibrationTables(kept)!;
+  assert.match(t.markdown, /\| 1\.00 § \(fit 0\.12\) \|[\s\S]*§ T kept at 1[^\n]*one standard error/);
+  assert.match(t.csv.split('\n')[1], /,1,0\.12,no held-out gain,val,/);
+  assert.match(reliabilitySvg(kept[0]), /kept at 1: the fit 0\.120 failed its check \(no held-out gain\)/);
+  // an applied fit shows no mark
+  const applied = [{ ...r, calibration: { afc: { ...cal, temperature: 1.7, fitted: 1.7, check: { n: 300, folds: 5, gain: 0.2, se: 0.01, decision: 'applied' as const } } } }];
+  assert.not.match(calibrationTables(applied)!.markdown, /§/);
+});
+
 test('runs without stored test outputs give no trust sections', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-trust-'));
   const rep = writeReport(syntheticResults(), out, { curves: false });

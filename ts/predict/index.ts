@@ -7,4 +7,4 @@
 export { predict, type PredictInput, type PredictOptions, type PredictResult, type PredictionRow, type PredictModelInfo, type PredictTask } from './predict';
 export { gradCam, defaultCamLayer, type GradCamOptions, type GradCamResult } from './gradcam';
 export { overlayRgb, writeOverlay, jet, type OverlayOptions } from './overlay';
-export { softmaxT, nllT, fitTemperature, calibrationStats, calibrateTask, calibrateRun, TEMPERATURE_RANGE } from './calibration';
+export { softmaxT, nllT, fitTemperature, chooseTemperature, calibrationStats, calibrateTask, calibrateRun, TEMPERATURE_RANGE, TEMPERATURE_CHECK } from './calibration';

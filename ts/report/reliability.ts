@@ -5,11 +5,11 @@
  *
  *   fs.writeFileSync('rel.svg', reliabilitySvg(run));  calibrationMarkdown(results)
  */
-import { softmaxT, TEMPERATURE_RANGE } from '../predict/calibration';
+import { softmaxT, TEMPERATURE_CHECK, TEMPERATURE_RANGE } from '../predict/calibration';
 import { reliabilityBins, type ReliabilityBin } from '../train/metrics';
 import { OKABE_ITO as C, legend, panel, Svg } from './svg';
 import { mdTable, toCsv } from './tables';
-import { EXPERIMENT_LABEL, PROTOCOL_LABEL, type RunResult } from './types';
+import { EXPERIMENT_LABEL, PROTOCOL_LABEL, type RunResult, type TaskCalibration } from './types';
 
 /** The head a run is judged on: τ1, or τ2 for STL τ2. */
 export const mainHead = (r: RunResult): 'afc' | 'bx' => (r.experiment === 'stl_bx' ? 'bx' : 'afc');
@@ -20,6 +20,9 @@ export function runBins(r: RunResult, T: number, bins = 15): ReliabilityBin[] | 
   if (!p?.yTrue.length) return undefined;
   return reliabilityBins(p.logits.map((z) => softmaxT(z, T)), p.yTrue, bins);
 }
+
+/** A head whose fitted temperature failed its cross-validated check, so T = 1 was applied. */
+const kept = (c: TaskCalibration | undefined) => c?.check !== undefined && c.check.decision !== 'applied' && c.fitted !== undefined;
 
 const runLabel = (r: RunResult) => `${r.backbone} · ${EXPERIMENT_LABEL[r.experiment]} · ${PROTOCOL_LABEL[r.protocol]} fold ${r.fold}`;
 
@@ -37,7 +40,8 @@ export function reliabilitySvg(r: RunResult): string {
   const svg = new Svg(L + PW + 230, top + PH + 70);
   svg.text(L, 30, `Reliability — ${runLabel(r)}`, { 'font-size': 17, 'font-weight': 'bold' });
   const s = cal?.test;
-  svg.text(L, 54, `test set, ${before.reduce((a, b) => a + b.n, 0)} samples, 15 bins · T = ${T.toFixed(3)} (fitted on validation)` +
+  const how = kept(cal) ? `kept at 1: the fit ${cal!.fitted!.toFixed(3)} failed its check (${cal!.check!.decision})` : 'fitted on validation';
+  svg.text(L, 54, `test set, ${before.reduce((a, b) => a + b.n, 0)} samples, 15 bins · T = ${T.toFixed(3)} (${how})` +
     (s ? ` · ECE ${(100 * s.before.ece).toFixed(1)}% → ${(100 * s.after.ece).toFixed(1)}%` : ''), { 'font-size': 13, fill: '#444' });
   const ticks = [0, 0.2, 0.4, 0.6, 0.8, 1];
   const { sx, sy } = panel(svg, { x: L, y: top, w: PW, h: PH, xTicks: ticks, yTicks: ticks, xLabel: 'confidence (top-label probability)', yLabel: 'accuracy', xTickLabels: true });
@@ -74,21 +78,28 @@ export function calibrationTables(results: readonly RunResult[]): { markdown: st
   const rows = runs.map((r) => ({ r, c: r.calibration![mainHead(r)]! }));
   // a fit that stops at the search range tells that validation did not determine T
   const atBound = (T: number) => T <= TEMPERATURE_RANGE.min * 1.0001 || T >= TEMPERATURE_RANGE.max * 0.9999;
-  const note = rows.some(({ c }) => atBound(c.temperature))
-    ? `\n\n‡ T at the end of its search range [${TEMPERATURE_RANGE.min}, ${TEMPERATURE_RANGE.max}]: the validation set did not determine it (too few samples, a model right on all of them, or one no better than chance).`
-    : '';
+  const shown = (c: TaskCalibration) => (kept(c) ? [c.temperature, c.fitted!] : [c.temperature]);
+  const cell = (c: TaskCalibration) => f(c.temperature, 2) + (atBound(c.temperature) ? ' ‡' : '') +
+    (kept(c) ? ` § (fit ${f(c.fitted, 2)}${atBound(c.fitted!) ? ' ‡' : ''})` : '');
+  const notes = [
+    rows.some(({ c }) => shown(c).some(atBound))
+      ? `‡ T at the end of its search range [${TEMPERATURE_RANGE.min}, ${TEMPERATURE_RANGE.max}]: the validation set did not determine it (too few samples, a model right on all of them, or one no better than chance).` : '',
+    rows.some(({ c }) => kept(c))
+      ? `§ T kept at 1, the fitted T in parentheses: it did not lower the held-out NLL of a ${TEMPERATURE_CHECK.folds}-fold cross-validation inside the validation split by more than one standard error, or the split had fewer than ${TEMPERATURE_CHECK.minSamples} samples.` : '',
+  ].filter(Boolean);
+  const note = notes.length ? `\n\n${notes.join('\n\n')}` : '';
   const markdown = mdTable(
     ['Run', 'T', 'ECE before → after (%)', 'Brier before → after', 'NLL before → after', 'n'],
-    rows.map(({ r, c }) => [runLabel(r), f(c.temperature, 2) + (atBound(c.temperature) ? ' ‡' : ''),
+    rows.map(({ r, c }) => [runLabel(r), cell(c),
       `${f(100 * c.test!.before.ece, 1)} → ${f(100 * c.test!.after.ece, 1)}`,
       `${f(c.test!.before.brier)} → ${f(c.test!.after.brier)}`,
       `${f(c.test!.before.nll)} → ${f(c.test!.after.nll)}`, String(c.test!.before.n)]),
   ) + note;
   const csv = toCsv(
-    ['backbone', 'experiment', 'protocol', 'fold', 'head', 'temperature', 'split', 'n', 'nll_before', 'nll_after', 'ece_before', 'ece_after', 'brier_before', 'brier_after'],
+    ['backbone', 'experiment', 'protocol', 'fold', 'head', 'temperature', 'temperature_fitted', 'check', 'split', 'n', 'nll_before', 'nll_after', 'ece_before', 'ece_after', 'brier_before', 'brier_after'],
     rows.flatMap(({ r, c }) => (['val', 'test'] as const).filter((s) => c[s]).map((s) => {
       const x = c[s]!;
-      return [r.backbone, r.experiment, r.protocol, r.fold, mainHead(r), c.temperature, s, x.before.n, x.before.nll, x.after.nll, x.before.ece, x.after.ece, x.before.brier, x.after.brier];
+      return [r.backbone, r.experiment, r.protocol, r.fold, mainHead(r), c.temperature, c.fitted ?? '', c.check?.decision ?? '', s, x.before.n, x.before.nll, x.after.nll, x.before.ece, x.after.ece, x.before.brier, x.after.brier];
     })),
   );
   return { markdown, csv };

@@ -58,6 +58,18 @@ export interface TestPredictions {
   logits: number[][];
 }
 
+/**
+ * Whether a fitted temperature beat T = 1 on held-out folds of the validation split: the mean
+ * per-sample NLL gain over T = 1 and its standard error (absent when there were too few samples).
+ */
+export interface TemperatureCheck {
+  n: number;
+  folds: number;
+  gain?: number;
+  se?: number;
+  decision: 'applied' | 'no held-out gain' | 'too few samples';
+}
+
 /** NLL, ECE (15 bins) and Brier score of one head on one split. */
 export interface CalibrationStats {
   n: number;
@@ -68,7 +80,12 @@ export interface CalibrationStats {
 
 /** Temperature scaling of one head: softmax(z / temperature); stats before and after. */
 export interface TaskCalibration {
+  /** the temperature applied (predict uses it): `fitted` when its check passed, else 1 */
   temperature: number;
+  /** T minimising the whole validation split's NLL (absent in runs from before the check) */
+  fitted?: number;
+  /** the cross-validated check that decided between `fitted` and 1 (ts/predict/calibration.ts) */
+  check?: TemperatureCheck;
   val: { before: CalibrationStats; after: CalibrationStats };
   test?: { before: CalibrationStats; after: CalibrationStats };
 }
