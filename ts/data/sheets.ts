@@ -6,8 +6,17 @@
  */
 import * as fs from 'fs';
 import { parse, type Options as CsvOptions } from 'csv-parse/sync';
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 import { MdmtError } from '../errors';
+
+/**
+ * exceljs, loaded on first use: it takes about half a second to load (more than the rest of the
+ * CLI together), and only .xlsx sheets need it, so `mdmt --help`, `report`, `predict` and
+ * a library import of a csv-only user never pay for it.
+ */
+export async function loadExcel(): Promise<typeof ExcelJS> {
+  return (await import('exceljs')).default;
+}
 
 export interface Sheet {
   file: string;
@@ -143,7 +152,7 @@ function cellText(v: ExcelJS.CellValue): string {
  */
 export async function readXlsx(file: string, worksheet?: string): Promise<Sheet> {
   if (!fs.existsSync(file)) throw new MdmtError('EIO', 'readSheet', `${file}: sheet file not found`);
-  const wb = new ExcelJS.Workbook();
+  const wb = new (await loadExcel()).Workbook();
   try {
     await wb.xlsx.readFile(file);
   } catch (e) {

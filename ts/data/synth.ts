@@ -11,11 +11,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import ExcelJS from 'exceljs';
 import sharp from 'sharp';
 import { ensureDir } from '../dirs';
 import { MdmtError, show } from '../errors';
 import { writeDicom } from './dicomwrite';
+import { loadExcel } from './sheets';
 import { lungBox } from './preprocess';
 import { rng, Rng, seedOf } from './rng';
 
@@ -114,7 +114,7 @@ function regionprops(b: [number, number, number, number]): string {
 }
 
 async function writeXlsx(file: string, header: string[], rows: (string | number)[][]): Promise<void> {
-  const wb = new ExcelJS.Workbook();
+  const wb = new (await loadExcel()).Workbook();
   const ws = wb.addWorksheet('Sheet1');
   ws.addRow(header);
   for (const r of rows) ws.addRow(r);
