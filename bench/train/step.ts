@@ -14,16 +14,12 @@ import { ChildProcessByStdio, spawn, spawnSync } from 'child_process';
 import type { Readable, Writable } from 'stream';
 import * as os from 'os';
 import * as readline from 'readline';
-import { backward } from '../../ts/autograd/tape';
-import { MDMTModel } from '../../ts/models/mdmt';
 import { native } from '../../ts/native/binding';
-import { add } from '../../ts/ops/add';
 import { setDropoutSeed } from '../../ts/ops/dropout';
-import { maskedXent } from '../../ts/ops/masked_xent';
-import { Adam } from '../../ts/optim/adam';
-import { compileStep, StepInput } from '../../ts/plan/step';
-import { manualSeed } from '../../ts/random';
-import { tensor, Tensor, tidy } from '../../ts/tensor';
+import { compileStep } from '../../ts/plan/step';
+import { tensor, tidy } from '../../ts/tensor';
+// the model, optimiser, step function and batch of the plan tests: what is timed is what is tested
+import { batch, trainee, type Trainee } from '../../test/plan/_fixture';
 
 const MODELS = (process.env.BENCH_MODELS ?? 'resnet18,resnet50,mobilenet_v2,densenet121,shufflenet_v2_x1_0,googlenet').split(',');
 const N = Number(process.env.BENCH_BATCH ?? 8), S = Number(process.env.BENCH_SIZE ?? 128);
@@ -56,30 +52,6 @@ class Peer {
   }
 }
 
-function trainee(name: string) {
-  manualSeed(0);
-  const model = new MDMTModel(name);
-  model.train();
-  const opt = new Adam(model.parameters(), { lr: 1e-3, weightDecay: 1e-4 });
-  const fn = ([x, al, am, bl, bm]: Tensor[]) => {
-    const o = model.forward(x);
-    const l = add(maskedXent(o.afc, al, am), maskedXent(o.bx, bl, bm));
-    backward(l);
-    opt.step();
-    opt.zeroGrad();
-    return [l];
-  };
-  return { model, opt, fn, dispose: () => { opt.dispose(); model.dispose(); } };
-}
-
-function batch(): StepInput[] {
-  const images = Float32Array.from({ length: N * 3 * S * S }, () => Math.random() * 4 - 2);
-  const afc = Int32Array.from({ length: N }, (_, i) => (i % 2 ? i % 2 : -1));
-  const bx = Int32Array.from({ length: N }, (_, i) => (i % 2 ? -1 : i % 4));
-  const mask = (l: Int32Array) => Float32Array.from(l, (v) => (v >= 0 ? 1 : 0));
-  return [{ data: images, shape: [N, 3, S, S] }, { data: afc, shape: [N] }, { data: mask(afc), shape: [N] }, { data: bx, shape: [N] }, { data: mask(bx), shape: [N] }];
-}
-
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 /** wall and process CPU milliseconds of f (CPU: all threads; less distorted by a loaded machine) */
 const timed = (f: () => void): [number, number] => {
@@ -90,10 +62,10 @@ const timed = (f: () => void): [number, number] => {
 };
 
 async function benchModel(name: string, peer: Peer | null) {
-  const data = batch();
+  const data = batch(0, N, S);
   const eager = trainee(name), planned = trainee(name);
-  const step = compileStep(planned.fn);
-  const runEager = () => tidy(() => eager.fn(data.map((d) => tensor((d as { data: Float32Array }).data, d.shape)))[0].item());
+  const step = compileStep(planned.step);
+  const runEager = () => tidy(() => eager.step(data.map((d) => ('data' in d ? tensor(d.data, d.shape) : d)))[0].item());
   const runPlanned = () => tidy(() => step.run(data)[0].item());
   try {
     if (peer) await peer.ask(`load ${name} ${N} ${S} ${threads}`);
@@ -122,8 +94,10 @@ async function benchModel(name: string, peer: Peer | null) {
     return { name, eager: m('eager'), planned: m('planned'), torch: m('torch'), cpuEager: c('eager'), cpuPlanned: c('planned'), cpuTorch: c('torch') };
   } finally {
     step.dispose();
-    eager.dispose();
-    planned.dispose();
+    for (const t of [eager, planned] as Trainee[]) {
+      t.opt.dispose();
+      t.model.dispose();
+    }
   }
 }
 
