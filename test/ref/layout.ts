@@ -1,15 +1,7 @@
 /** float64 references for the layout ops, by multi-index arithmetic (no memcpy tricks). */
+import { unravel } from './elementwise';
 
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-
-export function unravel(i: number, shape: readonly number[]): number[] {
-  const idx = new Array<number>(shape.length).fill(0);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    idx[d] = i % shape[d];
-    i = Math.floor(i / shape[d]);
-  }
-  return idx;
-}
 
 export function ravel(idx: readonly number[], shape: readonly number[]): number {
   let o = 0;
