@@ -16,6 +16,7 @@ import { getModel, listModels } from '../models/zoo';
 import { MDMTModel, STLModel } from '../models/mdmt';
 import { Module } from '../nn/module';
 import { manualSeed } from '../random';
+import { PAPER_RUN } from '../train/config';
 
 export type ExportTask = 'auto' | 'imagenet' | 'backbone' | 'mdmt' | 'stl_afc' | 'stl_bx';
 export { inferTask } from '../io/weights';
@@ -47,7 +48,7 @@ export interface ExportCliOptions {
 /** The command's action (also callable from code). */
 export function runExport(o: ExportCliOptions): { file: string; task: string; params: number } {
   if (!listModels().includes(o.model)) throw new MdmtError('ECONFIG', 'export', `unknown model '${o.model}'; registered: ${listModels().join(', ')}`);
-  const size = Number(o.size ?? 256), batch = Number(o.batch ?? 1);
+  const size = Number(o.size ?? PAPER_RUN.imageSize), batch = Number(o.batch ?? 1);
   if (!Number.isInteger(size) || size < 32) throw new MdmtError('ECONFIG', 'export', `--size must be an integer >= 32, got ${o.size}`);
   if (!Number.isInteger(batch) || batch < 1) throw new MdmtError('ECONFIG', 'export', `--batch must be a positive integer, got ${o.batch}`);
   const task = (o.task ?? 'auto') as ExportTask;
@@ -85,11 +86,11 @@ export function register(program: Command): void {
     .requiredOption('--out <file>', 'output .onnx file')
     .option('--weights <file>', 'weights to load first (.safetensors or .onnx, state_dict keys)')
     .option('--task <task>', `model to build: ${TASKS.join(' | ')}`, 'auto')
-    .option('--size <n>', 'input height and width', '256')
+    .option('--size <n>', 'input height and width', String(PAPER_RUN.imageSize))
     .option('--batch <n>', 'traced batch size (the ONNX batch dimension stays symbolic)', '1')
     .option('--classes <n>', 'ImageNet-style classifier outputs (default: from the weights, else 1000)')
     .action((o: ExportCliOptions) => {
       const r = runExport(o);
-      console.log(`wrote ${r.file} (${o.model}, task ${r.task}, ${r.params} parameters, input N×3×${o.size ?? 256}×${o.size ?? 256})`);
+      console.log(`wrote ${r.file} (${o.model}, task ${r.task}, ${r.params} parameters, input N×3×${o.size ?? PAPER_RUN.imageSize}×${o.size ?? PAPER_RUN.imageSize})`);
     });
 }

@@ -15,6 +15,7 @@ import { MdmtError } from '../errors';
 import { collectImages } from '../predict/inputs';
 import { predict, type PredictResult, type PredictTask } from '../predict/predict';
 import { toCsv } from '../report/tables';
+import { PAPER_RUN } from '../train/config';
 import { EXIT, existingPath, intArg } from './options';
 
 /** The rows as CSV: the columns of the heads the model has. */
@@ -46,10 +47,10 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
   // a progress line only on a terminal (\r redraws it); logs and pipes get the summary alone
   const progress = o.progress !== false && process.stderr.isTTY === true;
   const task = o.task && o.task !== 'auto' ? (o.task as PredictTask) : undefined;
-  // a run's best.safetensors without its run: 256 px and no calibration unless told, so say what --run would use
+  // a run's best.safetensors without its run: the paper's image size and no calibration unless told, so say what --run would use
   const runDir = o.weights ? path.dirname(o.weights as string) : '';
   if (o.weights && fs.existsSync(path.join(runDir, 'config.json')) && o.imageSize === undefined)
-    log(`mdmt predict: note: ${o.weights as string} belongs to the run ${runDir}; --run ${runDir} would use its image size, normalisation and calibration (here: ${256} px, uncalibrated)\n`);
+    log(`mdmt predict: note: ${o.weights as string} belongs to the run ${runDir}; --run ${runDir} would use its image size, normalisation and calibration (here: ${PAPER_RUN.imageSize} px, uncalibrated)\n`);
   const result = await predict(inputs, {
     run: o.run as string | undefined, weights: o.weights as string | undefined, backbone: o.backbone as string | undefined, task,
     imageSize: o.imageSize as number | undefined, imagenetNormalize: o.imagenetNormalize === false ? false : undefined, calibrate: o.calibration !== false,
@@ -82,7 +83,7 @@ export function register(program: Command): void {
     .option('--weights <file>', 'weights (.safetensors or .onnx with state_dict keys) instead of a run', existingPath)
     .option('--backbone <name>', 'with --weights: the backbone (default: the one the file names, as a run\'s best.safetensors does)')
     .addOption(new Option('--task <task>', 'with --weights: the heads (auto: from the weights keys)').choices(['auto', 'mdmt', 'stl_afc', 'stl_bx']).default('auto'))
-    .option('--image-size <n>', 'with --weights: input side (default 256; a run uses its own)', intArg(16))
+    .option('--image-size <n>', `with --weights: input side (default ${PAPER_RUN.imageSize}; a run uses its own)`, intArg(16))
     .option('--no-imagenet-normalize', 'with --weights: no ImageNet mean/std (a run uses its own setting)')
     .option('--out <file>', 'write the table to FILE.csv or FILE.json (default: CSV on stdout)')
     .option('--masks <dir>', 'lung masks: the file with the image\'s base name (any image extension) gives the lung crop', existingPath)

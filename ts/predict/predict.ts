@@ -29,7 +29,7 @@ import { globalGenerator } from '../random';
 import type { RunResult } from '../report/types';
 import { getDefaultDevice, Tensor, tidy } from '../tensor';
 import { readJson } from '../train/checkpoint';
-import { EXPERIMENTS, type ExperimentName } from '../train/config';
+import { EXPERIMENTS, PAPER_RUN, type ExperimentName } from '../train/config';
 import { softmaxT } from './calibration';
 import { gradCam, type GradCamOptions } from './gradcam';
 import { checkExplain, checkPredictOptions } from './options';
@@ -142,7 +142,7 @@ function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: stri
   checkWeightsBackbone(o.weights, backbone, 'predict', 'backbone (--backbone)');
   const task = o.task ?? taskOfWeights(o.weights);
   if (!['mdmt', 'stl_afc', 'stl_bx'].includes(task)) throw new MdmtError('ECONFIG', 'predict', `task must be mdmt, stl_afc or stl_bx, got '${task}'`);
-  const size = o.imageSize ?? 256;
+  const size = o.imageSize ?? PAPER_RUN.imageSize;
   if (!Number.isInteger(size) || size < 16) throw new MdmtError('ECONFIG', 'predict', `imageSize must be an integer ≥ 16, got ${size}`);
   return {
     weights: path.resolve(o.weights),
