@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { summarizeRuns, svgToPng, table1, table2, toCsv, writeReport } from '../../ts/report';
+import { learningCurveSvg } from '../../ts/report/plots';
 import { niceTicks } from '../../ts/report/svg';
 import type { Experiment, Protocol, RunResult } from '../../ts/report/types';
 import { stars, ttestRel } from '../../ts/train/stats';
@@ -150,6 +151,15 @@ test('pooled μ from confusion matrices, missing experiments, empty history', ()
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a learning curve shades the run\'s own warm-up (the paper\'s 40 only for runs that did not store one)', () => {
+  const history = Array.from({ length: 60 }, (_, i) => ({ epoch: i + 1, trainLoss: 1 / (i + 1), valLoss: 1 / (i + 1), lr: 1e-3 }));
+  const run = { backbone: 'resnet18', experiment: 'stl_afc' as const, protocol: 'cv' as const, fold: 0, metrics: { acc: 1, f1: 1, gmean: 1 }, history };
+  const shadeWidth = (svg: string) => Number(/<rect [^>]*width="([\d.]+)"[^>]*fill-opacity="0.07"/.exec(svg)![1]);
+  const w2 = shadeWidth(learningCurveSvg({ ...run, warmupEpochs: 2 })), w40 = shadeWidth(learningCurveSvg(run));
+  close(w2 / w40, 2 / 40, 0.02);
+  close(shadeWidth(learningCurveSvg({ ...run, warmupEpochs: 2 }, { warmupEpochs: 40 })), w40, 1e-9, 'an explicit --warmup wins');
 });
 
 test('svgToPng rasterises a figure (sharp, already a dependency)', async () => {

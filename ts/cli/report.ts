@@ -11,6 +11,7 @@ import { Command, Option } from 'commander';
 import { ensureDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { writeReport } from '../report';
+import { PAPER_SCHEDULE } from '../train/config';
 import { collectResults } from '../train/experiment';
 import { intArg } from './options';
 
@@ -40,7 +41,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'report directory (default <runs_dir>/report)')
     .addOption(new Option('--mu <how>', "μ per backbone: mean over folds (paper) or the pooled confusion matrix (authors' t-test script)").choices(['folds', 'pooled']).default('folds'))
     .option('--ddof <n>', 'degrees of freedom of the std across folds (default 0, as the authors)', intArg(0))
-    .option('--warmup <n>', 'warm-up shaded on learning curves (default 40)', intArg(0))
+    .option('--warmup <n>', `warm-up shaded on learning curves (default: each run's own, else the paper's ${PAPER_SCHEDULE.warmupEpochs})`, intArg(0))
     .action((runsDir: string, o: Record<string, unknown>) => {
       const r = reportRuns(path.resolve(runsDir), { out: o.out as string | undefined, mu: o.mu as 'folds' | 'pooled', ddof: o.ddof as number | undefined, warmupEpochs: o.warmup as number | undefined });
       for (const w of r.warnings) process.stderr.write(`mdmt report: warning: ${w}\n`);

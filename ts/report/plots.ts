@@ -3,6 +3,7 @@
  * validation metrics, learning rate; warm-up shaded, best epoch marked) and per-backbone
  * grouped bars of the τ1 experiments with fold-std error bars.
  */
+import { PAPER_SCHEDULE } from '../train/config';
 import type { RunSummary } from './aggregate';
 import { legend, logTicks, niceTicks, OKABE_ITO as C, panel, Svg, type LegendItem } from './svg';
 import { EXPERIMENT_LABEL, METRIC_LABEL, PROTOCOL_LABEL, type EpochRecord, type Experiment, type RunResult } from './types';
@@ -32,7 +33,8 @@ const finite = (h: readonly EpochRecord[], k: keyof EpochRecord) => h.filter((r)
  */
 export function learningCurveSvg(run: RunResult, opts: { warmupEpochs?: number } = {}): string {
   const h = run.history ?? [];
-  const warm = opts.warmupEpochs ?? 40;
+  // the run's own warm-up (the demo's is 2), the paper's for runs that did not store it
+  const warm = opts.warmupEpochs ?? run.warmupEpochs ?? PAPER_SCHEDULE.warmupEpochs;
   const losses = LOSSES.filter((s) => finite(h, s.key).length > 0);
   const metrics = METRICS.filter((s) => finite(h, s.key).length > 0);
   const L = 86, PW = 600, legendX = L + PW + 24;

@@ -41,6 +41,8 @@ export interface RunResult {
   bxMetrics?: FoldMetrics;
   history?: EpochRecord[];
   bestEpoch?: number;
+  /** the run's warm-up epochs (shaded on its learning curve; absent in runs written before it was stored) */
+  warmupEpochs?: number;
   /** Whether the backbone began from ImageNet weights (FT / MDMT: through their STL inits);
    *  false = random initialisation, not comparable with the paper; undefined = not recorded. */
   imagenet?: boolean;
@@ -96,7 +98,7 @@ export interface ReportOptions {
   /** μ per backbone: mean of the fold metrics (paper text, default) or the metric of the
    *  pooled confusion matrix over folds (what the authors' t-test script used; needs `cm`). */
   mu?: 'folds' | 'pooled';
-  /** Warm-up length shaded on the learning curves (default 40). */
+  /** Warm-up length shaded on every learning curve (default: each run's own, else the paper's 40). */
   warmupEpochs?: number;
   /** Write one learning-curve SVG per run that has a history (default true). */
   curves?: boolean;

@@ -263,7 +263,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       backbone: cfg.backbone, experiment: cfg.experiment, protocol: cfg.protocol, fold: folds.name,
       metrics: pick(main), cm: main.metrics.cm,
       ...(cfg.experiment === 'mdmt' && ev.bx ? { bxMetrics: pick(ev.bx) } : {}),
-      history: state.history, bestEpoch, stopReason, epochs: state.epoch, seconds: state.seconds,
+      history: state.history, bestEpoch, warmupEpochs: cfg.schedule.warmupEpochs, stopReason, epochs: state.epoch, seconds: state.seconds,
       imagenet: pretraining.imagenet, pretraining, ...cal,
     };
     const out: TrainResult = {
