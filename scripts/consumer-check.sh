@@ -93,7 +93,7 @@ if [ "${MDMT_PREBUILD_CPU_ONLY:-}" != 1 ]; then
   echo "$result" | grep -q '"cudaCompiled":true' || die "the prebuilt addon has no CUDA backend"
 fi
 if command -v ldd >/dev/null; then
-  ! ldd node_modules/mdmt/prebuilds/linux-x64/mdmt.napi.glibc.node | grep -E 'lib(cudnn|cublas|cudart|cuda)[._]' ||
+  ! ldd node_modules/mdmt/prebuilds/linux-x64/mdmt.napi.glibc.node | grep -E 'lib(cudnn|cublas|cublasLt|cudart|cuda)[._]' ||
     die "the prebuilt addon links a CUDA library (above)"
 fi
 say "ok in $(( $(date +%s) - t0 )) s"
