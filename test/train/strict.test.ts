@@ -59,6 +59,9 @@ test('unknown keys in train() and experiment() configs are ECONFIG errors naming
   assert.match(e.message, /experiment: config: unknown key 'base\.fold'.*did you mean folds\?/);
   const e2 = await code(() => experiment({ runsDir: runs, backbones: [BACKBONE], base: {}, foldlimit: 1 } as never));
   assert.match(e2.message, /unknown key 'foldlimit'.*did you mean foldLimit\?/);
+  // a backbone name is checked once, with the nearest registered name, wherever it is given
+  const b = await code(() => resolveTrainConfig({ ...ok, backbone: 'resnt18' }));
+  assert.match(b.message, /^train: config\.backbone 'resnt18' is not a registered model \(did you mean resnet18\?\); registered: .*shufflenet_v2_x0_5/);
 });
 
 test('NaN and infinities print as themselves in messages, not as null', async () => {

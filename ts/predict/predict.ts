@@ -24,12 +24,11 @@ import { PROGNOSIS, type DataRecord } from '../data/records';
 import { checkWeightsBackbone, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
 import { compileInference } from '../models/inference';
 import { MDMTModel, STLModel } from '../models/mdmt';
-import { listModels } from '../models/zoo';
 import { globalGenerator } from '../random';
 import type { RunResult } from '../report/types';
 import { getDefaultDevice, Tensor, tidy } from '../tensor';
 import { readJson } from '../train/checkpoint';
-import { EXPERIMENTS, PAPER_RUN, type ExperimentName } from '../train/config';
+import { checkModelName, EXPERIMENTS, PAPER_RUN, type ExperimentName } from '../train/config';
 import { softmaxT } from './calibration';
 import { gradCam, type GradCamOptions } from './gradcam';
 import { checkExplain, checkPredictOptions } from './options';
@@ -138,7 +137,7 @@ function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: stri
   // a run's best.safetensors names its backbone: it is the default, and a contradiction is an error
   const backbone = o.backbone ?? weightsBackbone(o.weights, 'predict');
   if (!backbone) throw new MdmtError('ECONFIG', 'predict', `give the backbone (backbone, --backbone): ${o.weights} does not name one in its metadata`);
-  if (!listModels().includes(backbone)) throw new MdmtError('ECONFIG', 'predict', `backbone '${backbone}' is not a registered model (${listModels().join(', ')})`);
+  checkModelName(backbone, 'predict', 'backbone');
   checkWeightsBackbone(o.weights, backbone, 'predict', 'backbone (--backbone)');
   const task = o.task ?? taskOfWeights(o.weights);
   if (!['mdmt', 'stl_afc', 'stl_bx'].includes(task)) throw new MdmtError('ECONFIG', 'predict', `task must be mdmt, stl_afc or stl_bx, got '${task}'`);

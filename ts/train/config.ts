@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { MdmtError, show } from '../errors';
 import type { AugmentOptions } from '../data/augment';
-import { checkKeys, type KeyTree } from './keys';
+import { checkKeys, nearestKey, type KeyTree } from './keys';
 import type { BinRule } from '../data/records';
 import { listModels } from '../models/zoo';
 
@@ -198,6 +198,24 @@ export const CONFIG_ALIASES: Record<string, string> = {
   out: 'outDir', bins: 'data.bins', cacheDir: 'data.cacheDir',
 };
 
+/** The registered model nearest to an unknown name ('resnet19' → 'resnet18'), if one is close. */
+export function nearestModel(name: string): string | undefined {
+  return nearestKey(name, Object.fromEntries(listModels().map((m) => [m, true] as const)));
+}
+
+/**
+ * The one check of a model name given as a setting (train(), predict(), mdmt export): ECONFIG
+ * from `op` naming `field`, the nearest registered name and all of them.
+ *
+ * @example checkModelName('resnet19', 'predict', 'backbone') // throws: backbone 'resnet19' is not a registered model (did you mean resnet18?); registered: ...
+ */
+export function checkModelName(name: string, op: string, field: string): void {
+  const models = listModels();
+  if (models.includes(name)) return;
+  const near = nearestModel(name);
+  throw new MdmtError('ECONFIG', op, `${field} '${name}' is not a registered model${near ? ` (did you mean ${near}?)` : ''}; registered: ${models.join(', ')}`);
+}
+
 function bad(field: string, msg: string): never {
   throw new MdmtError('ECONFIG', 'train', `config.${field} ${msg}`);
 }
@@ -258,8 +276,7 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   if (c === null || typeof c !== 'object') throw new MdmtError('ECONFIG', 'train', 'config must be an object');
   checkKeys(c, TRAIN_CONFIG_KEYS, { op: 'train', where: 'config', aliases: CONFIG_ALIASES });
   if (typeof c.backbone !== 'string' || !c.backbone) bad('backbone', `must be a model name, got ${show(c.backbone)}`);
-  const models = listModels();
-  if (!models.includes(c.backbone)) bad('backbone', `'${c.backbone}' is not a registered model (${models.join(', ')})`);
+  checkModelName(c.backbone, 'train', 'config.backbone');
   const experiment = oneOf('experiment', c.experiment, EXPERIMENTS);
   if (typeof c.outDir !== 'string' || !c.outDir) bad('outDir', `must be a directory path, got ${show(c.outDir)}`);
   for (const k of ['data', 'optim', 'schedule', 'init'] as const) group(k, c[k]);

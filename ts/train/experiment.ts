@@ -25,8 +25,8 @@ import * as path from 'path';
 import { MdmtError } from '../errors';
 import type { RunResult } from '../report/types';
 import { listModels } from '../models/zoo';
-import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfigInput } from './config';
-import { checkKeys, nearestKey, type KeyTree } from './keys';
+import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, nearestModel, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfigInput } from './config';
+import { checkKeys, type KeyTree } from './keys';
 import { readJson } from './checkpoint';
 import { ensureDir } from '../dirs';
 import { tryLock, unlock } from './lock';
@@ -102,11 +102,10 @@ export function validateSweep(cfg: ExperimentConfig): void {
   checkKeys(cfg, EXPERIMENT_KEYS, { op: 'experiment', where: 'config', aliases: { ...CONFIG_ALIASES, backbone: 'backbones', experiment: 'experiments', protocol: 'protocols', fold: 'folds' } });
   if (!Array.isArray(cfg.backbones) || !cfg.backbones.length) throw new MdmtError('ECONFIG', 'experiment', 'no backbones given');
   const models = listModels();
-  const tree = Object.fromEntries(models.map((m) => [m, true] as const));
   const unknown = cfg.backbones.filter((b) => !models.includes(b));
   if (unknown.length)
     throw new MdmtError('ECONFIG', 'experiment', `unknown backbone${unknown.length > 1 ? 's' : ''} ${unknown.map((b) => {
-      const near = nearestKey(String(b), tree);
+      const near = nearestModel(String(b));
       return `'${b}'${near ? ` (did you mean ${near}?)` : ''}`;
     }).join(', ')}; nothing was trained (registered: ${models.join(', ')})`);
   for (const e of cfg.experiments ?? []) if (!EXPERIMENTS.includes(e)) throw new MdmtError('ECONFIG', 'experiment', `unknown experiment '${e}' (${EXPERIMENTS.join(', ')})`);
