@@ -65,6 +65,8 @@ for (const name of Object.keys(COUNTS).sort().filter((n) => !only || only.includ
       const plan = compileInference(bb, { inputShape: SHAPE });
       try {
         assert.ok(plan.foldedBatchNorms > 0, 'some BatchNorm folded');
+        // every backbone has a conv whose (folded) output only an activation reads: fused, and checked by the comparison below
+        assert.ok((plan.ops.conv2d_act ?? 0) > 0, 'some conv + activation fused into conv2d_act');
         const viaPlan = tidy(() => (plan.run(tensor(x, SHAPE)) as Tensor).toArray() as Float32Array);
         assertCloseScaled(viaPlan, ours, `${name} plan vs forward`);
       } finally {
