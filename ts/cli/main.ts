@@ -1,6 +1,6 @@
 /**
  * The `mdmt` command line: a thin shell over the library (commander). Subcommands:
- * demo, train, experiment, report, doctor, synth, inspect, export, each registered by
+ * demo, train, experiment, report, predict, doctor, synth, inspect, export, each registered by
  * its own file. Exit codes scripts can trust:
  * 0 success, 1 failure (bad data, I/O, training error), 2 usage (unknown command or flag,
  * bad flag value, invalid configuration). Errors name the flag or file; MDMT_DEBUG=1 adds

@@ -35,6 +35,7 @@ export function trustSections(results: readonly RunResult[], write: (rel: string
     }
     parts.push('## Calibration (test set; temperature T fitted on validation)', '',
       'Temperature scaling divides the logits by T before the softmax: the classes, hence ACC, F1 and G-mean, do not change. ' +
+      'A fitted T is applied only when it beats T = 1 on held-out folds of the validation split (else § and T = 1). ' +
       'ECE: expected calibration error over 15 bins of the top-label confidence; Brier: mean Σ_c (p_c − y_c)²; NLL: mean negative log-likelihood.', '',
       cal.markdown, '', `Reliability diagrams: ${links.join(' · ')}`, '');
   }

@@ -252,7 +252,8 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     if (!selected) saveWeights(file('best'), net.module, { epoch: String(state.epoch), selected: 'false', ...bestMeta });
     else loadWeights(file('best'), net.module);
     const ev = await evaluateModel(net, testLoader, lossCfg, evalFwd);
-    // temperature scaling per head, fitted on the validation split; stored with the test outputs
+    // temperature scaling per head, fitted on the validation split and applied only if it passes its
+    // cross-validated check there (ts/predict/calibration.ts); stored with the test outputs
     const centre = new Map(part('test').map((r) => [`${r.task}:${r.id}`, r.center]));
     const cal = calibrateRun(await evaluateModel(net, valLoader, lossCfg, evalFwd), ev, (t, id) => centre.get(`${t.toUpperCase()}:${id}`) ?? '');
     // no test records of the main task (a jointly split LOCO centre without τ2 films): no test metrics
