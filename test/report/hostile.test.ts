@@ -45,6 +45,25 @@ test('a result.json of another shape is an error naming the file and the field (
     const f = writeRun(dir, 'cv/resnet18/stl_afc/fold0', json);
     throwsData(() => collectResults(dir), f, field);
   }
+  // the calibration and test outputs the trust sections read (an edit gave 'T.toFixed is not a function')
+  const cal = { temperature: 1.5, val: {}, test: {} };
+  const pred = { ids: ['a', 'b'], centers: ['X', 'Y'], yTrue: [0, 1], logits: [[0.1, 0.2], [0.3, -1]] };
+  const trust: [unknown, string][] = [
+    [{ calibration: { afc: { ...cal, temperature: 'abc' } } }, 'result.calibration.afc.temperature is "abc"'],
+    [{ calibration: { bx: { ...cal, temperature: 0 } } }, 'result.calibration.bx.temperature is 0'],
+    [{ predictions: { afc: { ...pred, logits: undefined } } }, 'result.predictions.afc.logits is not an array of 2'],
+    [{ predictions: { afc: { ...pred, centers: ['X'] } } }, 'result.predictions.afc.centers is not an array of 2'],
+    [{ predictions: { afc: { ...pred, yTrue: [0, 1.5] } } }, 'result.predictions.afc.yTrue holds a value that is not a class index'],
+    [{ predictions: { bx: { ...pred, logits: [[0.1], 'z'] } } }, 'result.predictions.bx.logits holds a row that is not an array of numbers'],
+  ];
+  for (const [extra, field] of trust) {
+    const dir = tmpDir('rep-bad-trust');
+    const f = writeRun(dir, 'cv/resnet18/stl_afc/fold0', { result: { ...run(0), ...(extra as object) } });
+    throwsData(() => collectResults(dir), f, field);
+  }
+  const good = tmpDir('rep-trust');
+  writeRun(good, 'a', { result: run(0, { calibration: { afc: cal as never }, predictions: { afc: pred } }) });
+  assert.is(collectResults(good).length, 1);
   // NaN metrics, as JSON writes them (null), are a result
   const dir = tmpDir('rep-null');
   writeRun(dir, 'a', { result: run(0, { metrics: { acc: null, f1: null, gmean: null } as unknown as RunResult['metrics'] }) });

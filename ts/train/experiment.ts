@@ -186,7 +186,35 @@ function runResultOf(json: unknown, file: string): RunResult {
   // NaN metrics (a fold without test records of the task) are written as null by JSON
   for (const k of ['acc', 'f1', 'gmean'])
     if (!m || typeof m !== 'object' || !(typeof m[k] === 'number' || m[k] === null)) throw bad(`result.metrics.${k} is ${JSON.stringify(m?.[k])}`);
+  checkTrustFields(r, bad);
   return r as unknown as RunResult;
+}
+
+/**
+ * The optional fields the report's calibration, interval and per-centre sections read: a
+ * temperature that is a positive number, per-sample test outputs as parallel arrays (an
+ * edited file failed with 'T.toFixed is not a function' or a TypeError in a map).
+ */
+function checkTrustFields(r: Record<string, unknown>, bad: (what: string) => MdmtError): void {
+  const obj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const cal = r.calibration, pred = r.predictions;
+  if (cal !== undefined && !obj(cal)) throw bad(`result.calibration is ${JSON.stringify(cal)}`);
+  if (pred !== undefined && !obj(pred)) throw bad(`result.predictions is ${JSON.stringify(pred)}`);
+  for (const head of ['afc', 'bx']) {
+    const c = cal?.[head];
+    if (c !== undefined && !(obj(c) && typeof c.temperature === 'number' && c.temperature > 0))
+      throw bad(`result.calibration.${head}.temperature is ${JSON.stringify(obj(c) ? c.temperature : c)} (a positive number)`);
+    const p = pred?.[head];
+    if (p === undefined) continue;
+    const field = `result.predictions.${head}`;
+    if (!obj(p)) throw bad(`${field} is ${JSON.stringify(p)}`);
+    const n = Array.isArray(p.yTrue) ? p.yTrue.length : -1;
+    for (const k of ['ids', 'centers', 'yTrue', 'logits'])
+      if (!Array.isArray(p[k]) || (p[k] as unknown[]).length !== n) throw bad(`${field}.${k} is not an array of ${n < 0 ? 'one entry per test sample' : n}`);
+    if (!(p.yTrue as unknown[]).every((y) => Number.isInteger(y) && (y as number) >= 0)) throw bad(`${field}.yTrue holds a value that is not a class index`);
+    if (!(p.logits as unknown[]).every((z) => Array.isArray(z) && z.length > 0 && z.every((v) => typeof v === 'number')))
+      throw bad(`${field}.logits holds a row that is not an array of numbers`);
+  }
 }
 
 /**
