@@ -1,6 +1,7 @@
 // predict() options are checked before any model is loaded: an unknown key, a setting a run
 // decides itself, an explanation without a folder or of a head the model lacks are ECONFIG
 // errors (CLI exit 2) naming them; heatmap names never collide. No training needed.
+import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -8,6 +9,7 @@ import { MdmtError } from '../../ts/errors';
 import { checkExplain } from '../../ts/predict/options';
 import { heatmapNames, predict, type PredictOptions } from '../../ts/predict/predict';
 import { rejects } from '../data/_fixture';
+import { tmpDir } from '../train/_fixture';
 
 async function refused(images: unknown, o: unknown, re: RegExp): Promise<void> {
   const e = await rejects(() => predict(images as string[], o as PredictOptions));
@@ -28,6 +30,17 @@ test('unknown keys, wrong types and weights-only settings with a run are refused
   await refused(['a.png'], { run: '/nowhere', explain: {} }, /explain must be \{ dir, task\?, classIndex\? \}/);
   await refused(['a.png'], { run: '/nowhere', workers: -1 }, /workers must be an integer ≥ 0, got -1/);
   await refused(['a.png'], { run: '/nowhere', batchSize: 0.5 }, /batchSize must be an integer ≥ 1/);
+});
+
+test('a run whose result.json holds an edited temperature is refused naming it, before the model loads', async () => {
+  const dir = tmpDir('predict-cal');
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ backbone: 'resnet18', experiment: 'stl_afc', imageSize: 32 }));
+  fs.writeFileSync(path.join(dir, 'best.safetensors'), '');
+  const result = { backbone: 'resnet18', experiment: 'stl_afc', protocol: 'cv', fold: 0, metrics: { acc: 1, f1: 1, gmean: 1 }, calibration: { afc: { temperature: '1.5' } } };
+  fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify({ result }));
+  const e = await rejects(() => predict(['a.png'], { run: dir }));
+  assert.is(e.code, 'EDATA', e.message);
+  assert.match(e.message, /result\.json: result\.calibration\.afc\.temperature is "1\.5"/);
 });
 
 test('the explained head and class must exist in the model', () => {

@@ -25,9 +25,9 @@ import { checkWeightsBackbone, inferTask, loadWeightsFile, weightsBackbone, weig
 import { compileInference } from '../models/inference';
 import { MDMTModel, STLModel } from '../models/mdmt';
 import { globalGenerator } from '../random';
-import type { RunResult } from '../report/types';
 import { getDefaultDevice, Tensor, tidy } from '../tensor';
 import { readJson } from '../train/checkpoint';
+import { readRunResult } from '../train/experiment';
 import { checkModelName, EXPERIMENTS, PAPER_RUN, type ExperimentName } from '../train/config';
 import { softmaxT } from './calibration';
 import { gradCam, type GradCamOptions } from './gradcam';
@@ -107,7 +107,7 @@ function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; w
     throw new MdmtError('EDATA', 'predict', `${file('config.json')} lacks backbone, experiment or imageSize`);
   const temperature: PredictModelInfo['temperature'] = {};
   if (calibrate && fs.existsSync(file('result.json'))) {
-    const cal = readJson<{ result?: RunResult }>(file('result.json')).result?.calibration;
+    const cal = readRunResult(file('result.json')).calibration; // checked: a temperature is a positive number
     for (const t of ['afc', 'bx'] as const) if (cal?.[t]) temperature[t] = cal[t]!.temperature;
   }
   return {

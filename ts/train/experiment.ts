@@ -160,7 +160,7 @@ export function collectResults(runsDir: string): RunResult[] {
       if (e.isDirectory() && e.name !== 'splits' && e.name !== 'split' && !e.name.startsWith('.')) walk(path.join(d, e.name), depth + 1);
       else if (e.isFile() && e.name === RUN_FILES.result) {
         const file = path.join(d, e.name);
-        const r = runResultOf(readJson<unknown>(file), file);
+        const r = readRunResult(file);
         // two runs of one job (a copied run directory, two sweeps under one folder): which one to report is not ours to guess
         const key = `${r.protocol} ${r.backbone} ${r.experiment} fold ${r.fold}`;
         if (seen.has(key)) throw new MdmtError('EDATA', 'collectResults', `${key} is finished twice: ${seen.get(key)} and ${file}; report one runs directory per sweep, or remove one`);
@@ -173,8 +173,14 @@ export function collectResults(runsDir: string): RunResult[] {
   return out.sort((a, b) => `${a.protocol}/${a.backbone}/${a.experiment}/${a.fold}`.localeCompare(`${b.protocol}/${b.backbone}/${b.experiment}/${b.fold}`));
 }
 
-/** The `result` of a result.json, with the fields the report needs checked (EDATA naming the file and field). */
-function runResultOf(json: unknown, file: string): RunResult {
+/**
+ * The `result` of a result.json, with the fields the report and predict read checked (EDATA
+ * naming the file and field).
+ *
+ * @example readRunResult('runs/cv/resnet18/mdmt/fold0/result.json').calibration?.afc?.temperature
+ */
+export function readRunResult(file: string): RunResult {
+  const json = readJson<unknown>(file);
   const r = (json as { result?: unknown } | null)?.result as Record<string, unknown> | undefined;
   const bad = (what: string) => new MdmtError('EDATA', 'collectResults', `${file}: ${what} (not a result.json that train() wrote, or edited by hand)`);
   if (!r || typeof r !== 'object') throw bad("no 'result' object");
