@@ -16,7 +16,7 @@ import { getModel, listModels } from '../models/zoo';
 import { MDMTModel, STLModel } from '../models/mdmt';
 import { Module } from '../nn/module';
 import { manualSeed } from '../random';
-import { checkModelName, PAPER_RUN } from '../train/config';
+import { nearestModel, PAPER_RUN } from '../train/config';
 
 export type ExportTask = 'auto' | 'imagenet' | 'backbone' | 'mdmt' | 'stl_afc' | 'stl_bx';
 export { inferTask } from '../io/weights';
@@ -47,7 +47,11 @@ export interface ExportCliOptions {
 
 /** The command's action (also callable from code). */
 export function runExport(o: ExportCliOptions): { file: string; task: string; params: number } {
-  checkModelName(o.model, 'export', '--model');
+  if (!listModels().includes(o.model)) {
+    // a zoo name, worded as getModel words it, with the nearest registered name
+    const near = nearestModel(o.model);
+    throw new MdmtError('ECONFIG', 'export', `unknown model '${o.model}'${near ? ` (did you mean ${near}?)` : ''}; registered: ${listModels().join(', ')}`);
+  }
   const size = Number(o.size ?? PAPER_RUN.imageSize), batch = Number(o.batch ?? 1);
   if (!Number.isInteger(size) || size < 32) throw new MdmtError('ECONFIG', 'export', `--size must be an integer >= 32, got ${o.size}`);
   if (!Number.isInteger(batch) || batch < 1) throw new MdmtError('ECONFIG', 'export', `--batch must be a positive integer, got ${o.batch}`);

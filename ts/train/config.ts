@@ -204,7 +204,7 @@ export function nearestModel(name: string): string | undefined {
 }
 
 /**
- * The one check of a model name given as a setting (train(), predict(), mdmt export): ECONFIG
+ * The one check of a backbone name given as a setting (train(), predict()): ECONFIG
  * from `op` naming `field`, the nearest registered name and all of them.
  *
  * @example checkModelName('resnet19', 'predict', 'backbone') // throws: backbone 'resnet19' is not a registered model (did you mean resnet18?); registered: ...
