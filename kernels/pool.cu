@@ -28,7 +28,7 @@ __global__ void maxpool_kernel(float* y, int32_t* idx, const float* x, Pool2d p,
         }
       }
     y[i] = best;
-    idx[i] = static_cast<int32_t>(bi);
+    if (idx) idx[i] = static_cast<int32_t>(bi);  // null: values only (eval)
   }
 }
 

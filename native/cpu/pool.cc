@@ -12,6 +12,7 @@
 
 #include "../ops/pool.h"
 #include "parallel.h"
+#include "pool_vec.h"
 
 namespace mdmt {
 namespace {
@@ -27,11 +28,14 @@ double pool_work(int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t H, int64_
 
 using Pool2d = PoolSpec;
 
-// ---- maxpool2d: x -> y, indices (int32, flat h*W+w within the plane) ------------------
+// ---- maxpool2d: x -> y[, indices] (int32, flat h*W+w within the plane; written only ----
+// when asked for: the TS op drops them when no gradient is recorded)
 
 void maxpool2d(OpCtx& c, const Pool2d& p) {
   const float* px = c.in[0]->data<float>();
   float* py = c.out[0]->data<float>();
+  if (!p.indices)  // values only (eval): the vectorised kernel
+    return maxpool2d_values({p.H, p.W, p.P, p.Q, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw}, p.N * p.C, px, py);
   int32_t* pi = c.out[1]->data<int32_t>();
   parallel_for(0, p.N * p.C, plane_grain(pool_work(p.P, p.Q, p.kh, p.kw, p.H, p.W)), [&](int64_t lo, int64_t hi) {
     for (int64_t pl = lo; pl < hi; ++pl) {
@@ -156,17 +160,7 @@ void avgpool2d_bwd(OpCtx& c, const Pool2d& p) {
 // ---- global average pooling --------------------------------------------------------------
 
 void global_avgpool(OpCtx& c, const Pool2d& p) {
-  const int64_t planes = p.N * p.C, hw = p.H * p.W;
-  const float* px = c.in[0]->data<float>();
-  float* py = c.out[0]->data<float>();
-  parallel_for(0, planes, plane_grain(hw), [&](int64_t lo, int64_t hi) {
-    for (int64_t pl = lo; pl < hi; ++pl) {
-      const float* xp = px + pl * hw;
-      double s = 0;
-      for (int64_t i = 0; i < hw; ++i) s += xp[i];
-      py[pl] = static_cast<float>(s / static_cast<double>(hw));
-    }
-  });
+  global_avgpool_planes(c.in[0]->data<float>(), c.out[0]->data<float>(), p.N * p.C, p.H * p.W);
 }
 
 void global_avgpool_bwd(OpCtx& c, const Pool2d& p) {

@@ -22,7 +22,8 @@ k::Pool2d planes(const PoolSpec& s) {
 
 void maxpool2d(OpCtx& c, const PoolSpec& s) {
   DeviceCtx& d = ctx_of(c);
-  cudaCheck(c.op, k::maxpool2d(fp(*c.out[0]), static_cast<int32_t*>(c.out[1]->raw()), cfp(*c.in[0]), planes(s), d.stream));
+  int32_t* ix = s.indices ? static_cast<int32_t*>(c.out[1]->raw()) : nullptr;  // eval: values only
+  cudaCheck(c.op, k::maxpool2d(fp(*c.out[0]), ix, cfp(*c.in[0]), planes(s), d.stream));
 }
 
 void maxpool2d_bwd(OpCtx& c, const PoolSpec& s) {

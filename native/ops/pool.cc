@@ -59,14 +59,17 @@ const Tensor& dx4(const OpCtx& c) {
 }  // namespace
 
 PoolSpec maxpool2d_spec(const OpCtx& c) {
-  c.expect_counts(1, 2);
+  c.expect_counts(1, 1, 1, 2);  // the indices are optional: eval asks for y only
   const Tensor& x = c.input(0, "x", DType::F32, 4);
-  const PoolSpec p = window(c, x.shape);
+  PoolSpec p = window(c, x.shape);
   const Shape ys = {p.N, p.C, p.P, p.Q};
   c.output(0, "y", DType::F32, ys);
-  c.output(1, "indices", DType::I32, ys);
-  if (p.H * p.W > std::numeric_limits<int32_t>::max())
-    MDMT_FAIL(code::kShape, c.op, "plane " << p.H << "x" << p.W << " too large for int32 indices");
+  p.indices = c.out.size() == 2;
+  if (p.indices) {
+    c.output(1, "indices", DType::I32, ys);
+    if (p.H * p.W > std::numeric_limits<int32_t>::max())
+      MDMT_FAIL(code::kShape, c.op, "plane " << p.H << "x" << p.W << " too large for int32 indices");
+  }
   return p;
 }
 

@@ -1,4 +1,4 @@
-// Family "pool" (docs/ops.md "pool"): maxpool2d (x -> y, indices), maxpool2d_bwd (dy,
+// Family "pool" (docs/ops.md "pool"): maxpool2d (x -> y[, indices]), maxpool2d_bwd (dy,
 // indices -> dx), avgpool2d, avgpool2d_bwd, global_avgpool, global_avgpool_bwd. NCHW.
 // Window geometry is PyTorch's (dilation 1): attributes kernel, stride (default kernel),
 // padding (at most half the kernel), ceil_mode; output
@@ -15,9 +15,10 @@ struct PoolSpec {
   int64_t N, C, H, W, P, Q;
   int64_t kh, kw, sh, sw, ph, pw;
   bool ceil, count_include_pad;  // count_include_pad: avgpool2d's divisor
+  bool indices = false;           // maxpool2d: the argmax output is asked for (eval omits it)
 };
 
-PoolSpec maxpool2d_spec(const OpCtx& c);      // x -> y, indices (int32, flat h·W + w in the plane)
+PoolSpec maxpool2d_spec(const OpCtx& c);      // x -> y[, indices] (int32, flat h·W + w in the plane)
 PoolSpec maxpool2d_bwd_spec(const OpCtx& c);  // dy, indices -> dx (window attributes unused)
 PoolSpec avgpool2d_spec(const OpCtx& c);      // x -> y
 PoolSpec avgpool2d_bwd_spec(const OpCtx& c);  // dy -> dx

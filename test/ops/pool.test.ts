@@ -7,6 +7,7 @@ import { maxpool2d } from '../../ts/ops/maxpool2d';
 import { runOp } from '../../ts/ops/op';
 import { tensor, tidy } from '../../ts/tensor';
 import { assertClose, assertNoLeak, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
+import { rerunUnderIsaCaps } from './_isa';
 import { avgpoolRef, globalAvgpoolRef, maxpoolArgRef, maxpoolRef, PoolCfg, poolShape } from '../ref/pool';
 
 // maxpool selects one of its inputs: exact. avgpool sums ≤ 16 float32 terms of |x| ≤ 1
@@ -34,6 +35,9 @@ const CASES: Case[] = [
   cfg([3, 4, 6, 6], 2, 1, 0, false, 'stride 1, overlapping windows, batch 3'),
   cfg([1, 2, 2, 3], 3, 2, 0, true, 'ceil: one window larger than the input'),
   cfg([2, 2, 6, 9], [2, 3], [2, 3], [1, 1], true, 'padding with ceil on both dims'),
+  cfg([1, 2, 33, 47], 3, 2, 1, false, 'rows wider than a vector, odd'),
+  cfg([1, 1, 20, 70], 3, 2, 0, true, 'wide rows, ceil'),
+  cfg([2, 1, 9, 37], 5, 1, 2, false, 'stride 1, kernel 5, padding 2 (MobileNet-style)'),
 ];
 const opts = (c: Case) => ({ kernel: c.k, stride: c.s, padding: c.p, ceilMode: c.ceil });
 const attrs = (c: Case) => ({ kernel: c.k, stride: c.s, padding: c.p, ceil_mode: c.ceil });
@@ -166,7 +170,7 @@ test('avgpool2d: ceil_mode edge windows divide by the clipped window (PyTorch va
   assert.equal(Array.from(y), [5, 6.5, 11, 12.5]);
 });
 
-const GAP_SHAPES = [[2, 3, 7, 7], [1, 5, 1, 1], [4, 2, 3, 8], [1, 1, 13, 2], [3, 16, 4, 4], [2, 1, 1, 9]];
+const GAP_SHAPES = [[2, 3, 7, 7], [1, 5, 1, 1], [4, 2, 3, 8], [1, 1, 13, 2], [3, 16, 4, 4], [2, 1, 1, 9], [2, 3, 37, 29]];
 
 test('global_avgpool: forward = float64 reference', () => {
   if (!on) return;
@@ -188,4 +192,5 @@ test('global_avgpool: vjp = finite differences', () => {
     gradcheck({ label: `global_avgpool ${s}`, rng, inputs: [{ data: rng.array(numel(s)), shape: s }], engine: ([x]) => globalAvgpool(x), ref: ([x]) => globalAvgpoolRef(x, s) });
 });
 
+rerunUnderIsaCaps(__filename, 'pool');
 test.run();

@@ -2,12 +2,13 @@
  * 2-D max pooling, PyTorch `F.max_pool2d` (dilation 1). Output size per spatial dim:
  * ⌊(H + 2p − k + (ceilMode ? s − 1 : 0)) / s⌋ + 1, minus one when ceilMode would start
  * the last window beyond the input and its left padding. The argmax indices (int32, flat
- * h·W + w within each plane) are kept for the backward pass only.
+ * h·W + w within each plane) are computed only when a gradient is recorded (the op's
+ * second output is optional).
  *
  *   maxpool2d(x, { kernel: 3, stride: 2, padding: 1 })        // ResNet stem
  *   maxpool2d(x, { kernel: 3, stride: 2, ceilMode: true })    // GoogLeNet
  */
-import { record } from '../autograd/tape';
+import { isGradEnabled, record } from '../autograd/tape';
 import { check } from '../errors';
 import { shapeStr, Tensor } from '../tensor';
 import { checkArg, pair, runOp } from './op';
@@ -68,12 +69,13 @@ export function poolGeometry(op: string, x: Tensor, opts: Pool2dOptions): Pool2d
 export function maxpool2d(x: Tensor, opts: Pool2dOptions): Tensor {
   const g = poolGeometry('maxpool2d', x, opts);
   const attrs = { kernel: g.kernel, stride: g.stride, padding: g.padding, ceil_mode: g.ceilMode };
+  // no gradient will be recorded (eval, noGrad): ask for the values only, so the kernel
+  // neither computes nor writes the argmax
+  if (!isGradEnabled() || (!x.requiresGrad && x.node === null)) return runOp('maxpool2d', [x], attrs, [{ shape: g.outShape }], ['x'])[0];
   const [y, indices] = runOp('maxpool2d', [x], attrs, [{ shape: g.outShape }, { shape: g.outShape, dtype: 'int32' }], ['x']);
   record('maxpool2d', [x], [y], ([dy]) => {
     const [dx] = runOp('maxpool2d_bwd', [dy!, indices], {}, [{ shape: x.shape }], ['dy', 'indices']);
     return [dx];
   });
-  // not recorded (no grad needed): the indices are not needed either
-  if (y.node === null) indices.dispose();
   return y;
 }

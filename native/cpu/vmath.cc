@@ -1,0 +1,184 @@
+// Array forms of vmath.h, one body per ISA: AVX-512 (16 lanes, masked tail), AVX2+FMA
+// (8 lanes, scalar tail through the same polynomial) and portable. The ISA is the best
+// one here under MDMT_CPU_ISA (cpu_features.h), read once per call.
+#include "vmath.h"
+
+#include <type_traits>
+
+#include "../core/error.h"
+#include "cpu_features.h"
+
+namespace mdmt {
+
+Act parse_act(const std::string& op, const std::string& name) {
+  if (name == "none") return Act::None;
+  if (name == "relu") return Act::Relu;
+  if (name == "relu6") return Act::Relu6;
+  if (name == "silu") return Act::Silu;
+  if (name == "sigmoid") return Act::Sigmoid;
+  MDMT_FAIL(code::kInvalid, op, "attribute 'act' must be none, relu, relu6, silu or sigmoid, got '" << name << "'");
+}
+
+const char* act_name(Act a) {
+  switch (a) {
+    case Act::Relu: return "relu";
+    case Act::Relu6: return "relu6";
+    case Act::Silu: return "silu";
+    case Act::Sigmoid: return "sigmoid";
+    default: return "none";
+  }
+}
+
+namespace vmath {
+namespace {
+
+inline float act_scalar(float v, Act a) {
+  switch (a) {
+    case Act::Relu: return v > 0.f ? v : 0.f;
+    case Act::Relu6: return v < 0.f ? 0.f : (v > 6.f ? 6.f : v);
+    case Act::Silu: return silu_scalar(v);
+    case Act::Sigmoid: return sigmoid_scalar(v);
+    default: return v;
+  }
+}
+
+// ---- portable ----------------------------------------------------------------------------
+void exp_generic(const float* x, float* y, int64_t n) { for (int64_t i = 0; i < n; ++i) y[i] = exp_scalar(x[i]); }
+void sigmoid_generic(const float* x, float* y, int64_t n) { for (int64_t i = 0; i < n; ++i) y[i] = sigmoid_scalar(x[i]); }
+void silu_generic(const float* x, float* y, int64_t n) { for (int64_t i = 0; i < n; ++i) y[i] = silu_scalar(x[i]); }
+void silu_bwd_generic(const float* dy, const float* x, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float s = sigmoid_scalar(x[i]);
+    dx[i] = dy[i] * s * (1.f + x[i] * (1.f - s));
+  }
+}
+// The activation is a loop-invariant switch: one loop per case so each vectorises.
+template <bool kRes>
+void epilogue_generic(float* y, const float* r, int64_t n, float b, Act a, std::integral_constant<bool, kRes>) {
+#define MDMT_EPI_LOOP(EXPR) for (int64_t i = 0; i < n; ++i) { const float v = y[i] + b + (kRes ? r[i] : 0.f); y[i] = EXPR; }
+  switch (a) {
+    case Act::Relu: MDMT_EPI_LOOP(v > 0.f ? v : 0.f) break;
+    case Act::Relu6: MDMT_EPI_LOOP(v < 0.f ? 0.f : (v > 6.f ? 6.f : v)) break;
+    case Act::Silu: MDMT_EPI_LOOP(silu_scalar(v)) break;
+    case Act::Sigmoid: MDMT_EPI_LOOP(sigmoid_scalar(v)) break;
+    default: MDMT_EPI_LOOP(v) break;
+  }
+#undef MDMT_EPI_LOOP
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+// GCC 12 flags the _mm512_undefined_ps() inside _mm512_max_ps & co. as uninitialised
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// ---- AVX-512 -----------------------------------------------------------------------------
+#define MDMT_T512 __attribute__((target("avx512f")))
+MDMT_T512 inline __mmask16 tail16(int64_t m) { return m >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << m) - 1); }
+
+// y = F(x) over 16-lane blocks, the tail masked
+#define MDMT_MAP512(NAME, F)                                                 \
+  MDMT_T512 void NAME##_avx512(const float* x, float* y, int64_t n) {        \
+    for (int64_t i = 0; i < n; i += 16) {                                    \
+      const __mmask16 k = tail16(n - i);                                     \
+      _mm512_mask_storeu_ps(y + i, k, F(_mm512_maskz_loadu_ps(k, x + i)));   \
+    }                                                                        \
+  }
+MDMT_MAP512(exp, exp512)
+MDMT_MAP512(sigmoid, sigmoid512)
+MDMT_MAP512(silu, silu512)
+MDMT_T512 void silu_bwd_avx512(const float* dy, const float* x, float* dx, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail16(n - i);
+    const __m512 v = _mm512_maskz_loadu_ps(k, x + i), s = sigmoid512(v);
+    const __m512 t = _mm512_fmadd_ps(v, _mm512_sub_ps(one, s), one);
+    _mm512_mask_storeu_ps(dx + i, k, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, dy + i), s), t));
+  }
+}
+MDMT_T512 inline __m512 act512(__m512 v, Act a) {
+  switch (a) {
+    case Act::Relu: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case Act::Relu6: return _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.f));
+    case Act::Silu: return silu512(v);
+    case Act::Sigmoid: return sigmoid512(v);
+    default: return v;
+  }
+}
+template <bool kRes>
+MDMT_T512 void epilogue_avx512(float* y, const float* r, int64_t n, float b, Act a, std::integral_constant<bool, kRes>) {
+  const __m512 vb = _mm512_set1_ps(b);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail16(n - i);
+    __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(k, y + i), vb);
+    if (kRes) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, r + i));
+    _mm512_mask_storeu_ps(y + i, k, act512(v, a));
+  }
+}
+
+// ---- AVX2 --------------------------------------------------------------------------------
+#define MDMT_T256 __attribute__((target("avx2,fma")))
+// y = F(x) over 8-lane blocks, the tail through the portable form S
+#define MDMT_MAP256(NAME, F, S)                                                  \
+  MDMT_T256 void NAME##_avx2(const float* x, float* y, int64_t n) {              \
+    int64_t i = 0;                                                               \
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, F(_mm256_loadu_ps(x + i))); \
+    for (; i < n; ++i) y[i] = S(x[i]);                                           \
+  }
+MDMT_MAP256(exp, exp256, exp_scalar)
+MDMT_MAP256(sigmoid, sigmoid256, sigmoid_scalar)
+MDMT_MAP256(silu, silu256, silu_scalar)
+MDMT_T256 void silu_bwd_avx2(const float* dy, const float* x, float* dx, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i), s = sigmoid256(v);
+    const __m256 t = _mm256_fmadd_ps(v, _mm256_sub_ps(one, s), one);
+    _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(dy + i), s), t));
+  }
+  silu_bwd_generic(dy + i, x + i, dx + i, n - i);
+}
+MDMT_T256 inline __m256 act256(__m256 v, Act a) {
+  switch (a) {
+    case Act::Relu: return _mm256_max_ps(v, _mm256_setzero_ps());
+    case Act::Relu6: return _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(6.f));
+    case Act::Silu: return silu256(v);
+    case Act::Sigmoid: return sigmoid256(v);
+    default: return v;
+  }
+}
+template <bool kRes>
+MDMT_T256 void epilogue_avx2(float* y, const float* r, int64_t n, float b, Act a, std::integral_constant<bool, kRes>) {
+  const __m256 vb = _mm256_set1_ps(b);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_add_ps(_mm256_loadu_ps(y + i), vb);
+    if (kRes) v = _mm256_add_ps(v, _mm256_loadu_ps(r + i));
+    _mm256_storeu_ps(y + i, act256(v, a));
+  }
+  for (; i < n; ++i) y[i] = act_scalar(y[i] + b + (kRes ? r[i] : 0.f), a);
+}
+#endif
+
+int level() { return cpu_has_avx512f() ? 2 : cpu_has_avx2_fma() ? 1 : 0; }
+
+}  // namespace
+
+#if defined(__x86_64__) || defined(__i386__)
+#define MDMT_VMATH_DISPATCH(NAME, ...)                 \
+  switch (level()) {                                   \
+    case 2: return NAME##_avx512(__VA_ARGS__);         \
+    case 1: return NAME##_avx2(__VA_ARGS__);           \
+    default: return NAME##_generic(__VA_ARGS__);       \
+  }
+#else
+#define MDMT_VMATH_DISPATCH(NAME, ...) return NAME##_generic(__VA_ARGS__);
+#endif
+
+void exp(const float* x, float* y, int64_t n) { MDMT_VMATH_DISPATCH(exp, x, y, n) }
+void sigmoid(const float* x, float* y, int64_t n) { MDMT_VMATH_DISPATCH(sigmoid, x, y, n) }
+void silu(const float* x, float* y, int64_t n) { MDMT_VMATH_DISPATCH(silu, x, y, n) }
+void silu_bwd(const float* dy, const float* x, float* dx, int64_t n) { MDMT_VMATH_DISPATCH(silu_bwd, dy, x, dx, n) }
+void bias_act(float* y, int64_t n, float bias, Act act) { MDMT_VMATH_DISPATCH(epilogue, y, nullptr, n, bias, act, std::false_type{}) }
+void bias_add_act(float* y, const float* r, int64_t n, float bias, Act act) { MDMT_VMATH_DISPATCH(epilogue, y, r, n, bias, act, std::true_type{}) }
+
+}  // namespace vmath
+}  // namespace mdmt
