@@ -7,6 +7,7 @@
 #define MDMT_OP_NAMES(X)                                                                    \
   /* memory */ X(fill) X(copy) X(cast)                                                      \
   /* conv2d */ X(conv2d) X(conv2d_bwd_data) X(conv2d_bwd_filter) X(conv2d_act)              \
+  X(winograd_weights)                                                                       \
   /* linear */ X(linear) X(matmul)                                                          \
   /* batchnorm */ X(batchnorm_train) X(batchnorm_eval) X(batchnorm_bwd)                     \
   X(batchnorm_act_train) X(batchnorm_act_bwd)                                               \

@@ -1,50 +1,92 @@
 /**
- * Convolution fused with its activation (docs/ops.md "convolution"): y = act(conv2d(x, w, b)),
- * one op (conv2d_act) for inference graphs, where BatchNorm has been folded into w and b and
- * the convolution's output feeds only the activation (ts/plan/passes/fuse_conv_act.ts makes
- * this rewrite). Differentiable: the vjp recomputes the pre-activation (the op keeps only y).
+ * conv2d with its epilogue fused: y = act(conv2d(x, w) + b + r), where b is a per-channel
+ * bias (a folded BatchNorm), r an optional residual shaped like y, and act one of none,
+ * relu, relu6, silu, sigmoid. The unfused reference is conv2d → add → the activation; an
+ * inference plan uses this op so each activation is written once. The backward is the
+ * unfused one (the pre-activation is recomputed for silu, whose derivative needs it).
  *
- *   const y = conv2dAct(x, w, b, { padding: 1, act: 'relu' });
+ *   const y = conv2dAct(x, w, b, residual, { padding: 1, act: 'relu' });   // ResNet block end
  */
 import { record } from '../autograd/tape';
 import { check } from '../errors';
-import { shapeStr, Tensor } from '../tensor';
-import { conv2d, conv2dBwdData, conv2dBwdFilter, Conv2dOptions, conv2dOutShape, conv2dParams } from './conv2d';
+import { shapeStr, Tensor, zeros } from '../tensor';
+import { Conv2dOptions, conv2dBwdData, conv2dBwdFilter, conv2dOutShape, conv2dParams } from './conv2d';
 import { checkArg, runOp } from './op';
 import { sum } from './sum';
 
-export type ConvAct = 'relu' | 'relu6' | 'silu' | 'sigmoid' | 'hardswish';
-const ACTS: readonly ConvAct[] = ['relu', 'relu6', 'silu', 'sigmoid', 'hardswish'];
-/** the backward op of each activation and the tensor it reads (docs/ops.md "activations") */
-const BWD: Record<ConvAct, ['relu_bwd' | 'relu6_bwd' | 'silu_bwd' | 'sigmoid_bwd' | 'hardswish_bwd', 'y' | 'x']> = {
-  relu: ['relu_bwd', 'y'], relu6: ['relu6_bwd', 'x'], silu: ['silu_bwd', 'x'], sigmoid: ['sigmoid_bwd', 'y'], hardswish: ['hardswish_bwd', 'x'],
-};
+export type EpilogueAct = 'none' | 'relu' | 'relu6' | 'silu' | 'sigmoid';
+const ACTS: readonly EpilogueAct[] = ['none', 'relu', 'relu6', 'silu', 'sigmoid'];
+export type ConvAlgo = 'auto' | 'gemm' | 'winograd2' | 'winograd4';
+const ALGOS: readonly ConvAlgo[] = ['auto', 'gemm', 'winograd2', 'winograd4'];
 
-export function conv2dAct(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions & { act: ConvAct }): Tensor {
+export interface Conv2dActOptions extends Conv2dOptions {
+  act?: EpilogueAct;
+  /** @internal forces the CPU algorithm (tests); 'auto' picks per shape */
+  algo?: ConvAlgo;
+  /** @internal Winograd tiles per chunk (a multiple of 16; tests cross chunk boundaries) */
+  tileBlock?: number;
+}
+
+export function conv2dAct(x: Tensor, w: Tensor, b: Tensor | null, r: Tensor | null, opts: Conv2dActOptions = {}): Tensor {
   const op = 'conv2d_act';
   checkArg(op, 'x', x, { dtype: 'float32', ndim: 4 });
   checkArg(op, 'w', w, { dtype: 'float32', ndim: 4 });
+  const act = opts.act ?? 'none', algo = opts.algo ?? 'auto';
+  check(ACTS.includes(act), 'EINVAL', op, `'act' must be one of ${ACTS.join(', ')}, got ${JSON.stringify(opts.act)}`);
+  check(ALGOS.includes(algo), 'EINVAL', op, `'algo' must be one of ${ALGOS.join(', ')}, got ${JSON.stringify(opts.algo)}`);
+  const p = conv2dParams(op, opts);
+  const yShape = conv2dOutShape(op, x.shape, w.shape, p);
   if (b !== null) {
     checkArg(op, 'b', b, { dtype: 'float32', ndim: 1 });
     check(b.shape[0] === w.shape[0], 'ESHAPE', op, `b ${shapeStr(b.shape)} must have ${w.shape[0]} elements (w ${shapeStr(w.shape)})`);
   }
-  check(opts !== null && typeof opts === 'object' && ACTS.includes(opts.act), 'EINVAL', op, `'act' must be one of ${ACTS.join(', ')}`);
-  const p = conv2dParams(op, opts);
-  const yShape = conv2dOutShape(op, x.shape, w.shape, p);
-  const attrs = { stride: p.stride, padding: p.padding, dilation: p.dilation, groups: p.groups, ...(p.isa ? { isa: p.isa } : {}), act: opts.act };
-  const [y] = runOp(op, b ? [x, w, b] : [x, w], attrs, [{ shape: yShape }], b ? ['x', 'w', 'b'] : ['x', 'w']);
-  record(op, [x, w, b], [y], ([g]) => {
-    const [bwd, uses] = BWD[opts.act];
-    const z = uses === 'x' ? conv2d(x, w, b, p) : null;
-    const [dz] = runOp(bwd, [g!, z ?? y], {}, [{ shape: yShape }], ['dy', uses]);
-    z?.dispose();
-    const r = [
+  if (r !== null) {
+    checkArg(op, 'r', r, { dtype: 'float32', ndim: 4 });
+    check(r.shape.every((d, i) => d === yShape[i]), 'ESHAPE', op, `r ${shapeStr(r.shape)} must have the output's shape ${shapeStr(yShape)}`);
+  }
+  check(opts.tileBlock === undefined || (Number.isInteger(opts.tileBlock) && opts.tileBlock > 0 && opts.tileBlock % 16 === 0), 'EINVAL', op,
+    `'tileBlock' must be a positive multiple of 16, got ${JSON.stringify(opts.tileBlock)}`);
+  const attrs = { stride: p.stride, padding: p.padding, dilation: p.dilation, groups: p.groups, algo, ...(p.isa ? { isa: p.isa } : {}),
+    ...(opts.tileBlock ? { tile_block: opts.tileBlock } : {}) };
+  // the native op takes a bias always: zeros stand in for none
+  const fused = (a: EpilogueAct): Tensor => {
+    const bias = b ?? zeros([w.shape[0]], { device: x.device });
+    try {
+      return runOp(op, r ? [x, w, bias, r] : [x, w, bias], { ...attrs, act: a }, [{ shape: yShape }], r ? ['x', 'w', 'b', 'r'] : ['x', 'w', 'b'])[0];
+    } finally {
+      if (!b) bias.dispose();
+    }
+  };
+  const y = fused(act);
+  record(op, [x, w, b, r], [y], ([g]) => {
+    const dz = preActGrad(g!, y, act, () => fused('none'));
+    const grads = [
       x.requiresGrad || x.node ? conv2dBwdData(dz, w, x.shape, p) : null,
       w.requiresGrad || w.node ? conv2dBwdFilter(dz, x, w.shape, p) : null,
       b && (b.requiresGrad || b.node) ? sum(dz, [0, 2, 3]) : null,
+      r ? dz : null,
     ];
-    dz.dispose();
-    return r;
+    if (!r && dz !== g) dz.dispose();
+    return grads;
   });
   return y;
+}
+
+/** ∂L/∂z for z the pre-activation, from ∂L/∂y and y (or z, recomputed, for silu). */
+function preActGrad(dy: Tensor, y: Tensor, act: EpilogueAct, z: () => Tensor): Tensor {
+  const one = (bwd: 'relu_bwd' | 'relu6_bwd' | 'sigmoid_bwd' | 'silu_bwd', t: Tensor) => runOp(bwd, [dy, t], {}, [{ shape: dy.shape }])[0];
+  switch (act) {
+    case 'relu': return one('relu_bwd', y);
+    case 'relu6': return one('relu6_bwd', y); // y ∈ (0, 6) exactly where z is
+    case 'sigmoid': return one('sigmoid_bwd', y);
+    case 'silu': {
+      const zt = z();
+      try {
+        return one('silu_bwd', zt);
+      } finally {
+        zt.dispose();
+      }
+    }
+    default: return dy;
+  }
 }

@@ -14,6 +14,7 @@ export const OP_FAMILY = {
   conv2d_bwd_data: 'conv2d',
   conv2d_bwd_filter: 'conv2d',
   conv2d_act: 'conv2d',
+  winograd_weights: 'conv2d',
   linear: 'linear',
   matmul: 'linear',
   batchnorm_train: 'batchnorm',

@@ -1,0 +1,259 @@
+// Winograd F(m×m, 3×3), see winograd.h. Layout of one call:
+//   tiles t = (n, th, tw) in that order, th < ⌈P/m⌉, tw < ⌈Q/m⌉; processed in chunks of
+//   tb tiles so the workspace V[α²][C][tb] + M[α²][K][tb] stays bounded;
+//   per chunk: input transform (parallel over c) → α² GEMMs (parallel over ξ, each one
+//   serial) → output transform + epilogue (parallel over k).
+// The transforms run on groups of 16 lanes (16 tiles, or 16 channels for the weights)
+// held in GCC vector types, so the same source is compiled for AVX-512 (one register),
+// AVX2 (two) and the baseline (four) and chosen like the GEMM's micro-kernel. Gathering a
+// tile's α×α patch and scattering its m×m outputs are per-lane copies (tiles of one lane
+// group may belong to different rows and images, so no lane is wasted on small maps).
+#include "winograd.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "parallel.h"
+
+namespace mdmt {
+namespace winograd {
+namespace {
+
+// vf values never cross a call boundary (everything below is inlined into per-ISA wrappers)
+#pragma GCC diagnostic ignored "-Wpsabi"
+constexpr int L = 16;
+typedef float vf __attribute__((vector_size(64)));  // L floats
+
+#define MDMT_WI inline __attribute__((always_inline))
+MDMT_WI vf ld(const float* p) { vf v; std::memcpy(&v, p, sizeof v); return v; }
+MDMT_WI void st(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+
+// 1-D transforms on strided vf arrays (in[i·is], out[i·os]). Coefficients: Lavin & Gray's
+// F(2,3) and F(4,3) (points 0, ±1, ±2).
+template <int M> struct Tf;
+template <> struct Tf<2> {
+  static constexpr int A = 4;
+  static MDMT_WI void bt(const vf* d, int is, vf* r, int os) {  // Bᵀ d
+    const vf d0 = d[0], d1 = d[is], d2 = d[2 * is], d3 = d[3 * is];
+    r[0] = d0 - d2, r[os] = d1 + d2, r[2 * os] = d2 - d1, r[3 * os] = d1 - d3;
+  }
+  static MDMT_WI void g(const vf* g, int is, vf* r, int os) {  // G g
+    const vf g0 = g[0], g1 = g[is], g2 = g[2 * is], h = (g0 + g2) * 0.5f, k = g1 * 0.5f;
+    r[0] = g0, r[os] = h + k, r[2 * os] = h - k, r[3 * os] = g2;
+  }
+  static MDMT_WI void at(const vf* m, int is, vf* o, int os) {  // Aᵀ m
+    const vf m1 = m[is], m2 = m[2 * is];
+    o[0] = m[0] + m1 + m2, o[os] = m1 - m2 - m[3 * is];
+  }
+};
+template <> struct Tf<4> {
+  static constexpr int A = 6;
+  static MDMT_WI void bt(const vf* d, int is, vf* r, int os) {
+    const vf d0 = d[0], d1 = d[is], d2 = d[2 * is], d3 = d[3 * is], d4 = d[4 * is], d5 = d[5 * is];
+    r[0] = 4.f * d0 - 5.f * d2 + d4;
+    r[os] = d3 + d4 - 4.f * (d1 + d2);
+    r[2 * os] = d4 - d3 + 4.f * (d1 - d2);
+    r[3 * os] = d4 - d2 + 2.f * (d3 - d1);
+    r[4 * os] = d4 - d2 - 2.f * (d3 - d1);
+    r[5 * os] = 4.f * d1 - 5.f * d3 + d5;
+  }
+  static MDMT_WI void g(const vf* g, int is, vf* r, int os) {
+    const vf g0 = g[0], g1 = g[is], g2 = g[2 * is];
+    const vf a = (g0 + g2) * (-1.f / 6), b = g1 * (-1.f / 6);
+    const vf c = g0 * (1.f / 24) + g2 * (1.f / 6), e = g1 * (1.f / 12);
+    r[0] = g0 * 0.25f, r[os] = a + b, r[2 * os] = a - b, r[3 * os] = c + e, r[4 * os] = c - e, r[5 * os] = g2;
+  }
+  static MDMT_WI void at(const vf* m, int is, vf* o, int os) {
+    const vf m1 = m[is], m2 = m[2 * is], m3 = m[3 * is], m4 = m[4 * is];
+    const vf s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+    o[0] = m[0] + s12 + s34, o[os] = d12 + 2.f * d34, o[2 * os] = s12 + 4.f * s34, o[3 * os] = d12 + 8.f * d34 + m[5 * is];
+  }
+};
+
+// Where tile t of a chunk reads and writes.
+struct TileAt {
+  int64_t n, oh, ow;  // image, first output row / column (the input patch starts at oh − ph, ow − pw)
+};
+
+// V[ξ][c][lane] for channels [c0, c1) and the chunk's tiles (tb lanes per row of V).
+template <int M>
+MDMT_WI void input_body(const Shape& s, const float* x, const TileAt* tl, int64_t nt, int64_t tb, int64_t c0, int64_t c1,
+                        float* V) {
+  constexpr int A = Tf<M>::A;
+  vf d[A * A], t[A * A];
+  for (int64_t c = c0; c < c1; ++c)
+    for (int64_t g0 = 0; g0 < nt; g0 += L) {
+      float* df = reinterpret_cast<float*>(d);
+      for (int64_t l = 0; l < L; ++l) {
+        if (g0 + l >= nt) {
+          for (int i = 0; i < A * A; ++i) df[i * L + l] = 0.f;
+          continue;
+        }
+        const TileAt& q = tl[g0 + l];
+        const float* xp = x + (q.n * s.C + c) * s.H * s.W;
+        const int64_t ih = q.oh - s.ph, iw = q.ow - s.pw;
+        if (ih >= 0 && iw >= 0 && ih + A <= s.H && iw + A <= s.W) {
+          for (int i = 0; i < A; ++i)
+            for (int j = 0; j < A; ++j) df[(i * A + j) * L + l] = xp[(ih + i) * s.W + iw + j];
+        } else {
+          for (int i = 0; i < A; ++i)
+            for (int j = 0; j < A; ++j) {
+              const int64_t r = ih + i, col = iw + j;
+              df[(i * A + j) * L + l] = r >= 0 && r < s.H && col >= 0 && col < s.W ? xp[r * s.W + col] : 0.f;
+            }
+        }
+      }
+      for (int j = 0; j < A; ++j) Tf<M>::bt(d + j, A, t + j, A);      // columns: t = Bᵀ d
+      for (int i = 0; i < A; ++i) Tf<M>::bt(t + i * A, 1, d + i * A, 1);  // rows: V = t B
+      for (int xi = 0; xi < A * A; ++xi) st(V + (xi * s.C + c) * tb + g0, d[xi]);
+    }
+}
+
+// y for output channels [k0, k1) of the chunk's tiles from M[ξ][k][lane], with the epilogue.
+template <int M>
+MDMT_WI void output_body(const Shape& s, const float* Mx, const TileAt* tl, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
+                         const float* bias, const float* res, Act act, float* y) {
+  constexpr int A = Tf<M>::A;
+  vf m[A * A], t[M * A], o[M * M], r[M * M];
+  float* of = reinterpret_cast<float*>(o);
+  float* rf = reinterpret_cast<float*>(r);
+  const int64_t PQ = s.P * s.Q;
+  for (int64_t k = k0; k < k1; ++k)
+    for (int64_t g0 = 0; g0 < nt; g0 += L) {
+      for (int xi = 0; xi < A * A; ++xi) m[xi] = ld(Mx + (xi * s.K + k) * tb + g0);
+      for (int j = 0; j < A; ++j) Tf<M>::at(m + j, A, t + j, A);        // t[M][A] = Aᵀ m
+      for (int i = 0; i < M; ++i) Tf<M>::at(t + i * A, 1, o + i * M, 1);  // o[M][M] = t A
+      const int64_t lanes = std::min<int64_t>(L, nt - g0);
+      if (res)
+        for (int64_t l = 0; l < lanes; ++l) {
+          const TileAt& q = tl[g0 + l];
+          const float* rp = res + (q.n * s.K + k) * PQ;
+          for (int i = 0; i < M; ++i)
+            for (int j = 0; j < M; ++j)
+              rf[(i * M + j) * L + l] = q.oh + i < s.P && q.ow + j < s.Q ? rp[(q.oh + i) * s.Q + q.ow + j] : 0.f;
+        }
+      const float b = bias ? bias[k] : 0.f;
+      if (res) vmath::bias_add_act(of, rf, M * M * L, b, act);
+      else if (b != 0.f || act != Act::None) vmath::bias_act(of, M * M * L, b, act);
+      for (int64_t l = 0; l < lanes; ++l) {
+        const TileAt& q = tl[g0 + l];
+        float* yp = y + (q.n * s.K + k) * PQ;
+        const int64_t hi = std::min<int64_t>(M, s.P - q.oh), wi = std::min<int64_t>(M, s.Q - q.ow);
+        for (int64_t i = 0; i < hi; ++i)
+          for (int64_t j = 0; j < wi; ++j) yp[(q.oh + i) * s.Q + q.ow + j] = of[(i * M + j) * L + l];
+      }
+    }
+}
+
+// U[ξ][k][c] for output channels [k0, k1): 16 input channels per group.
+template <int M>
+MDMT_WI void weights_body(int64_t K, int64_t C, const float* w, int64_t k0, int64_t k1, float* U) {
+  constexpr int A = Tf<M>::A;
+  vf g[9], t[A * 3], u[A * A];
+  float* gf = reinterpret_cast<float*>(g);
+  const float* uf = reinterpret_cast<const float*>(u);
+  for (int64_t k = k0; k < k1; ++k)
+    for (int64_t c0 = 0; c0 < C; c0 += L) {
+      const int64_t lanes = std::min<int64_t>(L, C - c0);
+      for (int64_t l = 0; l < L; ++l)
+        for (int rs = 0; rs < 9; ++rs) gf[rs * L + l] = l < lanes ? w[(k * C + c0 + l) * 9 + rs] : 0.f;
+      for (int j = 0; j < 3; ++j) Tf<M>::g(g + j, 3, t + j, 3);        // t[A][3] = G g
+      for (int i = 0; i < A; ++i) Tf<M>::g(t + i * 3, 1, u + i * A, 1);  // u[A][A] = t Gᵀ
+      for (int xi = 0; xi < A * A; ++xi) std::memcpy(U + (xi * K + k) * C + c0, uf + xi * L, sizeof(float) * lanes);
+    }
+}
+
+#define MDMT_WINO_ISA(NAME, TARGET)                                                                                  \
+  template <int M>                                                                                                   \
+  TARGET void input_##NAME(const Shape& s, const float* x, const TileAt* tl, int64_t nt, int64_t tb, int64_t c0,     \
+                           int64_t c1, float* V) {                                                                   \
+    input_body<M>(s, x, tl, nt, tb, c0, c1, V);                                                                      \
+  }                                                                                                                  \
+  template <int M>                                                                                                   \
+  TARGET void output_##NAME(const Shape& s, const float* Mx, const TileAt* tl, int64_t nt, int64_t tb, int64_t k0,   \
+                            int64_t k1, const float* bias, const float* res, Act act, float* y) {                    \
+    output_body<M>(s, Mx, tl, nt, tb, k0, k1, bias, res, act, y);                                                   \
+  }                                                                                                                  \
+  template <int M>                                                                                                   \
+  TARGET void weights_##NAME(int64_t K, int64_t C, const float* w, int64_t k0, int64_t k1, float* U) {               \
+    weights_body<M>(K, C, w, k0, k1, U);                                                                             \
+  }
+MDMT_WINO_ISA(generic, )
+#if defined(__x86_64__) || defined(__i386__)
+MDMT_WINO_ISA(avx2, __attribute__((target("avx2,fma"))))
+MDMT_WINO_ISA(avx512, __attribute__((target("avx512f"))))
+#endif
+
+template <int M>
+struct Kernels {
+  void (*input)(const Shape&, const float*, const TileAt*, int64_t, int64_t, int64_t, int64_t, float*);
+  void (*output)(const Shape&, const float*, const TileAt*, int64_t, int64_t, int64_t, int64_t, const float*, const float*, Act, float*);
+  void (*weights)(int64_t, int64_t, const float*, int64_t, int64_t, float*);
+};
+template <int M>
+Kernels<M> kernels(GemmIsa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (gemm_isa_level(isa) == 2) return {input_avx512<M>, output_avx512<M>, weights_avx512<M>};
+  if (gemm_isa_level(isa) == 1) return {input_avx2<M>, output_avx2<M>, weights_avx2<M>};
+#endif
+  return {input_generic<M>, output_generic<M>, weights_generic<M>};
+}
+
+// Per-call workspace (grow-only, one per calling thread, shared with the pool by pointer).
+thread_local std::vector<float> tl_ws;
+thread_local std::vector<TileAt> tl_tiles;
+
+template <int M>
+void forward_m(const Shape& s, const float* x, const float* U, const float* bias, const float* res, Act act, float* y,
+               GemmIsa isa, int64_t tile_block) {
+  constexpr int A = Tf<M>::A, A2 = A * A;
+  const Kernels<M> kn = kernels<M>(isa);
+  const int64_t TH = (s.P + M - 1) / M, TW = (s.Q + M - 1) / M, T = s.N * TH * TW;
+  // chunk: V + M about 8 MiB (L3-resident between the phases), a multiple of the lane group
+  const int64_t want = (int64_t(1) << 21) / (A2 * (s.C + s.K));
+  const int64_t tb = tile_block > 0 ? tile_block : std::min((T + L - 1) / L * L, std::max<int64_t>(4 * L, want / L * L));
+  if (static_cast<int64_t>(tl_ws.size()) < A2 * (s.C + s.K) * tb) tl_ws.resize(static_cast<size_t>(A2 * (s.C + s.K) * tb));
+  if (static_cast<int64_t>(tl_tiles.size()) < tb) tl_tiles.resize(static_cast<size_t>(tb));
+  float* V = tl_ws.data();
+  float* Mx = V + A2 * s.C * tb;
+  TileAt* tl = tl_tiles.data();
+  for (int64_t t0 = 0; t0 < T; t0 += tb) {
+    const int64_t nt = std::min(tb, T - t0);
+    for (int64_t i = 0; i < nt; ++i) {
+      const int64_t t = t0 + i, tw = t % TW, th = (t / TW) % TH;
+      tl[i] = {t / (TW * TH), th * M, tw * M};
+    }
+    const int64_t per_c = nt * A2;  // work units per channel, to size the grains
+    parallel_for(0, s.C, std::max<int64_t>(1, 4096 / per_c), [&](int64_t lo, int64_t hi) { kn.input(s, x, tl, nt, tb, lo, hi, V); });
+    parallel_for(0, A2, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t xi = lo; xi < hi; ++xi)
+        sgemm(false, false, s.K, nt, s.C, 1.f, U + xi * s.K * s.C, s.C, V + xi * s.C * tb, tb, 0.f, Mx + xi * s.K * tb, tb, isa);
+    });
+    parallel_for(0, s.K, std::max<int64_t>(1, 4096 / per_c), [&](int64_t lo, int64_t hi) {
+      kn.output(s, Mx, tl, nt, tb, lo, hi, bias, res, act, y);
+    });
+  }
+}
+
+}  // namespace
+
+int64_t weights_floats(int m, int64_t K, int64_t C) { return (m + 2) * (m + 2) * K * C; }
+
+void transform_weights(int m, int64_t K, int64_t C, const float* w, float* U) {
+  const GemmIsa isa = GemmIsa::Auto;
+  parallel_for(0, K, std::max<int64_t>(1, 256 / std::max<int64_t>(1, C)), [&](int64_t lo, int64_t hi) {
+    if (m == 2) kernels<2>(isa).weights(K, C, w, lo, hi, U);
+    else kernels<4>(isa).weights(K, C, w, lo, hi, U);
+  });
+}
+
+void forward(int m, const Shape& s, const float* x, const float* U, const float* bias, const float* res, Act act, float* y,
+             GemmIsa isa, int64_t tile_block) {
+  if (s.N * s.K * s.P * s.Q == 0) return;
+  if (m == 2) forward_m<2>(s, x, U, bias, res, act, y, isa, tile_block);
+  else forward_m<4>(s, x, U, bias, res, act, y, isa, tile_block);
+}
+
+}  // namespace winograd
+}  // namespace mdmt

@@ -1,0 +1,47 @@
+// Winograd convolution F(m×m, 3×3) for the CPU backend: 3×3, stride 1, dilation 1, one
+// group, NCHW, m = 2 (α = 4) or m = 4 (α = 6). Lavin & Gray, "Fast Algorithms for
+// Convolutional Neural Networks" (2016):
+//
+//   Y_tile = Aᵀ [ Σ_c (G g_kc Gᵀ) ⊙ (Bᵀ d_c B) ] A
+//
+// per m×m output tile, with d_c the α×α input patch of channel c. Grouped by the α²
+// positions ξ of the transformed tile, the channel sum is one GEMM per ξ:
+//   M[ξ][k][t] = Σ_c U[ξ][k][c] · V[ξ][c][t]      U = G g Gᵀ (weights), V = Bᵀ d B (input)
+// so a 3×3 conv costs α²·K·C·T multiply-adds (T tiles) instead of 9·m²·K·C·T: 2.25×
+// fewer for m = 2, 4× fewer for m = 4, plus the transforms (O(α²·(C + K)·T)), which is
+// why it pays on wide layers with many tiles.
+//
+// Numerics: the transforms with the interpolation points 0, ±1, ±2 (m = 4) multiply the
+// float32 rounding of the products by up to ~10 (entries up to 8 in Aᵀ, 5 in Bᵀ), so the
+// error is larger than the direct sum's. Measured (test/ops/conv2d_act.test.ts, C = 256,
+// uniform inputs, max|Δ|/max|y| against float64): direct 2.7e−7, F(2,3) 4.8e−7, F(4,3)
+// 5.4e−6 with FMA (AVX2, AVX-512) and 1.1e−5 without (generic); tested bounds 2e−6 and
+// 2e−5. Through a whole network (BatchNorm-folded ResNets) the outputs stay within
+// ~5e−7 of their scale.
+#pragma once
+#include <cstdint>
+
+#include "gemm.h"
+#include "vmath.h"
+
+namespace mdmt {
+namespace winograd {
+
+struct Shape {
+  int64_t N, C, H, W, K, P, Q, ph, pw;  // P, Q = the conv's output size (stride 1)
+};
+
+// floats of the transformed weights U[α²][K][C]
+int64_t weights_floats(int m, int64_t K, int64_t C);
+// U = G g Gᵀ for w [K, C, 3, 3]
+void transform_weights(int m, int64_t K, int64_t C, const float* w, float* U);
+
+// y [N, K, P, Q] = act(conv3x3(x, w) + bias[k] + res) with U = transform_weights(w);
+// bias and res (same shape as y) may be null. Threads: transforms parallel over channels,
+// the α² GEMMs parallel over ξ.
+// tile_block > 0 forces the tiles per chunk (a multiple of 16; tests), else ~8 MiB of workspace.
+void forward(int m, const Shape& s, const float* x, const float* U, const float* bias, const float* res, Act act,
+             float* y, GemmIsa isa, int64_t tile_block = 0);
+
+}  // namespace winograd
+}  // namespace mdmt
