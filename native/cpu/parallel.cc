@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -14,6 +15,17 @@ namespace {
 
 thread_local bool tl_in_parallel = false;
 
+// Default spin (MDMT_SPIN_US); 0 until it is measured on an idle machine (on the loaded
+// development VM any spinning measured slower).
+constexpr long kDefaultSpinUs = 0;
+
+// Workers may spin for a while (MDMT_SPIN_US) after each region before they sleep on
+// the condition variable, and the caller spins before it sleeps waiting for them: an
+// inference runs hundreds of short regions back to back (several per conv), and a
+// futex wake-up costs 10–50 µs each way — at batch 1 that was most of a small network's
+// time (onnxruntime's pool spins the same way). A worker that found nothing to do within
+// the spin sleeps, so an idle process costs nothing; on a busy machine the spin shrinks
+// (see run).
 class Pool {
  public:
   explicit Pool(int n) { resize(n); }
@@ -27,29 +39,62 @@ class Pool {
   void resize(int n) {
     std::lock_guard<std::mutex> region(run_mu_);  // never while a region runs
     stop();
-    stopping_ = false;
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this, g = generation_] { loop(g); });
+    stopping_.store(false);
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, g = generation_.load()] { loop(g); });
   }
 
   // Runs task(chunk) for chunk in [0, nchunks) on the workers and the caller.
   void run(int64_t nchunks, const std::function<void(int64_t)>& task) {
     std::unique_lock<std::mutex> lk(run_mu_);  // one parallel region at a time
+    task_ = &task;
+    nchunks_ = nchunks;
+    next_.store(0);
+    pending_.store(static_cast<int>(workers_.size()));
     {
-      std::lock_guard<std::mutex> g(mu_);
-      task_ = &task;
-      nchunks_ = nchunks;
-      next_.store(0);
-      pending_ = static_cast<int>(workers_.size());
-      ++generation_;
+      std::lock_guard<std::mutex> g(mu_);  // a worker about to sleep checks generation_ under mu_
+      generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     drain();
-    std::unique_lock<std::mutex> g(mu_);
-    done_cv_.wait(g, [this] { return pending_ == 0; });
+    // The workers finish their equal shares about when the caller does on an idle machine;
+    // when they do not within the spin, the machine is busy (the threads wait for a CPU):
+    // halve the spin budget, so spinning never competes with a loaded machine for long.
+    const bool quick = spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; });
+    const int64_t b = budget_.load(std::memory_order_relaxed);
+    budget_.store(quick ? std::min(spin_us(), 2 * b + 1) : b / 2, std::memory_order_relaxed);
+    if (!quick) {
+      std::unique_lock<std::mutex> g(mu_);
+      done_cv_.wait(g, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+    }
     task_ = nullptr;
   }
 
  private:
+  template <class P>
+  bool spin_until(P done) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(budget_.load(std::memory_order_relaxed));
+    for (int i = 0;; ++i) {
+      if (done()) return true;
+      cpu_relax();
+      if ((i & 63) == 63) {
+        if (std::chrono::steady_clock::now() >= until) return done();
+        std::this_thread::yield();  // on a loaded machine the thread we wait for may need this CPU
+      }
+    }
+  }
+  static void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  static int64_t spin_us() {
+    static const int64_t us = [] {
+      const char* e = std::getenv("MDMT_SPIN_US");
+      const long v = e ? std::atol(e) : kDefaultSpinUs;
+      return static_cast<int64_t>(std::max(0L, std::min(v, 100000L)));
+    }();
+    return us;
+  }
   void drain() {
     tl_in_parallel = true;
     for (;;) {
@@ -61,23 +106,24 @@ class Pool {
   }
   void loop(uint64_t seen) {
     for (;;) {
-      {
+      auto fresh = [&] { return stopping_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
+      if (!spin_until(fresh)) {
         std::unique_lock<std::mutex> g(mu_);
-        cv_.wait(g, [&] { return stopping_ || generation_ != seen; });
-        if (stopping_) return;
-        seen = generation_;
+        cv_.wait(g, fresh);
       }
+      if (stopping_.load()) return;
+      seen = generation_.load(std::memory_order_acquire);
       drain();
-      {
-        std::lock_guard<std::mutex> g(mu_);
-        if (--pending_ == 0) done_cv_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> g(mu_);  // the caller may be asleep in done_cv_
+        done_cv_.notify_one();
       }
     }
   }
   void stop() {
     {
       std::lock_guard<std::mutex> g(mu_);
-      stopping_ = true;
+      stopping_.store(true);
     }
     cv_.notify_all();
     for (auto& t : workers_) t.join();
@@ -90,9 +136,10 @@ class Pool {
   const std::function<void(int64_t)>* task_ = nullptr;
   int64_t nchunks_ = 0;
   std::atomic<int64_t> next_{0};
-  int pending_ = 0;
-  uint64_t generation_ = 0;
-  bool stopping_ = false;
+  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> budget_{spin_us()};  // current spin, µs (adapted in run)
 };
 
 int default_threads() {
