@@ -5,14 +5,19 @@
 //
 // Algorithms (attribute algo, 'auto' by default; the others are for tests):
 //   winograd4 / winograd2  3×3 stride 1 (winograd.h), epilogue in the output transform
-//   gemm                   the conv2d kernel, then one epilogue pass per output row
+//   stem                   ≤ 4 input channels, stride 1/2 (conv_stem.h): the image read
+//                          directly instead of an im2col matrix 27..147 rows deep
+//   gemm                   1×1 stride 1 on maps ≥ 16×16: one GEMM per image with the
+//                          epilogue in the GEMM's tile loop; else the conv2d kernel, then
+//                          one epilogue pass per output row
 // 'auto' takes Winograd F(4,3) for 3×3 stride-1 dense convs with enough tiles and
-// channels to amortise the transforms, else gemm.
+// channels to amortise the transforms, stem for ≤ 4 input channels and ≥ 8 outputs, else gemm.
 #include <algorithm>
 #include <vector>
 
 #include "../core/registry.h"
 #include "gemm.h"
+#include "conv_stem.h"
 #include "parallel.h"
 #include "vmath.h"
 #include "winograd.h"
@@ -36,6 +41,18 @@ ConvAttrs conv_attrs(const OpCtx& c) {
   return {st[0], st[1], pd[0], pd[1], dl[0], dl[1], c.attrs.i(c.op, "groups", 1)};
 }
 
+// y must be conv2d's output for x and w (conv2d's formula); the gemm path's conv2d kernel
+// checks again, the direct paths rely on this.
+void check_geometry(const OpCtx& c, const ConvAttrs& a, const Shape& x, const Shape& w, const Shape& y) {
+  if (a.groups < 1 || a.sh < 1 || a.sw < 1 || a.dh < 1 || a.dw < 1 || a.ph < 0 || a.pw < 0)
+    MDMT_FAIL(code::kInvalid, c.op, "stride, dilation and groups must be >= 1 and padding >= 0");
+  const int64_t eh = x[2] + 2 * a.ph - a.dh * (w[2] - 1) - 1, ew = x[3] + 2 * a.pw - a.dw * (w[3] - 1) - 1;
+  const Shape ye{x[0], w[0], eh < 0 ? -1 : eh / a.sh + 1, ew < 0 ? -1 : ew / a.sw + 1};
+  if (x[1] % a.groups || w[0] % a.groups || w[1] * a.groups != x[1] || y != ye || w[2] < 1 || w[3] < 1)
+    MDMT_FAIL(code::kShape, c.op, "x " << shape_str(x) << ", w " << shape_str(w) << " (groups " << a.groups << ") and y " << shape_str(y)
+                                        << " do not match: y must be " << shape_str(ye));
+}
+
 // Winograd F(m, 3) applies: 3×3, stride 1, dilation 1, one group.
 bool winograd_fits(const ConvAttrs& a, const Shape& w) {
   return w[2] == 3 && w[3] == 3 && a.sh == 1 && a.sw == 1 && a.dh == 1 && a.dw == 1 && a.groups == 1;
@@ -51,6 +68,48 @@ bool winograd_pays(const winograd::Shape& s) {
 
 thread_local std::vector<float> tl_u;  // transformed weights of the current call
 
+// 1×1 stride-1 unpadded convs: one GEMM per image, y_n[K, HW] = w[K, C] · x_n[C, HW], with
+// the epilogue applied to each C tile by the GEMM (no second pass over y). Images run in
+// parallel with serial GEMMs when there are enough of them. Small maps (HW < 256) are
+// left to the conv2d kernel, which puts several images side by side in one GEMM.
+bool pointwise_fused(const ConvAttrs& a, const Shape& w, const winograd::Shape& s, const float* x, const float* wt,
+                     const float* b, const float* r, Act act, float* y, GemmIsa isa) {
+  const int64_t HW = s.H * s.W;
+  if (!(w[2] == 1 && w[3] == 1 && a.sh == 1 && a.sw == 1 && a.ph == 0 && a.pw == 0 && a.groups == 1) || HW < 256) return false;
+  if (s.P != s.H || s.Q != s.W || w[1] != s.C)
+    MDMT_FAIL(code::kShape, "conv2d_act", "1x1 conv: x [" << s.N << ", " << s.C << ", " << s.H << ", " << s.W << "] and w channels " << w[1] << " do not give y [" << s.N << ", " << s.K << ", " << s.P << ", " << s.Q << "]");
+  auto image = [&](int64_t n) {
+    const GemmEpilogue ep{b, r ? r + n * s.K * HW : nullptr, HW, act};
+    sgemm(false, false, s.K, HW, s.C, 1.f, wt, s.C, x + n * s.C * HW, HW, 0.f, y + n * s.K * HW, HW, isa, &ep);
+  };
+  if (s.N >= num_threads() && num_threads() > 1)
+    parallel_for(0, s.N, 1, [&](int64_t lo, int64_t hi) { for (int64_t n = lo; n < hi; ++n) image(n); });
+  else
+    for (int64_t n = 0; n < s.N; ++n) image(n);
+  return true;
+}
+
+// The algorithm for this call: the forced one (checked to apply), or the 'auto' choice.
+enum class Algo { Gemm, Winograd2, Winograd4, Stem };
+Algo choose(const OpCtx& c, const ConvAttrs& a, const Shape& w, const winograd::Shape& ws) {
+  const std::string algo = c.attrs.s(c.op, "algo", "auto");
+  const bool stem = conv_stem::fits(ws.C, a.sh, a.sw, a.dh, a.dw, a.groups);
+  if (algo == "auto") {
+    if (winograd_fits(a, w) && winograd_pays(ws)) return Algo::Winograd4;
+    return stem && ws.K >= 8 ? Algo::Stem : Algo::Gemm;
+  }
+  if (algo == "gemm") return Algo::Gemm;
+  if (algo == "winograd4" || algo == "winograd2") {
+    if (!winograd_fits(a, w)) MDMT_FAIL(code::kInvalid, c.op, "algo '" << algo << "' needs a 3x3 kernel, stride 1, dilation 1 and groups 1");
+    return algo == "winograd4" ? Algo::Winograd4 : Algo::Winograd2;
+  }
+  if (algo == "stem") {
+    if (!stem) MDMT_FAIL(code::kInvalid, c.op, "algo 'stem' needs at most 4 input channels, stride 1 or 2, dilation 1 and groups 1");
+    return Algo::Stem;
+  }
+  MDMT_FAIL(code::kInvalid, c.op, "attribute 'algo' must be auto, gemm, winograd2, winograd4 or stem, got '" << algo << "'");
+}
+
 void conv2d_act_cpu(OpCtx& c) {
   c.expect_counts(3, 4, 1, 1);
   const Tensor& x = c.input(0, "x", DType::F32, 4);
@@ -64,37 +123,32 @@ void conv2d_act_cpu(OpCtx& c) {
   for (const Tensor* t : {&x, &w, &b, r, static_cast<const Tensor*>(&y)})
     if (t && !t->contiguous()) MDMT_FAIL(code::kInvalid, c.op, "operands must be contiguous");
   const Act act = parse_act(c.op, c.attrs.s(c.op, "act", "none"));
-  const std::string algo = c.attrs.s(c.op, "algo", "auto");
   const GemmIsa isa = parse_gemm_isa(c.op, c.attrs.s(c.op, "isa", "auto"));
   const ConvAttrs a = conv_attrs(c);
+  check_geometry(c, a, x.shape, w.shape, y.shape);
   const winograd::Shape ws{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), y.dim(2), y.dim(3), a.ph, a.pw};
-  int m = 0;
-  if (algo == "winograd4" || algo == "winograd2") {
-    if (!winograd_fits(a, w.shape)) MDMT_FAIL(code::kInvalid, c.op, "algo '" << algo << "' needs a 3x3 kernel, stride 1, dilation 1 and groups 1");
-    m = algo == "winograd4" ? 4 : 2;
-  } else if (algo == "auto") {
-    m = winograd_fits(a, w.shape) && winograd_pays(ws) ? 4 : 0;
-  } else if (algo != "gemm") {
-    MDMT_FAIL(code::kInvalid, c.op, "attribute 'algo' must be auto, gemm, winograd2 or winograd4, got '" << algo << "'");
-  }
-  // the conv2d kernel checks the geometry against x, w and y (and runs the gemm path)
-  OpCtx conv{"conv2d", {c.in[0], c.in[1]}, {c.out[0]}, c.attrs, c.device};
-  if (m) {
-    const int64_t P = (x.dim(2) + 2 * a.ph - 3) + 1, Q = (x.dim(3) + 2 * a.pw - 3) + 1;
-    const Shape ye{x.dim(0), w.dim(0), P, Q};
-    if (y.shape != ye || w.dim(1) != x.dim(1))
-      MDMT_FAIL(code::kShape, c.op, "x " << x.shape_str() << ", w " << w.shape_str() << " and y " << y.shape_str() << " do not match (y must be " << shape_str(ye) << ")");
-    tl_u.resize(static_cast<size_t>(winograd::weights_floats(m, ws.K, ws.C)));
-    winograd::transform_weights(m, ws.K, ws.C, w.data<float>(), tl_u.data());
+  const float *px = x.data<float>(), *pw = w.data<float>(), *pb = b.data<float>(), *pr = r ? r->data<float>() : nullptr;
+  float* py = y.data<float>();
+  const Algo algo = choose(c, a, w.shape, ws);
+  if (algo == Algo::Winograd4 || algo == Algo::Winograd2) {
+    const int m = algo == Algo::Winograd4 ? 4 : 2;
     const int64_t tile_block = c.attrs.i(c.op, "tile_block", 0);
     if (tile_block < 0 || tile_block % 16) MDMT_FAIL(code::kInvalid, c.op, "attribute 'tile_block' must be a multiple of 16, got " << tile_block);
-    winograd::forward(m, ws, x.data<float>(), tl_u.data(), b.data<float>(), r ? r->data<float>() : nullptr, act, y.data<float>(), isa, tile_block);
-    return;
+    tl_u.resize(static_cast<size_t>(winograd::weights_floats(m, ws.K, ws.C)));
+    winograd::transform_weights(m, ws.K, ws.C, pw, tl_u.data());
+    return winograd::forward(m, ws, px, tl_u.data(), pb, pr, act, py, isa, tile_block);
   }
-  find_op("conv2d", DeviceType::CPU)(conv);
+  if (algo == Algo::Stem && !pr)
+    return conv_stem::forward({ws.N, ws.C, ws.H, ws.W, ws.K, w.dim(2), w.dim(3), ws.P, ws.Q, a.sh, a.sw, a.ph, a.pw}, px, pw, pb, act, py, isa);
+  if (algo == Algo::Stem) {  // a residual after a stem: the kernel, then the epilogue pass
+    conv_stem::forward({ws.N, ws.C, ws.H, ws.W, ws.K, w.dim(2), w.dim(3), ws.P, ws.Q, a.sh, a.sw, a.ph, a.pw}, px, pw, nullptr, Act::None, py, isa);
+  } else if (pointwise_fused(a, w.shape, ws, px, pw, pb, pr, act, py, isa)) {
+    return;
+  } else {
+    OpCtx conv{"conv2d", {c.in[0], c.in[1]}, {c.out[0]}, c.attrs, c.device};
+    find_op("conv2d", DeviceType::CPU)(conv);
+  }
   const int64_t K = ws.K, PQ = ws.P * ws.Q;
-  const float *pb = b.data<float>(), *pr = r ? r->data<float>() : nullptr;
-  float* py = y.data<float>();
   parallel_for(0, ws.N * K, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, PQ)), [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       if (pr) vmath::bias_add_act(py + i * PQ, pr + i * PQ, PQ, pb[i % K], act);

@@ -288,7 +288,8 @@ constexpr double kParallelFlops = 4.0e5;  // below this a call runs on the calli
 // stream from L3). Fewer meetings matter on a loaded machine, where each one can wait for
 // a descheduled thread.
 void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
-                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                   const GemmEpilogue* ep) {
   const int MR = ki.mr, NR = ki.nr;
   const int64_t KC = ki.kc, MC = ki.mc, NC = ki.nc;
   const bool par = 2.0 * M * N * K >= kParallelFlops;
@@ -362,6 +363,11 @@ void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, in
                         c[r * ldc + s] = beta_k == 0.f ? v : v + beta_k * c[r * ldc + s];
                       }
                   }
+                  if (ep && kk + pc + kc == K) {  // the tile is final: its epilogue while in L1
+                    const int64_t row = ib + i;
+                    vmath::block_epilogue(c, ldc, mr, nr, ep->bias ? ep->bias + row : nullptr,
+                                          ep->res ? ep->res + row * ep->ldr + j : nullptr, ep->ldr, ep->act);
+                  }
                 }
               }
             }
@@ -411,13 +417,14 @@ GemmIsa parse_gemm_isa(const std::string& op, const std::string& name) {
 }
 
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, GemmIsa isa) {
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, GemmIsa isa, const GemmEpilogue* ep) {
   if (M < 0 || N < 0 || K < 0) MDMT_FAIL(code::kInvalid, "sgemm", "negative size M=" << M << " N=" << N << " K=" << K);
   if (M == 0 || N == 0) return;
   if (ldc < N || lda < (transA ? M : K) || ldb < (transB ? K : N))
     MDMT_FAIL(code::kInvalid, "sgemm", "leading dimension too small (lda " << lda << ", ldb " << ldb << ", ldc " << ldc << ")");
   if (K == 0 || alpha == 0.f) {
     scale_c(M, N, beta, C, ldc);
+    if (ep) vmath::block_epilogue(C, ldc, M, N, ep->bias, ep->res, ep->ldr, ep->act);
     return;
   }
   if (isa == GemmIsa::Auto) isa = gemm_best_isa();
@@ -427,7 +434,7 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
     };
     isa = padded(14, 32, 32) < 0.95 * padded(8, 48, 16) ? GemmIsa::Avx512x14 : GemmIsa::Avx512x8;
   }
-  sgemm_blocked(kernel_for(isa), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  sgemm_blocked(kernel_for(isa), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
 }
 
 }  // namespace mdmt

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <string>
 
+#include "vmath.h"
+
 namespace mdmt {
 
 // Avx512 picks, per call, the AVX-512 kernel that pads op(A)/op(B) least (8×48 unless
@@ -31,7 +33,18 @@ const char* gemm_isa_name(GemmIsa isa);
 // ENOTIMPL (this CPU / MDMT_CPU_ISA cannot run it), naming `op`.
 GemmIsa parse_gemm_isa(const std::string& op, const std::string& name);
 
+// Applied to each C tile right after its last K slice, while it is in cache:
+//   C[i, j] = act(C[i, j] + bias[i] + res[i·ldr + j])      (bias and res may be null)
+// — a convolution's folded BatchNorm, residual add and activation (rows = output channels).
+struct GemmEpilogue {
+  const float* bias = nullptr;
+  const float* res = nullptr;
+  int64_t ldr = 0;
+  Act act = Act::None;
+};
+
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, GemmIsa isa = GemmIsa::Auto);
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, GemmIsa isa = GemmIsa::Auto,
+           const GemmEpilogue* ep = nullptr);
 
 }  // namespace mdmt

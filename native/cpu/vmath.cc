@@ -180,5 +180,26 @@ void silu_bwd(const float* dy, const float* x, float* dx, int64_t n) { MDMT_VMAT
 void bias_act(float* y, int64_t n, float bias, Act act) { MDMT_VMATH_DISPATCH(epilogue, y, nullptr, n, bias, act, std::false_type{}) }
 void bias_add_act(float* y, const float* r, int64_t n, float bias, Act act) { MDMT_VMATH_DISPATCH(epilogue, y, r, n, bias, act, std::true_type{}) }
 
+namespace {
+template <class Row>
+inline void rows_of(float* y, int64_t ldy, int64_t rows, const float* bias, const float* r, int64_t ldr, Row row) {
+  for (int64_t i = 0; i < rows; ++i) row(y + i * ldy, r ? r + i * ldr : nullptr, bias ? bias[i] : 0.f);
+}
+}  // namespace
+
+void block_epilogue(float* y, int64_t ldy, int64_t rows, int64_t cols, const float* bias, const float* r, int64_t ldr, Act act) {
+  const int lv = level();
+#define MDMT_BLOCK(NAME)                                                                                   \
+  if (r) rows_of(y, ldy, rows, bias, r, ldr, [&](float* yr, const float* rr, float b) { NAME(yr, rr, cols, b, act, std::true_type{}); }); \
+  else rows_of(y, ldy, rows, bias, r, ldr, [&](float* yr, const float*, float b) { NAME(yr, nullptr, cols, b, act, std::false_type{}); });
+#if defined(__x86_64__) || defined(__i386__)
+  if (lv == 2) { MDMT_BLOCK(epilogue_avx512) return; }
+  if (lv == 1) { MDMT_BLOCK(epilogue_avx2) return; }
+#endif
+  (void)lv;
+  MDMT_BLOCK(epilogue_generic)
+#undef MDMT_BLOCK
+}
+
 }  // namespace vmath
 }  // namespace mdmt

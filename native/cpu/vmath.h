@@ -43,6 +43,9 @@ void silu_bwd(const float* dy, const float* x, float* dx, int64_t n);
 void bias_act(float* y, int64_t n, float bias, Act act);
 // y[i] = act(y[i] + bias + r[i]) in place: the epilogue with a residual add.
 void bias_add_act(float* y, const float* r, int64_t n, float bias, Act act);
+// The same on a rows × cols block: y[i·ldy + j] = act(y[i·ldy + j] + bias[i] + r[i·ldr + j]);
+// bias and r may be null. One dispatch per block (a GEMM tile).
+void block_epilogue(float* y, int64_t ldy, int64_t rows, int64_t cols, const float* bias, const float* r, int64_t ldr, Act act);
 
 // ---- per-register forms, for kernels that keep values in registers ----------------------
 constexpr float kExpLo = -87.0f, kExpHi = 88.0f;

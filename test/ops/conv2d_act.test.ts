@@ -1,7 +1,7 @@
 /**
  * conv2d_act = act(conv2d(x, w) + b + r) against the float64 definition (test/ref/conv2d.ts
  * plus the activation), every algorithm forced in turn — gemm (conv2d + epilogue pass),
- * Winograd F(2,3) and F(4,3) — and 'auto', over a sweep of 3×3 stride-1 shapes: odd sizes
+ * Winograd F(2,3) and F(4,3), the direct stem kernel — and 'auto', over a sweep of 3×3 stride-1 shapes: odd sizes
  * that leave partial tiles, padding 0/1/2, batch 1, channel counts that are not multiples
  * of the 16-lane groups, more tiles than one chunk; then every activation with and without
  * the residual, the vjp by finite differences, and the errors. Each ISA path runs through
@@ -75,6 +75,48 @@ test('conv2d_act: every activation, with and without bias and residual (gemm and
       }
 });
 
+test('conv2d_act: 1x1 convs (GEMM with the epilogue in its tile loop, and small maps) for every activation', () => {
+  if (!on) return;
+  const rng = new Rng(305);
+  const cases: Case[] = [
+    { label: '1x1, 16x17 map (GEMM epilogue), K not a multiple of the tile', x: [3, 19, 16, 17], w: [21, 19, 1, 1], pad: 0 },
+    { label: '1x1, 7x7 map (conv2d + epilogue pass)', x: [2, 8, 7, 7], w: [12, 8, 1, 1], pad: 0 },
+    { label: '1x1, K > 2 GEMM row blocks', x: [1, 8, 16, 16], w: [300, 8, 1, 1], pad: 0 },
+    { label: '1x1, C > 2 GEMM K slices (epilogue after the last)', x: [1, 260, 16, 16], w: [20, 260, 1, 1], pad: 0 },
+  ];
+  for (const c of cases)
+    for (const act of ACTS)
+      for (const withRes of [false, true]) {
+        const ys = [c.x[0], c.w[0], c.x[2], c.x[3]];
+        const x = f32(rng.array(numel(c.x), -2, 2)), w = f32(rng.array(numel(c.w))), b = f32(rng.array(c.w[0])), r = f32(rng.array(numel(ys), -3, 3));
+        const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), withRes ? t32(r, ys) : null, { act }).toArray());
+        assertClose(y, reference(c, x, w, b, withRes ? r : null, act), { atol: 4 * tol('gemm', c).atol, rtol: 1e-5 }, `${c.label} ${act} residual=${withRes}`);
+      }
+});
+
+test('conv2d_act (stem): ≤ 4 input channels, kernels 1..7, stride 1/2 per axis, padding 0..3, every activation', () => {
+  if (!on) return;
+  const rng = new Rng(306);
+  interface Stem { x: number[]; w: number[]; stride: [number, number]; pad: [number, number] }
+  const cases: Stem[] = [
+    { x: [2, 3, 37, 41], w: [13, 3, 7, 7], stride: [2, 2], pad: [3, 3] },   // ResNet stem, odd sizes, K % 12 ≠ 0
+    { x: [1, 3, 33, 35], w: [25, 3, 3, 3], stride: [2, 2], pad: [1, 1] },   // MobileNet stem, batch 1
+    { x: [1, 1, 20, 70], w: [8, 1, 5, 3], stride: [1, 2], pad: [2, 0] },    // one channel, mixed strides, Q > 32
+    { x: [2, 4, 9, 9], w: [12, 4, 3, 3], stride: [1, 1], pad: [0, 0] },     // stride 1, no padding
+    { x: [1, 2, 6, 5], w: [7, 2, 1, 1], stride: [2, 1], pad: [3, 1] },      // 1x1 with padding wider than the kernel
+  ];
+  for (const c of cases)
+    for (const act of ACTS) {
+      const cfg = { stride: c.stride, padding: c.pad, dilation: [1, 1] as [number, number], groups: 1 };
+      const ys = convOutShape(c.x, c.w, cfg);
+      const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), b = f32(rng.array(c.w[0]));
+      const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), null, { stride: c.stride, padding: c.pad, act, algo: 'stem' }).toArray());
+      const f = act === 'none' ? (v: number) => v : activationRefs[act];
+      assertClose(y, conv2dRef(x, c.x, w, c.w, b, cfg).map(f), tol('gemm', { label: '', x: c.x, w: c.w, pad: 0 }), `stem ${c.x}/${c.w} ${act}`);
+      assert.equal(ys.length, 4);
+    }
+});
+
 test('conv2d_act: Winograd error against float64 (F(2,3) and F(4,3), C = 256)', () => {
   if (!on) return;
   const rng = new Rng(303);
@@ -118,6 +160,7 @@ test('conv2d_act: bad algo, act and shapes are refused by name', () => {
     assert.throws(() => conv2dAct(x, w3, null, null, { act: 'tanh' as EpilogueAct }), /'act' must be one of/);
     assert.throws(() => conv2dAct(x, w3, null, t32(new Float64Array(5), [1, 1, 1, 5]), {}), /r \[1, 1, 1, 5\] must have the output's shape/);
     assert.throws(() => conv2dAct(x, w3, null, null, { algo: 'winograd2', stride: 2 }), /needs a 3x3 kernel, stride 1/);
+    assert.throws(() => conv2dAct(t32(new Float64Array(2 * 5 * 36), [2, 5, 6, 6]), t32(new Float64Array(15 * 9), [3, 5, 3, 3]), null, null, { algo: 'stem' }), /algo 'stem' needs at most 4 input channels/);
   });
 });
 

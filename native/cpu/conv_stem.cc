@@ -1,0 +1,147 @@
+// Direct stem convolution, see conv_stem.h. Per image: (1) the zero-padded image is
+// written in column phases, xph[c][row][f][j] = xpad[c][row][j·sw + f], so that the input
+// of 16 consecutive outputs for tap (c, r, s) is one contiguous run at phase s mod sw,
+// offset s div sw; (2) each output row p runs KB channels × 16·QB columns of accumulators
+// over the C·R·S taps (weights pre-arranged [k-block][c][r][s][KB], zero past K), writes
+// the raw sums, then applies bias + activation to each channel's row while it is in cache.
+// The register block is a GCC vector of 16 floats (one zmm, two ymm, four xmm), so the one
+// source is compiled per ISA with a block size that fits its register file.
+#include "conv_stem.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "parallel.h"
+
+namespace mdmt {
+namespace conv_stem {
+namespace {
+
+#pragma GCC diagnostic ignored "-Wpsabi"  // vf never crosses a call boundary (all inlined)
+typedef float vf __attribute__((vector_size(64)));
+constexpr int L = 16;
+#define MDMT_SI inline __attribute__((always_inline))
+MDMT_SI vf ld(const float* p) { vf v; std::memcpy(&v, p, sizeof v); return v; }
+MDMT_SI void st(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+
+struct Layout {
+  int64_t Hp, Wf, Qpad;  // padded rows, floats per phase row, Q rounded up to the column block
+};
+
+// One output row p of one image: raw sums for every channel into y (row stride P·Q per k).
+template <int KB, int QB>
+MDMT_SI void row_body(const Shape& s, const Layout& lay, const float* xph, const float* wt, int64_t p, float* y) {
+  constexpr int64_t QW = L * QB;
+  const int64_t CRS = s.C * s.R * s.S, PQ = s.P * s.Q;
+  alignas(64) float tail[KB][QW];
+  for (int64_t k0 = 0; k0 < s.K; k0 += KB) {
+    const float* wb = wt + (k0 / KB) * CRS * KB;
+    for (int64_t q0 = 0; q0 < s.Q; q0 += QW) {
+      vf acc[KB][QB];
+      for (int kb = 0; kb < KB; ++kb)
+        for (int v = 0; v < QB; ++v) acc[kb][v] = vf{};
+      const float* wk = wb;
+      for (int64_t c = 0; c < s.C; ++c)
+        for (int64_t r = 0; r < s.R; ++r) {
+          const float* row = xph + ((c * lay.Hp + p * s.sh + r) * s.sw) * lay.Wf + q0;
+          for (int64_t t = 0; t < s.S; ++t, wk += KB) {
+            const float* in = row + (t % s.sw) * lay.Wf + t / s.sw;
+            vf xv[QB];
+            for (int v = 0; v < QB; ++v) xv[v] = ld(in + L * v);
+            for (int kb = 0; kb < KB; ++kb)
+              for (int v = 0; v < QB; ++v) acc[kb][v] += wk[kb] * xv[v];
+          }
+        }
+      const int64_t kn = std::min<int64_t>(KB, s.K - k0), qn = std::min<int64_t>(QW, s.Q - q0);
+      for (int kb = 0; kb < kn; ++kb) {
+        float* out = y + (k0 + kb) * PQ + p * s.Q + q0;
+        if (qn == QW) {
+          for (int v = 0; v < QB; ++v) st(out + L * v, acc[kb][v]);
+        } else {
+          for (int v = 0; v < QB; ++v) st(tail[kb] + L * v, acc[kb][v]);
+          std::memcpy(out, tail[kb], sizeof(float) * qn);
+        }
+      }
+    }
+  }
+}
+
+#define MDMT_STEM_ISA(NAME, TARGET, KB, QB)                                                                      \
+  TARGET void row_##NAME(const Shape& s, const Layout& lay, const float* xph, const float* wt, int64_t p, float* y) { \
+    row_body<KB, QB>(s, lay, xph, wt, p, y);                                                                     \
+  }
+MDMT_STEM_ISA(generic, , 2, 1)
+#if defined(__x86_64__) || defined(__i386__)
+MDMT_STEM_ISA(avx2, __attribute__((target("avx2,fma"))), 6, 1)
+MDMT_STEM_ISA(avx512, __attribute__((target("avx512f"))), 12, 2)
+#endif
+
+struct Kernel {
+  void (*row)(const Shape&, const Layout&, const float*, const float*, int64_t, float*);
+  int kb, qb;
+};
+Kernel kernel(GemmIsa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (gemm_isa_level(isa) == 2) return {row_avx512, 12, 2};
+  if (gemm_isa_level(isa) == 1) return {row_avx2, 6, 1};
+#endif
+  return {row_generic, 2, 1};
+}
+
+thread_local std::vector<float> tl_x, tl_w;
+
+}  // namespace
+
+bool fits(int64_t C, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t groups) {
+  return C >= 1 && C <= 4 && sh >= 1 && sh <= 2 && sw >= 1 && sw <= 2 && dh == 1 && dw == 1 && groups == 1;
+}
+
+void forward(const Shape& s, const float* x, const float* w, const float* b, Act act, float* y, GemmIsa isa) {
+  if (s.N * s.K * s.P * s.Q == 0) return;
+  const Kernel kn = kernel(isa);
+  const int64_t QW = L * kn.qb, CRS = s.C * s.R * s.S, nkb = (s.K + kn.kb - 1) / kn.kb;
+  Layout lay;
+  lay.Hp = s.H + 2 * s.ph;
+  lay.Qpad = (s.Q + QW - 1) / QW * QW;
+  lay.Wf = lay.Qpad + (s.S - 1) / s.sw + 1;
+  // the last row read is (P−1)·sh + R−1 ≤ Hp − 1 (output size formula); columns: see Layout
+  tl_w.assign(static_cast<size_t>(nkb * CRS * kn.kb), 0.f);  // wt[k-block][c, r, s][kb]
+  for (int64_t k = 0; k < s.K; ++k)
+    for (int64_t i = 0; i < CRS; ++i) tl_w[((k / kn.kb) * CRS + i) * kn.kb + k % kn.kb] = w[k * CRS + i];
+  tl_x.resize(static_cast<size_t>(s.C * lay.Hp * s.sw * lay.Wf));
+  float* xph = tl_x.data();
+  const float* wt = tl_w.data();
+  const int64_t PQ = s.P * s.Q;
+  for (int64_t n = 0; n < s.N; ++n) {
+    const float* xn = x + n * s.C * s.H * s.W;
+    parallel_for(0, s.C * lay.Hp, 16, [&](int64_t lo, int64_t hi) {
+      for (int64_t cr = lo; cr < hi; ++cr) {
+        const int64_t c = cr / lay.Hp, hr = cr % lay.Hp, h = hr - s.ph;
+        for (int64_t f = 0; f < s.sw; ++f) {
+          float* dst = xph + (cr * s.sw + f) * lay.Wf;
+          if (h < 0 || h >= s.H) {
+            std::fill(dst, dst + lay.Wf, 0.f);
+            continue;
+          }
+          const float* src = xn + (c * s.H + h) * s.W;
+          for (int64_t j = 0; j < lay.Wf; ++j) {
+            const int64_t col = j * s.sw + f - s.pw;
+            dst[j] = col >= 0 && col < s.W ? src[col] : 0.f;
+          }
+        }
+      }
+    });
+    float* yn = y + n * s.K * PQ;
+    parallel_for(0, s.P, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t p = lo; p < hi; ++p) {
+        kn.row(s, lay, xph, wt, p, yn);
+        if (b || act != Act::None)
+          for (int64_t k = 0; k < s.K; ++k) vmath::bias_act(yn + k * PQ + p * s.Q, s.Q, b ? b[k] : 0.f, act);
+      }
+    });
+  }
+}
+
+}  // namespace conv_stem
+}  // namespace mdmt

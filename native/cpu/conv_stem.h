@@ -1,0 +1,32 @@
+// Direct convolution for networks' stems: few input channels (C ≤ 4: RGB images), any
+// R×S, stride 1 or 2, dilation 1, one group — ResNet/GoogLeNet/DenseNet's 7×7/2 3→64 and
+// MobileNet/EfficientNet/ShuffleNet's 3×3/2 3→24..32. im2col + GEMM spends most of its
+// time there building and packing a C·R·S × P·Q column matrix whose inner dimension is
+// only 27..147 deep (4–7 GFLOP/s at batch 1); this kernel reads the image directly:
+//
+//   y[k, p, q] = act(b[k] + Σ_{c,r,s} w[k, c, r, s] · xpad[c, p·sh + r, q·sw + s])
+//
+// with xpad the zero-padded image split into its sw column phases (so a stride-2 row is
+// two contiguous rows), 16·QB consecutive q of KB output channels held in registers
+// across all C·R·S taps (AVX-512: 12 channels × 32 columns; AVX2 6 × 16; generic 2 × 16).
+#pragma once
+#include <cstdint>
+
+#include "gemm.h"
+#include "vmath.h"
+
+namespace mdmt {
+namespace conv_stem {
+
+struct Shape {
+  int64_t N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw;
+};
+
+// The kernel handles it: C ≤ 4, stride 1 or 2 each way, dilation 1, groups 1.
+bool fits(int64_t C, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t groups);
+
+// y [N, K, P, Q] = act(conv(x, w) + b[k]) (b may be null). Parallel over (image, row).
+void forward(const Shape& s, const float* x, const float* w, const float* b, Act act, float* y, GemmIsa isa);
+
+}  // namespace conv_stem
+}  // namespace mdmt
