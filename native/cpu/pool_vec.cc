@@ -2,6 +2,7 @@
 //   v[i] = max over the window's input rows of xpad[row, i]      (vertical, contiguous)
 //   h[i] = max_{j < kw} v[i + j]                                   (horizontal, stride 1)
 //   y[q] = h[q·sw]                                                  (decimation)
+// (stride 1: y = h directly)
 // where xpad is the row with −∞ in the padding (and past the right edge for ceil_mode's
 // last window). Every loop is unit-stride, so the same C++ compiled for AVX-512 / AVX2 /
 // the baseline vectorises; the scalar window loop it replaces did kh·kw compares per
@@ -29,40 +30,113 @@ namespace {
 
 inline float max_nan(float m, float v) { return (v > m) | (v != v) ? v : m; }
 
-// One output row: rows [ha, hb) of the plane, v/h scratch of `wb` floats (wb ≥ the
-// padded width read by the last window).
-#define MDMT_MAXROW(NAME, TARGET)                                                                            \
-  TARGET void maxrow_##NAME(const MaxPoolPlane& g, const float* xp, int64_t ha, int64_t hb, int64_t wb,      \
-                            float* v, float* h, float* y) {                                                  \
+// One plane. v holds the vertical max of the current window's rows at v[pw .. pw + W),
+// with −∞ borders set once; h the horizontal max at stride 1 (for stride > 1 only).
+#define MDMT_MAXPLANE(NAME, TARGET)                                                                          \
+  TARGET void maxplane_##NAME(const MaxPoolPlane& g, const float* xp, int64_t wb, float* v, float* h, float* y) { \
     const float ninf = -std::numeric_limits<float>::infinity();                                              \
     float* vi = v + g.pw; /* v[pw + w] = column w of the input */                                            \
     std::fill(v, vi, ninf);                                                                                  \
     std::fill(vi + g.W, v + wb, ninf);                                                                       \
-    std::memcpy(vi, xp + ha * g.W, sizeof(float) * g.W);                                                     \
-    for (int64_t r = ha + 1; r < hb; ++r) {                                                                  \
-      const float* row = xp + r * g.W;                                                                       \
-      for (int64_t i = 0; i < g.W; ++i) vi[i] = max_nan(vi[i], row[i]);                                      \
-    }                                                                                                        \
     const int64_t n = (g.Q - 1) * g.sw + 1; /* h entries the decimation reads */                             \
-    std::memcpy(h, v, sizeof(float) * n);                                                                    \
-    for (int64_t j = 1; j < g.kw; ++j)                                                                       \
-      for (int64_t i = 0; i < n; ++i) h[i] = max_nan(h[i], v[i + j]);                                        \
-    if (g.sw == 1) std::memcpy(y, h, sizeof(float) * g.Q);                                                   \
-    else for (int64_t q = 0; q < g.Q; ++q) y[q] = h[q * g.sw];                                               \
+    for (int64_t oh = 0; oh < g.P; ++oh, y += g.Q) {                                                         \
+      const int64_t h0 = oh * g.sh - g.ph;                                                                   \
+      const int64_t ha = std::max<int64_t>(h0, 0), hb = std::min(h0 + g.kh, g.H);                          \
+      const float* r0 = xp + ha * g.W;                                                                       \
+      for (int64_t i = 0; i < g.W; ++i) vi[i] = r0[i];                                                       \
+      for (int64_t r = ha + 1; r < hb; ++r) {                                                                \
+        const float* row = xp + r * g.W;                                                                     \
+        for (int64_t i = 0; i < g.W; ++i) vi[i] = max_nan(vi[i], row[i]);                                    \
+      }                                                                                                      \
+      if (g.sw == 1) {                                                                                       \
+        for (int64_t q = 0; q < g.Q; ++q) y[q] = v[q];                                                       \
+        for (int64_t j = 1; j < g.kw; ++j)                                                                   \
+          for (int64_t q = 0; q < g.Q; ++q) y[q] = max_nan(y[q], v[q + j]);                                  \
+      } else {                                                                                               \
+        for (int64_t i = 0; i < n; ++i) h[i] = v[i];                                                         \
+        for (int64_t j = 1; j < g.kw; ++j)                                                                   \
+          for (int64_t i = 0; i < n; ++i) h[i] = max_nan(h[i], v[i + j]);                                    \
+        for (int64_t q = 0; q < g.Q; ++q) y[q] = h[q * g.sw];                                                \
+      }                                                                                                      \
+    }                                                                                                        \
   }
-MDMT_MAXROW(generic, )
+MDMT_MAXPLANE(generic, )
 #if defined(__x86_64__) || defined(__i386__)
-MDMT_MAXROW(avx2, __attribute__((target("avx2,fma"))))
-MDMT_MAXROW(avx512, __attribute__((target("avx512f"))))
+MDMT_MAXPLANE(avx2, __attribute__((target("avx2,fma"))))
+MDMT_MAXPLANE(avx512_rows, __attribute__((target("avx512f"))))
+
+// AVX-512, strides 1 and 2: 16 outputs of a row per register, the kh·kw window read with
+// masked loads straight from the plane (lanes outside it read as −∞; the masks depend on
+// the column chunk only, so they are made once per chunk), no row buffers —
+// the buffered form above spends most of its time on loop overheads when rows are short
+// (GoogLeNet's 3×3/1 pools on 32×32 and smaller maps).
+#define MDMT_T512 __attribute__((target("avx512f")))
+// Lanes l (of 16) with 0 ≤ c0 + l·sw < W, as a mask; sw is 1 or 2: ⌈a/sw⌉ = (a + sw − 1) >> (sw − 1)
+inline __mmask16 in_row(int64_t c0, int64_t sw, int64_t W) {
+  const int sh = static_cast<int>(sw - 1);
+  const int64_t lo = c0 >= 0 ? 0 : (-c0 + sw - 1) >> sh, hi = std::min<int64_t>(16, W - c0 <= 0 ? 0 : (W - c0 + sw - 1) >> sh);
+  return hi <= lo ? 0 : static_cast<__mmask16>(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+// Where tap column j of a 16-output chunk reads: masks of the lanes inside the row (and for
+// stride 2 of the two 16-float loads the even lanes come from), the same for every row.
+struct Tap {
+  int64_t c0;
+  __mmask16 ok, lo, hi;
+};
+MDMT_T512 inline __m512 load_tap(const float* row, const Tap& t, int64_t sw) {
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  if (sw == 1) return _mm512_mask_loadu_ps(ninf, t.ok, row + t.c0);
+  const __m512 a = _mm512_maskz_loadu_ps(t.lo, row + t.c0), b = _mm512_maskz_loadu_ps(t.hi, row + t.c0 + 16);
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  return _mm512_mask_mov_ps(ninf, t.ok, _mm512_permutex2var_ps(a, even, b));
+}
+MDMT_T512 void maxplane_avx512(const MaxPoolPlane& g, const float* xp, int64_t wb, float* v, float* h, float* y) {
+  constexpr int64_t kMaxTaps = 16;
+  if (g.sw > 2 || g.kw > kMaxTaps) return maxplane_avx512_rows(g, xp, wb, v, h, y);
+  Tap taps[kMaxTaps];
+  for (int64_t q0 = 0; q0 < g.Q; q0 += 16) {
+    const __mmask16 want = g.Q - q0 >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (g.Q - q0)) - 1);
+    for (int64_t j = 0; j < g.kw; ++j) {
+      const int64_t c0 = q0 * g.sw + j - g.pw;
+      taps[j] = {c0, static_cast<__mmask16>(want & in_row(c0, g.sw, g.W)), in_row(c0, 1, g.W), in_row(c0 + 16, 1, g.W)};
+    }
+    float* yq = y + q0;
+    for (int64_t oh = 0; oh < g.P; ++oh, yq += g.Q) {
+      const int64_t h0 = oh * g.sh - g.ph;
+      const int64_t ha = std::max<int64_t>(h0, 0), hb = std::min(h0 + g.kh, g.H);
+      // max_ps ignores a NaN first operand: the lanes that saw a NaN are collected apart (off
+      // the dependency chain) and set at the end; each row's taps are reduced pairwise
+      __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+      __mmask16 nan = 0;
+      for (int64_t r = ha; r < hb; ++r) {
+        const float* row = xp + r * g.W;
+        __m512 t = load_tap(row, taps[0], g.sw);
+        nan |= _mm512_cmp_ps_mask(t, t, _CMP_UNORD_Q);
+        for (int64_t j = 1; j < g.kw; j += 2) {
+          __m512 u = load_tap(row, taps[j], g.sw);
+          nan |= _mm512_cmp_ps_mask(u, u, _CMP_UNORD_Q);
+          if (j + 1 < g.kw) {
+            const __m512 u2 = load_tap(row, taps[j + 1], g.sw);
+            nan |= _mm512_cmp_ps_mask(u2, u2, _CMP_UNORD_Q);
+            u = _mm512_max_ps(u2, u);
+          }
+          t = _mm512_max_ps(u, t);
+        }
+        m = _mm512_max_ps(t, m);
+      }
+      _mm512_mask_storeu_ps(yq, want, _mm512_mask_mov_ps(m, nan, _mm512_set1_ps(std::numeric_limits<float>::quiet_NaN())));
+    }
+  }
+}
 #endif
 
-using MaxRow = void (*)(const MaxPoolPlane&, const float*, int64_t, int64_t, int64_t, float*, float*, float*);
-MaxRow maxrow() {
+using MaxPlane = void (*)(const MaxPoolPlane&, const float*, int64_t, float*, float*, float*);
+MaxPlane maxplane() {
 #if defined(__x86_64__) || defined(__i386__)
-  if (cpu_has_avx512f()) return maxrow_avx512;
-  if (cpu_has_avx2_fma()) return maxrow_avx2;
+  if (cpu_has_avx512f()) return maxplane_avx512;
+  if (cpu_has_avx2_fma()) return maxplane_avx2;
 #endif
-  return maxrow_generic;
+  return maxplane_generic;
 }
 
 #define MDMT_PLANE_MEAN(NAME, TARGET)                               \
@@ -96,22 +170,15 @@ __attribute__((target("avx512f"))) double plane_sum_avx512(const float* x, int64
 }  // namespace
 
 void maxpool2d_values(const MaxPoolPlane& g, int64_t planes, const float* x, float* y) {
-  const MaxRow row = maxrow();
+  const MaxPlane plane = maxplane();
   // widest padded column the last window reads (ceil_mode may reach past W + pw)
   const int64_t wb = std::max(g.W + 2 * g.pw, (g.Q - 1) * g.sw + g.kw) + 1;
   const double work = static_cast<double>(g.P) * static_cast<double>(g.W) * static_cast<double>(g.kh + g.kw);
   const int64_t grain = work >= (1 << 15) ? 1 : static_cast<int64_t>((1 << 15) / std::max(1.0, work));
   parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
     std::vector<float> buf(static_cast<size_t>(2 * wb));
-    for (int64_t pl = lo; pl < hi; ++pl) {
-      const float* xp = x + pl * g.H * g.W;
-      float* yp = y + pl * g.P * g.Q;
-      for (int64_t oh = 0; oh < g.P; ++oh) {
-        const int64_t h0 = oh * g.sh - g.ph;
-        // the checks in pool.cc keep at least one input row in every window
-        row(g, xp, std::max<int64_t>(h0, 0), std::min(h0 + g.kh, g.H), wb, buf.data(), buf.data() + wb, yp + oh * g.Q);
-      }
-    }
+    // the checks in pool.cc keep at least one input row in every window
+    for (int64_t pl = lo; pl < hi; ++pl) plane(g, x + pl * g.H * g.W, wb, buf.data(), buf.data() + wb, y + pl * g.P * g.Q);
   });
 }
 
