@@ -94,15 +94,6 @@ MDMT_T512 void silu_bwd_avx512(const float* dy, const float* x, float* dx, int64
     _mm512_mask_storeu_ps(dx + i, k, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, dy + i), s), t));
   }
 }
-MDMT_T512 inline __m512 act512(__m512 v, Act a) {
-  switch (a) {
-    case Act::Relu: return _mm512_max_ps(v, _mm512_setzero_ps());
-    case Act::Relu6: return _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.f));
-    case Act::Silu: return silu512(v);
-    case Act::Sigmoid: return sigmoid512(v);
-    default: return v;
-  }
-}
 template <bool kRes>
 MDMT_T512 void epilogue_avx512(float* y, const float* r, int64_t n, float b, Act a, std::integral_constant<bool, kRes>) {
   const __m512 vb = _mm512_set1_ps(b);
@@ -135,15 +126,6 @@ MDMT_T256 void silu_bwd_avx2(const float* dy, const float* x, float* dx, int64_t
     _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(dy + i), s), t));
   }
   silu_bwd_generic(dy + i, x + i, dx + i, n - i);
-}
-MDMT_T256 inline __m256 act256(__m256 v, Act a) {
-  switch (a) {
-    case Act::Relu: return _mm256_max_ps(v, _mm256_setzero_ps());
-    case Act::Relu6: return _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(6.f));
-    case Act::Silu: return silu256(v);
-    case Act::Sigmoid: return sigmoid256(v);
-    default: return v;
-  }
 }
 template <bool kRes>
 MDMT_T256 void epilogue_avx2(float* y, const float* r, int64_t n, float b, Act a, std::integral_constant<bool, kRes>) {

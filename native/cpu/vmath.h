@@ -115,6 +115,16 @@ MDMT_VMATH_AVX512 __m512 silu512(__m512 x) {
   return _mm512_div_ps(x, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
 }
 
+MDMT_VMATH_AVX512 __m512 act512(__m512 v, Act a) {
+  switch (a) {
+    case Act::Relu: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case Act::Relu6: return _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.f));
+    case Act::Silu: return silu512(v);
+    case Act::Sigmoid: return sigmoid512(v);
+    default: return v;
+  }
+}
+
 MDMT_VMATH_AVX2 __m256 exp256(__m256 x) {
   const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
   __m256 c = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(kExpLo)), _mm256_set1_ps(kExpHi));
@@ -138,6 +148,15 @@ MDMT_VMATH_AVX2 __m256 sigmoid256(__m256 x) {
 MDMT_VMATH_AVX2 __m256 silu256(__m256 x) {
   const __m256 one = _mm256_set1_ps(1.0f);
   return _mm256_div_ps(x, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+MDMT_VMATH_AVX2 __m256 act256(__m256 v, Act a) {
+  switch (a) {
+    case Act::Relu: return _mm256_max_ps(v, _mm256_setzero_ps());
+    case Act::Relu6: return _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(6.f));
+    case Act::Silu: return silu256(v);
+    case Act::Sigmoid: return sigmoid256(v);
+    default: return v;
+  }
 }
 #endif
 

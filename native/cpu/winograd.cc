@@ -15,61 +15,13 @@
 #include <vector>
 
 #include "parallel.h"
+#include "winograd_tf.h"
 
 namespace mdmt {
 namespace winograd {
 namespace {
 
-// vf values never cross a call boundary (everything below is inlined into per-ISA wrappers)
-#pragma GCC diagnostic ignored "-Wpsabi"
-constexpr int L = 16;
-typedef float vf __attribute__((vector_size(64)));  // L floats
-
-#define MDMT_WI inline __attribute__((always_inline))
-MDMT_WI vf ld(const float* p) { vf v; std::memcpy(&v, p, sizeof v); return v; }
-MDMT_WI void st(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
-
-// 1-D transforms on strided vf arrays (in[i·is], out[i·os]). Coefficients: Lavin & Gray's
-// F(2,3) and F(4,3) (points 0, ±1, ±2).
-template <int M> struct Tf;
-template <> struct Tf<2> {
-  static constexpr int A = 4;
-  static MDMT_WI void bt(const vf* d, int is, vf* r, int os) {  // Bᵀ d
-    const vf d0 = d[0], d1 = d[is], d2 = d[2 * is], d3 = d[3 * is];
-    r[0] = d0 - d2, r[os] = d1 + d2, r[2 * os] = d2 - d1, r[3 * os] = d1 - d3;
-  }
-  static MDMT_WI void g(const vf* g, int is, vf* r, int os) {  // G g
-    const vf g0 = g[0], g1 = g[is], g2 = g[2 * is], h = (g0 + g2) * 0.5f, k = g1 * 0.5f;
-    r[0] = g0, r[os] = h + k, r[2 * os] = h - k, r[3 * os] = g2;
-  }
-  static MDMT_WI void at(const vf* m, int is, vf* o, int os) {  // Aᵀ m
-    const vf m1 = m[is], m2 = m[2 * is];
-    o[0] = m[0] + m1 + m2, o[os] = m1 - m2 - m[3 * is];
-  }
-};
-template <> struct Tf<4> {
-  static constexpr int A = 6;
-  static MDMT_WI void bt(const vf* d, int is, vf* r, int os) {
-    const vf d0 = d[0], d1 = d[is], d2 = d[2 * is], d3 = d[3 * is], d4 = d[4 * is], d5 = d[5 * is];
-    r[0] = 4.f * d0 - 5.f * d2 + d4;
-    r[os] = d3 + d4 - 4.f * (d1 + d2);
-    r[2 * os] = d4 - d3 + 4.f * (d1 - d2);
-    r[3 * os] = d4 - d2 + 2.f * (d3 - d1);
-    r[4 * os] = d4 - d2 - 2.f * (d3 - d1);
-    r[5 * os] = 4.f * d1 - 5.f * d3 + d5;
-  }
-  static MDMT_WI void g(const vf* g, int is, vf* r, int os) {
-    const vf g0 = g[0], g1 = g[is], g2 = g[2 * is];
-    const vf a = (g0 + g2) * (-1.f / 6), b = g1 * (-1.f / 6);
-    const vf c = g0 * (1.f / 24) + g2 * (1.f / 6), e = g1 * (1.f / 12);
-    r[0] = g0 * 0.25f, r[os] = a + b, r[2 * os] = a - b, r[3 * os] = c + e, r[4 * os] = c - e, r[5 * os] = g2;
-  }
-  static MDMT_WI void at(const vf* m, int is, vf* o, int os) {
-    const vf m1 = m[is], m2 = m[2 * is], m3 = m[3 * is], m4 = m[4 * is];
-    const vf s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
-    o[0] = m[0] + s12 + s34, o[os] = d12 + 2.f * d34, o[2 * os] = s12 + 4.f * s34, o[3 * os] = d12 + 8.f * d34 + m[5 * is];
-  }
-};
+using namespace tf;
 
 // Where tile t of a chunk reads and writes.
 struct TileAt {
@@ -210,6 +162,12 @@ void forward_m(const Shape& s, const float* x, const float* U, const float* bias
   constexpr int A = Tf<M>::A, A2 = A * A;
   const Kernels<M> kn = kernels<M>(isa);
   const int64_t TH = (s.P + M - 1) / M, TW = (s.Q + M - 1) / M, T = s.N * TH * TW;
+  // AVX-512: whole tile rows per register when they fill at least half of its 16 lanes
+#if defined(__x86_64__) || defined(__i386__)
+  const bool rows = gemm_isa_level(isa) == 2 && TW >= 8;
+#else
+  const bool rows = false;
+#endif
   // chunk: V + M about 8 MiB (L3-resident between the phases), a multiple of the lane group
   const int64_t want = (int64_t(1) << 21) / (A2 * (s.C + s.K));
   const int64_t tb = tile_block > 0 ? tile_block : std::min((T + L - 1) / L * L, std::max<int64_t>(4 * L, want / L * L));
@@ -225,13 +183,17 @@ void forward_m(const Shape& s, const float* x, const float* U, const float* bias
       tl[i] = {t / (TW * TH), th * M, tw * M};
     }
     const int64_t per_c = nt * A2;  // work units per channel, to size the grains
-    parallel_for(0, s.C, std::max<int64_t>(1, 4096 / per_c), [&](int64_t lo, int64_t hi) { kn.input(s, x, tl, nt, tb, lo, hi, V); });
+    parallel_for(0, s.C, std::max<int64_t>(1, 4096 / per_c), [&](int64_t lo, int64_t hi) {
+      if (rows) tf::input_rows_avx512(M, s, x, t0, nt, tb, lo, hi, V);
+      else kn.input(s, x, tl, nt, tb, lo, hi, V);
+    });
     parallel_for(0, A2, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t xi = lo; xi < hi; ++xi)
         sgemm(false, false, s.K, nt, s.C, 1.f, U + xi * s.K * s.C, s.C, V + xi * s.C * tb, tb, 0.f, Mx + xi * s.K * tb, tb, isa);
     });
     parallel_for(0, s.K, std::max<int64_t>(1, 4096 / per_c), [&](int64_t lo, int64_t hi) {
-      kn.output(s, Mx, tl, nt, tb, lo, hi, bias, res, act, y);
+      if (rows) tf::output_rows_avx512(M, s, Mx, t0, nt, tb, lo, hi, bias, res, act, y);
+      else kn.output(s, Mx, tl, nt, tb, lo, hi, bias, res, act, y);
     });
   }
 }

@@ -32,6 +32,8 @@ const CASES: Case[] = [
   { label: 'one output pixel', x: [1, 2, 3, 3], w: [3, 2, 3, 3], pad: 0 },
   { label: 'tiles in chunks of 16 (rows split across chunks)', x: [3, 6, 17, 23], w: [5, 6, 3, 3], pad: 1, tileBlock: 16 },
   { label: 'ResNet-like 64 ch, 14x14', x: [1, 64, 14, 14], w: [64, 64, 3, 3], pad: 1 },
+  { label: 'wide rows (AVX-512 tile-row transforms), rows split across chunks', x: [2, 5, 9, 45], w: [6, 5, 3, 3], pad: 1, tileBlock: 16 },
+  { label: 'wide rows, padding 0, a tile row longer than 16 tiles', x: [1, 3, 7, 75], w: [4, 3, 3, 3], pad: 0 },
 ];
 const ALGOS: ConvAlgo[] = ['gemm', 'winograd2', 'winograd4', 'auto'];
 const ACTS: EpilogueAct[] = ['none', 'relu', 'relu6', 'silu', 'sigmoid'];
@@ -58,21 +60,22 @@ for (const algo of ALGOS) {
   });
 }
 
-test('conv2d_act: every activation, with and without bias and residual (gemm and winograd4)', () => {
+test('conv2d_act: every activation, with and without bias and residual (gemm and winograd4, narrow and wide rows)', () => {
   if (!on) return;
   const rng = new Rng(302);
-  const c = CASES[0];
-  const ys = [2, 7, 11, 9];
-  for (const algo of ['gemm', 'winograd4'] as ConvAlgo[])
-    for (const act of ACTS)
-      for (const withRes of [false, true]) {
-        // inputs scaled so the pre-activation spans the kinks of relu6 and the tails of silu/sigmoid
-        const x = f32(rng.array(numel(c.x), -2, 2)), w = f32(rng.array(numel(c.w))), r = f32(rng.array(numel(ys), -3, 3));
-        const withBias = act !== 'sigmoid';
-        const b = withBias ? f32(rng.array(c.w[0])) : new Float64Array(c.w[0]);
-        const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), withBias ? t32(b, [c.w[0]]) : null, withRes ? t32(r, ys) : null, { padding: 1, act, algo }).toArray());
-        assertClose(y, reference(c, x, w, b, withRes ? r : null, act), { atol: 4 * tol(algo, c).atol, rtol: 1e-5 }, `${algo} ${act} residual=${withRes}`);
-      }
+  for (const c of [CASES[0], CASES.find((k) => k.x[3] === 45)!]) {
+    const ys = convOutShape(c.x, c.w, { stride: [1, 1], padding: [c.pad, c.pad], dilation: [1, 1], groups: 1 });
+    for (const algo of ['gemm', 'winograd4'] as ConvAlgo[])
+      for (const act of ACTS)
+        for (const withRes of [false, true]) {
+          // inputs scaled so the pre-activation spans the kinks of relu6 and the tails of silu/sigmoid
+          const x = f32(rng.array(numel(c.x), -2, 2)), w = f32(rng.array(numel(c.w))), r = f32(rng.array(numel(ys), -3, 3));
+          const withBias = act !== 'sigmoid';
+          const b = withBias ? f32(rng.array(c.w[0])) : new Float64Array(c.w[0]);
+          const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), withBias ? t32(b, [c.w[0]]) : null, withRes ? t32(r, ys) : null, { padding: c.pad, act, algo }).toArray());
+          assertClose(y, reference(c, x, w, b, withRes ? r : null, act), { atol: 4 * tol(algo, c).atol, rtol: 1e-5 }, `${algo} ${act} residual=${withRes} ${c.label}`);
+        }
+  }
 });
 
 test('conv2d_act: 1x1 convs (GEMM with the epilogue in its tile loop, and small maps) for every activation', () => {

@@ -1,0 +1,174 @@
+// AVX-512 Winograd input and output transforms over tile rows (see winograd_tf.h).
+//
+// Input: for 16 consecutive tiles of one tile row and input row i of their α×α patches,
+// the α columns j of each patch are the α "phases" P_j[l] = row[m·(tw0 + l) + j] of 16·m
+// consecutive floats: loaded as m registers and de-interleaved (m = 4: a 4×4 transpose of
+// 128-bit blocks, then of floats inside them; m = 2: two permutes), the two extra phases
+// α − m are P_0, P_1 shifted by one tile (valignd with the next floats). The row is a
+// zero-padded copy of the input row, so borders need no masks. Output: the inverse
+// interleave writes the m output rows of 16 tiles as m runs of 16·m floats, with bias,
+// residual and activation applied in registers before the (masked) stores.
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "winograd_tf.h"
+
+// GCC 12 flags the _mm512_undefined_*() inside some AVX-512 intrinsics as uninitialised
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace mdmt {
+namespace winograd {
+namespace tf {
+namespace {
+
+#define MDMT_T512 __attribute__((target("avx512f")))
+#define MDMT_I512 MDMT_T512 inline __attribute__((always_inline))
+
+MDMT_I512 __mmask16 lanes_mask(int64_t n) { return n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1); }
+
+// d[j] (j < α) = row[m·l + j] for lanes l < 16
+template <int M>
+MDMT_I512 void deinterleave(const float* row, vf* d) {
+  const __m512 zn = _mm512_loadu_ps(row + 16 * M), zn1 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(zn), _mm512_castps_si512(zn), 1));
+  __m512 p0, p1;
+  if (M == 2) {
+    const __m512 z0 = _mm512_loadu_ps(row), z1 = _mm512_loadu_ps(row + 16);
+    p0 = _mm512_permutex2var_ps(z0, _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0), z1);
+    p1 = _mm512_permutex2var_ps(z0, _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1), z1);
+  } else {
+    const __m512 z0 = _mm512_loadu_ps(row), z1 = _mm512_loadu_ps(row + 16), z2 = _mm512_loadu_ps(row + 32), z3 = _mm512_loadu_ps(row + 48);
+    // 128-bit blocks B_l (the 4 columns of tile l): u_v holds B_v, B_{v+4}, B_{v+8}, B_{v+12}
+    const __m512 t0 = _mm512_shuffle_f32x4(z0, z1, _MM_SHUFFLE(2, 0, 2, 0)), t1 = _mm512_shuffle_f32x4(z0, z1, _MM_SHUFFLE(3, 1, 3, 1));
+    const __m512 t2 = _mm512_shuffle_f32x4(z2, z3, _MM_SHUFFLE(2, 0, 2, 0)), t3 = _mm512_shuffle_f32x4(z2, z3, _MM_SHUFFLE(3, 1, 3, 1));
+    const __m512 u0 = _mm512_shuffle_f32x4(t0, t2, _MM_SHUFFLE(2, 0, 2, 0)), u1 = _mm512_shuffle_f32x4(t1, t3, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512 u2 = _mm512_shuffle_f32x4(t0, t2, _MM_SHUFFLE(3, 1, 3, 1)), u3 = _mm512_shuffle_f32x4(t1, t3, _MM_SHUFFLE(3, 1, 3, 1));
+    // then a 4×4 transpose inside each 128-bit block
+    const __m512 s0 = _mm512_unpacklo_ps(u0, u1), s1 = _mm512_unpackhi_ps(u0, u1);
+    const __m512 s2 = _mm512_unpacklo_ps(u2, u3), s3 = _mm512_unpackhi_ps(u2, u3);
+    auto lo = [](__m512 a, __m512 b) MDMT_T512 { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+    auto hi = [](__m512 a, __m512 b) MDMT_T512 { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+    p0 = lo(s0, s2), p1 = hi(s0, s2);
+    d[2] = lo(s1, s3), d[3] = hi(s1, s3);
+  }
+  d[0] = p0, d[1] = p1;
+  // the phases past m: P_0 and P_1 one tile on
+  d[M] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(zn), _mm512_castps_si512(p0), 1));
+  d[M + 1] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(zn1), _mm512_castps_si512(p1), 1));
+}
+
+// z[v] (v < m) = the 16·m floats o[j][l] at position m·l + j (the inverse of deinterleave)
+template <int M>
+MDMT_I512 void interleave(const vf* o, __m512* z) {
+  if (M == 2) {
+    z[0] = _mm512_permutex2var_ps(o[0], _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0), o[1]);
+    z[1] = _mm512_permutex2var_ps(o[0], _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8), o[1]);
+    return;
+  }
+  auto lo = [](__m512 a, __m512 b) MDMT_T512 { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+  auto hi = [](__m512 a, __m512 b) MDMT_T512 { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+  const __m512 s0 = _mm512_unpacklo_ps(o[0], o[1]), s1 = _mm512_unpackhi_ps(o[0], o[1]);
+  const __m512 s2 = _mm512_unpacklo_ps(o[2], o[3]), s3 = _mm512_unpackhi_ps(o[2], o[3]);
+  const __m512 u0 = lo(s0, s2), u1 = hi(s0, s2), u2 = lo(s1, s3), u3 = hi(s1, s3);  // u_v block q = tile 4q + v
+  const __m512 t0 = _mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)), t1 = _mm512_shuffle_f32x4(u2, u3, _MM_SHUFFLE(2, 0, 2, 0));
+  const __m512 t2 = _mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)), t3 = _mm512_shuffle_f32x4(u2, u3, _MM_SHUFFLE(3, 1, 3, 1));
+  z[0] = _mm512_shuffle_f32x4(t0, t1, _MM_SHUFFLE(2, 0, 2, 0)), z[2] = _mm512_shuffle_f32x4(t0, t1, _MM_SHUFFLE(3, 1, 3, 1));
+  z[1] = _mm512_shuffle_f32x4(t2, t3, _MM_SHUFFLE(2, 0, 2, 0)), z[3] = _mm512_shuffle_f32x4(t2, t3, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+// Calls f(n, th, tw, count, local) for each run of tiles of one tile row in [t0, t0 + nt).
+template <class F>
+void for_tile_rows(const Shape& s, int m, int64_t t0, int64_t nt, F f) {
+  const int64_t TH = (s.P + m - 1) / m, TW = (s.Q + m - 1) / m;
+  for (int64_t t = t0; t < t0 + nt;) {
+    const int64_t tw = t % TW, th = (t / TW) % TH, n = t / (TW * TH), cnt = std::min(TW - tw, t0 + nt - t);
+    f(n, th, tw, cnt, t - t0);
+    t += cnt;
+  }
+}
+
+thread_local std::vector<float> tl_rows;
+
+template <int M>
+MDMT_T512 void input_m(const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
+  constexpr int A = Tf<M>::A;
+  const int64_t TW = (s.Q + M - 1) / M, wbuf = (TW + 16) * M + 32;  // over-read of the last group
+  if (static_cast<int64_t>(tl_rows.size()) < A * wbuf) tl_rows.resize(static_cast<size_t>(A * wbuf));
+  float* rows = tl_rows.data();
+  vf d[A * A], t[A * A];
+  for (int64_t c = c0; c < c1; ++c)
+    for_tile_rows(s, M, t0, nt, [&](int64_t n, int64_t th, int64_t tw, int64_t cnt, int64_t local) MDMT_T512 {
+      const float* xc = x + (n * s.C + c) * s.H * s.W;
+      for (int i = 0; i < A; ++i) {  // zero-padded copies of the α input rows: rows[i][pw + w] = x[ih][w]
+        float* r = rows + i * wbuf;
+        const int64_t ih = th * M - s.ph + i;
+        const int64_t w0 = std::max<int64_t>(0, tw * M - s.pw), w1 = std::min(s.W, (tw + cnt) * M - s.pw + A);
+        if (ih >= 0 && ih < s.H && w1 > w0) {  // zeros around the copied run only
+          std::fill(r, r + w0 + s.pw, 0.f);
+          std::copy(xc + ih * s.W + w0, xc + ih * s.W + w1, r + w0 + s.pw);
+          std::fill(r + w1 + s.pw, r + wbuf, 0.f);
+        } else {
+          std::fill(r, r + wbuf, 0.f);
+        }
+      }
+      for (int64_t g0 = 0; g0 < cnt; g0 += L) {
+        for (int i = 0; i < A; ++i) deinterleave<M>(rows + i * wbuf + (tw + g0) * M, d + i * A);
+        for (int j = 0; j < A; ++j) Tf<M>::bt(d + j, A, t + j, A);
+        for (int i = 0; i < A; ++i) Tf<M>::bt(t + i * A, 1, d + i * A, 1);
+        const __mmask16 k = lanes_mask(cnt - g0);
+        for (int xi = 0; xi < A * A; ++xi) _mm512_mask_storeu_ps(V + (xi * s.C + c) * tb + local + g0, k, d[xi]);
+      }
+    });
+}
+
+template <int M>
+MDMT_T512 void output_m(const Shape& s, const float* Mx, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
+                        const float* bias, const float* res, Act act, float* y) {
+  constexpr int A = Tf<M>::A;
+  const int64_t PQ = s.P * s.Q;
+  vf m[A * A], t[M * A], o[M * M];
+  for (int64_t k = k0; k < k1; ++k) {
+    const __m512 bv = _mm512_set1_ps(bias ? bias[k] : 0.f);
+    for_tile_rows(s, M, t0, nt, [&](int64_t n, int64_t th, int64_t tw, int64_t cnt, int64_t local) MDMT_T512 {
+      for (int64_t g0 = 0; g0 < cnt; g0 += L) {
+        const __mmask16 kl = lanes_mask(cnt - g0);
+        for (int xi = 0; xi < A * A; ++xi) m[xi] = _mm512_maskz_loadu_ps(kl, Mx + (xi * s.K + k) * tb + local + g0);
+        for (int j = 0; j < A; ++j) Tf<M>::at(m + j, A, t + j, A);
+        for (int i = 0; i < M; ++i) Tf<M>::at(t + i * A, 1, o + i * M, 1);
+        const int64_t ow0 = (tw + g0) * M, ncols = std::min<int64_t>(std::min<int64_t>(L, cnt - g0) * M, s.Q - ow0);
+        for (int i = 0; i < M && th * M + i < s.P; ++i) {
+          const int64_t off = (n * s.K + k) * PQ + (th * M + i) * s.Q + ow0;
+          __m512 z[M];
+          interleave<M>(o + i * M, z);
+          for (int v = 0; v < M && 16 * v < ncols; ++v) {
+            const __mmask16 kc = lanes_mask(ncols - 16 * v);
+            __m512 val = _mm512_add_ps(z[v], bv);
+            if (res) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(kc, res + off + 16 * v));
+            _mm512_mask_storeu_ps(y + off + 16 * v, kc, vmath::act512(val, act));
+          }
+        }
+      }
+    });
+  }
+}
+
+}  // namespace
+
+void input_rows_avx512(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
+  if (m == 2) input_m<2>(s, x, t0, nt, tb, c0, c1, V);
+  else input_m<4>(s, x, t0, nt, tb, c0, c1, V);
+}
+
+void output_rows_avx512(int m, const Shape& s, const float* Mx, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
+                        const float* bias, const float* res, Act act, float* y) {
+  if (m == 2) output_m<2>(s, Mx, t0, nt, tb, k0, k1, bias, res, act, y);
+  else output_m<4>(s, Mx, t0, nt, tb, k0, k1, bias, res, act, y);
+}
+
+}  // namespace tf
+}  // namespace winograd
+}  // namespace mdmt
+#endif

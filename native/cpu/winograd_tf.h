@@ -1,0 +1,75 @@
+// The Winograd transforms F(2,3) and F(4,3) on 16-lane GCC vectors, shared by the
+// portable per-lane-gather kernels (winograd.cc) and the AVX-512 tile-row kernels
+// (winograd_avx512.cc; __m512 is the same vector type). Internal to those two files.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "winograd.h"
+
+namespace mdmt {
+namespace winograd {
+namespace tf {
+
+// vf values never cross a call boundary (everything below is inlined into per-ISA wrappers)
+#pragma GCC diagnostic ignored "-Wpsabi"
+constexpr int L = 16;
+typedef float vf __attribute__((vector_size(64)));  // L floats
+
+#define MDMT_WI inline __attribute__((always_inline))
+MDMT_WI vf ld(const float* p) { vf v; std::memcpy(&v, p, sizeof v); return v; }
+MDMT_WI void st(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+
+// 1-D transforms on strided vf arrays (in[i·is], out[i·os]). Coefficients: Lavin & Gray's
+// F(2,3) and F(4,3) (points 0, ±1, ±2).
+template <int M> struct Tf;
+template <> struct Tf<2> {
+  static constexpr int A = 4;
+  static MDMT_WI void bt(const vf* d, int is, vf* r, int os) {  // Bᵀ d
+    const vf d0 = d[0], d1 = d[is], d2 = d[2 * is], d3 = d[3 * is];
+    r[0] = d0 - d2, r[os] = d1 + d2, r[2 * os] = d2 - d1, r[3 * os] = d1 - d3;
+  }
+  static MDMT_WI void g(const vf* g, int is, vf* r, int os) {  // G g
+    const vf g0 = g[0], g1 = g[is], g2 = g[2 * is], h = (g0 + g2) * 0.5f, k = g1 * 0.5f;
+    r[0] = g0, r[os] = h + k, r[2 * os] = h - k, r[3 * os] = g2;
+  }
+  static MDMT_WI void at(const vf* m, int is, vf* o, int os) {  // Aᵀ m
+    const vf m1 = m[is], m2 = m[2 * is];
+    o[0] = m[0] + m1 + m2, o[os] = m1 - m2 - m[3 * is];
+  }
+};
+template <> struct Tf<4> {
+  static constexpr int A = 6;
+  static MDMT_WI void bt(const vf* d, int is, vf* r, int os) {
+    const vf d0 = d[0], d1 = d[is], d2 = d[2 * is], d3 = d[3 * is], d4 = d[4 * is], d5 = d[5 * is];
+    r[0] = 4.f * d0 - 5.f * d2 + d4;
+    r[os] = d3 + d4 - 4.f * (d1 + d2);
+    r[2 * os] = d4 - d3 + 4.f * (d1 - d2);
+    r[3 * os] = d4 - d2 + 2.f * (d3 - d1);
+    r[4 * os] = d4 - d2 - 2.f * (d3 - d1);
+    r[5 * os] = 4.f * d1 - 5.f * d3 + d5;
+  }
+  static MDMT_WI void g(const vf* g, int is, vf* r, int os) {
+    const vf g0 = g[0], g1 = g[is], g2 = g[2 * is];
+    const vf a = (g0 + g2) * (-1.f / 6), b = g1 * (-1.f / 6);
+    const vf c = g0 * (1.f / 24) + g2 * (1.f / 6), e = g1 * (1.f / 12);
+    r[0] = g0 * 0.25f, r[os] = a + b, r[2 * os] = a - b, r[3 * os] = c + e, r[4 * os] = c - e, r[5 * os] = g2;
+  }
+  static MDMT_WI void at(const vf* m, int is, vf* o, int os) {
+    const vf m1 = m[is], m2 = m[2 * is], m3 = m[3 * is], m4 = m[4 * is];
+    const vf s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+    o[0] = m[0] + s12 + s34, o[os] = d12 + 2.f * d34, o[2 * os] = s12 + 4.f * s34, o[3 * os] = d12 + 8.f * d34 + m[5 * is];
+  }
+};
+
+// The AVX-512 kernels of winograd_avx512.cc: tiles taken a tile row at a time (16
+// consecutive tiles per register), the patches de-interleaved with shuffles instead of
+// gathered lane by lane. Same contracts as the portable input/output kernels: the chunk
+// holds tiles [t0, t0 + nt) (row stride tb of V and M), channels [lo, hi).
+void input_rows_avx512(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V);
+void output_rows_avx512(int m, const Shape& s, const float* Mx, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
+                        const float* bias, const float* res, Act act, float* y);
+
+}  // namespace tf
+}  // namespace winograd
+}  // namespace mdmt
