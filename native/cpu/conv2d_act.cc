@@ -5,19 +5,23 @@
 //
 // Algorithms (attribute algo, 'auto' by default; the others are for tests):
 //   winograd4 / winograd2  3×3 stride 1 (winograd.h), epilogue in the output transform
+//   depthwise              groups = C (depthwise_act.h): the plane read in place, the
+//                          epilogue in registers
 //   stem                   ≤ 4 input channels, stride 1/2 (conv_stem.h): the image read
 //                          directly instead of an im2col matrix 27..147 rows deep
 //   gemm                   1×1 stride 1 on maps ≥ 16×16: one GEMM per image with the
 //                          epilogue in the GEMM's tile loop; else the conv2d kernel, then
 //                          one epilogue pass per output row
 // 'auto' takes Winograd F(4,3) for 3×3 stride-1 dense convs with enough tiles and
-// channels to amortise the transforms, stem for ≤ 4 input channels and ≥ 8 outputs, else gemm.
+// channels to amortise the transforms, depthwise for groups = C, stem for ≤ 4 input
+// channels and ≥ 8 outputs, else gemm.
 #include <algorithm>
 #include <vector>
 
 #include "../core/registry.h"
 #include "gemm.h"
 #include "conv_stem.h"
+#include "depthwise_act.h"
 #include "parallel.h"
 #include "vmath.h"
 #include "winograd.h"
@@ -90,10 +94,16 @@ bool pointwise_fused(const ConvAttrs& a, const Shape& w, const winograd::Shape& 
 }
 
 // The algorithm for this call: the forced one (checked to apply), or the 'auto' choice.
-enum class Algo { Gemm, Winograd2, Winograd4, Stem };
+enum class Algo { Gemm, Winograd2, Winograd4, Stem, Depthwise };
 Algo choose(const OpCtx& c, const ConvAttrs& a, const Shape& w, const winograd::Shape& ws) {
   const std::string algo = c.attrs.s(c.op, "algo", "auto");
   const bool stem = conv_stem::fits(ws.C, a.sh, a.sw, a.dh, a.dw, a.groups);
+  const bool dw = a.groups == ws.C && a.groups > 1;
+  if (algo == "auto" && dw) return Algo::Depthwise;
+  if (algo == "depthwise") {
+    if (!dw) MDMT_FAIL(code::kInvalid, c.op, "algo 'depthwise' needs groups = in-channels (> 1)");
+    return Algo::Depthwise;
+  }
   if (algo == "auto") {
     if (winograd_fits(a, w) && winograd_pays(ws)) return Algo::Winograd4;
     return stem && ws.K >= 8 ? Algo::Stem : Algo::Gemm;
@@ -107,7 +117,7 @@ Algo choose(const OpCtx& c, const ConvAttrs& a, const Shape& w, const winograd::
     if (!stem) MDMT_FAIL(code::kInvalid, c.op, "algo 'stem' needs at most 4 input channels, stride 1 or 2, dilation 1 and groups 1");
     return Algo::Stem;
   }
-  MDMT_FAIL(code::kInvalid, c.op, "attribute 'algo' must be auto, gemm, winograd2, winograd4 or stem, got '" << algo << "'");
+  MDMT_FAIL(code::kInvalid, c.op, "attribute 'algo' must be auto, gemm, winograd2, winograd4, stem or depthwise, got '" << algo << "'");
 }
 
 void conv2d_act_cpu(OpCtx& c) {
@@ -138,6 +148,8 @@ void conv2d_act_cpu(OpCtx& c) {
     winograd::transform_weights(m, ws.K, ws.C, pw, tl_u.data());
     return winograd::forward(m, ws, px, tl_u.data(), pb, pr, act, py, isa, tile_block);
   }
+  if (algo == Algo::Depthwise)
+    return depthwise_act::forward({ws.N, ws.C, ws.H, ws.W, ws.K, w.dim(2), w.dim(3), ws.P, ws.Q, a.sh, a.sw, a.ph, a.pw, a.dh, a.dw}, px, pw, pb, pr, act, py, isa);
   if (algo == Algo::Stem && !pr)
     return conv_stem::forward({ws.N, ws.C, ws.H, ws.W, ws.K, w.dim(2), w.dim(3), ws.P, ws.Q, a.sh, a.sw, a.ph, a.pw}, px, pw, pb, act, py, isa);
   if (algo == Algo::Stem) {  // a residual after a stem: the kernel, then the epilogue pass

@@ -1,7 +1,7 @@
 /**
  * conv2d_act = act(conv2d(x, w) + b + r) against the float64 definition (test/ref/conv2d.ts
  * plus the activation), every algorithm forced in turn — gemm (conv2d + epilogue pass),
- * Winograd F(2,3) and F(4,3), the direct stem kernel — and 'auto', over a sweep of 3×3 stride-1 shapes: odd sizes
+ * Winograd F(2,3) and F(4,3), the direct stem and depthwise kernels — and 'auto', over a sweep of 3×3 stride-1 shapes: odd sizes
  * that leave partial tiles, padding 0/1/2, batch 1, channel counts that are not multiples
  * of the 16-lane groups, more tiles than one chunk; then every activation with and without
  * the residual, the vjp by finite differences, and the errors. Each ISA path runs through
@@ -117,6 +117,30 @@ test('conv2d_act (stem): ≤ 4 input channels, kernels 1..7, stride 1/2 per axis
       const f = act === 'none' ? (v: number) => v : activationRefs[act];
       assertClose(y, conv2dRef(x, c.x, w, c.w, b, cfg).map(f), tol('gemm', { label: '', x: c.x, w: c.w, pad: 0 }), `stem ${c.x}/${c.w} ${act}`);
       assert.equal(ys.length, 4);
+    }
+});
+
+test('conv2d_act (depthwise): 3x3 / 5x5, stride 1 / 2, dilation, multiplier 2, padding, residual, every activation', () => {
+  if (!on) return;
+  const rng = new Rng(307);
+  interface Dw { x: number[]; w: number[]; stride: [number, number]; pad: [number, number]; dil: [number, number] }
+  const cases: Dw[] = [
+    { x: [2, 5, 19, 37], w: [5, 1, 3, 3], stride: [1, 1], pad: [1, 1], dil: [1, 1] },   // MobileNet dw, rows over 2 vectors
+    { x: [1, 4, 23, 41], w: [4, 1, 3, 3], stride: [2, 2], pad: [1, 1], dil: [1, 1] },   // stride 2, batch 1
+    { x: [2, 3, 17, 18], w: [3, 1, 5, 5], stride: [2, 2], pad: [2, 2], dil: [1, 1] },   // EfficientNet 5x5/2
+    { x: [1, 3, 12, 33], w: [6, 1, 5, 5], stride: [1, 1], pad: [2, 2], dil: [1, 1] },   // multiplier 2
+    { x: [1, 2, 11, 20], w: [2, 1, 3, 3], stride: [1, 2], pad: [2, 3], dil: [2, 2] },   // dilation, padding > radius
+    { x: [1, 2, 9, 10], w: [2, 1, 3, 3], stride: [3, 3], pad: [1, 1], dil: [1, 1] },    // stride 3 (the row path)
+  ];
+  for (const c of cases)
+    for (const act of ACTS) {
+      const cfg = { stride: c.stride, padding: c.pad, dilation: c.dil, groups: c.x[1] };
+      const ys = convOutShape(c.x, c.w, cfg);
+      const x = f32(rng.array(numel(c.x), -2, 2)), w = f32(rng.array(numel(c.w))), b = f32(rng.array(c.w[0])), r = f32(rng.array(numel(ys)));
+      const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), t32(r, ys), { ...cfg, act, algo: 'depthwise' }).toArray());
+      const f = act === 'none' ? (v: number) => v : activationRefs[act];
+      const ref = conv2dRef(x, c.x, w, c.w, b, cfg).map((v, i) => f(v + r[i]));
+      assertClose(y, ref, { atol: 1e-5, rtol: 1e-5 }, `depthwise ${c.x}/${c.w} s${c.stride} ${act}`);
     }
 });
 

@@ -16,8 +16,8 @@ import { sum } from './sum';
 
 export type EpilogueAct = 'none' | 'relu' | 'relu6' | 'silu' | 'sigmoid';
 const ACTS: readonly EpilogueAct[] = ['none', 'relu', 'relu6', 'silu', 'sigmoid'];
-export type ConvAlgo = 'auto' | 'gemm' | 'winograd2' | 'winograd4' | 'stem';
-const ALGOS: readonly ConvAlgo[] = ['auto', 'gemm', 'winograd2', 'winograd4', 'stem'];
+export type ConvAlgo = 'auto' | 'gemm' | 'winograd2' | 'winograd4' | 'stem' | 'depthwise';
+const ALGOS: readonly ConvAlgo[] = ['auto', 'gemm', 'winograd2', 'winograd4', 'stem', 'depthwise'];
 
 export interface Conv2dActOptions extends Conv2dOptions {
   act?: EpilogueAct;

@@ -1,0 +1,134 @@
+// Depthwise forward with fused epilogue, see depthwise_act.h.
+#include "depthwise_act.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+// GCC 12 flags the _mm512_undefined_*() inside some AVX-512 intrinsics as uninitialised
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <algorithm>
+#include <vector>
+
+#include "parallel.h"
+
+namespace mdmt {
+namespace depthwise_act {
+namespace {
+
+// First q with 0 ≤ q·sw + off, and one past the last q < Q with q·sw + off < W.
+inline int64_t q_first(int64_t off, int64_t sw) { return off >= 0 ? 0 : (-off + sw - 1) / sw; }
+inline int64_t q_end(int64_t off, int64_t sw, int64_t W, int64_t Q) { return W - off <= 0 ? 0 : std::min(Q, (W - off + sw - 1) / sw); }
+
+// One plane, portable: per output row, bias (+ residual), an axpy per tap over the columns
+// it reaches, then the activation while the row is in L1.
+#define MDMT_DW_PLANE(NAME, TARGET)                                                                                        \
+  TARGET void plane_##NAME(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp) { \
+    for (int64_t p = 0; p < s.P; ++p) {                                                                                    \
+      float* yr = yp + p * s.Q;                                                                                            \
+      if (rp) for (int64_t q = 0; q < s.Q; ++q) yr[q] = b + rp[p * s.Q + q];                                               \
+      else for (int64_t q = 0; q < s.Q; ++q) yr[q] = b;                                                                    \
+      for (int64_t i = 0; i < s.R; ++i) {                                                                                  \
+        const int64_t ih = p * s.sh - s.ph + i * s.dh;                                                                     \
+        if (ih < 0 || ih >= s.H) continue;                                                                                 \
+        const float* row = xp + ih * s.W;                                                                                  \
+        for (int64_t j = 0; j < s.S; ++j) {                                                                                \
+          const int64_t off = j * s.dw - s.pw, qa = q_first(off, s.sw), qb = q_end(off, s.sw, s.W, s.Q);                   \
+          const float wv = wk[i * s.S + j];                                                                                \
+          if (s.sw == 1) for (int64_t q = qa; q < qb; ++q) yr[q] += wv * row[q + off];                                     \
+          else for (int64_t q = qa; q < qb; ++q) yr[q] += wv * row[q * s.sw + off];                                        \
+        }                                                                                                                  \
+      }                                                                                                                    \
+      if (act != Act::None) vmath::bias_act(yr, s.Q, 0.f, act);                                                            \
+    }                                                                                                                      \
+  }
+MDMT_DW_PLANE(generic, )
+
+#if defined(__x86_64__) || defined(__i386__)
+MDMT_DW_PLANE(avx2, __attribute__((target("avx2,fma"))))
+MDMT_DW_PLANE(avx512_rows, __attribute__((target("avx512f"))))
+
+#define MDMT_T512 __attribute__((target("avx512f")))
+inline __mmask16 lanes(int64_t n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1); }
+// lanes l (of 16) with 0 ≤ c0 + l·sw < W
+inline __mmask16 in_row(int64_t c0, int64_t sw, int64_t W) {
+  const int64_t lo = q_first(c0, sw), hi = std::min<int64_t>(16, q_end(c0, sw, W, 16));
+  return hi <= lo ? 0 : static_cast<__mmask16>(lanes(hi) & ~lanes(lo));
+}
+// Tap j of a 16-output column chunk: where it reads and which lanes are inside the row
+// (for stride 2 also the two 16-float loads the even elements come from).
+struct Tap {
+  int64_t c0;
+  __mmask16 ok, lo, hi;
+};
+MDMT_T512 inline __m512 load_tap(const float* row, const Tap& t, int64_t sw) {
+  if (sw == 1) return _mm512_maskz_loadu_ps(t.ok, row + t.c0);
+  const __m512 a = _mm512_maskz_loadu_ps(t.lo, row + t.c0), b = _mm512_maskz_loadu_ps(t.hi, row + t.c0 + 16);
+  return _mm512_permutex2var_ps(a, _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0), b);
+}
+
+thread_local std::vector<Tap> tl_taps;
+
+// One plane, AVX-512: taps of every column chunk made once, then rows × chunks with two
+// accumulators (even and odd taps) so the FMA chain is half as long.
+MDMT_T512 void plane_avx512(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp) {
+  if (s.sw > 2) return plane_avx512_rows(s, xp, wk, b, rp, act, yp);
+  const int64_t nch = (s.Q + 15) / 16;
+  tl_taps.resize(static_cast<size_t>(nch * s.S));
+  Tap* taps = tl_taps.data();
+  for (int64_t ch = 0; ch < nch; ++ch)
+    for (int64_t j = 0; j < s.S; ++j) {
+      const int64_t c0 = ch * 16 * s.sw + j * s.dw - s.pw;
+      taps[ch * s.S + j] = {c0, static_cast<__mmask16>(lanes(s.Q - ch * 16) & in_row(c0, s.sw, s.W)), in_row(c0, 1, s.W), in_row(c0 + 16, 1, s.W)};
+    }
+  const __m512 vb = _mm512_set1_ps(b);
+  for (int64_t p = 0; p < s.P; ++p) {
+    const int64_t i0 = std::max<int64_t>(0, (s.ph - p * s.sh + s.dh - 1) / s.dh);  // first tap row inside the image
+    for (int64_t ch = 0; ch < nch; ++ch) {
+      const __mmask16 want = lanes(s.Q - ch * 16);
+      const Tap* tp = taps + ch * s.S;
+      __m512 a0 = rp ? _mm512_add_ps(vb, _mm512_maskz_loadu_ps(want, rp + p * s.Q + ch * 16)) : vb, a1 = _mm512_setzero_ps();
+      for (int64_t i = i0; i < s.R; ++i) {
+        const int64_t ih = p * s.sh - s.ph + i * s.dh;
+        if (ih >= s.H) break;
+        const float* row = xp + ih * s.W;
+        const float* wr = wk + i * s.S;
+        int64_t j = 0;
+        for (; j + 1 < s.S; j += 2) {
+          a0 = _mm512_fmadd_ps(_mm512_set1_ps(wr[j]), load_tap(row, tp[j], s.sw), a0);
+          a1 = _mm512_fmadd_ps(_mm512_set1_ps(wr[j + 1]), load_tap(row, tp[j + 1], s.sw), a1);
+        }
+        if (j < s.S) a0 = _mm512_fmadd_ps(_mm512_set1_ps(wr[j]), load_tap(row, tp[j], s.sw), a0);
+      }
+      _mm512_mask_storeu_ps(yp + p * s.Q + ch * 16, want, vmath::act512(_mm512_add_ps(a0, a1), act));
+    }
+  }
+}
+#endif
+
+using Plane = void (*)(const Shape&, const float*, const float*, float, const float*, Act, float*);
+Plane plane_kernel(GemmIsa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (gemm_isa_level(isa) == 2) return plane_avx512;
+  if (gemm_isa_level(isa) == 1) return plane_avx2;
+#endif
+  return plane_generic;
+}
+
+}  // namespace
+
+void forward(const Shape& s, const float* x, const float* w, const float* b, const float* res, Act act, float* y, GemmIsa isa) {
+  const Plane plane = plane_kernel(isa);
+  const int64_t mult = s.K / s.C, HW = s.H * s.W, PQ = s.P * s.Q, RS = s.R * s.S;
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, PQ * RS));
+  parallel_for(0, s.N * s.K, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t n = t / s.K, k = t % s.K;
+      plane(s, x + (n * s.C + k / mult) * HW, w + k * RS, b ? b[k] : 0.f, res ? res + t * PQ : nullptr, act, y + t * PQ);
+    }
+  });
+}
+
+}  // namespace depthwise_act
+}  // namespace mdmt
