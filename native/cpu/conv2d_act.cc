@@ -74,12 +74,14 @@ thread_local std::vector<float> tl_u;  // transformed weights of the current cal
 
 // 1×1 stride-1 unpadded convs: one GEMM per image, y_n[K, HW] = w[K, C] · x_n[C, HW], with
 // the epilogue applied to each C tile by the GEMM (no second pass over y). Images run in
-// parallel with serial GEMMs when there are enough of them. Small maps (HW < 256) are
-// left to the conv2d kernel, which puts several images side by side in one GEMM.
+// parallel with serial GEMMs when there are enough of them.
+// Below 8×8 the GEMM's 48-column panels are mostly padding (7×7 = 49 columns compute 64):
+// the conv2d kernel's images-side-by-side GEMM does better there.
+constexpr int64_t kMinPointwiseHW = 64;
 bool pointwise_fused(const ConvAttrs& a, const Shape& w, const winograd::Shape& s, const float* x, const float* wt,
                      const float* b, const float* r, Act act, float* y, GemmIsa isa) {
   const int64_t HW = s.H * s.W;
-  if (!(w[2] == 1 && w[3] == 1 && a.sh == 1 && a.sw == 1 && a.ph == 0 && a.pw == 0 && a.groups == 1) || HW < 256) return false;
+  if (!(w[2] == 1 && w[3] == 1 && a.sh == 1 && a.sw == 1 && a.ph == 0 && a.pw == 0 && a.groups == 1) || HW < kMinPointwiseHW) return false;
   if (s.P != s.H || s.Q != s.W || w[1] != s.C)
     MDMT_FAIL(code::kShape, "conv2d_act", "1x1 conv: x [" << s.N << ", " << s.C << ", " << s.H << ", " << s.W << "] and w channels " << w[1] << " do not give y [" << s.N << ", " << s.K << ", " << s.P << ", " << s.Q << "]");
   auto image = [&](int64_t n) {

@@ -20,10 +20,20 @@ namespace {
 // ---- micro-kernels -----------------------------------------------------------------------
 // c[MR×NR] (row stride ldc) = alpha · Σ_k a[k·MR + i] · b[k·NR + j] + beta · c   (beta 0: c not read)
 // a: packed MR-row micro-panel, b: packed NR-column micro-panel, both kc deep.
-using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta);
+// e (AVX-512 kernels only; null otherwise): the epilogue applied in registers before the
+// store, with its pointers at the tile — c = act(c + bias[i] + res[i·ldr + j]). Applying it
+// after the store instead re-reads rows that sit a power of two apart on 128×128 maps
+// (L1 set conflicts: it cost more than the multiply on MobileNet's 16→96 conv).
+struct TileEpi {
+  const float* bias;
+  const float* res;
+  int64_t ldr;
+  Act act;
+};
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta, const TileEpi* e);
 
 template <int MR, int NR>
-void kernel_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta) {
+void kernel_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta, const TileEpi*) {
   float acc[MR][NR] = {};
   for (int64_t k = 0; k < kc; ++k, a += MR, b += NR)
     for (int i = 0; i < MR; ++i)
@@ -37,7 +47,7 @@ void kernel_generic(int64_t kc, const float* a, const float* b, float* c, int64_
 
 // 6 rows × 2 ymm: 12 accumulators + 2 B vectors + 1 broadcast of 16 registers.
 __attribute__((target("avx2,fma"))) void kernel_avx2_6x16(int64_t kc, const float* a, const float* b, float* c,
-                                                          int64_t ldc, float alpha, float beta) {
+                                                          int64_t ldc, float alpha, float beta, const TileEpi*) {
   __m256 acc[6][2];
 #pragma GCC unroll 6
   for (int i = 0; i < 6; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
@@ -64,10 +74,32 @@ __attribute__((target("avx2,fma"))) void kernel_avx2_6x16(int64_t kc, const floa
   }
 }
 
+// c = alpha·acc + beta·c, then the epilogue (if any), MR rows × NV vectors of 16.
+template <int MR, int NV>
+__attribute__((target("avx512f"), always_inline)) inline void store_tile(const __m512 (&acc)[MR][NV], float* c, int64_t ldc,
+                                                                        float alpha, float beta, const TileEpi* e) {
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) {
+    float* ci = c + i * ldc;
+    const __m512 bias = e && e->bias ? _mm512_set1_ps(e->bias[i]) : _mm512_setzero_ps();
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      __m512 r = beta == 0.f ? _mm512_mul_ps(va, acc[i][v]) : _mm512_fmadd_ps(va, acc[i][v], _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16 * v)));
+      if (e) {
+        r = _mm512_add_ps(r, bias);
+        if (e->res) r = _mm512_add_ps(r, _mm512_loadu_ps(e->res + i * e->ldr + 16 * v));
+        r = vmath::act512(r, e->act);
+      }
+      _mm512_storeu_ps(ci + 16 * v, r);
+    }
+  }
+}
+
 // 14 rows × 2 zmm: 28 accumulators + 2 B vectors (the A broadcasts fold into the FMAs'
 // memory operands) of 32 registers. Per k: 2 loads, 14 broadcasts, 28 FMAs.
 __attribute__((target("avx512f"))) void kernel_avx512_14x32(int64_t kc, const float* a, const float* b, float* c,
-                                                            int64_t ldc, float alpha, float beta) {
+                                                            int64_t ldc, float alpha, float beta, const TileEpi* e) {
   __m512 acc[14][2];
 #pragma GCC unroll 14
   for (int i = 0; i < 14; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -81,18 +113,7 @@ __attribute__((target("avx512f"))) void kernel_avx512_14x32(int64_t kc, const fl
       acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
   }
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 14
-  for (int i = 0; i < 14; ++i) {
-    float* ci = c + i * ldc;
-    if (beta == 0.f) {
-      _mm512_storeu_ps(ci, _mm512_mul_ps(va, acc[i][0]));
-      _mm512_storeu_ps(ci + 16, _mm512_mul_ps(va, acc[i][1]));
-    } else {
-      _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, acc[i][0], _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
-      _mm512_storeu_ps(ci + 16, _mm512_fmadd_ps(va, acc[i][1], _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16))));
-    }
-  }
+  store_tile<14, 2>(acc, c, ldc, alpha, beta, e);
 }
 
 // 8 rows × 3 zmm: 24 accumulators + 3 B vectors. Fits M = 64·k exactly (ResNet's channel
@@ -101,7 +122,7 @@ __attribute__((target("avx512f"))) void kernel_avx512_14x32(int64_t kc, const fl
 // of 48 (7×7 maps: N = 196 = 4·48 + 4) then costs 16 columns, not 48.
 template <int NV>
 __attribute__((target("avx512f"))) void kernel_avx512_8x48(int64_t kc, const float* a, const float* b, float* c,
-                                                           int64_t ldc, float alpha, float beta) {
+                                                           int64_t ldc, float alpha, float beta, const TileEpi* e) {
   __m512 acc[8][NV];
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i)
@@ -119,16 +140,7 @@ __attribute__((target("avx512f"))) void kernel_avx512_8x48(int64_t kc, const flo
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
     }
   }
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) {
-    float* ci = c + i * ldc;
-#pragma GCC unroll 3
-    for (int v = 0; v < NV; ++v) {
-      if (beta == 0.f) _mm512_storeu_ps(ci + 16 * v, _mm512_mul_ps(va, acc[i][v]));
-      else _mm512_storeu_ps(ci + 16 * v, _mm512_fmadd_ps(va, acc[i][v], _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16 * v))));
-    }
-  }
+  store_tile<8, NV>(acc, c, ldc, alpha, beta, e);
 }
 #endif
 
@@ -232,6 +244,7 @@ struct KernelInfo {
   PackB pack_b;
   int vw = 0;                   // narrow[v] computes only the first v·vw columns of a panel
   MicroKernel narrow[4] = {};   // (nullptr: edge panels use fn on a scratch tile)
+  bool epi = false;             // the kernel applies a TileEpi itself
 };
 
 // isa is resolved (not Auto, not Avx512): one kernel per value
@@ -239,9 +252,9 @@ const KernelInfo& kernel_for(GemmIsa isa) {
   static const KernelInfo generic{4, 16, 256, 128, 4096, kernel_generic<4, 16>, pack_a_generic, pack_b_generic};
 #ifdef MDMT_X86
   static const KernelInfo avx2{6, 16, 256, 144, 4080, kernel_avx2_6x16, pack_a_avx2, pack_b_avx2};
-  static const KernelInfo avx512{14, 32, 256, 336, 4096, kernel_avx512_14x32, pack_a_avx512, pack_b_avx512};
+  static const KernelInfo avx512{14, 32, 256, 336, 4096, kernel_avx512_14x32, pack_a_avx512, pack_b_avx512, 0, {}, true};
   static const KernelInfo avx512_8{8, 48, 128, 192, 4080, kernel_avx512_8x48<3>, pack_a_avx512_8x48, pack_b_avx512_8x48,
-                                    16, {nullptr, kernel_avx512_8x48<1>, kernel_avx512_8x48<2>, kernel_avx512_8x48<3>}};
+                                    16, {nullptr, kernel_avx512_8x48<1>, kernel_avx512_8x48<2>, kernel_avx512_8x48<3>}, true};
   if (isa == GemmIsa::Avx512x14) return avx512;
   if (isa == GemmIsa::Avx512x8) return avx512_8;
   if (isa == GemmIsa::Avx2) return avx2;
@@ -353,20 +366,21 @@ void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, in
                   float* c = C + (ib + i) * ldc + j;
                   const int64_t nv = ki.vw ? (nr + ki.vw - 1) / ki.vw : 0;
                   const MicroKernel fn = nr < NR && ki.narrow[nv] ? ki.narrow[nv] : ki.fn;
+                  const bool last = ep && kk + pc + kc == K;  // the tile is final: its epilogue now
+                  const int64_t row = ib + i;
+                  const TileEpi te{ep && ep->bias ? ep->bias + row : nullptr, ep && ep->res ? ep->res + row * ep->ldr + j : nullptr,
+                                   ep ? ep->ldr : 0, ep ? ep->act : Act::None};
                   if (mr == MR && (nr == NR || (fn != ki.fn && nr == nv * ki.vw))) {
-                    fn(kc, a, b, c, ldc, alpha, beta_k);
+                    fn(kc, a, b, c, ldc, alpha, beta_k, last && ki.epi ? &te : nullptr);
+                    if (last && !ki.epi) vmath::block_epilogue(c, ldc, mr, nr, te.bias, te.res, te.ldr, te.act);
                   } else {
-                    fn(kc, a, b, tmp, NR, 1.f, 0.f);
+                    fn(kc, a, b, tmp, NR, 1.f, 0.f, nullptr);
                     for (int64_t r = 0; r < mr; ++r)
                       for (int64_t s = 0; s < nr; ++s) {
                         float v = alpha * tmp[r * NR + s];
                         c[r * ldc + s] = beta_k == 0.f ? v : v + beta_k * c[r * ldc + s];
                       }
-                  }
-                  if (ep && kk + pc + kc == K) {  // the tile is final: its epilogue while in L1
-                    const int64_t row = ib + i;
-                    vmath::block_epilogue(c, ldc, mr, nr, ep->bias ? ep->bias + row : nullptr,
-                                          ep->res ? ep->res + row * ep->ldr + j : nullptr, ep->ldr, ep->act);
+                    if (last) vmath::block_epilogue(c, ldc, mr, nr, te.bias, te.res, te.ldr, te.act);
                   }
                 }
               }

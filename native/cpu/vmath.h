@@ -85,6 +85,11 @@ inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + exp_scalar(-x)); }
 inline float silu_scalar(float x) { return x / (1.0f + exp_scalar(-x)); }
 
 #if defined(__x86_64__) || defined(__i386__)
+// GCC 12 reports the _mm512_undefined_*() placeholders inside max/min/round/convert
+// intrinsics as uninitialised wherever these inline functions land: a known false
+// positive, silenced for the files that use them.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #define MDMT_VMATH_AVX512 __attribute__((target("avx512f"), always_inline)) inline
 #define MDMT_VMATH_AVX2 __attribute__((target("avx2,fma"), always_inline)) inline
 
