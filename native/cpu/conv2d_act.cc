@@ -125,11 +125,17 @@ Algo choose(const OpCtx& c, const ConvAttrs& a, const Shape& w, const winograd::
 void conv2d_act_cpu(OpCtx& c) {
   c.expect_counts(3, 4, 1, 1);
   const Tensor& x = c.input(0, "x", DType::F32, 4);
-  const Tensor& w = c.input(1, "w", DType::F32, 4);
+  // winograd = m: input 1 is U = winograd_weights(w) [(m+2)², K, C] of a 3×3 w
+  const int64_t pre = c.attrs.i(c.op, "winograd", 0);
+  if (pre != 0 && pre != 2 && pre != 4) MDMT_FAIL(code::kInvalid, c.op, "attribute 'winograd' must be 0, 2 or 4, got " << pre);
+  const Tensor& w = c.input(1, pre ? "U" : "w", DType::F32, pre ? 3 : 4);
+  if (pre && w.dim(0) != (pre + 2) * (pre + 2))
+    MDMT_FAIL(code::kShape, c.op, "U " << w.shape_str() << " must have " << (pre + 2) * (pre + 2) << " rows of K×C (winograd " << pre << ")");
+  const Shape wshape = pre ? Shape{w.dim(1), w.dim(2), 3, 3} : w.shape;
   const Tensor& b = c.input(2, "b", DType::F32, 1);
   Tensor& y = *c.out[0];
   if (y.dtype != DType::F32 || y.ndim() != 4) MDMT_FAIL(code::kShape, c.op, "output 'y' must be a 4-D float32 tensor, got " << y.shape_str());
-  if (b.dim(0) != w.dim(0)) MDMT_FAIL(code::kShape, c.op, "b " << b.shape_str() << " must have " << w.dim(0) << " elements (w " << w.shape_str() << ")");
+  if (b.dim(0) != wshape[0]) MDMT_FAIL(code::kShape, c.op, "b " << b.shape_str() << " must have " << wshape[0] << " elements (w " << shape_str(wshape) << ")");
   const Tensor* r = c.in.size() == 4 ? &c.input(3, "r", DType::F32) : nullptr;
   if (r) c.expect_shape(*r, "r", y.shape);
   for (const Tensor* t : {&x, &w, &b, r, static_cast<const Tensor*>(&y)})
@@ -137,15 +143,18 @@ void conv2d_act_cpu(OpCtx& c) {
   const Act act = parse_act(c.op, c.attrs.s(c.op, "act", "none"));
   const GemmIsa isa = parse_gemm_isa(c.op, c.attrs.s(c.op, "isa", "auto"));
   const ConvAttrs a = conv_attrs(c);
-  check_geometry(c, a, x.shape, w.shape, y.shape);
-  const winograd::Shape ws{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), y.dim(2), y.dim(3), a.ph, a.pw};
+  check_geometry(c, a, x.shape, wshape, y.shape);
+  const winograd::Shape ws{x.dim(0), x.dim(1), x.dim(2), x.dim(3), wshape[0], y.dim(2), y.dim(3), a.ph, a.pw};
   const float *px = x.data<float>(), *pw = w.data<float>(), *pb = b.data<float>(), *pr = r ? r->data<float>() : nullptr;
   float* py = y.data<float>();
-  const Algo algo = choose(c, a, w.shape, ws);
+  if (pre && !winograd_fits(a, wshape))
+    MDMT_FAIL(code::kInvalid, c.op, "pre-transformed weights (winograd " << pre << ") need stride 1, dilation 1 and groups 1");
+  const Algo algo = pre ? (pre == 4 ? Algo::Winograd4 : Algo::Winograd2) : choose(c, a, wshape, ws);
   if (algo == Algo::Winograd4 || algo == Algo::Winograd2) {
     const int m = algo == Algo::Winograd4 ? 4 : 2;
     const int64_t tile_block = c.attrs.i(c.op, "tile_block", 0);
     if (tile_block < 0 || tile_block % 16) MDMT_FAIL(code::kInvalid, c.op, "attribute 'tile_block' must be a multiple of 16, got " << tile_block);
+    if (pre) return winograd::forward(m, ws, px, pw, pb, pr, act, py, isa, tile_block);
     tl_u.resize(static_cast<size_t>(winograd::weights_floats(m, ws.K, ws.C)));
     winograd::transform_weights(m, ws.K, ws.C, pw, tl_u.data());
     return winograd::forward(m, ws, px, tl_u.data(), pb, pr, act, py, isa, tile_block);
@@ -171,8 +180,21 @@ void conv2d_act_cpu(OpCtx& c) {
   });
 }
 
+// U [(m+2)², K, C] = the Winograd transform of w [K, C, 3, 3] (attribute m: 2 or 4)
+void winograd_weights_cpu(OpCtx& c) {
+  c.expect_counts(1, 1);
+  const Tensor& w = c.input(0, "w", DType::F32, 4);
+  const int64_t m = c.attrs.i(c.op, "m");
+  if (m != 2 && m != 4) MDMT_FAIL(code::kInvalid, c.op, "attribute 'm' must be 2 or 4, got " << m);
+  if (w.dim(2) != 3 || w.dim(3) != 3) MDMT_FAIL(code::kShape, c.op, "w " << w.shape_str() << " must be a 3x3 kernel");
+  if (!w.contiguous()) MDMT_FAIL(code::kInvalid, c.op, "'w' must be contiguous");
+  Tensor& u = c.output(0, "U", DType::F32, {(m + 2) * (m + 2), w.dim(0), w.dim(1)});
+  winograd::transform_weights(static_cast<int>(m), w.dim(0), w.dim(1), w.data<float>(), u.data<float>());
+}
+
 }  // namespace
 
 MDMT_REGISTER_OP("conv2d_act", CPU, conv2d_act_cpu);
+MDMT_REGISTER_OP("winograd_weights", CPU, winograd_weights_cpu);
 
 }  // namespace mdmt

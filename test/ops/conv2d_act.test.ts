@@ -14,7 +14,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConvAlgo, conv2dAct, EpilogueAct } from '../../ts/ops/conv2d_act';
+import { ConvAlgo, conv2dAct, EpilogueAct, winogradWeights } from '../../ts/ops/conv2d_act';
 import { tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { conv2dRef, convOutShape } from '../ref/conv2d';
@@ -176,6 +176,31 @@ test('conv2d_act: vjp = finite differences (x, w, b, r) for each activation', ()
         engine: ([x, w, b, r]) => conv2dAct(x, w, b, r, { padding: 1, act, algo }),
         ref: ([x, w, b, r]) => reference({ label: '', x: xs, w: wsh, pad: 1 }, x, w, b, r, act),
       });
+});
+
+test('winograd_weights + conv2d_act(winograd: m) = the 3x3 conv (weights transformed once, as an inference plan does)', () => {
+  if (!on) return;
+  const rng = new Rng(308);
+  for (const m of [2, 4] as const)
+    for (const c of [CASES[0], CASES[3], CASES.find((k) => k.x[3] === 45)!]) {
+      const ys = convOutShape(c.x, c.w, { stride: [1, 1], padding: [c.pad, c.pad], dilation: [1, 1], groups: 1 });
+      const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), b = f32(rng.array(c.w[0])), r = f32(rng.array(numel(ys)));
+      const y = tidy(() => {
+        const u = winogradWeights(t32(w, c.w), m);
+        assert.equal(u.shape, [(m + 2) ** 2, c.w[0], c.w[1]]);
+        return conv2dAct(t32(x, c.x), u, t32(b, [c.w[0]]), t32(r, ys), { padding: c.pad, act: 'silu', winograd: m }).toArray();
+      });
+      assertClose(y, reference(c, x, w, b, r, 'silu'), tol(m === 4 ? 'winograd4' : 'winograd2', c), `winograd ${m} ${c.label}`);
+    }
+  tidy(() => {
+    const x = t32(new Float64Array(2 * 4 * 6 * 6), [2, 4, 6, 6]), w = t32(new Float64Array(3 * 4 * 9), [3, 4, 3, 3]);
+    const u = winogradWeights(w, 4);
+    assert.throws(() => conv2dAct(x, u, null, null, { winograd: 2 }), /U \[36, 3, 4\] must have 16 rows/);
+    assert.throws(() => conv2dAct(x, u, null, null, { winograd: 4, stride: 2 }), /need stride 1, dilation 1 and groups 1/);
+    x.requiresGrad = true;
+    assert.throws(() => conv2dAct(x, u, null, null, { winograd: 4 }), /support no gradient/);
+    assert.throws(() => winogradWeights(t32(new Float64Array(3 * 4 * 25), [3, 4, 5, 5]), 4), /must be a 3x3 kernel/);
+  });
 });
 
 test('conv2d_act: bad algo, act and shapes are refused by name', () => {
