@@ -4,10 +4,10 @@
 // instead of conv, add and activation passes over it.
 //
 // Algorithms (attribute algo, 'auto' by default; the others are for tests):
-//   winograd4 / winograd2  3×3 stride 1 (winograd.h), epilogue in the output transform
+//   winograd4 / winograd2  3×3 stride 1 (conv2d_winograd.h), epilogue in the output transform
 //   depthwise              groups = C (depthwise_act.h): the plane read in place, the
 //                          epilogue in registers
-//   stem                   ≤ 4 input channels, stride 1/2 (conv_stem.h): the image read
+//   stem                   ≤ 4 input channels, stride 1/2 (conv2d_stem.h): the image read
 //                          directly instead of an im2col matrix 27..147 rows deep
 //   gemm                   1×1 stride 1 on maps ≥ 16×16: one GEMM per image with the
 //                          epilogue in the GEMM's tile loop; else the conv2d kernel, then
@@ -20,11 +20,11 @@
 
 #include "../core/registry.h"
 #include "gemm.h"
-#include "conv_stem.h"
+#include "conv2d_stem.h"
 #include "depthwise_act.h"
 #include "parallel.h"
 #include "vmath.h"
-#include "winograd.h"
+#include "conv2d_winograd.h"
 
 namespace mdmt {
 namespace {

@@ -1,4 +1,4 @@
-// AVX-512 Winograd input and output transforms over tile rows (see winograd_tf.h).
+// AVX-512 Winograd input and output transforms over tile rows (see conv2d_winograd_tf.h).
 //
 // Input: for 16 consecutive tiles of one tile row and input row i of their α×α patches,
 // the α columns j of each patch are the α "phases" P_j[l] = row[m·(tw0 + l) + j] of 16·m
@@ -14,7 +14,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "winograd_tf.h"
+#include "conv2d_winograd_tf.h"
 
 // GCC 12 flags the _mm512_undefined_*() inside some AVX-512 intrinsics as uninitialised
 #pragma GCC diagnostic ignored "-Wuninitialized"

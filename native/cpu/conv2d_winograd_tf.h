@@ -1,11 +1,11 @@
 // The Winograd transforms F(2,3) and F(4,3) on 16-lane GCC vectors, shared by the
-// portable per-lane-gather kernels (winograd.cc) and the AVX-512 tile-row kernels
-// (winograd_avx512.cc; __m512 is the same vector type). Internal to those two files.
+// portable per-lane-gather kernels (conv2d_winograd.cc) and the AVX-512 tile-row kernels
+// (conv2d_winograd_avx512.cc; __m512 is the same vector type). Internal to those two files.
 #pragma once
 #include <cstdint>
 #include <cstring>
 
-#include "winograd.h"
+#include "conv2d_winograd.h"
 
 namespace mdmt {
 namespace winograd {
@@ -62,7 +62,7 @@ template <> struct Tf<4> {
   }
 };
 
-// The AVX-512 kernels of winograd_avx512.cc: tiles taken a tile row at a time (16
+// The AVX-512 kernels of conv2d_winograd_avx512.cc: tiles taken a tile row at a time (16
 // consecutive tiles per register), the patches de-interleaved with shuffles instead of
 // gathered lane by lane. Same contracts as the portable input/output kernels: the chunk
 // holds tiles [t0, t0 + nt) (row stride tb of V and M), channels [lo, hi).

@@ -1,4 +1,4 @@
-// Direct stem convolution, see conv_stem.h. Per image: (1) the zero-padded image is
+// Direct stem convolution, see conv2d_stem.h. Per image: (1) the zero-padded image is
 // written in column phases, xph[c][row][f][j] = xpad[c][row][j·sw + f], so that the input
 // of 16 consecutive outputs for tap (c, r, s) is one contiguous run at phase s mod sw,
 // offset s div sw; (2) each output row p runs KB channels × 16·QB columns of accumulators
@@ -6,7 +6,7 @@
 // the raw sums, then applies bias + activation to each channel's row while it is in cache.
 // The register block is a GCC vector of 16 floats (one zmm, two ymm, four xmm), so the one
 // source is compiled per ISA with a block size that fits its register file.
-#include "conv_stem.h"
+#include "conv2d_stem.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,4 +1,4 @@
-// Winograd F(m×m, 3×3), see winograd.h. Layout of one call:
+// Winograd F(m×m, 3×3), see conv2d_winograd.h. Layout of one call:
 //   tiles t = (n, th, tw) in that order, th < ⌈P/m⌉, tw < ⌈Q/m⌉; processed in chunks of
 //   tb tiles so the workspace V[α²][C][tb] + M[α²][K][tb] stays bounded;
 //   per chunk: input transform (parallel over c) → α² GEMMs (parallel over ξ, each one
@@ -8,14 +8,14 @@
 // AVX2 (two) and the baseline (four) and chosen like the GEMM's micro-kernel. Gathering a
 // tile's α×α patch and scattering its m×m outputs are per-lane copies (tiles of one lane
 // group may belong to different rows and images, so no lane is wasted on small maps).
-#include "winograd.h"
+#include "conv2d_winograd.h"
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "parallel.h"
-#include "winograd_tf.h"
+#include "conv2d_winograd_tf.h"
 
 namespace mdmt {
 namespace winograd {
