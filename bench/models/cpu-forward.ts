@@ -1,15 +1,18 @@
 /**
  * CPU forward throughput of every zoo backbone (classifier removed, eval mode, no grad) at
  * 3×256×256, batch 1 and batch 8: images/s of mdmt — the eager `model.forward` and the
- * inference plan (`compileInference`: traced once, BatchNorm folded into the convs) —
- * against onnxruntime-node running mdmt's own ONNX export of the same model with the same
- * weights, all in this process, with the same number of threads. Outputs are compared
- * (max |Δ| relative to max |y|). Reports a table and geometric means of mdmt/ORT.
+ * inference plan (`compileInference`: traced once, BatchNorm folded into the convs, conv
+ * epilogues fused, Winograd weights transformed once) — against onnxruntime-node running
+ * mdmt's own ONNX export of the same model with the same weights, all in this process,
+ * with the same number of threads. The engines are timed in alternating rounds (eager,
+ * plan, ORT, eager, ...) and each reports its median, so a load change hits all three.
+ * Outputs are compared (max |Δ| relative to max |y|). Reports a table, geometric means of
+ * mdmt/ORT and the machine's load average before and after.
  *
  * Usage
- *   npx tsx bench/models/cpu-forward.ts [--quick] [--filter=resnet] [--batches=1,8] [--size=256] [--min-time=2] [--profile] [--append]
- *     --quick      one timed run per case            --profile  mdmt time per op type (top 5) per model
- *     --append     write the table into bench/RESULTS.md ("## CPU model forward (issue 4)")
+ *   npx tsx bench/models/cpu-forward.ts [--quick] [--filter=resnet] [--batches=1,8] [--size=256] [--min-time=2] [--rounds=3] [--profile] [--append]
+ *     --quick      one timed run per case            --profile  the plan's time per op type (top 5) per model
+ *     --append     write the table into bench/RESULTS.md ("## CPU model forward: kernels (issue 13)")
  *   MDMT_ADDON selects the addon; MDMT_NUM_THREADS the threads (both engines).
  */
 import { execSync } from 'child_process';
@@ -35,37 +38,58 @@ const SIZE = Number(opt('size', '256'));
 const BATCHES = opt('batches', '1,8').split(',').map(Number);
 const FILTER = opt('filter', '');
 const MIN_TIME = Number(opt('min-time', QUICK ? '0' : '2')) * 1000;
+const ROUNDS = Number(opt('rounds', QUICK ? '1' : '3'));
 const THREADS = native().setThreads();
 
-/** Median seconds per call of fn: one warm-up, then repeats until minTime (at least 3, or 1 when quick). */
-async function timeIt(fn: () => unknown): Promise<number> {
+/** Seconds per call of fn, one sample per call: one warm-up, then repeats until minTime (at least 3, or 1 when quick). */
+async function samples(fn: () => unknown, minTime: number): Promise<number[]> {
   await fn();
   const times: number[] = [];
   const t0 = performance.now();
-  while (times.length < (QUICK ? 1 : 3) || performance.now() - t0 < MIN_TIME) {
+  while (times.length < (QUICK ? 1 : 3) || performance.now() - t0 < minTime) {
     const s = performance.now();
     await fn();
     times.push((performance.now() - s) / 1000);
     if (times.length >= 50) break;
   }
-  return times.sort((a, b) => a - b)[times.length >> 1];
+  return times;
 }
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/** Median seconds per call of each engine, timed in ROUNDS alternating rounds. */
+async function alternate(fns: (() => unknown)[]): Promise<number[]> {
+  const all: number[][] = fns.map(() => []);
+  for (let r = 0; r < ROUNDS; r++)
+    for (let i = 0; i < fns.length; i++) all[i].push(...(await samples(fns[i], MIN_TIME / ROUNDS)));
+  return all.map(median);
+}
+
+const loadavg = () => os.loadavg().map((v) => v.toFixed(2)).join(', ');
 
 interface Row { model: string; batch: number; mdmt: number; plan: number; ort: number; err: number; top: string; convs: string }
 
-/** conv2d kind of a traced call: depthwise, grouped, 1x1 or k×k (dense). */
+/** conv kind of a traced call: depthwise, grouped, 1x1, stem (≤ 4 input channels), k×k Winograd or k×k. */
 function convKind(c: OpCall): string {
-  const [, Cg, R, S] = c.inputs[1].shape, C = c.inputs[0].shape[1], g = (c.attrs.groups as number) ?? 1;
+  const pre = c.attrs.winograd as number | undefined;
+  const [, Cg, R, S] = pre ? [c.inputs[1].shape[1], c.inputs[1].shape[2], 3, 3] : c.inputs[1].shape;
+  const C = c.inputs[0].shape[1], g = (c.attrs.groups as number) ?? 1;
   if (g > 1 && g === C && Cg === 1) return 'dw';
   if (g > 1) return 'grouped';
+  if (C <= 4) return 'stem';
+  if (pre) return `wino${pre}`;
   return R === 1 && S === 1 ? '1x1' : `${R}x${S}`.replace(/^(\d+)x\1$/, 'kxk');
 }
-const convFlops = (c: OpCall) => 2 * c.outputs[0].size * c.inputs[1].size / c.inputs[1].shape[0];
+/** 2·N·K·P·Q·(C/g)·R·S of a conv2d / conv2d_act call (pre-transformed Winograd weights: the 3×3 it stands for). */
+function convFlops(c: OpCall): number {
+  const w = c.inputs[1].shape, per = c.attrs.winograd ? w[2] * 9 : w[1] * w[2] * w[3];
+  return 2 * c.outputs[0].size * per;
+}
 
 async function main(): Promise<void> {
   const names = listModels().filter((n) => n.includes(FILTER));
   const rows: Row[] = [];
-  console.log(`threads ${THREADS}, input 3×${SIZE}×${SIZE}, batches ${BATCHES.join(',')}`);
+  const loadBefore = loadavg();
+  console.log(`threads ${THREADS}, input 3×${SIZE}×${SIZE}, batches ${BATCHES.join(',')}, load average ${loadBefore}`);
   for (const name of names) {
     manualSeed(0);
     const m = getModel(name, { withClassifier: false }).eval();
@@ -85,26 +109,24 @@ async function main(): Promise<void> {
       const runPlan = () => tidy(() => (plan.run(xt) as Tensor).toArray());
       const viaPlan = runPlan() as Float32Array;
       for (let i = 0; i < ref.length; i++) err = Math.max(err, Math.abs(ref[i] - viaPlan[i]));
-      const tm = await timeIt(runOurs);
-      const tp = await timeIt(runPlan);
-      const to = await timeIt(() => sess.run(feeds));
+      const [tm, tp, to] = await alternate([runOurs, runPlan, () => sess.run(feeds)]);
       let top = '', convs = '';
       if (PROFILE) {
-        // time between consecutive op notifications ≈ the op's time (+ its JS overhead)
+        // the plan's ops: time between consecutive op notifications ≈ the op's time (+ its JS overhead)
         const per = new Map<string, number>();
         const conv = new Map<string, [number, number]>(); // kind → [ms, flops]
         let last = performance.now();
         const stop = observeOps((c) => {
           const now = performance.now(), dt = now - last;
           per.set(c.op, (per.get(c.op) ?? 0) + dt);
-          if (c.op === 'conv2d') {
+          if (c.op === 'conv2d' || c.op === 'conv2d_act') {
             const k = convKind(c), e = conv.get(k) ?? [0, 0];
             conv.set(k, [e[0] + dt, e[1] + convFlops(c)]);
           }
           last = now;
         });
         last = performance.now();
-        runOurs();
+        runPlan();
         stop();
         const tot = [...per.values()].reduce((a, b) => a + b, 0);
         top = [...per].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${Math.round((100 * v) / tot)}%`).join(', ');
@@ -124,15 +146,17 @@ async function main(): Promise<void> {
   const line = (label: string, f: (r: Row) => number) =>
     `${label}/ORT ${geo(rows, f).toFixed(3)} (all), ${BATCHES.map((b) => `${geo(rows.filter((r) => r.batch === b), f).toFixed(3)} (batch ${b})`).join(', ')}`;
   const summary = `geometric means: ${line('eager', (r) => r.mdmt)}; ${line('plan', (r) => r.plan)}`;
-  console.log(summary);
-  if (APPEND) append(rows, summary);
+  const worst = rows.reduce((w, r) => (r.plan / r.ort < w.plan / w.ort ? r : w), rows[0]);
+  const load = `load average (1, 5, 15 min) before ${loadBefore}, after ${loadavg()}`;
+  console.log(`${summary}\nlowest plan/ORT: ${worst.model} b${worst.batch} ${(worst.plan / worst.ort).toFixed(2)}; ${load}`);
+  if (APPEND) append(rows, `${summary}; lowest plan/ORT ${worst.model} b${worst.batch} ${(worst.plan / worst.ort).toFixed(2)}`, load);
 }
 
-function append(rows: Row[], summary: string): void {
+function append(rows: Row[], summary: string, load: string): void {
   const root = packageRoot();
   const sh = (c: string) => { try { return execSync(c, { cwd: root }).toString().trim(); } catch { return '?'; } };
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  const head = '## CPU model forward (issue 4)';
+  const head = '## CPU model forward: kernels (issue 13)';
   const lines = [
     head, '',
     `Device: ${cpu}, ${os.cpus().length} logical cores, ${THREADS} threads for both engines; onnxruntime-node ${(JSON.parse(fs.readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version} (graph optimisation 'all'). Date ${new Date().toISOString().slice(0, 16)}Z, commit ${sh('git rev-parse --short HEAD')}.`,
