@@ -14,7 +14,7 @@
 //                          one epilogue pass per output row
 // 'auto' takes Winograd F(4,3) for 3×3 stride-1 dense convs with enough tiles and
 // channels to amortise the transforms, depthwise for groups = C, stem for ≤ 4 input
-// channels and ≥ 8 outputs, else gemm.
+// channels and ≥ 8 outputs and for k×k stride-2 convs with rows of ≥ 32 outputs, else gemm.
 #include <algorithm>
 #include <vector>
 
@@ -99,7 +99,9 @@ bool pointwise_fused(const ConvAttrs& a, const Shape& w, const winograd::Shape& 
 enum class Algo { Gemm, Winograd2, Winograd4, Stem, Depthwise };
 Algo choose(const OpCtx& c, const ConvAttrs& a, const Shape& w, const winograd::Shape& ws) {
   const std::string algo = c.attrs.s(c.op, "algo", "auto");
-  const bool stem = conv_stem::fits(ws.C, a.sh, a.sw, a.dh, a.dw, a.groups);
+  const bool direct = conv_stem::fits(ws.C, a.sh, a.sw, a.dh, a.dw, a.groups);
+  const bool stem = direct && ws.C <= 4;
+  const bool wide_s2 = direct && a.sh == 2 && a.sw == 2 && w[2] * w[3] >= 9 && ws.Q >= 32;
   const bool dw = a.groups == ws.C && a.groups > 1;
   if (algo == "auto" && dw) return Algo::Depthwise;
   if (algo == "depthwise") {
@@ -108,7 +110,7 @@ Algo choose(const OpCtx& c, const ConvAttrs& a, const Shape& w, const winograd::
   }
   if (algo == "auto") {
     if (winograd_fits(a, w) && winograd_pays(ws)) return Algo::Winograd4;
-    return stem && ws.K >= 8 ? Algo::Stem : Algo::Gemm;
+    return (stem && ws.K >= 8) || wide_s2 ? Algo::Stem : Algo::Gemm;
   }
   if (algo == "gemm") return Algo::Gemm;
   if (algo == "winograd4" || algo == "winograd2") {
@@ -116,7 +118,7 @@ Algo choose(const OpCtx& c, const ConvAttrs& a, const Shape& w, const winograd::
     return algo == "winograd4" ? Algo::Winograd4 : Algo::Winograd2;
   }
   if (algo == "stem") {
-    if (!stem) MDMT_FAIL(code::kInvalid, c.op, "algo 'stem' needs at most 4 input channels, stride 1 or 2, dilation 1 and groups 1");
+    if (!direct) MDMT_FAIL(code::kInvalid, c.op, "algo 'stem' needs stride 1 or 2, dilation 1 and groups 1");
     return Algo::Stem;
   }
   MDMT_FAIL(code::kInvalid, c.op, "attribute 'algo' must be auto, gemm, winograd2, winograd4, stem or depthwise, got '" << algo << "'");

@@ -93,8 +93,8 @@ thread_local std::vector<float> tl_x, tl_w;
 
 }  // namespace
 
-bool fits(int64_t C, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t groups) {
-  return C >= 1 && C <= 4 && sh >= 1 && sh <= 2 && sw >= 1 && sw <= 2 && dh == 1 && dw == 1 && groups == 1;
+bool fits(int64_t C, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t groups) {  // any C: the caller picks
+  return C >= 1 && sh >= 1 && sh <= 2 && sw >= 1 && sw <= 2 && dh == 1 && dw == 1 && groups == 1;
 }
 
 void forward(const Shape& s, const float* x, const float* w, const float* b, Act act, float* y, GemmIsa isa) {

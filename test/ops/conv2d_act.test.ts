@@ -97,7 +97,7 @@ test('conv2d_act: 1x1 convs (GEMM with the epilogue in its tile loop, and small 
       }
 });
 
-test('conv2d_act (stem): ≤ 4 input channels, kernels 1..7, stride 1/2 per axis, padding 0..3, every activation', () => {
+test('conv2d_act (stem / direct): ≤ 4 and 37 input channels, kernels 1..7, stride 1/2 per axis, padding 0..3, every activation', () => {
   if (!on) return;
   const rng = new Rng(306);
   interface Stem { x: number[]; w: number[]; stride: [number, number]; pad: [number, number] }
@@ -107,6 +107,7 @@ test('conv2d_act (stem): ≤ 4 input channels, kernels 1..7, stride 1/2 per axis
     { x: [1, 1, 20, 70], w: [8, 1, 5, 3], stride: [1, 2], pad: [2, 0] },    // one channel, mixed strides, Q > 32
     { x: [2, 4, 9, 9], w: [12, 4, 3, 3], stride: [1, 1], pad: [0, 0] },     // stride 1, no padding
     { x: [1, 2, 6, 5], w: [7, 2, 1, 1], stride: [2, 1], pad: [3, 1] },      // 1x1 with padding wider than the kernel
+    { x: [1, 37, 20, 66], w: [14, 37, 3, 3], stride: [2, 2], pad: [1, 1] }, // many channels, 3x3/2 with rows of 33 (auto's wide_s2 case)
   ];
   for (const c of cases)
     for (const act of ACTS) {
@@ -212,7 +213,7 @@ test('conv2d_act: bad algo, act and shapes are refused by name', () => {
     assert.throws(() => conv2dAct(x, w3, null, null, { act: 'tanh' as EpilogueAct }), /'act' must be one of/);
     assert.throws(() => conv2dAct(x, w3, null, t32(new Float64Array(5), [1, 1, 1, 5]), {}), /r \[1, 1, 1, 5\] must have the output's shape/);
     assert.throws(() => conv2dAct(x, w3, null, null, { algo: 'winograd2', stride: 2 }), /needs a 3x3 kernel, stride 1/);
-    assert.throws(() => conv2dAct(t32(new Float64Array(2 * 5 * 36), [2, 5, 6, 6]), t32(new Float64Array(15 * 9), [3, 5, 3, 3]), null, null, { algo: 'stem' }), /algo 'stem' needs at most 4 input channels/);
+    assert.throws(() => conv2dAct(t32(new Float64Array(2 * 4 * 36), [2, 4, 6, 6]), t32(new Float64Array(12 * 9), [3, 4, 3, 3]), null, null, { algo: 'stem', dilation: 2, padding: 2 }), /algo 'stem' needs stride 1 or 2, dilation 1/);
   });
 });
 
