@@ -1,0 +1,123 @@
+/**
+ * The issue-13 CPU kernels on their own, against their bound: memory-bound kernels in GB/s
+ * (bytes read + written) beside the machine's copy bandwidth measured here, compute-bound
+ * ones in GFLOP/s beside the im2col + GEMM path they replace. Each case runs on a rotation
+ * of distinct inputs (larger than the L2), so it reads from memory as inside a network.
+ *
+ *   depthwise 3×3 / 5×5, stride 1 / 2 (conv2d_act, fused ReLU6)   GB/s, % of copy bandwidth
+ *   silu, sigmoid (vectorised exp)                                Gelem/s, GB/s
+ *   maxpool2d values-only, global_avgpool                         GB/s
+ *   3×3 stride 1: gemm (im2col) vs Winograd F(2,3) / F(4,3)       GFLOP/s (direct-equivalent)
+ *   stems 7×7/2 and 3×3/2 (3 channels): gemm vs direct            GFLOP/s
+ *
+ * Usage: npx tsx bench/ops/cpu-kernels.bench.ts [--threads=N] [--reps=7]
+ * Prints a Markdown table (time: median of reps, wall clock, threads as given).
+ */
+import * as os from 'os';
+import { native } from '../../ts/native/binding';
+import { ConvAlgo, conv2dAct } from '../../ts/ops/conv2d_act';
+import { copy } from '../../ts/ops/copy';
+import { globalAvgpool } from '../../ts/ops/global_avgpool';
+import { maxpool2d } from '../../ts/ops/maxpool2d';
+import { sigmoid } from '../../ts/ops/sigmoid';
+import { silu } from '../../ts/ops/silu';
+import { tensor, Tensor, tidy } from '../../ts/tensor';
+
+const args = process.argv.slice(2);
+const opt = (k: string, d: string) => args.find((a) => a.startsWith(`--${k}=`))?.split('=')[1] ?? d;
+const THREADS = Number(opt('threads', '0')) > 0 ? native().setThreads(Number(opt('threads', '0'))) : native().setThreads();
+const REPS = Number(opt('reps', '7'));
+
+/** Distinct random inputs of a shape, enough of them to cover 64 MiB (out of cache). */
+function inputs(shape: number[]): Tensor[] {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const count = Math.max(2, Math.min(8, Math.ceil((64 << 20) / (4 * n))));
+  return Array.from({ length: count }, (_, k) => tensor(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + k)), shape));
+}
+
+/** Median milliseconds of f over the rotation of inputs. */
+function time(xs: Tensor[], f: (x: Tensor) => unknown): number {
+  tidy(() => f(xs[0]));
+  const t: number[] = [];
+  for (let r = 0; r < REPS; r++) {
+    const x = xs[(r + 1) % xs.length];
+    const s = performance.now();
+    tidy(() => f(x));
+    t.push(performance.now() - s);
+  }
+  return t.sort((a, b) => a - b)[t.length >> 1];
+}
+
+const rows: string[] = [];
+const row = (what: string, ms: number, rate: string, note = '') => {
+  rows.push(`| ${what} | ${ms.toFixed(3)} | ${rate} | ${note} |`);
+  console.log(`${what.padEnd(48)} ${ms.toFixed(3).padStart(9)} ms  ${rate}  ${note}`);
+};
+const gbs = (bytes: number, ms: number) => bytes / ms / 1e6;
+
+function main(): void {
+  console.log(`threads ${THREADS}, load average ${os.loadavg().map((v) => v.toFixed(2)).join(', ')}`);
+  // the copy bandwidth (read + write) these memory-bound kernels are judged against
+  const big = inputs([8, 64, 128, 128]);
+  const copyMs = time(big, (x) => copy(x));
+  const bw = gbs(2 * 4 * big[0].size, copyMs);
+  row('copy 8×64×128² (bandwidth reference)', copyMs, `${bw.toFixed(1)} GB/s`);
+  big.forEach((t) => t.dispose());
+
+  for (const [N, C, H, k, s] of [[8, 32, 128, 3, 1], [8, 96, 128, 3, 2], [8, 144, 64, 3, 1], [8, 240, 32, 5, 1], [8, 672, 32, 5, 2], [1, 32, 128, 3, 1]]) {
+    const xs = inputs([N, C, H, H]);
+    const w = tensor(Float32Array.from({ length: C * k * k }, (_, i) => Math.cos(i) * 0.2), [C, 1, k, k]);
+    const b = tensor(new Float32Array(C), [C]);
+    const P = Math.floor((H + 2 * ((k - 1) / 2) - k) / s) + 1;
+    const ms = time(xs, (x) => conv2dAct(x, w, b, null, { stride: s, padding: (k - 1) / 2, groups: C, act: 'relu6' }));
+    const g = gbs(4 * (N * C * H * H + N * C * P * P), ms);
+    row(`depthwise ${k}×${k}/${s} N${N} C${C} @${H}² + relu6`, ms, `${g.toFixed(1)} GB/s`, `${((100 * g) / bw).toFixed(0)} % of copy`);
+    xs.forEach((t) => t.dispose());
+    w.dispose();
+    b.dispose();
+  }
+
+  const act = inputs([8, 96, 64, 64]);
+  for (const [name, f] of [['silu', silu], ['sigmoid', sigmoid]] as const) {
+    const ms = time(act, (x) => f(x));
+    row(`${name} 8×96×64²`, ms, `${(act[0].size / ms / 1e6).toFixed(2)} Gelem/s`, `${gbs(8 * act[0].size, ms).toFixed(1)} GB/s`);
+  }
+  act.forEach((t) => t.dispose());
+
+  for (const [N, C, H, k, s, p] of [[8, 64, 128, 3, 2, 1], [8, 480, 32, 3, 1, 1]]) {
+    const xs = inputs([N, C, H, H]);
+    const P = Math.floor((H + 2 * p - k) / s) + 1;
+    const ms = time(xs, (x) => maxpool2d(x, { kernel: k, stride: s, padding: p }));
+    const g = gbs(4 * (N * C * H * H + N * C * P * P), ms);
+    row(`maxpool2d ${k}×${k}/${s} N${N} C${C} @${H}² (eval)`, ms, `${g.toFixed(1)} GB/s`, `${((100 * g) / bw).toFixed(0)} % of copy`);
+    xs.forEach((t) => t.dispose());
+  }
+  const gap = inputs([8, 1280, 8, 8]);
+  const gms = time(gap, (x) => globalAvgpool(x));
+  row('global_avgpool 8×1280×8²', gms, `${gbs(4 * gap[0].size, gms).toFixed(1)} GB/s`, `${((100 * gbs(4 * gap[0].size, gms)) / bw).toFixed(0)} % of copy`);
+  gap.forEach((t) => t.dispose());
+
+  const convCase = (label: string, [N, C, H, K, R, s]: number[], algos: ConvAlgo[]) => {
+    const xs = inputs([N, C, H, H]);
+    const w = tensor(Float32Array.from({ length: K * C * R * R }, (_, i) => Math.cos(i) * 0.05), [K, C, R, R]);
+    const b = tensor(new Float32Array(K), [K]);
+    const pad = (R - 1) / 2, P = Math.floor((H + 2 * pad - R) / s) + 1;
+    const flops = 2 * N * K * C * R * R * P * P;
+    for (const algo of algos) {
+      const ms = time(xs, (x) => conv2dAct(x, w, b, null, { stride: s, padding: pad, act: 'relu', algo }));
+      row(`${label} ${algo}`, ms, `${(flops / ms / 1e6).toFixed(1)} GFLOP/s`);
+    }
+    xs.forEach((t) => t.dispose());
+    w.dispose();
+    b.dispose();
+  };
+  for (const sh of [[8, 64, 56, 64, 3, 1], [8, 128, 28, 128, 3, 1], [8, 256, 14, 256, 3, 1], [1, 64, 56, 64, 3, 1]])
+    convCase(`3×3 N${sh[0]} ${sh[1]}→${sh[3]} @${sh[2]}²`, sh, ['gemm', 'winograd2', 'winograd4']);
+  for (const sh of [[1, 3, 256, 64, 7, 2], [8, 3, 256, 64, 7, 2], [8, 3, 256, 32, 3, 2]])
+    convCase(`stem ${sh[4]}×${sh[4]}/2 N${sh[0]} 3→${sh[3]} @${sh[2]}²`, sh, ['gemm', 'stem']);
+
+  console.log(`\n| kernel | ms | rate | vs bound |\n|---|---:|---:|---|\n${rows.join('\n')}`);
+  console.log(`load average after: ${os.loadavg().map((v) => v.toFixed(2)).join(', ')}`);
+}
+
+main();
