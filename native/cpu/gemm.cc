@@ -6,6 +6,7 @@
 #endif
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -29,6 +30,7 @@ struct TileEpi {
   const float* res;
   int64_t ldr;
   Act act;
+  bool stream;  // non-temporal stores where aligned (see GemmEpilogue::stream)
 };
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta, const TileEpi* e);
 
@@ -91,7 +93,8 @@ __attribute__((target("avx512f"), always_inline)) inline void store_tile(const _
         if (e->res) r = _mm512_add_ps(r, _mm512_loadu_ps(e->res + i * e->ldr + 16 * v));
         r = vmath::act512(r, e->act);
       }
-      _mm512_storeu_ps(ci + 16 * v, r);
+      if (e && e->stream && beta == 0.f && (reinterpret_cast<uintptr_t>(ci + 16 * v) & 63) == 0) _mm512_stream_ps(ci + 16 * v, r);
+      else _mm512_storeu_ps(ci + 16 * v, r);
     }
   }
 }
@@ -369,7 +372,7 @@ void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, in
                   const bool last = ep && kk + pc + kc == K;  // the tile is final: its epilogue now
                   const int64_t row = ib + i;
                   const TileEpi te{ep && ep->bias ? ep->bias + row : nullptr, ep && ep->res ? ep->res + row * ep->ldr + j : nullptr,
-                                   ep ? ep->ldr : 0, ep ? ep->act : Act::None};
+                                   ep ? ep->ldr : 0, ep ? ep->act : Act::None, ep && ep->stream};
                   if (mr == MR && (nr == NR || (fn != ki.fn && nr == nv * ki.vw))) {
                     fn(kc, a, b, c, ldc, alpha, beta_k, last && ki.epi ? &te : nullptr);
                     if (last && !ki.epi) vmath::block_epilogue(c, ldc, mr, nr, te.bias, te.res, te.ldr, te.act);
@@ -449,6 +452,9 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
     isa = padded(14, 32, 32) < 0.95 * padded(8, 48, 16) ? GemmIsa::Avx512x14 : GemmIsa::Avx512x8;
   }
   sgemm_blocked(kernel_for(isa), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
+#ifdef MDMT_X86
+  if (ep && ep->stream) _mm_sfence();  // non-temporal stores are weakly ordered: visible before we return
+#endif
 }
 
 }  // namespace mdmt

@@ -41,6 +41,9 @@ struct GemmEpilogue {
   const float* res = nullptr;
   int64_t ldr = 0;
   Act act = Act::None;
+  // write C with non-temporal stores (AVX-512 kernels, single-K-slice tiles, 64-byte aligned
+  // rows): for outputs far larger than the cache, whose write would first read each line
+  bool stream = false;
 };
 
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,

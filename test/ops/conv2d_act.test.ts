@@ -97,6 +97,15 @@ test('conv2d_act: 1x1 convs (GEMM with the epilogue in its tile loop, and small 
       }
 });
 
+test('conv2d_act: a 1x1 conv whose output (25 MB) is written with non-temporal stores', () => {
+  if (!on) return;
+  const rng = new Rng(309);
+  const c: Case = { label: 'streamed', x: [1, 4, 128, 1024], w: [49, 4, 1, 1], pad: 0 };
+  const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), b = f32(rng.array(49));
+  const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [49]), null, { act: 'relu6' }).toArray());
+  assertClose(y, reference(c, x, w, b, null, 'relu6'), tol('gemm', c), c.label);
+});
+
 test('conv2d_act (stem / direct): ≤ 4 and 37 input channels, kernels 1..7, stride 1/2 per axis, padding 0..3, every activation', () => {
   if (!on) return;
   const rng = new Rng(306);
