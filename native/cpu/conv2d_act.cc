@@ -169,8 +169,9 @@ void conv2d_act_cpu(OpCtx& c) {
     winograd::transform_weights(m, ws.K, ws.C, pw, tl_u.data());
     return winograd::forward(m, ws, px, tl_u.data(), pb, pr, act, py, isa, tile_block);
   }
-  if (algo == Algo::Depthwise)
-    return depthwise_act::forward({ws.N, ws.C, ws.H, ws.W, ws.K, w.dim(2), w.dim(3), ws.P, ws.Q, a.sh, a.sw, a.ph, a.pw, a.dh, a.dw}, px, pw, pb, pr, act, py, isa);
+  if (algo == Algo::Depthwise)  // outputs over 24 MB around the cache, as the 1×1 path
+    return depthwise_act::forward({ws.N, ws.C, ws.H, ws.W, ws.K, w.dim(2), w.dim(3), ws.P, ws.Q, a.sh, a.sw, a.ph, a.pw, a.dh, a.dw, y.nbytes() > (size_t(24) << 20)},
+                                  px, pw, pb, pr, act, py, isa);
   if (algo == Algo::Stem && !pr)
     return conv_stem::forward({ws.N, ws.C, ws.H, ws.W, ws.K, w.dim(2), w.dim(3), ws.P, ws.Q, a.sh, a.sw, a.ph, a.pw}, px, pw, pb, act, py, isa);
   if (algo == Algo::Stem) {  // a residual after a stem: the kernel, then the epilogue pass

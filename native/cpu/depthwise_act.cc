@@ -9,6 +9,7 @@
 #endif
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "parallel.h"
@@ -101,7 +102,10 @@ MDMT_T512 void plane_avx512(const Shape& s, const float* xp, const float* wk, fl
         }
         if (j < s.S) a0 = _mm512_fmadd_ps(_mm512_set1_ps(wr[j]), load_tap(row, tp[j], s.sw), a0);
       }
-      _mm512_mask_storeu_ps(yp + p * s.Q + ch * 16, want, vmath::act512(_mm512_add_ps(a0, a1), act));
+      float* out = yp + p * s.Q + ch * 16;
+      const __m512 v = vmath::act512(_mm512_add_ps(a0, a1), act);
+      if (s.stream && want == 0xFFFF && (reinterpret_cast<uintptr_t>(out) & 63) == 0) _mm512_stream_ps(out, v);
+      else _mm512_mask_storeu_ps(out, want, v);
     }
   }
 }
@@ -127,6 +131,9 @@ void forward(const Shape& s, const float* x, const float* w, const float* b, con
       const int64_t n = t / s.K, k = t % s.K;
       plane(s, x + (n * s.C + k / mult) * HW, w + k * RS, b ? b[k] : 0.f, res ? res + t * PQ : nullptr, act, y + t * PQ);
     }
+#if defined(__x86_64__) || defined(__i386__)
+    if (s.stream) _mm_sfence();  // non-temporal stores are weakly ordered
+#endif
   });
 }
 

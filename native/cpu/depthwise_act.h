@@ -19,6 +19,7 @@ namespace depthwise_act {
 
 struct Shape {
   int64_t N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, dh, dw;  // K = C · multiplier
+  bool stream = false;  // AVX-512: full aligned vectors of y written with non-temporal stores
 };
 
 void forward(const Shape& s, const float* x, const float* w, const float* b, const float* res, Act act, float* y, GemmIsa isa);

@@ -97,13 +97,17 @@ test('conv2d_act: 1x1 convs (GEMM with the epilogue in its tile loop, and small 
       }
 });
 
-test('conv2d_act: a 1x1 conv whose output (25 MB) is written with non-temporal stores', () => {
+test('conv2d_act: 1x1 and depthwise convs whose outputs (> 24 MB) are written with non-temporal stores', () => {
   if (!on) return;
   const rng = new Rng(309);
-  const c: Case = { label: 'streamed', x: [1, 4, 128, 1024], w: [49, 4, 1, 1], pad: 0 };
+  const c: Case = { label: 'streamed 1x1', x: [1, 4, 128, 1024], w: [49, 4, 1, 1], pad: 0 };
   const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), b = f32(rng.array(49));
   const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [49]), null, { act: 'relu6' }).toArray());
   assertClose(y, reference(c, x, w, b, null, 'relu6'), tol('gemm', c), c.label);
+  const cfg = { stride: [1, 1] as [number, number], padding: [1, 1] as [number, number], dilation: [1, 1] as [number, number], groups: 2 };
+  const dx = f32(rng.array(2 * 2048 * 1600)), dw = f32(rng.array(18)), db = f32(rng.array(2));
+  const dy = tidy(() => conv2dAct(t32(dx, [1, 2, 2048, 1600]), t32(dw, [2, 1, 3, 3]), t32(db, [2]), null, { ...cfg, act: 'relu' }).toArray());
+  assertClose(dy, conv2dRef(dx, [1, 2, 2048, 1600], dw, [2, 1, 3, 3], db, cfg).map((v) => Math.max(v, 0)), { atol: 1e-5, rtol: 1e-5 }, 'streamed depthwise');
 });
 
 test('conv2d_act (stem / direct): ≤ 4 and 37 input channels, kernels 1..7, stride 1/2 per axis, padding 0..3, every activation', () => {
