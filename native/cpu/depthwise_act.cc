@@ -25,7 +25,7 @@ inline int64_t q_end(int64_t off, int64_t sw, int64_t W, int64_t Q) { return W -
 // One plane, portable: per output row, bias (+ residual), an axpy per tap over the columns
 // it reaches, then the activation while the row is in L1.
 #define MDMT_DW_PLANE(NAME, TARGET)                                                                                        \
-  TARGET void plane_##NAME(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp) { \
+  TARGET void plane_##NAME(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp, const void*) { \
     for (int64_t p = 0; p < s.P; ++p) {                                                                                    \
       float* yr = yp + p * s.Q;                                                                                            \
       if (rp) for (int64_t q = 0; q < s.Q; ++q) yr[q] = b + rp[p * s.Q + q];                                               \
@@ -69,20 +69,26 @@ MDMT_T512 inline __m512 load_tap(const float* row, const Tap& t, int64_t sw) {
   return _mm512_permutex2var_ps(a, _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0), b);
 }
 
+// The taps of every column chunk: the same for every plane of a call, so made once by
+// forward() (for 8×8 planes making them per plane cost as much as the plane).
 thread_local std::vector<Tap> tl_taps;
-
-// One plane, AVX-512: taps of every column chunk made once, then rows × chunks with two
-// accumulators (even and odd taps) so the FMA chain is half as long.
-MDMT_T512 void plane_avx512(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp) {
-  if (s.sw > 2) return plane_avx512_rows(s, xp, wk, b, rp, act, yp);
+void make_taps(const Shape& s) {
   const int64_t nch = (s.Q + 15) / 16;
   tl_taps.resize(static_cast<size_t>(nch * s.S));
-  Tap* taps = tl_taps.data();
   for (int64_t ch = 0; ch < nch; ++ch)
     for (int64_t j = 0; j < s.S; ++j) {
       const int64_t c0 = ch * 16 * s.sw + j * s.dw - s.pw;
-      taps[ch * s.S + j] = {c0, static_cast<__mmask16>(lanes(s.Q - ch * 16) & in_row(c0, s.sw, s.W)), in_row(c0, 1, s.W), in_row(c0 + 16, 1, s.W)};
+      tl_taps[ch * s.S + j] = {c0, static_cast<__mmask16>(lanes(s.Q - ch * 16) & in_row(c0, s.sw, s.W)), in_row(c0, 1, s.W), in_row(c0 + 16, 1, s.W)};
     }
+}
+
+// One plane, AVX-512: rows × chunks with two accumulators (even and odd taps) so the FMA
+// chain is half as long.
+MDMT_T512 void plane_avx512(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp,
+                            const void* aux) {
+  if (s.sw > 2) return plane_avx512_rows(s, xp, wk, b, rp, act, yp, aux);
+  const int64_t nch = (s.Q + 15) / 16;
+  const Tap* taps = static_cast<const Tap*>(aux);
   const __m512 vb = _mm512_set1_ps(b);
   for (int64_t p = 0; p < s.P; ++p) {
     const int64_t i0 = std::max<int64_t>(0, (s.ph - p * s.sh + s.dh - 1) / s.dh);  // first tap row inside the image
@@ -111,7 +117,8 @@ MDMT_T512 void plane_avx512(const Shape& s, const float* xp, const float* wk, fl
 }
 #endif
 
-using Plane = void (*)(const Shape&, const float*, const float*, float, const float*, Act, float*);
+// aux: what the kernel needs made once per call (the AVX-512 kernel's taps)
+using Plane = void (*)(const Shape&, const float*, const float*, float, const float*, Act, float*, const void*);
 Plane plane_kernel(GemmIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   if (gemm_isa_level(isa) == 2) return plane_avx512;
@@ -124,12 +131,19 @@ Plane plane_kernel(GemmIsa isa) {
 
 void forward(const Shape& s, const float* x, const float* w, const float* b, const float* res, Act act, float* y, GemmIsa isa) {
   const Plane plane = plane_kernel(isa);
+  const void* aux = nullptr;
+#if defined(__x86_64__) || defined(__i386__)
+  if (plane == plane_avx512 && s.sw <= 2) {
+    make_taps(s);
+    aux = tl_taps.data();
+  }
+#endif
   const int64_t mult = s.K / s.C, HW = s.H * s.W, PQ = s.P * s.Q, RS = s.R * s.S;
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, PQ * RS));
   parallel_for(0, s.N * s.K, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t n = t / s.K, k = t % s.K;
-      plane(s, x + (n * s.C + k / mult) * HW, w + k * RS, b ? b[k] : 0.f, res ? res + t * PQ : nullptr, act, y + t * PQ);
+      plane(s, x + (n * s.C + k / mult) * HW, w + k * RS, b ? b[k] : 0.f, res ? res + t * PQ : nullptr, act, y + t * PQ, aux);
     }
 #if defined(__x86_64__) || defined(__i386__)
     if (s.stream) _mm_sfence();  // non-temporal stores are weakly ordered
