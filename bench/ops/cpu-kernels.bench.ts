@@ -69,7 +69,7 @@ function main(): void {
     const w = tensor(Float32Array.from({ length: C * k * k }, (_, i) => Math.cos(i) * 0.2), [C, 1, k, k]);
     const b = tensor(new Float32Array(C), [C]);
     const P = Math.floor((H + 2 * ((k - 1) / 2) - k) / s) + 1;
-    const ms = time(xs, (x) => conv2dAct(x, w, b, null, { stride: s, padding: (k - 1) / 2, groups: C, act: 'relu6' }));
+    const ms = time(xs, (x) => conv2dAct(x, w, b, { stride: s, padding: (k - 1) / 2, groups: C, act: 'relu6' }));
     const g = gbs(4 * (N * C * H * H + N * C * P * P), ms);
     row(`depthwise ${k}×${k}/${s} N${N} C${C} @${H}² + relu6`, ms, `${g.toFixed(1)} GB/s`, `${((100 * g) / bw).toFixed(0)} % of copy`);
     xs.forEach((t) => t.dispose());
@@ -104,7 +104,7 @@ function main(): void {
     const pad = (R - 1) / 2, P = Math.floor((H + 2 * pad - R) / s) + 1;
     const flops = 2 * N * K * C * R * R * P * P;
     for (const algo of algos) {
-      const ms = time(xs, (x) => conv2dAct(x, w, b, null, { stride: s, padding: pad, act: 'relu', algo }));
+      const ms = time(xs, (x) => conv2dAct(x, w, b, { stride: s, padding: pad, act: 'relu', algo }));
       row(`${label} ${algo}`, ms, `${(flops / ms / 1e6).toFixed(1)} GFLOP/s`);
     }
     xs.forEach((t) => t.dispose());

@@ -133,7 +133,7 @@ Algo choose(const OpCtx& c, const ConvAttrs& a, const Shape& w, const winograd::
 }
 
 void conv2d_act_cpu(OpCtx& c) {
-  c.expect_counts(3, 4, 1, 1);
+  c.expect_counts(2, 4, 1, 1);  // x, w[, b[, r]]
   const Tensor& x = c.input(0, "x", DType::F32, 4);
   // winograd = m: input 1 is U = winograd_weights(w) [(m+2)², K, C] of a 3×3 w
   const int64_t pre = c.attrs.i(c.op, "winograd", 0);
@@ -142,20 +142,20 @@ void conv2d_act_cpu(OpCtx& c) {
   if (pre && w.dim(0) != (pre + 2) * (pre + 2))
     MDMT_FAIL(code::kShape, c.op, "U " << w.shape_str() << " must have " << (pre + 2) * (pre + 2) << " rows of K×C (winograd " << pre << ")");
   const Shape wshape = pre ? Shape{w.dim(1), w.dim(2), 3, 3} : w.shape;
-  const Tensor& b = c.input(2, "b", DType::F32, 1);
+  const Tensor* b = c.in.size() >= 3 ? &c.input(2, "b", DType::F32, 1) : nullptr;
   Tensor& y = *c.out[0];
   if (y.dtype != DType::F32 || y.ndim() != 4) MDMT_FAIL(code::kShape, c.op, "output 'y' must be a 4-D float32 tensor, got " << y.shape_str());
-  if (b.dim(0) != wshape[0]) MDMT_FAIL(code::kShape, c.op, "b " << b.shape_str() << " must have " << wshape[0] << " elements (w " << shape_str(wshape) << ")");
-  const Tensor* r = c.in.size() == 4 ? &c.input(3, "r", DType::F32) : nullptr;
-  if (r) c.expect_shape(*r, "r", y.shape);
-  for (const Tensor* t : {&x, &w, &b, r, static_cast<const Tensor*>(&y)})
+  if (b && b->dim(0) != wshape[0]) MDMT_FAIL(code::kShape, c.op, "b " << b->shape_str() << " must have " << wshape[0] << " elements (w " << shape_str(wshape) << ")");
+  const Tensor* r = c.in.size() == 4 ? &c.input(3, "residual", DType::F32) : nullptr;
+  if (r) c.expect_shape(*r, "residual", y.shape);
+  for (const Tensor* t : {&x, &w, b, r, static_cast<const Tensor*>(&y)})
     if (t && !t->contiguous()) MDMT_FAIL(code::kInvalid, c.op, "operands must be contiguous");
   const Act act = parse_act(c.op, c.attrs.s(c.op, "act", "none"));
   const GemmIsa isa = parse_gemm_isa(c.op, c.attrs.s(c.op, "isa", "auto"));
   const ConvAttrs a = conv_attrs(c);
   check_geometry(c, a, x.shape, wshape, y.shape);
   const winograd::Shape ws{x.dim(0), x.dim(1), x.dim(2), x.dim(3), wshape[0], y.dim(2), y.dim(3), a.ph, a.pw};
-  const float *px = x.data<float>(), *pw = w.data<float>(), *pb = b.data<float>(), *pr = r ? r->data<float>() : nullptr;
+  const float *px = x.data<float>(), *pw = w.data<float>(), *pb = b ? b->data<float>() : nullptr, *pr = r ? r->data<float>() : nullptr;
   float* py = y.data<float>();
   if (pre && !winograd_fits(a, wshape))
     MDMT_FAIL(code::kInvalid, c.op, "pre-transformed weights (winograd " << pre << ") need stride 1, dilation 1 and groups 1");
@@ -183,10 +183,12 @@ void conv2d_act_cpu(OpCtx& c) {
     find_op("conv2d", DeviceType::CPU)(conv);
   }
   const int64_t K = ws.K, PQ = ws.P * ws.Q;
+  if (!pb && !pr && act == Act::None) return;
   parallel_for(0, ws.N * K, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, PQ)), [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
-      if (pr) vmath::bias_add_act(py + i * PQ, pr + i * PQ, PQ, pb[i % K], act);
-      else vmath::bias_act(py + i * PQ, PQ, pb[i % K], act);
+      const float bk = pb ? pb[i % K] : 0.f;
+      if (pr) vmath::bias_add_act(py + i * PQ, pr + i * PQ, PQ, bk, act);
+      else vmath::bias_act(py + i * PQ, PQ, bk, act);
     }
   });
 }

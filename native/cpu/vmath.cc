@@ -16,7 +16,8 @@ Act parse_act(const std::string& op, const std::string& name) {
   if (name == "relu6") return Act::Relu6;
   if (name == "silu") return Act::Silu;
   if (name == "sigmoid") return Act::Sigmoid;
-  MDMT_FAIL(code::kInvalid, op, "attribute 'act' must be none, relu, relu6, silu or sigmoid, got '" << name << "'");
+  if (name == "hardswish") return Act::Hardswish;
+  MDMT_FAIL(code::kInvalid, op, "attribute 'act' must be relu, relu6, silu, sigmoid, hardswish or none, got '" << name << "'");
 }
 
 const char* act_name(Act a) {
@@ -25,6 +26,7 @@ const char* act_name(Act a) {
     case Act::Relu6: return "relu6";
     case Act::Silu: return "silu";
     case Act::Sigmoid: return "sigmoid";
+    case Act::Hardswish: return "hardswish";
     default: return "none";
   }
 }
@@ -38,6 +40,7 @@ inline float act_scalar(float v, Act a) {
     case Act::Relu6: return v < 0.f ? 0.f : (v > 6.f ? 6.f : v);
     case Act::Silu: return silu_scalar(v);
     case Act::Sigmoid: return sigmoid_scalar(v);
+    case Act::Hardswish: return hardswish_scalar(v);
     default: return v;
   }
 }
@@ -63,6 +66,7 @@ void epilogue_generic(float* y, const float* r, int64_t n, float b, Act a, std::
     case Act::Relu6: MDMT_EPI_LOOP(v < 0.f ? 0.f : (v > 6.f ? 6.f : v)) break;
     case Act::Silu: MDMT_EPI_LOOP(silu_scalar(v)) break;
     case Act::Sigmoid: MDMT_EPI_LOOP(sigmoid_scalar(v)) break;
+    case Act::Hardswish: MDMT_EPI_LOOP(hardswish_scalar(v)) break;
     default: MDMT_EPI_LOOP(v) break;
   }
 #undef MDMT_EPI_LOOP

@@ -26,8 +26,8 @@
 namespace mdmt {
 
 // Elementwise activation applied by a kernel's output loop (fused epilogues) or on its own.
-enum class Act : int { None = 0, Relu = 1, Relu6 = 2, Silu = 3, Sigmoid = 4 };
-// "none" | "relu" | "relu6" | "silu" | "sigmoid" -> Act; throws EINVAL naming `op`.
+enum class Act : int { None = 0, Relu = 1, Relu6 = 2, Silu = 3, Sigmoid = 4, Hardswish = 5 };
+// "none" | "relu" | "relu6" | "silu" | "sigmoid" | "hardswish" -> Act; throws EINVAL naming `op`.
 Act parse_act(const std::string& op, const std::string& name);
 const char* act_name(Act a);
 
@@ -84,6 +84,12 @@ inline float exp_scalar(float x) {
 }
 inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + exp_scalar(-x)); }
 inline float silu_scalar(float x) { return x / (1.0f + exp_scalar(-x)); }
+// as the hardswish op: x·clamp(x + 3, 0, 6)/6
+inline float hardswish_scalar(float x) {
+  float r = x + 3.f;
+  r = r < 0.f ? 0.f : (r > 6.f ? 6.f : r);
+  return x * r / 6.f;
+}
 
 #if defined(__x86_64__) || defined(__i386__)
 // GCC 12 reports the _mm512_undefined_*() placeholders inside max/min/round/convert
@@ -132,6 +138,8 @@ MDMT_VMATH_AVX512 __m512 act512(__m512 v, Act a) {
     case Act::Relu6: return _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.f));
     case Act::Silu: return silu512(v);
     case Act::Sigmoid: return sigmoid512(v);
+    case Act::Hardswish:  // x·clamp(x + 3, 0, 6)/6
+      return _mm512_mul_ps(_mm512_mul_ps(v, _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, _mm512_set1_ps(3.f)), _mm512_setzero_ps()), _mm512_set1_ps(6.f))), _mm512_set1_ps(1.f / 6));
     default: return v;
   }
 }
@@ -169,6 +177,8 @@ MDMT_VMATH_AVX2 __m256 act256(__m256 v, Act a) {
     case Act::Relu6: return _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(6.f));
     case Act::Silu: return silu256(v);
     case Act::Sigmoid: return sigmoid256(v);
+    case Act::Hardswish:
+      return _mm256_mul_ps(_mm256_mul_ps(v, _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, _mm256_set1_ps(3.f)), _mm256_setzero_ps()), _mm256_set1_ps(6.f))), _mm256_set1_ps(1.f / 6));
     default: return v;
   }
 }

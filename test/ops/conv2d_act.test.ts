@@ -14,7 +14,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConvAlgo, conv2dAct, EpilogueAct, winogradWeights } from '../../ts/ops/conv2d_act';
+import { ConvAlgo, conv2dAct, ConvAct, winogradWeights } from '../../ts/ops/conv2d_act';
 import { tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { conv2dRef, convOutShape } from '../ref/conv2d';
@@ -36,11 +36,11 @@ const CASES: Case[] = [
   { label: 'wide rows, padding 0, a tile row longer than 16 tiles', x: [1, 3, 7, 75], w: [4, 3, 3, 3], pad: 0 },
 ];
 const ALGOS: ConvAlgo[] = ['gemm', 'winograd2', 'winograd4', 'auto'];
-const ACTS: EpilogueAct[] = ['none', 'relu', 'relu6', 'silu', 'sigmoid'];
+const ACTS: ConvAct[] = ['none', 'relu', 'relu6', 'silu', 'sigmoid', 'hardswish'];
 
 const tol = (algo: ConvAlgo, c: Case) => ({ atol: 1e-5 + (algo === 'winograd4' || algo === 'auto' ? 4 : 1) * 2e-7 * c.w[1] * 9, rtol: 1e-5 });
 
-function reference(c: Case, x: Float64Array, w: Float64Array, b: Float64Array, r: Float64Array | null, act: EpilogueAct): Float64Array {
+function reference(c: Case, x: Float64Array, w: Float64Array, b: Float64Array, r: Float64Array | null, act: ConvAct): Float64Array {
   const cfg = { stride: [1, 1] as [number, number], padding: [c.pad, c.pad] as [number, number], dilation: [1, 1] as [number, number], groups: 1 };
   const z = conv2dRef(x, c.x, w, c.w, b, cfg);
   const f = act === 'none' ? (v: number) => v : activationRefs[act];
@@ -54,7 +54,7 @@ for (const algo of ALGOS) {
     for (const c of CASES) {
       const ys = convOutShape(c.x, c.w, { stride: [1, 1], padding: [c.pad, c.pad], dilation: [1, 1], groups: 1 });
       const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), b = f32(rng.array(c.w[0])), r = f32(rng.array(numel(ys)));
-      const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), t32(r, ys), { padding: c.pad, act: 'relu', algo, tileBlock: c.tileBlock }).toArray());
+      const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), { residual: t32(r, ys), padding: c.pad, act: 'relu', algo, tileBlock: c.tileBlock }).toArray());
       assertClose(y, reference(c, x, w, b, r, 'relu'), tol(algo, c), `${algo} ${c.label}`);
     }
   });
@@ -72,7 +72,7 @@ test('conv2d_act: every activation, with and without bias and residual (gemm and
           const x = f32(rng.array(numel(c.x), -2, 2)), w = f32(rng.array(numel(c.w))), r = f32(rng.array(numel(ys), -3, 3));
           const withBias = act !== 'sigmoid';
           const b = withBias ? f32(rng.array(c.w[0])) : new Float64Array(c.w[0]);
-          const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), withBias ? t32(b, [c.w[0]]) : null, withRes ? t32(r, ys) : null, { padding: c.pad, act, algo }).toArray());
+          const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), withBias ? t32(b, [c.w[0]]) : null, { residual: withRes ? t32(r, ys) : null, padding: c.pad, act, algo }).toArray());
           assertClose(y, reference(c, x, w, b, withRes ? r : null, act), { atol: 4 * tol(algo, c).atol, rtol: 1e-5 }, `${algo} ${act} residual=${withRes} ${c.label}`);
         }
   }
@@ -92,7 +92,7 @@ test('conv2d_act: 1x1 convs (GEMM with the epilogue in its tile loop, and small 
       for (const withRes of [false, true]) {
         const ys = [c.x[0], c.w[0], c.x[2], c.x[3]];
         const x = f32(rng.array(numel(c.x), -2, 2)), w = f32(rng.array(numel(c.w))), b = f32(rng.array(c.w[0])), r = f32(rng.array(numel(ys), -3, 3));
-        const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), withRes ? t32(r, ys) : null, { act }).toArray());
+        const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), { residual: withRes ? t32(r, ys) : null, act }).toArray());
         assertClose(y, reference(c, x, w, b, withRes ? r : null, act), { atol: 4 * tol('gemm', c).atol, rtol: 1e-5 }, `${c.label} ${act} residual=${withRes}`);
       }
 });
@@ -102,11 +102,11 @@ test('conv2d_act: 1x1 and depthwise convs whose outputs (> 24 MB) are written wi
   const rng = new Rng(309);
   const c: Case = { label: 'streamed 1x1', x: [1, 4, 128, 1024], w: [49, 4, 1, 1], pad: 0 };
   const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), b = f32(rng.array(49));
-  const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [49]), null, { act: 'relu6' }).toArray());
+  const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [49]), { act: 'relu6' }).toArray());
   assertClose(y, reference(c, x, w, b, null, 'relu6'), tol('gemm', c), c.label);
   const cfg = { stride: [1, 1] as [number, number], padding: [1, 1] as [number, number], dilation: [1, 1] as [number, number], groups: 2 };
   const dx = f32(rng.array(2 * 2048 * 1600)), dw = f32(rng.array(18)), db = f32(rng.array(2));
-  const dy = tidy(() => conv2dAct(t32(dx, [1, 2, 2048, 1600]), t32(dw, [2, 1, 3, 3]), t32(db, [2]), null, { ...cfg, act: 'relu' }).toArray());
+  const dy = tidy(() => conv2dAct(t32(dx, [1, 2, 2048, 1600]), t32(dw, [2, 1, 3, 3]), t32(db, [2]), { ...cfg, act: 'relu' }).toArray());
   assertClose(dy, conv2dRef(dx, [1, 2, 2048, 1600], dw, [2, 1, 3, 3], db, cfg).map((v) => Math.max(v, 0)), { atol: 1e-5, rtol: 1e-5 }, 'streamed depthwise');
 });
 
@@ -127,7 +127,7 @@ test('conv2d_act (stem / direct): ≤ 4 and 37 input channels, kernels 1..7, str
       const cfg = { stride: c.stride, padding: c.pad, dilation: [1, 1] as [number, number], groups: 1 };
       const ys = convOutShape(c.x, c.w, cfg);
       const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), b = f32(rng.array(c.w[0]));
-      const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), null, { stride: c.stride, padding: c.pad, act, algo: 'stem' }).toArray());
+      const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), { stride: c.stride, padding: c.pad, act, algo: 'stem' }).toArray());
       const f = act === 'none' ? (v: number) => v : activationRefs[act];
       assertClose(y, conv2dRef(x, c.x, w, c.w, b, cfg).map(f), tol('gemm', { label: '', x: c.x, w: c.w, pad: 0 }), `stem ${c.x}/${c.w} ${act}`);
       assert.equal(ys.length, 4);
@@ -151,7 +151,7 @@ test('conv2d_act (depthwise): 3x3 / 5x5, stride 1 / 2, dilation, multiplier 2, p
       const cfg = { stride: c.stride, padding: c.pad, dilation: c.dil, groups: c.x[1] };
       const ys = convOutShape(c.x, c.w, cfg);
       const x = f32(rng.array(numel(c.x), -2, 2)), w = f32(rng.array(numel(c.w))), b = f32(rng.array(c.w[0])), r = f32(rng.array(numel(ys)));
-      const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), t32(r, ys), { ...cfg, act, algo: 'depthwise' }).toArray());
+      const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), { residual: t32(r, ys), ...cfg, act, algo: 'depthwise' }).toArray());
       const f = act === 'none' ? (v: number) => v : activationRefs[act];
       const ref = conv2dRef(x, c.x, w, c.w, b, cfg).map((v, i) => f(v + r[i]));
       assertClose(y, ref, { atol: 1e-5, rtol: 1e-5 }, `depthwise ${c.x}/${c.w} s${c.stride} ${act}`);
@@ -167,7 +167,7 @@ test('conv2d_act: Winograd error against float64 (F(2,3) and F(4,3), C = 256)', 
   const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   const errs: string[] = [];
   for (const algo of ['gemm', 'winograd2', 'winograd4'] as ConvAlgo[]) {
-    const y = tidy(() => conv2dAct(t32(x, xs), t32(w, wsh), null, null, { padding: 1, algo }).toArray());
+    const y = tidy(() => conv2dAct(t32(x, xs), t32(w, wsh), null, { padding: 1, algo, act: 'none' }).toArray());
     let e = 0;
     for (let i = 0; i < y.length; i++) e = Math.max(e, Math.abs(y[i] - ref[i]));
     errs.push(`${algo} ${(e / scale).toExponential(1)}`);
@@ -187,7 +187,7 @@ test('conv2d_act: vjp = finite differences (x, w, b, r) for each activation', ()
       gradcheck({
         label: `conv2d_act ${act} ${algo}`, rng, samples: 24,
         inputs: [{ data: rng.array(numel(xs)), shape: xs }, { data: rng.array(numel(wsh)), shape: wsh }, { data: rng.array(4), shape: [4] }, { data: rng.array(numel(ys)), shape: ys }],
-        engine: ([x, w, b, r]) => conv2dAct(x, w, b, r, { padding: 1, act, algo }),
+        engine: ([x, w, b, r]) => conv2dAct(x, w, b, { residual: r, padding: 1, act, algo }),
         ref: ([x, w, b, r]) => reference({ label: '', x: xs, w: wsh, pad: 1 }, x, w, b, r, act),
       });
 });
@@ -202,17 +202,17 @@ test('winograd_weights + conv2d_act(winograd: m) = the 3x3 conv (weights transfo
       const y = tidy(() => {
         const u = winogradWeights(t32(w, c.w), m);
         assert.equal(u.shape, [(m + 2) ** 2, c.w[0], c.w[1]]);
-        return conv2dAct(t32(x, c.x), u, t32(b, [c.w[0]]), t32(r, ys), { padding: c.pad, act: 'silu', winograd: m }).toArray();
+        return conv2dAct(t32(x, c.x), u, t32(b, [c.w[0]]), { residual: t32(r, ys), padding: c.pad, act: 'silu', winograd: m }).toArray();
       });
       assertClose(y, reference(c, x, w, b, r, 'silu'), tol(m === 4 ? 'winograd4' : 'winograd2', c), `winograd ${m} ${c.label}`);
     }
   tidy(() => {
     const x = t32(new Float64Array(2 * 4 * 6 * 6), [2, 4, 6, 6]), w = t32(new Float64Array(3 * 4 * 9), [3, 4, 3, 3]);
     const u = winogradWeights(w, 4);
-    assert.throws(() => conv2dAct(x, u, null, null, { winograd: 2 }), /U \[36, 3, 4\] must have 16 rows/);
-    assert.throws(() => conv2dAct(x, u, null, null, { winograd: 4, stride: 2 }), /need stride 1, dilation 1 and groups 1/);
+    assert.throws(() => conv2dAct(x, u, null, { winograd: 2, act: 'none' }), /U \[36, 3, 4\] must have 16 rows/);
+    assert.throws(() => conv2dAct(x, u, null, { winograd: 4, stride: 2, act: 'none' }), /need stride 1, dilation 1 and groups 1/);
     x.requiresGrad = true;
-    assert.throws(() => conv2dAct(x, u, null, null, { winograd: 4 }), /support no gradient/);
+    assert.throws(() => conv2dAct(x, u, null, { winograd: 4, act: 'none' }), /support no gradient/);
     assert.throws(() => winogradWeights(t32(new Float64Array(3 * 4 * 25), [3, 4, 5, 5]), 4), /must be a 3x3 kernel/);
   });
 });
@@ -221,12 +221,12 @@ test('conv2d_act: bad algo, act and shapes are refused by name', () => {
   if (!on) return;
   tidy(() => {
     const x = t32(new Float64Array(2 * 4 * 6 * 6), [2, 4, 6, 6]), w5 = t32(new Float64Array(3 * 4 * 25), [3, 4, 5, 5]);
-    assert.throws(() => conv2dAct(x, w5, null, null, { algo: 'winograd4' }), /conv2d_act: algo 'winograd4' needs a 3x3 kernel/);
+    assert.throws(() => conv2dAct(x, w5, null, { algo: 'winograd4', act: 'none' }), /conv2d_act: algo 'winograd4' needs a 3x3 kernel/);
     const w3 = t32(new Float64Array(3 * 4 * 9), [3, 4, 3, 3]);
-    assert.throws(() => conv2dAct(x, w3, null, null, { act: 'tanh' as EpilogueAct }), /'act' must be one of/);
-    assert.throws(() => conv2dAct(x, w3, null, t32(new Float64Array(5), [1, 1, 1, 5]), {}), /r \[1, 1, 1, 5\] must have the output's shape/);
-    assert.throws(() => conv2dAct(x, w3, null, null, { algo: 'winograd2', stride: 2 }), /needs a 3x3 kernel, stride 1/);
-    assert.throws(() => conv2dAct(t32(new Float64Array(2 * 4 * 36), [2, 4, 6, 6]), t32(new Float64Array(12 * 9), [3, 4, 3, 3]), null, null, { algo: 'stem', dilation: 2, padding: 2 }), /algo 'stem' needs stride 1 or 2, dilation 1/);
+    assert.throws(() => conv2dAct(x, w3, null, { act: 'tanh' as ConvAct }), /'act' must be one of/);
+    assert.throws(() => conv2dAct(x, w3, null, { residual: t32(new Float64Array(5), [1, 1, 1, 5]), act: 'none' }), /residual \[1, 1, 1, 5\] must have the output's shape/);
+    assert.throws(() => conv2dAct(x, w3, null, { algo: 'winograd2', stride: 2, act: 'none' }), /needs a 3x3 kernel, stride 1/);
+    assert.throws(() => conv2dAct(t32(new Float64Array(2 * 4 * 36), [2, 4, 6, 6]), t32(new Float64Array(12 * 9), [3, 4, 3, 3]), null, { algo: 'stem', dilation: 2, padding: 2, act: 'none' }), /algo 'stem' needs stride 1 or 2, dilation 1/);
   });
 });
 
