@@ -28,8 +28,7 @@ inline int64_t q_end(int64_t off, int64_t sw, int64_t W, int64_t Q) { return W -
   TARGET void plane_##NAME(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp, const void*) { \
     for (int64_t p = 0; p < s.P; ++p) {                                                                                    \
       float* yr = yp + p * s.Q;                                                                                            \
-      if (rp) for (int64_t q = 0; q < s.Q; ++q) yr[q] = b + rp[p * s.Q + q];                                               \
-      else for (int64_t q = 0; q < s.Q; ++q) yr[q] = b;                                                                    \
+      for (int64_t q = 0; q < s.Q; ++q) yr[q] = b;                                                                         \
       for (int64_t i = 0; i < s.R; ++i) {                                                                                  \
         const int64_t ih = p * s.sh - s.ph + i * s.dh;                                                                     \
         if (ih < 0 || ih >= s.H) continue;                                                                                 \
@@ -41,7 +40,8 @@ inline int64_t q_end(int64_t off, int64_t sw, int64_t W, int64_t Q) { return W -
           else for (int64_t q = qa; q < qb; ++q) yr[q] += wv * row[q * s.sw + off];                                        \
         }                                                                                                                  \
       }                                                                                                                    \
-      if (act != Act::None) vmath::bias_act(yr, s.Q, 0.f, act);                                                            \
+      if (rp) vmath::bias_add_act(yr, rp + p * s.Q, s.Q, 0.f, act);                                                      \
+      else if (act != Act::None) vmath::bias_act(yr, s.Q, 0.f, act);                                                       \
     }                                                                                                                      \
   }
 MDMT_DW_PLANE(generic, )
@@ -82,8 +82,9 @@ void make_taps(const Shape& s) {
     }
 }
 
-// One plane, AVX-512: rows × chunks with two accumulators (even and odd taps) so the FMA
-// chain is half as long.
+// One plane, AVX-512: rows × column chunks, the taps summed in conv2d's order (bias, then
+// row by row) so conv2d_act equals conv2d followed by its add and activation bit for bit;
+// the chunks' chains are independent, so out-of-order execution overlaps them.
 MDMT_T512 void plane_avx512(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp,
                             const void* aux) {
   if (s.sw > 2) return plane_avx512_rows(s, xp, wk, b, rp, act, yp, aux);
@@ -95,21 +96,17 @@ MDMT_T512 void plane_avx512(const Shape& s, const float* xp, const float* wk, fl
     for (int64_t ch = 0; ch < nch; ++ch) {
       const __mmask16 want = lanes(s.Q - ch * 16);
       const Tap* tp = taps + ch * s.S;
-      __m512 a0 = rp ? _mm512_add_ps(vb, _mm512_maskz_loadu_ps(want, rp + p * s.Q + ch * 16)) : vb, a1 = _mm512_setzero_ps();
+      __m512 a = vb;
       for (int64_t i = i0; i < s.R; ++i) {
         const int64_t ih = p * s.sh - s.ph + i * s.dh;
         if (ih >= s.H) break;
         const float* row = xp + ih * s.W;
         const float* wr = wk + i * s.S;
-        int64_t j = 0;
-        for (; j + 1 < s.S; j += 2) {
-          a0 = _mm512_fmadd_ps(_mm512_set1_ps(wr[j]), load_tap(row, tp[j], s.sw), a0);
-          a1 = _mm512_fmadd_ps(_mm512_set1_ps(wr[j + 1]), load_tap(row, tp[j + 1], s.sw), a1);
-        }
-        if (j < s.S) a0 = _mm512_fmadd_ps(_mm512_set1_ps(wr[j]), load_tap(row, tp[j], s.sw), a0);
+        for (int64_t j = 0; j < s.S; ++j) a = _mm512_fmadd_ps(_mm512_set1_ps(wr[j]), load_tap(row, tp[j], s.sw), a);
       }
+      if (rp) a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(want, rp + p * s.Q + ch * 16));
       float* out = yp + p * s.Q + ch * 16;
-      const __m512 v = vmath::act512(_mm512_add_ps(a0, a1), act);
+      const __m512 v = vmath::act512(a, act);
       if (s.stream && want == 0xFFFF && (reinterpret_cast<uintptr_t>(out) & 63) == 0) _mm512_stream_ps(out, v);
       else _mm512_mask_storeu_ps(out, want, v);
     }

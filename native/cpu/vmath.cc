@@ -3,6 +3,7 @@
 // one here under MDMT_CPU_ISA (cpu_features.h), read once per call.
 #include "vmath.h"
 
+#include <algorithm>
 #include <type_traits>
 
 #include "../core/error.h"
@@ -114,38 +115,44 @@ MDMT_T512 void epilogue_avx512(float* y, const float* r, int64_t n, float b, Act
 }
 
 // ---- AVX2 --------------------------------------------------------------------------------
+// Tails go through the same vector code with masked loads and stores, so an element's
+// result does not depend on where a chunk boundary falls (a fused epilogue then equals
+// the activation op bit for bit).
 #define MDMT_T256 __attribute__((target("avx2,fma")))
-// y = F(x) over 8-lane blocks, the tail through the portable form S
-#define MDMT_MAP256(NAME, F, S)                                                  \
-  MDMT_T256 void NAME##_avx2(const float* x, float* y, int64_t n) {              \
-    int64_t i = 0;                                                               \
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, F(_mm256_loadu_ps(x + i))); \
-    for (; i < n; ++i) y[i] = S(x[i]);                                           \
+MDMT_T256 inline __m256i tail8(int64_t m) {  // lanes < m
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<int64_t>(m, 8))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+// y = F(x) over 8-lane blocks, the tail masked
+#define MDMT_MAP256(NAME, F)                                                                  \
+  MDMT_T256 void NAME##_avx2(const float* x, float* y, int64_t n) {                           \
+    for (int64_t i = 0; i < n; i += 8) {                                                      \
+      if (n - i >= 8) { _mm256_storeu_ps(y + i, F(_mm256_loadu_ps(x + i))); continue; }       \
+      const __m256i k = tail8(n - i);                                                         \
+      _mm256_maskstore_ps(y + i, k, F(_mm256_maskload_ps(x + i, k)));                         \
+    }                                                                                         \
   }
-MDMT_MAP256(exp, exp256, exp_scalar)
-MDMT_MAP256(sigmoid, sigmoid256, sigmoid_scalar)
-MDMT_MAP256(silu, silu256, silu_scalar)
+MDMT_MAP256(exp, exp256)
+MDMT_MAP256(sigmoid, sigmoid256)
+MDMT_MAP256(silu, silu256)
 MDMT_T256 void silu_bwd_avx2(const float* dy, const float* x, float* dx, int64_t n) {
   const __m256 one = _mm256_set1_ps(1.f);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i), e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), v));
+  for (int64_t i = 0; i < n; i += 8) {
+    const __m256i k = tail8(n - i);
+    const __m256 v = _mm256_maskload_ps(x + i, k), e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), v));
     const __m256 s = recip256(_mm256_add_ps(one, e));
     const __m256 t = _mm256_fmadd_ps(v, _mm256_mul_ps(e, s), one);
-    _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(dy + i), s), t));
+    _mm256_maskstore_ps(dx + i, k, _mm256_mul_ps(_mm256_mul_ps(_mm256_maskload_ps(dy + i, k), s), t));
   }
-  silu_bwd_generic(dy + i, x + i, dx + i, n - i);
 }
 template <bool kRes>
 MDMT_T256 void epilogue_avx2(float* y, const float* r, int64_t n, float b, Act a, std::integral_constant<bool, kRes>) {
   const __m256 vb = _mm256_set1_ps(b);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 v = _mm256_add_ps(_mm256_loadu_ps(y + i), vb);
-    if (kRes) v = _mm256_add_ps(v, _mm256_loadu_ps(r + i));
-    _mm256_storeu_ps(y + i, act256(v, a));
+  for (int64_t i = 0; i < n; i += 8) {
+    const __m256i k = tail8(n - i);
+    __m256 v = _mm256_add_ps(_mm256_maskload_ps(y + i, k), vb);
+    if (kRes) v = _mm256_add_ps(v, _mm256_maskload_ps(r + i, k));
+    _mm256_maskstore_ps(y + i, k, act256(v, a));
   }
-  for (; i < n; ++i) y[i] = act_scalar(y[i] + b + (kRes ? r[i] : 0.f), a);
 }
 #endif
 

@@ -14,8 +14,15 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConvAlgo, conv2dAct, ConvAct, winogradWeights } from '../../ts/ops/conv2d_act';
-import { tidy } from '../../ts/tensor';
+import { add } from '../../ts/ops/add';
+import { conv2d } from '../../ts/ops/conv2d';
+import { ConvAlgo, conv2dAct, ConvAct, Conv2dActOptions, winogradWeights } from '../../ts/ops/conv2d_act';
+import { hardswish } from '../../ts/ops/hardswish';
+import { relu } from '../../ts/ops/relu';
+import { relu6 } from '../../ts/ops/relu6';
+import { sigmoid } from '../../ts/ops/sigmoid';
+import { silu } from '../../ts/ops/silu';
+import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { conv2dRef, convOutShape } from '../ref/conv2d';
 import { activationRefs } from '../ref/elementwise';
@@ -156,6 +163,30 @@ test('conv2d_act (depthwise): 3x3 / 5x5, stride 1 / 2, dilation, multiplier 2, p
       const ref = conv2dRef(x, c.x, w, c.w, b, cfg).map((v, i) => f(v + r[i]));
       assertClose(y, ref, { atol: 1e-5, rtol: 1e-5 }, `depthwise ${c.x}/${c.w} s${c.stride} ${act}`);
     }
+});
+
+test('conv2d_act = conv2d → add → activation bit for bit where conv2d runs the same kernel (gemm, 1x1, depthwise)', () => {
+  if (!on) return;
+  const rng = new Rng(310);
+  const unfused: Record<ConvAct, (t: Tensor) => Tensor> = { none: (t) => t, relu, relu6, silu, sigmoid, hardswish };
+  const cases: [number[], number[], Conv2dActOptions][] = [
+    [[2, 5, 9, 11], [7, 5, 3, 3], { padding: 1, algo: 'gemm', act: 'none' }],
+    [[2, 6, 10, 9], [8, 6, 1, 1], { act: 'none' }],
+    [[1, 4, 17, 20], [4, 1, 3, 3], { padding: 1, groups: 4, act: 'none' }],
+    [[2, 3, 15, 18], [3, 1, 5, 5], { padding: 2, stride: 2, groups: 3, act: 'none' }],
+  ];
+  for (const [xs, ws, o] of cases)
+    for (const act of ACTS)
+      for (const withRes of [false, true]) {
+        const ys = convOutShape(xs, ws, { stride: [o.stride as number ?? 1, o.stride as number ?? 1], padding: [o.padding as number ?? 0, o.padding as number ?? 0], dilation: [1, 1], groups: o.groups ?? 1 });
+        const x = f32(rng.array(numel(xs), -2, 2)), w = f32(rng.array(numel(ws))), b = f32(rng.array(ws[0])), r = f32(rng.array(numel(ys)));
+        const [y, y2] = tidy(() => {
+          const xt = t32(x, xs), wt = t32(w, ws), bt = t32(b, [ws[0]]), rt = withRes ? t32(r, ys) : null;
+          const z = conv2d(xt, wt, bt, { stride: o.stride, padding: o.padding, groups: o.groups });
+          return [conv2dAct(xt, wt, bt, { ...o, act, residual: rt }).toArray(), unfused[act](rt ? add(z, rt) : z).toArray()];
+        });
+        assert.equal([...y], [...y2], `${xs}/${ws} ${act} residual=${withRes}: fused = unfused`);
+      }
 });
 
 test('conv2d_act: Winograd error against float64 (F(2,3) and F(4,3), C = 256)', () => {
