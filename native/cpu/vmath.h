@@ -15,7 +15,7 @@
 // float64 (test/ops/vmath.test.ts, every ISA through MDMT_CPU_ISA, a dense sweep of
 // [−100, 100] plus the clamp edges), measured on 2·10⁶ points of [−87, 88]: exp ≤ 1.6e−7
 // relative (< 2 ulp), sigmoid ≤ 1.9e−7, silu ≤ 2.4e−7; the test bound is 3e−7. Where σ(x)
-// falls below FLT_MIN (x < −87.3) the reciprocal underflows: absolute error
+// falls below FLT_MIN (x < −87.34) it is 0 (PyTorch's σ(−∞) = 0): absolute error
 // < 1.2e−38·max(1, |x|). NaN in gives NaN out.
 #pragma once
 #if defined(__x86_64__) || defined(__i386__)
@@ -83,8 +83,10 @@ inline float exp_scalar(float x) {
   __builtin_memcpy(&s, &eb, 4);
   return nan ? x : p * s;
 }
-inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + exp_scalar(-x)); }
-inline float silu_scalar(float x) { return x / (1.0f + exp_scalar(-x)); }
+// below ln(FLT_MIN) σ(x) is not a normal float: 0 there, as PyTorch's σ(−∞)
+constexpr float kSigmoidLo = -87.33654475f;
+inline float sigmoid_scalar(float x) { return x < kSigmoidLo ? 0.0f : 1.0f / (1.0f + exp_scalar(-x)); }
+inline float silu_scalar(float x) { return x * sigmoid_scalar(x); }
 // as the hardswish op: x·clamp(x + 3, 0, 6)/6
 inline float hardswish_scalar(float x) {
   float r = x + 3.f;
@@ -130,7 +132,8 @@ MDMT_VMATH_AVX512 __m512 recip512(__m512 d) {
   return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.0f)), r);
 }
 MDMT_VMATH_AVX512 __m512 sigmoid512(__m512 x) {
-  return recip512(_mm512_add_ps(_mm512_set1_ps(1.0f), exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+  const __m512 s = recip512(_mm512_add_ps(_mm512_set1_ps(1.0f), exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(kSigmoidLo), _CMP_NLT_UQ), s);  // 0 where x < kSigmoidLo
 }
 MDMT_VMATH_AVX512 __m512 silu512(__m512 x) {
   return _mm512_mul_ps(x, sigmoid512(x));
@@ -172,7 +175,8 @@ MDMT_VMATH_AVX2 __m256 recip256(__m256 d) {
   return _mm256_fmadd_ps(r, _mm256_fnmadd_ps(d, r, one), r);
 }
 MDMT_VMATH_AVX2 __m256 sigmoid256(__m256 x) {
-  return recip256(_mm256_add_ps(_mm256_set1_ps(1.0f), exp256(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+  const __m256 s = recip256(_mm256_add_ps(_mm256_set1_ps(1.0f), exp256(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+  return _mm256_and_ps(s, _mm256_cmp_ps(x, _mm256_set1_ps(kSigmoidLo), _CMP_NLT_UQ));  // 0 where x < kSigmoidLo
 }
 MDMT_VMATH_AVX2 __m256 silu256(__m256 x) {
   return _mm256_mul_ps(x, sigmoid256(x));

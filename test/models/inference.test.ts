@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { noGrad } from '../../ts/autograd/tape';
 import { compileInference } from '../../ts/models/inference';
-import { getModel } from '../../ts/models/registry';
+import { getModel } from '../../ts/models/zoo';
 import { manualSeed } from '../../ts/random';
 import { tensor, Tensor, tidy } from '../../ts/tensor';
 import { DEVICE } from '../helpers';
