@@ -37,7 +37,7 @@ namespace {
 
 inline float act_scalar(float v, Act a) {
   switch (a) {
-    case Act::Relu: return v > 0.f ? v : 0.f;
+    case Act::Relu: return v < 0.f ? 0.f : v;  // NaN stays NaN, as the relu op
     case Act::Relu6: return v < 0.f ? 0.f : (v > 6.f ? 6.f : v);
     case Act::Silu: return silu_scalar(v);
     case Act::Sigmoid: return sigmoid_scalar(v);
@@ -63,7 +63,7 @@ template <bool kRes>
 void epilogue_generic(float* y, const float* r, int64_t n, float b, Act a, std::integral_constant<bool, kRes>) {
 #define MDMT_EPI_LOOP(EXPR) for (int64_t i = 0; i < n; ++i) { const float v = y[i] + b + (kRes ? r[i] : 0.f); y[i] = EXPR; }
   switch (a) {
-    case Act::Relu: MDMT_EPI_LOOP(v > 0.f ? v : 0.f) break;
+    case Act::Relu: MDMT_EPI_LOOP(v < 0.f ? 0.f : v) break;
     case Act::Relu6: MDMT_EPI_LOOP(v < 0.f ? 0.f : (v > 6.f ? 6.f : v)) break;
     case Act::Silu: MDMT_EPI_LOOP(silu_scalar(v)) break;
     case Act::Sigmoid: MDMT_EPI_LOOP(sigmoid_scalar(v)) break;

@@ -141,8 +141,9 @@ MDMT_VMATH_AVX512 __m512 silu512(__m512 x) {
 
 MDMT_VMATH_AVX512 __m512 act512(__m512 v, Act a) {
   switch (a) {
-    case Act::Relu: return _mm512_max_ps(v, _mm512_setzero_ps());
-    case Act::Relu6: return _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.f));
+    // max/min return the second operand on a NaN: v second keeps NaN (relu(NaN) = NaN, as the op)
+    case Act::Relu: return _mm512_max_ps(_mm512_setzero_ps(), v);
+    case Act::Relu6: return _mm512_min_ps(_mm512_set1_ps(6.f), _mm512_max_ps(_mm512_setzero_ps(), v));
     case Act::Silu: return silu512(v);
     case Act::Sigmoid: return sigmoid512(v);
     case Act::Hardswish:  // x·clamp(x + 3, 0, 6)/6, divided as the hardswish op does (equal bit for bit)
@@ -183,8 +184,8 @@ MDMT_VMATH_AVX2 __m256 silu256(__m256 x) {
 }
 MDMT_VMATH_AVX2 __m256 act256(__m256 v, Act a) {
   switch (a) {
-    case Act::Relu: return _mm256_max_ps(v, _mm256_setzero_ps());
-    case Act::Relu6: return _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(6.f));
+    case Act::Relu: return _mm256_max_ps(_mm256_setzero_ps(), v);
+    case Act::Relu6: return _mm256_min_ps(_mm256_set1_ps(6.f), _mm256_max_ps(_mm256_setzero_ps(), v));
     case Act::Silu: return silu256(v);
     case Act::Sigmoid: return sigmoid256(v);
     case Act::Hardswish:

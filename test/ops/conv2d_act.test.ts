@@ -189,6 +189,20 @@ test('conv2d_act = conv2d → add → activation bit for bit where conv2d runs t
       }
 });
 
+test('conv2d_act: a NaN in the input reaches the output through every activation (as the unfused ops)', () => {
+  if (!on) return;
+  tidy(() => {
+    for (const act of ACTS) {
+      // 1x1 on 8x8: the GEMM with the epilogue in registers; on 3x3: conv2d + the epilogue pass
+      for (const hw of [3, 8]) {
+        const v = Array.from({ length: hw * hw }, (_, i) => (i === 3 ? NaN : i - 20));
+        const y = conv2dAct(t32(v, [1, 1, hw, hw]), t32([1], [1, 1, 1, 1]), null, { act }).toArray();
+        assert.ok(Number.isNaN(y[3]) && y.filter(Number.isNaN).length === 1, `${act} ${hw}x${hw}: NaN only where x is NaN`);
+      }
+    }
+  });
+});
+
 test('conv2d_act: Winograd error against float64 (F(2,3) and F(4,3), C = 256)', () => {
   if (!on) return;
   const rng = new Rng(303);
