@@ -160,8 +160,8 @@ function append(rows: Row[], summary: string, load: string): void {
   const lines = [
     head, '',
     `Device: ${cpu}, ${os.cpus().length} logical cores, ${THREADS} threads for both engines; onnxruntime-node ${(JSON.parse(fs.readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version} (graph optimisation 'all'). Date ${new Date().toISOString().slice(0, 16)}Z, commit ${sh('git rev-parse --short HEAD')}.`,
-    `Command: \`MDMT_ADDON=... npx tsx bench/models/cpu-forward.ts ${args.filter((a) => a !== '--append').join(' ')}\` — backbone only (classifier removed), eval mode, no grad, 3×${SIZE}×${SIZE}, median of repeats over ≥${MIN_TIME / 1000} s; ORT runs mdmt's own ONNX export (same weights).`,
-    '', '| model | batch | eager img/s | plan img/s | ORT img/s | eager/ORT | plan/ORT | max\\|Δ\\|/max\\|y\\| |' + (PROFILE ? ' eager time by op | conv2d by kind (share, GFLOP/s) |' : ''),
+    `Command: \`npx tsx bench/models/cpu-forward.ts ${args.filter((a) => a !== '--append').join(' ')}\` — backbone only (classifier removed), eval mode, no grad, 3×${SIZE}×${SIZE}, engines timed in ${ROUNDS} alternating rounds over ≥${MIN_TIME / 1000} s, medians; ORT runs mdmt's own ONNX export (same weights). ${load}.`,
+    '', '| model | batch | eager img/s | plan img/s | ORT img/s | eager/ORT | plan/ORT | max\\|Δ\\|/max\\|y\\| |' + (PROFILE ? ' plan time by op | convs by kind (share, GFLOP/s) |' : ''),
     '|---|---:|---:|---:|---:|---:|---:|---:|' + (PROFILE ? '---|---|' : ''),
     ...rows.map((r) => `| ${r.model} | ${r.batch} | ${r.mdmt.toFixed(2)} | ${r.plan.toFixed(2)} | ${r.ort.toFixed(2)} | ${(r.mdmt / r.ort).toFixed(2)} | ${(r.plan / r.ort).toFixed(2)} | ${r.err.toExponential(1)} |` + (PROFILE ? ` ${r.top} | ${r.convs} |` : '')),
     '', `**${summary}**`, '',

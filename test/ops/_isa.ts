@@ -12,6 +12,8 @@ import * as assert from 'uvu/assert';
 import { native } from '../../ts/native/binding';
 import { DEVICE } from '../helpers';
 
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'); // uvu's colours
+
 /** True in a child started by rerunUnderIsaCaps (it must not spawn children again). */
 export const ISA_CHILD = process.env.MDMT_ISA_CHILD === '1';
 
@@ -36,7 +38,7 @@ export function rerunUnderIsaCaps(file: string, suite: string): void {
       const p = spawnSync(process.execPath, ['-e', probe], { env, encoding: 'utf8' });
       assert.is(p.stdout.trim().split('\n').pop(), expect, `MDMT_CPU_ISA=${cap}: backend ISA (${p.stderr})`);
       const r = spawnSync(process.execPath, [file], { env, encoding: 'utf8' });
-      const out = (r.stdout + r.stderr).replace(/\x1b\[[0-9;]*m/g, '');
+      const out = (r.stdout + r.stderr).replace(ANSI, '');
       assert.ok(r.status === 0 && /Passed:\s+\d+/.test(out) && !/FAIL/.test(out), `${suite} under MDMT_CPU_ISA=${cap} failed:\n${out.slice(-3000)}`);
     }
   });
