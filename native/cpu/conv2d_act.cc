@@ -9,9 +9,10 @@
 //                          epilogue in registers
 //   stem                   ≤ 4 input channels, stride 1/2 (conv2d_stem.h): the image read
 //                          directly instead of an im2col matrix 27..147 rows deep
-//   gemm                   1×1 stride 1 on maps ≥ 16×16: one GEMM per image with the
-//                          epilogue in the GEMM's tile loop; else the conv2d kernel, then
-//                          one epilogue pass per output row
+//   gemm                   1×1 on 1×1 maps: a matrix-vector product per image; 1×1
+//                          stride 1 on maps from 8×8: one GEMM per image with the epilogue
+//                          in the GEMM's tile loop; else the conv2d kernel, then one
+//                          epilogue pass per output row
 // 'auto' takes Winograd F(4,3) or F(2,3) for 3×3 stride-1 dense convs with enough pixels
 // to amortise the transforms (winograd_m), depthwise for groups = C, stem for ≤ 4 input
 // channels and ≥ 8 outputs and for k×k stride-2 convs with rows of ≥ 32 outputs, else gemm.
@@ -62,6 +63,53 @@ bool winograd_fits(const ConvAttrs& a, const Shape& w) {
   return w[2] == 3 && w[3] == 3 && a.sh == 1 && a.sw == 1 && a.dh == 1 && a.dw == 1 && a.groups == 1;
 }
 
+// 1×1 convs on 1×1 maps (squeeze-excitation blocks): y[n, k] = Σ_c w[k, c]·x[n, c], a
+// matrix-vector product per image. The GEMM would pack all of w for a single column (16
+// computed, 1 kept); here each row of w is read once for all images, with 16 partial sums
+// per dot product so the loop vectorises. Parallel over output channels.
+#define MDMT_GEMV(NAME, TARGET)                                                                           \
+  TARGET void gemv_##NAME(int64_t N, int64_t K, int64_t C, const float* w, const float* x, float* y,    \
+                          int64_t k0, int64_t k1) {                                                      \
+    for (int64_t k = k0; k < k1; ++k) {                                                                  \
+      const float* wk = w + k * C;                                                                       \
+      for (int64_t n = 0; n < N; ++n) {                                                                  \
+        const float* xn = x + n * C;                                                                     \
+        float part[16] = {};                                                                             \
+        int64_t c = 0;                                                                                   \
+        for (; c + 16 <= C; c += 16)                                                                     \
+          for (int l = 0; l < 16; ++l) part[l] += wk[c + l] * xn[c + l];                                 \
+        float t = 0.f;                                                                                   \
+        for (; c < C; ++c) t += wk[c] * xn[c];                                                           \
+        for (int l = 0; l < 16; ++l) t += part[l];                                                       \
+        y[n * K + k] = t;                                                                                \
+      }                                                                                                  \
+    }                                                                                                    \
+  }
+MDMT_GEMV(generic, )
+#if defined(__x86_64__) || defined(__i386__)
+MDMT_GEMV(avx2, __attribute__((target("avx2,fma"))))
+MDMT_GEMV(avx512, __attribute__((target("avx512f"))))
+#endif
+
+bool gemv_fused(const ConvAttrs& a, const Shape& w, const winograd::Shape& s, const float* x, const float* wt,
+                const float* b, const float* r, Act act, float* y, GemmIsa isa) {
+  if (!(w[2] == 1 && w[3] == 1 && a.sh == 1 && a.sw == 1 && a.ph == 0 && a.pw == 0 && a.groups == 1) || s.H * s.W != 1) return false;
+  auto fn = gemv_generic;
+#if defined(__x86_64__) || defined(__i386__)
+  if (gemm_isa_level(isa) == 2) fn = gemv_avx512;
+  else if (gemm_isa_level(isa) == 1) fn = gemv_avx2;
+#endif
+  parallel_for(0, s.K, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, s.N * s.C)), [&](int64_t lo, int64_t hi) { fn(s.N, s.K, s.C, wt, x, y, lo, hi); });
+  // the epilogue per image (its K outputs are contiguous): bias and residual, then the activation
+  for (int64_t n = 0; n < s.N; ++n) {
+    float* yn = y + n * s.K;
+    if (b) for (int64_t k = 0; k < s.K; ++k) yn[k] += b[k];
+    if (r) for (int64_t k = 0; k < s.K; ++k) yn[k] += r[n * s.K + k];
+    if (act != Act::None) vmath::bias_act(yn, s.K, 0.f, act);
+  }
+  return true;
+}
+
 // 'auto' with the weights transformed per call: Winograd when the output has ≥ 256 pixels
 // (below that the transform of U, α²·K·C written and read, costs more than the 2.25–4×
 // fewer multiplies save: batch-1 512→512 on 7×7 is 4.0 ms by GEMM, 7.1 ms by F(2,3)), with
@@ -86,8 +134,6 @@ bool pointwise_fused(const ConvAttrs& a, const Shape& w, const winograd::Shape& 
                      const float* b, const float* r, Act act, float* y, GemmIsa isa) {
   const int64_t HW = s.H * s.W;
   if (!(w[2] == 1 && w[3] == 1 && a.sh == 1 && a.sw == 1 && a.ph == 0 && a.pw == 0 && a.groups == 1) || HW < kMinPointwiseHW) return false;
-  if (s.P != s.H || s.Q != s.W || w[1] != s.C)
-    MDMT_FAIL(code::kShape, "conv2d_act", "1x1 conv: x [" << s.N << ", " << s.C << ", " << s.H << ", " << s.W << "] and w channels " << w[1] << " do not give y [" << s.N << ", " << s.K << ", " << s.P << ", " << s.Q << "]");
   // outputs larger than a typical L3 are written around the cache: their lines are not
   // read first, and would be evicted before the next layer reads them (MobileNetV2's
   // 16→96 expansion on 128×128 at batch 8, 50 MB: 8.2 → 6.0 ms per core)
@@ -176,7 +222,7 @@ void conv2d_act_cpu(OpCtx& c) {
     return conv_stem::forward({ws.N, ws.C, ws.H, ws.W, ws.K, w.dim(2), w.dim(3), ws.P, ws.Q, a.sh, a.sw, a.ph, a.pw}, px, pw, pb, act, py, isa);
   if (algo == Algo::Stem) {  // a residual after a stem: the kernel, then the epilogue pass
     conv_stem::forward({ws.N, ws.C, ws.H, ws.W, ws.K, w.dim(2), w.dim(3), ws.P, ws.Q, a.sh, a.sw, a.ph, a.pw}, px, pw, nullptr, Act::None, py, isa);
-  } else if (pointwise_fused(a, w.shape, ws, px, pw, pb, pr, act, py, isa)) {
+  } else if (gemv_fused(a, w.shape, ws, px, pw, pb, pr, act, py, isa) || pointwise_fused(a, w.shape, ws, px, pw, pb, pr, act, py, isa)) {
     return;
   } else {
     OpCtx conv{"conv2d", {c.in[0], c.in[1]}, {c.out[0]}, c.attrs, c.device};

@@ -85,7 +85,7 @@ test('conv2d_act: every activation, with and without bias and residual (gemm and
   }
 });
 
-test('conv2d_act: 1x1 convs (GEMM with the epilogue in its tile loop, and small maps) for every activation', () => {
+test('conv2d_act: 1x1 convs (GEMM with the epilogue in its tile loop, small maps, 1x1 maps) for every activation', () => {
   if (!on) return;
   const rng = new Rng(305);
   const cases: Case[] = [
@@ -93,6 +93,7 @@ test('conv2d_act: 1x1 convs (GEMM with the epilogue in its tile loop, and small 
     { label: '1x1, 7x7 map (conv2d + epilogue pass)', x: [2, 8, 7, 7], w: [12, 8, 1, 1], pad: 0 },
     { label: '1x1, K > 2 GEMM row blocks', x: [1, 8, 16, 16], w: [300, 8, 1, 1], pad: 0 },
     { label: '1x1, C > 2 GEMM K slices (epilogue after the last)', x: [1, 260, 16, 16], w: [20, 260, 1, 1], pad: 0 },
+    { label: '1x1 on 1x1 maps (squeeze-excitation: matrix-vector), C not a multiple of 16', x: [3, 37, 1, 1], w: [11, 37, 1, 1], pad: 0 },
   ];
   for (const c of cases)
     for (const act of ACTS)
