@@ -82,35 +82,63 @@ void make_taps(const Shape& s) {
     }
 }
 
-// One plane, AVX-512: rows × column chunks, the taps summed in conv2d's order (bias, then
-// row by row) so conv2d_act equals conv2d followed by its add and activation bit for bit;
-// the chunks' chains are independent, so out-of-order execution overlaps them.
+// One output chunk's taps: acc += w·x over the tap rows inside the image, in conv2d's order.
+MDMT_T512 inline __m512 taps_of(const Shape& s, const float* xp, const float* wk, const Tap* tp, int64_t p, __m512 acc) {
+  for (int64_t i = 0; i < s.R; ++i) {
+    const int64_t ih = p * s.sh - s.ph + i * s.dh;
+    if (ih < 0 || ih >= s.H) continue;
+    const float* row = xp + ih * s.W;
+    for (int64_t j = 0; j < s.S; ++j) acc = _mm512_fmadd_ps(_mm512_set1_ps(wk[i * s.S + j]), load_tap(row, tp[j], s.sw), acc);
+  }
+  return acc;
+}
+// The same for two chunks at once: two independent FMA chains in one loop (one chain waits
+// on the FMA latency at every tap), each summed in conv2d's order.
+MDMT_T512 inline void taps_of2(const Shape& s, const float* xp, const float* wk, const Tap* ta, int64_t pa, const Tap* tb,
+                               int64_t pb, __m512& a, __m512& b) {
+  for (int64_t i = 0; i < s.R; ++i) {
+    const int64_t ha = pa * s.sh - s.ph + i * s.dh, hb = pb * s.sh - s.ph + i * s.dh;
+    const bool ina = ha >= 0 && ha < s.H, inb = hb >= 0 && hb < s.H;
+    if (!ina || !inb) {  // a border row of one of them: one at a time
+      if (ina) for (int64_t j = 0; j < s.S; ++j) a = _mm512_fmadd_ps(_mm512_set1_ps(wk[i * s.S + j]), load_tap(xp + ha * s.W, ta[j], s.sw), a);
+      if (inb) for (int64_t j = 0; j < s.S; ++j) b = _mm512_fmadd_ps(_mm512_set1_ps(wk[i * s.S + j]), load_tap(xp + hb * s.W, tb[j], s.sw), b);
+      continue;
+    }
+    const float *ra = xp + ha * s.W, *rb = xp + hb * s.W;
+    for (int64_t j = 0; j < s.S; ++j) {
+      const __m512 wv = _mm512_set1_ps(wk[i * s.S + j]);
+      a = _mm512_fmadd_ps(wv, load_tap(ra, ta[j], s.sw), a);
+      b = _mm512_fmadd_ps(wv, load_tap(rb, tb[j], s.sw), b);
+    }
+  }
+}
+MDMT_T512 inline void store_out(const Shape& s, const float* rp, Act act, float* yp, int64_t p, int64_t ch, __m512 a) {
+  const __mmask16 want = lanes(s.Q - ch * 16);
+  const int64_t off = p * s.Q + ch * 16;
+  if (rp) a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(want, rp + off));
+  const __m512 v = vmath::act512(a, act);
+  if (s.stream && want == 0xFFFF && (reinterpret_cast<uintptr_t>(yp + off) & 63) == 0) _mm512_stream_ps(yp + off, v);
+  else _mm512_mask_storeu_ps(yp + off, want, v);
+}
+
+// One plane, AVX-512: the (row, column chunk) outputs in pairs — two chains in flight — the
+// taps summed in conv2d's order (bias, then row by row), so conv2d_act equals conv2d followed
+// by its add and activation bit for bit.
 MDMT_T512 void plane_avx512(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp,
                             const void* aux) {
   if (s.sw > 2) return plane_avx512_rows(s, xp, wk, b, rp, act, yp, aux);
-  const int64_t nch = (s.Q + 15) / 16;
+  const int64_t nch = (s.Q + 15) / 16, items = s.P * nch;
   const Tap* taps = static_cast<const Tap*>(aux);
   const __m512 vb = _mm512_set1_ps(b);
-  for (int64_t p = 0; p < s.P; ++p) {
-    const int64_t i0 = std::max<int64_t>(0, (s.ph - p * s.sh + s.dh - 1) / s.dh);  // first tap row inside the image
-    for (int64_t ch = 0; ch < nch; ++ch) {
-      const __mmask16 want = lanes(s.Q - ch * 16);
-      const Tap* tp = taps + ch * s.S;
-      __m512 a = vb;
-      for (int64_t i = i0; i < s.R; ++i) {
-        const int64_t ih = p * s.sh - s.ph + i * s.dh;
-        if (ih >= s.H) break;
-        const float* row = xp + ih * s.W;
-        const float* wr = wk + i * s.S;
-        for (int64_t j = 0; j < s.S; ++j) a = _mm512_fmadd_ps(_mm512_set1_ps(wr[j]), load_tap(row, tp[j], s.sw), a);
-      }
-      if (rp) a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(want, rp + p * s.Q + ch * 16));
-      float* out = yp + p * s.Q + ch * 16;
-      const __m512 v = vmath::act512(a, act);
-      if (s.stream && want == 0xFFFF && (reinterpret_cast<uintptr_t>(out) & 63) == 0) _mm512_stream_ps(out, v);
-      else _mm512_mask_storeu_ps(out, want, v);
-    }
+  int64_t t = 0;
+  for (; t + 1 < items; t += 2) {
+    const int64_t pa = t / nch, ca = t % nch, pb = (t + 1) / nch, cb = (t + 1) % nch;
+    __m512 a = vb, c = vb;
+    taps_of2(s, xp, wk, taps + ca * s.S, pa, taps + cb * s.S, pb, a, c);
+    store_out(s, rp, act, yp, pa, ca, a);
+    store_out(s, rp, act, yp, pb, cb, c);
   }
+  if (t < items) store_out(s, rp, act, yp, t / nch, t % nch, taps_of(s, xp, wk, taps + (t % nch) * s.S, t / nch, vb));
 }
 #endif
 
