@@ -33,9 +33,7 @@ class Pool {
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // A new worker starts from the current generation: starting from 0 made it run a stale
-  // extra round and decrement pending_ twice, so a later region could return early or wait
-  // forever (seen as a hang in the fuzz test after setThreads).
+  // A new worker starts from the current generation (from 0 it would run a stale round).
   void resize(int n) {
     std::lock_guard<std::mutex> region(run_mu_);  // never while a region runs
     stop();
@@ -44,27 +42,36 @@ class Pool {
   }
 
   // Runs task(chunk) for chunk in [0, nchunks) on the workers and the caller.
+  //
+  // The caller never waits for a worker to wake up: it takes chunks itself until none are
+  // left, then closes the region, and waits only for the workers that entered it before it
+  // was closed (a woken worker counts itself in `active_` and then checks `closed_`; the
+  // caller sets `closed_` and then reads `active_`; both sequentially consistent, so a
+  // worker either is seen or sees the closure and leaves the task alone). A short region
+  // used to cost a futex wake-up of the worker on the caller's path even when the caller
+  // had done all the work (batch-1 networks ran slower on 2 threads than on 1).
   void run(int64_t nchunks, const std::function<void(int64_t)>& task) {
     std::unique_lock<std::mutex> lk(run_mu_);  // one parallel region at a time
     task_ = &task;
     nchunks_ = nchunks;
     next_.store(0);
-    pending_.store(static_cast<int>(workers_.size()));
+    uint64_t gen;
     {
       std::lock_guard<std::mutex> g(mu_);  // a worker about to sleep checks generation_ under mu_
-      generation_.fetch_add(1, std::memory_order_release);
+      gen = generation_.fetch_add(1, std::memory_order_release) + 1;
     }
     cv_.notify_all();
     drain();
-    // The workers finish their equal shares about when the caller does on an idle machine;
+    closed_.store(gen, std::memory_order_seq_cst);
+    // Entered workers finish their chunks about when the caller does on an idle machine;
     // when they do not within the spin, the machine is busy (the threads wait for a CPU):
     // halve the spin budget, so spinning never competes with a loaded machine for long.
-    const bool quick = spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; });
+    const bool quick = spin_until([this] { return active_.load(std::memory_order_seq_cst) == 0; });
     const int64_t b = budget_.load(std::memory_order_relaxed);
     budget_.store(quick ? std::min(spin_us(), 2 * b + 1) : b / 2, std::memory_order_relaxed);
     if (!quick) {
       std::unique_lock<std::mutex> g(mu_);
-      done_cv_.wait(g, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+      done_cv_.wait(g, [this] { return active_.load(std::memory_order_acquire) == 0; });
     }
     task_ = nullptr;
   }
@@ -113,8 +120,11 @@ class Pool {
       }
       if (stopping_.load()) return;
       seen = generation_.load(std::memory_order_acquire);
-      drain();
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      active_.fetch_add(1, std::memory_order_seq_cst);
+      // closed_ only grows: a region at or below it is finished (its caller may be in a later
+      // region already, with another task_), one above it still waits for this worker
+      if (closed_.load(std::memory_order_seq_cst) < seen) drain();
+      if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> g(mu_);  // the caller may be asleep in done_cv_
         done_cv_.notify_one();
       }
@@ -136,8 +146,9 @@ class Pool {
   const std::function<void(int64_t)>* task_ = nullptr;
   int64_t nchunks_ = 0;
   std::atomic<int64_t> next_{0};
-  std::atomic<int> pending_{0};
-  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> active_{0};           // workers inside the current region
+  std::atomic<uint64_t> generation_{0};  // regions started
+  std::atomic<uint64_t> closed_{0};      // the last region whose chunks are all done or taken
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> budget_{spin_us()};  // current spin, µs (adapted in run)
 };
