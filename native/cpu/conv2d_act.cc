@@ -225,11 +225,13 @@ void conv2d_act_cpu(OpCtx& c) {
   } else if (gemv_fused(a, w.shape, ws, px, pw, pb, pr, act, py, isa) || pointwise_fused(a, w.shape, ws, px, pw, pb, pr, act, py, isa)) {
     return;
   } else {
-    OpCtx conv{"conv2d", {c.in[0], c.in[1]}, {c.out[0]}, c.attrs, c.device};
+    // the conv2d kernel adds the bias itself when nothing else follows (no second pass)
+    const bool alone = !pr && act == Act::None;
+    OpCtx conv{"conv2d", alone && b ? std::vector<Tensor*>{c.in[0], c.in[1], c.in[2]} : std::vector<Tensor*>{c.in[0], c.in[1]}, {c.out[0]}, c.attrs, c.device};
     find_op("conv2d", DeviceType::CPU)(conv);
+    if (alone) return;
   }
   const int64_t K = ws.K, PQ = ws.P * ws.Q;
-  if (!pb && !pr && act == Act::None) return;
   parallel_for(0, ws.N * K, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, PQ)), [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       const float bk = pb ? pb[i % K] : 0.f;
