@@ -1,5 +1,5 @@
 /**
- * Residual fusion (inference): a conv2d whose output only an `add` reads, the add's other
+ * Residual fusion (CPU inference): a conv2d whose output only an `add` reads, the add's other
  * operand shaped like it (a ResNet / MobileNet shortcut), and optionally the activation that
  * alone reads the sum, become one conv2d_act with that operand as its residual:
  *   relu(add(conv2d(x, w, b), r))  ⇒  conv2d_act(x, w, b, r; act relu)
@@ -17,6 +17,7 @@ const ACTS = new Set(['relu', 'relu6', 'silu', 'sigmoid', 'hardswish']);
 
 export function fuseConvResidual(owned: Tensor[]): Pass {
   return (g: Graph): Graph => {
+    if (g.device !== 'cpu') return g; // conv2d_act with a residual is a CPU kernel
     const readers = consumers(g);
     const only = (id: number): number | null => {
       const r = readers.get(id) ?? [];
