@@ -10,9 +10,9 @@
 //   stem                   ≤ 4 input channels, stride 1/2 (conv2d_stem.h): the image read
 //                          directly instead of an im2col matrix 27..147 rows deep
 //   gemm                   1×1 on 1×1 maps: a matrix-vector product per image; 1×1
-//                          stride 1 on maps from 8×8: one GEMM per image with the epilogue
-//                          in the GEMM's tile loop; else the conv2d kernel, then one
-//                          epilogue pass per output row
+//                          unpadded on maps from 8×8: one GEMM per image (strided: on the
+//                          subsampled image) with the epilogue in the GEMM's tile loop;
+//                          else the conv2d kernel, then one epilogue pass per output row
 // 'auto' takes Winograd F(4,3) or F(2,3) for 3×3 stride-1 dense convs with enough pixels
 // to amortise the transforms (winograd_m), depthwise for groups = C, stem for ≤ 4 input
 // channels and ≥ 8 outputs and for k×k stride-2 convs with rows of ≥ 32 outputs, else gemm.
@@ -130,17 +130,29 @@ thread_local std::vector<float> tl_u;  // transformed weights of the current cal
 // Below 8×8 the GEMM's 48-column panels are mostly padding (7×7 = 49 columns compute 64):
 // the conv2d kernel's images-side-by-side GEMM does better there.
 constexpr int64_t kMinPointwiseHW = 64;
+thread_local std::vector<float> tl_sub;  // a strided 1×1 conv's subsampled image
+
 bool pointwise_fused(const ConvAttrs& a, const Shape& w, const winograd::Shape& s, const float* x, const float* wt,
                      const float* b, const float* r, Act act, float* y, GemmIsa isa) {
-  const int64_t HW = s.H * s.W;
-  if (!(w[2] == 1 && w[3] == 1 && a.sh == 1 && a.sw == 1 && a.ph == 0 && a.pw == 0 && a.groups == 1) || HW < kMinPointwiseHW) return false;
+  const int64_t PQ = s.P * s.Q, HW = s.H * s.W;
+  if (!(w[2] == 1 && w[3] == 1 && a.ph == 0 && a.pw == 0 && a.groups == 1) || PQ < kMinPointwiseHW) return false;
+  const bool strided = a.sh != 1 || a.sw != 1;  // ResNet's downsample: the GEMM runs on x[:, :, ::sh, ::sw]
   // outputs larger than a typical L3 are written around the cache: their lines are not
   // read first, and would be evicted before the next layer reads them (MobileNetV2's
   // 16→96 expansion on 128×128 at batch 8, 50 MB: 8.2 → 6.0 ms per core)
-  const bool stream = 4 * s.N * s.K * HW > (int64_t(24) << 20);
+  const bool stream = 4 * s.N * s.K * PQ > (int64_t(24) << 20);
   auto image = [&](int64_t n) {
-    const GemmEpilogue ep{b, r ? r + n * s.K * HW : nullptr, HW, act, stream};
-    sgemm(false, false, s.K, HW, s.C, 1.f, wt, s.C, x + n * s.C * HW, HW, 0.f, y + n * s.K * HW, HW, isa, &ep);
+    const float* xn = x + n * s.C * HW;
+    if (strided) {
+      tl_sub.resize(static_cast<size_t>(s.C * PQ));
+      float* d = tl_sub.data();
+      for (int64_t c = 0; c < s.C; ++c)
+        for (int64_t p = 0; p < s.P; ++p)
+          for (int64_t q = 0; q < s.Q; ++q) d[(c * s.P + p) * s.Q + q] = xn[(c * s.H + p * a.sh) * s.W + q * a.sw];
+      xn = d;
+    }
+    const GemmEpilogue ep{b, r ? r + n * s.K * PQ : nullptr, PQ, act, stream};
+    sgemm(false, false, s.K, PQ, s.C, 1.f, wt, s.C, xn, PQ, 0.f, y + n * s.K * PQ, PQ, isa, &ep);
   };
   if (s.N >= num_threads() && num_threads() > 1)
     parallel_for(0, s.N, 1, [&](int64_t lo, int64_t hi) { for (int64_t n = lo; n < hi; ++n) image(n); });

@@ -30,7 +30,7 @@ import { rerunUnderIsaCaps } from './_isa';
 
 const on = deviceAvailable('conv2d_act') && process.env.MDMT_DEVICE !== 'cuda';
 
-interface Case { label: string; x: number[]; w: number[]; pad: number; tileBlock?: number }
+interface Case { label: string; x: number[]; w: number[]; pad: number; tileBlock?: number; stride?: number }
 const CASES: Case[] = [
   { label: 'odd map, partial tiles both ways', x: [2, 5, 11, 9], w: [7, 5, 3, 3], pad: 1 },
   { label: 'batch 1, no padding', x: [1, 3, 10, 13], w: [4, 3, 3, 3], pad: 0 },
@@ -48,7 +48,8 @@ const ACTS: ConvAct[] = ['none', 'relu', 'relu6', 'silu', 'sigmoid', 'hardswish'
 const tol = (algo: ConvAlgo, c: Case) => ({ atol: 1e-5 + (algo === 'winograd4' || algo === 'auto' ? 4 : 1) * 2e-7 * c.w[1] * 9, rtol: 1e-5 });
 
 function reference(c: Case, x: Float64Array, w: Float64Array, b: Float64Array, r: Float64Array | null, act: ConvAct): Float64Array {
-  const cfg = { stride: [1, 1] as [number, number], padding: [c.pad, c.pad] as [number, number], dilation: [1, 1] as [number, number], groups: 1 };
+  const st = c.stride ?? 1;
+  const cfg = { stride: [st, st] as [number, number], padding: [c.pad, c.pad] as [number, number], dilation: [1, 1] as [number, number], groups: 1 };
   const z = conv2dRef(x, c.x, w, c.w, b, cfg);
   const f = act === 'none' ? (v: number) => v : activationRefs[act];
   return z.map((v, i) => f(v + (r ? r[i] : 0)));
@@ -94,13 +95,14 @@ test('conv2d_act: 1x1 convs (GEMM with the epilogue in its tile loop, small maps
     { label: '1x1, K > 2 GEMM row blocks', x: [1, 8, 16, 16], w: [300, 8, 1, 1], pad: 0 },
     { label: '1x1, C > 2 GEMM K slices (epilogue after the last)', x: [1, 260, 16, 16], w: [20, 260, 1, 1], pad: 0 },
     { label: '1x1 on 1x1 maps (squeeze-excitation: matrix-vector), C not a multiple of 16', x: [3, 37, 1, 1], w: [11, 37, 1, 1], pad: 0 },
+    { label: '1x1 stride 2 (downsample: GEMM on the subsampled image), odd sizes', x: [3, 9, 19, 17], w: [13, 9, 1, 1], pad: 0, stride: 2 },
   ];
   for (const c of cases)
     for (const act of ACTS)
       for (const withRes of [false, true]) {
-        const ys = [c.x[0], c.w[0], c.x[2], c.x[3]];
+        const st = c.stride ?? 1, ys = convOutShape(c.x, c.w, { stride: [st, st], padding: [0, 0], dilation: [1, 1], groups: 1 });
         const x = f32(rng.array(numel(c.x), -2, 2)), w = f32(rng.array(numel(c.w))), b = f32(rng.array(c.w[0])), r = f32(rng.array(numel(ys), -3, 3));
-        const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), { residual: withRes ? t32(r, ys) : null, act }).toArray());
+        const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), { residual: withRes ? t32(r, ys) : null, act, stride: st }).toArray());
         assertClose(y, reference(c, x, w, b, withRes ? r : null, act), { atol: 4 * tol('gemm', c).atol, rtol: 1e-5 }, `${c.label} ${act} residual=${withRes}`);
       }
 });
