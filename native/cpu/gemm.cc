@@ -20,7 +20,8 @@ namespace {
 
 // ---- micro-kernels -----------------------------------------------------------------------
 // c[MR×NR] (row stride ldc) = alpha · Σ_k a[k·MR + i] · b[k·NR + j] + beta · c   (beta 0: c not read)
-// a: packed MR-row micro-panel, b: packed NR-column micro-panel, both kc deep.
+// a: packed MR-row micro-panel; b: NR columns kc deep, row k at b + k·bs (a packed panel:
+// bs = NR; or op(B) itself, unpacked, bs = ldb — see sgemm_blocked's direct B).
 // e (AVX-512 kernels only; null otherwise): the epilogue applied in registers before the
 // store, with its pointers at the tile — c = act(c + bias[i] + res[i·ldr + j]). Applying it
 // after the store instead re-reads rows that sit a power of two apart on 128×128 maps
@@ -32,12 +33,13 @@ struct TileEpi {
   Act act;
   bool stream;  // non-temporal stores where aligned (see GemmEpilogue::stream)
 };
-using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta, const TileEpi* e);
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, int64_t bs, float* c, int64_t ldc, float alpha, float beta,
+                             const TileEpi* e);
 
 template <int MR, int NR>
-void kernel_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta, const TileEpi*) {
+void kernel_generic(int64_t kc, const float* a, const float* b, int64_t bs, float* c, int64_t ldc, float alpha, float beta, const TileEpi*) {
   float acc[MR][NR] = {};
-  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR)
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += bs)
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NR; ++j) acc[i][j] += a[i] * b[j];
   for (int i = 0; i < MR; ++i)
@@ -48,12 +50,12 @@ void kernel_generic(int64_t kc, const float* a, const float* b, float* c, int64_
 #define MDMT_X86 1
 
 // 6 rows × 2 ymm: 12 accumulators + 2 B vectors + 1 broadcast of 16 registers.
-__attribute__((target("avx2,fma"))) void kernel_avx2_6x16(int64_t kc, const float* a, const float* b, float* c,
+__attribute__((target("avx2,fma"))) void kernel_avx2_6x16(int64_t kc, const float* a, const float* b, int64_t bs, float* c,
                                                           int64_t ldc, float alpha, float beta, const TileEpi*) {
   __m256 acc[6][2];
 #pragma GCC unroll 6
   for (int i = 0; i < 6; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k, a += 6, b += 16) {
+  for (int64_t k = 0; k < kc; ++k, a += 6, b += bs) {
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < 6; ++i) {
@@ -101,14 +103,14 @@ __attribute__((target("avx512f"), always_inline)) inline void store_tile(const _
 
 // 14 rows × 2 zmm: 28 accumulators + 2 B vectors (the A broadcasts fold into the FMAs'
 // memory operands) of 32 registers. Per k: 2 loads, 14 broadcasts, 28 FMAs.
-__attribute__((target("avx512f"))) void kernel_avx512_14x32(int64_t kc, const float* a, const float* b, float* c,
+__attribute__((target("avx512f"))) void kernel_avx512_14x32(int64_t kc, const float* a, const float* b, int64_t bs, float* c,
                                                             int64_t ldc, float alpha, float beta, const TileEpi* e) {
   __m512 acc[14][2];
 #pragma GCC unroll 14
   for (int i = 0; i < 14; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k, a += 14, b += 32) {
+  for (int64_t k = 0; k < kc; ++k, a += 14, b += bs) {
     const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * 32), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * bs), _MM_HINT_T0);
 #pragma GCC unroll 14
     for (int i = 0; i < 14; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);
@@ -124,18 +126,18 @@ __attribute__((target("avx512f"))) void kernel_avx512_14x32(int64_t kc, const fl
 // only the first NV·16 columns of the panel: the last panel of an N that is not a multiple
 // of 48 (7×7 maps: N = 196 = 4·48 + 4) then costs 16 columns, not 48.
 template <int NV>
-__attribute__((target("avx512f"))) void kernel_avx512_8x48(int64_t kc, const float* a, const float* b, float* c,
+__attribute__((target("avx512f"))) void kernel_avx512_8x48(int64_t kc, const float* a, const float* b, int64_t bs, float* c,
                                                            int64_t ldc, float alpha, float beta, const TileEpi* e) {
   __m512 acc[8][NV];
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i)
 #pragma GCC unroll 3
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k, a += 8, b += 48) {
+  for (int64_t k = 0; k < kc; ++k, a += 8, b += bs) {
     __m512 bv[NV];
 #pragma GCC unroll 3
     for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * 48), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * bs), _MM_HINT_T0);
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);
@@ -295,6 +297,7 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 }
 
 constexpr double kParallelFlops = 4.0e5;  // below this a call runs on the calling thread only
+constexpr int64_t kDirectBRows = 64;      // direct B (unpacked) for M up to this
 
 // Loop structure: K is cut into chunks of kch (up to 4 KC slices, less if the packed panels
 // would pass the scratch cap), N into nc-wide and M into mb-tall blocks. Per (kch, nc, mb) block the
@@ -319,6 +322,12 @@ void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, in
   const int64_t ncb = std::min({N, NC, std::max<int64_t>(NR, cap / kch / NR * NR)});
   const int64_t mbb = std::min(M, std::max<int64_t>(MR, cap / kch / MR * MR));
   const int64_t ncpad = (ncb + NR - 1) / NR * NR, mbpad = (mbb + MR - 1) / MR * MR;
+  // Direct B: with few rows of A every B panel is used by only a few tiles, and packing B
+  // (a full copy of op(B)) costs more than it saves; the kernels then read B's rows in place
+  // (full panels only: the last partial one is packed, so nothing past N is read).
+  // MobileNet's narrow 1×1 projections (16–32 outputs from 32–192 channels on 64²–128²
+  // maps) spent most of their time packing B.
+  const bool direct = !transB && M <= kDirectBRows;
   float* bp = tl_pack_b.get(static_cast<size_t>(kch) * ncpad);
   float* ap = tl_pack_a.get(static_cast<size_t>(kch) * mbpad);
   for (int64_t kk = 0; kk < K; kk += kch) {
@@ -332,14 +341,17 @@ void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, in
         const int64_t mpan = (mb + MR - 1) / MR;
         // one region packs B (first M block only: it stays valid for the others) and A
         const int64_t nb_tasks = ib == 0 ? nsl * npan : 0, ntasks = nb_tasks + nsl * mpan;
+        const int64_t full = nc / NR;  // panels with NR columns (direct B leaves them unpacked)
         const int64_t grain = par ? std::max<int64_t>(1, 8192 / (KC * std::max(MR, NR))) : ntasks;
         parallel_for(0, ntasks, grain, [&](int64_t lo, int64_t hi) {
           for (int64_t t = lo; t < hi; ++t) {
             const bool isb = t < nb_tasks;
             const int64_t u = isb ? t : t - nb_tasks, npn = isb ? npan : mpan;
             const int64_t sl = u / npn, p = u % npn, pc = sl * KC, kc = std::min(KC, kb - pc);
-            if (isb)
-              ki.pack_b(transB, B, ldb, kk + pc, jc + p * NR, std::min<int64_t>(NR, nc - p * NR), kc, bp + pc * ncpad + p * kc * NR);
+            if (isb) {
+              if (!direct || p >= full)
+                ki.pack_b(transB, B, ldb, kk + pc, jc + p * NR, std::min<int64_t>(NR, nc - p * NR), kc, bp + pc * ncpad + p * kc * NR);
+            }
             else
               ki.pack_a(transA, A, lda, ib + p * MR, kk + pc, std::min<int64_t>(MR, mb - p * MR), kc, ap + pc * mbpad + p * kc * MR);
           }
@@ -362,7 +374,9 @@ void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, in
               for (int64_t p = p0; p < p1; ++p) {
                 const int64_t j = jc + p * NR;
                 const int64_t nr = std::min<int64_t>(NR, N - j);
-                const float* b = bp + pc * ncpad + p * kc * NR;
+                const bool unpacked = direct && p < full;
+                const float* b = unpacked ? B + (kk + pc) * ldb + j : bp + pc * ncpad + p * kc * NR;
+                const int64_t bs = unpacked ? ldb : NR;
                 for (int64_t i = i0; i < i1; i += MR) {
                   const int64_t mr = std::min<int64_t>(MR, i1 - i);
                   const float* a = ap + pc * mbpad + (i / MR) * kc * MR;
@@ -374,10 +388,10 @@ void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, in
                   const TileEpi te{ep && ep->bias ? ep->bias + row : nullptr, ep && ep->res ? ep->res + row * ep->ldr + j : nullptr,
                                    ep ? ep->ldr : 0, ep ? ep->act : Act::None, ep && ep->stream};
                   if (mr == MR && (nr == NR || (fn != ki.fn && nr == nv * ki.vw))) {
-                    fn(kc, a, b, c, ldc, alpha, beta_k, last && ki.epi ? &te : nullptr);
+                    fn(kc, a, b, bs, c, ldc, alpha, beta_k, last && ki.epi ? &te : nullptr);
                     if (last && !ki.epi) vmath::block_epilogue(c, ldc, mr, nr, te.bias, te.res, te.ldr, te.act);
                   } else {
-                    fn(kc, a, b, tmp, NR, 1.f, 0.f, nullptr);
+                    fn(kc, a, b, bs, tmp, NR, 1.f, 0.f, nullptr);
                     for (int64_t r = 0; r < mr; ++r)
                       for (int64_t s = 0; s < nr; ++s) {
                         float v = alpha * tmp[r * NR + s];
