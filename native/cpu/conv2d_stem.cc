@@ -124,11 +124,14 @@ void forward(const Shape& s, const float* x, const float* w, const float* b, Act
             std::fill(dst, dst + lay.Wf, 0.f);
             continue;
           }
-          const float* src = xn + (c * s.H + h) * s.W;
-          for (int64_t j = 0; j < lay.Wf; ++j) {
-            const int64_t col = j * s.sw + f - s.pw;
-            dst[j] = col >= 0 && col < s.W ? src[col] : 0.f;
-          }
+          // dst[j] = src[j·sw + f − pw]: zeros where that column is outside the row
+          const float* src = xn + (c * s.H + h) * s.W + f - s.pw;
+          const int64_t ja = std::min(lay.Wf, std::max<int64_t>(0, (s.pw - f + s.sw - 1) / s.sw));
+          const int64_t jb = std::max(ja, std::min(lay.Wf, (s.W - f + s.pw + s.sw - 1) / s.sw));
+          std::fill(dst, dst + ja, 0.f);
+          if (s.sw == 1) std::copy(src + ja, src + jb, dst + ja);
+          else for (int64_t j = ja; j < jb; ++j) dst[j] = src[j * s.sw];
+          std::fill(dst + jb, dst + lay.Wf, 0.f);
         }
       }
     });
