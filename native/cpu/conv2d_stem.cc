@@ -75,17 +75,22 @@ MDMT_STEM_ISA(generic, , 2, 1)
 #if defined(__x86_64__) || defined(__i386__)
 MDMT_STEM_ISA(avx2, __attribute__((target("avx2,fma"))), 6, 1)
 MDMT_STEM_ISA(avx512, __attribute__((target("avx512f"))), 12, 2)
+MDMT_STEM_ISA(avx512_k8, __attribute__((target("avx512f"))), 8, 2)
+MDMT_STEM_ISA(avx512_k4, __attribute__((target("avx512f"))), 4, 2)
 #endif
 
 struct Kernel {
   void (*row)(const Shape&, const Layout&, const float*, const float*, int64_t, float*);
   int kb, qb;
 };
-Kernel kernel(GemmIsa isa) {
+// Kg: output channels per group. AVX-512 blocks 4, 8 or 12 channels, the fewest that cover a
+// group (ResNeXt's groups of 4 would waste two thirds of a 12-channel block).
+Kernel kernel(GemmIsa isa, int64_t Kg) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (gemm_isa_level(isa) == 2) return {row_avx512, 12, 2};
+  if (gemm_isa_level(isa) == 2) return Kg <= 4 ? Kernel{row_avx512_k4, 4, 2} : Kg <= 8 ? Kernel{row_avx512_k8, 8, 2} : Kernel{row_avx512, 12, 2};
   if (gemm_isa_level(isa) == 1) return {row_avx2, 6, 1};
 #endif
+  (void)Kg;
   return {row_generic, 2, 1};
 }
 
@@ -93,26 +98,31 @@ thread_local std::vector<float> tl_x, tl_w;
 
 }  // namespace
 
-bool fits(int64_t C, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t groups) {  // any C: the caller picks
-  return C >= 1 && sh >= 1 && sh <= 2 && sw >= 1 && sw <= 2 && dh == 1 && dw == 1 && groups == 1;
+bool fits(int64_t C, int64_t sh, int64_t sw, int64_t dh, int64_t dw) {  // any C and groups: the caller picks
+  return C >= 1 && sh >= 1 && sh <= 2 && sw >= 1 && sw <= 2 && dh == 1 && dw == 1;
 }
 
 void forward(const Shape& s, const float* x, const float* w, const float* b, Act act, float* y, GemmIsa isa) {
   if (s.N * s.K * s.P * s.Q == 0) return;
-  const Kernel kn = kernel(isa);
-  const int64_t QW = L * kn.qb, CRS = s.C * s.R * s.S, nkb = (s.K + kn.kb - 1) / kn.kb;
+  const int64_t G = s.G > 0 ? s.G : 1, Cg = s.C / G, Kg = s.K / G;
+  const Kernel kn = kernel(isa, Kg);
+  const int64_t QW = L * kn.qb, CRS = Cg * s.R * s.S, nkb = (Kg + kn.kb - 1) / kn.kb;
   Layout lay;
   lay.Hp = s.H + 2 * s.ph;
   lay.Qpad = (s.Q + QW - 1) / QW * QW;
   lay.Wf = lay.Qpad + (s.S - 1) / s.sw + 1;
   // the last row read is (P−1)·sh + R−1 ≤ Hp − 1 (output size formula); columns: see Layout
-  tl_w.assign(static_cast<size_t>(nkb * CRS * kn.kb), 0.f);  // wt[k-block][c, r, s][kb]
-  for (int64_t k = 0; k < s.K; ++k)
-    for (int64_t i = 0; i < CRS; ++i) tl_w[((k / kn.kb) * CRS + i) * kn.kb + k % kn.kb] = w[k * CRS + i];
+  tl_w.assign(static_cast<size_t>(G * nkb * CRS * kn.kb), 0.f);  // wt[g][k-block][c, r, s][kb]
+  for (int64_t k = 0; k < s.K; ++k) {
+    const int64_t g = k / Kg, kl = k % Kg;
+    for (int64_t i = 0; i < CRS; ++i) tl_w[((g * nkb + kl / kn.kb) * CRS + i) * kn.kb + kl % kn.kb] = w[k * CRS + i];
+  }
   tl_x.resize(static_cast<size_t>(s.C * lay.Hp * s.sw * lay.Wf));
   float* xph = tl_x.data();
   const float* wt = tl_w.data();
-  const int64_t PQ = s.P * s.Q;
+  const int64_t PQ = s.P * s.Q, plane = lay.Hp * s.sw * lay.Wf;
+  Shape sg = s;  // one group's view: Cg channels in, Kg out
+  sg.C = Cg, sg.K = Kg, sg.G = 1;
   for (int64_t n = 0; n < s.N; ++n) {
     const float* xn = x + n * s.C * s.H * s.W;
     parallel_for(0, s.C * lay.Hp, 16, [&](int64_t lo, int64_t hi) {
@@ -136,11 +146,12 @@ void forward(const Shape& s, const float* x, const float* w, const float* b, Act
       }
     });
     float* yn = y + n * s.K * PQ;
-    parallel_for(0, s.P, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t p = lo; p < hi; ++p) {
-        kn.row(s, lay, xph, wt, p, yn);
+    parallel_for(0, G * s.P, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t t = lo; t < hi; ++t) {
+        const int64_t g = t / s.P, p = t % s.P;
+        kn.row(sg, lay, xph + g * Cg * plane, wt + g * nkb * CRS * kn.kb, p, yn + g * Kg * PQ);
         if (b || act != Act::None)
-          for (int64_t k = 0; k < s.K; ++k) vmath::bias_act(yn + k * PQ + p * s.Q, s.Q, b ? b[k] : 0.f, act);
+          for (int64_t k = g * Kg; k < (g + 1) * Kg; ++k) vmath::bias_act(yn + k * PQ + p * s.Q, s.Q, b ? b[k] : 0.f, act);
       }
     });
   }

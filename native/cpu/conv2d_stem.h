@@ -20,15 +20,18 @@ namespace conv_stem {
 
 struct Shape {
   int64_t N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw;
+  int64_t G = 1;  // groups (C and K are the totals)
 };
 
-// The kernel handles it: stride 1 or 2 each way, dilation 1, groups 1 (any C; it pays for
-// C ≤ 4, and for k×k stride-2 convs with rows of ≥ 32 outputs: 128→128 3×3/2 on 64×64
-// maps 73 → 89 GFLOP/s per core against im2col + GEMM; on shorter rows half a register
-// of columns is idle and the GEMM wins).
-bool fits(int64_t C, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t groups);
+// The kernel handles it: stride 1 or 2 each way, dilation 1, any C and groups (it pays for
+// C ≤ 4, for k×k stride-2 convs with rows of ≥ 32 outputs — 128→128 3×3/2 on 64×64 maps
+// 73 → 89 GFLOP/s per core against im2col + GEMM; on shorter rows half a register of
+// columns is idle and the GEMM wins — and for grouped convs, whose per-group GEMMs are
+// tiny).
+bool fits(int64_t C, int64_t sh, int64_t sw, int64_t dh, int64_t dw);
 
-// y [N, K, P, Q] = act(conv(x, w) + b[k]) (b may be null). Parallel over (image, row).
+// y [N, K, P, Q] = act(conv(x, w) + b[k]) (b may be null), w [K, C/G, R, S]. Parallel over
+// (group, row) per image.
 void forward(const Shape& s, const float* x, const float* w, const float* b, Act act, float* y, GemmIsa isa);
 
 }  // namespace conv_stem

@@ -120,10 +120,10 @@ test('conv2d_act: 1x1 and depthwise convs whose outputs (> 24 MB) are written wi
   assertClose(dy, conv2dRef(dx, [1, 2, 2048, 1600], dw, [2, 1, 3, 3], db, cfg).map((v) => Math.max(v, 0)), { atol: 1e-5, rtol: 1e-5 }, 'streamed depthwise');
 });
 
-test('conv2d_act (stem / direct): ≤ 4 and 37 input channels, kernels 1..7, stride 1/2 per axis, padding 0..3, every activation', () => {
+test('conv2d_act (stem / direct): ≤ 4 and 37 input channels, groups, kernels 1..7, stride 1/2 per axis, padding 0..3, every activation', () => {
   if (!on) return;
   const rng = new Rng(306);
-  interface Stem { x: number[]; w: number[]; stride: [number, number]; pad: [number, number] }
+  interface Stem { x: number[]; w: number[]; stride: [number, number]; pad: [number, number]; groups?: number }
   const cases: Stem[] = [
     { x: [2, 3, 37, 41], w: [13, 3, 7, 7], stride: [2, 2], pad: [3, 3] },   // ResNet stem, odd sizes, K % 12 ≠ 0
     { x: [1, 3, 33, 35], w: [25, 3, 3, 3], stride: [2, 2], pad: [1, 1] },   // MobileNet stem, batch 1
@@ -131,13 +131,16 @@ test('conv2d_act (stem / direct): ≤ 4 and 37 input channels, kernels 1..7, str
     { x: [2, 4, 9, 9], w: [12, 4, 3, 3], stride: [1, 1], pad: [0, 0] },     // stride 1, no padding
     { x: [1, 2, 6, 5], w: [7, 2, 1, 1], stride: [2, 1], pad: [3, 1] },      // 1x1 with padding wider than the kernel
     { x: [1, 37, 20, 66], w: [14, 37, 3, 3], stride: [2, 2], pad: [1, 1] }, // many channels, 3x3/2 with rows of 33 (auto's wide_s2 case)
+    { x: [2, 16, 9, 35], w: [24, 4, 3, 3], stride: [1, 1], pad: [1, 1], groups: 4 },  // grouped: 4 in / 6 out per group
+    { x: [1, 32, 10, 67], w: [32, 4, 3, 3], stride: [2, 2], pad: [1, 1], groups: 8 },  // ResNeXt-like groups of 4, stride 2
+    { x: [1, 36, 8, 40], w: [18, 12, 3, 3], stride: [1, 1], pad: [1, 1], groups: 3 },  // 6 out per group, 12 in
   ];
   for (const c of cases)
     for (const act of ACTS) {
-      const cfg = { stride: c.stride, padding: c.pad, dilation: [1, 1] as [number, number], groups: 1 };
+      const cfg = { stride: c.stride, padding: c.pad, dilation: [1, 1] as [number, number], groups: c.groups ?? 1 };
       const ys = convOutShape(c.x, c.w, cfg);
       const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), b = f32(rng.array(c.w[0]));
-      const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), { stride: c.stride, padding: c.pad, act, algo: 'stem' }).toArray());
+      const y = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), { stride: c.stride, padding: c.pad, groups: c.groups, act, algo: 'stem' }).toArray());
       const f = act === 'none' ? (v: number) => v : activationRefs[act];
       assertClose(y, conv2dRef(x, c.x, w, c.w, b, cfg).map(f), tol('gemm', { label: '', x: c.x, w: c.w, pad: 0 }), `stem ${c.x}/${c.w} ${act}`);
       assert.equal(ys.length, 4);
@@ -274,7 +277,7 @@ test('conv2d_act: bad algo, act and shapes are refused by name', () => {
     assert.throws(() => conv2dAct(x, w3, null, { act: 'tanh' as ConvAct }), /'act' must be one of/);
     assert.throws(() => conv2dAct(x, w3, null, { residual: t32(new Float64Array(5), [1, 1, 1, 5]), act: 'none' }), /residual \[1, 1, 1, 5\] must have the output's shape/);
     assert.throws(() => conv2dAct(x, w3, null, { algo: 'winograd2', stride: 2, act: 'none' }), /needs a 3x3 kernel, stride 1/);
-    assert.throws(() => conv2dAct(t32(new Float64Array(2 * 4 * 36), [2, 4, 6, 6]), t32(new Float64Array(12 * 9), [3, 4, 3, 3]), null, { algo: 'stem', dilation: 2, padding: 2, act: 'none' }), /algo 'stem' needs stride 1 or 2, dilation 1/);
+    assert.throws(() => conv2dAct(t32(new Float64Array(2 * 4 * 36), [2, 4, 6, 6]), t32(new Float64Array(12 * 9), [3, 4, 3, 3]), null, { algo: 'stem', dilation: 2, padding: 2, act: 'none' }), /algo 'stem' needs stride 1 or 2 and dilation 1/);
   });
 });
 
