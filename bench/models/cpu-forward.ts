@@ -12,6 +12,7 @@
  * Usage
  *   npx tsx bench/models/cpu-forward.ts [--quick] [--filter=resnet] [--batches=1,8] [--size=256] [--min-time=2] [--rounds=3] [--profile] [--append]
  *     --quick      one timed run per case            --profile  the plan's time per op type (top 5) per model
+ *     --cpu-time   process CPU time instead of wall time (with MDMT_NUM_THREADS=1: a loaded machine's view)
  *     --append     write the table into bench/RESULTS.md ("## CPU model forward: kernels (issue 13)")
  *   MDMT_ADDON selects the addon; MDMT_NUM_THREADS the threads (both engines).
  */
@@ -33,6 +34,9 @@ const args = process.argv.slice(2);
 const opt = (k: string, d: string) => args.find((a) => a.startsWith(`--${k}=`))?.split('=')[1] ?? d;
 const QUICK = args.includes('--quick');
 const PROFILE = args.includes('--profile');
+// process CPU time instead of wall time: on a loaded machine, with MDMT_NUM_THREADS=1, what
+// each engine computes rather than how long it waited for a core (both engines' threads count)
+const CPU_TIME = args.includes('--cpu-time');
 const APPEND = args.includes('--append');
 const SIZE = Number(opt('size', '256'));
 const BATCHES = opt('batches', '1,8').split(',').map(Number);
@@ -47,9 +51,12 @@ async function samples(fn: () => unknown, minTime: number): Promise<number[]> {
   const times: number[] = [];
   const t0 = performance.now();
   while (times.length < (QUICK ? 1 : 3) || performance.now() - t0 < minTime) {
-    const s = performance.now();
+    const s = performance.now(), c = process.cpuUsage();
     await fn();
-    times.push((performance.now() - s) / 1000);
+    if (CPU_TIME) {
+      const u = process.cpuUsage(c);
+      times.push((u.user + u.system) / 1e6);
+    } else times.push((performance.now() - s) / 1000);
     if (times.length >= 50) break;
   }
   return times;
@@ -147,7 +154,7 @@ async function main(): Promise<void> {
     `${label}/ORT ${geo(rows, f).toFixed(3)} (all), ${BATCHES.map((b) => `${geo(rows.filter((r) => r.batch === b), f).toFixed(3)} (batch ${b})`).join(', ')}`;
   const summary = `geometric means: ${line('eager', (r) => r.mdmt)}; ${line('plan', (r) => r.plan)}`;
   const worst = rows.reduce((w, r) => (r.plan / r.ort < w.plan / w.ort ? r : w), rows[0]);
-  const load = `load average (1, 5, 15 min) before ${loadBefore}, after ${loadavg()}`;
+  const load = `load average (1, 5, 15 min) before ${loadBefore}, after ${loadavg()}${CPU_TIME ? '; times are process CPU time' : ''}`;
   console.log(`${summary}\nlowest plan/ORT: ${worst.model} b${worst.batch} ${(worst.plan / worst.ort).toFixed(2)}; ${load}`);
   if (APPEND) append(rows, `${summary}; lowest plan/ORT ${worst.model} b${worst.batch} ${(worst.plan / worst.ort).toFixed(2)}`, load);
 }
