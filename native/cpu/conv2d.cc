@@ -273,44 +273,16 @@ Geom conv2d_prepare(const OpCtx& c) { return with_isa(c, conv2d_spec(c)); }
 Geom bwd_data_prepare(const OpCtx& c) { return with_isa(c, conv2d_bwd_data_spec(c)); }
 Geom bwd_filter_prepare(const OpCtx& c) { return with_isa(c, conv2d_bwd_filter_spec(c)); }
 
+// The forward: the fast paths shared with conv2d_act (Winograd, direct, depthwise, 1×1 GEMMs
+// with the bias in their epilogue), else im2col + GEMM (gemm_forward, below).
 void conv2d_cpu(OpCtx& c, const Geom& g) {
   const float *px = c.in[0]->data<float>(), *pw = c.in[1]->data<float>();
   const float* pb = g.bias ? c.in[2]->data<float>() : nullptr;
   float* py = c.out[0]->data<float>();
-  if (g.N * g.K * g.P * g.Q == 0) return;
-  if (g.depthwise()) return dw_forward(g, px, pw, pb, py);
-  const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
-  const Batching bt_ = make_batching(g, num_threads());
-  run_tasks(bt_.batches * g.G, [&](int64_t t) {
-    const int64_t n0 = (t / g.G) * bt_.nb, gi = t % g.G, nb = std::min(bt_.nb, g.N - n0);
-    const float* wg = pw + gi * g.Kg * CRS;
-    auto out = [&](int64_t n) { return py + (n * g.K + gi * g.Kg) * PQ; };
-    auto in = [&](int64_t n) { return px + (n * g.C + gi * g.Cg) * HW; };
-    if (bt_.nb > 1) {  // nb images side by side: col [CRS, nb·PQ] -> tmp [Kg, nb·PQ] -> y
-      const int64_t L = nb * PQ;
-      float* col = col_buffer(CRS * L);
-      float* tmp = tmp_buffer(g.Kg * L);
-      for (int64_t i = 0; i < nb; ++i) im2col(g, in(n0 + i), 0, PQ, col + i * PQ, L);
-      sgemm(false, false, g.Kg, L, CRS, 1.f, wg, CRS, col, L, 0.f, tmp, L, g.isa);
-      for (int64_t i = 0; i < nb; ++i) copy_rows(g.Kg, PQ, tmp + i * PQ, L, out(n0 + i), PQ);
-    } else if (g.pointwise()) {
-      sgemm(false, false, g.Kg, PQ, g.Cg, 1.f, wg, CRS, in(n0), HW, 0.f, out(n0), PQ, g.isa);
-    } else {
-      float* col = col_buffer(CRS * bt_.qc);
-      for (int64_t q0 = 0; q0 < PQ; q0 += bt_.qc) {
-        const int64_t w_ = std::min(bt_.qc, PQ - q0);
-        im2col(g, in(n0), q0, w_, col, w_);
-        sgemm(false, false, g.Kg, w_, CRS, 1.f, wg, CRS, col, w_, 0.f, out(n0) + q0, PQ, g.isa);
-      }
-    }
-    if (pb)
-      for (int64_t i = 0; i < nb; ++i)
-        for (int64_t k = 0; k < g.Kg; ++k) {
-          const float bv = pb[gi * g.Kg + k];
-          float* row = out(n0 + i) + k * PQ;
-          for (int64_t j = 0; j < PQ; ++j) row[j] += bv;
-        }
-  });
+  FusedGeom f;
+  static_cast<Geom&>(f) = g;
+  if (fused_forward(f, px, pw, pb, nullptr, py)) return;
+  gemm_forward(g, px, pw, pb, py);
 }
 
 void conv2d_bwd_data_cpu(OpCtx& c, const Geom& g) {
@@ -419,6 +391,42 @@ void conv2d_bwd_filter_cpu(OpCtx& c, const Geom& g) {
 }
 
 }  // namespace
+
+void gemm_forward(const Geom& g, const float* px, const float* pw, const float* pb, float* py) {
+  if (g.N * g.K * g.P * g.Q == 0) return;
+  const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
+  const Batching bt_ = make_batching(g, num_threads());
+  run_tasks(bt_.batches * g.G, [&](int64_t t) {
+    const int64_t n0 = (t / g.G) * bt_.nb, gi = t % g.G, nb = std::min(bt_.nb, g.N - n0);
+    const float* wg = pw + gi * g.Kg * CRS;
+    auto out = [&](int64_t n) { return py + (n * g.K + gi * g.Kg) * PQ; };
+    auto in = [&](int64_t n) { return px + (n * g.C + gi * g.Cg) * HW; };
+    if (bt_.nb > 1) {  // nb images side by side: col [CRS, nb·PQ] -> tmp [Kg, nb·PQ] -> y
+      const int64_t L = nb * PQ;
+      float* col = col_buffer(CRS * L);
+      float* tmp = tmp_buffer(g.Kg * L);
+      for (int64_t i = 0; i < nb; ++i) im2col(g, in(n0 + i), 0, PQ, col + i * PQ, L);
+      sgemm(false, false, g.Kg, L, CRS, 1.f, wg, CRS, col, L, 0.f, tmp, L, g.isa);
+      for (int64_t i = 0; i < nb; ++i) copy_rows(g.Kg, PQ, tmp + i * PQ, L, out(n0 + i), PQ);
+    } else if (g.pointwise()) {
+      sgemm(false, false, g.Kg, PQ, g.Cg, 1.f, wg, CRS, in(n0), HW, 0.f, out(n0), PQ, g.isa);
+    } else {
+      float* col = col_buffer(CRS * bt_.qc);
+      for (int64_t q0 = 0; q0 < PQ; q0 += bt_.qc) {
+        const int64_t w_ = std::min(bt_.qc, PQ - q0);
+        im2col(g, in(n0), q0, w_, col, w_);
+        sgemm(false, false, g.Kg, w_, CRS, 1.f, wg, CRS, col, w_, 0.f, out(n0) + q0, PQ, g.isa);
+      }
+    }
+    if (pb)
+      for (int64_t i = 0; i < nb; ++i)
+        for (int64_t k = 0; k < g.Kg; ++k) {
+          const float bv = pb[gi * g.Kg + k];
+          float* row = out(n0 + i) + k * PQ;
+          for (int64_t j = 0; j < PQ; ++j) row[j] += bv;
+        }
+  });
+}
 
 MDMT_REGISTER_SPEC_OP("conv2d", CPU, conv2d_prepare, conv2d_cpu);
 MDMT_REGISTER_SPEC_OP("conv2d_bwd_data", CPU, bwd_data_prepare, conv2d_bwd_data_cpu);

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "../ops/conv2d.h"
+#include "../core/registry.h"
 #include "gemm.h"
 
 namespace mdmt {
@@ -41,8 +42,26 @@ MDMT_AVX512 inline __m512 load_s(const float* x, int64_t m, int64_t sx) {  // sx
 }
 #endif
 
-// Depthwise convs (groups == C, Cg == 1; native/cpu/depthwise.cc).
-void dw_forward(const Geom& g, const float* x, const float* w, const float* b, float* y);
+// The forward with its epilogue (native/cpu/conv2d_act.cc): the algorithm conv2d_act and
+// conv2d's own forward choose per geometry ('auto') or a test forces.
+enum class Algo { Auto, Gemm, Winograd2, Winograd4, Stem, Depthwise };
+struct FusedGeom : Geom {
+  Act act = Act::None;
+  bool residual = false;
+  int pre = 0;              // w is pre-transformed Winograd weights for F(pre×pre, 3×3)
+  Algo algo = Algo::Auto;
+  int64_t tile_block = 0;   // Winograd tiles per chunk (tests), 0: by workspace
+};
+// The 'algo' attribute, checked against the geometry (and pre-transformed weights).
+Algo parse_algo(const OpCtx& c, const FusedGeom& g);
+// y = act(conv(x, w) + b + r) by the chosen algorithm (b, r may be null); false when that
+// is the im2col + GEMM path, which the caller runs (gemm_forward) with the epilogue after.
+bool fused_forward(const FusedGeom& g, const float* x, const float* w, const float* b, const float* r, float* y);
+// y = conv(x, w) + b by im2col + GEMM (native/cpu/conv2d.cc), any geometry but depthwise.
+void gemm_forward(const Geom& g, const float* x, const float* w, const float* b, float* y);
+
+// Depthwise backward ops (groups == C, Cg == 1; native/cpu/depthwise.cc; the forward is
+// depthwise_act.cc's kernel, through fused_forward).
 void dw_bwd_data(const Geom& g, const float* dy, const float* w, float* dx);
 void dw_bwd_filter(const Geom& g, const float* dy, const float* x, float* dwt);
 

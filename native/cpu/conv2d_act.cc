@@ -1,7 +1,9 @@
-// conv2d_act (docs/ops.md): y = act(conv2d(x, w) + b + r), the convolution with its
-// epilogue fused — folded BatchNorm (b), the residual add (optional r, shaped like y) and
-// ReLU / ReLU6 / SiLU / sigmoid — so an inference plan writes each activation once
-// instead of conv, add and activation passes over it.
+// conv2d_act (docs/ops.md; contract in native/ops/conv2d.h): y = act(conv2d(x, w, b) + r),
+// the convolution with its epilogue fused — folded BatchNorm (b), the residual add
+// (optional r, shaped like y) and ReLU / ReLU6 / SiLU / sigmoid / hardswish — so an
+// inference plan writes each activation once instead of conv, add and activation passes
+// over it. conv2d's own forward runs through the same choice (fused_forward, act none), so
+// training gets the same kernels and conv2d_act equals conv2d → add → act bit for bit.
 //
 // Algorithms (attribute algo, 'auto' by default; the others are for tests):
 //   winograd4 / winograd2  3×3 stride 1 (conv2d_winograd.h), epilogue in the output transform
@@ -20,48 +22,23 @@
 #include <algorithm>
 #include <vector>
 
-#include "../core/registry.h"
-#include "gemm.h"
+#include "../ops/conv2d.h"
+#include "conv2d.h"
 #include "conv2d_stem.h"
+#include "conv2d_winograd.h"
 #include "depthwise_act.h"
+#include "gemm.h"
 #include "parallel.h"
 #include "vmath.h"
-#include "conv2d_winograd.h"
 
 namespace mdmt {
 namespace {
 
-struct ConvAttrs {
-  int64_t sh, sw, ph, pw, dh, dw, groups;
-};
-
-std::vector<int64_t> pair_of(const OpCtx& c, const char* k, int64_t def) {
-  std::vector<int64_t> v = c.attrs.ints(c.op, k, {def, def});
-  if (v.size() == 1) v.push_back(v[0]);
-  if (v.size() != 2) MDMT_FAIL(code::kInvalid, c.op, "attribute '" << k << "' must have 2 values");
-  return v;
-}
-
-ConvAttrs conv_attrs(const OpCtx& c) {
-  const auto st = pair_of(c, "stride", 1), pd = pair_of(c, "padding", 0), dl = pair_of(c, "dilation", 1);
-  return {st[0], st[1], pd[0], pd[1], dl[0], dl[1], c.attrs.i(c.op, "groups", 1)};
-}
-
-// y must be conv2d's output for x and w (conv2d's formula); the gemm path's conv2d kernel
-// checks again, the direct paths rely on this.
-void check_geometry(const OpCtx& c, const ConvAttrs& a, const Shape& x, const Shape& w, const Shape& y) {
-  if (a.groups < 1 || a.sh < 1 || a.sw < 1 || a.dh < 1 || a.dw < 1 || a.ph < 0 || a.pw < 0)
-    MDMT_FAIL(code::kInvalid, c.op, "stride, dilation and groups must be >= 1 and padding >= 0");
-  const int64_t eh = x[2] + 2 * a.ph - a.dh * (w[2] - 1) - 1, ew = x[3] + 2 * a.pw - a.dw * (w[3] - 1) - 1;
-  const Shape ye{x[0], w[0], eh < 0 ? -1 : eh / a.sh + 1, ew < 0 ? -1 : ew / a.sw + 1};
-  if (x[1] % a.groups || w[0] % a.groups || w[1] * a.groups != x[1] || y != ye || w[2] < 1 || w[3] < 1)
-    MDMT_FAIL(code::kShape, c.op, "x " << shape_str(x) << ", w " << shape_str(w) << " (groups " << a.groups << ") and y " << shape_str(y)
-                                        << " do not match: y must be " << shape_str(ye));
-}
+using cpu_conv::Geom;
 
 // Winograd F(m, 3) applies: 3×3, stride 1, dilation 1, one group.
-bool winograd_fits(const ConvAttrs& a, const Shape& w) {
-  return w[2] == 3 && w[3] == 3 && a.sh == 1 && a.sw == 1 && a.dh == 1 && a.dw == 1 && a.groups == 1;
+bool winograd_fits(const Geom& g) {
+  return g.R == 3 && g.S == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.G == 1;
 }
 
 // 1×1 convs on 1×1 maps (squeeze-excitation blocks): y[n, k] = Σ_c w[k, c]·x[n, c], a
@@ -92,9 +69,8 @@ MDMT_GEMV(avx2, __attribute__((target("avx2,fma"))))
 MDMT_GEMV(avx512, __attribute__((target("avx512f"))))
 #endif
 
-bool gemv_fused(const ConvAttrs& a, const Shape& w, const winograd::Shape& s, const float* x, const float* wt,
-                const float* b, const float* r, Act act, float* y, GemmIsa isa) {
-  if (!(w[2] == 1 && w[3] == 1 && a.sh == 1 && a.sw == 1 && a.ph == 0 && a.pw == 0 && a.groups == 1) || s.H * s.W != 1) return false;
+bool gemv_fused(const Geom& s, const float* x, const float* wt, const float* b, const float* r, Act act, float* y, GemmIsa isa) {
+  if (!(s.R == 1 && s.S == 1 && s.sh == 1 && s.sw == 1 && s.ph == 0 && s.pw == 0 && s.G == 1) || s.H * s.W != 1) return false;
   auto fn = gemv_generic;
 #if defined(__x86_64__) || defined(__i386__)
   if (gemm_isa_level(isa) == 2) fn = gemv_avx512;
@@ -117,13 +93,12 @@ bool gemv_fused(const ConvAttrs& a, const Shape& w, const winograd::Shape& s, co
 // F(4,3) on maps from 16×16 and F(2,3) below (7×7 pads to 8×8 either way, and F(2,3)'s
 // four times as many tiles make wider GEMMs: batch-8 512→512 on 7×7 17.0 vs 19.3 ms), and
 // at least 16 tiles (one GEMM panel). Measured per core, CPU time, against im2col + GEMM.
-int winograd_m(const winograd::Shape& s) {
+int winograd_m(const Geom& s) {
   if (s.C < 16 || s.K < 16 || s.N * s.P * s.Q < 256) return 0;
   const int m = s.P * s.Q >= 256 ? 4 : 2;
   return s.N * ((s.P + m - 1) / m) * ((s.Q + m - 1) / m) >= 16 ? m : 0;
 }
 
-thread_local std::vector<float> tl_u;  // transformed weights of the current call
 
 // 1×1 stride-1 unpadded convs: one GEMM per image, y_n[K, HW] = w[K, C] · x_n[C, HW], with
 // the epilogue applied to each C tile by the GEMM (no second pass over y). Images run in
@@ -133,11 +108,10 @@ thread_local std::vector<float> tl_u;  // transformed weights of the current cal
 constexpr int64_t kMinPointwiseHW = 64;
 thread_local std::vector<float> tl_sub;  // a strided 1×1 conv's subsampled image
 
-bool pointwise_fused(const ConvAttrs& a, const Shape& w, const winograd::Shape& s, const float* x, const float* wt,
-                     const float* b, const float* r, Act act, float* y, GemmIsa isa) {
+bool pointwise_fused(const Geom& s, const float* x, const float* wt, const float* b, const float* r, Act act, float* y, GemmIsa isa) {
   const int64_t PQ = s.P * s.Q, HW = s.H * s.W;
-  if (!(w[2] == 1 && w[3] == 1 && a.ph == 0 && a.pw == 0 && a.groups == 1) || PQ < kMinPointwiseHW) return false;
-  const bool strided = a.sh != 1 || a.sw != 1;  // ResNet's downsample: the GEMM runs on x[:, :, ::sh, ::sw]
+  if (!(s.R == 1 && s.S == 1 && s.ph == 0 && s.pw == 0 && s.G == 1) || PQ < kMinPointwiseHW) return false;
+  const bool strided = s.sh != 1 || s.sw != 1;  // ResNet's downsample: the GEMM runs on x[:, :, ::sh, ::sw]
   // outputs larger than a typical L3 are written around the cache: their lines are not
   // read first, and would be evicted before the next layer reads them (MobileNetV2's
   // 16→96 expansion on 128×128 at batch 8, 50 MB: 8.2 → 6.0 ms per core)
@@ -149,7 +123,7 @@ bool pointwise_fused(const ConvAttrs& a, const Shape& w, const winograd::Shape& 
       float* d = tl_sub.data();
       for (int64_t c = 0; c < s.C; ++c)
         for (int64_t p = 0; p < s.P; ++p)
-          for (int64_t q = 0; q < s.Q; ++q) d[(c * s.P + p) * s.Q + q] = xn[(c * s.H + p * a.sh) * s.W + q * a.sw];
+          for (int64_t q = 0; q < s.Q; ++q) d[(c * s.P + p) * s.Q + q] = xn[(c * s.H + p * s.sh) * s.W + q * s.sw];
       xn = d;
     }
     const GemmEpilogue ep{b, r ? r + n * s.K * PQ : nullptr, PQ, act, stream};
@@ -162,119 +136,129 @@ bool pointwise_fused(const ConvAttrs& a, const Shape& w, const winograd::Shape& 
   return true;
 }
 
-// The algorithm for this call: the forced one (checked to apply), or the 'auto' choice.
-enum class Algo { Gemm, Winograd2, Winograd4, Stem, Depthwise };
 // The direct kernel computes 32 columns per register block: on rows under 32 it idles half
 // of them and the GEMMs win (ResNeXt's 32 groups: 64×64 maps 22 → 51 GFLOP/s per core,
 // 32×32 38 → 65, but 16×16 40 → 30).
 constexpr int64_t kGroupedMinQ = 32;
-Algo choose(const OpCtx& c, const ConvAttrs& a, const Shape& w, const winograd::Shape& ws) {
-  const std::string algo = c.attrs.s(c.op, "algo", "auto");
-  const bool direct = conv_stem::fits(ws.C, a.sh, a.sw, a.dh, a.dw);
-  const bool stem = direct && ws.C <= 4 && a.groups == 1;
-  const bool wide_s2 = direct && a.groups == 1 && a.sh == 2 && a.sw == 2 && w[2] * w[3] >= 9 && ws.Q >= 32;
+
+// The algorithm 'auto' picks for this geometry.
+cpu_conv::Algo auto_algo(const Geom& g) {
+  using cpu_conv::Algo;
+  if (g.depthwise()) return Algo::Depthwise;
+  if (winograd_fits(g) && winograd_m(g)) return winograd_m(g) == 4 ? Algo::Winograd4 : Algo::Winograd2;
+  const bool direct = conv_stem::fits(g.C, g.sh, g.sw, g.dh, g.dw);
+  const bool stem = direct && g.C <= 4 && g.G == 1 && g.K >= 8;
+  const bool wide_s2 = direct && g.G == 1 && g.sh == 2 && g.sw == 2 && g.R * g.S >= 9 && g.Q >= 32;
   // grouped (not depthwise) k×k convs: per-group GEMMs of a few rows ran at 20–40 GFLOP/s
-  const bool grouped = direct && a.groups > 1 && a.groups < ws.C && w[2] * w[3] > 1 && ws.Q >= kGroupedMinQ;
-  const bool dw = a.groups == ws.C && a.groups > 1;
-  if (algo == "auto" && dw) return Algo::Depthwise;
+  const bool grouped = direct && g.G > 1 && g.R * g.S > 1 && g.Q >= kGroupedMinQ;
+  return stem || wide_s2 || grouped ? Algo::Stem : Algo::Gemm;
+}
+
+thread_local std::vector<float> tl_u;  // transformed weights of the current call
+
+// The CPU's extension of the family's spec: the GEMM isa and the test-only algo / tile_block.
+struct ActGeom : cpu_conv::FusedGeom {};
+ActGeom act_prepare(const OpCtx& c) {
+  ActGeom g;
+  const Conv2dActSpec s = conv2d_act_spec(c);
+  static_cast<Conv2dSpec&>(g) = s;
+  g.isa = parse_gemm_isa(c.op, c.attrs.s(c.op, "isa", "auto"));
+  g.act = s.act, g.residual = s.residual, g.pre = s.winograd;
+  g.tile_block = c.attrs.i(c.op, "tile_block", 0);
+  if (g.tile_block < 0 || g.tile_block % 16) MDMT_FAIL(code::kInvalid, c.op, "attribute 'tile_block' must be a multiple of 16, got " << g.tile_block);
+  g.algo = cpu_conv::parse_algo(c, g);
+  return g;
+}
+
+void conv2d_act_cpu(OpCtx& c, const ActGeom& g) {
+  const float *px = c.in[0]->data<float>(), *pw = c.in[1]->data<float>();
+  const float* pb = g.bias ? c.in[2]->data<float>() : nullptr;
+  const float* pr = g.residual ? c.in[3]->data<float>() : nullptr;
+  float* py = c.out[0]->data<float>();
+  if (cpu_conv::fused_forward(g, px, pw, pb, pr, py)) return;
+  // the im2col + GEMM kernel, which adds the bias itself when nothing else follows
+  const bool alone = !pr && g.act == Act::None;
+  cpu_conv::gemm_forward(g, px, pw, alone ? pb : nullptr, py);
+  if (alone) return;
+  const int64_t K = g.K, PQ = g.P * g.Q;
+  parallel_for(0, g.N * K, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, PQ)), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      const float bk = pb ? pb[i % K] : 0.f;
+      if (pr) vmath::bias_add_act(py + i * PQ, pr + i * PQ, PQ, bk, g.act);
+      else vmath::bias_act(py + i * PQ, PQ, bk, g.act);
+    }
+  });
+}
+
+// U [(m+2)², K, C] = the Winograd transform of w [K, C, 3, 3]
+void winograd_weights_cpu(OpCtx& c, const WinogradWeightsSpec& s) {
+  winograd::transform_weights(s.m, s.K, s.C, c.in[0]->data<float>(), c.out[0]->data<float>());
+}
+
+}  // namespace
+
+namespace cpu_conv {
+
+Algo parse_algo(const OpCtx& c, const FusedGeom& g) {
+  const std::string algo = c.attrs.s(c.op, "algo", "auto");
+  if (g.pre) {
+    if (algo != "auto" && algo != (g.pre == 4 ? "winograd4" : "winograd2"))
+      MDMT_FAIL(code::kInvalid, c.op, "algo '" << algo << "' cannot run pre-transformed Winograd weights");
+    return g.pre == 4 ? Algo::Winograd4 : Algo::Winograd2;
+  }
+  if (algo == "auto") return Algo::Auto;
+  if (algo == "gemm") return Algo::Gemm;
   if (algo == "depthwise") {
-    if (!dw) MDMT_FAIL(code::kInvalid, c.op, "algo 'depthwise' needs groups = in-channels (> 1)");
+    if (!g.depthwise()) MDMT_FAIL(code::kInvalid, c.op, "algo 'depthwise' needs groups = in-channels (> 1)");
     return Algo::Depthwise;
   }
-  if (algo == "auto") {
-    if (winograd_fits(a, w) && winograd_m(ws)) return winograd_m(ws) == 4 ? Algo::Winograd4 : Algo::Winograd2;
-    return (stem && ws.K >= 8) || wide_s2 || grouped ? Algo::Stem : Algo::Gemm;
-  }
-  if (algo == "gemm") return Algo::Gemm;
   if (algo == "winograd4" || algo == "winograd2") {
-    if (!winograd_fits(a, w)) MDMT_FAIL(code::kInvalid, c.op, "algo '" << algo << "' needs a 3x3 kernel, stride 1, dilation 1 and groups 1");
+    if (!winograd_fits(g)) MDMT_FAIL(code::kInvalid, c.op, "algo '" << algo << "' needs a 3x3 kernel, stride 1, dilation 1 and groups 1");
     return algo == "winograd4" ? Algo::Winograd4 : Algo::Winograd2;
   }
   if (algo == "stem") {
-    if (!direct) MDMT_FAIL(code::kInvalid, c.op, "algo 'stem' needs stride 1 or 2 and dilation 1");
+    if (!conv_stem::fits(g.C, g.sh, g.sw, g.dh, g.dw) || g.depthwise())
+      MDMT_FAIL(code::kInvalid, c.op, "algo 'stem' needs stride 1 or 2 and dilation 1");
     return Algo::Stem;
   }
   MDMT_FAIL(code::kInvalid, c.op, "attribute 'algo' must be auto, gemm, winograd2, winograd4, stem or depthwise, got '" << algo << "'");
 }
 
-void conv2d_act_cpu(OpCtx& c) {
-  c.expect_counts(2, 4, 1, 1);  // x, w[, b[, r]]
-  const Tensor& x = c.input(0, "x", DType::F32, 4);
-  // winograd = m: input 1 is U = winograd_weights(w) [(m+2)², K, C] of a 3×3 w
-  const int64_t pre = c.attrs.i(c.op, "winograd", 0);
-  if (pre != 0 && pre != 2 && pre != 4) MDMT_FAIL(code::kInvalid, c.op, "attribute 'winograd' must be 0, 2 or 4, got " << pre);
-  const Tensor& w = c.input(1, pre ? "U" : "w", DType::F32, pre ? 3 : 4);
-  if (pre && w.dim(0) != (pre + 2) * (pre + 2))
-    MDMT_FAIL(code::kShape, c.op, "U " << w.shape_str() << " must have " << (pre + 2) * (pre + 2) << " rows of K×C (winograd " << pre << ")");
-  const Shape wshape = pre ? Shape{w.dim(1), w.dim(2), 3, 3} : w.shape;
-  const Tensor* b = c.in.size() >= 3 ? &c.input(2, "b", DType::F32, 1) : nullptr;
-  Tensor& y = *c.out[0];
-  if (y.dtype != DType::F32 || y.ndim() != 4) MDMT_FAIL(code::kShape, c.op, "output 'y' must be a 4-D float32 tensor, got " << y.shape_str());
-  if (b && b->dim(0) != wshape[0]) MDMT_FAIL(code::kShape, c.op, "b " << b->shape_str() << " must have " << wshape[0] << " elements (w " << shape_str(wshape) << ")");
-  const Tensor* r = c.in.size() == 4 ? &c.input(3, "residual", DType::F32) : nullptr;
-  if (r) c.expect_shape(*r, "residual", y.shape);
-  for (const Tensor* t : {&x, &w, b, r, static_cast<const Tensor*>(&y)})
-    if (t && !t->contiguous()) MDMT_FAIL(code::kInvalid, c.op, "operands must be contiguous");
-  const Act act = parse_act(c.op, c.attrs.s(c.op, "act", "none"));
-  const GemmIsa isa = parse_gemm_isa(c.op, c.attrs.s(c.op, "isa", "auto"));
-  const ConvAttrs a = conv_attrs(c);
-  check_geometry(c, a, x.shape, wshape, y.shape);
-  const winograd::Shape ws{x.dim(0), x.dim(1), x.dim(2), x.dim(3), wshape[0], y.dim(2), y.dim(3), a.ph, a.pw};
-  const float *px = x.data<float>(), *pw = w.data<float>(), *pb = b ? b->data<float>() : nullptr, *pr = r ? r->data<float>() : nullptr;
-  float* py = y.data<float>();
-  if (pre && !winograd_fits(a, wshape))
-    MDMT_FAIL(code::kInvalid, c.op, "pre-transformed weights (winograd " << pre << ") need stride 1, dilation 1 and groups 1");
-  const Algo algo = pre ? (pre == 4 ? Algo::Winograd4 : Algo::Winograd2) : choose(c, a, wshape, ws);
+bool fused_forward(const FusedGeom& g, const float* x, const float* w, const float* b, const float* r, float* y) {
+  if (g.N * g.K * g.P * g.Q == 0) return true;
+  const Algo algo = g.algo == Algo::Auto ? auto_algo(g) : g.algo;
+  const Act act = g.act;
   if (algo == Algo::Winograd4 || algo == Algo::Winograd2) {
     const int m = algo == Algo::Winograd4 ? 4 : 2;
-    const int64_t tile_block = c.attrs.i(c.op, "tile_block", 0);
-    if (tile_block < 0 || tile_block % 16) MDMT_FAIL(code::kInvalid, c.op, "attribute 'tile_block' must be a multiple of 16, got " << tile_block);
-    if (pre) return winograd::forward(m, ws, px, pw, pb, pr, act, py, isa, tile_block);
-    tl_u.resize(static_cast<size_t>(winograd::weights_floats(m, ws.K, ws.C)));
-    winograd::transform_weights(m, ws.K, ws.C, pw, tl_u.data());
-    return winograd::forward(m, ws, px, tl_u.data(), pb, pr, act, py, isa, tile_block);
+    const winograd::Shape ws{g.N, g.C, g.H, g.W, g.K, g.P, g.Q, g.ph, g.pw};
+    if (g.pre) return winograd::forward(m, ws, x, w, b, r, act, y, g.isa, g.tile_block), true;
+    tl_u.resize(static_cast<size_t>(winograd::weights_floats(m, g.K, g.C)));
+    winograd::transform_weights(m, g.K, g.C, w, tl_u.data());
+    winograd::forward(m, ws, x, tl_u.data(), b, r, act, y, g.isa, g.tile_block);
+    return true;
   }
-  if (algo == Algo::Depthwise)  // outputs over 24 MB around the cache, as the 1×1 path
-    return depthwise_act::forward({ws.N, ws.C, ws.H, ws.W, ws.K, w.dim(2), w.dim(3), ws.P, ws.Q, a.sh, a.sw, a.ph, a.pw, a.dh, a.dw, y.nbytes() > (size_t(24) << 20)},
-                                  px, pw, pb, pr, act, py, isa);
-  if (algo == Algo::Stem && !pr)
-    return conv_stem::forward({ws.N, ws.C, ws.H, ws.W, ws.K, w.dim(2), w.dim(3), ws.P, ws.Q, a.sh, a.sw, a.ph, a.pw, a.groups}, px, pw, pb, act, py, isa);
-  if (algo == Algo::Stem) {  // a residual after a stem: the kernel, then the epilogue pass
-    conv_stem::forward({ws.N, ws.C, ws.H, ws.W, ws.K, w.dim(2), w.dim(3), ws.P, ws.Q, a.sh, a.sw, a.ph, a.pw, a.groups}, px, pw, nullptr, Act::None, py, isa);
-  } else if (gemv_fused(a, w.shape, ws, px, pw, pb, pr, act, py, isa) || pointwise_fused(a, w.shape, ws, px, pw, pb, pr, act, py, isa)) {
-    return;
-  } else {
-    // the conv2d kernel adds the bias itself when nothing else follows (no second pass)
-    const bool alone = !pr && act == Act::None;
-    OpCtx conv{"conv2d", alone && b ? std::vector<Tensor*>{c.in[0], c.in[1], c.in[2]} : std::vector<Tensor*>{c.in[0], c.in[1]}, {c.out[0]}, c.attrs, c.device};
-    find_op("conv2d", DeviceType::CPU)(conv);
-    if (alone) return;
+  if (algo == Algo::Depthwise) {  // outputs over 24 MB around the cache, as the 1×1 path
+    const size_t bytes = sizeof(float) * static_cast<size_t>(g.N * g.K * g.P * g.Q);
+    depthwise_act::forward({g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.P, g.Q, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, bytes > (size_t(24) << 20)},
+                           x, w, b, r, act, y, g.isa);
+    return true;
   }
-  const int64_t K = ws.K, PQ = ws.P * ws.Q;
-  parallel_for(0, ws.N * K, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, PQ)), [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      const float bk = pb ? pb[i % K] : 0.f;
-      if (pr) vmath::bias_add_act(py + i * PQ, pr + i * PQ, PQ, bk, act);
-      else vmath::bias_act(py + i * PQ, PQ, bk, act);
-    }
-  });
+  if (algo == Algo::Stem) {
+    const conv_stem::Shape ss{g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.P, g.Q, g.sh, g.sw, g.ph, g.pw, g.G};
+    if (!r) return conv_stem::forward(ss, x, w, b, act, y, g.isa), true;
+    conv_stem::forward(ss, x, w, nullptr, Act::None, y, g.isa);  // a residual: the epilogue pass after it
+    const int64_t PQ = g.P * g.Q;
+    parallel_for(0, g.N * g.K, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, PQ)), [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) vmath::bias_add_act(y + i * PQ, r + i * PQ, PQ, b ? b[i % g.K] : 0.f, act);
+    });
+    return true;
+  }
+  return gemv_fused(g, x, w, b, r, act, y, g.isa) || pointwise_fused(g, x, w, b, r, act, y, g.isa);
 }
 
-// U [(m+2)², K, C] = the Winograd transform of w [K, C, 3, 3] (attribute m: 2 or 4)
-void winograd_weights_cpu(OpCtx& c) {
-  c.expect_counts(1, 1);
-  const Tensor& w = c.input(0, "w", DType::F32, 4);
-  const int64_t m = c.attrs.i(c.op, "m");
-  if (m != 2 && m != 4) MDMT_FAIL(code::kInvalid, c.op, "attribute 'm' must be 2 or 4, got " << m);
-  if (w.dim(2) != 3 || w.dim(3) != 3) MDMT_FAIL(code::kShape, c.op, "w " << w.shape_str() << " must be a 3x3 kernel");
-  if (!w.contiguous()) MDMT_FAIL(code::kInvalid, c.op, "'w' must be contiguous");
-  Tensor& u = c.output(0, "U", DType::F32, {(m + 2) * (m + 2), w.dim(0), w.dim(1)});
-  winograd::transform_weights(static_cast<int>(m), w.dim(0), w.dim(1), w.data<float>(), u.data<float>());
-}
+}  // namespace cpu_conv
 
-}  // namespace
-
-MDMT_REGISTER_OP("conv2d_act", CPU, conv2d_act_cpu);
-MDMT_REGISTER_OP("winograd_weights", CPU, winograd_weights_cpu);
+MDMT_REGISTER_SPEC_OP("conv2d_act", CPU, act_prepare, conv2d_act_cpu);
+MDMT_REGISTER_SPEC_OP("winograd_weights", CPU, winograd_weights_spec, winograd_weights_cpu);
 
 }  // namespace mdmt

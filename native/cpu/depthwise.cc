@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "conv2d.h"
+#include "depthwise_act.h"
 #include "parallel.h"
 
 namespace mdmt {
@@ -153,24 +154,25 @@ void pad_plane(const Geom& g, const float* x, float* xpad) {
 
 }  // namespace
 
-void dw_forward(const Geom& g, const float* x, const float* w, const float* b, float* y) {
-  const DwOps& ops = dw_ops(g.isa);
-  const DwGeom d = dw_geom(g);
-  const int64_t HW = g.H * g.W, PQ = g.P * g.Q, RS = g.R * g.S;
-  parallel_for(0, g.N * g.K, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, PQ * RS)), [&](int64_t lo, int64_t hi) {
-    float* xpad = col_buffer(dw_padded(g));
-    for (int64_t t = lo; t < hi; ++t) {
-      const int64_t n = t / g.K, k = t % g.K;
-      if (t == lo || k % g.Kg == 0) pad_plane(g, x + (n * g.C + k / g.Kg) * HW, xpad);  // reused across the multiplier
-      ops.fwd(d, xpad, w + k * RS, b ? b[k] : 0.f, false, y + t * PQ);
-    }
-  });
-}
-
 // Stride 1: dx[h, w] = Σ_rs w[R−1−r, S−1−s] · dypad[h + ph + r·dh, w + pw + s·dw] with dy
 // zero-padded by ((R−1)·dh, (S−1)·dw): the forward kernel on a flipped filter. Other
 // strides scatter into a padded dx plane.
+// Stride 1, multiplier 1, padding at most the kernel's reach: dx = the forward depthwise
+// conv of dy with the flipped filter and padding ((R−1)·dh − ph, (S−1)·dw − pw), run by the
+// forward kernel (depthwise_act.h), which reads dy in place instead of a padded copy.
+bool dw_bwd_data_as_forward(const Geom& g, const float* dy, const float* w, float* dx) {
+  const int64_t eh = (g.R - 1) * g.dh - g.ph, ew = (g.S - 1) * g.dw - g.pw, RS = g.R * g.S;
+  if (g.sh != 1 || g.sw != 1 || g.Kg != 1 || eh < 0 || ew < 0) return false;
+  std::vector<float> wf(static_cast<size_t>(g.K * RS));
+  for (int64_t k = 0; k < g.K; ++k)
+    for (int64_t i = 0; i < RS; ++i) wf[k * RS + i] = w[k * RS + RS - 1 - i];
+  depthwise_act::forward({g.N, g.K, g.P, g.Q, g.C, g.R, g.S, g.H, g.W, 1, 1, eh, ew, g.dh, g.dw}, dy, wf.data(), nullptr, nullptr,
+                         Act::None, dx, g.isa);
+  return true;
+}
+
 void dw_bwd_data(const Geom& g, const float* dy, const float* w, float* dx) {
+  if (dw_bwd_data_as_forward(g, dy, w, dx)) return;
   const DwOps& ops = dw_ops(g.isa);
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q, RS = g.R * g.S;
   const bool unit = g.sh == 1 && g.sw == 1;

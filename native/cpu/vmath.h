@@ -24,13 +24,9 @@
 #include <cstdint>
 #include <string>
 
-namespace mdmt {
+#include "../ops/activations.h"  // Act: the activations an epilogue applies
 
-// Elementwise activation applied by a kernel's output loop (fused epilogues) or on its own.
-enum class Act : int { None = 0, Relu = 1, Relu6 = 2, Silu = 3, Sigmoid = 4, Hardswish = 5 };
-// "none" | "relu" | "relu6" | "silu" | "sigmoid" | "hardswish" -> Act; throws EINVAL naming `op`.
-Act parse_act(const std::string& op, const std::string& name);
-const char* act_name(Act a);
+namespace mdmt {
 
 namespace vmath {
 

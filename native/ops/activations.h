@@ -9,6 +9,12 @@ struct ActivationSpec {
   int64_t n;
 };
 
+// An activation applied by another op's output loop (conv2d_act's epilogue), by name.
+enum class Act : int { None = 0, Relu = 1, Relu6 = 2, Silu = 3, Sigmoid = 4, Hardswish = 5 };
+// "none" | "relu" | "relu6" | "silu" | "sigmoid" | "hardswish" -> Act; throws EINVAL naming `op`.
+Act parse_act(const std::string& op, const std::string& name);
+const char* act_name(Act a);
+
 // "y" (relu_bwd, sigmoid_bwd) or "x": the saved tensor a backward op takes with dy.
 const char* activation_saved(const std::string& op);
 

@@ -93,4 +93,44 @@ static Conv2dSpec backward_spec(const OpCtx& c, const char* bname, const char* o
 Conv2dSpec conv2d_bwd_data_spec(const OpCtx& c) { return backward_spec(c, "w", "dx", true); }
 Conv2dSpec conv2d_bwd_filter_spec(const OpCtx& c) { return backward_spec(c, "x", "dw", false); }
 
+Conv2dActSpec conv2d_act_spec(const OpCtx& c) {
+  c.expect_counts(2, 4, 1, 1);
+  const int64_t m = c.attrs.i(c.op, "winograd", 0);
+  if (m != 0 && m != 2 && m != 4) MDMT_FAIL(code::kInvalid, c.op, "attribute 'winograd' must be 0, 2 or 4, got " << m);
+  const Tensor& x = in4(c, 0, "x");
+  const Tensor& w = c.input(1, m ? "U" : "w", DType::F32, m ? 3 : 4);
+  require_contiguous(c, w, m ? "U" : "w");
+  const Tensor& y = out4(c, "y");
+  if (m && w.dim(0) != (m + 2) * (m + 2))
+    MDMT_FAIL(code::kShape, c.op, "U " << w.shape_str() << " must have " << (m + 2) * (m + 2) << " rows of K×C (winograd " << m << ")");
+  Conv2dActSpec g;
+  static_cast<Conv2dSpec&>(g) = geometry(c, x.shape, m ? Shape{w.dim(1), w.dim(2), 3, 3} : w.shape, y.shape);
+  g.winograd = static_cast<int>(m);
+  if (m && (g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1 || g.G != 1))
+    MDMT_FAIL(code::kInvalid, c.op, "pre-transformed weights (winograd " << m << ") need stride 1, dilation 1 and groups 1");
+  g.bias = c.in.size() >= 3;
+  if (g.bias) {
+    const Tensor& b = c.input(2, "b", DType::F32, 1);
+    if (b.dim(0) != g.K) MDMT_FAIL(code::kShape, c.op, "b " << b.shape_str() << " must have " << g.K << " elements");
+  }
+  g.residual = c.in.size() == 4;
+  if (g.residual) {
+    const Tensor& r = c.input(3, "residual", DType::F32);
+    c.expect_shape(r, "residual", y.shape);
+    require_contiguous(c, r, "residual");
+  }
+  g.act = parse_act(c.op, c.attrs.s(c.op, "act", "none"));
+  return g;
+}
+
+WinogradWeightsSpec winograd_weights_spec(const OpCtx& c) {
+  c.expect_counts(1, 1);
+  const Tensor& w = in4(c, 0, "w");
+  const int64_t m = c.attrs.i(c.op, "m");
+  if (m != 2 && m != 4) MDMT_FAIL(code::kInvalid, c.op, "attribute 'm' must be 2 or 4, got " << m);
+  if (w.dim(2) != 3 || w.dim(3) != 3) MDMT_FAIL(code::kShape, c.op, "w " << w.shape_str() << " must be a 3x3 kernel");
+  c.output(0, "U", DType::F32, {(m + 2) * (m + 2), w.dim(0), w.dim(1)});
+  return {w.dim(0), w.dim(1), static_cast<int>(m)};
+}
+
 }  // namespace mdmt

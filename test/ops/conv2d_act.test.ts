@@ -25,7 +25,7 @@ import { silu } from '../../ts/ops/silu';
 import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { conv2dRef, convOutShape } from '../ref/conv2d';
-import { activationRefs } from '../ref/elementwise';
+import { activationRefs } from '../ref/activations';
 import { rerunUnderIsaCaps } from './_isa';
 
 const on = deviceAvailable('conv2d_act') && process.env.MDMT_DEVICE !== 'cuda';

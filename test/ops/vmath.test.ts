@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { runOp } from '../../ts/ops/op';
 import { tensor, tidy } from '../../ts/tensor';
 import { assertClose, DEVICE, f32 } from '../helpers';
-import { activationRefs } from '../ref/elementwise';
+import { activationRefs } from '../ref/activations';
 import { rerunUnderIsaCaps } from './_isa';
 
 const on = DEVICE === 'cpu';
