@@ -121,12 +121,64 @@ MDMT_T512 inline void store_out(const Shape& s, const float* rp, Act act, float*
   else _mm512_mask_storeu_ps(yp + off, want, v);
 }
 
-// One plane, AVX-512: the (row, column chunk) outputs in pairs — two chains in flight — the
-// taps summed in conv2d's order (bias, then row by row), so conv2d_act equals conv2d followed
-// by its add and activation bit for bit.
-MDMT_T512 void plane_avx512(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp,
+// NP output rows (p0 …) of one 16-column chunk of an R×R filter at stride SH (no dilation):
+// each input row the block reaches is read once per tap column and added to every output
+// row it feeds — NP independent FMA chains and (NP·SH + R)/NP instead of R loads per tap.
+// Rows come in ascending order, so each output still sums its taps in conv2d's order (bias,
+// then row by row, tap by tap) and conv2d_act equals conv2d → add → activation bit for bit.
+template <int NP, int R, int SH>
+MDMT_T512 inline void rows_block(const Shape& s, const float* xp, const float* wk, __m512 vb, const Tap* tp, int64_t p0,
+                                 int64_t ch, const float* rp, Act act, float* yp) {
+  __m512 acc[NP];
+#pragma GCC unroll 8
+  for (int u = 0; u < NP; ++u) acc[u] = vb;
+  const int64_t top = p0 * SH - s.ph;
+#pragma GCC unroll 32
+  for (int t = 0; t < (NP - 1) * SH + R; ++t) {
+    const int64_t ih = top + t;
+    if (ih < 0 || ih >= s.H) continue;
+    const float* row = xp + ih * s.W;
+#pragma GCC unroll 8
+    for (int j = 0; j < R; ++j) {
+      const __m512 v = load_tap(row, tp[j], SH);
+#pragma GCC unroll 8
+      for (int u = 0; u < NP; ++u) {
+        const int i = t - u * SH;
+        if (i >= 0 && i < R) acc[u] = _mm512_fmadd_ps(_mm512_set1_ps(wk[i * R + j]), v, acc[u]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int u = 0; u < NP; ++u) store_out(s, rp, act, yp, p0 + u, ch, acc[u]);
+}
+
+// One plane of an R×R stride-SH filter: blocks of 8 output rows (then 4, 2, 1), chunk by
+// chunk within a block, so the block's input rows stay in L1 across its chunks.
+template <int R, int SH>
+MDMT_T512 void plane_blocked(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp,
+                             const void* aux) {
+  const int64_t nch = (s.Q + 15) / 16;
+  const Tap* taps = static_cast<const Tap*>(aux);
+  const __m512 vb = _mm512_set1_ps(b);
+  int64_t p = 0;
+  for (; p + 8 <= s.P; p += 8)
+    for (int64_t ch = 0; ch < nch; ++ch) rows_block<8, R, SH>(s, xp, wk, vb, taps + ch * R, p, ch, rp, act, yp);
+  if (p + 4 <= s.P) {
+    for (int64_t ch = 0; ch < nch; ++ch) rows_block<4, R, SH>(s, xp, wk, vb, taps + ch * R, p, ch, rp, act, yp);
+    p += 4;
+  }
+  if (p + 2 <= s.P) {
+    for (int64_t ch = 0; ch < nch; ++ch) rows_block<2, R, SH>(s, xp, wk, vb, taps + ch * R, p, ch, rp, act, yp);
+    p += 2;
+  }
+  if (p < s.P)
+    for (int64_t ch = 0; ch < nch; ++ch) rows_block<1, R, SH>(s, xp, wk, vb, taps + ch * R, p, ch, rp, act, yp);
+}
+
+// One plane, AVX-512, any filter (dilated, non-square): the (row, column chunk) outputs in
+// pairs — two chains in flight — the taps summed in conv2d's order (bias, then row by row).
+MDMT_T512 void plane_avx512_pairs(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp,
                             const void* aux) {
-  if (s.sw > 2) return plane_avx512_rows(s, xp, wk, b, rp, act, yp, aux);
   const int64_t nch = (s.Q + 15) / 16, items = s.P * nch;
   const Tap* taps = static_cast<const Tap*>(aux);
   const __m512 vb = _mm512_set1_ps(b);
@@ -142,11 +194,18 @@ MDMT_T512 void plane_avx512(const Shape& s, const float* xp, const float* wk, fl
 }
 #endif
 
-// aux: what the kernel needs made once per call (the AVX-512 kernel's taps)
+// aux: what the kernel needs made once per call (the AVX-512 kernels' taps)
 using Plane = void (*)(const Shape&, const float*, const float*, float, const float*, Act, float*, const void*);
-Plane plane_kernel(GemmIsa isa) {
+Plane plane_kernel(const Shape& s, GemmIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (gemm_isa_level(isa) == 2) return plane_avx512;
+  if (gemm_isa_level(isa) == 2) {
+    if (s.sw > 2) return plane_avx512_rows;
+    if (s.dh == 1 && s.dw == 1 && s.R == s.S && s.sh == s.sw) {
+      if (s.R == 3) return s.sh == 1 ? plane_blocked<3, 1> : plane_blocked<3, 2>;
+      if (s.R == 5) return s.sh == 1 ? plane_blocked<5, 1> : plane_blocked<5, 2>;
+    }
+    return plane_avx512_pairs;
+  }
   if (gemm_isa_level(isa) == 1) return plane_avx2;
 #endif
   return plane_generic;
@@ -155,10 +214,10 @@ Plane plane_kernel(GemmIsa isa) {
 }  // namespace
 
 void forward(const Shape& s, const float* x, const float* w, const float* b, const float* res, Act act, float* y, GemmIsa isa) {
-  const Plane plane = plane_kernel(isa);
+  const Plane plane = plane_kernel(s, isa);
   const void* aux = nullptr;
 #if defined(__x86_64__) || defined(__i386__)
-  if (plane == plane_avx512 && s.sw <= 2) {
+  if (gemm_isa_level(isa) == 2 && s.sw <= 2) {
     make_taps(s);
     aux = tl_taps.data();
   }

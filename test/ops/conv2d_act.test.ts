@@ -158,6 +158,9 @@ test('conv2d_act (depthwise): 3x3 / 5x5, stride 1 / 2, dilation, multiplier 2, p
     { x: [1, 3, 12, 33], w: [6, 1, 5, 5], stride: [1, 1], pad: [2, 2], dil: [1, 1] },   // multiplier 2
     { x: [1, 2, 11, 20], w: [2, 1, 3, 3], stride: [1, 2], pad: [2, 3], dil: [2, 2] },   // dilation, padding > radius
     { x: [1, 2, 9, 10], w: [2, 1, 3, 3], stride: [3, 3], pad: [1, 1], dil: [1, 1] },    // stride 3 (the row path)
+    { x: [1, 3, 15, 16], w: [3, 1, 3, 3], stride: [1, 1], pad: [0, 0], dil: [1, 1] },   // no padding, row blocks 8 + 4 + 1
+    { x: [2, 2, 3, 7], w: [2, 1, 5, 5], stride: [1, 1], pad: [2, 2], dil: [1, 1] },     // filter taller than the image
+    { x: [1, 3, 14, 9], w: [3, 1, 5, 5], stride: [2, 2], pad: [1, 2], dil: [1, 1] },    // uneven padding, 5x5/2 blocks 4 + 2 + 1
   ];
   for (const c of cases)
     for (const act of ACTS) {
