@@ -31,10 +31,10 @@ export interface Conv2dParams {
 
 /** Validates and normalises the options (each as a pair). */
 export function conv2dParams(op: string, opts: Conv2dOptions): Conv2dParams {
-  check(opts !== null && typeof opts === 'object', 'EINVAL', op, `options must be an object, got ${opts === null ? 'null' : typeof opts}`);
+  check(opts !== null && typeof opts === 'object', 'EINVAL', op, () => `options must be an object, got ${opts === null ? 'null' : typeof opts}`);
   const groups = opts.groups ?? 1;
-  check(Number.isInteger(groups) && groups >= 1, 'EINVAL', op, `'groups' must be an integer >= 1, got ${show(opts.groups)}`);
-  check(opts.isa === undefined || ISAS.includes(opts.isa), 'EINVAL', op, `'isa' must be one of ${ISAS.join(', ')}`);
+  check(Number.isInteger(groups) && groups >= 1, 'EINVAL', op, () => `'groups' must be an integer >= 1, got ${show(opts.groups)}`);
+  check(opts.isa === undefined || ISAS.includes(opts.isa), 'EINVAL', op, () => `'isa' must be one of ${ISAS.join(', ')}`);
   return {
     stride: pair(op, 'stride', opts.stride, 1, 1),
     padding: pair(op, 'padding', opts.padding, 0, 0),
@@ -49,12 +49,12 @@ export function conv2dOutShape(op: string, x: readonly number[], w: readonly num
   const [N, C, H, W] = x;
   const [K, Cg, R, S] = w;
   check(C % p.groups === 0 && K % p.groups === 0, 'ESHAPE', op,
-    `groups ${p.groups} must divide in-channels ${C} (x ${shapeStr(x)}) and out-channels ${K} (w ${shapeStr(w)})`);
-  check(Cg === C / p.groups, 'ESHAPE', op, `w ${shapeStr(w)} must have C/groups = ${C / p.groups} input channels (x ${shapeStr(x)}, groups ${p.groups})`);
+    () => `groups ${p.groups} must divide in-channels ${C} (x ${shapeStr(x)}) and out-channels ${K} (w ${shapeStr(w)})`);
+  check(Cg === C / p.groups, 'ESHAPE', op, () => `w ${shapeStr(w)} must have C/groups = ${C / p.groups} input channels (x ${shapeStr(x)}, groups ${p.groups})`);
   const eh = H + 2 * p.padding[0] - p.dilation[0] * (R - 1) - 1;
   const ew = W + 2 * p.padding[1] - p.dilation[1] * (S - 1) - 1;
   check(R >= 1 && S >= 1 && eh >= 0 && ew >= 0, 'ESHAPE', op,
-    `kernel ${R}x${S} (dilation ${p.dilation}) does not fit the padded input (x ${shapeStr(x)}, padding ${p.padding})`);
+    () => `kernel ${R}x${S} (dilation ${p.dilation}) does not fit the padded input (x ${shapeStr(x)}, padding ${p.padding})`);
   return [N, K, Math.floor(eh / p.stride[0]) + 1, Math.floor(ew / p.stride[1]) + 1];
 }
 

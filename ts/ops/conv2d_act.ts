@@ -43,8 +43,8 @@ export interface Conv2dActOptions extends Conv2dOptions {
 /** The Winograd F(m×m, 3×3) weight transform U = G g Gᵀ of w [K, C, 3, 3]: [(m+2)², K, C]. */
 export function winogradWeights(w: Tensor, m: 2 | 4): Tensor {
   checkArg('winograd_weights', 'w', w, { dtype: 'float32', ndim: 4 });
-  check(m === 2 || m === 4, 'EINVAL', 'winograd_weights', `'m' must be 2 or 4, got ${JSON.stringify(m)}`);
-  check(w.shape[2] === 3 && w.shape[3] === 3, 'ESHAPE', 'winograd_weights', `w ${shapeStr(w.shape)} must be a 3x3 kernel`);
+  check(m === 2 || m === 4, 'EINVAL', 'winograd_weights', () => `'m' must be 2 or 4, got ${JSON.stringify(m)}`);
+  check(w.shape[2] === 3 && w.shape[3] === 3, 'ESHAPE', 'winograd_weights', () => `w ${shapeStr(w.shape)} must be a 3x3 kernel`);
   return runOp('winograd_weights', [w], { m }, [{ shape: [(m + 2) ** 2, w.shape[0], w.shape[1]] }], ['w'])[0];
 }
 
@@ -52,28 +52,28 @@ const wants = (t: Tensor | null) => t !== null && (t.requiresGrad || t.node !== 
 
 export function conv2dAct(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dActOptions): Tensor {
   const op = 'conv2d_act';
-  check(opts !== null && typeof opts === 'object' && ACTS.includes(opts.act), 'EINVAL', op, `'act' must be one of ${ACTS.join(', ')}`);
+  check(opts !== null && typeof opts === 'object' && ACTS.includes(opts.act), 'EINVAL', op, () => `'act' must be one of ${ACTS.join(', ')}`);
   const { act, algo = 'auto', winograd: pre } = opts;
   const r = opts.residual ?? null;
-  check(ALGOS.includes(algo), 'EINVAL', op, `'algo' must be one of ${ALGOS.join(', ')}, got ${JSON.stringify(opts.algo)}`);
-  check(pre === undefined || pre === 2 || pre === 4, 'EINVAL', op, `'winograd' must be 2 or 4, got ${JSON.stringify(pre)}`);
+  check(ALGOS.includes(algo), 'EINVAL', op, () => `'algo' must be one of ${ALGOS.join(', ')}, got ${JSON.stringify(opts.algo)}`);
+  check(pre === undefined || pre === 2 || pre === 4, 'EINVAL', op, () => `'winograd' must be 2 or 4, got ${JSON.stringify(pre)}`);
   checkArg(op, 'x', x, { dtype: 'float32', ndim: 4 });
   checkArg(op, pre ? 'U' : 'w', w, { dtype: 'float32', ndim: pre ? 3 : 4 });
-  check(!pre || w.shape[0] === (pre + 2) ** 2, 'ESHAPE', op, `U ${shapeStr(w.shape)} must have ${((pre ?? 0) + 2) ** 2} rows (winograd ${pre})`);
+  check(!pre || w.shape[0] === (pre + 2) ** 2, 'ESHAPE', op, () => `U ${shapeStr(w.shape)} must have ${((pre ?? 0) + 2) ** 2} rows (winograd ${pre})`);
   check(!pre || !isGradEnabled() || ![x, w, b, r].some(wants), 'EINVAL', op, 'pre-transformed Winograd weights (inference plans) support no gradient: use the 3x3 w');
   const wShape = pre ? [w.shape[1], w.shape[2], 3, 3] : w.shape;
   const p = conv2dParams(op, opts);
   const yShape = conv2dOutShape(op, x.shape, wShape, p);
   if (b !== null) {
     checkArg(op, 'b', b, { dtype: 'float32', ndim: 1 });
-    check(b.shape[0] === wShape[0], 'ESHAPE', op, `b ${shapeStr(b.shape)} must have ${wShape[0]} elements (w ${shapeStr(wShape)})`);
+    check(b.shape[0] === wShape[0], 'ESHAPE', op, () => `b ${shapeStr(b.shape)} must have ${wShape[0]} elements (w ${shapeStr(wShape)})`);
   }
   if (r !== null) {
     checkArg(op, 'residual', r, { dtype: 'float32', ndim: 4 });
-    check(r.shape.every((d, i) => d === yShape[i]), 'ESHAPE', op, `residual ${shapeStr(r.shape)} must have the output's shape ${shapeStr(yShape)}`);
+    check(r.shape.every((d, i) => d === yShape[i]), 'ESHAPE', op, () => `residual ${shapeStr(r.shape)} must have the output's shape ${shapeStr(yShape)}`);
   }
   check(opts.tileBlock === undefined || (Number.isInteger(opts.tileBlock) && opts.tileBlock > 0 && opts.tileBlock % 16 === 0), 'EINVAL', op,
-    `'tileBlock' must be a positive multiple of 16, got ${JSON.stringify(opts.tileBlock)}`);
+    () => `'tileBlock' must be a positive multiple of 16, got ${JSON.stringify(opts.tileBlock)}`);
   const attrs = { stride: p.stride, padding: p.padding, dilation: p.dilation, groups: p.groups, ...(p.isa ? { isa: p.isa } : {}),
     ...(algo !== 'auto' ? { algo } : {}), ...(opts.tileBlock ? { tile_block: opts.tileBlock } : {}), ...(pre ? { winograd: pre } : {}) };
   // inputs x, w[, b[, residual]]: a residual without a bias goes with zeros for b

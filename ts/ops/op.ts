@@ -117,11 +117,11 @@ export function checkArg(op: string, name: string, t: unknown, rule: TensorRule 
   t.assertAlive(op, `'${name}'`);
   if (rule.dtype !== undefined) {
     const ok = Array.isArray(rule.dtype) ? rule.dtype.includes(t.dtype) : rule.dtype === t.dtype;
-    check(ok, 'EDTYPE', op, `'${name}' must be ${[rule.dtype].flat().join(' or ')}, got ${t.dtype}`);
+    check(ok, 'EDTYPE', op, () => `'${name}' must be ${[rule.dtype].flat().join(' or ')}, got ${t.dtype}`);
   }
   if (rule.ndim !== undefined) {
     const ok = Array.isArray(rule.ndim) ? rule.ndim.includes(t.ndim) : rule.ndim === t.ndim;
-    check(ok, 'ESHAPE', op, `'${name}' must have ${[rule.ndim].flat().join(' or ')} dims, got shape ${shapeStr(t.shape)}`);
+    check(ok, 'ESHAPE', op, () => `'${name}' must have ${[rule.ndim].flat().join(' or ')} dims, got shape ${shapeStr(t.shape)}`);
   }
   return t;
 }
@@ -137,7 +137,7 @@ export function describe(v: unknown): string {
 export function pair(op: string, name: string, v: number | readonly number[] | undefined, def: number, min = 0): [number, number] {
   const p: number[] = v === undefined ? [def, def] : typeof v === 'number' ? [v, v] : [...v];
   check(p.length === 2 && p.every((x) => Number.isInteger(x) && x >= min), 'EINVAL', op,
-    `'${name}' must be an integer >= ${min} or a pair of them, got ${show(v)}`);
+    () => `'${name}' must be an integer >= ${min} or a pair of them, got ${show(v)}`);
   return [p[0], p[1]];
 }
 
