@@ -213,7 +213,7 @@ export class Tensor {
 
   /** The value of a one-element tensor. */
   item(): number {
-    check(this.size === 1, 'EINVAL', 'item', `tensor has ${this.size} elements, item() needs 1`);
+    check(this.size === 1, 'EINVAL', 'item', () => `tensor has ${this.size} elements, item() needs 1`);
     return this.toArray()[0];
   }
 
@@ -245,7 +245,7 @@ export interface TensorOptions {
 function checkShape(op: string, shape: readonly number[]): number[] {
   check(isList(shape), 'EINVAL', op, 'shape must be an array of non-negative integers');
   for (const [i, d] of shape.entries())
-    check(Number.isInteger(d) && d >= 0, 'ESHAPE', op, `shape[${i}] must be a non-negative integer, got ${d}`);
+    check(Number.isInteger(d) && d >= 0, 'ESHAPE', op, () => `shape[${i}] must be a non-negative integer, got ${d}`);
   return [...shape];
 }
 
@@ -272,9 +272,9 @@ export function tensor(data: ArrayLike<number> | TypedArray, shape: readonly num
   const s = checkShape('tensor', shape);
   const n = s.reduce((a, b) => a * b, 1);
   check(data && typeof data.length === 'number', 'EINVAL', 'tensor', 'data must be an array or typed array');
-  check(data.length === n, 'ESHAPE', 'tensor', `data has ${data.length} elements but shape ${shapeStr(s)} needs ${n}`);
+  check(data.length === n, 'ESHAPE', 'tensor', () => `data has ${data.length} elements but shape ${shapeStr(s)} needs ${n}`);
   const Ctor = arrayTypes[dtype];
-  check(Ctor !== undefined, 'EDTYPE', 'tensor', `unknown dtype '${dtype}'`);
+  check(Ctor !== undefined, 'EDTYPE', 'tensor', () => `unknown dtype '${dtype}'`);
   const arr = data instanceof Ctor ? (data as TypedArray) : new Ctor(data as ArrayLike<number>);
   const t = empty(s, dtype, opts.device ?? defaultDevice);
   if (n > 0) {

@@ -19,7 +19,7 @@ export interface AvgPool2dOptions extends Pool2dOptions {
 export function avgpool2d(x: Tensor, opts: AvgPool2dOptions): Tensor {
   const g = poolGeometry('avgpool2d', x, opts);
   const countIncludePad = opts.countIncludePad ?? true;
-  check(typeof countIncludePad === 'boolean', 'EINVAL', 'avgpool2d', `'countIncludePad' must be a boolean, got ${typeof countIncludePad}`);
+  check(typeof countIncludePad === 'boolean', 'EINVAL', 'avgpool2d', () => `'countIncludePad' must be a boolean, got ${typeof countIncludePad}`);
   const attrs = { kernel: g.kernel, stride: g.stride, padding: g.padding, ceil_mode: g.ceilMode, count_include_pad: countIncludePad };
   const [y] = runOp('avgpool2d', [x], attrs, [{ shape: g.outShape }], ['x']);
   record('avgpool2d', [x], [y], ([dy]) => runOp('avgpool2d_bwd', [dy!], attrs, [{ shape: x.shape }], ['dy']));

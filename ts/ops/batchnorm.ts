@@ -38,20 +38,20 @@ export function batchnorm2d(x: Tensor, weight: Tensor, bias: Tensor, runningMean
   const perChannel: [string, Tensor][] = [['weight', weight], ['bias', bias], ['runningMean', runningMean], ['runningVar', runningVar]];
   for (const [name, t] of perChannel) {
     checkArg(OP, name, t, { dtype: 'float32', ndim: 1 });
-    check(t.shape[0] === C, 'ESHAPE', OP, `'${name}' must have shape [${C}] for x ${shapeStr(x.shape)}, got ${shapeStr(t.shape)}`);
-    check(t.device === x.device, 'EDEVICE', OP, `'${name}' is on ${t.device}, x on ${x.device}`);
+    check(t.shape[0] === C, 'ESHAPE', OP, () => `'${name}' must have shape [${C}] for x ${shapeStr(x.shape)}, got ${shapeStr(t.shape)}`);
+    check(t.device === x.device, 'EDEVICE', OP, () => `'${name}' is on ${t.device}, x on ${x.device}`);
   }
   check(opts !== null && typeof opts === 'object' && typeof opts.training === 'boolean', 'EINVAL', OP, `opts.training must be a boolean`);
   const momentum = checkNumber(OP, 'momentum', opts.momentum ?? 0.1, 0, 1);
   const eps = checkNumber(OP, 'eps', opts.eps ?? 1e-5, 0);
-  check(eps > 0, 'EINVAL', OP, `'eps' must be > 0, got ${eps}`);
+  check(eps > 0, 'EINVAL', OP, () => `'eps' must be > 0, got ${eps}`);
   return opts.training ? train(x, weight, bias, runningMean, runningVar, momentum, eps) : evaluate(x, weight, bias, runningMean, runningVar, eps);
 }
 
 function train(x: Tensor, w: Tensor, b: Tensor, rm: Tensor, rv: Tensor, momentum: number, eps: number): Tensor {
   const C = x.shape[1];
   const perChannel = x.size / C;
-  check(perChannel > 1, 'EINVAL', OP, `training needs more than 1 value per channel, got x ${shapeStr(x.shape)}`);
+  check(perChannel > 1, 'EINVAL', OP, () => `training needs more than 1 value per channel, got x ${shapeStr(x.shape)}`);
   const outs: Tensor[] = [];
   try {
     outs.push(empty(x.shape, 'float32', x.device), empty([C], 'float32', x.device), empty([C], 'float32', x.device));

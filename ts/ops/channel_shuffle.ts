@@ -13,7 +13,7 @@ export function channelShuffle(x: Tensor, groups: number): Tensor {
   checkArg('channel_shuffle', 'x', x, { ndim: 4 });
   const C = x.shape[1];
   check(Number.isInteger(groups) && groups >= 1 && C % groups === 0, 'EINVAL', 'channel_shuffle',
-    `'groups' must be a positive divisor of the ${C} channels, got ${show(groups)}`);
+    () => `'groups' must be a positive divisor of the ${C} channels, got ${show(groups)}`);
   const [y] = runOp('channel_shuffle', [x], { groups }, [{ shape: x.shape, dtype: x.dtype }], ['x']);
   record('channel_shuffle', [x], [y], ([dy]) => [channelShuffle(dy!, C === 0 ? 1 : C / groups)]);
   return y;

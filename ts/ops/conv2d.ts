@@ -73,7 +73,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv
   checkArg(op, 'w', w, { dtype: 'float32', ndim: 4 });
   if (b !== null) {
     checkArg(op, 'b', b, { dtype: 'float32', ndim: 1 });
-    check(b.shape[0] === w.shape[0], 'ESHAPE', op, `b ${shapeStr(b.shape)} must have ${w.shape[0]} elements (w ${shapeStr(w.shape)})`);
+    check(b.shape[0] === w.shape[0], 'ESHAPE', op, () => `b ${shapeStr(b.shape)} must have ${w.shape[0]} elements (w ${shapeStr(w.shape)})`);
   }
   const p = conv2dParams(op, opts);
   const yShape = conv2dOutShape(op, x.shape, w.shape, p);
@@ -96,11 +96,11 @@ export function conv2dBwdData(dy: Tensor, w: Tensor, xShape: readonly number[], 
   checkArg(op, 'dy', dy, { dtype: 'float32', ndim: 4 });
   checkArg(op, 'w', w, { dtype: 'float32', ndim: 4 });
   check(Array.isArray(xShape) && xShape.length === 4 && xShape.every((d) => Number.isInteger(d) && d >= 0), 'EINVAL', op,
-    `'xShape' must be 4 non-negative integers, got ${show(xShape)}`);
+    () => `'xShape' must be 4 non-negative integers, got ${show(xShape)}`);
   const p = conv2dParams(op, opts);
   const yShape = conv2dOutShape(op, xShape, w.shape, p);
   check(yShape.every((d, i) => d === dy.shape[i]), 'ESHAPE', op,
-    `dy ${shapeStr(dy.shape)} must have shape ${shapeStr(yShape)} for x ${shapeStr(xShape)} and w ${shapeStr(w.shape)}`);
+    () => `dy ${shapeStr(dy.shape)} must have shape ${shapeStr(yShape)} for x ${shapeStr(xShape)} and w ${shapeStr(w.shape)}`);
   const [dx] = runOp(op, [dy, w], attrs(p), [{ shape: xShape }], ['dy', 'w']);
   record(op, [dy, w], [dx], ([g]) => [conv2d(g!, w, null, p), conv2dBwdFilter(dy, g!, w.shape, p)]);
   return dx;
@@ -115,11 +115,11 @@ export function conv2dBwdFilter(dy: Tensor, x: Tensor, wShape: readonly number[]
   checkArg(op, 'dy', dy, { dtype: 'float32', ndim: 4 });
   checkArg(op, 'x', x, { dtype: 'float32', ndim: 4 });
   check(Array.isArray(wShape) && wShape.length === 4 && wShape.every((d) => Number.isInteger(d) && d >= 0), 'EINVAL', op,
-    `'wShape' must be 4 non-negative integers, got ${show(wShape)}`);
+    () => `'wShape' must be 4 non-negative integers, got ${show(wShape)}`);
   const p = conv2dParams(op, opts);
   const yShape = conv2dOutShape(op, x.shape, wShape, p);
   check(yShape.every((d, i) => d === dy.shape[i]), 'ESHAPE', op,
-    `dy ${shapeStr(dy.shape)} must have shape ${shapeStr(yShape)} for x ${shapeStr(x.shape)} and w ${shapeStr(wShape)}`);
+    () => `dy ${shapeStr(dy.shape)} must have shape ${shapeStr(yShape)} for x ${shapeStr(x.shape)} and w ${shapeStr(wShape)}`);
   const [dw] = runOp(op, [dy, x], attrs(p), [{ shape: wShape }], ['dy', 'x']);
   record(op, [dy, x], [dw], ([g]) => [conv2d(x, g!, null, p), conv2dBwdData(dy, g!, x.shape, p)]);
   return dw;

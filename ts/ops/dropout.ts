@@ -19,8 +19,8 @@ let counter = 0n;
 /** Restarts the dropout seed stream at `seed` (and optionally at call number `calls`). */
 export function setDropoutSeed(seed: number | bigint, calls: number | bigint = 0): void {
   const s = BigInt(seed), c = BigInt(calls);
-  check(s >= 0n && s <= MASK64, 'EINVAL', 'setDropoutSeed', `seed must be an integer in [0, 2^64), got ${seed}`);
-  check(c >= 0n, 'EINVAL', 'setDropoutSeed', `calls must be a non-negative integer, got ${calls}`);
+  check(s >= 0n && s <= MASK64, 'EINVAL', 'setDropoutSeed', () => `seed must be an integer in [0, 2^64), got ${seed}`);
+  check(c >= 0n, 'EINVAL', 'setDropoutSeed', () => `calls must be a non-negative integer, got ${calls}`);
   baseSeed = s;
   counter = c;
 }
@@ -56,11 +56,11 @@ function seedAttrs(s: bigint): { seed_lo: number; seed_hi: number } {
 export function dropout(x: Tensor, p: number, training: boolean, seed?: number | bigint): Tensor {
   checkArg(OP, 'x', x, { dtype: 'float32' });
   checkNumber(OP, 'p', p, 0, 1);
-  check(p < 1 && Math.fround(p) < 1, 'EINVAL', OP, `'p' must be in [0, 1), got ${p}`);
-  check(typeof training === 'boolean', 'EINVAL', OP, `'training' must be a boolean, got ${typeof training}`);
+  check(p < 1 && Math.fround(p) < 1, 'EINVAL', OP, () => `'p' must be in [0, 1), got ${p}`);
+  check(typeof training === 'boolean', 'EINVAL', OP, () => `'training' must be a boolean, got ${typeof training}`);
   if (seed !== undefined) {
     check((typeof seed === 'number' && Number.isSafeInteger(seed) && seed >= 0) || (typeof seed === 'bigint' && seed >= 0n && seed <= MASK64),
-      'EINVAL', OP, `'seed' must be an integer in [0, 2^64), got ${String(seed)}`);
+      'EINVAL', OP, () => `'seed' must be an integer in [0, 2^64), got ${String(seed)}`);
   }
   if (!training || p === 0) return x;
   const s = seed === undefined ? nextSeed() : BigInt(seed);

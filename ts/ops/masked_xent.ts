@@ -27,12 +27,12 @@ export function maskedXent(logits: Tensor, labels: Tensor, mask: Tensor, opts: M
   checkArg(OP, 'labels', labels, { dtype: 'int32', ndim: 1 });
   checkArg(OP, 'mask', mask, { dtype: 'float32', ndim: 1 });
   const [N, C] = logits.shape;
-  check(labels.shape[0] === N, 'ESHAPE', OP, `'labels' must have shape [${N}] for logits ${shapeStr(logits.shape)}, got ${shapeStr(labels.shape)}`);
-  check(mask.shape[0] === N, 'ESHAPE', OP, `'mask' must have shape [${N}] for logits ${shapeStr(logits.shape)}, got ${shapeStr(mask.shape)}`);
-  check(C >= 1, 'ESHAPE', OP, `'logits' needs at least one class, got ${shapeStr(logits.shape)}`);
+  check(labels.shape[0] === N, 'ESHAPE', OP, () => `'labels' must have shape [${N}] for logits ${shapeStr(logits.shape)}, got ${shapeStr(labels.shape)}`);
+  check(mask.shape[0] === N, 'ESHAPE', OP, () => `'mask' must have shape [${N}] for logits ${shapeStr(logits.shape)}, got ${shapeStr(mask.shape)}`);
+  check(C >= 1, 'ESHAPE', OP, () => `'logits' needs at least one class, got ${shapeStr(logits.shape)}`);
   check(opts !== null && typeof opts === 'object', 'EINVAL', OP, 'opts must be an object');
   const normalize = opts.normalize ?? 'batch';
-  check(normalize === 'batch' || normalize === 'masked', 'EINVAL', OP, `'normalize' must be 'batch' or 'masked', got ${show(opts.normalize)}`);
+  check(normalize === 'batch' || normalize === 'masked', 'EINVAL', OP, () => `'normalize' must be 'batch' or 'masked', got ${show(opts.normalize)}`);
   const [loss, dlogits] = runOp('masked_xent_fwd_bwd', [logits, labels, mask], { normalize },
     [{ shape: [] }, { shape: [N, C] }], ['logits', 'labels', 'mask']);
   // d loss/d logits is already computed; the incoming gradient is a scalar factor

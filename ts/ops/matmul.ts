@@ -27,7 +27,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const [M, K] = transA ? [a.shape[1], a.shape[0]] : a.shape;
   const [Kb, N] = transB ? [b.shape[1], b.shape[0]] : b.shape;
   check(K === Kb, 'ESHAPE', op,
-    `inner dimensions differ: op(a) is ${M}x${K} (a ${shapeStr(a.shape)}${transA ? ', transA' : ''}), op(b) is ${Kb}x${N} (b ${shapeStr(b.shape)}${transB ? ', transB' : ''})`);
+    () => `inner dimensions differ: op(a) is ${M}x${K} (a ${shapeStr(a.shape)}${transA ? ', transA' : ''}), op(b) is ${Kb}x${N} (b ${shapeStr(b.shape)}${transB ? ', transB' : ''})`);
   const attrs = { transA, transB, ...(opts.isa ? { isa: opts.isa } : {}) };
   const [c] = runOp(op, [a, b], attrs, [{ shape: [M, N] }], ['a', 'b']);
   record(op, [a, b], [c], ([g]) => {

@@ -41,28 +41,28 @@ export function poolOutSize(size: number, k: number, s: number, p: number, ceilM
 
 function pairArg(op: string, name: string, v: unknown, def: number, min: number): [number, number] {
   check(v === undefined || typeof v === 'number' || Array.isArray(v), 'EINVAL', op,
-    `'${name}' must be an integer >= ${min} or a pair of them, got ${v === null ? 'null' : typeof v}`);
+    () => `'${name}' must be an integer >= ${min} or a pair of them, got ${v === null ? 'null' : typeof v}`);
   return pair(op, name, v as number | number[] | undefined, def, min);
 }
 
 /** Validates the options against x (4-D float32) and infers the output shape. */
 export function poolGeometry(op: string, x: Tensor, opts: Pool2dOptions): Pool2dGeometry {
   checkArg(op, 'x', x, { dtype: 'float32', ndim: 4 });
-  check(opts !== null && typeof opts === 'object', 'EINVAL', op, `options must be an object { kernel, stride?, padding?, ceilMode? }, got ${opts === null ? 'null' : typeof opts}`);
+  check(opts !== null && typeof opts === 'object', 'EINVAL', op, () => `options must be an object { kernel, stride?, padding?, ceilMode? }, got ${opts === null ? 'null' : typeof opts}`);
   check(opts.kernel !== undefined, 'EINVAL', op, "'kernel' is required");
   const kernel = pairArg(op, 'kernel', opts.kernel, 0, 1);
   const stride = opts.stride === undefined ? kernel : pairArg(op, 'stride', opts.stride, 0, 1);
   const padding = pairArg(op, 'padding', opts.padding, 0, 0);
   const ceilMode = opts.ceilMode ?? false;
-  check(typeof ceilMode === 'boolean', 'EINVAL', op, `'ceilMode' must be a boolean, got ${typeof ceilMode}`);
+  check(typeof ceilMode === 'boolean', 'EINVAL', op, () => `'ceilMode' must be a boolean, got ${typeof ceilMode}`);
   for (const i of [0, 1])
-    check(2 * padding[i] <= kernel[i], 'EINVAL', op, `'padding' ${JSON.stringify(padding)} must be at most half of 'kernel' ${JSON.stringify(kernel)}`);
+    check(2 * padding[i] <= kernel[i], 'EINVAL', op, () => `'padding' ${JSON.stringify(padding)} must be at most half of 'kernel' ${JSON.stringify(kernel)}`);
   const [N, C, H, W] = x.shape;
-  check(H > 0 && W > 0, 'ESHAPE', op, `'x' ${shapeStr(x.shape)} has an empty H×W plane`);
+  check(H > 0 && W > 0, 'ESHAPE', op, () => `'x' ${shapeStr(x.shape)} has an empty H×W plane`);
   const P = poolOutSize(H, kernel[0], stride[0], padding[0], ceilMode);
   const Q = poolOutSize(W, kernel[1], stride[1], padding[1], ceilMode);
   check(P >= 1 && Q >= 1, 'ESHAPE', op,
-    `'x' ${shapeStr(x.shape)} is too small for kernel ${JSON.stringify(kernel)} with padding ${JSON.stringify(padding)}: output would be ${P}×${Q}`);
+    () => `'x' ${shapeStr(x.shape)} is too small for kernel ${JSON.stringify(kernel)} with padding ${JSON.stringify(padding)}: output would be ${P}×${Q}`);
   return { kernel, stride, padding, ceilMode, outShape: [N, C, P, Q] };
 }
 

@@ -68,10 +68,10 @@ function checkInputs(op: string, inputs: readonly Tensor[], names?: readonly str
   let device: string | null = null;
   inputs.forEach((t, i) => {
     const name = names?.[i] ?? `input ${i}`;
-    check(t instanceof Tensor, 'EINVAL', op, `${name} must be a Tensor`);
+    check(t instanceof Tensor, 'EINVAL', op, () => `${name} must be a Tensor`);
     t.assertAlive(op, `input '${name}'`);
     if (device === null) device = t.device;
-    else check(t.device === device, 'EDEVICE', op, `input '${name}' is on ${t.device}, expected ${device}`);
+    else check(t.device === device, 'EDEVICE', op, () => `input '${name}' is on ${t.device}, expected ${device}`);
   });
   return device ?? 'cpu';
 }
@@ -144,12 +144,12 @@ export function pair(op: string, name: string, v: number | readonly number[] | u
 /** Normalises a possibly negative axis for a tensor of `ndim` dims. */
 export function normAxis(op: string, axis: unknown, ndim: number): number {
   check(Number.isInteger(axis) && (axis as number) >= -ndim && (axis as number) < ndim, 'EINVAL', op,
-    `'axis' must be an integer in [${-ndim}, ${ndim}), got ${show(axis)}`);
+    () => `'axis' must be an integer in [${-ndim}, ${ndim}), got ${show(axis)}`);
   return (axis as number) < 0 ? (axis as number) + ndim : (axis as number);
 }
 
 export function checkNumber(op: string, name: string, v: unknown, lo = -Infinity, hi = Infinity): number {
   check(typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi, 'EINVAL', op,
-    `'${name}' must be a number in [${lo}, ${hi}], got ${show(v)}`);
+    () => `'${name}' must be a number in [${lo}, ${hi}], got ${show(v)}`);
   return v as number;
 }

@@ -12,9 +12,9 @@ import { checkArg, checkNumber, runOp } from './op';
 
 export function pad2d(x: Tensor, pads: readonly [number, number, number, number] | readonly number[], value = 0): Tensor {
   checkArg('pad2d', 'x', x, { dtype: 'float32' });
-  check(x.ndim >= 2, 'ESHAPE', 'pad2d', `'x' must have at least 2 dims, got shape ${shapeStr(x.shape)}`);
+  check(x.ndim >= 2, 'ESHAPE', 'pad2d', () => `'x' must have at least 2 dims, got shape ${shapeStr(x.shape)}`);
   check(isList(pads) && pads.length === 4 && pads.every((p) => Number.isInteger(p) && p >= 0), 'EINVAL', 'pad2d',
-    `'pads' must be [top, bottom, left, right] of non-negative integers, got ${JSON.stringify(pads)}`);
+    () => `'pads' must be [top, bottom, left, right] of non-negative integers, got ${JSON.stringify(pads)}`);
   checkNumber('pad2d', 'value', value);
   const [top, bottom, left, right] = pads;
   const n = x.ndim;

@@ -12,13 +12,13 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   checkArg('reshape', 'x', x);
   const s = [...shape];
   const neg = s.filter((d) => d === -1).length;
-  check(neg <= 1 && s.every((d) => Number.isInteger(d) && d >= -1), 'ESHAPE', 'reshape', `invalid shape ${shapeStr(s)}`);
+  check(neg <= 1 && s.every((d) => Number.isInteger(d) && d >= -1), 'ESHAPE', 'reshape', () => `invalid shape ${shapeStr(s)}`);
   const known = s.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   if (neg) {
-    check(known > 0 && x.size % known === 0, 'ESHAPE', 'reshape', `cannot reshape ${shapeStr(x.shape)} to ${shapeStr(s)}`);
+    check(known > 0 && x.size % known === 0, 'ESHAPE', 'reshape', () => `cannot reshape ${shapeStr(x.shape)} to ${shapeStr(s)}`);
     s[s.indexOf(-1)] = x.size / known;
   }
-  check(s.reduce((a, b) => a * b, 1) === x.size, 'ESHAPE', 'reshape', `cannot reshape ${shapeStr(x.shape)} (${x.size} elements) to ${shapeStr(s)}`);
+  check(s.reduce((a, b) => a * b, 1) === x.size, 'ESHAPE', 'reshape', () => `cannot reshape ${shapeStr(x.shape)} (${x.size} elements) to ${shapeStr(s)}`);
   const id = native().view(x.id, s);
   const y = new Tensor(id, s, x.dtype, x.device);
   notifyObservers({ op: 'reshape', inputs: [x], outputs: [y], attrs: { shape: s } });
@@ -29,7 +29,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 /** Flattens dims [startDim, end) into one: flatten(x, 1) turns N×C×1×1 into N×C. */
 export function flatten(x: Tensor, startDim = 1): Tensor {
   checkArg('flatten', 'x', x);
-  check(startDim >= 0 && startDim < Math.max(1, x.ndim), 'EINVAL', 'flatten', `startDim ${startDim} out of range for ${x.ndim} dims`);
+  check(startDim >= 0 && startDim < Math.max(1, x.ndim), 'EINVAL', 'flatten', () => `startDim ${startDim} out of range for ${x.ndim} dims`);
   const lead = x.shape.slice(0, startDim);
   return reshape(x, [...lead, x.shape.slice(startDim).reduce((a, b) => a * b, 1)]);
 }

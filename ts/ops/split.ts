@@ -12,12 +12,12 @@ import { checkArg, normAxis, runOp } from './op';
 
 export function split(x: Tensor, sizes: readonly number[], axis = 1): Tensor[] {
   checkArg('split', 'x', x);
-  check(x.ndim > 0, 'ESHAPE', 'split', `'x' must have at least 1 dim, got shape ${shapeStr(x.shape)}`);
+  check(x.ndim > 0, 'ESHAPE', 'split', () => `'x' must have at least 1 dim, got shape ${shapeStr(x.shape)}`);
   const ax = normAxis('split', axis, x.ndim);
   check(isList(sizes) && sizes.length > 0 && sizes.every((s) => Number.isInteger(s) && s >= 0), 'EINVAL', 'split',
-    `'sizes' must be a non-empty array of non-negative integers, got ${JSON.stringify(sizes)}`);
+    () => `'sizes' must be a non-empty array of non-negative integers, got ${JSON.stringify(sizes)}`);
   const total = sizes.reduce((a, b) => a + b, 0);
-  check(total === x.shape[ax], 'ESHAPE', 'split', `'sizes' ${JSON.stringify(sizes)} add up to ${total}, but 'x' ${shapeStr(x.shape)} has ${x.shape[ax]} along axis ${ax}`);
+  check(total === x.shape[ax], 'ESHAPE', 'split', () => `'sizes' ${JSON.stringify(sizes)} add up to ${total}, but 'x' ${shapeStr(x.shape)} has ${x.shape[ax]} along axis ${ax}`);
   const outs = sizes.map((s) => {
     const shape = [...x.shape];
     shape[ax] = s;

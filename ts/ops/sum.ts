@@ -8,11 +8,11 @@ import { reshape } from './reshape';
 export function normAxes(op: string, ndim: number, axes: number | readonly number[] | undefined): number[] {
   const list = axes === undefined ? [...Array(ndim).keys()] : typeof axes === 'number' ? [axes] : [...axes];
   const norm = list.map((a) => {
-    check(Number.isInteger(a) && a >= -ndim && a < ndim, 'EINVAL', op, `axis ${a} out of range for ${ndim} dims`);
+    check(Number.isInteger(a) && a >= -ndim && a < ndim, 'EINVAL', op, () => `axis ${a} out of range for ${ndim} dims`);
     return a < 0 ? a + ndim : a;
   });
   const sorted = [...new Set(norm)].sort((a, b) => a - b);
-  check(sorted.length === norm.length, 'EINVAL', op, `repeated axis in ${JSON.stringify(axes)}`);
+  check(sorted.length === norm.length, 'EINVAL', op, () => `repeated axis in ${JSON.stringify(axes)}`);
   return sorted;
 }
 

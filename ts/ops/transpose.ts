@@ -10,7 +10,7 @@ import { checkArg, runOp } from './op';
 
 export function transpose(x: Tensor, perm: readonly number[]): Tensor {
   checkArg('transpose', 'x', x);
-  check(x.ndim <= 6, 'ESHAPE', 'transpose', `at most 6 dims, got ${x.ndim}`);
+  check(x.ndim <= 6, 'ESHAPE', 'transpose', () => `at most 6 dims, got ${x.ndim}`);
   check(isList(perm) && perm.length === x.ndim && perm.every((p) => Number.isInteger(p) && p >= 0 && p < x.ndim)
     && new Set(perm).size === perm.length, 'EINVAL', 'transpose',
     `'perm' must be a permutation of 0..${x.ndim - 1}, got ${JSON.stringify(perm)}`);
