@@ -144,6 +144,37 @@ __attribute__((target("avx512f"))) void kernel_avx512_8x48(int64_t kc, const flo
   }
   store_tile<8, NV>(acc, c, ldc, alpha, beta, e);
 }
+
+// The same with A read in place (row i of the panel at a + i·as, contiguous in k) instead
+// of packed: for a small N each A panel meets only a few B panels, and packing A — a
+// convolution's weights, on every call — cost as much as the multiply it fed (1×1 convs
+// on 8×8–16×16 maps).
+using MicroKernelA = void (*)(int64_t kc, const float* a, int64_t as, const float* b, int64_t bs, float* c, int64_t ldc, float alpha,
+                              float beta, const TileEpi* e);
+template <int NV>
+__attribute__((target("avx512f"))) void kernel_avx512_8x48_da(int64_t kc, const float* a, int64_t as, const float* b, int64_t bs,
+                                                              float* c, int64_t ldc, float alpha, float beta, const TileEpi* e) {
+  __m512 acc[8][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  const float *a0 = a, *a1 = a + as, *a2 = a + 2 * as, *a3 = a + 3 * as, *a4 = a + 4 * as, *a5 = a + 5 * as, *a6 = a + 6 * as,
+              *a7 = a + 7 * as;
+  for (int64_t k = 0; k < kc; ++k, b += bs) {
+    __m512 bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * bs), _MM_HINT_T0);
+    const __m512 av[8] = {_mm512_set1_ps(a0[k]), _mm512_set1_ps(a1[k]), _mm512_set1_ps(a2[k]), _mm512_set1_ps(a3[k]),
+                          _mm512_set1_ps(a4[k]), _mm512_set1_ps(a5[k]), _mm512_set1_ps(a6[k]), _mm512_set1_ps(a7[k])};
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i)
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av[i], bv[v], acc[i][v]);
+  }
+  store_tile<8, NV>(acc, c, ldc, alpha, beta, e);
+}
 #endif
 
 // ---- packing -----------------------------------------------------------------------------
