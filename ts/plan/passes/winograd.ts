@@ -1,6 +1,6 @@
 /**
  * Winograd weights (CPU inference): a 3×3 stride-1 conv (conv2d or conv2d_act) whose weights
- * are a constant of the plan (BatchNorm-folded) gets them transformed once, now, for the
+ * are a constant of the plan gets them transformed once, now (a snapshot), for the
  * CPU's Winograd kernel — conv2d_act with `winograd: m` and U = winogradWeights(w, m)
  * [(m+2)², K, C] — instead of transforming them on every run. F(4,3) on maps from 16×16
  * (≥ 16 tiles per image), F(2,3) on 6×6 to 15×15 (more, narrower tiles: wider GEMMs at
