@@ -23,10 +23,9 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { noGrad } from '../../ts/autograd/tape';
 import { toOnnx } from '../../ts/io/onnx_export';
-import { compileInference } from '../../ts/models/inference';
+import { compileInference, PlanStepTime } from '../../ts/models/inference';
 import { getModel, listModels } from '../../ts/models/zoo';
 import { native, packageRoot } from '../../ts/native/binding';
-import { observeOps, OpCall } from '../../ts/ops/op';
 import { manualSeed } from '../../ts/random';
 import { tensor, Tensor, tidy } from '../../ts/tensor';
 
@@ -75,21 +74,21 @@ const loadavg = () => os.loadavg().map((v) => v.toFixed(2)).join(', ');
 
 interface Row { model: string; batch: number; mdmt: number; plan: number; ort: number; err: number; top: string; convs: string }
 
-/** conv kind of a traced call: depthwise, grouped, 1x1, stem (≤ 4 input channels), k×k Winograd or k×k. */
-function convKind(c: OpCall): string {
+/** conv kind of a plan step: depthwise, grouped, 1x1, stem (≤ 4 input channels), k×k Winograd or k×k. */
+function convKind(c: PlanStepTime): string {
   const pre = c.attrs.winograd as number | undefined;
-  const [, Cg, R, S] = pre ? [c.inputs[1].shape[1], c.inputs[1].shape[2], 3, 3] : c.inputs[1].shape;
-  const C = c.inputs[0].shape[1], g = (c.attrs.groups as number) ?? 1;
+  const [, Cg, R, S] = pre ? [c.inputs[1][1], c.inputs[1][2], 3, 3] : c.inputs[1];
+  const C = c.inputs[0][1], g = (c.attrs.groups as number) ?? 1;
   if (g > 1 && g === C && Cg === 1) return 'dw';
   if (g > 1) return 'grouped';
   if (C <= 4) return 'stem';
   if (pre) return `wino${pre}`;
   return R === 1 && S === 1 ? '1x1' : `${R}x${S}`.replace(/^(\d+)x\1$/, 'kxk');
 }
-/** 2·N·K·P·Q·(C/g)·R·S of a conv2d / conv2d_act call (pre-transformed Winograd weights: the 3×3 it stands for). */
-function convFlops(c: OpCall): number {
-  const w = c.inputs[1].shape, per = c.attrs.winograd ? w[2] * 9 : w[1] * w[2] * w[3];
-  return 2 * c.outputs[0].size * per;
+/** 2·N·K·P·Q·(C/g)·R·S of a conv2d / conv2d_act step (pre-transformed Winograd weights: the 3×3 it stands for). */
+function convFlops(c: PlanStepTime): number {
+  const w = c.inputs[1], per = c.attrs.winograd ? w[2] * 9 : w[1] * w[2] * w[3];
+  return 2 * c.output.reduce((a, b) => a * b, 1) * per;
 }
 
 async function main(): Promise<void> {
@@ -119,22 +118,18 @@ async function main(): Promise<void> {
       const [tm, tp, to] = await alternate([runOurs, runPlan, () => sess.run(feeds)]);
       let top = '', convs = '';
       if (PROFILE) {
-        // the plan's ops: time between consecutive op notifications ≈ the op's time (+ its JS overhead)
+        // the native plan's own per-step times (one run, timed step by step)
         const per = new Map<string, number>();
         const conv = new Map<string, [number, number]>(); // kind → [ms, flops]
-        let last = performance.now();
-        const stop = observeOps((c) => {
-          const now = performance.now(), dt = now - last;
-          per.set(c.op, (per.get(c.op) ?? 0) + dt);
+        plan.profile(true);
+        runPlan();
+        for (const c of plan.profile(false)) {
+          per.set(c.op, (per.get(c.op) ?? 0) + c.ms);
           if (c.op === 'conv2d' || c.op === 'conv2d_act') {
             const k = convKind(c), e = conv.get(k) ?? [0, 0];
-            conv.set(k, [e[0] + dt, e[1] + convFlops(c)]);
+            conv.set(k, [e[0] + c.ms, e[1] + convFlops(c)]);
           }
-          last = now;
-        });
-        last = performance.now();
-        runPlan();
-        stop();
+        }
         const tot = [...per.values()].reduce((a, b) => a + b, 0);
         top = [...per].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${Math.round((100 * v) / tot)}%`).join(', ');
         convs = [...conv].sort((a, b) => b[1][0] - a[1][0]).map(([k, [ms, f]]) => `${k} ${Math.round((100 * ms) / tot)}% @${(f / ms / 1e6).toFixed(1)} GF/s`).join(', ');

@@ -284,5 +284,31 @@ test('conv2d_act: bad algo, act and shapes are refused by name', () => {
   });
 });
 
+// On every device (MDMT_DEVICE=cuda runs the composed CUDA registration: cuDNN's conv, then add and the activation in place)
+test('conv2d_act on this device: = float64 and = conv2d → add → activation bit for bit (3x3, strided, 1x1, depthwise; bias, residual)', () => {
+  if (!deviceAvailable('conv2d_act')) return;
+  const rng = new Rng(309);
+  const unfused: Record<Exclude<ConvAct, 'none'>, (t: Tensor) => Tensor> = { relu, relu6, silu, sigmoid, hardswish };
+  const cases: [number[], number[], number, number, number][] = [
+    [[2, 3, 7, 6], [4, 3, 3, 3], 1, 1, 1], [[1, 4, 9, 9], [6, 4, 3, 3], 2, 1, 1], [[3, 5, 4, 4], [7, 5, 1, 1], 1, 0, 1], [[2, 6, 8, 5], [6, 1, 3, 3], 1, 1, 6],
+  ];
+  for (const [xs, wsh, st, pad, groups] of cases)
+    for (const act of ACTS)
+      for (const [withB, withR] of [[true, true], [true, false], [false, false]]) {
+        const cfg = { stride: [st, st] as [number, number], padding: [pad, pad] as [number, number], dilation: [1, 1] as [number, number], groups };
+        const ys = convOutShape(xs, wsh, cfg);
+        const x = f32(rng.array(numel(xs), -2, 2)), w = f32(rng.array(numel(wsh))), b = f32(rng.array(wsh[0])), r = f32(rng.array(numel(ys)));
+        const [y, y2] = tidy(() => {
+          const xt = t32(x, xs), wt = t32(w, wsh), bt = withB ? t32(b, [wsh[0]]) : null, rt = withR ? t32(r, ys) : null;
+          const z = conv2d(xt, wt, bt, cfg), zr = rt ? add(z, rt) : z;
+          return [conv2dAct(xt, wt, bt, { ...cfg, act, residual: rt }).toArray(), (act === 'none' ? zr : unfused[act](zr)).toArray()];
+        });
+        const f = act === 'none' ? (v: number) => v : activationRefs[act];
+        const ref = conv2dRef(x, xs, w, wsh, withB ? b : null, cfg).map((v, i) => f(v + (withR ? r[i] : 0)));
+        assertClose(y, ref, { atol: 1e-5, rtol: 1e-4 }, `${act} ${xs} ${wsh} b=${withB} r=${withR}`);
+        assert.equal([...y], [...y2], `${act} ${xs} ${wsh}: fused = unfused`);
+      }
+});
+
 rerunUnderIsaCaps(__filename, 'conv2d_act');
 test.run();

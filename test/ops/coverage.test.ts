@@ -24,7 +24,6 @@ const CPU_EXCLUSIONS: Record<string, string> = {};
 
 /** (op → reason) gaps allowed on the CUDA backend. */
 const CUDA_EXCLUSIONS: Record<string, string> = {
-  conv2d_act: 'CPU fused conv epilogue (folded BN + residual + activation) for the CPU inference plan; CUDA fuses through cuDNN and its own BN/act kernels',
   winograd_weights: 'pre-transformed weights for the CPU Winograd kernel of conv2d_act (inference plans); cuDNN picks and transforms its own algorithms',
 };
 

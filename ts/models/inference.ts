@@ -3,9 +3,12 @@
  * step plan (ts/plan), with the rewrites an inference engine does: BatchNorm folded into
  * the preceding convolution (ts/plan/passes/fold_bn.ts: w' = w·γ/√(σ²+ε),
  * b' = (b − μ)·γ/√(σ²+ε) + β, when the conv output feeds only that BN), a convolution and
- * the activation after it made one conv2d_act (passes/fuse_conv_act.ts), dead code removed,
- * and every intermediate in one arena reused by lifetime. Folded weights are a snapshot
- * taken when a batch size is first seen; other parameters are the module's live tensors.
+ * the activation after it made one conv2d_act (passes/fuse_conv_act.ts) — on the CPU also
+ * with the residual add between them (passes/fuse_conv_residual.ts) and with 3×3 stride-1
+ * weights transformed for Winograd once (passes/winograd.ts) — dead code removed, and
+ * every intermediate in one arena reused by lifetime. Folded and Winograd-transformed
+ * weights are snapshots taken when a batch size is first seen; other parameters are the
+ * module's live tensors.
  * The plan runs inputs of the traced C×H×W at any batch size (each new batch size is
  * recorded once; a few are cached), without autograd.
  *
@@ -16,11 +19,14 @@ import { noGrad } from '../autograd/tape';
 import { check } from '../errors';
 import { Module } from '../nn/module';
 import { copy } from '../ops/copy';
+import { Attrs } from '../native/binding';
 import { Graph, Pass } from '../plan/graph';
 import { dce } from '../plan/passes/dce';
 import { foldBatchNorm } from '../plan/passes/fold_bn';
 import { fuseConvAct } from '../plan/passes/fuse_conv_act';
+import { fuseConvResidual } from '../plan/passes/fuse_conv_residual';
 import { memory } from '../plan/passes/memory';
+import { winogradConsts } from '../plan/passes/winograd';
 import { CompiledStep } from '../plan/step';
 import { tensor, Tensor, tidy } from '../tensor';
 
@@ -29,6 +35,8 @@ export interface CompileOptions {
   inputShape?: readonly number[];
   /** fold eval BatchNorm into the preceding conv (default true) */
   foldBatchNorm?: boolean;
+  /** fuse a conv's activation (and on the CPU its residual add) into it, conv2d_act, and pre-transform Winograd weights (default true) */
+  fuseEpilogues?: boolean;
   /** batch sizes kept recorded (default 4) */
   maxPlans?: number;
 }
@@ -39,7 +47,23 @@ export interface InferencePlan {
   /** op counts of the traced shape's plan after the rewrites, e.g. { conv2d: 20, batchnorm_eval: 0, ... } */
   readonly ops: Record<string, number>;
   readonly foldedBatchNorms: number;
+  /**
+   * @internal Per-step milliseconds of the plan run last (the latest batch size), summed over
+   * runs since the previous call; `true` turns timing on (bench:models --profile).
+   */
+  profile(on?: boolean): PlanStepTime[];
+  /** @internal recordings made so far: one per batch size first seen (tests) */
+  readonly recordings: number;
   dispose(): void;
+}
+
+/** One step of a plan with its time: op, attributes, input and output shapes. */
+export interface PlanStepTime {
+  op: string;
+  attrs: Attrs;
+  inputs: number[][];
+  output: number[];
+  ms: number;
 }
 
 const count = (g: Graph, op: string) => g.steps.filter((s) => s.op === op).length;
@@ -53,7 +77,8 @@ export function compileInference(model: Module, o: CompileOptions = {}): Inferen
   check(shape.length === 4 && shape.every((d) => Number.isInteger(d) && d > 0), 'EINVAL', 'compileInference', `inputShape must be 4 positive integers, got [${shape}]`);
   let keys: (string | null)[] = [];
   let recordedBn = 0;
-  const passes: Pass[] = [...(o.foldBatchNorm ?? true ? [foldBatchNorm] : []), fuseConvAct, dce, memory];
+  const fuse = o.fuseEpilogues ?? true;
+  const passes: Pass[] = [...(o.foldBatchNorm ?? true ? [foldBatchNorm] : []), ...(fuse ? [fuseConvResidual, fuseConvAct, winogradConsts] : []), dce, memory];
   const step = new CompiledStep(([x]) => {
     const wasTraining = model.training;
     model.eval();
@@ -87,6 +112,18 @@ export function compileInference(model: Module, o: CompileOptions = {}): Inferen
       // the plan's outputs are its arena's: the caller gets copies
       const outs = step.run([x]).map((t) => copy(t));
       return keys.length === 1 && keys[0] === null ? outs[0] : Object.fromEntries(keys.map((k, i) => [k!, outs[i]]));
+    },
+    get recordings() {
+      return step.recordings;
+    },
+    profile(on?: boolean): PlanStepTime[] {
+      const p = step.cached.at(-1);
+      if (!p) return [];
+      const shape = (id: number) => [...p.graph.values.get(id)!.shape];
+      return p.profile(on).map((r, i) => {
+        const st = p.graph.steps[i];
+        return { op: r.op, attrs: st.attrs, inputs: st.inputs.map(shape), output: shape(st.outputs[0]), ms: r.ms };
+      });
     },
     dispose(): void {
       disposed = true;

@@ -15,7 +15,7 @@
  */
 import { check } from '../errors';
 import { native } from '../native/binding';
-import { getDefaultDevice, normDevice, tensor, Tensor, TypedArray } from '../tensor';
+import { getDefaultDevice, keep, normDevice, tensor, Tensor, TypedArray } from '../tensor';
 import { ArenaGroup, arrayDtype, PlanExecutor } from './executor';
 import { Graph, Pass } from './graph';
 import { elideCopies } from './passes/copy_elide';
@@ -138,6 +138,10 @@ export class CompiledStep {
           for (const t of rec.graph.owned ?? []) t.dispose();
           throw e;
         }
+        // the plan owns them now (freed by its dispose), not a caller's tidy: a pass's constants
+        // (folded BatchNorm, Winograd weights) made inside one were disposed at its end, which
+        // left the plan stale and re-recorded on every run
+        for (const t of g.owned ?? []) keep(t);
         plan = new PlanExecutor(g, rec.hooks, this.arena, this.cudaGraph);
         // the eager results move into the plan's output slots: results are always the plan's views
         rec.result.forEach((t, i) => t.size && native().run('copy', [t.id], [plan.outputs[i].id], {}));

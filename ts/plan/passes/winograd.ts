@@ -5,11 +5,11 @@
  * [(m+2)², K, C] — instead of transforming them on every run. F(4,3) on maps from 16×16
  * (≥ 16 tiles per image), F(2,3) on 6×6 to 15×15 (more, narrower tiles: wider GEMMs at
  * batch 1, and the direct method's error); ≥ 32 channels each way. The transformed
- * constants go to `owned` (freed with the plan); a weight that nothing else reads is left
- * for dead-value elimination.
+ * constants join `graph.owned` (freed with the plan); a weight that nothing else reads is
+ * left for dead-value elimination. Only for plans of frozen models (compileInference): the
+ * transform is a snapshot of the weights, as BatchNorm folding is.
  */
 import { winogradWeights } from '../../ops/conv2d_act';
-import { keep, Tensor } from '../../tensor';
 import { addValue, Graph, Pass } from '../graph';
 
 const one = (v: unknown) => Array.isArray(v) ? v.every((d) => d === 1) : v === undefined || v === 1;
@@ -22,21 +22,20 @@ export function winogradM(w: readonly number[], attrs: Record<string, unknown>, 
   return PQ >= 256 ? 4 : PQ >= 36 ? 2 : 0;
 }
 
-export function winogradConsts(owned: Tensor[]): Pass {
-  return (g: Graph): Graph => {
-    for (const s of g.steps) {
-      if ((s.op !== 'conv2d' && s.op !== 'conv2d_act') || s.attrs.winograd !== undefined) continue;
-      const w = g.values.get(s.inputs[1]);
-      if (w?.kind !== 'const' || w.tensor?.device !== 'cpu') continue;
-      const m = winogradM(w.shape, s.attrs, g.values.get(s.outputs[0])!.shape);
-      if (!m) continue;
-      const u = keep(winogradWeights(w.tensor, m));
-      owned.push(u);
-      const uv = addValue(g, { shape: [...u.shape], dtype: 'float32', kind: 'const', tensor: u, name: `${w.name ?? 'conv.weight'}.winograd${m}` });
-      s.inputs = [s.inputs[0], uv.id, ...s.inputs.slice(2)];
-      s.attrs = { ...s.attrs, act: s.op === 'conv2d' ? 'none' : s.attrs.act, winograd: m };
-      s.op = 'conv2d_act';
-    }
-    return g;
-  };
-}
+export const winogradConsts: Pass = (g: Graph): Graph => {
+  if (g.device !== 'cpu') return g; // winograd_weights and pre-transformed conv2d_act are CPU kernels
+  for (const s of g.steps) {
+    if ((s.op !== 'conv2d' && s.op !== 'conv2d_act') || s.attrs.winograd !== undefined) continue;
+    const w = g.values.get(s.inputs[1]);
+    if ((w?.kind !== 'const' && w?.kind !== 'param') || w.tensor?.device !== 'cpu') continue;
+    const m = winogradM(w.shape, s.attrs, g.values.get(s.outputs[0])!.shape);
+    if (!m) continue;
+    const u = winogradWeights(w.tensor, m);
+    (g.owned ??= []).push(u);
+    const uv = addValue(g, { shape: [...u.shape], dtype: 'float32', kind: 'const', tensor: u, name: `${w.name ?? 'conv.weight'}.winograd${m}` });
+    s.inputs = [s.inputs[0], uv.id, ...s.inputs.slice(2)];
+    s.attrs = { ...s.attrs, act: s.op === 'conv2d' ? 'none' : s.attrs.act, winograd: m };
+    s.op = 'conv2d_act';
+  }
+  return g;
+};
