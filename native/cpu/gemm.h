@@ -7,7 +7,7 @@
 // chunks), N into NC-wide and M into tall blocks; the slices of op(A) and op(B) are packed
 // into contiguous micro-panels (MR rows / NR columns, zero-padded), then an MR×NR
 // register-blocked micro-kernel runs over them: the KC×NR B micro-panel stays in L1, the
-// MC×KC A block in L2 (few rows of A: B is read in place; N ≤ 192 on the 8×48 kernel: A is,
+// MC×KC A block in L2 (few rows of A: B is read in place; N ≤ 1024 on the 8×48 kernel: A is,
 // so a small-map 1×1 convolution does not repack its weights per call). Micro-kernels: AVX-512 8×48 (KC 128) and 14×32 (KC 256), AVX2+FMA
 // 6×16, portable 4×16; chosen at run time (cpu_features.h; MDMT_CPU_ISA=generic|avx2 caps
 // it), or forced per call for tests.

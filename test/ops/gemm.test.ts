@@ -3,7 +3,7 @@
  * `isa` attribute so every micro-kernel this CPU can run is checked (AVX-512 8×48 and 14×32
  * and the per-call choice between them, AVX2 6×16, generic 4×16), over odd sizes that cross every blocking boundary (MR/NR edges,
  * K > KC = 256, N > NC ≈ 4096, M > the packed-A block) and all four transpose
- * combinations (N ≤ 192 reads A in place on the 8×48 kernel: partial row panels, K slices
+ * combinations (N ≤ 1024 reads A in place on the 8×48 kernel: partial row panels, K slices
  * and chunks, edge columns). MDMT_CPU_ISA (the cap the whole backend obeys) is checked in child processes.
  */
 import { spawnSync } from 'child_process';
