@@ -17,8 +17,8 @@
 //                          else the conv2d kernel, then one epilogue pass per output row
 // 'auto' takes Winograd F(4,3) or F(2,3) for 3×3 stride-1 dense convs with enough pixels
 // to amortise the transforms (winograd_m), depthwise for groups = C, stem for ≤ 4 input
-// channels and ≥ 8 outputs, for k×k stride-2 convs and grouped convs with rows of ≥ 32
-// outputs, else gemm.
+// channels and ≥ 8 outputs, for k×k stride-2 convs with rows of ≥ 32 outputs and grouped
+// convs with rows of ≥ 12, else gemm.
 #include <algorithm>
 #include <vector>
 
@@ -136,10 +136,10 @@ bool pointwise_fused(const Geom& s, const float* x, const float* wt, const float
   return true;
 }
 
-// The direct kernel computes 32 columns per register block: on rows under 32 it idles half
-// of them and the GEMMs win (ResNeXt's 32 groups: 64×64 maps 22 → 51 GFLOP/s per core,
-// 32×32 38 → 65, but 16×16 40 → 30).
-constexpr int64_t kGroupedMinQ = 32;
+// The direct kernel computes 32 columns per register block, 16 on rows of ≤ 16 (with 16 or
+// 24 channels); below 12 it idles too many lanes and the GEMMs win (ResNeXt's 32 groups per
+// core: 64×64 maps 22 → 51 GFLOP/s, 32×32 38 → 65, 16×16 41 → 68, 14×14 34 → 54, 8×8 41 → 36).
+constexpr int64_t kGroupedMinQ = 12;
 
 // The algorithm 'auto' picks for this geometry.
 cpu_conv::Algo auto_algo(const Geom& g) {

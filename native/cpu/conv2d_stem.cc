@@ -77,6 +77,8 @@ MDMT_STEM_ISA(avx2, __attribute__((target("avx2,fma"))), 6, 1)
 MDMT_STEM_ISA(avx512, __attribute__((target("avx512f"))), 12, 2)
 MDMT_STEM_ISA(avx512_k8, __attribute__((target("avx512f"))), 8, 2)
 MDMT_STEM_ISA(avx512_k4, __attribute__((target("avx512f"))), 4, 2)
+MDMT_STEM_ISA(avx512_k16q1, __attribute__((target("avx512f"))), 16, 1)
+MDMT_STEM_ISA(avx512_k24q1, __attribute__((target("avx512f"))), 24, 1)
 #endif
 
 struct Kernel {
@@ -84,13 +86,16 @@ struct Kernel {
   int kb, qb;
 };
 // Kg: output channels per group. AVX-512 blocks 4, 8 or 12 channels, the fewest that cover a
-// group (ResNeXt's groups of 4 would waste two thirds of a 12-channel block).
-Kernel kernel(GemmIsa isa, int64_t Kg) {
+// group (ResNeXt's groups of 4 would waste two thirds of a 12-channel block); rows of at
+// most 16 outputs (8×8–16×16 maps) take one vector of columns and 16 or 24 channels instead,
+// so that the second column vector is not idle.
+Kernel kernel(GemmIsa isa, int64_t Kg, int64_t Q) {
 #if defined(__x86_64__) || defined(__i386__)
+  if (gemm_isa_level(isa) == 2 && Q <= L && Kg > 8) return Kg <= 16 || Kg % 16 == 0 ? Kernel{row_avx512_k16q1, 16, 1} : Kernel{row_avx512_k24q1, 24, 1};
   if (gemm_isa_level(isa) == 2) return Kg <= 4 ? Kernel{row_avx512_k4, 4, 2} : Kg <= 8 ? Kernel{row_avx512_k8, 8, 2} : Kernel{row_avx512, 12, 2};
   if (gemm_isa_level(isa) == 1) return {row_avx2, 6, 1};
 #endif
-  (void)Kg;
+  (void)Kg, (void)Q;
   return {row_generic, 2, 1};
 }
 
@@ -105,7 +110,7 @@ bool fits(int64_t C, int64_t sh, int64_t sw, int64_t dh, int64_t dw) {  // any C
 void forward(const Shape& s, const float* x, const float* w, const float* b, Act act, float* y, GemmIsa isa) {
   if (s.N * s.K * s.P * s.Q == 0) return;
   const int64_t G = s.G > 0 ? s.G : 1, Cg = s.C / G, Kg = s.K / G;
-  const Kernel kn = kernel(isa, Kg);
+  const Kernel kn = kernel(isa, Kg, s.Q);
   const int64_t QW = L * kn.qb, CRS = Cg * s.R * s.S, nkb = (Kg + kn.kb - 1) / kn.kb;
   Layout lay;
   lay.Hp = s.H + 2 * s.ph;

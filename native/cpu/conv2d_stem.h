@@ -8,7 +8,8 @@
 //
 // with xpad the zero-padded image split into its sw column phases (so a stride-2 row is
 // two contiguous rows), 16·QB consecutive q of KB output channels held in registers
-// across all C·R·S taps (AVX-512: 12 channels × 32 columns; AVX2 6 × 16; generic 2 × 16).
+// across all C·R·S taps (AVX-512: 12 channels × 32 columns, or 16–24 × 16 on rows of ≤ 16;
+// AVX2 6 × 16; generic 2 × 16).
 #pragma once
 #include <cstdint>
 
@@ -26,8 +27,8 @@ struct Shape {
 // The kernel handles it: stride 1 or 2 each way, dilation 1, any C and groups (it pays for
 // C ≤ 4, for k×k stride-2 convs with rows of ≥ 32 outputs — 128→128 3×3/2 on 64×64 maps
 // 73 → 89 GFLOP/s per core against im2col + GEMM; on shorter rows half a register of
-// columns is idle and the GEMM wins — and for grouped convs, whose per-group GEMMs are
-// tiny).
+// columns is idle and the GEMM wins — and for grouped convs with rows of ≥ 12, whose
+// per-group GEMMs are tiny).
 bool fits(int64_t C, int64_t sh, int64_t sw, int64_t dh, int64_t dw);
 
 // y [N, K, P, Q] = act(conv(x, w) + b[k]) (b may be null), w [K, C/G, R, S]. Parallel over

@@ -134,6 +134,10 @@ test('conv2d_act (stem / direct): ≤ 4 and 37 input channels, groups, kernels 1
     { x: [2, 16, 9, 35], w: [24, 4, 3, 3], stride: [1, 1], pad: [1, 1], groups: 4 },  // grouped: 4 in / 6 out per group
     { x: [1, 32, 10, 67], w: [32, 4, 3, 3], stride: [2, 2], pad: [1, 1], groups: 8 },  // ResNeXt-like groups of 4, stride 2
     { x: [1, 36, 8, 40], w: [18, 12, 3, 3], stride: [1, 1], pad: [1, 1], groups: 3 },  // 6 out per group, 12 in
+    { x: [2, 32, 13, 16], w: [32, 16, 3, 3], stride: [1, 1], pad: [1, 1], groups: 2 },  // rows of ≤ 16: one column vector, 16 channels
+    { x: [1, 40, 11, 12], w: [40, 20, 3, 3], stride: [1, 1], pad: [1, 1], groups: 2 },  // 20 out per group: a 24-channel block, partial
+    { x: [1, 64, 17, 30], w: [64, 32, 3, 3], stride: [2, 2], pad: [1, 1], groups: 2 },  // stride 2 to rows of 15, two 16-channel blocks
+    { x: [1, 3, 9, 14], w: [40, 3, 3, 3], stride: [1, 1], pad: [1, 1] },               // a stem on a small image: 24-channel blocks
   ];
   for (const c of cases)
     for (const act of ACTS) {
