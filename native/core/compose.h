@@ -10,9 +10,9 @@ namespace mdmt {
 // conv2d_act: y = act(conv2d(x, w[, b]) [+ residual]) — the convolution, the residual added
 // and the activation applied in place over y (every elementwise kernel reads element i
 // before writing it). The contract is the family's (conv2d_act_spec); pre-transformed
-// Winograd weights are the CPU kernel's only.
-inline void conv2d_act_composed(OpCtx& c) {
-  const Conv2dActSpec s = conv2d_act_spec(c);
+// Winograd weights are the CPU kernel's only. `s` is the call's checked contract (a backend
+// with other storage forms checks it on its own view of the call, as CUDA's bf16 does).
+inline void conv2d_act_compose(OpCtx& c, const Conv2dActSpec& s) {
   if (s.winograd) MDMT_FAIL(code::kNotImpl, c.op, "pre-transformed Winograd weights (attribute winograd) run on the CPU only");
   const char* act = act_name(s.act);
   OpFn conv = find_op("conv2d", c.device.type), add = find_op("add", c.device.type), f = find_op(act, c.device.type);
@@ -32,5 +32,6 @@ inline void conv2d_act_composed(OpCtx& c) {
   if (s.residual) in_place(add, {c.out[0], c.in[3]});
   if (s.act != Act::None) in_place(f, {c.out[0]});
 }
+inline void conv2d_act_composed(OpCtx& c) { conv2d_act_compose(c, conv2d_act_spec(c)); }
 
 }  // namespace mdmt

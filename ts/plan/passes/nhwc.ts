@@ -29,7 +29,7 @@ import { Conversions, layoutFree, layoutOf } from './convert';
 export type LayoutRule = 'nhwc' | 'any' | 'binary' | 'nchw';
 
 export const LAYOUT_POLICY: Record<OpName, LayoutRule> = {
-  fill: 'nchw', copy: 'any', cast: 'any', reorder: 'nchw',
+  fill: 'nchw', copy: 'any', cast: 'any', reorder: 'nchw', winograd_weights: 'nchw',
   conv2d: 'nhwc', conv2d_act: 'nhwc', conv2d_bwd_data: 'nhwc', conv2d_bwd_filter: 'nhwc', linear: 'nchw', matmul: 'nchw',
   batchnorm_train: 'nhwc', batchnorm_eval: 'nhwc', batchnorm_bwd: 'nhwc', batchnorm_act_train: 'nhwc', batchnorm_act_bwd: 'nhwc',
   relu: 'any', relu_bwd: 'any', relu6: 'any', relu6_bwd: 'any', silu: 'any', silu_bwd: 'any',

@@ -48,7 +48,7 @@ const FOLLOW_SAVED: DtypeRule = { rule: 'follow', of: 1 };
 
 /** The dtype policy: one row per op (docs/ops.md names the operands the indices refer to). */
 export const DTYPE_POLICY: Record<OpName, DtypeRule> = {
-  fill: KEEP, copy: FOLLOW, cast: KEEP, reorder: KEEP,
+  fill: KEEP, copy: FOLLOW, cast: KEEP, reorder: KEEP, winograd_weights: KEEP,
   conv2d: { rule: 'lower', fp32In: [2] }, conv2d_act: { rule: 'lower', fp32In: [2] }, conv2d_bwd_data: LOWER, conv2d_bwd_filter: LOWER, linear: LOWER, matmul: LOWER,
   // x, weight, bias → y, save_mean, save_invstd, running_mean, running_var
   batchnorm_train: { rule: 'follow', fp32In: [1, 2], fp32Out: [1, 2, 3, 4] },
