@@ -18,7 +18,7 @@ import * as fs from 'fs';
 import { backward } from '../../ts/autograd/tape';
 import { listModels, MDMTModel } from '../../ts/models';
 import { native } from '../../ts/native/binding';
-import { add } from '../../ts/ops/add';
+import { add } from '../../ts/ops/elementwise';
 import { maskedXent } from '../../ts/ops/masked_xent';
 import { Adam } from '../../ts/optim';
 import { compileStep } from '../../ts/plan/step';

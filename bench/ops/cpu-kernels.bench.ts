@@ -16,11 +16,9 @@
 import * as os from 'os';
 import { native } from '../../ts/native/binding';
 import { ConvAlgo, conv2dAct } from '../../ts/ops/conv2d_act';
-import { copy } from '../../ts/ops/copy';
-import { globalAvgpool } from '../../ts/ops/global_avgpool';
-import { maxpool2d } from '../../ts/ops/maxpool2d';
-import { sigmoid } from '../../ts/ops/sigmoid';
-import { silu } from '../../ts/ops/silu';
+import { copy } from '../../ts/ops/memory';
+import { globalAvgpool, maxpool2d } from '../../ts/ops/pool';
+import { sigmoid, silu } from '../../ts/ops/activations';
 import { tensor, Tensor, tidy } from '../../ts/tensor';
 
 const args = process.argv.slice(2);

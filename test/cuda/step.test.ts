@@ -22,7 +22,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward } from '../../ts/autograd/tape';
 import { MDMTModel } from '../../ts/models';
-import { add } from '../../ts/ops/add';
+import { add } from '../../ts/ops/elementwise';
 import { setDropoutSeed } from '../../ts/ops/dropout';
 import { maskedXent } from '../../ts/ops/masked_xent';
 import { Tensor, tensor, tidy } from '../../ts/tensor';

@@ -1,9 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward, noGrad, zeroGrad } from '../../ts/autograd/tape';
-import { add } from '../../ts/ops/add';
-import { mul } from '../../ts/ops/mul';
-import { sum } from '../../ts/ops/sum';
+import { add, mul } from '../../ts/ops/elementwise';
+import { sum } from '../../ts/ops/reduce';
 import { liveTensorCount, tensor, tidy } from '../../ts/tensor';
 import { DEVICE } from '../helpers';
 

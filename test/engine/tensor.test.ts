@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError } from '../../ts/errors';
-import { add } from '../../ts/ops/add';
-import { relu } from '../../ts/ops/relu';
+import { add } from '../../ts/ops/elementwise';
+import { relu } from '../../ts/ops/activations';
 import { reshape } from '../../ts/ops/reshape';
 import { full, keep, liveTensorCount, memory, tensor, tidy, zeros } from '../../ts/tensor';
 import { DEVICE } from '../helpers';

@@ -18,7 +18,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward, noGrad, zeroGrad } from '../../ts/autograd/tape';
 import { MDMTModel } from '../../ts/models/mdmt';
-import { add } from '../../ts/ops/add';
+import { add } from '../../ts/ops/elementwise';
 import { maskedXent } from '../../ts/ops/masked_xent';
 import { getModel } from '../../ts/models/zoo';
 import { packageRoot } from '../../ts/native/binding';

@@ -10,7 +10,7 @@ import { MDMTModel, STLModel } from '../../ts/models/mdmt';
 import { uniform } from '../../ts/nn/init';
 import { BatchNorm2d } from '../../ts/nn/layers';
 import { Module } from '../../ts/nn/module';
-import { add } from '../../ts/ops/add';
+import { add } from '../../ts/ops/elementwise';
 import { maskedXent } from '../../ts/ops/masked_xent';
 import { Adam } from '../../ts/optim/adam';
 import { Generator } from '../../ts/random';

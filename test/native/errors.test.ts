@@ -8,19 +8,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError } from '../../ts/errors';
 import { native, rawNative } from '../../ts/native/binding';
-import { add } from '../../ts/ops/add';
-import { avgpool2d } from '../../ts/ops/avgpool2d';
-import { channelShuffle } from '../../ts/ops/channel_shuffle';
-import { concat } from '../../ts/ops/concat';
-import { globalAvgpool } from '../../ts/ops/global_avgpool';
-import { maxpool2d } from '../../ts/ops/maxpool2d';
-import { pad2d } from '../../ts/ops/pad2d';
+import { add } from '../../ts/ops/elementwise';
+import { avgpool2d, globalAvgpool, maxpool2d } from '../../ts/ops/pool';
+import { channelShuffle, concat, pad2d, split, transpose } from '../../ts/ops/layout';
 import { runOp } from '../../ts/ops/op';
-import { relu } from '../../ts/ops/relu';
+import { relu } from '../../ts/ops/activations';
 import { reshape } from '../../ts/ops/reshape';
-import { split } from '../../ts/ops/split';
-import { sum } from '../../ts/ops/sum';
-import { transpose } from '../../ts/ops/transpose';
+import { sum } from '../../ts/ops/reduce';
 import { liveTensorCount, tensor, Tensor, tidy, zeros } from '../../ts/tensor';
 
 interface Want {

@@ -9,8 +9,8 @@ import { spawnSync } from 'child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native } from '../../ts/native/binding';
-import { relu } from '../../ts/ops/relu';
-import { sum } from '../../ts/ops/sum';
+import { relu } from '../../ts/ops/activations';
+import { sum } from '../../ts/ops/reduce';
 import { tensor, tidy } from '../../ts/tensor';
 import { DEVICE } from '../helpers';
 

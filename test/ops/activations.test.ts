@@ -1,9 +1,5 @@
 import { test } from 'uvu';
-import { hardswish } from '../../ts/ops/hardswish';
-import { relu } from '../../ts/ops/relu';
-import { relu6 } from '../../ts/ops/relu6';
-import { sigmoid } from '../../ts/ops/sigmoid';
-import { silu } from '../../ts/ops/silu';
+import { hardswish, relu, relu6, sigmoid, silu } from '../../ts/ops/activations';
 import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { activationRefs } from '../ref/activations';

@@ -8,10 +8,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward } from '../../ts/autograd/tape';
-import { add } from '../../ts/ops/add';
+import { add } from '../../ts/ops/elementwise';
 import { batchnorm2d, batchnormAct } from '../../ts/ops/batchnorm';
-import { relu } from '../../ts/ops/relu';
-import { relu6 } from '../../ts/ops/relu6';
+import { relu, relu6 } from '../../ts/ops/activations';
 import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, assertNoLeak, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { bnActTrainRef, runningUpdateRef } from '../ref/batchnorm';

@@ -14,14 +14,10 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { add } from '../../ts/ops/add';
+import { add } from '../../ts/ops/elementwise';
 import { conv2d } from '../../ts/ops/conv2d';
 import { ConvAlgo, conv2dAct, ConvAct, Conv2dActOptions, winogradWeights } from '../../ts/ops/conv2d_act';
-import { hardswish } from '../../ts/ops/hardswish';
-import { relu } from '../../ts/ops/relu';
-import { relu6 } from '../../ts/ops/relu6';
-import { sigmoid } from '../../ts/ops/sigmoid';
-import { silu } from '../../ts/ops/silu';
+import { hardswish, relu, relu6, sigmoid, silu } from '../../ts/ops/activations';
 import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { conv2dRef, convOutShape } from '../ref/conv2d';

@@ -10,6 +10,8 @@
  *  - Every file of native/ops, native/cpu, native/cuda and kernels belongs to a family (F.*,
  *    F_*.*, or a listed sub-stem) or is a listed helper with its reason, and every
  *    harness kernels/dev/X.cu is named after the kernel file kernels/X.cu it tests.
+ *  - Every file of ts/ops is a family's (F.ts, F_*.ts, or F/*.ts where a family's file
+ *    outgrew one) or a listed helper: no op gets a TypeScript file of its own.
  * An exclusion that is no longer needed is reported so it can be removed.
  */
 import * as fs from 'fs';
@@ -42,24 +44,8 @@ interface PartExclusion {
   why: string;
   instead: string[]; // the files that hold this part instead (checked to exist)
 }
-const PER_OP_TS = 'one TypeScript file per op until ts/ops is grouped by family (after the import-cycle work of issue 11 moves these files)';
 /** `family:part` → where that part lives instead, and why. */
 const PART_EXCLUSIONS: Record<string, PartExclusion> = {
-  'memory:ts': { why: PER_OP_TS, instead: ['ts/ops/fill.ts', 'ts/ops/copy.ts', 'ts/ops/cast.ts'] },
-  'activations:ts': {
-    why: PER_OP_TS,
-    instead: ['ts/ops/unary.ts', 'ts/ops/relu.ts', 'ts/ops/relu6.ts', 'ts/ops/silu.ts', 'ts/ops/sigmoid.ts', 'ts/ops/hardswish.ts'],
-  },
-  'elementwise:ts': {
-    why: PER_OP_TS,
-    instead: ['ts/ops/binary.ts', 'ts/ops/broadcast.ts', 'ts/ops/add.ts', 'ts/ops/sub.ts', 'ts/ops/mul.ts', 'ts/ops/affine.ts', 'ts/ops/expand.ts'],
-  },
-  'reduce:ts': { why: PER_OP_TS, instead: ['ts/ops/sum.ts', 'ts/ops/mean.ts'] },
-  'pool:ts': { why: PER_OP_TS, instead: ['ts/ops/maxpool2d.ts', 'ts/ops/avgpool2d.ts', 'ts/ops/global_avgpool.ts'] },
-  'layout:ts': {
-    why: PER_OP_TS,
-    instead: ['ts/ops/concat.ts', 'ts/ops/split.ts', 'ts/ops/channel_shuffle.ts', 'ts/ops/transpose.ts', 'ts/ops/pad2d.ts'],
-  },
   'optim:ts': {
     why: 'the optimisers are stateful classes over all parameters (ts/optim), not tensor ops',
     instead: ['ts/optim/adam.ts', 'ts/optim/sgd.ts'],
@@ -101,6 +87,14 @@ const HELPERS: Record<string, string> = {
   'native/cuda/graph.cc': 'a step plan replayed as one CUDA graph (native/core/plan_replay.h)',
   'kernels/mixed.h': 'the launchers of the bf16, NHWC and capturable kernels, for host code',
   'kernels/lowp.cuh': 'device helpers of the kernels that store bf16: conversions, 16-byte vectors',
+};
+
+/** Files of ts/ops that belong to no family, with what they are. */
+const TS_HELPERS: Record<string, string> = {
+  'ts/ops/op.ts': 'the op runner every family calls, its observers and the argument checks',
+  'ts/ops/names.ts': 'every op with its family (= native/core/op_names.h)',
+  'ts/ops/all.ts': 'the `ops` namespace of the public API',
+  'ts/ops/reshape.ts': 'reshape and flatten: views, no native op runs',
 };
 
 const root = packageRoot();
@@ -196,6 +190,24 @@ test('every native and kernel file belongs to a family or is a listed helper', (
   for (const s of Object.keys(SUB_STEMS)) assert.ok(all.some((f) => stem(f) === s || stem(f).startsWith(`${s}_`)), `sub-stem ${s} names no file`);
   for (const f of files('kernels/dev').filter((g) => g.endsWith('.cu')))
     assert.ok(exists(`kernels/${path.basename(f)}`), `harness ${f} must be named after the kernel file it tests (kernels/${path.basename(f)} is missing)`);
+});
+
+test('every file of ts/ops belongs to a family or is a listed helper', () => {
+  const families = OP_FAMILIES as readonly string[];
+  const entries = fs.readdirSync(path.join(root, 'ts', 'ops'), { withFileTypes: true });
+  const stray: string[] = [];
+  for (const e of entries) {
+    const rel = `ts/ops/${e.name}`;
+    if (e.isDirectory()) {
+      if (!families.includes(e.name)) stray.push(`${rel}/ (a folder must be named after its family)`);
+      continue;
+    }
+    const stem = e.name.replace(/\.ts$/, '');
+    if (rel in TS_HELPERS || families.some((f) => stem === f || stem.startsWith(`${f}_`))) continue;
+    stray.push(rel);
+  }
+  assert.equal(stray, [], `files of ts/ops that carry no family's stem (move them into their family's file, or list them in TS_HELPERS): ${stray.join(', ')}`);
+  for (const f of Object.keys(TS_HELPERS)) assert.ok(exists(f), `${f} is listed but missing`);
 });
 
 test.run();

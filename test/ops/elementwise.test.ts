@@ -1,10 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { add } from '../../ts/ops/add';
-import { affine } from '../../ts/ops/affine';
-import { expand } from '../../ts/ops/expand';
-import { mul } from '../../ts/ops/mul';
-import { sub } from '../../ts/ops/sub';
+import { add, affine, expand, mul, sub } from '../../ts/ops/elementwise';
 import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { binaryRef, expandRef } from '../ref/elementwise';

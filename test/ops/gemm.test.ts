@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addonPath, native } from '../../ts/native/binding';
 import { GemmIsa } from '../../ts/ops/conv2d';
-import { matmul } from '../../ts/ops/matmul';
+import { matmul } from '../../ts/ops/linear';
 import { tidy } from '../../ts/tensor';
 import { assertClose, DEVICE, f32, numel, Rng, t32 } from '../helpers';
 import { matmulRef } from '../ref/linear';

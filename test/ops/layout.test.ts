@@ -1,10 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { channelShuffle } from '../../ts/ops/channel_shuffle';
-import { concat } from '../../ts/ops/concat';
-import { pad2d } from '../../ts/ops/pad2d';
-import { split } from '../../ts/ops/split';
-import { transpose } from '../../ts/ops/transpose';
+import { channelShuffle, concat, pad2d, split, transpose } from '../../ts/ops/layout';
 import { tensor, tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { channelShuffleRef, concatRef, pad2dRef, splitRef, transposeRef } from '../ref/layout';

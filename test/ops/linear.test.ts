@@ -1,8 +1,7 @@
 /** linear and matmul (through the SGEMM) against float64 triple loops; vjps by finite differences. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { linear } from '../../ts/ops/linear';
-import { matmul } from '../../ts/ops/matmul';
+import { linear, matmul } from '../../ts/ops/linear';
 import { tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { linearRef, matmulRef } from '../ref/linear';

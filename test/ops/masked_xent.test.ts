@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward } from '../../ts/autograd/tape';
 import { native } from '../../ts/native/binding';
-import { add } from '../../ts/ops/add';
+import { add } from '../../ts/ops/elementwise';
 import { maskedXent } from '../../ts/ops/masked_xent';
 import { Tensor, tensor, tidy } from '../../ts/tensor';
 import { assertClose, assertNoLeak, deviceAvailable, expectError, f32, gradcheck, Rng, t32, DEVICE } from '../helpers';

@@ -6,9 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native } from '../../ts/native/binding';
-import { cast } from '../../ts/ops/cast';
-import { copy } from '../../ts/ops/copy';
-import { fill_ } from '../../ts/ops/fill';
+import { cast, copy, fill_ } from '../../ts/ops/memory';
 import { empty, full, tensor, tidy } from '../../ts/tensor';
 import { assertClose, DEVICE, deviceAvailable, expectError, gradcheck, numel, Rng } from '../helpers';
 import { castRef, fillRef, HostDType } from '../ref/memory';

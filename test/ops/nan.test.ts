@@ -8,16 +8,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward } from '../../ts/autograd/tape';
-import { avgpool2d } from '../../ts/ops/avgpool2d';
+import { avgpool2d, globalAvgpool, maxpool2d } from '../../ts/ops/pool';
 import { dropout } from '../../ts/ops/dropout';
-import { globalAvgpool } from '../../ts/ops/global_avgpool';
-import { hardswish } from '../../ts/ops/hardswish';
-import { maxpool2d } from '../../ts/ops/maxpool2d';
-import { relu } from '../../ts/ops/relu';
-import { relu6 } from '../../ts/ops/relu6';
-import { sigmoid } from '../../ts/ops/sigmoid';
-import { silu } from '../../ts/ops/silu';
-import { sum } from '../../ts/ops/sum';
+import { hardswish, relu, relu6, sigmoid, silu } from '../../ts/ops/activations';
+import { sum } from '../../ts/ops/reduce';
 import { tensor, tidy, type Tensor } from '../../ts/tensor';
 import { deviceAvailable } from '../helpers';
 

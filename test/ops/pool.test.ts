@@ -1,9 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { noGrad } from '../../ts/autograd/tape';
-import { avgpool2d } from '../../ts/ops/avgpool2d';
-import { globalAvgpool } from '../../ts/ops/global_avgpool';
-import { maxpool2d } from '../../ts/ops/maxpool2d';
+import { avgpool2d, globalAvgpool, maxpool2d } from '../../ts/ops/pool';
 import { runOp } from '../../ts/ops/op';
 import { tensor, tidy } from '../../ts/tensor';
 import { assertClose, assertNoLeak, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';

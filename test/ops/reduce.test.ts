@@ -1,6 +1,5 @@
 import { test } from 'uvu';
-import { mean } from '../../ts/ops/mean';
-import { sum } from '../../ts/ops/sum';
+import { mean, sum } from '../../ts/ops/reduce';
 import { tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { reduceRef } from '../ref/reduce';

@@ -6,7 +6,7 @@
  */
 import { backward } from '../../ts/autograd/tape';
 import { MDMTModel } from '../../ts/models/mdmt';
-import { add } from '../../ts/ops/add';
+import { add } from '../../ts/ops/elementwise';
 import { maskedXent } from '../../ts/ops/masked_xent';
 import { Adam } from '../../ts/optim/adam';
 import { StepInput } from '../../ts/plan/step';

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { backward } from '../../ts/autograd/tape';
 import { BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, ReLU, ReLU6 } from '../../ts/nn';
 import { Module } from '../../ts/nn/module';
-import { add } from '../../ts/ops/add';
+import { add } from '../../ts/ops/elementwise';
 import { maskedXent } from '../../ts/ops/masked_xent';
 import { setDropoutSeed } from '../../ts/ops/dropout';
 import { Adam } from '../../ts/optim';

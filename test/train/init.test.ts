@@ -9,7 +9,7 @@ import { MDMTModel, STLModel } from '../../ts/models/mdmt';
 import { getModel } from '../../ts/models/zoo';
 import type { Module } from '../../ts/nn/module';
 import { manualSeed } from '../../ts/random';
-import { fill_ } from '../../ts/ops/fill';
+import { fill_ } from '../../ts/ops/memory';
 import { saveWeights } from '../../ts/train/checkpoint';
 import { resolveTrainConfig } from '../../ts/train/config';
 import { buildTaskNet } from '../../ts/train/models';

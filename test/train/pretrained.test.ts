@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../../ts/io/safetensors';
 import { getModel, listModels } from '../../ts/models/zoo';
-import { fill_ } from '../../ts/ops/fill';
+import { fill_ } from '../../ts/ops/memory';
 import { manualSeed } from '../../ts/random';
 import { readJson, saveWeights } from '../../ts/train/checkpoint';
 import { resolveTrainConfig } from '../../ts/train/config';

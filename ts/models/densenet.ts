@@ -7,9 +7,9 @@
  *
  *   const d = getModel('densenet121', { withClassifier: false });   // features: 1024
  */
-import { concat } from '../ops/concat';
-import { globalAvgpool } from '../ops/global_avgpool';
-import { relu } from '../ops/relu';
+import { concat } from '../ops/layout';
+import { globalAvgpool } from '../ops/pool';
+import { relu } from '../ops/activations';
 import { flatten } from '../ops/reshape';
 import { constant, kaimingNormal } from '../nn/init';
 import { BatchNorm2d, Conv2d, Linear } from '../nn/layers';

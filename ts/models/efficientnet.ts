@@ -12,10 +12,10 @@
  *   const e = getModel('efficientnet_b0', { withClassifier: false });   // 4,007,548 parameters
  */
 import { MdmtError } from '../errors';
-import { add } from '../ops/add';
+import { add } from '../ops/elementwise';
 import { conv2d } from '../ops/conv2d';
-import { globalAvgpool } from '../ops/global_avgpool';
-import { pad2d } from '../ops/pad2d';
+import { globalAvgpool } from '../ops/pool';
+import { pad2d } from '../ops/layout';
 import { flatten } from '../ops/reshape';
 import { ActName, BatchNormAct2d, makeDivisible, pyRound, SqueezeExcite } from '../nn/blocks';
 import { constant, normal, uniform } from '../nn/init';

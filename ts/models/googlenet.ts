@@ -13,11 +13,10 @@
  *
  *   const g = getModel('googlenet', { withClassifier: false, transformInput: true });
  */
-import { add } from '../ops/add';
-import { concat } from '../ops/concat';
-import { globalAvgpool } from '../ops/global_avgpool';
-import { mul } from '../ops/mul';
-import { relu } from '../ops/relu';
+import { add, mul } from '../ops/elementwise';
+import { concat } from '../ops/layout';
+import { globalAvgpool } from '../ops/pool';
+import { relu } from '../ops/activations';
 import { flatten } from '../ops/reshape';
 import { truncNormal } from '../nn/init';
 import { BatchNorm2d, Conv2d, Linear } from '../nn/layers';

@@ -18,7 +18,7 @@
 import { noGrad } from '../autograd/tape';
 import { check } from '../errors';
 import { Module } from '../nn/module';
-import { copy } from '../ops/copy';
+import { copy } from '../ops/memory';
 import { Attrs } from '../native/binding';
 import { Graph, Pass } from '../plan/graph';
 import { dce } from '../plan/passes/dce';

@@ -13,8 +13,7 @@
  */
 import { noGrad } from '../autograd/tape';
 import { check } from '../errors';
-import { add } from '../ops/add';
-import { affine } from '../ops/affine';
+import { add, affine } from '../ops/elementwise';
 import { constant, xavierUniform } from '../nn/init';
 import { Linear } from '../nn/layers';
 import { Module, StateDict } from '../nn/module';

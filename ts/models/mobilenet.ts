@@ -7,8 +7,8 @@
  *
  *   const m = getModel('mobilenet_v2', { withClassifier: false });   // features: 1280
  */
-import { add } from '../ops/add';
-import { globalAvgpool } from '../ops/global_avgpool';
+import { add } from '../ops/elementwise';
+import { globalAvgpool } from '../ops/pool';
 import { flatten } from '../ops/reshape';
 import { ConvNormAct, makeDivisible } from '../nn/blocks';
 import { constant, kaimingNormal, normal } from '../nn/init';

@@ -7,9 +7,9 @@
  *
  *   const r50 = getModel('resnet50', { withClassifier: false });   // 23,508,032 parameters
  */
-import { add } from '../ops/add';
-import { globalAvgpool } from '../ops/global_avgpool';
-import { relu } from '../ops/relu';
+import { add } from '../ops/elementwise';
+import { globalAvgpool } from '../ops/pool';
+import { relu } from '../ops/activations';
 import { flatten } from '../ops/reshape';
 import { kaimingNormal } from '../nn/init';
 import { BatchNorm2d, Conv2d, Linear } from '../nn/layers';

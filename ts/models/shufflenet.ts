@@ -7,10 +7,8 @@
  *
  *   const s = getModel('shufflenet_v2_x1_0', { withClassifier: false });   // features: 1024
  */
-import { channelShuffle } from '../ops/channel_shuffle';
-import { concat } from '../ops/concat';
-import { mean } from '../ops/mean';
-import { split } from '../ops/split';
+import { channelShuffle, concat, split } from '../ops/layout';
+import { mean } from '../ops/reduce';
 import { BatchNorm2d, Conv2d, Linear } from '../nn/layers';
 import { Module } from '../nn/module';
 import { MaxPool2d, ReLU, Sequential } from '../nn/simple';

@@ -8,12 +8,9 @@
  *   const stem = new ConvNormAct(3, 32, 3, { stride: 2, act: 'relu6' });   // features.0 of MobileNetV2
  */
 import { MdmtError } from '../errors';
-import { globalAvgpool } from '../ops/global_avgpool';
-import { mul } from '../ops/mul';
-import { relu } from '../ops/relu';
-import { relu6 } from '../ops/relu6';
-import { sigmoid } from '../ops/sigmoid';
-import { silu } from '../ops/silu';
+import { globalAvgpool } from '../ops/pool';
+import { mul } from '../ops/elementwise';
+import { relu, relu6, sigmoid, silu } from '../ops/activations';
 import { Tensor } from '../tensor';
 import { BatchNorm2d, BatchNormOptions, Conv2d } from './layers';
 import { Module } from './module';

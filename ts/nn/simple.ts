@@ -3,16 +3,10 @@
  * Sequential (children named "0", "1", ... as in PyTorch).
  */
 import { check } from '../errors';
-import { avgpool2d } from '../ops/avgpool2d';
+import { avgpool2d, globalAvgpool, maxpool2d } from '../ops/pool';
 import { dropout } from '../ops/dropout';
-import { globalAvgpool } from '../ops/global_avgpool';
-import { hardswish } from '../ops/hardswish';
-import { maxpool2d } from '../ops/maxpool2d';
-import { relu } from '../ops/relu';
-import { relu6 } from '../ops/relu6';
+import { hardswish, relu, relu6, sigmoid, silu } from '../ops/activations';
 import { flatten } from '../ops/reshape';
-import { sigmoid } from '../ops/sigmoid';
-import { silu } from '../ops/silu';
 import { Tensor } from '../tensor';
 import { Module } from './module';
 

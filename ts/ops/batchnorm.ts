@@ -5,10 +5,10 @@
 import { record } from '../autograd/tape';
 import { check } from '../errors';
 import { empty, shapeStr, Tensor } from '../tensor';
-import { fill_ } from './fill';
-import { mul } from './mul';
+import { fill_ } from './memory';
+import { mul } from './elementwise';
 import { checkArg, checkNumber, runOp, runOpInto } from './op';
-import { sum } from './sum';
+import { sum } from './reduce';
 
 export interface BatchNormOptions {
   /** training: normalise with the batch statistics and update the running ones in place */

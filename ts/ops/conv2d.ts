@@ -7,7 +7,7 @@ import { record } from '../autograd/tape';
 import { check, show } from '../errors';
 import { shapeStr, Tensor } from '../tensor';
 import { checkArg, pair, runOp } from './op';
-import { sum } from './sum';
+import { sum } from './reduce';
 
 export type GemmIsa = 'auto' | 'generic' | 'avx2' | 'avx512' | 'avx512_14x32' | 'avx512_8x48';
 const ISAS: readonly GemmIsa[] = ['auto', 'generic', 'avx2', 'avx512', 'avx512_14x32', 'avx512_8x48'];

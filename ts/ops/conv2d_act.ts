@@ -14,7 +14,7 @@ import { check } from '../errors';
 import { shapeStr, Tensor, zeros } from '../tensor';
 import { Conv2dOptions, conv2dBwdData, conv2dBwdFilter, conv2dOutShape, conv2dParams } from './conv2d';
 import { checkArg, runOp } from './op';
-import { sum } from './sum';
+import { sum } from './reduce';
 
 export type ConvAct = 'relu' | 'relu6' | 'silu' | 'sigmoid' | 'hardswish' | 'none';
 const ACTS: readonly ConvAct[] = ['relu', 'relu6', 'silu', 'sigmoid', 'hardswish', 'none'];

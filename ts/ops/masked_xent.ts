@@ -5,7 +5,7 @@
 import { record } from '../autograd/tape';
 import { check, show } from '../errors';
 import { shapeStr, Tensor } from '../tensor';
-import { mul } from './mul';
+import { mul } from './elementwise';
 import { checkArg, runOp } from './op';
 
 export interface MaskedXentOptions {

@@ -22,8 +22,8 @@ import { backward } from '../autograd/tape';
 import { MdmtError } from '../errors';
 import type { Module } from '../nn/module';
 import { maskedXent } from '../ops/masked_xent';
-import { mul } from '../ops/mul';
-import { sum } from '../ops/sum';
+import { mul } from '../ops/elementwise';
+import { sum } from '../ops/reduce';
 import { tensor, Tensor, tidy } from '../tensor';
 import { softmaxT } from './calibration';
 

@@ -9,9 +9,8 @@
  *   const bad = firstNonFinite(named);   // undefined, or { name, nan, inf }
  */
 import { noGrad } from '../autograd/tape';
-import { add } from '../ops/add';
-import { affine } from '../ops/affine';
-import { sum } from '../ops/sum';
+import { add, affine } from '../ops/elementwise';
+import { sum } from '../ops/reduce';
 import { tidy, type Tensor } from '../tensor';
 
 /** NaN when any element of any float32 tensor in `ts` is NaN or ±inf, else 0; one device→host copy. */

@@ -1,12 +1,18 @@
 /**
- * 2-D max pooling, PyTorch `F.max_pool2d` (dilation 1). Output size per spatial dim:
- * ⌊(H + 2p − k + (ceilMode ? s − 1 : 0)) / s⌋ + 1, minus one when ceilMode would start
- * the last window beyond the input and its left padding. The argmax indices (int32, flat
- * h·W + w within each plane) are computed only when a gradient is recorded (the op's
- * second output is optional).
+ * The pool family (docs/ops.md "pool"): 2-D max and average pooling, PyTorch
+ * `F.max_pool2d` / `F.avg_pool2d` (dilation 1), and the global average pool.
+ *
+ * Output size per spatial dim: ⌊(H + 2p − k + (ceilMode ? s − 1 : 0)) / s⌋ + 1, minus one
+ * when ceilMode would start the last window beyond the input and its left padding. Max
+ * pooling's argmax indices (int32, flat h·W + w within each plane) are computed only when
+ * a gradient is recorded (the op's second output is optional). Average pooling divides by
+ * the window clipped to input+padding when countIncludePad (default), else by the part of
+ * the window inside the input (so ceil_mode's edge windows divide by less).
  *
  *   maxpool2d(x, { kernel: 3, stride: 2, padding: 1 })        // ResNet stem
  *   maxpool2d(x, { kernel: 3, stride: 2, ceilMode: true })    // GoogLeNet
+ *   avgpool2d(x, { kernel: 2, stride: 2 })                    // DenseNet transition
+ *   globalAvgpool(x)                                          // N×C×H×W → N×C×1×1
  */
 import { isGradEnabled, record } from '../autograd/tape';
 import { check } from '../errors';
@@ -21,6 +27,11 @@ export interface Pool2dOptions {
   padding?: number | readonly [number, number];
   /** round the output size up (default false) */
   ceilMode?: boolean;
+}
+
+export interface AvgPool2dOptions extends Pool2dOptions {
+  /** count padded zeros in the divisor (default true, as PyTorch) */
+  countIncludePad?: boolean;
 }
 
 /** Resolved pooling geometry: kernel, stride, padding, ceil_mode and the output shape. */
@@ -77,5 +88,25 @@ export function maxpool2d(x: Tensor, opts: Pool2dOptions): Tensor {
     const [dx] = runOp('maxpool2d_bwd', [dy!, indices], {}, [{ shape: x.shape }], ['dy', 'indices']);
     return [dx];
   });
+  return y;
+}
+
+export function avgpool2d(x: Tensor, opts: AvgPool2dOptions): Tensor {
+  const g = poolGeometry('avgpool2d', x, opts);
+  const countIncludePad = opts.countIncludePad ?? true;
+  check(typeof countIncludePad === 'boolean', 'EINVAL', 'avgpool2d', () => `'countIncludePad' must be a boolean, got ${typeof countIncludePad}`);
+  const attrs = { kernel: g.kernel, stride: g.stride, padding: g.padding, ceil_mode: g.ceilMode, count_include_pad: countIncludePad };
+  const [y] = runOp('avgpool2d', [x], attrs, [{ shape: g.outShape }], ['x']);
+  record('avgpool2d', [x], [y], ([dy]) => runOp('avgpool2d_bwd', [dy!], attrs, [{ shape: x.shape }], ['dy']));
+  return y;
+}
+
+/** Mean over H and W: N×C×H×W → N×C×1×1 (the classifier input of every backbone). `globalAvgpool(x)` */
+export function globalAvgpool(x: Tensor): Tensor {
+  checkArg('global_avgpool', 'x', x, { dtype: 'float32', ndim: 4 });
+  const [N, C, H, W] = x.shape;
+  check(H * W > 0, 'ESHAPE', 'global_avgpool', () => `'x' ${shapeStr(x.shape)} has an empty H×W plane`);
+  const [y] = runOp('global_avgpool', [x], {}, [{ shape: [N, C, 1, 1] }], ['x']);
+  record('global_avgpool', [x], [y], ([dy]) => runOp('global_avgpool_bwd', [dy!], {}, [{ shape: x.shape }], ['dy']));
   return y;
 }

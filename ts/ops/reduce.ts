@@ -1,7 +1,11 @@
+/**
+ * The reduce family (docs/ops.md "reduce"): sum and mean over a set of axes, keeping them as
+ * size 1 or dropping them. The backward broadcasts dy back over the reduced axes (and
+ * divides by their element count for mean).
+ */
 import { record } from '../autograd/tape';
 import { check } from '../errors';
 import { Tensor } from '../tensor';
-import { affine } from './affine';
 import { checkArg, runOp } from './op';
 import { reshape } from './reshape';
 
@@ -25,19 +29,20 @@ export function reducedShape(shape: readonly number[], axes: number[], keepdim: 
   return out;
 }
 
-export function reduceOp(op: 'sum' | 'mean', x: Tensor, axes: number | readonly number[] | undefined, keepdim: boolean): Tensor {
+function reduceOp(op: 'sum' | 'mean', x: Tensor, axes: number | readonly number[] | undefined, keepdim: boolean): Tensor {
   checkArg(op, 'x', x, { dtype: 'float32' });
   const ax = normAxes(op, x.ndim, axes);
   const [y] = runOp(op, [x], { axes: ax, keepdim }, [{ shape: reducedShape(x.shape, ax, keepdim) }], ['x']);
   const n = ax.reduce((a, i) => a * x.shape[i], 1);
   record(op, [x], [y], ([g]) => {
     const gk = keepdim ? g! : reshape(g!, reducedShape(x.shape, ax, true));
-    // broadcast back over the reduced axes: the expand kernel through the runner, because
-    // expand's own vjp is a sum (expand.ts imports this file); a vjp records nothing anyway
+    // broadcast back over the reduced axes, then scale for mean: the expand and affine
+    // kernels through the runner, because the elementwise family sits above this one (its
+    // broadcasting gradients are sums); a vjp records nothing anyway
     const [e] = runOp('expand', [gk], {}, [{ shape: x.shape }], ['x']);
     if (gk !== g) gk.dispose();
     if (op === 'sum') return [e];
-    const r = affine(e, n > 0 ? 1 / n : 0);
+    const [r] = runOp('affine', [e], { alpha: n > 0 ? 1 / n : 0, beta: 0 }, [{ shape: x.shape }], ['x']);
     e.dispose();
     return [r];
   });
@@ -47,4 +52,9 @@ export function reduceOp(op: 'sum' | 'mean', x: Tensor, axes: number | readonly 
 /** Sum over `axes` (all by default). `sum(x, [0, 2, 3])` is a conv bias gradient. */
 export function sum(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   return reduceOp('sum', x, axes, keepdim);
+}
+
+/** Mean over `axes` (all by default). */
+export function mean(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
+  return reduceOp('mean', x, axes, keepdim);
 }

@@ -1,0 +1,32 @@
+/**
+ * The memory family (docs/ops.md "memory"): fill a tensor in place, copy it (differentiable),
+ * convert its dtype.
+ */
+import { record } from '../autograd/tape';
+import { DType } from '../native/binding';
+import { Tensor } from '../tensor';
+import { checkArg, checkNumber, runOp, runOpInto } from './op';
+
+/** Sets every element of `t` to `value`, in place; returns t. */
+export function fill_(t: Tensor, value: number): Tensor {
+  checkArg('fill', 't', t);
+  checkNumber('fill', 'value', value);
+  if (t.size > 0) runOpInto('fill', [], [t], { value });
+  return t;
+}
+
+/** A new tensor with the same data (differentiable). */
+export function copy(x: Tensor): Tensor {
+  checkArg('copy', 'x', x);
+  const [y] = runOp('copy', [x], {}, [{ shape: x.shape, dtype: x.dtype }], ['x']);
+  record('copy', [x], [y], ([g]) => [copy(g!)]);
+  return y;
+}
+export const clone = copy;
+
+/** x converted to `dtype` (not differentiable). float→int truncates toward zero. */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  checkArg('cast', 'x', x);
+  const [y] = runOp('cast', [x], {}, [{ shape: x.shape, dtype }], ['x']);
+  return y;
+}
