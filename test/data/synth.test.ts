@@ -3,7 +3,7 @@ import * as path from 'path';
 import { Command } from 'commander';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { register } from '../../ts/cli/synth';
+import { register } from '../../ts/cli/commands/synth';
 import { readDicom } from '../../ts/data/dicom';
 import { readImage } from '../../ts/data/image';
 import { preprocess } from '../../ts/data/preprocess';

@@ -5,7 +5,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DEMO_DEFAULTS, runDemo } from '../../ts/cli/demo';
+import { DEMO_DEFAULTS } from '../../ts/cli/commands/demo';
+import { runDemo } from '../../ts/cli/demo';
 import { tmpDir } from './_fixture';
 import { deviceAvailable } from '../helpers';
 

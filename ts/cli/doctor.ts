@@ -10,7 +10,6 @@
  *   mdmt doctor
  */
 import * as os from 'os';
-import { Command } from 'commander';
 import { TRANSFER_SYNTAXES } from '../data/dicom';
 import { listModels } from '../models/zoo';
 import { addonPath, native } from '../native/binding';
@@ -67,14 +66,4 @@ export function diagnose(): { lines: string[]; ok: boolean } {
   for (const [uid, name] of Object.entries(TRANSFER_SYNTAXES)) lines.push(`            ${uid.padEnd(24)} ${name}`);
   lines.push('images      PNG, JPEG, TIFF, BMP, WebP (8- or 16-bit grey or colour; colour is reduced to grey)');
   return { lines, ok: true };
-}
-
-export function register(program: Command): void {
-  program.command('doctor')
-    .description('print the backends and devices (CPU ISA/threads, CUDA availability and why not, driver and runtime), the GPU libraries found at run time (cuDNN, cuBLAS: version and file, or where mdmt looked), the addon path and the Node version')
-    .action(() => {
-      const d = diagnose();
-      process.stdout.write(d.lines.join('\n') + '\n');
-      if (!d.ok) process.exitCode = 1;
-    });
 }

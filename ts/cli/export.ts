@@ -8,7 +8,6 @@
  *
  *   mdmt export --model resnet18 --weights runs/x/best.safetensors --out mdmt_resnet18.onnx
  */
-import type { Command } from 'commander';
 import { MdmtError } from '../errors';
 import { exportOnnx } from '../io/onnx_export';
 import { checkWeightsBackbone, inferTask, loadWeightsFile, weightShapes } from '../io/weights';
@@ -17,10 +16,10 @@ import { MDMTModel, STLModel } from '../models/mdmt';
 import { Module } from '../nn/module';
 import { manualSeed } from '../random';
 import { nearestModel, PAPER_RUN } from '../train/config';
+import { EXPORT_TASKS, type ExportTask } from './options';
 
-export type ExportTask = 'auto' | 'imagenet' | 'backbone' | 'mdmt' | 'stl_afc' | 'stl_bx';
+export type { ExportTask };
 export { inferTask } from '../io/weights';
-const TASKS: ExportTask[] = ['auto', 'imagenet', 'backbone', 'mdmt', 'stl_afc', 'stl_bx'];
 
 
 
@@ -56,7 +55,7 @@ export function runExport(o: ExportCliOptions): { file: string; task: string; pa
   if (!Number.isInteger(size) || size < 32) throw new MdmtError('ECONFIG', 'export', `--size must be an integer >= 32, got ${o.size}`);
   if (!Number.isInteger(batch) || batch < 1) throw new MdmtError('ECONFIG', 'export', `--batch must be a positive integer, got ${o.batch}`);
   const task = (o.task ?? 'auto') as ExportTask;
-  if (!TASKS.includes(task)) throw new MdmtError('ECONFIG', 'export', `--task must be one of ${TASKS.join(', ')}, got '${o.task}'`);
+  if (!EXPORT_TASKS.includes(task)) throw new MdmtError('ECONFIG', 'export', `--task must be one of ${EXPORT_TASKS.join(', ')}, got '${o.task}'`);
   const classesIn = o.classes === undefined ? undefined : Number(o.classes);
   if (classesIn !== undefined && (!Number.isInteger(classesIn) || classesIn < 1)) throw new MdmtError('ECONFIG', 'export', `--classes must be a positive integer, got ${o.classes}`);
   let shapes: Map<string, readonly number[]> | null = null;
@@ -79,22 +78,4 @@ export function runExport(o: ExportCliOptions): { file: string; task: string; pa
   } finally {
     model.dispose();
   }
-}
-
-/** Adds `export` to the mdmt CLI. */
-export function register(program: Command): void {
-  program
-    .command('export')
-    .description('export a model (eval mode) to ONNX, opset 17, loadable by onnxruntime')
-    .requiredOption('--model <name>', `registered backbone (${listModels().join(', ')})`)
-    .requiredOption('--out <file>', 'output .onnx file')
-    .option('--weights <file>', 'weights to load first (.safetensors or .onnx, state_dict keys)')
-    .option('--task <task>', `model to build: ${TASKS.join(' | ')}`, 'auto')
-    .option('--size <n>', 'input height and width', String(PAPER_RUN.imageSize))
-    .option('--batch <n>', 'traced batch size (the ONNX batch dimension stays symbolic)', '1')
-    .option('--classes <n>', 'ImageNet-style classifier outputs (default: from the weights, else 1000)')
-    .action((o: ExportCliOptions) => {
-      const r = runExport(o);
-      console.log(`wrote ${r.file} (${o.model}, task ${r.task}, ${r.params} parameters, input N×3×${o.size ?? PAPER_RUN.imageSize}×${o.size ?? PAPER_RUN.imageSize})`);
-    });
 }

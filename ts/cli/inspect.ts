@@ -2,8 +2,9 @@
  * `mdmt inspect <file>`: decodes one image (DICOM or PNG/JPEG/TIFF) and prints its size,
  * photometric interpretation, bits, transfer syntax and min/max after decoding.
  */
+import * as fs from 'fs';
 import * as path from 'path';
-import { Command } from 'commander';
+import { MdmtError } from '../errors';
 import { isRasterFile, readDicomFile, readRaster } from '../data/image';
 
 function minMax(d: Float32Array): [number, number] {
@@ -18,6 +19,17 @@ function minMax(d: Float32Array): [number, number] {
 
 /** Returns the lines `mdmt inspect` prints for one file. */
 export async function inspectFile(file: string): Promise<string[]> {
+  // name the file and what is wrong with it here: the decoders would report a missing path as
+  // an unreadable image under their own op (decodeDicom), which says nothing about the cause
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable (permission denied)' : 'cannot be read';
+    throw new MdmtError('EIO', 'inspect', `'${file}' ${why} (${code})`);
+  }
+  if (st.isDirectory()) throw new MdmtError('EIO', 'inspect', `'${file}' is a directory, not an image file (EISDIR)`);
   if (isRasterFile(file)) {
     const img = await readRaster(file);
     const [lo, hi] = minMax(img.data);
@@ -36,14 +48,4 @@ export async function inspectFile(file: string): Promise<string[]> {
     ...(i.modality || i.manufacturer ? [`device:      ${[i.modality, i.manufacturer].filter(Boolean).join(', ')}`] : []),
     `min/max:     ${lo} / ${hi}`,
   ];
-}
-
-/** Adds `inspect` to the CLI. */
-export function register(program: Command): void {
-  program
-    .command('inspect <file>')
-    .description('decode one DICOM/PNG/JPEG/TIFF image and print size, photometric interpretation, bits, transfer syntax, min/max')
-    .action(async (file: string) => {
-      for (const l of await inspectFile(file)) console.log(l);
-    });
 }

@@ -1,7 +1,7 @@
 /**
  * The `mdmt` command line: a thin shell over the library (commander). Subcommands:
- * demo, train, experiment, report, predict, doctor, synth, inspect, export, each registered by
- * its own file. Exit codes scripts can trust:
+ * demo, train, experiment, report, predict, doctor, synth, inspect, export, each defined by
+ * its own file in ./commands. Exit codes scripts can trust:
  * 0 success, 1 failure (bad data, I/O, training error), 2 usage (unknown command or flag,
  * bad flag value, invalid configuration). Errors name the flag or file; MDMT_DEBUG=1 adds
  * the stack.
@@ -13,18 +13,24 @@ import * as path from 'path';
 import { Command, CommanderError } from 'commander';
 import { MdmtError } from '../errors';
 import { packageRoot } from '../native/binding';
-import * as demo from './demo';
-import * as doctor from './doctor';
-import * as experiment from './experiment';
-import * as exportCmd from './export';
-import * as inspect from './inspect';
+import * as demo from './commands/demo';
+import * as doctor from './commands/doctor';
+import * as experiment from './commands/experiment';
+import * as exportCmd from './commands/export';
+import * as inspect from './commands/inspect';
+import * as predictCmd from './commands/predict';
+import * as report from './commands/report';
+import * as synth from './commands/synth';
+import * as trainCmd from './commands/train';
 import { EXIT } from './options';
-import * as predictCmd from './predict';
-import * as report from './report';
-import * as synth from './synth';
-import * as trainCmd from './train';
 
-/** Subcommand files, each with `register(program)`, in --help order. */
+/**
+ * Subcommand definitions, each with `register(program)`, in --help order. A definition holds
+ * the flags, the help and the usage checks, and imports only commander, ./options and
+ * train/config; its action imports the command's work (ts/cli/<command>.ts, which loads the
+ * engine, sharp, protobufjs ...) when the command runs, so `--help` and usage errors load
+ * none of that (test/cli/lazy.test.ts).
+ */
 const COMMANDS = [demo, trainCmd, experiment, report, predictCmd, doctor, synth, inspect, exportCmd];
 
 /**

@@ -17,6 +17,10 @@ import { checkKeys } from '../train/keys';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
+/** The models `mdmt export --task` builds (auto: from the weights' keys). */
+export const EXPORT_TASKS = ['auto', 'imagenet', 'backbone', 'mdmt', 'stl_afc', 'stl_bx'] as const;
+export type ExportTask = (typeof EXPORT_TASKS)[number];
+
 /** An integer ≥ min (any integer by default: a training setting's range is config.ts's). */
 export function intArg(min = -Infinity) {
   return (v: string): number => {

@@ -1,0 +1,25 @@
+/** `mdmt export`: its flags and dispatch; the work is ../export.ts (runExport). */
+import type { Command } from 'commander';
+import { listModels } from '../../models/zoo';
+import { PAPER_RUN } from '../../train/config';
+import type { ExportCliOptions } from '../export';
+import { EXPORT_TASKS } from '../options';
+
+/** Adds `export` to the mdmt CLI. */
+export function register(program: Command): void {
+  program
+    .command('export')
+    .description('export a model (eval mode) to ONNX, opset 17, loadable by onnxruntime')
+    .requiredOption('--model <name>', `registered backbone (${listModels().join(', ')})`)
+    .requiredOption('--out <file>', 'output .onnx file')
+    .option('--weights <file>', 'weights to load first (.safetensors or .onnx, state_dict keys)')
+    .option('--task <task>', `model to build: ${EXPORT_TASKS.join(' | ')}`, 'auto')
+    .option('--size <n>', 'input height and width', String(PAPER_RUN.imageSize))
+    .option('--batch <n>', 'traced batch size (the ONNX batch dimension stays symbolic)', '1')
+    .option('--classes <n>', 'ImageNet-style classifier outputs (default: from the weights, else 1000)')
+    .action(async (o: ExportCliOptions) => {
+      const { runExport } = await import('../export');
+      const r = runExport(o);
+      console.log(`wrote ${r.file} (${o.model}, task ${r.task}, ${r.params} parameters, input N×3×${o.size ?? PAPER_RUN.imageSize}×${o.size ?? PAPER_RUN.imageSize})`);
+    });
+}
