@@ -12,6 +12,7 @@ import { predictionsCsv, runPredict } from '../../ts/cli/predict';
 import { exitCodeOf } from '../../ts/cli/main';
 import sharp from 'sharp';
 import { writeDicom } from '../../ts/data/dicomwrite';
+import * as image from '../../ts/data/image';
 import { parseCsv } from '../../ts/data/sheets';
 import { softmaxT } from '../../ts/predict/calibration';
 import { collectImages } from '../../ts/predict/inputs';
@@ -197,6 +198,38 @@ test('weights name their own backbone and task; a resume checkpoint is refused b
   const ck = path.join(dirs.afc, 'checkpoint.safetensors');
   for (const o of [{ weights: ck }, { weights: ck, backbone: BACKBONE, task: 'stl_afc' as const }])
     assert.match((await rejects(() => predict(inputs, o))).message, `${ck} is a resume checkpoint (model.* weights with the Adam state), not a weights file`);
+});
+
+test('predict --explain decodes each image (and mask) once, in the loader, in-process and in workers', async () => {
+  if (!on) return;
+  const dirs = await tinyRuns();
+  const inputs = (await testInputs(result(dirs.mdmt), 'afc')).slice(0, 3);
+  assert.ok(inputs.some((x) => x.mask), 'the fixture gives lung masks');
+  // count decodes by wrapping the decoder the loader's sample pipeline calls (module export, read per call)
+  const mod = image as unknown as { readImage: typeof image.readImage };
+  const orig = mod.readImage;
+  const calls = new Map<string, number>();
+  mod.readImage = (f, o) => {
+    calls.set(f, (calls.get(f) ?? 0) + 1);
+    return orig(f, o);
+  };
+  try {
+    const heat = path.join(tmpDir('pdecode'), 'h');
+    const r = await predict(inputs, { run: dirs.mdmt, explain: { dir: heat }, workers: 0, batchSize: 2 });
+    assert.is(r.failed, 0);
+    for (const row of r.rows) assert.ok(row.heatmap && fs.existsSync(row.heatmap), `heatmap of ${row.file}`);
+    for (const x of inputs) {
+      assert.is(calls.get(x.image), 1, `${x.image} decoded once`);
+      if (x.mask) assert.is(calls.get(x.mask), 1, `${x.mask} decoded once`);
+    }
+  } finally {
+    mod.readImage = orig;
+  }
+  // with worker threads the decoded image comes back from the worker: same heatmaps
+  const heatW = path.join(tmpDir('pdecode-w'), 'h');
+  const w = await predict(inputs, { run: dirs.mdmt, explain: { dir: heatW }, workers: 2, batchSize: 2 });
+  assert.is(w.failed, 0);
+  for (const row of w.rows) assert.ok(row.heatmap && fs.existsSync(row.heatmap), `worker heatmap of ${row.file}`);
 });
 
 test('an explanation the model cannot give fails before scoring; a run refuses weights-only flags (exit 2)', async () => {

@@ -13,7 +13,7 @@ import { MdmtError, MdmtErrorCode } from '../errors';
 import { AugmentOptions, drawAugment } from './augment';
 import { BadRecord, DataRecord, OnBad, TASK_ID } from './records';
 import { rng, seedOf } from './rng';
-import { runSample, SampleResult, SampleTask } from './sample';
+import { DecodedSample, runSample, SampleResult, SampleTask } from './sample';
 import type { PreprocessOptions } from './preprocess';
 import { tensor, type Tensor } from '../tensor';
 
@@ -45,6 +45,8 @@ export interface LoaderOptions {
   preprocess?: Omit<PreprocessOptions, 'size'>;
   /** where warnings and skip notices go (default stderr) */
   log?: (msg: string) => void;
+  /** also hand back each sample's decoded image and crop (Batch.decoded), e.g. for overlays (default false) */
+  keepDecoded?: boolean;
 }
 
 export interface Batch {
@@ -62,6 +64,8 @@ export interface Batch {
   /** 0 = AFC, 1 = BX */
   datasetIds: Int32Array;
   ids: string[];
+  /** with keepDecoded: each sample's decoded image and crop, in the order of ids */
+  decoded?: DecodedSample[];
 }
 
 export interface LoaderReport {
@@ -166,7 +170,7 @@ export class Loader {
     this.opts = {
       size: opts.size ?? 256, batchSize: opts.batchSize ?? 128, train: opts.train ?? false, normalize: opts.normalize ?? true,
       seed: opts.seed ?? 0, workers, prefetch: Math.max(1, opts.prefetch ?? 2), cache: opts.cache ?? 'memory',
-      onBadRecord: opts.onBadRecord ?? 'error', dropLast: opts.dropLast ?? false,
+      onBadRecord: opts.onBadRecord ?? 'error', dropLast: opts.dropLast ?? false, keepDecoded: opts.keepDecoded ?? false,
       cacheDir: opts.cacheDir, mix: opts.mix, augment: opts.augment, preprocess: opts.preprocess,
     };
     this.log = opts.log ?? ((m) => process.stderr.write(`mdmt data: ${m}\n`));
@@ -247,7 +251,7 @@ export class Loader {
         cached: this.memCache.get(k), wantCache: this.opts.cache !== 'none' && !this.memCache.has(k),
         cacheDir: this.opts.cache === 'disk' ? this.opts.cacheDir : undefined,
         aug: augOn ? drawAugment(S, { seed: this.opts.seed, key: k, epoch }, this.opts.augment || {}) : null,
-        normalize: this.opts.normalize, out, offset: i * per,
+        normalize: this.opts.normalize, out, offset: i * per, ...(this.opts.keepDecoded ? { keepDecoded: true } : {}),
       };
     });
     const outcomes = await this.runAll(tasks);
@@ -292,6 +296,7 @@ export class Loader {
       b.datasetIds[j] = TASK_ID[r.task];
       b.ids.push(r.id);
     });
+    if (this.opts.keepDecoded) b.decoded = keep.map((i) => (outcomes[i] as { result: SampleResult }).result.decoded!);
     return b;
   }
 

@@ -26,11 +26,20 @@ export interface SampleTask {
   cacheDir?: string;
   aug: AugmentParams | null;
   normalize: boolean;
+  /** also return the decoded image and its crop (prediction overlays); decodes even when cached */
+  keepDecoded?: boolean;
   /** batch image buffer (float32, N×3×S×S) and this sample's element offset */
   out: SharedArrayBuffer;
   offset: number;
 }
-export interface SampleResult { cache?: SharedArrayBuffer; warning?: string; fromDisk?: boolean }
+export interface SampleResult {
+  cache?: SharedArrayBuffer;
+  warning?: string;
+  fromDisk?: boolean;
+  /** with keepDecoded: the image as decoded and the crop preprocessing took from it */
+  decoded?: DecodedSample;
+}
+export interface DecodedSample { raw: GrayImage; crop: Box | null }
 
 /**
  * Disk-cache file name: a hash of everything that changes the preprocessed pixels, the image
@@ -85,9 +94,9 @@ export async function runSample(t: SampleTask): Promise<SampleResult> {
   const res: SampleResult = {};
   let img: GrayImage | undefined;
   const n = t.size * t.size;
-  if (t.cached) img = dequantize(t.cached, t.size);
+  if (t.cached && !t.keepDecoded) img = dequantize(t.cached, t.size);
   const diskFile = t.cacheDir ? path.join(t.cacheDir, cacheKey(t)) : undefined;
-  if (!img && diskFile && fs.existsSync(diskFile)) {
+  if (!img && !t.keepDecoded && diskFile && fs.existsSync(diskFile)) {
     const b = fs.readFileSync(diskFile);
     if (b.length === n * 2) {
       const sab = new SharedArrayBuffer(n * 2);
@@ -107,6 +116,7 @@ export async function runSample(t: SampleTask): Promise<SampleResult> {
     }
     const p = preprocess(raw, { mask, box: t.box }, { ...t.pre, size: t.size });
     if (p.warning) res.warning = `${t.image}: ${p.warning}`;
+    if (t.keepDecoded) res.decoded = { raw, crop: p.crop };
     // always through the uint16 form, so cached, uncached and disk-cached epochs see the same pixels
     const sab = quantize(p.image);
     if (t.wantCache) res.cache = sab;

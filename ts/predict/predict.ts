@@ -18,9 +18,9 @@ import * as path from 'path';
 import { noGrad } from '../autograd/tape';
 import { MdmtError } from '../errors';
 import { Loader, toTensors } from '../data/loader';
-import { readImage, type GrayImage } from '../data/image';
-import { preprocess, type Box } from '../data/preprocess';
+import type { Box } from '../data/preprocess';
 import { PROGNOSIS, type DataRecord } from '../data/records';
+import type { DecodedSample } from '../data/sample';
 import { checkWeightsBackbone, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
 import { compileInference } from '../models/inference';
 import { MDMTModel, STLModel } from '../models/mdmt';
@@ -199,14 +199,15 @@ function fillRows(rows: PredictionRow[], idx: number[], out: { afc?: ArrayLike<n
   });
 }
 
-async function explainBatch(model: MDMTModel | STLModel, x: Tensor, idx: number[], inputs: PredictInput[], rows: PredictionRow[], names: string[], ex: NonNullable<PredictOptions['explain']>): Promise<void> {
+/**
+ * Grad-CAM of one batch and an overlay per image, on the image as the loader decoded it
+ * (keepDecoded) and the crop preprocessing took: each image is decoded once per prediction.
+ */
+async function explainBatch(model: MDMTModel | STLModel, x: Tensor, idx: number[], decoded: readonly DecodedSample[], rows: PredictionRow[], names: string[], ex: NonNullable<PredictOptions['explain']>): Promise<void> {
   const cam = gradCam(model, x, ex);
   for (const [i, r] of idx.entries()) {
-    const inp = inputs[r]!;
     try {
-      const raw: GrayImage = await readImage(inp.image);
-      const mask = inp.mask ? await readImage(inp.mask) : undefined;
-      const { crop } = preprocess(raw, { mask, box: inp.box }, { size: 16 }); // only the crop rectangle is needed
+      const { raw, crop } = decoded[i]!;
       await writeOverlay(names[r]!, raw, crop, cam.maps.subarray(i * cam.h * cam.w, (i + 1) * cam.h * cam.w), cam.h, cam.w, ex);
       rows[r]!.heatmap = names[r];
     } catch (e) {
@@ -241,6 +242,7 @@ export async function predict(images: readonly (string | PredictInput)[], o: Pre
   }));
   const loader = new Loader(records, {
     size: S, batchSize: B, train: false, normalize: info.imagenetNormalize, workers: o.workers ?? 0, cache: 'none', onBadRecord: 'skip', log: () => {},
+    keepDecoded: o.explain !== undefined,
   });
   let done = 0;
   try {
@@ -251,7 +253,7 @@ export async function predict(images: readonly (string | PredictInput)[], o: Pre
         const y = noGrad(() => plan.run(x));
         const z = y instanceof Tensor ? { [info.task === 'stl_bx' ? 'bx' : 'afc']: y.toArray() } : { afc: y.afc?.toArray(), bx: y.bx?.toArray() };
         fillRows(rows, idx, z, info.temperature);
-        if (o.explain) await explainBatch(model, x, idx, inputs, rows, names, o.explain);
+        if (o.explain) await explainBatch(model, x, idx, b.decoded!, rows, names, o.explain);
       });
       done = loader.report().skipped.length + rows.filter((r) => r.ok).length;
       o.onProgress?.(done, rows.length);
