@@ -3,14 +3,20 @@
  * (conv → [add] → [act], the residual computed after the conv included), that nothing
  * else changes, and that the fused plan computes the eager forward. The zoo suite checks
  * every model's plan against its forward; here the counts are pinned on two small ones.
+ * And a plan never runs on stale snapshots (folded BatchNorm, Winograd weights): after
+ * loadStateDict, eager optimiser steps, replayed compiled training steps or a replaced
+ * parameter, the next run records again and equals the eager forward of the model as it is.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { noGrad } from '../../ts/autograd/tape';
+import { backward, noGrad } from '../../ts/autograd/tape';
 import { compileInference } from '../../ts/models/inference';
 import { getModel } from '../../ts/models/zoo';
+import { mean } from '../../ts/ops/reduce';
+import { Adam } from '../../ts/optim/adam';
+import { compileStep } from '../../ts/plan/step';
 import { manualSeed } from '../../ts/random';
-import { tensor, Tensor, tidy } from '../../ts/tensor';
+import { keep, tensor, Tensor, tidy } from '../../ts/tensor';
 import { DEVICE } from '../helpers';
 
 const SHAPE = [2, 3, 64, 64];
@@ -54,6 +60,80 @@ test('resnet18: every conv+BN(+add)+relu is one conv2d_act (downsample residuals
 
 test('mobilenet_v2: conv+BN+relu6 and conv+BN+add fuse; the linear bottleneck convs stay plain', () => {
   if (on) check('mobilenet_v2', 45, ['relu6', 'add', 'batchnorm_eval']);
+});
+
+test('a plan follows the model: loaded weights, optimiser steps (eager and replayed) and replaced tensors re-record it', () => {
+  if (!on) return;
+  manualSeed(5);
+  const m = getModel('resnet18', { withClassifier: false }).eval();
+  const x = tensor(Float32Array.from({ length: 3 * 32 * 32 }, (_, i) => Math.cos(i * 0.03)), [1, 3, 32, 32]);
+  const xt = tensor(Float32Array.from({ length: 2 * 3 * 32 * 32 }, (_, i) => Math.sin(i * 0.07)), [2, 3, 32, 32]); // training batch
+  const plan = compileInference(m, { inputShape: [1, 3, 32, 32] });
+  const opt = new Adam(m.parameters(), { lr: 1e-4 });
+  const trainStep = ([b]: Tensor[]) => {
+    const l = mean(m.forward(b) as Tensor);
+    backward(l);
+    opt.step();
+    opt.zeroGrad();
+    return [l];
+  };
+  const compiled = compileStep(trainStep);
+  let prev: ArrayLike<number> | undefined;
+  /** plan = eager forward now, after `recordings` recordings; and the change made the output move (else the check proves nothing) */
+  const agrees = (what: string, recordings: number, changed = true) => {
+    const want = tidy(() => noGrad(() => (m.forward(x) as Tensor).toArray()));
+    const got = tidy(() => (plan.run(x) as Tensor).toArray());
+    let scale = 0, err = 0, moved = 0;
+    for (let i = 0; i < want.length; i++) {
+      scale = Math.max(scale, Math.abs(want[i]));
+      err = Math.max(err, Math.abs(want[i] - got[i]));
+      if (prev) moved = Math.max(moved, Math.abs(want[i] - prev[i]));
+    }
+    assert.ok(scale > 0, `${what}: a non-zero output`);
+    assert.ok(err <= 1e-5 * scale, `${what}: plan max|Δ| ${err} > 1e-5 · ${scale} (stale snapshot?)`);
+    if (prev && changed) assert.ok(moved > 1e-3 * scale, `${what}: the output moved only ${moved} (scale ${scale})`);
+    assert.is(plan.recordings, recordings, `${what}: recordings`);
+    prev = got;
+  };
+  try {
+    assert.ok(plan.foldedBatchNorms > 0, 'the plan folds BatchNorm (a snapshot of the weights)');
+    agrees('as compiled', 1);
+    agrees('unchanged model', 1, false);
+    // new weights through loadStateDict: every float tensor (weights, BN statistics) scaled by 1 ± 10 %
+    const jitter = (t: Tensor) => (t.dtype === 'float32' ? Float32Array.from(t.toArray(), (v, i) => v * (1 + 0.1 * Math.sin(i + 1))) : t.toArray());
+    const sd = new Map([...m.stateDict()].map(([k, t]) => [k, keep(tensor(jitter(t), t.shape, { dtype: t.dtype }))]));
+    m.loadStateDict(sd);
+    for (const t of sd.values()) t.dispose();
+    agrees('after loadStateDict', 2);
+    // eager training steps (train mode: BN running statistics move too)
+    m.train();
+    for (let k = 0; k < 2; k++) tidy(() => trainStep([xt]));
+    m.eval();
+    agrees('after eager Adam steps', 3);
+    // a compiled training step: its recording runs the ops eagerly; its replays run natively
+    // (no runOpInto in JS), so only the replayed step effects mark the parameters written
+    m.train();
+    tidy(() => compiled.run([xt]));
+    m.eval();
+    agrees('after the recorded training step', 4);
+    m.train();
+    for (let k = 0; k < 2; k++) tidy(() => compiled.run([xt]));
+    m.eval();
+    assert.is(compiled.recordings, 1, 'the training step replays');
+    agrees('after replayed training steps', 5);
+    // one parameter loaded alone (strict: false)
+    const [name, w] = [...m.namedParameters()][0];
+    const u = keep(tensor(Float32Array.from(w.toArray(), (v) => 2 * v), w.shape));
+    m.loadStateDict(new Map([[name, u]]), { strict: false });
+    u.dispose();
+    agrees('after a partial load', 6);
+  } finally {
+    compiled.dispose();
+    plan.dispose();
+    x.dispose();
+    xt.dispose();
+    m.dispose();
+  }
 });
 
 test.run();

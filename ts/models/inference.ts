@@ -8,7 +8,9 @@
  * weights transformed for Winograd once (passes/winograd.ts) — dead code removed, and
  * every intermediate in one arena reused by lifetime. Folded and Winograd-transformed
  * weights are snapshots taken when a batch size is first seen; other parameters are the
- * module's live tensors.
+ * module's live tensors. Each run first checks the model's parameters and buffers (the same
+ * tensors, no write since: ts/ops/op.ts writeVersion) and records the plan again when they
+ * changed, so a plan never runs on stale snapshots.
  * The plan runs inputs of the traced C×H×W at any batch size (each new batch size is
  * recorded once; a few are cached), without autograd.
  *
@@ -19,6 +21,7 @@ import { noGrad } from '../autograd/tape';
 import { check } from '../errors';
 import { Module } from '../nn/module';
 import { copy } from '../ops/memory';
+import { writeVersion } from '../ops/op';
 import { Attrs } from '../native/binding';
 import { Graph, Pass } from '../plan/graph';
 import { dce } from '../plan/passes/dce';
@@ -52,7 +55,7 @@ export interface InferencePlan {
    * runs since the previous call; `true` turns timing on (bench:models --profile).
    */
   profile(on?: boolean): PlanStepTime[];
-  /** @internal recordings made so far: one per batch size first seen (tests) */
+  /** @internal recordings made so far: one per batch size first seen, and again after the model changed (tests) */
   readonly recordings: number;
   dispose(): void;
 }
@@ -69,7 +72,24 @@ export interface PlanStepTime {
 const count = (g: Graph, op: string) => g.steps.filter((s) => s.op === op).length;
 
 /**
- * Traces `model` in eval mode (mode restored after) and returns a replayable plan.
+ * The model's state as a plan sees it: its parameter and buffer tensors and their write
+ * versions. A plan bound to other tensors (the model moved, a parameter replaced) or made
+ * from older values (training continued, weights loaded: folded and Winograd-transformed
+ * weights are snapshots) is stale.
+ */
+interface StateStamp { tensors: Tensor[]; versions: number[] }
+function stampOf(model: Module): StateStamp {
+  const tensors = [...model.stateDict().values()];
+  return { tensors, versions: tensors.map(writeVersion) };
+}
+function sameState(a: StateStamp, b: StateStamp): boolean {
+  return a.tensors.length === b.tensors.length && a.tensors.every((t, i) => t === b.tensors[i] && a.versions[i] === b.versions[i]);
+}
+
+/**
+ * Traces `model` in eval mode (mode restored after) and returns a replayable plan. When the
+ * model's parameters or buffers change after this (training continues, weights are loaded,
+ * the model moves), the next run records the plan again from the model as it is then.
  *   const plan = compileInference(new MDMTModel('densenet121'), { inputShape: [8, 3, 256, 256] });
  */
 export function compileInference(model: Module, o: CompileOptions = {}): InferencePlan {
@@ -79,24 +99,32 @@ export function compileInference(model: Module, o: CompileOptions = {}): Inferen
   let recordedBn = 0;
   const fuse = o.fuseEpilogues ?? true;
   const passes: Pass[] = [...(o.foldBatchNorm ?? true ? [foldBatchNorm] : []), ...(fuse ? [fuseConvResidual, fuseConvAct, winogradConsts] : []), dce, memory];
-  const step = new CompiledStep(([x]) => {
-    const wasTraining = model.training;
-    model.eval();
+  /** A CompiledStep of the model as it is now, recorded at the traced shape. */
+  const build = (): CompiledStep => {
+    const device = model.parameters()[0]?.device;
+    const st = new CompiledStep(([x]) => {
+      const wasTraining = model.training;
+      model.eval();
+      try {
+        const y = noGrad(() => model.forward(x)) as Tensor | Record<string, Tensor>;
+        const entries: [string | null, Tensor][] = y instanceof Tensor ? [[null, y]] : Object.entries(y);
+        keys = entries.map(([k]) => k);
+        return entries.map(([, t]) => t);
+      } finally {
+        model.train(wasTraining);
+      }
+    }, { passes, maxPlans: o.maxPlans ?? 4, device, onRecord: (g) => (recordedBn = count(g, 'batchnorm_eval')) });
     try {
-      const y = noGrad(() => model.forward(x)) as Tensor | Record<string, Tensor>;
-      const entries: [string | null, Tensor][] = y instanceof Tensor ? [[null, y]] : Object.entries(y);
-      keys = entries.map(([k]) => k);
-      return entries.map(([, t]) => t);
-    } finally {
-      model.train(wasTraining);
+      tidy(() => st.run([tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, { device })]));
+    } catch (e) {
+      st.dispose();
+      throw e;
     }
-  }, { passes, maxPlans: o.maxPlans ?? 4, device: model.parameters()[0]?.device, onRecord: (g) => (recordedBn = count(g, 'batchnorm_eval')) });
-  try {
-    tidy(() => step.run([tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, { device: model.parameters()[0]?.device })]));
-  } catch (e) {
-    step.dispose();
-    throw e;
-  }
+    return st;
+  };
+  let stamp = stampOf(model);
+  let step = build();
+  let earlierRecordings = 0;
   const g = step.cached[0].graph;
   const ops: Record<string, number> = {};
   for (const s of g.steps) ops[s.op] = (ops[s.op] ?? 0) + 1;
@@ -109,12 +137,20 @@ export function compileInference(model: Module, o: CompileOptions = {}): Inferen
       check(x instanceof Tensor, 'EINVAL', 'InferencePlan.run', 'x must be a Tensor');
       check(x.ndim === 4 && x.shape.slice(1).every((d, i) => d === shape[i + 1]), 'ESHAPE', 'InferencePlan.run',
         `input [${x.shape}] must be N×${shape.slice(1).join('×')} (the traced shape)`);
+      // one pass over the state tensors (identity and write version), far below a forward's cost
+      const now = stampOf(model);
+      if (!sameState(now, stamp)) {
+        earlierRecordings += step.recordings;
+        step.dispose();
+        step = build();
+        stamp = now;
+      }
       // the plan's outputs are its arena's: the caller gets copies
       const outs = step.run([x]).map((t) => copy(t));
       return keys.length === 1 && keys[0] === null ? outs[0] : Object.fromEntries(keys.map((k, i) => [k!, outs[i]]));
     },
     get recordings() {
-      return step.recordings;
+      return earlierRecordings + step.recordings;
     },
     profile(on?: boolean): PlanStepTime[] {
       const p = step.cached.at(-1);

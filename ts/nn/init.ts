@@ -6,6 +6,7 @@
  */
 import { check } from '../errors';
 import { native } from '../native/binding';
+import { markWritten } from '../ops/op';
 import { Generator, globalGenerator } from '../random';
 import { Tensor } from '../tensor';
 
@@ -31,6 +32,7 @@ function write(t: Tensor, f: (i: number) => number): Tensor {
   const a = new Float32Array(t.size);
   for (let i = 0; i < a.length; i++) a[i] = f(i);
   native().upload(t.id, a);
+  markWritten([t]);
   return t;
 }
 

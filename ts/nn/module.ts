@@ -9,6 +9,7 @@
  */
 import { check, MdmtError } from '../errors';
 import { native } from '../native/binding';
+import { markWritten } from '../ops/op';
 import { keep, shapeStr, Tensor } from '../tensor';
 
 export type StateDict = Map<string, Tensor>;
@@ -158,6 +159,7 @@ export abstract class Module {
       let data = s.toArray();
       if (s.dtype !== t.dtype) data = t.dtype === 'int32' ? Int32Array.from(data) : t.dtype === 'float32' ? Float32Array.from(data) : data;
       n.upload(t.id, data);
+      markWritten([t]);
     }
     for (const [, m] of this.namedModules()) m.afterLoad();
     return { missing, unexpected };

@@ -102,6 +102,30 @@ export function runOpInto(op: OpName, inputs: readonly Tensor[], outputs: readon
   checkInputs(op, [...inputs, ...outputs]);
   native().run(op, inputs.map((t) => t.id), outputs.map((t) => t.id), attrs);
   if (observers.length) for (const f of observers) f({ op, inputs: [...inputs], outputs: [...outputs], attrs, into: true, dynamic });
+  markWritten(outputs);
+  // a recorded step (a compiled training step) writes them again on every replay
+  if (effectObservers.length) {
+    const outs = [...outputs];
+    stepEffect(() => markWritten(outs));
+  }
+}
+
+// ---- write versions ----------------------------------------------------------------------
+// Whatever keeps a copy derived from a tensor's values (an inference plan's folded BatchNorm,
+// its Winograd-transformed weights) compares the tensor's write version to know the copy is
+// stale. Every in-place write counts: runOpInto (optimisers, running statistics, fill_, and
+// their replays in recorded steps) and the host uploads into existing tensors
+// (Module.loadStateDict, the nn/init initialisers), which call markWritten themselves.
+const versions = new WeakMap<Tensor, number>();
+
+/** How many in-place writes `t` has had (0 for a tensor never written after it was made). */
+export function writeVersion(t: Tensor): number {
+  return versions.get(t) ?? 0;
+}
+
+/** Counts one in-place write of each tensor. */
+export function markWritten(ts: readonly Tensor[]): void {
+  for (const t of ts) versions.set(t, (versions.get(t) ?? 0) + 1);
 }
 
 // ---- validation helpers shared by the op files -----------------------------------------
