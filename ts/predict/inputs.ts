@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
-import type { PredictInput } from './predict';
+import type { PredictInput } from './options';
 
 const EXTENSIONS = new Set(['.dcm', '.dicom', '.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.webp']);
 

@@ -10,7 +10,40 @@
  */
 import { MdmtError, show } from '../errors';
 import { checkKeys, type KeyTree } from '../train/keys';
-import type { PredictInput, PredictOptions, PredictTask } from './predict';
+import type { Box } from '../data/preprocess';
+import type { GradCamOptions } from './gradcam';
+import type { OverlayOptions } from './overlay';
+
+/** The heads a model has: both (MDMT), τ1 only (STL τ1, FT) or τ2 only (STL τ2). */
+export type PredictTask = 'mdmt' | 'stl_afc' | 'stl_bx';
+
+/** One image, with its lung mask file or lung box [x, y, w, h] when known. */
+export interface PredictInput { image: string; mask?: string; box?: Box }
+
+export interface PredictOptions {
+  /** a finished run directory (config.json, best.safetensors, result.json) */
+  run?: string;
+  /** or a weights file (.safetensors / .onnx, state_dict keys) with its backbone and task */
+  weights?: string;
+  /** weights only: the backbone (default: the one the file's metadata names, as a run's best.safetensors does) */
+  backbone?: string;
+  /** weights only: the heads (default: from the file's keys) */
+  task?: PredictTask;
+  /** weights only: input side (default 256) and ImageNet mean/std (default true); a run uses its own */
+  imageSize?: number;
+  imagenetNormalize?: boolean;
+  /** apply the run's temperature scaling (default true) */
+  calibrate?: boolean;
+  /** images per batch (default 16) */
+  batchSize?: number;
+  /** loader worker threads (default 0: decode in this thread) */
+  workers?: number;
+  device?: string;
+  /** Grad-CAM overlays, written as PNG into `dir` */
+  explain?: GradCamOptions & OverlayOptions & { dir: string };
+  /** after every batch: images done (read or failed) of the total */
+  onProgress?: (done: number, total: number) => void;
+}
 
 const EXPLAIN_KEYS: KeyTree = { dir: true, task: true, classIndex: true, layer: true, score: true, maxSide: true, alpha: true };
 export const PREDICT_KEYS: { [K in keyof Required<PredictOptions>]: true | KeyTree } = {

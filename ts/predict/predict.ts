@@ -18,7 +18,6 @@ import * as path from 'path';
 import { noGrad } from '../autograd/tape';
 import { MdmtError } from '../errors';
 import { Loader, toTensors } from '../data/loader';
-import type { Box } from '../data/preprocess';
 import { PROGNOSIS, type DataRecord } from '../data/records';
 import type { DecodedSample } from '../data/sample';
 import { checkWeightsBackbone, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
@@ -30,40 +29,11 @@ import { readJson } from '../train/checkpoint';
 import { readRunResult } from '../train/experiment';
 import { checkModelName, EXPERIMENTS, PAPER_RUN, type ExperimentName } from '../train/config';
 import { softmaxT } from './calibration';
-import { gradCam, type GradCamOptions } from './gradcam';
-import { checkExplain, checkPredictOptions } from './options';
-import { writeOverlay, type OverlayOptions } from './overlay';
+import { gradCam } from './gradcam';
+import { checkExplain, checkPredictOptions, type PredictInput, type PredictOptions, type PredictTask } from './options';
+import { writeOverlay } from './overlay';
 
-/** The heads a model has: both (MDMT), τ1 only (STL τ1, FT) or τ2 only (STL τ2). */
-export type PredictTask = 'mdmt' | 'stl_afc' | 'stl_bx';
-
-/** One image, with its lung mask file or lung box [x, y, w, h] when known. */
-export interface PredictInput { image: string; mask?: string; box?: Box }
-
-export interface PredictOptions {
-  /** a finished run directory (config.json, best.safetensors, result.json) */
-  run?: string;
-  /** or a weights file (.safetensors / .onnx, state_dict keys) with its backbone and task */
-  weights?: string;
-  /** weights only: the backbone (default: the one the file's metadata names, as a run's best.safetensors does) */
-  backbone?: string;
-  /** weights only: the heads (default: from the file's keys) */
-  task?: PredictTask;
-  /** weights only: input side (default 256) and ImageNet mean/std (default true); a run uses its own */
-  imageSize?: number;
-  imagenetNormalize?: boolean;
-  /** apply the run's temperature scaling (default true) */
-  calibrate?: boolean;
-  /** images per batch (default 16) */
-  batchSize?: number;
-  /** loader worker threads (default 0: decode in this thread) */
-  workers?: number;
-  device?: string;
-  /** Grad-CAM overlays, written as PNG into `dir` */
-  explain?: GradCamOptions & OverlayOptions & { dir: string };
-  /** after every batch: images done (read or failed) of the total */
-  onProgress?: (done: number, total: number) => void;
-}
+export type { PredictInput, PredictOptions, PredictTask } from './options';
 
 export interface PredictionRow {
   file: string;
