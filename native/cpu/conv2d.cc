@@ -290,6 +290,7 @@ void conv2d_bwd_data_cpu(OpCtx& c, const Geom& g) {
   float* pdx = c.out[0]->data<float>();
   if (g.N * g.C * g.H * g.W == 0) return;
   if (g.depthwise()) return dw_bwd_data(g, pdy, pw, pdx);
+  if (bwd_data_as_forward(g, pdy, pw, pdx)) return;
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
   const Batching bt_ = make_batching(g, num_threads());
   run_tasks(bt_.batches * g.G, [&](int64_t t) {

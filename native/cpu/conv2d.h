@@ -57,6 +57,11 @@ Algo parse_algo(const OpCtx& c, const FusedGeom& g);
 // y = act(conv(x, w) + b + r) by the chosen algorithm (b, r may be null); false when that
 // is the im2col + GEMM path, which the caller runs (gemm_forward) with the epilogue after.
 bool fused_forward(const FusedGeom& g, const float* x, const float* w, const float* b, const float* r, float* y);
+// True where auto picks a kernel other than im2col + GEMM for this geometry (conv2d_act.cc).
+bool forward_beats_gemm(const FusedGeom& g);
+// dx of a stride-1 conv as a forward conv of dy (conv2d_bwd_fast.cc); false where it does
+// not apply or would run im2col + GEMM anyway (the caller runs its own path then).
+bool bwd_data_as_forward(const Geom& g, const float* dy, const float* w, float* dx);
 // y = conv(x, w) + b by im2col + GEMM (native/cpu/conv2d.cc), any geometry but depthwise.
 void gemm_forward(const Geom& g, const float* x, const float* w, const float* b, float* y);
 

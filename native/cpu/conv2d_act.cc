@@ -224,6 +224,8 @@ Algo parse_algo(const OpCtx& c, const FusedGeom& g) {
   MDMT_FAIL(code::kInvalid, c.op, "attribute 'algo' must be auto, gemm, winograd2, winograd4, stem or depthwise, got '" << algo << "'");
 }
 
+bool forward_beats_gemm(const FusedGeom& g) { return auto_algo(g) != Algo::Gemm; }
+
 bool fused_forward(const FusedGeom& g, const float* x, const float* w, const float* b, const float* r, float* y) {
   if (g.N * g.K * g.P * g.Q == 0) return true;
   const Algo algo = g.algo == Algo::Auto ? auto_algo(g) : g.algo;

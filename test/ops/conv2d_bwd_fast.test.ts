@@ -1,0 +1,80 @@
+/**
+ * conv2d_bwd_data of stride-1 convs run as a forward convolution of dy with the kernel
+ * flipped and transposed (native/cpu/conv2d_bwd_fast.cc): the shapes route it to each
+ * forward kernel — Winograd F(4,3) (maps from 16×16) and F(2,3), the stem kernel (≤ 4
+ * output channels of the forward's adjoint), the direct grouped kernel, depthwise (one
+ * output channel per group) — and past its edges to the old path (padding wider than the
+ * kernel radius, dilation, non-square kernels). Each against the float64 adjoint
+ * (test/ref/conv2d.ts) over odd sizes, batch 1 and padding 0–3, per GEMM ISA and under
+ * MDMT_CPU_ISA caps; the conv2d vjp by finite differences on a Winograd-sized shape.
+ * Tolerance: the float32 bound of conv2d.test.ts, ×4 for F(4,3) (its transforms' growth).
+ */
+import { test } from 'uvu';
+import { native } from '../../ts/native/binding';
+import { conv2d, conv2dBwdData, GemmIsa } from '../../ts/ops/conv2d';
+import { tidy } from '../../ts/tensor';
+import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
+import { conv2dBwdDataRef, conv2dRef, ConvCfg, convOutShape } from '../ref/conv2d';
+import { rerunUnderIsaCaps } from './_isa';
+
+const on = deviceAvailable('conv2d');
+
+interface Case extends ConvCfg {
+  label: string;
+  x: number[];
+  w: number[];
+}
+const mk = (label: string, x: number[], w: number[], o: Partial<ConvCfg> = {}): Case => ({
+  label, x, w, stride: o.stride ?? [1, 1], padding: o.padding ?? [1, 1], dilation: o.dilation ?? [1, 1], groups: o.groups ?? 1,
+});
+
+const CASES: Case[] = [
+  mk('winograd4, odd H×W', [2, 16, 17, 19], [20, 16, 3, 3]),
+  mk('winograd4, batch 1', [1, 24, 16, 16], [16, 24, 3, 3]),
+  mk('winograd2 (9×11 maps)', [3, 32, 9, 11], [17, 32, 3, 3]),
+  mk('winograd, padding 0 (adjoint pads 2)', [2, 16, 18, 18], [16, 16, 3, 3], { padding: [0, 0] }),
+  mk('winograd, padding 2 (adjoint pads 0)', [2, 16, 15, 16], [18, 16, 3, 3], { padding: [2, 2] }),
+  mk('winograd, asymmetric padding', [2, 16, 17, 16], [16, 16, 3, 3], { padding: [0, 1] }),
+  mk('stem kernel (3 channels of dy)', [2, 12, 20, 21], [3, 12, 5, 5], { padding: [2, 2] }),
+  mk('direct grouped g=4', [2, 32, 14, 13], [32, 8, 3, 3], { groups: 4 }),
+  mk('depthwise adjoint (one output channel per group)', [2, 8, 12, 11], [4, 2, 3, 3], { groups: 4 }),
+  mk('padding wider than the radius (old path)', [1, 16, 16, 16], [16, 16, 3, 3], { padding: [3, 3] }),
+  mk('dilation 2 grouped (old path)', [1, 16, 13, 15], [16, 4, 3, 3], { groups: 4, dilation: [2, 2], padding: [2, 2] }),
+  mk('3×2 kernel (old path)', [2, 16, 16, 17], [16, 16, 3, 2], { padding: [1, 0] }),
+];
+
+const tol = (c: Case) => ({ atol: 4 * (1e-5 + 2e-7 * (c.w[0] / c.groups) * c.w[2] * c.w[3]), rtol: 1e-5 });
+const cfgOf = (c: Case) => ({ stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups });
+
+test('conv2d_bwd_data as a forward conv = the float64 adjoint, every kernel it reaches and each GEMM ISA', () => {
+  if (!on) return;
+  const cpu = (process.env.MDMT_DEVICE ?? 'cpu') === 'cpu';
+  const best = native().devices().find((x) => x.name === 'cpu')!.props.isa;
+  const isas: (GemmIsa | undefined)[] = [undefined, ...(cpu ? ['generic' as const, ...(best !== 'generic' ? ['avx2' as const] : [])] : [])];
+  const rng = new Rng(211);
+  for (const c of CASES) {
+    const ys = convOutShape(c.x, c.w, c);
+    const dy = f32(rng.array(numel(ys))), w = f32(rng.array(numel(c.w)));
+    const ref = conv2dBwdDataRef(dy, c.x, w, c.w, c);
+    for (const isa of isas) {
+      const dx = tidy(() => conv2dBwdData(t32(dy, ys), t32(w, c.w), c.x, { ...cfgOf(c), ...(isa ? { isa } : {}) }).toArray());
+      assertClose(dx, ref, tol(c), `${c.label} ${isa ?? 'auto'}`);
+    }
+  }
+});
+
+test('conv2d vjp on a Winograd-sized 3×3 conv (dx through the forward kernel) = finite differences', () => {
+  if (!on) return;
+  const rng = new Rng(212);
+  for (const c of [mk('3x3 pad 1', [1, 16, 16, 16], [16, 16, 3, 3]), mk('grouped g=2 pad 0', [1, 16, 15, 15], [8, 8, 3, 3], { groups: 2, padding: [0, 0] })]) {
+    gradcheck({
+      label: `conv2d ${c.label}`, rng, samples: 16,
+      inputs: [{ data: rng.array(numel(c.x)), shape: c.x }, { data: rng.array(numel(c.w)), shape: c.w, grad: false }],
+      engine: ([x, w]) => conv2d(x, w, null, cfgOf(c)),
+      ref: ([x, w]) => conv2dRef(x, c.x, w, c.w, null, c),
+    });
+  }
+});
+
+rerunUnderIsaCaps(__filename, 'conv2d_bwd_fast');
+test.run();
