@@ -15,6 +15,11 @@ import { toTensors } from '../data/loader';
 import { Linear } from '../nn/layers';
 import type { Adam } from '../optim/adam';
 import { ArenaGroup } from '../plan/executor';
+import { dce } from '../plan/passes/dce';
+import { foldBatchNormLive } from '../plan/passes/fold_bn_live';
+import { fuseConvAct } from '../plan/passes/fuse_conv_act';
+import { fuseConvResidual } from '../plan/passes/fuse_conv_residual';
+import { memory } from '../plan/passes/memory';
 import { CompiledStep, StepInput } from '../plan/step';
 import { Tensor, tidy } from '../tensor';
 import type { TrainConfig } from './config';
@@ -93,7 +98,15 @@ export function trainStep(net: TaskNet, opt: Adam, cfg: LossCfg, arena?: ArenaGr
 }
 
 /**
- * The evaluation forward of train() (eval mode, no autograd): eager or compiled.
+ * The evaluation plan's passes: an inference plan's (ts/models/inference.ts) with BatchNorm
+ * folded by steps of the plan (fold_bn_live.ts) instead of a snapshot, since training changes
+ * the weights between evaluations; then the conv epilogues (residual add, activation) fused.
+ * Winograd weights are transformed by the conv per call (not a snapshot either).
+ */
+export const EVAL_PASSES = [foldBatchNormLive, fuseConvResidual, fuseConvAct, dce, memory];
+
+/**
+ * The evaluation forward of train() (eval mode, no autograd): eager or compiled (EVAL_PASSES).
  *
  * @example const fwd = evalForward(net, { ...cfg }); const { afc } = fwd.run(batch);
  */
@@ -113,10 +126,15 @@ export function evalForward(net: TaskNet, cfg: Pick<TrainConfig, 'device' | 'eag
     const y = net.forward(x);
     names = (['afc', 'bx'] as const).filter((k) => y[k] !== undefined);
     return heads(y);
-  }), { device: cfg.device, arena });
+  }), { device: cfg.device, arena, passes: EVAL_PASSES });
   return {
     run(b: Batch) {
-      const outs = step.run([{ data: b.images, shape: [b.n, 3, b.size, b.size] }]);
+      const ins = [{ data: b.images, shape: [b.n, 3, b.size, b.size] }];
+      const made = step.recordings;
+      let outs = step.run(ins);
+      // a recording run returns the eager forward's logits, which round differently from the
+      // folded plan's: replay at once, so every evaluation (and a resumed run's) sees the plan's
+      if (step.recordings !== made) outs = step.run(ins);
       const r: { afc?: Float32Array; bx?: Float32Array } = {};
       names.forEach((k, i) => (r[k] = outs[i].toArray() as Float32Array));
       return r;

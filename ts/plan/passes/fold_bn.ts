@@ -23,13 +23,24 @@ function foldConvBn(w: Tensor, b: Tensor | undefined, gamma: Tensor, beta: Tenso
   return [tensor(w2, w.shape, { device: w.device }), tensor(b2, [K], { device: w.device })];
 }
 
-export const foldBatchNorm: Pass = (g: Graph): Graph => {
+/** A conv2d whose output only an eval BatchNorm reads: the step indices and the bound tensors. */
+export interface ConvBn {
+  conv: number;
+  bn: number;
+  w: Tensor;
+  b?: Tensor;
+  /** γ, β, running mean, running variance */
+  stats: [Tensor, Tensor, Tensor, Tensor];
+}
+
+/** The conv → eval-BatchNorm pairs of `g` whose weights and statistics are bound tensors. */
+export function convBnPairs(g: Graph): ConvBn[] {
   const readers = consumers(g);
   const bound = (id: number | undefined): Tensor | undefined => {
     const v = id === undefined ? undefined : g.values.get(id);
     return v && (v.kind === 'param' || v.kind === 'const') ? v.tensor : undefined;
   };
-  const drop = new Set<number>();
+  const out: ConvBn[] = [];
   g.steps.forEach((conv, i) => {
     if (conv.op !== 'conv2d' || g.outputs.includes(conv.outputs[0])) return;
     const r = readers.get(conv.outputs[0]) ?? [];
@@ -39,14 +50,23 @@ export const foldBatchNorm: Pass = (g: Graph): Graph => {
     const [w, b] = [bound(conv.inputs[1]), bound(conv.inputs[2])];
     const stats = bn.inputs.slice(1).map(bound);
     if (!w || (conv.inputs[2] !== undefined && !b) || stats.some((t) => !t)) return;
-    const [w2, b2] = foldConvBn(w, b, stats[0]!, stats[1]!, stats[2]!, stats[3]!, bn.attrs.eps as number);
+    out.push({ conv: i, bn: r[0], w, b, stats: stats as ConvBn['stats'] });
+  });
+  return out;
+}
+
+export const foldBatchNorm: Pass = (g: Graph): Graph => {
+  const drop = new Set<number>();
+  for (const { conv: i, bn: j, w, b, stats } of convBnPairs(g)) {
+    const conv = g.steps[i], bn = g.steps[j];
+    const [w2, b2] = foldConvBn(w, b, stats[0], stats[1], stats[2], stats[3], bn.attrs.eps as number);
     (g.owned ??= []).push(w2, b2);
     const constant = (t: Tensor, name: string): Value => addValue(g, { shape: [...t.shape], dtype: 'float32', kind: 'const', tensor: t, name });
     const wv = constant(w2, `${g.values.get(conv.inputs[1])!.name ?? 'conv'}.folded`), bv = constant(b2, `${wv.name}.bias`);
     g.steps[i] = { ...conv, inputs: [conv.inputs[0], wv.id, bv.id], outputs: [bn.outputs[0]] };
-    drop.add(r[0]);
+    drop.add(j);
     g.values.delete(conv.outputs[0]);
-  });
+  }
   g.steps = g.steps.filter((_, i) => !drop.has(i));
   return g;
 };

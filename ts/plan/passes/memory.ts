@@ -52,7 +52,13 @@ export function memoryPlan(o: MemoryOptions = {}): Pass {
 export const memory: Pass = memoryPlan();
 
 function planMemory(g: Graph, inPlace: boolean): Graph {
-  const arena = (v: Value) => v.kind === 'temp' || v.kind === 'input';
+  // a reshape of a param or const (a weight viewed with another shape) is that tensor's bytes
+  const bound = new Set<number>();
+  for (const s of g.steps) {
+    const src = g.values.get(s.inputs[0]);
+    if (s.op === 'reshape' && src && (src.kind === 'param' || src.kind === 'const' || bound.has(src.id))) bound.add(s.outputs[0]);
+  }
+  const arena = (v: Value) => (v.kind === 'temp' && !bound.has(v.id)) || v.kind === 'input';
   const parent = new Map<number, number>();
   const find = (id: number): number => {
     let r = id;
@@ -85,7 +91,7 @@ function planMemory(g: Graph, inPlace: boolean): Graph {
     b.end = Math.max(b.end, i);
   };
   g.steps.forEach((s, i) => {
-    if (s.op === 'reshape' && parent.has(s.inputs[0])) union(s.inputs[0], s.outputs[0]);
+    if (s.op === 'reshape' && parent.has(s.inputs[0]) && parent.has(s.outputs[0])) union(s.inputs[0], s.outputs[0]);
     for (const v of s.inputs) touch(v, i);
     for (const v of s.outputs) touch(v, i);
   });
