@@ -8,7 +8,8 @@
  *   npm run bench:train                                   # batch 8 at 128², 2 threads (or MDMT_NUM_THREADS)
  *   BENCH_MODELS=resnet18 BENCH_ROUNDS=3 npm run bench:train
  * Environment: BENCH_MODELS, BENCH_BATCH (8), BENCH_SIZE (128), BENCH_ROUNDS (5), BENCH_STEPS
- * (2 per engine per round), BENCH_PYTHON (/usr/bin/python3), MDMT_NUM_THREADS.
+ * (2 per engine per round), BENCH_PYTHON (/usr/bin/python3), MDMT_NUM_THREADS, BENCH_PROFILE=1 (the
+ * planned step's time per op after each model's row).
  */
 import { ChildProcessByStdio, spawn, spawnSync } from 'child_process';
 import type { Readable, Writable } from 'stream';
@@ -16,6 +17,7 @@ import * as os from 'os';
 import * as readline from 'readline';
 import { native } from '../../ts/native/binding';
 import { setDropoutSeed } from '../../ts/ops/dropout';
+import type { PlanExecutor } from '../../ts/plan/executor';
 import { compileStep } from '../../ts/plan/step';
 import { tensor, tidy } from '../../ts/tensor';
 // the model, optimiser, step function and batch of the plan tests: what is timed is what is tested
@@ -50,6 +52,19 @@ class Peer {
   close(): void {
     this.proc.stdin.end('quit\n');
   }
+}
+
+const PROFILE = process.env.BENCH_PROFILE === '1';
+
+/** BENCH_PROFILE=1: the planned step's time per op (summed over STEPS steps; the executor's own clock, wall ms). */
+function profilePlan(name: string, plan: PlanExecutor, run: () => void): void {
+  plan.profile(true);
+  for (let i = 0; i < STEPS; i++) run();
+  const byOp = new Map<string, number>();
+  for (const r of plan.profile(false)) byOp.set(r.op, (byOp.get(r.op) ?? 0) + r.ms / STEPS);
+  const total = [...byOp.values()].reduce((a, b) => a + b, 0);
+  const top = [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 8);
+  console.log(`# ${name} planned step by op (ms per step, wall): ${top.map(([op, ms]) => `${op} ${ms.toFixed(1)} (${((100 * ms) / total).toFixed(0)}%)`).join(', ')}; total ${total.toFixed(1)}`);
 }
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
@@ -90,6 +105,7 @@ async function benchModel(name: string, peer: Peer | null) {
         cpu.torch.push(...(r.cpu as number[]));
       }] : [])];
     for (let r = 0; r < ROUNDS; r++) for (let k = 0; k < engines.length; k++) await engines[(r + k) % engines.length]();
+    if (PROFILE) profilePlan(name, step.cached[0], runPlanned);
     const m = (e: Engine) => (ms[e].length ? median(ms[e]) : NaN), c = (e: Engine) => (cpu[e].length ? median(cpu[e]) : NaN);
     return { name, eager: m('eager'), planned: m('planned'), torch: m('torch'), cpuEager: c('eager'), cpuPlanned: c('planned'), cpuTorch: c('torch') };
   } finally {
