@@ -336,6 +336,7 @@ void conv2d_bwd_filter_cpu(OpCtx& c, const Geom& g) {
     return;
   }
   if (g.depthwise()) return dw_bwd_filter(g, pdy, px, pdw);
+  if (bwd_filter_winograd(g, pdy, px, pdw)) return;
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
   // Tasks: (part of the images) × group. dw_g of different groups are disjoint; when there
   // are fewer groups than threads the images are split into parts that accumulate into

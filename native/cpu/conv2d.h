@@ -59,6 +59,10 @@ Algo parse_algo(const OpCtx& c, const FusedGeom& g);
 bool fused_forward(const FusedGeom& g, const float* x, const float* w, const float* b, const float* r, float* y);
 // True where auto picks a kernel other than im2col + GEMM for this geometry (conv2d_act.cc).
 bool forward_beats_gemm(const FusedGeom& g);
+// The Winograd m (2 or 4) auto gives this conv's forward, 0 where it takes no Winograd (conv2d_act.cc).
+int auto_winograd_m(const Geom& g);
+// dw of a 3×3 stride-1 conv by Winograd where its forward would use it (conv2d_bwd_winograd.cc).
+bool bwd_filter_winograd(const Geom& g, const float* dy, const float* x, float* dw);
 // dx of a stride-1 conv as a forward conv of dy (conv2d_bwd_fast.cc); false where it does
 // not apply or would run im2col + GEMM anyway (the caller runs its own path then).
 bool bwd_data_as_forward(const Geom& g, const float* dy, const float* w, float* dx);

@@ -225,6 +225,7 @@ Algo parse_algo(const OpCtx& c, const FusedGeom& g) {
 }
 
 bool forward_beats_gemm(const FusedGeom& g) { return auto_algo(g) != Algo::Gemm; }
+int auto_winograd_m(const Geom& g) { return winograd_fits(g) ? winograd_m(g) : 0; }
 
 bool fused_forward(const FusedGeom& g, const float* x, const float* w, const float* b, const float* r, float* y) {
   if (g.N * g.K * g.P * g.Q == 0) return true;

@@ -156,21 +156,47 @@ Kernels<M> kernels(GemmIsa isa) {
 thread_local std::vector<float> tl_ws;
 thread_local std::vector<TileAt> tl_tiles;
 
+// Tile i of a chunk starting at tile t0.
+template <int M>
+void chunk_tiles(const Shape& s, int64_t t0, int64_t nt, TileAt* tl) {
+  const int64_t TH = (s.P + M - 1) / M, TW = (s.Q + M - 1) / M;
+  for (int64_t i = 0; i < nt; ++i) {
+    const int64_t t = t0 + i, tw = t % TW, th = (t / TW) % TH;
+    tl[i] = {t / (TW * TH), th * M, tw * M};
+  }
+}
+
+// AVX-512: whole tile rows per register when they fill at least half of its 16 lanes
+template <int M>
+bool tile_rows(const Shape& s, GemmIsa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  return gemm_isa_level(isa) == 2 && (s.Q + M - 1) / M >= 8;
+#else
+  (void)s, (void)isa;
+  return false;
+#endif
+}
+
+// V[ξ][c][i] = Bᵀ d B of the chunk's tiles (tl from chunk_tiles), parallel over channels.
+template <int M>
+void input_chunk_m(const Shape& s, const float* x, const TileAt* tl, int64_t t0, int64_t nt, int64_t tb, float* V, GemmIsa isa) {
+  constexpr int A2 = Tf<M>::A * Tf<M>::A;
+  const Kernels<M> kn = kernels<M>(isa);
+  const bool rows = tile_rows<M>(s, isa);
+  parallel_for(0, s.C, std::max<int64_t>(1, 4096 / (nt * A2)), [&](int64_t lo, int64_t hi) {
+    if (rows) tf::input_rows_avx512(M, s, x, t0, nt, tb, lo, hi, V);
+    else kn.input(s, x, tl, nt, tb, lo, hi, V);
+  });
+}
+
 template <int M>
 void forward_m(const Shape& s, const float* x, const float* U, const float* bias, const float* res, Act act, float* y,
                GemmIsa isa, int64_t tile_block) {
   constexpr int A = Tf<M>::A, A2 = A * A;
   const Kernels<M> kn = kernels<M>(isa);
-  const int64_t TH = (s.P + M - 1) / M, TW = (s.Q + M - 1) / M, T = s.N * TH * TW;
-  // AVX-512: whole tile rows per register when they fill at least half of its 16 lanes
-#if defined(__x86_64__) || defined(__i386__)
-  const bool rows = gemm_isa_level(isa) == 2 && TW >= 8;
-#else
-  const bool rows = false;
-#endif
-  // chunk: V + M about 8 MiB (L3-resident between the phases), a multiple of the lane group
-  const int64_t want = (int64_t(1) << 21) / (A2 * (s.C + s.K));
-  const int64_t tb = tile_block > 0 ? tile_block : std::min((T + L - 1) / L * L, std::max<int64_t>(4 * L, want / L * L));
+  const int64_t T = s.N * ((s.P + M - 1) / M) * ((s.Q + M - 1) / M);
+  const bool rows = tile_rows<M>(s, isa);
+  const int64_t tb = tile_block > 0 ? tile_block : chunk_tiles_for(M, s, T);
   if (static_cast<int64_t>(tl_ws.size()) < A2 * (s.C + s.K) * tb) tl_ws.resize(static_cast<size_t>(A2 * (s.C + s.K) * tb));
   if (static_cast<int64_t>(tl_tiles.size()) < tb) tl_tiles.resize(static_cast<size_t>(tb));
   float* V = tl_ws.data();
@@ -178,20 +204,13 @@ void forward_m(const Shape& s, const float* x, const float* U, const float* bias
   TileAt* tl = tl_tiles.data();
   for (int64_t t0 = 0; t0 < T; t0 += tb) {
     const int64_t nt = std::min(tb, T - t0);
-    for (int64_t i = 0; i < nt; ++i) {
-      const int64_t t = t0 + i, tw = t % TW, th = (t / TW) % TH;
-      tl[i] = {t / (TW * TH), th * M, tw * M};
-    }
-    const int64_t per_c = nt * A2;  // work units per channel, to size the grains
-    parallel_for(0, s.C, std::max<int64_t>(1, 4096 / per_c), [&](int64_t lo, int64_t hi) {
-      if (rows) tf::input_rows_avx512(M, s, x, t0, nt, tb, lo, hi, V);
-      else kn.input(s, x, tl, nt, tb, lo, hi, V);
-    });
+    chunk_tiles<M>(s, t0, nt, tl);
+    input_chunk_m<M>(s, x, tl, t0, nt, tb, V, isa);
     parallel_for(0, A2, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t xi = lo; xi < hi; ++xi)
         sgemm(false, false, s.K, nt, s.C, 1.f, U + xi * s.K * s.C, s.C, V + xi * s.C * tb, tb, 0.f, Mx + xi * s.K * tb, tb, isa);
     });
-    parallel_for(0, s.K, std::max<int64_t>(1, 4096 / per_c), [&](int64_t lo, int64_t hi) {
+    parallel_for(0, s.K, std::max<int64_t>(1, 4096 / (nt * A2)), [&](int64_t lo, int64_t hi) {
       if (rows) tf::output_rows_avx512(M, s, Mx, t0, nt, tb, lo, hi, bias, res, act, y);
       else kn.output(s, Mx, tl, nt, tb, lo, hi, bias, res, act, y);
     });
@@ -199,6 +218,19 @@ void forward_m(const Shape& s, const float* x, const float* U, const float* bias
 }
 
 }  // namespace
+
+int64_t chunk_tiles_for(int m, const Shape& s, int64_t T) {
+  // chunk: V + M about 8 MiB (L3-resident between the phases), a multiple of the lane group
+  const int64_t A2 = (m + 2) * (m + 2);
+  const int64_t want = (int64_t(1) << 21) / (A2 * (s.C + s.K));
+  return std::min((T + L - 1) / L * L, std::max<int64_t>(4 * L, want / L * L));
+}
+
+void input_chunk(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, float* V, GemmIsa isa) {
+  if (static_cast<int64_t>(tl_tiles.size()) < nt) tl_tiles.resize(static_cast<size_t>(nt));
+  if (m == 2) chunk_tiles<2>(s, t0, nt, tl_tiles.data()), input_chunk_m<2>(s, x, tl_tiles.data(), t0, nt, tb, V, isa);
+  else chunk_tiles<4>(s, t0, nt, tl_tiles.data()), input_chunk_m<4>(s, x, tl_tiles.data(), t0, nt, tb, V, isa);
+}
 
 int64_t weights_floats(int m, int64_t K, int64_t C) { return (m + 2) * (m + 2) * K * C; }
 

@@ -43,5 +43,11 @@ void transform_weights(int m, int64_t K, int64_t C, const float* w, float* U);
 void forward(int m, const Shape& s, const float* x, const float* U, const float* bias, const float* res, Act act,
              float* y, GemmIsa isa, int64_t tile_block = 0);
 
+// Tiles per chunk of a call with T tiles (~8 MiB of V[α²][C][tb] + M[α²][K][tb]; a multiple of 16).
+int64_t chunk_tiles_for(int m, const Shape& s, int64_t T);
+// V[ξ][c][i] = Bᵀ d B for tiles [t0, t0 + nt) of x (row stride tb of V): the forward's input
+// transform, for the filter gradient (conv2d_bwd_winograd.cc).
+void input_chunk(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, float* V, GemmIsa isa);
+
 }  // namespace winograd
 }  // namespace mdmt

@@ -6,15 +6,16 @@
  * output channel per group) — and past its edges to the old path (padding wider than the
  * kernel radius, dilation, non-square kernels). Each against the float64 adjoint
  * (test/ref/conv2d.ts) over odd sizes, batch 1 and padding 0–3, per GEMM ISA and under
- * MDMT_CPU_ISA caps; the conv2d vjp by finite differences on a Winograd-sized shape.
+ * MDMT_CPU_ISA caps; conv2d_bwd_filter by Winograd F(4,3)/F(2,3) (conv2d_bwd_winograd.cc) the
+ * same way; the conv2d vjp (x and w) by finite differences on Winograd-sized shapes.
  * Tolerance: the float32 bound of conv2d.test.ts, ×4 for F(4,3) (its transforms' growth).
  */
 import { test } from 'uvu';
 import { native } from '../../ts/native/binding';
-import { conv2d, conv2dBwdData, GemmIsa } from '../../ts/ops/conv2d';
+import { conv2d, conv2dBwdData, conv2dBwdFilter, GemmIsa } from '../../ts/ops/conv2d';
 import { tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
-import { conv2dBwdDataRef, conv2dRef, ConvCfg, convOutShape } from '../ref/conv2d';
+import { conv2dBwdDataRef, conv2dBwdFilterRef, conv2dRef, ConvCfg, convOutShape } from '../ref/conv2d';
 import { rerunUnderIsaCaps } from './_isa';
 
 const on = deviceAvailable('conv2d');
@@ -63,13 +64,49 @@ test('conv2d_bwd_data as a forward conv = the float64 adjoint, every kernel it r
   }
 });
 
-test('conv2d vjp on a Winograd-sized 3×3 conv (dx through the forward kernel) = finite differences', () => {
+// Winograd conv2d_bwd_filter (native/cpu/conv2d_bwd_winograd.cc): F(4,3) from 16×16 outputs,
+// F(2,3) below, odd sizes (partial tiles), padding 0–2 and asymmetric, batch 1, more tiles
+// than one chunk; 4×4 maps stay on im2col + GEMM. Error bound: the relative error of the
+// forward's Winograd (conv2d_act.test.ts: 2e-5 of the scale for F(4,3)), on dw's scale.
+const FILTER: Case[] = [
+  mk('F(4,3), odd H×W', [2, 16, 17, 19], [20, 16, 3, 3]),
+  mk('F(4,3), batch 1, padding 0', [1, 24, 18, 18], [16, 24, 3, 3], { padding: [0, 0] }),
+  mk('F(4,3), padding 2', [2, 16, 15, 16], [18, 16, 3, 3], { padding: [2, 2] }),
+  mk('F(4,3), asymmetric padding', [2, 17, 16, 21], [33, 17, 3, 3], { padding: [0, 1] }),
+  mk('F(2,3) (9×11 maps)', [3, 32, 9, 11], [17, 32, 3, 3]),
+  mk('F(2,3), 8×8 maps', [8, 64, 8, 8], [40, 64, 3, 3]),
+  mk('F(4,3), tiles over two chunks (576 > 448 per chunk)', [4, 64, 48, 48], [64, 64, 3, 3]),
+  mk('4×4 maps (im2col + GEMM)', [8, 32, 4, 4], [32, 32, 3, 3]),
+];
+
+test('conv2d_bwd_filter by Winograd = the float64 adjoint (each GEMM ISA)', () => {
+  if (!on) return;
+  const cpu = (process.env.MDMT_DEVICE ?? 'cpu') === 'cpu';
+  const best = native().devices().find((x) => x.name === 'cpu')!.props.isa;
+  const isas: (GemmIsa | undefined)[] = [undefined, ...(cpu ? ['generic' as const, ...(best !== 'generic' ? ['avx2' as const] : [])] : [])];
+  const rng = new Rng(213);
+  for (const c of FILTER) {
+    const ys = convOutShape(c.x, c.w, c);
+    const dy = f32(rng.array(numel(ys))), x = f32(rng.array(numel(c.x)));
+    const ref = conv2dBwdFilterRef(dy, x, c.x, c.w, c);
+    const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    for (const isa of isas) {
+      const dw = tidy(() => conv2dBwdFilter(t32(dy, ys), t32(x, c.x), c.w, { ...cfgOf(c), ...(isa ? { isa } : {}) }).toArray());
+      let e = 0;
+      for (let i = 0; i < dw.length; i++) e = Math.max(e, Math.abs(dw[i] - ref[i]));
+      if (process.env.MDMT_TEST_VERBOSE) console.log(`  [info] ${c.label} ${isa ?? 'auto'}: max|Δ|/max|dw| = ${(e / scale).toExponential(2)}`);
+      assertClose(dw, ref, { atol: 2e-5 * scale, rtol: 0 }, `${c.label} ${isa ?? 'auto'} bwd_filter`);
+    }
+  }
+});
+
+test('conv2d vjp on Winograd-sized 3×3 convs (dx through the forward kernel, dw by Winograd) = finite differences', () => {
   if (!on) return;
   const rng = new Rng(212);
   for (const c of [mk('3x3 pad 1', [1, 16, 16, 16], [16, 16, 3, 3]), mk('grouped g=2 pad 0', [1, 16, 15, 15], [8, 8, 3, 3], { groups: 2, padding: [0, 0] })]) {
     gradcheck({
       label: `conv2d ${c.label}`, rng, samples: 16,
-      inputs: [{ data: rng.array(numel(c.x)), shape: c.x }, { data: rng.array(numel(c.w)), shape: c.w, grad: false }],
+      inputs: [{ data: rng.array(numel(c.x)), shape: c.x }, { data: rng.array(numel(c.w)), shape: c.w }],
       engine: ([x, w]) => conv2d(x, w, null, cfgOf(c)),
       ref: ([x, w]) => conv2dRef(x, c.x, w, c.w, null, c),
     });
