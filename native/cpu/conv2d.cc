@@ -335,7 +335,10 @@ void conv2d_bwd_filter_cpu(OpCtx& c, const Geom& g) {
     std::fill(pdw, pdw + dw_numel, 0.f);
     return;
   }
-  if (g.depthwise()) return dw_bwd_filter(g, pdy, px, pdw);
+  if (g.depthwise()) {
+    if (!dw_bwd_filter_rows(g, pdy, px, pdw)) dw_bwd_filter(g, pdy, px, pdw);
+    return;
+  }
   if (bwd_filter_winograd(g, pdy, px, pdw)) return;
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
   // Tasks: (part of the images) × group. dw_g of different groups are disjoint; when there

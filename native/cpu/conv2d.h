@@ -73,6 +73,11 @@ void gemm_forward(const Geom& g, const float* x, const float* w, const float* b,
 // depthwise_act.cc's kernel, through fused_forward).
 void dw_bwd_data(const Geom& g, const float* dy, const float* w, float* dx);
 void dw_bwd_filter(const Geom& g, const float* dy, const float* x, float* dwt);
+// x's plane zero-padded to (H + 2·ph) × (W + 2·pw) (depthwise.cc)
+void pad_plane(const Geom& g, const float* x, float* xpad);
+// Depthwise dw with per-tap vector accumulators across rows and images (conv2d_bwd_depthwise.cc);
+// false where its accumulators would not fit (rows of more than kDwAccCols outputs).
+bool dw_bwd_filter_rows(const Geom& g, const float* dy, const float* x, float* dwt);
 
 }  // namespace cpu_conv
 }  // namespace mdmt

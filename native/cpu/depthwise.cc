@@ -139,6 +139,8 @@ const DwOps& dw_ops(GemmIsa isa) {
 DwGeom dw_geom(const Geom& g) { return {g.W + 2 * g.pw, g.R, g.S, g.dh, g.dw, g.sh, g.sw, g.P, g.Q}; }
 int64_t dw_padded(const Geom& g) { return (g.H + 2 * g.ph) * (g.W + 2 * g.pw); }
 
+}  // namespace
+
 // xpad = x plane with a zero border of (ph, pw)
 void pad_plane(const Geom& g, const float* x, float* xpad) {
   const int64_t Wp = g.W + 2 * g.pw, Hp = g.H + 2 * g.ph;
@@ -151,8 +153,6 @@ void pad_plane(const Geom& g, const float* x, float* xpad) {
     std::fill(row + g.pw + g.W, row + Wp, 0.f);
   }
 }
-
-}  // namespace
 
 // Stride 1: dx[h, w] = Σ_rs w[R−1−r, S−1−s] · dypad[h + ph + r·dh, w + pw + s·dw] with dy
 // zero-padded by ((R−1)·dh, (S−1)·dw): the forward kernel on a flipped filter. Other

@@ -7,7 +7,8 @@
  * kernel radius, dilation, non-square kernels). Each against the float64 adjoint
  * (test/ref/conv2d.ts) over odd sizes, batch 1 and padding 0–3, per GEMM ISA and under
  * MDMT_CPU_ISA caps; conv2d_bwd_filter by Winograd F(4,3)/F(2,3) (conv2d_bwd_winograd.cc) the
- * same way; the conv2d vjp (x and w) by finite differences on Winograd-sized shapes.
+ * same way, and the depthwise one with per-tap row accumulators (conv2d_bwd_depthwise.cc); the
+ * conv2d vjp (x and w) by finite differences on Winograd-sized and depthwise shapes.
  * Tolerance: the float32 bound of conv2d.test.ts, ×4 for F(4,3) (its transforms' growth).
  */
 import { test } from 'uvu';
@@ -77,9 +78,15 @@ const FILTER: Case[] = [
   mk('F(2,3), 8×8 maps', [8, 64, 8, 8], [40, 64, 3, 3]),
   mk('F(4,3), tiles over two chunks (576 > 448 per chunk)', [4, 64, 48, 48], [64, 64, 3, 3]),
   mk('4×4 maps (im2col + GEMM)', [8, 32, 4, 4], [32, 32, 3, 3]),
+  // depthwise with per-tap row accumulators (conv2d_bwd_depthwise.cc), and past its row limit
+  mk('depthwise 8×8 maps, batch 8', [8, 40, 8, 8], [40, 1, 3, 3], { groups: 40 }),
+  mk('depthwise 5×5 stride 2, odd sizes', [3, 12, 13, 11], [12, 1, 5, 5], { groups: 12, stride: [2, 2], padding: [2, 2] }),
+  mk('depthwise multiplier 2 on 1×1 maps, batch 1', [1, 16, 1, 1], [32, 1, 3, 3], { groups: 16 }),
+  mk('depthwise dilation 2, asymmetric padding', [2, 8, 9, 10], [8, 1, 3, 3], { groups: 8, dilation: [2, 2], padding: [2, 1] }),
+  mk('depthwise rows of 300 (plane kernel)', [1, 2, 3, 300], [2, 1, 3, 3], { groups: 2 }),
 ];
 
-test('conv2d_bwd_filter by Winograd = the float64 adjoint (each GEMM ISA)', () => {
+test('conv2d_bwd_filter by Winograd and depthwise by row accumulators = the float64 adjoint (each ISA)', () => {
   if (!on) return;
   const cpu = (process.env.MDMT_DEVICE ?? 'cpu') === 'cpu';
   const best = native().devices().find((x) => x.name === 'cpu')!.props.isa;
@@ -103,7 +110,8 @@ test('conv2d_bwd_filter by Winograd = the float64 adjoint (each GEMM ISA)', () =
 test('conv2d vjp on Winograd-sized 3×3 convs (dx through the forward kernel, dw by Winograd) = finite differences', () => {
   if (!on) return;
   const rng = new Rng(212);
-  for (const c of [mk('3x3 pad 1', [1, 16, 16, 16], [16, 16, 3, 3]), mk('grouped g=2 pad 0', [1, 16, 15, 15], [8, 8, 3, 3], { groups: 2, padding: [0, 0] })]) {
+  for (const c of [mk('3x3 pad 1', [1, 16, 16, 16], [16, 16, 3, 3]), mk('grouped g=2 pad 0', [1, 16, 15, 15], [8, 8, 3, 3], { groups: 2, padding: [0, 0] }),
+    mk('depthwise stride 2', [2, 6, 7, 8], [6, 1, 3, 3], { groups: 6, stride: [2, 2] })]) {
     gradcheck({
       label: `conv2d ${c.label}`, rng, samples: 16,
       inputs: [{ data: rng.array(numel(c.x)), shape: c.x }, { data: rng.array(numel(c.w)), shape: c.w }],
