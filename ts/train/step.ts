@@ -2,8 +2,11 @@
  * The training step and the evaluation forward of train(), compiled (DESIGN §2 "planned",
  * ts/plan) unless `eager` is set. A compiled training step is forward, Eq. 2, backward and
  * the Adam update recorded once per batch shape and replayed natively; the evaluation
- * forward is the model in eval mode without autograd, recorded per batch shape too. Both
- * equal their eager counterparts (test/plan/step.test.ts), so `eager` changes speed only.
+ * forward is the model in eval mode without autograd, recorded per batch shape too, as an
+ * inference plan with BatchNorm folded by steps of the plan (EVAL_PASSES). The step equals
+ * the eager one (test/plan/step.test.ts); the evaluation equals it to float32 rounding (the
+ * folded weights round differently; test/plan/fold_bn_live.test.ts), so `eager` changes
+ * speed, not results (test/train/planned.test.ts).
  *
  *   const arena = new ArenaGroup();   // training and evaluation never run at once: one arena
  *   const step = trainStep(net, opt, { ...lossCfg, eager: false }, arena);
