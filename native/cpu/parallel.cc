@@ -15,9 +15,13 @@ namespace {
 
 thread_local bool tl_in_parallel = false;
 
-// Default spin (MDMT_SPIN_US); 0 until it is measured on an idle machine (on the loaded
-// development VM any spinning measured slower).
-constexpr long kDefaultSpinUs = 0;
+// Default spin (MDMT_SPIN_US). Measured (2 threads, wall, bench:models mobilenet_v2 b1,
+// plan/ORT in alternating runs): 0 µs 0.67-0.68, 50 µs 0.79, 200 µs 0.79-0.82, 1-5 ms
+// 0.80-0.81: without a spin the worker sleeps between regions, and a futex wake-up (10-50
+// µs) is longer than most regions of a batch-1 network, so the caller did nearly all the
+// work. 100 µs covers the gap between two ops (the JS side of a plan step, ~10-20 µs) with
+// room; the budget still halves whenever the machine is busy (see run).
+constexpr long kDefaultSpinUs = 100;
 
 // Workers may spin for a while (MDMT_SPIN_US) after each region before they sleep on
 // the condition variable, and the caller spins before it sleeps waiting for them: an
