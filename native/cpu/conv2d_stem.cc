@@ -27,14 +27,19 @@ MDMT_SI void st(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
 
 struct Layout {
   int64_t Hp, Wf, Qpad;  // padded rows, floats per phase row, Q rounded up to the column block
+  const int64_t* off;    // [C·R·S]: where tap (c, r, s) of output row 0, column 0 starts in xph
 };
 
 // One output row p of one image: raw sums for every channel into y (row stride P·Q per k).
+// The taps run as one flat loop over the offset table (the nested c, r, s loops paid an
+// integer division per tap for the column phase and short-loop overhead: 27 taps of a
+// 3×3 RGB stem).
 template <int KB, int QB>
 MDMT_SI void row_body(const Shape& s, const Layout& lay, const float* xph, const float* wt, int64_t p, float* y) {
   constexpr int64_t QW = L * QB;
   const int64_t CRS = s.C * s.R * s.S, PQ = s.P * s.Q;
   alignas(64) float tail[KB][QW];
+  const float* xrow = xph + p * s.sh * s.sw * lay.Wf;
   for (int64_t k0 = 0; k0 < s.K; k0 += KB) {
     const float* wb = wt + (k0 / KB) * CRS * KB;
     for (int64_t q0 = 0; q0 < s.Q; q0 += QW) {
@@ -42,17 +47,14 @@ MDMT_SI void row_body(const Shape& s, const Layout& lay, const float* xph, const
       for (int kb = 0; kb < KB; ++kb)
         for (int v = 0; v < QB; ++v) acc[kb][v] = vf{};
       const float* wk = wb;
-      for (int64_t c = 0; c < s.C; ++c)
-        for (int64_t r = 0; r < s.R; ++r) {
-          const float* row = xph + ((c * lay.Hp + p * s.sh + r) * s.sw) * lay.Wf + q0;
-          for (int64_t t = 0; t < s.S; ++t, wk += KB) {
-            const float* in = row + (t % s.sw) * lay.Wf + t / s.sw;
-            vf xv[QB];
-            for (int v = 0; v < QB; ++v) xv[v] = ld(in + L * v);
-            for (int kb = 0; kb < KB; ++kb)
-              for (int v = 0; v < QB; ++v) acc[kb][v] += wk[kb] * xv[v];
-          }
-        }
+      const float* base = xrow + q0;
+      for (int64_t i = 0; i < CRS; ++i, wk += KB) {
+        const float* in = base + lay.off[i];
+        vf xv[QB];
+        for (int v = 0; v < QB; ++v) xv[v] = ld(in + L * v);
+        for (int kb = 0; kb < KB; ++kb)
+          for (int v = 0; v < QB; ++v) acc[kb][v] += wk[kb] * xv[v];
+      }
       const int64_t kn = std::min<int64_t>(KB, s.K - k0), qn = std::min<int64_t>(QW, s.Q - q0);
       for (int kb = 0; kb < kn; ++kb) {
         float* out = y + (k0 + kb) * PQ + p * s.Q + q0;
@@ -100,6 +102,7 @@ Kernel kernel(GemmIsa isa, int64_t Kg, int64_t Q) {
 }
 
 thread_local std::vector<float> tl_x, tl_w;
+thread_local std::vector<int64_t> tl_off;
 
 }  // namespace
 
@@ -122,6 +125,11 @@ void forward(const Shape& s, const float* x, const float* w, const float* b, Act
     const int64_t g = k / Kg, kl = k % Kg;
     for (int64_t i = 0; i < CRS; ++i) tl_w[((g * nkb + kl / kn.kb) * CRS + i) * kn.kb + kl % kn.kb] = w[k * CRS + i];
   }
+  tl_off.resize(static_cast<size_t>(CRS));  // one group's taps: groups differ by a plane offset
+  for (int64_t c = 0, i = 0; c < Cg; ++c)
+    for (int64_t r = 0; r < s.R; ++r)
+      for (int64_t t = 0; t < s.S; ++t, ++i) tl_off[i] = ((c * lay.Hp + r) * s.sw + t % s.sw) * lay.Wf + t / s.sw;
+  lay.off = tl_off.data();
   tl_x.resize(static_cast<size_t>(s.C * lay.Hp * s.sw * lay.Wf));
   float* xph = tl_x.data();
   const float* wt = tl_w.data();
