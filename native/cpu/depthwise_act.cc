@@ -127,7 +127,7 @@ MDMT_T512 inline void store_out(const Shape& s, const float* rp, Act act, float*
 // Rows come in ascending order, so each output still sums its taps in conv2d's order (bias,
 // then row by row, tap by tap) and conv2d_act equals conv2d → add → activation bit for bit.
 template <int NP, int R, int SH>
-MDMT_T512 inline void rows_block(const Shape& s, const float* xp, const float* wk, __m512 vb, const Tap* tp, int64_t p0,
+MDMT_T512 inline void rows_block(const Shape& s, const float* xp, const __m512* wk, __m512 vb, const Tap* tp, int64_t p0,
                                  int64_t ch, const float* rp, Act act, float* yp) {
   __m512 acc[NP];
 #pragma GCC unroll 8
@@ -144,7 +144,7 @@ MDMT_T512 inline void rows_block(const Shape& s, const float* xp, const float* w
 #pragma GCC unroll 8
       for (int u = 0; u < NP; ++u) {
         const int i = t - u * SH;
-        if (i >= 0 && i < R) acc[u] = _mm512_fmadd_ps(_mm512_set1_ps(wk[i * R + j]), v, acc[u]);
+        if (i >= 0 && i < R) acc[u] = _mm512_fmadd_ps(wk[i * R + j], v, acc[u]);
       }
     }
   }
@@ -160,19 +160,24 @@ MDMT_T512 void plane_blocked(const Shape& s, const float* xp, const float* wk, f
   const int64_t nch = (s.Q + 15) / 16;
   const Tap* taps = static_cast<const Tap*>(aux);
   const __m512 vb = _mm512_set1_ps(b);
+  // the taps' weights broadcast once per plane (GCC otherwise folds a broadcast load into
+  // every FMA: one load per FMA on top of the taps' own)
+  __m512 wv[R * R];
+#pragma GCC unroll 32
+  for (int i = 0; i < R * R; ++i) wv[i] = _mm512_set1_ps(wk[i]);
   int64_t p = 0;
   for (; p + 8 <= s.P; p += 8)
-    for (int64_t ch = 0; ch < nch; ++ch) rows_block<8, R, SH>(s, xp, wk, vb, taps + ch * R, p, ch, rp, act, yp);
+    for (int64_t ch = 0; ch < nch; ++ch) rows_block<8, R, SH>(s, xp, wv, vb, taps + ch * R, p, ch, rp, act, yp);
   if (p + 4 <= s.P) {
-    for (int64_t ch = 0; ch < nch; ++ch) rows_block<4, R, SH>(s, xp, wk, vb, taps + ch * R, p, ch, rp, act, yp);
+    for (int64_t ch = 0; ch < nch; ++ch) rows_block<4, R, SH>(s, xp, wv, vb, taps + ch * R, p, ch, rp, act, yp);
     p += 4;
   }
   if (p + 2 <= s.P) {
-    for (int64_t ch = 0; ch < nch; ++ch) rows_block<2, R, SH>(s, xp, wk, vb, taps + ch * R, p, ch, rp, act, yp);
+    for (int64_t ch = 0; ch < nch; ++ch) rows_block<2, R, SH>(s, xp, wv, vb, taps + ch * R, p, ch, rp, act, yp);
     p += 2;
   }
   if (p < s.P)
-    for (int64_t ch = 0; ch < nch; ++ch) rows_block<1, R, SH>(s, xp, wk, vb, taps + ch * R, p, ch, rp, act, yp);
+    for (int64_t ch = 0; ch < nch; ++ch) rows_block<1, R, SH>(s, xp, wv, vb, taps + ch * R, p, ch, rp, act, yp);
 }
 
 // One plane, AVX-512, any filter (dilated, non-square): the (row, column chunk) outputs in
