@@ -161,6 +161,10 @@ test('conv2d_act (depthwise): 3x3 / 5x5, stride 1 / 2, dilation, multiplier 2, p
     { x: [1, 3, 15, 16], w: [3, 1, 3, 3], stride: [1, 1], pad: [0, 0], dil: [1, 1] },   // no padding, row blocks 8 + 4 + 1
     { x: [2, 2, 3, 7], w: [2, 1, 5, 5], stride: [1, 1], pad: [2, 2], dil: [1, 1] },     // filter taller than the image
     { x: [1, 3, 14, 9], w: [3, 1, 5, 5], stride: [2, 2], pad: [1, 2], dil: [1, 1] },    // uneven padding, 5x5/2 blocks 4 + 2 + 1
+    { x: [1, 5, 8, 8], w: [5, 1, 3, 3], stride: [1, 1], pad: [1, 1], dil: [1, 1] },     // 8-wide maps: two rows per vector, 4 vectors
+    { x: [2, 3, 7, 8], w: [3, 1, 5, 5], stride: [1, 1], pad: [2, 2], dil: [1, 1] },     // 8 wide, odd height: a half vector
+    { x: [1, 2, 11, 8], w: [4, 1, 3, 3], stride: [1, 1], pad: [1, 1], dil: [1, 1] },    // 8 wide, 6 vectors (4 + 1 + 1), multiplier 2
+    { x: [1, 2, 8, 8], w: [2, 1, 5, 5], stride: [1, 1], pad: [1, 1], dil: [1, 1] },     // 8 wide but not 'same' padding: the blocked path
   ];
   for (const c of cases)
     for (const act of ACTS) {
