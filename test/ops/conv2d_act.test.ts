@@ -129,6 +129,7 @@ test('conv2d_act (stem / direct): ≤ 4 and 37 input channels, groups, kernels 1
     { x: [1, 37, 20, 66], w: [14, 37, 3, 3], stride: [2, 2], pad: [1, 1] }, // many channels, 3x3/2 with rows of 33 (auto's wide_s2 case)
     { x: [2, 16, 9, 35], w: [24, 4, 3, 3], stride: [1, 1], pad: [1, 1], groups: 4 },  // grouped: 4 in / 6 out per group
     { x: [1, 32, 10, 67], w: [32, 4, 3, 3], stride: [2, 2], pad: [1, 1], groups: 8 },  // ResNeXt-like groups of 4, stride 2
+    { x: [1, 8, 6, 67], w: [12, 2, 3, 3], stride: [1, 1], pad: [1, 1], groups: 4 },   // groups of 3 out on rows of 67: 4 x 64 columns + a tail
     { x: [1, 36, 8, 40], w: [18, 12, 3, 3], stride: [1, 1], pad: [1, 1], groups: 3 },  // 6 out per group, 12 in
     { x: [2, 32, 13, 16], w: [32, 16, 3, 3], stride: [1, 1], pad: [1, 1], groups: 2 },  // rows of ≤ 16: one column vector, 16 channels
     { x: [1, 40, 11, 12], w: [40, 20, 3, 3], stride: [1, 1], pad: [1, 1], groups: 2 },  // 20 out per group: a 24-channel block, partial
