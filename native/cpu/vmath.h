@@ -99,11 +99,14 @@ inline float hardswish_scalar(float x) {
 #define MDMT_VMATH_AVX512 __attribute__((target("avx512f"), always_inline)) inline
 #define MDMT_VMATH_AVX2 __attribute__((target("avx2,fma"), always_inline)) inline
 
+// The clamp is written max(lo, x), min(hi, ·): max/min return their second operand when one
+// is NaN, so a NaN x passes through (no compare and blend), and 2ⁿ·p is one vscalefps
+// (n within the clamp keeps it exact and normal, so it equals p times 2ⁿ built in the
+// exponent bits, as the AVX2 and generic paths do): 5 of exp's 19 vector operations fewer,
+// which a SiLU epilogue (~27 operations per vector against 9 FMAs of a 3×3 depthwise tap
+// set) spends most of its time on.
 MDMT_VMATH_AVX512 __m512 exp512(__m512 x) {
-  // max/min return the second operand when one is NaN: the clamp keeps a NaN x (first operand)
-  // only through the final blend
-  const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
-  __m512 c = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(kExpLo)), _mm512_set1_ps(kExpHi));
+  const __m512 c = _mm512_min_ps(_mm512_set1_ps(kExpHi), _mm512_max_ps(_mm512_set1_ps(kExpLo), x));
   const __m512 fn = _mm512_roundscale_ps(_mm512_mul_ps(c, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(fn, _mm512_set1_ps(kLn2Hi), c);
   r = _mm512_fnmadd_ps(fn, _mm512_set1_ps(kLn2Lo), r);
@@ -114,8 +117,7 @@ MDMT_VMATH_AVX512 __m512 exp512(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP4));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP5));
   p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fn), _mm512_set1_epi32(127)), 23);
-  return _mm512_mask_mov_ps(_mm512_mul_ps(p, _mm512_castsi512_ps(e)), nan, x);
+  return _mm512_scalef_ps(p, fn);
 }
 // 1/d from the 14-bit estimate and one Newton step: ~2⁻²⁷ relative, and a few
 // times the throughput of a division (which dominated SiLU epilogues: a 16-lane vdivps
