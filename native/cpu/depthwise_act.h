@@ -6,7 +6,8 @@
 // (MobileNetV2 / EfficientNet depthwise layers were 4–6 GFLOP/s, a few times their
 // memory bound, with a padded copy per plane and separate bias / activation passes).
 // AVX-512: 16 outputs per register, the taps read with masked loads (masks made once per
-// column chunk; stride 2 as two loads and a permute). Other ISAs: per output row, an
+// column chunk; stride 2 as two loads and a permute; on 8-wide maps two output rows per
+// register, 3×3/5×5 stride 1). Other ISAs: per output row, an
 // axpy per tap over the columns it reaches, then the epilogue (GCC vectorises both).
 #pragma once
 #include <cstdint>
