@@ -136,4 +136,16 @@ test('a plan follows the model: loaded weights, optimiser steps (eager and repla
   }
 });
 
+test('stateTensors (the per-run staleness check) lists exactly the stateDict tensors, in order', () => {
+  if (!on) return;
+  manualSeed(5);
+  for (const name of ['resnet18', 'mobilenet_v2']) {
+    const m = getModel(name, { withClassifier: false });
+    const fast = m.stateTensors(), full = [...m.stateDict().values()];
+    assert.is(fast.length, full.length, name);
+    assert.ok(fast.every((t, i) => t === full[i]), `${name}: same tensors in the same order`);
+    m.dispose();
+  }
+});
+
 test.run();

@@ -79,7 +79,7 @@ const count = (g: Graph, op: string) => g.steps.filter((s) => s.op === op).lengt
  */
 interface StateStamp { tensors: Tensor[]; versions: number[] }
 function stampOf(model: Module): StateStamp {
-  const tensors = [...model.stateDict().values()];
+  const tensors = model.stateTensors();
   return { tensors, versions: tensors.map(writeVersion) };
 }
 function sameState(a: StateStamp, b: StateStamp): boolean {

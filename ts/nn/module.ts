@@ -125,6 +125,17 @@ export abstract class Module {
   }
 
   /**
+   * The tensors of stateDict() in its order, without names and without syncing host-mirrored
+   * buffers (one native upload per BatchNorm): cheap enough for a check on every plan run.
+   */
+  stateTensors(out: Tensor[] = []): Tensor[] {
+    for (const t of this._params.values()) if (t) out.push(t);
+    for (const t of this._buffers.values()) out.push(t);
+    for (const c of this._children.values()) c.stateTensors(out);
+    return out;
+  }
+
+  /**
    * Copies values into the module's tensors. Strict mode fails listing every missing,
    * unexpected and mis-shaped key; non-strict loads the matching keys and returns the rest.
    */
