@@ -166,6 +166,11 @@ test('conv2d_act (depthwise): 3x3 / 5x5, stride 1 / 2, dilation, multiplier 2, p
     { x: [2, 3, 7, 8], w: [3, 1, 5, 5], stride: [1, 1], pad: [2, 2], dil: [1, 1] },     // 8 wide, odd height: a half vector
     { x: [1, 2, 11, 8], w: [4, 1, 3, 3], stride: [1, 1], pad: [1, 1], dil: [1, 1] },    // 8 wide, 6 vectors (4 + 1 + 1), multiplier 2
     { x: [1, 2, 8, 8], w: [2, 1, 5, 5], stride: [1, 1], pad: [1, 1], dil: [1, 1] },     // 8 wide but not 'same' padding: the blocked path
+    { x: [1, 5, 16, 16], w: [5, 1, 3, 3], stride: [2, 2], pad: [1, 1], dil: [1, 1] },   // 3x3/2 to 8 wide: two rows per vector, 4 vectors
+    { x: [2, 3, 15, 15], w: [3, 1, 3, 3], stride: [2, 2], pad: [1, 1], dil: [1, 1] },   // 3x3/2, odd input to 8 wide
+    { x: [1, 2, 13, 16], w: [4, 1, 3, 3], stride: [2, 2], pad: [1, 1], dil: [1, 1] },   // 8 wide, 7 rows: a half vector, multiplier 2
+    { x: [1, 3, 21, 15], w: [3, 1, 3, 3], stride: [2, 2], pad: [1, 1], dil: [1, 1] },   // 8 wide, 11 rows: 6 vectors (4 + 1 + 1)
+    { x: [1, 2, 16, 16], w: [2, 1, 3, 3], stride: [2, 2], pad: [0, 0], dil: [1, 1] },   // stride 2 to 7 wide: the blocked path
   ];
   for (const c of cases)
     for (const act of ACTS) {
