@@ -207,6 +207,8 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     // the log holds exactly the checkpointed epochs (lines written after it are redone)
     fs.writeFileSync(file('log'), state.history.map((h) => JSON.stringify(h) + '\n').join(''));
     const last = state.history[state.history.length - 1];
+    // the validation pass of the latest and of the best epoch run by this process (calibration reuses one)
+    let lastVal: { epoch: number; ev: ModelEval } | undefined, bestVal: typeof lastVal;
     let stopReason = last && (last as { stop?: string }).stop ? String((last as { stop?: string }).stop) : '';
     // In skip mode the loader drops a bad record from the epoch plans once it has met it, so
     // the plans would depend on where this process started; a pass over the data first
@@ -241,6 +243,8 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       if (r.stop) (rec as Record<string, unknown>).stop = stopReason = r.reason;
       fs.appendFileSync(file('log'), JSON.stringify(rec) + '\n');
       if (r.isBest) saveWeights(file('best'), net.module, { epoch: String(epoch), ...bestMeta });
+      lastVal = { epoch, ev };
+      if (r.isBest) bestVal = lastVal;
       state = { epoch, schedule: schedule.state(), history: [...state.history, rec], seed: cfg.seed, seconds: state.seconds };
       if (epoch % cfg.checkpointEvery === 0 || r.stop || epoch === cfg.schedule.maxEpochs) saveCheckpoint(file('checkpoint'), net.module, opt, state);
       hooks.onEpoch?.(rec);
@@ -255,7 +259,11 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     // temperature scaling per head, fitted on the validation split and applied only if it passes its
     // cross-validated check there (ts/predict/calibration.ts); stored with the test outputs
     const centre = new Map(part('test').map((r) => [`${r.task}:${r.id}`, r.center]));
-    const cal = calibrateRun(await evaluateModel(net, valLoader, lossCfg, evalFwd), ev, (t, id) => centre.get(`${t.toUpperCase()}:${id}`) ?? '');
+    // the weights in best.safetensors were evaluated on the validation split in the epoch that
+    // saved them (same weights and statistics, same forward): reuse that pass when this process ran it
+    const kept = selected ? bestVal : lastVal;
+    const valEv = kept?.epoch === (selected ? schedule.bestEpoch : state.epoch) ? kept.ev : await evaluateModel(net, valLoader, lossCfg, evalFwd);
+    const cal = calibrateRun(valEv, ev, (t, id) => centre.get(`${t.toUpperCase()}:${id}`) ?? '');
     // no test records of the main task (a jointly split LOCO centre without τ2 films): no test metrics
     const main = (tasks.main === 'AFC' ? ev.afc : ev.bx) ?? { metrics: { acc: NaN, f1: NaN, gmean: NaN, cm: [] as number[][] } };
     const pick = (e: typeof main) => ({ acc: e.metrics.acc, f1: e.metrics.f1, gmean: e.metrics.gmean });
