@@ -89,9 +89,7 @@ export class CompiledStep {
   /** Runs the step on `inputs`: a replay when a plan for their signature exists, else a recorded eager run. */
   run(inputs: readonly StepInput[]): Tensor[] {
     check(!this.disposed, 'EDISPOSED', 'CompiledStep.run', 'the step has been disposed');
-    // host data go to this step's device: a tensor and host data of one signature share a plan
-    const dev = normDevice(this.device ?? getDefaultDevice());
-    const key = inputs.map((x) => (x instanceof Tensor ? `${x.dtype}[${x.shape.join()}]@${x.device}` : `${arrayDtype(x.data)}[${x.shape.join()}]@${dev}`)).join(';');
+    const key = this.key(inputs);
     let plan = this.plans.get(key);
     if (plan?.stale) {
       plan.dispose();
@@ -104,6 +102,19 @@ export class CompiledStep {
       return plan.run(inputs.map((x) => (x instanceof Tensor ? x : x.data)));
     }
     return this.record(key, inputs);
+  }
+
+  /** True when a plan for the inputs' signature is cached (run() would replay it, not record). */
+  has(inputs: readonly StepInput[]): boolean {
+    const plan = this.plans.get(this.key(inputs));
+    return plan !== undefined && !plan.stale;
+  }
+
+  /** The cache key of a signature: shapes, dtypes and devices of the inputs. */
+  private key(inputs: readonly StepInput[]): string {
+    // host data go to this step's device: a tensor and host data of one signature share a plan
+    const dev = normDevice(this.device ?? getDefaultDevice());
+    return inputs.map((x) => (x instanceof Tensor ? `${x.dtype}[${x.shape.join()}]@${x.device}` : `${arrayDtype(x.data)}[${x.shape.join()}]@${dev}`)).join(';');
   }
 
   /** The cached plans (most recently used last). */

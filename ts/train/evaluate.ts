@@ -75,11 +75,12 @@ function finish(a: Acc | undefined): TaskEval | undefined {
 /**
  * Runs `net` over every batch of `loader.epoch(0)` (build the loader with train: false) and
  * scores each sample on the head of its own task (through `forward`, a compiled evaluation
- * forward, when given). Restores the module's training mode.
+ * forward, when given; `o.once`: the pass will not be repeated, see EvalForward.run). Restores
+ * the module's training mode.
  *
  * @example const ev = await evaluateModel(net, testLoader, { afcLoss: 'ce', lossNormalize: 'batch', device: 'cpu' });
  */
-export async function evaluateModel(net: TaskNet, loader: Loader, o: { afcLoss: 'ce' | 'mse'; lossNormalize: 'batch' | 'masked'; device: string },
+export async function evaluateModel(net: TaskNet, loader: Loader, o: { afcLoss: 'ce' | 'mse'; lossNormalize: 'batch' | 'masked'; device: string; once?: boolean },
   forward?: EvalForward): Promise<ModelEval> {
   const wasTraining = net.module.training;
   net.module.eval();
@@ -87,7 +88,7 @@ export async function evaluateModel(net: TaskNet, loader: Loader, o: { afcLoss: 
   let N = 0;
   try {
     for await (const b of loader.epoch(0)) {
-      const out = forward ? forward.run(b) : tidy(() => noGrad(() => {
+      const out = forward ? forward.run(b, o.once) : tidy(() => noGrad(() => {
         const t = toTensors(b, o.device);
         const y = net.forward(t.images);
         return { afc: y.afc?.toArray(), bx: y.bx?.toArray() };

@@ -37,8 +37,12 @@ export interface TrainStep {
 }
 
 export interface EvalForward {
-  /** the logits of each head the model has, on the host */
-  run(b: Batch): { afc?: Float32Array; bx?: Float32Array };
+  /**
+   * The logits of each head the model has, on the host. `once`: this batch's shape is not
+   * expected again (the test pass's last batch): without a plan for it, run it eagerly rather
+   * than record one (a recording costs an eager forward, the passes and a replay).
+   */
+  run(b: Batch, once?: boolean): { afc?: Float32Array; bx?: Float32Array };
   dispose(): void;
 }
 
@@ -115,15 +119,11 @@ export const EVAL_PASSES = [foldBatchNormLive, fuseConvResidual, fuseConvAct, dc
  */
 export function evalForward(net: TaskNet, cfg: Pick<TrainConfig, 'device' | 'eager'>, arena?: ArenaGroup): EvalForward {
   const heads = (o: { afc?: Tensor; bx?: Tensor }) => [o.afc, o.bx].filter((t): t is Tensor => t !== undefined);
-  if (cfg.eager) {
-    return {
-      run: (b) => tidy(() => noGrad(() => {
-        const y = net.forward(toTensors(b, cfg.device).images);
-        return { afc: y.afc?.toArray() as Float32Array | undefined, bx: y.bx?.toArray() as Float32Array | undefined };
-      })),
-      dispose: () => undefined,
-    };
-  }
+  const eager = (b: Batch) => tidy(() => noGrad(() => {
+    const y = net.forward(toTensors(b, cfg.device).images);
+    return { afc: y.afc?.toArray() as Float32Array | undefined, bx: y.bx?.toArray() as Float32Array | undefined };
+  }));
+  if (cfg.eager) return { run: eager, dispose: () => undefined };
   let names: ('afc' | 'bx')[] = [];
   const step = new CompiledStep(([x]) => noGrad(() => {
     const y = net.forward(x);
@@ -131,8 +131,9 @@ export function evalForward(net: TaskNet, cfg: Pick<TrainConfig, 'device' | 'eag
     return heads(y);
   }), { device: cfg.device, arena, passes: EVAL_PASSES });
   return {
-    run(b: Batch) {
+    run(b: Batch, once?: boolean) {
       const ins = [{ data: b.images, shape: [b.n, 3, b.size, b.size] }];
+      if (once && !step.has(ins)) return eager(b);
       const made = step.recordings;
       let outs = step.run(ins);
       // a recording run returns the eager forward's logits, which round differently from the

@@ -255,14 +255,16 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     const selected = schedule.bestEpoch > 0;
     if (!selected) saveWeights(file('best'), net.module, { epoch: String(state.epoch), selected: 'false', ...bestMeta });
     else loadWeights(file('best'), net.module);
-    const ev = await evaluateModel(net, testLoader, lossCfg, evalFwd);
-    // temperature scaling per head, fitted on the validation split and applied only if it passes its
-    // cross-validated check there (ts/predict/calibration.ts); stored with the test outputs
-    const centre = new Map(part('test').map((r) => [`${r.task}:${r.id}`, r.center]));
     // the weights in best.safetensors were evaluated on the validation split in the epoch that
     // saved them (same weights and statistics, same forward): reuse that pass when this process ran it
     const kept = selected ? bestVal : lastVal;
     const valEv = kept?.epoch === (selected ? schedule.bestEpoch : state.epoch) ? kept.ev : await evaluateModel(net, valLoader, lossCfg, evalFwd);
+    // the test pass runs once: a batch shape the validation passes (all made before it, in every
+    // process, resumed or not) did not plan runs eagerly instead of being recorded for one use
+    const ev = await evaluateModel(net, testLoader, { ...lossCfg, once: true }, evalFwd);
+    // temperature scaling per head, fitted on the validation split and applied only if it passes its
+    // cross-validated check there (ts/predict/calibration.ts); stored with the test outputs
+    const centre = new Map(part('test').map((r) => [`${r.task}:${r.id}`, r.center]));
     const cal = calibrateRun(valEv, ev, (t, id) => centre.get(`${t.toUpperCase()}:${id}`) ?? '');
     // no test records of the main task (a jointly split LOCO centre without τ2 films): no test metrics
     const main = (tasks.main === 'AFC' ? ev.afc : ev.bx) ?? { metrics: { acc: NaN, f1: NaN, gmean: NaN, cm: [] as number[][] } };
