@@ -43,6 +43,8 @@ export interface EvalForward {
    * than record one (a recording costs an eager forward, the passes and a replay).
    */
   run(b: Batch, once?: boolean): { afc?: Float32Array; bx?: Float32Array };
+  /** plans recorded so far (0 when eager), for tests and logs */
+  readonly recordings: number;
   dispose(): void;
 }
 
@@ -123,7 +125,7 @@ export function evalForward(net: TaskNet, cfg: Pick<TrainConfig, 'device' | 'eag
     const y = net.forward(toTensors(b, cfg.device).images);
     return { afc: y.afc?.toArray() as Float32Array | undefined, bx: y.bx?.toArray() as Float32Array | undefined };
   }));
-  if (cfg.eager) return { run: eager, dispose: () => undefined };
+  if (cfg.eager) return { run: eager, recordings: 0, dispose: () => undefined };
   let names: ('afc' | 'bx')[] = [];
   const step = new CompiledStep(([x]) => noGrad(() => {
     const y = net.forward(x);
@@ -131,6 +133,9 @@ export function evalForward(net: TaskNet, cfg: Pick<TrainConfig, 'device' | 'eag
     return heads(y);
   }), { device: cfg.device, arena, passes: EVAL_PASSES });
   return {
+    get recordings() {
+      return step.recordings;
+    },
     run(b: Batch, once?: boolean) {
       const ins = [{ data: b.images, shape: [b.n, 3, b.size, b.size] }];
       if (once && !step.has(ins)) return eager(b);
