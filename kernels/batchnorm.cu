@@ -25,12 +25,6 @@ static int split_for(int64_t N, int64_t C) {
   return s < 1 ? 1 : static_cast<int>(s);
 }
 
-template <int ACT>
-__device__ __forceinline__ float act_out(float z) {
-  if (ACT == 1) return z > 0.f ? z : 0.f;
-  if (ACT == 2) return z < 0.f ? 0.f : (z > 6.f ? 6.f : z);
-  return z;
-}
 // the activation's derivative from its output (relu6: y in (0, 6) iff its input was)
 template <int ACT>
 __device__ __forceinline__ float act_grad(float g, const float* y, int64_t i) {

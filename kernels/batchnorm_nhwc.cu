@@ -19,12 +19,6 @@ namespace {
 constexpr int kMaxSplit = 256;
 constexpr int kThreads = 256;
 
-template <int ACT>
-__device__ __forceinline__ float act_out(float z) {
-  if (ACT == 1) return z > 0.f ? z : 0.f;
-  if (ACT == 2) return z < 0.f ? 0.f : (z > 6.f ? 6.f : z);
-  return z;
-}
 // the activation's derivative from its output (relu6: y in (0, 6) iff its input was)
 template <int ACT>
 __device__ __forceinline__ float act_grad(float g, float y) {

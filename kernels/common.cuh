@@ -47,6 +47,15 @@ __device__ T block_sum(T v) {
   return warp_sum(r);
 }
 
+// A fused BatchNorm's activation on its output z: ACT 0 none, 1 relu, 2 relu6 (the NCHW and
+// NHWC kernels share it).
+template <int ACT>
+__device__ __forceinline__ float act_out(float z) {
+  if (ACT == 1) return z > 0.f ? z : 0.f;
+  if (ACT == 2) return z < 0.f ? 0.f : (z > 6.f ? 6.f : z);
+  return z;
+}
+
 #define MDMT_GRID_STRIDE(i, n) \
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 
