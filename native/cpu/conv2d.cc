@@ -24,6 +24,7 @@
 #include "../core/registry.h"
 #include "conv2d.h"
 #include "parallel.h"
+#include "cpu_features.h"
 
 namespace mdmt {
 namespace cpu_conv {
@@ -77,7 +78,7 @@ struct RowOps {
   }
 MDMT_ROWOPS_PORTABLE(generic, )
 #if defined(__x86_64__) || defined(__i386__)
-MDMT_ROWOPS_PORTABLE(avx2, __attribute__((target("avx2,fma"))))
+MDMT_ROWOPS_PORTABLE(avx2, MDMT_TARGET_AVX2)
 
 
 MDMT_AVX512 void gather_avx512(float* d, const float* x, int64_t n, int64_t sx) {

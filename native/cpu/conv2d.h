@@ -12,6 +12,7 @@
 #include "../ops/conv2d.h"
 #include "../core/registry.h"
 #include "gemm.h"
+#include "cpu_features.h"
 
 namespace mdmt {
 namespace cpu_conv {
@@ -25,7 +26,7 @@ struct Geom : Conv2dSpec {
 float* col_buffer(int64_t floats);
 
 #if defined(__x86_64__) || defined(__i386__)
-#define MDMT_AVX512 __attribute__((target("avx512f")))
+#define MDMT_AVX512 MDMT_TARGET_AVX512
 // 16 consecutive outputs of stride 2 from x[2i .. 2i+30]: two masked loads (element 2i+31
 // is never read), then the even lanes of both.
 MDMT_AVX512 inline __m512 load_even16(const float* x, int64_t m) {  // m = outputs wanted (1..16)

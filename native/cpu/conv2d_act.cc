@@ -30,6 +30,7 @@
 #include "gemm.h"
 #include "parallel.h"
 #include "vmath.h"
+#include "cpu_features.h"
 
 namespace mdmt {
 namespace {
@@ -63,11 +64,7 @@ bool winograd_fits(const Geom& g) {
       }                                                                                                  \
     }                                                                                                    \
   }
-MDMT_GEMV(generic, )
-#if defined(__x86_64__) || defined(__i386__)
-MDMT_GEMV(avx2, __attribute__((target("avx2,fma"))))
-MDMT_GEMV(avx512, __attribute__((target("avx512f"))))
-#endif
+MDMT_EACH_ISA(MDMT_GEMV)
 
 bool gemv_fused(const Geom& s, const float* x, const float* wt, const float* b, const float* r, Act act, float* y, GemmIsa isa) {
   if (!(s.R == 1 && s.S == 1 && s.sh == 1 && s.sw == 1 && s.ph == 0 && s.pw == 0 && s.G == 1) || s.H * s.W != 1) return false;

@@ -13,6 +13,7 @@
 
 #include "conv2d.h"
 #include "parallel.h"
+#include "cpu_features.h"
 
 namespace mdmt {
 namespace cpu_conv {
@@ -35,11 +36,7 @@ constexpr int64_t kDwAccCols = 256;  // acc holds R·S rows of Q floats (9 KiB f
       }                                                                                                                  \
     }                                                                                                                    \
   }
-MDMT_DW_ROWS(generic, )
-#if defined(__x86_64__) || defined(__i386__)
-MDMT_DW_ROWS(avx2, __attribute__((target("avx2,fma"))))
-MDMT_DW_ROWS(avx512, __attribute__((target("avx512f"))))
-#endif
+MDMT_EACH_ISA(MDMT_DW_ROWS)
 
 using RowsFn = void (*)(const Geom&, const float*, const float*, int64_t, float*);
 RowsFn rows_fn(GemmIsa isa) {

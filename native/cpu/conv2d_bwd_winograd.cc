@@ -15,6 +15,7 @@
 #include "conv2d.h"
 #include "conv2d_winograd_tf.h"
 #include "parallel.h"
+#include "cpu_features.h"
 
 namespace mdmt {
 namespace winograd {
@@ -107,11 +108,7 @@ MDMT_WI void filter_body(int64_t K, int64_t C, const float* dU, int64_t k0, int6
   TARGET void filter_##NAME(int64_t K, int64_t C, const float* dU, int64_t k0, int64_t k1, float* dw) {                \
     filter_body<M>(K, C, dU, k0, k1, dw);                                                                              \
   }
-MDMT_WINO_BWD_ISA(generic, )
-#if defined(__x86_64__) || defined(__i386__)
-MDMT_WINO_BWD_ISA(avx2, __attribute__((target("avx2,fma"))))
-MDMT_WINO_BWD_ISA(avx512, __attribute__((target("avx512f"))))
-#endif
+MDMT_EACH_ISA(MDMT_WINO_BWD_ISA)
 
 template <int M>
 struct BwdKernels {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "parallel.h"
+#include "cpu_features.h"
 
 namespace mdmt {
 namespace conv_stem {
@@ -79,13 +80,13 @@ MDMT_SI void row_body(const Shape& s, const Layout& lay, const float* xph, const
   }
 MDMT_STEM_ISA(generic, , 2, 1)
 #if defined(__x86_64__) || defined(__i386__)
-MDMT_STEM_ISA(avx2, __attribute__((target("avx2,fma"))), 6, 1)
-MDMT_STEM_ISA(avx512, __attribute__((target("avx512f"))), 12, 2)
-MDMT_STEM_ISA(avx512_k8, __attribute__((target("avx512f"))), 8, 2)
-MDMT_STEM_ISA(avx512_k4, __attribute__((target("avx512f"))), 4, 2)
-MDMT_STEM_ISA(avx512_k4q4, __attribute__((target("avx512f"))), 4, 4)
-MDMT_STEM_ISA(avx512_k16q1, __attribute__((target("avx512f"))), 16, 1)
-MDMT_STEM_ISA(avx512_k24q1, __attribute__((target("avx512f"))), 24, 1)
+MDMT_STEM_ISA(avx2, MDMT_TARGET_AVX2, 6, 1)
+MDMT_STEM_ISA(avx512, MDMT_TARGET_AVX512, 12, 2)
+MDMT_STEM_ISA(avx512_k8, MDMT_TARGET_AVX512, 8, 2)
+MDMT_STEM_ISA(avx512_k4, MDMT_TARGET_AVX512, 4, 2)
+MDMT_STEM_ISA(avx512_k4q4, MDMT_TARGET_AVX512, 4, 4)
+MDMT_STEM_ISA(avx512_k16q1, MDMT_TARGET_AVX512, 16, 1)
+MDMT_STEM_ISA(avx512_k24q1, MDMT_TARGET_AVX512, 24, 1)
 #endif
 
 struct Kernel {
@@ -113,7 +114,7 @@ Kernel kernel(GemmIsa isa, int64_t Kg, int64_t Q) {
 // time from two loads and a permute (the scalar strided loop was ~20 % of a 3×3/2 RGB
 // stem's time: 3->32 on 256x256, 120 of 513 µs went to the phase split and fixed costs).
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx512f"))) void gather2_avx512(const float* src, float* dst, int64_t ja, int64_t jb) {
+MDMT_TARGET_AVX512 void gather2_avx512(const float* src, float* dst, int64_t ja, int64_t jb) {
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   int64_t j = ja;
   for (; j + 16 < jb; j += 16)  // < : the second load reaches src[2j + 31], one past src[2(j + 15)]

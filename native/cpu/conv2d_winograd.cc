@@ -16,6 +16,7 @@
 
 #include "parallel.h"
 #include "conv2d_winograd_tf.h"
+#include "cpu_features.h"
 
 namespace mdmt {
 namespace winograd {
@@ -131,11 +132,7 @@ MDMT_WI void weights_body(int64_t K, int64_t C, const float* w, int64_t k0, int6
   TARGET void weights_##NAME(int64_t K, int64_t C, const float* w, int64_t k0, int64_t k1, float* U) {               \
     weights_body<M>(K, C, w, k0, k1, U);                                                                             \
   }
-MDMT_WINO_ISA(generic, )
-#if defined(__x86_64__) || defined(__i386__)
-MDMT_WINO_ISA(avx2, __attribute__((target("avx2,fma"))))
-MDMT_WINO_ISA(avx512, __attribute__((target("avx512f"))))
-#endif
+MDMT_EACH_ISA(MDMT_WINO_ISA)
 
 template <int M>
 struct Kernels {

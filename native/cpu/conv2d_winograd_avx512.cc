@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "conv2d_winograd_tf.h"
+#include "cpu_features.h"
 
 // GCC 12 flags the _mm512_undefined_*() inside some AVX-512 intrinsics as uninitialised
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -25,8 +26,7 @@ namespace winograd {
 namespace tf {
 namespace {
 
-#define MDMT_T512 __attribute__((target("avx512f")))
-#define MDMT_I512 MDMT_T512 inline __attribute__((always_inline))
+#define MDMT_I512 MDMT_TARGET_AVX512 inline __attribute__((always_inline))
 
 MDMT_I512 __mmask16 lanes_mask(int64_t n) { return n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1); }
 
@@ -49,8 +49,8 @@ MDMT_I512 void deinterleave(const float* row, vf* d) {
     // then a 4×4 transpose inside each 128-bit block
     const __m512 s0 = _mm512_unpacklo_ps(u0, u1), s1 = _mm512_unpackhi_ps(u0, u1);
     const __m512 s2 = _mm512_unpacklo_ps(u2, u3), s3 = _mm512_unpackhi_ps(u2, u3);
-    auto lo = [](__m512 a, __m512 b) MDMT_T512 { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
-    auto hi = [](__m512 a, __m512 b) MDMT_T512 { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+    auto lo = [](__m512 a, __m512 b) MDMT_TARGET_AVX512 { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+    auto hi = [](__m512 a, __m512 b) MDMT_TARGET_AVX512 { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
     p0 = lo(s0, s2), p1 = hi(s0, s2);
     d[2] = lo(s1, s3), d[3] = hi(s1, s3);
   }
@@ -68,8 +68,8 @@ MDMT_I512 void interleave(const vf* o, __m512* z) {
     z[1] = _mm512_permutex2var_ps(o[0], _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8), o[1]);
     return;
   }
-  auto lo = [](__m512 a, __m512 b) MDMT_T512 { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
-  auto hi = [](__m512 a, __m512 b) MDMT_T512 { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+  auto lo = [](__m512 a, __m512 b) MDMT_TARGET_AVX512 { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+  auto hi = [](__m512 a, __m512 b) MDMT_TARGET_AVX512 { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
   const __m512 s0 = _mm512_unpacklo_ps(o[0], o[1]), s1 = _mm512_unpackhi_ps(o[0], o[1]);
   const __m512 s2 = _mm512_unpacklo_ps(o[2], o[3]), s3 = _mm512_unpackhi_ps(o[2], o[3]);
   const __m512 u0 = lo(s0, s2), u1 = hi(s0, s2), u2 = lo(s1, s3), u3 = hi(s1, s3);  // u_v block q = tile 4q + v
@@ -93,14 +93,14 @@ void for_tile_rows(const Shape& s, int m, int64_t t0, int64_t nt, F f) {
 thread_local std::vector<float> tl_rows;
 
 template <int M>
-MDMT_T512 void input_m(const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
+MDMT_TARGET_AVX512 void input_m(const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
   constexpr int A = Tf<M>::A;
   const int64_t TW = (s.Q + M - 1) / M, wbuf = (TW + 16) * M + 32;  // over-read of the last group
   if (static_cast<int64_t>(tl_rows.size()) < A * wbuf) tl_rows.resize(static_cast<size_t>(A * wbuf));
   float* rows = tl_rows.data();
   vf d[A * A], t[A * A];
   for (int64_t c = c0; c < c1; ++c)
-    for_tile_rows(s, M, t0, nt, [&](int64_t n, int64_t th, int64_t tw, int64_t cnt, int64_t local) MDMT_T512 {
+    for_tile_rows(s, M, t0, nt, [&](int64_t n, int64_t th, int64_t tw, int64_t cnt, int64_t local) MDMT_TARGET_AVX512 {
       const float* xc = x + (n * s.C + c) * s.H * s.W;
       for (int i = 0; i < A; ++i) {  // zero-padded copies of the α input rows: rows[i][pw + w] = x[ih][w]
         float* r = rows + i * wbuf;
@@ -125,14 +125,14 @@ MDMT_T512 void input_m(const Shape& s, const float* x, int64_t t0, int64_t nt, i
 }
 
 template <int M>
-MDMT_T512 void output_m(const Shape& s, const float* Mx, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
+MDMT_TARGET_AVX512 void output_m(const Shape& s, const float* Mx, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
                         const float* bias, const float* res, Act act, float* y) {
   constexpr int A = Tf<M>::A;
   const int64_t PQ = s.P * s.Q;
   vf m[A * A], t[M * A], o[M * M];
   for (int64_t k = k0; k < k1; ++k) {
     const __m512 bv = _mm512_set1_ps(bias ? bias[k] : 0.f);
-    for_tile_rows(s, M, t0, nt, [&](int64_t n, int64_t th, int64_t tw, int64_t cnt, int64_t local) MDMT_T512 {
+    for_tile_rows(s, M, t0, nt, [&](int64_t n, int64_t th, int64_t tw, int64_t cnt, int64_t local) MDMT_TARGET_AVX512 {
       for (int64_t g0 = 0; g0 < cnt; g0 += L) {
         const __mmask16 kl = lanes_mask(cnt - g0);
         for (int xi = 0; xi < A * A; ++xi) m[xi] = _mm512_maskz_loadu_ps(kl, Mx + (xi * s.K + k) * tb + local + g0);

@@ -8,3 +8,13 @@ bool cpu_has_avx2_fma();
 bool cpu_has_avx512f();
 std::string cpu_isa();  // "avx512f", "avx2+fma" or "generic"; MDMT_CPU_ISA=generic|avx2 caps it
 }  // namespace mdmt
+
+// The function-level targets of the ISA variants, and DEF(name, target) instantiated once per
+// ISA the build can target: generic (the baseline), avx2 (AVX2 + FMA) and avx512 (AVX-512F).
+#define MDMT_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define MDMT_TARGET_AVX512 __attribute__((target("avx512f")))
+#if defined(__x86_64__) || defined(__i386__)
+#define MDMT_EACH_ISA(DEF) DEF(generic, ) DEF(avx2, MDMT_TARGET_AVX2) DEF(avx512, MDMT_TARGET_AVX512)
+#else
+#define MDMT_EACH_ISA(DEF) DEF(generic, )
+#endif

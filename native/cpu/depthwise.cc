@@ -9,6 +9,7 @@
 #include "conv2d.h"
 #include "depthwise_act.h"
 #include "parallel.h"
+#include "cpu_features.h"
 
 namespace mdmt {
 namespace cpu_conv {
@@ -67,7 +68,7 @@ struct DwGeom {
   }
 MDMT_DW_PORTABLE(generic, )
 #if defined(__x86_64__) || defined(__i386__)
-MDMT_DW_PORTABLE(avx2, __attribute__((target("avx2,fma"))))
+MDMT_DW_PORTABLE(avx2, MDMT_TARGET_AVX2)
 
 MDMT_AVX512 void dw_fwd_avx512(const DwGeom& d, const float* xp, const float* w, float bias, bool accum, float* y) {
   if (d.sw > 2) return dw_fwd_generic(d, xp, w, bias, accum, y);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "parallel.h"
+#include "cpu_features.h"
 
 namespace mdmt {
 namespace depthwise_act {
@@ -47,10 +48,9 @@ inline int64_t q_end(int64_t off, int64_t sw, int64_t W, int64_t Q) { return W -
 MDMT_DW_PLANE(generic, )
 
 #if defined(__x86_64__) || defined(__i386__)
-MDMT_DW_PLANE(avx2, __attribute__((target("avx2,fma"))))
-MDMT_DW_PLANE(avx512_rows, __attribute__((target("avx512f"))))
+MDMT_DW_PLANE(avx2, MDMT_TARGET_AVX2)
+MDMT_DW_PLANE(avx512_rows, MDMT_TARGET_AVX512)
 
-#define MDMT_T512 __attribute__((target("avx512f")))
 inline __mmask16 lanes(int64_t n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1); }
 // lanes l (of 16) with 0 ≤ c0 + l·sw < W
 inline __mmask16 in_row(int64_t c0, int64_t sw, int64_t W) {
@@ -63,7 +63,7 @@ struct Tap {
   int64_t c0;
   __mmask16 ok, lo, hi;
 };
-MDMT_T512 inline __m512 load_tap(const float* row, const Tap& t, int64_t sw) {
+MDMT_TARGET_AVX512 inline __m512 load_tap(const float* row, const Tap& t, int64_t sw) {
   if (sw == 1) return _mm512_maskz_loadu_ps(t.ok, row + t.c0);
   const __m512 a = _mm512_maskz_loadu_ps(t.lo, row + t.c0), b = _mm512_maskz_loadu_ps(t.hi, row + t.c0 + 16);
   return _mm512_permutex2var_ps(a, _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0), b);
@@ -83,7 +83,7 @@ void make_taps(const Shape& s) {
 }
 
 // One output chunk's taps: acc += w·x over the tap rows inside the image, in conv2d's order.
-MDMT_T512 inline __m512 taps_of(const Shape& s, const float* xp, const float* wk, const Tap* tp, int64_t p, __m512 acc) {
+MDMT_TARGET_AVX512 inline __m512 taps_of(const Shape& s, const float* xp, const float* wk, const Tap* tp, int64_t p, __m512 acc) {
   for (int64_t i = 0; i < s.R; ++i) {
     const int64_t ih = p * s.sh - s.ph + i * s.dh;
     if (ih < 0 || ih >= s.H) continue;
@@ -94,7 +94,7 @@ MDMT_T512 inline __m512 taps_of(const Shape& s, const float* xp, const float* wk
 }
 // The same for two chunks at once: two independent FMA chains in one loop (one chain waits
 // on the FMA latency at every tap), each summed in conv2d's order.
-MDMT_T512 inline void taps_of2(const Shape& s, const float* xp, const float* wk, const Tap* ta, int64_t pa, const Tap* tb,
+MDMT_TARGET_AVX512 inline void taps_of2(const Shape& s, const float* xp, const float* wk, const Tap* ta, int64_t pa, const Tap* tb,
                                int64_t pb, __m512& a, __m512& b) {
   for (int64_t i = 0; i < s.R; ++i) {
     const int64_t ha = pa * s.sh - s.ph + i * s.dh, hb = pb * s.sh - s.ph + i * s.dh;
@@ -112,7 +112,7 @@ MDMT_T512 inline void taps_of2(const Shape& s, const float* xp, const float* wk,
     }
   }
 }
-MDMT_T512 inline void store_out(const Shape& s, const float* rp, Act act, float* yp, int64_t p, int64_t ch, __m512 a) {
+MDMT_TARGET_AVX512 inline void store_out(const Shape& s, const float* rp, Act act, float* yp, int64_t p, int64_t ch, __m512 a) {
   const __mmask16 want = lanes(s.Q - ch * 16);
   const int64_t off = p * s.Q + ch * 16;
   if (rp) a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(want, rp + off));
@@ -127,7 +127,7 @@ MDMT_T512 inline void store_out(const Shape& s, const float* rp, Act act, float*
 // Rows come in ascending order, so each output still sums its taps in conv2d's order (bias,
 // then row by row, tap by tap) and conv2d_act equals conv2d → add → activation bit for bit.
 template <int NP, int R, int SH>
-MDMT_T512 inline void rows_block(const Shape& s, const float* xp, const __m512* wk, __m512 vb, const Tap* tp, int64_t p0,
+MDMT_TARGET_AVX512 inline void rows_block(const Shape& s, const float* xp, const __m512* wk, __m512 vb, const Tap* tp, int64_t p0,
                                  int64_t ch, const float* rp, Act act, float* yp) {
   __m512 acc[NP];
 #pragma GCC unroll 8
@@ -155,7 +155,7 @@ MDMT_T512 inline void rows_block(const Shape& s, const float* xp, const __m512* 
 // One plane of an R×R stride-SH filter: blocks of 8 output rows (then 4, 2, 1), chunk by
 // chunk within a block, so the block's input rows stay in L1 across its chunks.
 template <int R, int SH>
-MDMT_T512 void plane_blocked(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp,
+MDMT_TARGET_AVX512 void plane_blocked(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp,
                              const void* aux) {
   const int64_t nch = (s.Q + 15) / 16;
   const Tap* taps = static_cast<const Tap*>(aux);
@@ -195,7 +195,7 @@ MDMT_T512 void plane_blocked(const Shape& s, const float* xp, const float* wk, f
 // both are bound by one permute per tap and vector.
 // NV vectors (2·NV output rows from row 2·v0) of plane_w8, all in registers.
 template <int R, int SH, int NV>
-MDMT_T512 inline void w8_group(const Shape& s, const float* xp, const __m512* wv, const __mmask16* col, __m512 vb, int64_t v0,
+MDMT_TARGET_AVX512 inline void w8_group(const Shape& s, const float* xp, const __m512* wv, const __mmask16* col, __m512 vb, int64_t v0,
                                const float* rp, Act act, float* yp) {
   constexpr int PAD = R / 2;
   const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
@@ -234,7 +234,7 @@ MDMT_T512 inline void w8_group(const Shape& s, const float* xp, const __m512* wv
 }
 
 template <int R, int SH>
-MDMT_T512 void plane_w8(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp, const void*) {
+MDMT_TARGET_AVX512 void plane_w8(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp, const void*) {
   constexpr int PAD = R / 2;
   __m512 wv[R * R];
 #pragma GCC unroll 32
@@ -255,7 +255,7 @@ MDMT_T512 void plane_w8(const Shape& s, const float* xp, const float* wk, float 
 
 // One plane, AVX-512, any filter (dilated, non-square): the (row, column chunk) outputs in
 // pairs — two chains in flight — the taps summed in conv2d's order (bias, then row by row).
-MDMT_T512 void plane_avx512_pairs(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp,
+MDMT_TARGET_AVX512 void plane_avx512_pairs(const Shape& s, const float* xp, const float* wk, float b, const float* rp, Act act, float* yp,
                             const void* aux) {
   const int64_t nch = (s.Q + 15) / 16, items = s.P * nch;
   const Tap* taps = static_cast<const Tap*>(aux);

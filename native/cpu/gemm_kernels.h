@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "vmath.h"
+#include "cpu_features.h"
 
 namespace mdmt {
 namespace gemm_detail {
@@ -47,7 +48,7 @@ void kernel_generic(int64_t kc, const float* a, const float* b, int64_t bs, floa
 #define MDMT_X86 1
 
 // 6 rows × 2 ymm: 12 accumulators + 2 B vectors + 1 broadcast of 16 registers.
-__attribute__((target("avx2,fma"))) void kernel_avx2_6x16(int64_t kc, const float* a, const float* b, int64_t bs, float* c,
+MDMT_TARGET_AVX2 void kernel_avx2_6x16(int64_t kc, const float* a, const float* b, int64_t bs, float* c,
                                                           int64_t ldc, float alpha, float beta, const TileEpi*) {
   __m256 acc[6][2];
 #pragma GCC unroll 6
@@ -100,7 +101,7 @@ __attribute__((target("avx512f"), always_inline)) inline void store_tile(const _
 
 // 14 rows × 2 zmm: 28 accumulators + 2 B vectors (the A broadcasts fold into the FMAs'
 // memory operands) of 32 registers. Per k: 2 loads, 14 broadcasts, 28 FMAs.
-__attribute__((target("avx512f"))) void kernel_avx512_14x32(int64_t kc, const float* a, const float* b, int64_t bs, float* c,
+MDMT_TARGET_AVX512 void kernel_avx512_14x32(int64_t kc, const float* a, const float* b, int64_t bs, float* c,
                                                             int64_t ldc, float alpha, float beta, const TileEpi* e) {
   __m512 acc[14][2];
 #pragma GCC unroll 14
@@ -123,7 +124,7 @@ __attribute__((target("avx512f"))) void kernel_avx512_14x32(int64_t kc, const fl
 // only the first NV·16 columns of the panel: the last panel of an N that is not a multiple
 // of 48 (7×7 maps: N = 196 = 4·48 + 4) then costs 16 columns, not 48.
 template <int NV>
-__attribute__((target("avx512f"))) void kernel_avx512_8x48(int64_t kc, const float* a, const float* b, int64_t bs, float* c,
+MDMT_TARGET_AVX512 void kernel_avx512_8x48(int64_t kc, const float* a, const float* b, int64_t bs, float* c,
                                                            int64_t ldc, float alpha, float beta, const TileEpi* e) {
   __m512 acc[8][NV];
 #pragma GCC unroll 8
@@ -152,7 +153,7 @@ __attribute__((target("avx512f"))) void kernel_avx512_8x48(int64_t kc, const flo
 using MicroKernelA = void (*)(int64_t kc, const float* a, int64_t as, const float* b, int64_t bs, float* c, int64_t ldc, float alpha,
                               float beta, const TileEpi* e);
 template <int NV>
-__attribute__((target("avx512f"))) void kernel_avx512_8x48_da(int64_t kc, const float* a, int64_t as, const float* b, int64_t bs,
+MDMT_TARGET_AVX512 void kernel_avx512_8x48_da(int64_t kc, const float* a, int64_t as, const float* b, int64_t bs,
                                                               float* c, int64_t ldc, float alpha, float beta, const TileEpi* e) {
   __m512 acc[8][NV];
 #pragma GCC unroll 8
@@ -264,9 +265,9 @@ inline __attribute__((always_inline)) void pack_b_body(bool trans, const float* 
   }
 MDMT_PACKERS(generic, , 4, 16)
 #ifdef MDMT_X86
-MDMT_PACKERS(avx2, __attribute__((target("avx2,fma"))), 6, 16)
-MDMT_PACKERS(avx512, __attribute__((target("avx512f"))), 14, 32)
-MDMT_PACKERS(avx512_8x48, __attribute__((target("avx512f"))), 8, 48)
+MDMT_PACKERS(avx2, MDMT_TARGET_AVX2, 6, 16)
+MDMT_PACKERS(avx512, MDMT_TARGET_AVX512, 14, 32)
+MDMT_PACKERS(avx512_8x48, MDMT_TARGET_AVX512, 8, 48)
 #endif
 
 }  // namespace

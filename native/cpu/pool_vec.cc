@@ -62,15 +62,14 @@ inline float max_nan(float m, float v) { return (v > m) | (v != v) ? v : m; }
   }
 MDMT_MAXPLANE(generic, )
 #if defined(__x86_64__) || defined(__i386__)
-MDMT_MAXPLANE(avx2, __attribute__((target("avx2,fma"))))
-MDMT_MAXPLANE(avx512_rows, __attribute__((target("avx512f"))))
+MDMT_MAXPLANE(avx2, MDMT_TARGET_AVX2)
+MDMT_MAXPLANE(avx512_rows, MDMT_TARGET_AVX512)
 
 // AVX-512, strides 1 and 2: 16 outputs of a row per register, the kh·kw window read with
 // masked loads straight from the plane (lanes outside it read as −∞; the masks depend on
 // the column chunk only, so they are made once per chunk), no row buffers —
 // the buffered form above spends most of its time on loop overheads when rows are short
 // (GoogLeNet's 3×3/1 pools on 32×32 and smaller maps).
-#define MDMT_T512 __attribute__((target("avx512f")))
 // Lanes l (of 16) with 0 ≤ c0 + l·sw < W, as a mask; sw is 1 or 2: ⌈a/sw⌉ = (a + sw − 1) >> (sw − 1)
 inline __mmask16 in_row(int64_t c0, int64_t sw, int64_t W) {
   const int sh = static_cast<int>(sw - 1);
@@ -83,14 +82,14 @@ struct Tap {
   int64_t c0;
   __mmask16 ok, lo, hi;
 };
-MDMT_T512 inline __m512 load_tap(const float* row, const Tap& t, int64_t sw) {
+MDMT_TARGET_AVX512 inline __m512 load_tap(const float* row, const Tap& t, int64_t sw) {
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   if (sw == 1) return _mm512_mask_loadu_ps(ninf, t.ok, row + t.c0);
   const __m512 a = _mm512_maskz_loadu_ps(t.lo, row + t.c0), b = _mm512_maskz_loadu_ps(t.hi, row + t.c0 + 16);
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   return _mm512_mask_mov_ps(ninf, t.ok, _mm512_permutex2var_ps(a, even, b));
 }
-MDMT_T512 void maxplane_avx512(const MaxPoolPlane& g, const float* xp, int64_t wb, float* v, float* h, float* y) {
+MDMT_TARGET_AVX512 void maxplane_avx512(const MaxPoolPlane& g, const float* xp, int64_t wb, float* v, float* h, float* y) {
   constexpr int64_t kMaxTaps = 16;
   if (g.sw > 2 || g.kw > kMaxTaps) return maxplane_avx512_rows(g, xp, wb, v, h, y);
   Tap taps[kMaxTaps];
@@ -151,9 +150,9 @@ MaxPlane maxplane() {
   }
 MDMT_PLANE_MEAN(generic, )
 #if defined(__x86_64__) || defined(__i386__)
-MDMT_PLANE_MEAN(avx2, __attribute__((target("avx2,fma"))))
+MDMT_PLANE_MEAN(avx2, MDMT_TARGET_AVX2)
 // 16 floats per step into two 8-double accumulators (float → double is exact)
-__attribute__((target("avx512f"))) double plane_sum_avx512(const float* x, int64_t n) {
+MDMT_TARGET_AVX512 double plane_sum_avx512(const float* x, int64_t n) {
   __m512d a = _mm512_setzero_pd(), b = _mm512_setzero_pd();
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {

@@ -57,12 +57,11 @@ void epilogue_generic(float* y, const float* r, int64_t n, float b, Act a, std::
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // ---- AVX-512 -----------------------------------------------------------------------------
-#define MDMT_T512 __attribute__((target("avx512f")))
-MDMT_T512 inline __mmask16 tail16(int64_t m) { return m >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << m) - 1); }
+MDMT_TARGET_AVX512 inline __mmask16 tail16(int64_t m) { return m >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << m) - 1); }
 
 // y = F(x) over 16-lane blocks, the tail masked
 #define MDMT_MAP512(NAME, F)                                                 \
-  MDMT_T512 void NAME##_avx512(const float* x, float* y, int64_t n) {        \
+  MDMT_TARGET_AVX512 void NAME##_avx512(const float* x, float* y, int64_t n) {        \
     for (int64_t i = 0; i < n; i += 16) {                                    \
       const __mmask16 k = tail16(n - i);                                     \
       _mm512_mask_storeu_ps(y + i, k, F(_mm512_maskz_loadu_ps(k, x + i)));   \
@@ -71,7 +70,7 @@ MDMT_T512 inline __mmask16 tail16(int64_t m) { return m >= 16 ? 0xFFFF : static_
 MDMT_MAP512(exp, exp512)
 MDMT_MAP512(sigmoid, sigmoid512)
 MDMT_MAP512(silu, silu512)
-MDMT_T512 void silu_bwd_avx512(const float* dy, const float* x, float* dx, int64_t n) {
+MDMT_TARGET_AVX512 void silu_bwd_avx512(const float* dy, const float* x, float* dx, int64_t n) {
   const __m512 one = _mm512_set1_ps(1.f);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 k = tail16(n - i);
@@ -83,7 +82,7 @@ MDMT_T512 void silu_bwd_avx512(const float* dy, const float* x, float* dx, int64
 }
 
 template <bool kRes>
-MDMT_T512 void epilogue_avx512(float* y, const float* r, int64_t n, float b, Act a, std::integral_constant<bool, kRes>) {
+MDMT_TARGET_AVX512 void epilogue_avx512(float* y, const float* r, int64_t n, float b, Act a, std::integral_constant<bool, kRes>) {
   const __m512 vb = _mm512_set1_ps(b);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 k = tail16(n - i);
@@ -97,13 +96,12 @@ MDMT_T512 void epilogue_avx512(float* y, const float* r, int64_t n, float b, Act
 // Tails go through the same vector code with masked loads and stores, so an element's
 // result does not depend on where a chunk boundary falls (a fused epilogue then equals
 // the activation op bit for bit).
-#define MDMT_T256 __attribute__((target("avx2,fma")))
-MDMT_T256 inline __m256i tail8(int64_t m) {  // lanes < m
+MDMT_TARGET_AVX2 inline __m256i tail8(int64_t m) {  // lanes < m
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<int64_t>(m, 8))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 // y = F(x) over 8-lane blocks, the tail masked
 #define MDMT_MAP256(NAME, F)                                                                  \
-  MDMT_T256 void NAME##_avx2(const float* x, float* y, int64_t n) {                           \
+  MDMT_TARGET_AVX2 void NAME##_avx2(const float* x, float* y, int64_t n) {                           \
     for (int64_t i = 0; i < n; i += 8) {                                                      \
       if (n - i >= 8) { _mm256_storeu_ps(y + i, F(_mm256_loadu_ps(x + i))); continue; }       \
       const __m256i k = tail8(n - i);                                                         \
@@ -113,7 +111,7 @@ MDMT_T256 inline __m256i tail8(int64_t m) {  // lanes < m
 MDMT_MAP256(exp, exp256)
 MDMT_MAP256(sigmoid, sigmoid256)
 MDMT_MAP256(silu, silu256)
-MDMT_T256 void silu_bwd_avx2(const float* dy, const float* x, float* dx, int64_t n) {
+MDMT_TARGET_AVX2 void silu_bwd_avx2(const float* dy, const float* x, float* dx, int64_t n) {
   const __m256 one = _mm256_set1_ps(1.f);
   for (int64_t i = 0; i < n; i += 8) {
     const __m256i k = tail8(n - i);
@@ -124,7 +122,7 @@ MDMT_T256 void silu_bwd_avx2(const float* dy, const float* x, float* dx, int64_t
   }
 }
 template <bool kRes>
-MDMT_T256 void epilogue_avx2(float* y, const float* r, int64_t n, float b, Act a, std::integral_constant<bool, kRes>) {
+MDMT_TARGET_AVX2 void epilogue_avx2(float* y, const float* r, int64_t n, float b, Act a, std::integral_constant<bool, kRes>) {
   const __m256 vb = _mm256_set1_ps(b);
   for (int64_t i = 0; i < n; i += 8) {
     const __m256i k = tail8(n - i);
