@@ -174,6 +174,7 @@ Pool& pool() {
 }  // namespace
 
 int num_threads() { return pool().size(); }
+bool in_parallel_region() { return tl_in_parallel; }
 void set_num_threads(int n) { pool().resize(std::max(1, n)); }
 
 void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {

@@ -10,6 +10,8 @@ namespace mdmt {
 
 int num_threads();
 void set_num_threads(int n);
+// true on a thread running a parallel_for chunk (a nested parallel_for runs serially)
+bool in_parallel_region();
 void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
 }  // namespace mdmt

@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addonPath, native } from '../../ts/native/binding';
 import { GemmIsa } from '../../ts/ops/conv2d';
+import { conv2dAct } from '../../ts/ops/conv2d_act';
 import { matmul } from '../../ts/ops/linear';
 import { tidy } from '../../ts/tensor';
 import { assertClose, DEVICE, f32, numel, Rng, t32 } from '../helpers';
@@ -44,6 +45,36 @@ for (const isa of ISAS) {
         }
   });
 }
+
+// Products small enough to be cut into one block per thread (each thread packing its own
+// panels, gemm.cc's sgemm_partitioned): column blocks, column × row blocks (more threads
+// than 32-column blocks), row blocks only (N < 64), and the shared-packing path beside
+// them, on 1–4 threads; then the same through a 1×1 conv's epilogue (bias, residual, relu)
+// on a batch-1 image, whose offsets move with each block.
+test('sgemm: the same product on 1, 2, 3 and 4 threads (per-thread blocks, epilogue offsets)', () => {
+  if (!on) return;
+  const rng = new Rng(103);
+  const before = native().setThreads();
+  try {
+    for (const threads of [1, 2, 3, 4]) {
+      native().setThreads(threads);
+      for (const [M, N, K] of [[160, 64, 96], [300, 64, 160], [4100, 3, 5], [70, 4100, 3], [24, 1030, 40], [96, 200, 300], [33, 97, 130]] as const)
+        for (const transB of [false, true]) {
+          const as = [M, K], bs = transB ? [N, K] : [K, N];
+          const a = f32(rng.array(numel(as))), b = f32(rng.array(numel(bs)));
+          const c = tidy(() => matmul(t32(a, as), t32(b, bs), { transB }).toArray());
+          assertClose(c, matmulRef(a, as, b, bs, false, transB), tol(K), `${threads} threads M=${M} N=${N} K=${K} tB=${transB}`);
+        }
+      const [C, Ko, H, W] = [96, 160, 8, 9];
+      const x = f32(rng.array(C * H * W)), w = f32(rng.array(Ko * C)), bias = f32(rng.array(Ko)), r = f32(rng.array(Ko * H * W));
+      const y = tidy(() => conv2dAct(t32(x, [1, C, H, W]), t32(w, [Ko, C, 1, 1]), t32(bias, [Ko]), { residual: t32(r, [1, Ko, H, W]), act: 'relu' }).toArray());
+      const ref = matmulRef(w, [Ko, C], x, [C, H * W]).map((v, i) => Math.max(0, v + bias[Math.floor(i / (H * W))] + r[i]));
+      assertClose(y, ref, tol(C), `1x1 conv epilogue, ${threads} threads`);
+    }
+  } finally {
+    native().setThreads(before);
+  }
+});
 
 test('sgemm: the best ISA is the default and an unavailable one is refused by name', () => {
   if (!on) return;
