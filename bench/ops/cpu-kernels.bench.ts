@@ -35,12 +35,12 @@ function inputs(shape: number[]): Tensor[] {
 
 /** Median milliseconds of f over the rotation of inputs. */
 function time(xs: Tensor[], f: (x: Tensor) => unknown): number {
-  tidy(() => f(xs[0]));
+  tidy(() => { f(xs[0]); });
   const t: number[] = [];
   for (let r = 0; r < REPS; r++) {
     const x = xs[(r + 1) % xs.length];
     const s = performance.now();
-    tidy(() => f(x));
+    tidy(() => { f(x); });  // the result disposed too: a kept one would page-fault fresh memory every rep
     t.push(performance.now() - s);
   }
   return t.sort((a, b) => a - b)[t.length >> 1];
