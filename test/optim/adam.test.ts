@@ -4,6 +4,7 @@ import { native } from '../../ts/native/binding';
 import { Adam, AdamW } from '../../ts/optim';
 import { liveTensorCount, Tensor, tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, expectError, f32, numel, param, Rng, setGrad, t32 } from '../helpers';
+import { rerunUnderIsaCaps } from '../ops/_isa';
 import { adamStepRef, AdamRefState } from '../ref/optim';
 
 // float32 state vs float64 over several steps: the moments and parameters drift by a few
@@ -178,5 +179,8 @@ test('Adam / AdamW: bad inputs give MdmtError naming the optimiser and the argum
     expectError(run([g], [q, m, t32([0, 0], [2])], { ...attrs, beta1: 1 }), 'EINVAL', 'adam', /beta1/, 'native beta1');
   });
 });
+
+// the update loop is compiled per ISA (native/cpu/optim.cc): each one against the reference
+rerunUnderIsaCaps(__filename, 'adam');
 
 test.run();
