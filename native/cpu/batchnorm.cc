@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../ops/batchnorm.h"
+#include "cpu_features.h"
 #include "parallel.h"
 
 namespace mdmt {
@@ -34,8 +35,9 @@ int64_t channel_grain(const Dims& d) {
 // Channel sums in double with kLanes independent accumulators: one chain of dependent
 // double adds runs at one add per FP-add latency (4 cycles), which made the statistics,
 // not memory, the bound of every BatchNorm pass.
+#define MDMT_BN_SI inline __attribute__((always_inline))
 constexpr int kLanes = 8;
-inline double dsum(const float* r, int64_t n) {
+MDMT_BN_SI double dsum_b(const float* r, int64_t n) {
   double acc[kLanes] = {};
   int64_t k = 0;
   for (; k + kLanes <= n; k += kLanes)
@@ -46,7 +48,7 @@ inline double dsum(const float* r, int64_t n) {
   return s;
 }
 // Σ (r − mean)²
-inline double dsum_sq(const float* r, int64_t n, double mean) {
+MDMT_BN_SI double dsum_sq_b(const float* r, int64_t n, double mean) {
   double acc[kLanes] = {};
   int64_t k = 0;
   for (; k + kLanes <= n; k += kLanes)
@@ -60,7 +62,7 @@ inline double dsum_sq(const float* r, int64_t n, double mean) {
   return s;
 }
 // *sg += Σ g, *sgx += Σ g·(r − mean)
-inline void dsum_dot(const float* g, const float* r, int64_t n, double mean, double* sg, double* sgx) {
+MDMT_BN_SI void dsum_dot_b(const float* g, const float* r, int64_t n, double mean, double* sg, double* sgx) {
   double a[kLanes] = {}, b[kLanes] = {};
   int64_t k = 0;
   for (; k + kLanes <= n; k += kLanes)
@@ -79,6 +81,29 @@ inline void dsum_dot(const float* g, const float* r, int64_t n, double mean, dou
   }
   *sg += s;
   *sgx += t;
+}
+
+
+// The channel sums compiled per ISA (the baseline build is SSE2: two doubles an add, and the
+// statistics passes were bound by the double arithmetic, not by memory), chosen at run time.
+#define MDMT_BN_SUMS(NAME, TARGET)                                                                             \
+  TARGET double dsum_##NAME(const float* r, int64_t n) { return dsum_b(r, n); }                                \
+  TARGET double dsum_sq_##NAME(const float* r, int64_t n, double mean) { return dsum_sq_b(r, n, mean); }       \
+  TARGET void dsum_dot_##NAME(const float* g, const float* r, int64_t n, double mean, double* sg, double* sgx) { \
+    dsum_dot_b(g, r, n, mean, sg, sgx);                                                                        \
+  }
+MDMT_EACH_ISA(MDMT_BN_SUMS)
+struct Sums {
+  double (*sum)(const float*, int64_t);
+  double (*sum_sq)(const float*, int64_t, double);
+  void (*dot)(const float*, const float*, int64_t, double, double*, double*);
+};
+Sums sums() {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx512f()) return {dsum_avx512, dsum_sq_avx512, dsum_dot_avx512};
+  if (cpu_has_avx2_fma()) return {dsum_avx2, dsum_sq_avx2, dsum_dot_avx2};
+#endif
+  return {dsum_generic, dsum_sq_generic, dsum_dot_generic};
 }
 
 enum class Act { None, Relu, Relu6 };
@@ -121,13 +146,14 @@ void bn_train(OpCtx& c, const Dims& d) {
   float* prm = c.out[3]->data<float>();
   float* prv = c.out[4]->data<float>();
   const int64_t CHW = d.C * d.HW;
+  const Sums sm = sums();
   parallel_for(0, d.C, channel_grain(d), [&](int64_t lo, int64_t hi) {
     for (int64_t ch = lo; ch < hi; ++ch) {
       double s = 0;
-      for (int64_t n = 0; n < d.N; ++n) s += dsum(px + n * CHW + ch * d.HW, d.HW);
+      for (int64_t n = 0; n < d.N; ++n) s += sm.sum(px + n * CHW + ch * d.HW, d.HW);
       const double mean = s / M;
       double ss = 0;  // two-pass variance: no cancellation for large means
-      for (int64_t n = 0; n < d.N; ++n) ss += dsum_sq(px + n * CHW + ch * d.HW, d.HW, mean);
+      for (int64_t n = 0; n < d.N; ++n) ss += sm.sum_sq(px + n * CHW + ch * d.HW, d.HW, mean);
       const double var = ss / M;
       const double invstd = 1.0 / std::sqrt(var + eps);
       // y = a·x + bb with a = w·invstd, bb = b − mean·a (then + r, then act: the unfused ops' order)
@@ -204,6 +230,7 @@ void bn_bwd(OpCtx& c, const Dims& d) {
   float* pdb = c.out[2]->data<float>();
   float* pdz = d.dz ? c.out[3]->data<float>() : nullptr;
   const int64_t CHW = d.C * d.HW;
+  const Sums sm = sums();
   // one compiled body per (activation, dz wanted): the gradient at the BN output is dy
   // itself, or dy through the activation (read from y)
   auto body = [&](auto tag, auto with_dz) {
@@ -228,7 +255,7 @@ void bn_bwd(OpCtx& c, const Dims& d) {
               for (int64_t k = 0; k < m; ++k) dst[k] = act_grad<A>(g[k], yy[k]);
               g = dst;
             }
-            dsum_dot(g, r + k0, m, mean, &sdy, &sdyx);
+            sm.dot(g, r + k0, m, mean, &sdy, &sdyx);
           }
         }
         const double dweight = sdyx * invstd;  // Σdy·x̂

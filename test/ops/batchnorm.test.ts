@@ -7,6 +7,7 @@ import { batchnorm2d } from '../../ts/ops/batchnorm';
 import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, assertNoLeak, deviceAvailable, expectError, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { batchStats, bnEvalRef, bnTrainRef, runningUpdateRef } from '../ref/batchnorm';
+import { rerunUnderIsaCaps } from './_isa';
 
 // statistics in double, one float32 rounding of the affine coefficients and of y
 const TOL = { atol: 2e-5, rtol: 1e-4 };
@@ -181,5 +182,8 @@ test('batchnorm2d: bad inputs give MdmtError naming the op and the argument', ()
     expectError(run('batchnorm_bwd', [t32(new Float64Array(12), [2, 3, 2, 1]), x, p(), p(), p()], [y, p(), p()]), 'ESHAPE', 'batchnorm_bwd', /dy/, 'native dy shape');
   });
 });
+
+// the channel sums are compiled per ISA (native/cpu/batchnorm.cc)
+rerunUnderIsaCaps(__filename, 'batchnorm');
 
 test.run();

@@ -14,6 +14,7 @@ import { relu, relu6 } from '../../ts/ops/activations';
 import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, assertNoLeak, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { bnActTrainRef, runningUpdateRef } from '../ref/batchnorm';
+import { rerunUnderIsaCaps } from './_isa';
 
 const TOL = { atol: 2e-5, rtol: 1e-4 };
 const on = deviceAvailable('batchnorm_act');
@@ -115,5 +116,8 @@ test('batchnormAct: named errors, no leaks', () => {
     x.grad!.dispose();
   }));
 });
+
+// the channel sums are compiled per ISA (native/cpu/batchnorm.cc)
+rerunUnderIsaCaps(__filename, 'batchnorm_act');
 
 test.run();
