@@ -1,7 +1,6 @@
 // CPU optimisers (docs/ops.md "optim"; the update rules, the operand order and the
 // contract in native/ops/optim.h): every parameter in one call, PyTorch's update rules in
-// float32 in PyTorch's order of operations; Adam in chunks of all tensors in one parallel
-// region, SGD parallel over each tensor's elements.
+// float32 in PyTorch's order of operations; chunks of all tensors in one parallel region.
 #include <algorithm>
 #include <cmath>
 #include <utility>
@@ -15,7 +14,25 @@ namespace mdmt {
 namespace {
 
 constexpr int64_t kGrain = 1 << 14;
-#define MDMT_SI_ADAM inline __attribute__((always_inline))
+#define MDMT_SI_OPT inline __attribute__((always_inline))
+// Multi-tensor: the first n inputs (the parameters' gradients) cut into chunks of kGrain
+// elements, all chunks in one parallel region (a network's many small tensors do not run
+// one region each); f(tensor, first element, length) per chunk.
+template <class F>
+void each_chunk(OpCtx& c, size_t n, F&& f) {
+  thread_local std::vector<std::pair<int32_t, int64_t>> tl_chunks;  // grow-only
+  auto& chunks = tl_chunks;  // the caller's: a thread_local named inside the workers would be theirs
+  chunks.clear();
+  for (size_t i = 0; i < n; ++i)
+    for (int64_t st = 0; st < c.in[i]->numel(); st += kGrain) chunks.emplace_back(static_cast<int32_t>(i), st);
+  parallel_for(0, static_cast<int64_t>(chunks.size()), 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t ci = c0; ci < c1; ++ci) {
+      const size_t i = static_cast<size_t>(chunks[ci].first);
+      const int64_t lo = chunks[ci].second;
+      f(i, lo, std::min(kGrain, c.in[i]->numel() - lo));
+    }
+  });
+}
 
 // The update of elements [0, n) of one tensor. Per ISA (one source, compiled for the
 // baseline, AVX2 and AVX-512 and chosen at run time like the GEMM's kernels): the baseline
@@ -28,7 +45,7 @@ struct AdamConsts {
   float b2, omb1, omb2, eps, wd, decay, step_size, bc2_sqrt;
 };
 template <int WD>  // 0 none, 1 L2 (g += wd·p), 2 decoupled (p *= decay)
-MDMT_SI_ADAM void adam_body(const AdamConsts& k, int64_t n, const float* __restrict pg, float* __restrict pp, float* __restrict pm,
+MDMT_SI_OPT void adam_body(const AdamConsts& k, int64_t n, const float* __restrict pg, float* __restrict pp, float* __restrict pm,
                             float* __restrict pv) {
   for (int64_t j = 0; j < n; ++j) {
     float g = pg[j];
@@ -60,44 +77,56 @@ void adam(OpCtx& c, const AdamSpec& s) {
   if (cpu_has_avx512f()) fn = adam_avx512;
   else if (cpu_has_avx2_fma()) fn = adam_avx2;
 #endif
-  // Multi-tensor: every parameter cut into chunks of kGrain elements, all chunks in one
-  // parallel region (a network's many small tensors no longer run one region each).
-  thread_local std::vector<std::pair<int32_t, int64_t>> tl_chunks;  // (tensor, first element); grow-only
-  auto& chunks = tl_chunks;  // the caller's: a thread_local named inside the workers would be theirs
-  chunks.clear();
-  for (size_t i = 0; i < n; ++i)
-    for (int64_t st = 0; st < c.in[i]->numel(); st += kGrain) chunks.emplace_back(static_cast<int32_t>(i), st);
-  parallel_for(0, static_cast<int64_t>(chunks.size()), 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t ci = c0; ci < c1; ++ci) {
-      const size_t i = static_cast<size_t>(chunks[ci].first);
-      const int64_t lo = chunks[ci].second, len = std::min(kGrain, c.in[i]->numel() - lo);
-      fn(k, wd, len, c.in[i]->data<float>() + lo, c.out[i]->data<float>() + lo, c.out[n + i]->data<float>() + lo,
-         c.out[2 * n + i]->data<float>() + lo);
-    }
+  each_chunk(c, n, [&](size_t i, int64_t lo, int64_t len) {
+    fn(k, wd, len, c.in[i]->data<float>() + lo, c.out[i]->data<float>() + lo, c.out[n + i]->data<float>() + lo,
+       c.out[2 * n + i]->data<float>() + lo);
   });
 }
 
+// SGD on elements [0, n) of one tensor, per ISA like Adam's (and for the same reason: the
+// aliasing pointers and the branches kept the loop scalar). PyTorch's rule and order:
+//   d = g (+ wd·p); momentum: b = first ? d : μ·b + (1 − dampening)·d, d = nesterov ? d + μ·b : b; p −= lr·d
+struct SgdConsts {
+  float lr, mu, omd, wd;
+};
+template <bool WD, bool BUF, bool FIRST, bool NESTEROV>
+MDMT_SI_OPT void sgd_body(const SgdConsts& k, int64_t n, const float* __restrict pg, float* __restrict pp, float* __restrict pb) {
+  for (int64_t j = 0; j < n; ++j) {
+    float d = pg[j];
+    if (WD) d += k.wd * pp[j];
+    if (BUF) {
+      const float b = FIRST ? d : k.mu * pb[j] + k.omd * d;
+      pb[j] = b;
+      d = NESTEROV ? d + k.mu * b : b;
+    }
+    pp[j] -= k.lr * d;
+  }
+}
+// flags: 1 weight decay, 2 momentum buffer, 4 first step, 8 nesterov
+#define MDMT_SGD_CASE(F) \
+  case F: sgd_body<(F & 1) != 0, (F & 2) != 0, (F & 4) != 0, (F & 8) != 0>(k, n, pg, pp, pb); break;
+#define MDMT_SGD_ISA(NAME, TARGET)                                                                                  \
+  TARGET void sgd_##NAME(const SgdConsts& k, int flags, int64_t n, const float* pg, float* pp, float* pb) {        \
+    switch (flags) {                                                                                                \
+      MDMT_SGD_CASE(0) MDMT_SGD_CASE(1) MDMT_SGD_CASE(2) MDMT_SGD_CASE(3) MDMT_SGD_CASE(6) MDMT_SGD_CASE(7)        \
+      MDMT_SGD_CASE(10) MDMT_SGD_CASE(11) MDMT_SGD_CASE(14) MDMT_SGD_CASE(15)                                      \
+      default: __builtin_unreachable(); /* flags come only from these bits (sgd below) */                       \
+    }                                                                                                               \
+  }
+MDMT_EACH_ISA(MDMT_SGD_ISA)
+
 void sgd(OpCtx& c, const SgdSpec& s) {
   const size_t n = s.n;
-  const float lr = s.lr, mu = s.momentum, omd = s.omd, wd = s.wd;
-  const bool nesterov = s.nesterov, first = s.first_step, has_buf = s.has_buf;
-  for (size_t i = 0; i < n; ++i) {
-    const float* pg = c.in[i]->data<float>();
-    float* pp = c.out[i]->data<float>();
-    float* pb = has_buf ? c.out[n + i]->data<float>() : nullptr;
-    parallel_for(0, c.in[i]->numel(), kGrain, [&](int64_t lo, int64_t hi) {
-      for (int64_t j = lo; j < hi; ++j) {
-        float d = pg[j];
-        if (wd != 0.f) d += wd * pp[j];
-        if (has_buf) {
-          float b = first ? d : mu * pb[j] + omd * d;
-          pb[j] = b;
-          d = nesterov ? d + mu * b : b;
-        }
-        pp[j] -= lr * d;
-      }
-    });
-  }
+  const SgdConsts k{s.lr, s.momentum, s.omd, s.wd};
+  const int flags = (s.wd != 0.f ? 1 : 0) | (s.has_buf ? 2 | (s.first_step ? 4 : 0) | (s.nesterov ? 8 : 0) : 0);
+  auto fn = sgd_generic;
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx512f()) fn = sgd_avx512;
+  else if (cpu_has_avx2_fma()) fn = sgd_avx2;
+#endif
+  each_chunk(c, n, [&](size_t i, int64_t lo, int64_t len) {
+    fn(k, flags, len, c.in[i]->data<float>() + lo, c.out[i]->data<float>() + lo, s.has_buf ? c.out[n + i]->data<float>() + lo : nullptr);
+  });
 }
 
 }  // namespace

@@ -5,6 +5,7 @@ import { SGD, SGDOptions } from '../../ts/optim';
 import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, expectError, f32, numel, param, Rng, setGrad, t32 } from '../helpers';
 import { sgdStepRef, SgdRefState } from '../ref/optim';
+import { rerunUnderIsaCaps } from '../ops/_isa';
 
 // float32 vs float64 over 6 steps of O(lr) updates to O(1) parameters
 const TOL = { atol: 2e-6, rtol: 1e-5 };
@@ -106,5 +107,8 @@ test('SGD: bad inputs give MdmtError naming the optimiser and the argument', () 
     expectError(run([q], { momentum: 0 }), 'EINVAL', 'sgd', /'lr'/, 'native missing lr');
   });
 });
+
+// the update loop is compiled per ISA (native/cpu/optim.cc): each one against the reference
+rerunUnderIsaCaps(__filename, 'sgd');
 
 test.run();
