@@ -84,6 +84,11 @@ const FILTER: Case[] = [
   mk('depthwise multiplier 2 on 1×1 maps, batch 1', [1, 16, 1, 1], [32, 1, 3, 3], { groups: 16 }),
   mk('depthwise dilation 2, asymmetric padding', [2, 8, 9, 10], [8, 1, 3, 3], { groups: 8, dilation: [2, 2], padding: [2, 1] }),
   mk('depthwise rows of 300 (plane kernel)', [1, 2, 3, 300], [2, 1, 3, 3], { groups: 2 }),
+  // rows of ≤ 32 outputs: per-tap register accumulators on AVX-512 (two registers past 16)
+  mk('depthwise 3×3 rows of 24 (two registers a tap)', [2, 6, 24, 24], [6, 1, 3, 3], { groups: 6, padding: [1, 1] }),
+  mk('depthwise 3×3 stride 2, rows of 23 (two registers, even lanes)', [3, 5, 21, 45], [5, 1, 3, 3], { groups: 5, stride: [2, 2], padding: [1, 1] }),
+  mk('depthwise 5×5 rows of exactly 16, batch 1', [1, 7, 16, 16], [7, 1, 5, 5], { groups: 7, padding: [2, 2] }),
+  mk('depthwise 3×3 on 4×4 maps, multiplier 2', [4, 3, 4, 4], [6, 1, 3, 3], { groups: 3, padding: [1, 1] }),
 ];
 
 test('conv2d_bwd_filter by Winograd and depthwise by row accumulators = the float64 adjoint (each ISA)', () => {
