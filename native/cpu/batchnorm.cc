@@ -131,6 +131,49 @@ void with_act(Act a, F&& f) {
   else f(std::integral_constant<Act, Act::None>{});
 }
 
+// The per-element loops, per ISA like the sums (the outputs never alias the inputs: these
+// ops are not computed in place). o = act(a·r + bb [+ q]); dst = act'(g, y); dx = k1·g' + k2·(r − fm) + k3
+// with g' = act'(g, y) when y is given, else g.
+template <Act A>
+MDMT_BN_SI void out_row_b(const float* __restrict r, const float* __restrict q, float* __restrict o, int64_t n, float a, float bb) {
+  if (q) for (int64_t k = 0; k < n; ++k) o[k] = act_fwd<A>((a * r[k] + bb) + q[k]);
+  else for (int64_t k = 0; k < n; ++k) o[k] = act_fwd<A>(a * r[k] + bb);
+}
+template <Act A>
+MDMT_BN_SI void grad_row_b(const float* __restrict g, const float* __restrict y, float* __restrict dst, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) dst[k] = act_grad<A>(g[k], y[k]);
+}
+template <Act A>
+MDMT_BN_SI void dx_row_b(const float* __restrict g, const float* __restrict y, const float* __restrict r, float* __restrict out, int64_t n,
+                         float k1, float k2, float k3, float fm) {
+  if (y) for (int64_t q = 0; q < n; ++q) out[q] = k1 * act_grad<A>(g[q], y[q]) + k2 * (r[q] - fm) + k3;
+  else for (int64_t q = 0; q < n; ++q) out[q] = k1 * g[q] + k2 * (r[q] - fm) + k3;
+}
+#define MDMT_BN_ROWS(NAME, TARGET)                                                                                  \
+  TARGET void out_row_##NAME(Act a, const float* r, const float* q, float* o, int64_t n, float sc, float bb) {      \
+    with_act(a, [&](auto t) { out_row_b<decltype(t)::value>(r, q, o, n, sc, bb); });                                \
+  }                                                                                                                 \
+  TARGET void grad_row_##NAME(Act a, const float* g, const float* y, float* dst, int64_t n) {                       \
+    with_act(a, [&](auto t) { grad_row_b<decltype(t)::value>(g, y, dst, n); });                                     \
+  }                                                                                                                 \
+  TARGET void dx_row_##NAME(Act a, const float* g, const float* y, const float* r, float* out, int64_t n, float k1, \
+                            float k2, float k3, float fm) {                                                         \
+    with_act(a, [&](auto t) { dx_row_b<decltype(t)::value>(g, y, r, out, n, k1, k2, k3, fm); });                     \
+  }
+MDMT_EACH_ISA(MDMT_BN_ROWS)
+struct Rows {
+  void (*out)(Act, const float*, const float*, float*, int64_t, float, float);
+  void (*grad)(Act, const float*, const float*, float*, int64_t);
+  void (*dx)(Act, const float*, const float*, const float*, float*, int64_t, float, float, float, float);
+};
+Rows rows() {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx512f()) return {out_row_avx512, grad_row_avx512, dx_row_avx512};
+  if (cpu_has_avx2_fma()) return {out_row_avx2, grad_row_avx2, dx_row_avx2};
+#endif
+  return {out_row_generic, grad_row_generic, dx_row_generic};
+}
+
 // batchnorm_train (act none) and batchnorm_act_train (inputs x, w, b[, r]).
 void bn_train(OpCtx& c, const Dims& d) {
   const Act act = static_cast<Act>(d.act);
@@ -147,6 +190,7 @@ void bn_train(OpCtx& c, const Dims& d) {
   float* prv = c.out[4]->data<float>();
   const int64_t CHW = d.C * d.HW;
   const Sums sm = sums();
+  const Rows rw = rows();
   parallel_for(0, d.C, channel_grain(d), [&](int64_t lo, int64_t hi) {
     for (int64_t ch = lo; ch < hi; ++ch) {
       double s = 0;
@@ -159,20 +203,10 @@ void bn_train(OpCtx& c, const Dims& d) {
       // y = a·x + bb with a = w·invstd, bb = b − mean·a (then + r, then act: the unfused ops' order)
       const float a = static_cast<float>(pw[ch] * invstd);
       const float bb = static_cast<float>(pb[ch] - mean * pw[ch] * invstd);
-      with_act(act, [&](auto tag) {
-        constexpr Act A = decltype(tag)::value;
-        for (int64_t n = 0; n < d.N; ++n) {
-          const int64_t off = n * CHW + ch * d.HW;
-          const float* r = px + off;
-          float* o = py + off;
-          if (pr) {
-            const float* q = pr + off;
-            for (int64_t k = 0; k < d.HW; ++k) o[k] = act_fwd<A>((a * r[k] + bb) + q[k]);
-          } else {
-            for (int64_t k = 0; k < d.HW; ++k) o[k] = act_fwd<A>(a * r[k] + bb);
-          }
-        }
-      });
+      for (int64_t n = 0; n < d.N; ++n) {
+        const int64_t off = n * CHW + ch * d.HW;
+        rw.out(act, px + off, pr ? pr + off : nullptr, py + off, d.HW, a, bb);
+      }
       pm[ch] = static_cast<float>(mean);
       pi[ch] = static_cast<float>(invstd);
       prm[ch] = static_cast<float>((1 - mom) * prm[ch] + mom * mean);
@@ -231,6 +265,7 @@ void bn_bwd(OpCtx& c, const Dims& d) {
   float* pdz = d.dz ? c.out[3]->data<float>() : nullptr;
   const int64_t CHW = d.C * d.HW;
   const Sums sm = sums();
+  const Rows rw = rows();
   // one compiled body per (activation, dz wanted): the gradient at the BN output is dy
   // itself, or dy through the activation (read from y)
   auto body = [&](auto tag, auto with_dz) {
@@ -250,9 +285,8 @@ void bn_bwd(OpCtx& c, const Dims& d) {
             float buf[kBlock];
             const float* g = pdy + off + k0;
             if (A != Act::None) {
-              const float* yy = py + off + k0;
               float* dst = DZ ? pdz + off + k0 : buf;
-              for (int64_t k = 0; k < m; ++k) dst[k] = act_grad<A>(g[k], yy[k]);
+              rw.grad(A, g, py + off + k0, dst, m);
               g = dst;
             }
             sm.dot(g, r + k0, m, mean, &sdy, &sdyx);
@@ -272,11 +306,7 @@ void bn_bwd(OpCtx& c, const Dims& d) {
           const float* g = DZ ? pdz + off : pdy + off;  // dz already holds the activation's gradient
           const float* r = px + off;
           const float* yy = A == Act::None || DZ ? nullptr : py + off;
-          float* out = pdx + off;
-          for (int64_t q = 0; q < d.HW; ++q) {
-            const float gq = A == Act::None || DZ ? g[q] : act_grad<A>(g[q], yy[q]);
-            out[q] = k1 * gq + k2 * (r[q] - fm) + k3;
-          }
+          rw.dx(A, g, yy, r, pdx + off, d.HW, k1, k2, k3, fm);
         }
       }
     });
