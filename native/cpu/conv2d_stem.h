@@ -9,7 +9,8 @@
 // with xpad the zero-padded image split into its sw column phases (so a stride-2 row is
 // two contiguous rows), 16·QB consecutive q of KB output channels held in registers
 // across all C·R·S taps (AVX-512: 12 channels × 32 columns, or 16–24 × 16 on rows of ≤ 16, or
-// 4 × 64 for groups of ≤ 4 on rows of ≥ 64; AVX2 6 × 16; generic 2 × 16). The taps run from a
+// 4 × 64 for groups of ≤ 4 on rows of ≥ 64, 16 × 16 for multiples of 16 channels; AVX2 6 × 16;
+// generic 2 × 16). The taps run from a
 // per-call offset table (one flat loop), the stride-2 column phases are split with AVX-512.
 #pragma once
 #include <cstdint>

@@ -135,6 +135,8 @@ test('conv2d_act (stem / direct): ≤ 4 and 37 input channels, groups, kernels 1
     { x: [1, 40, 11, 12], w: [40, 20, 3, 3], stride: [1, 1], pad: [1, 1], groups: 2 },  // 20 out per group: a 24-channel block, partial
     { x: [1, 64, 17, 30], w: [64, 32, 3, 3], stride: [2, 2], pad: [1, 1], groups: 2 },  // stride 2 to rows of 15, two 16-channel blocks
     { x: [1, 3, 9, 14], w: [40, 3, 3, 3], stride: [1, 1], pad: [1, 1] },               // a stem on a small image: 24-channel blocks
+    { x: [2, 3, 37, 45], w: [64, 3, 7, 7], stride: [2, 2], pad: [3, 3] },   // ResNet stem, 64 out: 16-channel blocks, rows of 23 (a column tail)
+    { x: [1, 3, 70, 66], w: [32, 3, 3, 3], stride: [2, 2], pad: [1, 1] },   // MobileNet stem, 32 out: 16-channel blocks on rows of 33
   ];
   for (const c of cases)
     for (const act of ACTS) {
