@@ -48,7 +48,7 @@ for (const isa of ISAS) {
 
 // Products small enough to be cut into one block per thread (each thread packing its own
 // panels, gemm.cc's sgemm_partitioned): column blocks, column × row blocks (more threads
-// than 32-column blocks), row blocks only (N < 64), and the shared-packing path beside
+// than 32-column blocks), row blocks only (few columns, or rows ≥ 2 × columns), and the shared-packing path beside
 // them, on 1–4 threads; then the same through a 1×1 conv's epilogue (bias, residual, relu)
 // on a batch-1 image, whose offsets move with each block.
 test('sgemm: the same product on 1, 2, 3 and 4 threads (per-thread blocks, epilogue offsets)', () => {
@@ -58,7 +58,7 @@ test('sgemm: the same product on 1, 2, 3 and 4 threads (per-thread blocks, epilo
   try {
     for (const threads of [1, 2, 3, 4]) {
       native().setThreads(threads);
-      for (const [M, N, K] of [[160, 64, 96], [300, 64, 160], [4100, 3, 5], [70, 4100, 3], [24, 1030, 40], [96, 200, 300], [33, 97, 130]] as const)
+      for (const [M, N, K] of [[160, 64, 96], [300, 64, 160], [4100, 3, 5], [70, 4100, 3], [24, 1030, 40], [96, 200, 300], [33, 97, 130], [400, 130, 70]] as const)
         for (const transB of [false, true]) {
           const as = [M, K], bs = transB ? [N, K] : [K, N];
           const a = f32(rng.array(numel(as))), b = f32(rng.array(numel(bs)));
