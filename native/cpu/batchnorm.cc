@@ -98,13 +98,7 @@ struct Sums {
   double (*sum_sq)(const float*, int64_t, double);
   void (*dot)(const float*, const float*, int64_t, double, double*, double*);
 };
-Sums sums() {
-#if defined(__x86_64__) || defined(__i386__)
-  if (cpu_has_avx512f()) return {dsum_avx512, dsum_sq_avx512, dsum_dot_avx512};
-  if (cpu_has_avx2_fma()) return {dsum_avx2, dsum_sq_avx2, dsum_dot_avx2};
-#endif
-  return {dsum_generic, dsum_sq_generic, dsum_dot_generic};
-}
+Sums sums() { return {MDMT_PICK_ISA(dsum), MDMT_PICK_ISA(dsum_sq), MDMT_PICK_ISA(dsum_dot)}; }
 
 enum class Act { None, Relu, Relu6 };
 
@@ -166,13 +160,7 @@ struct Rows {
   void (*grad)(Act, const float*, const float*, float*, int64_t);
   void (*dx)(Act, const float*, const float*, const float*, float*, int64_t, float, float, float, float);
 };
-Rows rows() {
-#if defined(__x86_64__) || defined(__i386__)
-  if (cpu_has_avx512f()) return {out_row_avx512, grad_row_avx512, dx_row_avx512};
-  if (cpu_has_avx2_fma()) return {out_row_avx2, grad_row_avx2, dx_row_avx2};
-#endif
-  return {out_row_generic, grad_row_generic, dx_row_generic};
-}
+Rows rows() { return {MDMT_PICK_ISA(out_row), MDMT_PICK_ISA(grad_row), MDMT_PICK_ISA(dx_row)}; }
 
 // batchnorm_train (act none) and batchnorm_act_train (inputs x, w, b[, r]).
 void bn_train(OpCtx& c, const Dims& d) {

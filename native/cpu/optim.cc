@@ -72,11 +72,7 @@ void adam(OpCtx& c, const AdamSpec& s) {
   const size_t n = s.n;
   const AdamConsts k{s.beta2, s.omb1, s.omb2, s.eps, s.wd, s.decay, s.step_size, s.bc2_sqrt};
   const int wd = s.wd == 0.f ? 0 : s.decoupled ? 2 : 1;
-  auto fn = adam_generic;
-#if defined(__x86_64__) || defined(__i386__)
-  if (cpu_has_avx512f()) fn = adam_avx512;
-  else if (cpu_has_avx2_fma()) fn = adam_avx2;
-#endif
+  const auto fn = MDMT_PICK_ISA(adam);
   each_chunk(c, n, [&](size_t i, int64_t lo, int64_t len) {
     fn(k, wd, len, c.in[i]->data<float>() + lo, c.out[i]->data<float>() + lo, c.out[n + i]->data<float>() + lo,
        c.out[2 * n + i]->data<float>() + lo);
@@ -119,11 +115,7 @@ void sgd(OpCtx& c, const SgdSpec& s) {
   const size_t n = s.n;
   const SgdConsts k{s.lr, s.momentum, s.omd, s.wd};
   const int flags = (s.wd != 0.f ? 1 : 0) | (s.has_buf ? 2 | (s.first_step ? 4 : 0) | (s.nesterov ? 8 : 0) : 0);
-  auto fn = sgd_generic;
-#if defined(__x86_64__) || defined(__i386__)
-  if (cpu_has_avx512f()) fn = sgd_avx512;
-  else if (cpu_has_avx2_fma()) fn = sgd_avx2;
-#endif
+  const auto fn = MDMT_PICK_ISA(sgd);
   each_chunk(c, n, [&](size_t i, int64_t lo, int64_t len) {
     fn(k, flags, len, c.in[i]->data<float>() + lo, c.out[i]->data<float>() + lo, s.has_buf ? c.out[n + i]->data<float>() + lo : nullptr);
   });

@@ -130,13 +130,7 @@ MDMT_TARGET_AVX512 void maxplane_avx512(const MaxPoolPlane& g, const float* xp, 
 #endif
 
 using MaxPlane = void (*)(const MaxPoolPlane&, const float*, int64_t, float*, float*, float*);
-MaxPlane maxplane() {
-#if defined(__x86_64__) || defined(__i386__)
-  if (cpu_has_avx512f()) return maxplane_avx512;
-  if (cpu_has_avx2_fma()) return maxplane_avx2;
-#endif
-  return maxplane_generic;
-}
+MaxPlane maxplane() { return MDMT_PICK_ISA(maxplane); }
 
 #define MDMT_PLANE_MEAN(NAME, TARGET)                               \
   TARGET double plane_sum_##NAME(const float* x, int64_t n) {       \
@@ -182,11 +176,7 @@ void maxpool2d_values(const MaxPoolPlane& g, int64_t planes, const float* x, flo
 }
 
 void global_avgpool_planes(const float* x, float* y, int64_t planes, int64_t hw) {
-  double (*sum)(const float*, int64_t) = plane_sum_generic;
-#if defined(__x86_64__) || defined(__i386__)
-  if (cpu_has_avx512f()) sum = plane_sum_avx512;
-  else if (cpu_has_avx2_fma()) sum = plane_sum_avx2;
-#endif
+  double (*sum)(const float*, int64_t) = MDMT_PICK_ISA(plane_sum);
   const int64_t grain = hw >= (1 << 15) ? 1 : (1 << 15) / std::max<int64_t>(1, hw);
   parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t pl = lo; pl < hi; ++pl) y[pl] = static_cast<float>(sum(x + pl * hw, hw) / static_cast<double>(hw));
