@@ -45,14 +45,19 @@ const CASES: Case[] = [
   mk('3×2 kernel (old path)', [2, 16, 16, 17], [16, 16, 3, 2], { padding: [1, 0] }),
 ];
 
+/** auto, then on the CPU each lower GEMM ISA this machine runs (the `isa` attribute forces it per call) */
+function gemmIsas(): (GemmIsa | undefined)[] {
+  const cpu = (process.env.MDMT_DEVICE ?? 'cpu') === 'cpu';
+  const best = native().devices().find((x) => x.name === 'cpu')!.props.isa;
+  return [undefined, ...(cpu ? ['generic' as const, ...(best !== 'generic' ? ['avx2' as const] : [])] : [])];
+}
+
 const tol = (c: Case) => ({ atol: 4 * (1e-5 + 2e-7 * (c.w[0] / c.groups) * c.w[2] * c.w[3]), rtol: 1e-5 });
 const cfgOf = (c: Case) => ({ stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups });
 
 test('conv2d_bwd_data as a forward conv = the float64 adjoint, every kernel it reaches and each GEMM ISA', () => {
   if (!on) return;
-  const cpu = (process.env.MDMT_DEVICE ?? 'cpu') === 'cpu';
-  const best = native().devices().find((x) => x.name === 'cpu')!.props.isa;
-  const isas: (GemmIsa | undefined)[] = [undefined, ...(cpu ? ['generic' as const, ...(best !== 'generic' ? ['avx2' as const] : [])] : [])];
+  const isas = gemmIsas();
   const rng = new Rng(211);
   for (const c of CASES) {
     const ys = convOutShape(c.x, c.w, c);
@@ -93,9 +98,7 @@ const FILTER: Case[] = [
 
 test('conv2d_bwd_filter by Winograd and depthwise by row accumulators = the float64 adjoint (each ISA)', () => {
   if (!on) return;
-  const cpu = (process.env.MDMT_DEVICE ?? 'cpu') === 'cpu';
-  const best = native().devices().find((x) => x.name === 'cpu')!.props.isa;
-  const isas: (GemmIsa | undefined)[] = [undefined, ...(cpu ? ['generic' as const, ...(best !== 'generic' ? ['avx2' as const] : [])] : [])];
+  const isas = gemmIsas();
   const rng = new Rng(213);
   for (const c of FILTER) {
     const ys = convOutShape(c.x, c.w, c);
