@@ -34,45 +34,10 @@ using Pool2d = PoolSpec;
 void maxpool2d(OpCtx& c, const Pool2d& p) {
   const float* px = c.in[0]->data<float>();
   float* py = c.out[0]->data<float>();
-  if (!p.indices)  // values only (eval): the vectorised kernel
+  if (!p.indices)  // values only (eval): nobody reads the argmax
     return maxpool2d_values({p.H, p.W, p.P, p.Q, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw}, p.N * p.C, px, py);
-  int32_t* pi = c.out[1]->data<int32_t>();
-  parallel_for(0, p.N * p.C, plane_grain(pool_work(p.P, p.Q, p.kh, p.kw, p.H, p.W)), [&](int64_t lo, int64_t hi) {
-    for (int64_t pl = lo; pl < hi; ++pl) {
-      const float* xp = px + pl * p.H * p.W;
-      float* yp = py + pl * p.P * p.Q;
-      int32_t* ip = pi + pl * p.P * p.Q;
-      for (int64_t oh = 0; oh < p.P; ++oh) {
-        const int64_t h0 = oh * p.sh - p.ph;
-        const int64_t ha = std::max<int64_t>(h0, 0), hb = std::min(h0 + p.kh, p.H);
-        float* yr = yp + oh * p.Q;
-        int32_t* ir = ip + oh * p.Q;
-        for (int64_t ow = 0; ow < p.Q; ++ow) {
-          const int64_t w0 = ow * p.sw - p.pw;
-          const int64_t wa = std::max<int64_t>(w0, 0), wb = std::min(w0 + p.kw, p.W);
-          yr[ow] = -std::numeric_limits<float>::infinity();
-          ir[ow] = static_cast<int32_t>(ha < hb && wa < wb ? ha * p.W + wa : -1);
-        }
-        // the window's taps in (row, column) order, each over the whole output row without
-        // branches (vectorisable): the same candidates in the same order as a per-output
-        // scan, so PyTorch's rules hold — first maximum wins, NaN propagates
-        for (int64_t h = ha; h < hb; ++h)
-          for (int64_t s = 0; s < p.kw; ++s) {
-            const int64_t off = s - p.pw;  // w = ow·sw + off
-            const int64_t qa = off >= 0 ? 0 : (-off + p.sw - 1) / p.sw;
-            const int64_t qb = p.W - 1 - off < 0 ? 0 : std::min(p.Q, (p.W - 1 - off) / p.sw + 1);
-            const float* xr = xp + h * p.W;
-            const int32_t base = static_cast<int32_t>(h * p.W + off);
-            for (int64_t ow = qa; ow < qb; ++ow) {
-              const float v = xr[ow * p.sw + off];
-              const bool take = v > yr[ow] || v != v;
-              yr[ow] = take ? v : yr[ow];
-              ir[ow] = take ? base + static_cast<int32_t>(ow * p.sw) : ir[ow];
-            }
-          }
-      }
-    }
-  });
+  // values and argmax (training): the vectorised kernels too
+  maxpool2d_indexed({p.H, p.W, p.P, p.Q, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw}, p.N * p.C, px, py, c.out[1]->data<int32_t>());
 }
 
 // dx[idx] += dy, plane by plane; dx's shape comes from the output tensor.

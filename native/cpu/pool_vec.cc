@@ -61,9 +61,44 @@ inline float max_nan(float m, float v) { return (v > m) | (v != v) ? v : m; }
     }                                                                                                        \
   }
 MDMT_MAXPLANE(generic, )
+
+// Values and argmax (training), portable: per output row the window's taps in (row, column)
+// order, each over the whole row without branches — the same candidates in the same order
+// as a per-output scan, so PyTorch's rules hold (first maximum wins, NaN propagates).
+#define MDMT_MAXIDX(NAME, TARGET)                                                                             \
+  TARGET void maxidx_##NAME(const MaxPoolPlane& g, const float* xp, float* yp, int32_t* ip) {                  \
+    for (int64_t oh = 0; oh < g.P; ++oh) {                                                                    \
+      const int64_t h0 = oh * g.sh - g.ph;                                                                    \
+      const int64_t ha = std::max<int64_t>(h0, 0), hb = std::min(h0 + g.kh, g.H);                            \
+      float* yr = yp + oh * g.Q;                                                                              \
+      int32_t* ir = ip + oh * g.Q;                                                                            \
+      for (int64_t ow = 0; ow < g.Q; ++ow) {                                                                  \
+        const int64_t w0 = ow * g.sw - g.pw;                                                                  \
+        yr[ow] = -std::numeric_limits<float>::infinity();                                                     \
+        ir[ow] = static_cast<int32_t>(ha * g.W + std::max<int64_t>(w0, 0));                                   \
+      }                                                                                                       \
+      for (int64_t h = ha; h < hb; ++h)                                                                       \
+        for (int64_t s = 0; s < g.kw; ++s) {                                                                  \
+          const int64_t off = s - g.pw; /* w = ow·sw + off */                                                 \
+          const int64_t qa = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;                                         \
+          const int64_t qb = g.W - 1 - off < 0 ? 0 : std::min(g.Q, (g.W - 1 - off) / g.sw + 1);               \
+          const float* xr = xp + h * g.W;                                                                     \
+          const int32_t base = static_cast<int32_t>(h * g.W + off);                                           \
+          for (int64_t ow = qa; ow < qb; ++ow) {                                                              \
+            const float v = xr[ow * g.sw + off];                                                              \
+            const bool take = v > yr[ow] || v != v;                                                           \
+            yr[ow] = take ? v : yr[ow];                                                                       \
+            ir[ow] = take ? base + static_cast<int32_t>(ow * g.sw) : ir[ow];                                  \
+          }                                                                                                   \
+        }                                                                                                     \
+    }                                                                                                         \
+  }
+MDMT_MAXIDX(generic, )
 #if defined(__x86_64__) || defined(__i386__)
 MDMT_MAXPLANE(avx2, MDMT_TARGET_AVX2)
 MDMT_MAXPLANE(avx512_rows, MDMT_TARGET_AVX512)
+MDMT_MAXIDX(avx2, MDMT_TARGET_AVX2)
+MDMT_MAXIDX(avx512_rows, MDMT_TARGET_AVX512)
 
 // AVX-512, strides 1 and 2: 16 outputs of a row per register, the kh·kw window read with
 // masked loads straight from the plane (lanes outside it read as −∞; the masks depend on
@@ -127,10 +162,66 @@ MDMT_TARGET_AVX512 void maxplane_avx512(const MaxPoolPlane& g, const float* xp, 
     }
   }
 }
+
+// The training forward (values and argmax): the same 16-lane tap loads, and per tap the
+// lanes that take it — v > m or v is NaN, PyTorch's rule: the first maximum wins, a later
+// NaN replaces an earlier one — move its value into m and its flat index h·W + w into idx.
+// Lanes start at the window's first cell inside the input with −∞ (PyTorch's start).
+// Two output rows run side by side: each tap's compare-and-blend is a dependency chain.
+MDMT_TARGET_AVX512 void maxidx_avx512(const MaxPoolPlane& g, const float* xp, float* y, int32_t* ix) {
+  constexpr int64_t kMaxTaps = 16;
+  if (g.sw > 2 || g.kw > kMaxTaps) return maxidx_avx512_rows(g, xp, y, ix);
+  Tap taps[kMaxTaps];
+  __m512i base[kMaxTaps];
+  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i lane_col = _mm512_mullo_epi32(iota, _mm512_set1_epi32(static_cast<int>(g.sw)));
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t q0 = 0; q0 < g.Q; q0 += 16) {
+    const __mmask16 want = g.Q - q0 >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (g.Q - q0)) - 1);
+    for (int64_t j = 0; j < g.kw; ++j) {
+      const int64_t c0 = q0 * g.sw + j - g.pw;
+      taps[j] = {c0, static_cast<__mmask16>(want & in_row(c0, g.sw, g.W)), in_row(c0, 1, g.W), in_row(c0 + 16, 1, g.W)};
+      base[j] = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(c0)), lane_col);  // column of lane l
+    }
+    // the window's first column inside the input, per lane: max(q·sw − pw, 0)
+    const __m512i first_col = _mm512_max_epi32(base[0], _mm512_setzero_si512());
+    auto row_pair = [&](int64_t oh, int rows_n) MDMT_TARGET_AVX512 {
+      __m512 m[2] = {ninf, ninf};
+      __m512i id[2];
+      int64_t ha[2], hb[2];
+      for (int u = 0; u < rows_n; ++u) {
+        const int64_t h0 = (oh + u) * g.sh - g.ph;
+        ha[u] = std::max<int64_t>(h0, 0), hb[u] = std::min(h0 + g.kh, g.H);
+        id[u] = _mm512_add_epi32(first_col, _mm512_set1_epi32(static_cast<int>(ha[u] * g.W)));
+      }
+      if (rows_n == 1) ha[1] = hb[1] = 0, m[1] = ninf, id[1] = id[0];
+      const int64_t span = std::max(hb[0] - ha[0], hb[1] - ha[1]);
+      for (int64_t d = 0; d < span; ++d)
+        for (int64_t j = 0; j < g.kw; ++j)
+          for (int u = 0; u < 2; ++u) {
+            const int64_t r = ha[u] + d;
+            if (r >= hb[u]) continue;
+            const __m512 v = load_tap(xp + r * g.W, taps[j], g.sw);
+            const __mmask16 take = _mm512_cmp_ps_mask(v, m[u], _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            m[u] = _mm512_mask_mov_ps(m[u], take, v);
+            id[u] = _mm512_mask_add_epi32(id[u], take, base[j], _mm512_set1_epi32(static_cast<int>(r * g.W)));
+          }
+      for (int u = 0; u < rows_n; ++u) {
+        _mm512_mask_storeu_ps(y + (oh + u) * g.Q + q0, want, m[u]);
+        _mm512_mask_storeu_epi32(ix + (oh + u) * g.Q + q0, want, id[u]);
+      }
+    };
+    int64_t oh = 0;
+    for (; oh + 2 <= g.P; oh += 2) row_pair(oh, 2);
+    if (oh < g.P) row_pair(oh, 1);
+  }
+}
 #endif
 
 using MaxPlane = void (*)(const MaxPoolPlane&, const float*, int64_t, float*, float*, float*);
 MaxPlane maxplane() { return MDMT_PICK_ISA(maxplane); }
+using MaxIdx = void (*)(const MaxPoolPlane&, const float*, float*, int32_t*);
+MaxIdx maxidx() { return MDMT_PICK_ISA(maxidx); }
 
 #define MDMT_PLANE_MEAN(NAME, TARGET)                               \
   TARGET double plane_sum_##NAME(const float* x, int64_t n) {       \
@@ -172,6 +263,15 @@ void maxpool2d_values(const MaxPoolPlane& g, int64_t planes, const float* x, flo
     std::vector<float> buf(static_cast<size_t>(2 * wb));
     // the checks in pool.cc keep at least one input row in every window
     for (int64_t pl = lo; pl < hi; ++pl) plane(g, x + pl * g.H * g.W, wb, buf.data(), buf.data() + wb, y + pl * g.P * g.Q);
+  });
+}
+
+void maxpool2d_indexed(const MaxPoolPlane& g, int64_t planes, const float* x, float* y, int32_t* idx) {
+  const MaxIdx plane = maxidx();
+  const double work = static_cast<double>(g.P) * static_cast<double>(g.Q) * static_cast<double>(g.kh * g.kw);
+  const int64_t grain = work >= (1 << 15) ? 1 : static_cast<int64_t>((1 << 15) / std::max(1.0, work));
+  parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t pl = lo; pl < hi; ++pl) plane(g, x + pl * g.H * g.W, y + pl * g.P * g.Q, idx + pl * g.P * g.Q);
   });
 }
 

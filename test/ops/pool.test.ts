@@ -36,6 +36,10 @@ const CASES: Case[] = [
   cfg([1, 2, 33, 47], 3, 2, 1, false, 'rows wider than a vector, odd'),
   cfg([1, 1, 20, 70], 3, 2, 0, true, 'wide rows, ceil'),
   cfg([2, 1, 9, 37], 5, 1, 2, false, 'stride 1, kernel 5, padding 2 (MobileNet-style)'),
+  cfg([2, 3, 8, 8], 3, 1, 1, true, 'GoogLeNet inception pool 3/1/1 on 8×8 (half a vector per row)'),
+  cfg([1, 2, 5, 19], 3, 1, 1, false, 'odd output rows (the last row of a pair alone), 16 + 3 columns'),
+  cfg([1, 2, 7, 35], 3, 2, 1, true, 'stride 2, ceil, an odd number of output rows'),
+  cfg([1, 1, 4, 40], [2, 17], [1, 1], [0, 8], false, 'kernel wider than 16 taps'),
 ];
 const opts = (c: Case) => ({ kernel: c.k, stride: c.s, padding: c.p, ceilMode: c.ceil });
 const attrs = (c: Case) => ({ kernel: c.k, stride: c.s, padding: c.p, ceil_mode: c.ceil });
@@ -112,6 +116,26 @@ test('maxpool2d: NaN propagates, ties pick the first maximum, -inf padding never
     const neg = tensor([-7, -8, -9, -6], [1, 1, 2, 2]);
     assert.equal(Array.from(maxpool2d(neg, { kernel: 2, stride: 1, padding: 1 }).toArray()), [-7, -7, -8, -7, -6, -6, -9, -6, -6]);
   });
+});
+
+test('maxpool2d: ties, NaN and -inf on every case: values and argmax = PyTorch\'s rule (float64 reference)', () => {
+  if (!on) return;
+  // few distinct levels, so windows hold ties; NaN (a later NaN replaces an earlier one) and
+  // -inf (a window of -inf keeps its first cell inside the input)
+  const rng = new Rng(104);
+  const levels = [-Infinity, -1, 0, 0.5, NaN];
+  for (const c of CASES)
+    for (const pNaN of [0, 0.05]) {
+      const x = Float64Array.from({ length: numel(c.x) }, () => (rng.next() < pNaN ? NaN : levels[rng.int(0, 3)]));
+      tidy(() => {
+        const [y, idx] = runOp('maxpool2d', [t32(x, c.x)], attrs(c), [{ shape: poolShape(c.x, c) }, { shape: poolShape(c.x, c), dtype: 'int32' }]);
+        const want = maxpoolRef(x, c.x, c), at = maxpoolArgRef(x, c.x, c), got = y.toArray(), gi = idx.toArray();
+        for (let i = 0; i < want.length; i++) {
+          assert.ok(Object.is(got[i], want[i]) || (got[i] === 0 && want[i] === 0), `${c.why} (NaN ${pNaN}): y[${i}] = ${got[i]}, want ${want[i]}`);
+          assert.is(gi[i], at[i], `${c.why} (NaN ${pNaN}): indices[${i}]`);
+        }
+      });
+    }
 });
 
 test('maxpool2d: vjp = finite differences (distinct inputs: stable argmax)', () => {

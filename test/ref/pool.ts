@@ -69,9 +69,11 @@ export function maxpoolRef(x: Float64Array, shape: readonly number[], c: PoolCfg
 
 /** flat h·W + w of the (first) maximum of each window */
 export function maxpoolArgRef(x: Float64Array, shape: readonly number[], c: PoolCfg): Float64Array {
+  // PyTorch's CPU max_pool2d: start at the window's first cell inside the input with −∞, and
+  // take a cell when it is greater or NaN (so ties keep the first, a later NaN replaces one)
   return pool(x, shape, c, (a, base, W, rows, cols) => {
-    let m = -Infinity, at = -1;
-    for (const h of rows) for (const w of cols) if (a[base + h * W + w] > m) { m = a[base + h * W + w]; at = h * W + w; }
+    let m = -Infinity, at = rows[0] * W + cols[0];
+    for (const h of rows) for (const w of cols) if (a[base + h * W + w] > m || Number.isNaN(a[base + h * W + w])) { m = a[base + h * W + w]; at = h * W + w; }
     return at;
   });
 }
