@@ -9,7 +9,8 @@
  *   BENCH_MODELS=resnet18 BENCH_ROUNDS=3 npm run bench:train
  * Environment: BENCH_MODELS, BENCH_BATCH (8), BENCH_SIZE (128), BENCH_ROUNDS (5), BENCH_STEPS
  * (2 per engine per round), BENCH_PYTHON (/usr/bin/python3), MDMT_NUM_THREADS, BENCH_PROFILE=1 (the
- * planned step's time per op after each model's row).
+ * planned step's time per op after each model's row; BENCH_PROFILE=shapes adds the 40 costliest
+ * op × shape rows).
  */
 import { ChildProcessByStdio, spawn, spawnSync } from 'child_process';
 import type { Readable, Writable } from 'stream';
@@ -54,7 +55,8 @@ class Peer {
   }
 }
 
-const PROFILE = process.env.BENCH_PROFILE === '1';
+const PROFILE = process.env.BENCH_PROFILE === '1' || process.env.BENCH_PROFILE === 'shapes';
+const PROFILE_SHAPES = process.env.BENCH_PROFILE === 'shapes';
 
 /** BENCH_PROFILE=1: the planned step's time per op (summed over STEPS steps; the executor's own clock, wall ms). */
 function profilePlan(name: string, plan: PlanExecutor, run: () => void): void {
@@ -65,6 +67,15 @@ function profilePlan(name: string, plan: PlanExecutor, run: () => void): void {
   const total = [...byOp.values()].reduce((a, b) => a + b, 0);
   const top = [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 8);
   console.log(`# ${name} planned step by op (ms per step, wall): ${top.map(([op, ms]) => `${op} ${ms.toFixed(1)} (${((100 * ms) / total).toFixed(0)}%)`).join(', ')}; total ${total.toFixed(1)}`);
+  if (!PROFILE_SHAPES) return;
+  plan.profile(true);
+  for (let i = 0; i < STEPS; i++) run();
+  const byShape = new Map<string, number>();
+  for (const r of plan.profile(false)) {
+    const key = `${r.op} ${r.shapes.length > 160 ? r.shapes.slice(0, 157) + '...' : r.shapes}`;
+    byShape.set(key, (byShape.get(key) ?? 0) + r.ms / STEPS);
+  }
+  for (const [k, ms] of [...byShape].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`#   ${ms.toFixed(2).padStart(7)} ms  ${k}`);
 }
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
