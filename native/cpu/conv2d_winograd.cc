@@ -233,8 +233,10 @@ int64_t weights_floats(int m, int64_t K, int64_t C) { return (m + 2) * (m + 2) *
 
 void transform_weights(int m, int64_t K, int64_t C, const float* w, float* U) {
   const GemmIsa isa = GemmIsa::Auto;
+  const bool gather = gemm_isa_level(isa) == 2;  // AVX-512: the taps gathered (tf::weights_rows_avx512)
   parallel_for(0, K, std::max<int64_t>(1, 256 / std::max<int64_t>(1, C)), [&](int64_t lo, int64_t hi) {
-    if (m == 2) kernels<2>(isa).weights(K, C, w, lo, hi, U);
+    if (gather) tf::weights_rows_avx512(m, K, C, w, lo, hi, U);
+    else if (m == 2) kernels<2>(isa).weights(K, C, w, lo, hi, U);
     else kernels<4>(isa).weights(K, C, w, lo, hi, U);
   });
 }

@@ -155,7 +155,33 @@ MDMT_TARGET_AVX512 void output_m(const Shape& s, const float* Mx, int64_t t0, in
   }
 }
 
+// U[ξ][k][c] = G g Gᵀ for output channels [k0, k1), 16 input channels per register: the
+// 16 channels' 9 taps are 144 consecutive floats, read with one gather per tap (the
+// portable body builds the registers from scalar stores, whose wide reloads stall on
+// store forwarding: 512→512 took longer than the 4×4-map forward it feeds).
+template <int M>
+MDMT_TARGET_AVX512 void weights_m(int64_t K, int64_t C, const float* w, int64_t k0, int64_t k1, float* U) {
+  constexpr int A = Tf<M>::A;
+  const __m512i nine = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(9));
+  vf g[9], t[A * 3], u[A * A];
+  for (int64_t k = k0; k < k1; ++k)
+    for (int64_t c0 = 0; c0 < C; c0 += L) {
+      const __mmask16 lanes = lanes_mask(C - c0);
+      const float* base = w + (k * C + c0) * 9;
+      for (int rs = 0; rs < 9; ++rs)
+        g[rs] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, _mm512_add_epi32(nine, _mm512_set1_epi32(rs)), base, 4);
+      for (int j = 0; j < 3; ++j) Tf<M>::g(g + j, 3, t + j, 3);        // t[A][3] = G g
+      for (int i = 0; i < A; ++i) Tf<M>::g(t + i * 3, 1, u + i * A, 1);  // u[A][A] = t Gᵀ
+      for (int xi = 0; xi < A * A; ++xi) _mm512_mask_storeu_ps(U + (xi * K + k) * C + c0, lanes, u[xi]);
+    }
+}
+
 }  // namespace
+
+void weights_rows_avx512(int m, int64_t K, int64_t C, const float* w, int64_t k0, int64_t k1, float* U) {
+  if (m == 2) weights_m<2>(K, C, w, k0, k1, U);
+  else weights_m<4>(K, C, w, k0, k1, U);
+}
 
 void input_rows_avx512(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
   if (m == 2) input_m<2>(s, x, t0, nt, tb, c0, c1, V);

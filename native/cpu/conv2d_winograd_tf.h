@@ -67,6 +67,7 @@ template <> struct Tf<4> {
 // gathered lane by lane. Same contracts as the portable input/output kernels: the chunk
 // holds tiles [t0, t0 + nt) (row stride tb of V and M), channels [lo, hi).
 void input_rows_avx512(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V);
+void weights_rows_avx512(int m, int64_t K, int64_t C, const float* w, int64_t k0, int64_t k1, float* U);
 void output_rows_avx512(int m, const Shape& s, const float* Mx, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
                         const float* bias, const float* res, Act act, float* y);
 

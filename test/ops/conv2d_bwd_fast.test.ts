@@ -34,6 +34,7 @@ const CASES: Case[] = [
   mk('winograd4, odd H×W', [2, 16, 17, 19], [20, 16, 3, 3]),
   mk('winograd4, batch 1', [1, 24, 16, 16], [16, 24, 3, 3]),
   mk('winograd2 (9×11 maps)', [3, 32, 9, 11], [17, 32, 3, 3]),
+  mk('winograd2, 40 in / 36 out (weights flipped in 32×32 blocks, tails both ways)', [2, 40, 12, 12], [36, 40, 3, 3]),
   mk('winograd, padding 0 (adjoint pads 2)', [2, 16, 18, 18], [16, 16, 3, 3], { padding: [0, 0] }),
   mk('winograd, padding 2 (adjoint pads 0)', [2, 16, 15, 16], [18, 16, 3, 3], { padding: [2, 2] }),
   mk('winograd, asymmetric padding', [2, 16, 17, 16], [16, 16, 3, 3], { padding: [0, 1] }),
