@@ -89,6 +89,28 @@ test('conv2d_bwd_data and conv2d_bwd_filter = the reference adjoints', () => {
   }
 });
 
+test('conv2d_bwd_filter: images split between threads or one GEMM parallel inside (shallow GEMMs, dw ≥ 1 Mi floats) = the reference', () => {
+  if (!on) return;
+  const rng = new Rng(204);
+  const threads = native().setThreads();
+  try {
+    // [1024, 128, 3, 3]: 1.2 Mi floats of dw from 2 images of 4×4 (one part); 512 outputs
+    // (0.6 Mi, split into parts whenever there are ≥ 2 threads); each on 1, 2 and 3 threads
+    for (const c of [mk('dw of 1.2 Mi floats from 4x4 maps', [2, 128, 4, 4], [1024, 128, 3, 3], { padding: [1, 1] }),
+      mk('dw of 0.6 Mi floats from 4x4 maps', [3, 128, 4, 4], [512, 128, 3, 3], { padding: [1, 1] })]) {
+      const d = data(rng, c);
+      const ref = conv2dBwdFilterRef(d.dy, d.x, c.x, c.w, c);
+      for (const t of [1, 2, 3]) {
+        native().setThreads(t);
+        const dw = tidy(() => conv2dBwdFilter(t32(d.dy, d.ys), t32(d.x, c.x), c.w, cfgOf(c)).toArray());
+        assertClose(dw, ref, tol(d.ys[0] * d.ys[2] * d.ys[3]), `${c.label}, ${t} threads`);
+      }
+    }
+  } finally {
+    native().setThreads(threads);
+  }
+});
+
 test('conv2d: every ISA path (GEMM micro-kernels, im2col/depthwise row loops) gives the same convolution', () => {
   if (!on || process.env.MDMT_DEVICE && process.env.MDMT_DEVICE !== 'cpu') return;
   const isa = native().devices().find((x) => x.name === 'cpu')!.props.isa;
