@@ -111,6 +111,30 @@ test('conv2d_bwd_filter: images split between threads or one GEMM parallel insid
   }
 });
 
+test('conv2d_bwd_data: small maps with large weights (colᵀ = dyᵀ·w, then transposed) = the reference', () => {
+  if (!on) return;
+  const rng = new Rng(205);
+  const threads = native().setThreads();
+  try {
+    // 512×64×3×3 = 288 Ki floats of weights: 4×4 maps, 16..64 columns a GEMM on 1-3 threads;
+    // 3×3 stride 2 in 2 groups of 600 × 450 (partial 16-blocks of the transpose);
+    // 12 images on one thread: 192 columns, the transposed-A GEMM
+    for (const [c, ths] of [[mk('4x4 maps, 512 out', [4, 64, 4, 4], [512, 64, 3, 3], { padding: [1, 1] }), [1, 2, 3]],
+      [mk('stride 2, grouped, rows of CRS not a multiple of 16', [4, 100, 7, 5], [1200, 50, 3, 3], { stride: [2, 2], padding: [1, 1], groups: 2 }), [1, 2]],
+      [mk('192 columns', [12, 64, 4, 4], [512, 64, 3, 3], { padding: [1, 1] }), [1]]] as [Case, number[]][]) {
+      const d = data(rng, c);
+      const ref = conv2dBwdDataRef(d.dy, c.x, d.w, c.w, c);
+      for (const t of ths) {
+        native().setThreads(t);
+        const dx = tidy(() => conv2dBwdData(t32(d.dy, d.ys), t32(d.w, c.w), c.x, cfgOf(c)).toArray());
+        assertClose(dx, ref, tol((c.w[0] / c.groups) * c.w[2] * c.w[3]), `${c.label}, ${t} threads`);
+      }
+    }
+  } finally {
+    native().setThreads(threads);
+  }
+});
+
 test('conv2d: every ISA path (GEMM micro-kernels, im2col/depthwise row loops) gives the same convolution', () => {
   if (!on || process.env.MDMT_DEVICE && process.env.MDMT_DEVICE !== 'cpu') return;
   const isa = native().devices().find((x) => x.name === 'cpu')!.props.isa;
