@@ -97,7 +97,7 @@ MDMT_MAXIDX(generic, )
 #if defined(__x86_64__) || defined(__i386__)
 MDMT_MAXPLANE(avx2, MDMT_TARGET_AVX2)
 MDMT_MAXPLANE(avx512_rows, MDMT_TARGET_AVX512)
-MDMT_MAXIDX(avx2, MDMT_TARGET_AVX2)
+MDMT_MAXIDX(avx2_rows, MDMT_TARGET_AVX2)
 MDMT_MAXIDX(avx512_rows, MDMT_TARGET_AVX512)
 
 // AVX-512, strides 1 and 2: 16 outputs of a row per register, the kh·kw window read with
@@ -159,6 +159,59 @@ MDMT_TARGET_AVX512 void maxplane_avx512(const MaxPoolPlane& g, const float* xp, 
         m = _mm512_max_ps(t, m);
       }
       _mm512_mask_storeu_ps(yq, want, _mm512_mask_mov_ps(m, nan, _mm512_set1_ps(std::numeric_limits<float>::quiet_NaN())));
+    }
+  }
+}
+
+// AVX2, strides 1 and 2: the plane is first copied into rows padded with −∞ (so every tap
+// is a plain load: stride 2 loads 16 floats and keeps the even ones), then 8 outputs a
+// register run the same compare-and-blend as the AVX-512 kernel; other strides take the
+// portable body compiled for AVX2 (maxidx_avx2_rows).
+thread_local std::vector<float> tl_padded;
+MDMT_TARGET_AVX2 void maxidx_avx2(const MaxPoolPlane& g, const float* xp, float* y, int32_t* ix) {
+  if (g.sw > 2) return maxidx_avx2_rows(g, xp, y, ix);
+  const float ninf = -std::numeric_limits<float>::infinity();
+  const int64_t Q8 = (g.Q + 7) / 8 * 8;
+  const int64_t Wp = std::max(g.W + 2 * g.pw, Q8 * g.sw + g.kw) + 16;  // the last register's widest read, and slack
+  if (static_cast<int64_t>(tl_padded.size()) < g.H * Wp) tl_padded.resize(static_cast<size_t>(g.H * Wp));
+  float* pad = tl_padded.data();
+  for (int64_t r = 0; r < g.H; ++r) {  // pad[r][pw + w] = x[r][w], −∞ around
+    float* pr = pad + r * Wp;
+    std::fill(pr, pr + g.pw, ninf);
+    std::memcpy(pr + g.pw, xp + r * g.W, sizeof(float) * g.W);
+    std::fill(pr + g.pw + g.W, pr + Wp, ninf);
+  }
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i lane_col = _mm256_mullo_epi32(iota, _mm256_set1_epi32(static_cast<int>(g.sw)));
+  for (int64_t q0 = 0; q0 < g.Q; q0 += 8) {
+    const int64_t nq = std::min<int64_t>(8, g.Q - q0);
+    const __m256i first = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(q0 * g.sw - g.pw)), lane_col);  // input column of tap 0
+    const __m256i first_in = _mm256_max_epi32(first, _mm256_setzero_si256());
+    const __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(nq)), iota);
+    for (int64_t oh = 0; oh < g.P; ++oh) {
+      const int64_t h0 = oh * g.sh - g.ph;
+      const int64_t ha = std::max<int64_t>(h0, 0), hb = std::min(h0 + g.kh, g.H);
+      __m256 m = _mm256_set1_ps(ninf);
+      __m256i id = _mm256_add_epi32(first_in, _mm256_set1_epi32(static_cast<int>(ha * g.W)));
+      for (int64_t r = ha; r < hb; ++r) {
+        const float* pr = pad + r * Wp + q0 * g.sw;
+        const __m256i row = _mm256_add_epi32(first, _mm256_set1_epi32(static_cast<int>(r * g.W)));
+        for (int64_t j = 0; j < g.kw; ++j) {
+          __m256 v;
+          if (g.sw == 1) {
+            v = _mm256_loadu_ps(pr + j);
+          } else {  // the even floats of 16: [a0 a2 b0 b2 | a4 a6 b4 b6], then 64-bit pairs reordered
+            const __m256 e = _mm256_shuffle_ps(_mm256_loadu_ps(pr + j), _mm256_loadu_ps(pr + j + 8), _MM_SHUFFLE(2, 0, 2, 0));
+            v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+          }
+          const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+          m = _mm256_blendv_ps(m, v, take);
+          const __m256i cand = _mm256_add_epi32(row, _mm256_set1_epi32(static_cast<int>(j)));
+          id = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(id), _mm256_castsi256_ps(cand), take));
+        }
+      }
+      _mm256_maskstore_ps(y + oh * g.Q + q0, keep, m);
+      _mm256_maskstore_epi32(ix + oh * g.Q + q0, keep, id);
     }
   }
 }
