@@ -6,9 +6,10 @@
  *
  *   depthwise 3×3 / 5×5, stride 1 / 2 (conv2d_act, fused ReLU6)   GB/s, % of copy bandwidth
  *   silu, sigmoid (vectorised exp)                                Gelem/s, GB/s
- *   maxpool2d values-only, global_avgpool                         GB/s
- *   3×3 stride 1: gemm (im2col) vs Winograd F(2,3) / F(4,3)       GFLOP/s (direct-equivalent)
- *   stems 7×7/2 and 3×3/2 (3 channels): gemm vs direct            GFLOP/s
+ *   maxpool2d values-only (eval) and with argmax (training), global_avgpool   GB/s
+ *   matmul 512×512×512, 512×4608·4608×128 (the compute bound)     GFLOP/s
+ *   3×3 stride 1: gemm (im2col) vs Winograd F(2,3) / F(4,3)       GFLOP/s (direct-equivalent), % of matmul
+ *   stems 7×7/2 and 3×3/2 (3 channels): gemm vs direct            GFLOP/s, % of matmul
  *
  * Usage: npx tsx bench/ops/cpu-kernels.bench.ts [--threads=N] [--reps=7]
  * Prints a Markdown table (time: median of reps, wall clock, threads as given).
@@ -16,7 +17,9 @@
 import * as os from 'os';
 import { native } from '../../ts/native/binding';
 import { ConvAlgo, conv2dAct } from '../../ts/ops/conv2d_act';
+import { matmul } from '../../ts/ops/linear';
 import { copy } from '../../ts/ops/memory';
+import { runOp } from '../../ts/ops/op';
 import { globalAvgpool, maxpool2d } from '../../ts/ops/pool';
 import { sigmoid, silu } from '../../ts/ops/activations';
 import { tensor, Tensor, tidy } from '../../ts/tensor';
@@ -82,18 +85,37 @@ function main(): void {
   }
   act.forEach((t) => t.dispose());
 
-  for (const [N, C, H, k, s, p] of [[8, 64, 128, 3, 2, 1], [8, 480, 32, 3, 1, 1]]) {
+  for (const [N, C, H, k, s, p] of [[8, 64, 128, 3, 2, 1], [8, 480, 32, 3, 1, 1], [8, 512, 8, 3, 1, 1]]) {
     const xs = inputs([N, C, H, H]);
     const P = Math.floor((H + 2 * p - k) / s) + 1;
     const ms = time(xs, (x) => maxpool2d(x, { kernel: k, stride: s, padding: p }));
     const g = gbs(4 * (N * C * H * H + N * C * P * P), ms);
     row(`maxpool2d ${k}×${k}/${s} N${N} C${C} @${H}² (eval)`, ms, `${g.toFixed(1)} GB/s`, `${((100 * g) / bw).toFixed(0)} % of copy`);
+    // training: values and the int32 argmax
+    const attrs = { kernel: [k, k], stride: [s, s], padding: [p, p], ceil_mode: false };
+    const outs = [{ shape: [N, C, P, P] }, { shape: [N, C, P, P], dtype: 'int32' as const }];
+    const tms = time(xs, (x) => runOp('maxpool2d', [x], attrs, outs));
+    const tg = gbs(4 * (N * C * H * H + 2 * N * C * P * P), tms);
+    row(`maxpool2d ${k}×${k}/${s} N${N} C${C} @${H}² (training: + argmax)`, tms, `${tg.toFixed(1)} GB/s`, `${((100 * tg) / bw).toFixed(0)} % of copy`);
     xs.forEach((t) => t.dispose());
   }
   const gap = inputs([8, 1280, 8, 8]);
   const gms = time(gap, (x) => globalAvgpool(x));
   row('global_avgpool 8×1280×8²', gms, `${gbs(4 * gap[0].size, gms).toFixed(1)} GB/s`, `${((100 * gbs(4 * gap[0].size, gms)) / bw).toFixed(0)} % of copy`);
   gap.forEach((t) => t.dispose());
+
+  // the compute bound: the GEMM on products with weights out of cache (a rotation of A)
+  let gemmRate = 0;
+  for (const [M, K, N] of [[512, 512, 512], [512, 4608, 128]]) {
+    const as = inputs([M, K]);
+    const bm = tensor(Float32Array.from({ length: K * N }, (_, i) => Math.cos(i) * 0.05), [K, N]);
+    const ms = time(as, (a) => matmul(a, bm));
+    const rate = (2 * M * N * K) / ms / 1e6;
+    gemmRate = Math.max(gemmRate, rate);
+    row(`matmul ${M}×${K}·${K}×${N} (compute bound)`, ms, `${rate.toFixed(1)} GFLOP/s`);
+    as.forEach((t) => t.dispose());
+    bm.dispose();
+  }
 
   const convCase = (label: string, [N, C, H, K, R, s]: number[], algos: ConvAlgo[]) => {
     const xs = inputs([N, C, H, H]);
@@ -103,7 +125,7 @@ function main(): void {
     const flops = 2 * N * K * C * R * R * P * P;
     for (const algo of algos) {
       const ms = time(xs, (x) => conv2dAct(x, w, b, { stride: s, padding: pad, act: 'relu', algo }));
-      row(`${label} ${algo}`, ms, `${(flops / ms / 1e6).toFixed(1)} GFLOP/s`);
+      row(`${label} ${algo}`, ms, `${(flops / ms / 1e6).toFixed(1)} GFLOP/s`, `${((100 * flops) / ms / 1e6 / gemmRate).toFixed(0)} % of matmul`);
     }
     xs.forEach((t) => t.dispose());
     w.dispose();
