@@ -19,21 +19,18 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <vector>
 
 #include "../core/registry.h"
 #include "conv2d.h"
 #include "parallel.h"
 #include "cpu_features.h"
+#include "scratch.h"
 
 namespace mdmt {
 namespace cpu_conv {
 
-thread_local std::vector<float> tl_col;
-float* col_buffer(int64_t floats) {
-  if (static_cast<int64_t>(tl_col.size()) < floats) tl_col.resize(static_cast<size_t>(floats));
-  return tl_col.data();
-}
+thread_local Scratch tl_col("conv2d");
+float* col_buffer(int64_t floats) { return tl_col.get(floats); }
 
 namespace {
 
@@ -234,27 +231,18 @@ Batching make_batching(const Geom& g, int threads) {
 }
 
 // Two grow-only scratch buffers per thread: col (im2col) and tmp (gathered dy / GEMM out).
-thread_local std::vector<float> tl_tmp;
-float* tmp_buffer(int64_t floats) {
-  if (static_cast<int64_t>(tl_tmp.size()) < floats) tl_tmp.resize(static_cast<size_t>(floats));
-  return tl_tmp.data();
-}
+thread_local Scratch tl_tmp("conv2d");
+float* tmp_buffer(int64_t floats) { return tl_tmp.get(floats); }
 
 // bwd_data's colᵀ on small maps with large weights (kWeightsTransposeFloats: from 1 MiB)
 constexpr int64_t kWeightsTransposeFloats = int64_t(1) << 18;
-thread_local std::vector<float> tl_colt;
-float* colt_buffer(int64_t floats) {
-  if (static_cast<int64_t>(tl_colt.size()) < floats) tl_colt.resize(static_cast<size_t>(floats));
-  return tl_colt.data();
-}
+thread_local Scratch tl_colt("conv2d_bwd_data");
+float* colt_buffer(int64_t floats) { return tl_colt.get(floats); }
 
 // Partial dw sums of bwd_filter: grow-only, owned by the thread that runs the op and
 // shared with the pool during the call.
-thread_local std::vector<float> tl_partial;
-float* partial_buffer(int64_t floats) {
-  if (static_cast<int64_t>(tl_partial.size()) < floats) tl_partial.resize(static_cast<size_t>(floats));
-  return tl_partial.data();
-}
+thread_local Scratch tl_partial("conv2d_bwd_filter");
+float* partial_buffer(int64_t floats) { return tl_partial.get(floats); }
 
 // Runs task(i) for i in [0, T): in parallel when the tasks keep every thread busy,
 // else one after another (and the GEMMs inside parallelise).

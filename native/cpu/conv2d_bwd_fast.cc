@@ -9,16 +9,16 @@
 // channel axes swapped per group: w'[g·Cg + c, k, r, s] = w[g·Kg + k, c, R−1−r, S−1−s],
 // in K channels (Kg per group) and out C channels (Cg per group), on a P×Q map to H×W.
 #include <algorithm>
-#include <vector>
 
 #include "conv2d.h"
 #include "parallel.h"
+#include "scratch.h"
 
 namespace mdmt {
 namespace cpu_conv {
 
 namespace {
-thread_local std::vector<float> tl_wt;  // the flipped, transposed weights of the current call
+thread_local Scratch tl_wt("conv2d_bwd_data");  // the flipped, transposed weights of the current call
 }  // namespace
 
 bool bwd_data_as_forward(const Geom& g, const float* dy, const float* w, float* dx) {
@@ -34,8 +34,7 @@ bool bwd_data_as_forward(const Geom& g, const float* dy, const float* w, float* 
   f.algo = Algo::Auto;
   if (!forward_beats_gemm(f)) return false;
   const int64_t RS = g.R * g.S, CRS = g.crs();
-  tl_wt.resize(static_cast<size_t>(g.K * CRS));
-  float* wt = tl_wt.data();
+  float* wt = tl_wt.get(g.K * CRS);
   // in 32×32 (k, c) blocks on the pool, so reads and writes both stay within a few pages
   // (the plain k, c loop writes 36-byte runs Kg·R·S floats apart; 256→256 3×3 on one
   // thread: 0.34 → 0.26 ms, a tenth of the 8×8-map step it feeds)

@@ -10,12 +10,12 @@
 // forward's (float32 products summed over the tiles; F(4,3)'s transforms amplify rounding
 // by up to ~10×): test/ops/conv2d_bwd_fast.test.ts bounds the error against float64.
 #include <algorithm>
-#include <vector>
 
 #include "conv2d.h"
 #include "conv2d_winograd_tf.h"
 #include "parallel.h"
 #include "cpu_features.h"
+#include "scratch.h"
 
 namespace mdmt {
 namespace winograd {
@@ -124,7 +124,7 @@ BwdKernels<M> bwd_kernels(GemmIsa isa) {
   return {dy_generic<M>, filter_generic<M>};
 }
 
-thread_local std::vector<float> tl_bws;  // V, dM of a chunk and dU of the call
+thread_local Scratch tl_bws("conv2d_bwd_filter");  // V, dM of a chunk and dU of the call
 
 template <int M>
 void bwd_filter_m(const Shape& s, const float* x, const float* dy, float* dw, GemmIsa isa) {
@@ -133,8 +133,7 @@ void bwd_filter_m(const Shape& s, const float* x, const float* dy, float* dw, Ge
   const int64_t T = s.N * ((s.P + M - 1) / M) * ((s.Q + M - 1) / M);
   const int64_t tb = chunk_tiles_for(M, s, T);
   const int64_t need = A2 * ((s.C + s.K) * tb + s.K * s.C);
-  if (static_cast<int64_t>(tl_bws.size()) < need) tl_bws.resize(static_cast<size_t>(need));
-  float* V = tl_bws.data();
+  float* V = tl_bws.get(need);
   float* dM = V + A2 * s.C * tb;
   float* dU = dM + A2 * s.K * tb;
   for (int64_t t0 = 0; t0 < T; t0 += tb) {

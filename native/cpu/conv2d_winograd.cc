@@ -17,6 +17,7 @@
 #include "parallel.h"
 #include "conv2d_winograd_tf.h"
 #include "cpu_features.h"
+#include "scratch.h"
 
 namespace mdmt {
 namespace winograd {
@@ -150,7 +151,7 @@ Kernels<M> kernels(GemmIsa isa) {
 }
 
 // Per-call workspace (grow-only, one per calling thread, shared with the pool by pointer).
-thread_local std::vector<float> tl_ws;
+thread_local Scratch tl_ws("conv2d");
 thread_local std::vector<TileAt> tl_tiles;
 
 // Tile i of a chunk starting at tile t0.
@@ -194,9 +195,8 @@ void forward_m(const Shape& s, const float* x, const float* U, const float* bias
   const int64_t T = s.N * ((s.P + M - 1) / M) * ((s.Q + M - 1) / M);
   const bool rows = tile_rows<M>(s, isa);
   const int64_t tb = tile_block > 0 ? tile_block : chunk_tiles_for(M, s, T);
-  if (static_cast<int64_t>(tl_ws.size()) < A2 * (s.C + s.K) * tb) tl_ws.resize(static_cast<size_t>(A2 * (s.C + s.K) * tb));
+  float* V = tl_ws.get(A2 * (s.C + s.K) * tb);
   if (static_cast<int64_t>(tl_tiles.size()) < tb) tl_tiles.resize(static_cast<size_t>(tb));
-  float* V = tl_ws.data();
   float* Mx = V + A2 * s.C * tb;
   TileAt* tl = tl_tiles.data();
   for (int64_t t0 = 0; t0 < T; t0 += tb) {

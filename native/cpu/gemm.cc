@@ -14,6 +14,7 @@
 #include "cpu_features.h"
 #include "gemm_kernels.h"
 #include "parallel.h"
+#include "scratch.h"
 
 namespace mdmt {
 
@@ -49,26 +50,9 @@ const KernelInfo& kernel_for(GemmIsa isa) {
   return generic;
 }
 
-// Grow-only 64-byte-aligned scratch, one per calling thread (workers of a nested call use
-// their own); the packed panels of one call are shared with the pool through pointers.
-struct Scratch {
-  float* p = nullptr;
-  size_t n = 0;
-  ~Scratch() { std::free(p); }
-  float* get(size_t floats) {
-    if (floats > n) {
-      std::free(p);
-      p = nullptr;
-      n = 0;
-      size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-      p = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (!p) MDMT_FAIL(code::kNoMem, "sgemm", "cannot allocate " << bytes << " bytes of packing scratch");
-      n = floats;
-    }
-    return p;
-  }
-};
-thread_local Scratch tl_pack_a, tl_pack_b;
+// Packed panels: one scratch per calling thread (workers of a nested call use their own);
+// the packed panels of one call are shared with the pool through pointers.
+thread_local Scratch tl_pack_a("sgemm"), tl_pack_b("sgemm");
 
 void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
   for (int64_t i = 0; i < M; ++i) {
@@ -121,8 +105,8 @@ void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, in
   // Direct A (the same for A, where the kernel has it; partial MR panels are packed): when N
   // is small, each A panel meets only a few B panels.
   const bool direct_a = !transA && ki.direct_a[1] && N <= kDirectACols;
-  float* bp = tl_pack_b.get(static_cast<size_t>(kch) * ncpad);
-  float* ap = tl_pack_a.get(static_cast<size_t>(kch) * mbpad);
+  float* bp = tl_pack_b.get(kch * ncpad);
+  float* ap = tl_pack_a.get(kch * mbpad);
   for (int64_t kk = 0; kk < K; kk += kch) {
     const int64_t kb = std::min(kch, K - kk);
     const int64_t nsl = (kb + KC - 1) / KC;  // KC slices in this chunk
