@@ -1,4 +1,5 @@
-// CPU conv2d, conv2d_bwd_data, conv2d_bwd_filter (docs/ops.md), NCHW, weights K×(C/G)×R×S.
+// CPU conv2d (docs/ops.md), NCHW, weights K×(C/G)×R×S, and the im2col + GEMM machinery its
+// backward ops share (conv2d_bwd.cc).
 //
 // Per (image n, group g) the convolution is a GEMM over the group's slices:
 //   y_ng[Kg, PQ]        = w_g[Kg, Cg·R·S] · col_ng[Cg·R·S, PQ]        (forward)
@@ -154,8 +155,11 @@ void for_row_runs(const Geom& g, int64_t r, int64_t s, int64_t q0, int64_t n, F&
   }
 }
 
-// col[row, 0..n) (row stride ldcol) = im2col(x_g) for output columns [q0, q0 + n).
-// Channels in parallel when called outside a parallel region.
+}  // namespace
+
+// ---- im2col + GEMM helpers (declared in conv2d.h) ---------------------------------------
+
+// im2col: channels in parallel when called outside a parallel region.
 void im2col(const Geom& g, const float* xg, int64_t q0, int64_t n, float* col, int64_t ldcol) {
   const RowOps& ops = row_ops(g.isa);
   parallel_for(0, g.Cg, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, n * g.R * g.S)), [&](int64_t c0, int64_t c1) {
@@ -208,9 +212,6 @@ void copy_rows(int64_t rows, int64_t cols, const float* src, int64_t lds, float*
 // tasks run in parallel with serial GEMMs, one parallel region per call; a GEMM that is
 // parallel inside meets its threads ~10 times, and on a loaded machine each meeting can
 // wait a scheduler slice for a thread that went to sleep.
-struct Batching {
-  int64_t nb = 1, batches = 1, qc = 1;
-};
 constexpr int64_t kWideCols = 1024;
 Batching make_batching(const Geom& g, int threads) {
   Batching b;
@@ -234,16 +235,6 @@ Batching make_batching(const Geom& g, int threads) {
 thread_local Scratch tl_tmp("conv2d");
 float* tmp_buffer(int64_t floats) { return tl_tmp.get(floats); }
 
-// bwd_data's colᵀ on small maps with large weights (kWeightsTransposeFloats: from 1 MiB)
-constexpr int64_t kWeightsTransposeFloats = int64_t(1) << 18;
-thread_local Scratch tl_colt("conv2d_bwd_data");
-float* colt_buffer(int64_t floats) { return tl_colt.get(floats); }
-
-// Partial dw sums of bwd_filter: grow-only, owned by the thread that runs the op and
-// shared with the pool during the call.
-thread_local Scratch tl_partial("conv2d_bwd_filter");
-float* partial_buffer(int64_t floats) { return tl_partial.get(floats); }
-
 // Runs task(i) for i in [0, T): in parallel when the tasks keep every thread busy,
 // else one after another (and the GEMMs inside parallelise).
 void run_tasks(int64_t T, const std::function<void(int64_t)>& task) {
@@ -257,7 +248,7 @@ void run_tasks(int64_t T, const std::function<void(int64_t)>& task) {
   }
 }
 
-// ---- the three ops ----------------------------------------------------------------------
+// ---- the forward op (the backward ops: conv2d_bwd.cc) ----------------------------------
 
 // The family's checks and geometry (native/ops/conv2d.h) plus the CPU-only GEMM isa.
 Geom with_isa(const OpCtx& c, const Conv2dSpec& s) {
@@ -266,9 +257,10 @@ Geom with_isa(const OpCtx& c, const Conv2dSpec& s) {
   g.isa = parse_gemm_isa(c.op, c.attrs.s(c.op, "isa", "auto"));
   return g;
 }
+
+namespace {
+
 Geom conv2d_prepare(const OpCtx& c) { return with_isa(c, conv2d_spec(c)); }
-Geom bwd_data_prepare(const OpCtx& c) { return with_isa(c, conv2d_bwd_data_spec(c)); }
-Geom bwd_filter_prepare(const OpCtx& c) { return with_isa(c, conv2d_bwd_filter_spec(c)); }
 
 // The forward: the fast paths shared with conv2d_act (Winograd, direct, depthwise, 1×1 GEMMs
 // with the bias in their epilogue), else im2col + GEMM (gemm_forward, below).
@@ -282,145 +274,12 @@ void conv2d_cpu(OpCtx& c, const Geom& g) {
   gemm_forward(g, px, pw, pb, py);
 }
 
-void conv2d_bwd_data_cpu(OpCtx& c, const Geom& g) {
-  const float *pdy = c.in[0]->data<float>(), *pw = c.in[1]->data<float>();
-  float* pdx = c.out[0]->data<float>();
-  if (g.N * g.C * g.H * g.W == 0) return;
-  if (g.depthwise()) return dw_bwd_data(g, pdy, pw, pdx);
-  if (bwd_data_as_forward(g, pdy, pw, pdx)) return;
-  const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
-  const Batching bt_ = make_batching(g, num_threads());
-  run_tasks(bt_.batches * g.G, [&](int64_t t) {
-    const int64_t n0 = (t / g.G) * bt_.nb, gi = t % g.G, nb = std::min(bt_.nb, g.N - n0);
-    const float* wg = pw + gi * g.Kg * CRS;
-    auto grad = [&](int64_t n) { return pdy + (n * g.K + gi * g.Kg) * PQ; };
-    auto out = [&](int64_t n) { return pdx + (n * g.C + gi * g.Cg) * HW; };
-    if (bt_.nb > 1) {  // dy of nb images side by side: tmp [Kg, nb·PQ] -> col [CRS, nb·PQ] -> dx
-      const int64_t L = nb * PQ;
-      float* col = col_buffer(CRS * L);
-      float* tmp = tmp_buffer(g.Kg * L);
-      for (int64_t i = 0; i < nb; ++i) copy_rows(g.Kg, PQ, grad(n0 + i), PQ, tmp + i * PQ, L);
-      if (L <= 128 && g.Kg * CRS >= kWeightsTransposeFloats) {
-        // few columns, large weights: colᵀ [L, CRS] = dyᵀ · w, w read in rows (in place for
-        // L ≤ 64) instead of packed transposed — each task packed all of wᵀ, reading 32-byte
-        // runs CRS floats apart — then col = (colᵀ)ᵀ in 16×16 blocks. 512→512 3×3 on 4×4
-        // maps at batch 8 (ResNet's layer4 at 128²): 5.1 → 4.5 ms, 2 threads.
-        float* colT = colt_buffer(CRS * L);
-        sgemm(true, false, L, CRS, g.Kg, 1.f, tmp, L, wg, CRS, 0.f, colT, CRS, g.isa);
-        for (int64_t r0 = 0; r0 < CRS; r0 += 16)
-          for (int64_t j0 = 0; j0 < L; j0 += 16) {
-            const int64_t r1 = std::min(CRS, r0 + 16), j1 = std::min(L, j0 + 16);
-            for (int64_t r = r0; r < r1; ++r)
-              for (int64_t j = j0; j < j1; ++j) col[r * L + j] = colT[j * CRS + r];
-          }
-      } else {
-        sgemm(true, false, CRS, L, g.Kg, 1.f, wg, CRS, tmp, L, 0.f, col, L, g.isa);
-      }
-      for (int64_t i = 0; i < nb; ++i) {
-        if (g.pointwise()) {
-          copy_rows(g.Cg, HW, col + i * PQ, L, out(n0 + i), HW);
-        } else {
-          std::fill(out(n0 + i), out(n0 + i) + g.Cg * HW, 0.f);
-          col2im_add(g, col + i * PQ, 0, PQ, L, out(n0 + i));
-        }
-      }
-    } else if (g.pointwise()) {
-      sgemm(true, false, g.Cg, HW, g.Kg, 1.f, wg, CRS, grad(n0), PQ, 0.f, out(n0), HW, g.isa);
-    } else {
-      std::fill(out(n0), out(n0) + g.Cg * HW, 0.f);
-      float* col = col_buffer(CRS * bt_.qc);
-      for (int64_t q0 = 0; q0 < PQ; q0 += bt_.qc) {
-        const int64_t w_ = std::min(bt_.qc, PQ - q0);
-        sgemm(true, false, CRS, w_, g.Kg, 1.f, wg, CRS, grad(n0) + q0, PQ, 0.f, col, w_, g.isa);
-        col2im_add(g, col, q0, w_, w_, out(n0));
-      }
-    }
-  });
-}
-
-void conv2d_bwd_filter_cpu(OpCtx& c, const Geom& g) {
-  const float *pdy = c.in[0]->data<float>(), *px = c.in[1]->data<float>();
-  float* pdw = c.out[0]->data<float>();
-  const int64_t dw_numel = g.K * g.crs();
-  if (dw_numel == 0) return;
-  if (g.N == 0 || g.P * g.Q == 0) {
-    std::fill(pdw, pdw + dw_numel, 0.f);
-    return;
-  }
-  if (g.depthwise()) {
-    if (!dw_bwd_filter_rows(g, pdy, px, pdw)) dw_bwd_filter(g, pdy, px, pdw);
-    return;
-  }
-  if (bwd_filter_winograd(g, pdy, px, pdw)) return;
-  const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
-  // Tasks: (part of the images) × group. dw_g of different groups are disjoint; when there
-  // are fewer groups than threads the images are split into parts that accumulate into
-  // partial dw buffers (part 0 into dw itself), summed at the end.
-  const int th = num_threads();
-  // One part (the GEMM parallel inside, over dw's columns) where the parts' GEMMs would be
-  // shallow (< 128 summed pixels) and dw large (≥ 1 Mi floats): 512→512 3×3 on 4×4 maps at
-  // batch 8, two parts of depth 64 plus their 9 MB partial sum: 5.1 → 4.1 ms, 2 threads
-  // (1×1 convs with smaller dw lost: they stay split).
-  const int64_t split = std::min<int64_t>(g.N, (th + g.G - 1) / g.G);
-  const bool shallow = g.N / std::max<int64_t>(1, split) * PQ < 128 && g.K * CRS >= (int64_t(1) << 20);
-  const int64_t parts = th <= g.G || shallow ? 1 : split;
-  const int64_t per = (g.N + parts - 1) / parts;
-  Geom gp = g;
-  gp.N = per;
-  const Batching bt_ = make_batching(gp, 1);
-  float* partial = parts > 1 ? partial_buffer((parts - 1) * g.K * CRS) : nullptr;
-  run_tasks(parts * g.G, [&](int64_t t) {
-    const int64_t part = t / g.G, gi = t % g.G;
-    const int64_t n_lo = part * per, n_hi = std::min(g.N, n_lo + per);
-    float* dwg = (part == 0 ? pdw : partial + (part - 1) * g.K * CRS) + gi * g.Kg * CRS;
-    auto grad = [&](int64_t n) { return pdy + (n * g.K + gi * g.Kg) * PQ; };
-    auto in = [&](int64_t n) { return px + (n * g.C + gi * g.Cg) * HW; };
-    float beta = 0.f;  // the task's first GEMM overwrites, the others accumulate
-    for (int64_t n0 = n_lo; n0 < n_hi; n0 += bt_.nb) {
-      const int64_t nb = std::min(bt_.nb, n_hi - n0);
-      if (bt_.nb > 1) {  // dwg += dy [Kg, nb·PQ] · col [CRS, nb·PQ]ᵀ
-        const int64_t L = nb * PQ;
-        float* col = col_buffer(CRS * L);
-        float* tmp = tmp_buffer(g.Kg * L);
-        for (int64_t i = 0; i < nb; ++i) {
-          im2col(g, in(n0 + i), 0, PQ, col + i * PQ, L);
-          copy_rows(g.Kg, PQ, grad(n0 + i), PQ, tmp + i * PQ, L);
-        }
-        sgemm(false, true, g.Kg, CRS, L, 1.f, tmp, L, col, L, beta, dwg, CRS, g.isa);
-        beta = 1.f;
-      } else if (g.pointwise()) {
-        sgemm(false, true, g.Kg, g.Cg, PQ, 1.f, grad(n0), PQ, in(n0), HW, beta, dwg, CRS, g.isa);
-        beta = 1.f;
-      } else {
-        float* col = col_buffer(CRS * bt_.qc);
-        for (int64_t q0 = 0; q0 < PQ; q0 += bt_.qc) {
-          const int64_t w_ = std::min(bt_.qc, PQ - q0);
-          im2col(g, in(n0), q0, w_, col, w_);
-          sgemm(false, true, g.Kg, CRS, w_, 1.f, grad(n0) + q0, PQ, col, w_, beta, dwg, CRS, g.isa);
-          beta = 1.f;
-        }
-      }
-    }
-  });
-  if (parts > 1) {
-    const int64_t total = g.K * CRS;
-    parallel_for(0, total, 1 << 14, [&](int64_t lo, int64_t hi) {
-      for (int64_t p = 1; p < parts; ++p) {
-        const float* src = partial + (p - 1) * total;
-        for (int64_t i = lo; i < hi; ++i) pdw[i] += src[i];
-      }
-    });
-  }
-}
-
 }  // namespace
 
 void gemm_forward(const Geom& g, const float* px, const float* pw, const float* pb, float* py) {
   if (g.N * g.K * g.P * g.Q == 0) return;
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q, CRS = g.crs();
-  const Batching bt_ = make_batching(g, num_threads());
-  run_tasks(bt_.batches * g.G, [&](int64_t t) {
-    const int64_t n0 = (t / g.G) * bt_.nb, gi = t % g.G, nb = std::min(bt_.nb, g.N - n0);
+  for_batches(g, [&](int64_t n0, int64_t nb, int64_t gi, const Batching& bt_) {
     const float* wg = pw + gi * g.Kg * CRS;
     auto out = [&](int64_t n) { return py + (n * g.K + gi * g.Kg) * PQ; };
     auto in = [&](int64_t n) { return px + (n * g.C + gi * g.Cg) * HW; };
@@ -452,8 +311,6 @@ void gemm_forward(const Geom& g, const float* px, const float* pw, const float* 
 }
 
 MDMT_REGISTER_SPEC_OP("conv2d", CPU, conv2d_prepare, conv2d_cpu);
-MDMT_REGISTER_SPEC_OP("conv2d_bwd_data", CPU, bwd_data_prepare, conv2d_bwd_data_cpu);
-MDMT_REGISTER_SPEC_OP("conv2d_bwd_filter", CPU, bwd_filter_prepare, conv2d_bwd_filter_cpu);
 
 }  // namespace cpu_conv
 }  // namespace mdmt

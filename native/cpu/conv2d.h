@@ -1,5 +1,6 @@
 // Shared by the CPU convolution files: native/cpu/conv2d.cc (im2col + GEMM, the general
-// case) and native/cpu/depthwise.cc (direct loops for groups == C). Internal to the CPU
+// case, and conv2d's forward), conv2d_bwd.cc (its backward ops) and depthwise.cc (direct
+// loops for groups == C). Internal to the CPU
 // backend: the geometry both read (the conv2d spec plus the GEMM isa), the per-thread im2col / padded-plane workspace, the
 // AVX-512 strided loads their inner loops share, and the depthwise entry points.
 #pragma once
@@ -7,11 +8,14 @@
 #include <immintrin.h>
 #endif
 
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 
 #include "../ops/conv2d.h"
 #include "../core/registry.h"
 #include "gemm.h"
+#include "parallel.h"
 #include "cpu_features.h"
 
 namespace mdmt {
@@ -24,6 +28,36 @@ struct Geom : Conv2dSpec {
 
 // A grow-only float workspace per thread (im2col columns, padded depthwise planes).
 float* col_buffer(int64_t floats);
+
+// ---- im2col + GEMM (conv2d.cc), shared by the forward and the backward ops (conv2d_bwd.cc)
+// col[row, 0..n) (row stride ldcol) = im2col(x_g) for output columns [q0, q0 + n)
+void im2col(const Geom& g, const float* xg, int64_t q0, int64_t n, float* col, int64_t ldcol);
+// dx_g += col2im(col) for output columns [q0, q0 + n) (the adjoint of im2col)
+void col2im_add(const Geom& g, const float* col, int64_t q0, int64_t n, int64_t ldcol, float* dxg);
+// rows × cols block copy between two row strides (gathering images side by side and back)
+void copy_rows(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd);
+// How the images of a group are fed to the GEMM: nb side by side in batches, or one at a
+// time in column chunks of qc (make_batching's comment in conv2d.cc)
+struct Batching {
+  int64_t nb = 1, batches = 1, qc = 1;
+};
+Batching make_batching(const Geom& g, int threads);
+// A second grow-only workspace per thread (gathered dy, GEMM outputs)
+float* tmp_buffer(int64_t floats);
+// task(i) for i in [0, T): in parallel when the tasks keep every thread busy, else in turn
+void run_tasks(int64_t T, const std::function<void(int64_t)>& task);
+// f(n0, nb, gi, bt) for each (image batch × group) task of make_batching: images
+// [n0, n0 + nb) of group gi
+template <class F>
+void for_batches(const Geom& g, F&& f) {
+  const Batching bt = make_batching(g, num_threads());
+  run_tasks(bt.batches * g.G, [&](int64_t t) {
+    const int64_t n0 = (t / g.G) * bt.nb;
+    f(n0, std::min(bt.nb, g.N - n0), t % g.G, bt);
+  });
+}
+// the family's geometry (native/ops/conv2d.h) plus the attribute isa
+Geom with_isa(const OpCtx& c, const Conv2dSpec& s);
 
 #if defined(__x86_64__) || defined(__i386__)
 #define MDMT_AVX512 MDMT_TARGET_AVX512
