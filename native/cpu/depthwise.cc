@@ -1,7 +1,7 @@
 // CPU depthwise convolution (groups == C: conv2d, conv2d_bwd_data, conv2d_bwd_filter of
-// docs/ops.md take this path from native/cpu/conv2d_act.cc and conv2d_bwd.cc). Direct loops over planes: with
-// one input channel per group the im2col + GEMM formulation has a K = R·S inner
-// dimension, too short to pay for packing.
+// docs/ops.md take this path from native/cpu/conv2d_act.cc and conv2d_bwd.cc). Direct
+// loops over planes: with one input channel per group the im2col + GEMM formulation has a
+// K = R·S inner dimension, too short to pay for packing.
 #include <algorithm>
 #include <cstring>
 #include <vector>
