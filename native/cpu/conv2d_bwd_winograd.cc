@@ -98,6 +98,23 @@ MDMT_WI void filter_body(int64_t K, int64_t C, const float* dU, int64_t k0, int6
     }
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+// AVX-512: the same with each dY patch element one masked gather (tf::dy_patch_avx512)
+template <int M>
+MDMT_TARGET_AVX512 void dy_gather(const Shape& s, const float* dy, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1, float* dM) {
+  constexpr int A = Tf<M>::A;
+  vf y[M * M], t[M * A], m[A * A];
+  tile_vectors_avx512(s, M, t0, nt);
+  for (int64_t k = k0; k < k1; ++k)
+    for (int64_t g0 = 0; g0 < nt; g0 += L) {
+      dy_patch_avx512(M, s, dy, k, nt, g0, y);
+      for (int i = 0; i < M; ++i) Adj<M>::a(y + i * M, 1, t + i * A, 1);
+      for (int j = 0; j < A; ++j) Adj<M>::a(t + j, A, m + j, A);
+      for (int xi = 0; xi < A * A; ++xi) st(dM + (xi * s.K + k) * tb + g0, m[xi]);
+    }
+}
+#endif
+
 #define MDMT_WINO_BWD_ISA(NAME, TARGET)                                                                                \
   template <int M>                                                                                                     \
   TARGET void dy_##NAME(const Shape& s, const float* dy, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,   \
@@ -116,8 +133,9 @@ struct BwdKernels {
   void (*filter)(int64_t, int64_t, const float*, int64_t, int64_t, float*);
 };
 template <int M>
-BwdKernels<M> bwd_kernels(GemmIsa isa) {
+BwdKernels<M> bwd_kernels(const Shape& s, GemmIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
+  if (gemm_isa_level(isa) == 2 && s.N * s.K * s.P * s.Q < (int64_t(1) << 31)) return {dy_gather<M>, filter_avx512<M>};
   if (gemm_isa_level(isa) == 2) return {dy_avx512<M>, filter_avx512<M>};
   if (gemm_isa_level(isa) == 1) return {dy_avx2<M>, filter_avx2<M>};
 #endif
@@ -129,7 +147,7 @@ thread_local Scratch tl_bws("conv2d_bwd_filter");  // V, dM of a chunk and dU of
 template <int M>
 void bwd_filter_m(const Shape& s, const float* x, const float* dy, float* dw, GemmIsa isa) {
   constexpr int A2 = Tf<M>::A * Tf<M>::A;
-  const BwdKernels<M> kn = bwd_kernels<M>(isa);
+  const BwdKernels<M> kn = bwd_kernels<M>(s, isa);
   const int64_t T = s.N * ((s.P + M - 1) / M) * ((s.Q + M - 1) / M);
   const int64_t tb = chunk_tiles_for(M, s, T);
   const int64_t need = A2 * ((s.C + s.K) * tb + s.K * s.C);

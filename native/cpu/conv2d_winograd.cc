@@ -7,7 +7,9 @@
 // held in GCC vector types, so the same source is compiled for AVX-512 (one register),
 // AVX2 (two) and the baseline (four) and chosen like the GEMM's micro-kernel. Gathering a
 // tile's α×α patch and scattering its m×m outputs are per-lane copies (tiles of one lane
-// group may belong to different rows and images, so no lane is wasted on small maps).
+// group may belong to different rows and images, so no lane is wasted on small maps). On
+// AVX-512, rows of ≥ 8 tiles take whole tile rows per register (conv2d_winograd_avx512.cc)
+// and smaller maps gather each patch element with one masked gather.
 #include "conv2d_winograd.h"
 
 #include <algorithm>
@@ -175,14 +177,20 @@ bool tile_rows(const Shape& s, GemmIsa isa) {
 #endif
 }
 
+// AVX-512 elsewhere: 16 tiles per register, patch elements gathered (int32 offsets)
+bool gather_tiles(const Shape& s, GemmIsa isa) {
+  return gemm_isa_level(isa) == 2 && s.N * s.C * s.H * s.W < (int64_t(1) << 31);
+}
+
 // V[ξ][c][i] = Bᵀ d B of the chunk's tiles (tl from chunk_tiles), parallel over channels.
 template <int M>
 void input_chunk_m(const Shape& s, const float* x, const TileAt* tl, int64_t t0, int64_t nt, int64_t tb, float* V, GemmIsa isa) {
   constexpr int A2 = Tf<M>::A * Tf<M>::A;
   const Kernels<M> kn = kernels<M>(isa);
-  const bool rows = tile_rows<M>(s, isa);
+  const bool rows = tile_rows<M>(s, isa), gather = gather_tiles(s, isa);
   parallel_for(0, s.C, std::max<int64_t>(1, 4096 / (nt * A2)), [&](int64_t lo, int64_t hi) {
     if (rows) tf::input_rows_avx512(M, s, x, t0, nt, tb, lo, hi, V);
+    else if (gather) tf::input_gather_avx512(M, s, x, t0, nt, tb, lo, hi, V);
     else kn.input(s, x, tl, nt, tb, lo, hi, V);
   });
 }

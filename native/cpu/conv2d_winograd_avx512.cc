@@ -124,6 +124,84 @@ MDMT_TARGET_AVX512 void input_m(const Shape& s, const float* x, int64_t t0, int6
     });
 }
 
+
+// Small maps (tile rows of under 8 tiles: F(4,3) on 16×16, F(2,3) on 8×8) and the filter
+// gradient's dY: 16 tiles of any rows and images per register, each patch element one
+// masked gather (lanes outside the map read as 0). The portable bodies build these
+// registers from 16 scalar stores each, whose wide reloads stall on store forwarding.
+// Offsets are int32: the callers check that the tensor has under 2³¹ elements.
+// Per tile of a chunk [t0, t0 + nt): its first output row and column and its image.
+struct TileVecs {
+  std::vector<int32_t> buf;
+  int32_t *oh = nullptr, *ow = nullptr, *n = nullptr;
+  void fill(const Shape& s, int m, int64_t t0, int64_t nt) {
+    const int64_t TH = (s.P + m - 1) / m, TW = (s.Q + m - 1) / m, ng = (nt + L - 1) / L * L;
+    buf.resize(static_cast<size_t>(3 * ng));
+    oh = buf.data(), ow = oh + ng, n = ow + ng;
+    for (int64_t i = 0; i < ng; ++i) {
+      const int64_t t = t0 + std::min(i, nt - 1);  // lanes past the chunk repeat its last tile (masked off)
+      ow[i] = static_cast<int32_t>((t % TW) * m), oh[i] = static_cast<int32_t>(((t / TW) % TH) * m), n[i] = static_cast<int32_t>(t / (TW * TH));
+    }
+  }
+};
+thread_local TileVecs tl_tv;
+
+MDMT_I512 __mmask16 in_range(__m512i v, int64_t lo, int64_t hi) {  // lo ≤ v < hi
+  return _mm512_cmpge_epi32_mask(v, _mm512_set1_epi32(static_cast<int>(lo))) & _mm512_cmplt_epi32_mask(v, _mm512_set1_epi32(static_cast<int>(hi)));
+}
+
+template <int M>
+MDMT_TARGET_AVX512 void input_gather_m(const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
+  constexpr int A = Tf<M>::A;
+  TileVecs& tv = tl_tv;
+  tv.fill(s, M, t0, nt);
+  const int64_t HW = s.H * s.W;
+  vf d[A * A], t[A * A];
+  for (int64_t g0 = 0; g0 < nt; g0 += L) {
+    const __mmask16 live = lanes_mask(nt - g0);
+    const __m512i ih = _mm512_sub_epi32(_mm512_loadu_si512(tv.oh + g0), _mm512_set1_epi32(static_cast<int>(s.ph)));
+    const __m512i iw = _mm512_sub_epi32(_mm512_loadu_si512(tv.ow + g0), _mm512_set1_epi32(static_cast<int>(s.pw)));
+    // element (i, j) of lane l's patch: x[(n·C + c)·HW + (ih + i)·W + iw + j]
+    const __m512i at0 = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_loadu_si512(tv.n + g0), _mm512_set1_epi32(static_cast<int>(s.C * HW))),
+                                         _mm512_add_epi32(_mm512_mullo_epi32(ih, _mm512_set1_epi32(static_cast<int>(s.W))), iw));
+    __mmask16 rows[A], cols[A];
+    for (int i = 0; i < A; ++i) rows[i] = live & in_range(_mm512_add_epi32(ih, _mm512_set1_epi32(i)), 0, s.H);
+    for (int j = 0; j < A; ++j) cols[j] = in_range(_mm512_add_epi32(iw, _mm512_set1_epi32(j)), 0, s.W);
+    for (int64_t c = c0; c < c1; ++c) {
+      const float* xc = x + c * HW;
+      for (int i = 0; i < A; ++i)
+        for (int j = 0; j < A; ++j)
+          d[i * A + j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rows[i] & cols[j],
+                                                  _mm512_add_epi32(at0, _mm512_set1_epi32(static_cast<int>(i * s.W + j))), xc, 4);
+      for (int j = 0; j < A; ++j) Tf<M>::bt(d + j, A, t + j, A);
+      for (int i = 0; i < A; ++i) Tf<M>::bt(t + i * A, 1, d + i * A, 1);
+      for (int xi = 0; xi < A * A; ++xi) _mm512_storeu_ps(V + (xi * s.C + c) * tb + g0, d[xi]);
+    }
+  }
+}
+
+
+// The filter gradient's dY patches (conv2d_bwd_winograd.cc): y[i·m + j] (i, j < m) = dy of
+// output channel k at row oh + i, column ow + j of the 16 tiles [g0, g0 + 16) of the chunk
+// filled by tile_vectors_avx512 (0 past the map's edge or the chunk's end).
+
+template <int M>
+MDMT_TARGET_AVX512 void dy_patch_m(const Shape& s, const float* dy, int64_t k, int64_t nt, int64_t g0, vf* y) {
+  const TileVecs& tv = tl_tv;
+  const int64_t PQ = s.P * s.Q;
+  const __mmask16 live = lanes_mask(nt - g0);
+  const __m512i oh = _mm512_loadu_si512(tv.oh + g0), ow = _mm512_loadu_si512(tv.ow + g0);
+  const __m512i at0 = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_loadu_si512(tv.n + g0), _mm512_set1_epi32(static_cast<int>(s.K * PQ))),
+                                       _mm512_add_epi32(_mm512_mullo_epi32(oh, _mm512_set1_epi32(static_cast<int>(s.Q))), ow));
+  const float* yk = dy + k * PQ;
+  for (int i = 0; i < M; ++i) {
+    const __mmask16 row = live & in_range(_mm512_add_epi32(oh, _mm512_set1_epi32(i)), 0, s.P);
+    for (int j = 0; j < M; ++j)
+      y[i * M + j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), row & in_range(_mm512_add_epi32(ow, _mm512_set1_epi32(j)), 0, s.Q),
+                                              _mm512_add_epi32(at0, _mm512_set1_epi32(static_cast<int>(i * s.Q + j))), yk, 4);
+  }
+}
+
 template <int M>
 MDMT_TARGET_AVX512 void output_m(const Shape& s, const float* Mx, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
                         const float* bias, const float* res, Act act, float* y) {
@@ -181,6 +259,18 @@ MDMT_TARGET_AVX512 void weights_m(int64_t K, int64_t C, const float* w, int64_t 
 void weights_rows_avx512(int m, int64_t K, int64_t C, const float* w, int64_t k0, int64_t k1, float* U) {
   if (m == 2) weights_m<2>(K, C, w, k0, k1, U);
   else weights_m<4>(K, C, w, k0, k1, U);
+}
+
+void input_gather_avx512(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
+  if (m == 2) input_gather_m<2>(s, x, t0, nt, tb, c0, c1, V);
+  else input_gather_m<4>(s, x, t0, nt, tb, c0, c1, V);
+}
+
+void tile_vectors_avx512(const Shape& s, int m, int64_t t0, int64_t nt) { tl_tv.fill(s, m, t0, nt); }
+
+void dy_patch_avx512(int m, const Shape& s, const float* dy, int64_t k, int64_t nt, int64_t g0, vf* y) {
+  if (m == 2) dy_patch_m<2>(s, dy, k, nt, g0, y);
+  else dy_patch_m<4>(s, dy, k, nt, g0, y);
 }
 
 void input_rows_avx512(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {

@@ -67,6 +67,14 @@ template <> struct Tf<4> {
 // gathered lane by lane. Same contracts as the portable input/output kernels: the chunk
 // holds tiles [t0, t0 + nt) (row stride tb of V and M), channels [lo, hi).
 void input_rows_avx512(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V);
+// The same with 16 tiles of any rows per register, patch elements gathered (small maps);
+// the tensor must have under 2³¹ elements.
+void input_gather_avx512(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V);
+// The filter gradient's dY: tile_vectors_avx512 records the chunk's tiles [t0, t0 + nt) for
+// the calling thread, then dy_patch_avx512 gathers output channel k's m×m patches of the 16
+// tiles from g0 into y[m·m] (0 outside the map and the chunk; under 2³¹ elements of dy).
+void tile_vectors_avx512(const Shape& s, int m, int64_t t0, int64_t nt);
+void dy_patch_avx512(int m, const Shape& s, const float* dy, int64_t k, int64_t nt, int64_t g0, vf* y);
 void weights_rows_avx512(int m, int64_t K, int64_t C, const float* w, int64_t k0, int64_t k1, float* U);
 void output_rows_avx512(int m, const Shape& s, const float* Mx, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
                         const float* bias, const float* res, Act act, float* y);
