@@ -89,7 +89,11 @@ MDMT_WI void filter_body(int64_t K, int64_t C, const float* dU, int64_t k0, int6
       const int64_t lanes = std::min<int64_t>(L, C - c0);
       for (int xi = 0; xi < A * A; ++xi) {
         const float* src = dU + (xi * K + k) * C + c0;
-        for (int64_t l = 0; l < L; ++l) uf[xi * L + l] = l < lanes ? src[l] : 0.f;
+        if (lanes == L) {
+          u[xi] = ld(src);  // a whole register (lane by lane, its reload would wait on 16 stores)
+        } else {
+          for (int64_t l = 0; l < L; ++l) uf[xi * L + l] = l < lanes ? src[l] : 0.f;
+        }
       }
       for (int j = 0; j < A; ++j) Adj<M>::gt(u + j, A, t + j, A);        // columns: t[3][A] = Gᵀ dU
       for (int i = 0; i < 3; ++i) Adj<M>::gt(t + i * A, 1, g + i * 3, 1);  // rows: dg = t G
