@@ -124,16 +124,22 @@ MDMT_TARGET_AVX512 inline __m512 load_tap(const float* row, const Tap& t, int64_
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   return _mm512_mask_mov_ps(ninf, t.ok, _mm512_permutex2var_ps(a, even, b));
 }
+// The taps of the 16-output chunk from column q0 (kw ≤ kMaxTaps, sw ≤ 2): their masks, shared
+// by every output row; returns the chunk's lanes inside the output row.
+constexpr int64_t kMaxTaps = 16;
+inline __mmask16 chunk_taps(const MaxPoolPlane& g, int64_t q0, Tap* taps) {
+  const __mmask16 want = g.Q - q0 >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (g.Q - q0)) - 1);
+  for (int64_t j = 0; j < g.kw; ++j) {
+    const int64_t c0 = q0 * g.sw + j - g.pw;
+    taps[j] = {c0, static_cast<__mmask16>(want & in_row(c0, g.sw, g.W)), in_row(c0, 1, g.W), in_row(c0 + 16, 1, g.W)};
+  }
+  return want;
+}
 MDMT_TARGET_AVX512 void maxplane_avx512(const MaxPoolPlane& g, const float* xp, int64_t wb, float* v, float* h, float* y) {
-  constexpr int64_t kMaxTaps = 16;
   if (g.sw > 2 || g.kw > kMaxTaps) return maxplane_avx512_rows(g, xp, wb, v, h, y);
   Tap taps[kMaxTaps];
   for (int64_t q0 = 0; q0 < g.Q; q0 += 16) {
-    const __mmask16 want = g.Q - q0 >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (g.Q - q0)) - 1);
-    for (int64_t j = 0; j < g.kw; ++j) {
-      const int64_t c0 = q0 * g.sw + j - g.pw;
-      taps[j] = {c0, static_cast<__mmask16>(want & in_row(c0, g.sw, g.W)), in_row(c0, 1, g.W), in_row(c0 + 16, 1, g.W)};
-    }
+    const __mmask16 want = chunk_taps(g, q0, taps);
     float* yq = y + q0;
     for (int64_t oh = 0; oh < g.P; ++oh, yq += g.Q) {
       const int64_t h0 = oh * g.sh - g.ph;
@@ -222,7 +228,6 @@ MDMT_TARGET_AVX2 void maxidx_avx2(const MaxPoolPlane& g, const float* xp, float*
 // Lanes start at the window's first cell inside the input with −∞ (PyTorch's start).
 // Two output rows run side by side: each tap's compare-and-blend is a dependency chain.
 MDMT_TARGET_AVX512 void maxidx_avx512(const MaxPoolPlane& g, const float* xp, float* y, int32_t* ix) {
-  constexpr int64_t kMaxTaps = 16;
   if (g.sw > 2 || g.kw > kMaxTaps) return maxidx_avx512_rows(g, xp, y, ix);
   Tap taps[kMaxTaps];
   __m512i base[kMaxTaps];
@@ -230,12 +235,9 @@ MDMT_TARGET_AVX512 void maxidx_avx512(const MaxPoolPlane& g, const float* xp, fl
   const __m512i lane_col = _mm512_mullo_epi32(iota, _mm512_set1_epi32(static_cast<int>(g.sw)));
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t q0 = 0; q0 < g.Q; q0 += 16) {
-    const __mmask16 want = g.Q - q0 >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (g.Q - q0)) - 1);
-    for (int64_t j = 0; j < g.kw; ++j) {
-      const int64_t c0 = q0 * g.sw + j - g.pw;
-      taps[j] = {c0, static_cast<__mmask16>(want & in_row(c0, g.sw, g.W)), in_row(c0, 1, g.W), in_row(c0 + 16, 1, g.W)};
-      base[j] = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(c0)), lane_col);  // column of lane l
-    }
+    const __mmask16 want = chunk_taps(g, q0, taps);
+    for (int64_t j = 0; j < g.kw; ++j)  // the input column of tap j in lane l
+      base[j] = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(taps[j].c0)), lane_col);
     // the window's first column inside the input, per lane: max(q·sw − pw, 0)
     const __m512i first_col = _mm512_max_epi32(base[0], _mm512_setzero_si512());
     auto row_pair = [&](int64_t oh, int rows_n) MDMT_TARGET_AVX512 {
