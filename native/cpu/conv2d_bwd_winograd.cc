@@ -51,30 +51,39 @@ template <> struct Adj<4> {
   }
 };
 
-// dM[ξ][k][i] = A dY Aᵀ of the chunk's tiles [t0, t0 + nt), output channels [k0, k1).
-template <int M>
-MDMT_WI void dy_body(const Shape& s, const float* dy, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1, float* dM) {
+// dM[ξ][k][i] = A dY Aᵀ of a chunk's nt tiles for output channels [k0, k1); load(k, g0, y)
+// fills y[m·m] with the dY patches of the 16 tiles from g0 (0 outside the map and the chunk).
+template <int M, class Load>
+MDMT_WI void dy_tiles(const Shape& s, int64_t nt, int64_t tb, int64_t k0, int64_t k1, float* dM, Load&& load) {
   constexpr int A = Tf<M>::A;
   vf y[M * M], t[M * A], m[A * A];
-  float* yf = reinterpret_cast<float*>(y);
-  const int64_t TH = (s.P + M - 1) / M, TW = (s.Q + M - 1) / M, PQ = s.P * s.Q;
   for (int64_t k = k0; k < k1; ++k)
     for (int64_t g0 = 0; g0 < nt; g0 += L) {
-      for (int64_t l = 0; l < L; ++l) {
-        const int64_t tt = t0 + g0 + l;
-        if (g0 + l >= nt) {
-          for (int i = 0; i < M * M; ++i) yf[i * L + l] = 0.f;
-          continue;
-        }
-        const int64_t n = tt / (TW * TH), oh = ((tt / TW) % TH) * M, ow = (tt % TW) * M;
-        const float* yp = dy + (n * s.K + k) * PQ;
-        for (int i = 0; i < M; ++i)
-          for (int j = 0; j < M; ++j) yf[(i * M + j) * L + l] = oh + i < s.P && ow + j < s.Q ? yp[(oh + i) * s.Q + ow + j] : 0.f;
-      }
+      load(k, g0, y);
       for (int i = 0; i < M; ++i) Adj<M>::a(y + i * M, 1, t + i * A, 1);  // rows: t[M][A] = dY Aᵀ
       for (int j = 0; j < A; ++j) Adj<M>::a(t + j, A, m + j, A);          // columns: dM = A t
       for (int xi = 0; xi < A * A; ++xi) st(dM + (xi * s.K + k) * tb + g0, m[xi]);
     }
+}
+
+// The portable patches: lane by lane, the chunk's tiles [t0, t0 + nt).
+template <int M>
+MDMT_WI void dy_body(const Shape& s, const float* dy, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1, float* dM) {
+  const int64_t TH = (s.P + M - 1) / M, TW = (s.Q + M - 1) / M, PQ = s.P * s.Q;
+  dy_tiles<M>(s, nt, tb, k0, k1, dM, [&](int64_t k, int64_t g0, vf* y) {
+    float* yf = reinterpret_cast<float*>(y);
+    for (int64_t l = 0; l < L; ++l) {
+      const int64_t tt = t0 + g0 + l;
+      if (g0 + l >= nt) {
+        for (int i = 0; i < M * M; ++i) yf[i * L + l] = 0.f;
+        continue;
+      }
+      const int64_t n = tt / (TW * TH), oh = ((tt / TW) % TH) * M, ow = (tt % TW) * M;
+      const float* yp = dy + (n * s.K + k) * PQ;
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < M; ++j) yf[(i * M + j) * L + l] = oh + i < s.P && ow + j < s.Q ? yp[(oh + i) * s.Q + ow + j] : 0.f;
+    }
+  });
 }
 
 // dw[k][c][3×3] = Gᵀ dU[·][k][c] G for output channels [k0, k1), 16 input channels per group.
@@ -106,16 +115,8 @@ MDMT_WI void filter_body(int64_t K, int64_t C, const float* dU, int64_t k0, int6
 // AVX-512: the same with each dY patch element one masked gather (tf::dy_patch_avx512)
 template <int M>
 MDMT_TARGET_AVX512 void dy_gather(const Shape& s, const float* dy, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1, float* dM) {
-  constexpr int A = Tf<M>::A;
-  vf y[M * M], t[M * A], m[A * A];
   tile_vectors_avx512(s, M, t0, nt);
-  for (int64_t k = k0; k < k1; ++k)
-    for (int64_t g0 = 0; g0 < nt; g0 += L) {
-      dy_patch_avx512(M, s, dy, k, nt, g0, y);
-      for (int i = 0; i < M; ++i) Adj<M>::a(y + i * M, 1, t + i * A, 1);
-      for (int j = 0; j < A; ++j) Adj<M>::a(t + j, A, m + j, A);
-      for (int xi = 0; xi < A * A; ++xi) st(dM + (xi * s.K + k) * tb + g0, m[xi]);
-    }
+  dy_tiles<M>(s, nt, tb, k0, k1, dM, [&](int64_t k, int64_t g0, vf* y) { dy_patch_avx512(M, s, dy, k, nt, g0, y); });
 }
 #endif
 

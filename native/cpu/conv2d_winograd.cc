@@ -60,8 +60,7 @@ MDMT_WI void input_body(const Shape& s, const float* x, const TileAt* tl, int64_
             }
         }
       }
-      for (int j = 0; j < A; ++j) Tf<M>::bt(d + j, A, t + j, A);      // columns: t = Bᵀ d
-      for (int i = 0; i < A; ++i) Tf<M>::bt(t + i * A, 1, d + i * A, 1);  // rows: V = t B
+      input_tile<M>(d, t);
       for (int xi = 0; xi < A * A; ++xi) st(V + (xi * s.C + c) * tb + g0, d[xi]);
     }
 }
@@ -78,8 +77,7 @@ MDMT_WI void output_body(const Shape& s, const float* Mx, const TileAt* tl, int6
   for (int64_t k = k0; k < k1; ++k)
     for (int64_t g0 = 0; g0 < nt; g0 += L) {
       for (int xi = 0; xi < A * A; ++xi) m[xi] = ld(Mx + (xi * s.K + k) * tb + g0);
-      for (int j = 0; j < A; ++j) Tf<M>::at(m + j, A, t + j, A);        // t[M][A] = Aᵀ m
-      for (int i = 0; i < M; ++i) Tf<M>::at(t + i * A, 1, o + i * M, 1);  // o[M][M] = t A
+      output_tile<M>(m, t, o);
       const int64_t lanes = std::min<int64_t>(L, nt - g0);
       if (res)
         for (int64_t l = 0; l < lanes; ++l) {
@@ -114,8 +112,7 @@ MDMT_WI void weights_body(int64_t K, int64_t C, const float* w, int64_t k0, int6
       const int64_t lanes = std::min<int64_t>(L, C - c0);
       for (int64_t l = 0; l < L; ++l)
         for (int rs = 0; rs < 9; ++rs) gf[rs * L + l] = l < lanes ? w[(k * C + c0 + l) * 9 + rs] : 0.f;
-      for (int j = 0; j < 3; ++j) Tf<M>::g(g + j, 3, t + j, 3);        // t[A][3] = G g
-      for (int i = 0; i < A; ++i) Tf<M>::g(t + i * 3, 1, u + i * A, 1);  // u[A][A] = t Gᵀ
+      weights_tile<M>(g, t, u);
       for (int xi = 0; xi < A * A; ++xi) std::memcpy(U + (xi * K + k) * C + c0, uf + xi * L, sizeof(float) * lanes);
     }
 }

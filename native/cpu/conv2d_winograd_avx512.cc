@@ -116,8 +116,7 @@ MDMT_TARGET_AVX512 void input_m(const Shape& s, const float* x, int64_t t0, int6
       }
       for (int64_t g0 = 0; g0 < cnt; g0 += L) {
         for (int i = 0; i < A; ++i) deinterleave<M>(rows + i * wbuf + (tw + g0) * M, d + i * A);
-        for (int j = 0; j < A; ++j) Tf<M>::bt(d + j, A, t + j, A);
-        for (int i = 0; i < A; ++i) Tf<M>::bt(t + i * A, 1, d + i * A, 1);
+        input_tile<M>(d, t);
         const __mmask16 k = lanes_mask(cnt - g0);
         for (int xi = 0; xi < A * A; ++xi) _mm512_mask_storeu_ps(V + (xi * s.C + c) * tb + local + g0, k, d[xi]);
       }
@@ -173,8 +172,7 @@ MDMT_TARGET_AVX512 void input_gather_m(const Shape& s, const float* x, int64_t t
         for (int j = 0; j < A; ++j)
           d[i * A + j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rows[i] & cols[j],
                                                   _mm512_add_epi32(at0, _mm512_set1_epi32(static_cast<int>(i * s.W + j))), xc, 4);
-      for (int j = 0; j < A; ++j) Tf<M>::bt(d + j, A, t + j, A);
-      for (int i = 0; i < A; ++i) Tf<M>::bt(t + i * A, 1, d + i * A, 1);
+      input_tile<M>(d, t);
       for (int xi = 0; xi < A * A; ++xi) _mm512_storeu_ps(V + (xi * s.C + c) * tb + g0, d[xi]);
     }
   }
@@ -214,8 +212,7 @@ MDMT_TARGET_AVX512 void output_m(const Shape& s, const float* Mx, int64_t t0, in
       for (int64_t g0 = 0; g0 < cnt; g0 += L) {
         const __mmask16 kl = lanes_mask(cnt - g0);
         for (int xi = 0; xi < A * A; ++xi) m[xi] = _mm512_maskz_loadu_ps(kl, Mx + (xi * s.K + k) * tb + local + g0);
-        for (int j = 0; j < A; ++j) Tf<M>::at(m + j, A, t + j, A);
-        for (int i = 0; i < M; ++i) Tf<M>::at(t + i * A, 1, o + i * M, 1);
+        output_tile<M>(m, t, o);
         const int64_t ow0 = (tw + g0) * M, ncols = std::min<int64_t>(std::min<int64_t>(L, cnt - g0) * M, s.Q - ow0);
         for (int i = 0; i < M && th * M + i < s.P; ++i) {
           const int64_t off = (n * s.K + k) * PQ + (th * M + i) * s.Q + ow0;
@@ -248,8 +245,7 @@ MDMT_TARGET_AVX512 void weights_m(int64_t K, int64_t C, const float* w, int64_t 
       const float* base = w + (k * C + c0) * 9;
       for (int rs = 0; rs < 9; ++rs)
         g[rs] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, _mm512_add_epi32(nine, _mm512_set1_epi32(rs)), base, 4);
-      for (int j = 0; j < 3; ++j) Tf<M>::g(g + j, 3, t + j, 3);        // t[A][3] = G g
-      for (int i = 0; i < A; ++i) Tf<M>::g(t + i * 3, 1, u + i * A, 1);  // u[A][A] = t Gᵀ
+      weights_tile<M>(g, t, u);
       for (int xi = 0; xi < A * A; ++xi) _mm512_mask_storeu_ps(U + (xi * K + k) * C + c0, lanes, u[xi]);
     }
 }

@@ -62,6 +62,29 @@ template <> struct Tf<4> {
   }
 };
 
+// The 2-D transforms of one register group of tiles (vf arrays, row-major, t scratch):
+//   input_tile:   d = Bᵀ d B    (α×α, in place; t has α² entries)
+//   output_tile:  o = Aᵀ m A    (α×α → m×m; t has m·α)
+//   weights_tile: u = G g Gᵀ    (3×3 → α×α; t has 3·α)
+template <int M>
+MDMT_WI void input_tile(vf* d, vf* t) {
+  constexpr int A = Tf<M>::A;
+  for (int j = 0; j < A; ++j) Tf<M>::bt(d + j, A, t + j, A);      // columns: t = Bᵀ d
+  for (int i = 0; i < A; ++i) Tf<M>::bt(t + i * A, 1, d + i * A, 1);  // rows: d = t B
+}
+template <int M>
+MDMT_WI void output_tile(const vf* m, vf* t, vf* o) {
+  constexpr int A = Tf<M>::A;
+  for (int j = 0; j < A; ++j) Tf<M>::at(m + j, A, t + j, A);        // t[M][A] = Aᵀ m
+  for (int i = 0; i < M; ++i) Tf<M>::at(t + i * A, 1, o + i * M, 1);  // o[M][M] = t A
+}
+template <int M>
+MDMT_WI void weights_tile(const vf* g, vf* t, vf* u) {
+  constexpr int A = Tf<M>::A;
+  for (int j = 0; j < 3; ++j) Tf<M>::g(g + j, 3, t + j, 3);        // t[A][3] = G g
+  for (int i = 0; i < A; ++i) Tf<M>::g(t + i * 3, 1, u + i * A, 1);  // u[A][A] = t Gᵀ
+}
+
 // The AVX-512 kernels of conv2d_winograd_avx512.cc: tiles taken a tile row at a time (16
 // consecutive tiles per register), the patches de-interleaved with shuffles instead of
 // gathered lane by lane. Same contracts as the portable input/output kernels: the chunk
