@@ -35,9 +35,8 @@ int64_t channel_grain(const Dims& d) {
 // Channel sums in double with kLanes independent accumulators: one chain of dependent
 // double adds runs at one add per FP-add latency (4 cycles), which made the statistics,
 // not memory, the bound of every BatchNorm pass.
-#define MDMT_BN_SI inline __attribute__((always_inline))
 constexpr int kLanes = 8;
-MDMT_BN_SI double dsum_b(const float* r, int64_t n) {
+MDMT_INLINE double dsum_b(const float* r, int64_t n) {
   double acc[kLanes] = {};
   int64_t k = 0;
   for (; k + kLanes <= n; k += kLanes)
@@ -48,7 +47,7 @@ MDMT_BN_SI double dsum_b(const float* r, int64_t n) {
   return s;
 }
 // Σ (r − mean)²
-MDMT_BN_SI double dsum_sq_b(const float* r, int64_t n, double mean) {
+MDMT_INLINE double dsum_sq_b(const float* r, int64_t n, double mean) {
   double acc[kLanes] = {};
   int64_t k = 0;
   for (; k + kLanes <= n; k += kLanes)
@@ -62,7 +61,7 @@ MDMT_BN_SI double dsum_sq_b(const float* r, int64_t n, double mean) {
   return s;
 }
 // *sg += Σ g, *sgx += Σ g·(r − mean)
-MDMT_BN_SI void dsum_dot_b(const float* g, const float* r, int64_t n, double mean, double* sg, double* sgx) {
+MDMT_INLINE void dsum_dot_b(const float* g, const float* r, int64_t n, double mean, double* sg, double* sgx) {
   double a[kLanes] = {}, b[kLanes] = {};
   int64_t k = 0;
   for (; k + kLanes <= n; k += kLanes)
@@ -129,16 +128,16 @@ void with_act(Act a, F&& f) {
 // ops are not computed in place). o = act(a·r + bb [+ q]); dst = act'(g, y); dx = k1·g' + k2·(r − fm) + k3
 // with g' = act'(g, y) when y is given, else g.
 template <Act A>
-MDMT_BN_SI void out_row_b(const float* __restrict r, const float* __restrict q, float* __restrict o, int64_t n, float a, float bb) {
+MDMT_INLINE void out_row_b(const float* __restrict r, const float* __restrict q, float* __restrict o, int64_t n, float a, float bb) {
   if (q) for (int64_t k = 0; k < n; ++k) o[k] = act_fwd<A>((a * r[k] + bb) + q[k]);
   else for (int64_t k = 0; k < n; ++k) o[k] = act_fwd<A>(a * r[k] + bb);
 }
 template <Act A>
-MDMT_BN_SI void grad_row_b(const float* __restrict g, const float* __restrict y, float* __restrict dst, int64_t n) {
+MDMT_INLINE void grad_row_b(const float* __restrict g, const float* __restrict y, float* __restrict dst, int64_t n) {
   for (int64_t k = 0; k < n; ++k) dst[k] = act_grad<A>(g[k], y[k]);
 }
 template <Act A>
-MDMT_BN_SI void dx_row_b(const float* __restrict g, const float* __restrict y, const float* __restrict r, float* __restrict out, int64_t n,
+MDMT_INLINE void dx_row_b(const float* __restrict g, const float* __restrict y, const float* __restrict r, float* __restrict out, int64_t n,
                          float k1, float k2, float k3, float fm) {
   if (y) for (int64_t q = 0; q < n; ++q) out[q] = k1 * act_grad<A>(g[q], y[q]) + k2 * (r[q] - fm) + k3;
   else for (int64_t q = 0; q < n; ++q) out[q] = k1 * g[q] + k2 * (r[q] - fm) + k3;

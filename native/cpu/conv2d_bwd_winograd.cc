@@ -26,22 +26,22 @@ using namespace tf;
 // A (α×m) and Gᵀ (3×α) on strided vf arrays, as Tf's transforms.
 template <int M> struct Adj;
 template <> struct Adj<2> {
-  static MDMT_WI void a(const vf* y, int is, vf* r, int os) {  // A y (2 -> 4); Aᵀ = [1 1 1 0; 0 1 -1 -1]
+  static MDMT_INLINE void a(const vf* y, int is, vf* r, int os) {  // A y (2 -> 4); Aᵀ = [1 1 1 0; 0 1 -1 -1]
     const vf y0 = y[0], y1 = y[is];
     r[0] = y0, r[os] = y0 + y1, r[2 * os] = y0 - y1, r[3 * os] = -y1;
   }
-  static MDMT_WI void gt(const vf* u, int is, vf* r, int os) {  // Gᵀ u (4 -> 3); G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]
+  static MDMT_INLINE void gt(const vf* u, int is, vf* r, int os) {  // Gᵀ u (4 -> 3); G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]
     const vf u0 = u[0], u1 = u[is], u2 = u[2 * is], u3 = u[3 * is], h = (u1 + u2) * 0.5f;
     r[0] = u0 + h, r[os] = (u1 - u2) * 0.5f, r[2 * os] = h + u3;
   }
 };
 template <> struct Adj<4> {
-  static MDMT_WI void a(const vf* y, int is, vf* r, int os) {  // A y (4 -> 6): rows 1, (1 ±1 1 ±1), (1 ±2 4 ±8), e₄
+  static MDMT_INLINE void a(const vf* y, int is, vf* r, int os) {  // A y (4 -> 6): rows 1, (1 ±1 1 ±1), (1 ±2 4 ±8), e₄
     const vf y0 = y[0], y1 = y[is], y2 = y[2 * is], y3 = y[3 * is];
     const vf e1 = y0 + y2, o1 = y1 + y3, e2 = y0 + 4.f * y2, o2 = 2.f * y1 + 8.f * y3;
     r[0] = y0, r[os] = e1 + o1, r[2 * os] = e1 - o1, r[3 * os] = e2 + o2, r[4 * os] = e2 - o2, r[5 * os] = y3;
   }
-  static MDMT_WI void gt(const vf* u, int is, vf* r, int os) {
+  static MDMT_INLINE void gt(const vf* u, int is, vf* r, int os) {
     // G = [¼ 0 0; -⅙ -⅙ -⅙; -⅙ ⅙ -⅙; 1/24 1/12 ⅙; 1/24 -1/12 ⅙; 0 0 1]
     const vf u0 = u[0], u1 = u[is], u2 = u[2 * is], u3 = u[3 * is], u4 = u[4 * is], u5 = u[5 * is];
     const vf s12 = u1 + u2, s34 = u3 + u4;
@@ -54,7 +54,7 @@ template <> struct Adj<4> {
 // dM[ξ][k][i] = A dY Aᵀ of a chunk's nt tiles for output channels [k0, k1); load(k, g0, y)
 // fills y[m·m] with the dY patches of the 16 tiles from g0 (0 outside the map and the chunk).
 template <int M, class Load>
-MDMT_WI void dy_tiles(const Shape& s, int64_t nt, int64_t tb, int64_t k0, int64_t k1, float* dM, Load&& load) {
+MDMT_INLINE void dy_tiles(const Shape& s, int64_t nt, int64_t tb, int64_t k0, int64_t k1, float* dM, Load&& load) {
   constexpr int A = Tf<M>::A;
   vf y[M * M], t[M * A], m[A * A];
   for (int64_t k = k0; k < k1; ++k)
@@ -68,7 +68,7 @@ MDMT_WI void dy_tiles(const Shape& s, int64_t nt, int64_t tb, int64_t k0, int64_
 
 // The portable patches: lane by lane, the chunk's tiles [t0, t0 + nt).
 template <int M>
-MDMT_WI void dy_body(const Shape& s, const float* dy, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1, float* dM) {
+MDMT_INLINE void dy_body(const Shape& s, const float* dy, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1, float* dM) {
   const int64_t TH = (s.P + M - 1) / M, TW = (s.Q + M - 1) / M, PQ = s.P * s.Q;
   dy_tiles<M>(s, nt, tb, k0, k1, dM, [&](int64_t k, int64_t g0, vf* y) {
     float* yf = reinterpret_cast<float*>(y);
@@ -88,7 +88,7 @@ MDMT_WI void dy_body(const Shape& s, const float* dy, int64_t t0, int64_t nt, in
 
 // dw[k][c][3×3] = Gᵀ dU[·][k][c] G for output channels [k0, k1), 16 input channels per group.
 template <int M>
-MDMT_WI void filter_body(int64_t K, int64_t C, const float* dU, int64_t k0, int64_t k1, float* dw) {
+MDMT_INLINE void filter_body(int64_t K, int64_t C, const float* dU, int64_t k0, int64_t k1, float* dw) {
   constexpr int A = Tf<M>::A;
   vf u[A * A], t[3 * A], g[9];
   float* uf = reinterpret_cast<float*>(u);

@@ -26,9 +26,8 @@ namespace {
 #pragma GCC diagnostic ignored "-Wpsabi"  // vf never crosses a call boundary (all inlined)
 typedef float vf __attribute__((vector_size(64)));
 constexpr int L = 16;
-#define MDMT_SI inline __attribute__((always_inline))
-MDMT_SI vf ld(const float* p) { vf v; std::memcpy(&v, p, sizeof v); return v; }
-MDMT_SI void st(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+MDMT_INLINE vf ld(const float* p) { vf v; std::memcpy(&v, p, sizeof v); return v; }
+MDMT_INLINE void st(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
 
 struct Layout {
   int64_t Hp, Wf, Qpad;  // padded rows, floats per phase row, Q rounded up to the column block
@@ -40,7 +39,7 @@ struct Layout {
 // integer division per tap for the column phase and short-loop overhead: 27 taps of a
 // 3×3 RGB stem).
 template <int KB, int QB>
-MDMT_SI void row_body(const Shape& s, const Layout& lay, const float* xph, const float* wt, int64_t p, float* y) {
+MDMT_INLINE void row_body(const Shape& s, const Layout& lay, const float* xph, const float* wt, int64_t p, float* y) {
   constexpr int64_t QW = L * QB;
   const int64_t CRS = s.C * s.R * s.S, PQ = s.P * s.Q;
   alignas(64) float tail[KB][QW];

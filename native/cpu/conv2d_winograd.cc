@@ -34,7 +34,7 @@ struct TileAt {
 
 // V[ξ][c][lane] for channels [c0, c1) and the chunk's tiles (tb lanes per row of V).
 template <int M>
-MDMT_WI void input_body(const Shape& s, const float* x, const TileAt* tl, int64_t nt, int64_t tb, int64_t c0, int64_t c1,
+MDMT_INLINE void input_body(const Shape& s, const float* x, const TileAt* tl, int64_t nt, int64_t tb, int64_t c0, int64_t c1,
                         float* V) {
   constexpr int A = Tf<M>::A;
   vf d[A * A], t[A * A];
@@ -67,7 +67,7 @@ MDMT_WI void input_body(const Shape& s, const float* x, const TileAt* tl, int64_
 
 // y for output channels [k0, k1) of the chunk's tiles from M[ξ][k][lane], with the epilogue.
 template <int M>
-MDMT_WI void output_body(const Shape& s, const float* Mx, const TileAt* tl, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
+MDMT_INLINE void output_body(const Shape& s, const float* Mx, const TileAt* tl, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
                          const float* bias, const float* res, Act act, float* y) {
   constexpr int A = Tf<M>::A;
   vf m[A * A], t[M * A], o[M * M], r[M * M];
@@ -102,7 +102,7 @@ MDMT_WI void output_body(const Shape& s, const float* Mx, const TileAt* tl, int6
 
 // U[ξ][k][c] for output channels [k0, k1): 16 input channels per group.
 template <int M>
-MDMT_WI void weights_body(int64_t K, int64_t C, const float* w, int64_t k0, int64_t k1, float* U) {
+MDMT_INLINE void weights_body(int64_t K, int64_t C, const float* w, int64_t k0, int64_t k1, float* U) {
   constexpr int A = Tf<M>::A;
   vf g[9], t[A * 3], u[A * A];
   float* gf = reinterpret_cast<float*>(g);

@@ -26,7 +26,7 @@ namespace winograd {
 namespace tf {
 namespace {
 
-#define MDMT_I512 MDMT_TARGET_AVX512 inline __attribute__((always_inline))
+#define MDMT_I512 MDMT_TARGET_AVX512 MDMT_INLINE
 
 MDMT_I512 __mmask16 lanes_mask(int64_t n) { return n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1); }
 

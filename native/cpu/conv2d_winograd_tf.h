@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "conv2d_winograd.h"
+#include "cpu_features.h"
 
 namespace mdmt {
 namespace winograd {
@@ -16,31 +17,30 @@ namespace tf {
 constexpr int L = 16;
 typedef float vf __attribute__((vector_size(64)));  // L floats
 
-#define MDMT_WI inline __attribute__((always_inline))
-MDMT_WI vf ld(const float* p) { vf v; std::memcpy(&v, p, sizeof v); return v; }
-MDMT_WI void st(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+MDMT_INLINE vf ld(const float* p) { vf v; std::memcpy(&v, p, sizeof v); return v; }
+MDMT_INLINE void st(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
 
 // 1-D transforms on strided vf arrays (in[i·is], out[i·os]). Coefficients: Lavin & Gray's
 // F(2,3) and F(4,3) (points 0, ±1, ±2).
 template <int M> struct Tf;
 template <> struct Tf<2> {
   static constexpr int A = 4;
-  static MDMT_WI void bt(const vf* d, int is, vf* r, int os) {  // Bᵀ d
+  static MDMT_INLINE void bt(const vf* d, int is, vf* r, int os) {  // Bᵀ d
     const vf d0 = d[0], d1 = d[is], d2 = d[2 * is], d3 = d[3 * is];
     r[0] = d0 - d2, r[os] = d1 + d2, r[2 * os] = d2 - d1, r[3 * os] = d1 - d3;
   }
-  static MDMT_WI void g(const vf* g, int is, vf* r, int os) {  // G g
+  static MDMT_INLINE void g(const vf* g, int is, vf* r, int os) {  // G g
     const vf g0 = g[0], g1 = g[is], g2 = g[2 * is], h = (g0 + g2) * 0.5f, k = g1 * 0.5f;
     r[0] = g0, r[os] = h + k, r[2 * os] = h - k, r[3 * os] = g2;
   }
-  static MDMT_WI void at(const vf* m, int is, vf* o, int os) {  // Aᵀ m
+  static MDMT_INLINE void at(const vf* m, int is, vf* o, int os) {  // Aᵀ m
     const vf m1 = m[is], m2 = m[2 * is];
     o[0] = m[0] + m1 + m2, o[os] = m1 - m2 - m[3 * is];
   }
 };
 template <> struct Tf<4> {
   static constexpr int A = 6;
-  static MDMT_WI void bt(const vf* d, int is, vf* r, int os) {
+  static MDMT_INLINE void bt(const vf* d, int is, vf* r, int os) {
     const vf d0 = d[0], d1 = d[is], d2 = d[2 * is], d3 = d[3 * is], d4 = d[4 * is], d5 = d[5 * is];
     r[0] = 4.f * d0 - 5.f * d2 + d4;
     r[os] = d3 + d4 - 4.f * (d1 + d2);
@@ -49,13 +49,13 @@ template <> struct Tf<4> {
     r[4 * os] = d4 - d2 - 2.f * (d3 - d1);
     r[5 * os] = 4.f * d1 - 5.f * d3 + d5;
   }
-  static MDMT_WI void g(const vf* g, int is, vf* r, int os) {
+  static MDMT_INLINE void g(const vf* g, int is, vf* r, int os) {
     const vf g0 = g[0], g1 = g[is], g2 = g[2 * is];
     const vf a = (g0 + g2) * (-1.f / 6), b = g1 * (-1.f / 6);
     const vf c = g0 * (1.f / 24) + g2 * (1.f / 6), e = g1 * (1.f / 12);
     r[0] = g0 * 0.25f, r[os] = a + b, r[2 * os] = a - b, r[3 * os] = c + e, r[4 * os] = c - e, r[5 * os] = g2;
   }
-  static MDMT_WI void at(const vf* m, int is, vf* o, int os) {
+  static MDMT_INLINE void at(const vf* m, int is, vf* o, int os) {
     const vf m1 = m[is], m2 = m[2 * is], m3 = m[3 * is], m4 = m[4 * is];
     const vf s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
     o[0] = m[0] + s12 + s34, o[os] = d12 + 2.f * d34, o[2 * os] = s12 + 4.f * s34, o[3 * os] = d12 + 8.f * d34 + m[5 * is];
@@ -67,19 +67,19 @@ template <> struct Tf<4> {
 //   output_tile:  o = Aᵀ m A    (α×α → m×m; t has m·α)
 //   weights_tile: u = G g Gᵀ    (3×3 → α×α; t has 3·α)
 template <int M>
-MDMT_WI void input_tile(vf* d, vf* t) {
+MDMT_INLINE void input_tile(vf* d, vf* t) {
   constexpr int A = Tf<M>::A;
   for (int j = 0; j < A; ++j) Tf<M>::bt(d + j, A, t + j, A);      // columns: t = Bᵀ d
   for (int i = 0; i < A; ++i) Tf<M>::bt(t + i * A, 1, d + i * A, 1);  // rows: d = t B
 }
 template <int M>
-MDMT_WI void output_tile(const vf* m, vf* t, vf* o) {
+MDMT_INLINE void output_tile(const vf* m, vf* t, vf* o) {
   constexpr int A = Tf<M>::A;
   for (int j = 0; j < A; ++j) Tf<M>::at(m + j, A, t + j, A);        // t[M][A] = Aᵀ m
   for (int i = 0; i < M; ++i) Tf<M>::at(t + i * A, 1, o + i * M, 1);  // o[M][M] = t A
 }
 template <int M>
-MDMT_WI void weights_tile(const vf* g, vf* t, vf* u) {
+MDMT_INLINE void weights_tile(const vf* g, vf* t, vf* u) {
   constexpr int A = Tf<M>::A;
   for (int j = 0; j < 3; ++j) Tf<M>::g(g + j, 3, t + j, 3);        // t[A][3] = G g
   for (int i = 0; i < A; ++i) Tf<M>::g(t + i * 3, 1, u + i * A, 1);  // u[A][A] = t Gᵀ

@@ -13,6 +13,8 @@ std::string cpu_isa();  // "avx512f", "avx2+fma" or "generic"; MDMT_CPU_ISA=gene
 // ISA the build can target: generic (the baseline), avx2 (AVX2 + FMA) and avx512 (AVX-512F).
 #define MDMT_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define MDMT_TARGET_AVX512 __attribute__((target("avx512f")))
+// A shared body that each ISA variant inlines (so it is compiled for that variant's target).
+#define MDMT_INLINE inline __attribute__((always_inline))
 // MDMT_PICK_ISA(name): of the variants name_generic / name_avx2 / name_avx512 that
 // MDMT_EACH_ISA defined, the one this CPU runs (after MDMT_CPU_ISA).
 #if defined(__x86_64__) || defined(__i386__)

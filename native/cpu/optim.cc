@@ -14,7 +14,6 @@ namespace mdmt {
 namespace {
 
 constexpr int64_t kGrain = 1 << 14;
-#define MDMT_SI_OPT inline __attribute__((always_inline))
 // Multi-tensor: the first n inputs (the parameters' gradients) cut into chunks of kGrain
 // elements, all chunks in one parallel region (a network's many small tensors do not run
 // one region each); f(tensor, first element, length) per chunk.
@@ -45,7 +44,7 @@ struct AdamConsts {
   float b2, omb1, omb2, eps, wd, decay, step_size, bc2_sqrt;
 };
 template <int WD>  // 0 none, 1 L2 (g += wd·p), 2 decoupled (p *= decay)
-MDMT_SI_OPT void adam_body(const AdamConsts& k, int64_t n, const float* __restrict pg, float* __restrict pp, float* __restrict pm,
+MDMT_INLINE void adam_body(const AdamConsts& k, int64_t n, const float* __restrict pg, float* __restrict pp, float* __restrict pm,
                             float* __restrict pv) {
   for (int64_t j = 0; j < n; ++j) {
     float g = pg[j];
@@ -86,7 +85,7 @@ struct SgdConsts {
   float lr, mu, omd, wd;
 };
 template <bool WD, bool BUF, bool FIRST, bool NESTEROV>
-MDMT_SI_OPT void sgd_body(const SgdConsts& k, int64_t n, const float* __restrict pg, float* __restrict pp, float* __restrict pb) {
+MDMT_INLINE void sgd_body(const SgdConsts& k, int64_t n, const float* __restrict pg, float* __restrict pp, float* __restrict pb) {
   for (int64_t j = 0; j < n; ++j) {
     float d = pg[j];
     if (WD) d += k.wd * pp[j];
