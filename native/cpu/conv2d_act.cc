@@ -85,14 +85,19 @@ bool gemv_fused(const Geom& s, const float* x, const float* wt, const float* b, 
   return true;
 }
 
-// 'auto' with the weights transformed per call: Winograd when the output has ≥ 256 pixels
-// (below that the transform of U, α²·K·C written and read, costs more than the 2.25–4×
-// fewer multiplies save: batch-1 512→512 on 7×7 is 4.0 ms by GEMM, 7.1 ms by F(2,3)), with
-// F(4,3) on maps from 16×16 and F(2,3) below (7×7 pads to 8×8 either way, and F(2,3)'s
-// four times as many tiles make wider GEMMs: batch-8 512→512 on 7×7 17.0 vs 19.3 ms), and
-// at least 16 tiles (one GEMM panel). Measured per core, CPU time, against im2col + GEMM.
+// 'auto' with the weights transformed per call: Winograd when the output has ≥ 128 pixels
+// over the batch (below that the transform of U, α²·K·C written and read, costs more than
+// the 2.25–4× fewer multiplies save: 512→512 on 4×4 maps at batch 4, F(2,3) against im2col
+// + GEMM: forward 2.05 vs 1.71 ms, bwd_data 2.94 vs 1.78), with F(4,3) on maps from 16×16
+// and F(2,3) below (7×7 pads to 8×8 either way, and F(2,3)'s four times as many tiles make
+// wider GEMMs: batch-8 512→512 on 7×7 17.0 vs 19.3 ms per core), and at least 16 tiles (one
+// GEMM panel). From 128 pixels F(2,3) wins all three training ops, most where the GEMM is
+// small: batch 8 on 4×4 maps (ResNet's layer4 and DenseNet's last block at 128²), 2 threads,
+// forward / bwd_data / bwd_filter, ms: 512→512 3.47/3.84/3.67 → 2.93/3.91/2.93, 256→256
+// 0.99/1.04/1.09 → 0.53/0.69/0.54, 128→32 0.21/0.21/0.23 → 0.09/0.09/0.10; batch 4 on 7×7,
+// 512→512: 6.96/6.73/5.43 → 4.32/5.07/4.07.
 int winograd_m(const Geom& s) {
-  if (s.C < 16 || s.K < 16 || s.N * s.P * s.Q < 256) return 0;
+  if (s.C < 16 || s.K < 16 || s.N * s.P * s.Q < 128) return 0;
   const int m = s.P * s.Q >= 256 ? 4 : 2;
   return s.N * ((s.P + m - 1) / m) * ((s.Q + m - 1) / m) >= 16 ? m : 0;
 }

@@ -50,7 +50,9 @@ void conv2d_bwd_data_cpu(OpCtx& c, const Geom& g) {
         // few columns, large weights: colᵀ [L, CRS] = dyᵀ · w, w read in rows (in place for
         // L ≤ 64) instead of packed transposed — each task packed all of wᵀ, reading 32-byte
         // runs CRS floats apart — then col = (colᵀ)ᵀ in 16×16 blocks. 512→512 3×3 on 4×4
-        // maps at batch 8 (ResNet's layer4 at 128²): 5.1 → 4.5 ms, 2 threads.
+        // maps at batch 8 (ResNet's layer4 at 128²): 5.1 → 4.5 ms, 2 threads. That conv
+        // now runs as a Winograd forward (conv2d_bwd_fast.cc); the stride-2 ones come here
+        // (layer4's 256→512 downsampling conv).
         float* colT = colt_buffer(CRS * L);
         sgemm(true, false, L, CRS, g.Kg, 1.f, tmp, L, wg, CRS, 0.f, colT, CRS, g.isa);
         for (int64_t r0 = 0; r0 < CRS; r0 += 16)
@@ -106,7 +108,8 @@ void conv2d_bwd_filter_cpu(OpCtx& c, const Geom& g) {
   // One part (the GEMM parallel inside, over dw's columns) where the parts' GEMMs would be
   // shallow (< 128 summed pixels) and dw large (≥ 1 Mi floats): 512→512 3×3 on 4×4 maps at
   // batch 8, two parts of depth 64 plus their 9 MB partial sum: 5.1 → 4.1 ms, 2 threads
-  // (1×1 convs with smaller dw lost: they stay split).
+  // (1×1 convs with smaller dw lost: they stay split). That conv now takes Winograd (above);
+  // the stride-2 ones come here (layer4's 256→512 downsampling conv, dw 1.2 Mi floats).
   const int64_t split = std::min<int64_t>(g.N, (th + g.G - 1) / g.G);
   const bool shallow = g.N / std::max<int64_t>(1, split) * PQ < 128 && g.K * CRS >= (int64_t(1) << 20);
   const int64_t parts = th <= g.G || shallow ? 1 : split;

@@ -73,7 +73,8 @@ test('conv2d_bwd_data as a forward conv = the float64 adjoint, every kernel it r
 
 // Winograd conv2d_bwd_filter (native/cpu/conv2d_bwd_winograd.cc): F(4,3) from 16×16 outputs,
 // F(2,3) below, odd sizes (partial tiles), padding 0–2 and asymmetric, batch 1, more tiles
-// than one chunk; 4×4 maps stay on im2col + GEMM. Error bound: the relative error of the
+// than one chunk, 4×4 maps at batch 8 (128 output pixels, the least that takes Winograd);
+// at batch 4 they stay on im2col + GEMM. Error bound: the relative error of the
 // forward's Winograd (conv2d_act.test.ts: 2e-5 of the scale for F(4,3)), on dw's scale.
 const FILTER: Case[] = [
   mk('F(4,3), odd H×W', [2, 16, 17, 19], [20, 16, 3, 3]),
@@ -83,7 +84,8 @@ const FILTER: Case[] = [
   mk('F(2,3) (9×11 maps)', [3, 32, 9, 11], [17, 32, 3, 3]),
   mk('F(2,3), 8×8 maps', [8, 64, 8, 8], [40, 64, 3, 3]),
   mk('F(4,3), tiles over two chunks (576 > 448 per chunk)', [4, 64, 48, 48], [64, 64, 3, 3]),
-  mk('4×4 maps (im2col + GEMM)', [8, 32, 4, 4], [32, 32, 3, 3]),
+  mk('F(2,3), 4×4 maps at batch 8', [8, 32, 4, 4], [32, 32, 3, 3]),
+  mk('4×4 maps at batch 4 (im2col + GEMM)', [4, 32, 4, 4], [32, 32, 3, 3]),
   // depthwise with per-tap row accumulators (conv2d_bwd_depthwise.cc), and past its row limit
   mk('depthwise 8×8 maps, batch 8', [8, 40, 8, 8], [40, 1, 3, 3], { groups: 40 }),
   mk('depthwise 5×5 stride 2, odd sizes', [3, 12, 13, 11], [12, 1, 5, 5], { groups: 12, stride: [2, 2], padding: [2, 2] }),
