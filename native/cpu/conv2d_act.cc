@@ -157,7 +157,6 @@ cpu_conv::Algo auto_algo(const Geom& g) {
   return stem || wide_s2 || grouped ? Algo::Stem : Algo::Gemm;
 }
 
-thread_local Scratch tl_u("conv2d");  // transformed weights of the current call
 
 // The CPU's extension of the family's spec: the GEMM isa and the test-only algo / tile_block.
 struct ActGeom : cpu_conv::FusedGeom {};
@@ -238,9 +237,7 @@ bool fused_forward(const FusedGeom& g, const float* x, const float* w, const flo
     const int m = algo == Algo::Winograd4 ? 4 : 2;
     const winograd::Shape ws{g.N, g.C, g.H, g.W, g.K, g.P, g.Q, g.ph, g.pw};
     if (g.pre) return winograd::forward(m, ws, x, w, b, r, act, y, g.isa, g.tile_block), true;
-    float* u = tl_u.get(winograd::weights_floats(m, g.K, g.C));
-    winograd::transform_weights(m, g.K, g.C, w, u);
-    winograd::forward(m, ws, x, u, b, r, act, y, g.isa, g.tile_block);
+    winograd::forward_raw(m, ws, x, w, winograd::plain_weights(g.C), b, r, act, y, g.isa, g.tile_block);
     return true;
   }
   if (algo == Algo::Depthwise) {  // outputs over 24 MB around the cache, as the 1×1 path

@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "conv2d.h"
+#include "conv2d_winograd.h"
 #include "parallel.h"
 #include "scratch.h"
 
@@ -33,6 +34,13 @@ bool bwd_data_as_forward(const Geom& g, const float* dy, const float* w, float* 
   // col2im below costs the same as that); the weights are transformed after the check
   f.algo = Algo::Auto;
   if (!forward_beats_gemm(f)) return false;
+  if (const int m = auto_winograd_m(f); m && 15 * 9 * f.K + 8 < (int64_t(1) << 31)) {
+    // Winograd gathers each kernel's taps itself: w read rotated and transposed in place,
+    // no copy (512→512 on 4×4 maps at batch 8, 2 threads: 4.0 → 3.0 ms)
+    const winograd::Shape ws{f.N, f.C, f.H, f.W, f.K, f.P, f.Q, f.ph, f.pw};
+    winograd::forward_raw(m, ws, dy, w, winograd::rotated_transposed(f.K), nullptr, nullptr, Act::None, dx, g.isa);
+    return true;
+  }
   const int64_t RS = g.R * g.S, CRS = g.crs();
   float* wt = tl_wt.get(g.K * CRS);
   // in 32×32 (k, c) blocks on the pool, so reads and writes both stay within a few pages

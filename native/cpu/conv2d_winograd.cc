@@ -102,7 +102,7 @@ MDMT_INLINE void output_body(const Shape& s, const float* Mx, const TileAt* tl, 
 
 // U[ξ][k][c] for output channels [k0, k1): 16 input channels per group.
 template <int M>
-MDMT_INLINE void weights_body(int64_t K, int64_t C, const float* w, int64_t k0, int64_t k1, float* U) {
+MDMT_INLINE void weights_body(int64_t K, int64_t C, const float* w, const WeightsSrc& src, int64_t k0, int64_t k1, float* U) {
   constexpr int A = Tf<M>::A;
   vf g[9], t[A * 3], u[A * A];
   float* gf = reinterpret_cast<float*>(g);
@@ -110,8 +110,10 @@ MDMT_INLINE void weights_body(int64_t K, int64_t C, const float* w, int64_t k0, 
   for (int64_t k = k0; k < k1; ++k)
     for (int64_t c0 = 0; c0 < C; c0 += L) {
       const int64_t lanes = std::min<int64_t>(L, C - c0);
-      for (int64_t l = 0; l < L; ++l)
-        for (int rs = 0; rs < 9; ++rs) gf[rs * L + l] = l < lanes ? w[(k * C + c0 + l) * 9 + rs] : 0.f;
+      for (int64_t l = 0; l < L; ++l) {
+        const float* kern = w + k * src.sk + (c0 + l) * src.sc;
+        for (int rs = 0; rs < 9; ++rs) gf[rs * L + l] = l < lanes ? kern[src.rotate ? 8 - rs : rs] : 0.f;
+      }
       weights_tile<M>(g, t, u);
       for (int xi = 0; xi < A * A; ++xi) std::memcpy(U + (xi * K + k) * C + c0, uf + xi * L, sizeof(float) * lanes);
     }
@@ -129,8 +131,9 @@ MDMT_INLINE void weights_body(int64_t K, int64_t C, const float* w, int64_t k0, 
     output_body<M>(s, Mx, tl, nt, tb, k0, k1, bias, res, act, y);                                                   \
   }                                                                                                                  \
   template <int M>                                                                                                   \
-  TARGET void weights_##NAME(int64_t K, int64_t C, const float* w, int64_t k0, int64_t k1, float* U) {               \
-    weights_body<M>(K, C, w, k0, k1, U);                                                                             \
+  TARGET void weights_##NAME(int64_t K, int64_t C, const float* w, const WeightsSrc& src, int64_t k0, int64_t k1,     \
+                             float* U) {                                                                             \
+    weights_body<M>(K, C, w, src, k0, k1, U);                                                                        \
   }
 MDMT_EACH_ISA(MDMT_WINO_ISA)
 
@@ -138,7 +141,7 @@ template <int M>
 struct Kernels {
   void (*input)(const Shape&, const float*, const TileAt*, int64_t, int64_t, int64_t, int64_t, float*);
   void (*output)(const Shape&, const float*, const TileAt*, int64_t, int64_t, int64_t, int64_t, const float*, const float*, Act, float*);
-  void (*weights)(int64_t, int64_t, const float*, int64_t, int64_t, float*);
+  void (*weights)(int64_t, int64_t, const float*, const WeightsSrc&, int64_t, int64_t, float*);
 };
 template <int M>
 Kernels<M> kernels(GemmIsa isa) {
@@ -151,6 +154,8 @@ Kernels<M> kernels(GemmIsa isa) {
 
 // Per-call workspace (grow-only, one per calling thread, shared with the pool by pointer).
 thread_local Scratch tl_ws("conv2d");
+thread_local Scratch tl_u("conv2d");   // the transformed weights of a call with raw weights
+thread_local Scratch tl_ub("conv2d");  // gemm_transforming's blocks, one per pool slot
 thread_local std::vector<TileAt> tl_tiles;
 
 // Tile i of a chunk starting at tile t0.
@@ -192,14 +197,66 @@ void input_chunk_m(const Shape& s, const float* x, const TileAt* tl, int64_t t0,
   });
 }
 
+// The weights of one call, transformed as the GEMMs go: for kb output channels at a time,
+// U[ξ][kb][C] into a block of the slot running them, then the α² GEMMs of those rows,
+// M[ξ][k0, k0 + kb)[tiles] = U[ξ] · V[ξ]. Slots are fixed per pool chunk, so each one owns
+// a block of ub (slot · A2·kb·C). A materialised U of a large layer goes out of the cache
+// and back (512→512 F(2,3): 16 MB), and its strided stores ran at one speed in some
+// processes and 2–2.5× slower in others (192→384 on 4×4 maps at batch 8: 0.66 or 1.6 ms);
+// by blocks it ran at 0.67–0.85 in every process, 512→512 2.77 → 2.36 ms, 256→256 on 4×4
+// maps 0.54 → 0.58 (2 threads).
+constexpr int64_t kTransformingFloats = int64_t(1) << 20;  // α²·K·C from which U goes by blocks
+
 template <int M>
-void forward_m(const Shape& s, const float* x, const float* U, const float* bias, const float* res, Act act, float* y,
-               GemmIsa isa, int64_t tile_block) {
+void gemm_transforming(const Shape& s, const float* w, const WeightsSrc& src, const float* V, float* Mx, int64_t nt, int64_t tb,
+                       int64_t kb, float* ub, GemmIsa isa) {
+  constexpr int A2 = Tf<M>::A * Tf<M>::A;
+  const int64_t slots = num_threads(), blocks = (s.K + kb - 1) / kb;
+  const bool gather = gemm_isa_level(GemmIsa::Auto) == 2;  // as transform_weights
+  const Kernels<M> kn = kernels<M>(GemmIsa::Auto);
+  parallel_for(0, slots, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t slot = lo; slot < hi; ++slot) {
+      float* u = ub + slot * A2 * kb * s.C;
+      for (int64_t bi = slot; bi < blocks; bi += slots) {
+        const int64_t k0 = bi * kb, n = std::min(kb, s.K - k0);
+        const float* wb = w + k0 * src.sk;
+        if (gather) tf::weights_rows_avx512(M, n, s.C, wb, src, 0, n, u);
+        else kn.weights(n, s.C, wb, src, 0, n, u);
+        for (int64_t xi = 0; xi < A2; ++xi)
+          sgemm(false, false, n, nt, s.C, 1.f, u + xi * n * s.C, s.C, V + xi * s.C * tb, tb, 0.f, Mx + (xi * s.K + k0) * tb, tb, isa);
+      }
+    }
+  });
+}
+
+// Output channels per block of gemm_transforming: U[α²][kb][C] within ~1 MiB (half an L2 of
+// this machine's cores, beside V), in a number of blocks that the slots share evenly.
+int64_t block_rows(int m, int64_t K, int64_t C) {
+  const int64_t A2 = (m + 2) * (m + 2), slots = num_threads();
+  const int64_t most = std::max<int64_t>(8, (int64_t(1) << 18) / (A2 * C));
+  const int64_t blocks = ((K + most - 1) / most + slots - 1) / slots * slots;
+  return (K + blocks - 1) / blocks;
+}
+
+// y from raw weights w (U == nullptr) or transformed ones U.
+template <int M>
+void forward_m(const Shape& s, const float* x, const float* U, const float* w, const WeightsSrc& src, const float* bias, const float* res,
+               Act act, float* y, GemmIsa isa, int64_t tile_block) {
   constexpr int A = Tf<M>::A, A2 = A * A;
   const Kernels<M> kn = kernels<M>(isa);
   const int64_t T = s.N * ((s.P + M - 1) / M) * ((s.Q + M - 1) / M);
   const bool rows = tile_rows<M>(s, isa);
   const int64_t tb = tile_block > 0 ? tile_block : chunk_tiles_for(M, s, T);
+  // raw weights: transformed block by block inside the GEMM phase when there is one chunk
+  // (U is read once) and U would not stay in cache (≥ kTransformingFloats); else into tl_u
+  const bool transforming = !U && T <= tb && A2 * s.K * s.C >= kTransformingFloats;
+  const int64_t kb = transforming ? block_rows(M, s.K, s.C) : 0;
+  if (!U && !transforming) {
+    float* u = tl_u.get(A2 * s.K * s.C);
+    transform_weights(M, s.K, s.C, w, src, u);
+    U = u;
+  }
+  float* ub = transforming ? tl_ub.get(num_threads() * A2 * kb * s.C) : nullptr;
   float* V = tl_ws.get(A2 * (s.C + s.K) * tb);
   if (static_cast<int64_t>(tl_tiles.size()) < tb) tl_tiles.resize(static_cast<size_t>(tb));
   float* Mx = V + A2 * s.C * tb;
@@ -208,10 +265,14 @@ void forward_m(const Shape& s, const float* x, const float* U, const float* bias
     const int64_t nt = std::min(tb, T - t0);
     chunk_tiles<M>(s, t0, nt, tl);
     input_chunk_m<M>(s, x, tl, t0, nt, tb, V, isa);
-    parallel_for(0, A2, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t xi = lo; xi < hi; ++xi)
-        sgemm(false, false, s.K, nt, s.C, 1.f, U + xi * s.K * s.C, s.C, V + xi * s.C * tb, tb, 0.f, Mx + xi * s.K * tb, tb, isa);
-    });
+    if (transforming) {
+      gemm_transforming<M>(s, w, src, V, Mx, nt, tb, kb, ub, isa);
+    } else {
+      parallel_for(0, A2, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t xi = lo; xi < hi; ++xi)
+          sgemm(false, false, s.K, nt, s.C, 1.f, U + xi * s.K * s.C, s.C, V + xi * s.C * tb, tb, 0.f, Mx + xi * s.K * tb, tb, isa);
+      });
+    }
     parallel_for(0, s.K, std::max<int64_t>(1, 4096 / (nt * A2)), [&](int64_t lo, int64_t hi) {
       if (rows) tf::output_rows_avx512(M, s, Mx, t0, nt, tb, lo, hi, bias, res, act, y);
       else kn.output(s, Mx, tl, nt, tb, lo, hi, bias, res, act, y);
@@ -236,21 +297,31 @@ void input_chunk(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, 
 
 int64_t weights_floats(int m, int64_t K, int64_t C) { return (m + 2) * (m + 2) * K * C; }
 
-void transform_weights(int m, int64_t K, int64_t C, const float* w, float* U) {
+void transform_weights(int m, int64_t K, int64_t C, const float* w, const WeightsSrc& src, float* U) {
   const GemmIsa isa = GemmIsa::Auto;
   const bool gather = gemm_isa_level(isa) == 2;  // AVX-512: the taps gathered (tf::weights_rows_avx512)
   parallel_for(0, K, std::max<int64_t>(1, 256 / std::max<int64_t>(1, C)), [&](int64_t lo, int64_t hi) {
-    if (gather) tf::weights_rows_avx512(m, K, C, w, lo, hi, U);
-    else if (m == 2) kernels<2>(isa).weights(K, C, w, lo, hi, U);
-    else kernels<4>(isa).weights(K, C, w, lo, hi, U);
+    if (gather) tf::weights_rows_avx512(m, K, C, w, src, lo, hi, U);
+    else if (m == 2) kernels<2>(isa).weights(K, C, w, src, lo, hi, U);
+    else kernels<4>(isa).weights(K, C, w, src, lo, hi, U);
   });
 }
+
+void transform_weights(int m, int64_t K, int64_t C, const float* w, float* U) { transform_weights(m, K, C, w, plain_weights(C), U); }
 
 void forward(int m, const Shape& s, const float* x, const float* U, const float* bias, const float* res, Act act, float* y,
              GemmIsa isa, int64_t tile_block) {
   if (s.N * s.K * s.P * s.Q == 0) return;
-  if (m == 2) forward_m<2>(s, x, U, bias, res, act, y, isa, tile_block);
-  else forward_m<4>(s, x, U, bias, res, act, y, isa, tile_block);
+  const WeightsSrc none{0, 0, false};
+  if (m == 2) forward_m<2>(s, x, U, nullptr, none, bias, res, act, y, isa, tile_block);
+  else forward_m<4>(s, x, U, nullptr, none, bias, res, act, y, isa, tile_block);
+}
+
+void forward_raw(int m, const Shape& s, const float* x, const float* w, const WeightsSrc& src, const float* bias, const float* res,
+                 Act act, float* y, GemmIsa isa, int64_t tile_block) {
+  if (s.N * s.K * s.P * s.Q == 0) return;
+  if (m == 2) forward_m<2>(s, x, nullptr, w, src, bias, res, act, y, isa, tile_block);
+  else forward_m<4>(s, x, nullptr, w, src, bias, res, act, y, isa, tile_block);
 }
 
 }  // namespace winograd

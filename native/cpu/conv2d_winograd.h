@@ -31,10 +31,23 @@ struct Shape {
   int64_t N, C, H, W, K, P, Q, ph, pw;  // P, Q = the conv's output size (stride 1)
 };
 
+// Where the raw 3×3 kernels are read: kernel (k, c) at w + k·sk + c·sc, its 9 taps in order
+// or reversed (rotated 180°).
+struct WeightsSrc {
+  int64_t sk, sc;
+  bool rotate;
+};
+// w [K, C, 3, 3] as it is
+inline WeightsSrc plain_weights(int64_t C) { return {9 * C, 9, false}; }
+// The data gradient of a conv with w [C', K, 3, 3] is a conv with K out channels whose
+// kernel (k, c) is w[c, k] rotated (conv2d_bwd_fast.cc): read in place, no copy.
+inline WeightsSrc rotated_transposed(int64_t K) { return {9, 9 * K, true}; }
+
 // floats of the transformed weights U[α²][K][C]
 int64_t weights_floats(int m, int64_t K, int64_t C);
-// U = G g Gᵀ for w [K, C, 3, 3]
+// U = G g Gᵀ for w [K, C, 3, 3] (or the kernels src points at)
 void transform_weights(int m, int64_t K, int64_t C, const float* w, float* U);
+void transform_weights(int m, int64_t K, int64_t C, const float* w, const WeightsSrc& src, float* U);
 
 // y [N, K, P, Q] = act(conv3x3(x, w) + bias[k] + res) with U = transform_weights(w);
 // bias and res (same shape as y) may be null. Threads: transforms parallel over channels,
@@ -42,6 +55,10 @@ void transform_weights(int m, int64_t K, int64_t C, const float* w, float* U);
 // tile_block > 0 forces the tiles per chunk (a multiple of 16; tests), else ~8 MiB of workspace.
 void forward(int m, const Shape& s, const float* x, const float* U, const float* bias, const float* res, Act act,
              float* y, GemmIsa isa, int64_t tile_block = 0);
+
+// The same from raw weights (w [K, C, 3, 3], or as src says), transformed in the call.
+void forward_raw(int m, const Shape& s, const float* x, const float* w, const WeightsSrc& src, const float* bias,
+                 const float* res, Act act, float* y, GemmIsa isa, int64_t tile_block = 0);
 
 // Tiles per chunk of a call with T tiles (~8 MiB of V[α²][C][tb] + M[α²][K][tb]; a multiple of 16).
 int64_t chunk_tiles_for(int m, const Shape& s, int64_t T);

@@ -235,16 +235,17 @@ MDMT_TARGET_AVX512 void output_m(const Shape& s, const float* Mx, int64_t t0, in
 // portable body builds the registers from scalar stores, whose wide reloads stall on
 // store forwarding: 512→512 took longer than the 4×4-map forward it feeds).
 template <int M>
-MDMT_TARGET_AVX512 void weights_m(int64_t K, int64_t C, const float* w, int64_t k0, int64_t k1, float* U) {
+MDMT_TARGET_AVX512 void weights_m(int64_t K, int64_t C, const float* w, const WeightsSrc& src, int64_t k0, int64_t k1, float* U) {
   constexpr int A = Tf<M>::A;
-  const __m512i nine = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(9));
+  const __m512i lane = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                          _mm512_set1_epi32(static_cast<int32_t>(src.sc)));
   vf g[9], t[A * 3], u[A * A];
   for (int64_t k = k0; k < k1; ++k)
     for (int64_t c0 = 0; c0 < C; c0 += L) {
       const __mmask16 lanes = lanes_mask(C - c0);
-      const float* base = w + (k * C + c0) * 9;
+      const float* base = w + k * src.sk + c0 * src.sc;
       for (int rs = 0; rs < 9; ++rs)
-        g[rs] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, _mm512_add_epi32(nine, _mm512_set1_epi32(rs)), base, 4);
+        g[rs] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, _mm512_add_epi32(lane, _mm512_set1_epi32(src.rotate ? 8 - rs : rs)), base, 4);
       weights_tile<M>(g, t, u);
       for (int xi = 0; xi < A * A; ++xi) _mm512_mask_storeu_ps(U + (xi * K + k) * C + c0, lanes, u[xi]);
     }
@@ -252,9 +253,9 @@ MDMT_TARGET_AVX512 void weights_m(int64_t K, int64_t C, const float* w, int64_t 
 
 }  // namespace
 
-void weights_rows_avx512(int m, int64_t K, int64_t C, const float* w, int64_t k0, int64_t k1, float* U) {
-  if (m == 2) weights_m<2>(K, C, w, k0, k1, U);
-  else weights_m<4>(K, C, w, k0, k1, U);
+void weights_rows_avx512(int m, int64_t K, int64_t C, const float* w, const WeightsSrc& src, int64_t k0, int64_t k1, float* U) {
+  if (m == 2) weights_m<2>(K, C, w, src, k0, k1, U);
+  else weights_m<4>(K, C, w, src, k0, k1, U);
 }
 
 void input_gather_avx512(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {

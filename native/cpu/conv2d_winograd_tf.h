@@ -98,7 +98,9 @@ void input_gather_avx512(int m, const Shape& s, const float* x, int64_t t0, int6
 // tiles from g0 into y[m·m] (0 outside the map and the chunk; under 2³¹ elements of dy).
 void tile_vectors_avx512(const Shape& s, int m, int64_t t0, int64_t nt);
 void dy_patch_avx512(int m, const Shape& s, const float* dy, int64_t k, int64_t nt, int64_t g0, vf* y);
-void weights_rows_avx512(int m, int64_t K, int64_t C, const float* w, int64_t k0, int64_t k1, float* U);
+// U rows [k0, k1) with each 3×3 kernel's taps gathered from where src says (offsets int32:
+// 15·src.sc + 8 < 2³¹).
+void weights_rows_avx512(int m, int64_t K, int64_t C, const float* w, const WeightsSrc& src, int64_t k0, int64_t k1, float* U);
 void output_rows_avx512(int m, const Shape& s, const float* Mx, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
                         const float* bias, const float* res, Act act, float* y);
 

@@ -118,6 +118,33 @@ test('conv2d_bwd_filter by Winograd and depthwise by row accumulators = the floa
   }
 });
 
+// Winograd with weights too large for the cache (α²·K·C ≥ 1 Mi floats) on calls of one tile
+// chunk: transformed block by block between the GEMMs, one block per pool slot
+// (conv2d_winograd.cc gemm_transforming), bwd_data's kernels read rotated and transposed in
+// place. C not a multiple of 16, a partial last block; 1–3 threads (slots).
+test('Winograd transforming the weights block by block (forward and bwd_data) = the float64 reference, 1–3 threads', () => {
+  if (!on) return;
+  const rng = new Rng(214);
+  const threads = native().setThreads();
+  try {
+    for (const c of [mk('F(2,3), 264 out, 250 in, 5×5 maps at batch 6', [6, 250, 5, 5], [264, 250, 3, 3]),
+      mk('F(4,3), 250 out, 130 in, 17×17 map', [1, 130, 17, 17], [250, 130, 3, 3])]) {
+      const ys = convOutShape(c.x, c.w, c);
+      const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), dy = f32(rng.array(numel(ys)));
+      const y0 = conv2dRef(x, c.x, w, c.w, null, c), dx0 = conv2dBwdDataRef(dy, c.x, w, c.w, c);
+      for (const t of [1, 2, 3]) {
+        native().setThreads(t);
+        const y = tidy(() => conv2d(t32(x, c.x), t32(w, c.w), null, cfgOf(c)).toArray());
+        assertClose(y, y0, { atol: 4 * (1e-5 + 2e-7 * c.w[1] * 9), rtol: 1e-5 }, `${c.label} forward, ${t} threads`);
+        const dx = tidy(() => conv2dBwdData(t32(dy, ys), t32(w, c.w), c.x, cfgOf(c)).toArray());
+        assertClose(dx, dx0, tol(c), `${c.label} bwd_data, ${t} threads`);
+      }
+    }
+  } finally {
+    native().setThreads(threads);
+  }
+});
+
 test('conv2d vjp on Winograd-sized 3×3 convs (dx through the forward kernel, dw by Winograd) = finite differences', () => {
   if (!on) return;
   const rng = new Rng(212);
