@@ -18,6 +18,7 @@
 
 #include "parallel.h"
 #include "cpu_features.h"
+#include "scratch.h"
 
 namespace mdmt {
 namespace conv_stem {
@@ -136,6 +137,101 @@ void gather2(const float* src, float* dst, int64_t ja, int64_t jb, bool avx512) 
 thread_local std::vector<float> tl_x, tl_w;
 thread_local std::vector<int64_t> tl_off;
 
+// The filter gradient, dw[k, c, r, s] = Σ_{n,p,q} dy[n, k, p, q] · xpad[n, c, p·sh + r, q·sw + s]:
+// KB output channels × TB taps of 16-lane accumulators over the 16 q of a column block (one
+// load of dy per channel and of the phases per tap, KB·TB FMAs), over rows [p0, p1) of one
+// image; the lane sums are added to part[KB][TB]. dyk[kb] is channel k0 + kb's dy plane of
+// the image (a zero plane past K); q past Q reads dy as 0 (tail) and finite phase floats.
+template <int KB, int TB>
+MDMT_INLINE void filter_body(const Shape& s, const Layout& lay, const float* xph, const float* const* dyk, const int64_t* off, int64_t p0,
+                             int64_t p1, float* part) {
+  alignas(64) float tail[KB][L];
+  vf acc[KB][TB];
+  for (int kb = 0; kb < KB; ++kb)
+    for (int t = 0; t < TB; ++t) acc[kb][t] = vf{};
+  for (int64_t p = p0; p < p1; ++p) {
+    const float* xrow = xph + p * s.sh * s.sw * lay.Wf;
+    for (int64_t q0 = 0; q0 < s.Q; q0 += L) {
+      vf dv[KB];
+      if (q0 + L <= s.Q) {
+        for (int kb = 0; kb < KB; ++kb) dv[kb] = ld(dyk[kb] + p * s.Q + q0);
+      } else {
+        for (int kb = 0; kb < KB; ++kb) {
+          for (int64_t j = 0; j < L; ++j) tail[kb][j] = q0 + j < s.Q ? dyk[kb][p * s.Q + q0 + j] : 0.f;
+          dv[kb] = ld(tail[kb]);
+        }
+      }
+      for (int t = 0; t < TB; ++t) {
+        const vf xv = ld(xrow + off[t] + q0);
+        for (int kb = 0; kb < KB; ++kb) acc[kb][t] += dv[kb] * xv;
+      }
+    }
+  }
+  for (int kb = 0; kb < KB; ++kb)
+    for (int t = 0; t < TB; ++t) {
+      float sum = 0.f;
+      for (int j = 0; j < L; ++j) sum += acc[kb][t][j];
+      part[kb * TB + t] += sum;
+    }
+}
+
+#define MDMT_STEM_BWD_ISA(NAME, TARGET, KB, TB)                                                                              \
+  TARGET void filter_##NAME(const Shape& s, const Layout& lay, const float* xph, const float* const* dyk, const int64_t* off, \
+                            int64_t p0, int64_t p1, float* part) {                                                           \
+    filter_body<KB, TB>(s, lay, xph, dyk, off, p0, p1, part);                                                               \
+  }
+MDMT_STEM_BWD_ISA(generic, , 1, 3)
+#if defined(__x86_64__) || defined(__i386__)
+MDMT_STEM_BWD_ISA(avx2, MDMT_TARGET_AVX2, 2, 3)
+MDMT_STEM_BWD_ISA(avx512, MDMT_TARGET_AVX512, 4, 6)
+#endif
+
+struct FilterKernel {
+  void (*run)(const Shape&, const Layout&, const float*, const float* const*, const int64_t*, int64_t, int64_t, float*);
+  int kb, tb;
+};
+FilterKernel filter_kernel(GemmIsa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (gemm_isa_level(isa) == 2) return {filter_avx512, 4, 6};
+  if (gemm_isa_level(isa) == 1) return {filter_avx2, 2, 3};
+#endif
+  (void)isa;
+  return {filter_generic, 1, 3};
+}
+
+thread_local Scratch tl_bx("conv2d_bwd_filter");     // every image's column phases
+thread_local Scratch tl_bpart("conv2d_bwd_filter");  // lane sums [k-block][tap-block][KB][TB], then zeros
+
+// Rows [lo, hi) of (c, padded row) of one image into its column phases (see the top).
+void split_phases(const Shape& s, const Layout& lay, const float* xn, float* xph, int64_t lo, int64_t hi, bool avx512) {
+  for (int64_t cr = lo; cr < hi; ++cr) {
+    const int64_t c = cr / lay.Hp, hr = cr % lay.Hp, h = hr - s.ph;
+    for (int64_t f = 0; f < s.sw; ++f) {
+      float* dst = xph + (cr * s.sw + f) * lay.Wf;
+      if (h < 0 || h >= s.H) {
+        std::fill(dst, dst + lay.Wf, 0.f);
+        continue;
+      }
+      // dst[j] = src[j·sw + f − pw]: zeros where that column is outside the row
+      const float* src = xn + (c * s.H + h) * s.W + f - s.pw;
+      const int64_t ja = std::min(lay.Wf, std::max<int64_t>(0, (s.pw - f + s.sw - 1) / s.sw));
+      const int64_t jb = std::max(ja, std::min(lay.Wf, (s.W - f + s.pw + s.sw - 1) / s.sw));
+      std::fill(dst, dst + ja, 0.f);
+      if (s.sw == 1) std::copy(src + ja, src + jb, dst + ja);
+      else gather2(src, dst, ja, jb, avx512);
+      std::fill(dst + jb, dst + lay.Wf, 0.f);
+    }
+  }
+}
+
+// Where tap (c, r, s) of output row 0, column 0 starts in one image's phases.
+void tap_offsets(const Shape& s, const Layout& lay, int64_t Cg, std::vector<int64_t>& off) {
+  off.resize(static_cast<size_t>(Cg * s.R * s.S));
+  for (int64_t c = 0, i = 0; c < Cg; ++c)
+    for (int64_t r = 0; r < s.R; ++r)
+      for (int64_t t = 0; t < s.S; ++t, ++i) off[i] = ((c * lay.Hp + r) * s.sw + t % s.sw) * lay.Wf + t / s.sw;
+}
+
 }  // namespace
 
 bool fits(int64_t C, int64_t sh, int64_t sw, int64_t dh, int64_t dw) {  // any C and groups: the caller picks
@@ -157,10 +253,7 @@ void forward(const Shape& s, const float* x, const float* w, const float* b, Act
     const int64_t g = k / Kg, kl = k % Kg;
     for (int64_t i = 0; i < CRS; ++i) tl_w[((g * nkb + kl / kn.kb) * CRS + i) * kn.kb + kl % kn.kb] = w[k * CRS + i];
   }
-  tl_off.resize(static_cast<size_t>(CRS));  // one group's taps: groups differ by a plane offset
-  for (int64_t c = 0, i = 0; c < Cg; ++c)
-    for (int64_t r = 0; r < s.R; ++r)
-      for (int64_t t = 0; t < s.S; ++t, ++i) tl_off[i] = ((c * lay.Hp + r) * s.sw + t % s.sw) * lay.Wf + t / s.sw;
+  tap_offsets(s, lay, Cg, tl_off);  // one group's taps: groups differ by a plane offset
   lay.off = tl_off.data();
   tl_x.resize(static_cast<size_t>(s.C * lay.Hp * s.sw * lay.Wf));
   float* xph = tl_x.data();
@@ -170,26 +263,7 @@ void forward(const Shape& s, const float* x, const float* w, const float* b, Act
   sg.C = Cg, sg.K = Kg, sg.G = 1;
   for (int64_t n = 0; n < s.N; ++n) {
     const float* xn = x + n * s.C * s.H * s.W;
-    parallel_for(0, s.C * lay.Hp, 16, [&](int64_t lo, int64_t hi) {
-      for (int64_t cr = lo; cr < hi; ++cr) {
-        const int64_t c = cr / lay.Hp, hr = cr % lay.Hp, h = hr - s.ph;
-        for (int64_t f = 0; f < s.sw; ++f) {
-          float* dst = xph + (cr * s.sw + f) * lay.Wf;
-          if (h < 0 || h >= s.H) {
-            std::fill(dst, dst + lay.Wf, 0.f);
-            continue;
-          }
-          // dst[j] = src[j·sw + f − pw]: zeros where that column is outside the row
-          const float* src = xn + (c * s.H + h) * s.W + f - s.pw;
-          const int64_t ja = std::min(lay.Wf, std::max<int64_t>(0, (s.pw - f + s.sw - 1) / s.sw));
-          const int64_t jb = std::max(ja, std::min(lay.Wf, (s.W - f + s.pw + s.sw - 1) / s.sw));
-          std::fill(dst, dst + ja, 0.f);
-          if (s.sw == 1) std::copy(src + ja, src + jb, dst + ja);
-          else gather2(src, dst, ja, jb, gemm_isa_level(isa) == 2);
-          std::fill(dst + jb, dst + lay.Wf, 0.f);
-        }
-      }
-    });
+    parallel_for(0, s.C * lay.Hp, 16, [&](int64_t lo, int64_t hi) { split_phases(s, lay, xn, xph, lo, hi, gemm_isa_level(isa) == 2); });
     float* yn = y + n * s.K * PQ;
     parallel_for(0, G * s.P, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t t = lo; t < hi; ++t) {
@@ -200,6 +274,58 @@ void forward(const Shape& s, const float* x, const float* w, const float* b, Act
       }
     });
   }
+}
+
+void bwd_filter(const Shape& s, const float* x, const float* dy, float* dw, GemmIsa isa) {
+  const int64_t CRS = s.C * s.R * s.S;
+  if (s.N * s.P * s.Q == 0) {
+    std::fill(dw, dw + s.K * CRS, 0.f);
+    return;
+  }
+  const FilterKernel kn = filter_kernel(isa);
+  Layout lay;
+  lay.Hp = s.H + 2 * s.ph;
+  lay.Qpad = (s.Q + L - 1) / L * L;
+  lay.Wf = lay.Qpad + (s.S - 1) / s.sw + 1;
+  std::vector<int64_t> off;
+  tap_offsets(s, lay, s.C, off);
+  const int64_t nkb = (s.K + kn.kb - 1) / kn.kb, ntb = (CRS + kn.tb - 1) / kn.tb;
+  off.resize(static_cast<size_t>(ntb * kn.tb), 0);  // a last partial tap block reads tap 0 (sums dropped)
+  const int64_t plane = s.C * lay.Hp * s.sw * lay.Wf, PQ = s.P * s.Q;
+  float* xph = tl_bx.get(s.N * plane);
+  float* part = tl_bpart.get(nkb * ntb * kn.kb * kn.tb + PQ);
+  float* zero = part + nkb * ntb * kn.kb * kn.tb;  // dy of the channels past K
+  std::fill(part, part + nkb * ntb * kn.kb * kn.tb + PQ, 0.f);
+  const bool avx512 = gemm_isa_level(isa) == 2;
+  parallel_for(0, s.N * s.C * lay.Hp, 16, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi;) {  // rows of one image at a time
+      const int64_t n = i / (s.C * lay.Hp), end = std::min(hi, (n + 1) * s.C * lay.Hp);
+      split_phases(s, lay, x + n * s.C * s.H * s.W, xph + n * plane, i - n * s.C * lay.Hp, end - n * s.C * lay.Hp, avx512);
+      i = end;
+    }
+  });
+  // Threads take runs of output-channel blocks (disjoint dw rows, no partial sums); each goes
+  // through the images in bands of ~2048 outputs, so a band's dy and phases stay in cache
+  // across its channel and tap blocks.
+  const int64_t band = std::max<int64_t>(1, 2048 / s.Q);
+  parallel_for(0, nkb, 1, [&](int64_t lo, int64_t hi) {
+    const float* dyk[16];
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t p0 = 0; p0 < s.P; p0 += band)
+        for (int64_t b = lo; b < hi; ++b) {
+          for (int kb = 0; kb < kn.kb; ++kb) {
+            const int64_t k = b * kn.kb + kb;
+            dyk[kb] = k < s.K ? dy + (n * s.K + k) * PQ : zero;
+          }
+          for (int64_t tbi = 0; tbi < ntb; ++tbi)
+            kn.run(s, lay, xph + n * plane, dyk, off.data() + tbi * kn.tb, p0, std::min(s.P, p0 + band), part + (b * ntb + tbi) * kn.kb * kn.tb);
+        }
+  });
+  for (int64_t k = 0; k < s.K; ++k)
+    for (int64_t i = 0; i < CRS; ++i) {
+      const int64_t b = k / kn.kb, kb = k % kn.kb, tbi = i / kn.tb, t = i % kn.tb;
+      dw[k * CRS + i] = part[((b * ntb + tbi) * kn.kb + kb) * kn.tb + t];
+    }
 }
 
 }  // namespace conv_stem

@@ -37,5 +37,11 @@ bool fits(int64_t C, int64_t sh, int64_t sw, int64_t dh, int64_t dw);
 // (group, row) per image.
 void forward(const Shape& s, const float* x, const float* w, const float* b, Act act, float* y, GemmIsa isa);
 
+// dw [K, C, R, S] of that conv (one group) from x and dy [N, K, P, Q]: the taps read from
+// the column phases of every image as in the forward, dw's KB × TB (channel, tap) blocks
+// summed in registers over 16 columns at a time (im2col + GEMM built and packed a
+// C·R·S × N·P·Q column matrix to feed a 64-row GEMM). Parallel over channel blocks.
+void bwd_filter(const Shape& s, const float* x, const float* dy, float* dw, GemmIsa isa);
+
 }  // namespace conv_stem
 }  // namespace mdmt

@@ -71,6 +71,14 @@ test('conv2d_bwd_data as a forward conv = the float64 adjoint, every kernel it r
   }
 });
 
+const STEM_FILTER: Case[] = [
+  mk('stem 7×7/2 3→64', [2, 3, 23, 21], [64, 3, 7, 7], { stride: [2, 2], padding: [3, 3] }),
+  mk('stem 3×3/2 3→10, rows of 17', [3, 3, 34, 33], [10, 3, 3, 3], { stride: [2, 2] }),
+  mk('stem 5×5 stride 1, one channel, padding 0', [2, 1, 12, 40], [8, 1, 5, 5], { padding: [0, 0] }),
+  mk('stem stride (2, 1), 4 channels, 3×5, asymmetric padding', [1, 4, 15, 20], [12, 4, 3, 5], { stride: [2, 1], padding: [1, 2] }),
+  mk('stem 3×3 on 130×16 maps (two bands of rows)', [2, 2, 130, 16], [8, 2, 3, 3]),
+];
+
 // Winograd conv2d_bwd_filter (native/cpu/conv2d_bwd_winograd.cc): F(4,3) from 16×16 outputs,
 // F(2,3) below, odd sizes (partial tiles), padding 0–2 and asymmetric, batch 1, more tiles
 // than one chunk, 4×4 maps at batch 8 (128 output pixels, the least that takes Winograd);
@@ -97,6 +105,10 @@ const FILTER: Case[] = [
   mk('depthwise 3×3 stride 2, rows of 23 (two registers, even lanes)', [3, 5, 21, 45], [5, 1, 3, 3], { groups: 5, stride: [2, 2], padding: [1, 1] }),
   mk('depthwise 5×5 rows of exactly 16, batch 1', [1, 7, 16, 16], [7, 1, 5, 5], { groups: 7, padding: [2, 2] }),
   mk('depthwise 3×3 on 4×4 maps, multiplier 2', [4, 3, 4, 4], [6, 1, 3, 3], { groups: 3, padding: [1, 1] }),
+  // ≤ 4 input channels: the stem kernel's direct sums (conv2d_stem.cc), blocks of channels ×
+  // taps with partial last blocks (147 and 27 taps, 10 and 12 channels), column tails and
+  // images taller than one band (~2048 outputs)
+  ...STEM_FILTER,
 ];
 
 test('conv2d_bwd_filter by Winograd and depthwise by row accumulators = the float64 adjoint (each ISA)', () => {
@@ -115,6 +127,27 @@ test('conv2d_bwd_filter by Winograd and depthwise by row accumulators = the floa
       if (process.env.MDMT_TEST_VERBOSE) console.log(`  [info] ${c.label} ${isa ?? 'auto'}: max|Δ|/max|dw| = ${(e / scale).toExponential(2)}`);
       assertClose(dw, ref, { atol: 2e-5 * scale, rtol: 0 }, `${c.label} ${isa ?? 'auto'} bwd_filter`);
     }
+  }
+});
+
+test('conv2d_bwd_filter by the stem kernel on 1–3 threads (runs of channel blocks) = the float64 adjoint', () => {
+  if (!on) return;
+  const rng = new Rng(215);
+  const threads = native().setThreads();
+  try {
+    for (const c of [STEM_FILTER[0], STEM_FILTER[1]]) {
+      const ys = convOutShape(c.x, c.w, c);
+      const dy = f32(rng.array(numel(ys))), x = f32(rng.array(numel(c.x)));
+      const ref = conv2dBwdFilterRef(dy, x, c.x, c.w, c);
+      const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      for (const t of [1, 2, 3]) {
+        native().setThreads(t);
+        const dw = tidy(() => conv2dBwdFilter(t32(dy, ys), t32(x, c.x), c.w, cfgOf(c)).toArray());
+        assertClose(dw, ref, { atol: 2e-5 * scale, rtol: 0 }, `${c.label}, ${t} threads`);
+      }
+    }
+  } finally {
+    native().setThreads(threads);
   }
 });
 
