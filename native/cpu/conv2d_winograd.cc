@@ -8,7 +8,8 @@
 // AVX2 (two) and the baseline (four) and chosen like the GEMM's micro-kernel. Gathering a
 // tile's α×α patch and scattering its m×m outputs are per-lane copies (tiles of one lane
 // group may belong to different rows and images, so no lane is wasted on small maps). On
-// AVX-512, rows of ≥ 8 tiles take whole tile rows per register (conv2d_winograd_avx512.cc)
+// AVX-512, rows of ≥ 8 tiles take whole tile rows per register (two rows of exactly 8;
+// conv2d_winograd_avx512.cc)
 // and smaller maps gather each patch element with one masked gather.
 #include "conv2d_winograd.h"
 

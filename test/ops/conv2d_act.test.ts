@@ -37,6 +37,12 @@ const CASES: Case[] = [
   { label: 'ResNet-like 64 ch, 14x14', x: [1, 64, 14, 14], w: [64, 64, 3, 3], pad: 1 },
   { label: 'wide rows (AVX-512 tile-row transforms), rows split across chunks', x: [2, 5, 9, 45], w: [6, 5, 3, 3], pad: 1, tileBlock: 16 },
   { label: 'wide rows, padding 0, a tile row longer than 16 tiles', x: [1, 3, 7, 75], w: [4, 3, 3, 3], pad: 0 },
+  // tile rows of exactly 8 tiles go two to a register on AVX-512 (F(4,3) on 29–32 columns,
+  // F(2,3) on 15–16): pairs across images (odd tile rows per image), partial last tiles
+  // and tile rows, chunks ending on half a pair
+  { label: 'tile rows of 8, 5 per image (pairs across images)', x: [3, 6, 20, 32], w: [5, 6, 3, 3], pad: 1 },
+  { label: 'tile rows of 8, 29 columns, 11 rows, chunks of 48 tiles', x: [3, 4, 13, 31], w: [6, 4, 3, 3], pad: 0, tileBlock: 48 },
+  { label: 'tile rows of 8 for F(2,3): 15 columns, 9 rows, batch 1', x: [1, 5, 9, 15], w: [4, 5, 3, 3], pad: 1 },
 ];
 const ALGOS: ConvAlgo[] = ['gemm', 'winograd2', 'winograd4', 'auto'];
 const ACTS: ConvAct[] = ['none', 'relu', 'relu6', 'silu', 'sigmoid', 'hardswish'];

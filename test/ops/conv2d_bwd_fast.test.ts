@@ -33,6 +33,7 @@ const mk = (label: string, x: number[], w: number[], o: Partial<ConvCfg> = {}): 
 const CASES: Case[] = [
   mk('winograd4, odd H×W', [2, 16, 17, 19], [20, 16, 3, 3]),
   mk('winograd4, batch 1', [1, 24, 16, 16], [16, 24, 3, 3]),
+  mk('winograd4, tile rows of 8 (two per AVX-512 register), 5 per image', [2, 16, 20, 32], [16, 16, 3, 3]),
   mk('winograd2 (9×11 maps)', [3, 32, 9, 11], [17, 32, 3, 3]),
   mk('winograd2, 40 in / 36 out (weights flipped in 32×32 blocks, tails both ways)', [2, 40, 12, 12], [36, 40, 3, 3]),
   mk('winograd, padding 0 (adjoint pads 2)', [2, 16, 18, 18], [16, 16, 3, 3], { padding: [0, 0] }),
@@ -86,6 +87,7 @@ const STEM_FILTER: Case[] = [
 // forward's Winograd (conv2d_act.test.ts: 2e-5 of the scale for F(4,3)), on dw's scale.
 const FILTER: Case[] = [
   mk('F(4,3), odd H×W', [2, 16, 17, 19], [20, 16, 3, 3]),
+  mk('F(4,3), tile rows of 8 (two per AVX-512 register), 5 per image', [3, 16, 20, 31], [16, 16, 3, 3]),
   mk('F(4,3), batch 1, padding 0', [1, 24, 18, 18], [16, 24, 3, 3], { padding: [0, 0] }),
   mk('F(4,3), padding 2', [2, 16, 15, 16], [18, 16, 3, 3], { padding: [2, 2] }),
   mk('F(4,3), asymmetric padding', [2, 17, 16, 21], [33, 17, 3, 3], { padding: [0, 1] }),
