@@ -31,17 +31,14 @@ namespace {
 
 MDMT_I512 __mmask16 lanes_mask(int64_t n) { return n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1); }
 
-// d[j] (j < α) = row[m·l + j] for lanes l < 16
+// d[j] (j < m) = the float m·l + j of z[0..m) (16·m floats) in lane l < 16
 template <int M>
-MDMT_I512 void deinterleave(const float* row, vf* d) {
-  const __m512 zn = _mm512_loadu_ps(row + 16 * M), zn1 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(zn), _mm512_castps_si512(zn), 1));
-  __m512 p0, p1;
-  if (M == 2) {
-    const __m512 z0 = _mm512_loadu_ps(row), z1 = _mm512_loadu_ps(row + 16);
-    p0 = _mm512_permutex2var_ps(z0, _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0), z1);
-    p1 = _mm512_permutex2var_ps(z0, _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1), z1);
+MDMT_I512 void phases(const __m512* z, vf* d) {
+  if constexpr (M == 2) {
+    d[0] = _mm512_permutex2var_ps(z[0], _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0), z[1]);
+    d[1] = _mm512_permutex2var_ps(z[0], _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1), z[1]);
   } else {
-    const __m512 z0 = _mm512_loadu_ps(row), z1 = _mm512_loadu_ps(row + 16), z2 = _mm512_loadu_ps(row + 32), z3 = _mm512_loadu_ps(row + 48);
+    const __m512 z0 = z[0], z1 = z[1], z2 = z[2], z3 = z[3];
     // 128-bit blocks B_l (the 4 columns of tile l): u_v holds B_v, B_{v+4}, B_{v+8}, B_{v+12}
     const __m512 t0 = _mm512_shuffle_f32x4(z0, z1, _MM_SHUFFLE(2, 0, 2, 0)), t1 = _mm512_shuffle_f32x4(z0, z1, _MM_SHUFFLE(3, 1, 3, 1));
     const __m512 t2 = _mm512_shuffle_f32x4(z2, z3, _MM_SHUFFLE(2, 0, 2, 0)), t3 = _mm512_shuffle_f32x4(z2, z3, _MM_SHUFFLE(3, 1, 3, 1));
@@ -52,13 +49,21 @@ MDMT_I512 void deinterleave(const float* row, vf* d) {
     const __m512 s2 = _mm512_unpacklo_ps(u2, u3), s3 = _mm512_unpackhi_ps(u2, u3);
     auto lo = [](__m512 a, __m512 b) MDMT_TARGET_AVX512 { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
     auto hi = [](__m512 a, __m512 b) MDMT_TARGET_AVX512 { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
-    p0 = lo(s0, s2), p1 = hi(s0, s2);
+    d[0] = lo(s0, s2), d[1] = hi(s0, s2);
     d[2] = lo(s1, s3), d[3] = hi(s1, s3);
   }
-  d[0] = p0, d[1] = p1;
+}
+
+// d[j] (j < α) = row[m·l + j] for lanes l < 16
+template <int M>
+MDMT_I512 void deinterleave(const float* row, vf* d) {
+  __m512 z[M];
+  for (int v = 0; v < M; ++v) z[v] = _mm512_loadu_ps(row + 16 * v);
+  phases<M>(z, d);
   // the phases past m: P_0 and P_1 one tile on
-  d[M] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(zn), _mm512_castps_si512(p0), 1));
-  d[M + 1] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(zn1), _mm512_castps_si512(p1), 1));
+  const __m512 zn = _mm512_loadu_ps(row + 16 * M), zn1 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(zn), _mm512_castps_si512(zn), 1));
+  d[M] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(zn), _mm512_castps_si512(d[0]), 1));
+  d[M + 1] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(zn1), _mm512_castps_si512(d[1]), 1));
 }
 
 // z[v] (v < m) = the 16·m floats o[j][l] at position m·l + j (the inverse of deinterleave)
@@ -133,6 +138,8 @@ MDMT_TARGET_AVX512 void input_m(const Shape& s, const float* x, int64_t t0, int6
 // read the other row: those come from the two columns past each copy, kept aside.
 // Chunks start at multiples of 16 tiles, so pairs never straddle one.
 constexpr int64_t kPairTW = 8;
+// two 8-tile rows per register where the rows have 8 tiles (chunks start at multiples of 16)
+bool pairs(int m, const Shape& s, int64_t t0) { return (s.Q + m - 1) / m == kPairTW && t0 % L == 0; }
 
 template <int M>
 MDMT_TARGET_AVX512 void input_pairs_m(const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
@@ -191,7 +198,9 @@ MDMT_TARGET_AVX512 void input_pairs_m(const Shape& s, const float* x, int64_t t0
 struct TileVecs {
   std::vector<int32_t> buf;
   int32_t *oh = nullptr, *ow = nullptr, *n = nullptr;
+  int64_t first = 0;  // the chunk's first tile
   void fill(const Shape& s, int m, int64_t t0, int64_t nt) {
+    first = t0;
     const int64_t TH = (s.P + m - 1) / m, TW = (s.Q + m - 1) / m, ng = (nt + L - 1) / L * L;
     buf.resize(static_cast<size_t>(3 * ng));
     oh = buf.data(), ow = oh + ng, n = ow + ng;
@@ -240,6 +249,32 @@ MDMT_TARGET_AVX512 void input_gather_m(const Shape& s, const float* x, int64_t t
 // The filter gradient's dY patches (conv2d_bwd_winograd.cc): y[i·m + j] (i, j < m) = dy of
 // output channel k at row oh + i, column ow + j of the 16 tiles [g0, g0 + 16) of the chunk
 // filled by tile_vectors_avx512 (0 past the map's edge or the chunk's end).
+
+// Tile rows of exactly 8 tiles (see input_pairs_m): patch row i of two tile rows is two
+// runs of 8·m floats of dy, loaded whole (masked past the map) and split into m phases.
+template <int M>
+MDMT_TARGET_AVX512 void dy_pairs_m(const Shape& s, const float* dy, int64_t t0, int64_t k, int64_t nt, int64_t g0, vf* y) {
+  constexpr int H2 = M / 2;
+  const int64_t PQ = s.P * s.Q, TH = (s.P + M - 1) / M, ncols = std::min<int64_t>(kPairTW * M, s.Q);
+  const float* plane[2];
+  int64_t th[2];
+  for (int h = 0; h < 2; ++h) {
+    const int64_t first = t0 + g0 + h * kPairTW, n = first / (TH * kPairTW);
+    const bool live = g0 + h * kPairTW < nt;
+    th[h] = live ? (first / kPairTW) % TH : 0;
+    plane[h] = live ? dy + (n * s.K + k) * PQ : nullptr;
+  }
+  for (int i = 0; i < M; ++i) {
+    __m512 z[M];
+    for (int h = 0; h < 2; ++h) {
+      const int64_t row = th[h] * M + i;
+      const bool in = plane[h] && row < s.P;
+      for (int v = 0; v < H2; ++v)
+        z[h * H2 + v] = in && ncols > 16 * v ? _mm512_maskz_loadu_ps(lanes_mask(ncols - 16 * v), plane[h] + row * s.Q + 16 * v) : _mm512_setzero_ps();
+    }
+    phases<M>(z, y + i * M);
+  }
+}
 
 template <int M>
 MDMT_TARGET_AVX512 void dy_patch_m(const Shape& s, const float* dy, int64_t k, int64_t nt, int64_t g0, vf* y) {
@@ -362,12 +397,11 @@ void input_gather_avx512(int m, const Shape& s, const float* x, int64_t t0, int6
 void tile_vectors_avx512(const Shape& s, int m, int64_t t0, int64_t nt) { tl_tv.fill(s, m, t0, nt); }
 
 void dy_patch_avx512(int m, const Shape& s, const float* dy, int64_t k, int64_t nt, int64_t g0, vf* y) {
+  const int64_t t0 = tl_tv.first;
+  if (pairs(m, s, t0)) return m == 2 ? dy_pairs_m<2>(s, dy, t0, k, nt, g0, y) : dy_pairs_m<4>(s, dy, t0, k, nt, g0, y);
   if (m == 2) dy_patch_m<2>(s, dy, k, nt, g0, y);
   else dy_patch_m<4>(s, dy, k, nt, g0, y);
 }
-
-// two 8-tile rows per register where the rows have 8 tiles (chunks start at multiples of 16)
-static bool pairs(int m, const Shape& s, int64_t t0) { return (s.Q + m - 1) / m == kPairTW && t0 % L == 0; }
 
 void input_rows_avx512(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
   if (pairs(m, s, t0)) return m == 2 ? input_pairs_m<2>(s, x, t0, nt, tb, c0, c1, V) : input_pairs_m<4>(s, x, t0, nt, tb, c0, c1, V);

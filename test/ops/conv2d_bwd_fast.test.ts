@@ -88,6 +88,7 @@ const STEM_FILTER: Case[] = [
 const FILTER: Case[] = [
   mk('F(4,3), odd H×W', [2, 16, 17, 19], [20, 16, 3, 3]),
   mk('F(4,3), tile rows of 8 (two per AVX-512 register), 5 per image', [3, 16, 20, 31], [16, 16, 3, 3]),
+  mk('F(2,3), tile rows of 8 (two per AVX-512 register), 15 columns', [2, 24, 9, 15], [20, 24, 3, 3]),
   mk('F(4,3), batch 1, padding 0', [1, 24, 18, 18], [16, 24, 3, 3], { padding: [0, 0] }),
   mk('F(4,3), padding 2', [2, 16, 15, 16], [18, 16, 3, 3], { padding: [2, 2] }),
   mk('F(4,3), asymmetric padding', [2, 17, 16, 21], [33, 17, 3, 3], { padding: [0, 1] }),
