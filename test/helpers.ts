@@ -13,6 +13,20 @@ import { keep, liveTensorCount, normDevice, tensor, Tensor, tidy } from '../ts/t
 
 export const DEVICE = normDevice(process.env.MDMT_DEVICE || 'cpu');
 
+/** Runs fn(t) with the CPU thread pool at each of `counts` threads in turn, then restores the
+ * count it had (also when fn throws). */
+export function onThreads(counts: readonly number[], fn: (t: number) => void): void {
+  const before = native().setThreads();
+  try {
+    for (const t of counts) {
+      native().setThreads(t);
+      fn(t);
+    }
+  } finally {
+    native().setThreads(before);
+  }
+}
+
 /** True when the device under test is usable; otherwise prints why and returns false. */
 export function deviceAvailable(suite: string): boolean {
   if (DEVICE === 'cpu') return true;

@@ -12,7 +12,7 @@ import { native } from '../../ts/native/binding';
 import { conv2d, conv2dBwdData, conv2dBwdFilter, GemmIsa } from '../../ts/ops/conv2d';
 import { sum } from '../../ts/ops/reduce';
 import { tidy } from '../../ts/tensor';
-import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
+import { assertClose, deviceAvailable, f32, gradcheck, numel, onThreads, Rng, t32 } from '../helpers';
 import { conv2dBwdDataRef, conv2dBwdFilterRef, conv2dRef, ConvCfg, convOutShape } from '../ref/conv2d';
 
 const on = deviceAvailable('conv2d');
@@ -92,47 +92,35 @@ test('conv2d_bwd_data and conv2d_bwd_filter = the reference adjoints', () => {
 test('conv2d_bwd_filter: images split between threads or one GEMM parallel inside (shallow GEMMs, dw ≥ 1 Mi floats) = the reference', () => {
   if (!on) return;
   const rng = new Rng(204);
-  const threads = native().setThreads();
-  try {
-    // [1024, 128, 3, 3]: 1.2 Mi floats of dw from 2 images of 4×4 (one part); 512 outputs
-    // (0.6 Mi, split into parts whenever there are ≥ 2 threads); each on 1, 2 and 3 threads
-    for (const c of [mk('dw of 1.2 Mi floats from 4x4 maps', [2, 128, 4, 4], [1024, 128, 3, 3], { padding: [1, 1] }),
-      mk('dw of 0.6 Mi floats from 4x4 maps', [3, 128, 4, 4], [512, 128, 3, 3], { padding: [1, 1] })]) {
-      const d = data(rng, c);
-      const ref = conv2dBwdFilterRef(d.dy, d.x, c.x, c.w, c);
-      for (const t of [1, 2, 3]) {
-        native().setThreads(t);
-        const dw = tidy(() => conv2dBwdFilter(t32(d.dy, d.ys), t32(d.x, c.x), c.w, cfgOf(c)).toArray());
-        assertClose(dw, ref, tol(d.ys[0] * d.ys[2] * d.ys[3]), `${c.label}, ${t} threads`);
-      }
-    }
-  } finally {
-    native().setThreads(threads);
+  // [1024, 128, 3, 3]: 1.2 Mi floats of dw from 2 images of 4×4 (one part); 512 outputs
+  // (0.6 Mi, split into parts whenever there are ≥ 2 threads); each on 1, 2 and 3 threads
+  for (const c of [mk('dw of 1.2 Mi floats from 4x4 maps', [2, 128, 4, 4], [1024, 128, 3, 3], { padding: [1, 1] }),
+    mk('dw of 0.6 Mi floats from 4x4 maps', [3, 128, 4, 4], [512, 128, 3, 3], { padding: [1, 1] })]) {
+    const d = data(rng, c);
+    const ref = conv2dBwdFilterRef(d.dy, d.x, c.x, c.w, c);
+    onThreads([1, 2, 3], (t) => {
+      const dw = tidy(() => conv2dBwdFilter(t32(d.dy, d.ys), t32(d.x, c.x), c.w, cfgOf(c)).toArray());
+      assertClose(dw, ref, tol(d.ys[0] * d.ys[2] * d.ys[3]), `${c.label}, ${t} threads`);
+    });
   }
 });
 
 test('conv2d_bwd_data: small maps with large weights (colᵀ = dyᵀ·w, then transposed) = the reference', () => {
   if (!on) return;
   const rng = new Rng(205);
-  const threads = native().setThreads();
-  try {
-    // 512×64×3×3 = 288 Ki floats of weights: 4×4 maps, 16..64 columns a GEMM on 1-3 threads;
-    // 3×3 stride 2 in 2 groups of 600 × 450 (partial 16-blocks of the transpose);
-    // 12 images on one thread: 192 columns, the transposed-A GEMM (dilation 2 keeps the
-    // 4×4 maps off Winograd, which 3×3 stride-1 convs of ≥ 128 output pixels take)
-    for (const [c, ths] of [[mk('4x4 maps, 512 out', [4, 64, 4, 4], [512, 64, 3, 3], { padding: [1, 1] }), [1, 2, 3]],
-      [mk('stride 2, grouped, rows of CRS not a multiple of 16', [4, 100, 7, 5], [1200, 50, 3, 3], { stride: [2, 2], padding: [1, 1], groups: 2 }), [1, 2]],
-      [mk('192 columns', [12, 64, 4, 4], [512, 64, 3, 3], { padding: [2, 2], dilation: [2, 2] }), [1]]] as [Case, number[]][]) {
-      const d = data(rng, c);
-      const ref = conv2dBwdDataRef(d.dy, c.x, d.w, c.w, c);
-      for (const t of ths) {
-        native().setThreads(t);
-        const dx = tidy(() => conv2dBwdData(t32(d.dy, d.ys), t32(d.w, c.w), c.x, cfgOf(c)).toArray());
-        assertClose(dx, ref, tol((c.w[0] / c.groups) * c.w[2] * c.w[3]), `${c.label}, ${t} threads`);
-      }
-    }
-  } finally {
-    native().setThreads(threads);
+  // 512×64×3×3 = 288 Ki floats of weights: 4×4 maps, 16..64 columns a GEMM on 1-3 threads;
+  // 3×3 stride 2 in 2 groups of 600 × 450 (partial 16-blocks of the transpose);
+  // 12 images on one thread: 192 columns, the transposed-A GEMM (dilation 2 keeps the
+  // 4×4 maps off Winograd, which 3×3 stride-1 convs of ≥ 128 output pixels take)
+  for (const [c, ths] of [[mk('4x4 maps, 512 out', [4, 64, 4, 4], [512, 64, 3, 3], { padding: [1, 1] }), [1, 2, 3]],
+    [mk('stride 2, grouped, rows of CRS not a multiple of 16', [4, 100, 7, 5], [1200, 50, 3, 3], { stride: [2, 2], padding: [1, 1], groups: 2 }), [1, 2]],
+    [mk('192 columns', [12, 64, 4, 4], [512, 64, 3, 3], { padding: [2, 2], dilation: [2, 2] }), [1]]] as [Case, number[]][]) {
+    const d = data(rng, c);
+    const ref = conv2dBwdDataRef(d.dy, c.x, d.w, c.w, c);
+    onThreads(ths, (t) => {
+      const dx = tidy(() => conv2dBwdData(t32(d.dy, d.ys), t32(d.w, c.w), c.x, cfgOf(c)).toArray());
+      assertClose(dx, ref, tol((c.w[0] / c.groups) * c.w[2] * c.w[3]), `${c.label}, ${t} threads`);
+    });
   }
 });
 

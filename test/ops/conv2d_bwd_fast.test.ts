@@ -15,7 +15,7 @@ import { test } from 'uvu';
 import { native } from '../../ts/native/binding';
 import { conv2d, conv2dBwdData, conv2dBwdFilter, GemmIsa } from '../../ts/ops/conv2d';
 import { tidy } from '../../ts/tensor';
-import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
+import { assertClose, deviceAvailable, f32, gradcheck, numel, onThreads, Rng, t32 } from '../helpers';
 import { conv2dBwdDataRef, conv2dBwdFilterRef, conv2dRef, ConvCfg, convOutShape } from '../ref/conv2d';
 import { rerunUnderIsaCaps } from './_isa';
 
@@ -136,21 +136,15 @@ test('conv2d_bwd_filter by Winograd and depthwise by row accumulators = the floa
 test('conv2d_bwd_filter by the stem kernel on 1–3 threads (runs of channel blocks) = the float64 adjoint', () => {
   if (!on) return;
   const rng = new Rng(215);
-  const threads = native().setThreads();
-  try {
-    for (const c of [STEM_FILTER[0], STEM_FILTER[1]]) {
-      const ys = convOutShape(c.x, c.w, c);
-      const dy = f32(rng.array(numel(ys))), x = f32(rng.array(numel(c.x)));
-      const ref = conv2dBwdFilterRef(dy, x, c.x, c.w, c);
-      const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      for (const t of [1, 2, 3]) {
-        native().setThreads(t);
-        const dw = tidy(() => conv2dBwdFilter(t32(dy, ys), t32(x, c.x), c.w, cfgOf(c)).toArray());
-        assertClose(dw, ref, { atol: 2e-5 * scale, rtol: 0 }, `${c.label}, ${t} threads`);
-      }
-    }
-  } finally {
-    native().setThreads(threads);
+  for (const c of [STEM_FILTER[0], STEM_FILTER[1]]) {
+    const ys = convOutShape(c.x, c.w, c);
+    const dy = f32(rng.array(numel(ys))), x = f32(rng.array(numel(c.x)));
+    const ref = conv2dBwdFilterRef(dy, x, c.x, c.w, c);
+    const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    onThreads([1, 2, 3], (t) => {
+      const dw = tidy(() => conv2dBwdFilter(t32(dy, ys), t32(x, c.x), c.w, cfgOf(c)).toArray());
+      assertClose(dw, ref, { atol: 2e-5 * scale, rtol: 0 }, `${c.label}, ${t} threads`);
+    });
   }
 });
 
@@ -161,23 +155,17 @@ test('conv2d_bwd_filter by the stem kernel on 1–3 threads (runs of channel blo
 test('Winograd transforming the weights block by block (forward and bwd_data) = the float64 reference, 1–3 threads', () => {
   if (!on) return;
   const rng = new Rng(214);
-  const threads = native().setThreads();
-  try {
-    for (const c of [mk('F(2,3), 264 out, 250 in, 5×5 maps at batch 6', [6, 250, 5, 5], [264, 250, 3, 3]),
-      mk('F(4,3), 250 out, 130 in, 17×17 map', [1, 130, 17, 17], [250, 130, 3, 3])]) {
-      const ys = convOutShape(c.x, c.w, c);
-      const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), dy = f32(rng.array(numel(ys)));
-      const y0 = conv2dRef(x, c.x, w, c.w, null, c), dx0 = conv2dBwdDataRef(dy, c.x, w, c.w, c);
-      for (const t of [1, 2, 3]) {
-        native().setThreads(t);
-        const y = tidy(() => conv2d(t32(x, c.x), t32(w, c.w), null, cfgOf(c)).toArray());
-        assertClose(y, y0, { atol: 4 * (1e-5 + 2e-7 * c.w[1] * 9), rtol: 1e-5 }, `${c.label} forward, ${t} threads`);
-        const dx = tidy(() => conv2dBwdData(t32(dy, ys), t32(w, c.w), c.x, cfgOf(c)).toArray());
-        assertClose(dx, dx0, tol(c), `${c.label} bwd_data, ${t} threads`);
-      }
-    }
-  } finally {
-    native().setThreads(threads);
+  for (const c of [mk('F(2,3), 264 out, 250 in, 5×5 maps at batch 6', [6, 250, 5, 5], [264, 250, 3, 3]),
+    mk('F(4,3), 250 out, 130 in, 17×17 map', [1, 130, 17, 17], [250, 130, 3, 3])]) {
+    const ys = convOutShape(c.x, c.w, c);
+    const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), dy = f32(rng.array(numel(ys)));
+    const y0 = conv2dRef(x, c.x, w, c.w, null, c), dx0 = conv2dBwdDataRef(dy, c.x, w, c.w, c);
+    onThreads([1, 2, 3], (t) => {
+      const y = tidy(() => conv2d(t32(x, c.x), t32(w, c.w), null, cfgOf(c)).toArray());
+      assertClose(y, y0, { atol: 4 * (1e-5 + 2e-7 * c.w[1] * 9), rtol: 1e-5 }, `${c.label} forward, ${t} threads`);
+      const dx = tidy(() => conv2dBwdData(t32(dy, ys), t32(w, c.w), c.x, cfgOf(c)).toArray());
+      assertClose(dx, dx0, tol(c), `${c.label} bwd_data, ${t} threads`);
+    });
   }
 });
 
