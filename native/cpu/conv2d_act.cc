@@ -157,7 +157,6 @@ cpu_conv::Algo auto_algo(const Geom& g) {
   return stem || wide_s2 || grouped ? Algo::Stem : Algo::Gemm;
 }
 
-
 // The CPU's extension of the family's spec: the GEMM isa and the test-only algo / tile_block.
 struct ActGeom : cpu_conv::FusedGeom {};
 ActGeom act_prepare(const OpCtx& c) {

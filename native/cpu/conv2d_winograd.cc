@@ -296,8 +296,6 @@ void input_chunk(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, 
   else chunk_tiles<4>(s, t0, nt, tl_tiles.data()), input_chunk_m<4>(s, x, tl_tiles.data(), t0, nt, tb, V, isa);
 }
 
-int64_t weights_floats(int m, int64_t K, int64_t C) { return (m + 2) * (m + 2) * K * C; }
-
 void transform_weights(int m, int64_t K, int64_t C, const float* w, const WeightsSrc& src, float* U) {
   const GemmIsa isa = GemmIsa::Auto;
   const bool gather = gemm_isa_level(isa) == 2;  // AVX-512: the taps gathered (tf::weights_rows_avx512)

@@ -43,8 +43,6 @@ inline WeightsSrc plain_weights(int64_t C) { return {9 * C, 9, false}; }
 // kernel (k, c) is w[c, k] rotated (conv2d_bwd_fast.cc): read in place, no copy.
 inline WeightsSrc rotated_transposed(int64_t K) { return {9, 9 * K, true}; }
 
-// floats of the transformed weights U[α²][K][C]
-int64_t weights_floats(int m, int64_t K, int64_t C);
 // U = G g Gᵀ for w [K, C, 3, 3] (or the kernels src points at)
 void transform_weights(int m, int64_t K, int64_t C, const float* w, float* U);
 void transform_weights(int m, int64_t K, int64_t C, const float* w, const WeightsSrc& src, float* U);

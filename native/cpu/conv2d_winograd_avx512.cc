@@ -168,13 +168,14 @@ MDMT_TARGET_AVX512 void input_pairs_m(const Shape& s, const float* x, int64_t t0
             continue;
           }
           const float* xr = xc + ih * s.W;
-          const int64_t p0 = std::min<int64_t>(SEG + 2, s.pw), p1 = std::max(p0, std::min<int64_t>(SEG + 2, s.W + s.pw));
-          float tmp[SEG + 2];
-          std::fill(tmp, tmp + p0, 0.f);
-          std::copy(xr + p0 - s.pw, xr + p1 - s.pw, tmp + p0);
-          std::fill(tmp + p1, tmp + SEG + 2, 0.f);
-          std::copy(tmp, tmp + SEG, r);
-          e[0] = tmp[SEG], e[1] = tmp[SEG + 1];
+          const int64_t p0 = std::min<int64_t>(SEG, s.pw), p1 = std::max(p0, std::min<int64_t>(SEG, s.W + s.pw));
+          std::fill(r, r + p0, 0.f);
+          std::copy(xr + p0 - s.pw, xr + p1 - s.pw, r + p0);
+          std::fill(r + p1, r + SEG, 0.f);
+          for (int j = 0; j < 2; ++j) {
+            const int64_t col = SEG + j - s.pw;
+            e[j] = col >= 0 && col < s.W ? xr[col] : 0.f;
+          }
         }
       }
       for (int i = 0; i < A; ++i) {
