@@ -292,35 +292,41 @@ void bwd_filter(const Shape& s, const float* x, const float* dy, float* dw, Gemm
   const int64_t nkb = (s.K + kn.kb - 1) / kn.kb, ntb = (CRS + kn.tb - 1) / kn.tb;
   off.resize(static_cast<size_t>(ntb * kn.tb), 0);  // a last partial tap block reads tap 0 (sums dropped)
   const int64_t plane = s.C * lay.Hp * s.sw * lay.Wf, PQ = s.P * s.Q;
-  float* xph = tl_bx.get(s.N * plane);
+  // images in groups whose phases take ≤ 16 MB (the scratch is kept between calls)
+  const int64_t group = std::min(s.N, std::max<int64_t>(1, (int64_t(1) << 22) / plane));
+  float* xph = tl_bx.get(group * plane);
   float* part = tl_bpart.get(nkb * ntb * kn.kb * kn.tb + PQ);
   float* zero = part + nkb * ntb * kn.kb * kn.tb;  // dy of the channels past K
   std::fill(part, part + nkb * ntb * kn.kb * kn.tb + PQ, 0.f);
   const bool avx512 = gemm_isa_level(isa) == 2;
-  parallel_for(0, s.N * s.C * lay.Hp, 16, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi;) {  // rows of one image at a time
-      const int64_t n = i / (s.C * lay.Hp), end = std::min(hi, (n + 1) * s.C * lay.Hp);
-      split_phases(s, lay, x + n * s.C * s.H * s.W, xph + n * plane, i - n * s.C * lay.Hp, end - n * s.C * lay.Hp, avx512);
-      i = end;
-    }
-  });
-  // Threads take runs of output-channel blocks (disjoint dw rows, no partial sums); each goes
-  // through the images in bands of ~2048 outputs, so a band's dy and phases stay in cache
-  // across its channel and tap blocks.
   const int64_t band = std::max<int64_t>(1, 2048 / s.Q);
-  parallel_for(0, nkb, 1, [&](int64_t lo, int64_t hi) {
-    const float* dyk[16];
-    for (int64_t n = 0; n < s.N; ++n)
-      for (int64_t p0 = 0; p0 < s.P; p0 += band)
-        for (int64_t b = lo; b < hi; ++b) {
-          for (int kb = 0; kb < kn.kb; ++kb) {
-            const int64_t k = b * kn.kb + kb;
-            dyk[kb] = k < s.K ? dy + (n * s.K + k) * PQ : zero;
+  for (int64_t n0 = 0; n0 < s.N; n0 += group) {
+    const int64_t n1 = std::min(s.N, n0 + group), rows = s.C * lay.Hp;
+    parallel_for(0, (n1 - n0) * rows, 16, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi;) {  // rows of one image at a time
+        const int64_t g = i / rows, end = std::min(hi, (g + 1) * rows);
+        split_phases(s, lay, x + (n0 + g) * s.C * s.H * s.W, xph + g * plane, i - g * rows, end - g * rows, avx512);
+        i = end;
+      }
+    });
+    // Threads take runs of output-channel blocks (disjoint dw rows, no partial sums); each
+    // goes through the images in bands of ~2048 outputs, so a band's dy and phases stay in
+    // cache across its channel and tap blocks.
+    parallel_for(0, nkb, 1, [&](int64_t lo, int64_t hi) {
+      const float* dyk[16];
+      for (int64_t n = n0; n < n1; ++n)
+        for (int64_t p0 = 0; p0 < s.P; p0 += band)
+          for (int64_t b = lo; b < hi; ++b) {
+            for (int kb = 0; kb < kn.kb; ++kb) {
+              const int64_t k = b * kn.kb + kb;
+              dyk[kb] = k < s.K ? dy + (n * s.K + k) * PQ : zero;
+            }
+            for (int64_t tbi = 0; tbi < ntb; ++tbi)
+              kn.run(s, lay, xph + (n - n0) * plane, dyk, off.data() + tbi * kn.tb, p0, std::min(s.P, p0 + band),
+                     part + (b * ntb + tbi) * kn.kb * kn.tb);
           }
-          for (int64_t tbi = 0; tbi < ntb; ++tbi)
-            kn.run(s, lay, xph + n * plane, dyk, off.data() + tbi * kn.tb, p0, std::min(s.P, p0 + band), part + (b * ntb + tbi) * kn.kb * kn.tb);
-        }
-  });
+    });
+  }
   for (int64_t k = 0; k < s.K; ++k)
     for (int64_t i = 0; i < CRS; ++i) {
       const int64_t b = k / kn.kb, kb = k % kn.kb, tbi = i / kn.tb, t = i % kn.tb;

@@ -148,6 +148,19 @@ test('conv2d_bwd_filter by the stem kernel on 1–3 threads (runs of channel blo
   }
 });
 
+test('conv2d_bwd_filter by the stem kernel over images in groups (column phases past 16 MB) = the float64 adjoint', () => {
+  if (!on) return;
+  // 4 × 514 × 2 × 258 floats of phases per 512² RGBA image: 3 images a group, then 1
+  const c = mk('stem 3×3/2 4→8 on 512×512, batch 4', [4, 4, 512, 512], [8, 4, 3, 3], { stride: [2, 2] });
+  const rng = new Rng(216);
+  const ys = convOutShape(c.x, c.w, c);
+  const dy = f32(rng.array(numel(ys))), x = f32(rng.array(numel(c.x)));
+  const ref = conv2dBwdFilterRef(dy, x, c.x, c.w, c);
+  const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const dw = tidy(() => conv2dBwdFilter(t32(dy, ys), t32(x, c.x), c.w, cfgOf(c)).toArray());
+  assertClose(dw, ref, { atol: 2e-5 * scale, rtol: 0 }, c.label);
+});
+
 // Winograd with weights too large for the cache (α²·K·C ≥ 1 Mi floats) on calls of one tile
 // chunk: transformed block by block between the GEMMs, one block per pool slot
 // (conv2d_winograd.cc gemm_transforming), bwd_data's kernels read rotated and transposed in
