@@ -166,10 +166,7 @@ MDMT_TARGET_AVX512 void output_m(const Shape& s, const float* Mx, int64_t t0, in
           __m512 z[M];
           interleave<M>(o + i * M, z);
           for (int v = 0; v < M && 16 * v < ncols; ++v) {
-            const __mmask16 kc = lanes_mask(ncols - 16 * v);
-            __m512 val = _mm512_add_ps(z[v], bv);
-            if (res) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(kc, res + off + 16 * v));
-            _mm512_mask_storeu_ps(y + off + 16 * v, kc, vmath::act512(val, act));
+            store_out(y + off + 16 * v, res ? res + off + 16 * v : nullptr, z[v], bv, lanes_mask(ncols - 16 * v), act);
           }
         }
       }

@@ -75,6 +75,13 @@ MDMT_I512 void interleave(const vf* o, __m512* z) {
   z[1] = _mm512_shuffle_f32x4(t2, t3, _MM_SHUFFLE(2, 0, 2, 0)), z[3] = _mm512_shuffle_f32x4(t2, t3, _MM_SHUFFLE(3, 1, 3, 1));
 }
 
+// Up to 16 output floats at y (lanes in kc): z + bias, + res (may be null), activation.
+MDMT_I512 void store_out(float* y, const float* res, __m512 z, __m512 bias, __mmask16 kc, Act act) {
+  __m512 val = _mm512_add_ps(z, bias);
+  if (res) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(kc, res));
+  _mm512_mask_storeu_ps(y, kc, vmath::act512(val, act));
+}
+
 // Tile rows of exactly 8 tiles go two to a register (conv2d_winograd_pairs.cc), in chunks
 // that start at multiples of 16 tiles; the kernels' contracts are those of
 // input_rows_avx512, output_rows_avx512 and dy_patch_avx512 (t0: the chunk's first tile).

@@ -19,11 +19,23 @@ namespace {
 // Chunks start at multiples of 16 tiles, so pairs never straddle one.
 constexpr int64_t kPairTW = 8;
 
+// Half h of the register group from local tile g0 of a chunk starting at t0: its image and
+// tile row, or live = false past the chunk's nt tiles.
+struct PairHalf {
+  int64_t n, th;
+  bool live;
+};
+template <int M>
+PairHalf pair_half(const Shape& s, int64_t t0, int64_t nt, int64_t g0, int h) {
+  const int64_t TH = (s.P + M - 1) / M, first = t0 + g0 + h * kPairTW;
+  if (g0 + h * kPairTW >= nt) return {0, 0, false};
+  return {first / (TH * kPairTW), (first / kPairTW) % TH, true};
+}
+
 template <int M>
 MDMT_TARGET_AVX512 void input_pairs_m(const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
   constexpr int A = Tf<M>::A;
   constexpr int64_t SEG = kPairTW * M;  // floats of one tile row's input row
-  const int64_t TH = (s.P + M - 1) / M;
   alignas(64) float rows[A][2 * SEG + 16];  // deinterleave reads 16·m + 16 floats
   alignas(16) float ext[A][4];              // columns SEG, SEG + 1 of half 0, then of half 1
   // lanes 7 and 15 take ext[0] and ext[2] (phase m), ext[1] and ext[3] (phase m + 1)
@@ -33,19 +45,18 @@ MDMT_TARGET_AVX512 void input_pairs_m(const Shape& s, const float* x, int64_t t0
   for (int i = 0; i < A; ++i) std::fill(rows[i] + 2 * SEG, rows[i] + 2 * SEG + 16, 0.f);
   for (int64_t c = c0; c < c1; ++c)
     for (int64_t g0 = 0; g0 < nt; g0 += L) {
-      for (int64_t h = 0; h < 2; ++h) {
-        const int64_t first = t0 + g0 + h * kPairTW, n = first / (TH * kPairTW), th = (first / kPairTW) % TH;
-        const float* xc = x + (n * s.C + c) * s.H * s.W;
+      for (int h = 0; h < 2; ++h) {
+        const PairHalf ph = pair_half<M>(s, t0, nt, g0, h);
         for (int i = 0; i < A; ++i) {  // padded columns p ∈ [0, SEG + 2) ↔ x column p − pw
           float* r = rows[i] + h * SEG;
-          const int64_t ih = th * M - s.ph + i;
+          const int64_t ih = ph.th * M - s.ph + i;
           float* e = ext[i] + 2 * h;
-          if (g0 + h * kPairTW >= nt || ih < 0 || ih >= s.H) {
+          if (!ph.live || ih < 0 || ih >= s.H) {
             std::fill(r, r + SEG, 0.f);
             e[0] = e[1] = 0.f;
             continue;
           }
-          const float* xr = xc + ih * s.W;
+          const float* xr = x + ((ph.n * s.C + c) * s.H + ih) * s.W;
           const int64_t p0 = std::min<int64_t>(SEG, s.pw), p1 = std::max(p0, std::min<int64_t>(SEG, s.W + s.pw));
           std::fill(r, r + p0, 0.f);
           std::copy(xr + p0 - s.pw, xr + p1 - s.pw, r + p0);
@@ -74,7 +85,7 @@ template <int M>
 MDMT_TARGET_AVX512 void output_pairs_m(const Shape& s, const float* Mx, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
                                        const float* bias, const float* res, Act act, float* y) {
   constexpr int A = Tf<M>::A, H2 = M / 2;
-  const int64_t PQ = s.P * s.Q, TH = (s.P + M - 1) / M, ncols = std::min<int64_t>(kPairTW * M, s.Q);
+  const int64_t PQ = s.P * s.Q, ncols = std::min<int64_t>(kPairTW * M, s.Q);
   vf m[A * A], t[M * A], o[M * M];
   for (int64_t k = k0; k < k1; ++k) {
     const __m512 bv = _mm512_set1_ps(bias ? bias[k] : 0.f);
@@ -82,24 +93,15 @@ MDMT_TARGET_AVX512 void output_pairs_m(const Shape& s, const float* Mx, int64_t 
       const __mmask16 kl = lanes_mask(nt - g0);
       for (int xi = 0; xi < A * A; ++xi) m[xi] = _mm512_maskz_loadu_ps(kl, Mx + (xi * s.K + k) * tb + g0);
       output_tile<M>(m, t, o);
-      int64_t base[2], th[2];
-      for (int h = 0; h < 2; ++h) {
-        const int64_t first = t0 + g0 + h * kPairTW, n = first / (TH * kPairTW);
-        th[h] = g0 + h * kPairTW < nt ? (first / kPairTW) % TH : -1;
-        base[h] = (n * s.K + k) * PQ;
-      }
+      const PairHalf ph[2] = {pair_half<M>(s, t0, nt, g0, 0), pair_half<M>(s, t0, nt, g0, 1)};
       for (int i = 0; i < M; ++i) {
         __m512 z[M];
         interleave<M>(o + i * M, z);
         for (int h = 0; h < 2; ++h) {
-          if (th[h] < 0 || th[h] * M + i >= s.P) continue;
-          const int64_t off = base[h] + (th[h] * M + i) * s.Q;
-          for (int v = 0; v < H2 && 16 * v < ncols; ++v) {
-            const __mmask16 kc = lanes_mask(ncols - 16 * v);
-            __m512 val = _mm512_add_ps(z[h * H2 + v], bv);
-            if (res) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(kc, res + off + 16 * v));
-            _mm512_mask_storeu_ps(y + off + 16 * v, kc, vmath::act512(val, act));
-          }
+          if (!ph[h].live || ph[h].th * M + i >= s.P) continue;
+          const int64_t off = (ph[h].n * s.K + k) * PQ + (ph[h].th * M + i) * s.Q;
+          for (int v = 0; v < H2 && 16 * v < ncols; ++v)
+            store_out(y + off + 16 * v, res ? res + off + 16 * v : nullptr, z[h * H2 + v], bv, lanes_mask(ncols - 16 * v), act);
         }
       }
     }
@@ -111,22 +113,16 @@ MDMT_TARGET_AVX512 void output_pairs_m(const Shape& s, const float* Mx, int64_t 
 template <int M>
 MDMT_TARGET_AVX512 void dy_pairs_m(const Shape& s, const float* dy, int64_t t0, int64_t k, int64_t nt, int64_t g0, vf* y) {
   constexpr int H2 = M / 2;
-  const int64_t PQ = s.P * s.Q, TH = (s.P + M - 1) / M, ncols = std::min<int64_t>(kPairTW * M, s.Q);
-  const float* plane[2];
-  int64_t th[2];
-  for (int h = 0; h < 2; ++h) {
-    const int64_t first = t0 + g0 + h * kPairTW, n = first / (TH * kPairTW);
-    const bool live = g0 + h * kPairTW < nt;
-    th[h] = live ? (first / kPairTW) % TH : 0;
-    plane[h] = live ? dy + (n * s.K + k) * PQ : nullptr;
-  }
+  const int64_t PQ = s.P * s.Q, ncols = std::min<int64_t>(kPairTW * M, s.Q);
+  const PairHalf ph[2] = {pair_half<M>(s, t0, nt, g0, 0), pair_half<M>(s, t0, nt, g0, 1)};
   for (int i = 0; i < M; ++i) {
     __m512 z[M];
     for (int h = 0; h < 2; ++h) {
-      const int64_t row = th[h] * M + i;
-      const bool in = plane[h] && row < s.P;
+      const int64_t row = ph[h].th * M + i;
+      const bool in = ph[h].live && row < s.P;
+      const float* src = dy + (ph[h].n * s.K + k) * PQ + row * s.Q;
       for (int v = 0; v < H2; ++v)
-        z[h * H2 + v] = in && ncols > 16 * v ? _mm512_maskz_loadu_ps(lanes_mask(ncols - 16 * v), plane[h] + row * s.Q + 16 * v) : _mm512_setzero_ps();
+        z[h * H2 + v] = in && ncols > 16 * v ? _mm512_maskz_loadu_ps(lanes_mask(ncols - 16 * v), src + 16 * v) : _mm512_setzero_ps();
     }
     phases<M>(z, y + i * M);
   }
