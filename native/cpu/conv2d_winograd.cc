@@ -208,21 +208,25 @@ void input_chunk_m(const Shape& s, const float* x, const TileAt* tl, int64_t t0,
 // maps 0.54 → 0.58 (2 threads).
 constexpr int64_t kTransformingFloats = int64_t(1) << 20;  // α²·K·C from which U goes by blocks
 
+// U rows [k0, k1) of K, on the calling thread: the taps gathered on AVX-512
+// (tf::weights_rows_avx512), else the portable body of this machine's ISA.
+template <int M>
+void weights_rows(int64_t K, int64_t C, const float* w, const WeightsSrc& src, int64_t k0, int64_t k1, float* U) {
+  if (gemm_isa_level(GemmIsa::Auto) == 2) tf::weights_rows_avx512(M, K, C, w, src, k0, k1, U);
+  else kernels<M>(GemmIsa::Auto).weights(K, C, w, src, k0, k1, U);
+}
+
 template <int M>
 void gemm_transforming(const Shape& s, const float* w, const WeightsSrc& src, const float* V, float* Mx, int64_t nt, int64_t tb,
                        int64_t kb, float* ub, GemmIsa isa) {
   constexpr int A2 = Tf<M>::A * Tf<M>::A;
   const int64_t slots = num_threads(), blocks = (s.K + kb - 1) / kb;
-  const bool gather = gemm_isa_level(GemmIsa::Auto) == 2;  // as transform_weights
-  const Kernels<M> kn = kernels<M>(GemmIsa::Auto);
   parallel_for(0, slots, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t slot = lo; slot < hi; ++slot) {
       float* u = ub + slot * A2 * kb * s.C;
       for (int64_t bi = slot; bi < blocks; bi += slots) {
         const int64_t k0 = bi * kb, n = std::min(kb, s.K - k0);
-        const float* wb = w + k0 * src.sk;
-        if (gather) tf::weights_rows_avx512(M, n, s.C, wb, src, 0, n, u);
-        else kn.weights(n, s.C, wb, src, 0, n, u);
+        weights_rows<M>(n, s.C, w + k0 * src.sk, src, 0, n, u);
         for (int64_t xi = 0; xi < A2; ++xi)
           sgemm(false, false, n, nt, s.C, 1.f, u + xi * n * s.C, s.C, V + xi * s.C * tb, tb, 0.f, Mx + (xi * s.K + k0) * tb, tb, isa);
       }
@@ -297,12 +301,9 @@ void input_chunk(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, 
 }
 
 void transform_weights(int m, int64_t K, int64_t C, const float* w, const WeightsSrc& src, float* U) {
-  const GemmIsa isa = GemmIsa::Auto;
-  const bool gather = gemm_isa_level(isa) == 2;  // AVX-512: the taps gathered (tf::weights_rows_avx512)
   parallel_for(0, K, std::max<int64_t>(1, 256 / std::max<int64_t>(1, C)), [&](int64_t lo, int64_t hi) {
-    if (gather) tf::weights_rows_avx512(m, K, C, w, src, lo, hi, U);
-    else if (m == 2) kernels<2>(isa).weights(K, C, w, src, lo, hi, U);
-    else kernels<4>(isa).weights(K, C, w, src, lo, hi, U);
+    if (m == 2) weights_rows<2>(K, C, w, src, lo, hi, U);
+    else weights_rows<4>(K, C, w, src, lo, hi, U);
   });
 }
 
