@@ -6,10 +6,10 @@ import { native } from '../../ts/native/binding';
 import { batchnorm2d } from '../../ts/ops/batchnorm';
 import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, assertNoLeak, deviceAvailable, expectError, f32, gradcheck, numel, Rng, t32 } from '../helpers';
-import { batchStats, bnEvalRef, bnTrainRef, runningUpdateRef } from '../ref/batchnorm';
+import { batchStats, bnEvalRef, bnTrainBwdRef, bnTrainRef, runningUpdateRef } from '../ref/batchnorm';
 import { rerunUnderIsaCaps } from './_isa';
 
-// statistics in double, one float32 rounding of the affine coefficients and of y
+// statistics in float blocks summed in double, one float32 rounding of the affine coefficients and of y
 const TOL = { atol: 2e-5, rtol: 1e-4 };
 const STAT_TOL = { atol: 1e-6, rtol: 1e-5 };
 const on = deviceAvailable('batchnorm');
@@ -114,6 +114,43 @@ test('batchnorm2d training vjp (x, weight, bias through the batch statistics) = 
       ref: ([x, w, b]) => bnTrainRef(x, shape, w, b, eps),
     });
   }
+});
+
+test('batchnorm2d training backward: dx, dweight, dbias = the float64 closed form', () => {
+  if (!on) return;
+  const rng = new Rng(106);
+  for (const { shape, eps, offset } of [...CASES, { shape: [4, 5, 16, 16], eps: 1e-5, offset: 0 }, { shape: [2, 3, 17, 19], eps: 1e-5, offset: 3 }]) {
+    const c = make(rng, shape, offset);
+    const C = shape[1];
+    const dy = f32(rng.array(numel(shape)));
+    const [dx, dw, db] = tidy(() => {
+      const xT = t32(c.x, shape), wT = t32(c.w, [C]), bT = t32(c.b, [C]);
+      for (const t of [xT, wT, bT]) t.requiresGrad = true;
+      backward(batchnorm2d(xT, wT, bT, t32(c.rm, [C]), t32(c.rv, [C]), { training: true, eps }), { grad: t32(dy, shape) });
+      return [xT, wT, bT].map((t) => Float64Array.from(t.grad!.toArray()));
+    });
+    const ref = bnTrainBwdRef(c.x, shape, dy, c.w, eps);
+    // a large offset leaves x − mean with float32's relative error offset·2⁻²⁴/std
+    const tol = { atol: offset ? 2e-4 : 2e-5, rtol: 1e-4 };
+    assertClose(dx, ref.dx, tol, `${shape} dx`);
+    assertClose(dw, ref.dw, { atol: 1e-4, rtol: 1e-4 }, `${shape} dweight`);
+    assertClose(db, ref.db, { atol: 1e-4, rtol: 1e-4 }, `${shape} dbias`);
+  }
+});
+
+test('batchnorm2d training: the variance of a channel whose mean falls between two floats', () => {
+  if (!on) return;
+  // half the values 8192, half 8192 + u (u = 2⁻¹⁰, float32's spacing there): the mean
+  // 8192 + u/2 is no float32 and the biased variance is (u/2)²; eps is small beside it
+  const u = 2 ** -10, shape = [2, 1, 4, 8], M = numel(shape);
+  const x = Float64Array.from({ length: M }, (_, i) => 8192 + (i % 2) * u);
+  const [y, rv] = tidy(() => {
+    const rvT = t32([1], [1]);
+    const yT = batchnorm2d(t32(x, shape), t32([1], [1]), t32([0], [1]), t32([0], [1]), rvT, { training: true, eps: 1e-12, momentum: 1 });
+    return [Float64Array.from(yT.toArray()), rvT.toArray()[0]];
+  });
+  assertClose([rv], [((u / 2) ** 2 * M) / (M - 1)], { atol: 0, rtol: 1e-6 }, 'running_var (unbiased)');
+  assertClose(y, x.map((v) => (v - 8192 - u / 2) / Math.sqrt((u / 2) ** 2 + 1e-12)), { atol: 1e-5, rtol: 1e-5 }, 'y = ±1');
 });
 
 test('batchnorm2d eval vjp (x, weight, bias with running statistics fixed) = finite differences', () => {

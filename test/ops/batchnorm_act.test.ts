@@ -13,7 +13,7 @@ import { batchnorm2d, batchnormAct } from '../../ts/ops/batchnorm';
 import { relu, relu6 } from '../../ts/ops/activations';
 import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, assertNoLeak, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
-import { bnActTrainRef, runningUpdateRef } from '../ref/batchnorm';
+import { bnActTrainRef, bnTrainBwdRef, runningUpdateRef } from '../ref/batchnorm';
 import { rerunUnderIsaCaps } from './_isa';
 
 const TOL = { atol: 2e-5, rtol: 1e-4 };
@@ -80,6 +80,32 @@ test('batchnorm_act_bwd: gradients = the unfused ops bit for bit', () => {
           return g;
         });
         assert.equal(grads(true), grads(false), `${act}${withR ? '+residual' : ''} ${shape}: fused gradients = unfused`);
+      }
+});
+
+test('batchnorm_act_bwd: dx, dweight, dbias and the residual gradient = the float64 closed form', () => {
+  if (!on) return;
+  const rng = new Rng(205);
+  // runs (H·W) shorter than one 16-lane vector, a whole 256-element block, blocks with tails
+  for (const shape of [[2, 3, 4, 5], [4, 5, 16, 16], [2, 3, 17, 19], [16, 2, 33, 31], [3, 8, 1, 1]])
+    for (const act of ['relu', 'relu6'] as Act[])
+      for (const withR of [false, true]) {
+        const c = make(rng, shape);
+        const C = shape[1];
+        const dy = f32(rng.array(numel(shape)));
+        const [y, dx, dw, db, dr] = tidy(() => {
+          const xT = t32(c.x, shape), wT = t32(c.w, [C]), bT = t32(c.b, [C]), rT = withR ? t32(c.r, shape) : undefined;
+          for (const t of [xT, wT, bT, rT]) if (t) t.requiresGrad = true;
+          const yT = batchnormAct(xT, wT, bT, t32(c.rm, [C]), t32(c.rv, [C]), { act, residual: rT });
+          backward(yT, { grad: t32(dy, shape) });
+          return [yT, xT.grad!, wT.grad!, bT.grad!, rT?.grad].map((t) => (t ? Float64Array.from(t.toArray()) : undefined));
+        });
+        const ref = bnTrainBwdRef(c.x, shape, dy, c.w, 1e-5, { act, y: y! });
+        const label = `${act}${withR ? '+residual' : ''} ${shape}`;
+        assertClose(dx!, ref.dx, { atol: 2e-5, rtol: 1e-4 }, `${label} dx`);
+        assertClose(dw!, ref.dw, { atol: 1e-4, rtol: 1e-4 }, `${label} dweight`);
+        assertClose(db!, ref.db, { atol: 1e-4, rtol: 1e-4 }, `${label} dbias`);
+        if (withR) assertClose(dr!, ref.g, { atol: 0, rtol: 0 }, `${label} dresidual`);
       }
 });
 

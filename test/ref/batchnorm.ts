@@ -74,3 +74,38 @@ export function bnActTrainRef(x: Float64Array, shape: readonly number[], w: Floa
     return act === 'relu' ? Math.max(s, 0) : Math.min(Math.max(s, 0), 6);
   });
 }
+
+/**
+ * The training backward in closed form, per channel over its M = N·H·W values, with the batch
+ * statistics and x̂ = (x − mean)/√(var + eps): g = dy, or dy·act'(y) read from the op's output
+ * y (relu: y > 0; relu6: 0 < y < 6); db = Σg, dw = Σg·x̂, dx = w/√(var + eps)·(g − db/M − x̂·dw/M).
+ * g is also the residual's gradient of the fused add form.
+ */
+export function bnTrainBwdRef(x: Float64Array, shape: readonly number[], dy: Float64Array, w: Float64Array, eps: number,
+  act?: { act: 'relu' | 'relu6'; y: Float64Array }): { dx: Float64Array; dw: Float64Array; db: Float64Array; g: Float64Array } {
+  const d = bnDims(shape);
+  const s = batchStats(x, shape);
+  const M = s.count;
+  const g = dy.map((v, i) => {
+    if (!act) return v;
+    const y = act.y[i];
+    return (act.act === 'relu' ? y > 0 : y > 0 && y < 6) ? v : 0;
+  });
+  const at = (n: number, c: number, k: number) => (n * d.C + c) * d.HW + k;
+  const dx = new Float64Array(x.length), dw = new Float64Array(d.C), db = new Float64Array(d.C);
+  for (let c = 0; c < d.C; c++) {
+    const inv = 1 / Math.sqrt(s.varBiased[c] + eps);
+    for (let n = 0; n < d.N; n++)
+      for (let k = 0; k < d.HW; k++) {
+        const i = at(n, c, k);
+        db[c] += g[i];
+        dw[c] += g[i] * (x[i] - s.mean[c]) * inv;
+      }
+    for (let n = 0; n < d.N; n++)
+      for (let k = 0; k < d.HW; k++) {
+        const i = at(n, c, k);
+        dx[i] = w[c] * inv * (g[i] - db[c] / M - (x[i] - s.mean[c]) * inv * dw[c] / M);
+      }
+  }
+  return { dx, dw, db, g };
+}
