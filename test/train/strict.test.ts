@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import { MdmtError, show } from '../../ts/errors';
 import { STLModel } from '../../ts/models/mdmt';
 import { native } from '../../ts/native/binding';
-import { tensor } from '../../ts/tensor';
+import { tensor, type Tensor } from '../../ts/tensor';
 import { resolveTrainConfig } from '../../ts/train/config';
 import * as evaluate from '../../ts/train/evaluate';
 import { experiment } from '../../ts/train/experiment';
@@ -102,10 +102,17 @@ test('a run whose epochs train no batch fails instead of reporting a best epoch'
   assert.not.ok(fs.existsSync(path.join(out, 'result.json')));
 });
 
-test('non-finite state is found once per epoch on the device and named (EDIVERGED)', async () => {
-  assert.is(nonFiniteProbe([tensor([1, 2], [2]), tensor([3], [1])]), 0);
-  assert.ok(Number.isNaN(nonFiniteProbe([tensor([1, 2], [2]), tensor([Infinity], [1])])), 'inf is caught (0·inf = NaN)');
-  assert.ok(Number.isNaN(nonFiniteProbe([tensor([3.4e38, 3.4e38], [2])])) === false, 'large finite values do not overflow the probe');
+test('non-finite state is found once per epoch and named (EDIVERGED)', async () => {
+  // the host scan (CPU tensors) and the device reduction (other devices), both on the CPU here
+  for (const where of ['auto', 'device'] as const) {
+    const probe = (ts: Tensor[]) => nonFiniteProbe(ts, where);
+    assert.is(probe([tensor([1, 2], [2]), tensor([3], [1])]), 0, where);
+    assert.ok(Number.isNaN(probe([tensor([1, 2], [2]), tensor([Infinity], [1])])), `${where}: inf is caught (0·inf = NaN)`);
+    assert.ok(Number.isNaN(probe([tensor([5, 6, 7, 8], [4]), tensor([1, -Infinity], [2])])), `${where}: -inf in a tensor after a larger one`);
+    assert.ok(Number.isNaN(probe([tensor([0, 0, NaN], [3]), tensor([1], [1])])), `${where}: NaN in the first tensor`);
+    assert.ok(Number.isNaN(probe([tensor([3.4e38, -3.4e38], [2])])) === false, `${where}: large finite values do not overflow the probe`);
+    assert.is(probe([tensor([], [0]), tensor([1], [1])]), 0, `${where}: an empty tensor`);
+  }
   assert.equal(firstNonFinite([['a', tensor([1], [1])], ['b', tensor([NaN, 1, -Infinity], [3])]]), { name: 'b', nan: 1, inf: 1, size: 3 });
   if (!on) return;
   // after epoch 1's evaluation, a BatchNorm running variance goes NaN: training-mode batches do
