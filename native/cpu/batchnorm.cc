@@ -14,13 +14,13 @@
 //                        residual branch's gradient in the add form)
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <type_traits>
 #include <vector>
 
 #include "../ops/batchnorm.h"
 #include "cpu_features.h"
 #include "parallel.h"
+#include "vec.h"
 
 namespace mdmt {
 namespace {
@@ -41,18 +41,15 @@ int64_t channel_grain(const Dims& d) {
 // GCC did not vectorise its lane arrays well): batchnorm_act_bwd on [8, 96, 64, 64], 2
 // threads, 2.0 → 0.9 ms; batchnorm_act_train 0.55 → 0.3 ms. The rounding this adds is that
 // of float sums of ≤ 32 terms, ~1e-7 relative to the block's magnitude, then double as before.
-#pragma GCC diagnostic ignored "-Wpsabi"  // the vectors never cross a call boundary (all inlined)
-typedef float vf16 __attribute__((vector_size(64)));
-typedef float vf8 __attribute__((vector_size(32)));
-typedef float vf4 __attribute__((vector_size(16)));
+using vec::ld;
+using vec::st;
+using vec::vf16;
+using vec::vf8;
+using vec::vf4;
 using vec_avx512 = vf16;
 using vec_avx2 = vf8;
 using vec_generic = vf4;
 constexpr int64_t kSumBlock = 256;
-template <class V>
-MDMT_INLINE V ld(const float* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
-template <class V>
-MDMT_INLINE void st(float* p, V v) { std::memcpy(p, &v, sizeof v); }
 template <class H, class V>
 MDMT_INLINE H fold(V v) {  // the two halves added
   H l, h;

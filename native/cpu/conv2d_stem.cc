@@ -19,16 +19,16 @@
 #include "parallel.h"
 #include "cpu_features.h"
 #include "scratch.h"
+#include "vec.h"
 
 namespace mdmt {
 namespace conv_stem {
 namespace {
 
-#pragma GCC diagnostic ignored "-Wpsabi"  // vf never crosses a call boundary (all inlined)
-typedef float vf __attribute__((vector_size(64)));
+using vf = vec::vf16;
 constexpr int L = 16;
-MDMT_INLINE vf ld(const float* p) { vf v; std::memcpy(&v, p, sizeof v); return v; }
-MDMT_INLINE void st(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+using vec::ld;
+using vec::st;
 
 struct Layout {
   int64_t Hp, Wf, Qpad;  // padded rows, floats per phase row, Q rounded up to the column block

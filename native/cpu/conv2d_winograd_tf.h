@@ -3,22 +3,19 @@
 // (conv2d_winograd_avx512.cc; __m512 is the same vector type). Internal to those two files.
 #pragma once
 #include <cstdint>
-#include <cstring>
 
 #include "conv2d_winograd.h"
 #include "cpu_features.h"
+#include "vec.h"
 
 namespace mdmt {
 namespace winograd {
 namespace tf {
 
-// vf values never cross a call boundary (everything below is inlined into per-ISA wrappers)
-#pragma GCC diagnostic ignored "-Wpsabi"
 constexpr int L = 16;
-typedef float vf __attribute__((vector_size(64)));  // L floats
-
-MDMT_INLINE vf ld(const float* p) { vf v; std::memcpy(&v, p, sizeof v); return v; }
-MDMT_INLINE void st(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+using vf = vec::vf16;  // L floats
+using vec::ld;
+using vec::st;
 
 // 1-D transforms on strided vf arrays (in[i·is], out[i·os]). Coefficients: Lavin & Gray's
 // F(2,3) and F(4,3) (points 0, ±1, ±2).

@@ -76,6 +76,7 @@ const HELPERS: Record<string, string> = {
   'native/cpu/parallel.h': 'the thread pool every CPU kernel runs on',
   'native/cpu/broadcast.h': 'the broadcast walker of the elementwise CPU kernels',
   'native/cpu/scratch.h': 'the 64-byte-aligned grow-only scratch buffers of the GEMM and the convolutions',
+  'native/cpu/vec.h': 'the GCC vector types and unaligned loads / stores of the kernels written once and compiled per ISA',
   'native/cuda/backend.cc': 'CUDA devices, streams, library handles, the caching allocator',
   'native/cuda/common.h': 'what every CUDA op file includes: device context, status checks',
   'kernels/kernels.h': 'the launchers of every kernel file, for host code',
