@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError } from '../../ts/errors';
@@ -159,6 +160,28 @@ test('a worker thread that dies fails its batch with a named error and is replac
   const again = await collect(l, 2);
   assert.is(again.reduce((a, b) => a + b.n, 0), rs.length);
   await l.close();
+});
+
+test('an error thrown mid-epoch reaches the caller after close(): the process does not exit early with code 0', async () => {
+  // The main thread blocks (as a training step does) while the worker answers, then throws; the
+  // caller awaits close() in a finally. The terminating worker does not keep the event loop
+  // alive, so before the fix the child exited with code 0 without printing the rejection.
+  const rs = (await records()).slice(0, 24);
+  const dir = tmpDir('loader-exit');
+  const recFile = path.join(dir, 'records.json');
+  fs.writeFileSync(recFile, JSON.stringify(rs));
+  const script = `
+    const { Loader } = require(${JSON.stringify(path.join(__dirname, '../../ts/data/loader.js'))});
+    (async () => {
+      const l = new Loader(require(${JSON.stringify(recFile)}), { train: true, batchSize: 8, size: ${S}, workers: 1, cache: 'none', log: () => {} });
+      try {
+        for await (const b of l.epoch(0)) { const t = Date.now(); while (Date.now() - t < 300); throw new Error('boom after ' + b.n); }
+      } finally { await l.close(); }
+    })().catch((e) => { console.log('rejected: ' + e.message); process.exitCode = 3; });`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.is(r.stdout.trim(), 'rejected: boom after 8', `child stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}`);
+  assert.is(r.status, 3);
 });
 
 test('toTensors uploads a batch with the right shapes and dtypes', async () => {

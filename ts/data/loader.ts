@@ -139,7 +139,15 @@ class Pool {
   }
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    // A terminating worker does not keep the event loop alive (ref() or not). On an error path
+    // (train() failing mid-epoch) nothing else may be pending, so without this timer the process
+    // exited with code 0 before close() returned and the rejection was never delivered.
+    const keepAlive = setInterval(() => {}, 60_000);
+    try {
+      await Promise.all(this.workers.map((w) => w.terminate()));
+    } finally {
+      clearInterval(keepAlive);
+    }
     this.workers = [];
   }
   /** test hook: ends one worker as a crash would */
