@@ -10,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { drawAugment } from '../../ts/data/augment';
 import { MdmtError, show } from '../../ts/errors';
 import { STLModel } from '../../ts/models/mdmt';
 import { native } from '../../ts/native/binding';
@@ -69,6 +70,30 @@ test('NaN and infinities print as themselves in messages, not as null', async ()
   const ok = { backbone: BACKBONE, experiment: 'stl_afc' as const, outDir: tmpDir('nan'), data: { afc: '/d' } };
   assert.match((await code(() => resolveTrainConfig({ ...ok, optim: { lr: NaN } }))).message, /config\.optim\.lr must be a number in \(0, 10\], got NaN/);
   assert.match((await code(() => resolveTrainConfig({ ...ok, seed: Infinity }))).message, /config\.seed .* got Infinity/);
+});
+
+test('augmentation settings are checked: NaN, out-of-range or mistyped values are ECONFIG, not NaN images', async () => {
+  const ok = { backbone: BACKBONE, experiment: 'stl_afc' as const, outDir: tmpDir('aug'), data: { afc: '/d' } };
+  const cases: [unknown, RegExp][] = [
+    [{ strength: NaN }, /config\.augment\.strength must be a number in \[0, 1\], got NaN/],
+    [{ strength: 'x' }, /config\.augment\.strength must be a number in \[0, 1\], got "x"/],
+    [{ strength: -3 }, /config\.augment\.strength .* got -3/],
+    [{ p: 5 }, /config\.augment\.p must be a number in \[0, 1\], got 5/],
+    [{ disable: { flip: 'no' } }, /config\.augment\.disable\.flip must be true or false, got "no"/],
+    [{ disable: true }, /config\.augment\.disable must be an object of settings, got true/],
+    [[1], /config\.augment must be a boolean or augmentation options .* got \[1\]/],
+    [0, /config\.augment must be a boolean or augmentation options .* got 0/],
+  ];
+  for (const [augment, re] of cases) {
+    const e = await code(() => resolveTrainConfig({ ...ok, augment } as never));
+    assert.is(e.code, 'ECONFIG');
+    assert.match(e.message, re);
+  }
+  assert.equal(resolveTrainConfig({ ...ok, augment: { p: 0, strength: 1, disable: { flip: true } } }).augment, { p: 0, strength: 1, disable: { flip: true } });
+  // the data module's own entry point refuses the same values (it used to clamp NaN to NaN)
+  const draw = (o: object) => drawAugment(32, { seed: 0, key: 'a', epoch: 0 }, o);
+  assert.match((await code(() => draw({ strength: NaN }))).message, /augment: strength must be a number in \[0, 1\], got NaN/);
+  assert.match((await code(() => draw({ p: -0.5 }))).message, /augment: p must be a number in \[0, 1\], got -0\.5/);
 });
 
 test('an outDir or runsDir that is a file is an MdmtError naming the setting', async () => {

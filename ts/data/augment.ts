@@ -7,6 +7,7 @@
  * resampled once (bilinear) instead of five times. Random draws come from (seed, sample,
  * epoch), so an epoch is reproducible whatever worker runs it.
  */
+import { MdmtError, show } from '../errors';
 import { GrayImage } from './image';
 import { rng, seedOf } from './rng';
 
@@ -37,8 +38,11 @@ export const IDENTITY: AugmentParams = { shift: null, zoom: null, flip: false, a
  *   const p = drawAugment(size, { seed: 0, key: 'P_12', epoch: 3 });
  */
 export function drawAugment(size: number, at: { seed: number; key: string | number; epoch: number }, opts: AugmentOptions = {}): AugmentParams {
-  const s = Math.max(0, Math.min(1, opts.strength ?? 1));
+  const s = opts.strength ?? 1;
   const p = opts.p ?? 0.5;
+  // Math.min/max pass NaN through: a NaN strength made every augmented pixel NaN
+  if (typeof s !== 'number' || !(s >= 0 && s <= 1)) throw new MdmtError('EINVAL', 'augment', `strength must be a number in [0, 1], got ${show(s)}`);
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new MdmtError('EINVAL', 'augment', `p must be a number in [0, 1], got ${show(p)}`);
   const off = opts.disable ?? {};
   const r = rng(seedOf(at.seed, at.key, at.epoch));
   // every draw happens whether or not the step fires, so disabling one step leaves the others' draws alone

@@ -354,7 +354,16 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     bad('precision', "is 'bf16' but the device is cpu: the CPU backend computes in fp32 only (bf16 mixed precision runs on cuda)");
   if (cfg.precision === 'bf16' && cfg.eager)
     bad('precision', "is 'bf16' but eager is set: mixed precision is a pass of the compiled training step (drop eager)");
-  if (typeof cfg.augment !== 'boolean' && (cfg.augment === null || typeof cfg.augment !== 'object')) bad('augment', 'must be a boolean or augmentation options');
+  if (typeof cfg.augment !== 'boolean') {
+    // NaN or a string here made every augmented image NaN, seen only as a diverged loss
+    if (cfg.augment === null || typeof cfg.augment !== 'object' || Array.isArray(cfg.augment))
+      bad('augment', `must be a boolean or augmentation options { p, strength, disable }, got ${show(cfg.augment)}`);
+    const a = cfg.augment as { p?: unknown; strength?: unknown; disable?: unknown };
+    if (a.p !== undefined) num('augment.p', a.p, 0, 1);
+    if (a.strength !== undefined) num('augment.strength', a.strength, 0, 1);
+    group('augment.disable', a.disable);
+    for (const [k, v] of Object.entries((a.disable ?? {}) as Record<string, unknown>)) bool(`augment.disable.${k}`, v, false);
+  }
   if (cfg.mixing !== 'random') {
     const f = (cfg.mixing as { afcFraction?: unknown }).afcFraction;
     num('mixing.afcFraction', f, 0, 1, true);
