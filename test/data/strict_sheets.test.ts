@@ -9,7 +9,8 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readAIforCOVID, readBrixia, readCovidCxr } from '../../ts/data/readers';
-import { formatSummary } from '../../ts/data/records';
+import { DataRecord, formatSummary } from '../../ts/data/records';
+import { readFold } from '../../ts/data/splits';
 import { parseCsv, readCsv } from '../../ts/data/sheets';
 import { MdmtError } from '../../ts/errors';
 import { loadRecords } from '../../ts/train/data';
@@ -75,6 +76,29 @@ test('duplicate image rows are refused: BRIXIA Filename (with or without .dcm), 
   fs.writeFileSync(path.join(d, 'labels.csv'), 'file,source_url,went_icu,brixia_global_senior\na.png,http://x.org/1,Y,\nb.png,http://x.org/2,N,7\na.png,http://x.org/3,N,\n');
   const e2 = await rejects(() => readCovidCxr(d, { checkFiles: false }));
   assert.match(e2.message, /labels\.csv row 4: file 'a\.png' appears twice \(first on row 2\)/);
+  // the same image under another spelling of its path
+  for (const alias of ['./a.png', 'x/../a.png']) {
+    fs.writeFileSync(path.join(d, 'labels.csv'), `file,source_url,went_icu,brixia_global_senior\na.png,http://x.org/1,Y,\n${alias},http://x.org/3,N,\n`);
+    const e3 = await rejects(() => readCovidCxr(d, { checkFiles: false }));
+    assert.match(e3.message, new RegExp(`labels\\.csv row 3: file '${alias.replace(/\./g, '\\.')}' appears twice \\(first on row 2\\)`));
+  }
+  // two images with one id (file name without folder and extension) would be one record in the split files
+  for (const other of ['other/a.png', 'a.jpg']) {
+    fs.writeFileSync(path.join(d, 'labels.csv'), `file,source_url,went_icu,brixia_global_senior\nimages/a.png,http://x.org/1,Y,11\n${other},http://x.org/3,N,2\n`);
+    const e4 = await rejects(() => readCovidCxr(d, { checkFiles: false }));
+    assert.is(e4.code, 'EDATA');
+    assert.match(e4.message, new RegExp(`labels\\.csv row 3: file '${other.replace(/\./g, '\\.')}' has the id 'a' of row 2's 'images/a\\.png'`));
+    const skip = await readCovidCxr(d, { checkFiles: false, onBadRecord: 'skip' });
+    assert.equal(skip.records.map((r) => [r.id, r.task, r.label]), [['a', 'AFC', 1], ['a', 'BX', 2]]);
+  }
+});
+
+test('split files: records that share an id are refused, not merged', () => {
+  const d = tmpDir('fold-ids');
+  for (const p of ['train', 'val', 'test']) fs.writeFileSync(path.join(d, `${p}.txt`), 'img label center\n');
+  const rec = (id: string, image: string): DataRecord => ({ id, image, task: 'BX', label: 0, labelName: '0', source: 'covid-cxr', center: 'c', where: 'w' });
+  assert.throws(() => readFold(d, [rec('a b', '/x/a b.png'), rec('a_b', '/y/a_b.png')]), /readFold: records '\/x\/a b\.png' and '\/y\/a_b\.png' share the split-file id 'a_b'/);
+  assert.is(readFold(d, [rec('a', '/x/a.png'), rec('b', '/y/b.png')]).train.length, 0);
 });
 
 test('every reader reports rows read, records kept and rows dropped with the reason', async () => {

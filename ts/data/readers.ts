@@ -272,6 +272,7 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
   requireColumns(sheet, ['file', 'source_url', ...(prog ? [prog] : []), ...(sev ? [sev] : [])]);
   const records: DataRecord[] = [];
   const seen = new Map<string, number>();
+  const ids = new Map<string, { line: number; file: string }>();
   const tally = new Tally();
   tally.rows = sheet.rows.length;
   for (const r of sheet.rows) {
@@ -279,10 +280,17 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
     const got = bads.guard(where, undefined, () => {
       const out: DataRecord[] = [];
       if (!r.cells.file) throw bad(op, where, "column 'file' is empty");
-      if (seen.has(r.cells.file)) throw bad(op, where, `file '${r.cells.file}' appears twice (first on row ${seen.get(r.cells.file)})`);
-      seen.set(r.cells.file, r.line);
-      const image = path.join(dir, r.cells.file);
-      const id = path.basename(r.cells.file).replace(/\.[^.]+$/, '');
+      // './images/a.png' and 'images/../images/a.png' are one image: compare normalised paths
+      const file = path.normalize(r.cells.file);
+      if (seen.has(file)) throw bad(op, where, `file '${r.cells.file}' appears twice (first on row ${seen.get(file)})`);
+      const image = path.join(dir, file);
+      const id = path.basename(file).replace(/\.[^.]+$/, '');
+      // the id names the record in the split files: two images with one id would be one record
+      // there (a leak between train and validation, and a lost label)
+      const other = ids.get(id.replace(/\s+/g, '_'));
+      if (other) throw bad(op, where, `file '${r.cells.file}' has the id '${id}' of row ${other.line}'s '${other.file}' (a record's id is its file name without folder and extension; rename one)`);
+      seen.set(file, r.line);
+      ids.set(id.replace(/\s+/g, '_'), { line: r.line, file: r.cells.file });
       let center = 'unknown';
       try {
         center = new URL(r.cells.source_url).host.replace(/^www\./, '') || 'unknown';

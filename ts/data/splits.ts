@@ -173,7 +173,15 @@ export function readSplitFile(file: string): SplitRow[] {
  *   const fold = readFold('runs/splits/AFC/5/0', afc.records);
  */
 export function readFold(dir: string, records: DataRecord[]): Fold {
-  const byId = new Map(records.map((r) => [r.id.replace(/\s+/g, '_'), r]));
+  const byId = new Map<string, DataRecord>();
+  for (const r of records) {
+    const k = r.id.replace(/\s+/g, '_');
+    const o = byId.get(k);
+    // a second record under one split id would silently replace the first (one image in two
+    // parts, the other never seen)
+    if (o) throw new MdmtError('EDATA', 'readFold', `records '${o.image}' and '${r.image}' share the split-file id '${k}': ids must be unique within a data set`);
+    byId.set(k, r);
+  }
   const part = (p: string) =>
     readSplitFile(path.join(dir, `${p}.txt`)).map((row) => {
       const r = byId.get(row.img);
