@@ -195,7 +195,9 @@ export class Tensor {
       this._scope.tensors.delete(this);
       this._scope = undefined;
     }
-    this.node = null;
+    // The node stays: the graph still runs through a disposed intermediate (its vjp may need
+    // only shapes), and a vjp that needs the freed values throws EDISPOSED. Dropping it cut the
+    // graph there, so backward() silently gave partial gradients or none.
     native().free(this.id);
   }
 

@@ -66,6 +66,31 @@ test('backward frees every intermediate gradient: live tensors return to baselin
   w.dispose();
 });
 
+test('a disposed intermediate stays in the graph: its branch still gets its gradient', () => {
+  // d/dx (Σ x·x + Σ x) = 2x + 1; sum's vjp needs only h's shape, so freeing h changes nothing
+  const x = leaf([1, 2, 3]);
+  tidy(() => {
+    const h = mul(x, x);
+    const y = add(sum(h), sum(x));
+    h.dispose();
+    backward(y);
+  });
+  assert.equal([...x.grad!.toArray()], [3, 5, 7]);
+  zeroGrad([x]);
+  x.dispose();
+});
+
+test('a gradient that needs a freed tensor is EDISPOSED naming the op', () => {
+  const x = leaf([1, -2, 3]);
+  // tidy() frees mul(x, x) when it returns the sum; the outer mul's vjp needs it
+  const y = tidy(() => sum(mul(mul(x, x), x)));
+  assert.throws(() => backward(y), (e: Error & { code?: string }) =>
+    e.code === 'EDISPOSED' && /^backward: the gradient of 'mul' needs a tensor that was disposed before backward\(\)/.test(e.message));
+  y.dispose();
+  assert.is(x.grad, null);
+  x.dispose();
+});
+
 test('non-scalar root needs an explicit gradient', () => {
   const x = leaf([1, 2]);
   tidy(() => {

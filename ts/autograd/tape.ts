@@ -7,7 +7,7 @@
  *
  *   const w = param(...); const loss = sum(mul(w, x)); backward(loss); w.grad  // = x
  */
-import { check } from '../errors';
+import { check, MdmtError } from '../errors';
 import { runOp } from '../ops/op';
 import { GradNode, keep, ones, shapeStr, Tensor } from '../tensor';
 
@@ -101,6 +101,17 @@ function accumulate(map: Map<Tensor, Tensor>, t: Tensor, g: Tensor): void {
   g.dispose();
 }
 
+/** A node's vjp; a tensor it saved that was freed before backward() is named as such. */
+function vjpOf(node: GradNode, gOut: (Tensor | null)[]): (Tensor | null | undefined)[] {
+  try {
+    return node.vjp(gOut);
+  } catch (e) {
+    if (!(e instanceof MdmtError) || e.code !== 'EDISPOSED') throw e;
+    throw new MdmtError('EDISPOSED', 'backward', `the gradient of '${node.op}' needs a tensor that was disposed before backward() ` +
+      `(${e.message}): call backward() inside the tidy() that built the graph, or keep() what it saves`);
+  }
+}
+
 export interface BackwardOptions {
   /** gradient of the root (default: ones, which requires a one-element root) */
   grad?: Tensor;
@@ -122,12 +133,23 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
   }
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
   const order = topoOrder(root);
+  try {
+    sweep(order, grads, opts.grad);
+  } finally {
+    // on success only unused gradients are left; on an error, every one still held
+    for (const g of grads.values()) if (g !== opts.grad && !g.disposed) g.dispose();
+  }
+  if (!opts.retainGraph) for (const node of order) for (const o of node.outputs) o.node = null;
+}
+
+/** The reverse sweep of backward(): each node's vjp, gradients accumulated per input. */
+function sweep(order: GradNode[], grads: Map<Tensor, Tensor>, given: Tensor | undefined): void {
   noGrad(() => {
     for (let k = order.length - 1; k >= 0; k--) {
       const node = order[k];
       const gOut = node.outputs.map((o) => grads.get(o) ?? null);
       if (gOut.every((g) => g === null)) continue;
-      const gIn = node.vjp(gOut);
+      const gIn = vjpOf(node, gOut);
       // A vjp may pass an incoming gradient through (identity) or return one tensor for
       // several inputs: each input must own its gradient, so repeats are copied.
       const owned = new Set<Tensor>();
@@ -139,7 +161,7 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
       }
       for (const o of node.outputs) {
         const g = grads.get(o);
-        if (g && g !== opts.grad && !owned.has(g)) g.dispose();
+        if (g && g !== given && !owned.has(g)) g.dispose();
         grads.delete(o);
       }
       node.inputs.forEach((inp, i) => {
@@ -165,8 +187,6 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
       });
     }
   });
-  for (const g of grads.values()) if (g !== opts.grad) g.dispose();
-  if (!opts.retainGraph) for (const node of order) for (const o of node.outputs) o.node = null;
 }
 
 /** Disposes and clears `.grad` of each tensor. */
