@@ -18,6 +18,7 @@ export {
 export { backward, noGrad, zeroGrad, isGradEnabled } from './autograd/tape';
 export { manualSeed, Generator } from './random';
 export { compileStep, CompiledStep, type StepInput } from './plan/step';
+export { compileInference, type InferencePlan } from './models/inference';
 export { native, addonPath, type NativeDeviceInfo } from './native/binding';
 export { devices, cudaLibraries, type DeviceInfo, type CudaLibraryInfo } from './devices';
 export * as ops from './ops/all';

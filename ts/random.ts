@@ -5,6 +5,7 @@
  *
  *   manualSeed(0); const m = getModel('resnet18');   // identical weights every run
  */
+import { MdmtError, show } from './errors';
 import { native } from './native/binding';
 
 export class Generator {
@@ -14,6 +15,9 @@ export class Generator {
     this.seed(seed);
   }
   seed(seed: number): void {
+    // NaN seeded like 0, -1 like 4294967295 and 1.5 like 1: a typo'd seed must not look reproducible
+    if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0)
+      throw new MdmtError('EINVAL', 'seed', `a seed must be a non-negative safe integer, got ${show(seed)}`);
     let x = seed >>> 0 ^ ((seed / 4294967296) >>> 0);
     for (let i = 0; i < 4; i++) {
       x = (x + 0x9e3779b9) >>> 0;

@@ -7,7 +7,7 @@
  *   const y = tidy(() => relu(add(x, b)));   // the temporary add is freed, y survives
  */
 import { AsyncLocalStorage } from 'async_hooks';
-import { check, isList, MdmtError } from './errors';
+import { check, isList, MdmtError, show } from './errors';
 import { DType, native } from './native/binding';
 
 export type { DType } from './native/binding';
@@ -247,7 +247,7 @@ export interface TensorOptions {
 function checkShape(op: string, shape: readonly number[]): number[] {
   check(isList(shape), 'EINVAL', op, 'shape must be an array of non-negative integers');
   for (const [i, d] of shape.entries())
-    check(Number.isInteger(d) && d >= 0, 'ESHAPE', op, () => `shape[${i}] must be a non-negative integer, got ${d}`);
+    check(Number.isInteger(d) && d >= 0, 'ESHAPE', op, () => `shape[${i}] must be a non-negative integer, got ${show(d)}`);
   return [...shape];
 }
 
@@ -263,6 +263,27 @@ const arrayTypes: Record<string, new (n: number | ArrayLike<number>) => TypedArr
   float32: Float32Array, int32: Int32Array, uint8: Uint8Array, bfloat16: Uint16Array, float16: Uint16Array,
 };
 
+/** Integer dtypes' ranges (bfloat16/float16 data is given as raw 16-bit patterns). */
+const INT_RANGE: Partial<Record<string, [number, number]>> = {
+  int32: [-2147483648, 2147483647], uint8: [0, 255], bfloat16: [0, 65535], float16: [0, 65535],
+};
+
+/**
+ * Host data converted to the dtype's array. A typed array conversion would turn NaN into 0,
+ * truncate 1.5 to 1, wrap 300 to 44 (uint8) and a string into NaN, silently: each is an error.
+ */
+function convert(data: ArrayLike<number>, Ctor: new (n: number | ArrayLike<number>) => TypedArray, dtype: string): TypedArray {
+  const range = INT_RANGE[dtype];
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (typeof v !== 'number')
+      throw new MdmtError('EINVAL', 'tensor', `data[${i}] is ${show(v)}, not a number`);
+    if (range && !(Number.isInteger(v) && v >= range[0] && v <= range[1]))
+      throw new MdmtError('EINVAL', 'tensor', `data[${i}] is ${show(v)}, which ${dtype} cannot hold (integers in [${range[0]}, ${range[1]}])`);
+  }
+  return new Ctor(data);
+}
+
 /**
  * A tensor from host data. `data` is a typed array of the dtype or any array of numbers
  * (converted).
@@ -277,7 +298,7 @@ export function tensor(data: ArrayLike<number> | TypedArray, shape: readonly num
   check(data.length === n, 'ESHAPE', 'tensor', () => `data has ${data.length} elements but shape ${shapeStr(s)} needs ${n}`);
   const Ctor = arrayTypes[dtype];
   check(Ctor !== undefined, 'EDTYPE', 'tensor', () => `unknown dtype '${dtype}'`);
-  const arr = data instanceof Ctor ? (data as TypedArray) : new Ctor(data as ArrayLike<number>);
+  const arr = data instanceof Ctor ? (data as TypedArray) : convert(data, Ctor, dtype);
   const t = empty(s, dtype, opts.device ?? defaultDevice);
   if (n > 0) {
     try {

@@ -5,6 +5,7 @@ import { add } from '../../ts/ops/elementwise';
 import { relu } from '../../ts/ops/activations';
 import { reshape } from '../../ts/ops/reshape';
 import { full, keep, liveTensorCount, memory, tensor, tidy, zeros } from '../../ts/tensor';
+import { Generator, manualSeed } from '../../ts/random';
 import { DEVICE } from '../helpers';
 
 test('tensor round trip keeps data, shape and dtype', () => {
@@ -98,6 +99,37 @@ test('creation validates shapes and data length', () => {
   assert.throws(() => tensor([1, 2, 3], [2, 2]), /tensor: data has 3 elements but shape \[2, 2\] needs 4/);
   assert.throws(() => zeros([2, -1]), /shape\[1\] must be a non-negative integer/);
   assert.throws(() => zeros([2], { device: 'tpu' }), /unknown device 'tpu'/);
+  assert.throws(() => zeros(['3' as never]), /shape\[0\] must be a non-negative integer, got "3"/);
+});
+
+test('host data an integer dtype cannot hold is refused, not converted (NaN → 0, 1.5 → 1, 300 → 44)', () => {
+  const cases: [number[], string, RegExp][] = [
+    [[1, NaN], 'int32', /tensor: data\[1\] is NaN, which int32 cannot hold \(integers in \[-2147483648, 2147483647\]\)/],
+    [[Infinity, 0], 'int32', /data\[0\] is Infinity, which int32 cannot hold/],
+    [[1.5, 2], 'int32', /data\[0\] is 1\.5, which int32 cannot hold/],
+    [[2 ** 31, 0], 'int32', /data\[0\] is 2147483648, which int32 cannot hold/],
+    [[300, 1], 'uint8', /data\[0\] is 300, which uint8 cannot hold \(integers in \[0, 255\]\)/],
+    [[0, -1], 'uint8', /data\[1\] is -1, which uint8 cannot hold/],
+  ];
+  for (const [data, dtype, re] of cases) assert.throws(() => tensor(data, [2], { dtype: dtype as never, device: DEVICE }), re);
+  assert.throws(() => tensor(new Float32Array([0.5, 1]), [2], { dtype: 'int32', device: DEVICE }), /data\[0\] is 0\.5, which int32 cannot hold/);
+  assert.throws(() => tensor(['a', 'b'] as never, [2], { device: DEVICE }), /tensor: data\[0\] is "a", not a number/);
+  // what fits is kept exactly, and float32 data may hold NaN and infinities
+  tidy(() => {
+    assert.equal([...tensor([-(2 ** 31), 2 ** 31 - 1], [2], { dtype: 'int32', device: DEVICE }).toArray()], [-(2 ** 31), 2 ** 31 - 1]);
+    assert.equal([...tensor(new Float32Array([0, 255]), [2], { dtype: 'uint8', device: DEVICE }).toArray()], [0, 255]);
+    assert.equal([...tensor([NaN, -Infinity], [2], { device: DEVICE }).toArray()], [NaN, -Infinity]);
+  });
+});
+
+test('seeds: NaN, negatives and fractions are refused, not folded onto another seed', () => {
+  for (const bad of [NaN, -1, 1.5, 2 ** 53, '7']) assert.throws(() => manualSeed(bad as number), /seed: a seed must be a non-negative safe integer, got/, String(bad));
+  assert.throws(() => new Generator(-1), /got -1/);
+  const a = new Generator(2 ** 40), b = new Generator(2 ** 40), c = new Generator(0);
+  const draw = (g: Generator) => [g.uniform(), g.uniform()];
+  assert.equal(draw(a), draw(b));
+  assert.not.equal(draw(new Generator(2 ** 40)), draw(c), 'the high bits of a large seed count');
+  manualSeed(0);
 });
 
 test.run();

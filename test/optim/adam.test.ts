@@ -159,6 +159,10 @@ test('Adam / AdamW: bad inputs give MdmtError naming the optimiser and the argum
     expectError(() => new AdamW([p], { eps: -1 }), 'EINVAL', 'AdamW', /'eps'/, 'negative eps');
     expectError(() => new Adam([p, 3 as never]), 'EINVAL', 'Adam', /params\[1\]/, 'non-tensor param');
     expectError(() => new Adam([p, p]), 'EINVAL', 'Adam', /params\[1\].*twice/, 'repeated param');
+    expectError(() => new Adam([]), 'EINVAL', 'Adam', /'params' is empty/, 'no parameters');
+    expectError(() => new Adam([p], { lR: 0.5 } as never), 'EINVAL', 'Adam', /unknown option 'lR' \(it would be ignored\); did you mean lr\?/, 'option typo');
+    expectError(() => new AdamW([p], { weight_decay: 0.1 } as never), 'EINVAL', 'AdamW', /unknown option 'weight_decay'.*did you mean weightDecay\?/, 'snake case');
+    expectError(() => new Adam([p], 0.01 as never), 'EINVAL', 'Adam', /options must be an object, got 0\.01/, 'lr as options');
     const opt = new Adam([p]);
     p.grad = t32([1, 2], [2]);
     expectError(() => opt.step(), 'ESHAPE', 'Adam', /params\[0\]\.grad/, 'gradient shape');

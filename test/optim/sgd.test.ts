@@ -93,6 +93,7 @@ test('SGD: bad inputs give MdmtError naming the optimiser and the argument', () 
     expectError(() => new SGD([p], { lr: 0.1, nesterov: true }), 'EINVAL', 'SGD', /nesterov/, 'nesterov without momentum');
     expectError(() => new SGD([p], { lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: true }), 'EINVAL', 'SGD', /nesterov/, 'nesterov with dampening');
     expectError(() => new SGD([p], { dampening: 2 }), 'EINVAL', 'SGD', /'dampening'/, 'dampening > 1');
+    expectError(() => new SGD([p], { momentun: 0.9 } as never), 'EINVAL', 'SGD', /unknown option 'momentun'.*options: lr, momentum/, 'option typo');
     const opt = new SGD([p], { lr: 0.1, momentum: 0.9 });
     p.grad = t32([1, 2, 3, 4], [4]);
     expectError(() => opt.step(), 'ESHAPE', 'SGD', /params\[0\]\.grad/, 'gradient shape');

@@ -21,7 +21,8 @@ const CFG = { ...PAPER_SCHEDULE, plateauPatience: 0 };
 function run(lr: number) {
   manualSeed(0);
   const net = new Linear(3, 2);
-  const opt = new Adam(net.parameters(), { ...PAPER_OPTIM, lr });
+  const { beta1, beta2, eps, weightDecay, decoupled } = PAPER_OPTIM;
+  const opt = new Adam(net.parameters(), { lr, betas: [beta1, beta2], eps, weightDecay, decoupled });
   return { net, opt, schedule: new EpochSchedule(opt, CFG), dispose: () => { opt.dispose(); net.dispose(); } };
 }
 

@@ -11,7 +11,7 @@ import { noGrad, zeroGrad } from '../autograd/tape';
 import { check, show } from '../errors';
 import { runOpInto } from '../ops/op';
 import { Tensor } from '../tensor';
-import { checkHyper, checkParams, loadInto, stateLike, withGrads } from './common';
+import { checkHyper, checkOptions, checkParams, loadInto, stateLike, withGrads } from './common';
 
 export interface AdamOptions {
   lr?: number;
@@ -48,6 +48,7 @@ export class Adam {
   constructor(params: Iterable<Tensor>, opts: AdamOptions = {}, name = 'Adam') {
     this.name = name;
     this.params = checkParams(name, params);
+    checkOptions(name, opts, ['lr', 'betas', 'eps', 'weightDecay', 'decoupled']);
     const o = opts ?? {};
     this._lr = checkHyper(name, 'lr', o.lr ?? 1e-3, 0);
     const betas = o.betas ?? [0.9, 0.999];

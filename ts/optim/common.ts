@@ -7,6 +7,8 @@ export function checkParams(op: string, params: unknown): Tensor[] {
   check(Array.isArray(params) || (params !== null && typeof params === 'object' && Symbol.iterator in (params as object)),
     'EINVAL', op, `'params' must be an array of Tensors`);
   const list = [...(params as Iterable<unknown>)];
+  // an optimiser over nothing would step without effect every epoch (a frozen model, a typo)
+  check(list.length > 0, 'EINVAL', op, `'params' is empty: there is nothing to optimise`);
   const seen = new Set<Tensor>();
   list.forEach((p, i) => {
     if (!(p instanceof Tensor)) throw new MdmtError('EINVAL', op, `params[${i}] must be a Tensor, got ${p === null ? 'null' : typeof p}`);
@@ -16,6 +18,16 @@ export function checkParams(op: string, params: unknown): Tensor[] {
     seen.add(p);
   });
   return list as Tensor[];
+}
+
+/** Refuses option names the optimiser does not read: `{ lR: 0.5 }` kept the default lr silently. */
+export function checkOptions(op: string, opts: unknown, known: readonly string[]): void {
+  check(opts === undefined || opts === null || (typeof opts === 'object' && !Array.isArray(opts)), 'EINVAL', op, `options must be an object, got ${show(opts)}`);
+  for (const k of Object.keys(opts ?? {})) {
+    if (known.includes(k)) continue;
+    const near = known.find((n) => n.toLowerCase() === k.toLowerCase().replace(/[_-]/g, ''));
+    throw new MdmtError('EINVAL', op, `unknown option '${k}' (it would be ignored)${near ? `; did you mean ${near}?` : ''}; options: ${known.join(', ')}`);
+  }
 }
 
 export function checkHyper(op: string, name: string, v: unknown, lo: number, hi = Infinity, loOpen = false): number {

@@ -9,7 +9,7 @@ import { noGrad, zeroGrad } from '../autograd/tape';
 import { check } from '../errors';
 import { runOpInto } from '../ops/op';
 import { Tensor } from '../tensor';
-import { checkHyper, checkParams, loadInto, stateLike, withGrads } from './common';
+import { checkHyper, checkOptions, checkParams, loadInto, stateLike, withGrads } from './common';
 
 export interface SGDOptions {
   lr?: number;
@@ -38,6 +38,7 @@ export class SGD {
 
   constructor(params: Iterable<Tensor>, opts: SGDOptions = {}) {
     this.params = checkParams(OP, params);
+    checkOptions(OP, opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']);
     const o = opts ?? {};
     this._lr = checkHyper(OP, 'lr', o.lr ?? 1e-3, 0);
     this.momentum = checkHyper(OP, 'momentum', o.momentum ?? 0, 0);
