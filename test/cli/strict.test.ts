@@ -56,6 +56,20 @@ test('synth: bad values and an --out that is a file exit 2', async () => {
   assert.match(r.err, `mdmt: synth: out '${f}' is a file, not a directory`);
 });
 
+test('synth into a folder that holds a data set exits 2 and leaves it whole; --force replaces it', async () => {
+  const sx = path.join(tmpDir('cli-synth-again'), 'sx');
+  const run = (...a: string[]) => mdmt('synth', '--out', sx, '--size', '32', ...a);
+  const dcms = () => fs.readdirSync(path.join(sx, 'BRIXIA', 'dicom_clean')).length;
+  assert.is((await run('--n-afc', '4', '--n-bx', '6')).code, 0);
+  const again = await run('--n-afc', '2', '--n-bx', '2');
+  assert.is(again.code, 2, again.err);
+  assert.match(again.err, `mdmt: synth: out '${sx}' is not empty (it holds 'AIforCOVID', 'BRIXIA')`);
+  assert.is(dcms(), 6);
+  const forced = await run('--n-afc', '2', '--n-bx', '2', '--force');
+  assert.is(forced.code, 0, forced.err);
+  assert.is(dcms(), 2);
+});
+
 test('train --out that is a file exits 2 with a named MdmtError, not EEXIST', async () => {
   const f = path.join(tmpDir('cli-out'), 'file');
   fs.writeFileSync(f, '');

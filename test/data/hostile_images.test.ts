@@ -16,7 +16,7 @@ import { writeDicom } from '../../ts/data/dicomwrite';
 import { MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE } from '../../ts/data/gray';
 import { readImage } from '../../ts/data/image';
 import { MdmtError } from '../../ts/errors';
-import { rejects, tmpDir } from './_fixture';
+import { rejects, sharedData, tmpDir } from './_fixture';
 
 const dir = tmpDir('hostile-img');
 
@@ -103,6 +103,27 @@ test('truncated files: a PNG cut in half or to its signature, a DICOM cut one by
   const cut = path.join(dir, 'cut.dcm');
   fs.writeFileSync(cut, full.subarray(0, full.length - 1));
   await refused(cut, /PixelData \(7FE0,0010\) declares 8192 bytes .* truncated/);
+});
+
+test('corrupt JPEG 2000 / JPEG-LS code streams: the codec\'s own complaint, not a 0x0 frame or a WASM address', async () => {
+  const samples = sharedData('dicom-samples', 'corrupt code streams');
+  if (!samples) return;
+  const j2k = fs.readFileSync(path.join(samples, 'RG1_J2KI.dcm'));
+  // the one tile-part's SOT marker segment (FF90, Lsot 10, Isot 0): its Psot claims 8 bytes
+  // more than the code stream holds
+  const sot = j2k.indexOf(Buffer.from([0xff, 0x90, 0x00, 0x0a, 0x00, 0x00]));
+  assert.ok(sot > 0, 'the sample has an SOT marker');
+  const psot = Buffer.from(j2k);
+  psot.writeUInt32BE(j2k.readUInt32BE(sot + 6) + 8, sot + 6);
+  fs.writeFileSync(path.join(dir, 'j2k_psot.dcm'), psot);
+  await refused(path.join(dir, 'j2k_psot.dcm'), /JPEG 2000 code stream could not be decoded \(OpenJPEG: Tile part length size inconsistent with stream length/);
+  // 30 bytes of a JPEG-LS scan overwritten (as a bad disk sector would): CharLS's message
+  const jls = Buffer.from(fs.readFileSync(path.join(samples, 'RG1_JLSN.dcm')));
+  const px = jls.lastIndexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00]));
+  let s = 1;
+  for (let j = 0; j < 30; j++) jls[px + 100 + ((s = (s * 1103515245 + 12345) % 2147483648) % 3000)] = s & 0xff;
+  fs.writeFileSync(path.join(dir, 'jls_garbled.dcm'), jls);
+  await refused(path.join(dir, 'jls_garbled.dcm'), /JPEG-LS code stream could not be decoded \(CharLS: Invalid JPEG-LS stream/);
 });
 
 test('a file of another extension that is not DICOM either says which formats mdmt reads', async () => {

@@ -9,8 +9,9 @@ import { readImage } from '../../ts/data/image';
 import { preprocess } from '../../ts/data/preprocess';
 import { readAIforCOVID, readBrixia } from '../../ts/data/readers';
 import { DataRecord } from '../../ts/data/records';
-import { synth } from '../../ts/data/synth';
-import { synthFixture, tmpDir } from './_fixture';
+import { synth, SYNTH_MARKER } from '../../ts/data/synth';
+import { MdmtError } from '../../ts/errors';
+import { rejects, synthFixture, tmpDir } from './_fixture';
 
 test('synth writes the real layouts: sheets, release folders, dicom_clean, masks; some MONOCHROME1', async () => {
   const { afcRoot, bxRoot } = await synthFixture();
@@ -38,6 +39,40 @@ test('synth is seeded: same seed → same pixels and labels, another seed → ot
   assert.equal(la, lb);
   const f = path.join('imgs', 'P_3.dcm');
   assert.equal(fs.readFileSync(path.join(a.afcRoot, f)), fs.readFileSync(path.join(b.afcRoot, f)));
+});
+
+test('synth refuses a folder that holds files; overwrite replaces only the AIforCOVID/ and BRIXIA/ it wrote', async () => {
+  const out = tmpDir('sx');
+  await synth(out, { nAfc: 8, nBx: 10, size: 48 });
+  fs.writeFileSync(path.join(out, 'notes.txt'), 'mine');
+  const csv = () => fs.readFileSync(path.join(out, 'BRIXIA', 'metadata_global_v2.csv'), 'utf8');
+  const dcms = () => fs.readdirSync(path.join(out, 'BRIXIA', 'dicom_clean')).length;
+  const first = csv();
+  const e = await rejects(() => synth(out, { nAfc: 5, nBx: 5, size: 32 }));
+  assert.instance(e, MdmtError);
+  assert.is(e.code, 'ECONFIG');
+  assert.match(e.message, `out '${out}' is not empty (it holds 'AIforCOVID', 'BRIXIA', 'notes.txt')`);
+  assert.is(csv(), first, 'the first data set is untouched');
+  assert.is(dcms(), 10);
+  // overwrite: a whole new data set, nothing of the first left, other files kept
+  const r = await synth(out, { nAfc: 5, nBx: 5, size: 32, overwrite: true });
+  assert.is(r.files, 2 * 5 + 4 + 2 * 5 + 1 + 2);
+  assert.is(dcms(), 5);
+  assert.is((await readBrixia(r.bxRoot)).records.length, 5);
+  assert.is((await readAIforCOVID(r.afcRoot, { exclude: [] })).records.length, 5);
+  assert.equal(fs.readdirSync(path.join(r.afcRoot, 'imgs')).sort(), ['P_1.dcm', 'P_2.dcm', 'P_3.dcm']);
+  assert.is(fs.readFileSync(path.join(out, 'notes.txt'), 'utf8'), 'mine');
+  // roots synth did not write (a real data set: no marker) are refused even with overwrite
+  const real = tmpDir('sreal');
+  fs.mkdirSync(path.join(real, 'AIforCOVID'));
+  fs.writeFileSync(path.join(real, 'AIforCOVID', 'AIforCOVID.xlsx'), 'clinical');
+  fs.mkdirSync(path.join(real, 'BRIXIA'));
+  fs.writeFileSync(path.join(real, 'BRIXIA', SYNTH_MARKER), '{}\n');
+  const e2 = await rejects(() => synth(real, { nAfc: 1, nBx: 1, size: 32, overwrite: true }));
+  assert.is(e2.code, 'ECONFIG');
+  assert.match(e2.message, `'${path.join(real, 'AIforCOVID')}' was not written by mdmt synth`);
+  assert.is(fs.readFileSync(path.join(real, 'AIforCOVID', 'AIforCOVID.xlsx'), 'utf8'), 'clinical');
+  assert.ok(fs.existsSync(path.join(real, 'BRIXIA', SYNTH_MARKER)), 'neither root is removed when one is refused');
 });
 
 /** mean preprocessed intensity over the crop: the opacity extent the labels follow */

@@ -19,28 +19,62 @@ interface WasmDecoder {
   getDecodedBuffer(): Uint8Array;
   delete(): void;
 }
-interface CodecModule { J2KDecoder?: new () => WasmDecoder; JpegLSDecoder?: new () => WasmDecoder }
+interface CodecModule { J2KDecoder?: new () => WasmDecoder; JpegLSDecoder?: new () => WasmDecoder; HEAPU8: Uint8Array; HEAPU32: Uint32Array }
+/** A loaded codec and the "[ERROR] ..." lines it printed since the last decode began. */
+interface Codec { mod: CodecModule; said: string[] }
 
-let j2k: Promise<CodecModule> | undefined;
-let jls: Promise<CodecModule> | undefined;
+let j2k: Promise<Codec> | undefined;
+let jls: Promise<Codec> | undefined;
 
-function load(spec: string): Promise<CodecModule> {
+async function load(spec: string): Promise<Codec> {
   // each WebAssembly codec is loaded the first time a DICOM needs it (most data sets never do)
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const factory = require(spec) as (o: object) => Promise<CodecModule>;
-  return factory({ print: () => {}, printErr: () => {} });
+  // OpenJPEG reports a corrupt code stream only through its message handlers (printed as
+  // "[ERROR] ...") and then returns a 0x0 frame without throwing: keep those lines (its
+  // [WARNING]s are left out: a genuine stream may draw one, e.g. for an unknown marker)
+  const said: string[] = [];
+  const keep = (s: string) => {
+    if (s.startsWith('[ERROR]')) said.push(s.replace(/^\[ERROR\]\s*/, '').trim());
+  };
+  return { mod: await factory({ print: keep, printErr: keep }), said };
+}
+
+/**
+ * The message of a C++ exception a codec threw. Emscripten throws the address of the exception
+ * object; both codecs throw std::runtime_error subclasses (CharLS's jpegls_error, the
+ * decoders' own runtime_error), whose libc++ layout on wasm32 is [vtable][what() string]. The
+ * string is used only when it reads as one: NUL-terminated printable text inside the heap.
+ */
+function cppExceptionMessage(mod: Pick<CodecModule, 'HEAPU8' | 'HEAPU32'>, e: unknown): string {
+  if (typeof e !== 'number') return String((e as Error)?.message ?? e);
+  const heap = mod.HEAPU8;
+  const at = e % 4 === 0 && e + 8 <= heap.length ? mod.HEAPU32[e / 4 + 1] : 0;
+  let s = '';
+  for (let i = at; at > 0 && i < heap.length && i < at + 512; i++) {
+    if (heap[i] === 0) return s.length ? s : `a C++ exception at WASM address ${e} with no message`;
+    if (heap[i] < 0x20 || heap[i] > 0x7e) break;
+    s += String.fromCharCode(heap[i]);
+  }
+  return `a C++ exception at WASM address ${e} whose message could not be read`;
 }
 
 export interface CodecFrame { width: number; height: number; bits: number; components: number; signed: boolean; pixels: Uint8Array }
 
-async function run(mod: Promise<CodecModule>, kind: 'J2KDecoder' | 'JpegLSDecoder', stream: Uint8Array, file: string): Promise<CodecFrame> {
-  const m = await mod;
-  const Ctor = m[kind];
+async function run(codec: Promise<Codec>, kind: 'J2KDecoder' | 'JpegLSDecoder', stream: Uint8Array, file: string): Promise<CodecFrame> {
+  const { mod, said } = await codec;
+  const Ctor = mod[kind];
   if (!Ctor) throw new MdmtError('EINTERNAL', 'decodeDicom', `${file}: codec module has no ${kind}`);
+  const name = kind === 'J2KDecoder' ? 'JPEG 2000' : 'JPEG-LS';
+  const lib = kind === 'J2KDecoder' ? 'OpenJPEG' : 'CharLS';
+  const bad = (why: string) => new MdmtError('EDATA', 'decodeDicom', `${file}: ${name} code stream could not be decoded (${lib}: ${why})`);
   const dec = new Ctor();
   try {
+    // decode() is synchronous: the lines said during it belong to this stream
+    said.length = 0;
     dec.getEncodedBuffer(stream.length).set(stream);
     dec.decode();
+    if (said.length) throw bad(said.join('; '));
     const fi = dec.getFrameInfo();
     const out = dec.getDecodedBuffer();
     return {
@@ -48,7 +82,8 @@ async function run(mod: Promise<CodecModule>, kind: 'J2KDecoder' | 'JpegLSDecode
       signed: !!fi.isSigned, pixels: new Uint8Array(out), // copy out of WASM memory before delete()
     };
   } catch (e) {
-    throw new MdmtError('EDATA', 'decodeDicom', `${file}: ${kind === 'J2KDecoder' ? 'JPEG 2000' : 'JPEG-LS'} code stream could not be decoded (${String((e as Error)?.message ?? e)})`);
+    if (e instanceof MdmtError) throw e;
+    throw bad([...said, cppExceptionMessage(mod, e)].join('; '));
   } finally {
     dec.delete();
   }

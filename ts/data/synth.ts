@@ -8,6 +8,10 @@
  *
  *   AIforCOVID/AIforCOVID{,_r2,_r3}.xlsx  imgs{,_r2,_r3}/<id>.dcm  processed/masks/<id>.tif  box_data_AXF123.xlsx
  *   BRIXIA/metadata_global_v2.csv  dicom_clean/<Filename>  masks/<id>.tiff
+ *
+ * Each root also holds a `.mdmt-synth` marker (the options that made it). synth writes only
+ * into an empty (or new) folder; `overwrite` replaces the AIforCOVID/ and BRIXIA/ that carry
+ * the marker and nothing else, so a real data set is never overwritten or deleted.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -27,6 +31,12 @@ export interface SynthOptions {
   nBx?: number;
   /** image width in pixels (height = 1.125 × width; default 128) */
   size?: number;
+  /**
+   * replace the AIforCOVID/ and BRIXIA/ an earlier synth wrote in `out` (their `.mdmt-synth`
+   * marker says so) and leave the folder's other files alone; default false: `out` must be
+   * empty or new
+   */
+  overwrite?: boolean;
 }
 export interface SynthResult { afcRoot: string; bxRoot: string; nAfc: number; nBx: number; files: number }
 
@@ -123,10 +133,40 @@ async function writeXlsx(file: string, header: string[], rows: (string | number)
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
+/** The file in each root that says synth wrote it. */
+export const SYNTH_MARKER = '.mdmt-synth';
+
+/** "a, b, c and 4 more" for the entries of a folder. */
+function listed(names: string[]): string {
+  const s = [...names].sort();
+  return s.slice(0, 5).map((n) => `'${n}'`).join(', ') + (s.length > 5 ? ` and ${s.length - 5} more` : '');
+}
+
 /**
- * Writes both synthetic data sets under `out` and returns their roots.
+ * Makes `out` ready for synth: refuses one that holds anything unless `overwrite`, and then
+ * removes only the roots synth wrote (both checked before either is removed).
+ */
+function clearOut(out: string, roots: string[], overwrite: boolean): void {
+  ensureDir(out, 'synth', 'out');
+  const there = fs.readdirSync(out);
+  if (!there.length) return;
+  if (!overwrite)
+    throw new MdmtError('ECONFIG', 'synth', `out '${out}' is not empty (it holds ${listed(there)}): synth writes only into an empty or new folder ` +
+      `(--force / { overwrite: true } replaces the AIforCOVID/ and BRIXIA/ an earlier mdmt synth wrote there)`);
+  const old = roots.filter((r) => fs.existsSync(r));
+  for (const r of old)
+    if (!fs.existsSync(path.join(r, SYNTH_MARKER)))
+      throw new MdmtError('ECONFIG', 'synth', `'${r}' was not written by mdmt synth (it has no ${SYNTH_MARKER} marker) and may be real data: ` +
+        'synth does not overwrite it even with --force; move it away or choose another out');
+  for (const r of old) fs.rmSync(r, { recursive: true, force: true });
+}
+
+/**
+ * Writes both synthetic data sets under `out` (an empty or new folder, unless `overwrite`) and
+ * returns their roots.
  *
  *   const { afcRoot, bxRoot } = await synth('/tmp/mdmt-data', { seed: 0, nAfc: 60, nBx: 120, size: 64 });
+ *   await synth('/tmp/mdmt-data', { size: 32, overwrite: true }); // replaces the data set above
  */
 export async function synth(out: string, opts: SynthOptions = {}): Promise<SynthResult> {
   const seed = opts.seed ?? 0;
@@ -138,13 +178,16 @@ export async function synth(out: string, opts: SynthOptions = {}): Promise<Synth
   if (!Number.isInteger(nAfc) || nAfc < 0 || !Number.isInteger(nBx) || nBx < 0)
     throw new MdmtError('ECONFIG', 'synth', `n-afc ${show(nAfc)} and n-bx ${show(nBx)} must be non-negative integers`);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new MdmtError('ECONFIG', 'synth', `seed ${show(seed)} must be a non-negative integer`);
-  ensureDir(out, 'synth', 'out');
   const H = Math.round(W * 1.125);
   const afcRoot = path.join(out, 'AIforCOVID');
   const bxRoot = path.join(out, 'BRIXIA');
+  clearOut(out, [afcRoot, bxRoot], opts.overwrite ?? false);
+  // the markers come first, so a run cut short still leaves roots that --force may replace
+  const marker = `${JSON.stringify({ seed, nAfc, nBx, size: W })}\n`;
   for (const d of ['imgs', 'imgs_r2', 'imgs_r3', 'processed/masks']) fs.mkdirSync(path.join(afcRoot, d), { recursive: true });
   for (const d of ['dicom_clean', 'masks']) fs.mkdirSync(path.join(bxRoot, d), { recursive: true });
-  let files = 0;
+  for (const r of [afcRoot, bxRoot]) fs.writeFileSync(path.join(r, SYNTH_MARKER), marker);
+  let files = 2;
 
   // AIforCOVID: releases 52 % / 18 % / 30 %, ids and centres as the real sets
   const r = rng(seedOf(seed, 'afc'));

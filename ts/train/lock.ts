@@ -5,13 +5,22 @@
  * a lock this process already holds is its own. experiment() locks each job; train() —
  * and so `mdmt train` — takes the same lock unless its caller already holds it.
  *
- *   if (!tryLock(dir)) throw ...;  try { ... } finally { unlock(dir); }
+ * The lock appears with its content (a temporary file hard-linked to `.lock`), so a crash
+ * never leaves an empty one; a lock whose content is not "<pid> <host>" anyway (written by
+ * hand, cut by a full disk, or a file system without hard links) is taken over, with a note,
+ * once it is UNREADABLE_GRACE_MS old — younger, it may be another process between writing
+ * and filling it.
+ *
+ *   if (!tryLock(dir)) throw new MdmtError('EBUSY', 'train', busyMessage(dir));  try { ... } finally { unlock(dir); }
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { show } from '../errors';
 
 const LOCK = '.lock';
+/** How old an unreadable lock must be before it is taken over. */
+export const UNREADABLE_GRACE_MS = 5000;
 
 function alive(pid: number): boolean {
   try {
@@ -22,31 +31,84 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The holder of `dir`'s lock ("<pid> <host>"), or undefined when it is free. */
-export function lockHolder(dir: string): { pid: number; host: string; mine: boolean } | undefined {
+/** The lock file's text and age, or undefined when there is none. */
+function readLock(f: string): { text: string; ageMs: number } | undefined {
   try {
-    const [pid, host] = fs.readFileSync(path.join(dir, LOCK), 'utf8').trim().split(' ');
-    return { pid: Number(pid), host, mine: Number(pid) === process.pid && host === os.hostname() };
-  } catch {
-    return undefined;
+    const text = fs.readFileSync(f, 'utf8');
+    return { text, ageMs: Date.now() - fs.statSync(f).mtimeMs };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
   }
 }
 
-/** Takes `dir`'s lock (creating dir): true when this process now holds it. */
-export function tryLock(dir: string): boolean {
+/** "<pid> <host>" → its parts; anything else (empty, garbled, pid 0) → undefined. */
+function parse(text: string): { pid: number; host: string } | undefined {
+  const m = /^(\d{1,10}) (\S+)$/.exec(text.trim());
+  return m && Number(m[1]) > 0 ? { pid: Number(m[1]), host: m[2] } : undefined;
+}
+
+/** The holder of `dir`'s lock ("<pid> <host>"), or undefined when it is free or unreadable. */
+export function lockHolder(dir: string): { pid: number; host: string; mine: boolean } | undefined {
+  const h = parse(readLock(path.join(dir, LOCK))?.text ?? '');
+  return h && { ...h, mine: h.pid === process.pid && h.host === os.hostname() };
+}
+
+/** Why tryLock(dir) said no, for the caller's error: who holds it, or what is wrong with it. */
+export function busyMessage(dir: string): string {
+  const f = path.join(dir, LOCK);
+  const l = readLock(f);
+  const h = l && parse(l.text);
+  if (h) return `${dir} is being trained by process ${h.pid} on ${h.host} (${f}): wait for it, or use another outDir`;
+  if (!l) return `${dir} was locked by another process that has let it go (${f}): try again`;
+  return `${dir} is locked by ${f}, whose content ${show(l.text.slice(0, 80))} is unreadable (not "<pid> <host>"): ` +
+    `if no process is training in ${dir}, delete it (it is taken over once ${UNREADABLE_GRACE_MS / 1000} s old)`;
+}
+
+/** Creates `f` holding `text`, atomically: false when it exists already. */
+function create(f: string, text: string): boolean {
+  const tmp = `${f}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  try {
+    fs.writeFileSync(tmp, text);
+    fs.linkSync(tmp, f);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+  // no hard links on this file system: create, then write (the grace period covers the gap)
+  try {
+    fs.writeFileSync(f, text, { flag: 'wx' });
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+}
+
+/**
+ * Takes `dir`'s lock (creating dir): true when this process now holds it. `note` hears of an
+ * unreadable lock taken over (default: stderr).
+ */
+export function tryLock(dir: string, note: (msg: string) => void = (m) => process.stderr.write(`mdmt: ${m}\n`)): boolean {
   fs.mkdirSync(dir, { recursive: true });
   const f = path.join(dir, LOCK);
   const me = `${process.pid} ${os.hostname()}`;
   for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(f, me, { flag: 'wx' });
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const [pid, host] = fs.readFileSync(f, 'utf8').split(' ');
-      if (host === os.hostname() && (Number(pid) === process.pid || !alive(Number(pid)))) fs.rmSync(f, { force: true });
+    if (create(f, me)) return true;
+    const l = readLock(f);
+    if (!l) continue; // released meanwhile
+    const h = parse(l.text);
+    if (h) {
+      if (h.host === os.hostname() && (h.pid === process.pid || !alive(h.pid))) fs.rmSync(f, { force: true });
       else return false;
-    }
+    } else if (l.ageMs >= UNREADABLE_GRACE_MS) {
+      note(`taking over ${f}: its content ${show(l.text.slice(0, 80))} is unreadable (not "<pid> <host>") and ${(l.ageMs / 1000).toFixed(0)} s old`);
+      fs.rmSync(f, { force: true });
+    } else return false;
   }
   return false;
 }

@@ -30,7 +30,7 @@ import { experimentTasks, resolveTrainConfig, type TrainConfig, type TrainConfig
 import { atomicWriteJson, loadCheckpoint, loadWeights, readJson, type RunState, saveCheckpoint, saveWeights } from './checkpoint';
 import { ensureDir } from '../dirs';
 import { describeNonFinite, firstNonFinite } from './finite';
-import { lockHolder, tryLock, unlock } from './lock';
+import { busyMessage, lockHolder, tryLock, unlock } from './lock';
 import { loadRecords, prepareFold } from './data';
 import { evaluateModel, type ModelEval } from './evaluate';
 import type { ConfusionMatrix, FoldMetrics } from './metrics';
@@ -135,10 +135,7 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Prom
   const dir = ensureDir(cfg.outDir, 'train', 'config.outDir');
   // the lock experiment() takes per job; a caller that holds it already (experiment) keeps it
   const took = !lockHolder(dir)?.mine;
-  if (took && !tryLock(dir)) {
-    const h = lockHolder(dir);
-    throw new MdmtError('EBUSY', 'train', `${dir} is being trained by process ${h?.pid ?? '?'} on ${h?.host ?? '?'} (${path.join(dir, '.lock')}): wait for it, or use another outDir`);
-  }
+  if (took && !tryLock(dir)) throw new MdmtError('EBUSY', 'train', busyMessage(dir));
   try {
     return await trainLocked(cfg, hooks);
   } finally {

@@ -1,6 +1,7 @@
 /**
- * `mdmt synth --out DIR [--seed N] [--n-afc N] [--n-bx N] [--size PX]`: writes the synthetic
- * AIforCOVID-like and BRIXIA-like data sets (real layouts) under DIR.
+ * `mdmt synth --out DIR [--seed N] [--n-afc N] [--n-bx N] [--size PX] [--force]`: writes the
+ * synthetic AIforCOVID-like and BRIXIA-like data sets (real layouts) under DIR, an empty or new
+ * folder; --force replaces the data set an earlier `mdmt synth` wrote there.
  */
 import type { Command } from 'commander';
 import { intArg } from '../options';
@@ -10,15 +11,16 @@ export function register(program: Command): void {
   program
     .command('synth')
     .description('write synthetic AIforCOVID- and BRIXIA-like data sets (DICOM, xlsx/csv sheets, lung masks) in the real layouts')
-    .requiredOption('--out <dir>', 'output folder (AIforCOVID/ and BRIXIA/ are created inside)')
+    .requiredOption('--out <dir>', 'output folder, empty or new (AIforCOVID/ and BRIXIA/ are created inside)')
     .option('--seed <n>', 'random seed', intArg(0), 0)
     .option('--n-afc <n>', 'AIforCOVID images', intArg(0), 150)
     .option('--n-bx <n>', 'BRIXIA images', intArg(0), 450)
     .option('--size <px>', 'image width in pixels (height = 1.125 × width)', intArg(32), 128)
-    .action(async (o: { out: string; seed: number; nAfc: number; nBx: number; size: number }) => {
+    .option('--force', "replace the AIforCOVID/ and BRIXIA/ an earlier mdmt synth wrote in --out (other files are left alone; folders synth did not write are refused)")
+    .action(async (o: { out: string; seed: number; nAfc: number; nBx: number; size: number; force?: boolean }) => {
       const t0 = Date.now();
       const { synth } = await import('../../data/synth');
-      const r = await synth(o.out, { seed: o.seed, nAfc: o.nAfc, nBx: o.nBx, size: o.size });
+      const r = await synth(o.out, { seed: o.seed, nAfc: o.nAfc, nBx: o.nBx, size: o.size, overwrite: !!o.force });
       console.log(`AIforCOVID: ${r.nAfc} images in ${r.afcRoot}`);
       console.log(`BRIXIA:     ${r.nBx} images in ${r.bxRoot}`);
       console.log(`${r.files} files written in ${((Date.now() - t0) / 1000).toFixed(1)} s (seed ${o.seed})`);

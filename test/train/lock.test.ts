@@ -1,0 +1,101 @@
+/**
+ * Run-directory locks (ts/train/lock.ts): a live holder is refused and a dead one on this host
+ * is taken over; an empty or garbled .lock is named as unreadable, and taken over with a note
+ * once older than the grace period; the lock appears with its content (never empty).
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import nodeFs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MdmtError } from '../../ts/errors';
+import { busyMessage, lockHolder, tryLock, UNREADABLE_GRACE_MS, unlock } from '../../ts/train/lock';
+import { train } from '../../ts/train/train';
+import { BACKBONE, tinyBase, tmpDir } from './_fixture';
+
+const me = `${process.pid} ${os.hostname()}`;
+
+/** A run directory whose .lock holds `text`, `ageMs` old. */
+function locked(tag: string, text: string, ageMs = 0): { dir: string; f: string } {
+  const dir = tmpDir(tag);
+  const f = path.join(dir, '.lock');
+  fs.writeFileSync(f, text);
+  const t = (Date.now() - ageMs) / 1000;
+  fs.utimesSync(f, t, t);
+  return { dir, f };
+}
+
+test('an empty or garbled .lock younger than the grace period is refused by a message naming it as unreadable', async () => {
+  for (const text of ['', 'garbage', '0 host', '123']) {
+    const { dir, f } = locked('lk-fresh', text);
+    const notes: string[] = [];
+    assert.not.ok(tryLock(dir, (m) => notes.push(m)), `${JSON.stringify(text)} is not taken over yet`);
+    assert.is(fs.readFileSync(f, 'utf8'), text, 'left alone');
+    assert.equal(notes, []);
+    assert.is(lockHolder(dir), undefined, 'no holder is made up (pid NaN, host ?)');
+    const m = busyMessage(dir);
+    assert.ok(m.includes(f) && m.includes(`content ${JSON.stringify(text)} is unreadable`), m);
+    assert.match(m, `if no process is training in ${dir}, delete it`);
+    assert.not.match(m, /process (NaN|0) on \?/);
+  }
+  // what `mdmt train --out` prints for it
+  const { dir, f } = locked('lk-train', '');
+  const e = await train({ ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_afc', outDir: dir }).then(() => undefined, (x: unknown) => x);
+  assert.instance(e, MdmtError);
+  assert.is((e as MdmtError).code, 'EBUSY');
+  assert.match((e as MdmtError).message, `${dir} is locked by ${f}, whose content "" is unreadable`);
+});
+
+test('an unreadable .lock older than the grace period is taken over, with a note naming it', () => {
+  for (const text of ['', 'garbage\n']) {
+    const { dir, f } = locked('lk-old', text, UNREADABLE_GRACE_MS + 60_000);
+    const notes: string[] = [];
+    assert.ok(tryLock(dir, (m) => notes.push(m)));
+    assert.is(fs.readFileSync(f, 'utf8'), me);
+    assert.is(notes.length, 1);
+    assert.match(notes[0], `taking over ${f}: its content ${JSON.stringify(text)} is unreadable`);
+    unlock(dir);
+  }
+});
+
+test('a live holder is refused (its pid and host named); a dead pid or our own on this host is taken over; another host is not', () => {
+  const live = locked('lk-live', `${process.ppid} ${os.hostname()}`);
+  assert.not.ok(tryLock(live.dir));
+  assert.match(busyMessage(live.dir), `${live.dir} is being trained by process ${process.ppid} on ${os.hostname()}`);
+  const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+  const dead = locked('lk-dead', `${gone} ${os.hostname()}`);
+  assert.ok(tryLock(dead.dir));
+  assert.is(fs.readFileSync(dead.f, 'utf8'), me);
+  const own = locked('lk-own', me);
+  assert.ok(tryLock(own.dir));
+  const far = locked('lk-far', `${gone} some-other-host`, 3_600_000);
+  assert.not.ok(tryLock(far.dir), "a pid on another host cannot be checked: its lock stays");
+});
+
+test('the lock appears with its content: .lock is never opened for writing, no temporary file is left', () => {
+  const dir = tmpDir('lk-atomic');
+  const f = path.join(dir, '.lock');
+  // the module object lock.ts reads its functions from (not this file's namespace copy)
+  const real = nodeFs.writeFileSync;
+  const written: string[] = [];
+  nodeFs.writeFileSync = (p: fs.PathOrFileDescriptor, d: string | NodeJS.ArrayBufferView, o?: fs.WriteFileOptions) => {
+    written.push(String(p));
+    real(p, d, o);
+  };
+  try {
+    assert.ok(tryLock(dir));
+  } finally {
+    nodeFs.writeFileSync = real;
+  }
+  assert.ok(written.length > 0 && !written.includes(f), `written: ${written.join(', ')}`);
+  assert.is(fs.readFileSync(f, 'utf8'), me);
+  assert.equal(fs.readdirSync(dir), ['.lock']);
+  assert.ok(tryLock(dir), 'our own lock');
+  assert.equal(fs.readdirSync(dir), ['.lock']);
+  unlock(dir);
+  assert.equal(fs.readdirSync(dir), []);
+});
+
+test.run();
