@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { noGrad } from '../autograd/tape';
-import { MdmtError } from '../errors';
+import { MdmtError, show } from '../errors';
 import { Loader, toTensors } from '../data/loader';
 import { PROGNOSIS, type DataRecord } from '../data/records';
 import type { DecodedSample } from '../data/sample';
@@ -125,9 +125,11 @@ function buildModel(info: PredictModelInfo, weights: string): MDMTModel | STLMod
   const m = info.task === 'mdmt' ? new MDMTModel(info.backbone) : new STLModel(info.task === 'stl_bx' ? 'bx' : 'afc', info.backbone);
   globalGenerator.setState(rngState);
   try {
-    loadWeightsFile(m, weights);
+    loadWeightsFile(m, weights, { op: 'predict' });
   } catch (e) {
     m.dispose();
+    // weights that fit but hold a NaN / ±inf are named as such, not as a misfit
+    if (e instanceof MdmtError && e.code === 'EDATA' && e.op === 'predict') throw e;
     throw new MdmtError('EDATA', 'predict', `${weights} does not fit a ${info.task} ${info.backbone} model: ${(e as Error).message}`);
   }
   return m.eval();
@@ -154,17 +156,22 @@ function fillRows(rows: PredictionRow[], idx: number[], out: { afc?: ArrayLike<n
   const row = (z: ArrayLike<number>, i: number, C: number) => Array.prototype.slice.call(z, i * C, (i + 1) * C) as number[];
   idx.forEach((r, i) => {
     const res = rows[r]!;
-    res.ok = true;
-    if (out.afc) {
-      const p = softmaxT(row(out.afc, i, 2), T.afc ?? 1);
-      res.pSevere = p[1];
-      res.afcClass = PROGNOSIS[p[1]! > p[0]! ? 1 : 0];
+    const afc = out.afc && softmaxT(row(out.afc, i, 2), T.afc ?? 1);
+    const bx = out.bx && softmaxT(row(out.bx, i, out.bx.length / idx.length), T.bx ?? 1);
+    // finite weights can still give NaN (a negative BatchNorm variance): no made-up class then
+    const bad = ([['afc', afc], ['bx', bx]] as const).filter(([, p]) => p && !p.every(Number.isFinite));
+    if (bad.length) {
+      res.error = `the model's output is not finite (${bad.map(([h, p]) => `${h} probabilities ${show(p)}`).join(', ')}): its weights overflow float32 or hold a NaN or ±inf`;
+      return;
     }
-    if (out.bx) {
-      const C = out.bx.length / idx.length;
-      const p = softmaxT(row(out.bx, i, C), T.bx ?? 1);
-      res.bxProbs = p;
-      res.bxClass = p.indexOf(Math.max(...p));
+    res.ok = true;
+    if (afc) {
+      res.pSevere = afc[1];
+      res.afcClass = PROGNOSIS[afc[1]! > afc[0]! ? 1 : 0];
+    }
+    if (bx) {
+      res.bxProbs = bx;
+      res.bxClass = bx.indexOf(Math.max(...bx));
     }
   });
 }
@@ -176,6 +183,7 @@ function fillRows(rows: PredictionRow[], idx: number[], out: { afc?: ArrayLike<n
 async function explainBatch(model: MDMTModel | STLModel, x: Tensor, idx: number[], decoded: readonly DecodedSample[], rows: PredictionRow[], names: string[], ex: NonNullable<PredictOptions['explain']>): Promise<void> {
   const cam = gradCam(model, x, ex);
   for (const [i, r] of idx.entries()) {
+    if (!rows[r]!.ok) continue; // its output was not finite: no overlay of it
     try {
       const { raw, crop } = decoded[i]!;
       await writeOverlay(names[r]!, raw, crop, cam.maps.subarray(i * cam.h * cam.w, (i + 1) * cam.h * cam.w), cam.h, cam.w, ex);
@@ -225,7 +233,7 @@ export async function predict(images: readonly (string | PredictInput)[], o: Pre
         fillRows(rows, idx, z, info.temperature);
         if (o.explain) await explainBatch(model, x, idx, b.decoded!, rows, names, o.explain);
       });
-      done = loader.report().skipped.length + rows.filter((r) => r.ok).length;
+      done = loader.report().skipped.length + rows.filter((r) => r.ok || r.error).length;
       o.onProgress?.(done, rows.length);
     }
   } finally {

@@ -1,0 +1,48 @@
+// What predict and export refuse, on untrained runs built in a second (no training): weights
+// holding a NaN (named by file and tensor, as train() names an init file), a model whose output
+// comes out non-finite from finite weights (a row error, never `ok` with a made-up class).
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runExport } from '../../ts/cli/export';
+import { runPredict } from '../../ts/cli/predict';
+import { predict } from '../../ts/predict/predict';
+import { rejects } from '../data/_fixture';
+import { BACKBONE, tmpDir } from '../train/_fixture';
+import { fakeRun, greyPng } from './_fixture';
+
+const NAN_AT_5 = { 'backbone.conv1.0.weight': (v: Float32Array) => void (v[5] = NaN) };
+
+test('weights holding a NaN are refused by predict (run and weights) and export, naming file and tensor', async () => {
+  const run = fakeRun('p-nan', 'stl_afc', NAN_AT_5);
+  const w = path.join(run, 'best.safetensors');
+  const img = await greyPng(tmpDir('p-nan-img'));
+  const want = new RegExp(`${w.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}': tensor 'backbone\\.conv1\\.0\\.weight' holds 1 NaN of 648 values`);
+  for (const o of [{ run }, { weights: w, imageSize: 32 }]) {
+    const e = await rejects(() => predict([img], o));
+    assert.is(e.code, 'EDATA', e.message);
+    assert.match(e.message, want);
+  }
+  const cli = await rejects(() => runPredict([img], { run, progress: false }, () => {}));
+  assert.match(cli.message, want);
+  const x = await rejects(() => runExport({ model: BACKBONE, weights: w, out: path.join(tmpDir('x-nan'), 'm.onnx'), size: '32' }));
+  assert.is(x.code, 'EDATA', x.message);
+  assert.match(x.message, want);
+});
+
+test('finite weights whose output overflows to NaN give a row error, not ok with a made-up class', async () => {
+  // float32's largest values in the heads: each logit overflows to ±inf, the softmax to NaN
+  const huge = (v: Float32Array) => void v.fill(3e38);
+  const run = fakeRun('p-overflow', 'mdmt', { 'afc_head.0.bias': huge, 'afc_head.3.weight': huge });
+  const dir = tmpDir('p-overflow-img');
+  const r = await predict([await greyPng(dir)], { run, explain: { dir: path.join(dir, 'h') } });
+  assert.is(r.failed, 1);
+  const row = r.rows[0];
+  assert.is(row.ok, false);
+  assert.is(row.afcClass, undefined, 'no class made up');
+  assert.is(row.bxClass, undefined);
+  assert.is(row.heatmap, undefined, 'no overlay of a failed row');
+  assert.match(row.error!, /the model's output is not finite \(afc probabilities \[NaN,NaN\]\): its weights overflow float32/);
+});
+
+test.run();
