@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MdmtError } from '../../ts/errors';
+import { MdmtError, show } from '../../ts/errors';
 import { checkExplain } from '../../ts/predict/options';
 import { heatmapNames, predict, type PredictOptions } from '../../ts/predict/predict';
 import { rejects } from '../data/_fixture';
@@ -23,6 +23,9 @@ test('unknown keys, wrong types and weights-only settings with a run are refused
   await refused(['a.png'], { run: '/nowhere', explain: { dir: 'h', clas: 1 } }, /unknown key 'explain\.clas'/);
   await refused('a.png', { run: '/nowhere' }, /images must be an array of file paths/);
   await refused([{ mask: 'm.png' }], { run: '/nowhere' }, /images\[0\] must be a file path or \{ image, mask\?, box\? \}/);
+  // a box that is not one: 'x' threw a raw TypeError (box.map), NaN scored an all-NaN image
+  for (const box of ['x', [NaN, 0, 10, 10], [0, 0, -10, 10], [1, 2, 3], [0, 0, 10, Infinity]])
+    await refused(['a.png', { image: 'b.png', box }], { run: '/nowhere' }, new RegExp(`images\\[1\\]\\.box must be the lung box \\[x, y, w, h\\] in image pixels: 4 finite numbers with w > 0 and h > 0, got ${show(box).replace(/[[\]]/g, '\\$&')}`));
   for (const k of ['imageSize', 'backbone', 'task', 'imagenetNormalize'] as const) {
     const v = { imageSize: 128, backbone: 'resnet18', task: 'mdmt', imagenetNormalize: false }[k];
     await refused(['a.png'], { run: '/nowhere', [k]: v }, new RegExp(`options\\.${k} is for a weights file; a run directory uses its own`));

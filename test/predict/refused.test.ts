@@ -45,4 +45,14 @@ test('finite weights whose output overflows to NaN give a row error, not ok with
   assert.match(row.error!, /the model's output is not finite \(afc probabilities \[NaN,NaN\]\): its weights overflow float32/);
 });
 
+test('a box that misses the image fails its row naming box and size; one partly outside is clipped and noted', async () => {
+  const run = fakeRun('p-box');
+  const img = await greyPng(tmpDir('p-box-img'));
+  const r = await predict([{ image: img, box: [1000, 1000, 10, 10] }, { image: img, box: [0, 0, 1e9, 1e9] }, { image: img, box: [8, 8, 40, 40] }], { run });
+  assert.equal(r.rows.map((x) => x.ok), [false, true, true]);
+  assert.match(r.rows[0].error!, `${img}: lung box [1000,1000,10,10] ([x, y, w, h]) lies outside the 64x72 image`);
+  assert.match(r.rows[1].note!, 'lung box [0,0,1000000000,1000000000] extends past the 64x72 image: clipped to [0,0,64,72]');
+  assert.is(r.rows[2].note, undefined);
+});
+
 test.run();

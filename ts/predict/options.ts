@@ -17,7 +17,10 @@ import type { OverlayOptions } from './overlay';
 /** The heads a model has: both (MDMT), τ1 only (STL τ1, FT) or τ2 only (STL τ2). */
 export type PredictTask = 'mdmt' | 'stl_afc' | 'stl_bx';
 
-/** One image, with its lung mask file or lung box [x, y, w, h] when known. */
+/**
+ * One image, with its lung mask file or lung box [x, y, w, h] (image pixels) when known. A box
+ * partly outside the image is clipped to it (noted in the row); one that misses it fails the row.
+ */
 export interface PredictInput { image: string; mask?: string; box?: Box }
 
 export interface PredictOptions {
@@ -58,8 +61,12 @@ const bad = (msg: string) => new MdmtError('ECONFIG', 'predict', msg);
 function checkInput(x: unknown, i: number): void {
   if (typeof x === 'string' && x) return;
   const o = x as PredictInput | null;
-  if (o && typeof o === 'object' && typeof o.image === 'string' && o.image && (o.mask === undefined || typeof o.mask === 'string')) return;
-  throw bad(`images[${i}] must be a file path or { image, mask?, box? }, got ${show(x)}`);
+  if (!(o && typeof o === 'object' && typeof o.image === 'string' && o.image && (o.mask === undefined || typeof o.mask === 'string')))
+    throw bad(`images[${i}] must be a file path or { image, mask?, box? }, got ${show(x)}`);
+  // the image's size is known once it is decoded: a box outside it is that row's error (preprocess's boxOnImage)
+  const b: unknown = o.box;
+  if (b !== undefined && !(Array.isArray(b) && b.length === 4 && b.every(Number.isFinite) && b[2] > 0 && b[3] > 0))
+    throw bad(`images[${i}].box must be the lung box [x, y, w, h] in image pixels: 4 finite numbers with w > 0 and h > 0, got ${show(b)}`);
 }
 
 /** Throws ECONFIG for an option predict() would otherwise ignore or misread. */
