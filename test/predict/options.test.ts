@@ -35,6 +35,19 @@ test('unknown keys, wrong types and weights-only settings with a run are refused
   await refused(['a.png'], { run: '/nowhere', batchSize: 0.5 }, /batchSize must be an integer ≥ 1/);
 });
 
+test('values of the wrong type or out of range are refused naming the option and the value', async () => {
+  await refused(['a.png'], { run: '/nowhere', calibrate: 'no' }, /calibrate must be true or false, got "no"/);
+  await refused(['a.png'], { weights: '/nowhere.safetensors', imagenetNormalize: 'false' }, /imagenetNormalize must be true or false, got "false"/);
+  await refused(['a.png'], { run: '/nowhere', device: 0 }, /device must be a device name/);
+  await refused(['a.png'], { run: '/nowhere', onProgress: 'log' }, /onProgress must be a function/);
+  const ex = (e: object) => ({ run: '/nowhere', explain: { dir: 'h', ...e } });
+  for (const alpha of [7, NaN, -0.1, '0.5']) await refused(['a.png'], ex({ alpha }), new RegExp(`explain\\.alpha must be an opacity in \\[0, 1\\], got ${show(alpha)}`));
+  for (const maxSide of [0, 1.5, 8, Infinity]) await refused(['a.png'], ex({ maxSide }), new RegExp(`explain\\.maxSide must be an integer ≥ 16 .*, got ${show(maxSide)}`));
+  await refused(['a.png'], ex({ score: 'prob' }), /explain\.score must be 'logit' or 'logprob', got "prob"/);
+  await refused(['a.png'], ex({ task: 'tau1' }), /explain\.task must be 'afc' \(τ1\) or 'bx' \(τ2\), got "tau1"/);
+  await refused(['a.png'], ex({ layer: 4 }), /explain\.layer must be a module path/);
+});
+
 test('a run whose result.json holds an edited temperature is refused naming it, before the model loads', async () => {
   const dir = tmpDir('predict-cal');
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ backbone: 'resnet18', experiment: 'stl_afc', imageSize: 32 }));

@@ -55,4 +55,15 @@ test('a box that misses the image fails its row naming box and size; one partly 
   assert.is(r.rows[2].note, undefined);
 });
 
+test('an explain.layer the model lacks is refused before any image is scored', async () => {
+  const run = fakeRun('p-layer');
+  const dir = tmpDir('p-layer-img');
+  const img = await greyPng(dir);
+  let scored = 0;
+  const e = await rejects(() => predict([img], { run, explain: { dir: path.join(dir, 'h'), layer: 'backbone.layer4' }, onProgress: () => scored++ }));
+  assert.is(e.code, 'ECONFIG', e.message);
+  assert.match(e.message, "explain.layer 'backbone.layer4' is not a module of the shufflenet_v2_x0_5 model (its default: 'backbone.conv5')");
+  assert.is(scored, 0);
+});
+
 test.run();

@@ -82,8 +82,24 @@ export function checkPredictOptions(images: unknown, o: PredictOptions): void {
     const v = o[k];
     if (v !== undefined && (!Number.isInteger(v) || v < (k === 'workers' ? 0 : 1))) throw bad(`${k} must be an integer ≥ ${k === 'workers' ? 0 : 1}, got ${show(v)}`);
   }
-  if (o.explain !== undefined && (o.explain === null || typeof o.explain !== 'object' || typeof o.explain.dir !== 'string' || !o.explain.dir))
-    throw bad(`explain must be { dir, task?, classIndex? } with dir the folder for the overlays, got ${show(o.explain)}`);
+  for (const k of ['calibrate', 'imagenetNormalize'] as const)
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw bad(`${k} must be true or false, got ${show(o[k])}`); // 'no' meant true
+  if (o.device !== undefined && typeof o.device !== 'string') throw bad(`device must be a device name (cpu, cuda, cuda:N), got ${show(o.device)}`);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw bad(`onProgress must be a function (done, total), got ${show(o.onProgress)}`);
+  if (o.explain !== undefined) checkExplainOptions(o.explain);
+}
+
+/** The explanation's own settings (its head and class are checked against the model by checkExplain). */
+function checkExplainOptions(ex: PredictOptions['explain']): void {
+  if (ex === null || typeof ex !== 'object' || typeof ex.dir !== 'string' || !ex.dir)
+    throw bad(`explain must be { dir, task?, classIndex? } with dir the folder for the overlays, got ${show(ex)}`);
+  const wrong = (k: string, want: string) => bad(`explain.${k} must be ${want}, got ${show((ex as unknown as Record<string, unknown>)[k])}`);
+  if (ex.task !== undefined && ex.task !== 'afc' && ex.task !== 'bx') throw wrong('task', "'afc' (τ1) or 'bx' (τ2)");
+  if (ex.score !== undefined && ex.score !== 'logit' && ex.score !== 'logprob') throw wrong('score', "'logit' or 'logprob'");
+  if (ex.layer !== undefined && (typeof ex.layer !== 'string' || !ex.layer)) throw wrong('layer', "a module path such as 'backbone.layer4'");
+  // an opacity of 7 or NaN wrote garbage colours; a longest side of 0 a 1-pixel PNG
+  if (ex.alpha !== undefined && !(typeof ex.alpha === 'number' && ex.alpha >= 0 && ex.alpha <= 1)) throw wrong('alpha', 'an opacity in [0, 1]');
+  if (ex.maxSide !== undefined && !(Number.isInteger(ex.maxSide) && ex.maxSide >= 16)) throw wrong('maxSide', 'an integer ≥ 16 (the longest side of the overlay PNG in pixels)');
 }
 
 /** The heads of a model: MDMT both, STL τ1 (and FT) afc, STL τ2 bx. */

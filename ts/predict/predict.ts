@@ -29,7 +29,7 @@ import { readJson } from '../train/checkpoint';
 import { readRunResult } from '../train/experiment';
 import { checkModelName, EXPERIMENTS, PAPER_RUN, type ExperimentName } from '../train/config';
 import { softmaxT } from './calibration';
-import { gradCam } from './gradcam';
+import { defaultCamLayer, gradCam } from './gradcam';
 import { checkExplain, checkPredictOptions, type PredictInput, type PredictOptions, type PredictTask } from './options';
 import { writeOverlay } from './overlay';
 
@@ -213,6 +213,13 @@ export async function predict(images: readonly (string | PredictInput)[], o: Pre
   const names = o.explain ? heatmapNames(inputs.map((x) => x.image), o.explain.dir) : [];
   const device = o.device ?? getDefaultDevice();
   const model = buildModel(info, weights).to(device);
+  const layer = o.explain?.layer;
+  if (layer !== undefined && !model.namedModules().some(([n]) => n === layer)) {
+    // found at the first batch's explanation, after it had been scored
+    const e = new MdmtError('ECONFIG', 'predict', `explain.layer '${layer}' is not a module of the ${info.backbone} model (its default: '${defaultCamLayer(model)}')`);
+    model.dispose();
+    throw e;
+  }
   const S = info.imageSize;
   const plan = compileInference(model, { inputShape: [B, 3, S, S] });
   const records: DataRecord[] = inputs.map((x, i) => ({
