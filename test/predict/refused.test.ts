@@ -1,10 +1,12 @@
 // What predict and export refuse, on untrained runs built in a second (no training): weights
 // holding a NaN (named by file and tensor, as train() names an init file), a model whose output
 // comes out non-finite from finite weights (a row error, never `ok` with a made-up class).
+import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runExport } from '../../ts/cli/export';
+import { exitCodeOf } from '../../ts/cli/main';
 import { runPredict } from '../../ts/cli/predict';
 import { predict } from '../../ts/predict/predict';
 import { rejects } from '../data/_fixture';
@@ -64,6 +66,31 @@ test('an explain.layer the model lacks is refused before any image is scored', a
   assert.is(e.code, 'ECONFIG', e.message);
   assert.match(e.message, "explain.layer 'backbone.layer4' is not a module of the shufflenet_v2_x0_5 model (its default: 'backbone.conv5')");
   assert.is(scored, 0);
+});
+
+test('output paths in the way are usage errors naming the option, found before any image is scored', async () => {
+  // weights that fail to load (a NaN): a path error seen first was checked before the model loaded
+  const run = fakeRun('p-out', 'stl_afc', NAN_AT_5);
+  const dir = tmpDir('p-out-img');
+  const img = await greyPng(dir);
+  fs.mkdirSync(path.join(dir, 'dir.csv'));
+  fs.writeFileSync(path.join(dir, 'hmfile'), 'x');
+  const cases: [Record<string, unknown>, string][] = [
+    [{ out: path.join(dir, 'dir.csv') }, `--out '${path.join(dir, 'dir.csv')}' is a directory, not a file`],
+    [{ out: path.join(dir, 'hmfile', 'p.csv') }, `--out '${path.join(dir, 'hmfile', 'p.csv')}' lies under '${path.join(dir, 'hmfile')}', which is a file`],
+    [{ explain: true, heatmaps: path.join(dir, 'hmfile') }, `--heatmaps '${path.join(dir, 'hmfile')}' is a file, not a directory`],
+    [{ explain: true, out: path.join(dir, 'p.csv') }, `--heatmaps (default: <out stem>-heatmaps) '${path.join(dir, 'p-heatmaps')}' is a file`],
+  ];
+  fs.writeFileSync(path.join(dir, 'p-heatmaps'), 'x');
+  for (const [o, msg] of cases) {
+    const e = await rejects(() => runPredict([img], { run, progress: false, ...o }, () => {}));
+    assert.is(e.code, 'ECONFIG', e.message);
+    assert.match(e.message, msg);
+    assert.is(exitCodeOf(e, () => {}), 2);
+  }
+  const api = await rejects(() => predict([img], { run, explain: { dir: path.join(dir, 'hmfile') } }));
+  assert.is(api.code, 'ECONFIG', api.message);
+  assert.match(api.message, `explain.dir '${path.join(dir, 'hmfile')}' is a file, not a directory`);
 });
 
 test.run();

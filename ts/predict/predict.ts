@@ -16,6 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { noGrad } from '../autograd/tape';
+import { ensureDir } from '../dirs';
 import { MdmtError, show } from '../errors';
 import { Loader, toTensors } from '../data/loader';
 import { PROGNOSIS, type DataRecord } from '../data/records';
@@ -209,7 +210,7 @@ export async function predict(images: readonly (string | PredictInput)[], o: Pre
   const rows: PredictionRow[] = inputs.map((x) => ({ file: x.image, ok: false }));
   const B = o.batchSize ?? 16;
   if (!Number.isInteger(B) || B < 1) throw new MdmtError('ECONFIG', 'predict', `batchSize must be a positive integer, got ${o.batchSize}`);
-  if (o.explain) fs.mkdirSync(o.explain.dir, { recursive: true });
+  if (o.explain) ensureDir(o.explain.dir, 'predict', 'explain.dir'); // a file there was a raw EEXIST
   const names = o.explain ? heatmapNames(inputs.map((x) => x.image), o.explain.dir) : [];
   const device = o.device ?? getDefaultDevice();
   const model = buildModel(info, weights).to(device);
