@@ -46,7 +46,7 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
   // a directory named like the table, or a file named like the heatmap folder: said now, not after every image was scored
   if (out) ensureFileDir(out, 'predict', '--out');
   if (o.explain) ensureDir(heatmaps, 'predict', o.heatmaps === undefined ? '--heatmaps (default: <out stem>-heatmaps)' : '--heatmaps');
-  const inputs = collectImages(paths, { masks: o.masks as string | undefined });
+  const inputs = collectImages(paths, { masks: o.masks as string | undefined, log: (m) => log(`mdmt predict: ${m}\n`) });
   // a progress line only on a terminal (\r redraws it); logs and pipes get the summary alone
   const progress = o.progress !== false && process.stderr.isTTY === true;
   const task = o.task && o.task !== 'auto' ? (o.task as PredictTask) : undefined;
@@ -60,9 +60,10 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
     batchSize: o.batchSize as number | undefined, workers: o.workers as number | undefined, device: o.device as string | undefined,
     explain: o.explain ? { dir: heatmaps, task: o.explainTask as 'afc' | 'bx' | undefined, classIndex: o.explainClass as number | undefined } : undefined,
     onProgress: progress ? (d, n) => log(`\rmdmt predict: ${d}/${n} images`) : undefined,
+    log: (m) => log(`mdmt predict: warning: ${m}\n`),
   });
   if (progress) log('\n');
-  const text = out?.toLowerCase().endsWith('.json') ? JSON.stringify({ model: result.model, rows: result.rows }, null, 1) + '\n' : predictionsCsv(result);
+  const text = out?.toLowerCase().endsWith('.json') ? JSON.stringify({ model: result.model, warnings: result.warnings, rows: result.rows }, null, 1) + '\n' : predictionsCsv(result);
   if (out) fs.writeFileSync(out, text);
   else process.stdout.write(text);
   const m = result.model;

@@ -24,7 +24,7 @@ export type PredictTask = 'mdmt' | 'stl_afc' | 'stl_bx';
 export interface PredictInput { image: string; mask?: string; box?: Box }
 
 export interface PredictOptions {
-  /** a finished run directory (config.json, best.safetensors, result.json) */
+  /** a run directory (config.json, best.safetensors; the result.json of a finished run holds the temperatures) */
   run?: string;
   /** or a weights file (.safetensors / .onnx, state_dict keys) with its backbone and task */
   weights?: string;
@@ -46,12 +46,14 @@ export interface PredictOptions {
   explain?: GradCamOptions & OverlayOptions & { dir: string };
   /** after every batch: images done (read or failed) of the total */
   onProgress?: (done: number, total: number) => void;
+  /** warnings as they arise (also in the result's `warnings`), e.g. a run without result.json */
+  log?: (msg: string) => void;
 }
 
 const EXPLAIN_KEYS: KeyTree = { dir: true, task: true, classIndex: true, layer: true, score: true, maxSide: true, alpha: true };
 export const PREDICT_KEYS: { [K in keyof Required<PredictOptions>]: true | KeyTree } = {
   run: true, weights: true, backbone: true, task: true, imageSize: true, imagenetNormalize: true, calibrate: true,
-  batchSize: true, workers: true, device: true, explain: EXPLAIN_KEYS, onProgress: true,
+  batchSize: true, workers: true, device: true, explain: EXPLAIN_KEYS, onProgress: true, log: true,
 };
 /** What a run directory decides itself (config.json); only a bare weights file takes them. */
 const WEIGHTS_ONLY = ['backbone', 'task', 'imageSize', 'imagenetNormalize'] as const;
@@ -86,6 +88,7 @@ export function checkPredictOptions(images: unknown, o: PredictOptions): void {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw bad(`${k} must be true or false, got ${show(o[k])}`); // 'no' meant true
   if (o.device !== undefined && typeof o.device !== 'string') throw bad(`device must be a device name (cpu, cuda, cuda:N), got ${show(o.device)}`);
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw bad(`onProgress must be a function (done, total), got ${show(o.onProgress)}`);
+  if (o.log !== undefined && typeof o.log !== 'function') throw bad(`log must be a function (message), got ${show(o.log)}`);
   if (o.explain !== undefined) checkExplainOptions(o.explain);
 }
 

@@ -64,12 +64,18 @@ export interface PredictModelInfo {
   calibrated: boolean;
 }
 
-export interface PredictResult { rows: PredictionRow[]; failed: number; model: PredictModelInfo }
+export interface PredictResult {
+  rows: PredictionRow[];
+  failed: number;
+  model: PredictModelInfo;
+  /** what the caller should know about the whole prediction (also given to `log`): an unfinished run */
+  warnings: string[];
+}
 
 const taskOf = (e: ExperimentName): PredictTask => (e === 'mdmt' ? 'mdmt' : e === 'stl_bx' ? 'stl_bx' : 'stl_afc');
 
 /** Reads the run directory's settings, weights path and temperatures, naming what is missing. */
-function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; weights: string } {
+function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; weights: string; warning?: string } {
   const file = (f: string) => path.join(dir, f);
   if (!fs.existsSync(file('config.json'))) throw new MdmtError('EIO', 'predict', `${dir} is not a run directory (no config.json)`);
   if (!fs.existsSync(file('best.safetensors'))) throw new MdmtError('EIO', 'predict', `${dir} has no best.safetensors (the run has not finished an epoch)`);
@@ -77,12 +83,16 @@ function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; w
   if (typeof c.backbone !== 'string' || !EXPERIMENTS.includes(c.experiment as ExperimentName) || !Number.isInteger(c.imageSize))
     throw new MdmtError('EDATA', 'predict', `${file('config.json')} lacks backbone, experiment or imageSize`);
   const temperature: PredictModelInfo['temperature'] = {};
-  if (calibrate && fs.existsSync(file('result.json'))) {
+  const finished = fs.existsSync(file('result.json'));
+  if (calibrate && finished) {
     const cal = readRunResult(file('result.json')).calibration; // checked: a temperature is a positive number
     for (const t of ['afc', 'bx'] as const) if (cal?.[t]) temperature[t] = cal[t]!.temperature;
   }
   return {
     weights: file('best.safetensors'),
+    // interrupted or still training: scored as if finished, uncalibrated, without a word
+    warning: finished ? undefined : `${dir} has no result.json: the run is unfinished (interrupted, or still training) and best.safetensors is its best epoch so far` +
+      (calibrate ? '; the probabilities are not calibrated (the temperatures are fitted when training ends)' : ''),
     info: {
       source: dir, backbone: c.backbone, task: taskOf(c.experiment as ExperimentName), imageSize: c.imageSize as number,
       imagenetNormalize: c.imagenetNormalize !== false, temperature, calibrated: Object.keys(temperature).length > 0,
@@ -100,7 +110,7 @@ export function taskOfWeights(file: string): PredictTask {
   return t;
 }
 
-function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: string } {
+function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: string; warning?: string } {
   if (o.run && o.weights) throw new MdmtError('ECONFIG', 'predict', 'give a run directory or a weights file, not both');
   if (o.run) return runSource(path.resolve(o.run), o.calibrate !== false);
   if (!o.weights) throw new MdmtError('ECONFIG', 'predict', 'no model: give a run directory (run) or a weights file with its backbone (weights, backbone)');
@@ -204,7 +214,9 @@ async function explainBatch(model: MDMTModel | STLModel, x: Tensor, idx: number[
  */
 export async function predict(images: readonly (string | PredictInput)[], o: PredictOptions): Promise<PredictResult> {
   checkPredictOptions(images, o);
-  const { info, weights } = modelSource(o);
+  const { info, weights, warning } = modelSource(o);
+  const warnings = warning ? [warning] : [];
+  for (const w of warnings) o.log?.(w);
   if (o.explain) checkExplain(o.explain, info.task);
   const inputs = images.map((x) => (typeof x === 'string' ? { image: x } : x));
   const rows: PredictionRow[] = inputs.map((x) => ({ file: x.image, ok: false }));
@@ -258,5 +270,5 @@ export async function predict(images: readonly (string | PredictInput)[], o: Pre
   }
   for (const r of rows) if (!r.ok && !r.error) r.error = 'not scored';
   if (rows.length && done < rows.length) o.onProgress?.(rows.length, rows.length);
-  return { rows, failed: rows.filter((r) => !r.ok).length, model: info };
+  return { rows, failed: rows.filter((r) => !r.ok).length, model: info, warnings };
 }
