@@ -56,4 +56,18 @@ test('files a folder holds that are not images are counted and named; a link to 
   assert.throws(() => collectImages([none]), /holds no image .*; skipped 1: notes\.txt/);
 });
 
+test('a Grad-CAM map that is zero everywhere is noted in its row (its overlay is the bare film)', async () => {
+  const dir = tmpDir('n-cam');
+  const img = await greyPng(dir);
+  // untrained: the SEVERE logit has no positive evidence at conv5, ReLU(Σ α_k A_k) = 0
+  const zero = await predict([img], { run: fakeRun('n-cam-zero'), explain: { dir: path.join(dir, 'zero') } });
+  assert.ok(zero.rows[0].heatmap && fs.existsSync(zero.rows[0].heatmap), 'the overlay is still written');
+  assert.match(zero.rows[0].note!, 'Grad-CAM map is zero (no positive evidence for class 1 at backbone.conv5): the overlay shows the film only');
+  // conv5 activations lifted and the head's weights all positive: every position adds to the logit
+  const lifted = fakeRun('n-cam-pos', 'stl_afc', { 'backbone.conv5.1.bias': (v) => v.fill(1), 'head.1.weight': (v) => v.fill(0.01) });
+  const pos = await predict([img], { run: lifted, explain: { dir: path.join(dir, 'pos') } });
+  assert.ok(pos.rows[0].heatmap && fs.existsSync(pos.rows[0].heatmap));
+  assert.not.match(pos.rows[0].note ?? '', 'Grad-CAM');
+});
+
 test.run();

@@ -194,13 +194,18 @@ function fillRows(rows: PredictionRow[], idx: number[], out: { afc?: ArrayLike<n
 async function explainBatch(model: MDMTModel | STLModel, x: Tensor, idx: number[], decoded: readonly DecodedSample[], rows: PredictionRow[], names: string[], ex: NonNullable<PredictOptions['explain']>): Promise<void> {
   const cam = gradCam(model, x, ex);
   for (const [i, r] of idx.entries()) {
-    if (!rows[r]!.ok) continue; // its output was not finite: no overlay of it
+    const row = rows[r]!;
+    if (!row.ok) continue; // its output was not finite: no overlay of it
+    const addNote = (n: string) => (row.note = [row.note, n].filter(Boolean).join('; '));
     try {
       const { raw, crop } = decoded[i]!;
-      await writeOverlay(names[r]!, raw, crop, cam.maps.subarray(i * cam.h * cam.w, (i + 1) * cam.h * cam.w), cam.h, cam.w, ex);
-      rows[r]!.heatmap = names[r];
+      const map = cam.maps.subarray(i * cam.h * cam.w, (i + 1) * cam.h * cam.w);
+      await writeOverlay(names[r]!, raw, crop, map, cam.h, cam.w, ex);
+      row.heatmap = names[r];
+      // ReLU(Σ α_k A_k) = 0 everywhere: the overlay is the bare film, which reads as "nothing found" unless said
+      if (!map.some((v) => v > 0)) addNote(`Grad-CAM map is zero (no positive evidence for class ${cam.classIndex[i]} at ${cam.layer}): the overlay shows the film only`);
     } catch (e) {
-      rows[r]!.note = [rows[r]!.note, `heatmap failed: ${(e as Error).message}`].filter(Boolean).join('; ');
+      addNote(`heatmap failed: ${(e as Error).message}`);
     }
   }
 }
