@@ -1,25 +1,48 @@
 /**
- * Output directories: `ensureDir` creates one (with its parents) and turns the file-system
- * errors a user can cause into an MdmtError naming the setting — a path that is a file, or
- * lies under one, is a configuration error (exit 2), not a raw EEXIST / ENOTDIR.
+ * Output paths: `ensureDir` creates a directory (with its parents) and `ensureFileDir` the
+ * folder of an output file, turning the file-system errors a user can cause into an MdmtError
+ * naming the setting — a directory path that is a file, or lies under one, or a file path that
+ * is a directory, is a configuration error (exit 2), not a raw EEXIST / ENOTDIR / EISDIR found
+ * after the work is done.
  *
- *   ensureDir(cfg.outDir, 'train', 'config.outDir');
+ *   ensureDir(cfg.outDir, 'train', 'config.outDir');  ensureFileDir(out, 'predict', '--out');
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from './errors';
 
-/** Creates `dir` (recursively) and returns it; refuses a file in the way, naming `field`. */
-export function ensureDir(dir: string, op: string, field: string): string {
-  // the first existing path component decides: a file there makes mkdir fail with EEXIST or ENOTDIR
+/** The first existing component of `dir` when it is a file (mkdir would fail with EEXIST or ENOTDIR). */
+function fileInTheWay(dir: string): string | undefined {
   let p = path.resolve(dir);
   while (!fs.existsSync(p) && path.dirname(p) !== p) p = path.dirname(p);
-  if (fs.existsSync(p) && !fs.statSync(p).isDirectory())
-    throw new MdmtError('ECONFIG', op, `${field} '${dir}' ${p === path.resolve(dir) ? 'is a file' : `lies under '${p}', which is a file`}, not a directory`);
+  return fs.existsSync(p) && !fs.statSync(p).isDirectory() ? p : undefined;
+}
+
+function mkdir(dir: string, op: string, field: string, shown: string): void {
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new MdmtError('EIO', op, `${field} '${dir}': cannot create the directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new MdmtError('EIO', op, `${field} '${shown}': cannot create the directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+}
+
+/** Creates `dir` (recursively) and returns it; refuses a file in the way, naming `field`. */
+export function ensureDir(dir: string, op: string, field: string): string {
+  const p = fileInTheWay(dir);
+  if (p) throw new MdmtError('ECONFIG', op, `${field} '${dir}' ${p === path.resolve(dir) ? 'is a file' : `lies under '${p}', which is a file`}, not a directory`);
+  mkdir(dir, op, field, dir);
   return dir;
+}
+
+/**
+ * Creates the folder of the output file `file` and returns `file`; refuses (naming `field`) a
+ * directory where the file would go, or a file among its folders.
+ */
+export function ensureFileDir(file: string, op: string, field: string): string {
+  const abs = path.resolve(file);
+  if (fs.existsSync(abs) && fs.statSync(abs).isDirectory()) throw new MdmtError('ECONFIG', op, `${field} '${file}' is a directory, not a file`);
+  const p = fileInTheWay(path.dirname(abs));
+  if (p) throw new MdmtError('ECONFIG', op, `${field} '${file}' lies under '${p}', which is a file, not a directory`);
+  mkdir(path.dirname(abs), op, field, file);
+  return file;
 }

@@ -1,8 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GrayImage } from '../../ts/data/image';
+import { MdmtError } from '../../ts/errors';
 import {
-  clipScale, crop, IMAGENET_MEAN, IMAGENET_STD, lungBox, percentiles, preprocess, regionBoxes, resizeBilinear, squareCrop, toInput,
+  boxOnImage, clipScale, crop, IMAGENET_MEAN, IMAGENET_STD, lungBox, percentiles, preprocess, regionBoxes, resizeBilinear, squareCrop, toInput,
 } from '../../ts/data/preprocess';
 import { rng } from '../../ts/data/rng';
 
@@ -115,6 +116,24 @@ test('preprocess: crop from the mask, resize to size, whole image with a warning
   assert.match(e.warning!, /empty/);
   const b = preprocess(im, { box: [40, 30, 120, 100] }, { size: 16 });
   assert.ok(b.crop && b.crop[2] === b.crop[3]);
+});
+
+test('a given lung box is clipped to the image (noted); one that misses it or is not a box is refused', () => {
+  const im = img(64, 72, (x, y) => x + 3 * y);
+  const refused = (box: number[], re: RegExp) => assert.throws(() => preprocess(im, { box: box as [number, number, number, number] }, { size: 16 }),
+    (e: Error) => e instanceof MdmtError && e.code === 'EDATA' && re.test(e.message));
+  // past the edge it cropped outside the image: an all-zero input, scored as a film
+  refused([1000, 1000, 10, 10], /lung box \[1000,1000,10,10\] \(\[x, y, w, h\]\) lies outside the 64x72 image/);
+  refused([-20, 0, 20, 10], /lies outside the 64x72 image/);
+  // NaN gave an all-NaN input
+  refused([NaN, 0, 10, 10], /lung box \[NaN,0,10,10\] is not \[x, y, w, h\] with finite numbers, w > 0 and h > 0/);
+  refused([0, 0, -10, 10], /is not \[x, y, w, h\]/);
+  const big = preprocess(im, { box: [0, 0, 1e9, 1e9] }, { size: 16 });
+  assert.equal(big.crop, [0, 0, 64, 72]);
+  assert.match(big.warning!, 'lung box [0,0,1000000000,1000000000] extends past the 64x72 image: clipped to [0,0,64,72]');
+  assert.ok(big.image.data.some((v) => v > 0) && big.image.data.every(Number.isFinite));
+  assert.equal(boxOnImage([-4, 10, 40, 30], 64, 72).box, [0, 10, 36, 30]);
+  assert.equal(boxOnImage([4, 10, 40, 30], 64, 72), { box: [4, 10, 40, 30] }, 'a box inside: as given, no note');
 });
 
 test.run();

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MdmtError } from '../../ts/errors';
+import { MdmtError, show } from '../../ts/errors';
 import { checkExplain } from '../../ts/predict/options';
 import { heatmapNames, predict, type PredictOptions } from '../../ts/predict/predict';
 import { rejects } from '../data/_fixture';
@@ -23,6 +23,9 @@ test('unknown keys, wrong types and weights-only settings with a run are refused
   await refused(['a.png'], { run: '/nowhere', explain: { dir: 'h', clas: 1 } }, /unknown key 'explain\.clas'/);
   await refused('a.png', { run: '/nowhere' }, /images must be an array of file paths/);
   await refused([{ mask: 'm.png' }], { run: '/nowhere' }, /images\[0\] must be a file path or \{ image, mask\?, box\? \}/);
+  // a box that is not one: 'x' threw a raw TypeError (box.map), NaN scored an all-NaN image
+  for (const box of ['x', [NaN, 0, 10, 10], [0, 0, -10, 10], [1, 2, 3], [0, 0, 10, Infinity]])
+    await refused(['a.png', { image: 'b.png', box }], { run: '/nowhere' }, new RegExp(`images\\[1\\]\\.box must be the lung box \\[x, y, w, h\\] in image pixels: 4 finite numbers with w > 0 and h > 0, got ${show(box).replace(/[[\]]/g, '\\$&')}`));
   for (const k of ['imageSize', 'backbone', 'task', 'imagenetNormalize'] as const) {
     const v = { imageSize: 128, backbone: 'resnet18', task: 'mdmt', imagenetNormalize: false }[k];
     await refused(['a.png'], { run: '/nowhere', [k]: v }, new RegExp(`options\\.${k} is for a weights file; a run directory uses its own`));
@@ -30,6 +33,19 @@ test('unknown keys, wrong types and weights-only settings with a run are refused
   await refused(['a.png'], { run: '/nowhere', explain: {} }, /explain must be \{ dir, task\?, classIndex\? \}/);
   await refused(['a.png'], { run: '/nowhere', workers: -1 }, /workers must be an integer ≥ 0, got -1/);
   await refused(['a.png'], { run: '/nowhere', batchSize: 0.5 }, /batchSize must be an integer ≥ 1/);
+});
+
+test('values of the wrong type or out of range are refused naming the option and the value', async () => {
+  await refused(['a.png'], { run: '/nowhere', calibrate: 'no' }, /calibrate must be true or false, got "no"/);
+  await refused(['a.png'], { weights: '/nowhere.safetensors', imagenetNormalize: 'false' }, /imagenetNormalize must be true or false, got "false"/);
+  await refused(['a.png'], { run: '/nowhere', device: 0 }, /device must be a device name/);
+  await refused(['a.png'], { run: '/nowhere', onProgress: 'log' }, /onProgress must be a function/);
+  const ex = (e: object) => ({ run: '/nowhere', explain: { dir: 'h', ...e } });
+  for (const alpha of [7, NaN, -0.1, '0.5']) await refused(['a.png'], ex({ alpha }), new RegExp(`explain\\.alpha must be an opacity in \\[0, 1\\], got ${show(alpha)}`));
+  for (const maxSide of [0, 1.5, 8, Infinity]) await refused(['a.png'], ex({ maxSide }), new RegExp(`explain\\.maxSide must be an integer ≥ 16 .*, got ${show(maxSide)}`));
+  await refused(['a.png'], ex({ score: 'prob' }), /explain\.score must be 'logit' or 'logprob', got "prob"/);
+  await refused(['a.png'], ex({ task: 'tau1' }), /explain\.task must be 'afc' \(τ1\) or 'bx' \(τ2\), got "tau1"/);
+  await refused(['a.png'], ex({ layer: 4 }), /explain\.layer must be a module path/);
 });
 
 test('a run whose result.json holds an edited temperature is refused naming it, before the model loads', async () => {

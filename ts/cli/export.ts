@@ -72,7 +72,7 @@ export function runExport(o: ExportCliOptions): { file: string; task: string; pa
   manualSeed(0);
   const model = buildForExport(o.model, t, classes);
   try {
-    if (o.weights) loadWeightsFile(model, o.weights);
+    if (o.weights) loadWeightsFile(model, o.weights, { op: 'export' });
     exportOnnx(model, o.out, { inputShape: [batch, 3, size, size] });
     return { file: o.out, task: t, params: model.numParams() };
   } finally {

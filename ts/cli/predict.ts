@@ -10,6 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { ensureDir, ensureFileDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { collectImages } from '../predict/inputs';
 import { predict, type PredictResult, type PredictTask } from '../predict/predict';
@@ -42,7 +43,10 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
   const out = o.out as string | undefined;
   if (out && !/\.(csv|json)$/i.test(out)) throw new MdmtError('ECONFIG', '--out', `'${out}' must end in .csv or .json`);
   const heatmaps = (o.heatmaps as string | undefined) ?? (out ? path.join(path.dirname(path.resolve(out)), `${path.basename(out).replace(/\.[^.]*$/, '')}-heatmaps`) : path.resolve('heatmaps'));
-  const inputs = collectImages(paths, { masks: o.masks as string | undefined });
+  // a directory named like the table, or a file named like the heatmap folder: said now, not after every image was scored
+  if (out) ensureFileDir(out, 'predict', '--out');
+  if (o.explain) ensureDir(heatmaps, 'predict', o.heatmaps === undefined ? '--heatmaps (default: <out stem>-heatmaps)' : '--heatmaps');
+  const inputs = collectImages(paths, { masks: o.masks as string | undefined, log: (m) => log(`mdmt predict: ${m}\n`) });
   // a progress line only on a terminal (\r redraws it); logs and pipes get the summary alone
   const progress = o.progress !== false && process.stderr.isTTY === true;
   const task = o.task && o.task !== 'auto' ? (o.task as PredictTask) : undefined;
@@ -56,13 +60,12 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
     batchSize: o.batchSize as number | undefined, workers: o.workers as number | undefined, device: o.device as string | undefined,
     explain: o.explain ? { dir: heatmaps, task: o.explainTask as 'afc' | 'bx' | undefined, classIndex: o.explainClass as number | undefined } : undefined,
     onProgress: progress ? (d, n) => log(`\rmdmt predict: ${d}/${n} images`) : undefined,
+    log: (m) => log(`mdmt predict: warning: ${m}\n`),
   });
   if (progress) log('\n');
-  const text = out?.toLowerCase().endsWith('.json') ? JSON.stringify({ model: result.model, rows: result.rows }, null, 1) + '\n' : predictionsCsv(result);
-  if (out) {
-    fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-    fs.writeFileSync(out, text);
-  } else process.stdout.write(text);
+  const text = out?.toLowerCase().endsWith('.json') ? JSON.stringify({ model: result.model, warnings: result.warnings, rows: result.rows }, null, 1) + '\n' : predictionsCsv(result);
+  if (out) fs.writeFileSync(out, text);
+  else process.stdout.write(text);
   const m = result.model;
   const T = Object.entries(m.temperature).map(([k, v]) => `${k} T=${v.toFixed(3)}`).join(', ');
   log(`mdmt predict: ${result.rows.length - result.failed} of ${result.rows.length} images scored with ${m.backbone} (${m.task}, ${m.imageSize} px, ${m.calibrated ? `calibrated: ${T}` : 'not calibrated'})` +

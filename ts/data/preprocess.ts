@@ -6,6 +6,7 @@
  * pixels on the shorter side → bilinear resize (cv2.resize) to size² → later, 3 channels and
  * ImageNet mean/std (`toInput`). Boxes are [x, y, w, h] in pixels, as cv2.boundingRect.
  */
+import { MdmtError, show } from '../errors';
 import { GrayImage } from './image';
 
 export type Box = [x: number, y: number, w: number, h: number];
@@ -145,6 +146,24 @@ export function lungBox(mask: GrayImage): Box | null {
 }
 
 /**
+ * A given lung box (a box sheet's, or predict's `box`) on a W×H image: the part inside the
+ * image, with a note when some of it lay outside (it is clipped, not refused: a sheet's box a
+ * pixel past the edge is common). Refuses (EDATA) a box that is not 4 finite numbers with w, h > 0,
+ * or that misses the image: a NaN box gave an all-NaN input and a box past the edge an
+ * all-zero one, each scored as if it were a film.
+ *
+ *   boxOnImage([-4, 10, 40, 30], 64, 72) // { box: [0, 10, 36, 30], note: 'lung box [-4,10,40,30] ...' }
+ */
+export function boxOnImage(b: Box, W: number, H: number): { box: Box; note?: string } {
+  if (!Array.isArray(b) || b.length !== 4 || !b.every(Number.isFinite) || !(b[2] > 0 && b[3] > 0))
+    throw new MdmtError('EDATA', 'preprocess', `lung box ${show(b)} is not [x, y, w, h] with finite numbers, w > 0 and h > 0`);
+  const x0 = Math.max(0, b[0]), y0 = Math.max(0, b[1]), x1 = Math.min(W, b[0] + b[2]), y1 = Math.min(H, b[1] + b[3]);
+  if (!(x1 > x0 && y1 > y0)) throw new MdmtError('EDATA', 'preprocess', `lung box ${show(b)} ([x, y, w, h]) lies outside the ${W}x${H} image`);
+  const box: Box = [x0, y0, x1 - x0, y1 - y0];
+  return box.every((v, i) => v === b[i]) ? { box } : { box, note: `lung box ${show(b)} extends past the ${W}x${H} image: clipped to ${show(box)}` };
+}
+
+/**
  * `get_box` with masked=False: grow by `borderPct` % of each side (half each way, cut at the
  * image edge), then widen the shorter side to a square with real pixels, shifted inward at
  * an edge and cut where the image ends. Returns the crop rectangle [x, y, w, h].
@@ -265,8 +284,9 @@ export interface Preprocessed {
 
 /**
  * Clip + lung crop + resize. `mask` (any size; resized to the image) wins over `box` (an
- * [x,y,w,h] in image pixels, e.g. from a box sheet); with neither, or an empty mask, the
- * whole image is resized and a warning is returned.
+ * [x,y,w,h] in image pixels, e.g. from a box sheet; clipped to the image with a warning,
+ * refused when it misses it: `boxOnImage`); with neither, or an empty mask, the whole image is
+ * resized and a warning is returned.
  *
  *   const { image } = preprocess(await readImage(f), { mask: await readImage(m) }, { size: 256 });
  */
@@ -280,12 +300,12 @@ export function preprocess(img: GrayImage, src: { mask?: GrayImage; box?: Box },
     box = lungBox(m);
     if (!box) warning = 'lung mask is empty: using the whole image';
   } else if (src.box) {
-    box = src.box;
+    ({ box, note: warning } = boxOnImage(src.box, img.width, img.height));
   } else {
     warning = 'no lung mask or box: using the whole image';
   }
   if (box && (box[2] < 2 || box[3] < 2)) {
-    warning = `lung box ${JSON.stringify(box)} is degenerate: using the whole image`;
+    warning = [warning, `lung box ${JSON.stringify(box)} is degenerate: using the whole image`].filter(Boolean).join('; ');
     box = null;
   }
   const rect = box ? squareCrop(box, img.width, img.height, opts.borderPct ?? 5) : null;

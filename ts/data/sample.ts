@@ -10,7 +10,7 @@ import * as path from 'path';
 import { MdmtError } from '../errors';
 import { AugmentParams, applyAugment } from './augment';
 import { GrayImage, readImage } from './image';
-import { Box, preprocess, PreprocessOptions, toInput } from './preprocess';
+import { Box, preprocess, PreprocessOptions, toInput, type Preprocessed } from './preprocess';
 
 export interface SampleTask {
   id: string;
@@ -114,7 +114,13 @@ export async function runSample(t: SampleTask): Promise<SampleResult> {
         throw e instanceof MdmtError ? new MdmtError(e.code, 'loadSample', `lung mask of ${t.image}: ${e.detail}`) : e;
       });
     }
-    const p = preprocess(raw, { mask, box: t.box }, { ...t.pre, size: t.size });
+    let p: Preprocessed;
+    try {
+      p = preprocess(raw, { mask, box: t.box }, { ...t.pre, size: t.size });
+    } catch (e) {
+      // a box that misses the image: name the image it was given for
+      throw e instanceof MdmtError ? new MdmtError(e.code, 'loadSample', `${t.image}: ${e.detail}`) : e;
+    }
     if (p.warning) res.warning = `${t.image}: ${p.warning}`;
     if (t.keepDecoded) res.decoded = { raw, crop: p.crop };
     // always through the uint16 form, so cached, uncached and disk-cached epochs see the same pixels

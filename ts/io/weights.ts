@@ -10,6 +10,7 @@
  */
 import { MdmtError } from '../errors';
 import { Module } from '../nn/module';
+import { describeNonFinite, firstNonFinite } from '../train/finite';
 import { loadOnnxWeights, readOnnxInitializers } from './onnx_import';
 import { loadSafetensors, readSafetensorsMetadata } from './safetensors';
 
@@ -17,19 +18,27 @@ const CHECKPOINT_FORMAT = /^mdmt-checkpoint/;
 const checkpointError = (file: string, op: string) =>
   new MdmtError('EDATA', op, `${file} is a resume checkpoint (model.* weights with the Adam state), not a weights file: use the run's best.safetensors`);
 
-export function loadWeightsFile(model: Module, file: string, opts: { strict?: boolean } = {}): void {
-  if (file.endsWith('.onnx')) {
-    loadOnnxWeights(model, file, opts);
-    return;
+/**
+ * Loads `file` into `model`, then refuses (EDATA, naming the file and the tensor) weights
+ * holding a NaN or ±inf, as train() refuses such an init file: a NaN weight scored every image
+ * as MILD with P(SEVERE) null and exported without a word. `op` names the caller in errors.
+ */
+export function loadWeightsFile(model: Module, file: string, opts: { strict?: boolean; op?: string } = {}): void {
+  const op = opts.op ?? 'loadWeightsFile';
+  if (file.endsWith('.onnx')) loadOnnxWeights(model, file, opts);
+  else {
+    if (!file.endsWith('.safetensors')) throw new MdmtError('EINVAL', op, `${file}: expected a .safetensors or .onnx file`);
+    const { tensors, metadata } = loadSafetensors(file);
+    try {
+      if (CHECKPOINT_FORMAT.test(metadata.format ?? '')) throw checkpointError(file, op);
+      model.loadStateDict(tensors, opts);
+    } finally {
+      for (const t of tensors.values()) t.dispose();
+    }
   }
-  if (!file.endsWith('.safetensors')) throw new MdmtError('EINVAL', 'loadWeightsFile', `${file}: expected a .safetensors or .onnx file`);
-  const { tensors, metadata } = loadSafetensors(file);
-  try {
-    if (CHECKPOINT_FORMAT.test(metadata.format ?? '')) throw checkpointError(file, 'loadWeightsFile');
-    model.loadStateDict(tensors, opts);
-  } finally {
-    for (const t of tensors.values()) t.dispose();
-  }
+  // the loaded state under the file's own keys (state_dict names), parameters and buffers
+  const bad = firstNonFinite([...model.stateDict()]);
+  if (bad) throw new MdmtError('EDATA', op, `weights file '${file}': tensor '${bad.name}' holds ${describeNonFinite(bad)} (the run that wrote it diverged?)`);
 }
 
 /**

@@ -26,14 +26,30 @@ function hasDicmPreamble(file: string): boolean {
   }
 }
 
-function walk(dir: string, out: string[]): void {
+/**
+ * The images under `dir` into `out`; every other entry but hidden ones (.DS_Store) into
+ * `skipped`, relative to `root`: another extension, a broken link, a linked folder (not
+ * followed: it may loop). A link to an image file counts as the image.
+ */
+function walk(dir: string, out: string[], skipped: string[], root = dir): void {
   const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) walk(p, out);
-    else if (e.isFile() && (EXTENSIONS.has(path.extname(e.name).toLowerCase()) || (!path.extname(e.name) && hasDicmPreamble(p)))) out.push(p);
+    const p = path.join(dir, e.name), rel = path.relative(root, p);
+    const link = e.isSymbolicLink();
+    const st = link ? fs.statSync(p, { throwIfNoEntry: false }) : e;
+    if (!st) skipped.push(`${rel} (broken link)`);
+    else if (st.isDirectory()) {
+      if (link) skipped.push(`${rel} (linked folder, not followed)`);
+      else walk(p, out, skipped, root);
+    } else if (st.isFile() && (EXTENSIONS.has(path.extname(e.name).toLowerCase()) || (!path.extname(e.name) && hasDicmPreamble(p)))) out.push(p);
+    else skipped.push(rel);
   }
+}
+
+/** 'a.gif, notes.txt, … (12 in all)' */
+function listSome(names: readonly string[], most = 5): string {
+  return names.length <= most ? names.join(', ') : `${names.slice(0, most).join(', ')}, … (${names.length} in all)`;
 }
 
 /** Mask files of a folder by base name (without extension). */
@@ -41,25 +57,28 @@ function maskIndex(dir: string): Map<string, string> {
   if (!fs.existsSync(dir)) throw new MdmtError('EIO', 'predict', `mask folder '${dir}' does not exist`);
   if (!fs.statSync(dir).isDirectory()) throw new MdmtError('EIO', 'predict', `mask folder '${dir}' is a file, not a folder (masks are found by the images' base names in a folder)`);
   const files: string[] = [];
-  walk(dir, files);
+  walk(dir, files, []);
   return new Map(files.map((f) => [path.basename(f).replace(/\.[^.]*$/, ''), f]));
 }
 
 /**
  * Expands files and folders into inputs, in the order given (folders sorted by name), each
  * file once. A path that does not exist is kept: its row will carry the error. A folder
- * without any image is an error naming it.
+ * without any image is an error naming it; the other entries a folder holds (another
+ * extension, a broken link) are counted and named through `log`, not dropped silently.
  *
  * @example collectImages(['../shared/data/covid-cxr/images']).length // 269
  */
-export function collectImages(paths: readonly string[], o: { masks?: string } = {}): PredictInput[] {
+export function collectImages(paths: readonly string[], o: { masks?: string; log?: (msg: string) => void } = {}): PredictInput[] {
   const files: string[] = [];
   for (const p of paths) {
     const abs = path.resolve(p);
     if (fs.existsSync(abs) && fs.statSync(abs).isDirectory()) {
-      const before = files.length;
-      walk(abs, files);
-      if (files.length === before) throw new MdmtError('EIO', 'predict', `folder '${p}' holds no image (${[...EXTENSIONS].join(' ')} or DICOM without extension)`);
+      const before = files.length, skipped: string[] = [];
+      walk(abs, files, skipped);
+      const also = skipped.length ? `; skipped ${skipped.length}: ${listSome(skipped)}` : '';
+      if (files.length === before) throw new MdmtError('EIO', 'predict', `folder '${p}' holds no image (${[...EXTENSIONS].join(' ')} or DICOM without extension)${also}`);
+      if (skipped.length) o.log?.(`skipped ${skipped.length} file${skipped.length > 1 ? 's' : ''} in ${p} (not images mdmt reads): ${listSome(skipped)}`);
     } else files.push(abs);
   }
   const masks = o.masks ? maskIndex(path.resolve(o.masks)) : undefined;

@@ -17,11 +17,14 @@ import type { OverlayOptions } from './overlay';
 /** The heads a model has: both (MDMT), τ1 only (STL τ1, FT) or τ2 only (STL τ2). */
 export type PredictTask = 'mdmt' | 'stl_afc' | 'stl_bx';
 
-/** One image, with its lung mask file or lung box [x, y, w, h] when known. */
+/**
+ * One image, with its lung mask file or lung box [x, y, w, h] (image pixels) when known. A box
+ * partly outside the image is clipped to it (noted in the row); one that misses it fails the row.
+ */
 export interface PredictInput { image: string; mask?: string; box?: Box }
 
 export interface PredictOptions {
-  /** a finished run directory (config.json, best.safetensors, result.json) */
+  /** a run directory (config.json, best.safetensors; the result.json of a finished run holds the temperatures) */
   run?: string;
   /** or a weights file (.safetensors / .onnx, state_dict keys) with its backbone and task */
   weights?: string;
@@ -43,12 +46,14 @@ export interface PredictOptions {
   explain?: GradCamOptions & OverlayOptions & { dir: string };
   /** after every batch: images done (read or failed) of the total */
   onProgress?: (done: number, total: number) => void;
+  /** warnings as they arise (also in the result's `warnings`), e.g. a run without result.json */
+  log?: (msg: string) => void;
 }
 
 const EXPLAIN_KEYS: KeyTree = { dir: true, task: true, classIndex: true, layer: true, score: true, maxSide: true, alpha: true };
 export const PREDICT_KEYS: { [K in keyof Required<PredictOptions>]: true | KeyTree } = {
   run: true, weights: true, backbone: true, task: true, imageSize: true, imagenetNormalize: true, calibrate: true,
-  batchSize: true, workers: true, device: true, explain: EXPLAIN_KEYS, onProgress: true,
+  batchSize: true, workers: true, device: true, explain: EXPLAIN_KEYS, onProgress: true, log: true,
 };
 /** What a run directory decides itself (config.json); only a bare weights file takes them. */
 const WEIGHTS_ONLY = ['backbone', 'task', 'imageSize', 'imagenetNormalize'] as const;
@@ -58,8 +63,12 @@ const bad = (msg: string) => new MdmtError('ECONFIG', 'predict', msg);
 function checkInput(x: unknown, i: number): void {
   if (typeof x === 'string' && x) return;
   const o = x as PredictInput | null;
-  if (o && typeof o === 'object' && typeof o.image === 'string' && o.image && (o.mask === undefined || typeof o.mask === 'string')) return;
-  throw bad(`images[${i}] must be a file path or { image, mask?, box? }, got ${show(x)}`);
+  if (!(o && typeof o === 'object' && typeof o.image === 'string' && o.image && (o.mask === undefined || typeof o.mask === 'string')))
+    throw bad(`images[${i}] must be a file path or { image, mask?, box? }, got ${show(x)}`);
+  // the image's size is known once it is decoded: a box outside it is that row's error (preprocess's boxOnImage)
+  const b: unknown = o.box;
+  if (b !== undefined && !(Array.isArray(b) && b.length === 4 && b.every(Number.isFinite) && b[2] > 0 && b[3] > 0))
+    throw bad(`images[${i}].box must be the lung box [x, y, w, h] in image pixels: 4 finite numbers with w > 0 and h > 0, got ${show(b)}`);
 }
 
 /** Throws ECONFIG for an option predict() would otherwise ignore or misread. */
@@ -75,8 +84,25 @@ export function checkPredictOptions(images: unknown, o: PredictOptions): void {
     const v = o[k];
     if (v !== undefined && (!Number.isInteger(v) || v < (k === 'workers' ? 0 : 1))) throw bad(`${k} must be an integer ≥ ${k === 'workers' ? 0 : 1}, got ${show(v)}`);
   }
-  if (o.explain !== undefined && (o.explain === null || typeof o.explain !== 'object' || typeof o.explain.dir !== 'string' || !o.explain.dir))
-    throw bad(`explain must be { dir, task?, classIndex? } with dir the folder for the overlays, got ${show(o.explain)}`);
+  for (const k of ['calibrate', 'imagenetNormalize'] as const)
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw bad(`${k} must be true or false, got ${show(o[k])}`); // 'no' meant true
+  if (o.device !== undefined && typeof o.device !== 'string') throw bad(`device must be a device name (cpu, cuda, cuda:N), got ${show(o.device)}`);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw bad(`onProgress must be a function (done, total), got ${show(o.onProgress)}`);
+  if (o.log !== undefined && typeof o.log !== 'function') throw bad(`log must be a function (message), got ${show(o.log)}`);
+  if (o.explain !== undefined) checkExplainOptions(o.explain);
+}
+
+/** The explanation's own settings (its head and class are checked against the model by checkExplain). */
+function checkExplainOptions(ex: PredictOptions['explain']): void {
+  if (ex === null || typeof ex !== 'object' || typeof ex.dir !== 'string' || !ex.dir)
+    throw bad(`explain must be { dir, task?, classIndex? } with dir the folder for the overlays, got ${show(ex)}`);
+  const wrong = (k: string, want: string) => bad(`explain.${k} must be ${want}, got ${show((ex as unknown as Record<string, unknown>)[k])}`);
+  if (ex.task !== undefined && ex.task !== 'afc' && ex.task !== 'bx') throw wrong('task', "'afc' (τ1) or 'bx' (τ2)");
+  if (ex.score !== undefined && ex.score !== 'logit' && ex.score !== 'logprob') throw wrong('score', "'logit' or 'logprob'");
+  if (ex.layer !== undefined && (typeof ex.layer !== 'string' || !ex.layer)) throw wrong('layer', "a module path such as 'backbone.layer4'");
+  // an opacity of 7 or NaN wrote garbage colours; a longest side of 0 a 1-pixel PNG
+  if (ex.alpha !== undefined && !(typeof ex.alpha === 'number' && ex.alpha >= 0 && ex.alpha <= 1)) throw wrong('alpha', 'an opacity in [0, 1]');
+  if (ex.maxSide !== undefined && !(Number.isInteger(ex.maxSide) && ex.maxSide >= 16)) throw wrong('maxSide', 'an integer ≥ 16 (the longest side of the overlay PNG in pixels)');
 }
 
 /** The heads of a model: MDMT both, STL τ1 (and FT) afc, STL τ2 bx. */

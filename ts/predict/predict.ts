@@ -16,7 +16,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { noGrad } from '../autograd/tape';
-import { MdmtError } from '../errors';
+import { ensureDir } from '../dirs';
+import { MdmtError, show } from '../errors';
 import { Loader, toTensors } from '../data/loader';
 import { PROGNOSIS, type DataRecord } from '../data/records';
 import type { DecodedSample } from '../data/sample';
@@ -29,7 +30,7 @@ import { readJson } from '../train/checkpoint';
 import { readRunResult } from '../train/experiment';
 import { checkModelName, EXPERIMENTS, PAPER_RUN, type ExperimentName } from '../train/config';
 import { softmaxT } from './calibration';
-import { gradCam } from './gradcam';
+import { defaultCamLayer, gradCam } from './gradcam';
 import { checkExplain, checkPredictOptions, type PredictInput, type PredictOptions, type PredictTask } from './options';
 import { writeOverlay } from './overlay';
 
@@ -63,12 +64,18 @@ export interface PredictModelInfo {
   calibrated: boolean;
 }
 
-export interface PredictResult { rows: PredictionRow[]; failed: number; model: PredictModelInfo }
+export interface PredictResult {
+  rows: PredictionRow[];
+  failed: number;
+  model: PredictModelInfo;
+  /** what the caller should know about the whole prediction (also given to `log`): an unfinished run */
+  warnings: string[];
+}
 
 const taskOf = (e: ExperimentName): PredictTask => (e === 'mdmt' ? 'mdmt' : e === 'stl_bx' ? 'stl_bx' : 'stl_afc');
 
 /** Reads the run directory's settings, weights path and temperatures, naming what is missing. */
-function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; weights: string } {
+function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; weights: string; warning?: string } {
   const file = (f: string) => path.join(dir, f);
   if (!fs.existsSync(file('config.json'))) throw new MdmtError('EIO', 'predict', `${dir} is not a run directory (no config.json)`);
   if (!fs.existsSync(file('best.safetensors'))) throw new MdmtError('EIO', 'predict', `${dir} has no best.safetensors (the run has not finished an epoch)`);
@@ -76,12 +83,16 @@ function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; w
   if (typeof c.backbone !== 'string' || !EXPERIMENTS.includes(c.experiment as ExperimentName) || !Number.isInteger(c.imageSize))
     throw new MdmtError('EDATA', 'predict', `${file('config.json')} lacks backbone, experiment or imageSize`);
   const temperature: PredictModelInfo['temperature'] = {};
-  if (calibrate && fs.existsSync(file('result.json'))) {
+  const finished = fs.existsSync(file('result.json'));
+  if (calibrate && finished) {
     const cal = readRunResult(file('result.json')).calibration; // checked: a temperature is a positive number
     for (const t of ['afc', 'bx'] as const) if (cal?.[t]) temperature[t] = cal[t]!.temperature;
   }
   return {
     weights: file('best.safetensors'),
+    // interrupted or still training: scored as if finished, uncalibrated, without a word
+    warning: finished ? undefined : `${dir} has no result.json: the run is unfinished (interrupted, or still training) and best.safetensors is its best epoch so far` +
+      (calibrate ? '; the probabilities are not calibrated (the temperatures are fitted when training ends)' : ''),
     info: {
       source: dir, backbone: c.backbone, task: taskOf(c.experiment as ExperimentName), imageSize: c.imageSize as number,
       imagenetNormalize: c.imagenetNormalize !== false, temperature, calibrated: Object.keys(temperature).length > 0,
@@ -99,7 +110,7 @@ export function taskOfWeights(file: string): PredictTask {
   return t;
 }
 
-function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: string } {
+function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: string; warning?: string } {
   if (o.run && o.weights) throw new MdmtError('ECONFIG', 'predict', 'give a run directory or a weights file, not both');
   if (o.run) return runSource(path.resolve(o.run), o.calibrate !== false);
   if (!o.weights) throw new MdmtError('ECONFIG', 'predict', 'no model: give a run directory (run) or a weights file with its backbone (weights, backbone)');
@@ -125,9 +136,11 @@ function buildModel(info: PredictModelInfo, weights: string): MDMTModel | STLMod
   const m = info.task === 'mdmt' ? new MDMTModel(info.backbone) : new STLModel(info.task === 'stl_bx' ? 'bx' : 'afc', info.backbone);
   globalGenerator.setState(rngState);
   try {
-    loadWeightsFile(m, weights);
+    loadWeightsFile(m, weights, { op: 'predict' });
   } catch (e) {
     m.dispose();
+    // weights that fit but hold a NaN / ±inf are named as such, not as a misfit
+    if (e instanceof MdmtError && e.code === 'EDATA' && e.op === 'predict') throw e;
     throw new MdmtError('EDATA', 'predict', `${weights} does not fit a ${info.task} ${info.backbone} model: ${(e as Error).message}`);
   }
   return m.eval();
@@ -154,17 +167,22 @@ function fillRows(rows: PredictionRow[], idx: number[], out: { afc?: ArrayLike<n
   const row = (z: ArrayLike<number>, i: number, C: number) => Array.prototype.slice.call(z, i * C, (i + 1) * C) as number[];
   idx.forEach((r, i) => {
     const res = rows[r]!;
-    res.ok = true;
-    if (out.afc) {
-      const p = softmaxT(row(out.afc, i, 2), T.afc ?? 1);
-      res.pSevere = p[1];
-      res.afcClass = PROGNOSIS[p[1]! > p[0]! ? 1 : 0];
+    const afc = out.afc && softmaxT(row(out.afc, i, 2), T.afc ?? 1);
+    const bx = out.bx && softmaxT(row(out.bx, i, out.bx.length / idx.length), T.bx ?? 1);
+    // finite weights can still give NaN (a negative BatchNorm variance): no made-up class then
+    const bad = ([['afc', afc], ['bx', bx]] as const).filter(([, p]) => p && !p.every(Number.isFinite));
+    if (bad.length) {
+      res.error = `the model's output is not finite (${bad.map(([h, p]) => `${h} probabilities ${show(p)}`).join(', ')}): its weights overflow float32 or hold a NaN or ±inf`;
+      return;
     }
-    if (out.bx) {
-      const C = out.bx.length / idx.length;
-      const p = softmaxT(row(out.bx, i, C), T.bx ?? 1);
-      res.bxProbs = p;
-      res.bxClass = p.indexOf(Math.max(...p));
+    res.ok = true;
+    if (afc) {
+      res.pSevere = afc[1];
+      res.afcClass = PROGNOSIS[afc[1]! > afc[0]! ? 1 : 0];
+    }
+    if (bx) {
+      res.bxProbs = bx;
+      res.bxClass = bx.indexOf(Math.max(...bx));
     }
   });
 }
@@ -176,12 +194,18 @@ function fillRows(rows: PredictionRow[], idx: number[], out: { afc?: ArrayLike<n
 async function explainBatch(model: MDMTModel | STLModel, x: Tensor, idx: number[], decoded: readonly DecodedSample[], rows: PredictionRow[], names: string[], ex: NonNullable<PredictOptions['explain']>): Promise<void> {
   const cam = gradCam(model, x, ex);
   for (const [i, r] of idx.entries()) {
+    const row = rows[r]!;
+    if (!row.ok) continue; // its output was not finite: no overlay of it
+    const addNote = (n: string) => (row.note = [row.note, n].filter(Boolean).join('; '));
     try {
       const { raw, crop } = decoded[i]!;
-      await writeOverlay(names[r]!, raw, crop, cam.maps.subarray(i * cam.h * cam.w, (i + 1) * cam.h * cam.w), cam.h, cam.w, ex);
-      rows[r]!.heatmap = names[r];
+      const map = cam.maps.subarray(i * cam.h * cam.w, (i + 1) * cam.h * cam.w);
+      await writeOverlay(names[r]!, raw, crop, map, cam.h, cam.w, ex);
+      row.heatmap = names[r];
+      // ReLU(Σ α_k A_k) = 0 everywhere: the overlay is the bare film, which reads as "nothing found" unless said
+      if (!map.some((v) => v > 0)) addNote(`Grad-CAM map is zero (no positive evidence for class ${cam.classIndex[i]} at ${cam.layer}): the overlay shows the film only`);
     } catch (e) {
-      rows[r]!.note = [rows[r]!.note, `heatmap failed: ${(e as Error).message}`].filter(Boolean).join('; ');
+      addNote(`heatmap failed: ${(e as Error).message}`);
     }
   }
 }
@@ -195,16 +219,25 @@ async function explainBatch(model: MDMTModel | STLModel, x: Tensor, idx: number[
  */
 export async function predict(images: readonly (string | PredictInput)[], o: PredictOptions): Promise<PredictResult> {
   checkPredictOptions(images, o);
-  const { info, weights } = modelSource(o);
+  const { info, weights, warning } = modelSource(o);
+  const warnings = warning ? [warning] : [];
+  for (const w of warnings) o.log?.(w);
   if (o.explain) checkExplain(o.explain, info.task);
   const inputs = images.map((x) => (typeof x === 'string' ? { image: x } : x));
   const rows: PredictionRow[] = inputs.map((x) => ({ file: x.image, ok: false }));
   const B = o.batchSize ?? 16;
   if (!Number.isInteger(B) || B < 1) throw new MdmtError('ECONFIG', 'predict', `batchSize must be a positive integer, got ${o.batchSize}`);
-  if (o.explain) fs.mkdirSync(o.explain.dir, { recursive: true });
+  if (o.explain) ensureDir(o.explain.dir, 'predict', 'explain.dir'); // a file there was a raw EEXIST
   const names = o.explain ? heatmapNames(inputs.map((x) => x.image), o.explain.dir) : [];
   const device = o.device ?? getDefaultDevice();
   const model = buildModel(info, weights).to(device);
+  const layer = o.explain?.layer;
+  if (layer !== undefined && !model.namedModules().some(([n]) => n === layer)) {
+    // found at the first batch's explanation, after it had been scored
+    const e = new MdmtError('ECONFIG', 'predict', `explain.layer '${layer}' is not a module of the ${info.backbone} model (its default: '${defaultCamLayer(model)}')`);
+    model.dispose();
+    throw e;
+  }
   const S = info.imageSize;
   const plan = compileInference(model, { inputShape: [B, 3, S, S] });
   const records: DataRecord[] = inputs.map((x, i) => ({
@@ -225,7 +258,7 @@ export async function predict(images: readonly (string | PredictInput)[], o: Pre
         fillRows(rows, idx, z, info.temperature);
         if (o.explain) await explainBatch(model, x, idx, b.decoded!, rows, names, o.explain);
       });
-      done = loader.report().skipped.length + rows.filter((r) => r.ok).length;
+      done = loader.report().skipped.length + rows.filter((r) => r.ok || r.error).length;
       o.onProgress?.(done, rows.length);
     }
   } finally {
@@ -242,5 +275,5 @@ export async function predict(images: readonly (string | PredictInput)[], o: Pre
   }
   for (const r of rows) if (!r.ok && !r.error) r.error = 'not scored';
   if (rows.length && done < rows.length) o.onProgress?.(rows.length, rows.length);
-  return { rows, failed: rows.filter((r) => !r.ok).length, model: info };
+  return { rows, failed: rows.filter((r) => !r.ok).length, model: info, warnings };
 }

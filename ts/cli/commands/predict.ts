@@ -8,7 +8,7 @@ export function register(program: Command): void {
   program.command('predict')
     .description('score new X-rays with a trained run (or weights): P(SEVERE), BRIXIA bin probabilities, classes; --explain writes Grad-CAM overlays')
     .argument('<images...>', 'image files (DICOM, PNG, JPEG, TIFF) and folders (walked recursively)')
-    .option('--run <dir>', 'a finished run directory (config.json, best.safetensors, result.json)', existingPath)
+    .option('--run <dir>', 'a run directory (config.json, best.safetensors; a finished run\'s result.json gives the calibration, an unfinished run is scored uncalibrated with a warning)', existingPath)
     .option('--weights <file>', 'weights (.safetensors or .onnx with state_dict keys) instead of a run', existingPath)
     .option('--backbone <name>', 'with --weights: the backbone (default: the one the file names, as a run\'s best.safetensors does)')
     .addOption(new Option('--task <task>', 'with --weights: the heads (auto: from the weights keys)').choices(['auto', 'mdmt', 'stl_afc', 'stl_bx']).default('auto'))

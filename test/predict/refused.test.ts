@@ -1,0 +1,96 @@
+// What predict and export refuse, on untrained runs built in a second (no training): weights
+// holding a NaN (named by file and tensor, as train() names an init file), a model whose output
+// comes out non-finite from finite weights (a row error, never `ok` with a made-up class).
+import * as fs from 'fs';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runExport } from '../../ts/cli/export';
+import { exitCodeOf } from '../../ts/cli/main';
+import { runPredict } from '../../ts/cli/predict';
+import { predict } from '../../ts/predict/predict';
+import { rejects } from '../data/_fixture';
+import { BACKBONE, tmpDir } from '../train/_fixture';
+import { fakeRun, greyPng } from './_fixture';
+
+const NAN_AT_5 = { 'backbone.conv1.0.weight': (v: Float32Array) => void (v[5] = NaN) };
+
+test('weights holding a NaN are refused by predict (run and weights) and export, naming file and tensor', async () => {
+  const run = fakeRun('p-nan', 'stl_afc', NAN_AT_5);
+  const w = path.join(run, 'best.safetensors');
+  const img = await greyPng(tmpDir('p-nan-img'));
+  const want = new RegExp(`${w.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}': tensor 'backbone\\.conv1\\.0\\.weight' holds 1 NaN of 648 values`);
+  for (const o of [{ run }, { weights: w, imageSize: 32 }]) {
+    const e = await rejects(() => predict([img], o));
+    assert.is(e.code, 'EDATA', e.message);
+    assert.match(e.message, want);
+  }
+  const cli = await rejects(() => runPredict([img], { run, progress: false }, () => {}));
+  assert.match(cli.message, want);
+  const x = await rejects(() => runExport({ model: BACKBONE, weights: w, out: path.join(tmpDir('x-nan'), 'm.onnx'), size: '32' }));
+  assert.is(x.code, 'EDATA', x.message);
+  assert.match(x.message, want);
+});
+
+test('finite weights whose output overflows to NaN give a row error, not ok with a made-up class', async () => {
+  // float32's largest values in the heads: each logit overflows to ±inf, the softmax to NaN
+  const huge = (v: Float32Array) => void v.fill(3e38);
+  const run = fakeRun('p-overflow', 'mdmt', { 'afc_head.0.bias': huge, 'afc_head.3.weight': huge });
+  const dir = tmpDir('p-overflow-img');
+  const r = await predict([await greyPng(dir)], { run, explain: { dir: path.join(dir, 'h') } });
+  assert.is(r.failed, 1);
+  const row = r.rows[0];
+  assert.is(row.ok, false);
+  assert.is(row.afcClass, undefined, 'no class made up');
+  assert.is(row.bxClass, undefined);
+  assert.is(row.heatmap, undefined, 'no overlay of a failed row');
+  assert.match(row.error!, /the model's output is not finite \(afc probabilities \[NaN,NaN\]\): its weights overflow float32/);
+});
+
+test('a box that misses the image fails its row naming box and size; one partly outside is clipped and noted', async () => {
+  const run = fakeRun('p-box');
+  const img = await greyPng(tmpDir('p-box-img'));
+  const r = await predict([{ image: img, box: [1000, 1000, 10, 10] }, { image: img, box: [0, 0, 1e9, 1e9] }, { image: img, box: [8, 8, 40, 40] }], { run });
+  assert.equal(r.rows.map((x) => x.ok), [false, true, true]);
+  assert.match(r.rows[0].error!, `${img}: lung box [1000,1000,10,10] ([x, y, w, h]) lies outside the 64x72 image`);
+  assert.match(r.rows[1].note!, 'lung box [0,0,1000000000,1000000000] extends past the 64x72 image: clipped to [0,0,64,72]');
+  assert.is(r.rows[2].note, undefined);
+});
+
+test('an explain.layer the model lacks is refused before any image is scored', async () => {
+  const run = fakeRun('p-layer');
+  const dir = tmpDir('p-layer-img');
+  const img = await greyPng(dir);
+  let scored = 0;
+  const e = await rejects(() => predict([img], { run, explain: { dir: path.join(dir, 'h'), layer: 'backbone.layer4' }, onProgress: () => scored++ }));
+  assert.is(e.code, 'ECONFIG', e.message);
+  assert.match(e.message, "explain.layer 'backbone.layer4' is not a module of the shufflenet_v2_x0_5 model (its default: 'backbone.conv5')");
+  assert.is(scored, 0);
+});
+
+test('output paths in the way are usage errors naming the option, found before any image is scored', async () => {
+  // weights that fail to load (a NaN): a path error seen first was checked before the model loaded
+  const run = fakeRun('p-out', 'stl_afc', NAN_AT_5);
+  const dir = tmpDir('p-out-img');
+  const img = await greyPng(dir);
+  fs.mkdirSync(path.join(dir, 'dir.csv'));
+  fs.writeFileSync(path.join(dir, 'hmfile'), 'x');
+  const cases: [Record<string, unknown>, string][] = [
+    [{ out: path.join(dir, 'dir.csv') }, `--out '${path.join(dir, 'dir.csv')}' is a directory, not a file`],
+    [{ out: path.join(dir, 'hmfile', 'p.csv') }, `--out '${path.join(dir, 'hmfile', 'p.csv')}' lies under '${path.join(dir, 'hmfile')}', which is a file`],
+    [{ explain: true, heatmaps: path.join(dir, 'hmfile') }, `--heatmaps '${path.join(dir, 'hmfile')}' is a file, not a directory`],
+    [{ explain: true, out: path.join(dir, 'p.csv') }, `--heatmaps (default: <out stem>-heatmaps) '${path.join(dir, 'p-heatmaps')}' is a file`],
+  ];
+  fs.writeFileSync(path.join(dir, 'p-heatmaps'), 'x');
+  for (const [o, msg] of cases) {
+    const e = await rejects(() => runPredict([img], { run, progress: false, ...o }, () => {}));
+    assert.is(e.code, 'ECONFIG', e.message);
+    assert.match(e.message, msg);
+    assert.is(exitCodeOf(e, () => {}), 2);
+  }
+  const api = await rejects(() => predict([img], { run, explain: { dir: path.join(dir, 'hmfile') } }));
+  assert.is(api.code, 'ECONFIG', api.message);
+  assert.match(api.message, `explain.dir '${path.join(dir, 'hmfile')}' is a file, not a directory`);
+});
+
+test.run();
