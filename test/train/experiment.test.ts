@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { MdmtError } from '../../ts/errors';
 import { experiment, planJobs, type ExperimentConfig } from '../../ts/train/experiment';
 import { BACKBONE, tinyData, tmpDir } from './_fixture';
 import { sweepConfig } from './_sweep';
@@ -73,6 +74,24 @@ test('a failing job is recorded, the sweep goes on, the jobs that need it wait',
   assert.equal(out.pending, [`cv/${BACKBONE}/ft/fold0`, `cv/${BACKBONE}/mdmt/fold0`]);
   assert.not.ok(fs.existsSync(path.join(bad, '.lock')), 'the failed job is unlocked');
   assert.match(fs.readFileSync(path.join(runs, 'sweep.log'), 'utf8'), `failed cv/${BACKBONE}/stl_bx/fold0`);
+});
+
+test('a finished job is reused only when it was trained with the settings the sweep asks for', async () => {
+  if (!on) return;
+  const d = await tinyData();
+  const runs = path.join(tmpDir('reuse'), 'runs');
+  const c = sweepConfig(runs, d.afc, d.bx);
+  const sweep = (o: ExperimentConfig['base'] = {}): ExperimentConfig => ({ ...c, experiments: ['stl_afc'], base: { ...c.base, schedule: { maxEpochs: 1, warmupEpochs: 0 }, ...o } });
+  const job = `cv/${BACKBONE}/stl_afc/fold0`;
+  assert.equal((await experiment(sweep())).trained, [job]);
+  const again = await experiment(sweep({ workers: 1 })); // workers do not change what a run computes
+  assert.equal([again.trained, again.skipped], [[], [job]]);
+  const e = await experiment(sweep({ imageSize: 64, schedule: { maxEpochs: 5, warmupEpochs: 0 } })).then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
+  assert.instance(e, MdmtError);
+  assert.is(e.code, 'ECONFIG');
+  assert.match(e.message, `${runs} holds 1 run trained with other settings (stored → requested): ${job}: imageSize 32 → 64, schedule.maxEpochs 1 → 5`);
+  assert.match(e.message, 'Nothing was trained: use another runs directory, or delete those run directories');
+  assert.is((JSON.parse(fs.readFileSync(path.join(runs, job, 'config.json'), 'utf8')) as { imageSize: number }).imageSize, 32, 'the run is left as it was');
 });
 
 test('an unknown backbone is a configuration error naming it', async () => {

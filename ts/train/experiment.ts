@@ -11,7 +11,9 @@
  * of the same fold; MDMT: STL τ1 and STL τ2 of the same fold; under LOCO the τ2 fold is
  * `bxLocoFold`, or the same fold when the tasks share patients and were split together).
  * train() checks each init file's provenance, so a mixed-up runs directory fails loudly.
- * Resume: a job with result.json is never recomputed, a job with a checkpoint continues from
+ * Resume: a job with result.json is never recomputed (and is reused only when its config.json
+ * is the run the sweep asks for: a job directory trained with other settings is an ECONFIG
+ * naming it and the settings, before anything trains), a job with a checkpoint continues from
  * it (train() does that), and a job locked by another live process is left
  * to it and waited for; a lock whose process is gone (killed) is taken over; a job that fails
  * is recorded and the jobs that do not need it go on. So a sweep killed at any
@@ -25,7 +27,8 @@ import * as path from 'path';
 import { MdmtError } from '../errors';
 import type { RunResult } from '../report/types';
 import { listModels } from '../models/zoo';
-import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, nearestModel, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfigInput } from './config';
+import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, nearestModel, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfig, type TrainConfigInput } from './config';
+import { listDiff, runConflict } from './identity';
 import { checkKeys, type KeyTree } from './keys';
 import { readJson } from './checkpoint';
 import { ensureDir } from '../dirs';
@@ -224,6 +227,21 @@ function checkTrustFields(r: Record<string, unknown>, bad: (what: string) => Mdm
 }
 
 /**
+ * Throws ECONFIG, before anything trains, when a job's directory holds a run (finished or
+ * started) with other settings than the sweep would give it: a finished job is reused only
+ * when it is the run asked for, as train() itself refuses such a directory.
+ */
+function checkReuse(runsDir: string, jobs: { dir: string; cfg: TrainConfig }[]): void {
+  const bad = jobs.flatMap(({ dir, cfg }) => {
+    const d = runConflict(dir, cfg);
+    return d ? [`${path.relative(runsDir, dir)}: ${listDiff(d, 3)}`] : [];
+  });
+  if (bad.length)
+    throw new MdmtError('ECONFIG', 'experiment', `${runsDir} holds ${bad.length} run${bad.length > 1 ? 's' : ''} trained with other settings (stored → requested): ` +
+      `${bad.slice(0, 3).join('; ')}${bad.length > 3 ? `; and ${bad.length - 3} more` : ''}. Nothing was trained: use another runs directory, or delete those run directories`);
+}
+
+/**
  * Runs (or resumes) a sweep and returns the results of every finished job.
  *
  * @example
@@ -256,8 +274,19 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
     joint: dirs.joint,
   };
   const jobs = planJobs(cfg, counts, probe.bxLocoFold);
-  const done = (j: Job) => fs.existsSync(path.join(j.dir, RUN_FILES.result));
   const byKey = new Map(jobs.map((j) => [j.key, j]));
+  // what train() gets for a job: the shared settings, the job's place, its STL inits
+  const inputOf = (j: Job): TrainConfigInput => {
+    const init: TrainConfigInput['init'] = {};
+    if (j.deps.stlAfc) init.stlAfc = path.join(byKey.get(j.deps.stlAfc)!.dir, RUN_FILES.best);
+    if (j.deps.stlBx) init.stlBx = path.join(byKey.get(j.deps.stlBx)!.dir, RUN_FILES.best);
+    return {
+      ...cfg.base, backbone: j.backbone, experiment: j.experiment, protocol: j.protocol, fold: j.fold,
+      outDir: j.dir, splitsDir, init, data: { cacheDir: path.join(runsDir, '.cache'), ...probe.data, ...cfg.base.data },
+    } as TrainConfigInput;
+  };
+  checkReuse(runsDir, jobs.map((j) => ({ dir: j.dir, cfg: resolveTrainConfig(inputOf(j)) })));
+  const done = (j: Job) => fs.existsSync(path.join(j.dir, RUN_FILES.result));
   const outcome: ExperimentOutcome = { results: [], trained: [], skipped: jobs.filter(done).map((j) => j.key), pending: [], failed: [] };
   const failed = new Set<string>();
   const runJob = async (j: Job, index: number) => {
@@ -265,13 +294,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
       if (done(j)) return;
       const resumed = fs.existsSync(path.join(j.dir, RUN_FILES.checkpoint));
       sweepLog(`${resumed ? 'resume' : 'start'} ${j.key}`);
-      const init: TrainConfigInput['init'] = {};
-      if (j.deps.stlAfc) init.stlAfc = path.join(byKey.get(j.deps.stlAfc)!.dir, RUN_FILES.best);
-      if (j.deps.stlBx) init.stlBx = path.join(byKey.get(j.deps.stlBx)!.dir, RUN_FILES.best);
-      await train({
-        ...cfg.base, backbone: j.backbone, experiment: j.experiment, protocol: j.protocol, fold: j.fold,
-        outDir: j.dir, splitsDir, init, data: { cacheDir: path.join(runsDir, '.cache'), ...probe.data, ...cfg.base.data },
-      } as TrainConfigInput, cfg.hooksFor?.(j, { index: index + 1, total: jobs.length }) ?? (cfg.base.progress ? progressHooks({ label: `[${index + 1}/${jobs.length}] ${j.key}` }) : SILENT));
+      await train(inputOf(j), cfg.hooksFor?.(j, { index: index + 1, total: jobs.length }) ?? (cfg.base.progress ? progressHooks({ label: `[${index + 1}/${jobs.length}] ${j.key}` }) : SILENT));
       sweepLog(`done ${j.key}`);
       outcome.trained.push(j.key);
     } catch (e) {
