@@ -7,7 +7,7 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError } from '../../ts/errors';
-import { experiment, planJobs, type ExperimentConfig } from '../../ts/train/experiment';
+import { experiment, planJobs, validateSweep, type ExperimentConfig } from '../../ts/train/experiment';
 import { BACKBONE, tinyData, tmpDir } from './_fixture';
 import { sweepConfig } from './_sweep';
 import { deviceAvailable } from '../helpers';
@@ -58,6 +58,23 @@ test('fold selection, limits and errors', () => {
   assert.throws(() => planJobs(base({ protocols: ['loco'] }), { cv: 5, loco: 6, bxLoco: 3 }, 3), /bxLocoFold 3/);
   assert.throws(() => planJobs(base({ experiments: ['stl'] as never }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /unknown experiment 'stl'/);
   assert.throws(() => planJobs(base({ backbones: [] }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /no backbones/);
+});
+
+test('folds are given per protocol and foldLimit keeps at least one: anything else is ECONFIG before data are read', () => {
+  const sweep = (o: object) => ({ runsDir: '/nonexistent/runs', backbones: [BACKBONE], base: {}, ...o }) as ExperimentConfig;
+  const cases: [object, string][] = [
+    [{ folds: [0] }, 'config.folds must be { cv?: number[], loco?: number[] } (the fold indexes of each protocol), got [0]'],
+    [{ folds: [-1] }, 'config.folds must be { cv?: number[], loco?: number[] }'],
+    [{ folds: { cv: [-1] } }, 'config.folds.cv must be a non-empty array of fold indexes (integers ≥ 0), got [-1]'],
+    [{ folds: { loco: 2 } }, 'config.folds.loco must be a non-empty array of fold indexes (integers ≥ 0), got 2'],
+    [{ folds: { cv: [] } }, 'config.folds.cv must be a non-empty array'],
+    [{ folds: { cv: [1, 1] } }, 'config.folds.cv names a fold twice: [1,1]'],
+    [{ foldLimit: 0 }, 'config.foldLimit must be an integer ≥ 1, got 0'],
+    [{ foldLimit: 1.5 }, 'config.foldLimit must be an integer ≥ 1, got 1.5'],
+  ];
+  for (const [o, msg] of cases)
+    assert.throws(() => validateSweep(sweep(o)), (e: Error) => e instanceof MdmtError && e.code === 'ECONFIG' && e.message.includes(`experiment: ${msg}`), JSON.stringify(o));
+  validateSweep(sweep({ folds: { cv: [0, 2], loco: undefined }, foldLimit: 1 }));
 });
 
 test('a failing job is recorded, the sweep goes on, the jobs that need it wait', async () => {

@@ -24,7 +24,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { MdmtError } from '../errors';
+import { MdmtError, show } from '../errors';
 import type { RunResult } from '../report/types';
 import { listModels } from '../models/zoo';
 import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, nearestModel, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfig, type TrainConfigInput } from './config';
@@ -113,6 +113,27 @@ export function validateSweep(cfg: ExperimentConfig): void {
     }).join(', ')}; nothing was trained (registered: ${models.join(', ')})`);
   for (const e of cfg.experiments ?? []) if (!EXPERIMENTS.includes(e)) throw new MdmtError('ECONFIG', 'experiment', `unknown experiment '${e}' (${EXPERIMENTS.join(', ')})`);
   for (const p of cfg.protocols ?? []) if (!PROTOCOLS.includes(p)) throw new MdmtError('ECONFIG', 'experiment', `unknown protocol '${p}' (cv, loco)`);
+  checkFolds(cfg.folds, cfg.foldLimit);
+}
+
+/**
+ * `folds` is per protocol (`folds: [0]` ran every fold, as its keys are not cv / loco) and
+ * `foldLimit` keeps at least one (0 trained nothing and resolved).
+ */
+function checkFolds(folds: unknown, limit: unknown): void {
+  const bad = (msg: string) => new MdmtError('ECONFIG', 'experiment', `config.${msg}`);
+  if (folds !== undefined) {
+    if (folds === null || typeof folds !== 'object' || Array.isArray(folds))
+      throw bad(`folds must be { cv?: number[], loco?: number[] } (the fold indexes of each protocol), got ${show(folds)}`);
+    for (const p of PROTOCOLS) {
+      const f = (folds as Record<string, unknown>)[p];
+      if (f === undefined) continue;
+      if (!Array.isArray(f) || !f.length || !f.every((i) => Number.isInteger(i) && (i as number) >= 0))
+        throw bad(`folds.${p} must be a non-empty array of fold indexes (integers ≥ 0), got ${show(f)}`);
+      if (new Set(f).size !== f.length) throw bad(`folds.${p} names a fold twice: ${show(f)}`);
+    }
+  }
+  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1)) throw bad(`foldLimit must be an integer ≥ 1, got ${show(limit)}`);
 }
 
 /**
