@@ -56,6 +56,7 @@ test('fold selection, limits and errors', () => {
   assert.equal(j.map((x) => x.key), ['cv/a/stl_afc/fold3']);
   assert.throws(() => planJobs(base({ folds: { cv: [5] } }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /cv fold 5 does not exist/);
   assert.throws(() => planJobs(base({ protocols: ['loco'] }), { cv: 5, loco: 6, bxLoco: 3 }, 3), /bxLocoFold 3/);
+  assert.throws(() => planJobs(base({ protocols: ['cv'], experiments: ['stl_afc'] }), { cv: 5, loco: 6, bxLoco: 3 }, 3), /bxLocoFold 3 does not exist/, 'as train() refuses it');
   assert.throws(() => planJobs(base({ experiments: ['stl'] as never }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /unknown experiment 'stl'/);
   assert.throws(() => planJobs(base({ backbones: [] }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /no backbones/);
 });

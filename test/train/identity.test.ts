@@ -39,6 +39,9 @@ test('another configuration is refused naming each differing setting, stored →
   assert.is(many.length, 7, 'evalBatchSize follows batchSize');
   const e2 = await train(input(dir, { imageSize: 64, seed: 1, splitSeed: 2, batchSize: 3, kFolds: 4, beta: 0.2 })).then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
   assert.match(e2.message, 'and 3 more');
+  // stl_bx trains fold `fold` whatever bxLocoFold says: an older config.json holding 0 for fold 1 is the same run
+  const bx = { experiment: 'stl_bx' as const, data: { bx: '/nonexistent/BRIXIA' }, fold: 1 };
+  assert.equal(configDiff(resolveTrainConfig(input(dir, { ...bx, bxLocoFold: 0 })), resolveTrainConfig(input(dir, bx))), []);
   // what does not change the run may differ
   assert.equal(await train(input(dir, { workers: 3, checkpointEvery: 2, progress: false })), { finished: dir });
 });

@@ -80,7 +80,11 @@ export interface TrainConfig {
   fold: number;
   /** CV folds (paper 5; at least 3: test, val and train chunks) */
   kFolds: number;
-  /** LOCO: the BRIXIA fold paired with every AFC centre (authors' loCo6 uses BX fold 0) */
+  /**
+   * LOCO: the BRIXIA fold paired with every AFC centre (authors' loCo6 uses BX fold 0), one of the
+   * BRIXIA LOCO folds (checked once the splits are known). Ignored under CV and when the tasks
+   * are split together; stl_bx trains fold `fold` (default: bxLocoFold = fold; another is refused).
+   */
   bxLocoFold: number;
   /** where split files are written / read (default `<outDir>/splits`); shared across a sweep */
   splitsDir: string;
@@ -314,14 +318,16 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   num('schedule.minLr', schedule.minLr, 0);
   const outDir = path.resolve(c.outDir);
   const batchSize = int('batchSize', c.batchSize ?? PAPER_RUN.batchSize, 1);
+  const fold = int('fold', c.fold ?? 0, 0);
   const cfg: TrainConfig = {
     backbone: c.backbone,
     experiment,
     data,
     protocol: oneOf('protocol', c.protocol ?? 'cv', PROTOCOLS),
-    fold: int('fold', c.fold ?? 0, 0),
+    fold,
     kFolds: int('kFolds', c.kFolds ?? PAPER_RUN.kFolds, 3),
-    bxLocoFold: int('bxLocoFold', c.bxLocoFold ?? 0, 0),
+    // stl_bx trains BRIXIA fold `fold` (pairedBxFold): its config.json says so
+    bxLocoFold: int('bxLocoFold', c.bxLocoFold ?? (experiment === 'stl_bx' ? fold : 0), 0),
     splitsDir: path.resolve(pathOf('splitsDir', c.splitsDir) ?? path.join(outDir, 'splits')),
     splitSeed: int('splitSeed', c.splitSeed ?? 0, 0),
     imageSize: int('imageSize', c.imageSize ?? PAPER_RUN.imageSize, 16, 2048),
@@ -374,6 +380,16 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   if (experiment === 'mdmt' && (!cfg.init.stlAfc || !cfg.init.stlBx))
     bad(cfg.init.stlAfc ? 'init.stlBx' : 'init.stlAfc', "is required by experiment 'mdmt' (the STL best.safetensors of the same fold)");
   return cfg;
+}
+
+/**
+ * stl_bx trains BRIXIA fold `fold`, whatever bxLocoFold says: an explicitly given bxLocoFold
+ * naming another fold is refused (train() checks its input; a config.json, which always holds
+ * one, still reads back, and experiment() gives stl_bx jobs none).
+ */
+export function checkStlBxFold(c: TrainConfigInput, cfg: TrainConfig): void {
+  if (cfg.experiment === 'stl_bx' && c.bxLocoFold !== undefined && c.bxLocoFold !== cfg.fold)
+    bad('bxLocoFold', `is ${show(c.bxLocoFold)} but experiment 'stl_bx' trains BRIXIA fold config.fold (${cfg.fold}): the fold of stl_bx is \`fold\`; bxLocoFold is the BRIXIA LOCO fold that stl_afc, ft and mdmt LOCO runs pair with`);
 }
 
 /** The tasks an experiment trains on and the one whose validation loss selects the best epoch. */

@@ -166,6 +166,18 @@ export function pairedBxFold(c: Pick<TrainConfig, 'protocol' | 'fold' | 'bxLocoF
   return c.protocol === 'cv' || c.experiment === 'stl_bx' || joint ? c.fold : c.bxLocoFold;
 }
 
+/**
+ * bxLocoFold is one of the BRIXIA LOCO folds, whichever run records it (99 was accepted and
+ * written to config.json); it plays no part for stl_bx (its fold is `fold`) or when the tasks
+ * were split together (pairedBxFold), as experiment() checks it too (planJobs).
+ */
+function checkBxLocoFold(cfg: TrainConfig, dirs: SplitDirs): void {
+  if (cfg.experiment === 'stl_bx' || dirs.joint || !dirs.bx) return;
+  const n = foldCount(dirs.bx, 'loco', cfg.kFolds);
+  if (cfg.bxLocoFold >= n)
+    throw new MdmtError('ECONFIG', 'train', `config.bxLocoFold is ${cfg.bxLocoFold} but there are ${n} BRIXIA LOCO folds (0..${n - 1}, ${path.join(dirs.bx, 'loCo')})`);
+}
+
 function pick(taskDir: string, protocol: 'cv' | 'loco', k: number, i: number, records: DataRecord[], what: string): Fold {
   const n = foldCount(taskDir, protocol, k);
   if (i >= n) throw new MdmtError('ECONFIG', 'train', `config.${what} is ${i} but ${taskDir} has ${n} ${protocol} folds`);
@@ -190,6 +202,7 @@ export function prepareFold(cfg: TrainConfig, recs: TaskRecords): RunFolds {
   const t = experimentTasks(cfg.experiment);
   const dirs = ensureSplits(cfg.splitsDir, recs, { seed: cfg.splitSeed, k: cfg.kFolds });
   const out: RunFolds = { name: String(cfg.fold), joint: dirs.joint, tasks: {} };
+  checkBxLocoFold(cfg, dirs);
   const need = { afc: t.afc, bx: t.bx || cfg.experiment === 'ft' };
   for (const task of ['afc', 'bx'] as const) {
     if (!need[task]) continue;

@@ -156,7 +156,8 @@ export function planJobs(cfg: ExperimentConfig, counts: { cv: number; loco: numb
     const n = p === 'cv' ? counts.cv : counts.loco;
     const folds = (cfg.folds?.[p] ?? [...Array(n).keys()]).slice(0, cfg.foldLimit ?? Infinity);
     for (const f of folds) if (!Number.isInteger(f) || f < 0 || f >= n) throw new MdmtError('ECONFIG', 'experiment', `${p} fold ${f} does not exist (${n} folds)`);
-    if (p === 'loco' && !counts.joint && exps.some((e) => e !== 'stl_afc') && bxLocoFold >= counts.bxLoco)
+    // as train() checks it (prepareFold): whenever BRIXIA was split on its own
+    if (!counts.joint && (counts.bxLoco > 0 || (p === 'loco' && exps.some((e) => e !== 'stl_afc'))) && bxLocoFold >= counts.bxLoco)
       throw new MdmtError('ECONFIG', 'experiment', `bxLocoFold ${bxLocoFold} does not exist (${counts.bxLoco} BRIXIA LOCO folds)`);
     for (const b of cfg.backbones) {
       for (const f of folds) {
@@ -301,8 +302,10 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
     const init: TrainConfigInput['init'] = {};
     if (j.deps.stlAfc) init.stlAfc = path.join(byKey.get(j.deps.stlAfc)!.dir, RUN_FILES.best);
     if (j.deps.stlBx) init.stlBx = path.join(byKey.get(j.deps.stlBx)!.dir, RUN_FILES.best);
+    // stl_bx trains its own fold (bxLocoFold = fold), which train() holds an explicit other bxLocoFold against
+    const { bxLocoFold: _bx, ...base } = cfg.base;
     return {
-      ...cfg.base, backbone: j.backbone, experiment: j.experiment, protocol: j.protocol, fold: j.fold,
+      ...(j.experiment === 'stl_bx' ? base : cfg.base), backbone: j.backbone, experiment: j.experiment, protocol: j.protocol, fold: j.fold,
       outDir: j.dir, splitsDir, init, data: { cacheDir: path.join(runsDir, '.cache'), ...probe.data, ...cfg.base.data },
     } as TrainConfigInput;
   };

@@ -26,7 +26,7 @@ import { manualSeed } from '../random';
 import type { EpochRecord, RunResult } from '../report/types';
 import { native } from '../native/binding';
 import { getDefaultDevice, liveTensorCount, normDevice, setDefaultDevice, type Tensor } from '../tensor';
-import { experimentTasks, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
+import { checkStlBxFold, experimentTasks, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
 import { atomicWriteJson, loadCheckpoint, loadWeights, readJson, type RunState, saveCheckpoint, saveWeights } from './checkpoint';
 import { ensureDir } from '../dirs';
 import { describeNonFinite, firstNonFinite } from './finite';
@@ -122,6 +122,7 @@ function checkFinite(module: TaskNet['module'], opt: Adam, epoch: number, lr: nu
  */
 export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Promise<TrainResult> {
   const cfg = resolveTrainConfig(input);
+  checkStlBxFold(input, cfg);
   const hooks = hooksIn ?? (cfg.progress ? progressHooks() : SILENT);
   if (cfg.device !== 'cpu') {
     const d = native().devices().find((x) => x.name === normDevice(cfg.device));
