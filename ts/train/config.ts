@@ -236,9 +236,16 @@ function bool(field: string, v: unknown, def: boolean): boolean {
   if (v !== undefined && typeof v !== 'boolean') bad(field, `must be true or false, got ${show(v)}`); // "false" is truthy
   return (v as boolean | undefined) ?? def;
 }
+/** The settings that are objects of settings (a --config file spreads them under the flags). */
+export const SETTING_GROUPS = ['data', 'optim', 'schedule', 'init'] as const;
+/** Why a nested setting is not an object of settings (undefined when it is one, or unset). */
+export function groupError(v: unknown): string | undefined {
+  return v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v)) ? `must be an object of settings, got ${show(v)}` : undefined;
+}
 /** A nested setting must be an object when given: `optim: 0.01` was silently the defaults. */
 function group(field: string, v: unknown): void {
-  if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) bad(field, `must be an object of settings, got ${show(v)}`);
+  const e = groupError(v);
+  if (e) bad(field, e);
 }
 function pathOf(field: string, v: unknown): string | undefined {
   if (v !== undefined && (typeof v !== 'string' || !v)) bad(field, `must be a path, got ${show(v)}`);
@@ -283,7 +290,7 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   checkModelName(c.backbone, 'train', 'config.backbone');
   const experiment = oneOf('experiment', c.experiment, EXPERIMENTS);
   if (typeof c.outDir !== 'string' || !c.outDir) bad('outDir', `must be a directory path, got ${show(c.outDir)}`);
-  for (const k of ['data', 'optim', 'schedule', 'init'] as const) group(k, c[k]);
+  for (const k of SETTING_GROUPS) group(k, c[k]);
   if (c.mixing !== undefined && c.mixing !== 'random') group('mixing', c.mixing);
   for (const k of ['stlAfc', 'stlBx'] as const) pathOf(`init.${k}`, c.init?.[k]);
   if (c.device !== undefined && (typeof c.device !== 'string' || !c.device)) bad('device', `must be cpu, cuda or cuda:N, got ${show(c.device)}`);
