@@ -44,4 +44,30 @@ test('--config: optim, schedule, data and init must be objects of settings', asy
   assert.not.ok(fs.existsSync(path.join(d, 'run')) || fs.existsSync(path.join(d, 'runs')), 'nothing written');
 });
 
+test('flags that would have no effect: an init the experiment does not use, Grad-CAM settings without --explain', async () => {
+  const d = tmpDir('cli-noeffect');
+  const file = path.join(d, 'best.safetensors');
+  fs.writeFileSync(file, '');
+  const train = (...a: string[]) => mdmt('train', '--backbone', BB, '--out', path.join(d, 'run'), '--data-afc', d, '--data-bx', d, '--no-progress', ...a);
+  const cases: [() => Promise<{ code: number; err: string }>, string][] = [
+    [() => train('--experiment', 'stl_afc', '--init-stl-bx', file), 'train: --init-stl-bx is not used by --experiment stl_afc (an STL run starts from its ImageNet or random weights)'],
+    [() => train('--experiment', 'stl_bx', '--init-stl-afc', file, '--init-stl-bx', file), '--init-stl-afc, --init-stl-bx are not used by --experiment stl_bx'],
+    [() => train('--experiment', 'ft', '--init-stl-afc', file, '--init-stl-bx', file), '--init-stl-afc is not used by --experiment ft (ft starts from --init-stl-bx alone)'],
+    [() => mdmt('predict', '--weights', file, '--heatmaps', d, 'x.png'), 'predict: --heatmaps is for --explain (Grad-CAM overlays), which was not given'],
+    [() => mdmt('predict', '--weights', file, '--explain-task', 'bx', '--explain-class', '1', 'x.png'), 'predict: --explain-task, --explain-class are for --explain'],
+  ];
+  for (const [p, msg] of cases) {
+    const r = await p(); // one at a time: stderr is captured
+    assert.is(r.code, 2, r.err);
+    assert.match(r.err, msg);
+  }
+  // a --config file's init files reach train() (they were dropped, and now an unused one is named)
+  const cfg = path.join(d, 'c.json');
+  fs.writeFileSync(cfg, JSON.stringify({ init: { stlBx: file } }));
+  const r = await train('--experiment', 'stl_afc', '--config', cfg);
+  assert.is(r.code, 2, r.err);
+  assert.match(r.err, "config.init.stlBx is \"" + file + "\" but experiment 'stl_afc' does not use it");
+  assert.not.ok(fs.existsSync(path.join(d, 'run')), 'nothing written');
+});
+
 test.run();

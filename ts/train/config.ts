@@ -13,7 +13,7 @@ import * as path from 'path';
 import { MdmtError, show } from '../errors';
 import type { AugmentOptions } from '../data/augment';
 import { checkKeys, nearestKey, type KeyTree } from './keys';
-import type { BinRule } from '../data/records';
+import { AFC_RELEASES, type BinRule } from '../data/records';
 import { listModels } from '../models/zoo';
 
 /** The paper's four experiments: STL τ1 (AIforCOVID), STL τ2 (BRIXIA), FT (τ2 backbone → τ1), MDMT. */
@@ -300,6 +300,15 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     data[k] = path.resolve(data[k]!);
   }
   if (!data.covidCxr && !data.afc && !data.bx) bad('data', 'needs afc and/or bx roots, or covidCxr');
+  // loadRecords reads covid-cxr alone: the roots beside it would be ignored
+  if (data.covidCxr && (data.afc || data.bx))
+    bad('data.covidCxr', `is given with data.${data.afc ? 'afc' : 'bx'}: covid-cxr provides both tasks (τ1 and τ2, labels.csv) and the roots would be ignored; give covidCxr, or afc and/or bx`);
+  if (data.afcReleases !== undefined) {
+    // a string was iterated: '12' read releases 1 and 2
+    const known = Object.keys(AFC_RELEASES).map(Number), r: unknown = data.afcReleases;
+    if (!Array.isArray(r) || !r.length || !r.every((x) => known.includes(x as number)) || new Set(r).size !== r.length)
+      bad('data.afcReleases', `must be a list of distinct AIforCOVID releases (${known.join(', ')}), e.g. [1, 2], got ${show(r)}`);
+  }
   if (!data.covidCxr) {
     if (experiment !== 'stl_bx' && !data.afc) bad('data.afc', `is required by experiment '${experiment}'`);
     if ((experiment === 'stl_bx' || experiment === 'mdmt') && !data.bx) bad('data.bx', `is required by experiment '${experiment}'`);
@@ -383,6 +392,10 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     if ((f as number) >= 1) bad('mixing.afcFraction', `must be < 1, got ${String(f)}`);
   }
   if (cfg.protocol === 'cv' && cfg.fold >= cfg.kFolds) bad('fold', `is ${cfg.fold} but kFolds is ${cfg.kFolds}`);
+  // an init the experiment does not start from would be ignored: STL runs start from ImageNet (or random) weights, FT from STL τ2 alone
+  const uses = { stlAfc: experiment === 'mdmt', stlBx: experiment === 'ft' || experiment === 'mdmt' };
+  for (const k of ['stlAfc', 'stlBx'] as const) if (cfg.init[k] !== undefined && !uses[k])
+    bad(`init.${k}`, `is ${show(cfg.init[k])} but experiment '${experiment}' does not use it (${experiment === 'ft' ? 'ft starts from init.stlBx alone' : 'an STL run starts from its ImageNet or random weights'}): leave it out`);
   if (experiment === 'ft' && !cfg.init.stlBx) bad('init.stlBx', "is required by experiment 'ft' (the STL τ2 best.safetensors of the same fold)");
   if (experiment === 'mdmt' && (!cfg.init.stlAfc || !cfg.init.stlBx))
     bad(cfg.init.stlAfc ? 'init.stlBx' : 'init.stlAfc', "is required by experiment 'mdmt' (the STL best.safetensors of the same fold)");
