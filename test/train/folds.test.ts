@@ -1,12 +1,15 @@
 // What a run's folds must be before it trains: bxLocoFold one of the BRIXIA LOCO folds (it was
 // accepted and recorded whatever its value), stl_bx's fold given by `fold` alone, and
-// experiment() still giving stl_bx jobs their own fold.
+// experiment() still giving stl_bx jobs their own fold; a trained task needs two classes in its
+// training part.
 import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { DataRecord } from '../../ts/data/records';
 import { MdmtError } from '../../ts/errors';
 import { resolveTrainConfig } from '../../ts/train/config';
+import { prepareFold } from '../../ts/train/data';
 import { experiment } from '../../ts/train/experiment';
 import { train } from '../../ts/train/train';
 import { deviceAvailable } from '../helpers';
@@ -50,6 +53,18 @@ test('a sweep given bxLocoFold still trains its CV stl_bx jobs on their own fold
   assert.equal([out.trained, out.failed], [[`cv/${BACKBONE}/stl_bx/fold1`], []]);
   const cfg = JSON.parse(fs.readFileSync(path.join(runs, 'cv', BACKBONE, 'stl_bx', 'fold1', 'config.json'), 'utf8')) as { fold: number; bxLocoFold: number };
   assert.equal([cfg.fold, cfg.bxLocoFold], [1, 1]);
+});
+
+test('a trained task whose training part has one class is EDATA naming task, fold, part and class counts', () => {
+  const dir = tmpDir('oneclass');
+  const rec = (i: number): DataRecord => ({ id: `P_${i}`, task: 'AFC', source: 'x', image: `${i}.dcm`, center: i % 2 ? 'A' : 'B', label: 0, labelName: 'MILD', where: 'x' });
+  const cfg = resolveTrainConfig({ backbone: BACKBONE, experiment: 'stl_afc', outDir: path.join(dir, 'run'), data: { afc: '/d' }, kFolds: 3 });
+  const recs = { afc: [...Array(30).keys()].map(rec), bx: [] };
+  assert.throws(() => prepareFold(cfg, recs), (e: Error) => e instanceof MdmtError && e.code === 'EDATA' &&
+    /AFC fold 0: the train part has fewer than 2 classes \(MILD 1\d, SEVERE 0\)/.test(e.message), 'all MILD');
+  // two classes train
+  const two = { afc: recs.afc.map((r, i) => (i % 3 ? r : { ...r, label: 1, labelName: 'SEVERE' })), bx: [] };
+  assert.ok(prepareFold({ ...cfg, splitsDir: path.join(dir, 'splits2') }, two).afc!.train.length > 0);
 });
 
 test.run();

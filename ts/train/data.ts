@@ -19,7 +19,7 @@ import * as path from 'path';
 import { ensureDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { BX_CENTRE_GROUPS, readAIforCOVID, readBrixia, readCovidCxr } from '../data/readers';
-import { formatSummary, type DataRecord, type Dataset } from '../data/records';
+import { formatSummary, PROGNOSIS, type DataRecord, type Dataset } from '../data/records';
 import { afcStrata, bxStrata, jointSplits, linkRecords, makeSplits, readFold, type Fold } from '../data/splits';
 import { experimentTasks, type DataConfig, type TrainConfig } from './config';
 
@@ -178,6 +178,18 @@ function checkBxLocoFold(cfg: TrainConfig, dirs: SplitDirs): void {
     throw new MdmtError('ECONFIG', 'train', `config.bxLocoFold is ${cfg.bxLocoFold} but there are ${n} BRIXIA LOCO folds (0..${n - 1}, ${path.join(dirs.bx, 'loCo')})`);
 }
 
+/**
+ * A task trained on one class learns nothing, and its test metrics looked perfect (τ1 all MILD
+ * read ACC 100, F1 100, GM 0): the training part of a trained task needs two classes.
+ */
+function checkClasses(task: 'afc' | 'bx', fold: string, train: DataRecord[]): void {
+  const names = task === 'afc' ? [...PROGNOSIS] : ['bin 0', 'bin 1', 'bin 2', 'bin 3'];
+  const counts = names.map((_, c) => train.filter((r) => r.label === c).length);
+  if (counts.filter((n) => n > 0).length < 2)
+    throw new MdmtError('EDATA', 'train', `${task.toUpperCase()} fold ${fold}: the train part has fewer than 2 classes (${names.map((n, c) => `${n} ${counts[c]}`).join(', ')}): ` +
+      `nothing can be learned from it and the test metrics would mean nothing; check the labels of config.data (${task === 'afc' ? 'Prognosis' : 'BrixiaScoreGlobal'})`);
+}
+
 function pick(taskDir: string, protocol: 'cv' | 'loco', k: number, i: number, records: DataRecord[], what: string): Fold {
   const n = foldCount(taskDir, protocol, k);
   if (i >= n) throw new MdmtError('ECONFIG', 'train', `config.${what} is ${i} but ${taskDir} has ${n} ${protocol} folds`);
@@ -221,6 +233,7 @@ export function prepareFold(cfg: TrainConfig, recs: TaskRecords): RunFolds {
       if (fold[part].length === 0 && !(dirs.joint && task === 'bx' && part === 'test'))
         throw new MdmtError('EDATA', 'train', `${task.toUpperCase()} fold ${name} has an empty ${part} set (too few records for this protocol)`);
     }
+    checkClasses(task, name, fold.train);
   }
   return out;
 }
