@@ -42,6 +42,24 @@ test('wrong types are named, not taken as defaults or as truthy strings', () => 
   assert.equal([c.imagenetNormalize, c.keepCheckpoint, c.progress, c.optim.beta1], [false, false, true, 0]);
 });
 
+test('data and init settings that would be ignored or misread are refused', () => {
+  // a string was iterated ('12' read releases 1 and 2)
+  refused({ data: { afc: '/d', afcReleases: '1' } }, /config\.data\.afcReleases must be a list of distinct AIforCOVID releases \(1, 2, 3\), e\.g\. \[1, 2\], got "1"/);
+  refused({ data: { afc: '/d', afcReleases: '12' } }, /config\.data\.afcReleases .* got "12"/);
+  refused({ data: { afc: '/d', afcReleases: [4] } }, /config\.data\.afcReleases .* got \[4\]/);
+  refused({ data: { afc: '/d', afcReleases: [] } }, /config\.data\.afcReleases .* got \[\]/);
+  refused({ data: { afc: '/d', afcReleases: [1, 1] } }, /config\.data\.afcReleases must be a list of distinct/);
+  assert.equal(resolveTrainConfig({ ...base(), data: { afc: '/d', afcReleases: [1, 3] } }).data.afcReleases, [1, 3]);
+  // covid-cxr provides both tasks: roots beside it were ignored
+  refused({ data: { afc: '/d', covidCxr: '/c' } }, /config\.data\.covidCxr is given with data\.afc: covid-cxr provides both tasks/);
+  refused({ experiment: 'stl_bx', data: { bx: '/d', covidCxr: '/c' } }, /config\.data\.covidCxr is given with data\.bx/);
+  // an init the experiment does not start from was ignored
+  refused({ init: { stlAfc: '/nonexistent.safetensors' } }, /config\.init\.stlAfc is "\/nonexistent\.safetensors" but experiment 'stl_afc' does not use it/);
+  refused({ experiment: 'stl_bx', data: { bx: '/d' }, init: { stlBx: '/x' } }, /config\.init\.stlBx .* experiment 'stl_bx' does not use it/);
+  refused({ experiment: 'ft', init: { stlAfc: '/a', stlBx: '/b' } }, /config\.init\.stlAfc .* experiment 'ft' does not use it \(ft starts from init\.stlBx alone\)/);
+  resolveTrainConfig({ ...base(), experiment: 'mdmt', data: { afc: '/a', bx: '/b' }, init: { stlAfc: '/a', stlBx: '/b' } });
+});
+
 test('a run that failed before its first epoch does not lock its directory to that config', async () => {
   const out = path.join(tmpDir('cfgt-fail'), 'run');
   const first = { ...base(), outDir: out, data: { afc: path.join(out, '..', 'missing-a') } };

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { MdmtError } from '../../ts/errors';
 import { DEMO_DEFAULTS } from '../../ts/cli/commands/demo';
 import { runDemo } from '../../ts/cli/demo';
 import { tmpDir } from './_fixture';
@@ -43,6 +44,22 @@ test('mdmt demo: synthetic data → 4 experiments × (2 CV + 2 LOCO folds) → T
   const again = await runDemo(tiny(out));
   assert.is(again.outcome.trained.length, 0, 'a second demo reuses every run');
   assert.is(again.outcome.skipped.length, 15);
+  // other training settings on the same --out: refused naming them, not 15 old runs reused
+  const e = await runDemo({ ...tiny(out), epochs: 3 }).then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
+  assert.is(e.code, 'ECONFIG');
+  assert.match(e.message, /holds 15 runs trained with other settings .*schedule\.maxEpochs 2 → 3/);
+});
+
+test('mdmt demo: synthetic data of other settings in --out are refused, naming the flags', async () => {
+  const out = tmpDir('demo-data');
+  fs.mkdirSync(path.join(out, 'data'), { recursive: true });
+  fs.writeFileSync(path.join(out, 'data', '.complete'), JSON.stringify({ seed: 0, nAfc: 48, nBx: 64, size: 32 }));
+  const e = await runDemo({ ...tiny(out), nAfc: 100, synthSize: 64 }).then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
+  assert.instance(e, MdmtError);
+  assert.is(e.code, 'ECONFIG');
+  assert.match(e.message, `${path.join(out, 'data')} holds synthetic data made with other settings (stored → requested: --n-afc 48 → 100, --synth-size 32 → 64)`);
+  assert.match(e.message, 'use another --out');
+  assert.not.ok(fs.existsSync(path.join(out, 'runs')), 'nothing trained');
 });
 
 test.run();

@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { experiment, planJobs, type ExperimentConfig } from '../../ts/train/experiment';
+import { MdmtError } from '../../ts/errors';
+import { experiment, planJobs, validateSweep, type ExperimentConfig } from '../../ts/train/experiment';
 import { BACKBONE, tinyData, tmpDir } from './_fixture';
 import { sweepConfig } from './_sweep';
 import { deviceAvailable } from '../helpers';
@@ -55,8 +56,26 @@ test('fold selection, limits and errors', () => {
   assert.equal(j.map((x) => x.key), ['cv/a/stl_afc/fold3']);
   assert.throws(() => planJobs(base({ folds: { cv: [5] } }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /cv fold 5 does not exist/);
   assert.throws(() => planJobs(base({ protocols: ['loco'] }), { cv: 5, loco: 6, bxLoco: 3 }, 3), /bxLocoFold 3/);
+  assert.throws(() => planJobs(base({ protocols: ['cv'], experiments: ['stl_afc'] }), { cv: 5, loco: 6, bxLoco: 3 }, 3), /bxLocoFold 3 does not exist/, 'as train() refuses it');
   assert.throws(() => planJobs(base({ experiments: ['stl'] as never }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /unknown experiment 'stl'/);
   assert.throws(() => planJobs(base({ backbones: [] }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /no backbones/);
+});
+
+test('folds are given per protocol and foldLimit keeps at least one: anything else is ECONFIG before data are read', () => {
+  const sweep = (o: object) => ({ runsDir: '/nonexistent/runs', backbones: [BACKBONE], base: {}, ...o }) as ExperimentConfig;
+  const cases: [object, string][] = [
+    [{ folds: [0] }, 'config.folds must be { cv?: number[], loco?: number[] } (the fold indexes of each protocol), got [0]'],
+    [{ folds: [-1] }, 'config.folds must be { cv?: number[], loco?: number[] }'],
+    [{ folds: { cv: [-1] } }, 'config.folds.cv must be a non-empty array of fold indexes (integers ≥ 0), got [-1]'],
+    [{ folds: { loco: 2 } }, 'config.folds.loco must be a non-empty array of fold indexes (integers ≥ 0), got 2'],
+    [{ folds: { cv: [] } }, 'config.folds.cv must be a non-empty array'],
+    [{ folds: { cv: [1, 1] } }, 'config.folds.cv names a fold twice: [1,1]'],
+    [{ foldLimit: 0 }, 'config.foldLimit must be an integer ≥ 1, got 0'],
+    [{ foldLimit: 1.5 }, 'config.foldLimit must be an integer ≥ 1, got 1.5'],
+  ];
+  for (const [o, msg] of cases)
+    assert.throws(() => validateSweep(sweep(o)), (e: Error) => e instanceof MdmtError && e.code === 'ECONFIG' && e.message.includes(`experiment: ${msg}`), JSON.stringify(o));
+  validateSweep(sweep({ folds: { cv: [0, 2], loco: undefined }, foldLimit: 1 }));
 });
 
 test('a failing job is recorded, the sweep goes on, the jobs that need it wait', async () => {
@@ -73,6 +92,24 @@ test('a failing job is recorded, the sweep goes on, the jobs that need it wait',
   assert.equal(out.pending, [`cv/${BACKBONE}/ft/fold0`, `cv/${BACKBONE}/mdmt/fold0`]);
   assert.not.ok(fs.existsSync(path.join(bad, '.lock')), 'the failed job is unlocked');
   assert.match(fs.readFileSync(path.join(runs, 'sweep.log'), 'utf8'), `failed cv/${BACKBONE}/stl_bx/fold0`);
+});
+
+test('a finished job is reused only when it was trained with the settings the sweep asks for', async () => {
+  if (!on) return;
+  const d = await tinyData();
+  const runs = path.join(tmpDir('reuse'), 'runs');
+  const c = sweepConfig(runs, d.afc, d.bx);
+  const sweep = (o: ExperimentConfig['base'] = {}): ExperimentConfig => ({ ...c, experiments: ['stl_afc'], base: { ...c.base, schedule: { maxEpochs: 1, warmupEpochs: 0 }, ...o } });
+  const job = `cv/${BACKBONE}/stl_afc/fold0`;
+  assert.equal((await experiment(sweep())).trained, [job]);
+  const again = await experiment(sweep({ workers: 1 })); // workers do not change what a run computes
+  assert.equal([again.trained, again.skipped], [[], [job]]);
+  const e = await experiment(sweep({ imageSize: 64, schedule: { maxEpochs: 5, warmupEpochs: 0 } })).then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
+  assert.instance(e, MdmtError);
+  assert.is(e.code, 'ECONFIG');
+  assert.match(e.message, `${runs} holds 1 run trained with other settings (stored → requested): ${job}: imageSize 32 → 64, schedule.maxEpochs 1 → 5`);
+  assert.match(e.message, 'Nothing was trained: use another runs directory, or delete those run directories');
+  assert.is((JSON.parse(fs.readFileSync(path.join(runs, job, 'config.json'), 'utf8')) as { imageSize: number }).imageSize, 32, 'the run is left as it was');
 });
 
 test('an unknown backbone is a configuration error naming it', async () => {

@@ -44,7 +44,8 @@ test.after(() => {
 });
 
 const cfg = (experiment: 'mdmt' | 'ft') => resolveTrainConfig({
-  backbone: BACKBONE, experiment, outDir: dir, data: { afc: dir, bx: dir }, init: { stlAfc: stlAfcFile, stlBx: stlBxFile },
+  // FT starts from STL τ2 alone (an unused init is refused)
+  backbone: BACKBONE, experiment, outDir: dir, data: { afc: dir, bx: dir }, init: experiment === 'ft' ? { stlBx: stlBxFile } : { stlAfc: stlAfcFile, stlBx: stlBxFile },
 });
 
 test('MDMT: backbone parameters are exactly the average, buffers and heads are fresh', () => {

@@ -4,7 +4,10 @@
  * holding AIforCOVID/ and BRIXIA/), runs STL τ1, STL τ2, FT and MDMT for three small backbones on
  * a short schedule over a few CV and LOCO folds, writes the report (Tables 1 and 2, per-backbone
  * tables, learning curves and bar charts as SVG) and prints Tables 1 and 2. Everything lands
- * in `--out`; running it again resumes (finished runs are reused).
+ * in `--out`; running it again resumes (finished runs are reused). Other settings with the same
+ * `--out` are refused before anything trains, naming them: runs trained with other training
+ * settings (--epochs, --image-size, ...), synthetic data made with other --n-afc, --n-bx,
+ * --synth-size or --seed. Use another --out, or delete the old one.
  *
  *   mdmt demo                                   # synthetic data, ./mdmt-demo
  *   mdmt demo --data ../shared/data/covid-cxr   # the real covid-cxr subset
@@ -12,7 +15,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ensureDir } from '../dirs';
-import { MdmtError } from '../errors';
+import { MdmtError, show } from '../errors';
 import { synth } from '../data/synth';
 import { readSplitFile } from '../data/splits';
 import { resolveTrainConfig, type DataConfig, type Protocol, type TrainConfigInput } from '../train/config';
@@ -61,6 +64,26 @@ export function dataConfigFor(dir: string): DataConfig {
   throw new MdmtError('EIO', '--data', `'${d}' holds neither labels.csv (covid-cxr) nor AIforCOVID/ and BRIXIA/`);
 }
 
+/** The demo flag of each synthetic-data setting. */
+const SYNTH_FLAGS = { seed: '--seed', nAfc: '--n-afc', nBx: '--n-bx', size: '--synth-size' } as const;
+
+/**
+ * Synthetic data already in --out were made with the requested settings: other data under the
+ * same runs would mix two data sets (and regenerating them would orphan the trained runs), so
+ * a change is an ECONFIG naming the flags, before anything is generated or trained.
+ */
+function checkSynth(done: string, want: Record<keyof typeof SYNTH_FLAGS, number>, out: string): void {
+  let have: Record<string, unknown>;
+  try {
+    have = JSON.parse(fs.readFileSync(done, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new MdmtError('ECONFIG', 'demo', `${done} is unreadable (${(e as Error).message}): delete ${out}, or use another --out`);
+  }
+  const diff = (Object.keys(SYNTH_FLAGS) as (keyof typeof SYNTH_FLAGS)[]).filter((k) => have[k] !== want[k]).map((k) => `${SYNTH_FLAGS[k]} ${show(have[k])} → ${want[k]}`);
+  if (diff.length)
+    throw new MdmtError('ECONFIG', 'demo', `${path.dirname(done)} holds synthetic data made with other settings (stored → requested: ${diff.join(', ')}), and the runs in ${path.join(out, 'runs')} were trained on them: use another --out, or delete ${out}`);
+}
+
 /**
  * Runs the demo and returns the report (report.md text, written files) and Tables 1–2 text.
  *
@@ -82,7 +105,8 @@ export async function runDemo(o: DemoOptions) {
   for (const backbone of o.backbones) resolveTrainConfig({ ...base, backbone, experiment: 'stl_afc', outDir: runsDir });
   if (!o.data) {
     const dir = synthDir, done = path.join(dir, '.complete');
-    if (!fs.existsSync(done)) {
+    if (fs.existsSync(done)) checkSynth(done, { seed: o.seed, nAfc: o.nAfc, nBx: o.nBx, size: o.synthSize }, out);
+    else {
       o.log(`generating synthetic data (${o.nAfc} AIforCOVID + ${o.nBx} BRIXIA images) in ${dir}`);
       fs.rmSync(dir, { recursive: true, force: true });
       await synth(dir, { seed: o.seed, nAfc: o.nAfc, nBx: o.nBx, size: o.synthSize });

@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MdmtError } from '../errors';
-import { CODE_PRESET, CONFIG_ALIASES, PAPER_OPTIM, PAPER_RUN, PAPER_SCHEDULE, TRAIN_CONFIG_KEYS, type TrainConfigInput } from '../train/config';
+import { CODE_PRESET, CONFIG_ALIASES, groupError, PAPER_OPTIM, PAPER_RUN, PAPER_SCHEDULE, SETTING_GROUPS, TRAIN_CONFIG_KEYS, type TrainConfigInput } from '../train/config';
 import { checkKeys } from '../train/keys';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -120,6 +120,11 @@ export function readConfigFile(file: string): Partial<TrainConfigInput> {
     throw new MdmtError('ECONFIG', '--config', `${file} is not valid JSON: ${(e as Error).message}`);
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new MdmtError('ECONFIG', '--config', `${file} must hold a JSON object`);
+  // the flags are merged into these groups: a number or a string would be spread into nothing (or into 'optim.0')
+  for (const k of SETTING_GROUPS) {
+    const e = groupError((v as Record<string, unknown>)[k]);
+    if (e) throw new MdmtError('ECONFIG', '--config', `${file}: config.${k} ${e}`);
+  }
   checkKeys(v, TRAIN_CONFIG_KEYS, { op: '--config', where: file, aliases: CONFIG_ALIASES });
   return v as Partial<TrainConfigInput>;
 }

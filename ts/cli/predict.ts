@@ -40,6 +40,9 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
       ['--no-imagenet-normalize', o.imagenetNormalize === false]].filter(([, g]) => g).map(([f]) => f);
     if (given.length) throw new MdmtError('ECONFIG', 'predict', `${given.join(', ')} ${given.length > 1 ? 'are' : 'is'} for --weights; --run uses the run's own settings (${path.join(o.run as string, 'config.json')})`);
   }
+  // the Grad-CAM settings do nothing without --explain
+  const explainOnly = [['--heatmaps', o.heatmaps !== undefined], ['--explain-task', o.explainTask !== undefined], ['--explain-class', o.explainClass !== undefined]].filter(([, g]) => g && !o.explain).map(([f]) => f);
+  if (explainOnly.length) throw new MdmtError('ECONFIG', 'predict', `${explainOnly.join(', ')} ${explainOnly.length > 1 ? 'are' : 'is'} for --explain (Grad-CAM overlays), which was not given`);
   const out = o.out as string | undefined;
   if (out && !/\.(csv|json)$/i.test(out)) throw new MdmtError('ECONFIG', '--out', `'${out}' must end in .csv or .json`);
   const heatmaps = (o.heatmaps as string | undefined) ?? (out ? path.join(path.dirname(path.resolve(out)), `${path.basename(out).replace(/\.[^.]*$/, '')}-heatmaps`) : path.resolve('heatmaps'));

@@ -18,7 +18,8 @@ export async function runTrainCommand(o: Record<string, unknown>, base: Partial<
     protocol: o.protocol as TrainConfigInput['protocol'],
     ...(o.fold !== undefined ? { fold: o.fold as number } : {}),
     ...(o.splitsDir ? { splitsDir: path.resolve(o.splitsDir as string) } : {}),
-    init: { ...(o.initStlAfc ? { stlAfc: o.initStlAfc as string } : {}), ...(o.initStlBx ? { stlBx: o.initStlBx as string } : {}) },
+    // the flags override a --config file's init files (which were dropped)
+    init: { ...(base.init ?? {}), ...(o.initStlAfc ? { stlAfc: o.initStlAfc as string } : {}), ...(o.initStlBx ? { stlBx: o.initStlBx as string } : {}) },
   } as TrainConfigInput;
   const r = await train(input, o.progress !== false ? progressHooks() : SILENT);
   if (o.json) {

@@ -16,17 +16,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
-import { BadRecords, BinRule, Dataset, DataRecord, OnBad, Tally, binGlobal, padBrixia } from './records';
+import { AFC_RELEASES, BadRecords, BinRule, Dataset, DataRecord, OnBad, Tally, binGlobal, padBrixia } from './records';
 import { Box } from './preprocess';
 import { readCsv, readSheet, requireColumns, Sheet } from './sheets';
 
 /** paper.md §1.7: hard-coded AFC exclusions of the authors' loader */
 export const AFC_EXCLUDED = ['P_3_391', 'P_3_377', 'P_3_20', 'P_3_108', 'P_1_16', 'P_3_341', 'P_3_411', 'P_3_208'];
-export const AFC_RELEASES: Record<number, { sheet: string; dir: string }> = {
-  1: { sheet: 'AIforCOVID.xlsx', dir: 'imgs' },
-  2: { sheet: 'AIforCOVID_r2.xlsx', dir: 'imgs_r2' },
-  3: { sheet: 'AIforCOVID_r3.xlsx', dir: 'imgs_r3' },
-};
+export { AFC_RELEASES };
 
 const bad = (op: string, where: string, detail: string, code: 'EDATA' | 'EIO' = 'EDATA') => new MdmtError(code, op, `${where}: ${detail}`);
 

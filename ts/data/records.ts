@@ -11,6 +11,12 @@ export type Task = 'AFC' | 'BX';
 /** dataset id carried by each sample and used as the loss indicator: AFC = 0, BX = 1 */
 export const TASK_ID: Record<Task, number> = { AFC: 0, BX: 1 };
 export const PROGNOSIS = ['MILD', 'SEVERE'] as const;
+/** The AIforCOVID releases: sheet and image folder (here, not in readers.ts, so that config.ts checks release numbers without loading the readers). */
+export const AFC_RELEASES: Record<number, { sheet: string; dir: string }> = {
+  1: { sheet: 'AIforCOVID.xlsx', dir: 'imgs' },
+  2: { sheet: 'AIforCOVID_r2.xlsx', dir: 'imgs_r2' },
+  3: { sheet: 'AIforCOVID_r3.xlsx', dir: 'imgs_r3' },
+};
 
 export interface DataRecord {
   id: string;

@@ -13,7 +13,7 @@ import * as path from 'path';
 import { MdmtError, show } from '../errors';
 import type { AugmentOptions } from '../data/augment';
 import { checkKeys, nearestKey, type KeyTree } from './keys';
-import type { BinRule } from '../data/records';
+import { AFC_RELEASES, type BinRule } from '../data/records';
 import { listModels } from '../models/zoo';
 
 /** The paper's four experiments: STL τ1 (AIforCOVID), STL τ2 (BRIXIA), FT (τ2 backbone → τ1), MDMT. */
@@ -80,7 +80,11 @@ export interface TrainConfig {
   fold: number;
   /** CV folds (paper 5; at least 3: test, val and train chunks) */
   kFolds: number;
-  /** LOCO: the BRIXIA fold paired with every AFC centre (authors' loCo6 uses BX fold 0) */
+  /**
+   * LOCO: the BRIXIA fold paired with every AFC centre (authors' loCo6 uses BX fold 0), one of the
+   * BRIXIA LOCO folds (checked once the splits are known). Ignored under CV and when the tasks
+   * are split together; stl_bx trains fold `fold` (default: bxLocoFold = fold; another is refused).
+   */
   bxLocoFold: number;
   /** where split files are written / read (default `<outDir>/splits`); shared across a sweep */
   splitsDir: string;
@@ -232,9 +236,16 @@ function bool(field: string, v: unknown, def: boolean): boolean {
   if (v !== undefined && typeof v !== 'boolean') bad(field, `must be true or false, got ${show(v)}`); // "false" is truthy
   return (v as boolean | undefined) ?? def;
 }
+/** The settings that are objects of settings (a --config file spreads them under the flags). */
+export const SETTING_GROUPS = ['data', 'optim', 'schedule', 'init'] as const;
+/** Why a nested setting is not an object of settings (undefined when it is one, or unset). */
+export function groupError(v: unknown): string | undefined {
+  return v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v)) ? `must be an object of settings, got ${show(v)}` : undefined;
+}
 /** A nested setting must be an object when given: `optim: 0.01` was silently the defaults. */
 function group(field: string, v: unknown): void {
-  if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) bad(field, `must be an object of settings, got ${show(v)}`);
+  const e = groupError(v);
+  if (e) bad(field, e);
 }
 function pathOf(field: string, v: unknown): string | undefined {
   if (v !== undefined && (typeof v !== 'string' || !v)) bad(field, `must be a path, got ${show(v)}`);
@@ -279,7 +290,7 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   checkModelName(c.backbone, 'train', 'config.backbone');
   const experiment = oneOf('experiment', c.experiment, EXPERIMENTS);
   if (typeof c.outDir !== 'string' || !c.outDir) bad('outDir', `must be a directory path, got ${show(c.outDir)}`);
-  for (const k of ['data', 'optim', 'schedule', 'init'] as const) group(k, c[k]);
+  for (const k of SETTING_GROUPS) group(k, c[k]);
   if (c.mixing !== undefined && c.mixing !== 'random') group('mixing', c.mixing);
   for (const k of ['stlAfc', 'stlBx'] as const) pathOf(`init.${k}`, c.init?.[k]);
   if (c.device !== undefined && (typeof c.device !== 'string' || !c.device)) bad('device', `must be cpu, cuda or cuda:N, got ${show(c.device)}`);
@@ -289,6 +300,15 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     data[k] = path.resolve(data[k]!);
   }
   if (!data.covidCxr && !data.afc && !data.bx) bad('data', 'needs afc and/or bx roots, or covidCxr');
+  // loadRecords reads covid-cxr alone: the roots beside it would be ignored
+  if (data.covidCxr && (data.afc || data.bx))
+    bad('data.covidCxr', `is given with data.${data.afc ? 'afc' : 'bx'}: covid-cxr provides both tasks (τ1 and τ2, labels.csv) and the roots would be ignored; give covidCxr, or afc and/or bx`);
+  if (data.afcReleases !== undefined) {
+    // a string was iterated: '12' read releases 1 and 2
+    const known = Object.keys(AFC_RELEASES).map(Number), r: unknown = data.afcReleases;
+    if (!Array.isArray(r) || !r.length || !r.every((x) => known.includes(x as number)) || new Set(r).size !== r.length)
+      bad('data.afcReleases', `must be a list of distinct AIforCOVID releases (${known.join(', ')}), e.g. [1, 2], got ${show(r)}`);
+  }
   if (!data.covidCxr) {
     if (experiment !== 'stl_bx' && !data.afc) bad('data.afc', `is required by experiment '${experiment}'`);
     if ((experiment === 'stl_bx' || experiment === 'mdmt') && !data.bx) bad('data.bx', `is required by experiment '${experiment}'`);
@@ -314,14 +334,16 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   num('schedule.minLr', schedule.minLr, 0);
   const outDir = path.resolve(c.outDir);
   const batchSize = int('batchSize', c.batchSize ?? PAPER_RUN.batchSize, 1);
+  const fold = int('fold', c.fold ?? 0, 0);
   const cfg: TrainConfig = {
     backbone: c.backbone,
     experiment,
     data,
     protocol: oneOf('protocol', c.protocol ?? 'cv', PROTOCOLS),
-    fold: int('fold', c.fold ?? 0, 0),
+    fold,
     kFolds: int('kFolds', c.kFolds ?? PAPER_RUN.kFolds, 3),
-    bxLocoFold: int('bxLocoFold', c.bxLocoFold ?? 0, 0),
+    // stl_bx trains BRIXIA fold `fold` (pairedBxFold): its config.json says so
+    bxLocoFold: int('bxLocoFold', c.bxLocoFold ?? (experiment === 'stl_bx' ? fold : 0), 0),
     splitsDir: path.resolve(pathOf('splitsDir', c.splitsDir) ?? path.join(outDir, 'splits')),
     splitSeed: int('splitSeed', c.splitSeed ?? 0, 0),
     imageSize: int('imageSize', c.imageSize ?? PAPER_RUN.imageSize, 16, 2048),
@@ -370,10 +392,24 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     if ((f as number) >= 1) bad('mixing.afcFraction', `must be < 1, got ${String(f)}`);
   }
   if (cfg.protocol === 'cv' && cfg.fold >= cfg.kFolds) bad('fold', `is ${cfg.fold} but kFolds is ${cfg.kFolds}`);
+  // an init the experiment does not start from would be ignored: STL runs start from ImageNet (or random) weights, FT from STL τ2 alone
+  const uses = { stlAfc: experiment === 'mdmt', stlBx: experiment === 'ft' || experiment === 'mdmt' };
+  for (const k of ['stlAfc', 'stlBx'] as const) if (cfg.init[k] !== undefined && !uses[k])
+    bad(`init.${k}`, `is ${show(cfg.init[k])} but experiment '${experiment}' does not use it (${experiment === 'ft' ? 'ft starts from init.stlBx alone' : 'an STL run starts from its ImageNet or random weights'}): leave it out`);
   if (experiment === 'ft' && !cfg.init.stlBx) bad('init.stlBx', "is required by experiment 'ft' (the STL τ2 best.safetensors of the same fold)");
   if (experiment === 'mdmt' && (!cfg.init.stlAfc || !cfg.init.stlBx))
     bad(cfg.init.stlAfc ? 'init.stlBx' : 'init.stlAfc', "is required by experiment 'mdmt' (the STL best.safetensors of the same fold)");
   return cfg;
+}
+
+/**
+ * stl_bx trains BRIXIA fold `fold`, whatever bxLocoFold says: an explicitly given bxLocoFold
+ * naming another fold is refused (train() checks its input; a config.json, which always holds
+ * one, still reads back, and experiment() gives stl_bx jobs none).
+ */
+export function checkStlBxFold(c: TrainConfigInput, cfg: TrainConfig): void {
+  if (cfg.experiment === 'stl_bx' && c.bxLocoFold !== undefined && c.bxLocoFold !== cfg.fold)
+    bad('bxLocoFold', `is ${show(c.bxLocoFold)} but experiment 'stl_bx' trains BRIXIA fold config.fold (${cfg.fold}): the fold of stl_bx is \`fold\`; bxLocoFold is the BRIXIA LOCO fold that stl_afc, ft and mdmt LOCO runs pair with`);
 }
 
 /** The tasks an experiment trains on and the one whose validation loss selects the best epoch. */

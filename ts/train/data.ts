@@ -19,7 +19,7 @@ import * as path from 'path';
 import { ensureDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { BX_CENTRE_GROUPS, readAIforCOVID, readBrixia, readCovidCxr } from '../data/readers';
-import { formatSummary, type DataRecord, type Dataset } from '../data/records';
+import { formatSummary, PROGNOSIS, type DataRecord, type Dataset } from '../data/records';
 import { afcStrata, bxStrata, jointSplits, linkRecords, makeSplits, readFold, type Fold } from '../data/splits';
 import { experimentTasks, type DataConfig, type TrainConfig } from './config';
 
@@ -166,6 +166,30 @@ export function pairedBxFold(c: Pick<TrainConfig, 'protocol' | 'fold' | 'bxLocoF
   return c.protocol === 'cv' || c.experiment === 'stl_bx' || joint ? c.fold : c.bxLocoFold;
 }
 
+/**
+ * bxLocoFold is one of the BRIXIA LOCO folds, whichever run records it (99 was accepted and
+ * written to config.json); it plays no part for stl_bx (its fold is `fold`) or when the tasks
+ * were split together (pairedBxFold), as experiment() checks it too (planJobs).
+ */
+function checkBxLocoFold(cfg: TrainConfig, dirs: SplitDirs): void {
+  if (cfg.experiment === 'stl_bx' || dirs.joint || !dirs.bx) return;
+  const n = foldCount(dirs.bx, 'loco', cfg.kFolds);
+  if (cfg.bxLocoFold >= n)
+    throw new MdmtError('ECONFIG', 'train', `config.bxLocoFold is ${cfg.bxLocoFold} but there are ${n} BRIXIA LOCO folds (0..${n - 1}, ${path.join(dirs.bx, 'loCo')})`);
+}
+
+/**
+ * A task trained on one class learns nothing, and its test metrics looked perfect (τ1 all MILD
+ * read ACC 100, F1 100, GM 0): the training part of a trained task needs two classes.
+ */
+function checkClasses(task: 'afc' | 'bx', fold: string, train: DataRecord[]): void {
+  const names = task === 'afc' ? [...PROGNOSIS] : ['bin 0', 'bin 1', 'bin 2', 'bin 3'];
+  const counts = names.map((_, c) => train.filter((r) => r.label === c).length);
+  if (counts.filter((n) => n > 0).length < 2)
+    throw new MdmtError('EDATA', 'train', `${task.toUpperCase()} fold ${fold}: the train part has fewer than 2 classes (${names.map((n, c) => `${n} ${counts[c]}`).join(', ')}): ` +
+      `nothing can be learned from it and the test metrics would mean nothing; check the labels of config.data (${task === 'afc' ? 'Prognosis' : 'BrixiaScoreGlobal'})`);
+}
+
 function pick(taskDir: string, protocol: 'cv' | 'loco', k: number, i: number, records: DataRecord[], what: string): Fold {
   const n = foldCount(taskDir, protocol, k);
   if (i >= n) throw new MdmtError('ECONFIG', 'train', `config.${what} is ${i} but ${taskDir} has ${n} ${protocol} folds`);
@@ -190,6 +214,7 @@ export function prepareFold(cfg: TrainConfig, recs: TaskRecords): RunFolds {
   const t = experimentTasks(cfg.experiment);
   const dirs = ensureSplits(cfg.splitsDir, recs, { seed: cfg.splitSeed, k: cfg.kFolds });
   const out: RunFolds = { name: String(cfg.fold), joint: dirs.joint, tasks: {} };
+  checkBxLocoFold(cfg, dirs);
   const need = { afc: t.afc, bx: t.bx || cfg.experiment === 'ft' };
   for (const task of ['afc', 'bx'] as const) {
     if (!need[task]) continue;
@@ -208,6 +233,7 @@ export function prepareFold(cfg: TrainConfig, recs: TaskRecords): RunFolds {
       if (fold[part].length === 0 && !(dirs.joint && task === 'bx' && part === 'test'))
         throw new MdmtError('EDATA', 'train', `${task.toUpperCase()} fold ${name} has an empty ${part} set (too few records for this protocol)`);
     }
+    checkClasses(task, name, fold.train);
   }
   return out;
 }

@@ -11,7 +11,9 @@
  * of the same fold; MDMT: STL τ1 and STL τ2 of the same fold; under LOCO the τ2 fold is
  * `bxLocoFold`, or the same fold when the tasks share patients and were split together).
  * train() checks each init file's provenance, so a mixed-up runs directory fails loudly.
- * Resume: a job with result.json is never recomputed, a job with a checkpoint continues from
+ * Resume: a job with result.json is never recomputed (and is reused only when its config.json
+ * is the run the sweep asks for: a job directory trained with other settings is an ECONFIG
+ * naming it and the settings, before anything trains), a job with a checkpoint continues from
  * it (train() does that), and a job locked by another live process is left
  * to it and waited for; a lock whose process is gone (killed) is taken over; a job that fails
  * is recorded and the jobs that do not need it go on. So a sweep killed at any
@@ -22,10 +24,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { MdmtError } from '../errors';
+import { MdmtError, show } from '../errors';
 import type { RunResult } from '../report/types';
 import { listModels } from '../models/zoo';
-import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, nearestModel, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfigInput } from './config';
+import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, nearestModel, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfig, type TrainConfigInput } from './config';
+import { listDiff, runConflict } from './identity';
 import { checkKeys, type KeyTree } from './keys';
 import { readJson } from './checkpoint';
 import { ensureDir } from '../dirs';
@@ -110,6 +113,27 @@ export function validateSweep(cfg: ExperimentConfig): void {
     }).join(', ')}; nothing was trained (registered: ${models.join(', ')})`);
   for (const e of cfg.experiments ?? []) if (!EXPERIMENTS.includes(e)) throw new MdmtError('ECONFIG', 'experiment', `unknown experiment '${e}' (${EXPERIMENTS.join(', ')})`);
   for (const p of cfg.protocols ?? []) if (!PROTOCOLS.includes(p)) throw new MdmtError('ECONFIG', 'experiment', `unknown protocol '${p}' (cv, loco)`);
+  checkFolds(cfg.folds, cfg.foldLimit);
+}
+
+/**
+ * `folds` is per protocol (`folds: [0]` ran every fold, as its keys are not cv / loco) and
+ * `foldLimit` keeps at least one (0 trained nothing and resolved).
+ */
+function checkFolds(folds: unknown, limit: unknown): void {
+  const bad = (msg: string) => new MdmtError('ECONFIG', 'experiment', `config.${msg}`);
+  if (folds !== undefined) {
+    if (folds === null || typeof folds !== 'object' || Array.isArray(folds))
+      throw bad(`folds must be { cv?: number[], loco?: number[] } (the fold indexes of each protocol), got ${show(folds)}`);
+    for (const p of PROTOCOLS) {
+      const f = (folds as Record<string, unknown>)[p];
+      if (f === undefined) continue;
+      if (!Array.isArray(f) || !f.length || !f.every((i) => Number.isInteger(i) && (i as number) >= 0))
+        throw bad(`folds.${p} must be a non-empty array of fold indexes (integers ≥ 0), got ${show(f)}`);
+      if (new Set(f).size !== f.length) throw bad(`folds.${p} names a fold twice: ${show(f)}`);
+    }
+  }
+  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1)) throw bad(`foldLimit must be an integer ≥ 1, got ${show(limit)}`);
 }
 
 /**
@@ -132,7 +156,8 @@ export function planJobs(cfg: ExperimentConfig, counts: { cv: number; loco: numb
     const n = p === 'cv' ? counts.cv : counts.loco;
     const folds = (cfg.folds?.[p] ?? [...Array(n).keys()]).slice(0, cfg.foldLimit ?? Infinity);
     for (const f of folds) if (!Number.isInteger(f) || f < 0 || f >= n) throw new MdmtError('ECONFIG', 'experiment', `${p} fold ${f} does not exist (${n} folds)`);
-    if (p === 'loco' && !counts.joint && exps.some((e) => e !== 'stl_afc') && bxLocoFold >= counts.bxLoco)
+    // as train() checks it (prepareFold): whenever BRIXIA was split on its own
+    if (!counts.joint && (counts.bxLoco > 0 || (p === 'loco' && exps.some((e) => e !== 'stl_afc'))) && bxLocoFold >= counts.bxLoco)
       throw new MdmtError('ECONFIG', 'experiment', `bxLocoFold ${bxLocoFold} does not exist (${counts.bxLoco} BRIXIA LOCO folds)`);
     for (const b of cfg.backbones) {
       for (const f of folds) {
@@ -224,6 +249,21 @@ function checkTrustFields(r: Record<string, unknown>, bad: (what: string) => Mdm
 }
 
 /**
+ * Throws ECONFIG, before anything trains, when a job's directory holds a run (finished or
+ * started) with other settings than the sweep would give it: a finished job is reused only
+ * when it is the run asked for, as train() itself refuses such a directory.
+ */
+function checkReuse(runsDir: string, jobs: { dir: string; cfg: TrainConfig }[]): void {
+  const bad = jobs.flatMap(({ dir, cfg }) => {
+    const d = runConflict(dir, cfg);
+    return d ? [`${path.relative(runsDir, dir)}: ${listDiff(d, 3)}`] : [];
+  });
+  if (bad.length)
+    throw new MdmtError('ECONFIG', 'experiment', `${runsDir} holds ${bad.length} run${bad.length > 1 ? 's' : ''} trained with other settings (stored → requested): ` +
+      `${bad.slice(0, 3).join('; ')}${bad.length > 3 ? `; and ${bad.length - 3} more` : ''}. Nothing was trained: use another runs directory, or delete those run directories`);
+}
+
+/**
  * Runs (or resumes) a sweep and returns the results of every finished job.
  *
  * @example
@@ -256,8 +296,21 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
     joint: dirs.joint,
   };
   const jobs = planJobs(cfg, counts, probe.bxLocoFold);
-  const done = (j: Job) => fs.existsSync(path.join(j.dir, RUN_FILES.result));
   const byKey = new Map(jobs.map((j) => [j.key, j]));
+  // what train() gets for a job: the shared settings, the job's place, its STL inits
+  const inputOf = (j: Job): TrainConfigInput => {
+    const init: TrainConfigInput['init'] = {};
+    if (j.deps.stlAfc) init.stlAfc = path.join(byKey.get(j.deps.stlAfc)!.dir, RUN_FILES.best);
+    if (j.deps.stlBx) init.stlBx = path.join(byKey.get(j.deps.stlBx)!.dir, RUN_FILES.best);
+    // stl_bx trains its own fold (bxLocoFold = fold), which train() holds an explicit other bxLocoFold against
+    const { bxLocoFold: _bx, ...base } = cfg.base;
+    return {
+      ...(j.experiment === 'stl_bx' ? base : cfg.base), backbone: j.backbone, experiment: j.experiment, protocol: j.protocol, fold: j.fold,
+      outDir: j.dir, splitsDir, init, data: { cacheDir: path.join(runsDir, '.cache'), ...probe.data, ...cfg.base.data },
+    } as TrainConfigInput;
+  };
+  checkReuse(runsDir, jobs.map((j) => ({ dir: j.dir, cfg: resolveTrainConfig(inputOf(j)) })));
+  const done = (j: Job) => fs.existsSync(path.join(j.dir, RUN_FILES.result));
   const outcome: ExperimentOutcome = { results: [], trained: [], skipped: jobs.filter(done).map((j) => j.key), pending: [], failed: [] };
   const failed = new Set<string>();
   const runJob = async (j: Job, index: number) => {
@@ -265,13 +318,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
       if (done(j)) return;
       const resumed = fs.existsSync(path.join(j.dir, RUN_FILES.checkpoint));
       sweepLog(`${resumed ? 'resume' : 'start'} ${j.key}`);
-      const init: TrainConfigInput['init'] = {};
-      if (j.deps.stlAfc) init.stlAfc = path.join(byKey.get(j.deps.stlAfc)!.dir, RUN_FILES.best);
-      if (j.deps.stlBx) init.stlBx = path.join(byKey.get(j.deps.stlBx)!.dir, RUN_FILES.best);
-      await train({
-        ...cfg.base, backbone: j.backbone, experiment: j.experiment, protocol: j.protocol, fold: j.fold,
-        outDir: j.dir, splitsDir, init, data: { cacheDir: path.join(runsDir, '.cache'), ...probe.data, ...cfg.base.data },
-      } as TrainConfigInput, cfg.hooksFor?.(j, { index: index + 1, total: jobs.length }) ?? (cfg.base.progress ? progressHooks({ label: `[${index + 1}/${jobs.length}] ${j.key}` }) : SILENT));
+      await train(inputOf(j), cfg.hooksFor?.(j, { index: index + 1, total: jobs.length }) ?? (cfg.base.progress ? progressHooks({ label: `[${index + 1}/${jobs.length}] ${j.key}` }) : SILENT));
       sweepLog(`done ${j.key}`);
       outcome.trained.push(j.key);
     } catch (e) {

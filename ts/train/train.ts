@@ -26,10 +26,11 @@ import { manualSeed } from '../random';
 import type { EpochRecord, RunResult } from '../report/types';
 import { native } from '../native/binding';
 import { getDefaultDevice, liveTensorCount, normDevice, setDefaultDevice, type Tensor } from '../tensor';
-import { experimentTasks, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
+import { checkStlBxFold, experimentTasks, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
 import { atomicWriteJson, loadCheckpoint, loadWeights, readJson, type RunState, saveCheckpoint, saveWeights } from './checkpoint';
 import { ensureDir } from '../dirs';
 import { describeNonFinite, firstNonFinite } from './finite';
+import { checkRunDir } from './identity';
 import { busyMessage, lockHolder, tryLock, unlock } from './lock';
 import { loadRecords, prepareFold } from './data';
 import { evaluateModel, type ModelEval } from './evaluate';
@@ -68,12 +69,6 @@ export interface TrainResult {
 }
 
 export type { RunState } from './checkpoint';
-
-/** The fields that make two configs the same run (resume refuses a directory of another run). */
-function identity(c: TrainConfig): string {
-  const { progress: _p, workers: _w, device: _d, keepCheckpoint: _k, checkpointEvery: _c, eager: _e, ...rest } = c;
-  return JSON.stringify(rest);
-}
 
 function makeLoader(cfg: TrainConfig, records: DataRecord[], train: boolean, hooks: TrainHooks): Loader {
   return new Loader(records, {
@@ -127,6 +122,7 @@ function checkFinite(module: TaskNet['module'], opt: Adam, epoch: number, lr: nu
  */
 export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Promise<TrainResult> {
   const cfg = resolveTrainConfig(input);
+  checkStlBxFold(input, cfg);
   const hooks = hooksIn ?? (cfg.progress ? progressHooks() : SILENT);
   if (cfg.device !== 'cpu') {
     const d = native().devices().find((x) => x.name === normDevice(cfg.device));
@@ -147,14 +143,7 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Prom
 async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainResult> {
   const dir = cfg.outDir;
   const file = (k: keyof typeof RUN_FILES) => path.join(dir, RUN_FILES[k]);
-  // a config.json alone is a run that failed before its first epoch (a wrong data path, say): the
-  // corrected command may take the directory; one with a log line, weights or a result may not
-  const trained = () => (['checkpoint', 'best', 'result'] as const).some((k) => fs.existsSync(file(k))) || (fs.existsSync(file('log')) && fs.statSync(file('log')).size > 0);
-  if (fs.existsSync(file('config')) && trained()) {
-    const old = resolveTrainConfig({ ...readJson<TrainConfig>(file('config')), outDir: dir });
-    if (identity(old) !== identity(cfg))
-      throw new MdmtError('ECONFIG', 'train', `${dir} holds a run with another configuration (${file('config')}): use another outDir or delete it`);
-  }
+  checkRunDir(cfg);
   if (fs.existsSync(file('result'))) return readJson<TrainResult>(file('result'));
   atomicWriteJson(file('config'), cfg);
 

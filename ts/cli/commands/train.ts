@@ -1,5 +1,6 @@
 /** `mdmt train`: its flags, the usage checks, and dispatch; the work is ../train.ts (runTrainCommand). */
 import { Option, type Command } from 'commander';
+import { MdmtError } from '../../errors';
 import { EXPERIMENTS, PROTOCOLS } from '../../train/config';
 import { addTrainFlags, existingPath, intArg, requireData, trainBase } from '../options';
 
@@ -18,8 +19,12 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON');
   addTrainFlags(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
-    const base = trainBase(o);
     const e = o.experiment as string;
+    // an init file the experiment does not start from would be ignored
+    const unused = [['--init-stl-afc', o.initStlAfc !== undefined && e !== 'mdmt'], ['--init-stl-bx', o.initStlBx !== undefined && e !== 'ft' && e !== 'mdmt']].filter(([, u]) => u).map(([f]) => f);
+    if (unused.length)
+      throw new MdmtError('ECONFIG', 'train', `${unused.join(', ')} ${unused.length > 1 ? 'are' : 'is'} not used by --experiment ${e} (${e === 'ft' ? 'ft starts from --init-stl-bx alone' : 'an STL run starts from its ImageNet or random weights'})`);
+    const base = trainBase(o);
     requireData(base, { afc: e !== 'stl_bx', bx: e === 'stl_bx' || e === 'mdmt' });
     const { runTrainCommand } = await import('../train');
     await runTrainCommand(o, base);

@@ -1,0 +1,70 @@
+// What a run's folds must be before it trains: bxLocoFold one of the BRIXIA LOCO folds (it was
+// accepted and recorded whatever its value), stl_bx's fold given by `fold` alone, and
+// experiment() still giving stl_bx jobs their own fold; a trained task needs two classes in its
+// training part.
+import * as fs from 'fs';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { DataRecord } from '../../ts/data/records';
+import { MdmtError } from '../../ts/errors';
+import { resolveTrainConfig } from '../../ts/train/config';
+import { prepareFold } from '../../ts/train/data';
+import { experiment } from '../../ts/train/experiment';
+import { train } from '../../ts/train/train';
+import { deviceAvailable } from '../helpers';
+import { BACKBONE, tinyBase, tmpDir } from './_fixture';
+
+const on = deviceAvailable('train/folds');
+
+const refused = (p: Promise<unknown>) => p.then(() => assert.unreachable() as never, (e: unknown) => e as MdmtError);
+
+test('bxLocoFold is checked against the BRIXIA LOCO folds once the splits are known', async () => {
+  if (!on) return;
+  const base = await tinyBase();
+  const dir = tmpDir('bxloco');
+  for (const protocol of ['cv', 'loco'] as const) {
+    const e = await refused(train({ ...base, backbone: BACKBONE, experiment: 'stl_afc', protocol, outDir: path.join(dir, protocol), splitsDir: path.join(dir, 'splits'), bxLocoFold: 99 }));
+    assert.instance(e, MdmtError);
+    assert.is(e.code, 'ECONFIG', e.message);
+    assert.match(e.message, /config\.bxLocoFold is 99 but there are 3 BRIXIA LOCO folds \(0\.\.2, .*BX\/loCo\)/);
+    assert.not.ok(fs.existsSync(path.join(dir, protocol, 'log.jsonl')), 'nothing trained');
+  }
+});
+
+test("stl_bx trains fold `fold`: bxLocoFold follows it, and another one given is refused", async () => {
+  const ok = { backbone: BACKBONE, experiment: 'stl_bx' as const, outDir: tmpDir('stlbx'), data: { bx: '/nonexistent' } };
+  assert.is(resolveTrainConfig({ ...ok, fold: 2 }).bxLocoFold, 2, 'config.json says which BRIXIA fold it trained');
+  assert.is(resolveTrainConfig({ ...ok, experiment: 'stl_afc', fold: 2, data: { afc: '/x' } }).bxLocoFold, 0);
+  const e = await refused(train({ ...ok, fold: 1, bxLocoFold: 0 }));
+  assert.is(e.code, 'ECONFIG');
+  assert.match(e.message, "config.bxLocoFold is 0 but experiment 'stl_bx' trains BRIXIA fold config.fold (1): the fold of stl_bx is `fold`");
+  assert.not.ok(fs.existsSync(path.join(ok.outDir, 'config.json')), 'refused before anything is written');
+});
+
+test('a sweep given bxLocoFold still trains its CV stl_bx jobs on their own folds', async () => {
+  if (!on) return;
+  const base = await tinyBase();
+  const runs = path.join(tmpDir('sweep-bx'), 'runs');
+  const out = await experiment({
+    runsDir: runs, backbones: [BACKBONE], experiments: ['stl_bx'], protocols: ['cv'], folds: { cv: [1] },
+    base: { ...base, bxLocoFold: 0, schedule: { maxEpochs: 1, warmupEpochs: 0 } },
+  });
+  assert.equal([out.trained, out.failed], [[`cv/${BACKBONE}/stl_bx/fold1`], []]);
+  const cfg = JSON.parse(fs.readFileSync(path.join(runs, 'cv', BACKBONE, 'stl_bx', 'fold1', 'config.json'), 'utf8')) as { fold: number; bxLocoFold: number };
+  assert.equal([cfg.fold, cfg.bxLocoFold], [1, 1]);
+});
+
+test('a trained task whose training part has one class is EDATA naming task, fold, part and class counts', () => {
+  const dir = tmpDir('oneclass');
+  const rec = (i: number): DataRecord => ({ id: `P_${i}`, task: 'AFC', source: 'x', image: `${i}.dcm`, center: i % 2 ? 'A' : 'B', label: 0, labelName: 'MILD', where: 'x' });
+  const cfg = resolveTrainConfig({ backbone: BACKBONE, experiment: 'stl_afc', outDir: path.join(dir, 'run'), data: { afc: '/d' }, kFolds: 3 });
+  const recs = { afc: [...Array(30).keys()].map(rec), bx: [] };
+  assert.throws(() => prepareFold(cfg, recs), (e: Error) => e instanceof MdmtError && e.code === 'EDATA' &&
+    /AFC fold 0: the train part has fewer than 2 classes \(MILD 1\d, SEVERE 0\)/.test(e.message), 'all MILD');
+  // two classes train
+  const two = { afc: recs.afc.map((r, i) => (i % 3 ? r : { ...r, label: 1, labelName: 'SEVERE' })), bx: [] };
+  assert.ok(prepareFold({ ...cfg, splitsDir: path.join(dir, 'splits2') }, two).afc!.train.length > 0);
+});
+
+test.run();

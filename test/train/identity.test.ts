@@ -1,0 +1,67 @@
+// A run directory holds one run: train() refuses another configuration naming the settings
+// that differ (stored → requested), and recognises a copied or moved run directory (its
+// splits, inits and cache compared relative to it). No training: a finished run is a
+// config.json and a result.json.
+import * as fs from 'fs';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MdmtError } from '../../ts/errors';
+import { resolveTrainConfig, type TrainConfigInput } from '../../ts/train/config';
+import { configDiff } from '../../ts/train/identity';
+import { train } from '../../ts/train/train';
+import { BACKBONE, tmpDir } from './_fixture';
+
+const input = (outDir: string, o: Partial<TrainConfigInput> = {}): TrainConfigInput => ({
+  backbone: BACKBONE, experiment: 'stl_afc', outDir, data: { afc: '/nonexistent/AIforCOVID' }, imageSize: 32, workers: 0, schedule: { maxEpochs: 1 }, ...o,
+});
+
+/** A finished run as train() leaves it (config.json, log line, result.json). */
+function finished(dir: string, o: Partial<TrainConfigInput> = {}): void {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(resolveTrainConfig(input(dir, o))));
+  fs.writeFileSync(path.join(dir, 'log.jsonl'), '{"epoch":1}\n');
+  fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify({ finished: dir }));
+}
+
+test('another configuration is refused naming each differing setting, stored → requested', async () => {
+  const dir = path.join(tmpDir('ident'), 'run');
+  finished(dir);
+  const e = await train(input(dir, { imageSize: 64, schedule: { maxEpochs: 5 } })).then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
+  assert.instance(e, MdmtError);
+  assert.is(e.code, 'ECONFIG');
+  assert.match(e.message, `${dir} holds a run with another configuration`);
+  assert.match(e.message, 'imageSize 32 → 64');
+  assert.match(e.message, 'schedule.maxEpochs 1 → 5');
+  assert.match(e.message, 'use another outDir or delete it');
+  // a long list is cut after a few
+  const many = configDiff(resolveTrainConfig(input(dir)), resolveTrainConfig(input(dir, { imageSize: 64, seed: 1, splitSeed: 2, batchSize: 3, kFolds: 4, beta: 0.2 })));
+  assert.is(many.length, 7, 'evalBatchSize follows batchSize');
+  const e2 = await train(input(dir, { imageSize: 64, seed: 1, splitSeed: 2, batchSize: 3, kFolds: 4, beta: 0.2 })).then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
+  assert.match(e2.message, 'and 3 more');
+  // stl_bx trains fold `fold` whatever bxLocoFold says: an older config.json holding 0 for fold 1 is the same run
+  const bx = { experiment: 'stl_bx' as const, data: { bx: '/nonexistent/BRIXIA' }, fold: 1 };
+  assert.equal(configDiff(resolveTrainConfig(input(dir, { ...bx, bxLocoFold: 0 })), resolveTrainConfig(input(dir, bx))), []);
+  // what does not change the run may differ
+  assert.equal(await train(input(dir, { workers: 3, checkpointEvery: 2, progress: false })), { finished: dir });
+});
+
+test('a copied run directory is the same run: its splits are compared relative to it', async () => {
+  const root = tmpDir('ident-copy');
+  const dir = path.join(root, 'runs', 'afc');
+  finished(dir);
+  const copy = path.join(root, 'e', 'afc_copy');
+  fs.cpSync(dir, copy, { recursive: true });
+  assert.equal(await train(input(copy)), { finished: dir }, 'the copy is recognised');
+  // an explicit splitsDir outside the run is compared as it is
+  const shared = path.join(root, 'splits');
+  const d2 = path.join(root, 'runs', 'bx');
+  finished(d2, { splitsDir: shared });
+  const c2 = path.join(root, 'e', 'bx_copy');
+  fs.cpSync(d2, c2, { recursive: true });
+  assert.equal(await train(input(c2, { splitsDir: shared })), { finished: d2 });
+  const e = await train(input(c2, { splitsDir: path.join(root, 'other') })).then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
+  assert.match(e.message, `splitsDir "${shared}" → "${path.join(root, 'other')}"`);
+});
+
+test.run();

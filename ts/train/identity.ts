@@ -1,0 +1,105 @@
+/**
+ * Whether a run directory holds the run a configuration asks for. train() refuses to resume or
+ * return a directory trained with other settings, and experiment() checks every job of a sweep
+ * before it trains anything, both naming the settings that differ:
+ *
+ *   runConflict('runs/cv/resnet18/stl_afc/fold0', cfg)   // ['imageSize 32 → 64'] or undefined
+ *
+ * Settings that do not change what a run computes (device, workers, progress, checkpointing,
+ * eager) may differ. Paths the run carries with it (its splits, its STL inits, the image cache)
+ * match when they are equal or equal relative to each run directory, so a run directory (or a
+ * whole runs directory) copied or moved elsewhere is still the same run: what those paths hold
+ * is checked by content where it is used (ensureSplits compares the split folder's meta.json
+ * with the records, best.safetensors carries the split fingerprint of its fold, and FT / MDMT
+ * check their inits' provenance).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { MdmtError, show } from '../errors';
+import { readJson } from './checkpoint';
+import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
+
+/** Settings a run may be resumed or reused with, changed. */
+const RUNTIME = new Set(['progress', 'workers', 'device', 'keepCheckpoint', 'checkpointEvery', 'eager', 'outDir']);
+/** Paths compared as they are or relative to the run directory. */
+const MOVABLE = new Set(['splitsDir', 'data.cacheDir', 'init.stlAfc', 'init.stlBx']);
+
+/**
+ * A run directory holds training: a log line, weights or a result. A config.json alone is a run
+ * that failed before its first epoch (a wrong data path, say): a corrected command may take it.
+ */
+export function holdsTraining(dir: string): boolean {
+  const f = (n: string) => path.join(dir, n);
+  return ['checkpoint.safetensors', 'best.safetensors', 'result.json'].some((n) => fs.existsSync(f(n))) || (fs.existsSync(f('log.jsonl')) && fs.statSync(f('log.jsonl')).size > 0);
+}
+
+/** Every leaf setting by its dotted path (undefined values are unset, as in config.json). */
+function leaves(v: unknown, prefix: string, out: Map<string, unknown>): Map<string, unknown> {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    for (const [k, x] of Object.entries(v)) leaves(x, prefix ? `${prefix}.${k}` : k, out);
+  } else if (v !== undefined) out.set(prefix, v);
+  return out;
+}
+
+/** stl_bx trains BRIXIA fold `fold` whatever bxLocoFold says (pairedBxFold): not part of what it computes. */
+function comparable(c: TrainConfig): Map<string, unknown> {
+  const m = leaves(c, '', new Map());
+  for (const k of m.keys()) if (RUNTIME.has(k.split('.')[0])) m.delete(k);
+  if (c.experiment === 'stl_bx') m.delete('bxLocoFold');
+  return m;
+}
+
+const short = (v: unknown) => {
+  const s = v === undefined ? '(unset)' : show(v);
+  return s.length > 80 ? `${s.slice(0, 38)}…${s.slice(-38)}` : s;
+};
+
+/**
+ * The settings in which two resolved configs differ, as 'field stored → requested' (empty when
+ * they are the same run).
+ *
+ * @example configDiff(stored, cfg) // ['imageSize 32 → 64', 'schedule.maxEpochs 1 → 5']
+ */
+export function configDiff(stored: TrainConfig, now: TrainConfig): string[] {
+  const a = comparable(stored), b = comparable(now);
+  const out: string[] = [];
+  for (const k of new Set([...a.keys(), ...b.keys()])) {
+    const x = a.get(k), y = b.get(k);
+    if (JSON.stringify(x) === JSON.stringify(y)) continue;
+    if (MOVABLE.has(k) && typeof x === 'string' && typeof y === 'string' && path.relative(stored.outDir, x) === path.relative(now.outDir, y)) continue;
+    out.push(`${k} ${short(x)} → ${short(y)}`);
+  }
+  return out;
+}
+
+/**
+ * The resolved config.json of a run directory, with the outDir it was written for (the base
+ * of its relative paths); a file without one is taken as written for `dir`.
+ */
+export function storedConfig(dir: string): TrainConfig {
+  const raw = readJson<TrainConfigInput>(path.join(dir, 'config.json'));
+  const outDir = typeof raw?.outDir === 'string' && raw.outDir ? raw.outDir : dir;
+  return resolveTrainConfig({ ...raw, outDir });
+}
+
+/**
+ * The differences between the run a directory holds and `cfg` (undefined when the directory
+ * holds no training, or the same run).
+ */
+export function runConflict(dir: string, cfg: TrainConfig): string[] | undefined {
+  if (!fs.existsSync(path.join(dir, 'config.json')) || !holdsTraining(dir)) return undefined;
+  const d = configDiff(storedConfig(dir), cfg);
+  return d.length ? d : undefined;
+}
+
+/** A few differences, then how many more. */
+export function listDiff(d: string[], n = 4): string {
+  return d.length > n ? `${d.slice(0, n).join(', ')} and ${d.length - n} more` : d.join(', ');
+}
+
+/** Throws ECONFIG when `cfg.outDir` holds a run with other settings, naming them. */
+export function checkRunDir(cfg: TrainConfig): void {
+  const d = runConflict(cfg.outDir, cfg);
+  if (d)
+    throw new MdmtError('ECONFIG', 'train', `${cfg.outDir} holds a run with another configuration (${path.join(cfg.outDir, 'config.json')}; stored → requested: ${listDiff(d)}): use another outDir or delete it`);
+}
