@@ -268,6 +268,14 @@ const INT_RANGE: Partial<Record<string, [number, number]>> = {
   int32: [-2147483648, 2147483647], uint8: [0, 255], bfloat16: [0, 65535], float16: [0, 65535],
 };
 
+/** Refuses a fill value the dtype cannot hold: 1.5 was stored as 1 in int32, 300 as 44 in uint8. */
+export function checkFillValue(op: string, value: unknown, dtype: string): void {
+  // a fill value is a number even for bfloat16/float16 (converted natively), not a bit pattern
+  const range = dtype === 'int32' || dtype === 'uint8' ? INT_RANGE[dtype] : undefined;
+  if (typeof value !== 'number' || (range && !(Number.isInteger(value) && value >= range[0] && value <= range[1])))
+    throw new MdmtError('EINVAL', op, `value ${show(value)} is not ${range ? `an integer ${dtype} can hold ([${range[0]}, ${range[1]}])` : 'a number'}`);
+}
+
 /**
  * Host data converted to the dtype's array. A typed array conversion would turn NaN into 0,
  * truncate 1.5 to 1, wrap 300 to 44 (uint8) and a string into NaN, silently: each is an error.
@@ -313,6 +321,7 @@ export function tensor(data: ArrayLike<number> | TypedArray, shape: readonly num
 
 /** A tensor filled with `value`. */
 export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
+  checkFillValue('full', value, opts.dtype ?? 'float32');
   const t = empty(shape, opts.dtype ?? 'float32', opts.device ?? defaultDevice);
   if (t.size > 0) native().run('fill', [], [t.id], { value });
   return t;

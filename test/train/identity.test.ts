@@ -43,8 +43,11 @@ test('another configuration is refused naming each differing setting, stored →
   const bx = { experiment: 'stl_bx' as const, data: { bx: '/nonexistent/BRIXIA' }, fold: 1 };
   assert.equal(configDiff(resolveTrainConfig(input(dir, { ...bx, bxLocoFold: 0 })), resolveTrainConfig(input(dir, bx))), []);
   // what does not change the run may differ
-  assert.equal(await train(input(dir, { workers: 3, checkpointEvery: 2, progress: false })), { finished: dir });
+  assert.equal(await train(input(dir, { workers: 3, checkpointEvery: 2, progress: false })), { finished: dir, ...paths(dir) });
 });
+
+/** The files a finished run's result names: its own, wherever it was trained. */
+const paths = (d: string) => ({ checkpointPath: path.join(d, 'checkpoint.safetensors'), bestPath: path.join(d, 'best.safetensors') });
 
 test('a copied run directory is the same run: its splits are compared relative to it', async () => {
   const root = tmpDir('ident-copy');
@@ -52,14 +55,14 @@ test('a copied run directory is the same run: its splits are compared relative t
   finished(dir);
   const copy = path.join(root, 'e', 'afc_copy');
   fs.cpSync(dir, copy, { recursive: true });
-  assert.equal(await train(input(copy)), { finished: dir }, 'the copy is recognised');
+  assert.equal(await train(input(copy)), { finished: dir, ...paths(copy) }, 'the copy is recognised, and answers with its own files');
   // an explicit splitsDir outside the run is compared as it is
   const shared = path.join(root, 'splits');
   const d2 = path.join(root, 'runs', 'bx');
   finished(d2, { splitsDir: shared });
   const c2 = path.join(root, 'e', 'bx_copy');
   fs.cpSync(d2, c2, { recursive: true });
-  assert.equal(await train(input(c2, { splitsDir: shared })), { finished: d2 });
+  assert.equal(await train(input(c2, { splitsDir: shared })), { finished: d2, ...paths(c2) });
   const e = await train(input(c2, { splitsDir: path.join(root, 'other') })).then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
   assert.match(e.message, `splitsDir "${shared}" → "${path.join(root, 'other')}"`);
 });

@@ -107,8 +107,11 @@ function vjpOf(node: GradNode, gOut: (Tensor | null)[]): (Tensor | null | undefi
     return node.vjp(gOut);
   } catch (e) {
     if (!(e instanceof MdmtError) || e.code !== 'EDISPOSED') throw e;
-    throw new MdmtError('EDISPOSED', 'backward', `the gradient of '${node.op}' needs a tensor that was disposed before backward() ` +
-      `(${e.message}): call backward() inside the tidy() that built the graph, or keep() what it saves`);
+    // the inner message names an argument of the vjp's own op (mul's 'b' may be the forward's
+    // 'a'), so only the freed tensor's shape is kept
+    const shape = /\(shape (\[[^\]]*\])\)/.exec(e.message)?.[1];
+    throw new MdmtError('EDISPOSED', 'backward', `the gradient of '${node.op}' needs a tensor${shape ? ` of shape ${shape}` : ''} that was ` +
+      'disposed before backward(): call backward() inside the tidy() that built the graph, or keep() what it saves');
   }
 }
 

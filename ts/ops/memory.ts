@@ -4,13 +4,14 @@
  */
 import { record } from '../autograd/tape';
 import { DType } from '../native/binding';
-import { Tensor } from '../tensor';
+import { checkFillValue, Tensor } from '../tensor';
 import { checkArg, checkNumber, runOp, runOpInto } from './op';
 
 /** Sets every element of `t` to `value`, in place; returns t. */
 export function fill_(t: Tensor, value: number): Tensor {
   checkArg('fill', 't', t);
   checkNumber('fill', 'value', value);
+  checkFillValue('fill', value, t.dtype);
   if (t.size > 0) runOpInto('fill', [], [t], { value });
   return t;
 }

@@ -144,7 +144,11 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
   const dir = cfg.outDir;
   const file = (k: keyof typeof RUN_FILES) => path.join(dir, RUN_FILES[k]);
   checkRunDir(cfg);
-  if (fs.existsSync(file('result'))) return readJson<TrainResult>(file('result'));
+  if (fs.existsSync(file('result'))) {
+    // the stored paths are where the run was trained; a copied or moved run answers with its own
+    const done = readJson<TrainResult>(file('result'));
+    return { ...done, checkpointPath: file('checkpoint'), bestPath: file('best') };
+  }
   atomicWriteJson(file('config'), cfg);
 
   const prevDevice = getDefaultDevice();
