@@ -72,10 +72,12 @@ test('folds are given per protocol and foldLimit keeps at least one: anything el
     [{ folds: { cv: [1, 1] } }, 'config.folds.cv names a fold twice: [1,1]'],
     [{ foldLimit: 0 }, 'config.foldLimit must be an integer ≥ 1, got 0'],
     [{ foldLimit: 1.5 }, 'config.foldLimit must be an integer ≥ 1, got 1.5'],
+    [{ protocols: ['cv'], folds: { loco: [0] } }, `config.folds.loco is given but protocols is ["cv"]: add 'loco' to protocols or drop folds.loco`],
   ];
   for (const [o, msg] of cases)
     assert.throws(() => validateSweep(sweep(o)), (e: Error) => e instanceof MdmtError && e.code === 'ECONFIG' && e.message.includes(`experiment: ${msg}`), JSON.stringify(o));
   validateSweep(sweep({ folds: { cv: [0, 2], loco: undefined }, foldLimit: 1 }));
+  validateSweep(sweep({ protocols: ['loco'], folds: { loco: [1] } }));
 });
 
 test('a failing job is recorded, the sweep goes on, the jobs that need it wait', async () => {

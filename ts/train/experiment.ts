@@ -114,6 +114,11 @@ export function validateSweep(cfg: ExperimentConfig): void {
   for (const e of cfg.experiments ?? []) if (!EXPERIMENTS.includes(e)) throw new MdmtError('ECONFIG', 'experiment', `unknown experiment '${e}' (${EXPERIMENTS.join(', ')})`);
   for (const p of cfg.protocols ?? []) if (!PROTOCOLS.includes(p)) throw new MdmtError('ECONFIG', 'experiment', `unknown protocol '${p}' (cv, loco)`);
   checkFolds(cfg.folds, cfg.foldLimit);
+  // a fold list for a protocol the sweep does not run was ignored (--loco-folds with --protocols cv)
+  const runs = cfg.protocols ?? [...PROTOCOLS];
+  for (const p of PROTOCOLS)
+    if ((cfg.folds as Record<string, unknown> | undefined)?.[p] !== undefined && !runs.includes(p))
+      throw new MdmtError('ECONFIG', 'experiment', `config.folds.${p} is given but protocols is ${show(runs)}: add '${p}' to protocols or drop folds.${p}`);
 }
 
 /**
