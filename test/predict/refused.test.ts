@@ -80,6 +80,7 @@ test('output paths in the way are usage errors naming the option, found before a
     [{ out: path.join(dir, 'hmfile', 'p.csv') }, `--out '${path.join(dir, 'hmfile', 'p.csv')}' lies under '${path.join(dir, 'hmfile')}', which is a file`],
     [{ explain: true, heatmaps: path.join(dir, 'hmfile') }, `--heatmaps '${path.join(dir, 'hmfile')}' is a file, not a directory`],
     [{ explain: true, out: path.join(dir, 'p.csv') }, `--heatmaps (default: <out stem>-heatmaps) '${path.join(dir, 'p-heatmaps')}' is a file`],
+    [{ explain: true, out: path.join(dir, 'w.csv'), heatmaps: path.join(dir, 'w.csv') }, `--out and --heatmaps are both '${path.join(dir, 'w.csv')}'`],
   ];
   fs.writeFileSync(path.join(dir, 'p-heatmaps'), 'x');
   for (const [o, msg] of cases) {
@@ -91,6 +92,27 @@ test('output paths in the way are usage errors naming the option, found before a
   const api = await rejects(() => predict([img], { run, explain: { dir: path.join(dir, 'hmfile') } }));
   assert.is(api.code, 'ECONFIG', api.message);
   assert.match(api.message, `explain.dir '${path.join(dir, 'hmfile')}' is a file, not a directory`);
+});
+
+test('an --out that cannot be written after scoring sends the table to stdout and fails naming --out', async () => {
+  if (process.platform !== 'linux') return;
+  const run = fakeRun('p-out-write');
+  const img = await greyPng(tmpDir('p-out-write-img'));
+  // /proc exists as a directory, but no file can be created in it: the check before scoring passes
+  const out = '/proc/mdmt-predict-test.csv';
+  const written: string[] = [];
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string) => { written.push(String(chunk)); return true; }) as typeof process.stdout.write;
+  let e: Awaited<ReturnType<typeof rejects>>;
+  try {
+    e = await rejects(() => runPredict([img], { run, progress: false, out }, () => {}));
+  } finally {
+    process.stdout.write = write;
+  }
+  assert.is(e.code, 'EIO', e.message);
+  assert.match(e.message, `--out '${out}' could not be written (`);
+  assert.match(e.message, 'the results were written to stdout instead');
+  assert.match(written.join(''), /^file,status,/, 'the CSV reached stdout');
 });
 
 test.run();

@@ -47,6 +47,8 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
   if (out && !/\.(csv|json)$/i.test(out)) throw new MdmtError('ECONFIG', '--out', `'${out}' must end in .csv or .json`);
   const heatmaps = (o.heatmaps as string | undefined) ?? (out ? path.join(path.dirname(path.resolve(out)), `${path.basename(out).replace(/\.[^.]*$/, '')}-heatmaps`) : path.resolve('heatmaps'));
   // a directory named like the table, or a file named like the heatmap folder: said now, not after every image was scored
+  if (out && o.explain && path.resolve(out) === path.resolve(heatmaps))
+    throw new MdmtError('ECONFIG', 'predict', `--out and --heatmaps are both '${out}': the table is a file, the heatmaps a folder`);
   if (out) ensureFileDir(out, 'predict', '--out');
   if (o.explain) ensureDir(heatmaps, 'predict', o.heatmaps === undefined ? '--heatmaps (default: <out stem>-heatmaps)' : '--heatmaps');
   const inputs = collectImages(paths, { masks: o.masks as string | undefined, log: (m) => log(`mdmt predict: ${m}\n`) });
@@ -67,8 +69,15 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
   });
   if (progress) log('\n');
   const text = out?.toLowerCase().endsWith('.json') ? JSON.stringify({ model: result.model, warnings: result.warnings, rows: result.rows }, null, 1) + '\n' : predictionsCsv(result);
-  if (out) fs.writeFileSync(out, text);
-  else process.stdout.write(text);
+  if (out) {
+    try {
+      fs.writeFileSync(out, text);
+    } catch (e) {
+      // every image is scored by now: the results go to stdout rather than nowhere
+      process.stdout.write(text);
+      throw new MdmtError('EIO', 'predict', `--out '${out}' could not be written (${(e as Error).message}); the results were written to stdout instead`);
+    }
+  } else process.stdout.write(text);
   const m = result.model;
   const T = Object.entries(m.temperature).map(([k, v]) => `${k} T=${v.toFixed(3)}`).join(', ');
   log(`mdmt predict: ${result.rows.length - result.failed} of ${result.rows.length} images scored with ${m.backbone} (${m.task}, ${m.imageSize} px, ${m.calibrated ? `calibrated: ${T}` : 'not calibrated'})` +
