@@ -101,7 +101,7 @@ test('an --out that cannot be written after scoring sends the table to stdout an
   // /proc exists as a directory, but no file can be created in it: the check before scoring passes
   const out = '/proc/mdmt-predict-test.csv';
   const written: string[] = [];
-  const write = process.stdout.write;
+  const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string) => { written.push(String(chunk)); return true; }) as typeof process.stdout.write;
   let e: Awaited<ReturnType<typeof rejects>>;
   try {
