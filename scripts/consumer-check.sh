@@ -55,8 +55,9 @@ cat > consumer.ts <<'EOF'
 import { addonPath, devices, getModel, listModels, MdmtError, native, noGrad, tensor, tidy, train,
   type Tensor, type TrainConfigInput } from 'mdmt';
 // the other entry points README.md names, as a consumer imports them
-import { collectResults, experiment, gradCam, predict, writeReport, type PredictOptions } from 'mdmt';
-const named: [string, unknown][] = [['collectResults', collectResults], ['experiment', experiment], ['gradCam', gradCam], ['predict', predict], ['writeReport', writeReport]];
+import { collectImages, collectResults, compileInference, compileStep, experiment, gradCam, predict, writeReport, type PredictOptions } from 'mdmt';
+const named: [string, unknown][] = [['collectImages', collectImages], ['collectResults', collectResults], ['compileInference', compileInference],
+  ['compileStep', compileStep], ['experiment', experiment], ['gradCam', gradCam], ['predict', predict], ['writeReport', writeReport]];
 const predictOptions: PredictOptions = { run: 'runs/x', explain: { dir: 'heatmaps' } };
 
 async function main(): Promise<void> {

@@ -2,6 +2,7 @@
 // decides itself, an explanation without a folder or of a head the model lacks are ECONFIG
 // errors (CLI exit 2) naming them; heatmap names never collide. No training needed.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -23,6 +24,10 @@ test('unknown keys, wrong types and weights-only settings with a run are refused
   await refused(['a.png'], { run: '/nowhere', explain: { dir: 'h', clas: 1 } }, /unknown key 'explain\.clas'/);
   await refused('a.png', { run: '/nowhere' }, /images must be an array of file paths/);
   await refused([{ mask: 'm.png' }], { run: '/nowhere' }, /images\[0\] must be a file path or \{ image, mask\?, box\? \}/);
+  // a folder (the CLI walks them) failed as an unreadable image, EISDIR
+  const folder = os.tmpdir();
+  await refused(['a.png', folder], { run: '/nowhere' }, new RegExp(`images\\[1\\] '${folder.replace(/[/.]/g, '\\$&')}' is a folder: predict\\(\\) takes image files \\(collectImages`));
+  await refused([{ image: folder }], { run: '/nowhere' }, /images\[0\] .* is a folder/);
   // a box that is not one: 'x' threw a raw TypeError (box.map), NaN scored an all-NaN image
   for (const box of ['x', [NaN, 0, 10, 10], [0, 0, -10, 10], [1, 2, 3], [0, 0, 10, Infinity]])
     await refused(['a.png', { image: 'b.png', box }], { run: '/nowhere' }, new RegExp(`images\\[1\\]\\.box must be the lung box \\[x, y, w, h\\] in image pixels: 4 finite numbers with w > 0 and h > 0, got ${show(box).replace(/[[\]]/g, '\\$&')}`));

@@ -8,6 +8,7 @@
  *
  *   checkPredictOptions(images, o);  checkExplain(o.explain, 'stl_afc');
  */
+import * as fs from 'fs';
 import { MdmtError, show } from '../errors';
 import { checkKeys, type KeyTree } from '../train/keys';
 import type { Box } from '../data/preprocess';
@@ -61,10 +62,12 @@ const WEIGHTS_ONLY = ['backbone', 'task', 'imageSize', 'imagenetNormalize'] as c
 const bad = (msg: string) => new MdmtError('ECONFIG', 'predict', msg);
 
 function checkInput(x: unknown, i: number): void {
-  if (typeof x === 'string' && x) return;
-  const o = x as PredictInput | null;
+  const o = (typeof x === 'string' ? { image: x } : x) as PredictInput | null;
   if (!(o && typeof o === 'object' && typeof o.image === 'string' && o.image && (o.mask === undefined || typeof o.mask === 'string')))
     throw bad(`images[${i}] must be a file path or { image, mask?, box? }, got ${show(x)}`);
+  // a folder failed as that row's unreadable image (EISDIR); the CLI walks folders, the API takes files
+  if (fs.statSync(o.image, { throwIfNoEntry: false })?.isDirectory())
+    throw bad(`images[${i}] '${o.image}' is a folder: predict() takes image files (collectImages(['${o.image}']) lists a folder's images, as mdmt predict does)`);
   // the image's size is known once it is decoded: a box outside it is that row's error (preprocess's boxOnImage)
   const b: unknown = o.box;
   if (b !== undefined && !(Array.isArray(b) && b.length === 4 && b.every(Number.isFinite) && b[2] > 0 && b[3] > 0))

@@ -356,7 +356,7 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     outDir,
     lossNormalize: oneOf('lossNormalize', c.lossNormalize ?? 'batch', ['batch', 'masked'] as const),
     afcLoss: oneOf('afcLoss', c.afcLoss ?? 'ce', ['ce', 'mse'] as const),
-    augment: c.augment ?? true,
+    augment: c.augment === undefined ? true : c.augment, // null is refused below, not read as the default
     imagenetNormalize: bool('imagenetNormalize', c.imagenetNormalize, true),
     mixing: c.mixing ?? 'random',
     beta: num('beta', c.beta ?? 0.5, 0, 1),

@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .option('--n-afc <n>', 'AIforCOVID images', intArg(0), 150)
     .option('--n-bx <n>', 'BRIXIA images', intArg(0), 450)
     .option('--size <px>', 'image width in pixels (height = 1.125 × width)', intArg(32), 128)
-    .option('--force', "replace the AIforCOVID/ and BRIXIA/ an earlier mdmt synth wrote in --out (other files are left alone; folders synth did not write are refused)")
+    .option('--force', "delete and rewrite the AIforCOVID/ and BRIXIA/ folders an earlier mdmt synth wrote in --out, with everything in them (other entries of --out are left alone; folders synth did not write are refused)")
     .action(async (o: { out: string; seed: number; nAfc: number; nBx: number; size: number; force?: boolean }) => {
       const t0 = Date.now();
       const { synth } = await import('../../data/synth');
