@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import type { DataRecord } from '../../ts/data/records';
 import { MdmtError } from '../../ts/errors';
 import { resolveTrainConfig } from '../../ts/train/config';
-import { prepareFold } from '../../ts/train/data';
+import { ensureSplits, prepareFold } from '../../ts/train/data';
 import { experiment } from '../../ts/train/experiment';
 import { train } from '../../ts/train/train';
 import { deviceAvailable } from '../helpers';
@@ -65,6 +65,18 @@ test('a trained task whose training part has one class is EDATA naming task, fol
   // two classes train
   const two = { afc: recs.afc.map((r, i) => (i % 3 ? r : { ...r, label: 1, labelName: 'SEVERE' })), bx: [] };
   assert.ok(prepareFold({ ...cfg, splitsDir: path.join(dir, 'splits2') }, two).afc!.train.length > 0);
+});
+
+test('splits made with other settings are refused naming the settings that differ', () => {
+  const dir = path.join(tmpDir('splitmeta'), 'splits');
+  const rec = (i: number): DataRecord => ({ id: `P_${i}`, task: 'AFC', source: 'x', image: `${i}.dcm`, center: i % 2 ? 'A' : 'B', label: i % 3 ? 0 : 1, labelName: i % 3 ? 'MILD' : 'SEVERE', where: 'x' });
+  const recs = { afc: [...Array(30).keys()].map(rec), bx: [] };
+  ensureSplits(dir, recs, { seed: 0, k: 3 });
+  assert.throws(() => ensureSplits(dir, recs, { seed: 0, k: 4 }), (e: Error) => e instanceof MdmtError && e.code === 'ECONFIG' &&
+    e.message.includes(`${path.join(dir, 'AFC')} holds splits of other data or settings (stored → now: kFolds (--k-folds) 3 → 4): use another splitsDir`), 'k');
+  assert.throws(() => ensureSplits(dir, { afc: recs.afc.slice(1), bx: [] }, { seed: 1, k: 3 }),
+    /stored → now: splitSeed \(--split-seed\) 0 → 1, records 30 → 29, the records' ids and labels\)/, 'seed and data');
+  ensureSplits(dir, recs, { seed: 0, k: 3 });
 });
 
 test.run();

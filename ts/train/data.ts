@@ -17,7 +17,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ensureDir } from '../dirs';
-import { MdmtError } from '../errors';
+import { MdmtError, show } from '../errors';
 import { BX_CENTRE_GROUPS, readAIforCOVID, readBrixia, readCovidCxr } from '../data/readers';
 import { formatSummary, PROGNOSIS, type DataRecord, type Dataset } from '../data/records';
 import { afcStrata, bxStrata, jointSplits, linkRecords, makeSplits, readFold, type Fold } from '../data/splits';
@@ -117,7 +117,8 @@ export function ensureSplits(splitsDir: string, recs: TaskRecords, o: { seed: nu
     }
     const have = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as SplitMeta;
     if (JSON.stringify(have) !== JSON.stringify(want))
-      throw new MdmtError('ECONFIG', 'data', `${dir} holds splits of other data or settings (${JSON.stringify(have)} vs ${JSON.stringify(want)}): use another splitsDir or delete it`);
+      throw new MdmtError('ECONFIG', 'data', `${dir} holds splits of other data or settings (stored → now: ${splitMetaDiff(have, want)}): ` +
+        'use another splitsDir (--splits-dir; for mdmt demo, another --out) or delete it');
     if (task === 'AFC') out.afc = dir;
     else out.bx = dir;
   }
@@ -149,6 +150,16 @@ export interface RunFolds {
   joint: boolean;
   /** every task fold this run trains on or starts from (FT: τ1 and, for its init, τ2) */
   tasks: { afc?: TaskFold; bx?: TaskFold };
+}
+
+/** What differs between two splits' meta.json, named by the settings behind each field. */
+function splitMetaDiff(have: Partial<SplitMeta>, want: SplitMeta): string {
+  const names: Record<keyof SplitMeta, string> = {
+    version: 'split format version', seed: 'splitSeed (--split-seed)', k: 'kFolds (--k-folds)', records: 'records', ids: 'the records\' ids and labels', joint: 'tasks split together',
+  };
+  const d = (Object.keys(names) as (keyof SplitMeta)[]).filter((k) => JSON.stringify(have[k]) !== JSON.stringify(want[k]))
+    .map((k) => (k === 'ids' ? names[k] : `${names[k]} ${show(have[k])} → ${show(want[k])}`));
+  return d.length ? d.join(', ') : 'an unreadable meta.json';
 }
 
 /** Fingerprint of a fold's parts (which records are in train, val and test): what provenance compares. */
