@@ -53,6 +53,8 @@ test('flags that would have no effect: an init the experiment does not use, Grad
     [() => train('--experiment', 'stl_afc', '--init-stl-bx', file), 'train: --init-stl-bx is not used by --experiment stl_afc (an STL run starts from its ImageNet or random weights)'],
     [() => train('--experiment', 'stl_bx', '--init-stl-afc', file, '--init-stl-bx', file), '--init-stl-afc, --init-stl-bx are not used by --experiment stl_bx'],
     [() => train('--experiment', 'ft', '--init-stl-afc', file, '--init-stl-bx', file), '--init-stl-afc is not used by --experiment ft (ft starts from --init-stl-bx alone)'],
+    [() => train('--experiment', 'stl_afc', '--afc-loss', 'mse'), 'train: --afc-loss is for --experiment mdmt (STL τ1 and FT train τ1 with cross-entropy): it would have no effect here'],
+    [() => train('--experiment', 'ft', '--init-stl-bx', file, '--afc-fraction', '0.5', '--bx-loco-fold', '1'), 'train: --afc-fraction is for --experiment mdmt (its mixed batches); --bx-loco-fold is for --protocol loco'],
     [() => mdmt('predict', '--weights', file, '--heatmaps', d, 'x.png'), 'predict: --heatmaps is for --explain (Grad-CAM overlays), which was not given'],
     [() => mdmt('predict', '--weights', file, '--explain-task', 'bx', '--explain-class', '1', 'x.png'), 'predict: --explain-task, --explain-class are for --explain'],
   ];

@@ -24,6 +24,11 @@ export function register(program: Command): void {
     const unused = [['--init-stl-afc', o.initStlAfc !== undefined && e !== 'mdmt'], ['--init-stl-bx', o.initStlBx !== undefined && e !== 'ft' && e !== 'mdmt']].filter(([, u]) => u).map(([f]) => f);
     if (unused.length)
       throw new MdmtError('ECONFIG', 'train', `${unused.join(', ')} ${unused.length > 1 ? 'are' : 'is'} not used by --experiment ${e} (${e === 'ft' ? 'ft starts from --init-stl-bx alone' : 'an STL run starts from its ImageNet or random weights'})`);
+    // flags only MDMT batches or LOCO folds read (the presets may still set them: only flags are refused)
+    const idle = [['--afc-loss', o.afcLoss !== undefined && e !== 'mdmt', 'for --experiment mdmt (STL τ1 and FT train τ1 with cross-entropy)'],
+      ['--afc-fraction', o.afcFraction !== undefined && e !== 'mdmt', 'for --experiment mdmt (its mixed batches)'],
+      ['--bx-loco-fold', o.bxLocoFold !== undefined && o.protocol !== 'loco', 'for --protocol loco']].filter(([, u]) => u);
+    if (idle.length) throw new MdmtError('ECONFIG', 'train', idle.map(([f, , why]) => `${f as string} is ${why as string}`).join('; ') + `: it would have no effect here`);
     const base = trainBase(o);
     requireData(base, { afc: e !== 'stl_bx', bx: e === 'stl_bx' || e === 'mdmt' });
     const { runTrainCommand } = await import('../train');
