@@ -11,10 +11,16 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { backward } from '../../ts/autograd/tape';
+import * as nn from '../../ts/nn';
 import { native } from '../../ts/native/binding';
+import { mul } from '../../ts/ops/elementwise';
+import { maskedXent } from '../../ts/ops/masked_xent';
+import { Adam } from '../../ts/optim';
+import { manualSeed } from '../../ts/random';
 import { setDropoutSeed } from '../../ts/ops/dropout';
 import { compileStep } from '../../ts/plan/step';
-import { tensor, tidy } from '../../ts/tensor';
+import { keep, tensor, tidy, type Tensor } from '../../ts/tensor';
 import { assertClose, DEVICE, deviceAvailable } from '../helpers';
 import { batch, snapshot, trainee } from './_fixture';
 
@@ -126,6 +132,46 @@ test('wrong inputs and disposed models throw named errors', () => {
     t.model.dispose();
   }
   assert.throws(() => step.run(batch(0, 2, 16)), /the step has been disposed/);
+});
+
+test('gradients left by an eager backward() before the first run: that call runs eagerly, the next records (the README sequence)', () => {
+  if (!deviceAvailable('plan')) return;
+  // two identical small nets: one trained op by op, one through compileStep, after the same eager backward
+  const make = () => {
+    manualSeed(3);
+    const net = new nn.Sequential(new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.GlobalAvgPool2d(), new nn.Flatten(), new nn.Linear(4, 2));
+    return { net, opt: new Adam(net.parameters(), { lr: 1e-2 }) };
+  };
+  const x = tensor(Float32Array.from({ length: 4 * 16 * 16 }, (_, i) => Math.sin(i)), [4, 1, 16, 16], { device: DEVICE });
+  const y = tensor([0, 1, 1, 0], [4], { dtype: 'int32', device: DEVICE }), m = tensor([1, 1, 1, 1], [4], { device: DEVICE });
+  const [a, b] = [make(), make()];
+  const fn = (t: typeof a) => ([xi, yi, mi]: Tensor[]) => { const l = maskedXent(t.net.forward(xi), yi, mi); backward(l); t.opt.step(); t.opt.zeroGrad(); return [l]; };
+  const step = compileStep(fn(b));
+  try {
+    for (const t of [a, b]) tidy(() => backward(maskedXent(t.net.forward(x), y, m))); // .grad left on every parameter
+    for (let k = 0; k < 4; k++) {
+      const le = tidy(() => fn(a)([x, y, m])[0].item());
+      const lp = tidy(() => step.run([x, y, m])[0].item());
+      assertClose([lp], [le], TOL, `loss of step ${k}`);
+    }
+    assert.is(step.recordings, 2, 'the first call could not be planned (it freed the old gradients); the second recorded');
+    assert.is(step.cached.length, 1);
+    for (const [p, q] of a.net.parameters().map((t, i) => [t, b.net.parameters()[i]])) assertClose(q.toArray(), p.toArray(), TOL, 'parameters');
+    // a step that frees a tensor it did not create on every call cannot be planned, and says so
+    const w = [tensor([1, 2], [2], { device: DEVICE })];
+    const bad = compileStep(([xi]) => { const r = [mul(xi, w[0])]; w[0].dispose(); w[0] = keep(tensor([1, 2], [2], { device: DEVICE })); return r; });
+    tidy(() => bad.run([tensor([3, 4], [2], { device: DEVICE })]));
+    assert.throws(() => tidy(() => bad.run([tensor([3, 4], [2], { device: DEVICE })])), /compileStep: the step frees tensors it did not create on every call \(a tensor of shape \[2\]\)/);
+    bad.dispose();
+    w[0].dispose();
+  } finally {
+    step.dispose();
+    for (const t of [a, b]) {
+      t.opt.dispose();
+      t.net.dispose();
+    }
+    for (const t of [x, y, m]) t.dispose();
+  }
 });
 
 test('a compiled step cannot replay inside the recording of another', () => {

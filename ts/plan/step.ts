@@ -13,7 +13,7 @@
  * fails with the ops' own EDISPOSED error instead of replaying stale memory. Results are
  * valid until the next run() of this step; copy them to keep them.
  */
-import { check } from '../errors';
+import { check, MdmtError } from '../errors';
 import { native } from '../native/binding';
 import { getDefaultDevice, keep, normDevice, tensor, Tensor, TypedArray } from '../tensor';
 import { ArenaGroup, arrayDtype, PlanExecutor } from './executor';
@@ -71,6 +71,8 @@ export class CompiledStep {
   private disposed = false;
   /** records made (cache misses), for tests and logs */
   recordings = 0;
+  /** signatures whose last recording freed state it did not create (see record) */
+  private readonly unplannable = new Set<string>();
 
   constructor(private readonly fn: (inputs: Tensor[]) => Tensor[], o: CompileStepOptions = {}) {
     this.maxPlans = o.maxPlans ?? 4;
@@ -139,6 +141,23 @@ export class CompiledStep {
       });
       const rec = recordGraph(() => this.fn(ts), ts, (r) => r);
       this.recordings++;
+      const gone = consumed(rec.graph);
+      if (gone.length) {
+        // The step freed state it did not make (a parameter's .grad left by an earlier eager
+        // backward(), which this step's backward added to and its zeroGrad freed): this call
+        // ran eagerly and stands, but a plan would replay that one-off read, so the next call
+        // records again. A step that does so on every call cannot be planned: say what it frees.
+        for (const t of rec.graph.owned ?? []) t.dispose();
+        const again = this.unplannable.has(key);
+        this.unplannable.add(key);
+        if (again) {
+          for (const t of rec.result) t.dispose();
+          throw new MdmtError('EINVAL', 'compileStep', `the step frees tensors it did not create on every call (${gone.join(', ')}): ` +
+            'a plan cannot replay that; create them inside the step, or keep them alive across calls');
+        }
+        return rec.result;
+      }
+      this.unplannable.delete(key);
       let plan: PlanExecutor;
       try {
         this.onRecord?.(rec.graph);
@@ -170,6 +189,13 @@ export class CompiledStep {
       for (const t of made) t.dispose();
     }
   }
+}
+
+/** Bound tensors (parameters, state) a recording freed: a plan cannot read them again. */
+function consumed(g: Graph): string[] {
+  const owned = new Set(g.owned ?? []);
+  return [...g.values.values()].filter((v) => v.tensor?.disposed && !owned.has(v.tensor))
+    .map((v) => `${v.name ? `'${v.name}'` : 'a tensor'} of shape [${v.shape.join(', ')}]`);
 }
 
 /** A step compiled on first use (see CompiledStep). */
