@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import { parse, type Options as CsvOptions } from 'csv-parse/sync';
-import type ExcelJS from 'exceljs';
+import type * as ExcelJS from 'exceljs';
 import { MdmtError } from '../errors';
 
 /**
