@@ -98,4 +98,18 @@ test('the lock appears with its content: .lock is never opened for writing, no t
   assert.equal(fs.readdirSync(dir), []);
 });
 
+test('two train() calls of one process on one directory: the second is EBUSY, not a second trainer', async () => {
+  const base = { ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_afc' as const, outDir: tmpDir('lk-twice') };
+  const [a, b] = await Promise.allSettled([train(base), train(base)]);
+  assert.is(a.status, 'fulfilled', a.status === 'rejected' ? String(a.reason) : '');
+  assert.is(b.status, 'rejected');
+  const e = (b as PromiseRejectedResult).reason as MdmtError;
+  assert.is(e.code, 'EBUSY');
+  assert.match(e.message, `${base.outDir} is being trained by another train() call of this process`);
+  const epochs = fs.readFileSync(path.join(base.outDir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { epoch: number }).epoch);
+  assert.equal(epochs, [...epochs].sort((x, y) => x - y), 'one trainer wrote the log');
+  assert.ok(!fs.existsSync(path.join(base.outDir, '.lock')), 'released');
+  await train(base); // the finished run answers a later call
+});
+
 test.run();

@@ -131,13 +131,22 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Prom
   const dir = ensureDir(cfg.outDir, 'train', 'config.outDir');
   // the lock experiment() takes per job; a caller that holds it already (experiment) keeps it
   const took = !lockHolder(dir)?.mine;
+  // the file lock is per process: two train() calls of one process on one directory both held
+  // it and interleaved their logs and checkpoints
+  const key = path.resolve(dir);
+  if (inProcess.has(key)) throw new MdmtError('EBUSY', 'train', `${dir} is being trained by another train() call of this process: await it, or use another outDir`);
   if (took && !tryLock(dir)) throw new MdmtError('EBUSY', 'train', busyMessage(dir));
+  inProcess.add(key);
   try {
     return await trainLocked(cfg, hooks);
   } finally {
+    inProcess.delete(key);
     if (took) unlock(dir);
   }
 }
+
+/** Run directories a train() call of this process is in (resolved paths). */
+const inProcess = new Set<string>();
 
 /** train() once the run directory is locked. */
 async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainResult> {
