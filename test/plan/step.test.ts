@@ -164,6 +164,10 @@ test('gradients left by an eager backward() before the first run: that call runs
     assert.throws(() => tidy(() => bad.run([tensor([3, 4], [2], { device: DEVICE })])), /compileStep: the step frees tensors it did not create on every call \(a tensor of shape \[2\]\)/);
     bad.dispose();
     w[0].dispose();
+    // results that are not tensors are named (a raw TypeError came from the cleanup)
+    const odd = compileStep((() => [1.5]) as never);
+    assert.throws(() => tidy(() => odd.run([tensor([1], [1], { device: DEVICE })])), /compileStep: the step must return an array of tensors, got \[1\.5\]/);
+    odd.dispose();
   } finally {
     step.dispose();
     for (const t of [a, b]) {

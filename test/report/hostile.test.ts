@@ -9,7 +9,10 @@ import * as assert from 'uvu/assert';
 import { exitCodeOf } from '../../ts/cli/main';
 import { reportRuns } from '../../ts/cli/report';
 import { MdmtError } from '../../ts/errors';
+import { saveSafetensors } from '../../ts/io/safetensors';
+import { writeReport } from '../../ts/report';
 import { centreMarkdown, type CentreRow } from '../../ts/report/uncertainty';
+import { tensor } from '../../ts/tensor';
 import type { RunResult } from '../../ts/report/types';
 import { collectResults } from '../../ts/train/experiment';
 import { tmpDir } from '../train/_fixture';
@@ -91,6 +94,15 @@ test('a runs path or --out that is a file: a usage error naming it, nothing writ
   assert.throws(() => reportRuns(dir, { out: path.join(file, 'sub') }), /lies under '.*notes\.txt', which is a file/);
   assert.is(fs.readFileSync(file, 'utf8'), 'x');
   assert.ok(reportRuns(dir).files.length > 0, 'the runs directory itself reports');
+  // the library calls behind it say the same (they threw raw ENOTDIR, or returned [] for a missing folder)
+  const err = (f: () => unknown) => { try { f(); } catch (e) { return e as MdmtError; } throw new Error('expected an error'); };
+  assert.equal([err(() => collectResults(file)).code, err(() => collectResults(file)).message], ['ECONFIG', `collectResults: runs directory '${file}' is a file, not a directory`]);
+  assert.equal([err(() => collectResults(path.join(dir, 'nope'))).code, err(() => collectResults(path.join(dir, 'nope'))).message], ['EIO', `collectResults: runs directory '${path.join(dir, 'nope')}' does not exist`]);
+  assert.equal(err(() => writeReport(collectResults(dir), file)).message, `writeReport: outDir '${file}' is a file, not a directory`);
+  const t = tensor([1, 2], [2]);
+  const w = err(() => saveSafetensors(path.join(dir, 'no', 'such', 'x.safetensors'), new Map([['a', t]])));
+  t.dispose();
+  assert.equal([w.code, w.message.startsWith(`saveSafetensors: ${path.join(dir, 'no', 'such', 'x.safetensors')}: cannot write (ENOENT`)], ['EIO', true], w.message);
 });
 
 test('per-centre: a centre whose test images are all one prognosis shows G-mean –, never as the weakest', () => {

@@ -5,7 +5,6 @@
  *
  *   mdmt report runs --out runs/report
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { ensureDir } from '../dirs';
 import { MdmtError } from '../errors';
@@ -14,8 +13,6 @@ import { collectResults } from '../train/experiment';
 
 /** Writes the report of a runs directory and returns its report.md text and files. */
 export function reportRuns(runsDir: string, o: { out?: string; mu?: 'folds' | 'pooled'; ddof?: number; warmupEpochs?: number } = {}) {
-  if (!fs.existsSync(runsDir)) throw new MdmtError('EIO', 'report', `runs directory '${runsDir}' does not exist`);
-  if (!fs.statSync(runsDir).isDirectory()) throw new MdmtError('ECONFIG', 'report', `runs directory '${runsDir}' is a file, not a directory`);
   const results = collectResults(runsDir);
   if (!results.length) throw new MdmtError('EDATA', 'report', `no finished runs (result.json) under '${runsDir}'`);
   // a file in the way is a usage error naming --out, not a raw ENOTDIR from deep in the writer

@@ -76,15 +76,20 @@ export function saveSafetensors(a: string | Map<string, Tensor>, b: string | Map
   const int64 = opts.int64Keys ?? ((k: string) => k.endsWith('num_batches_tracked'));
   const entries = [...tensors].map(([k, t]) => entryOf(k, t, int64(k)));
   const header = headerOf(entries, metadata);
-  const fd = fs.openSync(file, 'w');
   try {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(header.length));
-    fs.writeSync(fd, len);
-    fs.writeSync(fd, header);
-    for (const e of entries) fs.writeSync(fd, e.bytes);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(file, 'w');
+    try {
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(header.length));
+      fs.writeSync(fd, len);
+      fs.writeSync(fd, header);
+      for (const e of entries) fs.writeSync(fd, e.bytes);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    // as loadSafetensors does: a missing folder or a full disk is EIO naming the file
+    throw new MdmtError('EIO', 'saveSafetensors', `${file}: cannot write (${(e as Error).message})`);
   }
 }
 

@@ -13,7 +13,7 @@
  * fails with the ops' own EDISPOSED error instead of replaying stale memory. Results are
  * valid until the next run() of this step; copy them to keep them.
  */
-import { check, MdmtError } from '../errors';
+import { check, MdmtError, show } from '../errors';
 import { native } from '../native/binding';
 import { getDefaultDevice, keep, normDevice, tensor, Tensor, TypedArray } from '../tensor';
 import { ArenaGroup, arrayDtype, PlanExecutor } from './executor';
@@ -139,7 +139,7 @@ export class CompiledStep {
         made.push(t);
         return t;
       });
-      const rec = recordGraph(() => this.fn(ts), ts, (r) => r);
+      const rec = recordGraph(() => results(this.fn(ts)), ts, (r) => r);
       this.recordings++;
       const gone = consumed(rec.graph);
       if (gone.length) {
@@ -189,6 +189,13 @@ export class CompiledStep {
       for (const t of made) t.dispose();
     }
   }
+}
+
+/** The step's results, checked: a non-tensor failed later as a raw TypeError (t.dispose is not a function). */
+function results(r: unknown): Tensor[] {
+  if (!Array.isArray(r) || !r.every((t) => t instanceof Tensor))
+    throw new MdmtError('EINVAL', 'compileStep', `the step must return an array of tensors, got ${Array.isArray(r) ? `[${r.map((t) => (t instanceof Tensor ? 'Tensor' : show(t))).join(', ')}]` : show(r)}`);
+  return r as Tensor[];
 }
 
 /** Bound tensors (parameters, state) a recording freed: a plan cannot read them again. */

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ensureDir } from '../dirs';
 import { PROTOCOLS, summarizeRuns, summarizeTau2, table1, table2, type RunSummary } from './aggregate';
 import { muStatement, partialSweepWarnings, pretrainingNotice } from './notes';
 import { backboneBarsSvg, learningCurveSvg } from './plots';
@@ -42,6 +43,8 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
  * console.log(markdown);
  */
 export function writeReport(results: readonly RunResult[], outDir: string, opts: ReportOptions = {}): Report {
+  // a file in the way is ECONFIG naming outDir, not a raw ENOTDIR from a nested mkdir
+  ensureDir(outDir, 'writeReport', 'outDir');
   fs.mkdirSync(path.join(outDir, 'plots', 'curves'), { recursive: true });
   const files: string[] = [];
   const write = (rel: string, text: string) => { const p = path.resolve(outDir, rel); fs.mkdirSync(path.dirname(p), { recursive: true }); fs.writeFileSync(p, text); files.push(p); };

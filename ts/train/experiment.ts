@@ -182,6 +182,9 @@ export function planJobs(cfg: ExperimentConfig, counts: { cv: number; loco: numb
 
 /** Every result.json under `runsDir`, as the report's RunResult list. */
 export function collectResults(runsDir: string): RunResult[] {
+  // the library call says what the CLI said: a missing folder is not an empty sweep
+  if (!fs.existsSync(runsDir)) throw new MdmtError('EIO', 'collectResults', `runs directory '${runsDir}' does not exist`);
+  if (!fs.statSync(runsDir).isDirectory()) throw new MdmtError('ECONFIG', 'collectResults', `runs directory '${runsDir}' is a file, not a directory`);
   const out: RunResult[] = [];
   const seen = new Map<string, string>();
   const walk = (d: string, depth: number) => {
