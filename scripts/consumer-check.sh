@@ -29,7 +29,7 @@ for f in $(grep -oE '\]\([^)#:]+\)' README.md | sed -E 's/^\]\((.*)\)$/\1/'); do
   grep -qxF "$f" "$work/files" || die "README.md links $f, which the tarball lacks (package.json files)"
 done
 for f in dist/ts/index.js dist/ts/index.d.ts bin/mdmt.js prebuilds/linux-x64/mdmt.napi.glibc.node scripts/install.js \
-  scripts/build.js CMakeLists.txt binding.gyp native/addon.cc native/cuda/dynload/loader.cc kernels/kernels.h LICENSE README.md; do
+  scripts/build.js scripts/export_weights.py CMakeLists.txt binding.gyp native/addon.cc native/cuda/dynload/loader.cc kernels/kernels.h LICENSE README.md; do
   grep -qxF "$f" "$work/files" || die "the tarball lacks $f"
 done
 
