@@ -114,6 +114,26 @@ test('a finished job is reused only when it was trained with the settings the sw
   assert.is((JSON.parse(fs.readFileSync(path.join(runs, job, 'config.json'), 'utf8')) as { imageSize: number }).imageSize, 32, 'the run is left as it was');
 });
 
+test('a job another process finishes with other settings during the sweep is refused when this one reaches it', async () => {
+  if (!on) return;
+  const d = await tinyData();
+  const root = tmpDir('reuse-live');
+  const c = sweepConfig(path.join(root, 'runs'), d.afc, d.bx);
+  const bx = `cv/${BACKBONE}/stl_bx/fold0`;
+  // "the other process": the same job trained with 2 epochs in a runs directory of its own
+  const other = path.join(root, 'other');
+  await experiment({ ...c, runsDir: other, experiments: ['stl_bx'], base: { ...c.base, schedule: { maxEpochs: 2, warmupEpochs: 0 } } });
+  const e = await experiment({
+    ...c, experiments: ['stl_afc', 'stl_bx'], base: { ...c.base, schedule: { maxEpochs: 1, warmupEpochs: 0 } },
+    // while this sweep trains its first job, the other's finished stl_bx lands in its place
+    hooksFor: (j) => ({ onStart: () => { if (j.experiment === 'stl_afc') fs.cpSync(path.join(other, bx), path.join(c.runsDir, bx), { recursive: true }); } }),
+  }).then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
+  assert.instance(e, MdmtError);
+  assert.is(e.code, 'ECONFIG');
+  assert.match(e.message, `${bx} was finished by another process with other settings (stored → requested: schedule.maxEpochs 2 → 1)`);
+  assert.match(e.message, 'use one runs directory per sweep');
+});
+
 test('an unknown backbone is a configuration error naming it', async () => {
   if (!on) return;
   const d = await tinyData();

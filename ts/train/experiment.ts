@@ -32,7 +32,7 @@ import { listDiff, runConflict } from './identity';
 import { checkKeys, type KeyTree } from './keys';
 import { readJson } from './checkpoint';
 import { ensureDir } from '../dirs';
-import { tryLock, unlock } from './lock';
+import { lockHolder, tryLock, unlock } from './lock';
 import { ensureSplits, foldCount, loadRecords } from './data';
 import { progressHooks, SILENT, type TrainHooks } from './progress';
 import { RUN_FILES, train } from './train';
@@ -271,6 +271,16 @@ function checkReuse(runsDir: string, jobs: { dir: string; cfg: TrainConfig }[]):
       `${bad.slice(0, 3).join('; ')}${bad.length > 3 ? `; and ${bad.length - 3} more` : ''}. Nothing was trained: use another runs directory, or delete those run directories`);
 }
 
+/** Who holds the first few of these job directories, and the lock file to delete if that process is gone. */
+function holders(dirs: string[]): string {
+  const held = dirs.flatMap((d) => {
+    const h = lockHolder(d);
+    return h ? [`${path.basename(path.dirname(path.dirname(d)))}/${path.basename(path.dirname(d))}/${path.basename(d)} by process ${h.pid} on ${h.host} (${path.join(d, '.lock')})`] : [];
+  });
+  return held.length ? `${held.slice(0, 2).join('; ')}${held.length > 2 ? `; and ${held.length - 2} more` : ''}; a lock whose process is gone on another host is deleted by hand`
+    : 'their STL runs are still training';
+}
+
 /**
  * Runs (or resumes) a sweep and returns the results of every finished job.
  *
@@ -317,8 +327,21 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
       outDir: j.dir, splitsDir, init, data: { cacheDir: path.join(runsDir, '.cache'), ...probe.data, ...cfg.base.data },
     } as TrainConfigInput;
   };
-  checkReuse(runsDir, jobs.map((j) => ({ dir: j.dir, cfg: resolveTrainConfig(inputOf(j)) })));
-  const done = (j: Job) => fs.existsSync(path.join(j.dir, RUN_FILES.result));
+  const cfgOf = new Map(jobs.map((j) => [j.key, resolveTrainConfig(inputOf(j))]));
+  checkReuse(runsDir, jobs.map((j) => ({ dir: j.dir, cfg: cfgOf.get(j.key)! })));
+  // A job another process finishes during this sweep is compared too (once): two sweeps with
+  // other settings on one runs directory each took the other's runs as its own, and as inits.
+  const verified = new Set<string>();
+  const done = (j: Job) => {
+    if (verified.has(j.key)) return true;
+    if (!fs.existsSync(path.join(j.dir, RUN_FILES.result))) return false;
+    const d = runConflict(j.dir, cfgOf.get(j.key)!);
+    if (d)
+      throw new MdmtError('ECONFIG', 'experiment', `${path.relative(runsDir, j.dir)} was finished by another process with other settings (stored → requested: ${listDiff(d, 3)}): ` +
+        `two sweeps with different settings share ${runsDir}; use one runs directory per sweep`);
+    verified.add(j.key);
+    return true;
+  };
   const outcome: ExperimentOutcome = { results: [], trained: [], skipped: jobs.filter(done).map((j) => j.key), pending: [], failed: [] };
   const failed = new Set<string>();
   const runJob = async (j: Job, index: number) => {
@@ -361,7 +384,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
     }
     if (!waiting.length || (!ran && cfg.waitForOthers === false)) break;
     if (!ran) {
-      if (!told) log(`waiting for ${waiting.length} job(s) held by other processes (${waiting[0]}, ...)`);
+      if (!told) log(`waiting for ${waiting.length} job(s) held by other processes or waiting on their runs (${holders(waiting.map((k) => byKey.get(k)!.dir))})`);
       told = true;
       await new Promise((r) => setTimeout(r, cfg.pollMs ?? 2000));
     }
