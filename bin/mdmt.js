@@ -1,3 +1,5 @@
 #!/usr/bin/env node
 'use strict';
-require('../dist/ts/cli/main.js').main(process.argv).then((code) => { process.exitCode = code; });
+const cli = require('../dist/ts/cli/main.js');
+cli.exitOnSignals();
+cli.main(process.argv).then((code) => { process.exitCode = code; });

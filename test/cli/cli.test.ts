@@ -124,4 +124,25 @@ test('mdmt train then mdmt report on tiny data', async () => {
   assert.ok(fs.existsSync(path.join(runs, 'report', 'table1.csv')));
 });
 
+test('Ctrl-C (SIGINT) or SIGTERM during training releases the run-directory lock and says how to resume', async () => {
+  if (!on) return;
+  const d = await tinyData();
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    const out = path.join(tmpDir('cli-sig'), 'run');
+    const p = spawn(process.execPath, [...entry, 'train', '--backbone', BB, '--experiment', 'stl_afc', '--out', out, '--data-afc', d.afc,
+      '--image-size', '32', '--epochs', '100000', '--warmup', '1', '--patience', '99999', '--random-init', '--workers', '0', '--no-progress', '--k-folds', '3'],
+    { cwd: root, env: { ...process.env, FORCE_COLOR: '0' } });
+    let err = '';
+    p.stderr.on('data', (b) => (err += b));
+    const closed = new Promise<number | null>((r) => p.on('close', (c) => r(c)));
+    // once an epoch is logged the run holds its lock and trains
+    for (let t = 0; t < 600 && !(fs.existsSync(path.join(out, 'log.jsonl')) && fs.statSync(path.join(out, 'log.jsonl')).size > 0); t++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(fs.existsSync(path.join(out, '.lock')), `${sig}: the run holds its lock while training`);
+    p.kill(sig);
+    assert.is(await closed, code, `${sig}: exit code (stderr: ${err})`);
+    assert.match(err, `mdmt: interrupted (${sig}); released 1 run-directory lock; run the same command again to resume`);
+    assert.not.ok(fs.existsSync(path.join(out, '.lock')), `${sig}: the lock is gone`);
+  }
+});
+
 test.run();

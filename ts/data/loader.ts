@@ -329,6 +329,9 @@ export class Loader {
     while (inflight.length) {
       const b = await inflight.shift()!;
       fill();
+      // in-process samples (workers: 0) resolve without a turn of the event loop: one per batch
+      // lets signal handlers (the CLI's Ctrl-C), timers and I/O run during a training epoch
+      if (this.opts.workers === 0) await new Promise((r) => setImmediate(r));
       if (b.n > 0) yield b;
     }
   }

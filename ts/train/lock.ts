@@ -98,7 +98,10 @@ export function tryLock(dir: string, note: (msg: string) => void = (m) => proces
   const f = path.join(dir, LOCK);
   const me = `${process.pid} ${os.hostname()}`;
   for (let attempt = 0; attempt < 2; attempt++) {
-    if (create(f, me)) return true;
+    if (create(f, me)) {
+      held.add(f);
+      return true;
+    }
     const l = readLock(f);
     if (!l) continue; // released meanwhile
     const h = parse(l.text);
@@ -115,5 +118,22 @@ export function tryLock(dir: string, note: (msg: string) => void = (m) => proces
 
 /** Releases `dir`'s lock. */
 export function unlock(dir: string): void {
-  fs.rmSync(path.join(dir, LOCK), { force: true });
+  const f = path.join(dir, LOCK);
+  held.delete(f);
+  fs.rmSync(f, { force: true });
+}
+
+/** Lock files this process created and has not released. */
+const held = new Set<string>();
+
+/**
+ * Releases every lock this process holds (the CLI's SIGINT / SIGTERM handler: a lock left by a
+ * killed process is taken over on its own host, but another host's sweep waited on it for
+ * good). Returns how many were released.
+ */
+export function releaseHeldLocks(): number {
+  const n = held.size;
+  for (const f of held) fs.rmSync(f, { force: true });
+  held.clear();
+  return n;
 }
