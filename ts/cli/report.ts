@@ -13,6 +13,8 @@ import { collectResults } from '../train/experiment';
 
 /** Writes the report of a runs directory and returns its report.md text and files. */
 export function reportRuns(runsDir: string, o: { out?: string; mu?: 'folds' | 'pooled'; ddof?: number; warmupEpochs?: number } = {}) {
+  // '' is not "the default": path.resolve('') is the working directory, which received the whole report
+  if (o.out !== undefined && !o.out.trim()) throw new MdmtError('ECONFIG', 'report', '--out is empty: name the report directory, or leave --out out for <runs_dir>/report');
   const results = collectResults(runsDir);
   if (!results.length) throw new MdmtError('EDATA', 'report', `no finished runs (result.json) under '${runsDir}'`);
   // a file in the way is a usage error naming --out, not a raw ENOTDIR from deep in the writer

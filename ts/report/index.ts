@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensureDir } from '../dirs';
+import { MdmtError } from '../errors';
 import { PROTOCOLS, summarizeRuns, summarizeTau2, table1, table2, type RunSummary } from './aggregate';
 import { muStatement, partialSweepWarnings, pretrainingNotice } from './notes';
 import { backboneBarsSvg, learningCurveSvg } from './plots';
@@ -43,6 +44,8 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
  * console.log(markdown);
  */
 export function writeReport(results: readonly RunResult[], outDir: string, opts: ReportOptions = {}): Report {
+  // '' resolves to the working directory, which then received every file of the report
+  if (typeof outDir !== 'string' || !outDir.trim()) throw new MdmtError('ECONFIG', 'writeReport', `outDir ${JSON.stringify(outDir)} is empty: name the report directory`);
   // a file in the way is ECONFIG naming outDir, not a raw ENOTDIR from a nested mkdir
   ensureDir(outDir, 'writeReport', 'outDir');
   fs.mkdirSync(path.join(outDir, 'plots', 'curves'), { recursive: true });
