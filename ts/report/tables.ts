@@ -64,10 +64,25 @@ function find(c: readonly Cell[], stat: string, baseline: string, p: string, m: 
   return c.find((x) => x.stat === stat && x.baseline === baseline && x.protocol === p && x.metric === m);
 }
 
+/** Why a Table 2 cell has no p-value ('' when it has one). */
+function notComputable(x: Cell | undefined): '' | 'pairs' | 'identical' {
+  if (x && Number.isFinite(x.t.pvalue)) return '';
+  return !x || x.n < 2 ? 'pairs' : 'identical';
+}
+
+/** "across 4 backbones", "across 3–4 backbones (…)", or "across backbones" when no cell has a test. */
+function acrossPhrase(c: readonly Cell[]): string {
+  const ns = [...new Set(c.filter((x) => !notComputable(x)).map((x) => x.n))].sort((a, b) => a - b);
+  if (!ns.length) return 'across backbones';
+  if (ns.length === 1) return `across ${ns[0]} backbones`;
+  return `across ${ns[0]}–${ns.at(-1)} backbones (each cell pairs the backbones that have both runs; n per cell in table2.csv)`;
+}
+
 /**
- * Table 2 in the paper's layout (stars only; '–' = not significant), followed by the
- * one-tailed p-values of the paired t-test and, in brackets, of the Wilcoxon test. Cells of a
- * partial sweep (backbones with unequal finished folds) carry a †.
+ * Table 2 in the paper's layout (stars only; '–' = not significant, 'n/a' = not computable:
+ * fewer than 2 paired backbones, or differences that are all zero), followed by the one-tailed
+ * p-values of the paired t-test and, in brackets, of the Wilcoxon test. Cells of a partial
+ * sweep (backbones with unequal finished folds) carry a †.
  *
  * @example table2Markdown(table2(summaries))
  */
@@ -75,22 +90,26 @@ export function table2Markdown(c: readonly Cell[]): string {
   const head = ['Statistic', 'Test', ...cols.map(([p, m]) => `${PROTOCOL_LABEL[p]} ${METRIC_LABEL[m]}`)];
   const label = (stat: string, b: string, i: number) => [i % 2 === 0 ? (stat === 'mean' ? 'μ ↑' : 'σ ↓') : '', `MDMT vs ${EXPERIMENT_LABEL[b as Experiment]}`];
   const dag = (x: Cell | undefined) => (x?.partial ? ' †' : '');
-  const starRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => {
+  const why = new Set<string>();
+  const cell = (stat: string, b: string, p: string, m: string, shown: (x: Cell) => string) => {
     const x = find(c, stat, b, p, m);
-    return (x?.stars || '–') + dag(x);
-  })]);
-  const pRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => {
-    const x = find(c, stat, b, p, m);
-    if (!x || !Number.isFinite(x.t.pvalue)) return '–' + dag(x);
-    return `${fmtP(x.t.pvalue)} (${fmtP(x.wilcoxon.pvalue)})${dag(x)}`;
-  })]);
-  const n = Math.max(0, ...c.map((x) => x.n));
+    const na = notComputable(x);
+    if (na) why.add(na);
+    return (na || !x ? 'n/a' : shown(x)) + dag(x);
+  };
+  const starRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => cell(stat, b, p, m, (x) => x.stars || '–'))]);
+  const pRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => cell(stat, b, p, m, (x) => `${fmtP(x.t.pvalue)} (${fmtP(x.wilcoxon.pvalue)})`))]);
   const align = ['---', ':---', ...cols.map(() => ':---:')];
+  const reasons = [
+    ...(why.has('pairs') ? ['fewer than 2 backbones have both MDMT and the baseline (for σ: with 2 folds or more), and a paired test needs 2'] : []),
+    ...(why.has('identical') ? ['the paired differences are all zero (no variance), so t is undefined'] : []),
+  ];
   return [
     mdTable(head, starRows, align),
     '',
-    `\\* p < .05, \\*\\* p < .01, \\*\\*\\* p < .001; one-tailed paired t-test across ${n} backbones ` +
+    `\\* p < .05, \\*\\* p < .01, \\*\\*\\* p < .001, – not significant; one-tailed paired t-test ${acrossPhrase(c)} ` +
       '(μ: MDMT greater, σ: MDMT smaller).',
+    ...reasons.flatMap((r) => ['', `n/a: not computable: ${r}.`]),
     '',
     mdTable(head, pRows, align),
     '',
