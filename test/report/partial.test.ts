@@ -1,6 +1,8 @@
-// What the report says when a sweep is not whole (QA audit): Table 2 tells "not computable"
-// (n/a, with the reason) from "not significant" (–), and phrases its count of backbones right;
-// an empty --out is a usage error (exit 2), not the working directory.
+// What the report says when a sweep is not whole (QA audit): Table 1 and the per-backbone
+// cells over fewer backbones or folds than the sweep's others are marked † and never bold over
+// complete cells, and report.md names what each backbone lacks; σ of a single fold is undefined
+// ('–'), left out of σ̄ (‡) and of the σ tests; Table 2 tells "not computable" (n/a, with the
+// reason) from "not significant" (–); and an empty --out is a usage error, not the working directory.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -9,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { exitCodeOf } from '../../ts/cli/main';
 import { reportRuns } from '../../ts/cli/report';
 import { MdmtError } from '../../ts/errors';
-import { summarizeRuns, table2, table2Markdown, writeReport } from '../../ts/report';
+import { perBackboneMarkdown, summarizeRuns, table1, table1Markdown, table2, table2Markdown, writeReport } from '../../ts/report';
 import type { Experiment, Protocol, RunResult } from '../../ts/report/types';
 import { tmpDir } from '../train/_fixture';
 
@@ -18,6 +20,95 @@ const run = (backbone: string, experiment: Experiment, protocol: Protocol, fold:
 });
 /** The Markdown row of `label` in `md`, split into its trimmed cells (label first). */
 const row = (md: string, label: string) => md.split('\n').find((l) => l.startsWith(`| ${label} |`))!.split('|').slice(1, -1).map((s) => s.trim());
+const close = (a: number, b: number, msg = '') => assert.ok(Math.abs(a - b) < 1e-12, `${msg} ${a} vs ${b}`);
+
+// 2 backbones × 2 CV folds; mobilenet_v2's FT fold 0 is missing, and FT's average over what is
+// there is the highest of the column
+const twoByTwo: RunResult[] = [
+  run('resnet18', 'stl_afc', 'cv', 0, 0.60), run('resnet18', 'stl_afc', 'cv', 1, 0.62),
+  run('resnet18', 'ft', 'cv', 0, 0.70), run('resnet18', 'ft', 'cv', 1, 0.72),
+  run('resnet18', 'mdmt', 'cv', 0, 0.65), run('resnet18', 'mdmt', 'cv', 1, 0.66),
+  run('mobilenet_v2', 'stl_afc', 'cv', 0, 0.60), run('mobilenet_v2', 'stl_afc', 'cv', 1, 0.61),
+  run('mobilenet_v2', 'ft', 'cv', 1, 0.75),
+  run('mobilenet_v2', 'mdmt', 'cv', 0, 0.64), run('mobilenet_v2', 'mdmt', 'cv', 1, 0.66),
+];
+
+test('Table 1: a cell over a backbone with a missing fold is marked †, not bold over complete cells, and named', () => {
+  const s = summarizeRuns(twoByTwo);
+  const t = table1(s);
+  // the numbers are what they were: mean over backbones of each backbone's fold mean
+  close(t.ft!.cv!.acc!.mean, (0.71 + 0.75) / 2, 'FT CV ACC μ̄');
+  assert.is(t.ft!.cv!.acc!.partial, true);
+  assert.is(t.mdmt!.cv!.acc!.partial, false);
+  assert.is(t.stl_afc!.cv!.acc!.partial, false);
+  const md = table1Markdown(t);
+  const [, ...ft] = row(md, 'FT'), [, ...mdmt] = row(md, 'MDMT');
+  assert.ok(ft.slice(0, 3).every((c) => c.includes('†') && !c.startsWith('**')), `FT cells marked, not bold: ${ft}`);
+  assert.ok(mdmt.slice(0, 3).every((c) => c.startsWith('**') && !c.includes('†')), `best complete cell bold: ${mdmt}`);
+  assert.match(md, /† partial: averages fewer backbones or folds than the sweep's others/);
+  // per-backbone: mobilenet_v2's FT cells marked and not ranked; resnet18's row untouched
+  const per = perBackboneMarkdown(s, 'cv');
+  const mob = row(per, 'mobilenet_v2');
+  assert.ok([2, 5, 8].every((i) => mob[i]!.includes('†') && !mob[i]!.includes('**')), `mobilenet_v2 FT: ${mob}`);
+  assert.ok([3, 6, 9].every((i) => mob[i]!.startsWith('**')), `mobilenet_v2 MDMT is the best complete: ${mob}`);
+  assert.ok(row(per, 'resnet18').every((c) => !c.includes('†')));
+  // report.md and the warnings name what is missing
+  const dir = tmpDir('rep-partial');
+  const r = writeReport(twoByTwo, dir, { curves: false });
+  assert.ok(r.warnings.includes('Table 1 CV FT: partial sweep, mobilenet_v2 lacks fold 0 (has 1 of 2); the marked cells (†) average unequal evidence and are not ranked above complete ones'), r.warnings.join('\n'));
+  const top = r.markdown.split('## Table 2')[0]!;
+  assert.match(top, /> \*\*Warning:\*\* Table 1 CV FT: partial sweep, mobilenet_v2 lacks fold 0 \(has 1 of 2\)/);
+  assert.match(fs.readFileSync(path.join(dir, 'table1.md'), 'utf8'), /FT \| 73\.0 ± 1\.0‡ † \|/);
+  const csv = fs.readFileSync(path.join(dir, 'table1.csv'), 'utf8').trim().split('\n');
+  assert.ok(csv[0]!.endsWith(',std_backbones,partial'));
+  const ftCsv = csv.find((l) => l.startsWith('ft,cv,acc,'))!.split(',');
+  assert.equal([ftCsv[3], ftCsv.at(-2), ftCsv.at(-1)], ['2', '1', '1'], 'backbones, std_backbones, partial');
+});
+
+test('Table 1: a whole LOCO group missing for one backbone marks the cell (2 backbones against 3), same μ̄', () => {
+  const bbs = ['densenet121', 'resnet18', 'resnet50'];
+  const all = bbs.flatMap((b, i) => (['stl_afc', 'ft', 'mdmt'] as const).flatMap((e) => ['A', 'B'].map((f, k) => run(b, e, 'loco', f, 0.5 + 0.05 * i + 0.01 * k))))
+    .filter((r) => !(r.backbone === 'resnet50' && r.experiment === 'ft'));
+  const t = table1(summarizeRuns(all));
+  assert.is(t.ft!.loco!.acc!.backbones, 2);
+  close(t.ft!.loco!.acc!.mean, (0.505 + 0.555) / 2, 'average of the two backbones there');
+  assert.is(t.ft!.loco!.acc!.partial, true);
+  assert.is(t.mdmt!.loco!.acc!.partial, false);
+  const dir = tmpDir('rep-partial-loco');
+  const r = writeReport(all, dir, { curves: false });
+  assert.ok(r.warnings.some((w) => w.startsWith('Table 1 LOCO FT: partial sweep, resnet50 lacks all 2 folds (no run)')), r.warnings.join('\n'));
+  assert.ok(row(r.markdown, 'FT').slice(4).every((c) => c.endsWith(' †')), row(r.markdown, 'FT').join(' | '));
+  // a whole sweep: nothing marked, nothing said
+  const varied = bbs.flatMap((b, i) => (['stl_afc', 'ft', 'mdmt'] as const).flatMap((e, j) => ['A', 'B'].map((f, k) => run(b, e, 'loco', f, 0.6 + 0.01 * k * (i + 1) * (j + 1) + 0.01 * i * j))));
+  const whole = writeReport([...varied, ...varied.map((r) => ({ ...r, protocol: 'cv' as const }))], tmpDir('rep-whole'), { curves: false });
+  assert.equal(whole.warnings, []);
+  assert.not.match(whole.markdown, /†|‡|n\/a/);
+});
+
+test('σ of a single fold is undefined: "–", left out of σ̄ (‡) and of the σ tests', () => {
+  const bbs = ['a', 'b', 'c'];
+  const all = bbs.flatMap((b, i) => (['stl_afc', 'mdmt'] as const).flatMap((e) => [0, 1, 2].map((f) => run(b, e, 'cv', f, (e === 'mdmt' ? 0.7 : 0.6) + 0.01 * i + (e === 'mdmt' ? 0.002 : 0.01) * f * (i + 1)))))
+    .filter((r) => !(r.backbone === 'c' && r.experiment === 'mdmt' && r.fold !== 0));
+  const s = summarizeRuns(all);
+  const c = s.find((x) => x.backbone === 'c' && x.experiment === 'mdmt')!;
+  assert.ok(Number.isNaN(c.metrics.acc!.std), `σ of one fold: ${c.metrics.acc!.std}`);
+  const t = table1(s);
+  const cell = t.mdmt!.cv!.acc!;
+  assert.equal([cell.backbones, cell.stdBackbones], [3, 2]);
+  const sd = (v: number[]) => { const m = v.reduce((x, y) => x + y, 0) / v.length; return Math.sqrt(v.reduce((x, y) => x + (y - m) ** 2, 0) / v.length); };
+  close(cell.std, (sd([0.7, 0.702, 0.704]) + sd([0.71, 0.714, 0.718])) / 2, 'σ̄ over a and b only');
+  assert.match(row(table1Markdown(t), 'MDMT')[1]!, /^\*\*\d+\.\d ± \d+\.\d‡ †\*\*$|^\d+\.\d ± \d+\.\d‡ †$/);
+  assert.match(table1Markdown(t), /‡ σ undefined \(fewer than 2 folds\)/);
+  assert.match(row(perBackboneMarkdown(s, 'cv'), 'c')[3]!, /± – †$/, 'ACC MDMT of c');
+  // the σ tests pair a and b only; the μ tests all three
+  const cells = table2(s).filter((x) => x.protocol === 'cv' && x.baseline === 'stl_afc' && x.metric === 'acc');
+  assert.equal(cells.map((x) => `${x.stat} ${x.n}`), ['mean 3', 'std 2']);
+  const dir = tmpDir('rep-sigma');
+  const r = writeReport(all, dir, { curves: false });
+  assert.ok(r.warnings.includes('σ undefined (a single fold) for c CV MDMT: left out of σ̄ (‡) and of any σ test (Table 2)'), r.warnings.join('\n'));
+  assert.not.match(r.markdown, /± 0\.0/);
+  assert.not.match(fs.readFileSync(path.join(dir, 'per_backbone.csv'), 'utf8'), /^c,mdmt,cv,1,acc,[\d.]+,0$/m);
+});
 
 test('Table 2: "n/a" (not computable, with the reason) is told from "–" (not significant), and n is phrased right', () => {
   // one backbone: no cell can be tested

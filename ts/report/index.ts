@@ -7,16 +7,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensureDir } from '../dirs';
 import { MdmtError } from '../errors';
-import { PROTOCOLS, summarizeRuns, summarizeTau2, table1, table2, type RunSummary } from './aggregate';
-import { muStatement, partialSweepWarnings, pretrainingNotice } from './notes';
+import { PROTOCOLS, summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary } from './aggregate';
+import { muStatement, partialSweepWarnings, pretrainingNotice, sweepGapWarnings, undefinedStdWarnings } from './notes';
 import { backboneBarsSvg, learningCurveSvg } from './plots';
 import { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown } from './tables';
 import { trustSections } from './trust';
 import { PROTOCOL_LABEL, type ReportOptions, type RunResult } from './types';
 
 export * from './types';
-export { summarizeRuns, summarizeTau2, table1, table2, type RunSummary, type Table1, type Table1Cell, type Table2Cell } from './aggregate';
-export { muStatement, partialSweepWarnings, pretrainingNotice } from './notes';
+export { summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary, type SweepGap, type Table1, type Table1Cell, type Table2Cell } from './aggregate';
+export { muStatement, partialSweepWarnings, pretrainingNotice, sweepGapWarnings, undefinedStdWarnings } from './notes';
 export { backboneBarsSvg, learningCurveSvg } from './plots';
 export { svgToPng } from './png';
 export { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown, toCsv } from './tables';
@@ -28,7 +28,8 @@ export interface Report {
   markdown: string;
   /** Absolute paths of every file written, report.md first. */
   files: string[];
-  /** What makes the tables less than they look: random-init runs, partial sweeps (also in report.md). */
+  /** What makes the tables less than they look: random-init runs, partial sweeps, σ of one fold
+   *  (also in report.md). */
   warnings: string[];
 }
 
@@ -70,6 +71,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   }
   // τ2 (BRIXIA): STL τ2 and, where recorded, MDMT's τ2 head.
   const tau2 = summarizeTau2(results, opts);
+  const tau2Gaps = sweepGapWarnings(sweepGaps(tau2, ['stl_bx', 'mdmt']), 'τ2 table');
   let tau2Section = '';
   if (tau2.length) {
     const exps = (['stl_bx', 'mdmt'] as const).filter((e) => tau2.some((s) => s.experiment === e));
@@ -78,7 +80,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
     write('per_backbone_tau2.csv', perBackboneCsv(tau2));
     const per = protocols.filter((p) => tau2.some((s) => s.protocol === p))
       .map((p) => `### τ2 per backbone, ${PROTOCOL_LABEL[p]}\n\n${perBackboneMarkdown(tau2, p, exps)}`);
-    tau2Section = ['## τ2 (BRIXIA, 4 classes)', '', t, '', per.join('\n\n'), ''].join('\n');
+    tau2Section = ['## τ2 (BRIXIA, 4 classes)', '', ...(tau2Gaps.length ? [...tau2Gaps.map((w) => `> **Warning:** ${w}.`), ''] : []), t, '', per.join('\n\n'), ''].join('\n');
   }
   const trust = trustSections(results, write, { bootstrap: opts.bootstrap });
   const curves: string[] = [];
@@ -94,8 +96,10 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   const ddof = opts.ddof ?? 0;
   const notice = pretrainingNotice(results);
   const partial = partialSweepWarnings(t2);
+  // what Table 1, the per-backbone and τ2 tables are built from, before their numbers
+  const gaps = [...sweepGapWarnings(sweepGaps(summaries)), ...undefinedStdWarnings(summaries)];
   const random = results.filter((r) => r.imagenet !== true).length;
-  const warnings = [...(random ? [`${random} of ${results.length} runs did not begin from ImageNet (random or unrecorded initialisation): not comparable with the paper`] : []), ...partial];
+  const warnings = [...(random ? [`${random} of ${results.length} runs did not begin from ImageNet (random or unrecorded initialisation): not comparable with the paper`] : []), ...gaps, ...partial, ...tau2Gaps];
   const mu = muStatement(summaries, opts.mu);
   const markdown = [
     `# ${opts.title ?? 'MDMT report'}`,
@@ -105,6 +109,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
     '',
     '## Table 1 — average over backbones (μ̄ ± σ̄)',
     '',
+    ...(gaps.length ? [...gaps.map((w) => `> **Warning:** ${w}.`), ''] : []),
     t1md,
     '',
     '## Table 2 — MDMT vs STL τ1 and vs FT',
