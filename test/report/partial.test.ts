@@ -1,8 +1,9 @@
-// What the report says when a sweep is not whole (QA audit): Table 1 and the per-backbone
-// cells over fewer backbones or folds than the sweep's others are marked † and never bold over
-// complete cells, and report.md names what each backbone lacks; σ of a single fold is undefined
-// ('–'), left out of σ̄ (‡) and of the σ tests; Table 2 tells "not computable" (n/a, with the
-// reason) from "not significant" (–); and an empty --out is a usage error, not the working directory.
+// What Tables 1 and 2 are built from when a sweep is not whole (QA audit): Table 1 and the
+// per-backbone cells over fewer backbones or folds than the sweep's others are marked † and
+// never bold over complete cells, report.md names what each backbone lacks and the run
+// directories that never finished; σ of a single fold is undefined ('–'), left out of σ̄ (‡)
+// and of the σ tests; Table 2 tells "not computable" (n/a, with the reason) from "not
+// significant" (–); and an empty --out is a usage error, not the working directory.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -83,6 +84,28 @@ test('Table 1: a whole LOCO group missing for one backbone marks the cell (2 bac
   const whole = writeReport([...varied, ...varied.map((r) => ({ ...r, protocol: 'cv' as const }))], tmpDir('rep-whole'), { curves: false });
   assert.equal(whole.warnings, []);
   assert.not.match(whole.markdown, /†|‡|n\/a/);
+});
+
+test('mdmt report lists run directories with a checkpoint or config but no result.json', () => {
+  const dir = tmpDir('rep-unfinished');
+  for (const r of twoByTwo) {
+    const f = path.join(dir, r.protocol, r.backbone, r.experiment, `fold${r.fold}`, 'result.json');
+    fs.mkdirSync(path.dirname(f), { recursive: true });
+    fs.writeFileSync(f, JSON.stringify({ result: r }));
+  }
+  const ck = path.join(dir, 'cv', 'mobilenet_v2', 'ft', 'fold0');
+  fs.mkdirSync(ck, { recursive: true });
+  fs.writeFileSync(path.join(ck, 'checkpoint.safetensors'), 'x');
+  fs.writeFileSync(path.join(ck, 'config.json'), '{}');
+  const started = path.join(dir, 'cv', 'resnet50', 'mdmt', 'fold0');
+  fs.mkdirSync(started, { recursive: true });
+  fs.writeFileSync(path.join(started, 'config.json'), '{}');
+  // a finished run that kept its checkpoint is finished
+  fs.writeFileSync(path.join(dir, 'cv', 'resnet18', 'ft', 'fold0', 'checkpoint.safetensors'), 'x');
+  const r = reportRuns(dir);
+  const w = `2 runs unfinished (no result.json), not in the tables: ${path.join('cv', 'mobilenet_v2', 'ft', 'fold0')}, ${path.join('cv', 'resnet50', 'mdmt', 'fold0')}`;
+  assert.ok(r.warnings.includes(w), r.warnings.join('\n'));
+  assert.ok(r.markdown.split('## Table 1')[1]!.split('\n| Experiment')[0]!.includes(`> **Warning:** ${w}.`));
 });
 
 test('σ of a single fold is undefined: "–", left out of σ̄ (‡) and of the σ tests', () => {

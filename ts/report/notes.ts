@@ -2,8 +2,8 @@
  * What a reader must know before trusting the tables: runs that did not begin from ImageNet
  * (the paper starts every backbone from ImageNet, so those numbers are not comparable), how μ
  * was computed, cells of a partial sweep (Table 1 and per-backbone cells built from fewer
- * backbones or folds than the others; Table 2 cells pairing unequal finished folds), and σ left
- * out where a backbone has one fold.
+ * backbones or folds than the others; Table 2 cells pairing unequal finished folds), σ left out
+ * where a backbone has one fold, and run directories that never finished.
  */
 import type { RunSummary, SweepGap, Table2Cell } from './aggregate';
 import { EXPERIMENT_LABEL, PROTOCOL_LABEL, type RunResult } from './types';
@@ -104,3 +104,7 @@ export function undefinedStdWarnings(summaries: readonly RunSummary[]): string[]
   return one.length ? [`σ undefined (a single fold) for ${one.join(', ')}: left out of σ̄ (‡) and of any σ test (Table 2)`] : [];
 }
 
+/** The warning listing run directories that hold a checkpoint or config but no result.json. */
+export function unfinishedWarnings(dirs: readonly string[]): string[] {
+  return dirs.length ? [`${dirs.length} run${dirs.length === 1 ? '' : 's'} unfinished (no result.json), not in the tables: ${dirs.join(', ')}`] : [];
+}
