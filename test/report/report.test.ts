@@ -114,7 +114,7 @@ test('writeReport: files, Markdown tables with the right numbers, CSV, well-form
     assert.equal(cells, expected);
     // CSV: header and one row per experiment × protocol × metric
     const t1 = fs.readFileSync(path.join(dir, 'table1.csv'), 'utf8').trim().split('\n');
-    assert.is(t1[0], 'experiment,protocol,metric,backbones,mean,mean_fold_std,std_across_backbones');
+    assert.is(t1[0], 'experiment,protocol,metric,backbones,mean,mean_fold_std,std_across_backbones,std_backbones,partial');
     assert.is(t1.length, 1 + 3 * 2 * 3);
     const row = t1.find((l) => l.startsWith('mdmt,cv,acc,'))!.split(',');
     close(Number(row[4]), avg(per.map((x) => x.mean)), 1e-15);

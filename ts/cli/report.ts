@@ -5,19 +5,41 @@
  *
  *   mdmt report runs --out runs/report
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { ensureDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { writeReport } from '../report';
 import { collectResults } from '../train/experiment';
+import { RUN_FILES } from '../train/train';
+
+/**
+ * Run directories under `runsDir` that began (a config.json or checkpoint) but hold no
+ * result.json, relative to it: the jobs an interrupted or failing sweep left out of the tables.
+ * Walks as collectResults does (split folders and dot folders skipped, 6 levels).
+ */
+export function unfinishedRuns(runsDir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, depth: number) => {
+    if (depth > 6) return;
+    const entries = fs.readdirSync(d, { withFileTypes: true });
+    const has = (f: string) => entries.some((e) => e.isFile() && e.name === f);
+    if (!has(RUN_FILES.result) && (has(RUN_FILES.checkpoint) || has(RUN_FILES.config))) out.push(path.relative(runsDir, d) || '.');
+    for (const e of entries) if (e.isDirectory() && e.name !== 'splits' && e.name !== 'split' && !e.name.startsWith('.')) walk(path.join(d, e.name), depth + 1);
+  };
+  walk(runsDir, 0);
+  return out.sort();
+}
 
 /** Writes the report of a runs directory and returns its report.md text and files. */
 export function reportRuns(runsDir: string, o: { out?: string; mu?: 'folds' | 'pooled'; ddof?: number; warmupEpochs?: number } = {}) {
+  // '' is not "the default": path.resolve('') is the working directory, which received the whole report
+  if (o.out !== undefined && !o.out.trim()) throw new MdmtError('ECONFIG', 'report', '--out is empty: name the report directory, or leave --out out for <runs_dir>/report');
   const results = collectResults(runsDir);
   if (!results.length) throw new MdmtError('EDATA', 'report', `no finished runs (result.json) under '${runsDir}'`);
   // a file in the way is a usage error naming --out, not a raw ENOTDIR from deep in the writer
   const out = ensureDir(path.resolve(o.out ?? path.join(runsDir, 'report')), 'report', '--out');
-  const rep = writeReport(results, out, { mu: o.mu, ddof: o.ddof, warmupEpochs: o.warmupEpochs });
+  const rep = writeReport(results, out, { mu: o.mu, ddof: o.ddof, warmupEpochs: o.warmupEpochs, unfinished: unfinishedRuns(runsDir) });
   return { ...rep, results, out };
 }
 

@@ -44,6 +44,8 @@ export function summarizeRuns(results: readonly RunResult[], opts: ReportOptions
       seen.add(String(r.fold));
     }
     const metrics: Record<string, MeanStd> = summarizeFolds(runs.map((r) => r.metrics), { ddof: opts.ddof });
+    // σ of one fold is undefined, not 0 (ddof 0 gave '± 0.0', which entered σ̄ and the σ tests as perfect stability)
+    if (runs.length < 2) for (const m of Object.keys(metrics)) metrics[m] = { ...metrics[m]!, std: NaN };
     // pooled needs every fold's confusion matrix; otherwise μ stays the fold mean (and says so)
     const pooled = opts.mu === 'pooled' && runs.every((r) => r.cm?.length);
     if (pooled) {
@@ -81,30 +83,83 @@ export interface Table1Cell {
   /** Std of the per-backbone means (spread across backbones). */
   stdAcrossBackbones: number;
   backbones: number;
+  /** backbones whose σ entered σ̄ (those with 2 folds or more; σ of one fold is undefined) */
+  stdBackbones: number;
+  /** built from fewer backbones or folds than the sweep's others (see `sweepGaps`) */
+  partial: boolean;
 }
 
 export type Table1 = Record<string, Record<string, Record<string, Table1Cell | undefined>>>;
 
+/** One backbone × experiment × protocol of a table that lacks folds the sweep's others have. */
+export interface SweepGap {
+  experiment: Experiment;
+  protocol: Protocol;
+  backbone: string;
+  /** the folds it lacks (all of them when the backbone has no run of this experiment) */
+  missing: string[];
+  /** the folds it should have */
+  expected: number;
+}
+
+const byFold = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
+
 /**
- * Table 1: `table[experiment][protocol][metric]`, averages over backbones.
+ * The groups of a table built from fewer folds than the sweep's others. Per protocol, a table
+ * expects every backbone that has a run of any of its `experiments`, each with the union of
+ * the folds finished by any backbone of the same experiment, or, with `sharedFolds` (the τ1
+ * experiments, which share their splits), of any of the `experiments`. An experiment with no
+ * run under a protocol expects nothing there (its cells show '–').
+ *
+ * @example sweepGaps(summaries) // [{ experiment: 'ft', protocol: 'cv', backbone: 'mobilenet_v2', missing: ['0'], expected: 2 }]
+ */
+export function sweepGaps(summaries: readonly RunSummary[], experiments: readonly Experiment[] = TABLE1_EXPERIMENTS, sharedFolds = !experiments.includes('stl_bx')): SweepGap[] {
+  const out: SweepGap[] = [];
+  for (const p of PROTOCOLS) {
+    const rows = summaries.filter((s) => s.protocol === p && experiments.includes(s.experiment));
+    const backbones = [...new Set(rows.map((s) => s.backbone))].sort();
+    for (const e of experiments) {
+      const own = rows.filter((s) => s.experiment === e);
+      if (!own.length) continue;
+      const expected = [...new Set((sharedFolds ? rows : own).flatMap((s) => s.foldNames))].sort(byFold);
+      for (const b of backbones) {
+        const have = new Set(own.find((s) => s.backbone === b)?.foldNames ?? []);
+        const missing = expected.filter((f) => !have.has(f));
+        if (missing.length) out.push({ experiment: e, protocol: p, backbone: b, missing, expected: expected.length });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Table 1: `table[experiment][protocol][metric]`, averages over backbones. A cell built from
+ * fewer backbones or folds than the sweep's others is `partial`; σ̄ averages the backbones
+ * with a defined σ (2 folds or more), counted in `stdBackbones`.
  *
  * @example table1(summaries).mdmt.cv.acc.mean // e.g. 0.686
  */
-export function table1(summaries: readonly RunSummary[], experiments: readonly Experiment[] = TABLE1_EXPERIMENTS): Table1 {
+export function table1(summaries: readonly RunSummary[], experiments: readonly Experiment[] = TABLE1_EXPERIMENTS, sharedFolds = !experiments.includes('stl_bx')): Table1 {
+  const gaps = sweepGaps(summaries, experiments, sharedFolds);
   const t: Table1 = {};
   for (const e of experiments) {
     t[e] = {};
     for (const p of PROTOCOLS) {
       t[e]![p] = {};
+      const all = new Set(summaries.filter((s) => s.protocol === p && experiments.includes(s.experiment)).map((s) => s.backbone)).size;
+      const gap = gaps.some((g) => g.experiment === e && g.protocol === p);
       for (const m of TABLE_METRICS) {
         const rows = summaries.filter((s) => s.experiment === e && s.protocol === p && s.metrics[m]);
         if (rows.length === 0) continue;
-        const means = rows.map((s) => s.metrics[m]!.mean), stds = rows.map((s) => s.metrics[m]!.std);
+        const means = rows.map((s) => s.metrics[m]!.mean), stds = rows.map((s) => s.metrics[m]!.std).filter(Number.isFinite);
         t[e]![p]![m] = {
           mean: meanStd(means).mean,
-          std: meanStd(stds.filter(Number.isFinite)).mean,
+          std: meanStd(stds).mean,
           stdAcrossBackbones: meanStd(means).std,
           backbones: rows.length,
+          stdBackbones: stds.length,
+          // a backbone whose folds lack this metric is missing from the cell as well
+          partial: gap || rows.length < all,
         };
       }
     }

@@ -6,16 +6,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensureDir } from '../dirs';
-import { PROTOCOLS, summarizeRuns, summarizeTau2, table1, table2, type RunSummary } from './aggregate';
-import { muStatement, partialSweepWarnings, pretrainingNotice } from './notes';
+import { MdmtError } from '../errors';
+import { PROTOCOLS, summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary } from './aggregate';
+import { muStatement, partialSweepWarnings, pretrainingNotice, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings } from './notes';
 import { backboneBarsSvg, learningCurveSvg } from './plots';
 import { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown } from './tables';
 import { trustSections } from './trust';
 import { PROTOCOL_LABEL, type ReportOptions, type RunResult } from './types';
 
 export * from './types';
-export { summarizeRuns, summarizeTau2, table1, table2, type RunSummary, type Table1, type Table1Cell, type Table2Cell } from './aggregate';
-export { muStatement, partialSweepWarnings, pretrainingNotice } from './notes';
+export { summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary, type SweepGap, type Table1, type Table1Cell, type Table2Cell } from './aggregate';
+export { muStatement, partialSweepWarnings, pretrainingNotice, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings } from './notes';
 export { backboneBarsSvg, learningCurveSvg } from './plots';
 export { svgToPng } from './png';
 export { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown, toCsv } from './tables';
@@ -27,7 +28,8 @@ export interface Report {
   markdown: string;
   /** Absolute paths of every file written, report.md first. */
   files: string[];
-  /** What makes the tables less than they look: random-init runs, partial sweeps (also in report.md). */
+  /** What makes the tables less than they look: random-init runs, partial sweeps, σ of one fold,
+   *  unfinished runs (also in report.md). */
   warnings: string[];
 }
 
@@ -43,6 +45,8 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
  * console.log(markdown);
  */
 export function writeReport(results: readonly RunResult[], outDir: string, opts: ReportOptions = {}): Report {
+  // '' resolves to the working directory, which then received every file of the report
+  if (typeof outDir !== 'string' || !outDir.trim()) throw new MdmtError('ECONFIG', 'writeReport', `outDir ${JSON.stringify(outDir)} is empty: name the report directory`);
   // a file in the way is ECONFIG naming outDir, not a raw ENOTDIR from a nested mkdir
   ensureDir(outDir, 'writeReport', 'outDir');
   fs.mkdirSync(path.join(outDir, 'plots', 'curves'), { recursive: true });
@@ -67,6 +71,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   }
   // τ2 (BRIXIA): STL τ2 and, where recorded, MDMT's τ2 head.
   const tau2 = summarizeTau2(results, opts);
+  const tau2Gaps = sweepGapWarnings(sweepGaps(tau2, ['stl_bx', 'mdmt']), 'τ2 table');
   let tau2Section = '';
   if (tau2.length) {
     const exps = (['stl_bx', 'mdmt'] as const).filter((e) => tau2.some((s) => s.experiment === e));
@@ -75,7 +80,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
     write('per_backbone_tau2.csv', perBackboneCsv(tau2));
     const per = protocols.filter((p) => tau2.some((s) => s.protocol === p))
       .map((p) => `### τ2 per backbone, ${PROTOCOL_LABEL[p]}\n\n${perBackboneMarkdown(tau2, p, exps)}`);
-    tau2Section = ['## τ2 (BRIXIA, 4 classes)', '', t, '', per.join('\n\n'), ''].join('\n');
+    tau2Section = ['## τ2 (BRIXIA, 4 classes)', '', ...(tau2Gaps.length ? [...tau2Gaps.map((w) => `> **Warning:** ${w}.`), ''] : []), t, '', per.join('\n\n'), ''].join('\n');
   }
   const trust = trustSections(results, write, { bootstrap: opts.bootstrap });
   const curves: string[] = [];
@@ -91,8 +96,10 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   const ddof = opts.ddof ?? 0;
   const notice = pretrainingNotice(results);
   const partial = partialSweepWarnings(t2);
+  // what Table 1, the per-backbone and τ2 tables are built from, before their numbers
+  const gaps = [...unfinishedWarnings(opts.unfinished ?? []), ...sweepGapWarnings(sweepGaps(summaries)), ...undefinedStdWarnings(summaries)];
   const random = results.filter((r) => r.imagenet !== true).length;
-  const warnings = [...(random ? [`${random} of ${results.length} runs did not begin from ImageNet (random or unrecorded initialisation): not comparable with the paper`] : []), ...partial];
+  const warnings = [...(random ? [`${random} of ${results.length} runs did not begin from ImageNet (random or unrecorded initialisation): not comparable with the paper`] : []), ...gaps, ...partial, ...tau2Gaps];
   const mu = muStatement(summaries, opts.mu);
   const markdown = [
     `# ${opts.title ?? 'MDMT report'}`,
@@ -102,6 +109,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
     '',
     '## Table 1 — average over backbones (μ̄ ± σ̄)',
     '',
+    ...(gaps.length ? [...gaps.map((w) => `> **Warning:** ${w}.`), ''] : []),
     t1md,
     '',
     '## Table 2 — MDMT vs STL τ1 and vs FT',

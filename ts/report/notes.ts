@@ -1,9 +1,11 @@
 /**
  * What a reader must know before trusting the tables: runs that did not begin from ImageNet
  * (the paper starts every backbone from ImageNet, so those numbers are not comparable), how μ
- * was computed, and Table 2 cells of a partial sweep (backbones with unequal finished folds).
+ * was computed, cells of a partial sweep (Table 1 and per-backbone cells built from fewer
+ * backbones or folds than the others; Table 2 cells pairing unequal finished folds), σ left out
+ * where a backbone has one fold, and run directories that never finished.
  */
-import type { RunSummary, Table2Cell } from './aggregate';
+import type { RunSummary, SweepGap, Table2Cell } from './aggregate';
 import { EXPERIMENT_LABEL, PROTOCOL_LABEL, type RunResult } from './types';
 
 /** "backbone: CV STL τ1 (3 folds), LOCO MDMT (1 fold)" lines of a set of runs. */
@@ -69,4 +71,40 @@ export function partialSweepWarnings(cells: readonly Table2Cell[]): string[] {
     const per = Object.entries(c.folds).map(([b, f]) => `${b} MDMT ${f.target} / ${label} ${f.baseline}`).join(', ');
     return `Table 2 ${PROTOCOL_LABEL[c.protocol as keyof typeof PROTOCOL_LABEL]}, MDMT vs ${label}: partial sweep, finished folds differ (${per}); the marked cells (†) pair unequal evidence`;
   });
+}
+
+const folds = (f: readonly string[]) => `fold${f.length === 1 ? '' : 's'} ${f.join(', ')}`;
+
+/**
+ * One warning per table × protocol × experiment whose cells lack backbones or folds the
+ * sweep's others have (`sweepGaps`), naming what each backbone lacks.
+ *
+ * @example sweepGapWarnings(sweepGaps(summaries)) // ['Table 1 CV FT: partial sweep, mobilenet_v2 lacks fold 0 (has 1 of 2); ...']
+ */
+export function sweepGapWarnings(gaps: readonly SweepGap[], table = 'Table 1'): string[] {
+  const by = new Map<string, SweepGap[]>();
+  for (const g of gaps) {
+    const k = `${PROTOCOL_LABEL[g.protocol]} ${EXPERIMENT_LABEL[g.experiment]}`;
+    by.set(k, [...(by.get(k) ?? []), g]);
+  }
+  return [...by].map(([k, gs]) => {
+    const what = gs.map((g) => (g.missing.length === g.expected
+      ? `${g.backbone} lacks all ${g.expected} folds (no run)`
+      : `${g.backbone} lacks ${folds(g.missing)} (has ${g.expected - g.missing.length} of ${g.expected})`));
+    return `${table} ${k}: partial sweep, ${what.join('; ')}; the marked cells (†) average unequal evidence and are not ranked above complete ones`;
+  });
+}
+
+/**
+ * The warning naming backbone × experiment × protocol groups of one fold, whose σ is undefined
+ * and left out of σ̄ and of Table 2's σ tests; empty when every group has 2 folds or more.
+ */
+export function undefinedStdWarnings(summaries: readonly RunSummary[]): string[] {
+  const one = summaries.filter((s) => s.folds < 2).map((s) => `${s.backbone} ${PROTOCOL_LABEL[s.protocol]} ${EXPERIMENT_LABEL[s.experiment]}`);
+  return one.length ? [`σ undefined (a single fold) for ${one.join(', ')}: left out of σ̄ (‡) and of any σ test (Table 2)`] : [];
+}
+
+/** The warning listing run directories that hold a checkpoint or config but no result.json. */
+export function unfinishedWarnings(dirs: readonly string[]): string[] {
+  return dirs.length ? [`${dirs.length} run${dirs.length === 1 ? '' : 's'} unfinished (no result.json), not in the tables: ${dirs.join(', ')}`] : [];
 }

@@ -3,7 +3,7 @@
  * shows percentages with one decimal as the paper; CSV keeps full-precision fractions.
  */
 import type { Comparison } from '../train/stats';
-import { PROTOCOLS, TABLE1_EXPERIMENTS, TABLE_METRICS, type RunSummary, type Table1 } from './aggregate';
+import { PROTOCOLS, sweepGaps, TABLE1_EXPERIMENTS, TABLE_METRICS, type RunSummary, type Table1 } from './aggregate';
 import { EXPERIMENT_LABEL, METRIC_LABEL, PROTOCOL_LABEL, type Experiment } from './types';
 
 export const pct = (v: number | undefined, d = 1): string => (v === undefined || !Number.isFinite(v) ? '–' : (100 * v).toFixed(d));
@@ -26,23 +26,47 @@ export function toCsv(head: string[], rows: unknown[][]): string {
 const cols = PROTOCOLS.flatMap((p) => TABLE_METRICS.map((m) => [p, m] as const));
 
 /**
+ * The best μ̄ of a column: over its complete cells, so that a cell built from fewer backbones
+ * or folds never outranks them; over all (each marked) when none is complete.
+ */
+function bestOf(cells: readonly ({ mean: number; partial?: boolean } | undefined)[]): number {
+  const ok = cells.filter((c): c is { mean: number; partial?: boolean } => !!c && Number.isFinite(c.mean));
+  const complete = ok.filter((c) => !c.partial);
+  return Math.max(...(complete.length ? complete : ok).map((c) => c.mean));
+}
+
+/** '† …' and '‡ …' footnotes of the marks a table uses. */
+function marksNote(partial: boolean, stdOut: boolean, what: string): string[] {
+  return [
+    ...(partial ? [`† partial: ${what} than the sweep's others (listed in report.md); not ranked above complete cells.`] : []),
+    ...(stdOut ? ['‡ σ undefined (fewer than 2 folds): σ̄ leaves those backbones out, and so do the σ tests of Table 2.'] : []),
+  ];
+}
+
+/**
  * Table 1 as Markdown: μ̄ ± σ̄ in % per experiment (rows) and protocol × metric (columns),
- * the best μ̄ of each column in bold.
+ * the best μ̄ of each column in bold. A partial cell (fewer backbones or folds than the
+ * sweep's others) carries a †, a σ̄ that leaves out backbones of one fold a ‡, each footnoted.
  *
  * @example table1Markdown(table1(summaries))
  */
 export function table1Markdown(t: Table1, experiments: readonly Experiment[] = TABLE1_EXPERIMENTS): string {
-  const best = cols.map(([p, m]) => Math.max(...experiments.map((e) => t[e]?.[p]?.[m]?.mean ?? -Infinity)));
+  const best = cols.map(([p, m]) => bestOf(experiments.map((e) => t[e]?.[p]?.[m])));
+  let partial = false, stdOut = false;
   const rows = experiments.map((e) => [
     EXPERIMENT_LABEL[e],
     ...cols.map(([p, m], i) => {
       const c = t[e]?.[p]?.[m];
       if (!c) return '–';
-      const s = `${pct(c.mean)} ± ${pct(c.std)}`;
+      const out = c.stdBackbones < c.backbones;
+      partial ||= c.partial; stdOut ||= out;
+      const s = `${pct(c.mean)} ± ${pct(c.std)}${out ? '‡' : ''}${c.partial ? ' †' : ''}`;
       return c.mean === best[i] && experiments.length > 1 ? `**${s}**` : s;
     }),
   ]);
-  return mdTable(['Experiment', ...cols.map(([p, m]) => `${PROTOCOL_LABEL[p]} ${METRIC_LABEL[m]}`)], rows);
+  const md = mdTable(['Experiment', ...cols.map(([p, m]) => `${PROTOCOL_LABEL[p]} ${METRIC_LABEL[m]}`)], rows);
+  const notes = marksNote(partial, stdOut, 'averages fewer backbones or folds');
+  return notes.length ? [md, '', ...notes].join('\n') : md;
 }
 
 /** Table 1 as CSV, one row per experiment × protocol × metric. */
@@ -50,10 +74,10 @@ export function table1Csv(t: Table1): string {
   const rows: unknown[][] = [];
   for (const [e, byP] of Object.entries(t)) {
     for (const [p, byM] of Object.entries(byP)) {
-      for (const [m, c] of Object.entries(byM)) if (c) rows.push([e, p, m, c.backbones, c.mean, c.std, c.stdAcrossBackbones]);
+      for (const [m, c] of Object.entries(byM)) if (c) rows.push([e, p, m, c.backbones, c.mean, c.std, c.stdAcrossBackbones, c.stdBackbones, c.partial ? 1 : 0]);
     }
   }
-  return toCsv(['experiment', 'protocol', 'metric', 'backbones', 'mean', 'mean_fold_std', 'std_across_backbones'], rows);
+  return toCsv(['experiment', 'protocol', 'metric', 'backbones', 'mean', 'mean_fold_std', 'std_across_backbones', 'std_backbones', 'partial'], rows);
 }
 
 const TESTS = [['mean', 'stl_afc'], ['mean', 'ft'], ['std', 'stl_afc'], ['std', 'ft']] as const;
@@ -64,10 +88,25 @@ function find(c: readonly Cell[], stat: string, baseline: string, p: string, m: 
   return c.find((x) => x.stat === stat && x.baseline === baseline && x.protocol === p && x.metric === m);
 }
 
+/** Why a Table 2 cell has no p-value ('' when it has one). */
+function notComputable(x: Cell | undefined): '' | 'pairs' | 'identical' {
+  if (x && Number.isFinite(x.t.pvalue)) return '';
+  return !x || x.n < 2 ? 'pairs' : 'identical';
+}
+
+/** "across 4 backbones", "across 3–4 backbones (…)", or "across backbones" when no cell has a test. */
+function acrossPhrase(c: readonly Cell[]): string {
+  const ns = [...new Set(c.filter((x) => !notComputable(x)).map((x) => x.n))].sort((a, b) => a - b);
+  if (!ns.length) return 'across backbones';
+  if (ns.length === 1) return `across ${ns[0]} backbones`;
+  return `across ${ns[0]}–${ns.at(-1)} backbones (each cell pairs the backbones that have both runs; n per cell in table2.csv)`;
+}
+
 /**
- * Table 2 in the paper's layout (stars only; '–' = not significant), followed by the
- * one-tailed p-values of the paired t-test and, in brackets, of the Wilcoxon test. Cells of a
- * partial sweep (backbones with unequal finished folds) carry a †.
+ * Table 2 in the paper's layout (stars only; '–' = not significant, 'n/a' = not computable:
+ * fewer than 2 paired backbones, or differences that are all zero), followed by the one-tailed
+ * p-values of the paired t-test and, in brackets, of the Wilcoxon test. Cells of a partial
+ * sweep (backbones with unequal finished folds) carry a †.
  *
  * @example table2Markdown(table2(summaries))
  */
@@ -75,22 +114,26 @@ export function table2Markdown(c: readonly Cell[]): string {
   const head = ['Statistic', 'Test', ...cols.map(([p, m]) => `${PROTOCOL_LABEL[p]} ${METRIC_LABEL[m]}`)];
   const label = (stat: string, b: string, i: number) => [i % 2 === 0 ? (stat === 'mean' ? 'μ ↑' : 'σ ↓') : '', `MDMT vs ${EXPERIMENT_LABEL[b as Experiment]}`];
   const dag = (x: Cell | undefined) => (x?.partial ? ' †' : '');
-  const starRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => {
+  const why = new Set<string>();
+  const cell = (stat: string, b: string, p: string, m: string, shown: (x: Cell) => string) => {
     const x = find(c, stat, b, p, m);
-    return (x?.stars || '–') + dag(x);
-  })]);
-  const pRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => {
-    const x = find(c, stat, b, p, m);
-    if (!x || !Number.isFinite(x.t.pvalue)) return '–' + dag(x);
-    return `${fmtP(x.t.pvalue)} (${fmtP(x.wilcoxon.pvalue)})${dag(x)}`;
-  })]);
-  const n = Math.max(0, ...c.map((x) => x.n));
+    const na = notComputable(x);
+    if (na) why.add(na);
+    return (na || !x ? 'n/a' : shown(x)) + dag(x);
+  };
+  const starRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => cell(stat, b, p, m, (x) => x.stars || '–'))]);
+  const pRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => cell(stat, b, p, m, (x) => `${fmtP(x.t.pvalue)} (${fmtP(x.wilcoxon.pvalue)})`))]);
   const align = ['---', ':---', ...cols.map(() => ':---:')];
+  const reasons = [
+    ...(why.has('pairs') ? ['fewer than 2 backbones have both MDMT and the baseline (for σ: with 2 folds or more), and a paired test needs 2'] : []),
+    ...(why.has('identical') ? ['the paired differences are all zero (no variance), so t is undefined'] : []),
+  ];
   return [
     mdTable(head, starRows, align),
     '',
-    `\\* p < .05, \\*\\* p < .01, \\*\\*\\* p < .001; one-tailed paired t-test across ${n} backbones ` +
+    `\\* p < .05, \\*\\* p < .01, \\*\\*\\* p < .001, – not significant; one-tailed paired t-test ${acrossPhrase(c)} ` +
       '(μ: MDMT greater, σ: MDMT smaller).',
+    ...reasons.flatMap((r) => ['', `n/a: not computable: ${r}.`]),
     '',
     mdTable(head, pRows, align),
     '',
@@ -116,22 +159,36 @@ export function table2Csv(c: readonly Cell[]): string {
 
 /**
  * Per-backbone table of one protocol: fold mean ± std in % of each τ1 experiment for each
- * metric, the best experiment per backbone and metric in bold.
+ * metric, the best experiment per backbone and metric in bold. A cell that lacks folds the
+ * sweep's others have carries a † (and is not ranked above complete ones); σ of one fold is '–'.
  *
  * @example perBackboneMarkdown(summaries, 'cv')
  */
 export function perBackboneMarkdown(s: readonly RunSummary[], protocol: string, experiments: readonly Experiment[] = TABLE1_EXPERIMENTS): string {
   const backbones = [...new Set(s.filter((x) => x.protocol === protocol).map((x) => x.backbone))].sort();
   const get = (b: string, e: string) => s.find((x) => x.backbone === b && x.experiment === e && x.protocol === protocol);
+  const gaps = sweepGaps(s, experiments).filter((g) => g.protocol === protocol);
+  let partial = false, stdOut = false;
   const rows = backbones.map((b) => [
     b,
     ...TABLE_METRICS.flatMap((m) => {
-      const vals = experiments.map((e) => get(b, e)?.metrics[m]);
-      const top = Math.max(...vals.map((v) => v?.mean ?? -Infinity));
-      return vals.map((v) => (v ? (v.mean === top ? `**${pct(v.mean)}** ± ${pct(v.std)}` : `${pct(v.mean)} ± ${pct(v.std)}`) : '–'));
+      const vals = experiments.map((e) => {
+        const v = get(b, e)?.metrics[m];
+        return v && { ...v, partial: gaps.some((g) => g.backbone === b && g.experiment === e) };
+      });
+      const top = bestOf(vals);
+      return vals.map((v) => {
+        if (!v) return '–';
+        partial ||= v.partial; stdOut ||= !Number.isFinite(v.std);
+        const mean = v.mean === top ? `**${pct(v.mean)}**` : pct(v.mean);
+        return `${mean} ± ${pct(v.std)}${v.partial ? ' †' : ''}`;
+      });
     }),
   ]);
-  return mdTable(['Backbone', ...TABLE_METRICS.flatMap((m) => experiments.map((e) => `${METRIC_LABEL[m]} ${EXPERIMENT_LABEL[e]}`))], rows);
+  const md = mdTable(['Backbone', ...TABLE_METRICS.flatMap((m) => experiments.map((e) => `${METRIC_LABEL[m]} ${EXPERIMENT_LABEL[e]}`))], rows);
+  const notes = marksNote(partial, false, 'the backbone has fewer folds of this experiment');
+  if (stdOut) notes.push('σ – : fewer than 2 folds, σ undefined.');
+  return notes.length ? [md, '', ...notes].join('\n') : md;
 }
 
 /** All per-backbone summaries as CSV (every experiment, protocol and metric). */

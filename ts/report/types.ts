@@ -103,6 +103,8 @@ export interface ReportOptions {
   /** Write one learning-curve SVG per run that has a history (default true). */
   curves?: boolean;
   title?: string;
+  /** run directories (as shown) that began but hold no result.json: listed, not in the tables */
+  unfinished?: string[];
   /** bootstrap intervals: resamples (default 1000) and seed (default 0) */
   bootstrap?: { resamples?: number; seed?: number };
 }
