@@ -116,6 +116,13 @@ test('mdmt export: trained MDMT weights → ONNX that onnxruntime runs like mdmt
   assertCloseScaled(ours.afc, ref.afc, 'afc');
   assertCloseScaled(ours.bx, ref.bx, 'bx');
   throwsNaming(() => runExport({ model: 'resnet9', out }), "unknown model 'resnet9'");
+  // --out that is a folder, or under a file: named before the model is built (raw EISDIR / ENOTDIR)
+  throwsNaming(() => runExport({ model: 'mobilenet_v2', out: dir }), `--out '${dir}' is a directory, not a file`);
+  throwsNaming(() => runExport({ model: 'mobilenet_v2', out: path.join(w, 'm.onnx') }), `lies under '${w}', which is a file`);
+  // a missing folder is made, as predict and report do
+  const nested = path.join(dir, 'new', 'sub', 'm.onnx');
+  runExport({ model: 'mobilenet_v2', weights: w, out: nested, size: '32' });
+  assert.ok(fs.statSync(nested).size > 0);
   // another backbone's weights: said in one line, with the first keys of each list and their counts
   throwsNaming(() => runExport({ model: 'resnet18', weights: w, task: 'backbone', out }), 'weights of another architecture?', 'unexpected: backbone.features.0.0.weight', '(320 in all)');
   m.dispose();

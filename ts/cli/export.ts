@@ -8,6 +8,7 @@
  *
  *   mdmt export --model resnet18 --weights runs/x/best.safetensors --out mdmt_resnet18.onnx
  */
+import { ensureFileDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { exportOnnx } from '../io/onnx_export';
 import { checkWeightsBackbone, inferTask, loadWeightsFile, weightShapes } from '../io/weights';
@@ -54,6 +55,8 @@ export function runExport(o: ExportCliOptions): { file: string; task: string; pa
   const size = Number(o.size ?? PAPER_RUN.imageSize), batch = Number(o.batch ?? 1);
   if (!Number.isInteger(size) || size < 32) throw new MdmtError('ECONFIG', 'export', `--size must be an integer >= 32, got ${o.size}`);
   if (!Number.isInteger(batch) || batch < 1) throw new MdmtError('ECONFIG', 'export', `--batch must be a positive integer, got ${o.batch}`);
+  // a directory at --out or a missing folder: named now, not a raw EISDIR / ENOENT after the model was built
+  ensureFileDir(o.out, 'export', '--out');
   const task = (o.task ?? 'auto') as ExportTask;
   if (!EXPORT_TASKS.includes(task)) throw new MdmtError('ECONFIG', 'export', `--task must be one of ${EXPORT_TASKS.join(', ')}, got '${o.task}'`);
   const classesIn = o.classes === undefined ? undefined : Number(o.classes);
