@@ -268,12 +268,16 @@ const INT_RANGE: Partial<Record<string, [number, number]>> = {
   int32: [-2147483648, 2147483647], uint8: [0, 255], bfloat16: [0, 65535], float16: [0, 65535],
 };
 
-/** Refuses a fill value the dtype cannot hold: 1.5 was stored as 1 in int32, 300 as 44 in uint8. */
+/**
+ * Refuses a fill value the dtype cannot hold: 300 was stored as 44 in uint8, -1 as 255, and
+ * Infinity as -2147483648 in int32. A fraction is truncated toward zero, as the fill op's
+ * contract says (docs/ops.md) and as PyTorch's full() does.
+ */
 export function checkFillValue(op: string, value: unknown, dtype: string): void {
   // a fill value is a number even for bfloat16/float16 (converted natively), not a bit pattern
   const range = dtype === 'int32' || dtype === 'uint8' ? INT_RANGE[dtype] : undefined;
-  if (typeof value !== 'number' || (range && !(Number.isInteger(value) && value >= range[0] && value <= range[1])))
-    throw new MdmtError('EINVAL', op, `value ${show(value)} is not ${range ? `an integer ${dtype} can hold ([${range[0]}, ${range[1]}])` : 'a number'}`);
+  if (typeof value !== 'number' || (range && !(Number.isFinite(value) && Math.trunc(value) >= range[0] && Math.trunc(value) <= range[1])))
+    throw new MdmtError('EINVAL', op, `value ${show(value)} is not ${range ? `a number ${dtype} can hold ([${range[0]}, ${range[1]}])` : 'a number'}`);
 }
 
 /**

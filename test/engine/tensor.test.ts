@@ -115,14 +115,16 @@ test('host data an integer dtype cannot hold is refused, not converted (NaN → 
   for (const [data, dtype, re] of cases) assert.throws(() => tensor(data, [2], { dtype: dtype as never, device: DEVICE }), re);
   assert.throws(() => tensor(new Float32Array([0.5, 1]), [2], { dtype: 'int32', device: DEVICE }), /data\[0\] is 0\.5, which int32 cannot hold/);
   assert.throws(() => tensor(['a', 'b'] as never, [2], { device: DEVICE }), /tensor: data\[0\] is "a", not a number/);
-  // fills too: full() and fill_ stored 1.5 as 1 and 300 as 44
-  assert.throws(() => full([2], 1.5, { dtype: 'int32', device: DEVICE }), /full: value 1\.5 is not an integer int32 can hold/);
-  assert.throws(() => full([2], 300, { dtype: 'uint8', device: DEVICE }), /full: value 300 is not an integer uint8 can hold \(\[0, 255\]\)/);
-  assert.throws(() => full([2], Infinity, { dtype: 'int32', device: DEVICE }), /full: value Infinity/);
+  // fills too: full() and fill_ stored 300 as 44 in uint8 and Infinity as -2^31 (a fraction
+  // truncates, as the fill op's contract and PyTorch's full() say)
+  assert.throws(() => full([2], 300, { dtype: 'uint8', device: DEVICE }), /full: value 300 is not a number uint8 can hold \(\[0, 255\]\)/);
+  assert.throws(() => full([2], Infinity, { dtype: 'int32', device: DEVICE }), /full: value Infinity is not a number int32 can hold/);
+  assert.throws(() => full([2], 3e9, { dtype: 'int32', device: DEVICE }), /full: value 3000000000/);
   tidy(() => {
     const u = zeros([2], { dtype: 'uint8', device: DEVICE });
-    assert.throws(() => fill_(u, -1), /fill: value -1 is not an integer uint8 can hold/);
+    assert.throws(() => fill_(u, -1), /fill: value -1 is not a number uint8 can hold/);
     assert.equal([...fill_(u, 255).toArray()], [255, 255]);
+    assert.equal([...full([2], -1.5, { dtype: 'int32', device: DEVICE }).toArray()], [-1, -1]);
     assert.equal([...full([2], 2.5, { device: DEVICE }).toArray()], [2.5, 2.5], 'float32 fills take fractions');
   });
   // what fits is kept exactly, and float32 data may hold NaN and infinities
