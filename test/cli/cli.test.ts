@@ -137,9 +137,14 @@ test('Ctrl-C (SIGINT) or SIGTERM during training releases the run-directory lock
     const closed = new Promise<number | null>((r) => p.on('close', (c) => r(c)));
     // once an epoch is logged the run holds its lock and trains
     for (let t = 0; t < 600 && !(fs.existsSync(path.join(out, 'log.jsonl')) && fs.statSync(path.join(out, 'log.jsonl')).size > 0); t++) await new Promise((r) => setTimeout(r, 100));
+    if (!fs.existsSync(path.join(out, '.lock'))) p.kill('SIGKILL');
     assert.ok(fs.existsSync(path.join(out, '.lock')), `${sig}: the run holds its lock while training`);
     p.kill(sig);
-    assert.is(await closed, code, `${sig}: exit code (stderr: ${err})`);
+    // a child that ignores the signal (its event loop never turning) must fail the test, not hang it
+    const guard = setTimeout(() => p.kill('SIGKILL'), 30_000);
+    const got = await closed;
+    clearTimeout(guard);
+    assert.is(got, code, `${sig}: exit code (stderr: ${err})`);
     assert.match(err, `mdmt: interrupted (${sig}); released 1 run-directory lock; run the same command again to resume`);
     assert.not.ok(fs.existsSync(path.join(out, '.lock')), `${sig}: the lock is gone`);
   }
