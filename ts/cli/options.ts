@@ -90,7 +90,7 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--decoupled', 'AdamW-style decoupled weight decay')
     .option('--seed <n>', 'seed of init, data order, augmentation, dropout (default 0)', intArg())
     .option('--split-seed <n>', 'seed of the split files (default 0)', intArg())
-    .option('--k-folds <n>', `CV folds (paper ${PAPER_RUN.kFolds})`, intArg())
+    .option('--k-folds <n>', `CV folds, at least 3 (paper ${PAPER_RUN.kFolds})`, intArg())
     .option('--bx-loco-fold <n>', 'BRIXIA fold paired with every LOCO fold (default 0)', intArg())
     .option('--device <name>', 'cpu, cuda or cuda:N (default $MDMT_DEVICE or cpu)')
     .addOption(new Option('--precision <p>', 'training arithmetic: fp32, or bf16 mixed precision (cuda only; default fp32)').choices(['fp32', 'bf16']))
