@@ -116,6 +116,11 @@ test('mdmt export: trained MDMT weights → ONNX that onnxruntime runs like mdmt
   assertCloseScaled(ours.afc, ref.afc, 'afc');
   assertCloseScaled(ours.bx, ref.bx, 'bx');
   throwsNaming(() => runExport({ model: 'resnet9', out }), "unknown model 'resnet9'");
+  // --model comes from the weights' metadata when they name a backbone, and is required otherwise
+  throwsNaming(() => runExport({ weights: w, out }), `--model is required (${w} names no backbone in its metadata)`);
+  const named = path.join(dir, 'named.safetensors');
+  saveSafetensors(named, m.stateDict(), { backbone: 'mobilenet_v2' });
+  assert.equal([runExport({ weights: named, out, size: '32' }).model], ['mobilenet_v2']);
   // --out that is a folder, or under a file: named before the model is built (raw EISDIR / ENOTDIR)
   throwsNaming(() => runExport({ model: 'mobilenet_v2', out: dir }), `--out '${dir}' is a directory, not a file`);
   throwsNaming(() => runExport({ model: 'mobilenet_v2', out: path.join(w, 'm.onnx') }), `lies under '${w}', which is a file`);

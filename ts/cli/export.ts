@@ -1,17 +1,18 @@
 /**
- * `mdmt export --model NAME --out file.onnx [--weights file] [--size 256] [--batch 1]
+ * `mdmt export [--model NAME] --out file.onnx [--weights file] [--size 256] [--batch 1]
  * [--task auto|imagenet|backbone|mdmt|stl_afc|stl_bx]`: builds the model, loads the
  * weights (safetensors or ONNX initializers, strict), and writes its eval-mode ONNX graph
  * (opset 17, symbolic batch). `--task auto` picks the model from the weights' keys
  * (afc_head.* → MDMT, head.* → single-task, otherwise the ImageNet model with classifier;
- * without weights: the ImageNet model).
+ * without weights: the ImageNet model). `--model` defaults to the backbone a run's
+ * best.safetensors names in its metadata.
  *
  *   mdmt export --model resnet18 --weights runs/x/best.safetensors --out mdmt_resnet18.onnx
  */
 import { ensureFileDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { exportOnnx } from '../io/onnx_export';
-import { checkWeightsBackbone, inferTask, loadWeightsFile, weightShapes } from '../io/weights';
+import { checkWeightsBackbone, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
 import { getModel, listModels } from '../models/zoo';
 import { MDMTModel, STLModel } from '../models/mdmt';
 import { Module } from '../nn/module';
@@ -36,7 +37,8 @@ export function buildForExport(name: string, task: Exclude<ExportTask, 'auto'>, 
 }
 
 export interface ExportCliOptions {
-  model: string;
+  /** default: the backbone the weights file's metadata names */
+  model?: string;
   out: string;
   weights?: string;
   size?: string;
@@ -46,7 +48,11 @@ export interface ExportCliOptions {
 }
 
 /** The command's action (also callable from code). */
-export function runExport(o: ExportCliOptions): { file: string; task: string; params: number } {
+export function runExport(opts: ExportCliOptions): { file: string; task: string; params: number; model: string } {
+  // a run's best.safetensors names its backbone: --model is needed only for other files
+  const named = opts.model ?? (opts.weights ? weightsBackbone(opts.weights, 'export') : undefined);
+  if (!named) throw new MdmtError('ECONFIG', 'export', `--model is required${opts.weights ? ` (${opts.weights} names no backbone in its metadata)` : ''}: one of ${listModels().join(', ')}`);
+  const o = { ...opts, model: named };
   if (!listModels().includes(o.model)) {
     // a zoo name, worded as getModel words it, with the nearest registered name
     const near = nearestModel(o.model);
@@ -77,7 +83,7 @@ export function runExport(o: ExportCliOptions): { file: string; task: string; pa
   try {
     if (o.weights) loadWeightsFile(model, o.weights, { op: 'export' });
     exportOnnx(model, o.out, { inputShape: [batch, 3, size, size] });
-    return { file: o.out, task: t, params: model.numParams() };
+    return { file: o.out, task: t, params: model.numParams(), model: o.model };
   } finally {
     model.dispose();
   }

@@ -10,7 +10,7 @@ export function register(program: Command): void {
   program
     .command('export')
     .description('export a model (eval mode) to ONNX, opset 17, loadable by onnxruntime')
-    .requiredOption('--model <name>', `registered backbone (${listModels().join(', ')})`)
+    .option('--model <name>', `registered backbone (${listModels().join(', ')}); default: the one --weights names in its metadata`)
     .requiredOption('--out <file>', 'output .onnx file')
     .option('--weights <file>', 'weights to load first (.safetensors or .onnx, state_dict keys)')
     .option('--task <task>', `model to build: ${EXPORT_TASKS.join(' | ')}`, 'auto')
@@ -20,6 +20,6 @@ export function register(program: Command): void {
     .action(async (o: ExportCliOptions) => {
       const { runExport } = await import('../export');
       const r = runExport(o);
-      console.log(`wrote ${r.file} (${o.model}, task ${r.task}, ${r.params} parameters, input N×3×${o.size ?? PAPER_RUN.imageSize}×${o.size ?? PAPER_RUN.imageSize})`);
+      console.log(`wrote ${r.file} (${r.model}, task ${r.task}, ${r.params} parameters, input N×3×${o.size ?? PAPER_RUN.imageSize}×${o.size ?? PAPER_RUN.imageSize})`);
     });
 }
