@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
-import { AFC_RELEASES, BadRecords, BinRule, Dataset, DataRecord, OnBad, Tally, binGlobal, padBrixia } from './records';
+import { AFC_RELEASES, BadRecords, BinRule, Dataset, DataRecord, OnBad, Tally, binGlobal, padBrixia, splitToken } from './records';
 import { Box } from './preprocess';
 import { readCsv, readSheet, requireColumns, Sheet } from './sheets';
 
@@ -283,10 +283,10 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
       const id = path.basename(file).replace(/\.[^.]+$/, '');
       // the id names the record in the split files: two images with one id would be one record
       // there (a leak between train and validation, and a lost label)
-      const other = ids.get(id.replace(/\s+/g, '_'));
+      const other = ids.get(splitToken(id));
       if (other) throw bad(op, where, `file '${r.cells.file}' has the id '${id}' of row ${other.line}'s '${other.file}' (a record's id is its file name without folder and extension; rename one)`);
       seen.set(file, r.line);
-      ids.set(id.replace(/\s+/g, '_'), { line: r.line, file: r.cells.file });
+      ids.set(splitToken(id), { line: r.line, file: r.cells.file });
       let center = 'unknown';
       try {
         center = new URL(r.cells.source_url).host.replace(/^www\./, '') || 'unknown';

@@ -11,6 +11,8 @@ export type Task = 'AFC' | 'BX';
 /** dataset id carried by each sample and used as the loss indicator: AFC = 0, BX = 1 */
 export const TASK_ID: Record<Task, number> = { AFC: 0, BX: 1 };
 export const PROGNOSIS = ['MILD', 'SEVERE'] as const;
+/** A field as the split files write it (whitespace → _): a record's id there names it, so it must be unique. */
+export const splitToken = (s: string): string => s.replace(/\s+/g, '_');
 /** The AIforCOVID releases: sheet and image folder (here, not in readers.ts, so that config.ts checks release numbers without loading the readers). */
 export const AFC_RELEASES: Record<number, { sheet: string; dir: string }> = {
   1: { sheet: 'AIforCOVID.xlsx', dir: 'imgs' },

@@ -14,7 +14,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
-import { DataRecord } from './records';
+import { DataRecord, splitToken } from './records';
 import { rng, seedOf } from './rng';
 
 export interface Fold { name: string; train: DataRecord[]; val: DataRecord[]; test: DataRecord[] }
@@ -121,9 +121,9 @@ export function locoFolds(records: DataRecord[], opts: { seed: number; valFrac?:
   });
 }
 
-function splitLine(r: DataRecord): string {
-  const clean = (s: string) => s.replace(/\s+/g, '_');
-  return `${clean(r.id)} ${clean(r.labelName)} ${clean(r.center)}`;
+/** A record's line in a split file: `img label center`. */
+export function splitLine(r: DataRecord): string {
+  return `${splitToken(r.id)} ${splitToken(r.labelName)} ${splitToken(r.center)}`;
 }
 
 /**
@@ -175,7 +175,7 @@ export function readSplitFile(file: string): SplitRow[] {
 export function readFold(dir: string, records: DataRecord[]): Fold {
   const byId = new Map<string, DataRecord>();
   for (const r of records) {
-    const k = r.id.replace(/\s+/g, '_');
+    const k = splitToken(r.id);
     const o = byId.get(k);
     // a second record under one split id would silently replace the first (one image in two
     // parts, the other never seen)

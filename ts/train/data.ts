@@ -20,7 +20,7 @@ import { ensureDir } from '../dirs';
 import { MdmtError, show } from '../errors';
 import { BX_CENTRE_GROUPS, readAIforCOVID, readBrixia, readCovidCxr } from '../data/readers';
 import { formatSummary, PROGNOSIS, type DataRecord, type Dataset } from '../data/records';
-import { afcStrata, bxStrata, jointSplits, linkRecords, makeSplits, readFold, type Fold } from '../data/splits';
+import { afcStrata, bxStrata, jointSplits, linkRecords, makeSplits, readFold, splitLine, type Fold } from '../data/splits';
 import { experimentTasks, type DataConfig, type TrainConfig } from './config';
 
 export interface TaskRecords { afc: DataRecord[]; bx: DataRecord[] }
@@ -210,7 +210,7 @@ function pick(taskDir: string, protocol: 'cv' | 'loco', k: number, i: number, re
 function writeRunSplit(dir: string, fold: Fold): void {
   fs.mkdirSync(dir, { recursive: true });
   for (const part of ['train', 'val', 'test'] as const) {
-    const rows = [...fold[part]].map((r) => `${r.id.replace(/\s+/g, '_')} ${r.labelName.replace(/\s+/g, '_')} ${r.center.replace(/\s+/g, '_')}`).sort();
+    const rows = [...fold[part]].map(splitLine).sort();
     fs.writeFileSync(path.join(dir, `${part}.txt`), ['img label center', ...rows].join('\n') + '\n');
   }
 }
