@@ -5,29 +5,24 @@
  *
  *   mdmt report runs --out runs/report
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { ensureDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { writeReport } from '../report';
-import { collectResults } from '../train/experiment';
+import { collectResults, walkRunsDir } from '../train/experiment';
 import { RUN_FILES } from '../train/train';
 
 /**
  * Run directories under `runsDir` that began (a config.json or checkpoint) but hold no
- * result.json, relative to it: the jobs an interrupted or failing sweep left out of the tables.
- * Walks as collectResults does (split folders and dot folders skipped, 6 levels).
+ * result.json, relative to it: the jobs an interrupted or failing sweep left out of the tables
+ * (the directories collectResults walks).
  */
 export function unfinishedRuns(runsDir: string): string[] {
   const out: string[] = [];
-  const walk = (d: string, depth: number) => {
-    if (depth > 6) return;
-    const entries = fs.readdirSync(d, { withFileTypes: true });
-    const has = (f: string) => entries.some((e) => e.isFile() && e.name === f);
-    if (!has(RUN_FILES.result) && (has(RUN_FILES.checkpoint) || has(RUN_FILES.config))) out.push(path.relative(runsDir, d) || '.');
-    for (const e of entries) if (e.isDirectory() && e.name !== 'splits' && e.name !== 'split' && !e.name.startsWith('.')) walk(path.join(d, e.name), depth + 1);
-  };
-  walk(runsDir, 0);
+  const root = path.resolve(runsDir);
+  walkRunsDir(root, (d, files) => {
+    if (!files.has(RUN_FILES.result) && (files.has(RUN_FILES.checkpoint) || files.has(RUN_FILES.config))) out.push(path.relative(root, d) || '.');
+  });
   return out.sort();
 }
 

@@ -187,23 +187,32 @@ export function collectResults(runsDir: string): RunResult[] {
   if (!fs.statSync(runsDir).isDirectory()) throw new MdmtError('ECONFIG', 'collectResults', `runs directory '${runsDir}' is a file, not a directory`);
   const out: RunResult[] = [];
   const seen = new Map<string, string>();
+  walkRunsDir(runsDir, (d, files) => {
+    if (!files.has(RUN_FILES.result)) return;
+    const file = path.join(d, RUN_FILES.result);
+    const r = readRunResult(file);
+    // two runs of one job (a copied run directory, two sweeps under one folder): which one to report is not ours to guess
+    const key = `${r.protocol} ${r.backbone} ${r.experiment} fold ${r.fold}`;
+    if (seen.has(key)) throw new MdmtError('EDATA', 'collectResults', `${key} is finished twice: ${seen.get(key)} and ${file}; report one runs directory per sweep, or remove one`);
+    seen.set(key, file);
+    out.push(r);
+  });
+  return out.sort((a, b) => `${a.protocol}/${a.backbone}/${a.experiment}/${a.fold}`.localeCompare(`${b.protocol}/${b.backbone}/${b.experiment}/${b.fold}`));
+}
+
+/**
+ * Visits every directory under `runsDir` (itself included, at most 6 levels down) with the
+ * names of the files it holds; split folders and dot folders (the image cache) are skipped.
+ * What collectResults reads and what the report lists as unfinished come from the same walk.
+ */
+export function walkRunsDir(runsDir: string, visit: (dir: string, files: Set<string>) => void): void {
   const walk = (d: string, depth: number) => {
     if (depth > 6 || !fs.existsSync(d)) return;
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory() && e.name !== 'splits' && e.name !== 'split' && !e.name.startsWith('.')) walk(path.join(d, e.name), depth + 1);
-      else if (e.isFile() && e.name === RUN_FILES.result) {
-        const file = path.join(d, e.name);
-        const r = readRunResult(file);
-        // two runs of one job (a copied run directory, two sweeps under one folder): which one to report is not ours to guess
-        const key = `${r.protocol} ${r.backbone} ${r.experiment} fold ${r.fold}`;
-        if (seen.has(key)) throw new MdmtError('EDATA', 'collectResults', `${key} is finished twice: ${seen.get(key)} and ${file}; report one runs directory per sweep, or remove one`);
-        seen.set(key, file);
-        out.push(r);
-      }
-    }
+    const entries = fs.readdirSync(d, { withFileTypes: true });
+    visit(d, new Set(entries.filter((e) => e.isFile()).map((e) => e.name)));
+    for (const e of entries) if (e.isDirectory() && e.name !== 'splits' && e.name !== 'split' && !e.name.startsWith('.')) walk(path.join(d, e.name), depth + 1);
   };
   walk(path.resolve(runsDir), 0);
-  return out.sort((a, b) => `${a.protocol}/${a.backbone}/${a.experiment}/${a.fold}`.localeCompare(`${b.protocol}/${b.backbone}/${b.experiment}/${b.fold}`));
 }
 
 /**
