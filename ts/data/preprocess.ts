@@ -145,6 +145,11 @@ export function lungBox(mask: GrayImage): Box | null {
   return [x0, y0, x1 - x0, y1 - y0];
 }
 
+/** A box is [x, y, w, h]: 4 finite numbers with w, h > 0 (whether it meets the image is boxOnImage's question). */
+export function isBox(b: unknown): b is Box {
+  return Array.isArray(b) && b.length === 4 && b.every(Number.isFinite) && b[2] > 0 && b[3] > 0;
+}
+
 /**
  * A given lung box (a box sheet's, or predict's `box`) on a W×H image: the part inside the
  * image, with a note when some of it lay outside (it is clipped, not refused: a sheet's box a
@@ -155,7 +160,7 @@ export function lungBox(mask: GrayImage): Box | null {
  *   boxOnImage([-4, 10, 40, 30], 64, 72) // { box: [0, 10, 36, 30], note: 'lung box [-4,10,40,30] ...' }
  */
 export function boxOnImage(b: Box, W: number, H: number): { box: Box; note?: string } {
-  if (!Array.isArray(b) || b.length !== 4 || !b.every(Number.isFinite) || !(b[2] > 0 && b[3] > 0))
+  if (!isBox(b))
     throw new MdmtError('EDATA', 'preprocess', `lung box ${show(b)} is not [x, y, w, h] with finite numbers, w > 0 and h > 0`);
   const x0 = Math.max(0, b[0]), y0 = Math.max(0, b[1]), x1 = Math.min(W, b[0] + b[2]), y1 = Math.min(H, b[1] + b[3]);
   if (!(x1 > x0 && y1 > y0)) throw new MdmtError('EDATA', 'preprocess', `lung box ${show(b)} ([x, y, w, h]) lies outside the ${W}x${H} image`);

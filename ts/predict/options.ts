@@ -11,7 +11,7 @@
 import * as fs from 'fs';
 import { MdmtError, show } from '../errors';
 import { checkKeys, type KeyTree } from '../train/keys';
-import type { Box } from '../data/preprocess';
+import { isBox, type Box } from '../data/preprocess';
 import type { GradCamOptions } from './gradcam';
 import type { OverlayOptions } from './overlay';
 
@@ -70,7 +70,7 @@ function checkInput(x: unknown, i: number): void {
     throw bad(`images[${i}] '${o.image}' is a folder: predict() takes image files (collectImages(['${o.image}']) lists a folder's images, as mdmt predict does)`);
   // the image's size is known once it is decoded: a box outside it is that row's error (preprocess's boxOnImage)
   const b: unknown = o.box;
-  if (b !== undefined && !(Array.isArray(b) && b.length === 4 && b.every(Number.isFinite) && b[2] > 0 && b[3] > 0))
+  if (b !== undefined && !isBox(b))
     throw bad(`images[${i}].box must be the lung box [x, y, w, h] in image pixels: 4 finite numbers with w > 0 and h > 0, got ${show(b)}`);
 }
 
