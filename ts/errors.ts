@@ -53,6 +53,14 @@ export function check(cond: unknown, code: MdmtErrorCode, op: string, detail: st
 }
 
 /**
+ * The first `n` items of a list in a message, then how many more: 'a, b and 3 more', or with
+ * `sep` '; ' (items that hold commas) 'a; b; and 3 more'.
+ */
+export function fewOf(items: readonly string[], n: number, sep = ', '): string {
+  return items.length > n ? `${items.slice(0, n).join(sep)}${sep === ', ' ? '' : sep.trimEnd()} and ${items.length - n} more` : items.join(sep);
+}
+
+/**
  * A value as an error message shows it: JSON, except that NaN and ±Infinity stay themselves
  * (JSON.stringify prints them as null, which hides the bug) and undefined is 'undefined'.
  *

@@ -17,7 +17,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import { ensureDir } from '../dirs';
-import { MdmtError, show } from '../errors';
+import { fewOf, MdmtError, show } from '../errors';
 import { writeDicom } from './dicomwrite';
 import { loadExcel } from './sheets';
 import { lungBox } from './preprocess';
@@ -136,12 +136,6 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 /** The file in each root that says synth wrote it. */
 export const SYNTH_MARKER = '.mdmt-synth';
 
-/** "a, b, c and 4 more" for the entries of a folder. */
-function listed(names: string[]): string {
-  const s = [...names].sort();
-  return s.slice(0, 5).map((n) => `'${n}'`).join(', ') + (s.length > 5 ? ` and ${s.length - 5} more` : '');
-}
-
 /**
  * Makes `out` ready for synth: refuses one that holds anything unless `overwrite`, and then
  * removes only the roots synth wrote (both checked before either is removed).
@@ -151,7 +145,7 @@ function clearOut(out: string, roots: string[], overwrite: boolean): void {
   const there = fs.readdirSync(out);
   if (!there.length) return;
   if (!overwrite)
-    throw new MdmtError('ECONFIG', 'synth', `out '${out}' is not empty (it holds ${listed(there)}): synth writes only into an empty or new folder ` +
+    throw new MdmtError('ECONFIG', 'synth', `out '${out}' is not empty (it holds ${fewOf([...there].sort().map((n) => `'${n}'`), 5)}): synth writes only into an empty or new folder ` +
       `(--force / { overwrite: true } replaces the AIforCOVID/ and BRIXIA/ an earlier mdmt synth wrote there)`);
   const old = roots.filter((r) => fs.existsSync(r));
   for (const r of old)

@@ -24,11 +24,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { MdmtError, show } from '../errors';
+import { fewOf, MdmtError, show } from '../errors';
 import type { RunResult } from '../report/types';
 import { listModels } from '../models/zoo';
 import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, nearestModel, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfig, type TrainConfigInput } from './config';
-import { listDiff, runConflict } from './identity';
+import { runConflict } from './identity';
 import { checkKeys, type KeyTree } from './keys';
 import { readJson } from './checkpoint';
 import { ensureDir } from '../dirs';
@@ -273,11 +273,11 @@ function checkTrustFields(r: Record<string, unknown>, bad: (what: string) => Mdm
 function checkReuse(runsDir: string, jobs: { dir: string; cfg: TrainConfig }[]): void {
   const bad = jobs.flatMap(({ dir, cfg }) => {
     const d = runConflict(dir, cfg);
-    return d ? [`${path.relative(runsDir, dir)}: ${listDiff(d, 3)}`] : [];
+    return d ? [`${path.relative(runsDir, dir)}: ${fewOf(d, 3)}`] : [];
   });
   if (bad.length)
     throw new MdmtError('ECONFIG', 'experiment', `${runsDir} holds ${bad.length} run${bad.length > 1 ? 's' : ''} trained with other settings (stored → requested): ` +
-      `${bad.slice(0, 3).join('; ')}${bad.length > 3 ? `; and ${bad.length - 3} more` : ''}. Nothing was trained: use another runs directory, or delete those run directories`);
+      `${fewOf(bad, 3, '; ')}. Nothing was trained: use another runs directory, or delete those run directories`);
 }
 
 /** Who holds the first few of these job directories, and the lock file to delete if that process is gone. */
@@ -286,7 +286,7 @@ function holders(dirs: string[]): string {
     const h = lockHolder(d);
     return h ? [`${path.basename(path.dirname(path.dirname(d)))}/${path.basename(path.dirname(d))}/${path.basename(d)} by process ${h.pid} on ${h.host} (${path.join(d, '.lock')})`] : [];
   });
-  return held.length ? `${held.slice(0, 2).join('; ')}${held.length > 2 ? `; and ${held.length - 2} more` : ''}; a lock whose process is gone on another host is deleted by hand`
+  return held.length ? `${fewOf(held, 2, '; ')}; a lock whose process is gone on another host is deleted by hand`
     : 'their STL runs are still training';
 }
 
@@ -346,7 +346,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
     if (!fs.existsSync(path.join(j.dir, RUN_FILES.result))) return false;
     const d = runConflict(j.dir, cfgOf.get(j.key)!);
     if (d)
-      throw new MdmtError('ECONFIG', 'experiment', `${path.relative(runsDir, j.dir)} was finished by another process with other settings (stored → requested: ${listDiff(d, 3)}): ` +
+      throw new MdmtError('ECONFIG', 'experiment', `${path.relative(runsDir, j.dir)} was finished by another process with other settings (stored → requested: ${fewOf(d, 3)}): ` +
         `two sweeps with different settings share ${runsDir}; use one runs directory per sweep`);
     verified.add(j.key);
     return true;

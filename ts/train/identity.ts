@@ -15,7 +15,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { MdmtError, show } from '../errors';
+import { fewOf, MdmtError, show } from '../errors';
 import { readJson } from './checkpoint';
 import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
 
@@ -92,14 +92,10 @@ export function runConflict(dir: string, cfg: TrainConfig): string[] | undefined
   return d.length ? d : undefined;
 }
 
-/** A few differences, then how many more. */
-export function listDiff(d: string[], n = 4): string {
-  return d.length > n ? `${d.slice(0, n).join(', ')} and ${d.length - n} more` : d.join(', ');
-}
 
 /** Throws ECONFIG when `cfg.outDir` holds a run with other settings, naming them. */
 export function checkRunDir(cfg: TrainConfig): void {
   const d = runConflict(cfg.outDir, cfg);
   if (d)
-    throw new MdmtError('ECONFIG', 'train', `${cfg.outDir} holds a run with another configuration (${path.join(cfg.outDir, 'config.json')}; stored → requested: ${listDiff(d)}): use another outDir or delete it`);
+    throw new MdmtError('ECONFIG', 'train', `${cfg.outDir} holds a run with another configuration (${path.join(cfg.outDir, 'config.json')}; stored → requested: ${fewOf(d, 4)}): use another outDir or delete it`);
 }
