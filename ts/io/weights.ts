@@ -10,7 +10,7 @@
  */
 import { MdmtError } from '../errors';
 import { Module } from '../nn/module';
-import { describeNonFinite, firstNonFinite } from '../train/finite';
+import { nonFiniteWeights } from '../train/finite';
 import { loadOnnxWeights, readOnnxInitializers } from './onnx_import';
 import { loadSafetensors, readSafetensorsMetadata } from './safetensors';
 
@@ -37,8 +37,8 @@ export function loadWeightsFile(model: Module, file: string, opts: { strict?: bo
     }
   }
   // the loaded state under the file's own keys (state_dict names), parameters and buffers
-  const bad = firstNonFinite([...model.stateDict()]);
-  if (bad) throw new MdmtError('EDATA', op, `weights file '${file}': tensor '${bad.name}' holds ${describeNonFinite(bad)} (the run that wrote it diverged?)`);
+  const bad = nonFiniteWeights(op, 'weights file', file, [...model.stateDict()]);
+  if (bad) throw bad;
 }
 
 /**

@@ -12,6 +12,7 @@
  *   const bad = firstNonFinite(named);   // undefined, or { name, nan, inf }
  */
 import { noGrad } from '../autograd/tape';
+import { MdmtError } from '../errors';
 import { native } from '../native/binding';
 import { add, affine } from '../ops/elementwise';
 import { sum } from '../ops/reduce';
@@ -63,6 +64,15 @@ export function firstNonFinite(named: readonly [string, Tensor][]): { name: stri
 }
 
 /** '3 NaN and 1 inf of 4096 values' */
+/**
+ * The EDATA for a weights file whose tensors hold a NaN or ±inf, naming the file (as `what`, the
+ * setting or kind of file) and the first bad tensor; undefined when every value is finite.
+ */
+export function nonFiniteWeights(op: string, what: string, file: string, named: readonly [string, Tensor][]): MdmtError | undefined {
+  const bad = firstNonFinite(named);
+  return bad && new MdmtError('EDATA', op, `${what} '${file}': tensor '${bad.name}' holds ${describeNonFinite(bad)} (the run that wrote it diverged?)`);
+}
+
 export function describeNonFinite(b: { nan: number; inf: number; size: number }): string {
   const parts = [b.nan ? `${b.nan} NaN` : '', b.inf ? `${b.inf} ±inf` : ''].filter(Boolean);
   return `${parts.join(' and ')} of ${b.size} values`;

@@ -24,7 +24,7 @@ import { maskedXent } from '../ops/masked_xent';
 import { sum } from '../ops/reduce';
 import { tensor, type Tensor } from '../tensor';
 import { readTensors } from './checkpoint';
-import { describeNonFinite, firstNonFinite } from './finite';
+import { nonFiniteWeights } from './finite';
 import type { TrainConfig } from './config';
 
 /** Logits per task head the model has. */
@@ -64,10 +64,10 @@ function weightFile(file: string, field: string): Map<string, Tensor> {
   } catch (e) {
     throw new MdmtError('EIO', 'train', `cannot read ${field} '${file}': ${(e as Error).message}`);
   }
-  const bad = firstNonFinite([...sd]);
+  const bad = nonFiniteWeights('train', field, file, [...sd]);
   if (bad) {
     for (const t of sd.values()) t.dispose();
-    throw new MdmtError('EDATA', 'train', `${field} '${file}': tensor '${bad.name}' holds ${describeNonFinite(bad)} (the run that wrote it diverged?)`);
+    throw bad;
   }
   return sd;
 }
