@@ -128,6 +128,10 @@ test('mdmt export: trained MDMT weights → ONNX that onnxruntime runs like mdmt
   const nested = path.join(dir, 'new', 'sub', 'm.onnx');
   runExport({ model: 'mobilenet_v2', weights: w, out: nested, size: '32' });
   assert.ok(fs.statSync(nested).size > 0);
+  // --size down to the backbone's smallest input (modelInfo(...).minSize), not a fixed 32
+  runExport({ model: 'mobilenet_v2', weights: w, out: nested, size: '16' });
+  throwsNaming(() => runExport({ model: 'densenet121', out, size: '28' }), '--size must be an integer >= 29 for densenet121, got 28');
+  throwsNaming(() => runExport({ model: 'mobilenet_v2', out, size: '0' }), '--size must be an integer >= 1, got 0');
   // another backbone's weights: said in one line, with the first keys of each list and their counts
   throwsNaming(() => runExport({ model: 'resnet18', weights: w, task: 'backbone', out }), 'weights of another architecture?', 'unexpected: backbone.features.0.0.weight', '(320 in all)');
   m.dispose();

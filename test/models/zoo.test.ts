@@ -7,6 +7,7 @@
  * - its ONNX export, run by onnxruntime-node, gives the same features within
  *   |Δ| ≤ 1e-4·max|y| + 1e-4·|y| (eval mode, random BN statistics), and so does its
  *   inference plan (compileInference: BatchNorm folded into the convs);
+ * - it takes a 1×3×minSize×minSize input (modelInfo), and refuses one pixel less (a 0×0 map);
  * - MDMTModel on it trains one step (mixed-mask loss on both heads, Adam): the input gets a
  *   gradient, every gradient is finite, every parameter changes; the two single-task
  *   models (sharing that backbone) do the same.
@@ -18,7 +19,7 @@ import { toOnnx } from '../../ts/io/onnx_export';
 import { compileInference } from '../../ts/models/inference';
 import { MDMTModel, STLModel } from '../../ts/models/mdmt';
 import { backboneFeatures } from '../../ts/models/registry';
-import { listModels } from '../../ts/models/zoo';
+import { listModels, modelInfo } from '../../ts/models/zoo';
 import { manualSeed } from '../../ts/random';
 import { liveTensorCount, tensor, Tensor, tidy } from '../../ts/tensor';
 import { COUNTS, expectedKeys, FEATURES } from './expected';
@@ -72,6 +73,10 @@ for (const name of Object.keys(COUNTS).sort().filter((n) => !only || only.includ
       } finally {
         plan.dispose();
       }
+      // the smallest input the registry promises works, and one pixel less does not (train() and export refuse it)
+      const min = modelInfo(name).minSize;
+      tidy(() => noGrad(() => assert.equal(bb.forward(tensor(images([1, 3, min, min]), [1, 3, min, min])).shape, [1, FEATURES[name]], `${name} at its minSize ${min}`)));
+      if (min > 1) assert.throws(() => tidy(() => noGrad(() => bb.forward(tensor(images([1, 3, min - 1, min - 1]), [1, 3, min - 1, min - 1])))), /output would be 0×0/, `${name} below its minSize`);
 
       // one MDMT step, then the single-task models on the same backbone
       const r = trainStep(m, x, SHAPE);

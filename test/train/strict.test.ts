@@ -110,6 +110,17 @@ test('an outDir or runsDir that is a file is an MdmtError naming the setting', a
   assert.match(e3.message, `config.runsDir '${f}' is a file`);
 });
 
+test('an imageSize a backbone shrinks to a 0×0 map is refused before anything is read or trained', async () => {
+  const out = path.join(tmpDir('small'), 'run');
+  const e = await code(() => train({ backbone: 'densenet121', experiment: 'stl_afc', outDir: out, data: { afc: '/nonexistent' }, imageSize: 16 }));
+  assert.is(e.code, 'ECONFIG');
+  assert.match(e.message, 'config.imageSize must be at least 29 for densenet121 (smaller inputs shrink to a 0×0 map inside it), got 16');
+  const e2 = await code(() => experiment({ runsDir: out, backbones: [BACKBONE, 'densenet169'], base: { data: { afc: '/nonexistent' }, imageSize: 28 } }));
+  assert.is(e2.code, 'ECONFIG');
+  assert.match(e2.message, 'config.imageSize must be at least 29 for densenet169');
+  assert.not.ok(fs.existsSync(out), 'nothing was written');
+});
+
 test('a sweep names every unknown backbone before reading data or training anything', async () => {
   const runs = path.join(tmpDir('sweep-bb'), 'runs');
   const e = await code(() => experiment({ runsDir: runs, backbones: [BACKBONE, 'resnet19', 'densnet121'], base: { data: { afc: '/nonexistent' } } }));

@@ -13,7 +13,7 @@ import { ensureFileDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { exportOnnx } from '../io/onnx_export';
 import { checkWeightsBackbone, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
-import { getModel, listModels } from '../models/zoo';
+import { getModel, listModels, modelInfo } from '../models/zoo';
 import { MDMTModel, STLModel } from '../models/mdmt';
 import { Module } from '../nn/module';
 import { manualSeed } from '../random';
@@ -59,7 +59,8 @@ export function runExport(opts: ExportCliOptions): { file: string; task: string;
     throw new MdmtError('ECONFIG', 'export', `unknown model '${o.model}'${near ? ` (did you mean ${near}?)` : ''}; registered: ${listModels().join(', ')}`);
   }
   const size = Number(o.size ?? PAPER_RUN.imageSize), batch = Number(o.batch ?? 1);
-  if (!Number.isInteger(size) || size < 32) throw new MdmtError('ECONFIG', 'export', `--size must be an integer >= 32, got ${o.size}`);
+  const minSize = modelInfo(o.model).minSize;
+  if (!Number.isInteger(size) || size < minSize) throw new MdmtError('ECONFIG', 'export', `--size must be an integer >= ${minSize}${minSize > 1 ? ` for ${o.model}` : ''}, got ${o.size}`);
   if (!Number.isInteger(batch) || batch < 1) throw new MdmtError('ECONFIG', 'export', `--batch must be a positive integer, got ${o.batch}`);
   // a directory at --out or a missing folder: named now, not a raw EISDIR / ENOENT after the model was built
   ensureFileDir(o.out, 'export', '--out');

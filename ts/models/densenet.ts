@@ -105,7 +105,7 @@ export class DenseNet extends Backbone {
   }
 }
 
-const tv = (name: string, numFeatures: number) => ({ name, family: 'densenet' as const, source: 'torchvision' as const, numFeatures, defaultSize: 224 });
+const tv = (name: string, numFeatures: number) => ({ name, family: 'densenet' as const, source: 'torchvision' as const, numFeatures, defaultSize: 224, minSize: 29 });
 
 /** DenseNet-121 (torchvision `densenet121`). */
 export const densenet121 = (o: ModelOptions = {}) => new DenseNet({ growth: 32, blocks: [6, 12, 24, 16], initFeatures: 64 }, o);

@@ -111,4 +111,4 @@ export class GoogLeNet extends Backbone {
 /** GoogLeNet / Inception v1 (torchvision `googlenet`, no aux heads). */
 export const googlenet = (o: ModelOptions = {}) => new GoogLeNet(o);
 
-registerModel({ name: 'googlenet', family: 'googlenet', source: 'torchvision', numFeatures: 1024, defaultSize: 224 }, googlenet);
+registerModel({ name: 'googlenet', family: 'googlenet', source: 'torchvision', numFeatures: 1024, defaultSize: 224, minSize: 15 }, googlenet);

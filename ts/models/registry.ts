@@ -32,6 +32,12 @@ export interface ModelInfo {
   numFeatures: number;
   /** the ImageNet input size of the published weights */
   defaultSize: number;
+  /**
+   * the smallest square input side the network takes (default 1): below it a stride or pool
+   * leaves a 0×0 map (DenseNet's third transition pool under 29 px, GoogLeNet's fourth
+   * max-pool under 15 px)
+   */
+  minSize?: number;
 }
 
 /** A registered model: a backbone with (or without) its classifier. */

@@ -24,9 +24,10 @@ function lookup(name: string): NonNullable<ReturnType<typeof registeredModel>> {
   return b;
 }
 
-/** Facts about a registered model (family, source, feature width, default input size). */
-export function modelInfo(name: string): ModelInfo {
-  return { ...lookup(name).info };
+/** Facts about a registered model (family, source, feature width, default and smallest input size). */
+export function modelInfo(name: string): ModelInfo & { minSize: number } {
+  const info = lookup(name).info;
+  return { ...info, minSize: info.minSize ?? 1 };
 }
 
 /**

@@ -14,7 +14,7 @@ import { MdmtError, show } from '../errors';
 import type { AugmentOptions } from '../data/augment';
 import { checkKeys, nearestKey, type KeyTree } from './keys';
 import { AFC_RELEASES, type BinRule } from '../data/records';
-import { listModels } from '../models/zoo';
+import { listModels, modelInfo } from '../models/zoo';
 
 /** The paper's four experiments: STL τ1 (AIforCOVID), STL τ2 (BRIXIA), FT (τ2 backbone → τ1), MDMT. */
 export type ExperimentName = 'stl_afc' | 'stl_bx' | 'ft' | 'mdmt';
@@ -220,6 +220,13 @@ export function checkModelName(name: string, op: string, field: string): void {
   throw new MdmtError('ECONFIG', op, `${field} '${name}' is not a registered model${near ? ` (did you mean ${near}?)` : ''}; registered: ${models.join(', ')}`);
 }
 
+/** config.imageSize: 16–2048 px, and at least the side the backbone takes (DenseNet 29). */
+function inputSize(backbone: string, v: unknown): number {
+  const size = int('imageSize', v, 16, 2048), min = modelInfo(backbone).minSize;
+  if (size < min) bad('imageSize', `must be at least ${min} for ${backbone} (smaller inputs shrink to a 0×0 map inside it), got ${size}`);
+  return size;
+}
+
 function bad(field: string, msg: string): never {
   throw new MdmtError('ECONFIG', 'train', `config.${field} ${msg}`);
 }
@@ -346,7 +353,7 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     bxLocoFold: int('bxLocoFold', c.bxLocoFold ?? (experiment === 'stl_bx' ? fold : 0), 0),
     splitsDir: path.resolve(pathOf('splitsDir', c.splitsDir) ?? path.join(outDir, 'splits')),
     splitSeed: int('splitSeed', c.splitSeed ?? 0, 0),
-    imageSize: int('imageSize', c.imageSize ?? PAPER_RUN.imageSize, 16, 2048),
+    imageSize: inputSize(c.backbone, c.imageSize ?? PAPER_RUN.imageSize),
     batchSize,
     evalBatchSize: int('evalBatchSize', c.evalBatchSize ?? batchSize, 1),
     optim,

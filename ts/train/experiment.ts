@@ -301,15 +301,16 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
   validateSweep(cfg);
   const runsDir = path.resolve(cfg.runsDir);
   const log = cfg.log ?? (() => {});
-  ensureDir(runsDir, 'experiment', 'config.runsDir');
   const sweepLog = (msg: string) => fs.appendFileSync(path.join(runsDir, 'sweep.log'), `${new Date().toISOString()} ${process.pid} ${msg}\n`);
   const exps = cfg.experiments ?? [...EXPERIMENTS];
   const needAfc = exps.some((e) => experimentTasks(e).afc);
   // validate the shared settings once per backbone (with a stand-in STL job: each backbone's
-  // ImageNet file must exist) and write the sweep's splits
+  // ImageNet file must exist, the image size must suit it) before anything is written, then
+  // write the sweep's splits
   const stand = (backbone: string) => resolveTrainConfig({ ...cfg.base, backbone, experiment: needAfc ? 'stl_afc' : 'stl_bx', outDir: runsDir, splitsDir: path.join(runsDir, 'splits') } as TrainConfigInput);
   const probe = stand(cfg.backbones[0] ?? '?');
   cfg.backbones.slice(1).forEach(stand);
+  ensureDir(runsDir, 'experiment', 'config.runsDir');
   if (typeof cfg.base.pretrained === 'string' && new Set(cfg.backbones).size > 1)
     throw new MdmtError('ECONFIG', 'experiment', `config.pretrained names one weights file for ${cfg.backbones.length} backbones: give pretrainedDir (--pretrained-dir, $MDMT_WEIGHTS), a folder of <backbone>.safetensors`);
   const recs = await loadRecords(probe.data, undefined, (m) => log(`data: ${m}`));
