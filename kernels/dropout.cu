@@ -37,28 +37,27 @@ __global__ void dropout_bwd_kernel(float* dx, const float* dy, const uint8_t* ma
   MDMT_GRID_STRIDE(i, n) dx[i] = dy[i] * (mask[i] ? scale : 0.f);
 }
 
-cudaError_t dropout(float* y, uint8_t* mask, const float* x, int64_t n, float p, uint32_t seed_lo, uint32_t seed_hi,
-                    cudaStream_t s) {
+cudaError_t dropout(float* y, uint8_t* mask, const float* x, int64_t n, float p, float scale, uint32_t seed_lo,
+                    uint32_t seed_hi, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
-  if (!(p >= 0.f && p < 1.f)) return cudaErrorInvalidValue;
-  dropout_kernel<false><<<grid_for((n + 3) / 4), kBlock, 0, s>>>(y, mask, x, n, p, 1.0f / (1.0f - p), seed_lo, seed_hi,
-                                                                 nullptr, nullptr);
+  if (!(p >= 0.f && p < 1.f) || !(scale >= 1.f)) return cudaErrorInvalidValue;
+  dropout_kernel<false><<<grid_for((n + 3) / 4), kBlock, 0, s>>>(y, mask, x, n, p, scale, seed_lo, seed_hi, nullptr,
+                                                                 nullptr);
   return launched();
 }
 
-cudaError_t dropout_capturable(float* y, uint8_t* mask, const float* x, int64_t n, float p, const double* seed_lo,
-                               const double* seed_hi, cudaStream_t s) {
+cudaError_t dropout_capturable(float* y, uint8_t* mask, const float* x, int64_t n, float p, float scale,
+                               const double* seed_lo, const double* seed_hi, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
-  if (!(p >= 0.f && p < 1.f) || !seed_lo || !seed_hi) return cudaErrorInvalidValue;
-  dropout_kernel<true><<<grid_for((n + 3) / 4), kBlock, 0, s>>>(y, mask, x, n, p, 1.0f / (1.0f - p), 0, 0, seed_lo,
-                                                                seed_hi);
+  if (!(p >= 0.f && p < 1.f) || !(scale >= 1.f) || !seed_lo || !seed_hi) return cudaErrorInvalidValue;
+  dropout_kernel<true><<<grid_for((n + 3) / 4), kBlock, 0, s>>>(y, mask, x, n, p, scale, 0, 0, seed_lo, seed_hi);
   return launched();
 }
 
-cudaError_t dropout_bwd(float* dx, const float* dy, const uint8_t* mask, int64_t n, float p, cudaStream_t s) {
+cudaError_t dropout_bwd(float* dx, const float* dy, const uint8_t* mask, int64_t n, float scale, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
-  if (!(p >= 0.f && p < 1.f)) return cudaErrorInvalidValue;
-  dropout_bwd_kernel<<<grid_for(n), kBlock, 0, s>>>(dx, dy, mask, 1.0f / (1.0f - p), n);
+  if (!(scale >= 1.f)) return cudaErrorInvalidValue;
+  dropout_bwd_kernel<<<grid_for(n), kBlock, 0, s>>>(dx, dy, mask, scale, n);
   return launched();
 }
 

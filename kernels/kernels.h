@@ -109,9 +109,11 @@ cudaError_t pad2d_bwd(float* dx, const float* dy, int64_t NC, int64_t H, int64_t
                       int64_t left, int64_t right, cudaStream_t s);
 
 // ---- dropout (Philox4x32-10, kernels/philox.h) -------------------------------------------
-cudaError_t dropout(float* y, uint8_t* mask, const float* x, int64_t n, float p, uint32_t seed_lo, uint32_t seed_hi,
-                    cudaStream_t s);
-cudaError_t dropout_bwd(float* dx, const float* dy, const uint8_t* mask, int64_t n, float p, cudaStream_t s);
+// p: the drop probability (an element is kept iff its uniform ≥ p); scale: 1/(1−p), formed
+// in double from the op's p and rounded once (native/ops/dropout.cc), as PyTorch's.
+cudaError_t dropout(float* y, uint8_t* mask, const float* x, int64_t n, float p, float scale, uint32_t seed_lo,
+                    uint32_t seed_hi, cudaStream_t s);
+cudaError_t dropout_bwd(float* dx, const float* dy, const uint8_t* mask, int64_t n, float scale, cudaStream_t s);
 
 // ---- loss ---------------------------------------------------------------------------------
 // Workspace: masked_xent_ws_bytes(N). bad[0] (device int) receives 1 + the first row whose

@@ -36,7 +36,7 @@ __device__ __forceinline__ float load_as_float(const void* x, int dt, int64_t i)
 __device__ __forceinline__ void store_from_float(void* y, int dt, int64_t i, float v) {
   switch (dt) {
     case 0: static_cast<float*>(y)[i] = v; break;
-    case 1: static_cast<int32_t*>(y)[i] = static_cast<int32_t>(v); break;  // truncates toward zero
+    case 1: static_cast<int32_t*>(y)[i] = static_cast<int32_t>(v); break;  // toward zero, saturated, NaN → 0 (cvt.rzi)
     case 2: static_cast<uint8_t*>(y)[i] = static_cast<uint8_t>(static_cast<int32_t>(v)); break;
     case 3: static_cast<__nv_bfloat16*>(y)[i] = __float2bfloat16_rn(v); break;
     default: static_cast<__half*>(y)[i] = __float2half_rn(v); break;

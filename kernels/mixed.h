@@ -87,8 +87,8 @@ cudaError_t adam_capturable(const AdamTensor* tensors, const OptChunk* chunks, i
 // formed in double and rounded once to float.
 AdamHyper adam_hyper(double lr, double bc1, double bc2, const AdamStatic& st);
 // dropout (kernels.h) with its seed halves read from device memory (doubles holding uint32s).
-cudaError_t dropout_capturable(float* y, uint8_t* mask, const float* x, int64_t n, float p, const double* seed_lo,
-                               const double* seed_hi, cudaStream_t s);
+cudaError_t dropout_capturable(float* y, uint8_t* mask, const float* x, int64_t n, float p, float scale,
+                               const double* seed_lo, const double* seed_hi, cudaStream_t s);
 
 }  // namespace k
 }  // namespace mdmt

@@ -1,7 +1,9 @@
 // CPU memory ops fill / copy / cast (docs/ops.md "memory"; contract in native/ops/memory.h).
 // The CPU stores float32, int32 and uint8 only: fill and cast check that here.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "../ops/memory.h"
 #include "parallel.h"
@@ -45,12 +47,30 @@ CastSpec cast_prepare(const OpCtx& c) {
   return s;
 }
 
+// float → int32 as CUDA's cvt.rzi converts (kernels/memory.cu): toward zero, saturated at the
+// int32 range, NaN → 0. A plain static_cast is undefined out of range (x86 gives INT32_MIN for
+// NaN and 3e10 alike), and float → uint8 would be undefined from 256 on.
+inline int32_t float_to_int32(float v) {
+  if (!(v == v)) return 0;
+  if (v >= 2147483648.0f) return INT32_MAX;
+  if (v <= -2147483648.0f) return INT32_MIN;
+  return static_cast<int32_t>(v);
+}
+
+template <class S, class D>
+D convert_one(S v) {
+  if constexpr (std::is_same_v<S, float> && std::is_same_v<D, int32_t>) return float_to_int32(v);
+  // the int32 value's low 8 bits (300 → 44, −1 → 255), as CUDA's and PyTorch's narrowing
+  else if constexpr (std::is_same_v<S, float> && std::is_same_v<D, uint8_t>) return static_cast<uint8_t>(float_to_int32(v));
+  else return static_cast<D>(v);
+}
+
 template <class S, class D>
 void convert(const Tensor& x, Tensor& y, int64_t n) {
   const S* s = x.data<S>();
   D* d = y.data<D>();
   parallel_for(0, n, kGrain, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) d[i] = static_cast<D>(s[i]);
+    for (int64_t i = lo; i < hi; ++i) d[i] = convert_one<S, D>(s[i]);
   });
 }
 

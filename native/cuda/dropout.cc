@@ -13,17 +13,17 @@ void dropout(OpCtx& c, const DropoutSpec& s) {
   const double *dlo = c.device_scalar("seed_lo"), *dhi = c.device_scalar("seed_hi");
   if (dlo && dhi) {  // a CUDA-graph plan: the seed of each run from its staged scalars
     cudaCheck(c.op, k::dropout_capturable(fp(*c.out[0]), static_cast<uint8_t*>(c.out[1]->raw()), cfp(*c.in[0]), s.n, s.p,
-                                          dlo, dhi, d.stream));
+                                          s.scale, dlo, dhi, d.stream));
     return;
   }
   const auto [lo, hi] = s.key();
-  cudaCheck(c.op, k::dropout(fp(*c.out[0]), static_cast<uint8_t*>(c.out[1]->raw()), cfp(*c.in[0]), s.n, s.p, lo, hi,
+  cudaCheck(c.op, k::dropout(fp(*c.out[0]), static_cast<uint8_t*>(c.out[1]->raw()), cfp(*c.in[0]), s.n, s.p, s.scale, lo, hi,
                              d.stream));
 }
 
 void dropout_bwd(OpCtx& c, const DropoutSpec& s) {
   DeviceCtx& d = ctx_of(c);
-  cudaCheck(c.op, k::dropout_bwd(fp(*c.out[0]), cfp(*c.in[0]), static_cast<const uint8_t*>(c.in[1]->raw()), s.n, s.p,
+  cudaCheck(c.op, k::dropout_bwd(fp(*c.out[0]), cfp(*c.in[0]), static_cast<const uint8_t*>(c.in[1]->raw()), s.n, s.scale,
                                  d.stream));
 }
 

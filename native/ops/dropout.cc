@@ -5,11 +5,14 @@
 namespace mdmt {
 namespace {
 
-float p_attr(const OpCtx& c) {
+// p and scale = 1/(1−p): the threshold in float (the mask, the same on CPU and CUDA), the scale
+// formed in double and rounded once, as PyTorch's (in float, p = 0.999 scaled by 1000.0129).
+void p_attr(const OpCtx& c, DropoutSpec& s) {
   double p = c.attrs.f(c.op, "p");
   float pf = static_cast<float>(p);
   if (!(p >= 0 && p < 1) || !(pf < 1.0f)) MDMT_FAIL(code::kInvalid, c.op, "attribute 'p' must be in [0, 1), got " << p);
-  return pf;
+  s.p = pf;
+  s.scale = static_cast<float>(1.0 / (1.0 - p));
 }
 
 uint32_t seed_half(const OpCtx& c, const char* k) {
@@ -32,8 +35,7 @@ DropoutSpec dropout_spec(const OpCtx& c) {
   c.output(0, "y", DType::F32, x.shape);
   c.output(1, "mask", DType::U8, x.shape);
   DropoutSpec s{};
-  s.p = p_attr(c);
-  s.scale = 1.0f / (1.0f - s.p);
+  p_attr(c, s);
   s.n = x.numel();
   const bool has_lo = c.attrs.has("seed_lo"), has_hi = c.attrs.has("seed_hi");
   if (has_lo != has_hi) MDMT_FAIL(code::kInvalid, c.op, "attributes 'seed_lo' and 'seed_hi' must be given together");
@@ -49,8 +51,7 @@ DropoutSpec dropout_bwd_spec(const OpCtx& c) {
   c.expect_shape(mask, "mask", dy.shape);
   c.output(0, "dx", DType::F32, dy.shape);
   DropoutSpec s{};
-  s.p = p_attr(c);
-  s.scale = 1.0f / (1.0f - s.p);
+  p_attr(c, s);
   s.n = dy.numel();
   return s;
 }

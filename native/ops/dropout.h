@@ -2,7 +2,8 @@
 // dropout_bwd (dy, mask -> dx). The mask of element i is a pure function of (seed, i):
 // Philox4x32-10 with key (seed_lo, seed_hi) and counter (i/4, 0, 0, 0), lane i%4,
 // u = (bits>>8)·2⁻²⁴, keep iff u ≥ p (kernels/philox.h, shared by both backends); p and
-// the scale 1/(1−p) are float32, so CPU and CUDA masks and outputs are bit-identical.
+// the scale 1/(1−p) (formed in double, rounded once) are float32, so CPU and CUDA masks and
+// outputs are bit-identical.
 #pragma once
 #include <utility>
 

@@ -52,6 +52,23 @@ test('dropout: mask = the documented Philox formula computed in JS, y = x·mask/
   }
 });
 
+test('dropout: the scale 1/(1−p) is formed in double and rounded once, as PyTorch (p = 0.999 scales by 1000, not 1000.0129)', () => {
+  if (!on) return;
+  for (const p of [0.999, 0.9999, 0.7, 1 / 3]) {
+    const n = 20000, scale = Math.fround(1 / (1 - p));
+    const { y, mask } = runDropout(new Float64Array(n).fill(1), [n], p, 5n);
+    const kept = mask.findIndex((m) => m === 1);
+    assert.ok(kept >= 0, `p=${p}: some element kept`);
+    assert.is(y[kept], scale, `p=${p}: a kept 1 becomes fround(1/(1−p))`);
+    tidy(() => {
+      const dy = t32(new Array<number>(n).fill(1), [n]);
+      const m = tensor(mask, [n], { dtype: 'uint8', device: DEVICE }), dx = t32(new Array<number>(n).fill(0), [n]);
+      native().run('dropout_bwd', [dy.id, m.id], [dx.id], { p });
+      assert.is((dx.toArray() as Float32Array)[kept], scale, `p=${p}: dropout_bwd scales by the same value`);
+    });
+  }
+});
+
 test('dropout: same seed → same mask; another seed → another mask; explicit seed through the TS op', () => {
   if (!on) return;
   const shape = [4, 257];
@@ -144,8 +161,8 @@ test('dropout: bad inputs give MdmtError naming the op and the argument', () => 
   if (!on) return;
   tidy(() => {
     const x = t32([1, 2, 3, 4], [4]);
-    expectError(() => dropout(x, 1, true), 'EINVAL', 'dropout', /'p'/, 'p = 1');
-    expectError(() => dropout(x, -0.1, true), 'EINVAL', 'dropout', /'p'/, 'p < 0');
+    // one wording for every refused p (p = 1 and p < 0 once said '[0, 1)' and '[0, 1]')
+    for (const p of [1, -0.1, NaN, 0.99999999]) expectError(() => dropout(x, p, true), 'EINVAL', 'dropout', new RegExp(`'p' must be a number in \\[0, 1\\), got ${p}$`), `p = ${p}`);
     expectError(() => dropout(x, 0.5, true, -1), 'EINVAL', 'dropout', /'seed'/, 'negative seed');
     expectError(() => dropout(tensor(Int32Array.from([1, 2]), [2]), 0.5, true), 'EDTYPE', 'dropout', /'x'/, 'int32 x');
     const d = t32([1], [1]);

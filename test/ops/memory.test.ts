@@ -68,6 +68,15 @@ test('cast: every pair of host dtypes (float → int truncates toward zero, int3
       }
 });
 
+test('cast of float out of the integer range: saturated to int32, NaN → 0, uint8 the low byte of that (the same on CPU and CUDA)', () => {
+  if (!on) return;
+  const x = [NaN, Infinity, -Infinity, 3e10, -3e10, 2147483520, -2147483648, 300.7, -1.5, 255.9, 256, -0.5];
+  const i32 = [0, 2147483647, -2147483648, 2147483647, -2147483648, 2147483520, -2147483648, 300, -1, 255, 256, 0];
+  const y = tidy(() => [cast(tensor(x, [x.length], { device: DEVICE }), 'int32').toArray(), cast(tensor(x, [x.length], { device: DEVICE }), 'uint8').toArray()]);
+  assert.equal(Array.from(y[0]), i32, 'float32 → int32');
+  assert.equal(Array.from(y[1]), i32.map((v) => v & 255), 'float32 → uint8');
+});
+
 test('memory ops reject mismatched operands natively, naming the op and both tensors', () => {
   if (!on) return;
   const n = native();

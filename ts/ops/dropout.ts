@@ -6,9 +6,9 @@
  * reproducible, and `dropoutSeedState()` / `setDropoutSeed(s, counter)` resume it.
  */
 import { record } from '../autograd/tape';
-import { check } from '../errors';
+import { check, show } from '../errors';
 import { Tensor } from '../tensor';
-import { checkArg, checkNumber, runOp } from './op';
+import { checkArg, runOp } from './op';
 
 const OP = 'dropout';
 const MASK64 = (1n << 64n) - 1n;
@@ -55,8 +55,8 @@ function seedAttrs(s: bigint): { seed_lo: number; seed_hi: number } {
  */
 export function dropout(x: Tensor, p: number, training: boolean, seed?: number | bigint): Tensor {
   checkArg(OP, 'x', x, { dtype: 'float32' });
-  checkNumber(OP, 'p', p, 0, 1);
-  check(p < 1 && Math.fround(p) < 1, 'EINVAL', OP, () => `'p' must be in [0, 1), got ${p}`);
+  // one message for every refused p: [0, 1), and below 1 in float32 too (0.99999999 rounds to 1)
+  check(typeof p === 'number' && p >= 0 && p < 1 && Math.fround(p) < 1, 'EINVAL', OP, () => `'p' must be a number in [0, 1), got ${show(p)}`);
   check(typeof training === 'boolean', 'EINVAL', OP, () => `'training' must be a boolean, got ${typeof training}`);
   if (seed !== undefined) {
     check((typeof seed === 'number' && Number.isSafeInteger(seed) && seed >= 0) || (typeof seed === 'bigint' && seed >= 0n && seed <= MASK64),
