@@ -121,6 +121,15 @@ test('mdmt export: trained MDMT weights → ONNX that onnxruntime runs like mdmt
   const named = path.join(dir, 'named.safetensors');
   saveSafetensors(named, m.stateDict(), { backbone: 'mobilenet_v2' });
   assert.equal([runExport({ weights: named, out, size: '32' }).model], ['mobilenet_v2']);
+  // scripts/export_weights.py's files say `model`: read too, when it is a registered model; a file naming two is refused
+  const exported = path.join(dir, 'exported.safetensors'), other = path.join(dir, 'other.safetensors'), both = path.join(dir, 'both.safetensors');
+  saveSafetensors(exported, m.stateDict(), { format: 'pt', model: 'mobilenet_v2', pretrained: 'False' });
+  assert.equal([runExport({ weights: exported, out, size: '32' }).model], ['mobilenet_v2']);
+  throwsNaming(() => runExport({ model: 'resnet18', weights: exported, out }), `${exported} holds mobilenet_v2 weights (its metadata says so), not resnet18`);
+  saveSafetensors(other, m.stateDict(), { model: 'my_own_net' });
+  throwsNaming(() => runExport({ weights: other, out }), `--model is required (${other} names no backbone in its metadata)`);
+  saveSafetensors(both, m.stateDict(), { backbone: 'mobilenet_v2', model: 'resnet18' });
+  throwsNaming(() => runExport({ weights: both, out }), `${both}: its metadata names two architectures, backbone 'mobilenet_v2' and model 'resnet18'`);
   // --out that is a folder, or under a file: named before the model is built (raw EISDIR / ENOTDIR)
   throwsNaming(() => runExport({ model: 'mobilenet_v2', out: dir }), `--out '${dir}' is a directory, not a file`);
   throwsNaming(() => runExport({ model: 'mobilenet_v2', out: path.join(w, 'm.onnx') }), `lies under '${w}', which is a file`);

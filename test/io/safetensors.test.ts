@@ -121,6 +121,20 @@ test('encode/decode agree and keep metadata', () => {
   dispose(t);
 });
 
+test('a tensor named __metadata__ or a value that is not a Tensor is refused, not lost or thrown as a TypeError', () => {
+  const file = path.join(dir, 'reserved.safetensors');
+  const x = tensor([1, 2], [2]);
+  for (const [m, msg] of [
+    [new Map([['__metadata__', x]]), "tensor name '__metadata__' is reserved by the safetensors format"],
+    [new Map([['a', [1] as unknown as Tensor]]), "'a' must be a Tensor, got an array"],
+  ] as const) {
+    throwsNaming(() => saveSafetensors(file, m), msg);
+    throwsNaming(() => encodeSafetensors(m), msg);
+  }
+  assert.not.ok(fs.existsSync(file), 'nothing written');
+  x.dispose();
+});
+
 test('malformed files fail with errors naming the problem', () => {
   const ok = handmade([['w', 'F32', [2], Buffer.from(Float32Array.of(1, 2).buffer)]]);
   throwsNaming(() => decodeSafetensors(ok.subarray(0, 5)), 'too short');

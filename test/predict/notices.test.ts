@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { runPredict } from '../../ts/cli/predict';
 import { collectImages } from '../../ts/predict/inputs';
 import { predict } from '../../ts/predict/predict';
+import { throwsNaming } from '../helpers';
 import { tmpDir } from '../train/_fixture';
 import { fakeRun, greyPng } from './_fixture';
 
@@ -42,6 +43,8 @@ test('files a folder holds that are not images are counted and named; a link to 
   fs.symlinkSync(path.join(dir, 'gone.png'), path.join(dir, 'sub', 'broken.png'));
   fs.symlinkSync(img, path.join(dir, 'sub', 'linked.png'));
   fs.symlinkSync(dir, path.join(dir, 'sub', 'loop'));
+  // a bare string (once walked character by character: '/' was the whole file system)
+  throwsNaming(() => collectImages(dir as unknown as string[]), `the images must be an array of file or folder paths, got the string "${dir}" (write ["${dir}"])`);
   const logged: string[] = [];
   const inputs = collectImages([dir], { log: (m) => logged.push(m) });
   assert.equal(inputs.map((x) => path.relative(dir, x.image)), ['a.png', path.join('sub', 'linked.png')]);

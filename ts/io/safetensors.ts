@@ -31,6 +31,9 @@ const ITEM_SIZE: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64
 interface Entry { key: string; dtype: string; shape: number[]; bytes: Uint8Array }
 
 function entryOf(key: string, t: Tensor, int64: boolean): Entry {
+  // the header's '__metadata__' entry: a tensor of that name would be lost on reading
+  check(key !== '__metadata__', 'EINVAL', 'saveSafetensors', () => `tensor name '__metadata__' is reserved by the safetensors format (the header's metadata); rename the tensor`);
+  check(t instanceof Tensor, 'EINVAL', 'saveSafetensors', () => `'${key}' must be a Tensor, got ${Array.isArray(t) ? 'an array' : typeof t}`);
   t.assertAlive('saveSafetensors', `'${key}'`);
   const a = t.toArray();
   let dtype = WRITE_DTYPE[t.dtype];

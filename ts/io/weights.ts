@@ -9,6 +9,7 @@
  *   loadWeightsFile(getModel('resnet50'), 'resnet50.safetensors');
  */
 import { MdmtError } from '../errors';
+import { listModels } from '../models/zoo';
 import { Module } from '../nn/module';
 import { nonFiniteWeights } from '../train/finite';
 import { loadOnnxWeights, readOnnxInitializers } from './onnx_import';
@@ -42,16 +43,22 @@ export function loadWeightsFile(model: Module, file: string, opts: { strict?: bo
 }
 
 /**
- * The backbone a weights file records in its metadata (a run's best.safetensors does), or
- * undefined (ONNX, exported ImageNet weights). A resume checkpoint is refused by name.
+ * The backbone a weights file records in its metadata, or undefined (ONNX, files of other
+ * tools): `backbone` (a run's best.safetensors) or `model` (scripts/export_weights.py's ImageNet
+ * files) when it names a registered model; a file whose two fields disagree is refused. A
+ * resume checkpoint is refused by name.
  *
  *   weightsBackbone('runs/x/best.safetensors') // 'resnet18'
+ *   weightsBackbone('weights/efficientnet_es.safetensors') // 'efficientnet_es'
  */
 export function weightsBackbone(file: string, op = 'loadWeightsFile'): string | undefined {
   if (!file.endsWith('.safetensors')) return undefined;
   const m = readSafetensorsMetadata(file);
   if (CHECKPOINT_FORMAT.test(m.format ?? '')) throw checkpointError(file, op);
-  return m.backbone || undefined;
+  const model = m.model && listModels().includes(m.model) ? m.model : undefined;
+  if (m.backbone && model && m.backbone !== model)
+    throw new MdmtError('EDATA', op, `${file}: its metadata names two architectures, backbone '${m.backbone}' and model '${model}'`);
+  return m.backbone || model;
 }
 
 /** Refuses `backbone` (ECONFIG) when the file's metadata names another one; returns the file's own. */

@@ -7,7 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { MdmtError } from '../errors';
+import { MdmtError, show } from '../errors';
 import type { PredictInput } from './options';
 
 const EXTENSIONS = new Set(['.dcm', '.dicom', '.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.webp']);
@@ -70,6 +70,10 @@ function maskIndex(dir: string): Map<string, string> {
  * @example collectImages(['../shared/data/covid-cxr/images']).length // 269
  */
 export function collectImages(paths: readonly string[], o: { masks?: string; log?: (msg: string) => void } = {}): PredictInput[] {
+  // a bare string would be walked character by character ('/' is the whole file system)
+  const given: unknown = paths;
+  if (!Array.isArray(given) || given.some((p) => typeof p !== 'string' || !p))
+    throw new MdmtError('EINVAL', 'collectImages', `the images must be an array of file or folder paths, got ${typeof given === 'string' ? `the string ${show(given)} (write [${show(given)}])` : show(given)}`);
   const files: string[] = [];
   for (const p of paths) {
     const abs = path.resolve(p);
