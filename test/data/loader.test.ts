@@ -147,6 +147,31 @@ test('bad records: error mode names the file; skip mode drops, counts and report
   await l.close();
 });
 
+test('scan() reads every record once and returns all bad ones: error mode leaves the loader failing, skip mode drops them', async () => {
+  const rs = (await records()).slice(0, 12).map((r) => ({ ...r }));
+  const dir = tmpDir('scan');
+  const broken = path.join(dir, 'broken.dcm');
+  fs.writeFileSync(broken, fs.readFileSync(rs[3].image).subarray(0, 400));
+  rs[3].image = broken;
+  rs[10].image = path.join(dir, 'missing.dcm');
+  for (const workers of [0, 2]) {
+    const logs: string[] = [];
+    const strict = new Loader(rs, { size: S, batchSize: 4, workers, log: (m) => logs.push(m) });
+    const bad = await strict.scan();
+    assert.equal(bad.map((b) => b.id), [rs[3].id, rs[10].id], 'both bad records, in order');
+    assert.match(bad[1].error, 'missing.dcm');
+    assert.equal(logs, [], 'error mode: nothing said as skipped');
+    assert.is(strict.report().cached, 10, 'the good records are in the cache');
+    assert.instance(await rejects(() => collect(strict, 1)), MdmtError, 'error mode: an epoch still fails at them');
+    await strict.close();
+    const lenient = new Loader(rs, { size: S, batchSize: 4, workers, onBadRecord: 'skip', log: (m) => logs.push(m) });
+    assert.is((await lenient.scan()).length, 2);
+    assert.is((await collect(lenient, 1)).reduce((a, b) => a + b.n, 0), rs.length - 2, 'skip mode: left out of the epochs');
+    assert.equal(await lenient.scan(), [], 'a second scan finds nothing new');
+    await lenient.close();
+  }
+});
+
 test('a worker thread that dies fails its batch with a named error and is replaced', async () => {
   // cold samples (cache 'none'), so worker 0 still has queued chunks when it is killed
   const rs = (await records()).slice(0, 32);

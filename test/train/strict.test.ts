@@ -23,6 +23,7 @@ import { readSafetensorsMetadata, saveSafetensors } from '../../ts/io/safetensor
 import { readTensors, saveWeights } from '../../ts/train/checkpoint';
 import { buildTaskNet } from '../../ts/train/models';
 import { train } from '../../ts/train/train';
+import { synth } from '../../ts/data/synth';
 import { deviceAvailable } from '../helpers';
 import { BACKBONE, tinyBase, tmpDir } from './_fixture';
 
@@ -119,6 +120,23 @@ test('an imageSize a backbone shrinks to a 0×0 map is refused before anything i
   assert.is(e2.code, 'ECONFIG');
   assert.match(e2.message, 'config.imageSize must be at least 29 for densenet169');
   assert.not.ok(fs.existsSync(out), 'nothing was written');
+});
+
+test('unreadable images are all named before the first epoch; in skip mode result.json lists them', async () => {
+  if (!on) return;
+  const root = tmpDir('bad-images');
+  const { afcRoot } = await synth(root, { seed: 4, nAfc: 40, nBx: 0, size: 32 });
+  const dcms = (fs.readdirSync(afcRoot, { recursive: true }) as string[]).filter((f) => f.endsWith('.dcm')).sort().map((f) => path.join(afcRoot, f));
+  for (const f of [dcms[2], dcms[29]]) fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 300));
+  const base = { ...(await tinyBase()), data: { afc: afcRoot }, schedule: { maxEpochs: 1, warmupEpochs: 0 } };
+  const out = path.join(root, 'strict');
+  const e = await code(() => train({ ...base, backbone: BACKBONE, experiment: 'stl_afc', outDir: out }));
+  assert.is(e.code, 'EDATA');
+  assert.match(e.message, /^train: 2 images of the split cannot be read \(nothing was trained\): .*\((train|val|test)\): .*; .*\((train|val|test)\): .*; fix or remove them, or set data.onBadRecord: 'skip'/);
+  assert.is(fs.readFileSync(path.join(out, 'log.jsonl'), 'utf8'), '', 'no epoch trained');
+  const r = await train({ ...base, data: { afc: afcRoot, onBadRecord: 'skip' }, backbone: BACKBONE, experiment: 'stl_afc', outDir: path.join(root, 'lenient') });
+  assert.is(r.result.skipped?.length, 2);
+  assert.ok(r.result.skipped!.every((b) => dcms.includes(b.file) && /truncated|corrupt|cannot/.test(b.error)), JSON.stringify(r.result.skipped));
 });
 
 test('a sweep names every unknown backbone before reading data or training anything', async () => {

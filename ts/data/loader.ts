@@ -171,6 +171,8 @@ export class Loader {
   private bad = new Map<string, BadRecord & { id: string }>();
   private warned = new Map<string, string>();
   private log: (msg: string) => void;
+  /** inside scan(): a bad record is collected, whatever onBadRecord says */
+  private scanning = false;
 
   constructor(readonly records: DataRecord[], opts: LoaderOptions = {}) {
     const cores = os.cpus().length;
@@ -276,10 +278,10 @@ export class Loader {
         return true;
       }
       const e = o.error;
-      if (this.opts.onBadRecord === 'error' || !(e instanceof MdmtError)) throw e;
+      if ((this.opts.onBadRecord === 'error' && !this.scanning) || !(e instanceof MdmtError)) throw e;
       if (!this.bad.has(k)) {
         this.bad.set(k, { id: rec.id, where: rec.where, file: rec.image, error: e.message });
-        this.log(`skipped ${rec.id} (${rec.where}): ${e.message}`);
+        if (this.opts.onBadRecord === 'skip') this.log(`skipped ${rec.id} (${rec.where}): ${e.message}`);
       }
       return false;
     });
@@ -334,6 +336,31 @@ export class Loader {
       if (this.opts.workers === 0) await new Promise((r) => setImmediate(r));
       if (b.n > 0) yield b;
     }
+  }
+
+  /**
+   * Reads and preprocesses every record once, in order (filling the cache the epochs read), and
+   * returns the records that cannot be read, all of them rather than the first. With
+   * onBadRecord 'skip' they are left out of every epoch from now on (as when an epoch meets
+   * them); with 'error' the loader is left as it was (an epoch still fails at them).
+   *
+   *   const bad = await loader.scan();   // [{ id, where, file, error }, ...]
+   */
+  async scan(): Promise<(BadRecord & { id: string })[]> {
+    const before = new Set(this.bad.keys());
+    const recs = this.live(), B = this.opts.batchSize;
+    this.scanning = true;
+    try {
+      for (let i = 0; i < recs.length; i += B) {
+        await this.build(0, i / B, recs.slice(i, i + B));
+        if (this.opts.workers === 0) await new Promise((r) => setImmediate(r)); // as epoch(): signal handlers run
+      }
+    } finally {
+      this.scanning = false;
+    }
+    const found = [...this.bad].filter(([k]) => !before.has(k));
+    if (this.opts.onBadRecord === 'error') for (const [k] of found) this.bad.delete(k);
+    return found.map(([, b]) => b);
   }
 
   /** Skipped records (with the reason), mask warnings and the cache size so far. */

@@ -16,7 +16,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { MdmtError } from '../errors';
+import { fewOf, MdmtError } from '../errors';
 import { Loader } from '../data/loader';
 import type { DataRecord } from '../data/records';
 import { seedOf } from '../data/rng';
@@ -209,10 +209,17 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     // the validation pass of the latest and of the best epoch run by this process (calibration reuses one)
     let lastVal: { epoch: number; ev: ModelEval } | undefined, bestVal: typeof lastVal;
     let stopReason = last && (last as { stop?: string }).stop ? String((last as { stop?: string }).stop) : '';
-    // In skip mode the loader drops a bad record from the epoch plans once it has met it, so
-    // the plans would depend on where this process started; a pass over the data first
-    // (epoch 0 is never trained on) finds them all, whether the run is fresh or resumed.
-    if (cfg.data.onBadRecord === 'skip') for await (const _ of trainLoader.epoch(0)) { /* warm the cache, find bad records */ }
+    // Every image is read and preprocessed once before the first epoch, into the cache the epochs
+    // read: an unreadable one fails the run now, named with all the others, not when its batch
+    // comes (a test image: after the last epoch). In skip mode the loaders leave them out of every
+    // epoch from the start, so the epoch plans do not depend on where this process started.
+    hooks.onLog?.(`data: reading the ${loaders.reduce((n, l) => n + l.records.length, 0)} images of the split once before training (the epochs read them from the cache)`);
+    const bad: NonNullable<RunResult['skipped']> = [];
+    for (const [part, l] of [['train', trainLoader], ['val', valLoader], ['test', testLoader]] as const)
+      bad.push(...(await l.scan()).map((b) => ({ part, id: b.id, file: b.file ?? '', error: b.error })));
+    if (bad.length && cfg.data.onBadRecord !== 'skip')
+      throw new MdmtError('EDATA', 'train', `${bad.length} image${bad.length > 1 ? 's' : ''} of the split cannot be read (nothing was trained): ${fewOf(bad.map((b) => `${b.id} (${b.part}): ${b.error}`), 5, '; ')}; ` +
+        "fix or remove them, or set data.onBadRecord: 'skip' (in a --config file for mdmt train) to leave them out");
     hooks.onStart?.({ label: `${cfg.backbone} ${cfg.experiment} ${cfg.protocol}/${folds.name}`, startEpoch: state.epoch, maxEpochs: cfg.schedule.maxEpochs, batchesPerEpoch: trainLoader.length });
 
     for (let epoch = state.epoch + 1; !stopReason && epoch <= cfg.schedule.maxEpochs; epoch++) {
@@ -275,6 +282,8 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       ...(cfg.experiment === 'mdmt' && ev.bx ? { bxMetrics: pick(ev.bx) } : {}),
       history: state.history, bestEpoch, warmupEpochs: cfg.schedule.warmupEpochs, stopReason, epochs: state.epoch, seconds: state.seconds,
       imagenet: pretraining.imagenet, pretraining, ...cal,
+      // records left out as unreadable (onBadRecord 'skip'): the metrics cover the others
+      ...(bad.length ? { skipped: bad } : {}),
     };
     const out: TrainResult = {
       history: state.history,
