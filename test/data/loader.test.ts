@@ -121,13 +121,19 @@ test('disk cache: a second loader reads the preprocessed pixels from files', asy
   assert.throws(() => new Loader(rs, { cache: 'disk' }), /cacheDir/);
 });
 
-test('bad records: error mode names the file; skip mode drops, counts and reports them', async () => {
+/** 12 records, record `truncated` pointing at a truncated copy of its DICOM and `missing` at no file. */
+async function withBadImages(tag: string, truncated: number, missing: number): Promise<{ rs: DataRecord[]; broken: string }> {
   const rs = (await records()).slice(0, 12).map((r) => ({ ...r }));
-  const dir = tmpDir('badrec');
+  const dir = tmpDir(tag);
   const broken = path.join(dir, 'broken.dcm');
-  fs.writeFileSync(broken, fs.readFileSync(rs[3].image).subarray(0, 400));
-  rs[3].image = broken;
-  rs[7].image = path.join(dir, 'missing.dcm');
+  fs.writeFileSync(broken, fs.readFileSync(rs[truncated].image).subarray(0, 400));
+  rs[truncated].image = broken;
+  rs[missing].image = path.join(dir, 'missing.dcm');
+  return { rs, broken };
+}
+
+test('bad records: error mode names the file; skip mode drops, counts and reports them', async () => {
+  const { rs, broken } = await withBadImages('badrec', 3, 7);
   const e = await rejects(() => collect(new Loader(rs, { size: S, batchSize: 4, workers: 2, log: () => {} }), 0));
   assert.instance(e, MdmtError);
   assert.ok(e.message.includes(broken) || e.message.includes('missing.dcm'), e.message);
@@ -148,12 +154,7 @@ test('bad records: error mode names the file; skip mode drops, counts and report
 });
 
 test('scan() reads every record once and returns all bad ones: error mode leaves the loader failing, skip mode drops them', async () => {
-  const rs = (await records()).slice(0, 12).map((r) => ({ ...r }));
-  const dir = tmpDir('scan');
-  const broken = path.join(dir, 'broken.dcm');
-  fs.writeFileSync(broken, fs.readFileSync(rs[3].image).subarray(0, 400));
-  rs[3].image = broken;
-  rs[10].image = path.join(dir, 'missing.dcm');
+  const { rs } = await withBadImages('scan', 3, 10);
   for (const workers of [0, 2]) {
     const logs: string[] = [];
     const strict = new Loader(rs, { size: S, batchSize: 4, workers, log: (m) => logs.push(m) });
