@@ -115,6 +115,9 @@ test('mdmt train then mdmt report on tiny data', async () => {
   const r = await mdmt('train', '--backbone', 'shufflenet_v2_x0_5', '--experiment', 'stl_afc', '--out', path.join(runs, 'a'),
     '--data-afc', d.afc, '--image-size', '32', '--batch-size', '8', '--epochs', '2', '--warmup', '0', '--k-folds', '3', '--no-progress', '--json');
   assert.is(r.code, 0, r.err);
+  // --no-progress drops the bars, not the messages: the data summary and notices still reach stderr
+  assert.match(r.err, /^data: AIforCOVID .* records kept/m);
+  assert.match(r.err, /^data: reading the \d+ images of the split once before training/m);
   const j = JSON.parse(r.out) as { metrics: { test: { acc: number } }; bestPath: string };
   assert.ok(j.metrics.test.acc >= 0 && j.metrics.test.acc <= 1 && fs.existsSync(j.bestPath));
   const rep = await mdmt('report', runs);

@@ -79,4 +79,30 @@ test('splits made with other settings are refused naming the settings that diffe
   ensureSplits(dir, recs, { seed: 0, k: 3 });
 });
 
+test('a test part of one class is said (a warning through the log), not refused', () => {
+  const dir = tmpDir('oneclass-test');
+  const sev = (i: number) => (i === 1 || i === 3 ? 1 : 0); // two SEVERE records of one centre: some fold tests none
+  const rec = (i: number): DataRecord => ({ id: `P_${i}`, task: 'AFC', source: 'x', image: `${i}.dcm`, center: i % 2 ? 'A' : 'B', label: sev(i), labelName: sev(i) ? 'SEVERE' : 'MILD', where: 'x' });
+  const recs = { afc: [...Array(30).keys()].map(rec), bx: [] };
+  let warned = 0;
+  for (const fold of [0, 1, 2]) {
+    const cfg = resolveTrainConfig({ backbone: BACKBONE, experiment: 'stl_afc', outDir: path.join(dir, `run${fold}`), splitsDir: path.join(dir, 'splits'), data: { afc: '/d' }, kFolds: 3, fold });
+    const logs: string[] = [];
+    let f: ReturnType<typeof prepareFold>;
+    try {
+      f = prepareFold(cfg, recs, (m) => logs.push(m));
+    } catch (e) {
+      assert.match((e as Error).message, 'the train part has fewer than 2 classes', `fold ${fold}`);
+      continue;
+    }
+    const severe = f.afc!.test.filter((r) => r.label === 1).length;
+    if (severe) assert.equal(logs, [], `fold ${fold}: two classes in its test part`);
+    else {
+      warned++;
+      assert.equal(logs, [`warning: AFC fold ${fold}: the test part holds one class only (MILD ${f.afc!.test.length}, SEVERE 0): its F1 and G-mean say little (a model answering that class always scores ACC 100, GM 0)`]);
+    }
+  }
+  assert.ok(warned >= 1, 'some fold has a test part without SEVERE');
+});
+
 test.run();

@@ -9,7 +9,7 @@
 import * as path from 'path';
 import type { ExperimentName, Protocol, TrainConfigInput } from '../train/config';
 import { experiment, type ExperimentConfig } from '../train/experiment';
-import { progressHooks, SILENT } from '../train/progress';
+import { logHooks, progressHooks } from '../train/progress';
 import { reportRuns, tablesOf } from './report';
 
 /** The command's work, after commands/experiment.ts parsed the flags into `base` (trainBase) and checked the data. */
@@ -21,7 +21,7 @@ export async function runExperimentCommand(o: Record<string, unknown>, base: Par
     protocols: o.protocols as Protocol[] | undefined,
     folds: { cv: o.folds as number[] | undefined, loco: o.locoFolds as number[] | undefined },
     base,
-    hooksFor: (j, at) => (o.progress !== false ? progressHooks({ label: `[${at.index}/${at.total}] ${j.key}` }) : SILENT),
+    hooksFor: (j, at) => (o.progress !== false ? progressHooks({ label: `[${at.index}/${at.total}] ${j.key}` }) : logHooks(process.stderr, `[${at.index}/${at.total}] ${j.key}: `)),
     log: (m) => process.stderr.write(`mdmt experiment: ${m}\n`),
     waitForOthers: o.wait !== false,
   };

@@ -8,7 +8,7 @@
 import * as path from 'path';
 import { train } from '../train/train';
 import type { TrainConfigInput } from '../train/config';
-import { progressHooks, SILENT } from '../train/progress';
+import { logHooks, progressHooks } from '../train/progress';
 
 /** The command's work, after commands/train.ts parsed the flags into `base` (trainBase) and checked the data. */
 export async function runTrainCommand(o: Record<string, unknown>, base: Partial<TrainConfigInput>): Promise<void> {
@@ -21,7 +21,7 @@ export async function runTrainCommand(o: Record<string, unknown>, base: Partial<
     // the flags override a --config file's init files (which were dropped)
     init: { ...(base.init ?? {}), ...(o.initStlAfc ? { stlAfc: o.initStlAfc as string } : {}), ...(o.initStlBx ? { stlBx: o.initStlBx as string } : {}) },
   } as TrainConfigInput;
-  const r = await train(input, o.progress !== false ? progressHooks() : SILENT);
+  const r = await train(input, o.progress !== false ? progressHooks() : logHooks());
   if (o.json) {
     process.stdout.write(JSON.stringify({ best: r.best, metrics: r.metrics, checkpointPath: r.checkpointPath, bestPath: r.bestPath }, null, 1) + '\n');
     return;

@@ -189,16 +189,34 @@ function checkBxLocoFold(cfg: TrainConfig, dirs: SplitDirs): void {
     throw new MdmtError('ECONFIG', 'train', `config.bxLocoFold is ${cfg.bxLocoFold} but there are ${n} BRIXIA LOCO folds (0..${n - 1}, ${path.join(dirs.bx, 'loCo')})`);
 }
 
+/** How many of a task's classes `recs` hold, and the counts as 'MILD 8, SEVERE 0'. */
+function classCounts(task: 'afc' | 'bx', recs: DataRecord[]): { classes: number; text: string } {
+  const names = task === 'afc' ? [...PROGNOSIS] : ['bin 0', 'bin 1', 'bin 2', 'bin 3'];
+  const counts = names.map((_, c) => recs.filter((r) => r.label === c).length);
+  return { classes: counts.filter((n) => n > 0).length, text: names.map((n, c) => `${n} ${counts[c]}`).join(', ') };
+}
+
 /**
  * A task trained on one class learns nothing, and its test metrics looked perfect (τ1 all MILD
  * read ACC 100, F1 100, GM 0): the training part of a trained task needs two classes.
  */
 function checkClasses(task: 'afc' | 'bx', fold: string, train: DataRecord[]): void {
-  const names = task === 'afc' ? [...PROGNOSIS] : ['bin 0', 'bin 1', 'bin 2', 'bin 3'];
-  const counts = names.map((_, c) => train.filter((r) => r.label === c).length);
-  if (counts.filter((n) => n > 0).length < 2)
-    throw new MdmtError('EDATA', 'train', `${task.toUpperCase()} fold ${fold}: the train part has fewer than 2 classes (${names.map((n, c) => `${n} ${counts[c]}`).join(', ')}): ` +
+  const c = classCounts(task, train);
+  if (c.classes < 2)
+    throw new MdmtError('EDATA', 'train', `${task.toUpperCase()} fold ${fold}: the train part has fewer than 2 classes (${c.text}): ` +
       `nothing can be learned from it and the test metrics would mean nothing; check the labels of config.data (${task === 'afc' ? 'Prognosis' : 'BrixiaScoreGlobal'})`);
+}
+
+/**
+ * A test part of one class (a small data set, or a LOCO centre of one outcome): its metrics are
+ * computed, but read ACC 100 / GM 0 for a model that always answers that class; said, not refused.
+ */
+function testClassesNote(task: 'afc' | 'bx', fold: string, test: DataRecord[]): string | undefined {
+  const c = classCounts(task, test);
+  if (test.length && c.classes < 2)
+    return `warning: ${task.toUpperCase()} fold ${fold}: the test part holds one class only (${c.text}): ` +
+      'its F1 and G-mean say little (a model answering that class always scores ACC 100, GM 0)';
+  return undefined;
 }
 
 function pick(taskDir: string, protocol: 'cv' | 'loco', k: number, i: number, records: DataRecord[], what: string): Fold {
@@ -221,7 +239,7 @@ function writeRunSplit(dir: string, fold: Fold): void {
  *
  * @example prepareFold(cfg, await loadRecords(cfg.data)).afc!.val.length
  */
-export function prepareFold(cfg: TrainConfig, recs: TaskRecords): RunFolds {
+export function prepareFold(cfg: TrainConfig, recs: TaskRecords, log?: (msg: string) => void): RunFolds {
   const t = experimentTasks(cfg.experiment);
   const dirs = ensureSplits(cfg.splitsDir, recs, { seed: cfg.splitSeed, k: cfg.kFolds });
   const out: RunFolds = { name: String(cfg.fold), joint: dirs.joint, tasks: {} };
@@ -245,6 +263,8 @@ export function prepareFold(cfg: TrainConfig, recs: TaskRecords): RunFolds {
         throw new MdmtError('EDATA', 'train', `${task.toUpperCase()} fold ${name} has an empty ${part} set (too few records for this protocol)`);
     }
     checkClasses(task, name, fold.train);
+    const note = testClassesNote(task, name, fold.test);
+    if (note) log?.(note);
   }
   return out;
 }

@@ -82,5 +82,16 @@ export function progressHooks(o: { label?: string; stream?: NodeJS.WriteStream }
   };
 }
 
+/**
+ * Hooks that print only the messages (data summary and warnings, skipped records, resume and
+ * initialisation notices), one line each: the CLI's `--no-progress`, which drops the bars, not
+ * what the run has to say.
+ *
+ * @example await train(cfg, logHooks());
+ */
+export function logHooks(stream: NodeJS.WritableStream = process.stderr, prefix = ''): TrainHooks {
+  return { onLog: (msg) => stream.write(`${prefix}${msg}\n`) };
+}
+
 /** Hooks that do nothing (library default). */
 export const SILENT: TrainHooks = {};

@@ -174,7 +174,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     setDefaultDevice(cfg.device);
     // both tasks' records even for an STL run: tasks that share images or patients are split together
     const recs = await loadRecords(cfg.data, undefined, (m) => hooks.onLog?.(`data: ${m}`));
-    const folds = prepareFold(cfg, recs);
+    const folds = prepareFold(cfg, recs, (m) => hooks.onLog?.(`${path.basename(dir)}: ${m}`));
     const own = ownPretraining(cfg);
     const pretraining = cfg.experiment === 'ft' || cfg.experiment === 'mdmt' ? checkInits(cfg, folds, own) : own;
     if (!pretraining.imagenet) hooks.onLog?.(`${path.basename(dir)}: random initialisation, not ImageNet (config.pretrained / pretrainedDir / $MDMT_WEIGHTS): not comparable with the paper`);
