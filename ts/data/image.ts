@@ -15,7 +15,9 @@ export type { GrayImage } from './gray';
 const RASTER = new Set(['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.webp']);
 
 /**
- * Reads PNG, JPEG or TIFF through sharp as grey float32 (RGB averaged by luminance, alpha dropped).
+ * Reads PNG, JPEG or TIFF through sharp as grey float32 (RGB averaged by luminance, alpha dropped),
+ * turned upright by its EXIF orientation as viewers and cv2.imread show it (a phone photo of a
+ * film is stored sideways with orientation 6; read as stored it trains on a rotated chest).
  *
  *   const mask = await readRaster('masks/P_1.tif');   // values 0..255
  */
@@ -42,7 +44,7 @@ export async function readRaster(file: string): Promise<GrayImage> {
     throw new MdmtError('EDATA', 'readImage', `${file}: ${depth ?? 'unknown'} samples are not supported (8- or 16-bit unsigned PNG/JPEG/TIFF)`);
   const wide = depth === 'ushort';
   try {
-    const grey = sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS }).removeAlpha();
+    const grey = sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS }).rotate().removeAlpha(); // rotate(): by EXIF orientation
     const { data, info } = await (wide ? grey.toColourspace('grey16') : grey.grayscale())
       .raw({ depth: wide ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
     const n = info.width * info.height;
