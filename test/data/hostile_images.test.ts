@@ -126,6 +126,19 @@ test('corrupt JPEG 2000 / JPEG-LS code streams: the codec\'s own complaint, not 
   await refused(path.join(dir, 'jls_garbled.dcm'), /JPEG-LS code stream could not be decoded \(CharLS: Invalid JPEG-LS stream/);
 });
 
+test('a multi-page TIFF or animated WebP is refused naming the page count (sharp read page 1 silently)', async () => {
+  const two = Buffer.alloc(32 * 80).map((_, i) => (i * 7) % 251); // two 32x40 pages
+  for (const [fmt, re] of [['tiff', /TIFF holds 2 pages: multi-page images are not supported/], ['webp', /WebP holds 2 frames: multi-page/]] as const) {
+    const f = path.join(dir, `two.${fmt === 'tiff' ? 'tif' : fmt}`);
+    await sharp(two, { raw: { width: 32, height: 80, channels: 1, pageHeight: 40 } }).toFormat(fmt, { lossless: true }).toFile(f);
+    await refused(f, re);
+    await refused(f, re, () => readImage(f)); // a mask too
+  }
+  const one = path.join(dir, 'one-page.tif'); // one page still reads
+  await sharp(two.subarray(0, 32 * 40), { raw: { width: 32, height: 40, channels: 1 } }).tiff().toFile(one);
+  assert.equal([(await readImage(one, { role: 'image' })).height], [40]);
+});
+
 test('a file of another extension that is not DICOM either says which formats mdmt reads', async () => {
   const txt = path.join(dir, 'notes.txt');
   fs.writeFileSync(txt, 'not an image\n'.repeat(20));

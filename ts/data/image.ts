@@ -37,6 +37,11 @@ export async function readRaster(file: string): Promise<GrayImage> {
   }
   // the header's size, before sharp allocates the pixels (limitInputPixels below is the backstop)
   checkImageSize(meta.width ?? 0, meta.height ?? 0, file, 'readImage');
+  // sharp decodes page 1 of a multi-page TIFF or animated WebP unasked; DICOM refuses several frames too
+  if ((meta.pages ?? 1) > 1) {
+    const [kind, unit] = meta.format === 'tiff' ? ['TIFF', 'pages'] : [meta.format === 'webp' ? 'WebP' : meta.format.toUpperCase(), 'frames'];
+    throw new MdmtError('EDATA', 'readImage', `${file}: ${kind} holds ${meta.pages} ${unit}: multi-page images are not supported (a chest film is one image; which one to train on is not ours to guess)`);
+  }
   const depth = meta.depth;
   // sharp's grayscale() works in 8 bits: a 16-bit file goes through the grey16 colourspace instead,
   // so it keeps its 0..65535 range (a 16-bit CXR cut to 8 bits loses 8 bits of contrast silently)
