@@ -150,4 +150,32 @@ test('a file of another extension that is not DICOM either says which formats md
   assert.not.match((await rejects(() => readImage(dcm))).message, /extension/);
 });
 
+test('a file whose extension lies is decoded by its content: PNG/JPEG as .dcm, DICOM as .png; inspect says so', async () => {
+  const px = Uint8Array.from({ length: 24 * 20 }, (_, i) => (i * 13) % 251);
+  const raw = { raw: { width: 24, height: 20, channels: 1 as const } };
+  for (const fmt of ['png', 'jpeg'] as const) {
+    const right = path.join(dir, `right.${fmt}`), lied = path.join(dir, `${fmt}-named.dcm`);
+    await sharp(Buffer.from(px), raw).toFormat(fmt, { quality: 100 }).toFile(right);
+    fs.copyFileSync(right, lied);
+    // was: "element (5089,474E) declares 169478669 bytes ... truncated, or a corrupt length"
+    assert.equal(Array.from((await readImage(lied, { role: 'image' })).data), Array.from((await readImage(right)).data), fmt);
+    assert.ok((await inspectFile(lied)).includes(`format:      ${fmt.toUpperCase()} (by its content; the file is named .dcm)`));
+  }
+  const spec = { width: 24, height: 20, pixels: Uint16Array.from(px, (v) => v * 16), bitsStored: 12 };
+  const dcm = path.join(dir, 'real.dcm'), asPng = path.join(dir, 'dicom-named.png');
+  fs.writeFileSync(dcm, writeDicom(spec));
+  fs.copyFileSync(dcm, asPng); // was: "not a readable PNG/JPEG/TIFF image (unsupported image format)"
+  assert.equal(Array.from((await readImage(asPng, { role: 'image' })).data), Array.from((await readDicom(dcm)).data));
+  assert.ok((await inspectFile(asPng)).includes('format:      DICOM (by its content; the file is named .png)'));
+  // a DICOM without preamble has no signature: read by its name (.dcm, none) as before
+  for (const name of ['raw.dcm', 'raw']) {
+    fs.writeFileSync(path.join(dir, name), writeDicom({ ...spec, preamble: false }));
+    assert.is((await readImage(path.join(dir, name), { role: 'image' })).width, 24, name);
+  }
+  // a .dcm that is neither DICOM nor an image says so, and that it is text
+  const txt = path.join(dir, 'text.dcm');
+  fs.writeFileSync(txt, 'hello world, this is not DICOM\n'.repeat(10));
+  await refused(txt, /not a readable DICOM file.*; it has no 'DICM' at byte 128 nor a PNG\/JPEG\/TIFF\/WebP signature: it may not be an image file at all; it begins like text: 'hello world, this is not DICOM h…'/);
+});
+
 test.run();
