@@ -178,4 +178,35 @@ test('a file whose extension lies is decoded by its content: PNG/JPEG as .dcm, D
   await refused(txt, /not a readable DICOM file.*; it has no 'DICM' at byte 128 nor a PNG\/JPEG\/TIFF\/WebP signature: it may not be an image file at all; it begins like text: 'hello world, this is not DICOM h…'/);
 });
 
+/** A valid 24-bit BMP (BITMAPINFOHEADER, bottom-up rows padded to 4 bytes) of a grey ramp. */
+function bmp(width: number, height: number): Buffer {
+  const row = (3 * width + 3) & ~3, b = Buffer.alloc(54 + row * height);
+  b.write('BM', 0, 'latin1');
+  b.writeUInt32LE(b.length, 2);
+  b.writeUInt32LE(54, 10);
+  b.writeUInt32LE(40, 14);
+  b.writeInt32LE(width, 18);
+  b.writeInt32LE(height, 22);
+  b.writeUInt16LE(1, 26);
+  b.writeUInt16LE(24, 28);
+  b.writeUInt32LE(row * height, 34);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) b.fill((x * 9 + y * 5) % 256, 54 + y * row + 3 * x, 57 + y * row + 3 * x);
+  return b;
+}
+
+test('BMP and GIF are named as formats mdmt does not read (BMP was "unsupported image format", as of a corrupt file)', async () => {
+  for (const name of ['film.bmp', 'bmp-named.png']) {
+    fs.writeFileSync(path.join(dir, name), bmp(24, 20));
+    await refused(path.join(dir, name), /BMP images are not supported; convert it to PNG \(mdmt reads DICOM, PNG, JPEG, TIFF and WebP\)/);
+  }
+  const gif = await sharp(Buffer.alloc(24 * 20).map((_, i) => i % 200), { raw: { width: 24, height: 20, channels: 1 } }).gif().toBuffer();
+  for (const name of ['film.gif', 'gif-named.png']) {
+    fs.writeFileSync(path.join(dir, name), gif);
+    await refused(path.join(dir, name), /GIF images are not supported; convert it to PNG/);
+  }
+  // 'BM' alone does not make a BMP: a .dcm beginning with it is still parsed as DICOM
+  fs.writeFileSync(path.join(dir, 'bm.dcm'), Buffer.concat([Buffer.from('BM'), Buffer.alloc(60)]));
+  await refused(path.join(dir, 'bm.dcm'), /DICOM/);
+});
+
 test.run();

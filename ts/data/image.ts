@@ -21,10 +21,10 @@ import { checkImageSize, checkMinSide, checkNotConstant, MAX_IMAGE_PIXELS, type 
 
 export type { GrayImage } from './gray';
 
-const RASTER = new Set(['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.webp']);
+const RASTER = new Set(['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.webp']);
 
-/** What a file's first bytes say it is. */
-export type ImageSignature = 'DICOM' | 'PNG' | 'JPEG' | 'TIFF' | 'WebP';
+/** What a file's first bytes say it is (BMP and GIF only to say they are not read). */
+export type ImageSignature = 'DICOM' | 'PNG' | 'JPEG' | 'TIFF' | 'WebP' | 'BMP' | 'GIF';
 
 /** The format `bytes` announce by their signature, or undefined (a DICOM without preamble, text, garbage). */
 export function sniffImage(bytes: Uint8Array): ImageSignature | undefined {
@@ -34,6 +34,9 @@ export function sniffImage(bytes: Uint8Array): ImageSignature | undefined {
   if (at(0, '\xff\xd8\xff')) return 'JPEG';
   if (['II*\0', 'MM\0*', 'II+\0', 'MM\0+'].some((sig) => at(0, sig))) return 'TIFF'; // classic and BigTIFF
   if (at(0, 'RIFF') && at(8, 'WEBP')) return 'WebP';
+  if (at(0, 'GIF87a') || at(0, 'GIF89a')) return 'GIF';
+  // 'BM' is two bytes any file may begin with: also one of the BMP info header sizes at byte 14
+  if (at(0, 'BM') && bytes.length >= 18 && [12, 40, 52, 56, 64, 108, 124].includes(bytes[14] | (bytes[15] << 8) | (bytes[16] << 16) | (bytes[17] << 24))) return 'BMP';
   return undefined;
 }
 
@@ -57,11 +60,16 @@ export async function readRaster(file: string): Promise<GrayImage> {
 }
 
 /** Sharp's format names of the rasters mdmt reads, as mdmt names them. */
-type RasterFormat = Exclude<ImageSignature, 'DICOM'>;
+type RasterFormat = 'PNG' | 'JPEG' | 'TIFF' | 'WebP';
 const RASTER_FORMATS: Record<string, RasterFormat> = { png: 'PNG', jpeg: 'JPEG', tiff: 'TIFF', webp: 'WebP' };
+
+/** A format sharp reads but mdmt does not (GIF), or sharp cannot decode (BMP: it said "unsupported image format", as of a corrupt file). */
+const unsupported = (file: string, format: string) =>
+  new MdmtError('EDATA', 'readImage', `${file}: ${format} images are not supported; convert it to PNG (mdmt reads DICOM, PNG, JPEG, TIFF and WebP)`);
 
 async function decodeRaster(bytes: Buffer, file: string): Promise<{ format: RasterFormat; image: GrayImage }> {
   if (bytes.length === 0) throw new MdmtError('EDATA', 'readImage', `${file}: file is empty (0 bytes)`);
+  if (sniffImage(bytes) === 'BMP') throw unsupported(file, 'BMP');
   let meta: sharp.Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
@@ -70,7 +78,7 @@ async function decodeRaster(bytes: Buffer, file: string): Promise<{ format: Rast
   }
   // sharp reads more (GIF, SVG, HEIF...) by content, whatever the name: only what mdmt says it reads
   const format = RASTER_FORMATS[meta.format];
-  if (!format) throw new MdmtError('EDATA', 'readImage', `${file}: ${meta.format.toUpperCase()} images are not supported; convert it to PNG (mdmt reads DICOM, PNG, JPEG, TIFF and WebP)`);
+  if (!format) throw unsupported(file, meta.format.toUpperCase());
   // the header's size, before sharp allocates the pixels (limitInputPixels below is the backstop)
   checkImageSize(meta.width ?? 0, meta.height ?? 0, file, 'readImage');
   // sharp decodes page 1 of a multi-page TIFF or animated WebP unasked; DICOM refuses several frames too
@@ -95,7 +103,7 @@ async function decodeRaster(bytes: Buffer, file: string): Promise<{ format: Rast
   }
 }
 
-/** True for the extensions sharp decodes (PNG, JPEG, TIFF, BMP, WebP); anything else is read as DICOM. */
+/** True for the extensions of the rasters mdmt reads (PNG, JPEG, TIFF, WebP); a file of any other without a signature is read as DICOM. */
 export const isRasterFile = (file: string): boolean => RASTER.has(path.extname(file).toLowerCase());
 
 /**
