@@ -126,6 +126,19 @@ test('corrupt JPEG 2000 / JPEG-LS code streams: the codec\'s own complaint, not 
   await refused(path.join(dir, 'jls_garbled.dcm'), /JPEG-LS code stream could not be decoded \(CharLS: Invalid JPEG-LS stream/);
 });
 
+test('a multi-page TIFF or animated WebP is refused naming the page count (sharp read page 1 silently)', async () => {
+  const two = Buffer.alloc(32 * 80).map((_, i) => (i * 7) % 251); // two 32x40 pages
+  for (const [fmt, re] of [['tiff', /TIFF holds 2 pages: multi-page images are not supported/], ['webp', /WebP holds 2 frames: multi-page/]] as const) {
+    const f = path.join(dir, `two.${fmt === 'tiff' ? 'tif' : fmt}`);
+    await sharp(two, { raw: { width: 32, height: 80, channels: 1, pageHeight: 40 } }).toFormat(fmt, { lossless: true }).toFile(f);
+    await refused(f, re);
+    await refused(f, re, () => readImage(f)); // a mask too
+  }
+  const one = path.join(dir, 'one-page.tif'); // one page still reads
+  await sharp(two.subarray(0, 32 * 40), { raw: { width: 32, height: 40, channels: 1 } }).tiff().toFile(one);
+  assert.equal([(await readImage(one, { role: 'image' })).height], [40]);
+});
+
 test('a file of another extension that is not DICOM either says which formats mdmt reads', async () => {
   const txt = path.join(dir, 'notes.txt');
   fs.writeFileSync(txt, 'not an image\n'.repeat(20));
@@ -135,6 +148,65 @@ test('a file of another extension that is not DICOM either says which formats md
   const dcm = path.join(dir, 'bad.dcm'); // a .dcm keeps the plain DICOM message
   fs.writeFileSync(dcm, 'not an image\n'.repeat(20));
   assert.not.match((await rejects(() => readImage(dcm))).message, /extension/);
+});
+
+test('a file whose extension lies is decoded by its content: PNG/JPEG as .dcm, DICOM as .png; inspect says so', async () => {
+  const px = Uint8Array.from({ length: 24 * 20 }, (_, i) => (i * 13) % 251);
+  const raw = { raw: { width: 24, height: 20, channels: 1 as const } };
+  for (const fmt of ['png', 'jpeg'] as const) {
+    const right = path.join(dir, `right.${fmt}`), lied = path.join(dir, `${fmt}-named.dcm`);
+    await sharp(Buffer.from(px), raw).toFormat(fmt, { quality: 100 }).toFile(right);
+    fs.copyFileSync(right, lied);
+    // was: "element (5089,474E) declares 169478669 bytes ... truncated, or a corrupt length"
+    assert.equal(Array.from((await readImage(lied, { role: 'image' })).data), Array.from((await readImage(right)).data), fmt);
+    assert.ok((await inspectFile(lied)).includes(`format:      ${fmt.toUpperCase()} (by its content; the file is named .dcm)`));
+  }
+  const spec = { width: 24, height: 20, pixels: Uint16Array.from(px, (v) => v * 16), bitsStored: 12 };
+  const dcm = path.join(dir, 'real.dcm'), asPng = path.join(dir, 'dicom-named.png');
+  fs.writeFileSync(dcm, writeDicom(spec));
+  fs.copyFileSync(dcm, asPng); // was: "not a readable PNG/JPEG/TIFF image (unsupported image format)"
+  assert.equal(Array.from((await readImage(asPng, { role: 'image' })).data), Array.from((await readDicom(dcm)).data));
+  assert.ok((await inspectFile(asPng)).includes('format:      DICOM (by its content; the file is named .png)'));
+  // a DICOM without preamble has no signature: read by its name (.dcm, none) as before
+  for (const name of ['raw.dcm', 'raw']) {
+    fs.writeFileSync(path.join(dir, name), writeDicom({ ...spec, preamble: false }));
+    assert.is((await readImage(path.join(dir, name), { role: 'image' })).width, 24, name);
+  }
+  // a .dcm that is neither DICOM nor an image says so, and that it is text
+  const txt = path.join(dir, 'text.dcm');
+  fs.writeFileSync(txt, 'hello world, this is not DICOM\n'.repeat(10));
+  await refused(txt, /not a readable DICOM file.*; it has no 'DICM' at byte 128 nor a PNG\/JPEG\/TIFF\/WebP signature: it may not be an image file at all; it begins like text: 'hello world, this is not DICOM h…'/);
+});
+
+/** A valid 24-bit BMP (BITMAPINFOHEADER, bottom-up rows padded to 4 bytes) of a grey ramp. */
+function bmp(width: number, height: number): Buffer {
+  const row = (3 * width + 3) & ~3, b = Buffer.alloc(54 + row * height);
+  b.write('BM', 0, 'latin1');
+  b.writeUInt32LE(b.length, 2);
+  b.writeUInt32LE(54, 10);
+  b.writeUInt32LE(40, 14);
+  b.writeInt32LE(width, 18);
+  b.writeInt32LE(height, 22);
+  b.writeUInt16LE(1, 26);
+  b.writeUInt16LE(24, 28);
+  b.writeUInt32LE(row * height, 34);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) b.fill((x * 9 + y * 5) % 256, 54 + y * row + 3 * x, 57 + y * row + 3 * x);
+  return b;
+}
+
+test('BMP and GIF are named as formats mdmt does not read (BMP was "unsupported image format", as of a corrupt file)', async () => {
+  for (const name of ['film.bmp', 'bmp-named.png']) {
+    fs.writeFileSync(path.join(dir, name), bmp(24, 20));
+    await refused(path.join(dir, name), /BMP images are not supported; convert it to PNG \(mdmt reads DICOM, PNG, JPEG, TIFF and WebP\)/);
+  }
+  const gif = await sharp(Buffer.alloc(24 * 20).map((_, i) => i % 200), { raw: { width: 24, height: 20, channels: 1 } }).gif().toBuffer();
+  for (const name of ['film.gif', 'gif-named.png']) {
+    fs.writeFileSync(path.join(dir, name), gif);
+    await refused(path.join(dir, name), /GIF images are not supported; convert it to PNG/);
+  }
+  // 'BM' alone does not make a BMP: a .dcm beginning with it is still parsed as DICOM
+  fs.writeFileSync(path.join(dir, 'bm.dcm'), Buffer.concat([Buffer.from('BM'), Buffer.alloc(60)]));
+  await refused(path.join(dir, 'bm.dcm'), /DICOM/);
 });
 
 test.run();

@@ -1,3 +1,4 @@
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
@@ -7,6 +8,7 @@ import { MdmtError } from '../../ts/errors';
 import { readImage } from '../../ts/data/image';
 import { Batch, Loader, toTensors } from '../../ts/data/loader';
 import { preprocess, toInput } from '../../ts/data/preprocess';
+import { cacheKey, runSample } from '../../ts/data/sample';
 import { readAIforCOVID, readBrixia } from '../../ts/data/readers';
 import { DataRecord } from '../../ts/data/records';
 import type { Tensor } from '../../ts/tensor';
@@ -119,6 +121,21 @@ test('disk cache: a second loader reads the preprocessed pixels from files', asy
   await collect(new Loader(rs, opts), 0);
   assert.is(fs.readdirSync(dir).filter((f) => f.endsWith('.u16')).length, rs.length + 1);
   assert.throws(() => new Loader(rs, { cache: 'disk' }), /cacheDir/);
+});
+
+test('disk cache: an entry written by an older decoder (before DECODER_VERSION) is decoded again, not served', async () => {
+  const [r] = await records();
+  const dir = tmpDir('cache-old');
+  const task = { id: r.id, image: r.image, mask: r.mask, box: r.box, size: S, pre: {} };
+  // the key as mdmt wrote it before the decoders had a version (PNG/JPEG then ignored EXIF orientation)
+  const stamp = (f?: string) => (f ? `${fs.statSync(f).size}:${fs.statSync(f).mtimeMs}` : '');
+  const old = crypto.createHash('sha1').update(JSON.stringify([path.resolve(r.image), stamp(r.image), r.mask ?? '', stamp(r.mask), r.box ?? '', S, {}])).digest('hex');
+  fs.writeFileSync(path.join(dir, `${old.slice(0, 20)}.u16`), Buffer.alloc(S * S * 2)); // a stale, black entry
+  const out = new SharedArrayBuffer(3 * S * S * 4);
+  const res = await runSample({ ...task, wantCache: false, cacheDir: dir, aug: null, normalize: false, out, offset: 0 });
+  assert.not.ok(res.fromDisk, 'the stale entry is not read');
+  assert.ok(new Float32Array(out).some((v) => v > 0), 'the image is decoded');
+  assert.ok(fs.existsSync(path.join(dir, cacheKey(task))));
 });
 
 /** 12 records, record `truncated` pointing at a truncated copy of its DICOM and `missing` at no file. */

@@ -1,10 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError } from '../../ts/errors';
 import { AFC_EXCLUDED, readAIforCOVID, readBrixia, readCovidCxr, parseRegionBox } from '../../ts/data/readers';
-import { binGlobal, padBrixia } from '../../ts/data/records';
+import { binGlobal, findMask, padBrixia } from '../../ts/data/records';
 import { readXlsx, parseCsv } from '../../ts/data/sheets';
 import { rejects, sharedData, synthFixture, tmpDir } from './_fixture';
 
@@ -54,6 +55,21 @@ test('AIforCOVID reader on the synthetic layout: three releases, centres, labels
   assert.ok(r1.records.every((r) => /^P_\d+$/.test(r.id)));
   const all = await readAIforCOVID(afcRoot, { exclude: [] });
   assert.is(all.records.length, nAfc);
+});
+
+test('AIforCOVID lung masks are found as <id>.tif, .tiff or .png, as BRIXIA\'s are (.tif first)', async () => {
+  const { afcRoot } = await synthFixture();
+  const [a, b, c] = (await readAIforCOVID(afcRoot)).records;
+  const dir = tmpDir('afc-masks');
+  fs.copyFileSync(a.mask!, path.join(dir, `${a.id}.tiff`));
+  await sharp(b.mask!).png().toFile(path.join(dir, `${b.id}.png`));
+  for (const ext of ['.tif', '.png']) fs.copyFileSync(c.mask!, path.join(dir, `${c.id}${ext}`));
+  const got = new Map((await readAIforCOVID(afcRoot, { maskDir: dir })).records.map((r) => [r.id, r.mask]));
+  assert.is(got.get(a.id), path.join(dir, `${a.id}.tiff`)); // was: no mask, and a per-image warning
+  assert.is(got.get(b.id), path.join(dir, `${b.id}.png`));
+  assert.is(got.get(c.id), path.join(dir, `${c.id}.tif`), 'the data set\'s own .tif first');
+  assert.is([...got.values()].filter(Boolean).length, 3);
+  assert.is(findMask(dir, c.id, '.png'), path.join(dir, `${c.id}.png`));
 });
 
 test('box sheet: regionprops [min_row, min_col, max_row, max_col] → [x, y, w, h]', () => {

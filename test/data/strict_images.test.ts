@@ -107,6 +107,22 @@ test('16-bit PNGs keep their 0..65535 range (grey and RGB); 8-bit PNGs stay 0..2
   assert.equal(Array.from((await readRaster(p8)).data), Array.from(v8));
 });
 
+test('EXIF orientation is applied (PNG and JPEG stored sideways with orientation 6 read upright, 40x32)', async () => {
+  // stored 32 wide, 40 tall; orientation 6 = turn 90° clockwise to display
+  const sw = 32, sh = 40;
+  const stored = Uint8Array.from({ length: sw * sh }, (_, i) => (Math.floor(i / sw) < 10 ? 250 : i % sw < 5 ? 128 : 0));
+  for (const fmt of ['png', 'jpeg'] as const) {
+    const f = path.join(dir, `exif6.${fmt}`);
+    await sharp(Buffer.from(stored), { raw: { width: sw, height: sh, channels: 1 } }).toFormat(fmt, { quality: 100 }).withMetadata({ orientation: 6 }).toFile(f);
+    assert.is((await sharp(f).metadata()).orientation, 6, `${fmt} carries the tag`);
+    const img = await readImage(f, { role: 'image' });
+    assert.equal([img.width, img.height], [sh, sw], `${fmt}: displayed size`);
+    let m = 0; // displayed (x, y) = stored (y, sh − 1 − x)
+    for (let y = 0; y < sw; y++) for (let x = 0; x < sh; x++) m = Math.max(m, Math.abs(img.data[y * sh + x] - stored[(sh - 1 - x) * sw + y]));
+    assert.ok(m <= (fmt === 'png' ? 0 : 40), `${fmt}: max |read − rotated| = ${m}`);
+  }
+});
+
 /** A JPEG Lossless stream (process 14, predictor `pred`) from dcmjs-codecs' libjpeg encoder. */
 async function losslessStream(px: Uint16Array | Uint8Array, bits: number, pred: number): Promise<Uint8Array> {
   await NativeCodecs.initializeAsync();

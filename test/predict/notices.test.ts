@@ -38,6 +38,7 @@ test('files a folder holds that are not images are counted and named; a link to 
   const img = await greyPng(dir, 'a.png');
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'x');
   fs.writeFileSync(path.join(dir, 'b.gif'), 'GIF89a');
+  fs.writeFileSync(path.join(dir, 'c.bmp'), 'BM'); // sharp cannot decode BMP: not collected to fail
   fs.writeFileSync(path.join(dir, '.DS_Store'), '');
   fs.mkdirSync(path.join(dir, 'sub'));
   fs.symlinkSync(path.join(dir, 'gone.png'), path.join(dir, 'sub', 'broken.png'));
@@ -48,11 +49,11 @@ test('files a folder holds that are not images are counted and named; a link to 
   const logged: string[] = [];
   const inputs = collectImages([dir], { log: (m) => logged.push(m) });
   assert.equal(inputs.map((x) => path.relative(dir, x.image)), ['a.png', path.join('sub', 'linked.png')]);
-  assert.equal(logged, [`skipped 4 files in ${dir} (not images mdmt reads): b.gif, notes.txt, sub/broken.png (broken link), sub/loop (linked folder, not followed)`]);
+  assert.equal(logged, [`skipped 5 files in ${dir} (not images mdmt reads): b.gif, c.bmp, notes.txt, sub/broken.png (broken link), sub/loop (linked folder, not followed)`]);
   let log = '';
   const { result } = await runPredict([dir], { run: fakeRun('n-skip-run'), progress: false, out: path.join(dir, 'p.csv') }, (m) => (log += m));
   assert.is(result.rows.length, 2);
-  assert.match(log, `mdmt predict: skipped 4 files in ${dir}`);
+  assert.match(log, `mdmt predict: skipped 5 files in ${dir}`);
   // a folder with no image names what it skipped
   const none = tmpDir('n-none');
   fs.writeFileSync(path.join(none, 'notes.txt'), 'x');

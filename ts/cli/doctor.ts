@@ -64,6 +64,6 @@ export function diagnose(): { lines: string[]; ok: boolean } {
   }
   lines.push('dicom       transfer syntaxes decoded (others are refused by name):');
   for (const [uid, name] of Object.entries(TRANSFER_SYNTAXES)) lines.push(`            ${uid.padEnd(24)} ${name}`);
-  lines.push('images      PNG, JPEG, TIFF, BMP, WebP (8- or 16-bit grey or colour; colour is reduced to grey)');
+  lines.push('images      PNG, JPEG, TIFF, WebP (8- or 16-bit grey or colour; colour is reduced to grey; not BMP or GIF)');
   return { lines, ok: true };
 }

@@ -1,11 +1,15 @@
 /**
- * `mdmt inspect <file>`: decodes one image (DICOM or PNG/JPEG/TIFF) and prints its size,
- * photometric interpretation, bits, transfer syntax and min/max after decoding.
+ * `mdmt inspect <file>`: decodes one image (DICOM or PNG/JPEG/TIFF/WebP, by its content) and
+ * prints its format, size, photometric interpretation, bits, transfer syntax and min/max after
+ * decoding.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
-import { isRasterFile, readDicomFile, readRaster } from '../data/image';
+import { decodeImageFile, isRasterFile } from '../data/image';
+
+/** The extensions that name each raster format (a DICOM may have any other, or none). */
+const EXTENSIONS: Record<string, string[]> = { PNG: ['.png'], JPEG: ['.jpg', '.jpeg'], TIFF: ['.tif', '.tiff'], WebP: ['.webp'] };
 
 function minMax(d: Float32Array): [number, number] {
   let lo = Infinity;
@@ -30,16 +34,18 @@ export async function inspectFile(file: string): Promise<string[]> {
     throw new MdmtError('EIO', 'inspect', `'${file}' ${why} (${code})`);
   }
   if (st.isDirectory()) throw new MdmtError('EIO', 'inspect', `'${file}' is a directory, not an image file (EISDIR)`);
-  if (isRasterFile(file)) {
-    const img = await readRaster(file);
-    const [lo, hi] = minMax(img.data);
-    return [`file:        ${file}`, `format:      ${path.extname(file).slice(1).toUpperCase()}`, `size:        ${img.width} x ${img.height}`, `min/max:     ${lo} / ${hi}`];
-  }
-  const img = await readDicomFile(file);
+  const d = await decodeImageFile(file);
+  const [lo, hi] = minMax(d.image.data);
+  // a file decoded as another format than its name says (a PNG saved as .dcm) is worth a word
+  const ext = path.extname(file).toLowerCase();
+  const other = d.format === 'DICOM' ? isRasterFile(file) : !EXTENSIONS[d.format].includes(ext);
+  const format = `format:      ${d.format}${other ? ` (by its content; the file is named ${ext || 'without extension'})` : ''}`;
+  if (d.format !== 'DICOM') return [`file:        ${file}`, format, `size:        ${d.image.width} x ${d.image.height}`, `min/max:     ${lo} / ${hi}`];
+  const img = d.image;
   const i = img.info;
-  const [lo, hi] = minMax(img.data);
   return [
     `file:        ${file}`,
+    format,
     `size:        ${img.width} x ${img.height}`,
     `photometric: ${i.photometric}${i.inverted ? ' (inverted on decode)' : ''}`,
     `bits:        ${i.bitsStored} stored / ${i.bitsAllocated} allocated${i.signed ? ', signed' : ''}`,

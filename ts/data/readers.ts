@@ -2,7 +2,7 @@
  * Readers for the real layouts (paper.md §2, §3) and the covid-cxr subset:
  *  - AIforCOVID: `AIforCOVID.xlsx` → `imgs/`, `AIforCOVID_r2.xlsx` → `imgs_r2/`,
  *    `AIforCOVID_r3.xlsx` → `imgs_r3/` (columns `ImageFile`, `Hospital`, `Prognosis`), images
- *    `<ImageFile>.dcm`, masks `processed/masks/<id>.tif`, optional box sheet
+ *    `<ImageFile>.dcm`, masks `processed/masks/<id>.tif` (or .tiff, .png), optional box sheet
  *    `box_data_AXF123.xlsx` (img, all = regionprops [minr, minc, maxr, maxc]), the authors'
  *    eight exclusions;
  *  - BRIXIA: `metadata_global_v2.csv` (`;`, `Filename`, `BrixiaScore`, `BrixiaScoreGlobal`,
@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
-import { AFC_RELEASES, BadRecords, BinRule, Dataset, DataRecord, OnBad, Tally, binGlobal, padBrixia, splitToken } from './records';
+import { AFC_RELEASES, BadRecords, BinRule, Dataset, DataRecord, OnBad, Tally, binGlobal, findMask, padBrixia, splitToken } from './records';
 import { Box } from './preprocess';
 import { readCsv, readSheet, requireColumns, Sheet } from './sheets';
 
@@ -115,11 +115,11 @@ export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promi
         if (!center) throw bad(op, where, "column 'Hospital' is empty");
         const image = path.join(root, spec.dir, `${id}.dcm`);
         if (opts.checkFiles ?? true) checkFile(op, where, image, 'image');
-        const mask = maskDir ? path.join(maskDir, `${id}.tif`) : undefined;
+        const mask = maskDir ? findMask(maskDir, id, '.tif') : undefined;
         const out: DataRecord = {
           id, task: 'AFC', source: 'aiforcovid', image, center, label: prog === 'SEVERE' ? 1 : 0, labelName: prog, where,
         };
-        if (mask && fs.existsSync(mask)) out.mask = mask;
+        if (mask) out.mask = mask;
         const b = boxes.get(id);
         if (b) out.box = b;
         return out;
@@ -228,7 +228,7 @@ export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promis
       };
       if ((opts.groupBy ?? 'subject') === 'subject' && r.cells.Subject) out.group = `subject ${r.cells.Subject}`;
       if (maskDir) {
-        const m = [`${id}.tiff`, `${id}.tif`, `${id}.png`].map((f) => path.join(maskDir, f)).find((f) => fs.existsSync(f));
+        const m = findMask(maskDir, id, '.tiff');
         if (m) out.mask = m;
       }
       const b = boxes.get(id);

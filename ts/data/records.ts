@@ -4,6 +4,8 @@
  * plus the records that were skipped and why. Global Brixia scores map to 4 classes by the
  * paper's bins (<5, 5–8, 9–13, ≥14) or the code's (≤4, 5–9, 10–14, ≥15).
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import { MdmtError } from '../errors';
 import type { Box } from './preprocess';
 
@@ -41,6 +43,19 @@ export interface DataRecord {
   group?: string;
   /** e.g. 'AIforCOVID_r2.xlsx row 14' */
   where: string;
+}
+
+/** The extensions a lung mask may have: the data sets' own (.tif AIforCOVID, .tiff BRIXIA) and PNG. */
+export const MASK_EXTENSIONS = ['.tif', '.tiff', '.png'] as const;
+
+/**
+ * The lung mask `<dir>/<id><ext>` of the first of MASK_EXTENSIONS that exists, the data set's
+ * own extension `first` tried first, or undefined; both readers find masks through it.
+ *
+ *   findMask('/data/AIforCOVID/processed/masks', 'P_1_5', '.tif') // …/P_1_5.tif, .tiff or .png
+ */
+export function findMask(dir: string, id: string, first: (typeof MASK_EXTENSIONS)[number]): string | undefined {
+  return [first, ...MASK_EXTENSIONS.filter((e) => e !== first)].map((e) => path.join(dir, `${id}${e}`)).find((f) => fs.existsSync(f));
 }
 
 export interface BadRecord { where: string; file?: string; error: string }

@@ -42,8 +42,17 @@ export interface SampleResult {
 export interface DecodedSample { raw: GrayImage; crop: Box | null }
 
 /**
+ * What the decoders make of an unchanged file: bumped when they change (a file cached by an
+ * older mdmt must be decoded again, not served stale). 2: raster images follow their EXIF
+ * orientation. 3: multi-page TIFF and animated WebP are refused (they were read as page 1).
+ * 4: files are decoded by content; a GIF named .png (read before) is refused.
+ */
+export const DECODER_VERSION = 4;
+
+/**
  * Disk-cache file name: a hash of everything that changes the preprocessed pixels, the image
- * and mask files' size and modification time included (an edited file is decoded again).
+ * and mask files' size and modification time included (an edited file is decoded again), and
+ * DECODER_VERSION.
  */
 export function cacheKey(t: Pick<SampleTask, 'image' | 'mask' | 'box' | 'size' | 'pre'>): string {
   const stamp = (f?: string) => {
@@ -56,7 +65,7 @@ export function cacheKey(t: Pick<SampleTask, 'image' | 'mask' | 'box' | 'size' |
     }
   };
   const h = crypto.createHash('sha1')
-    .update(JSON.stringify([path.resolve(t.image), stamp(t.image), t.mask ?? '', stamp(t.mask), t.box ?? '', t.size, t.pre]))
+    .update(JSON.stringify([DECODER_VERSION, path.resolve(t.image), stamp(t.image), t.mask ?? '', stamp(t.mask), t.box ?? '', t.size, t.pre]))
     .digest('hex');
   return `${h.slice(0, 20)}.u16`;
 }

@@ -1,6 +1,6 @@
 /**
  * The images a prediction runs on: files as given, folders walked recursively for the image
- * formats mdmt reads (DICOM by extension or by its DICM preamble, PNG, JPEG, TIFF, BMP, WebP),
+ * formats mdmt reads (DICOM by extension or by its DICM preamble, PNG, JPEG, TIFF, WebP),
  * and the lung mask of each image from a mask folder (same base name, any image extension).
  *
  *   const inputs = collectImages(['scans/', 'one.dcm'], { masks: 'scans_masks/' });
@@ -10,7 +10,7 @@ import * as path from 'path';
 import { MdmtError, show } from '../errors';
 import type { PredictInput } from './options';
 
-const EXTENSIONS = new Set(['.dcm', '.dicom', '.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.webp']);
+const EXTENSIONS = new Set(['.dcm', '.dicom', '.png', '.jpg', '.jpeg', '.tif', '.tiff', '.webp']);
 
 /** True for a DICOM file without extension: "DICM" at byte 128. */
 function hasDicmPreamble(file: string): boolean {
