@@ -137,6 +137,9 @@ test('mdmt export: trained MDMT weights → ONNX that onnxruntime runs like mdmt
   const nested = path.join(dir, 'new', 'sub', 'm.onnx');
   runExport({ model: 'mobilenet_v2', weights: w, out: nested, size: '32' });
   assert.ok(fs.statSync(nested).size > 0);
+  // --classes is for the ImageNet classifier only
+  throwsNaming(() => runExport({ model: 'mobilenet_v2', task: 'mdmt', classes: '3', out }), '--classes sets the classifier of --task imagenet; task mdmt has fixed heads');
+  throwsNaming(() => runExport({ weights: w, model: 'mobilenet_v2', classes: '3', out }), 'task mdmt (read from the weights) has fixed heads');
   // --size down to the backbone's smallest input (modelInfo(...).minSize), not a fixed 32
   runExport({ model: 'mobilenet_v2', weights: w, out: nested, size: '16' });
   throwsNaming(() => runExport({ model: 'densenet121', out, size: '28' }), '--size must be an integer >= 29 for densenet121, got 28');

@@ -74,6 +74,9 @@ export function runExport(opts: ExportCliOptions): { file: string; task: string;
     shapes = weightShapes(o.weights);
   }
   const t = task === 'auto' ? (shapes ? inferTask(shapes) : 'imagenet') : task;
+  // the heads of the paper's models have fixed widths (τ1 2, τ2 4): a --classes there was ignored
+  if (classesIn !== undefined && t !== 'imagenet')
+    throw new MdmtError('ECONFIG', 'export', `--classes sets the classifier of --task imagenet; task ${t}${task === 'auto' ? ' (read from the weights)' : ''} has ${t === 'backbone' ? 'no classifier' : 'fixed heads (τ1 2 classes, τ2 4)'}`);
   let classes = classesIn;
   if (t === 'imagenet' && classes === undefined && shapes) {
     const w = [...shapes].find(([k]) => /^(fc|classifier)(\.1)?\.weight$/.test(k));
