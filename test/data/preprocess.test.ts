@@ -116,6 +116,9 @@ test('preprocess: crop from the mask, resize to size, whole image with a warning
   assert.match(e.warning!, /empty/);
   const b = preprocess(im, { box: [40, 30, 120, 100] }, { size: 16 });
   assert.ok(b.crop && b.crop[2] === b.crop[3]);
+  // a mask of the image's size turned by 90° is stretched as before, and said
+  const turned = preprocess(im, { mask: img(H, W, (x, y) => (x > 20 && x < 140 && y > 40 && y < 160 ? 1 : 0)) }, { size: 16 });
+  assert.is(turned.warning, 'lung mask is 160×200, the image 200×160 (turned by 90°?): the mask was stretched onto the image');
 });
 
 test('a given lung box is clipped to the image (noted); one that misses it or is not a box is refused', () => {

@@ -304,6 +304,10 @@ export function preprocess(img: GrayImage, src: { mask?: GrayImage; box?: Box },
     const m = src.mask.width === img.width && src.mask.height === img.height ? src.mask : resizeNearest(src.mask, img.width, img.height);
     box = lungBox(m);
     if (!box) warning = 'lung mask is empty: using the whole image';
+    // masks of another resolution are stretched onto the image (segmentation outputs often are);
+    // the image's size turned by 90° is a mix-up (or an EXIF-rotated image), said not hidden
+    else if (src.mask.width !== src.mask.height && src.mask.width === img.height && src.mask.height === img.width)
+      warning = `lung mask is ${src.mask.width}×${src.mask.height}, the image ${img.width}×${img.height} (turned by 90°?): the mask was stretched onto the image`;
   } else if (src.box) {
     ({ box, note: warning } = boxOnImage(src.box, img.width, img.height));
   } else {
