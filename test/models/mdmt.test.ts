@@ -100,7 +100,8 @@ test('registry: unknown names list the registered ones; numClasses sets the clas
   assert.equal(m.stateDict().get('classifier.1.weight')!.shape, [3, 1280]);
   assert.is(m.classifierKey, 'classifier.1');
   m.dispose();
-  assert.equal(modelInfo('efficientnet_b1_pruned'), { name: 'efficientnet_b1_pruned', family: 'efficientnet', source: 'timm', numFeatures: 1280, defaultSize: 240 });
+  assert.equal(modelInfo('efficientnet_b1_pruned'), { name: 'efficientnet_b1_pruned', family: 'efficientnet', source: 'timm', numFeatures: 1280, defaultSize: 240, minSize: 1 });
+  assert.is(modelInfo('densenet121').minSize, 29, 'DenseNet states its smallest input');
 });
 
 test.run();
