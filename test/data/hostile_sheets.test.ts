@@ -3,6 +3,7 @@
  * UTF-16 and Latin-1 exports, the wrong separator, numbers Number() would read but a
  * spreadsheet never writes. Each is read correctly or refused naming the file (and line).
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
@@ -66,6 +67,23 @@ test('integer cells: digits (and a spreadsheet .0) only, not hex, exponents or I
   fs.writeFileSync(path.join(d, 'labels.csv'), 'file,source_url,went_icu,brixia_global_senior\nx.png,http://a,Y,1e1\n');
   const e = await rejects(() => readCovidCxr(d, { checkFiles: false }));
   assert.match(e.message, /column 'brixia_global_senior' is '1e1' \(expected an integer 0\.\.18\)/);
+});
+
+test('an .xlsx with a stray cell far right (XFD1) or far down (C1048576) reads in a 96 MB heap (every row and column up to it was made: out of heap)', async () => {
+  const ExcelJS = (await import('exceljs')).default;
+  const dir = tmpDir('stray');
+  const script = `require(${JSON.stringify(require.resolve('../../ts/data/sheets'))}).readXlsx(process.argv[1]).then((s) => console.log([s.header.length, s.rows.length, s.blank].join(" ")))`;
+  for (const [stray, value, want] of [['XFD1', 'note', '16384 300 0'], ['C1048576', ' ', `3 300 ${1048576 - 301}`]]) {
+    const wb = new ExcelJS.Workbook();
+    const ws = wb.addWorksheet('s');
+    ws.addRow(['ImageFile', 'Hospital', 'Prognosis']);
+    for (let i = 1; i <= 300; i++) ws.addRow([`P_${i}`, 'A', 'MILD']);
+    ws.getCell(stray).value = value;
+    const file = path.join(dir, `${stray}.xlsx`);
+    await wb.xlsx.writeFile(file);
+    const r = spawnSync(process.execPath, ['--max-old-space-size=96', '-e', script, file], { encoding: 'utf8', timeout: 60_000 });
+    assert.is(r.stdout.trim(), want, `${stray}: exit ${r.status}, stderr ${r.stderr.slice(-300)}`);
+  }
 });
 
 test.run();

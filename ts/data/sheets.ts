@@ -27,8 +27,14 @@ export interface Sheet {
   blank: number;
 }
 
-/** One data row of a sheet: its cells by header name and the line (CSV) or row (xlsx) it starts on. */
-interface TableRow { line: number; cells: string[] }
+/** One row of a sheet: its cells by column and the line (CSV) or row (xlsx) it starts on. */
+interface TableRow {
+  line: number;
+  /** by column (an xlsx row leaves holes for its missing cells) */
+  cells: string[];
+  /** whether the row holds no text, when that is known without looking at `cells` (an xlsx row with text only right of the header) */
+  blank?: boolean;
+}
 
 const QUOTE_REASON: Record<string, string> = {
   CSV_QUOTE_NOT_CLOSED: 'a quoted field opens here and is never closed (every later row would be swallowed into it)',
@@ -89,10 +95,12 @@ function toSheet(file: string, table: TableRow[]): Sheet {
   const dup = header.findIndex((h, j) => h !== '' && header.indexOf(h) !== j);
   if (dup >= 0)
     throw new MdmtError('EDATA', 'readSheet', `${file} line ${table[0].line}: column '${header[dup]}' appears twice (columns ${header.indexOf(header[dup]) + 1} and ${dup + 1}); which one holds the data is ambiguous`);
+  // the named columns only: an xlsx header with one stray cell at XFD1 is 16,384 columns wide
+  const named = header.flatMap((h, j) => (h === '' ? [] : [j]));
   const rows = table.slice(1).map((r) => {
     const cells: Record<string, string> = {};
-    header.forEach((h, j) => (cells[h] = (r.cells[j] ?? '').trim()));
-    return { line: r.line, cells, empty: r.cells.every((c) => c.trim() === '') };
+    for (const j of named) cells[header[j]] = (r.cells[j] ?? '').trim();
+    return { line: r.line, cells, empty: r.blank ?? r.cells.every((c) => c.trim() === '') };
   });
   const kept = rows.filter((r) => !r.empty).map(({ line, cells }) => ({ line, cells }));
   return { file, header, rows: kept, blank: rows.length - kept.length };
@@ -160,15 +168,30 @@ export async function readXlsx(file: string, worksheet?: string): Promise<Sheet>
   }
   const ws = worksheet ? wb.getWorksheet(worksheet) : wb.worksheets[0];
   if (!ws) throw new MdmtError('EDATA', 'readSheet', `${file}: no worksheet${worksheet ? ` '${worksheet}'` : ''}`);
+  // only the rows and cells the file holds, and of those only the header's columns: eachRow({
+  // includeEmpty }) and getCell create every row and cell up to the farthest one, so a stray
+  // cell at XFD1 or C1048576 made millions of them (the process ran out of heap)
   const table: TableRow[] = [];
-  const width = ws.columnCount;
-  ws.eachRow({ includeEmpty: true }, (row, n) => {
-    const r: string[] = [];
-    for (let c = 1; c <= width; c++) r.push(cellText(row.getCell(c).value));
-    table[n - 1] = { line: n, cells: r };
+  let width = 0;
+  ws.eachRow((row, n) => {
+    const cells: string[] = [];
+    let text = false;
+    // row.values: the row's cells by column number (1-based), a sparse array
+    (row.values as ExcelJS.CellValue[]).forEach((v, c) => {
+      const s = cellText(v);
+      if (s.trim() === '') return;
+      text = true;
+      if (n === 1) width = c; // the last non-empty header cell (forEach goes in column order)
+      if (c <= width) cells[c - 1] = s;
+    });
+    if (n === 1) table.push({ line: 1, cells: Array.from(cells, (s) => s ?? '') });
+    else if (text) table.push({ line: n, cells, blank: false });
   });
-  for (let i = 0; i < table.length; i++) table[i] ??= { line: i + 1, cells: [] };
-  return toSheet(file, table);
+  if (ws.rowCount > 0 && table[0]?.line !== 1) table.unshift({ line: 1, cells: [] });
+  const sheet = toSheet(file, table);
+  // rows without text are left out above: count them (up to the last row) without making them
+  sheet.blank = ws.rowCount - 1 - sheet.rows.length;
+  return sheet;
 }
 
 /** Reads .csv (separator guessed from the header: ';' or ',') or .xlsx by extension. */
