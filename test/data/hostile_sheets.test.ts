@@ -8,10 +8,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { intCell, readBrixia, readCovidCxr } from '../../ts/data/readers';
+import { intCell, readAIforCOVID, readBrixia, readCovidCxr } from '../../ts/data/readers';
+import { formatSummary } from '../../ts/data/records';
 import { readCsv } from '../../ts/data/sheets';
 import { MdmtError } from '../../ts/errors';
-import { rejects, tmpDir } from './_fixture';
+import { rejects, tmpDir, writeXlsx } from './_fixture';
 
 const HEAD = 'Filename;BrixiaScore;BrixiaScoreGlobal;Manufacturer';
 const ROWS = ['a.dcm;000123;6;SIEMENS', 'b.dcm;333333;18;AGFA', 'c.dcm;000000;0;KODAK'];
@@ -84,6 +85,26 @@ test('an .xlsx with a stray cell far right (XFD1) or far down (C1048576) reads i
     const r = spawnSync(process.execPath, ['--max-old-space-size=96', '-e', script, file], { encoding: 'utf8', timeout: 60_000 });
     assert.is(r.stdout.trim(), want, `${stray}: exit ${r.status}, stderr ${r.stderr.slice(-300)}`);
   }
+});
+
+const AFC_HEAD = ['ImageFile', 'Hospital', 'Prognosis'];
+
+test('a hidden first worksheet is passed over for the first visible one, and the summary says so', async () => {
+  const root = tmpDir('hidden');
+  const data = { name: 'data', rows: [AFC_HEAD, ['P_1', 'A', 'MILD'], ['P_2', 'B', 'SEVERE'], ['P_3', 'A', 'MILD']] };
+  const old = { name: 'old', state: 'hidden' as const, rows: [AFC_HEAD, ['P_1', 'Z', 'SEVERE']] };
+  const file = await writeXlsx(path.join(root, 'AIforCOVID.xlsx'), [old, { ...old, name: 'older', state: 'veryHidden' }, data]);
+  const d = await readAIforCOVID(root, { releases: [1], checkFiles: false });
+  assert.equal(d.records.map((r) => [r.id, r.center, r.labelName]), [['P_1', 'A', 'MILD'], ['P_2', 'B', 'SEVERE'], ['P_3', 'A', 'MILD']]);
+  assert.equal(d.summary.notes, [`${file}: read worksheet 'data', the first visible one; hidden worksheets 'old', 'older' skipped`]);
+  assert.match(formatSummary(d.summary), /3 records kept; nothing dropped; .*hidden worksheets 'old', 'older' skipped$/);
+  // no note when the first worksheet is the visible one
+  await writeXlsx(file, [data, old]);
+  assert.is((await readAIforCOVID(root, { releases: [1], checkFiles: false })).summary.notes, undefined);
+  await writeXlsx(file, [old]);
+  const e = await rejects(() => readAIforCOVID(root, { releases: [1], checkFiles: false }));
+  assert.is(e.code, 'EDATA');
+  assert.ok(e.message.includes(`${file}: every worksheet is hidden ('old'); unhide the one that holds the data`), e.message);
 });
 
 test.run();

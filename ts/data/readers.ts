@@ -48,11 +48,15 @@ export function parseRegionBox(s: string, where: string, op = 'readBoxSheet'): B
   return [v[1], v[0], v[3] - v[1], v[2] - v[0]];
 }
 
-/** A box sheet (`box_data_AXF123.xlsx`, `box_data_BX.xlsx`): column `img` → the `all` box. */
-export async function readBoxSheet(file: string, bads: BadRecords, op: string): Promise<Map<string, Box>> {
+/**
+ * A box sheet (`box_data_AXF123.xlsx`, `box_data_BX.xlsx`): column `img` → the `all` box;
+ * `note` gets how the sheet was read (hidden worksheets skipped), for the reader's summary.
+ */
+export async function readBoxSheet(file: string, bads: BadRecords, op: string, note: (text: string | undefined) => void = () => {}): Promise<Map<string, Box>> {
   const boxes = new Map<string, Box>();
   const bs = await readSheet(file);
   requireColumns(bs, ['img', 'all']);
+  note(bs.note);
   for (const r of bs.rows) {
     const w = `${file} row ${r.line}`;
     const b = bads.guard(w, file, () => parseRegionBox(r.cells.all, `${w} column 'all'`, op));
@@ -86,10 +90,10 @@ export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promi
   const exclude = new Set((opts.exclude ?? AFC_EXCLUDED).map((s) => s.replace(/\.dcm$/i, '')));
   const maskDir = opts.maskDir === undefined ? (fs.existsSync(path.join(root, 'processed/masks')) ? path.join(root, 'processed/masks') : null) : opts.maskDir;
   const boxFile = opts.boxFile === undefined ? (fs.existsSync(path.join(root, 'box_data_AXF123.xlsx')) ? path.join(root, 'box_data_AXF123.xlsx') : null) : opts.boxFile;
-  const boxes = boxFile ? await readBoxSheet(boxFile, bads, op) : new Map<string, Box>();
+  const tally = new Tally();
+  const boxes = boxFile ? await readBoxSheet(boxFile, bads, op, (n) => tally.note(n)) : new Map<string, Box>();
   const records: DataRecord[] = [];
   const seen = new Set<string>();
-  const tally = new Tally();
   const sheets: string[] = [];
   for (const rel of opts.releases ?? [1, 2, 3]) {
     const spec = AFC_RELEASES[rel];
@@ -97,6 +101,7 @@ export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promi
     const sheetFile = path.join(root, spec.sheet);
     const sheet: Sheet = await readSheet(sheetFile);
     requireColumns(sheet, ['ImageFile', 'Hospital', 'Prognosis']);
+    tally.note(sheet.note);
     sheets.push(spec.sheet);
     tally.rows += sheet.rows.length;
     for (const r of sheet.rows) {
@@ -198,12 +203,12 @@ export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promis
   const imageDir = opts.imageDir ?? path.join(root, 'dicom_clean');
   const maskDir = opts.maskDir === undefined ? (fs.existsSync(path.join(root, 'masks')) ? path.join(root, 'masks') : null) : opts.maskDir;
   const boxFile = opts.boxFile === undefined ? (fs.existsSync(path.join(root, 'box_data_BX.xlsx')) ? path.join(root, 'box_data_BX.xlsx') : null) : opts.boxFile;
-  const boxes = boxFile ? await readBoxSheet(boxFile, bads, op) : new Map<string, Box>();
+  const tally = new Tally();
+  const boxes = boxFile ? await readBoxSheet(boxFile, bads, op, (n) => tally.note(n)) : new Map<string, Box>();
   const sheet = readCsv(csv, ';');
   requireColumns(sheet, ['Filename', 'BrixiaScore', 'BrixiaScoreGlobal', 'Manufacturer']);
   const records: DataRecord[] = [];
   const seen = new Map<string, number>();
-  const tally = new Tally();
   tally.rows = sheet.rows.length;
   for (const r of sheet.rows) {
     const where = `${csv} row ${r.line}`;

@@ -54,6 +54,8 @@ export interface ReadSummary {
   kept: number;
   /** rows or records left out, counted per reason */
   dropped: { reason: string; count: number }[];
+  /** what else the user should know about how the sheets were read (hidden worksheets skipped) */
+  notes?: string[];
 }
 export interface Dataset { records: DataRecord[]; skipped: BadRecord[]; summary: ReadSummary }
 export type OnBad = 'error' | 'skip';
@@ -94,12 +96,19 @@ export function padBrixia(raw: string | number, where = 'BrixiaScore'): string {
 export class Tally {
   rows = 0;
   private readonly reasons = new Map<string, number>();
+  private readonly notes: string[] = [];
   drop(reason: string, n = 1): void {
     if (n > 0) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + n);
   }
+  /** a line for the summary's notes (undefined: none) */
+  note(text: string | undefined): void {
+    if (text) this.notes.push(text);
+  }
   summary(source: string, kept: number, bads: BadRecords): ReadSummary {
     this.drop("bad rows skipped (onBadRecord 'skip')", bads.list.length);
-    return { source, rows: this.rows, kept, dropped: [...this.reasons].map(([reason, count]) => ({ reason, count })) };
+    const s: ReadSummary = { source, rows: this.rows, kept, dropped: [...this.reasons].map(([reason, count]) => ({ reason, count })) };
+    if (this.notes.length) s.notes = [...this.notes];
+    return s;
   }
 }
 
@@ -110,7 +119,7 @@ export class Tally {
  */
 export function formatSummary(s: ReadSummary): string {
   const dropped = s.dropped.length ? `; dropped: ${s.dropped.map((d) => `${d.count} ${d.reason}`).join(', ')}` : '; nothing dropped';
-  return `${s.source}: ${s.rows} rows, ${s.kept} records kept${dropped}`;
+  return `${s.source}: ${s.rows} rows, ${s.kept} records kept${dropped}${s.notes?.length ? `; ${s.notes.join('; ')}` : ''}`;
 }
 
 /** Collects per-record failures: throws in 'error' mode, records them in 'skip' mode. */

@@ -25,6 +25,8 @@ export interface Sheet {
   rows: { line: number; cells: Record<string, string> }[];
   /** blank rows left out */
   blank: number;
+  /** how the sheet was read, for the reader's summary: hidden worksheets passed over */
+  note?: string;
 }
 
 /** One row of a sheet: its cells by column and the line (CSV) or row (xlsx) it starts on. */
@@ -154,7 +156,8 @@ function cellText(v: ExcelJS.CellValue): string {
 }
 
 /**
- * Reads the first worksheet (or the named one) of an .xlsx file.
+ * Reads the first visible worksheet (or the named one) of an .xlsx file; hidden worksheets
+ * before it are named in `note`, and a file whose worksheets are all hidden is an error.
  *
  *   const s = await readXlsx('AIforCOVID/AIforCOVID.xlsx');
  */
@@ -166,8 +169,15 @@ export async function readXlsx(file: string, worksheet?: string): Promise<Sheet>
   } catch (e) {
     throw new MdmtError('EDATA', 'readSheet', `${file}: unreadable .xlsx (${(e as Error).message})`);
   }
-  const ws = worksheet ? wb.getWorksheet(worksheet) : wb.worksheets[0];
+  // a hidden first worksheet (an old copy, a lookup table) is not the data the user sees
+  const hidden = (w: ExcelJS.Worksheet) => w.state === 'hidden' || w.state === 'veryHidden';
+  const first = wb.worksheets.findIndex((w) => !hidden(w));
+  const names = (ws: ExcelJS.Worksheet[]) => ws.map((w) => `'${w.name}'`).join(', ');
+  if (!worksheet && wb.worksheets.length && first < 0)
+    throw new MdmtError('EDATA', 'readSheet', `${file}: every worksheet is hidden (${names(wb.worksheets)}); unhide the one that holds the data`);
+  const ws = worksheet ? wb.getWorksheet(worksheet) : wb.worksheets[first];
   if (!ws) throw new MdmtError('EDATA', 'readSheet', `${file}: no worksheet${worksheet ? ` '${worksheet}'` : ''}`);
+  const passed = worksheet ? [] : wb.worksheets.slice(0, first);
   // only the rows and cells the file holds, and of those only the header's columns: eachRow({
   // includeEmpty }) and getCell create every row and cell up to the farthest one, so a stray
   // cell at XFD1 or C1048576 made millions of them (the process ran out of heap)
@@ -191,6 +201,7 @@ export async function readXlsx(file: string, worksheet?: string): Promise<Sheet>
   const sheet = toSheet(file, table);
   // rows without text are left out above: count them (up to the last row) without making them
   sheet.blank = ws.rowCount - 1 - sheet.rows.length;
+  if (passed.length) sheet.note = `${file}: read worksheet '${ws.name}', the first visible one; hidden worksheet${passed.length > 1 ? 's' : ''} ${names(passed)} skipped`;
   return sheet;
 }
 
