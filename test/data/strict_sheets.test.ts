@@ -14,7 +14,7 @@ import { readFold } from '../../ts/data/splits';
 import { parseCsv, readCsv } from '../../ts/data/sheets';
 import { MdmtError } from '../../ts/errors';
 import { loadRecords } from '../../ts/train/data';
-import { rejects, synthFixture, tmpDir } from './_fixture';
+import { rejects, synthFixture, tmpDir, writeXlsx } from './_fixture';
 
 const HEAD = 'Filename;BrixiaScore;BrixiaScoreGlobal;Manufacturer';
 /** n BRIXIA rows with valid scores (images are not checked). */
@@ -91,6 +91,22 @@ test('duplicate image rows are refused: BRIXIA Filename (with or without .dcm), 
     const skip = await readCovidCxr(d, { checkFiles: false, onBadRecord: 'skip' });
     assert.equal(skip.records.map((r) => [r.id, r.task, r.label]), [['a', 'AFC', 1], ['a', 'BX', 2]]);
   }
+});
+
+test('duplicate rows of a box sheet are refused naming both rows (the last box won silently)', async () => {
+  const root = tmpDir('boxdup');
+  await writeXlsx(path.join(root, 'AIforCOVID.xlsx'), [['ImageFile', 'Hospital', 'Prognosis'], ['P_1', 'A', 'MILD'], ['P_2', 'B', 'SEVERE']]);
+  const boxes = [['img', 'all'], ['P_1', '[9, 7, 44, 45]'], ['P_2.dcm', '[1, 2, 30, 40]'], ['P_1.dcm', '[0, 0, 10, 10]']];
+  const box = await writeXlsx(path.join(root, 'box_data_AXF123.xlsx'), boxes);
+  const e = await rejects(() => readAIforCOVID(root, { releases: [1], checkFiles: false }));
+  assert.is(e.code, 'EDATA');
+  assert.ok(e.message.includes(`${box} row 4: img 'P_1.dcm' appears twice (first on row 2)`), e.message);
+  // skip mode keeps the first
+  const skip = await readAIforCOVID(root, { releases: [1], checkFiles: false, onBadRecord: 'skip' });
+  assert.equal(skip.records.map((r) => r.box), [[7, 9, 38, 35], [2, 1, 38, 29]]);
+  assert.is(skip.skipped.length, 1);
+  await writeXlsx(box, boxes.slice(0, 3));
+  assert.equal((await readAIforCOVID(root, { releases: [1], checkFiles: false })).records.map((r) => r.box), [[7, 9, 38, 35], [2, 1, 38, 29]]);
 });
 
 test('split files: records that share an id are refused, not merged', () => {

@@ -57,10 +57,17 @@ export async function readBoxSheet(file: string, bads: BadRecords, op: string, n
   const bs = await readSheet(file);
   requireColumns(bs, ['img', 'all']);
   note(bs.note);
+  const first = new Map<string, number>();
   for (const r of bs.rows) {
     const w = `${file} row ${r.line}`;
-    const b = bads.guard(w, file, () => parseRegionBox(r.cells.all, `${w} column 'all'`, op));
-    if (b) boxes.set(r.cells.img.replace(/\.dcm$/i, ''), b);
+    const id = r.cells.img.replace(/\.dcm$/i, '');
+    const b = bads.guard(w, file, () => {
+      // two boxes for one image: the last won silently, and which one is right is unknown
+      if (first.has(id)) throw bad(op, w, `img '${r.cells.img}' appears twice (first on row ${first.get(id)})`);
+      first.set(id, r.line);
+      return parseRegionBox(r.cells.all, `${w} column 'all'`, op);
+    });
+    if (b) boxes.set(id, b);
   }
   return boxes;
 }
