@@ -86,6 +86,14 @@ export interface AfcOptions {
   onBadRecord?: OnBad;
 }
 
+/** For a missing release sheet: how to read only the releases whose sheets are in `root` (none there: no hint). */
+function releasesHint(root: string): string {
+  const have = Object.entries(AFC_RELEASES).filter(([, s]) => fs.existsSync(path.join(root, s.sheet)));
+  if (!have.length) return '';
+  const list = `[${have.map(([r]) => r).join(', ')}]`;
+  return `; to read only the releases you have (${have.map(([, s]) => s.sheet).join(', ')}), give data.afcReleases: ${list} (in a --config file for mdmt train or mdmt experiment: {"data": {"afcReleases": ${list}}}), or releases: ${list} to readAIforCOVID`;
+}
+
 /**
  * Reads AIforCOVID from its root folder.
  *
@@ -106,6 +114,7 @@ export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promi
     const spec = AFC_RELEASES[rel];
     if (!spec) throw new MdmtError('EINVAL', op, `unknown AIforCOVID release ${rel} (1, 2 or 3)`);
     const sheetFile = path.join(root, spec.sheet);
+    if (!fs.existsSync(sheetFile)) throw new MdmtError('EIO', op, `${sheetFile}: sheet file not found${releasesHint(root)}`);
     const sheet: Sheet = await readSheet(sheetFile);
     requireColumns(sheet, ['ImageFile', 'Hospital', 'Prognosis']);
     tally.note(sheet.note);
