@@ -107,4 +107,27 @@ test('a hidden first worksheet is passed over for the first visible one, and the
   assert.ok(e.message.includes(`${file}: every worksheet is hidden ('old'); unhide the one that holds the data`), e.message);
 });
 
+test('.xlsx formulas without a cached value and error values are named as such, not as empty cells', async () => {
+  const root = tmpDir('formula');
+  const uncomputed = { formula: '"MILD"' };
+  const rows = [AFC_HEAD, ['P_1', 'A', 'MILD'], ['P_2', 'B', uncomputed], ['P_3', { formula: 'NA()', result: { error: '#N/A' as const } }, 'SEVERE'], ['P_4', { error: '#REF!' as const }, 'MILD']];
+  const file = await writeXlsx(path.join(root, 'AIforCOVID.xlsx'), [...rows, ['', { error: '#N/A' as const }, uncomputed]]);
+  const e = await rejects(() => readAIforCOVID(root, { releases: [1], checkFiles: false }));
+  assert.is(e.code, 'EDATA');
+  assert.ok(e.message.includes(`${file} row 3: column 'Prognosis' is a formula without a cached value (open and save the file in Excel/LibreOffice to compute it)`), e.message);
+  const d = await readAIforCOVID(root, { releases: [1], checkFiles: false, onBadRecord: 'skip' });
+  assert.equal(d.records.map((r) => r.id), ['P_1']);
+  // the last row holds nothing but an error value and an uncomputed formula: blank, as before
+  assert.equal(d.skipped.map((b) => b.error.replace(/.* row /, 'row ')), [
+    "row 3: column 'Prognosis' is a formula without a cached value (open and save the file in Excel/LibreOffice to compute it)",
+    "row 4: column 'Hospital' is an error value #N/A",
+    "row 5: column 'Hospital' is an error value #REF!",
+  ]);
+  // a box sheet too
+  await writeXlsx(file, rows.slice(0, 2));
+  const box = await writeXlsx(path.join(root, 'box_data_AXF123.xlsx'), [['img', 'all'], ['P_1', { formula: 'A1' }]]);
+  const e2 = await rejects(() => readAIforCOVID(root, { releases: [1], checkFiles: false }));
+  assert.ok(e2.message.includes(`${box} row 2: column 'all' is a formula without a cached value`), e2.message);
+});
+
 test.run();

@@ -18,7 +18,7 @@ import * as path from 'path';
 import { MdmtError } from '../errors';
 import { AFC_RELEASES, BadRecords, BinRule, Dataset, DataRecord, OnBad, Tally, binGlobal, padBrixia, splitToken } from './records';
 import { Box } from './preprocess';
-import { readCsv, readSheet, requireColumns, Sheet } from './sheets';
+import { cellOf, readCsv, readSheet, requireColumns, Sheet } from './sheets';
 
 /** paper.md §1.7: hard-coded AFC exclusions of the authors' loader */
 export const AFC_EXCLUDED = ['P_3_391', 'P_3_377', 'P_3_20', 'P_3_108', 'P_1_16', 'P_3_341', 'P_3_411', 'P_3_208'];
@@ -60,14 +60,14 @@ export async function readBoxSheet(file: string, bads: BadRecords, op: string, n
   const first = new Map<string, number>();
   for (const r of bs.rows) {
     const w = `${file} row ${r.line}`;
-    const id = r.cells.img.replace(/\.dcm$/i, '');
-    const b = bads.guard(w, file, () => {
+    const got = bads.guard(w, file, () => {
+      const id = cellOf(r, 'img', w, op).replace(/\.dcm$/i, '');
       // two boxes for one image: the last won silently, and which one is right is unknown
       if (first.has(id)) throw bad(op, w, `img '${r.cells.img}' appears twice (first on row ${first.get(id)})`);
       first.set(id, r.line);
-      return parseRegionBox(r.cells.all, `${w} column 'all'`, op);
+      return [id, parseRegionBox(cellOf(r, 'all', w, op), `${w} column 'all'`, op)] as const;
     });
-    if (b) boxes.set(id, b);
+    if (got) boxes.set(...got);
   }
   return boxes;
 }
@@ -123,16 +123,16 @@ export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promi
     for (const r of sheet.rows) {
       const where = `${sheetFile} row ${r.line}`;
       const rec = bads.guard(where, undefined, () => {
-        const id = r.cells.ImageFile.replace(/\.dcm$/i, '');
+        const id = cellOf(r, 'ImageFile', where, op).replace(/\.dcm$/i, '');
         if (!id) throw bad(op, where, "column 'ImageFile' is empty");
         if (exclude.has(id)) {
           tally.drop('excluded (the authors\' list, AfcOptions.exclude)');
           return null;
         }
         if (seen.has(id)) throw bad(op, where, `ImageFile '${id}' appears twice`);
-        const prog = r.cells.Prognosis.toUpperCase();
+        const prog = cellOf(r, 'Prognosis', where, op).toUpperCase();
         if (prog !== 'MILD' && prog !== 'SEVERE') throw bad(op, where, `column 'Prognosis' is '${r.cells.Prognosis}' (expected MILD or SEVERE)`);
-        const center = r.cells.Hospital;
+        const center = cellOf(r, 'Hospital', where, op);
         if (!center) throw bad(op, where, "column 'Hospital' is empty");
         const image = path.join(root, spec.dir, `${id}.dcm`);
         if (opts.checkFiles ?? true) checkFile(op, where, image, 'image');

@@ -18,11 +18,19 @@ export async function loadExcel(): Promise<typeof ExcelJS> {
   return (await import('exceljs')).default;
 }
 
+/** A data row: its cells by column name; `line` is the spreadsheet row number (header = 1). */
+export interface SheetRow {
+  line: number;
+  cells: Record<string, string>;
+  /** .xlsx cells that hold an error value or a formula without a cached value (their text is ''), by column name: what they hold (see cellOf) */
+  bad?: Record<string, string>;
+}
+
 export interface Sheet {
   file: string;
   header: string[];
-  /** data rows; `line` is the spreadsheet row number (header = 1) */
-  rows: { line: number; cells: Record<string, string> }[];
+  /** data rows */
+  rows: SheetRow[];
   /** blank rows left out */
   blank: number;
   /** how the sheet was read, for the reader's summary: hidden worksheets passed over */
@@ -36,6 +44,8 @@ interface TableRow {
   cells: string[];
   /** whether the row holds no text, when that is known without looking at `cells` (an xlsx row with text only right of the header) */
   blank?: boolean;
+  /** by column: what a cell whose text is '' holds instead (an error value, a formula without a cached value) */
+  bad?: Record<number, string>;
 }
 
 const QUOTE_REASON: Record<string, string> = {
@@ -100,11 +110,14 @@ function toSheet(file: string, table: TableRow[]): Sheet {
   // the named columns only: an xlsx header with one stray cell at XFD1 is 16,384 columns wide
   const named = header.flatMap((h, j) => (h === '' ? [] : [j]));
   const rows = table.slice(1).map((r) => {
-    const cells: Record<string, string> = {};
-    for (const j of named) cells[header[j]] = (r.cells[j] ?? '').trim();
-    return { line: r.line, cells, empty: r.blank ?? r.cells.every((c) => c.trim() === '') };
+    const row: SheetRow = { line: r.line, cells: {} };
+    for (const j of named) {
+      row.cells[header[j]] = (r.cells[j] ?? '').trim();
+      if (r.bad?.[j]) (row.bad ??= {})[header[j]] = r.bad[j];
+    }
+    return { row, empty: r.blank ?? r.cells.every((c) => c.trim() === '') };
   });
-  const kept = rows.filter((r) => !r.empty).map(({ line, cells }) => ({ line, cells }));
+  const kept = rows.filter((r) => !r.empty).map((r) => r.row);
   return { file, header, rows: kept, blank: rows.length - kept.length };
 }
 
@@ -156,6 +169,31 @@ function cellText(v: ExcelJS.CellValue): string {
 }
 
 /**
+ * What an .xlsx cell holds where cellText finds no text: an error value (#N/A, also as a
+ * formula's result) or a formula never computed (a file written by a script); else undefined.
+ */
+function cellProblem(v: ExcelJS.CellValue): string | undefined {
+  if (v === null || typeof v !== 'object' || v instanceof Date) return undefined;
+  const o = v as { error?: string; formula?: unknown; sharedFormula?: unknown; result?: unknown };
+  if (o.error !== undefined) return `an error value ${o.error}`;
+  if (o.formula === undefined && o.sharedFormula === undefined) return undefined;
+  if (o.result === undefined) return 'a formula without a cached value (open and save the file in Excel/LibreOffice to compute it)';
+  return cellProblem(o.result as ExcelJS.CellValue);
+}
+
+/**
+ * A row's cell by column name, or an EDATA saying what the cell holds when that is no text
+ * (an error value, a formula without a cached value) rather than calling it empty.
+ *
+ *   const prog = cellOf(r, 'Prognosis', `${sheet.file} row ${r.line}`, 'readAIforCOVID');
+ */
+export function cellOf(row: SheetRow, col: string, where: string, op: string): string {
+  const why = row.bad?.[col];
+  if (why) throw new MdmtError('EDATA', op, `${where}: column '${col}' is ${why}`);
+  return row.cells[col];
+}
+
+/**
  * Reads the first visible worksheet (or the named one) of an .xlsx file; hidden worksheets
  * before it are named in `note`, and a file whose worksheets are all hidden is an error.
  *
@@ -186,8 +224,11 @@ export async function readXlsx(file: string, worksheet?: string): Promise<Sheet>
   ws.eachRow((row, n) => {
     const cells: string[] = [];
     let text = false;
+    let bad: Record<number, string> | undefined;
     // row.values: the row's cells by column number (1-based), a sparse array
     (row.values as ExcelJS.CellValue[]).forEach((v, c) => {
+      const why = n > 1 && c <= width ? cellProblem(v) : undefined;
+      if (why) (bad ??= {})[c - 1] = why;
       const s = cellText(v);
       if (s.trim() === '') return;
       text = true;
@@ -195,7 +236,7 @@ export async function readXlsx(file: string, worksheet?: string): Promise<Sheet>
       if (c <= width) cells[c - 1] = s;
     });
     if (n === 1) table.push({ line: 1, cells: Array.from(cells, (s) => s ?? '') });
-    else if (text) table.push({ line: n, cells, blank: false });
+    else if (text) table.push({ line: n, cells, blank: false, bad });
   });
   if (ws.rowCount > 0 && table[0]?.line !== 1) table.unshift({ line: 1, cells: [] });
   const sheet = toSheet(file, table);
