@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
-import { AFC_RELEASES, BadRecords, BinRule, Dataset, DataRecord, OnBad, Tally, binGlobal, padBrixia, splitToken } from './records';
+import { AFC_RELEASES, BadRecords, BinRule, Dataset, DataRecord, OnBad, SplitNames, Tally, binGlobal, padBrixia, splitToken } from './records';
 import { Box } from './preprocess';
 import { cellOf, readCsv, readSheet, requireColumns, Sheet } from './sheets';
 
@@ -38,6 +38,24 @@ export function intCell(s: string): number {
 function checkFile(op: string, where: string, file: string, what: string): string {
   if (!fs.existsSync(file)) throw bad(op, where, `${what} not found: ${file}`, 'EIO');
   return file;
+}
+
+/** Where a centre was first seen: its sheet and row. */
+type CentreRow = { file: string; line: number };
+
+/**
+ * Refuses a centre spelt like an earlier row's but not the same: spacing gives both one token
+ * in the split files, and case (with a case-folding `centres`) two leave-one-centre-out centres;
+ * either way a typo is likelier than two centres so named.
+ */
+function checkCentre(centres: SplitNames<CentreRow>, centre: string, col: string, at: CentreRow, op: string): void {
+  const o = centres.get(centre);
+  if (!o || o.name === centre) return;
+  const first = o.at.file === at.file ? `row ${o.at.line}` : `${o.at.file} row ${o.at.line}`;
+  const why = splitToken(o.name) === splitToken(centre)
+    ? `the split files write both as '${splitToken(centre)}', while leave-one-centre-out would hold them out as two centres`
+    : `they differ only in case${o.name.toLowerCase() === centre.toLowerCase() ? '' : ' and spacing'} and would be separate centres (two leave-one-centre-out folds)`;
+  throw bad(op, `${at.file} row ${at.line}`, `column '${col}' is '${centre}' but ${first} has '${o.name}': ${why}; spell the centre one way`);
 }
 
 /** Parses '[a, b, c, d]' (regionprops min_row, min_col, max_row, max_col) into [x, y, w, h]. */
@@ -109,6 +127,8 @@ export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promi
   const boxes = boxFile ? await readBoxSheet(boxFile, bads, op, (n) => tally.note(n)) : new Map<string, Box>();
   const records: DataRecord[] = [];
   const seen = new Set<string>();
+  // 'Centro A', 'Centro  A' and 'centro a' are one hospital mistyped, not three LOCO centres
+  const centres = new SplitNames<CentreRow>(true);
   const sheets: string[] = [];
   for (const rel of opts.releases ?? [1, 2, 3]) {
     const spec = AFC_RELEASES[rel];
@@ -134,6 +154,7 @@ export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promi
         if (prog !== 'MILD' && prog !== 'SEVERE') throw bad(op, where, `column 'Prognosis' is '${r.cells.Prognosis}' (expected MILD or SEVERE)`);
         const center = cellOf(r, 'Hospital', where, op);
         if (!center) throw bad(op, where, "column 'Hospital' is empty");
+        checkCentre(centres, center, 'Hospital', { file: sheetFile, line: r.line }, op);
         const image = path.join(root, spec.dir, `${id}.dcm`);
         if (opts.checkFiles ?? true) checkFile(op, where, image, 'image');
         const mask = maskDir ? path.join(maskDir, `${id}.tif`) : undefined;
@@ -147,6 +168,7 @@ export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promi
       });
       if (rec) {
         seen.add(rec.id);
+        centres.add(rec.center, { file: sheetFile, line: r.line });
         records.push(rec);
       }
     }
@@ -225,6 +247,9 @@ export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promis
   requireColumns(sheet, ['Filename', 'BrixiaScore', 'BrixiaScoreGlobal', 'Manufacturer']);
   const records: DataRecord[] = [];
   const seen = new Map<string, number>();
+  // raw Manufacturer strings: 'X  Y' and 'X Y' would be one token in the split files (case is
+  // kept: the authors' split files have the strings as written)
+  const centres = new SplitNames<CentreRow>();
   tally.rows = sheet.rows.length;
   for (const r of sheet.rows) {
     const where = `${csv} row ${r.line}`;
@@ -243,8 +268,10 @@ export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promis
       if (sum !== g) throw bad(op, where, `BrixiaScoreGlobal ${g} differs from the sum ${sum} of BrixiaScore ${score}`);
       const image = path.join(imageDir, /\.dcm$/i.test(fname) ? fname : `${fname}.dcm`);
       if (opts.checkFiles ?? true) checkFile(op, where, image, 'image');
+      const center = brixiaCentre(r.cells.Manufacturer, opts.centres ?? 'groups', where);
+      checkCentre(centres, center, 'Manufacturer', { file: csv, line: r.line }, op);
       const out: DataRecord = {
-        id, task: 'BX', source: 'brixia', image, center: brixiaCentre(r.cells.Manufacturer, opts.centres ?? 'groups', where),
+        id, task: 'BX', source: 'brixia', image, center,
         label: binGlobal(g, opts.bins ?? 'paper'), labelName: score, global: g, where,
       };
       if ((opts.groupBy ?? 'subject') === 'subject' && r.cells.Subject) out.group = `subject ${r.cells.Subject}`;
@@ -256,7 +283,10 @@ export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promis
       if (b) out.box = b;
       return out;
     });
-    if (rec) records.push(rec);
+    if (rec) {
+      centres.add(rec.center, { file: csv, line: r.line });
+      records.push(rec);
+    }
   }
   return { records, skipped: bads.list, summary: tally.summary(`BRIXIA ${csv}`, records.length, bads) };
 }
@@ -289,7 +319,7 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
   requireColumns(sheet, ['file', 'source_url', ...(prog ? [prog] : []), ...(sev ? [sev] : [])]);
   const records: DataRecord[] = [];
   const seen = new Map<string, number>();
-  const ids = new Map<string, { line: number; file: string }>();
+  const ids = new SplitNames<{ line: number; file: string }>();
   const tally = new Tally();
   tally.rows = sheet.rows.length;
   for (const r of sheet.rows) {
@@ -304,10 +334,10 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
       const id = path.basename(file).replace(/\.[^.]+$/, '');
       // the id names the record in the split files: two images with one id would be one record
       // there (a leak between train and validation, and a lost label)
-      const other = ids.get(splitToken(id));
-      if (other) throw bad(op, where, `file '${r.cells.file}' has the id '${id}' of row ${other.line}'s '${other.file}' (a record's id is its file name without folder and extension; rename one)`);
+      const other = ids.get(id);
+      if (other) throw bad(op, where, `file '${r.cells.file}' has the id '${id}' of row ${other.at.line}'s '${other.at.file}' (a record's id is its file name without folder and extension; rename one)`);
       seen.set(file, r.line);
-      ids.set(splitToken(id), { line: r.line, file: r.cells.file });
+      ids.add(id, { line: r.line, file: r.cells.file });
       let center = 'unknown';
       try {
         center = new URL(r.cells.source_url).host.replace(/^www\./, '') || 'unknown';

@@ -13,6 +13,31 @@ export const TASK_ID: Record<Task, number> = { AFC: 0, BX: 1 };
 export const PROGNOSIS = ['MILD', 'SEVERE'] as const;
 /** A field as the split files write it (whitespace → _): a record's id there names it, so it must be unique. */
 export const splitToken = (s: string): string => s.replace(/\s+/g, '_');
+
+/**
+ * The first spelling, and where it came from, of each split-file token of one field (ids,
+ * centres): two spellings with one token ('a b', 'a_b') would be one name in the split files.
+ * With `foldCase`, spellings that differ only in case share an entry too.
+ *
+ *   const ids = new SplitNames<number>();  ids.add('a b', 2);  ids.get('a_b')   // { name: 'a b', at: 2 }
+ */
+export class SplitNames<T> {
+  private readonly first = new Map<string, { name: string; at: T }>();
+  constructor(private readonly foldCase = false) {}
+  private key(name: string): string {
+    const t = splitToken(name);
+    return this.foldCase ? t.toLowerCase() : t;
+  }
+  /** the first name remembered under `name`'s token */
+  get(name: string): { name: string; at: T } | undefined {
+    return this.first.get(this.key(name));
+  }
+  /** remembers `name`, unless its token already has a first name */
+  add(name: string, at: T): void {
+    const k = this.key(name);
+    if (!this.first.has(k)) this.first.set(k, { name, at });
+  }
+}
 /** The AIforCOVID releases: sheet and image folder (here, not in readers.ts, so that config.ts checks release numbers without loading the readers). */
 export const AFC_RELEASES: Record<number, { sheet: string; dir: string }> = {
   1: { sheet: 'AIforCOVID.xlsx', dir: 'imgs' },
