@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import type * as ExcelJS from 'exceljs';
 import { synth, SynthResult } from '../../ts/data/synth';
 
 /** The folder holding package.json, found upward from this file (works from dist/ too). */
@@ -45,4 +46,21 @@ export async function rejects(fn: () => unknown): Promise<Error & { code?: strin
     return e as Error & { code?: string };
   }
   throw new Error('expected an error, none was thrown');
+}
+
+/** One worksheet of an .xlsx written by `writeXlsx`: rows from the first (the header); state 'hidden' hides it. */
+export interface TestWorksheet { name?: string; state?: 'visible' | 'hidden' | 'veryHidden'; rows: ExcelJS.CellValue[][] }
+
+/** Writes an .xlsx of these worksheets (a bare list of rows: one visible worksheet) and returns its path. */
+export async function writeXlsx(file: string, sheets: TestWorksheet[] | ExcelJS.CellValue[][]): Promise<string> {
+  const ExcelJS = (await import('exceljs')).default;
+  const wb = new ExcelJS.Workbook();
+  const list = (sheets as unknown[]).every(Array.isArray) ? [{ rows: sheets as ExcelJS.CellValue[][] }] : (sheets as TestWorksheet[]);
+  list.forEach((s, i) => {
+    const ws = wb.addWorksheet(s.name ?? `s${i + 1}`, { state: s.state ?? 'visible' });
+    for (const r of s.rows) ws.addRow(r);
+  });
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  await wb.xlsx.writeFile(file);
+  return file;
 }

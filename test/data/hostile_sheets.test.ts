@@ -3,14 +3,16 @@
  * UTF-16 and Latin-1 exports, the wrong separator, numbers Number() would read but a
  * spreadsheet never writes. Each is read correctly or refused naming the file (and line).
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { intCell, readBrixia, readCovidCxr } from '../../ts/data/readers';
+import { intCell, readAIforCOVID, readBrixia, readCovidCxr } from '../../ts/data/readers';
+import { formatSummary } from '../../ts/data/records';
 import { readCsv } from '../../ts/data/sheets';
 import { MdmtError } from '../../ts/errors';
-import { rejects, tmpDir } from './_fixture';
+import { rejects, tmpDir, writeXlsx } from './_fixture';
 
 const HEAD = 'Filename;BrixiaScore;BrixiaScoreGlobal;Manufacturer';
 const ROWS = ['a.dcm;000123;6;SIEMENS', 'b.dcm;333333;18;AGFA', 'c.dcm;000000;0;KODAK'];
@@ -66,6 +68,66 @@ test('integer cells: digits (and a spreadsheet .0) only, not hex, exponents or I
   fs.writeFileSync(path.join(d, 'labels.csv'), 'file,source_url,went_icu,brixia_global_senior\nx.png,http://a,Y,1e1\n');
   const e = await rejects(() => readCovidCxr(d, { checkFiles: false }));
   assert.match(e.message, /column 'brixia_global_senior' is '1e1' \(expected an integer 0\.\.18\)/);
+});
+
+test('an .xlsx with a stray cell far right (XFD1) or far down (C1048576) reads in a 96 MB heap (every row and column up to it was made: out of heap)', async () => {
+  const ExcelJS = (await import('exceljs')).default;
+  const dir = tmpDir('stray');
+  const script = `require(${JSON.stringify(require.resolve('../../ts/data/sheets'))}).readXlsx(process.argv[1]).then((s) => console.log([s.header.length, s.rows.length, s.blank].join(" ")))`;
+  for (const [stray, value, want] of [['XFD1', 'note', '16384 300 0'], ['C1048576', ' ', `3 300 ${1048576 - 301}`]]) {
+    const wb = new ExcelJS.Workbook();
+    const ws = wb.addWorksheet('s');
+    ws.addRow(['ImageFile', 'Hospital', 'Prognosis']);
+    for (let i = 1; i <= 300; i++) ws.addRow([`P_${i}`, 'A', 'MILD']);
+    ws.getCell(stray).value = value;
+    const file = path.join(dir, `${stray}.xlsx`);
+    await wb.xlsx.writeFile(file);
+    const r = spawnSync(process.execPath, ['--max-old-space-size=96', '-e', script, file], { encoding: 'utf8', timeout: 60_000 });
+    assert.is(r.stdout.trim(), want, `${stray}: exit ${r.status}, stderr ${r.stderr.slice(-300)}`);
+  }
+});
+
+const AFC_HEAD = ['ImageFile', 'Hospital', 'Prognosis'];
+
+test('a hidden first worksheet is passed over for the first visible one, and the summary says so', async () => {
+  const root = tmpDir('hidden');
+  const data = { name: 'data', rows: [AFC_HEAD, ['P_1', 'A', 'MILD'], ['P_2', 'B', 'SEVERE'], ['P_3', 'A', 'MILD']] };
+  const old = { name: 'old', state: 'hidden' as const, rows: [AFC_HEAD, ['P_1', 'Z', 'SEVERE']] };
+  const file = await writeXlsx(path.join(root, 'AIforCOVID.xlsx'), [old, { ...old, name: 'older', state: 'veryHidden' }, data]);
+  const d = await readAIforCOVID(root, { releases: [1], checkFiles: false });
+  assert.equal(d.records.map((r) => [r.id, r.center, r.labelName]), [['P_1', 'A', 'MILD'], ['P_2', 'B', 'SEVERE'], ['P_3', 'A', 'MILD']]);
+  assert.equal(d.summary.notes, [`${file}: read worksheet 'data', the first visible one; hidden worksheets 'old', 'older' skipped`]);
+  assert.match(formatSummary(d.summary), /3 records kept; nothing dropped; .*hidden worksheets 'old', 'older' skipped$/);
+  // no note when the first worksheet is the visible one
+  await writeXlsx(file, [data, old]);
+  assert.is((await readAIforCOVID(root, { releases: [1], checkFiles: false })).summary.notes, undefined);
+  await writeXlsx(file, [old]);
+  const e = await rejects(() => readAIforCOVID(root, { releases: [1], checkFiles: false }));
+  assert.is(e.code, 'EDATA');
+  assert.ok(e.message.includes(`${file}: every worksheet is hidden ('old'); unhide the one that holds the data`), e.message);
+});
+
+test('.xlsx formulas without a cached value and error values are named as such, not as empty cells', async () => {
+  const root = tmpDir('formula');
+  const uncomputed = { formula: '"MILD"' };
+  const rows = [AFC_HEAD, ['P_1', 'A', 'MILD'], ['P_2', 'B', uncomputed], ['P_3', { formula: 'NA()', result: { error: '#N/A' as const } }, 'SEVERE'], ['P_4', { error: '#REF!' as const }, 'MILD']];
+  const file = await writeXlsx(path.join(root, 'AIforCOVID.xlsx'), [...rows, ['', { error: '#N/A' as const }, uncomputed]]);
+  const e = await rejects(() => readAIforCOVID(root, { releases: [1], checkFiles: false }));
+  assert.is(e.code, 'EDATA');
+  assert.ok(e.message.includes(`${file} row 3: column 'Prognosis' is a formula without a cached value (open and save the file in Excel/LibreOffice to compute it)`), e.message);
+  const d = await readAIforCOVID(root, { releases: [1], checkFiles: false, onBadRecord: 'skip' });
+  assert.equal(d.records.map((r) => r.id), ['P_1']);
+  // the last row holds nothing but an error value and an uncomputed formula: blank, as before
+  assert.equal(d.skipped.map((b) => b.error.replace(/.* row /, 'row ')), [
+    "row 3: column 'Prognosis' is a formula without a cached value (open and save the file in Excel/LibreOffice to compute it)",
+    "row 4: column 'Hospital' is an error value #N/A",
+    "row 5: column 'Hospital' is an error value #REF!",
+  ]);
+  // a box sheet too
+  await writeXlsx(file, rows.slice(0, 2));
+  const box = await writeXlsx(path.join(root, 'box_data_AXF123.xlsx'), [['img', 'all'], ['P_1', { formula: 'A1' }]]);
+  const e2 = await rejects(() => readAIforCOVID(root, { releases: [1], checkFiles: false }));
+  assert.ok(e2.message.includes(`${box} row 2: column 'all' is a formula without a cached value`), e2.message);
 });
 
 test.run();

@@ -7,7 +7,7 @@ import { MdmtError } from '../../ts/errors';
 import { AFC_EXCLUDED, readAIforCOVID, readBrixia, readCovidCxr, parseRegionBox } from '../../ts/data/readers';
 import { binGlobal, findMask, padBrixia } from '../../ts/data/records';
 import { readXlsx, parseCsv } from '../../ts/data/sheets';
-import { rejects, sharedData, synthFixture, tmpDir } from './_fixture';
+import { rejects, sharedData, synthFixture, tmpDir, writeXlsx } from './_fixture';
 
 test('global-score bins: paper (<5, 5–8, 9–13, ≥14) and code (≤4, 5–9, 10–14, ≥15)', () => {
   const g = Array.from({ length: 19 }, (_, i) => i);
@@ -70,6 +70,22 @@ test('AIforCOVID lung masks are found as <id>.tif, .tiff or .png, as BRIXIA\'s a
   assert.is(got.get(c.id), path.join(dir, `${c.id}.tif`), 'the data set\'s own .tif first');
   assert.is([...got.values()].filter(Boolean).length, 3);
   assert.is(findMask(dir, c.id, '.png'), path.join(dir, `${c.id}.png`));
+});
+
+test('a missing release sheet names data.afcReleases with the releases that are there', async () => {
+  const root = tmpDir('onlyr1');
+  await writeXlsx(path.join(root, 'AIforCOVID.xlsx'), [['ImageFile', 'Hospital', 'Prognosis'], ['P_1', 'A', 'MILD']]);
+  let e = await rejects(() => readAIforCOVID(root, { checkFiles: false }));
+  assert.is(e.code, 'EIO');
+  assert.ok(e.message.includes(`${path.join(root, 'AIforCOVID_r2.xlsx')}: sheet file not found; to read only the releases you have (AIforCOVID.xlsx), give data.afcReleases: [1] (in a --config file for mdmt train or mdmt experiment: {"data": {"afcReleases": [1]}}), or releases: [1] to readAIforCOVID`), e.message);
+  assert.is((await readAIforCOVID(root, { checkFiles: false, releases: [1] })).records.length, 1);
+  fs.renameSync(path.join(root, 'AIforCOVID.xlsx'), path.join(root, 'AIforCOVID_r3.xlsx'));
+  e = await rejects(() => readAIforCOVID(root, { checkFiles: false }));
+  assert.match(e.message, /AIforCOVID\.xlsx: sheet file not found; .*\(AIforCOVID_r3\.xlsx\), give data\.afcReleases: \[3\]/);
+  // no release sheet at all: no releases to suggest
+  fs.rmSync(path.join(root, 'AIforCOVID_r3.xlsx'));
+  e = await rejects(() => readAIforCOVID(root, { checkFiles: false }));
+  assert.match(e.message, /AIforCOVID\.xlsx: sheet file not found$/);
 });
 
 test('box sheet: regionprops [min_row, min_col, max_row, max_col] → [x, y, w, h]', () => {

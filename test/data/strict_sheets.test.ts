@@ -14,7 +14,7 @@ import { readFold } from '../../ts/data/splits';
 import { parseCsv, readCsv } from '../../ts/data/sheets';
 import { MdmtError } from '../../ts/errors';
 import { loadRecords } from '../../ts/train/data';
-import { rejects, synthFixture, tmpDir } from './_fixture';
+import { rejects, synthFixture, tmpDir, writeXlsx } from './_fixture';
 
 const HEAD = 'Filename;BrixiaScore;BrixiaScoreGlobal;Manufacturer';
 /** n BRIXIA rows with valid scores (images are not checked). */
@@ -91,6 +91,52 @@ test('duplicate image rows are refused: BRIXIA Filename (with or without .dcm), 
     const skip = await readCovidCxr(d, { checkFiles: false, onBadRecord: 'skip' });
     assert.equal(skip.records.map((r) => [r.id, r.task, r.label]), [['a', 'AFC', 1], ['a', 'BX', 2]]);
   }
+});
+
+test('duplicate rows of a box sheet are refused naming both rows (the last box won silently)', async () => {
+  const root = tmpDir('boxdup');
+  await writeXlsx(path.join(root, 'AIforCOVID.xlsx'), [['ImageFile', 'Hospital', 'Prognosis'], ['P_1', 'A', 'MILD'], ['P_2', 'B', 'SEVERE']]);
+  const boxes = [['img', 'all'], ['P_1', '[9, 7, 44, 45]'], ['P_2.dcm', '[1, 2, 30, 40]'], ['P_1.dcm', '[0, 0, 10, 10]']];
+  const box = await writeXlsx(path.join(root, 'box_data_AXF123.xlsx'), boxes);
+  const e = await rejects(() => readAIforCOVID(root, { releases: [1], checkFiles: false }));
+  assert.is(e.code, 'EDATA');
+  assert.ok(e.message.includes(`${box} row 4: img 'P_1.dcm' appears twice (first on row 2)`), e.message);
+  // skip mode keeps the first
+  const skip = await readAIforCOVID(root, { releases: [1], checkFiles: false, onBadRecord: 'skip' });
+  assert.equal(skip.records.map((r) => r.box), [[7, 9, 38, 35], [2, 1, 38, 29]]);
+  assert.is(skip.skipped.length, 1);
+  await writeXlsx(box, boxes.slice(0, 3));
+  assert.equal((await readAIforCOVID(root, { releases: [1], checkFiles: false })).records.map((r) => r.box), [[7, 9, 38, 35], [2, 1, 38, 29]]);
+});
+
+test('centre names spelt two ways are refused: one split-file token, or two LOCO centres differing only in case', async () => {
+  const root = tmpDir('centres');
+  const head = ['ImageFile', 'Hospital', 'Prognosis'];
+  const r1 = path.join(root, 'AIforCOVID.xlsx');
+  const read = (o = {}) => readAIforCOVID(root, { releases: [1, 2], checkFiles: false, ...o });
+  const refused = async (rows: string[][], re: RegExp) => {
+    await writeXlsx(r1, [head, ...rows]);
+    const e = await rejects(() => read());
+    assert.is(e.code, 'EDATA');
+    assert.match(e.message, re, e.message);
+  };
+  await writeXlsx(path.join(root, 'AIforCOVID_r2.xlsx'), [head, ['P_2_1', 'Centro A', 'MILD']]);
+  await refused([['P_1', 'Centro  A', 'MILD']], /AIforCOVID_r2\.xlsx row 2: column 'Hospital' is 'Centro A' but .*AIforCOVID\.xlsx row 2 has 'Centro {2}A': the split files write both as 'Centro_A', while leave-one-centre-out would hold them out as two centres; spell the centre one way/);
+  await refused([['P_1', 'B', 'MILD'], ['P_2', 'centro a', 'SEVERE']], /AIforCOVID_r2\.xlsx row 2: column 'Hospital' is 'Centro A' but .*AIforCOVID\.xlsx row 3 has 'centro a': they differ only in case and would be separate centres \(two leave-one-centre-out folds\)/);
+  await refused([['P_1', 'centro\u00a0a', 'MILD']], /is 'Centro A' but .* has 'centro\u00a0a': they differ only in case and spacing and would be separate centres/);
+  // within one sheet the earlier row is named by its number alone; skip mode keeps the first spelling
+  await writeXlsx(r1, [head, ['P_1', 'Centro A', 'MILD'], ['P_2', 'CENTRO A', 'MILD'], ['P_3', 'Centro A', 'SEVERE'], ['P_4', 'Centro_A', 'MILD']]);
+  const e = await rejects(() => read());
+  assert.match(e.message, /AIforCOVID\.xlsx row 3: column 'Hospital' is 'CENTRO A' but row 2 has 'Centro A'/);
+  const skip = await read({ onBadRecord: 'skip' });
+  assert.equal(skip.records.map((r) => [r.id, r.center]), [['P_1', 'Centro A'], ['P_3', 'Centro A'], ['P_2_1', 'Centro A']]);
+  assert.equal(skip.skipped.map((b) => b.where.replace(/.*[/\\]/, '')), ['AIforCOVID.xlsx row 3', 'AIforCOVID.xlsx row 5']);
+  // BRIXIA: raw Manufacturer strings that share a split-file token are refused; case is kept as written there, and the groups merge it anyway
+  const bx = ['img0.dcm;000000;0;Carestream Health', 'img1.dcm;000000;0;CARESTREAM HEALTH', 'img2.dcm;000000;0;Carestream  Health'];
+  const raw = await rejects(() => readBrixia(bxDir([HEAD, ...bx]), { checkFiles: false, centres: 'raw' }));
+  assert.match(raw.message, /metadata_global_v2\.csv row 4: column 'Manufacturer' is 'Carestream {2}Health' but row 2 has 'Carestream Health': the split files write both as 'Carestream_Health'/);
+  assert.equal((await readBrixia(bxDir([HEAD, ...bx.slice(0, 2)]), { checkFiles: false, centres: 'raw' })).records.map((r) => r.center), ['Carestream Health', 'CARESTREAM HEALTH']);
+  assert.equal((await readBrixia(bxDir([HEAD, ...bx.slice(0, 2)]), { checkFiles: false })).records.map((r) => r.center), ['CARESTREAM+VSM+DIGITEC', 'CARESTREAM+VSM+DIGITEC']);
 });
 
 test('split files: records that share an id are refused, not merged', () => {

@@ -16,9 +16,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
-import { AFC_RELEASES, BadRecords, BinRule, Dataset, DataRecord, OnBad, Tally, binGlobal, findMask, padBrixia, splitToken } from './records';
+import { AFC_RELEASES, BadRecords, BinRule, Dataset, DataRecord, OnBad, SplitNames, Tally, binGlobal, findMask, padBrixia, splitToken } from './records';
 import { Box } from './preprocess';
-import { readCsv, readSheet, requireColumns, Sheet } from './sheets';
+import { cellOf, readCsv, readSheet, requireColumns, Sheet } from './sheets';
 
 /** paper.md §1.7: hard-coded AFC exclusions of the authors' loader */
 export const AFC_EXCLUDED = ['P_3_391', 'P_3_377', 'P_3_20', 'P_3_108', 'P_1_16', 'P_3_341', 'P_3_411', 'P_3_208'];
@@ -40,6 +40,24 @@ function checkFile(op: string, where: string, file: string, what: string): strin
   return file;
 }
 
+/** Where a centre was first seen: its sheet and row. */
+type CentreRow = { file: string; line: number };
+
+/**
+ * Refuses a centre spelt like an earlier row's but not the same: spacing gives both one token
+ * in the split files, and case (with a case-folding `centres`) two leave-one-centre-out centres;
+ * either way a typo is likelier than two centres so named.
+ */
+function checkCentre(centres: SplitNames<CentreRow>, centre: string, col: string, at: CentreRow, op: string): void {
+  const o = centres.get(centre);
+  if (!o || o.name === centre) return;
+  const first = o.at.file === at.file ? `row ${o.at.line}` : `${o.at.file} row ${o.at.line}`;
+  const why = splitToken(o.name) === splitToken(centre)
+    ? `the split files write both as '${splitToken(centre)}', while leave-one-centre-out would hold them out as two centres`
+    : `they differ only in case${o.name.toLowerCase() === centre.toLowerCase() ? '' : ' and spacing'} and would be separate centres (two leave-one-centre-out folds)`;
+  throw bad(op, `${at.file} row ${at.line}`, `column '${col}' is '${centre}' but ${first} has '${o.name}': ${why}; spell the centre one way`);
+}
+
 /** Parses '[a, b, c, d]' (regionprops min_row, min_col, max_row, max_col) into [x, y, w, h]. */
 export function parseRegionBox(s: string, where: string, op = 'readBoxSheet'): Box {
   const v = s.replace(/[[\]()]/g, '').split(/[,\s]+/).filter(Boolean).map(Number);
@@ -48,15 +66,26 @@ export function parseRegionBox(s: string, where: string, op = 'readBoxSheet'): B
   return [v[1], v[0], v[3] - v[1], v[2] - v[0]];
 }
 
-/** A box sheet (`box_data_AXF123.xlsx`, `box_data_BX.xlsx`): column `img` → the `all` box. */
-export async function readBoxSheet(file: string, bads: BadRecords, op: string): Promise<Map<string, Box>> {
+/**
+ * A box sheet (`box_data_AXF123.xlsx`, `box_data_BX.xlsx`): column `img` → the `all` box;
+ * `note` gets how the sheet was read (hidden worksheets skipped), for the reader's summary.
+ */
+export async function readBoxSheet(file: string, bads: BadRecords, op: string, note: (text: string | undefined) => void = () => {}): Promise<Map<string, Box>> {
   const boxes = new Map<string, Box>();
   const bs = await readSheet(file);
   requireColumns(bs, ['img', 'all']);
+  note(bs.note);
+  const first = new Map<string, number>();
   for (const r of bs.rows) {
     const w = `${file} row ${r.line}`;
-    const b = bads.guard(w, file, () => parseRegionBox(r.cells.all, `${w} column 'all'`, op));
-    if (b) boxes.set(r.cells.img.replace(/\.dcm$/i, ''), b);
+    const got = bads.guard(w, file, () => {
+      const id = cellOf(r, 'img', w, op).replace(/\.dcm$/i, '');
+      // two boxes for one image: the last won silently, and which one is right is unknown
+      if (first.has(id)) throw bad(op, w, `img '${r.cells.img}' appears twice (first on row ${first.get(id)})`);
+      first.set(id, r.line);
+      return [id, parseRegionBox(cellOf(r, 'all', w, op), `${w} column 'all'`, op)] as const;
+    });
+    if (got) boxes.set(...got);
   }
   return boxes;
 }
@@ -75,6 +104,14 @@ export interface AfcOptions {
   onBadRecord?: OnBad;
 }
 
+/** For a missing release sheet: how to read only the releases whose sheets are in `root` (none there: no hint). */
+function releasesHint(root: string): string {
+  const have = Object.entries(AFC_RELEASES).filter(([, s]) => fs.existsSync(path.join(root, s.sheet)));
+  if (!have.length) return '';
+  const list = `[${have.map(([r]) => r).join(', ')}]`;
+  return `; to read only the releases you have (${have.map(([, s]) => s.sheet).join(', ')}), give data.afcReleases: ${list} (in a --config file for mdmt train or mdmt experiment: {"data": {"afcReleases": ${list}}}), or releases: ${list} to readAIforCOVID`;
+}
+
 /**
  * Reads AIforCOVID from its root folder.
  *
@@ -86,33 +123,38 @@ export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promi
   const exclude = new Set((opts.exclude ?? AFC_EXCLUDED).map((s) => s.replace(/\.dcm$/i, '')));
   const maskDir = opts.maskDir === undefined ? (fs.existsSync(path.join(root, 'processed/masks')) ? path.join(root, 'processed/masks') : null) : opts.maskDir;
   const boxFile = opts.boxFile === undefined ? (fs.existsSync(path.join(root, 'box_data_AXF123.xlsx')) ? path.join(root, 'box_data_AXF123.xlsx') : null) : opts.boxFile;
-  const boxes = boxFile ? await readBoxSheet(boxFile, bads, op) : new Map<string, Box>();
+  const tally = new Tally();
+  const boxes = boxFile ? await readBoxSheet(boxFile, bads, op, (n) => tally.note(n)) : new Map<string, Box>();
   const records: DataRecord[] = [];
   const seen = new Set<string>();
-  const tally = new Tally();
+  // 'Centro A', 'Centro  A' and 'centro a' are one hospital mistyped, not three LOCO centres
+  const centres = new SplitNames<CentreRow>(true);
   const sheets: string[] = [];
   for (const rel of opts.releases ?? [1, 2, 3]) {
     const spec = AFC_RELEASES[rel];
     if (!spec) throw new MdmtError('EINVAL', op, `unknown AIforCOVID release ${rel} (1, 2 or 3)`);
     const sheetFile = path.join(root, spec.sheet);
+    if (!fs.existsSync(sheetFile)) throw new MdmtError('EIO', op, `${sheetFile}: sheet file not found${releasesHint(root)}`);
     const sheet: Sheet = await readSheet(sheetFile);
     requireColumns(sheet, ['ImageFile', 'Hospital', 'Prognosis']);
+    tally.note(sheet.note);
     sheets.push(spec.sheet);
     tally.rows += sheet.rows.length;
     for (const r of sheet.rows) {
       const where = `${sheetFile} row ${r.line}`;
       const rec = bads.guard(where, undefined, () => {
-        const id = r.cells.ImageFile.replace(/\.dcm$/i, '');
+        const id = cellOf(r, 'ImageFile', where, op).replace(/\.dcm$/i, '');
         if (!id) throw bad(op, where, "column 'ImageFile' is empty");
         if (exclude.has(id)) {
           tally.drop('excluded (the authors\' list, AfcOptions.exclude)');
           return null;
         }
         if (seen.has(id)) throw bad(op, where, `ImageFile '${id}' appears twice`);
-        const prog = r.cells.Prognosis.toUpperCase();
+        const prog = cellOf(r, 'Prognosis', where, op).toUpperCase();
         if (prog !== 'MILD' && prog !== 'SEVERE') throw bad(op, where, `column 'Prognosis' is '${r.cells.Prognosis}' (expected MILD or SEVERE)`);
-        const center = r.cells.Hospital;
+        const center = cellOf(r, 'Hospital', where, op);
         if (!center) throw bad(op, where, "column 'Hospital' is empty");
+        checkCentre(centres, center, 'Hospital', { file: sheetFile, line: r.line }, op);
         const image = path.join(root, spec.dir, `${id}.dcm`);
         if (opts.checkFiles ?? true) checkFile(op, where, image, 'image');
         const mask = maskDir ? findMask(maskDir, id, '.tif') : undefined;
@@ -126,6 +168,7 @@ export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promi
       });
       if (rec) {
         seen.add(rec.id);
+        centres.add(rec.center, { file: sheetFile, line: r.line });
         records.push(rec);
       }
     }
@@ -198,12 +241,15 @@ export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promis
   const imageDir = opts.imageDir ?? path.join(root, 'dicom_clean');
   const maskDir = opts.maskDir === undefined ? (fs.existsSync(path.join(root, 'masks')) ? path.join(root, 'masks') : null) : opts.maskDir;
   const boxFile = opts.boxFile === undefined ? (fs.existsSync(path.join(root, 'box_data_BX.xlsx')) ? path.join(root, 'box_data_BX.xlsx') : null) : opts.boxFile;
-  const boxes = boxFile ? await readBoxSheet(boxFile, bads, op) : new Map<string, Box>();
+  const tally = new Tally();
+  const boxes = boxFile ? await readBoxSheet(boxFile, bads, op, (n) => tally.note(n)) : new Map<string, Box>();
   const sheet = readCsv(csv, ';');
   requireColumns(sheet, ['Filename', 'BrixiaScore', 'BrixiaScoreGlobal', 'Manufacturer']);
   const records: DataRecord[] = [];
   const seen = new Map<string, number>();
-  const tally = new Tally();
+  // raw Manufacturer strings: 'X  Y' and 'X Y' would be one token in the split files (case is
+  // kept: the authors' split files have the strings as written)
+  const centres = new SplitNames<CentreRow>();
   tally.rows = sheet.rows.length;
   for (const r of sheet.rows) {
     const where = `${csv} row ${r.line}`;
@@ -222,8 +268,10 @@ export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promis
       if (sum !== g) throw bad(op, where, `BrixiaScoreGlobal ${g} differs from the sum ${sum} of BrixiaScore ${score}`);
       const image = path.join(imageDir, /\.dcm$/i.test(fname) ? fname : `${fname}.dcm`);
       if (opts.checkFiles ?? true) checkFile(op, where, image, 'image');
+      const center = brixiaCentre(r.cells.Manufacturer, opts.centres ?? 'groups', where);
+      checkCentre(centres, center, 'Manufacturer', { file: csv, line: r.line }, op);
       const out: DataRecord = {
-        id, task: 'BX', source: 'brixia', image, center: brixiaCentre(r.cells.Manufacturer, opts.centres ?? 'groups', where),
+        id, task: 'BX', source: 'brixia', image, center,
         label: binGlobal(g, opts.bins ?? 'paper'), labelName: score, global: g, where,
       };
       if ((opts.groupBy ?? 'subject') === 'subject' && r.cells.Subject) out.group = `subject ${r.cells.Subject}`;
@@ -235,7 +283,10 @@ export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promis
       if (b) out.box = b;
       return out;
     });
-    if (rec) records.push(rec);
+    if (rec) {
+      centres.add(rec.center, { file: csv, line: r.line });
+      records.push(rec);
+    }
   }
   return { records, skipped: bads.list, summary: tally.summary(`BRIXIA ${csv}`, records.length, bads) };
 }
@@ -268,7 +319,7 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
   requireColumns(sheet, ['file', 'source_url', ...(prog ? [prog] : []), ...(sev ? [sev] : [])]);
   const records: DataRecord[] = [];
   const seen = new Map<string, number>();
-  const ids = new Map<string, { line: number; file: string }>();
+  const ids = new SplitNames<{ line: number; file: string }>();
   const tally = new Tally();
   tally.rows = sheet.rows.length;
   for (const r of sheet.rows) {
@@ -283,10 +334,10 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
       const id = path.basename(file).replace(/\.[^.]+$/, '');
       // the id names the record in the split files: two images with one id would be one record
       // there (a leak between train and validation, and a lost label)
-      const other = ids.get(splitToken(id));
-      if (other) throw bad(op, where, `file '${r.cells.file}' has the id '${id}' of row ${other.line}'s '${other.file}' (a record's id is its file name without folder and extension; rename one)`);
+      const other = ids.get(id);
+      if (other) throw bad(op, where, `file '${r.cells.file}' has the id '${id}' of row ${other.at.line}'s '${other.at.file}' (a record's id is its file name without folder and extension; rename one)`);
       seen.set(file, r.line);
-      ids.set(splitToken(id), { line: r.line, file: r.cells.file });
+      ids.add(id, { line: r.line, file: r.cells.file });
       let center = 'unknown';
       try {
         center = new URL(r.cells.source_url).host.replace(/^www\./, '') || 'unknown';

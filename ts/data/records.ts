@@ -15,6 +15,31 @@ export const TASK_ID: Record<Task, number> = { AFC: 0, BX: 1 };
 export const PROGNOSIS = ['MILD', 'SEVERE'] as const;
 /** A field as the split files write it (whitespace → _): a record's id there names it, so it must be unique. */
 export const splitToken = (s: string): string => s.replace(/\s+/g, '_');
+
+/**
+ * The first spelling, and where it came from, of each split-file token of one field (ids,
+ * centres): two spellings with one token ('a b', 'a_b') would be one name in the split files.
+ * With `foldCase`, spellings that differ only in case share an entry too.
+ *
+ *   const ids = new SplitNames<number>();  ids.add('a b', 2);  ids.get('a_b')   // { name: 'a b', at: 2 }
+ */
+export class SplitNames<T> {
+  private readonly first = new Map<string, { name: string; at: T }>();
+  constructor(private readonly foldCase = false) {}
+  private key(name: string): string {
+    const t = splitToken(name);
+    return this.foldCase ? t.toLowerCase() : t;
+  }
+  /** the first name remembered under `name`'s token */
+  get(name: string): { name: string; at: T } | undefined {
+    return this.first.get(this.key(name));
+  }
+  /** remembers `name`, unless its token already has a first name */
+  add(name: string, at: T): void {
+    const k = this.key(name);
+    if (!this.first.has(k)) this.first.set(k, { name, at });
+  }
+}
 /** The AIforCOVID releases: sheet and image folder (here, not in readers.ts, so that config.ts checks release numbers without loading the readers). */
 export const AFC_RELEASES: Record<number, { sheet: string; dir: string }> = {
   1: { sheet: 'AIforCOVID.xlsx', dir: 'imgs' },
@@ -69,6 +94,8 @@ export interface ReadSummary {
   kept: number;
   /** rows or records left out, counted per reason */
   dropped: { reason: string; count: number }[];
+  /** what else the user should know about how the sheets were read (hidden worksheets skipped) */
+  notes?: string[];
 }
 export interface Dataset { records: DataRecord[]; skipped: BadRecord[]; summary: ReadSummary }
 export type OnBad = 'error' | 'skip';
@@ -109,12 +136,19 @@ export function padBrixia(raw: string | number, where = 'BrixiaScore'): string {
 export class Tally {
   rows = 0;
   private readonly reasons = new Map<string, number>();
+  private readonly notes: string[] = [];
   drop(reason: string, n = 1): void {
     if (n > 0) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + n);
   }
+  /** a line for the summary's notes (undefined: none) */
+  note(text: string | undefined): void {
+    if (text) this.notes.push(text);
+  }
   summary(source: string, kept: number, bads: BadRecords): ReadSummary {
     this.drop("bad rows skipped (onBadRecord 'skip')", bads.list.length);
-    return { source, rows: this.rows, kept, dropped: [...this.reasons].map(([reason, count]) => ({ reason, count })) };
+    const s: ReadSummary = { source, rows: this.rows, kept, dropped: [...this.reasons].map(([reason, count]) => ({ reason, count })) };
+    if (this.notes.length) s.notes = [...this.notes];
+    return s;
   }
 }
 
@@ -125,7 +159,7 @@ export class Tally {
  */
 export function formatSummary(s: ReadSummary): string {
   const dropped = s.dropped.length ? `; dropped: ${s.dropped.map((d) => `${d.count} ${d.reason}`).join(', ')}` : '; nothing dropped';
-  return `${s.source}: ${s.rows} rows, ${s.kept} records kept${dropped}`;
+  return `${s.source}: ${s.rows} rows, ${s.kept} records kept${dropped}${s.notes?.length ? `; ${s.notes.join('; ')}` : ''}`;
 }
 
 /** Collects per-record failures: throws in 'error' mode, records them in 'skip' mode. */

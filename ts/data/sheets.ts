@@ -18,17 +18,35 @@ export async function loadExcel(): Promise<typeof ExcelJS> {
   return (await import('exceljs')).default;
 }
 
+/** A data row: its cells by column name; `line` is the spreadsheet row number (header = 1). */
+export interface SheetRow {
+  line: number;
+  cells: Record<string, string>;
+  /** .xlsx cells that hold an error value or a formula without a cached value (their text is ''), by column name: what they hold (see cellOf) */
+  bad?: Record<string, string>;
+}
+
 export interface Sheet {
   file: string;
   header: string[];
-  /** data rows; `line` is the spreadsheet row number (header = 1) */
-  rows: { line: number; cells: Record<string, string> }[];
+  /** data rows */
+  rows: SheetRow[];
   /** blank rows left out */
   blank: number;
+  /** how the sheet was read, for the reader's summary: hidden worksheets passed over */
+  note?: string;
 }
 
-/** One data row of a sheet: its cells by header name and the line (CSV) or row (xlsx) it starts on. */
-interface TableRow { line: number; cells: string[] }
+/** One row of a sheet: its cells by column and the line (CSV) or row (xlsx) it starts on. */
+interface TableRow {
+  line: number;
+  /** by column (an xlsx row leaves holes for its missing cells) */
+  cells: string[];
+  /** whether the row holds no text, when that is known without looking at `cells` (an xlsx row with text only right of the header) */
+  blank?: boolean;
+  /** by column: what a cell whose text is '' holds instead (an error value, a formula without a cached value) */
+  bad?: Record<number, string>;
+}
 
 const QUOTE_REASON: Record<string, string> = {
   CSV_QUOTE_NOT_CLOSED: 'a quoted field opens here and is never closed (every later row would be swallowed into it)',
@@ -89,12 +107,17 @@ function toSheet(file: string, table: TableRow[]): Sheet {
   const dup = header.findIndex((h, j) => h !== '' && header.indexOf(h) !== j);
   if (dup >= 0)
     throw new MdmtError('EDATA', 'readSheet', `${file} line ${table[0].line}: column '${header[dup]}' appears twice (columns ${header.indexOf(header[dup]) + 1} and ${dup + 1}); which one holds the data is ambiguous`);
+  // the named columns only: an xlsx header with one stray cell at XFD1 is 16,384 columns wide
+  const named = header.flatMap((h, j) => (h === '' ? [] : [j]));
   const rows = table.slice(1).map((r) => {
-    const cells: Record<string, string> = {};
-    header.forEach((h, j) => (cells[h] = (r.cells[j] ?? '').trim()));
-    return { line: r.line, cells, empty: r.cells.every((c) => c.trim() === '') };
+    const row: SheetRow = { line: r.line, cells: {} };
+    for (const j of named) {
+      row.cells[header[j]] = (r.cells[j] ?? '').trim();
+      if (r.bad?.[j]) (row.bad ??= {})[header[j]] = r.bad[j];
+    }
+    return { row, empty: r.blank ?? r.cells.every((c) => c.trim() === '') };
   });
-  const kept = rows.filter((r) => !r.empty).map(({ line, cells }) => ({ line, cells }));
+  const kept = rows.filter((r) => !r.empty).map((r) => r.row);
   return { file, header, rows: kept, blank: rows.length - kept.length };
 }
 
@@ -146,7 +169,33 @@ function cellText(v: ExcelJS.CellValue): string {
 }
 
 /**
- * Reads the first worksheet (or the named one) of an .xlsx file.
+ * What an .xlsx cell holds where cellText finds no text: an error value (#N/A, also as a
+ * formula's result) or a formula never computed (a file written by a script); else undefined.
+ */
+function cellProblem(v: ExcelJS.CellValue): string | undefined {
+  if (v === null || typeof v !== 'object' || v instanceof Date) return undefined;
+  const o = v as { error?: string; formula?: unknown; sharedFormula?: unknown; result?: unknown };
+  if (o.error !== undefined) return `an error value ${o.error}`;
+  if (o.formula === undefined && o.sharedFormula === undefined) return undefined;
+  if (o.result === undefined) return 'a formula without a cached value (open and save the file in Excel/LibreOffice to compute it)';
+  return cellProblem(o.result as ExcelJS.CellValue);
+}
+
+/**
+ * A row's cell by column name, or an EDATA saying what the cell holds when that is no text
+ * (an error value, a formula without a cached value) rather than calling it empty.
+ *
+ *   const prog = cellOf(r, 'Prognosis', `${sheet.file} row ${r.line}`, 'readAIforCOVID');
+ */
+export function cellOf(row: SheetRow, col: string, where: string, op: string): string {
+  const why = row.bad?.[col];
+  if (why) throw new MdmtError('EDATA', op, `${where}: column '${col}' is ${why}`);
+  return row.cells[col];
+}
+
+/**
+ * Reads the first visible worksheet (or the named one) of an .xlsx file; hidden worksheets
+ * before it are named in `note`, and a file whose worksheets are all hidden is an error.
  *
  *   const s = await readXlsx('AIforCOVID/AIforCOVID.xlsx');
  */
@@ -158,17 +207,43 @@ export async function readXlsx(file: string, worksheet?: string): Promise<Sheet>
   } catch (e) {
     throw new MdmtError('EDATA', 'readSheet', `${file}: unreadable .xlsx (${(e as Error).message})`);
   }
-  const ws = worksheet ? wb.getWorksheet(worksheet) : wb.worksheets[0];
+  // a hidden first worksheet (an old copy, a lookup table) is not the data the user sees
+  const hidden = (w: ExcelJS.Worksheet) => w.state === 'hidden' || w.state === 'veryHidden';
+  const first = wb.worksheets.findIndex((w) => !hidden(w));
+  const names = (ws: ExcelJS.Worksheet[]) => ws.map((w) => `'${w.name}'`).join(', ');
+  if (!worksheet && wb.worksheets.length && first < 0)
+    throw new MdmtError('EDATA', 'readSheet', `${file}: every worksheet is hidden (${names(wb.worksheets)}); unhide the one that holds the data`);
+  const ws = worksheet ? wb.getWorksheet(worksheet) : wb.worksheets[first];
   if (!ws) throw new MdmtError('EDATA', 'readSheet', `${file}: no worksheet${worksheet ? ` '${worksheet}'` : ''}`);
+  const passed = worksheet ? [] : wb.worksheets.slice(0, first);
+  // only the rows and cells the file holds, and of those only the header's columns: eachRow({
+  // includeEmpty }) and getCell create every row and cell up to the farthest one, so a stray
+  // cell at XFD1 or C1048576 made millions of them (the process ran out of heap)
   const table: TableRow[] = [];
-  const width = ws.columnCount;
-  ws.eachRow({ includeEmpty: true }, (row, n) => {
-    const r: string[] = [];
-    for (let c = 1; c <= width; c++) r.push(cellText(row.getCell(c).value));
-    table[n - 1] = { line: n, cells: r };
+  let width = 0;
+  ws.eachRow((row, n) => {
+    const cells: string[] = [];
+    let text = false;
+    let bad: Record<number, string> | undefined;
+    // row.values: the row's cells by column number (1-based), a sparse array
+    (row.values as ExcelJS.CellValue[]).forEach((v, c) => {
+      const why = n > 1 && c <= width ? cellProblem(v) : undefined;
+      if (why) (bad ??= {})[c - 1] = why;
+      const s = cellText(v);
+      if (s.trim() === '') return;
+      text = true;
+      if (n === 1) width = c; // the last non-empty header cell (forEach goes in column order)
+      if (c <= width) cells[c - 1] = s;
+    });
+    if (n === 1) table.push({ line: 1, cells: Array.from(cells, (s) => s ?? '') });
+    else if (text) table.push({ line: n, cells, blank: false, bad });
   });
-  for (let i = 0; i < table.length; i++) table[i] ??= { line: i + 1, cells: [] };
-  return toSheet(file, table);
+  if (ws.rowCount > 0 && table[0]?.line !== 1) table.unshift({ line: 1, cells: [] });
+  const sheet = toSheet(file, table);
+  // rows without text are left out above: count them (up to the last row) without making them
+  sheet.blank = ws.rowCount - 1 - sheet.rows.length;
+  if (passed.length) sheet.note = `${file}: read worksheet '${ws.name}', the first visible one; hidden worksheet${passed.length > 1 ? 's' : ''} ${names(passed)} skipped`;
+  return sheet;
 }
 
 /** Reads .csv (separator guessed from the header: ';' or ',') or .xlsx by extension. */
