@@ -7,6 +7,7 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../../ts/cli/main';
+import { synth } from '../../ts/data/synth';
 import { tmpDir } from '../train/_fixture';
 
 const BB = 'shufflenet_v2_x0_5';
@@ -70,6 +71,33 @@ test('flags that would have no effect: an init the experiment does not use, Grad
   assert.is(r.code, 2, r.err);
   assert.match(r.err, "config.init.stlBx is \"" + file + "\" but experiment 'stl_afc' does not use it");
   assert.not.ok(fs.existsSync(path.join(d, 'run')), 'nothing written');
+});
+
+test('--afc-releases reads only the releases given, --skip-bad leaves unreadable images out (listed in result.json)', async () => {
+  const d = tmpDir('cli-releases');
+  const { afcRoot } = await synth(d, { seed: 5, nAfc: 30, nBx: 0, size: 32 });
+  for (const f of ['AIforCOVID_r2.xlsx', 'AIforCOVID_r3.xlsx']) fs.rmSync(path.join(afcRoot, f));
+  const img = path.join(afcRoot, 'imgs', (fs.readdirSync(path.join(afcRoot, 'imgs')) as string[]).filter((f) => f.endsWith('.dcm')).sort()[4]);
+  fs.writeFileSync(img, fs.readFileSync(img).subarray(0, 200));
+  const out = path.join(d, 'run');
+  const train = (...a: string[]) => mdmt('train', '--backbone', BB, '--experiment', 'stl_afc', '--out', out, '--data-afc', afcRoot, '--no-progress',
+    '--image-size', '32', '--batch-size', '8', '--epochs', '1', '--warmup', '0', '--k-folds', '3', '--random-init', '--workers', '0', ...a);
+  let r = await train();
+  assert.is(r.code, 1, r.err);
+  assert.match(r.err, 'give --afc-releases 1 to mdmt train or mdmt experiment');
+  r = await train('--afc-releases', '1');
+  assert.is(r.code, 1, r.err);
+  assert.match(r.err, /1 image of the split cannot be read \(nothing was trained\): .*; fix or remove them, or leave them out with data.onBadRecord: 'skip' \(mdmt train --skip-bad\)/);
+  r = await train('--afc-releases', '1', '--skip-bad');
+  assert.is(r.code, 0, r.err);
+  const res = JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8')) as { result: { skipped: { file: string }[] } };
+  assert.equal(res.result.skipped.map((b) => b.file), [img]);
+  const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { data: { afcReleases: number[]; onBadRecord: string } };
+  assert.equal([cfg.data.afcReleases, cfg.data.onBadRecord], [[1], 'skip']);
+  // without --data-afc the flag would select nothing
+  r = await mdmt('train', '--backbone', BB, '--experiment', 'stl_bx', '--out', path.join(d, 'bx'), '--data-bx', d, '--afc-releases', '1', '--no-progress');
+  assert.is(r.code, 2, r.err);
+  assert.match(r.err, '--afc-releases: selects the sheets of --data-afc, which was not given: it would have no effect');
 });
 
 test.run();

@@ -77,11 +77,11 @@ test('a missing release sheet names data.afcReleases with the releases that are 
   await writeXlsx(path.join(root, 'AIforCOVID.xlsx'), [['ImageFile', 'Hospital', 'Prognosis'], ['P_1', 'A', 'MILD']]);
   let e = await rejects(() => readAIforCOVID(root, { checkFiles: false }));
   assert.is(e.code, 'EIO');
-  assert.ok(e.message.includes(`${path.join(root, 'AIforCOVID_r2.xlsx')}: sheet file not found; to read only the releases you have (AIforCOVID.xlsx), give data.afcReleases: [1] (in a --config file for mdmt train or mdmt experiment: {"data": {"afcReleases": [1]}}), or releases: [1] to readAIforCOVID`), e.message);
+  assert.ok(e.message.includes(`${path.join(root, 'AIforCOVID_r2.xlsx')}: sheet file not found; to read only the releases you have (AIforCOVID.xlsx), give --afc-releases 1 to mdmt train or mdmt experiment, data.afcReleases: [1] to train(), or releases: [1] to readAIforCOVID`), e.message);
   assert.is((await readAIforCOVID(root, { checkFiles: false, releases: [1] })).records.length, 1);
   fs.renameSync(path.join(root, 'AIforCOVID.xlsx'), path.join(root, 'AIforCOVID_r3.xlsx'));
   e = await rejects(() => readAIforCOVID(root, { checkFiles: false }));
-  assert.match(e.message, /AIforCOVID\.xlsx: sheet file not found; .*\(AIforCOVID_r3\.xlsx\), give data\.afcReleases: \[3\]/);
+  assert.match(e.message, /AIforCOVID\.xlsx: sheet file not found; .*\(AIforCOVID_r3\.xlsx\), give --afc-releases 3 to mdmt train or mdmt experiment, data\.afcReleases: \[3\]/);
   // no release sheet at all: no releases to suggest
   fs.rmSync(path.join(root, 'AIforCOVID_r3.xlsx'));
   e = await rejects(() => readAIforCOVID(root, { checkFiles: false }));

@@ -75,6 +75,8 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--data-afc <dir>', 'AIforCOVID root (clinical sheets, imgs*, processed/masks)', existingPath)
     .option('--data-bx <dir>', 'BRIXIA root (metadata_global_v2.csv, dicom_clean/)', existingPath)
     .option('--covid-cxr <dir>', 'the covid-cxr subset (labels.csv): both tasks from one folder', existingPath)
+    .option('--afc-releases <list>', 'AIforCOVID releases to read, e.g. 1 or 1,2 (default 1,2,3: AIforCOVID.xlsx, _r2, _r3)', intListArg)
+    .option('--skip-bad', "leave out images that cannot be read (named, and listed in result.json) instead of failing: data.onBadRecord 'skip'")
     .addOption(new Option('--bins <rule>', 'BRIXIA global-score bins').choices(['paper', 'code']))
     .addOption(new Option('--preset <name>', `'code': the authors' code values where they differ from the paper (wd ${helpNum(CODE_PRESET.optim.weightDecay)}, patience ${CODE_PRESET.schedule.earlyStopping}, code bins, MSE τ1, no ImageNet norm, BRIXIA split per image with raw manufacturer centres)`).choices(['paper', 'code']))
     .option('--image-size <n>', `square input side (paper ${PAPER_RUN.imageSize})`, intArg())
@@ -143,6 +145,11 @@ export function trainBase(o: Opts): Partial<TrainConfigInput> {
   if (o.dataBx) data.bx = o.dataBx as string;
   if (o.covidCxr) data.covidCxr = o.covidCxr as string;
   if (o.bins) data.bins = o.bins as 'paper' | 'code';
+  if (o.afcReleases) {
+    if (!data.afc) throw new MdmtError('ECONFIG', '--afc-releases', 'selects the sheets of --data-afc, which was not given: it would have no effect');
+    data.afcReleases = o.afcReleases as number[];
+  }
+  if (o.skipBad) data.onBadRecord = 'skip';
   if (o.cacheDir) data.cacheDir = path.resolve(o.cacheDir as string);
   const schedule = { ...(code ? CODE_PRESET.schedule : {}), ...(file.schedule ?? {}) };
   const sch: [string, keyof NonNullable<TrainConfigInput['schedule']>][] = [

@@ -109,7 +109,7 @@ function releasesHint(root: string): string {
   const have = Object.entries(AFC_RELEASES).filter(([, s]) => fs.existsSync(path.join(root, s.sheet)));
   if (!have.length) return '';
   const list = `[${have.map(([r]) => r).join(', ')}]`;
-  return `; to read only the releases you have (${have.map(([, s]) => s.sheet).join(', ')}), give data.afcReleases: ${list} (in a --config file for mdmt train or mdmt experiment: {"data": {"afcReleases": ${list}}}), or releases: ${list} to readAIforCOVID`;
+  return `; to read only the releases you have (${have.map(([, s]) => s.sheet).join(', ')}), give --afc-releases ${have.map(([r]) => r).join(',')} to mdmt train or mdmt experiment, data.afcReleases: ${list} to train(), or releases: ${list} to readAIforCOVID`;
 }
 
 /**

@@ -219,7 +219,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       bad.push(...(await l.scan()).map((b) => ({ part, id: b.id, file: b.file ?? '', error: b.error })));
     if (bad.length && cfg.data.onBadRecord !== 'skip')
       throw new MdmtError('EDATA', 'train', `${bad.length} image${bad.length > 1 ? 's' : ''} of the split cannot be read (nothing was trained): ${fewOf(bad.map((b) => `${b.id} (${b.part}): ${b.error}`), 5, '; ')}; ` +
-        "fix or remove them, or set data.onBadRecord: 'skip' (in a --config file for mdmt train) to leave them out");
+        "fix or remove them, or leave them out with data.onBadRecord: 'skip' (mdmt train --skip-bad)");
     hooks.onStart?.({ label: `${cfg.backbone} ${cfg.experiment} ${cfg.protocol}/${folds.name}`, startEpoch: state.epoch, maxEpochs: cfg.schedule.maxEpochs, batchesPerEpoch: trainLoader.length });
 
     for (let epoch = state.epoch + 1; !stopReason && epoch <= cfg.schedule.maxEpochs; epoch++) {
