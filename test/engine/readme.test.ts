@@ -47,6 +47,7 @@ test("the README's table of training defaults states config.ts's values (their o
   const schedule = row('`schedule`');
   for (const [k, v] of Object.entries(PAPER_SCHEDULE)) assert.is(value(schedule, k), v, `schedule.${k}`);
   assert.is(value(schedule, 'earlyStopping', ': '), CODE_PRESET.schedule.earlyStopping);
+  assert.is(value(schedule, 'warmupEpochs', ': '), CODE_PRESET.schedule.warmupEpochs);
   assert.match(row('`batchSize`, `imageSize`'), `| ${PAPER_RUN.batchSize}, ${PAPER_RUN.imageSize} |`);
   assert.match(row('`protocol`, `fold`, `kFolds`, `bxLocoFold`'), `| \`'cv'\`, 0, ${PAPER_RUN.kFolds}, 0 |`);
 });

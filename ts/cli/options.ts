@@ -78,7 +78,7 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--afc-releases <list>', 'AIforCOVID releases to read, e.g. 1 or 1,2 (default 1,2,3: AIforCOVID.xlsx, _r2, _r3)', intListArg)
     .option('--skip-bad', "leave out images that cannot be read (named, and listed in result.json) instead of failing: data.onBadRecord 'skip'")
     .addOption(new Option('--bins <rule>', 'BRIXIA global-score bins').choices(['paper', 'code']))
-    .addOption(new Option('--preset <name>', `'code': the authors' code values where they differ from the paper (wd ${helpNum(CODE_PRESET.optim.weightDecay)}, patience ${CODE_PRESET.schedule.earlyStopping}, code bins, MSE τ1, no ImageNet norm, BRIXIA split per image with raw manufacturer centres)`).choices(['paper', 'code']))
+    .addOption(new Option('--preset <name>', `'code': the authors' code values where they differ from the paper (wd ${helpNum(CODE_PRESET.optim.weightDecay)}, patience ${CODE_PRESET.schedule.earlyStopping}, warm-up ${CODE_PRESET.schedule.warmupEpochs}, code bins, MSE τ1, no ImageNet norm, BRIXIA split per image with raw manufacturer centres)`).choices(['paper', 'code']))
     .option('--image-size <n>', `square input side (paper ${PAPER_RUN.imageSize})`, intArg())
     .option('--batch-size <n>', `batch size (paper ${PAPER_RUN.batchSize})`, intArg())
     .option('--epochs <n>', `maximum epochs (paper ${s.maxEpochs})`, intArg())

@@ -162,12 +162,14 @@ export const PAPER_SCHEDULE: ScheduleConfig = { warmupEpochs: 40, earlyStopping:
 
 /**
  * The authors' code values where they differ from the paper (paper.md §6): weight decay 1e-5,
- * early stopping 65, code bins, MSE for τ1 in MDMT, no ImageNet normalisation, BRIXIA split
- * per image with the raw Manufacturer strings as LOCO centres.
+ * early stopping 65, a 41-epoch warm-up (the code counts epochs from 0 and selects from
+ * `epoch > warmup_epochs`, 40: its first candidate is the 42nd epoch), code bins, MSE for τ1 in
+ * MDMT, no ImageNet normalisation, BRIXIA split per image with the raw Manufacturer strings as
+ * LOCO centres.
  */
 export const CODE_PRESET = {
   optim: { weightDecay: 1e-5 },
-  schedule: { earlyStopping: 65 },
+  schedule: { earlyStopping: 65, warmupEpochs: 41 },
   data: { bins: 'code' as BinRule, bxGroupBy: 'image' as const, bxCentres: 'raw' as const },
   afcLoss: 'mse' as const,
   imagenetNormalize: false,
