@@ -47,6 +47,8 @@ test('unknown keys in train() and experiment() configs are ECONFIG errors naming
     [{ schedule: { maxEpoch: 3 } }, /unknown key 'schedule\.maxEpoch'.*did you mean schedule\.maxEpochs\?/],
     [{ data: { afc: '/d', afcRoot: '/x' } }, /unknown key 'data\.afcRoot'.*nearest is data\.afc/],
     [{ augment: { disable: { flp: true } } }, /unknown key 'augment\.disable\.flp'.*did you mean augment\.disable\.flip\?/],
+    // a near spelling on another level is no suggestion: augment.foo is not a misspelt fold
+    [{ augment: { foo: 1 } }, /unknown key 'augment\.foo' \(it would be ignored\); nearest is augment\.\w+ \(valid here: p, /],
   ];
   for (const [extra, re] of cases) {
     const e = await code(() => resolveTrainConfig({ ...ok, ...extra } as never));
