@@ -99,8 +99,9 @@ const norm = (s: string) => s.toLowerCase().replace(/[-_\s]/g, '');
 /**
  * The valid key nearest to an unknown one: an alias, a path anywhere in `root` whose last part
  * is the key (spelled any way), else the closest key of its own level (`level`, whose paths
- * start with `prefix`) within a third of the key's length (at least 2 edits). A near spelling
- * on another level is no suggestion: `augment.foo` is not a misspelt `fold`.
+ * start with `prefix`) within a third of the key's length (at least 2 edits), else a key of
+ * that level that starts with it ('clas' for classIndex). A near spelling on another level
+ * is no suggestion: `augment.foo` is not a misspelt `fold`.
  */
 export function nearestKey(key: string, root: KeyTree, aliases: Record<string, string> = {}, level: KeyTree = root, prefix = ''): string | undefined {
   const k = norm(key);
@@ -114,7 +115,9 @@ export function nearestKey(key: string, root: KeyTree, aliases: Record<string, s
     const d = distance(k, norm(p));
     if (d < bestD) [best, bestD] = [prefix + p, d];
   }
-  return best;
+  // else a cut-short name: 'clas' for classIndex
+  const start = best || k.length < 3 ? undefined : Object.keys(level).find((p) => norm(p).startsWith(k));
+  return best ?? (start && prefix + start);
 }
 
 const isPlain = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -154,13 +157,20 @@ export function checkKeys(obj: unknown, tree: KeyTree, o: { op: string; where: s
  *   checkOptions('conv2d', { paddin: 1 }, { stride: true, padding: true });
  *   // MdmtError: conv2d: unknown option 'paddin' (it would be ignored); did you mean padding?; options: stride, padding
  */
-export function checkOptions(op: string, opts: unknown, known: Readonly<Record<string, true>>, where = 'options'): void {
+export function checkOptions(op: string, opts: unknown, known: Readonly<Record<string, true>>, where = 'options', code: 'EINVAL' | 'ECONFIG' = 'EINVAL'): void {
   if (opts === undefined || opts === null) return;
-  if (typeof opts !== 'object' || Array.isArray(opts)) throw new MdmtError('EINVAL', op, `${where} must be an object, got ${show(opts)}`);
+  if (typeof opts !== 'object' || Array.isArray(opts)) throw new MdmtError(code, op, `${where} must be an object, got ${show(opts)}`);
   for (const k in opts) {
     if (Object.prototype.hasOwnProperty.call(known, k)) continue;
     const near = nearestKey(k, known);
-    const name = where === 'options' ? 'option' : `${where} key`;
-    throw new MdmtError('EINVAL', op, `unknown ${name} '${k}' (it would be ignored)${near ? `; did you mean ${near}?` : ''}; options: ${Object.keys(known).join(', ')}`);
+    const [name, list] = where === 'options' ? ['option', 'options'] : [`${where} key`, 'valid'];
+    throw new MdmtError(code, op, `unknown ${name} '${k}' (it would be ignored)${near ? `; did you mean ${near}?` : ''}; ${list}: ${Object.keys(known).join(', ')}`);
   }
+}
+
+/** What a wrong argument is, for a message: its value when it is a primitive, else its kind ('an array', 'a Map', 'an Object'). */
+export function kindOf(v: unknown): string {
+  if (v === null || typeof v !== 'object') return typeof v === 'function' ? 'a function' : show(v);
+  const name = Array.isArray(v) ? 'array' : (v.constructor as { name?: string } | undefined)?.name || 'object';
+  return `${/^[aeiouAEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
 }
