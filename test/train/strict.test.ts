@@ -67,6 +67,15 @@ test('unknown keys in train() and experiment() configs are ECONFIG errors naming
   assert.match(b.message, /^train: config\.backbone 'resnt18' is not a registered model \(did you mean resnet18\?\); registered: .*shufflenet_v2_x0_5/);
 });
 
+test('train() refuses a hook it would never call and a hook that is not a function', async () => {
+  const ok = { backbone: BACKBONE, experiment: 'stl_afc' as const, outDir: tmpDir('hooks'), data: { afc: '/d' } };
+  const e = await code(() => train(ok, { onEpochEnd: () => undefined } as never));
+  assert.is(e.code, 'EINVAL');
+  assert.match(e.message, /^train: unknown hooks key 'onEpochEnd' \(it would be ignored\); did you mean onEpoch\?; valid: onStart, onBatch, onEpoch, onLog, onEnd/);
+  assert.match((await code(() => train(ok, { onLog: 'stderr' } as never))).message, /^train: hook 'onLog' must be a function, got "stderr"/);
+  assert.not.ok(fs.existsSync(path.join(ok.outDir, 'config.json')), 'nothing was written');
+});
+
 test('NaN and infinities print as themselves in messages, not as null', async () => {
   assert.equal([show(NaN), show([1, -Infinity]), show({ a: NaN }), show('x')], ['NaN', '[1,-Infinity]', '{"a":NaN}', '"x"']);
   const ok = { backbone: BACKBONE, experiment: 'stl_afc' as const, outDir: tmpDir('nan'), data: { afc: '/d' } };
