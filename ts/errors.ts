@@ -73,3 +73,104 @@ export function show(v: unknown): string {
   // JSON has no text for a function or a symbol
   return s === undefined ? String(v as symbol | (() => unknown)) : s.replace(/"\\u0000(NaN|-?Infinity)\\u0000"/g, '$1');
 }
+
+/** Valid keys of an options object or a config: `true` for a leaf, a nested tree for an object-valued setting. */
+export interface KeyTree { [key: string]: true | KeyTree }
+
+/** Levenshtein distance (insert, delete, substitute: 1 each); the strings are short key names. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/** Every dotted path of a tree (nested objects and their leaves). */
+function paths(tree: KeyTree, prefix = ''): string[] {
+  return Object.entries(tree).flatMap(([k, v]) => [prefix + k, ...(v === true ? [] : paths(v, `${prefix}${k}.`))]);
+}
+
+// 'batch_size', 'Batch-Size' and 'batchSize' are the same name
+const norm = (s: string) => s.toLowerCase().replace(/[-_\s]/g, '');
+
+/**
+ * The valid key nearest to an unknown one: an alias, a path anywhere in `root` whose last part
+ * is the key (spelled any way), else the closest key of its own level (`level`, whose paths
+ * start with `prefix`) within a third of the key's length (at least 2 edits), else a key of
+ * that level that starts with it ('clas' for classIndex). A near spelling on another level
+ * is no suggestion: `augment.foo` is not a misspelt `fold`.
+ */
+export function nearestKey(key: string, root: KeyTree, aliases: Record<string, string> = {}, level: KeyTree = root, prefix = ''): string | undefined {
+  const k = norm(key);
+  const alias = Object.entries(aliases).find(([a]) => norm(a) === k);
+  if (alias) return alias[1];
+  const same = paths(root).find((p) => norm(p.slice(p.lastIndexOf('.') + 1)) === k || norm(p) === k);
+  if (same) return same;
+  let best: string | undefined;
+  let bestD = Math.max(2, Math.floor(k.length / 3)) + 1;
+  for (const p of Object.keys(level)) {
+    const d = distance(k, norm(p));
+    if (d < bestD) [best, bestD] = [prefix + p, d];
+  }
+  // else a cut-short name: 'clas' for classIndex
+  const start = best || k.length < 3 ? undefined : Object.keys(level).find((p) => norm(p).startsWith(k));
+  return best ?? (start && prefix + start);
+}
+
+const isPlain = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Throws ECONFIG for the first key of `obj` (recursively, where the tree nests) that `tree`
+ * does not list; the message names `where`, the key's path and the nearest valid key.
+ *
+ *   checkKeys({ lr: 0.01 }, TRAIN_CONFIG_KEYS, { op: 'train', where: 'config', aliases });
+ *   // MdmtError: train: config: unknown key 'lr' (it would be ignored); did you mean optim.lr?
+ */
+export function checkKeys(obj: unknown, tree: KeyTree, o: { op: string; where: string; aliases?: Record<string, string>; root?: KeyTree; prefix?: string }): void {
+  if (!isPlain(obj)) return;
+  const root = o.root ?? tree;
+  const prefix = o.prefix ?? '';
+  for (const [k, v] of Object.entries(obj)) {
+    const sub = tree[k];
+    if (sub === undefined) {
+      const near = nearestKey(k, root, o.aliases, tree, prefix);
+      // nothing close: still name the nearest key of this level, and list them all
+      const here = Object.keys(tree);
+      const far = here.map((h) => [h, distance(norm(k), norm(h))] as const).sort((a, b) => a[1] - b[1])[0]?.[0];
+      const hint = near ? `; did you mean ${near}?` : far ? `; nearest is ${prefix}${far} (valid here: ${here.join(', ')})` : '';
+      throw new MdmtError('ECONFIG', o.op, `${o.where}: unknown key '${prefix}${k}' (it would be ignored)${hint}`);
+    }
+    if (sub !== true && isPlain(v)) checkKeys(v, sub, { ...o, root, prefix: `${prefix}${k}.` });
+  }
+}
+
+/**
+ * The options check of a public function: EINVAL when `opts` is not an object (undefined and
+ * null are no options), or has a key that `known` does not list, naming the function, the key
+ * and the nearest valid option, because an ignored option is a setting silently left at its
+ * default (`conv2d(x, w, null, { paddin: 1 })` did not pad). Cheap enough for an op called per
+ * layer per step: a loop over the few keys given, no allocation unless it throws.
+ *
+ *   checkOptions('conv2d', { paddin: 1 }, { stride: true, padding: true });
+ *   // MdmtError: conv2d: unknown option 'paddin' (it would be ignored); did you mean padding?; options: stride, padding
+ */
+export function checkOptions(op: string, opts: unknown, known: Readonly<Record<string, true>>, where = 'options', code: 'EINVAL' | 'ECONFIG' = 'EINVAL'): void {
+  if (opts === undefined || opts === null) return;
+  if (typeof opts !== 'object' || Array.isArray(opts)) throw new MdmtError(code, op, `${where} must be an object, got ${show(opts)}`);
+  for (const k in opts) {
+    if (Object.prototype.hasOwnProperty.call(known, k)) continue;
+    const near = nearestKey(k, known);
+    const [name, list] = where === 'options' ? ['option', 'options'] : [`${where} key`, 'valid'];
+    throw new MdmtError(code, op, `unknown ${name} '${k}' (it would be ignored)${near ? `; did you mean ${near}?` : ''}; ${list}: ${Object.keys(known).join(', ')}`);
+  }
+}
+
+/** What a wrong argument is, for a message: its value when it is a primitive, else its kind ('an array', 'a Map', 'an Object'). */
+export function kindOf(v: unknown): string {
+  if (v === null || typeof v !== 'object') return typeof v === 'function' ? 'a function' : show(v);
+  const name = Array.isArray(v) ? 'array' : (v.constructor as { name?: string } | undefined)?.name || 'object';
+  return `${/^[aeiouAEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
+}

@@ -5,7 +5,7 @@
  *
  *   manualSeed(0); const m = getModel('resnet18');   // identical weights every run
  */
-import { MdmtError, show } from './errors';
+import { check, isList, MdmtError, show } from './errors';
 import { native } from './native/binding';
 
 export class Generator {
@@ -46,10 +46,16 @@ export class Generator {
   next(): number {
     return this.nextU32() / 4294967296;
   }
+  /** uniform in [lo, hi) */
   uniform(lo = 0, hi = 1): number {
+    // uniform(5, 1) drew from (1, 5] and NaN bounds gave NaN: both are a caller's bug
+    if (!(lo <= hi && Number.isFinite(lo) && Number.isFinite(hi)))
+      throw new MdmtError('EINVAL', 'Generator.uniform', `needs finite bounds lo <= hi, got lo=${show(lo)} hi=${show(hi)}`);
     return lo + (hi - lo) * this.next();
   }
   normal(mean = 0, std = 1): number {
+    if (!(std >= 0 && Number.isFinite(std) && Number.isFinite(mean)))
+      throw new MdmtError('EINVAL', 'Generator.normal', `needs a finite mean and std >= 0, got mean=${show(mean)} std=${show(std)}`);
     if (this.spare !== null) {
       const v = this.spare;
       this.spare = null;
@@ -65,8 +71,11 @@ export class Generator {
     this.spare = v * m;
     return mean + std * u * m;
   }
-  /** integer in [0, n) */
+  /** integer in [0, n), n in [1, 2^32] */
   int(n: number): number {
+    // int(0) returned 0 and int(-3) -3: values outside the asked-for range
+    if (!(Number.isInteger(n) && n >= 1 && n <= 4294967296))
+      throw new MdmtError('EINVAL', 'Generator.int', `needs an integer n in [1, 2^32] to draw from [0, n), got ${show(n)}`);
     return Math.floor(this.next() * n);
   }
   /** Fisher–Yates shuffle in place */
@@ -81,9 +90,17 @@ export class Generator {
   getState(): number[] {
     return [...this.s, this.spare === null ? NaN : this.spare];
   }
-  setState(st: number[]): void {
-    for (let i = 0; i < 4; i++) this.s[i] = st[i] >>> 0;
-    this.spare = Number.isNaN(st[4]) || st[4] === undefined ? null : st[4];
+  /** Restores a getState(): 4 uint32 words, not all 0 (xoshiro's one fixed point, which draws 0 forever), and the spare normal (NaN: none). */
+  setState(st: readonly number[]): void {
+    const op = 'Generator.setState';
+    check(isList(st) && (st.length === 4 || st.length === 5), 'EINVAL', op, () => `needs the 4 or 5 numbers getState() returns, got ${show(st)}`);
+    for (let i = 0; i < 4; i++)
+      check(Number.isInteger(st[i]) && st[i] >= 0 && st[i] <= 0xffffffff, 'EINVAL', op, () => `state[${i}] must be a 32-bit unsigned integer, got ${show(st[i])}`);
+    check(st[0] !== 0 || st[1] !== 0 || st[2] !== 0 || st[3] !== 0, 'EINVAL', op, 'an all-zero state would draw 0 forever');
+    const spare = st[4];
+    check(spare === undefined || spare === null || Number.isNaN(spare) || Number.isFinite(spare), 'EINVAL', op, () => `state[4] (the spare normal) must be a number or NaN, got ${show(spare)}`);
+    for (let i = 0; i < 4; i++) this.s[i] = st[i];
+    this.spare = spare === undefined || spare === null || Number.isNaN(spare) ? null : spare;
   }
 }
 

@@ -7,7 +7,7 @@
  *   const y = tidy(() => relu(add(x, b)));   // the temporary add is freed, y survives
  */
 import { AsyncLocalStorage } from 'async_hooks';
-import { check, isList, MdmtError, show } from './errors';
+import { check, checkOptions, isList, kindOf, MdmtError, show } from './errors';
 import { DType, native } from './native/binding';
 
 export type { DType } from './native/binding';
@@ -22,7 +22,16 @@ export function normDevice(d: string): Device {
   throw new MdmtError('EDEVICE', 'device', `unknown device '${d}' (use cpu, cuda or cuda:N)`);
 }
 
-let defaultDevice: Device = normDevice(process.env.MDMT_DEVICE || 'cpu');
+let defaultDevice: Device = envDevice();
+/** $MDMT_DEVICE, checked: `MDMT_DEVICE=gpu` failed naming neither the variable nor where it was set. */
+function envDevice(): Device {
+  const v = process.env.MDMT_DEVICE;
+  try {
+    return normDevice(v || 'cpu');
+  } catch {
+    throw new MdmtError('EDEVICE', 'MDMT_DEVICE', `'${v}' is not a device: cpu, cuda or cuda:N (unset, cpu)`);
+  }
+}
 /** The device new tensors go to when none is given ($MDMT_DEVICE, default cpu). */
 export function getDefaultDevice(): Device {
   return defaultDevice;
@@ -91,6 +100,7 @@ function closeScope(scope: Scope, result: unknown): void {
  *   const loss = await tidy(async () => { const y = model.forward(x); return mse(y, t); });
  */
 export function tidy<T>(fn: () => T): T {
+  check(typeof fn === 'function', 'EINVAL', 'tidy', () => `needs a function to run, got ${kindOf(fn)}`);
   const scope = new Scope(scopeStore.getStore());
   let result: T;
   try {
@@ -155,8 +165,7 @@ export class Tensor {
   readonly shape: readonly number[];
   readonly dtype: DType;
   readonly device: Device;
-  /** leaf tensors with requiresGrad receive `.grad` from backward() */
-  requiresGrad = false;
+  private _requiresGrad = false;
   grad: Tensor | null = null;
   /** set on outputs of recorded ops */
   node: GradNode | null = null;
@@ -165,6 +174,18 @@ export class Tensor {
   private _disposed = false;
   /** @internal */
   _scope: Scope | undefined;
+
+  /** leaf tensors with requiresGrad receive `.grad` from backward(); only floating tensors can (as PyTorch) */
+  get requiresGrad(): boolean {
+    return this._requiresGrad;
+  }
+  set requiresGrad(v: boolean) {
+    check(typeof v === 'boolean', 'EINVAL', 'requiresGrad', () => `must be a boolean, got ${show(v)}`);
+    // an int32 or uint8 tensor has no gradient: backward() would have nothing to give it
+    check(!v || this.dtype === 'float32' || this.dtype === 'bfloat16' || this.dtype === 'float16', 'EDTYPE', 'requiresGrad',
+      () => `only floating tensors can require gradients, this one is ${this.dtype}`);
+    this._requiresGrad = v;
+  }
 
   /** @internal use the creation functions */
   constructor(id: number, shape: readonly number[], dtype: DType, device: Device, tracked = true) {
@@ -239,6 +260,8 @@ export function shapeStr(s: readonly number[]): string {
 
 // ---- creation ------------------------------------------------------------------------
 
+const TENSOR_KEYS = { dtype: true, device: true } as const;
+
 export interface TensorOptions {
   dtype?: DType;
   device?: string;
@@ -291,7 +314,8 @@ function convert(data: ArrayLike<number>, Ctor: new (n: number | ArrayLike<numbe
     if (typeof v !== 'number')
       throw new MdmtError('EINVAL', 'tensor', `data[${i}] is ${show(v)}, not a number`);
     if (range && !(Number.isInteger(v) && v >= range[0] && v <= range[1]))
-      throw new MdmtError('EINVAL', 'tensor', `data[${i}] is ${show(v)}, which ${dtype} cannot hold (integers in [${range[0]}, ${range[1]}])`);
+      throw new MdmtError('EINVAL', 'tensor', `data[${i}] is ${show(v)}, which ${dtype} cannot hold (${dtype === 'bfloat16' || dtype === 'float16'
+        ? `${dtype} data is given as raw 16-bit storage patterns, integers in [0, 65535]` : `integers in [${range[0]}, ${range[1]}]`})`);
   }
   return new Ctor(data);
 }
@@ -303,6 +327,7 @@ function convert(data: ArrayLike<number>, Ctor: new (n: number | ArrayLike<numbe
  *   const x = tensor([1, 2, 3, 4], [2, 2]);
  */
 export function tensor(data: ArrayLike<number> | TypedArray, shape: readonly number[], opts: TensorOptions = {}): Tensor {
+  checkOptions('tensor', opts, TENSOR_KEYS);
   const dtype = opts.dtype ?? (data instanceof Int32Array ? 'int32' : data instanceof Uint8Array ? 'uint8' : 'float32');
   const s = checkShape('tensor', shape);
   const n = s.reduce((a, b) => a * b, 1);
@@ -325,6 +350,7 @@ export function tensor(data: ArrayLike<number> | TypedArray, shape: readonly num
 
 /** A tensor filled with `value`. */
 export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
+  checkOptions('full', opts, TENSOR_KEYS);
   checkFillValue('full', value, opts.dtype ?? 'float32');
   const t = empty(shape, opts.dtype ?? 'float32', opts.device ?? defaultDevice);
   if (t.size > 0) native().run('fill', [], [t.id], { value });

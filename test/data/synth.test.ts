@@ -48,6 +48,12 @@ test('synth refuses a folder that holds files; overwrite replaces only the AIfor
   const csv = () => fs.readFileSync(path.join(out, 'BRIXIA', 'metadata_global_v2.csv'), 'utf8');
   const dcms = () => fs.readdirSync(path.join(out, 'BRIXIA', 'dicom_clean')).length;
   const first = csv();
+  // a misspelt count wrote the default 150 + 450 images
+  const typo = await rejects(() => synth(out, { nAFC: 3, size: 32 } as never));
+  assert.is(typo.code, 'ECONFIG');
+  assert.match(typo.message, "synth: unknown option 'nAFC' (it would be ignored); did you mean nAfc?");
+  assert.match((await rejects(() => synth(out, { overwrite: 'yes' } as never))).message, 'synth: overwrite "yes" must be a boolean');
+  assert.is(csv(), first, 'refused options touch nothing');
   const e = await rejects(() => synth(out, { nAfc: 5, nBx: 5, size: 32 }));
   assert.instance(e, MdmtError);
   assert.is(e.code, 'ECONFIG');

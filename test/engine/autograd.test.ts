@@ -4,7 +4,7 @@ import { backward, noGrad, zeroGrad } from '../../ts/autograd/tape';
 import { add, mul } from '../../ts/ops/elementwise';
 import { sum } from '../../ts/ops/reduce';
 import { liveTensorCount, tensor, tidy } from '../../ts/tensor';
-import { DEVICE } from '../helpers';
+import { DEVICE, expectError } from '../helpers';
 
 const leaf = (v: number[], shape = [v.length]) => {
   const t = tensor(v, shape, { device: DEVICE });
@@ -98,6 +98,24 @@ test('non-scalar root needs an explicit gradient', () => {
     backward(mul(x, x), { grad: tensor([1, 10], [2], { device: DEVICE }) });
   });
   assert.equal([...x.grad!.toArray()], [2, 40]);
+  zeroGrad([x]);
+  x.dispose();
+});
+
+test('a second backward() on a freed graph says so; bad arguments are MdmtErrors', () => {
+  const x = leaf([1, 2]);
+  tidy(() => {
+    const l = sum(mul(x, x));
+    expectError(() => backward(l, { retaingraph: true } as never), 'EINVAL', 'backward', /unknown option 'retaingraph'.*did you mean retainGraph\?/, 'typo');
+    backward(l);
+    expectError(() => backward(l), 'EINVAL', 'backward', /the graph of root was already freed by an earlier backward\(\); pass \{ retainGraph: true \}/, 'twice');
+    const free = tensor([1], [1], { device: DEVICE });
+    expectError(() => backward(free), 'EINVAL', 'backward', /root does not depend on any tensor that requires grad/, 'no graph');
+  });
+  expectError(() => backward(5 as never), 'EINVAL', 'backward', /root must be a Tensor, got 5/, 'backward(5)');
+  expectError(() => zeroGrad(5 as never), 'EINVAL', 'zeroGrad', /needs an array \(or iterable\) of Tensors, got 5/, 'zeroGrad(5)');
+  expectError(() => zeroGrad([x, 'w'] as never), 'EINVAL', 'zeroGrad', /needs Tensors, got "w"/, 'zeroGrad([x, "w"])');
+  expectError(() => noGrad(null as never), 'EINVAL', 'noGrad', /needs a function to run, got null/, 'noGrad(null)');
   zeroGrad([x]);
   x.dispose();
 });

@@ -7,12 +7,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward, noGrad } from '../../ts/autograd/tape';
-import { BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, ReLU, Sequential } from '../../ts/nn';
+import { AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, ReLU, Sequential } from '../../ts/nn';
+import { ConvNormAct } from '../../ts/nn/blocks';
+import { kaimingNormal } from '../../ts/nn/init';
 import { maskedXent } from '../../ts/ops/masked_xent';
 import { Adam } from '../../ts/optim';
 import { manualSeed } from '../../ts/random';
 import { liveTensorCount, tensor, tidy, Tensor } from '../../ts/tensor';
-import { DEVICE, deviceAvailable, Rng } from '../helpers';
+import { DEVICE, deviceAvailable, expectError, Rng } from '../helpers';
 
 const S = 12;
 function makeData(n: number, rng: Rng) {
@@ -80,6 +82,29 @@ test('small CNN trains to > 95 % training accuracy with Adam, without leaking te
   X.dispose(); Y.dispose(); M.dispose();
   net.dispose();
   opt.dispose?.();
+});
+
+test('layer options: typos, wrong types and ranges fail at construction naming the layer, the key and the nearest valid one', () => {
+  const cases: [() => unknown, string, RegExp][] = [
+    [() => new Conv2d(1, 8, 3, { paddng: 1 } as never), 'Conv2d', /unknown option 'paddng' \(it would be ignored\); did you mean padding\?/],
+    [() => new Conv2d(1, 8, NaN), 'Conv2d', /'kernel' must be an integer >= 1 or a pair of them, got NaN/],
+    [() => new Conv2d(1, 8, 3, { stride: 0 }), 'Conv2d', /'stride' must be an integer >= 1/],
+    [() => new Conv2d(1, 8, 3, { bias: 'no' } as never), 'Conv2d', /'bias' must be a boolean, got "no"/],
+    [() => new Linear('3' as never, 2), 'Linear', /features must be positive integers, got in="3" out=2/],
+    [() => new Linear(3, 2, { biass: false } as never), 'Linear', /unknown option 'biass'.*did you mean bias\?/],
+    [() => new BatchNorm2d(4, { moment: 0.5 } as never), 'BatchNorm2d', /unknown option 'moment'.*did you mean momentum\?/],
+    [() => new BatchNorm2d(4, { momentum: -1 }), 'BatchNorm2d', /'momentum' must be a number in \[0, 1\], got -1/],
+    [() => new BatchNorm2d(4, { eps: 0 }), 'BatchNorm2d', /'eps' must be > 0/],
+    [() => new MaxPool2d(2, { strid: 1 } as never), 'MaxPool2d', /unknown option 'strid'.*did you mean stride\?/],
+    [() => new AvgPool2d(2, { countIncludePadding: false } as never), 'AvgPool2d', /unknown option 'countIncludePadding'.*did you mean countIncludePad\?/],
+    [() => new ConvNormAct(1, 8, 3, { activation: 'relu' } as never), 'ConvNormAct', /unknown option 'activation'/],
+    [() => new Sequential(5 as never), 'registerModule', /'0' must be a Module, got 5/],
+  ];
+  for (const [fn, op, re] of cases) expectError(fn, 'EINVAL', op, re, re.source);
+  const w = tensor(new Float32Array(8), [2, 4], { device: DEVICE });
+  expectError(() => kaimingNormal(w, { mode: 'fanin' } as never), 'EINVAL', 'kaimingNormal', /'mode' must be 'fan_in' or 'fan_out', got "fanin"/, 'kaiming mode');
+  expectError(() => kaimingNormal(w, { nonlinearty: 'relu' } as never), 'EINVAL', 'kaimingNormal', /did you mean nonlinearity\?/, 'kaiming typo');
+  w.dispose();
 });
 
 test.run();

@@ -7,7 +7,9 @@ import { relu } from '../../ts/ops/activations';
 import { reshape } from '../../ts/ops/reshape';
 import { full, keep, liveTensorCount, memory, tensor, tidy, zeros } from '../../ts/tensor';
 import { Generator, manualSeed } from '../../ts/random';
-import { DEVICE } from '../helpers';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { DEVICE, expectError } from '../helpers';
 
 test('tensor round trip keeps data, shape and dtype', () => {
   const f = tensor([1.5, -2, 3, 4], [2, 2], { device: DEVICE });
@@ -143,6 +145,64 @@ test('seeds: NaN, negatives and fractions are refused, not folded onto another s
   assert.equal(draw(a), draw(b));
   assert.not.equal(draw(new Generator(2 ** 40)), draw(c), 'the high bits of a large seed count');
   manualSeed(0);
+});
+
+test('creation options: a misspelt key is refused naming the nearest; bfloat16 data is named as raw 16-bit patterns', () => {
+  expectError(() => tensor([1], [1], { dtyp: 'int32' } as never), 'EINVAL', 'tensor', /unknown option 'dtyp' \(it would be ignored\); did you mean dtype\?; options: dtype, device/, 'tensor dtyp');
+  expectError(() => zeros([1], { devise: 'cpu' } as never), 'EINVAL', 'full', /unknown option 'devise'.*did you mean device\?/, 'zeros devise');
+  expectError(() => tensor([1.5], [1], { dtype: 'bfloat16', device: DEVICE }), 'EINVAL', 'tensor',
+    /data\[0\] is 1\.5, which bfloat16 cannot hold \(bfloat16 data is given as raw 16-bit storage patterns, integers in \[0, 65535\]\)/, 'bf16 data');
+});
+
+test('only floating tensors can require grad; tidy needs a function', () => {
+  tidy(() => {
+    const i = tensor([1], [1], { dtype: 'int32', device: DEVICE });
+    expectError(() => (i.requiresGrad = true), 'EDTYPE', 'requiresGrad', /only floating tensors can require gradients, this one is int32/, 'int32');
+    i.requiresGrad = false;
+    const f = tensor([1], [1], { device: DEVICE });
+    expectError(() => (f.requiresGrad = 1 as never), 'EINVAL', 'requiresGrad', /must be a boolean, got 1/, 'number flag');
+    f.requiresGrad = true;
+    assert.ok(f.requiresGrad);
+  });
+  expectError(() => tidy(5 as never), 'EINVAL', 'tidy', /needs a function to run, got 5/, 'tidy(5)');
+});
+
+test('Generator: an empty or reversed range, and a state that would draw 0 forever, are refused', () => {
+  const g = new Generator(1);
+  for (const n of [0, -3, 1.5, NaN, 2 ** 33]) expectError(() => g.int(n), 'EINVAL', 'Generator.int', /needs an integer n in \[1, 2\^32\]/, `int(${n})`);
+  expectError(() => g.uniform(5, 1), 'EINVAL', 'Generator.uniform', /needs finite bounds lo <= hi, got lo=5 hi=1/, 'uniform(5, 1)');
+  expectError(() => g.uniform(0, NaN), 'EINVAL', 'Generator.uniform', /hi=NaN/, 'uniform(0, NaN)');
+  expectError(() => g.normal(0, -1), 'EINVAL', 'Generator.normal', /std >= 0/, 'normal(0, -1)');
+  expectError(() => g.setState([1]), 'EINVAL', 'Generator.setState', /needs the 4 or 5 numbers getState\(\) returns, got \[1\]/, 'setState([1])');
+  expectError(() => g.setState([0, 0, 0, 0]), 'EINVAL', 'Generator.setState', /an all-zero state would draw 0 forever/, 'all zero');
+  expectError(() => g.setState([1, 2, 3, 2 ** 32]), 'EINVAL', 'Generator.setState', /state\[3\] must be a 32-bit unsigned integer/, 'overflow');
+  // what is legal: int(1), an empty range lo = hi, and a round trip of getState() with its spare normal
+  assert.is(g.int(1), 0);
+  assert.is(g.uniform(2, 2), 2);
+  g.normal();
+  const st = g.getState();
+  const a = [g.normal(), g.next()];
+  g.setState(st);
+  assert.equal([g.normal(), g.next()], a);
+});
+
+test('bad MDMT_NUM_THREADS, MDMT_CPU_ISA and MDMT_DEVICE are errors naming the variable and the value', () => {
+  const index = path.resolve(__dirname, '..', '..', 'ts', 'index.js');
+  const script = `try { const m = require(${JSON.stringify(index)}); m.ones([1]).item(); console.log('ok'); } catch (e) { console.log(e.code + ' ' + e.message); }`;
+  const cases: [Record<string, string>, string][] = [
+    [{ MDMT_NUM_THREADS: 'abc' }, "ECONFIG MDMT_NUM_THREADS: 'abc' is not a thread count: an integer in 1..1024"],
+    [{ MDMT_NUM_THREADS: '0' }, "ECONFIG MDMT_NUM_THREADS: '0' is not a thread count"],
+    [{ MDMT_NUM_THREADS: '-3' }, "ECONFIG MDMT_NUM_THREADS: '-3'"],
+    [{ MDMT_CPU_ISA: 'foo' }, "ECONFIG MDMT_CPU_ISA: 'foo' is not a CPU kernel cap: generic, avx2 or avx512"],
+    [{ MDMT_DEVICE: 'gpu' }, "EDEVICE MDMT_DEVICE: 'gpu' is not a device: cpu, cuda or cuda:N"],
+    [{ MDMT_NUM_THREADS: '2', MDMT_CPU_ISA: 'generic' }, 'ok'],
+  ];
+  for (const [env, want] of cases) {
+    const base = { ...process.env };
+    delete base.MDMT_DEVICE;
+    const r = spawnSync(process.execPath, ['-e', script], { env: { ...base, ...env }, encoding: 'utf8' });
+    assert.ok(r.stdout.startsWith(want), `${JSON.stringify(env)}: ${r.stdout}${r.stderr}`);
+  }
 });
 
 test.run();

@@ -98,6 +98,13 @@ test('ONNX initializer import reproduces the output; missing and mis-shaped keys
   const bigger = getModel('shufflenet_v2_x1_0', { withClassifier: false });
   const small = getModel('shufflenet_v2_x0_5', { withClassifier: false });
   throwsNaming(() => loadOnnxWeights(bigger, toOnnx(small, { inputShape: SHAPE }), { strict: false }), 'stage2.0.branch1.2.weight');
+  // option typos were ignored (strict stayed on, the batch stayed dynamic); an empty input name made an input-less graph
+  throwsNaming(() => loadOnnxWeights(bigger, bytes, { strik: false } as never), "unknown option 'strik'", 'did you mean strict?');
+  throwsNaming(() => toOnnx(small, { dynamicbatch: false } as never), 'exportOnnx', "unknown option 'dynamicbatch'", 'did you mean dynamicBatch?');
+  throwsNaming(() => toOnnx(small, { inputName: '' }), "exportOnnx: 'inputName' must be a non-empty string, got \"\"");
+  throwsNaming(() => toOnnx(small, { dynamicBatch: 'no' } as never), "'dynamicBatch' must be a boolean, got \"no\"");
+  throwsNaming(() => toOnnx({ forward: (x: Tensor) => x } as never), 'exportOnnx: needs a Module (a layer or model), got an Object');
+  throwsNaming(() => a.loadStateDict(new Map(), { stric: false } as never), "loadStateDict: unknown option 'stric'", 'did you mean strict?');
   for (const m of [a, b, withFc, bigger, small]) m.dispose();
 });
 

@@ -140,6 +140,17 @@ test('a plan follows the model: loaded weights, optimiser steps (eager and repla
   }
 });
 
+test('compileInference refuses unknown and wrong options under its own name (inputshape fell back to 224×224)', () => {
+  const m = getModel('resnet18', { withClassifier: false });
+  const bad = (o: object, re: RegExp) => assert.throws(() => compileInference(m, o as never), (e: Error & { code?: string; op?: string }) => e.code === 'EINVAL' && e.op === 'compileInference' && re.test(e.message), re.source);
+  bad({ inputshape: [1, 3, 32, 32] }, /unknown option 'inputshape' \(it would be ignored\); did you mean inputShape\?/);
+  bad({ maxPlans: 0 }, /^compileInference: maxPlans must be a positive integer, got 0/);
+  bad({ inputShape: '1,3,32,32' }, /inputShape must be 4 positive integers, got "1,3,32,32"/);
+  bad({ foldBatchNorm: 'no' }, /'foldBatchNorm' must be a boolean, got "no"/);
+  assert.throws(() => compileInference({ forward: (x: unknown) => x } as never), /compileInference: needs a Module, got an Object/);
+  m.dispose();
+});
+
 test('stateTensors (the per-run staleness check) lists exactly the stateDict tensors, in order', () => {
   if (!on) return;
   manualSeed(5);

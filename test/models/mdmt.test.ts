@@ -3,6 +3,8 @@
  * 0.01), STL heads, output shapes, and the weight-average initialisation (parameters only,
  * beta·afc + (1−beta)·bx; BN statistics and heads untouched).
  */
+import { spawnSync } from 'child_process';
+import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { noGrad } from '../../ts/autograd/tape';
@@ -102,6 +104,47 @@ test('registry: unknown names list the registered ones; numClasses sets the clas
   m.dispose();
   assert.equal(modelInfo('efficientnet_b1_pruned'), { name: 'efficientnet_b1_pruned', family: 'efficientnet', source: 'timm', numFeatures: 1280, defaultSize: 240, minSize: 1 });
   assert.is(modelInfo('densenet121').minSize, 29, 'DenseNet states its smallest input');
+});
+
+test('model options: typos and wrong types are refused (numclasses built 1000 classes, withClassifier: "no" kept it, afcClass 2 classes)', () => {
+  const live = liveTensorCount();
+  const refused = (fn: () => unknown, op: string, re: RegExp) =>
+    assert.throws(fn, (e: unknown) => e instanceof MdmtError && e.code === 'EINVAL' && e.op === op && re.test(e.message), `${op}: ${re}`);
+  refused(() => getModel(BB, { numclasses: 3 } as never), 'getModel', /unknown option 'numclasses' \(it would be ignored\); did you mean numClasses\?/);
+  refused(() => getModel(BB, { withClassifier: 'no' } as never), 'getModel', /'withClassifier' must be a boolean, got "no"/);
+  refused(() => getModel(BB, { numClasses: '3' } as never), 'getModel', /'numClasses' must be a positive integer, got "3"/);
+  refused(() => getModel(BB, { transformInput: false }), 'getModel', /'transformInput' applies to googlenet only/);
+  refused(() => new MDMTModel(BB, { afcClass: 3 } as never), 'MDMTModel', /unknown option 'afcClass'.*did you mean afcClasses\?/);
+  refused(() => new STLModel('afc', BB, { dropout: 1 }), 'STLModel', /'dropout' must be a number in \[0, 1\), got 1/);
+  refused(() => new MDMTModel(BB, { bxClasses: 0 }), 'MDMTModel', /'bxClasses' must be a positive integer, got 0/);
+  refused(() => new MDMTModel(BB, { backbone: { transformInputs: true } } as never), 'MDMTModel', /unknown backbone key 'transformInputs'/);
+  refused(() => new MDMTModel({ forward: () => 1 } as never), 'MDMTModel', /must be a model name or a Backbone .*got an Object/);
+  assert.is(liveTensorCount(), live, 'a refused model leaves no tensor behind');
+});
+
+test('registerModel checks what it is given and getModel that the builder returns a Backbone (it returned 42)', () => {
+  // in a child: a registration would stay in this process's zoo, which other suites walk
+  const zoo = path.resolve(__dirname, '..', '..', 'ts', 'models', 'zoo.js');
+  const registry = path.resolve(__dirname, '..', '..', 'ts', 'models', 'registry.js');
+  const script = `const z = require(${JSON.stringify(zoo)}), r = require(${JSON.stringify(registry)});
+    const info = { name: 'junk', family: 'resnet', source: 'torchvision', numFeatures: 8, defaultSize: 32 };
+    const out = [];
+    const t = (f) => { try { f(); out.push('ok'); } catch (e) { out.push(e.code + ' ' + e.message); } };
+    t(() => r.registerModel({ name: 'junk0' }, () => 42));
+    t(() => r.registerModel({ ...info, name: 'junk1', nFeatures: 8 }, () => 42));
+    t(() => r.registerModel({ ...info, name: 'junk2' }, 42));
+    t(() => r.registerModel(info, () => 42));
+    t(() => z.getModel('junk'));
+    console.log(JSON.stringify(out));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout) as string[], [
+    "EINVAL registerModel: info.numFeatures of 'junk0' must be a positive integer, got undefined",
+    "EINVAL registerModel: unknown info key 'nFeatures' (it would be ignored); did you mean numFeatures?; valid: name, family, source, numFeatures, defaultSize, minSize",
+    "EINVAL registerModel: the builder of 'junk2' must be a function, got 42",
+    'ok',
+    "EINVAL getModel: the builder registered as 'junk' returned 42, not a Backbone",
+  ]);
 });
 
 test.run();

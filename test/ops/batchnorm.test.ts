@@ -204,6 +204,7 @@ test('batchnorm2d: bad inputs give MdmtError naming the op and the argument', ()
     expectError(() => batchnorm2d(x, p(), p(), p(), p(), { training: true, momentum: 2 }), 'EINVAL', 'batchnorm2d', /'momentum'/, 'momentum 2');
     expectError(() => batchnorm2d(t32([1, 2, 3], [1, 3]), p(), p(), p(), p(), { training: true }), 'EINVAL', 'batchnorm2d', /more than 1 value/, '1 value per channel');
     expectError(() => batchnorm2d(x, p(), p(), p(), p(), {} as never), 'EINVAL', 'batchnorm2d', /training/, 'no training flag');
+    expectError(() => batchnorm2d(x, p(), p(), p(), p(), { training: true, moment: 0.5 } as never), 'EINVAL', 'batchnorm2d', /unknown option 'moment'.*did you mean momentum\?/, 'typo');
     // the kernels validate on their own too (called without the TS layer)
     const run = (op: string, ins: Tensor[], outs: Tensor[], attrs = {}) => () => {
       try {

@@ -209,6 +209,11 @@ test('conv2d ops reject bad shapes and options, naming op and argument', () => {
   throwsMdmt(() => conv2d(x(), t32(new Float64Array(36), [3, 4, 3]) as never), 'ESHAPE', /conv2d: 'w' must have 4 dims/);
   throwsMdmt(() => conv2d(x(), t32(new Float64Array(3 * 4 * 9), [3, 4, 3, 3]), null, { stride: 0 }), 'EINVAL', /conv2d: 'stride' must be an integer >= 1/);
   throwsMdmt(() => conv2d(x(), t32(new Float64Array(3 * 4 * 9), [3, 4, 3, 3]), null, { padding: [1, -1] }), 'EINVAL', /conv2d: 'padding'/);
+  // a misspelt option was ignored: the conv ran unpadded
+  throwsMdmt(() => conv2d(x(), t32(new Float64Array(3 * 4 * 9), [3, 4, 3, 3]), null, { paddin: 1 } as never), 'EINVAL',
+    /conv2d: unknown option 'paddin' \(it would be ignored\); did you mean padding\?; options: stride, padding, dilation, groups, isa/);
+  throwsMdmt(() => conv2dBwdData(t32(new Float64Array(2 * 3 * 3 * 3), [2, 3, 3, 3]), t32(new Float64Array(3 * 4 * 9), [3, 4, 3, 3]), [2, 4, 5, 5], { strides: 1 } as never), 'EINVAL',
+    /conv2d_bwd_data: unknown option 'strides'.*did you mean stride\?/);
   throwsMdmt(() => conv2dBwdData(t32(new Float64Array(2 * 3 * 4 * 4), [2, 3, 4, 4]), t32(new Float64Array(3 * 4 * 9), [3, 4, 3, 3]), [2, 4, 5, 5]), 'ESHAPE',
     /conv2d_bwd_data: dy \[2, 3, 4, 4\] must have shape \[2, 3, 3, 3\]/);
   throwsMdmt(() => conv2dBwdFilter(t32(new Float64Array(2 * 3 * 3 * 3), [2, 3, 3, 3]), x(), [3, 4, 3]), 'EINVAL', /conv2d_bwd_filter: 'wShape'/);

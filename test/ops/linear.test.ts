@@ -76,6 +76,10 @@ test('linear and matmul reject mismatched shapes, naming the op and the shapes',
   assert.match(e.message, /matmul: inner dimensions differ: op\(a\) is 2x3 \(a \[2, 3\]\), op\(b\) is 2x3/);
   e = err(() => matmul(t32(new Float64Array(6), [6]), t32(new Float64Array(6), [2, 3])));
   assert.match(e.message, /matmul: 'a' must have 2 dims/);
+  // a misspelt transpose flag multiplied the untransposed matrices
+  e = err(() => matmul(t32(new Float64Array(4), [2, 2]), t32(new Float64Array(4), [2, 2]), { transa: true } as never));
+  assert.is(e.code, 'EINVAL');
+  assert.match(e.message, /matmul: unknown option 'transa' \(it would be ignored\); did you mean transA\?/);
 });
 
 test.run();

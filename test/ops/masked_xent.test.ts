@@ -131,6 +131,7 @@ test('maskedXent: bad inputs give MdmtError naming the op and the argument', () 
     expectError(() => maskedXent(z, i32([0, 1, 0]), t32([1, 1], [2])), 'ESHAPE', 'maskedXent', /'mask'/, 'mask length');
     expectError(() => maskedXent(t32([1, 2], [2]), i32([0, 1]), t32([1, 1], [2])), 'ESHAPE', 'maskedXent', /'logits'/, 'rank-1 logits');
     expectError(() => maskedXent(z, i32([0, 1, 0]), m, { normalize: 'mean' as never }), 'EINVAL', 'maskedXent', /'normalize'/, 'normalize');
+    expectError(() => maskedXent(z, i32([0, 1, 0]), m, { normalise: 'masked' } as never), 'EINVAL', 'maskedXent', /unknown option 'normalise'.*did you mean normalize\?/, 'typo');
     const d = t32([1, 1, 1], [3]);
     d.dispose();
     expectError(() => maskedXent(z, i32([0, 1, 0]), d), 'EDISPOSED', 'maskedXent', /'mask'/, 'disposed mask');

@@ -192,6 +192,17 @@ test('avgpool2d: ceil_mode edge windows divide by the clipped window (PyTorch va
   assert.equal(Array.from(y), [5, 6.5, 11, 12.5]);
 });
 
+test('pool options: a misspelt key is refused (it pooled with the default stride), avgpool2d\'s own key is its only', () => {
+  if (!on) return;
+  tidy(() => {
+    const x = tensor(new Array(16).fill(1), [1, 1, 4, 4]);
+    assert.throws(() => maxpool2d(x, { kernel: 2, strid: 1 } as never), /maxpool2d: unknown option 'strid' \(it would be ignored\); did you mean stride\?/);
+    assert.throws(() => maxpool2d(x, { kernel: 2, countIncludePad: false } as never), /maxpool2d: unknown option 'countIncludePad'/);
+    assert.throws(() => avgpool2d(x, { kernel: 2, ceil_mode: true } as never), /avgpool2d: unknown option 'ceil_mode'.*did you mean ceilMode\?/);
+    assert.equal(avgpool2d(x, { kernel: 2, countIncludePad: false }).shape, [1, 1, 2, 2]);
+  });
+});
+
 const GAP_SHAPES = [[2, 3, 7, 7], [1, 5, 1, 1], [4, 2, 3, 8], [1, 1, 13, 2], [3, 16, 4, 4], [2, 1, 1, 9], [2, 3, 37, 29]];
 
 test('global_avgpool: forward = float64 reference', () => {

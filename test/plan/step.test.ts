@@ -134,6 +134,24 @@ test('wrong inputs and disposed models throw named errors', () => {
   assert.throws(() => step.run(batch(0, 2, 16)), /the step has been disposed/);
 });
 
+test('compileStep refuses what is not a step, unknown options and a bare input (each a TypeError or ignored before)', () => {
+  const bad = (fn: () => unknown, op: string, re: RegExp) =>
+    assert.throws(fn, (e: Error & { code?: string; op?: string }) => e.code === 'EINVAL' && e.op === op && re.test(e.message), `${op}: ${re}`);
+  bad(() => compileStep(5 as never), 'compileStep', /needs the step as a function of an array of Tensors, got 5/);
+  bad(() => compileStep(([x]) => [x], { maxplans: 2 } as never), 'compileStep', /unknown option 'maxplans' \(it would be ignored\); did you mean maxPlans\?/);
+  bad(() => compileStep(([x]) => [x], { maxPlans: 0 }), 'compileStep', /maxPlans must be a positive integer, got 0/);
+  bad(() => compileStep(([x]) => [x], { cudaGraph: 'yes' } as never), 'compileStep', /'cudaGraph' must be a boolean, got "yes"/);
+  const step = compileStep(([x]) => [mul(x, x)]);
+  tidy(() => {
+    const x = tensor([1, 2], [2], { device: DEVICE });
+    bad(() => step.run(x as never), 'CompiledStep.run', /inputs must be an array of Tensors or \{ data, shape \}, got a Tensor \(wrap it: run\(\[x\]\)\)/);
+    bad(() => step.run([5] as never), 'CompiledStep.run', /inputs\[0\] must be a Tensor or \{ data: TypedArray, shape \}, got 5/);
+    bad(() => step.run([{ data: [1, 2], shape: [2] }] as never), 'CompiledStep.run', /inputs\[0\] must be a Tensor or \{ data: TypedArray, shape \}/);
+    assert.equal([...step.run([x])[0].toArray()], [1, 4]);
+  });
+  step.dispose();
+});
+
 test('gradients left by an eager backward() before the first run: that call runs eagerly, the next records (the README sequence)', () => {
   if (!deviceAvailable('plan')) return;
   // two identical small nets: one trained op by op, one through compileStep, after the same eager backward

@@ -206,6 +206,13 @@ test('gradCam on MDMT / STL models: heads, layers and errors', () => {
   assert.ok(m.training, 'training mode restored');
   assert.throws(() => gradCam(m, x, { layer: 'backbone.nope' }), /not a module/);
   assert.throws(() => gradCam(m, x, { classIndex: 7 }), /outside 0\.\.1/);
+  // a misspelt key explained the default class; a nonsense score explained the logit
+  assert.throws(() => gradCam(m, x, { clas: 0 } as never), /gradCam: unknown option 'clas' \(it would be ignored\); did you mean classIndex\?/);
+  assert.throws(() => gradCam(m, x, { score: 'nonsense' } as never), /gradCam: 'score' must be 'logit' or 'logprob', got "nonsense"/);
+  assert.throws(() => gradCam(m, x, { task: 'tau1' } as never), /gradCam: 'task' must be 'afc' or 'bx', got "tau1"/);
+  assert.throws(() => gradCam(m, x, { classIndex: -1 }), /gradCam: 'classIndex' must be a class number or 'predicted', got -1/);
+  assert.is(liveTensorCount(), live, 'refused calls leave nothing behind');
+  assert.ok(m.training, 'and leave the mode as it was');
   const stl = new STLModel('bx', 'shufflenet_v2_x0_5').to(DEVICE);
   assert.throws(() => gradCam(stl, x, { task: 'afc' }), /only the 'bx' head/);
   assert.is(gradCam(stl, x).classIndex.length, 2);

@@ -17,6 +17,11 @@ import { ensureSplits } from '../../ts/train/data';
 import { train } from '../../ts/train/train';
 import { tmpDir } from './_fixture';
 
+// data is required at run time by every experiment, so the type requires it too
+// @ts-expect-error data is missing
+const noData: TrainConfigInput = { backbone: 'resnet18', experiment: 'stl_afc', outDir: '/tmp/x' };
+void noData;
+
 const base = (): TrainConfigInput => ({ backbone: 'shufflenet_v2_x0_5', experiment: 'stl_afc', outDir: path.join(tmpDir('cfgt'), 'run'), data: { afc: '/data/AIforCOVID' } });
 
 function refused(over: Record<string, unknown>, re: RegExp): void {

@@ -15,7 +15,7 @@ import { deviceAvailable } from '../helpers';
 /** the engine-using tests skip (with the reason printed) when $MDMT_DEVICE is unavailable */
 const on = deviceAvailable('train/experiment');
 
-const base = (o: Partial<ExperimentConfig> = {}): ExperimentConfig => ({ runsDir: '/tmp/plan', backbones: ['a', 'b'], base: {}, ...o });
+const base = (o: Partial<ExperimentConfig> = {}): ExperimentConfig => ({ runsDir: '/tmp/plan', backbones: ['a', 'b'], base: { data: {} }, ...o });
 
 test('every STL job precedes the jobs that need it; dependencies are the same fold', () => {
   const jobs = planJobs(base(), { cv: 5, loco: 6, bxLoco: 3 }, 0);
@@ -101,7 +101,7 @@ test('a finished job is reused only when it was trained with the settings the sw
   const d = await tinyData();
   const runs = path.join(tmpDir('reuse'), 'runs');
   const c = sweepConfig(runs, d.afc, d.bx);
-  const sweep = (o: ExperimentConfig['base'] = {}): ExperimentConfig => ({ ...c, experiments: ['stl_afc'], base: { ...c.base, schedule: { maxEpochs: 1, warmupEpochs: 0 }, ...o } });
+  const sweep = (o: Partial<ExperimentConfig['base']> = {}): ExperimentConfig => ({ ...c, experiments: ['stl_afc'], base: { ...c.base, schedule: { maxEpochs: 1, warmupEpochs: 0 }, ...o } });
   const job = `cv/${BACKBONE}/stl_afc/fold0`;
   assert.equal((await experiment(sweep())).trained, [job]);
   const again = await experiment(sweep({ workers: 1 })); // workers do not change what a run computes

@@ -48,6 +48,8 @@ test('unknown keys in train() and experiment() configs are ECONFIG errors naming
     [{ schedule: { maxEpoch: 3 } }, /unknown key 'schedule\.maxEpoch'.*did you mean schedule\.maxEpochs\?/],
     [{ data: { afc: '/d', afcRoot: '/x' } }, /unknown key 'data\.afcRoot'.*nearest is data\.afc/],
     [{ augment: { disable: { flp: true } } }, /unknown key 'augment\.disable\.flp'.*did you mean augment\.disable\.flip\?/],
+    // a near spelling on another level is no suggestion: augment.foo is not a misspelt fold
+    [{ augment: { foo: 1 } }, /unknown key 'augment\.foo' \(it would be ignored\); nearest is augment\.\w+ \(valid here: p, /],
   ];
   for (const [extra, re] of cases) {
     const e = await code(() => resolveTrainConfig({ ...ok, ...extra } as never));
@@ -64,6 +66,15 @@ test('unknown keys in train() and experiment() configs are ECONFIG errors naming
   // a backbone name is checked once, with the nearest registered name, wherever it is given
   const b = await code(() => resolveTrainConfig({ ...ok, backbone: 'resnt18' }));
   assert.match(b.message, /^train: config\.backbone 'resnt18' is not a registered model \(did you mean resnet18\?\); registered: .*shufflenet_v2_x0_5/);
+});
+
+test('train() refuses a hook it would never call and a hook that is not a function', async () => {
+  const ok = { backbone: BACKBONE, experiment: 'stl_afc' as const, outDir: tmpDir('hooks'), data: { afc: '/d' } };
+  const e = await code(() => train(ok, { onEpochEnd: () => undefined } as never));
+  assert.is(e.code, 'EINVAL');
+  assert.match(e.message, /^train: unknown hooks key 'onEpochEnd' \(it would be ignored\); did you mean onEpoch\?; valid: onStart, onBatch, onEpoch, onLog, onEnd/);
+  assert.match((await code(() => train(ok, { onLog: 'stderr' } as never))).message, /^train: hook 'onLog' must be a function, got "stderr"/);
+  assert.not.ok(fs.existsSync(path.join(ok.outDir, 'config.json')), 'nothing was written');
 });
 
 test('NaN and infinities print as themselves in messages, not as null', async () => {

@@ -7,7 +7,7 @@
  *
  *   const w = param(...); const loss = sum(mul(w, x)); backward(loss); w.grad  // = x
  */
-import { check, MdmtError } from '../errors';
+import { check, checkOptions, kindOf, MdmtError } from '../errors';
 import { runOp } from '../ops/op';
 import { GradNode, keep, ones, shapeStr, Tensor } from '../tensor';
 
@@ -16,6 +16,7 @@ let nextNodeId = 1;
 
 /** Runs fn without recording (inference, optimiser updates). Works with async fn. */
 export function noGrad<T>(fn: () => T): T {
+  check(typeof fn === 'function', 'EINVAL', 'noGrad', () => `needs a function to run, got ${kindOf(fn)}`);
   noGradDepth++;
   let r: T;
   try {
@@ -115,6 +116,10 @@ function vjpOf(node: GradNode, gOut: (Tensor | null)[]): (Tensor | null | undefi
   }
 }
 
+const BACKWARD_KEYS = { grad: true, retainGraph: true } as const;
+/** roots whose graph backward() freed: a second backward() on one says so */
+const freedRoots = new WeakSet<Tensor>();
+
 export interface BackwardOptions {
   /** gradient of the root (default: ones, which requires a one-element root) */
   grad?: Tensor;
@@ -127,8 +132,12 @@ export interface BackwardOptions {
  * them to the leaves' `.grad` (kept out of tidy scopes; zero them with zeroGrad()).
  */
 export function backward(root: Tensor, opts: BackwardOptions = {}): void {
+  check(root instanceof Tensor, 'EINVAL', 'backward', () => `root must be a Tensor, got ${kindOf(root)}`);
   root.assertAlive('backward', 'root');
-  check(root.node !== null || root.requiresGrad, 'EINVAL', 'backward', 'root does not depend on any tensor that requires grad');
+  checkOptions('backward', opts, BACKWARD_KEYS);
+  check(root.node !== null || root.requiresGrad, 'EINVAL', 'backward', () => (freedRoots.has(root)
+    ? 'the graph of root was already freed by an earlier backward(); pass { retainGraph: true } to that one to run backward() again'
+    : 'root does not depend on any tensor that requires grad'));
   let seed = opts.grad;
   if (!seed) {
     check(root.size === 1, 'ESHAPE', 'backward', `root has ${root.size} elements; pass opts.grad for a non-scalar root`);
@@ -142,7 +151,10 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
     // on success only unused gradients are left; on an error, every one still held
     for (const g of grads.values()) if (g !== opts.grad && !g.disposed) g.dispose();
   }
-  if (!opts.retainGraph) for (const node of order) for (const o of node.outputs) o.node = null;
+  if (!opts.retainGraph) {
+    for (const node of order) for (const o of node.outputs) o.node = null;
+    freedRoots.add(root);
+  }
 }
 
 /** The reverse sweep of backward(): each node's vjp, gradients accumulated per input. */
@@ -194,7 +206,10 @@ function sweep(order: GradNode[], grads: Map<Tensor, Tensor>, given: Tensor | un
 
 /** Disposes and clears `.grad` of each tensor. */
 export function zeroGrad(params: Iterable<Tensor>): void {
+  check(params !== null && typeof params === 'object' && Symbol.iterator in params, 'EINVAL', 'zeroGrad',
+    () => `needs an array (or iterable) of Tensors, got ${kindOf(params)}`);
   for (const p of params) {
+    check(p instanceof Tensor, 'EINVAL', 'zeroGrad', () => `needs Tensors, got ${kindOf(p)}`);
     p.grad?.dispose();
     p.grad = null;
   }

@@ -7,13 +7,14 @@
  *   mdmt report runs
  */
 import * as path from 'path';
-import type { ExperimentName, Protocol, TrainConfigInput } from '../train/config';
+import type { ExperimentName, Protocol } from '../train/config';
+import type { WithData } from './options';
 import { experiment, type ExperimentConfig } from '../train/experiment';
 import { logHooks, progressHooks } from '../train/progress';
 import { reportRuns, tablesOf } from './report';
 
 /** The command's work, after commands/experiment.ts parsed the flags into `base` (trainBase) and checked the data. */
-export async function runExperimentCommand(o: Record<string, unknown>, base: Partial<TrainConfigInput>): Promise<void> {
+export async function runExperimentCommand(o: Record<string, unknown>, base: WithData): Promise<void> {
   const cfg: ExperimentConfig = {
     runsDir: path.resolve(o.runs as string),
     backbones: o.backbones as string[],

@@ -189,8 +189,11 @@ export function trainBase(o: Opts): Partial<TrainConfigInput> {
   return out;
 }
 
+/** The settings of a command after requireData(): the data roots are there. */
+export type WithData = Partial<TrainConfigInput> & Pick<TrainConfigInput, 'data'>;
+
 /** A usage error (exit 2) when no data source was given by flag or --config. */
-export function requireData(base: Partial<TrainConfigInput>, need: { afc?: boolean; bx?: boolean } = {}): void {
+export function requireData(base: Partial<TrainConfigInput>, need: { afc?: boolean; bx?: boolean } = {}): asserts base is WithData {
   const d = base.data ?? {};
   if (d.covidCxr) return;
   if (!d.afc && !d.bx) throw new MdmtError('ECONFIG', '', 'no data: give --data-afc and/or --data-bx, or --covid-cxr (or data in --config)');

@@ -10,7 +10,7 @@
  */
 import * as fs from 'fs';
 import { noGrad } from '../autograd/tape';
-import { check, MdmtError } from '../errors';
+import { check, checkOptions, isList, kindOf, MdmtError, show } from '../errors';
 import { Module } from '../nn/module';
 import { observeOps, OpCall } from '../ops/op';
 import { tensor, Tensor, tidy } from '../tensor';
@@ -190,10 +190,18 @@ function valueInfo(name: string, shape: readonly number[], dynamic: boolean): On
  *   const bytes = toOnnx(new MDMTModel('resnet18'), { inputShape: [2, 3, 64, 64] });
  */
 export function toOnnx(model: Module, opts: ExportOptions = {}): Uint8Array {
+  // an object with a forward() is no model: its parameters, state and eval() are what is traced
+  check(model instanceof Module, 'EINVAL', 'exportOnnx', () => `needs a Module (a layer or model), got ${kindOf(model)}`);
+  checkOptions('exportOnnx', opts, { inputShape: true, dynamicBatch: true, inputName: true });
+  opts ??= {};
+  check(opts.inputShape === undefined || isList(opts.inputShape), 'EINVAL', 'exportOnnx', () => `inputShape must be 4 positive integers, got ${show(opts.inputShape)}`);
   const shape = [...(opts.inputShape ?? [1, 3, 224, 224])];
-  check(shape.length === 4 && shape.every((d) => Number.isInteger(d) && d > 0), 'EINVAL', 'exportOnnx', `inputShape must be 4 positive integers, got [${shape}]`);
+  check(shape.length === 4 && shape.every((d) => Number.isInteger(d) && d > 0), 'EINVAL', 'exportOnnx', () => `inputShape must be 4 positive integers, got ${show(shape)}`);
   const dynamic = opts.dynamicBatch ?? true;
+  check(typeof dynamic === 'boolean', 'EINVAL', 'exportOnnx', () => `'dynamicBatch' must be a boolean, got ${show(dynamic)}`);
   const inputName = opts.inputName ?? 'input';
+  // an empty name is an optional input's "absent" in ONNX: the graph would have no input
+  check(typeof inputName === 'string' && inputName !== '', 'EINVAL', 'exportOnnx', () => `'inputName' must be a non-empty string, got ${show(inputName)}`);
   const wasTraining = model.training;
   model.eval();
   const keys = new Map<Tensor, string>();

@@ -11,7 +11,7 @@
  */
 import * as fs from 'fs';
 import type { Long } from 'protobufjs';
-import { MdmtError } from '../errors';
+import { check, checkOptions, kindOf, MdmtError, show } from '../errors';
 import { Module, someOf } from '../nn/module';
 import { DType } from '../native/binding';
 import { getDefaultDevice, tensor, Tensor, TypedArray } from '../tensor';
@@ -107,6 +107,8 @@ export function readOnnxInitializers(src: string | Uint8Array, device: string = 
 export interface OnnxLoadOptions {
   /** every state_dict key (num_batches_tracked aside, which ONNX graphs do not use) must be present (default true) */
   strict?: boolean;
+  /** the caller named in errors (default 'loadOnnxWeights'; loadWeightsFile passes predict's or export's name) */
+  op?: string;
 }
 
 /**
@@ -116,14 +118,18 @@ export interface OnnxLoadOptions {
  *   const { unused } = loadOnnxWeights(model, 'model.onnx');
  */
 export function loadOnnxWeights(model: Module, src: string | Uint8Array, opts: OnnxLoadOptions = {}): { loaded: string[]; unused: string[] } {
+  checkOptions('loadOnnxWeights', opts, { strict: true, op: true });
+  const op = opts?.op ?? 'loadOnnxWeights';
+  check(model instanceof Module, 'EINVAL', op, () => `needs a Module to load into, got ${kindOf(model)}`);
+  check(opts?.strict === undefined || typeof opts.strict === 'boolean', 'EINVAL', op, () => `'strict' must be a boolean, got ${show(opts.strict)}`);
   const inits = readOnnxInitializers(src);
   try {
     const own = model.stateDict();
     const use = new Map([...inits].filter(([k]) => own.has(k)));
     const missing = [...own.keys()].filter((k) => !use.has(k) && !k.endsWith('num_batches_tracked'));
-    if ((opts.strict ?? true) && missing.length)
-      throw new MdmtError('ESHAPE', 'loadOnnxWeights', `${typeof src === 'string' ? src : 'ONNX bytes'} lacks ${missing.length} keys: ${someOf(missing)}`);
-    model.loadStateDict(use, { strict: false });
+    if ((opts?.strict ?? true) && missing.length)
+      throw new MdmtError('ESHAPE', op, `${typeof src === 'string' ? src : 'ONNX bytes'} lacks ${missing.length} keys: ${someOf(missing)}`);
+    model.loadStateDict(use, { strict: false, op });
     return { loaded: [...use.keys()], unused: [...inits.keys()].filter((k) => !own.has(k)) };
   } finally {
     for (const t of inits.values()) t.dispose();

@@ -18,7 +18,7 @@
  *   const feats = plan.run(x) as Tensor;  ...  plan.dispose();
  */
 import { noGrad } from '../autograd/tape';
-import { check } from '../errors';
+import { check, checkOptions, isList, kindOf, show } from '../errors';
 import { Module } from '../nn/module';
 import { copy } from '../ops/memory';
 import { writeVersion } from '../ops/op';
@@ -93,8 +93,18 @@ function sameState(a: StateStamp, b: StateStamp): boolean {
  *   const plan = compileInference(new MDMTModel('densenet121'), { inputShape: [8, 3, 256, 256] });
  */
 export function compileInference(model: Module, o: CompileOptions = {}): InferencePlan {
+  check(model instanceof Module, 'EINVAL', 'compileInference', () => `needs a Module, got ${kindOf(model)}`);
+  // `inputshape` fell back to 224×224
+  checkOptions('compileInference', o, { inputShape: true, foldBatchNorm: true, fuseEpilogues: true, maxPlans: true });
+  o ??= {};
+  check(o.inputShape === undefined || isList(o.inputShape), 'EINVAL', 'compileInference', () => `inputShape must be 4 positive integers, got ${show(o.inputShape)}`);
   const shape = [...(o.inputShape ?? [1, 3, 224, 224])];
-  check(shape.length === 4 && shape.every((d) => Number.isInteger(d) && d > 0), 'EINVAL', 'compileInference', `inputShape must be 4 positive integers, got [${shape}]`);
+  check(shape.length === 4 && shape.every((d) => Number.isInteger(d) && d > 0), 'EINVAL', 'compileInference', () => `inputShape must be 4 positive integers, got ${show(shape)}`);
+  for (const k of ['foldBatchNorm', 'fuseEpilogues'] as const)
+    check(o[k] === undefined || typeof o[k] === 'boolean', 'EINVAL', 'compileInference', () => `'${k}' must be a boolean, got ${show(o[k])}`);
+  // checked here so that the message names compileInference, not the compileStep inside
+  check(o.maxPlans === undefined || (Number.isInteger(o.maxPlans) && o.maxPlans >= 1), 'EINVAL', 'compileInference',
+    () => `maxPlans must be a positive integer, got ${show(o.maxPlans)}`);
   let keys: (string | null)[] = [];
   let recordedBn = 0;
   const fuse = o.fuseEpilogues ?? true;

@@ -12,7 +12,7 @@
  *   const m = new MDMTModel('resnet18'); const { afc, bx } = m.forward(x);   // [N,2], [N,4]
  */
 import { noGrad } from '../autograd/tape';
-import { check } from '../errors';
+import { check, checkOptions, kindOf, show } from '../errors';
 import { add, affine } from '../ops/elementwise';
 import { constant, xavierUniform } from '../nn/init';
 import { Linear } from '../nn/layers';
@@ -33,9 +33,19 @@ export interface TaskModelOptions {
   dropout?: number;
 }
 
-function makeBackbone(b: string | Backbone, o: TaskModelOptions): Backbone {
+const TASK_KEYS = { backbone: true, afcClasses: true, bxClasses: true, dropout: true } as const;
+
+/** The backbone, after the options' check: `afcClass: 3` was ignored (2 classes built). */
+function makeBackbone(op: string, b: string | Backbone, o: TaskModelOptions): Backbone {
+  checkOptions(op, o, TASK_KEYS);
+  for (const k of ['afcClasses', 'bxClasses'] as const)
+    check(o[k] === undefined || (Number.isInteger(o[k]) && o[k] >= 1), 'EINVAL', op, () => `'${k}' must be a positive integer, got ${show(o[k])}`);
+  check(o.dropout === undefined || (typeof o.dropout === 'number' && o.dropout >= 0 && o.dropout < 1), 'EINVAL', op,
+    () => `'dropout' must be a number in [0, 1), got ${show(o.dropout)}`);
+  checkOptions(op, o.backbone, { transformInput: true }, 'backbone');
   if (typeof b !== 'string') {
-    check(!b.withClassifier, 'EINVAL', 'MDMTModel', 'the backbone must be built with withClassifier: false');
+    check(b instanceof Backbone, 'EINVAL', op, () => `the backbone must be a model name or a Backbone (getModel(name, { withClassifier: false })), got ${kindOf(b)}`);
+    check(!b.withClassifier, 'EINVAL', op, 'the backbone must be built with withClassifier: false');
     return b;
   }
   return getModel(b, { ...o.backbone, withClassifier: false });
@@ -65,7 +75,7 @@ export class MDMTModel extends Module {
 
   constructor(backbone: string | Backbone, o: TaskModelOptions = {}) {
     super();
-    this.backbone = this.registerModule('backbone', makeBackbone(backbone, o));
+    this.backbone = this.registerModule('backbone', makeBackbone('MDMTModel', backbone, o));
     this.numFeatures = this.backbone.numFeatures;
     this.registerModule('afc_head', afcHead(this.numFeatures, o.afcClasses ?? 2, o.dropout ?? 0.5));
     this.registerModule('bx_head', bxHead(this.numFeatures, o.bxClasses ?? 4, o.dropout ?? 0.5));
@@ -104,7 +114,7 @@ export class STLModel extends Module {
   constructor(readonly task: Task, backbone: string | Backbone, o: TaskModelOptions = {}) {
     super();
     check(task === 'afc' || task === 'bx', 'EINVAL', 'STLModel', `task must be 'afc' or 'bx', got '${task}'`);
-    this.backbone = this.registerModule('backbone', makeBackbone(backbone, o));
+    this.backbone = this.registerModule('backbone', makeBackbone('STLModel', backbone, o));
     this.numFeatures = this.backbone.numFeatures;
     const p = o.dropout ?? 0.5;
     const head = task === 'afc'

@@ -10,7 +10,7 @@
  *   const net = getModel('resnet18', { withClassifier: false });   // features: 512
  *   backboneFeatures(net) === 512
  */
-import { MdmtError } from '../errors';
+import { check, checkOptions, kindOf, MdmtError, show } from '../errors';
 import { Module } from '../nn/module';
 import { Tensor } from '../tensor';
 
@@ -53,8 +53,10 @@ export abstract class Backbone extends Module {
     super();
     this.withClassifier = o.withClassifier ?? true;
     this.numClasses = o.numClasses ?? 1000;
+    // `withClassifier: 'no'` kept the classifier
+    check(typeof this.withClassifier === 'boolean', 'EINVAL', 'getModel', () => `'withClassifier' must be a boolean, got ${show(o.withClassifier)}`);
     if (!Number.isInteger(this.numClasses) || this.numClasses < 1)
-      throw new MdmtError('EINVAL', 'getModel', `numClasses must be a positive integer, got ${o.numClasses}`);
+      throw new MdmtError('EINVAL', 'getModel', `'numClasses' must be a positive integer, got ${show(o.numClasses)}`);
   }
 }
 
@@ -64,6 +66,15 @@ const builders = new Map<string, { build: ModelBuilder; info: ModelInfo }>();
 
 /** Adds a builder under `info.name` (a duplicate name is an error). */
 export function registerModel(info: ModelInfo, build: ModelBuilder): void {
+  check(info !== null && typeof info === 'object', 'EINVAL', 'registerModel', () => `info must be an object, got ${show(info)}`);
+  checkOptions('registerModel', info, { name: true, family: true, source: true, numFeatures: true, defaultSize: true, minSize: true }, 'info');
+  check(typeof info.name === 'string' && info.name !== '', 'EINVAL', 'registerModel', () => `info.name must be a non-empty string, got ${show(info.name)}`);
+  for (const k of ['numFeatures', 'defaultSize', 'minSize'] as const) {
+    const v = info[k];
+    check((k === 'minSize' && v === undefined) || (Number.isInteger(v) && v! >= 1), 'EINVAL', 'registerModel',
+      () => `info.${k} of '${info.name}' must be a positive integer, got ${show(v)}`);
+  }
+  check(typeof build === 'function', 'EINVAL', 'registerModel', () => `the builder of '${info.name}' must be a function, got ${kindOf(build)}`);
   if (builders.has(info.name)) throw new MdmtError('EINVAL', 'registerModel', `model '${info.name}' is already registered`);
   builders.set(info.name, { build, info });
 }

@@ -4,7 +4,7 @@
  *
  *   listModels().length;  const net = getModel('resnet18', { withClassifier: false });
  */
-import { MdmtError } from '../errors';
+import { check, checkOptions, kindOf, MdmtError, show } from '../errors';
 import './densenet';
 import './efficientnet';
 import './googlenet';
@@ -36,5 +36,15 @@ export function modelInfo(name: string): ModelInfo & { minSize: number } {
  *   manualSeed(0); const m = getModel('densenet121', { withClassifier: false });
  */
 export function getModel(name: string, opts: ModelOptions = {}): Backbone {
-  return lookup(name).build(opts);
+  const { build, info } = lookup(name);
+  // `numclasses: 3` built 1000 classes
+  checkOptions('getModel', opts, { numClasses: true, withClassifier: true, transformInput: true });
+  check(opts?.transformInput === undefined || info.family === 'googlenet', 'EINVAL', 'getModel',
+    () => `'transformInput' applies to googlenet only, not to '${name}' (it would be ignored)`);
+  check(opts?.transformInput === undefined || typeof opts.transformInput === 'boolean', 'EINVAL', 'getModel',
+    () => `'transformInput' must be a boolean, got ${show(opts.transformInput)}`);
+  const m = build(opts ?? {});
+  // a registered builder that returns something else fails here, not at its first forward()
+  check(m instanceof Backbone, 'EINVAL', 'getModel', () => `the builder registered as '${name}' returned ${kindOf(m)}, not a Backbone`);
+  return m;
 }

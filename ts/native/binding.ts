@@ -126,9 +126,23 @@ function wrap(raw: Record<string, unknown>): NativeAddon {
   return out as unknown as NativeAddon;
 }
 
+/**
+ * The environment variables the addon reads when it loads, checked first: the native code
+ * took MDMT_NUM_THREADS=abc, 0 or -3 for "all cores" and MDMT_CPU_ISA=foo for "best", silently.
+ */
+export function checkNativeEnv(env: NodeJS.ProcessEnv = process.env): void {
+  const threads = env.MDMT_NUM_THREADS;
+  if (threads !== undefined && threads !== '' && !(/^\d+$/.test(threads.trim()) && Number(threads) >= 1 && Number(threads) <= 1024))
+    throw new MdmtError('ECONFIG', 'MDMT_NUM_THREADS', `'${threads}' is not a thread count: an integer in 1..1024 (unset, all cores)`);
+  const isa = env.MDMT_CPU_ISA;
+  if (isa !== undefined && isa !== '' && !['generic', 'avx2', 'avx512'].includes(isa))
+    throw new MdmtError('ECONFIG', 'MDMT_CPU_ISA', `'${isa}' is not a CPU kernel cap: generic, avx2 or avx512 (unset, the best the CPU supports)`);
+}
+
 /** The loaded addon (loaded on first use). Throws MdmtError(ENOADDON) when it is not built. */
 export function native(): NativeAddon {
   if (cached) return cached;
+  checkNativeEnv();
   const p = addonPath();
   if (!fs.existsSync(p)) {
     throw new MdmtError('ENOADDON', 'mdmt', `no native addon for ${process.platform}-${process.arch} (looked for ${p} and ` +

@@ -7,7 +7,7 @@
  *
  *   const stem = new ConvNormAct(3, 32, 3, { stride: 2, act: 'relu6' });   // features.0 of MobileNetV2
  */
-import { MdmtError } from '../errors';
+import { checkOptions, MdmtError } from '../errors';
 import { globalAvgpool } from '../ops/pool';
 import { mul } from '../ops/elementwise';
 import { relu, relu6, sigmoid, silu } from '../ops/activations';
@@ -77,6 +77,7 @@ export interface ConvNormActOptions {
  */
 export class ConvNormAct extends Sequential {
   constructor(inCh: number, outCh: number, kernel: number, o: ConvNormActOptions = {}) {
+    checkOptions('ConvNormAct', o, { stride: true, groups: true, dilation: true, padding: true, act: true, eps: true });
     const dil = o.dilation ?? 1;
     const pad = o.padding ?? Math.floor((kernel - 1) / 2) * dil;
     const mods: Module[] = [

@@ -4,7 +4,7 @@
  *
  *   kaimingNormal(conv.param('weight'), { mode: 'fan_out', nonlinearity: 'relu' });
  */
-import { check } from '../errors';
+import { check, checkOptions, show } from '../errors';
 import { native } from '../native/binding';
 import { markWritten } from '../ops/op';
 import { Generator, globalGenerator } from '../random';
@@ -62,15 +62,22 @@ export interface KaimingOptions {
   nonlinearity?: 'relu' | 'leaky_relu' | 'linear';
   generator?: Generator;
 }
-export function kaimingNormal(t: Tensor, o: KaimingOptions = {}): Tensor {
+/** The checked options' std: gain / √fan (`mode: 'fanin'` silently used fan_out before). */
+function kaimingStd(op: string, t: Tensor, o: KaimingOptions): number {
+  checkOptions(op, o, { a: true, mode: true, nonlinearity: true, generator: true });
+  const mode = o.mode ?? 'fan_in', nl = o.nonlinearity ?? 'leaky_relu', a = o.a ?? 0;
+  check(mode === 'fan_in' || mode === 'fan_out', 'EINVAL', op, () => `'mode' must be 'fan_in' or 'fan_out', got ${show(mode)}`);
+  check(nl === 'relu' || nl === 'leaky_relu' || nl === 'linear', 'EINVAL', op, () => `'nonlinearity' must be 'relu', 'leaky_relu' or 'linear', got ${show(nl)}`);
+  check(typeof a === 'number' && Number.isFinite(a), 'EINVAL', op, () => `'a' must be a finite number, got ${show(a)}`);
+  check(o.generator === undefined || o.generator instanceof Generator, 'EINVAL', op, `'generator' must be a Generator`);
   const { fanIn, fanOut } = fans(t.shape);
-  const std = gain(o.nonlinearity ?? 'leaky_relu', o.a ?? 0) / Math.sqrt((o.mode ?? 'fan_in') === 'fan_in' ? fanIn : fanOut);
-  return normal(t, 0, std, o.generator);
+  return gain(nl, a) / Math.sqrt(mode === 'fan_in' ? fanIn : fanOut);
+}
+export function kaimingNormal(t: Tensor, o: KaimingOptions = {}): Tensor {
+  return normal(t, 0, kaimingStd('kaimingNormal', t, o), o.generator);
 }
 export function kaimingUniform(t: Tensor, o: KaimingOptions = {}): Tensor {
-  const { fanIn, fanOut } = fans(t.shape);
-  const std = gain(o.nonlinearity ?? 'leaky_relu', o.a ?? 0) / Math.sqrt((o.mode ?? 'fan_in') === 'fan_in' ? fanIn : fanOut);
-  const bound = Math.sqrt(3) * std;
+  const bound = Math.sqrt(3) * kaimingStd('kaimingUniform', t, o);
   return uniform(t, -bound, bound, o.generator);
 }
 export function xavierUniform(t: Tensor, gainValue = 1, g: Generator = globalGenerator): Tensor {

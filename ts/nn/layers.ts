@@ -5,18 +5,26 @@
  *
  *   const conv = new Conv2d(3, 64, 7, { stride: 2, padding: 3, bias: false });
  */
-import { check } from '../errors';
+import { check, checkOptions, show } from '../errors';
 import { batchnorm2d } from '../ops/batchnorm';
-import { conv2d } from '../ops/conv2d';
+import { conv2d, conv2dParams } from '../ops/conv2d';
 import { linear } from '../ops/linear';
 import { native } from '../native/binding';
-import { stepEffect } from '../ops/op';
+import { checkNumber, pair, stepEffect } from '../ops/op';
 import { empty, full, ones, Tensor, zeros } from '../tensor';
 import { defaultLayerInit } from './init';
 import { Module } from './module';
 
 type Pair = number | [number, number];
-const asPair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : v);
+
+const CONV_KEYS = { stride: true, padding: true, dilation: true, groups: true, bias: true, device: true } as const;
+const LINEAR_KEYS = { bias: true, device: true } as const;
+const BN_KEYS = { eps: true, momentum: true, device: true } as const;
+
+/** 'bias' is a boolean: `bias: 'no'` kept the bias. */
+function checkBias(op: string, bias: unknown): void {
+  check(bias === undefined || typeof bias === 'boolean', 'EINVAL', op, () => `'bias' must be a boolean, got ${show(bias)}`);
+}
 
 export interface Conv2dOptions {
   stride?: Pair;
@@ -38,19 +46,23 @@ export class Conv2d extends Module {
 
   constructor(inChannels: number, outChannels: number, kernel: Pair, o: Conv2dOptions = {}) {
     super();
-    const groups = o.groups ?? 1;
+    check(o !== null && typeof o === 'object', 'EINVAL', 'Conv2d', () => `options must be an object, got ${show(o)}`);
+    checkOptions('Conv2d', o, CONV_KEYS);
     check(Number.isInteger(inChannels) && inChannels > 0 && Number.isInteger(outChannels) && outChannels > 0, 'EINVAL', 'Conv2d',
-      `channels must be positive integers, got in=${inChannels} out=${outChannels}`);
-    check(inChannels % groups === 0 && outChannels % groups === 0, 'EINVAL', 'Conv2d',
-      `in (${inChannels}) and out (${outChannels}) channels must be divisible by groups (${groups})`);
+      () => `channels must be positive integers, got in=${show(inChannels)} out=${show(outChannels)}`);
+    // the geometry is checked here, not at the first forward(): stride 'two' or a NaN kernel
+    const p = conv2dParams('Conv2d', { stride: o.stride, padding: o.padding, dilation: o.dilation, groups: o.groups });
+    check(inChannels % p.groups === 0 && outChannels % p.groups === 0, 'EINVAL', 'Conv2d',
+      `in (${inChannels}) and out (${outChannels}) channels must be divisible by groups (${p.groups})`);
+    checkBias('Conv2d', o.bias);
     this.inChannels = inChannels;
     this.outChannels = outChannels;
-    this.kernel = asPair(kernel);
-    this.stride = asPair(o.stride ?? 1);
-    this.padding = asPair(o.padding ?? 0);
-    this.dilation = asPair(o.dilation ?? 1);
-    this.groups = groups;
-    const w = this.registerParameter('weight', empty([outChannels, inChannels / groups, ...this.kernel], 'float32', o.device))!;
+    this.kernel = pair('Conv2d', 'kernel', kernel, 0, 1);
+    this.stride = p.stride;
+    this.padding = p.padding;
+    this.dilation = p.dilation;
+    this.groups = p.groups;
+    const w = this.registerParameter('weight', empty([outChannels, inChannels / p.groups, ...this.kernel], 'float32', o.device))!;
     const b = this.registerParameter('bias', o.bias === false ? null : empty([outChannels], 'float32', o.device));
     defaultLayerInit(w, b);
   }
@@ -68,8 +80,10 @@ export class Conv2d extends Module {
 export class Linear extends Module {
   constructor(readonly inFeatures: number, readonly outFeatures: number, o: { bias?: boolean; device?: string } = {}) {
     super();
+    checkOptions('Linear', o, LINEAR_KEYS);
     check(Number.isInteger(inFeatures) && inFeatures > 0 && Number.isInteger(outFeatures) && outFeatures > 0, 'EINVAL', 'Linear',
-      `features must be positive integers, got in=${inFeatures} out=${outFeatures}`);
+      () => `features must be positive integers, got in=${show(inFeatures)} out=${show(outFeatures)}`);
+    checkBias('Linear', o.bias);
     const w = this.registerParameter('weight', empty([outFeatures, inFeatures], 'float32', o.device))!;
     const b = this.registerParameter('bias', o.bias === false ? null : empty([outFeatures], 'float32', o.device));
     defaultLayerInit(w, b);
@@ -96,9 +110,13 @@ export class BatchNorm2d extends Module {
 
   constructor(readonly numFeatures: number, o: BatchNormOptions = {}) {
     super();
-    check(Number.isInteger(numFeatures) && numFeatures > 0, 'EINVAL', 'BatchNorm2d', `numFeatures must be a positive integer, got ${numFeatures}`);
-    this.eps = o.eps ?? 1e-5;
-    this.momentum = o.momentum ?? 0.1;
+    const op = this.constructor.name;
+    checkOptions(op, o, BN_KEYS);
+    check(Number.isInteger(numFeatures) && numFeatures > 0, 'EINVAL', op, () => `numFeatures must be a positive integer, got ${show(numFeatures)}`);
+    // the ranges batchnorm2d() checks, here at construction rather than at the first forward()
+    this.eps = checkNumber(op, 'eps', o.eps ?? 1e-5, 0);
+    check(this.eps > 0, 'EINVAL', op, `'eps' must be > 0, got ${this.eps}`);
+    this.momentum = checkNumber(op, 'momentum', o.momentum ?? 0.1, 0, 1);
     this.registerParameter('weight', ones([numFeatures], { device: o.device }));
     this.registerParameter('bias', zeros([numFeatures], { device: o.device }));
     this.registerBuffer('running_mean', zeros([numFeatures], { device: o.device }));

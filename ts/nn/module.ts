@@ -7,7 +7,7 @@
  *   class Affine extends Module { constructor() { super(); this.registerParameter('weight', ones([3])); }
  *     forward(x: Tensor) { return mul(x, this.param('weight')); } }
  */
-import { check, MdmtError } from '../errors';
+import { check, checkOptions, kindOf, MdmtError, show } from '../errors';
 import { native } from '../native/binding';
 import { markWritten } from '../ops/op';
 import { keep, shapeStr, Tensor } from '../tensor';
@@ -17,6 +17,8 @@ export type StateDict = Map<string, Tensor>;
 export interface LoadOptions {
   /** every key of the module must be present and no others (default true) */
   strict?: boolean;
+  /** the caller named in errors (default 'loadStateDict'; loadWeightsFile passes predict's or export's name) */
+  op?: string;
 }
 
 /** The first 6 items and how many in all: a backbone mismatch lists hundreds of keys, a line nobody reads. */
@@ -51,6 +53,7 @@ export abstract class Module {
   }
   registerModule<M extends Module>(name: string, m: M): M {
     check(!name.includes('.'), 'EINVAL', 'registerModule', `name '${name}' may not contain '.'`);
+    check(m instanceof Module, 'EINVAL', 'registerModule', () => `'${name}' must be a Module, got ${kindOf(m)}`);
     this._children.set(name, m);
     return m;
   }
@@ -140,7 +143,10 @@ export abstract class Module {
    * unexpected and mis-shaped key; non-strict loads the matching keys and returns the rest.
    */
   loadStateDict(src: Map<string, Tensor> | Record<string, Tensor>, opts: LoadOptions = {}): { missing: string[]; unexpected: string[] } {
-    const strict = opts.strict ?? true;
+    checkOptions('loadStateDict', opts, { strict: true, op: true });
+    const op = opts?.op ?? 'loadStateDict';
+    const strict = opts?.strict ?? true;
+    check(typeof strict === 'boolean', 'EINVAL', op, () => `'strict' must be a boolean, got ${show(strict)}`);
     const entries = src instanceof Map ? src : new Map(Object.entries(src));
     const own = this.stateDict();
     const missing = [...own.keys()].filter((k) => !entries.has(k));
@@ -161,12 +167,12 @@ export abstract class Module {
     // most keys missing or unexpected: the weights are of another architecture, which says more than a list
     if (strict && missing.length > own.size / 2 && unexpected.length > entries.size / 2)
       problems.unshift(`${missing.length} of the model's ${own.size} keys are missing and ${unexpected.length} of ${entries.size} unexpected: weights of another architecture?`);
-    if (problems.length) throw new MdmtError('ESHAPE', 'loadStateDict', problems.join(' | '));
+    if (problems.length) throw new MdmtError('ESHAPE', op, problems.join(' | '));
     const n = native();
     for (const [k, t] of own) {
       const s = entries.get(k);
       if (!s) continue;
-      s.assertAlive('loadStateDict', `'${k}'`);
+      s.assertAlive(op, `'${k}'`);
       let data = s.toArray();
       if (s.dtype !== t.dtype) data = t.dtype === 'int32' ? Int32Array.from(data) : t.dtype === 'float32' ? Float32Array.from(data) : data;
       n.upload(t.id, data);

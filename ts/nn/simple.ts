@@ -2,7 +2,7 @@
  * Parameter-free modules and containers: activations, Dropout, pools, Flatten, Identity,
  * Sequential (children named "0", "1", ... as in PyTorch).
  */
-import { check } from '../errors';
+import { check, checkOptions } from '../errors';
 import { avgpool2d, globalAvgpool, maxpool2d } from '../ops/pool';
 import { dropout } from '../ops/dropout';
 import { hardswish, relu, relu6, sigmoid, silu } from '../ops/activations';
@@ -37,11 +37,17 @@ export class Dropout extends Fn {
 
 type Pair = number | [number, number];
 export class MaxPool2d extends Fn {
-  constructor(readonly kernel: Pair, readonly o: { stride?: Pair; padding?: Pair; ceilMode?: boolean } = {}) { super(); }
+  constructor(readonly kernel: Pair, readonly o: { stride?: Pair; padding?: Pair; ceilMode?: boolean } = {}) {
+    super();
+    checkOptions('MaxPool2d', o, { stride: true, padding: true, ceilMode: true });
+  }
   forward(x: Tensor) { return maxpool2d(x, { kernel: this.kernel, ...this.o }); }
 }
 export class AvgPool2d extends Fn {
-  constructor(readonly kernel: Pair, readonly o: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}) { super(); }
+  constructor(readonly kernel: Pair, readonly o: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}) {
+    super();
+    checkOptions('AvgPool2d', o, { stride: true, padding: true, ceilMode: true, countIncludePad: true });
+  }
   forward(x: Tensor) { return avgpool2d(x, { kernel: this.kernel, ...this.o }); }
 }
 /** AdaptiveAvgPool2d((1, 1)): N×C×H×W → N×C×1×1. */

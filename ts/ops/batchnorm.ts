@@ -3,7 +3,7 @@
  * semantics (docs/ops.md "normalisation").
  */
 import { record } from '../autograd/tape';
-import { check } from '../errors';
+import { check, checkOptions } from '../errors';
 import { empty, shapeStr, Tensor } from '../tensor';
 import { fill_ } from './memory';
 import { mul } from './elementwise';
@@ -20,6 +20,8 @@ export interface BatchNormOptions {
 }
 
 const OP = 'batchnorm2d';
+const BN_KEYS = { training: true, momentum: true, eps: true } as const;
+const BN_ACT_KEYS = { act: true, residual: true, momentum: true, eps: true } as const;
 
 /** Channel axes summed for the weight and bias gradients. */
 const reduceAxes = (ndim: number) => (ndim === 4 ? [0, 2, 3] : [0]);
@@ -42,6 +44,7 @@ export function batchnorm2d(x: Tensor, weight: Tensor, bias: Tensor, runningMean
     check(t.device === x.device, 'EDEVICE', OP, () => `'${name}' is on ${t.device}, x on ${x.device}`);
   }
   check(opts !== null && typeof opts === 'object' && typeof opts.training === 'boolean', 'EINVAL', OP, `opts.training must be a boolean`);
+  checkOptions(OP, opts, BN_KEYS);
   const momentum = checkNumber(OP, 'momentum', opts.momentum ?? 0.1, 0, 1);
   const eps = checkNumber(OP, 'eps', opts.eps ?? 1e-5, 0);
   check(eps > 0, 'EINVAL', OP, () => `'eps' must be > 0, got ${eps}`);
@@ -127,6 +130,7 @@ export function batchnormAct(x: Tensor, weight: Tensor, bias: Tensor, runningMea
     check(t.shape[0] === C, 'ESHAPE', OPA, `'${name}' must have shape [${C}] for x ${shapeStr(x.shape)}, got ${shapeStr(t.shape)}`);
   }
   check(opts !== null && typeof opts === 'object' && (opts.act === 'relu' || opts.act === 'relu6'), 'EINVAL', OPA, `opts.act must be 'relu' or 'relu6'`);
+  checkOptions(OPA, opts, BN_ACT_KEYS);
   const r = opts.residual;
   if (r !== undefined) {
     checkArg(OPA, 'residual', r, { dtype: 'float32' });

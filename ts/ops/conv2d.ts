@@ -4,7 +4,7 @@
  * own (conv2d_bwd_data, conv2d_bwd_filter) so each backend maps them to its best call.
  */
 import { record } from '../autograd/tape';
-import { check, show } from '../errors';
+import { check, checkOptions, show } from '../errors';
 import { shapeStr, Tensor } from '../tensor';
 import { checkArg, pair, runOp } from './op';
 import { sum } from './reduce';
@@ -29,9 +29,13 @@ export interface Conv2dParams {
   isa?: GemmIsa;
 }
 
-/** Validates and normalises the options (each as a pair). */
-export function conv2dParams(op: string, opts: Conv2dOptions): Conv2dParams {
+/** The option names of conv2d and its backward ops. */
+export const CONV2D_KEYS = { stride: true, padding: true, dilation: true, groups: true, isa: true } as const;
+
+/** Validates and normalises the options (each as a pair); a name not in `known` is refused. */
+export function conv2dParams(op: string, opts: Conv2dOptions, known: Readonly<Record<string, true>> = CONV2D_KEYS): Conv2dParams {
   check(opts !== null && typeof opts === 'object', 'EINVAL', op, () => `options must be an object, got ${opts === null ? 'null' : typeof opts}`);
+  checkOptions(op, opts, known);
   const groups = opts.groups ?? 1;
   check(Number.isInteger(groups) && groups >= 1, 'EINVAL', op, () => `'groups' must be an integer >= 1, got ${show(opts.groups)}`);
   check(opts.isa === undefined || ISAS.includes(opts.isa), 'EINVAL', op, () => `'isa' must be one of ${ISAS.join(', ')}`);

@@ -12,7 +12,7 @@
 import { isGradEnabled, record } from '../autograd/tape';
 import { check } from '../errors';
 import { shapeStr, Tensor, zeros } from '../tensor';
-import { Conv2dOptions, conv2dBwdData, conv2dBwdFilter, conv2dOutShape, conv2dParams } from './conv2d';
+import { CONV2D_KEYS, Conv2dOptions, conv2dBwdData, conv2dBwdFilter, conv2dOutShape, conv2dParams } from './conv2d';
 import { checkArg, runOp } from './op';
 import { sum } from './reduce';
 
@@ -24,6 +24,8 @@ const ALGOS: readonly ConvAlgo[] = ['auto', 'gemm', 'winograd2', 'winograd4', 's
 const BWD: Record<Exclude<ConvAct, 'none'>, ['relu_bwd' | 'relu6_bwd' | 'silu_bwd' | 'sigmoid_bwd' | 'hardswish_bwd', 'y' | 'z']> = {
   relu: ['relu_bwd', 'y'], relu6: ['relu6_bwd', 'y'], silu: ['silu_bwd', 'z'], sigmoid: ['sigmoid_bwd', 'y'], hardswish: ['hardswish_bwd', 'z'],
 };
+
+const ACT_KEYS = { ...CONV2D_KEYS, act: true, residual: true, algo: true, tileBlock: true, winograd: true } as const;
 
 export interface Conv2dActOptions extends Conv2dOptions {
   act: ConvAct;
@@ -62,7 +64,7 @@ export function conv2dAct(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dAc
   check(!pre || w.shape[0] === (pre + 2) ** 2, 'ESHAPE', op, () => `U ${shapeStr(w.shape)} must have ${((pre ?? 0) + 2) ** 2} rows (winograd ${pre})`);
   check(!pre || !isGradEnabled() || ![x, w, b, r].some(wants), 'EINVAL', op, 'pre-transformed Winograd weights (inference plans) support no gradient: use the 3x3 w');
   const wShape = pre ? [w.shape[1], w.shape[2], 3, 3] : w.shape;
-  const p = conv2dParams(op, opts);
+  const p = conv2dParams(op, opts, ACT_KEYS);
   const yShape = conv2dOutShape(op, x.shape, wShape, p);
   if (b !== null) {
     checkArg(op, 'b', b, { dtype: 'float32', ndim: 1 });

@@ -4,7 +4,7 @@
  * transposed, that is its backward (and the GEMM's test surface).
  */
 import { record } from '../autograd/tape';
-import { check } from '../errors';
+import { check, checkOptions } from '../errors';
 import { shapeStr, Tensor } from '../tensor';
 import type { GemmIsa } from './conv2d';
 import { checkArg, runOp } from './op';
@@ -32,6 +32,8 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
   return y;
 }
 
+const MATMUL_KEYS = { transA: true, transB: true, isa: true } as const;
+
 /** Options of matmul: c = op(a)·op(b). */
 export interface MatmulOptions {
   transA?: boolean;
@@ -50,6 +52,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   checkArg(op, 'a', a, { dtype: 'float32', ndim: 2 });
   checkArg(op, 'b', b, { dtype: 'float32', ndim: 2 });
   check(opts !== null && typeof opts === 'object', 'EINVAL', op, 'options must be an object');
+  checkOptions(op, opts, MATMUL_KEYS);
   const transA = opts.transA ?? false, transB = opts.transB ?? false;
   check(typeof transA === 'boolean' && typeof transB === 'boolean', 'EINVAL', op, `'transA' and 'transB' must be booleans`);
   const [M, K] = transA ? [a.shape[1], a.shape[0]] : a.shape;

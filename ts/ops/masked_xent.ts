@@ -3,10 +3,12 @@
  * native call gives the loss and dlogits; the vjp scales the saved dlogits.
  */
 import { record } from '../autograd/tape';
-import { check, show } from '../errors';
+import { check, checkOptions, show } from '../errors';
 import { shapeStr, Tensor } from '../tensor';
 import { mul } from './elementwise';
 import { checkArg, runOp } from './op';
+
+const XENT_KEYS = { normalize: true } as const;
 
 export interface MaskedXentOptions {
   /** divide by the batch size N ('batch', the authors' code, default) or by the active rows ('masked') */
@@ -31,6 +33,7 @@ export function maskedXent(logits: Tensor, labels: Tensor, mask: Tensor, opts: M
   check(mask.shape[0] === N, 'ESHAPE', OP, () => `'mask' must have shape [${N}] for logits ${shapeStr(logits.shape)}, got ${shapeStr(mask.shape)}`);
   check(C >= 1, 'ESHAPE', OP, () => `'logits' needs at least one class, got ${shapeStr(logits.shape)}`);
   check(opts !== null && typeof opts === 'object', 'EINVAL', OP, 'opts must be an object');
+  checkOptions(OP, opts, XENT_KEYS);
   const normalize = opts.normalize ?? 'batch';
   check(normalize === 'batch' || normalize === 'masked', 'EINVAL', OP, () => `'normalize' must be 'batch' or 'masked', got ${show(opts.normalize)}`);
   const [loss, dlogits] = runOp('masked_xent_fwd_bwd', [logits, labels, mask], { normalize },

@@ -15,7 +15,7 @@
  *   globalAvgpool(x)                                          // N×C×H×W → N×C×1×1
  */
 import { isGradEnabled, record } from '../autograd/tape';
-import { check } from '../errors';
+import { check, checkOptions } from '../errors';
 import { shapeStr, Tensor } from '../tensor';
 import { checkArg, pair, runOp } from './op';
 
@@ -57,9 +57,13 @@ function pairArg(op: string, name: string, v: unknown, def: number, min: number)
 }
 
 /** Validates the options against x (4-D float32) and infers the output shape. */
-export function poolGeometry(op: string, x: Tensor, opts: Pool2dOptions): Pool2dGeometry {
+const POOL_KEYS = { kernel: true, stride: true, padding: true, ceilMode: true } as const;
+const AVGPOOL_KEYS = { ...POOL_KEYS, countIncludePad: true } as const;
+
+export function poolGeometry(op: string, x: Tensor, opts: Pool2dOptions, known: Readonly<Record<string, true>> = POOL_KEYS): Pool2dGeometry {
   checkArg(op, 'x', x, { dtype: 'float32', ndim: 4 });
   check(opts !== null && typeof opts === 'object', 'EINVAL', op, () => `options must be an object { kernel, stride?, padding?, ceilMode? }, got ${opts === null ? 'null' : typeof opts}`);
+  checkOptions(op, opts, known);
   check(opts.kernel !== undefined, 'EINVAL', op, "'kernel' is required");
   const kernel = pairArg(op, 'kernel', opts.kernel, 0, 1);
   const stride = opts.stride === undefined ? kernel : pairArg(op, 'stride', opts.stride, 0, 1);
@@ -92,7 +96,7 @@ export function maxpool2d(x: Tensor, opts: Pool2dOptions): Tensor {
 }
 
 export function avgpool2d(x: Tensor, opts: AvgPool2dOptions): Tensor {
-  const g = poolGeometry('avgpool2d', x, opts);
+  const g = poolGeometry('avgpool2d', x, opts, AVGPOOL_KEYS);
   const countIncludePad = opts.countIncludePad ?? true;
   check(typeof countIncludePad === 'boolean', 'EINVAL', 'avgpool2d', () => `'countIncludePad' must be a boolean, got ${typeof countIncludePad}`);
   const attrs = { kernel: g.kernel, stride: g.stride, padding: g.padding, ceil_mode: g.ceilMode, count_include_pad: countIncludePad };

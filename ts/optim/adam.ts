@@ -8,10 +8,10 @@
  *   backward(loss); opt.step(); opt.zeroGrad();
  */
 import { noGrad, zeroGrad } from '../autograd/tape';
-import { check, show } from '../errors';
+import { check, checkOptions, show } from '../errors';
 import { runOpInto } from '../ops/op';
 import { Tensor } from '../tensor';
-import { checkHyper, checkOptions, checkParams, loadInto, stateLike, withGrads } from './common';
+import { checkHyper, checkParams, loadInto, stateLike, withGrads } from './common';
 
 export interface AdamOptions {
   lr?: number;
@@ -48,7 +48,7 @@ export class Adam {
   constructor(params: Iterable<Tensor>, opts: AdamOptions = {}, name = 'Adam') {
     this.name = name;
     this.params = checkParams(name, params);
-    checkOptions(name, opts, ['lr', 'betas', 'eps', 'weightDecay', 'decoupled']);
+    checkOptions(name, opts, { lr: true, betas: true, eps: true, weightDecay: true, decoupled: true });
     const o = opts ?? {};
     this._lr = checkHyper(name, 'lr', o.lr ?? 1e-3, 0);
     const betas = o.betas ?? [0.9, 0.999];

@@ -20,16 +20,6 @@ export function checkParams(op: string, params: unknown): Tensor[] {
   return list as Tensor[];
 }
 
-/** Refuses option names the optimiser does not read: `{ lR: 0.5 }` kept the default lr silently. */
-export function checkOptions(op: string, opts: unknown, known: readonly string[]): void {
-  check(opts === undefined || opts === null || (typeof opts === 'object' && !Array.isArray(opts)), 'EINVAL', op, `options must be an object, got ${show(opts)}`);
-  for (const k of Object.keys(opts ?? {})) {
-    if (known.includes(k)) continue;
-    const near = known.find((n) => n.toLowerCase() === k.toLowerCase().replace(/[_-]/g, ''));
-    throw new MdmtError('EINVAL', op, `unknown option '${k}' (it would be ignored)${near ? `; did you mean ${near}?` : ''}; options: ${known.join(', ')}`);
-  }
-}
-
 export function checkHyper(op: string, name: string, v: unknown, lo: number, hi = Infinity, loOpen = false): number {
   check(typeof v === 'number' && Number.isFinite(v) && (loOpen ? v > lo : v >= lo) && v <= hi, 'EINVAL', op,
     `'${name}' must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${show(v)}`);

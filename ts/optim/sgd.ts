@@ -6,10 +6,10 @@
  *   const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, nesterov: true });
  */
 import { noGrad, zeroGrad } from '../autograd/tape';
-import { check } from '../errors';
+import { check, checkOptions } from '../errors';
 import { runOpInto } from '../ops/op';
 import { Tensor } from '../tensor';
-import { checkHyper, checkOptions, checkParams, loadInto, stateLike, withGrads } from './common';
+import { checkHyper, checkParams, loadInto, stateLike, withGrads } from './common';
 
 export interface SGDOptions {
   lr?: number;
@@ -38,7 +38,7 @@ export class SGD {
 
   constructor(params: Iterable<Tensor>, opts: SGDOptions = {}) {
     this.params = checkParams(OP, params);
-    checkOptions(OP, opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']);
+    checkOptions(OP, opts, { lr: true, momentum: true, dampening: true, weightDecay: true, nesterov: true });
     const o = opts ?? {};
     this._lr = checkHyper(OP, 'lr', o.lr ?? 1e-3, 0);
     this.momentum = checkHyper(OP, 'momentum', o.momentum ?? 0, 0);

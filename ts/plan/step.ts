@@ -13,7 +13,7 @@
  * fails with the ops' own EDISPOSED error instead of replaying stale memory. Results are
  * valid until the next run() of this step; copy them to keep them.
  */
-import { check, MdmtError, show } from '../errors';
+import { check, checkOptions, isList, kindOf, MdmtError, show } from '../errors';
 import { native } from '../native/binding';
 import { getDefaultDevice, keep, normDevice, tensor, Tensor, TypedArray } from '../tensor';
 import { ArenaGroup, arrayDtype, PlanExecutor } from './executor';
@@ -29,6 +29,19 @@ import { recordGraph } from './record';
 
 /** An input: a tensor, or host data with its shape. */
 export type StepInput = Tensor | { data: TypedArray; shape: readonly number[] };
+
+const STEP_KEYS = { maxPlans: true, passes: true, device: true, onRecord: true, arena: true, precision: true, cudaGraph: true } as const;
+
+/** run()'s argument: an array of inputs (`run(x)` for `run([x])` was a TypeError). */
+function checkInputs(inputs: unknown): asserts inputs is readonly StepInput[] {
+  check(isList(inputs), 'EINVAL', 'CompiledStep.run', () => `inputs must be an array of Tensors or { data, shape }, got ${inputs instanceof Tensor ? 'a Tensor (wrap it: run([x]))' : show(inputs)}`);
+  for (let i = 0; i < inputs.length; i++) {
+    const x = inputs[i] as { data?: unknown; shape?: unknown } | null;
+    if (x instanceof Tensor) continue;
+    check(x !== null && typeof x === 'object' && ArrayBuffer.isView(x.data) && isList(x.shape), 'EINVAL', 'CompiledStep.run',
+      () => `inputs[${i}] must be a Tensor or { data: TypedArray, shape }, got ${kindOf(x)}`);
+  }
+}
 
 export interface CompileStepOptions {
   /** plans kept per step (default 4) */
@@ -75,8 +88,17 @@ export class CompiledStep {
   private readonly unplannable = new Set<string>();
 
   constructor(private readonly fn: (inputs: Tensor[]) => Tensor[], o: CompileStepOptions = {}) {
+    // a step that is not a function failed at its first run() with a TypeError
+    check(typeof fn === 'function', 'EINVAL', 'compileStep', () => `needs the step as a function of an array of Tensors, got ${kindOf(fn)}`);
+    checkOptions('compileStep', o, STEP_KEYS);
+    o ??= {};
     this.maxPlans = o.maxPlans ?? 4;
-    check(Number.isInteger(this.maxPlans) && this.maxPlans >= 1, 'EINVAL', 'compileStep', `maxPlans must be a positive integer, got ${o.maxPlans}`);
+    check(Number.isInteger(this.maxPlans) && this.maxPlans >= 1, 'EINVAL', 'compileStep', () => `maxPlans must be a positive integer, got ${show(o.maxPlans)}`);
+    check(o.passes === undefined || (isList(o.passes) && o.passes.length > 0 && o.passes.every((p) => typeof p === 'function')), 'EINVAL', 'compileStep',
+      `'passes' must be a non-empty array of passes (functions)`);
+    check(o.onRecord === undefined || typeof o.onRecord === 'function', 'EINVAL', 'compileStep', `'onRecord' must be a function`);
+    check(o.cudaGraph === undefined || typeof o.cudaGraph === 'boolean', 'EINVAL', 'compileStep', () => `'cudaGraph' must be a boolean, got ${show(o.cudaGraph)}`);
+    check(o.arena === undefined || o.arena instanceof ArenaGroup, 'EINVAL', 'compileStep', `'arena' must be an ArenaGroup`);
     check(o.precision === undefined || o.precision === 'fp32' || o.precision === 'bf16', 'EINVAL', 'compileStep',
       `precision must be 'fp32' or 'bf16', got ${JSON.stringify(o.precision)}`);
     const passes = o.passes ?? DEFAULT_PASSES;
@@ -91,6 +113,7 @@ export class CompiledStep {
   /** Runs the step on `inputs`: a replay when a plan for their signature exists, else a recorded eager run. */
   run(inputs: readonly StepInput[]): Tensor[] {
     check(!this.disposed, 'EDISPOSED', 'CompiledStep.run', 'the step has been disposed');
+    checkInputs(inputs);
     const key = this.key(inputs);
     let plan = this.plans.get(key);
     if (plan?.stale) {

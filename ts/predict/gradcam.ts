@@ -19,7 +19,7 @@
  *   cam.maps.subarray(0, cam.h * cam.w)                 // image 0, h×w, unnormalised
  */
 import { backward } from '../autograd/tape';
-import { MdmtError } from '../errors';
+import { check, checkOptions, MdmtError, show } from '../errors';
 import type { Module } from '../nn/module';
 import { maskedXent } from '../ops/masked_xent';
 import { mul } from '../ops/elementwise';
@@ -95,6 +95,14 @@ function headOf(out: unknown, task: 'afc' | 'bx' | undefined, only: unknown): { 
  * @example const { maps, h, w } = gradCam(new MDMTModel('resnet18'), x, { task: 'bx', classIndex: 'predicted' });
  */
 export function gradCam(model: Module, x: Tensor, o: GradCamOptions = {}): GradCamResult {
+  // `clas: 0` explained the default class, `score: 'nonsense'` the logit
+  checkOptions('gradCam', o, { task: true, classIndex: true, layer: true, score: true });
+  o ??= {};
+  check(o.task === undefined || o.task === 'afc' || o.task === 'bx', 'EINVAL', 'gradCam', () => `'task' must be 'afc' or 'bx', got ${show(o.task)}`);
+  check(o.score === undefined || o.score === 'logit' || o.score === 'logprob', 'EINVAL', 'gradCam', () => `'score' must be 'logit' or 'logprob', got ${show(o.score)}`);
+  check(o.classIndex === undefined || o.classIndex === 'predicted' || (Number.isInteger(o.classIndex) && o.classIndex >= 0), 'EINVAL', 'gradCam',
+    () => `'classIndex' must be a class number or 'predicted', got ${show(o.classIndex)}`);
+  check(o.layer === undefined || typeof o.layer === 'string', 'EINVAL', 'gradCam', () => `'layer' must be a module path, got ${show(o.layer)}`);
   const layerPath = o.layer ?? defaultCamLayer(model);
   const layer = findLayer(model, layerPath);
   const params = model.parameters();

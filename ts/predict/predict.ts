@@ -192,7 +192,8 @@ function fillRows(rows: PredictionRow[], idx: number[], out: { afc?: ArrayLike<n
  * (keepDecoded) and the crop preprocessing took: each image is decoded once per prediction.
  */
 async function explainBatch(model: MDMTModel | STLModel, x: Tensor, idx: number[], decoded: readonly DecodedSample[], rows: PredictionRow[], names: string[], ex: NonNullable<PredictOptions['explain']>): Promise<void> {
-  const cam = gradCam(model, x, ex);
+  // explain also holds the overlay settings and dir: gradCam takes only its own options
+  const cam = gradCam(model, x, { task: ex.task, classIndex: ex.classIndex, layer: ex.layer, score: ex.score });
   for (const [i, r] of idx.entries()) {
     const row = rows[r]!;
     if (!row.ok) continue; // its output was not finite: no overlay of it

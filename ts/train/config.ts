@@ -147,9 +147,12 @@ export interface TrainConfig {
   precision: 'fp32' | 'bf16';
 }
 
-/** Everything but the required fields may be left out; nested objects may be partial. */
+/**
+ * Everything but the required fields (backbone, experiment, outDir and data, which every
+ * experiment reads its images from) may be left out; nested objects may be partial.
+ */
 export type TrainConfigInput = Partial<Omit<TrainConfig, 'optim' | 'schedule' | 'init'>> &
-  Pick<TrainConfig, 'backbone' | 'experiment' | 'outDir'> & {
+  Pick<TrainConfig, 'backbone' | 'experiment' | 'outDir' | 'data'> & {
     optim?: Partial<OptimConfig>;
     schedule?: Partial<ScheduleConfig>;
     init?: TrainConfig['init'];

@@ -7,6 +7,7 @@
  *   await train(cfg, progressHooks({ label: 'resnet18 mdmt cv/0' }));
  */
 import * as cliProgress from 'cli-progress';
+import { check, checkOptions, show } from '../errors';
 import type { EpochRecord } from '../report/types';
 
 export interface TrainHooks {
@@ -17,6 +18,17 @@ export interface TrainHooks {
   /** a one-line message (resume notices, skipped jobs) */
   onLog?(msg: string): void;
   onEnd?(): void;
+}
+
+const HOOK_KEYS = { onStart: true, onBatch: true, onEpoch: true, onLog: true, onEnd: true } as const;
+
+/** Refuses a hooks object train() would partly ignore: `onEpochEnd` was never called. */
+export function checkHooks(op: string, hooks: unknown): void {
+  checkOptions(op, hooks, HOOK_KEYS, 'hooks');
+  for (const k of Object.keys(HOOK_KEYS)) {
+    const f = (hooks as Record<string, unknown> | undefined)?.[k];
+    check(f === undefined || typeof f === 'function', 'EINVAL', op, () => `hook '${k}' must be a function, got ${show(f)}`);
+  }
 }
 
 /**

@@ -37,7 +37,7 @@ import { evaluateModel, type ModelEval } from './evaluate';
 import type { ConfusionMatrix, FoldMetrics } from './metrics';
 import { buildTaskNet, type TaskNet } from './models';
 import { calibrateRun } from '../predict/calibration';
-import { progressHooks, SILENT, type TrainHooks } from './progress';
+import { checkHooks, progressHooks, SILENT, type TrainHooks } from './progress';
 import { checkInits, ownPretraining, provenanceMeta, type Pretraining } from './provenance';
 import { ArenaGroup } from '../plan/executor';
 import { evalForward, trainStep, type EvalForward, type TrainStep } from './step';
@@ -122,6 +122,7 @@ function checkFinite(module: TaskNet['module'], opt: Adam, epoch: number, lr: nu
  */
 export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Promise<TrainResult> {
   const cfg = resolveTrainConfig(input);
+  checkHooks('train', hooksIn);
   checkStlBxFold(input, cfg);
   const hooks = hooksIn ?? (cfg.progress ? progressHooks() : SILENT);
   if (cfg.device !== 'cpu') {
