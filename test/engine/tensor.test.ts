@@ -186,7 +186,7 @@ test('Generator: an empty or reversed range, and a state that would draw 0 forev
   assert.equal([g.normal(), g.next()], a);
 });
 
-test('bad MDMT_NUM_THREADS, MDMT_CPU_ISA and MDMT_DEVICE are errors naming the variable and the value', () => {
+test('bad MDMT_NUM_THREADS, MDMT_CPU_ISA, MDMT_SPIN_US, MDMT_TF32 and MDMT_DEVICE are errors naming the variable and the value', () => {
   const index = path.resolve(__dirname, '..', '..', 'ts', 'index.js');
   const script = `try { const m = require(${JSON.stringify(index)}); m.ones([1]).item(); console.log('ok'); } catch (e) { console.log(e.code + ' ' + e.message); }`;
   const cases: [Record<string, string>, string][] = [
@@ -195,7 +195,9 @@ test('bad MDMT_NUM_THREADS, MDMT_CPU_ISA and MDMT_DEVICE are errors naming the v
     [{ MDMT_NUM_THREADS: '-3' }, "ECONFIG MDMT_NUM_THREADS: '-3'"],
     [{ MDMT_CPU_ISA: 'foo' }, "ECONFIG MDMT_CPU_ISA: 'foo' is not a CPU kernel cap: generic, avx2 or avx512"],
     [{ MDMT_DEVICE: 'gpu' }, "EDEVICE MDMT_DEVICE: 'gpu' is not a device: cpu, cuda or cuda:N"],
-    [{ MDMT_NUM_THREADS: '2', MDMT_CPU_ISA: 'generic' }, 'ok'],
+    [{ MDMT_SPIN_US: 'abc' }, "ECONFIG MDMT_SPIN_US: 'abc' is not a spin time"],
+    [{ MDMT_TF32: 'no' }, "ECONFIG MDMT_TF32: 'no' is not 0 or 1"],
+    [{ MDMT_NUM_THREADS: '2', MDMT_CPU_ISA: 'generic', MDMT_SPIN_US: '0', MDMT_TF32: '0' }, 'ok'],
   ];
   for (const [env, want] of cases) {
     const base = { ...process.env };

@@ -128,7 +128,8 @@ function wrap(raw: Record<string, unknown>): NativeAddon {
 
 /**
  * The environment variables the addon reads when it loads, checked first: the native code
- * took MDMT_NUM_THREADS=abc, 0 or -3 for "all cores" and MDMT_CPU_ISA=foo for "best", silently.
+ * took MDMT_NUM_THREADS=abc, 0 or -3 for "all cores" and MDMT_CPU_ISA=foo for "best", silently
+ * (and MDMT_SPIN_US=abc as 0, MDMT_TF32=no as allowed).
  */
 export function checkNativeEnv(env: NodeJS.ProcessEnv = process.env): void {
   const threads = env.MDMT_NUM_THREADS;
@@ -137,6 +138,13 @@ export function checkNativeEnv(env: NodeJS.ProcessEnv = process.env): void {
   const isa = env.MDMT_CPU_ISA;
   if (isa !== undefined && isa !== '' && !['generic', 'avx2', 'avx512'].includes(isa))
     throw new MdmtError('ECONFIG', 'MDMT_CPU_ISA', `'${isa}' is not a CPU kernel cap: generic, avx2 or avx512 (unset, the best the CPU supports)`);
+  // the native code read MDMT_SPIN_US=abc as 0 (sleep at once) and MDMT_TF32=no as "allowed"
+  const spin = env.MDMT_SPIN_US;
+  if (spin !== undefined && spin !== '' && !(/^\d+$/.test(spin.trim()) && Number(spin) <= 100000))
+    throw new MdmtError('ECONFIG', 'MDMT_SPIN_US', `'${spin}' is not a spin time: microseconds, an integer in 0..100000 (unset, 100)`);
+  const tf32 = env.MDMT_TF32;
+  if (tf32 !== undefined && tf32 !== '' && !['0', '1', 'false', 'true'].includes(tf32))
+    throw new MdmtError('ECONFIG', 'MDMT_TF32', `'${tf32}' is not 0 or 1 (unset, TF32 allowed)`);
 }
 
 /** The loaded addon (loaded on first use). Throws MdmtError(ENOADDON) when it is not built. */
