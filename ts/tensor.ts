@@ -350,17 +350,21 @@ export function tensor(data: ArrayLike<number> | TypedArray, shape: readonly num
 
 /** A tensor filled with `value`. */
 export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
-  checkOptions('full', opts, TENSOR_KEYS);
-  checkFillValue('full', value, opts.dtype ?? 'float32');
+  return filled('full', shape, value, opts);
+}
+export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+  return filled('zeros', shape, 0, opts);
+}
+export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+  return filled('ones', shape, 1, opts);
+}
+/** full / zeros / ones, whose errors name the function called. */
+function filled(op: string, shape: readonly number[], value: number, opts: TensorOptions): Tensor {
+  checkOptions(op, opts, TENSOR_KEYS);
+  checkFillValue(op, value, opts.dtype ?? 'float32');
   const t = empty(shape, opts.dtype ?? 'float32', opts.device ?? defaultDevice);
   if (t.size > 0) native().run('fill', [], [t.id], { value });
   return t;
-}
-export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
-  return full(shape, 0, opts);
-}
-export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor {
-  return full(shape, 1, opts);
 }
 export function zerosLike(t: Tensor): Tensor {
   return zeros(t.shape, { dtype: t.dtype, device: t.device });

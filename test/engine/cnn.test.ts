@@ -98,7 +98,7 @@ test('layer options: typos, wrong types and ranges fail at construction naming t
     [() => new MaxPool2d(2, { strid: 1 } as never), 'MaxPool2d', /unknown option 'strid'.*did you mean stride\?/],
     [() => new AvgPool2d(2, { countIncludePadding: false } as never), 'AvgPool2d', /unknown option 'countIncludePadding'.*did you mean countIncludePad\?/],
     [() => new ConvNormAct(1, 8, 3, { activation: 'relu' } as never), 'ConvNormAct', /unknown option 'activation'/],
-    [() => new Sequential(5 as never), 'registerModule', /'0' must be a Module, got 5/],
+    [() => new Sequential(5 as never), 'Sequential', /argument 0 must be a Module or a \[name, Module\] pair, got 5/],
   ];
   for (const [fn, op, re] of cases) expectError(fn, 'EINVAL', op, re, re.source);
   const w = tensor(new Float32Array(8), [2, 4], { device: DEVICE });

@@ -5,7 +5,7 @@ import { add } from '../../ts/ops/elementwise';
 import { fill_ } from '../../ts/ops/memory';
 import { relu } from '../../ts/ops/activations';
 import { reshape } from '../../ts/ops/reshape';
-import { full, keep, liveTensorCount, memory, tensor, tidy, zeros } from '../../ts/tensor';
+import { full, keep, liveTensorCount, memory, ones, tensor, tidy, zeros } from '../../ts/tensor';
 import { Generator, manualSeed } from '../../ts/random';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
@@ -149,7 +149,10 @@ test('seeds: NaN, negatives and fractions are refused, not folded onto another s
 
 test('creation options: a misspelt key is refused naming the nearest; bfloat16 data is named as raw 16-bit patterns', () => {
   expectError(() => tensor([1], [1], { dtyp: 'int32' } as never), 'EINVAL', 'tensor', /unknown option 'dtyp' \(it would be ignored\); did you mean dtype\?; options: dtype, device/, 'tensor dtyp');
-  expectError(() => zeros([1], { devise: 'cpu' } as never), 'EINVAL', 'full', /unknown option 'devise'.*did you mean device\?/, 'zeros devise');
+  // zeros and ones name themselves, not the full() they call
+  expectError(() => zeros([2], { dtyp: 'int32' } as never), 'EINVAL', 'zeros', /unknown option 'dtyp'/, 'zeros dtyp');
+  expectError(() => ones([2], { devic: 'cpu' } as never), 'EINVAL', 'ones', /unknown option 'devic'/, 'ones devic');
+  expectError(() => zeros([1], { devise: 'cpu' } as never), 'EINVAL', 'zeros', /unknown option 'devise'.*did you mean device\?/, 'zeros devise');
   expectError(() => tensor([1.5], [1], { dtype: 'bfloat16', device: DEVICE }), 'EINVAL', 'tensor',
     /data\[0\] is 1\.5, which bfloat16 cannot hold \(bfloat16 data is given as raw 16-bit storage patterns, integers in \[0, 65535\]\)/, 'bf16 data');
 });

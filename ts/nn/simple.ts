@@ -2,7 +2,7 @@
  * Parameter-free modules and containers: activations, Dropout, pools, Flatten, Identity,
  * Sequential (children named "0", "1", ... as in PyTorch).
  */
-import { check, checkOptions } from '../errors';
+import { check, checkOptions, show } from '../errors';
 import { avgpool2d, globalAvgpool, maxpool2d } from '../ops/pool';
 import { dropout } from '../ops/dropout';
 import { hardswish, relu, relu6, sigmoid, silu } from '../ops/activations';
@@ -59,7 +59,11 @@ export class GlobalAvgPool2d extends Fn {
 export class Sequential extends Module {
   constructor(...mods: (Module | [string, Module])[]) {
     super();
-    mods.forEach((m, i) => (Array.isArray(m) ? this.registerModule(m[0], m[1]) : this.registerModule(String(i), m)));
+    mods.forEach((m, i) => {
+      const [name, mod] = Array.isArray(m) ? m : [String(i), m];
+      check(mod instanceof Module, 'EINVAL', 'Sequential', () => `argument ${i} must be a Module or a [name, Module] pair, got ${show(mod)}`);
+      this.registerModule(name, mod);
+    });
   }
   append(m: Module, name?: string): this {
     this.registerModule(name ?? String(this.children().length), m);
