@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import type { DataRecord } from '../../ts/data/records';
 import { MdmtError } from '../../ts/errors';
 import { resolveTrainConfig } from '../../ts/train/config';
-import { ensureSplits, prepareFold } from '../../ts/train/data';
+import { checkFoldsLeft, ensureSplits, prepareFold } from '../../ts/train/data';
 import { experiment } from '../../ts/train/experiment';
 import { train } from '../../ts/train/train';
 import { deviceAvailable } from '../helpers';
@@ -103,6 +103,18 @@ test('a test part of one class is said (a warning through the log), not refused'
     }
   }
   assert.ok(warned >= 1, 'some fold has a test part without SEVERE');
+});
+
+test('checkFoldsLeft: unreadable images left out may not take a class from the train part or empty a part', () => {
+  const dir = tmpDir('left');
+  const rec = (i: number): DataRecord => ({ id: `P_${i}`, task: 'AFC', source: 'x', image: `${i}.dcm`, center: i % 2 ? 'A' : 'B', label: i % 3 ? 0 : 1, labelName: i % 3 ? 'MILD' : 'SEVERE', where: 'x' });
+  const cfg = resolveTrainConfig({ backbone: BACKBONE, experiment: 'stl_afc', outDir: path.join(dir, 'run'), data: { afc: '/d' }, kFolds: 3 });
+  const f = prepareFold(cfg, { afc: [...Array(30).keys()].map(rec), bx: [] });
+  const out = (part: 'train' | 'val' | 'test', keep: (r: DataRecord) => boolean) => f.afc![part].filter((r) => !keep(r)).map((r) => ({ task: 'AFC' as const, part, id: r.id }));
+  checkFoldsLeft(f, out('train', (r) => r.id !== f.afc!.train[0].id)); // one image less: fine
+  assert.throws(() => checkFoldsLeft(f, out('train', (r) => r.label === 0)), (e: Error) => e instanceof MdmtError && e.code === 'EDATA' &&
+    /AFC fold 0: the train part has fewer than 2 classes \(MILD \d+, SEVERE 0, once \d+ unreadable images? (was|were) left out\)/.test(e.message), 'every SEVERE training image left out');
+  assert.throws(() => checkFoldsLeft(f, out('val', () => false)), /AFC fold 0 has an empty val set \(once \d+ unreadable images were left out\)/, 'the whole val part left out');
 });
 
 test.run();

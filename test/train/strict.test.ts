@@ -148,6 +148,12 @@ test('unreadable images are all named before the first epoch; in skip mode resul
   const r = await train({ ...base, data: { afc: afcRoot, onBadRecord: 'skip' }, backbone: BACKBONE, experiment: 'stl_afc', outDir: path.join(root, 'lenient') });
   assert.is(r.result.skipped?.length, 2);
   assert.ok(r.result.skipped!.every((b) => dcms.includes(b.file) && /truncated|corrupt|cannot/.test(b.error)), JSON.stringify(r.result.skipped));
+  // what is left must still train and test: a test part left empty (or a class lost) is refused, not reported as NaN (or ACC 100)
+  const testIds = fs.readFileSync(path.join(out, 'split', 'AFC', 'test.txt'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(' ')[0]);
+  for (const f of dcms.filter((d) => testIds.includes(path.basename(d, '.dcm')))) fs.writeFileSync(f, 'not a DICOM');
+  const e2 = await code(() => train({ ...base, data: { afc: afcRoot, onBadRecord: 'skip' }, backbone: BACKBONE, experiment: 'stl_afc', outDir: path.join(root, 'emptied') }));
+  assert.is(e2.code, 'EDATA');
+  assert.match(e2.message, /AFC fold 0 has an empty test set \(once \d+ unreadable images were left out\)/);
 });
 
 test('a sweep names every unknown backbone before reading data or training anything', async () => {

@@ -11,7 +11,7 @@ import { Worker } from 'worker_threads';
 import { ensureDir } from '../dirs';
 import { MdmtError, MdmtErrorCode } from '../errors';
 import { AugmentOptions, drawAugment } from './augment';
-import { BadRecord, DataRecord, OnBad, TASK_ID } from './records';
+import { BadRecord, DataRecord, OnBad, Task, TASK_ID } from './records';
 import { rng, seedOf } from './rng';
 import { DecodedSample, runSample, SampleResult, SampleTask } from './sample';
 import type { PreprocessOptions } from './preprocess';
@@ -69,7 +69,7 @@ export interface Batch {
 }
 
 export interface LoaderReport {
-  skipped: (BadRecord & { id: string })[];
+  skipped: (BadRecord & { id: string; task: Task })[];
   warnings: { id: string; warning: string }[];
   cached: number;
 }
@@ -168,11 +168,13 @@ export class Loader {
     Pick<LoaderOptions, 'cacheDir' | 'mix' | 'augment' | 'preprocess'>;
   private pool?: Pool;
   private memCache = new Map<string, SharedArrayBuffer>();
-  private bad = new Map<string, BadRecord & { id: string }>();
+  private bad = new Map<string, BadRecord & { id: string; task: Task }>();
   private warned = new Map<string, string>();
   private log: (msg: string) => void;
   /** inside scan(): a bad record is collected, whatever onBadRecord says */
   private scanning = false;
+  /** bad records scan() returned (its caller reports them; close() counts the others) */
+  private scanned = 0;
 
   constructor(readonly records: DataRecord[], opts: LoaderOptions = {}) {
     const cores = os.cpus().length;
@@ -253,7 +255,7 @@ export class Loader {
     const S = this.opts.size;
     const per = 3 * S * S;
     const out = new SharedArrayBuffer(recs.length * per * 4);
-    const augOn = this.opts.train && this.opts.augment !== false;
+    const augOn = this.opts.train && this.opts.augment !== false && !this.scanning; // scan(): the decode, not an epoch
     const tasks = recs.map((rec, i): SampleTask => {
       const k = key(rec);
       return {
@@ -280,7 +282,7 @@ export class Loader {
       const e = o.error;
       if ((this.opts.onBadRecord === 'error' && !this.scanning) || !(e instanceof MdmtError)) throw e;
       if (!this.bad.has(k)) {
-        this.bad.set(k, { id: rec.id, where: rec.where, file: rec.image, error: e.message });
+        this.bad.set(k, { id: rec.id, task: rec.task, where: rec.where, file: rec.image, error: e.message });
         if (this.opts.onBadRecord === 'skip') this.log(`skipped ${rec.id} (${rec.where}): ${e.message}`);
       }
       return false;
@@ -346,7 +348,7 @@ export class Loader {
    *
    *   const bad = await loader.scan();   // [{ id, where, file, error }, ...]
    */
-  async scan(): Promise<(BadRecord & { id: string })[]> {
+  async scan(): Promise<(BadRecord & { id: string; task: Task })[]> {
     const before = new Set(this.bad.keys());
     const recs = this.live(), B = this.opts.batchSize;
     this.scanning = true;
@@ -360,6 +362,7 @@ export class Loader {
     }
     const found = [...this.bad].filter(([k]) => !before.has(k));
     if (this.opts.onBadRecord === 'error') for (const [k] of found) this.bad.delete(k);
+    else this.scanned += found.length;
     return found.map(([, b]) => b);
   }
 
@@ -368,11 +371,12 @@ export class Loader {
     return { skipped: [...this.bad.values()], warnings: [...this.warned].map(([id, warning]) => ({ id, warning })), cached: this.memCache.size };
   }
 
-  /** Ends the worker threads and prints the skip count when records were skipped. */
+  /** Ends the worker threads and prints the skip count when epochs skipped records (scan() returned its own). */
   async close(): Promise<void> {
     await this.pool?.close();
     this.pool = undefined;
-    if (this.bad.size) this.log(`${this.bad.size} record(s) skipped as bad input; see loader.report().skipped`);
+    const met = this.bad.size - this.scanned;
+    if (met) this.log(`${met} record(s) skipped as bad input; see loader.report().skipped`);
   }
 }
 

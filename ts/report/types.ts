@@ -51,7 +51,7 @@ export interface RunResult {
   /** per-sample test-set outputs of the best model (bootstrap intervals, per-centre tables, reliability diagrams) */
   predictions?: { afc?: TestPredictions; bx?: TestPredictions };
   /** records of the run's split left out as unreadable (data.onBadRecord 'skip'); absent when none */
-  skipped?: { part: 'train' | 'val' | 'test'; id: string; file: string; error: string }[];
+  skipped?: { part: 'train' | 'val' | 'test'; task: 'AFC' | 'BX'; id: string; file: string; error: string }[];
 }
 
 /** One head's test-set outputs: uncalibrated logits, true classes and each sample's centre. */

@@ -200,10 +200,10 @@ function classCounts(task: 'afc' | 'bx', recs: DataRecord[]): { classes: number;
  * A task trained on one class learns nothing, and its test metrics looked perfect (τ1 all MILD
  * read ACC 100, F1 100, GM 0): the training part of a trained task needs two classes.
  */
-function checkClasses(task: 'afc' | 'bx', fold: string, train: DataRecord[]): void {
+function checkClasses(task: 'afc' | 'bx', fold: string, train: DataRecord[], cause = ''): void {
   const c = classCounts(task, train);
   if (c.classes < 2)
-    throw new MdmtError('EDATA', 'train', `${task.toUpperCase()} fold ${fold}: the train part has fewer than 2 classes (${c.text}): ` +
+    throw new MdmtError('EDATA', 'train', `${task.toUpperCase()} fold ${fold}: the train part has fewer than 2 classes (${c.text}${cause ? `, ${cause}` : ''}): ` +
       `nothing can be learned from it and the test metrics would mean nothing; check the labels of config.data (${task === 'afc' ? 'Prognosis' : 'BrixiaScoreGlobal'})`);
 }
 
@@ -257,14 +257,41 @@ export function prepareFold(cfg: TrainConfig, recs: TaskRecords, log?: (msg: str
     out[task] = fold;
     if (task === 'afc' || !t.afc) out.name = name;
     writeRunSplit(path.join(cfg.outDir, 'split', task.toUpperCase()), fold);
-    for (const part of ['train', 'val', 'test'] as const) {
-      // a τ1 centre without τ2 films leaves a jointly split LOCO fold without a τ2 test set
-      if (fold[part].length === 0 && !(dirs.joint && task === 'bx' && part === 'test'))
-        throw new MdmtError('EDATA', 'train', `${task.toUpperCase()} fold ${name} has an empty ${part} set (too few records for this protocol)`);
-    }
-    checkClasses(task, name, fold.train);
-    const note = testClassesNote(task, name, fold.test);
-    if (note) log?.(note);
+    checkFoldParts(task, name, fold, dirs.joint, log);
   }
   return out;
+}
+
+/**
+ * What a trained task's fold needs: no empty part (but a jointly split LOCO fold's τ2 test set,
+ * a τ1 centre without τ2 films) and two classes to train on; a one-class test part is said.
+ * `cause` ends the messages when records were left out (unreadable images).
+ */
+function checkFoldParts(task: 'afc' | 'bx', name: string, fold: Fold, joint: boolean, log?: (msg: string) => void, cause = ''): void {
+  for (const part of ['train', 'val', 'test'] as const) {
+    if (fold[part].length === 0 && !(joint && task === 'bx' && part === 'test'))
+      throw new MdmtError('EDATA', 'train', `${task.toUpperCase()} fold ${name} has an empty ${part} set (${cause || 'too few records for this protocol'})`);
+  }
+  checkClasses(task, name, fold.train, cause);
+  const note = testClassesNote(task, name, fold.test);
+  if (note) log?.(`${note}${cause ? ` (${cause})` : ''}`);
+}
+
+/**
+ * The fold checks again once unreadable images are left out (data.onBadRecord 'skip', found
+ * before the first epoch): leaving them out could empty a part or take a class away, which the
+ * run would otherwise report as ACC 100 or NaN.
+ *
+ * @example checkFoldsLeft(folds, [{ task: 'AFC', part: 'test', id: 'P_3' }], log)
+ */
+export function checkFoldsLeft(folds: RunFolds, skipped: readonly { task: 'AFC' | 'BX'; part: 'train' | 'val' | 'test'; id: string }[], log?: (msg: string) => void): void {
+  const gone = new Set(skipped.map((b) => `${b.task}:${b.part}:${b.id}`));
+  for (const task of ['afc', 'bx'] as const) {
+    const fold = folds[task];
+    if (!fold) continue;
+    const keep = (part: 'train' | 'val' | 'test') => fold[part].filter((r) => !gone.has(`${task.toUpperCase()}:${part}:${r.id}`));
+    const left: Fold = { ...fold, train: keep('train'), val: keep('val'), test: keep('test') };
+    const n = fold.train.length + fold.val.length + fold.test.length - left.train.length - left.val.length - left.test.length;
+    if (n) checkFoldParts(task, folds.tasks[task]?.name ?? folds.name, left, folds.joint, log, `once ${n} unreadable image${n > 1 ? 's were' : ' was'} left out`);
+  }
 }

@@ -32,7 +32,7 @@ import { ensureDir } from '../dirs';
 import { describeNonFinite, firstNonFinite } from './finite';
 import { checkRunDir } from './identity';
 import { busyMessage, lockHolder, tryLock, unlock } from './lock';
-import { loadRecords, prepareFold } from './data';
+import { checkFoldsLeft, loadRecords, prepareFold } from './data';
 import { evaluateModel, type ModelEval } from './evaluate';
 import type { ConfusionMatrix, FoldMetrics } from './metrics';
 import { buildTaskNet, type TaskNet } from './models';
@@ -217,10 +217,16 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     hooks.onLog?.(`data: reading the ${loaders.reduce((n, l) => n + l.records.length, 0)} images of the split once before training (the epochs read them from the cache)`);
     const bad: NonNullable<RunResult['skipped']> = [];
     for (const [part, l] of [['train', trainLoader], ['val', valLoader], ['test', testLoader]] as const)
-      bad.push(...(await l.scan()).map((b) => ({ part, id: b.id, file: b.file ?? '', error: b.error })));
+      bad.push(...(await l.scan()).map((b) => ({ part, task: b.task, id: b.id, file: b.file ?? '', error: b.error })));
     if (bad.length && cfg.data.onBadRecord !== 'skip')
       throw new MdmtError('EDATA', 'train', `${bad.length} image${bad.length > 1 ? 's' : ''} of the split cannot be read (nothing was trained): ${fewOf(bad.map((b) => `${b.id} (${b.part}): ${b.error}`), 5, '; ')}; ` +
         "fix or remove them, or leave them out with data.onBadRecord: 'skip' (mdmt train --skip-bad)");
+    if (bad.length) {
+      // what is left must still train and test: a part emptied or a class lost is refused, not reported as ACC 100 or NaN
+      checkFoldsLeft(folds, bad, (m) => hooks.onLog?.(`${path.basename(dir)}: ${m}`));
+      const by = (p: string) => bad.filter((b) => b.part === p).length;
+      hooks.onLog?.(`data: left out ${bad.length} unreadable image${bad.length > 1 ? 's' : ''} (train ${by('train')}, val ${by('val')}, test ${by('test')}); result.json lists them`);
+    }
     hooks.onStart?.({ label: `${cfg.backbone} ${cfg.experiment} ${cfg.protocol}/${folds.name}`, startEpoch: state.epoch, maxEpochs: cfg.schedule.maxEpochs, batchesPerEpoch: trainLoader.length });
 
     for (let epoch = state.epoch + 1; !stopReason && epoch <= cfg.schedule.maxEpochs; epoch++) {
