@@ -123,14 +123,15 @@ test('centre names spelt two ways are refused: one split-file token, or two LOCO
   await writeXlsx(path.join(root, 'AIforCOVID_r2.xlsx'), [head, ['P_2_1', 'Centro A', 'MILD']]);
   await refused([['P_1', 'Centro  A', 'MILD']], /AIforCOVID_r2\.xlsx row 2: column 'Hospital' is 'Centro A' but .*AIforCOVID\.xlsx row 2 has 'Centro {2}A': the split files write both as 'Centro_A', while leave-one-centre-out would hold them out as two centres; spell the centre one way/);
   await refused([['P_1', 'B', 'MILD'], ['P_2', 'centro a', 'SEVERE']], /AIforCOVID_r2\.xlsx row 2: column 'Hospital' is 'Centro A' but .*AIforCOVID\.xlsx row 3 has 'centro a': they differ only in case and would be separate centres \(two leave-one-centre-out folds\)/);
-  await refused([['P_1', 'centro\u00a0a', 'MILD']], /is 'Centro A' but .* has 'centro\u00a0a': they differ only in case and spacing and would be separate centres/);
-  // within one sheet the earlier row is named by its number alone; skip mode keeps the first spelling
+  // a no-break space is written as \u00a0 (it would print like a plain space)
+  await refused([['P_1', 'centro\u00a0a', 'MILD']], /is 'Centro A' but .* has 'centro\\u00a0a': they differ only in case and spacing and would be separate centres/);
+  // within one sheet the earlier row is named by its number alone; skip mode refuses it too: no
+  // row is the bad one (keeping the first spelling, a typo in row 2 dropped the rest of its hospital)
   await writeXlsx(r1, [head, ['P_1', 'Centro A', 'MILD'], ['P_2', 'CENTRO A', 'MILD'], ['P_3', 'Centro A', 'SEVERE'], ['P_4', 'Centro_A', 'MILD']]);
   const e = await rejects(() => read());
   assert.match(e.message, /AIforCOVID\.xlsx row 3: column 'Hospital' is 'CENTRO A' but row 2 has 'Centro A'/);
-  const skip = await read({ onBadRecord: 'skip' });
-  assert.equal(skip.records.map((r) => [r.id, r.center]), [['P_1', 'Centro A'], ['P_3', 'Centro A'], ['P_2_1', 'Centro A']]);
-  assert.equal(skip.skipped.map((b) => b.where.replace(/.*[/\\]/, '')), ['AIforCOVID.xlsx row 3', 'AIforCOVID.xlsx row 5']);
+  const skip = await rejects(() => read({ onBadRecord: 'skip' }));
+  assert.is(skip.message, e.message);
   // BRIXIA: raw Manufacturer strings that share a split-file token are refused; case is kept as written there, and the groups merge it anyway
   const bx = ['img0.dcm;000000;0;Carestream Health', 'img1.dcm;000000;0;CARESTREAM HEALTH', 'img2.dcm;000000;0;Carestream  Health'];
   const raw = await rejects(() => readBrixia(bxDir([HEAD, ...bx]), { checkFiles: false, centres: 'raw' }));

@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
-import { AFC_RELEASES, BadRecords, BinRule, Dataset, DataRecord, OnBad, SplitNames, Tally, binGlobal, findMask, padBrixia, splitToken } from './records';
+import { AFC_RELEASES, BadRecords, BinRule, Dataset, DataRecord, DataSetError, OnBad, SplitNames, Tally, binGlobal, findMask, padBrixia, splitToken } from './records';
 import { Box } from './preprocess';
 import { cellOf, readCsv, readSheet, requireColumns, Sheet } from './sheets';
 
@@ -55,7 +55,9 @@ function checkCentre(centres: SplitNames<CentreRow>, centre: string, col: string
   const why = splitToken(o.name) === splitToken(centre)
     ? `the split files write both as '${splitToken(centre)}', while leave-one-centre-out would hold them out as two centres`
     : `they differ only in case${o.name.toLowerCase() === centre.toLowerCase() ? '' : ' and spacing'} and would be separate centres (two leave-one-centre-out folds)`;
-  throw bad(op, `${at.file} row ${at.line}`, `column '${col}' is '${centre}' but ${first} has '${o.name}': ${why}; spell the centre one way`);
+  // a no-break or zero-width space would print like a plain one: written as \u00a0
+  const seen = (v: string) => v.replace(/[\u00a0\u2000-\u200b\u202f\u3000\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  throw new DataSetError('EDATA', op, `${at.file} row ${at.line}: column '${col}' is '${seen(centre)}' but ${first} has '${seen(o.name)}': ${why}; spell the centre one way`);
 }
 
 /** Parses '[a, b, c, d]' (regionprops min_row, min_col, max_row, max_col) into [x, y, w, h]. */

@@ -162,16 +162,23 @@ export function formatSummary(s: ReadSummary): string {
   return `${s.source}: ${s.rows} rows, ${s.kept} records kept${dropped}${s.notes?.length ? `; ${s.notes.join('; ')}` : ''}`;
 }
 
+/**
+ * A fault of the data set as a whole, not of one record (a centre spelt two ways): 'skip' mode
+ * does not skip it, since no row is the bad one (the first spelling read would win, and a typo
+ * in an early row would throw away the rest of its hospital).
+ */
+export class DataSetError extends MdmtError {}
+
 /** Collects per-record failures: throws in 'error' mode, records them in 'skip' mode. */
 export class BadRecords {
   readonly list: BadRecord[] = [];
   constructor(readonly mode: OnBad) {}
-  /** runs fn; on MdmtError either rethrows or records it and returns undefined */
+  /** runs fn; on MdmtError either rethrows or records it and returns undefined (a DataSetError always rethrows) */
   guard<T>(where: string, file: string | undefined, fn: () => T): T | undefined {
     try {
       return fn();
     } catch (e) {
-      if (this.mode === 'error' || !(e instanceof MdmtError)) throw e;
+      if (this.mode === 'error' || !(e instanceof MdmtError) || e instanceof DataSetError) throw e;
       this.list.push({ where, file, error: e.message });
       return undefined;
     }
