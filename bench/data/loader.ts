@@ -5,11 +5,11 @@
  * worker threads. Sources: synthetic chest DICOMs at a clinical-like size (explicit VR LE,
  * 12 bits, with lung masks) and the shared real samples (J2K, JPEG-LS, raw, 8-bit).
  *
- *   npx tsx bench/data/loader.ts [--src 1024] [--n 48] [--repeat 1] [--batch 32] [--workers 1,2] [--write]
+ *   npm run bench:data -- [--src 1024] [--n 48] [--repeat 1] [--batch 32] [--workers 1,2] [--write]
  * --repeat lists every image R times under distinct ids (distinct cache keys, so the cold
- * pass decodes each copy); --write appends the table to bench/RESULTS.md.
+ * pass decodes each copy); --write appends the table to bench/RESULTS.md. The synthetic set
+ * goes to a temporary folder, removed however the run ends.
  */
-import { execSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -17,16 +17,18 @@ import { Loader } from '../../ts/data/loader';
 import { readBrixia } from '../../ts/data/readers';
 import { DataRecord } from '../../ts/data/records';
 import { synth } from '../../ts/data/synth';
+import { parseSettings } from '../lib/args';
+import { gitCommit, loadAverage, printPreamble } from '../lib/report';
 
-const arg = (k: string, d: string) => {
-  const i = process.argv.indexOf(`--${k}`);
-  return i > 0 ? process.argv[i + 1] : d;
-};
-const SRC = Number(arg('src', '1024'));
-const N = Number(arg('n', '48'));
-const BATCH = Number(arg('batch', '32'));
-const REPEAT = Number(arg('repeat', '1'));
-const WORKERS = arg('workers', [1, Math.max(1, os.cpus().length - 1), os.cpus().length].filter((v, i, a) => a.indexOf(v) === i).join(',')).split(',').map(Number);
+const cfg = parseSettings('bench/data/loader', (a) => ({
+  src: a.int('--src', 1024, { min: 32, max: 2048 }), // synth()'s range
+  n: a.int('--n', 48, { min: 1 }),
+  batch: a.int('--batch', 32, { min: 1 }),
+  repeat: a.int('--repeat', 1, { min: 1 }),
+  workers: a.ints('--workers', [1, Math.max(1, os.cpus().length - 1), os.cpus().length].filter((v, i, all) => all.indexOf(v) === i), { min: 1 }),
+  write: a.flag('--write'),
+}));
+const SRC = cfg.src, N = cfg.n, BATCH = cfg.batch, REPEAT = cfg.repeat, WORKERS = cfg.workers;
 const SIZE = 256;
 
 async function rate(recs: DataRecord[], workers: number, cache: 'none' | 'memory', epochs: number[]): Promise<number> {
@@ -56,6 +58,15 @@ function sharedSamples(): DataRecord[] {
 
 async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-bench-'));
+  try {
+    await measure(tmp);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function measure(tmp: string): Promise<void> {
+  printPreamble(Math.max(...WORKERS));
   const t = performance.now();
   const { bxRoot } = await synth(tmp, { seed: 0, nAfc: 0, nBx: N, size: SRC });
   console.log(`synthetic set: ${N} DICOMs ${SRC}×${Math.round(SRC * 1.125)} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -64,6 +75,7 @@ async function main(): Promise<void> {
   const samples = sharedSamples();
   if (samples.length) sets.push(['shared samples (440² raw, 1024² 8-bit, 1841×1955 J2K and JPEG-LS), no mask', samples]);
   const rows: string[] = [];
+  console.log(`batch ${BATCH}, output ${SIZE}², training path (augmentation on)\n\n| source | workers | cold img/s | cached img/s |\n|---|---|---|---|`);
   for (const [name, recs] of sets) {
     for (const w of WORKERS) {
       const cold = await rate(recs, w, 'none', [0]);
@@ -73,14 +85,9 @@ async function main(): Promise<void> {
       rows.push(line);
     }
   }
-  fs.rmSync(tmp, { recursive: true, force: true });
-  if (process.argv.includes('--write')) {
-    let commit = 'unknown';
-    try {
-      commit = execSync('git rev-parse --short HEAD', { cwd: path.resolve(__dirname, '../..') }).toString().trim();
-    } catch {
-      /* not a checkout */
-    }
+  console.log(`# load at the end ${loadAverage()}`);
+  if (cfg.write) {
+    const commit = gitCommit();
     const cpu = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length} cores, Node ${process.version}`;
     const md = [
       '', `### Loader run ${new Date().toISOString().slice(0, 16)}Z — ${cpu}`, '',

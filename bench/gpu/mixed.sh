@@ -120,7 +120,8 @@ for s in "${steps[@]}"; do
       ;;
     speed)
       # one backbone at a time, mdmt then PyTorch, each in its own process (a failure or a leak
-      # in one cannot touch the next); rows into results.jsonl as they come
+      # in one cannot touch the next); rows into results.jsonl as they come. step.js --no-peer:
+      # the peer runs here, under its own share of the budget
       for m in $SPEED_MODELS; do
         if [ $DRY = 1 ]; then
           run_for 120 "speed $m mdmt" node dist/bench/gpu/step.js --models "$m" --device cpu --batch 2 --size 32 --steps 1 --warmup 1 \
@@ -128,7 +129,7 @@ for s in "${steps[@]}"; do
           say "speed $m mdmt (cpu dry run) rc=$?"
           break  # one row shows the plumbing
         fi
-        run_for 100 "speed $m mdmt" node dist/bench/gpu/step.js --models "$m" --steps "${MDMT_BENCH_STEPS:-10}" --warmup 3 \
+        run_for 100 "speed $m mdmt" node dist/bench/gpu/step.js --no-peer --models "$m" --steps "${MDMT_BENCH_STEPS:-10}" --warmup 3 \
           --mode compiled --precision bf16 --graph --json "$OUT/results.jsonl" > "$LOGS/speed_$m.log" 2>&1
         rc=$?
         [ $rc = 0 ] || echo "{\"engine\":\"mdmt\",\"model\":\"$m\",\"error\":\"rc $rc $(tail -c 300 "$LOGS/speed_$m.log" | tr -d '"\n')\"}" >> "$OUT/results.jsonl"

@@ -7,15 +7,27 @@
  * allocator's cache, and the device's used bytes at the end (everything: caches, workspaces,
  * a CUDA graph's own pool, the CUDA context).
  *
- *   MDMT_ADDON=prebuilds/linux-x64/mdmt.napi.glibc.node node dist/bench/gpu/step.js
- *     [--models a,b] [--batch 128] [--size 256] [--steps 10] [--warmup 3] [--json out.jsonl]
- *     [--mode eager|compiled] [--precision fp32|bf16] [--graph] [--device cuda:0]
+ * The PyTorch peer (bench/peers/torch_step.py, the same step in its matching mode: fp32 for
+ * fp32, bf16 + channels_last for bf16, + its CUDA graph for --graph) runs first in the same
+ * run, as a child process that exits (returning the device's memory) before mdmt allocates;
+ * the table puts both side by side. A peer failure is reported per backbone; mdmt still runs.
+ *
+ *   npm run bench:gpu -- [--models a,b] [--batch 128] [--size 256] [--steps 10] [--warmup 3]
+ *     [--json out.jsonl] [--mode eager|compiled] [--precision fp32|bf16] [--graph] [--device cuda:0] [--no-peer]
+ *   (or MDMT_ADDON=prebuilds/linux-x64/mdmt.napi.glibc.node node dist/bench/gpu/step.js ...)
  * eager: one N-API call per op (fp32, TF32 unless MDMT_TF32=0). compiled: the step recorded
  * once and replayed (ts/plan), with bf16 + NHWC (--precision bf16) and as one CUDA graph
  * (--graph) on request. The warm-up covers the recording, cuDNN's autotuning and the capture.
+ * BENCH_PYTHON (/usr/bin/python3) runs the peer. Without a usable CUDA device (the device's
+ * reason is printed) nothing is measured and the exit status is 3; `--device cpu` runs mdmt
+ * alone on the CPU (a dry run of the plumbing, no peer).
  */
+import { spawn } from 'child_process';
 import * as fs from 'fs';
+import * as path from 'path';
+import * as readline from 'readline';
 import { backward } from '../../ts/autograd/tape';
+import { devices } from '../../ts/devices';
 import { listModels, MDMTModel } from '../../ts/models';
 import { native } from '../../ts/native/binding';
 import { add } from '../../ts/ops/elementwise';
@@ -23,48 +35,61 @@ import { maskedXent } from '../../ts/ops/masked_xent';
 import { Adam } from '../../ts/optim';
 import { compileStep } from '../../ts/plan/step';
 import { tensor, Tensor, tidy } from '../../ts/tensor';
+import { BenchArgError, checkSize, parseSettings } from '../lib/args';
+import { geomean, loadAverage, median, printPreamble } from '../lib/report';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def;
-}
-function oneOf<T extends string>(name: string, v: string, allowed: readonly T[]): T {
-  if (!allowed.includes(v as T)) {
-    console.error(`bench/gpu/step: --${name} must be one of ${allowed.join(' | ')}, got '${v}'`);
-    process.exit(2);
-  }
-  return v as T;
+/** Exit status when there is no usable CUDA device: nothing was measured (scripts/bench.js skips it in a run of every benchmark). */
+const EXIT_NOTHING_MEASURED = 3;
+
+const cfg = parseSettings('bench/gpu/step', (a) => {
+  const c = {
+    device: a.str('--device', 'cuda:0'),
+    batch: a.int('--batch', 128, { min: 1 }),
+    size: a.int('--size', 256, { min: 1 }),
+    steps: a.int('--steps', 10, { min: 1 }),
+    warmup: a.int('--warmup', 3, { min: 0 }),
+    models: a.models('--models', listModels().filter((m) => m !== 'resnext50_32x4d')),
+    json: a.str('--json', ''),
+    mode: a.choice('--mode', 'eager', ['eager', 'compiled'] as const),
+    precision: a.choice('--precision', 'fp32', ['fp32', 'bf16'] as const),
+    graph: a.flag('--graph'),
+    peer: !a.flag('--no-peer'),
+    python: a.str('BENCH_PYTHON', '/usr/bin/python3'),
+  };
+  if (c.mode === 'eager' && (c.precision !== 'fp32' || c.graph)) throw new BenchArgError('--precision bf16 and --graph need --mode compiled');
+  checkSize(c.models, c.size, '--size');
+  return c;
+});
+const DEV = cfg.device, N = cfg.batch, S = cfg.size, STEPS = cfg.steps, WARM = cfg.warmup;
+const MODE = cfg.mode, PRECISION = cfg.precision, GRAPH = cfg.graph;
+/** The peer's mode that matches mdmt's (torch_step.py has no fp32 CUDA graph: fp32 + --graph meets its plain fp32). */
+const PEER_MODE = PRECISION === 'bf16' ? (GRAPH ? 'graph' : 'bf16') : 'fp32';
+
+/** The device's reason when `DEV` cannot run this benchmark, else ''. */
+function unusable(): string {
+  if (DEV === 'cpu') return '';
+  const d = devices().find((x) => x.name === DEV || (DEV === 'cuda' && x.name === 'cuda:0'));
+  if (!d) return `no device '${DEV}' (devices: ${devices().map((x) => x.name).join(', ')})`;
+  return d.available ? '' : (d.reason ?? 'unavailable');
 }
 
-const DEV = arg('device', 'cuda:0');
-const N = Number(arg('batch', '128'));
-const S = Number(arg('size', '256'));
-const STEPS = Number(arg('steps', '10'));
-const WARM = Number(arg('warmup', '3'));
-const MODELS = arg('models', listModels().filter((m) => m !== 'resnext50_32x4d').join(',')).split(',');
-const JSON_OUT = arg('json', '');
-const MODE = oneOf('mode', arg('mode', 'eager'), ['eager', 'compiled'] as const);
-const PRECISION = oneOf('precision', arg('precision', 'fp32'), ['fp32', 'bf16'] as const);
-const GRAPH = process.argv.includes('--graph');
-if (MODE === 'eager' && (PRECISION !== 'fp32' || GRAPH)) {
-  console.error('bench/gpu/step: --precision bf16 and --graph need --mode compiled');
-  process.exit(2);
+function record(r: object): void {
+  console.log(JSON.stringify(r));
+  if (cfg.json) fs.appendFileSync(cfg.json, JSON.stringify(r) + '\n');
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-/** The batch every step sees: fixed pixels, half the rows τ1 (2 classes), half τ2 (4 classes). */
+/**
+ * The batch every step sees: fixed pixels; the even rows τ1 (2 classes, labels 0 1 0 1 ...),
+ * the odd rows τ2 (4 classes, 0 1 2 3 ...), as bench/peers/torch_step.py draws them.
+ */
 type HostInput = { data: Float32Array | Int32Array; shape: readonly number[] };
 function hostBatch(): HostInput[] {
   const img = new Float32Array(N * 3 * S * S);
   for (let i = 0; i < img.length; i++) img[i] = ((i * 2654435761) % 1000) / 500 - 1;
-  const isAfc = Float32Array.from({ length: N }, (_, i) => i % 2);
+  const isAfc = Float32Array.from({ length: N }, (_, i) => 1 - (i % 2));
   const isBx = Float32Array.from(isAfc, (m) => 1 - m);
-  const afcY = Int32Array.from(isAfc, (m, i) => (m ? i % 2 : -1));
-  const bxY = Int32Array.from(isBx, (m, i) => (m ? i % 4 : -1));
+  const afcY = Int32Array.from(isAfc, (m, i) => (m ? (i >> 1) % 2 : -1));
+  const bxY = Int32Array.from(isBx, (m, i) => (m ? (i >> 1) % 4 : -1));
   return [
     { data: img, shape: [N, 3, S, S] }, { data: afcY, shape: [N] }, { data: isAfc, shape: [N] },
     { data: bxY, shape: [N] }, { data: isBx, shape: [N] },
@@ -126,18 +151,88 @@ function benchOne(name: string) {
   }
 }
 
-const rows: ReturnType<typeof benchOne>[] = [];
-for (const m of MODELS) {
-  try {
-    const r = benchOne(m);
-    rows.push(r);
-    console.log(JSON.stringify(r));
-    if (JSON_OUT) fs.appendFileSync(JSON_OUT, JSON.stringify(r) + '\n');
-  } catch (e) {
-    const err = { engine: 'mdmt', model: m, error: `${(e as { code?: string }).code ?? ''} ${(e as Error).message}` };
-    console.log(JSON.stringify(err));
-    if (JSON_OUT) fs.appendFileSync(JSON_OUT, JSON.stringify(err) + '\n');
+type PeerRow = { model: string; mode: string; images_per_s?: number; step_ms?: number; peak_reserved_gib?: number; error?: string };
+
+/**
+ * Runs the PyTorch peer on every backbone (one process; it exits before mdmt starts, so the
+ * two never share the device's memory). Each line it prints is echoed; a JSON line is a row or
+ * a backbone's error, a '#' line its versions; anything else is an error of the backbone it
+ * was measuring. Returns the rows by backbone and the version line.
+ */
+async function runPeer(): Promise<{ rows: Map<string, PeerRow>; version: string }> {
+  const rows = new Map<string, PeerRow>();
+  let version = '';
+  const script = path.join(__dirname, '..', '..', '..', 'bench', 'peers', 'torch_step.py');
+  const args = [script, '--models', cfg.models.join(','), '--modes', PEER_MODE, '--steps', String(STEPS), '--warmup', String(WARM),
+    '--batch', String(N), '--size', String(S), '--device', DEV];
+  console.log(`# PyTorch peer: ${cfg.python} ${path.relative(process.cwd(), script)} ${args.slice(1).join(' ')}`);
+  const proc = spawn(cfg.python, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<string>((res) => {
+    proc.on('error', (e) => res(e.message));
+    proc.on('close', (code, signal) => res(code === 0 ? '' : `exit ${code ?? signal}`));
+  });
+  let pending = 0; // the index of the backbone the peer is measuring (it reports them in order)
+  for await (const line of readline.createInterface({ input: proc.stdout })) {
+    const model = cfg.models[Math.min(pending, cfg.models.length - 1)];
+    if (line.startsWith('#')) {
+      version = line.slice(1).trim();
+      console.log(line);
+      continue;
+    }
+    let r: PeerRow | undefined;
+    try {
+      r = JSON.parse(line) as PeerRow;
+    } catch {
+      /* reported below */
+    }
+    if (typeof r?.model !== 'string') r = { model, mode: PEER_MODE, error: `the peer printed a line that is not a JSON row: '${line.slice(0, 200)}'` };
+    rows.set(r.model, r);
+    record({ engine: 'torch', ...r });
+    pending++;
   }
+  const why = await exited;
+  for (const m of cfg.models) if (!rows.has(m)) rows.set(m, { model: m, mode: PEER_MODE, error: `no result (the peer stopped: ${why || 'no output'})` });
+  return { rows, version };
 }
-console.log('\n| backbone | mode | params (M) | images/s | step ms | peak live GiB | device used GiB |\n|---|---|---|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.model} | ${r.mode} | ${r.params_m} | ${r.images_per_s} | ${r.step_ms} | ${r.peak_live_gib} | ${r.device_used_gib} |`);
+
+async function main(): Promise<void> {
+  const why = unusable();
+  if (why) {
+    console.error(`bench/gpu/step: nothing measured: ${DEV} is not usable: ${why}`);
+    process.exit(EXIT_NOTHING_MEASURED);
+  }
+  const dev = devices().find((d) => d.name === DEV || (DEV === 'cuda' && d.name === 'cuda:0'));
+  printPreamble(native().setThreads());
+  console.log(`# device ${DEV}: ${dev?.description ?? ''} ${DEV === 'cpu' ? '' : Object.entries(dev?.props ?? {}).filter(([k]) => !/_searched|_path/.test(k)).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const peerOff = !cfg.peer ? '--no-peer' : DEV.startsWith('cuda') ? '' : 'the peer runs on CUDA only';
+  const peer = peerOff ? { rows: new Map<string, PeerRow>(), version: `not run (${peerOff})` } : await runPeer();
+  const rows: ReturnType<typeof benchOne>[] = [];
+  for (const m of cfg.models) {
+    try {
+      const r = benchOne(m);
+      rows.push(r);
+      record(r);
+    } catch (e) {
+      record({ engine: 'mdmt', model: m, error: `${(e as { code?: string }).code ?? ''} ${(e as Error).message}` });
+    }
+  }
+  const f = (v: number | undefined) => (v === undefined ? '–' : String(v));
+  console.log(`\n# batch ${N}, ${S}², median of ${STEPS} steps after ${WARM}; PyTorch: ${peer.version}; load at the end ${loadAverage()}`);
+  console.log('| backbone | mode | params (M) | images/s | step ms | peak live GiB | device used GiB | PyTorch mode | PyTorch images/s | mdmt ÷ PyTorch | PyTorch peak reserved GiB |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  const ratios: number[] = [];
+  for (const r of rows) {
+    const p = peer.rows.get(r.model);
+    const ratio = p?.images_per_s ? r.images_per_s / p.images_per_s : undefined;
+    if (ratio !== undefined) ratios.push(ratio);
+    const theirs = p?.error ? `error: ${p.error.slice(0, 80)}` : f(p?.images_per_s);
+    console.log(`| ${r.model} | ${r.mode} | ${r.params_m} | ${r.images_per_s} | ${r.step_ms} | ${r.peak_live_gib} | ${r.device_used_gib} | ` +
+      `${p ? p.mode : '–'} | ${theirs} | ${ratio === undefined ? '–' : ratio.toFixed(2)} | ${f(p?.peak_reserved_gib)} |`);
+  }
+  if (ratios.length) console.log(`geomean mdmt ÷ PyTorch over ${ratios.length} backbone(s): ${geomean(ratios).toFixed(2)}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

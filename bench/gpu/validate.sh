@@ -77,9 +77,10 @@ for s in $steps; do
       done
       ;;
     bench)
-      # one process per backbone: a failure or a leak in one cannot touch the next
+      # one process per backbone: a failure or a leak in one cannot touch the next (--no-peer:
+      # the torch step below runs the peer once for all backbones)
       for m in ${MDMT_BENCH_MODELS:-densenet121 densenet161 densenet169 densenet201 efficientnet_b0 efficientnet_b1_pruned efficientnet_es efficientnet_es_pruned efficientnet_lite0 googlenet mobilenet_v2 resnet18 resnet34 resnet50 resnet101 wide_resnet50_2 shufflenet_v2_x0_5 shufflenet_v2_x1_0}; do
-        timeout ${MDMT_BENCH_TIMEOUT:-90} node dist/bench/gpu/step.js --models $m --steps ${MDMT_BENCH_STEPS:-6} --warmup 2 --json "$OUT/mdmt_step.jsonl" > /dev/null 2> "$OUT/bench_$m.err"
+        timeout ${MDMT_BENCH_TIMEOUT:-90} node dist/bench/gpu/step.js --no-peer --models $m --steps ${MDMT_BENCH_STEPS:-6} --warmup 2 --json "$OUT/mdmt_step.jsonl" > /dev/null 2> "$OUT/bench_$m.err"
         rc=$?; [ $rc = 0 ] || echo "{\"model\":\"$m\",\"error\":\"rc $rc $(tail -c 300 "$OUT/bench_$m.err" | tr -d '"\n')\"}" >> "$OUT/mdmt_step.jsonl"
       done
       cat "$OUT/mdmt_step.jsonl" | tee -a "$OUT/summary.txt"

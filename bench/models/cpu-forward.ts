@@ -9,14 +9,13 @@
  * Outputs are compared (max |Δ| relative to max |y|). Reports a table, geometric means of
  * mdmt/ORT and the machine's load average before and after.
  *
- * Usage
+ * Usage (or `npm run bench:models -- <options>`)
  *   npx tsx bench/models/cpu-forward.ts [--quick] [--filter=resnet] [--batches=1,8] [--size=256] [--min-time=2] [--rounds=3] [--profile] [--append]
  *     --quick      one timed run per case            --profile  the plan's time per op type (top 5) per model
  *     --cpu-time   process CPU time instead of wall time (with MDMT_NUM_THREADS=1: a loaded machine's view)
  *     --append     write the table into bench/RESULTS.md ("## CPU model forward: kernels (issue 13)")
  *   MDMT_ADDON selects the addon; MDMT_NUM_THREADS the threads (both engines).
  */
-import { execSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -28,21 +27,34 @@ import { getModel, listModels } from '../../ts/models/zoo';
 import { native, packageRoot } from '../../ts/native/binding';
 import { manualSeed } from '../../ts/random';
 import { tensor, Tensor, tidy } from '../../ts/tensor';
+import { BenchArgError, checkSize, parseSettings } from '../lib/args';
+import { gitCommit, median, printPreamble } from '../lib/report';
 
 const args = process.argv.slice(2);
-const opt = (k: string, d: string) => args.find((a) => a.startsWith(`--${k}=`))?.split('=')[1] ?? d;
-const QUICK = args.includes('--quick');
-const PROFILE = args.includes('--profile');
-// process CPU time instead of wall time: on a loaded machine, with MDMT_NUM_THREADS=1, what
-// each engine computes rather than how long it waited for a core (both engines' threads count)
-const CPU_TIME = args.includes('--cpu-time');
-const APPEND = args.includes('--append');
-const SIZE = Number(opt('size', '256'));
-const BATCHES = opt('batches', '1,8').split(',').map(Number);
-const FILTER = opt('filter', '');
-const MIN_TIME = Number(opt('min-time', QUICK ? '0' : '2')) * 1000;
-const ROUNDS = Number(opt('rounds', QUICK ? '1' : '3'));
+const cfg = parseSettings('bench/models/cpu-forward', (a) => {
+  const quick = a.flag('--quick');
+  const c = {
+    quick,
+    profile: a.flag('--profile'),
+    // process CPU time instead of wall time: on a loaded machine, with MDMT_NUM_THREADS=1, what
+    // each engine computes rather than how long it waited for a core (both engines' threads count)
+    cpuTime: a.flag('--cpu-time'),
+    append: a.flag('--append'),
+    size: a.int('--size', 256, { min: 1 }),
+    batches: a.ints('--batches', [1, 8], { min: 1 }),
+    filter: a.str('--filter', ''),
+    minTime: a.num('--min-time', quick ? 0 : 2, { min: 0 }) * 1000,
+    rounds: a.int('--rounds', quick ? 1 : 3, { min: 1 }),
+  };
+  const names = listModels().filter((n) => n.includes(c.filter));
+  if (!names.length) throw new BenchArgError(`--filter=${c.filter} matches no model (models: ${listModels().join(', ')})`);
+  checkSize(names, c.size, '--size');
+  return { ...c, names };
+});
+const QUICK = cfg.quick, PROFILE = cfg.profile, CPU_TIME = cfg.cpuTime, APPEND = cfg.append;
+const SIZE = cfg.size, BATCHES = cfg.batches, MIN_TIME = cfg.minTime, ROUNDS = cfg.rounds;
 const THREADS = native().setThreads();
+const ORT_VERSION = (JSON.parse(fs.readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
 
 /** Seconds per call of fn, one sample per call: one warm-up, then repeats until minTime (at least 3, or 1 when quick). */
 async function samples(fn: () => unknown, minTime: number): Promise<number[]> {
@@ -60,7 +72,6 @@ async function samples(fn: () => unknown, minTime: number): Promise<number[]> {
   }
   return times;
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /** Median seconds per call of each engine, timed in ROUNDS alternating rounds. */
 async function alternate(fns: (() => unknown)[]): Promise<number[]> {
@@ -92,10 +103,11 @@ function convFlops(c: PlanStepTime): number {
 }
 
 async function main(): Promise<void> {
-  const names = listModels().filter((n) => n.includes(FILTER));
+  const names = cfg.names;
   const rows: Row[] = [];
   const loadBefore = loadavg();
-  console.log(`threads ${THREADS}, input 3×${SIZE}×${SIZE}, batches ${BATCHES.join(',')}, load average ${loadBefore}`);
+  printPreamble(THREADS);
+  console.log(`threads ${THREADS}, input 3×${SIZE}×${SIZE}, batches ${BATCHES.join(',')}, onnxruntime-node ${ORT_VERSION}, load average ${loadBefore}`);
   for (const name of names) {
     manualSeed(0);
     const m = getModel(name, { withClassifier: false }).eval();
@@ -156,12 +168,11 @@ async function main(): Promise<void> {
 
 function append(rows: Row[], summary: string, load: string): void {
   const root = packageRoot();
-  const sh = (c: string) => { try { return execSync(c, { cwd: root }).toString().trim(); } catch { return '?'; } };
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const head = '## CPU model forward: kernels (issue 13)';
   const lines = [
     head, '',
-    `Device: ${cpu}, ${os.cpus().length} logical cores, ${THREADS} threads for both engines; onnxruntime-node ${(JSON.parse(fs.readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version} (graph optimisation 'all'). Date ${new Date().toISOString().slice(0, 16)}Z, commit ${sh('git rev-parse --short HEAD')}.`,
+    `Device: ${cpu}, ${os.cpus().length} logical cores, ${THREADS} threads for both engines; onnxruntime-node ${ORT_VERSION} (graph optimisation 'all'). Date ${new Date().toISOString().slice(0, 16)}Z, commit ${gitCommit()}.`,
     `Command: \`npx tsx bench/models/cpu-forward.ts ${args.filter((a) => a !== '--append').join(' ')}\` — backbone only (classifier removed), eval mode, no grad, 3×${SIZE}×${SIZE}, engines timed in ${ROUNDS} alternating rounds over ≥${MIN_TIME / 1000} s, medians; ORT runs mdmt's own ONNX export (same weights). ${load}.`,
     '', '| model | batch | eager img/s | plan img/s | ORT img/s | eager/ORT | plan/ORT | max\\|Δ\\|/max\\|y\\| |' + (PROFILE ? ' plan time by op | convs by kind (share, GFLOP/s) |' : ''),
     '|---|---:|---:|---:|---:|---:|---:|---:|' + (PROFILE ? '---|---|' : ''),

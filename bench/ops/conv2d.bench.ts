@@ -15,7 +15,6 @@
  * Each shape is also checked: mdmt's output against ORT's (max |Δ| printed).
  */
 import Benchmark from 'benchmark';
-import { execSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -24,17 +23,27 @@ import * as protobuf from 'protobufjs';
 import { native } from '../../ts/native/binding';
 import { conv2d } from '../../ts/ops/conv2d';
 import { tensor, Tensor, tidy } from '../../ts/tensor';
+import { BenchArgError, parseSettings } from '../lib/args';
+import { geomean, gitCommit, loadAverage, median, printPreamble } from '../lib/report';
 
 const args = process.argv.slice(2);
-const opt = (k: string, d: string) => args.find((a) => a.startsWith(`--${k}=`))?.split('=')[1] ?? d;
-const QUICK = args.includes('--quick');
-const APPEND = args.includes('--append');
-const BATCH = Number(opt('batch', '8'));
-const SIZE = Number(opt('size', '224'));
-const FILTER = opt('filter', '');
-const SPIN = !args.includes('--ort-no-spin');
-const ROUNDS = Number(opt('rounds', QUICK ? '1' : '3'));
-const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
+const cfg = parseSettings('bench/ops/conv2d', (a) => {
+  const quick = a.flag('--quick');
+  const c = {
+    quick,
+    append: a.flag('--append'),
+    batch: a.int('--batch', 8, { min: 1 }),
+    // below 32 the layer-4 shapes (7² at 224²) would have no pixels
+    size: a.int('--size', 224, { min: 32 }),
+    filter: a.str('--filter', ''),
+    spin: !a.flag('--ort-no-spin'),
+    rounds: a.int('--rounds', quick ? 1 : 3, { min: 1 }),
+  };
+  if (!resnet50Shapes(c.size).some((s) => s.name.includes(c.filter)))
+    throw new BenchArgError(`--filter=${c.filter} matches no shape (shapes: ${resnet50Shapes(c.size).map((s) => `'${s.name}'`).join(', ')})`);
+  return c;
+});
+const QUICK = cfg.quick, APPEND = cfg.append, BATCH = cfg.batch, SIZE = cfg.size, FILTER = cfg.filter, SPIN = cfg.spin, ROUNDS = cfg.rounds;
 const THREADS = native().setThreads(); // the pool size (MDMT_NUM_THREADS or the machine's cores)
 
 interface Shape { name: string; C: number; H: number; K: number; R: number; stride: number; pad: number; count: number }
@@ -120,21 +129,12 @@ function cpuDescription(): string {
   return `${model}${fam}, ${os.cpus().length} logical cores, mdmt ${THREADS} threads, ${isa}`;
 }
 
-function commit(): string {
-  try {
-    const h = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
-    const dirty = execSync('git status --porcelain -- native/cpu ts/ops bench/ops', { encoding: 'utf8' }).trim();
-    return dirty ? `${h} (+ uncommitted changes)` : h;
-  } catch {
-    return 'unknown';
-  }
-}
-
 const runSuite = (suite: Benchmark.Suite) => new Promise<void>((res) => suite.on('complete', () => res()).run({ async: true }));
 
 async function main() {
   const shapes = resnet50Shapes(SIZE).filter((s) => s.name.includes(FILTER));
   const bopts = QUICK ? { minSamples: 5, maxTime: 0.5, initCount: 1 } : { minSamples: 8, maxTime: 1, initCount: 1 };
+  printPreamble(THREADS);
   console.log(`conv2d forward, resnet50 shapes, batch ${BATCH}, ${SIZE}² input; ${cpuDescription()}; ORT ${ort.env.versions?.common ?? ''} intraOpNumThreads=${THREADS}`);
   const rows: { s: Shape; mdmt: number; ort: number; mdmtMed: number; ortMed: number; ortAll: number; ortExt: number; peer: string; diff: number }[] = [];
   const ortOptions = {
@@ -196,27 +196,27 @@ async function main() {
     await sessions.all.release();
     await sessions.extended.release();
   }
-  const geo = (k: 'best' | 'median') =>
-    Math.exp(rows.reduce((a, r) => a + Math.log(k === 'best' ? r.mdmt / r.ort : r.mdmtMed / r.ortMed), 0) / rows.length);
+  const geo = (k: 'best' | 'median') => geomean(rows.map((r) => (k === 'best' ? r.mdmt / r.ort : r.mdmtMed / r.ortMed)));
   // whole-network conv time: every shape weighted by how often resnet50 runs it (best samples)
   const tM = rows.reduce((a, r) => a + (r.s.count * flops(r.s)) / (r.mdmt * 1e9), 0);
   const tO = rows.reduce((a, r) => a + (r.s.count * flops(r.s)) / (r.ort * 1e9), 0);
   console.log(`geometric mean ratio mdmt/ort: best ${geo('best').toFixed(2)}, median ${geo('median').toFixed(2)}; resnet50 conv forward (each shape × its count, best samples): mdmt ${(tM * 1e3).toFixed(0)} ms, ort ${(tO * 1e3).toFixed(0)} ms`);
-  if (!APPEND) return;
-  let load = '';
-  try {
-    load = ` Load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(', ')} (on ${os.cpus().length} cores).`;
-  } catch { /* not available */ }
-  const lines = [
-    '',
-    `### ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit()}`,
-    `Device: ${cpuDescription()}; onnxruntime-node ${ort.env.versions?.common ?? ''}, intraOpNumThreads=${THREADS}${SPIN ? '' : ', allow_spinning=0'}; the ORT figure is the faster of graph optimisation 'all' (NCHWc kernels + per-run NCHW<->NCHWc reorders, which a whole network would amortise) and 'extended' (NCHW im2col + SGEMM).`,
-    `Command: \`${['npx tsx bench/ops/conv2d.bench.ts', ...args].join(' ')}\`${process.env.MDMT_ADDON ? ` with MDMT_ADDON=${path.relative(process.cwd(), process.env.MDMT_ADDON)}` : ''}. Batch ${BATCH}, ${SIZE}² input, forward only, no bias, fp32; mdmt = eager \`conv2d()\` (allocates its output each call), ORT = \`session.run\` into a pre-allocated output. ${ROUNDS} alternating rounds of benchmark.js per shape; best = fastest sample, median = median sample.${load}`,
-    '',
+  const table = [
     '| shape (C→K @ H²) | × in net | mdmt best | ORT best (all / extended) | ratio best | mdmt median | ORT median | ratio median |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.s.name} @ ${r.s.H}² | ${r.s.count} | ${r.mdmt.toFixed(1)} | ${r.ort.toFixed(1)} (${r.ortAll.toFixed(0)} / ${r.ortExt.toFixed(0)}) | ${(r.mdmt / r.ort).toFixed(2)} | ${r.mdmtMed.toFixed(1)} | ${r.ortMed.toFixed(1)} | ${(r.mdmtMed / r.ortMed).toFixed(2)} |`),
     `| **geometric mean** | | | | **${geo('best').toFixed(2)}** | | | **${geo('median').toFixed(2)}** |`,
+  ];
+  const load = ` Load average at the end: ${loadAverage()} (on ${os.cpus().length} cores).`;
+  console.log(`\n${table.join('\n')}\n${load.trim()}`);
+  if (!APPEND) return;
+  const lines = [
+    '',
+    `### ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${gitCommit()}`,
+    `Device: ${cpuDescription()}; onnxruntime-node ${ort.env.versions?.common ?? ''}, intraOpNumThreads=${THREADS}${SPIN ? '' : ', allow_spinning=0'}; the ORT figure is the faster of graph optimisation 'all' (NCHWc kernels + per-run NCHW<->NCHWc reorders, which a whole network would amortise) and 'extended' (NCHW im2col + SGEMM).`,
+    `Command: \`${['npx tsx bench/ops/conv2d.bench.ts', ...args].join(' ')}\`${process.env.MDMT_ADDON ? ` with MDMT_ADDON=${path.relative(process.cwd(), process.env.MDMT_ADDON)}` : ''}. Batch ${BATCH}, ${SIZE}² input, forward only, no bias, fp32; mdmt = eager \`conv2d()\` (allocates its output each call), ORT = \`session.run\` into a pre-allocated output. ${ROUNDS} alternating rounds of benchmark.js per shape; best = fastest sample, median = median sample.${load}`,
+    '',
+    ...table,
     '',
     `GFLOP/s (2·N·K·P·Q·C·R·S per call). ResNet-50's convs at batch ${BATCH} (each shape × its count, best samples): mdmt ${(tM * 1e3).toFixed(0)} ms, ORT ${(tO * 1e3).toFixed(0)} ms.`,
   ];

@@ -11,10 +11,10 @@
  *   3×3 stride 1: gemm (im2col) vs Winograd F(2,3) / F(4,3)       GFLOP/s (direct-equivalent), % of matmul
  *   stems 7×7/2 and 3×3/2 (3 channels): gemm vs direct            GFLOP/s, % of matmul
  *
- * Usage: npx tsx bench/ops/cpu-kernels.bench.ts [--threads=N] [--reps=7]
- * Prints a Markdown table (time: median of reps, wall clock, threads as given).
+ * Usage: npm run bench:kernels -- [--threads=N] [--reps=7]   (or npx tsx bench/ops/cpu-kernels.bench.ts ...)
+ * Prints a Markdown table (time: median of reps, wall clock, threads as given; by default the
+ * pool's, MDMT_NUM_THREADS or the machine's cores).
  */
-import * as os from 'os';
 import { native } from '../../ts/native/binding';
 import { ConvAlgo, conv2dAct } from '../../ts/ops/conv2d_act';
 import { matmul } from '../../ts/ops/linear';
@@ -23,11 +23,12 @@ import { runOp } from '../../ts/ops/op';
 import { globalAvgpool, maxpool2d } from '../../ts/ops/pool';
 import { sigmoid, silu } from '../../ts/ops/activations';
 import { tensor, Tensor, tidy } from '../../ts/tensor';
+import { parseSettings } from '../lib/args';
+import { loadAverage, median, printPreamble } from '../lib/report';
 
-const args = process.argv.slice(2);
-const opt = (k: string, d: string) => args.find((a) => a.startsWith(`--${k}=`))?.split('=')[1] ?? d;
-const THREADS = Number(opt('threads', '0')) > 0 ? native().setThreads(Number(opt('threads', '0'))) : native().setThreads();
-const REPS = Number(opt('reps', '7'));
+const cfg = parseSettings('bench/ops/cpu-kernels', (a) => ({ threads: a.int('--threads', 0, { min: 1 }), reps: a.int('--reps', 7, { min: 1 }) }));
+const THREADS = cfg.threads ? native().setThreads(cfg.threads) : native().setThreads();
+const REPS = cfg.reps;
 
 /** Distinct random inputs of a shape, enough of them to cover 64 MiB (out of cache). */
 function inputs(shape: number[]): Tensor[] {
@@ -46,7 +47,7 @@ function time(xs: Tensor[], f: (x: Tensor) => unknown): number {
     tidy(() => { f(x); });  // the result disposed too: a kept one would page-fault fresh memory every rep
     t.push(performance.now() - s);
   }
-  return t.sort((a, b) => a - b)[t.length >> 1];
+  return median(t);
 }
 
 const rows: string[] = [];
@@ -57,7 +58,8 @@ const row = (what: string, ms: number, rate: string, note = '') => {
 const gbs = (bytes: number, ms: number) => bytes / ms / 1e6;
 
 function main(): void {
-  console.log(`threads ${THREADS}, load average ${os.loadavg().map((v) => v.toFixed(2)).join(', ')}`);
+  printPreamble(THREADS);
+  console.log(`threads ${THREADS}, ${REPS} reps (median)`);
   // the copy bandwidth (read + write) these memory-bound kernels are judged against
   const big = inputs([8, 64, 128, 128]);
   const copyMs = time(big, (x) => copy(x));
@@ -137,7 +139,7 @@ function main(): void {
     convCase(`stem ${sh[4]}×${sh[4]}/2 N${sh[0]} 3→${sh[3]} @${sh[2]}²`, sh, ['gemm', 'stem']);
 
   console.log(`\n| kernel | ms | rate | vs bound |\n|---|---:|---:|---|\n${rows.join('\n')}`);
-  console.log(`load average after: ${os.loadavg().map((v) => v.toFixed(2)).join(', ')}`);
+  console.log(`load average after: ${loadAverage()}`);
 }
 
 main();

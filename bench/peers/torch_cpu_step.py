@@ -7,6 +7,13 @@ stdin so that the benchmark can alternate engines step by step in one run:
 (cpu: process CPU time of the step, all threads: a measure that a loaded machine distorts less)
   quit
 One JSON line answers each command. Uses Debian's python3-torch (1.13) and python3-torchvision.
+The batch's masks and labels are torch_step.labels(): half the rows tau1 with labels 0 and 1,
+half tau2 with 0..3, like bench/train/step.ts's batch.
+Knob: PyTorch's OpenMP threads busy-wait (spin) between parallel regions by default, so on a
+loaded machine they compete with everything else and its times swing with the load.
+OMP_WAIT_POLICY=PASSIVE in the environment of `npm run bench:train` makes them sleep
+instead (GNU OpenMP also reads GOMP_SPINCOUNT). This peer leaves the OpenMP settings as they
+are: what the table shows is PyTorch's default behaviour, under the load printed with it.
 """
 import json
 import os
@@ -16,7 +23,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_step import MDMT, masked_xent  # noqa: E402
+from torch_step import MDMT, labels, masked_xent  # noqa: E402
 
 
 class Step:
@@ -27,10 +34,7 @@ class Step:
         self.model.train()
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3, weight_decay=1e-4)
         self.x = torch.randn(n, 3, s, s)
-        is_afc = (torch.arange(n) % 2).float()
-        self.is_afc = is_afc
-        self.afc_y = torch.where(is_afc > 0, torch.arange(n) % 2, -1)
-        self.bx_y = torch.where(is_afc > 0, -1, torch.arange(n) % 4)
+        self.is_afc, self.afc_y, self.bx_y = labels(n)
 
     def __call__(self):
         self.opt.zero_grad(set_to_none=True)

@@ -10,7 +10,11 @@ comparable figure to mdmt's live + cached + graph-pool bytes). Modes:
   bf16    autocast bfloat16 + channels_last
   graph   bf16 + channels_last with the whole step captured in one CUDA graph (capturable Adam)
 Usage: python3 bench/peers/torch_step.py [--models a,b] [--modes fp32,bf16,graph] [--steps 10]
-       [--warmup 3] [--batch 128] [--size 256] [--json out.jsonl]
+       [--warmup 3] [--batch 128] [--size 256] [--device cuda:0] [--json out.jsonl]
+bench/gpu/step.ts runs it in the same run as mdmt, in the mode matching mdmt's.
+The batch (labels()): the even rows tau1 (2 classes, labels 0 1 0 1 ...), the odd rows tau2 (4
+classes, 0 1 2 3 ...), as mdmt's side draws them. googlenet takes transform_input=True, as
+mdmt's googlenet does (and torchvision's pretrained one).
 """
 import argparse
 import json
@@ -32,7 +36,7 @@ def backbone(name):
         import timm
         return timm.create_model(name, pretrained=False, num_classes=0)
     import torchvision.models as tvm
-    kw = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
+    kw = {"aux_logits": False, "init_weights": True, "transform_input": True} if name == "googlenet" else {}
     m = getattr(tvm, name)(weights=None, **kw)
     for attr in ("fc", "classifier"):
         if hasattr(m, attr):
@@ -61,9 +65,18 @@ def masked_xent(logits, labels, mask):
     return (ce * mask).sum() / logits.shape[0]
 
 
+def labels(n, device=None):
+    """The task masks and labels of a batch of n: (is_afc, afc_y, bx_y), -1 where a row has no label."""
+    i = torch.arange(n, device=device)
+    is_afc = (i % 2 == 0).float()
+    afc_y = torch.where(is_afc > 0, (i // 2) % 2, -1)
+    bx_y = torch.where(is_afc > 0, -1, (i // 2) % 4)
+    return is_afc, afc_y, bx_y
+
+
 def bench(name, mode, a):
     torch.manual_seed(0)
-    dev = torch.device("cuda")
+    dev = torch.device(a.device)
     model = MDMT(name).to(dev)
     cl = mode in ("bf16", "graph")
     if cl:
@@ -73,9 +86,7 @@ def bench(name, mode, a):
     x = torch.randn(N, 3, S, S, device=dev)
     if cl:
         x = x.contiguous(memory_format=torch.channels_last)
-    is_afc = (torch.arange(N, device=dev) % 2).float()
-    afc_y = torch.where(is_afc > 0, torch.arange(N, device=dev) % 2, -1)
-    bx_y = torch.where(is_afc > 0, -1, torch.arange(N, device=dev) % 4)
+    is_afc, afc_y, bx_y = labels(N, dev)
 
     def step():
         opt.zero_grad(set_to_none=False)
@@ -125,8 +136,11 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--size", type=int, default=256)
+    p.add_argument("--device", default="cuda")
     p.add_argument("--json", default="")
     a = p.parse_args()
+    if torch.device(a.device).index is not None:  # "cuda" alone: the current device
+        torch.cuda.set_device(torch.device(a.device))
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     torch.backends.cudnn.benchmark = True

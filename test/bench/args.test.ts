@@ -1,0 +1,82 @@
+// The benchmarks' settings parser (bench/lib/args.ts), their shared median / geomean / load
+// warning (bench/lib/report.ts), and scripts/bench.js forwarding options after `--` to the
+// benchmark it runs (a bad value reaches it and is refused with status 2).
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Args, BenchArgError, checkSize, parseSettings } from '../../bench/lib/args';
+import { busyWarning, geomean, median } from '../../bench/lib/report';
+import { packageRoot } from '../../ts/native/binding';
+
+const args = (argv: string[], env: Record<string, string> = {}) => new Args(argv, env);
+const message = (f: () => unknown) => {
+  try {
+    f();
+  } catch (e) {
+    assert.instance(e, BenchArgError);
+    return (e as Error).message;
+  }
+  return '';
+};
+
+test('integers and numbers: defaults, both option forms, ranges named with the setting and value', () => {
+  assert.is(args([]).int('--rounds', 3, { min: 1 }), 3);
+  assert.is(args(['--rounds=5']).int('--rounds', 3, { min: 1 }), 5);
+  assert.is(args(['--rounds', '5']).int('--rounds', 3, { min: 1 }), 5);
+  assert.is(args([], { BENCH_ROUNDS: '4' }).int('BENCH_ROUNDS', 3, { min: 1 }), 4);
+  assert.is(args([], { BENCH_ROUNDS: '' }).int('BENCH_ROUNDS', 3, { min: 1 }), 3, 'an empty variable is unset');
+  assert.is(message(() => args([], { BENCH_ROUNDS: '0' }).int('BENCH_ROUNDS', 3, { min: 1 })), "BENCH_ROUNDS must be an integer ≥ 1, got '0'");
+  assert.is(message(() => args([], { BENCH_ROUNDS: 'abc' }).int('BENCH_ROUNDS', 3, { min: 1 })), "BENCH_ROUNDS must be an integer ≥ 1, got 'abc'");
+  assert.is(message(() => args(['--reps=2.5']).int('--reps', 7, { min: 1, max: 9 })), "--reps must be an integer in [1, 9], got '2.5'");
+  assert.is(args(['--min-time=0.5']).num('--min-time', 2, { min: 0 }), 0.5);
+  for (const v of ['0x10', 'Infinity', '-1', '1e'])
+    assert.match(message(() => args([`--min-time=${v}`]).num('--min-time', 2, { min: 0 })), /^--min-time must be a number ≥ 0/, v);
+  assert.is(message(() => args(['--rounds']).int('--rounds', 3)), '--rounds needs a value');
+});
+
+test('choices, lists, flags and model names', () => {
+  assert.is(message(() => args([], { BENCH_PROFILE: 'yes' }).choice('BENCH_PROFILE', '0', ['0', '1', 'shapes'])), "BENCH_PROFILE must be one of 0 | 1 | shapes, got 'yes'");
+  assert.equal(args(['--batches=1,8']).ints('--batches', [1], { min: 1 }), [1, 8]);
+  assert.match(message(() => args(['--batches=1,0']).ints('--batches', [1], { min: 1 })), /--batches must be comma-separated integers ≥ 1/);
+  assert.match(message(() => args([], { L: 'a,,b' }).list('L', [])), /without empty items/);
+  assert.is(args(['--quick']).flag('--quick'), true);
+  assert.is(args([]).flag('--quick'), false);
+  assert.match(message(() => args(['--quick=1']).flag('--quick')), /takes no value/);
+  assert.is(args([], { BENCH_CLI: '0' }).flag('BENCH_CLI', true), false);
+  assert.equal(args([], { BENCH_MODELS: 'resnet18,googlenet' }).models('BENCH_MODELS', []), ['resnet18', 'googlenet']);
+  assert.match(message(() => args([], { BENCH_MODELS: 'resnet19' }).models('BENCH_MODELS', [])), /^BENCH_MODELS: 'resnet19' is not one of .*resnet18/);
+});
+
+test('unknown options are refused; sizes below a model\'s smallest input too', () => {
+  const a = args(['--reps=2', '--threds=1']);
+  a.int('--reps', 7);
+  a.int('--threads', 0);
+  assert.is(message(() => a.done()), "unknown option '--threds=1' (options: --reps --threads)");
+  checkSize(['resnet18'], 32, 'BENCH_SIZE');
+  assert.match(message(() => checkSize(['resnet18', 'densenet121'], 7, 'BENCH_SIZE')), /^BENCH_SIZE=7 is below \w+'s smallest input size \d+$/);
+  assert.equal(parseSettings('t', (s) => s.int('--n', 1), ['--n=2']), 2);
+});
+
+test('one median (the true median), geomean and the busy-machine warning', () => {
+  assert.is(median([3, 1, 2]), 2);
+  assert.is(median([4, 1, 3, 2]), 2.5);
+  assert.ok(Number.isNaN(median([])));
+  assert.ok(Math.abs(geomean([1, 4]) - 2) < 1e-12);
+  assert.is(busyWarning(2, 1.5), '');
+  assert.match(busyWarning(2, 3.2), /load 3\.20 exceeds the 2 thread\(s\).*unreliable/);
+});
+
+test('scripts/bench.js forwards the options after the filter to the benchmark', () => {
+  const run = (...a: string[]) => spawnSync(process.execPath, [path.join(packageRoot(), 'scripts', 'bench.js'), ...a],
+    { cwd: packageRoot(), encoding: 'utf8', env: { ...process.env, MDMT_SKIP_TSC: '1' } });
+  const r = run('ops/cpu-kernels', '--reps=0');
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /bench\/ops\/cpu-kernels: --reps must be an integer ≥ 1, got '0'/);
+  const g = run('gpu/step', '--mode', 'bogus', '--models', 'resnet18');
+  assert.is(g.status, 2, g.stderr);
+  assert.match(g.stderr, /--mode must be one of eager \| compiled, got 'bogus'/);
+  assert.is(run('no-such-benchmark').status, 2);
+});
+
+test.run();
