@@ -158,10 +158,13 @@ export function checkKeys(obj: unknown, tree: KeyTree, o: { op: string; where: s
  *   // MdmtError: conv2d: unknown option 'paddin' (it would be ignored); did you mean padding?; options: stride, padding
  */
 export function checkOptions(op: string, opts: unknown, known: Readonly<Record<string, true>>, where = 'options', code: 'EINVAL' | 'ECONFIG' = 'EINVAL'): void {
-  if (opts === undefined || opts === null) return;
-  if (typeof opts !== 'object' || Array.isArray(opts)) throw new MdmtError(code, op, `${where} must be an object, got ${show(opts)}`);
+  if (opts === undefined) return;
+  // null too: the callers read opts.x next (a TypeError), and Conv2d's own check refused it
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new MdmtError(code, op, `${where} must be an object, got ${show(opts)}`);
+  // own keys only (a library that adds an enumerable Object.prototype member must not fail every
+  // call), without the array Object.keys would allocate on this per-op path
   for (const k in opts) {
-    if (Object.prototype.hasOwnProperty.call(known, k)) continue;
+    if (!Object.prototype.hasOwnProperty.call(opts, k) || Object.prototype.hasOwnProperty.call(known, k)) continue;
     const near = nearestKey(k, known);
     const [name, list] = where === 'options' ? ['option', 'options'] : [`${where} key`, 'valid'];
     throw new MdmtError(code, op, `unknown ${name} '${k}' (it would be ignored)${near ? `; did you mean ${near}?` : ''}; ${list}: ${Object.keys(known).join(', ')}`);

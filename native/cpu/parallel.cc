@@ -101,7 +101,7 @@ class Pool {
   static int64_t spin_us() {
     static const int64_t us = [] {
       const char* e = std::getenv("MDMT_SPIN_US");
-      const long v = e ? std::atol(e) : kDefaultSpinUs;
+      const long v = e && *e ? std::atol(e) : kDefaultSpinUs;  // empty = unset, as the TS check reads it
       return static_cast<int64_t>(std::max(0L, std::min(v, 100000L)));
     }();
     return us;

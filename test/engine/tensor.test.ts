@@ -149,6 +149,15 @@ test('seeds: NaN, negatives and fractions are refused, not folded onto another s
 
 test('creation options: a misspelt key is refused naming the nearest; bfloat16 data is named as raw 16-bit patterns', () => {
   expectError(() => tensor([1], [1], { dtyp: 'int32' } as never), 'EINVAL', 'tensor', /unknown option 'dtyp' \(it would be ignored\); did you mean dtype\?; options: dtype, device/, 'tensor dtyp');
+  // null options are refused as options, not a TypeError reading null.dtype; an enumerable
+  // Object.prototype member (a polyfill) is not taken for an option
+  expectError(() => tensor([1], [1], null as never), 'EINVAL', 'tensor', /options must be an object, got null/, 'tensor null');
+  (Object.prototype as Record<string, unknown>).polyfilled = () => 0;
+  try {
+    tidy(() => tensor([1], [1], { dtype: 'float32' }).item());
+  } finally {
+    delete (Object.prototype as Record<string, unknown>).polyfilled;
+  }
   // zeros and ones name themselves, not the full() they call
   expectError(() => zeros([2], { dtyp: 'int32' } as never), 'EINVAL', 'zeros', /unknown option 'dtyp'/, 'zeros dtyp');
   expectError(() => ones([2], { devic: 'cpu' } as never), 'EINVAL', 'ones', /unknown option 'devic'/, 'ones devic');

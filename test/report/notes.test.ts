@@ -47,6 +47,22 @@ test('random-init and unrecorded runs are named at the top of the report', () =>
   }
 });
 
+test('runs that left unreadable images out (skip mode) are named above Table 1', () => {
+  const all: RunResult[] = syntheticResults({ backbones: BB }).map((r) => ({ ...r, imagenet: true }));
+  const gone = { part: 'test' as const, task: 'AFC' as const, id: 'P_7', file: '/d/P_7.dcm', error: 'truncated' };
+  all.filter((r) => r.backbone === 'resnet18' && r.protocol === 'cv').forEach((r) => (r.skipped = [gone, { ...gone, part: 'train', id: 'P_8' }]));
+  const n = all.filter((r) => r.skipped).length;
+  const dir = tmp();
+  try {
+    const r = writeReport(all, dir, { curves: false });
+    const w = `${n} runs left out unreadable images (--skip-bad; 2 images, ${n} test records in all; each run's result.json lists them), so their metrics cover fewer records than their split files: resnet18: CV`;
+    assert.ok(r.warnings.some((x) => x.startsWith(w)), r.warnings.join('\n'));
+    assert.ok(r.markdown.split('## Table 2')[0].includes(`> **Warning:** ${w}`), 'above Table 1');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a partial sweep marks its Table 2 cells and warns with the fold counts', () => {
   // resnet18's MDMT finished 3 of 5 CV folds; LOCO complete
   const all = syntheticResults({ backbones: BB }).filter((r) => !(r.backbone === 'resnet18' && r.experiment === 'mdmt' && r.protocol === 'cv' && Number(r.fold) >= 3))

@@ -74,6 +74,12 @@ test('train() refuses a hook it would never call and a hook that is not a functi
   assert.is(e.code, 'EINVAL');
   assert.match(e.message, /^train: unknown hooks key 'onEpochEnd' \(it would be ignored\); did you mean onEpoch\?; valid: onStart, onBatch, onEpoch, onLog, onEnd/);
   assert.match((await code(() => train(ok, { onLog: 'stderr' } as never))).message, /^train: hook 'onLog' must be a function, got "stderr"/);
+  // a class may keep state in fields and have helpers; a method named almost like a hook is a typo
+  class Recorder { losses: number[] = []; format(x: number) { return x.toFixed(2); } onEpoch() { this.losses.push(0); } }
+  class Typo extends Recorder { onEpochs() { return undefined; } }
+  const notTrained = await code(() => train({ ...ok, outDir: tmpDir('hooks-class') }, new Recorder()));
+  assert.not.match(notTrained.message, /hook/, 'a Recorder is accepted (train then fails on the missing data)');
+  assert.match((await code(() => train(ok, new Typo()))).message, /^train: hooks method 'onEpochs' is not a hook and would never be called; did you mean onEpoch\?/);
   assert.not.ok(fs.existsSync(path.join(ok.outDir, 'config.json')), 'nothing was written');
 });
 

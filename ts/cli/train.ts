@@ -23,7 +23,7 @@ export async function runTrainCommand(o: Record<string, unknown>, base: Partial<
   } as TrainConfigInput;
   const r = await train(input, o.progress !== false ? progressHooks() : logHooks());
   if (o.json) {
-    process.stdout.write(JSON.stringify({ best: r.best, metrics: r.metrics, checkpointPath: r.checkpointPath, bestPath: r.bestPath }, null, 1) + '\n');
+    process.stdout.write(JSON.stringify({ best: r.best, metrics: r.metrics, checkpointPath: r.checkpointPath, bestPath: r.bestPath, ...(r.result.skipped ? { skipped: r.result.skipped } : {}) }, null, 1) + '\n');
     return;
   }
   const m = r.metrics.test;

@@ -104,6 +104,20 @@ export function undefinedStdWarnings(summaries: readonly RunSummary[]): string[]
   return one.length ? [`σ undefined (a single fold) for ${one.join(', ')}: left out of σ̄ (‡) and of any σ test (Table 2)`] : [];
 }
 
+/**
+ * The warning naming the runs that left unreadable images out (data.onBadRecord 'skip'): their
+ * metrics are over fewer records than their split files list; empty when none did.
+ *
+ * @example skippedImagesWarnings(results) // ['3 runs left out unreadable images (…): resnet18: CV MDMT (2 folds)']
+ */
+export function skippedImagesWarnings(results: readonly RunResult[]): string[] {
+  const runs = results.filter((r) => r.skipped?.length);
+  if (!runs.length) return [];
+  const test = runs.reduce((n, r) => n + r.skipped!.filter((b) => b.part === 'test').length, 0);
+  const ids = new Set(runs.flatMap((r) => r.skipped!.map((b) => `${b.task}:${b.id}`))).size;
+  return [`${runs.length} run${runs.length === 1 ? '' : 's'} left out unreadable images (--skip-bad; ${ids} image${ids === 1 ? '' : 's'}, ${test} test record${test === 1 ? '' : 's'} in all; each run's result.json lists them), so their metrics cover fewer records than their split files: ${runList(runs).join('; ')}`];
+}
+
 /** The warning listing run directories that hold a checkpoint or config but no result.json. */
 export function unfinishedWarnings(dirs: readonly string[]): string[] {
   return dirs.length ? [`${dirs.length} run${dirs.length === 1 ? '' : 's'} unfinished (no result.json), not in the tables: ${dirs.join(', ')}`] : [];

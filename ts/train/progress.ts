@@ -7,7 +7,7 @@
  *   await train(cfg, progressHooks({ label: 'resnet18 mdmt cv/0' }));
  */
 import * as cliProgress from 'cli-progress';
-import { check, checkOptions, show } from '../errors';
+import { check, checkOptions, nearestKey, show } from '../errors';
 import type { EpochRecord } from '../report/types';
 
 export interface TrainHooks {
@@ -22,9 +22,25 @@ export interface TrainHooks {
 
 const HOOK_KEYS = { onStart: true, onBatch: true, onEpoch: true, onLog: true, onEnd: true } as const;
 
-/** Refuses a hooks object train() would partly ignore: `onEpochEnd` was never called. */
+/**
+ * Refuses a hooks object train() would partly ignore: `onEpochEnd` was never called. A plain
+ * object may hold hooks only; an instance of a class may also keep its state in fields and
+ * have helper methods, so there only a method named almost like a hook (a typo) is refused.
+ */
 export function checkHooks(op: string, hooks: unknown): void {
-  checkOptions(op, hooks, HOOK_KEYS, 'hooks');
+  const proto: unknown = hooks !== null && typeof hooks === 'object' ? Object.getPrototypeOf(hooks) : null;
+  if (proto === null || proto === Object.prototype) checkOptions(op, hooks, HOOK_KEYS, 'hooks');
+  else {
+    const methods = new Set<string>();
+    for (let p = proto as object | null; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null)
+      for (const k of Object.getOwnPropertyNames(p)) if (k !== 'constructor') methods.add(k);
+    for (const k of Object.keys(hooks as object)) if (typeof (hooks as Record<string, unknown>)[k] === 'function') methods.add(k);
+    for (const k of methods) {
+      if (k in HOOK_KEYS) continue;
+      const near = nearestKey(k, HOOK_KEYS as Record<string, true>);
+      check(!near, 'EINVAL', op, () => `hooks method '${k}' is not a hook and would never be called; did you mean ${near}? (hooks: ${Object.keys(HOOK_KEYS).join(', ')})`);
+    }
+  }
   for (const k of Object.keys(HOOK_KEYS)) {
     const f = (hooks as Record<string, unknown> | undefined)?.[k];
     check(f === undefined || typeof f === 'function', 'EINVAL', op, () => `hook '${k}' must be a function, got ${show(f)}`);
