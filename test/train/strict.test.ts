@@ -162,6 +162,25 @@ test('unreadable images are all named before the first epoch; in skip mode resul
   assert.match(e2.message, /AFC fold 0 has an empty test set \(once \d+ unreadable images were left out\)/);
 });
 
+test('a run resumed after the unreadable images changed is refused: its epochs would mix two data sets', async () => {
+  if (!on) return;
+  const root = tmpDir('bad-resume');
+  const { afcRoot } = await synth(root, { seed: 6, nAfc: 30, nBx: 0, size: 32 });
+  const f = path.join(afcRoot, 'imgs', (fs.readdirSync(path.join(afcRoot, 'imgs')) as string[]).filter((x) => x.endsWith('.dcm')).sort()[3]);
+  const good = fs.readFileSync(f);
+  fs.writeFileSync(f, good.subarray(0, 250));
+  const cfg = { ...(await tinyBase()), data: { afc: afcRoot, onBadRecord: 'skip' as const }, schedule: { maxEpochs: 2, warmupEpochs: 0 }, backbone: BACKBONE, experiment: 'stl_afc' as const, outDir: path.join(root, 'run') };
+  // interrupted after epoch 1 (its checkpoint is written before onEpoch runs)
+  await code(() => train(cfg, { onEpoch: () => { throw new MdmtError('EINVAL', 'test', 'stop after epoch 1'); } }));
+  assert.ok(fs.existsSync(path.join(cfg.outDir, 'checkpoint.safetensors')));
+  fs.writeFileSync(f, good);
+  const e = await code(() => train(cfg));
+  assert.is(e.code, 'EDATA');
+  assert.match(e.message, new RegExp(`the images left out changed since epoch 1 was checkpointed \\(AFC:(train|val|test):${path.basename(f, '.dcm')} readable again\\): resuming would train one run on two data sets`));
+  fs.writeFileSync(f, good.subarray(0, 250));
+  assert.is((await train(cfg)).result.skipped?.length, 1, 'the same images left out: it resumes');
+});
+
 test('a sweep names every unknown backbone before reading data or training anything', async () => {
   const runs = path.join(tmpDir('sweep-bb'), 'runs');
   const e = await code(() => experiment({ runsDir: runs, backbones: [BACKBONE, 'resnet19', 'densnet121'], base: { data: { afc: '/nonexistent' } } }));

@@ -36,6 +36,8 @@ export interface RunState {
   history: EpochRecord[];
   seed: number;
   seconds: number;
+  /** the records left out as unreadable ('TASK:part:id', sorted; absent in checkpoints written before they were kept) */
+  skipped?: string[];
 }
 
 /** JSON with ±Infinity and NaN kept (as strings), for schedule state such as best = Infinity. */

@@ -221,6 +221,14 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     if (bad.length && cfg.data.onBadRecord !== 'skip')
       throw new MdmtError('EDATA', 'train', `${bad.length} image${bad.length > 1 ? 's' : ''} of the split cannot be read (nothing was trained): ${fewOf(bad.map((b) => `${b.id} (${b.part}): ${b.error}`), 5, '; ')}; ` +
         "fix or remove them, or leave them out with data.onBadRecord: 'skip' (mdmt train --skip-bad)");
+    // a resumed run goes on with the records it began with: the epochs before were trained without
+    // the images left out then (and with any fixed since), so another set would mix two data sets
+    const skippedKeys = bad.map((b) => `${b.task}:${b.part}:${b.id}`).sort();
+    if (state.epoch > 0 && state.skipped && skippedKeys.join('\n') !== state.skipped.join('\n')) {
+      const now = new Set(skippedKeys), then = new Set(state.skipped);
+      const diff = [...skippedKeys.filter((k) => !then.has(k)).map((k) => `${k} now unreadable`), ...state.skipped.filter((k) => !now.has(k)).map((k) => `${k} readable again`)];
+      throw new MdmtError('EDATA', 'train', `${dir}: the images left out changed since epoch ${state.epoch} was checkpointed (${fewOf(diff, 4)}): resuming would train one run on two data sets; restore the images, or train in a new run directory`);
+    }
     if (bad.length) {
       // what is left must still train and test: a part emptied or a class lost is refused, not reported as ACC 100 or NaN
       checkFoldsLeft(folds, bad, (m) => hooks.onLog?.(`${path.basename(dir)}: ${m}`));
@@ -258,7 +266,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       if (r.isBest) saveWeights(file('best'), net.module, { epoch: String(epoch), ...bestMeta });
       lastVal = { epoch, ev };
       if (r.isBest) bestVal = lastVal;
-      state = { epoch, schedule: schedule.state(), history: [...state.history, rec], seed: cfg.seed, seconds: state.seconds };
+      state = { epoch, schedule: schedule.state(), history: [...state.history, rec], seed: cfg.seed, seconds: state.seconds, skipped: skippedKeys };
       if (epoch % cfg.checkpointEvery === 0 || r.stop || epoch === cfg.schedule.maxEpochs) saveCheckpoint(file('checkpoint'), net.module, opt, state);
       hooks.onEpoch?.(rec);
     }
