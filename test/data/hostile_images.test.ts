@@ -126,7 +126,7 @@ test('corrupt JPEG 2000 / JPEG-LS code streams: the codec\'s own complaint, not 
   await refused(path.join(dir, 'jls_garbled.dcm'), /JPEG-LS code stream could not be decoded \(CharLS: Invalid JPEG-LS stream/);
 });
 
-test('a multi-page TIFF or animated WebP is refused naming the page count (sharp read page 1 silently)', async () => {
+test('a multi-page TIFF or animated WebP is refused naming the page count (sharp read page 1 silently); a TIFF pyramid reads its first page', async () => {
   const two = Buffer.alloc(32 * 80).map((_, i) => (i * 7) % 251); // two 32x40 pages
   for (const [fmt, re] of [['tiff', /TIFF holds 2 pages: multi-page images are not supported/], ['webp', /WebP holds 2 frames: multi-page/]] as const) {
     const f = path.join(dir, `two.${fmt === 'tiff' ? 'tif' : fmt}`);
@@ -137,6 +137,12 @@ test('a multi-page TIFF or animated WebP is refused naming the page count (sharp
   const one = path.join(dir, 'one-page.tif'); // one page still reads
   await sharp(two.subarray(0, 32 * 40), { raw: { width: 32, height: 40, channels: 1 } }).tiff().toFile(one);
   assert.equal([(await readImage(one, { role: 'image' })).height], [40]);
+  // a pyramid (every later page a reduced copy) is one image: its first, full page is read
+  const pyr = path.join(dir, 'pyramid.tif');
+  await sharp(Buffer.alloc(512 * 512).map((_, i) => i % 253), { raw: { width: 512, height: 512, channels: 1 } }).tiff({ pyramid: true, tile: true }).toFile(pyr);
+  assert.ok(((await sharp(pyr).metadata()).pages ?? 1) > 1, 'the file has reduced pages');
+  const p = await readImage(pyr, { role: 'image' });
+  assert.equal([p.width, p.height], [512, 512]);
 });
 
 test('a file of another extension that is not DICOM either says which formats mdmt reads', async () => {

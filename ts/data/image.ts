@@ -67,6 +67,16 @@ const RASTER_FORMATS: Record<string, RasterFormat> = { png: 'PNG', jpeg: 'JPEG',
 const unsupported = (file: string, format: string) =>
   new MdmtError('EDATA', 'readImage', `${file}: ${format} images are not supported; convert it to PNG (mdmt reads DICOM, PNG, JPEG, TIFF and WebP)`);
 
+/** Whether pages 2.. of a TIFF are all smaller than page 1 (a pyramid, or a thumbnail): at most 16 are looked at. */
+async function reducedPages(bytes: Buffer, pages: number, width: number, height: number): Promise<boolean> {
+  if (pages > 16) return false;
+  for (let page = 1; page < pages; page++) {
+    const m = await sharp(bytes, { page, limitInputPixels: false }).metadata().catch(() => undefined);
+    if (!m || !((m.width ?? width) < width && (m.height ?? height) < height)) return false;
+  }
+  return true;
+}
+
 async function decodeRaster(bytes: Buffer, file: string): Promise<{ format: RasterFormat; image: GrayImage }> {
   if (bytes.length === 0) throw new MdmtError('EDATA', 'readImage', `${file}: file is empty (0 bytes)`);
   if (sniffImage(bytes) === 'BMP') throw unsupported(file, 'BMP');
@@ -81,8 +91,9 @@ async function decodeRaster(bytes: Buffer, file: string): Promise<{ format: Rast
   if (!format) throw unsupported(file, meta.format.toUpperCase());
   // the header's size, before sharp allocates the pixels (limitInputPixels below is the backstop)
   checkImageSize(meta.width ?? 0, meta.height ?? 0, file, 'readImage');
-  // sharp decodes page 1 of a multi-page TIFF or animated WebP unasked; DICOM refuses several frames too
-  if ((meta.pages ?? 1) > 1)
+  // sharp decodes page 1 of a multi-page TIFF or animated WebP unasked; DICOM refuses several frames too.
+  // A pyramid or a thumbnail (every later page smaller) is one image: its first page is it.
+  if ((meta.pages ?? 1) > 1 && !(format === 'TIFF' && await reducedPages(bytes, meta.pages!, meta.width ?? 0, meta.height ?? 0)))
     throw new MdmtError('EDATA', 'readImage', `${file}: ${format} holds ${meta.pages} ${format === 'TIFF' ? 'pages' : 'frames'}: multi-page images are not supported (a chest film is one image; which one to train on is not ours to guess)`);
   const depth = meta.depth;
   // sharp's grayscale() works in 8 bits: a 16-bit file goes through the grey16 colourspace instead,
