@@ -103,4 +103,18 @@ test('train() on MDMT with the authors\' MSE τ1 loss runs and logs both validat
   assert.is(m.metrics.cm.length, 2);
 });
 
+test('trainLoss is the mean over the epoch\'s samples: each batch loss weighted by its size (a short last batch does not count as a full one)', async () => {
+  if (!on) return;
+  const dir = path.join(tmpDir('trainloss'), 'run');
+  const losses: number[] = [];
+  const res = await train({ ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_bx', outDir: dir, batchSize: 6, schedule: { maxEpochs: 1, warmupEpochs: 0 } },
+    { onBatch: (b) => losses.push(b.loss) });
+  const n = fs.readFileSync(path.join(dir, 'split', 'BX', 'train.txt'), 'utf8').trim().split('\n').length - 1;
+  const sizes = Array.from({ length: Math.ceil(n / 6) }, (_, i) => Math.min(6, n - 6 * i)).filter((k) => k > 1); // a 1-sample batch is skipped
+  assert.ok(sizes[sizes.length - 1] < 6, `a short last batch (${n} records in batches of 6)`);
+  assert.is(losses.length, sizes.length);
+  const want = losses.reduce((a, l, i) => a + l * sizes[i], 0) / sizes.reduce((a, k) => a + k, 0);
+  assert.ok(Math.abs(res.history[0].trainLoss - want) <= 1e-12 * Math.abs(want), `${res.history[0].trainLoss} vs ${want}`);
+});
+
 test.run();

@@ -241,7 +241,9 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       const t0 = Date.now();
       const lr = opt.lr;
       net.module.train();
-      let lossSum = 0, nb = 0;
+      // trainLoss: the mean over the epoch's training samples (each batch's loss weighted by its
+      // size, as the authors' loop), not the mean of batch means a short last batch would skew
+      let lossSum = 0, nb = 0, samples = 0;
       const batches = trainLoader.length;
       for await (const b of trainLoader.epoch(epoch)) {
         // BatchNorm cannot train on one sample (as in PyTorch): a trailing 1-sample batch is skipped
@@ -249,7 +251,8 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
         setDropoutSeed(seedOf(cfg.seed, 'dropout', epoch, b.index));
         const loss = step.run(b);
         if (!Number.isFinite(loss)) throw new MdmtError('EDIVERGED', 'train', `loss is ${loss} at epoch ${epoch}, batch ${b.index} (lr ${lr}): training diverged`);
-        lossSum += loss;
+        lossSum += loss * b.n;
+        samples += b.n;
         nb++;
         hooks.onBatch?.({ epoch, batch: nb, batches, loss });
       }
@@ -260,7 +263,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       const select = tasks.main === 'AFC' ? ev.afc!.loss : ev.bx!.loss;
       const r = schedule.step(epoch, ev.total, select);
       state.seconds += (Date.now() - t0) / 1000;
-      const rec = epochRecord(epoch, lossSum / Math.max(nb, 1), lr, ev, tasks.main, r.isBest, (Date.now() - t0) / 1000);
+      const rec = epochRecord(epoch, lossSum / Math.max(samples, 1), lr, ev, tasks.main, r.isBest, (Date.now() - t0) / 1000);
       if (r.stop) (rec as Record<string, unknown>).stop = stopReason = r.reason;
       fs.appendFileSync(file('log'), JSON.stringify(rec) + '\n');
       if (r.isBest) saveWeights(file('best'), net.module, { epoch: String(epoch), ...bestMeta });
