@@ -190,6 +190,17 @@ test('scan() reads every record once and returns all bad ones: error mode leaves
   }
 });
 
+test('image warnings: the first five one by one, then one line counting the rest (a data set without masks printed one per image)', async () => {
+  const rs = (await records()).slice(0, 9).map((r) => ({ ...r, mask: undefined, box: undefined }));
+  const logs: string[] = [];
+  const l = new Loader(rs, { size: S, batchSize: 4, workers: 0, log: (m) => logs.push(m) });
+  await l.scan();
+  assert.is(logs.filter((m) => /^warning: .*no lung mask or box/.test(m)).length, 5);
+  assert.equal(logs.filter((m) => /more image/.test(m)), ['warning: 4 more images with warnings like those above (9 in all; loader.report().warnings lists them)']);
+  assert.is(l.report().warnings.length, 9, 'every warning is kept');
+  await l.close();
+});
+
 test('a worker thread that dies fails its batch with a named error and is replaced', async () => {
   // cold samples (cache 'none'), so worker 0 still has queued chunks when it is killed
   const rs = (await records()).slice(0, 32);

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { summarizeRuns, table2, writeReport } from '../../ts/report';
+import { oneClassWarnings, skippedImagesWarnings, summarizeRuns, table2, writeReport } from '../../ts/report';
 import type { RunResult } from '../../ts/report/types';
 import { syntheticResults } from './synthetic';
 
@@ -55,12 +55,23 @@ test('runs that left unreadable images out (skip mode) are named above Table 1',
   const dir = tmp();
   try {
     const r = writeReport(all, dir, { curves: false });
-    const w = `${n} runs left out unreadable images (--skip-bad; 2 images, ${n} test records in all; each run's result.json lists them), so their metrics cover fewer records than their split files: resnet18: CV`;
+    const w = `${n} runs left out unreadable images (--skip-bad; 2 images, ${n} test records in all; each run's result.json lists them), so their test metrics cover fewer records than their split files: resnet18: CV`;
     assert.ok(r.warnings.some((x) => x.startsWith(w)), r.warnings.join('\n'));
     assert.ok(r.markdown.split('## Table 2')[0].includes(`> **Warning:** ${w}`), 'above Table 1');
+    // none of them a test record: the test metrics are complete, and said so
+    all.forEach((x) => x.skipped && (x.skipped = x.skipped.map((b) => ({ ...b, part: 'train' as const }))));
+    assert.match(skippedImagesWarnings(all)[0], '0 test records in all; each run\'s result.json lists them), none of them a test record, so the test metrics are complete');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('runs whose model predicts one class for the whole test set are named (the demo\'s CV runs at 32 px did, silently)', () => {
+  const all: RunResult[] = syntheticResults({ backbones: BB }).map((r) => ({ ...r, imagenet: true }));
+  assert.equal(oneClassWarnings(all), []);
+  const collapsed = all.filter((r) => r.backbone === 'googlenet' && r.protocol === 'cv' && r.experiment === 'mdmt');
+  collapsed.forEach((r) => (r.cm = [[26, 0], [17, 0]]));
+  assert.equal(oneClassWarnings(all), [`${collapsed.length} runs predict one class for the whole test set (confusion matrix with one non-empty column: too short a training, or too small images), so their ACC is that class's share and F1/G-mean say little: googlenet: CV MDMT (${collapsed.length} folds)`]);
 });
 
 test('a partial sweep marks its Table 2 cells and warns with the fold counts', () => {

@@ -22,7 +22,10 @@ const tiny = (out: string) => ({
 test('mdmt demo: synthetic data → 4 experiments × (2 CV + 2 LOCO folds) → Tables 1 and 2 and plots', async () => {
   if (!on) return;
   const out = tmpDir('demo');
-  const r = await runDemo(tiny(out));
+  const logged: string[] = [];
+  const r = await runDemo({ ...tiny(out), log: (m: string) => logged.push(m) });
+  // what the report says above the printed tables reaches the terminal: the runs are not ImageNet-initialised
+  assert.ok(logged.some((m) => /^warning: \d+ of \d+ runs did not begin from ImageNet/.test(m)), logged.join('\n'));
   assert.is(r.outcome.trained.length, 15, 'CV: 2 × (STL τ1, STL τ2, FT, MDMT); LOCO: 2 × (STL τ1, FT, MDMT) + one STL τ2');
   assert.ok(fs.existsSync(path.join(out, 'data', 'AIforCOVID', 'AIforCOVID.xlsx')) && fs.existsSync(path.join(out, 'data', 'BRIXIA', 'metadata_global_v2.csv')));
   assert.match(r.tables, '## Table 1');

@@ -23,6 +23,7 @@ import { readSafetensorsMetadata, saveSafetensors } from '../../ts/io/safetensor
 import { readTensors, saveWeights } from '../../ts/train/checkpoint';
 import { buildTaskNet } from '../../ts/train/models';
 import { train } from '../../ts/train/train';
+import { loadRecords } from '../../ts/train/data';
 import { synth } from '../../ts/data/synth';
 import { deviceAvailable } from '../helpers';
 import { BACKBONE, tinyBase, tmpDir } from './_fixture';
@@ -160,6 +161,18 @@ test('unreadable images are all named before the first epoch; in skip mode resul
   const e2 = await code(() => train({ ...base, data: { afc: afcRoot, onBadRecord: 'skip' }, backbone: BACKBONE, experiment: 'stl_afc', outDir: path.join(root, 'emptied') }));
   assert.is(e2.code, 'EDATA');
   assert.match(e2.message, /AFC fold 0 has an empty test set \(once \d+ unreadable images were left out\)/);
+});
+
+test('skip mode names each row the readers leave out, not only their count', async () => {
+  const root = tmpDir('skip-rows');
+  const { afcRoot } = await synth(root, { seed: 7, nAfc: 12, nBx: 0, size: 32 });
+  const gone = path.join(afcRoot, 'imgs', (fs.readdirSync(path.join(afcRoot, 'imgs')) as string[]).filter((x) => x.endsWith('.dcm')).sort()[0]);
+  fs.rmSync(gone);
+  const logs: string[] = [];
+  const recs = await loadRecords({ afc: afcRoot, onBadRecord: 'skip' }, { afc: true, bx: false }, (m) => logs.push(m));
+  assert.is(recs.afc.length, 11);
+  assert.match(logs[0], '1 bad rows skipped');
+  assert.ok(logs.some((m) => m.startsWith('skipped ') && m.includes(gone)), logs.join('\n'));
 });
 
 test('a run resumed after the unreadable images changed is refused: its epochs would mix two data sets', async () => {

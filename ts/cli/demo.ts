@@ -131,5 +131,8 @@ export async function runDemo(o: DemoOptions) {
   });
   o.log(`${res.trained.length} runs trained, ${res.skipped.length} reused in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   const rep = reportRuns(runsDir, { out: path.join(out, 'report'), warmupEpochs: o.warmup });
-  return { ...rep, tables: tablesOf(rep.markdown), outcome: res };
+  const tables = tablesOf(rep.markdown);
+  // what the report says above the tables the demo prints (random initialisation: not the paper's numbers)
+  for (const w of rep.warnings) if (!tables.includes(w)) o.log(`warning: ${w}`);
+  return { ...rep, tables, outcome: res };
 }

@@ -76,7 +76,7 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--data-bx <dir>', 'BRIXIA root (metadata_global_v2.csv, dicom_clean/)', existingPath)
     .option('--covid-cxr <dir>', 'the covid-cxr subset (labels.csv): both tasks from one folder', existingPath)
     .option('--afc-releases <list>', 'AIforCOVID releases to read, e.g. 1 or 1,2 (default 1,2,3: AIforCOVID.xlsx, _r2, _r3)', intListArg)
-    .option('--skip-bad', "leave out images that cannot be read (named, and listed in result.json) instead of failing: data.onBadRecord 'skip'")
+    .option('--skip-bad', "leave out bad rows and images instead of failing (data.onBadRecord 'skip'): each is named; images that cannot be decoded are also listed in result.json")
     .addOption(new Option('--bins <rule>', 'BRIXIA global-score bins').choices(['paper', 'code']))
     .addOption(new Option('--preset <name>', `'code': the authors' code values where they differ from the paper (wd ${helpNum(CODE_PRESET.optim.weightDecay)}, patience ${CODE_PRESET.schedule.earlyStopping}, warm-up ${CODE_PRESET.schedule.warmupEpochs}, code bins, MSE τ1, no ImageNet norm, BRIXIA split per image with raw manufacturer centres)`).choices(['paper', 'code']))
     .option('--image-size <n>', `square input side (paper ${PAPER_RUN.imageSize})`, intArg())
@@ -108,7 +108,7 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--cache-dir <dir>', 'disk cache of preprocessed images')
     .option('--checkpoint-every <n>', 'write the resume checkpoint every n epochs (default 1)', intArg())
     .option('--eager', 'run op by op instead of the compiled step plan (debugging, benchmarks)')
-    .option('--no-progress', 'no progress bars');
+    .option('--no-progress', 'no progress bars or per-epoch lines (the data summary and warnings are still printed)');
 }
 
 type Opts = Record<string, unknown>;

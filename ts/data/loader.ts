@@ -175,6 +175,8 @@ export class Loader {
   private scanning = false;
   /** bad records scan() returned (its caller reports them; close() counts the others) */
   private scanned = 0;
+  /** image warnings past the first WARNINGS_SHOWN, not yet counted in a log line */
+  private unshown = 0;
 
   constructor(readonly records: DataRecord[], opts: LoaderOptions = {}) {
     const cores = os.cpus().length;
@@ -275,7 +277,9 @@ export class Loader {
         if (res.cache && this.opts.cache !== 'none') this.memCache.set(k, res.cache);
         if (res.warning && !this.warned.has(k)) {
           this.warned.set(k, res.warning);
-          this.log(`warning: ${rec.id}: ${res.warning}`);
+          // the first few in full; a data set without masks would print one line per image
+          if (this.warned.size <= WARNINGS_SHOWN) this.log(`warning: ${rec.id}: ${res.warning}`);
+          else this.unshown++;
         }
         return true;
       }
@@ -360,6 +364,7 @@ export class Loader {
     } finally {
       this.scanning = false;
     }
+    this.flushWarnings();
     const found = [...this.bad].filter(([k]) => !before.has(k));
     if (this.opts.onBadRecord === 'error') for (const [k] of found) this.bad.delete(k);
     else this.scanned += found.length;
@@ -377,8 +382,18 @@ export class Loader {
     this.pool = undefined;
     const met = this.bad.size - this.scanned;
     if (met) this.log(`${met} record(s) skipped as bad input; see loader.report().skipped`);
+    this.flushWarnings();
+  }
+
+  /** One line for the image warnings not printed one by one. */
+  private flushWarnings(): void {
+    if (this.unshown) this.log(`warning: ${this.unshown} more image${this.unshown > 1 ? 's' : ''} with warnings like those above (${this.warned.size} in all; loader.report().warnings lists them)`);
+    this.unshown = 0;
   }
 }
+
+/** Image warnings a loader prints one by one before it only counts them. */
+const WARNINGS_SHOWN = 5;
 
 function key(r: DataRecord): string {
   return `${r.source}:${r.task}:${r.id}`;

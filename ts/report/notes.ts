@@ -115,7 +115,25 @@ export function skippedImagesWarnings(results: readonly RunResult[]): string[] {
   if (!runs.length) return [];
   const test = runs.reduce((n, r) => n + r.skipped!.filter((b) => b.part === 'test').length, 0);
   const ids = new Set(runs.flatMap((r) => r.skipped!.map((b) => `${b.task}:${b.id}`))).size;
-  return [`${runs.length} run${runs.length === 1 ? '' : 's'} left out unreadable images (--skip-bad; ${ids} image${ids === 1 ? '' : 's'}, ${test} test record${test === 1 ? '' : 's'} in all; each run's result.json lists them), so their metrics cover fewer records than their split files: ${runList(runs).join('; ')}`];
+  const effect = test ? 'so their test metrics cover fewer records than their split files' : 'none of them a test record, so the test metrics are complete; they trained or validated on fewer';
+  return [`${runs.length} run${runs.length === 1 ? '' : 's'} left out unreadable images (--skip-bad; ${ids} image${ids === 1 ? '' : 's'}, ${test} test record${test === 1 ? '' : 's'} in all; each run's result.json lists them), ${effect}: ${runList(runs).join('; ')}`];
+}
+
+/**
+ * The warning naming the runs whose model gave every test record of its main task one class
+ * (their confusion matrix has one non-empty column): ACC is then the class's share and MDMT can
+ * equal STL exactly; empty when none did.
+ *
+ * @example oneClassWarnings(results) // ['17 runs predict one class for their whole test set (…): …']
+ */
+export function oneClassWarnings(results: readonly RunResult[]): string[] {
+  const runs = results.filter((r) => {
+    const cm = r.cm;
+    if (!cm || cm.length < 2) return false;
+    const used = cm[0].map((_, j) => cm.reduce((n, row) => n + (row[j] ?? 0), 0)).filter((n) => n > 0).length;
+    return used === 1;
+  });
+  return runs.length ? [`${runs.length} run${runs.length === 1 ? '' : 's'} predict one class for the whole test set (confusion matrix with one non-empty column: too short a training, or too small images), so their ACC is that class's share and F1/G-mean say little: ${runList(runs).join('; ')}`] : [];
 }
 
 /** The warning listing run directories that hold a checkpoint or config but no result.json. */

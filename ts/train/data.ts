@@ -36,9 +36,9 @@ export async function loadRecords(data: DataConfig, need: { afc: boolean; bx: bo
   if (data.covidCxr) {
     const dir = path.resolve(data.covidCxr);
     if (!fs.existsSync(path.join(dir, 'labels.csv'))) throw new MdmtError('EIO', 'data', `${path.join(dir, 'labels.csv')} not found (data.covidCxr)`);
-    const { records, summary } = await readCovidCxr(dir, { bins: data.bins ?? 'paper', onBadRecord });
-    log(formatSummary(summary));
-    return { afc: records.filter((r) => r.task === 'AFC'), bx: records.filter((r) => r.task === 'BX') };
+    const ds = await readCovidCxr(dir, { bins: data.bins ?? 'paper', onBadRecord });
+    logRead(ds, log);
+    return { afc: ds.records.filter((r) => r.task === 'AFC'), bx: ds.records.filter((r) => r.task === 'BX') };
   }
   const exists = (p: string | undefined, field: string): string | undefined => {
     if (!p) return undefined;
@@ -50,12 +50,19 @@ export async function loadRecords(data: DataConfig, need: { afc: boolean; bx: bo
   const bxRoot = need.bx ? exists(data.bx, 'data.bx') : undefined;
   const read = async (p: Promise<Dataset>) => {
     const ds = await p;
-    log(formatSummary(ds.summary));
+    logRead(ds, log);
     return ds.records;
   };
   const afc = afcRoot ? await read(readAIforCOVID(afcRoot, { releases: data.afcReleases, onBadRecord })) : [];
   const bx = bxRoot ? await read(readBrixia(bxRoot, { bins: data.bins ?? 'paper', onBadRecord, groupBy: data.bxGroupBy, centres: data.bxCentres })) : [];
   return { afc, bx };
+}
+
+/** A reader's summary, then each row it skipped (skip mode) with the reason: the count alone named none. */
+function logRead(ds: Dataset, log: (msg: string) => void): void {
+  log(formatSummary(ds.summary));
+  for (const b of ds.skipped.slice(0, 20)) log(`skipped ${b.where}: ${b.error}`);
+  if (ds.skipped.length > 20) log(`... and ${ds.skipped.length - 20} more skipped rows`);
 }
 
 /** What a split folder was made from (meta.json): a changed data set or setting must not reuse it. */
