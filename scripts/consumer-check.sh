@@ -23,8 +23,9 @@ tgz=$(tail -1 "$work/pack.log")
 [ -f "$work/$tgz" ] || { tail -20 "$work/pack.log"; die "npm pack wrote no tarball"; }
 tar -tzf "$work/$tgz" | sed 's|^package/||' | sort > "$work/files"
 say "$tgz: $(du -k "$work/$tgz" | cut -f1) KiB packed, $(wc -l < "$work/files") files"
-# docs/ ships only the images README.md shows (its relative links must work in the installed package)
-if grep -vE '^docs/[^/]+\.png$' "$work/files" | grep -E '^((test|bench|\.ci|ts|docs|kernels/dev)/|scripts/(test|bench|pack)\.js$)'; then die "the tarball holds files consumers must not get (above)"; fi
+# docs/ ships only what README.md links to (the images it shows, ops.md and CONTRIBUTING.md: its
+# relative links must work in the installed package)
+if grep -vE '^docs/[^/]+\.(png|md)$' "$work/files" | grep -E '^((test|bench|\.ci|ts|docs|kernels/dev)/|scripts/(test|bench|pack)\.js$)'; then die "the tarball holds files consumers must not get (above)"; fi
 for f in $(grep -oE '\]\([^)#:]+\)' README.md | sed -E 's/^\]\((.*)\)$/\1/'); do
   grep -qxF "$f" "$work/files" || die "README.md links $f, which the tarball lacks (package.json files)"
 done
