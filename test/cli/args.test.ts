@@ -2,7 +2,7 @@
 // unbounded settings read "≥ 0", not "in [0, 9007199254740991]".
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { numArg } from '../../ts/cli/options';
+import { numArg, withFlags } from '../../ts/cli/options';
 import { MdmtError } from '../../ts/errors';
 import { resolveTrainConfig } from '../../ts/train/config';
 
@@ -19,6 +19,13 @@ test('unbounded ranges read as a bound, not as MAX_SAFE_INTEGER or Infinity', ()
   assert.match(msg({ fold: -1 }), /config\.fold must be an integer ≥ 0, got -1$/);
   assert.match(msg({ schedule: { minLr: -1 } }), /config\.schedule\.minLr must be a number ≥ 0, got -1$/);
   assert.match(msg({ imageSize: 8 }), /config\.imageSize must be an integer in \[16, 2048\], got 8$/);
+});
+
+test('CLI errors name the flag beside the train() setting (config.schedule.maxEpochs is --epochs)', () => {
+  assert.is(withFlags('train: config.schedule.maxEpochs must be an integer ≥ 1, got 0'), 'train: config.schedule.maxEpochs (--epochs) must be an integer ≥ 1, got 0');
+  assert.is(withFlags("train: config.init.stlAfc is required by experiment 'mdmt'"), "train: config.init.stlAfc (--init-stl-afc) is required by experiment 'mdmt'");
+  assert.is(withFlags('train: config.data.afcReleases must be a list; config.beta is 2'), 'train: config.data.afcReleases (--afc-releases) must be a list; config.beta is 2', 'a setting without a flag is left as it is');
+  assert.is(withFlags('report: no config here.'), 'report: no config here.');
 });
 
 test.run();

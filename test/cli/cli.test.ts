@@ -79,7 +79,7 @@ test('usage errors exit 2 and name the flag', async () => {
   assert.match(badConfig.err, 'init.stlAfc');
   const bf16 = await mdmt('train', '--backbone', BB, '--experiment', 'stl_afc', '--out', tmpDir('cli-p'), '--data-afc', root, '--device', 'cpu', '--precision', 'bf16');
   assert.is(bf16.code, 2, 'bf16 on the CPU is a configuration error');
-  assert.match(bf16.err, "config.precision is 'bf16' but the device is cpu");
+  assert.match(bf16.err, "config.precision (--precision) is 'bf16' but the device is cpu");
   const half = await mdmt('train', '--backbone', BB, '--experiment', 'stl_afc', '--out', tmpDir('cli-p'), '--data-afc', root, '--precision', 'half');
   assert.is(half.code, 2);
   assert.match(half.err, '--precision');
@@ -92,7 +92,7 @@ test('runtime failures exit 1 and name the path', async () => {
   const out = path.join(tmpDir('cli-dev'), 'run');
   const dev = await mdmt('train', '--backbone', BB, '--experiment', 'stl_afc', '--out', out, '--data-afc', root, '--device', 'cuda:9');
   assert.is(dev.code, 1);
-  assert.match(dev.err, "config.device 'cuda:9' is not available");
+  assert.match(dev.err, "config.device (--device) 'cuda:9' is not available");
   assert.not.ok(fs.existsSync(out), 'nothing written for an unavailable device');
 });
 

@@ -69,7 +69,7 @@ test('flags that would have no effect: an init the experiment does not use, Grad
   fs.writeFileSync(cfg, JSON.stringify({ init: { stlBx: file } }));
   const r = await train('--experiment', 'stl_afc', '--config', cfg);
   assert.is(r.code, 2, r.err);
-  assert.match(r.err, "config.init.stlBx is \"" + file + "\" but experiment 'stl_afc' does not use it");
+  assert.match(r.err, "config.init.stlBx (--init-stl-bx) is \"" + file + "\" but experiment 'stl_afc' does not use it");
   assert.not.ok(fs.existsSync(path.join(d, 'run')), 'nothing written');
 });
 

@@ -75,7 +75,7 @@ test('train --out that is a file exits 2 with a named MdmtError, not EEXIST', as
   fs.writeFileSync(f, '');
   const r = await mdmt('train', '--backbone', BB, '--experiment', 'stl_afc', '--out', f, '--data-afc', root);
   assert.is(r.code, 2, r.err);
-  assert.match(r.err, `config.outDir '${f}' is a file, not a directory`);
+  assert.match(r.err, `config.outDir (--out) '${f}' is a file, not a directory`);
   assert.not.match(r.err, 'EEXIST');
 });
 

@@ -23,7 +23,7 @@ import * as predictCmd from './commands/predict';
 import * as report from './commands/report';
 import * as synth from './commands/synth';
 import * as trainCmd from './commands/train';
-import { EXIT } from './options';
+import { EXIT, withFlags } from './options';
 
 /**
  * Subcommand definitions, each with `register(program)`, in --help order. A definition holds
@@ -62,7 +62,7 @@ export function exitCodeOf(e: unknown, stderr: (s: string) => void = (s) => proc
     return EXIT.usage;
   }
   if (e instanceof MdmtError) {
-    stderr(`mdmt: ${e.message}\n`);
+    stderr(`mdmt: ${withFlags(e.message)}\n`);
     if (process.env.MDMT_DEBUG === '1') stderr(`${e.stack}\n`);
     return e.code === 'ECONFIG' ? EXIT.usage : EXIT.failure;
   }

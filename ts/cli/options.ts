@@ -58,6 +58,34 @@ export function intListArg(v: string): number[] {
   return items.map(Number);
 }
 
+/**
+ * The flag that sets each train() setting, for the errors the CLI prints: train() names its
+ * config keys ('config.schedule.maxEpochs'), which a CLI user never wrote.
+ */
+const FLAG_OF: Record<string, string> = {
+  backbone: '--backbone', experiment: '--experiment', outDir: '--out', protocol: '--protocol', fold: '--fold', splitsDir: '--splits-dir',
+  'init.stlAfc': '--init-stl-afc', 'init.stlBx': '--init-stl-bx', 'data.afc': '--data-afc', 'data.bx': '--data-bx', 'data.covidCxr': '--covid-cxr',
+  'data.bins': '--bins', 'data.afcReleases': '--afc-releases', 'data.onBadRecord': '--skip-bad', 'data.cacheDir': '--cache-dir',
+  imageSize: '--image-size', batchSize: '--batch-size', 'schedule.maxEpochs': '--epochs', 'schedule.warmupEpochs': '--warmup',
+  'schedule.earlyStopping': '--patience', 'schedule.plateauPatience': '--plateau-patience', 'schedule.plateauFactor': '--plateau-factor',
+  'schedule.minLr': '--min-lr', 'optim.lr': '--lr', 'optim.weightDecay': '--wd', 'optim.decoupled': '--decoupled', seed: '--seed',
+  splitSeed: '--split-seed', kFolds: '--k-folds', bxLocoFold: '--bx-loco-fold', device: '--device', precision: '--precision',
+  lossNormalize: '--loss-normalize', afcLoss: '--afc-loss', 'mixing.afcFraction': '--afc-fraction', pretrained: '--pretrained',
+  pretrainedDir: '--pretrained-dir', workers: '--workers', checkpointEvery: '--checkpoint-every',
+};
+
+/**
+ * An error message as the CLI prints it: each `config.<key>` it names is followed by its flag.
+ *
+ * @example withFlags("train: config.schedule.maxEpochs must be ...") // "train: config.schedule.maxEpochs (--epochs) must be ..."
+ */
+export function withFlags(message: string): string {
+  return message.replace(/\bconfig\.([A-Za-z][\w.]*[A-Za-z0-9])/g, (m, key: string) => {
+    const flag = FLAG_OF[key];
+    return flag && !message.includes(`${m} (${flag})`) ? `${m} (${flag})` : m;
+  });
+}
+
 /** A path that must exist. */
 export function existingPath(v: string): string {
   if (!fs.existsSync(v)) throw new InvalidArgumentError(`'${v}' does not exist.`);
