@@ -11,9 +11,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { MdmtError } from '../errors';
+import { checkKeys, MdmtError } from '../errors';
 import { CODE_PRESET, CONFIG_ALIASES, groupError, PAPER_OPTIM, PAPER_RUN, PAPER_SCHEDULE, SETTING_GROUPS, TRAIN_CONFIG_KEYS, type TrainConfigInput } from '../train/config';
-import { checkKeys } from '../train/keys';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 

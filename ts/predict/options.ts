@@ -9,8 +9,7 @@
  *   checkPredictOptions(images, o);  checkExplain(o.explain, 'stl_afc');
  */
 import * as fs from 'fs';
-import { MdmtError, show } from '../errors';
-import { checkKeys, type KeyTree } from '../train/keys';
+import { checkKeys, MdmtError, show, type KeyTree } from '../errors';
 import { isBox, type Box } from '../data/preprocess';
 import type { GradCamOptions } from './gradcam';
 import type { OverlayOptions } from './overlay';

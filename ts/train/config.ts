@@ -10,9 +10,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { MdmtError, show } from '../errors';
+import { checkKeys, MdmtError, nearestKey, show, type KeyTree } from '../errors';
 import type { AugmentOptions } from '../data/augment';
-import { checkKeys, nearestKey, type KeyTree } from './keys';
 import { AFC_RELEASES, type BinRule } from '../data/records';
 import { listModels, modelInfo } from '../models/zoo';
 

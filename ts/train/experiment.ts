@@ -24,12 +24,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { fewOf, MdmtError, show } from '../errors';
+import { checkKeys, fewOf, MdmtError, show, type KeyTree } from '../errors';
 import type { RunResult } from '../report/types';
 import { listModels } from '../models/zoo';
 import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, nearestModel, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfig, type TrainConfigInput } from './config';
 import { runConflict } from './identity';
-import { checkKeys, type KeyTree } from './keys';
 import { readJson } from './checkpoint';
 import { ensureDir } from '../dirs';
 import { lockHolder, tryLock, unlock } from './lock';
