@@ -165,7 +165,6 @@ function clearOut(out: string, roots: string[], overwrite: boolean): void {
 export async function synth(out: string, opts: SynthOptions = {}): Promise<SynthResult> {
   // `nAFC: 3` wrote the default 150 images
   checkOptions('synth', opts, { seed: true, nAfc: true, nBx: true, size: true, overwrite: true }, 'options', 'ECONFIG');
-  opts ??= {};
   if (opts.overwrite !== undefined && typeof opts.overwrite !== 'boolean') throw new MdmtError('ECONFIG', 'synth', `overwrite ${show(opts.overwrite)} must be a boolean`);
   const seed = opts.seed ?? 0;
   const nAfc = opts.nAfc ?? 150;

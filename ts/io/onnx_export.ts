@@ -193,7 +193,6 @@ export function toOnnx(model: Module, opts: ExportOptions = {}): Uint8Array {
   // an object with a forward() is no model: its parameters, state and eval() are what is traced
   check(model instanceof Module, 'EINVAL', 'exportOnnx', () => `needs a Module (a layer or model), got ${kindOf(model)}`);
   checkOptions('exportOnnx', opts, { inputShape: true, dynamicBatch: true, inputName: true });
-  opts ??= {};
   check(opts.inputShape === undefined || isList(opts.inputShape), 'EINVAL', 'exportOnnx', () => `inputShape must be 4 positive integers, got ${show(opts.inputShape)}`);
   const shape = [...(opts.inputShape ?? [1, 3, 224, 224])];
   check(shape.length === 4 && shape.every((d) => Number.isInteger(d) && d > 0), 'EINVAL', 'exportOnnx', () => `inputShape must be 4 positive integers, got ${show(shape)}`);

@@ -119,15 +119,15 @@ export interface OnnxLoadOptions {
  */
 export function loadOnnxWeights(model: Module, src: string | Uint8Array, opts: OnnxLoadOptions = {}): { loaded: string[]; unused: string[] } {
   checkOptions('loadOnnxWeights', opts, { strict: true, op: true });
-  const op = opts?.op ?? 'loadOnnxWeights';
+  const op = opts.op ?? 'loadOnnxWeights';
   check(model instanceof Module, 'EINVAL', op, () => `needs a Module to load into, got ${kindOf(model)}`);
-  check(opts?.strict === undefined || typeof opts.strict === 'boolean', 'EINVAL', op, () => `'strict' must be a boolean, got ${show(opts.strict)}`);
+  check(opts.strict === undefined || typeof opts.strict === 'boolean', 'EINVAL', op, () => `'strict' must be a boolean, got ${show(opts.strict)}`);
   const inits = readOnnxInitializers(src);
   try {
     const own = model.stateDict();
     const use = new Map([...inits].filter(([k]) => own.has(k)));
     const missing = [...own.keys()].filter((k) => !use.has(k) && !k.endsWith('num_batches_tracked'));
-    if ((opts?.strict ?? true) && missing.length)
+    if ((opts.strict ?? true) && missing.length)
       throw new MdmtError('ESHAPE', op, `${typeof src === 'string' ? src : 'ONNX bytes'} lacks ${missing.length} keys: ${someOf(missing)}`);
     model.loadStateDict(use, { strict: false, op });
     return { loaded: [...use.keys()], unused: [...inits.keys()].filter((k) => !own.has(k)) };

@@ -96,7 +96,6 @@ export function compileInference(model: Module, o: CompileOptions = {}): Inferen
   check(model instanceof Module, 'EINVAL', 'compileInference', () => `needs a Module, got ${kindOf(model)}`);
   // `inputshape` fell back to 224×224
   checkOptions('compileInference', o, { inputShape: true, foldBatchNorm: true, fuseEpilogues: true, maxPlans: true });
-  o ??= {};
   check(o.inputShape === undefined || isList(o.inputShape), 'EINVAL', 'compileInference', () => `inputShape must be 4 positive integers, got ${show(o.inputShape)}`);
   const shape = [...(o.inputShape ?? [1, 3, 224, 224])];
   check(shape.length === 4 && shape.every((d) => Number.isInteger(d) && d > 0), 'EINVAL', 'compileInference', () => `inputShape must be 4 positive integers, got ${show(shape)}`);

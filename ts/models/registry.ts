@@ -66,7 +66,6 @@ const builders = new Map<string, { build: ModelBuilder; info: ModelInfo }>();
 
 /** Adds a builder under `info.name` (a duplicate name is an error). */
 export function registerModel(info: ModelInfo, build: ModelBuilder): void {
-  check(info !== null && typeof info === 'object', 'EINVAL', 'registerModel', () => `info must be an object, got ${show(info)}`);
   checkOptions('registerModel', info, { name: true, family: true, source: true, numFeatures: true, defaultSize: true, minSize: true }, 'info');
   check(typeof info.name === 'string' && info.name !== '', 'EINVAL', 'registerModel', () => `info.name must be a non-empty string, got ${show(info.name)}`);
   for (const k of ['numFeatures', 'defaultSize', 'minSize'] as const) {

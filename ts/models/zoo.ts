@@ -39,11 +39,11 @@ export function getModel(name: string, opts: ModelOptions = {}): Backbone {
   const { build, info } = lookup(name);
   // `numclasses: 3` built 1000 classes
   checkOptions('getModel', opts, { numClasses: true, withClassifier: true, transformInput: true });
-  check(opts?.transformInput === undefined || info.family === 'googlenet', 'EINVAL', 'getModel',
+  check(opts.transformInput === undefined || info.family === 'googlenet', 'EINVAL', 'getModel',
     () => `'transformInput' applies to googlenet only, not to '${name}' (it would be ignored)`);
-  check(opts?.transformInput === undefined || typeof opts.transformInput === 'boolean', 'EINVAL', 'getModel',
+  check(opts.transformInput === undefined || typeof opts.transformInput === 'boolean', 'EINVAL', 'getModel',
     () => `'transformInput' must be a boolean, got ${show(opts.transformInput)}`);
-  const m = build(opts ?? {});
+  const m = build(opts);
   // a registered builder that returns something else fails here, not at its first forward()
   check(m instanceof Backbone, 'EINVAL', 'getModel', () => `the builder registered as '${name}' returned ${kindOf(m)}, not a Backbone`);
   return m;

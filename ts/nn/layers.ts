@@ -46,7 +46,6 @@ export class Conv2d extends Module {
 
   constructor(inChannels: number, outChannels: number, kernel: Pair, o: Conv2dOptions = {}) {
     super();
-    check(o !== null && typeof o === 'object', 'EINVAL', 'Conv2d', () => `options must be an object, got ${show(o)}`);
     checkOptions('Conv2d', o, CONV_KEYS);
     check(Number.isInteger(inChannels) && inChannels > 0 && Number.isInteger(outChannels) && outChannels > 0, 'EINVAL', 'Conv2d',
       () => `channels must be positive integers, got in=${show(inChannels)} out=${show(outChannels)}`);

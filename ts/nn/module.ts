@@ -144,8 +144,8 @@ export abstract class Module {
    */
   loadStateDict(src: Map<string, Tensor> | Record<string, Tensor>, opts: LoadOptions = {}): { missing: string[]; unexpected: string[] } {
     checkOptions('loadStateDict', opts, { strict: true, op: true });
-    const op = opts?.op ?? 'loadStateDict';
-    const strict = opts?.strict ?? true;
+    const op = opts.op ?? 'loadStateDict';
+    const strict = opts.strict ?? true;
     check(typeof strict === 'boolean', 'EINVAL', op, () => `'strict' must be a boolean, got ${show(strict)}`);
     const entries = src instanceof Map ? src : new Map(Object.entries(src));
     const own = this.stateDict();

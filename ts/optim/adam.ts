@@ -45,11 +45,10 @@ export class Adam {
   private readonly v: (Tensor | null)[];
   private readonly steps: number[];
 
-  constructor(params: Iterable<Tensor>, opts: AdamOptions = {}, name = 'Adam') {
+  constructor(params: Iterable<Tensor>, o: AdamOptions = {}, name = 'Adam') {
     this.name = name;
     this.params = checkParams(name, params);
-    checkOptions(name, opts, { lr: true, betas: true, eps: true, weightDecay: true, decoupled: true });
-    const o = opts ?? {};
+    checkOptions(name, o, { lr: true, betas: true, eps: true, weightDecay: true, decoupled: true });
     this._lr = checkHyper(name, 'lr', o.lr ?? 1e-3, 0);
     const betas = o.betas ?? [0.9, 0.999];
     check(Array.isArray(betas) && betas.length === 2, 'EINVAL', name, `'betas' must be a pair of numbers`);

@@ -36,10 +36,9 @@ export class SGD {
   private _lr: number;
   private readonly buf: (Tensor | null)[];
 
-  constructor(params: Iterable<Tensor>, opts: SGDOptions = {}) {
+  constructor(params: Iterable<Tensor>, o: SGDOptions = {}) {
     this.params = checkParams(OP, params);
-    checkOptions(OP, opts, { lr: true, momentum: true, dampening: true, weightDecay: true, nesterov: true });
-    const o = opts ?? {};
+    checkOptions(OP, o, { lr: true, momentum: true, dampening: true, weightDecay: true, nesterov: true });
     this._lr = checkHyper(OP, 'lr', o.lr ?? 1e-3, 0);
     this.momentum = checkHyper(OP, 'momentum', o.momentum ?? 0, 0);
     this.dampening = checkHyper(OP, 'dampening', o.dampening ?? 0, 0, 1);

@@ -91,7 +91,6 @@ export class CompiledStep {
     // a step that is not a function failed at its first run() with a TypeError
     check(typeof fn === 'function', 'EINVAL', 'compileStep', () => `needs the step as a function of an array of Tensors, got ${kindOf(fn)}`);
     checkOptions('compileStep', o, STEP_KEYS);
-    o ??= {};
     this.maxPlans = o.maxPlans ?? 4;
     check(Number.isInteger(this.maxPlans) && this.maxPlans >= 1, 'EINVAL', 'compileStep', () => `maxPlans must be a positive integer, got ${show(o.maxPlans)}`);
     check(o.passes === undefined || (isList(o.passes) && o.passes.length > 0 && o.passes.every((p) => typeof p === 'function')), 'EINVAL', 'compileStep',

@@ -97,7 +97,6 @@ function headOf(out: unknown, task: 'afc' | 'bx' | undefined, only: unknown): { 
 export function gradCam(model: Module, x: Tensor, o: GradCamOptions = {}): GradCamResult {
   // `clas: 0` explained the default class, `score: 'nonsense'` the logit
   checkOptions('gradCam', o, { task: true, classIndex: true, layer: true, score: true });
-  o ??= {};
   check(o.task === undefined || o.task === 'afc' || o.task === 'bx', 'EINVAL', 'gradCam', () => `'task' must be 'afc' or 'bx', got ${show(o.task)}`);
   check(o.score === undefined || o.score === 'logit' || o.score === 'logprob', 'EINVAL', 'gradCam', () => `'score' must be 'logit' or 'logprob', got ${show(o.score)}`);
   check(o.classIndex === undefined || o.classIndex === 'predicted' || (Number.isInteger(o.classIndex) && o.classIndex >= 0), 'EINVAL', 'gradCam',
