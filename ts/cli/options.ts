@@ -57,20 +57,22 @@ export function intListArg(v: string): number[] {
   return items.map(Number);
 }
 
+const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
 /**
  * The flag that sets each train() setting, for the errors the CLI prints: train() names its
- * config keys ('config.schedule.maxEpochs'), which a CLI user never wrote.
+ * config keys ('config.schedule.maxEpochs'), which a CLI user never wrote. Most flags are the
+ * setting's last name in kebab case; the others are CONFIG_ALIASES, the short names train()
+ * also suggests (`epochs` for schedule.maxEpochs).
  */
 const FLAG_OF: Record<string, string> = {
-  backbone: '--backbone', experiment: '--experiment', outDir: '--out', protocol: '--protocol', fold: '--fold', splitsDir: '--splits-dir',
-  'init.stlAfc': '--init-stl-afc', 'init.stlBx': '--init-stl-bx', 'data.afc': '--data-afc', 'data.bx': '--data-bx', 'data.covidCxr': '--covid-cxr',
-  'data.bins': '--bins', 'data.afcReleases': '--afc-releases', 'data.onBadRecord': '--skip-bad', 'data.cacheDir': '--cache-dir',
-  imageSize: '--image-size', batchSize: '--batch-size', 'schedule.maxEpochs': '--epochs', 'schedule.warmupEpochs': '--warmup',
-  'schedule.earlyStopping': '--patience', 'schedule.plateauPatience': '--plateau-patience', 'schedule.plateauFactor': '--plateau-factor',
-  'schedule.minLr': '--min-lr', 'optim.lr': '--lr', 'optim.weightDecay': '--wd', 'optim.decoupled': '--decoupled', seed: '--seed',
-  splitSeed: '--split-seed', kFolds: '--k-folds', bxLocoFold: '--bx-loco-fold', device: '--device', precision: '--precision',
-  lossNormalize: '--loss-normalize', afcLoss: '--afc-loss', 'mixing.afcFraction': '--afc-fraction', pretrained: '--pretrained',
-  pretrainedDir: '--pretrained-dir', workers: '--workers', checkpointEvery: '--checkpoint-every',
+  ...Object.fromEntries(['backbone', 'experiment', 'protocol', 'fold', 'splitsDir', 'imageSize', 'batchSize', 'seed', 'splitSeed', 'kFolds',
+    'bxLocoFold', 'device', 'precision', 'lossNormalize', 'afcLoss', 'pretrained', 'pretrainedDir', 'workers', 'checkpointEvery',
+    'schedule.plateauPatience', 'schedule.plateauFactor', 'schedule.minLr', 'optim.decoupled', 'data.covidCxr', 'data.afcReleases',
+  ].map((k) => [k, `--${kebab(k.slice(k.lastIndexOf('.') + 1))}`])),
+  // learningRate is an alias of optim.lr, not a flag
+  ...Object.fromEntries(Object.entries(CONFIG_ALIASES).filter(([a]) => a !== 'learningRate').map(([a, k]) => [k, `--${kebab(a)}`])),
+  'data.onBadRecord': '--skip-bad',
 };
 
 /**
