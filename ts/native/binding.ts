@@ -132,20 +132,23 @@ function wrap(raw: Record<string, unknown>): NativeAddon {
  * (and MDMT_SPIN_US=abc as 0, MDMT_TF32=no as allowed).
  */
 export function checkNativeEnv(env: NodeJS.ProcessEnv = process.env): void {
-  const threads = env.MDMT_NUM_THREADS;
-  if (threads !== undefined && threads !== '' && !(/^\d+$/.test(threads.trim()) && Number(threads) >= 1 && Number(threads) <= 1024))
-    throw new MdmtError('ECONFIG', 'MDMT_NUM_THREADS', `'${threads}' is not a thread count: an integer in 1..1024 (unset, all cores)`);
-  const isa = env.MDMT_CPU_ISA;
-  if (isa !== undefined && isa !== '' && !['generic', 'avx2', 'avx512'].includes(isa))
-    throw new MdmtError('ECONFIG', 'MDMT_CPU_ISA', `'${isa}' is not a CPU kernel cap: generic, avx2 or avx512 (unset, the best the CPU supports)`);
-  // the native code read MDMT_SPIN_US=abc as 0 (sleep at once) and MDMT_TF32=no as "allowed"
-  const spin = env.MDMT_SPIN_US;
-  if (spin !== undefined && spin !== '' && !(/^\d+$/.test(spin.trim()) && Number(spin) <= 100000))
-    throw new MdmtError('ECONFIG', 'MDMT_SPIN_US', `'${spin}' is not a spin time: microseconds, an integer in 0..100000 (unset, 100)`);
-  const tf32 = env.MDMT_TF32;
-  if (tf32 !== undefined && tf32 !== '' && !['0', '1', 'false', 'true'].includes(tf32))
-    throw new MdmtError('ECONFIG', 'MDMT_TF32', `'${tf32}' is not 0 or 1 (unset, TF32 allowed)`);
+  for (const [name, ok, what] of NATIVE_ENV) {
+    const v = env[name];
+    if (v !== undefined && v !== '' && !ok(v)) throw new MdmtError('ECONFIG', name, `'${v}' ${what}`);
+  }
 }
+
+/** A decimal integer in [lo, hi] (surrounding blanks allowed, as the native atoi/atol read it). */
+const intIn = (lo: number, hi: number) => (v: string) => /^\d+$/.test(v.trim()) && Number(v) >= lo && Number(v) <= hi;
+
+/** Each variable, whether a value is one it takes, and what it is otherwise (the message). */
+const NATIVE_ENV: [string, (v: string) => boolean, string][] = [
+  ['MDMT_NUM_THREADS', intIn(1, 1024), 'is not a thread count: an integer in 1..1024 (unset, all cores)'],
+  ['MDMT_CPU_ISA', (v) => ['generic', 'avx2', 'avx512'].includes(v), 'is not a CPU kernel cap: generic, avx2 or avx512 (unset, the best the CPU supports)'],
+  // the native code read MDMT_SPIN_US=abc as 0 (sleep at once) and MDMT_TF32=no as "allowed"
+  ['MDMT_SPIN_US', intIn(0, 100000), 'is not a spin time: microseconds, an integer in 0..100000 (unset, 100)'],
+  ['MDMT_TF32', (v) => ['0', '1', 'false', 'true'].includes(v), 'is not 0 or 1 (unset, TF32 allowed)'],
+];
 
 /** The loaded addon (loaded on first use). Throws MdmtError(ENOADDON) when it is not built. */
 export function native(): NativeAddon {
