@@ -17,10 +17,13 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ensureDir } from '../dirs';
-import { MdmtError, show } from '../errors';
+import { fewOf, MdmtError, show } from '../errors';
 import { BX_CENTRE_GROUPS, readAIforCOVID, readBrixia, readCovidCxr } from '../data/readers';
 import { formatSummary, PROGNOSIS, type DataRecord, type Dataset } from '../data/records';
 import { afcStrata, bxStrata, jointSplits, linkRecords, makeSplits, readFold, splitLine, type Fold } from '../data/splits';
+import type { Loader } from '../data/loader';
+import type { RunResult } from '../report/types';
+import type { RunState } from './checkpoint';
 import { experimentTasks, type DataConfig, type TrainConfig } from './config';
 
 export interface TaskRecords { afc: DataRecord[]; bx: DataRecord[] }
@@ -301,4 +304,41 @@ export function checkFoldsLeft(folds: RunFolds, skipped: readonly { task: 'AFC' 
     const n = fold.train.length + fold.val.length + fold.test.length - left.train.length - left.val.length - left.test.length;
     if (n) checkFoldParts(task, folds.tasks[task]?.name ?? folds.name, left, folds.joint, log, `once ${n} unreadable image${n > 1 ? 's were' : ' was'} left out`);
   }
+}
+
+/**
+ * Every image of the split read once before the first epoch (Loader.scan, into the cache the
+ * epochs read): an unreadable one fails the run now, named with all the others, not when its
+ * batch comes (a test image: after the last epoch). In skip mode the loaders leave them out of
+ * every epoch from the start, so the epoch plans do not depend on where the process started;
+ * what is left must still train and test (checkFoldsLeft), and a resumed run must leave out
+ * the same images as its checkpoint (`keys`, 'TASK:part:id' sorted, go into the next one).
+ *
+ * @example const { bad, keys } = await scanSplit({ train, val, test }, folds, { dir, skip: false, resumed: state, log })
+ */
+export async function scanSplit(loaders: Record<'train' | 'val' | 'test', Loader>, folds: RunFolds,
+  o: { dir: string; skip: boolean; resumed: Pick<RunState, 'epoch' | 'skipped'>; log: (msg: string) => void }): Promise<{ bad: NonNullable<RunResult['skipped']>; keys: string[] }> {
+  o.log(`data: reading the ${Object.values(loaders).reduce((n, l) => n + l.records.length, 0)} images of the split once before training (the epochs read them from the cache)`);
+  const bad: NonNullable<RunResult['skipped']> = [];
+  for (const part of ['train', 'val', 'test'] as const)
+    bad.push(...(await loaders[part].scan()).map((b) => ({ part, task: b.task, id: b.id, file: b.file ?? '', error: b.error })));
+  if (bad.length && !o.skip)
+    throw new MdmtError('EDATA', 'train', `${bad.length} image${bad.length > 1 ? 's' : ''} of the split cannot be read (nothing was trained): ${fewOf(bad.map((b) => `${b.id} (${b.part}): ${b.error}`), 5, '; ')}; ` +
+      "fix or remove them, or leave them out with data.onBadRecord: 'skip' (mdmt train --skip-bad)");
+  // a resumed run goes on with the records it began with: the epochs before were trained without
+  // the images left out then (and with any fixed since), so another set would mix two data sets
+  const keys = bad.map((b) => `${b.task}:${b.part}:${b.id}`).sort();
+  const then = o.resumed.skipped;
+  if (o.resumed.epoch > 0 && then && keys.join('\n') !== then.join('\n')) {
+    const now = new Set(keys), before = new Set(then);
+    const diff = [...keys.filter((k) => !before.has(k)).map((k) => `${k} now unreadable`), ...then.filter((k) => !now.has(k)).map((k) => `${k} readable again`)];
+    throw new MdmtError('EDATA', 'train', `${o.dir}: the images left out changed since epoch ${o.resumed.epoch} was checkpointed (${fewOf(diff, 4)}): resuming would train one run on two data sets; restore the images, or train in a new run directory`);
+  }
+  if (bad.length) {
+    // what is left must still train and test: a part emptied or a class lost is refused, not reported as ACC 100 or NaN
+    checkFoldsLeft(folds, bad, (m) => o.log(`${path.basename(o.dir)}: ${m}`));
+    const by = (p: string) => bad.filter((b) => b.part === p).length;
+    o.log(`data: left out ${bad.length} unreadable image${bad.length > 1 ? 's' : ''} (train ${by('train')}, val ${by('val')}, test ${by('test')}); result.json lists them`);
+  }
+  return { bad, keys };
 }

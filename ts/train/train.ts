@@ -16,7 +16,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { fewOf, MdmtError } from '../errors';
+import { MdmtError } from '../errors';
 import { Loader } from '../data/loader';
 import type { DataRecord } from '../data/records';
 import { seedOf } from '../data/rng';
@@ -32,7 +32,7 @@ import { ensureDir } from '../dirs';
 import { describeNonFinite, firstNonFinite } from './finite';
 import { checkRunDir } from './identity';
 import { busyMessage, lockHolder, tryLock, unlock } from './lock';
-import { checkFoldsLeft, loadRecords, prepareFold } from './data';
+import { loadRecords, prepareFold, scanSplit } from './data';
 import { evaluateModel, type ModelEval } from './evaluate';
 import type { ConfusionMatrix, FoldMetrics } from './metrics';
 import { buildTaskNet, type TaskNet } from './models';
@@ -210,31 +210,10 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     // the validation pass of the latest and of the best epoch run by this process (calibration reuses one)
     let lastVal: { epoch: number; ev: ModelEval } | undefined, bestVal: typeof lastVal;
     let stopReason = last && (last as { stop?: string }).stop ? String((last as { stop?: string }).stop) : '';
-    // Every image is read and preprocessed once before the first epoch, into the cache the epochs
-    // read: an unreadable one fails the run now, named with all the others, not when its batch
-    // comes (a test image: after the last epoch). In skip mode the loaders leave them out of every
-    // epoch from the start, so the epoch plans do not depend on where this process started.
-    hooks.onLog?.(`data: reading the ${loaders.reduce((n, l) => n + l.records.length, 0)} images of the split once before training (the epochs read them from the cache)`);
-    const bad: NonNullable<RunResult['skipped']> = [];
-    for (const [part, l] of [['train', trainLoader], ['val', valLoader], ['test', testLoader]] as const)
-      bad.push(...(await l.scan()).map((b) => ({ part, task: b.task, id: b.id, file: b.file ?? '', error: b.error })));
-    if (bad.length && cfg.data.onBadRecord !== 'skip')
-      throw new MdmtError('EDATA', 'train', `${bad.length} image${bad.length > 1 ? 's' : ''} of the split cannot be read (nothing was trained): ${fewOf(bad.map((b) => `${b.id} (${b.part}): ${b.error}`), 5, '; ')}; ` +
-        "fix or remove them, or leave them out with data.onBadRecord: 'skip' (mdmt train --skip-bad)");
-    // a resumed run goes on with the records it began with: the epochs before were trained without
-    // the images left out then (and with any fixed since), so another set would mix two data sets
-    const skippedKeys = bad.map((b) => `${b.task}:${b.part}:${b.id}`).sort();
-    if (state.epoch > 0 && state.skipped && skippedKeys.join('\n') !== state.skipped.join('\n')) {
-      const now = new Set(skippedKeys), then = new Set(state.skipped);
-      const diff = [...skippedKeys.filter((k) => !then.has(k)).map((k) => `${k} now unreadable`), ...state.skipped.filter((k) => !now.has(k)).map((k) => `${k} readable again`)];
-      throw new MdmtError('EDATA', 'train', `${dir}: the images left out changed since epoch ${state.epoch} was checkpointed (${fewOf(diff, 4)}): resuming would train one run on two data sets; restore the images, or train in a new run directory`);
-    }
-    if (bad.length) {
-      // what is left must still train and test: a part emptied or a class lost is refused, not reported as ACC 100 or NaN
-      checkFoldsLeft(folds, bad, (m) => hooks.onLog?.(`${path.basename(dir)}: ${m}`));
-      const by = (p: string) => bad.filter((b) => b.part === p).length;
-      hooks.onLog?.(`data: left out ${bad.length} unreadable image${bad.length > 1 ? 's' : ''} (train ${by('train')}, val ${by('val')}, test ${by('test')}); result.json lists them`);
-    }
+    // every image read once now (into the cache the epochs read): the unreadable ones fail the run, or are left out
+    const { bad, keys: skippedKeys } = await scanSplit({ train: trainLoader, val: valLoader, test: testLoader }, folds, {
+      dir, skip: cfg.data.onBadRecord === 'skip', resumed: state, log: (m) => hooks.onLog?.(m),
+    });
     hooks.onStart?.({ label: `${cfg.backbone} ${cfg.experiment} ${cfg.protocol}/${folds.name}`, startEpoch: state.epoch, maxEpochs: cfg.schedule.maxEpochs, batchesPerEpoch: trainLoader.length });
 
     for (let epoch = state.epoch + 1; !stopReason && epoch <= cfg.schedule.maxEpochs; epoch++) {
