@@ -250,6 +250,20 @@ test('non-finite state is found once per epoch and named (EDIVERGED)', async () 
   }
 });
 
+test('finite weights whose eval-mode logits overflow: EDIVERGED naming the pass, not argmax(NaN) metrics', async () => {
+  if (!on) return;
+  // lr 10: the weights stay finite (every loss and the per-epoch state check pass), but in eval
+  // mode the lagging BatchNorm running statistics let the activations overflow float32; every
+  // test logit was NaN and argmax made each sample class 0: result.json said ACC 80, exit 0
+  const out = tmpDir('eval-overflow');
+  const e = await code(async () => train({ ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_afc', outDir: out, optim: { lr: 10 } }));
+  assert.is(e.code, 'EDIVERGED');
+  assert.match(e.message, /^train: the validation pass of epoch 1 \(lr 10\) gave non-finite τ1 logits for \d+ of \d+ samples \(P_\d+ \[NaN,NaN\]/);
+  assert.match(e.message, 'lower the learning rate');
+  assert.not.ok(fs.existsSync(path.join(out, 'result.json')), 'no result from NaN logits');
+  assert.not.ok(fs.existsSync(path.join(out, 'best.safetensors')), 'no best model either');
+});
+
 test('one trainer per run directory: a live holder of .lock is refused, a dead one is taken over', async () => {
   const base = await tinyBase();
   const out = tmpDir('locked');

@@ -12,6 +12,7 @@
 import { noGrad } from '../autograd/tape';
 import type { Loader } from '../data/loader';
 import { toTensors } from '../data/loader';
+import { fewOf, MdmtError, show } from '../errors';
 import { tidy } from '../tensor';
 import { evaluate, type Evaluation } from './metrics';
 import type { TaskNet } from './models';
@@ -65,7 +66,25 @@ function argmax(z: ArrayLike<number>, off: number, C: number): number {
   return b;
 }
 
-interface Acc { sum: number; n: number; yTrue: number[]; yPred: number[]; logits: number[][]; ids: string[]; C: number }
+interface Acc { sum: number; n: number; yTrue: number[]; yPred: number[]; logits: number[][]; ids: string[]; C: number; bad: number[] }
+
+/** What evaluateModel names in its errors: the failing function and the pass (e.g. 'the validation pass of epoch 3'). */
+export interface EvalLabel { op?: string; pass?: string }
+
+/**
+ * Throws EDIVERGED when some sample's logits are NaN or ±inf. Finite weights can still give
+ * them: in eval mode BatchNorm divides by running statistics that lag far behind a fast-growing
+ * network, and the activations overflow float32. argmax over NaN is class 0 for every such
+ * sample, so the metrics would be a made-up result (ACC 80 with every logit NaN).
+ */
+function checkLogits(task: 'afc' | 'bx', a: Acc, label: EvalLabel): void {
+  if (!a.bad.length) return;
+  const rows = a.bad.map((i) => `${a.ids[i]} ${show(a.logits[i])}`);
+  throw new MdmtError('EDIVERGED', label.op ?? 'evaluateModel',
+    `${label.pass ?? 'the evaluation pass'} gave non-finite ${task === 'afc' ? 'τ1' : 'τ2'} logits for ${a.bad.length} of ${a.n} samples (${fewOf(rows, 2)}), ` +
+    'though the weights are finite: the activations overflow float32 in eval mode (BatchNorm running statistics far from the batch statistics). ' +
+    'Training diverged: lower the learning rate; no metrics are computed from such logits');
+}
 
 function finish(a: Acc | undefined): TaskEval | undefined {
   if (!a || a.n === 0) return undefined;
@@ -76,11 +95,12 @@ function finish(a: Acc | undefined): TaskEval | undefined {
  * Runs `net` over every batch of `loader.epoch(0)` (build the loader with train: false) and
  * scores each sample on the head of its own task (through `forward`, a compiled evaluation
  * forward, when given; `o.once`: the pass will not be repeated, see EvalForward.run). Restores
- * the module's training mode.
+ * the module's training mode. Throws EDIVERGED (naming `o.op` and `o.pass`) when a sample's
+ * logits are NaN or ±inf, instead of scoring argmax(NaN) as class 0.
  *
  * @example const ev = await evaluateModel(net, testLoader, { afcLoss: 'ce', lossNormalize: 'batch', device: 'cpu' });
  */
-export async function evaluateModel(net: TaskNet, loader: Loader, o: { afcLoss: 'ce' | 'mse'; lossNormalize: 'batch' | 'masked'; device: string; once?: boolean },
+export async function evaluateModel(net: TaskNet, loader: Loader, o: { afcLoss: 'ce' | 'mse'; lossNormalize: 'batch' | 'masked'; device: string; once?: boolean } & EvalLabel,
   forward?: EvalForward): Promise<ModelEval> {
   const wasTraining = net.module.training;
   net.module.eval();
@@ -98,10 +118,11 @@ export async function evaluateModel(net: TaskNet, loader: Loader, o: { afcLoss: 
         const z = out[task];
         if (!z) continue;
         const C = z.length / b.n;
-        const a = (acc[task] ??= { sum: 0, n: 0, yTrue: [], yPred: [], logits: [], ids: [], C });
+        const a = (acc[task] ??= { sum: 0, n: 0, yTrue: [], yPred: [], logits: [], ids: [], C, bad: [] });
         for (let i = 0; i < b.n; i++) {
           if (b.masks[task][i] !== 1) continue;
           const y = b.labels[task][i];
+          for (let j = 0; j < C; j++) if (!Number.isFinite(z[i * C + j])) { a.bad.push(a.n); break; }
           a.sum += task === 'afc' && o.afcLoss === 'mse' ? mseRow(z, i * C, C, y) : ceRow(z, i * C, C, y);
           a.n++;
           a.yTrue.push(y);
@@ -114,6 +135,7 @@ export async function evaluateModel(net: TaskNet, loader: Loader, o: { afcLoss: 
   } finally {
     net.module.train(wasTraining);
   }
+  for (const task of ['afc', 'bx'] as const) if (acc[task]) checkLogits(task, acc[task], o);
   const afc = finish(acc.afc), bx = finish(acc.bx);
   const total = o.lossNormalize === 'masked'
     ? (afc?.loss ?? 0) + (bx?.loss ?? 0)

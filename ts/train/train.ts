@@ -238,7 +238,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       if (nb === 0)
         throw new MdmtError('EDATA', 'train', `epoch ${epoch} had no training batch: ${trainLoader.records.length} training records in batches of ${cfg.batchSize} (a 1-sample batch is skipped: BatchNorm cannot train on it); nothing would be trained`);
       checkFinite(net.module, opt, epoch, lr);
-      const ev = await evaluateModel(net, valLoader, lossCfg, evalFwd);
+      const ev = await evaluateModel(net, valLoader, { ...lossCfg, op: 'train', pass: `the validation pass of epoch ${epoch} (lr ${lr})` }, evalFwd);
       const select = tasks.main === 'AFC' ? ev.afc!.loss : ev.bx!.loss;
       const r = schedule.step(epoch, ev.total, select);
       state.seconds += (Date.now() - t0) / 1000;
@@ -261,10 +261,11 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     // the weights in best.safetensors were evaluated on the validation split in the epoch that
     // saved them (same weights and statistics, same forward): reuse that pass when this process ran it
     const kept = selected ? bestVal : lastVal;
-    const valEv = kept?.epoch === (selected ? schedule.bestEpoch : state.epoch) ? kept.ev : await evaluateModel(net, valLoader, lossCfg, evalFwd);
+    const valEv = kept?.epoch === (selected ? schedule.bestEpoch : state.epoch) ? kept.ev
+      : await evaluateModel(net, valLoader, { ...lossCfg, op: 'train', pass: `the validation pass of the best model (epoch ${selected ? schedule.bestEpoch : state.epoch})` }, evalFwd);
     // the test pass runs once: a batch shape the validation passes (all made before it, in every
     // process, resumed or not) did not plan runs eagerly instead of being recorded for one use
-    const ev = await evaluateModel(net, testLoader, { ...lossCfg, once: true }, evalFwd);
+    const ev = await evaluateModel(net, testLoader, { ...lossCfg, once: true, op: 'train', pass: `the test pass of the best model (epoch ${selected ? schedule.bestEpoch : state.epoch})` }, evalFwd);
     // temperature scaling per head, fitted on the validation split and applied only if it passes its
     // cross-validated check there (ts/predict/calibration.ts); stored with the test outputs
     const centre = new Map(part('test').map((r) => [`${r.task}:${r.id}`, r.center]));
