@@ -93,6 +93,16 @@ test('Wilcoxon with a zero and ties: R sleep data', () => {
   close(p.pvalue, 4 / 1024, 1e-15);
 });
 
+test('a NaN difference makes both tests NaN (scipy nan_policy propagate), not a p-value of the other pairs', () => {
+  // wilcoxon gave statistic 0, p 0.125 here: the NaN pair neither dropped as a zero nor ranked
+  for (const [x, y] of [[[0.6, NaN, 0.5], [0.7, 0.8, 0.9]], [[0.6, Infinity, 0.5], [0.7, Infinity, 0.9]]]) {
+    const w = wilcoxon(x!, y!, { alternative: 'less' });
+    assert.ok(Number.isNaN(w.statistic) && Number.isNaN(w.pvalue), `wilcoxon ${JSON.stringify(w)}`);
+    assert.ok(Number.isNaN(ttestRel(x!, y!, 'less').pvalue), 'ttestRel');
+  }
+  assert.ok(Number.isNaN(wilcoxon([1, NaN, -2]).pvalue), 'one sample');
+});
+
 test('average ranks', () => {
   assert.equal(rankAverage([10, 20, 20, 5]), { ranks: [2, 3.5, 3.5, 1], ties: [1, 1, 2] });
 });

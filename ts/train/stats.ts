@@ -233,7 +233,8 @@ export interface WilcoxonOptions {
 
 /**
  * Wilcoxon signed-rank test of `x − y` (or of `x` alone), as `scipy.stats.wilcoxon` with
- * zero_method='wilcox' (zero differences dropped). The statistic is min(R+, R−) for
+ * zero_method='wilcox' (zero differences dropped) and nan_policy='propagate' (a NaN
+ * difference gives a NaN statistic and p-value, as ttestRel). The statistic is min(R+, R−) for
  * 'two-sided' and R+ otherwise. Exact p-values come from the distribution of R+ over all
  * 2^n sign assignments; the normal approximation uses mean n(n+1)/4, variance
  * (n(n+1)(2n+1) − Σ(t³ − t)/2)/24 over tie groups t, and optionally ±0.5 continuity.
@@ -244,6 +245,9 @@ export function wilcoxon(x: readonly number[], y?: readonly number[], opts: Wilc
   const alternative = opts.alternative ?? 'two-sided';
   if (y && y.length !== x.length) throw new Error(`wilcoxon: samples have ${x.length} and ${y.length} values`);
   const dAll = y ? x.map((v, i) => v - y[i]!) : x.slice();
+  // scipy's nan_policy='propagate': a NaN (or inf − inf) difference has no rank; dropping it or
+  // sorting by it (NaN compares false) gave a p-value of the other pairs as if it were this test's
+  if (dAll.some(Number.isNaN)) return { statistic: NaN, pvalue: NaN };
   const nZero = dAll.filter((v) => v === 0).length;
   const d = dAll.filter((v) => v !== 0);
   const n = d.length;
