@@ -121,6 +121,21 @@ test('preprocess: crop from the mask, resize to size, whole image with a warning
   assert.is(turned.warning, 'lung mask is 160×200, the image 200×160 (turned by 90°?): the mask was stretched onto the image');
 });
 
+test('an image that one value fills between its 2nd and 98th percentiles: the blank input is said', () => {
+  // 1 % bright specks on black passes the constant-image check, then the 2–98 % clip made the
+  // whole input 0 without a word: a model trained or scored on a blank image
+  const W = 100, H = 100;
+  const specks = img(W, H, (x, y) => (x === 50 && y < 100 ? 4095 : 0));
+  const box: [number, number, number, number] = [10, 10, 80, 80];
+  const p = preprocess(specks, { box }, { size: 16 });
+  assert.ok(p.image.data.every((v) => v === 0), 'the clip leaves nothing');
+  assert.is(p.warning, 'the 2–98 % percentile clip leaves it blank (all 0): one value (0) fills that range');
+  // joined to another warning; a narrow but real range keeps its contrast and says nothing
+  assert.match(preprocess(specks, {}, { size: 16 }).warning!, /^no lung mask or box: using the whole image; the 2–98 % percentile clip leaves it blank/);
+  const faint = img(W, H, (x) => 1000 + (x % 2));
+  assert.is(preprocess(faint, { box }, { size: 16 }).warning, undefined);
+});
+
 test('a given lung box is clipped to the image (noted); one that misses it or is not a box is refused', () => {
   const im = img(64, 72, (x, y) => x + 3 * y);
   const refused = (box: number[], re: RegExp) => assert.throws(() => preprocess(im, { box: box as [number, number, number, number] }, { size: 16 }),

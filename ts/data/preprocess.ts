@@ -291,7 +291,8 @@ export interface Preprocessed {
  * Clip + lung crop + resize. `mask` (any size; resized to the image) wins over `box` (an
  * [x,y,w,h] in image pixels, e.g. from a box sheet; clipped to the image with a warning,
  * refused when it misses it: `boxOnImage`); with neither, or an empty mask, the whole image is
- * resized and a warning is returned.
+ * resized and a warning is returned. An image that one value fills between the clip
+ * percentiles comes out blank (all 0), with a warning.
  *
  *   const { image } = preprocess(await readImage(f), { mask: await readImage(m) }, { size: 256 });
  */
@@ -320,6 +321,8 @@ export function preprocess(img: GrayImage, src: { mask?: GrayImage; box?: Box },
   const rect = box ? squareCrop(box, img.width, img.height, opts.borderPct ?? 5) : null;
   // percentiles of the whole image; the clip is pointwise, so applying it after the crop is the same
   const [lo, hi] = percentiles(img.data, [pl, ph]);
+  // not a constant image (refused when read), but one value fills the percentile range: the clip makes it blank
+  if (!(hi > lo)) warning = [warning, `the ${pl}–${ph} % percentile clip leaves it blank (all 0): one value (${lo}) fills that range`].filter(Boolean).join('; ');
   const cut = rect ? crop(img, rect) : { ...img, data: img.data.slice() };
   clipInPlace(cut.data, lo, hi);
   return { image: resizeBilinear(cut, size, size), crop: rect, warning };
