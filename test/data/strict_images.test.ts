@@ -42,6 +42,23 @@ test('bits: BitsStored 0 or above BitsAllocated, HighBit outside the allocated b
   await refused('pr2.dcm', { extra: [el(0x28, 0x103, 'US', 2)] }, /PixelRepresentation \(0028,0103\) is 2/);
 });
 
+test('HighBit above BitsStored − 1: the sample is read from the bits that end at HighBit', async () => {
+  // 12 bits stored in bits 4..15 (HighBit 15) were masked to their low 12 bits: 100, 2000, 4000,
+  // 4095 decoded as 1600, 3328, 2560, 4080, a scrambled image accepted without a word
+  const hb = (v: number) => [el(0x28, 0x102, 'US', v)];
+  const v = [100, 2000, 4000, 4095];
+  const top = await decodeDicom(writeDicom({ width: 4, height: 1, pixels: Uint16Array.from(v, (x) => (x << 4) | 0xf), bitsStored: 12, extra: hb(15) }), 'mem');
+  assert.equal(Array.from(top.data), v, 'unused low bits ignored');
+  // signed, shifted by 2, with garbage in the unused bits on both sides
+  const sv = [-100, -2048, 0, 2047];
+  const raw = Uint16Array.from(sv, (x) => 0xc000 | (((x + 4096) % 4096) << 2) | 0x3);
+  const signed = await decodeDicom(writeDicom({ width: 4, height: 1, pixels: raw, bitsStored: 12, extra: [...hb(13), el(0x28, 0x103, 'US', 1)] }), 'mem');
+  assert.equal(Array.from(signed.data), sv);
+  // HighBit = BitsStored − 1 (the usual layout) reads the low bits as before
+  const low = await decodeDicom(writeDicom({ width: 4, height: 1, pixels: Uint16Array.from(v, (x) => x | 0xf000), bitsStored: 12, extra: hb(11) }), 'mem');
+  assert.equal(Array.from(low.data), v);
+});
+
 test('rescale: NaN, inf, 1e999 and 0 slopes, NaN intercept, a slope that overflows float32', async () => {
   await refused('slope-nan.dcm', { slope: 'NaN' }, /RescaleSlope \(0028,1053\) is 'NaN': not a finite number/);
   await refused('slope-inf.dcm', { slope: 'inf' }, /RescaleSlope \(0028,1053\) is 'inf'/);

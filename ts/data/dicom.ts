@@ -3,7 +3,7 @@
  * endian, deflated, RLE Lossless, JPEG 2000, JPEG-LS, 8-bit JPEG baseline, 12-bit extended
  * JPEG and JPEG Lossless (everything the authors' pydicom + Pillow could read, and more); files
  * with or without the 128-byte preamble and file meta. Pixels come out as float32 modality
- * values (bits stored masked, sign extended, rescale slope/intercept applied) and MONOCHROME1
+ * values (the BitsStored bits ending at HighBit, sign extended, rescale slope/intercept applied) and MONOCHROME1
  * images are inverted so that bright means dense everywhere (the authors'
  * `np.interp(img, (min, max), (max, min))`).
  *
@@ -183,7 +183,8 @@ async function decodeChecked(bytes: Uint8Array, file: string, opts: DecodeDicomO
   const n = h.rows * h.cols;
   let raw: Uint8Array | Uint16Array | Uint32Array;
   let codecSigned = false;
-  if (ts.startsWith('1.2.840.10008.1.2.4.') || ts === '1.2.840.10008.1.2.5') {
+  const encapsulated = ts.startsWith('1.2.840.10008.1.2.4.') || ts === '1.2.840.10008.1.2.5';
+  if (encapsulated) {
     const frame = await decodeEncapsulated(ds, ts, file, h);
     if (frame.width !== h.cols || frame.height !== h.rows)
       throw fail(file, `codec frame is ${frame.width}x${frame.height} but the header says ${h.cols}x${h.rows}`);
@@ -200,7 +201,9 @@ async function decodeChecked(bytes: Uint8Array, file: string, opts: DecodeDicomO
   } else {
     raw = readNative(ds, file, n, h.bitsAllocated, ts === '1.2.840.10008.1.2.2');
   }
-  const out = toModality(raw, n, h, h.signed || codecSigned, file);
+  // native cells hold the sample at HighBit (12 bits stored in bits 4..15 of 16); a codec returns the samples themselves
+  const shift = encapsulated ? 0 : h.highBit - h.bitsStored + 1;
+  const out = toModality(raw, n, h, h.signed || codecSigned, file, shift);
   const invert = (opts.invert ?? true) && h.photometric === 'MONOCHROME1';
   if (invert) {
     // min/max of the float32 values, so the inversion maps them exactly onto each other
@@ -223,6 +226,8 @@ async function decodeChecked(bytes: Uint8Array, file: string, opts: DecodeDicomO
 
 interface Header {
   rows: number; cols: number; bitsAllocated: number; bitsStored: number; signed: boolean;
+  /** the sample's most significant bit in its cell (PS3.5 8.1.1): bits highBit − bitsStored + 1..highBit hold it */
+  highBit: number;
   photometric: string; slope: number; intercept: number;
 }
 
@@ -237,11 +242,9 @@ function readHeader(ds: dicomParser.DataSet, file: string): Header {
   const bitsStored = num(ds, 'x00280101', file, bitsAllocated);
   if (bitsStored < 1 || bitsStored > bitsAllocated)
     throw fail(file, `${tagLabel('x00280101')} is ${bitsStored}: it must be 1..${tagLabel('x00280100')} ${bitsAllocated}`);
-  if (ds.elements.x00280102) {
-    const highBit = num(ds, 'x00280102', file);
-    if (highBit >= bitsAllocated || highBit < bitsStored - 1)
-      throw fail(file, `${tagLabel('x00280102')} is ${highBit}: with BitsStored ${bitsStored} and BitsAllocated ${bitsAllocated} it must be ${bitsStored - 1}..${bitsAllocated - 1}`);
-  }
+  const highBit = ds.elements.x00280102 ? num(ds, 'x00280102', file) : bitsStored - 1;
+  if (highBit >= bitsAllocated || highBit < bitsStored - 1)
+    throw fail(file, `${tagLabel('x00280102')} is ${highBit}: with BitsStored ${bitsStored} and BitsAllocated ${bitsAllocated} it must be ${bitsStored - 1}..${bitsAllocated - 1}`);
   const pr = num(ds, 'x00280103', file, 0);
   if (pr !== 0 && pr !== 1) throw fail(file, `${tagLabel('x00280103')} is ${pr} (0 unsigned, 1 two's complement)`);
   const spp = num(ds, 'x00280002', file, 1);
@@ -264,7 +267,7 @@ function readHeader(ds: dicomParser.DataSet, file: string): Header {
   const slope = ds0('x00281053', 1);
   const intercept = ds0('x00281052', 0);
   if (slope === 0) throw fail(file, `${tagLabel('x00281053')} is 0: every pixel would become the intercept`);
-  return { rows, cols, bitsAllocated, bitsStored, signed: pr === 1, photometric, slope, intercept };
+  return { rows, cols, bitsAllocated, bitsStored, highBit, signed: pr === 1, photometric, slope, intercept };
 }
 
 /** The one frame of encapsulated pixel data, decoded by the syntax's codec. */
@@ -303,25 +306,27 @@ async function decodeEncapsulated(ds: dicomParser.DataSet, ts: string, file: str
 }
 
 /**
- * Stored samples → float32 modality values: keep the low BitsStored bits, sign-extend when
- * signed, apply rescale slope/intercept. Refuses non-finite results (a slope that overflows
- * float32) and a constant image.
+ * Stored samples → float32 modality values: keep the BitsStored bits that end at HighBit (the low
+ * ones after a right shift by `shift` = HighBit − BitsStored + 1), sign-extend when signed, apply
+ * rescale slope/intercept. Refuses non-finite results (a slope that overflows float32) and a
+ * constant image.
  */
-function toModality(raw: Uint8Array | Uint16Array | Uint32Array, n: number, h: Header, sgn: boolean, file: string): Float32Array {
+function toModality(raw: Uint8Array | Uint16Array | Uint32Array, n: number, h: Header, sgn: boolean, file: string, shift = 0): Float32Array {
   const out = new Float32Array(n);
   const { slope, intercept, bitsStored: bits } = h;
   if (bits <= 30) {
     const mask = (1 << bits) - 1;
     const half = 1 << (bits - 1);
     for (let i = 0; i < n; i++) {
-      let v = raw[i] & mask;
+      let v = (raw[i] >>> shift) & mask;
       if (sgn && v >= half) v -= 2 * half;
       out[i] = v * slope + intercept;
     }
   } else {
+    const cell = 2 ** bits, div = 2 ** shift;
     for (let i = 0; i < n; i++) {
-      let v = raw[i] >>> 0;
-      if (sgn && v >= 2 ** 31) v -= 2 ** 32;
+      let v = Math.floor(raw[i] / div) % cell;
+      if (sgn && v >= cell / 2) v -= cell;
       out[i] = v * slope + intercept;
     }
   }
