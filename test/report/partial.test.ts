@@ -156,6 +156,22 @@ test('Table 2: "n/a" (not computable, with the reason) is told from "–" (not s
   assert.ok(ft === '–' || /^\*+$/.test(ft), `MDMT vs FT μ is a test result: ${ft}`);
 });
 
+test('Table 2: differences that are all equal (t = ±∞) are marked §, footnoted, and inf in the CSV', () => {
+  // MDMT 0.05 above STL τ1 on every backbone: p was printed 0.0e+0 beside ***, with an empty t in table2.csv
+  const rs = ['a', 'b', 'c'].flatMap((b, i) => [0, 1].flatMap((f) => [
+    run(b, 'stl_afc', 'cv', f, 0.6 + 0.02 * i + 0.01 * f), run(b, 'mdmt', 'cv', f, 0.65 + 0.02 * i + 0.01 * f), run(b, 'ft', 'cv', f, 0.6 + 0.03 * i * f),
+  ]));
+  const dir = tmpDir('rep-inf');
+  const md = writeReport(rs, dir, { curves: false }).markdown;
+  const p = md.split('\n').filter((l) => l.startsWith('| μ ↑ |'))[1]!.split('|').map((x) => x.trim());
+  assert.is(p[3], '0§ (0.125)', p.join(' | '));
+  assert.match(md, /§ the paired differences are all equal \(no variance\): t is ±∞/);
+  const csv = fs.readFileSync(path.join(dir, 'table2.csv'), 'utf8');
+  assert.match(csv, /^cv,mean,stl_afc,acc,3,[\d.]+,[\d.]+,-inf,2,0,\*\*\*,/m, csv);
+  // a cell with no pairs has no degrees of freedom (was -1)
+  assert.match(csv, /^loco,mean,stl_afc,acc,0,,,,,,,/m, csv);
+});
+
 test('an empty --out is a usage error (exit 2), nothing written in the working directory', () => {
   const dir = tmpDir('rep-emptyout');
   const f = path.join(dir, 'runs', 'cv', 'resnet18', 'stl_afc', 'fold0', 'result.json');

@@ -57,6 +57,20 @@ test('paired t-test: R sleep data', () => {
   assert.ok(Number.isNaN(ttestRel([1], [2]).pvalue));
 });
 
+test('paired t-test without variance: equal differences give t = ±∞ whatever their rounding, zero ones NaN', () => {
+  // 0.8 − 0.7, 0.7 − 0.6, 0.6 − 0.5 differ in the last bit: t was 2.7e15 and p 6.9e-32 from rounding noise
+  const eq = ttestRel([0.8, 0.7, 0.6], [0.7, 0.6, 0.5], 'greater');
+  assert.equal([eq.statistic, eq.pvalue, eq.df], [Infinity, 0, 2]);
+  assert.equal(ttestRel([0.7, 0.6, 0.5], [0.8, 0.7, 0.6], 'greater').pvalue, 1);
+  assert.equal(ttestRel([0.7, 0.6, 0.5], [0.8, 0.7, 0.6], 'less').statistic, -Infinity);
+  // 0.1 + 0.2 vs 0.3: the same value to the inputs' precision (t was ≈ −1, p ≈ 0.25)
+  const zero = ttestRel([0.1 + 0.2, 0.6], [0.3, 0.6], 'less');
+  assert.ok(Number.isNaN(zero.statistic) && Number.isNaN(zero.pvalue), JSON.stringify(zero));
+  // a real spread, however small against the values, is still tested
+  const small = ttestRel([0.6 + 1e-9, 0.7 + 3e-9, 0.8 + 2e-9], [0.6, 0.7, 0.8], 'greater');
+  assert.ok(Number.isFinite(small.statistic) && small.pvalue > 0 && small.pvalue < 0.05, JSON.stringify(small));
+});
+
 // scipy.stats.wilcoxon docstring (Wilcoxon 1945, Fisher's corn heights, differences):
 // wilcoxon(d) → (24.0, 0.041259765625) exact; alternative='greater' → (96.0, 0.0206298828125);
 // method='approx' → (24.0, 0.04088813291185591), and 'greater' 0.020444066455927955 (scipy ≤1.8 docs).

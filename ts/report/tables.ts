@@ -14,7 +14,9 @@ export function mdTable(head: string[], rows: string[][], align?: string[]): str
 }
 
 function csvCell(v: unknown): string {
-  const s = v === undefined || v === null ? '' : typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : typeof v === 'object' ? JSON.stringify(v) : String(v as string | boolean | bigint);
+  // ±inf (t of differences without variance) as pandas and numpy read it; NaN stays empty
+  const num = (x: number) => (Number.isFinite(x) ? String(x) : Number.isNaN(x) ? '' : x > 0 ? 'inf' : '-inf');
+  const s = v === undefined || v === null ? '' : typeof v === 'number' ? num(v) : typeof v === 'object' ? JSON.stringify(v) : String(v as string | boolean | bigint);
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -106,7 +108,8 @@ function acrossPhrase(c: readonly Cell[]): string {
  * Table 2 in the paper's layout (stars only; '–' = not significant, 'n/a' = not computable:
  * fewer than 2 paired backbones, or differences that are all zero), followed by the one-tailed
  * p-values of the paired t-test and, in brackets, of the Wilcoxon test. Cells of a partial
- * sweep (backbones with unequal finished folds) carry a †.
+ * sweep (backbones with unequal finished folds) carry a †; a t-test p-value from differences
+ * that are all equal (t = ±∞) a §, footnoted.
  *
  * @example table2Markdown(table2(summaries))
  */
@@ -122,7 +125,13 @@ export function table2Markdown(c: readonly Cell[]): string {
     return (na || !x ? 'n/a' : shown(x)) + dag(x);
   };
   const starRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => cell(stat, b, p, m, (x) => x.stars || '–'))]);
-  const pRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => cell(stat, b, p, m, (x) => `${fmtP(x.t.pvalue)} (${fmtP(x.wilcoxon.pvalue)})`))]);
+  let infinite = false;
+  const tp = (x: Cell) => {
+    if (Number.isFinite(x.t.statistic)) return fmtP(x.t.pvalue);
+    infinite = true;
+    return `${fmtP(x.t.pvalue)}§`;
+  };
+  const pRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => cell(stat, b, p, m, (x) => `${tp(x)} (${fmtP(x.wilcoxon.pvalue)})`))]);
   const align = ['---', ':---', ...cols.map(() => ':---:')];
   const reasons = [
     ...(why.has('pairs') ? ['fewer than 2 backbones have both MDMT and the baseline (for σ: with 2 folds or more), and a paired test needs 2'] : []),
@@ -138,13 +147,15 @@ export function table2Markdown(c: readonly Cell[]): string {
     mdTable(head, pRows, align),
     '',
     'p-values: paired t-test (Wilcoxon signed-rank).',
+    ...(infinite ? ['', '§ the paired differences are all equal (no variance): t is ±∞ and its p-value 0 or 1 whatever the number of backbones; the Wilcoxon p-value beside it says what so few pairs can show.'] : []),
     ...(c.some((x) => x.partial) ? ['', '† partial sweep: the backbones paired in this cell do not all have the same finished folds of MDMT and the baseline.'] : []),
   ].join('\n');
 }
 
-/** p-value with 2 significant digits, '<1e-4' style below 0.0001. */
+/** p-value with 2 significant digits, '<1e-4' style below 0.0001; 0 as '0'. */
 export function fmtP(p: number): string {
   if (!Number.isFinite(p)) return '–';
+  if (p === 0) return '0';
   if (p < 1e-4) return p.toExponential(1);
   return p < 0.01 ? p.toPrecision(2) : p.toFixed(3);
 }

@@ -177,7 +177,9 @@ function pFromT(t: number, df: number, alternative: Alternative): number {
 
 /**
  * Paired t-test on `a − b`, as `scipy.stats.ttest_rel(a, b, alternative)`: t = mean(d) /
- * (sd(d, ddof=1)/√n), df = n − 1. 'less' tests mean(a − b) < 0, 'greater' > 0.
+ * (sd(d, ddof=1)/√n), df = n − 1. 'less' tests mean(a − b) < 0, 'greater' > 0. Differences
+ * that are all equal (to the rounding of the inputs) give t = ±∞ (p 0 or 1), all zero t = NaN;
+ * scipy divides the rounding noise instead (t ~ 1e15 and a warning).
  * The authors call `ttest_rel(baseline, mdmt, alternative='less')` (MDMT greater).
  *
  * @example ttestRel(group1, group2).pvalue // R sleep data: t = -4.0621, p = 0.002833
@@ -186,11 +188,15 @@ export function ttestRel(a: readonly number[], b: readonly number[], alternative
   if (a.length !== b.length) throw new Error(`ttestRel: samples have ${a.length} and ${b.length} values`);
   const n = a.length;
   const df = n - 1;
-  if (n < 2) return { statistic: NaN, pvalue: NaN, df };
+  if (n < 2) return { statistic: NaN, pvalue: NaN, df: n ? df : NaN };
   const d = a.map((v, i) => v - b[i]!);
   const mean = d.reduce((s, v) => s + v, 0) / n;
   const sd = Math.sqrt(d.reduce((s, v) => s + (v - mean) ** 2, 0) / df);
-  const t = sd === 0 ? (mean === 0 ? NaN : mean > 0 ? Infinity : -Infinity) : mean / (sd / Math.sqrt(n));
+  // differences equal up to the rounding of the inputs (0.65 − 0.6 and 0.67 − 0.62 differ in
+  // the last bit) have no variance: t is ±∞, not a t of 1e15 and a p-value made of rounding noise
+  // (and differences all within that rounding of 0 are all zero: t undefined)
+  const tol = 8 * Number.EPSILON * Math.max(...a.map(Math.abs), ...b.map(Math.abs));
+  const t = Number.isNaN(sd) || sd > tol ? mean / (sd / Math.sqrt(n)) : Math.abs(mean) <= tol ? NaN : mean > 0 ? Infinity : -Infinity;
   return { statistic: t, pvalue: pFromT(t, df, alternative), df };
 }
 
