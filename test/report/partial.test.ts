@@ -121,7 +121,7 @@ test('σ of a single fold is undefined: "–", left out of σ̄ (‡) and of the
   const sd = (v: number[]) => { const m = v.reduce((x, y) => x + y, 0) / v.length; return Math.sqrt(v.reduce((x, y) => x + (y - m) ** 2, 0) / v.length); };
   close(cell.std, (sd([0.7, 0.702, 0.704]) + sd([0.71, 0.714, 0.718])) / 2, 'σ̄ over a and b only');
   assert.match(row(table1Markdown(t), 'MDMT')[1]!, /^\*\*\d+\.\d ± \d+\.\d‡ †\*\*$|^\d+\.\d ± \d+\.\d‡ †$/);
-  assert.match(table1Markdown(t), /‡ σ undefined \(fewer than 2 folds\)/);
+  assert.match(table1Markdown(t), /‡ σ undefined \(fewer than 2 folds, or no more folds than ddof\)/);
   assert.match(row(perBackboneMarkdown(s, 'cv'), 'c')[3]!, /± – †$/, 'ACC MDMT of c');
   // the σ tests pair a and b only; the μ tests all three
   const cells = table2(s).filter((x) => x.protocol === 'cv' && x.baseline === 'stl_afc' && x.metric === 'acc');
@@ -131,6 +131,15 @@ test('σ of a single fold is undefined: "–", left out of σ̄ (‡) and of the
   assert.ok(r.warnings.includes('σ undefined (a single fold) for c CV MDMT: left out of σ̄ (‡) and of any σ test (Table 2)'), r.warnings.join('\n'));
   assert.not.match(r.markdown, /± 0\.0/);
   assert.not.match(fs.readFileSync(path.join(dir, 'per_backbone.csv'), 'utf8'), /^c,mdmt,cv,1,acc,[\d.]+,0$/m);
+});
+
+test('σ undefined by ddof (2 folds, ddof 2) is named with its reason, not as "fewer than 2 folds" alone', () => {
+  const r = writeReport(twoByTwo.filter((x) => x.experiment !== 'ft'), tmpDir('rep-ddof'), { curves: false, ddof: 2 });
+  assert.ok(r.warnings.includes('σ undefined (ddof 2 needs more than 2 folds) for mobilenet_v2 CV MDMT (2 folds), mobilenet_v2 CV STL τ1 (2 folds), ' +
+    'resnet18 CV MDMT (2 folds), resnet18 CV STL τ1 (2 folds): left out of σ̄ (‡) and of any σ test (Table 2)'), r.warnings.join('\n'));
+  assert.match(r.markdown, /> \*\*Warning:\*\* σ undefined \(ddof 2 needs more than 2 folds\)/);
+  const w1 = writeReport(twoByTwo.filter((x) => x.experiment !== 'ft'), tmpDir('rep-ddof1'), { curves: false, ddof: 1 }).warnings;
+  assert.not.ok(w1.some((w) => w.includes('σ undefined')), w1.join('\n'));
 });
 
 test('Table 2: "n/a" (not computable, with the reason) is told from "–" (not significant), and n is phrased right', () => {

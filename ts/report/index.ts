@@ -97,7 +97,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   const notice = pretrainingNotice(results);
   const partial = partialSweepWarnings(t2);
   // what Table 1, the per-backbone and τ2 tables are built from, before their numbers
-  const gaps = [...unfinishedWarnings(opts.unfinished ?? []), ...skippedImagesWarnings(results), ...oneClassWarnings(results), ...sweepGapWarnings(sweepGaps(summaries)), ...undefinedStdWarnings(summaries)];
+  const gaps = [...unfinishedWarnings(opts.unfinished ?? []), ...skippedImagesWarnings(results), ...oneClassWarnings(results), ...sweepGapWarnings(sweepGaps(summaries)), ...undefinedStdWarnings(summaries, opts.ddof)];
   const random = results.filter((r) => r.imagenet !== true).length;
   const warnings = [...(random ? [`${random} of ${results.length} runs did not begin from ImageNet (random or unrecorded initialisation): not comparable with the paper`] : []), ...gaps, ...partial, ...tau2Gaps];
   const mu = muStatement(summaries, opts.mu);

@@ -96,12 +96,20 @@ export function sweepGapWarnings(gaps: readonly SweepGap[], table = 'Table 1'): 
 }
 
 /**
- * The warning naming backbone × experiment × protocol groups of one fold, whose σ is undefined
- * and left out of σ̄ and of Table 2's σ tests; empty when every group has 2 folds or more.
+ * The warnings naming backbone × experiment × protocol groups whose σ is undefined (one fold,
+ * or no more folds than `ddof`) and left out of σ̄ and of Table 2's σ tests; empty when every
+ * group has more than max(1, ddof) folds.
  */
-export function undefinedStdWarnings(summaries: readonly RunSummary[]): string[] {
-  const one = summaries.filter((s) => s.folds < 2).map((s) => `${s.backbone} ${PROTOCOL_LABEL[s.protocol]} ${EXPERIMENT_LABEL[s.experiment]}`);
-  return one.length ? [`σ undefined (a single fold) for ${one.join(', ')}: left out of σ̄ (‡) and of any σ test (Table 2)`] : [];
+export function undefinedStdWarnings(summaries: readonly RunSummary[], ddof = 0): string[] {
+  const name = (s: RunSummary) => `${s.backbone} ${PROTOCOL_LABEL[s.protocol]} ${EXPERIMENT_LABEL[s.experiment]}`;
+  const one = summaries.filter((s) => s.folds < 2).map(name);
+  // ddof 2 over 2 folds divides by 0: the same '–' and ‡, which said "fewer than 2 folds"
+  const few = summaries.filter((s) => s.folds >= 2 && s.folds <= ddof).map((s) => `${name(s)} (${s.folds} folds)`);
+  const tail = ': left out of σ̄ (‡) and of any σ test (Table 2)';
+  return [
+    ...(one.length ? [`σ undefined (a single fold) for ${one.join(', ')}${tail}`] : []),
+    ...(few.length ? [`σ undefined (ddof ${ddof} needs more than ${ddof} folds) for ${few.join(', ')}${tail}`] : []),
+  ];
 }
 
 /**

@@ -41,7 +41,7 @@ function bestOf(cells: readonly ({ mean: number; partial?: boolean } | undefined
 function marksNote(partial: boolean, stdOut: boolean, what: string): string[] {
   return [
     ...(partial ? [`† partial: ${what} than the sweep's others (listed in report.md); not ranked above complete cells.`] : []),
-    ...(stdOut ? ['‡ σ undefined (fewer than 2 folds): σ̄ leaves those backbones out, and so do the σ tests of Table 2.'] : []),
+    ...(stdOut ? ['‡ σ undefined (fewer than 2 folds, or no more folds than ddof): σ̄ leaves those backbones out, and so do the σ tests of Table 2.'] : []),
   ];
 }
 
@@ -198,7 +198,7 @@ export function perBackboneMarkdown(s: readonly RunSummary[], protocol: string, 
   ]);
   const md = mdTable(['Backbone', ...TABLE_METRICS.flatMap((m) => experiments.map((e) => `${METRIC_LABEL[m]} ${EXPERIMENT_LABEL[e]}`))], rows);
   const notes = marksNote(partial, false, 'the backbone has fewer folds of this experiment');
-  if (stdOut) notes.push('σ – : fewer than 2 folds, σ undefined.');
+  if (stdOut) notes.push('σ – : fewer than 2 folds (or no more folds than ddof), σ undefined.');
   return notes.length ? [md, '', ...notes].join('\n') : md;
 }
 
