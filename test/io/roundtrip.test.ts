@@ -10,6 +10,7 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runExport } from '../../ts/cli/export';
+import { inspectFile } from '../../ts/cli/inspect';
 import { saveSafetensors } from '../../ts/io/safetensors';
 import { readOnnxModel } from '../../ts/io/onnx_import';
 import { STLModel } from '../../ts/models/mdmt';
@@ -97,6 +98,27 @@ test('predict --weights: a head of another width is named mis-shaped, ImageNet w
   assert.match(e3.message, 'imageSize (--image-size) must be an integer in [29, 2048] for densenet121 (smaller inputs shrink to a 0×0 map inside it), got 28');
   const e4 = await rejects(() => predict([img], { weights: three, imageSize: 100000 }));
   assert.match(e4.message, 'imageSize (--image-size) must be an integer in [16, 2048], got 100000');
+});
+
+test('mdmt inspect describes weights files (safetensors, ONNX, a resume checkpoint) instead of reading them as DICOM', async () => {
+  const run = fakeRun('rt-inspect', 'mdmt'), dir = tmpDir('rt-inspect-out');
+  const w = path.join(run, 'best.safetensors'), onnx = path.join(dir, 'm.onnx');
+  runExport({ weights: w, out: onnx, size: '32' });
+  const st = (await inspectFile(w)).join('\n');
+  assert.match(st, 'format:      safetensors (mdmt-weights-1)');
+  assert.match(st, `model:       ${BACKBONE}, MDMT (afc_head.*: τ1, bx_head.*: τ2)`);
+  assert.match(st, `metadata:    backbone = ${BACKBONE}`);
+  assert.not.match(st, 'DICOM');
+  const ox = (await inspectFile(onnx)).join('\n');
+  assert.match(ox, 'format:      ONNX (opset 17, IR 8, written by mdmt');
+  assert.match(ox, 'inputs:      input N×3×32×32');
+  assert.match(ox, 'outputs:     afc N×2, bx N×4');
+  assert.match(ox, `model:       ${BACKBONE}, MDMT`);
+  const ck = path.join(dir, 'checkpoint.safetensors');
+  saveSafetensors(ck, new Map(), { format: 'mdmt-checkpoint-1', state: JSON.stringify({ epoch: 2, history: new Array(40).fill(0.5) }, null, 1) });
+  const c = (await inspectFile(ck)).join('\n');
+  assert.match(c, 'model:       none: a resume checkpoint');
+  assert.match(c, /metadata: {4}state = \{ "epoch": 2, "history": \[ 0\.5, .*\.\.\. \(\d+ chars\)/);
 });
 
 test.run();

@@ -1,12 +1,13 @@
 /**
  * `mdmt inspect <file>`: decodes one image (DICOM or PNG/JPEG/TIFF/WebP, by its content) and
  * prints its format, size, photometric interpretation, bits, transfer syntax and min/max after
- * decoding.
+ * decoding; a weights file (.safetensors, .onnx) is described instead (inspect_weights.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
 import { decodeImageFile, isRasterFile } from '../data/image';
+import { inspectWeights, isWeightsFile } from './inspect_weights';
 
 /** The extensions that name each raster format (a DICOM may have any other, or none). */
 const EXTENSIONS: Record<string, string[]> = { PNG: ['.png'], JPEG: ['.jpg', '.jpeg'], TIFF: ['.tif', '.tiff'], WebP: ['.webp'] };
@@ -34,6 +35,7 @@ export async function inspectFile(file: string): Promise<string[]> {
     throw new MdmtError('EIO', 'inspect', `'${file}' ${why} (${code})`);
   }
   if (st.isDirectory()) throw new MdmtError('EIO', 'inspect', `'${file}' is a directory, not an image file (EISDIR)`);
+  if (isWeightsFile(file)) return inspectWeights(file);
   const d = await decodeImageFile(file);
   const [lo, hi] = minMax(d.image.data);
   // a file decoded as another format than its name says (a PNG saved as .dcm) is worth a word
