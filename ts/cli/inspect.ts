@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
+import { checkMinSide, checkNotConstant } from '../data/gray';
 import { decodeImageFile, isRasterFile } from '../data/image';
 import { inspectWeights, isWeightsFile } from './inspect_weights';
 
@@ -42,7 +43,16 @@ export async function inspectFile(file: string): Promise<string[]> {
   const ext = path.extname(file).toLowerCase();
   const other = d.format === 'DICOM' ? isRasterFile(file) : !EXTENSIONS[d.format].includes(ext);
   const format = `format:      ${d.format}${other ? ` (by its content; the file is named ${ext || 'without extension'})` : ''}`;
-  if (d.format !== 'DICOM') return [`file:        ${file}`, format, `size:        ${d.image.width} x ${d.image.height}`, `min/max:     ${lo} / ${hi}`];
+  // what train and predict refuse as an X-ray (readImage role 'image'), said here too: a 10x10 PNG
+  // inspected clean, then failed its predict row
+  let refused: string[] = [];
+  try {
+    if (d.format !== 'DICOM') checkNotConstant(d.image.data, file, 'inspect'); // decodeDicom refuses a constant image itself
+    checkMinSide(d.image, file, 'inspect');
+  } catch (e) {
+    refused = [`note:        train and predict refuse it as an X-ray (it may serve as a lung mask): ${(e as Error).message.replace(`inspect: ${file}: `, '')}`];
+  }
+  if (d.format !== 'DICOM') return [`file:        ${file}`, format, `size:        ${d.image.width} x ${d.image.height}`, `min/max:     ${lo} / ${hi}`, ...refused];
   const img = d.image;
   const i = img.info;
   return [
@@ -55,5 +65,6 @@ export async function inspectFile(file: string): Promise<string[]> {
     `rescale:     slope ${i.slope}, intercept ${i.intercept}`,
     ...(i.modality || i.manufacturer ? [`device:      ${[i.modality, i.manufacturer].filter(Boolean).join(', ')}`] : []),
     `min/max:     ${lo} / ${hi}`,
+    ...refused,
   ];
 }
