@@ -90,6 +90,14 @@ test(`X-rays smaller than ${MIN_IMAGE_SIDE} px on a side are refused as images, 
   const edge = path.join(dir, 'edge.dcm');
   fs.writeFileSync(edge, writeDicom({ width: 16, height: 16, pixels: Uint16Array.from({ length: 256 }, (_, i) => i) }));
   assert.is((await readImage(edge, { role: 'image' })).height, 16);
+  // inspect decodes it, and says that train and predict refuse it (it printed a clean 2 x 1 before)
+  const note = 'note:        train and predict refuse it as an X-ray (it may serve as a lung mask): ';
+  assert.ok((await inspectFile(png)).includes(`${note}image is 2x1 pixels, smaller than 16 on a side: a thumbnail or a corrupt header, not an X-ray to train on or score`));
+  assert.ok((await inspectFile(dcm)).includes(`${note}image is 300x1 pixels, smaller than 16 on a side: a thumbnail or a corrupt header, not an X-ray to train on or score`));
+  const flat = path.join(dir, 'flat.png');
+  await sharp(Buffer.alloc(32 * 32, 9), { raw: { width: 32, height: 32, channels: 1 } }).png().toFile(flat);
+  assert.ok((await inspectFile(flat)).includes(`${note}image is constant (every one of its 1024 pixels is 9 after decoding)`));
+  assert.not.ok((await inspectFile(edge)).some((l) => l.startsWith('note:')), 'a 16 px film has no note');
 });
 
 test('truncated files: a PNG cut in half or to its signature, a DICOM cut one byte short', async () => {

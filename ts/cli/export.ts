@@ -12,7 +12,7 @@
 import { ensureFileDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { exportOnnx } from '../io/onnx_export';
-import { checkWeightsBackbone, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
+import { checkWeightsBackbone, checkWeightsPath, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
 import { getModel, listModels, modelInfo } from '../models/zoo';
 import { MDMTModel, STLModel } from '../models/mdmt';
 import { Module } from '../nn/module';
@@ -49,6 +49,7 @@ export interface ExportCliOptions {
 
 /** The command's action (also callable from code). */
 export function runExport(opts: ExportCliOptions): { file: string; task: string; params: number; model: string } {
+  if (opts.weights !== undefined) checkWeightsPath(opts.weights, 'export', '--weights');
   // a run's best.safetensors names its backbone: --model is needed only for other files
   const named = opts.model ?? (opts.weights ? weightsBackbone(opts.weights, 'export') : undefined);
   if (!named) throw new MdmtError('ECONFIG', 'export', `--model is required${opts.weights ? ` (${opts.weights} names no backbone in its metadata)` : ''}: one of ${listModels().join(', ')}`);
@@ -86,7 +87,8 @@ export function runExport(opts: ExportCliOptions): { file: string; task: string;
   const model = buildForExport(o.model, t, classes);
   try {
     if (o.weights) loadWeightsFile(model, o.weights, { op: 'export' });
-    exportOnnx(model, o.out, { inputShape: [batch, 3, size, size] });
+    // the backbone and task travel in the file: importing it (export --weights, predict --weights) needs no --model
+    exportOnnx(model, o.out, { inputShape: [batch, 3, size, size], metadata: { backbone: o.model, task: t } });
     return { file: o.out, task: t, params: model.numParams(), model: o.model };
   } finally {
     model.dispose();

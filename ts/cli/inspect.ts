@@ -1,12 +1,14 @@
 /**
  * `mdmt inspect <file>`: decodes one image (DICOM or PNG/JPEG/TIFF/WebP, by its content) and
  * prints its format, size, photometric interpretation, bits, transfer syntax and min/max after
- * decoding.
+ * decoding; a weights file (.safetensors, .onnx) is described instead (inspect_weights.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
+import { checkMinSide, checkNotConstant } from '../data/gray';
 import { decodeImageFile, isRasterFile } from '../data/image';
+import { inspectWeights, isWeightsFile } from './inspect_weights';
 
 /** The extensions that name each raster format (a DICOM may have any other, or none). */
 const EXTENSIONS: Record<string, string[]> = { PNG: ['.png'], JPEG: ['.jpg', '.jpeg'], TIFF: ['.tif', '.tiff'], WebP: ['.webp'] };
@@ -34,13 +36,23 @@ export async function inspectFile(file: string): Promise<string[]> {
     throw new MdmtError('EIO', 'inspect', `'${file}' ${why} (${code})`);
   }
   if (st.isDirectory()) throw new MdmtError('EIO', 'inspect', `'${file}' is a directory, not an image file (EISDIR)`);
+  if (isWeightsFile(file)) return inspectWeights(file);
   const d = await decodeImageFile(file);
   const [lo, hi] = minMax(d.image.data);
   // a file decoded as another format than its name says (a PNG saved as .dcm) is worth a word
   const ext = path.extname(file).toLowerCase();
   const other = d.format === 'DICOM' ? isRasterFile(file) : !EXTENSIONS[d.format].includes(ext);
   const format = `format:      ${d.format}${other ? ` (by its content; the file is named ${ext || 'without extension'})` : ''}`;
-  if (d.format !== 'DICOM') return [`file:        ${file}`, format, `size:        ${d.image.width} x ${d.image.height}`, `min/max:     ${lo} / ${hi}`];
+  // what train and predict refuse as an X-ray (readImage role 'image'), said here too: a 10x10 PNG
+  // inspected clean, then failed its predict row
+  let refused: string[] = [];
+  try {
+    if (d.format !== 'DICOM') checkNotConstant(d.image.data, file, 'inspect'); // decodeDicom refuses a constant image itself
+    checkMinSide(d.image, file, 'inspect');
+  } catch (e) {
+    refused = [`note:        train and predict refuse it as an X-ray (it may serve as a lung mask): ${(e as Error).message.replace(`inspect: ${file}: `, '')}`];
+  }
+  if (d.format !== 'DICOM') return [`file:        ${file}`, format, `size:        ${d.image.width} x ${d.image.height}`, `min/max:     ${lo} / ${hi}`, ...refused];
   const img = d.image;
   const i = img.info;
   return [
@@ -53,5 +65,6 @@ export async function inspectFile(file: string): Promise<string[]> {
     `rescale:     slope ${i.slope}, intercept ${i.intercept}`,
     ...(i.modality || i.manufacturer ? [`device:      ${[i.modality, i.manufacturer].filter(Boolean).join(', ')}`] : []),
     `min/max:     ${lo} / ${hi}`,
+    ...refused,
   ];
 }

@@ -23,6 +23,8 @@ export interface ExportOptions {
   dynamicBatch?: boolean;
   /** name of the graph input (default 'input') */
   inputName?: string;
+  /** the model's metadata_props (mdmt export writes backbone and task, which import reads back) */
+  metadata?: Record<string, string>;
 }
 
 export const ONNX_OPSET = 17;
@@ -192,7 +194,9 @@ function valueInfo(name: string, shape: readonly number[], dynamic: boolean): On
 export function toOnnx(model: Module, opts: ExportOptions = {}): Uint8Array {
   // an object with a forward() is no model: its parameters, state and eval() are what is traced
   check(model instanceof Module, 'EINVAL', 'exportOnnx', () => `needs a Module (a layer or model), got ${kindOf(model)}`);
-  checkOptions('exportOnnx', opts, { inputShape: true, dynamicBatch: true, inputName: true });
+  checkOptions('exportOnnx', opts, { inputShape: true, dynamicBatch: true, inputName: true, metadata: true });
+  const meta = opts.metadata ?? {};
+  check(meta !== null && typeof meta === 'object' && Object.values(meta).every((v) => typeof v === 'string'), 'EINVAL', 'exportOnnx', () => `'metadata' must map names to strings, got ${show(opts.metadata)}`);
   check(opts.inputShape === undefined || isList(opts.inputShape), 'EINVAL', 'exportOnnx', () => `inputShape must be 4 positive integers, got ${show(opts.inputShape)}`);
   const shape = [...(opts.inputShape ?? [1, 3, 224, 224])];
   check(shape.length === 4 && shape.every((d) => Number.isInteger(d) && d > 0), 'EINVAL', 'exportOnnx', () => `inputShape must be 4 positive integers, got ${show(shape)}`);
@@ -233,6 +237,7 @@ export function toOnnx(model: Module, opts: ExportOptions = {}): Uint8Array {
         producer_name: 'mdmt',
         producer_version: '0.1.0',
         graph: { name: model.constructor.name, node: g.nodes, initializer: g.inits, input: [valueInfo(inputName, shape, dynamic)], output: outInfo },
+        metadata_props: Object.entries(meta).map(([key, value]) => ({ key, value })),
       };
       const { ModelProto } = onnxTypes();
       return ModelProto.encode(ModelProto.fromObject(m)).finish();

@@ -77,11 +77,16 @@ export function readOnnxModel(src: string | Uint8Array): OnnxModel {
     throw new MdmtError('EIO', 'readOnnx', `cannot read ${what}: ${(e as Error).message}`);
   }
   const { ModelProto } = onnxTypes();
+  let m: OnnxModel;
   try {
-    return ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, arrays: true, defaults: false }) as unknown as OnnxModel;
+    m = ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, arrays: true, defaults: false }) as unknown as OnnxModel;
   } catch (e) {
-    throw new MdmtError('EDATA', 'readOnnx', `${what} is not an ONNX model: ${(e as Error).message}`);
+    throw new MdmtError('EDATA', 'readOnnx', `${what} is not an ONNX model (truncated or another kind of file?): ${(e as Error).message}`);
   }
+  // protobuf decodes an empty file (and some other bytes) as an empty message: such a "model"
+  // holds no weights, which read as every key missing or as "bare backbone weights"
+  if (!m.graph) throw new MdmtError('EDATA', 'readOnnx', `${what} is not an ONNX model: ${bytes.length ? `its ${bytes.length} bytes hold no graph` : 'it is empty (0 bytes)'}`);
+  return m;
 }
 
 /**

@@ -169,8 +169,10 @@ export function decodeSafetensors(buf: Buffer, device: string = getDefaultDevice
     const shape = e?.shape, off = e?.data_offsets;
     if (typeof e?.dtype !== 'string' || !(e.dtype in ITEM_SIZE)) throw bad(`'${key}': unsupported dtype ${JSON.stringify(e?.dtype)}`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad(`'${key}': bad shape ${JSON.stringify(shape)}`);
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[0] > off[1] || off[1] > dataLen)
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[0] > off[1])
       throw bad(`'${key}': bad data_offsets ${JSON.stringify(off)} (data section is ${dataLen} bytes)`);
+    // a well-formed header whose data runs past the end: a copy or download cut short
+    if (off[1] > dataLen) throw bad(`'${key}': data_offsets ${JSON.stringify(off)} end past the data section (${dataLen} bytes): the file is truncated`);
     const numel = (shape as number[]).reduce((a, b) => a * b, 1);
     if (off[1] - off[0] !== numel * ITEM_SIZE[e.dtype])
       throw bad(`'${key}': ${off[1] - off[0]} bytes for ${e.dtype} ${shapeStr(shape as number[])} (expected ${numel * ITEM_SIZE[e.dtype]})`);

@@ -8,16 +8,33 @@
  *
  *   loadWeightsFile(getModel('resnet50'), 'resnet50.safetensors');
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import { MdmtError } from '../errors';
 import { listModels } from '../models/zoo';
 import { Module } from '../nn/module';
 import { nonFiniteWeights } from '../train/finite';
-import { loadOnnxWeights, readOnnxInitializers } from './onnx_import';
+import { loadOnnxWeights, readOnnxInitializers, readOnnxModel } from './onnx_import';
 import { loadSafetensors, readSafetensorsMetadata } from './safetensors';
 
 const CHECKPOINT_FORMAT = /^mdmt-checkpoint/;
 const checkpointError = (file: string, op: string) =>
   new MdmtError('EDATA', op, `${file} is a resume checkpoint (model.* weights with the Adam state), not a weights file: use the run's best.safetensors`);
+
+/**
+ * Refuses (ECONFIG, naming `flag` and the file) a weights path that is missing, a folder (a run
+ * directory named as weights read as "names no backbone in its metadata", or failed with a raw
+ * EISDIR) or of another kind than .safetensors / .onnx, before anything is read or built.
+ */
+export function checkWeightsPath(file: string, op: string, flag: string): void {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (!st) throw new MdmtError('EIO', op, `${flag} '${file}' does not exist`);
+  if (st.isDirectory()) {
+    const run = fs.existsSync(path.join(file, 'config.json')) && fs.existsSync(path.join(file, 'best.safetensors'));
+    throw new MdmtError('ECONFIG', op, `${flag} '${file}' is a folder, not a weights file${run ? `: it is a run directory, whose weights are ${path.join(file, 'best.safetensors')}` : ''}`);
+  }
+  if (!/\.(safetensors|onnx)$/.test(file)) throw new MdmtError('ECONFIG', op, `${flag} '${file}' must be a .safetensors or .onnx file (state_dict keys), got ${path.extname(file) || 'no extension'}`);
+}
 
 /**
  * Loads `file` into `model`, then refuses (EDATA, naming the file and the tensor) weights
@@ -43,15 +60,17 @@ export function loadWeightsFile(model: Module, file: string, opts: { strict?: bo
 }
 
 /**
- * The backbone a weights file records in its metadata, or undefined (ONNX, files of other
- * tools): `backbone` (a run's best.safetensors) or `model` (scripts/export_weights.py's ImageNet
- * files) when it names a registered model; a file whose two fields disagree is refused. A
+ * The backbone a weights file records in its metadata, or undefined (files of other tools):
+ * `backbone` (a run's best.safetensors, an ONNX file of mdmt export) or `model`
+ * (scripts/export_weights.py's ImageNet files) when it names a registered model; a file whose two fields disagree is refused. A
  * resume checkpoint is refused by name.
  *
  *   weightsBackbone('runs/x/best.safetensors') // 'resnet18'
  *   weightsBackbone('weights/efficientnet_es.safetensors') // 'efficientnet_es'
  */
 export function weightsBackbone(file: string, op = 'loadWeightsFile'): string | undefined {
+  // mdmt export writes the backbone into the ONNX file's metadata_props
+  if (file.endsWith('.onnx')) return onnxBackbone(file);
   if (!file.endsWith('.safetensors')) return undefined;
   const m = readSafetensorsMetadata(file);
   if (CHECKPOINT_FORMAT.test(m.format ?? '')) throw checkpointError(file, op);
@@ -59,6 +78,12 @@ export function weightsBackbone(file: string, op = 'loadWeightsFile'): string | 
   if (m.backbone && model && m.backbone !== model)
     throw new MdmtError('EDATA', op, `${file}: its metadata names two architectures, backbone '${m.backbone}' and model '${model}'`);
   return m.backbone || model;
+}
+
+/** The registered backbone an ONNX file's metadata_props name (mdmt export writes it), or undefined. */
+function onnxBackbone(file: string): string | undefined {
+  const b = readOnnxModel(file).metadata_props?.find((p) => p.key === 'backbone')?.value;
+  return b && listModels().includes(b) ? b : undefined;
 }
 
 /** Refuses `backbone` (ECONFIG) when the file's metadata names another one; returns the file's own. */
@@ -74,6 +99,11 @@ export function checkWeightsBackbone(file: string, backbone: string, op: string,
  */
 export function inferTask(keys: Map<string, readonly number[]>): 'mdmt' | 'stl_afc' | 'stl_bx' | 'imagenet' | 'backbone' {
   if ([...keys.keys()].some((k) => k.startsWith('afc_head.'))) return 'mdmt';
+  // STLModel's heads by their structure: τ1 Dropout-Linear (head.1), τ2 ReLU-Dropout-Linear
+  // (head.2). Their widths are checked on loading: a 3-class head.1 read as τ2 was named as
+  // head.2.weight missing, not as the mis-shaped head.1.weight it is
+  if (keys.has('head.1.weight')) return 'stl_afc';
+  if (keys.has('head.2.weight')) return 'stl_bx';
   const head = [...keys].find(([k]) => k.startsWith('head.') && k.endsWith('.weight'));
   if (head) return head[1][0] === 2 ? 'stl_afc' : 'stl_bx';
   if ([...keys.keys()].some((k) => /^(fc|classifier)(\.1)?\.weight$/.test(k))) return 'imagenet';

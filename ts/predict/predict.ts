@@ -21,14 +21,15 @@ import { MdmtError, show } from '../errors';
 import { Loader, toTensors } from '../data/loader';
 import { PROGNOSIS, type DataRecord } from '../data/records';
 import type { DecodedSample } from '../data/sample';
-import { checkWeightsBackbone, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
+import { checkWeightsBackbone, checkWeightsPath, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
 import { compileInference } from '../models/inference';
 import { MDMTModel, STLModel } from '../models/mdmt';
+import { modelInfo } from '../models/zoo';
 import { globalGenerator } from '../random';
 import { getDefaultDevice, Tensor, tidy } from '../tensor';
 import { readJson } from '../train/checkpoint';
 import { readRunResult } from '../train/experiment';
-import { checkModelName, EXPERIMENTS, PAPER_RUN, type ExperimentName } from '../train/config';
+import { checkModelName, EXPERIMENTS, MAX_IMAGE_SIZE, PAPER_RUN, type ExperimentName } from '../train/config';
 import { softmaxT } from './calibration';
 import { defaultCamLayer, gradCam } from './gradcam';
 import { checkExplain, checkPredictOptions, type PredictInput, type PredictOptions, type PredictTask } from './options';
@@ -102,11 +103,13 @@ function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; w
 
 /**
  * The heads a weights file carries, from its keys (afc_head.* → MDMT, head.* → single-task);
- * a file with neither is an error asking for the task.
+ * a file with neither (ImageNet or bare backbone weights) is an error: no task fits it.
  */
 export function taskOfWeights(file: string): PredictTask {
   const t = inferTask(weightShapes(file));
-  if (t !== 'mdmt' && t !== 'stl_afc' && t !== 'stl_bx') throw new MdmtError('ECONFIG', 'predict', `${file} holds no MDMT or single-task head (found ${t} weights): give the task (--task)`);
+  // no task fits such a file (the models' keys begin with backbone.): asking for --task sent users in a circle
+  if (t !== 'mdmt' && t !== 'stl_afc' && t !== 'stl_bx')
+    throw new MdmtError('EDATA', 'predict', `${file} holds ${t === 'imagenet' ? 'an ImageNet classifier (fc / classifier keys)' : 'a bare backbone'}, not a trained MDMT or single-task model (afc_head.*, bx_head.* or head.* keys): predict scores a run's best.safetensors, or its mdmt export`);
   return t;
 }
 
@@ -114,7 +117,7 @@ function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: stri
   if (o.run && o.weights) throw new MdmtError('ECONFIG', 'predict', 'give a run directory or a weights file, not both');
   if (o.run) return runSource(path.resolve(o.run), o.calibrate !== false);
   if (!o.weights) throw new MdmtError('ECONFIG', 'predict', 'no model: give a run directory (run) or a weights file with its backbone (weights, backbone)');
-  if (!fs.existsSync(o.weights)) throw new MdmtError('EIO', 'predict', `weights file '${o.weights}' does not exist`);
+  checkWeightsPath(o.weights, 'predict', 'weights (--weights)');
   // a run's best.safetensors names its backbone: it is the default, and a contradiction is an error
   const backbone = o.backbone ?? weightsBackbone(o.weights, 'predict');
   if (!backbone) throw new MdmtError('ECONFIG', 'predict', `give the backbone (backbone, --backbone): ${o.weights} does not name one in its metadata`);
@@ -122,8 +125,11 @@ function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: stri
   checkWeightsBackbone(o.weights, backbone, 'predict', 'backbone (--backbone)');
   const task = o.task ?? taskOfWeights(o.weights);
   if (!['mdmt', 'stl_afc', 'stl_bx'].includes(task)) throw new MdmtError('ECONFIG', 'predict', `task must be mdmt, stl_afc or stl_bx, got '${task}'`);
-  const size = o.imageSize ?? PAPER_RUN.imageSize;
-  if (!Number.isInteger(size) || size < 16) throw new MdmtError('ECONFIG', 'predict', `imageSize must be an integer ≥ 16, got ${size}`);
+  // train()'s bounds: below the backbone's smallest input an op failed on a 0×0 map (DenseNet at
+  // 28 px: "avgpool2d: ... output would be 0×0"); a huge side failed allocating the batch
+  const size = o.imageSize ?? PAPER_RUN.imageSize, min = Math.max(16, modelInfo(backbone).minSize);
+  if (!Number.isInteger(size) || size < min || size > MAX_IMAGE_SIZE)
+    throw new MdmtError('ECONFIG', 'predict', `imageSize (--image-size) must be an integer in [${min}, ${MAX_IMAGE_SIZE}]${min > 16 ? ` for ${backbone} (smaller inputs shrink to a 0×0 map inside it)` : ''}, got ${show(size)}`);
   return {
     weights: path.resolve(o.weights),
     info: { source: path.resolve(o.weights), backbone, task, imageSize: size, imagenetNormalize: o.imagenetNormalize !== false, temperature: {}, calibrated: false },

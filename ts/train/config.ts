@@ -224,9 +224,12 @@ export function checkModelName(name: string, op: string, field: string): void {
   throw new MdmtError('ECONFIG', op, `${field} '${name}' is not a registered model${near ? ` (did you mean ${near}?)` : ''}; registered: ${models.join(', ')}`);
 }
 
+/** The largest image side train() and predict() take. */
+export const MAX_IMAGE_SIZE = 2048;
+
 /** config.imageSize: 16–2048 px, and at least the side the backbone takes (DenseNet 29). */
 function inputSize(backbone: string, v: unknown): number {
-  const size = int('imageSize', v, 16, 2048), min = modelInfo(backbone).minSize;
+  const size = int('imageSize', v, 16, MAX_IMAGE_SIZE), min = modelInfo(backbone).minSize;
   if (size < min) bad('imageSize', `must be at least ${min} for ${backbone} (smaller inputs shrink to a 0×0 map inside it), got ${size}`);
   return size;
 }

@@ -1,0 +1,124 @@
+/**
+ * After training, as a user goes: a run's weights → `mdmt export` → ONNX → `export --weights
+ * x.onnx` / `predict --weights x.onnx` / `mdmt inspect`. The file carries its backbone and task
+ * (no --model to restate, a wrong one named); files that are not weights (a folder, a .pt, an
+ * empty or truncated file), an STL head of another width, ImageNet weights and image sizes the
+ * backbone cannot take are refused naming the file, key or value.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runExport } from '../../ts/cli/export';
+import { inspectFile } from '../../ts/cli/inspect';
+import { saveSafetensors } from '../../ts/io/safetensors';
+import { readOnnxModel } from '../../ts/io/onnx_import';
+import { STLModel } from '../../ts/models/mdmt';
+import { getModel } from '../../ts/models/zoo';
+import { predict } from '../../ts/predict/predict';
+import { manualSeed } from '../../ts/random';
+import { tensor } from '../../ts/tensor';
+import { rejects } from '../data/_fixture';
+import { throwsNaming } from '../helpers';
+import { BACKBONE, tmpDir } from '../train/_fixture';
+import { fakeRun, greyPng } from '../predict/_fixture';
+
+test('an exported ONNX file names its backbone and task: export → import → export needs no --model and gives the same bytes', async () => {
+  const run = fakeRun('rt-onnx', 'mdmt'), dir = tmpDir('rt-onnx-out');
+  const a = path.join(dir, 'a.onnx'), b = path.join(dir, 'b.onnx');
+  runExport({ weights: path.join(run, 'best.safetensors'), out: a, size: '32' });
+  const meta = Object.fromEntries((readOnnxModel(a).metadata_props ?? []).map((p) => [p.key, p.value]));
+  assert.equal(meta, { backbone: BACKBONE, task: 'mdmt' });
+  // the ONNX file is a weights file like best.safetensors: its backbone is read back
+  assert.equal(runExport({ weights: a, out: b, size: '32' }), { file: b, task: 'mdmt', params: 481286, model: BACKBONE });
+  assert.ok(fs.readFileSync(a).equals(fs.readFileSync(b)), 'export → import → export is byte-identical');
+  throwsNaming(() => runExport({ weights: a, model: 'resnet18', out: b }), `${a} holds ${BACKBONE} weights (its metadata says so), not resnet18: give --model ${BACKBONE}`);
+  // predict takes it without --backbone, and scores as the run does
+  const img = await greyPng(dir);
+  const viaOnnx = await predict([img], { weights: a, imageSize: 32 });
+  const viaRun = await predict([img], { run, calibrate: false });
+  assert.is(viaOnnx.model.backbone, BACKBONE);
+  assert.ok(Math.abs(viaOnnx.rows[0].pSevere! - viaRun.rows[0].pSevere!) < 1e-6, `${viaOnnx.rows[0].pSevere} vs ${viaRun.rows[0].pSevere}`);
+});
+
+test('a weights path that is a folder, of another kind, empty or truncated is named as such', async () => {
+  const run = fakeRun('rt-bad', 'mdmt'), dir = tmpDir('rt-bad-files');
+  const w = path.join(run, 'best.safetensors'), out = path.join(dir, 'x.onnx');
+  const img = await greyPng(dir);
+  const pt = path.join(dir, 'model.pt'), empty = path.join(dir, 'empty.onnx'), cut = path.join(dir, 'cut.safetensors');
+  fs.copyFileSync(w, pt);
+  fs.writeFileSync(empty, '');
+  const bytes = fs.readFileSync(w);
+  fs.writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
+  // a run directory given as weights read as "names no backbone in its metadata" (predict) or a raw EISDIR (export)
+  throwsNaming(() => runExport({ weights: run, out }), `--weights '${run}' is a folder, not a weights file: it is a run directory, whose weights are ${w}`);
+  const e = await rejects(() => predict([img], { weights: run }));
+  assert.match(e.message, `weights (--weights) '${run}' is a folder`);
+  throwsNaming(() => runExport({ weights: pt, model: BACKBONE, out }), `--weights '${pt}' must be a .safetensors or .onnx file (state_dict keys), got .pt`);
+  // an empty file decodes as an empty protobuf message: it was "backbone weights" lacking every key
+  throwsNaming(() => runExport({ weights: empty, model: BACKBONE, out }), `${empty} is not an ONNX model: it is empty (0 bytes)`);
+  const e2 = await rejects(() => predict([img], { weights: empty, backbone: BACKBONE, imageSize: 32 }));
+  assert.match(e2.message, `${empty} is not an ONNX model: it is empty (0 bytes)`);
+  throwsNaming(() => runExport({ weights: cut, out, size: '32' }), `${cut}: '`, 'end past the data section', 'the file is truncated');
+});
+
+test('predict --weights: a head of another width is named mis-shaped, ImageNet weights are no model to score, the image size fits the backbone', async () => {
+  const dir = tmpDir('rt-heads');
+  const img = await greyPng(dir);
+  manualSeed(0);
+  const m = new STLModel('afc', BACKBONE);
+  const sd = new Map(m.stateDict());
+  const F = sd.get('head.1.weight')!.shape[1];
+  const w3 = tensor(new Float32Array(3 * F), [3, F]), b3 = tensor(new Float32Array(3), [3]);
+  sd.set('head.1.weight', w3);
+  sd.set('head.1.bias', b3);
+  const three = path.join(dir, 'three.safetensors');
+  saveSafetensors(three, sd, { backbone: BACKBONE });
+  for (const t of [w3, b3]) t.dispose();
+  m.dispose();
+  // three outputs were read as τ2 and reported as head.2.weight missing
+  const e = await rejects(() => predict([img], { weights: three, imageSize: 32 }));
+  assert.match(e.message, `mis-shaped: head.1.weight: expected [2, ${F}], got [3, ${F}]`);
+  const net = getModel('resnet18', { numClasses: 10 });
+  const inet = path.join(dir, 'resnet18.safetensors');
+  saveSafetensors(inet, net.stateDict(), { model: 'resnet18' });
+  net.dispose();
+  // no --task fits an ImageNet classifier (the models' keys begin with backbone.): it was asked for
+  const e2 = await rejects(() => predict([img], { weights: inet, imageSize: 32 }));
+  assert.is(e2.code, 'EDATA');
+  assert.match(e2.message, `${inet} holds an ImageNet classifier (fc / classifier keys), not a trained MDMT or single-task model`);
+  assert.not.match(e2.message, '--task');
+  // DenseNet below 29 px failed inside avgpool2d on a 0×0 map; a huge side failed allocating the batch
+  const dense = path.join(dir, 'dense.safetensors');
+  const d = new STLModel('afc', 'densenet121');
+  saveSafetensors(dense, d.stateDict(), { backbone: 'densenet121' });
+  d.dispose();
+  const e3 = await rejects(() => predict([img], { weights: dense, imageSize: 28 }));
+  assert.is(e3.code, 'ECONFIG');
+  assert.match(e3.message, 'imageSize (--image-size) must be an integer in [29, 2048] for densenet121 (smaller inputs shrink to a 0×0 map inside it), got 28');
+  const e4 = await rejects(() => predict([img], { weights: three, imageSize: 100000 }));
+  assert.match(e4.message, 'imageSize (--image-size) must be an integer in [16, 2048], got 100000');
+});
+
+test('mdmt inspect describes weights files (safetensors, ONNX, a resume checkpoint) instead of reading them as DICOM', async () => {
+  const run = fakeRun('rt-inspect', 'mdmt'), dir = tmpDir('rt-inspect-out');
+  const w = path.join(run, 'best.safetensors'), onnx = path.join(dir, 'm.onnx');
+  runExport({ weights: w, out: onnx, size: '32' });
+  const st = (await inspectFile(w)).join('\n');
+  assert.match(st, 'format:      safetensors (mdmt-weights-1)');
+  assert.match(st, `model:       ${BACKBONE}, MDMT (afc_head.*: τ1, bx_head.*: τ2)`);
+  assert.match(st, `metadata:    backbone = ${BACKBONE}`);
+  assert.not.match(st, 'DICOM');
+  const ox = (await inspectFile(onnx)).join('\n');
+  assert.match(ox, 'format:      ONNX (opset 17, IR 8, written by mdmt');
+  assert.match(ox, 'inputs:      input N×3×32×32');
+  assert.match(ox, 'outputs:     afc N×2, bx N×4');
+  assert.match(ox, `model:       ${BACKBONE}, MDMT`);
+  const ck = path.join(dir, 'checkpoint.safetensors');
+  saveSafetensors(ck, new Map(), { format: 'mdmt-checkpoint-1', state: JSON.stringify({ epoch: 2, history: new Array(40).fill(0.5) }, null, 1) });
+  const c = (await inspectFile(ck)).join('\n');
+  assert.match(c, 'model:       none: a resume checkpoint');
+  assert.match(c, /metadata: {4}state = \{ "epoch": 2, "history": \[ 0\.5, .*\.\.\. \(\d+ chars\)/);
+});
+
+test.run();
