@@ -29,6 +29,8 @@ test('an exported ONNX file names its backbone and task: export → import → e
   runExport({ weights: path.join(run, 'best.safetensors'), out: a, size: '32' });
   const meta = Object.fromEntries((readOnnxModel(a).metadata_props ?? []).map((p) => [p.key, p.value]));
   assert.equal(meta, { backbone: BACKBONE, task: 'mdmt' });
+  const version = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  assert.is(readOnnxModel(a).producer_version, version, 'the producer version is the package version');
   // the ONNX file is a weights file like best.safetensors: its backbone is read back
   assert.equal(runExport({ weights: a, out: b, size: '32' }), { file: b, task: 'mdmt', params: 481286, model: BACKBONE });
   assert.ok(fs.readFileSync(a).equals(fs.readFileSync(b)), 'export → import → export is byte-identical');

@@ -8,11 +8,9 @@
  *
  *   mdmt --help;  mdmt demo;  mdmt experiment --help
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { Command, CommanderError } from 'commander';
 import { MdmtError } from '../errors';
-import { packageRoot } from '../native/binding';
+import { packageVersion } from '../native/binding';
 import { releaseHeldLocks } from '../train/lock';
 import * as demo from './commands/demo';
 import * as doctor from './commands/doctor';
@@ -40,10 +38,7 @@ const COMMANDS = [demo, trainCmd, experiment, report, predictCmd, doctor, synth,
  * @example await buildProgram().parseAsync(['node', 'mdmt', 'doctor'])
  */
 export function buildProgram(): Command {
-  let v = '0.0.0';
-  try {
-    v = (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-  } catch { /* keep 0.0.0 */ }
+  const v = packageVersion();
   const program = new Command('mdmt')
     .description('multi-dataset multi-task CNN training (Ruffini et al., MICCAI 2024) on a native CPU/CUDA engine')
     .version(v)

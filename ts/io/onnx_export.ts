@@ -11,6 +11,7 @@
 import * as fs from 'fs';
 import { noGrad } from '../autograd/tape';
 import { check, checkOptions, isList, kindOf, MdmtError, show } from '../errors';
+import { packageVersion } from '../native/binding';
 import { Module } from '../nn/module';
 import { observeOps, OpCall } from '../ops/op';
 import { tensor, Tensor, tidy } from '../tensor';
@@ -235,7 +236,7 @@ export function toOnnx(model: Module, opts: ExportOptions = {}): Uint8Array {
         ir_version: 8,
         opset_import: [{ domain: '', version: ONNX_OPSET }],
         producer_name: 'mdmt',
-        producer_version: '0.1.0',
+        producer_version: packageVersion(),
         graph: { name: model.constructor.name, node: g.nodes, initializer: g.inits, input: [valueInfo(inputName, shape, dynamic)], output: outInfo },
         metadata_props: Object.entries(meta).map(([key, value]) => ({ key, value })),
       };

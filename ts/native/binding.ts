@@ -93,6 +93,16 @@ export function packageRoot(): string {
   return path.resolve(__dirname, '..', '..');
 }
 
+/** mdmt's version from its package.json ('0.0.0' where that cannot be read). */
+export function packageVersion(): string {
+  try {
+    const v = (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version;
+    return typeof v === 'string' ? v : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
 export function addonPath(): string {
   if (process.env.MDMT_ADDON) return path.resolve(process.env.MDMT_ADDON);
   const root = packageRoot();
