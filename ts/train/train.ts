@@ -146,6 +146,21 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Prom
   }
 }
 
+/**
+ * The TrainResult of a finished run's result.json, with the fields train() returns checked
+ * (an edited or foreign file failed with a TypeError, naming nothing).
+ */
+function readDone(file: string): TrainResult {
+  const done = readJson<Record<string, unknown> | null>(file);
+  const obj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const best = obj(done) ? done.best : undefined, metrics = obj(done) ? done.metrics : undefined;
+  const missing = !obj(done) ? 'the whole object' : !obj(done.result) ? "'result'" : !Array.isArray(done.history) ? "'history'"
+    : !obj(best) || typeof best.epoch !== 'number' ? "'best.epoch'" : !obj(metrics) || !obj(metrics.test) ? "'metrics.test'" : '';
+  if (missing)
+    throw new MdmtError('EDATA', 'train', `${file} lacks ${missing} (not a result.json that train() wrote, or edited by hand): delete it and run again`);
+  return done as unknown as TrainResult;
+}
+
 /** Run directories a train() call of this process is in (resolved paths). */
 const inProcess = new Set<string>();
 
@@ -156,7 +171,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
   checkRunDir(cfg);
   if (fs.existsSync(file('result'))) {
     // the stored paths are where the run was trained; a copied or moved run answers with its own
-    const done = readJson<TrainResult>(file('result'));
+    const done = readDone(file('result'));
     return { ...done, checkpointPath: file('checkpoint'), bestPath: file('best') };
   }
   // a process killed while writing left its temporary file (as large as the checkpoint)
