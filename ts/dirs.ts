@@ -18,11 +18,42 @@ function fileInTheWay(dir: string): string | undefined {
   return fs.existsSync(p) && !fs.statSync(p).isDirectory() ? p : undefined;
 }
 
+/**
+ * Why creating `dir` failed: a recursive mkdir says ENOENT where a read-only file system or a
+ * permission stops it, so the first missing folder is created alone to hear the real reason.
+ */
+function whyNot(dir: string, e: unknown): string {
+  const first = (e as NodeJS.ErrnoException).code === 'ENOENT' ? missingFrom(dir) : undefined;
+  if (first) {
+    try {
+      fs.mkdirSync(first);
+    } catch (e2) {
+      return (e2 as Error).message;
+    }
+  }
+  return (e as Error).message;
+}
+
+/** The first folder of `dir` that does not exist, under one that does. */
+function missingFrom(dir: string): string | undefined {
+  let p = path.resolve(dir);
+  if (fs.existsSync(p)) return undefined;
+  while (!fs.existsSync(path.dirname(p)) && path.dirname(p) !== p) p = path.dirname(p);
+  return p;
+}
+
+/** Creates `dir` and checks that this process may write in it (a read-only mount, a folder of another user). */
 function mkdir(dir: string, op: string, field: string, shown: string): void {
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new MdmtError('EIO', op, `${field} '${shown}': cannot create the directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new MdmtError('EIO', op, `${field} '${shown}': cannot create the directory (${whyNot(dir, e)})`);
+  }
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    // said now, not as a raw EROFS naming a temporary file once the data is read
+    throw new MdmtError('EIO', op, `${field} '${shown}': cannot write in the directory (${(e as Error).message})`);
   }
 }
 

@@ -5,6 +5,7 @@
  * to the known values, and malformed files fail with named EDATA errors.
  */
 import * as fs from 'fs';
+import nodeFs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { test } from 'uvu';
@@ -146,6 +147,25 @@ test('malformed files fail with errors naming the problem', () => {
   bad.write('{', 8 + 1);
   throwsNaming(() => decodeSafetensors(bad), 'not JSON');
   throwsNaming(() => loadSafetensors(path.join(dir, 'nope.safetensors')), 'nope.safetensors');
+});
+
+test('a write the disk cuts short is continued: the file is whole, never silently shorter', () => {
+  // write(2) returns fewer bytes than asked when the disk fills up (ENOSPC comes with the next
+  // call); a single writeSync per part left such a file cut short, and a checkpoint renamed over the last one
+  const real = nodeFs.writeSync;
+  const f = path.join(dir, 'short.safetensors');
+  const w = tensor(Float32Array.from({ length: 300 }, (_, i) => i), [300]);
+  (nodeFs as unknown as { writeSync: unknown }).writeSync = (fd: number, b: Uint8Array, off = 0, len = b.byteLength - off) => real(fd, b, off, Math.min(len, 7));
+  try {
+    saveSafetensors(f, new Map([['w', w]]), { epoch: '3' });
+  } finally {
+    (nodeFs as unknown as { writeSync: unknown }).writeSync = real;
+  }
+  const back = loadSafetensors(f);
+  assert.equal([...back.tensors.get('w')!.toArray()], [...w.toArray()]);
+  assert.is(back.metadata.epoch, '3');
+  dispose(back.tensors);
+  w.dispose();
 });
 
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));

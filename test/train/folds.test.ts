@@ -3,6 +3,7 @@
 // experiment() still giving stl_bx jobs their own fold; a trained task needs two classes in its
 // training part.
 import * as fs from 'fs';
+import nodeFs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -77,6 +78,30 @@ test('splits made with other settings are refused naming the settings that diffe
   assert.throws(() => ensureSplits(dir, { afc: recs.afc.slice(1), bx: [] }, { seed: 1, k: 3 }),
     /stored → now: splitSeed \(--split-seed\) 0 → 1, records 30 → 29, the records' ids and labels\)/, 'seed and data');
   ensureSplits(dir, recs, { seed: 0, k: 3 });
+});
+
+test('split files that cannot be written (a full disk) leave no half-written folder and name it; a damaged meta.json is named', () => {
+  const dir = path.join(tmpDir('splitfail'), 'splits');
+  const rec = (i: number): DataRecord => ({ id: `P_${i}`, task: 'AFC', source: 'x', image: `${i}.dcm`, center: i % 2 ? 'A' : 'B', label: i % 3 ? 0 : 1, labelName: i % 3 ? 'MILD' : 'SEVERE', where: 'x' });
+  const recs = { afc: [...Array(30).keys()].map(rec), bx: [] };
+  const real = nodeFs.writeFileSync;
+  let calls = 0;
+  (nodeFs as unknown as { writeFileSync: unknown }).writeFileSync = (...a: Parameters<typeof real>) => {
+    if (++calls === 4) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    return real(...a);
+  };
+  try {
+    // was the bare 'ENOSPC: no space left on device, write', and a .AFC.tmp-* folder kept for good
+    assert.throws(() => ensureSplits(dir, recs, { seed: 0, k: 3 }), (e: Error) => e instanceof MdmtError && e.code === 'EIO' &&
+      e.message.includes(`cannot write the split files of AFC in ${dir}: ENOSPC`));
+  } finally {
+    (nodeFs as unknown as { writeFileSync: unknown }).writeFileSync = real;
+  }
+  assert.equal(fs.readdirSync(dir), [], 'no temporary folder left');
+  ensureSplits(dir, recs, { seed: 0, k: 3 });
+  const meta = path.join(dir, 'AFC', 'meta.json');
+  fs.writeFileSync(meta, '{"version": 2, "se');
+  assert.throws(() => ensureSplits(dir, recs, { seed: 0, k: 3 }), (e: Error) => e instanceof MdmtError && e.message.includes(meta), 'was a bare JSON error');
 });
 
 test('a test part of one class is said (a warning through the log), not refused', () => {

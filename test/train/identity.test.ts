@@ -21,8 +21,11 @@ function finished(dir: string, o: Partial<TrainConfigInput> = {}): void {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(resolveTrainConfig(input(dir, o))));
   fs.writeFileSync(path.join(dir, 'log.jsonl'), '{"epoch":1}\n');
-  fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify({ finished: dir }));
+  fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify({ finished: dir, ...DONE }));
 }
+
+/** The fields of a result.json that train() returns (and checks). */
+const DONE = { result: {}, history: [{ epoch: 1 }], best: { epoch: 1 }, metrics: { test: {} } };
 
 test('another configuration is refused naming each differing setting, stored → requested', async () => {
   const dir = path.join(tmpDir('ident'), 'run');
@@ -43,7 +46,7 @@ test('another configuration is refused naming each differing setting, stored →
   const bx = { experiment: 'stl_bx' as const, data: { bx: '/nonexistent/BRIXIA' }, fold: 1 };
   assert.equal(configDiff(resolveTrainConfig(input(dir, { ...bx, bxLocoFold: 0 })), resolveTrainConfig(input(dir, bx))), []);
   // what does not change the run may differ
-  assert.equal(await train(input(dir, { workers: 3, checkpointEvery: 2, progress: false })), { finished: dir, ...paths(dir) });
+  assert.equal(await train(input(dir, { workers: 3, checkpointEvery: 2, progress: false })), { finished: dir, ...DONE, ...paths(dir) });
 });
 
 /** The files a finished run's result names: its own, wherever it was trained. */
@@ -55,16 +58,41 @@ test('a copied run directory is the same run: its splits are compared relative t
   finished(dir);
   const copy = path.join(root, 'e', 'afc_copy');
   fs.cpSync(dir, copy, { recursive: true });
-  assert.equal(await train(input(copy)), { finished: dir, ...paths(copy) }, 'the copy is recognised, and answers with its own files');
+  assert.equal(await train(input(copy)), { finished: dir, ...DONE, ...paths(copy) }, 'the copy is recognised, and answers with its own files');
   // an explicit splitsDir outside the run is compared as it is
   const shared = path.join(root, 'splits');
   const d2 = path.join(root, 'runs', 'bx');
   finished(d2, { splitsDir: shared });
   const c2 = path.join(root, 'e', 'bx_copy');
   fs.cpSync(d2, c2, { recursive: true });
-  assert.equal(await train(input(c2, { splitsDir: shared })), { finished: d2, ...paths(c2) });
+  assert.equal(await train(input(c2, { splitsDir: shared })), { finished: d2, ...DONE, ...paths(c2) });
   const e = await train(input(c2, { splitsDir: path.join(root, 'other') })).then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
   assert.match(e.message, `splitsDir "${shared}" → "${path.join(root, 'other')}"`);
+});
+
+test('a damaged config.json or result.json is an EDATA naming the file, not a flag error or a TypeError', async () => {
+  const dir = path.join(tmpDir('ident-damaged'), 'run');
+  finished(dir);
+  const fails = (o: Partial<TrainConfigInput> = {}) => train(input(dir, o)).then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
+  const config = path.join(dir, 'config.json'), result = path.join(dir, 'result.json');
+  const good = fs.readFileSync(config, 'utf8');
+  // was ECONFIG 'config.backbone must be a model name, got undefined': the --backbone just given blamed, exit code 2
+  for (const text of ['[]', 'null', '{"imageSize":"x"}']) {
+    fs.writeFileSync(config, text);
+    const e = await fails();
+    assert.instance(e, MdmtError);
+    assert.is(e.code, 'EDATA', text);
+    assert.match(e.message, `${config} is not the configuration train() stored`);
+  }
+  fs.writeFileSync(config, good);
+  // was 'Cannot read properties of undefined (reading 'test')' from the CLI, naming nothing
+  for (const [text, field] of [['{}', "'result'"], ['[1]', 'the whole object'], [JSON.stringify({ ...DONE, best: {} }), "'best.epoch'"], [JSON.stringify({ ...DONE, metrics: 1 }), "'metrics.test'"]]) {
+    fs.writeFileSync(result, text);
+    const e = await fails();
+    assert.instance(e, MdmtError);
+    assert.is(e.code, 'EDATA');
+    assert.match(e.message, `${result} lacks ${field}`);
+  }
 });
 
 test.run();

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError } from '../../ts/errors';
-import { loadSafetensors } from '../../ts/io/safetensors';
+import { loadSafetensors, saveSafetensors } from '../../ts/io/safetensors';
 import { liveTensorCount } from '../../ts/tensor';
 import { resolveTrainConfig } from '../../ts/train/config';
 import { RUN_FILES, train, type TrainResult } from '../../ts/train/train';
@@ -55,6 +55,28 @@ test('a finished run directory is returned as is, not retrained', async () => {
   const again = await train({ ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_bx', outDir: out, schedule: { maxEpochs: 3, warmupEpochs: 1, earlyStopping: 5 } });
   assert.equal(again.metrics, r.metrics);
   assert.is(fs.statSync(path.join(out, RUN_FILES.log)).mtimeMs, before, 'log untouched');
+});
+
+test('a resumed run removes the temporary files a killed writer left; a checkpoint whose history disagrees with its epoch is named', async () => {
+  if (!on) return;
+  const copy = path.join(tmpDir('train-resume'), 'run');
+  fs.cpSync(out, copy, { recursive: true });
+  fs.rmSync(path.join(copy, RUN_FILES.result));
+  // what a SIGKILL during a checkpoint write leaves: stayed for good, as large as a checkpoint
+  const stale = path.join(copy, '.checkpoint.safetensors.tmp-99999999');
+  fs.writeFileSync(stale, 'partial');
+  const ck = loadSafetensors(path.join(copy, RUN_FILES.checkpoint));
+  const state = JSON.parse(ck.metadata.state) as { epoch: number };
+  saveSafetensors(path.join(copy, RUN_FILES.checkpoint), ck.tensors, { ...ck.metadata, state: JSON.stringify({ ...state, epoch: 7 }) });
+  for (const t of ck.tensors.values()) t.dispose();
+  const logs: string[] = [];
+  const e = await train({ ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_bx', outDir: copy, schedule: { maxEpochs: 3, warmupEpochs: 1, earlyStopping: 5 } }, { onLog: (m) => logs.push(m) })
+    .then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
+  assert.instance(e, MdmtError);
+  assert.is(e.code, 'EDATA');
+  assert.match(e.message, `${path.join(copy, RUN_FILES.checkpoint)}: its history holds epochs [1, 2, 3], not 1..7`);
+  assert.not.ok(fs.existsSync(stale), 'the stale temporary file is gone');
+  assert.ok(logs.some((m) => m.includes('removed .checkpoint.safetensors.tmp-99999999')), logs.join('\n'));
 });
 
 test('a run directory of another configuration is refused', async () => {

@@ -75,18 +75,11 @@ export function saveSafetensors(tensors: Map<string, Tensor>, file: string, meta
 export function saveSafetensors(a: string | Map<string, Tensor>, b: string | Map<string, Tensor>, metadata: Record<string, string> = {}, opts: SaveOptions = {}): void {
   const [file, tensors] = typeof a === 'string' ? [a, b as Map<string, Tensor>] : [b as string, a];
   check(typeof file === 'string' && tensors instanceof Map, 'EINVAL', 'saveSafetensors', 'expected a file name and a Map of tensors');
-  checkMetadata(metadata);
-  const int64 = opts.int64Keys ?? ((k: string) => k.endsWith('num_batches_tracked'));
-  const entries = [...tensors].map(([k, t]) => entryOf(k, t, int64(k)));
-  const header = headerOf(entries, metadata);
+  const parts = safetensorsParts(tensors, metadata, opts);
   try {
     const fd = fs.openSync(file, 'w');
     try {
-      const len = Buffer.alloc(8);
-      len.writeBigUInt64LE(BigInt(header.length));
-      fs.writeSync(fd, len);
-      fs.writeSync(fd, header);
-      for (const e of entries) fs.writeSync(fd, e.bytes);
+      writeAll(fd, parts);
     } finally {
       fs.closeSync(fd);
     }
@@ -96,15 +89,29 @@ export function saveSafetensors(a: string | Map<string, Tensor>, b: string | Map
   }
 }
 
-/** The bytes of a safetensors file holding `tensors` (what saveSafetensors writes). */
-export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}, opts: SaveOptions = {}): Buffer {
+/**
+ * Writes `parts` to `fd` in full: a write the disk cut short (it returns fewer bytes when it
+ * fills up) is continued, so a full disk is the ENOSPC of the next write, never a short file.
+ */
+export function writeAll(fd: number, parts: readonly Uint8Array[]): void {
+  for (const p of parts)
+    for (let off = 0; off < p.byteLength;) off += fs.writeSync(fd, p, off, p.byteLength - off);
+}
+
+/** The parts of a safetensors file holding `tensors`, in order: header length, header, each tensor's bytes. */
+export function safetensorsParts(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}, opts: SaveOptions = {}): Uint8Array[] {
   checkMetadata(metadata);
   const int64 = opts.int64Keys ?? ((k: string) => k.endsWith('num_batches_tracked'));
   const entries = [...tensors].map(([k, t]) => entryOf(k, t, int64(k)));
   const header = headerOf(entries, metadata);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(header.length));
-  return Buffer.concat([len, header, ...entries.map((e) => Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength))]);
+  return [len, header, ...entries.map((e) => e.bytes)];
+}
+
+/** The bytes of a safetensors file holding `tensors` (what saveSafetensors writes). */
+export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}, opts: SaveOptions = {}): Buffer {
+  return Buffer.concat(safetensorsParts(tensors, metadata, opts));
 }
 
 function halfToFloat(h: number): number {

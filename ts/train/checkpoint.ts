@@ -17,8 +17,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { MdmtError } from '../errors';
-import { loadSafetensors, saveSafetensors } from '../io/safetensors';
+import { MdmtError, show } from '../errors';
+import { loadSafetensors, safetensorsParts, writeAll } from '../io/safetensors';
 import type { Module } from '../nn/module';
 import { dropoutSeedState } from '../ops/dropout';
 import type { Adam } from '../optim/adam';
@@ -61,11 +61,51 @@ function tmpName(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}`);
 }
 
-/** Writes `text` to `file` through a temporary file and a rename. */
-export function atomicWriteFile(file: string, data: string | Uint8Array): void {
+/**
+ * Writes `data` (text, bytes, or bytes in parts) to `file` through a temporary file and a
+ * rename. A failure (a full disk, a folder in the way) removes the temporary file, which
+ * would otherwise stay behind holding the disk's last free space, and is an EIO naming `file`.
+ */
+export function atomicWriteFile(file: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   const tmp = tmpName(file);
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
+  try {
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      writeAll(fd, typeof data === 'string' ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw new MdmtError('EIO', 'write', `cannot write ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Appends `text` to `file` (the run's log), naming the file on failure. */
+export function appendFile(file: string, text: string): void {
+  try {
+    fs.appendFileSync(file, text);
+  } catch (e) {
+    throw new MdmtError('EIO', 'write', `cannot write ${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Removes the temporary files of atomicWriteFile that a process killed while writing left in
+ * `dir` (a checkpoint's is as large as the checkpoint), other than this process's own; the
+ * caller holds the directory's lock, so no other process is writing them. Returns their names.
+ */
+export function removeStaleTemps(dir: string): string[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const stale = entries.filter((e) => e.isFile() && /^\..+\.tmp-\d+$/.test(e.name) && !e.name.endsWith(`.tmp-${process.pid}`)).map((e) => e.name);
+  for (const n of stale) fs.rmSync(path.join(dir, n), { force: true });
+  return stale;
 }
 
 /** `atomicWriteFile` of `encodeJson(v)`. */
@@ -74,9 +114,7 @@ export function atomicWriteJson(file: string, v: unknown): void {
 }
 
 function atomicSafetensors(file: string, tensors: Map<string, Tensor>, meta: Record<string, string>): void {
-  const tmp = tmpName(file);
-  saveSafetensors(tmp, tensors, meta);
-  fs.renameSync(tmp, file);
+  atomicWriteFile(file, safetensorsParts(tensors, meta));
 }
 
 /** Every tensor of a safetensors file (on the default device; the caller disposes them). */
@@ -132,30 +170,62 @@ export function saveCheckpoint(file: string, module: Module, opt: Adam, state: R
   });
 }
 
+/** The RunState of a checkpoint's metadata, checked field by field (`bad` names the file). */
+function checkState(v: unknown, bad: (what: string) => MdmtError): RunState {
+  const obj = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
+  const count = (x: unknown) => Number.isInteger(x) && (x as number) >= 0;
+  if (!obj(v)) throw bad(`metadata 'state' is ${show(v)}, not an object`);
+  if (!count(v.epoch)) throw bad(`metadata 'state': epoch is ${show(v.epoch)}, not an epoch number`);
+  if (!Array.isArray(v.history) || !v.history.every(obj)) throw bad(`metadata 'state': history is ${show(v.history).slice(0, 80)}, not a list of epoch records`);
+  const s = v.schedule, p = obj(s) ? s.plateau : undefined;
+  const num = (o: Record<string, unknown>, k: string) => typeof o[k] === 'number';
+  if (!obj(s) || !obj(p) || !['epoch', 'bestEpoch', 'bestSelectLoss', 'epochsWithoutImprovement'].every((k) => num(s, k)) ||
+    !['best', 'numBadEpochs', 'cooldownCounter', 'lastEpoch'].every((k) => num(p, k)))
+    throw bad(`metadata 'state': schedule is ${show(s).slice(0, 200)}, not a schedule state`);
+  return v as unknown as RunState;
+}
+
 /**
- * Restores module weights, Adam state and RNG from a checkpoint; returns the RunState.
+ * Restores module weights, Adam state and RNG from a checkpoint; returns the RunState. A file
+ * that is not a whole checkpoint (cut, edited, of another model) is an EDATA naming it.
  *
  * @example const state = loadCheckpoint(file, net, opt); schedule.load(state.schedule);
  */
 export function loadCheckpoint(file: string, module: Module, opt: Adam): RunState {
   if (!fs.existsSync(file)) throw new MdmtError('EIO', 'checkpoint', `${file} does not exist`);
   const { tensors, metadata } = loadSafetensors(file);
+  const bad = (what: string) => new MdmtError('EDATA', 'checkpoint', `${file}: ${what} (damaged or not written by train(); delete it to train the run again from epoch 1)`);
+  const meta = <T>(k: string): T => {
+    if (typeof metadata[k] !== 'string') throw bad(`metadata '${k}' is missing`);
+    try {
+      return decodeJson<T>(metadata[k]);
+    } catch (e) {
+      throw bad(`metadata '${k}' is not JSON (${(e as Error).message})`);
+    }
+  };
   try {
     if (metadata.format !== CHECKPOINT_FORMAT) throw new MdmtError('EDATA', 'checkpoint', `${file} is not an mdmt checkpoint (format '${metadata.format}')`);
+    const state = checkState(meta<unknown>('state'), bad);
+    const o = meta<{ step: number; steps: number[]; lr: number }>('optim');
+    const rng = meta<{ global: number[] }>('rng');
     const model = new Map<string, Tensor>();
     for (const [k, t] of tensors) if (k.startsWith('model.')) model.set(k.slice(6), t);
-    module.loadStateDict(model);
     const names = module.namedParameters().map(([k]) => k);
     const get = (k: string) => {
       const t = tensors.get(k);
       if (!t) throw new MdmtError('EDATA', 'checkpoint', `${file} lacks '${k}'`);
       return t;
     };
-    const o = decodeJson<{ step: number; steps: number[]; lr: number }>(metadata.optim);
-    opt.loadStateDict({ ...o, m: names.map((k) => get(`optim.m.${k}`)), v: names.map((k) => get(`optim.v.${k}`)) });
-    const rng = decodeJson<{ global: number[] }>(metadata.rng);
-    globalGenerator.setState(rng.global);
-    return decodeJson<RunState>(metadata.state);
+    try {
+      module.loadStateDict(model);
+      opt.loadStateDict({ ...o, m: names.map((k) => get(`optim.m.${k}`)), v: names.map((k) => get(`optim.v.${k}`)) });
+      globalGenerator.setState(rng?.global);
+    } catch (e) {
+      // the model's, the optimiser's and the generator's own checks do not know the file
+      if (e instanceof MdmtError && !e.message.includes(file)) throw bad(e.message);
+      throw e;
+    }
+    return state;
   } finally {
     for (const t of tensors.values()) t.dispose();
   }

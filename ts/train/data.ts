@@ -23,7 +23,7 @@ import { formatSummary, PROGNOSIS, type DataRecord, type Dataset } from '../data
 import { afcStrata, bxStrata, jointSplits, linkRecords, makeSplits, readFold, splitLine, type Fold } from '../data/splits';
 import type { Loader } from '../data/loader';
 import type { RunResult } from '../report/types';
-import type { RunState } from './checkpoint';
+import { readJson, type RunState } from './checkpoint';
 import { experimentTasks, type DataConfig, type TrainConfig } from './config';
 
 export interface TaskRecords { afc: DataRecord[]; bx: DataRecord[] }
@@ -108,15 +108,22 @@ export function ensureSplits(splitsDir: string, recs: TaskRecords, o: { seed: nu
     if (!fs.existsSync(metaFile)) {
       ensureDir(splitsDir, 'train', 'config.splitsDir (--splits-dir)'); // a file in the way: named, not a raw EEXIST
       const tmp = path.join(splitsDir, `.${task}.tmp-${process.pid}-${Date.now()}`);
-      if (joint) jointSplits(task === 'AFC' ? { afc: tmp } : { bx: tmp }, recs.afc, recs.bx, { seed: o.seed, k: o.k });
-      else if (task === 'AFC') makeSplits(tmp, records, { seed: o.seed, strata: afcStrata, k: o.k });
-      else {
-        // the authors' fold order when the centres are their manufacturer groups, else by name
-        const groups = BX_CENTRE_GROUPS.map((g) => g.name);
-        const centres = records.every((r) => groups.includes(r.center)) ? groups : undefined;
-        makeSplits(tmp, records, { seed: o.seed, strata: bxStrata, k: o.k, centres });
+      try {
+        if (joint) jointSplits(task === 'AFC' ? { afc: tmp } : { bx: tmp }, recs.afc, recs.bx, { seed: o.seed, k: o.k });
+        else if (task === 'AFC') makeSplits(tmp, records, { seed: o.seed, strata: afcStrata, k: o.k });
+        else {
+          // the authors' fold order when the centres are their manufacturer groups, else by name
+          const groups = BX_CENTRE_GROUPS.map((g) => g.name);
+          const centres = records.every((r) => groups.includes(r.center)) ? groups : undefined;
+          makeSplits(tmp, records, { seed: o.seed, strata: bxStrata, k: o.k, centres });
+        }
+        fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify(want, null, 1) + '\n');
+      } catch (e) {
+        // a full disk: no half-written folder left behind, and the folder named
+        fs.rmSync(tmp, { recursive: true, force: true });
+        if (e instanceof MdmtError) throw e;
+        throw new MdmtError('EIO', 'data', `cannot write the split files of ${task} in ${splitsDir}: ${(e as Error).message}`);
       }
-      fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify(want, null, 1) + '\n');
       try {
         fs.renameSync(tmp, dir);
       } catch (e) {
@@ -125,7 +132,7 @@ export function ensureSplits(splitsDir: string, recs: TaskRecords, o: { seed: nu
         if (!fs.existsSync(metaFile)) throw e;
       }
     }
-    const have = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as SplitMeta;
+    const have = readJson<SplitMeta>(metaFile);
     if (JSON.stringify(have) !== JSON.stringify(want))
       throw new MdmtError('ECONFIG', 'data', `${dir} holds splits of other data or settings (stored → now: ${splitMetaDiff(have, want)}): ` +
         'use another splitsDir (--splits-dir; for mdmt demo, another --out) or delete it');

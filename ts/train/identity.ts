@@ -77,9 +77,17 @@ export function configDiff(stored: TrainConfig, now: TrainConfig): string[] {
  * of its relative paths); a file without one is taken as written for `dir`.
  */
 export function storedConfig(dir: string): TrainConfig {
-  const raw = readJson<TrainConfigInput>(path.join(dir, 'config.json'));
+  const file = path.join(dir, 'config.json');
+  const raw = readJson<TrainConfigInput>(file);
   const outDir = typeof raw?.outDir === 'string' && raw.outDir ? raw.outDir : dir;
-  return resolveTrainConfig({ ...raw, outDir });
+  try {
+    return resolveTrainConfig({ ...raw, outDir });
+  } catch (e) {
+    // the stored file is at fault, not the caller's settings (a bare 'config.backbone must be a
+    // model name, got undefined' blamed the --backbone just given, exit code 2)
+    if (!(e instanceof MdmtError)) throw e;
+    throw new MdmtError('EDATA', 'train', `${file} is not the configuration train() stored (${e.detail.replace(/\bconfig\./g, '')}): damaged or edited; restore it, or delete the run directory to train it again`);
+  }
 }
 
 /**

@@ -16,7 +16,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { MdmtError } from '../errors';
+import { fewOf, MdmtError } from '../errors';
 import { Loader } from '../data/loader';
 import type { DataRecord } from '../data/records';
 import { seedOf } from '../data/rng';
@@ -27,7 +27,7 @@ import type { EpochRecord, RunResult } from '../report/types';
 import { native } from '../native/binding';
 import { getDefaultDevice, liveTensorCount, normDevice, setDefaultDevice, type Tensor } from '../tensor';
 import { checkStlBxFold, experimentTasks, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
-import { atomicWriteJson, loadCheckpoint, loadWeights, readJson, type RunState, saveCheckpoint, saveWeights } from './checkpoint';
+import { appendFile, atomicWriteFile, atomicWriteJson, loadCheckpoint, loadWeights, readJson, removeStaleTemps, type RunState, saveCheckpoint, saveWeights } from './checkpoint';
 import { ensureDir } from '../dirs';
 import { describeNonFinite, firstNonFinite } from './finite';
 import { checkRunDir } from './identity';
@@ -146,6 +146,21 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Prom
   }
 }
 
+/**
+ * The TrainResult of a finished run's result.json, with the fields train() returns checked
+ * (an edited or foreign file failed with a TypeError, naming nothing).
+ */
+function readDone(file: string): TrainResult {
+  const done = readJson<Record<string, unknown> | null>(file);
+  const obj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const best = obj(done) ? done.best : undefined, metrics = obj(done) ? done.metrics : undefined;
+  const missing = !obj(done) ? 'the whole object' : !obj(done.result) ? "'result'" : !Array.isArray(done.history) ? "'history'"
+    : !obj(best) || typeof best.epoch !== 'number' ? "'best.epoch'" : !obj(metrics) || !obj(metrics.test) ? "'metrics.test'" : '';
+  if (missing)
+    throw new MdmtError('EDATA', 'train', `${file} lacks ${missing} (not a result.json that train() wrote, or edited by hand): delete it and run again`);
+  return done as unknown as TrainResult;
+}
+
 /** Run directories a train() call of this process is in (resolved paths). */
 const inProcess = new Set<string>();
 
@@ -156,9 +171,12 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
   checkRunDir(cfg);
   if (fs.existsSync(file('result'))) {
     // the stored paths are where the run was trained; a copied or moved run answers with its own
-    const done = readJson<TrainResult>(file('result'));
+    const done = readDone(file('result'));
     return { ...done, checkpointPath: file('checkpoint'), bestPath: file('best') };
   }
+  // a process killed while writing left its temporary file (as large as the checkpoint)
+  const stale = removeStaleTemps(dir);
+  if (stale.length) hooks.onLog?.(`${path.basename(dir)}: removed ${fewOf(stale, 3)}, left by an interrupted write`);
   atomicWriteJson(file('config'), cfg);
 
   const prevDevice = getDefaultDevice();
@@ -198,6 +216,9 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     let state: RunState = { epoch: 0, schedule: schedule.state(), history: [], seed: cfg.seed, seconds: 0 };
     if (fs.existsSync(file('checkpoint'))) {
       state = loadCheckpoint(file('checkpoint'), net.module, opt);
+      // the log and the result are rebuilt from the history: one record per finished epoch
+      if (state.history.length !== state.epoch || state.history.some((h, i) => h.epoch !== i + 1))
+        throw new MdmtError('EDATA', 'train', `${file('checkpoint')}: its history holds epochs [${fewOf(state.history.map((h) => String(h.epoch)), 5)}], not 1..${state.epoch} as its epoch ${state.epoch} says (damaged: delete it to train the run again from epoch 1)`);
       schedule.load(state.schedule);
       hooks.onLog?.(`${path.basename(dir)}: resuming after epoch ${state.epoch}`);
     }
@@ -205,7 +226,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     step = trainStep(net, opt, { ...lossCfg, eager: cfg.eager, precision: cfg.precision }, arena);
     evalFwd = evalForward(net, { device: cfg.device, eager: cfg.eager }, arena);
     // the log holds exactly the checkpointed epochs (lines written after it are redone)
-    fs.writeFileSync(file('log'), state.history.map((h) => JSON.stringify(h) + '\n').join(''));
+    atomicWriteFile(file('log'), state.history.map((h) => JSON.stringify(h) + '\n').join(''));
     const last = state.history[state.history.length - 1];
     // the validation pass of the latest and of the best epoch run by this process (calibration reuses one)
     let lastVal: { epoch: number; ev: ModelEval } | undefined, bestVal: typeof lastVal;
@@ -244,7 +265,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       state.seconds += (Date.now() - t0) / 1000;
       const rec = epochRecord(epoch, lossSum / Math.max(samples, 1), lr, ev, tasks.main, r.isBest, (Date.now() - t0) / 1000);
       if (r.stop) (rec as Record<string, unknown>).stop = stopReason = r.reason;
-      fs.appendFileSync(file('log'), JSON.stringify(rec) + '\n');
+      appendFile(file('log'), JSON.stringify(rec) + '\n');
       if (r.isBest) saveWeights(file('best'), net.module, { epoch: String(epoch), ...bestMeta });
       lastVal = { epoch, ev };
       if (r.isBest) bestVal = lastVal;

@@ -1,0 +1,63 @@
+// Output folders that cannot be written are said before any work, naming the setting and the
+// real reason: a recursive mkdir on a read-only mount says ENOENT (the folder above exists),
+// and an existing read-only folder failed later, as a raw EROFS naming a temporary file (the
+// run's lock, an image-cache file) once the data had been read.
+import * as fs from 'fs';
+import nodeFs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ensureDir, ensureFileDir } from '../../ts/dirs';
+import { throwsNaming } from '../helpers';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-dirs-'));
+const errno = (code: string, text: string, p: string) => Object.assign(new Error(`${code}: ${text}, ${p}`), { code });
+
+/** Runs `fn` with fs[name] replaced (the modules read fs's properties when they call them). */
+function patched<K extends 'mkdirSync' | 'accessSync'>(name: K, fake: (real: typeof fs[K]) => typeof fs[K], fn: () => void): void {
+  const real = nodeFs[name];
+  (nodeFs as unknown as Record<string, unknown>)[name] = fake(real);
+  try {
+    fn();
+  } finally {
+    (nodeFs as unknown as Record<string, unknown>)[name] = real;
+  }
+}
+
+test('a folder a read-only file system stops is named with EROFS, not the ENOENT of the recursive mkdir', () => {
+  const ro = path.join(dir, 'ro', 'runs');
+  // what Node does on a read-only mount: the recursive call says ENOENT, the plain one EROFS
+  patched('mkdirSync', (real) => ((p: fs.PathLike, o?: fs.MakeDirectoryOptions) => {
+    if (String(p).startsWith(path.join(dir, 'ro'))) throw o?.recursive ? errno('ENOENT', 'no such file or directory', String(p)) : errno('EROFS', 'read-only file system', String(p));
+    return real(p, o);
+  }) as typeof fs.mkdirSync, () => {
+    throwsNaming(() => ensureDir(ro, 'train', 'config.outDir'), `config.outDir '${ro}': cannot create the directory (EROFS: read-only file system`);
+  });
+});
+
+test('an existing folder this process cannot write in is refused now, naming the setting', () => {
+  const out = path.join(dir, 'mounted');
+  fs.mkdirSync(out);
+  patched('accessSync', (real) => ((p: fs.PathLike, mode?: number) => {
+    if (path.resolve(String(p)) === out && mode === fs.constants.W_OK) throw errno('EROFS', 'read-only file system', String(p));
+    return real(p, mode);
+  }) as typeof fs.accessSync, () => {
+    throwsNaming(() => ensureDir(out, 'Loader', 'cacheDir'), `cacheDir '${out}': cannot write in the directory (EROFS`);
+    throwsNaming(() => ensureFileDir(path.join(out, 'p.csv'), 'predict', '--out'), '--out', 'cannot write in the directory');
+  });
+  assert.is(ensureDir(out, 'train', 'config.outDir'), out, 'writable: returned');
+  // the real thing, where permissions bind (not as root)
+  if (process.getuid?.() !== 0) {
+    fs.chmodSync(out, 0o555);
+    try {
+      throwsNaming(() => ensureDir(out, 'train', 'config.outDir'), 'cannot write in the directory (EACCES');
+      throwsNaming(() => ensureDir(path.join(out, 'sub'), 'train', 'config.outDir'), 'cannot create the directory (EACCES');
+    } finally {
+      fs.chmodSync(out, 0o755);
+    }
+  }
+});
+
+test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+test.run();
