@@ -320,6 +320,24 @@ function convert(data: ArrayLike<number>, Ctor: new (n: number | ArrayLike<numbe
   return new Ctor(data);
 }
 
+/** An IEEE half-precision (float16) storage pattern as a number. */
+export function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+/**
+ * Host data of a `dtype` tensor as float32 values: bfloat16 and float16 storage patterns
+ * decoded (Float32Array.from would read the bits 0x3f80 of 1.0 as 16256), integers converted.
+ */
+export function toFloat32(data: TypedArray, dtype: DType): Float32Array {
+  if (dtype === 'float16') return Float32Array.from(data, halfToFloat);
+  if (dtype === 'bfloat16') return new Float32Array(Uint32Array.from(data, (b) => b << 16).buffer);
+  return data instanceof Float32Array ? data : Float32Array.from(data);
+}
+
 /**
  * A tensor from host data. `data` is a typed array of the dtype or any array of numbers
  * (converted).
