@@ -58,22 +58,24 @@ function track(t: Tensor): void {
   }
 }
 
-function collectTensors(v: unknown, out: Set<Tensor>, depth = 0): void {
-  if (depth > 4 || v === null || typeof v !== 'object') return;
+/** The tensors in a tidy's result, at any depth (a depth cap of 4 disposed deeper ones silently); cycles are followed once. */
+function collectTensors(v: unknown, out: Set<Tensor>, seen = new Set<object>()): void {
+  if (v === null || typeof v !== 'object' || seen.has(v)) return;
+  seen.add(v);
   if (v instanceof Tensor) {
     out.add(v);
     return;
   }
   if (Array.isArray(v)) {
-    for (const e of v) collectTensors(e, out, depth + 1);
+    for (const e of v) collectTensors(e, out, seen);
     return;
   }
   if (v instanceof Map) {
-    for (const e of v.values()) collectTensors(e, out, depth + 1);
+    for (const e of v.values()) collectTensors(e, out, seen);
     return;
   }
   if (Object.getPrototypeOf(v) === Object.prototype) {
-    for (const e of Object.values(v as Record<string, unknown>)) collectTensors(e, out, depth + 1);
+    for (const e of Object.values(v as Record<string, unknown>)) collectTensors(e, out, seen);
   }
 }
 
