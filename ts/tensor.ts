@@ -58,22 +58,24 @@ function track(t: Tensor): void {
   }
 }
 
-function collectTensors(v: unknown, out: Set<Tensor>, depth = 0): void {
-  if (depth > 4 || v === null || typeof v !== 'object') return;
+/** The tensors in a tidy's result, at any depth (a depth cap of 4 disposed deeper ones silently); cycles are followed once. */
+function collectTensors(v: unknown, out: Set<Tensor>, seen = new Set<object>()): void {
+  if (v === null || typeof v !== 'object' || seen.has(v)) return;
+  seen.add(v);
   if (v instanceof Tensor) {
     out.add(v);
     return;
   }
   if (Array.isArray(v)) {
-    for (const e of v) collectTensors(e, out, depth + 1);
+    for (const e of v) collectTensors(e, out, seen);
     return;
   }
   if (v instanceof Map) {
-    for (const e of v.values()) collectTensors(e, out, depth + 1);
+    for (const e of v.values()) collectTensors(e, out, seen);
     return;
   }
   if (Object.getPrototypeOf(v) === Object.prototype) {
-    for (const e of Object.values(v as Record<string, unknown>)) collectTensors(e, out, depth + 1);
+    for (const e of Object.values(v as Record<string, unknown>)) collectTensors(e, out, seen);
   }
 }
 
@@ -318,6 +320,24 @@ function convert(data: ArrayLike<number>, Ctor: new (n: number | ArrayLike<numbe
         ? `${dtype} data is given as raw 16-bit storage patterns, integers in [0, 65535]` : `integers in [${range[0]}, ${range[1]}]`})`);
   }
   return new Ctor(data);
+}
+
+/** An IEEE half-precision (float16) storage pattern as a number. */
+export function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+/**
+ * Host data of a `dtype` tensor as float32 values: bfloat16 and float16 storage patterns
+ * decoded (Float32Array.from would read the bits 0x3f80 of 1.0 as 16256), integers converted.
+ */
+export function toFloat32(data: TypedArray, dtype: DType): Float32Array {
+  if (dtype === 'float16') return Float32Array.from(data, halfToFloat);
+  if (dtype === 'bfloat16') return new Float32Array(Uint32Array.from(data, (b) => b << 16).buffer);
+  return data instanceof Float32Array ? data : Float32Array.from(data);
 }
 
 /**

@@ -31,6 +31,60 @@ std::string cpu_model() {
   return "unknown CPU";
 }
 
+// The first number in a file (a /sys/fs/cgroup limit or usage), or -1: unreadable or "max".
+int64_t read_number(const char* path) {
+  std::ifstream f(path);
+  int64_t v = -1;
+  if (!(f >> v)) return -1;
+  return v;
+}
+
+// MemAvailable from /proc/meminfo in bytes, or -1.
+int64_t mem_available() {
+  std::ifstream f("/proc/meminfo");
+  std::string key;
+  int64_t kb = 0;
+  std::string unit;
+  while (f >> key >> kb) {
+    std::getline(f, unit);
+    if (key == "MemAvailable:") return kb * 1024;
+  }
+  return -1;
+}
+
+// The room left under this process's cgroup memory limit (v2, else v1), or -1 when unlimited.
+int64_t cgroup_room() {
+  int64_t lim = read_number("/sys/fs/cgroup/memory.max"), used = read_number("/sys/fs/cgroup/memory.current");
+  if (lim < 0) {
+    lim = read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+    used = read_number("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+  }
+  if (lim < 0 || used < 0 || lim >= (int64_t(1) << 60)) return -1;  // v1 reports "no limit" as ~2^63
+  return std::max<int64_t>(lim - used, 0);
+}
+
+size_t physical_bytes() {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : (size_t(1) << 36);
+}
+
+// The free memory the machine (and cgroup) can back now, at most physical memory.
+size_t free_memory() {
+  size_t room = physical_bytes();  // when /proc/meminfo is unreadable
+  const int64_t avail = mem_available(), cg = cgroup_room();
+  if (avail >= 0) room = std::min(room, static_cast<size_t>(avail));
+  if (cg >= 0) room = std::min(room, static_cast<size_t>(cg));
+  return room;
+}
+
+size_t max_alloc_override() {
+  static const size_t v = [] {
+    const char* e = std::getenv("MDMT_MAX_ALLOC_BYTES");
+    return e && *e ? static_cast<size_t>(std::strtoull(e, nullptr, 10)) : size_t(0);
+  }();
+  return v;
+}
+
 class CpuBackend final : public Backend {
  public:
   DeviceType type() const override { return DeviceType::CPU; }
@@ -61,6 +115,14 @@ class CpuBackend final : public Backend {
         it->second.pop_back();
         cached_ -= static_cast<int64_t>(rounded);
       }
+    }
+    if (!p && rounded >= kCpuRoomCheckBytes) {
+      // malloc succeeds beyond what the machine can back (overcommit); the first write then
+      // gets the process OOM-killed. Refuse it here; cached buffers count as free.
+      if (rounded > room()) flush();
+      const size_t r = room();
+      if (rounded > r)
+        MDMT_FAIL(code::kNoMem, "alloc", "cannot allocate " << bytes << " bytes on cpu: only " << r << " bytes of memory are available");
     }
     if (!p) p = std::aligned_alloc(64, rounded);
     if (!p) {
@@ -115,6 +177,17 @@ class CpuBackend final : public Backend {
     return s;
   }
   void reset_peak(const Device&) override { peak_.store(live_.load()); }
+  // See cpu_alloc_room() in backend.h.
+  size_t room() {
+    if (const size_t o = max_alloc_override()) return o;
+    const size_t live = static_cast<size_t>(std::max<int64_t>(live_.load(), 0));
+    // MemAvailable does not yet count buffers handed out but never written (a 16 GB weight
+    // then its 16 GB init temporary both fit): this process's live bytes count against
+    // physical memory too.
+    const size_t phys = physical_bytes(), own = phys > live ? phys - live : 0;
+    std::lock_guard<std::mutex> g(mu_);
+    return std::min(free_memory() + static_cast<size_t>(cached_), own);
+  }
 
  private:
   static size_t round_size(size_t bytes) {
@@ -139,10 +212,16 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-Backend& cpu_backend() {
+namespace {
+CpuBackend& the_cpu_backend() {
   static CpuBackend* b = new CpuBackend();  // never destroyed: storages may outlive statics
   return *b;
 }
+}  // namespace
+
+Backend& cpu_backend() { return the_cpu_backend(); }
+
+size_t cpu_alloc_room() { return the_cpu_backend().room(); }
 
 Backend& backend_for(const Device& dev) {
   if (dev.type == DeviceType::CPU) return cpu_backend();

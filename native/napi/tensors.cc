@@ -1,24 +1,11 @@
 // Tensors across the boundary: alloc(shape, dtype, device) -> id, free(id), view(id, shape)
 // -> id, upload(id, typedArray), download(id, out?) -> typed array, info(id).
-#include <unistd.h>
-
-#include <cstdlib>
-
 #include "../core/backend.h"
 #include "common.h"
 
 namespace mdmt {
 namespace napi {
 namespace {
-
-size_t max_alloc_bytes() {
-  static size_t v = [] {
-    if (const char* e = std::getenv("MDMT_MAX_ALLOC_BYTES")) return static_cast<size_t>(std::strtoull(e, nullptr, 10));
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : (size_t(1) << 36);
-  }();
-  return v;
-}
 
 Napi::Value Alloc(const Napi::CallbackInfo& info) {
   return guarded(info, "alloc", [&]() -> Napi::Value {
@@ -34,9 +21,12 @@ Napi::Value Alloc(const Napi::CallbackInfo& info) {
     t->shape = shape;
     t->strides = contiguous_strides(shape);
     size_t bytes = t->nbytes();
-    if (dev.type == DeviceType::CPU && bytes > max_alloc_bytes())
-      MDMT_FAIL(code::kNoMem, "alloc", "cannot allocate " << bytes << " bytes for a " << ds << " tensor of shape "
-                                                          << shape_str(shape) << " on cpu (more than physical memory)");
+    if (dev.type == DeviceType::CPU && bytes >= kCpuRoomCheckBytes) {
+      const size_t room = cpu_alloc_room();
+      if (bytes > room)
+        MDMT_FAIL(code::kNoMem, "alloc", "cannot allocate " << bytes << " bytes for a " << ds << " tensor of shape " << shape_str(shape)
+                                                            << " on cpu: only " << room << " bytes of memory are available");
+    }
     Backend& b = backend_for(dev);
     void* p = b.alloc(bytes, dev);
     t->storage = std::make_shared<Storage>(p, bytes, dev);

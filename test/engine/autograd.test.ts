@@ -120,4 +120,23 @@ test('a second backward() on a freed graph says so; bad arguments are MdmtErrors
   x.dispose();
 });
 
+test('backward() on a leaf gives it its own gradient (it was silently left null); opts.grad is checked', () => {
+  const x = leaf([3]);
+  backward(x);
+  backward(x);
+  assert.equal([...x.grad!.toArray()], [2], 'two backward() calls on a leaf accumulate 1 + 1');
+  const v = leaf([1, 2]);
+  const g = tensor([5, 6], [2], { device: DEVICE });
+  backward(v, { grad: g });
+  assert.equal([...v.grad!.toArray()], [5, 6]);
+  assert.is.not(v.grad, g, 'the caller keeps its own opts.grad');
+  expectError(() => backward(v, { grad: tensor([1], [1], { device: DEVICE }) }), 'ESHAPE', 'backward', /opts.grad has shape \[1\], root \[2\]/, 'wrong shape');
+  expectError(() => backward(v, { grad: [1, 1] as never }), 'EINVAL', 'backward', /opts.grad must be a float32 Tensor, got an array/, 'an array');
+  g.dispose();
+  expectError(() => backward(v, { grad: g }), 'EDISPOSED', 'backward', /opts.grad has been disposed/, 'disposed');
+  zeroGrad([x, v]);
+  x.dispose();
+  v.dispose();
+});
+
 test.run();

@@ -37,6 +37,21 @@ test('tidy disposes temporaries and keeps the result; nested scopes hand results
   assert.is(liveTensorCount(), before);
 });
 
+test('tidy keeps result tensors at any depth (past 4 levels they were disposed silently); a cyclic result is fine', () => {
+  const base = liveTensorCount();
+  const r = tidy(() => {
+    zeros([1]); // a temporary
+    const o: Record<string, unknown> = { a: { b: { c: { d: { e: [new Map([['t', ones([2])]])] } } } } };
+    o.self = o;
+    return o;
+  });
+  const t = (((((r.a as Record<string, unknown>).b as Record<string, unknown>).c as Record<string, unknown>).d as Record<string, unknown>).e as Map<string, ReturnType<typeof ones>>[])[0].get('t')!;
+  assert.not.ok(t.disposed, 'a tensor 6 levels deep in the result was disposed');
+  assert.equal([...t.toArray()], [1, 1]);
+  assert.is(liveTensorCount(), base + 1, 'the temporary is freed, the result kept');
+  t.dispose();
+});
+
 test('tidy works across await and concurrent async scopes stay separate', async () => {
   const before = liveTensorCount();
   const x = tensor([1, 2], [2], { device: DEVICE });

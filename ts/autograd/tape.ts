@@ -139,9 +139,27 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
     ? 'the graph of root was already freed by an earlier backward(); pass { retainGraph: true } to that one to run backward() again'
     : 'root does not depend on any tensor that requires grad'));
   let seed = opts.grad;
+  if (seed !== undefined) {
+    check(seed instanceof Tensor && seed.dtype === root.dtype, 'EINVAL', 'backward', () => `opts.grad must be a ${root.dtype} Tensor, got ${seed instanceof Tensor ? seed.dtype : kindOf(seed)}`);
+    seed.assertAlive('backward', 'opts.grad');
+  }
   if (!seed) {
     check(root.size === 1, 'ESHAPE', 'backward', `root has ${root.size} elements; pass opts.grad for a non-scalar root`);
     seed = ones(root.shape, { device: root.device });
+  }
+  if (!root.node) {
+    // a leaf root is its own gradient's target: x.backward() gives x.grad = 1 (as PyTorch); nothing was written
+    check(seed.shape.length === root.shape.length && seed.shape.every((d, i) => d === root.shape[i]), 'ESHAPE', 'backward',
+      () => `opts.grad has shape ${shapeStr(seed.shape)}, root ${shapeStr(root.shape)}`);
+    const g = keep(seed === opts.grad ? copyGrad(seed) : seed);
+    if (!root.grad) root.grad = g;
+    else {
+      const sum = keep(sumGrads(root.grad, g, `'.grad'`));
+      root.grad.dispose();
+      g.dispose();
+      root.grad = sum;
+    }
+    return;
   }
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
   const order = topoOrder(root);

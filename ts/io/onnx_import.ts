@@ -14,17 +14,10 @@ import type { Long } from 'protobufjs';
 import { check, checkOptions, kindOf, MdmtError, show } from '../errors';
 import { Module, someOf } from '../nn/module';
 import { DType } from '../native/binding';
-import { getDefaultDevice, tensor, Tensor, TypedArray } from '../tensor';
+import { getDefaultDevice, halfToFloat, tensor, Tensor, TypedArray } from '../tensor';
 import { onnxTypes, ONNX_DTYPE, OnnxModel, OnnxTensor } from './onnx_proto';
 
 const num = (v: number | Long) => Number(v); // toObject uses longs: Number; Long.valueOf covers raw messages
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
 
 function decodeTensor(t: OnnxTensor, file: string): { data: TypedArray; dtype: DType; shape: number[] } {
   const shape = (t.dims ?? []).map(num);

@@ -13,7 +13,7 @@
 import * as fs from 'fs';
 import { check, MdmtError } from '../errors';
 import { DType } from '../native/binding';
-import { getDefaultDevice, shapeStr, tensor, Tensor, TypedArray } from '../tensor';
+import { getDefaultDevice, shapeStr, tensor, Tensor, toFloat32, TypedArray } from '../tensor';
 
 export interface SafetensorsFile {
   tensors: Map<string, Tensor>;
@@ -114,13 +114,6 @@ export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record
   return Buffer.concat(safetensorsParts(tensors, metadata, opts));
 }
 
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
-
 function convert(key: string, dtype: string, raw: Buffer, n: number): { data: TypedArray; dtype: DType } {
   const bytes = new Uint8Array(raw.length);
   bytes.set(raw); // aligned copy
@@ -128,12 +121,8 @@ function convert(key: string, dtype: string, raw: Buffer, n: number): { data: Ty
   switch (dtype) {
     case 'F32': return { data: new Float32Array(buf, 0, n), dtype: 'float32' };
     case 'F64': return { data: Float32Array.from(new Float64Array(buf, 0, n)), dtype: 'float32' };
-    case 'F16': return { data: Float32Array.from(new Uint16Array(buf, 0, n), halfToFloat), dtype: 'float32' };
-    case 'BF16': {
-      const u = new Uint16Array(buf, 0, n), o = new Uint32Array(n);
-      for (let i = 0; i < n; i++) o[i] = u[i] << 16;
-      return { data: new Float32Array(o.buffer), dtype: 'float32' };
-    }
+    case 'F16': return { data: toFloat32(new Uint16Array(buf, 0, n), 'float16'), dtype: 'float32' };
+    case 'BF16': return { data: toFloat32(new Uint16Array(buf, 0, n), 'bfloat16'), dtype: 'float32' };
     case 'I64': {
       const v = new BigInt64Array(buf, 0, n), o = new Int32Array(n);
       for (let i = 0; i < n; i++) {

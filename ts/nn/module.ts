@@ -10,7 +10,7 @@
 import { check, checkOptions, kindOf, MdmtError, show } from '../errors';
 import { native } from '../native/binding';
 import { markWritten } from '../ops/op';
-import { keep, shapeStr, Tensor } from '../tensor';
+import { keep, shapeStr, Tensor, toFloat32, TypedArray } from '../tensor';
 
 export type StateDict = Map<string, Tensor>;
 
@@ -24,6 +24,15 @@ export interface LoadOptions {
 /** The first 6 items and how many in all: a backbone mismatch lists hundreds of keys, a line nobody reads. */
 export function someOf(items: readonly string[], sep = ', '): string {
   return items.length <= 6 ? items.join(sep) : `${items.slice(0, 6).join(sep)}${sep}… (${items.length} in all)`;
+}
+
+/** `src`'s values in `dst`'s dtype: bfloat16/float16 decoded (their bits were loaded as values), int64-ish counters truncated. */
+function convertFor(op: string, key: string, src: Tensor, dst: Tensor): TypedArray {
+  const data = src.toArray();
+  if (src.dtype === dst.dtype) return data;
+  if (dst.dtype === 'float32') return toFloat32(data, src.dtype);
+  if (dst.dtype === 'int32') return Int32Array.from(toFloat32(data, src.dtype), Math.trunc);
+  throw new MdmtError('EDTYPE', op, `'${key}' is ${src.dtype}; the module's tensor is ${dst.dtype} (load ${dst.dtype} or float32 data)`);
 }
 
 export abstract class Module {
@@ -147,8 +156,14 @@ export abstract class Module {
     const op = opts.op ?? 'loadStateDict';
     const strict = opts.strict ?? true;
     check(typeof strict === 'boolean', 'EINVAL', op, () => `'strict' must be a boolean, got ${show(strict)}`);
+    check(src !== null && typeof src === 'object', 'EINVAL', op, () => `needs a Map (or object) of name -> Tensor, got ${kindOf(src)}`);
     const entries = src instanceof Map ? src : new Map(Object.entries(src));
     const own = this.stateDict();
+    // every value checked before any is written: a disposed one half-way left the model half loaded
+    for (const [k, s] of entries) {
+      check(s instanceof Tensor, 'EINVAL', op, () => `'${k}' must be a Tensor, got ${kindOf(s)}`);
+      if (own.has(k)) s.assertAlive(op, `'${k}'`);
+    }
     const missing = [...own.keys()].filter((k) => !entries.has(k));
     const unexpected = [...entries.keys()].filter((k) => !own.has(k));
     const misShaped: string[] = [];
@@ -172,10 +187,7 @@ export abstract class Module {
     for (const [k, t] of own) {
       const s = entries.get(k);
       if (!s) continue;
-      s.assertAlive(op, `'${k}'`);
-      let data = s.toArray();
-      if (s.dtype !== t.dtype) data = t.dtype === 'int32' ? Int32Array.from(data) : t.dtype === 'float32' ? Float32Array.from(data) : data;
-      n.upload(t.id, data);
+      n.upload(t.id, convertFor(op, k, s, t));
       markWritten([t]);
     }
     for (const [, m] of this.namedModules()) m.afterLoad();
