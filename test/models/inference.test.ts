@@ -148,6 +148,10 @@ test('compileInference refuses unknown and wrong options under its own name (inp
   bad({ inputShape: '1,3,32,32' }, /inputShape must be 4 positive integers, got "1,3,32,32"/);
   bad({ foldBatchNorm: 'no' }, /'foldBatchNorm' must be a boolean, got "no"/);
   assert.throws(() => compileInference({ forward: (x: unknown) => x } as never), /compileInference: needs a Module, got an Object/);
+  // an input no machine can hold (844 TB): the native allocator's ENOMEM naming the shape, not
+  // the RangeError of a JS Float32Array of that length
+  assert.throws(() => compileInference(m, { inputShape: [2 ** 20, 3, 4096, 4096] }),
+    (e: Error & { code?: string }) => e.code === 'ENOMEM' && e.message.includes('shape [1048576, 3, 4096, 4096]'), 'a huge inputShape is an ENOMEM naming it');
   m.dispose();
 });
 

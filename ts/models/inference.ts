@@ -31,7 +31,7 @@ import { fuseConvResidual } from '../plan/passes/fuse_conv_residual';
 import { memory } from '../plan/passes/memory';
 import { winogradConsts } from '../plan/passes/winograd';
 import { CompiledStep } from '../plan/step';
-import { tensor, Tensor, tidy } from '../tensor';
+import { Tensor, tidy, zeros } from '../tensor';
 
 export interface CompileOptions {
   /** traced input shape N×C×H×W (default [1, 3, 224, 224]); the plan accepts any N */
@@ -124,7 +124,7 @@ export function compileInference(model: Module, o: CompileOptions = {}): Inferen
       }
     }, { passes, maxPlans: o.maxPlans ?? 4, device, onRecord: (g) => (recordedBn = count(g, 'batchnorm_eval')) });
     try {
-      tidy(() => st.run([tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, { device })]));
+      tidy(() => st.run([zeros(shape, { device })]));  // native: a shape too big is an ENOMEM naming it
     } catch (e) {
       st.dispose();
       throw e;
