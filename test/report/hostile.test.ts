@@ -73,6 +73,32 @@ test('a result.json of another shape is an error naming the file and the field (
   assert.is(collectResults(dir).length, 1);
 });
 
+test('a hand-edited result.json with a metric outside [0, 1], a ragged confusion matrix or odd optional fields is refused naming the field (it gave a 118 % cell, or a TypeError)', () => {
+  const cases: [Partial<Record<keyof RunResult, unknown>>, string][] = [
+    [{ metrics: { acc: 1.7, f1: 0.6, gmean: 0.65 } }, 'result.metrics.acc is 1.7, outside [0, 1]'],
+    [{ metrics: { acc: 0.7, f1: -0.2, gmean: 0.65 } }, 'result.metrics.f1 is -0.2, outside [0, 1]'],
+    [{ bxMetrics: { acc: 3, f1: 0.1, gmean: 0.1 } }, 'result.bxMetrics.acc is 3, outside [0, 1]'],
+    [{ bxMetrics: { acc: 'x', f1: 0.1, gmean: 0.1 } }, 'result.bxMetrics.acc is "x"'],
+    [{ cm: [[1, 2], [3]] }, 'result.cm is not a square matrix of counts'],
+    [{ cm: [[-1, 2], [3, 4]] }, 'result.cm is not a square matrix of counts'],
+    [{ cm: 'x' }, 'result.cm is not a square matrix of counts'],
+    [{ fold: 0.5 }, 'result.fold is 0.5'],
+    [{ imagenet: 'yes' }, 'result.imagenet is "yes"'],
+    [{ warmupEpochs: -3 }, 'result.warmupEpochs is -3'],
+    [{ history: 5 }, 'result.history is not an array of epoch records'],
+    [{ skipped: 'x' }, 'result.skipped is not a list'],
+    [{ skipped: [{ part: 'test', task: 'AFC' }] }, 'result.skipped is not a list'],
+  ];
+  for (const [extra, field] of cases) {
+    const dir = tmpDir('rep-bad-edit');
+    const f = writeRun(dir, 'cv/resnet18/stl_afc/fold0', { result: { ...run(0), ...extra } });
+    throwsData(() => collectResults(dir), f, field);
+  }
+  const dir = tmpDir('rep-good-edit');
+  writeRun(dir, 'a', { result: run(0, { cm: [[3, 1], [0, 2]], imagenet: false, warmupEpochs: 0, bestEpoch: 2, history: [], fold: '0', skipped: [{ part: 'test', task: 'AFC', id: 'P_1', file: 'x.dcm', error: 'bad' }] }) });
+  assert.is(collectResults(dir).length, 1);
+});
+
 test('one job finished twice under a runs directory is refused naming both result.json files', () => {
   const dir = tmpDir('rep-dup');
   const a = writeRun(dir, 'sweep1/cv/resnet18/stl_afc/fold0', { result: run(0) });

@@ -29,7 +29,7 @@ import type { RunResult } from '../report/types';
 import { listModels } from '../models/zoo';
 import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, nearestModel, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfig, type TrainConfigInput } from './config';
 import { runConflict } from './identity';
-import { readJson } from './checkpoint';
+import { readRunResult } from './result_file';
 import { ensureDir } from '../dirs';
 import { lockHolder, tryLock, unlock } from './lock';
 import { ensureSplits, foldCount, loadRecords } from './data';
@@ -212,56 +212,6 @@ export function walkRunsDir(runsDir: string, visit: (dir: string, files: Set<str
     for (const e of entries) if (e.isDirectory() && e.name !== 'splits' && e.name !== 'split' && !e.name.startsWith('.')) walk(path.join(d, e.name), depth + 1);
   };
   walk(path.resolve(runsDir), 0);
-}
-
-/**
- * The `result` of a result.json, with the fields the report and predict read checked (EDATA
- * naming the file and field).
- *
- * @example readRunResult('runs/cv/resnet18/mdmt/fold0/result.json').calibration?.afc?.temperature
- */
-export function readRunResult(file: string): RunResult {
-  const json = readJson<unknown>(file);
-  const r = (json as { result?: unknown } | null)?.result as Record<string, unknown> | undefined;
-  const bad = (what: string) => new MdmtError('EDATA', 'collectResults', `${file}: ${what} (not a result.json that train() wrote, or edited by hand)`);
-  if (!r || typeof r !== 'object') throw bad("no 'result' object");
-  if (typeof r.backbone !== 'string' || !r.backbone) throw bad(`result.backbone is ${JSON.stringify(r.backbone)}`);
-  if (!EXPERIMENTS.includes(r.experiment as ExperimentName)) throw bad(`result.experiment is ${JSON.stringify(r.experiment)} (${EXPERIMENTS.join(', ')})`);
-  if (!PROTOCOLS.includes(r.protocol as Protocol)) throw bad(`result.protocol is ${JSON.stringify(r.protocol)} (${PROTOCOLS.join(', ')})`);
-  if (typeof r.fold !== 'number' && typeof r.fold !== 'string') throw bad(`result.fold is ${JSON.stringify(r.fold)}`);
-  const m = r.metrics as Record<string, unknown> | undefined;
-  // NaN metrics (a fold without test records of the task) are written as null by JSON
-  for (const k of ['acc', 'f1', 'gmean'])
-    if (!m || typeof m !== 'object' || !(typeof m[k] === 'number' || m[k] === null)) throw bad(`result.metrics.${k} is ${JSON.stringify(m?.[k])}`);
-  checkTrustFields(r, bad);
-  return r as unknown as RunResult;
-}
-
-/**
- * The optional fields the report's calibration, interval and per-centre sections read: a
- * temperature that is a positive number, per-sample test outputs as parallel arrays (an
- * edited file failed with 'T.toFixed is not a function' or a TypeError in a map).
- */
-function checkTrustFields(r: Record<string, unknown>, bad: (what: string) => MdmtError): void {
-  const obj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-  const cal = r.calibration, pred = r.predictions;
-  if (cal !== undefined && !obj(cal)) throw bad(`result.calibration is ${JSON.stringify(cal)}`);
-  if (pred !== undefined && !obj(pred)) throw bad(`result.predictions is ${JSON.stringify(pred)}`);
-  for (const head of ['afc', 'bx']) {
-    const c = cal?.[head];
-    if (c !== undefined && !(obj(c) && typeof c.temperature === 'number' && c.temperature > 0))
-      throw bad(`result.calibration.${head}.temperature is ${JSON.stringify(obj(c) ? c.temperature : c)} (a positive number)`);
-    const p = pred?.[head];
-    if (p === undefined) continue;
-    const field = `result.predictions.${head}`;
-    if (!obj(p)) throw bad(`${field} is ${JSON.stringify(p)}`);
-    const n = Array.isArray(p.yTrue) ? p.yTrue.length : -1;
-    for (const k of ['ids', 'centers', 'yTrue', 'logits'])
-      if (!Array.isArray(p[k]) || (p[k] as unknown[]).length !== n) throw bad(`${field}.${k} is not an array of ${n < 0 ? 'one entry per test sample' : n}`);
-    if (!(p.yTrue as unknown[]).every((y) => Number.isInteger(y) && (y as number) >= 0)) throw bad(`${field}.yTrue holds a value that is not a class index`);
-    if (!(p.logits as unknown[]).every((z) => Array.isArray(z) && z.length > 0 && z.every((v) => typeof v === 'number')))
-      throw bad(`${field}.logits holds a row that is not an array of numbers`);
-  }
 }
 
 /**
