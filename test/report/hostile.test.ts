@@ -7,13 +7,14 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { exitCodeOf } from '../../ts/cli/main';
-import { reportRuns } from '../../ts/cli/report';
+import { mixedSettings, reportRuns } from '../../ts/cli/report';
 import { MdmtError } from '../../ts/errors';
 import { saveSafetensors } from '../../ts/io/safetensors';
 import { writeReport } from '../../ts/report';
 import { centreMarkdown, type CentreRow } from '../../ts/report/uncertainty';
 import { tensor } from '../../ts/tensor';
 import type { RunResult } from '../../ts/report/types';
+import { resolveTrainConfig } from '../../ts/train/config';
 import { collectResults } from '../../ts/train/experiment';
 import { tmpDir } from '../train/_fixture';
 
@@ -97,6 +98,28 @@ test('a hand-edited result.json with a metric outside [0, 1], a ragged confusion
   const dir = tmpDir('rep-good-edit');
   writeRun(dir, 'a', { result: run(0, { cm: [[3, 1], [0, 2]], imagenet: false, warmupEpochs: 0, bestEpoch: 2, history: [], fold: '0', skipped: [{ part: 'test', task: 'AFC', id: 'P_1', file: 'x.dcm', error: 'bad' }] }) });
   assert.is(collectResults(dir).length, 1);
+});
+
+test('runs trained with different settings under one folder: the report warns naming each setting, its values and their runs (they were averaged unwarned)', () => {
+  const dir = tmpDir('rep-mixed');
+  const job = (rel: string, fold: number, o: object = {}) => {
+    const f = writeRun(dir, rel, { result: run(fold) });
+    const cfg = resolveTrainConfig({ backbone: 'resnet18', experiment: 'stl_afc', fold, outDir: path.dirname(f), data: { afc: '/data/AIforCOVID' }, imageSize: 32, ...o });
+    fs.writeFileSync(path.join(path.dirname(f), 'config.json'), JSON.stringify(cfg));
+  };
+  job('cv/resnet18/stl_afc/fold0', 0);
+  job('cv/resnet18/stl_afc/fold1', 1, { workers: 3, device: 'cpu' }); // runtime settings: one sweep
+  assert.equal(mixedSettings(dir), []);
+  assert.not.ok(reportRuns(dir).warnings.some((w) => w.includes('different settings')));
+  job('cv/resnet18/stl_afc/fold2', 2, { imageSize: 48, data: { afc: '/other/AIforCOVID' } });
+  assert.equal(mixedSettings(dir), [
+    'data.afc "/data/AIforCOVID" (cv/resnet18/stl_afc/fold0, cv/resnet18/stl_afc/fold1), "/other/AIforCOVID" (cv/resnet18/stl_afc/fold2)',
+    'imageSize 32 (cv/resnet18/stl_afc/fold0, cv/resnet18/stl_afc/fold1), 48 (cv/resnet18/stl_afc/fold2)',
+  ]);
+  const rep = reportRuns(dir);
+  const w = rep.warnings.find((x) => x.startsWith('the runs were trained with different settings, and the tables average them as one sweep: data.afc'));
+  assert.ok(w, rep.warnings.join('\n'));
+  assert.match(rep.markdown, `> **Warning:** ${w}.`);
 });
 
 test('one job finished twice under a runs directory is refused naming both result.json files', () => {

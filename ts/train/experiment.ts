@@ -13,7 +13,8 @@
  * train() checks each init file's provenance, so a mixed-up runs directory fails loudly.
  * Resume: a job with result.json is never recomputed (and is reused only when its config.json
  * is the run the sweep asks for: a job directory trained with other settings is an ECONFIG
- * naming it and the settings, before anything trains), a job with a checkpoint continues from
+ * naming it and the settings, before anything trains; so are runs outside the plan trained with
+ * other shared settings, which the report would average with these), a job with a checkpoint continues from
  * it (train() does that), and a job locked by another live process is left
  * to it and waited for; a lock whose process is gone (killed) is taken over; a job that fails
  * is recorded and the jobs that do not need it go on. So a sweep killed at any
@@ -28,7 +29,7 @@ import { checkKeys, fewOf, MdmtError, show, type KeyTree } from '../errors';
 import type { RunResult } from '../report/types';
 import { listModels } from '../models/zoo';
 import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, nearestModel, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfig, type TrainConfigInput } from './config';
-import { runConflict } from './identity';
+import { holdsTraining, runConflict, storedConfig, sweepDiff } from './identity';
 import { readRunResult } from './result_file';
 import { ensureDir } from '../dirs';
 import { lockHolder, tryLock, unlock } from './lock';
@@ -229,6 +230,30 @@ function checkReuse(runsDir: string, jobs: { dir: string; cfg: TrainConfig }[]):
       `${fewOf(bad, 3, '; ')}. Nothing was trained: use another runs directory, or delete those run directories`);
 }
 
+/**
+ * Throws ECONFIG, before anything trains, when the runs directory holds runs outside this
+ * sweep's plan (another backbone, fold or experiment) trained with other shared settings: the
+ * report averages every run under a runs directory into one μ ± σ, so a second sweep with
+ * another image size or lr on other folds was mixed into the first one's tables, unwarned.
+ */
+function checkSweepSettings(runsDir: string, planned: Set<string>, cfg: TrainConfig): void {
+  const bad: string[] = [];
+  walkRunsDir(runsDir, (d, files) => {
+    if (planned.has(d) || !files.has(RUN_FILES.config) || !holdsTraining(d)) return;
+    let stored: TrainConfig;
+    try {
+      stored = storedConfig(d);
+    } catch (e) {
+      throw new MdmtError('ECONFIG', 'experiment', `${path.join(d, RUN_FILES.config)} cannot be compared with this sweep's settings: ${(e as Error).message}`);
+    }
+    const diff = sweepDiff(stored, cfg);
+    if (diff.length) bad.push(`${path.relative(runsDir, d)}: ${fewOf(diff, 3)}`);
+  });
+  if (bad.length)
+    throw new MdmtError('ECONFIG', 'experiment', `${runsDir} holds ${bad.length} run${bad.length > 1 ? 's' : ''} of a sweep with other settings (stored → requested): ${fewOf(bad, 3, '; ')}. ` +
+      'mdmt report would average them with this sweep\'s runs as one sweep. Nothing was trained: use another runs directory (mdmt report can still read a folder that holds both), or run with the stored settings');
+}
+
 /** Who holds the first few of these job directories, and the lock file to delete if that process is gone. */
 function holders(dirs: string[]): string {
   const held = dirs.flatMap((d) => {
@@ -288,6 +313,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
   };
   const cfgOf = new Map(jobs.map((j) => [j.key, resolveTrainConfig(inputOf(j))]));
   checkReuse(runsDir, jobs.map((j) => ({ dir: j.dir, cfg: cfgOf.get(j.key)! })));
+  checkSweepSettings(runsDir, new Set(jobs.map((j) => j.dir)), cfgOf.get(jobs[0].key)!);
   // A job another process finishes during this sweep is compared too (once): two sweeps with
   // other settings on one runs directory each took the other's runs as its own, and as inits.
   const verified = new Set<string>();
