@@ -9,6 +9,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readConfigFile, SWEEP_FLAGS } from '../../ts/cli/options';
+import { MdmtError } from '../../ts/errors';
 import { tinyData, tmpDir } from '../train/_fixture';
 
 const root = (() => {
@@ -27,6 +29,21 @@ function mdmt(...args: string[]): Promise<{ code: number | null; out: string; er
     p.on('close', (code) => resolve({ code, out, err }));
   });
 }
+
+test('mdmt experiment --config: a key the sweep sets per job names the file and the flag (fold and folds sent each other to the other), null names the setting', () => {
+  const d = tmpDir('cli-cfg-sweep');
+  const cfg = path.join(d, 'c.json');
+  const read = (json: object, perJob?: Readonly<Record<string, string>>) => { fs.writeFileSync(cfg, JSON.stringify(json)); return () => readConfigFile(cfg, perJob); };
+  const cases: [object, string][] = [
+    [{ folds: { cv: [0] } }, "'folds' is not a --config setting here"], [{ fold: 1 }, 'use --folds / --loco-folds'],
+    [{ backbones: ['resnet18'] }, 'use --backbones'], [{ backbone: 'resnet18' }, 'use --backbones'], [{ outDir: 'x' }, 'use --runs'],
+    [{ init: { stlBx: 'a' } }, "'init' is not a --config setting here"], [{ protocol: 'loco' }, 'use --protocols'],
+  ];
+  for (const [json, msg] of cases)
+    assert.throws(read(json, SWEEP_FLAGS), (e: Error) => e instanceof MdmtError && e.code === 'ECONFIG' && e.message.includes(`${cfg}: `) && e.message.includes(msg), `${JSON.stringify(json)}: ${msg}`);
+  assert.throws(read({ imageSize: null }), (e: Error) => e.message === `--config: ${cfg}: config.imageSize is null: leave it out for the default, or give a value`);
+  assert.equal(read({ imageSize: 32, fold: 1 })(), { imageSize: 32, fold: 1 }, 'mdmt train takes fold from a --config');
+});
 
 test('--config: unknown keys exit 2 naming the file, the key and the nearest valid key', async () => {
   const d = tmpDir('cli-cfg');

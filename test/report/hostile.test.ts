@@ -7,13 +7,14 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { exitCodeOf } from '../../ts/cli/main';
-import { reportRuns } from '../../ts/cli/report';
+import { mixedSettings, reportRuns } from '../../ts/cli/report';
 import { MdmtError } from '../../ts/errors';
 import { saveSafetensors } from '../../ts/io/safetensors';
 import { writeReport } from '../../ts/report';
 import { centreMarkdown, type CentreRow } from '../../ts/report/uncertainty';
 import { tensor } from '../../ts/tensor';
 import type { RunResult } from '../../ts/report/types';
+import { resolveTrainConfig } from '../../ts/train/config';
 import { collectResults } from '../../ts/train/experiment';
 import { tmpDir } from '../train/_fixture';
 
@@ -71,6 +72,54 @@ test('a result.json of another shape is an error naming the file and the field (
   const dir = tmpDir('rep-null');
   writeRun(dir, 'a', { result: run(0, { metrics: { acc: null, f1: null, gmean: null } as unknown as RunResult['metrics'] }) });
   assert.is(collectResults(dir).length, 1);
+});
+
+test('a hand-edited result.json with a metric outside [0, 1], a ragged confusion matrix or odd optional fields is refused naming the field (it gave a 118 % cell, or a TypeError)', () => {
+  const cases: [Partial<Record<keyof RunResult, unknown>>, string][] = [
+    [{ metrics: { acc: 1.7, f1: 0.6, gmean: 0.65 } }, 'result.metrics.acc is 1.7, outside [0, 1]'],
+    [{ metrics: { acc: 0.7, f1: -0.2, gmean: 0.65 } }, 'result.metrics.f1 is -0.2, outside [0, 1]'],
+    [{ bxMetrics: { acc: 3, f1: 0.1, gmean: 0.1 } }, 'result.bxMetrics.acc is 3, outside [0, 1]'],
+    [{ bxMetrics: { acc: 'x', f1: 0.1, gmean: 0.1 } }, 'result.bxMetrics.acc is "x"'],
+    [{ cm: [[1, 2], [3]] }, 'result.cm is not a square matrix of counts'],
+    [{ cm: [[-1, 2], [3, 4]] }, 'result.cm is not a square matrix of counts'],
+    [{ cm: 'x' }, 'result.cm is not a square matrix of counts'],
+    [{ fold: 0.5 }, 'result.fold is 0.5'],
+    [{ imagenet: 'yes' }, 'result.imagenet is "yes"'],
+    [{ warmupEpochs: -3 }, 'result.warmupEpochs is -3'],
+    [{ history: 5 }, 'result.history is not an array of epoch records'],
+    [{ skipped: 'x' }, 'result.skipped is not a list'],
+    [{ skipped: [{ part: 'test', task: 'AFC' }] }, 'result.skipped is not a list'],
+  ];
+  for (const [extra, field] of cases) {
+    const dir = tmpDir('rep-bad-edit');
+    const f = writeRun(dir, 'cv/resnet18/stl_afc/fold0', { result: { ...run(0), ...extra } });
+    throwsData(() => collectResults(dir), f, field);
+  }
+  const dir = tmpDir('rep-good-edit');
+  writeRun(dir, 'a', { result: run(0, { cm: [[3, 1], [0, 2]], imagenet: false, warmupEpochs: 0, bestEpoch: 2, history: [], fold: '0', skipped: [{ part: 'test', task: 'AFC', id: 'P_1', file: 'x.dcm', error: 'bad' }] }) });
+  assert.is(collectResults(dir).length, 1);
+});
+
+test('runs trained with different settings under one folder: the report warns naming each setting, its values and their runs (they were averaged unwarned)', () => {
+  const dir = tmpDir('rep-mixed');
+  const job = (rel: string, fold: number, o: object = {}) => {
+    const f = writeRun(dir, rel, { result: run(fold) });
+    const cfg = resolveTrainConfig({ backbone: 'resnet18', experiment: 'stl_afc', fold, outDir: path.dirname(f), data: { afc: '/data/AIforCOVID' }, imageSize: 32, ...o });
+    fs.writeFileSync(path.join(path.dirname(f), 'config.json'), JSON.stringify(cfg));
+  };
+  job('cv/resnet18/stl_afc/fold0', 0);
+  job('cv/resnet18/stl_afc/fold1', 1, { workers: 3, device: 'cpu' }); // runtime settings: one sweep
+  assert.equal(mixedSettings(dir), []);
+  assert.not.ok(reportRuns(dir).warnings.some((w) => w.includes('different settings')));
+  job('cv/resnet18/stl_afc/fold2', 2, { imageSize: 48, data: { afc: '/other/AIforCOVID' } });
+  assert.equal(mixedSettings(dir), [
+    'data.afc "/data/AIforCOVID" (cv/resnet18/stl_afc/fold0, cv/resnet18/stl_afc/fold1), "/other/AIforCOVID" (cv/resnet18/stl_afc/fold2)',
+    'imageSize 32 (cv/resnet18/stl_afc/fold0, cv/resnet18/stl_afc/fold1), 48 (cv/resnet18/stl_afc/fold2)',
+  ]);
+  const rep = reportRuns(dir);
+  const w = rep.warnings.find((x) => x.startsWith('the runs were trained with different settings, and the tables average them as one sweep: data.afc'));
+  assert.ok(w, rep.warnings.join('\n'));
+  assert.match(rep.markdown, `> **Warning:** ${w}.`);
 });
 
 test('one job finished twice under a runs directory is refused naming both result.json files', () => {

@@ -47,6 +47,12 @@ test('wrong types are named, not taken as defaults or as truthy strings', () => 
   assert.equal([c.imagenetNormalize, c.keepCheckpoint, c.progress, c.optim.beta1], [false, false, true, 0]);
 });
 
+test('null is refused naming the setting, not read as its default ({ imageSize: null } trained at 256 px)', () => {
+  for (const k of ['imageSize', 'batchSize', 'seed', 'splitSeed', 'kFolds', 'fold', 'beta', 'workers', 'eager', 'afcLoss'])
+    refused({ [k]: null }, new RegExp(`config\\.${k} is null: leave it out for the default`));
+  assert.is(resolveTrainConfig(base()).imageSize, 256, 'left out, it is the default');
+});
+
 test('data and init settings that would be ignored or misread are refused', () => {
   // a string was iterated ('12' read releases 1 and 2)
   refused({ data: { afc: '/d', afcReleases: '1' } }, /config\.data\.afcReleases must be a list of distinct AIforCOVID releases \(1, 2, 3\), e\.g\. \[1, 2\], got "1"/);

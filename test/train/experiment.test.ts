@@ -7,6 +7,7 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError } from '../../ts/errors';
+import { resolveTrainConfig } from '../../ts/train/config';
 import { experiment, planJobs, validateSweep, type ExperimentConfig } from '../../ts/train/experiment';
 import { BACKBONE, tinyData, tmpDir } from './_fixture';
 import { sweepConfig } from './_sweep';
@@ -112,6 +113,33 @@ test('a finished job is reused only when it was trained with the settings the sw
   assert.match(e.message, `${runs} holds 1 run trained with other settings (stored → requested): ${job}: imageSize 32 → 64, schedule.maxEpochs 1 → 5`);
   assert.match(e.message, 'Nothing was trained: use another runs directory, or delete those run directories');
   assert.is((JSON.parse(fs.readFileSync(path.join(runs, job, 'config.json'), 'utf8')) as { imageSize: number }).imageSize, 32, 'the run is left as it was');
+});
+
+test('a runs directory holding runs of a sweep with other settings (other folds) is refused before training: the report would average them as one sweep', async () => {
+  if (!on) return;
+  const d = await tinyData();
+  const runs = path.join(tmpDir('mixed'), 'runs');
+  const c = sweepConfig(runs, d.afc, d.bx);
+  const sweep: ExperimentConfig = { ...c, experiments: ['stl_afc'], folds: { cv: [0] }, base: { ...c.base, schedule: { maxEpochs: 1, warmupEpochs: 0 } } };
+  // fold 1 finished by an earlier sweep: config.json as train() writes it, a log line, a result
+  const other = path.join(runs, 'cv', BACKBONE, 'stl_afc', 'fold1');
+  const finished = (o: object) => {
+    fs.mkdirSync(other, { recursive: true });
+    const cfg = resolveTrainConfig({ ...sweep.base, ...o, backbone: BACKBONE, experiment: 'stl_afc', protocol: 'cv', fold: 1, outDir: other, splitsDir: path.join(runs, 'splits'), data: { ...sweep.base.data, cacheDir: path.join(runs, '.cache') } });
+    fs.writeFileSync(path.join(other, 'config.json'), JSON.stringify(cfg));
+    fs.writeFileSync(path.join(other, 'log.jsonl'), '{"epoch":1}\n');
+    fs.writeFileSync(path.join(other, 'result.json'), JSON.stringify({ result: { backbone: BACKBONE, experiment: 'stl_afc', protocol: 'cv', fold: '1', metrics: { acc: 0.5, f1: 0.5, gmean: 0.5 } } }));
+  };
+  finished({ imageSize: 48, optim: { lr: 0.01 } });
+  const e = await experiment(sweep).then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
+  assert.instance(e, MdmtError);
+  assert.is(e.code, 'ECONFIG');
+  assert.match(e.message, `${runs} holds 1 run of a sweep with other settings (stored → requested): cv/${BACKBONE}/stl_afc/fold1: imageSize 48 → 32, optim.lr 0.01 → 0.001`);
+  assert.match(e.message, 'Nothing was trained');
+  assert.not.ok(fs.existsSync(path.join(runs, 'cv', BACKBONE, 'stl_afc', 'fold0')), 'nothing was trained');
+  // the same shared settings (runtime ones aside) are one sweep: fold 0 trains beside fold 1
+  finished({ workers: 1 });
+  assert.equal((await experiment(sweep)).trained, [`cv/${BACKBONE}/stl_afc/fold0`]);
 });
 
 test('a job another process finishes with other settings during the sweep is refused when this one reaches it', async () => {

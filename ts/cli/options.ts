@@ -142,8 +142,22 @@ export function addTrainFlags(cmd: Command): Command {
 
 type Opts = Record<string, unknown>;
 
-/** Reads `--config` (a JSON object) naming the file on failure. */
-export function readConfigFile(file: string): Partial<TrainConfigInput> {
+/**
+ * `--config` keys that `mdmt experiment` sets per job, or takes as its own flags: the flag to
+ * use instead. checkKeys alone sent `folds` to 'did you mean fold?' and `fold` on to 'did you
+ * mean folds?', neither naming the file.
+ */
+export const SWEEP_FLAGS: Readonly<Record<string, string>> = {
+  backbone: '--backbones', backbones: '--backbones', experiment: '--experiments', experiments: '--experiments',
+  protocol: '--protocols', protocols: '--protocols', fold: '--folds / --loco-folds', folds: '--folds / --loco-folds', locoFolds: '--loco-folds',
+  outDir: '--runs', runsDir: '--runs', splitsDir: '--runs (the sweep writes <runs>/splits)', init: '--experiments (FT and MDMT start from the sweep\'s STL runs of the same fold)',
+};
+
+/**
+ * Reads `--config` (a JSON object) naming the file on failure; `perJob` names the keys a
+ * command sets itself (SWEEP_FLAGS for mdmt experiment) and the flag that does.
+ */
+export function readConfigFile(file: string, perJob?: Readonly<Record<string, string>>): Partial<TrainConfigInput> {
   let v: unknown;
   try {
     v = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -156,17 +170,23 @@ export function readConfigFile(file: string): Partial<TrainConfigInput> {
     const e = groupError((v as Record<string, unknown>)[k]);
     if (e) throw new MdmtError('ECONFIG', '--config', `${file}: config.${k} ${e}`);
   }
+  for (const k of Object.keys(v)) {
+    // JSON null is not "the default": `imageSize: null` trained at the paper's 256 px
+    if ((v as Record<string, unknown>)[k] === null) throw new MdmtError('ECONFIG', '--config', `${file}: config.${k} is null: leave it out for the default, or give a value`);
+    if (perJob && Object.hasOwn(perJob, k)) throw new MdmtError('ECONFIG', '--config', `${file}: '${k}' is not a --config setting here (the file holds the train() settings every job shares; the command sets this one per job): use ${perJob[k]}`);
+  }
   checkKeys(v, TRAIN_CONFIG_KEYS, { op: '--config', where: file, aliases: CONFIG_ALIASES });
   return v as Partial<TrainConfigInput>;
 }
 
 /**
- * The train() settings of the parsed training flags (without backbone / experiment / outDir).
+ * The train() settings of the parsed training flags (without backbone / experiment / outDir);
+ * `perJob`: the --config keys the command sets itself (readConfigFile).
  *
  * @example trainBase(cmd.opts()).schedule?.maxEpochs
  */
-export function trainBase(o: Opts): Partial<TrainConfigInput> {
-  const file = o.config ? readConfigFile(o.config as string) : {};
+export function trainBase(o: Opts, perJob?: Readonly<Record<string, string>>): Partial<TrainConfigInput> {
+  const file = o.config ? readConfigFile(o.config as string, perJob) : {};
   const code = o.preset === 'code';
   const set = <T>(v: T | undefined, d: T | undefined) => (v !== undefined ? v : d);
   const data = { ...(code ? CODE_PRESET.data : {}), ...(file.data ?? {}) };

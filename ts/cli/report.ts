@@ -10,6 +10,8 @@ import { ensureDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { writeReport } from '../report';
 import { collectResults, walkRunsDir } from '../train/experiment';
+import { settingsSpread, storedConfig } from '../train/identity';
+import type { TrainConfig } from '../train/config';
 import { RUN_FILES } from '../train/train';
 
 /**
@@ -26,6 +28,28 @@ export function unfinishedRuns(runsDir: string): string[] {
   return out.sort();
 }
 
+/**
+ * The settings in which the finished runs under `runsDir` differ, from their config.json files
+ * (settingsSpread lines; empty when they form one sweep): runs of two sweeps, or of `mdmt train`
+ * with other flags, under one folder are averaged by the report as one sweep.
+ */
+export function mixedSettings(runsDir: string): string[] {
+  const root = path.resolve(runsDir);
+  const runs: { name: string; cfg: TrainConfig }[] = [];
+  const unreadable: string[] = [];
+  walkRunsDir(root, (d, files) => {
+    if (!files.has(RUN_FILES.result) || !files.has(RUN_FILES.config)) return;
+    const name = path.relative(root, d) || '.';
+    try {
+      runs.push({ name, cfg: storedConfig(d) });
+    } catch {
+      unreadable.push(name);
+    }
+  });
+  const spread = settingsSpread(runs);
+  return unreadable.length ? [...spread, `config.json unreadable, settings not compared (${unreadable.join(', ')})`] : spread;
+}
+
 /** Writes the report of a runs directory and returns its report.md text and files. */
 export function reportRuns(runsDir: string, o: { out?: string; mu?: 'folds' | 'pooled'; ddof?: number; warmupEpochs?: number } = {}) {
   // '' is not "the default": path.resolve('') is the working directory, which received the whole report
@@ -34,7 +58,7 @@ export function reportRuns(runsDir: string, o: { out?: string; mu?: 'folds' | 'p
   if (!results.length) throw new MdmtError('EDATA', 'report', `no finished runs (result.json) under '${runsDir}'`);
   // a file in the way is a usage error naming --out, not a raw ENOTDIR from deep in the writer
   const out = ensureDir(path.resolve(o.out ?? path.join(runsDir, 'report')), 'report', '--out');
-  const rep = writeReport(results, out, { mu: o.mu, ddof: o.ddof, warmupEpochs: o.warmupEpochs, unfinished: unfinishedRuns(runsDir) });
+  const rep = writeReport(results, out, { mu: o.mu, ddof: o.ddof, warmupEpochs: o.warmupEpochs, unfinished: unfinishedRuns(runsDir), mixedSettings: mixedSettings(runsDir) });
   return { ...rep, results, out };
 }
 

@@ -28,7 +28,7 @@ import { modelInfo } from '../models/zoo';
 import { globalGenerator } from '../random';
 import { getDefaultDevice, Tensor, tidy } from '../tensor';
 import { readJson } from '../train/checkpoint';
-import { readRunResult } from '../train/experiment';
+import { readRunResult } from '../train/result_file';
 import { checkModelName, EXPERIMENTS, MAX_IMAGE_SIZE, PAPER_RUN, type ExperimentName } from '../train/config';
 import { softmaxT } from './calibration';
 import { defaultCamLayer, gradCam } from './gradcam';

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { ensureDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { PROTOCOLS, summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary } from './aggregate';
-import { muStatement, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings } from './notes';
+import { mixedSettingsWarnings, muStatement, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings } from './notes';
 import { backboneBarsSvg, learningCurveSvg } from './plots';
 import { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown } from './tables';
 import { trustSections } from './trust';
@@ -16,7 +16,7 @@ import { PROTOCOL_LABEL, type ReportOptions, type RunResult } from './types';
 
 export * from './types';
 export { summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary, type SweepGap, type Table1, type Table1Cell, type Table2Cell } from './aggregate';
-export { muStatement, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings } from './notes';
+export { mixedSettingsWarnings, muStatement, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings } from './notes';
 export { backboneBarsSvg, learningCurveSvg } from './plots';
 export { svgToPng } from './png';
 export { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown, toCsv } from './tables';
@@ -97,7 +97,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   const notice = pretrainingNotice(results);
   const partial = partialSweepWarnings(t2);
   // what Table 1, the per-backbone and τ2 tables are built from, before their numbers
-  const gaps = [...unfinishedWarnings(opts.unfinished ?? []), ...skippedImagesWarnings(results), ...oneClassWarnings(results), ...sweepGapWarnings(sweepGaps(summaries)), ...undefinedStdWarnings(summaries, opts.ddof)];
+  const gaps = [...mixedSettingsWarnings(opts.mixedSettings ?? []), ...unfinishedWarnings(opts.unfinished ?? []), ...skippedImagesWarnings(results), ...oneClassWarnings(results), ...sweepGapWarnings(sweepGaps(summaries)), ...undefinedStdWarnings(summaries, opts.ddof)];
   const random = results.filter((r) => r.imagenet !== true).length;
   const warnings = [...(random ? [`${random} of ${results.length} runs did not begin from ImageNet (random or unrecorded initialisation): not comparable with the paper`] : []), ...gaps, ...partial, ...tau2Gaps];
   const mu = muStatement(summaries, opts.mu);

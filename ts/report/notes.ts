@@ -148,3 +148,8 @@ export function oneClassWarnings(results: readonly RunResult[]): string[] {
 export function unfinishedWarnings(dirs: readonly string[]): string[] {
   return dirs.length ? [`${dirs.length} run${dirs.length === 1 ? '' : 's'} unfinished (no result.json), not in the tables: ${dirs.join(', ')}`] : [];
 }
+
+/** The warning naming the settings in which the reported runs differ: they were trained as different sweeps. */
+export function mixedSettingsWarnings(spread: readonly string[]): string[] {
+  return spread.length ? [`the runs were trained with different settings, and the tables average them as one sweep: ${spread.join('; ')}`] : [];
+}

@@ -107,6 +107,9 @@ export interface ReportOptions {
   title?: string;
   /** run directories (as shown) that began but hold no result.json: listed, not in the tables */
   unfinished?: string[];
+  /** settings in which the runs differ (each value with its runs; ts/train/identity.ts settingsSpread):
+   *  runs of different sweeps averaged as one, warned above the tables */
+  mixedSettings?: string[];
   /** bootstrap intervals: resamples (default 1000) and seed (default 0) */
   bootstrap?: { resamples?: number; seed?: number };
 }

@@ -306,6 +306,8 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   if (typeof c.outDir !== 'string' || !c.outDir) bad('outDir', `must be a directory path, got ${show(c.outDir)}`);
   for (const k of SETTING_GROUPS) group(k, c[k]);
   if (c.mixing !== undefined && c.mixing !== 'random') group('mixing', c.mixing);
+  // null is not "the default": `c.imageSize ?? 256` read { imageSize: null } as 256 px
+  for (const [k, v] of Object.entries(c)) if (v === null) bad(k, 'is null: leave it out for the default, or give a value');
   for (const k of ['stlAfc', 'stlBx'] as const) pathOf(`init.${k}`, c.init?.[k]);
   if (c.device !== undefined && (typeof c.device !== 'string' || !c.device)) bad('device', `must be cpu, cuda or cuda:N, got ${show(c.device)}`);
   const data = { ...(c.data ?? {}) };

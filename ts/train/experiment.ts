@@ -13,7 +13,8 @@
  * train() checks each init file's provenance, so a mixed-up runs directory fails loudly.
  * Resume: a job with result.json is never recomputed (and is reused only when its config.json
  * is the run the sweep asks for: a job directory trained with other settings is an ECONFIG
- * naming it and the settings, before anything trains), a job with a checkpoint continues from
+ * naming it and the settings, before anything trains; so are runs outside the plan trained with
+ * other shared settings, which the report would average with these), a job with a checkpoint continues from
  * it (train() does that), and a job locked by another live process is left
  * to it and waited for; a lock whose process is gone (killed) is taken over; a job that fails
  * is recorded and the jobs that do not need it go on. So a sweep killed at any
@@ -28,8 +29,8 @@ import { checkKeys, fewOf, MdmtError, show, type KeyTree } from '../errors';
 import type { RunResult } from '../report/types';
 import { listModels } from '../models/zoo';
 import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, nearestModel, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfig, type TrainConfigInput } from './config';
-import { runConflict } from './identity';
-import { readJson } from './checkpoint';
+import { holdsTraining, runConflict, storedConfig, sweepDiff } from './identity';
+import { readRunResult } from './result_file';
 import { ensureDir } from '../dirs';
 import { lockHolder, tryLock, unlock } from './lock';
 import { ensureSplits, foldCount, loadRecords } from './data';
@@ -215,56 +216,6 @@ export function walkRunsDir(runsDir: string, visit: (dir: string, files: Set<str
 }
 
 /**
- * The `result` of a result.json, with the fields the report and predict read checked (EDATA
- * naming the file and field).
- *
- * @example readRunResult('runs/cv/resnet18/mdmt/fold0/result.json').calibration?.afc?.temperature
- */
-export function readRunResult(file: string): RunResult {
-  const json = readJson<unknown>(file);
-  const r = (json as { result?: unknown } | null)?.result as Record<string, unknown> | undefined;
-  const bad = (what: string) => new MdmtError('EDATA', 'collectResults', `${file}: ${what} (not a result.json that train() wrote, or edited by hand)`);
-  if (!r || typeof r !== 'object') throw bad("no 'result' object");
-  if (typeof r.backbone !== 'string' || !r.backbone) throw bad(`result.backbone is ${JSON.stringify(r.backbone)}`);
-  if (!EXPERIMENTS.includes(r.experiment as ExperimentName)) throw bad(`result.experiment is ${JSON.stringify(r.experiment)} (${EXPERIMENTS.join(', ')})`);
-  if (!PROTOCOLS.includes(r.protocol as Protocol)) throw bad(`result.protocol is ${JSON.stringify(r.protocol)} (${PROTOCOLS.join(', ')})`);
-  if (typeof r.fold !== 'number' && typeof r.fold !== 'string') throw bad(`result.fold is ${JSON.stringify(r.fold)}`);
-  const m = r.metrics as Record<string, unknown> | undefined;
-  // NaN metrics (a fold without test records of the task) are written as null by JSON
-  for (const k of ['acc', 'f1', 'gmean'])
-    if (!m || typeof m !== 'object' || !(typeof m[k] === 'number' || m[k] === null)) throw bad(`result.metrics.${k} is ${JSON.stringify(m?.[k])}`);
-  checkTrustFields(r, bad);
-  return r as unknown as RunResult;
-}
-
-/**
- * The optional fields the report's calibration, interval and per-centre sections read: a
- * temperature that is a positive number, per-sample test outputs as parallel arrays (an
- * edited file failed with 'T.toFixed is not a function' or a TypeError in a map).
- */
-function checkTrustFields(r: Record<string, unknown>, bad: (what: string) => MdmtError): void {
-  const obj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-  const cal = r.calibration, pred = r.predictions;
-  if (cal !== undefined && !obj(cal)) throw bad(`result.calibration is ${JSON.stringify(cal)}`);
-  if (pred !== undefined && !obj(pred)) throw bad(`result.predictions is ${JSON.stringify(pred)}`);
-  for (const head of ['afc', 'bx']) {
-    const c = cal?.[head];
-    if (c !== undefined && !(obj(c) && typeof c.temperature === 'number' && c.temperature > 0))
-      throw bad(`result.calibration.${head}.temperature is ${JSON.stringify(obj(c) ? c.temperature : c)} (a positive number)`);
-    const p = pred?.[head];
-    if (p === undefined) continue;
-    const field = `result.predictions.${head}`;
-    if (!obj(p)) throw bad(`${field} is ${JSON.stringify(p)}`);
-    const n = Array.isArray(p.yTrue) ? p.yTrue.length : -1;
-    for (const k of ['ids', 'centers', 'yTrue', 'logits'])
-      if (!Array.isArray(p[k]) || (p[k] as unknown[]).length !== n) throw bad(`${field}.${k} is not an array of ${n < 0 ? 'one entry per test sample' : n}`);
-    if (!(p.yTrue as unknown[]).every((y) => Number.isInteger(y) && (y as number) >= 0)) throw bad(`${field}.yTrue holds a value that is not a class index`);
-    if (!(p.logits as unknown[]).every((z) => Array.isArray(z) && z.length > 0 && z.every((v) => typeof v === 'number')))
-      throw bad(`${field}.logits holds a row that is not an array of numbers`);
-  }
-}
-
-/**
  * Throws ECONFIG, before anything trains, when a job's directory holds a run (finished or
  * started) with other settings than the sweep would give it: a finished job is reused only
  * when it is the run asked for, as train() itself refuses such a directory.
@@ -277,6 +228,30 @@ function checkReuse(runsDir: string, jobs: { dir: string; cfg: TrainConfig }[]):
   if (bad.length)
     throw new MdmtError('ECONFIG', 'experiment', `${runsDir} holds ${bad.length} run${bad.length > 1 ? 's' : ''} trained with other settings (stored → requested): ` +
       `${fewOf(bad, 3, '; ')}. Nothing was trained: use another runs directory, or delete those run directories`);
+}
+
+/**
+ * Throws ECONFIG, before anything trains, when the runs directory holds runs outside this
+ * sweep's plan (another backbone, fold or experiment) trained with other shared settings: the
+ * report averages every run under a runs directory into one μ ± σ, so a second sweep with
+ * another image size or lr on other folds was mixed into the first one's tables, unwarned.
+ */
+function checkSweepSettings(runsDir: string, planned: Set<string>, cfg: TrainConfig): void {
+  const bad: string[] = [];
+  walkRunsDir(runsDir, (d, files) => {
+    if (planned.has(d) || !files.has(RUN_FILES.config) || !holdsTraining(d)) return;
+    let stored: TrainConfig;
+    try {
+      stored = storedConfig(d);
+    } catch (e) {
+      throw new MdmtError('ECONFIG', 'experiment', `${path.join(d, RUN_FILES.config)} cannot be compared with this sweep's settings: ${(e as Error).message}`);
+    }
+    const diff = sweepDiff(stored, cfg);
+    if (diff.length) bad.push(`${path.relative(runsDir, d)}: ${fewOf(diff, 3)}`);
+  });
+  if (bad.length)
+    throw new MdmtError('ECONFIG', 'experiment', `${runsDir} holds ${bad.length} run${bad.length > 1 ? 's' : ''} of a sweep with other settings (stored → requested): ${fewOf(bad, 3, '; ')}. ` +
+      'mdmt report would average them with this sweep\'s runs as one sweep. Nothing was trained: use another runs directory (mdmt report can still read a folder that holds both), or run with the stored settings');
 }
 
 /** Who holds the first few of these job directories, and the lock file to delete if that process is gone. */
@@ -338,6 +313,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
   };
   const cfgOf = new Map(jobs.map((j) => [j.key, resolveTrainConfig(inputOf(j))]));
   checkReuse(runsDir, jobs.map((j) => ({ dir: j.dir, cfg: cfgOf.get(j.key)! })));
+  checkSweepSettings(runsDir, new Set(jobs.map((j) => j.dir)), cfgOf.get(jobs[0].key)!);
   // A job another process finishes during this sweep is compared too (once): two sweeps with
   // other settings on one runs directory each took the other's runs as its own, and as inits.
   const verified = new Set<string>();

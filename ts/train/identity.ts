@@ -72,6 +72,57 @@ export function configDiff(stored: TrainConfig, now: TrainConfig): string[] {
   return out;
 }
 
+/** What places a run in a sweep (which job it is) rather than what it computes: the runs of one sweep differ in these. */
+const JOB = new Set(['backbone', 'experiment', 'protocol', 'fold', 'init', 'splitsDir', 'data.cacheDir']);
+
+/**
+ * The settings a run shares with every other run of its sweep: comparable() without the job's
+ * place, and a backbone's own ImageNet file (<dir>/<backbone>.safetensors) as the folder's.
+ */
+function sweepSettings(c: TrainConfig): Map<string, unknown> {
+  const m = comparable(c);
+  for (const k of [...m.keys()]) if (JOB.has(k) || JOB.has(k.split('.')[0])) m.delete(k);
+  if (typeof c.pretrained === 'string' && path.basename(c.pretrained) === `${c.backbone}.safetensors`) m.set('pretrained', path.join(path.dirname(c.pretrained), '<backbone>.safetensors'));
+  return m;
+}
+
+/**
+ * The settings in which two runs of one sweep differ, as 'field a → b' (empty when they belong
+ * to one sweep: they may differ in backbone, experiment, protocol, fold and their STL inits).
+ *
+ * @example sweepDiff(storedRun, requested) // ['imageSize 32 → 48']
+ */
+export function sweepDiff(a: TrainConfig, b: TrainConfig): string[] {
+  const x = sweepSettings(a), y = sweepSettings(b);
+  // stl_bx trains its own BRIXIA fold: bxLocoFold is not part of what it computes (comparable())
+  if (!x.has('bxLocoFold') || !y.has('bxLocoFold')) { x.delete('bxLocoFold'); y.delete('bxLocoFold'); }
+  const out: string[] = [];
+  for (const k of new Set([...x.keys(), ...y.keys()]))
+    if (JSON.stringify(x.get(k)) !== JSON.stringify(y.get(k))) out.push(`${k} ${short(x.get(k))} → ${short(y.get(k))}`);
+  return out;
+}
+
+/**
+ * For runs that do not all share their settings: one line per setting in which they differ,
+ * each value with the runs that have it (empty when they form one sweep).
+ *
+ * @example settingsSpread([{ name: 'cv/r/stl_afc/fold0', cfg: a }, { name: 'cv/r/stl_afc/fold1', cfg: b }])
+ * // ['imageSize 32 (cv/r/stl_afc/fold0), 48 (cv/r/stl_afc/fold1)']
+ */
+export function settingsSpread(runs: readonly { name: string; cfg: TrainConfig }[]): string[] {
+  if (runs.length < 2) return [];
+  const base = runs[0].cfg;
+  const keys = new Set(runs.flatMap((r) => sweepDiff(base, r.cfg).map((d) => d.slice(0, d.indexOf(' ')))));
+  return [...keys].sort().map((k) => {
+    const by = new Map<string, string[]>();
+    for (const r of runs) {
+      const v = short(sweepSettings(r.cfg).get(k));
+      by.set(v, [...(by.get(v) ?? []), r.name]);
+    }
+    return `${k} ${[...by].map(([v, names]) => `${v} (${fewOf(names, 2)})`).join(', ')}`;
+  });
+}
+
 /**
  * The resolved config.json of a run directory, with the outDir it was written for (the base
  * of its relative paths); a file without one is taken as written for `dir`.

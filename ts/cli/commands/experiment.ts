@@ -1,7 +1,7 @@
 /** `mdmt experiment`: its flags, the usage checks, and dispatch; the work is ../experiment.ts (runExperimentCommand). */
 import type { Command } from 'commander';
 import { EXPERIMENTS, PROTOCOLS } from '../../train/config';
-import { addTrainFlags, intListArg, listArg, requireData, trainBase } from '../options';
+import { addTrainFlags, intListArg, listArg, requireData, SWEEP_FLAGS, trainBase } from '../options';
 
 /** Adds `experiment` to the CLI. */
 export function register(program: Command): void {
@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .option('--report', 'write the report and print Tables 1 and 2 at the end');
   addTrainFlags(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
-    const base = trainBase(o);
+    const base = trainBase(o, SWEEP_FLAGS);
     const exps = (o.experiments as string[] | undefined) ?? [...EXPERIMENTS];
     requireData(base, { afc: exps.some((e) => e !== 'stl_bx'), bx: exps.some((e) => e !== 'stl_afc') });
     const { runExperimentCommand } = await import('../experiment');

@@ -1,0 +1,94 @@
+/**
+ * Reading a run's result.json back (the report's input, predict's calibration): every field the
+ * report, its notes and predict read is checked, so a file edited by hand, or written by
+ * something else, is an EDATA naming the file and the field instead of a TypeError deep in the
+ * report or a table cell of 118 % (an accuracy of 1.7 averaged in):
+ *
+ *   readRunResult('runs/cv/resnet18/mdmt/fold0/result.json').metrics.acc   // in [0, 1], or null
+ */
+import { MdmtError } from '../errors';
+import type { RunResult } from '../report/types';
+import { readJson } from './checkpoint';
+import { EXPERIMENTS, PROTOCOLS, type ExperimentName, type Protocol } from './config';
+
+type Bad = (what: string) => MdmtError;
+const obj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * The `result` of a result.json, with the fields the report and predict read checked (EDATA
+ * naming the file and field).
+ *
+ * @example readRunResult('runs/cv/resnet18/mdmt/fold0/result.json').calibration?.afc?.temperature
+ */
+export function readRunResult(file: string): RunResult {
+  const json = readJson<unknown>(file);
+  const r = (json as { result?: unknown } | null)?.result as Record<string, unknown> | undefined;
+  const bad: Bad = (what) => new MdmtError('EDATA', 'collectResults', `${file}: ${what} (not a result.json that train() wrote, or edited by hand)`);
+  if (!r || typeof r !== 'object') throw bad("no 'result' object");
+  if (typeof r.backbone !== 'string' || !r.backbone) throw bad(`result.backbone is ${JSON.stringify(r.backbone)}`);
+  if (!EXPERIMENTS.includes(r.experiment as ExperimentName)) throw bad(`result.experiment is ${JSON.stringify(r.experiment)} (${EXPERIMENTS.join(', ')})`);
+  if (!PROTOCOLS.includes(r.protocol as Protocol)) throw bad(`result.protocol is ${JSON.stringify(r.protocol)} (${PROTOCOLS.join(', ')})`);
+  // train() writes the fold index as a string ('0'); a number must be an index too
+  if (!(typeof r.fold === 'string' && r.fold) && !(typeof r.fold === 'number' && Number.isInteger(r.fold) && r.fold >= 0)) throw bad(`result.fold is ${JSON.stringify(r.fold)} (a fold index)`);
+  checkMetrics(r.metrics, 'result.metrics', bad);
+  if (r.bxMetrics !== undefined) checkMetrics(r.bxMetrics, 'result.bxMetrics', bad);
+  if (r.cm !== undefined) checkConfusion(r.cm, 'result.cm', bad);
+  if (r.imagenet !== undefined && typeof r.imagenet !== 'boolean') throw bad(`result.imagenet is ${JSON.stringify(r.imagenet)} (true, false, or absent)`);
+  for (const k of ['warmupEpochs', 'bestEpoch'])
+    if (r[k] !== undefined && !(Number.isInteger(r[k]) && (r[k] as number) >= 0)) throw bad(`result.${k} is ${JSON.stringify(r[k])} (an epoch count)`);
+  if (r.history !== undefined && !(Array.isArray(r.history) && r.history.every(obj))) throw bad('result.history is not an array of epoch records');
+  checkSkipped(r.skipped, bad);
+  checkTrustFields(r, bad);
+  return r as unknown as RunResult;
+}
+
+/** ACC, F1 and G-mean: fractions in [0, 1], or null (NaN, as JSON writes it: a fold without test records of the task). */
+function checkMetrics(m: unknown, field: string, bad: Bad): void {
+  if (!obj(m)) throw bad(`${field} is ${JSON.stringify(m)}`);
+  for (const k of ['acc', 'f1', 'gmean']) {
+    const v = m[k];
+    if (v === null) continue;
+    if (typeof v !== 'number') throw bad(`${field}.${k} is ${JSON.stringify(v)}`);
+    if (!(v >= 0 && v <= 1)) throw bad(`${field}.${k} is ${v}, outside [0, 1] (metrics are fractions)`);
+  }
+}
+
+/** A square matrix of counts (rows: true class, columns: predicted), at least 2 × 2: pooled μ adds them. */
+function checkConfusion(cm: unknown, field: string, bad: Bad): void {
+  const n = Array.isArray(cm) ? cm.length : 0;
+  if (n < 2 || !(cm as unknown[]).every((row) => Array.isArray(row) && row.length === n && row.every((c) => Number.isInteger(c) && (c as number) >= 0)))
+    throw bad(`${field} is not a square matrix of counts (integers ≥ 0, one row and one column per class): ${JSON.stringify(cm).slice(0, 80)}`);
+}
+
+/** The images a run left out (--skip-bad), which the report counts by part and task. */
+function checkSkipped(s: unknown, bad: Bad): void {
+  if (s === undefined) return;
+  const ok = Array.isArray(s) && s.every((b) => obj(b) && ['train', 'val', 'test'].includes(b.part as string) && ['AFC', 'BX'].includes(b.task as string) && typeof b.id === 'string');
+  if (!ok) throw bad(`result.skipped is not a list of { part: train|val|test, task: AFC|BX, id, file, error }: ${JSON.stringify(s).slice(0, 80)}`);
+}
+
+/**
+ * The optional fields the report's calibration, interval and per-centre sections read: a
+ * temperature that is a positive number, per-sample test outputs as parallel arrays (an
+ * edited file failed with 'T.toFixed is not a function' or a TypeError in a map).
+ */
+function checkTrustFields(r: Record<string, unknown>, bad: Bad): void {
+  const cal = r.calibration, pred = r.predictions;
+  if (cal !== undefined && !obj(cal)) throw bad(`result.calibration is ${JSON.stringify(cal)}`);
+  if (pred !== undefined && !obj(pred)) throw bad(`result.predictions is ${JSON.stringify(pred)}`);
+  for (const head of ['afc', 'bx']) {
+    const c = cal?.[head];
+    if (c !== undefined && !(obj(c) && typeof c.temperature === 'number' && c.temperature > 0))
+      throw bad(`result.calibration.${head}.temperature is ${JSON.stringify(obj(c) ? c.temperature : c)} (a positive number)`);
+    const p = pred?.[head];
+    if (p === undefined) continue;
+    const field = `result.predictions.${head}`;
+    if (!obj(p)) throw bad(`${field} is ${JSON.stringify(p)}`);
+    const n = Array.isArray(p.yTrue) ? p.yTrue.length : -1;
+    for (const k of ['ids', 'centers', 'yTrue', 'logits'])
+      if (!Array.isArray(p[k]) || (p[k] as unknown[]).length !== n) throw bad(`${field}.${k} is not an array of ${n < 0 ? 'one entry per test sample' : n}`);
+    if (!(p.yTrue as unknown[]).every((y) => Number.isInteger(y) && (y as number) >= 0)) throw bad(`${field}.yTrue holds a value that is not a class index`);
+    if (!(p.logits as unknown[]).every((z) => Array.isArray(z) && z.length > 0 && z.every((v) => typeof v === 'number')))
+      throw bad(`${field}.logits holds a row that is not an array of numbers`);
+  }
+}
