@@ -13,7 +13,8 @@
   X(tensors) /* alloc free view upload download info (native/napi/tensors.cc) */ \
   X(ops)     /* run ops setSeed (native/napi/ops.cc) */                           \
   X(devices) /* devices memStats sync setThreads cudaCompiled (native/napi/devices.cc) */ \
-  X(plan)    /* planCreate planRun planFree planProfile (native/napi/plan.cc) */
+  X(plan)    /* planCreate planRun planFree planProfile (native/napi/plan.cc) */  \
+  X(claims)  /* claimRun releaseRun; frees a torn-down environment's handles (native/napi/claims.cc) */
 
 namespace mdmt {
 namespace napi {

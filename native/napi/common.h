@@ -10,6 +10,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../core/error.h"
@@ -69,6 +70,10 @@ bool is_alive(int64_t id);
 int64_t register_tensor(std::shared_ptr<Tensor> t);
 void release_tensor(int64_t id);
 int64_t live_tensors(const Device& dev);
+// Frees the tensors (handles.cc) and plans (plan.cc) a thread registered: its environment
+// is being torn down (claims.cc). Returns how many.
+size_t release_thread_handles(std::thread::id owner);
+size_t release_thread_plans(std::thread::id owner);
 // An array of tensor ids -> the tensors (what[i] names a bad entry).
 std::vector<std::shared_ptr<Tensor>> arg_tensor_list(const Napi::Value& v, const std::string& op, const char* what);
 

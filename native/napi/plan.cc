@@ -13,6 +13,8 @@
 //         graph?: replay as one CUDA graph (native/core/plan_replay.h) }
 #include <cmath>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -26,9 +28,13 @@ namespace {
 struct Entry {
   std::unique_ptr<Plan> plan;
   std::vector<std::pair<int64_t, std::string>> bound;  // JS ids of the bound tensors, for liveness
+  std::thread::id owner;                                // the thread (environment) that made it
 };
+// Shared by every environment of the process (as the tensor table, handles.cc): a mutex
+// guards the map, and a running plan is kept alive by its shared_ptr, not by the lock.
 struct Plans {
-  std::unordered_map<int64_t, Entry> map;
+  std::mutex mu;
+  std::unordered_map<int64_t, std::shared_ptr<Entry>> map;
   int64_t next = 1;
 };
 Plans& plans() {
@@ -106,11 +112,14 @@ Napi::Array register_views(Napi::Env env, const Plan& p, bool inputs) {
 }
 
 
-Entry& find_plan(const Napi::Value& v, const char* fn) {
+std::shared_ptr<Entry> find_plan(const Napi::Value& v, const char* fn) {
   int64_t id = arg_id(v, fn, "plan");
-  auto it = plans().map.find(id);
-  if (it == plans().map.end()) MDMT_FAIL(code::kDisposed, fn, "plan #" << id << " has been freed");
-  return it->second;
+  {
+    std::lock_guard<std::mutex> g(plans().mu);
+    auto it = plans().map.find(id);
+    if (it != plans().map.end()) return it->second;
+  }
+  MDMT_FAIL(code::kDisposed, fn, "plan #" << id << " has been freed");
 }
 
 Napi::Value PlanCreate(const Napi::CallbackInfo& info) {
@@ -124,7 +133,9 @@ Napi::Value PlanCreate(const Napi::CallbackInfo& info) {
       MDMT_FAIL(code::kInvalid, "planCreate", "spec.arenaBytes must be a non-negative number");
     spec.arena_bytes = static_cast<size_t>(ab.As<Napi::Number>().DoubleValue());
     spec.nscalars = arg_int(o.Get("nscalars"), "spec.nscalars", 0, 1 << 20);
-    Entry e;
+    auto ep = std::make_shared<Entry>();
+    Entry& e = *ep;
+    e.owner = std::this_thread::get_id();
     Napi::Array vals = arg_array(o, "values", "spec");
     for (uint32_t i = 0; i < vals.Length(); ++i) spec.values.push_back(parse_value(arg_object(vals.Get(i), "spec.values[]"), e));
     const int nv = static_cast<int>(spec.values.size());
@@ -137,7 +148,7 @@ Napi::Value PlanCreate(const Napi::CallbackInfo& info) {
       spec.graph = o.Get("graph").As<Napi::Boolean>().Value();
     }
     std::shared_ptr<Storage> shared;
-    if (o.Has("shareArena") && !o.Get("shareArena").IsUndefined()) shared = find_plan(o.Get("shareArena"), "planCreate").plan->arena();
+    if (o.Has("shareArena") && !o.Get("shareArena").IsUndefined()) shared = find_plan(o.Get("shareArena"), "planCreate")->plan->arena();
     e.plan = std::make_unique<Plan>(std::move(spec), std::move(shared));
     e.plan->set_profiling(debug_enabled());
     Napi::Env env = info.Env();
@@ -145,8 +156,12 @@ Napi::Value PlanCreate(const Napi::CallbackInfo& info) {
     r.Set("inputs", register_views(env, *e.plan, true));
     r.Set("outputs", register_views(env, *e.plan, false));
     r.Set("arenaBytes", static_cast<double>(e.plan->arena_bytes()));
-    int64_t id = plans().next++;
-    plans().map.emplace(id, std::move(e));
+    int64_t id;
+    {
+      std::lock_guard<std::mutex> g(plans().mu);
+      id = plans().next++;
+      plans().map.emplace(id, std::move(ep));
+    }
     r.Set("id", static_cast<double>(id));
     return r;
   });
@@ -155,7 +170,8 @@ Napi::Value PlanCreate(const Napi::CallbackInfo& info) {
 Napi::Value PlanRun(const Napi::CallbackInfo& info) {
   return guarded(info, "planRun", [&]() -> Napi::Value {
     expect_argc(info, "planRun", 2, 2);
-    Entry& e = find_plan(info[0], "planRun");
+    std::shared_ptr<Entry> ep = find_plan(info[0], "planRun");
+    Entry& e = *ep;
     if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
       MDMT_FAIL(code::kInvalid, "planRun", "scalars must be a Float64Array");
     Napi::Float64Array s = info[1].As<Napi::Float64Array>();
@@ -172,7 +188,13 @@ Napi::Value PlanFree(const Napi::CallbackInfo& info) {
   return guarded(info, "planFree", [&]() -> Napi::Value {
     expect_argc(info, "planFree", 1, 1);
     int64_t id = arg_id(info[0], "planFree", "plan");
-    plans().map.erase(id);  // freeing twice is harmless
+    std::shared_ptr<Entry> gone;  // freed after the lock is let go
+    std::lock_guard<std::mutex> g(plans().mu);
+    auto it = plans().map.find(id);
+    if (it != plans().map.end()) {  // freeing twice is harmless
+      gone = std::move(it->second);
+      plans().map.erase(it);
+    }
     return info.Env().Undefined();
   });
 }
@@ -180,8 +202,8 @@ Napi::Value PlanFree(const Napi::CallbackInfo& info) {
 Napi::Value PlanProfile(const Napi::CallbackInfo& info) {
   return guarded(info, "planProfile", [&]() -> Napi::Value {
     expect_argc(info, "planProfile", 1, 2);
-    Entry& e = find_plan(info[0], "planProfile");
-    Plan& p = *e.plan;
+    std::shared_ptr<Entry> ep = find_plan(info[0], "planProfile");
+    Plan& p = *ep->plan;
     Napi::Env env = info.Env();
     Napi::Array a = Napi::Array::New(env, p.num_steps());
     for (size_t i = 0; i < p.num_steps(); ++i) {
@@ -204,8 +226,25 @@ Napi::Value PlanProfile(const Napi::CallbackInfo& info) {
 Napi::Value PlanGraphLaunches(const Napi::CallbackInfo& info) {
   return guarded(info, "planGraphLaunches", [&]() -> Napi::Value {
     expect_argc(info, "planGraphLaunches", 1, 1);
-    return Napi::Number::New(info.Env(), find_plan(info[0], "planGraphLaunches").plan->graph_launches());
+    return Napi::Number::New(info.Env(), find_plan(info[0], "planGraphLaunches")->plan->graph_launches());
   });
+}
+
+size_t release_thread_plans(std::thread::id owner) {
+  std::vector<std::shared_ptr<Entry>> gone;
+  {
+    std::lock_guard<std::mutex> g(plans().mu);
+    auto& m = plans().map;
+    for (auto it = m.begin(); it != m.end();) {
+      if (it->second->owner == owner) {
+        gone.push_back(std::move(it->second));
+        it = m.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  return gone.size();
 }
 
 void register_plan_api(Napi::Env env, Napi::Object exports) {

@@ -1,7 +1,7 @@
 // train(): one tiny run end to end — history, warm-up gating, run-directory files, flat
 // live-tensor count across epochs and none left after the run, a finished directory returned
 // without retraining, a directory of another configuration refused, config errors naming
-// the field.
+// the field, a caller's throwing hook.
 import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
@@ -123,6 +123,24 @@ test('train() on MDMT with the authors\' MSE τ1 loss runs and logs both validat
   for (const h of m.history) assert.ok(Math.abs(h.valLoss - (h.valAfcLoss! + h.valBxLoss!)) < 1e-9);
   assert.ok(m.metrics.bx && m.metrics.bxCm, 'MDMT reports τ2 too');
   assert.is(m.metrics.cm.length, 2);
+});
+
+test('a throwing onEnd hook frees the run\'s tensors and does not hide the run\'s own error', async () => {
+  if (!on) return;
+  const base = { ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_afc' as const, schedule: { maxEpochs: 1, warmupEpochs: 1 } };
+  const live = liveTensorCount();
+  const dir = path.join(tmpDir('train-hook'), 'run');
+  const e = await train({ ...base, outDir: dir }, { onEnd() { throw new Error('hook: onEnd'); } }).then(() => undefined, (x: unknown) => x);
+  assert.is((e as Error).message, 'hook: onEnd', 'the caller\'s error is surfaced');
+  assert.is(liveTensorCount(), live, 'model, optimiser and plans are freed all the same');
+  assert.ok(fs.existsSync(path.join(dir, RUN_FILES.result)), 'the run finished: its result stands');
+  assert.ok(fs.existsSync((await train({ ...base, outDir: dir })).bestPath), 'and is returned as is');
+  const e2 = await train({ ...base, outDir: path.join(tmpDir('train-hook2'), 'run') }, {
+    onStart() { throw new Error('hook: onStart'); },
+    onEnd() { throw new Error('hook: onEnd'); },
+  }).then(() => undefined, (x: unknown) => x);
+  assert.is((e2 as Error).message, 'hook: onStart', 'the error that stopped the run, not onEnd\'s');
+  assert.is(liveTensorCount(), live);
 });
 
 test('trainLoss is the mean over the epoch\'s samples: each batch loss weighted by its size (a short last batch does not count as a full one)', async () => {

@@ -76,6 +76,9 @@ export interface NativeAddon {
   planProfile(id: number, on?: boolean): { op: string; shapes: string; ms: number }[];
   /** CUDA-graph launches so far; -1 for a plan that runs op by op */
   planGraphLaunches(id: number): number;
+  /** claims `key` for this thread: false when a thread of this process holds it (released with the thread's environment) */
+  claimRun(key: string): boolean;
+  releaseRun(key: string): void;
 }
 
 /** The package root: the nearest directory above this file holding mdmt's package.json. */

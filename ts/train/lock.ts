@@ -2,8 +2,14 @@
  * Run-directory locks: `<dir>/.lock` holds "<pid> <host>" while a process trains the run, so
  * two processes never train one directory at once (their logs and checkpoints would
  * interleave). A lock whose process is gone (killed) on this host is stale and taken over;
- * a lock this process already holds is its own. experiment() locks each job; train() —
+ * a lock this thread already holds is its own. experiment() locks each job; train() —
  * and so `mdmt train` — takes the same lock unless its caller already holds it.
+ *
+ * "<pid> <host>" cannot tell the threads of one process apart (a worker_threads Worker
+ * training the main thread's run directory took its lock for its own), so the lock is also
+ * claimed in the addon, whose state every thread of the process shares (claimRun): a lock
+ * naming this process is another thread's while that thread's claim lives, and stale once
+ * the thread is gone (a Worker terminated mid-run, its `finally` never run).
  *
  * The lock appears with its content (a temporary file hard-linked to `.lock`), so a crash
  * never leaves an empty one; a lock whose content is not "<pid> <host>" anyway (written by
@@ -17,6 +23,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { show } from '../errors';
+import { native } from '../native/binding';
 
 const LOCK = '.lock';
 /** How old an unreadable lock must be before it is taken over. */
@@ -48,10 +55,16 @@ function parse(text: string): { pid: number; host: string } | undefined {
   return m && Number(m[1]) > 0 ? { pid: Number(m[1]), host: m[2] } : undefined;
 }
 
-/** The holder of `dir`'s lock ("<pid> <host>"), or undefined when it is free or unreadable. */
+/** The lock file of `dir`, resolved: the key of `held` and of the process-wide claim. */
+const lockFile = (dir: string) => path.resolve(dir, LOCK);
+
+/**
+ * The holder of `dir`'s lock ("<pid> <host>"), or undefined when it is free or unreadable;
+ * `mine` when this thread holds it (another thread of this process holding it is not).
+ */
 export function lockHolder(dir: string): { pid: number; host: string; mine: boolean } | undefined {
-  const h = parse(readLock(path.join(dir, LOCK))?.text ?? '');
-  return h && { ...h, mine: h.pid === process.pid && h.host === os.hostname() };
+  const h = parse(readLock(lockFile(dir))?.text ?? '');
+  return h && { ...h, mine: h.pid === process.pid && h.host === os.hostname() && held.has(lockFile(dir)) };
 }
 
 /** Why tryLock(dir) said no, for the caller's error: who holds it, or what is wrong with it. */
@@ -59,6 +72,8 @@ export function busyMessage(dir: string): string {
   const f = path.join(dir, LOCK);
   const l = readLock(f);
   const h = l && parse(l.text);
+  if (h?.pid === process.pid && h.host === os.hostname())
+    return `${dir} is being trained by another thread of this process (worker_threads; ${f}): wait for it, or use another outDir`;
   if (h) return `${dir} is being trained by process ${h.pid} on ${h.host} (${f}): wait for it, or use another outDir`;
   if (!l) return `${dir} was locked by another process that has let it go (${f}): try again`;
   return `${dir} is locked by ${f}, whose content ${show(l.text.slice(0, 80))} is unreadable (not "<pid> <host>"): ` +
@@ -95,7 +110,16 @@ function create(f: string, text: string): boolean {
  */
 export function tryLock(dir: string, note: (msg: string) => void = (m) => process.stderr.write(`mdmt: ${m}\n`)): boolean {
   fs.mkdirSync(dir, { recursive: true });
-  const f = path.join(dir, LOCK);
+  const f = lockFile(dir);
+  // another thread of this process holds it (its lock file names this pid, as a stale one would)
+  if (!held.has(f) && !native().claimRun(f)) return false;
+  if (takeFile(f, note)) return true;
+  if (!held.has(f)) native().releaseRun(f);
+  return false;
+}
+
+/** tryLock once this thread holds the claim: the lock file itself. */
+function takeFile(f: string, note: (msg: string) => void): boolean {
   const me = `${process.pid} ${os.hostname()}`;
   for (let attempt = 0; attempt < 2; attempt++) {
     if (create(f, me)) {
@@ -106,6 +130,7 @@ export function tryLock(dir: string, note: (msg: string) => void = (m) => proces
     if (!l) continue; // released meanwhile
     const h = parse(l.text);
     if (h) {
+      // this pid: no other thread claims it (a terminated Worker's), or this thread's own
       if (h.host === os.hostname() && (h.pid === process.pid || !alive(h.pid))) fs.rmSync(f, { force: true });
       else return false;
     } else if (l.ageMs >= UNREADABLE_GRACE_MS) {
@@ -118,9 +143,10 @@ export function tryLock(dir: string, note: (msg: string) => void = (m) => proces
 
 /** Releases `dir`'s lock. */
 export function unlock(dir: string): void {
-  const f = path.join(dir, LOCK);
-  held.delete(f);
+  const f = lockFile(dir);
+  const mine = held.delete(f);
   fs.rmSync(f, { force: true });
+  if (mine) native().releaseRun(f);
 }
 
 /** Lock files this process created and has not released. */
@@ -133,7 +159,10 @@ const held = new Set<string>();
  */
 export function releaseHeldLocks(): number {
   const n = held.size;
-  for (const f of held) fs.rmSync(f, { force: true });
+  for (const f of held) {
+    fs.rmSync(f, { force: true });
+    native().releaseRun(f);
+  }
   held.clear();
   return n;
 }

@@ -189,6 +189,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
   let step: TrainStep | undefined;
   let evalFwd: EvalForward | undefined;
   const loaders: Loader[] = [];
+  let finished = false;
   try {
     setDefaultDevice(cfg.device);
     // both tasks' records even for an STL run: tasks that share images or patients are split together
@@ -313,14 +314,25 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     };
     atomicWriteJson(file('result'), out);
     if (!cfg.keepCheckpoint) fs.rmSync(file('checkpoint'), { force: true });
+    finished = true;
     return out;
   } finally {
-    hooks.onEnd?.();
+    // an onEnd that throws (the caller's code) skipped the clean-up below, leaving the model,
+    // optimiser and plans allocated, and replaced the run's own error with its own
+    let hookError: { e: unknown } | undefined;
+    try {
+      hooks.onEnd?.();
+    } catch (e) {
+      hookError = { e };
+    }
     step?.dispose();
     evalFwd?.dispose();
     opt?.dispose();
     net?.module.dispose();
     await Promise.all(loaders.map((l) => l.close()));
     setDefaultDevice(prevDevice);
+    // a finished run's result.json is written: the hook's error is still the caller's to see
+    // eslint-disable-next-line no-unsafe-finally
+    if (hookError && finished) throw hookError.e;
   }
 }
