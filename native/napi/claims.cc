@@ -11,9 +11,9 @@
 // thread's environment is torn down (a Worker that ended or was terminated mid-run, whose
 // `finally` blocks never ran) its claims, plans and tensors are released, so its run
 // directory can be taken over and its memory is not lost for the life of the process.
+#include <atomic>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
 
 #include "common.h"
@@ -24,8 +24,10 @@ namespace {
 
 struct Claims {
   std::mutex mu;
-  std::unordered_map<std::string, std::thread::id> held;
+  std::unordered_map<std::string, uint64_t> held;  // key -> env_token() of its holder
 };
+std::atomic<uint64_t> next_token{1};
+thread_local uint64_t this_env = 0;  // set when the addon is loaded into this thread's environment
 Claims& claims() {
   static Claims* c = new Claims();
   return *c;
@@ -36,7 +38,7 @@ Napi::Value ClaimRun(const Napi::CallbackInfo& info) {
     expect_argc(info, "claimRun", 1, 1);
     std::string key = arg_string(info[0], "claimRun", "key");
     std::lock_guard<std::mutex> g(claims().mu);
-    bool free = claims().held.emplace(key, std::this_thread::get_id()).second;
+    bool free = claims().held.emplace(key, env_token()).second;
     return Napi::Boolean::New(info.Env(), free);
   });
 }
@@ -54,21 +56,23 @@ Napi::Value ReleaseRun(const Napi::CallbackInfo& info) {
 // Runs on the environment's own thread as it is torn down (worker exit or terminate(),
 // and the main thread at exit).
 void teardown(void* arg) {
-  auto* owner = static_cast<std::thread::id*>(arg);
+  const uint64_t owner = reinterpret_cast<uintptr_t>(arg);
   {
     std::lock_guard<std::mutex> g(claims().mu);
-    for (auto it = claims().held.begin(); it != claims().held.end();) it = it->second == *owner ? claims().held.erase(it) : std::next(it);
+    for (auto it = claims().held.begin(); it != claims().held.end();) it = it->second == owner ? claims().held.erase(it) : std::next(it);
   }
-  release_thread_plans(*owner);  // before the tensors: plans hold views of them
-  release_thread_handles(*owner);
-  delete owner;
+  release_env_plans(owner);  // before the tensors: plans hold views of them
+  release_env_handles(owner);
 }
 
 }  // namespace
 
+uint64_t env_token() { return this_env; }
+
 void register_claims_api(Napi::Env env, Napi::Object exports) {
   export_all(env, exports, {{"claimRun", ClaimRun}, {"releaseRun", ReleaseRun}});
-  napi_add_env_cleanup_hook(env, teardown, new std::thread::id(std::this_thread::get_id()));
+  this_env = next_token++;
+  napi_add_env_cleanup_hook(env, teardown, reinterpret_cast<void*>(static_cast<uintptr_t>(this_env)));
 }
 
 }  // namespace napi

@@ -10,7 +10,6 @@
 #include <memory>
 #include <new>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "../core/error.h"
@@ -70,10 +69,15 @@ bool is_alive(int64_t id);
 int64_t register_tensor(std::shared_ptr<Tensor> t);
 void release_tensor(int64_t id);
 int64_t live_tensors(const Device& dev);
-// Frees the tensors (handles.cc) and plans (plan.cc) a thread registered: its environment
-// is being torn down (claims.cc). Returns how many.
-size_t release_thread_handles(std::thread::id owner);
-size_t release_thread_plans(std::thread::id owner);
+// The environment (main thread or Worker) this thread runs: a number given when the addon
+// is loaded into it (claims.cc), never reused. Entries of the process-wide tables carry it,
+// not std::thread::id, which a later thread may be given again: a torn-down Worker's
+// clean-up would then free a newer Worker's tensors and claims.
+uint64_t env_token();
+// Frees the tensors (handles.cc) and plans (plan.cc) an environment registered: it is being
+// torn down (claims.cc). Returns how many.
+size_t release_env_handles(uint64_t owner);
+size_t release_env_plans(uint64_t owner);
 // An array of tensor ids -> the tensors (what[i] names a bad entry).
 std::vector<std::shared_ptr<Tensor>> arg_tensor_list(const Napi::Value& v, const std::string& op, const char* what);
 

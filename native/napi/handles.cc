@@ -5,10 +5,9 @@
 // One table serves every environment of the process (the main thread and each
 // worker_threads Worker load the addon into the same library): it is guarded by a mutex —
 // two workers training at once raced on the unordered_map and one was told a live tensor
-// had been disposed — and each entry remembers the thread that made it, so the tensors a
-// terminated worker left are freed when its environment is torn down (release_thread_handles).
+// had been disposed — and each entry remembers the environment that made it (env_token), so the tensors a
+// terminated worker left are freed when its environment is torn down (release_env_handles).
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 
 #include "common.h"
@@ -19,7 +18,7 @@ namespace {
 
 struct Entry {
   std::shared_ptr<Tensor> tensor;
-  std::thread::id owner;
+  uint64_t owner;  // env_token() of the environment that made it
 };
 struct Table {
   std::mutex mu;
@@ -55,7 +54,7 @@ int64_t register_tensor(std::shared_ptr<Tensor> t) {
   Table& tb = table();
   std::lock_guard<std::mutex> g(tb.mu);
   int64_t id = tb.next_id++;
-  tb.tensors.emplace(id, Entry{std::move(t), std::this_thread::get_id()});
+  tb.tensors.emplace(id, Entry{std::move(t), env_token()});
   return id;
 }
 
@@ -76,7 +75,7 @@ int64_t live_tensors(const Device& dev) {
   return n;
 }
 
-size_t release_thread_handles(std::thread::id owner) {
+size_t release_env_handles(uint64_t owner) {
   std::vector<std::shared_ptr<Tensor>> gone;
   {
     std::lock_guard<std::mutex> g(table().mu);

@@ -14,7 +14,6 @@
 #include <cmath>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -28,7 +27,7 @@ namespace {
 struct Entry {
   std::unique_ptr<Plan> plan;
   std::vector<std::pair<int64_t, std::string>> bound;  // JS ids of the bound tensors, for liveness
-  std::thread::id owner;                                // the thread (environment) that made it
+  uint64_t owner = 0;                                   // the environment that made it (env_token)
 };
 // Shared by every environment of the process (as the tensor table, handles.cc): a mutex
 // guards the map, and a running plan is kept alive by its shared_ptr, not by the lock.
@@ -135,7 +134,7 @@ Napi::Value PlanCreate(const Napi::CallbackInfo& info) {
     spec.nscalars = arg_int(o.Get("nscalars"), "spec.nscalars", 0, 1 << 20);
     auto ep = std::make_shared<Entry>();
     Entry& e = *ep;
-    e.owner = std::this_thread::get_id();
+    e.owner = env_token();
     Napi::Array vals = arg_array(o, "values", "spec");
     for (uint32_t i = 0; i < vals.Length(); ++i) spec.values.push_back(parse_value(arg_object(vals.Get(i), "spec.values[]"), e));
     const int nv = static_cast<int>(spec.values.size());
@@ -230,7 +229,7 @@ Napi::Value PlanGraphLaunches(const Napi::CallbackInfo& info) {
   });
 }
 
-size_t release_thread_plans(std::thread::id owner) {
+size_t release_env_plans(uint64_t owner) {
   std::vector<std::shared_ptr<Entry>> gone;
   {
     std::lock_guard<std::mutex> g(plans().mu);

@@ -6,6 +6,7 @@
  * run directory one thread has locked is busy for another thread, while the lock a terminated
  * Worker left is taken over.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -76,6 +77,29 @@ test('a worker terminated in the middle of training leaves no tensor or plan all
   assert.is(liveCpu(), before, 'what the terminated worker allocated is freed with its environment');
 });
 
+test('workers terminated while they call into the addon do not abort the process', () => {
+  if (!on) return;
+  // a native call returning into a terminating Worker cannot throw its JS exception; node-addon-api
+  // threw a second one out of its own catch (std::terminate: "terminate called after throwing an
+  // instance of 'Napi::Error'", the whole process aborted) unless NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
+  const script = `const { Worker } = require('worker_threads'); const lib = ${JSON.stringify(lib)};
+    (async () => {
+      for (let i = 0; i < 40; i++) {
+        const w = new Worker(\`const n = require(\${JSON.stringify(lib)} + '/native/binding').native();
+          require('worker_threads').parentPort.postMessage('go');
+          for (;;) { try { n.free(-5); } catch {} try { n.info(999999999); } catch {} n.free(n.alloc([16], 'float32', 'cpu')); }\`, { eval: true });
+        await new Promise((r) => w.once('message', r));
+        await new Promise((r) => setTimeout(r, (i % 5) + 0.5));
+        await w.terminate();
+      }
+      console.log('survived');
+    })();`;
+  const r = spawnSync(process.execPath, [...(__filename.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : []), '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.signal, null, `the process died by ${r.signal}: ${r.stderr.slice(0, 300)}`);
+  assert.is(r.status, 0, r.stderr.slice(0, 300));
+  assert.match(r.stdout, 'survived');
+});
+
 test('a run directory locked by one thread is busy for another; a terminated worker\'s lock is taken over', async () => {
   if (!on) return;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-threads-lock-'));
@@ -92,7 +116,8 @@ test('a run directory locked by one thread is busy for another; a terminated wor
     unlock(dir);
 
     // the worker locks it and is terminated before its finally runs: the lock file stays, naming this pid
-    w = worker(`const l = require(lib + '/train/lock'); post({ took: l.tryLock(workerData) }); await new Promise(() => {});`, dir);
+    // (the interval keeps it alive: a worker whose event loop empties exits by itself, and its claim goes with it)
+    w = worker(`const l = require(lib + '/train/lock'); post({ took: l.tryLock(workerData) }); setInterval(() => {}, 1 << 30); await new Promise(() => {});`, dir);
     assert.equal(await message(w), { took: true });
     assert.not.ok(tryLock(dir), 'busy while the worker lives');
     assert.match(busyMessage(dir), 'another thread of this process');
