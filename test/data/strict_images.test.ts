@@ -162,6 +162,16 @@ test('JPEG Lossless (.70 predictor 1, .57 predictors 2..7) at 8, 12 and 16 bits 
   }
 });
 
+test('JPEG Lossless given as a Node Buffer (decodeDicom(fs.readFileSync(f)), as its doc shows) decodes: it was "Not a JPEG file"', async () => {
+  const px = Uint16Array.from({ length: W * H }, (_, i) => (i * 7919 + 13) % 4096);
+  const frame = await losslessStream(px, 12, 1);
+  const bytes = writeDicom({ width: W, height: H, pixels: new Uint16Array(W * H), bitsStored: 12, syntax: 'jpeg', frame, transferSyntaxUid: '1.2.840.10008.1.2.4.70' });
+  const f = path.join(dir, 'lossless-buffer.dcm');
+  fs.writeFileSync(f, bytes);
+  const img = await decodeDicom(fs.readFileSync(f), f);
+  assert.equal(Array.from(img.data), Array.from(px));
+});
+
 test('12-bit (and 8-bit) extended JPEG (.51) decodes within the rounding of a unit quantiser', async () => {
   for (const bits of [12, 8] as const) {
     const max = 2 ** bits - 1;
