@@ -42,6 +42,11 @@ test('bits: BitsStored 0 or above BitsAllocated, HighBit outside the allocated b
   await refused('pr2.dcm', { extra: [el(0x28, 0x103, 'US', 2)] }, /PixelRepresentation \(0028,0103\) is 2/);
 });
 
+test("a photometric interpretation that only starts like a grey one (MONOCHROME3, MONOCHROME) is refused naming it: it was decoded as MONOCHROME2", async () => {
+  for (const pi of ['MONOCHROME3', 'MONOCHROME'])
+    await refused(`${pi}.dcm`, { photometric: pi as never }, new RegExp(`PhotometricInterpretation \\(0028,0004\\) is '${pi}': not a DICOM photometric interpretation`));
+});
+
 test('HighBit above BitsStored − 1: the sample is read from the bits that end at HighBit', async () => {
   // 12 bits stored in bits 4..15 (HighBit 15) were masked to their low 12 bits: 100, 2000, 4000,
   // 4095 decoded as 1600, 3328, 2560, 4080, a scrambled image accepted without a word
