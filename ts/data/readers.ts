@@ -326,6 +326,9 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
   tally.rows = sheet.rows.length;
   for (const r of sheet.rows) {
     const where = `${csv} row ${r.line}`;
+    // counted once the row is read: a row skipped as bad is counted as that only (it was also
+    // counted as 'without a went_icu value' when that check ran before the failing one)
+    const drops: string[] = [];
     const got = bads.guard(where, undefined, () => {
       const out: DataRecord[] = [];
       if (!r.cells.file) throw bad(op, where, "column 'file' is empty");
@@ -353,9 +356,9 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
         if (v) {
           const severe = prog === 'went_icu' ? v === 'Y' : v === 'N';
           out.push({ ...base, id, task: 'AFC', label: severe ? 1 : 0, labelName: severe ? 'SEVERE' : 'MILD' });
-        } else tally.drop(`rows without a ${prog} value (no τ1 record)`);
+        } else drops.push(`rows without a ${prog} value (no τ1 record)`);
       }
-      if (sev && r.cells[sev] === '') tally.drop(`rows without a ${sev} value (no τ2 record)`);
+      if (sev && r.cells[sev] === '') drops.push(`rows without a ${sev} value (no τ2 record)`);
       if (sev && r.cells[sev] !== '') {
         const g = intCell(r.cells[sev]);
         if (!Number.isInteger(g) || g < 0 || g > 18) throw bad(op, where, `column '${sev}' is '${r.cells[sev]}' (expected an integer 0..18)`);
@@ -364,7 +367,9 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
       if (out.length && (opts.checkFiles ?? true)) checkFile(op, where, image, 'image');
       return out;
     });
-    if (got) records.push(...got);
+    if (!got) continue;
+    records.push(...got);
+    for (const d of drops) tally.drop(d);
   }
   return { records, skipped: bads.list, summary: tally.summary(`covid-cxr ${csv}`, records.length, bads) };
 }
