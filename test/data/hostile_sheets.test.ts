@@ -145,4 +145,15 @@ test("covid-cxr --skip-bad: a skipped row counts once, as skipped, whichever of 
   assert.is(formatSummary(ds.summary), `covid-cxr ${path.join(d, 'labels.csv')}: 4 rows, 2 records kept; dropped: 1 rows without a went_icu value (no τ1 record), 1 rows without a brixia_global_senior value (no τ2 record), 2 bad rows skipped (onBadRecord 'skip')`);
 });
 
+test('covid-cxr: a file given as an absolute path is read from that path (it was joined under the folder: image not found at <dir>/<abs path>)', async () => {
+  const d = tmpDir('hsheet-abs');
+  const img = path.join(tmpDir('hsheet-abs-img'), 'x.png');
+  fs.writeFileSync(img, 'not read here');
+  fs.mkdirSync(path.join(d, 'images'));
+  fs.writeFileSync(path.join(d, 'images', 'y.png'), 'not read here');
+  fs.writeFileSync(path.join(d, 'labels.csv'), `file,source_url,went_icu,brixia_global_senior\n${img},http://a,Y,3\nimages/y.png,http://a,N,\n`);
+  const ds = await readCovidCxr(d);
+  assert.equal(ds.records.map((r) => r.image), [img, img, path.join(d, 'images', 'y.png')]);
+});
+
 test.run();

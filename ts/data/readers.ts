@@ -10,8 +10,8 @@
  *    `masks/<id>.tiff`, optional box sheet `box_data_BX.xlsx`; one patient's films share a
  *    group (`Subject`), and the centre is the manufacturer normalised as the authors'
  *    LoHo_validation.py does, in their three LOCO groups (`brixiaCentre`);
- *  - covid-cxr: `labels.csv`, prognosis from `went_icu` or `survival`, severity from
- *    `brixia_global_senior` (or junior).
+ *  - covid-cxr: `labels.csv` (`file` relative to its folder, or absolute), prognosis from
+ *    `went_icu` or `survival`, severity from `brixia_global_senior` (or junior).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -335,7 +335,8 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
       // './images/a.png' and 'images/../images/a.png' are one image: compare normalised paths
       const file = path.normalize(r.cells.file);
       if (seen.has(file)) throw bad(op, where, `file '${r.cells.file}' appears twice (first on row ${seen.get(file)})`);
-      const image = path.join(dir, file);
+      // relative to the folder of labels.csv; an absolute path is taken as it is (joined, it named a file under the folder that no one wrote)
+      const image = path.resolve(dir, file);
       const id = path.basename(file).replace(/\.[^.]+$/, '');
       // the id names the record in the split files: two images with one id would be one record
       // there (a leak between train and validation, and a lost label)
