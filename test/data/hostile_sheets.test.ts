@@ -130,4 +130,30 @@ test('.xlsx formulas without a cached value and error values are named as such, 
   assert.ok(e2.message.includes(`${box} row 2: column 'all' is a formula without a cached value`), e2.message);
 });
 
+test("covid-cxr --skip-bad: a skipped row counts once, as skipped, whichever of its cells is bad (one with a blank went_icu was also counted 'without a went_icu value')", async () => {
+  const d = tmpDir('hsheet-skip');
+  fs.writeFileSync(path.join(d, 'labels.csv'), [
+    'file,source_url,went_icu,brixia_global_senior',
+    'a.png,http://a,Y,3', // τ1 + τ2
+    'b.png,http://a,,7.5', // bad score, blank went_icu
+    'c.png,http://a,Yes,', // bad went_icu, blank score
+    'd.png,http://a,,', // no label: dropped twice, once per task
+  ].join('\n'));
+  const ds = await readCovidCxr(d, { checkFiles: false, onBadRecord: 'skip' });
+  assert.is(ds.records.length, 2);
+  assert.equal(ds.skipped.map((b) => b.where.replace(/.* row /, '')), ['3', '4']);
+  assert.is(formatSummary(ds.summary), `covid-cxr ${path.join(d, 'labels.csv')}: 4 rows, 2 records kept; dropped: 1 rows without a went_icu value (no τ1 record), 1 rows without a brixia_global_senior value (no τ2 record), 2 bad rows skipped (onBadRecord 'skip')`);
+});
+
+test('covid-cxr: a file given as an absolute path is read from that path (it was joined under the folder: image not found at <dir>/<abs path>)', async () => {
+  const d = tmpDir('hsheet-abs');
+  const img = path.join(tmpDir('hsheet-abs-img'), 'x.png');
+  fs.writeFileSync(img, 'not read here');
+  fs.mkdirSync(path.join(d, 'images'));
+  fs.writeFileSync(path.join(d, 'images', 'y.png'), 'not read here');
+  fs.writeFileSync(path.join(d, 'labels.csv'), `file,source_url,went_icu,brixia_global_senior\n${img},http://a,Y,3\nimages/y.png,http://a,N,\n`);
+  const ds = await readCovidCxr(d);
+  assert.equal(ds.records.map((r) => r.image), [img, img, path.join(d, 'images', 'y.png')]);
+});
+
 test.run();

@@ -42,6 +42,11 @@ test('bits: BitsStored 0 or above BitsAllocated, HighBit outside the allocated b
   await refused('pr2.dcm', { extra: [el(0x28, 0x103, 'US', 2)] }, /PixelRepresentation \(0028,0103\) is 2/);
 });
 
+test("a photometric interpretation that only starts like a grey one (MONOCHROME3, MONOCHROME) is refused naming it: it was decoded as MONOCHROME2", async () => {
+  for (const pi of ['MONOCHROME3', 'MONOCHROME'])
+    await refused(`${pi}.dcm`, { photometric: pi as never }, new RegExp(`PhotometricInterpretation \\(0028,0004\\) is '${pi}': not a DICOM photometric interpretation`));
+});
+
 test('HighBit above BitsStored − 1: the sample is read from the bits that end at HighBit', async () => {
   // 12 bits stored in bits 4..15 (HighBit 15) were masked to their low 12 bits: 100, 2000, 4000,
   // 4095 decoded as 1600, 3328, 2560, 4080, a scrambled image accepted without a word
@@ -160,6 +165,16 @@ test('JPEG Lossless (.70 predictor 1, .57 predictors 2..7) at 8, 12 and 16 bits 
     assert.equal(Array.from(img.data), Array.from(px), `${bits} bits, predictor ${pred}`);
     assert.is(img.info.transferSyntax, uid);
   }
+});
+
+test('JPEG Lossless given as a Node Buffer (decodeDicom(fs.readFileSync(f)), as its doc shows) decodes: it was "Not a JPEG file"', async () => {
+  const px = Uint16Array.from({ length: W * H }, (_, i) => (i * 7919 + 13) % 4096);
+  const frame = await losslessStream(px, 12, 1);
+  const bytes = writeDicom({ width: W, height: H, pixels: new Uint16Array(W * H), bitsStored: 12, syntax: 'jpeg', frame, transferSyntaxUid: '1.2.840.10008.1.2.4.70' });
+  const f = path.join(dir, 'lossless-buffer.dcm');
+  fs.writeFileSync(f, bytes);
+  const img = await decodeDicom(fs.readFileSync(f), f);
+  assert.equal(Array.from(img.data), Array.from(px));
 });
 
 test('12-bit (and 8-bit) extended JPEG (.51) decodes within the rounding of a unit quantiser', async () => {

@@ -15,6 +15,7 @@ import { centreMarkdown, type CentreRow } from '../../ts/report/uncertainty';
 import { tensor } from '../../ts/tensor';
 import type { RunResult } from '../../ts/report/types';
 import { resolveTrainConfig } from '../../ts/train/config';
+import { encodeJson } from '../../ts/train/checkpoint';
 import { collectResults } from '../../ts/train/experiment';
 import { tmpDir } from '../train/_fixture';
 
@@ -72,6 +73,21 @@ test('a result.json of another shape is an error naming the file and the field (
   const dir = tmpDir('rep-null');
   writeRun(dir, 'a', { result: run(0, { metrics: { acc: null, f1: null, gmean: null } as unknown as RunResult['metrics'] }) });
   assert.is(collectResults(dir).length, 1);
+});
+
+test("a fold without test records of its task, as train() writes it (metrics 'NaN', cm []), is a result: mdmt demo --data covid-cxr failed on its LOCO STL τ2 run", () => {
+  // the github.com centre of covid-cxr has no Brixia score: its LOCO STL τ2 test set is empty
+  const nan = { acc: NaN, f1: NaN, gmean: NaN };
+  const dir = tmpDir('rep-untested');
+  writeRun(dir, 'loco/resnet18/stl_bx/fold4', JSON.parse(encodeJson({ result: run(0, { experiment: 'stl_bx', protocol: 'loco', fold: 'github.com', metrics: nan, cm: [] }) })));
+  writeRun(dir, 'loco/resnet18/mdmt/fold4', JSON.parse(encodeJson({ result: run(0, { experiment: 'mdmt', protocol: 'loco', fold: 'github.com', bxMetrics: nan, cm: [[3, 1], [0, 2]] }) })));
+  const got = collectResults(dir);
+  assert.is(got.length, 2);
+  assert.ok(Number.isNaN(got.find((r) => r.experiment === 'stl_bx')!.metrics.acc));
+  // an empty matrix beside real metrics is still refused
+  const bad = tmpDir('rep-untested-bad');
+  const f = writeRun(bad, 'cv/resnet18/stl_afc/fold0', { result: run(0, { cm: [] }) });
+  throwsData(() => collectResults(bad), f, 'result.cm is not a square matrix of counts');
 });
 
 test('a hand-edited result.json with a metric outside [0, 1], a ragged confusion matrix or odd optional fields is refused naming the field (it gave a 118 % cell, or a TypeError)', () => {

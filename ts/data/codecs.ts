@@ -192,7 +192,9 @@ export function decodeJpegLossless(stream: Uint8Array, file: string): CodecFrame
   const dec = new LosslessDecoder();
   let out: Uint8Array | Uint16Array;
   try {
-    const copy = stream.slice(); // the decoder reads through an ArrayBuffer of its own
+    // the decoder reads the whole ArrayBuffer from 0: a copy of its own (Buffer#slice is a view
+    // into the file's buffer, whose first bytes are the preamble: 'Not a JPEG file')
+    const copy = new Uint8Array(stream);
     out = dec.decode(copy.buffer, 0, copy.length);
   } catch (e) {
     throw new MdmtError('EDATA', 'decodeDicom', `${file}: JPEG Lossless code stream could not be decoded (${(e as Error)?.message ?? e})`);

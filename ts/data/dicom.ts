@@ -9,7 +9,8 @@
  *
  * Values outside their legal ranges are refused, naming the file and the attribute, rather
  * than decoded into a plausible-looking wrong image: BitsStored 0 or above BitsAllocated, a
- * HighBit outside the allocated bits, PixelRepresentation other than 0/1, a non-finite or zero
+ * HighBit outside the allocated bits, PixelRepresentation other than 0/1, a photometric
+ * interpretation other than MONOCHROME1/2, a non-finite or zero
  * RescaleSlope / non-finite RescaleIntercept, more than one frame, an element whose declared
  * length runs past the end of the file, pixel data longer than one frame, codec samples wider
  * than the header says, and an image that is constant after decoding.
@@ -251,6 +252,9 @@ function readHeader(ds: dicomParser.DataSet, file: string): Header {
   const photometric = (ds.string('x00280004') ?? 'MONOCHROME2').trim().toUpperCase();
   if (spp !== 1 || !photometric.startsWith('MONOCHROME'))
     throw fail(file, `only grey images are supported (SamplesPerPixel ${spp}, ${photometric})`);
+  // 'MONOCHROME3' or 'MONOCHROME' decoded as MONOCHROME2: whether it is a negative is not ours to guess
+  if (photometric !== 'MONOCHROME1' && photometric !== 'MONOCHROME2')
+    throw fail(file, `${tagLabel('x00280004')} is '${photometric}': not a DICOM photometric interpretation (grey images are MONOCHROME1 or MONOCHROME2)`);
   if (ds.elements.x00280008) {
     const frames = Number((ds.string('x00280008') ?? '').trim());
     if (!Number.isInteger(frames) || frames < 1) throw fail(file, `${tagLabel('x00280008')} is '${ds.string('x00280008')}' (a positive integer)`);

@@ -10,8 +10,8 @@
  *    `masks/<id>.tiff`, optional box sheet `box_data_BX.xlsx`; one patient's films share a
  *    group (`Subject`), and the centre is the manufacturer normalised as the authors'
  *    LoHo_validation.py does, in their three LOCO groups (`brixiaCentre`);
- *  - covid-cxr: `labels.csv`, prognosis from `went_icu` or `survival`, severity from
- *    `brixia_global_senior` (or junior).
+ *  - covid-cxr: `labels.csv` (`file` relative to its folder, or absolute), prognosis from
+ *    `went_icu` or `survival`, severity from `brixia_global_senior` (or junior).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -326,13 +326,17 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
   tally.rows = sheet.rows.length;
   for (const r of sheet.rows) {
     const where = `${csv} row ${r.line}`;
+    // counted once the row is read: a row skipped as bad is counted as that only (it was also
+    // counted as 'without a went_icu value' when that check ran before the failing one)
+    const drops: string[] = [];
     const got = bads.guard(where, undefined, () => {
       const out: DataRecord[] = [];
       if (!r.cells.file) throw bad(op, where, "column 'file' is empty");
       // './images/a.png' and 'images/../images/a.png' are one image: compare normalised paths
       const file = path.normalize(r.cells.file);
       if (seen.has(file)) throw bad(op, where, `file '${r.cells.file}' appears twice (first on row ${seen.get(file)})`);
-      const image = path.join(dir, file);
+      // relative to the folder of labels.csv; an absolute path is taken as it is (joined, it named a file under the folder that no one wrote)
+      const image = path.resolve(dir, file);
       const id = path.basename(file).replace(/\.[^.]+$/, '');
       // the id names the record in the split files: two images with one id would be one record
       // there (a leak between train and validation, and a lost label)
@@ -353,9 +357,9 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
         if (v) {
           const severe = prog === 'went_icu' ? v === 'Y' : v === 'N';
           out.push({ ...base, id, task: 'AFC', label: severe ? 1 : 0, labelName: severe ? 'SEVERE' : 'MILD' });
-        } else tally.drop(`rows without a ${prog} value (no τ1 record)`);
+        } else drops.push(`rows without a ${prog} value (no τ1 record)`);
       }
-      if (sev && r.cells[sev] === '') tally.drop(`rows without a ${sev} value (no τ2 record)`);
+      if (sev && r.cells[sev] === '') drops.push(`rows without a ${sev} value (no τ2 record)`);
       if (sev && r.cells[sev] !== '') {
         const g = intCell(r.cells[sev]);
         if (!Number.isInteger(g) || g < 0 || g > 18) throw bad(op, where, `column '${sev}' is '${r.cells[sev]}' (expected an integer 0..18)`);
@@ -364,7 +368,9 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
       if (out.length && (opts.checkFiles ?? true)) checkFile(op, where, image, 'image');
       return out;
     });
-    if (got) records.push(...got);
+    if (!got) continue;
+    records.push(...got);
+    for (const d of drops) tally.drop(d);
   }
   return { records, skipped: bads.list, summary: tally.summary(`covid-cxr ${csv}`, records.length, bads) };
 }
