@@ -102,7 +102,7 @@ test('augmentation settings are checked: NaN, out-of-range or mistyped values ar
     [{ disable: true }, /config\.augment\.disable must be an object of settings, got true/],
     [[1], /config\.augment must be a boolean or augmentation options .* got \[1\]/],
     [0, /config\.augment must be a boolean or augmentation options .* got 0/],
-    [null, /config\.augment must be a boolean or augmentation options .* got null/],
+    [null, /config\.augment is null: leave it out for the default, or give a value/],
   ];
   for (const [augment, re] of cases) {
     const e = await code(() => resolveTrainConfig({ ...ok, augment } as never));
