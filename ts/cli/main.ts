@@ -12,6 +12,7 @@ import { Command, CommanderError } from 'commander';
 import { MdmtError } from '../errors';
 import { packageVersion } from '../native/binding';
 import { releaseHeldLocks } from '../train/lock';
+import { stopProgressBars } from '../train/progress';
 import * as demo from './commands/demo';
 import * as doctor from './commands/doctor';
 import * as experiment from './commands/experiment';
@@ -91,13 +92,15 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /**
- * Ctrl-C (SIGINT) and SIGTERM (a scheduler's preemption) end the process after releasing the
+ * Ctrl-C (SIGINT) and SIGTERM (a scheduler's preemption) end the process after stopping the
+ * progress bars (the terminal's cursor and line wrapping back) and releasing the
  * run-directory locks it holds and saying how to resume; without this they stayed behind.
  * Installed by bin/mdmt.js, not by main() (tests run main() in-process).
  */
 export function exitOnSignals(): void {
   for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const)
     process.once(sig, () => {
+      stopProgressBars(); // the terminal's cursor and line wrapping back
       const n = releaseHeldLocks();
       process.stderr.write(`\nmdmt: interrupted (${sig})${n ? `; released ${n} run-directory lock${n > 1 ? 's' : ''}` : ''}; run the same command again to resume\n`);
       process.exit(code);

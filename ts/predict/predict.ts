@@ -22,7 +22,7 @@ import { Loader, toTensors } from '../data/loader';
 import { PROGNOSIS, type DataRecord } from '../data/records';
 import type { DecodedSample } from '../data/sample';
 import { checkWeightsBackbone, checkWeightsPath, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
-import { compileInference } from '../models/inference';
+import { compileInference, type InferencePlan } from '../models/inference';
 import { MDMTModel, STLModel } from '../models/mdmt';
 import { modelInfo } from '../models/zoo';
 import { globalGenerator } from '../random';
@@ -237,23 +237,30 @@ export async function predict(images: readonly (string | PredictInput)[], o: Pre
   if (o.explain) ensureDir(o.explain.dir, 'predict', 'explain.dir'); // a file there was a raw EEXIST
   const names = o.explain ? heatmapNames(inputs.map((x) => x.image), o.explain.dir) : [];
   const device = o.device ?? getDefaultDevice();
-  const model = buildModel(info, weights).to(device);
-  const layer = o.explain?.layer;
-  if (layer !== undefined && !model.namedModules().some(([n]) => n === layer)) {
-    // found at the first batch's explanation, after it had been scored
-    const e = new MdmtError('ECONFIG', 'predict', `explain.layer '${layer}' is not a module of the ${info.backbone} model (its default: '${defaultCamLayer(model)}')`);
-    model.dispose();
-    throw e;
-  }
   const S = info.imageSize;
-  const plan = compileInference(model, { inputShape: [B, 3, S, S] });
   const records: DataRecord[] = inputs.map((x, i) => ({
     id: String(i), task: 'AFC', source: 'predict', image: x.image, mask: x.mask, box: x.box, center: '', label: 0, labelName: '', where: x.image,
   }));
+  // made before the model (it holds nothing until the first batch): a refused option leaks nothing
   const loader = new Loader(records, {
     size: S, batchSize: B, train: false, normalize: info.imagenetNormalize, workers: o.workers ?? 0, cache: 'none', onBadRecord: 'skip', log: () => {},
     keepDecoded: o.explain !== undefined,
   });
+  const model = buildModel(info, weights);
+  // the model is freed whatever fails before scoring: an unavailable device (to) or a batch too
+  // big to plan (compileInference's ENOMEM) kept all its weights alive, once per call
+  let plan: InferencePlan;
+  try {
+    model.to(device);
+    const layer = o.explain?.layer;
+    // found at the first batch's explanation, after it had been scored
+    if (layer !== undefined && !model.namedModules().some(([n]) => n === layer))
+      throw new MdmtError('ECONFIG', 'predict', `explain.layer '${layer}' is not a module of the ${info.backbone} model (its default: '${defaultCamLayer(model)}')`);
+    plan = compileInference(model, { inputShape: [B, 3, S, S] });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   let done = 0;
   try {
     for await (const b of loader.epoch(0)) {

@@ -47,6 +47,22 @@ export function checkHooks(op: string, hooks: unknown): void {
   }
 }
 
+/** The progress bars drawing now (started by onStart, not yet ended by onEnd). */
+const drawing = new Set<cliProgress.MultiBar>();
+
+/**
+ * Stops every progress bar still drawing, which gives the terminal back its cursor and line
+ * wrapping (the bars hide the one and turn off the other while they draw); returns how many.
+ * The CLI's SIGINT / SIGTERM handler calls it before exiting: a Ctrl-C during training left
+ * the shell with no visible cursor and lines that no longer wrapped.
+ */
+export function stopProgressBars(): number {
+  const n = drawing.size;
+  for (const m of drawing) m.stop();
+  drawing.clear();
+  return n;
+}
+
 /**
  * Hooks that draw progress bars (TTY) or print a line per epoch (not a TTY).
  *
@@ -74,6 +90,7 @@ export function progressHooks(o: { label?: string; stream?: NodeJS.WriteStream }
         stream, clearOnComplete: false, hideCursor: true, etaBuffer: 20, fps: 5,
         format: '{label} |{bar}| {value}/{total} {unit} | {info} | ETA {eta_formatted}', barsize: 24,
       }, cliProgress.Presets.shades_classic);
+      drawing.add(multi);
       const w = Math.min(48, Math.max(24, label.length));
       epochBar = multi.create(info.maxEpochs, info.startEpoch, { label: label.padEnd(w).slice(0, w), unit: 'epochs ', info: 'val –' });
       batchBar = multi.create(info.batchesPerEpoch, 0, { label: '  batches'.padEnd(w), unit: 'batches', info: 'loss –' });
@@ -103,6 +120,7 @@ export function progressHooks(o: { label?: string; stream?: NodeJS.WriteStream }
     },
     onEnd() {
       if (multi) {
+        drawing.delete(multi);
         multi.stop();
         multi = null;
       }
