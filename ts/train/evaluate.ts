@@ -14,6 +14,7 @@ import type { Loader } from '../data/loader';
 import { toTensors } from '../data/loader';
 import { fewOf, MdmtError, show } from '../errors';
 import { tidy } from '../tensor';
+import { throwIfAborted } from './abort';
 import { evaluate, type Evaluation } from './metrics';
 import type { TaskNet } from './models';
 import type { EvalForward } from './step';
@@ -100,7 +101,7 @@ function finish(a: Acc | undefined): TaskEval | undefined {
  *
  * @example const ev = await evaluateModel(net, testLoader, { afcLoss: 'ce', lossNormalize: 'batch', device: 'cpu' });
  */
-export async function evaluateModel(net: TaskNet, loader: Loader, o: { afcLoss: 'ce' | 'mse'; lossNormalize: 'batch' | 'masked'; device: string; once?: boolean } & EvalLabel,
+export async function evaluateModel(net: TaskNet, loader: Loader, o: { afcLoss: 'ce' | 'mse'; lossNormalize: 'batch' | 'masked'; device: string; once?: boolean; signal?: AbortSignal } & EvalLabel,
   forward?: EvalForward): Promise<ModelEval> {
   const wasTraining = net.module.training;
   net.module.eval();
@@ -108,6 +109,7 @@ export async function evaluateModel(net: TaskNet, loader: Loader, o: { afcLoss: 
   let N = 0;
   try {
     for await (const b of loader.epoch(0)) {
+      throwIfAborted(o.signal, o.op ?? 'evaluateModel', `during ${o.pass ?? 'the evaluation pass'}`);
       const out = forward ? forward.run(b, o.once) : tidy(() => noGrad(() => {
         const t = toTensors(b, o.device);
         const y = net.forward(t.images);

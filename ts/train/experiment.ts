@@ -35,6 +35,7 @@ import { ensureDir } from '../dirs';
 import { lockHolder, tryLock, unlock } from './lock';
 import { ensureSplits, foldCount, loadRecords } from './data';
 import { progressHooks, SILENT, type TrainHooks } from './progress';
+import { abortableSleep, AbortError, checkSignal, isAbortOf, throwIfAborted } from './abort';
 import { RUN_FILES, train } from './train';
 
 export interface ExperimentConfig {
@@ -58,6 +59,8 @@ export interface ExperimentConfig {
   /** wait for jobs that other live processes hold (default true), polling every pollMs (2000) */
   waitForOthers?: boolean;
   pollMs?: number;
+  /** aborting it stops the sweep: no further job starts, the current one stops (train()'s signal), experiment() rejects with AbortError */
+  signal?: AbortSignal;
 }
 
 export interface Job {
@@ -92,7 +95,7 @@ const { backbone: _b, experiment: _e, outDir: _o, protocol: _p, fold: _f, init: 
 /** Every key experiment() accepts (tsc fails when ExperimentConfig gains one not listed). */
 export const EXPERIMENT_KEYS: { [K in keyof Required<ExperimentConfig>]: true | KeyTree } = {
   runsDir: true, backbones: true, experiments: true, protocols: true, folds: { cv: true, loco: true }, foldLimit: true,
-  base: BASE_KEYS, hooksFor: true, log: true, waitForOthers: true, pollMs: true,
+  base: BASE_KEYS, hooksFor: true, log: true, waitForOthers: true, pollMs: true, signal: true,
 };
 
 /**
@@ -102,6 +105,8 @@ export const EXPERIMENT_KEYS: { [K in keyof Required<ExperimentConfig>]: true | 
  */
 export function validateSweep(cfg: ExperimentConfig): void {
   if (cfg === null || typeof cfg !== 'object') throw new MdmtError('ECONFIG', 'experiment', 'config must be an object');
+  if (cfg.base !== null && typeof cfg.base === 'object' && 'signal' in cfg.base)
+    throw new MdmtError('ECONFIG', 'experiment', 'config.base.signal: the AbortSignal of a sweep is config.signal (it stops the whole sweep)');
   checkKeys(cfg, EXPERIMENT_KEYS, { op: 'experiment', where: 'config', aliases: { ...CONFIG_ALIASES, backbone: 'backbones', experiment: 'experiments', protocol: 'protocols', fold: 'folds' } });
   if (!Array.isArray(cfg.backbones) || !cfg.backbones.length) throw new MdmtError('ECONFIG', 'experiment', 'no backbones given');
   const models = listModels();
@@ -114,6 +119,7 @@ export function validateSweep(cfg: ExperimentConfig): void {
   for (const e of cfg.experiments ?? []) if (!EXPERIMENTS.includes(e)) throw new MdmtError('ECONFIG', 'experiment', `unknown experiment '${e}' (${EXPERIMENTS.join(', ')})`);
   for (const p of cfg.protocols ?? []) if (!PROTOCOLS.includes(p)) throw new MdmtError('ECONFIG', 'experiment', `unknown protocol '${p}' (cv, loco)`);
   checkFolds(cfg.folds, cfg.foldLimit);
+  checkSignal('experiment', cfg.signal, 'config.signal', 'ECONFIG');
   // a fold list for a protocol the sweep does not run was ignored (--loco-folds with --protocols cv)
   const runs = cfg.protocols ?? [...PROTOCOLS];
   for (const p of PROTOCOLS)
@@ -273,6 +279,8 @@ function holders(dirs: string[]): string {
  */
 export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutcome> {
   validateSweep(cfg);
+  const signal = cfg.signal;
+  throwIfAborted(signal, 'experiment', `before it started on ${cfg.runsDir}`);
   const runsDir = path.resolve(cfg.runsDir);
   const log = cfg.log ?? (() => {});
   const sweepLog = (msg: string) => fs.appendFileSync(path.join(runsDir, 'sweep.log'), `${new Date().toISOString()} ${process.pid} ${msg}\n`);
@@ -288,6 +296,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
   if (typeof cfg.base.pretrained === 'string' && new Set(cfg.backbones).size > 1)
     throw new MdmtError('ECONFIG', 'experiment', `config.pretrained names one weights file for ${cfg.backbones.length} backbones: give pretrainedDir (--pretrained-dir, $MDMT_WEIGHTS), a folder of <backbone>.safetensors`);
   const recs = await loadRecords(probe.data, undefined, (m) => log(`data: ${m}`));
+  throwIfAborted(signal, 'experiment', 'while reading the data (nothing was trained)');
   const splitsDir = path.join(runsDir, 'splits');
   const dirs = ensureSplits(splitsDir, recs, { seed: probe.splitSeed, k: probe.kFolds });
   const counts = {
@@ -329,15 +338,21 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
   };
   const outcome: ExperimentOutcome = { results: [], trained: [], skipped: jobs.filter(done).map((j) => j.key), pending: [], failed: [] };
   const failed = new Set<string>();
+  const stopped = () => `${outcome.trained.length} job${outcome.trained.length === 1 ? '' : 's'} trained by this call kept; no further job started`;
   const runJob = async (j: Job, index: number) => {
     try {
       if (done(j)) return;
       const resumed = fs.existsSync(path.join(j.dir, RUN_FILES.checkpoint));
       sweepLog(`${resumed ? 'resume' : 'start'} ${j.key}`);
-      await train(inputOf(j), cfg.hooksFor?.(j, { index: index + 1, total: jobs.length }) ?? (cfg.base.progress ? progressHooks({ label: `[${index + 1}/${jobs.length}] ${j.key}` }) : SILENT));
+      await train(inputOf(j), cfg.hooksFor?.(j, { index: index + 1, total: jobs.length }) ?? (cfg.base.progress ? progressHooks({ label: `[${index + 1}/${jobs.length}] ${j.key}` }) : SILENT), { signal });
       sweepLog(`done ${j.key}`);
       outcome.trained.push(j.key);
     } catch (e) {
+      // an abort stops the sweep (the job resumes from its checkpoint when the sweep runs again)
+      if (isAbortOf(e, signal)) {
+        sweepLog(`aborted ${j.key}`);
+        throw new AbortError(`experiment: aborted in job ${j.key}, ${stopped()}: ${e.message}`, { cause: signal!.reason });
+      }
       // a configuration error fails every job alike: stop; any other failure (bad image,
       // diverged loss, out of memory) is this job's, and the independent jobs go on
       if (e instanceof MdmtError && e.code === 'ECONFIG') throw e;
@@ -360,6 +375,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
       if (done(j) || failed.has(j.key)) continue;
       const deps = Object.values(j.deps).map((k) => byKey.get(k!)!);
       if (deps.some((d) => failed.has(d.key))) continue; // blocked for good
+      throwIfAborted(signal, 'experiment', `before job ${j.key}, ${stopped()}`);
       if (deps.some((d) => !done(d)) || !tryLock(j.dir)) {
         waiting.push(j.key);
         continue;
@@ -371,7 +387,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
     if (!ran) {
       if (!told) log(`waiting for ${waiting.length} job(s) held by other processes or waiting on their runs (${holders(waiting.map((k) => byKey.get(k)!.dir))})`);
       told = true;
-      await new Promise((r) => setTimeout(r, cfg.pollMs ?? 2000));
+      await abortableSleep(cfg.pollMs ?? 2000, signal, 'experiment', `while waiting for other processes' jobs, ${stopped()}`);
     }
   }
   outcome.pending = jobs.filter((j) => !done(j) && !failed.has(j.key)).map((j) => j.key);

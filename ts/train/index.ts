@@ -7,6 +7,7 @@
  *   const { results } = await experiment({ runsDir: 'runs', backbones: ['resnet18'], base: { data: { afc, bx } } });
  */
 export { train, RUN_FILES, type TrainResult, type RunState } from './train';
+export { AbortError, type TrainOptions } from './abort';
 export { experiment, planJobs, collectResults, type ExperimentConfig, type ExperimentOutcome, type Job } from './experiment';
 export {
   resolveTrainConfig, experimentTasks, EXPERIMENTS, PROTOCOLS, PAPER_OPTIM, PAPER_SCHEDULE, CODE_PRESET,

@@ -16,7 +16,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { fewOf, MdmtError } from '../errors';
+import { checkOptions, fewOf, MdmtError } from '../errors';
 import { Loader } from '../data/loader';
 import type { DataRecord } from '../data/records';
 import { seedOf } from '../data/rng';
@@ -38,6 +38,7 @@ import type { ConfusionMatrix, FoldMetrics } from './metrics';
 import { buildTaskNet, type TaskNet } from './models';
 import { calibrateRun } from '../predict/calibration';
 import { checkHooks, progressHooks, SILENT, type TrainHooks } from './progress';
+import { checkSignal, throwIfAborted, type TrainOptions } from './abort';
 import { checkInits, ownPretraining, provenanceMeta, type Pretraining } from './provenance';
 import { ArenaGroup } from '../plan/executor';
 import { evalForward, trainStep, type EvalForward, type TrainStep } from './step';
@@ -113,22 +114,29 @@ function checkFinite(module: TaskNet['module'], opt: Adam, epoch: number, lr: nu
 /**
  * Trains one model on one fold and returns its history, best epoch, checkpoint path and test
  * metrics; resumes from `<outDir>/checkpoint.safetensors` when present. Without `hooks`,
- * `config.progress: true` draws progress bars on stderr.
+ * `config.progress: true` draws progress bars on stderr. Aborting `options.signal` stops the
+ * run before its next batch (ts/train/abort.ts): it rejects with AbortError, cleaned up as on
+ * any error, with nothing of the unfinished epoch written.
  *
  * @example
  * const r = await train({ backbone: 'shufflenet_v2_x0_5', experiment: 'stl_afc', outDir: 'runs/a',
  *   data: { afc: 'data/AIforCOVID', bx: 'data/BRIXIA' }, imageSize: 64, batchSize: 16, schedule: { maxEpochs: 5, warmupEpochs: 1 } });
  * console.log(r.best.epoch, r.metrics.test.acc);
  */
-export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Promise<TrainResult> {
+export async function train(input: TrainConfigInput, hooksIn?: TrainHooks, options?: TrainOptions): Promise<TrainResult> {
+  checkPlacement(input, hooksIn);
   const cfg = resolveTrainConfig(input);
   checkHooks('train', hooksIn);
+  checkOptions('train', options, { signal: true });
+  const signal = options?.signal;
+  checkSignal('train', signal, 'options.signal');
   checkStlBxFold(input, cfg);
   const hooks = hooksIn ?? (cfg.progress ? progressHooks() : SILENT);
   if (cfg.device !== 'cpu') {
     const d = native().devices().find((x) => x.name === normDevice(cfg.device));
     if (!d?.available) throw new MdmtError('EDEVICE', 'train', `config.device '${cfg.device}' is not available: ${d?.reason ?? 'no such device'} (mdmt doctor lists the devices)`);
   }
+  throwIfAborted(signal, 'train', `before it started on ${cfg.outDir}`);
   const dir = ensureDir(cfg.outDir, 'train', 'config.outDir');
   // the lock experiment() takes per job; a caller that holds it already (experiment) keeps it
   const took = !lockHolder(dir)?.mine;
@@ -139,11 +147,21 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks): Prom
   if (took && !tryLock(dir)) throw new MdmtError('EBUSY', 'train', busyMessage(dir));
   inProcess.add(key);
   try {
-    return await trainLocked(cfg, hooks);
+    return await trainLocked(cfg, hooks, signal);
   } finally {
     inProcess.delete(key);
     if (took) unlock(dir);
   }
+}
+
+/**
+ * A signal given as a setting or a hook (where train() would refuse it as an unknown key)
+ * is named with the place it goes: train()'s third argument, never written to config.json.
+ */
+function checkPlacement(input: unknown, hooks: unknown): void {
+  for (const [v, where] of [[input, 'config'], [hooks, 'hooks']] as const)
+    if (v !== null && typeof v === 'object' && 'signal' in v)
+      throw new MdmtError('EINVAL', 'train', `${where}.signal: an AbortSignal is train()'s third argument, train(config, hooks, { signal }) (hooks may be undefined)`);
 }
 
 /**
@@ -165,8 +183,10 @@ function readDone(file: string): TrainResult {
 const inProcess = new Set<string>();
 
 /** train() once the run directory is locked. */
-async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainResult> {
+async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, signal: AbortSignal | undefined): Promise<TrainResult> {
   const dir = cfg.outDir;
+  // nothing of an unfinished epoch is written: the run resumes after its last checkpoint
+  const stopIfAborted = (where: string) => throwIfAborted(signal, 'train', `${where} (${dir}: trained again, it resumes after its last checkpointed epoch)`);
   const file = (k: keyof typeof RUN_FILES) => path.join(dir, RUN_FILES[k]);
   checkRunDir(cfg);
   if (fs.existsSync(file('result'))) {
@@ -194,6 +214,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     setDefaultDevice(cfg.device);
     // both tasks' records even for an STL run: tasks that share images or patients are split together
     const recs = await loadRecords(cfg.data, undefined, (m) => hooks.onLog?.(`data: ${m}`));
+    stopIfAborted('while reading the data');
     const folds = prepareFold(cfg, recs, (m) => hooks.onLog?.(`${path.basename(dir)}: ${m}`));
     const own = ownPretraining(cfg);
     const pretraining = cfg.experiment === 'ft' || cfg.experiment === 'mdmt' ? checkInits(cfg, folds, own) : own;
@@ -236,6 +257,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     const { bad, keys: skippedKeys } = await scanSplit({ train: trainLoader, val: valLoader, test: testLoader }, folds, {
       dir, skip: cfg.data.onBadRecord === 'skip', resumed: state, log: (m) => hooks.onLog?.(m),
     });
+    stopIfAborted(`before epoch ${state.epoch + 1}`);
     hooks.onStart?.({ label: `${cfg.backbone} ${cfg.experiment} ${cfg.protocol}/${folds.name}`, startEpoch: state.epoch, maxEpochs: cfg.schedule.maxEpochs, batchesPerEpoch: trainLoader.length });
 
     for (let epoch = state.epoch + 1; !stopReason && epoch <= cfg.schedule.maxEpochs; epoch++) {
@@ -247,6 +269,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       let lossSum = 0, nb = 0, samples = 0;
       const batches = trainLoader.length;
       for await (const b of trainLoader.epoch(epoch)) {
+        stopIfAborted(`in epoch ${epoch} after ${nb} of ${batches} batches`);
         // BatchNorm cannot train on one sample (as in PyTorch): a trailing 1-sample batch is skipped
         if (b.n < 2) continue;
         setDropoutSeed(seedOf(cfg.seed, 'dropout', epoch, b.index));
@@ -260,7 +283,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       if (nb === 0)
         throw new MdmtError('EDATA', 'train', `epoch ${epoch} had no training batch: ${trainLoader.records.length} training records in batches of ${cfg.batchSize} (a 1-sample batch is skipped: BatchNorm cannot train on it); nothing would be trained`);
       checkFinite(net.module, opt, epoch, lr);
-      const ev = await evaluateModel(net, valLoader, { ...lossCfg, op: 'train', pass: `the validation pass of epoch ${epoch} (lr ${lr})` }, evalFwd);
+      const ev = await evaluateModel(net, valLoader, { ...lossCfg, op: 'train', pass: `the validation pass of epoch ${epoch} (lr ${lr})`, signal }, evalFwd);
       const select = tasks.main === 'AFC' ? ev.afc!.loss : ev.bx!.loss;
       const r = schedule.step(epoch, ev.total, select);
       state.seconds += (Date.now() - t0) / 1000;
@@ -284,10 +307,10 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
     // saved them (same weights and statistics, same forward): reuse that pass when this process ran it
     const kept = selected ? bestVal : lastVal;
     const valEv = kept?.epoch === (selected ? schedule.bestEpoch : state.epoch) ? kept.ev
-      : await evaluateModel(net, valLoader, { ...lossCfg, op: 'train', pass: `the validation pass of the best model (epoch ${selected ? schedule.bestEpoch : state.epoch})` }, evalFwd);
+      : await evaluateModel(net, valLoader, { ...lossCfg, op: 'train', pass: `the validation pass of the best model (epoch ${selected ? schedule.bestEpoch : state.epoch})`, signal }, evalFwd);
     // the test pass runs once: a batch shape the validation passes (all made before it, in every
     // process, resumed or not) did not plan runs eagerly instead of being recorded for one use
-    const ev = await evaluateModel(net, testLoader, { ...lossCfg, once: true, op: 'train', pass: `the test pass of the best model (epoch ${selected ? schedule.bestEpoch : state.epoch})` }, evalFwd);
+    const ev = await evaluateModel(net, testLoader, { ...lossCfg, once: true, op: 'train', pass: `the test pass of the best model (epoch ${selected ? schedule.bestEpoch : state.epoch})`, signal }, evalFwd);
     // temperature scaling per head, fitted on the validation split and applied only if it passes its
     // cross-validated check there (ts/predict/calibration.ts); stored with the test outputs
     const centre = new Map(part('test').map((r) => [`${r.task}:${r.id}`, r.center]));
@@ -312,6 +335,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks): Promise<TrainRe
       metrics: { test: result.metrics, cm: main.metrics.cm, ...(cfg.experiment === 'mdmt' && ev.bx ? { bx: pick(ev.bx), bxCm: ev.bx.metrics.cm } : {}) },
       result,
     };
+    stopIfAborted('before writing result.json');
     atomicWriteJson(file('result'), out);
     if (!cfg.keepCheckpoint) fs.rmSync(file('checkpoint'), { force: true });
     finished = true;
