@@ -167,9 +167,12 @@ test('every reader reports rows read, records kept and rows dropped with the rea
   ]);
   const logged: string[] = [];
   await loadRecords({ afc: afcRoot, bx: bxRoot }, { afc: true, bx: true }, (m) => logged.push(m));
-  assert.is(logged.length, 2);
+  // each reader's line, then its task's records per class and per centre
+  assert.is(logged.length, 4);
   assert.match(logged[0], /^AIforCOVID .* records kept/);
-  assert.match(logged[1], /^BRIXIA .*metadata_global_v2\.csv: \d+ rows/);
+  assert.match(logged[1], /^ {2}τ1 prognosis: MILD \d+, SEVERE \d+; \d centres: A \d+/);
+  assert.match(logged[2], /^BRIXIA .*metadata_global_v2\.csv: \d+ rows/);
+  assert.match(logged[3], /^ {2}τ2 severity \(global Brixia score, paper bins\): 0–4 \d+, 5–8 \d+, 9–13 \d+, 14–18 \d+; 3 centres: AGFA\+FUJIFILM \d+/);
 });
 
 test.run();

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { oneClassWarnings, skippedImagesWarnings, summarizeRuns, table2, writeReport } from '../../ts/report';
+import { oneClassWarnings, skippedImagesWarnings, summarizeRuns, table2, untestedWarnings, writeReport } from '../../ts/report';
 import type { RunResult } from '../../ts/report/types';
 import { syntheticResults } from './synthetic';
 
@@ -113,6 +113,35 @@ test('pooled μ is stated as such, naming summaries that fell back to the fold m
   try {
     const r = writeReport(all, dir, { mu: 'pooled', curves: false });
     assert.match(r.markdown, /μ per backbone = metric of its confusion matrices pooled over folds \(not the mean of folds\).*Mean of folds instead where a fold lacks its confusion matrix: x CV STL τ1\./);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a fold without test records of a task is named once as such, not as random-init or σ-undefined noise (mdmt demo --data covid-cxr: LOCO STL τ2 on github.com)', () => {
+  const ok = { acc: 0.6, f1: 0.5, gmean: 0.55 }, nan = { acc: NaN, f1: NaN, gmean: NaN };
+  const all: RunResult[] = (['cv', 'loco'] as const).flatMap((protocol) => (['stl_afc', 'stl_bx', 'ft', 'mdmt'] as const).map((experiment): RunResult => {
+    const untested = protocol === 'loco' && experiment === 'stl_bx';
+    return {
+      backbone: 'x', experiment, protocol, fold: protocol === 'cv' ? 0 : 'github.com', imagenet: false,
+      metrics: untested ? nan : ok, cm: untested ? [] : [[3, 1], [1, 5]],
+      ...(experiment === 'mdmt' ? { bxMetrics: protocol === 'loco' ? nan : ok } : {}),
+    };
+  }));
+  const named = 'no τ2 test records in centre github.com: x LOCO STL τ2, x LOCO MDMT (τ2 head); no metrics of that task, left out of its tables';
+  assert.equal(untestedWarnings(all), [named]);
+  assert.not.ok(summarizeRuns(all).some((s) => s.protocol === 'loco' && s.experiment === 'stl_bx'), 'no summary of NaN folds');
+  const dir = tmp();
+  try {
+    const r = writeReport(all, dir, { curves: false });
+    assert.ok(r.warnings.includes(named), r.warnings.join('\n'));
+    assert.is(r.warnings[0], '7 of 7 runs did not begin from ImageNet (random or unrecorded initialisation): not comparable with the paper');
+    const top = r.markdown.split('## Table 1')[0];
+    assert.match(top, '7 of 7 runs began from random weights');
+    assert.match(top, '> - x: CV STL τ1 (1 fold), CV STL τ2 (1 fold), CV FT (1 fold), CV MDMT (1 fold), LOCO STL τ1 (1 fold), LOCO FT (1 fold), LOCO MDMT (1 fold)\n');
+    const sigma = r.warnings.find((w) => w.startsWith('σ undefined'))!;
+    assert.ok(sigma && !sigma.includes('LOCO STL τ2'), sigma);
+    assert.is(r.markdown.split('no τ2 test records').length, 2, 'named once');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

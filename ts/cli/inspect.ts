@@ -1,12 +1,14 @@
 /**
  * `mdmt inspect <file>`: decodes one image (DICOM or PNG/JPEG/TIFF/WebP, by its content) and
- * prints its format, size, photometric interpretation, bits, transfer syntax and min/max after
- * decoding; a weights file (.safetensors, .onnx) is described instead (inspect_weights.ts).
+ * prints its format, size, photometric interpretation, bits, transfer syntax, display window and
+ * LUT sequences (reported, not applied) and min/max after decoding; a weights file
+ * (.safetensors, .onnx) is described instead (inspect_weights.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
 import { checkMinSide, checkNotConstant } from '../data/gray';
+import type { DicomInfo } from '../data/dicom';
 import { decodeImageFile, isRasterFile } from '../data/image';
 import { inspectWeights, isWeightsFile } from './inspect_weights';
 
@@ -21,6 +23,27 @@ function minMax(d: Float32Array): [number, number] {
     if (v > hi) hi = v;
   }
   return [lo, hi];
+}
+
+const NOT_APPLIED = 'not applied: mdmt clips to the 2nd–98th percentile, as the paper\'s pipeline';
+
+/**
+ * The display window(s) and LUT sequences of a DICOM, each pair of WindowCenter / WindowWidth
+ * values as one window, with the explanation's name; none when the file has neither.
+ *
+ *   displayLines(info) // ['window:      center 40, width 400 (LUNG) (not applied: …)']
+ */
+function displayLines(i: DicomInfo): string[] {
+  const out: string[] = [];
+  if (i.window) {
+    const [c, w, x] = [i.window.center, i.window.width, i.window.explanation ?? ''].map((t) => t.split('\\').map((v) => v.trim()));
+    const n = Math.max(c.length, w.length);
+    const each = Array.from({ length: n }, (_, k) => `center ${c[k] || '?'}, width ${w[k] || '?'}${x[k] ? ` (${x[k]})` : ''}`);
+    out.push(`window:      ${each.join('; ')} (${NOT_APPLIED})`);
+  }
+  const luts = [i.modalityLut && 'Modality LUT Sequence', i.voiLut && 'VOI LUT Sequence'].filter(Boolean);
+  if (luts.length) out.push(`LUT:         ${luts.join(', ')} present (${NOT_APPLIED}${i.modalityLut ? '; RescaleSlope/Intercept are applied' : ''})`);
+  return out;
 }
 
 /** Returns the lines `mdmt inspect` prints for one file. */
@@ -64,6 +87,7 @@ export async function inspectFile(file: string): Promise<string[]> {
     `transfer:    ${i.transferSyntax} (${i.transferSyntaxName})${i.hasPreamble ? '' : ', no preamble/file meta'}`,
     `rescale:     slope ${i.slope}, intercept ${i.intercept}`,
     ...(i.modality || i.manufacturer ? [`device:      ${[i.modality, i.manufacturer].filter(Boolean).join(', ')}`] : []),
+    ...displayLines(i),
     `min/max:     ${lo} / ${hi}`,
     ...refused,
   ];

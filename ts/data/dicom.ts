@@ -51,6 +51,14 @@ export interface DicomInfo {
   inverted: boolean;
   manufacturer?: string;
   modality?: string;
+  /** WindowCenter / WindowWidth (0028,1050/1051) and their explanation (0028,1055) as written
+   *  (DS text, `\` between windows), when present. Not applied: preprocessing clips to the
+   *  2nd–98th percentile, as the paper's pipeline; `mdmt inspect` shows them. */
+  window?: { center: string; width: string; explanation?: string };
+  /** a Modality LUT Sequence (0028,3000) is present: not applied (RescaleSlope/Intercept are) */
+  modalityLut?: boolean;
+  /** a VOI LUT Sequence (0028,3010) is present: not applied */
+  voiLut?: boolean;
 }
 export interface DicomImage extends GrayImage { info: DicomInfo }
 export interface DecodeDicomOptions { /** invert MONOCHROME1 (default true) */ invert?: boolean }
@@ -221,7 +229,19 @@ async function decodeChecked(bytes: Uint8Array, file: string, opts: DecodeDicomO
     info: {
       transferSyntax: ts, transferSyntaxName: tsName, photometric, bitsAllocated, bitsStored, signed, slope, intercept,
       hasPreamble, inverted: invert, manufacturer: ds.string('x00080070')?.trim(), modality: ds.string('x00080060')?.trim(),
+      ...displayTags(ds),
     },
+  };
+}
+
+/** The display window and LUT sequences a file carries, reported (DicomInfo) but not applied. */
+function displayTags(ds: dicomParser.DataSet): Pick<DicomInfo, 'window' | 'modalityLut' | 'voiLut'> {
+  const text = (tag: string) => (ds.elements[tag] ? (ds.string(tag) ?? '').trim() : '');
+  const center = text('x00281050'), width = text('x00281051'), explanation = text('x00281055');
+  return {
+    ...(center || width ? { window: { center, width, ...(explanation ? { explanation } : {}) } } : {}),
+    ...(ds.elements.x00283000 ? { modalityLut: true } : {}),
+    ...(ds.elements.x00283010 ? { voiLut: true } : {}),
   };
 }
 

@@ -41,7 +41,7 @@ export interface DicomWriteSpec {
   /** label the file with another transfer syntax UID than the one written (decoder tests) */
   transferSyntaxUid?: string;
   /** data-set elements to add or replace, e.g. NumberOfFrames (decoder tests of bad headers) */
-  extra?: { group: number; elem: number; vr: string; value: string | number | number[] }[];
+  extra?: { group: number; elem: number; vr: string; value: Uint8Array | string | number | number[] }[];
 }
 
 /** PackBits of one byte plane: repeats of ≥ 3 as runs, the rest as literals of ≤ 128. */

@@ -175,7 +175,7 @@ export async function readAIforCOVID(root: string, opts: AfcOptions = {}): Promi
       }
     }
   }
-  return { records, skipped: bads.list, summary: tally.summary(`AIforCOVID ${path.join(root, sheets.join(' + '))}`, records.length, bads) };
+  return { records, skipped: bads.list, summary: tally.summary(`AIforCOVID ${path.join(root, sheets.join(' + '))}`, records, bads) };
 }
 
 /**
@@ -290,7 +290,7 @@ export async function readBrixia(root: string, opts: BrixiaOptions = {}): Promis
       records.push(rec);
     }
   }
-  return { records, skipped: bads.list, summary: tally.summary(`BRIXIA ${csv}`, records.length, bads) };
+  return { records, skipped: bads.list, summary: tally.summary(`BRIXIA ${csv}`, records, bads, opts.bins) };
 }
 
 export interface CovidCxrOptions {
@@ -372,5 +372,5 @@ export async function readCovidCxr(dir: string, opts: CovidCxrOptions = {}): Pro
     records.push(...got);
     for (const d of drops) tally.drop(d);
   }
-  return { records, skipped: bads.list, summary: tally.summary(`covid-cxr ${csv}`, records.length, bads) };
+  return { records, skipped: bads.list, summary: tally.summary(`covid-cxr ${csv}`, records, bads, opts.bins) };
 }

@@ -96,7 +96,13 @@ export interface ReadSummary {
   dropped: { reason: string; count: number }[];
   /** what else the user should know about how the sheets were read (hidden worksheets skipped) */
   notes?: string[];
+  /** the records kept, per task: per class (class balance) and per centre (LOCO folds) */
+  tasks: TaskCounts[];
 }
+/** A name and how many records it has. */
+export interface NameCount { name: string; count: number }
+/** One task's records per class (every class, in label order, 0 included) and per centre (by name). */
+export interface TaskCounts { task: Task; classes: NameCount[]; centres: NameCount[]; bins?: BinRule }
 export interface Dataset { records: DataRecord[]; skipped: BadRecord[]; summary: ReadSummary }
 export type OnBad = 'error' | 'skip';
 
@@ -144,12 +150,54 @@ export class Tally {
   note(text: string | undefined): void {
     if (text) this.notes.push(text);
   }
-  summary(source: string, kept: number, bads: BadRecords): ReadSummary {
+  summary(source: string, records: readonly DataRecord[], bads: BadRecords, bins: BinRule = 'paper'): ReadSummary {
     this.drop("bad rows skipped (onBadRecord 'skip')", bads.list.length);
-    const s: ReadSummary = { source, rows: this.rows, kept, dropped: [...this.reasons].map(([reason, count]) => ({ reason, count })) };
+    const dropped = [...this.reasons].map(([reason, count]) => ({ reason, count }));
+    const s: ReadSummary = { source, rows: this.rows, kept: records.length, dropped, tasks: countTasks(records, bins) };
     if (this.notes.length) s.notes = [...this.notes];
     return s;
   }
+}
+
+/**
+ * The τ2 class names of a bin rule: the global-score range of each bin.
+ *
+ *   binNames('paper') // ['0–4', '5–8', '9–13', '14–18']
+ */
+export function binNames(rule: BinRule = 'paper'): string[] {
+  const e = [0, ...BIN_EDGES[rule], 19];
+  return [0, 1, 2, 3].map((i) => `${e[i]}–${e[i + 1] - 1}`);
+}
+
+/**
+ * Records per class and per centre of each task that has any (τ1 first).
+ *
+ *   countTasks(records)[0] // { task: 'AFC', classes: [{ name: 'MILD', count: 67 }, …], centres: [{ name: 'A', count: 30 }, …] }
+ */
+export function countTasks(records: readonly DataRecord[], bins: BinRule = 'paper'): TaskCounts[] {
+  const out: TaskCounts[] = [];
+  for (const task of ['AFC', 'BX'] as const) {
+    const own = records.filter((r) => r.task === task);
+    if (!own.length) continue;
+    const names = task === 'AFC' ? [...PROGNOSIS] : binNames(bins);
+    const classes = names.map((name, i) => ({ name, count: own.filter((r) => r.label === i).length }));
+    const centres = new Map<string, number>();
+    for (const r of own) centres.set(r.center, (centres.get(r.center) ?? 0) + 1);
+    const byName = [...centres].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })).map(([name, count]) => ({ name, count }));
+    out.push({ task, classes, centres: byName, ...(task === 'BX' ? { bins } : {}) });
+  }
+  return out;
+}
+
+/**
+ * One line per task of a reader's summary: records per class, then per centre.
+ *
+ *   formatTaskCounts(ds.summary.tasks[0]) // 'τ1 prognosis: MILD 67, SEVERE 119; 7 centres: cureus.com 6, eurorad.org 44, …'
+ */
+export function formatTaskCounts(t: TaskCounts): string {
+  const list = (c: NameCount[]) => c.map((x) => `${x.name} ${x.count}`).join(', ');
+  const head = t.task === 'AFC' ? 'τ1 prognosis' : `τ2 severity (global Brixia score, ${t.bins ?? 'paper'} bins)`;
+  return `${head}: ${list(t.classes)}; ${t.centres.length} centre${t.centres.length === 1 ? '' : 's'}: ${list(t.centres)}`;
 }
 
 /**

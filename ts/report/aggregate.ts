@@ -5,6 +5,7 @@
 import { MdmtError } from '../errors';
 import { addConfusion, meanStd, metricsFromConfusion, summarizeFolds, type MeanStd } from '../train/metrics';
 import { paperComparisons, type Comparison, type ExperimentSummary } from '../train/stats';
+import { hasTestMetrics } from './notes';
 import type { Experiment, Protocol, ReportOptions, RunResult } from './types';
 
 export const TABLE_METRICS = ['acc', 'f1', 'gmean'] as const;
@@ -31,7 +32,9 @@ export interface RunSummary extends ExperimentSummary {
  */
 export function summarizeRuns(results: readonly RunResult[], opts: ReportOptions = {}): RunSummary[] {
   const groups = new Map<string, RunResult[]>();
-  for (const r of results) {
+  // a fold without test records of the run's task has no metrics: it is no fold of the summary
+  // (its NaN made μ NaN, counted as a fold, and named a backbone's one fold 'σ undefined')
+  for (const r of results.filter(hasTestMetrics)) {
     const k = `${r.backbone}\u0000${r.experiment}\u0000${r.protocol}`;
     const g = groups.get(k);
     if (g) g.push(r); else groups.set(k, [r]);

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { ensureDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { PROTOCOLS, summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary } from './aggregate';
-import { mixedSettingsWarnings, muStatement, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings } from './notes';
+import { hasTestMetrics, mixedSettingsWarnings, muStatement, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings, untestedWarnings } from './notes';
 import { backboneBarsSvg, learningCurveSvg } from './plots';
 import { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown } from './tables';
 import { trustSections } from './trust';
@@ -16,7 +16,7 @@ import { PROTOCOL_LABEL, type ReportOptions, type RunResult } from './types';
 
 export * from './types';
 export { summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary, type SweepGap, type Table1, type Table1Cell, type Table2Cell } from './aggregate';
-export { mixedSettingsWarnings, muStatement, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings } from './notes';
+export { hasTestMetrics, mixedSettingsWarnings, muStatement, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings, untestedWarnings } from './notes';
 export { backboneBarsSvg, learningCurveSvg } from './plots';
 export { svgToPng } from './png';
 export { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown, toCsv } from './tables';
@@ -29,7 +29,7 @@ export interface Report {
   /** Absolute paths of every file written, report.md first. */
   files: string[];
   /** What makes the tables less than they look: random-init runs, partial sweeps, σ of one fold,
-   *  unfinished runs (also in report.md). */
+   *  unfinished runs, folds without test records of a task (also in report.md). */
   warnings: string[];
 }
 
@@ -94,18 +94,20 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   }
   const backbones = new Set(summaries.map((s) => s.backbone)).size;
   const ddof = opts.ddof ?? 0;
-  const notice = pretrainingNotice(results);
+  // a run without test records of its task is in no table: named once (untestedWarnings), not counted as random-init
+  const tested = results.filter(hasTestMetrics);
+  const notice = pretrainingNotice(tested);
   const partial = partialSweepWarnings(t2);
   // what Table 1, the per-backbone and τ2 tables are built from, before their numbers
-  const gaps = [...mixedSettingsWarnings(opts.mixedSettings ?? []), ...unfinishedWarnings(opts.unfinished ?? []), ...skippedImagesWarnings(results), ...oneClassWarnings(results), ...sweepGapWarnings(sweepGaps(summaries)), ...undefinedStdWarnings(summaries, opts.ddof)];
-  const random = results.filter((r) => r.imagenet !== true).length;
-  const warnings = [...(random ? [`${random} of ${results.length} runs did not begin from ImageNet (random or unrecorded initialisation): not comparable with the paper`] : []), ...gaps, ...partial, ...tau2Gaps];
+  const gaps = [...mixedSettingsWarnings(opts.mixedSettings ?? []), ...unfinishedWarnings(opts.unfinished ?? []), ...skippedImagesWarnings(results), ...untestedWarnings(results), ...oneClassWarnings(results), ...sweepGapWarnings(sweepGaps(summaries)), ...undefinedStdWarnings(summaries, opts.ddof)];
+  const random = tested.filter((r) => r.imagenet !== true).length;
+  const warnings = [...(random ? [`${random} of ${tested.length} runs did not begin from ImageNet (random or unrecorded initialisation): not comparable with the paper`] : []), ...gaps, ...partial, ...tau2Gaps];
   const mu = muStatement(summaries, opts.mu);
   const markdown = [
     `# ${opts.title ?? 'MDMT report'}`,
     '',
     ...(notice.length ? [...notice, ''] : []),
-    `${results.length} runs, ${backbones} backbones. Metrics on τ1 (AIforCOVID prognosis), in %. ${mu.replace(/\.$/, '')} (ddof ${ddof}).`,
+    `${tested.length} runs, ${backbones} backbones. Metrics on τ1 (AIforCOVID prognosis), in %. ${mu.replace(/\.$/, '')} (ddof ${ddof}).`,
     '',
     '## Table 1 — average over backbones (μ̄ ± σ̄)',
     '',

@@ -144,6 +144,30 @@ export function oneClassWarnings(results: readonly RunResult[]): string[] {
   return runs.length ? [`${runs.length} run${runs.length === 1 ? '' : 's'} predict one class for the whole test set (confusion matrix with one non-empty column: too short a training, or too small images), so their ACC is that class's share and F1/G-mean say little: ${runList(runs).join('; ')}`] : [];
 }
 
+/** Whether a run has test metrics on its main task (τ2 for STL τ2): train() writes NaN (JSON null) and cm [] for a fold without test records of it. */
+export const hasTestMetrics = (r: RunResult): boolean => Number.isFinite(r.metrics?.acc);
+
+/**
+ * One warning per task × fold without test records (a LOCO centre without Brixia scores): the
+ * runs there (STL τ2, MDMT's τ2 head, or any run on its main task) have no metrics for it and
+ * are in no table of it, so they are named here once, not as random-init or one-fold noise.
+ *
+ * @example untestedWarnings(results) // ['no τ2 test records in centre github.com: shufflenet_v2_x0_5 LOCO STL τ2, …']
+ */
+export function untestedWarnings(results: readonly RunResult[]): string[] {
+  const by = new Map<string, string[]>();
+  const add = (r: RunResult, task: 'τ1' | 'τ2', what: string) => {
+    const where = r.protocol === 'loco' ? `centre ${r.fold}` : `CV fold ${r.fold}`;
+    const k = `no ${task} test records in ${where}`;
+    by.set(k, [...(by.get(k) ?? []), `${r.backbone} ${PROTOCOL_LABEL[r.protocol]} ${what}`]);
+  };
+  for (const r of results) {
+    if (!hasTestMetrics(r)) add(r, r.experiment === 'stl_bx' ? 'τ2' : 'τ1', EXPERIMENT_LABEL[r.experiment]);
+    if (r.experiment === 'mdmt' && r.bxMetrics && !Number.isFinite(r.bxMetrics.acc)) add(r, 'τ2', 'MDMT (τ2 head)');
+  }
+  return [...by].map(([k, runs]) => `${k}: ${runs.join(', ')}; no metrics of that task, left out of its tables`);
+}
+
 /** The warning listing run directories that hold a checkpoint or config but no result.json. */
 export function unfinishedWarnings(dirs: readonly string[]): string[] {
   return dirs.length ? [`${dirs.length} run${dirs.length === 1 ? '' : 's'} unfinished (no result.json), not in the tables: ${dirs.join(', ')}`] : [];

@@ -19,7 +19,7 @@ import * as path from 'path';
 import { ensureDir } from '../dirs';
 import { fewOf, MdmtError, show } from '../errors';
 import { BX_CENTRE_GROUPS, readAIforCOVID, readBrixia, readCovidCxr } from '../data/readers';
-import { formatSummary, PROGNOSIS, type DataRecord, type Dataset } from '../data/records';
+import { formatSummary, formatTaskCounts, PROGNOSIS, type DataRecord, type Dataset } from '../data/records';
 import { afcStrata, bxStrata, jointSplits, linkRecords, makeSplits, readFold, splitLine, type Fold } from '../data/splits';
 import type { Loader } from '../data/loader';
 import type { RunResult } from '../report/types';
@@ -61,9 +61,10 @@ export async function loadRecords(data: DataConfig, need: { afc: boolean; bx: bo
   return { afc, bx };
 }
 
-/** A reader's summary, then each row it skipped (skip mode) with the reason: the count alone named none. */
+/** A reader's summary, a line per task (records per class and per centre), then each row it skipped (skip mode) with the reason: the count alone named none. */
 function logRead(ds: Dataset, log: (msg: string) => void): void {
   log(formatSummary(ds.summary));
+  for (const t of ds.summary.tasks) log(`  ${formatTaskCounts(t)}`);
   for (const b of ds.skipped.slice(0, 20)) log(`skipped ${b.where}: ${b.error}`);
   if (ds.skipped.length > 20) log(`... and ${ds.skipped.length - 20} more skipped rows`);
 }
