@@ -1,5 +1,6 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import nodeFs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { test } from 'uvu';
@@ -136,6 +137,28 @@ test('disk cache: an entry written by an older decoder (before DECODER_VERSION) 
   assert.not.ok(res.fromDisk, 'the stale entry is not read');
   assert.ok(new Float32Array(out).some((v) => v > 0), 'the image is decoded');
   assert.ok(fs.existsSync(path.join(dir, cacheKey(task))));
+});
+
+test('disk cache: a cache file the disk cannot take is an EIO naming it, and its temporary file is removed', async () => {
+  const [r] = await records();
+  const dir = tmpDir('cache-full');
+  const task = { id: r.id, image: r.image, mask: r.mask, box: r.box, size: S, pre: {} };
+  const out = new SharedArrayBuffer(3 * S * S * 4);
+  const real = nodeFs.writeFileSync;
+  // a full disk: the temporary file is created, part of it written, then ENOSPC
+  (nodeFs as unknown as Record<string, unknown>).writeFileSync = ((f: fs.PathOrFileDescriptor, d: Uint8Array, o?: fs.WriteFileOptions) => {
+    if (!String(f).startsWith(dir)) return real(f, d, o);
+    real(f, d.subarray(0, 8));
+    throw Object.assign(new Error(`ENOSPC: no space left on device, write`), { code: 'ENOSPC' });
+  }) as typeof fs.writeFileSync;
+  try {
+    const e = await rejects(() => runSample({ ...task, wantCache: false, cacheDir: dir, aug: null, normalize: false, out, offset: 0 }));
+    assert.is(e.code, 'EIO', e.message);
+    assert.match(e.message, `cannot write the image cache file ${path.join(dir, cacheKey(task))} (of ${r.image}): ENOSPC`);
+  } finally {
+    (nodeFs as unknown as Record<string, unknown>).writeFileSync = real;
+  }
+  assert.equal(fs.readdirSync(dir), [], 'no temporary file is left holding the space');
 });
 
 /** 12 records, record `truncated` pointing at a truncated copy of its DICOM and `missing` at no file. */

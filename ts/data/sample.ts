@@ -138,8 +138,14 @@ export async function runSample(t: SampleTask): Promise<SampleResult> {
     if (diskFile) {
       fs.mkdirSync(path.dirname(diskFile), { recursive: true });
       const tmp = `${diskFile}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-      fs.writeFileSync(tmp, new Uint8Array(sab));
-      fs.renameSync(tmp, diskFile);
+      try {
+        fs.writeFileSync(tmp, new Uint8Array(sab));
+        fs.renameSync(tmp, diskFile);
+      } catch (e) {
+        // a full disk: the temporary file would stay behind, holding what space was left
+        fs.rmSync(tmp, { force: true });
+        throw new MdmtError('EIO', 'loadSample', `cannot write the image cache file ${diskFile} (of ${t.image}): ${(e as Error).message}; free space there or give another cache directory`);
+      }
     }
     img = dequantize(sab, t.size);
   }
