@@ -183,8 +183,8 @@ test('mdmt predict --explain on the covid-cxr images and a DICOM sample: one row
   assert.ok(rows.some((row) => row[col('file')] === dcm), 'the DICOM sample is scored');
   assert.match(r.err, `${images} of ${images} images scored`);
   const usage = await mdmt('predict', '--weights', out, cxr);
-  assert.is(usage.code, 2, '--weights without --backbone');
-  assert.match(usage.err, '--backbone');
+  assert.is(usage.code, 2, '--weights given a CSV');
+  assert.match(usage.err, `weights (--weights) '${out}' must be a .safetensors or .onnx file`);
 });
 
 test('weights name their own backbone and task; a resume checkpoint is refused by name', async () => {
