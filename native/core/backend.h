@@ -50,10 +50,11 @@ class Backend {
 
 Backend& cpu_backend();
 // Bytes a new CPU allocation may take now: $MDMT_MAX_ALLOC_BYTES when set, else the memory
-// the kernel reports available (MemAvailable, within the cgroup's limit) plus what the
-// CPU allocator caches, and at most physical memory less this process's live CPU bytes
-// (written or not). Allocations the machine cannot back fail with ENOMEM instead of
-// succeeding (overcommit) and getting the process OOM-killed when first written.
+// the kernel reports available (MemAvailable, and the room under this process's cgroup limit
+// less its unreclaimable usage) plus what the CPU allocator caches, and at most physical
+// memory (or the cgroup limit) less this process's live CPU bytes (written or not).
+// Allocations the machine cannot back fail with ENOMEM instead of succeeding (overcommit)
+// and getting the process OOM-killed when first written.
 size_t cpu_alloc_room();
 // Allocations from this size on are checked against cpu_alloc_room() (reading it costs a
 // file read or two, nothing next to faulting in that much memory).

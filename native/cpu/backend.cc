@@ -52,15 +52,54 @@ int64_t mem_available() {
   return -1;
 }
 
-// The room left under this process's cgroup memory limit (v2, else v1), or -1 when unlimited.
-int64_t cgroup_room() {
-  int64_t lim = read_number("/sys/fs/cgroup/memory.max"), used = read_number("/sys/fs/cgroup/memory.current");
-  if (lim < 0) {
-    lim = read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes");
-    used = read_number("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+// A field of a cgroup memory.stat file ("inactive_file 123"), or -1.
+int64_t stat_field(const std::string& path, const char* key) {
+  std::ifstream f(path);
+  std::string k;
+  int64_t v = 0;
+  while (f >> k >> v)
+    if (k == key) return v;
+  return -1;
+}
+
+// This process's cgroup folder under `mount`: the mount plus the path /proc/self/cgroup gives
+// on the line of `v2` ("0::<path>") or of the v1 memory controller ("4:memory:<path>") — a
+// service's MemoryMax= or a container without its own cgroup namespace lives below the
+// root —, else the mount itself (a container's namespace shows its own cgroup there).
+std::string cgroup_dir(const std::string& mount, bool v2, const char* probe) {
+  std::ifstream f("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(f, line)) {
+    const size_t a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    const std::string ctl = "," + line.substr(a + 1, b - a - 1) + ",";
+    if (v2 ? ctl != ",," : ctl.find(",memory,") == std::string::npos) continue;
+    const std::string d = mount + line.substr(b + 1);
+    if (std::ifstream(d + "/" + probe)) return d;
   }
-  if (lim < 0 || used < 0 || lim >= (int64_t(1) << 60)) return -1;  // v1 reports "no limit" as ~2^63
-  return std::max<int64_t>(lim - used, 0);
+  return mount;
+}
+
+// This process's cgroup memory limit and what the kernel cannot reclaim of its usage
+// (usage counts page cache — images read, checkpoints written — which grows towards the
+// limit and is given back on demand: inactive_file is taken off), v2 then v1; false when
+// there is no limit or it cannot be read.
+bool cgroup_memory(int64_t* limit, int64_t* used) {
+  const std::string v2 = cgroup_dir("/sys/fs/cgroup", true, "memory.max");
+  int64_t lim = read_number((v2 + "/memory.max").c_str()), cur = read_number((v2 + "/memory.current").c_str());
+  int64_t cache = stat_field(v2 + "/memory.stat", "inactive_file");
+  if (lim < 0) {
+    const std::string v1 = cgroup_dir("/sys/fs/cgroup/memory", false, "memory.limit_in_bytes");
+    lim = read_number((v1 + "/memory.limit_in_bytes").c_str());
+    const int64_t above = stat_field(v1 + "/memory.stat", "hierarchical_memory_limit");  // a parent's, when lower
+    if (above >= 0 && (lim < 0 || above < lim)) lim = above;
+    cur = read_number((v1 + "/memory.usage_in_bytes").c_str());
+    cache = stat_field(v1 + "/memory.stat", "total_inactive_file");
+  }
+  if (lim < 0 || cur < 0 || cache < 0 || lim >= (int64_t(1) << 60)) return false;  // v1 says "no limit" as ~2^63
+  *limit = lim;
+  *used = std::max<int64_t>(cur - cache, 0);
+  return true;
 }
 
 size_t physical_bytes() {
@@ -68,13 +107,21 @@ size_t physical_bytes() {
   return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : (size_t(1) << 36);
 }
 
-// The free memory the machine (and cgroup) can back now, at most physical memory.
-size_t free_memory() {
-  size_t room = physical_bytes();  // when /proc/meminfo is unreadable
-  const int64_t avail = mem_available(), cg = cgroup_room();
-  if (avail >= 0) room = std::min(room, static_cast<size_t>(avail));
-  if (cg >= 0) room = std::min(room, static_cast<size_t>(cg));
-  return room;
+// The memory this process may hold in all (physical memory, at most its cgroup's limit) and
+// the free memory the machine and the cgroup can back now.
+struct Memory {
+  size_t total, free;
+};
+Memory memory_now() {
+  Memory m{physical_bytes(), physical_bytes()};  // when /proc/meminfo is unreadable
+  const int64_t avail = mem_available();
+  if (avail >= 0) m.free = std::min(m.free, static_cast<size_t>(avail));
+  int64_t lim = 0, used = 0;
+  if (cgroup_memory(&lim, &used)) {
+    m.total = std::min(m.total, static_cast<size_t>(lim));
+    m.free = std::min(m.free, static_cast<size_t>(std::max<int64_t>(lim - used, 0)));
+  }
+  return m;
 }
 
 size_t max_alloc_override() {
@@ -181,12 +228,17 @@ class CpuBackend final : public Backend {
   size_t room() {
     if (const size_t o = max_alloc_override()) return o;
     const size_t live = static_cast<size_t>(std::max<int64_t>(live_.load(), 0));
-    // MemAvailable does not yet count buffers handed out but never written (a 16 GB weight
-    // then its 16 GB init temporary both fit): this process's live bytes count against
-    // physical memory too.
-    const size_t phys = physical_bytes(), own = phys > live ? phys - live : 0;
-    std::lock_guard<std::mutex> g(mu_);
-    return std::min(free_memory() + static_cast<size_t>(cached_), own);
+    const Memory m = memory_now();  // file reads: not under mu_
+    // MemAvailable and the cgroup's usage do not yet count buffers handed out but never
+    // written (a 16 GB weight then its 16 GB init temporary both fit): this process's live
+    // bytes count against its total (physical memory, or the cgroup's limit) too.
+    const size_t own = m.total > live ? m.total - live : 0;
+    size_t cached;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      cached = static_cast<size_t>(cached_);
+    }
+    return std::min(m.free + cached, own);
   }
 
  private:

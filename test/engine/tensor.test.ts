@@ -223,6 +223,8 @@ test('bad MDMT_NUM_THREADS, MDMT_CPU_ISA, MDMT_SPIN_US, MDMT_TF32 and MDMT_DEVIC
     [{ MDMT_CPU_ISA: 'foo' }, "ECONFIG MDMT_CPU_ISA: 'foo' is not a CPU kernel cap: generic, avx2 or avx512"],
     [{ MDMT_DEVICE: 'gpu' }, "EDEVICE MDMT_DEVICE: 'gpu' is not a device: cpu, cuda or cuda:N"],
     [{ MDMT_SPIN_US: 'abc' }, "ECONFIG MDMT_SPIN_US: 'abc' is not a spin time"],
+    [{ MDMT_MAX_ALLOC_BYTES: '8G' }, "ECONFIG MDMT_MAX_ALLOC_BYTES: '8G' is not a byte count"],
+    [{ MDMT_MAX_ALLOC_BYTES: '0' }, "ECONFIG MDMT_MAX_ALLOC_BYTES: '0' is not a byte count"],
     [{ MDMT_TF32: 'no' }, "ECONFIG MDMT_TF32: 'no' is not 0 or 1"],
     [{ MDMT_NUM_THREADS: '2', MDMT_CPU_ISA: 'generic', MDMT_SPIN_US: '0', MDMT_TF32: '0' }, 'ok'],
   ];

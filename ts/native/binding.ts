@@ -161,6 +161,8 @@ const NATIVE_ENV: [string, (v: string) => boolean, string][] = [
   // the native code read MDMT_SPIN_US=abc as 0 (sleep at once) and MDMT_TF32=no as "allowed"
   ['MDMT_SPIN_US', intIn(0, 100000), 'is not a spin time: microseconds, an integer in 0..100000 (unset, 100)'],
   ['MDMT_TF32', (v) => ['0', '1', 'false', 'true'].includes(v), 'is not 0 or 1 (unset, TF32 allowed)'],
+  // strtoull read '8G' as 8 bytes (every large tensor refused) and 'abc' as unset
+  ['MDMT_MAX_ALLOC_BYTES', intIn(1, Number.MAX_SAFE_INTEGER), 'is not a byte count: a positive integer of bytes (unset, the memory available)'],
 ];
 
 /** The loaded addon (loaded on first use). Throws MdmtError(ENOADDON) when it is not built. */
