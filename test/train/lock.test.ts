@@ -98,6 +98,38 @@ test('the lock appears with its content: .lock is never opened for writing, no t
   assert.equal(fs.readdirSync(dir), []);
 });
 
+test("a lock file that cannot be written (a full disk) lets the thread's claim go: the directory is lockable once the disk has room", () => {
+  const dir = tmpDir('lk-full');
+  const real = nodeFs.writeFileSync;
+  nodeFs.writeFileSync = () => {
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  };
+  try {
+    assert.throws(() => tryLock(dir), /ENOSPC/);
+  } finally {
+    nodeFs.writeFileSync = real;
+  }
+  // the process-wide claim taken before the write failed was kept, and every later tryLock said busy
+  assert.ok(tryLock(dir), 'lockable again');
+  unlock(dir);
+});
+
+test("a run directory reached through a symlink is the same lock: this thread's own under either name", () => {
+  const dir = tmpDir('lk-real');
+  const link = `${dir}-link`;
+  fs.rmSync(link, { force: true });
+  fs.symlinkSync(dir, link);
+  try {
+    assert.ok(tryLock(dir));
+    assert.ok(lockHolder(link)?.mine, 'the lock taken as its real path is ours through the link');
+    assert.ok(tryLock(link), 'and taking it again through the link is taking our own');
+    unlock(link);
+    assert.not.ok(fs.existsSync(path.join(dir, '.lock')));
+  } finally {
+    fs.rmSync(link, { force: true });
+  }
+});
+
 test('two train() calls of one process on one directory: the second is EBUSY, not a second trainer', async () => {
   const base = { ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_afc' as const, outDir: tmpDir('lk-twice') };
   const [a, b] = await Promise.allSettled([train(base), train(base)]);

@@ -55,8 +55,17 @@ function parse(text: string): { pid: number; host: string } | undefined {
   return m && Number(m[1]) > 0 ? { pid: Number(m[1]), host: m[2] } : undefined;
 }
 
-/** The lock file of `dir`, resolved: the key of `held` and of the process-wide claim. */
-const lockFile = (dir: string) => path.resolve(dir, LOCK);
+/**
+ * The lock file of `dir`, by its real path: the key of `held` and of the process-wide claim
+ * (two threads reaching one run directory through a symlink or a bind mount claim one key).
+ */
+function lockFile(dir: string): string {
+  let real = path.resolve(dir);
+  try {
+    real = fs.realpathSync(dir);
+  } catch { /* not there yet: nothing can hold it under another name */ }
+  return path.join(real, LOCK);
+}
 
 /**
  * The holder of `dir`'s lock ("<pid> <host>"), or undefined when it is free or unreadable;
@@ -113,9 +122,13 @@ export function tryLock(dir: string, note: (msg: string) => void = (m) => proces
   const f = lockFile(dir);
   // another thread of this process holds it (its lock file names this pid, as a stale one would)
   if (!held.has(f) && !native().claimRun(f)) return false;
-  if (takeFile(f, note)) return true;
-  if (!held.has(f)) native().releaseRun(f);
-  return false;
+  try {
+    return takeFile(f, note);
+  } finally {
+    // not taken (or the file could not be written: a full disk): the claim goes too, or this
+    // process would find the directory busy for good
+    if (!held.has(f)) native().releaseRun(f);
+  }
 }
 
 /** tryLock once this thread holds the claim: the lock file itself. */
