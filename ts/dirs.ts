@@ -50,7 +50,7 @@ function mkdir(dir: string, op: string, field: string, shown: string): void {
     throw new MdmtError('EIO', op, `${field} '${shown}': cannot create the directory (${whyNot(dir, e)})`);
   }
   try {
-    fs.accessSync(dir, fs.constants.W_OK);
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);  // files are made in it: write and search
   } catch (e) {
     // said now, not as a raw EROFS naming a temporary file once the data is read
     throw new MdmtError('EIO', op, `${field} '${shown}': cannot write in the directory (${(e as Error).message})`);

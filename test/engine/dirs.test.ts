@@ -40,7 +40,7 @@ test('an existing folder this process cannot write in is refused now, naming the
   const out = path.join(dir, 'mounted');
   fs.mkdirSync(out);
   patched('accessSync', (real) => ((p: fs.PathLike, mode?: number) => {
-    if (path.resolve(String(p)) === out && mode === fs.constants.W_OK) throw errno('EROFS', 'read-only file system', String(p));
+    if (path.resolve(String(p)) === out && mode !== undefined && (mode & fs.constants.W_OK) !== 0) throw errno('EROFS', 'read-only file system', String(p));
     return real(p, mode);
   }) as typeof fs.accessSync, () => {
     throwsNaming(() => ensureDir(out, 'Loader', 'cacheDir'), `cacheDir '${out}': cannot write in the directory (EROFS`);
@@ -53,6 +53,13 @@ test('an existing folder this process cannot write in is refused now, naming the
     try {
       throwsNaming(() => ensureDir(out, 'train', 'config.outDir'), 'cannot write in the directory (EACCES');
       throwsNaming(() => ensureDir(path.join(out, 'sub'), 'train', 'config.outDir'), 'cannot create the directory (EACCES');
+    } finally {
+      fs.chmodSync(out, 0o755);
+    }
+    // writable but not searchable: no file can be made in it
+    fs.chmodSync(out, 0o666);
+    try {
+      throwsNaming(() => ensureDir(out, 'train', 'config.outDir'), 'cannot write in the directory (EACCES');
     } finally {
       fs.chmodSync(out, 0o755);
     }
