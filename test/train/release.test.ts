@@ -16,14 +16,21 @@ import { BACKBONE, tinyBase, tmpDir } from './_fixture';
 const on = deviceAvailable('train/release');
 
 /**
- * Asserts nothing more is held than `before`: a thread of an earlier call may still be exiting
- * when `before` was taken (a terminated worker's thread is joined a little later), so threads
- * may only be fewer.
+ * Asserts nothing more is held than `before`, once the threads of this call's data workers
+ * have been joined (a terminated worker's thread and its descriptors go a little later, so
+ * this waits up to 3 s): threads and descriptors may only be fewer (one of an earlier call
+ * may still have been exiting when `before` was taken), the rest must be equal.
  */
-function assertNoMore(before: Record<string, number>): void {
-  const now = held();
+async function assertNoMore(before: Record<string, number>): Promise<void> {
+  const fine = (n: Record<string, number>) => n.threads <= before.threads && n.fds <= before.fds;
+  let now = held();
+  for (let i = 0; i < 30 && !fine(now); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    now = held();
+  }
   assert.ok(now.threads <= before.threads, `${now.threads} threads now, ${before.threads} before`);
-  assert.equal({ ...now, threads: 0 }, { ...before, threads: 0 });
+  assert.ok(now.fds <= before.fds, `${now.fds} file descriptors now, ${before.fds} before`);
+  assert.equal({ ...now, threads: 0, fds: 0 }, { ...before, threads: 0, fds: 0 });
 }
 
 /** What one process holds: live tensors, threads, descriptors and signal/exit listeners. */
@@ -50,7 +57,7 @@ test('train() whose onEnd hook throws still frees the model, plans and data work
     assert.not.ok(fs.existsSync(path.join(outDir, '.lock')), 'the run-directory lock is released');
   }
   // before: 695 tensors, 3 worker threads and 12 descriptors more per call
-  assertNoMore(before);
+  await assertNoMore(before);
 });
 
 test('predict() that fails before scoring (device unavailable, batch too big to plan) frees its model', async () => {
@@ -64,7 +71,7 @@ test('predict() that fails before scoring (device unavailable, batch too big to 
     assert.ok(['EDEVICE', 'ENOMEM'].includes(String(e.code)), e.message);
   }
   // before: the 338 tensors of the model stayed alive per failed call
-  assertNoMore(before);
+  await assertNoMore(before);
 });
 
 test.run();
