@@ -99,6 +99,7 @@ test('writeReport: files, Markdown tables with the right numbers, CSV, well-form
     }
     const curves = files.filter((f) => f.includes(`${path.sep}curves${path.sep}`));
     assert.is(curves.length, BACKBONES.length * 4); // fold 0 of CV has a history for each experiment
+    assert.match(markdown, `${results.length} runs, ${BACKBONES.length} backbones. Metrics on τ1`);
     assert.match(markdown, /## Table 1/);
     assert.match(markdown, /## Table 2/);
     // MDMT CV ACC cell: μ̄ ± σ̄ in % with one decimal
@@ -126,6 +127,16 @@ test('writeReport: files, Markdown tables with the right numbers, CSV, well-form
     assert.ok(t2.find((l) => l.startsWith('| STL τ2 |'))!.includes(`${(100 * stl2).toFixed(1)} ±`));
     assert.ok(t2.find((l) => l.startsWith('| MDMT |'))!.includes(`${(100 * (stl2 + 0.002)).toFixed(1)} ±`));
     for (const f of files.filter((f) => f.endsWith('.svg'))) assertWellFormedSvg(fs.readFileSync(f, 'utf8'), path.basename(f));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the headline counts in the singular for one run of one backbone', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-report-one-'));
+  try {
+    const one = results.filter((r) => r.backbone === BACKBONES[0] && r.experiment === 'mdmt' && r.protocol === 'cv').slice(0, 1);
+    assert.match(writeReport(one, dir).markdown, '1 run, 1 backbone. Metrics on τ1');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -107,7 +107,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
     `# ${opts.title ?? 'MDMT report'}`,
     '',
     ...(notice.length ? [...notice, ''] : []),
-    `${tested.length} runs, ${backbones} backbones. Metrics on τ1 (AIforCOVID prognosis), in %. ${mu.replace(/\.$/, '')} (ddof ${ddof}).`,
+    `${tested.length} run${tested.length === 1 ? '' : 's'}, ${backbones} backbone${backbones === 1 ? '' : 's'}. Metrics on τ1 (AIforCOVID prognosis), in %. ${mu.replace(/\.$/, '')} (ddof ${ddof}).`,
     '',
     '## Table 1 — average over backbones (μ̄ ± σ̄)',
     '',
