@@ -12,7 +12,7 @@
  */
 export { MdmtError, type MdmtErrorCode } from './errors';
 export {
-  Tensor, tensor, zeros, ones, full, empty, zerosLike, tidy, keep, memory, liveTensorCount,
+  Tensor, tensor, zeros, ones, full, empty, zerosLike, tidy, keep, memory, emptyCache, liveTensorCount,
   getDefaultDevice, setDefaultDevice, type Device, type DType, type TensorOptions,
 } from './tensor';
 export { backward, noGrad, zeroGrad, isGradEnabled } from './autograd/tape';

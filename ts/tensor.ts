@@ -145,6 +145,20 @@ export function memory(device?: string): { liveTensors: number; devices: Record<
   return { liveTensors: liveCount, devices };
 }
 
+/**
+ * Gives the freed buffers the allocators keep for reuse (`memory().devices[d].cachedBytes`)
+ * back to the system, on `device` or on every device; returns the bytes given back. Live
+ * tensors are untouched. For a long-lived process after a burst of unusual shapes (a server
+ * that ran many batch sizes): the cache refills as buffers are freed again.
+ *
+ * @example emptyCache(); // memory().devices.cpu.cachedBytes is now 0
+ */
+export function emptyCache(device?: string): number {
+  const n = native();
+  const devs = device ? [normDevice(device)] : ['cpu', ...(n.cudaCompiled ? n.devices().filter((d) => d.type === 'cuda' && d.available).map((d) => d.name) : [])];
+  return devs.reduce((sum, d) => sum + n.emptyCache(d), 0);
+}
+
 /** Number of live (not disposed) tensors created through this module. */
 export function liveTensorCount(): number {
   return liveCount;

@@ -46,6 +46,8 @@ class Backend {
   virtual void synchronize(const Device& dev) = 0;
   virtual MemStats mem_stats(const Device& dev) = 0;
   virtual void reset_peak(const Device& dev) = 0;
+  // Gives the freed buffers a caching allocator keeps back to the system; returns their bytes.
+  virtual int64_t empty_cache(const Device&) { return 0; }
 };
 
 Backend& cpu_backend();

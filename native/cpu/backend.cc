@@ -201,14 +201,17 @@ class CpuBackend final : public Backend {
     }
     std::free(p);
   }
-  // Frees every cached buffer.
-  void flush() noexcept {
+  // Frees every cached buffer; returns their bytes.
+  int64_t flush() noexcept {
     std::lock_guard<std::mutex> g(mu_);
     for (auto& [sz, v] : cache_)
       for (void* q : v) std::free(q);
     cache_.clear();
+    const int64_t n = cached_;
     cached_ = 0;
+    return n;
   }
+  int64_t empty_cache(const Device&) override { return flush(); }
   void upload(void* dst, const void* src, size_t bytes, const Device&) override { std::memcpy(dst, src, bytes); }
   void download(void* dst, const void* src, size_t bytes, const Device&) override { std::memcpy(dst, src, bytes); }
   void copy(void* dst, const void* src, size_t bytes, const Device&) override { std::memmove(dst, src, bytes); }

@@ -264,6 +264,14 @@ class CudaBackend final : public Backend {
     sync_or_throw(d, "sync");
   }
 
+  int64_t empty_cache(const Device& dev) override {
+    std::lock_guard<std::mutex> lk(mu());
+    if (dev.index < 0 || dev.index >= device_count()) return 0;
+    Device_& d = get(dev, "emptyCache");
+    const int64_t n = d.cached;
+    cuda::empty_cache(d);  // the free function, not this member
+    return n;
+  }
   MemStats mem_stats(const Device& dev) override {
     std::lock_guard<std::mutex> lk(mu());
     MemStats s;

@@ -1,5 +1,6 @@
 // Devices and memory: devices() -> [{name, type, index, available, reason, description,
-// props}], memStats(device, resetPeak?), sync(device), setThreads(n?) -> n, cudaCompiled.
+// props}], memStats(device, resetPeak?), emptyCache(device) -> bytes, sync(device), setThreads(n?) -> n,
+// cudaCompiled.
 #include <cmath>
 
 #include "../core/backend.h"
@@ -32,6 +33,16 @@ Napi::Value Devices(const Napi::CallbackInfo& info) {
       }
     }
     return arr;
+  });
+}
+
+// emptyCache(device) -> bytes given back: the freed buffers the device's allocator keeps.
+Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
+  return guarded(info, "emptyCache", [&]() -> Napi::Value {
+    expect_argc(info, "emptyCache", 1, 1);
+    Device dev = arg_device(info[0], "emptyCache");
+    const bool stub = dev.type == DeviceType::CUDA && !cuda_compiled();
+    return Napi::Number::New(info.Env(), stub ? 0. : static_cast<double>(backend_for(dev).empty_cache(dev)));
   });
 }
 
@@ -88,7 +99,7 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_devices_api(Napi::Env env, Napi::Object exports) {
-  export_all(env, exports, {{"devices", Devices}, {"memStats", MemStatsFn}, {"sync", Sync}, {"setThreads", SetThreads}});
+  export_all(env, exports, {{"devices", Devices}, {"memStats", MemStatsFn}, {"emptyCache", EmptyCache}, {"sync", Sync}, {"setThreads", SetThreads}});
   exports.Set("cudaCompiled", Napi::Boolean::New(env, cuda_compiled()));
 }
 

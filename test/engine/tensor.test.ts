@@ -5,7 +5,7 @@ import { add } from '../../ts/ops/elementwise';
 import { fill_ } from '../../ts/ops/memory';
 import { relu } from '../../ts/ops/activations';
 import { reshape } from '../../ts/ops/reshape';
-import { full, keep, liveTensorCount, memory, ones, tensor, tidy, zeros } from '../../ts/tensor';
+import { emptyCache, full, keep, liveTensorCount, memory, ones, tensor, tidy, zeros } from '../../ts/tensor';
 import { Generator, manualSeed } from '../../ts/random';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
@@ -111,6 +111,22 @@ test('reshape is a view sharing data; memory() reports live tensors and bytes', 
     assert.ok(m.devices[DEVICE].liveBytes >= 24);
     assert.throws(() => reshape(x, [4, 2]), /cannot reshape \[2, 3\] \(6 elements\) to \[4, 2\]/);
   });
+});
+
+test('emptyCache() gives the freed buffers the allocator keeps back, live tensors untouched', () => {
+  const live = tensor([1, 2, 3], [3], { device: DEVICE });
+  // freed buffers of sizes no other tensor has: kept for reuse, counted in cachedBytes
+  for (let i = 0; i < 4; i++) zeros([1000 + 37 * i, 257], { device: DEVICE }).dispose();
+  const before = memory(DEVICE).devices[DEVICE];
+  assert.ok(before.cachedBytes >= 4 * 1000 * 257 * 4, `cachedBytes ${before.cachedBytes}`);
+  assert.is(emptyCache(DEVICE), before.cachedBytes, 'returns the bytes given back');
+  const after = memory(DEVICE).devices[DEVICE];
+  assert.is(after.cachedBytes, 0);
+  assert.is(after.liveBytes, before.liveBytes, 'live tensors keep their memory');
+  assert.equal([...live.toArray()], [1, 2, 3]);
+  assert.is(emptyCache(), 0, 'nothing left on any device');
+  live.dispose();
+  assert.throws(() => emptyCache('tpu'), /unknown device 'tpu'/);
 });
 
 test('creation validates shapes and data length', () => {

@@ -64,6 +64,7 @@ export interface NativeAddon {
   run(op: string, inputs: number[], outputs: number[], attrs?: Attrs): void;
   devices(): NativeDeviceInfo[];
   memStats(device: string, resetPeak?: boolean): NativeMemStats;
+  emptyCache(device: string): number;
   sync(device: string): void;
   ops(): { op: string; device: 'cpu' | 'cuda' }[];
   setThreads(n?: number): number;
