@@ -80,25 +80,36 @@ std::string cgroup_dir(const std::string& mount, bool v2, const char* probe) {
   return mount;
 }
 
-// This process's cgroup memory limit and what the kernel cannot reclaim of its usage
-// (usage counts page cache — images read, checkpoints written — which grows towards the
-// limit and is given back on demand: inactive_file is taken off), v2 then v1; false when
-// there is no limit or it cannot be read.
-bool cgroup_memory(int64_t* limit, int64_t* used) {
-  const std::string v2 = cgroup_dir("/sys/fs/cgroup", true, "memory.max");
-  int64_t lim = read_number((v2 + "/memory.max").c_str()), cur = read_number((v2 + "/memory.current").c_str());
-  int64_t cache = stat_field(v2 + "/memory.stat", "inactive_file");
-  if (lim < 0) {
-    const std::string v1 = cgroup_dir("/sys/fs/cgroup/memory", false, "memory.limit_in_bytes");
-    lim = read_number((v1 + "/memory.limit_in_bytes").c_str());
-    const int64_t above = stat_field(v1 + "/memory.stat", "hierarchical_memory_limit");  // a parent's, when lower
-    if (above >= 0 && (lim < 0 || above < lim)) lim = above;
-    cur = read_number((v1 + "/memory.usage_in_bytes").c_str());
-    cache = stat_field(v1 + "/memory.stat", "total_inactive_file");
+// This process's cgroup memory limit and its room (the limit less what the kernel cannot
+// reclaim of the usage: usage counts page cache — images read, checkpoints written — which
+// grows towards the limit and is given back on demand, so inactive_file is taken off). On v2
+// every cgroup from this one up to the root is read and the tightest kept (Slurm and systemd
+// set MemoryMax= on a parent; the leaf says "max"); v1 gives its hierarchical limit. False
+// when there is no limit or it cannot be read.
+bool cgroup_memory(int64_t* limit, int64_t* room) {
+  const auto unreclaimable = [](int64_t cur, int64_t cache) { return std::max<int64_t>(cur - std::max<int64_t>(cache, 0), 0); };
+  constexpr int64_t kUnlimited = int64_t(1) << 60;  // v1 says "no limit" as ~2^63
+  const std::string mount = "/sys/fs/cgroup";
+  bool found = false;
+  for (std::string d = cgroup_dir(mount, true, "memory.current");; d = d.substr(0, d.rfind('/'))) {
+    const int64_t lim = read_number((d + "/memory.max").c_str()), cur = read_number((d + "/memory.current").c_str());
+    if (lim >= 0 && lim < kUnlimited && cur >= 0) {
+      const int64_t r = std::max<int64_t>(lim - unreclaimable(cur, stat_field(d + "/memory.stat", "inactive_file")), 0);
+      if (!found || lim < *limit) *limit = lim;
+      if (!found || r < *room) *room = r;
+      found = true;
+    }
+    if (d.size() <= mount.size() || d.rfind('/') == std::string::npos) break;
   }
-  if (lim < 0 || cur < 0 || cache < 0 || lim >= (int64_t(1) << 60)) return false;  // v1 says "no limit" as ~2^63
+  if (found) return true;
+  const std::string v1 = cgroup_dir(mount + "/memory", false, "memory.limit_in_bytes");
+  int64_t lim = read_number((v1 + "/memory.limit_in_bytes").c_str());
+  const int64_t above = stat_field(v1 + "/memory.stat", "hierarchical_memory_limit");  // a parent's, when lower
+  if (above >= 0 && (lim < 0 || above < lim)) lim = above;
+  const int64_t cur = read_number((v1 + "/memory.usage_in_bytes").c_str());
+  if (lim < 0 || lim >= kUnlimited || cur < 0) return false;
   *limit = lim;
-  *used = std::max<int64_t>(cur - cache, 0);
+  *room = std::max<int64_t>(lim - unreclaimable(cur, stat_field(v1 + "/memory.stat", "total_inactive_file")), 0);
   return true;
 }
 
@@ -116,10 +127,10 @@ Memory memory_now() {
   Memory m{physical_bytes(), physical_bytes()};  // when /proc/meminfo is unreadable
   const int64_t avail = mem_available();
   if (avail >= 0) m.free = std::min(m.free, static_cast<size_t>(avail));
-  int64_t lim = 0, used = 0;
-  if (cgroup_memory(&lim, &used)) {
+  int64_t lim = 0, room = 0;
+  if (cgroup_memory(&lim, &room)) {
     m.total = std::min(m.total, static_cast<size_t>(lim));
-    m.free = std::min(m.free, static_cast<size_t>(std::max<int64_t>(lim - used, 0)));
+    m.free = std::min(m.free, static_cast<size_t>(room));
   }
   return m;
 }

@@ -6,7 +6,9 @@
  * `empty()` is used here, whose pages are never written, so nothing is at risk if a check
  * is missing.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError } from '../../ts/errors';
@@ -72,6 +74,31 @@ test('the 1 TB tensor is refused at once; a small one still works after', () => 
   const t = empty([4]);
   assert.equal(t.shape, [4]);
   t.dispose();
+});
+
+test('under a cgroup v2 limit: page cache the kernel can reclaim counts as free, the limit caps what is handed out', () => {
+  // a private mount namespace with a fake /sys/fs/cgroup: memory.max 1 GiB, 900 MiB used of
+  // which 800 MiB is inactive page cache (images read, checkpoints written)
+  const mib = 1 << 20;
+  const setup = [
+    'mount -t tmpfs none /sys/fs/cgroup',
+    `echo ${1024 * mib} > /sys/fs/cgroup/memory.max`, `echo ${900 * mib} > /sys/fs/cgroup/memory.current`,
+    `printf 'anon 1\\ninactive_file ${800 * mib}\\n' > /sys/fs/cgroup/memory.stat`,
+  ].join(' && ');
+  const index = path.resolve(__dirname, '..', '..', 'ts', 'index.js');
+  const script = `const m = require(${JSON.stringify(index)}); const out = [];
+    for (const n of [300 * 262144, 2 * 268435456]) { try { m.empty([n]).dispose(); out.push('ok'); } catch (e) { out.push(e.code + ' ' + e.message); } }
+    console.log(JSON.stringify(out));`;
+  const env = { ...process.env };
+  delete env.MDMT_MAX_ALLOC_BYTES;
+  const r = spawnSync('unshare', ['-m', 'sh', '-c', `${setup} && exec "$0" -e "$1"`, process.execPath, script], { encoding: 'utf8', env });
+  if (r.status !== 0 || !r.stdout.trim()) return console.log(`  [skip] no private mount namespace here (unshare -m, root): ${(r.stderr || r.error?.message || '').trim().slice(0, 120)}`);
+  const [small, big] = JSON.parse(r.stdout) as string[];
+  assert.is(small, 'ok', 'a 300 MiB tensor fits: the 800 MiB of reclaimable cache is free (924 MiB of room), it was refused at 124 MiB');
+  assert.match(big, 'ENOMEM alloc: cannot allocate 2147483648 bytes');
+  assert.match(big, /only \d+ bytes of memory are available/);
+  const avail = Number(/only (\d+) bytes/.exec(big)![1]);
+  assert.ok(avail <= 1024 * mib, `at most the cgroup's limit is offered, got ${avail}`);
 });
 
 test.run();
