@@ -11,6 +11,7 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError } from '../../ts/errors';
+import { native } from '../../ts/native/binding';
 import { busyMessage, lockHolder, tryLock, UNREADABLE_GRACE_MS, unlock } from '../../ts/train/lock';
 import { train } from '../../ts/train/train';
 import { BACKBONE, tinyBase, tmpDir } from './_fixture';
@@ -142,6 +143,41 @@ test('two train() calls of one process on one directory: the second is EBUSY, no
   assert.equal(epochs, [...epochs].sort((x, y) => x - y), 'one trainer wrote the log');
   assert.ok(!fs.existsSync(path.join(base.outDir, '.lock')), 'released');
   await train(base); // the finished run answers a later call
+});
+
+test('two train() calls on one directory through a symlink: the second is EBUSY (the key is the real path)', async () => {
+  const real = tmpDir('lk-twice-real'), link = `${real}-link`;
+  fs.rmSync(link, { force: true });
+  fs.symlinkSync(real, link);
+  try {
+    const base = { ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_afc' as const };
+    const [a, b] = await Promise.allSettled([train({ ...base, outDir: real }), train({ ...base, outDir: link })]);
+    assert.is(a.status, 'fulfilled', a.status === 'rejected' ? String(a.reason) : '');
+    assert.is(b.status, 'rejected', 'the second trainer of one directory ran');
+    assert.is(((b as PromiseRejectedResult).reason as MdmtError).code, 'EBUSY');
+  } finally {
+    fs.rmSync(link, { force: true });
+  }
+});
+
+test('a lock whose run directory was deleted under a symlinked parent is let go by unlock()', () => {
+  const realParent = tmpDir('lk-gone'), linkParent = `${realParent}-link`;
+  fs.rmSync(linkParent, { force: true });
+  fs.symlinkSync(realParent, linkParent);
+  try {
+    const dir = path.join(linkParent, 'run');
+    assert.ok(tryLock(dir));
+    const key = path.join(fs.realpathSync(realParent), 'run', '.lock');
+    fs.rmSync(path.join(realParent, 'run'), { recursive: true, force: true });
+    unlock(dir);
+    // the process-wide claim is gone: another thread could lock it again
+    assert.ok(native().claimRun(key), 'the claim was kept: the directory stays busy for every other thread');
+    native().releaseRun(key);
+    assert.ok(tryLock(dir), 'recreated, it locks again');
+    unlock(dir);
+  } finally {
+    fs.rmSync(linkParent, { force: true });
+  }
 });
 
 test.run();

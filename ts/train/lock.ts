@@ -60,12 +60,21 @@ function parse(text: string): { pid: number; host: string } | undefined {
  * (two threads reaching one run directory through a symlink or a bind mount claim one key).
  */
 function lockFile(dir: string): string {
-  let real = path.resolve(dir);
   try {
-    real = fs.realpathSync(dir);
-  } catch { /* not there yet: nothing can hold it under another name */ }
-  return path.join(real, LOCK);
+    return path.join(fs.realpathSync(dir), LOCK);
+  } catch {
+    // gone (deleted while locked) or not there yet: the key it was locked under, if any
+    return keyOf.get(path.resolve(dir)) ?? path.resolve(dir, LOCK);
+  }
 }
+
+/** The key one run directory has in this process, whatever path reaches it (its real path). */
+export function runKey(dir: string): string {
+  return path.dirname(lockFile(dir));
+}
+
+/** path.resolve(dir) → lockFile(dir) of the locks this thread holds, for unlock() after the directory is gone. */
+const keyOf = new Map<string, string>();
 
 /**
  * The holder of `dir`'s lock ("<pid> <host>"), or undefined when it is free or unreadable;
@@ -123,7 +132,9 @@ export function tryLock(dir: string, note: (msg: string) => void = (m) => proces
   // another thread of this process holds it (its lock file names this pid, as a stale one would)
   if (!held.has(f) && !native().claimRun(f)) return false;
   try {
-    return takeFile(f, note);
+    const took = takeFile(f, note);
+    if (took) keyOf.set(path.resolve(dir), f);
+    return took;
   } finally {
     // not taken (or the file could not be written: a full disk): the claim goes too, or this
     // process would find the directory busy for good
@@ -158,6 +169,7 @@ function takeFile(f: string, note: (msg: string) => void): boolean {
 export function unlock(dir: string): void {
   const f = lockFile(dir);
   const mine = held.delete(f);
+  for (const [k, v] of keyOf) if (v === f) keyOf.delete(k);
   fs.rmSync(f, { force: true });
   if (mine) native().releaseRun(f);
 }
@@ -177,5 +189,6 @@ export function releaseHeldLocks(): number {
     native().releaseRun(f);
   }
   held.clear();
+  keyOf.clear();
   return n;
 }

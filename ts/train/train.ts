@@ -31,7 +31,7 @@ import { appendFile, atomicWriteFile, atomicWriteJson, loadCheckpoint, loadWeigh
 import { ensureDir } from '../dirs';
 import { describeNonFinite, firstNonFinite } from './finite';
 import { checkRunDir } from './identity';
-import { busyMessage, lockHolder, tryLock, unlock } from './lock';
+import { busyMessage, lockHolder, runKey, tryLock, unlock } from './lock';
 import { loadRecords, prepareFold, scanSplit } from './data';
 import { evaluateModel, type ModelEval } from './evaluate';
 import type { ConfusionMatrix, FoldMetrics } from './metrics';
@@ -142,7 +142,7 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks, optio
   const took = !lockHolder(dir)?.mine;
   // the file lock is per process: two train() calls of one process on one directory both held
   // it and interleaved their logs and checkpoints
-  const key = path.resolve(dir);
+  const key = runKey(dir);  // the real path: a symlink to the directory is the same run
   if (inProcess.has(key)) throw new MdmtError('EBUSY', 'train', `${dir} is being trained by another train() call of this process: await it, or use another outDir`);
   if (took && !tryLock(dir)) throw new MdmtError('EBUSY', 'train', busyMessage(dir));
   inProcess.add(key);
