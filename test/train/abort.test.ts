@@ -9,6 +9,7 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError } from '../../ts/errors';
+import { loadSafetensors } from '../../ts/io/safetensors';
 import { liveTensorCount } from '../../ts/tensor';
 import { AbortError } from '../../ts/train/abort';
 import { experiment, type ExperimentConfig } from '../../ts/train/experiment';
@@ -156,6 +157,20 @@ test('experiment(): an abort while waiting for another process\'s job stops at o
   assert.match(e.message, 'while waiting for other processes\' jobs');
   assert.ok(Date.now() - t0 < 30_000, `stopped in ${Date.now() - t0} ms`);
   assert.ok(fs.existsSync(path.join(dir, '.lock')), "the other process's lock is left alone");
+});
+
+test('stopped between checkpoints (checkpointEvery > 1), best.safetensors is never ahead of the checkpoint a resume starts from', async () => {
+  if (!on) return;
+  const outDir = tmpDir('abort-best-ahead');
+  const cfg = { ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_afc' as const, outDir, checkpointEvery: 5,
+    schedule: { maxEpochs: 4, warmupEpochs: 0, earlyStopping: 10 } };
+  const stop = new Error('stop after epoch 3');
+  await rejection(train(cfg, { onEpoch: (r) => { if (r.epoch === 3) throw stop; } }));
+  const meta = (f: string) => { const s = loadSafetensors(path.join(outDir, f)); for (const t of s.tensors.values()) t.dispose(); return s.metadata; };
+  const best = Number(meta(RUN_FILES.best).epoch);
+  assert.ok(fs.existsSync(path.join(outDir, RUN_FILES.checkpoint)), 'a new best writes the checkpoint too: none existed before epoch 5');
+  const ck = Number(meta(RUN_FILES.checkpoint).epoch);
+  assert.ok(best <= ck, `best.safetensors holds epoch ${best}, the checkpoint epoch ${ck}: a resume would redo epoch ${best}`);
 });
 
 test.run();

@@ -135,7 +135,7 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--random-init', 'start from random weights even when $MDMT_WEIGHTS is set (not comparable with the paper)')
     .option('--workers <n>', 'loader worker threads (0 = in-process; default min(cores − 1, 8))', intArg())
     .option('--cache-dir <dir>', 'disk cache of preprocessed images')
-    .option('--checkpoint-every <n>', 'write the resume checkpoint every n epochs (default 1)', intArg())
+    .option('--checkpoint-every <n>', 'write the resume checkpoint every n epochs and at each new best epoch (default 1)', intArg())
     .option('--eager', 'run op by op instead of the compiled step plan (debugging, benchmarks)')
     .option('--no-progress', 'no progress bars or per-epoch lines (the data summary and warnings are still printed)');
 }

@@ -132,7 +132,7 @@ export interface TrainConfig {
   progress: boolean;
   /** keep the newest checkpoint.safetensors after the run (default true: resume and inspection) */
   keepCheckpoint: boolean;
-  /** write the checkpoint every n epochs (default 1; the last epoch always): big models write less, a resume replays up to n−1 epochs */
+  /** write the checkpoint every n epochs (default 1; the last epoch and each new best epoch always, so best.safetensors is never ahead of it): big models write less, a resume replays up to n−1 epochs */
   checkpointEvery: number;
   /** run op by op instead of the compiled step plan (default false: debugging, benchmarks) */
   eager: boolean;

@@ -294,7 +294,9 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, signal: AbortSig
       lastVal = { epoch, ev };
       if (r.isBest) bestVal = lastVal;
       state = { epoch, schedule: schedule.state(), history: [...state.history, rec], seed: cfg.seed, seconds: state.seconds, skipped: skippedKeys };
-      if (epoch % cfg.checkpointEvery === 0 || r.stop || epoch === cfg.schedule.maxEpochs) saveCheckpoint(file('checkpoint'), net.module, opt, state);
+      // with every new best too: best.safetensors must never be ahead of the checkpoint a resume
+      // starts from (it would hold an epoch the resumed run redoes, maybe to another best)
+      if (r.isBest || epoch % cfg.checkpointEvery === 0 || r.stop || epoch === cfg.schedule.maxEpochs) saveCheckpoint(file('checkpoint'), net.module, opt, state);
       hooks.onEpoch?.(rec);
     }
     if (!stopReason) stopReason = 'max_epochs';
