@@ -99,8 +99,12 @@ test('a sweep on films with both labels: no test film or patient reachable by tr
   const noBx = out.results.find((r) => r.experiment === 'stl_bx' && r.protocol === 'loco')!;
   assert.is(noBx.fold, 'c.example');
   assert.ok(Number.isNaN(noBx.metrics.acc));
+  // MDMT's τ2 head on that fold has no test records either: NaN metrics, named once by the report
+  const mdmtNoBx = out.results.find((r) => r.experiment === 'mdmt' && r.protocol === 'loco')!;
+  assert.ok(mdmtNoBx.bxMetrics && Number.isNaN(mdmtNoBx.bxMetrics.acc), `MDMT LOCO c.example bxMetrics ${JSON.stringify(mdmtNoBx.bxMetrics)}`);
   const rep = writeReport(out.results, path.join(runs, 'report'));
   assert.match(rep.markdown, /## τ2 \(BRIXIA, 4 classes\)/);
+  assert.match(rep.markdown, `no τ2 test records in centre c.example: ${BACKBONE} LOCO MDMT (τ2 head), ${BACKBONE} LOCO STL τ2`);
 });
 
 test.run();

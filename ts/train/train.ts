@@ -324,7 +324,8 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, signal: AbortSig
     const result: TrainResult['result'] = {
       backbone: cfg.backbone, experiment: cfg.experiment, protocol: cfg.protocol, fold: folds.name,
       metrics: pick(main), cm: main.metrics.cm,
-      ...(cfg.experiment === 'mdmt' && ev.bx ? { bxMetrics: pick(ev.bx) } : {}),
+      // NaN without τ2 test records (a LOCO centre without films): the report names it, not a silent gap
+      ...(cfg.experiment === 'mdmt' ? { bxMetrics: ev.bx ? pick(ev.bx) : { acc: NaN, f1: NaN, gmean: NaN } } : {}),
       history: state.history, bestEpoch, warmupEpochs: cfg.schedule.warmupEpochs, stopReason, epochs: state.epoch, seconds: state.seconds,
       imagenet: pretraining.imagenet, pretraining, ...cal,
       // records left out as unreadable (onBadRecord 'skip'): the metrics cover the others
