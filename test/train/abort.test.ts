@@ -93,6 +93,19 @@ test('an already-aborted signal rejects before any work: nothing is created', as
   assert.not.ok(fs.existsSync(runsDir), 'no runs directory');
 });
 
+test("aborted while the split's images are read before training: stops there, not after reading them all", async () => {
+  if (!on) return;
+  const cfg = await config('abort-scan', 1);
+  const ac = new AbortController();
+  const before = liveTensorCount();
+  const e = await rejection(train(cfg, { onLog: (m) => { if (m.includes('before training')) ac.abort('enough'); } }, { signal: ac.signal }));
+  assert.is(e.name, 'AbortError', e.message);
+  assert.is(e.cause, 'enough');
+  assert.match(e.message, 'while reading the train images before training');
+  assert.is(liveTensorCount(), before, 'the model and loaders are freed');
+  assert.not.ok(lockHolder(cfg.outDir), 'the lock is released');
+});
+
 test('a signal that is not an AbortSignal, or given in the wrong place, is an error naming the option', async () => {
   const cfg = await config('abort-bad', 1);
   const err = async (p: Promise<unknown>, code: string, msg: string) => {

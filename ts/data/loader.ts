@@ -351,13 +351,16 @@ export class Loader {
    * them); with 'error' the loader is left as it was (an epoch still fails at them).
    *
    *   const bad = await loader.scan();   // [{ id, where, file, error }, ...]
+   *
+   * `check` runs before each batch and may throw to stop the scan (an aborted train()).
    */
-  async scan(): Promise<(BadRecord & { id: string; task: Task })[]> {
+  async scan(check?: () => void): Promise<(BadRecord & { id: string; task: Task })[]> {
     const before = new Set(this.bad.keys());
     const recs = this.live(), B = this.opts.batchSize;
     this.scanning = true;
     try {
       for (let i = 0; i < recs.length; i += B) {
+        check?.();
         await this.build(0, i / B, recs.slice(i, i + B));
         if (this.opts.workers === 0) await new Promise((r) => setImmediate(r)); // as epoch(): signal handlers run
       }

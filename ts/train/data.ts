@@ -325,11 +325,11 @@ export function checkFoldsLeft(folds: RunFolds, skipped: readonly { task: 'AFC' 
  * @example const { bad, keys } = await scanSplit({ train, val, test }, folds, { dir, skip: false, resumed: state, log })
  */
 export async function scanSplit(loaders: Record<'train' | 'val' | 'test', Loader>, folds: RunFolds,
-  o: { dir: string; skip: boolean; resumed: Pick<RunState, 'epoch' | 'skipped'>; log: (msg: string) => void }): Promise<{ bad: NonNullable<RunResult['skipped']>; keys: string[] }> {
+  o: { dir: string; skip: boolean; resumed: Pick<RunState, 'epoch' | 'skipped'>; log: (msg: string) => void; check?: (part: string) => void }): Promise<{ bad: NonNullable<RunResult['skipped']>; keys: string[] }> {
   o.log(`data: reading the ${Object.values(loaders).reduce((n, l) => n + l.records.length, 0)} images of the split once before training (the epochs read them from the cache)`);
   const bad: NonNullable<RunResult['skipped']> = [];
   for (const part of ['train', 'val', 'test'] as const)
-    bad.push(...(await loaders[part].scan()).map((b) => ({ part, task: b.task, id: b.id, file: b.file ?? '', error: b.error })));
+    bad.push(...(await loaders[part].scan(o.check && (() => o.check!(part)))).map((b) => ({ part, task: b.task, id: b.id, file: b.file ?? '', error: b.error })));
   if (bad.length && !o.skip)
     throw new MdmtError('EDATA', 'train', `${bad.length} image${bad.length > 1 ? 's' : ''} of the split cannot be read (nothing was trained): ${fewOf(bad.map((b) => `${b.id} (${b.part}): ${b.error}`), 5, '; ')}; ` +
       "fix or remove them, or leave them out with data.onBadRecord: 'skip' (mdmt train --skip-bad)");

@@ -256,6 +256,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, signal: AbortSig
     // every image read once now (into the cache the epochs read): the unreadable ones fail the run, or are left out
     const { bad, keys: skippedKeys } = await scanSplit({ train: trainLoader, val: valLoader, test: testLoader }, folds, {
       dir, skip: cfg.data.onBadRecord === 'skip', resumed: state, log: (m) => hooks.onLog?.(m),
+      check: (part) => stopIfAborted(`while reading the ${part} images before training`),
     });
     stopIfAborted(`before epoch ${state.epoch + 1}`);
     hooks.onStart?.({ label: `${cfg.backbone} ${cfg.experiment} ${cfg.protocol}/${folds.name}`, startEpoch: state.epoch, maxEpochs: cfg.schedule.maxEpochs, batchesPerEpoch: trainLoader.length });
