@@ -69,9 +69,25 @@ export function fewOf(items: readonly string[], n: number, sep = ', '): string {
 export function show(v: unknown): string {
   if (v === undefined) return 'undefined';
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
-  const s = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? `\u0000${x}\u0000` : typeof x === 'bigint' ? String(x) : x));
+  // bytes are named, not spelt out: a 5 MB Buffer (an upload handed over as the image) made a 10 MB message
+  if (binary(v)) return binaryName(v);
+  const s = JSON.stringify(v, function (this: Record<string, unknown>, k: string, x: unknown) {
+    const own = this[k]; // before toJSON: a Buffer's toJSON gives { type, data: [...] }
+    return binary(own) ? `\u0000${binaryName(own)}\u0000` : typeof x === 'number' && !Number.isFinite(x) ? `\u0000${x}\u0000` : typeof x === 'bigint' ? String(x) : x;
+  });
   // JSON has no text for a function or a symbol
-  return s === undefined ? String(v as symbol | (() => unknown)) : s.replace(/"\\u0000(NaN|-?Infinity)\\u0000"/g, '$1');
+  const t = s === undefined ? String(v as symbol | (() => unknown)) : s.replace(/"\\u0000([^"]*)\\u0000"/g, '$1');
+  return t.length <= SHOW_MAX ? t : `${t.slice(0, SHOW_MAX)}… (${t.length} characters)`;
+}
+
+/** The longest a value is shown in a message; the rest is counted. */
+export const SHOW_MAX = 300;
+const binary = (v: unknown): v is ArrayBufferView | ArrayBuffer => ArrayBuffer.isView(v) || v instanceof ArrayBuffer;
+/** 'Uint8Array(5000000)', a short one with its values: 'Float32Array [1,NaN]' */
+function binaryName(v: ArrayBufferView | ArrayBuffer): string {
+  if (v instanceof ArrayBuffer || !('length' in v)) return `${v.constructor.name}(${v.byteLength} bytes)`;
+  const a = v as unknown as ArrayLike<number | bigint>;
+  return a.length <= 8 ? `${v.constructor.name} [${Array.from(a, String).join(',')}]` : `${v.constructor.name}(${a.length})`;
 }
 
 /** Valid keys of an options object or a config: `true` for a leaf, a nested tree for an object-valued setting. */

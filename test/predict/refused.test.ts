@@ -115,4 +115,23 @@ test('an --out that cannot be written after scoring sends the table to stdout an
   assert.match(written.join(''), /^file,status,/, 'the CSV reached stdout');
 });
 
+test('image bytes instead of a path are refused by kind and size, in a short message (a 5 MB Buffer made a 10 MB one)', async () => {
+  const run = fakeRun('p-bytes');
+  const big = Buffer.alloc(5e6, 7);
+  const cases: [unknown, unknown, RegExp][] = [
+    [[big], undefined, /images\[0\] must be a file path .*, got Buffer\(5000000\)$/],
+    [[new Uint8Array(5e6)], undefined, /got Uint8Array\(5000000\)$/],
+    [[{ image: big }], undefined, /got \{"image":Buffer\(5000000\)\}$/],
+    [big, undefined, /images must be an array .*, got Buffer\(5000000\)$/],
+    [[{ image: 'a.png', box: Float32Array.from([1, NaN]) }], undefined, /box must be .*, got Float32Array \[1,NaN\]$/],
+    [['a.png'], { run, log: 'x'.repeat(1e6) }, /log must be a function .*, got "xxx+… \(1000002 characters\)$/],
+  ];
+  for (const [images, o, want] of cases) {
+    const e = await rejects(() => predict(images as string[], (o ?? { run }) as { run: string }));
+    assert.is(e.code, 'ECONFIG', e.message.slice(0, 200));
+    assert.ok(e.message.length < 500, `${e.message.length} characters: ${e.message.slice(0, 200)}`);
+    assert.match(e.message, want);
+  }
+});
+
 test.run();
