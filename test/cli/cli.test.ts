@@ -120,6 +120,13 @@ test('mdmt train then mdmt report on tiny data', async () => {
   assert.match(r.err, /^data: reading the \d+ images of the split once before training/m);
   const j = JSON.parse(r.out) as { metrics: { test: { acc: number } }; bestPath: string };
   assert.ok(j.metrics.test.acc >= 0 && j.metrics.test.acc <= 1 && fs.existsSync(j.bestPath));
+  assert.not.match(r.err, 'finished run');
+  // the same command again prints the finished run and says that nothing trained
+  const again = await mdmt('train', '--backbone', 'shufflenet_v2_x0_5', '--experiment', 'stl_afc', '--out', path.join(runs, 'a'),
+    '--data-afc', d.afc, '--image-size', '32', '--batch-size', '8', '--epochs', '2', '--warmup', '0', '--k-folds', '3', '--no-progress');
+  assert.is(again.code, 0, again.err);
+  assert.match(again.err, `${path.join(runs, 'a')} holds a finished run (result.json): its result is printed, nothing was trained`);
+  assert.match(again.out, /test ACC \d/);
   const rep = await mdmt('report', runs);
   assert.is(rep.code, 0, rep.err);
   assert.match(rep.out, '## Table 1');

@@ -23,7 +23,17 @@ test('mdmt demo: synthetic data → 4 experiments × (2 CV + 2 LOCO folds) → T
   if (!on) return;
   const out = tmpDir('demo');
   const logged: string[] = [];
-  const r = await runDemo({ ...tiny(out), log: (m: string) => logged.push(m) });
+  // the jobs' messages (progress hooks, on stderr: not a TTY here, a line each)
+  const printed: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => (printed.push(String(chunk)), true)) as typeof process.stderr.write;
+  const r = await runDemo({ ...tiny(out), progress: true, log: (m: string) => logged.push(m) }).finally(() => { process.stderr.write = write; });
+  // the data summary once (the sweep's), not again by each of the 15 runs; the random-initialisation notice once
+  const lines = printed.join('').split('\n');
+  assert.is(logged.filter((m) => / records kept/.test(m)).length, 2, logged.join('\n'));
+  assert.is(lines.filter((m) => / records kept/.test(m)).length, 0, lines.filter((m) => / records kept/.test(m)).join('\n'));
+  assert.is(lines.filter((m) => /random initialisation, not ImageNet/.test(m)).length, 1);
+  assert.ok(lines.some((m) => /^\[15\/15\] .*: epoch 2 /.test(m)), 'the runs still print their epochs');
   // what the report says above the printed tables reaches the terminal: the runs are not ImageNet-initialised
   assert.ok(logged.some((m) => /^warning: \d+ of \d+ runs did not begin from ImageNet/.test(m)), logged.join('\n'));
   assert.is(r.outcome.trained.length, 15, 'CV: 2 × (STL τ1, STL τ2, FT, MDMT); LOCO: 2 × (STL τ1, FT, MDMT) + one STL τ2');

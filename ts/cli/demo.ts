@@ -21,7 +21,7 @@ import { readSplitFile } from '../data/splits';
 import { resolveTrainConfig, type DataConfig, type Protocol, type TrainConfigInput } from '../train/config';
 import { ensureSplits, loadRecords, locoCentres } from '../train/data';
 import { experiment } from '../train/experiment';
-import { progressHooks, SILENT } from '../train/progress';
+import { onceAcrossJobs, progressHooks, SILENT } from '../train/progress';
 import { reportRuns, tablesOf } from './report';
 
 export interface DemoOptions {
@@ -123,11 +123,16 @@ export async function runDemo(o: DemoOptions) {
     locoFolds = sizes.sort((a, b) => b.n - a.n || a.i - b.i).slice(0, o.folds).map((s) => s.i).sort((a, b) => a - b);
   }
   const t0 = Date.now();
+  // the data summary and the random-initialisation notice once, not once per run
+  const once = onceAcrossJobs();
   const res = await experiment({
     runsDir, backbones: o.backbones, protocols: o.protocols, foldLimit: o.folds,
     folds: { loco: locoFolds }, base,
-    hooksFor: (j, at) => (o.progress ? progressHooks({ label: `[${at.index}/${at.total}] ${j.key}` }) : SILENT),
-    log: o.log,
+    hooksFor: (j, at) => (o.progress ? once.wrap(progressHooks({ label: `[${at.index}/${at.total}] ${j.key}` })) : SILENT),
+    log: (m) => {
+      once.seen(m);
+      o.log(m);
+    },
   });
   o.log(`${res.trained.length} runs trained, ${res.skipped.length} reused in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   const rep = reportRuns(runsDir, { out: path.join(out, 'report'), warmupEpochs: o.warmup });

@@ -10,11 +10,13 @@ import * as path from 'path';
 import type { ExperimentName, Protocol } from '../train/config';
 import type { WithData } from './options';
 import { experiment, type ExperimentConfig } from '../train/experiment';
-import { logHooks, progressHooks } from '../train/progress';
+import { logHooks, onceAcrossJobs, progressHooks } from '../train/progress';
 import { reportRuns, tablesOf } from './report';
 
 /** The command's work, after commands/experiment.ts parsed the flags into `base` (trainBase) and checked the data. */
 export async function runExperimentCommand(o: Record<string, unknown>, base: WithData): Promise<void> {
+  // the data summary and the random-initialisation notice once, not once per job
+  const once = onceAcrossJobs();
   const cfg: ExperimentConfig = {
     runsDir: path.resolve(o.runs as string),
     backbones: o.backbones as string[],
@@ -22,8 +24,11 @@ export async function runExperimentCommand(o: Record<string, unknown>, base: Wit
     protocols: o.protocols as Protocol[] | undefined,
     folds: { cv: o.folds as number[] | undefined, loco: o.locoFolds as number[] | undefined },
     base,
-    hooksFor: (j, at) => (o.progress !== false ? progressHooks({ label: `[${at.index}/${at.total}] ${j.key}` }) : logHooks(process.stderr, `[${at.index}/${at.total}] ${j.key}: `)),
-    log: (m) => process.stderr.write(`mdmt experiment: ${m}\n`),
+    hooksFor: (j, at) => once.wrap(o.progress !== false ? progressHooks({ label: `[${at.index}/${at.total}] ${j.key}` }) : logHooks(process.stderr, `[${at.index}/${at.total}] ${j.key}: `)),
+    log: (m) => {
+      once.seen(m);
+      process.stderr.write(`mdmt experiment: ${m}\n`);
+    },
     waitForOthers: o.wait !== false,
   };
   const out = await experiment(cfg);

@@ -5,8 +5,9 @@
  *
  *   mdmt train --backbone resnet18 --experiment stl_afc --data-afc d/AIforCOVID --out runs/r18-afc
  */
+import * as fs from 'fs';
 import * as path from 'path';
-import { train } from '../train/train';
+import { RUN_FILES, train } from '../train/train';
 import type { TrainConfigInput } from '../train/config';
 import { logHooks, progressHooks } from '../train/progress';
 
@@ -21,7 +22,10 @@ export async function runTrainCommand(o: Record<string, unknown>, base: Partial<
     // the flags override a --config file's init files (which were dropped)
     init: { ...(base.init ?? {}), ...(o.initStlAfc ? { stlAfc: o.initStlAfc as string } : {}), ...(o.initStlBx ? { stlBx: o.initStlBx as string } : {}) },
   } as TrainConfigInput;
+  // a finished run is printed, not trained again: say so (the same lines as a fresh run, in no time, read as a run that trained)
+  const finished = fs.existsSync(path.join(path.resolve(input.outDir), RUN_FILES.result));
   const r = await train(input, o.progress !== false ? progressHooks() : logHooks());
+  if (finished) process.stderr.write(`mdmt train: ${path.resolve(input.outDir)} holds a finished run (${RUN_FILES.result}): its result is printed, nothing was trained; to train again, use another --out or delete it\n`);
   if (o.json) {
     process.stdout.write(JSON.stringify({ best: r.best, metrics: r.metrics, checkpointPath: r.checkpointPath, bestPath: r.bestPath, ...(r.result.skipped ? { skipped: r.result.skipped } : {}) }, null, 1) + '\n');
     return;

@@ -22,6 +22,42 @@ export interface TrainHooks {
 
 const HOOK_KEYS = { onStart: true, onBatch: true, onEpoch: true, onLog: true, onEnd: true } as const;
 
+/** What train() says of a run that does not begin from ImageNet, after `<run folder>: `. */
+export const RANDOM_INIT_NOTE = 'random initialisation, not ImageNet (config.pretrained / pretrainedDir / $MDMT_WEIGHTS): not comparable with the paper';
+
+/**
+ * The messages of one sweep's jobs (mdmt demo, mdmt experiment), each printed once: every job
+ * reads the same data and said the same data summary, and the same random-initialisation
+ * notice (`fold0: `, `fold1: `, ... before it), so a 45-run demo printed its 4-line data summary
+ * 46 times. `wrap(hooks)` gives a job's hooks whose onLog drops such a line (`data: ...`, the
+ * notice) already printed by the sweep's own log (`seen(msg)`, where the summary comes first)
+ * or by an earlier job; a run's other messages all pass.
+ *
+ * @example const once = onceAcrossJobs(); experiment({ ..., log: (m) => { once.seen(`data: ${m}`); ... }, hooksFor: () => once.wrap(progressHooks()) })
+ */
+export function onceAcrossJobs(): { seen(msg: string): void; wrap(hooks: TrainHooks): TrainHooks } {
+  const said = new Set<string>();
+  const key = (msg: string) => (msg.endsWith(`: ${RANDOM_INIT_NOTE}`) ? RANDOM_INIT_NOTE : msg);
+  return {
+    seen: (msg) => void said.add(key(msg)),
+    wrap(hooks) {
+      const h = hooks as Record<string, ((...a: unknown[]) => void) | undefined>;
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(HOOK_KEYS)) if (typeof h[k] === 'function') out[k] = h[k]!.bind(hooks);
+      // only what every job says alike: a run's own notices ('fold0: resuming after epoch 3')
+      // read the same for another backbone's fold 0
+      if (hooks.onLog) out.onLog = (msg: string) => {
+        const k = key(msg);
+        if (k !== RANDOM_INIT_NOTE && !msg.startsWith('data: ')) return hooks.onLog!(msg);
+        if (said.has(k)) return;
+        said.add(k);
+        hooks.onLog!(msg);
+      };
+      return out as TrainHooks;
+    },
+  };
+}
+
 /**
  * Refuses a hooks object train() would partly ignore: `onEpochEnd` was never called. A plain
  * object may hold hooks only; an instance of a class may also keep its state in fields and

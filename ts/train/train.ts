@@ -37,7 +37,7 @@ import { evaluateModel, type ModelEval } from './evaluate';
 import type { ConfusionMatrix, FoldMetrics } from './metrics';
 import { buildTaskNet, type TaskNet } from './models';
 import { calibrateRun } from '../predict/calibration';
-import { checkHooks, progressHooks, SILENT, type TrainHooks } from './progress';
+import { checkHooks, progressHooks, RANDOM_INIT_NOTE, SILENT, type TrainHooks } from './progress';
 import { checkSignal, throwIfAborted, type TrainOptions } from './abort';
 import { checkInits, ownPretraining, provenanceMeta, type Pretraining } from './provenance';
 import { ArenaGroup } from '../plan/executor';
@@ -218,7 +218,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, signal: AbortSig
     const folds = prepareFold(cfg, recs, (m) => hooks.onLog?.(`${path.basename(dir)}: ${m}`));
     const own = ownPretraining(cfg);
     const pretraining = cfg.experiment === 'ft' || cfg.experiment === 'mdmt' ? checkInits(cfg, folds, own) : own;
-    if (!pretraining.imagenet) hooks.onLog?.(`${path.basename(dir)}: random initialisation, not ImageNet (config.pretrained / pretrainedDir / $MDMT_WEIGHTS): not comparable with the paper`);
+    if (!pretraining.imagenet) hooks.onLog?.(`${path.basename(dir)}: ${RANDOM_INIT_NOTE}`);
     const bestMeta = provenanceMeta(cfg, folds, pretraining);
     const part = (p: 'train' | 'val' | 'test') => [...(folds.afc?.[p] ?? []), ...(folds.bx?.[p] ?? [])];
     const [trainLoader, valLoader, testLoader] = (['train', 'val', 'test'] as const).map((p) => {
