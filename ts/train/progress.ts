@@ -119,7 +119,9 @@ export function progressHooks(o: { label?: string; stream?: NodeJS.WriteStream }
     onStart(info) {
       label = o.label ?? info.label;
       if (!tty) {
-        stream.write(`${label}: ${info.startEpoch > 0 ? `resuming after epoch ${info.startEpoch}` : 'starting'}, up to ${info.maxEpochs} epochs × ${info.batchesPerEpoch} batches\n`);
+        const n = info.batchesPerEpoch;
+        stream.write(`${label}: ${info.startEpoch > 0 ? `resuming after epoch ${info.startEpoch}` : 'starting'}, up to ${info.maxEpochs} epoch${info.maxEpochs === 1 ? '' : 's'} × ${n} batch${n === 1 ? '' : 'es'}` +
+          ' (* on an epoch line: a new best validation loss, counted after the warm-up)\n');
         return;
       }
       multi = new cliProgress.MultiBar({

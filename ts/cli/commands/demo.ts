@@ -8,7 +8,7 @@ import type { DemoOptions } from '../demo';
 import { intArg, listArg, numArg } from '../options';
 
 // Three small backbones so that Table 2 (paired across backbones) has p-values, on a schedule
-// that the compiled training steps finish in about 3 minutes on two cores (bench/RESULTS.md).
+// that the compiled training steps finish in about a minute and a half on two cores (bench/RESULTS.md).
 export const DEMO_DEFAULTS: Omit<DemoOptions, 'log'> = {
   out: 'mdmt-demo', backbones: ['shufflenet_v2_x0_5', 'shufflenet_v2_x1_0', 'mobilenet_v2'], protocols: ['cv', 'loco'], folds: 2, kFolds: 3,
   imageSize: 32, batchSize: 16, epochs: 6, warmup: 2, patience: 4, seed: 0,
