@@ -126,7 +126,16 @@ test('mdmt train then mdmt report on tiny data', async () => {
     '--data-afc', d.afc, '--image-size', '32', '--batch-size', '8', '--epochs', '2', '--warmup', '0', '--k-folds', '3', '--no-progress');
   assert.is(again.code, 0, again.err);
   assert.match(again.err, `${path.join(runs, 'a')} holds a finished run (result.json): its result is printed, nothing was trained`);
-  assert.match(again.out, /test ACC \d/);
+  assert.match(again.out, /test ACC \d.*\(τ1 AIforCOVID prognosis\)/);
+  // MDMT prints both heads' test metrics, each named
+  const common = ['--data-afc', d.afc, '--data-bx', d.bx, '--image-size', '32', '--batch-size', '8', '--epochs', '2', '--warmup', '0', '--k-folds', '3', '--no-progress'];
+  const bx = await mdmt('train', '--backbone', 'shufflenet_v2_x0_5', '--experiment', 'stl_bx', '--out', path.join(runs, 'b'), ...common);
+  assert.is(bx.code, 0, bx.err);
+  assert.match(bx.out, /test ACC \d.*\(τ2 BRIXIA severity\)/);
+  const md = await mdmt('train', '--backbone', 'shufflenet_v2_x0_5', '--experiment', 'mdmt', '--out', path.join(runs, 'c'), ...common,
+    '--init-stl-afc', path.join(runs, 'a', 'best.safetensors'), '--init-stl-bx', path.join(runs, 'b', 'best.safetensors'));
+  assert.is(md.code, 0, md.err);
+  assert.match(md.out, /test ACC \d.*\(τ1 AIforCOVID prognosis\)\ntest ACC \d.*\(τ2 BRIXIA severity, MDMT's second head\)/);
   const rep = await mdmt('report', runs);
   assert.is(rep.code, 0, rep.err);
   assert.match(rep.out, '## Table 1');

@@ -30,8 +30,11 @@ export async function runTrainCommand(o: Record<string, unknown>, base: Partial<
     process.stdout.write(JSON.stringify({ best: r.best, metrics: r.metrics, checkpointPath: r.checkpointPath, bestPath: r.bestPath, ...(r.result.skipped ? { skipped: r.result.skipped } : {}) }, null, 1) + '\n');
     return;
   }
-  const m = r.metrics.test;
+  const pct = (m: { acc: number; f1: number; gmean: number }) => `ACC ${(100 * m.acc).toFixed(1)}  F1 ${(100 * m.f1).toFixed(1)}  GM ${(100 * m.gmean).toFixed(1)}`;
+  const task = input.experiment === 'stl_bx' ? 'τ2 BRIXIA severity' : 'τ1 AIforCOVID prognosis';
   process.stdout.write(`${input.backbone} ${input.experiment} ${r.result.protocol} fold ${r.result.fold}: best epoch ${r.best.epoch}${r.best.selected ? '' : ' (no epoch after warm-up: last epoch)'} of ${r.history.length}\n` +
-    `test ACC ${(100 * m.acc).toFixed(1)}  F1 ${(100 * m.f1).toFixed(1)}  GM ${(100 * m.gmean).toFixed(1)}\n` +
+    `test ${pct(r.metrics.test)}  (${task})\n` +
+    // MDMT's second head: its τ2 metrics were only in --json and result.json
+    (r.metrics.bx ? `test ${pct(r.metrics.bx)}  (τ2 BRIXIA severity, MDMT's second head)\n` : '') +
     `${r.bestPath}\n`);
 }
