@@ -77,7 +77,10 @@ test('synth into a folder that holds a data set exits 2 and leaves it whole; --f
   const sx = path.join(tmpDir('cli-synth-again'), 'sx');
   const run = (...a: string[]) => mdmt('synth', '--out', sx, '--size', '32', ...a);
   const dcms = () => fs.readdirSync(path.join(sx, 'BRIXIA', 'dicom_clean')).length;
-  assert.is((await run('--n-afc', '4', '--n-bx', '6')).code, 0);
+  const first = await run('--n-afc', '4', '--n-bx', '6');
+  assert.is(first.code, 0);
+  // what to run next, with flags that finish in seconds (a newcomer guessed them)
+  assert.match(first.out, `next: mdmt train --data-afc ${path.join(sx, 'AIforCOVID')} --data-bx ${path.join(sx, 'BRIXIA')} --backbone shufflenet_v2_x0_5 --experiment stl_afc --image-size 64 --batch-size 8 --epochs 4`);
   const again = await run('--n-afc', '2', '--n-bx', '2');
   assert.is(again.code, 2, again.err);
   assert.match(again.err, `mdmt: synth: out '${sx}' is not empty (it holds 'AIforCOVID', 'BRIXIA')`);

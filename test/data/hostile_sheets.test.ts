@@ -143,6 +143,8 @@ test("covid-cxr --skip-bad: a skipped row counts once, as skipped, whichever of 
   assert.is(ds.records.length, 2);
   assert.equal(ds.skipped.map((b) => b.where.replace(/.* row /, '')), ['3', '4']);
   assert.is(formatSummary(ds.summary), `covid-cxr ${path.join(d, 'labels.csv')}: 4 rows, 2 records kept; dropped: 1 rows without a went_icu value (no τ1 record), 1 rows without a brixia_global_senior value (no τ2 record), 2 bad rows skipped (onBadRecord 'skip')`);
+  // a row labelling both tasks gives two records: more kept than rows, said so
+  assert.match(formatSummary({ ...ds.summary, rows: 2, kept: 3 }), ': 2 rows, 3 records kept (a row labels one record per task); dropped:');
 });
 
 test('covid-cxr: a file given as an absolute path is read from that path (it was joined under the folder: image not found at <dir>/<abs path>)', async () => {

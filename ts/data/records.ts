@@ -207,7 +207,9 @@ export function formatTaskCounts(t: TaskCounts): string {
  */
 export function formatSummary(s: ReadSummary): string {
   const dropped = s.dropped.length ? `; dropped: ${s.dropped.map((d) => `${d.count} ${d.reason}`).join(', ')}` : '; nothing dropped';
-  return `${s.source}: ${s.rows} rows, ${s.kept} records kept${dropped}${s.notes?.length ? `; ${s.notes.join('; ')}` : ''}`;
+  // a row labelling both tasks (covid-cxr) gives a record for each: kept can exceed rows
+  const perTask = s.kept > s.rows ? ' (a row labels one record per task)' : '';
+  return `${s.source}: ${s.rows} rows, ${s.kept} records kept${perTask}${dropped}${s.notes?.length ? `; ${s.notes.join('; ')}` : ''}`;
 }
 
 /**

@@ -24,5 +24,8 @@ export function register(program: Command): void {
       console.log(`AIforCOVID: ${r.nAfc} images in ${r.afcRoot}`);
       console.log(`BRIXIA:     ${r.nBx} images in ${r.bxRoot}`);
       console.log(`${r.files} files written in ${((Date.now() - t0) / 1000).toFixed(1)} s (seed ${o.seed})`);
+      // what a newcomer runs next (they had to guess the flags)
+      console.log(`next: mdmt train --data-afc ${r.afcRoot} --data-bx ${r.bxRoot} --backbone shufflenet_v2_x0_5 --experiment stl_afc --image-size 64 --batch-size 8 --epochs 4 --warmup 1 --out runs/stl_afc` +
+        ` (or mdmt experiment --data-afc … --data-bx … --runs runs; --help for every flag)`);
     });
 }
