@@ -47,6 +47,11 @@ export function isList(v: unknown): v is readonly unknown[] {
   return Array.isArray(v);
 }
 
+/** A plain object (a config section, a parsed JSON object): not null, not an array. */
+export function isPlain(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
 /** Throws MdmtError(code, op, detail) when `cond` is false. */
 export function check(cond: unknown, code: MdmtErrorCode, op: string, detail: string | (() => string)): asserts cond {
   if (!cond) throw new MdmtError(code, op, typeof detail === 'function' ? detail() : detail);
@@ -136,7 +141,6 @@ export function nearestKey(key: string, root: KeyTree, aliases: Record<string, s
   return best ?? (start && prefix + start);
 }
 
-const isPlain = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * Throws ECONFIG for the first key of `obj` (recursively, where the tree nests) that `tree`

@@ -17,7 +17,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { MdmtError, show } from '../errors';
+import { isPlain, MdmtError, show } from '../errors';
 import { loadSafetensors, safetensorsParts, writeAll } from '../io/safetensors';
 import type { Module } from '../nn/module';
 import { dropoutSeedState } from '../ops/dropout';
@@ -172,14 +172,13 @@ export function saveCheckpoint(file: string, module: Module, opt: Adam, state: R
 
 /** The RunState of a checkpoint's metadata, checked field by field (`bad` names the file). */
 function checkState(v: unknown, bad: (what: string) => MdmtError): RunState {
-  const obj = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
   const count = (x: unknown) => Number.isInteger(x) && (x as number) >= 0;
-  if (!obj(v)) throw bad(`metadata 'state' is ${show(v)}, not an object`);
+  if (!isPlain(v)) throw bad(`metadata 'state' is ${show(v)}, not an object`);
   if (!count(v.epoch)) throw bad(`metadata 'state': epoch is ${show(v.epoch)}, not an epoch number`);
-  if (!Array.isArray(v.history) || !v.history.every(obj)) throw bad(`metadata 'state': history is ${show(v.history).slice(0, 80)}, not a list of epoch records`);
-  const s = v.schedule, p = obj(s) ? s.plateau : undefined;
+  if (!Array.isArray(v.history) || !v.history.every(isPlain)) throw bad(`metadata 'state': history is ${show(v.history).slice(0, 80)}, not a list of epoch records`);
+  const s = v.schedule, p = isPlain(s) ? s.plateau : undefined;
   const num = (o: Record<string, unknown>, k: string) => typeof o[k] === 'number';
-  if (!obj(s) || !obj(p) || !['epoch', 'bestEpoch', 'bestSelectLoss', 'epochsWithoutImprovement'].every((k) => num(s, k)) ||
+  if (!isPlain(s) || !isPlain(p) || !['epoch', 'bestEpoch', 'bestSelectLoss', 'epochsWithoutImprovement'].every((k) => num(s, k)) ||
     !['best', 'numBadEpochs', 'cooldownCounter', 'lastEpoch'].every((k) => num(p, k)))
     throw bad(`metadata 'state': schedule is ${show(s).slice(0, 200)}, not a schedule state`);
   return v as unknown as RunState;

@@ -6,13 +6,12 @@
  *
  *   readRunResult('runs/cv/resnet18/mdmt/fold0/result.json').metrics.acc   // in [0, 1], or null
  */
-import { MdmtError } from '../errors';
+import { isPlain, MdmtError } from '../errors';
 import type { RunResult } from '../report/types';
 import { readJson } from './checkpoint';
 import { EXPERIMENTS, PROTOCOLS, type ExperimentName, type Protocol } from './config';
 
 type Bad = (what: string) => MdmtError;
-const obj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * The `result` of a result.json, with the fields the report and predict read checked (EDATA
@@ -38,7 +37,7 @@ export function readRunResult(file: string): RunResult {
   if (r.imagenet !== undefined && typeof r.imagenet !== 'boolean') throw bad(`result.imagenet is ${JSON.stringify(r.imagenet)} (true, false, or absent)`);
   for (const k of ['warmupEpochs', 'bestEpoch'])
     if (r[k] !== undefined && !(Number.isInteger(r[k]) && (r[k] as number) >= 0)) throw bad(`result.${k} is ${JSON.stringify(r[k])} (an epoch count)`);
-  if (r.history !== undefined && !(Array.isArray(r.history) && r.history.every(obj))) throw bad('result.history is not an array of epoch records');
+  if (r.history !== undefined && !(Array.isArray(r.history) && r.history.every(isPlain))) throw bad('result.history is not an array of epoch records');
   checkSkipped(r.skipped, bad);
   checkTrustFields(r, bad);
   return r as unknown as RunResult;
@@ -49,7 +48,7 @@ const noValue = (v: unknown) => v === null || Number.isNaN(v);
 
 /** ACC, F1 and G-mean: fractions in [0, 1], or NaN / null (a fold without test records of the task). */
 function checkMetrics(m: unknown, field: string, bad: Bad): void {
-  if (!obj(m)) throw bad(`${field} is ${JSON.stringify(m)}`);
+  if (!isPlain(m)) throw bad(`${field} is ${JSON.stringify(m)}`);
   for (const k of ['acc', 'f1', 'gmean']) {
     const v = m[k];
     if (noValue(v)) continue;
@@ -68,7 +67,7 @@ function checkConfusion(cm: unknown, field: string, bad: Bad): void {
 /** The images a run left out (--skip-bad), which the report counts by part and task. */
 function checkSkipped(s: unknown, bad: Bad): void {
   if (s === undefined) return;
-  const ok = Array.isArray(s) && s.every((b) => obj(b) && ['train', 'val', 'test'].includes(b.part as string) && ['AFC', 'BX'].includes(b.task as string) && typeof b.id === 'string');
+  const ok = Array.isArray(s) && s.every((b) => isPlain(b) && ['train', 'val', 'test'].includes(b.part as string) && ['AFC', 'BX'].includes(b.task as string) && typeof b.id === 'string');
   if (!ok) throw bad(`result.skipped is not a list of { part: train|val|test, task: AFC|BX, id, file, error }: ${JSON.stringify(s).slice(0, 80)}`);
 }
 
@@ -79,16 +78,16 @@ function checkSkipped(s: unknown, bad: Bad): void {
  */
 function checkTrustFields(r: Record<string, unknown>, bad: Bad): void {
   const cal = r.calibration, pred = r.predictions;
-  if (cal !== undefined && !obj(cal)) throw bad(`result.calibration is ${JSON.stringify(cal)}`);
-  if (pred !== undefined && !obj(pred)) throw bad(`result.predictions is ${JSON.stringify(pred)}`);
+  if (cal !== undefined && !isPlain(cal)) throw bad(`result.calibration is ${JSON.stringify(cal)}`);
+  if (pred !== undefined && !isPlain(pred)) throw bad(`result.predictions is ${JSON.stringify(pred)}`);
   for (const head of ['afc', 'bx']) {
     const c = cal?.[head];
-    if (c !== undefined && !(obj(c) && typeof c.temperature === 'number' && c.temperature > 0))
-      throw bad(`result.calibration.${head}.temperature is ${JSON.stringify(obj(c) ? c.temperature : c)} (a positive number)`);
+    if (c !== undefined && !(isPlain(c) && typeof c.temperature === 'number' && c.temperature > 0))
+      throw bad(`result.calibration.${head}.temperature is ${JSON.stringify(isPlain(c) ? c.temperature : c)} (a positive number)`);
     const p = pred?.[head];
     if (p === undefined) continue;
     const field = `result.predictions.${head}`;
-    if (!obj(p)) throw bad(`${field} is ${JSON.stringify(p)}`);
+    if (!isPlain(p)) throw bad(`${field} is ${JSON.stringify(p)}`);
     const n = Array.isArray(p.yTrue) ? p.yTrue.length : -1;
     for (const k of ['ids', 'centers', 'yTrue', 'logits'])
       if (!Array.isArray(p[k]) || (p[k] as unknown[]).length !== n) throw bad(`${field}.${k} is not an array of ${n < 0 ? 'one entry per test sample' : n}`);

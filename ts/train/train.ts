@@ -16,7 +16,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { checkOptions, fewOf, MdmtError } from '../errors';
+import { checkOptions, fewOf, isPlain, MdmtError } from '../errors';
 import { Loader } from '../data/loader';
 import type { DataRecord } from '../data/records';
 import { seedOf } from '../data/rng';
@@ -170,10 +170,9 @@ function checkPlacement(input: unknown, hooks: unknown): void {
  */
 function readDone(file: string): TrainResult {
   const done = readJson<Record<string, unknown> | null>(file);
-  const obj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-  const best = obj(done) ? done.best : undefined, metrics = obj(done) ? done.metrics : undefined;
-  const missing = !obj(done) ? 'the whole object' : !obj(done.result) ? "'result'" : !Array.isArray(done.history) ? "'history'"
-    : !obj(best) || typeof best.epoch !== 'number' ? "'best.epoch'" : !obj(metrics) || !obj(metrics.test) ? "'metrics.test'" : '';
+  const best = isPlain(done) ? done.best : undefined, metrics = isPlain(done) ? done.metrics : undefined;
+  const missing = !isPlain(done) ? 'the whole object' : !isPlain(done.result) ? "'result'" : !Array.isArray(done.history) ? "'history'"
+    : !isPlain(best) || typeof best.epoch !== 'number' ? "'best.epoch'" : !isPlain(metrics) || !isPlain(metrics.test) ? "'metrics.test'" : '';
   if (missing)
     throw new MdmtError('EDATA', 'train', `${file} lacks ${missing} (not a result.json that train() wrote, or edited by hand): delete it and run again`);
   return done as unknown as TrainResult;
