@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "error.h"
 #include "tensor.h"
 
 namespace mdmt {
@@ -51,16 +52,19 @@ class Backend {
 };
 
 Backend& cpu_backend();
-// Bytes a new CPU allocation may take now: $MDMT_MAX_ALLOC_BYTES when set, else the memory
-// the kernel reports available (MemAvailable, and the room under this process's cgroup limit
-// less its unreclaimable usage) plus what the CPU allocator caches, and at most physical
-// memory (or the cgroup limit) less this process's live CPU bytes (written or not).
-// Allocations the machine cannot back fail with ENOMEM instead of succeeding (overcommit)
-// and getting the process OOM-killed when first written.
-size_t cpu_alloc_room();
-// Allocations from this size on are checked against cpu_alloc_room() (reading it costs a
-// file read or two, nothing next to faulting in that much memory).
-constexpr size_t kCpuRoomCheckBytes = size_t(64) << 20;
+// What the CPU backend's alloc() throws (ENOMEM) for a new allocation of 64 MiB or more that
+// the machine cannot back, instead of succeeding (overcommit) and getting the process
+// OOM-killed when first written. `room` is the bytes it could take: $MDMT_MAX_ALLOC_BYTES
+// when set, else the memory the kernel reports available (MemAvailable, and the room under
+// this process's cgroup limit less its unreclaimable usage) plus what the allocator caches,
+// and at most physical memory (or the cgroup limit) less this process's live CPU bytes.
+class CpuNoRoom : public MdmtException {
+ public:
+  CpuNoRoom(size_t bytes, size_t room, const char* file, int line)
+      : MdmtException(code::kNoMem, "alloc", "cannot allocate " + std::to_string(bytes) + " bytes on cpu: only " + std::to_string(room) + " bytes of memory are available", file, line),
+        room(room) {}
+  size_t room;
+};
 // Implemented by native/cuda/backend.cc or by the native/no_cuda stub.
 Backend& cuda_backend();
 bool cuda_compiled();

@@ -52,6 +52,10 @@ int64_t mem_available() {
   return -1;
 }
 
+// Allocations from this size on are checked against the room (CpuNoRoom in backend.h); reading
+// it costs a few file reads, nothing next to faulting in that much memory.
+constexpr size_t kCpuRoomCheckBytes = size_t(64) << 20;
+
 // A field of a cgroup memory.stat file ("inactive_file 123"), or -1.
 int64_t stat_field(const std::string& path, const char* key) {
   std::ifstream f(path);
@@ -179,8 +183,7 @@ class CpuBackend final : public Backend {
       // gets the process OOM-killed. Refuse it here; cached buffers count as free.
       if (rounded > room()) flush();
       const size_t r = room();
-      if (rounded > r)
-        MDMT_FAIL(code::kNoMem, "alloc", "cannot allocate " << bytes << " bytes on cpu: only " << r << " bytes of memory are available");
+      if (rounded > r) throw CpuNoRoom(bytes, r, __FILE__, __LINE__);
     }
     if (!p) p = std::aligned_alloc(64, rounded);
     if (!p) {
@@ -238,7 +241,7 @@ class CpuBackend final : public Backend {
     return s;
   }
   void reset_peak(const Device&) override { peak_.store(live_.load()); }
-  // See cpu_alloc_room() in backend.h.
+  // See CpuNoRoom in backend.h.
   size_t room() {
     if (const size_t o = max_alloc_override()) return o;
     const size_t live = static_cast<size_t>(std::max<int64_t>(live_.load(), 0));
@@ -278,16 +281,10 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-namespace {
-CpuBackend& the_cpu_backend() {
+Backend& cpu_backend() {
   static CpuBackend* b = new CpuBackend();  // never destroyed: storages may outlive statics
   return *b;
 }
-}  // namespace
-
-Backend& cpu_backend() { return the_cpu_backend(); }
-
-size_t cpu_alloc_room() { return the_cpu_backend().room(); }
 
 Backend& backend_for(const Device& dev) {
   if (dev.type == DeviceType::CPU) return cpu_backend();

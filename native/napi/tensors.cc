@@ -21,14 +21,14 @@ Napi::Value Alloc(const Napi::CallbackInfo& info) {
     t->shape = shape;
     t->strides = contiguous_strides(shape);
     size_t bytes = t->nbytes();
-    if (dev.type == DeviceType::CPU && bytes >= kCpuRoomCheckBytes) {
-      const size_t room = cpu_alloc_room();
-      if (bytes > room)
-        MDMT_FAIL(code::kNoMem, "alloc", "cannot allocate " << bytes << " bytes for a " << ds << " tensor of shape " << shape_str(shape)
-                                                            << " on cpu: only " << room << " bytes of memory are available");
-    }
     Backend& b = backend_for(dev);
-    void* p = b.alloc(bytes, dev);
+    void* p;
+    try {
+      p = b.alloc(bytes, dev);
+    } catch (const CpuNoRoom& e) {  // the allocator's own check, told with the tensor's shape
+      MDMT_FAIL(code::kNoMem, "alloc", "cannot allocate " << bytes << " bytes for a " << ds << " tensor of shape " << shape_str(shape)
+                                                          << " on cpu: only " << e.room << " bytes of memory are available");
+    }
     t->storage = std::make_shared<Storage>(p, bytes, dev);
     return Napi::Number::New(info.Env(), static_cast<double>(register_tensor(std::move(t))));
   });
