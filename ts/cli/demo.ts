@@ -129,10 +129,7 @@ export async function runDemo(o: DemoOptions) {
     runsDir, backbones: o.backbones, protocols: o.protocols, foldLimit: o.folds,
     folds: { loco: locoFolds }, base,
     hooksFor: (j, at) => (o.progress ? once.wrap(progressHooks({ label: `[${at.index}/${at.total}] ${j.key}` })) : SILENT),
-    log: (m) => {
-      once.seen(m);
-      o.log(m);
-    },
+    log: once.log(o.log),
   });
   o.log(`${res.trained.length} runs trained, ${res.skipped.length} reused in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   const rep = reportRuns(runsDir, { out: path.join(out, 'report'), warmupEpochs: o.warmup });

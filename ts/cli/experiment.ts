@@ -25,10 +25,7 @@ export async function runExperimentCommand(o: Record<string, unknown>, base: Wit
     folds: { cv: o.folds as number[] | undefined, loco: o.locoFolds as number[] | undefined },
     base,
     hooksFor: (j, at) => once.wrap(o.progress !== false ? progressHooks({ label: `[${at.index}/${at.total}] ${j.key}` }) : logHooks(process.stderr, `[${at.index}/${at.total}] ${j.key}: `)),
-    log: (m) => {
-      once.seen(m);
-      process.stderr.write(`mdmt experiment: ${m}\n`);
-    },
+    log: once.log((m) => process.stderr.write(`mdmt experiment: ${m}\n`)),
     waitForOthers: o.wait !== false,
   };
   const out = await experiment(cfg);

@@ -31,15 +31,20 @@ export const RANDOM_INIT_NOTE = 'random initialisation, not ImageNet (config.pre
  * notice (`fold0: `, `fold1: `, ... before it), so a 45-run demo printed its 4-line data summary
  * 46 times. `wrap(hooks)` gives a job's hooks whose onLog drops such a line (`data: ...`, the
  * notice) already printed by the sweep's own log (`seen(msg)`, where the summary comes first)
- * or by an earlier job; a run's other messages all pass.
+ * or by an earlier job; a run's other messages all pass. `log(fn)` is the sweep's log: it
+ * marks each message seen, then hands it to `fn`.
  *
- * @example const once = onceAcrossJobs(); experiment({ ..., log: (m) => { once.seen(`data: ${m}`); ... }, hooksFor: () => once.wrap(progressHooks()) })
+ * @example const once = onceAcrossJobs(); experiment({ ..., log: once.log(console.error), hooksFor: () => once.wrap(progressHooks()) })
  */
-export function onceAcrossJobs(): { seen(msg: string): void; wrap(hooks: TrainHooks): TrainHooks } {
+export function onceAcrossJobs(): { seen(msg: string): void; log(fn: (msg: string) => void): (msg: string) => void; wrap(hooks: TrainHooks): TrainHooks } {
   const said = new Set<string>();
   const key = (msg: string) => (msg.endsWith(`: ${RANDOM_INIT_NOTE}`) ? RANDOM_INIT_NOTE : msg);
   return {
     seen: (msg) => void said.add(key(msg)),
+    log: (fn) => (msg) => {
+      said.add(key(msg));
+      fn(msg);
+    },
     wrap(hooks) {
       const h = hooks as Record<string, ((...a: unknown[]) => void) | undefined>;
       const out: Record<string, unknown> = {};
