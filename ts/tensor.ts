@@ -139,7 +139,7 @@ export function keep<T extends Tensor>(t: T): T {
 /** Live tensor count (JS handles) and native memory per device. */
 export function memory(device?: string): { liveTensors: number; devices: Record<string, ReturnType<ReturnType<typeof native>['memStats']>> } {
   const n = native();
-  const devs = device ? [normDevice(device)] : ['cpu', ...(n.cudaCompiled ? n.devices().filter((d) => d.type === 'cuda' && d.available).map((d) => d.name) : [])];
+  const devs = devicesOf(device);
   const devices: Record<string, ReturnType<typeof n.memStats>> = {};
   for (const d of devs) devices[d] = n.memStats(d);
   return { liveTensors: liveCount, devices };
@@ -155,8 +155,13 @@ export function memory(device?: string): { liveTensors: number; devices: Record<
  */
 export function emptyCache(device?: string): number {
   const n = native();
-  const devs = device ? [normDevice(device)] : ['cpu', ...(n.cudaCompiled ? n.devices().filter((d) => d.type === 'cuda' && d.available).map((d) => d.name) : [])];
-  return devs.reduce((sum, d) => sum + n.emptyCache(d), 0);
+  return devicesOf(device).reduce((sum, d) => sum + n.emptyCache(d), 0);
+}
+
+/** `device` normalised, or every device: the CPU and each available CUDA device. */
+function devicesOf(device?: string): string[] {
+  const n = native();
+  return device ? [normDevice(device)] : ['cpu', ...(n.cudaCompiled ? n.devices().filter((d) => d.type === 'cuda' && d.available).map((d) => d.name) : [])];
 }
 
 /** Number of live (not disposed) tensors created through this module. */
