@@ -61,13 +61,16 @@ const short = (v: unknown) => {
  * @example configDiff(stored, cfg) // ['imageSize 32 → 64', 'schedule.maxEpochs 1 → 5']
  */
 export function configDiff(stored: TrainConfig, now: TrainConfig): string[] {
-  const a = comparable(stored), b = comparable(now);
+  return settingsDiff(comparable(stored), comparable(now), (k, x, y) =>
+    MOVABLE.has(k) && typeof x === 'string' && typeof y === 'string' && path.relative(stored.outDir, x) === path.relative(now.outDir, y));
+}
+
+/** 'key a → b' for each setting whose values differ (by JSON) and that `alike` does not excuse. */
+function settingsDiff(a: Map<string, unknown>, b: Map<string, unknown>, alike: (k: string, x: unknown, y: unknown) => boolean = () => false): string[] {
   const out: string[] = [];
   for (const k of new Set([...a.keys(), ...b.keys()])) {
     const x = a.get(k), y = b.get(k);
-    if (JSON.stringify(x) === JSON.stringify(y)) continue;
-    if (MOVABLE.has(k) && typeof x === 'string' && typeof y === 'string' && path.relative(stored.outDir, x) === path.relative(now.outDir, y)) continue;
-    out.push(`${k} ${short(x)} → ${short(y)}`);
+    if (JSON.stringify(x) !== JSON.stringify(y) && !alike(k, x, y)) out.push(`${k} ${short(x)} → ${short(y)}`);
   }
   return out;
 }
@@ -96,10 +99,7 @@ export function sweepDiff(a: TrainConfig, b: TrainConfig): string[] {
   const x = sweepSettings(a), y = sweepSettings(b);
   // stl_bx trains its own BRIXIA fold: bxLocoFold is not part of what it computes (comparable())
   if (!x.has('bxLocoFold') || !y.has('bxLocoFold')) { x.delete('bxLocoFold'); y.delete('bxLocoFold'); }
-  const out: string[] = [];
-  for (const k of new Set([...x.keys(), ...y.keys()]))
-    if (JSON.stringify(x.get(k)) !== JSON.stringify(y.get(k))) out.push(`${k} ${short(x.get(k))} → ${short(y.get(k))}`);
-  return out;
+  return settingsDiff(x, y);
 }
 
 /**
