@@ -81,8 +81,9 @@ const keyOf = new Map<string, string>();
  * `mine` when this thread holds it (another thread of this process holding it is not).
  */
 export function lockHolder(dir: string): { pid: number; host: string; mine: boolean } | undefined {
-  const h = parse(readLock(lockFile(dir))?.text ?? '');
-  return h && { ...h, mine: h.pid === process.pid && h.host === os.hostname() && held.has(lockFile(dir)) };
+  const f = lockFile(dir);
+  const h = parse(readLock(f)?.text ?? '');
+  return h && { ...h, mine: h.pid === process.pid && h.host === os.hostname() && held.has(f) };
 }
 
 /** Why tryLock(dir) said no, for the caller's error: who holds it, or what is wrong with it. */
