@@ -75,6 +75,24 @@ MDMT_AVX512 inline __mmask16 tail_mask(int64_t m) { return m >= 16 ? 0xFFFF : st
 MDMT_AVX512 inline __m512 load_s(const float* x, int64_t m, int64_t sx) {  // sx is 1 or 2
   return sx == 1 ? _mm512_maskz_loadu_ps(tail_mask(m), x) : load_even16(x, m);
 }
+// AVX2's 8-lane counterparts. Masked loads only (AVX2's masked store is microcoded on AMD's
+// cores: tails are stored through a buffer by the callers).
+#define MDMT_AVX2 MDMT_TARGET_AVX2
+MDMT_AVX2 inline __m256i tail_mask8(int64_t m) {  // lanes [0, m) set (none for m ≤ 0)
+  const int n = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(m, 8)));
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+// 8 consecutive outputs of stride 2 from x[0 .. 2m − 1): the even lanes of two masked loads.
+MDMT_AVX2 inline __m256 load_even8(const float* x, int64_t m) {
+  const int64_t need = 2 * m - 1;
+  const __m256 a = _mm256_maskload_ps(x, tail_mask8(need)), b = _mm256_maskload_ps(x + 8, tail_mask8(need - 8));
+  const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+MDMT_AVX2 inline __m256 load_s8(const float* x, int64_t m, int64_t sx) {  // sx is 1 or 2; m outputs (1..8)
+  if (sx != 1) return load_even8(x, m);
+  return m >= 8 ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, tail_mask8(m));
+}
 #endif
 
 // The forward with its epilogue (native/cpu/conv2d_act.cc): the algorithm conv2d_act and

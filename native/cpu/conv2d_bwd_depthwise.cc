@@ -87,9 +87,38 @@ MDMT_TARGET_AVX512 void dw_channel_q16(const Geom& g, const float* dy, const flo
     out[i] = _mm512_reduce_add_ps(t);
   }
 }
+// The same on AVX2 for rows of at most 8 outputs (4×4 and 8×8 maps), 3×3: 9 accumulators
+// of 8 lanes (the row loop ran MobileNetV2's [8, 576, 8, 8] at 1.8 ms, 3 GFLOP/s, on a Zen 3).
+template <int R, int S>
+MDMT_TARGET_AVX2 void dw_channel_q8(const Geom& g, const float* dy, const float* x, int64_t k, float* xpad, int64_t Wp, float* out) {
+  __m256 acc[R * S];
+  for (int i = 0; i < R * S; ++i) acc[i] = _mm256_setzero_ps();
+  const int64_t HW = g.H * g.W, PQ = g.P * g.Q;
+  const __m256i mq = tail_mask8(g.Q);
+  for (int64_t n = 0; n < g.N; ++n) {
+    pad_plane(g, x + (n * g.C + k / g.Kg) * HW, xpad);
+    const float* d = dy + (n * g.K + k) * PQ;
+    for (int64_t p = 0; p < g.P; ++p) {
+      const __m256 dv = _mm256_maskload_ps(d + p * g.Q, mq);  // lanes past Q are 0
+#pragma GCC unroll 5
+      for (int r = 0; r < R; ++r) {
+        const float* xr = xpad + (p * g.sh + r * g.dh) * Wp;
+#pragma GCC unroll 5
+        for (int s = 0; s < S; ++s) acc[r * S + s] = _mm256_fmadd_ps(dv, load_s8(xr + s * g.dw, g.Q, g.sw), acc[r * S + s]);
+      }
+    }
+  }
+  for (int i = 0; i < R * S; ++i) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc[i]), _mm256_extractf128_ps(acc[i], 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    out[i] = _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+  }
+}
 using ChannelFn = void (*)(const Geom&, const float*, const float*, int64_t, float*, int64_t, float*);
 ChannelFn channel_q16(const Geom& g) {
-  if (gemm_isa_level(g.isa) != 2 || g.sw > 2) return nullptr;
+  if (g.sw > 2) return nullptr;
+  if (gemm_isa_level(g.isa) == 1) return g.R == 3 && g.S == 3 && g.Q <= 8 ? dw_channel_q8<3, 3> : nullptr;
+  if (gemm_isa_level(g.isa) != 2) return nullptr;
   if (g.R == 3 && g.S == 3) return g.Q <= 16 ? dw_channel_q16<3, 3, 1> : g.Q <= 32 ? dw_channel_q16<3, 3, 2> : nullptr;
   if (g.R == 5 && g.S == 5 && g.Q <= 16) return dw_channel_q16<5, 5, 1>;
   return nullptr;

@@ -1,0 +1,89 @@
+/**
+ * Depthwise convolution (groups = C) on the CPU, every ISA's kernels forced by the `isa`
+ * attribute (generic, avx2, and the machine's best: AVX-512 where present), against the
+ * float64 definition (test/ref/conv2d.ts): the forward (conv2d, and conv2d_act with bias,
+ * residual and ReLU6 fused), conv2d_bwd_data and conv2d_bwd_filter, over the geometries
+ * that pick each kernel's branches — rows of 4, 7, 8, 16, 17 and 33 outputs (vector tails,
+ * one-register rows of 4×4 and 8×8 maps), stride 1, 2 (even-lane loads, the blended
+ * scatter of the data gradient) and 3 (the portable loops), 3×3 and 5×5, dilation 2,
+ * padding 0 to wider than the kernel's radius, channel multiplier 2, and a row of 300
+ * outputs (past the filter gradient's per-row accumulators).
+ *
+ * Tolerance: float32 against float64 for sums of at most 25 products (forward, data
+ * gradient) or N·P·Q products (filter gradient) of |values| ≤ 1:
+ * atol = 1e-5 + 2e-7 · terms, rtol = 1e-5.
+ */
+import { test } from 'uvu';
+import { conv2d, conv2dBwdData, conv2dBwdFilter, GemmIsa } from '../../ts/ops/conv2d';
+import { conv2dAct } from '../../ts/ops/conv2d_act';
+import { tidy } from '../../ts/tensor';
+import { assertClose, deviceAvailable, f32, numel, Rng, t32 } from '../helpers';
+import { conv2dBwdDataRef, conv2dBwdFilterRef, conv2dRef, ConvCfg, convOutShape } from '../ref/conv2d';
+import { cpuIsa } from './_isa';
+
+const on = deviceAvailable('conv2d') && (!process.env.MDMT_DEVICE || process.env.MDMT_DEVICE === 'cpu');
+
+interface Case extends ConvCfg { label: string; x: number[]; w: number[] }
+const dw = (label: string, x: number[], k: number, o: Partial<ConvCfg> & { mult?: number } = {}): Case => ({
+  label, x, w: [x[1] * (o.mult ?? 1), 1, k, k],
+  stride: o.stride ?? [1, 1], padding: o.padding ?? [(k - 1) / 2, (k - 1) / 2], dilation: o.dilation ?? [1, 1], groups: x[1],
+});
+const CASES: Case[] = [
+  dw('3x3 on 8x8 (one register per row)', [2, 3, 8, 8], 3),
+  dw('3x3 on 4x4 (half a register)', [2, 3, 4, 4], 3),
+  dw('3x3 on 5x7', [2, 3, 5, 7], 3),
+  dw('3x3 on 9x17 (tail of 1)', [1, 3, 9, 17], 3),
+  dw('3x3 on 16x16', [2, 2, 16, 16], 3),
+  dw('3x3 on 6x33', [1, 2, 6, 33], 3),
+  dw('3x3 pad 0 on 10x10', [2, 3, 10, 10], 3, { padding: [0, 0] }),
+  dw('3x3 stride 2 on 16x16 (rows of 8)', [2, 3, 16, 16], 3, { stride: [2, 2] }),
+  dw('3x3 stride 2 on 8x8 (rows of 4)', [2, 3, 8, 8], 3, { stride: [2, 2] }),
+  dw('3x3 stride 2 on 17x13', [1, 3, 17, 13], 3, { stride: [2, 2] }),
+  dw('3x3 stride 2 on 33x34', [1, 2, 33, 34], 3, { stride: [2, 2] }),
+  dw('3x3 stride 2 pad 0 on 16x17', [1, 2, 16, 17], 3, { stride: [2, 2], padding: [0, 0] }),
+  dw('5x5 on 8x8', [2, 3, 8, 8], 5),
+  dw('5x5 on 11x10', [1, 3, 11, 10], 5),
+  dw('5x5 stride 2 on 16x16', [1, 3, 16, 16], 5, { stride: [2, 2] }),
+  dw('3x3 dilation 2 on 9x9', [2, 2, 9, 9], 3, { dilation: [2, 2], padding: [2, 2] }),
+  dw('3x3 multiplier 2 on 8x8', [2, 3, 8, 8], 3, { mult: 2 }),
+  dw('3x3 stride 3 on 10x10 (portable loops)', [1, 3, 10, 10], 3, { stride: [3, 3] }),
+  dw('3x3 stride (1, 2), padding (2, 3)', [1, 3, 4, 5], 3, { stride: [1, 2], padding: [2, 3] }),
+  dw('3x3 on 3x300 (rows past 256)', [1, 2, 3, 300], 3),
+];
+const tol = (terms: number) => ({ atol: 1e-5 + 2e-7 * terms, rtol: 1e-5 });
+const cfgOf = (c: Case) => ({ stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups });
+const isas = (): GemmIsa[] => ['generic', ...(cpuIsa() !== 'generic' ? ['avx2' as const] : []), ...(cpuIsa() === 'avx512f' ? ['auto' as const] : [])];
+
+test('depthwise conv2d, conv2d_bwd_data, conv2d_bwd_filter: every ISA = float64 definition over the geometries', () => {
+  if (!on) return;
+  const rng = new Rng(611);
+  for (const c of CASES) {
+    const ys = convOutShape(c.x, c.w, c);
+    const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), b = f32(rng.array(c.w[0])), dy = f32(rng.array(numel(ys)));
+    const y = conv2dRef(x, c.x, w, c.w, b, c), dx = conv2dBwdDataRef(dy, c.x, w, c.w, c), dwt = conv2dBwdFilterRef(dy, x, c.x, c.w, c);
+    const taps = c.w[2] * c.w[3];
+    for (const isa of isas()) {
+      const o = { ...cfgOf(c), isa };
+      const at = `${c.label}, isa ${isa}`;
+      assertClose(tidy(() => conv2d(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), o).toArray()), y, tol(taps), `${at}: forward`);
+      assertClose(tidy(() => conv2dBwdData(t32(dy, ys), t32(w, c.w), c.x, o).toArray()), dx, tol(taps * (c.w[0] / c.x[1])), `${at}: bwd_data`);
+      assertClose(tidy(() => conv2dBwdFilter(t32(dy, ys), t32(x, c.x), c.w, o).toArray()), dwt, tol(ys[0] * ys[2] * ys[3]), `${at}: bwd_filter`);
+    }
+  }
+});
+
+test('depthwise conv2d_act (bias + residual + relu6 fused): every ISA = float64 definition over the geometries', () => {
+  if (!on) return;
+  const rng = new Rng(612);
+  for (const c of CASES) {
+    const ys = convOutShape(c.x, c.w, c);
+    const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), b = f32(rng.array(c.w[0])), r = f32(rng.array(numel(ys)));
+    const y = conv2dRef(x, c.x, w, c.w, b, c).map((v, i) => Math.min(Math.max(v + r[i], 0), 6));
+    for (const isa of isas()) {
+      const got = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), { ...cfgOf(c), isa, act: 'relu6', residual: t32(r, ys) }).toArray());
+      assertClose(got, y, tol(c.w[2] * c.w[3]), `${c.label}, isa ${isa}: conv2d_act`);
+    }
+  }
+});
+
+test.run();
