@@ -10,12 +10,15 @@
  *   matmul 512×512×512, 512×4608·4608×128 (the compute bound)     GFLOP/s
  *   3×3 stride 1: gemm (im2col) vs Winograd F(2,3) / F(4,3)       GFLOP/s (direct-equivalent), % of matmul
  *   stems 7×7/2 and 3×3/2 (3 channels): gemm vs direct            GFLOP/s, % of matmul
+ *   the training step's depthwise and stem convs: forward, data and filter gradients   GFLOP/s
  *
  * Usage: npm run bench:kernels -- [--threads=N] [--reps=7]   (or npx tsx bench/ops/cpu-kernels.bench.ts ...)
+ * MDMT_ADDON=<path>/mdmt.node times another build of the addon (an A/B of a kernel change).
  * Prints a Markdown table (time: median of reps, wall clock, threads as given; by default the
  * pool's, MDMT_NUM_THREADS or the machine's cores).
  */
 import { native } from '../../ts/native/binding';
+import { conv2d, conv2dBwdData, conv2dBwdFilter } from '../../ts/ops/conv2d';
 import { ConvAlgo, conv2dAct } from '../../ts/ops/conv2d_act';
 import { matmul } from '../../ts/ops/linear';
 import { copy } from '../../ts/ops/memory';
@@ -137,6 +140,24 @@ function main(): void {
     convCase(`3×3 N${sh[0]} ${sh[1]}→${sh[3]} @${sh[2]}²`, sh, ['gemm', 'winograd2', 'winograd4']);
   for (const sh of [[1, 3, 256, 64, 7, 2], [8, 3, 256, 64, 7, 2], [8, 3, 256, 32, 3, 2]])
     convCase(`stem ${sh[4]}×${sh[4]}/2 N${sh[0]} 3→${sh[3]} @${sh[2]}²`, sh, ['gemm', 'stem']);
+
+  // the training step's depthwise and stem convolutions, each pass (what conv2d, conv2d_bwd_data
+  // and conv2d_bwd_filter choose for them)
+  for (const [N, C, H, K, R, s] of [[8, 576, 8, 576, 3, 1], [8, 960, 4, 960, 3, 1], [8, 240, 16, 240, 5, 1], [8, 96, 64, 96, 3, 2], [8, 3, 128, 64, 7, 2]]) {
+    const g = C === K ? C : 1, pad = (R - 1) / 2, P = Math.floor((H + 2 * pad - R) / s) + 1;
+    const xs = inputs([N, C, H, H]);
+    const w = tensor(Float32Array.from({ length: K * (C / g) * R * R }, (_, i) => Math.cos(i) * 0.05), [K, C / g, R, R]);
+    const dys = inputs([N, K, P, P]);
+    const o = { stride: s, padding: pad, groups: g };
+    const flops = (2 * N * K * (C / g) * R * R * P * P) / 1e6;
+    const what = `${g > 1 ? 'depthwise' : 'stem'} ${R}×${R}/${s} N${N} C${C}→${K} @${H}²`;
+    for (const [pass, f] of [['forward', (x: Tensor) => conv2d(x, w, null, o)], ['data gradient', (dy: Tensor) => conv2dBwdData(dy, w, xs[0].shape, o)],
+      ['filter gradient', (dy: Tensor) => conv2dBwdFilter(dy, xs[0], w.shape, o)]] as const) {
+      const ms = time(pass === 'forward' ? xs : dys, f);
+      row(`${what} ${pass}`, ms, `${(flops / ms).toFixed(1)} GFLOP/s`);
+    }
+    [...xs, ...dys, w].forEach((t) => t.dispose());
+  }
 
   console.log(`\n| kernel | ms | rate | vs bound |\n|---|---:|---:|---|\n${rows.join('\n')}`);
   console.log(`load average after: ${loadAverage()}`);
