@@ -51,6 +51,7 @@ RowsFn rows_fn(GemmIsa isa) {
   return dw_rows_generic;
 }
 
+using ChannelFn = void (*)(const Geom&, const float*, const float*, int64_t, float*, int64_t, float*);
 #if defined(__x86_64__) || defined(__i386__)
 // Rows of at most 16 outputs (32 for 3×3: the 4×4–32×32 maps of later stages), AVX-512,
 // R×S of 3×3 or 5×5: each tap's Q partial sums are one or two registers for the whole
@@ -87,45 +88,70 @@ MDMT_TARGET_AVX512 void dw_channel_q16(const Geom& g, const float* dy, const flo
     out[i] = _mm512_reduce_add_ps(t);
   }
 }
-// The same on AVX2 for rows of at most 8 outputs (4×4 and 8×8 maps), 3×3: 9 accumulators
-// of 8 lanes (the row loop ran MobileNetV2's [8, 576, 8, 8] at 1.8 ms, 3 GFLOP/s, on a Zen 3).
-template <int R, int S>
-MDMT_TARGET_AVX2 void dw_channel_q8(const Geom& g, const float* dy, const float* x, int64_t k, float* xpad, int64_t Wp, float* out) {
-  __m256 acc[R * S];
-  for (int i = 0; i < R * S; ++i) acc[i] = _mm256_setzero_ps();
-  const int64_t HW = g.H * g.W, PQ = g.P * g.Q;
-  const __m256i mq = tail_mask8(g.Q);
-  for (int64_t n = 0; n < g.N; ++n) {
-    pad_plane(g, x + (n * g.C + k / g.Kg) * HW, xpad);
-    const float* d = dy + (n * g.K + k) * PQ;
-    for (int64_t p = 0; p < g.P; ++p) {
-      const __m256 dv = _mm256_maskload_ps(d + p * g.Q, mq);  // lanes past Q are 0
+// The same on AVX2 for rows of at most 8·V outputs (3×3: V ≤ 4, 32 outputs; 5×5: V ≤ 2):
+// S·V accumulators of 8 lanes for one kernel row r at a time (all 9 or 25 taps would not fit
+// the 16 registers), over every row and image; the channel's N planes are padded once into
+// xpad first. The row loop ran MobileNetV2's [8, 576, 8, 8] 3×3 at 1.8 ms (3 GFLOP/s) on a
+// Zen 3, and its [8, 192, 16, 16] and stride-2 [8, 96, 64, 64] at 2.5 and 3.1 ms.
+template <int S, int V>
+MDMT_TARGET_AVX2 void dw_channel_avx2(const Geom& g, const float* dy, const float* x, int64_t k, float* xpad, int64_t Wp, float* out) {
+  const int64_t HW = g.H * g.W, PQ = g.P * g.Q, padded = (g.H + 2 * g.ph) * Wp;
+  for (int64_t n = 0; n < g.N; ++n) pad_plane(g, x + (n * g.C + k / g.Kg) * HW, xpad + n * padded);
+  __m256i mq[V];
+  for (int v = 0; v < V; ++v) mq[v] = tail_mask8(g.Q - 8 * v);
+  for (int64_t r = 0; r < g.R; ++r) {
+    __m256 acc[S][V];
+    for (int s = 0; s < S; ++s)
+      for (int v = 0; v < V; ++v) acc[s][v] = _mm256_setzero_ps();
+    for (int64_t n = 0; n < g.N; ++n) {
+      const float* d = dy + (n * g.K + k) * PQ;
+      const float* xn = xpad + n * padded + r * g.dh * Wp;
+      for (int64_t p = 0; p < g.P; ++p) {
+        __m256 dv[V];  // lanes past Q are 0
+        for (int v = 0; v < V; ++v) dv[v] = _mm256_maskload_ps(d + p * g.Q + 8 * v, mq[v]);
+        const float* xr = xn + p * g.sh * Wp;
 #pragma GCC unroll 5
-      for (int r = 0; r < R; ++r) {
-        const float* xr = xpad + (p * g.sh + r * g.dh) * Wp;
-#pragma GCC unroll 5
-        for (int s = 0; s < S; ++s) acc[r * S + s] = _mm256_fmadd_ps(dv, load_s8(xr + s * g.dw, g.Q, g.sw), acc[r * S + s]);
+        for (int s = 0; s < S; ++s)
+          for (int v = 0; v < V; ++v) acc[s][v] = _mm256_fmadd_ps(dv[v], load_s8(xr + s * g.dw + 8 * v * g.sw, g.Q - 8 * v, g.sw), acc[s][v]);
       }
     }
-  }
-  for (int i = 0; i < R * S; ++i) {
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc[i]), _mm256_extractf128_ps(acc[i], 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    out[i] = _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+    for (int s = 0; s < S; ++s) {
+      __m256 t = acc[s][0];
+      for (int v = 1; v < V; ++v) t = _mm256_add_ps(t, acc[s][v]);
+      __m128 h = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+      h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+      out[r * S + s] = _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+    }
   }
 }
-using ChannelFn = void (*)(const Geom&, const float*, const float*, int64_t, float*, int64_t, float*);
-ChannelFn channel_q16(const Geom& g) {
+template <int S>
+ChannelFn channel_avx2(int64_t Q) {
+  if (Q <= 8) return dw_channel_avx2<S, 1>;
+  if (Q <= 16) return dw_channel_avx2<S, 2>;
+  if constexpr (S == 3) {
+    if (Q <= 24) return dw_channel_avx2<S, 3>;
+    if (Q <= 32) return dw_channel_avx2<S, 4>;
+  }
+  return nullptr;
+}
+// xpad holds one padded plane (AVX-512) or the channel's N (AVX2: planes_all)
+ChannelFn channel_fn(const Geom& g, bool& planes_all) {
+  planes_all = false;
   if (g.sw > 2) return nullptr;
-  if (gemm_isa_level(g.isa) == 1) return g.R == 3 && g.S == 3 && g.Q <= 8 ? dw_channel_q8<3, 3> : nullptr;
+  if (gemm_isa_level(g.isa) == 1) {
+    planes_all = true;
+    return g.R == 3 && g.S == 3 ? channel_avx2<3>(g.Q) : g.R == 5 && g.S == 5 ? channel_avx2<5>(g.Q) : nullptr;
+  }
   if (gemm_isa_level(g.isa) != 2) return nullptr;
   if (g.R == 3 && g.S == 3) return g.Q <= 16 ? dw_channel_q16<3, 3, 1> : g.Q <= 32 ? dw_channel_q16<3, 3, 2> : nullptr;
   if (g.R == 5 && g.S == 5 && g.Q <= 16) return dw_channel_q16<5, 5, 1>;
   return nullptr;
 }
 #else
-using ChannelFn = void (*)(const Geom&, const float*, const float*, int64_t, float*, int64_t, float*);
-ChannelFn channel_q16(const Geom&) { return nullptr; }
+ChannelFn channel_fn(const Geom&, bool& planes_all) {
+  planes_all = false;
+  return nullptr;
+}
 #endif
 
 }  // namespace
@@ -136,9 +162,10 @@ bool dw_bwd_filter_rows(const Geom& g, const float* dy, const float* x, float* d
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q, RS = g.R * g.S, Wp = g.W + 2 * g.pw, padded = (g.H + 2 * g.ph) * Wp;
   // channels per task: enough multiply-adds to amortise the task (≥ ~16K)
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.N * PQ * RS));
-  if (const ChannelFn ch = channel_q16(g)) {
+  bool planes_all = false;
+  if (const ChannelFn ch = channel_fn(g, planes_all)) {
     parallel_for(0, g.K, grain, [&](int64_t lo, int64_t hi) {
-      float* xpad = col_buffer(padded);
+      float* xpad = col_buffer(planes_all ? g.N * padded : padded);
       for (int64_t k = lo; k < hi; ++k) ch(g, dy, x, k, xpad, Wp, dwt + k * RS);
     });
     return true;

@@ -3,11 +3,11 @@
  * attribute (generic, avx2, and the machine's best: AVX-512 where present), against the
  * float64 definition (test/ref/conv2d.ts): the forward (conv2d, and conv2d_act with bias,
  * residual and ReLU6 fused), conv2d_bwd_data and conv2d_bwd_filter, over the geometries
- * that pick each kernel's branches — rows of 4, 7, 8, 16, 17 and 33 outputs (vector tails,
- * one-register rows of 4×4 and 8×8 maps), stride 1, 2 (even-lane loads, the blended
- * scatter of the data gradient) and 3 (the portable loops), 3×3 and 5×5, dilation 2,
- * padding 0 to wider than the kernel's radius, channel multiplier 2, and a row of 300
- * outputs (past the filter gradient's per-row accumulators).
+ * that pick each kernel's branches — rows of 4, 7, 8, 16, 17, 30 and 33 outputs (vector
+ * tails, one to four registers per row, the row loops past that), stride 1, 2 (even-lane
+ * loads, the blended scatter of the data gradient) and 3 (the portable loops), 3×3 and 5×5,
+ * dilation 2, padding 0 to wider than the kernel's radius, channel multiplier 2, and a row
+ * of 300 outputs (past the filter gradient's per-row accumulators).
  *
  * Tolerance: float32 against float64 for sums of at most 25 products (forward, data
  * gradient) or N·P·Q products (filter gradient) of |values| ≤ 1:
@@ -34,6 +34,7 @@ const CASES: Case[] = [
   dw('3x3 on 5x7', [2, 3, 5, 7], 3),
   dw('3x3 on 9x17 (tail of 1)', [1, 3, 9, 17], 3),
   dw('3x3 on 16x16', [2, 2, 16, 16], 3),
+  dw('3x3 on 5x30 (four registers per row)', [2, 2, 5, 30], 3),
   dw('3x3 on 6x33', [1, 2, 6, 33], 3),
   dw('3x3 pad 0 on 10x10', [2, 3, 10, 10], 3, { padding: [0, 0] }),
   dw('3x3 stride 2 on 16x16 (rows of 8)', [2, 3, 16, 16], 3, { stride: [2, 2] }),
