@@ -139,6 +139,8 @@ ChannelFn channel_fn(const Geom& g, bool& planes_all) {
   planes_all = false;
   if (g.sw > 2) return nullptr;
   if (gemm_isa_level(g.isa) == 1) {
+    // the channel's N padded planes at once: up to 16 MiB per thread, else the row loop
+    if (g.N * (g.H + 2 * g.ph) * (g.W + 2 * g.pw) > (int64_t(1) << 22)) return nullptr;
     planes_all = true;
     return g.R == 3 && g.S == 3 ? channel_avx2<3>(g.Q) : g.R == 5 && g.S == 5 ? channel_avx2<5>(g.Q) : nullptr;
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "parallel.h"
+#include "scratch.h"
 #include "cpu_features.h"
 
 namespace mdmt {
@@ -57,7 +58,7 @@ MDMT_DW_PLANE(avx2_loops, MDMT_TARGET_AVX2)  // strides past 2
 // and activation over the plane while it is in cache. GCC's vectorisation of the portable
 // loops above ran 8×8 planes at 2–3 GFLOP/s (a loop set-up per tap and row for one
 // vector of work).
-thread_local std::vector<float> tl_pad8;
+thread_local Scratch tl_pad8("conv2d");  // the padded plane
 MDMT_TARGET_AVX2 inline __m256 even8(const float* x) {
   const __m256 e = _mm256_shuffle_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8), _MM_SHUFFLE(2, 0, 2, 0));
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
@@ -99,8 +100,7 @@ MDMT_TARGET_AVX2 void plane_avx2(const Shape& s, const float* xp, const float* w
   // up to sw·(8·nch − 1) + (S−1)·dw (+1 for stride 2's odd lane)
   const int64_t Hp = s.H + 2 * s.ph, Qp = (s.Q + 7) / 8 * 8;
   const int64_t Wp = std::max(s.W + 2 * s.pw, s.sw * Qp + (s.S - 1) * s.dw + 1);
-  tl_pad8.resize(static_cast<size_t>(Hp * Wp));
-  float* xpad = tl_pad8.data();
+  float* xpad = tl_pad8.get(Hp * Wp);
   std::fill(xpad, xpad + s.ph * Wp, 0.f);
   for (int64_t h = 0; h < s.H; ++h) {
     float* row = xpad + (s.ph + h) * Wp;
