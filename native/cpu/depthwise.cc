@@ -21,7 +21,7 @@ namespace {
 //   y[p, q] = b + Σ_rs w[r, s] · xpad[(p·sh + r·dh)·Wp + q·sw + s·dw]
 // bwd data scatters the same terms into a padded dx plane, then crops it; bwd filter
 // dots dy with shifted xpad rows. The plane kernels are per ISA (AVX-512: 16 outputs of
-// a row in one register across all taps, stride 1 and 2).
+// a row in one register across all taps; AVX2: 8; both for strides 1 and 2).
 struct DwGeom {
   int64_t Wp, R, S, dh, dw, sh, sw, P, Q;
 };

@@ -8,8 +8,11 @@
 // AVX-512: 16 outputs per register, the taps read with masked loads (masks made once per
 // column chunk; stride 2 as two loads and a permute; on 8-wide maps two output rows per
 // register, 3×3/5×5 stride 1 and 3×3 stride 2 — the latter one masked load
-// per row and a permute of the two rows' even columns). Other ISAs: per output row, an
-// axpy per tap over the columns it reaches, then the epilogue (GCC vectorises both).
+// per row and a permute of the two rows' even columns). AVX2 (strides 1 and 2): the plane
+// copied into a zero-bordered scratch (in cache), 8 outputs per register, four registers in
+// flight per tap, the residual and activation over the plane after. Other ISAs and strides:
+// per output row, an axpy per tap over the columns it reaches, then the epilogue (GCC
+// vectorises both).
 #pragma once
 #include <cstdint>
 
