@@ -6,8 +6,9 @@
  * that pick each kernel's branches — rows of 4, 7, 8, 16, 17, 30 and 33 outputs (vector
  * tails, one to four registers per row, the row loops past that), stride 1, 2 (even-lane
  * loads, the blended scatter of the data gradient) and 3 (the portable loops), 3×3 and 5×5,
- * dilation 2, padding 0 to wider than the kernel's radius, channel multiplier 2, and a row
- * of 300 outputs (past the filter gradient's per-row accumulators).
+ * dilation 2, strides (2, 1) and (1, 2), padding 0 to wider than the kernel's radius,
+ * channel multiplier 2, and a row of 300 outputs (past the filter gradient's per-row
+ * accumulators).
  *
  * Tolerance: float32 against float64 for sums of at most 25 products (forward, data
  * gradient) or N·P·Q products (filter gradient) of |values| ≤ 1:
@@ -49,6 +50,8 @@ const CASES: Case[] = [
   dw('3x3 multiplier 2 on 8x8', [2, 3, 8, 8], 3, { mult: 2 }),
   dw('3x3 stride 3 on 10x10 (portable loops)', [1, 3, 10, 10], 3, { stride: [3, 3] }),
   dw('3x3 stride (1, 2), padding (2, 3)', [1, 3, 4, 5], 3, { stride: [1, 2], padding: [2, 3] }),
+  dw('3x3 stride (2, 1) on 9x12', [2, 2, 9, 12], 3, { stride: [2, 1] }),
+  dw('5x5 stride (2, 1), dilation 2 on 13x11', [1, 2, 13, 11], 5, { stride: [2, 1], dilation: [2, 2], padding: [4, 4] }),
   dw('3x3 on 3x300 (rows past 256)', [1, 2, 3, 300], 3),
 ];
 const tol = (terms: number) => ({ atol: 1e-5 + 2e-7 * terms, rtol: 1e-5 });
