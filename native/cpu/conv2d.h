@@ -17,6 +17,7 @@
 #include "gemm.h"
 #include "parallel.h"
 #include "cpu_features.h"
+#include "vec.h"
 
 namespace mdmt {
 namespace cpu_conv {
@@ -85,9 +86,7 @@ MDMT_AVX2 inline __m256i tail_mask8(int64_t m) {  // lanes [0, m) set (none for 
 // 8 consecutive outputs of stride 2 from x[0 .. 2m − 1): the even lanes of two masked loads.
 MDMT_AVX2 inline __m256 load_even8(const float* x, int64_t m) {
   const int64_t need = 2 * m - 1;
-  const __m256 a = _mm256_maskload_ps(x, tail_mask8(need)), b = _mm256_maskload_ps(x + 8, tail_mask8(need - 8));
-  const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+  return vec::even8(_mm256_maskload_ps(x, tail_mask8(need)), _mm256_maskload_ps(x + 8, tail_mask8(need - 8)));
 }
 MDMT_AVX2 inline __m256 load_s8(const float* x, int64_t m, int64_t sx) {  // sx is 1 or 2; m outputs (1..8)
   if (sx != 1) return load_even8(x, m);

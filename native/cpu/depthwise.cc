@@ -75,7 +75,6 @@ MDMT_DW_PORTABLE(avx2_loops, MDMT_TARGET_AVX2)  // strides past 2
 // for one vector of work).
 MDMT_AVX2 void dw_fwd_avx2(const DwGeom& d, const float* xp, const float* w, float bias, bool accum, float* y) {
   if (d.sw > 2) return dw_fwd_avx2_loops(d, xp, w, bias, accum, y);
-  alignas(32) float tail[8];
   for (int64_t p = 0; p < d.P; ++p)
     for (int64_t q0 = 0; q0 < d.Q; q0 += 8) {
       const int64_t m = std::min<int64_t>(8, d.Q - q0);
@@ -85,12 +84,7 @@ MDMT_AVX2 void dw_fwd_avx2(const DwGeom& d, const float* xp, const float* w, flo
         const float* xr = xp + (p * d.sh + r * d.dh) * d.Wp + q0 * d.sw;
         for (int64_t s = 0; s < d.S; ++s) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[r * d.S + s]), load_s8(xr + s * d.dw, m, d.sw), acc);
       }
-      if (m == 8) {
-        _mm256_storeu_ps(yq, acc);
-      } else {
-        _mm256_store_ps(tail, acc);
-        std::memcpy(yq, tail, sizeof(float) * m);
-      }
+      vec::store_first8(yq, acc, m);
     }
 }
 // dx += the taps' scatter of dy. Stride 2: dy's lanes spread to the even lanes of two
@@ -197,17 +191,7 @@ int64_t dw_padded(const Geom& g) { return (g.H + 2 * g.ph) * (g.W + 2 * g.pw); }
 }  // namespace
 
 // xpad = x plane with a zero border of (ph, pw)
-void pad_plane(const Geom& g, const float* x, float* xpad) {
-  const int64_t Wp = g.W + 2 * g.pw, Hp = g.H + 2 * g.ph;
-  std::fill(xpad, xpad + g.ph * Wp, 0.f);
-  std::fill(xpad + (g.ph + g.H) * Wp, xpad + Hp * Wp, 0.f);
-  for (int64_t h = 0; h < g.H; ++h) {
-    float* row = xpad + (g.ph + h) * Wp;
-    std::fill(row, row + g.pw, 0.f);
-    std::memcpy(row + g.pw, x + h * g.W, sizeof(float) * g.W);
-    std::fill(row + g.pw + g.W, row + Wp, 0.f);
-  }
-}
+void pad_plane(const Geom& g, const float* x, float* xpad) { depthwise_act::pad_plane(x, g.H, g.W, g.ph, g.pw, g.W + 2 * g.pw, xpad); }
 
 // Stride 1: dx[h, w] = Σ_rs w[R−1−r, S−1−s] · dypad[h + ph + r·dh, w + pw + s·dw] with dy
 // zero-padded by ((R−1)·dh, (S−1)·dw): the forward kernel on a flipped filter. Other

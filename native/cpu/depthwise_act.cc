@@ -15,6 +15,7 @@
 
 #include "parallel.h"
 #include "scratch.h"
+#include "vec.h"
 #include "cpu_features.h"
 
 namespace mdmt {
@@ -59,15 +60,10 @@ MDMT_DW_PLANE(avx2_loops, MDMT_TARGET_AVX2)  // strides past 2
 // loops above ran 8×8 planes at 2–3 GFLOP/s (a loop set-up per tap and row for one
 // vector of work).
 thread_local Scratch tl_pad8("conv2d");  // the padded plane
-MDMT_TARGET_AVX2 inline __m256 even8(const float* x) {
-  const __m256 e = _mm256_shuffle_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8), _MM_SHUFFLE(2, 0, 2, 0));
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
-}
 template <int SW>
 MDMT_TARGET_AVX2 void plane_avx2_blocks(const Shape& s, const float* xpad, int64_t Wp, const float* wk, float b, float* yp) {
   constexpr int U = 4;
   const int64_t nch = (s.Q + 7) / 8, items = s.P * nch;
-  alignas(32) float tail[8];
   for (int64_t t0 = 0; t0 < items; t0 += U) {
     const float* base[U];
     __m256 acc[U];
@@ -80,17 +76,11 @@ MDMT_TARGET_AVX2 void plane_avx2_blocks(const Shape& s, const float* xpad, int64
       for (int64_t j = 0; j < s.S; ++j) {
         const __m256 wv = _mm256_set1_ps(wk[i * s.S + j]);
         const int64_t off = i * s.dh * Wp + j * s.dw;
-        for (int u = 0; u < U; ++u) acc[u] = _mm256_fmadd_ps(wv, SW == 1 ? _mm256_loadu_ps(base[u] + off) : even8(base[u] + off), acc[u]);
+        for (int u = 0; u < U; ++u) acc[u] = _mm256_fmadd_ps(wv, SW == 1 ? _mm256_loadu_ps(base[u] + off) : vec::even8(_mm256_loadu_ps(base[u] + off), _mm256_loadu_ps(base[u] + off + 8)), acc[u]);
       }
     for (int u = 0; u < U && t0 + u < items; ++u) {
-      const int64_t t = t0 + u, q0 = (t % nch) * 8, m = std::min<int64_t>(8, s.Q - q0);
-      float* yq = yp + (t / nch) * s.Q + q0;
-      if (m == 8) {
-        _mm256_storeu_ps(yq, acc[u]);
-      } else {
-        _mm256_store_ps(tail, acc[u]);
-        std::memcpy(yq, tail, sizeof(float) * m);
-      }
+      const int64_t t = t0 + u, q0 = (t % nch) * 8;
+      vec::store_first8(yp + (t / nch) * s.Q + q0, acc[u], s.Q - q0);
     }
   }
 }
@@ -101,14 +91,7 @@ MDMT_TARGET_AVX2 void plane_avx2(const Shape& s, const float* xp, const float* w
   const int64_t Hp = s.H + 2 * s.ph, Qp = (s.Q + 7) / 8 * 8;
   const int64_t Wp = std::max(s.W + 2 * s.pw, s.sw * Qp + (s.S - 1) * s.dw + 1);
   float* xpad = tl_pad8.get(Hp * Wp);
-  std::fill(xpad, xpad + s.ph * Wp, 0.f);
-  for (int64_t h = 0; h < s.H; ++h) {
-    float* row = xpad + (s.ph + h) * Wp;
-    std::fill(row, row + s.pw, 0.f);
-    std::memcpy(row + s.pw, xp + h * s.W, sizeof(float) * s.W);
-    std::fill(row + s.pw + s.W, row + Wp, 0.f);
-  }
-  std::fill(xpad + (s.ph + s.H) * Wp, xpad + Hp * Wp, 0.f);
+  pad_plane(xp, s.H, s.W, s.ph, s.pw, Wp, xpad);
   if (s.sw == 1) plane_avx2_blocks<1>(s, xpad, Wp, wk, b, yp);
   else plane_avx2_blocks<2>(s, xpad, Wp, wk, b, yp);
   if (rp) vmath::bias_add_act(yp, rp, s.P * s.Q, 0.f, act);
@@ -363,6 +346,17 @@ Plane plane_kernel(const Shape& s, GemmIsa isa) {
 }
 
 }  // namespace
+
+void pad_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t Wp, float* xpad) {
+  std::fill(xpad, xpad + ph * Wp, 0.f);
+  std::fill(xpad + (ph + H) * Wp, xpad + (H + 2 * ph) * Wp, 0.f);
+  for (int64_t h = 0; h < H; ++h) {
+    float* row = xpad + (ph + h) * Wp;
+    std::fill(row, row + pw, 0.f);
+    std::memcpy(row + pw, x + h * W, sizeof(float) * W);
+    std::fill(row + pw + W, row + Wp, 0.f);
+  }
+}
 
 void forward(const Shape& s, const float* x, const float* w, const float* b, const float* res, Act act, float* y, GemmIsa isa) {
   const Plane plane = plane_kernel(s, isa);

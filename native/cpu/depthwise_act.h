@@ -27,6 +27,10 @@ struct Shape {
   bool stream = false;  // AVX-512: full aligned vectors of y written with non-temporal stores
 };
 
+// xpad = the H×W plane x in rows of Wp ≥ W + 2·pw floats, zero around it: ph rows above and
+// below, pw columns on the left, the rest of each row on the right.
+void pad_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t Wp, float* xpad);
+
 void forward(const Shape& s, const float* x, const float* w, const float* b, const float* res, Act act, float* y, GemmIsa isa);
 
 }  // namespace depthwise_act

@@ -24,6 +24,7 @@
 
 #include "cpu_features.h"
 #include "parallel.h"
+#include "vec.h"
 
 namespace mdmt {
 namespace {
@@ -206,9 +207,8 @@ MDMT_TARGET_AVX2 void maxidx_avx2(const MaxPoolPlane& g, const float* xp, float*
           __m256 v;
           if (g.sw == 1) {
             v = _mm256_loadu_ps(pr + j);
-          } else {  // the even floats of 16: [a0 a2 b0 b2 | a4 a6 b4 b6], then 64-bit pairs reordered
-            const __m256 e = _mm256_shuffle_ps(_mm256_loadu_ps(pr + j), _mm256_loadu_ps(pr + j + 8), _MM_SHUFFLE(2, 0, 2, 0));
-            v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+          } else {  // the even floats of 16
+            v = vec::even8(_mm256_loadu_ps(pr + j), _mm256_loadu_ps(pr + j + 8));
           }
           const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
           m = _mm256_blendv_ps(m, v, take);

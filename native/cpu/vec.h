@@ -3,7 +3,12 @@
 // The values never cross a call boundary: everything using them is inlined into per-ISA
 // wrappers, so the ABI note -Wpsabi gives about 64-byte vector arguments does not apply.
 #pragma once
+#include <cstdint>
 #include <cstring>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include "cpu_features.h"
 
@@ -20,6 +25,23 @@ template <class V = vf16>
 MDMT_INLINE V ld(const float* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
 template <class V>
 MDMT_INLINE void st(float* p, V v) { std::memcpy(p, &v, sizeof v); }
+
+#if defined(__x86_64__) || defined(__i386__)
+// AVX2 intrinsics the kernels share. even8(a, b): the even floats of the 16 in a‖b (a stride-2
+// row), in order — [a0 a2 b0 b2 | a4 a6 b4 b6], then the 64-bit pairs reordered.
+MDMT_TARGET_AVX2 inline __m256 even8(__m256 a, __m256 b) {
+  const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+// The first m (1..8) lanes of v to y; a partial vector goes through a buffer (AVX2's masked
+// store is microcoded on AMD's cores).
+MDMT_TARGET_AVX2 inline void store_first8(float* y, __m256 v, int64_t m) {
+  if (m >= 8) return _mm256_storeu_ps(y, v);
+  alignas(32) float tail[8];
+  _mm256_store_ps(tail, v);
+  std::memcpy(y, tail, sizeof(float) * static_cast<size_t>(m));
+}
+#endif
 
 }  // namespace vec
 }  // namespace mdmt
