@@ -134,13 +134,13 @@ ChannelFn channel_avx2(int64_t Q) {
   }
   return nullptr;
 }
-// xpad holds one padded plane (AVX-512) or the channel's N (AVX2: planes_all)
-ChannelFn channel_fn(const Geom& g, bool& planes_all) {
+// xpad holds one padded plane of `padded` floats (AVX-512) or the channel's N (AVX2: planes_all)
+ChannelFn channel_fn(const Geom& g, int64_t padded, bool& planes_all) {
   planes_all = false;
   if (g.sw > 2) return nullptr;
   if (gemm_isa_level(g.isa) == 1) {
     // the channel's N padded planes at once: up to 16 MiB per thread, else the row loop
-    if (g.N * (g.H + 2 * g.ph) * (g.W + 2 * g.pw) > (int64_t(1) << 22)) return nullptr;
+    if (g.N * padded > (int64_t(1) << 22)) return nullptr;
     planes_all = true;
     return g.R == 3 && g.S == 3 ? channel_avx2<3>(g.Q) : g.R == 5 && g.S == 5 ? channel_avx2<5>(g.Q) : nullptr;
   }
@@ -150,7 +150,7 @@ ChannelFn channel_fn(const Geom& g, bool& planes_all) {
   return nullptr;
 }
 #else
-ChannelFn channel_fn(const Geom&, bool& planes_all) {
+ChannelFn channel_fn(const Geom&, int64_t, bool& planes_all) {
   planes_all = false;
   return nullptr;
 }
@@ -165,7 +165,7 @@ bool dw_bwd_filter_rows(const Geom& g, const float* dy, const float* x, float* d
   // channels per task: enough multiply-adds to amortise the task (≥ ~16K)
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.N * PQ * RS));
   bool planes_all = false;
-  if (const ChannelFn ch = channel_fn(g, planes_all)) {
+  if (const ChannelFn ch = channel_fn(g, padded, planes_all)) {
     parallel_for(0, g.K, grain, [&](int64_t lo, int64_t hi) {
       float* xpad = col_buffer(planes_all ? g.N * padded : padded);
       for (int64_t k = lo; k < hi; ++k) ch(g, dy, x, k, xpad, Wp, dwt + k * RS);
