@@ -58,12 +58,18 @@ const tol = (terms: number) => ({ atol: 1e-5 + 2e-7 * terms, rtol: 1e-5 });
 const cfgOf = (c: Case) => ({ stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups });
 const isas = (): GemmIsa[] => ['generic', ...(cpuIsa() !== 'generic' ? ['avx2' as const] : []), ...(cpuIsa() === 'avx512f' ? ['auto' as const] : [])];
 
-test('depthwise conv2d, conv2d_bwd_data, conv2d_bwd_filter: every ISA = float64 definition over the geometries', () => {
-  if (!on) return;
-  const rng = new Rng(611);
+/** Each case with fresh float32-valued inputs (x, w, b, and `t` of the output's shape: dy or the residual). */
+function forCases(seed: number, f: (c: Case, d: { ys: number[]; x: Float64Array; w: Float64Array; b: Float64Array; t: Float64Array }) => void): void {
+  const rng = new Rng(seed);
   for (const c of CASES) {
     const ys = convOutShape(c.x, c.w, c);
-    const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), b = f32(rng.array(c.w[0])), dy = f32(rng.array(numel(ys)));
+    f(c, { ys, x: f32(rng.array(numel(c.x))), w: f32(rng.array(numel(c.w))), b: f32(rng.array(c.w[0])), t: f32(rng.array(numel(ys))) });
+  }
+}
+
+test('depthwise conv2d, conv2d_bwd_data, conv2d_bwd_filter: every ISA = float64 definition over the geometries', () => {
+  if (!on) return;
+  forCases(611, (c, { ys, x, w, b, t: dy }) => {
     const y = conv2dRef(x, c.x, w, c.w, b, c), dx = conv2dBwdDataRef(dy, c.x, w, c.w, c), dwt = conv2dBwdFilterRef(dy, x, c.x, c.w, c);
     const taps = c.w[2] * c.w[3];
     for (const isa of isas()) {
@@ -73,21 +79,18 @@ test('depthwise conv2d, conv2d_bwd_data, conv2d_bwd_filter: every ISA = float64 
       assertClose(tidy(() => conv2dBwdData(t32(dy, ys), t32(w, c.w), c.x, o).toArray()), dx, tol(taps * (c.w[0] / c.x[1])), `${at}: bwd_data`);
       assertClose(tidy(() => conv2dBwdFilter(t32(dy, ys), t32(x, c.x), c.w, o).toArray()), dwt, tol(ys[0] * ys[2] * ys[3]), `${at}: bwd_filter`);
     }
-  }
+  });
 });
 
 test('depthwise conv2d_act (bias + residual + relu6 fused): every ISA = float64 definition over the geometries', () => {
   if (!on) return;
-  const rng = new Rng(612);
-  for (const c of CASES) {
-    const ys = convOutShape(c.x, c.w, c);
-    const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), b = f32(rng.array(c.w[0])), r = f32(rng.array(numel(ys)));
+  forCases(612, (c, { ys, x, w, b, t: r }) => {
     const y = conv2dRef(x, c.x, w, c.w, b, c).map((v, i) => Math.min(Math.max(v + r[i], 0), 6));
     for (const isa of isas()) {
       const got = tidy(() => conv2dAct(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), { ...cfgOf(c), isa, act: 'relu6', residual: t32(r, ys) }).toArray());
       assertClose(got, y, tol(c.w[2] * c.w[3]), `${c.label}, isa ${isa}: conv2d_act`);
     }
-  }
+  });
 });
 
 test.run();
