@@ -141,7 +141,6 @@ export function nearestKey(key: string, root: KeyTree, aliases: Record<string, s
   return best ?? (start && prefix + start);
 }
 
-
 /**
  * Throws ECONFIG for the first key of `obj` (recursively, where the tree nests) that `tree`
  * does not list; the message names `where`, the key's path and the nearest valid key.
