@@ -63,9 +63,12 @@ Geom with_isa(const OpCtx& c, const Conv2dSpec& s);
 #if defined(__x86_64__) || defined(__i386__)
 #define MDMT_AVX512 MDMT_TARGET_AVX512
 // 16 consecutive outputs of stride 2 from x[2i .. 2i+30]: two masked loads (element 2i+31
-// is never read), then the even lanes of both.
-MDMT_AVX512 inline __m512 load_even16(const float* x, int64_t m) {  // m = outputs wanted (1..16)
-  const int64_t need = 2 * m - 1;  // elements x[0 .. need)
+// is never read), then the even lanes of both. m = outputs wanted, ≥ 1; past 16 it reads
+// 16 (callers pass a row's remaining outputs, as to load_s8: a 16-bit mask shifted by
+// 2m − 17 ≥ 32 was undefined, and lost lanes of the filter gradient's first register for
+// stride-2 rows of 25–31 outputs).
+MDMT_AVX512 inline __m512 load_even16(const float* x, int64_t m) {
+  const int64_t need = 2 * std::min<int64_t>(m, 16) - 1;  // elements x[0 .. need)
   const __mmask16 lo = need >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << need) - 1);
   const __mmask16 hi = need > 16 ? static_cast<__mmask16>((1u << (need - 16)) - 1) : 0;
   const __m512 a = _mm512_maskz_loadu_ps(lo, x), b = _mm512_maskz_loadu_ps(hi, x + 16);

@@ -5,7 +5,8 @@
  * residual and ReLU6 fused), conv2d_bwd_data and conv2d_bwd_filter, over the geometries
  * that pick each kernel's branches — rows of 4, 7, 8, 16, 17, 30 and 33 outputs (vector
  * tails, one to four registers per row, the row loops past that), stride 1, 2 (even-lane
- * loads, the blended scatter of the data gradient) and 3 (the portable loops), 3×3 and 5×5,
+ * loads, the data gradient's even-lane scatter in blocks of 16 and 8 with a scalar tail) and
+ * 3 (the portable loops), 3×3 and 5×5,
  * dilation 2, strides (2, 1) and (1, 2), padding 0 to wider than the kernel's radius,
  * channel multiplier 2, and a row of 300 outputs (past the filter gradient's per-row
  * accumulators).
@@ -43,6 +44,8 @@ const CASES: Case[] = [
   dw('3x3 stride 2 on 17x13', [1, 3, 17, 13], 3, { stride: [2, 2] }),
   dw('3x3 stride 2 on 33x34', [1, 2, 33, 34], 3, { stride: [2, 2] }),
   dw('3x3 stride 2 pad 0 on 16x17', [1, 2, 16, 17], 3, { stride: [2, 2], padding: [0, 0] }),
+  dw('3x3 stride 2 on 5x54 (rows of 27: 16 + 8 + 3)', [1, 2, 5, 54], 3, { stride: [2, 2] }),
+  dw('3x3 stride 2, dilation 2 on 9x40', [1, 2, 9, 40], 3, { stride: [2, 2], dilation: [2, 2], padding: [2, 2] }),
   dw('5x5 on 8x8', [2, 3, 8, 8], 5),
   dw('5x5 on 11x10', [1, 3, 11, 10], 5),
   dw('5x5 stride 2 on 16x16', [1, 3, 16, 16], 5, { stride: [2, 2] }),
