@@ -326,6 +326,13 @@ Plane plane_kernel(const Shape& s, GemmIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   if (gemm_isa_level(isa) == 2) {
     if (s.sw > 2) return plane_avx512_rows;
+    // planes wider than 48: the AVX2 kernel (a padded copy, plain loads) ran 1.3–2× faster
+    // than the 16-lane ones on a Zen 5 (full-width AVX-512), batch 4–8, interleaved in one
+    // process: 3×3 [8, 32, 64, 64] 1.19 → 0.75 ms, [4, 144, 56, 56] 2.27 → 1.26, stride 2
+    // [8, 96, 64, 64] 1.47 → 0.93, [4, 96, 112, 112] 3.78 → 2.14, 5×5/2 [4, 240, 56, 56] 2.6
+    // → 2.0; at 48 they were even, and narrower planes favour the 16-lane kernels (16×16:
+    // 0.08 against 0.16 ms).
+    if (s.W > 48) return plane_avx2;
     if (s.dh == 1 && s.dw == 1 && s.R == s.S && s.sh == 1 && s.sw == 1 && s.W == 8 && s.Q == 8 && s.ph == s.R / 2 && s.pw == s.R / 2) {
       if (s.R == 3) return plane_w8<3, 1>;
       if (s.R == 5) return plane_w8<5, 1>;
