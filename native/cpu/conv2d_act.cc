@@ -218,8 +218,8 @@ Algo parse_algo(const OpCtx& c, const FusedGeom& g) {
     return algo == "winograd4" ? Algo::Winograd4 : Algo::Winograd2;
   }
   if (algo == "stem") {
-    if (!conv_stem::fits(g.C, g.sh, g.sw, g.dh, g.dw) || g.depthwise())
-      MDMT_FAIL(code::kInvalid, c.op, "algo 'stem' needs stride 1 or 2 and dilation 1");
+    if (g.depthwise()) MDMT_FAIL(code::kInvalid, c.op, "algo 'stem' does not run depthwise convs (groups = in-channels): use 'depthwise'");
+    if (!conv_stem::fits(g.C, g.sh, g.sw, g.dh, g.dw)) MDMT_FAIL(code::kInvalid, c.op, "algo 'stem' needs stride 1 or 2 and dilation 1");
     return Algo::Stem;
   }
   MDMT_FAIL(code::kInvalid, c.op, "attribute 'algo' must be auto, gemm, winograd2, winograd4, stem or depthwise, got '" << algo << "'");

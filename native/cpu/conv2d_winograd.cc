@@ -209,11 +209,11 @@ void input_chunk_m(const Shape& s, const float* x, const TileAt* tl, int64_t t0,
 constexpr int64_t kTransformingFloats = int64_t(1) << 20;  // α²·K·C from which U goes by blocks
 
 // U rows [k0, k1) of K, on the calling thread: the taps gathered on AVX-512
-// (tf::weights_rows_avx512), else the portable body of this machine's ISA.
+// (tf::weights_rows_avx512), else the portable body of the call's ISA.
 template <int M>
-void weights_rows(int64_t K, int64_t C, const float* w, const WeightsSrc& src, int64_t k0, int64_t k1, float* U) {
-  if (gemm_isa_level(GemmIsa::Auto) == 2) tf::weights_rows_avx512(M, K, C, w, src, k0, k1, U);
-  else kernels<M>(GemmIsa::Auto).weights(K, C, w, src, k0, k1, U);
+void weights_rows(int64_t K, int64_t C, const float* w, const WeightsSrc& src, int64_t k0, int64_t k1, float* U, GemmIsa isa) {
+  if (gemm_isa_level(isa) == 2) tf::weights_rows_avx512(M, K, C, w, src, k0, k1, U);
+  else kernels<M>(isa).weights(K, C, w, src, k0, k1, U);
 }
 
 template <int M>
@@ -226,7 +226,7 @@ void gemm_transforming(const Shape& s, const float* w, const WeightsSrc& src, co
       float* u = ub + slot * A2 * kb * s.C;
       for (int64_t bi = slot; bi < blocks; bi += slots) {
         const int64_t k0 = bi * kb, n = std::min(kb, s.K - k0);
-        weights_rows<M>(n, s.C, w + k0 * src.sk, src, 0, n, u);
+        weights_rows<M>(n, s.C, w + k0 * src.sk, src, 0, n, u, isa);
         for (int64_t xi = 0; xi < A2; ++xi)
           sgemm(false, false, n, nt, s.C, 1.f, u + xi * n * s.C, s.C, V + xi * s.C * tb, tb, 0.f, Mx + (xi * s.K + k0) * tb, tb, isa);
       }
@@ -258,7 +258,7 @@ void forward_m(const Shape& s, const float* x, const float* U, const float* w, c
   const int64_t kb = transforming ? block_rows(M, s.K, s.C) : 0;
   if (!U && !transforming) {
     float* u = tl_u.get(A2 * s.K * s.C);
-    transform_weights(M, s.K, s.C, w, src, u);
+    transform_weights(M, s.K, s.C, w, src, u, isa);
     U = u;
   }
   float* ub = transforming ? tl_ub.get(num_threads() * A2 * kb * s.C) : nullptr;
@@ -300,10 +300,10 @@ void input_chunk(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, 
   else chunk_tiles<4>(s, t0, nt, tl_tiles.data()), input_chunk_m<4>(s, x, tl_tiles.data(), t0, nt, tb, V, isa);
 }
 
-void transform_weights(int m, int64_t K, int64_t C, const float* w, const WeightsSrc& src, float* U) {
+void transform_weights(int m, int64_t K, int64_t C, const float* w, const WeightsSrc& src, float* U, GemmIsa isa) {
   parallel_for(0, K, std::max<int64_t>(1, 256 / std::max<int64_t>(1, C)), [&](int64_t lo, int64_t hi) {
-    if (m == 2) weights_rows<2>(K, C, w, src, lo, hi, U);
-    else weights_rows<4>(K, C, w, src, lo, hi, U);
+    if (m == 2) weights_rows<2>(K, C, w, src, lo, hi, U, isa);
+    else weights_rows<4>(K, C, w, src, lo, hi, U, isa);
   });
 }
 

@@ -43,9 +43,10 @@ inline WeightsSrc plain_weights(int64_t C) { return {9 * C, 9, false}; }
 // kernel (k, c) is w[c, k] rotated (conv2d_bwd_fast.cc): read in place, no copy.
 inline WeightsSrc rotated_transposed(int64_t K) { return {9, 9 * K, true}; }
 
-// U = G g Gᵀ for w [K, C, 3, 3] (or the kernels src points at)
+// U = G g Gᵀ for w [K, C, 3, 3] (or the kernels src points at), by the kernels of isa
+// (Auto: this machine's best)
 void transform_weights(int m, int64_t K, int64_t C, const float* w, float* U);
-void transform_weights(int m, int64_t K, int64_t C, const float* w, const WeightsSrc& src, float* U);
+void transform_weights(int m, int64_t K, int64_t C, const float* w, const WeightsSrc& src, float* U, GemmIsa isa = GemmIsa::Auto);
 
 // y [N, K, P, Q] = act(conv3x3(x, w) + bias[k] + res) with U = transform_weights(w);
 // bias and res (same shape as y) may be null. Threads: transforms parallel over channels,

@@ -299,6 +299,8 @@ test('conv2d_act: bad algo, act and shapes are refused by name', () => {
     assert.throws(() => conv2dAct(x, w3, null, { residual: t32(new Float64Array(5), [1, 1, 1, 5]), act: 'none' }), /residual \[1, 1, 1, 5\] must have the output's shape/);
     assert.throws(() => conv2dAct(x, w3, null, { algo: 'winograd2', stride: 2, act: 'none' }), /needs a 3x3 kernel, stride 1/);
     assert.throws(() => conv2dAct(t32(new Float64Array(2 * 4 * 36), [2, 4, 6, 6]), t32(new Float64Array(12 * 9), [3, 4, 3, 3]), null, { algo: 'stem', dilation: 2, padding: 2, act: 'none' }), /algo 'stem' needs stride 1 or 2 and dilation 1/);
+    const xd = t32(new Float64Array(2 * 4 * 36), [2, 4, 6, 6]), wd = t32(new Float64Array(4 * 9), [4, 1, 3, 3]);
+    assert.throws(() => conv2dAct(xd, wd, null, { algo: 'stem', groups: 4, padding: 1, act: 'none' }), /algo 'stem' does not run depthwise convs .*use 'depthwise'/);
   });
 });
 
