@@ -365,7 +365,6 @@ void pad_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int
 // 0.75 → 0.48, [1, 144, 64, 64] 0.17 → 0.11 — where the AVX2 kernel, which copies the
 // plane into a padded scratch first, ran 0.39 / 0.66 / 0.61 / 0.22. In cache it costs
 // nothing measurable (one prefetch per 16 inputs against 9 FMAs per 16 outputs).
-namespace {
 void prefetch_plane(const float* p, int64_t n) {
 #if defined(__x86_64__) || defined(__i386__)
   const char* c = reinterpret_cast<const char*>(p);
@@ -374,7 +373,6 @@ void prefetch_plane(const float* p, int64_t n) {
   (void)p, (void)n;
 #endif
 }
-}  // namespace
 
 void forward(const Shape& s, const float* x, const float* w, const float* b, const float* res, Act act, float* y, GemmIsa isa) {
   const Plane plane = plane_kernel(s, isa);
