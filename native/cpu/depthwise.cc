@@ -87,11 +87,6 @@ MDMT_AVX2 void dw_fwd_avx2(const DwGeom& d, const float* xp, const float* w, flo
       vec::store_first8(yq, acc, m);
     }
 }
-// dx += the taps' scatter of dy. Stride 2: dy's lanes spread to the even lanes of two
-// registers and blended into dx (the odd lanes written back unchanged), within the row.
-// One tap at a time over the plane: consecutive taps' blocks overlap (a load right after
-// an overlapping unaligned store waits for it to retire: the tap-inner order ran slower
-// than the portable loops on stride 2).
 // The scatter's loop order: row(dr, g, wv, room) for each tap (r, s), then each row p of dy
 // (g), dr where that row lands for the tap in the padded dx plane, room the floats of the
 // padded row from dr on; the kernels' row functions carry their ISA's target attribute.
@@ -102,6 +97,11 @@ inline __attribute__((always_inline)) void dw_scatter_rows(const DwGeom& d, floa
       for (int64_t p = 0; p < d.P; ++p)
         row(dxp + (p * d.sh + r * d.dh) * d.Wp + s * d.dw, dy + p * d.Q, w[r * d.S + s], d.Wp - s * d.dw);
 }
+// dx += the taps' scatter of dy. Stride 2: dy's lanes spread to the even lanes of two
+// registers and blended into dx (the odd lanes written back unchanged), within the row.
+// One tap at a time over the plane: consecutive taps' blocks overlap (a load right after
+// an overlapping unaligned store waits for it to retire: the tap-inner order ran slower
+// than the portable loops on stride 2).
 MDMT_AVX2 void dw_bwdd_avx2(const DwGeom& d, float* dxp, const float* w, const float* dy) {
   if (d.sw > 2) return dw_bwdd_avx2_loops(d, dxp, w, dy);
   const __m256i lo_idx = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3), hi_idx = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
