@@ -16,7 +16,6 @@
 #endif
 
 #include "conv2d.h"
-#include "depthwise_act.h"
 #include "parallel.h"
 #include "cpu_features.h"
 
@@ -176,13 +175,13 @@ bool dw_bwd_filter_rows(const Geom& g, const float* dy, const float* x, float* d
     parallel_for(0, g.K, grain, [&](int64_t lo, int64_t hi) {
       float* xpad = col_buffer(planes_all ? g.N * padded : padded);
       for (int64_t k = lo; k < hi; ++k) {
-        // the next channel's N planes of x and dy into L2, as the forward does (depthwise_act.h):
+        // the next channel's N planes of x and dy into L2, as the forward does (depthwise_act.cc):
         // Zen 5, out of cache, medians of 4 alternating processes, [8, 144, 32, 32] 1.29 →
         // 1.00 ms, [8, 192, 16, 16] 0.36 → 0.23, [8, 96, 64, 64] 3×3/2 1.61 → 1.11
         if (k + 1 < hi)
           for (int64_t n = 0; n < g.N; ++n) {
-            depthwise_act::prefetch_plane(x + (n * g.C + (k + 1) / g.Kg) * HW, HW);
-            depthwise_act::prefetch_plane(dy + (n * g.K + k + 1) * PQ, PQ);
+            vec::prefetch_plane<2>(x + (n * g.C + (k + 1) / g.Kg) * HW, HW);
+            vec::prefetch_plane<2>(dy + (n * g.K + k + 1) * PQ, PQ);
           }
         ch(g, dy, x, k, xpad, Wp, dwt + k * RS);
       }

@@ -358,22 +358,6 @@ void pad_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int
   }
 }
 
-// The next plane's input into L2 while this one computes. The 16-lane kernels read a plane
-// in place with masked loads, which out of cache the hardware prefetcher did not keep fed:
-// on a Zen 5 (full-width AVX-512), inputs rotated out of cache, relu6 fused, 2 threads,
-// [8, 32, 64, 64] 3×3 0.55 → 0.23 ms, [8, 144, 32, 32] 0.64 → 0.26, [8, 96, 64, 64] 3×3/2
-// 0.75 → 0.48, [1, 144, 64, 64] 0.17 → 0.11 — where the AVX2 kernel, which copies the
-// plane into a padded scratch first, ran 0.39 / 0.66 / 0.61 / 0.22. In cache it costs
-// nothing measurable (one prefetch per 16 inputs against 9 FMAs per 16 outputs).
-void prefetch_plane(const float* p, int64_t n) {
-#if defined(__x86_64__) || defined(__i386__)
-  const char* c = reinterpret_cast<const char*>(p);
-  for (int64_t o = 0; o < n * int64_t(sizeof(float)); o += 64) _mm_prefetch(c + o, _MM_HINT_T1);
-#else
-  (void)p, (void)n;
-#endif
-}
-
 void forward(const Shape& s, const float* x, const float* w, const float* b, const float* res, Act act, float* y, GemmIsa isa) {
   const Plane plane = plane_kernel(s, isa);
   const void* aux = nullptr;
@@ -389,7 +373,16 @@ void forward(const Shape& s, const float* x, const float* w, const float* b, con
     // (n, k) stepped, not divided out of t per plane: on 8×8 maps a plane is ~150 cycles
     for (int64_t t = lo, n = lo / s.K, k = lo % s.K; t < hi; ++t) {
       const int64_t c = mult == 1 ? k : k / mult;
-      if (t + 1 < hi) prefetch_plane(x + ((k + 1 == s.K ? n + 1 : n) * s.C + (k + 1 == s.K ? 0 : (k + 1) / mult)) * HW, HW);
+      // the next plane's input into L2: the 16-lane kernels read a plane in place with masked
+      // loads, which out of cache the hardware prefetcher did not keep fed (Zen 5, inputs
+      // rotated out of cache, relu6 fused, 2 threads: [8, 32, 64, 64] 3×3 0.55 → 0.23 ms,
+      // [8, 144, 32, 32] 0.64 → 0.26, [8, 96, 64, 64] 3×3/2 0.75 → 0.48, where the AVX2
+      // kernel, which copies the plane into a padded scratch, ran 0.39 / 0.66 / 0.61); in
+      // cache it costs nothing measurable (one prefetch per 16 inputs, 9 FMAs per 16 outputs)
+      if (t + 1 < hi) {
+        const int64_t k1 = k + 1 == s.K ? 0 : k + 1, n1 = k1 ? n : n + 1;
+        vec::prefetch_plane<2>(x + (n1 * s.C + k1 / mult) * HW, HW);
+      }
       plane(s, x + (n * s.C + c) * HW, w + k * RS, b ? b[k] : 0.f, res ? res + t * PQ : nullptr, act, y + t * PQ, aux);
       if (++k == s.K) k = 0, ++n;
     }

@@ -31,9 +31,6 @@ struct Shape {
 // below, pw columns on the left, the rest of each row on the right.
 void pad_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t Wp, float* xpad);
 
-// The n floats at p into L2 (prefetch hints): the next plane's input while one computes.
-void prefetch_plane(const float* p, int64_t n);
-
 void forward(const Shape& s, const float* x, const float* w, const float* b, const float* res, Act act, float* y, GemmIsa isa);
 
 }  // namespace depthwise_act

@@ -306,14 +306,6 @@ MDMT_TARGET_AVX512 double plane_sum_avx512(const float* x, int64_t n) {
 }
 #endif
 
-// Asks for the next plane's input while this one is pooled. A plane of 32×32 is one 4 KB
-// page, where the hardware prefetchers stop and start again: from memory (the input written
-// long before, as in a training step) maxpool ran 2–3× slower than a streaming op moving more
-// bytes.
-inline void prefetch_plane(const float* p, int64_t n) {
-  for (int64_t i = 0; i < n; i += 16) __builtin_prefetch(p + i);
-}
-
 }  // namespace
 
 void maxpool2d_values(const MaxPoolPlane& g, int64_t planes, const float* x, float* y) {
@@ -326,7 +318,7 @@ void maxpool2d_values(const MaxPoolPlane& g, int64_t planes, const float* x, flo
     std::vector<float> buf(static_cast<size_t>(2 * wb));
     // the checks in pool.cc keep at least one input row in every window
     for (int64_t pl = lo; pl < hi; ++pl) {
-      if (pl + 1 < hi) prefetch_plane(x + (pl + 1) * g.H * g.W, g.H * g.W);
+      if (pl + 1 < hi) vec::prefetch_plane(x + (pl + 1) * g.H * g.W, g.H * g.W);
       plane(g, x + pl * g.H * g.W, wb, buf.data(), buf.data() + wb, y + pl * g.P * g.Q);
     }
   });
@@ -338,7 +330,7 @@ void maxpool2d_indexed(const MaxPoolPlane& g, int64_t planes, const float* x, fl
   const int64_t grain = work >= (1 << 15) ? 1 : static_cast<int64_t>((1 << 15) / std::max(1.0, work));
   parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t pl = lo; pl < hi; ++pl) {
-      if (pl + 1 < hi) prefetch_plane(x + (pl + 1) * g.H * g.W, g.H * g.W);
+      if (pl + 1 < hi) vec::prefetch_plane(x + (pl + 1) * g.H * g.W, g.H * g.W);
       plane(g, x + pl * g.H * g.W, y + pl * g.P * g.Q, idx + pl * g.P * g.Q);
     }
   });

@@ -26,6 +26,16 @@ MDMT_INLINE V ld(const float* p) { V v; std::memcpy(&v, p, sizeof v); return v; 
 template <class V>
 MDMT_INLINE void st(float* p, V v) { std::memcpy(p, &v, sizeof v); }
 
+// Asks for the next plane's n floats while one is computed (GCC's portable hint; Locality 3:
+// all cache levels, 2: L2 and out). A plane of 32×32 is one 4 KB page, where the hardware
+// prefetchers stop and start again: maxpool from memory ran 2–3× slower than a streaming op
+// moving more bytes (pool_vec.cc), and the depthwise kernels, which read a plane in place
+// with masked loads, were starved out of cache (depthwise_act.cc).
+template <int Locality = 3>
+inline void prefetch_plane(const float* p, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) __builtin_prefetch(p + i, 0, Locality);
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 // AVX2 intrinsics the kernels share. even8(a, b): the even floats of the 16 in a‖b (a stride-2
 // row), in order — [a0 a2 b0 b2 | a4 a6 b4 b6], then the 64-bit pairs reordered.
