@@ -70,26 +70,29 @@ function forCases(seed: number, f: (c: Case, d: { ys: number[]; x: Float64Array;
   }
 }
 
+/** conv2d (with bias b, or none), conv2d_bwd_data and conv2d_bwd_filter of case c under every ISA against float64. */
+function checkPasses(c: Case, ys: number[], x: Float64Array, w: Float64Array, b: Float64Array | null, dy: Float64Array): void {
+  const y = conv2dRef(x, c.x, w, c.w, b, c), dx = conv2dBwdDataRef(dy, c.x, w, c.w, c), dwt = conv2dBwdFilterRef(dy, x, c.x, c.w, c);
+  const taps = c.w[2] * c.w[3];
+  for (const isa of isas()) {
+    const o = { ...cfgOf(c), isa };
+    const at = `${c.label}, isa ${isa}`;
+    assertClose(tidy(() => conv2d(t32(x, c.x), t32(w, c.w), b ? t32(b, [c.w[0]]) : null, o).toArray()), y, tol(taps), `${at}: forward`);
+    assertClose(tidy(() => conv2dBwdData(t32(dy, ys), t32(w, c.w), c.x, o).toArray()), dx, tol(taps * (c.w[0] / c.x[1])), `${at}: bwd_data`);
+    assertClose(tidy(() => conv2dBwdFilter(t32(dy, ys), t32(x, c.x), c.w, o).toArray()), dwt, tol(ys[0] * ys[2] * ys[3]), `${at}: bwd_filter`);
+  }
+}
+
 test('depthwise conv2d, conv2d_bwd_data, conv2d_bwd_filter: every ISA = float64 definition over the geometries', () => {
   if (!on) return;
-  forCases(611, (c, { ys, x, w, b, t: dy }) => {
-    const y = conv2dRef(x, c.x, w, c.w, b, c), dx = conv2dBwdDataRef(dy, c.x, w, c.w, c), dwt = conv2dBwdFilterRef(dy, x, c.x, c.w, c);
-    const taps = c.w[2] * c.w[3];
-    for (const isa of isas()) {
-      const o = { ...cfgOf(c), isa };
-      const at = `${c.label}, isa ${isa}`;
-      assertClose(tidy(() => conv2d(t32(x, c.x), t32(w, c.w), t32(b, [c.w[0]]), o).toArray()), y, tol(taps), `${at}: forward`);
-      assertClose(tidy(() => conv2dBwdData(t32(dy, ys), t32(w, c.w), c.x, o).toArray()), dx, tol(taps * (c.w[0] / c.x[1])), `${at}: bwd_data`);
-      assertClose(tidy(() => conv2dBwdFilter(t32(dy, ys), t32(x, c.x), c.w, o).toArray()), dwt, tol(ys[0] * ys[2] * ys[3]), `${at}: bwd_filter`);
-    }
-  });
+  forCases(611, (c, { ys, x, w, b, t: dy }) => checkPasses(c, ys, x, w, b, dy));
 });
 
 // Geometries drawn at random (seeded): the fixed cases above name the branches the kernels
 // had when they were written; a draw also reaches widths, strides and dilations between them
 // (the AVX-512 filter gradient lost lanes on stride-2 rows of 25–31 outputs, which no fixed
-// case had). Maps up to 72 wide (past the AVX2-plane switch at 48 and the 32-output rows of
-// the channel kernels), 3×3 / 5×5 / 7×7, stride 1–3 and dilation 1–2 per axis, padding 0..k.
+// case had). Maps up to 72 wide (past the 32-output rows of the channel kernels),
+// 3×3 / 5×5 / 7×7, stride 1–3 and dilation 1–2 per axis, padding 0..k.
 function randomCases(seed: number, count: number): Case[] {
   const rng = new Rng(seed);
   const out: Case[] = [];
@@ -109,16 +112,7 @@ test('depthwise conv2d, conv2d_bwd_data, conv2d_bwd_filter: every ISA = float64 
   const rng = new Rng(613);
   for (const c of randomCases(614, 60)) {
     const ys = convOutShape(c.x, c.w, c);
-    const x = f32(rng.array(numel(c.x))), w = f32(rng.array(numel(c.w))), dy = f32(rng.array(numel(ys)));
-    const y = conv2dRef(x, c.x, w, c.w, null, c), dx = conv2dBwdDataRef(dy, c.x, w, c.w, c), dwt = conv2dBwdFilterRef(dy, x, c.x, c.w, c);
-    const taps = c.w[2] * c.w[3];
-    for (const isa of isas()) {
-      const o = { ...cfgOf(c), isa };
-      const at = `${c.label}, isa ${isa}`;
-      assertClose(tidy(() => conv2d(t32(x, c.x), t32(w, c.w), null, o).toArray()), y, tol(taps), `${at}: forward`);
-      assertClose(tidy(() => conv2dBwdData(t32(dy, ys), t32(w, c.w), c.x, o).toArray()), dx, tol(taps * (c.w[0] / c.x[1])), `${at}: bwd_data`);
-      assertClose(tidy(() => conv2dBwdFilter(t32(dy, ys), t32(x, c.x), c.w, o).toArray()), dwt, tol(ys[0] * ys[2] * ys[3]), `${at}: bwd_filter`);
-    }
+    checkPasses(c, ys, f32(rng.array(numel(c.x))), f32(rng.array(numel(c.w))), null, f32(rng.array(numel(ys))));
   }
 });
 
