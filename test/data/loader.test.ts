@@ -139,6 +139,49 @@ test('disk cache: an entry written by an older decoder (before DECODER_VERSION) 
   assert.ok(fs.existsSync(path.join(dir, cacheKey(task))));
 });
 
+test('disk cache: a file of the right length but not the bytes written (a crash before the disk had them) is decoded again', async () => {
+  const [r] = await records();
+  const dir = tmpDir('cache-torn');
+  const task = { id: r.id, image: r.image, mask: r.mask, box: r.box, size: S, pre: {} };
+  const run = async () => {
+    const out = new SharedArrayBuffer(3 * S * S * 4);
+    const res = await runSample({ ...task, wantCache: false, cacheDir: dir, aug: null, normalize: false, out, offset: 0 });
+    return { res, pixels: new Float32Array(out) };
+  };
+  const first = await run();
+  const file = path.join(dir, cacheKey(task));
+  const whole = fs.readFileSync(file);
+  assert.is(whole.length, S * S * 2 + 8, 'the pixels and their checksum');
+  assert.ok((await run()).res.fromDisk, 'a whole file is read');
+  for (const torn of [Buffer.alloc(whole.length), Buffer.concat([whole.subarray(0, S * S), Buffer.alloc(S * S), whole.subarray(S * S * 2)])]) {
+    fs.writeFileSync(file, torn); // zeros, or the second half lost: the length is right
+    const again = await run();
+    assert.not.ok(again.res.fromDisk, 'a file that fails its checksum is not served');
+    assert.equal(again.pixels, first.pixels, 'the image is decoded again');
+    assert.equal(fs.readFileSync(file), whole, 'and the file rewritten');
+  }
+});
+
+test('disk cache: an image replaced keeping its size and mtime (cp -p, touch -r) is decoded again', async () => {
+  const rs = await records();
+  const [a, b] = [rs[0], rs.find((x) => x !== rs[0] && fs.statSync(x.image).size === fs.statSync(rs[0].image).size)];
+  if (!b) throw new Error('the fixture has no two images of one size');
+  const dir = tmpDir('cache-replaced');
+  const image = path.join(dir, `image${path.extname(a.image)}`);
+  const when = 1_700_000_000; // whole seconds: set back exactly
+  fs.copyFileSync(a.image, image);
+  fs.utimesSync(image, when, when);
+  const task = { id: a.id, image, size: S, pre: {} };
+  const before = cacheKey(task);
+  const st = fs.statSync(image);
+  await new Promise((done) => setTimeout(done, 30)); // past the file system's clock tick
+  fs.copyFileSync(b.image, image);
+  fs.utimesSync(image, when, when);
+  assert.is(fs.statSync(image).size, st.size);
+  assert.is(fs.statSync(image).mtimeMs, st.mtimeMs);
+  assert.is.not(cacheKey(task), before, 'another image under the same size and mtime gets another key');
+});
+
 test('disk cache: a cache file the disk cannot take is an EIO naming it, and its temporary file is removed', async () => {
   const [r] = await records();
   const dir = tmpDir('cache-full');

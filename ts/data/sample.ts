@@ -2,7 +2,7 @@
  * One sample's work, shared by the worker threads and the in-process path: (cache or decode
  * + preprocess) → augment → 3 channels (+ ImageNet mean/std) written straight into the batch
  * buffer. The preprocessed image is cached as uint16 ([0,1] × 65535, error < 1e-5) in shared
- * memory (and optionally on disk), so later epochs skip decoding.
+ * memory (and optionally on disk, with a checksum), so later epochs skip decoding.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -51,23 +51,44 @@ export const DECODER_VERSION = 4;
 
 /**
  * Disk-cache file name: a hash of everything that changes the preprocessed pixels, the image
- * and mask files' size and modification time included (an edited file is decoded again), and
- * DECODER_VERSION.
+ * and mask files' size, modification time and status-change time included (an edited file is
+ * decoded again, also one replaced by `cp -p` or `touch -r`, which keep the size and set the
+ * old mtime back: only the ctime shows it), DECODER_VERSION and the file layout (CACHE_LAYOUT).
  */
 export function cacheKey(t: Pick<SampleTask, 'image' | 'mask' | 'box' | 'size' | 'pre'>): string {
   const stamp = (f?: string) => {
     if (!f) return '';
     try {
       const st = fs.statSync(f);
-      return `${st.size}:${st.mtimeMs}`;
+      return `${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
     } catch {
       return 'missing';
     }
   };
   const h = crypto.createHash('sha1')
-    .update(JSON.stringify([DECODER_VERSION, path.resolve(t.image), stamp(t.image), t.mask ?? '', stamp(t.mask), t.box ?? '', t.size, t.pre]))
+    .update(JSON.stringify([DECODER_VERSION, CACHE_LAYOUT, path.resolve(t.image), stamp(t.image), t.mask ?? '', stamp(t.mask), t.box ?? '', t.size, t.pre]))
     .digest('hex');
   return `${h.slice(0, 20)}.u16`;
+}
+
+/**
+ * A disk-cache file: the preprocessed pixels as uint16 (S·S·2 bytes), then the first
+ * CHECKSUM_BYTES of their SHA-1. A file of the right length whose bytes are not the ones
+ * written (a machine that crashed before the disk had them: zeros, or another file's blocks)
+ * fails the checksum and is decoded again instead of training on a black or foreign image.
+ */
+const CACHE_LAYOUT = 'u16+sha1/8';
+const CHECKSUM_BYTES = 8;
+const checksum = (pixels: Uint8Array): Buffer => crypto.createHash('sha1').update(pixels).digest().subarray(0, CHECKSUM_BYTES);
+
+/** The pixels of a cache file's bytes, or undefined when the file is not whole (wrong length, wrong checksum). */
+function readCacheFile(b: Buffer, n: number): SharedArrayBuffer | undefined {
+  if (b.length !== n * 2 + CHECKSUM_BYTES) return undefined;
+  const pixels = b.subarray(0, n * 2);
+  if (!checksum(pixels).equals(b.subarray(n * 2))) return undefined;
+  const sab = new SharedArrayBuffer(n * 2);
+  new Uint8Array(sab).set(pixels);
+  return sab;
 }
 
 function quantize(img: GrayImage): SharedArrayBuffer {
@@ -106,10 +127,8 @@ export async function runSample(t: SampleTask): Promise<SampleResult> {
   if (t.cached && !t.keepDecoded) img = dequantize(t.cached, t.size);
   const diskFile = t.cacheDir ? path.join(t.cacheDir, cacheKey(t)) : undefined;
   if (!img && !t.keepDecoded && diskFile && fs.existsSync(diskFile)) {
-    const b = fs.readFileSync(diskFile);
-    if (b.length === n * 2) {
-      const sab = new SharedArrayBuffer(n * 2);
-      new Uint8Array(sab).set(b);
+    const sab = readCacheFile(fs.readFileSync(diskFile), n); // not whole: decoded again and rewritten below
+    if (sab) {
       img = dequantize(sab, t.size);
       res.cache = sab;
       res.fromDisk = true;
@@ -139,7 +158,8 @@ export async function runSample(t: SampleTask): Promise<SampleResult> {
       fs.mkdirSync(path.dirname(diskFile), { recursive: true });
       const tmp = `${diskFile}.${process.pid}.${Math.random().toString(36).slice(2)}`;
       try {
-        fs.writeFileSync(tmp, new Uint8Array(sab));
+        const pixels = new Uint8Array(sab);
+        fs.writeFileSync(tmp, Buffer.concat([pixels, checksum(pixels)]));
         fs.renameSync(tmp, diskFile);
       } catch (e) {
         // a full disk: the temporary file would stay behind, holding what space was left
