@@ -149,8 +149,16 @@ test('mdmt export: trained MDMT weights → ONNX that onnxruntime runs like mdmt
   throwsNaming(() => runExport({ weights: w, model: 'mobilenet_v2', classes: '3', out }), 'task mdmt (read from the weights) has fixed heads');
   // --size down to the backbone's smallest input (modelInfo(...).minSize), not a fixed 32
   runExport({ model: 'mobilenet_v2', weights: w, out: nested, size: '16' });
-  throwsNaming(() => runExport({ model: 'densenet121', out, size: '28' }), '--size must be an integer >= 29 for densenet121, got 28');
-  throwsNaming(() => runExport({ model: 'mobilenet_v2', out, size: '0' }), '--size must be an integer >= 1, got 0');
+  throwsNaming(() => runExport({ model: 'densenet121', out, size: '28' }), '--size must be an integer in [29, 2048] for densenet121, got 28');
+  throwsNaming(() => runExport({ model: 'mobilenet_v2', out, size: '0' }), '--size must be an integer in [1, 2048], got 0');
+  // decimal integers up to train()'s largest input: '1e2' and '0x20' were read by Number() (and
+  // printed as "N×3×1e2×1e2"), and --size 100000 failed with a bare "Invalid typed array length"
+  for (const size of ['1e2', '0x20', '1.5', '100000'])
+    throwsNaming(() => runExport({ model: 'mobilenet_v2', out, size }), `--size must be an integer in [1, 2048], got ${size}`);
+  throwsNaming(() => runExport({ model: 'mobilenet_v2', out, size: '32', batch: '100000000' }), '--batch must be an integer in [1, 1024]', 'got 100000000');
+  throwsNaming(() => runExport({ model: 'mobilenet_v2', out, size: '32', batch: '2e0' }), '--batch must be an integer in [1, 1024]', 'got 2e0');
+  throwsNaming(() => runExport({ model: 'mobilenet_v2', out, classes: '0x3' }), '--classes must be a positive integer, got 0x3');
+  assert.is(runExport({ model: 'mobilenet_v2', weights: w, out: nested, size: '32', batch: '2' }).size, 32);
   // another backbone's weights: said in one line, with the first keys of each list and their counts
   throwsNaming(() => runExport({ model: 'resnet18', weights: w, task: 'backbone', out }), 'weights of another architecture?', 'unexpected: backbone.features.0.0.weight', '(320 in all)');
   m.dispose();

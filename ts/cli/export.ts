@@ -17,10 +17,19 @@ import { getModel, listModels, modelInfo } from '../models/zoo';
 import { MDMTModel, STLModel } from '../models/mdmt';
 import { Module } from '../nn/module';
 import { manualSeed } from '../random';
-import { nearestModel, PAPER_RUN } from '../train/config';
+import { MAX_IMAGE_SIZE, nearestModel, PAPER_RUN } from '../train/config';
 import { EXPORT_TASKS, type ExportTask } from './options';
 
 export type { ExportTask };
+
+/** The largest traced batch `mdmt export` takes: the ONNX batch dimension stays symbolic. */
+export const MAX_EXPORT_BATCH = 1024;
+
+/** A flag's decimal integer (NaN for anything else: '1e2', '0x20', '1.5', ''). */
+function intFlag(v: string | number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  return typeof v === 'number' || /^\s*[-+]?\d+\s*$/.test(v) ? Number(v) : NaN;
+}
 export { inferTask } from '../io/weights';
 
 
@@ -48,7 +57,7 @@ export interface ExportCliOptions {
 }
 
 /** The command's action (also callable from code). */
-export function runExport(opts: ExportCliOptions): { file: string; task: string; params: number; model: string } {
+export function runExport(opts: ExportCliOptions): { file: string; task: string; params: number; model: string; size: number } {
   if (opts.weights !== undefined) checkWeightsPath(opts.weights, 'export', '--weights');
   // a run's best.safetensors names its backbone: --model is needed only for other files
   const named = opts.model ?? (opts.weights ? weightsBackbone(opts.weights, 'export') : undefined);
@@ -59,15 +68,20 @@ export function runExport(opts: ExportCliOptions): { file: string; task: string;
     const near = nearestModel(o.model);
     throw new MdmtError('ECONFIG', 'export', `unknown model '${o.model}'${near ? ` (did you mean ${near}?)` : ''}; registered: ${listModels().join(', ')}`);
   }
-  const size = Number(o.size ?? PAPER_RUN.imageSize), batch = Number(o.batch ?? 1);
+  // decimal integers only, as every other command's integer flags: Number() also read '1e2' and
+  // '0x20' (and the message then said "input N×3×1e2×1e2"); --size up to train()'s and
+  // predict()'s largest input: 100000 failed with a bare "Invalid typed array length"
+  const size = intFlag(o.size, PAPER_RUN.imageSize), batch = intFlag(o.batch, 1);
   const minSize = modelInfo(o.model).minSize;
-  if (!Number.isInteger(size) || size < minSize) throw new MdmtError('ECONFIG', 'export', `--size must be an integer >= ${minSize}${minSize > 1 ? ` for ${o.model}` : ''}, got ${o.size}`);
-  if (!Number.isInteger(batch) || batch < 1) throw new MdmtError('ECONFIG', 'export', `--batch must be a positive integer, got ${o.batch}`);
+  if (!Number.isInteger(size) || size < minSize || size > MAX_IMAGE_SIZE)
+    throw new MdmtError('ECONFIG', 'export', `--size must be an integer in [${minSize}, ${MAX_IMAGE_SIZE}]${minSize > 1 ? ` for ${o.model}` : ''}, got ${o.size}`);
+  if (!Number.isInteger(batch) || batch < 1 || batch > MAX_EXPORT_BATCH)
+    throw new MdmtError('ECONFIG', 'export', `--batch must be an integer in [1, ${MAX_EXPORT_BATCH}] (the ONNX batch dimension stays symbolic: it only sets the traced input), got ${o.batch}`);
   // a directory at --out or a missing folder: named now, not a raw EISDIR / ENOENT after the model was built
   ensureFileDir(o.out, 'export', '--out');
   const task = (o.task ?? 'auto') as ExportTask;
   if (!EXPORT_TASKS.includes(task)) throw new MdmtError('ECONFIG', 'export', `--task must be one of ${EXPORT_TASKS.join(', ')}, got '${o.task}'`);
-  const classesIn = o.classes === undefined ? undefined : Number(o.classes);
+  const classesIn = o.classes === undefined ? undefined : intFlag(o.classes, NaN);
   if (classesIn !== undefined && (!Number.isInteger(classesIn) || classesIn < 1)) throw new MdmtError('ECONFIG', 'export', `--classes must be a positive integer, got ${o.classes}`);
   let shapes: Map<string, readonly number[]> | null = null;
   if (o.weights) {
@@ -89,7 +103,7 @@ export function runExport(opts: ExportCliOptions): { file: string; task: string;
     if (o.weights) loadWeightsFile(model, o.weights, { op: 'export' });
     // the backbone and task travel in the file: importing it (export --weights, predict --weights) needs no --model
     exportOnnx(model, o.out, { inputShape: [batch, 3, size, size], metadata: { backbone: o.model, task: t } });
-    return { file: o.out, task: t, params: model.numParams(), model: o.model };
+    return { file: o.out, task: t, params: model.numParams(), model: o.model, size };
   } finally {
     model.dispose();
   }

@@ -20,6 +20,6 @@ export function register(program: Command): void {
     .action(async (o: ExportCliOptions) => {
       const { runExport } = await import('../export');
       const r = runExport(o);
-      console.log(`wrote ${r.file} (${r.model}, task ${r.task}, ${r.params} parameters, input N×3×${o.size ?? PAPER_RUN.imageSize}×${o.size ?? PAPER_RUN.imageSize})`);
+      console.log(`wrote ${r.file} (${r.model}, task ${r.task}, ${r.params} parameters, input N×3×${r.size}×${r.size})`);
     });
 }
