@@ -9,6 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tinyData, tmpDir } from '../train/_fixture';
 import { deviceAvailable } from '../helpers';
+import { afterInterrupt } from '../../ts/cli/main';
 
 /** the engine-using tests skip (with the reason printed) when $MDMT_DEVICE is unavailable */
 const on = deviceAvailable('cli');
@@ -167,6 +168,29 @@ test('Ctrl-C (SIGINT) or SIGTERM during training releases the run-directory lock
     assert.match(err, `mdmt: interrupted (${sig}); released 1 run-directory lock; run the same command again to resume`);
     assert.not.ok(fs.existsSync(path.join(out, '.lock')), `${sig}: the lock is gone`);
   }
+});
+
+test('Ctrl-C during synth says to rerun with --force (synth does not resume; a rerun was refused as not empty)', async () => {
+  assert.is(afterInterrupt(['node', 'mdmt', 'train', '--out', 'x']), '; run the same command again to resume');
+  assert.is(afterInterrupt(['node', 'mdmt', 'predict', '--run', 'r', 'a.png']), '', 'predict has nothing to resume');
+  const out = path.join(tmpDir('cli-synth-sig'), 'data');
+  const p = spawn(process.execPath, [...entry, 'synth', '--out', out, '--n-afc', '4000', '--n-bx', '10', '--size', '512'],
+    { cwd: root, env: { ...process.env, FORCE_COLOR: '0' } });
+  let err = '';
+  p.stderr.on('data', (b) => (err += b));
+  const closed = new Promise<number | null>((r) => p.on('close', (c) => r(c)));
+  for (let t = 0; t < 600 && !fs.existsSync(path.join(out, 'AIforCOVID')); t++) await new Promise((r) => setTimeout(r, 50));
+  p.kill('SIGINT');
+  const guard = setTimeout(() => p.kill('SIGKILL'), 30_000);
+  const got = await closed;
+  clearTimeout(guard);
+  assert.is(got, 130, err);
+  assert.match(err, 'mdmt: interrupted (SIGINT); the output folder is incomplete: run the same command with --force to write it again');
+  assert.not.match(err, 'resume');
+  // and what it said is so: the same command without --force is refused, the folder not being empty
+  const again = await mdmt('synth', '--out', out, '--n-afc', '4000', '--n-bx', '10', '--size', '512');
+  assert.is(again.code, 2, again.err);
+  assert.match(again.err, '--force');
 });
 
 test.run();

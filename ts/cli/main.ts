@@ -97,14 +97,26 @@ export async function main(argv: string[]): Promise<number> {
  * run-directory locks it holds and saying how to resume; without this they stayed behind.
  * Installed by bin/mdmt.js, not by main() (tests run main() in-process).
  */
-export function exitOnSignals(): void {
+export function exitOnSignals(argv: readonly string[] = process.argv): void {
   for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const)
     process.once(sig, () => {
       stopProgressBars(); // the terminal's cursor and line wrapping back
       const n = releaseHeldLocks();
-      process.stderr.write(`\nmdmt: interrupted (${sig})${n ? `; released ${n} run-directory lock${n > 1 ? 's' : ''}` : ''}; run the same command again to resume\n`);
+      process.stderr.write(`\nmdmt: interrupted (${sig})${n ? `; released ${n} run-directory lock${n > 1 ? 's' : ''}` : ''}${afterInterrupt(argv)}\n`);
       process.exit(code);
     });
+}
+
+/**
+ * What to do after an interrupted command. Only train, experiment and demo resume; an
+ * interrupted synth told to "run the same command again to resume" was then refused, its
+ * half-written folder not being empty.
+ */
+export function afterInterrupt(argv: readonly string[]): string {
+  const command = argv.slice(2).find((a) => !a.startsWith('-'));
+  if (command === 'train' || command === 'experiment' || command === 'demo') return '; run the same command again to resume';
+  if (command === 'synth') return '; the output folder is incomplete: run the same command with --force to write it again';
+  return '';
 }
 
 if (require.main === module) {
