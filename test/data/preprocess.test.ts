@@ -152,6 +152,11 @@ test('a given lung box is clipped to the image (noted); one that misses it or is
   assert.ok(big.image.data.some((v) => v > 0) && big.image.data.every(Number.isFinite));
   assert.equal(boxOnImage([-4, 10, 40, 30], 64, 72).box, [0, 10, 36, 30]);
   assert.equal(boxOnImage([4, 10, 40, 30], 64, 72), { box: [4, 10, 40, 30] }, 'a box inside: as given, no note');
+  // fractional boxes inside the image (a detector's, in float pixels) were noted as clipped, their
+  // width recomputed as (x + w) − x: [10.1, 12.3, 30.7, 40.2] → 30.699999999999996
+  for (const b of [[10.1, 12.3, 30.7, 40.2], [0.1, 0.2, 0.3, 0.4], [5.3, 7.7, 20.1, 30.9], [0.2, 0.2, 0.5, 0.5]] as const)
+    assert.equal(boxOnImage([...b], 64, 72), { box: [...b] }, `${JSON.stringify(b)} lies inside: as given, no note`);
+  assert.equal(boxOnImage([60.1, 0, 10, 10], 64, 72).note, 'lung box [60.1,0,10,10] extends past the 64x72 image: clipped to [60.1,0,3.8999999999999986,10]');
 });
 
 test.run();

@@ -164,8 +164,11 @@ export function boxOnImage(b: Box, W: number, H: number): { box: Box; note?: str
     throw new MdmtError('EDATA', 'preprocess', `lung box ${show(b)} is not [x, y, w, h] with finite numbers, w > 0 and h > 0`);
   const x0 = Math.max(0, b[0]), y0 = Math.max(0, b[1]), x1 = Math.min(W, b[0] + b[2]), y1 = Math.min(H, b[1] + b[3]);
   if (!(x1 > x0 && y1 > y0)) throw new MdmtError('EDATA', 'preprocess', `lung box ${show(b)} ([x, y, w, h]) lies outside the ${W}x${H} image`);
+  // a box inside is kept as given: recomputing its width as (x + w) − x rounds fractional boxes
+  // ([10.1, 12.3, 30.7, 40.2] → w 30.699999999999996), which were noted as clipped
+  if (b[0] >= 0 && b[1] >= 0 && b[0] + b[2] <= W && b[1] + b[3] <= H) return { box: [...b] as Box };
   const box: Box = [x0, y0, x1 - x0, y1 - y0];
-  return box.every((v, i) => v === b[i]) ? { box } : { box, note: `lung box ${show(b)} extends past the ${W}x${H} image: clipped to ${show(box)}` };
+  return { box, note: `lung box ${show(b)} extends past the ${W}x${H} image: clipped to ${show(box)}` };
 }
 
 /**
