@@ -7,6 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward } from '../../ts/autograd/tape';
+import { MdmtError } from '../../ts/errors';
 import { resizeBilinear } from '../../ts/data/preprocess';
 import { rng } from '../../ts/data/rng';
 import { MDMTModel, STLModel } from '../../ts/models/mdmt';
@@ -211,6 +212,9 @@ test('gradCam on MDMT / STL models: heads, layers and errors', () => {
   assert.throws(() => gradCam(m, x, { score: 'nonsense' } as never), /gradCam: 'score' must be 'logit' or 'logprob', got "nonsense"/);
   assert.throws(() => gradCam(m, x, { task: 'tau1' } as never), /gradCam: 'task' must be 'afc' or 'bx', got "tau1"/);
   assert.throws(() => gradCam(m, x, { classIndex: -1 }), /gradCam: 'classIndex' must be a class number or 'predicted', got -1/);
+  // not a model: an MdmtError naming what was given, not "model.children is not a function"
+  for (const bad of [{}, null, 'resnet18'])
+    assert.throws(() => gradCam(bad as never, x), (e: unknown) => e instanceof MdmtError && e.code === 'EINVAL' && /gradCam: needs a Module/.test(e.message));
   assert.is(liveTensorCount(), live, 'refused calls leave nothing behind');
   assert.ok(m.training, 'and leave the mode as it was');
   const stl = new STLModel('bx', 'shufflenet_v2_x0_5').to(DEVICE);

@@ -19,8 +19,8 @@
  *   cam.maps.subarray(0, cam.h * cam.w)                 // image 0, h×w, unnormalised
  */
 import { backward } from '../autograd/tape';
-import { check, checkOptions, MdmtError, show } from '../errors';
-import type { Module } from '../nn/module';
+import { check, checkOptions, kindOf, MdmtError, show } from '../errors';
+import { Module } from '../nn/module';
 import { maskedXent } from '../ops/masked_xent';
 import { mul } from '../ops/elementwise';
 import { sum } from '../ops/reduce';
@@ -95,6 +95,8 @@ function headOf(out: unknown, task: 'afc' | 'bx' | undefined, only: unknown): { 
  * @example const { maps, h, w } = gradCam(new MDMTModel('resnet18'), x, { task: 'bx', classIndex: 'predicted' });
  */
 export function gradCam(model: Module, x: Tensor, o: GradCamOptions = {}): GradCamResult {
+  // anything else failed inside the layer search with a bare TypeError ("model.children is not a function")
+  check(model instanceof Module, 'EINVAL', 'gradCam', () => `needs a Module (a model such as MDMTModel), got ${kindOf(model)}`);
   // `clas: 0` explained the default class, `score: 'nonsense'` the logit
   checkOptions('gradCam', o, { task: true, classIndex: true, layer: true, score: true });
   check(o.task === undefined || o.task === 'afc' || o.task === 'bx', 'EINVAL', 'gradCam', () => `'task' must be 'afc' or 'bx', got ${show(o.task)}`);
