@@ -155,6 +155,9 @@ test('Adam / AdamW: bad inputs give MdmtError naming the optimiser and the argum
   tidy(() => {
     const p = t32([1, 2, 3], [3]);
     expectError(() => new Adam([p], { lr: -1 }), 'EINVAL', 'Adam', /'lr'/, 'negative lr');
+    // an unbounded range said "a number in [0, Infinity]" and then refused Infinity
+    expectError(() => new Adam([p], { lr: Infinity }), 'EINVAL', 'Adam', /'lr' must be a finite number ≥ 0, got Infinity$/, 'infinite lr');
+    expectError(() => new Adam([p], { lr: -1 }), 'EINVAL', 'Adam', /'lr' must be a finite number ≥ 0, got -1$/, 'negative lr, worded');
     expectError(() => new Adam([p], { betas: [0.9, 1] }), 'EINVAL', 'Adam', /'betas'/, 'beta2 = 1');
     expectError(() => new AdamW([p], { eps: -1 }), 'EINVAL', 'AdamW', /'eps'/, 'negative eps');
     expectError(() => new Adam([p, 3 as never]), 'EINVAL', 'Adam', /params\[1\]/, 'non-tensor param');

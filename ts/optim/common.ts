@@ -21,8 +21,9 @@ export function checkParams(op: string, params: unknown): Tensor[] {
 }
 
 export function checkHyper(op: string, name: string, v: unknown, lo: number, hi = Infinity, loOpen = false): number {
-  check(typeof v === 'number' && Number.isFinite(v) && (loOpen ? v > lo : v >= lo) && v <= hi, 'EINVAL', op,
-    `'${name}' must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${show(v)}`);
+  // no upper bound: "a finite number ≥ 0", not "a number in [0, Infinity]", which read as if Infinity were allowed
+  check(typeof v === 'number' && Number.isFinite(v) && (loOpen ? v > lo : v >= lo) && v <= hi, 'EINVAL', op, () =>
+    `'${name}' must be ${hi === Infinity ? `a finite number ${loOpen ? '>' : '≥'} ${lo}` : `a number in ${loOpen ? '(' : '['}${lo}, ${hi}]`}, got ${show(v)}`);
   return v as number;
 }
 
