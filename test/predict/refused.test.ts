@@ -134,4 +134,28 @@ test('image bytes instead of a path are refused by kind and size, in a short mes
   }
 });
 
+test('overlays that would overwrite an input image or mask are refused before any image is scored', async () => {
+  // `mdmt predict --explain --heatmaps scans/ scans/` wrote each overlay over the X-ray it explains
+  const run = fakeRun('p-overwrite');
+  const dir = tmpDir('p-overwrite-img');
+  fs.mkdirSync(path.join(dir, 'masks'));
+  const img = await greyPng(dir), mask = await greyPng(path.join(dir, 'masks'), 'film.png');
+  const before = fs.readFileSync(img);
+  let scored = 0;
+  const e = await rejects(() => predict([img], { run, explain: { dir }, onProgress: () => scored++ }));
+  assert.is(e.code, 'ECONFIG', e.message);
+  assert.match(e.message, `explain.dir (--heatmaps): the overlay ${path.join(dir, 'film.png')} would overwrite the input image ${img}: give a folder that holds no input images or masks`);
+  assert.is(scored, 0);
+  assert.ok(fs.readFileSync(img).equals(before), 'the input image is untouched');
+  // a mask in the overlay folder; and the CLI, through another spelling of the folder
+  const m = await rejects(() => predict([{ image: img, mask }], { run, explain: { dir: path.join(dir, 'masks') } }));
+  assert.match(m.message, `would overwrite the input lung mask ${mask}`);
+  const cli = await rejects(() => runPredict([img], { run, explain: true, heatmaps: `${dir}/./masks/..`, progress: false }, () => {}));
+  assert.match(cli.message, 'would overwrite the input image');
+  assert.ok(fs.readFileSync(img).equals(before));
+  // another folder: scored, with its overlay
+  const ok = await predict([img], { run, explain: { dir: path.join(dir, 'h') } });
+  assert.is(ok.rows[0].heatmap, path.join(dir, 'h', 'film.png'));
+});
+
 test.run();

@@ -168,6 +168,33 @@ export function heatmapNames(files: readonly string[], dir: string): string[] {
   });
 }
 
+/**
+ * Refuses (ECONFIG, before anything is scored) overlay names that are an input image or mask:
+ * `--heatmaps scans/` on images in scans/ wrote each overlay over the X-ray it explains. Files
+ * are compared by device and inode, so a link, another spelling of the path or a case-blind
+ * file system is caught too.
+ */
+function refuseOverwritingInputs(names: readonly string[], inputs: readonly PredictInput[]): void {
+  const id = (f: string): string | undefined => {
+    try {
+      const st = fs.statSync(f);
+      return st.isFile() ? `${st.dev}:${st.ino}` : undefined;
+    } catch {
+      return undefined; // not there: nothing to overwrite, or the image's own row says so
+    }
+  };
+  const given = new Map<string, string>();
+  for (const x of inputs)
+    for (const [f, what] of [[x.image, 'image'], [x.mask, 'lung mask']] as const) {
+      const k = f === undefined ? undefined : id(f);
+      if (k !== undefined && !given.has(k)) given.set(k, `${what} ${f}`);
+    }
+  for (const n of names) {
+    const k = id(n), hit = k === undefined ? undefined : given.get(k);
+    if (hit) throw new MdmtError('ECONFIG', 'predict', `explain.dir (--heatmaps): the overlay ${n} would overwrite the input ${hit}: give a folder that holds no input images or masks`);
+  }
+}
+
 /** Scores one batch's logits into its rows (calibrated probabilities, classes). */
 function fillRows(rows: PredictionRow[], idx: number[], out: { afc?: ArrayLike<number>; bx?: ArrayLike<number> }, T: PredictModelInfo['temperature']): void {
   const row = (z: ArrayLike<number>, i: number, C: number) => Array.prototype.slice.call(z, i * C, (i + 1) * C) as number[];
@@ -236,6 +263,7 @@ export async function predict(images: readonly (string | PredictInput)[], o: Pre
   if (!Number.isInteger(B) || B < 1) throw new MdmtError('ECONFIG', 'predict', `batchSize must be a positive integer, got ${o.batchSize}`);
   if (o.explain) ensureDir(o.explain.dir, 'predict', 'explain.dir'); // a file there was a raw EEXIST
   const names = o.explain ? heatmapNames(inputs.map((x) => x.image), o.explain.dir) : [];
+  if (o.explain) refuseOverwritingInputs(names, inputs);
   const device = o.device ?? getDefaultDevice();
   const S = info.imageSize;
   const records: DataRecord[] = inputs.map((x, i) => ({
