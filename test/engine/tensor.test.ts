@@ -229,7 +229,7 @@ test('Generator: an empty or reversed range, and a state that would draw 0 forev
   assert.equal([g.normal(), g.next()], a);
 });
 
-test('bad MDMT_NUM_THREADS, MDMT_CPU_ISA, MDMT_SPIN_US, MDMT_TF32 and MDMT_DEVICE are errors naming the variable and the value', () => {
+test('bad MDMT_NUM_THREADS, MDMT_CPU_ISA, MDMT_SPIN_US, MDMT_TF32, MDMT_DEVICE and the other variables are errors naming the variable and the value', () => {
   const index = path.resolve(__dirname, '..', '..', 'ts', 'index.js');
   const script = `try { const m = require(${JSON.stringify(index)}); m.ones([1]).item(); console.log('ok'); } catch (e) { console.log(e.code + ' ' + e.message); }`;
   const cases: [Record<string, string>, string][] = [
@@ -242,6 +242,14 @@ test('bad MDMT_NUM_THREADS, MDMT_CPU_ISA, MDMT_SPIN_US, MDMT_TF32 and MDMT_DEVIC
     [{ MDMT_MAX_ALLOC_BYTES: '8G' }, "ECONFIG MDMT_MAX_ALLOC_BYTES: '8G' is not a byte count"],
     [{ MDMT_MAX_ALLOC_BYTES: '0' }, "ECONFIG MDMT_MAX_ALLOC_BYTES: '0' is not a byte count"],
     [{ MDMT_TF32: 'no' }, "ECONFIG MDMT_TF32: 'no' is not 0 or 1"],
+    // read natively as exactly '1' (or 'own') and strtoll: other spellings were silently off
+    [{ MDMT_DETERMINISTIC: 'true' }, "ECONFIG MDMT_DETERMINISTIC: 'true' is not 0 or 1"],
+    [{ MDMT_CUDA_GRAPH: 'yes' }, "ECONFIG MDMT_CUDA_GRAPH: 'yes' is not 0 or 1"],
+    [{ MDMT_OP_PREPARED: 'on' }, "ECONFIG MDMT_OP_PREPARED: 'on' is not 0 or 1"],
+    [{ MDMT_CUDA_CONV: 'OWN' }, "ECONFIG MDMT_CUDA_CONV: 'OWN' is not 'own'"],
+    [{ MDMT_CPU_CACHE_BYTES: '8G' }, "ECONFIG MDMT_CPU_CACHE_BYTES: '8G' is not a byte count"],
+    [{ MDMT_CPU_CACHE_BYTES: '-5' }, "ECONFIG MDMT_CPU_CACHE_BYTES: '-5' is not a byte count"],
+    [{ MDMT_CPU_CACHE_BYTES: '0', MDMT_DETERMINISTIC: '1', MDMT_CUDA_GRAPH: '0', MDMT_OP_PREPARED: '0', MDMT_CUDA_CONV: 'own' }, 'ok'],
     [{ MDMT_NUM_THREADS: '2', MDMT_CPU_ISA: 'generic', MDMT_SPIN_US: '0', MDMT_TF32: '0' }, 'ok'],
   ];
   for (const [env, want] of cases) {

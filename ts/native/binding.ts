@@ -164,6 +164,14 @@ const NATIVE_ENV: [string, (v: string) => boolean, string][] = [
   ['MDMT_TF32', (v) => ['0', '1', 'false', 'true'].includes(v), 'is not 0 or 1 (unset, TF32 allowed)'],
   // strtoull read '8G' as 8 bytes (every large tensor refused) and 'abc' as unset
   ['MDMT_MAX_ALLOC_BYTES', intIn(1, Number.MAX_SAFE_INTEGER), 'is not a byte count: a positive integer of bytes (unset, the memory available)'],
+  // strtoll read MDMT_CPU_CACHE_BYTES=8G as 8 bytes and 'abc' as 0: the buffer cache silently off
+  ['MDMT_CPU_CACHE_BYTES', intIn(0, Number.MAX_SAFE_INTEGER), 'is not a byte count: an integer of bytes, 0 for none (unset, an eighth of memory, at most 4 GiB)'],
+  // the switches below are on only for exactly '1' ('own'): MDMT_DETERMINISTIC=true or yes left
+  // every cuDNN algorithm allowed, silently, in a run meant to be bit-reproducible
+  ['MDMT_DETERMINISTIC', (v) => v === '0' || v === '1', 'is not 0 or 1 (unset, any cuDNN convolution algorithm)'],
+  ['MDMT_CUDA_GRAPH', (v) => v === '0' || v === '1', 'is not 0 or 1 (unset, compiled steps replayed without CUDA graphs)'],
+  ['MDMT_OP_PREPARED', (v) => v === '0' || v === '1', 'is not 0 or 1 (unset, ops run directly)'],
+  ['MDMT_CUDA_CONV', (v) => v === 'own', "is not 'own' (unset, cuDNN's depthwise convolutions)"],
 ];
 
 /** The loaded addon (loaded on first use). Throws MdmtError(ENOADDON) when it is not built. */
