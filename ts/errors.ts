@@ -131,7 +131,9 @@ export function nearestKey(key: string, root: KeyTree, aliases: Record<string, s
   const same = paths(root).find((p) => norm(p.slice(p.lastIndexOf('.') + 1)) === k || norm(p) === k);
   if (same) return same;
   let best: string | undefined;
-  let bestD = Math.max(2, Math.floor(k.length / 3)) + 1;
+  // at most a third of the key's letters wrong (2 for short keys), and never all but one: a
+  // 3-letter key is 2 edits from most 3-letter names ('foo' was "did you mean log?")
+  let bestD = Math.min(Math.max(2, Math.floor(k.length / 3)) + 1, k.length - 1);
   for (const p of Object.keys(level)) {
     const d = distance(k, norm(p));
     if (d < bestD) [best, bestD] = [prefix + p, d];

@@ -51,6 +51,9 @@ test('unknown keys in train() and experiment() configs are ECONFIG errors naming
     [{ augment: { disable: { flp: true } } }, /unknown key 'augment\.disable\.flp'.*did you mean augment\.disable\.flip\?/],
     // a near spelling on another level is no suggestion: augment.foo is not a misspelt fold
     [{ augment: { foo: 1 } }, /unknown key 'augment\.foo' \(it would be ignored\); nearest is augment\.\w+ \(valid here: p, /],
+    // a 3-letter key 2 edits from a 3-letter name shares one letter with it: no "did you mean log?"
+    [{ foo: 1 }, /unknown key 'foo' \(it would be ignored\); nearest is \w+ \(valid here: /],
+    [{ sede: 1 }, /unknown key 'sede'.*did you mean seed\?/],
   ];
   for (const [extra, re] of cases) {
     const e = await code(() => resolveTrainConfig({ ...ok, ...extra } as never));
