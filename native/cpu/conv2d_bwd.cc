@@ -120,8 +120,11 @@ void conv2d_bwd_filter_cpu(OpCtx& c, const Geom& g) {
   // the stride-2 ones come here (layer4's 256→512 downsampling conv, dw 1.2 Mi floats).
   const int64_t split = std::min<int64_t>(g.N, (th + g.G - 1) / g.G);
   const bool shallow = g.N / std::max<int64_t>(1, split) * PQ < 128 && g.K * CRS >= (int64_t(1) << 20);
-  const int64_t parts = th <= g.G || shallow ? 1 : split;
-  const int64_t per = (g.N + parts - 1) / parts;
+  const int64_t want = th <= g.G || shallow ? 1 : split;
+  const int64_t per = (g.N + want - 1) / want;
+  // as many parts as `per` images fill: 4 images in 3 parts of 2 are 2 parts (a third, empty
+  // part never wrote its partial sum and the stale buffer was added into dw: 3+ threads only)
+  const int64_t parts = (g.N + per - 1) / per;
   Geom gp = g;
   gp.N = per;
   const Batching bt_ = make_batching(gp, 1);

@@ -12,7 +12,7 @@ import { native } from '../../ts/native/binding';
 import { conv2d, conv2dBwdData, conv2dBwdFilter, GemmIsa } from '../../ts/ops/conv2d';
 import { sum } from '../../ts/ops/reduce';
 import { tidy } from '../../ts/tensor';
-import { assertClose, deviceAvailable, f32, gradcheck, numel, onThreads, Rng, t32 } from '../helpers';
+import { assertClose, DEVICE, deviceAvailable, f32, gradcheck, numel, onThreads, Rng, t32 } from '../helpers';
 import { conv2dBwdDataRef, conv2dBwdFilterRef, conv2dRef, ConvCfg, convOutShape } from '../ref/conv2d';
 
 const on = deviceAvailable('conv2d');
@@ -101,6 +101,26 @@ test('conv2d_bwd_filter: images split between threads or one GEMM parallel insid
     onThreads([1, 2, 3], (t) => {
       const dw = tidy(() => conv2dBwdFilter(t32(d.dy, d.ys), t32(d.x, c.x), c.w, cfgOf(c)).toArray());
       assertClose(dw, ref, tol(d.ys[0] * d.ys[2] * d.ys[3]), `${c.label}, ${t} threads`);
+    });
+  }
+});
+
+test('conv2d_bwd_filter: batches whose split leaves an image part empty (N = 4 on 3 threads, N = 6 on 4) = the reference', () => {
+  if (!on || DEVICE !== 'cpu') return;
+  const rng = new Rng(206);
+  // The images were split into min(N, threads) parts of ⌈N/parts⌉: 4 images on 3 threads gave
+  // parts of 2, 2 and 0, 6 on 4 gave 2, 2, 2 and 0, and the empty part's partial sum buffer,
+  // never written, was added into dw. Each case first runs a batch that fills every part's
+  // buffer (N = 8), so stale sums are nonzero. Never seen on 2 threads (found by a fuzz at 3–4).
+  for (const [n, t] of [[4, 3], [6, 4], [9, 4]]) {
+    const fill = mk('all parts used', [8, 8, 6, 6], [5, 8, 1, 1], {}, false);
+    const c = mk(`N=${n} on ${t} threads`, [n, 8, 6, 6], [5, 8, 1, 1], {}, false);
+    const f = data(rng, fill), d = data(rng, c);
+    const ref = conv2dBwdFilterRef(d.dy, d.x, c.x, c.w, c);
+    onThreads([t], () => {
+      tidy(() => conv2dBwdFilter(t32(f.dy, f.ys), t32(f.x, fill.x), fill.w, cfgOf(fill)).toArray());
+      const dw = tidy(() => conv2dBwdFilter(t32(d.dy, d.ys), t32(d.x, c.x), c.w, cfgOf(c)).toArray());
+      assertClose(dw, ref, tol(d.ys[0] * d.ys[2] * d.ys[3]), c.label);
     });
   }
 });
