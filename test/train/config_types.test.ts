@@ -3,7 +3,7 @@
  * them: each is an ECONFIG naming the field and the value (they were silently defaults or
  * truthy strings); an Adam β of 1 (a zero bias correction) is refused; a run directory whose
  * only file is the config.json of a run that failed before training takes a corrected
- * config; a disk cache or splits directory that is a file is named. No training.
+ * config, and one whose config.json is the user's own is refused; a disk cache or splits directory that is a file is named. No training.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -82,6 +82,18 @@ test('a run that failed before its first epoch does not lock its directory to th
   // once a run has a log line, its directory keeps its config
   fs.writeFileSync(path.join(out, 'log.jsonl'), '{"epoch":1}\n');
   await train(first).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /holds a run with another configuration/));
+});
+
+test("a config.json of the user's in the run directory is refused, not overwritten with the run's", async () => {
+  const out = tmpDir('cfgt-own');
+  // `mdmt train --config exp/config.json --out exp`: the settings file was replaced by the run's
+  const own = `${JSON.stringify({ backbone: 'shufflenet_v2_x0_5', experiment: 'stl_afc', imageSize: 32 })}\n`;
+  for (const text of [own, 'not json\n']) {
+    fs.writeFileSync(path.join(out, 'config.json'), text);
+    await train({ ...base(), outDir: out, data: { afc: path.join(out, 'missing') } }).then(() => assert.unreachable(),
+      (e: MdmtError) => { assert.is(e.code, 'ECONFIG'); assert.match(e.message, `${path.join(out, 'config.json')} is not a run's configuration`); });
+    assert.is(fs.readFileSync(path.join(out, 'config.json'), 'utf8'), text, 'the file is as it was');
+  }
 });
 
 test('a disk cache that is a file is an ECONFIG naming the setting (it was a raw EEXIST at the first image)', () => {

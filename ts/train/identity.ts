@@ -152,8 +152,28 @@ export function runConflict(dir: string, cfg: TrainConfig): string[] | undefined
 }
 
 
-/** Throws ECONFIG when `cfg.outDir` holds a run with other settings, naming them. */
+/**
+ * Whether `file` is a config.json that train() wrote: a JSON object with every setting `cfg`
+ * has (train() stores the whole resolved configuration). A user's own settings file is not:
+ * `mdmt train --config exp/config.json --out exp` replaced it with the run's.
+ */
+function isRunConfig(file: string, cfg: TrainConfig): boolean {
+  try {
+    const raw = readJson<unknown>(file);
+    return raw !== null && typeof raw === 'object' && !Array.isArray(raw) && Object.keys(cfg).every((k) => k in raw);
+  } catch {
+    return false; // not JSON, or unreadable: not one train() wrote (it writes through a rename)
+  }
+}
+
+/**
+ * Throws ECONFIG when `cfg.outDir` holds a run with other settings, naming them, or a
+ * config.json that is not a run's (train() would overwrite it).
+ */
 export function checkRunDir(cfg: TrainConfig): void {
+  const file = path.join(cfg.outDir, 'config.json');
+  if (fs.existsSync(file) && !holdsTraining(cfg.outDir) && !isRunConfig(file, cfg))
+    throw new MdmtError('ECONFIG', 'train', `${file} is not a run's configuration, and the run would overwrite it with its own: give an outDir (--out) without a config.json of yours`);
   const d = runConflict(cfg.outDir, cfg);
   if (d)
     throw new MdmtError('ECONFIG', 'train', `${cfg.outDir} holds a run with another configuration (${path.join(cfg.outDir, 'config.json')}; stored → requested: ${fewOf(d, 4)}): use another outDir or delete it`);
