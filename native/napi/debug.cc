@@ -1,6 +1,7 @@
 // MDMT_DEBUG=1: one stderr line per op call with its device, operand shapes and time.
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "common.h"
 
@@ -8,7 +9,11 @@ namespace mdmt {
 namespace napi {
 
 bool debug_enabled() {
-  static const bool on = std::getenv("MDMT_DEBUG") != nullptr;
+  // exactly '1', as the CLI's stacks (ts/cli/main.ts): MDMT_DEBUG=0 turned the op log on
+  static const bool on = [] {
+    const char* e = std::getenv("MDMT_DEBUG");
+    return e && std::strcmp(e, "1") == 0;
+  }();
   return on;
 }
 

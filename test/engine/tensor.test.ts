@@ -247,6 +247,7 @@ test('bad MDMT_NUM_THREADS, MDMT_CPU_ISA, MDMT_SPIN_US, MDMT_TF32, MDMT_DEVICE a
     [{ MDMT_CUDA_GRAPH: 'yes' }, "ECONFIG MDMT_CUDA_GRAPH: 'yes' is not 0 or 1"],
     [{ MDMT_OP_PREPARED: 'on' }, "ECONFIG MDMT_OP_PREPARED: 'on' is not 0 or 1"],
     [{ MDMT_CUDA_CONV: 'OWN' }, "ECONFIG MDMT_CUDA_CONV: 'OWN' is not 'own'"],
+    [{ MDMT_DEBUG: 'yes' }, "ECONFIG MDMT_DEBUG: 'yes' is not 0 or 1"],
     [{ MDMT_CPU_CACHE_BYTES: '8G' }, "ECONFIG MDMT_CPU_CACHE_BYTES: '8G' is not a byte count"],
     [{ MDMT_CPU_CACHE_BYTES: '-5' }, "ECONFIG MDMT_CPU_CACHE_BYTES: '-5' is not a byte count"],
     [{ MDMT_CPU_CACHE_BYTES: '0', MDMT_DETERMINISTIC: '1', MDMT_CUDA_GRAPH: '0', MDMT_OP_PREPARED: '0', MDMT_CUDA_CONV: 'own' }, 'ok'],
@@ -257,6 +258,12 @@ test('bad MDMT_NUM_THREADS, MDMT_CPU_ISA, MDMT_SPIN_US, MDMT_TF32, MDMT_DEVICE a
     delete base.MDMT_DEVICE;
     const r = spawnSync(process.execPath, ['-e', script], { env: { ...base, ...env }, encoding: 'utf8' });
     assert.ok(r.stdout.startsWith(want), `${JSON.stringify(env)}: ${r.stdout}${r.stderr}`);
+  }
+  // the op log is on for MDMT_DEBUG=1 only (any value, 0 included, turned it on)
+  for (const v of ['0', '1']) {
+    const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, MDMT_DEVICE: 'cpu', MDMT_DEBUG: v }, encoding: 'utf8' });
+    assert.is(r.stdout.trim(), 'ok', r.stderr);
+    assert.is(r.stderr.includes('[mdmt]'), v === '1', `MDMT_DEBUG=${v}: ${r.stderr.slice(0, 200)}`);
   }
 });
 

@@ -172,6 +172,7 @@ const NATIVE_ENV: [string, (v: string) => boolean, string][] = [
   ['MDMT_CUDA_GRAPH', (v) => v === '0' || v === '1', 'is not 0 or 1 (unset, compiled steps replayed without CUDA graphs)'],
   ['MDMT_OP_PREPARED', (v) => v === '0' || v === '1', 'is not 0 or 1 (unset, ops run directly)'],
   ['MDMT_CUDA_CONV', (v) => v === 'own', "is not 'own' (unset, cuDNN's depthwise convolutions)"],
+  ['MDMT_DEBUG', (v) => v === '0' || v === '1', 'is not 0 or 1 (unset, no op log and no stacks)'],
 ];
 
 /** The loaded addon (loaded on first use). Throws MdmtError(ENOADDON) when it is not built. */
