@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { tinyData, tmpDir } from '../train/_fixture';
 import { deviceAvailable } from '../helpers';
 import { afterInterrupt } from '../../ts/cli/main';
+import { nextCommand } from '../../ts/cli/commands/synth';
 
 /** the engine-using tests skip (with the reason printed) when $MDMT_DEVICE is unavailable */
 const on = deviceAvailable('cli');
@@ -168,6 +169,17 @@ test('Ctrl-C (SIGINT) or SIGTERM during training releases the run-directory lock
     assert.match(err, `mdmt: interrupted (${sig}); released 1 run-directory lock; run the same command again to resume`);
     assert.not.ok(fs.existsSync(path.join(out, '.lock')), `${sig}: the lock is gone`);
   }
+});
+
+test("synth's next command trains on the data set that has images (--n-afc 0 suggested a τ1 run on none)", () => {
+  const roots = { afcRoot: 'd/AIforCOVID', bxRoot: 'd/BRIXIA' };
+  const both = nextCommand({ ...roots, nAfc: 4, nBx: 4 })!, afc = nextCommand({ ...roots, nAfc: 4, nBx: 0 })!, bx = nextCommand({ ...roots, nAfc: 0, nBx: 4 })!;
+  assert.match(both, /--data-afc d\/AIforCOVID --data-bx d\/BRIXIA .*--experiment stl_afc.*or mdmt experiment/);
+  assert.match(afc, /--data-afc d\/AIforCOVID .*--experiment stl_afc/);
+  assert.not.match(afc, /BRIXIA|mdmt experiment/);
+  assert.match(bx, /--data-bx d\/BRIXIA .*--experiment stl_bx --out runs\/stl_bx/);
+  assert.not.match(bx, /AIforCOVID|stl_afc/);
+  assert.is(nextCommand({ ...roots, nAfc: 0, nBx: 0 }), undefined);
 });
 
 test('Ctrl-C during synth says to rerun with --force (synth does not resume; a rerun was refused as not empty)', async () => {

@@ -24,8 +24,22 @@ export function register(program: Command): void {
       console.log(`AIforCOVID: ${r.nAfc} images in ${r.afcRoot}`);
       console.log(`BRIXIA:     ${r.nBx} images in ${r.bxRoot}`);
       console.log(`${r.files} files written in ${((Date.now() - t0) / 1000).toFixed(1)} s (seed ${o.seed})`);
-      // what a newcomer runs next (they had to guess the flags)
-      console.log(`next: mdmt train --data-afc ${r.afcRoot} --data-bx ${r.bxRoot} --backbone shufflenet_v2_x0_5 --experiment stl_afc --image-size 64 --batch-size 8 --epochs 4 --warmup 1 --out runs/stl_afc` +
-        ` (or mdmt experiment --data-afc … --data-bx … --runs runs; --help for every flag)`);
+      const next = nextCommand(r);
+      if (next) console.log(`next: ${next}`);
     });
+}
+
+/**
+ * What a newcomer runs next (they had to guess the flags): a single-task run on the data set
+ * that has images, the sweep only when both have (with --n-afc 0 the line suggested a τ1 run
+ * on an empty AIforCOVID).
+ */
+export function nextCommand(r: { afcRoot: string; bxRoot: string; nAfc: number; nBx: number }): string | undefined {
+  const flags = '--backbone shufflenet_v2_x0_5 --image-size 64 --batch-size 8 --epochs 4 --warmup 1';
+  if (r.nAfc > 0 && r.nBx > 0)
+    return `mdmt train --data-afc ${r.afcRoot} --data-bx ${r.bxRoot} ${flags} --experiment stl_afc --out runs/stl_afc` +
+      ' (or mdmt experiment --data-afc … --data-bx … --runs runs; --help for every flag)';
+  if (r.nAfc > 0) return `mdmt train --data-afc ${r.afcRoot} ${flags} --experiment stl_afc --out runs/stl_afc (--help for every flag)`;
+  if (r.nBx > 0) return `mdmt train --data-bx ${r.bxRoot} ${flags} --experiment stl_bx --out runs/stl_bx (--help for every flag)`;
+  return undefined;
 }
