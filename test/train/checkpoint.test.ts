@@ -2,7 +2,6 @@
 // it), and a checkpoint of the earlier format, which also kept a copy in the schedule state,
 // still resumes to the same lr and the same next schedule step.
 import * as fs from 'fs';
-import nodeFs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -119,35 +118,6 @@ test('a write that fails names the file and leaves no temporary file behind (a f
     a.dispose();
   }
   assert.equal(fs.readdirSync(dir).sort(), ['best.safetensors', 'result.json'], 'only the folders: no .tmp- file');
-});
-
-test('a written file is flushed to the disk before the rename replaces the old one', () => {
-  const dir = tmpDir('checkpoint-fsync');
-  const file = path.join(dir, 'result.json');
-  const events: string[] = [];
-  const real = { fsyncSync: nodeFs.fsyncSync, renameSync: nodeFs.renameSync, openSync: nodeFs.openSync };
-  const opened = new Map<number, string>();
-  const fsw = nodeFs as unknown as Record<string, unknown>;
-  fsw.openSync = (p: fs.PathLike, ...rest: unknown[]) => {
-    const fd = (real.openSync as (...a: unknown[]) => number)(p, ...rest);
-    opened.set(fd, String(p));
-    return fd;
-  };
-  fsw.fsyncSync = (fd: number) => {
-    events.push(`fsync ${path.basename(opened.get(fd) ?? '?').replace(/\d+$/, 'PID')}`);
-    real.fsyncSync(fd);
-  };
-  fsw.renameSync = (a: fs.PathLike, b: fs.PathLike) => {
-    events.push(`rename → ${path.basename(String(b))}`);
-    real.renameSync(a, b);
-  };
-  try {
-    atomicWriteFile(file, '{"a":1}\n');
-  } finally {
-    Object.assign(fsw, real);
-  }
-  assert.equal(events, ['fsync .result.json.tmp-PID', 'rename → result.json']);
-  assert.is(fs.readFileSync(file, 'utf8'), '{"a":1}\n');
 });
 
 test('removeStaleTemps removes the temporary files a killed writer left, not its own, folders or other files', () => {

@@ -1,11 +1,7 @@
 /**
  * Run files written so that a kill at any moment leaves either the old or the new version:
  * every file goes to `<name>.tmp-<pid>` first and is renamed over the old one (rename is
- * atomic within a file system). The temporary file's data is flushed to the disk (fsync)
- * before the rename, so that a power loss or a crash of the machine, not only of the
- * process, also leaves one whole version, not a renamed file whose blocks never reached the
- * disk (empty, or zeros). The folder is not synced: a rename lost in a crash leaves the old
- * version, which is the same guarantee.
+ * atomic within a file system).
  *
  * checkpoint.safetensors (one per run, the last finished epoch):
  *   model.<state_dict key>   weights and buffers (BN statistics, num_batches_tracked)
@@ -66,10 +62,9 @@ function tmpName(file: string): string {
 }
 
 /**
- * Writes `data` (text, bytes, or bytes in parts) to `file` through a temporary file, an
- * fsync and a rename (above). A failure (a full disk, a folder in the way) removes the
- * temporary file, which would otherwise stay behind holding the disk's last free space, and
- * is an EIO naming `file`.
+ * Writes `data` (text, bytes, or bytes in parts) to `file` through a temporary file and a
+ * rename. A failure (a full disk, a folder in the way) removes the temporary file, which
+ * would otherwise stay behind holding the disk's last free space, and is an EIO naming `file`.
  */
 export function atomicWriteFile(file: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   const tmp = tmpName(file);
@@ -77,7 +72,6 @@ export function atomicWriteFile(file: string, data: string | Uint8Array | readon
     const fd = fs.openSync(tmp, 'w');
     try {
       writeAll(fd, typeof data === 'string' ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data);
-      fs.fsyncSync(fd); // without it a crash of the machine can leave the renamed file empty
     } finally {
       fs.closeSync(fd);
     }
