@@ -8,6 +8,14 @@
 import { check, isList, MdmtError, show } from './errors';
 import { native } from './native/binding';
 
+/** uniform(5, 1) drew from (1, 5] and NaN bounds gave NaN: both are a caller's bug. */
+function checkUniform(op: string, lo: number, hi: number): void {
+  if (!(lo <= hi && Number.isFinite(lo) && Number.isFinite(hi))) throw new MdmtError('EINVAL', op, `needs finite bounds lo <= hi, got lo=${show(lo)} hi=${show(hi)}`);
+}
+function checkNormal(op: string, mean: number, std: number): void {
+  if (!(std >= 0 && Number.isFinite(std) && Number.isFinite(mean))) throw new MdmtError('EINVAL', op, `needs a finite mean and std >= 0, got mean=${show(mean)} std=${show(std)}`);
+}
+
 export class Generator {
   private s = new Uint32Array(4);
   private spare: number | null = null;
@@ -48,14 +56,35 @@ export class Generator {
   }
   /** uniform in [lo, hi) */
   uniform(lo = 0, hi = 1): number {
-    // uniform(5, 1) drew from (1, 5] and NaN bounds gave NaN: both are a caller's bug
-    if (!(lo <= hi && Number.isFinite(lo) && Number.isFinite(hi)))
-      throw new MdmtError('EINVAL', 'Generator.uniform', `needs finite bounds lo <= hi, got lo=${show(lo)} hi=${show(hi)}`);
+    checkUniform('Generator.uniform', lo, hi);
     return lo + (hi - lo) * this.next();
   }
   normal(mean = 0, std = 1): number {
-    if (!(std >= 0 && Number.isFinite(std) && Number.isFinite(mean)))
-      throw new MdmtError('EINVAL', 'Generator.normal', `needs a finite mean and std >= 0, got mean=${show(mean)} std=${show(std)}`);
+    checkNormal('Generator.normal', mean, std);
+    return this.draw(mean, std);
+  }
+  /**
+   * `out` filled with what out.length calls of normal(mean, std) would return, in order, the
+   * stream left where they would leave it: weight initialisation's bulk form (a ResNet-18 is
+   * 11.7 M draws; one call each, through a closure, took 0.75 s of a 7 s `mdmt train`).
+   */
+  fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
+    checkNormal('Generator.fillNormal', mean, std);
+    for (let i = 0; i < out.length; i++) out[i] = this.draw(mean, std);
+    return out;
+  }
+  /** `out` filled with what out.length calls of uniform(lo, hi) would return, in order. */
+  fillUniform(out: Float32Array, lo = 0, hi = 1): Float32Array {
+    checkUniform('Generator.fillUniform', lo, hi);
+    for (let i = 0; i < out.length; i++) out[i] = lo + (hi - lo) * this.next();
+    return out;
+  }
+  /**
+   * mean + std·z, z the spare or the first of a new pair by Marsaglia's polar method (the
+   * second kept as the spare), in the arithmetic every seeded model was drawn with:
+   * (std·u)·m, not std·(u·m), which rounds differently.
+   */
+  private draw(mean: number, std: number): number {
     if (this.spare !== null) {
       const v = this.spare;
       this.spare = null;

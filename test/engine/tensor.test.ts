@@ -210,6 +210,23 @@ test('only floating tensors can require grad; tidy needs a function', () => {
   expectError(() => tidy(5 as never), 'EINVAL', 'tidy', /needs a function to run, got 5/, 'tidy(5)');
 });
 
+test('Generator.fillNormal / fillUniform: the values and the stream of one draw per element', () => {
+  // with and without a spare normal pending, odd and even lengths, and the draws after
+  for (const [n, pending] of [[7, false], [8, false], [7, true], [8, true], [0, true], [1, false]] as const) {
+    const a = new Generator(11), b = new Generator(11);
+    if (pending) assert.is(a.normal(), b.normal());
+    const want = Float32Array.from({ length: n }, () => a.normal(0.5, 0.02));
+    assert.equal(b.fillNormal(new Float32Array(n), 0.5, 0.02), want, `normal, ${n}, spare ${pending}`);
+    assert.equal([b.normal(), b.next()], [a.normal(), a.next()], `the stream after, ${n}, spare ${pending}`);
+    const u = Float32Array.from({ length: n }, () => a.uniform(-3, 2));
+    assert.equal(b.fillUniform(new Float32Array(n), -3, 2), u, `uniform, ${n}`);
+    assert.equal(b.getState(), a.getState());
+  }
+  const g = new Generator(1);
+  expectError(() => g.fillNormal(new Float32Array(2), 0, NaN), 'EINVAL', 'Generator.fillNormal', /std >= 0, got mean=0 std=NaN/, 'fillNormal std NaN');
+  expectError(() => g.fillUniform(new Float32Array(2), 1, 0), 'EINVAL', 'Generator.fillUniform', /lo <= hi, got lo=1 hi=0/, 'fillUniform(1, 0)');
+});
+
 test('Generator: an empty or reversed range, and a state that would draw 0 forever, are refused', () => {
   const g = new Generator(1);
   for (const n of [0, -3, 1.5, NaN, 2 ** 33]) expectError(() => g.int(n), 'EINVAL', 'Generator.int', /needs an integer n in \[1, 2\^32\]/, `int(${n})`);

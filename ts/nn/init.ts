@@ -26,34 +26,39 @@ export function gain(nonlinearity: 'relu' | 'linear' | 'leaky_relu' | 'sigmoid' 
   }
 }
 
-function write(t: Tensor, f: (i: number) => number): Tensor {
+/** Uploads `fill`'s values into `t` (float32, alive): fill gets a zeroed array of t's size. */
+function write(t: Tensor, fill: (a: Float32Array) => void): Tensor {
   t.assertAlive('init');
   check(t.dtype === 'float32', 'EDTYPE', 'init', `initialisers fill float32 tensors, got ${t.dtype}`);
   const a = new Float32Array(t.size);
-  for (let i = 0; i < a.length; i++) a[i] = f(i);
+  fill(a);
   native().upload(t.id, a);
   markWritten([t]);
   return t;
 }
 
+// the generators' bulk fills: the same values as a draw per element, in half the time
 export function uniform(t: Tensor, lo: number, hi: number, g: Generator = globalGenerator): Tensor {
-  return write(t, () => g.uniform(lo, hi));
+  return write(t, (a) => g.fillUniform(a, lo, hi));
 }
 export function normal(t: Tensor, mean = 0, std = 1, g: Generator = globalGenerator): Tensor {
-  return write(t, () => g.normal(mean, std));
+  return write(t, (a) => g.fillNormal(a, mean, std));
 }
 /** PyTorch trunc_normal_: redraw outside [a, b] (absolute bounds). */
 export function truncNormal(t: Tensor, mean = 0, std = 1, a = -2, b = 2, g: Generator = globalGenerator): Tensor {
-  return write(t, () => {
+  const draw = () => {
     for (let k = 0; k < 1000; k++) {
       const v = g.normal(mean, std);
       if (v >= a && v <= b) return v;
     }
     return Math.min(Math.max(mean, a), b);
+  };
+  return write(t, (out) => {
+    for (let i = 0; i < out.length; i++) out[i] = draw();
   });
 }
 export function constant(t: Tensor, v: number): Tensor {
-  return write(t, () => v);
+  return write(t, (out) => out.fill(v));
 }
 
 export interface KaimingOptions {
