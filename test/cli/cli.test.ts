@@ -177,7 +177,7 @@ test("synth's next command trains on the data set that has images (--n-afc 0 sug
   assert.match(both, /--data-afc d\/AIforCOVID --data-bx d\/BRIXIA .*--experiment stl_afc.*or mdmt experiment/);
   assert.match(afc, /--data-afc d\/AIforCOVID .*--experiment stl_afc/);
   assert.not.match(afc, /BRIXIA|mdmt experiment/);
-  assert.match(bx, /--data-bx d\/BRIXIA .*--experiment stl_bx --out runs\/stl_bx/);
+  assert.match(bx, /--data-bx d\/BRIXIA .*--experiment stl_bx .*--out runs\/stl_bx/);
   assert.not.match(bx, /AIforCOVID|stl_afc/);
   assert.is(nextCommand({ ...roots, nAfc: 0, nBx: 0 }), undefined);
 });

@@ -35,11 +35,11 @@ export function register(program: Command): void {
  * on an empty AIforCOVID).
  */
 export function nextCommand(r: { afcRoot: string; bxRoot: string; nAfc: number; nBx: number }): string | undefined {
-  const flags = '--backbone shufflenet_v2_x0_5 --image-size 64 --batch-size 8 --epochs 4 --warmup 1';
+  const run = (data: string, task: 'stl_afc' | 'stl_bx') =>
+    `mdmt train ${data} --backbone shufflenet_v2_x0_5 --experiment ${task} --image-size 64 --batch-size 8 --epochs 4 --warmup 1 --out runs/${task}`;
   if (r.nAfc > 0 && r.nBx > 0)
-    return `mdmt train --data-afc ${r.afcRoot} --data-bx ${r.bxRoot} ${flags} --experiment stl_afc --out runs/stl_afc` +
-      ' (or mdmt experiment --data-afc … --data-bx … --runs runs; --help for every flag)';
-  if (r.nAfc > 0) return `mdmt train --data-afc ${r.afcRoot} ${flags} --experiment stl_afc --out runs/stl_afc (--help for every flag)`;
-  if (r.nBx > 0) return `mdmt train --data-bx ${r.bxRoot} ${flags} --experiment stl_bx --out runs/stl_bx (--help for every flag)`;
+    return `${run(`--data-afc ${r.afcRoot} --data-bx ${r.bxRoot}`, 'stl_afc')} (or mdmt experiment --data-afc … --data-bx … --runs runs; --help for every flag)`;
+  if (r.nAfc > 0) return `${run(`--data-afc ${r.afcRoot}`, 'stl_afc')} (--help for every flag)`;
+  if (r.nBx > 0) return `${run(`--data-bx ${r.bxRoot}`, 'stl_bx')} (--help for every flag)`;
   return undefined;
 }
