@@ -16,7 +16,7 @@ import * as image from '../../ts/data/image';
 import { parseCsv } from '../../ts/data/sheets';
 import { softmaxT } from '../../ts/predict/calibration';
 import { collectImages } from '../../ts/predict/inputs';
-import { predict, type PredictInput } from '../../ts/predict/predict';
+import { openPredictor, predict, type PredictInput } from '../../ts/predict/predict';
 import type { RunResult } from '../../ts/report/types';
 import { liveTensorCount } from '../../ts/tensor';
 import { loadRecords } from '../../ts/train/data';
@@ -95,6 +95,43 @@ test('predict reproduces each run\'s own test-set probabilities for the same fil
     fs.writeFileSync(file, text);
   }
   assert.is(liveTensorCount(), live, 'predict frees every tensor');
+});
+
+test('openPredictor: the model loaded once for many calls, the rows of predict(); a disposed or busy predictor is refused', async () => {
+  if (!on) return;
+  const dirs = await tinyRuns();
+  const inputs = (await testInputs(result(dirs.mdmt), 'afc')).slice(0, 7);
+  const live = liveTensorCount();
+  const want = (await predict(inputs, { run: dirs.mdmt, batchSize: 3 })).rows;
+  const same = (rows: typeof want, from: number, label: string) => rows.forEach((r, i) => {
+    const w = want[from + i];
+    assert.is(r.file, w.file, label);
+    assert.ok(Math.abs(r.pSevere! - w.pSevere!) < 1e-6 && r.bxProbs!.every((v, c) => Math.abs(v - w.bxProbs![c]) < 1e-6), `${label}: row ${i}`);
+  });
+  const p = openPredictor({ run: dirs.mdmt });
+  try {
+    assert.is(p.model.backbone, BACKBONE);
+    for (const batchSize of [3, 3, 5]) same((await p.predict(inputs, { batchSize })).rows, 0, `batch ${batchSize}`);
+    const [a, b] = await Promise.all([p.predict(inputs.slice(0, 2)), p.predict(inputs.slice(2, 5), { batchSize: 2 })]);
+    same(a.rows, 0, 'overlapping call 1');
+    same(b.rows, 2, 'overlapping call 2');
+    const running = p.predict(inputs);
+    assert.throws(() => p.dispose(), (e: Error & { code?: string }) => e.code === 'EBUSY' && /1 predict call is still running/.test(e.message));
+    await running;
+    // each half takes its own options: the model's at open, the images' per call
+    const e = await rejects(() => p.predict(inputs, { run: dirs.afc } as never));
+    assert.is(e.code, 'ECONFIG');
+    assert.match(e.message, "unknown key 'run'");
+    assert.throws(() => openPredictor({ run: dirs.mdmt, batchSize: 4 } as never), /unknown key 'batchSize'/);
+  } finally {
+    p.dispose();
+  }
+  p.dispose(); // again: nothing to do
+  assert.ok(p.disposed);
+  const d = await rejects(() => p.predict(inputs));
+  assert.is(d.code, 'EDISPOSED');
+  assert.match(d.message, 'was disposed: open another with openPredictor()');
+  assert.is(liveTensorCount(), live, 'the predictor frees every tensor');
 });
 
 test('a weights file with its backbone gives the same (uncalibrated) numbers; bad model sources are named', async () => {

@@ -4,7 +4,7 @@
  *
  *   const r = await predict(['scans/a.dcm'], { run: 'runs/cv/resnet18/mdmt/fold0', explain: { dir: 'heatmaps' } });
  */
-export { predict, type PredictInput, type PredictOptions, type PredictResult, type PredictionRow, type PredictModelInfo, type PredictTask } from './predict';
+export { predict, openPredictor, Predictor, type PredictorOptions, type PredictCallOptions, type PredictInput, type PredictOptions, type PredictResult, type PredictionRow, type PredictModelInfo, type PredictTask } from './predict';
 export { collectImages } from './inputs';
 export { gradCam, defaultCamLayer, type GradCamOptions, type GradCamResult } from './gradcam';
 export { overlayRgb, writeOverlay, jet, type OverlayOptions } from './overlay';

@@ -55,6 +55,9 @@ export const PREDICT_KEYS: { [K in keyof Required<PredictOptions>]: true | KeyTr
   run: true, weights: true, backbone: true, task: true, imageSize: true, imagenetNormalize: true, calibrate: true,
   batchSize: true, workers: true, device: true, explain: EXPLAIN_KEYS, onProgress: true, log: true,
 };
+/** openPredictor()'s options (the model and where it runs) and each Predictor.predict call's. */
+export const PREDICTOR_KEYS: KeyTree = Object.fromEntries(['run', 'weights', 'backbone', 'task', 'imageSize', 'imagenetNormalize', 'calibrate', 'device', 'log'].map((k) => [k, PREDICT_KEYS[k as keyof PredictOptions]]));
+export const PREDICT_CALL_KEYS: KeyTree = Object.fromEntries(['batchSize', 'workers', 'explain', 'onProgress'].map((k) => [k, PREDICT_KEYS[k as keyof PredictOptions]]));
 /** What a run directory decides itself (config.json); only a bare weights file takes them. */
 const WEIGHTS_ONLY = ['backbone', 'task', 'imageSize', 'imagenetNormalize'] as const;
 
@@ -73,12 +76,15 @@ function checkInput(x: unknown, i: number): void {
     throw bad(`images[${i}].box must be the lung box [x, y, w, h] in image pixels: 4 finite numbers with w > 0 and h > 0, got ${show(b)}`);
 }
 
-/** Throws ECONFIG for an option predict() would otherwise ignore or misread. */
-export function checkPredictOptions(images: unknown, o: PredictOptions): void {
+/**
+ * Throws ECONFIG for an option predict() would otherwise ignore or misread (`keys`: the options
+ * the caller takes: predict()'s all, openPredictor()'s or a Predictor call's share).
+ */
+export function checkPredictOptions(images: unknown, o: PredictOptions, keys: KeyTree = PREDICT_KEYS): void {
   if (!Array.isArray(images)) throw bad(`images must be an array of file paths or { image, mask?, box? }, got ${show(images)}`);
   images.forEach(checkInput);
   if (o === null || typeof o !== 'object') throw bad(`options must be an object, got ${show(o)}`);
-  checkKeys(o, PREDICT_KEYS, { op: 'predict', where: 'options' });
+  checkKeys(o, keys, { op: 'predict', where: 'options' });
   if (o.run !== undefined)
     for (const k of WEIGHTS_ONLY)
       if (o[k] !== undefined) throw bad(`options.${k} is for a weights file; a run directory uses its own (config.json of ${o.run})`);

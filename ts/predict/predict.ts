@@ -32,7 +32,7 @@ import { readRunResult } from '../train/result_file';
 import { checkModelName, EXPERIMENTS, MAX_IMAGE_SIZE, PAPER_RUN, type ExperimentName } from '../train/config';
 import { softmaxT } from './calibration';
 import { defaultCamLayer, gradCam } from './gradcam';
-import { checkExplain, checkPredictOptions, type PredictInput, type PredictOptions, type PredictTask } from './options';
+import { checkExplain, checkPredictOptions, PREDICT_CALL_KEYS, PREDICTOR_KEYS, type PredictInput, type PredictOptions, type PredictTask } from './options';
 import { writeOverlay } from './overlay';
 
 export type { PredictInput, PredictOptions, PredictTask } from './options';
@@ -195,6 +195,17 @@ function refuseOverwritingInputs(names: readonly string[], inputs: readonly Pred
   }
 }
 
+const asInputs = (images: readonly (string | PredictInput)[]): PredictInput[] => images.map((x) => (typeof x === 'string' ? { image: x } : x));
+
+/** The overlay file of each input (none without `explain`), its folder made and checked: not a file, no input overwritten. */
+function overlayNames(inputs: readonly PredictInput[], explain: PredictOptions['explain']): string[] {
+  if (!explain) return [];
+  ensureDir(explain.dir, 'predict', 'explain.dir'); // a file there was a raw EEXIST
+  const names = heatmapNames(inputs.map((x) => x.image), explain.dir);
+  refuseOverwritingInputs(names, inputs);
+  return names;
+}
+
 /** Scores one batch's logits into its rows (calibrated probabilities, classes). */
 function fillRows(rows: PredictionRow[], idx: number[], out: { afc?: ArrayLike<number>; bx?: ArrayLike<number> }, T: PredictModelInfo['temperature']): void {
   const row = (z: ArrayLike<number>, i: number, C: number) => Array.prototype.slice.call(z, i * C, (i + 1) * C) as number[];
@@ -244,78 +255,149 @@ async function explainBatch(model: MDMTModel | STLModel, x: Tensor, idx: number[
   }
 }
 
+/** What a Predictor holds: the model's source and device (and where its warnings go). */
+export type PredictorOptions = Pick<PredictOptions, 'run' | 'weights' | 'backbone' | 'task' | 'imageSize' | 'imagenetNormalize' | 'calibrate' | 'device' | 'log'>;
+/** What each Predictor.predict call takes. */
+export type PredictCallOptions = Pick<PredictOptions, 'batchSize' | 'workers' | 'explain' | 'onProgress'>;
+
+/**
+ * A trained model loaded once for many predict calls: a server, or a folder scored in parts,
+ * no longer rebuilds the model, reloads its weights and compiles its inference plan per call
+ * (predict() does all three, then frees them). One compiled plan per batch size is kept until
+ * dispose(). Calls may overlap; dispose() waits for none and is refused while one runs.
+ *
+ *   const p = openPredictor({ run: 'runs/cv/resnet18/mdmt/fold0' });
+ *   try { for (const part of parts) rows.push(...(await p.predict(part)).rows); } finally { p.dispose(); }
+ */
+export class Predictor {
+  private live: MDMTModel | STLModel | null;
+  private readonly plans = new Map<number, InferencePlan>();
+  private running = 0;
+  /** @internal use openPredictor() */
+  constructor(readonly model: PredictModelInfo, net: MDMTModel | STLModel, readonly device: string, readonly warnings: readonly string[]) {
+    this.live = net;
+  }
+
+  /**
+   * Scores every image; rows come back in input order. Throws only for bad options (MdmtError
+   * naming them) or a disposed predictor; a bad image is reported in its row.
+   */
+  async predict(images: readonly (string | PredictInput)[], o: PredictCallOptions = {}): Promise<PredictResult> {
+    checkPredictOptions(images, o, PREDICT_CALL_KEYS);
+    const net = this.net('predict');
+    const info = this.model;
+    if (o.explain) checkExplain(o.explain, info.task);
+    const inputs = asInputs(images);
+    const rows: PredictionRow[] = inputs.map((x) => ({ file: x.image, ok: false }));
+    const B = o.batchSize ?? 16;
+    const names = overlayNames(inputs, o.explain);
+    const layer = o.explain?.layer;
+    // found at the first batch's explanation, after it had been scored
+    if (layer !== undefined && !net.namedModules().some(([n]) => n === layer))
+      throw new MdmtError('ECONFIG', 'predict', `explain.layer '${layer}' is not a module of the ${info.backbone} model (its default: '${defaultCamLayer(net)}')`);
+    const S = info.imageSize;
+    let plan = this.plans.get(B);
+    if (!plan) this.plans.set(B, (plan = compileInference(net, { inputShape: [B, 3, S, S] })));
+    const records: DataRecord[] = inputs.map((x, i) => ({
+      id: String(i), task: 'AFC', source: 'predict', image: x.image, mask: x.mask, box: x.box, center: '', label: 0, labelName: '', where: x.image,
+    }));
+    const loader = new Loader(records, {
+      size: S, batchSize: B, train: false, normalize: info.imagenetNormalize, workers: o.workers ?? 0, cache: 'none', onBadRecord: 'skip', log: () => {},
+      keepDecoded: o.explain !== undefined,
+    });
+    let done = 0;
+    this.running++;
+    try {
+      for await (const b of loader.epoch(0)) {
+        const idx = b.ids.map(Number);
+        await tidy(async () => {
+          const x = toTensors(b, this.device).images;
+          const y = noGrad(() => plan!.run(x));
+          const z = y instanceof Tensor ? { [info.task === 'stl_bx' ? 'bx' : 'afc']: y.toArray() } : { afc: y.afc?.toArray(), bx: y.bx?.toArray() };
+          fillRows(rows, idx, z, info.temperature);
+          if (o.explain) await explainBatch(net, x, idx, b.decoded!, rows, names, o.explain);
+        });
+        done = loader.report().skipped.length + rows.filter((r) => r.ok || r.error).length;
+        o.onProgress?.(done, rows.length);
+      }
+    } finally {
+      this.running--;
+      await loader.close();
+    }
+    const rep = loader.report();
+    for (const s of rep.skipped) rows[Number(s.id)]!.error = s.error;
+    for (const w of rep.warnings) {
+      // warnings are keyed 'source:task:id'
+      const row = rows[Number(w.id.slice(w.id.lastIndexOf(':') + 1))]!;
+      row.note = [w.warning.replace(`${row.file}: `, ''), row.note].filter(Boolean).join('; ');
+    }
+    for (const r of rows) if (!r.ok && !r.error) r.error = 'not scored';
+    if (rows.length && done < rows.length) o.onProgress?.(rows.length, rows.length);
+    return { rows, failed: rows.filter((r) => !r.ok).length, model: info, warnings: [...this.warnings] };
+  }
+
+  /** Frees the model and its plans; refused (EBUSY) while a predict call runs. Idempotent. */
+  dispose(): void {
+    if (!this.live) return;
+    if (this.running) throw new MdmtError('EBUSY', 'Predictor.dispose', `${this.running} predict call${this.running > 1 ? 's are' : ' is'} still running: await ${this.running > 1 ? 'them' : 'it'} first`);
+    for (const p of this.plans.values()) p.dispose();
+    this.plans.clear();
+    this.live.dispose();
+    this.live = null;
+  }
+
+  get disposed(): boolean {
+    return this.live === null;
+  }
+
+  private net(op: string): MDMTModel | STLModel {
+    if (!this.live) throw new MdmtError('EDISPOSED', op, `this Predictor (${this.model.source}) was disposed: open another with openPredictor()`);
+    return this.live;
+  }
+}
+
+/**
+ * Loads a model for predict calls (see Predictor): from a run directory, or a weights file with
+ * its backbone and task. Throws for a bad source or options, naming them.
+ *
+ * @example const p = openPredictor({ run: 'runs/cv/resnet18/mdmt/fold0' }); await p.predict(['a.png']); p.dispose();
+ */
+export function openPredictor(o: PredictorOptions): Predictor {
+  checkPredictOptions([], o, PREDICTOR_KEYS);
+  const { info, weights, warning } = modelSource(o);
+  const warnings = warning ? [warning] : [];
+  for (const w of warnings) o.log?.(w);
+  const device = o.device ?? getDefaultDevice();
+  const net = buildModel(info, weights);
+  try {
+    net.to(device);
+  } catch (e) {
+    net.dispose(); // an unavailable device kept all its weights alive
+    throw e;
+  }
+  return new Predictor(info, net, device, warnings);
+}
+
 /**
  * Scores every image; rows come back in input order. Throws only for a bad model source or
- * options (MdmtError naming it); a bad image is reported in its row.
+ * options (MdmtError naming it); a bad image is reported in its row. Loads the model for this
+ * call and frees it after: for many calls, openPredictor() keeps it.
  *
  * @example
  * const r = await predict([{ image: 'a.dcm', mask: 'a_mask.png' }, 'b.png'], { run: 'runs/x', explain: { dir: 'heatmaps' } });
  */
 export async function predict(images: readonly (string | PredictInput)[], o: PredictOptions): Promise<PredictResult> {
   checkPredictOptions(images, o);
-  const { info, weights, warning } = modelSource(o);
-  const warnings = warning ? [warning] : [];
-  for (const w of warnings) o.log?.(w);
-  if (o.explain) checkExplain(o.explain, info.task);
-  const inputs = images.map((x) => (typeof x === 'string' ? { image: x } : x));
-  const rows: PredictionRow[] = inputs.map((x) => ({ file: x.image, ok: false }));
-  const B = o.batchSize ?? 16;
-  if (!Number.isInteger(B) || B < 1) throw new MdmtError('ECONFIG', 'predict', `batchSize must be a positive integer, got ${o.batchSize}`);
-  if (o.explain) ensureDir(o.explain.dir, 'predict', 'explain.dir'); // a file there was a raw EEXIST
-  const names = o.explain ? heatmapNames(inputs.map((x) => x.image), o.explain.dir) : [];
-  if (o.explain) refuseOverwritingInputs(names, inputs);
-  const device = o.device ?? getDefaultDevice();
-  const S = info.imageSize;
-  const records: DataRecord[] = inputs.map((x, i) => ({
-    id: String(i), task: 'AFC', source: 'predict', image: x.image, mask: x.mask, box: x.box, center: '', label: 0, labelName: '', where: x.image,
-  }));
-  // made before the model (it holds nothing until the first batch): a refused option leaks nothing
-  const loader = new Loader(records, {
-    size: S, batchSize: B, train: false, normalize: info.imagenetNormalize, workers: o.workers ?? 0, cache: 'none', onBadRecord: 'skip', log: () => {},
-    keepDecoded: o.explain !== undefined,
-  });
-  const model = buildModel(info, weights);
-  // the model is freed whatever fails before scoring: an unavailable device (to) or a batch too
-  // big to plan (compileInference's ENOMEM) kept all its weights alive, once per call
-  let plan: InferencePlan;
+  const { batchSize, workers, explain, onProgress, ...source } = o;
+  // the call's own checks that need the model's task come before it is built
+  const info = modelSource(source).info;
+  if (explain) checkExplain(explain, info.task);
+  // and its output paths (weights that fail to load were named first)
+  overlayNames(asInputs(images), explain);
+  const p = openPredictor(source);
   try {
-    model.to(device);
-    const layer = o.explain?.layer;
-    // found at the first batch's explanation, after it had been scored
-    if (layer !== undefined && !model.namedModules().some(([n]) => n === layer))
-      throw new MdmtError('ECONFIG', 'predict', `explain.layer '${layer}' is not a module of the ${info.backbone} model (its default: '${defaultCamLayer(model)}')`);
-    plan = compileInference(model, { inputShape: [B, 3, S, S] });
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  let done = 0;
-  try {
-    for await (const b of loader.epoch(0)) {
-      const idx = b.ids.map(Number);
-      await tidy(async () => {
-        const x = toTensors(b, device).images;
-        const y = noGrad(() => plan.run(x));
-        const z = y instanceof Tensor ? { [info.task === 'stl_bx' ? 'bx' : 'afc']: y.toArray() } : { afc: y.afc?.toArray(), bx: y.bx?.toArray() };
-        fillRows(rows, idx, z, info.temperature);
-        if (o.explain) await explainBatch(model, x, idx, b.decoded!, rows, names, o.explain);
-      });
-      done = loader.report().skipped.length + rows.filter((r) => r.ok || r.error).length;
-      o.onProgress?.(done, rows.length);
-    }
+    return await p.predict(images, { batchSize, workers, explain, onProgress });
   } finally {
-    plan.dispose();
-    model.dispose();
-    await loader.close();
+    p.dispose();
   }
-  const rep = loader.report();
-  for (const s of rep.skipped) rows[Number(s.id)]!.error = s.error;
-  for (const w of rep.warnings) {
-    // warnings are keyed 'source:task:id'
-    const row = rows[Number(w.id.slice(w.id.lastIndexOf(':') + 1))]!;
-    row.note = [w.warning.replace(`${row.file}: `, ''), row.note].filter(Boolean).join('; ');
-  }
-  for (const r of rows) if (!r.ok && !r.error) r.error = 'not scored';
-  if (rows.length && done < rows.length) o.onProgress?.(rows.length, rows.length);
-  return { rows, failed: rows.filter((r) => !r.ok).length, model: info, warnings };
 }
