@@ -160,7 +160,8 @@ export function runConflict(dir: string, cfg: TrainConfig): string[] | undefined
 function isRunConfig(file: string, cfg: TrainConfig): boolean {
   try {
     const raw = readJson<unknown>(file);
-    return raw !== null && typeof raw === 'object' && !Array.isArray(raw) && Object.keys(cfg).every((k) => k in raw);
+    // (a setting left undefined is not in the JSON train() wrote)
+    return raw !== null && typeof raw === 'object' && !Array.isArray(raw) && Object.entries(cfg).every(([k, v]) => v === undefined || k in raw);
   } catch {
     return false; // not JSON, or unreadable: not one train() wrote (it writes through a rename)
   }
