@@ -32,7 +32,7 @@ test('an exported ONNX file names its backbone and task: export → import → e
   const version = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
   assert.is(readOnnxModel(a).producer_version, version, 'the producer version is the package version');
   // the ONNX file is a weights file like best.safetensors: its backbone is read back
-  assert.equal(runExport({ weights: a, out: b, size: '32' }), { file: b, task: 'mdmt', params: 481286, model: BACKBONE });
+  assert.equal(runExport({ weights: a, out: b, size: '32' }), { file: b, task: 'mdmt', params: 481286, model: BACKBONE, size: 32 });
   assert.ok(fs.readFileSync(a).equals(fs.readFileSync(b)), 'export → import → export is byte-identical');
   throwsNaming(() => runExport({ weights: a, model: 'resnet18', out: b }), `${a} holds ${BACKBONE} weights (its metadata says so), not resnet18: give --model ${BACKBONE}`);
   // predict takes it without --backbone, and scores as the run does
