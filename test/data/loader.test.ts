@@ -12,6 +12,7 @@ import { preprocess, toInput } from '../../ts/data/preprocess';
 import { cacheKey, runSample } from '../../ts/data/sample';
 import { readAIforCOVID, readBrixia } from '../../ts/data/readers';
 import { DataRecord } from '../../ts/data/records';
+import { ImageWarnings } from '../../ts/data/warnings';
 import type { Tensor } from '../../ts/tensor';
 import { rejects, synthFixture, tmpDir } from './_fixture';
 
@@ -256,15 +257,52 @@ test('scan() reads every record once and returns all bad ones: error mode leaves
   }
 });
 
-test('image warnings: the first five one by one, then one line counting the rest (a data set without masks printed one per image)', async () => {
+test('image warnings: a kind once, with its first image, then one line counting the rest (a data set without masks printed one per image)', async () => {
   const rs = (await records()).slice(0, 9).map((r) => ({ ...r, mask: undefined, box: undefined }));
   const logs: string[] = [];
   const l = new Loader(rs, { size: S, batchSize: 4, workers: 0, log: (m) => logs.push(m) });
   await l.scan();
-  assert.is(logs.filter((m) => /^warning: .*no lung mask or box/.test(m)).length, 5);
-  assert.equal(logs.filter((m) => /more image/.test(m)), ['warning: 4 more images with warnings like those above (9 in all; loader.report().warnings lists them)']);
+  assert.equal(logs, [
+    `warning: ${rs[0].id}: ${rs[0].image}: no lung mask or box: using the whole image`,
+    'warning: 8 more images: no lung mask or box: using the whole image (9 image warnings in all; loader.report().warnings lists them)',
+  ]);
   assert.is(l.report().warnings.length, 9, 'every warning is kept');
   await l.close();
+  assert.is(logs.length, 2, 'close() has nothing more to say');
+});
+
+test('image warnings shared by loaders (train()\'s train, val and test parts): printed once, counted by their owner', async () => {
+  const rs = (await records()).slice(0, 9).map((r) => ({ ...r, mask: undefined, box: undefined }));
+  const logs: string[] = [];
+  const shared = new ImageWarnings((m) => logs.push(m));
+  const parts = [rs.slice(0, 4), rs.slice(4, 7), rs.slice(7)].map((p) => new Loader(p, { size: S, batchSize: 4, workers: 0, log: (m) => logs.push(m), warnings: shared }));
+  for (const l of parts) await l.scan();
+  assert.equal(logs, [`warning: ${rs[0].id}: ${rs[0].image}: no lung mask or box: using the whole image`], 'the loaders leave the count to the owner');
+  shared.flush();
+  assert.equal(logs.slice(1), ['warning: 8 more images: no lung mask or box: using the whole image (9 image warnings in all)']);
+  for (const l of parts) await l.close();
+  assert.is(logs.length, 2);
+  assert.equal(parts.map((l) => l.report().warnings.length), [4, 3, 2], 'each loader keeps its own');
+});
+
+test('ImageWarnings: each kind\'s first image in full up to five lines, then counts per kind and for the other kinds', () => {
+  const logs: string[] = [];
+  const w = new ImageWarnings((m) => logs.push(m), 'see X');
+  for (let i = 0; i < 7; i++) w.add(`m${i}`, `/d/m${i}.png`, `lung mask is ${i}×9, the image 9×${i}`);  // a kind per image
+  w.add('a', undefined, 'no lung mask or box: using the whole image');
+  w.add('b', '/d/b.png', 'lung mask is 0×9, the image 9×0');
+  w.add('c', '/d/c.png', 'lung mask is 0×9, the image 9×0');
+  assert.equal(logs, [0, 1, 2, 3, 4].map((i) => `warning: m${i}: /d/m${i}.png: lung mask is ${i}×9, the image 9×${i}`));
+  w.flush();
+  assert.equal(logs.slice(5), [
+    'warning: 2 more images: lung mask is 0×9, the image 9×0 (10 image warnings in all; see X)',
+    'warning: 3 more images with other warnings (10 in all; see X)',
+  ]);
+  w.flush();
+  assert.is(logs.length, 7, 'a second flush repeats nothing');
+  w.add('d', '/d/d.png', 'lung mask is 0×9, the image 9×0');
+  w.flush();
+  assert.equal(logs.slice(7), ['warning: 1 more image: lung mask is 0×9, the image 9×0 (11 image warnings in all; see X)']);
 });
 
 test('a worker thread that dies fails its batch with a named error and is replaced', async () => {

@@ -15,6 +15,7 @@ import { BadRecord, DataRecord, OnBad, Task, TASK_ID } from './records';
 import { rng, seedOf } from './rng';
 import { DecodedSample, runSample, SampleResult, SampleTask } from './sample';
 import type { PreprocessOptions } from './preprocess';
+import { ImageWarnings } from './warnings';
 import { tensor, type Tensor } from '../tensor';
 
 export interface LoaderOptions {
@@ -45,6 +46,12 @@ export interface LoaderOptions {
   preprocess?: Omit<PreprocessOptions, 'size'>;
   /** where warnings and skip notices go (default stderr) */
   log?: (msg: string) => void;
+  /**
+   * the image warnings' printer, to share one between loaders (train()'s train, val and test
+   * loaders print each kind once for the run); its owner flushes it. Default: the loader's own,
+   * flushed after scan() and close()
+   */
+  warnings?: ImageWarnings;
   /** also hand back each sample's decoded image and crop (Batch.decoded), e.g. for overlays (default false) */
   keepDecoded?: boolean;
 }
@@ -164,7 +171,7 @@ class Pool {
  *   await loader.close();  console.log(loader.report().skipped.length);
  */
 export class Loader {
-  readonly opts: Required<Omit<LoaderOptions, 'cacheDir' | 'mix' | 'augment' | 'preprocess' | 'log'>> &
+  readonly opts: Required<Omit<LoaderOptions, 'cacheDir' | 'mix' | 'augment' | 'preprocess' | 'log' | 'warnings'>> &
     Pick<LoaderOptions, 'cacheDir' | 'mix' | 'augment' | 'preprocess'>;
   private pool?: Pool;
   private memCache = new Map<string, SharedArrayBuffer>();
@@ -175,8 +182,9 @@ export class Loader {
   private scanning = false;
   /** bad records scan() returned (its caller reports them; close() counts the others) */
   private scanned = 0;
-  /** image warnings past the first WARNINGS_SHOWN, not yet counted in a log line */
-  private unshown = 0;
+  private warnings: ImageWarnings;
+  /** the warnings printer is this loader's own (flushed by scan() and close()) */
+  private ownWarnings: boolean;
 
   constructor(readonly records: DataRecord[], opts: LoaderOptions = {}) {
     const cores = os.cpus().length;
@@ -188,6 +196,8 @@ export class Loader {
       cacheDir: opts.cacheDir, mix: opts.mix, augment: opts.augment, preprocess: opts.preprocess,
     };
     this.log = opts.log ?? ((m) => process.stderr.write(`mdmt data: ${m}\n`));
+    this.ownWarnings = !opts.warnings;
+    this.warnings = opts.warnings ?? new ImageWarnings(this.log, 'loader.report().warnings lists them');
     if (!(this.opts.batchSize >= 1)) throw new MdmtError('EINVAL', 'Loader', `batchSize ${this.opts.batchSize} must be ≥ 1`);
     if (this.opts.cache === 'disk' && !this.opts.cacheDir) throw new MdmtError('ECONFIG', 'Loader', "cache 'disk' needs cacheDir");
     // a file in the way is an ECONFIG naming the setting now, not a raw EEXIST at the first cached image
@@ -277,9 +287,9 @@ export class Loader {
         if (res.cache && this.opts.cache !== 'none') this.memCache.set(k, res.cache);
         if (res.warning && !this.warned.has(k)) {
           this.warned.set(k, res.warning);
-          // the first few in full; a data set without masks would print one line per image
-          if (this.warned.size <= WARNINGS_SHOWN) this.log(`warning: ${rec.id}: ${res.warning}`);
-          else this.unshown++;
+          // a data set without masks would print one line per image: each kind once, then counts
+          const file = res.warning.startsWith(`${rec.image}: `) ? rec.image : undefined;
+          this.warnings.add(rec.id, file, file ? res.warning.slice(file.length + 2) : res.warning);
         }
         return true;
       }
@@ -388,15 +398,11 @@ export class Loader {
     this.flushWarnings();
   }
 
-  /** One line for the image warnings not printed one by one. */
+  /** The counts of the image warnings not printed one by one (a shared printer: its owner's call). */
   private flushWarnings(): void {
-    if (this.unshown) this.log(`warning: ${this.unshown} more image${this.unshown > 1 ? 's' : ''} with warnings like those above (${this.warned.size} in all; loader.report().warnings lists them)`);
-    this.unshown = 0;
+    if (this.ownWarnings) this.warnings.flush();
   }
 }
-
-/** Image warnings a loader prints one by one before it only counts them. */
-const WARNINGS_SHOWN = 5;
 
 function key(r: DataRecord): string {
   return `${r.source}:${r.task}:${r.id}`;

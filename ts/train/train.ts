@@ -18,6 +18,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { checkOptions, fewOf, isPlain, MdmtError } from '../errors';
 import { Loader } from '../data/loader';
+import { ImageWarnings } from '../data/warnings';
 import type { DataRecord } from '../data/records';
 import { seedOf } from '../data/rng';
 import { setDropoutSeed } from '../ops/dropout';
@@ -71,7 +72,7 @@ export interface TrainResult {
 
 export type { RunState } from './checkpoint';
 
-function makeLoader(cfg: TrainConfig, records: DataRecord[], train: boolean, hooks: TrainHooks): Loader {
+function makeLoader(cfg: TrainConfig, records: DataRecord[], train: boolean, hooks: TrainHooks, warnings: ImageWarnings): Loader {
   return new Loader(records, {
     size: cfg.imageSize, batchSize: train ? cfg.batchSize : cfg.evalBatchSize, train, seed: cfg.seed,
     augment: train && cfg.augment !== false ? (cfg.augment === true ? {} : cfg.augment) : false,
@@ -79,7 +80,7 @@ function makeLoader(cfg: TrainConfig, records: DataRecord[], train: boolean, hoo
     // a fixed τ1 fraction shapes training batches only: evaluation sees every record exactly once
     mix: train && cfg.mixing !== 'random' ? cfg.mixing : 'proportional',
     cache: cfg.data.cacheDir ? 'disk' : 'memory', cacheDir: cfg.data.cacheDir,
-    onBadRecord: cfg.data.onBadRecord ?? 'error', log: (m) => hooks.onLog?.(`data: ${m}`),
+    onBadRecord: cfg.data.onBadRecord ?? 'error', log: (m) => hooks.onLog?.(`data: ${m}`), warnings,
   });
 }
 
@@ -208,6 +209,8 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, signal: AbortSig
   let step: TrainStep | undefined;
   let evalFwd: EvalForward | undefined;
   const loaders: Loader[] = [];
+  // the three loaders' image warnings as one list: each kind once for the run, then a count
+  const warnings = new ImageWarnings((m) => hooks.onLog?.(`data: ${m}`));
   let finished = false;
   try {
     setDefaultDevice(cfg.device);
@@ -221,7 +224,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, signal: AbortSig
     const bestMeta = provenanceMeta(cfg, folds, pretraining);
     const part = (p: 'train' | 'val' | 'test') => [...(folds.afc?.[p] ?? []), ...(folds.bx?.[p] ?? [])];
     const [trainLoader, valLoader, testLoader] = (['train', 'val', 'test'] as const).map((p) => {
-      const l = makeLoader(cfg, part(p), p === 'train', hooks);
+      const l = makeLoader(cfg, part(p), p === 'train', hooks, warnings);
       loaders.push(l);
       return l;
     });
@@ -257,6 +260,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, signal: AbortSig
       dir, skip: cfg.data.onBadRecord === 'skip', resumed: state, log: (m) => hooks.onLog?.(m),
       check: (part) => stopIfAborted(`while reading the ${part} images before training`),
     });
+    warnings.flush();
     stopIfAborted(`before epoch ${state.epoch + 1}`);
     hooks.onStart?.({ label: `${cfg.backbone} ${cfg.experiment} ${cfg.protocol}/${folds.name}`, startEpoch: state.epoch, maxEpochs: cfg.schedule.maxEpochs, batchesPerEpoch: trainLoader.length });
 
@@ -357,6 +361,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, signal: AbortSig
     opt?.dispose();
     net?.module.dispose();
     await Promise.all(loaders.map((l) => l.close()));
+    warnings.flush();
     setDefaultDevice(prevDevice);
     // a finished run's result.json is written: the hook's error is still the caller's to see
     // eslint-disable-next-line no-unsafe-finally
