@@ -30,4 +30,15 @@ test('onceAcrossJobs: the summary and the notice once across jobs, a run\'s own 
   assert.not.ok('onBatch' in ha, 'hooks the job has not are not added');
 });
 
+test('onceAcrossJobs: a fold\'s note on its split (train() says it as data:) once for all the fold\'s jobs', () => {
+  const once = onceAcrossJobs();
+  const note = 'data: warning: AFC fold cureus.com: the test part holds one class only (MILD 0, SEVERE 6): its F1 and G-mean say little (a model answering that class always scores ACC 100, GM 0)';
+  const jobs = ['stl_afc', 'ft', 'mdmt'].map(() => new Collect());
+  for (const j of jobs) once.wrap(j).onLog!(note);
+  assert.equal(jobs.map((j) => j.lines.length), [1, 0, 0]);
+  const other = new Collect();
+  once.wrap(other).onLog!(note.replace('cureus.com', 'eurorad.org'));
+  assert.is(other.lines.length, 1, 'another fold\'s note is said');
+});
+
 test.run();

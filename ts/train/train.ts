@@ -217,7 +217,8 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, signal: AbortSig
     // both tasks' records even for an STL run: tasks that share images or patients are split together
     const recs = await loadRecords(cfg.data, undefined, (m) => hooks.onLog?.(`data: ${m}`));
     stopIfAborted('while reading the data');
-    const folds = prepareFold(cfg, recs, (m) => hooks.onLog?.(`${path.basename(dir)}: ${m}`));
+    // what it says is of the split, the same for every run of the fold: a sweep prints it once (onceAcrossJobs)
+    const folds = prepareFold(cfg, recs, (m) => hooks.onLog?.(`data: ${m}`));
     const own = ownPretraining(cfg);
     const pretraining = cfg.experiment === 'ft' || cfg.experiment === 'mdmt' ? checkInits(cfg, folds, own) : own;
     if (!pretraining.imagenet) hooks.onLog?.(`${path.basename(dir)}: ${RANDOM_INIT_NOTE}`);
