@@ -178,6 +178,28 @@ test('skip mode names each row the readers leave out, not only their count', asy
   assert.ok(logs.some((m) => m.startsWith('skipped ') && m.includes(gone)), logs.join('\n'));
 });
 
+test('a data root that is the sheet itself, another data set\'s folder or missing is named with its setting and flag', async () => {
+  const root = tmpDir('data-roots');
+  const { afcRoot, bxRoot } = await synth(root, { seed: 7, nAfc: 12, nBx: 8, size: 32 });
+  const sheet = path.join(afcRoot, 'AIforCOVID.xlsx');
+  let e = await code(() => loadRecords({ afc: sheet }));
+  assert.is(e.code, 'ECONFIG');
+  assert.match(e.message, `config.data.afc (--data-afc) '${sheet}' is a file, not a folder`);
+  assert.match(e.message, `('${afcRoot}')`, 'names the folder it is in');
+  e = await code(() => loadRecords({ bx: afcRoot }));
+  assert.is(e.code, 'EIO');
+  assert.match(e.message, `config.data.bx (--data-bx) '${afcRoot}' holds no metadata_global_v2.csv`);
+  e = await code(() => loadRecords({ afc: bxRoot }));
+  assert.match(e.message, `config.data.afc (--data-afc) '${bxRoot}' holds no AIforCOVID.xlsx or AIforCOVID_r2.xlsx or AIforCOVID_r3.xlsx`);
+  e = await code(() => loadRecords({ covidCxr: path.join(root, 'nowhere') }));
+  assert.match(e.message, `config.data.covidCxr (--covid-cxr) '${path.join(root, 'nowhere')}' does not exist`);
+  const csv = path.join(root, 'labels.csv');
+  fs.writeFileSync(csv, 'file,source_url\n');
+  e = await code(() => loadRecords({ covidCxr: csv }));
+  assert.match(e.message, 'is a file, not a folder: give the data set\'s folder, the one that holds labels.csv and images/');
+  assert.is((await loadRecords({ afc: afcRoot, bx: bxRoot })).bx.length, 8, 'the right folders read as before');
+});
+
 test('a run resumed after the unreadable images changed is refused: its epochs would mix two data sets', async () => {
   if (!on) return;
   const root = tmpDir('bad-resume');

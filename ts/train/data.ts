@@ -18,7 +18,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ensureDir } from '../dirs';
 import { fewOf, MdmtError, show } from '../errors';
-import { BX_CENTRE_GROUPS, readAIforCOVID, readBrixia, readCovidCxr } from '../data/readers';
+import { AFC_RELEASES, BX_CENTRE_GROUPS, readAIforCOVID, readBrixia, readCovidCxr } from '../data/readers';
 import { formatSummary, formatTaskCounts, PROGNOSIS, type DataRecord, type Dataset } from '../data/records';
 import { afcStrata, bxStrata, jointSplits, linkRecords, makeSplits, readFold, splitLine, type Fold } from '../data/splits';
 import type { Loader } from '../data/loader';
@@ -27,6 +27,24 @@ import { readJson, type RunState } from './checkpoint';
 import { experimentTasks, type DataConfig, type TrainConfig } from './config';
 
 export interface TaskRecords { afc: DataRecord[]; bx: DataRecord[] }
+
+const DATA_FLAGS = { afc: '--data-afc', bx: '--data-bx', covidCxr: '--covid-cxr' } as const;
+
+/**
+ * A data set's root folder, absolute, once it is a folder holding one of its sheets: a path to
+ * the sheet itself, or to the wrong data set's folder, is named as such (it was reported as
+ * '<root>/AIforCOVID.xlsx/AIforCOVID.xlsx: sheet file not found', or a bare ENOENT).
+ */
+function dataRoot(p: string, key: keyof typeof DATA_FLAGS, sheets: string[], holds: string): string {
+  const abs = path.resolve(p), field = `config.data.${key} (${DATA_FLAGS[key]})`;
+  const st = fs.statSync(abs, { throwIfNoEntry: false });
+  if (!st) throw new MdmtError('EIO', 'data', `${field} '${abs}' does not exist`);
+  if (!st.isDirectory())
+    throw new MdmtError('ECONFIG', 'data', `${field} '${abs}' is a file, not a folder: give the data set's folder, the one that holds ${holds}${sheets.includes(path.basename(abs)) ? ` ('${path.dirname(abs)}')` : ''}`);
+  if (!sheets.some((s) => fs.existsSync(path.join(abs, s))))
+    throw new MdmtError('EIO', 'data', `${field} '${abs}' holds no ${sheets.join(' or ')}: give the data set's folder, the one that holds ${holds}`);
+  return abs;
+}
 
 /**
  * Reads the records of both tasks; `log` gets one line per reader (rows, records kept,
@@ -37,20 +55,14 @@ export interface TaskRecords { afc: DataRecord[]; bx: DataRecord[] }
 export async function loadRecords(data: DataConfig, need: { afc: boolean; bx: boolean } = { afc: true, bx: true }, log: (msg: string) => void = () => {}): Promise<TaskRecords> {
   const onBadRecord = data.onBadRecord ?? 'error';
   if (data.covidCxr) {
-    const dir = path.resolve(data.covidCxr);
-    if (!fs.existsSync(path.join(dir, 'labels.csv'))) throw new MdmtError('EIO', 'data', `${path.join(dir, 'labels.csv')} not found (data.covidCxr)`);
+    const dir = dataRoot(data.covidCxr, 'covidCxr', ['labels.csv'], 'labels.csv and images/');
     const ds = await readCovidCxr(dir, { bins: data.bins ?? 'paper', onBadRecord });
     logRead(ds, log);
     return { afc: ds.records.filter((r) => r.task === 'AFC'), bx: ds.records.filter((r) => r.task === 'BX') };
   }
-  const exists = (p: string | undefined, field: string): string | undefined => {
-    if (!p) return undefined;
-    const abs = path.resolve(p);
-    if (!fs.existsSync(abs)) throw new MdmtError('EIO', 'data', `${field} '${abs}' does not exist`);
-    return abs;
-  };
-  const afcRoot = need.afc ? exists(data.afc, 'data.afc') : undefined;
-  const bxRoot = need.bx ? exists(data.bx, 'data.bx') : undefined;
+  const afcSheets = Object.values(AFC_RELEASES).map((r) => r.sheet);
+  const afcRoot = need.afc && data.afc ? dataRoot(data.afc, 'afc', afcSheets, `${afcSheets.join(', ')} and their images`) : undefined;
+  const bxRoot = need.bx && data.bx ? dataRoot(data.bx, 'bx', ['metadata_global_v2.csv'], 'metadata_global_v2.csv and dicom_clean/') : undefined;
   const read = async (p: Promise<Dataset>) => {
     const ds = await p;
     logRead(ds, log);
