@@ -223,4 +223,21 @@ test('BMP and GIF are named as formats mdmt does not read (BMP was "unsupported 
   await refused(path.join(dir, 'bm.dcm'), /DICOM/);
 });
 
+test('AVIF, HEIF, JPEG 2000 and PDF are named by their signature, whatever the name (an AVIF was parsed as a DICOM without preamble: "element (0000,1C00) declares 1887007846 bytes")', async () => {
+  const grey = sharp(Buffer.alloc(24 * 20 * 3).map((_, i) => (i * 7) % 200), { raw: { width: 24, height: 20, channels: 3 } });
+  const avif = await grey.clone().avif().toBuffer();
+  const files: [string, Buffer, string][] = [
+    ['film.avif', avif, 'AVIF'], ['avif.dcm', avif, 'AVIF'], ['avif', avif, 'AVIF'],
+    // a HEIC photo's first box ('ftyp', major brand heic), a JP2 signature box, a bare codestream, a PDF
+    ['photo.heic', Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypheic\0\0\0\0mif1heic', 'latin1'), Buffer.alloc(40)]), 'HEIF'],
+    ['film.jp2', Buffer.concat([Buffer.from([0, 0, 0, 12]), Buffer.from('jP  \r\n\x87\n', 'latin1'), Buffer.alloc(40)]), 'JPEG 2000'],
+    ['film.j2k.dcm', Buffer.concat([Buffer.from([0xff, 0x4f, 0xff, 0x51]), Buffer.alloc(40)]), 'JPEG 2000'],
+    ['report.dcm', Buffer.from('%PDF-1.7\n%\xe2\xe3\n1 0 obj\n', 'latin1'), 'PDF'],
+  ];
+  for (const [name, bytes, format] of files) {
+    fs.writeFileSync(path.join(dir, name), bytes);
+    await refused(path.join(dir, name), new RegExp(`${name}: ${format} (images|files) are not supported; convert it to PNG \\(mdmt reads DICOM, PNG, JPEG, TIFF and WebP\\)`));
+  }
+});
+
 test.run();

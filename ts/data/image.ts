@@ -23,8 +23,11 @@ export type { GrayImage } from './gray';
 
 const RASTER = new Set(['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.webp']);
 
-/** What a file's first bytes say it is (BMP and GIF only to say they are not read). */
-export type ImageSignature = 'DICOM' | 'PNG' | 'JPEG' | 'TIFF' | 'WebP' | 'BMP' | 'GIF';
+/** What a file's first bytes say it is (BMP, GIF, AVIF, HEIF, JPEG 2000 and PDF only to say they are not read). */
+export type ImageSignature = 'DICOM' | 'PNG' | 'JPEG' | 'TIFF' | 'WebP' | 'BMP' | 'GIF' | 'AVIF' | 'HEIF' | 'JPEG 2000' | 'PDF';
+
+/** Formats a file's signature names that mdmt does not read: refused by name, not parsed as a DICOM without preamble. */
+const UNREAD = new Set<ImageSignature>(['BMP', 'GIF', 'AVIF', 'HEIF', 'JPEG 2000', 'PDF']);
 
 /** The format `bytes` announce by their signature, or undefined (a DICOM without preamble, text, garbage). */
 export function sniffImage(bytes: Uint8Array): ImageSignature | undefined {
@@ -35,6 +38,15 @@ export function sniffImage(bytes: Uint8Array): ImageSignature | undefined {
   if (['II*\0', 'MM\0*', 'II+\0', 'MM\0+'].some((sig) => at(0, sig))) return 'TIFF'; // classic and BigTIFF
   if (at(0, 'RIFF') && at(8, 'WEBP')) return 'WebP';
   if (at(0, 'GIF87a') || at(0, 'GIF89a')) return 'GIF';
+  // ISO base media files (a phone's HEIC photo of a film, an AVIF export): 'ftyp' and the major brand
+  if (at(4, 'ftyp')) {
+    const brand = String.fromCharCode(...bytes.subarray(8, 12));
+    if (brand === 'avif' || brand === 'avis') return 'AVIF';
+    if (['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'mif1', 'msf1'].includes(brand)) return 'HEIF';
+  }
+  // a JP2 file, or a bare JPEG 2000 codestream (SOC then SIZ): DICOM keeps such streams inside its own files
+  if (at(0, '\0\0\0\x0cjP  \r\n\x87\n') || at(0, '\xff\x4f\xff\x51')) return 'JPEG 2000';
+  if (at(0, '%PDF-')) return 'PDF';
   // 'BM' is two bytes any file may begin with: also one of the BMP info header sizes at byte 14
   if (at(0, 'BM') && bytes.length >= 18 && [12, 40, 52, 56, 64, 108, 124].includes(bytes[14] | (bytes[15] << 8) | (bytes[16] << 16) | (bytes[17] << 24))) return 'BMP';
   return undefined;
@@ -65,7 +77,7 @@ const RASTER_FORMATS: Record<string, RasterFormat> = { png: 'PNG', jpeg: 'JPEG',
 
 /** A format sharp reads but mdmt does not (GIF), or sharp cannot decode (BMP: it said "unsupported image format", as of a corrupt file). */
 const unsupported = (file: string, format: string) =>
-  new MdmtError('EDATA', 'readImage', `${file}: ${format} images are not supported; convert it to PNG (mdmt reads DICOM, PNG, JPEG, TIFF and WebP)`);
+  new MdmtError('EDATA', 'readImage', `${file}: ${format} ${format === 'PDF' ? 'files' : 'images'} are not supported; convert it to PNG (mdmt reads DICOM, PNG, JPEG, TIFF and WebP)`);
 
 /** Whether pages 2.. of a TIFF are all smaller than page 1 (a pyramid, or a thumbnail): at most 16 are looked at. */
 async function reducedPages(bytes: Buffer, pages: number, width: number, height: number): Promise<boolean> {
@@ -79,7 +91,8 @@ async function reducedPages(bytes: Buffer, pages: number, width: number, height:
 
 async function decodeRaster(bytes: Buffer, file: string): Promise<{ format: RasterFormat; image: GrayImage }> {
   if (bytes.length === 0) throw new MdmtError('EDATA', 'readImage', `${file}: file is empty (0 bytes)`);
-  if (sniffImage(bytes) === 'BMP') throw unsupported(file, 'BMP');
+  const sig = sniffImage(bytes);
+  if (sig && UNREAD.has(sig)) throw unsupported(file, sig);
   let meta: sharp.Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
@@ -147,6 +160,7 @@ export type DecodedFile = { format: 'DICOM'; image: DicomImage } | { format: Ras
 export async function decodeImageFile(file: string): Promise<DecodedFile> {
   const bytes = await readBytes(file);
   const sig = sniffImage(bytes);
+  if (sig && UNREAD.has(sig)) throw unsupported(file, sig);
   if (sig === 'DICOM' || (!sig && !isRasterFile(file))) return { format: 'DICOM', image: await decodeDicomFile(bytes, file, sig) };
   return decodeRaster(bytes, file);
 }
