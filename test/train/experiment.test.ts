@@ -55,9 +55,10 @@ test('tasks split together: LOCO FT and MDMT start from STL τ2 of the same held
 test('fold selection, limits and errors', () => {
   const j = planJobs(base({ protocols: ['cv'], backbones: ['a'], experiments: ['stl_afc'], folds: { cv: [3, 1] }, foldLimit: 1 }), { cv: 5, loco: 6, bxLoco: 3 }, 0);
   assert.equal(j.map((x) => x.key), ['cv/a/stl_afc/fold3']);
-  assert.throws(() => planJobs(base({ folds: { cv: [5] } }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /cv fold 5 does not exist/);
+  assert.throws(() => planJobs(base({ folds: { cv: [5] } }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /cv fold 5 is out of range: this sweep has cv folds 0–4$/, 'the valid folds named');
+  assert.throws(() => planJobs(base({ protocols: ['loco'], folds: { loco: [9] } }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /loco fold 9 is out of range: this sweep has loco folds 0–5$/);
   assert.throws(() => planJobs(base({ protocols: ['loco'] }), { cv: 5, loco: 6, bxLoco: 3 }, 3), /bxLocoFold 3/);
-  assert.throws(() => planJobs(base({ protocols: ['cv'], experiments: ['stl_afc'] }), { cv: 5, loco: 6, bxLoco: 3 }, 3), /bxLocoFold 3 does not exist/, 'as train() refuses it');
+  assert.throws(() => planJobs(base({ protocols: ['cv'], experiments: ['stl_afc'] }), { cv: 5, loco: 6, bxLoco: 3 }, 3), /bxLocoFold 3 is out of range: the BRIXIA splits have LOCO folds 0–2$/, 'as train() refuses it');
   assert.throws(() => planJobs(base({ experiments: ['stl'] as never }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /unknown experiment 'stl'/);
   assert.throws(() => planJobs(base({ backbones: [] }), { cv: 5, loco: 6, bxLoco: 3 }, 0), /no backbones/);
 });

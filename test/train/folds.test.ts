@@ -9,7 +9,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DataRecord } from '../../ts/data/records';
 import { MdmtError } from '../../ts/errors';
-import { resolveTrainConfig } from '../../ts/train/config';
+import { withFlags } from '../../ts/cli/options';
+import { foldRange, resolveTrainConfig } from '../../ts/train/config';
 import { checkFoldsLeft, ensureSplits, prepareFold } from '../../ts/train/data';
 import { experiment } from '../../ts/train/experiment';
 import { train } from '../../ts/train/train';
@@ -31,6 +32,10 @@ test('bxLocoFold is checked against the BRIXIA LOCO folds once the splits are kn
     assert.match(e.message, /config\.bxLocoFold is 99 but there are 3 BRIXIA LOCO folds \(0\.\.2, .*BX\/loCo\)/);
     assert.not.ok(fs.existsSync(path.join(dir, protocol, 'log.jsonl')), 'nothing trained');
   }
+  // a LOCO fold past the held-out centres: the range is known once the splits are
+  const e = await refused(train({ ...base, backbone: BACKBONE, experiment: 'stl_afc', protocol: 'loco', fold: 99, outDir: path.join(dir, 'loco99'), splitsDir: path.join(dir, 'splits') }));
+  assert.is(e.code, 'ECONFIG', e.message);
+  assert.match(e.message, /config\.fold 99 is out of range: this run has loco folds 0–\d+ \(.*AFC\/loCo\)$/);
 });
 
 test("stl_bx trains fold `fold`: bxLocoFold follows it, and another one given is refused", async () => {
@@ -41,6 +46,24 @@ test("stl_bx trains fold `fold`: bxLocoFold follows it, and another one given is
   assert.is(e.code, 'ECONFIG');
   assert.match(e.message, "config.bxLocoFold is 0 but experiment 'stl_bx' trains BRIXIA fold config.fold (1): the fold of stl_bx is `fold`");
   assert.not.ok(fs.existsSync(path.join(ok.outDir, 'config.json')), 'refused before anything is written');
+});
+
+test('a CV fold out of range is refused naming the folds the run has (and, from the CLI, the flags)', () => {
+  const ok = { backbone: BACKBONE, experiment: 'stl_afc' as const, outDir: tmpDir('fold-range'), data: { afc: '/nonexistent' } };
+  const msg = (o: object) => {
+    try {
+      resolveTrainConfig({ ...ok, ...o });
+    } catch (e) {
+      assert.is((e as MdmtError).code, 'ECONFIG');
+      return (e as MdmtError).message;
+    }
+    return assert.unreachable('accepted') as never;
+  };
+  assert.is(msg({ fold: 7 }), 'train: config.fold 7 is out of range: this run has folds 0–4 (5-fold CV, config.kFolds)');
+  assert.is(msg({ fold: 3, kFolds: 3 }), 'train: config.fold 3 is out of range: this run has folds 0–2 (3-fold CV, config.kFolds)');
+  assert.is(withFlags(msg({ fold: 7 })), 'train: config.fold (--fold) 7 is out of range: this run has folds 0–4 (5-fold CV, config.kFolds (--k-folds))');
+  assert.is(foldRange(1, 'loco '), 'loco fold 0 only');
+  assert.is(foldRange(0), 'no folds');
 });
 
 test('a sweep given bxLocoFold still trains its CV stl_bx jobs on their own folds', async () => {

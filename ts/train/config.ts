@@ -160,6 +160,13 @@ export type TrainConfigInput = Partial<Omit<TrainConfig, 'optim' | 'schedule' | 
 export const PAPER_OPTIM: OptimConfig = { lr: 1e-3, weightDecay: 1e-4, decoupled: false, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 /** The paper's input side, batch size and cross-validation folds. */
 export const PAPER_RUN = { imageSize: 256, batchSize: 128, kFolds: 5 } as const;
+
+/**
+ * The valid fold indexes of `n` folds, for an out-of-range message: 'folds 0–4', 'fold 0 only',
+ * 'no folds' (a fold index alone, "is 7 but kFolds is 5", left the reader to work out the range).
+ */
+export const foldRange = (n: number, kind = ''): string =>
+  n > 1 ? `${kind}folds 0–${n - 1}` : n === 1 ? `${kind}fold 0 only` : `no ${kind}folds`;
 export const PAPER_SCHEDULE: ScheduleConfig = { warmupEpochs: 40, earlyStopping: 40, maxEpochs: 300, plateauPatience: 15, plateauFactor: 0.65, minLr: 1e-8 };
 
 /**
@@ -407,7 +414,7 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     num('mixing.afcFraction', f, 0, 1, true);
     if ((f as number) >= 1) bad('mixing.afcFraction', `must be < 1, got ${String(f)}`);
   }
-  if (cfg.protocol === 'cv' && cfg.fold >= cfg.kFolds) bad('fold', `is ${cfg.fold} but kFolds is ${cfg.kFolds}`);
+  if (cfg.protocol === 'cv' && cfg.fold >= cfg.kFolds) bad('fold', `${cfg.fold} is out of range: this run has ${foldRange(cfg.kFolds)} (${cfg.kFolds}-fold CV, config.kFolds)`);
   // an init the experiment does not start from would be ignored: STL runs start from ImageNet (or random) weights, FT from STL τ2 alone
   const uses = { stlAfc: experiment === 'mdmt', stlBx: experiment === 'ft' || experiment === 'mdmt' };
   for (const k of ['stlAfc', 'stlBx'] as const) if (cfg.init[k] !== undefined && !uses[k])

@@ -24,7 +24,7 @@ import { afcStrata, bxStrata, jointSplits, linkRecords, makeSplits, readFold, sp
 import type { Loader } from '../data/loader';
 import type { RunResult } from '../report/types';
 import { readJson, type RunState } from './checkpoint';
-import { experimentTasks, type DataConfig, type TrainConfig } from './config';
+import { experimentTasks, foldRange, type DataConfig, type TrainConfig } from './config';
 
 export interface TaskRecords { afc: DataRecord[]; bx: DataRecord[] }
 
@@ -251,7 +251,7 @@ function testClassesNote(task: 'afc' | 'bx', fold: string, test: DataRecord[]): 
 
 function pick(taskDir: string, protocol: 'cv' | 'loco', k: number, i: number, records: DataRecord[], what: string): Fold {
   const n = foldCount(taskDir, protocol, k);
-  if (i >= n) throw new MdmtError('ECONFIG', 'train', `config.${what} is ${i} but ${taskDir} has ${n} ${protocol} folds`);
+  if (i >= n) throw new MdmtError('ECONFIG', 'train', `config.${what} ${i} is out of range: this run has ${foldRange(n, `${protocol} `)} (${path.join(taskDir, protocol === 'cv' ? String(k) : 'loCo')})`);
   return readFold(path.join(taskDir, protocol === 'cv' ? String(k) : 'loCo', String(i)), records);
 }
 

@@ -28,7 +28,7 @@ import * as path from 'path';
 import { checkKeys, fewOf, MdmtError, show, type KeyTree } from '../errors';
 import type { RunResult } from '../report/types';
 import { listModels } from '../models/zoo';
-import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, nearestModel, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfig, type TrainConfigInput } from './config';
+import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, foldRange, nearestModel, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfig, type TrainConfigInput } from './config';
 import { holdsTraining, runConflict, storedConfig, sweepDiff } from './identity';
 import { readRunResult } from './result_file';
 import { ensureDir } from '../dirs';
@@ -166,10 +166,10 @@ export function planJobs(cfg: ExperimentConfig, counts: { cv: number; loco: numb
   for (const p of protocols) {
     const n = p === 'cv' ? counts.cv : counts.loco;
     const folds = (cfg.folds?.[p] ?? [...Array(n).keys()]).slice(0, cfg.foldLimit ?? Infinity);
-    for (const f of folds) if (!Number.isInteger(f) || f < 0 || f >= n) throw new MdmtError('ECONFIG', 'experiment', `${p} fold ${f} does not exist (${n} folds)`);
+    for (const f of folds) if (!Number.isInteger(f) || f < 0 || f >= n) throw new MdmtError('ECONFIG', 'experiment', `${p} fold ${show(f)} is out of range: this sweep has ${foldRange(n, `${p} `)}`);
     // as train() checks it (prepareFold): whenever BRIXIA was split on its own
     if (!counts.joint && (counts.bxLoco > 0 || (p === 'loco' && exps.some((e) => e !== 'stl_afc'))) && bxLocoFold >= counts.bxLoco)
-      throw new MdmtError('ECONFIG', 'experiment', `bxLocoFold ${bxLocoFold} does not exist (${counts.bxLoco} BRIXIA LOCO folds)`);
+      throw new MdmtError('ECONFIG', 'experiment', `bxLocoFold ${bxLocoFold} is out of range: the BRIXIA splits have ${foldRange(counts.bxLoco, 'LOCO ')}`);
     for (const b of cfg.backbones) {
       for (const f of folds) {
         // the τ2 fold of the same patients (CV, or tasks split together), else the authors' loCo6 pairing (pairedBxFold)
