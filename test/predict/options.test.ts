@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError, show } from '../../ts/errors';
 import { checkExplain } from '../../ts/predict/options';
-import { heatmapNames, predict, type PredictOptions } from '../../ts/predict/predict';
+import { heatmapNames, openPredictor, predict, type PredictOptions, type PredictorOptions } from '../../ts/predict/predict';
 import { rejects } from '../data/_fixture';
 import { tmpDir } from '../train/_fixture';
 
@@ -51,6 +51,28 @@ test('values of the wrong type or out of range are refused naming the option and
   await refused(['a.png'], ex({ score: 'prob' }), /explain\.score must be 'logit' or 'logprob', got "prob"/);
   await refused(['a.png'], ex({ task: 'tau1' }), /explain\.task must be 'afc' \(τ1\) or 'bx' \(τ2\), got "tau1"/);
   await refused(['a.png'], ex({ layer: 4 }), /explain\.layer must be a module path/);
+});
+
+test('a model source of the wrong type is refused naming the option and the type (a number reached fs as a raw TypeError)', async () => {
+  const cases: [object, RegExp][] = [
+    [{ run: 5 }, /options\.run must be a run directory path \(a non-empty string\), got a number \(5\)/],
+    [{ run: {} }, /options\.run must be a run directory path \(a non-empty string\), got an Object \{\}/],
+    [{ run: ['runs/x'] }, /options\.run must be .*, got an array \["runs\/x"\]/],
+    [{ run: '' }, /options\.run must be .*, got an empty string/],
+    [{ weights: 5 }, /options\.weights must be a weights file path \(a non-empty string\), got a number \(5\)/],
+    [{ weights: { file: 'w.safetensors' } }, /options\.weights must be .*, got an Object \{"file":"w\.safetensors"\}/],
+    [{ weights: '/nowhere.safetensors', backbone: 18 }, /options\.backbone must be a backbone name \(a non-empty string\), got a number \(18\)/],
+    [{ weights: '/nowhere.safetensors', backbone: ['resnet18'] }, /options\.backbone must be .*, got an array/],
+    [{ weights: '/nowhere.safetensors', task: 1 }, /options\.task must be 'mdmt', 'stl_afc' or 'stl_bx', got a number \(1\)/],
+    [{ weights: '/nowhere.safetensors', task: ['mdmt'] }, /options\.task must be .*, got an array \["mdmt"\]/],
+    [{ weights: '/nowhere.safetensors', task: 'stl' }, /options\.task must be 'mdmt', 'stl_afc' or 'stl_bx', got "stl"/],
+  ];
+  for (const [o, re] of cases) {
+    await refused(['a.png'], o, re);
+    const e = await rejects(() => openPredictor(o as PredictorOptions));
+    assert.is((e as MdmtError).code, 'ECONFIG', `openPredictor ${show(o)}: ${e.message}`);
+    assert.match(e.message, re);
+  }
 });
 
 test('a run whose result.json holds an edited temperature is refused naming it, before the model loads', async () => {

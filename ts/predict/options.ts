@@ -9,7 +9,7 @@
  *   checkPredictOptions(images, o);  checkExplain(o.explain, 'stl_afc');
  */
 import * as fs from 'fs';
-import { checkKeys, MdmtError, show, type KeyTree } from '../errors';
+import { checkKeys, kindOf, MdmtError, show, type KeyTree } from '../errors';
 import { isBox, type Box } from '../data/preprocess';
 import type { GradCamOptions } from './gradcam';
 import type { OverlayOptions } from './overlay';
@@ -85,6 +85,7 @@ export function checkPredictOptions(images: unknown, o: PredictOptions, keys: Ke
   images.forEach(checkInput);
   if (o === null || typeof o !== 'object') throw bad(`options must be an object, got ${show(o)}`);
   checkKeys(o, keys, { op: 'predict', where: 'options' });
+  checkSource(o);
   if (o.run !== undefined)
     for (const k of WEIGHTS_ONLY)
       if (o[k] !== undefined) throw bad(`options.${k} is for a weights file; a run directory uses its own (config.json of ${o.run})`);
@@ -98,6 +99,29 @@ export function checkPredictOptions(images: unknown, o: PredictOptions, keys: Ke
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw bad(`onProgress must be a function (done, total), got ${show(o.onProgress)}`);
   if (o.log !== undefined && typeof o.log !== 'function') throw bad(`log must be a function (message), got ${show(o.log)}`);
   if (o.explain !== undefined) checkExplainOptions(o.explain);
+}
+
+/** What a wrong value is: 'a number (5)', 'an array ["a"]', 'an Object {}', 'an empty string'. */
+function typeOf(v: unknown): string {
+  if (v === '') return 'an empty string';
+  if (v === null || typeof v === 'string') return show(v);
+  if (typeof v !== 'object') return `a ${typeof v} (${show(v)})`;
+  return `${kindOf(v)} ${show(v)}`;
+}
+
+/**
+ * The model source's types: a number or an object as `run` or `weights` reached fs as a raw
+ * TypeError ('The "paths[0]" argument must be of type string'), `run: ''` read as no run at
+ * all, and a bad backbone or task was only seen after the weights file was looked for.
+ */
+function checkSource(o: PredictOptions): void {
+  const want = { run: 'a run directory path', weights: 'a weights file path', backbone: 'a backbone name' } as const;
+  for (const k of ['run', 'weights', 'backbone'] as const) {
+    const v: unknown = o[k];
+    if (v !== undefined && (typeof v !== 'string' || !v)) throw bad(`options.${k} must be ${want[k]} (a non-empty string), got ${typeOf(v)}`);
+  }
+  const t: unknown = o.task;
+  if (t !== undefined && !(['mdmt', 'stl_afc', 'stl_bx'] as unknown[]).includes(t)) throw bad(`options.task must be 'mdmt', 'stl_afc' or 'stl_bx', got ${typeOf(t)}`);
 }
 
 /** The explanation's own settings (its head and class are checked against the model by checkExplain). */

@@ -123,8 +123,7 @@ function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: stri
   if (!backbone) throw new MdmtError('ECONFIG', 'predict', `give the backbone (backbone, --backbone): ${o.weights} does not name one in its metadata`);
   checkModelName(backbone, 'predict', 'backbone');
   checkWeightsBackbone(o.weights, backbone, 'predict', 'backbone (--backbone)');
-  const task = o.task ?? taskOfWeights(o.weights);
-  if (!['mdmt', 'stl_afc', 'stl_bx'].includes(task)) throw new MdmtError('ECONFIG', 'predict', `task must be mdmt, stl_afc or stl_bx, got '${task}'`);
+  const task = o.task ?? taskOfWeights(o.weights); // a given task was checked with the options
   // train()'s bounds: below the backbone's smallest input an op failed on a 0×0 map (DenseNet at
   // 28 px: "avgpool2d: ... output would be 0×0"); a huge side failed allocating the batch
   const size = o.imageSize ?? PAPER_RUN.imageSize, min = Math.max(16, modelInfo(backbone).minSize);
