@@ -94,6 +94,31 @@ test('output paths in the way are usage errors naming the option, found before a
   assert.match(api.message, `explain.dir '${path.join(dir, 'hmfile')}' is a file, not a directory`);
 });
 
+test("an --out that is the run's config.json or result.json is refused before scoring, the run's record left as it was", async () => {
+  const run = fakeRun('p-out-record');
+  const img = await greyPng(tmpDir('p-out-record-img'));
+  const cfg = path.join(run, 'config.json'), before = fs.readFileSync(cfg, 'utf8');
+  const link = path.join(tmpDir('p-out-record-link'), 'cfg.json');
+  fs.symlinkSync(cfg, link);
+  const w = path.join(run, 'best.safetensors');
+  const cases: [Record<string, unknown>, string][] = [
+    [{ run, out: cfg }, `--out '${cfg}' is the run's config.json`],
+    [{ run: `${run}/`, out: path.join(run, '.', 'config.json') }, "is the run's config.json"],
+    [{ run, out: path.join(run, 'result.json') }, `--out '${path.join(run, 'result.json')}' is the run's result.json`], // unfinished: would look finished
+    [{ run, out: link }, `--out '${link}' is the run's config.json (${cfg})`],
+    [{ weights: w, out: cfg }, `--out '${cfg}' is the run's config.json`], // --weights of a run: that run's record
+  ];
+  for (const [o, msg] of cases) {
+    const e = await rejects(() => runPredict([img], { progress: false, ...o }, () => {}));
+    assert.is(e.code, 'ECONFIG', e.message);
+    assert.match(e.message, msg);
+    assert.match(e.message, 'give another file');
+    assert.is(exitCodeOf(e, () => {}), 2);
+  }
+  assert.is(fs.readFileSync(cfg, 'utf8'), before, 'config.json untouched');
+  assert.not.ok(fs.existsSync(path.join(run, 'result.json')), 'no result.json made up');
+});
+
 test('an --out that cannot be written after scoring sends the table to stdout and fails naming --out', async () => {
   if (process.platform !== 'linux') return;
   const run = fakeRun('p-out-write');

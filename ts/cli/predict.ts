@@ -31,6 +31,40 @@ export function predictionsCsv(r: PredictResult): string {
   return toCsv(head, rows);
 }
 
+/** The run a model comes from: --run, or the run whose best.safetensors --weights is (its folder holds config.json). */
+function runOf(o: Record<string, unknown>): string | undefined {
+  if (o.run) return o.run as string;
+  const dir = o.weights ? path.dirname(o.weights as string) : '';
+  return dir && fs.existsSync(path.join(dir, 'config.json')) ? dir : undefined;
+}
+
+/** Whether two paths are one file: the same path, or (a link, another spelling) the same device and inode. */
+function sameFile(a: string, b: string): boolean {
+  if (path.resolve(a) === path.resolve(b)) return true;
+  const id = (f: string) => {
+    try {
+      const st = fs.statSync(f);
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return undefined; // not there (or under a file: ENOTDIR, named by ensureFileDir): no file to overwrite
+    }
+  };
+  const x = id(a);
+  return x !== undefined && x === id(b);
+}
+
+/**
+ * Refuses (ECONFIG) an --out that is the run's config.json or result.json: the table replaced
+ * the run's settings (predict --run then failed on it) or made an unfinished run look finished.
+ */
+function refuseRunRecord(out: string, run: string | undefined): void {
+  for (const f of run ? ['config.json', 'result.json'] : []) {
+    const rec = path.join(path.resolve(run!), f);
+    if (sameFile(out, rec))
+      throw new MdmtError('ECONFIG', 'predict', `--out '${out}' is the run's ${f}${path.resolve(out) === rec ? '' : ` (${rec})`}: writing the predictions there would destroy the run's record; give another file`);
+  }
+}
+
 /** The command's action (also callable from code); returns the result and the exit code. */
 export async function runPredict(paths: string[], o: Record<string, unknown>, log: (m: string) => void = (m) => process.stderr.write(m)): Promise<{ result: PredictResult; code: number }> {
   if (!o.run === !o.weights) throw new MdmtError('ECONFIG', '', 'give either --run DIR or --weights FILE [--backbone NAME]');
@@ -45,6 +79,7 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
   if (explainOnly.length) throw new MdmtError('ECONFIG', 'predict', `${explainOnly.join(', ')} ${explainOnly.length > 1 ? 'are' : 'is'} for --explain (Grad-CAM overlays), which was not given`);
   const out = o.out as string | undefined;
   if (out && !/\.(csv|json)$/i.test(out)) throw new MdmtError('ECONFIG', '--out', `'${out}' must end in .csv or .json`);
+  if (out) refuseRunRecord(out, runOf(o));
   const heatmaps = (o.heatmaps as string | undefined) ?? (out ? path.join(path.dirname(path.resolve(out)), `${path.basename(out).replace(/\.[^.]*$/, '')}-heatmaps`) : path.resolve('heatmaps'));
   // a directory named like the table, or a file named like the heatmap folder: said now, not after every image was scored
   if (out && o.explain && path.resolve(out) === path.resolve(heatmaps))
@@ -56,8 +91,8 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
   const progress = o.progress !== false && process.stderr.isTTY === true;
   const task = o.task && o.task !== 'auto' ? (o.task as PredictTask) : undefined;
   // a run's best.safetensors without its run: the paper's image size and no calibration unless told, so say what --run would use
-  const runDir = o.weights ? path.dirname(o.weights as string) : '';
-  if (o.weights && fs.existsSync(path.join(runDir, 'config.json')) && o.imageSize === undefined)
+  const runDir = o.weights ? runOf(o) : undefined;
+  if (runDir && o.imageSize === undefined)
     log(`mdmt predict: note: ${o.weights as string} belongs to the run ${runDir}; --run ${runDir} would use its image size, normalisation and calibration (here: ${PAPER_RUN.imageSize} px, uncalibrated)\n`);
   const result = await predict(inputs, {
     run: o.run as string | undefined, weights: o.weights as string | undefined, backbone: o.backbone as string | undefined, task,
