@@ -77,3 +77,24 @@ export function ensureFileDir(file: string, op: string, field: string): string {
   mkdir(path.dirname(abs), op, field, file);
   return file;
 }
+
+/**
+ * Whether two paths name one file: the same path, or (a link, another spelling of it, a
+ * case-blind file system) the same device and inode. An output path is compared with the
+ * files it must not overwrite.
+ *
+ *   sameFile('runs/x/./config.json', 'runs/x/config.json') === true
+ */
+export function sameFile(a: string, b: string): boolean {
+  if (path.resolve(a) === path.resolve(b)) return true;
+  const id = (f: string) => {
+    try {
+      const st = fs.statSync(f);
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return undefined; // not there (or under a file: ENOTDIR, which ensureFileDir names): nothing to overwrite
+    }
+  };
+  const x = id(a);
+  return x !== undefined && x === id(b);
+}

@@ -14,6 +14,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { noGrad } from '../../ts/autograd/tape';
 import { runExport } from '../../ts/cli/export';
+import { MdmtError } from '../../ts/errors';
 import { toOnnx } from '../../ts/io/onnx_export';
 import { loadOnnxWeights, readOnnxModel } from '../../ts/io/onnx_import';
 import { saveSafetensors } from '../../ts/io/safetensors';
@@ -162,6 +163,34 @@ test('mdmt export: trained MDMT weights → ONNX that onnxruntime runs like mdmt
   // another backbone's weights: said in one line, with the first keys of each list and their counts
   throwsNaming(() => runExport({ model: 'resnet18', weights: w, task: 'backbone', out }), 'weights of another architecture?', 'unexpected: backbone.features.0.0.weight', '(320 in all)');
   m.dispose();
+});
+
+test('mdmt export refuses an --out that is the --weights file or a .safetensors path (the ONNX graph overwrote the weights)', () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-export-out-'));
+  const w = path.join(d, 'best.safetensors'), link = path.join(d, 'link.onnx');
+  manualSeed(3);
+  const m = new MDMTModel('mobilenet_v2');
+  saveSafetensors(w, m.stateDict(), { backbone: 'mobilenet_v2' });
+  m.dispose();
+  const before = fs.readFileSync(w);
+  const onnx = runExport({ weights: w, out: path.join(d, 'm.onnx'), size: '32' }).file;
+  fs.symlinkSync(onnx, link);
+  const cases: [Parameters<typeof runExport>[0], string][] = [
+    [{ weights: w, out: w }, `--out '${w}' is the --weights file: the ONNX graph would overwrite the weights it is made from; give another file, e.g. ${path.join(d, 'best.onnx')}`],
+    [{ weights: w, out: path.join(d, '.', 'best.safetensors') }, 'is the --weights file'],
+    [{ weights: w, out: path.join(d, 'new.safetensors') }, `--out '${path.join(d, 'new.safetensors')}' is a .safetensors path: export writes an ONNX graph; give a .onnx file, e.g. ${path.join(d, 'new.onnx')}`],
+    [{ model: 'mobilenet_v2', out: path.join(d, 'X.SafeTensors') }, 'is a .safetensors path'],
+    [{ weights: onnx, out: onnx }, `--out '${onnx}' is the --weights file`],
+    [{ weights: onnx, out: link }, `--out '${link}' is the --weights file (${onnx})`],
+  ];
+  for (const [o, msg] of cases) {
+    const e = (() => { try { runExport(o); } catch (x) { return x as MdmtError; } return assert.unreachable(`accepted --out ${o.out}`) as never; })();
+    assert.instance(e, MdmtError);
+    assert.is(e.code, 'ECONFIG', e.message);
+    assert.match(e.message, msg);
+  }
+  assert.ok(Buffer.compare(before, fs.readFileSync(w)) === 0, 'the weights are untouched');
+  assert.not.ok(fs.existsSync(path.join(d, 'new.safetensors')));
 });
 
 test('initializers of a PyTorch-written ONNX file (torch.onnx, TrainingMode.TRAINING) load by name and reproduce its output', () => {

@@ -9,7 +9,8 @@
  *
  *   mdmt export --model resnet18 --weights runs/x/best.safetensors --out mdmt_resnet18.onnx
  */
-import { ensureFileDir } from '../dirs';
+import * as path from 'path';
+import { ensureFileDir, sameFile } from '../dirs';
 import { MdmtError } from '../errors';
 import { exportOnnx } from '../io/onnx_export';
 import { checkWeightsBackbone, checkWeightsPath, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
@@ -56,9 +57,22 @@ export interface ExportCliOptions {
   classes?: string;
 }
 
+/**
+ * Refuses (ECONFIG) an --out that is the --weights file or any .safetensors path: the ONNX
+ * graph was written over the run's best.safetensors it was made from.
+ */
+function refuseOverwritingWeights(out: string, weights: string | undefined): void {
+  const onnx = (f: string) => path.join(path.dirname(f), `${path.basename(f).replace(/\.[^.]*$/, '')}.onnx`);
+  if (weights !== undefined && sameFile(out, weights))
+    throw new MdmtError('ECONFIG', 'export', `--out '${out}' is the --weights file${path.resolve(out) === path.resolve(weights) ? '' : ` (${weights})`}: the ONNX graph would overwrite the weights it is made from; give another file${/\.onnx$/i.test(out) ? '' : `, e.g. ${onnx(out)}`}`);
+  if (/\.safetensors$/i.test(out))
+    throw new MdmtError('ECONFIG', 'export', `--out '${out}' is a .safetensors path: export writes an ONNX graph; give a .onnx file, e.g. ${onnx(out)}`);
+}
+
 /** The command's action (also callable from code). */
 export function runExport(opts: ExportCliOptions): { file: string; task: string; params: number; model: string; size: number } {
   if (opts.weights !== undefined) checkWeightsPath(opts.weights, 'export', '--weights');
+  refuseOverwritingWeights(opts.out, opts.weights);
   // a run's best.safetensors names its backbone: --model is needed only for other files
   const named = opts.model ?? (opts.weights ? weightsBackbone(opts.weights, 'export') : undefined);
   if (!named) throw new MdmtError('ECONFIG', 'export', `--model is required${opts.weights ? ` (${opts.weights} names no backbone in its metadata)` : ''}: one of ${listModels().join(', ')}`);

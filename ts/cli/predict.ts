@@ -10,7 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { ensureDir, ensureFileDir } from '../dirs';
+import { ensureDir, ensureFileDir, sameFile } from '../dirs';
 import { MdmtError } from '../errors';
 import { collectImages } from '../predict/inputs';
 import { predict, type PredictResult, type PredictTask } from '../predict/predict';
@@ -36,21 +36,6 @@ function runOf(o: Record<string, unknown>): string | undefined {
   if (o.run) return o.run as string;
   const dir = o.weights ? path.dirname(o.weights as string) : '';
   return dir && fs.existsSync(path.join(dir, 'config.json')) ? dir : undefined;
-}
-
-/** Whether two paths are one file: the same path, or (a link, another spelling) the same device and inode. */
-function sameFile(a: string, b: string): boolean {
-  if (path.resolve(a) === path.resolve(b)) return true;
-  const id = (f: string) => {
-    try {
-      const st = fs.statSync(f);
-      return `${st.dev}:${st.ino}`;
-    } catch {
-      return undefined; // not there (or under a file: ENOTDIR, named by ensureFileDir): no file to overwrite
-    }
-  };
-  const x = id(a);
-  return x !== undefined && x === id(b);
 }
 
 /**
