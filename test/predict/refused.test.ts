@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { runExport } from '../../ts/cli/export';
 import { exitCodeOf } from '../../ts/cli/main';
 import { runPredict } from '../../ts/cli/predict';
-import { predict } from '../../ts/predict/predict';
+import { openPredictor, predict } from '../../ts/predict/predict';
 import { rejects } from '../data/_fixture';
 import { BACKBONE, tmpDir } from '../train/_fixture';
 import { fakeRun, greyPng } from './_fixture';
@@ -181,6 +181,34 @@ test('overlays that would overwrite an input image or mask are refused before an
   // another folder: scored, with its overlay
   const ok = await predict([img], { run, explain: { dir: path.join(dir, 'h') } });
   assert.is(ok.rows[0].heatmap, path.join(dir, 'h', 'film.png'));
+});
+
+test('overlapping predict calls writing overlays into one folder are refused (EBUSY); other overlapping calls still run', async () => {
+  // two calls into one folder wrote the same overlay names (film.png) over each other, unsaid
+  const run = fakeRun('p-busy');
+  const dir = tmpDir('p-busy-img'), hm = path.join(tmpDir('p-busy-hm'), 'heatmaps'), other = path.join(tmpDir('p-busy-hm2'), 'h');
+  const a = await greyPng(dir, 'a.png'), b = await greyPng(dir, 'b.png');
+  const p = openPredictor({ run });
+  try {
+    const first = p.predict([a, b], { batchSize: 1, explain: { dir: hm } });
+    for (const d of [hm, `${hm}/./`]) {
+      const e = await rejects(() => p.predict([b], { explain: { dir: d } }));
+      assert.is(e.code, 'EBUSY', e.message);
+      assert.match(e.message, `another predict call is still writing Grad-CAM overlays into ${hm}: await it first, or give this call another explain.dir`);
+    }
+    const api = await rejects(() => predict([b], { run, explain: { dir: hm } }));
+    assert.is(api.code, 'EBUSY', 'predict() into the folder too');
+    // no overlays, or another folder: these overlap as before
+    const [r1, r2, r3] = await Promise.all([first, p.predict([b]), p.predict([b], { explain: { dir: other } })]);
+    assert.equal([r1.failed, r2.failed, r3.failed], [0, 0, 0]);
+    assert.is(r1.rows[1].heatmap, path.join(hm, 'b.png'));
+    assert.is(r3.rows[0].heatmap, path.join(other, 'b.png'));
+    // the folder is free again once the call ended, also after a call that threw
+    await rejects(() => p.predict([a], { explain: { dir: hm, layer: 'nope' } }));
+    assert.is((await p.predict([b], { explain: { dir: hm } })).rows[0].heatmap, path.join(hm, 'b.png'));
+  } finally {
+    p.dispose();
+  }
 });
 
 test.run();

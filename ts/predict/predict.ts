@@ -254,6 +254,21 @@ async function explainBatch(model: MDMTModel | STLModel, x: Tensor, idx: number[
   }
 }
 
+/**
+ * The overlay folders predict calls are writing into (real paths): two overlapping calls into
+ * one folder wrote the same names (film.png of two batches) over each other without a word.
+ */
+const overlayDirsInUse = new Set<string>();
+
+/** Refuses (EBUSY) an overlay folder another running call writes into; the key to claim while this one does. */
+function overlayDirKey(explain: PredictOptions['explain']): string | undefined {
+  if (!explain) return undefined;
+  const key = fs.realpathSync(explain.dir); // made by overlayNames: a link or another spelling is the same folder
+  if (overlayDirsInUse.has(key))
+    throw new MdmtError('EBUSY', 'predict', `another predict call is still writing Grad-CAM overlays into ${key}: await it first, or give this call another explain.dir`);
+  return key;
+}
+
 /** What a Predictor holds: the model's source and device (and where its warnings go). */
 export type PredictorOptions = Pick<PredictOptions, 'run' | 'weights' | 'backbone' | 'task' | 'imageSize' | 'imagenetNormalize' | 'calibrate' | 'device' | 'log'>;
 /** What each Predictor.predict call takes. */
@@ -263,7 +278,8 @@ export type PredictCallOptions = Pick<PredictOptions, 'batchSize' | 'workers' | 
  * A trained model loaded once for many predict calls: a server, or a folder scored in parts,
  * no longer rebuilds the model, reloads its weights and compiles its inference plan per call
  * (predict() does all three, then frees them). One compiled plan per batch size is kept until
- * dispose(). Calls may overlap; dispose() waits for none and is refused while one runs.
+ * dispose(). Calls may overlap, but not two writing overlays into one explain.dir (EBUSY);
+ * dispose() waits for none and is refused while one runs.
  *
  *   const p = openPredictor({ run: 'runs/cv/resnet18/mdmt/fold0' });
  *   try { for (const part of parts) rows.push(...(await p.predict(part)).rows); } finally { p.dispose(); }
@@ -279,7 +295,8 @@ export class Predictor {
 
   /**
    * Scores every image; rows come back in input order. Throws only for bad options (MdmtError
-   * naming them) or a disposed predictor; a bad image is reported in its row.
+   * naming them), a disposed predictor or an explain.dir another running call writes into
+   * (EBUSY); a bad image is reported in its row.
    */
   async predict(images: readonly (string | PredictInput)[], o: PredictCallOptions = {}): Promise<PredictResult> {
     checkPredictOptions(images, o, PREDICT_CALL_KEYS);
@@ -290,6 +307,7 @@ export class Predictor {
     const rows: PredictionRow[] = inputs.map((x) => ({ file: x.image, ok: false }));
     const B = o.batchSize ?? 16;
     const names = overlayNames(inputs, o.explain);
+    const overlayKey = overlayDirKey(o.explain);
     const layer = o.explain?.layer;
     // found at the first batch's explanation, after it had been scored
     if (layer !== undefined && !net.namedModules().some(([n]) => n === layer))
@@ -306,6 +324,7 @@ export class Predictor {
     });
     let done = 0;
     this.running++;
+    if (overlayKey) overlayDirsInUse.add(overlayKey); // no await since the check: no other call came between
     try {
       for await (const b of loader.epoch(0)) {
         const idx = b.ids.map(Number);
@@ -321,6 +340,7 @@ export class Predictor {
       }
     } finally {
       this.running--;
+      if (overlayKey) overlayDirsInUse.delete(overlayKey);
       await loader.close();
     }
     const rep = loader.report();
@@ -393,6 +413,7 @@ export async function predict(images: readonly (string | PredictInput)[], o: Pre
   if (explain) checkExplain(explain, info.task);
   // and its output paths (weights that fail to load were named first)
   overlayNames(asInputs(images), explain);
+  overlayDirKey(explain);
   const p = openPredictor(source);
   try {
     return await p.predict(images, { batchSize, workers, explain, onProgress });
