@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { runPredict } from '../../ts/cli/predict';
 import { collectImages } from '../../ts/predict/inputs';
 import { predict } from '../../ts/predict/predict';
+import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../../ts/io/safetensors';
 import { throwsNaming } from '../helpers';
 import { tmpDir } from '../train/_fixture';
 import { fakeRun, greyPng } from './_fixture';
@@ -31,6 +32,48 @@ test('a run without result.json is scored with a warning that it is unfinished a
   const result = { backbone: 'x', experiment: 'stl_afc', protocol: 'cv', fold: 0, metrics: { acc: 1, f1: 1, gmean: 1 } };
   fs.writeFileSync(path.join(run, 'result.json'), JSON.stringify({ result }));
   assert.equal((await predict([img], { run })).warnings, []);
+});
+
+test('weights trained at another image size or normalisation than they are scored with are scored with a warning', async () => {
+  const run = fakeRun('n-size'); // config.json: 32 px, ImageNet normalisation
+  const w = path.join(run, 'best.safetensors');
+  const img = await greyPng(tmpDir('n-size-img'));
+  // a run's best.safetensors as a bare weights file: the default 256 px
+  const logged: string[] = [];
+  const r = await predict([img], { weights: w, log: (m) => logged.push(m) });
+  assert.is(r.failed, 0);
+  assert.equal(r.warnings, logged, 'logged and returned');
+  assert.equal(r.warnings, [`${w} was trained at 32 px (${path.join(run, 'config.json')}) but is scored at 256 px: its probabilities may mean little; give imageSize (--image-size) 32, or score the run itself (run, --run ${run})`]);
+  const norm = await predict([img], { weights: w, imageSize: 32, imagenetNormalize: false });
+  assert.equal(norm.warnings, [`${w} was trained with ImageNet normalisation (${path.join(run, 'config.json')}) but is scored without ImageNet normalisation: its probabilities may mean little; give ImageNet normalisation on (drop imagenetNormalize: false, --no-imagenet-normalize), or score the run itself (run, --run ${run})`]);
+  assert.equal((await predict([img], { weights: w, imageSize: 32 })).warnings, [], 'the run\'s own settings: nothing to say');
+  // the weights' own metadata (train() records it) decides, wherever the file was copied
+  const copy = path.join(tmpDir('n-size-copy'), 'w.safetensors');
+  const { tensors } = loadSafetensors(w);
+  saveSafetensors(copy, tensors, { ...readSafetensorsMetadata(w), imageSize: '48', imagenetNormalize: 'false' });
+  for (const t of tensors.values()) t.dispose();
+  const c = await predict([img], { weights: copy, imageSize: 48 });
+  assert.equal(c.warnings, [`${copy} was trained without ImageNet normalisation (its metadata) but is scored with ImageNet normalisation: its probabilities may mean little; give imagenetNormalize: false (--no-imagenet-normalize)`]);
+  // a run whose best.safetensors says another size than its config.json (copied from another run)
+  fs.copyFileSync(copy, w);
+  fs.writeFileSync(path.join(run, 'result.json'), JSON.stringify({ result: { backbone: 'x', experiment: 'stl_afc', protocol: 'cv', fold: 0, metrics: { acc: 1, f1: 1, gmean: 1 } } }));
+  const byRun = await predict([img], { run });
+  assert.equal(byRun.warnings, [`${w} was trained at 48 px, without ImageNet normalisation (its metadata) but ${path.join(run, 'config.json')} says 32 px, with ImageNet normalisation, which predict uses: the weights may come from another run, or config.json was edited`]);
+  // the CLI says it as a warning; its note that --weights belongs to a run is for a run of the same size
+  let log = '';
+  const cli = (o: object) => runPredict([img], { progress: false, out: path.join(tmpDir('n-size-out'), 'p.csv'), ...o }, (m) => (log += m));
+  const other = fakeRun('n-size-256');
+  fs.writeFileSync(path.join(other, 'config.json'), JSON.stringify({ ...JSON.parse(fs.readFileSync(path.join(other, 'config.json'), 'utf8')), imageSize: 256 }));
+  await cli({ weights: path.join(other, 'best.safetensors') });
+  assert.match(log, `mdmt predict: note: ${path.join(other, 'best.safetensors')} belongs to the run ${other}; --run ${other} would use its image size, normalisation and calibration`);
+  assert.not.match(log, 'warning');
+  log = '';
+  await cli({ weights: w });
+  assert.match(log, `mdmt predict: warning: ${w} was trained at 48 px`);
+  assert.not.match(log, 'note:', 'said once, as the warning');
+  log = '';
+  await runPredict([img], { weights: copy, imageSize: 64, progress: false, out: path.join(tmpDir('n-size-out'), 'p.csv') }, (m) => (log += m));
+  assert.match(log, `mdmt predict: warning: ${copy} was trained at 48 px, without ImageNet normalisation (its metadata) but is scored at 64 px, with ImageNet normalisation`);
 });
 
 test('files a folder holds that are not images are counted and named; a link to an image is scored', async () => {

@@ -112,6 +112,9 @@ test('pretraining end to end: STL starts from <dir>/<backbone>.safetensors and r
   assert.is(best.metadata.pretrained, sid);
   assert.is(best.metadata.imagenet, 'true');
   assert.equal([best.metadata.backbone, best.metadata.experiment, best.metadata.protocol, best.metadata.fold], [BACKBONE, 'stl_afc', 'cv', '0']);
+  // the preprocessing the weights expect travels with them (predict warns when it would use another)
+  const cfg = readJson<{ imageSize: number; imagenetNormalize: boolean }>(path.join(runs, 'afc', 'config.json'));
+  assert.equal([best.metadata.imageSize, best.metadata.imagenetNormalize], [String(cfg.imageSize), String(cfg.imagenetNormalize)]);
   assert.is(readJson<{ pretrained: string }>(path.join(runs, 'afc', 'config.json')).pretrained, file, 'config.json names the file');
   assert.is(afc.result.imagenet, true, 'result.json: began from ImageNet');
   assert.is(afc.result.pretraining.weights, sid);

@@ -14,6 +14,7 @@ import { ensureDir, ensureFileDir, sameFile } from '../dirs';
 import { MdmtError } from '../errors';
 import { collectImages } from '../predict/inputs';
 import { predict, type PredictResult, type PredictTask } from '../predict/predict';
+import { preprocessingWarning, type Preprocessing } from '../predict/trained';
 import { toCsv } from '../report/tables';
 import { PAPER_RUN } from '../train/config';
 import { EXIT } from './options';
@@ -36,6 +37,15 @@ function runOf(o: Record<string, unknown>): string | undefined {
   if (o.run) return o.run as string;
   const dir = o.weights ? path.dirname(o.weights as string) : '';
   return dir && fs.existsSync(path.join(dir, 'config.json')) ? dir : undefined;
+}
+
+/** Whether predict() will warn that `weights` were trained with other preprocessing (false when the file cannot be read: predict names that). */
+function preprocessingDiffers(weights: string, used: Preprocessing): boolean {
+  try {
+    return preprocessingWarning(weights, used) !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -77,7 +87,8 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
   const task = o.task && o.task !== 'auto' ? (o.task as PredictTask) : undefined;
   // a run's best.safetensors without its run: the paper's image size and no calibration unless told, so say what --run would use
   const runDir = o.weights ? runOf(o) : undefined;
-  if (runDir && o.imageSize === undefined)
+  // another size or normalisation than the run's is predict()'s warning, which names --run too
+  if (runDir && o.imageSize === undefined && !preprocessingDiffers(o.weights as string, { imageSize: PAPER_RUN.imageSize, imagenetNormalize: o.imagenetNormalize !== false }))
     log(`mdmt predict: note: ${o.weights as string} belongs to the run ${runDir}; --run ${runDir} would use its image size, normalisation and calibration (here: ${PAPER_RUN.imageSize} px, uncalibrated)\n`);
   const result = await predict(inputs, {
     run: o.run as string | undefined, weights: o.weights as string | undefined, backbone: o.backbone as string | undefined, task,

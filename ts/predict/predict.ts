@@ -34,6 +34,7 @@ import { softmaxT } from './calibration';
 import { defaultCamLayer, gradCam } from './gradcam';
 import { checkExplain, checkPredictOptions, PREDICT_CALL_KEYS, PREDICTOR_KEYS, type PredictInput, type PredictOptions, type PredictTask } from './options';
 import { writeOverlay } from './overlay';
+import { preprocessingWarning, runWeightsWarning } from './trained';
 
 export type { PredictInput, PredictOptions, PredictTask } from './options';
 
@@ -76,7 +77,7 @@ export interface PredictResult {
 const taskOf = (e: ExperimentName): PredictTask => (e === 'mdmt' ? 'mdmt' : e === 'stl_bx' ? 'stl_bx' : 'stl_afc');
 
 /** Reads the run directory's settings, weights path and temperatures, naming what is missing. */
-function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; weights: string; warning?: string } {
+function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; weights: string; warnings: string[] } {
   const file = (f: string) => path.join(dir, f);
   if (!fs.existsSync(file('config.json'))) throw new MdmtError('EIO', 'predict', `${dir} is not a run directory (no config.json)`);
   if (!fs.existsSync(file('best.safetensors'))) throw new MdmtError('EIO', 'predict', `${dir} has no best.safetensors (the run has not finished an epoch)`);
@@ -89,14 +90,17 @@ function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; w
     const cal = readRunResult(file('result.json')).calibration; // checked: a temperature is a positive number
     for (const t of ['afc', 'bx'] as const) if (cal?.[t]) temperature[t] = cal[t]!.temperature;
   }
+  const used = { imageSize: c.imageSize as number, imagenetNormalize: c.imagenetNormalize !== false };
   return {
     weights: file('best.safetensors'),
-    // interrupted or still training: scored as if finished, uncalibrated, without a word
-    warning: finished ? undefined : `${dir} has no result.json: the run is unfinished (interrupted, or still training) and best.safetensors is its best epoch so far` +
-      (calibrate ? '; the probabilities are not calibrated (the temperatures are fitted when training ends)' : ''),
+    warnings: [
+      // interrupted or still training: scored as if finished, uncalibrated, without a word
+      finished ? undefined : `${dir} has no result.json: the run is unfinished (interrupted, or still training) and best.safetensors is its best epoch so far` +
+        (calibrate ? '; the probabilities are not calibrated (the temperatures are fitted when training ends)' : ''),
+      runWeightsWarning(file('best.safetensors'), file('config.json'), used),
+    ].filter((w): w is string => w !== undefined),
     info: {
-      source: dir, backbone: c.backbone, task: taskOf(c.experiment as ExperimentName), imageSize: c.imageSize as number,
-      imagenetNormalize: c.imagenetNormalize !== false, temperature, calibrated: Object.keys(temperature).length > 0,
+      source: dir, backbone: c.backbone, task: taskOf(c.experiment as ExperimentName), ...used, temperature, calibrated: Object.keys(temperature).length > 0,
     },
   };
 }
@@ -113,7 +117,7 @@ export function taskOfWeights(file: string): PredictTask {
   return t;
 }
 
-function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: string; warning?: string } {
+function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: string; warnings: string[] } {
   if (o.run && o.weights) throw new MdmtError('ECONFIG', 'predict', 'give a run directory or a weights file, not both');
   if (o.run) return runSource(path.resolve(o.run), o.calibrate !== false);
   if (!o.weights) throw new MdmtError('ECONFIG', 'predict', 'no model: give a run directory (run) or a weights file with its backbone (weights, backbone)');
@@ -129,9 +133,11 @@ function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: stri
   const size = o.imageSize ?? PAPER_RUN.imageSize, min = Math.max(16, modelInfo(backbone).minSize);
   if (!Number.isInteger(size) || size < min || size > MAX_IMAGE_SIZE)
     throw new MdmtError('ECONFIG', 'predict', `imageSize (--image-size) must be an integer in [${min}, ${MAX_IMAGE_SIZE}]${min > 16 ? ` for ${backbone} (smaller inputs shrink to a 0×0 map inside it)` : ''}, got ${show(size)}`);
+  const used = { imageSize: size, imagenetNormalize: o.imagenetNormalize !== false };
+  const warning = preprocessingWarning(o.weights, used); // trained at 64 px, scored at the default 256
   return {
-    weights: path.resolve(o.weights),
-    info: { source: path.resolve(o.weights), backbone, task, imageSize: size, imagenetNormalize: o.imagenetNormalize !== false, temperature: {}, calibrated: false },
+    weights: path.resolve(o.weights), warnings: warning ? [warning] : [],
+    info: { source: path.resolve(o.weights), backbone, task, ...used, temperature: {}, calibrated: false },
   };
 }
 
@@ -383,8 +389,7 @@ export class Predictor {
  */
 export function openPredictor(o: PredictorOptions): Predictor {
   checkPredictOptions([], o, PREDICTOR_KEYS);
-  const { info, weights, warning } = modelSource(o);
-  const warnings = warning ? [warning] : [];
+  const { info, weights, warnings } = modelSource(o);
   for (const w of warnings) o.log?.(w);
   const device = o.device ?? getDefaultDevice();
   const net = buildModel(info, weights);

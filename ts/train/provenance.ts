@@ -75,13 +75,15 @@ function runSplit(folds: RunFolds, experiment: TrainConfig['experiment']): strin
 /**
  * The provenance metadata of a run's best.safetensors.
  *
- * @example provenanceMeta(cfg, folds, p) // { backbone, experiment, protocol, fold, foldName, split, pretrained, imagenet }
+ * @example provenanceMeta(cfg, folds, p) // { backbone, experiment, protocol, fold, foldName, split, pretrained, imagenet, imageSize, imagenetNormalize }
  */
 export function provenanceMeta(cfg: TrainConfig, folds: RunFolds, p: Pretraining): Record<string, string> {
   const fold = cfg.experiment === 'stl_bx' ? folds.tasks.bx! : folds.tasks.afc!;
   return {
     backbone: cfg.backbone, experiment: cfg.experiment, protocol: cfg.protocol, fold: String(fold.index), foldName: fold.name,
     split: runSplit(folds, cfg.experiment), pretrained: p.weights, imagenet: String(p.imagenet),
+    // the preprocessing the weights expect: predict warns when it would score them with another
+    imageSize: String(cfg.imageSize), imagenetNormalize: String(cfg.imagenetNormalize),
   };
 }
 
