@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as mdmt from '../../ts/index';
 import { packageRoot } from '../../ts/native/binding';
+import { PREDICT_CALL_KEYS, PREDICTOR_KEYS } from '../../ts/predict/options';
 import { CODE_PRESET, PAPER_OPTIM, PAPER_RUN, PAPER_SCHEDULE } from '../../ts/train/config';
 
 test('README example runs and prints a finite loss and the conv gradient shape', () => {
@@ -50,6 +51,19 @@ test("the README's table of training defaults states config.ts's values (their o
   assert.is(value(schedule, 'warmupEpochs', ': '), CODE_PRESET.schedule.warmupEpochs);
   assert.match(row('`batchSize`, `imageSize`'), `| ${PAPER_RUN.batchSize}, ${PAPER_RUN.imageSize} |`);
   assert.match(row('`protocol`, `fold`, `kFolds`, `bxLocoFold`'), `| \`'cv'\`, 0, ${PAPER_RUN.kFolds}, 0 |`);
+});
+
+test("the README's notes on openPredictor() name options.ts's two option sets, what it keeps, dispose() and overlapping calls", () => {
+  const readme = fs.readFileSync(path.join(packageRoot(), 'README.md'), 'utf8');
+  const notes = readme.split('\n\n').find((p) => p.startsWith('`openPredictor()` '));
+  assert.ok(notes, 'README has a paragraph on openPredictor() after its example');
+  const flat = notes!.replace(/\s+/g, ' ');
+  const list = (from: string, to: string) => flat.slice(flat.indexOf(from), flat.indexOf(to, flat.indexOf(from)));
+  const named = (text: string) => new Set([...text.matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]));
+  assert.equal(named(list("the model's (", 'are fixed')), new Set(Object.keys(PREDICTOR_KEYS)), "the model's options");
+  assert.equal(named(list("each call's (", 'are given per call')), new Set(Object.keys(PREDICT_CALL_KEYS)), "each call's options");
+  for (const said of ['until `dispose()`', 'garbage collector does not free', 'in a `finally`', 'Calls may overlap', '`explain.dir`', '(`EBUSY`, naming the folder)', '`EDISPOSED`', 'waits for no call'])
+    assert.ok(flat.includes(said), `the notes say ${said}`);
 });
 
 test.run();
