@@ -211,4 +211,18 @@ test('overlapping predict calls writing overlays into one folder are refused (EB
   }
 });
 
+test('a batch size far above the images given is traced at their number; one that does not fit names batchSize', async () => {
+  // --batch-size 200000 on one 32 px image traced a 200000-image plan for 86 s and failed on memory
+  const run = fakeRun('p-batch');
+  const img = await greyPng(tmpDir('p-batch-img'));
+  const t = Date.now();
+  const r = await predict([img, img], { run, batchSize: 100_000_000 });
+  assert.is(r.failed, 0);
+  assert.ok(Date.now() - t < 20_000, `${Date.now() - t} ms`);
+  // as many images as the batch (one file, named 10000 times) at 2048 px: 500 GB for the input alone
+  const e = await rejects(() => predict(Array<string>(10_000).fill(img), { weights: path.join(run, 'best.safetensors'), imageSize: 2048, batchSize: 10_000 }));
+  assert.is(e.code, 'ENOMEM', e.message);
+  assert.match(e.message, /^predict: batchSize \(--batch-size\) 10000 of 2048 px images does not fit in memory \(alloc: cannot allocate \d+ bytes .*\): give a smaller batch size$/);
+});
+
 test.run();

@@ -65,9 +65,14 @@ test('predict() that fails before scoring (device unavailable, batch too big to 
   const img = await greyPng(tmpDir('release-predict-img'));
   await predict([img], { run, device: 'cpu' }); // module state, once
   const before = held();
-  // cuda:63 exists on no machine; 10⁸ images of 3×32×32 floats are 1.2 TB
-  for (const o of [{ device: 'cuda:63' }, { device: 'cpu', batchSize: 1e8 }]) {
-    const e = await rejects(() => predict([img], { run, ...o }));
+  // cuda:63 exists on no machine; a batch of 10⁴ images at 2048 px is 500 GB (the plan is traced
+  // at min(batchSize, images): as many images as the batch, one file named 10⁴ times)
+  const fails: [string[], Parameters<typeof predict>[1]][] = [
+    [[img], { run, device: 'cuda:63' }],
+    [Array<string>(10_000).fill(img), { weights: path.join(run, 'best.safetensors'), imageSize: 2048, batchSize: 10_000, device: 'cpu' }],
+  ];
+  for (const [images, o] of fails) {
+    const e = await rejects(() => predict(images, o));
     assert.ok(['EDEVICE', 'ENOMEM'].includes(String(e.code)), e.message);
   }
   // before: the 338 tensors of the model stayed alive per failed call

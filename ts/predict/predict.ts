@@ -275,6 +275,20 @@ function overlayDirKey(explain: PredictOptions['explain']): string | undefined {
   return key;
 }
 
+/**
+ * The inference plan of batch size `B`, traced at `traced` images (the call's count when
+ * smaller: --batch-size 200000 on one image traced a 200000-image plan for 86 s, then failed);
+ * it runs any batch up to B. Memory it cannot find is ENOMEM naming batchSize.
+ */
+function inferencePlan(net: MDMTModel | STLModel, B: number, traced: number, S: number): InferencePlan {
+  try {
+    return compileInference(net, { inputShape: [traced, 3, S, S] });
+  } catch (e) {
+    if (!(e instanceof MdmtError && e.code === 'ENOMEM')) throw e;
+    throw new MdmtError('ENOMEM', 'predict', `batchSize (--batch-size) ${B} of ${S} px images does not fit in memory (${e.message}): give a smaller batch size`);
+  }
+}
+
 /** What a Predictor holds: the model's source and device (and where its warnings go). */
 export type PredictorOptions = Pick<PredictOptions, 'run' | 'weights' | 'backbone' | 'task' | 'imageSize' | 'imagenetNormalize' | 'calibrate' | 'device' | 'log'>;
 /** What each Predictor.predict call takes. */
@@ -320,7 +334,7 @@ export class Predictor {
       throw new MdmtError('ECONFIG', 'predict', `explain.layer '${layer}' is not a module of the ${info.backbone} model (its default: '${defaultCamLayer(net)}')`);
     const S = info.imageSize;
     let plan = this.plans.get(B);
-    if (!plan) this.plans.set(B, (plan = compileInference(net, { inputShape: [B, 3, S, S] })));
+    if (!plan) this.plans.set(B, (plan = inferencePlan(net, B, Math.min(B, Math.max(1, inputs.length)), S)));
     const records: DataRecord[] = inputs.map((x, i) => ({
       id: String(i), task: 'AFC', source: 'predict', image: x.image, mask: x.mask, box: x.box, center: '', label: 0, labelName: '', where: x.image,
     }));
