@@ -11,6 +11,7 @@
 import * as fs from 'fs';
 import { checkKeys, kindOf, MdmtError, show, type KeyTree } from '../errors';
 import { isBox, type Box } from '../data/preprocess';
+import { MAX_WORKERS } from '../train/config';
 import type { GradCamOptions } from './gradcam';
 import type { OverlayOptions } from './overlay';
 
@@ -89,10 +90,9 @@ export function checkPredictOptions(images: unknown, o: PredictOptions, keys: Ke
   if (o.run !== undefined)
     for (const k of WEIGHTS_ONLY)
       if (o[k] !== undefined) throw bad(`options.${k} is for a weights file; a run directory uses its own (config.json of ${o.run})`);
-  for (const k of ['batchSize', 'workers'] as const) {
-    const v = o[k];
-    if (v !== undefined && (!Number.isInteger(v) || v < (k === 'workers' ? 0 : 1))) throw bad(`${k} must be an integer ≥ ${k === 'workers' ? 0 : 1}, got ${show(v)}`);
-  }
+  if (o.batchSize !== undefined && (!Number.isInteger(o.batchSize) || o.batchSize < 1)) throw bad(`batchSize must be an integer ≥ 1, got ${show(o.batchSize)}`);
+  // train()'s bound: workers 100000 spawned threads until V8 died of OOM
+  if (o.workers !== undefined && (!Number.isInteger(o.workers) || o.workers < 0 || o.workers > MAX_WORKERS)) throw bad(`workers must be an integer in [0, ${MAX_WORKERS}], got ${show(o.workers)}`);
   for (const k of ['calibrate', 'imagenetNormalize'] as const)
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw bad(`${k} must be true or false, got ${show(o[k])}`); // 'no' meant true
   if (o.device !== undefined && typeof o.device !== 'string') throw bad(`device must be a device name (cpu, cuda, cuda:N), got ${show(o.device)}`);

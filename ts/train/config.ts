@@ -161,6 +161,9 @@ export const PAPER_OPTIM: OptimConfig = { lr: 1e-3, weightDecay: 1e-4, decoupled
 /** The paper's input side, batch size and cross-validation folds. */
 export const PAPER_RUN = { imageSize: 256, batchSize: 128, kFolds: 5 } as const;
 
+/** The most loader worker threads train() and predict() take (each is a thread with its own heap). */
+export const MAX_WORKERS = 64;
+
 /**
  * The valid fold indexes of `n` folds, for an out-of-range message: 'folds 0–4', 'fold 0 only',
  * 'no folds' (a fold index alone, "is 7 but kFolds is 5", left the reader to work out the range).
@@ -385,7 +388,7 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
     beta: num('beta', c.beta ?? 0.5, 0, 1),
     init: { ...(c.init ?? {}) },
     ...resolvePretrained(c, c.backbone),
-    workers: int('workers', c.workers ?? Math.max(1, Math.min(os.cpus().length - 1, 8)), 0, 64),
+    workers: int('workers', c.workers ?? Math.max(1, Math.min(os.cpus().length - 1, 8)), 0, MAX_WORKERS),
     progress: bool('progress', c.progress, false),
     keepCheckpoint: bool('keepCheckpoint', c.keepCheckpoint, true),
     checkpointEvery: int('checkpointEvery', c.checkpointEvery ?? 1, 1),
