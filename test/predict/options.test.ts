@@ -11,6 +11,7 @@ import { checkExplain } from '../../ts/predict/options';
 import { heatmapNames, openPredictor, predict, type PredictOptions, type PredictorOptions } from '../../ts/predict/predict';
 import { rejects } from '../data/_fixture';
 import { tmpDir } from '../train/_fixture';
+import { fakeRun } from './_fixture';
 
 async function refused(images: unknown, o: unknown, re: RegExp): Promise<void> {
   const e = await rejects(() => predict(images as string[], o as PredictOptions));
@@ -74,6 +75,21 @@ test('a model source of the wrong type is refused naming the option and the type
     const e = await rejects(() => openPredictor(o as PredictorOptions));
     assert.is((e as MdmtError).code, 'ECONFIG', `openPredictor ${show(o)}: ${e.message}`);
     assert.match(e.message, re);
+  }
+});
+
+test('a run that is a file or does not exist is named as such (not as a folder without config.json)', async () => {
+  const run = fakeRun('p-run-file');
+  const cfg = path.join(run, 'config.json'), best = path.join(run, 'best.safetensors');
+  const cases: [string, string, string][] = [
+    [cfg, 'ECONFIG', `predict: run (--run) '${cfg}' is a file, not a run directory: give its folder, ${run}`],
+    [best, 'ECONFIG', `predict: run (--run) '${best}' is a file, not a run directory: give its folder, ${run} (or the file as weights, --weights)`],
+    [path.join(run, 'nowhere'), 'EIO', `predict: run (--run) '${path.join(run, 'nowhere')}' does not exist`], // as a missing weights file
+  ];
+  for (const [r, code, msg] of cases) {
+    const e = await rejects(() => predict(['a.png'], { run: r }));
+    assert.is(e.code, code, e.message);
+    assert.is(e.message, msg);
   }
 });
 

@@ -79,6 +79,11 @@ const taskOf = (e: ExperimentName): PredictTask => (e === 'mdmt' ? 'mdmt' : e ==
 /** Reads the run directory's settings, weights path and temperatures, naming what is missing. */
 function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; weights: string; warnings: string[] } {
   const file = (f: string) => path.join(dir, f);
+  const st = fs.statSync(dir, { throwIfNoEntry: false });
+  if (!st) throw new MdmtError('EIO', 'predict', `run (--run) '${dir}' does not exist`);
+  // --run runs/x/config.json said "is not a run directory (no config.json)"
+  if (!st.isDirectory())
+    throw new MdmtError('ECONFIG', 'predict', `run (--run) '${dir}' is a file, not a run directory: give its folder, ${path.dirname(dir)}${/\.(safetensors|onnx)$/.test(dir) ? ' (or the file as weights, --weights)' : ''}`);
   if (!fs.existsSync(file('config.json'))) throw new MdmtError('EIO', 'predict', `${dir} is not a run directory (no config.json)`);
   if (!fs.existsSync(file('best.safetensors'))) throw new MdmtError('EIO', 'predict', `${dir} has no best.safetensors (the run has not finished an epoch)`);
   const c = readJson<{ backbone?: unknown; experiment?: unknown; imageSize?: unknown; imagenetNormalize?: unknown }>(file('config.json'));
