@@ -211,6 +211,21 @@ test('overlapping predict calls writing overlays into one folder are refused (EB
   }
 });
 
+test('an image path under a file or in a link loop fails its row, not the whole call with a raw ENOTDIR / ELOOP', async () => {
+  const run = fakeRun('p-eloop');
+  const dir = tmpDir('p-eloop-img');
+  const img = await greyPng(dir);
+  fs.symlinkSync(path.join(dir, 'loop2'), path.join(dir, 'loop1'));
+  fs.symlinkSync(path.join(dir, 'loop1'), path.join(dir, 'loop2'));
+  const under = path.join(img, 'x.png'), loop = path.join(dir, 'loop1');
+  const r = await predict([under, loop, img], { run });
+  assert.equal(r.rows.map((x) => [x.file, x.ok]), [[under, false], [loop, false], [img, true]]);
+  assert.match(r.rows[0].error!, 'ENOTDIR');
+  assert.match(r.rows[1].error!, 'ELOOP');
+  const { result, code } = await runPredict([under, loop, img], { run, progress: false, out: path.join(dir, 'p.csv') }, () => {});
+  assert.equal([result.failed, code], [2, 1], 'the CLI too: exit 1, the others scored');
+});
+
 test('a batch size far above the images given is traced at their number; one that does not fit names batchSize', async () => {
   // --batch-size 200000 on one 32 px image traced a 200000-image plan for 86 s and failed on memory
   const run = fakeRun('p-batch');

@@ -64,12 +64,21 @@ const WEIGHTS_ONLY = ['backbone', 'task', 'imageSize', 'imagenetNormalize'] as c
 
 const bad = (msg: string) => new MdmtError('ECONFIG', 'predict', msg);
 
+/** Whether `p` is a folder; anything stat refuses (ENOENT, ENOTDIR, ELOOP, EACCES) is left to the image's row. */
+function isFolder(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false; // a path under a file or in a link loop threw here, failing the whole call
+  }
+}
+
 function checkInput(x: unknown, i: number): void {
   const o = (typeof x === 'string' ? { image: x } : x) as PredictInput | null;
   if (!(o && typeof o === 'object' && typeof o.image === 'string' && o.image && (o.mask === undefined || typeof o.mask === 'string')))
     throw bad(`images[${i}] must be a file path or { image, mask?, box? }, got ${show(x)}`);
   // a folder failed as that row's unreadable image (EISDIR); the CLI walks folders, the API takes files
-  if (fs.statSync(o.image, { throwIfNoEntry: false })?.isDirectory())
+  if (isFolder(o.image))
     throw bad(`images[${i}] '${o.image}' is a folder: predict() takes image files (collectImages(['${o.image}']) lists a folder's images, as mdmt predict does)`);
   // the image's size is known once it is decoded: a box outside it is that row's error (preprocess's boxOnImage)
   const b: unknown = o.box;
