@@ -93,6 +93,18 @@ test('a run that is a file or does not exist is named as such (not as a folder w
   }
 });
 
+test("a run whose config.json holds an image size train() does not take is EDATA naming the file, before the model loads", async () => {
+  // 5 px was scored without a word, -3 failed inside compileInference, 100000 as a batch too big
+  for (const size of [5, -3, 100_000, 2.5]) {
+    const run = fakeRun('p-cfg-size');
+    const cfg = path.join(run, 'config.json');
+    fs.writeFileSync(cfg, JSON.stringify({ ...JSON.parse(fs.readFileSync(cfg, 'utf8')), imageSize: size }));
+    const e = await rejects(() => predict(['a.png'], { run }));
+    assert.is(e.code, 'EDATA', e.message);
+    assert.is(e.message, `predict: ${cfg}: imageSize must be an integer in [16, 2048], got ${size} (edited by hand, or not a config.json that train() wrote)`);
+  }
+});
+
 test('a run whose result.json holds an edited temperature is refused naming it, before the model loads', async () => {
   const dir = tmpDir('predict-cal');
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ backbone: 'resnet18', experiment: 'stl_afc', imageSize: 32 }));

@@ -77,6 +77,17 @@ export interface PredictResult {
 const taskOf = (e: ExperimentName): PredictTask => (e === 'mdmt' ? 'mdmt' : e === 'stl_bx' ? 'stl_bx' : 'stl_afc');
 
 /** Reads the run directory's settings, weights path and temperatures, naming what is missing. */
+/**
+ * Why `size` is not an input side train() takes for `backbone`: below the backbone's smallest
+ * input an op failed on a 0×0 map (DenseNet at 28 px: "avgpool2d: ... output would be 0×0");
+ * a huge side failed allocating the batch.
+ */
+function sizeError(size: unknown, backbone: string): string | undefined {
+  const min = Math.max(16, modelInfo(backbone).minSize);
+  if (typeof size === 'number' && Number.isInteger(size) && size >= min && size <= MAX_IMAGE_SIZE) return undefined;
+  return `must be an integer in [${min}, ${MAX_IMAGE_SIZE}]${min > 16 ? ` for ${backbone} (smaller inputs shrink to a 0×0 map inside it)` : ''}, got ${show(size)}`;
+}
+
 function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; weights: string; warnings: string[] } {
   const file = (f: string) => path.join(dir, f);
   const st = fs.statSync(dir, { throwIfNoEntry: false });
@@ -87,8 +98,12 @@ function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; w
   if (!fs.existsSync(file('config.json'))) throw new MdmtError('EIO', 'predict', `${dir} is not a run directory (no config.json)`);
   if (!fs.existsSync(file('best.safetensors'))) throw new MdmtError('EIO', 'predict', `${dir} has no best.safetensors (the run has not finished an epoch)`);
   const c = readJson<{ backbone?: unknown; experiment?: unknown; imageSize?: unknown; imagenetNormalize?: unknown }>(file('config.json'));
-  if (typeof c.backbone !== 'string' || !EXPERIMENTS.includes(c.experiment as ExperimentName) || !Number.isInteger(c.imageSize))
+  if (typeof c.backbone !== 'string' || !EXPERIMENTS.includes(c.experiment as ExperimentName) || c.imageSize === undefined)
     throw new MdmtError('EDATA', 'predict', `${file('config.json')} lacks backbone, experiment or imageSize`);
+  checkModelName(c.backbone, 'predict', `${file('config.json')}: backbone`);
+  // 5 px was scored without a word, -3 failed inside compileInference
+  const wrong = sizeError(c.imageSize, c.backbone);
+  if (wrong) throw new MdmtError('EDATA', 'predict', `${file('config.json')}: imageSize ${wrong} (edited by hand, or not a config.json that train() wrote)`);
   const temperature: PredictModelInfo['temperature'] = {};
   const finished = fs.existsSync(file('result.json'));
   if (calibrate && finished) {
@@ -133,11 +148,8 @@ function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: stri
   checkModelName(backbone, 'predict', 'backbone');
   checkWeightsBackbone(o.weights, backbone, 'predict', 'backbone (--backbone)');
   const task = o.task ?? taskOfWeights(o.weights); // a given task was checked with the options
-  // train()'s bounds: below the backbone's smallest input an op failed on a 0×0 map (DenseNet at
-  // 28 px: "avgpool2d: ... output would be 0×0"); a huge side failed allocating the batch
-  const size = o.imageSize ?? PAPER_RUN.imageSize, min = Math.max(16, modelInfo(backbone).minSize);
-  if (!Number.isInteger(size) || size < min || size > MAX_IMAGE_SIZE)
-    throw new MdmtError('ECONFIG', 'predict', `imageSize (--image-size) must be an integer in [${min}, ${MAX_IMAGE_SIZE}]${min > 16 ? ` for ${backbone} (smaller inputs shrink to a 0×0 map inside it)` : ''}, got ${show(size)}`);
+  const size = o.imageSize ?? PAPER_RUN.imageSize, wrong = sizeError(size, backbone);
+  if (wrong) throw new MdmtError('ECONFIG', 'predict', `imageSize (--image-size) ${wrong}`);
   const used = { imageSize: size, imagenetNormalize: o.imagenetNormalize !== false };
   const warning = preprocessingWarning(o.weights, used); // trained at 64 px, scored at the default 256
   return {
