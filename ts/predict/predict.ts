@@ -21,22 +21,18 @@ import { MdmtError, show } from '../errors';
 import { Loader, toTensors } from '../data/loader';
 import { PROGNOSIS, type DataRecord } from '../data/records';
 import type { DecodedSample } from '../data/sample';
-import { checkWeightsBackbone, checkWeightsPath, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
 import { compileInference, type InferencePlan } from '../models/inference';
 import { MDMTModel, STLModel } from '../models/mdmt';
-import { modelInfo } from '../models/zoo';
-import { globalGenerator } from '../random';
 import { getDefaultDevice, Tensor, tidy } from '../tensor';
-import { readJson } from '../train/checkpoint';
-import { readRunResult } from '../train/result_file';
-import { checkModelName, EXPERIMENTS, MAX_IMAGE_SIZE, PAPER_RUN, type ExperimentName } from '../train/config';
 import { softmaxT } from './calibration';
 import { defaultCamLayer, gradCam } from './gradcam';
-import { checkExplain, checkPredictOptions, PREDICT_CALL_KEYS, PREDICTOR_KEYS, type PredictInput, type PredictOptions, type PredictTask } from './options';
+import { checkExplain, checkPredictOptions, PREDICT_CALL_KEYS, PREDICTOR_KEYS, type PredictInput, type PredictOptions } from './options';
 import { writeOverlay } from './overlay';
-import { preprocessingWarning, runWeightsWarning } from './trained';
+import { buildModel, modelSource, type PredictModelInfo } from './source';
 
 export type { PredictInput, PredictOptions, PredictTask } from './options';
+export type { PredictModelInfo } from './source';
+export { taskOfWeights } from './source';
 
 export interface PredictionRow {
   file: string;
@@ -55,123 +51,12 @@ export interface PredictionRow {
   heatmap?: string;
 }
 
-/** What was run: the model, its preprocessing and the temperatures applied (1 = none). */
-export interface PredictModelInfo {
-  source: string;
-  backbone: string;
-  task: PredictTask;
-  imageSize: number;
-  imagenetNormalize: boolean;
-  temperature: { afc?: number; bx?: number };
-  calibrated: boolean;
-}
-
 export interface PredictResult {
   rows: PredictionRow[];
   failed: number;
   model: PredictModelInfo;
   /** what the caller should know about the whole prediction (also given to `log`): an unfinished run */
   warnings: string[];
-}
-
-const taskOf = (e: ExperimentName): PredictTask => (e === 'mdmt' ? 'mdmt' : e === 'stl_bx' ? 'stl_bx' : 'stl_afc');
-
-/** Reads the run directory's settings, weights path and temperatures, naming what is missing. */
-/**
- * Why `size` is not an input side train() takes for `backbone`: below the backbone's smallest
- * input an op failed on a 0×0 map (DenseNet at 28 px: "avgpool2d: ... output would be 0×0");
- * a huge side failed allocating the batch.
- */
-function sizeError(size: unknown, backbone: string): string | undefined {
-  const min = Math.max(16, modelInfo(backbone).minSize);
-  if (typeof size === 'number' && Number.isInteger(size) && size >= min && size <= MAX_IMAGE_SIZE) return undefined;
-  return `must be an integer in [${min}, ${MAX_IMAGE_SIZE}]${min > 16 ? ` for ${backbone} (smaller inputs shrink to a 0×0 map inside it)` : ''}, got ${show(size)}`;
-}
-
-function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; weights: string; warnings: string[] } {
-  const file = (f: string) => path.join(dir, f);
-  const st = fs.statSync(dir, { throwIfNoEntry: false });
-  if (!st) throw new MdmtError('EIO', 'predict', `run (--run) '${dir}' does not exist`);
-  // --run runs/x/config.json said "is not a run directory (no config.json)"
-  if (!st.isDirectory())
-    throw new MdmtError('ECONFIG', 'predict', `run (--run) '${dir}' is a file, not a run directory: give its folder, ${path.dirname(dir)}${/\.(safetensors|onnx)$/.test(dir) ? ' (or the file as weights, --weights)' : ''}`);
-  if (!fs.existsSync(file('config.json'))) throw new MdmtError('EIO', 'predict', `${dir} is not a run directory (no config.json)`);
-  if (!fs.existsSync(file('best.safetensors'))) throw new MdmtError('EIO', 'predict', `${dir} has no best.safetensors (the run has not finished an epoch)`);
-  const c = readJson<{ backbone?: unknown; experiment?: unknown; imageSize?: unknown; imagenetNormalize?: unknown }>(file('config.json'));
-  if (typeof c.backbone !== 'string' || !EXPERIMENTS.includes(c.experiment as ExperimentName) || c.imageSize === undefined)
-    throw new MdmtError('EDATA', 'predict', `${file('config.json')} lacks backbone, experiment or imageSize`);
-  checkModelName(c.backbone, 'predict', `${file('config.json')}: backbone`);
-  // 5 px was scored without a word, -3 failed inside compileInference
-  const wrong = sizeError(c.imageSize, c.backbone);
-  if (wrong) throw new MdmtError('EDATA', 'predict', `${file('config.json')}: imageSize ${wrong} (edited by hand, or not a config.json that train() wrote)`);
-  const temperature: PredictModelInfo['temperature'] = {};
-  const finished = fs.existsSync(file('result.json'));
-  if (calibrate && finished) {
-    const cal = readRunResult(file('result.json')).calibration; // checked: a temperature is a positive number
-    for (const t of ['afc', 'bx'] as const) if (cal?.[t]) temperature[t] = cal[t]!.temperature;
-  }
-  const used = { imageSize: c.imageSize as number, imagenetNormalize: c.imagenetNormalize !== false };
-  return {
-    weights: file('best.safetensors'),
-    warnings: [
-      // interrupted or still training: scored as if finished, uncalibrated, without a word
-      finished ? undefined : `${dir} has no result.json: the run is unfinished (interrupted, or still training) and best.safetensors is its best epoch so far` +
-        (calibrate ? '; the probabilities are not calibrated (the temperatures are fitted when training ends)' : ''),
-      runWeightsWarning(file('best.safetensors'), file('config.json'), used),
-    ].filter((w): w is string => w !== undefined),
-    info: {
-      source: dir, backbone: c.backbone, task: taskOf(c.experiment as ExperimentName), ...used, temperature, calibrated: Object.keys(temperature).length > 0,
-    },
-  };
-}
-
-/**
- * The heads a weights file carries, from its keys (afc_head.* → MDMT, head.* → single-task);
- * a file with neither (ImageNet or bare backbone weights) is an error: no task fits it.
- */
-export function taskOfWeights(file: string): PredictTask {
-  const t = inferTask(weightShapes(file));
-  // no task fits such a file (the models' keys begin with backbone.): asking for --task sent users in a circle
-  if (t !== 'mdmt' && t !== 'stl_afc' && t !== 'stl_bx')
-    throw new MdmtError('EDATA', 'predict', `${file} holds ${t === 'imagenet' ? 'an ImageNet classifier (fc / classifier keys)' : 'a bare backbone'}, not a trained MDMT or single-task model (afc_head.*, bx_head.* or head.* keys): predict scores a run's best.safetensors, or its mdmt export`);
-  return t;
-}
-
-function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: string; warnings: string[] } {
-  if (o.run && o.weights) throw new MdmtError('ECONFIG', 'predict', 'give a run directory or a weights file, not both');
-  if (o.run) return runSource(path.resolve(o.run), o.calibrate !== false);
-  if (!o.weights) throw new MdmtError('ECONFIG', 'predict', 'no model: give a run directory (run) or a weights file with its backbone (weights, backbone)');
-  checkWeightsPath(o.weights, 'predict', 'weights (--weights)');
-  // a run's best.safetensors names its backbone: it is the default, and a contradiction is an error
-  const backbone = o.backbone ?? weightsBackbone(o.weights, 'predict');
-  if (!backbone) throw new MdmtError('ECONFIG', 'predict', `give the backbone (backbone, --backbone): ${o.weights} does not name one in its metadata`);
-  checkModelName(backbone, 'predict', 'backbone');
-  checkWeightsBackbone(o.weights, backbone, 'predict', 'backbone (--backbone)');
-  const task = o.task ?? taskOfWeights(o.weights); // a given task was checked with the options
-  const size = o.imageSize ?? PAPER_RUN.imageSize, wrong = sizeError(size, backbone);
-  if (wrong) throw new MdmtError('ECONFIG', 'predict', `imageSize (--image-size) ${wrong}`);
-  const used = { imageSize: size, imagenetNormalize: o.imagenetNormalize !== false };
-  const warning = preprocessingWarning(o.weights, used); // trained at 64 px, scored at the default 256
-  return {
-    weights: path.resolve(o.weights), warnings: warning ? [warning] : [],
-    info: { source: path.resolve(o.weights), backbone, task, ...used, temperature: {}, calibrated: false },
-  };
-}
-
-function buildModel(info: PredictModelInfo, weights: string): MDMTModel | STLModel {
-  // building draws initial weights from the global generator: leave the caller's stream as it was
-  const rngState = globalGenerator.getState();
-  const m = info.task === 'mdmt' ? new MDMTModel(info.backbone) : new STLModel(info.task === 'stl_bx' ? 'bx' : 'afc', info.backbone);
-  globalGenerator.setState(rngState);
-  try {
-    loadWeightsFile(m, weights, { op: 'predict' });
-  } catch (e) {
-    m.dispose();
-    // weights that fit but hold a NaN / ±inf are named as such, not as a misfit
-    if (e instanceof MdmtError && e.code === 'EDATA' && e.op === 'predict') throw e;
-    throw new MdmtError('EDATA', 'predict', `${weights} does not fit a ${info.task} ${info.backbone} model: ${(e as Error).message}`);
-  }
-  return m.eval();
 }
 
 /**
