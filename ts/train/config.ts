@@ -160,6 +160,7 @@ export type TrainConfigInput = Partial<Omit<TrainConfig, 'optim' | 'schedule' | 
 export const PAPER_OPTIM: OptimConfig = { lr: 1e-3, weightDecay: 1e-4, decoupled: false, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 /** The paper's input side, batch size and cross-validation folds. */
 export const PAPER_RUN = { imageSize: 256, batchSize: 128, kFolds: 5 } as const;
+export const PAPER_SCHEDULE: ScheduleConfig = { warmupEpochs: 40, earlyStopping: 40, maxEpochs: 300, plateauPatience: 15, plateauFactor: 0.65, minLr: 1e-8 };
 
 /** The most loader worker threads train() and predict() take (each is a thread with its own heap). */
 export const MAX_WORKERS = 64;
@@ -170,7 +171,6 @@ export const MAX_WORKERS = 64;
  */
 export const foldRange = (n: number, kind = ''): string =>
   n > 1 ? `${kind}folds 0–${n - 1}` : n === 1 ? `${kind}fold 0 only` : `no ${kind}folds`;
-export const PAPER_SCHEDULE: ScheduleConfig = { warmupEpochs: 40, earlyStopping: 40, maxEpochs: 300, plateauPatience: 15, plateauFactor: 0.65, minLr: 1e-8 };
 
 /**
  * The authors' code values where they differ from the paper (paper.md §6): weight decay 1e-5,
