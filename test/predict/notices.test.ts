@@ -103,6 +103,20 @@ test('files a folder holds that are not images are counted and named; a link to 
   assert.throws(() => collectImages([none]), /holds no image .*; skipped 1: notes\.txt/);
 });
 
+test('collectImages: an image with two masks of its name in the mask folder is refused naming both (the last found was used)', async () => {
+  const dir = tmpDir('n-masks');
+  const scans = path.join(dir, 'scans'), masks = path.join(dir, 'masks');
+  fs.mkdirSync(scans);
+  fs.mkdirSync(path.join(masks, 'old'), { recursive: true });
+  const a = await greyPng(scans, 'a.png'), b = await greyPng(scans, 'b.png');
+  const ma = await greyPng(masks, 'a.png'), mb = await greyPng(masks, 'b.png');
+  assert.equal(collectImages([scans], { masks }), [{ image: a, mask: ma }, { image: b, mask: mb }]);
+  await greyPng(masks, 'b.tif');
+  await greyPng(path.join(masks, 'old'), 'b.png');
+  throwsNaming(() => collectImages([scans], { masks }), `${b}: 3 files in the mask folder '${masks}' share its name "b": b.png, b.tif, ${path.join('old', 'b.png')}; keep one, or move the others out of the folder`);
+  assert.equal(collectImages([a], { masks }), [{ image: a, mask: ma }], 'a name that is not an image\'s may repeat');
+});
+
 test('a Grad-CAM map that is zero everywhere is noted in its row (its overlay is the bare film)', async () => {
   const dir = tmpDir('n-cam');
   const img = await greyPng(dir);

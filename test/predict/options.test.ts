@@ -131,6 +131,7 @@ test('heatmap names are unique, case-blind, and a suffix never takes another ima
   const names = heatmapNames(['a/x.png', 'b/x.dcm', 'c/x-2.png', 'd/X.png', 'e/.png'], '/h').map((f) => path.basename(f));
   assert.equal(names, ['x.png', 'x-2.png', 'x-2-2.png', 'X-3.png', 'image.png']);
   assert.is(new Set(names.map((n) => n.toLowerCase())).size, names.length);
+  assert.equal(heatmapNames(['scans/a.png'], 'heatmaps'), [path.resolve('heatmaps', 'a.png')], 'absolute, as the rows\' files');
 });
 
 test.run();

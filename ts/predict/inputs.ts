@@ -52,13 +52,29 @@ function listSome(names: readonly string[], most = 5): string {
   return names.length <= most ? names.join(', ') : `${names.slice(0, most).join(', ')}, … (${names.length} in all)`;
 }
 
-/** Mask files of a folder by base name (without extension). */
-function maskIndex(dir: string): Map<string, string> {
+const baseName = (f: string) => path.basename(f).replace(/\.[^.]*$/, '');
+
+/** Mask files of a folder (and its subfolders) by base name (without extension): every file of a name. */
+function maskIndex(dir: string): Map<string, string[]> {
   if (!fs.existsSync(dir)) throw new MdmtError('EIO', 'predict', `mask folder '${dir}' does not exist`);
   if (!fs.statSync(dir).isDirectory()) throw new MdmtError('EIO', 'predict', `mask folder '${dir}' is a file, not a folder (masks are found by the images' base names in a folder)`);
   const files: string[] = [];
   walk(dir, files, []);
-  return new Map(files.map((f) => [path.basename(f).replace(/\.[^.]*$/, ''), f]));
+  const index = new Map<string, string[]>();
+  for (const f of files) index.set(baseName(f), [...(index.get(baseName(f)) ?? []), f]);
+  return index;
+}
+
+/**
+ * The mask of `image`: the one file of its base name under the mask folder. Two (x.png and
+ * x.tif, or a/x.png and b/x.png) are refused naming both: the last one found was used without
+ * a word, and which is the lung mask of x is not ours to guess.
+ */
+function maskOf(image: string, masks: Map<string, string[]>, dir: string): string | undefined {
+  const found = masks.get(baseName(image));
+  if (found && found.length > 1)
+    throw new MdmtError('EDATA', 'predict', `${image}: ${found.length} files in the mask folder '${dir}' share its name ${show(baseName(image))}: ${found.map((f) => path.relative(dir, f)).join(', ')}; keep one, or move the others out of the folder`);
+  return found?.[0];
 }
 
 /**
@@ -85,9 +101,10 @@ export function collectImages(paths: readonly string[], o: { masks?: string; log
       if (skipped.length) o.log?.(`skipped ${skipped.length} file${skipped.length > 1 ? 's' : ''} in ${p} (not images mdmt reads): ${listSome(skipped)}`);
     } else files.push(abs);
   }
-  const masks = o.masks ? maskIndex(path.resolve(o.masks)) : undefined;
+  const maskDir = o.masks ? path.resolve(o.masks) : undefined;
+  const masks = maskDir ? maskIndex(maskDir) : undefined;
   return [...new Set(files)].map((image) => {
-    const mask = masks?.get(path.basename(image).replace(/\.[^.]*$/, ''));
+    const mask = masks && maskOf(image, masks, maskDir!);
     return mask ? { image, mask } : { image };
   });
 }

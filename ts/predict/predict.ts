@@ -62,16 +62,19 @@ export interface PredictResult {
 /**
  * Unique overlay names: the image's base name (+ -2, -3, ... on a clash) with .png. Names are
  * compared case-blind (X.png and x.png are one file on macOS and Windows), and a suffixed
- * name never takes the name of another image (a/x, b/x and c/x-2 gave x, x-2, x-2).
+ * name never takes the name of another image (a/x, b/x and c/x-2 gave x, x-2, x-2). The paths
+ * are absolute.
  */
 export function heatmapNames(files: readonly string[], dir: string): string[] {
+  // absolute, as collectImages makes the rows' files: a relative --heatmaps gave relative names beside absolute files
+  const abs = path.resolve(dir);
   const used = new Set<string>();
   return files.map((f) => {
     const stem = path.basename(f).replace(/\.[^.]*$/, '') || 'image';
     let name = stem;
     for (let k = 2; used.has(name.toLowerCase()); k++) name = `${stem}-${k}`;
     used.add(name.toLowerCase());
-    return path.join(dir, `${name}.png`);
+    return path.join(abs, `${name}.png`);
   });
 }
 
