@@ -140,6 +140,9 @@ test('mdmt export: trained MDMT weights → ONNX that onnxruntime runs like mdmt
   throwsNaming(() => runExport({ weights: both, out }), `${both}: its metadata names two architectures, backbone 'mobilenet_v2' and model 'resnet18'`);
   // --out that is a folder, or under a file: named before the model is built (raw EISDIR / ENOTDIR)
   throwsNaming(() => runExport({ model: 'mobilenet_v2', out: dir }), `--out '${dir}' is a directory, not a file`);
+  const json = path.join(dir, 'model.json');
+  throwsNaming(() => runExport({ model: 'mobilenet_v2', out: json }), `--out '${json}' must end in .onnx: export writes an ONNX graph; give e.g. ${path.join(dir, 'model.onnx')}`);
+  assert.not.ok(fs.existsSync(json), 'nothing written');
   throwsNaming(() => runExport({ model: 'mobilenet_v2', out: path.join(w, 'm.onnx') }), `lies under '${w}', which is a file`);
   // a missing folder is made, as predict and report do
   const nested = path.join(dir, 'new', 'sub', 'm.onnx');

@@ -61,8 +61,10 @@ export interface ExportCliOptions {
  * Refuses (ECONFIG) an --out that is the --weights file or any .safetensors path: the ONNX
  * graph was written over the run's best.safetensors it was made from.
  */
+/** `f` with the extension .onnx, for a message's example. */
+const onnx = (f: string) => path.join(path.dirname(f), `${path.basename(f).replace(/\.[^.]*$/, '')}.onnx`);
+
 function refuseOverwritingWeights(out: string, weights: string | undefined): void {
-  const onnx = (f: string) => path.join(path.dirname(f), `${path.basename(f).replace(/\.[^.]*$/, '')}.onnx`);
   if (weights !== undefined && sameFile(out, weights))
     throw new MdmtError('ECONFIG', 'export', `--out '${out}' is the --weights file${path.resolve(out) === path.resolve(weights) ? '' : ` (${weights})`}: the ONNX graph would overwrite the weights it is made from; give another file${/\.onnx$/i.test(out) ? '' : `, e.g. ${onnx(out)}`}`);
   if (/\.safetensors$/i.test(out))
@@ -93,6 +95,8 @@ export function runExport(opts: ExportCliOptions): { file: string; task: string;
     throw new MdmtError('ECONFIG', 'export', `--batch must be an integer in [1, ${MAX_EXPORT_BATCH}] (the ONNX batch dimension stays symbolic: it only sets the traced input), got ${o.batch}`);
   // a directory at --out or a missing folder: named now, not a raw EISDIR / ENOENT after the model was built
   ensureFileDir(o.out, 'export', '--out');
+  // an ONNX graph under another name (model.json, model.pt) was written without a word
+  if (!/\.onnx$/i.test(o.out)) throw new MdmtError('ECONFIG', 'export', `--out '${o.out}' must end in .onnx: export writes an ONNX graph; give e.g. ${onnx(o.out)}`);
   const task = (o.task ?? 'auto') as ExportTask;
   if (!EXPORT_TASKS.includes(task)) throw new MdmtError('ECONFIG', 'export', `--task must be one of ${EXPORT_TASKS.join(', ')}, got '${o.task}'`);
   const classesIn = o.classes === undefined ? undefined : intFlag(o.classes, NaN);
