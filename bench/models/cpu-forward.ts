@@ -10,7 +10,7 @@
  * mdmt/ORT and the machine's load average before and after.
  *
  * Usage (or `npm run bench:models -- <options>`)
- *   npx tsx bench/models/cpu-forward.ts [--quick] [--filter=resnet] [--batches=1,8] [--size=256] [--min-time=2] [--rounds=3] [--profile] [--append]
+ *   npx tsx bench/models/cpu-forward.ts [--quick] [--filter=resnet,mobilenet] [--batches=1,8] [--size=256] [--min-time=2] [--rounds=3] [--profile] [--append]
  *     --quick      one timed run per case            --profile  the plan's time per op type (top 5) per model
  *     --cpu-time   process CPU time instead of wall time (with MDMT_NUM_THREADS=1: a loaded machine's view)
  *     --append     write the table into bench/RESULTS.md ("## CPU model forward: kernels (issue 13)")
@@ -46,7 +46,9 @@ const cfg = parseSettings('bench/models/cpu-forward', (a) => {
     minTime: a.num('--min-time', quick ? 0 : 2, { min: 0 }) * 1000,
     rounds: a.int('--rounds', quick ? 1 : 3, { min: 1 }),
   };
-  const names = listModels().filter((n) => n.includes(c.filter));
+  // a comma list picks several (--filter=resnet18,mobilenet_v2), as BENCH_MODELS does for bench:train
+  const parts = c.filter.split(',').map((f) => f.trim()).filter(Boolean);
+  const names = listModels().filter((n) => !parts.length || parts.some((f) => n.includes(f)));
   if (!names.length) throw new BenchArgError(`--filter=${c.filter} matches no model (models: ${listModels().join(', ')})`);
   checkSize(names, c.size, '--size');
   return { ...c, names };
