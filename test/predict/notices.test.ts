@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runPredict } from '../../ts/cli/predict';
 import { collectImages } from '../../ts/predict/inputs';
-import { predict } from '../../ts/predict/predict';
+import { flatMapNote, predict } from '../../ts/predict/predict';
 import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../../ts/io/safetensors';
 import { throwsNaming } from '../helpers';
 import { tmpDir } from '../train/_fixture';
@@ -128,7 +128,22 @@ test('a Grad-CAM map that is zero everywhere is noted in its row (its overlay is
   const lifted = fakeRun('n-cam-pos', 'stl_afc', { 'backbone.conv5.1.bias': (v) => v.fill(1), 'head.1.weight': (v) => v.fill(0.01) });
   const pos = await predict([img], { run: lifted, explain: { dir: path.join(dir, 'pos') } });
   assert.ok(pos.rows[0].heatmap && fs.existsSync(pos.rows[0].heatmap));
-  assert.not.match(pos.rows[0].note ?? '', 'Grad-CAM');
+  assert.not.match(pos.rows[0].note ?? '', 'map is zero');
+  // 32 px: conv5 is 1×1, one value spread over the whole film
+  assert.match(pos.rows[0].note!, 'Grad-CAM map is 1×1 at backbone.conv5: it cannot localise, the overlay colours the whole film (a larger image size, or an earlier explain.layer, gives a finer map)');
+  // an earlier stage (stage2: 4×4 at 32 px) has a map that varies: no such note
+  const early = await predict([img], { run: lifted, explain: { dir: path.join(dir, 'early'), layer: 'backbone.stage2' } });
+  assert.ok(early.rows[0].heatmap);
+  assert.not.match(early.rows[0].note ?? '', /cannot localise|is flat/, early.rows[0].note);
+});
+
+test('flatMapNote: one cell, or every cell within 10 % of the maximum, is said; a map that varies, or a zero one, is not', () => {
+  const f = (v: number[], h: number, w: number) => flatMapNote(Float32Array.from(v), h, w, 'L');
+  assert.match(f([0.3], 1, 1)!, 'Grad-CAM map is 1×1 at L: it cannot localise');
+  assert.match(f([1, 0.95, 0.91, 0.99], 2, 2)!, 'Grad-CAM map is flat (every cell of the 2×2 map at L within 10 % of its maximum): the overlay localises nothing');
+  assert.is(f([1, 0.95, 0.5, 0.99], 2, 2), undefined);
+  assert.is(f([0, 0, 0, 0], 2, 2), undefined, 'a zero map has its own note');
+  assert.is(f([0], 1, 1), undefined);
 });
 
 test.run();

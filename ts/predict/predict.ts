@@ -142,6 +142,24 @@ function fillRows(rows: PredictionRow[], idx: number[], out: { afc?: ArrayLike<n
 }
 
 /**
+ * A note for a positive map that cannot say where: one cell (a small input's last stage:
+ * ShuffleNet at 32 px), or every cell within 10 % of the maximum. Its overlay colours the whole
+ * film evenly, which reads as "the whole film matters" unless said.
+ */
+export function flatMapNote(map: ArrayLike<number>, h: number, w: number, layer: string): string | undefined {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < map.length; i++) {
+    lo = Math.min(lo, map[i]!);
+    hi = Math.max(hi, map[i]!);
+  }
+  if (!(hi > 0)) return undefined;
+  const fix = 'a larger image size, or an earlier explain.layer, gives a finer map';
+  if (h * w === 1) return `Grad-CAM map is 1×1 at ${layer}: it cannot localise, the overlay colours the whole film (${fix})`;
+  if (lo >= 0.9 * hi) return `Grad-CAM map is flat (every cell of the ${h}×${w} map at ${layer} within 10 % of its maximum): the overlay localises nothing (${fix})`;
+  return undefined;
+}
+
+/**
  * Grad-CAM of one batch and an overlay per image, on the image as the loader decoded it
  * (keepDecoded) and the crop preprocessing took: each image is decoded once per prediction.
  */
@@ -157,8 +175,10 @@ async function explainBatch(model: MDMTModel | STLModel, x: Tensor, idx: number[
       const map = cam.maps.subarray(i * cam.h * cam.w, (i + 1) * cam.h * cam.w);
       await writeOverlay(names[r]!, raw, crop, map, cam.h, cam.w, ex);
       row.heatmap = names[r];
+      const flat = flatMapNote(map, cam.h, cam.w, cam.layer);
       // ReLU(Σ α_k A_k) = 0 everywhere: the overlay is the bare film, which reads as "nothing found" unless said
       if (!map.some((v) => v > 0)) addNote(`Grad-CAM map is zero (no positive evidence for class ${cam.classIndex[i]} at ${cam.layer}): the overlay shows the film only`);
+      else if (flat) addNote(flat);
     } catch (e) {
       addNote(`heatmap failed: ${(e as Error).message}`);
     }
