@@ -125,6 +125,30 @@ test('disk cache: a second loader reads the preprocessed pixels from files', asy
   assert.throws(() => new Loader(rs, { cache: 'disk' }), /cacheDir/);
 });
 
+test('disk cache: an image read from its cache file says its preprocessing warning again (a sweep\'s later runs said none)', async () => {
+  const rs = (await records()).slice(0, 4).map((r, i) => (i % 2 ? r : { ...r, mask: undefined, box: undefined }));
+  const dir = tmpDir('cache-warn');
+  const run = async () => {
+    const logs: string[] = [];
+    const l = new Loader(rs, { size: S, batchSize: 4, workers: 0, cache: 'disk', cacheDir: dir, log: (m) => logs.push(m) });
+    await l.scan();
+    await l.close();
+    return { logs, warnings: l.report().warnings };
+  };
+  const first = await run(), second = await run();
+  assert.is(first.warnings.length, 2, 'the two images without a mask');
+  assert.equal(second.warnings, first.warnings, 'the same warnings from the cache files');
+  assert.equal(second.logs, first.logs);
+  const file = path.join(dir, cacheKey({ image: rs[0].image, size: S, pre: {} }));
+  const b = fs.readFileSync(file);
+  assert.is(b.subarray(S * S * 2 + 8).toString('utf8'), 'no lung mask or box: using the whole image', 'kept after the pixels and their checksum');
+  fs.writeFileSync(file, Buffer.concat([b.subarray(0, S * S * 2 + 8), Buffer.from('a forged warning')]));
+  const out = new SharedArrayBuffer(3 * S * S * 4);
+  const res = await runSample({ id: rs[0].id, image: rs[0].image, size: S, pre: {}, wantCache: false, cacheDir: dir, aug: null, normalize: false, out, offset: 0 });
+  assert.not.ok(res.fromDisk, 'an edited warning fails the checksum: decoded again');
+  assert.is(res.warning, `${rs[0].image}: no lung mask or box: using the whole image`);
+});
+
 test('disk cache: an entry written by an older decoder (before DECODER_VERSION) is decoded again, not served', async () => {
   const [r] = await records();
   const dir = tmpDir('cache-old');

@@ -73,22 +73,32 @@ export function cacheKey(t: Pick<SampleTask, 'image' | 'mask' | 'box' | 'size' |
 
 /**
  * A disk-cache file: the preprocessed pixels as uint16 (S·S·2 bytes), then the first
- * CHECKSUM_BYTES of their SHA-1. A file of the right length whose bytes are not the ones
- * written (a machine that crashed before the disk had them: zeros, or another file's blocks)
- * fails the checksum and is decoded again instead of training on a black or foreign image.
+ * CHECKSUM_BYTES of the SHA-1 of the pixels and the warning, then the preprocessing's warning
+ * (UTF-8, empty for none: an image read from the cache says what its decoding said, so every
+ * run of a sweep names the images without a lung mask, not only the first). A file whose bytes
+ * are not the ones written (a machine that crashed before the disk had them: zeros, or another
+ * file's blocks) fails the checksum and is decoded again instead of training on a black or
+ * foreign image.
  */
-const CACHE_LAYOUT = 'u16+sha1/8';
+const CACHE_LAYOUT = 'u16+sha1/8+warning';
 const CHECKSUM_BYTES = 8;
-const checksum = (pixels: Uint8Array): Buffer => crypto.createHash('sha1').update(pixels).digest().subarray(0, CHECKSUM_BYTES);
+const checksum = (pixels: Uint8Array, warning: Uint8Array): Buffer =>
+  crypto.createHash('sha1').update(pixels).update(warning).digest().subarray(0, CHECKSUM_BYTES);
 
-/** The pixels of a cache file's bytes, or undefined when the file is not whole (wrong length, wrong checksum). */
-function readCacheFile(b: Buffer, n: number): SharedArrayBuffer | undefined {
-  if (b.length !== n * 2 + CHECKSUM_BYTES) return undefined;
-  const pixels = b.subarray(0, n * 2);
-  if (!checksum(pixels).equals(b.subarray(n * 2))) return undefined;
+/** The bytes of a cache file: pixels, checksum, warning. */
+function cacheFileBytes(pixels: Uint8Array, warning: string | undefined): Buffer {
+  const w = Buffer.from(warning ?? '', 'utf8');
+  return Buffer.concat([pixels, checksum(pixels, w), w]);
+}
+
+/** The pixels and warning of a cache file's bytes, or undefined when the file is not whole (too short, wrong checksum). */
+function readCacheFile(b: Buffer, n: number): { sab: SharedArrayBuffer; warning?: string } | undefined {
+  if (b.length < n * 2 + CHECKSUM_BYTES) return undefined;
+  const pixels = b.subarray(0, n * 2), w = b.subarray(n * 2 + CHECKSUM_BYTES);
+  if (!checksum(pixels, w).equals(b.subarray(n * 2, n * 2 + CHECKSUM_BYTES))) return undefined;
   const sab = new SharedArrayBuffer(n * 2);
   new Uint8Array(sab).set(pixels);
-  return sab;
+  return w.length ? { sab, warning: w.toString('utf8') } : { sab };
 }
 
 function quantize(img: GrayImage): SharedArrayBuffer {
@@ -127,11 +137,12 @@ export async function runSample(t: SampleTask): Promise<SampleResult> {
   if (t.cached && !t.keepDecoded) img = dequantize(t.cached, t.size);
   const diskFile = t.cacheDir ? path.join(t.cacheDir, cacheKey(t)) : undefined;
   if (!img && !t.keepDecoded && diskFile && fs.existsSync(diskFile)) {
-    const sab = readCacheFile(fs.readFileSync(diskFile), n); // not whole: decoded again and rewritten below
-    if (sab) {
-      img = dequantize(sab, t.size);
-      res.cache = sab;
+    const hit = readCacheFile(fs.readFileSync(diskFile), n); // not whole: decoded again and rewritten below
+    if (hit) {
+      img = dequantize(hit.sab, t.size);
+      res.cache = hit.sab;
       res.fromDisk = true;
+      if (hit.warning) res.warning = `${t.image}: ${hit.warning}`;
     }
   }
   if (!img) {
@@ -159,7 +170,7 @@ export async function runSample(t: SampleTask): Promise<SampleResult> {
       const tmp = `${diskFile}.${process.pid}.${Math.random().toString(36).slice(2)}`;
       try {
         const pixels = new Uint8Array(sab);
-        fs.writeFileSync(tmp, Buffer.concat([pixels, checksum(pixels)]));
+        fs.writeFileSync(tmp, cacheFileBytes(pixels, p.warning));
         fs.renameSync(tmp, diskFile);
       } catch (e) {
         // a full disk: the temporary file would stay behind, holding what space was left
