@@ -320,7 +320,7 @@ test('ImageWarnings: each kind\'s first image in full up to five lines, then cou
   w.flush();
   assert.equal(logs.slice(5), [
     'warning: 2 more images: lung mask is 0×9, the image 9×0 (10 image warnings in all; see X)',
-    'warning: 3 more images with other warnings (10 in all; see X)',
+    'warning: 3 more images with other warnings (10 image warnings in all; see X)',
   ]);
   w.flush();
   assert.is(logs.length, 7, 'a second flush repeats nothing');

@@ -6,7 +6,7 @@
  *
  *   const w = new ImageWarnings((m) => console.error(m));   // one for every loader of a run
  *   w.add('000001-2', '/data/x.png', 'no lung mask or box: using the whole image');
- *   w.flush();   // 'warning: 185 more images: no lung mask or box: using the whole image'
+ *   w.flush();   // 'warning: 185 more images: no lung mask or box: using the whole image (186 image warnings in all)'
  *
  * Kinds whose text names the image (a mask of another size) are shown one by one up to
  * SHOWN lines; past that they are counted together as "other warnings".
@@ -45,7 +45,7 @@ export class ImageWarnings {
     const where = this.where ? `; ${this.where}` : '';
     const n = (k: number) => `${k} more image${k > 1 ? 's' : ''}`;
     for (const [kind, k] of this.unshown) this.log(`warning: ${n(k)}: ${kind} (${this.total} image warnings in all${where})`);
-    if (this.other) this.log(`warning: ${n(this.other)} with other warnings (${this.total} in all${where})`);
+    if (this.other) this.log(`warning: ${n(this.other)} with other warnings (${this.total} image warnings in all${where})`);
     this.unshown.clear();
     this.other = 0;
   }
