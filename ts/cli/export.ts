@@ -57,13 +57,13 @@ export interface ExportCliOptions {
   classes?: string;
 }
 
+/** `f` with the extension .onnx, for a message's example. */
+const onnx = (f: string) => path.join(path.dirname(f), `${path.basename(f).replace(/\.[^.]*$/, '')}.onnx`);
+
 /**
  * Refuses (ECONFIG) an --out that is the --weights file or any .safetensors path: the ONNX
  * graph was written over the run's best.safetensors it was made from.
  */
-/** `f` with the extension .onnx, for a message's example. */
-const onnx = (f: string) => path.join(path.dirname(f), `${path.basename(f).replace(/\.[^.]*$/, '')}.onnx`);
-
 function refuseOverwritingWeights(out: string, weights: string | undefined): void {
   if (weights !== undefined && sameFile(out, weights))
     throw new MdmtError('ECONFIG', 'export', `--out '${out}' is the --weights file${path.resolve(out) === path.resolve(weights) ? '' : ` (${weights})`}: the ONNX graph would overwrite the weights it is made from; give another file${/\.onnx$/i.test(out) ? '' : `, e.g. ${onnx(out)}`}`);

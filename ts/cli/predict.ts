@@ -53,8 +53,9 @@ function preprocessingDiffers(weights: string, used: Preprocessing): boolean {
  * the run's settings (predict --run then failed on it) or made an unfinished run look finished.
  */
 function refuseRunRecord(out: string, run: string | undefined): void {
-  for (const f of run ? ['config.json', 'result.json'] : []) {
-    const rec = path.join(path.resolve(run!), f);
+  if (!run) return;
+  for (const f of ['config.json', 'result.json']) {
+    const rec = path.join(path.resolve(run), f);
     if (sameFile(out, rec))
       throw new MdmtError('ECONFIG', 'predict', `--out '${out}' is the run's ${f}${path.resolve(out) === rec ? '' : ` (${rec})`}: writing the predictions there would destroy the run's record; give another file`);
   }

@@ -61,7 +61,11 @@ function maskIndex(dir: string): Map<string, string[]> {
   const files: string[] = [];
   walk(dir, files, []);
   const index = new Map<string, string[]>();
-  for (const f of files) index.set(baseName(f), [...(index.get(baseName(f)) ?? []), f]);
+  for (const f of files) {
+    const same = index.get(baseName(f));
+    if (same) same.push(f);
+    else index.set(baseName(f), [f]);
+  }
   return index;
 }
 

@@ -175,10 +175,10 @@ async function explainBatch(model: MDMTModel | STLModel, x: Tensor, idx: number[
       const map = cam.maps.subarray(i * cam.h * cam.w, (i + 1) * cam.h * cam.w);
       await writeOverlay(names[r]!, raw, crop, map, cam.h, cam.w, ex);
       row.heatmap = names[r];
-      const flat = flatMapNote(map, cam.h, cam.w, cam.layer);
       // ReLU(Σ α_k A_k) = 0 everywhere: the overlay is the bare film, which reads as "nothing found" unless said
-      if (!map.some((v) => v > 0)) addNote(`Grad-CAM map is zero (no positive evidence for class ${cam.classIndex[i]} at ${cam.layer}): the overlay shows the film only`);
-      else if (flat) addNote(flat);
+      const note = map.some((v) => v > 0) ? flatMapNote(map, cam.h, cam.w, cam.layer)
+        : `Grad-CAM map is zero (no positive evidence for class ${cam.classIndex[i]} at ${cam.layer}): the overlay shows the film only`;
+      if (note) addNote(note);
     } catch (e) {
       addNote(`heatmap failed: ${(e as Error).message}`);
     }
