@@ -10,9 +10,11 @@
  *   matmul 512×512×512, 512×4608·4608×128 (the compute bound)     GFLOP/s
  *   3×3 stride 1: gemm (im2col) vs Winograd F(2,3) / F(4,3)       GFLOP/s (direct-equivalent), % of matmul
  *   stems 7×7/2 and 3×3/2 (3 channels): gemm vs direct            GFLOP/s, % of matmul
- *   the training step's depthwise and stem convs: forward, data and filter gradients   GFLOP/s
+ *   the training step's depthwise, stem and 1×1 convs: forward, data and filter gradients   GFLOP/s
  *
- * Usage: npm run bench:kernels -- [--threads=N] [--reps=7]   (or npx tsx bench/ops/cpu-kernels.bench.ts ...)
+ * Usage: npm run bench:kernels -- [--threads=N] [--reps=7] [--filter=pointwise,stem]   (or npx tsx bench/ops/cpu-kernels.bench.ts ...)
+ * --filter keeps the rows whose label contains one of its comma-separated parts (the copy and
+ * matmul references always run: the other rows are judged against them).
  * MDMT_ADDON=<path>/mdmt.node times another build of the addon (an A/B of a kernel change).
  * Prints a Markdown table (time: median of reps, wall clock, threads as given; by default the
  * pool's, MDMT_NUM_THREADS or the machine's cores).
@@ -29,9 +31,14 @@ import { tensor, Tensor, tidy } from '../../ts/tensor';
 import { parseSettings } from '../lib/args';
 import { loadAverage, median, printPreamble } from '../lib/report';
 
-const cfg = parseSettings('bench/ops/cpu-kernels', (a) => ({ threads: a.int('--threads', 0, { min: 1 }), reps: a.int('--reps', 7, { min: 1 }) }));
+const cfg = parseSettings('bench/ops/cpu-kernels', (a) => ({
+  threads: a.int('--threads', 0, { min: 1 }), reps: a.int('--reps', 7, { min: 1 }), filter: a.str('--filter', ''),
+}));
 const THREADS = cfg.threads ? native().setThreads(cfg.threads) : native().setThreads();
 const REPS = cfg.reps;
+const FILTER = cfg.filter.split(',').map((f) => f.trim()).filter(Boolean);
+/** Whether a row (or a group of rows) whose label contains `label` runs under --filter. */
+const wanted = (label: string) => !FILTER.length || FILTER.some((f) => label.includes(f));
 
 /** Distinct random inputs of a shape, enough of them to cover 64 MiB (out of cache). */
 function inputs(shape: number[]): Tensor[] {
@@ -71,6 +78,7 @@ function main(): void {
   big.forEach((t) => t.dispose());
 
   for (const [N, C, H, k, s] of [[8, 32, 128, 3, 1], [8, 96, 128, 3, 2], [8, 144, 64, 3, 1], [8, 240, 32, 5, 1], [8, 672, 32, 5, 2], [1, 32, 128, 3, 1]]) {
+    if (!wanted(`depthwise ${k}×${k}/${s} N${N} C${C} @${H}²`)) continue;
     const xs = inputs([N, C, H, H]);
     const w = tensor(Float32Array.from({ length: C * k * k }, (_, i) => Math.cos(i) * 0.2), [C, 1, k, k]);
     const b = tensor(new Float32Array(C), [C]);
@@ -85,12 +93,14 @@ function main(): void {
 
   const act = inputs([8, 96, 64, 64]);
   for (const [name, f] of [['silu', silu], ['sigmoid', sigmoid]] as const) {
+    if (!wanted(`${name} 8×96×64²`)) continue;
     const ms = time(act, (x) => f(x));
     row(`${name} 8×96×64²`, ms, `${(act[0].size / ms / 1e6).toFixed(2)} Gelem/s`, `${gbs(8 * act[0].size, ms).toFixed(1)} GB/s`);
   }
   act.forEach((t) => t.dispose());
 
   for (const [N, C, H, k, s, p] of [[8, 64, 128, 3, 2, 1], [8, 480, 32, 3, 1, 1], [8, 512, 8, 3, 1, 1]]) {
+    if (!wanted(`maxpool2d ${k}×${k}/${s} N${N} C${C} @${H}²`)) continue;
     const xs = inputs([N, C, H, H]);
     const P = Math.floor((H + 2 * p - k) / s) + 1;
     const ms = time(xs, (x) => maxpool2d(x, { kernel: k, stride: s, padding: p }));
@@ -104,10 +114,12 @@ function main(): void {
     row(`maxpool2d ${k}×${k}/${s} N${N} C${C} @${H}² (training: + argmax)`, tms, `${tg.toFixed(1)} GB/s`, `${((100 * tg) / bw).toFixed(0)} % of copy`);
     xs.forEach((t) => t.dispose());
   }
-  const gap = inputs([8, 1280, 8, 8]);
-  const gms = time(gap, (x) => globalAvgpool(x));
-  row('global_avgpool 8×1280×8²', gms, `${gbs(4 * gap[0].size, gms).toFixed(1)} GB/s`, `${((100 * gbs(4 * gap[0].size, gms)) / bw).toFixed(0)} % of copy`);
-  gap.forEach((t) => t.dispose());
+  if (wanted('global_avgpool 8×1280×8²')) {
+    const gap = inputs([8, 1280, 8, 8]);
+    const gms = time(gap, (x) => globalAvgpool(x));
+    row('global_avgpool 8×1280×8²', gms, `${gbs(4 * gap[0].size, gms).toFixed(1)} GB/s`, `${((100 * gbs(4 * gap[0].size, gms)) / bw).toFixed(0)} % of copy`);
+    gap.forEach((t) => t.dispose());
+  }
 
   // the compute bound: the GEMM on products with weights out of cache (a rotation of A)
   let gemmRate = 0;
@@ -123,6 +135,7 @@ function main(): void {
   }
 
   const convCase = (label: string, [N, C, H, K, R, s]: number[], algos: ConvAlgo[]) => {
+    if (!wanted(label)) return;
     const xs = inputs([N, C, H, H]);
     const w = tensor(Float32Array.from({ length: K * C * R * R }, (_, i) => Math.cos(i) * 0.05), [K, C, R, R]);
     const b = tensor(new Float32Array(K), [K]);
@@ -141,16 +154,20 @@ function main(): void {
   for (const sh of [[1, 3, 256, 64, 7, 2], [8, 3, 256, 64, 7, 2], [8, 3, 256, 32, 3, 2]])
     convCase(`stem ${sh[4]}×${sh[4]}/2 N${sh[0]} 3→${sh[3]} @${sh[2]}²`, sh, ['gemm', 'stem']);
 
-  // the training step's depthwise and stem convolutions, each pass (what conv2d, conv2d_bwd_data
-  // and conv2d_bwd_filter choose for them)
-  for (const [N, C, H, K, R, s] of [[8, 576, 8, 576, 3, 1], [8, 960, 4, 960, 3, 1], [8, 240, 16, 240, 5, 1], [8, 96, 64, 96, 3, 2], [8, 3, 128, 64, 7, 2]]) {
+  // the training step's depthwise, stem and 1×1 convolutions, each pass (what conv2d,
+  // conv2d_bwd_data and conv2d_bwd_filter choose for them); the 1×1 ones are ResNet-50's
+  // bottleneck expansions and reductions at 128² and MobileNetV2's first expansion
+  for (const [N, C, H, K, R, s] of [[8, 576, 8, 576, 3, 1], [8, 960, 4, 960, 3, 1], [8, 240, 16, 240, 5, 1], [8, 96, 64, 96, 3, 2], [8, 3, 128, 64, 7, 2],
+    [8, 64, 32, 256, 1, 1], [8, 256, 32, 64, 1, 1], [8, 128, 16, 512, 1, 1], [8, 256, 8, 1024, 1, 1], [8, 16, 64, 96, 1, 1]]) {
     const g = C === K ? C : 1, pad = (R - 1) / 2, P = Math.floor((H + 2 * pad - R) / s) + 1;
+    const kind = g > 1 ? 'depthwise' : R === 1 ? 'pointwise' : 'stem';
+    if (!wanted(`${kind} ${R}×${R}/${s} N${N} C${C}→${K} @${H}²`)) continue;
     const xs = inputs([N, C, H, H]);
     const w = tensor(Float32Array.from({ length: K * (C / g) * R * R }, (_, i) => Math.cos(i) * 0.05), [K, C / g, R, R]);
     const dys = inputs([N, K, P, P]);
     const o = { stride: s, padding: pad, groups: g };
     const flops = (2 * N * K * (C / g) * R * R * P * P) / 1e6;
-    const what = `${g > 1 ? 'depthwise' : 'stem'} ${R}×${R}/${s} N${N} C${C}→${K} @${H}²`;
+    const what = `${kind} ${R}×${R}/${s} N${N} C${C}→${K} @${H}²`;
     for (const [pass, f] of [['forward', (x: Tensor) => conv2d(x, w, null, o)], ['data gradient', (dy: Tensor) => conv2dBwdData(dy, w, xs[0].shape, o)],
       ['filter gradient', (dy: Tensor) => conv2dBwdFilter(dy, xs[0], w.shape, o)]] as const) {
       const ms = time(pass === 'forward' ? xs : dys, f);

@@ -32,13 +32,15 @@ struct KernelInfo {
   MicroKernel narrow[4] = {};   // (nullptr: edge panels use fn on a scratch tile)
   bool epi = false;             // the kernel applies a TileEpi itself
   MicroKernelA direct_a[4] = {};  // [v]: A read in place, the first v·vw columns (AVX-512 8×48)
+  int64_t rows_first_depth = 0;   // K chunks up to this deep compute rows first (sgemm_blocked)
 };
 
 // isa is resolved (not Auto, not Avx512): one kernel per value
 const KernelInfo& kernel_for(GemmIsa isa) {
   static const KernelInfo generic{4, 16, 256, 128, 4096, kernel_generic<4, 16>, pack_a_generic, pack_b_generic};
 #ifdef MDMT_X86
-  static const KernelInfo avx2{6, 16, 256, 144, 4080, kernel_avx2_6x16, pack_a_avx2, pack_b_avx2};
+  // rows first measured on Zen 3 only (bench/RESULTS.md); the AVX-512 kernels keep BLIS's order
+  static const KernelInfo avx2{6, 16, 256, 144, 4080, kernel_avx2_6x16, pack_a_avx2, pack_b_avx2, 0, {}, true, {}, 128};
   static const KernelInfo avx512{14, 32, 256, 336, 4096, kernel_avx512_14x32, pack_a_avx512, pack_b_avx512, 0, {}, true};
   static const KernelInfo avx512_8{8, 48, 128, 192, 4080, kernel_avx512_8x48<3>, pack_a_avx512_8x48, pack_b_avx512_8x48,
                                     16, {nullptr, kernel_avx512_8x48<1>, kernel_avx512_8x48<2>, kernel_avx512_8x48<3>}, true,
@@ -72,6 +74,9 @@ constexpr int64_t kDirectBStride = 128;
 constexpr int64_t kDirectACols = 1024;
 // packed A small enough to pack once per thread (sgemm_partitioned): 256 KiB
 constexpr int64_t kSmallPackedA = 64 * 1024;
+// rows-first tiles (sgemm_blocked) only on C blocks at least this wide: narrower ones (8×8
+// maps) keep their rows in distinct L1 sets and lost a little in that order
+constexpr int64_t kRowsFirstCols = 256;
 
 // Loop structure: K is cut into chunks of kch (up to 4 KC slices, less if the packed panels
 // would pass the scratch cap), N into nc-wide and M into mb-tall blocks. Per (kch, nc, mb) block the
@@ -143,6 +148,13 @@ void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, in
         if (ntm * ncc < want) ntm = std::max<int64_t>(ntm, std::min<int64_t>((mb + MR - 1) / MR, (want + ncc - 1) / ncc));
         const int64_t mcb = ((mb + ntm - 1) / ntm + MR - 1) / MR * MR;
         const int64_t cw = (npan + ncc - 1) / ncc;
+        // Tile order. By default each B panel (kc × NR, in L1) meets the tile's A micro-panels
+        // in turn (BLIS's order), so the tile writes C a column strip at a time: NR floats in
+        // each of mcb rows, ldc apart. A shallow product on a wide C (a 1×1 conv that expands
+        // channels: 64 -> 256 on a 32×32 map, ldc 1024) then spends its time on those rows,
+        // which a power-of-two ldc puts in one L1 set. Rows first (each A micro-panel meets
+        // every B panel, which stream from L2, cheap at this depth) writes C along its rows.
+        const bool rows_first = !direct && kb <= ki.rows_first_depth && nc >= kRowsFirstCols;
         parallel_for(0, ntm * ncc, 1, [&](int64_t lo, int64_t hi) {
           alignas(64) float tmp[16 * 48];
           for (int64_t t = lo; t < hi; ++t) {
@@ -152,13 +164,15 @@ void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, in
             for (int64_t pc = 0; pc < kb; pc += KC) {
               const int64_t kc = std::min(KC, kb - pc);
               const float beta_k = kk + pc == 0 ? beta : 1.f;
-              for (int64_t p = p0; p < p1; ++p) {
+              const int64_t np = p1 - p0, ni = (i1 - i0 + MR - 1) / MR;
+              for (int64_t o = 0; o < np * ni; ++o) {
+                const int64_t p = p0 + (rows_first ? o % np : o / ni), i = i0 + MR * (rows_first ? o / np : o % ni);
                 const int64_t j = jc + p * NR;
                 const int64_t nr = std::min<int64_t>(NR, N - j);
                 const bool unpacked = direct && p < full;
                 const float* b = unpacked ? B + (kk + pc) * ldb + j : bp + pc * ncpad + p * kc * NR;
                 const int64_t bs = unpacked ? ldb : NR;
-                for (int64_t i = i0; i < i1; i += MR) {
+                {
                   const int64_t mr = std::min<int64_t>(MR, i1 - i);
                   const float* a = ap + pc * mbpad + (i / MR) * kc * MR;
                   float* c = C + (ib + i) * ldc + j;
@@ -292,6 +306,9 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
     if (ep) vmath::block_epilogue(C, ldc, M, N, ep->bias, ep->res, ep->ldr, ep->act);
     return;
   }
+  // an epilogue with nothing to apply (a plain 1×1 conv) is no epilogue: the generic kernel
+  // and edge tiles would otherwise pass over every tile once more for nothing
+  if (ep && !ep->bias && !ep->res && ep->act == Act::None && !ep->stream) ep = nullptr;
   if (isa == GemmIsa::Auto) isa = gemm_best_isa();
   if (isa == GemmIsa::Avx512) {  // the AVX-512 kernel that computes fewer padding rows/columns
     auto padded = [&](int64_t mr, int64_t nr, int64_t vw) {  // rows × columns computed, edges included

@@ -42,8 +42,8 @@ struct GemmEpilogue {
   const float* res = nullptr;
   int64_t ldr = 0;
   Act act = Act::None;
-  // write C with non-temporal stores (AVX-512 kernels, single-K-slice tiles, 64-byte aligned
-  // rows): for outputs far larger than the cache, whose write would first read each line
+  // write C with non-temporal stores (AVX-512 and AVX2 kernels, single-K-slice tiles, aligned
+  // vectors): for outputs far larger than the cache, whose write would first read each line
   bool stream = false;
 };
 

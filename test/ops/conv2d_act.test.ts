@@ -95,6 +95,8 @@ test('conv2d_act: 1x1 convs (GEMM with the epilogue in its tile loop, small maps
     { label: '1x1, 16x17 map (GEMM epilogue), K not a multiple of the tile', x: [3, 19, 16, 17], w: [21, 19, 1, 1], pad: 0 },
     { label: '1x1, 7x7 map (conv2d + epilogue pass)', x: [2, 8, 7, 7], w: [12, 8, 1, 1], pad: 0 },
     { label: '1x1, K > 2 GEMM row blocks', x: [1, 8, 16, 16], w: [300, 8, 1, 1], pad: 0 },
+    // AVX2: a shallow product on a wide map goes rows first (gemm.cc), with partial row and column panels
+    { label: '1x1, shallow and wide, 2 images (rows-first tiles)', x: [2, 8, 16, 20], w: [70, 8, 1, 1], pad: 0 },
     { label: '1x1, C > 2 GEMM K slices (epilogue after the last)', x: [1, 260, 16, 16], w: [20, 260, 1, 1], pad: 0 },
     { label: '1x1 on 1x1 maps (squeeze-excitation: matrix-vector), C not a multiple of 16', x: [3, 37, 1, 1], w: [11, 37, 1, 1], pad: 0 },
     { label: '1x1 stride 2 (downsample: GEMM on the subsampled image), odd sizes', x: [3, 9, 19, 17], w: [13, 9, 1, 1], pad: 0, stride: 2 },

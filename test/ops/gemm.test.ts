@@ -29,6 +29,7 @@ const tol = (K: number) => ({ atol: 1e-5 + 2e-7 * K, rtol: 1e-5 });
 const SIZES: [number, number, number][] = [
   [1, 1, 1], [13, 33, 7], [15, 31, 257], [29, 65, 300], [6, 16, 512], [14, 32, 1], [17, 50, 9], [9, 68, 5], [16, 196, 300], [8, 48, 1025], [70, 4100, 3], [4100, 3, 5], [3, 5, 0],
   [45, 50, 300], // two column panels: on 2+ threads the rows are cut finer (16-row tiles, the last one empty)
+  [97, 530, 100], [130, 300, 128], // shallow products on wide C: AVX2 tiles go rows first (partial row and column panels)
 ];
 
 for (const isa of ISAS) {
@@ -58,7 +59,7 @@ test('sgemm: the same product on 1, 2, 3 and 4 threads (per-thread blocks, epilo
   try {
     for (const threads of [1, 2, 3, 4]) {
       native().setThreads(threads);
-      for (const [M, N, K] of [[160, 64, 96], [300, 64, 160], [4100, 3, 5], [70, 4100, 3], [24, 1030, 40], [96, 200, 300], [33, 97, 130], [400, 130, 70]] as const)
+      for (const [M, N, K] of [[160, 64, 96], [300, 64, 160], [4100, 3, 5], [70, 4100, 3], [24, 1030, 40], [96, 200, 300], [33, 97, 130], [400, 130, 70], [200, 520, 64]] as const)
         for (const transB of [false, true]) {
           const as = [M, K], bs = transB ? [N, K] : [K, N];
           const a = f32(rng.array(numel(as))), b = f32(rng.array(numel(bs)));
