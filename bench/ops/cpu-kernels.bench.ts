@@ -61,7 +61,9 @@ function time(xs: Tensor[], f: (x: Tensor) => unknown): number {
 }
 
 const rows: string[] = [];
+let matched = 0;  // rows --filter asked for (the references run regardless)
 const row = (what: string, ms: number, rate: string, note = '') => {
+  if (FILTER.length && wanted(what)) matched++;
   rows.push(`| ${what} | ${ms.toFixed(3)} | ${rate} | ${note} |`);
   console.log(`${what.padEnd(48)} ${ms.toFixed(3).padStart(9)} ms  ${rate}  ${note}`);
 };
@@ -178,6 +180,10 @@ function main(): void {
 
   console.log(`\n| kernel | ms | rate | vs bound |\n|---|---:|---:|---|\n${rows.join('\n')}`);
   console.log(`load average after: ${loadAverage()}`);
+  if (FILTER.length && !matched) {
+    console.error(`bench/ops/cpu-kernels: --filter=${cfg.filter} matched no kernel row (labels start with depthwise, silu, sigmoid, maxpool2d, global_avgpool, 3×3, stem, pointwise)`);
+    process.exitCode = 2;
+  }
 }
 
 main();
