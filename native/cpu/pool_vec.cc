@@ -216,8 +216,13 @@ MDMT_TARGET_AVX2 void maxidx_avx2(const MaxPoolPlane& g, const float* xp, float*
           id = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(id), _mm256_castsi256_ps(cand), take));
         }
       }
-      _mm256_maskstore_ps(y + oh * g.Q + q0, keep, m);
-      _mm256_maskstore_epi32(ix + oh * g.Q + q0, keep, id);
+      if (nq == 8) {  // a masked store is microcoded on AMD's cores: only the row's tail takes one
+        _mm256_storeu_ps(y + oh * g.Q + q0, m);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(ix + oh * g.Q + q0), id);
+      } else {
+        _mm256_maskstore_ps(y + oh * g.Q + q0, keep, m);
+        _mm256_maskstore_epi32(ix + oh * g.Q + q0, keep, id);
+      }
     }
   }
 }

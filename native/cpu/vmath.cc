@@ -111,14 +111,19 @@ MDMT_TARGET_AVX2 inline __m256i tail8(int64_t m) {  // lanes < m
 MDMT_MAP256(exp, exp256)
 MDMT_MAP256(sigmoid, sigmoid256)
 MDMT_MAP256(silu, silu256)
+// dx = dy · s · (1 + x·(1 − s)), s = sigmoid(x) = 1 / (1 + e^−x): full vectors unmasked
+MDMT_VMATH_AVX2 __m256 silu_grad256(__m256 dy, __m256 v) {
+  const __m256 one = _mm256_set1_ps(1.f), e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), v));
+  const __m256 s = recip256(_mm256_add_ps(one, e));
+  const __m256 t = _mm256_fmadd_ps(v, _mm256_mul_ps(e, s), one);
+  return _mm256_mul_ps(_mm256_mul_ps(dy, s), t);
+}
 MDMT_TARGET_AVX2 void silu_bwd_avx2(const float* dy, const float* x, float* dx, int64_t n) {
-  const __m256 one = _mm256_set1_ps(1.f);
-  for (int64_t i = 0; i < n; i += 8) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dx + i, silu_grad256(_mm256_loadu_ps(dy + i), _mm256_loadu_ps(x + i)));
+  if (i < n) {
     const __m256i k = tail8(n - i);
-    const __m256 v = _mm256_maskload_ps(x + i, k), e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), v));
-    const __m256 s = recip256(_mm256_add_ps(one, e));
-    const __m256 t = _mm256_fmadd_ps(v, _mm256_mul_ps(e, s), one);
-    _mm256_maskstore_ps(dx + i, k, _mm256_mul_ps(_mm256_mul_ps(_mm256_maskload_ps(dy + i, k), s), t));
+    _mm256_maskstore_ps(dx + i, k, silu_grad256(_mm256_maskload_ps(dy + i, k), _mm256_maskload_ps(x + i, k)));
   }
 }
 // full vectors unmasked (a masked store is microcoded on AMD's cores: it cost more than the
