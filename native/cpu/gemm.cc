@@ -172,31 +172,29 @@ void sgemm_blocked(const KernelInfo& ki, bool transA, bool transB, int64_t M, in
                 const bool unpacked = direct && p < full;
                 const float* b = unpacked ? B + (kk + pc) * ldb + j : bp + pc * ncpad + p * kc * NR;
                 const int64_t bs = unpacked ? ldb : NR;
-                {
-                  const int64_t mr = std::min<int64_t>(MR, i1 - i);
-                  const float* a = ap + pc * mbpad + (i / MR) * kc * MR;
-                  float* c = C + (ib + i) * ldc + j;
-                  const int64_t nv = ki.vw ? (nr + ki.vw - 1) / ki.vw : 0;
-                  const MicroKernel fn = nr < NR && ki.narrow[nv] ? ki.narrow[nv] : ki.fn;
-                  const bool last = ep && kk + pc + kc == K;  // the tile is final: its epilogue now
-                  const int64_t row = ib + i;
-                  const TileEpi te{ep && ep->bias ? ep->bias + row : nullptr, ep && ep->res ? ep->res + row * ep->ldr + j : nullptr,
-                                   ep ? ep->ldr : 0, ep ? ep->act : Act::None, ep && ep->stream};
-                  if (direct_a && mr == MR && (nr == NR || nr == nv * ki.vw)) {
-                    ki.direct_a[nr == NR ? 3 : nv](kc, A + (ib + i) * lda + kk + pc, lda, b, bs, c, ldc, alpha, beta_k, last ? &te : nullptr);
-                  } else if (mr == MR && (nr == NR || (fn != ki.fn && nr == nv * ki.vw))) {
-                    fn(kc, a, b, bs, c, ldc, alpha, beta_k, last && ki.epi ? &te : nullptr);
-                    if (last && !ki.epi) vmath::block_epilogue(c, ldc, mr, nr, te.bias, te.res, te.ldr, te.act);
-                  } else {
-                    if (direct_a && mr == MR) ki.direct_a[3](kc, A + (ib + i) * lda + kk + pc, lda, b, bs, tmp, NR, 1.f, 0.f, nullptr);
-                    else fn(kc, a, b, bs, tmp, NR, 1.f, 0.f, nullptr);
-                    for (int64_t r = 0; r < mr; ++r)
-                      for (int64_t s = 0; s < nr; ++s) {
-                        float v = alpha * tmp[r * NR + s];
-                        c[r * ldc + s] = beta_k == 0.f ? v : v + beta_k * c[r * ldc + s];
-                      }
-                    if (last) vmath::block_epilogue(c, ldc, mr, nr, te.bias, te.res, te.ldr, te.act);
-                  }
+                const int64_t mr = std::min<int64_t>(MR, i1 - i);
+                const float* a = ap + pc * mbpad + (i / MR) * kc * MR;
+                float* c = C + (ib + i) * ldc + j;
+                const int64_t nv = ki.vw ? (nr + ki.vw - 1) / ki.vw : 0;
+                const MicroKernel fn = nr < NR && ki.narrow[nv] ? ki.narrow[nv] : ki.fn;
+                const bool last = ep && kk + pc + kc == K;  // the tile is final: its epilogue now
+                const int64_t row = ib + i;
+                const TileEpi te{ep && ep->bias ? ep->bias + row : nullptr, ep && ep->res ? ep->res + row * ep->ldr + j : nullptr,
+                                 ep ? ep->ldr : 0, ep ? ep->act : Act::None, ep && ep->stream};
+                if (direct_a && mr == MR && (nr == NR || nr == nv * ki.vw)) {
+                  ki.direct_a[nr == NR ? 3 : nv](kc, A + (ib + i) * lda + kk + pc, lda, b, bs, c, ldc, alpha, beta_k, last ? &te : nullptr);
+                } else if (mr == MR && (nr == NR || (fn != ki.fn && nr == nv * ki.vw))) {
+                  fn(kc, a, b, bs, c, ldc, alpha, beta_k, last && ki.epi ? &te : nullptr);
+                  if (last && !ki.epi) vmath::block_epilogue(c, ldc, mr, nr, te.bias, te.res, te.ldr, te.act);
+                } else {
+                  if (direct_a && mr == MR) ki.direct_a[3](kc, A + (ib + i) * lda + kk + pc, lda, b, bs, tmp, NR, 1.f, 0.f, nullptr);
+                  else fn(kc, a, b, bs, tmp, NR, 1.f, 0.f, nullptr);
+                  for (int64_t r = 0; r < mr; ++r)
+                    for (int64_t s = 0; s < nr; ++s) {
+                      float v = alpha * tmp[r * NR + s];
+                      c[r * ldc + s] = beta_k == 0.f ? v : v + beta_k * c[r * ldc + s];
+                    }
+                  if (last) vmath::block_epilogue(c, ldc, mr, nr, te.bias, te.res, te.ldr, te.act);
                 }
               }
             }

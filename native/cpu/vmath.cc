@@ -137,7 +137,7 @@ MDMT_TARGET_AVX2 void epilogue_avx2(float* y, const float* r, int64_t n, float b
     if (kRes) v = _mm256_add_ps(v, _mm256_loadu_ps(r + i));
     _mm256_storeu_ps(y + i, act256(v, a));
   }
-  for (; i < n; i += 8) {
+  if (i < n) {
     const __m256i k = tail8(n - i);
     __m256 v = _mm256_add_ps(_mm256_maskload_ps(y + i, k), vb);
     if (kRes) v = _mm256_add_ps(v, _mm256_maskload_ps(r + i, k));
