@@ -93,6 +93,16 @@ export class Args {
     return v as T;
   }
 
+  /**
+   * A --filter: comma-separated parts (`--filter=resnet18,mobilenet`); `keeps(label)` is true
+   * when the label contains one of them, or when none is given. `text` is the value as given.
+   */
+  filter(name: string): { text: string; keeps: (label: string) => boolean; given: boolean } {
+    const text = this.str(name, '');
+    const parts = text.split(',').map((f) => f.trim()).filter(Boolean);
+    return { text, given: parts.length > 0, keeps: (label) => !parts.length || parts.some((f) => label.includes(f)) };
+  }
+
   /** A comma-separated list, each item one of `allowed` when given. */
   list(name: string, def: readonly string[], allowed?: readonly string[]): string[] {
     const v = this.raw(name);

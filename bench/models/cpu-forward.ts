@@ -42,14 +42,13 @@ const cfg = parseSettings('bench/models/cpu-forward', (a) => {
     append: a.flag('--append'),
     size: a.int('--size', 256, { min: 1 }),
     batches: a.ints('--batches', [1, 8], { min: 1 }),
-    filter: a.str('--filter', ''),
+    // a comma list picks several (--filter=resnet18,mobilenet_v2), as BENCH_MODELS does for bench:train
+    filter: a.filter('--filter'),
     minTime: a.num('--min-time', quick ? 0 : 2, { min: 0 }) * 1000,
     rounds: a.int('--rounds', quick ? 1 : 3, { min: 1 }),
   };
-  // a comma list picks several (--filter=resnet18,mobilenet_v2), as BENCH_MODELS does for bench:train
-  const parts = c.filter.split(',').map((f) => f.trim()).filter(Boolean);
-  const names = listModels().filter((n) => !parts.length || parts.some((f) => n.includes(f)));
-  if (!names.length) throw new BenchArgError(`--filter=${c.filter} matches no model (models: ${listModels().join(', ')})`);
+  const names = listModels().filter(c.filter.keeps);
+  if (!names.length) throw new BenchArgError(`--filter=${c.filter.text} matches no model (models: ${listModels().join(', ')})`);
   checkSize(names, c.size, '--size');
   return { ...c, names };
 });

@@ -32,13 +32,12 @@ import { parseSettings } from '../lib/args';
 import { loadAverage, median, printPreamble } from '../lib/report';
 
 const cfg = parseSettings('bench/ops/cpu-kernels', (a) => ({
-  threads: a.int('--threads', 0, { min: 1 }), reps: a.int('--reps', 7, { min: 1 }), filter: a.str('--filter', ''),
+  threads: a.int('--threads', 0, { min: 1 }), reps: a.int('--reps', 7, { min: 1 }), filter: a.filter('--filter'),
 }));
 const THREADS = cfg.threads ? native().setThreads(cfg.threads) : native().setThreads();
 const REPS = cfg.reps;
-const FILTER = cfg.filter.split(',').map((f) => f.trim()).filter(Boolean);
 /** Whether a row (or a group of rows) whose label contains `label` runs under --filter. */
-const wanted = (label: string) => !FILTER.length || FILTER.some((f) => label.includes(f));
+const wanted = cfg.filter.keeps;
 
 /** Distinct random inputs of a shape, enough of them to cover 64 MiB (out of cache). */
 function inputs(shape: number[]): Tensor[] {
@@ -63,7 +62,7 @@ function time(xs: Tensor[], f: (x: Tensor) => unknown): number {
 const rows: string[] = [];
 let matched = 0;  // rows --filter asked for (the references run regardless)
 const row = (what: string, ms: number, rate: string, note = '') => {
-  if (FILTER.length && wanted(what)) matched++;
+  if (cfg.filter.given && wanted(what)) matched++;
   rows.push(`| ${what} | ${ms.toFixed(3)} | ${rate} | ${note} |`);
   console.log(`${what.padEnd(48)} ${ms.toFixed(3).padStart(9)} ms  ${rate}  ${note}`);
 };
@@ -80,40 +79,42 @@ function main(): void {
   big.forEach((t) => t.dispose());
 
   for (const [N, C, H, k, s] of [[8, 32, 128, 3, 1], [8, 96, 128, 3, 2], [8, 144, 64, 3, 1], [8, 240, 32, 5, 1], [8, 672, 32, 5, 2], [1, 32, 128, 3, 1]]) {
-    if (!wanted(`depthwise ${k}×${k}/${s} N${N} C${C} @${H}²`)) continue;
+    const what = `depthwise ${k}×${k}/${s} N${N} C${C} @${H}²`;
+    if (!wanted(what)) continue;
     const xs = inputs([N, C, H, H]);
     const w = tensor(Float32Array.from({ length: C * k * k }, (_, i) => Math.cos(i) * 0.2), [C, 1, k, k]);
     const b = tensor(new Float32Array(C), [C]);
     const P = Math.floor((H + 2 * ((k - 1) / 2) - k) / s) + 1;
     const ms = time(xs, (x) => conv2dAct(x, w, b, { stride: s, padding: (k - 1) / 2, groups: C, act: 'relu6' }));
     const g = gbs(4 * (N * C * H * H + N * C * P * P), ms);
-    row(`depthwise ${k}×${k}/${s} N${N} C${C} @${H}² + relu6`, ms, `${g.toFixed(1)} GB/s`, `${((100 * g) / bw).toFixed(0)} % of copy`);
+    row(`${what} + relu6`, ms, `${g.toFixed(1)} GB/s`, `${((100 * g) / bw).toFixed(0)} % of copy`);
     xs.forEach((t) => t.dispose());
     w.dispose();
     b.dispose();
   }
 
-  const act = inputs([8, 96, 64, 64]);
-  for (const [name, f] of [['silu', silu], ['sigmoid', sigmoid]] as const) {
-    if (!wanted(`${name} 8×96×64²`)) continue;
+  const acts = ([['silu', silu], ['sigmoid', sigmoid]] as const).filter(([name]) => wanted(`${name} 8×96×64²`));
+  const act = acts.length ? inputs([8, 96, 64, 64]) : [];
+  for (const [name, f] of acts) {
     const ms = time(act, (x) => f(x));
     row(`${name} 8×96×64²`, ms, `${(act[0].size / ms / 1e6).toFixed(2)} Gelem/s`, `${gbs(8 * act[0].size, ms).toFixed(1)} GB/s`);
   }
   act.forEach((t) => t.dispose());
 
   for (const [N, C, H, k, s, p] of [[8, 64, 128, 3, 2, 1], [8, 480, 32, 3, 1, 1], [8, 512, 8, 3, 1, 1]]) {
-    if (!wanted(`maxpool2d ${k}×${k}/${s} N${N} C${C} @${H}²`)) continue;
+    const what = `maxpool2d ${k}×${k}/${s} N${N} C${C} @${H}²`;
+    if (!wanted(what)) continue;
     const xs = inputs([N, C, H, H]);
     const P = Math.floor((H + 2 * p - k) / s) + 1;
     const ms = time(xs, (x) => maxpool2d(x, { kernel: k, stride: s, padding: p }));
     const g = gbs(4 * (N * C * H * H + N * C * P * P), ms);
-    row(`maxpool2d ${k}×${k}/${s} N${N} C${C} @${H}² (eval)`, ms, `${g.toFixed(1)} GB/s`, `${((100 * g) / bw).toFixed(0)} % of copy`);
+    row(`${what} (eval)`, ms, `${g.toFixed(1)} GB/s`, `${((100 * g) / bw).toFixed(0)} % of copy`);
     // training: values and the int32 argmax
     const attrs = { kernel: [k, k], stride: [s, s], padding: [p, p], ceil_mode: false };
     const outs = [{ shape: [N, C, P, P] }, { shape: [N, C, P, P], dtype: 'int32' as const }];
     const tms = time(xs, (x) => runOp('maxpool2d', [x], attrs, outs));
     const tg = gbs(4 * (N * C * H * H + 2 * N * C * P * P), tms);
-    row(`maxpool2d ${k}×${k}/${s} N${N} C${C} @${H}² (training: + argmax)`, tms, `${tg.toFixed(1)} GB/s`, `${((100 * tg) / bw).toFixed(0)} % of copy`);
+    row(`${what} (training: + argmax)`, tms, `${tg.toFixed(1)} GB/s`, `${((100 * tg) / bw).toFixed(0)} % of copy`);
     xs.forEach((t) => t.dispose());
   }
   if (wanted('global_avgpool 8×1280×8²')) {
@@ -162,14 +163,13 @@ function main(): void {
   for (const [N, C, H, K, R, s] of [[8, 576, 8, 576, 3, 1], [8, 960, 4, 960, 3, 1], [8, 240, 16, 240, 5, 1], [8, 96, 64, 96, 3, 2], [8, 3, 128, 64, 7, 2],
     [8, 64, 32, 256, 1, 1], [8, 256, 32, 64, 1, 1], [8, 128, 16, 512, 1, 1], [8, 256, 8, 1024, 1, 1], [8, 16, 64, 96, 1, 1]]) {
     const g = C === K ? C : 1, pad = (R - 1) / 2, P = Math.floor((H + 2 * pad - R) / s) + 1;
-    const kind = g > 1 ? 'depthwise' : R === 1 ? 'pointwise' : 'stem';
-    if (!wanted(`${kind} ${R}×${R}/${s} N${N} C${C}→${K} @${H}²`)) continue;
+    const what = `${g > 1 ? 'depthwise' : R === 1 ? 'pointwise' : 'stem'} ${R}×${R}/${s} N${N} C${C}→${K} @${H}²`;
+    if (!wanted(what)) continue;
     const xs = inputs([N, C, H, H]);
     const w = tensor(Float32Array.from({ length: K * (C / g) * R * R }, (_, i) => Math.cos(i) * 0.05), [K, C / g, R, R]);
     const dys = inputs([N, K, P, P]);
     const o = { stride: s, padding: pad, groups: g };
     const flops = (2 * N * K * (C / g) * R * R * P * P) / 1e6;
-    const what = `${kind} ${R}×${R}/${s} N${N} C${C}→${K} @${H}²`;
     for (const [pass, f] of [['forward', (x: Tensor) => conv2d(x, w, null, o)], ['data gradient', (dy: Tensor) => conv2dBwdData(dy, w, xs[0].shape, o)],
       ['filter gradient', (dy: Tensor) => conv2dBwdFilter(dy, xs[0], w.shape, o)]] as const) {
       const ms = time(pass === 'forward' ? xs : dys, f);
@@ -180,8 +180,8 @@ function main(): void {
 
   console.log(`\n| kernel | ms | rate | vs bound |\n|---|---:|---:|---|\n${rows.join('\n')}`);
   console.log(`load average after: ${loadAverage()}`);
-  if (FILTER.length && !matched) {
-    console.error(`bench/ops/cpu-kernels: --filter=${cfg.filter} matched no kernel row (labels start with depthwise, silu, sigmoid, maxpool2d, global_avgpool, 3×3, stem, pointwise)`);
+  if (cfg.filter.given && !matched) {
+    console.error(`bench/ops/cpu-kernels: --filter=${cfg.filter.text} matched no kernel row (labels start with depthwise, silu, sigmoid, maxpool2d, global_avgpool, 3×3, stem, pointwise)`);
     process.exitCode = 2;
   }
 }
