@@ -78,6 +78,9 @@ export function ensureFileDir(file: string, op: string, field: string): string {
   return file;
 }
 
+/** A file's name without its folder and last extension: 'a/P_17.dcm' -> 'P_17', 'x.tar.gz' -> 'x.tar'. */
+export const fileStem = (f: string): string => path.basename(f).replace(/\.[^.]*$/, '');
+
 /**
  * Whether two paths name one file: the same path, or (a link, another spelling of it, a
  * case-blind file system) the same device and inode. An output path is compared with the

@@ -10,7 +10,7 @@
  *   mdmt export --model resnet18 --weights runs/x/best.safetensors --out mdmt_resnet18.onnx
  */
 import * as path from 'path';
-import { ensureFileDir, sameFile } from '../dirs';
+import { ensureFileDir, fileStem, sameFile } from '../dirs';
 import { MdmtError } from '../errors';
 import { exportOnnx } from '../io/onnx_export';
 import { checkWeightsBackbone, checkWeightsPath, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
@@ -58,7 +58,7 @@ export interface ExportCliOptions {
 }
 
 /** `f` with the extension .onnx, for a message's example. */
-const onnx = (f: string) => path.join(path.dirname(f), `${path.basename(f).replace(/\.[^.]*$/, '')}.onnx`);
+const onnx = (f: string) => path.join(path.dirname(f), `${fileStem(f)}.onnx`);
 
 /**
  * Refuses (ECONFIG) an --out that is the --weights file or any .safetensors path: the ONNX

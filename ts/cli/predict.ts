@@ -10,7 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { ensureDir, ensureFileDir, sameFile } from '../dirs';
+import { ensureDir, ensureFileDir, fileStem, sameFile } from '../dirs';
 import { MdmtError } from '../errors';
 import { collectImages } from '../predict/inputs';
 import { predict, type PredictResult, type PredictTask } from '../predict/predict';
@@ -76,7 +76,7 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
   const out = o.out as string | undefined;
   if (out && !/\.(csv|json)$/i.test(out)) throw new MdmtError('ECONFIG', '--out', `'${out}' must end in .csv or .json`);
   if (out) refuseRunRecord(out, runOf(o));
-  const heatmaps = (o.heatmaps as string | undefined) ?? (out ? path.join(path.dirname(path.resolve(out)), `${path.basename(out).replace(/\.[^.]*$/, '')}-heatmaps`) : path.resolve('heatmaps'));
+  const heatmaps = (o.heatmaps as string | undefined) ?? (out ? path.join(path.dirname(path.resolve(out)), `${fileStem(out)}-heatmaps`) : path.resolve('heatmaps'));
   // a directory named like the table, or a file named like the heatmap folder: said now, not after every image was scored
   if (out && o.explain && path.resolve(out) === path.resolve(heatmaps))
     throw new MdmtError('ECONFIG', 'predict', `--out and --heatmaps are both '${out}': the table is a file, the heatmaps a folder`);

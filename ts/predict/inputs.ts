@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError, show } from '../errors';
+import { fileStem } from '../dirs';
 import type { PredictInput } from './options';
 
 const EXTENSIONS = new Set(['.dcm', '.dicom', '.png', '.jpg', '.jpeg', '.tif', '.tiff', '.webp']);
@@ -52,8 +53,6 @@ function listSome(names: readonly string[], most = 5): string {
   return names.length <= most ? names.join(', ') : `${names.slice(0, most).join(', ')}, … (${names.length} in all)`;
 }
 
-const baseName = (f: string) => path.basename(f).replace(/\.[^.]*$/, '');
-
 /** Mask files of a folder (and its subfolders) by base name (without extension): every file of a name. */
 function maskIndex(dir: string): Map<string, string[]> {
   if (!fs.existsSync(dir)) throw new MdmtError('EIO', 'predict', `mask folder '${dir}' does not exist`);
@@ -62,9 +61,9 @@ function maskIndex(dir: string): Map<string, string[]> {
   walk(dir, files, []);
   const index = new Map<string, string[]>();
   for (const f of files) {
-    const same = index.get(baseName(f));
+    const same = index.get(fileStem(f));
     if (same) same.push(f);
-    else index.set(baseName(f), [f]);
+    else index.set(fileStem(f), [f]);
   }
   return index;
 }
@@ -75,9 +74,9 @@ function maskIndex(dir: string): Map<string, string[]> {
  * a word, and which is the lung mask of x is not ours to guess.
  */
 function maskOf(image: string, masks: Map<string, string[]>, dir: string): string | undefined {
-  const found = masks.get(baseName(image));
+  const found = masks.get(fileStem(image));
   if (found && found.length > 1)
-    throw new MdmtError('EDATA', 'predict', `${image}: ${found.length} files in the mask folder '${dir}' share its name ${show(baseName(image))}: ${found.map((f) => path.relative(dir, f)).join(', ')}; keep one, or move the others out of the folder`);
+    throw new MdmtError('EDATA', 'predict', `${image}: ${found.length} files in the mask folder '${dir}' share its name ${show(fileStem(image))}: ${found.map((f) => path.relative(dir, f)).join(', ')}; keep one, or move the others out of the folder`);
   return found?.[0];
 }
 

@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { noGrad } from '../autograd/tape';
-import { ensureDir } from '../dirs';
+import { ensureDir, fileStem } from '../dirs';
 import { MdmtError, show } from '../errors';
 import { Loader, toTensors } from '../data/loader';
 import { PROGNOSIS, type DataRecord } from '../data/records';
@@ -70,7 +70,7 @@ export function heatmapNames(files: readonly string[], dir: string): string[] {
   const abs = path.resolve(dir);
   const used = new Set<string>();
   return files.map((f) => {
-    const stem = path.basename(f).replace(/\.[^.]*$/, '') || 'image';
+    const stem = fileStem(f) || 'image';
     let name = stem;
     for (let k = 2; used.has(name.toLowerCase()); k++) name = `${stem}-${k}`;
     used.add(name.toLowerCase());
