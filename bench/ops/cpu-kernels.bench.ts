@@ -154,6 +154,10 @@ function main(): void {
   };
   for (const sh of [[8, 64, 56, 64, 3, 1], [8, 128, 28, 128, 3, 1], [8, 256, 14, 256, 3, 1], [1, 64, 56, 64, 3, 1]])
     convCase(`3×3 N${sh[0]} ${sh[1]}→${sh[3]} @${sh[2]}²`, sh, ['gemm', 'winograd2', 'winograd4']);
+  // ResNet-18's layers 3 and 4 in the 128² training step: small maps, the weights' transform
+  // as large as the products
+  for (const sh of [[8, 256, 8, 256, 3, 1], [8, 512, 4, 512, 3, 1]])
+    convCase(`3×3 N${sh[0]} ${sh[1]}→${sh[3]} @${sh[2]}²`, sh, ['gemm', 'winograd2']);
   for (const sh of [[1, 3, 256, 64, 7, 2], [8, 3, 256, 64, 7, 2], [8, 3, 256, 32, 3, 2]])
     convCase(`stem ${sh[4]}×${sh[4]}/2 N${sh[0]} 3→${sh[3]} @${sh[2]}²`, sh, ['gemm', 'stem']);
 

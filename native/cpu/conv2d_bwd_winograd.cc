@@ -112,11 +112,17 @@ MDMT_INLINE void filter_body(int64_t K, int64_t C, const float* dU, int64_t k0, 
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-// AVX-512: the same with each dY patch element one masked gather (tf::dy_patch_avx512)
+// AVX-512 and AVX2: the same with each dY patch element one masked gather (tf::dy_patch_avx512,
+// tf::dy_patch_avx2)
 template <int M>
 MDMT_TARGET_AVX512 void dy_gather(const Shape& s, const float* dy, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1, float* dM) {
   tile_vectors_avx512(s, M, t0, nt);
   dy_tiles<M>(s, nt, tb, k0, k1, dM, [&](int64_t k, int64_t g0, vf* y) { dy_patch_avx512(M, s, dy, k, nt, g0, y); });
+}
+template <int M>
+MDMT_TARGET_AVX2 void dy_gather_avx2(const Shape& s, const float* dy, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1, float* dM) {
+  tile_vectors_avx2(s, M, t0, nt);
+  dy_tiles<M>(s, nt, tb, k0, k1, dM, [&](int64_t k, int64_t g0, vf* y) { dy_patch_avx2(M, s, dy, k, nt, g0, y); });
 }
 #endif
 
@@ -140,9 +146,9 @@ struct BwdKernels {
 template <int M>
 BwdKernels<M> bwd_kernels(const Shape& s, GemmIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (gemm_isa_level(isa) == 2 && s.N * s.K * s.P * s.Q < (int64_t(1) << 31)) return {dy_gather<M>, filter_avx512<M>};
-  if (gemm_isa_level(isa) == 2) return {dy_avx512<M>, filter_avx512<M>};
-  if (gemm_isa_level(isa) == 1) return {dy_avx2<M>, filter_avx2<M>};
+  const bool gathers = s.N * s.K * s.P * s.Q < (int64_t(1) << 31);
+  if (gemm_isa_level(isa) == 2) return {gathers ? dy_gather<M> : dy_avx512<M>, filter_avx512<M>};
+  if (gemm_isa_level(isa) == 1) return {gathers ? dy_gather_avx2<M> : dy_avx2<M>, filter_avx2<M>};
 #endif
   return {dy_generic<M>, filter_generic<M>};
 }

@@ -10,7 +10,8 @@
 // group may belong to different rows and images, so no lane is wasted on small maps). On
 // AVX-512, rows of ≥ 8 tiles take whole tile rows per register (two rows of exactly 8;
 // conv2d_winograd_avx512.cc)
-// and smaller maps gather each patch element with one masked gather.
+// and smaller maps gather each patch element with one masked gather; AVX2 gathers every
+// patch element and weight tap, 8 lanes at a time (conv2d_winograd_avx2.cc).
 #include "conv2d_winograd.h"
 
 #include <algorithm>
@@ -180,9 +181,10 @@ bool tile_rows(const Shape& s, GemmIsa isa) {
 #endif
 }
 
-// AVX-512 elsewhere: 16 tiles per register, patch elements gathered (int32 offsets)
-bool gather_tiles(const Shape& s, GemmIsa isa) {
-  return gemm_isa_level(isa) == 2 && s.N * s.C * s.H * s.W < (int64_t(1) << 31);
+// AVX-512 elsewhere, and AVX2: 16 (8) tiles per register, patch elements gathered (int32
+// offsets); the ISA's level, 0 for none
+int gather_tiles(const Shape& s, GemmIsa isa) {
+  return s.N * s.C * s.H * s.W < (int64_t(1) << 31) ? gemm_isa_level(isa) : 0;
 }
 
 // V[ξ][c][i] = Bᵀ d B of the chunk's tiles (tl from chunk_tiles), parallel over channels.
@@ -190,10 +192,14 @@ template <int M>
 void input_chunk_m(const Shape& s, const float* x, const TileAt* tl, int64_t t0, int64_t nt, int64_t tb, float* V, GemmIsa isa) {
   constexpr int A2 = Tf<M>::A * Tf<M>::A;
   const Kernels<M> kn = kernels<M>(isa);
-  const bool rows = tile_rows<M>(s, isa), gather = gather_tiles(s, isa);
+  const bool rows = tile_rows<M>(s, isa);
+  const int gather = gather_tiles(s, isa);
   parallel_for(0, s.C, std::max<int64_t>(1, 4096 / (nt * A2)), [&](int64_t lo, int64_t hi) {
     if (rows) tf::input_rows_avx512(M, s, x, t0, nt, tb, lo, hi, V);
-    else if (gather) tf::input_gather_avx512(M, s, x, t0, nt, tb, lo, hi, V);
+#if defined(__x86_64__) || defined(__i386__)
+    else if (gather == 2) tf::input_gather_avx512(M, s, x, t0, nt, tb, lo, hi, V);
+    else if (gather == 1) tf::input_gather_avx2(M, s, x, t0, nt, tb, lo, hi, V);
+#endif
     else kn.input(s, x, tl, nt, tb, lo, hi, V);
   });
 }
@@ -208,12 +214,15 @@ void input_chunk_m(const Shape& s, const float* x, const TileAt* tl, int64_t t0,
 // maps 0.54 → 0.58 (2 threads).
 constexpr int64_t kTransformingFloats = int64_t(1) << 20;  // α²·K·C from which U goes by blocks
 
-// U rows [k0, k1) of K, on the calling thread: the taps gathered on AVX-512
-// (tf::weights_rows_avx512), else the portable body of the call's ISA.
+// U rows [k0, k1) of K, on the calling thread: the taps gathered on AVX-512 and AVX2
+// (tf::weights_rows_avx512, tf::weights_rows_avx2), else the portable body.
 template <int M>
 void weights_rows(int64_t K, int64_t C, const float* w, const WeightsSrc& src, int64_t k0, int64_t k1, float* U, GemmIsa isa) {
-  if (gemm_isa_level(isa) == 2) tf::weights_rows_avx512(M, K, C, w, src, k0, k1, U);
-  else kernels<M>(isa).weights(K, C, w, src, k0, k1, U);
+#if defined(__x86_64__) || defined(__i386__)
+  if (gemm_isa_level(isa) == 2) return tf::weights_rows_avx512(M, K, C, w, src, k0, k1, U);
+  if (gemm_isa_level(isa) == 1) return tf::weights_rows_avx2(M, K, C, w, src, k0, k1, U);
+#endif
+  kernels<M>(isa).weights(K, C, w, src, k0, k1, U);
 }
 
 template <int M>

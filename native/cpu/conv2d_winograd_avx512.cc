@@ -74,23 +74,7 @@ MDMT_TARGET_AVX512 void input_m(const Shape& s, const float* x, int64_t t0, int6
 // masked gather (lanes outside the map read as 0). The portable bodies build these
 // registers from 16 scalar stores each, whose wide reloads stall on store forwarding.
 // Offsets are int32: the callers check that the tensor has under 2³¹ elements.
-// Per tile of a chunk [t0, t0 + nt): its first output row and column and its image.
-struct TileVecs {
-  std::vector<int32_t> buf;
-  int32_t *oh = nullptr, *ow = nullptr, *n = nullptr;
-  int64_t first = 0;  // the chunk's first tile
-  void fill(const Shape& s, int m, int64_t t0, int64_t nt) {
-    first = t0;
-    const int64_t TH = (s.P + m - 1) / m, TW = (s.Q + m - 1) / m, ng = (nt + L - 1) / L * L;
-    buf.resize(static_cast<size_t>(3 * ng));
-    oh = buf.data(), ow = oh + ng, n = ow + ng;
-    for (int64_t i = 0; i < ng; ++i) {
-      const int64_t t = t0 + std::min(i, nt - 1);  // lanes past the chunk repeat its last tile (masked off)
-      ow[i] = static_cast<int32_t>((t % TW) * m), oh[i] = static_cast<int32_t>(((t / TW) % TH) * m), n[i] = static_cast<int32_t>(t / (TW * TH));
-    }
-  }
-};
-thread_local TileVecs tl_tv;
+thread_local TileVecs tl_tv;  // the calling thread's tiles (conv2d_winograd_tf.h)
 
 MDMT_I512 __mmask16 in_range(__m512i v, int64_t lo, int64_t hi) {  // lo ≤ v < hi
   return _mm512_cmpge_epi32_mask(v, _mm512_set1_epi32(static_cast<int>(lo))) & _mm512_cmplt_epi32_mask(v, _mm512_set1_epi32(static_cast<int>(hi)));

@@ -1,0 +1,145 @@
+// AVX2 Winograd transforms with their operands gathered, 8 lanes per register: the weights'
+// 3×3 taps of 8 channels, the α×α input patches and the filter gradient's m×m dY patches of
+// 8 tiles (one masked gather per patch element, lanes outside the map read as 0). The
+// portable bodies (conv2d_winograd.cc, conv2d_bwd_winograd.cc) build each register from
+// scalar stores into a vector array and read it back whole, which stalls on store
+// forwarding; on a Zen 3 core the weights' transform took as long as the GEMMs it feeds in
+// ResNet-18's layer 4 (bench/RESULTS.md, "AVX2 Winograd transforms by gathers"). The
+// transforms themselves are conv2d_winograd_tf.h's, on vf8. Offsets are int32: the callers
+// check the bounds.
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "conv2d_winograd_tf.h"
+#include "scratch.h"
+
+namespace mdmt {
+namespace winograd {
+namespace tf {
+namespace {
+
+using vec::vf8;
+constexpr int L8 = 8;
+
+thread_local TileVecs tl_tv2;              // the calling thread's tiles
+thread_local Scratch tl_groups("conv2d");  // and their TileGroups (input_m)
+
+// lanes [0, n) of 8 set (all-ones int32), the rest clear
+MDMT_TARGET_AVX2 inline __m256i first_lanes(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<int64_t>(n, L8))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+// lo ≤ v < hi, per lane
+MDMT_TARGET_AVX2 inline __m256i in_range(__m256i v, int64_t lo, int64_t hi) {
+  return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(lo)), v),
+                             _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(hi)), v));
+}
+// the lanes of mask m from p + idx (others 0)
+MDMT_TARGET_AVX2 inline vf8 gather(const float* p, __m256i idx, __m256i m) {
+  return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, idx, _mm256_castsi256_ps(m), 4);
+}
+
+// The weights' gathers wait on memory (each group of channels is new lines; the hardware
+// prefetchers do not follow gathers): the taps of the group kAhead groups on are asked for
+// first.
+constexpr int64_t kAhead = 4;
+
+template <int M>
+MDMT_TARGET_AVX2 void weights_m(int64_t K, int64_t C, const float* w, const WeightsSrc& src, int64_t k0, int64_t k1, float* U) {
+  constexpr int A = Tf<M>::A;
+  const __m256i lane = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(src.sc)));
+  vf8 g[9], t[A * 3], u[A * A];
+  for (int64_t k = k0; k < k1; ++k)
+    for (int64_t c0 = 0; c0 < C; c0 += L8) {
+      const int64_t lanes = std::min<int64_t>(L8, C - c0);
+      const __m256i live = first_lanes(lanes);
+      const float* base = w + k * src.sk + c0 * src.sc;
+      if (c0 + (kAhead + 1) * L8 <= C)
+        for (int l = 0; l < L8; ++l) _mm_prefetch(reinterpret_cast<const char*>(base + (kAhead * L8 + l) * src.sc), _MM_HINT_T0);
+      for (int rs = 0; rs < 9; ++rs) g[rs] = gather(base + (src.rotate ? 8 - rs : rs), lane, live);
+      weights_tile<M>(g, t, u);
+      for (int xi = 0; xi < A * A; ++xi) vec::store_first8(U + (xi * K + k) * C + c0, u[xi], lanes);
+    }
+}
+
+// Per group of 8 tiles: the offset of each lane's patch in its image's channel 0 (at0), and
+// which of the patch's rows and columns lie inside the map (lanes past the chunk: none).
+template <int A>
+struct TileGroup {
+  __m256i at0, rows[A], cols[A];
+};
+// The chunk's tiles 8 at a time, for each channel in turn (channel-major like the portable
+// body): each row of V is written a whole cache line after another, where a tile group
+// outermost would write half lines over α² rows at a time.
+template <int M>
+MDMT_TARGET_AVX2 void input_m(const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
+  constexpr int A = Tf<M>::A;
+  using Group = TileGroup<A>;
+  TileVecs& tv = tl_tv2;
+  tv.fill(s, M, t0, nt);
+  const int64_t HW = s.H * s.W, ng = (nt + L8 - 1) / L8;
+  Group* gs = reinterpret_cast<Group*>(tl_groups.get(ng * static_cast<int64_t>(sizeof(Group) / sizeof(float))));
+  const __m256i W = _mm256_set1_epi32(static_cast<int>(s.W)), CHW = _mm256_set1_epi32(static_cast<int>(s.C * HW));
+  for (int64_t g = 0; g < ng; ++g) {
+    const int64_t g0 = g * L8;
+    const __m256i live = first_lanes(nt - g0);
+    const __m256i ih = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.oh + g0)), _mm256_set1_epi32(static_cast<int>(s.ph)));
+    const __m256i iw = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.ow + g0)), _mm256_set1_epi32(static_cast<int>(s.pw)));
+    // element (i, j) of lane l's patch: x[(n·C + c)·HW + (ih + i)·W + iw + j]
+    gs[g].at0 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.n + g0)), CHW),
+                                 _mm256_add_epi32(_mm256_mullo_epi32(ih, W), iw));
+    for (int i = 0; i < A; ++i) gs[g].rows[i] = _mm256_and_si256(live, in_range(_mm256_add_epi32(ih, _mm256_set1_epi32(i)), 0, s.H));
+    for (int j = 0; j < A; ++j) gs[g].cols[j] = in_range(_mm256_add_epi32(iw, _mm256_set1_epi32(j)), 0, s.W);
+  }
+  vf8 d[A * A], t[A * A];
+  for (int64_t c = c0; c < c1; ++c) {
+    const float* xc = x + c * HW;
+    for (int64_t g = 0; g < ng; ++g) {
+      const Group& q = gs[g];
+      for (int i = 0; i < A; ++i)
+        for (int j = 0; j < A; ++j) d[i * A + j] = gather(xc + i * s.W + j, q.at0, _mm256_and_si256(q.rows[i], q.cols[j]));
+      input_tile<M>(d, t);
+      for (int xi = 0; xi < A * A; ++xi) _mm256_storeu_ps(V + (xi * s.C + c) * tb + g * L8, d[xi]);
+    }
+  }
+}
+
+// dy_patch_avx2 (below), one half of the 16 lanes: tiles [g0, g0 + 8) into lane h·8 + l of
+// each y[i·m + j]
+template <int M>
+MDMT_TARGET_AVX2 void dy_half(const Shape& s, const float* dy, int64_t k, int64_t nt, int64_t g0, int h, vf* y) {
+  const TileVecs& tv = tl_tv2;
+  const int64_t PQ = s.P * s.Q;
+  const __m256i live = first_lanes(nt - g0);
+  const __m256i oh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.oh + g0));
+  const __m256i ow = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.ow + g0));
+  const __m256i at0 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.n + g0)), _mm256_set1_epi32(static_cast<int>(s.K * PQ))),
+                                       _mm256_add_epi32(_mm256_mullo_epi32(oh, _mm256_set1_epi32(static_cast<int>(s.Q))), ow));
+  const float* yk = dy + k * PQ;
+  for (int i = 0; i < M; ++i) {
+    const __m256i row = _mm256_and_si256(live, in_range(_mm256_add_epi32(oh, _mm256_set1_epi32(i)), 0, s.P));
+    for (int j = 0; j < M; ++j)
+      _mm256_storeu_ps(reinterpret_cast<float*>(y + i * M + j) + h * L8,
+                       gather(yk + i * s.Q + j, at0, _mm256_and_si256(row, in_range(_mm256_add_epi32(ow, _mm256_set1_epi32(j)), 0, s.Q))));
+  }
+}
+
+}  // namespace
+
+// The entry points (conv2d_winograd_tf.h): F(2,3) or F(4,3) by m.
+void weights_rows_avx2(int m, int64_t K, int64_t C, const float* w, const WeightsSrc& src, int64_t k0, int64_t k1, float* U) {
+  (m == 2 ? weights_m<2> : weights_m<4>)(K, C, w, src, k0, k1, U);
+}
+void input_gather_avx2(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
+  (m == 2 ? input_m<2> : input_m<4>)(s, x, t0, nt, tb, c0, c1, V);
+}
+void tile_vectors_avx2(const Shape& s, int m, int64_t t0, int64_t nt) { tl_tv2.fill(s, m, t0, nt); }
+void dy_patch_avx2(int m, const Shape& s, const float* dy, int64_t k, int64_t nt, int64_t g0, vf* y) {
+  for (int h = 0; h < 2; ++h) (m == 2 ? dy_half<2> : dy_half<4>)(s, dy, k, nt, g0 + h * L8, h, y);
+}
+
+}  // namespace tf
+}  // namespace winograd
+}  // namespace mdmt
+#endif
