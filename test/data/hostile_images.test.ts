@@ -79,7 +79,7 @@ test('a DICOM whose Rows x Columns exceed the limit is refused before decoding (
   }
 });
 
-test(`X-rays smaller than ${MIN_IMAGE_SIDE} px on a side are refused as images, accepted as masks`, async () => {
+test(`X-rays smaller than ${MIN_IMAGE_SIDE} px on a side are refused as images, accepted as masks; inspect notes them, and constant and two-level images`, async () => {
   const png = path.join(dir, 'tiny.png');
   await sharp(Buffer.from([7, 200]), { raw: { width: 2, height: 1, channels: 1 } }).png().toFile(png);
   await refused(png, /image is 2x1 pixels, smaller than 16 on a side/);
@@ -97,6 +97,9 @@ test(`X-rays smaller than ${MIN_IMAGE_SIDE} px on a side are refused as images, 
   const flat = path.join(dir, 'flat.png');
   await sharp(Buffer.alloc(32 * 32, 9), { raw: { width: 32, height: 32, channels: 1 } }).png().toFile(flat);
   assert.ok((await inspectFile(flat)).includes(`${note}image is constant (every one of its 1024 pixels is 9 after decoding)`));
+  const mask = path.join(dir, 'mask.png');
+  await sharp(Buffer.alloc(32 * 32).map((_, i) => (i % 32 < 16 ? 0 : 255)), { raw: { width: 32, height: 32, channels: 1 } }).png().toFile(mask);
+  assert.ok((await inspectFile(mask)).includes(`${note}image has only two grey levels (0 and 255 in its 1024 pixels): a segmentation mask or a drawing, not an X-ray to train on or score`));
   assert.not.ok((await inspectFile(edge)).some((l) => l.startsWith('note:')), 'a 16 px film has no note');
 });
 

@@ -111,6 +111,25 @@ test('constant images: a DICOM and a PNG image that are one value are refused; a
   assert.is((await readImage(png)).data[0], 9); // a mask may be blank (preprocess falls back to the whole image)
 });
 
+test('two grey levels: a binary PNG mask and a two-valued DICOM are refused as X-rays; as masks, and with a third level, they are read', async () => {
+  const png = path.join(dir, 'lung-mask.png');
+  const lung = Uint8Array.from({ length: W * H }, (_, i) => ((i % W) > 4 && (i % W) < 19 ? 255 : 0));
+  await sharp(Buffer.from(lung), { raw: { width: W, height: H, channels: 1 } }).png().toFile(png);
+  const e = await rejects(() => readImage(png, { role: 'image' }));
+  assert.instance(e, MdmtError);
+  assert.is(e.code, 'EDATA');
+  assert.match(e.message, new RegExp(`${png}: image has only two grey levels \\(0 and 255 in its 480 pixels\\): a segmentation mask`));
+  assert.equal(Array.from((await readImage(png)).data), Array.from(lung)); // the lung mask it is
+  const dcm = path.join(dir, 'two-level.dcm');
+  fs.writeFileSync(dcm, writeDicom({ width: W, height: H, pixels: Uint16Array.from({ length: W * H }, (_, i) => (i < 100 ? 40 : 3000)) }));
+  assert.match((await rejects(() => readImage(dcm, { role: 'image' }))).message, new RegExp(`${dcm}: image has only two grey levels \\(40 and 3000 in its 480 pixels\\)`));
+  // one pixel of a third value is an image (the check refuses only exactly two values)
+  const three = Uint8Array.from(lung, (v, i) => (i === 7 ? 128 : v));
+  const png3 = path.join(dir, 'three-levels.png');
+  await sharp(Buffer.from(three), { raw: { width: W, height: H, channels: 1 } }).png().toFile(png3);
+  assert.is((await readImage(png3, { role: 'image' })).data[7], 128);
+});
+
 test('16-bit PNGs keep their 0..65535 range (grey and RGB); 8-bit PNGs stay 0..255', async () => {
   const px = Uint16Array.from({ length: W * H }, (_, i) => (i * 137) % 65536);
   const grey = path.join(dir, 'g16.png');

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from '../errors';
-import { checkMinSide, checkNotConstant } from '../data/gray';
+import { checkRadiograph } from '../data/gray';
 import type { DicomInfo } from '../data/dicom';
 import { decodeImageFile, isRasterFile } from '../data/image';
 import { inspectWeights, isWeightsFile } from './inspect_weights';
@@ -70,8 +70,7 @@ export async function inspectFile(file: string): Promise<string[]> {
   // inspected clean, then failed its predict row
   let refused: string[] = [];
   try {
-    if (d.format !== 'DICOM') checkNotConstant(d.image.data, file, 'inspect'); // decodeDicom refuses a constant image itself
-    checkMinSide(d.image, file, 'inspect');
+    checkRadiograph(d.image, file, 'inspect', d.format === 'DICOM');
   } catch (e) {
     refused = [`note:        train and predict refuse it as an X-ray (it may serve as a lung mask): ${(e as Error).message.replace(`inspect: ${file}: `, '')}`];
   }

@@ -18,6 +18,36 @@ export function checkNotConstant(data: Float32Array, file: string, op = 'readIma
 }
 
 /**
+ * Throws EDATA naming the file when a decoded image takes exactly two values: a segmentation
+ * mask or a line drawing, not a radiograph, which has hundreds of grey levels (`mdmt predict`
+ * on a dataset's folder scored its lung masks as films, every row "ok").
+ */
+export function checkNotBinary(data: Float32Array, file: string, op = 'readImage'): void {
+  const a = data[0];
+  let b = a;
+  for (let i = 1; i < data.length; i++) {
+    const v = data[i];
+    if (v === a || v === b) continue;
+    if (b !== a) return; // a third value
+    b = v;
+  }
+  if (b === a) return; // constant: checkNotConstant's (DICOM: decodeDicom's) to say
+  const [lo, hi] = a < b ? [a, b] : [b, a];
+  throw new MdmtError('EDATA', op, `${file}: image has only two grey levels (${lo} and ${hi} in its ${data.length} pixels): a segmentation mask or a drawing, not an X-ray to train on or score`);
+}
+
+/**
+ * What train and predict refuse as an X-ray (readImage's role 'image'), and inspect notes: a
+ * constant image (decodeDicom refuses a constant DICOM itself), one under MIN_IMAGE_SIDE on a
+ * side, one of two grey levels.
+ */
+export function checkRadiograph(img: GrayImage, file: string, op: string, dicom: boolean): void {
+  if (!dicom) checkNotConstant(img.data, file, op);
+  checkMinSide(img, file, op);
+  checkNotBinary(img.data, file, op);
+}
+
+/**
  * The most pixels mdmt decodes in one image: 2^26 (8192 × 8192, 256 MiB as float32). The
  * largest radiographs (a 43 cm detector at 100 µm is 4300 × 4300; a mammogram 4096 × 5120)
  * are far below it; a header beyond it is corrupt or a decompression bomb (a 1 MB PNG that

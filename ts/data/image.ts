@@ -17,7 +17,7 @@ import * as path from 'path';
 import sharp from 'sharp';
 import { MdmtError } from '../errors';
 import { decodeDicom, type DicomImage } from './dicom';
-import { checkImageSize, checkMinSide, checkNotConstant, MAX_IMAGE_PIXELS, type GrayImage } from './gray';
+import { checkImageSize, checkRadiograph, MAX_IMAGE_PIXELS, type GrayImage } from './gray';
 
 export type { GrayImage } from './gray';
 
@@ -169,17 +169,14 @@ export async function decodeImageFile(file: string): Promise<DecodedFile> {
  * Reads any supported image file as a grey float32 image, decoded by its content
  * (decodeImageFile); DICOM gets MONOCHROME1 inverted and modality values, rasters keep their
  * stored values (8-bit 0..255, 16-bit 0..65535).
- * `role: 'image'` (an X-ray, not a lung mask) also refuses a constant image and one smaller
- * than MIN_IMAGE_SIDE (16 px) on a side. Any image over MAX_IMAGE_PIXELS is refused before
+ * `role: 'image'` (an X-ray, not a lung mask) also refuses a constant image, one smaller than
+ * MIN_IMAGE_SIDE (16 px) on a side and one of two grey levels (checkRadiograph). Any image over MAX_IMAGE_PIXELS is refused before
  * its pixels are allocated.
  *
  *   const img = await readImage('dicom_clean/1234.dcm');
  */
 export async function readImage(file: string, o: { role?: 'image' | 'mask' } = {}): Promise<GrayImage> {
   const { format, image } = await decodeImageFile(file);
-  if (o.role === 'image') {
-    if (format !== 'DICOM') checkNotConstant(image.data, file); // decodeDicom refuses a constant image itself
-    checkMinSide(image, file);
-  }
+  if (o.role === 'image') checkRadiograph(image, file, 'readImage', format === 'DICOM');
   return image;
 }
