@@ -10,8 +10,8 @@
 // group may belong to different rows and images, so no lane is wasted on small maps). On
 // AVX-512, rows of ≥ 8 tiles take whole tile rows per register (two rows of exactly 8;
 // conv2d_winograd_avx512.cc)
-// and smaller maps gather each patch element with one masked gather; AVX2 gathers every
-// patch element and weight tap, 8 lanes at a time (conv2d_winograd_avx2.cc).
+// and smaller maps gather each patch element with one masked gather; AVX2 does the same 8
+// tiles at a time, and gathers the weights' taps (conv2d_winograd_avx2.cc).
 #include "conv2d_winograd.h"
 
 #include <algorithm>
@@ -192,11 +192,12 @@ template <int M>
 void input_chunk_m(const Shape& s, const float* x, const TileAt* tl, int64_t t0, int64_t nt, int64_t tb, float* V, GemmIsa isa) {
   constexpr int A2 = Tf<M>::A * Tf<M>::A;
   const Kernels<M> kn = kernels<M>(isa);
-  const bool rows = tile_rows<M>(s, isa);
+  const bool rows = tile_rows<M>(s, isa), rows8 = gemm_isa_level(isa) == 1 && (s.Q + M - 1) / M >= 8;
   const int gather = gather_tiles(s, isa);
   parallel_for(0, s.C, std::max<int64_t>(1, 4096 / (nt * A2)), [&](int64_t lo, int64_t hi) {
     if (rows) tf::input_rows_avx512(M, s, x, t0, nt, tb, lo, hi, V);
 #if defined(__x86_64__) || defined(__i386__)
+    else if (rows8) tf::input_rows_avx2(M, s, x, t0, nt, tb, lo, hi, V);
     else if (gather == 2) tf::input_gather_avx512(M, s, x, t0, nt, tb, lo, hi, V);
     else if (gather == 1) tf::input_gather_avx2(M, s, x, t0, nt, tb, lo, hi, V);
 #endif

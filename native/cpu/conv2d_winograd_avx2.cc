@@ -1,12 +1,13 @@
-// AVX2 Winograd transforms with their operands gathered, 8 lanes per register: the weights'
-// 3×3 taps of 8 channels, the α×α input patches and the filter gradient's m×m dY patches of
-// 8 tiles (one masked gather per patch element, lanes outside the map read as 0). The
-// portable bodies (conv2d_winograd.cc, conv2d_bwd_winograd.cc) build each register from
-// scalar stores into a vector array and read it back whole, which stalls on store
-// forwarding; on a Zen 3 core the weights' transform took as long as the GEMMs it feeds in
-// ResNet-18's layer 4 (bench/RESULTS.md, "AVX2 Winograd transforms by gathers"). The
-// transforms themselves are conv2d_winograd_tf.h's, on vf8. Offsets are int32: the callers
-// check the bounds.
+// AVX2 Winograd transforms with their operands gathered or de-interleaved, 8 lanes per
+// register: the weights' 3×3 taps of 8 channels, the α×α input patches of 8 tiles (8
+// consecutive tiles of a tile row of ≥ 8 shuffled out of zero-padded copies of the input
+// rows, other tiles one masked gather per patch element, lanes outside the map read as 0)
+// and the filter gradient's m×m dY patches. The portable bodies (conv2d_winograd.cc,
+// conv2d_bwd_winograd.cc) build each register from scalar stores into a vector array and
+// read it back whole, which stalls on store forwarding; on a Zen 3 core the weights'
+// transform took as long as the GEMMs it feeds in ResNet-18's layer 4 (bench/RESULTS.md,
+// "AVX2 Winograd transforms by gathers"). The transforms themselves are
+// conv2d_winograd_tf.h's, on vf8. Offsets are int32: the callers check the bounds.
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
@@ -61,6 +62,46 @@ MDMT_TARGET_AVX2 void weights_m(int64_t K, int64_t C, const float* w, const Weig
       weights_tile<M>(g, t, u);
       for (int xi = 0; xi < A * A; ++xi) vec::store_first8(U + (xi * K + k) * C + c0, u[xi], lanes);
     }
+}
+
+// d[j] (j < α) = row[m·l + j] for lanes l < 8 (row readable to m·8 + α + 8)
+template <int M>
+MDMT_TARGET_AVX2 inline void deinterleave8(const float* row, vf8* d) {
+  if constexpr (M == 2) {
+    for (int j = 0; j < 4; ++j) d[j] = vec::even8(_mm256_loadu_ps(row + j), _mm256_loadu_ps(row + j + 8));
+  } else {
+    // tile l's 4 columns are the 128-bit block at row + 4l: z_v = blocks v and v + 4, then a
+    // 4×4 transpose within each half
+    const auto z = [row](int v) MDMT_TARGET_AVX2 { return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(row + 4 * v)), _mm_loadu_ps(row + 4 * v + 16), 1); };
+    const __m256 z0 = z(0), z1 = z(1), z2 = z(2), z3 = z(3), z4 = z(4);
+    const __m256 t0 = _mm256_unpacklo_ps(z0, z1), t1 = _mm256_unpackhi_ps(z0, z1), t2 = _mm256_unpacklo_ps(z2, z3), t3 = _mm256_unpackhi_ps(z2, z3);
+    d[0] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), d[1] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    d[2] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), d[3] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    // the phases past m: P_0 and P_1 one tile on (blocks l + 1)
+    const __m256 n0 = _mm256_unpacklo_ps(z1, z2), n2 = _mm256_unpacklo_ps(z3, z4);
+    d[4] = _mm256_shuffle_ps(n0, n2, _MM_SHUFFLE(1, 0, 1, 0)), d[5] = _mm256_shuffle_ps(n0, n2, _MM_SHUFFLE(3, 2, 3, 2));
+  }
+}
+
+thread_local Scratch tl_rows("conv2d");  // input_rows_m's zero-padded input rows
+
+// Tile rows of ≥ 8 tiles: 8 consecutive tiles of one row per register, their patches
+// de-interleaved from zero-padded copies of the α input rows (no gathers, no masks).
+template <int M>
+MDMT_TARGET_AVX2 void input_rows_m(const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
+  constexpr int A = Tf<M>::A;
+  const int64_t TW = (s.Q + M - 1) / M, wbuf = (TW + L8) * M + 40;  // over-read of the last group
+  float* rows = tl_rows.get(A * wbuf);
+  vf8 d[A * A], t[A * A];
+  for (int64_t c = c0; c < c1; ++c)
+    for_tile_rows(s, M, t0, nt, [&](int64_t n, int64_t th, int64_t tw, int64_t cnt, int64_t local) MDMT_TARGET_AVX2 {
+      padded_rows(s, M, x + (n * s.C + c) * s.H * s.W, th, tw, cnt, rows, wbuf);
+      for (int64_t g0 = 0; g0 < cnt; g0 += L8) {
+        for (int i = 0; i < A; ++i) deinterleave8<M>(rows + i * wbuf + (tw + g0) * M, d + i * A);
+        input_tile<M>(d, t);
+        for (int xi = 0; xi < A * A; ++xi) vec::store_first8(V + (xi * s.C + c) * tb + local + g0, d[xi], cnt - g0);
+      }
+    });
 }
 
 // Per group of 8 tiles: the offset of each lane's patch in its image's channel 0 (at0), and
@@ -133,6 +174,9 @@ void weights_rows_avx2(int m, int64_t K, int64_t C, const float* w, const Weight
 }
 void input_gather_avx2(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
   (m == 2 ? input_m<2> : input_m<4>)(s, x, t0, nt, tb, c0, c1, V);
+}
+void input_rows_avx2(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
+  (m == 2 ? input_rows_m<2> : input_rows_m<4>)(s, x, t0, nt, tb, c0, c1, V);
 }
 void tile_vectors_avx2(const Shape& s, int m, int64_t t0, int64_t nt) { tl_tv2.fill(s, m, t0, nt); }
 void dy_patch_avx2(int m, const Shape& s, const float* dy, int64_t k, int64_t nt, int64_t g0, vf* y) {

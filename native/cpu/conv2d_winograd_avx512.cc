@@ -24,16 +24,6 @@ namespace {
 
 using namespace avx512;
 
-// Calls f(n, th, tw, count, local) for each run of tiles of one tile row in [t0, t0 + nt).
-template <class F>
-void for_tile_rows(const Shape& s, int m, int64_t t0, int64_t nt, F f) {
-  const int64_t TH = (s.P + m - 1) / m, TW = (s.Q + m - 1) / m;
-  for (int64_t t = t0; t < t0 + nt;) {
-    const int64_t tw = t % TW, th = (t / TW) % TH, n = t / (TW * TH), cnt = std::min(TW - tw, t0 + nt - t);
-    f(n, th, tw, cnt, t - t0);
-    t += cnt;
-  }
-}
 
 thread_local std::vector<float> tl_rows;
 
@@ -47,18 +37,7 @@ MDMT_TARGET_AVX512 void input_m(const Shape& s, const float* x, int64_t t0, int6
   for (int64_t c = c0; c < c1; ++c)
     for_tile_rows(s, M, t0, nt, [&](int64_t n, int64_t th, int64_t tw, int64_t cnt, int64_t local) MDMT_TARGET_AVX512 {
       const float* xc = x + (n * s.C + c) * s.H * s.W;
-      for (int i = 0; i < A; ++i) {  // zero-padded copies of the α input rows: rows[i][pw + w] = x[ih][w]
-        float* r = rows + i * wbuf;
-        const int64_t ih = th * M - s.ph + i;
-        const int64_t w0 = std::max<int64_t>(0, tw * M - s.pw), w1 = std::min(s.W, (tw + cnt) * M - s.pw + A);
-        if (ih >= 0 && ih < s.H && w1 > w0) {  // zeros around the copied run only
-          std::fill(r, r + w0 + s.pw, 0.f);
-          std::copy(xc + ih * s.W + w0, xc + ih * s.W + w1, r + w0 + s.pw);
-          std::fill(r + w1 + s.pw, r + wbuf, 0.f);
-        } else {
-          std::fill(r, r + wbuf, 0.f);
-        }
-      }
+      padded_rows(s, M, xc, th, tw, cnt, rows, wbuf);
       for (int64_t g0 = 0; g0 < cnt; g0 += L) {
         for (int i = 0; i < A; ++i) deinterleave<M>(rows + i * wbuf + (tw + g0) * M, d + i * A);
         input_tile<M>(d, t);

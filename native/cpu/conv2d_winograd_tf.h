@@ -110,6 +110,36 @@ struct TileVecs {
   }
 };
 
+// Calls f(n, th, tw, count, local) for each run of tiles of one tile row in [t0, t0 + nt).
+template <class F>
+void for_tile_rows(const Shape& s, int m, int64_t t0, int64_t nt, F f) {
+  const int64_t TH = (s.P + m - 1) / m, TW = (s.Q + m - 1) / m;
+  for (int64_t t = t0; t < t0 + nt;) {
+    const int64_t tw = t % TW, th = (t / TW) % TH, n = t / (TW * TH), cnt = std::min(TW - tw, t0 + nt - t);
+    f(n, th, tw, cnt, t - t0);
+    t += cnt;
+  }
+}
+
+// The α input rows of a run of cnt tiles of tile row th from tile tw, zero-padded:
+// rows[i·wbuf + pw + w] = xc[(th·m − ph + i)·W + w] for the columns the run reads, 0 elsewhere
+// (rows outside the map, the padding, the rest of each of the α rows of wbuf floats).
+inline void padded_rows(const Shape& s, int m, const float* xc, int64_t th, int64_t tw, int64_t cnt, float* rows, int64_t wbuf) {
+  const int A = m + 2;
+  for (int i = 0; i < A; ++i) {
+    float* r = rows + i * wbuf;
+    const int64_t ih = th * m - s.ph + i;
+    const int64_t w0 = std::max<int64_t>(0, tw * m - s.pw), w1 = std::min(s.W, (tw + cnt) * m - s.pw + A);
+    if (ih >= 0 && ih < s.H && w1 > w0) {  // zeros around the copied run only
+      std::fill(r, r + w0 + s.pw, 0.f);
+      std::copy(xc + ih * s.W + w0, xc + ih * s.W + w1, r + w0 + s.pw);
+      std::fill(r + w1 + s.pw, r + wbuf, 0.f);
+    } else {
+      std::fill(r, r + wbuf, 0.f);
+    }
+  }
+}
+
 // The AVX-512 kernels of conv2d_winograd_avx512.cc: tiles taken a tile row at a time (16
 // consecutive tiles per register), the patches de-interleaved with shuffles instead of
 // gathered lane by lane. Same contracts as the portable input/output kernels: the chunk
@@ -126,8 +156,10 @@ void dy_patch_avx512(int m, const Shape& s, const float* dy, int64_t k, int64_t 
 // U rows [k0, k1) with each 3×3 kernel's taps gathered from where src says (offsets int32:
 // 15·src.sc + 8 < 2³¹).
 void weights_rows_avx512(int m, int64_t K, int64_t C, const float* w, const WeightsSrc& src, int64_t k0, int64_t k1, float* U);
-// AVX2 (conv2d_winograd_avx2.cc): the contracts of weights_rows_avx512, input_gather_avx512,
-// tile_vectors_avx512 and dy_patch_avx512, 8 lanes per gather (offsets int32 as theirs).
+// AVX2 (conv2d_winograd_avx2.cc): the contracts of input_rows_avx512 (8 tiles per register),
+// weights_rows_avx512, input_gather_avx512, tile_vectors_avx512 and dy_patch_avx512, 8 lanes
+// per gather (offsets int32 as theirs).
+void input_rows_avx2(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V);
 void weights_rows_avx2(int m, int64_t K, int64_t C, const float* w, const WeightsSrc& src, int64_t k0, int64_t k1, float* U);
 void input_gather_avx2(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V);
 void tile_vectors_avx2(const Shape& s, int m, int64_t t0, int64_t nt);
