@@ -23,28 +23,32 @@ namespace {
 
 using namespace tf;
 
-// A (α×m) and Gᵀ (3×α) on strided vf arrays, as Tf's transforms.
+// A (α×m) and Gᵀ (3×α) on strided arrays of a vector type V, as Tf's transforms.
 template <int M> struct Adj;
 template <> struct Adj<2> {
-  static MDMT_INLINE void a(const vf* y, int is, vf* r, int os) {  // A y (2 -> 4); Aᵀ = [1 1 1 0; 0 1 -1 -1]
-    const vf y0 = y[0], y1 = y[is];
+  template <class V>
+  static MDMT_INLINE void a(const V* y, int is, V* r, int os) {  // A y (2 -> 4); Aᵀ = [1 1 1 0; 0 1 -1 -1]
+    const V y0 = y[0], y1 = y[is];
     r[0] = y0, r[os] = y0 + y1, r[2 * os] = y0 - y1, r[3 * os] = -y1;
   }
-  static MDMT_INLINE void gt(const vf* u, int is, vf* r, int os) {  // Gᵀ u (4 -> 3); G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]
-    const vf u0 = u[0], u1 = u[is], u2 = u[2 * is], u3 = u[3 * is], h = (u1 + u2) * 0.5f;
+  template <class V>
+  static MDMT_INLINE void gt(const V* u, int is, V* r, int os) {  // Gᵀ u (4 -> 3); G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]
+    const V u0 = u[0], u1 = u[is], u2 = u[2 * is], u3 = u[3 * is], h = (u1 + u2) * 0.5f;
     r[0] = u0 + h, r[os] = (u1 - u2) * 0.5f, r[2 * os] = h + u3;
   }
 };
 template <> struct Adj<4> {
-  static MDMT_INLINE void a(const vf* y, int is, vf* r, int os) {  // A y (4 -> 6): rows 1, (1 ±1 1 ±1), (1 ±2 4 ±8), e₄
-    const vf y0 = y[0], y1 = y[is], y2 = y[2 * is], y3 = y[3 * is];
-    const vf e1 = y0 + y2, o1 = y1 + y3, e2 = y0 + 4.f * y2, o2 = 2.f * y1 + 8.f * y3;
+  template <class V>
+  static MDMT_INLINE void a(const V* y, int is, V* r, int os) {  // A y (4 -> 6): rows 1, (1 ±1 1 ±1), (1 ±2 4 ±8), e₄
+    const V y0 = y[0], y1 = y[is], y2 = y[2 * is], y3 = y[3 * is];
+    const V e1 = y0 + y2, o1 = y1 + y3, e2 = y0 + 4.f * y2, o2 = 2.f * y1 + 8.f * y3;
     r[0] = y0, r[os] = e1 + o1, r[2 * os] = e1 - o1, r[3 * os] = e2 + o2, r[4 * os] = e2 - o2, r[5 * os] = y3;
   }
-  static MDMT_INLINE void gt(const vf* u, int is, vf* r, int os) {
+  template <class V>
+  static MDMT_INLINE void gt(const V* u, int is, V* r, int os) {
     // G = [¼ 0 0; -⅙ -⅙ -⅙; -⅙ ⅙ -⅙; 1/24 1/12 ⅙; 1/24 -1/12 ⅙; 0 0 1]
-    const vf u0 = u[0], u1 = u[is], u2 = u[2 * is], u3 = u[3 * is], u4 = u[4 * is], u5 = u[5 * is];
-    const vf s12 = u1 + u2, s34 = u3 + u4;
+    const V u0 = u[0], u1 = u[is], u2 = u[2 * is], u3 = u[3 * is], u4 = u[4 * is], u5 = u[5 * is];
+    const V s12 = u1 + u2, s34 = u3 + u4;
     r[0] = u0 * 0.25f - s12 * (1.f / 6) + s34 * (1.f / 24);
     r[os] = (u2 - u1) * (1.f / 6) + (u3 - u4) * (1.f / 12);
     r[2 * os] = (s34 - s12) * (1.f / 6) + u5;
@@ -126,6 +130,42 @@ MDMT_TARGET_AVX2 void dy_gather_avx2(const Shape& s, const float* dy, int64_t t0
 }
 #endif
 
+#if defined(__x86_64__) || defined(__i386__)
+// AVX2: filter_body 8 channels at a time, each channel's 9 taps written as one run: an 8×8
+// transpose of taps 0–7 gives a channel's first 8 per register (the portable body stored all
+// 9·16 one float at a time).
+template <int M>
+MDMT_TARGET_AVX2 void filter_rows_avx2(int64_t K, int64_t C, const float* dU, int64_t k0, int64_t k1, float* dw) {
+  constexpr int A = Tf<M>::A;
+  vec::vf8 u[A * A], t[3 * A], g[9];
+  alignas(32) float last[8];
+  for (int64_t k = k0; k < k1; ++k)
+    for (int64_t c0 = 0; c0 < C; c0 += 8) {
+      const int64_t lanes = std::min<int64_t>(8, C - c0);
+      for (int xi = 0; xi < A * A; ++xi) {
+        const float* src = dU + (xi * K + k) * C + c0;
+        if (lanes == 8) {
+          u[xi] = _mm256_loadu_ps(src);
+        } else {
+          std::fill(last, last + 8, 0.f);
+          std::copy(src, src + lanes, last);
+          u[xi] = _mm256_load_ps(last);
+        }
+      }
+      for (int j = 0; j < A; ++j) Adj<M>::gt(u + j, A, t + j, A);        // columns: t[3][A] = Gᵀ dU
+      for (int i = 0; i < 3; ++i) Adj<M>::gt(t + i * A, 1, g + i * 3, 1);  // rows: dg = t G
+      __m256 r[8] = {g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]};
+      vec::transpose8x8(r);  // r[l] = taps 0–7 of channel c0 + l
+      _mm256_store_ps(last, g[8]);
+      float* out = dw + (k * C + c0) * 9;
+      for (int64_t l = 0; l < lanes; ++l) {  // 8 floats from channel l's first tap: inside its 9 for l < lanes
+        _mm256_storeu_ps(out + 9 * l, r[l]);
+        out[9 * l + 8] = last[l];
+      }
+    }
+}
+#endif
+
 #define MDMT_WINO_BWD_ISA(NAME, TARGET)                                                                                \
   template <int M>                                                                                                     \
   TARGET void dy_##NAME(const Shape& s, const float* dy, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,   \
@@ -148,7 +188,7 @@ BwdKernels<M> bwd_kernels(const Shape& s, GemmIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   const bool gathers = s.N * s.K * s.P * s.Q < (int64_t(1) << 31);
   if (gemm_isa_level(isa) == 2) return {gathers ? dy_gather<M> : dy_avx512<M>, filter_avx512<M>};
-  if (gemm_isa_level(isa) == 1) return {gathers ? dy_gather_avx2<M> : dy_avx2<M>, filter_avx2<M>};
+  if (gemm_isa_level(isa) == 1) return {gathers ? dy_gather_avx2<M> : dy_avx2<M>, filter_rows_avx2<M>};
 #endif
   return {dy_generic<M>, filter_generic<M>};
 }
