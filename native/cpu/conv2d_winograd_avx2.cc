@@ -13,6 +13,7 @@
 
 #include <algorithm>
 
+#include "conv2d.h"
 #include "conv2d_winograd_tf.h"
 #include "scratch.h"
 
@@ -27,10 +28,6 @@ constexpr int L8 = 8;
 thread_local TileVecs tl_tv2;              // the calling thread's tiles
 thread_local Scratch tl_groups("conv2d");  // and their TileGroups (input_m)
 
-// lanes [0, n) of 8 set (all-ones int32), the rest clear
-MDMT_TARGET_AVX2 inline __m256i first_lanes(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<int64_t>(n, L8))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 // lo ≤ v < hi, per lane
 MDMT_TARGET_AVX2 inline __m256i in_range(__m256i v, int64_t lo, int64_t hi) {
   return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(lo)), v),
@@ -54,7 +51,7 @@ MDMT_TARGET_AVX2 void weights_m(int64_t K, int64_t C, const float* w, const Weig
   for (int64_t k = k0; k < k1; ++k)
     for (int64_t c0 = 0; c0 < C; c0 += L8) {
       const int64_t lanes = std::min<int64_t>(L8, C - c0);
-      const __m256i live = first_lanes(lanes);
+      const __m256i live = cpu_conv::tail_mask8(lanes);
       const float* base = w + k * src.sk + c0 * src.sc;
       if (c0 + (kAhead + 1) * L8 <= C)
         for (int l = 0; l < L8; ++l) _mm_prefetch(reinterpret_cast<const char*>(base + (kAhead * L8 + l) * src.sc), _MM_HINT_T0);
@@ -124,7 +121,7 @@ MDMT_TARGET_AVX2 void input_m(const Shape& s, const float* x, int64_t t0, int64_
   const __m256i W = _mm256_set1_epi32(static_cast<int>(s.W)), CHW = _mm256_set1_epi32(static_cast<int>(s.C * HW));
   for (int64_t g = 0; g < ng; ++g) {
     const int64_t g0 = g * L8;
-    const __m256i live = first_lanes(nt - g0);
+    const __m256i live = cpu_conv::tail_mask8(nt - g0);
     const __m256i ih = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.oh + g0)), _mm256_set1_epi32(static_cast<int>(s.ph)));
     const __m256i iw = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.ow + g0)), _mm256_set1_epi32(static_cast<int>(s.pw)));
     // element (i, j) of lane l's patch: x[(n·C + c)·HW + (ih + i)·W + iw + j]
@@ -152,7 +149,7 @@ template <int M>
 MDMT_TARGET_AVX2 void dy_half(const Shape& s, const float* dy, int64_t k, int64_t nt, int64_t g0, int h, vf* y) {
   const TileVecs& tv = tl_tv2;
   const int64_t PQ = s.P * s.Q;
-  const __m256i live = first_lanes(nt - g0);
+  const __m256i live = cpu_conv::tail_mask8(nt - g0);
   const __m256i oh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.oh + g0));
   const __m256i ow = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.ow + g0));
   const __m256i at0 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.n + g0)), _mm256_set1_epi32(static_cast<int>(s.K * PQ))),
