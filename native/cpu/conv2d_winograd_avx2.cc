@@ -27,6 +27,7 @@ constexpr int L8 = 8;
 
 thread_local TileVecs tl_tv2;              // the calling thread's tiles
 thread_local Scratch tl_groups("conv2d");  // and their TileGroups (input_m)
+thread_local Scratch tl_dy_groups("conv2d_bwd_filter");  // the dY patches' (tile_vectors_avx2)
 
 // lo ≤ v < hi, per lane
 MDMT_TARGET_AVX2 inline __m256i in_range(__m256i v, int64_t lo, int64_t hi) {
@@ -101,40 +102,49 @@ MDMT_TARGET_AVX2 void input_rows_m(const Shape& s, const float* x, int64_t t0, i
     });
 }
 
-// Per group of 8 tiles: the offset of each lane's patch in its image's channel 0 (at0), and
-// which of the patch's rows and columns lie inside the map (lanes past the chunk: none).
-template <int A>
+// Per group of 8 tiles: the offset of each lane's patch in its image's first plane (at0), and
+// which of the patch's N rows and columns lie inside the map (lanes past the chunk: none).
+template <int N>
 struct TileGroup {
-  __m256i at0, rows[A], cols[A];
+  __m256i at0, rows[N], cols[N];
 };
+
+// The TileGroups of the chunk in tv, groups [0, ng), for patches of N × N from row oh − ph,
+// column ow − pw of an H × W map whose images are `image` floats apart; into `buf`.
+template <int N>
+MDMT_TARGET_AVX2 TileGroup<N>* tile_groups(const TileVecs& tv, int64_t nt, int64_t ng, int64_t ph, int64_t pw, int64_t H, int64_t W, int64_t image,
+                                           Scratch& buf) {
+  auto* gs = reinterpret_cast<TileGroup<N>*>(buf.get(ng * static_cast<int64_t>(sizeof(TileGroup<N>) / sizeof(float))));
+  const auto at = [](const int32_t* v) MDMT_TARGET_AVX2 { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v)); };
+  for (int64_t g = 0; g < ng; ++g) {
+    const int64_t g0 = g * L8;
+    const __m256i live = cpu_conv::tail_mask8(nt - g0);
+    const __m256i ih = _mm256_sub_epi32(at(tv.oh + g0), _mm256_set1_epi32(static_cast<int>(ph)));
+    const __m256i iw = _mm256_sub_epi32(at(tv.ow + g0), _mm256_set1_epi32(static_cast<int>(pw)));
+    // element (i, j) of lane l's patch: n·image + (ih + i)·W + iw + j past the plane's start
+    gs[g].at0 = _mm256_add_epi32(_mm256_mullo_epi32(at(tv.n + g0), _mm256_set1_epi32(static_cast<int>(image))),
+                                 _mm256_add_epi32(_mm256_mullo_epi32(ih, _mm256_set1_epi32(static_cast<int>(W))), iw));
+    for (int i = 0; i < N; ++i) gs[g].rows[i] = _mm256_and_si256(live, in_range(_mm256_add_epi32(ih, _mm256_set1_epi32(i)), 0, H));
+    for (int j = 0; j < N; ++j) gs[g].cols[j] = in_range(_mm256_add_epi32(iw, _mm256_set1_epi32(j)), 0, W);
+  }
+  return gs;
+}
+
 // The chunk's tiles 8 at a time, for each channel in turn (channel-major like the portable
 // body): each row of V is written a whole cache line after another, where a tile group
 // outermost would write half lines over α² rows at a time.
 template <int M>
 MDMT_TARGET_AVX2 void input_m(const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
   constexpr int A = Tf<M>::A;
-  using Group = TileGroup<A>;
   TileVecs& tv = tl_tv2;
   tv.fill(s, M, t0, nt);
   const int64_t HW = s.H * s.W, ng = (nt + L8 - 1) / L8;
-  Group* gs = reinterpret_cast<Group*>(tl_groups.get(ng * static_cast<int64_t>(sizeof(Group) / sizeof(float))));
-  const __m256i W = _mm256_set1_epi32(static_cast<int>(s.W)), CHW = _mm256_set1_epi32(static_cast<int>(s.C * HW));
-  for (int64_t g = 0; g < ng; ++g) {
-    const int64_t g0 = g * L8;
-    const __m256i live = cpu_conv::tail_mask8(nt - g0);
-    const __m256i ih = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.oh + g0)), _mm256_set1_epi32(static_cast<int>(s.ph)));
-    const __m256i iw = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.ow + g0)), _mm256_set1_epi32(static_cast<int>(s.pw)));
-    // element (i, j) of lane l's patch: x[(n·C + c)·HW + (ih + i)·W + iw + j]
-    gs[g].at0 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.n + g0)), CHW),
-                                 _mm256_add_epi32(_mm256_mullo_epi32(ih, W), iw));
-    for (int i = 0; i < A; ++i) gs[g].rows[i] = _mm256_and_si256(live, in_range(_mm256_add_epi32(ih, _mm256_set1_epi32(i)), 0, s.H));
-    for (int j = 0; j < A; ++j) gs[g].cols[j] = in_range(_mm256_add_epi32(iw, _mm256_set1_epi32(j)), 0, s.W);
-  }
+  const TileGroup<A>* gs = tile_groups<A>(tv, nt, ng, s.ph, s.pw, s.H, s.W, s.C * HW, tl_groups);
   vf8 d[A * A], t[A * A];
   for (int64_t c = c0; c < c1; ++c) {
     const float* xc = x + c * HW;
     for (int64_t g = 0; g < ng; ++g) {
-      const Group& q = gs[g];
+      const TileGroup<A>& q = gs[g];
       for (int i = 0; i < A; ++i)
         for (int j = 0; j < A; ++j) d[i * A + j] = gather(xc + i * s.W + j, q.at0, _mm256_and_si256(q.rows[i], q.cols[j]));
       input_tile<M>(d, t);
@@ -144,23 +154,14 @@ MDMT_TARGET_AVX2 void input_m(const Shape& s, const float* x, int64_t t0, int64_
 }
 
 // dy_patch_avx2 (below), one half of the 16 lanes: tiles [g0, g0 + 8) into lane h·8 + l of
-// each y[i·m + j]
+// each y[i·m + j], from the chunk's TileGroups (tile_vectors_avx2)
 template <int M>
-MDMT_TARGET_AVX2 void dy_half(const Shape& s, const float* dy, int64_t k, int64_t nt, int64_t g0, int h, vf* y) {
-  const TileVecs& tv = tl_tv2;
-  const int64_t PQ = s.P * s.Q;
-  const __m256i live = cpu_conv::tail_mask8(nt - g0);
-  const __m256i oh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.oh + g0));
-  const __m256i ow = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.ow + g0));
-  const __m256i at0 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tv.n + g0)), _mm256_set1_epi32(static_cast<int>(s.K * PQ))),
-                                       _mm256_add_epi32(_mm256_mullo_epi32(oh, _mm256_set1_epi32(static_cast<int>(s.Q))), ow));
-  const float* yk = dy + k * PQ;
-  for (int i = 0; i < M; ++i) {
-    const __m256i row = _mm256_and_si256(live, in_range(_mm256_add_epi32(oh, _mm256_set1_epi32(i)), 0, s.P));
+MDMT_TARGET_AVX2 void dy_half(const Shape& s, const float* dy, int64_t k, int64_t g0, int h, vf* y) {
+  const TileGroup<M>& q = reinterpret_cast<const TileGroup<M>*>(tl_dy_groups.get(0))[g0 / L8];
+  const float* yk = dy + k * s.P * s.Q;
+  for (int i = 0; i < M; ++i)
     for (int j = 0; j < M; ++j)
-      _mm256_storeu_ps(reinterpret_cast<float*>(y + i * M + j) + h * L8,
-                       gather(yk + i * s.Q + j, at0, _mm256_and_si256(row, in_range(_mm256_add_epi32(ow, _mm256_set1_epi32(j)), 0, s.Q))));
-  }
+      _mm256_storeu_ps(reinterpret_cast<float*>(y + i * M + j) + h * L8, gather(yk + i * s.Q + j, q.at0, _mm256_and_si256(q.rows[i], q.cols[j])));
 }
 
 }  // namespace
@@ -175,9 +176,17 @@ void input_gather_avx2(int m, const Shape& s, const float* x, int64_t t0, int64_
 void input_rows_avx2(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
   (m == 2 ? input_rows_m<2> : input_rows_m<4>)(s, x, t0, nt, tb, c0, c1, V);
 }
-void tile_vectors_avx2(const Shape& s, int m, int64_t t0, int64_t nt) { tl_tv2.fill(s, m, t0, nt); }
+void tile_vectors_avx2(const Shape& s, int m, int64_t t0, int64_t nt) {
+  tl_tv2.fill(s, m, t0, nt);
+  // the dY patches' groups once per call, for every output channel (dy_patch_avx2 asks for
+  // groups up to the 16-lane groups' end)
+  const int64_t ng = (nt + L - 1) / L * (L / L8), image = s.K * s.P * s.Q;
+  if (m == 2) tile_groups<2>(tl_tv2, nt, ng, 0, 0, s.P, s.Q, image, tl_dy_groups);
+  else tile_groups<4>(tl_tv2, nt, ng, 0, 0, s.P, s.Q, image, tl_dy_groups);
+}
 void dy_patch_avx2(int m, const Shape& s, const float* dy, int64_t k, int64_t nt, int64_t g0, vf* y) {
-  for (int h = 0; h < 2; ++h) (m == 2 ? dy_half<2> : dy_half<4>)(s, dy, k, nt, g0 + h * L8, h, y);
+  (void)nt;  // the groups mask the lanes past the chunk
+  for (int h = 0; h < 2; ++h) (m == 2 ? dy_half<2> : dy_half<4>)(s, dy, k, g0 + h * L8, h, y);
 }
 
 }  // namespace tf
