@@ -163,10 +163,15 @@ test('raw addon: disposed ids, upload/download mismatches, view', () => {
   throws('upload(length)', () => r.upload(t, new Float32Array(5)), { code: 'ESHAPE', op: 'upload', msg: /data has 5 elements, tensor \[2, 3\] has 6/ });
   throws('upload(array)', () => r.upload(t, [1, 2, 3, 4, 5, 6]), { code: 'EINVAL', op: 'upload', msg: /data must be a typed array/ });
   throws('download(out length)', () => r.download(t, new Float32Array(2)), { code: 'ESHAPE', op: 'download', msg: /out has 2 elements, tensor has 6/ });
+  const ti = rawTensor([3], 'int32');
+  throws('nonFinite(int32)', () => r.nonFinite([t, ti]), { code: 'EDTYPE', op: 'nonFinite', msg: /tensor 1 is int32, not float32/ });
+  rawFree(ti);
+  throws('nonFinite(id)', () => r.nonFinite(t), { code: 'EINVAL', op: 'nonFinite', msg: /tensors/ });
   throws('view(numel)', () => r.view(t, [4]), { code: 'ESHAPE', op: 'view', msg: /cannot view \[2, 3\] \(6 elements\) as \[4\]/ });
   rawFree(t);
   throws('free twice', () => r.free(t), { code: 'EDISPOSED', op: 'free', msg: new RegExp(`tensor #${t}\\) has been disposed`) });
   throws('download disposed', () => r.download(t), { code: 'EDISPOSED', op: 'download', msg: /has been disposed/ });
+  throws('nonFinite disposed', () => r.nonFinite([t]), { code: 'EDISPOSED', op: 'nonFinite', msg: /has been disposed/ });
   throws('run disposed input', () => r.run('relu', [t], [t]), { code: 'EDISPOSED', op: 'relu', msg: new RegExp(`inputs\\[0\\] \\(tensor #${t}\\) has been disposed`) });
   throws('never allocated', () => r.info(1e12), { code: 'EDISPOSED', op: 'info', msg: /does not exist/ });
 });

@@ -352,6 +352,7 @@ function child(): void {
     setThreads: () => [rng.pick([1, 2, 3, 4, 0, -1, 1025, NaN, 1.5, '2', null])],
     setSeed: () => [rng.pick([0, 1, 12345, 2 ** 53 - 1, 2 ** 53, -1, NaN, 1.5, '7', null])],
     info: () => [someId()],
+    nonFinite: () => [Array.from({ length: rng.int(0, 3) }, () => someId())],
   };
 
   const describe = (v: unknown, d = 0): string => {

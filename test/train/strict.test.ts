@@ -14,6 +14,7 @@ import { drawAugment } from '../../ts/data/augment';
 import { MdmtError, show } from '../../ts/errors';
 import { STLModel } from '../../ts/models/mdmt';
 import { native } from '../../ts/native/binding';
+import { Generator } from '../../ts/random';
 import { tensor, type Tensor } from '../../ts/tensor';
 import { resolveTrainConfig } from '../../ts/train/config';
 import * as evaluate from '../../ts/train/evaluate';
@@ -235,6 +236,30 @@ test('a run whose epochs train no batch fails instead of reporting a best epoch'
   assert.is(e.code, 'EDATA');
   assert.match(e.message, /epoch 1 had no training batch: \d+ training records in batches of 1/);
   assert.not.ok(fs.existsSync(path.join(out, 'result.json')));
+});
+
+test('the host scan finds a NaN or inf wherever it lies, and names the first tensor holding one', () => {
+  // sizes around the scan's 8 lanes and 4096-float blocks; the bad value first, at a block's
+  // end and start, last (in the tail) and somewhere random
+  const rng = new Generator(7);
+  const sizes = [1, 7, 8, 9, 4095, 4096, 4097, 3 * 4096 + 5];
+  for (const n of sizes) {
+    const base = rng.fillNormal(new Float32Array(n), 0, 1e30); // large finite values: x·0 stays 0
+    if (n > 3) base.set([-0, 1e-45], 1); // -0 and a denormal are finite
+    const ok = tensor(base, [n]);
+    assert.is(native().nonFinite([ok.id]), -1, `n=${n}: all finite`);
+    for (const pos of new Set([0, Math.min(n - 1, 4095), Math.min(n - 1, 4096), n - 1, rng.int(n)]))
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const v = base.slice();
+        v[pos] = bad;
+        const t = tensor(v, [n]);
+        assert.is(native().nonFinite([ok.id, t.id, ok.id]), 1, `n=${n}: ${bad} at ${pos}`);
+        assert.is(native().nonFinite([t.id, t.id]), 0, `n=${n}: ${bad} at ${pos}, first`);
+        t.dispose();
+      }
+    ok.dispose();
+  }
+  assert.is(native().nonFinite([]), -1, 'no tensors');
 });
 
 test('non-finite state is found once per epoch and named (EDIVERGED)', async () => {

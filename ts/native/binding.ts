@@ -61,6 +61,8 @@ export interface NativeAddon {
   view(id: number, shape: number[]): number;
   upload(id: number, data: ArrayBufferView): void;
   download(id: number, out?: ArrayBufferView): Float32Array | Int32Array | Uint8Array | Uint16Array;
+  /** the index of the first tensor holding a NaN or ±inf, -1 when none does (CPU float32 tensors only, read in place) */
+  nonFinite(ids: number[]): number;
   run(op: string, inputs: number[], outputs: number[], attrs?: Attrs): void;
   devices(): NativeDeviceInfo[];
   memStats(device: string, resetPeak?: boolean): NativeMemStats;
