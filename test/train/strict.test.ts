@@ -228,14 +228,15 @@ test('a sweep names every unknown backbone before reading data or training anyth
   assert.not.ok(fs.existsSync(runs), 'nothing was written');
 });
 
-test('a run whose epochs train no batch fails instead of reporting a best epoch', async () => {
-  if (!on) return;
-  const out = tmpDir('nobatch');
-  // batch size 1: every batch is a single sample, which BatchNorm cannot train on (skipped)
+test('batch size 1, whose batches would all be skipped, is refused before any image is read', async () => {
+  const out = path.join(tmpDir('nobatch'), 'run');
+  // every batch would be a single sample, which BatchNorm cannot train on (train() skips it):
+  // refused with the config, not after the split's images are read
   const e = await code(async () => train({ ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_afc', outDir: out, batchSize: 1, evalBatchSize: 8 }));
-  assert.is(e.code, 'EDATA');
-  assert.match(e.message, /epoch 1 had no training batch: \d+ training records in batches of 1/);
-  assert.not.ok(fs.existsSync(path.join(out, 'result.json')));
+  assert.is(e.code, 'ECONFIG');
+  assert.match(e.message, /config\.batchSize is 1: every training batch would hold one sample, which BatchNorm cannot train on .*use 2 or more/);
+  assert.not.ok(fs.existsSync(out), 'nothing written');
+  assert.is(resolveTrainConfig({ ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_afc', outDir: out, batchSize: 2, evalBatchSize: 1 }).evalBatchSize, 1, 'evaluation batches of 1 are fine');
 });
 
 test('the host scan finds a NaN or inf wherever it lies, and names the first tensor holding one', () => {

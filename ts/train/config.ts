@@ -360,6 +360,8 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   num('schedule.minLr', schedule.minLr, 0);
   const outDir = path.resolve(c.outDir);
   const batchSize = int('batchSize', c.batchSize ?? PAPER_RUN.batchSize, 1);
+  // refused here, not after the split's images are read: train() skips 1-sample batches
+  if (batchSize === 1) bad('batchSize', 'is 1: every training batch would hold one sample, which BatchNorm cannot train on (train() skips such a batch), so nothing would train; use 2 or more (evalBatchSize may be 1)');
   const fold = int('fold', c.fold ?? 0, 0);
   const cfg: TrainConfig = {
     backbone: c.backbone,
