@@ -103,6 +103,21 @@ test('files a folder holds that are not images are counted and named; a link to 
   assert.throws(() => collectImages([none]), /holds no image .*; skipped 1: notes\.txt/);
 });
 
+test('a link that loops (a → b → a) in an image or mask folder is skipped and named, not an ELOOP that stops the call', async () => {
+  const dir = tmpDir('n-loop');
+  const scans = path.join(dir, 'scans'), masks = path.join(dir, 'masks');
+  fs.mkdirSync(scans);
+  fs.mkdirSync(masks);
+  const a = await greyPng(scans, 'a.png'), ma = await greyPng(masks, 'a.png');
+  for (const d of [scans, masks]) {
+    fs.symlinkSync(path.join(d, 'l2.png'), path.join(d, 'l1.png'));
+    fs.symlinkSync(path.join(d, 'l1.png'), path.join(d, 'l2.png'));
+  }
+  const logged: string[] = [];
+  assert.equal(collectImages([scans], { masks, log: (m) => logged.push(m) }), [{ image: a, mask: ma }]);
+  assert.equal(logged, [`skipped 2 files in ${scans} (not images mdmt reads): l1.png (link loop), l2.png (link loop)`]);
+});
+
 test('collectImages: an image with two masks of its name in the mask folder is refused naming both (the last found was used)', async () => {
   const dir = tmpDir('n-masks');
   const scans = path.join(dir, 'scans'), masks = path.join(dir, 'masks');

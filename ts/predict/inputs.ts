@@ -29,8 +29,8 @@ function hasDicmPreamble(file: string): boolean {
 
 /**
  * The images under `dir` into `out`; every other entry but hidden ones (.DS_Store) into
- * `skipped`, relative to `root`: another extension, a broken link, a linked folder (not
- * followed: it may loop). A link to an image file counts as the image.
+ * `skipped`, relative to `root`: another extension, a broken or looping link, a linked folder
+ * (not followed: it may loop). A link to an image file counts as the image.
  */
 function walk(dir: string, out: string[], skipped: string[], root = dir): void {
   const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
@@ -38,8 +38,16 @@ function walk(dir: string, out: string[], skipped: string[], root = dir): void {
     if (e.name.startsWith('.')) continue;
     const p = path.join(dir, e.name), rel = path.relative(root, p);
     const link = e.isSymbolicLink();
-    const st = link ? fs.statSync(p, { throwIfNoEntry: false }) : e;
-    if (!st) skipped.push(`${rel} (broken link)`);
+    // a link that loops (a → b → a) or cannot be followed is skipped like a broken one: its ELOOP
+    // stopped the whole walk, and a mask folder holding one failed every image of the call
+    let st: fs.Stats | fs.Dirent | undefined = e, why = 'broken link';
+    try {
+      if (link) st = fs.statSync(p, { throwIfNoEntry: false });
+    } catch (err) {
+      st = undefined;
+      why = (err as NodeJS.ErrnoException).code === 'ELOOP' ? 'link loop' : `link not followed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+    }
+    if (!st) skipped.push(`${rel} (${why})`);
     else if (st.isDirectory()) {
       if (link) skipped.push(`${rel} (linked folder, not followed)`);
       else walk(p, out, skipped, root);
