@@ -143,6 +143,34 @@ test('a throwing onEnd hook frees the run\'s tensors and does not hide the run\'
   assert.is(liveTensorCount(), live);
 });
 
+test('an async hook is awaited: its rejection stops train() with its error, as a throwing hook does (it was unhandled and ended the process)', async () => {
+  if (!on) return;
+  const base = { ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_afc' as const, schedule: { maxEpochs: 2, warmupEpochs: 1 } };
+  const live = liveTensorCount();
+  const unhandled: unknown[] = [];
+  const onUnhandled = (x: unknown) => unhandled.push(x);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const dir = path.join(tmpDir('train-async-hook'), 'run');
+    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- an async hook is what is tested
+    const e = await train({ ...base, outDir: dir }, { async onEpoch(rec) { await sleep(5); throw new Error(`hook: epoch ${rec.epoch}`); } })
+      .then(() => undefined, (x: unknown) => x);
+    assert.is((e as Error | undefined)?.message, 'hook: epoch 1');
+    assert.not.ok(fs.existsSync(path.join(dir, RUN_FILES.result)), 'the run stopped after epoch 1');
+    assert.is(liveTensorCount(), live);
+    // each batch's async work is done before the epoch ends
+    let started = 0, done = 0;
+    const seen: [number, number][] = [];
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- as above
+    await train({ ...base, outDir: dir }, { async onBatch() { started++; await sleep(2); done++; }, onEpoch: () => seen.push([started, done]) });
+    assert.ok(seen.length === 1 && seen[0][0] > 0 && seen[0][1] === seen[0][0], JSON.stringify(seen));
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+  assert.equal(unhandled, []);
+});
+
 test('trainLoss is the mean over the epoch\'s samples: each batch loss weighted by its size (a short last batch does not count as a full one)', async () => {
   if (!on) return;
   const dir = path.join(tmpDir('trainloss'), 'run');

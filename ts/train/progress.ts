@@ -88,6 +88,38 @@ export function checkHooks(op: string, hooks: unknown): void {
   }
 }
 
+/**
+ * `hooks` whose returned promises are kept: a hook's type returns void, which an async function
+ * satisfies, and its rejection was unhandled and ended the Node process. `settle()` awaits what
+ * the hooks returned so far and throws the first rejection, as a hook that throws stops train().
+ */
+export function settlingHooks(hooks: TrainHooks): { hooks: TrainHooks; settle: () => Promise<void> } {
+  let pending: Promise<unknown>[] = [], failed: { e: unknown } | undefined;
+  const h = hooks as Record<string, ((...a: unknown[]) => unknown) | undefined>;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(HOOK_KEYS)) {
+    const f = h[k];
+    if (typeof f !== 'function') continue;
+    out[k] = (...a: unknown[]) => {
+      const r = f.apply(hooks, a);
+      // a handler now: a rejection left without one until settle() ends the process
+      if (r !== null && typeof (r as { then?: unknown } | undefined)?.then === 'function')
+        pending.push(Promise.resolve(r).catch((e: unknown) => void (failed ??= { e })));
+    };
+  }
+  return {
+    hooks: out as TrainHooks,
+    settle: async () => {
+      while (pending.length) {
+        const now = pending;
+        pending = [];
+        await Promise.all(now);
+      }
+      if (failed) throw failed.e;
+    },
+  };
+}
+
 /** The progress bars drawing now (started by onStart, not yet ended by onEnd). */
 const drawing = new Set<cliProgress.MultiBar>();
 

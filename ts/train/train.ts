@@ -38,7 +38,7 @@ import { evaluateModel, type ModelEval } from './evaluate';
 import type { ConfusionMatrix, FoldMetrics } from './metrics';
 import { buildTaskNet, type TaskNet } from './models';
 import { calibrateRun } from '../predict/calibration';
-import { checkHooks, progressHooks, RANDOM_INIT_NOTE, SILENT, type TrainHooks } from './progress';
+import { checkHooks, progressHooks, RANDOM_INIT_NOTE, settlingHooks, SILENT, type TrainHooks } from './progress';
 import { checkSignal, throwIfAborted, type TrainOptions } from './abort';
 import { checkInits, ownPretraining, provenanceMeta, type Pretraining } from './provenance';
 import { ArenaGroup } from '../plan/executor';
@@ -132,7 +132,8 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks, optio
   const signal = options?.signal;
   checkSignal('train', signal, 'options.signal');
   checkStlBxFold(input, cfg);
-  const hooks = hooksIn ?? (cfg.progress ? progressHooks() : SILENT);
+  // an async hook's promise is awaited: its rejection stops the run as a hook that throws does
+  const { hooks, settle } = settlingHooks(hooksIn ?? (cfg.progress ? progressHooks() : SILENT));
   if (cfg.device !== 'cpu') {
     const d = native().devices().find((x) => x.name === normDevice(cfg.device));
     if (!d?.available) throw new MdmtError('EDEVICE', 'train', `config.device '${cfg.device}' is not available: ${d?.reason ?? 'no such device'} (mdmt doctor lists the devices)`);
@@ -148,7 +149,7 @@ export async function train(input: TrainConfigInput, hooksIn?: TrainHooks, optio
   if (took && !tryLock(dir)) throw new MdmtError('EBUSY', 'train', busyMessage(dir));
   inProcess.add(key);
   try {
-    return await trainLocked(cfg, hooks, signal);
+    return await trainLocked(cfg, hooks, settle, signal);
   } finally {
     inProcess.delete(key);
     if (took) unlock(dir);
@@ -183,7 +184,7 @@ function readDone(file: string): TrainResult {
 const inProcess = new Set<string>();
 
 /** train() once the run directory is locked. */
-async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, signal: AbortSignal | undefined): Promise<TrainResult> {
+async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, settle: () => Promise<void>, signal: AbortSignal | undefined): Promise<TrainResult> {
   const dir = cfg.outDir;
   // nothing of an unfinished epoch is written: the run resumes after its last checkpoint
   const stopIfAborted = (where: string) => throwIfAborted(signal, 'train', `${where} (${dir}: trained again, it resumes after its last checkpointed epoch)`);
@@ -264,6 +265,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, signal: AbortSig
     warnings.flush();
     stopIfAborted(`before epoch ${state.epoch + 1}`);
     hooks.onStart?.({ label: `${cfg.backbone} ${cfg.experiment} ${cfg.protocol}/${folds.name}`, startEpoch: state.epoch, maxEpochs: cfg.schedule.maxEpochs, batchesPerEpoch: trainLoader.length });
+    await settle();
 
     for (let epoch = state.epoch + 1; !stopReason && epoch <= cfg.schedule.maxEpochs; epoch++) {
       const t0 = Date.now();
@@ -284,6 +286,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, signal: AbortSig
         samples += b.n;
         nb++;
         hooks.onBatch?.({ epoch, batch: nb, batches, loss });
+        await settle();
       }
       if (nb === 0)
         throw new MdmtError('EDATA', 'train', `epoch ${epoch} had no training batch: ${trainLoader.records.length} training records in batches of ${cfg.batchSize} (a 1-sample batch is skipped: BatchNorm cannot train on it); nothing would be trained`);
@@ -303,6 +306,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, signal: AbortSig
       // starts from (it would hold an epoch the resumed run redoes, maybe to another best)
       if (r.isBest || epoch % cfg.checkpointEvery === 0 || r.stop || epoch === cfg.schedule.maxEpochs) saveCheckpoint(file('checkpoint'), net.module, opt, state);
       hooks.onEpoch?.(rec);
+      await settle();
     }
     if (!stopReason) stopReason = 'max_epochs';
 
@@ -354,6 +358,7 @@ async function trainLocked(cfg: TrainConfig, hooks: TrainHooks, signal: AbortSig
     let hookError: { e: unknown } | undefined;
     try {
       hooks.onEnd?.();
+      await settle();
     } catch (e) {
       hookError = { e };
     }
