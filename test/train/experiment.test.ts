@@ -82,6 +82,28 @@ test('folds are given per protocol and foldLimit keeps at least one: anything el
   validateSweep(sweep({ protocols: ['loco'], folds: { loco: [1] } }));
 });
 
+test('the sweep\'s own settings of another type are ECONFIG naming them (a TypeError, letter-by-letter names, the working directory, a wait that never ended)', () => {
+  const sweep = (o: object) => ({ runsDir: '/nonexistent/runs', backbones: [BACKBONE], base: {}, ...o }) as ExperimentConfig;
+  const cases: [object, string][] = [
+    [{ experiments: [] }, 'config.experiments must be a non-empty array of names, got []'],
+    [{ protocols: [] }, 'config.protocols must be a non-empty array of names, got []'],
+    [{ protocols: 'cv' }, 'config.protocols must be a non-empty array of names (write ["cv"]), got "cv"'],
+    [{ backbones: BACKBONE }, `config.backbones must be a non-empty array of names (write ["${BACKBONE}"]), got "${BACKBONE}"`],
+    [{ backbones: [] }, 'config.backbones must be a non-empty array of names, got []'],
+    [{ runsDir: '' }, 'config.runsDir must be a directory path, got ""'],
+    [{ runsDir: 5 }, 'config.runsDir must be a directory path, got 5'],
+    [{ base: null }, 'config.base must be an object of train() settings (data, imageSize, ...), got null'],
+    [{ log: 5 }, 'config.log must be a function, got 5'],
+    [{ hooksFor: {} }, 'config.hooksFor must be a function, got {}'],
+    [{ waitForOthers: 'no' }, 'config.waitForOthers must be true or false, got "no"'],
+    [{ pollMs: 'x' }, 'config.pollMs must be a number of milliseconds > 0, got "x"'],
+    [{ pollMs: -5 }, 'config.pollMs must be a number of milliseconds > 0, got -5'],
+  ];
+  for (const [o, msg] of cases)
+    assert.throws(() => validateSweep(sweep(o)), (e: Error) => e instanceof MdmtError && e.code === 'ECONFIG' && e.message === `experiment: ${msg}`, JSON.stringify(o));
+  validateSweep(sweep({ experiments: ['stl_afc'], protocols: ['cv'], log: () => {}, hooksFor: () => ({}), waitForOthers: false, pollMs: 50 }));
+});
+
 test('a failing job is recorded, the sweep goes on, the jobs that need it wait', async () => {
   if (!on) return;
   const d = await tinyData();

@@ -108,7 +108,7 @@ export function validateSweep(cfg: ExperimentConfig): void {
   if (cfg.base !== null && typeof cfg.base === 'object' && 'signal' in cfg.base)
     throw new MdmtError('ECONFIG', 'experiment', 'config.base.signal: the AbortSignal of a sweep is config.signal (it stops the whole sweep)');
   checkKeys(cfg, EXPERIMENT_KEYS, { op: 'experiment', where: 'config', aliases: { ...CONFIG_ALIASES, backbone: 'backbones', experiment: 'experiments', protocol: 'protocols', fold: 'folds' } });
-  if (!Array.isArray(cfg.backbones) || !cfg.backbones.length) throw new MdmtError('ECONFIG', 'experiment', 'no backbones given');
+  checkSweepTypes(cfg);
   const models = listModels();
   const unknown = cfg.backbones.filter((b) => !models.includes(b));
   if (unknown.length)
@@ -125,6 +125,29 @@ export function validateSweep(cfg: ExperimentConfig): void {
   for (const p of PROTOCOLS)
     if ((cfg.folds as Record<string, unknown> | undefined)?.[p] !== undefined && !runs.includes(p))
       throw new MdmtError('ECONFIG', 'experiment', `config.folds.${p} is given but protocols is ${show(runs)}: add '${p}' to protocols or drop folds.${p}`);
+}
+
+/**
+ * The sweep's own settings of another type than they take: an empty `experiments` or
+ * `protocols` planned no job and failed with a TypeError, a string was read letter by letter
+ * (`protocols: 'cv'`: "unknown protocol 'c'"), `runsDir: ''` trained into the working
+ * directory, `waitForOthers: 'no'` waited, `pollMs: 'x'` polled every millisecond, and a
+ * `log` or `hooksFor` that is not a function failed with a TypeError or failed every job.
+ */
+function checkSweepTypes(cfg: ExperimentConfig): void {
+  const bad = (msg: string) => new MdmtError('ECONFIG', 'experiment', `config.${msg}`);
+  if (typeof cfg.runsDir !== 'string' || !cfg.runsDir) throw bad(`runsDir must be a directory path, got ${show(cfg.runsDir)}`);
+  for (const k of ['backbones', 'experiments', 'protocols'] as const) {
+    const v: unknown = cfg[k];
+    if ((v !== undefined || k === 'backbones') && (!Array.isArray(v) || !v.length))
+      throw bad(`${k} must be a non-empty array of names${typeof v === 'string' && v ? ` (write [${show(v)}])` : ''}, got ${show(v)}`);
+  }
+  if (cfg.base === null || typeof cfg.base !== 'object' || Array.isArray(cfg.base)) throw bad(`base must be an object of train() settings (data, imageSize, ...), got ${show(cfg.base)}`);
+  for (const k of ['hooksFor', 'log'] as const)
+    if (cfg[k] !== undefined && typeof cfg[k] !== 'function') throw bad(`${k} must be a function, got ${show(cfg[k])}`);
+  if (cfg.waitForOthers !== undefined && typeof cfg.waitForOthers !== 'boolean') throw bad(`waitForOthers must be true or false, got ${show(cfg.waitForOthers)}`);
+  const ms: unknown = cfg.pollMs;
+  if (ms !== undefined && (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0)) throw bad(`pollMs must be a number of milliseconds > 0, got ${show(ms)}`);
 }
 
 /**
