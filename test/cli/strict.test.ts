@@ -108,6 +108,33 @@ test('demo --out that is a file exits 2 with a named MdmtError, not EEXIST', asy
   assert.not.match(r.err, 'EEXIST');
 });
 
+test('an empty --out, --runs, --heatmaps or --cache-dir exits 2 naming the flag (demo and experiment wrote into the working directory)', async () => {
+  const cwd = tmpDir('cli-empty-out');
+  const img = path.join(root, 'docs', 'gradcam_example.png');
+  const run = (...args: string[]) => new Promise<{ code: number | null; err: string }>((resolve) => {
+    const p = spawn(process.execPath, [path.join(root, 'bin', 'mdmt.js'), ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } });
+    let err = '';
+    p.stderr.on('data', (b) => (err += b));
+    p.on('close', (code) => resolve({ code, err }));
+  });
+  const cases: [string, string[]][] = [
+    ['--out <dir>', ['demo', '--out', '', '--backbones', 'resnet19']],
+    ['--runs <dir>', ['experiment', '--runs', '', '--backbones', 'resnet19', '--data-afc', root]],
+    ['--out <dir>', ['synth', '--out', ' ']],
+    ['--out <dir>', ['train', '--out', '', '--backbone', BB, '--experiment', 'stl_afc', '--data-afc', root]],
+    ['--cache-dir <dir>', ['train', '--out', path.join(cwd, 'r'), '--cache-dir', '', '--backbone', BB, '--experiment', 'stl_afc', '--data-afc', root]],
+    ['--out <file>', ['predict', '--weights', img, '--out', '', img]],
+    ['--heatmaps <dir>', ['predict', '--weights', img, '--explain', '--heatmaps', '', img]],
+    ['--out <file>', ['export', '--weights', img, '--out', '']],
+  ];
+  for (const [flag, args] of cases) {
+    const r = await run(...args);
+    assert.is(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, `option '${flag}' argument '${args[args.indexOf(flag.split(' ')[0]) + 1]}' is invalid. expected a path (an empty one would be the working directory).`, args.join(' '));
+  }
+  assert.equal(fs.readdirSync(cwd), [], 'nothing was written into the working directory');
+});
+
 test('experiment: an unknown backbone among known ones exits 2 before anything is trained', async () => {
   const runs = path.join(tmpDir('cli-sweep'), 'runs');
   const d = await tinyData();

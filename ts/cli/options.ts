@@ -87,6 +87,15 @@ export function withFlags(message: string): string {
   });
 }
 
+/**
+ * A path to write to, not empty: `--out ''` resolved to the working directory (mdmt demo and
+ * mdmt experiment trained there, predict printed to stdout as without --out).
+ */
+export function outPath(v: string): string {
+  if (!v.trim()) throw new InvalidArgumentError('expected a path (an empty one would be the working directory).');
+  return v;
+}
+
 /** A path that must exist. */
 export function existingPath(v: string): string {
   if (!fs.existsSync(v)) throw new InvalidArgumentError(`'${v}' does not exist.`);
@@ -134,7 +143,7 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--pretrained-dir <dir>', 'folder of <backbone>.safetensors ImageNet weights (default $MDMT_WEIGHTS; scripts/export_weights.py --all)', existingPath)
     .option('--random-init', 'start from random weights even when $MDMT_WEIGHTS is set (not comparable with the paper)')
     .option('--workers <n>', 'loader worker threads (0 = in-process; default min(cores − 1, 8))', intArg())
-    .option('--cache-dir <dir>', 'disk cache of preprocessed images')
+    .option('--cache-dir <dir>', 'disk cache of preprocessed images', outPath)
     .option('--checkpoint-every <n>', 'write the resume checkpoint every n epochs and at each new best epoch (default 1)', intArg())
     .option('--eager', 'run op by op instead of the compiled step plan (debugging, benchmarks)')
     .option('--no-progress', 'no progress bars or per-epoch lines (the data summary and warnings are still printed)');

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { MdmtError } from '../../errors';
 import { PAPER_OPTIM, PROTOCOLS } from '../../train/config';
 import type { DemoOptions } from '../demo';
-import { intArg, listArg, numArg } from '../options';
+import { intArg, listArg, numArg, outPath } from '../options';
 
 // Three small backbones so that Table 2 (paired across backbones) has p-values, on a schedule
 // that the compiled training steps finish in about a minute and a half on two cores (bench/RESULTS.md).
@@ -21,7 +21,7 @@ export function register(program: Command): void {
   program.command('demo')
     .description('synthetic data (or --data) → STL τ1, STL τ2, FT and MDMT for three small backbones on a short CPU schedule → report with Tables 1 and 2 (p-values across the backbones) and plots')
     .option('--data <dir>', 'covid-cxr folder (labels.csv) or a folder with AIforCOVID/ and BRIXIA/ (default: synthetic data)')
-    .option('--out <dir>', 'output folder: data/, runs/, report/; a rerun with the same settings reuses its finished runs, other settings (training flags, --n-afc, --n-bx, --synth-size, --seed) are refused: use another --out', d.out)
+    .option('--out <dir>', 'output folder: data/, runs/, report/; a rerun with the same settings reuses its finished runs, other settings (training flags, --n-afc, --n-bx, --synth-size, --seed) are refused: use another --out', outPath, d.out)
     .option('--backbones <list>', 'comma-separated model names', listArg(), d.backbones)
     .option('--protocols <list>', 'cv,loco', listArg(PROTOCOLS), d.protocols)
     .option('--folds <n>', 'folds per protocol', intArg(1), d.folds)

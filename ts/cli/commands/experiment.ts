@@ -1,13 +1,13 @@
 /** `mdmt experiment`: its flags, the usage checks, and dispatch; the work is ../experiment.ts (runExperimentCommand). */
 import type { Command } from 'commander';
 import { EXPERIMENTS, PROTOCOLS } from '../../train/config';
-import { addTrainFlags, intListArg, listArg, requireData, SWEEP_FLAGS, trainBase } from '../options';
+import { addTrainFlags, intListArg, listArg, outPath, requireData, SWEEP_FLAGS, trainBase } from '../options';
 
 /** Adds `experiment` to the CLI. */
 export function register(program: Command): void {
   const cmd = program.command('experiment')
     .description('run (or resume) a sweep: backbones × experiments × folds, CV and LOCO, one run directory per job')
-    .requiredOption('--runs <dir>', 'runs directory (created; resumed when it exists)')
+    .requiredOption('--runs <dir>', 'runs directory (created; resumed when it exists)', outPath)
     .requiredOption('--backbones <list>', 'comma-separated model names', listArg())
     .option('--experiments <list>', `subset of ${EXPERIMENTS.join(',')} (default all)`, listArg(EXPERIMENTS))
     .option('--protocols <list>', 'cv,loco (default both)', listArg(PROTOCOLS))

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { listModels } from '../../models/zoo';
 import { PAPER_RUN } from '../../train/config';
 import type { ExportCliOptions } from '../export';
-import { EXPORT_TASKS } from '../options';
+import { EXPORT_TASKS, outPath } from '../options';
 
 /** Adds `export` to the mdmt CLI. */
 export function register(program: Command): void {
@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .command('export')
     .description('export a model (eval mode) to ONNX, opset 17, loadable by onnxruntime')
     .option('--model <name>', `registered backbone (${listModels().join(', ')}); default: the one --weights names in its metadata`)
-    .requiredOption('--out <file>', 'output .onnx file')
+    .requiredOption('--out <file>', 'output .onnx file', outPath)
     .option('--weights <file>', 'weights to load first (.safetensors or .onnx, state_dict keys)')
     .option('--task <task>', `model to build: ${EXPORT_TASKS.join(' | ')}`, 'auto')
     .option('--size <n>', 'input height and width', String(PAPER_RUN.imageSize))

@@ -1,7 +1,7 @@
 /** `mdmt predict`: its flags and dispatch; the work is ../predict.ts (runPredict). */
 import { Option, type Command } from 'commander';
 import { PAPER_RUN } from '../../train/config';
-import { EXIT, existingPath, intArg } from '../options';
+import { EXIT, existingPath, intArg, outPath } from '../options';
 
 /** Adds `predict` to the CLI. */
 export function register(program: Command): void {
@@ -14,12 +14,12 @@ export function register(program: Command): void {
     .addOption(new Option('--task <task>', 'with --weights: the heads (auto: from the weights keys)').choices(['auto', 'mdmt', 'stl_afc', 'stl_bx']).default('auto'))
     .option('--image-size <n>', `with --weights: input side (default ${PAPER_RUN.imageSize}; a run uses its own)`, intArg(16))
     .option('--no-imagenet-normalize', 'with --weights: no ImageNet mean/std (a run uses its own setting)')
-    .option('--out <file>', 'write the table to FILE.csv or FILE.json (default: CSV on stdout)')
+    .option('--out <file>', 'write the table to FILE.csv or FILE.json (default: CSV on stdout)', outPath)
     .option('--masks <dir>', 'lung masks: the file with the image\'s base name (any image extension) gives the lung crop', existingPath)
     .option('--explain', 'write a Grad-CAM overlay PNG per image (last convolutional stage)')
     .addOption(new Option('--explain-task <task>', 'the head Grad-CAM explains (default afc when the model has it)').choices(['afc', 'bx']))
     .option('--explain-class <n>', 'the class explained (default: SEVERE for afc, the predicted bin for bx)', intArg(0))
-    .option('--heatmaps <dir>', 'where the overlays go (default <out stem>-heatmaps next to --out, or ./heatmaps)')
+    .option('--heatmaps <dir>', 'where the overlays go (default <out stem>-heatmaps next to --out, or ./heatmaps)', outPath)
     .option('--no-calibration', 'raw softmax probabilities (no temperature scaling)')
     .option('--batch-size <n>', 'images per batch (default 16)', intArg(1))
     .option('--workers <n>', 'decoding worker threads (default 0: in-process)', intArg(0))

@@ -4,14 +4,14 @@
  * folder; --force replaces the data set an earlier `mdmt synth` wrote there.
  */
 import type { Command } from 'commander';
-import { intArg } from '../options';
+import { intArg, outPath } from '../options';
 
 /** Adds `synth` to the CLI. */
 export function register(program: Command): void {
   program
     .command('synth')
     .description('write synthetic AIforCOVID- and BRIXIA-like data sets (DICOM, xlsx/csv sheets, lung masks) in the real layouts')
-    .requiredOption('--out <dir>', 'output folder, empty or new (AIforCOVID/ and BRIXIA/ are created inside)')
+    .requiredOption('--out <dir>', 'output folder, empty or new (AIforCOVID/ and BRIXIA/ are created inside)', outPath)
     .option('--seed <n>', 'random seed', intArg(0), 0)
     .option('--n-afc <n>', 'AIforCOVID images', intArg(0), 150)
     .option('--n-bx <n>', 'BRIXIA images', intArg(0), 450)

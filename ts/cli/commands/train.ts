@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { MdmtError } from '../../errors';
 import { EXPERIMENTS, PROTOCOLS } from '../../train/config';
-import { addTrainFlags, existingPath, intArg, requireData, trainBase } from '../options';
+import { addTrainFlags, existingPath, intArg, outPath, requireData, trainBase } from '../options';
 
 /** Adds `train` to the CLI. */
 export function register(program: Command): void {
@@ -10,7 +10,7 @@ export function register(program: Command): void {
     .description('train one model (backbone × experiment × fold) into a run directory; resumes when interrupted')
     .requiredOption('--backbone <name>', 'a registered model, e.g. resnet18, shufflenet_v2_x0_5 (a wrong name lists them all)')
     .addOption(new Option('--experiment <name>', 'STL τ1, STL τ2, FT (τ2 → τ1) or MDMT').choices([...EXPERIMENTS]).makeOptionMandatory())
-    .requiredOption('--out <dir>', 'run directory')
+    .requiredOption('--out <dir>', 'run directory', outPath)
     .addOption(new Option('--protocol <p>', '5-fold CV or leave-one-centre-out').choices([...PROTOCOLS]).default('cv'))
     .option('--fold <i>', 'fold index (default 0)', intArg())
     .option('--splits-dir <dir>', 'split files (default <out>/splits)')
