@@ -78,6 +78,22 @@ test('a model source of the wrong type is refused naming the option and the type
   }
 });
 
+test("an option of openPredictor() given to a call, or the reverse, is named with where it goes (batchSize: 'nearest is backbone')", async () => {
+  const run = fakeRun('p-halves');
+  const e = await rejects(() => openPredictor({ run, batchSize: 4 } as never));
+  assert.is(e.code, 'ECONFIG');
+  assert.is(e.message, "predict: options: unknown key 'batchSize' for openPredictor(): it is an option of each call, p.predict(images, { batchSize })");
+  const p = openPredictor({ run });
+  try {
+    const c = await rejects(() => p.predict(['a.png'], { calibrate: false } as never));
+    assert.is(c.code, 'ECONFIG');
+    assert.is(c.message, "predict: options: unknown key 'calibrate' for a call: it is the model's, fixed when it is opened, openPredictor({ calibrate })");
+    assert.match((await rejects(() => p.predict(['a.png'], { batchSiz: 4 } as never))).message, "unknown key 'batchSiz' (it would be ignored); did you mean batchSize?");
+  } finally {
+    p.dispose();
+  }
+});
+
 test('a run that is a file or does not exist is named as such (not as a folder without config.json)', async () => {
   const run = fakeRun('p-run-file');
   const cfg = path.join(run, 'config.json'), best = path.join(run, 'best.safetensors');

@@ -94,6 +94,14 @@ export function checkPredictOptions(images: unknown, o: PredictOptions, keys: Ke
   if (!Array.isArray(images)) throw bad(`images must be an array of file paths or { image, mask?, box? }, got ${show(images)}`);
   images.forEach(checkInput);
   if (o === null || typeof o !== 'object') throw bad(`options must be an object, got ${show(o)}`);
+  // an option of the other half (openPredictor's or each call's) is named with where it goes:
+  // the nearest key of this half was suggested instead ('batchSize': "nearest is backbone")
+  const other = keys === PREDICTOR_KEYS ? PREDICT_CALL_KEYS : keys === PREDICT_CALL_KEYS ? PREDICTOR_KEYS : undefined;
+  const misplaced = other && Object.keys(o).find((k) => Object.prototype.hasOwnProperty.call(other, k));
+  if (misplaced)
+    throw bad(other === PREDICT_CALL_KEYS
+      ? `options: unknown key '${misplaced}' for openPredictor(): it is an option of each call, p.predict(images, { ${misplaced} })`
+      : `options: unknown key '${misplaced}' for a call: it is the model's, fixed when it is opened, openPredictor({ ${misplaced} })`);
   checkKeys(o, keys, { op: 'predict', where: 'options' });
   checkSource(o);
   if (o.run !== undefined)
