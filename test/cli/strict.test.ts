@@ -43,6 +43,8 @@ test('mdmt experiment --config: a key the sweep sets per job names the file and 
     assert.throws(read(json, SWEEP_FLAGS), (e: Error) => e instanceof MdmtError && e.code === 'ECONFIG' && e.message.includes(`${cfg}: `) && e.message.includes(msg), `${JSON.stringify(json)}: ${msg}`);
   assert.throws(read({ imageSize: null }), (e: Error) => e.message === `--config: ${cfg}: config.imageSize is null: leave it out for the default, or give a value`);
   assert.equal(read({ imageSize: 32, fold: 1 })(), { imageSize: 32, fold: 1 }, 'mdmt train takes fold from a --config');
+  fs.writeFileSync(cfg, '\uFEFF{"imageSize": 32}');
+  assert.equal(readConfigFile(cfg), { imageSize: 32 }, 'a UTF-8 byte-order mark is read past (it failed as an invisible unexpected token)');
 });
 
 test('--config: unknown keys exit 2 naming the file, the key and the nearest valid key', async () => {

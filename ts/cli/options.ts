@@ -169,7 +169,8 @@ export const SWEEP_FLAGS: Readonly<Record<string, string>> = {
 export function readConfigFile(file: string, perJob?: Readonly<Record<string, string>>): Partial<TrainConfigInput> {
   let v: unknown;
   try {
-    v = JSON.parse(fs.readFileSync(file, 'utf8'));
+    // a byte-order mark (Notepad, PowerShell's Out-File) is no JSON token: it failed as an invisible "Unexpected token"
+    v = JSON.parse(fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, ''));
   } catch (e) {
     throw new MdmtError('ECONFIG', '--config', `${file} is not valid JSON: ${(e as Error).message}`);
   }
