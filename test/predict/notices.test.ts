@@ -5,7 +5,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runExport } from '../../ts/cli/export';
 import { runPredict } from '../../ts/cli/predict';
+import { readOnnxModel } from '../../ts/io/onnx_import';
 import { collectImages } from '../../ts/predict/inputs';
 import { flatMapNote, predict } from '../../ts/predict/predict';
 import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../../ts/io/safetensors';
@@ -74,6 +76,23 @@ test('weights trained at another image size or normalisation than they are score
   log = '';
   await runPredict([img], { weights: copy, imageSize: 64, progress: false, out: path.join(tmpDir('n-size-out'), 'p.csv') }, (m) => (log += m));
   assert.match(log, `mdmt predict: warning: ${copy} was trained at 48 px, without ImageNet normalisation (its metadata) but is scored at 64 px, with ImageNet normalisation`);
+});
+
+test('mdmt export keeps the image size and normalisation the weights were trained with: predict of the .onnx warns as of the .safetensors', async () => {
+  const run = fakeRun('n-onnx');
+  const w = path.join(run, 'best.safetensors');
+  const { tensors } = loadSafetensors(w);
+  saveSafetensors(w, tensors, { ...readSafetensorsMetadata(w), imageSize: '48', imagenetNormalize: 'false' });
+  for (const t of tensors.values()) t.dispose();
+  const onnx = path.join(tmpDir('n-onnx-out'), 'm.onnx');
+  runExport({ weights: w, out: onnx, size: '64' });
+  assert.equal(Object.fromEntries((readOnnxModel(onnx).metadata_props ?? []).map((p) => [p.key, p.value])),
+    { backbone: 'shufflenet_v2_x0_5', task: 'stl_afc', imageSize: '48', imagenetNormalize: 'false' });
+  const img = await greyPng(tmpDir('n-onnx-img'));
+  // scored at the default 256 px with ImageNet normalisation, without a word
+  assert.equal((await predict([img], { weights: onnx })).warnings,
+    [`${onnx} was trained at 48 px, without ImageNet normalisation (its metadata) but is scored at 256 px, with ImageNet normalisation: its probabilities may mean little; give imageSize (--image-size) 48 and imagenetNormalize: false (--no-imagenet-normalize)`]);
+  assert.equal((await predict([img], { weights: onnx, imageSize: 48, imagenetNormalize: false })).warnings, []);
 });
 
 test('files a folder holds that are not images are counted and named; a link to an image is scored', async () => {

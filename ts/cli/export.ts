@@ -18,6 +18,7 @@ import { getModel, listModels, modelInfo } from '../models/zoo';
 import { MDMTModel, STLModel } from '../models/mdmt';
 import { Module } from '../nn/module';
 import { manualSeed } from '../random';
+import { fromMetadata } from '../predict/trained';
 import { MAX_IMAGE_SIZE, nearestModel, PAPER_RUN } from '../train/config';
 import { EXPORT_TASKS, type ExportTask } from './options';
 
@@ -120,7 +121,10 @@ export function runExport(opts: ExportCliOptions): { file: string; task: string;
   try {
     if (o.weights) loadWeightsFile(model, o.weights, { op: 'export' });
     // the backbone and task travel in the file: importing it (export --weights, predict --weights) needs no --model
-    exportOnnx(model, o.out, { inputShape: [batch, 3, size, size], metadata: { backbone: o.model, task: t } });
+    // and the preprocessing the weights were trained with: predict --weights m.onnx warns when it scores otherwise
+    const trained = o.weights ? fromMetadata(o.weights) : {};
+    const meta = Object.fromEntries(Object.entries({ backbone: o.model, task: t, ...trained }).map(([k, v]) => [k, String(v)]));
+    exportOnnx(model, o.out, { inputShape: [batch, 3, size, size], metadata: meta });
     return { file: o.out, task: t, params: model.numParams(), model: o.model, size };
   } finally {
     model.dispose();

@@ -4,12 +4,13 @@
  * best.safetensors given as --weights, a best.safetensors copied into another run, an edited
  * config.json) gave confident probabilities that meant nothing, without a word. What the
  * weights were trained with comes from their own metadata (train() writes imageSize and
- * imagenetNormalize into best.safetensors), else from the config.json of the run they sit in.
+ * imagenetNormalize into best.safetensors, mdmt export copies them into the ONNX file), else from the config.json of the run they sit in.
  *
  *   const w = preprocessingWarning('runs/x/best.safetensors', { imageSize: 256, imagenetNormalize: true });
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { readOnnxModel } from '../io/onnx_import';
 import { readSafetensorsMetadata } from '../io/safetensors';
 import { readJson } from '../train/checkpoint';
 
@@ -17,9 +18,12 @@ import { readJson } from '../train/checkpoint';
 export interface Preprocessing { imageSize: number; imagenetNormalize: boolean }
 
 /** What the file's metadata records (either field may be missing: older runs, other writers). */
-function fromMetadata(file: string): Partial<Preprocessing> {
-  if (!file.endsWith('.safetensors')) return {};
-  const m = readSafetensorsMetadata(file);
+export function fromMetadata(file: string): Partial<Preprocessing> {
+  // mdmt export copies the weights' metadata into the ONNX file's metadata_props: an export of
+  // a 32 px run scored at the default 256 px went without the warning its best.safetensors gets
+  const m = file.endsWith('.safetensors') ? readSafetensorsMetadata(file)
+    : file.endsWith('.onnx') ? Object.fromEntries((readOnnxModel(file).metadata_props ?? []).map((p) => [p.key, p.value]))
+    : {};
   const size = Number(m.imageSize);
   return {
     ...(Number.isInteger(size) && size > 0 ? { imageSize: size } : {}),
