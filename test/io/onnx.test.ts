@@ -143,6 +143,10 @@ test('mdmt export: trained MDMT weights → ONNX that onnxruntime runs like mdmt
   const json = path.join(dir, 'model.json');
   throwsNaming(() => runExport({ model: 'mobilenet_v2', out: json }), `--out '${json}' must end in .onnx: export writes an ONNX graph; give e.g. ${path.join(dir, 'model.onnx')}`);
   assert.not.ok(fs.existsSync(json), 'nothing written');
+  // upper case: written, then refused by predict --weights and misread by inspect as a safetensors file
+  const upper = path.join(dir, 'model.ONNX');
+  throwsNaming(() => runExport({ model: 'mobilenet_v2', out: upper }), `--out '${upper}' must end in .onnx: export writes an ONNX graph; give e.g. ${path.join(dir, 'model.onnx')}`);
+  assert.not.ok(fs.existsSync(upper), 'nothing written');
   throwsNaming(() => runExport({ model: 'mobilenet_v2', out: path.join(w, 'm.onnx') }), `lies under '${w}', which is a file`);
   // a missing folder is made, as predict and report do
   const nested = path.join(dir, 'new', 'sub', 'm.onnx');

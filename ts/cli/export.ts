@@ -97,7 +97,8 @@ export function runExport(opts: ExportCliOptions): { file: string; task: string;
   // a directory at --out or a missing folder: named now, not a raw EISDIR / ENOENT after the model was built
   ensureFileDir(o.out, 'export', '--out');
   // an ONNX graph under another name (model.json, model.pt) was written without a word
-  if (!/\.onnx$/i.test(o.out)) throw new MdmtError('ECONFIG', 'export', `--out '${o.out}' must end in .onnx: export writes an ONNX graph; give e.g. ${onnx(o.out)}`);
+  // lower case, as every reader of weights files (predict --weights, export --weights, train's inits) takes them: m.ONNX was written, then refused
+  if (!/\.onnx$/.test(o.out)) throw new MdmtError('ECONFIG', 'export', `--out '${o.out}' must end in .onnx: export writes an ONNX graph; give e.g. ${onnx(o.out)}`);
   const task = (o.task ?? 'auto') as ExportTask;
   if (!EXPORT_TASKS.includes(task)) throw new MdmtError('ECONFIG', 'export', `--task must be one of ${EXPORT_TASKS.join(', ')}, got '${o.task}'`);
   const classesIn = o.classes === undefined ? undefined : intFlag(o.classes, NaN);
