@@ -85,6 +85,16 @@ test('FT / MDMT refuse an init of the wrong experiment, fold, split, backbone or
   bad({ stlAfc: stlFile('lo', meta({ experiment: 'stl_afc', split: 'aaaa', protocol: 'loco' })), stlBx: bx }, /lo\.safetensors': provenance field 'protocol' is 'loco'/);
   bad({ stlAfc: afc, stlBx: bx }, /afc\.safetensors': provenance field 'pretrained' is 'none', but this run needs 'sha256:1234' \(this run starts from \/w\/x/, 'mdmt', { imagenet: true, weights: 'sha256:1234', file: '/w/x' } as never);
   bad({ stlAfc: stlFile('old', { format: 'mdmt-weights-1', epoch: '3' }), stlBx: bx }, /old\.safetensors' has no provenance field 'experiment'/);
+  // a run directory, or a file of another kind (an ONNX export): named, not a bare EISDIR or a garbage header length
+  const run = path.join(dir, 'a-run');
+  fs.mkdirSync(run, { recursive: true });
+  fs.copyFileSync(bx, path.join(run, 'best.safetensors'));
+  const onnx = path.join(dir, 'm.onnx');
+  fs.writeFileSync(onnx, Buffer.alloc(64, 7));
+  bad({ stlBx: run }, new RegExp(`^train: config\\.init\\.stlBx '${run}' is a folder, not a weights file: a run directory, whose weights are ${run}/best\\.safetensors$`), 'ft');
+  bad({ stlBx: onnx }, new RegExp(`^train: config\\.init\\.stlBx '${onnx}' must be a \\.safetensors file, got \\.onnx$`), 'ft');
+  for (const [file, re] of [[run, /config\.pretrained '.*a-run' is a folder, not a weights file/], [onnx, /config\.pretrained '.*m\.onnx' must be a \.safetensors file, got \.onnx/]] as const)
+    assert.throws(() => ownPretraining({ backbone: BACKBONE, pretrained: file }), re);
 });
 
 // ---- end to end: a weights file written here, an STL run from it, FT inheriting it

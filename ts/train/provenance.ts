@@ -14,6 +14,7 @@
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as path from 'path';
 import { MdmtError } from '../errors';
 import { readSafetensorsMetadata } from '../io/safetensors';
 import type { TrainConfig } from './config';
@@ -48,6 +49,19 @@ export function fileId(file: string): string {
 }
 
 /**
+ * Refuses (ECONFIG, naming `field`) a weights file that is a folder or not a .safetensors file,
+ * before it is read: a run directory failed with a bare EISDIR, an ONNX export or a PNG with
+ * "header length 8389472100243606000 does not fit the file".
+ */
+function checkSafetensorsPath(file: string, field: string): void {
+  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+    const best = path.join(file, 'best.safetensors');
+    throw new MdmtError('ECONFIG', 'train', `${field} '${file}' is a folder, not a weights file${fs.existsSync(best) ? `: a run directory, whose weights are ${best}` : ''}`);
+  }
+  if (!file.endsWith('.safetensors')) throw new MdmtError('ECONFIG', 'train', `${field} '${file}' must be a .safetensors file, got ${path.extname(file) || 'no extension'}`);
+}
+
+/**
  * The pretraining of an STL run from its config: the weights file's identity, checked against
  * the file's own metadata where present (`model` must be the backbone; `pretrained: False`, a
  * `export_weights.py --random` file, is not ImageNet).
@@ -57,6 +71,7 @@ export function fileId(file: string): string {
 export function ownPretraining(cfg: Pick<TrainConfig, 'pretrained' | 'backbone'>): Pretraining {
   if (!cfg.pretrained) return { imagenet: false, weights: 'none' };
   const file = cfg.pretrained;
+  checkSafetensorsPath(file, 'config.pretrained');
   const weights = fileId(file);
   const meta = readSafetensorsMetadata(file);
   if (meta.model !== undefined && meta.model !== cfg.backbone)
@@ -89,6 +104,7 @@ export function provenanceMeta(cfg: TrainConfig, folds: RunFolds, p: Pretraining
 
 /** Throws naming the init file and the first provenance field that is not what the run needs. */
 function checkInit(file: string, field: string, want: Record<string, string>, why: Record<string, string>): Record<string, string> {
+  checkSafetensorsPath(file, field);
   const meta = readSafetensorsMetadata(file);
   for (const [k, v] of Object.entries(want)) {
     if (meta[k] === undefined)
