@@ -73,6 +73,17 @@ test('unknown keys in train() and experiment() configs are ECONFIG errors naming
   assert.match(b.message, /^train: config\.backbone 'resnt18' is not a registered model \(did you mean resnet18\?\); registered: .*shufflenet_v2_x0_5/);
 });
 
+test('mixing.afcFraction is in (0, 1) and leaves each task a sample per batch: 0.01 of 8 trained no τ1 sample, 1 was refused as outside (0, 1]', async () => {
+  const ok = { backbone: BACKBONE, experiment: 'mdmt' as const, outDir: tmpDir('mix'), data: { afc: '/a', bx: '/b' }, init: { stlAfc: 'a', stlBx: 'b' }, batchSize: 8 };
+  const msg = async (afcFraction: unknown, batchSize = 8) => (await code(() => resolveTrainConfig({ ...ok, batchSize, mixing: { afcFraction } } as never))).message;
+  for (const f of [0, 1, 1.5, NaN, '0.5'])
+    assert.is(await msg(f), `train: config.mixing.afcFraction must be a number in (0, 1) (the τ1 share of each training batch), got ${show(f)}`);
+  assert.is(await msg(0.01), 'train: config.mixing.afcFraction 0.01 of a batch of 8 rounds to 0 τ1 and 8 τ2 samples: the τ1 head would never train; give a fraction from 1/8 to 7/8 (0.125 to 0.875), or a larger batch');
+  assert.is(await msg(0.99), 'train: config.mixing.afcFraction 0.99 of a batch of 8 rounds to 8 τ1 and 0 τ2 samples: the τ2 head would never train; give a fraction from 1/8 to 7/8 (0.125 to 0.875), or a larger batch');
+  for (const f of [0.125, 0.875]) resolveTrainConfig({ ...ok, mixing: { afcFraction: f } });
+  resolveTrainConfig({ ...ok, batchSize: 128, mixing: { afcFraction: 0.01 } });
+});
+
 test('train() refuses a hook it would never call and a hook that is not a function', async () => {
   const ok = { backbone: BACKBONE, experiment: 'stl_afc' as const, outDir: tmpDir('hooks'), data: { afc: '/d' } };
   const e = await code(() => train(ok, { onEpochEnd: () => undefined } as never));

@@ -416,8 +416,12 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   }
   if (cfg.mixing !== 'random') {
     const f = (cfg.mixing as { afcFraction?: unknown }).afcFraction;
-    num('mixing.afcFraction', f, 0, 1, true);
-    if ((f as number) >= 1) bad('mixing.afcFraction', `must be < 1, got ${String(f)}`);
+    // (0, 1) as the range says (1 was refused with "must be a number in (0, 1]"), and at least one
+    // sample of each task per batch: 0.01 of a batch of 8 rounds to no τ1 sample, a head never trained
+    if (typeof f !== 'number' || !(f > 0 && f < 1)) bad('mixing.afcFraction', `must be a number in (0, 1) (the τ1 share of each training batch), got ${show(f)}`);
+    const nA = Math.round(f * cfg.batchSize);
+    if (nA < 1 || nA >= cfg.batchSize)
+      bad('mixing.afcFraction', `${f} of a batch of ${cfg.batchSize} rounds to ${nA} τ1 and ${cfg.batchSize - nA} τ2 samples: the ${nA < 1 ? 'τ1' : 'τ2'} head would never train; ${cfg.batchSize < 2 ? 'a mixed batch needs batchSize ≥ 2' : `give a fraction from 1/${cfg.batchSize} to ${cfg.batchSize - 1}/${cfg.batchSize} (${Number((1 / cfg.batchSize).toPrecision(3))} to ${Number((1 - 1 / cfg.batchSize).toPrecision(3))}), or a larger batch`}`);
   }
   if (cfg.protocol === 'cv' && cfg.fold >= cfg.kFolds) bad('fold', `${cfg.fold} is out of range: this run has ${foldRange(cfg.kFolds)} (${cfg.kFolds}-fold CV, config.kFolds)`);
   // an init the experiment does not start from would be ignored: STL runs start from ImageNet (or random) weights, FT from STL τ2 alone
