@@ -110,6 +110,17 @@ test('demo --out that is a file exits 2 with a named MdmtError, not EEXIST', asy
   assert.not.match(r.err, 'EEXIST');
 });
 
+test('MDMT_DEVICE=gpu (refused as the library loads) is one line naming the variable, not an uncaught exception with a stack', async () => {
+  const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
+    const p = spawn(process.execPath, [path.join(root, 'bin', 'mdmt.js'), 'train', '--help'], { cwd: root, env: { ...process.env, MDMT_DEVICE: 'gpu', MDMT_DEBUG: '0', FORCE_COLOR: '0' } });
+    let err = '';
+    p.stderr.on('data', (b) => (err += b));
+    p.on('close', (code) => resolve({ code, err }));
+  });
+  assert.is(r.err, "mdmt: MDMT_DEVICE: 'gpu' is not a device: cpu, cuda or cuda:N (unset, cpu)\n");
+  assert.is(r.code, 1);
+});
+
 test('an empty --out, --runs, --heatmaps or --cache-dir exits 2 naming the flag (demo and experiment wrote into the working directory)', async () => {
   const cwd = tmpDir('cli-empty-out');
   const img = path.join(root, 'docs', 'gradcam_example.png');
