@@ -171,6 +171,18 @@ test('an async hook is awaited: its rejection stops train() with its error, as a
   assert.equal(unhandled, []);
 });
 
+test('a fixed τ1 fraction (mixing.afcFraction) shapes MDMT batches only: an STL job of such a sweep trains as a plain STL run', async () => {
+  if (!on) return;
+  // 7 does not divide the training part: the fixed-fraction plan filled the short last batch with repeats
+  const base = { ...(await tinyBase()), backbone: BACKBONE, experiment: 'stl_afc' as const, batchSize: 7, schedule: { maxEpochs: 1, warmupEpochs: 0 } };
+  const dir = tmpDir('train-mix');
+  const plain = await train({ ...base, outDir: path.join(dir, 'plain') });
+  const mixed = await train({ ...base, outDir: path.join(dir, 'mixed'), mixing: { afcFraction: 0.5 } });
+  const n = fs.readFileSync(path.join(dir, 'plain', 'split', 'AFC', 'train.txt'), 'utf8').trim().split('\n').length - 1;
+  assert.ok(n % 7 > 1, `a short last batch that is trained (${n} records)`);
+  assert.is(mixed.history[0].trainLoss, plain.history[0].trainLoss);
+});
+
 test('trainLoss is the mean over the epoch\'s samples: each batch loss weighted by its size (a short last batch does not count as a full one)', async () => {
   if (!on) return;
   const dir = path.join(tmpDir('trainloss'), 'run');

@@ -77,8 +77,10 @@ function makeLoader(cfg: TrainConfig, records: DataRecord[], train: boolean, hoo
     size: cfg.imageSize, batchSize: train ? cfg.batchSize : cfg.evalBatchSize, train, seed: cfg.seed,
     augment: train && cfg.augment !== false ? (cfg.augment === true ? {} : cfg.augment) : false,
     normalize: cfg.imagenetNormalize, workers: cfg.workers,
-    // a fixed τ1 fraction shapes training batches only: evaluation sees every record exactly once
-    mix: train && cfg.mixing !== 'random' ? cfg.mixing : 'proportional',
+    // a fixed τ1 fraction shapes MDMT's training batches only (as afcLoss): evaluation sees every
+    // record exactly once, and an STL job of a sweep with --afc-fraction drew its one data set
+    // cyclically (a short last batch filled with repeats) where a plain STL run does not
+    mix: train && cfg.mixing !== 'random' && cfg.experiment === 'mdmt' ? cfg.mixing : 'proportional',
     cache: cfg.data.cacheDir ? 'disk' : 'memory', cacheDir: cfg.data.cacheDir,
     onBadRecord: cfg.data.onBadRecord ?? 'error', log: (m) => hooks.onLog?.(`data: ${m}`), warnings,
   });
