@@ -84,6 +84,10 @@ test(`X-rays smaller than ${MIN_IMAGE_SIDE} px on a side are refused as images, 
   await sharp(Buffer.from([7, 200]), { raw: { width: 2, height: 1, channels: 1 } }).png().toFile(png);
   await refused(png, /image is 2x1 pixels, smaller than 16 on a side/);
   assert.is((await readImage(png)).width, 2);
+  // a 1 × 1 image is constant too: its size is what it is refused for (it was 'constant')
+  const dot = path.join(dir, 'dot.png');
+  await sharp(Buffer.from([7]), { raw: { width: 1, height: 1, channels: 1 } }).png().toFile(dot);
+  await refused(dot, /image is 1x1 pixels, smaller than 16 on a side/);
   const dcm = path.join(dir, 'row.dcm');
   fs.writeFileSync(dcm, writeDicom({ width: 300, height: 1, pixels: Uint16Array.from({ length: 300 }, (_, i) => i) }));
   await refused(dcm, /image is 300x1 pixels, smaller than 16/);

@@ -37,13 +37,13 @@ export function checkNotBinary(data: Float32Array, file: string, op = 'readImage
 }
 
 /**
- * What train and predict refuse as an X-ray (readImage's role 'image'), and inspect notes: a
- * constant image (decodeDicom refuses a constant DICOM itself), one under MIN_IMAGE_SIDE on a
- * side, one of two grey levels.
+ * What train and predict refuse as an X-ray (readImage's role 'image'), and inspect notes: one
+ * under MIN_IMAGE_SIDE on a side, a constant image (decodeDicom refuses a constant DICOM
+ * itself), one of two grey levels.
  */
 export function checkRadiograph(img: GrayImage, file: string, op: string, dicom: boolean): void {
+  checkMinSide(img, file, op); // first: a 1 × 1 image is constant too, but its size says more
   if (!dicom) checkNotConstant(img.data, file, op);
-  checkMinSide(img, file, op);
   checkNotBinary(img.data, file, op);
 }
 
