@@ -3,7 +3,8 @@
  * folder of an output file, turning the file-system errors a user can cause into an MdmtError
  * naming the setting — a directory path that is a file, or lies under one, or a file path that
  * is a directory, is a configuration error (exit 2), not a raw EEXIST / ENOTDIR / EISDIR found
- * after the work is done.
+ * after the work is done. `checkDir` and `checkFileDir` say the same before anything is made, for
+ * a command that checks its outputs first and creates them only once its work succeeds.
  *
  *   ensureDir(cfg.outDir, 'train', 'config.outDir');  ensureFileDir(out, 'predict', '--out');
  */
@@ -57,6 +58,27 @@ function mkdir(dir: string, op: string, field: string, shown: string): void {
   }
 }
 
+/** The first existing folder of `dir` (itself when it exists), when this process cannot make files in it. */
+function unwritableAncestor(dir: string): { dir: string; why: string } | undefined {
+  let p = path.resolve(dir);
+  while (!fs.existsSync(p) && path.dirname(p) !== p) p = path.dirname(p);
+  try {
+    fs.accessSync(p, fs.constants.W_OK | fs.constants.X_OK);
+    return undefined;
+  } catch (e) {
+    return { dir: p, why: (e as Error).message };
+  }
+}
+
+/** ensureDir's checks, nothing created: a file in the way (ECONFIG), a folder this process cannot write in (EIO). */
+export function checkDir(dir: string, op: string, field: string): string {
+  const p = fileInTheWay(dir);
+  if (p) throw new MdmtError('ECONFIG', op, `${field} '${dir}' ${p === path.resolve(dir) ? 'is a file' : `lies under '${p}', which is a file`}, not a directory`);
+  const u = unwritableAncestor(dir);
+  if (u) throw new MdmtError('EIO', op, `${field} '${dir}': cannot write in ${u.dir === path.resolve(dir) ? 'the directory' : `'${u.dir}'`} (${u.why})`);
+  return dir;
+}
+
 /** Creates `dir` (recursively) and returns it; refuses a file in the way, naming `field`. */
 export function ensureDir(dir: string, op: string, field: string): string {
   const p = fileInTheWay(dir);
@@ -65,16 +87,29 @@ export function ensureDir(dir: string, op: string, field: string): string {
   return dir;
 }
 
+/** Refuses (ECONFIG, naming `field`) a directory where the output file `file` would go, or a file among its folders. */
+function refuseFilePath(file: string, op: string, field: string): void {
+  const abs = path.resolve(file);
+  if (fs.existsSync(abs) && fs.statSync(abs).isDirectory()) throw new MdmtError('ECONFIG', op, `${field} '${file}' is a directory, not a file`);
+  const p = fileInTheWay(path.dirname(abs));
+  if (p) throw new MdmtError('ECONFIG', op, `${field} '${file}' lies under '${p}', which is a file, not a directory`);
+}
+
+/** ensureFileDir's checks, nothing created: a directory at `file` or a file among its folders (ECONFIG), a folder this process cannot write in (EIO). */
+export function checkFileDir(file: string, op: string, field: string): string {
+  refuseFilePath(file, op, field);
+  const u = unwritableAncestor(path.dirname(path.resolve(file)));
+  if (u) throw new MdmtError('EIO', op, `${field} '${file}': cannot write in '${u.dir}' (${u.why})`);
+  return file;
+}
+
 /**
  * Creates the folder of the output file `file` and returns `file`; refuses (naming `field`) a
  * directory where the file would go, or a file among its folders.
  */
 export function ensureFileDir(file: string, op: string, field: string): string {
-  const abs = path.resolve(file);
-  if (fs.existsSync(abs) && fs.statSync(abs).isDirectory()) throw new MdmtError('ECONFIG', op, `${field} '${file}' is a directory, not a file`);
-  const p = fileInTheWay(path.dirname(abs));
-  if (p) throw new MdmtError('ECONFIG', op, `${field} '${file}' lies under '${p}', which is a file, not a directory`);
-  mkdir(path.dirname(abs), op, field, file);
+  refuseFilePath(file, op, field);
+  mkdir(path.dirname(path.resolve(file)), op, field, file);
   return file;
 }
 

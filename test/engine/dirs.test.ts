@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ensureDir, ensureFileDir } from '../../ts/dirs';
+import { checkDir, checkFileDir, ensureDir, ensureFileDir } from '../../ts/dirs';
 import { throwsNaming } from '../helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-dirs-'));
@@ -33,6 +33,26 @@ test('a folder a read-only file system stops is named with EROFS, not the ENOENT
     return real(p, o);
   }) as typeof fs.mkdirSync, () => {
     throwsNaming(() => ensureDir(ro, 'train', 'config.outDir'), `config.outDir '${ro}': cannot create the directory (EROFS: read-only file system`);
+  });
+});
+
+test('checkDir and checkFileDir refuse what ensureDir and ensureFileDir would, and make nothing', () => {
+  const base = path.join(dir, 'check');
+  fs.mkdirSync(base);
+  fs.writeFileSync(path.join(base, 'f'), 'x');
+  assert.is(checkDir(path.join(base, 'a', 'b'), 'predict', 'explain.dir'), path.join(base, 'a', 'b'));
+  assert.is(checkFileDir(path.join(base, 'c', 'p.csv'), 'predict', '--out'), path.join(base, 'c', 'p.csv'));
+  assert.equal(fs.readdirSync(base), ['f'], 'nothing made');
+  throwsNaming(() => checkDir(path.join(base, 'f', 'sub'), 'predict', '--heatmaps'), `--heatmaps '${path.join(base, 'f', 'sub')}' lies under '${path.join(base, 'f')}', which is a file`);
+  throwsNaming(() => checkFileDir(base, 'predict', '--out'), `--out '${base}' is a directory, not a file`);
+  throwsNaming(() => checkFileDir(path.join(base, 'f', 'p.csv'), 'predict', '--out'), `lies under '${path.join(base, 'f')}', which is a file`);
+  // the nearest folder that exists must be writable: said now, not after the work
+  patched('accessSync', (real) => ((p: fs.PathLike, mode?: number) => {
+    if (path.resolve(String(p)) === base && mode !== undefined && (mode & fs.constants.W_OK) !== 0) throw errno('EROFS', 'read-only file system', String(p));
+    return real(p, mode);
+  }) as typeof fs.accessSync, () => {
+    throwsNaming(() => checkDir(path.join(base, 'x', 'y'), 'predict', '--heatmaps'), `--heatmaps '${path.join(base, 'x', 'y')}': cannot write in '${base}' (EROFS`);
+    throwsNaming(() => checkFileDir(path.join(base, 'x', 'p.csv'), 'predict', '--out'), `cannot write in '${base}' (EROFS`);
   });
 });
 

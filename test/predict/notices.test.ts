@@ -93,6 +93,12 @@ test('mdmt export keeps the image size and normalisation the weights were traine
   assert.equal((await predict([img], { weights: onnx })).warnings,
     [`${onnx} was trained at 48 px, without ImageNet normalisation (its metadata) but is scored at 256 px, with ImageNet normalisation: its probabilities may mean little; give imageSize (--image-size) 48 and imagenetNormalize: false (--no-imagenet-normalize)`]);
   assert.equal((await predict([img], { weights: onnx, imageSize: 48, imagenetNormalize: false })).warnings, []);
+  // without --size the graph's input is the size the weights record (it was 256 px whatever they said)
+  const at = path.join(tmpDir('n-onnx-out'), 'at.onnx');
+  assert.is(runExport({ weights: w, out: at }).size, 48);
+  const dims = readOnnxModel(at).graph!.input![0]!.type!.tensor_type!.shape!.dim!.map((d) => ('dim_value' in d ? Number(d.dim_value) : d.dim_param));
+  assert.equal(dims.slice(1), [3, 48, 48]);
+  assert.is(runExport({ model: 'shufflenet_v2_x0_5', out: at }).size, 256, 'no weights: the paper\'s size');
 });
 
 test('files a folder holds that are not images are counted and named; a link to an image is scored', async () => {

@@ -27,7 +27,9 @@ test('weights holding a NaN are refused by predict (run and weights) and export,
   }
   const cli = await rejects(() => runPredict([img], { run, progress: false }, () => {}));
   assert.match(cli.message, want);
-  const x = await rejects(() => runExport({ model: BACKBONE, weights: w, out: path.join(tmpDir('x-nan'), 'm.onnx'), size: '32' }));
+  const xdir = tmpDir('x-nan');
+  const x = await rejects(() => runExport({ model: BACKBONE, weights: w, out: path.join(xdir, 'sub', 'm.onnx'), size: '32' }));
+  assert.not.ok(fs.existsSync(path.join(xdir, 'sub')), 'a refused export makes no folder');
   assert.is(x.code, 'EDATA', x.message);
   assert.match(x.message, want);
 });
@@ -92,6 +94,31 @@ test('output paths in the way are usage errors naming the option, found before a
   const api = await rejects(() => predict([img], { run, explain: { dir: path.join(dir, 'hmfile') } }));
   assert.is(api.code, 'ECONFIG', api.message);
   assert.match(api.message, `explain.dir '${path.join(dir, 'hmfile')}' is a file, not a directory`);
+});
+
+test('a refused call makes no folder: --out\'s and the heatmaps\' are made once the model and options are accepted', async () => {
+  const run = fakeRun('p-nodir'), bad = fakeRun('p-nodir-nan', 'stl_afc', NAN_AT_5);
+  const dir = tmpDir('p-nodir-img');
+  const img = await greyPng(dir);
+  // an stl_afc run has no bx head to explain; weights holding a NaN fail to load
+  for (const [r, o] of [[run, { explain: true, explainTask: 'bx' }], [bad, { explain: true }], [bad, {}]] as const) {
+    const out = path.join(dir, 'sub', 'deeper', 'p.csv');
+    await rejects(() => runPredict([img], { run: r, progress: false, out, ...o }, () => {}));
+    assert.not.ok(fs.existsSync(path.join(dir, 'sub')), `${JSON.stringify(o)}: sub/ was made`);
+  }
+  const cwd = process.cwd();
+  process.chdir(dir);
+  try {
+    await rejects(() => runPredict([img], { run, progress: false, explain: true, explainTask: 'bx' }, () => {}));
+    assert.not.ok(fs.existsSync(path.join(dir, 'heatmaps')), 'the default ./heatmaps was made');
+  } finally {
+    process.chdir(cwd);
+  }
+  // an accepted call makes both
+  const out = path.join(dir, 'ok', 'p.csv');
+  const { code } = await runPredict([img], { run, progress: false, out, explain: true }, () => {});
+  assert.is(code, 0);
+  assert.ok(fs.existsSync(out) && fs.readdirSync(path.join(dir, 'ok', 'p-heatmaps')).length === 1);
 });
 
 test("an --out that is the run's config.json or result.json is refused before scoring, the run's record left as it was", async () => {

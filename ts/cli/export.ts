@@ -1,16 +1,16 @@
 /**
- * `mdmt export [--model NAME] --out file.onnx [--weights file] [--size 256] [--batch 1]
+ * `mdmt export [--model NAME] --out file.onnx [--weights file] [--size N] [--batch 1]
  * [--task auto|imagenet|backbone|mdmt|stl_afc|stl_bx]`: builds the model, loads the
  * weights (safetensors or ONNX initializers, strict), and writes its eval-mode ONNX graph
  * (opset 17, symbolic batch). `--task auto` picks the model from the weights' keys
  * (afc_head.* → MDMT, head.* → single-task, otherwise the ImageNet model with classifier;
  * without weights: the ImageNet model). `--model` defaults to the backbone a run's
- * best.safetensors names in its metadata.
+ * best.safetensors names in its metadata, `--size` to the image size it records (else 256).
  *
  *   mdmt export --model resnet18 --weights runs/x/best.safetensors --out mdmt_resnet18.onnx
  */
 import * as path from 'path';
-import { ensureFileDir, fileStem, sameFile } from '../dirs';
+import { checkFileDir, ensureFileDir, fileStem, sameFile } from '../dirs';
 import { MdmtError } from '../errors';
 import { exportOnnx } from '../io/onnx_export';
 import { checkWeightsBackbone, checkWeightsPath, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
@@ -88,14 +88,18 @@ export function runExport(opts: ExportCliOptions): { file: string; task: string;
   // decimal integers only, as every other command's integer flags: Number() also read '1e2' and
   // '0x20' (and the message then said "input N×3×1e2×1e2"); --size up to train()'s and
   // predict()'s largest input: 100000 failed with a bare "Invalid typed array length"
-  const size = intFlag(o.size, PAPER_RUN.imageSize), batch = intFlag(o.batch, 1);
+  // the size the weights were trained at (their metadata) unless told: an export of a 32 px run
+  // declared a 256 px input, which predict then warned about
+  const trained = o.weights ? fromMetadata(o.weights) : {};
+  const size = intFlag(o.size, trained.imageSize ?? PAPER_RUN.imageSize), batch = intFlag(o.batch, 1);
   const minSize = modelInfo(o.model).minSize;
   if (!Number.isInteger(size) || size < minSize || size > MAX_IMAGE_SIZE)
     throw new MdmtError('ECONFIG', 'export', `--size must be an integer in [${minSize}, ${MAX_IMAGE_SIZE}]${minSize > 1 ? ` for ${o.model}` : ''}, got ${o.size}`);
   if (!Number.isInteger(batch) || batch < 1 || batch > MAX_EXPORT_BATCH)
     throw new MdmtError('ECONFIG', 'export', `--batch must be an integer in [1, ${MAX_EXPORT_BATCH}] (the ONNX batch dimension stays symbolic: it only sets the traced input), got ${o.batch}`);
-  // a directory at --out or a missing folder: named now, not a raw EISDIR / ENOENT after the model was built
-  ensureFileDir(o.out, 'export', '--out');
+  // a directory at --out or a file among its folders: named now, not a raw EISDIR / ENOTDIR after
+  // the model was built; its folder is made only once the model is (a refused export makes none)
+  checkFileDir(o.out, 'export', '--out');
   // an ONNX graph under another name (model.json, model.pt) was written without a word
   // lower case, as every reader of weights files (predict --weights, export --weights, train's inits) takes them: m.ONNX was written, then refused
   if (!/\.onnx$/.test(o.out)) throw new MdmtError('ECONFIG', 'export', `--out '${o.out}' must end in .onnx: export writes an ONNX graph; give e.g. ${onnx(o.out)}`);
@@ -123,8 +127,8 @@ export function runExport(opts: ExportCliOptions): { file: string; task: string;
     if (o.weights) loadWeightsFile(model, o.weights, { op: 'export' });
     // the backbone and task travel in the file: importing it (export --weights, predict --weights) needs no --model
     // and the preprocessing the weights were trained with: predict --weights m.onnx warns when it scores otherwise
-    const trained = o.weights ? fromMetadata(o.weights) : {};
     const meta = Object.fromEntries(Object.entries({ backbone: o.model, task: t, ...trained }).map(([k, v]) => [k, String(v)]));
+    ensureFileDir(o.out, 'export', '--out');
     exportOnnx(model, o.out, { inputShape: [batch, 3, size, size], metadata: meta });
     return { file: o.out, task: t, params: model.numParams(), model: o.model, size };
   } finally {

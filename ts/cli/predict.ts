@@ -10,7 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { ensureDir, ensureFileDir, fileStem, sameFile } from '../dirs';
+import { checkDir, checkFileDir, ensureFileDir, fileStem, sameFile } from '../dirs';
 import { MdmtError } from '../errors';
 import { collectImages } from '../predict/inputs';
 import { predict, type PredictResult, type PredictTask } from '../predict/predict';
@@ -80,8 +80,10 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
   // a directory named like the table, or a file named like the heatmap folder: said now, not after every image was scored
   if (out && o.explain && path.resolve(out) === path.resolve(heatmaps))
     throw new MdmtError('ECONFIG', 'predict', `--out and --heatmaps are both '${out}': the table is a file, the heatmaps a folder`);
-  if (out) ensureFileDir(out, 'predict', '--out');
-  if (o.explain) ensureDir(heatmaps, 'predict', o.heatmaps === undefined ? '--heatmaps (default: <out stem>-heatmaps)' : '--heatmaps');
+  // checked now, made only once the model and its options are accepted: a refused call leaves
+  // no empty folder behind (predict() makes the heatmap folder, the table's before it is written)
+  if (out) checkFileDir(out, 'predict', '--out');
+  if (o.explain) checkDir(heatmaps, 'predict', o.heatmaps === undefined ? '--heatmaps (default: <out stem>-heatmaps)' : '--heatmaps');
   const inputs = collectImages(paths, { masks: o.masks as string | undefined, log: (m) => log(`mdmt predict: ${m}\n`) });
   // a progress line only on a terminal (\r redraws it); logs and pipes get the summary alone
   const progress = o.progress !== false && process.stderr.isTTY === true;
@@ -103,6 +105,7 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
   const text = out?.toLowerCase().endsWith('.json') ? JSON.stringify({ model: result.model, warnings: result.warnings, rows: result.rows }, null, 1) + '\n' : predictionsCsv(result);
   if (out) {
     try {
+      ensureFileDir(out, 'predict', '--out');
       fs.writeFileSync(out, text);
     } catch (e) {
       // every image is scored by now: the results go to stdout rather than nowhere

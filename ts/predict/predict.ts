@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { noGrad } from '../autograd/tape';
-import { ensureDir, fileStem } from '../dirs';
+import { checkDir, ensureDir, fileStem } from '../dirs';
 import { MdmtError, show } from '../errors';
 import { Loader, toTensors } from '../data/loader';
 import { PROGNOSIS, type DataRecord } from '../data/records';
@@ -107,10 +107,15 @@ function refuseOverwritingInputs(names: readonly string[], inputs: readonly Pred
 
 const asInputs = (images: readonly (string | PredictInput)[]): PredictInput[] => images.map((x) => (typeof x === 'string' ? { image: x } : x));
 
-/** The overlay file of each input (none without `explain`), its folder made and checked: not a file, no input overwritten. */
-function overlayNames(inputs: readonly PredictInput[], explain: PredictOptions['explain']): string[] {
+/**
+ * The overlay file of each input (none without `explain`), its folder checked — not a file, no
+ * input overwritten — and made unless `make` is false (predict() checks before the model loads,
+ * and makes nothing for a call refused then).
+ */
+function overlayNames(inputs: readonly PredictInput[], explain: PredictOptions['explain'], make = true): string[] {
   if (!explain) return [];
-  ensureDir(explain.dir, 'predict', 'explain.dir'); // a file there was a raw EEXIST
+  if (make) ensureDir(explain.dir, 'predict', 'explain.dir'); // a file there was a raw EEXIST
+  else checkDir(explain.dir, 'predict', 'explain.dir');
   const names = heatmapNames(inputs.map((x) => x.image), explain.dir);
   refuseOverwritingInputs(names, inputs);
   return names;
@@ -355,9 +360,10 @@ export async function predict(images: readonly (string | PredictInput)[], o: Pre
   // the call's own checks that need the model's task come before it is built
   const info = modelSource(source).info;
   if (explain) checkExplain(explain, info.task);
-  // and its output paths (weights that fail to load were named first)
-  overlayNames(asInputs(images), explain);
-  overlayDirKey(explain);
+  // and its output paths, made only by the call below once the model has loaded (weights that
+  // fail to load leave no folder behind)
+  overlayNames(asInputs(images), explain, false);
+  if (explain && fs.existsSync(explain.dir)) overlayDirKey(explain); // a folder another call writes into: EBUSY now
   const p = openPredictor(source);
   try {
     return await p.predict(images, { batchSize, workers, explain, onProgress });
