@@ -260,7 +260,7 @@ void forward_m(const Shape& s, const float* x, const float* U, const float* w, c
   constexpr int A = Tf<M>::A, A2 = A * A;
   const Kernels<M> kn = kernels<M>(isa);
   const int64_t T = s.N * ((s.P + M - 1) / M) * ((s.Q + M - 1) / M);
-  const bool rows = tile_rows<M>(s, isa);
+  const bool rows = tile_rows<M>(s, isa), rows8 = gemm_isa_level(isa) == 1 && (s.Q + M - 1) / M >= 8;
   const int64_t tb = tile_block > 0 ? tile_block : chunk_tiles_for(M, s, T);
   // raw weights: transformed block by block inside the GEMM phase when there is one chunk
   // (U is read once) and U would not stay in cache (≥ kTransformingFloats); else into tl_u
@@ -290,6 +290,9 @@ void forward_m(const Shape& s, const float* x, const float* U, const float* w, c
     }
     parallel_for(0, s.K, std::max<int64_t>(1, 4096 / (nt * A2)), [&](int64_t lo, int64_t hi) {
       if (rows) tf::output_rows_avx512(M, s, Mx, t0, nt, tb, lo, hi, bias, res, act, y);
+#if defined(__x86_64__) || defined(__i386__)
+      else if (rows8) tf::output_rows_avx2(M, s, Mx, t0, nt, tb, lo, hi, bias, res, act, y);
+#endif
       else kn.output(s, Mx, tl, nt, tb, lo, hi, bias, res, act, y);
     });
   }

@@ -2,7 +2,8 @@
 // register: the weights' 3×3 taps of 8 channels, the α×α input patches of 8 tiles (8
 // consecutive tiles of a tile row of ≥ 8 shuffled out of zero-padded copies of the input
 // rows, other tiles one masked gather per patch element, lanes outside the map read as 0)
-// and the filter gradient's m×m dY patches. The portable bodies (conv2d_winograd.cc,
+// and the filter gradient's m×m dY patches; and the outputs of tile rows of ≥ 8, 8 tiles
+// interleaved per register. The portable bodies (conv2d_winograd.cc,
 // conv2d_bwd_winograd.cc) build each register from scalar stores into a vector array and
 // read it back whole, which stalls on store forwarding; on a Zen 3 core the weights'
 // transform took as long as the GEMMs it feeds in ResNet-18's layer 4 (bench/RESULTS.md,
@@ -16,6 +17,7 @@
 #include "conv2d.h"
 #include "conv2d_winograd_tf.h"
 #include "scratch.h"
+#include "vmath.h"
 
 namespace mdmt {
 namespace winograd {
@@ -102,6 +104,64 @@ MDMT_TARGET_AVX2 void input_rows_m(const Shape& s, const float* x, int64_t t0, i
     });
 }
 
+// z[v] (v < m) = the m·8 floats of output row i of 8 consecutive tiles from o[j] = column j of
+// their rows (lane l: tile l), in order: tile l's m outputs at z + m·l.
+template <int M>
+MDMT_TARGET_AVX2 inline void interleave8(const vf8* o, __m256* z) {
+  if constexpr (M == 2) {
+    const __m256 lo = _mm256_unpacklo_ps(o[0], o[1]), hi = _mm256_unpackhi_ps(o[0], o[1]);  // tiles 0 1 | 4 5, 2 3 | 6 7
+    z[0] = _mm256_permute2f128_ps(lo, hi, 0x20), z[1] = _mm256_permute2f128_ps(lo, hi, 0x31);
+  } else {
+    const __m256 t0 = _mm256_unpacklo_ps(o[0], o[1]), t1 = _mm256_unpackhi_ps(o[0], o[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(o[2], o[3]), t3 = _mm256_unpackhi_ps(o[2], o[3]);
+    // u_l: tiles l and l + 4, four outputs each
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    z[0] = _mm256_permute2f128_ps(u0, u1, 0x20), z[1] = _mm256_permute2f128_ps(u2, u3, 0x20);
+    z[2] = _mm256_permute2f128_ps(u0, u1, 0x31), z[3] = _mm256_permute2f128_ps(u2, u3, 0x31);
+  }
+}
+
+// Tile rows of ≥ 8 tiles: 8 consecutive tiles of one row per register, their m×m outputs
+// interleaved into m runs of 8·m floats with the epilogue (the portable body stores them one
+// float at a time). The epilogue is (z + bias) + res, then the activation, as vmath's, and
+// only where the portable body applies one, so both give the same bits.
+template <int M>
+MDMT_TARGET_AVX2 void output_rows_m(const Shape& s, const float* Mx, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
+                                    const float* bias, const float* res, Act act, float* y) {
+  constexpr int A = Tf<M>::A;
+  const int64_t PQ = s.P * s.Q;
+  vf8 m[A * A], t[M * A], o[M * M];
+  __m256 z[M];
+  for (int64_t k = k0; k < k1; ++k) {
+    const float b = bias ? bias[k] : 0.f;
+    const bool epi = res || b != 0.f || act != Act::None;
+    const __m256 bv = _mm256_set1_ps(b);
+    for_tile_rows(s, M, t0, nt, [&](int64_t n, int64_t th, int64_t tw, int64_t cnt, int64_t local) MDMT_TARGET_AVX2 {
+      for (int64_t g0 = 0; g0 < cnt; g0 += L8) {
+        const int64_t lanes = std::min<int64_t>(L8, cnt - g0);
+        for (int xi = 0; xi < A * A; ++xi) m[xi] = cpu_conv::load_s8(Mx + (xi * s.K + k) * tb + local + g0, lanes, 1);
+        output_tile<M>(m, t, o);
+        const int64_t ow0 = (tw + g0) * M, ncols = std::min<int64_t>(lanes * M, s.Q - ow0);
+        for (int i = 0; i < M && th * M + i < s.P; ++i) {
+          const int64_t off = (n * s.K + k) * PQ + (th * M + i) * s.Q + ow0;
+          interleave8<M>(o + i * M, z);
+          for (int v = 0; v < M && 8 * v < ncols; ++v) {
+            const int64_t w = std::min<int64_t>(8, ncols - 8 * v);
+            __m256 r = z[v];
+            if (epi) {
+              r = _mm256_add_ps(r, bv);
+              if (res) r = _mm256_add_ps(r, cpu_conv::load_s8(res + off + 8 * v, w, 1));
+              r = vmath::act256(r, act);
+            }
+            vec::store_first8(y + off + 8 * v, r, w);
+          }
+        }
+      }
+    });
+  }
+}
+
 // Per group of 8 tiles: the offset of each lane's patch in its image's first plane (at0), and
 // which of the patch's N rows and columns lie inside the map (lanes past the chunk: none).
 template <int N>
@@ -175,6 +235,10 @@ void input_gather_avx2(int m, const Shape& s, const float* x, int64_t t0, int64_
 }
 void input_rows_avx2(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V) {
   (m == 2 ? input_rows_m<2> : input_rows_m<4>)(s, x, t0, nt, tb, c0, c1, V);
+}
+void output_rows_avx2(int m, const Shape& s, const float* Mx, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
+                      const float* bias, const float* res, Act act, float* y) {
+  (m == 2 ? output_rows_m<2> : output_rows_m<4>)(s, Mx, t0, nt, tb, k0, k1, bias, res, act, y);
 }
 void tile_vectors_avx2(const Shape& s, int m, int64_t t0, int64_t nt) {
   tl_tv2.fill(s, m, t0, nt);

@@ -164,6 +164,9 @@ void weights_rows_avx2(int m, int64_t K, int64_t C, const float* w, const Weight
 void input_gather_avx2(int m, const Shape& s, const float* x, int64_t t0, int64_t nt, int64_t tb, int64_t c0, int64_t c1, float* V);
 void tile_vectors_avx2(const Shape& s, int m, int64_t t0, int64_t nt);
 void dy_patch_avx2(int m, const Shape& s, const float* dy, int64_t k, int64_t nt, int64_t g0, vf* y);
+// and output_rows_avx512's (tile rows of ≥ 8 tiles, 8 per register)
+void output_rows_avx2(int m, const Shape& s, const float* Mx, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
+                      const float* bias, const float* res, Act act, float* y);
 void output_rows_avx512(int m, const Shape& s, const float* Mx, int64_t t0, int64_t nt, int64_t tb, int64_t k0, int64_t k1,
                         const float* bias, const float* res, Act act, float* y);
 
