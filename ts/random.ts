@@ -7,6 +7,7 @@
  */
 import { check, isList, MdmtError, show } from './errors';
 import { native } from './native/binding';
+import { setDropoutSeed } from './ops/dropout';
 
 /** uniform(5, 1) drew from (1, 5] and NaN bounds gave NaN: both are a caller's bug. */
 function checkUniform(op: string, lo: number, hi: number): void {
@@ -140,9 +141,14 @@ function rotl(x: number, k: number): number {
 /** The global generator used by initialisers unless one is passed explicitly. */
 export const globalGenerator = new Generator(0);
 
-/** Seeds the global generator (weight init) and the native default stream. */
+/**
+ * Seeds the global generator (weight init), the dropout mask stream and the native default
+ * stream, as torch.manual_seed: dropout drew from a stream manualSeed left where it was, so two
+ * trainings after manualSeed(s) in one process gave different masks.
+ */
 export function manualSeed(seed: number): void {
   globalGenerator.seed(seed);
+  setDropoutSeed(seed);
   try {
     native().setSeed(seed >>> 0);
   } catch {
