@@ -134,6 +134,8 @@ export interface BackwardOptions {
 export function backward(root: Tensor, opts: BackwardOptions = {}): void {
   check(root instanceof Tensor, 'EINVAL', 'backward', () => `root must be a Tensor, got ${kindOf(root)}`);
   root.assertAlive('backward', 'root');
+  // PyTorch's l.backward(gradient) habit: a Tensor here was refused as "unknown option 'id'"
+  check(!((opts as unknown) instanceof Tensor), 'EINVAL', 'backward', 'the second argument is the options { grad?, retainGraph? }, got a Tensor: pass the gradient as { grad: t }');
   checkOptions('backward', opts, BACKWARD_KEYS);
   check(root.node !== null || root.requiresGrad, 'EINVAL', 'backward', () => (freedRoots.has(root)
     ? 'the graph of root was already freed by an earlier backward(); pass { retainGraph: true } to that one to run backward() again'

@@ -35,6 +35,12 @@ function convertFor(op: string, key: string, src: Tensor, dst: Tensor): TypedArr
   throw new MdmtError('EDTYPE', op, `'${key}' is ${src.dtype}; the module's tensor is ${dst.dtype} (load ${dst.dtype} or float32 data)`);
 }
 
+/** A registered name: a string without '.' (a number was a raw TypeError from name.includes). */
+function checkName(op: string, name: unknown): void {
+  check(typeof name === 'string' && name !== '', 'EINVAL', op, () => `name must be a non-empty string, got ${kindOf(name)}`);
+  check(!name.includes('.'), 'EINVAL', op, `name '${name}' may not contain '.'`);
+}
+
 export abstract class Module {
   training = true;
   private readonly _params = new Map<string, Tensor | null>();
@@ -46,7 +52,9 @@ export abstract class Module {
   // ---- registration ----
   /** Registers a trainable tensor (kept out of tidy scopes, requiresGrad = true); null = absent (bias=False). */
   registerParameter(name: string, t: Tensor | null): Tensor | null {
-    check(!name.includes('.'), 'EINVAL', 'registerParameter', `name '${name}' may not contain '.'`);
+    checkName('registerParameter', name);
+    // an array or a number was kept, and parameters() then handed it to the optimiser
+    check(t === null || t instanceof Tensor, 'EINVAL', 'registerParameter', () => `'${name}' must be a Tensor or null, got ${kindOf(t)}`);
     if (t) {
       keep(t);
       t.requiresGrad = true;
@@ -55,13 +63,14 @@ export abstract class Module {
     return t;
   }
   registerBuffer(name: string, t: Tensor): Tensor {
-    check(!name.includes('.'), 'EINVAL', 'registerBuffer', `name '${name}' may not contain '.'`);
+    checkName('registerBuffer', name);
+    check(t instanceof Tensor, 'EINVAL', 'registerBuffer', () => `'${name}' must be a Tensor, got ${kindOf(t)}`);
     keep(t);
     this._buffers.set(name, t);
     return t;
   }
   registerModule<M extends Module>(name: string, m: M): M {
-    check(!name.includes('.'), 'EINVAL', 'registerModule', `name '${name}' may not contain '.'`);
+    checkName('registerModule', name);
     check(m instanceof Module, 'EINVAL', 'registerModule', () => `'${name}' must be a Module, got ${kindOf(m)}`);
     this._children.set(name, m);
     return m;
@@ -195,6 +204,8 @@ export abstract class Module {
   }
 
   train(mode = true): this {
+    // train('false') or train(0) set a mode BatchNorm and dropout read as truthy or falsy
+    check(typeof mode === 'boolean', 'EINVAL', 'train', () => `mode must be a boolean, got ${show(mode)}`);
     for (const [, m] of this.namedModules()) m.training = mode;
     return this;
   }

@@ -1,0 +1,65 @@
+/**
+ * The public API as plain JavaScript calls it, with no type checker: arguments of the wrong
+ * kind are MdmtErrors naming them (not raw TypeErrors or silently kept values), and
+ * manualSeed() makes dropout masks reproducible as it does weights.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { backward } from '../../ts/autograd/tape';
+import { Linear } from '../../ts/nn/layers';
+import { Sequential } from '../../ts/nn/simple';
+import { dropout } from '../../ts/ops/dropout';
+import { mul } from '../../ts/ops/elementwise';
+import { sum } from '../../ts/ops/reduce';
+import { manualSeed } from '../../ts/random';
+import { ones, tensor, tidy } from '../../ts/tensor';
+import { expectError } from '../helpers';
+
+/** A value of the wrong type, as plain JavaScript passes it. */
+const js = (v: unknown): never => v as never;
+
+test("backward(loss, gradTensor) says how to pass the gradient (was: unknown option 'id')", () => {
+  const w = tensor([1, 2], [2]);
+  w.requiresGrad = true;
+  tidy(() => expectError(() => backward(mul(w, w), js(ones([2]))), 'EINVAL', 'backward', /\{ grad: t \}/, 'tensor as options'));
+  tidy(() => backward(sum(mul(w, w)), { grad: ones([]) }));
+  assert.equal([...w.grad!.toArray()], [2, 4]);
+  w.grad!.dispose();
+  w.dispose();
+});
+
+test('registerParameter / registerBuffer / registerModule refuse a name or value of the wrong kind', () => {
+  const s = new Sequential();
+  expectError(() => s.registerParameter(js(5), ones([1])), 'EINVAL', 'registerParameter', /name must be a non-empty string, got 5/, 'numeric name (was a TypeError)');
+  expectError(() => s.registerParameter('w', js([1, 2])), 'EINVAL', 'registerParameter', /'w' must be a Tensor or null, got an array/, 'array kept as a parameter');
+  expectError(() => s.registerBuffer('b', js(3)), 'EINVAL', 'registerBuffer', /'b' must be a Tensor, got 3/, 'number kept as a buffer');
+  expectError(() => s.registerModule(js(undefined), new Sequential()), 'EINVAL', 'registerModule', /name must be a non-empty string/, 'undefined name');
+  assert.is(s.parameters().length, 0);
+  assert.is(s.stateDict().size, 0);
+  s.registerParameter('none', null);
+  assert.is(s.parameters().length, 0);
+});
+
+test("Module.train() takes a boolean: train('false') left the module training", () => {
+  const l = new Linear(2, 2);
+  expectError(() => l.train(js('false')), 'EINVAL', 'train', /mode must be a boolean, got "false"/, "train('false')");
+  expectError(() => l.train(js(0)), 'EINVAL', 'train', /got 0/, 'train(0)');
+  assert.is(l.training, true);
+  assert.is(l.eval().training, false);
+  assert.is(l.train().training, true);
+  l.dispose();
+});
+
+test('manualSeed(s) restarts the dropout stream: the same masks after each call', () => {
+  const x = ones([64]);
+  const masks = () => tidy(() => [...dropout(x, 0.5, true).toArray(), ...dropout(x, 0.5, true).toArray()].join());
+  manualSeed(3);
+  const a = masks();
+  manualSeed(3);
+  assert.is(masks(), a, 'a second manualSeed(3) gave other dropout masks');
+  manualSeed(4);
+  assert.is.not(masks(), a);
+  x.dispose();
+});
+
+test.run();
