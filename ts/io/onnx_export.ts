@@ -253,6 +253,8 @@ export function toOnnx(model: Module, opts: ExportOptions = {}): Uint8Array {
  *   exportOnnx(new MDMTModel('densenet121'), 'mdmt.onnx', { inputShape: [1, 3, 256, 256] });
  */
 export function exportOnnx(model: Module, file: string, opts: ExportOptions = {}): void {
+  // a number was taken by fs.writeFileSync as an open file descriptor, and the model overwrote that file
+  check(typeof file === 'string' && file !== '', 'EINVAL', 'exportOnnx', () => `file must be a path, got ${kindOf(file)}`);
   const bytes = toOnnx(model, opts);
   try {
     fs.writeFileSync(file, bytes);

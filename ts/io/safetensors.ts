@@ -11,7 +11,7 @@
  *   const { tensors, metadata } = loadSafetensors('w.safetensors');  model.loadStateDict(tensors);
  */
 import * as fs from 'fs';
-import { check, MdmtError } from '../errors';
+import { check, checkOptions, kindOf, MdmtError } from '../errors';
 import { DType } from '../native/binding';
 import { getDefaultDevice, shapeStr, tensor, Tensor, toFloat32, TypedArray } from '../tensor';
 
@@ -61,6 +61,9 @@ function headerOf(entries: Entry[], metadata: Record<string, string>): Buffer {
 }
 
 function checkMetadata(metadata: Record<string, string>): void {
+  // null was a raw TypeError from Object.entries
+  check(metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata) && !(metadata instanceof Map), 'EINVAL', 'saveSafetensors',
+    () => `metadata must be an object of strings, got ${kindOf(metadata)}`);
   for (const [k, v] of Object.entries(metadata))
     check(typeof v === 'string', 'EINVAL', 'saveSafetensors', `metadata '${k}' must be a string, got ${typeof v}`);
 }
@@ -101,6 +104,9 @@ export function writeAll(fd: number, parts: readonly Uint8Array[]): void {
 /** The parts of a safetensors file holding `tensors`, in order: header length, header, each tensor's bytes. */
 export function safetensorsParts(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}, opts: SaveOptions = {}): Uint8Array[] {
   checkMetadata(metadata);
+  // { int64keys } was ignored: every int32 tensor then went out as I32
+  checkOptions('saveSafetensors', opts, { int64Keys: true });
+  check(opts.int64Keys === undefined || typeof opts.int64Keys === 'function', 'EINVAL', 'saveSafetensors', () => `'int64Keys' must be a function of the key, got ${kindOf(opts.int64Keys)}`);
   const int64 = opts.int64Keys ?? ((k: string) => k.endsWith('num_batches_tracked'));
   const entries = [...tensors].map(([k, t]) => entryOf(k, t, int64(k)));
   const header = headerOf(entries, metadata);
@@ -197,6 +203,8 @@ export function decodeSafetensors(buf: Buffer, device: string = getDefaultDevice
  *   const { tensors } = loadSafetensors('resnet18.safetensors');  net.loadStateDict(tensors);
  */
 export function loadSafetensors(file: string, device?: string): SafetensorsFile {
+  // a number was read as an open file descriptor
+  check(typeof file === 'string' && file !== '', 'EINVAL', 'loadSafetensors', () => `file must be a path, got ${kindOf(file)}`);
   let buf: Buffer;
   try {
     buf = fs.readFileSync(file);

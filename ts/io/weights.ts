@@ -10,7 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { MdmtError } from '../errors';
+import { check, kindOf, MdmtError } from '../errors';
 import { listModels } from '../models/zoo';
 import { Module } from '../nn/module';
 import { nonFiniteWeights } from '../train/finite';
@@ -20,6 +20,11 @@ import { loadSafetensors, readSafetensorsMetadata } from './safetensors';
 const CHECKPOINT_FORMAT = /^mdmt-checkpoint/;
 const checkpointError = (file: string, op: string) =>
   new MdmtError('EDATA', op, `${file} is a resume checkpoint (model.* weights with the Adam state), not a weights file: use the run's best.safetensors`);
+
+/** A weights file argument: a path, not a number (an open file descriptor to fs) or undefined. */
+function checkFile(file: unknown, op: string): void {
+  check(typeof file === 'string' && file !== '', 'EINVAL', op, () => `file must be the path of a .safetensors or .onnx file, got ${kindOf(file)}`);
+}
 
 /**
  * Refuses (ECONFIG, naming `flag` and the file) a weights path that is missing, a folder (a run
@@ -43,6 +48,9 @@ export function checkWeightsPath(file: string, op: string, flag: string): void {
  */
 export function loadWeightsFile(model: Module, file: string, opts: { strict?: boolean; op?: string } = {}): void {
   const op = opts.op ?? 'loadWeightsFile';
+  // a null model or a numeric file was a raw TypeError (model.loadStateDict, file.endsWith)
+  check(model instanceof Module, 'EINVAL', op, () => `needs a Module to load into, got ${kindOf(model)}`);
+  checkFile(file, op);
   if (file.endsWith('.onnx')) loadOnnxWeights(model, file, opts);
   else {
     if (!file.endsWith('.safetensors')) throw new MdmtError('EINVAL', op, `${file}: expected a .safetensors or .onnx file`);
@@ -69,6 +77,7 @@ export function loadWeightsFile(model: Module, file: string, opts: { strict?: bo
  *   weightsBackbone('weights/efficientnet_es.safetensors') // 'efficientnet_es'
  */
 export function weightsBackbone(file: string, op = 'loadWeightsFile'): string | undefined {
+  checkFile(file, op);
   // mdmt export writes the backbone into the ONNX file's metadata_props
   if (file.endsWith('.onnx')) return onnxBackbone(file);
   if (!file.endsWith('.safetensors')) return undefined;
