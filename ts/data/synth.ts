@@ -17,7 +17,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import { ensureDir } from '../dirs';
-import { checkOptions, fewOf, MdmtError, show } from '../errors';
+import { checkOptions, fewOf, kindOf, MdmtError, show } from '../errors';
 import { writeDicom } from './dicomwrite';
 import { loadExcel } from './sheets';
 import { lungBox } from './preprocess';
@@ -163,6 +163,8 @@ function clearOut(out: string, roots: string[], overwrite: boolean): void {
  *   await synth('/tmp/mdmt-data', { size: 32, overwrite: true }); // replaces the data set above
  */
 export async function synth(out: string, opts: SynthOptions = {}): Promise<SynthResult> {
+  // a number was a raw TypeError from path.join, rejected after the call returned
+  if (typeof out !== 'string' || !out.trim()) throw new MdmtError('ECONFIG', 'synth', `out must be the path of a folder, got ${typeof out === 'string' ? JSON.stringify(out) : kindOf(out)}`);
   // `nAFC: 3` wrote the default 150 images
   checkOptions('synth', opts, { seed: true, nAfc: true, nBx: true, size: true, overwrite: true }, 'options', 'ECONFIG');
   if (opts.overwrite !== undefined && typeof opts.overwrite !== 'boolean') throw new MdmtError('ECONFIG', 'synth', `overwrite ${show(opts.overwrite)} must be a boolean`);

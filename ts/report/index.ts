@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensureDir } from '../dirs';
-import { MdmtError } from '../errors';
+import { checkOptions, kindOf, MdmtError, show } from '../errors';
 import { PROTOCOLS, summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary } from './aggregate';
 import { hasTestMetrics, mixedSettingsWarnings, muStatement, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings, untestedWarnings } from './notes';
 import { backboneBarsSvg, learningCurveSvg } from './plots';
@@ -35,6 +35,9 @@ export interface Report {
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
 
+/** ReportOptions' keys: another one (`ddofs`, `pooled`) would be ignored. */
+const REPORT_KEYS = { ddof: true, mu: true, warmupEpochs: true, curves: true, title: true, unfinished: true, mixedSettings: true, bootstrap: true } as const;
+
 /**
  * Writes the report of a set of runs into `outDir` (created if missing):
  * `report.md`, `table1.{md,csv}`, `table2.{md,csv}`, `per_backbone_{cv,loco}.md`,
@@ -46,7 +49,13 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
  */
 export function writeReport(results: readonly RunResult[], outDir: string, opts: ReportOptions = {}): Report {
   // '' resolves to the working directory, which then received every file of the report
-  if (typeof outDir !== 'string' || !outDir.trim()) throw new MdmtError('ECONFIG', 'writeReport', `outDir ${JSON.stringify(outDir)} is empty: name the report directory`);
+  if (typeof outDir !== 'string') throw new MdmtError('ECONFIG', 'writeReport', `outDir must be the path of the report directory, got ${kindOf(outDir)}`);
+  if (!outDir.trim()) throw new MdmtError('ECONFIG', 'writeReport', `outDir ${JSON.stringify(outDir)} is empty: name the report directory`);
+  // options were never checked: { mu: 'pool' } reported the fold mean and { ddof: -1 } divided σ by n + 1, without a word
+  checkOptions('writeReport', opts, REPORT_KEYS, 'options', 'ECONFIG');
+  if (!Array.isArray(results as unknown)) throw new MdmtError('ECONFIG', 'writeReport', `results must be an array (collectResults' result), got ${kindOf(results)}`);
+  if (opts.mu !== undefined && opts.mu !== 'folds' && opts.mu !== 'pooled') throw new MdmtError('ECONFIG', 'writeReport', `mu must be 'folds' or 'pooled', got ${show(opts.mu)}`);
+  if (opts.ddof !== undefined && !(Number.isInteger(opts.ddof) && opts.ddof >= 0)) throw new MdmtError('ECONFIG', 'writeReport', `ddof must be an integer ≥ 0, got ${show(opts.ddof)}`);
   // a file in the way is ECONFIG naming outDir, not a raw ENOTDIR from a nested mkdir
   ensureDir(outDir, 'writeReport', 'outDir');
   fs.mkdirSync(path.join(outDir, 'plots', 'curves'), { recursive: true });

@@ -25,7 +25,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { checkKeys, fewOf, MdmtError, show, type KeyTree } from '../errors';
+import { checkKeys, fewOf, kindOf, MdmtError, show, type KeyTree } from '../errors';
 import type { RunResult } from '../report/types';
 import { listModels } from '../models/zoo';
 import { CONFIG_ALIASES, EXPERIMENTS, experimentTasks, foldRange, nearestModel, PROTOCOLS, resolveTrainConfig, TRAIN_CONFIG_KEYS, type ExperimentName, type Protocol, type TrainConfig, type TrainConfigInput } from './config';
@@ -211,6 +211,8 @@ export function planJobs(cfg: ExperimentConfig, counts: { cv: number; loco: numb
 
 /** Every result.json under `runsDir`, as the report's RunResult list. */
 export function collectResults(runsDir: string): RunResult[] {
+  // a number or an object was looked up as the folder '5' / '[object Object]'
+  if (typeof runsDir !== 'string' || !runsDir) throw new MdmtError('ECONFIG', 'collectResults', `runsDir must be the path of a runs directory, got ${kindOf(runsDir)}`);
   // the library call says what the CLI said: a missing folder is not an empty sweep
   if (!fs.existsSync(runsDir)) throw new MdmtError('EIO', 'collectResults', `runs directory '${runsDir}' does not exist`);
   if (!fs.statSync(runsDir).isDirectory()) throw new MdmtError('ECONFIG', 'collectResults', `runs directory '${runsDir}' is a file, not a directory`);

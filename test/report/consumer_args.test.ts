@@ -1,0 +1,51 @@
+/**
+ * collectResults / writeReport / synth as plain JavaScript calls them: a path that is not a
+ * string, and report options that would be ignored or misread ({ mu: 'x' } reported the fold
+ * mean, { ddof: -1 } divided σ by n + 1), are ECONFIG naming them, before anything is written.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MdmtError } from '../../ts/errors';
+import { synth } from '../../ts/data/synth';
+import { writeReport } from '../../ts/report';
+import { collectResults } from '../../ts/train/experiment';
+import { expectError } from '../helpers';
+
+/** A value of the wrong type, as plain JavaScript passes it. */
+const js = (v: unknown): never => v as never;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-args-'));
+
+test('collectResults names a runsDir that is not a path (was: folder "[object Object]" does not exist)', () => {
+  expectError(() => collectResults(js({ runsDir: dir })), 'ECONFIG', 'collectResults', /runsDir must be the path of a runs directory, got an Object/, 'object');
+  expectError(() => collectResults(js(undefined)), 'ECONFIG', 'collectResults', /got undefined/, 'undefined');
+  assert.equal(collectResults(dir), []);
+});
+
+test('writeReport refuses options it would ignore or misread, and an outDir that is not a path', () => {
+  const out = path.join(dir, 'report');
+  expectError(() => writeReport([], out, js({ mu: 'pool' })), 'ECONFIG', 'writeReport', /mu must be 'folds' or 'pooled', got "pool"/, 'mu');
+  expectError(() => writeReport([], out, { ddof: -1 }), 'ECONFIG', 'writeReport', /ddof must be an integer ≥ 0, got -1/, 'ddof -1');
+  expectError(() => writeReport([], out, { ddof: 0.5 }), 'ECONFIG', 'writeReport', /got 0\.5/, 'ddof 0.5');
+  expectError(() => writeReport([], out, js({ ddofs: 1 })), 'ECONFIG', 'writeReport', /unknown option 'ddofs'.*did you mean ddof/, 'misspelt key');
+  expectError(() => writeReport(js(undefined), out), 'ECONFIG', 'writeReport', /results must be an array/, 'no results');
+  expectError(() => writeReport([], js(5)), 'ECONFIG', 'writeReport', /outDir must be the path of the report directory, got 5/, 'outDir 5 (was: "is empty")');
+  assert.not.ok(fs.existsSync(out), 'a refused call made the report folder');
+  assert.ok(writeReport([], out, { mu: 'pooled', ddof: 1 }).markdown.includes('ddof 1'));
+});
+
+test('synth(5) rejects with ECONFIG naming out (was a raw TypeError from path.join)', async () => {
+  try {
+    await synth(js(5));
+    assert.unreachable('did not reject');
+  } catch (e) {
+    assert.instance(e, MdmtError, String(e));
+    assert.is((e as MdmtError).code, 'ECONFIG');
+    assert.match((e as Error).message, /out must be the path of a folder, got 5/);
+  }
+});
+
+test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+test.run();
