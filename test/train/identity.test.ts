@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError } from '../../ts/errors';
 import { resolveTrainConfig, type TrainConfigInput } from '../../ts/train/config';
-import { configDiff } from '../../ts/train/identity';
+import { configDiff, settingsSpread, sweepDiff } from '../../ts/train/identity';
 import { train } from '../../ts/train/train';
 import { BACKBONE, tmpDir } from './_fixture';
 
@@ -93,6 +93,20 @@ test('a damaged config.json or result.json is an EDATA naming the file, not a fl
     assert.is(e.code, 'EDATA');
     assert.match(e.message, `${result} lacks ${field}`);
   }
+});
+
+
+test("a data set a run does not read is not a difference between runs of one sweep (the README's stl_bx run takes data: { bx })", () => {
+  const cfg = (experiment: 'stl_afc' | 'stl_bx' | 'mdmt', data: TrainConfigInput['data'], extra: Partial<TrainConfigInput> = {}) =>
+    resolveTrainConfig({ backbone: BACKBONE, experiment, data, outDir: path.join('/tmp/sweep', experiment),
+      ...(experiment === 'mdmt' ? { init: { stlAfc: '/tmp/sweep/a.safetensors', stlBx: '/tmp/sweep/b.safetensors' } } : {}), ...extra });
+  const afc = '/data/AIforCOVID', bx = '/data/BRIXIA';
+  const runs = (...cs: [string, ReturnType<typeof cfg>][]) => cs.map(([name, c]) => ({ name, cfg: c }));
+  assert.equal(settingsSpread(runs(['a', cfg('stl_afc', { afc, bx })], ['b', cfg('stl_bx', { bx })], ['m', cfg('mdmt', { afc, bx })])), []);
+  assert.equal(sweepDiff(cfg('stl_afc', { afc }), cfg('stl_bx', { bx }, { data: { bx, bins: 'code' } })), [], 'τ2 bins do not concern stl_afc');
+  // what a run does read still counts
+  assert.equal(sweepDiff(cfg('stl_afc', { afc }), cfg('mdmt', { afc: '/other/AIforCOVID', bx })), ['data.afc "/data/AIforCOVID" → "/other/AIforCOVID"']);
+  assert.equal(sweepDiff(cfg('stl_bx', { bx }), cfg('mdmt', { afc, bx }, { data: { afc, bx, bins: 'code' } })), ['data.bins (unset) → "code"']);
 });
 
 test.run();

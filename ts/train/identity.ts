@@ -17,7 +17,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { fewOf, MdmtError, show } from '../errors';
 import { readJson } from './checkpoint';
-import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
+import { experimentTasks, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
 
 /** Settings a run may be resumed or reused with, changed. */
 const RUNTIME = new Set(['progress', 'workers', 'device', 'keepCheckpoint', 'checkpointEvery', 'eager', 'outDir']);
@@ -89,6 +89,9 @@ function sweepSettings(c: TrainConfig): Map<string, unknown> {
   return m;
 }
 
+/** The settings of one task's data set (an experiment that does not train the task does not read them). */
+const TASK_DATA = { afc: ['data.afc', 'data.afcReleases'], bx: ['data.bx', 'data.bins', 'data.bxGroupBy', 'data.bxCentres', 'bxLocoFold'] } as const;
+
 /**
  * The settings in which two runs of one sweep differ, as 'field a → b' (empty when they belong
  * to one sweep: they may differ in backbone, experiment, protocol, fold and their STL inits).
@@ -99,8 +102,14 @@ export function sweepDiff(a: TrainConfig, b: TrainConfig): string[] {
   const x = sweepSettings(a), y = sweepSettings(b);
   // stl_bx trains its own BRIXIA fold: bxLocoFold is not part of what it computes (comparable())
   if (!x.has('bxLocoFold') || !y.has('bxLocoFold')) { x.delete('bxLocoFold'); y.delete('bxLocoFold'); }
+  // a data set one of the runs does not read: the README's stl_bx run, given data: { bx } alone,
+  // was reported as 'trained with different settings: data.afc (unset)' beside its stl_afc run
+  for (const task of ['afc', 'bx'] as const)
+    if (!experimentTasks(a.experiment)[task] || !experimentTasks(b.experiment)[task])
+      for (const k of TASK_DATA[task]) { x.delete(k); y.delete(k); }
   return settingsDiff(x, y);
 }
+
 
 /**
  * For runs that do not all share their settings: one line per setting in which they differ,
