@@ -7,9 +7,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward } from '../../ts/autograd/tape';
 import { Linear } from '../../ts/nn/layers';
-import { Sequential } from '../../ts/nn/simple';
+import { AvgPool2d, MaxPool2d, Sequential } from '../../ts/nn/simple';
 import { dropout } from '../../ts/ops/dropout';
 import { mul } from '../../ts/ops/elementwise';
+import { cast } from '../../ts/ops/memory';
 import { sum } from '../../ts/ops/reduce';
 import { manualSeed } from '../../ts/random';
 import { ones, tensor, tidy } from '../../ts/tensor';
@@ -48,6 +49,19 @@ test("Module.train() takes a boolean: train('false') left the module training", 
   assert.is(l.eval().training, false);
   assert.is(l.train().training, true);
   l.dispose();
+});
+
+test('axes, a cast dtype and pooling parameters of the wrong kind are named by their op, when given', () => {
+  const t = ones([2, 3]);
+  expectError(() => sum(t, js('01')), 'EINVAL', 'sum', /axes must be an integer or an array of integers, got "01"/, "a string (read as axes 0 and 1)");
+  expectError(() => sum(t, 1.5), 'EINVAL', 'sum', /axis 1\.5 is not an integer/, 'a fraction');
+  expectError(() => sum(t, [0, js('1')]), 'EINVAL', 'sum', /axis "1" is not an integer/, 'a string in the list');
+  expectError(() => sum(t, 2), 'EINVAL', 'sum', /axis 2 out of range for 2 dims/, 'out of range');
+  expectError(() => cast(t, js('float64')), 'EDTYPE', 'cast', /dtype must be one of float32, int32, uint8, bfloat16, float16, got "float64"/, 'float64 (was op alloc)');
+  expectError(() => new MaxPool2d(0), 'EINVAL', 'MaxPool2d', /'kernel' must be/, 'kernel 0 (was found at the first forward)');
+  expectError(() => new AvgPool2d(3, { padding: 2 }), 'EINVAL', 'AvgPool2d', /'padding' \[2,2\] must be at most half of 'kernel' \[3,3\]/, 'padding over half the kernel');
+  assert.equal(new MaxPool2d(3, { stride: 2, padding: 1 }).forward(ones([1, 1, 8, 8])).shape, [1, 1, 4, 4]);
+  t.dispose();
 });
 
 test('manualSeed(s) restarts the dropout stream: the same masks after each call', () => {

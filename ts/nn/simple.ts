@@ -3,7 +3,7 @@
  * Sequential (children named "0", "1", ... as in PyTorch).
  */
 import { check, checkOptions, show } from '../errors';
-import { avgpool2d, globalAvgpool, maxpool2d } from '../ops/pool';
+import { AVGPOOL_KEYS, avgpool2d, globalAvgpool, maxpool2d, poolParams } from '../ops/pool';
 import { dropout } from '../ops/dropout';
 import { hardswish, relu, relu6, sigmoid, silu } from '../ops/activations';
 import { flatten } from '../ops/reshape';
@@ -40,6 +40,7 @@ export class MaxPool2d extends Fn {
   constructor(readonly kernel: Pair, readonly o: { stride?: Pair; padding?: Pair; ceilMode?: boolean } = {}) {
     super();
     checkOptions('MaxPool2d', o, { stride: true, padding: true, ceilMode: true });
+    poolParams('MaxPool2d', { kernel, ...o }); // MaxPool2d(0) failed only at its first forward
   }
   forward(x: Tensor) { return maxpool2d(x, { kernel: this.kernel, ...this.o }); }
 }
@@ -47,6 +48,7 @@ export class AvgPool2d extends Fn {
   constructor(readonly kernel: Pair, readonly o: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}) {
     super();
     checkOptions('AvgPool2d', o, { stride: true, padding: true, ceilMode: true, countIncludePad: true });
+    poolParams('AvgPool2d', { kernel, ...o }, AVGPOOL_KEYS);
   }
   forward(x: Tensor) { return avgpool2d(x, { kernel: this.kernel, ...this.o }); }
 }

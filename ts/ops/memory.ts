@@ -3,6 +3,7 @@
  * convert its dtype.
  */
 import { record } from '../autograd/tape';
+import { check, show } from '../errors';
 import { DType } from '../native/binding';
 import { checkFillValue, Tensor } from '../tensor';
 import { checkArg, checkNumber, runOp, runOpInto } from './op';
@@ -25,9 +26,13 @@ export function copy(x: Tensor): Tensor {
 }
 export const clone = copy;
 
+const CAST_DTYPES: readonly string[] = ['float32', 'int32', 'uint8', 'bfloat16', 'float16'] satisfies readonly DType[];
+
 /** x converted to `dtype` (not differentiable). float→int truncates toward zero. */
 export function cast(x: Tensor, dtype: DType): Tensor {
   checkArg('cast', 'x', x);
+  // named here: the output's allocation refused it as op 'alloc'
+  check(typeof dtype === 'string' && CAST_DTYPES.includes(dtype), 'EDTYPE', 'cast', () => `dtype must be one of ${CAST_DTYPES.join(', ')}, got ${show(dtype)}`);
   const [y] = runOp('cast', [x], {}, [{ shape: x.shape, dtype }], ['x']);
   return y;
 }

@@ -57,11 +57,11 @@ function pairArg(op: string, name: string, v: unknown, def: number, min: number)
 }
 
 /** Validates the options against x (4-D float32) and infers the output shape. */
-const POOL_KEYS = { kernel: true, stride: true, padding: true, ceilMode: true } as const;
-const AVGPOOL_KEYS = { ...POOL_KEYS, countIncludePad: true } as const;
+export const POOL_KEYS = { kernel: true, stride: true, padding: true, ceilMode: true } as const;
+export const AVGPOOL_KEYS = { ...POOL_KEYS, countIncludePad: true } as const;
 
-export function poolGeometry(op: string, x: Tensor, opts: Pool2dOptions, known: Readonly<Record<string, true>> = POOL_KEYS): Pool2dGeometry {
-  checkArg(op, 'x', x, { dtype: 'float32', ndim: 4 });
+/** The options' own checks (no input needed): nn.MaxPool2d / AvgPool2d run them when constructed. */
+export function poolParams(op: string, opts: Pool2dOptions, known: Readonly<Record<string, true>> = POOL_KEYS): Omit<Pool2dGeometry, 'outShape'> {
   check(opts !== null && typeof opts === 'object', 'EINVAL', op, () => `options must be an object { kernel, stride?, padding?, ceilMode? }, got ${opts === null ? 'null' : typeof opts}`);
   checkOptions(op, opts, known);
   check(opts.kernel !== undefined, 'EINVAL', op, "'kernel' is required");
@@ -72,6 +72,12 @@ export function poolGeometry(op: string, x: Tensor, opts: Pool2dOptions, known: 
   check(typeof ceilMode === 'boolean', 'EINVAL', op, () => `'ceilMode' must be a boolean, got ${typeof ceilMode}`);
   for (const i of [0, 1])
     check(2 * padding[i] <= kernel[i], 'EINVAL', op, () => `'padding' ${JSON.stringify(padding)} must be at most half of 'kernel' ${JSON.stringify(kernel)}`);
+  return { kernel, stride, padding, ceilMode };
+}
+
+export function poolGeometry(op: string, x: Tensor, opts: Pool2dOptions, known: Readonly<Record<string, true>> = POOL_KEYS): Pool2dGeometry {
+  checkArg(op, 'x', x, { dtype: 'float32', ndim: 4 });
+  const { kernel, stride, padding, ceilMode } = poolParams(op, opts, known);
   const [N, C, H, W] = x.shape;
   check(H > 0 && W > 0, 'ESHAPE', op, () => `'x' ${shapeStr(x.shape)} has an empty H×W plane`);
   const P = poolOutSize(H, kernel[0], stride[0], padding[0], ceilMode);

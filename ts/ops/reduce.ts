@@ -4,15 +4,18 @@
  * divides by their element count for mean).
  */
 import { record } from '../autograd/tape';
-import { check } from '../errors';
+import { check, show } from '../errors';
 import { Tensor } from '../tensor';
 import { checkArg, runOp } from './op';
 import { reshape } from './reshape';
 
 export function normAxes(op: string, ndim: number, axes: number | readonly number[] | undefined): number[] {
+  // a string was spread into its characters ('0' read as axis 0, '01' as axes 0 and 1)
+  check(axes === undefined || typeof axes === 'number' || Array.isArray(axes as unknown), 'EINVAL', op, () => `axes must be an integer or an array of integers, got ${show(axes)}`);
   const list = axes === undefined ? [...Array(ndim).keys()] : typeof axes === 'number' ? [axes] : [...axes];
   const norm = list.map((a) => {
-    check(Number.isInteger(a) && a >= -ndim && a < ndim, 'EINVAL', op, () => `axis ${a} out of range for ${ndim} dims`);
+    check(Number.isInteger(a), 'EINVAL', op, () => `axis ${show(a)} is not an integer`);
+    check(a >= -ndim && a < ndim, 'EINVAL', op, () => `axis ${a} out of range for ${ndim} dims`);
     return a < 0 ? a + ndim : a;
   });
   const sorted = [...new Set(norm)].sort((a, b) => a - b);
