@@ -12,10 +12,16 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { MdmtError } from './errors';
 
-/** The first existing component of `dir` when it is a file (mkdir would fail with EEXIST or ENOTDIR). */
-function fileInTheWay(dir: string): string | undefined {
+/** `dir` when it exists, else the nearest of its parents that does (the root at the last). */
+function nearestExisting(dir: string): string {
   let p = path.resolve(dir);
   while (!fs.existsSync(p) && path.dirname(p) !== p) p = path.dirname(p);
+  return p;
+}
+
+/** The first existing component of `dir` when it is a file (mkdir would fail with EEXIST or ENOTDIR). */
+function fileInTheWay(dir: string): string | undefined {
+  const p = nearestExisting(dir);
   return fs.existsSync(p) && !fs.statSync(p).isDirectory() ? p : undefined;
 }
 
@@ -60,8 +66,7 @@ function mkdir(dir: string, op: string, field: string, shown: string): void {
 
 /** The first existing folder of `dir` (itself when it exists), when this process cannot make files in it. */
 function unwritableAncestor(dir: string): { dir: string; why: string } | undefined {
-  let p = path.resolve(dir);
-  while (!fs.existsSync(p) && path.dirname(p) !== p) p = path.dirname(p);
+  const p = nearestExisting(dir);
   try {
     fs.accessSync(p, fs.constants.W_OK | fs.constants.X_OK);
     return undefined;
@@ -70,10 +75,15 @@ function unwritableAncestor(dir: string): { dir: string; why: string } | undefin
   }
 }
 
-/** ensureDir's checks, nothing created: a file in the way (ECONFIG), a folder this process cannot write in (EIO). */
-export function checkDir(dir: string, op: string, field: string): string {
+/** Refuses (ECONFIG, naming `field`) a directory path that is a file or lies under one. */
+function refuseDirPath(dir: string, op: string, field: string): void {
   const p = fileInTheWay(dir);
   if (p) throw new MdmtError('ECONFIG', op, `${field} '${dir}' ${p === path.resolve(dir) ? 'is a file' : `lies under '${p}', which is a file`}, not a directory`);
+}
+
+/** ensureDir's checks, nothing created: a file in the way (ECONFIG), a folder this process cannot write in (EIO). */
+export function checkDir(dir: string, op: string, field: string): string {
+  refuseDirPath(dir, op, field);
   const u = unwritableAncestor(dir);
   if (u) throw new MdmtError('EIO', op, `${field} '${dir}': cannot write in ${u.dir === path.resolve(dir) ? 'the directory' : `'${u.dir}'`} (${u.why})`);
   return dir;
@@ -81,8 +91,7 @@ export function checkDir(dir: string, op: string, field: string): string {
 
 /** Creates `dir` (recursively) and returns it; refuses a file in the way, naming `field`. */
 export function ensureDir(dir: string, op: string, field: string): string {
-  const p = fileInTheWay(dir);
-  if (p) throw new MdmtError('ECONFIG', op, `${field} '${dir}' ${p === path.resolve(dir) ? 'is a file' : `lies under '${p}', which is a file`}, not a directory`);
+  refuseDirPath(dir, op, field);
   mkdir(dir, op, field, dir);
   return dir;
 }
