@@ -6,7 +6,7 @@
  *
  *   mdmt inspect runs/x/best.safetensors   # format, backbone, heads, tensors, metadata
  */
-import { readOnnxModel } from '../io/onnx_import';
+import { onnxMetadata, readOnnxModel } from '../io/onnx_import';
 import type { OnnxValueInfo } from '../io/onnx_proto';
 import { readSafetensorsMetadata } from '../io/safetensors';
 import { inferTask, weightShapes } from '../io/weights';
@@ -34,7 +34,7 @@ const shapeOf = (v: OnnxValueInfo) => v.type.tensor_type.shape.dim.map((d) => ('
 export function inspectWeights(file: string): string[] {
   const onnx = file.toLowerCase().endsWith('.onnx');
   const m = onnx ? readOnnxModel(file) : undefined;
-  const meta = m ? Object.fromEntries((m.metadata_props ?? []).map((p) => [p.key, p.value])) : readSafetensorsMetadata(file);
+  const meta = m ? onnxMetadata(m) : readSafetensorsMetadata(file);
   const checkpoint = /^mdmt-checkpoint/.test(meta.format ?? '');
   const shapes = weightShapes(file);
   const values = [...shapes.values()].reduce((a, s) => a + s.reduce((p, d) => p * d, 1), 0);

@@ -60,6 +60,11 @@ function decodeTensor(t: OnnxTensor, file: string): { data: TypedArray; dtype: D
   return { data, dtype, shape };
 }
 
+/** An ONNX model's metadata_props as one object (mdmt export writes backbone, task and the preprocessing there). */
+export function onnxMetadata(m: OnnxModel): Record<string, string> {
+  return Object.fromEntries((m.metadata_props ?? []).map((p) => [p.key, p.value]));
+}
+
 /** Parses an ONNX file (path or bytes) into its ModelProto as a plain object. */
 export function readOnnxModel(src: string | Uint8Array): OnnxModel {
   const what = typeof src === 'string' ? src : 'ONNX bytes';

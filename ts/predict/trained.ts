@@ -10,7 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { readOnnxModel } from '../io/onnx_import';
+import { onnxMetadata, readOnnxModel } from '../io/onnx_import';
 import { readSafetensorsMetadata } from '../io/safetensors';
 import { readJson } from '../train/checkpoint';
 
@@ -22,7 +22,7 @@ export function fromMetadata(file: string): Partial<Preprocessing> {
   // mdmt export copies the weights' metadata into the ONNX file's metadata_props: an export of
   // a 32 px run scored at the default 256 px went without the warning its best.safetensors gets
   const m = file.endsWith('.safetensors') ? readSafetensorsMetadata(file)
-    : file.endsWith('.onnx') ? Object.fromEntries((readOnnxModel(file).metadata_props ?? []).map((p) => [p.key, p.value]))
+    : file.endsWith('.onnx') ? onnxMetadata(readOnnxModel(file))
     : {};
   const size = Number(m.imageSize);
   return {
