@@ -198,3 +198,11 @@ export function kindOf(v: unknown): string {
   const name = Array.isArray(v) ? 'array' : (v.constructor as { name?: string } | undefined)?.name || 'object';
   return `${/^[aeiouAEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
 }
+
+/**
+ * Refuses (EINVAL, naming `op`) a file argument that is not a non-empty string: fs takes a
+ * number as an open file descriptor (0 is stdin), and writes or reads it without a word.
+ */
+export function checkPath(op: string, file: unknown, what = 'a path'): asserts file is string {
+  check(typeof file === 'string' && file !== '', 'EINVAL', op, () => `file must be ${what}, got ${kindOf(file)}`);
+}

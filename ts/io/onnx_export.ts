@@ -10,7 +10,7 @@
  */
 import * as fs from 'fs';
 import { noGrad } from '../autograd/tape';
-import { check, checkOptions, isList, kindOf, MdmtError, show } from '../errors';
+import { check, checkOptions, checkPath, isList, kindOf, MdmtError, show } from '../errors';
 import { packageVersion } from '../native/binding';
 import { Module } from '../nn/module';
 import { observeOps, OpCall } from '../ops/op';
@@ -254,7 +254,7 @@ export function toOnnx(model: Module, opts: ExportOptions = {}): Uint8Array {
  */
 export function exportOnnx(model: Module, file: string, opts: ExportOptions = {}): void {
   // a number was taken by fs.writeFileSync as an open file descriptor, and the model overwrote that file
-  check(typeof file === 'string' && file !== '', 'EINVAL', 'exportOnnx', () => `file must be a path, got ${kindOf(file)}`);
+  checkPath('exportOnnx', file);
   const bytes = toOnnx(model, opts);
   try {
     fs.writeFileSync(file, bytes);

@@ -11,7 +11,7 @@
  *   const { tensors, metadata } = loadSafetensors('w.safetensors');  model.loadStateDict(tensors);
  */
 import * as fs from 'fs';
-import { check, checkOptions, kindOf, MdmtError } from '../errors';
+import { check, checkOptions, checkPath, kindOf, MdmtError } from '../errors';
 import { DType } from '../native/binding';
 import { getDefaultDevice, shapeStr, tensor, Tensor, toFloat32, TypedArray } from '../tensor';
 
@@ -204,7 +204,7 @@ export function decodeSafetensors(buf: Buffer, device: string = getDefaultDevice
  */
 export function loadSafetensors(file: string, device?: string): SafetensorsFile {
   // a number was read as an open file descriptor
-  check(typeof file === 'string' && file !== '', 'EINVAL', 'loadSafetensors', () => `file must be a path, got ${kindOf(file)}`);
+  checkPath('loadSafetensors', file);
   let buf: Buffer;
   try {
     buf = fs.readFileSync(file);

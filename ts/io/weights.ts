@@ -10,7 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { check, kindOf, MdmtError } from '../errors';
+import { check, checkPath, kindOf, MdmtError } from '../errors';
 import { listModels } from '../models/zoo';
 import { Module } from '../nn/module';
 import { nonFiniteWeights } from '../train/finite';
@@ -22,9 +22,7 @@ const checkpointError = (file: string, op: string) =>
   new MdmtError('EDATA', op, `${file} is a resume checkpoint (model.* weights with the Adam state), not a weights file: use the run's best.safetensors`);
 
 /** A weights file argument: a path, not a number (an open file descriptor to fs) or undefined. */
-function checkFile(file: unknown, op: string): void {
-  check(typeof file === 'string' && file !== '', 'EINVAL', op, () => `file must be the path of a .safetensors or .onnx file, got ${kindOf(file)}`);
-}
+const checkFile = (file: unknown, op: string): void => checkPath(op, file, 'the path of a .safetensors or .onnx file');
 
 /**
  * Refuses (ECONFIG, naming `flag` and the file) a weights path that is missing, a folder (a run
