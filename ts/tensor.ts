@@ -58,7 +58,11 @@ function track(t: Tensor): void {
   }
 }
 
-/** The tensors in a tidy's result, at any depth (a depth cap of 4 disposed deeper ones silently); cycles are followed once. */
+/**
+ * The tensors in a tidy's result, at any depth (a depth cap of 4 disposed deeper ones silently),
+ * in arrays, Maps, Sets and the own enumerable fields of any object (a Set or a class instance's
+ * tensors were disposed silently); cycles are followed once.
+ */
 function collectTensors(v: unknown, out: Set<Tensor>, seen = new Set<object>()): void {
   if (v === null || typeof v !== 'object' || seen.has(v)) return;
   seen.add(v);
@@ -70,13 +74,14 @@ function collectTensors(v: unknown, out: Set<Tensor>, seen = new Set<object>()):
     for (const e of v) collectTensors(e, out, seen);
     return;
   }
-  if (v instanceof Map) {
+  if (v instanceof Map || v instanceof Set) {
     for (const e of v.values()) collectTensors(e, out, seen);
     return;
   }
-  if (Object.getPrototypeOf(v) === Object.prototype) {
-    for (const e of Object.values(v as Record<string, unknown>)) collectTensors(e, out, seen);
-  }
+  // Plain objects and instances of the caller's classes alike: a tensor in a returned object's
+  // own field is kept. Typed arrays and buffers hold numbers only (and may hold millions).
+  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Promise) return;
+  for (const e of Object.values(v as Record<string, unknown>)) collectTensors(e, out, seen);
 }
 
 function closeScope(scope: Scope, result: unknown): void {
@@ -95,8 +100,9 @@ function closeScope(scope: Scope, result: unknown): void {
 }
 
 /**
- * Runs `fn` and disposes every tensor it created, except those in its result (a tensor,
- * or arrays / plain objects / Maps of tensors), which move to the enclosing scope.
+ * Runs `fn` and disposes every tensor it created, except those in its result (a tensor, or
+ * tensors held at any depth in arrays, Maps, Sets and objects' own fields), which move to the
+ * enclosing scope.
  * `fn` may be async: the scope follows the async context, so concurrent tidies don't mix.
  *
  *   const loss = await tidy(async () => { const y = model.forward(x); return mse(y, t); });

@@ -52,6 +52,25 @@ test('tidy keeps result tensors at any depth (past 4 levels they were disposed s
   t.dispose();
 });
 
+test('tidy keeps tensors held in a returned Set or class instance (both were disposed silently); typed arrays are not walked', () => {
+  const base = liveTensorCount();
+  class Pair {
+    readonly extra = new Float32Array(1 << 20);
+    constructor(readonly a: ReturnType<typeof ones>, readonly b: { t: ReturnType<typeof ones> }) {}
+  }
+  const [set, pair] = tidy(() => {
+    zeros([1]); // a temporary
+    return [new Set([ones([2])]), new Pair(ones([3]), { t: ones([1]) })] as const;
+  });
+  const fromSet = [...set][0];
+  for (const [name, t] of [['the Set\'s tensor', fromSet], ['a class field', pair.a], ['a nested field', pair.b.t]] as const) {
+    assert.not.ok(t.disposed, `${name} in the result was disposed`);
+  }
+  assert.equal([...pair.a.toArray()], [1, 1, 1]);
+  assert.is(liveTensorCount(), base + 3, 'the temporary is freed, the result kept');
+  for (const t of [fromSet, pair.a, pair.b.t]) t.dispose();
+});
+
 test('tidy works across await and concurrent async scopes stay separate', async () => {
   const before = liveTensorCount();
   const x = tensor([1, 2], [2], { device: DEVICE });
