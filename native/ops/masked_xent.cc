@@ -17,6 +17,7 @@ MaskedXentSpec masked_xent_spec(const OpCtx& c) {
     MDMT_FAIL(code::kInvalid, c.op, "attribute 'normalize' must be \"batch\" or \"masked\", got \"" << norm << "\"");
   s.masked = norm == "masked";
   if (s.C < 1) MDMT_FAIL(code::kShape, c.op, "input 'logits' needs at least one class, got " << z.shape_str());
+  if (s.N < 1) MDMT_FAIL(code::kShape, c.op, "input 'logits' has no rows, got " << z.shape_str() << ": the loss of an empty batch is 0/0");
   return s;
 }
 

@@ -130,6 +130,7 @@ test('maskedXent: bad inputs give MdmtError naming the op and the argument', () 
     expectError(() => maskedXent(z, i32([0, 1]), m), 'ESHAPE', 'maskedXent', /'labels'/, 'labels length');
     expectError(() => maskedXent(z, i32([0, 1, 0]), t32([1, 1], [2])), 'ESHAPE', 'maskedXent', /'mask'/, 'mask length');
     expectError(() => maskedXent(t32([1, 2], [2]), i32([0, 1]), t32([1, 1], [2])), 'ESHAPE', 'maskedXent', /'logits'/, 'rank-1 logits');
+    expectError(() => maskedXent(t32([], [0, 2]), i32([]), t32([], [0])), 'ESHAPE', 'maskedXent', /'logits' has no rows, got \[0, 2\]/, '0 rows (was a NaN loss)');
     expectError(() => maskedXent(z, i32([0, 1, 0]), m, { normalize: 'mean' as never }), 'EINVAL', 'maskedXent', /'normalize'/, 'normalize');
     expectError(() => maskedXent(z, i32([0, 1, 0]), m, { normalise: 'masked' } as never), 'EINVAL', 'maskedXent', /unknown option 'normalise'.*did you mean normalize\?/, 'typo');
     const d = t32([1, 1, 1], [3]);
@@ -146,6 +147,7 @@ test('maskedXent: bad inputs give MdmtError naming the op and the argument', () 
     expectError(run([z, t32([0, 1, 0], [3]), m], [loss, dz]), 'EDTYPE', 'masked_xent_fwd_bwd', /labels/, 'native labels dtype');
     expectError(run([z, i32([0, 1, 0]), m], [loss, dz], { normalize: 'sum' }), 'EINVAL', 'masked_xent_fwd_bwd', /normalize/, 'native normalize');
     expectError(run([z, i32([0, 1, 0])], [loss, dz]), 'EINVAL', 'masked_xent_fwd_bwd', /3 input/, 'native input count');
+    expectError(run([t32([], [0, 2]), i32([]), t32([], [0])], [loss, t32([], [0, 2])]), 'ESHAPE', 'masked_xent_fwd_bwd', /'logits' has no rows/, 'native 0 rows');
   });
 });
 

@@ -20,7 +20,7 @@ const OP = 'maskedXent';
 /**
  * loss = Σᵢ maskᵢ·(logsumexp(logitsᵢ) − logitsᵢ,labelsᵢ) / D, a scalar (shape []).
  * logits [N, C] float32, labels [N] int32 (masked-out rows may hold −1), mask [N] float32
- * of 0/1. D = N or max(Σ mask, 1). An active row's label outside [0, C) throws.
+ * of 0/1. D = N or max(Σ mask, 1); N = 0 throws. An active row's label outside [0, C) throws.
  *
  *   const loss = add(maskedXent(afcLogits, afcLabels, isAfc), maskedXent(bxLogits, bxLabels, isBx));
  */
@@ -32,6 +32,7 @@ export function maskedXent(logits: Tensor, labels: Tensor, mask: Tensor, opts: M
   check(labels.shape[0] === N, 'ESHAPE', OP, () => `'labels' must have shape [${N}] for logits ${shapeStr(logits.shape)}, got ${shapeStr(labels.shape)}`);
   check(mask.shape[0] === N, 'ESHAPE', OP, () => `'mask' must have shape [${N}] for logits ${shapeStr(logits.shape)}, got ${shapeStr(mask.shape)}`);
   check(C >= 1, 'ESHAPE', OP, () => `'logits' needs at least one class, got ${shapeStr(logits.shape)}`);
+  check(N >= 1, 'ESHAPE', OP, () => `'logits' has no rows, got ${shapeStr(logits.shape)}: the loss of an empty batch is 0/0`);
   check(opts !== null && typeof opts === 'object', 'EINVAL', OP, 'opts must be an object');
   checkOptions(OP, opts, XENT_KEYS);
   const normalize = opts.normalize ?? 'batch';
