@@ -143,6 +143,11 @@ test('malformed files fail with errors naming the problem', () => {
   throwsNaming(() => decodeSafetensors(handmade([['w', 'F32', [3], Buffer.from(Float32Array.of(1, 2).buffer)]])), "'w'", 'expected 12');
   throwsNaming(() => decodeSafetensors(handmade([['w', 'C64', [1], Buffer.alloc(8)]])), "'w'", 'unsupported dtype');
   throwsNaming(() => decodeSafetensors(handmade([['n', 'I64', [1], Buffer.from(BigInt64Array.of(1n << 40n).buffer)]])), "'n'", 'int32');
+  // a finite F64 beyond float32's range was read as Infinity; Infinity itself stays what it is
+  throwsNaming(() => decodeSafetensors(handmade([['d', 'F64', [2], Buffer.from(Float64Array.of(1, -1e300).buffer)]])), "'d'", '-1e+300', 'index 1', 'float32');
+  const inf = decodeSafetensors(handmade([['d', 'F64', [2], Buffer.from(Float64Array.of(Infinity, 3.4028234e38).buffer)]]));
+  assert.equal(Array.from(inf.tensors.get('d')!.toArray()), [Infinity, Math.fround(3.4028234e38)]);
+  dispose(inf.tensors);
   const bad = Buffer.from(ok);
   bad.write('{', 8 + 1);
   throwsNaming(() => decodeSafetensors(bad), 'not JSON');

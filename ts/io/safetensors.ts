@@ -4,7 +4,7 @@
  * name: {dtype, shape, data_offsets: [begin, end]}}`, padded with spaces to 8 bytes), then
  * the raw little-endian data; offsets are relative to the end of the header.
  * Written: float32 → F32, int32 → I32 except `*.num_batches_tracked` → I64 (as PyTorch
- * stores it), uint8 → U8, bfloat16/float16 → BF16/F16. Read: F32, F64, F16, BF16 (all to
+ * stores it), uint8 → U8, bfloat16/float16 → BF16/F16. Read: F32, F64 (range-checked), F16, BF16 (all to
  * float32), I64 (to int32, range-checked), I32, I16, I8, U8, BOOL.
  *
  *   saveSafetensors('w.safetensors', model.stateDict(), { epoch: '3' });
@@ -126,7 +126,14 @@ function convert(key: string, dtype: string, raw: Buffer, n: number): { data: Ty
   const buf = bytes.buffer;
   switch (dtype) {
     case 'F32': return { data: new Float32Array(buf, 0, n), dtype: 'float32' };
-    case 'F64': return { data: Float32Array.from(new Float64Array(buf, 0, n)), dtype: 'float32' };
+    case 'F64': {
+      const v = new Float64Array(buf, 0, n), o = Float32Array.from(v);
+      for (let i = 0; i < n; i++) {
+        if (Math.abs(o[i]) === Infinity && Number.isFinite(v[i]))
+          throw new MdmtError('EDATA', 'loadSafetensors', `'${key}': F64 value ${v[i]} at index ${i} does not fit float32 (largest ±3.4028e38)`);
+      }
+      return { data: o, dtype: 'float32' };
+    }
     case 'F16': return { data: toFloat32(new Uint16Array(buf, 0, n), 'float16'), dtype: 'float32' };
     case 'BF16': return { data: toFloat32(new Uint16Array(buf, 0, n), 'bfloat16'), dtype: 'float32' };
     case 'I64': {
