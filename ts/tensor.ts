@@ -366,6 +366,16 @@ export function toFloat32(data: TypedArray, dtype: DType): Float32Array {
 }
 
 /**
+ * float64 values as float32, refusing a finite value beyond float32's range (it would become
+ * ±Infinity): `fail(value, index)` makes the error. Infinity and NaN stay themselves.
+ */
+export function narrowToFloat32(values: ArrayLike<number>, fail: (value: number, index: number) => Error): Float32Array {
+  const o = Float32Array.from(values);
+  for (let i = 0; i < o.length; i++) if (Math.abs(o[i]) === Infinity && Number.isFinite(values[i])) throw fail(values[i], i);
+  return o;
+}
+
+/**
  * A tensor from host data. `data` is a typed array of the dtype or any array of numbers
  * (converted).
  *

@@ -16,7 +16,8 @@ import { noGrad } from '../../ts/autograd/tape';
 import { runExport } from '../../ts/cli/export';
 import { MdmtError } from '../../ts/errors';
 import { toOnnx } from '../../ts/io/onnx_export';
-import { loadOnnxWeights, readOnnxModel } from '../../ts/io/onnx_import';
+import { loadOnnxWeights, readOnnxInitializers, readOnnxModel } from '../../ts/io/onnx_import';
+import { ONNX_DTYPE, onnxTypes } from '../../ts/io/onnx_proto';
 import { saveSafetensors } from '../../ts/io/safetensors';
 import { MDMTModel } from '../../ts/models/mdmt';
 import { getModel } from '../../ts/models/zoo';
@@ -107,6 +108,20 @@ test('ONNX initializer import reproduces the output; missing and mis-shaped keys
   throwsNaming(() => toOnnx({ forward: (x: Tensor) => x } as never), 'exportOnnx: needs a Module (a layer or model), got an Object');
   throwsNaming(() => a.loadStateDict(new Map(), { stric: false } as never), "loadStateDict: unknown option 'stric'", 'did you mean strict?');
   for (const m of [a, b, withFc, bigger, small]) m.dispose();
+});
+
+test('DOUBLE initializers: read as float32, a finite value beyond its range refused (it was read as Infinity)', () => {
+  const { ModelProto } = onnxTypes();
+  const model = (vals: number[], raw: boolean) => ModelProto.encode(ModelProto.fromObject({
+    ir_version: 8,
+    graph: { name: 'g', initializer: [{ name: 'w', dims: [vals.length], data_type: ONNX_DTYPE.DOUBLE, ...(raw ? { raw_data: new Uint8Array(Float64Array.from(vals).buffer) } : { double_data: vals }) }] },
+  })).finish();
+  for (const raw of [false, true]) {
+    const ok = readOnnxInitializers(model([0.1, -Infinity], raw)).get('w')!;
+    assert.equal(Array.from(ok.toArray()), [Math.fround(0.1), -Infinity], `raw_data ${raw}`);
+    ok.dispose();
+    throwsNaming(() => readOnnxInitializers(model([2, 1e300], raw)), "initializer 'w'", 'DOUBLE value 1e+300 at index 1', 'float32');
+  }
 });
 
 test('mdmt export: trained MDMT weights → ONNX that onnxruntime runs like mdmt', async () => {

@@ -1,6 +1,6 @@
 /**
  * Weights from ONNX files: the graph's initializers read by name (raw_data or the typed
- * *_data fields; FLOAT, DOUBLE, FLOAT16, BFLOAT16 → float32; INT64/INT32/… → int32) and
+ * *_data fields; FLOAT, DOUBLE (range-checked), FLOAT16, BFLOAT16 → float32; INT64/INT32/… → int32) and
  * loaded into a module whose state_dict keys they carry — mdmt's own exports, or
  * `torch.onnx.export(model, x, f, training=torch.onnx.TrainingMode.TRAINING,
  * do_constant_folding=False)` of the torchvision/timm model (scripts/export_weights.py
@@ -14,7 +14,7 @@ import type { Long } from 'protobufjs';
 import { check, checkOptions, kindOf, MdmtError, show } from '../errors';
 import { Module, someOf } from '../nn/module';
 import { DType } from '../native/binding';
-import { getDefaultDevice, halfToFloat, tensor, Tensor, TypedArray } from '../tensor';
+import { getDefaultDevice, halfToFloat, narrowToFloat32, tensor, Tensor, TypedArray } from '../tensor';
 import { onnxTypes, ONNX_DTYPE, OnnxModel, OnnxTensor } from './onnx_proto';
 
 const num = (v: number | Long) => Number(v); // toObject uses longs: Number; Long.valueOf covers raw messages
@@ -41,7 +41,7 @@ function decodeTensor(t: OnnxTensor, file: string): { data: TypedArray; dtype: D
   let data: TypedArray, dtype: DType = 'float32';
   switch (t.data_type) {
     case ONNX_DTYPE.FLOAT: data = raw ? view(Float32Array, 4) : Float32Array.from(t.float_data ?? []); break;
-    case ONNX_DTYPE.DOUBLE: data = Float32Array.from(raw ? view(Float64Array, 8) : t.double_data ?? []); break;
+    case ONNX_DTYPE.DOUBLE: data = narrowToFloat32(raw ? view(Float64Array, 8) : t.double_data ?? [], (v, i) => bad(`DOUBLE value ${v} at index ${i} does not fit float32`)); break;
     case ONNX_DTYPE.FLOAT16: data = Float32Array.from(raw ? view(Uint16Array, 2) : t.int32_data ?? [], halfToFloat); break;
     case ONNX_DTYPE.BFLOAT16: {
       const u = raw ? view(Uint16Array, 2) : Uint16Array.from(t.int32_data ?? []);

@@ -13,7 +13,7 @@
 import * as fs from 'fs';
 import { check, checkOptions, checkPath, kindOf, MdmtError } from '../errors';
 import { DType } from '../native/binding';
-import { getDefaultDevice, shapeStr, tensor, Tensor, toFloat32, TypedArray } from '../tensor';
+import { getDefaultDevice, narrowToFloat32, shapeStr, tensor, Tensor, toFloat32, TypedArray } from '../tensor';
 
 export interface SafetensorsFile {
   tensors: Map<string, Tensor>;
@@ -127,12 +127,8 @@ function convert(key: string, dtype: string, raw: Buffer, n: number): { data: Ty
   switch (dtype) {
     case 'F32': return { data: new Float32Array(buf, 0, n), dtype: 'float32' };
     case 'F64': {
-      const v = new Float64Array(buf, 0, n), o = Float32Array.from(v);
-      for (let i = 0; i < n; i++) {
-        if (Math.abs(o[i]) === Infinity && Number.isFinite(v[i]))
-          throw new MdmtError('EDATA', 'loadSafetensors', `'${key}': F64 value ${v[i]} at index ${i} does not fit float32 (largest ±3.4028e38)`);
-      }
-      return { data: o, dtype: 'float32' };
+      const tooBig = (v: number, i: number) => new MdmtError('EDATA', 'loadSafetensors', `'${key}': F64 value ${v} at index ${i} does not fit float32 (largest ±3.4028e38)`);
+      return { data: narrowToFloat32(new Float64Array(buf, 0, n), tooBig), dtype: 'float32' };
     }
     case 'F16': return { data: toFloat32(new Uint16Array(buf, 0, n), 'float16'), dtype: 'float32' };
     case 'BF16': return { data: toFloat32(new Uint16Array(buf, 0, n), 'bfloat16'), dtype: 'float32' };
