@@ -7,6 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import sharp from 'sharp';
 import { Context, NativeCodecs } from 'dcmjs-codecs';
 import { test } from 'uvu';
@@ -161,6 +162,83 @@ test('EXIF orientation is applied (PNG and JPEG stored sideways with orientation
     let m = 0; // displayed (x, y) = stored (y, sh − 1 − x)
     for (let y = 0; y < sw; y++) for (let x = 0; x < sh; x++) m = Math.max(m, Math.abs(img.data[y * sh + x] - stored[(sh - 1 - x) * sw + y]));
     assert.ok(m <= (fmt === 'png' ? 0 : 40), `${fmt}: max |read − rotated| = ${m}`);
+  }
+});
+
+/** A grey ICC profile (v2, class mntr) whose only curve is a gamma: enough for lcms, which sharp applies. */
+function grayIcc(gamma: number): Buffer {
+  const sig = (b: Buffer, at: number, s: string) => b.write(s, at, 'latin1');
+  const xyz = Buffer.alloc(20);
+  sig(xyz, 0, 'XYZ ');
+  [0.9642, 1, 0.8249].forEach((v, i) => xyz.writeInt32BE(Math.round(v * 65536), 8 + 4 * i));
+  const curv = Buffer.alloc(16);
+  sig(curv, 0, 'curv');
+  curv.writeUInt32BE(1, 8);
+  curv.writeUInt16BE(Math.round(gamma * 256), 12);
+  const desc = Buffer.alloc(100);
+  sig(desc, 0, 'desc');
+  desc.writeUInt32BE(5, 8);
+  sig(desc, 12, 'test');
+  const tags: [string, Buffer][] = [['desc', desc], ['wtpt', xyz], ['kTRC', curv], ['cprt', Buffer.from('text\0\0\0\0none\0\0\0\0', 'latin1')]];
+  const table = Buffer.alloc(4 + 12 * tags.length);
+  table.writeUInt32BE(tags.length, 0);
+  let off = 128 + table.length;
+  tags.forEach(([name, body], i) => {
+    sig(table, 4 + 12 * i, name);
+    table.writeUInt32BE(off, 8 + 12 * i);
+    table.writeUInt32BE(body.length, 12 + 12 * i);
+    off += body.length;
+  });
+  const head = Buffer.alloc(128);
+  head.writeUInt32BE(off, 0);
+  head.writeUInt32BE(0x02100000, 8);
+  sig(head, 12, 'mntrGRAYXYZ ');
+  sig(head, 36, 'acsp');
+  xyz.copy(head, 68, 8, 20);
+  return Buffer.concat([head, table, ...tags.map(([, body]) => body)]);
+}
+
+/** A grey PNG of 8 or 16 bits holding `px` as stored, with an iCCP chunk when `icc` is given. */
+function greyPng(px: Uint8Array | Uint16Array, icc?: Buffer): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const chunk = (type: string, data: Buffer) => {
+    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    let c = 0xffffffff;
+    for (const b of td) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    td.copy(out, 4);
+    out.writeUInt32BE((c ^ 0xffffffff) >>> 0, 8 + data.length);
+    return out;
+  };
+  const bytes = px instanceof Uint16Array ? 2 : 1;
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(W, 0);
+  ihdr.writeUInt32BE(H, 4);
+  ihdr[8] = 8 * bytes; // grey (colour type 0)
+  const raw = Buffer.alloc(H * (1 + W * bytes)); // filter 0 on every row
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) {
+      const at = y * (1 + W * bytes) + 1 + x * bytes;
+      if (bytes === 2) raw.writeUInt16BE(px[y * W + x], at);
+      else raw[at] = px[y * W + x];
+    }
+  const iccp = icc ? [chunk('iCCP', Buffer.concat([Buffer.from('grey\0\0', 'latin1'), zlib.deflateSync(icc)]))] : [];
+  return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', ihdr), ...iccp, chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+test('a grey PNG with an embedded ICC profile keeps its stored values, 8 and 16 bits (a covid-cxr film with a "Dot Gain 15%" profile read 29 grey levels brighter than PIL/cv2 read it)', async () => {
+  const v8 = Uint8Array.from({ length: W * H }, (_, i) => (i * 7) % 256);
+  const v16 = Uint16Array.from({ length: W * H }, (_, i) => (i * 997) % 65536);
+  for (const [name, px] of [['icc8.png', v8], ['icc16.png', v16]] as const) {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, greyPng(px, grayIcc(1)));
+    assert.ok((await sharp(f).metadata()).hasProfile, `${name} carries the profile`);
+    assert.equal(Array.from((await readImage(f, { role: 'image' })).data), Array.from(px), `${name}: the stored values`);
   }
 });
 

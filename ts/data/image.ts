@@ -61,7 +61,8 @@ async function readBytes(file: string): Promise<Buffer> {
 }
 
 /**
- * Reads PNG, JPEG, TIFF or WebP through sharp as grey float32 (RGB averaged by luminance, alpha dropped),
+ * Reads PNG, JPEG, TIFF or WebP through sharp as grey float32 (RGB averaged by luminance, alpha dropped,
+ * an embedded ICC profile not applied: the stored values),
  * turned upright by its EXIF orientation as viewers and cv2.imread show it (a phone photo of a
  * film is stored sideways with orientation 6; read as stored it trains on a rotated chest).
  *
@@ -115,7 +116,9 @@ async function decodeRaster(bytes: Buffer, file: string): Promise<{ format: Rast
     throw new MdmtError('EDATA', 'readImage', `${file}: ${depth ?? 'unknown'} samples are not supported (8- or 16-bit unsigned PNG/JPEG/TIFF)`);
   const wide = depth === 'ushort';
   try {
-    const grey = sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS }).rotate().removeAlpha(); // rotate(): by EXIF orientation
+    // ignoreIcc: the stored values, as PIL and cv2 read them; an embedded profile (a grey
+    // PNG's "Dot Gain 15%") made sharp convert them, 29 grey levels brighter on average
+    const grey = sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS, ignoreIcc: true }).rotate().removeAlpha(); // rotate(): by EXIF orientation
     const { data, info } = await (wide ? grey.toColourspace('grey16') : grey.grayscale())
       .raw({ depth: wide ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
     const n = info.width * info.height;

@@ -45,9 +45,10 @@ export interface DecodedSample { raw: GrayImage; crop: Box | null }
  * What the decoders make of an unchanged file: bumped when they change (a file cached by an
  * older mdmt must be decoded again, not served stale). 2: raster images follow their EXIF
  * orientation. 3: multi-page TIFF and animated WebP are refused (they were read as page 1).
- * 4: files are decoded by content; a GIF named .png (read before) is refused.
+ * 4: files are decoded by content; a GIF named .png (read before) is refused. 5: a raster's
+ * embedded ICC profile is not applied (its stored values, as PIL and cv2 read them).
  */
-export const DECODER_VERSION = 4;
+export const DECODER_VERSION = 5;
 
 /**
  * Disk-cache file name: a hash of everything that changes the preprocessed pixels, the image
