@@ -65,6 +65,21 @@ test('HighBit above BitsStored − 1: the sample is read from the bits that end 
   assert.equal(Array.from(low.data), v);
 });
 
+test('RLE Lossless holds whole cells as native pixels do: HighBit above BitsStored − 1 and unused high bits decode as native (both were refused: "decoded sample 65520 does not fit BitsStored 12")', async () => {
+  const hb = (v: number) => [el(0x28, 0x102, 'US', v)];
+  const v = [100, 2000, 4000, 4095];
+  for (const syntax of ['explicit', 'rle'] as const) {
+    const top = await decodeDicom(writeDicom({ width: 4, height: 1, pixels: Uint16Array.from(v, (x) => (x << 4) | 0xf), bitsStored: 12, syntax, extra: hb(15) }), 'mem');
+    assert.equal(Array.from(top.data), v, `${syntax}: HighBit 15`);
+    const garbage = await decodeDicom(writeDicom({ width: 4, height: 1, pixels: Uint16Array.from(v, (x) => x | 0xf000), bitsStored: 12, syntax }), 'mem');
+    assert.equal(Array.from(garbage.data), v, `${syntax}: bits above BitsStored ignored`);
+    const sv = [-100, -2048, 0, 2047];
+    const raw = Uint16Array.from(sv, (x) => 0xc000 | (((x + 4096) % 4096) << 2) | 0x3);
+    const signed = await decodeDicom(writeDicom({ width: 4, height: 1, pixels: raw, bitsStored: 12, syntax, extra: [...hb(13), el(0x28, 0x103, 'US', 1)] }), 'mem');
+    assert.equal(Array.from(signed.data), sv, `${syntax}: signed, HighBit 13`);
+  }
+});
+
 test('rescale: NaN, inf, 1e999 and 0 slopes, NaN intercept, a slope that overflows float32', async () => {
   await refused('slope-nan.dcm', { slope: 'NaN' }, /RescaleSlope \(0028,1053\) is 'NaN': not a finite number/);
   await refused('slope-inf.dcm', { slope: 'inf' }, /RescaleSlope \(0028,1053\) is 'inf'/);

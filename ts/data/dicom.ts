@@ -193,6 +193,8 @@ async function decodeChecked(bytes: Uint8Array, file: string, opts: DecodeDicomO
   let raw: Uint8Array | Uint16Array | Uint32Array;
   let codecSigned = false;
   const encapsulated = ts.startsWith('1.2.840.10008.1.2.4.') || ts === '1.2.840.10008.1.2.5';
+  // RLE (PS3.5 G.2) encodes the whole cell of BitsAllocated bits, as native data holds it; the JPEG codecs return the samples themselves
+  const cells = !encapsulated || ts === '1.2.840.10008.1.2.5';
   if (encapsulated) {
     const frame = await decodeEncapsulated(ds, ts, file, h);
     if (frame.width !== h.cols || frame.height !== h.rows)
@@ -202,7 +204,7 @@ async function decodeChecked(bytes: Uint8Array, file: string, opts: DecodeDicomO
     raw = frameSamples(frame, file, n);
     codecSigned = frame.signed;
     // samples wider than BitsStored would be cut by the mask below: the header lies, say so
-    if (frame.bits > h.bitsStored && !(h.signed || codecSigned)) {
+    if (!cells && frame.bits > h.bitsStored && !(h.signed || codecSigned)) {
       let mx = 0;
       for (let i = 0; i < n; i++) if (raw[i] > mx) mx = raw[i];
       if (mx >= 2 ** h.bitsStored) throw fail(file, `decoded sample ${mx} does not fit ${tagLabel('x00280101')} ${h.bitsStored} (the code stream has ${frame.bits}-bit samples)`);
@@ -210,8 +212,8 @@ async function decodeChecked(bytes: Uint8Array, file: string, opts: DecodeDicomO
   } else {
     raw = readNative(ds, file, n, h.bitsAllocated, ts === '1.2.840.10008.1.2.2');
   }
-  // native cells hold the sample at HighBit (12 bits stored in bits 4..15 of 16); a codec returns the samples themselves
-  const shift = encapsulated ? 0 : h.highBit - h.bitsStored + 1;
+  // cells hold the sample at HighBit (12 bits stored in bits 4..15 of 16); a JPEG codec returns the samples themselves
+  const shift = cells ? h.highBit - h.bitsStored + 1 : 0;
   const out = toModality(raw, n, h, h.signed || codecSigned, file, shift);
   const invert = (opts.invert ?? true) && h.photometric === 'MONOCHROME1';
   if (invert) {
