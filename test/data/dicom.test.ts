@@ -127,6 +127,18 @@ test('MONOCHROME1, bits stored and rescale slope/intercept are applied', async (
   assert.equal(Array.from(u8.data), [0, 128, 255]);
 });
 
+test('a file meta group without the 128-byte preamble (file starts at (0002,0000)) is read with the syntax it names (implicit VR was "element (2E31,2E32) declares 11824 bytes")', async () => {
+  const px = Uint16Array.from({ length: W * H }, (_, i) => (i * 7919) % 4096);
+  for (const syntax of ['explicit', 'implicit', 'big', 'deflated', 'rle'] as const) {
+    const full = writeDicom({ width: W, height: H, pixels: px, bitsStored: 12, syntax });
+    assert.is(Buffer.from(full.subarray(128, 132)).toString('latin1'), 'DICM');
+    const img = await decodeDicom(full.subarray(132), `${syntax}.dcm`);
+    assert.equal(Array.from(img.data), Array.from(px), syntax);
+    assert.is(img.info.transferSyntaxName, (await decodeDicom(full, 'with-preamble.dcm')).info.transferSyntaxName, syntax);
+    assert.is(img.info.hasPreamble, false);
+  }
+});
+
 test('bad DICOM input: named MdmtErrors', async () => {
   const dir = tmpDir('baddcm');
   const good = writeDicom({ width: 64, height: 64, pixels: new Uint16Array(4096), syntax: 'explicit' });

@@ -76,9 +76,27 @@ function looksExplicit(b: Uint8Array): boolean {
   return b.length > 6 && up(b[4]) && up(b[5]);
 }
 
-function parse(bytes: Uint8Array, file: string): { ds: dicomParser.DataSet; hasPreamble: boolean } {
+/** A file meta group without the preamble before it: the file starts at (0002,xxxx), explicit VR (PS3.10 7.1). */
+function bareMeta(b: Uint8Array): boolean {
+  return !hasDicm(b) && b.length > 6 && b[0] === 0x02 && b[1] === 0x00 && looksExplicit(b);
+}
+
+/**
+ * Parses a file with or without preamble and file meta. A meta group without its preamble is
+ * given one (`base` = the 132 bytes added, taken off the byte offsets errors name): read as a
+ * bare data set, an implicit VR or big endian data set after it was parsed as explicit little
+ * endian and failed on a made-up element.
+ */
+function parse(bytes: Uint8Array, file: string): { ds: dicomParser.DataSet; hasPreamble: boolean; base: number } {
   if (bytes.length === 0) throw fail(file, 'file is empty (0 bytes), not a DICOM file');
   const hasPreamble = hasDicm(bytes);
+  const base = bareMeta(bytes) ? 132 : 0;
+  if (base) {
+    const full = new Uint8Array(base + bytes.length);
+    full.set([0x44, 0x49, 0x43, 0x4d], 128);
+    full.set(bytes, base);
+    bytes = full;
+  }
   const opts: Record<string, unknown> = {
     inflater: (arr: Uint8Array, pos: number) => {
       const inflated = zlib.inflateRawSync(arr.subarray(pos));
@@ -88,13 +106,13 @@ function parse(bytes: Uint8Array, file: string): { ds: dicomParser.DataSet; hasP
       return full;
     },
   };
-  if (!hasPreamble) opts.TransferSyntaxUID = looksExplicit(bytes) ? '1.2.840.10008.1.2.1' : '1.2.840.10008.1.2';
+  if (!hasPreamble && !base) opts.TransferSyntaxUID = looksExplicit(bytes) ? '1.2.840.10008.1.2.1' : '1.2.840.10008.1.2';
   try {
-    return { ds: dicomParser.parseDicom(bytes, opts as dicomParser.ParseDicomOptions), hasPreamble };
+    return { ds: dicomParser.parseDicom(bytes, opts as dicomParser.ParseDicomOptions), hasPreamble, base };
   } catch (e) {
     // dicom-parser keeps the element that overran in the partial data set: name it
     const partial = (e as { dataSet?: dicomParser.DataSet })?.dataSet;
-    if (partial) checkLengths(partial, file);
+    if (partial) checkLengths(partial, file, base);
     const detail = (e as { exception?: unknown })?.exception ?? e;
     throw fail(file, `not a readable DICOM file (${msg(detail)}); truncated or corrupt?`);
   }
@@ -111,13 +129,13 @@ export function tagLabel(tag: string): string {
   return `${TAG_NAMES[tag] ?? 'element'} (${tag.slice(1, 5).toUpperCase()},${tag.slice(5).toUpperCase()})`;
 }
 
-/** Refuses an element whose declared length runs past the end of the data (dicom-parser accepts it in implicit VR). */
-function checkLengths(ds: dicomParser.DataSet, file: string): void {
+/** Refuses an element whose declared length runs past the end of the data (dicom-parser accepts it in implicit VR); `base`: bytes parse() put before the file. */
+function checkLengths(ds: dicomParser.DataSet, file: string, base = 0): void {
   const end = ds.byteArray.length;
   for (const [tag, el] of Object.entries(ds.elements)) {
     if (el.hadUndefinedLength || el.length === 0xffffffff) continue;
     if (el.dataOffset + el.length > end)
-      throw fail(file, `not a readable DICOM file: ${tagLabel(tag)} declares ${el.length} bytes at byte ${el.dataOffset}, but the file ends ${Math.max(0, end - el.dataOffset)} bytes later: truncated, or a corrupt length`);
+      throw fail(file, `not a readable DICOM file: ${tagLabel(tag)} declares ${el.length} bytes at byte ${el.dataOffset - base}, but the file ends ${Math.max(0, end - el.dataOffset)} bytes later: truncated, or a corrupt length`);
   }
 }
 
@@ -182,8 +200,8 @@ export async function decodeDicom(bytes: Uint8Array, file = '<buffer>', opts: De
 }
 
 async function decodeChecked(bytes: Uint8Array, file: string, opts: DecodeDicomOptions): Promise<DicomImage> {
-  const { ds, hasPreamble } = parse(bytes, file);
-  checkLengths(ds, file);
+  const { ds, hasPreamble, base } = parse(bytes, file);
+  checkLengths(ds, file, base);
   const ts = ds.string('x00020010')?.trim() ?? '1.2.840.10008.1.2';
   const tsName = TRANSFER_SYNTAXES[ts];
   if (!tsName) throw fail(file, `unsupported transfer syntax ${ts} (supported: ${Object.keys(TRANSFER_SYNTAXES).join(', ')})`);
