@@ -64,6 +64,21 @@ test('other malformed rows: extra or missing fields, a stray quote, text after a
   assert.equal(readCsv(f).rows.map((r) => r.line), [2, 5], 'rows are numbered by the line they start on');
 });
 
+test('a CRLF sheet with a CRLF line break inside a quoted cell numbers the rows after it by their lines (they were one line too far per such break)', async () => {
+  const d = tmpDir('crlf');
+  const f = path.join(d, 'metadata_global_v2.csv');
+  // line 1 header, 2-3 a (its Manufacturer cell holds a line break), 4 b, 5 c (bad score)
+  fs.writeFileSync(f, `${HEAD}\r\na.dcm;000000;0;"SIE\r\nMENS"\r\nb.dcm;111111;6;AGFA\r\nc.dcm;222222;x;KODAK\r\n`);
+  assert.equal(readCsv(f, ';').rows.map((r) => r.line), [2, 4, 5]);
+  const e = await rejects(() => readBrixia(d, { checkFiles: false, centres: 'raw' }));
+  assert.ok(e.message.includes(`${f} row 5: column 'BrixiaScoreGlobal' is 'x'`), e.message);
+  // a malformed row after such a cell is named by its own line too
+  fs.writeFileSync(f, `${HEAD}\r\na.dcm;000000;0;"SIE\r\nMENS"\r\n\r\nb.dcm;111111;6;AGFA;extra\r\nc.dcm;1"1;2;AGFA\r\n`);
+  assert.throws(() => readCsv(f, ';'), (err: Error) => /line 5, column 5: the row has another number of fields/.test(err.message), 'extra field');
+  fs.writeFileSync(f, `${HEAD}\r\na.dcm;000000;0;"SIE\r\nMENS"\r\nb.dcm;1"1;2;AGFA\r\n`);
+  assert.throws(() => readCsv(f, ';'), (err: Error) => /line 4, column 2 'BrixiaScore': a quote appears inside an unquoted field/.test(err.message), 'stray quote');
+});
+
 test('duplicate image rows are refused: BRIXIA Filename (with or without .dcm), covid-cxr file', async () => {
   const rows = bxRows(6);
   rows.push(rows[2].replace('img2.dcm', 'img2'));

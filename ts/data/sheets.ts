@@ -70,6 +70,9 @@ export function parseCsv(text: string, sep = ',', file = '<csv>'): string[][] {
 function parseCsvRows(text: string, sep: string, file: string): TableRow[] {
   const rows: TableRow[] = [];
   let lastLine = 0;
+  // csv-parse counts a CRLF inside a quoted cell as two lines (CR, then LF): the lines it
+  // reports from there on are that many too far, so they are taken off
+  let extra = 0;
   try {
     // on_record sees each good row as it is parsed, so after an error we know where the bad row starts
     parse(text, {
@@ -78,8 +81,9 @@ function parseCsvRows(text: string, sep: string, file: string): TableRow[] {
       on_record: (r: { record: string[]; raw: string; info: { lines: number } }) => {
         // info.lines is the line the record ends on; step back over its embedded line breaks
         const body = r.raw.replace(/^(\r?\n)+/, '').replace(/\r?\n$/, '');
-        rows.push({ line: r.info.lines - (body.match(/\n/g)?.length ?? 0), cells: r.record });
-        lastLine = r.info.lines;
+        extra += body.match(/\r\n/g)?.length ?? 0;
+        rows.push({ line: r.info.lines - extra - (body.match(/\n/g)?.length ?? 0), cells: r.record });
+        lastLine = r.info.lines - extra;
         return null;
       },
     } as unknown as CsvOptions);
@@ -89,7 +93,7 @@ function parseCsvRows(text: string, sep: string, file: string): TableRow[] {
     // the failing row starts on the first non-blank line after the last good row
     const lines = text.split('\n');
     let at = lastLine;
-    if (err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') at = (err.lines ?? at + 1) - 1;
+    if (err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') at = (err.lines ?? at + 1 + extra) - 1 - extra;
     while (at < lines.length && lines[at].trim() === '') at++;
     const header = rows[0]?.cells ?? [];
     const col = err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH' ? Math.min(err.record?.length ?? 0, header.length + 1) : (err.column ?? 0) + 1;
