@@ -36,6 +36,20 @@ test('writeReport refuses options it would ignore or misread, and an outDir that
   assert.ok(writeReport([], out, { mu: 'pooled', ddof: 1 }).markdown.includes('ddof 1'));
 });
 
+test('writeReport refuses a result that is not a run\'s, naming its index and field (was: a "0 runs" report, a TypeError, a 170 % cell)', () => {
+  const out = path.join(dir, 'report-bad');
+  const run = { backbone: 'resnet18', experiment: 'stl_afc', protocol: 'cv', fold: 0, metrics: { acc: 0.7, f1: 0.6, gmean: 0.65 } };
+  expectError(() => writeReport(js([{}]), out), 'ECONFIG', 'writeReport', /results\[0\]\.backbone is undefined/, '{}');
+  expectError(() => writeReport(js([run, null]), out), 'ECONFIG', 'writeReport', /results\[1\] is null, not a run's result/, 'null');
+  expectError(() => writeReport(js(['x']), out), 'ECONFIG', 'writeReport', /results\[0\] is "x"/, 'a string');
+  expectError(() => writeReport(js([{ ...run, metrics: { acc: 1.7, f1: 0.5, gmean: 0.5 } }]), out), 'ECONFIG', 'writeReport', /results\[0\]\.metrics\.acc is 1\.7, outside \[0, 1\]/, 'acc 1.7');
+  expectError(() => writeReport(js([{ ...run, experiment: 'mdtm' }]), out), 'ECONFIG', 'writeReport', /results\[0\]\.experiment is "mdtm"/, 'unknown experiment');
+  expectError(() => writeReport(js([{ ...run, cm: [[1, 2]] }]), out), 'ECONFIG', 'writeReport', /results\[0\]\.cm is not a square matrix/, 'ragged cm');
+  assert.not.ok(fs.existsSync(out), 'a refused call made the report folder');
+  // NaN metrics (a fold without test records of its task) are a result, as collectResults reads them
+  assert.ok(writeReport([run, { ...run, fold: 1, metrics: { acc: NaN, f1: NaN, gmean: NaN }, cm: [] }] as never, out).markdown.includes('1 run,'));
+});
+
 test('synth(5) rejects with ECONFIG naming out (was a raw TypeError from path.join)', async () => {
   try {
     await synth(js(5));

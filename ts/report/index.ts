@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensureDir } from '../dirs';
-import { checkOptions, kindOf, MdmtError, show } from '../errors';
+import { checkOptions, isPlain, kindOf, MdmtError, show } from '../errors';
+import { checkRunResult } from '../train/result_file';
 import { PROTOCOLS, summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary } from './aggregate';
 import { hasTestMetrics, mixedSettingsWarnings, muStatement, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings, untestedWarnings } from './notes';
 import { backboneBarsSvg, learningCurveSvg } from './plots';
@@ -54,6 +55,13 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   // options were never checked: { mu: 'pool' } reported the fold mean and { ddof: -1 } divided σ by n + 1, without a word
   checkOptions('writeReport', opts, REPORT_KEYS, 'options', 'ECONFIG');
   if (!Array.isArray(results as unknown)) throw new MdmtError('ECONFIG', 'writeReport', `results must be an array (collectResults' result), got ${kindOf(results)}`);
+  // the checks collectResults makes of each result.json: [{}] wrote a "0 runs" report, [null] was a
+  // TypeError, and an accuracy of 1.7 or an unknown experiment went into the tables unchecked
+  results.forEach((r, i) => {
+    const bad = (what: string) => new MdmtError('ECONFIG', 'writeReport', `${what} (not a run's result as train() and collectResults() give it)`);
+    if (!isPlain(r)) throw bad(`results[${i}] is ${show(r)}, not a run's result`);
+    checkRunResult(r, bad, `results[${i}]`);
+  });
   if (opts.mu !== undefined && opts.mu !== 'folds' && opts.mu !== 'pooled') throw new MdmtError('ECONFIG', 'writeReport', `mu must be 'folds' or 'pooled', got ${show(opts.mu)}`);
   if (opts.ddof !== undefined && !(Number.isInteger(opts.ddof) && opts.ddof >= 0)) throw new MdmtError('ECONFIG', 'writeReport', `ddof must be an integer ≥ 0, got ${show(opts.ddof)}`);
   // a file in the way is ECONFIG naming outDir, not a raw ENOTDIR from a nested mkdir

@@ -24,22 +24,33 @@ export function readRunResult(file: string): RunResult {
   const r = (json as { result?: unknown } | null)?.result as Record<string, unknown> | undefined;
   const bad: Bad = (what) => new MdmtError('EDATA', 'collectResults', `${file}: ${what} (not a result.json that train() wrote, or edited by hand)`);
   if (!r || typeof r !== 'object') throw bad("no 'result' object");
-  if (typeof r.backbone !== 'string' || !r.backbone) throw bad(`result.backbone is ${JSON.stringify(r.backbone)}`);
-  if (!EXPERIMENTS.includes(r.experiment as ExperimentName)) throw bad(`result.experiment is ${JSON.stringify(r.experiment)} (${EXPERIMENTS.join(', ')})`);
-  if (!PROTOCOLS.includes(r.protocol as Protocol)) throw bad(`result.protocol is ${JSON.stringify(r.protocol)} (${PROTOCOLS.join(', ')})`);
+  return checkRunResult(r, bad, 'result');
+}
+
+/**
+ * A run's result (what readRunResult reads, what writeReport takes) with the fields the report,
+ * its notes and predict read checked; `bad` makes the error, `at` names the object in it
+ * ('result', 'results[3]').
+ *
+ * @example checkRunResult(r, (what) => new MdmtError('ECONFIG', 'writeReport', what), 'results[0]')
+ */
+export function checkRunResult(r: Record<string, unknown>, bad: Bad, at: string): RunResult {
+  if (typeof r.backbone !== 'string' || !r.backbone) throw bad(`${at}.backbone is ${JSON.stringify(r.backbone)}`);
+  if (!EXPERIMENTS.includes(r.experiment as ExperimentName)) throw bad(`${at}.experiment is ${JSON.stringify(r.experiment)} (${EXPERIMENTS.join(', ')})`);
+  if (!PROTOCOLS.includes(r.protocol as Protocol)) throw bad(`${at}.protocol is ${JSON.stringify(r.protocol)} (${PROTOCOLS.join(', ')})`);
   // train() writes the fold index as a string ('0'); a number must be an index too
-  if (!(typeof r.fold === 'string' && r.fold) && !(typeof r.fold === 'number' && Number.isInteger(r.fold) && r.fold >= 0)) throw bad(`result.fold is ${JSON.stringify(r.fold)} (a fold index)`);
-  checkMetrics(r.metrics, 'result.metrics', bad);
-  if (r.bxMetrics !== undefined) checkMetrics(r.bxMetrics, 'result.bxMetrics', bad);
+  if (!(typeof r.fold === 'string' && r.fold) && !(typeof r.fold === 'number' && Number.isInteger(r.fold) && r.fold >= 0)) throw bad(`${at}.fold is ${JSON.stringify(r.fold)} (a fold index)`);
+  checkMetrics(r.metrics, `${at}.metrics`, bad);
+  if (r.bxMetrics !== undefined) checkMetrics(r.bxMetrics, `${at}.bxMetrics`, bad);
   // a fold without test records of its task (a LOCO centre without τ2 films) has NaN metrics and an empty matrix
   const untested = noValue((r.metrics as Record<string, unknown>).acc);
-  if (r.cm !== undefined && !(untested && Array.isArray(r.cm) && r.cm.length === 0)) checkConfusion(r.cm, 'result.cm', bad);
-  if (r.imagenet !== undefined && typeof r.imagenet !== 'boolean') throw bad(`result.imagenet is ${JSON.stringify(r.imagenet)} (true, false, or absent)`);
+  if (r.cm !== undefined && !(untested && Array.isArray(r.cm) && r.cm.length === 0)) checkConfusion(r.cm, `${at}.cm`, bad);
+  if (r.imagenet !== undefined && typeof r.imagenet !== 'boolean') throw bad(`${at}.imagenet is ${JSON.stringify(r.imagenet)} (true, false, or absent)`);
   for (const k of ['warmupEpochs', 'bestEpoch'])
-    if (r[k] !== undefined && !(Number.isInteger(r[k]) && (r[k] as number) >= 0)) throw bad(`result.${k} is ${JSON.stringify(r[k])} (an epoch count)`);
-  if (r.history !== undefined && !(Array.isArray(r.history) && r.history.every(isPlain))) throw bad('result.history is not an array of epoch records');
-  checkSkipped(r.skipped, bad);
-  checkTrustFields(r, bad);
+    if (r[k] !== undefined && !(Number.isInteger(r[k]) && (r[k] as number) >= 0)) throw bad(`${at}.${k} is ${JSON.stringify(r[k])} (an epoch count)`);
+  if (r.history !== undefined && !(Array.isArray(r.history) && r.history.every(isPlain))) throw bad(`${at}.history is not an array of epoch records`);
+  checkSkipped(r.skipped, bad, at);
+  checkTrustFields(r, bad, at);
   return r as unknown as RunResult;
 }
 
@@ -65,10 +76,10 @@ function checkConfusion(cm: unknown, field: string, bad: Bad): void {
 }
 
 /** The images a run left out (--skip-bad), which the report counts by part and task. */
-function checkSkipped(s: unknown, bad: Bad): void {
+function checkSkipped(s: unknown, bad: Bad, at: string): void {
   if (s === undefined) return;
   const ok = Array.isArray(s) && s.every((b) => isPlain(b) && ['train', 'val', 'test'].includes(b.part as string) && ['AFC', 'BX'].includes(b.task as string) && typeof b.id === 'string');
-  if (!ok) throw bad(`result.skipped is not a list of { part: train|val|test, task: AFC|BX, id, file, error }: ${JSON.stringify(s).slice(0, 80)}`);
+  if (!ok) throw bad(`${at}.skipped is not a list of { part: train|val|test, task: AFC|BX, id, file, error }: ${JSON.stringify(s).slice(0, 80)}`);
 }
 
 /**
@@ -76,17 +87,17 @@ function checkSkipped(s: unknown, bad: Bad): void {
  * temperature that is a positive number, per-sample test outputs as parallel arrays (an
  * edited file failed with 'T.toFixed is not a function' or a TypeError in a map).
  */
-function checkTrustFields(r: Record<string, unknown>, bad: Bad): void {
+function checkTrustFields(r: Record<string, unknown>, bad: Bad, at: string): void {
   const cal = r.calibration, pred = r.predictions;
-  if (cal !== undefined && !isPlain(cal)) throw bad(`result.calibration is ${JSON.stringify(cal)}`);
-  if (pred !== undefined && !isPlain(pred)) throw bad(`result.predictions is ${JSON.stringify(pred)}`);
+  if (cal !== undefined && !isPlain(cal)) throw bad(`${at}.calibration is ${JSON.stringify(cal)}`);
+  if (pred !== undefined && !isPlain(pred)) throw bad(`${at}.predictions is ${JSON.stringify(pred)}`);
   for (const head of ['afc', 'bx']) {
     const c = cal?.[head];
     if (c !== undefined && !(isPlain(c) && typeof c.temperature === 'number' && c.temperature > 0))
-      throw bad(`result.calibration.${head}.temperature is ${JSON.stringify(isPlain(c) ? c.temperature : c)} (a positive number)`);
+      throw bad(`${at}.calibration.${head}.temperature is ${JSON.stringify(isPlain(c) ? c.temperature : c)} (a positive number)`);
     const p = pred?.[head];
     if (p === undefined) continue;
-    const field = `result.predictions.${head}`;
+    const field = `${at}.predictions.${head}`;
     if (!isPlain(p)) throw bad(`${field} is ${JSON.stringify(p)}`);
     const n = Array.isArray(p.yTrue) ? p.yTrue.length : -1;
     for (const k of ['ids', 'centers', 'yTrue', 'logits'])
