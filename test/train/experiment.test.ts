@@ -111,7 +111,16 @@ test('a failing job is recorded, the sweep goes on, the jobs that need it wait',
   const bad = path.join(runs, 'cv', BACKBONE, 'stl_bx', 'fold0');
   fs.mkdirSync(bad, { recursive: true });
   fs.writeFileSync(path.join(bad, 'checkpoint.safetensors'), 'not a checkpoint'); // a corrupt checkpoint
-  const out = await experiment({ ...sweepConfig(runs, d.afc, d.bx), base: { ...sweepConfig(runs, d.afc, d.bx).base, schedule: { maxEpochs: 1, warmupEpochs: 0 } } });
+  const sweep = { ...sweepConfig(runs, d.afc, d.bx), base: { ...sweepConfig(runs, d.afc, d.bx).base, schedule: { maxEpochs: 1, warmupEpochs: 0 } } };
+  // without the config.json train() writes first, the run's settings are unknown: refused before anything trains
+  const e = await experiment(sweep).then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
+  assert.instance(e, MdmtError);
+  assert.is(e.code, 'EDATA');
+  assert.match(e.message, `${bad} holds training (checkpoint.safetensors) but no config.json`);
+  assert.not.ok(fs.existsSync(path.join(runs, 'cv', BACKBONE, 'stl_afc')), 'nothing was trained');
+  const cfg = resolveTrainConfig({ ...sweep.base, backbone: BACKBONE, experiment: 'stl_bx', protocol: 'cv', fold: 0, outDir: bad, splitsDir: path.join(runs, 'splits'), data: { ...sweep.base.data, cacheDir: path.join(runs, '.cache') } });
+  fs.writeFileSync(path.join(bad, 'config.json'), JSON.stringify(cfg));
+  const out = await experiment(sweep);
   assert.equal(out.trained, [`cv/${BACKBONE}/stl_afc/fold0`]);
   assert.equal(out.failed.map((f) => f.key), [`cv/${BACKBONE}/stl_bx/fold0`]);
   assert.match(out.failed[0].error, 'checkpoint.safetensors');

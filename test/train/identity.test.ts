@@ -96,6 +96,25 @@ test('a damaged config.json or result.json is an EDATA naming the file, not a fl
 });
 
 
+test('a run directory that holds training but no config.json is refused naming it (was: its result returned, or its checkpoint resumed, for any settings)', async () => {
+  const dir = path.join(tmpDir('ident-noconfig'), 'run');
+  finished(dir);
+  fs.rmSync(path.join(dir, 'config.json'));
+  const fails = (o: Partial<TrainConfigInput> = {}) => train(input(dir, o)).then(() => assert.unreachable() as never, (x: unknown) => x as MdmtError);
+  for (const left of ['result.json', 'checkpoint.safetensors']) {
+    if (left === 'checkpoint.safetensors') {
+      fs.rmSync(path.join(dir, 'result.json'));
+      fs.writeFileSync(path.join(dir, 'checkpoint.safetensors'), 'not read');
+    }
+    const e = await fails({ imageSize: 64 });
+    assert.instance(e, MdmtError, String(e));
+    assert.is(e.code, 'EDATA', left);
+    assert.match(e.message, `${dir} holds training (${left}`);
+    assert.match(e.message, `but no config.json`);
+    assert.not.ok(fs.existsSync(path.join(dir, 'config.json')), 'a config.json was written for a run it does not describe');
+  }
+});
+
 test("a data set a run does not read is not a difference between runs of one sweep (the README's stl_bx run takes data: { bx })", () => {
   const cfg = (experiment: 'stl_afc' | 'stl_bx' | 'mdmt', data: TrainConfigInput['data'], extra: Partial<TrainConfigInput> = {}) =>
     resolveTrainConfig({ backbone: BACKBONE, experiment, data, outDir: path.join('/tmp/sweep', experiment),

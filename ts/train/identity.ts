@@ -155,7 +155,13 @@ export function storedConfig(dir: string): TrainConfig {
  * holds no training, or the same run).
  */
 export function runConflict(dir: string, cfg: TrainConfig): string[] | undefined {
-  if (!fs.existsSync(path.join(dir, 'config.json')) || !holdsTraining(dir)) return undefined;
+  if (!holdsTraining(dir)) return undefined;
+  // train() writes config.json before any training: without it the run's settings are unknown,
+  // and its result was returned (or its checkpoint resumed) for whatever settings were asked
+  if (!fs.existsSync(path.join(dir, 'config.json'))) {
+    const held = ['result.json', 'checkpoint.safetensors', 'best.safetensors', 'log.jsonl'].filter((n) => fs.existsSync(path.join(dir, n)));
+    throw new MdmtError('EDATA', 'train', `${dir} holds training (${held.join(', ')}) but no config.json: the settings it was trained with are unknown, so it is not taken as this run; restore its config.json, or delete the directory to train it again`);
+  }
   const d = configDiff(storedConfig(dir), cfg);
   return d.length ? d : undefined;
 }
