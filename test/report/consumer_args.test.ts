@@ -50,6 +50,25 @@ test('writeReport refuses a result that is not a run\'s, naming its index and fi
   assert.ok(writeReport([run, { ...run, fold: 1, metrics: { acc: NaN, f1: NaN, gmean: NaN }, cm: [] }] as never, out).markdown.includes('1 run,'));
 });
 
+test('writeReport refuses an option of the wrong type, naming it (was: ignored, misread, or a TypeError / plain Error after half the report was written)', () => {
+  const out = path.join(dir, 'report-opts');
+  const cases: [unknown, RegExp][] = [
+    [{ curves: 'no' }, /curves must be true or false, got "no"/],
+    [{ title: 5 }, /title must be a string, got 5/],
+    [{ warmupEpochs: -3 }, /warmupEpochs must be an integer ≥ 0, got -3/],
+    [{ warmupEpochs: 'x' }, /warmupEpochs must be an integer ≥ 0, got "x"/],
+    [{ unfinished: 'abc' }, /unfinished must be an array of strings, got "abc"/],
+    [{ mixedSettings: [1] }, /mixedSettings must be an array of strings/],
+    [{ bootstrap: 'x' }, /options\.bootstrap must be an object, got "x"/],
+    [{ bootstrap: { resample: 10 } }, /unknown options\.bootstrap key 'resample'.*did you mean resamples/],
+    [{ bootstrap: { resamples: 0 } }, /bootstrap\.resamples must be an integer ≥ 1, got 0/],
+    [{ bootstrap: { seed: 'x' } }, /bootstrap\.seed must be an integer, got "x"/],
+  ];
+  for (const [o, re] of cases) expectError(() => writeReport([], out, js(o)), 'ECONFIG', 'writeReport', re, JSON.stringify(o));
+  assert.not.ok(fs.existsSync(out), 'a refused call made the report folder');
+  assert.ok(writeReport([], out, { title: 'T', curves: false, warmupEpochs: 0, unfinished: [], mixedSettings: [], bootstrap: { resamples: 10, seed: 1 } }).markdown.startsWith('# T'));
+});
+
 test('synth(5) rejects with ECONFIG naming out (was a raw TypeError from path.join)', async () => {
   try {
     await synth(js(5));

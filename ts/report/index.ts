@@ -40,6 +40,26 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
 const REPORT_KEYS = { ddof: true, mu: true, warmupEpochs: true, curves: true, title: true, unfinished: true, mixedSettings: true, bootstrap: true } as const;
 
 /**
+ * The other options' types: { curves: 'no' } drew the curves, a misspelt bootstrap key was
+ * ignored, { unfinished: 'x' } was a TypeError and { bootstrap: { resamples: 0 } } a plain Error,
+ * both after half the report was written.
+ */
+function checkReportOptionTypes(opts: ReportOptions): void {
+  const bad = (msg: string) => new MdmtError('ECONFIG', 'writeReport', msg);
+  if (opts.title !== undefined && typeof opts.title !== 'string') throw bad(`title must be a string, got ${show(opts.title)}`);
+  if (opts.curves !== undefined && typeof opts.curves !== 'boolean') throw bad(`curves must be true or false, got ${show(opts.curves)}`);
+  if (opts.warmupEpochs !== undefined && !(Number.isInteger(opts.warmupEpochs) && opts.warmupEpochs >= 0)) throw bad(`warmupEpochs must be an integer ≥ 0, got ${show(opts.warmupEpochs)}`);
+  for (const k of ['unfinished', 'mixedSettings'] as const) {
+    const v: unknown = opts[k];
+    if (v !== undefined && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) throw bad(`${k} must be an array of strings, got ${show(v)}`);
+  }
+  const b = opts.bootstrap;
+  checkOptions('writeReport', b, { resamples: true, seed: true }, 'options.bootstrap', 'ECONFIG');
+  if (b?.resamples !== undefined && !(Number.isInteger(b.resamples) && b.resamples >= 1)) throw bad(`bootstrap.resamples must be an integer ≥ 1, got ${show(b.resamples)}`);
+  if (b?.seed !== undefined && !Number.isInteger(b.seed)) throw bad(`bootstrap.seed must be an integer, got ${show(b.seed)}`);
+}
+
+/**
  * Writes the report of a set of runs into `outDir` (created if missing):
  * `report.md`, `table1.{md,csv}`, `table2.{md,csv}`, `per_backbone_{cv,loco}.md`,
  * `per_backbone.csv`, `plots/bars_{cv,loco}.svg` and `plots/curves/<backbone>_<experiment>_<protocol>_<fold>.svg`.
@@ -64,6 +84,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   });
   if (opts.mu !== undefined && opts.mu !== 'folds' && opts.mu !== 'pooled') throw new MdmtError('ECONFIG', 'writeReport', `mu must be 'folds' or 'pooled', got ${show(opts.mu)}`);
   if (opts.ddof !== undefined && !(Number.isInteger(opts.ddof) && opts.ddof >= 0)) throw new MdmtError('ECONFIG', 'writeReport', `ddof must be an integer ≥ 0, got ${show(opts.ddof)}`);
+  checkReportOptionTypes(opts);
   // a file in the way is ECONFIG naming outDir, not a raw ENOTDIR from a nested mkdir
   ensureDir(outDir, 'writeReport', 'outDir');
   fs.mkdirSync(path.join(outDir, 'plots', 'curves'), { recursive: true });
