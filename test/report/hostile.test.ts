@@ -103,6 +103,9 @@ test('a hand-edited result.json with a metric outside [0, 1], a ragged confusion
     [{ imagenet: 'yes' }, 'result.imagenet is "yes"'],
     [{ warmupEpochs: -3 }, 'result.warmupEpochs is -3'],
     [{ history: 5 }, 'result.history is not an array of epoch records'],
+    // a record without its epoch drew the learning curve at x = NaN, without a word
+    [{ history: [{ epoch: 1, trainLoss: 1, valLoss: 1, lr: 1e-3 }, { trainLoss: 1, valLoss: 1, lr: 1e-3 }] }, 'result.history[1].epoch is undefined (an epoch number ≥ 1)'],
+    [{ history: [{ epoch: '1', trainLoss: 1, valLoss: 1, lr: 1e-3 }] }, 'result.history[0].epoch is "1"'],
     [{ skipped: 'x' }, 'result.skipped is not a list'],
     [{ skipped: [{ part: 'test', task: 'AFC' }] }, 'result.skipped is not a list'],
   ];

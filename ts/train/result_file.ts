@@ -49,6 +49,9 @@ export function checkRunResult(r: Record<string, unknown>, bad: Bad, at: string)
   for (const k of ['warmupEpochs', 'bestEpoch'])
     if (r[k] !== undefined && !(Number.isInteger(r[k]) && (r[k] as number) >= 0)) throw bad(`${at}.${k} is ${JSON.stringify(r[k])} (an epoch count)`);
   if (r.history !== undefined && !(Array.isArray(r.history) && r.history.every(isPlain))) throw bad(`${at}.history is not an array of epoch records`);
+  // the learning curve's x: a record without it was drawn at NaN
+  const noEpoch = Array.isArray(r.history) ? (r.history as Record<string, unknown>[]).findIndex((h) => !(Number.isInteger(h.epoch) && (h.epoch as number) >= 1)) : -1;
+  if (noEpoch >= 0) throw bad(`${at}.history[${noEpoch}].epoch is ${JSON.stringify((r.history as Record<string, unknown>[])[noEpoch]!.epoch)} (an epoch number ≥ 1)`);
   checkSkipped(r.skipped, bad, at);
   checkTrustFields(r, bad, at);
   return r as unknown as RunResult;
