@@ -20,4 +20,20 @@ test('the starting line counts epochs and batches in the right number and explai
   assert.match(many.text(), 'run: resuming after epoch 2, up to 6 epochs × 5 batches (');
 });
 
+test('a terminal\'s batch bar, reset after an epoch, shows no ETA rather than a garbled one (it read "ETA NFs": cli-progress\'s INF cut to two characters)', async () => {
+  const tty = { isTTY: true, columns: 120, text: '', write(c: string) { tty.text += c; return true; }, cursorTo() {}, clearLine() {}, moveCursor() {}, on() {}, removeListener() {} };
+  const h = progressHooks({ stream: tty as unknown as NodeJS.WriteStream, label: 'run' });
+  h.onStart!({ label: 'run', startEpoch: 0, maxEpochs: 2, batchesPerEpoch: 3 });
+  for (let b = 1; b <= 3; b++) {
+    h.onBatch!({ epoch: 1, batch: b, batches: 3, loss: 0.5 });
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  h.onEpoch!({ epoch: 1, trainLoss: 0.5, valLoss: 0.6, lr: 1e-3, isBest: false });
+  await new Promise((r) => setTimeout(r, 300)); // the bars redraw 5 times a second
+  h.onEnd!();
+  const etas = new Set((tty.text.match(/ETA \S*/g) ?? []).map((e) => e.split(String.fromCharCode(27))[0]));
+  assert.ok(etas.size > 0, tty.text);
+  for (const e of etas) assert.match(e, /^ETA (\d+[hms](\d+[ms])?|–)$/, [...etas].join(', '));
+});
+
 test.run();

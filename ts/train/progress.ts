@@ -164,6 +164,8 @@ export function progressHooks(o: { label?: string; stream?: NodeJS.WriteStream }
       multi = new cliProgress.MultiBar({
         stream, clearOnComplete: false, hideCursor: true, etaBuffer: 20, fps: 5,
         format: '{label} |{bar}| {value}/{total} {unit} | {info} | ETA {eta_formatted}', barsize: 24,
+        // an ETA cli-progress cannot estimate yet is 'INF' or 'NULL', which its formatter cut to 'NF' ('ETA NFs')
+        formatTime: (t, opts, round) => (typeof t === 'number' ? cliProgress.Format.TimeFormat(t, opts, round) : '–'),
       }, cliProgress.Presets.shades_classic);
       drawing.add(multi);
       const w = Math.min(48, Math.max(24, label.length));
