@@ -174,6 +174,9 @@ test('Table 2: differences that are all equal (t = ±∞) are marked §, footnot
   const md = writeReport(rs, dir, { curves: false }).markdown;
   const p = md.split('\n').filter((l) => l.startsWith('| μ ↑ |'))[1]!.split('|').map((x) => x.trim());
   assert.is(p[3], '0§ (0.125)', p.join(' | '));
+  // and so are its stars in the paper's layout: '***' from t = ±∞ read as a significant result, unmarked
+  const stars = md.split('\n').filter((l) => l.startsWith('| μ ↑ |'))[0]!.split('|').map((x) => x.trim());
+  assert.is(stars[3], '***§', stars.join(' | '));
   assert.match(md, /§ the paired differences are all equal \(no variance\): t is ±∞/);
   const csv = fs.readFileSync(path.join(dir, 'table2.csv'), 'utf8');
   assert.match(csv, /^cv,mean,stl_afc,acc,3,[\d.]+,[\d.]+,-inf,2,0,\*\*\*,/m, csv);

@@ -124,7 +124,8 @@ export function table2Markdown(c: readonly Cell[]): string {
     if (na) why.add(na);
     return (na || !x ? 'n/a' : shown(x)) + dag(x);
   };
-  const starRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => cell(stat, b, p, m, (x) => x.stars || '–'))]);
+  // t = ±∞ (differences all equal) gives p 0 or 1 whatever the number of backbones: its stars carry the § of its p-value
+  const starRows = TESTS.map(([stat, b], i) => [...label(stat, b, i), ...cols.map(([p, m]) => cell(stat, b, p, m, (x) => (x.stars || '–') + (Number.isFinite(x.t.statistic) ? '' : '§')))]);
   let infinite = false;
   const tp = (x: Cell) => {
     if (Number.isFinite(x.t.statistic)) return fmtP(x.t.pvalue);
