@@ -158,7 +158,7 @@ export function progressHooks(o: { label?: string; stream?: NodeJS.WriteStream }
       if (!tty) {
         const n = info.batchesPerEpoch;
         stream.write(`${label}: ${info.startEpoch > 0 ? `resuming after epoch ${info.startEpoch}` : 'starting'}, up to ${info.maxEpochs} epoch${info.maxEpochs === 1 ? '' : 's'} × ${n} batch${n === 1 ? '' : 'es'}` +
-          ' (* on an epoch line: a new best validation loss, counted after the warm-up)\n');
+          ' (* on an epoch line: a new best validation loss, the AFC one in a two-task run, counted after the warm-up)\n');
         return;
       }
       multi = new cliProgress.MultiBar({
@@ -183,12 +183,14 @@ export function progressHooks(o: { label?: string; stream?: NodeJS.WriteStream }
     onEpoch(r) {
       runningLoss = 0;
       seen = 0;
-      lastVal = `val ${r.valLoss.toFixed(4)}${r.valAcc !== undefined ? ` acc ${(100 * r.valAcc).toFixed(1)}%` : ''}${r.isBest ? ' *' : ''}`;
+      // a two-task run selects on the AFC loss (the * ), so both task losses are shown beside the total
+      const tasks = r.valAfcLoss !== undefined && r.valBxLoss !== undefined ? ` (afc ${r.valAfcLoss.toFixed(4)} bx ${r.valBxLoss.toFixed(4)})` : '';
+      lastVal = `val ${r.valLoss.toFixed(4)}${tasks}${r.valAcc !== undefined ? ` acc ${(100 * r.valAcc).toFixed(1)}%` : ''}${r.isBest ? ' *' : ''}`;
       if (epochBar) {
         epochBar.update(r.epoch, { info: lastVal });
         batchBar?.update(0, { info: 'loss –' });
       } else {
-        stream.write(`${label}: epoch ${r.epoch} train ${r.trainLoss.toFixed(4)} ${lastVal} lr ${r.lr.toExponential(2)} (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+        stream.write(`${label}: epoch ${r.epoch} train ${r.trainLoss.toFixed(4)} ${lastVal} lr ${r.lr.toExponential(2)} (${((Date.now() - t0) / 1000).toFixed(0)} s elapsed)\n`);
       }
     },
     onLog(msg) {
