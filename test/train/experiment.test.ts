@@ -120,11 +120,14 @@ test('a failing job is recorded, the sweep goes on, the jobs that need it wait',
   assert.not.ok(fs.existsSync(path.join(runs, 'cv', BACKBONE, 'stl_afc')), 'nothing was trained');
   const cfg = resolveTrainConfig({ ...sweep.base, backbone: BACKBONE, experiment: 'stl_bx', protocol: 'cv', fold: 0, outDir: bad, splitsDir: path.join(runs, 'splits'), data: { ...sweep.base.data, cacheDir: path.join(runs, '.cache') } });
   fs.writeFileSync(path.join(bad, 'config.json'), JSON.stringify(cfg));
-  const out = await experiment(sweep);
+  const said: string[] = [];
+  const out = await experiment({ ...sweep, log: (m) => said.push(m) });
   assert.equal(out.trained, [`cv/${BACKBONE}/stl_afc/fold0`]);
   assert.equal(out.failed.map((f) => f.key), [`cv/${BACKBONE}/stl_bx/fold0`]);
   assert.match(out.failed[0].error, 'checkpoint.safetensors');
   assert.equal(out.pending, [`cv/${BACKBONE}/ft/fold0`, `cv/${BACKBONE}/mdmt/fold0`]);
+  // the pending jobs were only counted; each now says what it waits for
+  for (const k of out.pending) assert.ok(said.includes(`${k}: not run: it starts from cv/${BACKBONE}/stl_bx/fold0, which failed`), said.join('\n'));
   assert.not.ok(fs.existsSync(path.join(bad, '.lock')), 'the failed job is unlocked');
   assert.match(fs.readFileSync(path.join(runs, 'sweep.log'), 'utf8'), `failed cv/${BACKBONE}/stl_bx/fold0`);
 });

@@ -416,6 +416,11 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
     }
   }
   outcome.pending = jobs.filter((j) => !done(j) && !failed.has(j.key)).map((j) => j.key);
+  // a job whose input run failed stays pending for good: say which and why (it was only counted)
+  for (const k of outcome.pending) {
+    const lost = Object.values(byKey.get(k)!.deps).filter((d) => failed.has(d!));
+    if (lost.length) log(`${k}: not run: it starts from ${lost.join(', ')}, which failed`);
+  }
   const groups = new Set(jobs.map((j) => `${j.protocol}/${j.backbone}/${j.experiment}`));
   outcome.results = collectResults(runsDir).filter((r) => groups.has(`${r.protocol}/${r.backbone}/${r.experiment}`));
   return outcome;
