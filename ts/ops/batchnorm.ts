@@ -32,7 +32,7 @@ const reduceAxes = (ndim: number) => (ndim === 4 ? [0, 2, 3] : [0]);
  * variance, as PyTorch); eval mode uses the running statistics. Differentiable in x,
  * weight and bias in both modes (training: through the batch statistics).
  *
- *   const y = batchnorm2d(x, bn.weight, bn.bias, bn.runningMean, bn.runningVar, { training: true });
+ *   const y = batchnorm2d(x, bn.param('weight'), bn.param('bias'), bn.buffer('running_mean'), bn.buffer('running_var'), { training: true });
  */
 export function batchnorm2d(x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, opts: BatchNormOptions): Tensor {
   checkArg(OP, 'x', x, { dtype: 'float32', ndim: [2, 4] });
@@ -119,7 +119,7 @@ export interface BatchNormActOptions {
  * the unfused ops (test/ops/batchnorm_act.test.ts); the compiled step's fusion pass makes
  * the same rewrite on recorded graphs.
  *
- *   const y = batchnormAct(conv2(h), bn.weight, bn.bias, bn.runningMean, bn.runningVar, { act: 'relu', residual: x });
+ *   const y = batchnormAct(conv2(h), bn.param('weight'), bn.param('bias'), bn.buffer('running_mean'), bn.buffer('running_var'), { act: 'relu', residual: x });
  */
 export function batchnormAct(x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, opts: BatchNormActOptions): Tensor {
   const OPA = 'batchnormAct';

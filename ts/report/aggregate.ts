@@ -140,7 +140,7 @@ export function sweepGaps(summaries: readonly RunSummary[], experiments: readonl
  * fewer backbones or folds than the sweep's others is `partial`; σ̄ averages the backbones
  * with a defined σ (2 folds or more), counted in `stdBackbones`.
  *
- * @example table1(summaries).mdmt.cv.acc.mean // e.g. 0.686
+ * @example table1(summaries).mdmt.cv.acc?.mean // e.g. 0.686 (a cell without runs is undefined)
  */
 export function table1(summaries: readonly RunSummary[], experiments: readonly Experiment[] = TABLE1_EXPERIMENTS, sharedFolds = !experiments.includes('stl_bx')): Table1 {
   const gaps = sweepGaps(summaries, experiments, sharedFolds);

@@ -6,7 +6,7 @@
  * is in one fold; LOCO: each fold tests one held-out centre). Needs the per-sample test
  * outputs that train() stores (`RunResult.predictions`); runs without them are left out.
  *
- *   const u = uncertaintyTables(results);  u?.intervals.markdown;  u?.centres.cv
+ *   const u = uncertaintyTables(results);  u?.folds;  u?.centres.cv   // Markdown tables
  */
 import { CI_METRICS, foldIntervals, type BootstrapOptions, type CiMetric, type Interval, type LabelSet } from '../train/bootstrap';
 import { confusionMatrix, metricsFromConfusion, type FoldMetrics } from '../train/metrics';
