@@ -5,7 +5,8 @@
 //   npm run bench                                   run every benchmark
 //   npm run bench -- ops/conv2d --quick             the conv2d micro-benchmark, one short round
 //   npm run bench:gpu -- --mode compiled --precision bf16 --graph
-// A benchmark refuses a bad or unknown option with exit status 2. A GPU benchmark (bench/gpu)
+// A benchmark refuses a bad or unknown option with exit status 2, and so does this script a
+// variable mdmt refuses (MDMT_NUM_THREADS=abc). A GPU benchmark (bench/gpu)
 // without a usable CUDA device prints why and exits 3 ("nothing measured"): the status of
 // this script when asked for it by name (a filter containing 'gpu'); in any other run it is
 // reported as skipped and does not fail the run. One benchmark run: its exit status; several:
@@ -25,6 +26,16 @@ const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 if (process.env.MDMT_SKIP_TSC !== '1' && spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' }).status !== 0) {
   console.error('[mdmt bench] TypeScript compilation failed');
   process.exit(1);
+}
+// A variable mdmt refuses as it loads (MDMT_NUM_THREADS=abc, MDMT_DEVICE=gpu) is said once, in one
+// line with status 2, as a bad option is: each benchmark printed it as an uncaught stack, exit 1.
+try {
+  require(path.join(root, 'dist', 'ts', 'tensor.js')); // $MDMT_DEVICE, read as it loads
+  require(path.join(root, 'dist', 'ts', 'native', 'binding.js')).checkNativeEnv();
+} catch (e) {
+  if (!e || e.name !== 'MdmtError') throw e;
+  console.error(`[mdmt bench] ${e.message}`);
+  process.exit(2);
 }
 function walk(dir) {
   if (!fs.existsSync(dir)) return [];

@@ -79,4 +79,18 @@ test('scripts/bench.js forwards the options after the filter to the benchmark', 
   assert.is(run('no-such-benchmark').status, 2);
 });
 
+test('scripts/bench.js refuses a variable mdmt refuses in one line with status 2, not each benchmark\'s stack', () => {
+  // MDMT_NUM_THREADS=abc printed an uncaught MdmtError with its stack and exited 1 (README: "A bad or
+  // unknown option or variable is refused with one line and exit status 2")
+  const run = (env: Record<string, string>) => spawnSync(process.execPath, [path.join(packageRoot(), 'scripts', 'bench.js'), 'ops/cpu-kernels', '--reps=1'],
+    { cwd: packageRoot(), encoding: 'utf8', env: { ...process.env, MDMT_SKIP_TSC: '1', ...env } });
+  for (const [env, re] of [[{ MDMT_NUM_THREADS: 'abc' }, /MDMT_NUM_THREADS: 'abc' is not a thread count/], [{ MDMT_DEVICE: 'gpu' }, /MDMT_DEVICE: 'gpu' is not a device/]] as const) {
+    const r = run(env);
+    assert.is(r.status, 2, r.stderr);
+    assert.match(r.stderr, re);
+    assert.not.match(r.stderr, /\n\s+at /, 'no stack');
+    assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
+
 test.run();
