@@ -59,3 +59,16 @@ export function printPreamble(threads: number): void {
   const warn = busyWarning(threads);
   if (warn) console.log(warn);
 }
+
+/**
+ * `text` (bench/RESULTS.md) with `lines` added at the end of the section headed `head` (before
+ * the next "## " heading), the section created at the end when missing: earlier runs stay.
+ * @example appendToSection('## A\n\nold\n', '## A', ['### new']) // '## A\n\nold\n\n### new\n'
+ */
+export function appendToSection(text: string, head: string, lines: readonly string[]): string {
+  if (!text.split('\n').includes(head)) text = `${text.trimEnd()}\n\n${head}\n`;
+  const at = text.startsWith(`${head}\n`) ? 0 : text.indexOf(`\n${head}\n`) + 1;
+  const next = text.indexOf('\n## ', at + head.length);
+  const end = next < 0 ? text.length : next;
+  return `${text.slice(0, end).trimEnd()}\n\n${lines.join('\n').trim()}\n${next < 0 ? '' : `\n${text.slice(end).replace(/^\n+/, '')}`}`;
+}

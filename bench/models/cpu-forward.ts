@@ -13,7 +13,7 @@
  *   npx tsx bench/models/cpu-forward.ts [--quick] [--filter=resnet,mobilenet] [--batches=1,8] [--size=256] [--min-time=2] [--rounds=3] [--profile] [--append]
  *     --quick      one timed run per case            --profile  the plan's time per op type (top 5) per model
  *     --cpu-time   process CPU time instead of wall time (with MDMT_NUM_THREADS=1: a loaded machine's view)
- *     --append     write the table into bench/RESULTS.md ("## CPU model forward: kernels (issue 13)")
+ *     --append     add the table at the end of bench/RESULTS.md's "## CPU model forward: kernels (issue 13)"
  *   MDMT_ADDON selects the addon; MDMT_NUM_THREADS the threads (both engines).
  */
 import * as fs from 'fs';
@@ -28,7 +28,7 @@ import { native, packageRoot } from '../../ts/native/binding';
 import { manualSeed } from '../../ts/random';
 import { tensor, Tensor, tidy } from '../../ts/tensor';
 import { BenchArgError, checkSize, parseSettings } from '../lib/args';
-import { gitCommit, median, printPreamble } from '../lib/report';
+import { appendToSection, gitCommit, median, printPreamble } from '../lib/report';
 
 const args = process.argv.slice(2);
 const cfg = parseSettings('bench/models/cpu-forward', (a) => {
@@ -172,8 +172,8 @@ function append(rows: Row[], summary: string, load: string): void {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const head = '## CPU model forward: kernels (issue 13)';
   const lines = [
-    head, '',
-    `Device: ${cpu}, ${os.cpus().length} logical cores, ${THREADS} threads for both engines; onnxruntime-node ${ORT_VERSION} (graph optimisation 'all'). Date ${new Date().toISOString().slice(0, 16)}Z, commit ${gitCommit()}.`,
+    `### ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${gitCommit()}`, '',
+    `Device: ${cpu}, ${os.cpus().length} logical cores, ${THREADS} threads for both engines; onnxruntime-node ${ORT_VERSION} (graph optimisation 'all').`,
     `Command: \`npx tsx bench/models/cpu-forward.ts ${args.filter((a) => a !== '--append').join(' ')}\` — backbone only (classifier removed), eval mode, no grad, 3×${SIZE}×${SIZE}, engines timed in ${ROUNDS} alternating rounds over ≥${MIN_TIME / 1000} s, medians; ORT runs mdmt's own ONNX export (same weights). ${load}.`,
     '', '| model | batch | eager img/s | plan img/s | ORT img/s | eager/ORT | plan/ORT | max\\|Δ\\|/max\\|y\\| |' + (PROFILE ? ' plan time by op | convs by kind (share, GFLOP/s) |' : ''),
     '|---|---:|---:|---:|---:|---:|---:|---:|' + (PROFILE ? '---|---|' : ''),
@@ -181,14 +181,10 @@ function append(rows: Row[], summary: string, load: string): void {
     '', `**${summary}**`, '',
   ];
   const file = path.join(root, 'bench', 'RESULTS.md');
-  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n';
-  const at = text.indexOf(head);
-  if (at >= 0) {
-    const next = text.indexOf('\n## ', at + head.length);
-    text = text.slice(0, at) + lines.join('\n') + (next >= 0 ? text.slice(next + 1) : '');
-  } else text = text.trimEnd() + '\n\n' + lines.join('\n');
+  // a run goes at the end of the section: the earlier runs and their analysis stay
+  const text = appendToSection(fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n', head, lines);
   fs.writeFileSync(file, text);
-  console.log(`wrote ${file}`);
+  console.log(`appended to ${file}`);
 }
 
 main().catch((e) => {

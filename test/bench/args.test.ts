@@ -6,7 +6,7 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Args, BenchArgError, checkSize, parseSettings } from '../../bench/lib/args';
-import { busyWarning, geomean, median } from '../../bench/lib/report';
+import { appendToSection, busyWarning, geomean, median } from '../../bench/lib/report';
 import { packageRoot } from '../../ts/native/binding';
 
 const args = (argv: string[], env: Record<string, string> = {}) => new Args(argv, env);
@@ -91,6 +91,16 @@ test('scripts/bench.js refuses a variable mdmt refuses in one line with status 2
     assert.not.match(r.stderr, /\n\s+at /, 'no stack');
     assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
+});
+
+test('appendToSection adds a run at the end of its section and keeps what the section held', () => {
+  // bench:models --append replaced its whole RESULTS.md section (86 lines of earlier runs and
+  // their analysis) with the new table
+  const doc = '# R\n\n## A\n\nold run\n\nanalysis\n\n## B\n\nb text\n';
+  const out = appendToSection(doc, '## A', ['### new run', '', '| t |']);
+  assert.is(out, '# R\n\n## A\n\nold run\n\nanalysis\n\n### new run\n\n| t |\n\n## B\n\nb text\n');
+  assert.is(appendToSection(out, '## B', ['x']), '# R\n\n## A\n\nold run\n\nanalysis\n\n### new run\n\n| t |\n\n## B\n\nb text\n\nx\n');
+  assert.is(appendToSection('# R\n', '## C', ['y']), '# R\n\n## C\n\ny\n');
 });
 
 test.run();
