@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward, noGrad } from '../../ts/autograd/tape';
 import { compileInference } from '../../ts/models/inference';
+import { MDMTModel } from '../../ts/models/mdmt';
 import { getModel } from '../../ts/models/zoo';
 import { mean } from '../../ts/ops/reduce';
 import { Adam } from '../../ts/optim/adam';
@@ -165,6 +166,22 @@ test('stateTensors (the per-run staleness check) lists exactly the stateDict ten
     assert.ok(fast.every((t, i) => t === full[i]), `${name}: same tensors in the same order`);
     m.dispose();
   }
+});
+
+test('run() is typed as the model\'s forward: a Tensor for a backbone, { afc, bx } for MDMTModel, without a cast', () => {
+  // `plan.run(x)` was Tensor | Record<string, Tensor> for every model: a consumer had to cast
+  // (`plan.run(x) as Tensor`, as the JSDoc example did) before calling toArray() or reading .afc
+  manualSeed(0);
+  const x = tensor(new Float32Array(3 * 32 * 32).fill(0.5), [1, 3, 32, 32]);
+  const backbone = compileInference(getModel('shufflenet_v2_x0_5', { withClassifier: false }).eval(), { inputShape: [1, 3, 32, 32] });
+  const y: Tensor = backbone.run(x);
+  assert.equal(y.shape, [1, 1024]);
+  const mdmt = compileInference(new MDMTModel('shufflenet_v2_x0_5').eval(), { inputShape: [1, 3, 32, 32] });
+  const { afc, bx } = mdmt.run(x);
+  assert.equal([afc.shape, bx.shape], [[1, 2], [1, 4]]);
+  for (const t of [x, y, afc, bx]) t.dispose();
+  backbone.dispose();
+  mdmt.dispose();
 });
 
 test.run();

@@ -15,7 +15,7 @@
  * recorded once; a few are cached), without autograd.
  *
  *   const plan = compileInference(getModel('resnet50', { withClassifier: false }), { inputShape: [1, 3, 256, 256] });
- *   const feats = plan.run(x) as Tensor;  ...  plan.dispose();
+ *   const feats = plan.run(x);  ...  plan.dispose();   // a Tensor, as the model's forward (MDMTModel: { afc, bx })
  */
 import { noGrad } from '../autograd/tape';
 import { check, checkOptions, isList, kindOf, show } from '../errors';
@@ -44,9 +44,16 @@ export interface CompileOptions {
   maxPlans?: number;
 }
 
-export interface InferencePlan {
+/**
+ * What a plan of model M returns, as M's forward is typed: a Tensor (a backbone), the same
+ * object of Tensors (MDMTModel's { afc, bx }), or either for a Module whose forward is untyped.
+ */
+export type InferenceOutput<M extends Module> = ReturnType<M['forward']> extends Tensor ? Tensor
+  : ReturnType<M['forward']> extends Record<string, Tensor> ? ReturnType<M['forward']> : Tensor | Record<string, Tensor>;
+
+export interface InferencePlan<T = Tensor | Record<string, Tensor>> {
   /** Runs the plan: a Tensor, or an object of Tensors for models that return one (MDMTModel). The caller owns them. */
-  run(x: Tensor): Tensor | Record<string, Tensor>;
+  run(x: Tensor): T;
   /** op counts of the traced shape's plan after the rewrites, e.g. { conv2d: 20, batchnorm_eval: 0, ... } */
   readonly ops: Record<string, number>;
   readonly foldedBatchNorms: number;
@@ -92,7 +99,7 @@ function sameState(a: StateStamp, b: StateStamp): boolean {
  * the model moves), the next run records the plan again from the model as it is then.
  *   const plan = compileInference(new MDMTModel('densenet121'), { inputShape: [8, 3, 256, 256] });
  */
-export function compileInference(model: Module, o: CompileOptions = {}): InferencePlan {
+export function compileInference<M extends Module>(model: M, o: CompileOptions = {}): InferencePlan<InferenceOutput<M>> {
   check(model instanceof Module, 'EINVAL', 'compileInference', () => `needs a Module, got ${kindOf(model)}`);
   // `inputshape` fell back to 224×224
   checkOptions('compileInference', o, { inputShape: true, foldBatchNorm: true, fuseEpilogues: true, maxPlans: true });
@@ -141,7 +148,7 @@ export function compileInference(model: Module, o: CompileOptions = {}): Inferen
   return {
     ops,
     foldedBatchNorms: recordedBn - count(g, 'batchnorm_eval'),
-    run(x: Tensor): Tensor | Record<string, Tensor> {
+    run(x: Tensor): InferenceOutput<M> {
       check(!disposed, 'EDISPOSED', 'InferencePlan.run', 'the plan has been disposed');
       check(x instanceof Tensor, 'EINVAL', 'InferencePlan.run', 'x must be a Tensor');
       check(x.ndim === 4 && x.shape.slice(1).every((d, i) => d === shape[i + 1]), 'ESHAPE', 'InferencePlan.run',
@@ -156,7 +163,9 @@ export function compileInference(model: Module, o: CompileOptions = {}): Inferen
       }
       // the plan's outputs are its arena's: the caller gets copies
       const outs = step.run([x]).map((t) => copy(t));
-      return keys.length === 1 && keys[0] === null ? outs[0] : Object.fromEntries(keys.map((k, i) => [k!, outs[i]]));
+      // the forward's own form (traced above): its Tensor, or its object's keys in order
+      const out = keys.length === 1 && keys[0] === null ? outs[0] : Object.fromEntries(keys.map((k, i) => [k!, outs[i]]));
+      return out as InferenceOutput<M>;
     },
     get recordings() {
       return earlierRecordings + step.recordings;
