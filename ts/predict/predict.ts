@@ -2,7 +2,7 @@
  * `predict()`: a trained model on new chest X-rays. The model comes from a run directory
  * (config.json for the backbone, experiment, image size and normalisation; best.safetensors;
  * the temperatures of result.json) or from a weights file with its backbone and task. Images
- * (DICOM, PNG, JPEG, TIFF; a lung mask or box per image when known) go through the run's own
+ * (DICOM, PNG, JPEG, TIFF, WebP; a lung mask or box per image when known) go through the run's own
  * preprocessing, the training loader's pipeline itself (percentile clip, lung crop, resize,
  * 3 channels, ImageNet mean/std), in batches through the inference plan (`compileInference`:
  * BN folded, intermediates freed early). One row per image: P(SEVERE) and the τ1 class; the

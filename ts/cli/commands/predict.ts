@@ -7,7 +7,7 @@ import { EXIT, existingPath, intArg, outPath } from '../options';
 export function register(program: Command): void {
   program.command('predict')
     .description('score new X-rays with a trained run (or weights): P(SEVERE), BRIXIA bin probabilities, classes; --explain writes Grad-CAM overlays')
-    .argument('<images...>', 'image files (DICOM, PNG, JPEG, TIFF) and folders (walked recursively)')
+    .argument('<images...>', 'image files (DICOM, PNG, JPEG, TIFF, WebP) and folders (walked recursively)')
     .option('--run <dir>', 'a run directory (config.json, best.safetensors; a finished run\'s result.json gives the calibration, an unfinished run is scored uncalibrated with a warning)', existingPath)
     .option('--weights <file>', 'weights (.safetensors or .onnx with state_dict keys) instead of a run', existingPath)
     .option('--backbone <name>', 'with --weights: the backbone (default: the one the file names, as a run\'s best.safetensors does)')
