@@ -56,6 +56,8 @@ const cfg = parseSettings('bench/gpu/step', (a) => {
     peer: !a.flag('--no-peer'),
     python: a.str('BENCH_PYTHON', '/usr/bin/python3'),
   };
+  // a malformed name is a usage error, not "nothing measured" (which a run of every benchmark skips)
+  if (!/^(cpu|cuda(:\d{1,2})?)$/.test(c.device)) throw new BenchArgError(`--device must be cpu, cuda or cuda:N, got '${c.device}'`);
   if (c.mode === 'eager' && (c.precision !== 'fp32' || c.graph)) throw new BenchArgError('--precision bf16 and --graph need --mode compiled');
   checkSize(c.models, c.size, '--size');
   return c;

@@ -76,6 +76,11 @@ test('scripts/bench.js forwards the options after the filter to the benchmark', 
   const g = run('gpu/step', '--mode', 'bogus', '--models', 'resnet18');
   assert.is(g.status, 2, g.stderr);
   assert.match(g.stderr, /--mode must be one of eager \| compiled, got 'bogus'/);
+  // --device gpu0 was "nothing measured" (exit 3), which a run of every benchmark reports as a
+  // skip for want of a CUDA device: a typo passed for a CPU-only machine
+  const d = run('gpu/step', '--device', 'gpu0', '--models', 'resnet18');
+  assert.is(d.status, 2, d.stderr);
+  assert.match(d.stderr, /bench\/gpu\/step: --device must be cpu, cuda or cuda:N, got 'gpu0'/);
   assert.is(run('no-such-benchmark').status, 2);
 });
 
