@@ -59,6 +59,8 @@ const cfg = parseSettings('bench/gpu/step', (a) => {
   // a malformed name is a usage error, not "nothing measured" (which a run of every benchmark skips)
   if (!/^(cpu|cuda(:\d{1,2})?)$/.test(c.device)) throw new BenchArgError(`--device must be cpu, cuda or cuda:N, got '${c.device}'`);
   if (c.mode === 'eager' && (c.precision !== 'fp32' || c.graph)) throw new BenchArgError('--precision bf16 and --graph need --mode compiled');
+  // the CPU has neither: every backbone failed with EPLAN, under an empty table, exit 0
+  if (c.device === 'cpu' && (c.precision !== 'fp32' || c.graph)) throw new BenchArgError(`--precision bf16 and --graph need a CUDA --device, got 'cpu'`);
   checkSize(c.models, c.size, '--size');
   return c;
 });
@@ -209,13 +211,16 @@ async function main(): Promise<void> {
   const peerOff = !cfg.peer ? '--no-peer' : DEV.startsWith('cuda') ? '' : 'the peer runs on CUDA only';
   const peer = peerOff ? { rows: new Map<string, PeerRow>(), version: `not run (${peerOff})` } : await runPeer();
   const rows: ReturnType<typeof benchOne>[] = [];
+  const failed = new Map<string, string>(); // a backbone whose step failed: a row of the table, and exit status 1
   for (const m of cfg.models) {
     try {
       const r = benchOne(m);
       rows.push(r);
       record(r);
     } catch (e) {
-      record({ engine: 'mdmt', model: m, error: `${(e as { code?: string }).code ?? ''} ${(e as Error).message}` });
+      const error = `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`.trim();
+      failed.set(m, error);
+      record({ engine: 'mdmt', model: m, error });
     }
   }
   const f = (v: number | undefined) => (v === undefined ? '–' : String(v));
@@ -231,7 +236,12 @@ async function main(): Promise<void> {
     console.log(`| ${r.model} | ${r.mode} | ${r.params_m} | ${r.images_per_s} | ${r.step_ms} | ${r.peak_live_gib} | ${r.device_used_gib} | ` +
       `${p ? p.mode : '–'} | ${theirs} | ${ratio === undefined ? '–' : ratio.toFixed(2)} | ${f(p?.peak_reserved_gib)} |`);
   }
+  for (const [m, error] of failed) console.log(`| ${m} | ${MODE} | error: ${error.slice(0, 160)} | | | | | | | | |`);
   if (ratios.length) console.log(`geomean mdmt ÷ PyTorch over ${ratios.length} backbone(s): ${geomean(ratios).toFixed(2)}`);
+  if (failed.size) {
+    console.error(`bench/gpu/step: ${failed.size} of ${cfg.models.length} backbone(s) failed: ${[...failed.keys()].join(', ')}`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((e) => {

@@ -98,6 +98,20 @@ test('scripts/bench.js refuses a variable mdmt refuses in one line with status 2
   }
 });
 
+test('bench:gpu on the CPU: bf16 and --graph are refused up front; a backbone whose step fails is a row and exit 1', () => {
+  // both printed a JSON error line per backbone, an empty table and exit status 0
+  const run = (...a: string[]) => spawnSync(process.execPath, [path.join(packageRoot(), 'scripts', 'bench.js'), 'gpu/step', '--device', 'cpu', '--models', 'shufflenet_v2_x0_5', ...a],
+    { cwd: packageRoot(), encoding: 'utf8', env: { ...process.env, MDMT_SKIP_TSC: '1' } });
+  for (const opt of [['--precision', 'bf16'], ['--graph']]) {
+    const r = run('--mode', 'compiled', ...opt);
+    assert.is(r.status, 2, r.stderr);
+    assert.match(r.stderr, /bench\/gpu\/step: --precision bf16 and --graph need a CUDA --device, got 'cpu'/);
+  }
+  const f = run('--steps', '1', '--warmup', '0', '--batch', '1', '--size', '32', '--no-peer');
+  assert.is(f.status, 1, f.stdout + f.stderr);
+  assert.match(f.stdout, /\| shufflenet_v2_x0_5 \| eager \| error: EINVAL batchnorm2d: training needs more than 1 value per channel/);
+});
+
 test('appendToSection adds a run at the end of its section and keeps what the section held', () => {
   // bench:models --append replaced its whole RESULTS.md section (86 lines of earlier runs and
   // their analysis) with the new table
