@@ -29,7 +29,8 @@ import { geomean, loadAverage, median, printPreamble } from '../lib/report';
 const cfg = parseSettings('bench/train/step', (a) => {
   const c = {
     models: a.models('BENCH_MODELS', ['resnet18', 'resnet50', 'mobilenet_v2', 'densenet121', 'shufflenet_v2_x1_0', 'googlenet']),
-    batch: a.int('BENCH_BATCH', 8, { min: 1 }),
+    // a training step of one sample cannot run BatchNorm (one value per channel), as train() refuses batchSize 1
+    batch: a.int('BENCH_BATCH', 8, { min: 2 }),
     size: a.int('BENCH_SIZE', 128, { min: 1 }),
     rounds: a.int('BENCH_ROUNDS', 5, { min: 1 }),
     steps: a.int('BENCH_STEPS', 2, { min: 1 }),

@@ -112,6 +112,14 @@ test('bench:gpu on the CPU: bf16 and --graph are refused up front; a backbone wh
   assert.match(f.stdout, /\| shufflenet_v2_x0_5 \| eager \| error: EINVAL batchnorm2d: training needs more than 1 value per channel/);
 });
 
+test('bench:train refuses BENCH_BATCH=1 in one line (a training step cannot run BatchNorm on one sample)', () => {
+  // it ran, and died in the first step with an uncaught MdmtError stack and exit status 1
+  const r = spawnSync(process.execPath, [path.join(packageRoot(), 'scripts', 'bench.js'), 'train/step'],
+    { cwd: packageRoot(), encoding: 'utf8', env: { ...process.env, MDMT_SKIP_TSC: '1', BENCH_BATCH: '1', BENCH_MODELS: 'shufflenet_v2_x0_5', BENCH_SIZE: '32', BENCH_ROUNDS: '1', BENCH_STEPS: '1' } });
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /bench\/train\/step: BENCH_BATCH must be an integer ≥ 2, got '1'/);
+});
+
 test('appendToSection adds a run at the end of its section and keeps what the section held', () => {
   // bench:models --append replaced its whole RESULTS.md section (86 lines of earlier runs and
   // their analysis) with the new table
