@@ -225,4 +225,19 @@ test('gradCam on MDMT / STL models: heads, layers and errors', () => {
   stl.dispose();
 });
 
+// the README and gradcam.ts name the default layer per family; gradcam.ts said 'EfficientNet
+// ... features' while the code (and the README since bc381d6) take conv_head, timm's last 1×1 conv
+test('defaultCamLayer: the last convolutional stage the README names for each family', () => {
+  const want: [string, string][] = [['resnet18', 'layer4'], ['densenet121', 'features'], ['shufflenet_v2_x0_5', 'conv5'], ['mobilenet_v2', 'features'],
+    ['efficientnet_b0', 'conv_head'], ['efficientnet_lite0', 'conv_head'], ['googlenet', 'inception5b']];
+  for (const [name, layer] of want) {
+    const m = new STLModel('afc', name);
+    try {
+      assert.is(defaultCamLayer(m), `backbone.${layer}`, name);
+    } finally {
+      m.dispose();
+    }
+  }
+});
+
 test.run();

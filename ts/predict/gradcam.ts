@@ -5,9 +5,9 @@
  *   α_k = (1/hw) Σ_ij ∂y^c/∂A_kij          (global-average-pooled gradients)
  *   L   = ReLU(Σ_k α_k A_k)                (an h×w map per image)
  * The layer defaults to the backbone's last convolutional stage (its last direct child that
- * holds a convolution: ResNet layer4, DenseNet features, ShuffleNet conv5, EfficientNet and
- * MobileNet features, GoogLeNet inception5b), the usual choice: the deepest layer that
- * still has a spatial layout.
+ * holds a convolution: ResNet layer4, DenseNet features, ShuffleNet conv5, MobileNet features,
+ * EfficientNet conv_head (timm's last 1×1 conv), GoogLeNet inception5b), the usual choice:
+ * the deepest layer that still has a spatial layout.
  *
  * How: the layer's forward is wrapped for one call so that its output becomes a fresh leaf
  * tensor with requiresGrad (the parameters are switched off meanwhile, so nothing upstream
