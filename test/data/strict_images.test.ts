@@ -164,6 +164,24 @@ test('16-bit PNGs keep their 0..65535 range (grey and RGB); 8-bit PNGs stay 0..2
   assert.equal(Array.from((await readRaster(p8)).data), Array.from(v8));
 });
 
+test('colour rasters are made grey as PIL and cv2 make them (0.299 R + 0.587 G + 0.114 B on the stored values; sharp\'s linear-light luminance was up to 60 levels apart)', async () => {
+  // PIL 12: Image.new('RGB', (5, 1)).putdata([...]).convert('L') gives [76, 150, 29, 124, 255]
+  const rgb8 = [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 200, 30, 255, 255, 255];
+  for (const [name, alpha] of [['rgb8.png', false], ['rgba8.png', true]] as const) {
+    const f = path.join(dir, name);
+    const px = alpha ? rgb8.flatMap((v, i) => (i % 3 === 2 ? [v, 77] : [v])) : rgb8;
+    await sharp(Buffer.from(px), { raw: { width: 5, height: 1, channels: alpha ? 4 : 3 } }).png().toFile(f);
+    assert.equal(Array.from((await readRaster(f)).data), [76, 150, 29, 124, 255], name);
+  }
+  // 16 bits: the same weights, rounded (cv2's RGB2GRAY on CV_16U)
+  const rgb16 = [65535, 0, 0, 0, 65535, 0, 0, 0, 65535, 1000, 40000, 20000];
+  const f16 = path.join(dir, 'rgb16-colour.png');
+  await sharp(Uint16Array.from(rgb16), { raw: { width: 4, height: 1, channels: 3 } }).toColourspace('rgb16').png().toFile(f16);
+  const got = Array.from((await readRaster(f16)).data);
+  const want = [0, 1, 2, 3].map((i) => 0.299 * rgb16[3 * i] + 0.587 * rgb16[3 * i + 1] + 0.114 * rgb16[3 * i + 2]);
+  got.forEach((g, i) => assert.ok(Math.abs(g - want[i]) <= 0.5 && Number.isInteger(g), `pixel ${i}: ${g} vs ${want[i]}`));
+});
+
 test('EXIF orientation is applied (PNG and JPEG stored sideways with orientation 6 read upright, 40x32)', async () => {
   // stored 32 wide, 40 tall; orientation 6 = turn 90° clockwise to display
   const sw = 32, sh = 40;

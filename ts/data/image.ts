@@ -61,7 +61,8 @@ async function readBytes(file: string): Promise<Buffer> {
 }
 
 /**
- * Reads PNG, JPEG, TIFF or WebP through sharp as grey float32 (RGB averaged by luminance, alpha dropped,
+ * Reads PNG, JPEG, TIFF or WebP through sharp as grey float32 (colour made grey with PIL's and
+ * cv2's weights, 0.299 R + 0.587 G + 0.114 B on the stored values; alpha dropped,
  * an embedded ICC profile not applied: the stored values),
  * turned upright by its EXIF orientation as viewers and cv2.imread show it (a phone photo of a
  * film is stored sideways with orientation 6; read as stored it trains on a rotated chest).
@@ -118,16 +119,30 @@ async function decodeRaster(bytes: Buffer, file: string): Promise<{ format: Rast
   try {
     // ignoreIcc: the stored values, as PIL and cv2 read them; an embedded profile (a grey
     // PNG's "Dot Gain 15%") made sharp convert them, 29 grey levels brighter on average
-    const grey = sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS, ignoreIcc: true }).rotate().removeAlpha(); // rotate(): by EXIF orientation
-    const { data, info } = await (wide ? grey.toColourspace('grey16') : grey.grayscale())
+    const img = sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS, ignoreIcc: true }).rotate().removeAlpha(); // rotate(): by EXIF orientation
+    // a colour file is read as RGB and made grey here with PIL's and cv2's weights on the stored
+    // values (sharp's grayscale() takes linear-light Rec. 709 luminance: up to 60 levels apart)
+    const colour = (meta.channels ?? 1) - (meta.hasAlpha ? 1 : 0) > 1;
+    const { data, info } = await img.toColourspace(colour ? (wide ? 'rgb16' : 'srgb') : (wide ? 'grey16' : 'b-w'))
       .raw({ depth: wide ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
-    const n = info.width * info.height;
-    if (info.channels !== 1 || data.length !== n * (wide ? 2 : 1)) throw new Error(`sharp returned ${info.channels} channels, ${data.length} bytes`);
-    const src = wide ? new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + 2 * n)) : data;
-    return { format, image: { width: info.width, height: info.height, data: Float32Array.from(src) } };
+    const n = info.width * info.height, c = colour ? 3 : 1;
+    if (info.channels !== c || data.length !== n * c * (wide ? 2 : 1)) throw new Error(`sharp returned ${info.channels} channels, ${data.length} bytes`);
+    const src = wide ? new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + 2 * n * c)) : data;
+    return { format, image: { width: info.width, height: info.height, data: colour ? lumaOf(src, n) : Float32Array.from(src) } };
   } catch (e) {
     throw new MdmtError('EDATA', 'readImage', `${file}: not a readable PNG/JPEG/TIFF image (${(e as Error).message})`);
   }
+}
+
+/**
+ * Grey of interleaved RGB as PIL's convert('L') and cv2's RGB2GRAY make it: ITU-R 601
+ * 0.299 R + 0.587 G + 0.114 B on the stored values, rounded (PIL's 16-bit fixed point, exact
+ * for 8 bits; the same weights for 16-bit samples). Equal channels give the channel.
+ */
+function lumaOf(rgb: ArrayLike<number>, n: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0, j = 0; i < n; i++, j += 3) out[i] = Math.floor((rgb[j] * 19595 + rgb[j + 1] * 38470 + rgb[j + 2] * 7471 + 32768) / 65536);
+  return out;
 }
 
 /** True for the extensions of the rasters mdmt reads (PNG, JPEG, TIFF, WebP); a file of any other without a signature is read as DICOM. */

@@ -46,9 +46,10 @@ export interface DecodedSample { raw: GrayImage; crop: Box | null }
  * older mdmt must be decoded again, not served stale). 2: raster images follow their EXIF
  * orientation. 3: multi-page TIFF and animated WebP are refused (they were read as page 1).
  * 4: files are decoded by content; a GIF named .png (read before) is refused. 5: a raster's
- * embedded ICC profile is not applied (its stored values, as PIL and cv2 read them).
+ * embedded ICC profile is not applied (its stored values, as PIL and cv2 read them). 6: colour
+ * rasters are made grey with PIL's and cv2's weights (was sharp's linear-light luminance).
  */
-export const DECODER_VERSION = 5;
+export const DECODER_VERSION = 6;
 
 /**
  * Disk-cache file name: a hash of everything that changes the preprocessed pixels, the image
