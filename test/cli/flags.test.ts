@@ -45,6 +45,22 @@ test('--config: optim, schedule, data and init must be objects of settings', asy
   assert.not.ok(fs.existsSync(path.join(d, 'run')) || fs.existsSync(path.join(d, 'runs')), 'nothing written');
 });
 
+test('a misspelt required flag is named as unknown, not reported missing (it said "required option \'--backbone <name>\' not specified")', async () => {
+  const d = tmpDir('cli-misspelt');
+  const r = await mdmt('train', '--backbon', BB, '--experiment', 'mdmt', '--out', path.join(d, 'run'));
+  assert.is(r.code, 2, r.err);
+  assert.match(r.err, "error: unknown option '--backbon'");
+  assert.match(r.err, 'Did you mean --backbone?');
+  assert.not.match(r.err, 'required option');
+  const eq = await mdmt('experiment', '--backbones', BB, '--runz=x');
+  assert.match(eq.err, "error: unknown option '--runz'", eq.err);
+  // nothing unknown: the missing flag is still named
+  const miss = await mdmt('train', '--experiment', 'mdmt', '--out', path.join(d, 'run'));
+  assert.is(miss.code, 2);
+  assert.match(miss.err, "error: required option '--backbone <name>' not specified");
+  assert.not.ok(fs.existsSync(path.join(d, 'run')), 'nothing written');
+});
+
 test('flags that would have no effect: an init the experiment does not use, Grad-CAM settings without --explain', async () => {
   const d = tmpDir('cli-noeffect');
   const file = path.join(d, 'best.safetensors');

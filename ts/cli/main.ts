@@ -46,8 +46,28 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const c of COMMANDS) c.register(program);
-  for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
+  for (const c of program.commands) {
+    c.exitOverride().showHelpAfterError('(run with --help for usage)');
+    unknownBeforeMissing(c);
+  }
   return program;
+}
+
+/**
+ * commander checks required options before unknown ones, so `mdmt train --backbon resnet18 …`
+ * said "required option '--backbone <name>' not specified" to a user who gave it, misspelt. The
+ * unknown flag (with commander's "Did you mean --backbone?") is reported first instead. The
+ * hook is commander's own (not in its typings); a later commander without it keeps its order.
+ */
+function unknownBeforeMissing(c: Command): void {
+  const cmd = c as Command & { missingMandatoryOptionValue?: (o: unknown) => never; unknownOption?: (flag: string) => never };
+  const missing = cmd.missingMandatoryOptionValue, unknown = cmd.unknownOption;
+  if (typeof missing !== 'function' || typeof unknown !== 'function') return;
+  cmd.missingMandatoryOptionValue = (o: unknown): never => {
+    const flag = cmd.args.find((a) => a.length > 1 && a.startsWith('-'));
+    if (flag) unknown.call(cmd, flag.split('=')[0]);
+    return missing.call(cmd, o);
+  };
 }
 
 /** Maps a thrown error to an exit code and prints it (commander already printed its own). */
