@@ -107,6 +107,20 @@ test('Wilcoxon with a zero and ties: R sleep data', () => {
   close(p.pvalue, 4 / 1024, 1e-15);
 });
 
+test("Wilcoxon method 'exact' with tied differences: scipy's tie-free null of ranks 1..n, R+ rounded", () => {
+  // scipy 1.17.1: wilcoxon(d, method='exact', alternative=alt) uses the null distribution of
+  // R+ for ranks 1..n even when |d| has ties (the tie-averaged ranks gave 0.4453125 here).
+  const d1 = [1, 2, 2, 3, -4, 5, -6, 7]; // R+ = 24
+  close(wilcoxon(d1, undefined, { method: 'exact' }).pvalue, 0.4609375, 1e-15);
+  close(wilcoxon(d1, undefined, { method: 'exact', alternative: 'less' }).pvalue, 0.80859375, 1e-15);
+  close(wilcoxon(d1, undefined, { method: 'exact', alternative: 'greater' }).pvalue, 0.23046875, 1e-15);
+  const d2 = [1, -2, 2, 3, 5, -6, 7]; // R+ = 19.5: ceil for 'less', floor for 'greater'
+  assert.equal(wilcoxon(d2, undefined, { method: 'exact' }).statistic, 8.5);
+  close(wilcoxon(d2, undefined, { method: 'exact' }).pvalue, 0.46875, 1e-15);
+  close(wilcoxon(d2, undefined, { method: 'exact', alternative: 'less' }).pvalue, 0.8515625, 1e-15);
+  close(wilcoxon(d2, undefined, { method: 'exact', alternative: 'greater' }).pvalue, 0.234375, 1e-15);
+});
+
 test('a NaN difference makes both tests NaN (scipy nan_policy propagate), not a p-value of the other pairs', () => {
   // wilcoxon gave statistic 0, p 0.125 here: the NaN pair neither dropped as a zero nor ranked
   for (const [x, y] of [[[0.6, NaN, 0.5], [0.7, 0.8, 0.9]], [[0.6, Infinity, 0.5], [0.7, Infinity, 0.9]]]) {

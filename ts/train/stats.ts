@@ -233,7 +233,8 @@ export interface WilcoxonOptions {
   /** Continuity correction in the normal approximation (scipy default false). */
   correction?: boolean;
   /** 'auto' (scipy): exact if n ≤ 50 with no ties or zeros; an exhaustive sign-flip test if
-   *  there are ties/zeros and n ≤ 13; the normal approximation otherwise. */
+   *  there are ties/zeros and n ≤ 13; the normal approximation otherwise. 'exact' with ties
+   *  uses the tie-free null of ranks 1..n, as scipy (conservative rounding of R+). */
   method?: 'auto' | 'exact' | 'asymptotic';
 }
 
@@ -278,8 +279,10 @@ export function wilcoxon(x: readonly number[], y?: readonly number[], opts: Wilc
     const p = alternative === 'greater' ? normalSf(z) : alternative === 'less' ? normalCdf(z) : 2 * normalSf(Math.abs(z));
     return { statistic, pvalue: Math.min(1, p), method: resolved };
   }
-  // Exact null of R+: ranks doubled to integers (ties give half ranks), all 2^n signs equally likely.
-  const w = ranks.map((r) => Math.round(2 * r));
+  // Exact null of R+: ranks doubled to integers, all 2^n signs equally likely. 'exact' is
+  // scipy's: the tie-free null of ranks 1..n whatever the ties; 'permutation' flips the signs of
+  // the observed (tie-averaged, possibly half) ranks.
+  const w = resolved === 'exact' ? ranks.map((_, i) => 2 * (i + 1)) : ranks.map((r) => Math.round(2 * r));
   const counts = subsetSumCounts(w);
   const total = 2 ** n;
   const obs = 2 * rPlus;
