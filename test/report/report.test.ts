@@ -142,6 +142,21 @@ test('the headline counts in the singular for one run of one backbone', () => {
   }
 });
 
+test('with --mu pooled the τ2 section says its μ is the fold mean, which is what it shows', () => {
+  // the only μ statement said "pooled over folds" while the τ2 table averaged the folds
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-report-tau2mu-'));
+  try {
+    const withCm = results.map((r) => ({ ...r, cm: [[3, 1], [1, 5]] }));
+    const md = writeReport(withCm, dir, { mu: 'pooled', curves: false }).markdown;
+    const tau2 = md.slice(md.indexOf('## τ2 (BRIXIA'));
+    assert.match(tau2, 'μ per backbone = mean of its fold metrics');
+    const stl2 = avg(BACKBONES.map((_, b) => foldStats(b, 'stl_bx', 'cv', 0).mean));
+    assert.ok(tau2.split('\n').find((l) => l.startsWith('| STL τ2 |'))!.includes(`${(100 * stl2).toFixed(1)} ±`));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('pooled μ from confusion matrices, missing experiments, empty history', () => {
   const cmA = [[3, 1], [1, 5]], cmB = [[4, 0], [2, 4]];
   const one = { epoch: 1, trainLoss: 1, valLoss: 1, lr: 0 };

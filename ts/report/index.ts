@@ -118,7 +118,9 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
     write('per_backbone_tau2.csv', perBackboneCsv(tau2));
     const per = protocols.filter((p) => tau2.some((s) => s.protocol === p))
       .map((p) => `### τ2 per backbone, ${PROTOCOL_LABEL[p]}\n\n${perBackboneMarkdown(tau2, p, exps)}`);
-    tau2Section = ['## τ2 (BRIXIA, 4 classes)', '', ...(tau2Gaps.length ? [...tau2Gaps.map((w) => `> **Warning:** ${w}.`), ''] : []), t, '', per.join('\n\n'), ''].join('\n');
+    // summarizeTau2 always averages the folds (MDMT stores no τ2 confusion matrix): say so, as --mu pooled's statement above is τ1's
+    const tau2Mu = `μ per backbone = mean of its fold metrics (τ2 is never pooled: MDMT runs store no τ2 confusion matrix); σ = std of its fold metrics (ddof ${opts.ddof ?? 0}).`;
+    tau2Section = ['## τ2 (BRIXIA, 4 classes)', '', tau2Mu, '', ...(tau2Gaps.length ? [...tau2Gaps.map((w) => `> **Warning:** ${w}.`), ''] : []), t, '', per.join('\n\n'), ''].join('\n');
   }
   const trust = trustSections(results, write, { bootstrap: opts.bootstrap });
   const curves: string[] = [];
