@@ -153,7 +153,7 @@ export function table2Markdown(c: readonly Cell[]): string {
   ].join('\n');
 }
 
-/** p-value with 2 significant digits, '<1e-4' style below 0.0001; 0 as '0'. */
+/** p-value as 3 decimals (0.188), 2 significant digits below 0.01 (0.0042), 1.2e-5 style below 1e-4; 0 as '0'; non-finite as '–'. */
 export function fmtP(p: number): string {
   if (!Number.isFinite(p)) return '–';
   if (p === 0) return '0';
