@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { backward } from '../../ts/autograd/tape';
 import { MdmtError } from '../../ts/errors';
 import { native } from '../../ts/native/binding';
-import { batchnorm2d } from '../../ts/ops/batchnorm';
+import { batchnorm2d, batchnormAct } from '../../ts/ops/batchnorm';
 import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, assertNoLeak, deviceAvailable, expectError, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { batchStats, bnEvalRef, bnTrainBwdRef, bnTrainRef, runningUpdateRef } from '../ref/batchnorm';
@@ -151,6 +151,23 @@ test('batchnorm2d training: the variance of a channel whose mean falls between t
   });
   assertClose([rv], [((u / 2) ** 2 * M) / (M - 1)], { atol: 0, rtol: 1e-6 }, 'running_var (unbiased)');
   assertClose(y, x.map((v) => (v - 8192 - u / 2) / Math.sqrt((u / 2) ** 2 + 1e-12)), { atol: 1e-5, rtol: 1e-5 }, 'y = ±1');
+});
+
+test('batchnorm2d training: a channel of large mean and small spread keeps y (it was a·x + b\', two terms near ±3e5 cancelling: 7e-3 off)', () => {
+  if (!on) return;
+  // means 1000 and −300 with spreads 0.01 and 0.05, 24 values a channel (a deep layer's 2×2 maps
+  // at batch 6); the error was 7e-3 (torch's float32 kernel: 8e-4), now that of one rounding
+  const rng = new Rng(107), shape = [6, 2, 2, 2], C = 2;
+  const x = f32(Float64Array.from({ length: numel(shape) }, (_, i) => (Math.floor(i / 4) % 2 ? -300 + rng.uniform(-0.05, 0.05) : 1000 + rng.uniform(-0.005, 0.005))));
+  const w = f32([1.3, 0.7]), b = f32([0.25, -0.5]);
+  for (const act of ['none', 'relu'] as const) {
+    const y = tidy(() => {
+      const xs = t32(x, shape), ws = t32(w, [C]), bs = t32(b, [C]), rm = t32([0, 0], [C]), rv = t32([1, 1], [C]);
+      return (act === 'none' ? batchnorm2d(xs, ws, bs, rm, rv, { training: true }) : batchnormAct(xs, ws, bs, rm, rv, { act })).toArray();
+    });
+    const ref = bnTrainRef(x, shape, w, b, 1e-5).map((v) => (act === 'relu' ? Math.max(v, 0) : v));
+    assertClose(y, ref, { atol: 2e-5, rtol: 1e-5 }, `y, act ${act}`);
+  }
 });
 
 test('batchnorm2d eval vjp (x, weight, bias with running statistics fixed) = finite differences', () => {
