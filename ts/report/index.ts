@@ -40,12 +40,15 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
 const REPORT_KEYS = { ddof: true, mu: true, warmupEpochs: true, curves: true, title: true, unfinished: true, mixedSettings: true, bootstrap: true } as const;
 
 /**
- * The other options' types: { curves: 'no' } drew the curves, a misspelt bootstrap key was
- * ignored, { unfinished: 'x' } was a TypeError and { bootstrap: { resamples: 0 } } a plain Error,
- * both after half the report was written.
+ * Each option's type and range, before anything is written: { mu: 'pool' } reported the fold
+ * mean and { ddof: -1 } divided σ by n + 1, { curves: 'no' } drew the curves, a misspelt
+ * bootstrap key was ignored, { unfinished: 'x' } was a TypeError and { bootstrap: { resamples: 0 } }
+ * a plain Error, both after half the report was written.
  */
-function checkReportOptionTypes(opts: ReportOptions): void {
+function checkReportOptionValues(opts: ReportOptions): void {
   const bad = (msg: string) => new MdmtError('ECONFIG', 'writeReport', msg);
+  if (opts.mu !== undefined && opts.mu !== 'folds' && opts.mu !== 'pooled') throw bad(`mu must be 'folds' or 'pooled', got ${show(opts.mu)}`);
+  if (opts.ddof !== undefined && !(Number.isInteger(opts.ddof) && opts.ddof >= 0)) throw bad(`ddof must be an integer ≥ 0, got ${show(opts.ddof)}`);
   if (opts.title !== undefined && typeof opts.title !== 'string') throw bad(`title must be a string, got ${show(opts.title)}`);
   if (opts.curves !== undefined && typeof opts.curves !== 'boolean') throw bad(`curves must be true or false, got ${show(opts.curves)}`);
   if (opts.warmupEpochs !== undefined && !(Number.isInteger(opts.warmupEpochs) && opts.warmupEpochs >= 0)) throw bad(`warmupEpochs must be an integer ≥ 0, got ${show(opts.warmupEpochs)}`);
@@ -72,7 +75,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   // '' resolves to the working directory, which then received every file of the report
   if (typeof outDir !== 'string') throw new MdmtError('ECONFIG', 'writeReport', `outDir must be the path of the report directory, got ${kindOf(outDir)}`);
   if (!outDir.trim()) throw new MdmtError('ECONFIG', 'writeReport', `outDir ${JSON.stringify(outDir)} is empty: name the report directory`);
-  // options were never checked: { mu: 'pool' } reported the fold mean and { ddof: -1 } divided σ by n + 1, without a word
+  // unknown keys first (a misspelt option was ignored), each value after the results (checkReportOptionValues)
   checkOptions('writeReport', opts, REPORT_KEYS, 'options', 'ECONFIG');
   if (!Array.isArray(results as unknown)) throw new MdmtError('ECONFIG', 'writeReport', `results must be an array (collectResults' result), got ${kindOf(results)}`);
   // the checks collectResults makes of each result.json: [{}] wrote a "0 runs" report, [null] was a
@@ -82,9 +85,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
     if (!isPlain(r)) throw bad(`results[${i}] is ${show(r)}, not a run's result`);
     checkRunResult(r, bad, `results[${i}]`);
   });
-  if (opts.mu !== undefined && opts.mu !== 'folds' && opts.mu !== 'pooled') throw new MdmtError('ECONFIG', 'writeReport', `mu must be 'folds' or 'pooled', got ${show(opts.mu)}`);
-  if (opts.ddof !== undefined && !(Number.isInteger(opts.ddof) && opts.ddof >= 0)) throw new MdmtError('ECONFIG', 'writeReport', `ddof must be an integer ≥ 0, got ${show(opts.ddof)}`);
-  checkReportOptionTypes(opts);
+  checkReportOptionValues(opts);
   // a file in the way is ECONFIG naming outDir, not a raw ENOTDIR from a nested mkdir
   ensureDir(outDir, 'writeReport', 'outDir');
   fs.mkdirSync(path.join(outDir, 'plots', 'curves'), { recursive: true });
