@@ -29,8 +29,14 @@ const MOVABLE = new Set(['splitsDir', 'data.cacheDir', 'init.stlAfc', 'init.stlB
  * that failed before its first epoch (a wrong data path, say): a corrected command may take it.
  */
 export function holdsTraining(dir: string): boolean {
+  return trainingFiles(dir).length > 0;
+}
+
+/** The files of `dir` that show training (holdsTraining): result.json, the weights, a non-empty log. */
+function trainingFiles(dir: string): string[] {
   const f = (n: string) => path.join(dir, n);
-  return ['checkpoint.safetensors', 'best.safetensors', 'result.json'].some((n) => fs.existsSync(f(n))) || (fs.existsSync(f('log.jsonl')) && fs.statSync(f('log.jsonl')).size > 0);
+  return ['result.json', 'checkpoint.safetensors', 'best.safetensors', 'log.jsonl']
+    .filter((n) => fs.existsSync(f(n)) && (n !== 'log.jsonl' || fs.statSync(f(n)).size > 0));
 }
 
 /** Every leaf setting by its dotted path (undefined values are unset, as in config.json). */
@@ -155,11 +161,11 @@ export function storedConfig(dir: string): TrainConfig {
  * holds no training, or the same run).
  */
 export function runConflict(dir: string, cfg: TrainConfig): string[] | undefined {
-  if (!holdsTraining(dir)) return undefined;
+  const held = trainingFiles(dir);
+  if (!held.length) return undefined;
   // train() writes config.json before any training: without it the run's settings are unknown,
   // and its result was returned (or its checkpoint resumed) for whatever settings were asked
   if (!fs.existsSync(path.join(dir, 'config.json'))) {
-    const held = ['result.json', 'checkpoint.safetensors', 'best.safetensors', 'log.jsonl'].filter((n) => fs.existsSync(path.join(dir, n)));
     throw new MdmtError('EDATA', 'train', `${dir} holds training (${held.join(', ')}) but no config.json: the settings it was trained with are unknown, so it is not taken as this run; restore its config.json, or delete the directory to train it again`);
   }
   const d = configDiff(storedConfig(dir), cfg);
