@@ -36,6 +36,32 @@ test('5-fold: disjoint parts, every record tested exactly once, 60/20/20, strati
   }
 });
 
+test('5-fold: class totals per chunk within one of their share, whatever the centres (issue: remainders piled up per centre)', () => {
+  // six centres of uneven sizes and class mixes, drawn afresh: every centre × label stratum
+  // leaves a remainder, and the remainders must go where the class is short
+  let s = 12345;
+  const rand = (n: number) => ((s = (s * 1103515245 + 12345) % 2147483648), s % n);
+  for (let trial = 0; trial < 20; trial++) {
+    const recs: DataRecord[] = [];
+    for (const c of 'ABCDEF') {
+      for (const label of [0, 1]) {
+        const n = 3 + rand(120);
+        for (let i = 0; i < n; i++) recs.push({ id: `t${trial}-${c}${label}-${i}`, task: 'AFC', source: 'aiforcovid', image: 'x.png', center: c, label, labelName: label ? 'SEVERE' : 'MILD', where: 'x' } as DataRecord);
+      }
+    }
+    for (const k of [3, 5, 7]) {
+      const folds = stratifiedFolds(recs, { seed: trial, strata: afcStrata, k });
+      for (const label of [0, 1]) {
+        const n = recs.filter((r) => r.label === label).length;
+        const per = folds.map((f) => f.test.filter((r) => r.label === label).length);
+        assert.ok(Math.max(...per) - Math.min(...per) <= 1, `trial ${trial}, k ${k}, label ${label}: ${per.join('/')} of ${n}`);
+      }
+      const sizes = folds.map((f) => f.test.length);
+      assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `trial ${trial}, k ${k}: chunk sizes ${sizes.join('/')}`);
+    }
+  }
+});
+
 test('LOCO: one fold per centre, the centre never in train/val, ~10 % validation stratified', async () => {
   const { afc } = await data();
   const folds = locoFolds(afc, { seed: 0 });

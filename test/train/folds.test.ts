@@ -103,6 +103,20 @@ test('splits made with other settings are refused naming the settings that diffe
   ensureSplits(dir, recs, { seed: 0, k: 3 });
 });
 
+test('a split folder of format version 2 is used as it is; new folders are version 3', () => {
+  const dir = path.join(tmpDir('splitv2'), 'splits');
+  const rec = (i: number): DataRecord => ({ id: `P_${i}`, task: 'AFC', source: 'x', image: `${i}.dcm`, center: i % 2 ? 'A' : 'B', label: i % 3 ? 0 : 1, labelName: i % 3 ? 'MILD' : 'SEVERE', where: 'x' });
+  const recs = { afc: [...Array(30).keys()].map(rec), bx: [] };
+  ensureSplits(dir, recs, { seed: 0, k: 3 });
+  const meta = path.join(dir, 'AFC', 'meta.json');
+  const m = JSON.parse(fs.readFileSync(meta, 'utf8')) as { version: number };
+  assert.is(m.version, 3);
+  fs.writeFileSync(meta, JSON.stringify({ ...m, version: 2 }));
+  assert.is(ensureSplits(dir, recs, { seed: 0, k: 3 }).afc, path.join(dir, 'AFC'), 'an older folder keeps serving its runs');
+  fs.writeFileSync(meta, JSON.stringify({ ...m, version: 1 }));
+  assert.throws(() => ensureSplits(dir, recs, { seed: 0, k: 3 }), /split format version 1 → 3/);
+});
+
 test('split files that cannot be written (a full disk) leave no half-written folder and name it; a damaged meta.json is named', () => {
   const dir = path.join(tmpDir('splitfail'), 'splits');
   const rec = (i: number): DataRecord => ({ id: `P_${i}`, task: 'AFC', source: 'x', image: `${i}.dcm`, center: i % 2 ? 'A' : 'B', label: i % 3 ? 0 : 1, labelName: i % 3 ? 'MILD' : 'SEVERE', where: 'x' });

@@ -62,20 +62,28 @@ export function stratifiedFolds(records: DataRecord[], opts: { seed: number; str
   const k = opts.k ?? 5;
   if (!Number.isInteger(k) || k < 3) throw new MdmtError('EINVAL', 'stratifiedFolds', `k = ${k} must be an integer ≥ 3 (test, val and train chunks)`);
   const chunks: DataRecord[][] = Array.from({ length: k }, () => []);
-  // each group goes to the chunk with the fewest of its stratum, then the fewest overall, then
-  // the lowest index: single records deal round-robin, so every stratum and chunk size stays
-  // within one of its share
+  // each group goes to the chunk with the fewest of its stratum, then the fewest of its class
+  // (task and label, which strata such as centre × label subdivide), then the fewest overall,
+  // then the lowest index: single records deal round-robin, so every stratum, every class total
+  // and every chunk size stays within one of its share (a stratum's remainder goes where its
+  // class is short, rather than piling up in the same chunks stratum after stratum)
+  const inClass = new Map<string, number[]>();
   for (const [name, groups] of strataGroups(records, opts.strata)) {
     rng(seedOf(opts.seed, 'kfold', name)).shuffle(groups);
     const inStratum = new Array<number>(k).fill(0);
     for (const g of groups) {
+      const r = g.find((x) => x.task === 'AFC') ?? g[0];
+      const cls = `${r.task}|${r.label}`;
+      if (!inClass.has(cls)) inClass.set(cls, new Array<number>(k).fill(0));
+      const ofClass = inClass.get(cls)!;
       let best = 0;
       for (let c = 1; c < k; c++) {
-        const d = inStratum[c] - inStratum[best] || chunks[c].length - chunks[best].length;
+        const d = inStratum[c] - inStratum[best] || ofClass[c] - ofClass[best] || chunks[c].length - chunks[best].length;
         if (d < 0) best = c;
       }
       chunks[best].push(...g);
       inStratum[best] += g.length;
+      ofClass[best] += g.length;
     }
   }
   return chunks.map((test, i) => ({

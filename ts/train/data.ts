@@ -82,7 +82,12 @@ function logRead(ds: Dataset, log: (msg: string) => void): void {
 }
 
 /** What a split folder was made from (meta.json): a changed data set or setting must not reuse it. */
-interface SplitMeta { version: 2; seed: number; k: number; records: number; ids: string; joint: boolean }
+/**
+ * What a split folder was made from. Version 3 balances each class's total across CV chunks
+ * (see `stratifiedFolds`); a version-2 folder (centre × label strata only) is still used as it
+ * is, since its files are the splits its runs were trained on.
+ */
+interface SplitMeta { version: 2 | 3; seed: number; k: number; records: number; ids: string; joint: boolean }
 
 /** Hex digest (16 chars) of strings, order-independent. */
 export function digest(items: string[]): string {
@@ -116,7 +121,7 @@ export function ensureSplits(splitsDir: string, recs: TaskRecords, o: { seed: nu
     const records = task === 'AFC' ? recs.afc : recs.bx;
     if (!records.length) continue;
     const dir = path.join(splitsDir, task);
-    const want: SplitMeta = { version: 2, seed: o.seed, k: o.k, records: records.length, ids: fingerprint(joint ? [...recs.afc, ...recs.bx] : records), joint };
+    const want: SplitMeta = { version: 3, seed: o.seed, k: o.k, records: records.length, ids: fingerprint(joint ? [...recs.afc, ...recs.bx] : records), joint };
     const metaFile = path.join(dir, 'meta.json');
     if (!fs.existsSync(metaFile)) {
       ensureDir(splitsDir, 'train', 'config.splitsDir (--splits-dir)'); // a file in the way: named, not a raw EEXIST
@@ -146,7 +151,7 @@ export function ensureSplits(splitsDir: string, recs: TaskRecords, o: { seed: nu
       }
     }
     const have = readJson<SplitMeta>(metaFile);
-    if (JSON.stringify(have) !== JSON.stringify(want))
+    if (JSON.stringify(have) !== JSON.stringify(have?.version === 2 ? { ...want, version: 2 } : want))
       throw new MdmtError('ECONFIG', 'data', `${dir} holds splits of other data or settings (stored → now: ${splitMetaDiff(have, want)}): ` +
         'use another splitsDir (--splits-dir; for mdmt demo, another --out) or delete it');
     if (task === 'AFC') out.afc = dir;
