@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../../ts/cli/main';
 import { synth } from '../../ts/data/synth';
+import { loadRecords } from '../../ts/train/data';
 import { tmpDir } from '../train/_fixture';
 
 const BB = 'shufflenet_v2_x0_5';
@@ -93,7 +94,11 @@ test('--afc-releases reads only the releases given, --skip-bad leaves unreadable
   const d = tmpDir('cli-releases');
   const { afcRoot } = await synth(d, { seed: 5, nAfc: 30, nBx: 0, size: 32 });
   for (const f of ['AIforCOVID_r2.xlsx', 'AIforCOVID_r3.xlsx']) fs.rmSync(path.join(afcRoot, f));
-  const img = path.join(afcRoot, 'imgs', (fs.readdirSync(path.join(afcRoot, 'imgs')) as string[]).filter((f) => f.endsWith('.dcm')).sort()[4]);
+  // corrupt a MILD (majority-class) image: leaving out a SEVERE one could empty a fold's train part
+  // of its only SEVERE record, which is a different refusal, whatever way the split draws its chunks
+  const recs = (await loadRecords({ afc: afcRoot, afcReleases: [1] })).afc.filter((r) => r.label === 0 && r.image.endsWith('.dcm')).map((r) => r.image).sort();
+  assert.ok(recs.length >= 5, 'the synthetic release 1 has MILD DICOM images');
+  const img = recs[4];
   fs.writeFileSync(img, fs.readFileSync(img).subarray(0, 200));
   const out = path.join(d, 'run');
   const train = (...a: string[]) => mdmt('train', '--backbone', BB, '--experiment', 'stl_afc', '--out', out, '--data-afc', afcRoot, '--no-progress',
