@@ -49,10 +49,32 @@ function missingFrom(dir: string): string | undefined {
   return p;
 }
 
+/**
+ * `fs.mkdirSync(dir, { recursive: true })` without its endless loop: Node 20's recursive mkdir
+ * spins forever, ignoring SIGTERM, when a parent exists but refuses new entries with ENOENT (a
+ * path under /proc or /sys). The missing folders are made one at a time, top down, so such a
+ * parent ends in the file system's own error. Returns nothing; throws the raw fs error.
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let p = path.resolve(dir); !fs.existsSync(p); p = path.dirname(p)) {
+    missing.push(p);
+    if (path.dirname(p) === p) break;
+  }
+  for (const m of missing.reverse()) {
+    try {
+      fs.mkdirSync(m);
+    } catch (e) {
+      // made meanwhile by another process (two runs sharing a cache folder): that is what was asked
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.statSync(m).isDirectory()) throw e;
+    }
+  }
+}
+
 /** Creates `dir` and checks that this process may write in it (a read-only mount, a folder of another user). */
 function mkdir(dir: string, op: string, field: string, shown: string): void {
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
   } catch (e) {
     throw new MdmtError('EIO', op, `${field} '${shown}': cannot create the directory (${whyNot(dir, e)})`);
   }

@@ -8,7 +8,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkDir, checkFileDir, ensureDir, ensureFileDir } from '../../ts/dirs';
+import { spawnSync } from 'child_process';
+import { checkDir, checkFileDir, ensureDir, ensureFileDir, makeDirs } from '../../ts/dirs';
 import { throwsNaming } from '../helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-dirs-'));
@@ -84,6 +85,31 @@ test('an existing folder this process cannot write in is refused now, naming the
       fs.chmodSync(out, 0o755);
     }
   }
+});
+
+test('makeDirs makes nested folders, accepts existing ones and refuses a file in the way', () => {
+  const deep = path.join(dir, 'make', 'a', 'b', 'c');
+  makeDirs(deep);
+  assert.ok(fs.statSync(deep).isDirectory());
+  makeDirs(deep);  // already there: nothing to do
+  makeDirs(path.join(dir, 'make', 'a'));
+  fs.writeFileSync(path.join(dir, 'make', 'file'), 'x');
+  assert.throws(() => makeDirs(path.join(dir, 'make', 'file', 'sub')), /ENOTDIR|EEXIST/);
+});
+
+// Node 20's recursive mkdir spins forever (100 % CPU, SIGTERM ignored) under /proc, where the
+// parent exists but a new entry is ENOENT: `mdmt synth --out /proc/x` never returned. Run in a
+// child with a timeout, so a return of the loop fails this test instead of hanging the suite.
+test('a folder under /proc is an error naming the setting, not an endless loop', () => {
+  if (process.platform !== 'linux' || !fs.existsSync('/proc/self')) {
+    console.log('  skipped: no /proc on this system');
+    return;
+  }
+  const code = `try { require(${JSON.stringify(path.resolve(__dirname, '../../ts/dirs.js'))}).ensureDir('/proc/mdmt-no/such', 'synth', 'out'); console.log('made'); }
+    catch (e) { console.log(e.message); }`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
+  assert.is(r.signal, null, 'ensureDir under /proc did not return within 30 s');
+  assert.match(r.stdout, "out '/proc/mdmt-no/such': cannot create the directory (");
 });
 
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -7,6 +7,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { makeDirs } from '../dirs';
 import { MdmtError } from '../errors';
 import { AugmentParams, applyAugment } from './augment';
 import { GrayImage, readImage } from './image';
@@ -168,7 +169,7 @@ export async function runSample(t: SampleTask): Promise<SampleResult> {
     const sab = quantize(p.image);
     if (t.wantCache) res.cache = sab;
     if (diskFile) {
-      fs.mkdirSync(path.dirname(diskFile), { recursive: true });
+      makeDirs(path.dirname(diskFile));
       const tmp = `${diskFile}.${process.pid}.${Math.random().toString(36).slice(2)}`;
       try {
         const pixels = new Uint8Array(sab);

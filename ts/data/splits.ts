@@ -13,6 +13,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { makeDirs } from '../dirs';
 import { MdmtError } from '../errors';
 import { DataRecord, splitToken } from './records';
 import { rng, seedOf } from './rng';
@@ -142,7 +143,7 @@ export function splitLine(r: DataRecord): string {
 export function writeFolds(dir: string, folds: Fold[], opts: { centers?: boolean } = {}): void {
   folds.forEach((f, i) => {
     const d = path.join(dir, String(i));
-    fs.mkdirSync(d, { recursive: true });
+    makeDirs(d);
     for (const part of ['train', 'val', 'test'] as const) {
       const rows = [...f[part]].sort(byId).map(splitLine);
       fs.writeFileSync(path.join(d, `${part}.txt`), ['img label center', ...rows].join('\n') + '\n');

@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
-import { ensureDir } from '../dirs';
+import { ensureDir, makeDirs } from '../dirs';
 import { checkOptions, fewOf, kindOf, MdmtError, show } from '../errors';
 import { writeDicom } from './dicomwrite';
 import { loadExcel } from './sheets';
@@ -183,8 +183,8 @@ export async function synth(out: string, opts: SynthOptions = {}): Promise<Synth
   clearOut(out, [afcRoot, bxRoot], opts.overwrite ?? false);
   // the markers come first, so a run cut short still leaves roots that --force may replace
   const marker = `${JSON.stringify({ seed, nAfc, nBx, size: W })}\n`;
-  for (const d of ['imgs', 'imgs_r2', 'imgs_r3', 'processed/masks']) fs.mkdirSync(path.join(afcRoot, d), { recursive: true });
-  for (const d of ['dicom_clean', 'masks']) fs.mkdirSync(path.join(bxRoot, d), { recursive: true });
+  for (const d of ['imgs', 'imgs_r2', 'imgs_r3', 'processed/masks']) makeDirs(path.join(afcRoot, d));
+  for (const d of ['dicom_clean', 'masks']) makeDirs(path.join(bxRoot, d));
   for (const r of [afcRoot, bxRoot]) fs.writeFileSync(path.join(r, SYNTH_MARKER), marker);
   let files = 2;
 

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ensureDir } from '../dirs';
+import { ensureDir, makeDirs } from '../dirs';
 import { checkOptions, isPlain, kindOf, MdmtError, show } from '../errors';
 import { checkRunResult } from '../train/result_file';
 import { PROTOCOLS, summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary } from './aggregate';
@@ -88,9 +88,9 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   checkReportOptionValues(opts);
   // a file in the way is ECONFIG naming outDir, not a raw ENOTDIR from a nested mkdir
   ensureDir(outDir, 'writeReport', 'outDir');
-  fs.mkdirSync(path.join(outDir, 'plots', 'curves'), { recursive: true });
+  makeDirs(path.join(outDir, 'plots', 'curves'));
   const files: string[] = [];
-  const write = (rel: string, text: string) => { const p = path.resolve(outDir, rel); fs.mkdirSync(path.dirname(p), { recursive: true }); fs.writeFileSync(p, text); files.push(p); };
+  const write = (rel: string, text: string) => { const p = path.resolve(outDir, rel); makeDirs(path.dirname(p)); fs.writeFileSync(p, text); files.push(p); };
 
   const summaries: RunSummary[] = summarizeRuns(results, opts);
   const t1 = table1(summaries);

@@ -16,7 +16,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ensureDir } from '../dirs';
+import { ensureDir, makeDirs } from '../dirs';
 import { fewOf, MdmtError, show } from '../errors';
 import { AFC_RELEASES, BX_CENTRE_GROUPS, readAIforCOVID, readBrixia, readCovidCxr } from '../data/readers';
 import { formatSummary, formatTaskCounts, PROGNOSIS, type DataRecord, type Dataset } from '../data/records';
@@ -261,7 +261,7 @@ function pick(taskDir: string, protocol: 'cv' | 'loco', k: number, i: number, re
 }
 
 function writeRunSplit(dir: string, fold: Fold): void {
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   for (const part of ['train', 'val', 'test'] as const) {
     const rows = [...fold[part]].map(splitLine).sort();
     fs.writeFileSync(path.join(dir, `${part}.txt`), ['img label center', ...rows].join('\n') + '\n');

@@ -22,6 +22,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { makeDirs } from '../dirs';
 import { show } from '../errors';
 import { native } from '../native/binding';
 
@@ -128,7 +129,7 @@ function create(f: string, text: string): boolean {
  * unreadable lock taken over (default: stderr).
  */
 export function tryLock(dir: string, note: (msg: string) => void = (m) => process.stderr.write(`mdmt: ${m}\n`)): boolean {
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const f = lockFile(dir);
   // another thread of this process holds it (its lock file names this pid, as a stale one would)
   if (!held.has(f) && !native().claimRun(f)) return false;
