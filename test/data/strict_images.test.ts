@@ -87,6 +87,11 @@ test('rescale: NaN, inf, 1e999 and 0 slopes, NaN intercept, a slope that overflo
   await refused('slope-0.dcm', { slope: 0 }, /RescaleSlope \(0028,1053\) is 0/);
   await refused('icpt-nan.dcm', { intercept: 'NaN' }, /RescaleIntercept \(0028,1052\) is 'NaN'/);
   await refused('slope-f32.dcm', { slope: '1e36' }, /beyond float32/);
+  // RescaleSlope has one value (VM 1): of '2\\0.5' the first was used without a word
+  await refused('slope-two.dcm', { slope: '2\\0.5' }, /RescaleSlope \(0028,1053\) is '2\\0.5': 2 different values where the standard allows one/);
+  await refused('icpt-two.dcm', { intercept: '-1\\x' }, /RescaleIntercept \(0028,1052\) is '-1\\x': not a finite number/);
+  const same = await decodeDicom(writeDicom({ width: 2, height: 1, pixels: Uint16Array.from([1, 3]), slope: '2\\2', intercept: '0' }), 'mem');
+  assert.equal(Array.from(same.data), [2, 6], 'a value repeated is the value');
   // a legal rescale still decodes (no regression)
   const ok = await decodeDicom(writeDicom({ width: 2, height: 1, pixels: Uint16Array.from([1, 3]), slope: '2.5', intercept: '-1' }), 'mem');
   assert.equal(Array.from(ok.data), [1.5, 6.5]);

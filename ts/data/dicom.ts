@@ -304,8 +304,12 @@ function readHeader(ds: dicomParser.DataSet, file: string): Header {
     if (!ds.elements[tag]) return def;
     const text = (ds.string(tag) ?? '').trim();
     if (text === '') return def;
-    const v = Number(text.split('\\')[0]);
-    if (!Number.isFinite(v)) throw fail(file, `${tagLabel(tag)} is '${text}': not a finite number`);
+    // the standard gives both one value (VM 1); of several, using the first was a guess that
+    // scaled every pixel by a number the file may not mean: differing values are refused
+    const vals = text.split('\\').map((t) => t.trim());
+    const v = Number(vals[0]);
+    if (!vals.every((t) => t !== '' && Number.isFinite(Number(t)))) throw fail(file, `${tagLabel(tag)} is '${text}': not a finite number`);
+    if (vals.some((t) => Number(t) !== v)) throw fail(file, `${tagLabel(tag)} is '${text}': ${new Set(vals.map(Number)).size} different values where the standard allows one; which applies is not known`);
     return v;
   };
   const slope = ds0('x00281053', 1);
