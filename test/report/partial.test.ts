@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { exitCodeOf } from '../../ts/cli/main';
 import { reportRuns } from '../../ts/cli/report';
 import { MdmtError } from '../../ts/errors';
+import { resolveTrainConfig } from '../../ts/train/config';
 import { perBackboneMarkdown, summarizeRuns, table1, table1Markdown, table2, table2Markdown, writeReport } from '../../ts/report';
 import type { Experiment, Protocol, RunResult } from '../../ts/report/types';
 import { tmpDir } from '../train/_fixture';
@@ -86,7 +87,7 @@ test('Table 1: a whole LOCO group missing for one backbone marks the cell (2 bac
   assert.not.match(whole.markdown, /†|‡|n\/a/);
 });
 
-test('mdmt report lists run directories with a checkpoint or config but no result.json', () => {
+test('mdmt report lists run directories with a checkpoint or a config train() wrote but no result.json, not a config.json of the user\'s', () => {
   const dir = tmpDir('rep-unfinished');
   for (const r of twoByTwo) {
     const f = path.join(dir, r.protocol, r.backbone, r.experiment, `fold${r.fold}`, 'result.json');
@@ -97,9 +98,15 @@ test('mdmt report lists run directories with a checkpoint or config but no resul
   fs.mkdirSync(ck, { recursive: true });
   fs.writeFileSync(path.join(ck, 'checkpoint.safetensors'), 'x');
   fs.writeFileSync(path.join(ck, 'config.json'), '{}');
+  // a run that failed before its first epoch: only the config.json train() wrote
   const started = path.join(dir, 'cv', 'resnet50', 'mdmt', 'fold0');
   fs.mkdirSync(started, { recursive: true });
-  fs.writeFileSync(path.join(started, 'config.json'), '{}');
+  fs.writeFileSync(path.join(started, 'config.json'), JSON.stringify(resolveTrainConfig({ backbone: 'resnet50', experiment: 'stl_afc', outDir: started, data: { afc: path.join(dir, 'AIforCOVID') } })));
+  // the user's own settings beside the runs (here in the root and in a folder of notes) are no runs:
+  // the root was listed as '.' unfinished
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ backbones: ['resnet18', 'mobilenet_v2'], epochs: 3 }));
+  fs.mkdirSync(path.join(dir, 'notes'));
+  fs.writeFileSync(path.join(dir, 'notes', 'config.json'), '{ not json');
   // a finished run that kept its checkpoint is finished
   fs.writeFileSync(path.join(dir, 'cv', 'resnet18', 'ft', 'fold0', 'checkpoint.safetensors'), 'x');
   const r = reportRuns(dir);

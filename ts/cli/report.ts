@@ -10,12 +10,12 @@ import { ensureDir } from '../dirs';
 import { MdmtError } from '../errors';
 import { writeReport } from '../report';
 import { collectResults, walkRunsDir } from '../train/experiment';
-import { settingsSpread, storedConfig } from '../train/identity';
+import { holdsRunConfig, settingsSpread, storedConfig } from '../train/identity';
 import type { TrainConfig } from '../train/config';
 import { RUN_FILES } from '../train/train';
 
 /**
- * Run directories under `runsDir` that began (a config.json or checkpoint) but hold no
+ * Run directories under `runsDir` that began (a checkpoint, or a config.json train() wrote) but hold no
  * result.json, relative to it: the jobs an interrupted or failing sweep left out of the tables
  * (the directories collectResults walks).
  */
@@ -23,7 +23,8 @@ export function unfinishedRuns(runsDir: string): string[] {
   const out: string[] = [];
   const root = path.resolve(runsDir);
   walkRunsDir(root, (d, files) => {
-    if (!files.has(RUN_FILES.result) && (files.has(RUN_FILES.checkpoint) || files.has(RUN_FILES.config))) out.push(path.relative(root, d) || '.');
+    // a config.json of the user's own (an experiment's settings kept in the runs folder) is no run
+    if (!files.has(RUN_FILES.result) && (files.has(RUN_FILES.checkpoint) || (files.has(RUN_FILES.config) && holdsRunConfig(d)))) out.push(path.relative(root, d) || '.');
   });
   return out.sort();
 }

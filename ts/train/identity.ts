@@ -189,6 +189,21 @@ function isRunConfig(file: string, cfg: TrainConfig): boolean {
 }
 
 /**
+ * Whether `dir`'s config.json is one train() wrote (the whole resolved configuration), not a
+ * user's settings file kept beside the runs: a run that failed before its first epoch leaves
+ * only such a config.json, and `mdmt report` lists it as unfinished.
+ */
+export function holdsRunConfig(dir: string): boolean {
+  const file = path.join(dir, 'config.json');
+  if (!fs.existsSync(file)) return false;
+  try {
+    return isRunConfig(file, storedConfig(dir));
+  } catch {
+    return false; // settings no run could have been started with
+  }
+}
+
+/**
  * Throws ECONFIG when `cfg.outDir` holds a run with other settings, naming them, or a
  * config.json that is not a run's (train() would overwrite it).
  */
