@@ -6,6 +6,7 @@ import { MdmtError } from '../../ts/errors';
 import { decodeDicom, readDicom } from '../../ts/data/dicom';
 import { writeDicom, WriteSyntax } from '../../ts/data/dicomwrite';
 import { readImage } from '../../ts/data/image';
+import { jpegFrameInfo } from '../../ts/data/codecs';
 import { inspectFile } from '../../ts/cli/inspect';
 import sharp from 'sharp';
 import { rejects, sharedData, tmpDir } from './_fixture';
@@ -115,6 +116,19 @@ test('JPEG baseline (8-bit) frames decode through sharp', async () => {
   let m = 0;
   for (let i = 0; i < img.data.length; i++) m = Math.max(m, Math.abs(img.data[i] - grad[i]));
   assert.ok(m <= 4, `max |decoded − source| = ${m} (lossy, quality 100)`);
+});
+
+test('a colour JPEG baseline frame under a grey (MONOCHROME2, one sample) header is refused, not made grey', async () => {
+  const rgb = Buffer.from(Uint8Array.from({ length: 32 * 16 * 3 }, (_, i) => (i % 3 === 0 ? 250 : (i * 7) % 256)));
+  const jpg = await sharp(rgb, { raw: { width: 32, height: 16, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  const e = await rejects(() => decodeDicom(writeDicom({ width: 32, height: 16, pixels: new Uint8Array(32 * 16), syntax: 'jpeg', frame: jpg }), 'rgb.dcm'));
+  assert.match(e.message, /rgb\.dcm: JPEG stream holds a colour image \(3 components\) where the header says SamplesPerPixel 1/);
+  // grey stored as YCbCr (libvips writes a one-channel image so) is grey, and still decodes
+  const ramp = Buffer.from(Uint8Array.from({ length: 32 * 16 }, (_, i) => 60 + (i % 32) * 4));
+  const grey = await sharp(ramp, { raw: { width: 32, height: 16, channels: 1 } }).jpeg({ quality: 100 }).toBuffer();
+  assert.is(jpegFrameInfo(grey, 'grey.jpg').components, 3, 'the grey fixture is a 3-component stream');
+  const img = await decodeDicom(writeDicom({ width: 32, height: 16, pixels: new Uint8Array(32 * 16), syntax: 'jpeg', frame: grey }), 'grey.dcm');
+  assert.ok(img.data.every((v, i) => Math.abs(v - ramp[i]!) <= 4), 'a grey ramp reads as its levels (lossy, quality 100)');
 });
 
 test('MONOCHROME1, bits stored and rescale slope/intercept are applied', async () => {

@@ -137,6 +137,27 @@ export function decodeRle(frame: Uint8Array, file: string, width: number, height
   return { width, height, bits: bitsAllocated, components: 1, signed: false, pixels: out };
 }
 
+/**
+ * Whether a JPEG baseline frame of several components is grey: every pixel's channels within 2
+ * levels of each other once decoded to RGB (neutral chroma, as libjpeg and libvips store a grey
+ * image in YCbCr; chroma quantisation leaves a level or so). A colour frame has larger spreads.
+ */
+export async function jpegIsGrey(stream: Uint8Array, file: string): Promise<boolean> {
+  let raw: { data: Buffer; info: { channels: number } };
+  try {
+    raw = await sharp(stream).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new MdmtError('EDATA', 'decodeDicom', `${file}: JPEG baseline frame could not be decoded (${(e as Error).message})`);
+  }
+  const { data, info } = raw;
+  if (info.channels < 3) return true;
+  for (let i = 0; i + 2 < data.length; i += info.channels) {
+    const r = data[i]!, g = data[i + 1]!, b = data[i + 2]!;
+    if (Math.max(r, g, b) - Math.min(r, g, b) > 2) return false;
+  }
+  return true;
+}
+
 /** Decodes an 8-bit JPEG baseline frame through sharp (libjpeg). */
 export async function decodeJpegBaseline(stream: Uint8Array, file: string): Promise<CodecFrame> {
   try {

@@ -19,7 +19,7 @@ import * as fs from 'fs';
 import * as zlib from 'zlib';
 import * as dicomParser from 'dicom-parser';
 import { MdmtError } from '../errors';
-import { decodeJ2k, decodeJls, decodeJpegBaseline, decodeJpegExtended, decodeJpegLossless, decodeRle, jpegFrameInfo, checkJpegEnd, CodecFrame } from './codecs';
+import { decodeJ2k, decodeJls, decodeJpegBaseline, decodeJpegExtended, decodeJpegLossless, decodeRle, jpegFrameInfo, jpegIsGrey, checkJpegEnd, CodecFrame } from './codecs';
 import { checkImageSize, checkNotConstant, type GrayImage } from './gray';
 
 export const TRANSFER_SYNTAXES: Record<string, string> = {
@@ -345,6 +345,11 @@ async function decodeEncapsulated(ds: dicomParser.DataSet, ts: string, file: str
   }
   if (fi.sof !== 0xc0 && fi.sof !== 0xc1) throw fail(file, `transfer syntax ${ts} holds a ${sofName} JPEG stream (baseline SOF0 or extended SOF1 expected)`);
   if (ts.endsWith('.50')) {
+    // the frame may be stored as YCbCr with neutral chroma (libjpeg and libvips write grey that
+    // way): that is grey; a colour frame under a grey header was made grey by sharp's luminance,
+    // unsaid — the header and the stream disagree, and which one is wrong is not known
+    if (fi.components !== 1 && !(await jpegIsGrey(stream, file)))
+      throw fail(file, `JPEG stream holds a colour image (${fi.components} components) where the header says SamplesPerPixel 1 (grey images only)`);
     if (fi.precision !== 8) throw fail(file, `transfer syntax ${ts} (JPEG Baseline) holds ${fi.precision}-bit samples (8 expected; 12-bit JPEG is ${'1.2.840.10008.1.2.4.51'})`);
     return decodeJpegBaseline(stream, file);
   }
