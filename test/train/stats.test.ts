@@ -131,6 +131,24 @@ test('a NaN difference makes both tests NaN (scipy nan_policy propagate), not a 
   assert.ok(Number.isNaN(wilcoxon([1, NaN, -2]).pvalue), 'one sample');
 });
 
+test('wilcoxon of two identical samples: p 1 where scipy enumerates sign flips, NaN in the normal approximation', () => {
+  // scipy's _wilcoxon.py (1.13 and later): zeros are dropped (R+ = R− = 0); 'auto' with zeros and
+  // ≤ 13 pairs runs permutation_test, whose every flip gives 0 = the observed value, so p = 1;
+  // 'exact' reads the null of 0 pairs (p = 1); 'asymptotic' (and 'auto' beyond 13 pairs) has
+  // z = 0 / 0. This returned NaN for all of them.
+  const same = [0.7, 0.65, 0.8, 0.72, 0.69];
+  for (const alternative of ['two-sided', 'less', 'greater'] as const) {
+    assert.equal(wilcoxon(same, same, { alternative }), { statistic: 0, pvalue: 1, method: 'permutation' }, alternative);
+    assert.equal(wilcoxon(same, same, { alternative, method: 'exact' }), { statistic: 0, pvalue: 1, method: 'exact' });
+  }
+  const a = wilcoxon(same, same, { method: 'asymptotic' });
+  assert.ok(a.statistic === 0 && Number.isNaN(a.pvalue), JSON.stringify(a));
+  const long = Array.from({ length: 14 }, (_, i) => i / 10);
+  assert.ok(Number.isNaN(wilcoxon(long, long).pvalue), '14 pairs: auto is asymptotic');
+  assert.equal(wilcoxon(long.slice(0, 13), long.slice(0, 13)).pvalue, 1, '13 pairs: auto enumerates');
+  assert.ok(Number.isNaN(wilcoxon([], []).pvalue), 'no pairs at all');
+});
+
 test('average ranks', () => {
   assert.equal(rankAverage([10, 20, 20, 5]), { ranks: [2, 3.5, 3.5, 1], ties: [1, 1, 2] });
 });

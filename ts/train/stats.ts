@@ -258,7 +258,15 @@ export function wilcoxon(x: readonly number[], y?: readonly number[], opts: Wilc
   const nZero = dAll.filter((v) => v === 0).length;
   const d = dAll.filter((v) => v !== 0);
   const n = d.length;
-  if (n === 0) return { statistic: NaN, pvalue: NaN };
+  if (dAll.length === 0) return { statistic: NaN, pvalue: NaN };
+  if (n === 0) {
+    // every difference zero (two identical samples): scipy ≥ 1.13 (_wilcoxon.py) has R+ = R− = 0;
+    // 'auto' with ≤ 13 pairs (zeros make it a permutation test), 'exact' and a permutation test all
+    // give p = 1 (each sign flip leaves R+ at 0); the normal approximation divides 0 by σ = 0
+    const m = opts.method ?? 'auto';
+    const asymptotic = m === 'asymptotic' || (m === 'auto' && dAll.length > 13);
+    return { statistic: 0, pvalue: asymptotic ? NaN : 1, method: asymptotic ? 'asymptotic' : m === 'auto' ? 'permutation' : m };
+  }
   const { ranks, ties } = rankAverage(d.map(Math.abs));
   const rPlus = d.reduce((s, v, i) => s + (v > 0 ? ranks[i]! : 0), 0);
   const rMinus = d.reduce((s, v, i) => s + (v < 0 ? ranks[i]! : 0), 0);
