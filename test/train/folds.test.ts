@@ -10,12 +10,12 @@ import * as assert from 'uvu/assert';
 import type { DataRecord } from '../../ts/data/records';
 import { MdmtError } from '../../ts/errors';
 import { withFlags } from '../../ts/cli/options';
-import { foldRange, resolveTrainConfig } from '../../ts/train/config';
-import { checkFoldsLeft, ensureSplits, prepareFold } from '../../ts/train/data';
+import { foldRange, resolveTrainConfig, type TrainConfigInput } from '../../ts/train/config';
+import { checkFoldsLeft, ensureSplits, loadRecords, prepareFold } from '../../ts/train/data';
 import { experiment } from '../../ts/train/experiment';
 import { train } from '../../ts/train/train';
 import { deviceAvailable } from '../helpers';
-import { BACKBONE, tinyBase, tmpDir } from './_fixture';
+import { BACKBONE, tinyBase, tinyData, tmpDir } from './_fixture';
 
 const on = deviceAvailable('train/folds');
 
@@ -177,6 +177,48 @@ test('checkFoldsLeft: unreadable images left out may not take a class from the t
   assert.throws(() => checkFoldsLeft(f, out('train', (r) => r.label === 0)), (e: Error) => e instanceof MdmtError && e.code === 'EDATA' &&
     /AFC fold 0: the train part has fewer than 2 classes \(MILD \d+, SEVERE 0, once \d+ unreadable images? (was|were) left out\)/.test(e.message), 'every SEVERE training image left out');
   assert.throws(() => checkFoldsLeft(f, out('val', () => false)), /AFC fold 0 has an empty val set \(once \d+ unreadable images were left out\)/, 'the whole val part left out');
+});
+
+test('a data set from one centre splits for CV; only a LOCO run is refused, naming the task and its centre', async () => {
+  // every run failed, CV included, with a bare "locoFolds: leave-one-centre-out needs at least 2 centres, got 1":
+  // the split files of both protocols are written at once, and a BRIXIA of one manufacturer group stopped stl_afc too
+  const d = await tinyData();
+  const recs = await loadRecords({ afc: d.afc, bx: d.bx });
+  const one = { afc: recs.afc.map((r) => ({ ...r, center: 'A' })), bx: recs.bx.map((r) => ({ ...r, center: 'AGFA+FUJIFILM' })) };
+  const dir = tmpDir('one-centre');
+  const init = { stlAfc: path.join(dir, 'a.safetensors'), stlBx: path.join(dir, 'b.safetensors') };
+  const cfg = (o: Partial<TrainConfigInput>) => resolveTrainConfig({ backbone: BACKBONE, experiment: 'stl_afc', outDir: path.join(dir, 'run'), splitsDir: path.join(dir, 'splits'), data: { afc: d.afc, bx: d.bx }, kFolds: 3, ...o });
+  for (const experiment of ['stl_afc', 'stl_bx'] as const) assert.ok(prepareFold(cfg({ experiment }), one)[experiment === 'stl_afc' ? 'afc' : 'bx']!.train.length > 0, `${experiment} cv`);
+  assert.ok(prepareFold(cfg({ experiment: 'mdmt', init }), one).bx!.train.length > 0, 'mdmt cv');
+  const cases = [['stl_afc', 'AFC', "'A'"], ['stl_bx', 'BX', "'AGFA\\+FUJIFILM'"], ['mdmt', 'AFC', "'A'"]] as const;
+  for (const [experiment, task, centre] of cases) {
+    assert.throws(() => prepareFold(cfg({ experiment, protocol: 'loco', ...(experiment === 'mdmt' ? { init } : {}) }), one), (e: Error) => e instanceof MdmtError && e.code === 'EDATA' &&
+      new RegExp(`leave-one-centre-out needs at least 2 centres, but every ${task} record comes from one \\(${centre}\\).*protocol 'cv'`).test(e.message), `${experiment} loco: ${task}`);
+  }
+  // τ1 from one centre, τ2 from three: a LOCO mdmt run names τ1, a LOCO stl_bx run trains
+  const afcOnly = { afc: one.afc, bx: recs.bx };
+  const dir2 = path.join(dir, 'splits2');
+  assert.ok(prepareFold(cfg({ experiment: 'stl_bx', protocol: 'loco', splitsDir: dir2 }), afcOnly).bx!.test.length > 0);
+  assert.throws(() => prepareFold(cfg({ experiment: 'mdmt', protocol: 'loco', init, splitsDir: dir2 }), afcOnly), /every AFC record comes from one \('A'\)/);
+});
+
+test('a sweep on a BRIXIA of one centre trains its CV jobs and refuses LOCO before anything trains', async () => {
+  if (!on) return;
+  const base = await tinyBase();
+  const root = tmpDir('one-centre-sweep');
+  const bx = path.join(root, 'BRIXIA');
+  fs.cpSync((await tinyData()).bx, bx, { recursive: true });
+  const csv = path.join(bx, 'metadata_global_v2.csv');
+  const lines = fs.readFileSync(csv, 'utf8').split('\n');
+  const m = lines[0].split(';').indexOf('Manufacturer');
+  fs.writeFileSync(csv, lines.map((l, i) => (i === 0 || !l ? l : l.split(';').map((c, j) => (j === m ? 'AGFA' : c)).join(';'))).join('\n'));
+  const sweep = { backbones: [BACKBONE], experiments: ['stl_bx' as const], base: { ...base, data: { bx }, schedule: { maxEpochs: 1, warmupEpochs: 0 } } };
+  const out = await experiment({ ...sweep, runsDir: path.join(root, 'cv'), protocols: ['cv'], folds: { cv: [0] } });
+  assert.equal([out.trained, out.failed], [[`cv/${BACKBONE}/stl_bx/fold0`], []]);
+  const e = await refused(experiment({ ...sweep, runsDir: path.join(root, 'both') }));
+  assert.is(e.code, 'EDATA', e.message);
+  assert.match(e.message, /leave-one-centre-out needs at least 2 centres, but every BX record comes from one \('AGFA\+FUJIFILM'\).*protocols \['cv'\]/);
+  assert.not.ok(fs.existsSync(path.join(root, 'both', 'cv')), 'nothing trained');
 });
 
 test.run();

@@ -103,6 +103,15 @@ function groupCentre(g: DataRecord[]): string {
 }
 
 /**
+ * The centres leave-one-centre-out holds out, sorted: the centre of each patient group.
+ *
+ *   locoCentresOf(afc.records).length   // 6: one LOCO fold each
+ */
+export function locoCentresOf(records: DataRecord[]): string[] {
+  return [...new Set(groupsOf(records).map(groupCentre))].sort();
+}
+
+/**
  * One fold per centre: that centre's patients are the test set; about `valFrac` of the other
  * patients, stratified by centre × label, is validation. `centres` lists the held-out centres
  * in fold order (those without records are left out; default: every centre, sorted by name);
@@ -114,7 +123,7 @@ export function locoFolds(records: DataRecord[], opts: { seed: number; valFrac?:
   const frac = opts.valFrac ?? 0.1;
   const strata = opts.strata ?? afcStrata;
   const groups = groupsOf(records).map((g) => ({ g, centre: groupCentre(g) }));
-  const all = [...new Set(groups.map((x) => x.centre))].sort();
+  const all = locoCentresOf(records);
   const centers = opts.centres ? opts.centres.filter((c) => all.includes(c)) : all;
   if (all.length < 2) throw new MdmtError('EDATA', 'locoFolds', `leave-one-centre-out needs at least 2 centres, got ${all.length}`);
   return centers.map((c) => {
@@ -141,6 +150,7 @@ export function splitLine(r: DataRecord): string {
  *   writeFolds('runs/splits/AFC/5', stratifiedFolds(afc.records, { seed: 0, strata: afcStrata }));
  */
 export function writeFolds(dir: string, folds: Fold[], opts: { centers?: boolean } = {}): void {
+  makeDirs(dir); // no folds (LOCO of one centre): the folder says so, with an empty centers file
   folds.forEach((f, i) => {
     const d = path.join(dir, String(i));
     makeDirs(d);
@@ -149,7 +159,7 @@ export function writeFolds(dir: string, folds: Fold[], opts: { centers?: boolean
       fs.writeFileSync(path.join(d, `${part}.txt`), ['img label center', ...rows].join('\n') + '\n');
     }
   });
-  if (opts.centers) fs.writeFileSync(path.join(dir, 'centers'), folds.map((f, i) => `${i} ${f.name}`).join('\n') + '\n');
+  if (opts.centers) fs.writeFileSync(path.join(dir, 'centers'), folds.map((f, i) => `${i} ${f.name}\n`).join(''));
 }
 
 export interface SplitRow { img: string; label: string; center: string; line: number }
@@ -219,7 +229,8 @@ function writeSplitSet(dir: string, s: SplitSet, k: number): void {
 export function makeSplits(dir: string, records: DataRecord[], opts: { seed: number; strata: Strata; k?: number; centres?: string[] }): SplitSet {
   const set = {
     cv: stratifiedFolds(records, opts),
-    loco: locoFolds(records, { seed: opts.seed, strata: locoStrata(opts.strata), centres: opts.centres }),
+    // one centre has nothing to hold out: no LOCO folds (a LOCO run is refused naming the centre), CV still splits
+    loco: locoCentresOf(records).length < 2 ? [] : locoFolds(records, { seed: opts.seed, strata: locoStrata(opts.strata), centres: opts.centres }),
   };
   writeSplitSet(dir, set, opts.k ?? 5);
   return set;
@@ -278,7 +289,7 @@ export function jointSplits(dirs: { afc?: string; bx?: string }, afc: DataRecord
   const centres = [...new Set(groupsOf(records).filter((g) => g.some((r) => r.task === 'AFC')).map(groupCentre))].sort();
   const both: SplitSet = {
     cv: stratifiedFolds(records, { seed: opts.seed, strata: jointStrata, k: opts.k }),
-    loco: locoFolds(records, { seed: opts.seed, centres, strata: (r) => (r.task === 'AFC' ? afcStrata(r) : `${r.center}|BX|${bxStrata(r)}`) }),
+    loco: centres.length < 2 ? [] : locoFolds(records, { seed: opts.seed, centres, strata: (r) => (r.task === 'AFC' ? afcStrata(r) : `${r.center}|BX|${bxStrata(r)}`) }),
   };
   const only = (task: string): SplitSet => {
     const f = (x: Fold): Fold => ({ name: x.name, train: x.train.filter((r) => r.task === task), val: x.val.filter((r) => r.task === task), test: x.test.filter((r) => r.task === task) });

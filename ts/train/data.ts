@@ -169,7 +169,19 @@ export function foldCount(taskDir: string, protocol: 'cv' | 'loco', k: number): 
 /** The LOCO fold names (held-out centres) of a split folder, by fold index. */
 export function locoCentres(taskDir: string): string[] {
   const f = path.join(taskDir, 'loCo', 'centers');
-  return fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => l.slice(l.indexOf(' ') + 1));
+  return fs.readFileSync(f, 'utf8').split('\n').filter((l) => l.trim()).map((l) => l.slice(l.indexOf(' ') + 1));
+}
+
+/**
+ * A task whose records come from one centre has no LOCO folds (its split folder holds none):
+ * the error for a LOCO run or sweep that needs them, naming the task, its centre and the way out.
+ *
+ * @example oneCentre('BX', recs.bx, "protocols ['cv'] (--protocols cv)").message
+ */
+export function oneCentre(task: 'AFC' | 'BX', records: DataRecord[], instead: string, op = 'train'): MdmtError {
+  const centres = [...new Set(records.map((r) => r.center))].sort();
+  return new MdmtError('EDATA', op, `leave-one-centre-out needs at least 2 centres, but every ${task} record comes from one (${centres.map((c) => `'${c}'`).join(', ')}` +
+    `${centres.length > 1 ? ', as its patients\' centre' : ''}): there is no centre to hold out; run ${instead}, or add data from other centres`);
 }
 
 /** One task's fold of a run: index, name (CV index or held-out centre) and the fingerprint of its parts. */
@@ -220,8 +232,10 @@ export function pairedBxFold(c: Pick<TrainConfig, 'protocol' | 'fold' | 'bxLocoF
 function checkBxLocoFold(cfg: TrainConfig, dirs: SplitDirs): void {
   if (cfg.experiment === 'stl_bx' || dirs.joint || !dirs.bx) return;
   const n = foldCount(dirs.bx, 'loco', cfg.kFolds);
+  // BRIXIA of one centre has no LOCO folds: the default 0 plays no part unless a LOCO run pairs it (pick names that)
+  if (n === 0 && cfg.bxLocoFold === 0) return;
   if (cfg.bxLocoFold >= n)
-    throw new MdmtError('ECONFIG', 'train', `config.bxLocoFold is ${cfg.bxLocoFold} but there are ${n} BRIXIA LOCO folds (0..${n - 1}, ${path.join(dirs.bx, 'loCo')})`);
+    throw new MdmtError('ECONFIG', 'train', `config.bxLocoFold is ${cfg.bxLocoFold} but there are ${n} BRIXIA LOCO folds (${n ? `0..${n - 1}` : 'its records come from one centre'}, ${path.join(dirs.bx, 'loCo')})`);
 }
 
 /** How many of a task's classes `recs` hold, and the counts as 'MILD 8, SEVERE 0'. */
@@ -256,6 +270,7 @@ function testClassesNote(task: 'afc' | 'bx', fold: string, test: DataRecord[]): 
 
 function pick(taskDir: string, protocol: 'cv' | 'loco', k: number, i: number, records: DataRecord[], what: string): Fold {
   const n = foldCount(taskDir, protocol, k);
+  if (n === 0 && protocol === 'loco') throw oneCentre(path.basename(taskDir) === 'BX' ? 'BX' : 'AFC', records, "protocol 'cv' (--protocol cv)");
   if (i >= n) throw new MdmtError('ECONFIG', 'train', `config.${what} ${i} is out of range: this run has ${foldRange(n, `${protocol} `)} (${path.join(taskDir, protocol === 'cv' ? String(k) : 'loCo')})`);
   return readFold(path.join(taskDir, protocol === 'cv' ? String(k) : 'loCo', String(i)), records);
 }

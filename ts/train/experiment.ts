@@ -33,7 +33,7 @@ import { holdsTraining, runConflict, storedConfig, sweepDiff } from './identity'
 import { readRunResult } from './result_file';
 import { ensureDir } from '../dirs';
 import { lockHolder, tryLock, unlock } from './lock';
-import { ensureSplits, foldCount, loadRecords } from './data';
+import { ensureSplits, foldCount, loadRecords, oneCentre } from './data';
 import { progressHooks, SILENT, type TrainHooks } from './progress';
 import { abortableSleep, AbortError, checkSignal, isAbortOf, throwIfAborted } from './abort';
 import { RUN_FILES, train } from './train';
@@ -331,6 +331,13 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
     bxLoco: dirs.bx ? foldCount(dirs.bx, 'loco', probe.kFolds) : 0,
     joint: dirs.joint,
   };
+  // a task of one centre has no LOCO folds: a sweep that runs LOCO on it is refused here, not
+  // planned without its LOCO jobs (τ1) or failed on bxLocoFold (τ2)
+  if ((cfg.protocols ?? PROTOCOLS).includes('loco')) {
+    const instead = "protocols ['cv'] (--protocols cv)";
+    if (needAfc && dirs.afc && counts.loco === 0) throw oneCentre('AFC', recs.afc, instead, 'experiment');
+    if (exps.some((e) => e !== 'stl_afc') && dirs.bx && !dirs.joint && counts.bxLoco === 0) throw oneCentre('BX', recs.bx, instead, 'experiment');
+  }
   const jobs = planJobs(cfg, counts, probe.bxLocoFold);
   const byKey = new Map(jobs.map((j) => [j.key, j]));
   // what train() gets for a job: the shared settings, the job's place, its STL inits
