@@ -11,7 +11,7 @@ import type { DataRecord } from '../../ts/data/records';
 import { MdmtError } from '../../ts/errors';
 import { withFlags } from '../../ts/cli/options';
 import { foldRange, resolveTrainConfig, type TrainConfigInput } from '../../ts/train/config';
-import { checkFoldsLeft, ensureSplits, loadRecords, prepareFold } from '../../ts/train/data';
+import { checkFoldsLeft, ensureSplits, loadRecords, locoCentres, prepareFold } from '../../ts/train/data';
 import { experiment } from '../../ts/train/experiment';
 import { train } from '../../ts/train/train';
 import { deviceAvailable } from '../helpers';
@@ -219,6 +219,22 @@ test('a sweep on a BRIXIA of one centre trains its CV jobs and refuses LOCO befo
   assert.is(e.code, 'EDATA', e.message);
   assert.match(e.message, /leave-one-centre-out needs at least 2 centres, but every BX record comes from one \('AGFA\+FUJIFILM'\).*protocols \['cv'\]/);
   assert.not.ok(fs.existsSync(path.join(root, 'both', 'cv')), 'nothing trained');
+});
+
+test('LOCO fold names stay with their folds when a centre holds a line break (Alt+Enter in a sheet cell)', () => {
+  // loCo/centers has a line per fold: 'Centro\nB' took two lines, and every later fold was named
+  // after the centre before it (fold 3 tested centre D and was reported as 'B')
+  const dir = tmpDir('centre-newline');
+  const names = ['A', 'C', 'Centro\nB', 'D', 'E\r\nF', 'G'];
+  const rec = (i: number): DataRecord => ({ id: `P_${i}`, task: 'AFC', source: 'x', image: `${i}.dcm`, center: names[i % 6], label: i % 3 ? 0 : 1, labelName: i % 3 ? 'MILD' : 'SEVERE', where: 'x' });
+  const recs = { afc: [...Array(60).keys()].map(rec), bx: [] };
+  const afc = ensureSplits(path.join(dir, 'splits'), recs, { seed: 0, k: 3 }).afc!;
+  assert.equal(locoCentres(afc), [...names].sort());
+  for (let fold = 0; fold < 6; fold++) {
+    const cfg = resolveTrainConfig({ backbone: BACKBONE, experiment: 'stl_afc', protocol: 'loco', fold, outDir: path.join(dir, `run${fold}`), splitsDir: path.join(dir, 'splits'), data: { afc: '/d' }, kFolds: 3 });
+    const f = prepareFold(cfg, recs);
+    assert.equal([...new Set(f.afc!.test.map((r) => r.center))], [f.name], `fold ${fold} is named after the centre it tests`);
+  }
 });
 
 test.run();

@@ -166,10 +166,21 @@ export function foldCount(taskDir: string, protocol: 'cv' | 'loco', k: number): 
   return fs.readdirSync(d).filter((n) => /^\d+$/.test(n)).length;
 }
 
-/** The LOCO fold names (held-out centres) of a split folder, by fold index. */
+/**
+ * The LOCO fold names (held-out centres) of a split folder, by fold index. The file has an
+ * `i centre` line per fold; a centre with a line break in it (a sheet cell with Alt+Enter) goes
+ * on over the next lines, up to the line that starts with the next index: read one name per
+ * line, every fold after it was named after the centre before it.
+ */
 export function locoCentres(taskDir: string): string[] {
   const f = path.join(taskDir, 'loCo', 'centers');
-  return fs.readFileSync(f, 'utf8').split('\n').filter((l) => l.trim()).map((l) => l.slice(l.indexOf(' ') + 1));
+  const names: string[] = [];
+  for (const l of fs.readFileSync(f, 'utf8').replace(/\n$/, '').split('\n')) {
+    const next = `${names.length} `;
+    if (l.startsWith(next)) names.push(l.slice(next.length));
+    else if (names.length) names[names.length - 1] += `\n${l}`;
+  }
+  return names;
 }
 
 /**
