@@ -200,6 +200,10 @@ test('a data set from one centre splits for CV; only a LOCO run is refused, nami
   const dir2 = path.join(dir, 'splits2');
   assert.ok(prepareFold(cfg({ experiment: 'stl_bx', protocol: 'loco', splitsDir: dir2 }), afcOnly).bx!.test.length > 0);
   assert.throws(() => prepareFold(cfg({ experiment: 'mdmt', protocol: 'loco', init, splitsDir: dir2 }), afcOnly), /every AFC record comes from one \('A'\)/);
+  // tasks split together (films with both labels, as covid-cxr) hold out τ1's centres: a LOCO stl_bx run names τ1's one centre
+  const joint = { afc: one.afc, bx: one.afc.map((r, i) => ({ ...r, task: 'BX' as const, center: `host${i % 3}`, label: i % 4, labelName: String(i % 4), global: [2, 6, 10, 15][i % 4] })) };
+  assert.throws(() => prepareFold(cfg({ experiment: 'stl_bx', protocol: 'loco', splitsDir: path.join(dir, 'splits3') }), joint),
+    (e: Error) => e instanceof MdmtError && e.code === 'EDATA' && /every AFC record comes from one \('A'\)/.test(e.message), 'joint');
 });
 
 test('a sweep on a BRIXIA of one centre trains its CV jobs and refuses LOCO before anything trains', async () => {

@@ -279,9 +279,10 @@ function testClassesNote(task: 'afc' | 'bx', fold: string, test: DataRecord[]): 
   return undefined;
 }
 
-function pick(taskDir: string, protocol: 'cv' | 'loco', k: number, i: number, records: DataRecord[], what: string): Fold {
+/** `held`: the task whose centres the LOCO folds hold out (τ1 when the tasks were split together), for a split without LOCO folds. */
+function pick(taskDir: string, protocol: 'cv' | 'loco', k: number, i: number, records: DataRecord[], what: string, held: { task: 'AFC' | 'BX'; records: DataRecord[] }): Fold {
   const n = foldCount(taskDir, protocol, k);
-  if (n === 0 && protocol === 'loco') throw oneCentre(path.basename(taskDir) === 'BX' ? 'BX' : 'AFC', records, "protocol 'cv' (--protocol cv)");
+  if (n === 0 && protocol === 'loco') throw oneCentre(held.task, held.records, "protocol 'cv' (--protocol cv)");
   if (i >= n) throw new MdmtError('ECONFIG', 'train', `config.${what} ${i} is out of range: this run has ${foldRange(n, `${protocol} `)} (${path.join(taskDir, protocol === 'cv' ? String(k) : 'loCo')})`);
   return readFold(path.join(taskDir, protocol === 'cv' ? String(k) : 'loCo', String(i)), records);
 }
@@ -311,7 +312,8 @@ export function prepareFold(cfg: TrainConfig, recs: TaskRecords, log?: (msg: str
     const dir = dirs[task];
     if (!dir) throw new MdmtError('EDATA', 'data', `no ${task === 'afc' ? 'AIforCOVID (τ1)' : 'BRIXIA (τ2)'} records to split (config.data)`);
     const index = task === 'afc' ? cfg.fold : pairedBxFold(cfg, dirs.joint);
-    const fold = pick(dir, cfg.protocol, cfg.kFolds, index, recs[task], task === 'afc' || index === cfg.fold ? 'fold' : 'bxLocoFold');
+    const held = dirs.joint || task === 'afc' ? { task: 'AFC' as const, records: recs.afc } : { task: 'BX' as const, records: recs.bx };
+    const fold = pick(dir, cfg.protocol, cfg.kFolds, index, recs[task], task === 'afc' || index === cfg.fold ? 'fold' : 'bxLocoFold', held);
     const name = cfg.protocol === 'loco' ? locoCentres(dir)[index] : String(index);
     out.tasks[task] = { index, name, split: foldDigest(fold) };
     if (!t[task]) continue;

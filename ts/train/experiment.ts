@@ -335,7 +335,8 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
   // planned without its LOCO jobs (τ1) or failed on bxLocoFold (τ2)
   if ((cfg.protocols ?? PROTOCOLS).includes('loco')) {
     const instead = "protocols ['cv'] (--protocols cv)";
-    if (needAfc && dirs.afc && counts.loco === 0) throw oneCentre('AFC', recs.afc, instead, 'experiment');
+    // tasks split together hold out τ1's centres for both
+    if ((needAfc || dirs.joint) && dirs.afc && foldCount(dirs.afc, 'loco', probe.kFolds) === 0) throw oneCentre('AFC', recs.afc, instead, 'experiment');
     if (exps.some((e) => e !== 'stl_afc') && dirs.bx && !dirs.joint && counts.bxLoco === 0) throw oneCentre('BX', recs.bx, instead, 'experiment');
   }
   const jobs = planJobs(cfg, counts, probe.bxLocoFold);
