@@ -5,6 +5,9 @@
  * reference (test/ref), so backward kernels are checked against the maths, not against
  * themselves.
  */
+import { spawnSync, type SpawnSyncReturns } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
 import * as assert from 'uvu/assert';
 import { backward } from '../ts/autograd/tape';
 import { MdmtError } from '../ts/errors';
@@ -221,4 +224,21 @@ export function param(data: ArrayLike<number>, shape: readonly number[]): Tensor
 export function setGrad(p: Tensor, g: ArrayLike<number>): void {
   p.grad?.dispose();
   p.grad = keep(t32(g, p.shape));
+}
+
+/**
+ * Runs the mdmt CLI (the compiled shim from dist, or the TS entry through tsx) in a child whose
+ * regular-file writes stop at `kib` KiB (RLIMIT_FSIZE via bash's `ulimit -f`; Node ignores
+ * SIGXFSZ, so a write past it fails with EFBIG part-way, as ENOSPC does on a full disk). Linux
+ * and macOS only; pipes (stdout, stderr) are not limited.
+ *
+ * @example const r = mdmtFileLimited(64, 'export', '--model', 'resnet18', '--out', 'm.onnx'); r.status // 1
+ */
+export function mdmtFileLimited(kib: number, ...args: string[]): SpawnSyncReturns<string> {
+  let root = __dirname;
+  while (!fs.existsSync(path.join(root, 'package.json'))) root = path.dirname(root);
+  const fromDist = path.extname(__filename) === '.js';
+  const entry = fromDist ? [path.join(root, 'bin', 'mdmt.js')] : ['--require', require.resolve('tsx/cjs'), path.join(root, 'ts', 'cli', 'main.ts')];
+  return spawnSync('bash', ['-c', 'ulimit -f "$0" && exec "$@"', String(kib), process.execPath, ...entry, ...args],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
 }

@@ -35,7 +35,7 @@ import { ReLU, Sequential } from '../../ts/nn/simple';
 import { packageRoot } from '../../ts/native/binding';
 import { manualSeed } from '../../ts/random';
 import { tensor, Tensor, tidy } from '../../ts/tensor';
-import { throwsNaming } from '../helpers';
+import { mdmtFileLimited, throwsNaming } from '../helpers';
 import { assertCloseScaled, images, randomizeBatchNorm, runOrt } from '../models/util';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-onnx-'));
@@ -213,6 +213,23 @@ test('mdmt export refuses an --out that is the --weights file or a .safetensors 
   }
   assert.ok(Buffer.compare(before, fs.readFileSync(w)) === 0, 'the weights are untouched');
   assert.not.ok(fs.existsSync(path.join(d, 'new.safetensors')));
+});
+
+test('an export whose write fails part-way (a full disk) leaves no partial .onnx at --out; a previous file is kept', () => {
+  if (process.platform !== 'linux') return;
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-export-full-'));
+  const out = path.join(d, 'm.onnx');
+  // ShuffleNet's ImageNet model is ~6 MB of ONNX: the write stops at 64 KiB (EFBIG, as ENOSPC would)
+  const args = ['export', '--model', 'shufflenet_v2_x0_5', '--size', '32', '--out', out];
+  const fresh = mdmtFileLimited(64, ...args);
+  assert.is(fresh.status, 1, fresh.stderr);
+  assert.match(fresh.stderr, `cannot write ${out}: EFBIG`);
+  assert.equal(fs.readdirSync(d), [], 'no truncated m.onnx (onnxruntime refused it; predict --weights called it "another kind of file"), no temporary file');
+  fs.writeFileSync(out, 'the previous export');
+  const again = mdmtFileLimited(64, ...args);
+  assert.is(again.status, 1, again.stderr);
+  assert.is(fs.readFileSync(out, 'utf8'), 'the previous export', 'a failed export leaves the file it would have replaced as it was');
+  assert.equal(fs.readdirSync(d), ['m.onnx']);
 });
 
 test('initializers of a PyTorch-written ONNX file (torch.onnx, TrainingMode.TRAINING) load by name and reproduce its output', () => {

@@ -11,6 +11,7 @@ import { runPredict } from '../../ts/cli/predict';
 import { openPredictor, predict } from '../../ts/predict/predict';
 import { rejects } from '../data/_fixture';
 import { BACKBONE, tmpDir } from '../train/_fixture';
+import { mdmtFileLimited } from '../helpers';
 import { fakeRun, greyPng } from './_fixture';
 
 const NAN_AT_5 = { 'backbone.conv1.0.weight': (v: Float32Array) => void (v[5] = NaN) };
@@ -165,6 +166,30 @@ test('an --out that cannot be written after scoring sends the table to stdout an
   assert.match(e.message, `--out '${out}' could not be written (`);
   assert.match(e.message, 'the results were written to stdout instead');
   assert.match(written.join(''), /^file,status,/, 'the CSV reached stdout');
+});
+
+test('a table or overlay whose write fails part-way (a full disk) is not left looking complete; failed overlays are named (exit 1)', async () => {
+  if (process.platform !== 'linux') return;
+  const run = fakeRun('p-full', 'mdmt');
+  const dir = tmpDir('p-full-img');
+  const imgs = [await greyPng(dir, 'a.png', 300, 280), await greyPng(dir, 'b.png', 260, 240)];
+  // writes stop at 1 KiB (EFBIG, as ENOSPC would): each overlay PNG and the JSON table are larger
+  const hm = path.join(dir, 'hm');
+  const noOut = mdmtFileLimited(1, 'predict', '--run', run, '--explain', '--heatmaps', hm, '--no-progress', ...imgs);
+  assert.is(noOut.status, 1, `requested overlays that were not written fail the command: ${noOut.stderr}`);
+  assert.equal(fs.readdirSync(hm), [], 'no truncated or empty overlay PNG in the heatmap folder');
+  for (const img of imgs) assert.match(noOut.stderr, new RegExp(`${img}: heatmap failed: .*EFBIG`), 'each failed overlay named at the end');
+  assert.match(noOut.stderr, '2 of 2 images scored');
+  assert.match(noOut.stdout, /^file,status,/, 'the table is still given');
+  const out = path.join(dir, 'preds.json');
+  fs.writeFileSync(out, 'the previous table');
+  const full = mdmtFileLimited(1, 'predict', '--run', run, '--out', out, '--no-progress', ...imgs);
+  assert.is(full.status, 1, full.stderr);
+  assert.match(full.stderr, `--out '${out}' could not be written (`);
+  assert.match(full.stderr, 'EFBIG');
+  assert.is(fs.readFileSync(out, 'utf8'), 'the previous table', 'a truncated JSON (or CSV: a table of fewer rows) did not replace it');
+  assert.equal(fs.readdirSync(dir).sort(), ['a.png', 'b.png', 'hm', 'preds.json'], 'no temporary file left');
+  assert.is((JSON.parse(full.stdout) as { rows: unknown[] }).rows.length, 2, 'the results went to stdout');
 });
 
 test('image bytes instead of a path are refused by kind and size, in a short message (a 5 MB Buffer made a 10 MB one)', async () => {

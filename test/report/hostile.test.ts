@@ -17,6 +17,7 @@ import type { RunResult } from '../../ts/report/types';
 import { resolveTrainConfig } from '../../ts/train/config';
 import { encodeJson } from '../../ts/train/checkpoint';
 import { collectResults } from '../../ts/train/experiment';
+import { mdmtFileLimited } from '../helpers';
 import { tmpDir } from '../train/_fixture';
 
 const run = (fold: number, over: Partial<RunResult> = {}): RunResult => ({
@@ -171,6 +172,25 @@ test('a runs path or --out that is a file: a usage error naming it, nothing writ
   const w = err(() => saveSafetensors(path.join(dir, 'no', 'such', 'x.safetensors'), new Map([['a', t]])));
   t.dispose();
   assert.equal([w.code, w.message.startsWith(`saveSafetensors: ${path.join(dir, 'no', 'such', 'x.safetensors')}: cannot write (ENOENT`)], ['EIO', true], w.message);
+});
+
+test('a report whose writes fail part-way (a full disk) names the file, and every file it leaves is complete', () => {
+  if (process.platform !== 'linux') return;
+  const dir = tmpDir('rep-full');
+  for (const f of [0, 1]) writeRun(dir, `cv/resnet18/stl_afc/fold${f}`, { result: run(f, { metrics: { acc: 0.7 + f / 10, f1: 0.6, gmean: 0.65 } }) });
+  const full = reportRuns(dir, { out: path.join(dir, 'whole') });
+  // writes stop at 1 KiB (EFBIG, as ENOSPC would): it failed with a bare "ENOSPC: no space left on device, write", naming no file
+  const out = path.join(dir, 'rep');
+  const r = mdmtFileLimited(1, 'report', dir, '--out', out);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`cannot write ${out}/\\S+: EFBIG`));
+  const left = fs.readdirSync(out, { recursive: true, encoding: 'utf8' }).filter((f) => fs.statSync(path.join(out, f)).isFile());
+  assert.ok(left.length > 0, 'the files under 1 KiB were written');
+  for (const f of left) {
+    const whole = full.files.find((x) => x === path.join(full.out, f));
+    assert.ok(whole, `${f} is a file of the report, not a temporary one`);
+    assert.is(fs.readFileSync(path.join(out, f), 'utf8'), fs.readFileSync(whole!, 'utf8'), `${f} is complete, not cut at 1 KiB`);
+  }
 });
 
 test('per-centre: a centre whose test images are all one prognosis shows G-mean –, never as the weakest', () => {

@@ -16,6 +16,7 @@ import { collectImages } from '../predict/inputs';
 import { predict, type PredictResult, type PredictTask } from '../predict/predict';
 import { preprocessingWarning, type Preprocessing } from '../predict/trained';
 import { toCsv } from '../report/tables';
+import { atomicWriteFile } from '../train/checkpoint';
 import { PAPER_RUN } from '../train/config';
 import { EXIT } from './options';
 
@@ -106,11 +107,13 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
   if (out) {
     try {
       ensureFileDir(out, 'predict', '--out');
-      fs.writeFileSync(out, text);
+      // through a temporary file and a rename: a write cut by a full disk left a table of fewer
+      // rows (or half a JSON) under the final name, over the previous one
+      atomicWriteFile(out, text);
     } catch (e) {
       // every image is scored by now: the results go to stdout rather than nowhere
       process.stdout.write(text);
-      throw new MdmtError('EIO', 'predict', `--out '${out}' could not be written (${(e as Error).message}); the results were written to stdout instead`);
+      throw new MdmtError('EIO', 'predict', `--out '${out}' could not be written (${(e as MdmtError).detail ?? (e as Error).message}); the results were written to stdout instead`);
     }
   } else process.stdout.write(text);
   const m = result.model;
@@ -121,5 +124,12 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
     log(`mdmt predict: ${result.failed} image(s) failed:\n`);
     for (const r of result.rows.filter((x) => !x.ok)) log(`  ${r.file}: ${r.error}\n`);
   }
-  return { result, code: result.failed ? EXIT.failure : EXIT.ok };
+  // a scored row without its overlay: the write failed (a full disk), which only its note said while the command succeeded
+  const noOverlay = o.explain ? result.rows.filter((x) => x.ok && !x.heatmap) : [];
+  if (noOverlay.length) {
+    log(`mdmt predict: ${noOverlay.length} heatmap(s) not written:\n`);
+    // the reason is the last part of the row's note (explainBatch adds it last)
+    for (const r of noOverlay) log(`  ${r.file}: ${r.note?.includes('heatmap failed') ? r.note.slice(r.note.lastIndexOf('heatmap failed')) : 'heatmap failed'}\n`);
+  }
+  return { result, code: result.failed || noOverlay.length ? EXIT.failure : EXIT.ok };
 }

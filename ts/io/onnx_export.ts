@@ -8,13 +8,13 @@
  *
  *   exportOnnx(getModel('resnet18'), 'resnet18.onnx', { inputShape: [1, 3, 224, 224] });
  */
-import * as fs from 'fs';
 import { noGrad } from '../autograd/tape';
 import { check, checkOptions, checkPath, isList, kindOf, MdmtError, show } from '../errors';
 import { packageVersion } from '../native/binding';
 import { Module } from '../nn/module';
 import { observeOps, OpCall } from '../ops/op';
 import { tensor, Tensor, tidy } from '../tensor';
+import { atomicWriteFile } from '../train/checkpoint';
 import { ATTR_TYPE, onnxTypes, ONNX_DTYPE, OnnxAttribute, OnnxModel, OnnxNode, OnnxTensor, OnnxValueInfo } from './onnx_proto';
 
 export interface ExportOptions {
@@ -257,8 +257,10 @@ export function exportOnnx(model: Module, file: string, opts: ExportOptions = {}
   checkPath('exportOnnx', file);
   const bytes = toOnnx(model, opts);
   try {
-    fs.writeFileSync(file, bytes);
+    // through a temporary file and a rename: a write cut by a full disk left a truncated model
+    // under the final name (over the previous export), which onnxruntime then refused
+    atomicWriteFile(file, bytes);
   } catch (e) {
-    throw new MdmtError('EIO', 'exportOnnx', `cannot write ${file}: ${(e as Error).message}`);
+    throw new MdmtError('EIO', 'exportOnnx', (e as MdmtError).detail ?? (e as Error).message);
   }
 }

@@ -3,13 +3,14 @@
  * preprocessing) in grey, the map normalised to its maximum, upsampled bilinearly onto the
  * part of the image the model saw (the lung crop, or the whole image) and blended in with
  * the jet colour map, opacity growing with the map so that cold regions show the film.
- * Written with sharp.
+ * Encoded with sharp, written atomically.
  *
  *   await writeOverlay('out/P_1.png', raw, crop, cam.maps.subarray(0, cam.h * cam.w), cam.h, cam.w);
  */
 import sharp from 'sharp';
 import type { GrayImage } from '../data/image';
 import { clipScale, resizeBilinear, type Box } from '../data/preprocess';
+import { atomicWriteFile } from '../train/checkpoint';
 
 /**
  * matplotlib's jet as its three piecewise-linear ramps (a formula of three lines; no colour-map
@@ -68,5 +69,8 @@ export function overlayRgb(image: GrayImage, crop: Box | null, cam: ArrayLike<nu
  */
 export async function writeOverlay(file: string, image: GrayImage, crop: Box | null, cam: ArrayLike<number>, h: number, w: number, o: OverlayOptions = {}): Promise<void> {
   const { data, width, height } = overlayRgb(image, crop, cam, h, w, o);
-  await sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels: 3 } }).png({ compressionLevel: 9 }).toFile(file);
+  const png = await sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels: 3 } }).png({ compressionLevel: 9 }).toBuffer();
+  // through a temporary file and a rename: sharp's toFile cut by a full disk left a truncated or
+  // empty PNG under the overlay's name, beside the complete ones
+  atomicWriteFile(file, png);
 }

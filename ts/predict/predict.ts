@@ -185,7 +185,7 @@ async function explainBatch(model: MDMTModel | STLModel, x: Tensor, idx: number[
         : `Grad-CAM map is zero (no positive evidence for class ${cam.classIndex[i]} at ${cam.layer}): the overlay shows the film only`;
       if (note) addNote(note);
     } catch (e) {
-      addNote(`heatmap failed: ${(e as Error).message}`);
+      addNote(`heatmap failed: ${e instanceof MdmtError ? e.detail : (e as Error).message}`);
     }
   }
 }

@@ -3,10 +3,10 @@
  * learning curves per run and per-backbone bar charts (SVG), and a `report.md` that
  * links them. Pure TypeScript, synchronous, no engine needed.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensureDir, makeDirs } from '../dirs';
 import { checkOptions, isPlain, kindOf, MdmtError, show } from '../errors';
+import { atomicWriteFile } from '../train/checkpoint';
 import { checkRunResult } from '../train/result_file';
 import { PROTOCOLS, summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary } from './aggregate';
 import { hasTestMetrics, mixedSettingsWarnings, muStatement, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings, untestedWarnings } from './notes';
@@ -90,7 +90,9 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   ensureDir(outDir, 'writeReport', 'outDir');
   makeDirs(path.join(outDir, 'plots', 'curves'));
   const files: string[] = [];
-  const write = (rel: string, text: string) => { const p = path.resolve(outDir, rel); makeDirs(path.dirname(p)); fs.writeFileSync(p, text); files.push(p); };
+  // each file through a temporary file and a rename: a write cut by a full disk left a truncated
+  // table under its name and failed with a bare "ENOSPC: no space left on device, write", naming no file
+  const write = (rel: string, text: string) => { const p = path.resolve(outDir, rel); makeDirs(path.dirname(p)); atomicWriteFile(p, text); files.push(p); };
 
   const summaries: RunSummary[] = summarizeRuns(results, opts);
   const t1 = table1(summaries);
@@ -172,6 +174,6 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
     '',
   ].join('\n');
   const reportPath = path.resolve(outDir, 'report.md');
-  fs.writeFileSync(reportPath, markdown);
+  atomicWriteFile(reportPath, markdown);
   return { markdown, files: [reportPath, ...files], warnings };
 }
