@@ -19,6 +19,7 @@ import { encodeJson } from '../../ts/train/checkpoint';
 import { collectResults } from '../../ts/train/experiment';
 import { mdmtFileLimited } from '../helpers';
 import { tmpDir } from '../train/_fixture';
+import { syntheticResults } from './synthetic';
 
 const run = (fold: number, over: Partial<RunResult> = {}): RunResult => ({
   backbone: 'resnet18', experiment: 'stl_afc', protocol: 'cv', fold, metrics: { acc: 0.7, f1: 0.6, gmean: 0.65 }, ...over,
@@ -191,6 +192,20 @@ test('a report whose writes fail part-way (a full disk) names the file, and ever
     assert.ok(whole, `${f} is a file of the report, not a temporary one`);
     assert.is(fs.readFileSync(path.join(out, f), 'utf8'), fs.readFileSync(whole!, 'utf8'), `${f} is complete, not cut at 1 KiB`);
   }
+});
+
+test("a report written again into its folder removes the earlier report's files it does not rewrite (they described runs no longer there); other files stay", () => {
+  const out = tmpDir('rep-again');
+  const all = syntheticResults({ backbones: ['resnet18', 'mobilenet_v2'], withHistory: true });
+  writeReport(all, out);
+  fs.writeFileSync(path.join(out, 'notes.md'), 'mine');
+  fs.writeFileSync(path.join(out, 'plots', 'mine.svg'), '<svg/>');
+  const stale = ['per_backbone_loco.md', 'plots/bars_loco.svg', 'plots/curves/mobilenet_v2_mdmt_cv_0.svg'];
+  for (const f of stale) assert.ok(fs.existsSync(path.join(out, f)), `${f} written the first time`);
+  // the LOCO runs and a backbone deleted from the runs folder (mixed settings, a diverged run), then reported again
+  const again = writeReport(all.filter((r) => r.protocol === 'cv' && r.backbone === 'resnet18'), out);
+  const left = fs.readdirSync(out, { recursive: true, encoding: 'utf8' }).filter((f) => fs.statSync(path.join(out, f)).isFile()).map((f) => path.join(out, f));
+  assert.equal(left.sort(), [...again.files, path.join(out, 'notes.md'), path.join(out, 'plots', 'mine.svg')].sort(), "this report's files, and the user's own");
 });
 
 test('per-centre: a centre whose test images are all one prognosis shows G-mean –, never as the weakest', () => {

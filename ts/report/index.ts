@@ -3,6 +3,7 @@
  * learning curves per run and per-backbone bar charts (SVG), and a `report.md` that
  * links them. Pure TypeScript, synchronous, no engine needed.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensureDir, makeDirs } from '../dirs';
 import { checkOptions, isPlain, kindOf, MdmtError, show } from '../errors';
@@ -35,6 +36,32 @@ export interface Report {
 }
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
+
+/** The names writeReport gives its files (relative, '/'-separated), and svgToPng's copies of its figures. */
+const REPORT_FILE = /^(report\.md|table[12]\.(md|csv)|table_tau2\.md|per_backbone(_(cv|loco|tau2))?\.(md|csv)|per_centre(_(cv|loco))?\.(md|csv)|(calibration|intervals)\.(md|csv)|plots\/bars_(cv|loco)\.(svg|png)|plots\/(curves|reliability)\/[A-Za-z0-9._-]+\.(svg|png))$/;
+
+/**
+ * Removes the files of an earlier report in `outDir` that this one did not write (`written`,
+ * absolute): a report written again after runs were deleted kept per_backbone_loco.md and the
+ * curves of the deleted runs beside the new tables, as if they were part of it. Files of other
+ * names (the user's own) stay.
+ */
+function removeStaleReportFiles(outDir: string, written: readonly string[]): void {
+  const keep = new Set(written);
+  // the folders the report writes in, not a walk of outDir (it may be the runs directory, with its image cache)
+  for (const dir of ['', 'plots', 'plots/curves', 'plots/reliability']) {
+    let names: fs.Dirent[];
+    try {
+      names = fs.readdirSync(path.join(outDir, dir), { withFileTypes: true });
+    } catch {
+      continue; // not there: nothing of an earlier report
+    }
+    for (const e of names) {
+      const p = path.resolve(outDir, dir, e.name);
+      if (e.isFile() && REPORT_FILE.test(dir ? `${dir}/${e.name}` : e.name) && !keep.has(p)) fs.rmSync(p, { force: true });
+    }
+  }
+}
 
 /** ReportOptions' keys: another one (`ddofs`, `pooled`) would be ignored. */
 const REPORT_KEYS = { ddof: true, mu: true, warmupEpochs: true, curves: true, title: true, unfinished: true, mixedSettings: true, bootstrap: true } as const;
@@ -175,5 +202,6 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   ].join('\n');
   const reportPath = path.resolve(outDir, 'report.md');
   atomicWriteFile(reportPath, markdown);
+  removeStaleReportFiles(outDir, [reportPath, ...files]);
   return { markdown, files: [reportPath, ...files], warnings };
 }
