@@ -40,8 +40,11 @@ test('wrong types are named, not taken as defaults or as truthy strings', () => 
   refused({ device: 5 }, /config\.device must be cpu, cuda or cuda:N, got 5/);
   refused({ splitsDir: 5 }, /config\.splitsDir must be a path, got 5/);
   refused({ init: { stlAfc: 5 } }, /config\.init\.stlAfc must be a path, got 5/);
-  refused({ optim: { beta1: 1 } }, /config\.optim\.beta1 must be < 1, got 1/);
-  refused({ optim: { beta2: 1 } }, /config\.optim\.beta2 must be < 1/);
+  // the interval named is the one checked: 1 was refused as "must be < 1" after 2 was refused as "in [0, 1]"
+  refused({ optim: { beta1: 1 } }, /config\.optim\.beta1 must be a number in \[0, 1\), got 1/);
+  refused({ optim: { beta2: 2 } }, /config\.optim\.beta2 must be a number in \[0, 1\), got 2/);
+  refused({ schedule: { plateauFactor: 1 } }, /config\.schedule\.plateauFactor must be a number in \(0, 1\), got 1/);
+  refused({ schedule: { plateauFactor: 0 } }, /config\.schedule\.plateauFactor must be a number in \(0, 1\), got 0/);
   // what stays legal
   const c = resolveTrainConfig({ ...base(), imagenetNormalize: false, keepCheckpoint: false, progress: true, optim: { beta1: 0 }, init: {} });
   assert.equal([c.imagenetNormalize, c.keepCheckpoint, c.progress, c.optim.beta1], [false, false, true, 0]);

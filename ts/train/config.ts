@@ -251,9 +251,10 @@ function int(field: string, v: unknown, lo: number, hi = Number.MAX_SAFE_INTEGER
   if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) bad(field, `must be an integer ${hi === Number.MAX_SAFE_INTEGER ? `≥ ${lo}` : `in [${lo}, ${hi}]`}, got ${show(v)}`);
   return v;
 }
-function num(field: string, v: unknown, lo: number, hi = Infinity, loOpen = false): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || (loOpen ? v <= lo : v < lo) || v > hi)
-    bad(field, hi === Infinity ? `must be a number ${loOpen ? '>' : '≥'} ${lo}, got ${show(v)}` : `must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${show(v)}`);
+/** A finite number in [lo, hi] — (lo, … with loOpen, …, hi) with hiOpen — named with the interval it must lie in. */
+function num(field: string, v: unknown, lo: number, hi = Infinity, loOpen = false, hiOpen = false): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || (loOpen ? v <= lo : v < lo) || (hiOpen ? v >= hi : v > hi))
+    bad(field, hi === Infinity ? `must be a number ${loOpen ? '>' : '≥'} ${lo}, got ${show(v)}` : `must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}${hiOpen ? ')' : ']'}, got ${show(v)}`);
   return v;
 }
 function bool(field: string, v: unknown, def: boolean): boolean {
@@ -347,7 +348,7 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   num('optim.lr', optim.lr, 0, 10, true);
   num('optim.weightDecay', optim.weightDecay, 0, 1);
   // β = 1 makes Adam's bias correction 1 − βᵗ zero (a NaN step); PyTorch requires 0 ≤ β < 1
-  for (const k of ['beta1', 'beta2'] as const) if (num(`optim.${k}`, optim[k], 0, 1) >= 1) bad(`optim.${k}`, `must be < 1, got ${optim[k]}`);
+  for (const k of ['beta1', 'beta2'] as const) num(`optim.${k}`, optim[k], 0, 1, false, true);
   num('optim.eps', optim.eps, 0, 1, true);
   if (typeof optim.decoupled !== 'boolean') bad('optim.decoupled', 'must be a boolean');
   const schedule = { ...PAPER_SCHEDULE, ...(c.schedule ?? {}) };
@@ -355,8 +356,8 @@ export function resolveTrainConfig(c: TrainConfigInput): TrainConfig {
   int('schedule.earlyStopping', schedule.earlyStopping, 1);
   int('schedule.maxEpochs', schedule.maxEpochs, 1);
   int('schedule.plateauPatience', schedule.plateauPatience, 0);
-  num('schedule.plateauFactor', schedule.plateauFactor, 0, 1, true);
-  if (schedule.plateauFactor >= 1) bad('schedule.plateauFactor', `must be < 1, got ${schedule.plateauFactor}`);
+  // 1 would never lower the rate; 0 would zero it
+  num('schedule.plateauFactor', schedule.plateauFactor, 0, 1, true, true);
   num('schedule.minLr', schedule.minLr, 0);
   const outDir = path.resolve(c.outDir);
   const batchSize = int('batchSize', c.batchSize ?? PAPER_RUN.batchSize, 1);
