@@ -2,7 +2,7 @@
 // command or flag, bad flag value, missing required flag, invalid configuration — exit 2 and
 // name the flag; runtime failures (missing runs directory) exit 1 naming the path; doctor
 // reports the CPU; `mdmt train` and `mdmt report` run end to end on tiny data.
-import { spawn } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
@@ -180,6 +180,19 @@ test("synth's next command trains on the data set that has images (--n-afc 0 sug
   assert.match(bx, /--data-bx d\/BRIXIA .*--experiment stl_bx .*--out runs\/stl_bx/);
   assert.not.match(bx, /AIforCOVID|stl_afc/);
   assert.is(nextCommand({ ...roots, nAfc: 0, nBx: 0 }), undefined);
+  // a path with a space or a quote is one shell word (the hint was split at the space when copied)
+  const odd = nextCommand({ afcRoot: "/tmp/my data/AIforCOVID", bxRoot: "/tmp/it's/BRIXIA", nAfc: 4, nBx: 4 })!;
+  assert.ok(odd.includes(`--data-afc '/tmp/my data/AIforCOVID' --data-bx '/tmp/it'\\''s/BRIXIA'`), odd);
+  const words = spawnSync('sh', ['-c', `for w in ${odd.split(' (or ')[0]}; do echo "$w"; done`], { encoding: 'utf8' }).stdout.split('\n');
+  assert.ok(words.includes('/tmp/my data/AIforCOVID') && words.includes("/tmp/it's/BRIXIA"), words.join('|'));
+});
+
+test('synth with --n-afc 0 --n-bx 0 is a usage error, not two empty data sets and exit 0', () => {
+  const out = path.join(tmpDir('cli-synth-none'), 'data');
+  const r = spawnSync(process.execPath, [...entry, 'synth', '--out', out, '--n-afc', '0', '--n-bx', '0'], { cwd: root, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /n-afc and n-bx are both 0/);
+  assert.not.ok(fs.existsSync(path.join(out, 'AIforCOVID')), 'nothing written');
 });
 
 test('Ctrl-C during synth says to rerun with --force (synth does not resume; a rerun was refused as not empty)', async () => {

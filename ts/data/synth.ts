@@ -176,6 +176,8 @@ export async function synth(out: string, opts: SynthOptions = {}): Promise<Synth
   if (!Number.isInteger(W) || W < 32 || W > 2048) throw new MdmtError('ECONFIG', 'synth', `size ${show(W)} must be an integer in 32..2048`);
   if (!Number.isInteger(nAfc) || nAfc < 0 || !Number.isInteger(nBx) || nBx < 0)
     throw new MdmtError('ECONFIG', 'synth', `n-afc ${show(nAfc)} and n-bx ${show(nBx)} must be non-negative integers`);
+  // both 0 wrote two empty data sets and exited 0: nothing any command can train on
+  if (nAfc === 0 && nBx === 0) throw new MdmtError('ECONFIG', 'synth', 'n-afc and n-bx are both 0: there would be no images to write; give at least one of them a count');
   if (!Number.isSafeInteger(seed) || seed < 0) throw new MdmtError('ECONFIG', 'synth', `seed ${show(seed)} must be a non-negative integer`);
   const H = Math.round(W * 1.125);
   const afcRoot = path.join(out, 'AIforCOVID');

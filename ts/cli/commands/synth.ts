@@ -37,9 +37,15 @@ export function register(program: Command): void {
 export function nextCommand(r: { afcRoot: string; bxRoot: string; nAfc: number; nBx: number }): string | undefined {
   const run = (data: string, task: 'stl_afc' | 'stl_bx') =>
     `mdmt train ${data} --backbone shufflenet_v2_x0_5 --experiment ${task} --image-size 64 --batch-size 8 --epochs 4 --warmup 1 --out runs/${task}`;
+  const afc = shellWord(r.afcRoot), bx = shellWord(r.bxRoot);
   if (r.nAfc > 0 && r.nBx > 0)
-    return `${run(`--data-afc ${r.afcRoot} --data-bx ${r.bxRoot}`, 'stl_afc')} (or mdmt experiment --data-afc … --data-bx … --runs runs; --help for every flag)`;
-  if (r.nAfc > 0) return `${run(`--data-afc ${r.afcRoot}`, 'stl_afc')} (--help for every flag)`;
-  if (r.nBx > 0) return `${run(`--data-bx ${r.bxRoot}`, 'stl_bx')} (--help for every flag)`;
+    return `${run(`--data-afc ${afc} --data-bx ${bx}`, 'stl_afc')} (or mdmt experiment --data-afc … --data-bx … --runs runs; --help for every flag)`;
+  if (r.nAfc > 0) return `${run(`--data-afc ${afc}`, 'stl_afc')} (--help for every flag)`;
+  if (r.nBx > 0) return `${run(`--data-bx ${bx}`, 'stl_bx')} (--help for every flag)`;
   return undefined;
+}
+
+/** A path as one word of a POSIX shell command (copied from the hint, `--out 'my data'/…` split at the space). */
+export function shellWord(p: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
 }
