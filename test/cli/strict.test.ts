@@ -136,6 +136,8 @@ test('an empty --out, --runs, --heatmaps or --cache-dir exits 2 naming the flag 
     ['--out <dir>', ['synth', '--out', ' ']],
     ['--out <dir>', ['train', '--out', '', '--backbone', BB, '--experiment', 'stl_afc', '--data-afc', root]],
     ['--cache-dir <dir>', ['train', '--out', path.join(cwd, 'r'), '--cache-dir', '', '--backbone', BB, '--experiment', 'stl_afc', '--data-afc', root]],
+    // an empty --splits-dir was dropped without a word (the run used <out>/splits)
+    ['--splits-dir <dir>', ['train', '--out', path.join(cwd, 'r'), '--splits-dir', '', '--backbone', BB, '--experiment', 'stl_afc', '--data-afc', root]],
     ['--out <file>', ['predict', '--weights', img, '--out', '', img]],
     ['--heatmaps <dir>', ['predict', '--weights', img, '--explain', '--heatmaps', '', img]],
     ['--out <file>', ['export', '--weights', img, '--out', '']],

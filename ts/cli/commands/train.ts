@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'run directory', outPath)
     .addOption(new Option('--protocol <p>', '5-fold CV or leave-one-centre-out').choices([...PROTOCOLS]).default('cv'))
     .option('--fold <i>', 'fold index (default 0)', intArg())
-    .option('--splits-dir <dir>', 'split files (default <out>/splits)')
+    .option('--splits-dir <dir>', 'split files (default <out>/splits)', outPath)
     .option('--init-stl-afc <file>', 'MDMT: best.safetensors of STL τ1 of the same fold', existingPath)
     .option('--init-stl-bx <file>', 'FT and MDMT: best.safetensors of STL τ2 of the same fold', existingPath)
     .option('--json', 'print the result as JSON');
