@@ -150,6 +150,31 @@ test('Adam: stateDict / loadStateDict resume gives the same trajectory; state su
 });
 
 
+test('Adam: a refused loadStateDict leaves the moments, steps and lr as they were', () => {
+  if (!on) return;
+  const p = param([1, 2], [2]), q = param([3], [1]);
+  const opt = new Adam([p, q], { lr: 1e-2 });
+  setGrad(p, [1, 1]);
+  setGrad(q, [1]);
+  opt.step();
+  const before = opt.stateDict();
+  const snap = [...before.m, ...before.v].map((t) => Array.from(t.toArray()));
+  tidy(() => {
+    const m7 = t32([7, 7], [2]);
+    expectError(() => opt.loadStateDict({ step: 5, lr: 1, m: [m7, 'x' as never], v: [m7, t32([0], [1])] }), 'EINVAL', 'Adam', /'m\[1\]' must be a Tensor/, 'not a tensor');
+    expectError(() => opt.loadStateDict({ step: 5, lr: 1, m: [m7, t32([0], [1])], v: [m7, t32([0, 0], [2])] }), 'ESHAPE', 'Adam', /'v\[1\]' has shape \[2\], expected \[1\]/, 'wrong shape');
+  });
+  const after = opt.stateDict();
+  assert.equal([...after.m, ...after.v].map((t) => Array.from(t.toArray())), snap, 'moments untouched');
+  assert.equal(after.steps, [1, 1], 'steps untouched');
+  assert.is(opt.lr, 1e-2, 'lr untouched');
+  opt.dispose();
+  for (const t of [p, q]) {
+    t.grad!.dispose();
+    t.dispose();
+  }
+});
+
 test('Adam / AdamW: bad inputs give MdmtError naming the optimiser and the argument', () => {
   if (!on) return;
   tidy(() => {

@@ -85,6 +85,27 @@ test('SGD: stateDict / loadStateDict resume is bit-identical; lr setter', () => 
 });
 
 
+test('SGD: a refused loadStateDict leaves the state as it was (no uninitialised momentum buffer)', () => {
+  if (!on) return;
+  // a freed buffer of junk in the allocator's cache: an uninitialised buffer would reuse it
+  tidy(() => t32([1e6, 1e6, 1e6, 1e6], [4]));
+  const p = param([0, 0, 0, 0], [4]), q = param([0, 0], [2]);
+  const opt = new SGD([p, q], { lr: 1, momentum: 0.9 });
+  expectError(() => opt.loadStateDict({ lr: 0.5, buf: [null, {} as never] }), 'EINVAL', 'SGD', /'buf\[1\]' must be a Tensor/, 'not a tensor');
+  const wrong = t32([1, 2, 3], [3]);
+  expectError(() => opt.loadStateDict({ lr: 0.5, buf: [wrong, null] }), 'ESHAPE', 'SGD', /'buf\[0\]' has shape \[3\], expected \[4\]/, 'wrong shape');
+  wrong.dispose();
+  assert.equal(opt.stateDict().buf, [null, null], 'no buffer was created by the refused loads');
+  assert.is(opt.lr, 1, 'lr untouched');
+  setGrad(p, [1, 1, 1, 1]);
+  opt.step();
+  assert.equal(Array.from(p.toArray()), [-1, -1, -1, -1], 'the first momentum step is the gradient itself');
+  opt.dispose();
+  p.grad!.dispose();
+  p.dispose();
+  q.dispose();
+});
+
 test('SGD: bad inputs give MdmtError naming the optimiser and the argument', () => {
   if (!on) return;
   tidy(() => {

@@ -11,7 +11,7 @@ import { noGrad, zeroGrad } from '../autograd/tape';
 import { check, checkOptions, show } from '../errors';
 import { runOpInto } from '../ops/op';
 import { Tensor } from '../tensor';
-import { checkHyper, checkParams, loadInto, stateLike, withGrads } from './common';
+import { checkHyper, checkParams, checkState, loadInto, stateLike, withGrads } from './common';
 
 export interface AdamOptions {
   lr?: number;
@@ -125,6 +125,10 @@ export class Adam {
     check(Array.isArray(steps) && steps.length === n && steps.every((k) => Number.isInteger(k) && k >= 0), 'EINVAL', this.name,
       `state 'steps' must be ${n} non-negative integers`);
     const lr = checkHyper(this.name, 'lr', s.lr, 0);
+    this.params.forEach((p, i) => {
+      checkState(this.name, `m[${i}]`, s.m[i], p.shape);
+      checkState(this.name, `v[${i}]`, s.v[i], p.shape);
+    });
     noGrad(() => {
       for (let i = 0; i < n; i++) {
         this.ensureState(i);

@@ -49,12 +49,22 @@ export function stateLike(p: Tensor, zero: boolean): Tensor {
   return keep(zero ? zeros(p.shape, { device: p.device }) : empty(p.shape, 'float32', p.device));
 }
 
-/** Copies `src` into the state tensor `dst` (loadStateDict), checking the shape. */
-export function loadInto(op: string, name: string, dst: Tensor, src: unknown): void {
+/**
+ * Checks a state tensor given to loadStateDict against the `shape` it must have. loadStateDict
+ * checks every entry before it changes any: one that failed halfway had loaded the first
+ * moments, or left SGD a new momentum buffer never written (uninitialised memory, stepped with).
+ */
+export function checkState(op: string, name: string, src: unknown, shape: readonly number[]): Tensor {
   if (!(src instanceof Tensor)) throw new MdmtError('EINVAL', op, `'${name}' must be a Tensor`);
   src.assertAlive(op, `'${name}'`);
   check(src.dtype === 'float32', 'EDTYPE', op, `'${name}' must be float32, got ${src.dtype}`);
-  check(src.shape.length === dst.shape.length && src.shape.every((d, j) => d === dst.shape[j]), 'ESHAPE', op,
-    `'${name}' has shape ${shapeStr(src.shape)}, expected ${shapeStr(dst.shape)}`);
-  if (dst.size > 0) runOpInto('copy', [src], [dst], {});
+  check(src.shape.length === shape.length && src.shape.every((d, j) => d === shape[j]), 'ESHAPE', op,
+    `'${name}' has shape ${shapeStr(src.shape)}, expected ${shapeStr(shape)}`);
+  return src;
+}
+
+/** Copies `src` into the state tensor `dst` (loadStateDict), checking the shape. */
+export function loadInto(op: string, name: string, dst: Tensor, src: unknown): void {
+  checkState(op, name, src, dst.shape);
+  if (dst.size > 0) runOpInto('copy', [src as Tensor], [dst], {});
 }

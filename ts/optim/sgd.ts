@@ -9,7 +9,7 @@ import { noGrad, zeroGrad } from '../autograd/tape';
 import { check, checkOptions } from '../errors';
 import { runOpInto } from '../ops/op';
 import { Tensor } from '../tensor';
-import { checkHyper, checkParams, loadInto, stateLike, withGrads } from './common';
+import { checkHyper, checkParams, checkState, loadInto, stateLike, withGrads } from './common';
 
 export interface SGDOptions {
   lr?: number;
@@ -91,6 +91,7 @@ export class SGD {
     check(s !== null && typeof s === 'object' && Array.isArray(s.buf) && s.buf.length === this.params.length, 'EINVAL', OP,
       `state must hold a buffer (or null) for each of the ${this.params.length} parameters`);
     const lr = checkHyper(OP, 'lr', s.lr, 0);
+    s.buf.forEach((b, i) => b === null || checkState(OP, `buf[${i}]`, b, this.params[i].shape));
     noGrad(() => {
       s.buf.forEach((b, i) => {
         if (b === null) {
