@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { add, affine, expand, mul, sub } from '../../ts/ops/elementwise';
 import { Tensor, tidy } from '../../ts/tensor';
-import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
+import { assertClose, deviceAvailable, expectError, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { binaryRef, expandRef } from '../ref/elementwise';
 
 // forward tolerance: one float32 rounding of the result
@@ -74,6 +74,23 @@ test('binary ops reject shapes that do not broadcast, naming both', () => {
       assert.is((e as { code: string }).code, 'ESHAPE');
       assert.match((e as Error).message, /add: shapes \[3\] and \[2\] do not broadcast/);
     }
+  });
+});
+
+test('expand gives the shape asked for or refuses it (NumPy broadcast_to): never a larger one', () => {
+  if (!on) return;
+  tidy(() => {
+    const x = t32([1, 2, 3], [1, 3]);
+    // [1, 3] broadcast with [3, 1] is [3, 3]: expand returned that for a target of [3, 1]
+    expectError(() => expand(x, [3, 1]), 'ESHAPE', 'expand', /cannot expand \[1, 3\] to \[3, 1\]/, 'a target dim smaller than x\'s');
+    expectError(() => expand(t32([1, 2, 3, 4, 5, 6], [2, 3]), [3]), 'ESHAPE', 'expand', /cannot expand \[2, 3\] to \[3\]: the target has fewer dims/, 'fewer dims');
+    expectError(() => expand(x, []), 'ESHAPE', 'expand', /cannot expand \[1, 3\] to \[\]/, 'to a scalar');
+    // a string or null was a raw TypeError, a bad entry named 'empty'
+    expectError(() => expand(x, '23' as never), 'EINVAL', 'expand', /'shape' must be an array of non-negative integers, got "23"/, 'a string');
+    expectError(() => expand(x, null as never), 'EINVAL', 'expand', /'shape' must be an array of non-negative integers, got null/, 'null');
+    expectError(() => expand(x, [-1, 3]), 'EINVAL', 'expand', /'shape'\[0\] must be a non-negative integer, got -1/, 'negative');
+    assert.equal(expand(x, [2, 1, 3]).shape, [2, 1, 3]);
+    assert.equal(expand(x, [0, 3]).shape, [0, 3]);
   });
 });
 

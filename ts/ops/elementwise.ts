@@ -4,7 +4,7 @@
  * operand's gradient is the incoming one summed down to its shape (reduceTo).
  */
 import { record } from '../autograd/tape';
-import { MdmtError } from '../errors';
+import { check, isList, MdmtError, show } from '../errors';
 import { shapeStr, Tensor } from '../tensor';
 import { OpName } from './names';
 import { checkArg, checkNumber, runOp } from './op';
@@ -85,10 +85,20 @@ export function scale(x: Tensor, alpha: number): Tensor {
   return affine(x, alpha, 0);
 }
 
-/** Broadcasts x to `shape` (NumPy rules), materialised. */
+/**
+ * Broadcasts x to `shape` (NumPy's broadcast_to: x's dims, aligned right, are 1 or the
+ * target's), materialised. A target that x does not broadcast to is refused: expand([1, 3] → [3, 1])
+ * returned their common broadcast [3, 3], a shape nobody asked for.
+ */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   checkArg('expand', 'x', x, { dtype: 'float32' });
-  const out = broadcastShapes('expand', x.shape, shape);
+  check(isList(shape), 'EINVAL', 'expand', () => `'shape' must be an array of non-negative integers, got ${show(shape)}`);
+  shape.forEach((d, i) => check(Number.isInteger(d) && d >= 0, 'EINVAL', 'expand', () => `'shape'[${i}] must be a non-negative integer, got ${show(d)}`));
+  const lead = shape.length - x.ndim;
+  check(lead >= 0, 'ESHAPE', 'expand', () => `cannot expand ${shapeStr(x.shape)} to ${shapeStr(shape)}: the target has fewer dims than x`);
+  x.shape.forEach((d, i) => check(d === 1 || d === shape[lead + i], 'ESHAPE', 'expand',
+    () => `cannot expand ${shapeStr(x.shape)} to ${shapeStr(shape)}: dim ${i} of x is ${d}, neither 1 nor the target's ${shape[lead + i]}`));
+  const out = [...shape];
   const [y] = runOp('expand', [x], {}, [{ shape: out }], ['x']);
   record('expand', [x], [y], ([g]) => [reduceTo(g!, x.shape)]);
   return y;
