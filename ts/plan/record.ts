@@ -97,7 +97,9 @@ export function recordGraph<R>(fn: () => R, inputs: readonly Tensor[], outputsOf
     return { ...built, result };
   } catch (e) {
     for (const t of snapshots.values()) t.dispose();
-    for (const t of outs) t.dispose();
+    // only the results the step made: one it returned but did not compute (its input, a
+    // parameter, a tensor made before it) is the caller's, and was freed here with the model's weight
+    for (const t of outs) if (t.id > watermark) t.dispose();
     throw e;
   }
 }
