@@ -48,4 +48,23 @@ test('a step whose recording is refused frees the tensors it made', () => {
   x.dispose();
 });
 
+test('a result the caller disposes does not break the step: results are the plan\'s buffers, freed with it', () => {
+  const x = keep(tensor([1, -2, 3], [3], { device: DEVICE }));
+  const before = liveTensorCount();
+  const step = compileStep(([a]) => [affine(a, 2)]);
+  for (let i = 0; i < 3; i++) {
+    const [y] = step.run([x]);
+    assert.equal([...y.toArray()], [2, -4, 6], `run ${i}`);
+    // a caller's habit with any result: it made every later run return a disposed tensor (EDISPOSED)
+    y.dispose();
+  }
+  const [z] = step.run([{ data: new Float32Array([5, 6, 7]), shape: [3] }]);
+  assert.equal([...z.toArray()], [10, 12, 14], 'host data');
+  assert.is(step.recordings, 1, 'one recording, then replays');
+  step.dispose();
+  assert.is(liveTensorCount(), before, 'the plan\'s views are freed with it');
+  assert.ok(z.disposed, 'a result of a disposed step is disposed');
+  x.dispose();
+});
+
 test.run();

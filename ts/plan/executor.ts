@@ -44,6 +44,19 @@ export class ArenaGroup {
   }
 }
 
+/**
+ * An input or output slot of a plan: a view on its arena, which the plan frees. A caller's
+ * dispose() of a result leaves it alone: it freed the slot's handle, and every later run
+ * returned that disposed tensor (EDISPOSED) for good.
+ */
+class PlanView extends Tensor {
+  override dispose(): void {}
+  /** @internal the plan's own dispose */
+  release(): void {
+    super.dispose();
+  }
+}
+
 export class PlanExecutor {
   readonly inputs: Tensor[];
   readonly outputs: Tensor[];
@@ -75,7 +88,7 @@ export class PlanExecutor {
     this.steps = graph.steps.length;
     const view = (tid: number, vid: number) => {
       const v = graph.values.get(vid)!;
-      return new Tensor(tid, v.shape, v.dtype, graph.device, false);
+      return new PlanView(tid, v.shape, v.dtype, graph.device, false);
     };
     this.inputs = made.inputs.map((t, i) => view(t, graph.inputs[i]));
     this.outputs = made.outputs.map((t, i) => view(t, graph.outputs[i]));
@@ -159,7 +172,8 @@ export class PlanExecutor {
     if (this.disposed) return;
     this.disposed = true;
     this.group?.delete(this);
-    for (const t of [...this.inputs, ...this.outputs, ...(this.graph.owned ?? [])]) t.dispose();
+    for (const t of [...this.inputs, ...this.outputs]) (t as PlanView).release();
+    for (const t of this.graph.owned ?? []) t.dispose();
     native().planFree(this.id);
   }
 }

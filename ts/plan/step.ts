@@ -11,7 +11,8 @@
  * eagerly while recording, and is a real step. A cached plan whose bound state is gone (a
  * parameter or moment disposed) is dropped and the step recorded again, so a disposed model
  * fails with the ops' own EDISPOSED error instead of replaying stale memory. Results are
- * valid until the next run() of this step; copy them to keep them.
+ * valid until the next run() of this step; copy them to keep them. They are the plan's own
+ * buffers, freed with the step: their dispose() does nothing.
  */
 import { check, checkOptions, isList, kindOf, MdmtError, show } from '../errors';
 import { native } from '../native/binding';
