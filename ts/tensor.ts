@@ -177,6 +177,18 @@ export function liveTensorCount(): number {
 
 // ---- the Tensor class ----------------------------------------------------------------
 
+let hostReadGuard: (() => void) | undefined;
+/**
+ * @internal The plan recorder's check on host reads (toArray, item, to) while it records a
+ * step: a value read there is baked into the plan and replayed for every later input. Returns
+ * the guard it replaces.
+ */
+export function setHostReadGuard(g: (() => void) | undefined): (() => void) | undefined {
+  const prev = hostReadGuard;
+  hostReadGuard = g;
+  return prev;
+}
+
 /** Autograd record of the op that produced a tensor (see ts/autograd/tape.ts). */
 export interface GradNode {
   op: string;
@@ -258,6 +270,7 @@ export class Tensor {
   /** Copies the data to a new typed array on the host. */
   toArray(): TypedArray {
     this.assertAlive('toArray');
+    hostReadGuard?.();
     return native().download(this.id);
   }
 

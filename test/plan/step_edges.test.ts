@@ -6,7 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as nn from '../../ts/nn';
 import { relu } from '../../ts/ops/activations';
-import { affine } from '../../ts/ops/elementwise';
+import { add, affine } from '../../ts/ops/elementwise';
+import { sum } from '../../ts/ops/reduce';
 import { compileStep } from '../../ts/plan/step';
 import { keep, liveTensorCount, tensor } from '../../ts/tensor';
 import { DEVICE } from '../helpers';
@@ -64,6 +65,30 @@ test('a result the caller disposes does not break the step: results are the plan
   step.dispose();
   assert.is(liveTensorCount(), before, 'the plan\'s views are freed with it');
   assert.ok(z.disposed, 'a result of a disposed step is disposed');
+  x.dispose();
+});
+
+test('a step that reads a tensor\'s values on the host while recorded is refused: the plan would replay the values of that call', () => {
+  const x = keep(tensor([1, 2, 3], [3], { device: DEVICE }));
+  // scale by the sum: the plan replayed the recorded sum (6) for every later input
+  const bySum = compileStep(([a]) => [affine(a, sum(a).item())]);
+  assert.throws(() => bySum.run([x]), (e: Error & { code?: string }) => e.code === 'EPLAN' && /reads the values of a tensor on the host \(toArray, item, to\) while it is recorded/.test(e.message));
+  const moved = compileStep(([a]) => [relu(a.to(a.device))]);
+  assert.throws(() => moved.run([x]), (e: Error & { code?: string }) => e.code === 'EPLAN' && /toArray/.test(e.message), 'Tensor.to() goes through the host');
+  bySum.dispose();
+  moved.dispose();
+  // outside a recording reads are fine, and a refused recording leaves the guard off
+  assert.is(sum(x).item(), 6);
+  // a step made of ops records and replays (it still snapshots tensors made without an op)
+  const c = tensor([10, 20, 30], [3], { device: DEVICE });
+  const withConst = compileStep(([a]) => [add(a, c)]);
+  for (const [d, want] of [[[1, 2, 3], [11, 22, 33]], [[0, 0, 1], [10, 20, 31]]]) {
+    const [y] = withConst.run([{ data: new Float32Array(d), shape: [3] }]);
+    assert.equal([...y.toArray()], want);
+  }
+  assert.is(withConst.recordings, 1);
+  withConst.dispose();
+  c.dispose();
   x.dispose();
 });
 

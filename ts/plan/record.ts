@@ -23,7 +23,7 @@
  */
 import { check, MdmtError } from '../errors';
 import { DynamicAttrs, observeEffects, observeOps, OpCall } from '../ops/op';
-import { empty, keep, Tensor, tidy } from '../tensor';
+import { empty, keep, setHostReadGuard, Tensor, tidy } from '../tensor';
 import { Graph, Step, validateGraph, Value } from './graph';
 
 /** A replay hook: scalar values for graph.scalars[first..first+count), or a pure effect. */
@@ -41,6 +41,21 @@ let depth = 0;
 /** True while a step is being recorded (a plan replay there would be invisible to the recording). */
 export function isRecording(): boolean {
   return depth > 0;
+}
+
+function refuseHostRead(): never {
+  throw new MdmtError('EPLAN', 'record', 'the step reads the values of a tensor on the host (toArray, item, to) while it is recorded: ' +
+    'the plan would replay the values of this call for every later input; compute with ops, or read the step\'s results after run()');
+}
+
+/** Runs fn with host reads allowed (the recorder's own snapshots). */
+function unguarded<T>(fn: () => T): T {
+  const prev = setHostReadGuard(undefined);
+  try {
+    return fn();
+  } finally {
+    setHostReadGuard(prev);
+  }
 }
 
 const REFUSED: Record<string, string> = {
@@ -67,7 +82,7 @@ export function recordGraph<R>(fn: () => R, inputs: readonly Tensor[], outputsOf
   const stopOps = observeOps((c) => {
     for (const t of c.inputs) {
       // a tensor made during the step without an op: snapshot it before anything writes it
-      if (!seen.has(t) && t.id > watermark && !snapshots.has(t)) snapshots.set(t, keep(t.to(t.device)));
+      if (!seen.has(t) && t.id > watermark && !snapshots.has(t)) snapshots.set(t, unguarded(() => keep(t.to(t.device))));
       seen.add(t);
     }
     for (const t of c.outputs) seen.add(t);
@@ -78,6 +93,9 @@ export function recordGraph<R>(fn: () => R, inputs: readonly Tensor[], outputsOf
   let result: R;
   let outs: Tensor[];
   depth++;
+  // a value read on the host inside the step (sum(x).item() as a scale, t.to()) would be this
+  // call's value in every replay, silently: refused, as the doc above says
+  const prevGuard = setHostReadGuard(refuseHostRead);
   try {
     [result, outs] = tidy(() => {
       const r = fn();
@@ -88,6 +106,7 @@ export function recordGraph<R>(fn: () => R, inputs: readonly Tensor[], outputsOf
     for (const t of snapshots.values()) t.dispose();
     throw e;
   } finally {
+    setHostReadGuard(prevGuard);
     depth--;
     stopOps();
     stopEffects();
