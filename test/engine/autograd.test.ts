@@ -139,4 +139,20 @@ test('backward() on a leaf gives it its own gradient (it was silently left null)
   v.dispose();
 });
 
+test('opts.grad of a recorded root must have the root\'s shape: one that broadcasts gave a wrong gradient', () => {
+  const w = leaf([1, 2, 3], [1, 3]);
+  tidy(() => {
+    // a [3, 1] seed for a [1, 3] root broadcast through mul's vjp and summed back: 3·2w, silently
+    expectError(() => backward(mul(w, w), { grad: tensor([1, 1, 1], [3, 1], { device: DEVICE }) }), 'ESHAPE', 'backward',
+      /opts.grad has shape \[3, 1\], root \[1, 3\]/, 'broadcastable seed');
+    expectError(() => backward(sum(w), { grad: tensor([1], [1], { device: DEVICE }) }), 'ESHAPE', 'backward', /opts.grad has shape \[1\], root \[\]/, 'scalar root, [1] seed');
+    expectError(() => backward(mul(w, w), { grad: tensor([1, 1], [2], { device: DEVICE }) }), 'ESHAPE', 'backward', /opts.grad has shape \[2\], root \[1, 3\]/, 'was named as mul\'s');
+  });
+  assert.is(w.grad, null, 'nothing accumulated');
+  tidy(() => backward(mul(w, w), { grad: tensor([1, 1, 1], [1, 3], { device: DEVICE }) }));
+  assert.equal([...w.grad!.toArray()], [2, 4, 6]);
+  zeroGrad([w]);
+  w.dispose();
+});
+
 test.run();

@@ -144,6 +144,11 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
   if (seed !== undefined) {
     check(seed instanceof Tensor && seed.dtype === root.dtype, 'EINVAL', 'backward', () => `opts.grad must be a ${root.dtype} Tensor, got ${seed instanceof Tensor ? seed.dtype : kindOf(seed)}`);
     seed.assertAlive('backward', 'opts.grad');
+    // of any root, not only a leaf: a [3, 1] seed of a [1, 3] root broadcast through the vjps
+    // and was summed back into a gradient 3 times too large
+    const given = seed.shape;
+    check(given.length === root.shape.length && given.every((d, i) => d === root.shape[i]), 'ESHAPE', 'backward',
+      () => `opts.grad has shape ${shapeStr(given)}, root ${shapeStr(root.shape)}`);
   }
   if (!seed) {
     check(root.size === 1, 'ESHAPE', 'backward', `root has ${root.size} elements; pass opts.grad for a non-scalar root`);
@@ -151,8 +156,6 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
   }
   if (!root.node) {
     // a leaf root is its own gradient's target: x.backward() gives x.grad = 1 (as PyTorch); nothing was written
-    check(seed.shape.length === root.shape.length && seed.shape.every((d, i) => d === root.shape[i]), 'ESHAPE', 'backward',
-      () => `opts.grad has shape ${shapeStr(seed.shape)}, root ${shapeStr(root.shape)}`);
     const g = keep(seed === opts.grad ? copyGrad(seed) : seed);
     if (!root.grad) root.grad = g;
     else {
