@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { backward, noGrad, zeroGrad } from '../../ts/autograd/tape';
+import { backward, isGradEnabled, noGrad, zeroGrad } from '../../ts/autograd/tape';
 import { add, mul } from '../../ts/ops/elementwise';
 import { sum } from '../../ts/ops/reduce';
 import { liveTensorCount, tensor, tidy } from '../../ts/tensor';
@@ -153,6 +153,26 @@ test('opts.grad of a recorded root must have the root\'s shape: one that broadca
   assert.equal([...w.grad!.toArray()], [2, 4, 6]);
   zeroGrad([w]);
   w.dispose();
+});
+
+test('an async noGrad covers its own async context only: work that runs meanwhile still records', async () => {
+  const x = leaf([1, 2]);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const inside = noGrad(async () => {
+    await gate;
+    return isGradEnabled();
+  });
+  // a training step of the same process while an evaluation awaits under noGrad: it recorded
+  // nothing (the switch was one global counter), and its backward() found no graph
+  assert.ok(isGradEnabled(), 'outside the pending noGrad');
+  tidy(() => backward(sum(mul(x, x))));
+  assert.equal([...x.grad!.toArray()], [2, 4]);
+  release();
+  assert.is(await inside, false, 'inside, after an await, nothing is recorded');
+  assert.ok(isGradEnabled());
+  zeroGrad([x]);
+  x.dispose();
 });
 
 test.run();

@@ -7,33 +7,27 @@
  *
  *   const w = param(...); const loss = sum(mul(w, x)); backward(loss); w.grad  // = x
  */
+import { AsyncLocalStorage } from 'async_hooks';
 import { check, checkOptions, kindOf, MdmtError } from '../errors';
 import { runOp } from '../ops/op';
 import { GradNode, keep, ones, shapeStr, Tensor } from '../tensor';
 
-let noGradDepth = 0;
+/**
+ * Set inside noGrad: it follows the async context, as tidy's scope does. A global counter
+ * held by an async noGrad across its awaits switched recording off for everything else the
+ * process ran meanwhile (a training step beside an awaited evaluation recorded nothing).
+ */
+const noGradStore = new AsyncLocalStorage<true>();
 let nextNodeId = 1;
 
-/** Runs fn without recording (inference, optimiser updates). Works with async fn. */
+/** Runs fn without recording (inference, optimiser updates). Works with async fn: its awaits stay without recording, other work goes on recording. */
 export function noGrad<T>(fn: () => T): T {
   check(typeof fn === 'function', 'EINVAL', 'noGrad', () => `needs a function to run, got ${kindOf(fn)}`);
-  noGradDepth++;
-  let r: T;
-  try {
-    r = fn();
-  } catch (e) {
-    noGradDepth--;
-    throw e;
-  }
-  if (r && typeof (r as unknown as Promise<unknown>).then === 'function') {
-    return (r as unknown as Promise<unknown>).finally(() => noGradDepth--) as unknown as T;
-  }
-  noGradDepth--;
-  return r;
+  return noGradStore.run(true, fn);
 }
 
 export function isGradEnabled(): boolean {
-  return noGradDepth === 0;
+  return noGradStore.getStore() !== true;
 }
 
 function needsGrad(t: Tensor | null): boolean {
@@ -46,7 +40,7 @@ function needsGrad(t: Tensor | null): boolean {
  * (null/undefined for inputs that get none). Called by the op files.
  */
 export function record(op: string, inputs: (Tensor | null)[], outputs: Tensor[], vjp: GradNode['vjp']): void {
-  if (noGradDepth > 0 || !inputs.some(needsGrad)) return;
+  if (!isGradEnabled() || !inputs.some(needsGrad)) return;
   const node: GradNode = { op, inputs, outputs, vjp, id: nextNodeId++ };
   for (const o of outputs) o.node = node;
 }
