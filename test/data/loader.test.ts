@@ -10,6 +10,7 @@ import { readImage } from '../../ts/data/image';
 import { Batch, Loader, toTensors } from '../../ts/data/loader';
 import { preprocess, toInput } from '../../ts/data/preprocess';
 import { cacheKey, runSample } from '../../ts/data/sample';
+import { writeDicom } from '../../ts/data/dicomwrite';
 import { readAIforCOVID, readBrixia } from '../../ts/data/readers';
 import { DataRecord } from '../../ts/data/records';
 import { ImageWarnings } from '../../ts/data/warnings';
@@ -162,6 +163,27 @@ test('disk cache: an entry written by an older decoder (before DECODER_VERSION) 
   assert.not.ok(res.fromDisk, 'the stale entry is not read');
   assert.ok(new Float32Array(out).some((v) => v > 0), 'the image is decoded');
   assert.ok(fs.existsSync(path.join(dir, cacheKey(task))));
+});
+
+test('disk cache: a file DECODER_VERSION 6 read and the decoders now refuse (a RescaleSlope of two values) is refused, not served from its old entry', async () => {
+  const dir = tmpDir('cache-v6');
+  const image = path.join(dir, 'slope-two.dcm');
+  const px = Uint16Array.from({ length: S * S }, (_, i) => (i * 37) % 4001);
+  // what version 6 cached for it: its first slope (2) applied, which the 2–98 % clip makes the same pixels as any positive slope
+  fs.writeFileSync(image, writeDicom({ width: S, height: S, pixels: px, slope: '2' }));
+  const task = { id: 'slope-two', image, size: S, pre: {} };
+  const run = () => runSample({ ...task, wantCache: false, cacheDir: dir, aug: null, normalize: false, out: new SharedArrayBuffer(3 * S * S * 4), offset: 0 });
+  await run();
+  const entry = fs.readFileSync(path.join(dir, cacheKey(task)));
+  fs.writeFileSync(image, writeDicom({ width: S, height: S, pixels: px, slope: '2\\0.5' }));
+  const st = fs.statSync(image);
+  const v6 = crypto.createHash('sha1')
+    .update(JSON.stringify([6, 'u16+sha1/8+warning', path.resolve(image), `${st.size}:${st.mtimeMs}:${st.ctimeMs}`, '', '', '', S, {}]))
+    .digest('hex');
+  fs.writeFileSync(path.join(dir, `${v6.slice(0, 20)}.u16`), entry); // the entry version 6 left behind, whole
+  const e = await rejects(run);
+  assert.is(e.code, 'EDATA', `refused as a fresh decode refuses it, not served from the cache: ${e.message}`);
+  assert.match(e.message, /RescaleSlope \(0028,1053\) is '2\\0\.5'/);
 });
 
 test('disk cache: a file of the right length but not the bytes written (a crash before the disk had them) is decoded again', async () => {

@@ -49,8 +49,10 @@ export interface DecodedSample { raw: GrayImage; crop: Box | null }
  * 4: files are decoded by content; a GIF named .png (read before) is refused. 5: a raster's
  * embedded ICC profile is not applied (its stored values, as PIL and cv2 read them). 6: colour
  * rasters are made grey with PIL's and cv2's weights (was sharp's linear-light luminance).
+ * 7: a RescaleSlope/RescaleIntercept of several differing values and a colour JPEG baseline
+ * frame under a grey header are refused (read before: the first value; sharp's luminance).
  */
-export const DECODER_VERSION = 6;
+export const DECODER_VERSION = 7;
 
 /**
  * Disk-cache file name: a hash of everything that changes the preprocessed pixels, the image
