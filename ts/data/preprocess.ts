@@ -185,8 +185,7 @@ export function squareCrop(box: Box, W: number, H: number, borderPct = 5): Box {
     if (x + w + aw > W) aw -= Math.abs(x + w + aw - W);
     if (y - ah < 0) ah -= Math.abs(y - ah);
     if (y + h + ah > H) ah -= Math.abs(y + h + ah - H);
-    // paper.md §1.7: the 5 % is split over both sides (the code adds it to w/h once, which
-    // leaves the far side unchanged; we follow the stated intent)
+    // paper.md §1.7: the 5 % is split over both sides, as the authors' get_box does
     x -= aw;
     y -= ah;
     w += 2 * aw;
@@ -195,6 +194,9 @@ export function squareCrop(box: Box, W: number, H: number, borderPct = 5): Box {
   const diff = Math.abs(w - h);
   let after = Math.ceil(diff / 2);
   let before = Math.floor(diff / 2);
+  // The authors' get_box, widening a box that reaches the right edge, computes the overflow
+  // against img_h where it means img_w (a typo: on a non-square image such a crop comes out
+  // shifted or cut short); we use the side that is widened.
   const grow = (p: number, len: number, lim: number): [number, number] => {
     if (p < before) {
       const s = before - p;
