@@ -14,6 +14,8 @@ import { reportRuns } from '../../ts/cli/report';
 import { MdmtError } from '../../ts/errors';
 import { resolveTrainConfig } from '../../ts/train/config';
 import { perBackboneMarkdown, summarizeRuns, table1, table1Markdown, table2, table2Markdown, writeReport } from '../../ts/report';
+import { fmtP } from '../../ts/report/tables';
+import { stars } from '../../ts/train/stats';
 import type { Experiment, Protocol, RunResult } from '../../ts/report/types';
 import { tmpDir } from '../train/_fixture';
 
@@ -220,6 +222,17 @@ test('an empty --out is a usage error (exit 2), nothing written in the working d
   assert.is(p.status, 2, p.stderr);
   assert.match(p.stderr, /--out is empty/);
   assert.equal(fs.readdirSync(cwd), []);
+});
+
+test('Table 2: a printed p-value never reads on the other side of a star threshold from its stars', () => {
+  // 0.0496 was printed 0.050 beside its *, 0.000999 as 0.0010 beside ***, and 0.00999 as 0.010 beside **:
+  // the same '0.050' stood beside '*' in one cell and '–' in another
+  for (const p of [0.0496, 0.04996, 0.049999, 0.00999, 0.009996, 0.000999, 0.0009996, 0.05, 0.0500004, 0.01, 0.001, 0.0123, 0.0042, 0.188, 3.2e-5]) {
+    const s = fmtP(p);
+    assert.is(stars(Number(s)), stars(p), `p ${p} printed ${s}`);
+  }
+  // the usual formats are kept where no threshold is crossed
+  assert.equal([0.188, 0.0123, 0.0042, 3.2e-5, 0.05, 0.01].map(fmtP), ['0.188', '0.012', '0.0042', '3.2e-5', '0.050', '0.010']);
 });
 
 test.run();

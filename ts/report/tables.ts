@@ -2,7 +2,7 @@
  * Markdown and CSV renderings of Table 1, Table 2 and the per-backbone tables. Markdown
  * shows percentages with one decimal as the paper; CSV keeps full-precision fractions.
  */
-import type { Comparison } from '../train/stats';
+import { stars, type Comparison } from '../train/stats';
 import { PROTOCOLS, sweepGaps, TABLE1_EXPERIMENTS, TABLE_METRICS, type RunSummary, type Table1 } from './aggregate';
 import { EXPERIMENT_LABEL, METRIC_LABEL, PROTOCOL_LABEL, type Experiment } from './types';
 
@@ -153,12 +153,17 @@ export function table2Markdown(c: readonly Cell[]): string {
   ].join('\n');
 }
 
-/** p-value as 3 decimals (0.188), 2 significant digits below 0.01 (0.0042), 1.2e-5 style below 1e-4; 0 as '0'; non-finite as '–'. */
+/**
+ * p-value as 3 decimals (0.188), 2 significant digits below 0.01 (0.0042), 1.2e-5 style below 1e-4; 0 as '0'; non-finite as '–'.
+ * More digits where that rounding would carry p across a star threshold: 0.0496 is '0.0496', not
+ * '0.050' beside its * (the same '0.050' stood beside '–' where p was 0.0504).
+ */
 export function fmtP(p: number): string {
   if (!Number.isFinite(p)) return '–';
   if (p === 0) return '0';
-  if (p < 1e-4) return p.toExponential(1);
-  return p < 0.01 ? p.toPrecision(2) : p.toFixed(3);
+  let s = p < 1e-4 ? p.toExponential(1) : p < 0.01 ? p.toPrecision(2) : p.toFixed(3);
+  for (let d = 3; stars(Number(s)) !== stars(p) && d <= 17; d++) s = p.toPrecision(d);
+  return s;
 }
 
 /** Table 2 as CSV with every statistic of both tests. */
