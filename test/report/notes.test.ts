@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { oneClassWarnings, skippedImagesWarnings, summarizeRuns, table2, untestedWarnings, writeReport } from '../../ts/report';
+import { oneClassTestWarnings, oneClassWarnings, skippedImagesWarnings, summarizeRuns, table2, untestedWarnings, writeReport } from '../../ts/report';
 import type { RunResult } from '../../ts/report/types';
 import { syntheticResults } from './synthetic';
 
@@ -72,6 +72,28 @@ test('runs whose model predicts one class for the whole test set are named (the 
   const collapsed = all.filter((r) => r.backbone === 'googlenet' && r.protocol === 'cv' && r.experiment === 'mdmt');
   collapsed.forEach((r) => (r.cm = [[26, 0], [17, 0]]));
   assert.equal(oneClassWarnings(all), [`${collapsed.length} runs predict one class for the whole test set (confusion matrix with one non-empty column: too short a training, or too small images), so their ACC is that class's share and F1/G-mean say little: googlenet: CV MDMT (${collapsed.length} folds)`]);
+});
+
+test('folds whose test set holds one class are named: G-mean is 0 there for every model and enters Table 1 as 0', () => {
+  // a LOCO centre whose films are all MILD: imblearn's weighted G-mean (the paper's metric) is
+  // sqrt(ACC · specificity) and the class has no negatives, so every model scores 0 there. The
+  // per-centre table showed it as '–' (undefined) while Table 1 averaged the 0 in, unsaid.
+  const all: RunResult[] = syntheticResults({ backbones: BB }).map((r) => ({ ...r, imagenet: true }));
+  assert.equal(oneClassTestWarnings(all), []);
+  const mild = all.filter((r) => r.protocol === 'loco' && String(r.fold) === '3' && r.experiment !== 'stl_bx');
+  mild.forEach((r) => { r.cm = [[20, 4], [0, 0]]; r.metrics = { acc: 20 / 24, f1: 2 * (20 / 24) / (1 + 20 / 24), gmean: 0 }; });
+  const w = oneClassTestWarnings(all);
+  assert.is(w.length, 1, w.join('\n'));
+  assert.match(w[0], /^the test set of LOCO centre 3 \(τ1\) holds one class only \(MILD\)/);
+  assert.match(w[0], new RegExp(`G-mean is 0 there for every model .* and enters the tables as 0 \\(${mild.length} runs\\)`));
+  const dir = tmp();
+  try {
+    const r = writeReport(all, dir, { curves: false });
+    assert.ok(r.warnings.includes(w[0]!), r.warnings.join('\n'));
+    assert.ok(r.markdown.split('## Table 1')[1]!.split('| Experiment |')[0]!.includes(`> **Warning:** ${w[0]}`), 'above Table 1');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a partial sweep marks its Table 2 cells and warns with the fold counts', () => {

@@ -10,7 +10,7 @@ import { checkOptions, isPlain, kindOf, MdmtError, show } from '../errors';
 import { atomicWriteFile } from '../train/checkpoint';
 import { checkRunResult } from '../train/result_file';
 import { PROTOCOLS, summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary } from './aggregate';
-import { hasTestMetrics, mixedSettingsWarnings, muStatement, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings, untestedWarnings } from './notes';
+import { hasTestMetrics, mixedSettingsWarnings, muStatement, oneClassTestWarnings, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings, untestedWarnings } from './notes';
 import { backboneBarsSvg, learningCurveSvg } from './plots';
 import { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown } from './tables';
 import { trustSections } from './trust';
@@ -18,7 +18,7 @@ import { PROTOCOL_LABEL, type ReportOptions, type RunResult } from './types';
 
 export * from './types';
 export { summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary, type SweepGap, type Table1, type Table1Cell, type Table2Cell } from './aggregate';
-export { hasTestMetrics, mixedSettingsWarnings, muStatement, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings, untestedWarnings } from './notes';
+export { hasTestMetrics, mixedSettingsWarnings, muStatement, oneClassTestWarnings, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings, untestedWarnings } from './notes';
 export { backboneBarsSvg, learningCurveSvg } from './plots';
 export { svgToPng } from './png';
 export { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown, toCsv } from './tables';
@@ -169,7 +169,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   const notice = pretrainingNotice(tested);
   const partial = partialSweepWarnings(t2);
   // what Table 1, the per-backbone and τ2 tables are built from, before their numbers
-  const gaps = [...mixedSettingsWarnings(opts.mixedSettings ?? []), ...unfinishedWarnings(opts.unfinished ?? []), ...skippedImagesWarnings(results), ...untestedWarnings(results), ...oneClassWarnings(results), ...sweepGapWarnings(sweepGaps(summaries)), ...undefinedStdWarnings(summaries, opts.ddof)];
+  const gaps = [...mixedSettingsWarnings(opts.mixedSettings ?? []), ...unfinishedWarnings(opts.unfinished ?? []), ...skippedImagesWarnings(results), ...untestedWarnings(results), ...oneClassTestWarnings(results), ...oneClassWarnings(results), ...sweepGapWarnings(sweepGaps(summaries)), ...undefinedStdWarnings(summaries, opts.ddof)];
   const random = tested.filter((r) => r.imagenet !== true).length;
   const warnings = [...(random ? [`${random} of ${tested.length} runs did not begin from ImageNet (random or unrecorded initialisation): not comparable with the paper`] : []), ...gaps, ...partial, ...tau2Gaps];
   const mu = muStatement(summaries, opts.mu);

@@ -144,6 +144,31 @@ export function oneClassWarnings(results: readonly RunResult[]): string[] {
   return runs.length ? [`${runs.length} run${runs.length === 1 ? '' : 's'} predict one class for the whole test set (confusion matrix with one non-empty column: too short a training, or too small images), so their ACC is that class's share and F1/G-mean say little: ${runList(runs).join('; ')}`] : [];
 }
 
+/**
+ * One warning per fold whose test set holds one class only (its confusion matrix has one
+ * non-empty row), e.g. a LOCO centre whose films are all MILD: imblearn's weighted G-mean, the
+ * paper's metric, is sqrt(ACC · specificity) and that class has no negatives, so every model
+ * scores G-mean 0 there, and the 0 enters Table 1, Table 2 and the per-backbone tables (the
+ * per-centre tables show it as '–'); empty when every test set holds two classes or more.
+ *
+ * @example oneClassTestWarnings(results) // ['the test set of LOCO centre D (τ1) holds one class only (MILD): G-mean is 0 there …']
+ */
+export function oneClassTestWarnings(results: readonly RunResult[]): string[] {
+  const by = new Map<string, { runs: number; cls: string }>();
+  for (const r of results) {
+    const rows = (r.cm ?? []).map((row) => row.reduce((a, b) => a + b, 0));
+    const only = rows.flatMap((n, c) => (n > 0 ? [c] : []));
+    if (rows.length < 2 || only.length !== 1) continue;
+    const tau2 = r.experiment === 'stl_bx';
+    const k = `${PROTOCOL_LABEL[r.protocol]} ${r.protocol === 'loco' ? 'centre' : 'fold'} ${r.fold} (${tau2 ? 'τ2' : 'τ1'})`;
+    const cls = tau2 ? `bin ${only[0]}` : (['MILD', 'SEVERE'][only[0]!] ?? `class ${only[0]}`);
+    by.set(k, { runs: (by.get(k)?.runs ?? 0) + 1, cls });
+  }
+  return [...by].map(([k, { runs, cls }]) => `the test set of ${k} holds one class only (${cls}): G-mean is 0 there for every model ` +
+    `(imblearn's weighted G-mean, the paper's metric, is √(ACC · specificity), and that class has no negatives) and enters the tables as 0 (${runs} run${runs === 1 ? '' : 's'}); ` +
+    "the per-centre tables show it as '–', and F1 there is that class's F1");
+}
+
 /** Whether a run has test metrics on its main task (τ2 for STL τ2): train() writes NaN (JSON null) and cm [] for a fold without test records of it. */
 export const hasTestMetrics = (r: RunResult): boolean => Number.isFinite(r.metrics?.acc);
 
