@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError } from '../../ts/errors';
-import { Linear } from '../../ts/nn/layers';
+import { BatchNorm2d, Linear } from '../../ts/nn/layers';
 import { tensor, zeros } from '../../ts/tensor';
 
 function err(fn: () => unknown): MdmtError {
@@ -47,6 +47,32 @@ test('values that are not tensors, and a null source, are MdmtErrors naming the 
   assert.match(e.message, "'weight' must be a Tensor, got an array");
   assert.match(err(() => l.loadStateDict(null as never)).message, 'needs a Map (or object) of name -> Tensor, got null');
   l.dispose();
+});
+
+test('a num_batches_tracked that is not an integer in int32 range is refused, naming key and value (1e10 wrapped to 1410065408, NaN became 0)', () => {
+  for (const [v, shown] of [[1e10, '10000000000'], [NaN, 'NaN'], [2.5, '2.5'], [-Infinity, '-Infinity']] as const) {
+    const b = new BatchNorm2d(2);
+    b.train();
+    b.forward(zeros([2, 2])).dispose(); // num_batches_tracked 1, and a running mean to keep
+    const sd = new Map([...b.stateDict()].map(([k, t]) => [k, tensor(Array.from(t.toArray()), t.shape)] as const));
+    sd.set('num_batches_tracked', tensor([v], []));
+    sd.set('running_mean', tensor([7, 8], [2]));
+    const e = err(() => b.loadStateDict(sd));
+    assert.is(e.code, 'EDATA');
+    assert.match(e.message, `'num_batches_tracked' must hold integers in int32 range`);
+    assert.match(e.message, `got ${shown}`);
+    // refused before anything was written
+    assert.equal(Array.from(b.buffer('running_mean').toArray()), [0, 0], 'running_mean was written by the refused load');
+    assert.is(b.stateDict().get('num_batches_tracked')!.item(), 1);
+    for (const t of sd.values()) t.dispose();
+    b.dispose();
+  }
+  // an integral float32 count (as export_weights.py may write) still loads
+  const b = new BatchNorm2d(1);
+  const sd = new Map([...b.stateDict()].map(([k, t]) => [k, k === 'num_batches_tracked' ? tensor([123456], []) : t] as const));
+  b.loadStateDict(sd);
+  assert.is(b.stateDict().get('num_batches_tracked')!.item(), 123456);
+  b.dispose();
 });
 
 test.run();

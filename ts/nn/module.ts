@@ -26,12 +26,18 @@ export function someOf(items: readonly string[], sep = ', '): string {
   return items.length <= 6 ? items.join(sep) : `${items.slice(0, 6).join(sep)}${sep}… (${items.length} in all)`;
 }
 
-/** `src`'s values in `dst`'s dtype: bfloat16/float16 decoded (their bits were loaded as values), int64-ish counters truncated. */
+/** `src`'s values in `dst`'s dtype: bfloat16/float16 decoded (their bits were loaded as values); int32 only from values that are integers in its range. */
 function convertFor(op: string, key: string, src: Tensor, dst: Tensor): TypedArray {
   const data = src.toArray();
   if (src.dtype === dst.dtype) return data;
   if (dst.dtype === 'float32') return toFloat32(data, src.dtype);
-  if (dst.dtype === 'int32') return Int32Array.from(toFloat32(data, src.dtype), Math.trunc);
+  if (dst.dtype === 'int32') {
+    // Int32Array.from wrapped without a word: 1e10 became 1410065408, NaN became 0, 2.5 became 2
+    const f = toFloat32(data, src.dtype);
+    const bad = f.findIndex((v) => !Number.isInteger(v) || v < -2147483648 || v > 2147483647);
+    check(bad < 0, 'EDATA', op, () => `'${key}' must hold integers in int32 range (the module's tensor is int32), got ${f[bad]}${f.length > 1 ? ` at index ${bad}` : ''}`);
+    return Int32Array.from(f);
+  }
   throw new MdmtError('EDTYPE', op, `'${key}' is ${src.dtype}; the module's tensor is ${dst.dtype} (load ${dst.dtype} or float32 data)`);
 }
 
@@ -192,11 +198,18 @@ export abstract class Module {
     if (strict && missing.length > own.size / 2 && unexpected.length > entries.size / 2)
       problems.unshift(`${missing.length} of the model's ${own.size} keys are missing and ${unexpected.length} of ${entries.size} unexpected: weights of another architecture?`);
     if (problems.length) throw new MdmtError('ESHAPE', op, problems.join(' | '));
+    // every conversion (which can refuse a value) done before any tensor is written: a refused
+    // one half-way left the model half loaded. Same-dtype copies are read as they are written.
+    const converted = new Map<string, TypedArray>();
+    for (const [k, t] of own) {
+      const s = entries.get(k);
+      if (s && s.dtype !== t.dtype) converted.set(k, convertFor(op, k, s, t));
+    }
     const n = native();
     for (const [k, t] of own) {
       const s = entries.get(k);
       if (!s) continue;
-      n.upload(t.id, convertFor(op, k, s, t));
+      n.upload(t.id, converted.get(k) ?? s.toArray());
       markWritten([t]);
     }
     for (const [, m] of this.namedModules()) m.afterLoad();
