@@ -7,10 +7,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward } from '../../ts/autograd/tape';
 import { Linear } from '../../ts/nn/layers';
-import { AvgPool2d, MaxPool2d, Sequential } from '../../ts/nn/simple';
+import { AvgPool2d, Dropout, Flatten, MaxPool2d, ReLU, Sequential } from '../../ts/nn/simple';
 import { dropout } from '../../ts/ops/dropout';
 import { mul } from '../../ts/ops/elementwise';
 import { cast } from '../../ts/ops/memory';
+import { flatten } from '../../ts/ops/reshape';
 import { sum } from '../../ts/ops/reduce';
 import { manualSeed } from '../../ts/random';
 import { ones, tensor, tidy } from '../../ts/tensor';
@@ -62,6 +63,29 @@ test('axes, a cast dtype and pooling parameters of the wrong kind are named by t
   expectError(() => new AvgPool2d(3, { padding: 2 }), 'EINVAL', 'AvgPool2d', /'padding' \[2,2\] must be at most half of 'kernel' \[3,3\]/, 'padding over half the kernel');
   assert.equal(new MaxPool2d(3, { stride: 2, padding: 1 }).forward(ones([1, 1, 8, 8])).shape, [1, 1, 4, 4]);
   t.dispose();
+});
+
+test("Dropout, Flatten and Sequential.at refuse arguments of the wrong kind when called, not at forward (Dropout('0.5') failed there, Flatten('1') ran)", () => {
+  expectError(() => new Dropout(js('0.5')), 'EINVAL', 'Dropout', /'p' must be a number in \[0, 1\), got "0\.5"/, "Dropout('0.5') (failed only at forward)");
+  expectError(() => new Dropout(1), 'EINVAL', 'Dropout', /got 1$/, 'p = 1');
+  expectError(() => new Dropout(NaN), 'EINVAL', 'Dropout', /got NaN/, 'p = NaN');
+  assert.is(new Dropout().p, 0.5);
+  expectError(() => new Flatten(js('1')), 'EINVAL', 'Flatten', /'startDim' must be a non-negative integer, got "1"/, "Flatten('1') (ran)");
+  expectError(() => new Flatten(1.5), 'EINVAL', 'Flatten', /got 1\.5/, 'Flatten(1.5) (ran as 1)');
+  expectError(() => new Flatten(-1), 'EINVAL', 'Flatten', /got -1/, 'Flatten(-1) (failed at forward)');
+  const t = ones([2, 3, 4]);
+  expectError(() => flatten(t, js('1')), 'EINVAL', 'flatten', /startDim "1" is not an integer/, "flatten(x, '1')");
+  expectError(() => flatten(t, 1.5), 'EINVAL', 'flatten', /startDim 1\.5 is not an integer/, 'flatten(x, 1.5) (ran as 1)');
+  assert.equal(new Flatten().forward(t).shape, [2, 12]);
+  assert.equal(new Flatten(2).forward(t).shape, [2, 3, 4]);
+  t.dispose();
+  const s = new Sequential(new ReLU(), new Flatten());
+  expectError(() => s.at(5), 'EINVAL', 'Sequential.at', /index 5 out of range for a Sequential of 2 modules/, 'at(5) (a TypeError)');
+  expectError(() => s.at(-3), 'EINVAL', 'Sequential.at', /index -3 out of range/, 'at(-3)');
+  expectError(() => s.at(js('0')), 'EINVAL', 'Sequential.at', /index must be an integer, got "0"/, "at('0')");
+  assert.instance(s.at(1), Flatten);
+  assert.instance(s.at(-1), Flatten, 'at(-1) counts from the end, as Array.at and PyTorch do');
+  expectError(() => s.append(js(3)), 'EINVAL', 'registerModule', /must be a Module, got 3/, 'append(3)');
 });
 
 test('manualSeed(s) restarts the dropout stream: the same masks after each call', () => {

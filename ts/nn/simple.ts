@@ -21,7 +21,11 @@ export class Hardswish extends Fn { forward(x: Tensor) { return hardswish(x); } 
 export class Identity extends Fn { forward(x: Tensor) { return x; } }
 
 export class Flatten extends Fn {
-  constructor(readonly startDim = 1) { super(); }
+  constructor(readonly startDim = 1) {
+    super();
+    // Flatten('1') ran (compared as a number) and Flatten(1.5) ran as 1
+    check(Number.isInteger(startDim) && startDim >= 0, 'EINVAL', 'Flatten', () => `'startDim' must be a non-negative integer, got ${show(startDim)}`);
+  }
   forward(x: Tensor) { return flatten(x, this.startDim); }
 }
 
@@ -29,7 +33,8 @@ export class Flatten extends Fn {
 export class Dropout extends Fn {
   constructor(readonly p = 0.5) {
     super();
-    check(p >= 0 && p < 1, 'EINVAL', 'Dropout', `p must be in [0, 1), got ${p}`);
+    // Dropout('0.5') passed this range check (a string compared as a number) and failed at forward
+    check(typeof p === 'number' && p >= 0 && p < 1, 'EINVAL', 'Dropout', () => `'p' must be a number in [0, 1), got ${show(p)}`);
   }
   forward(x: Tensor) { return dropout(x, this.p, this.training); }
   protected override extraRepr() { return `p=${this.p}`; }
@@ -74,8 +79,14 @@ export class Sequential extends Module {
   get length(): number {
     return this.children().length;
   }
+  /** The i-th child; a negative i counts from the end (at(-1) is the last), as Array.at and PyTorch's seq[-1]. */
   at<M extends Module = Module>(i: number): M {
-    return this.children()[i][1] as M;
+    const kids = this.children();
+    check(Number.isInteger(i), 'EINVAL', 'Sequential.at', () => `index must be an integer, got ${show(i)}`);
+    const j = i < 0 ? kids.length + i : i;
+    // past the end was a raw TypeError (reading [1] of undefined)
+    check(j >= 0 && j < kids.length, 'EINVAL', 'Sequential.at', () => `index ${i} out of range for a Sequential of ${kids.length} module${kids.length === 1 ? '' : 's'}`);
+    return kids[j][1] as M;
   }
   forward(x: Tensor): Tensor {
     let h = x;

@@ -1,5 +1,5 @@
 import { record } from '../autograd/tape';
-import { check } from '../errors';
+import { check, show } from '../errors';
 import { native } from '../native/binding';
 import { shapeStr, Tensor } from '../tensor';
 import { checkArg, notifyObservers } from './op';
@@ -29,6 +29,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 /** Flattens dims [startDim, end) into one: flatten(x, 1) turns N×C×1×1 into N×C. */
 export function flatten(x: Tensor, startDim = 1): Tensor {
   checkArg('flatten', 'x', x);
+  // flatten(x, '1') and flatten(x, 1.5) ran (slice() coerces them)
+  check(Number.isInteger(startDim), 'EINVAL', 'flatten', () => `startDim ${show(startDim)} is not an integer`);
   check(startDim >= 0 && startDim < Math.max(1, x.ndim), 'EINVAL', 'flatten', () => `startDim ${startDim} out of range for ${x.ndim} dims`);
   const lead = x.shape.slice(0, startDim);
   return reshape(x, [...lead, x.shape.slice(startDim).reduce((a, b) => a * b, 1)]);
