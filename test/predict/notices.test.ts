@@ -13,6 +13,7 @@ import { flatMapNote, predict } from '../../ts/predict/predict';
 import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../../ts/io/safetensors';
 import { throwsNaming } from '../helpers';
 import { tmpDir } from '../train/_fixture';
+import { rejects } from '../data/_fixture';
 import { fakeRun, greyPng } from './_fixture';
 
 test('a run without result.json is scored with a warning that it is unfinished and uncalibrated', async () => {
@@ -69,9 +70,20 @@ test('weights trained at another image size or normalisation than they are score
   await cli({ weights: path.join(other, 'best.safetensors') });
   assert.match(log, `mdmt predict: note: ${path.join(other, 'best.safetensors')} belongs to the run ${other}; --run ${other} would use its image size, normalisation and calibration`);
   assert.not.match(log, 'warning');
+  // a best.safetensors recording its 32 px (as train() writes it) is scored at 32 px, and the note says so
+  const rec = fakeRun('n-size-rec'), rw = path.join(rec, 'best.safetensors');
+  const rt = loadSafetensors(rw).tensors;
+  saveSafetensors(rw, rt, { ...readSafetensorsMetadata(rw), imageSize: '32' });
+  for (const t of rt.values()) t.dispose();
+  log = '';
+  await cli({ weights: rw });
+  assert.match(log, `mdmt predict: note: ${rw} belongs to the run ${rec}; --run ${rec} would use its image size, normalisation and calibration (here: 32 px, uncalibrated)`);
+  assert.not.match(log, 'warning');
   log = '';
   await cli({ weights: w });
-  assert.match(log, `mdmt predict: warning: ${w} was trained at 48 px`);
+  // scored at the 48 px its metadata records (not the default 256): only the normalisation differs
+  assert.match(log, `mdmt predict: warning: ${w} was trained without ImageNet normalisation (its metadata) but is scored with ImageNet normalisation`);
+  assert.match(log, '(stl_afc, 48 px, not calibrated)');
   assert.not.match(log, 'note:', 'said once, as the warning');
   log = '';
   await runPredict([img], { weights: copy, imageSize: 64, progress: false, out: path.join(tmpDir('n-size-out'), 'p.csv') }, (m) => (log += m));
@@ -89,10 +101,31 @@ test('mdmt export keeps the image size and normalisation the weights were traine
   assert.equal(Object.fromEntries((readOnnxModel(onnx).metadata_props ?? []).map((p) => [p.key, p.value])),
     { backbone: 'shufflenet_v2_x0_5', task: 'stl_afc', imageSize: '48', imagenetNormalize: 'false' });
   const img = await greyPng(tmpDir('n-onnx-img'));
-  // scored at the default 256 px with ImageNet normalisation, without a word
-  assert.equal((await predict([img], { weights: onnx })).warnings,
-    [`${onnx} was trained at 48 px, without ImageNet normalisation (its metadata) but is scored at 256 px, with ImageNet normalisation: its probabilities may mean little; give imageSize (--image-size) 48 and imagenetNormalize: false (--no-imagenet-normalize)`]);
+  // scored at the size its metadata records, as export takes its --size (it was scored at 256 px with a warning)
+  const bare = await predict([img], { weights: onnx });
+  assert.is(bare.model.imageSize, 48);
+  assert.equal(bare.warnings,
+    [`${onnx} was trained without ImageNet normalisation (its metadata) but is scored with ImageNet normalisation: its probabilities may mean little; give imagenetNormalize: false (--no-imagenet-normalize)`]);
+  assert.equal((await predict([img], { weights: onnx, imagenetNormalize: false })).warnings, []);
   assert.equal((await predict([img], { weights: onnx, imageSize: 48, imagenetNormalize: false })).warnings, []);
+  // a size given still wins, with the warning
+  const given = await predict([img], { weights: onnx, imageSize: 64, imagenetNormalize: false });
+  assert.is(given.model.imageSize, 64);
+  assert.equal(given.warnings, [`${onnx} was trained at 48 px (its metadata) but is scored at 64 px: its probabilities may mean little; give imageSize (--image-size) 48`]);
+  // the CLI without --image-size: the metadata's size, said in its summary, no warning about the size
+  let log = '';
+  await runPredict([img], { weights: onnx, imagenetNormalize: false, progress: false, out: path.join(tmpDir('n-onnx-out'), 'p.csv') }, (m) => (log += m));
+  assert.match(log, '(stl_afc, 48 px, not calibrated)');
+  assert.not.match(log, 'warning');
+  // a size the metadata records that the backbone cannot take is named as the metadata's
+  const tiny = path.join(tmpDir('n-onnx-out'), 'tiny.safetensors');
+  const t2 = loadSafetensors(w).tensors;
+  saveSafetensors(tiny, t2, { ...readSafetensorsMetadata(w), imageSize: '8' });
+  for (const t of t2.values()) t.dispose();
+  const e = await rejects(() => predict([img], { weights: tiny }));
+  assert.is(e.code, 'EDATA');
+  assert.match(e.message, `${tiny} records imageSize 8 in its metadata, which must be an integer in [16, 2048]`);
+  assert.match(e.message, 'give imageSize (--image-size)');
   // without --size the graph's input is the size the weights record (it was 256 px whatever they said)
   const at = path.join(tmpDir('n-onnx-out'), 'at.onnx');
   assert.is(runExport({ weights: w, out: at }).size, 48);

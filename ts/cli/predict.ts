@@ -14,7 +14,7 @@ import { checkDir, checkFileDir, ensureFileDir, fileStem, sameFile } from '../di
 import { MdmtError } from '../errors';
 import { collectImages } from '../predict/inputs';
 import { predict, type PredictResult, type PredictTask } from '../predict/predict';
-import { preprocessingWarning, type Preprocessing } from '../predict/trained';
+import { fromMetadata, preprocessingWarning, type Preprocessing } from '../predict/trained';
 import { toCsv } from '../report/tables';
 import { atomicWriteFile } from '../train/checkpoint';
 import { PAPER_RUN } from '../train/config';
@@ -46,6 +46,15 @@ function preprocessingDiffers(weights: string, used: Preprocessing): boolean {
     return preprocessingWarning(weights, used) !== undefined;
   } catch {
     return false;
+  }
+}
+
+/** The image size predict() scores `weights` at without --image-size: their metadata's, else the paper's (also when the file cannot be read: predict names that). */
+function recordedSize(weights: string): number {
+  try {
+    return fromMetadata(weights).imageSize ?? PAPER_RUN.imageSize;
+  } catch {
+    return PAPER_RUN.imageSize;
   }
 }
 
@@ -89,11 +98,14 @@ export async function runPredict(paths: string[], o: Record<string, unknown>, lo
   // a progress line only on a terminal (\r redraws it); logs and pipes get the summary alone
   const progress = o.progress !== false && process.stderr.isTTY === true;
   const task = o.task && o.task !== 'auto' ? (o.task as PredictTask) : undefined;
-  // a run's best.safetensors without its run: the paper's image size and no calibration unless told, so say what --run would use
+  // a run's best.safetensors without its run: its recorded image size (else the paper's) and no calibration unless told, so say what --run would use
   const runDir = o.weights ? runOf(o) : undefined;
   // another size or normalisation than the run's is predict()'s warning, which names --run too
-  if (runDir && o.imageSize === undefined && !preprocessingDiffers(o.weights as string, { imageSize: PAPER_RUN.imageSize, imagenetNormalize: o.imagenetNormalize !== false }))
-    log(`mdmt predict: note: ${o.weights as string} belongs to the run ${runDir}; --run ${runDir} would use its image size, normalisation and calibration (here: ${PAPER_RUN.imageSize} px, uncalibrated)\n`);
+  if (runDir && o.imageSize === undefined) {
+    const size = recordedSize(o.weights as string);
+    if (!preprocessingDiffers(o.weights as string, { imageSize: size, imagenetNormalize: o.imagenetNormalize !== false }))
+      log(`mdmt predict: note: ${o.weights as string} belongs to the run ${runDir}; --run ${runDir} would use its image size, normalisation and calibration (here: ${size} px, uncalibrated)\n`);
+  }
   const result = await predict(inputs, {
     run: o.run as string | undefined, weights: o.weights as string | undefined, backbone: o.backbone as string | undefined, task,
     imageSize: o.imageSize as number | undefined, imagenetNormalize: o.imagenetNormalize === false ? false : undefined, calibrate: o.calibration !== false,

@@ -33,7 +33,7 @@ export interface PredictOptions {
   backbone?: string;
   /** weights only: the heads (default: from the file's keys) */
   task?: PredictTask;
-  /** weights only: input side (default 256) and ImageNet mean/std (default true); a run uses its own */
+  /** weights only: input side (default: the size the file's metadata records, else 256) and ImageNet mean/std (default true); a run uses its own */
   imageSize?: number;
   imagenetNormalize?: boolean;
   /** apply the run's temperature scaling (default true) */

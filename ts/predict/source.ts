@@ -18,7 +18,7 @@ import { readJson } from '../train/checkpoint';
 import { readRunResult } from '../train/result_file';
 import { checkModelName, EXPERIMENTS, MAX_IMAGE_SIZE, PAPER_RUN, type ExperimentName } from '../train/config';
 import type { PredictOptions, PredictTask } from './options';
-import { preprocessingWarning, runWeightsWarning } from './trained';
+import { fromMetadata, preprocessingWarning, runWeightsWarning } from './trained';
 
 /** What was run: the model, its preprocessing and the temperatures applied (1 = none). */
 export interface PredictModelInfo {
@@ -106,7 +106,12 @@ export function modelSource(o: PredictOptions): { info: PredictModelInfo; weight
   checkModelName(backbone, 'predict', 'backbone');
   checkWeightsBackbone(o.weights, backbone, 'predict', 'backbone (--backbone)');
   const task = o.task ?? taskOfWeights(o.weights); // a given task was checked with the options
-  const size = o.imageSize ?? PAPER_RUN.imageSize, wrong = sizeError(size, backbone);
+  // the size the weights were trained at (their metadata: a best.safetensors, or its mdmt export)
+  // unless told, as mdmt export takes its --size: a 32 px export was scored at 256 px, with a warning
+  const recorded = o.imageSize === undefined ? fromMetadata(o.weights).imageSize : undefined;
+  const size = o.imageSize ?? recorded ?? PAPER_RUN.imageSize, wrong = sizeError(size, backbone);
+  if (wrong && recorded !== undefined)
+    throw new MdmtError('EDATA', 'predict', `${o.weights} records imageSize ${recorded} in its metadata, which ${wrong}: give imageSize (--image-size)`);
   if (wrong) throw new MdmtError('ECONFIG', 'predict', `imageSize (--image-size) ${wrong}`);
   const used = { imageSize: size, imagenetNormalize: o.imagenetNormalize !== false };
   const warning = preprocessingWarning(o.weights, used); // trained at 64 px, scored at the default 256

@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .option('--weights <file>', 'weights (.safetensors or .onnx with state_dict keys) instead of a run', existingPath)
     .option('--backbone <name>', 'with --weights: the backbone (default: the one the file names, as a run\'s best.safetensors does)')
     .addOption(new Option('--task <task>', 'with --weights: the heads (auto: from the weights keys)').choices(['auto', 'mdmt', 'stl_afc', 'stl_bx']).default('auto'))
-    .option('--image-size <n>', `with --weights: input side (default ${PAPER_RUN.imageSize}; a run uses its own)`, intArg(16))
+    .option('--image-size <n>', `with --weights: input side (default: the size the weights' metadata records, else ${PAPER_RUN.imageSize}; a run uses its own)`, intArg(16))
     .option('--no-imagenet-normalize', 'with --weights: no ImageNet mean/std (a run uses its own setting)')
     .option('--out <file>', 'write the table to FILE.csv or FILE.json (default: CSV on stdout)', outPath)
     .option('--masks <dir>', 'lung masks: the file with the image\'s base name (any image extension) gives the lung crop', existingPath)
