@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runExport } from '../../ts/cli/export';
 import { inspectFile } from '../../ts/cli/inspect';
-import { saveSafetensors } from '../../ts/io/safetensors';
+import { loadSafetensors, saveSafetensors } from '../../ts/io/safetensors';
 import { readOnnxModel } from '../../ts/io/onnx_import';
 import { STLModel } from '../../ts/models/mdmt';
 import { getModel } from '../../ts/models/zoo';
@@ -41,6 +41,38 @@ test('an exported ONNX file names its backbone and task: export → import → e
   const viaRun = await predict([img], { run, calibrate: false });
   assert.is(viaOnnx.model.backbone, BACKBONE);
   assert.ok(Math.abs(viaOnnx.rows[0].pSevere! - viaRun.rows[0].pSevere!) < 1e-6, `${viaOnnx.rows[0].pSevere} vs ${viaRun.rows[0].pSevere}`);
+});
+
+test("export --task backbone of a run's full-model weights exports its trained backbone; another task than the file's is named (was: '336 of 336 keys missing … another architecture?')", () => {
+  const dir = tmpDir('rt-task-out');
+  for (const experiment of ['stl_afc', 'mdmt'] as const) {
+    const run = fakeRun(`rt-task-${experiment}`, experiment), w = path.join(run, 'best.safetensors');
+    const bb = path.join(dir, `${experiment}-backbone.onnx`);
+    const r = runExport({ weights: w, task: 'backbone', out: bb, size: '32' });
+    assert.equal([r.task, r.model], ['backbone', BACKBONE]);
+    const meta = Object.fromEntries((readOnnxModel(bb).metadata_props ?? []).map((p) => [p.key, p.value]));
+    assert.is(meta.task, 'backbone');
+    // the trained backbone's values, not the seeded initial ones: the file's backbone.* tensors, prefix dropped
+    const inits = new Map((readOnnxModel(bb).graph!.initializer ?? []).map((t) => [t.name!, t]));
+    const bare = getModel(BACKBONE, { withClassifier: false });
+    assert.is(r.params, bare.numParams());
+    bare.dispose();
+    assert.ok(inits.size > 0);
+    // the same graph as exporting a bare-backbone file holding those tensors
+    const { tensors } = loadSafetensors(w);
+    const stripped = new Map([...tensors].filter(([k]) => k.startsWith('backbone.')).map(([k, t]) => [k.slice('backbone.'.length), t]));
+    const plain = path.join(dir, `${experiment}-plain.safetensors`), ref = path.join(dir, `${experiment}-ref.onnx`);
+    saveSafetensors(plain, stripped, { backbone: BACKBONE });
+    for (const t of tensors.values()) t.dispose();
+    runExport({ weights: plain, task: 'backbone', out: ref, size: '32' });
+    assert.equal(readOnnxModel(bb).graph!.initializer!.map((t) => Buffer.from(t.raw_data ?? []).toString('hex')),
+      readOnnxModel(ref).graph!.initializer!.map((t) => Buffer.from(t.raw_data ?? []).toString('hex')), 'the backbone tensors of the file');
+    // a task the file's heads do not fit is said as such, naming the one that fits
+    const other = experiment === 'mdmt' ? 'stl_bx' : 'mdmt';
+    for (const task of ['imagenet', other])
+      throwsNaming(() => runExport({ weights: w, task, out: path.join(dir, 'x.onnx'), size: '32' }),
+        `${w} holds a full ${experiment} model's weights`, `not those of --task ${task}: give --task ${experiment} (or leave --task out), or --task backbone for its backbone alone`);
+  }
 });
 
 test('a weights path that is a folder, of another kind, empty or truncated is named as such', async () => {

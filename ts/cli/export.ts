@@ -4,7 +4,8 @@
  * weights (safetensors or ONNX initializers, strict), and writes its eval-mode ONNX graph
  * (opset 17, symbolic batch). `--task auto` picks the model from the weights' keys
  * (afc_head.* → MDMT, head.* → single-task, otherwise the ImageNet model with classifier;
- * without weights: the ImageNet model). `--model` defaults to the backbone a run's
+ * without weights: the ImageNet model); `--task backbone` of a run's weights exports its
+ * trained backbone (their backbone.* tensors). `--model` defaults to the backbone a run's
  * best.safetensors names in its metadata, `--size` to the image size it records (else 256).
  *
  *   mdmt export --model resnet18 --weights runs/x/best.safetensors --out mdmt_resnet18.onnx
@@ -35,6 +36,13 @@ function intFlag(v: string | number | undefined, dflt: number): number {
 export { inferTask } from '../io/weights';
 
 
+
+/** Whether `keys` are the state_dict keys of `m` (num_batches_tracked aside: an ONNX file holds none). */
+function sameKeys(m: Module, keys: readonly string[]): boolean {
+  const counted = (k: string) => !k.endsWith('num_batches_tracked');
+  const own = [...m.stateDict().keys()].filter(counted), given = new Set(keys.filter(counted));
+  return own.length === given.size && own.every((k) => given.has(k));
+}
 
 /** Builds the model an export asks for. */
 export function buildForExport(name: string, task: Exclude<ExportTask, 'auto'>, numClasses?: number): Module {
@@ -121,10 +129,25 @@ export function runExport(opts: ExportCliOptions): { file: string; task: string;
     const w = [...shapes].find(([k]) => /^(fc|classifier)(\.1)?\.weight$/.test(k));
     if (w) classes = w[1][0];
   }
+  // a run's best.safetensors (or its export) is a full model's: backbone.* with its heads
+  const fileTask = shapes ? inferTask(shapes) : undefined;
+  const fullFile = fileTask === 'mdmt' || fileTask === 'stl_afc' || fileTask === 'stl_bx' ? fileTask : undefined;
+  // another task of such a file failed as '336 of 336 keys missing … weights of another architecture?'
+  if (fullFile && t !== fullFile && t !== 'backbone')
+    throw new MdmtError('ECONFIG', 'export', `${o.weights} holds a full ${fullFile} model's weights (backbone.* and ${fullFile === 'mdmt' ? 'afc_head.*, bx_head.*' : 'head.*'} keys), not those of --task ${t}: give --task ${fullFile} (or leave --task out), or --task backbone for its backbone alone`);
   manualSeed(0);
-  const model = buildForExport(o.model, t, classes);
+  let model = buildForExport(o.model, t, classes);
+  // --task backbone of such a file: its backbone.* tensors, when they are this backbone's keys
+  // (the full model is loaded, strictly, and its backbone exported); else the file is loaded
+  // as it is, and a misfit named as one
+  let owner = model;
+  if (fullFile && t === 'backbone' && sameKeys(model, [...shapes!.keys()].filter((k) => k.startsWith('backbone.')).map((k) => k.slice('backbone.'.length)))) {
+    model.dispose();
+    owner = buildForExport(o.model, fullFile);
+    model = owner.child('backbone');
+  }
   try {
-    if (o.weights) loadWeightsFile(model, o.weights, { op: 'export' });
+    if (o.weights) loadWeightsFile(owner, o.weights, { op: 'export' });
     // the backbone and task travel in the file: importing it (export --weights, predict --weights) needs no --model
     // and the preprocessing the weights were trained with: predict --weights m.onnx warns when it scores otherwise
     const meta = Object.fromEntries(Object.entries({ backbone: o.model, task: t, ...trained }).map(([k, v]) => [k, String(v)]));
@@ -132,6 +155,6 @@ export function runExport(opts: ExportCliOptions): { file: string; task: string;
     exportOnnx(model, o.out, { inputShape: [batch, 3, size, size], metadata: meta });
     return { file: o.out, task: t, params: model.numParams(), model: o.model, size };
   } finally {
-    model.dispose();
+    owner.dispose();
   }
 }
