@@ -130,6 +130,9 @@ test('a run whose result.json holds an edited temperature is refused naming it, 
   const e = await rejects(() => predict(['a.png'], { run: dir }));
   assert.is(e.code, 'EDATA', e.message);
   assert.match(e.message, /result\.json: result\.calibration\.afc\.temperature is "1\.5"/);
+  // named as predict's, not as report's collectResults
+  assert.is((e as MdmtError).op, 'predict', e.message);
+  assert.match(e.message, /^predict: /);
 });
 
 test('the explained head and class must exist in the model', () => {

@@ -64,7 +64,7 @@ function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; w
   const temperature: PredictModelInfo['temperature'] = {};
   const finished = fs.existsSync(file('result.json'));
   if (calibrate && finished) {
-    const cal = readRunResult(file('result.json')).calibration; // checked: a temperature is a positive number
+    const cal = readRunResult(file('result.json'), 'predict').calibration; // checked: a temperature is a positive number
     for (const t of ['afc', 'bx'] as const) if (cal?.[t]) temperature[t] = cal[t]!.temperature;
   }
   const used = { imageSize: c.imageSize as number, imagenetNormalize: c.imagenetNormalize !== false };

@@ -15,14 +15,15 @@ type Bad = (what: string) => MdmtError;
 
 /**
  * The `result` of a result.json, with the fields the report and predict read checked (EDATA
- * naming the file and field).
+ * naming the file and field, under the caller's `op`: collectResults unless given).
  *
  * @example readRunResult('runs/cv/resnet18/mdmt/fold0/result.json').calibration?.afc?.temperature
  */
-export function readRunResult(file: string): RunResult {
+export function readRunResult(file: string, op = 'collectResults'): RunResult {
   const json = readJson<unknown>(file);
   const r = (json as { result?: unknown } | null)?.result as Record<string, unknown> | undefined;
-  const bad: Bad = (what) => new MdmtError('EDATA', 'collectResults', `${file}: ${what} (not a result.json that train() wrote, or edited by hand)`);
+  // `op` names the caller: predict's error on a run's result.json said 'collectResults', report's function
+  const bad: Bad = (what) => new MdmtError('EDATA', op, `${file}: ${what} (not a result.json that train() wrote, or edited by hand)`);
   if (!r || typeof r !== 'object') throw bad("no 'result' object");
   return checkRunResult(r, bad, 'result');
 }
