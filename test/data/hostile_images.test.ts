@@ -16,7 +16,7 @@ import { writeDicom } from '../../ts/data/dicomwrite';
 import { MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE } from '../../ts/data/gray';
 import { readImage } from '../../ts/data/image';
 import { MdmtError } from '../../ts/errors';
-import { rejects, sharedData, tmpDir } from './_fixture';
+import { rejects, sharedData, tmpDir, writeXlsx } from './_fixture';
 
 const dir = tmpDir('hostile-img');
 
@@ -163,12 +163,40 @@ test('a multi-page TIFF or animated WebP is refused naming the page count (sharp
 test('a file of another extension that is not DICOM either says which formats mdmt reads', async () => {
   const txt = path.join(dir, 'notes.txt');
   fs.writeFileSync(txt, 'not an image\n'.repeat(20));
-  await refused(txt, /not a readable DICOM file.*; its extension \.txt is none of the image formats mdmt reads \(DICOM: .*\.png/);
+  await refused(txt, /: not a DICOM or image file: .*; its extension \.txt is none of the image formats mdmt reads \(DICOM: .*\.png/);
   const e = await rejects(() => inspectFile(txt));
   assert.match(e.message, /extension \.txt is none of/);
-  const dcm = path.join(dir, 'bad.dcm'); // a .dcm keeps the plain DICOM message
+  const dcm = path.join(dir, 'bad.dcm'); // a .dcm is not told about its extension
   fs.writeFileSync(dcm, 'not an image\n'.repeat(20));
   assert.not.match((await rejects(() => readImage(dcm))).message, /extension/);
+});
+
+test("a JSON, text or .xlsx file is 'not a DICOM or image file', not a DICOM element-length error", async () => {
+  const json = path.join(dir, 'x.json'), txt = path.join(dir, 'x.txt');
+  fs.writeFileSync(json, '{"a": 1, "b": [1, 2, 3]}\n');
+  fs.writeFileSync(txt, 'hello world this is text\n');
+  const xlsx = await writeXlsx(path.join(dir, 'x.xlsx'), [['a', 'b'], [1, 2]]);
+  for (const f of [json, txt, xlsx]) {
+    const ext = path.extname(f);
+    for (const read of [() => readImage(f, { role: 'image' }), () => inspectFile(f)]) {
+      const e = await rejects(read);
+      assert.instance(e, MdmtError, String(e));
+      assert.is(e.code, 'EDATA');
+      // was: "decodeDicom: x.json: not a readable DICOM file: element (227B,2261) declares 741417018 bytes at byte 8 …"
+      assert.ok(e.message.startsWith(`readImage: ${f}: not a DICOM or image file: it has no 'DICM' at byte 128 nor a PNG/JPEG/TIFF/WebP signature, and does not begin like a DICOM data set`), e.message);
+      assert.not.match(e.message, /declares \d+ bytes|element \(/);
+      assert.match(e.message, `its extension ${ext} is none of the image formats mdmt reads`);
+    }
+  }
+  assert.match((await rejects(() => readImage(json))).message, `it begins like text: '{"a": 1, "b": [1, 2, 3]}'`);
+  // a preamble-less DICOM cut short still gets the DICOM message: it begins like one
+  const spec = { width: 24, height: 20, pixels: Uint16Array.from({ length: 480 }, (_, i) => (i * 13) % 4000), bitsStored: 12 };
+  const raw = writeDicom({ ...spec, preamble: false });
+  const cut = path.join(dir, 'cut-raw.dcm');
+  fs.writeFileSync(cut, raw.subarray(0, raw.length - 100));
+  const c = await rejects(() => readImage(cut));
+  assert.not.match(c.message, 'not a DICOM or image file');
+  assert.match(c.message, /^decodeDicom: /);
 });
 
 test('a file whose extension lies is decoded by its content: PNG/JPEG as .dcm, DICOM as .png; inspect says so', async () => {
@@ -196,7 +224,7 @@ test('a file whose extension lies is decoded by its content: PNG/JPEG as .dcm, D
   // a .dcm that is neither DICOM nor an image says so, and that it is text
   const txt = path.join(dir, 'text.dcm');
   fs.writeFileSync(txt, 'hello world, this is not DICOM\n'.repeat(10));
-  await refused(txt, /not a readable DICOM file.*; it has no 'DICM' at byte 128 nor a PNG\/JPEG\/TIFF\/WebP signature: it may not be an image file at all; it begins like text: 'hello world, this is not DICOM h…'/);
+  await refused(txt, /: not a DICOM or image file: it has no 'DICM' at byte 128 nor a PNG\/JPEG\/TIFF\/WebP signature, and does not begin like a DICOM data set; it begins like text: 'hello world, this is not DICOM h…'/);
 });
 
 /** A valid 24-bit BMP (BITMAPINFOHEADER, bottom-up rows padded to 4 bytes) of a grey ramp. */

@@ -76,6 +76,26 @@ function looksExplicit(b: Uint8Array): boolean {
   return b.length > 6 && up(b[4]) && up(b[5]);
 }
 
+const VRS = new Set('AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'.split(' '));
+
+/**
+ * Whether a file without preamble begins like a DICOM data set: its first element of group 0008
+ * or below (every composite IOD has SOP Class / Instance UID, (0008,0016) and (0008,0018); 0002
+ * is a file meta group, 0004 a DICOMDIR's), then a VR (explicit) or a length that fits the file
+ * (implicit, or undefined). Text, JSON and ZIP (.xlsx) files do not: their first bytes read as
+ * an element of hundreds of MB, which is no reason to report a corrupt DICOM. Only an error
+ * message depends on it: a file that parses is read whatever it begins with.
+ */
+export function looksLikeDataSet(b: Uint8Array): boolean {
+  if (b.length < 8) return false;
+  const low = (g: number) => g === 0 || g === 2 || g === 4 || g === 8;
+  if (b[0] === 0 && low(b[1])) return true; // big endian
+  if (!low(b[0] | (b[1] << 8))) return false;
+  if (VRS.has(String.fromCharCode(b[4], b[5]))) return true;
+  const len = (b[4] | (b[5] << 8) | (b[6] << 16)) + b[7] * 2 ** 24;
+  return len === 0xffffffff || len <= b.length - 8;
+}
+
 /** A file meta group without the preamble before it: the file starts at (0002,xxxx), explicit VR (PS3.10 7.1). */
 function bareMeta(b: Uint8Array): boolean {
   return !hasDicm(b) && b.length > 6 && b[0] === 0x02 && b[1] === 0x00 && looksExplicit(b);

@@ -16,7 +16,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import { MdmtError } from '../errors';
-import { decodeDicom, type DicomImage } from './dicom';
+import { decodeDicom, looksLikeDataSet, type DicomImage } from './dicom';
 import { checkImageSize, checkRadiograph, MAX_IMAGE_PIXELS, type GrayImage } from './gray';
 
 export type { GrayImage } from './gray';
@@ -156,13 +156,19 @@ export const isRasterFile = (file: string): boolean => RASTER.has(path.extname(f
  */
 async function decodeDicomFile(bytes: Buffer, file: string, sig: ImageSignature | undefined): Promise<DicomImage> {
   const ext = path.extname(file).toLowerCase();
-  return decodeDicom(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), file).catch((e: unknown) => {
+  const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  return decodeDicom(u8, file).catch((e: unknown) => {
     if (!(e instanceof MdmtError) || e.code !== 'EDATA' || sig === 'DICOM' || bytes.length === 0) throw e;
-    if (ext !== '' && ext !== '.dcm' && ext !== '.dicom')
-      throw new MdmtError('EDATA', e.op, `${e.detail}; its extension ${ext} is none of the image formats mdmt reads (DICOM: .dcm, .dicom, another or none; ${[...RASTER].join(' ')})`);
-    if (!/not a readable DICOM file|no pixel data element|missing required attribute/.test(e.detail)) throw e;
+    const other = ext !== '' && ext !== '.dcm' && ext !== '.dicom';
+    const formats = `its extension ${ext} is none of the image formats mdmt reads (DICOM: .dcm, .dicom, another or none; ${[...RASTER].join(' ')})`;
     const head = bytes.subarray(0, 32).toString('latin1');
     const text = /^[\x20-\x7e\t\r\n]+$/.test(head) ? `; it begins like text: '${head.replace(/\s+/g, ' ').trim()}${bytes.length > 32 ? '…' : ''}'` : '';
+    // neither signature nor a DICOM element at its start (notes.txt, x.json, an .xlsx): what the
+    // file is not comes first, not how DICOM parsing of its first bytes failed (an element of 741 MB)
+    if (!looksLikeDataSet(u8))
+      throw new MdmtError('EDATA', 'readImage', `${file}: not a DICOM or image file: it has no 'DICM' at byte 128 nor a PNG/JPEG/TIFF/WebP signature, and does not begin like a DICOM data set${text}${other ? `; ${formats}` : ''}`);
+    if (other) throw new MdmtError('EDATA', e.op, `${e.detail}; ${formats}`);
+    if (!/not a readable DICOM file|no pixel data element|missing required attribute/.test(e.detail)) throw e;
     throw new MdmtError('EDATA', e.op, `${e.detail}; it has no 'DICM' at byte 128 nor a PNG/JPEG/TIFF/WebP signature: it may not be an image file at all${text}`);
   });
 }
