@@ -7,6 +7,7 @@
  *   const y = tidy(() => relu(add(x, b)));   // the temporary add is freed, y survives
  */
 import { AsyncLocalStorage } from 'async_hooks';
+import * as os from 'os';
 import { check, checkOptions, isList, kindOf, MdmtError, show } from './errors';
 import { DType, native } from './native/binding';
 
@@ -198,6 +199,11 @@ export interface GradNode {
   id: number;
 }
 
+/** Bytes per element of each dtype. */
+const DTYPE_BYTES: Record<DType, number> = { float32: 4, int32: 4, uint8: 1, bfloat16: 2, float16: 2 };
+/** Host copies from this size on are checked against the memory available (one read of /proc/meminfo). */
+const HOST_COPY_CHECK_BYTES = 256 * 2 ** 20;
+
 export class Tensor {
   /** native handle */
   readonly id: number;
@@ -271,6 +277,13 @@ export class Tensor {
   toArray(): TypedArray {
     this.assertAlive('toArray');
     hostReadGuard?.();
+    // a copy the host cannot hold aborted the process inside V8 (FATAL ERROR: v8::ArrayBuffer::New
+    // Allocation failed), no JS error to catch: a large one is measured against the memory available
+    const bytes = this.size * DTYPE_BYTES[this.dtype];
+    if (bytes >= HOST_COPY_CHECK_BYTES && this.size <= 0xffffffff) {
+      const room = os.freemem();
+      check(bytes <= room, 'ENOMEM', 'toArray', () => `copying tensor ${shapeStr(this.shape)} (${this.dtype}, ${this.size} elements, ${bytes} bytes) to the host needs more memory than is available (${room} bytes)`);
+    }
     return native().download(this.id);
   }
 

@@ -5,7 +5,8 @@ import { add } from '../../ts/ops/elementwise';
 import { fill_ } from '../../ts/ops/memory';
 import { relu } from '../../ts/ops/activations';
 import { reshape } from '../../ts/ops/reshape';
-import { emptyCache, full, keep, liveTensorCount, memory, ones, tensor, tidy, zeros } from '../../ts/tensor';
+import { empty, emptyCache, full, keep, liveTensorCount, memory, ones, tensor, tidy, zeros } from '../../ts/tensor';
+import os from 'os'; // the module itself (a namespace import's members are read-only getters), to stand in for freemem
 import { Generator, manualSeed } from '../../ts/random';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
@@ -227,6 +228,27 @@ test('only floating tensors can require grad; tidy needs a function', () => {
     assert.ok(f.requiresGrad);
   });
   expectError(() => tidy(5 as never), 'EINVAL', 'tidy', /needs a function to run, got 5/, 'tidy(5)');
+});
+
+test('toArray of a tensor whose host copy does not fit in the memory available is an ENOMEM naming shape and size (V8 aborted the process)', () => {
+  // empty() pages are never written and the copy is refused before it is allocated: nothing is at risk
+  const t = empty([3, 100, 1 << 20], 'uint8'); // 300 MiB
+  const freemem = os.freemem;
+  try {
+    os.freemem = () => 100 * 2 ** 20;
+    expectError(() => t.toArray(), 'ENOMEM', 'toArray', /copying tensor \[3, 100, 1048576\] \(uint8, 314572800 elements, 314572800 bytes\) to the host needs more memory than is available \(104857600 bytes\)/, 'a copy the host cannot hold');
+  } finally {
+    os.freemem = freemem;
+    t.dispose();
+  }
+  // past a typed array's length: named before anything is allocated
+  const huge = empty([2 ** 16, 2 ** 16], 'uint8'); // 4 GiB, pages never written
+  try {
+    expectError(() => huge.toArray(), 'EINVAL', 'download', /tensor \[65536, 65536\] has 4294967296 elements; a JavaScript typed array holds at most 2\^32 - 1/, '2^32 elements');
+  } finally {
+    huge.dispose();
+  }
+  assert.equal(Array.from(full([2], 7).toArray()), [7, 7], 'a small copy is not checked');
 });
 
 test('Generator.fillNormal / fillUniform: the values and the stream of one draw per element', () => {
