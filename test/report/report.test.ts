@@ -6,9 +6,10 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { summarizeRuns, svgToPng, table1, table2, toCsv, writeReport } from '../../ts/report';
+import { perBackboneMarkdown, summarizeRuns, svgToPng, table1, table1Markdown, table2, toCsv, writeReport } from '../../ts/report';
 import { learningCurveSvg } from '../../ts/report/plots';
 import { niceTicks } from '../../ts/report/svg';
+import { centreMarkdown, type CentreRow } from '../../ts/report/uncertainty';
 import type { Experiment, Protocol, RunResult } from '../../ts/report/types';
 import { stars, ttestRel } from '../../ts/train/stats';
 import { BACKBONES, FOLDS, metricValue, syntheticResults } from './synthetic';
@@ -199,6 +200,33 @@ test('svgToPng rasterises a figure (sharp, already a dependency)', async () => {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('bold marks every cell that ties for best at the printed precision (one decimal of %), not only the largest unrounded one', () => {
+  // FT 0.7362 and MDMT 0.7358 both print 73.6: only FT was bold, and a reader could not see why
+  const run = (backbone: string, experiment: Experiment, fold: number, acc: number): RunResult => ({
+    backbone, experiment, protocol: 'cv', fold, imagenet: true, metrics: { acc, f1: acc, gmean: acc },
+  });
+  const res = ['resnet18', 'mobilenet_v2'].flatMap((b) => [0, 1].flatMap((f) => [
+    run(b, 'stl_afc', f, 0.70), run(b, 'ft', f, 0.7362), run(b, 'mdmt', f, 0.7358),
+  ]));
+  const cells = (md: string, label: string) => md.split('\n').find((l) => l.startsWith(`| ${label} |`))!.split('|').slice(1, -1).map((c) => c.trim());
+  const s = summarizeRuns(res);
+  const t1 = table1Markdown(table1(s));
+  for (const e of ['FT', 'MDMT']) assert.ok(cells(t1, e).slice(1, 4).every((c) => c.startsWith('**73.6 ± 0.0')), `Table 1 ${e}: ${cells(t1, e).join(' | ')}`);
+  assert.ok(cells(t1, 'STL τ1').slice(1).every((c) => !c.includes('**')), 'the lower row is not bold');
+  const per = perBackboneMarkdown(s, 'cv');
+  for (const b of ['resnet18', 'mobilenet_v2']) {
+    const r = cells(per, b); // backbone, then ACC (STL, FT, MDMT), F1 (…), G-mean (…)
+    assert.equal([1, 2, 3].map((i) => r[i]!.startsWith('**')), [false, true, true], `${b}: ${r.join(' | ')}`);
+  }
+  // and the weakest centre of the per-centre tables likewise
+  const centre = (c: string, acc: number): CentreRow => ({ protocol: 'cv', backbone: 'resnet18', experiment: 'stl_afc', centre: c, n: 10, classes: 2, metrics: { acc, f1: acc, gmean: acc } });
+  const md = centreMarkdown([centre('A', 0.6004), centre('B', 0.5996), centre('C', 0.7)], 'cv', ['stl_afc']);
+  const line = (c: string) => md.split('\n').find((l) => l.startsWith(`| resnet18 | ${c} |`))!;
+  assert.match(line('A'), /\| \*\*60\.0\*\* \|$/, line('A'));
+  assert.match(line('B'), /\| \*\*60\.0\*\* \|$/, line('B'));
+  assert.not.match(line('C'), /\*\*/);
 });
 
 test('CSV quoting and nice ticks', () => {

@@ -28,13 +28,17 @@ export function toCsv(head: string[], rows: unknown[][]): string {
 const cols = PROTOCOLS.flatMap((p) => TABLE_METRICS.map((m) => [p, m] as const));
 
 /**
- * The best μ̄ of a column: over its complete cells, so that a cell built from fewer backbones
- * or folds never outranks them; over all (each marked) when none is complete.
+ * Which cells of a column are bold: those whose μ̄ ties for the best as printed (pct, one decimal
+ * of %), so that two cells that both show 73.6 are both bold (the unrounded largest alone was).
+ * Ranked are the complete cells, so that a cell built from fewer backbones or folds never
+ * outranks or ties them; all (each marked) when none is complete.
  */
-function bestOf(cells: readonly ({ mean: number; partial?: boolean } | undefined)[]): number {
-  const ok = cells.filter((c): c is { mean: number; partial?: boolean } => !!c && Number.isFinite(c.mean));
+function boldOf<C extends { mean: number; partial?: boolean }>(cells: readonly (C | undefined)[]): (c: C | undefined) => boolean {
+  const ok = cells.filter((c): c is C => !!c && Number.isFinite(c.mean));
   const complete = ok.filter((c) => !c.partial);
-  return Math.max(...(complete.length ? complete : ok).map((c) => c.mean));
+  const ranked = complete.length ? complete : ok;
+  const top = pct(Math.max(...ranked.map((c) => c.mean)));
+  return (c) => !!c && ranked.includes(c) && pct(c.mean) === top;
 }
 
 /** '† …' and '‡ …' footnotes of the marks a table uses. */
@@ -47,13 +51,13 @@ function marksNote(partial: boolean, stdOut: boolean, what: string): string[] {
 
 /**
  * Table 1 as Markdown: μ̄ ± σ̄ in % per experiment (rows) and protocol × metric (columns),
- * the best μ̄ of each column in bold. A partial cell (fewer backbones or folds than the
+ * the best μ̄ of each column as printed in bold (every cell that ties for it). A partial cell (fewer backbones or folds than the
  * sweep's others) carries a †, a σ̄ that leaves out backbones of one fold a ‡, each footnoted.
  *
  * @example table1Markdown(table1(summaries))
  */
 export function table1Markdown(t: Table1, experiments: readonly Experiment[] = TABLE1_EXPERIMENTS): string {
-  const best = cols.map(([p, m]) => bestOf(experiments.map((e) => t[e]?.[p]?.[m])));
+  const bold = cols.map(([p, m]) => boldOf(experiments.map((e) => t[e]?.[p]?.[m])));
   let partial = false, stdOut = false;
   const rows = experiments.map((e) => [
     EXPERIMENT_LABEL[e],
@@ -63,7 +67,7 @@ export function table1Markdown(t: Table1, experiments: readonly Experiment[] = T
       const out = c.stdBackbones < c.backbones;
       partial ||= c.partial; stdOut ||= out;
       const s = `${pct(c.mean)} ± ${pct(c.std)}${out ? '‡' : ''}${c.partial ? ' †' : ''}`;
-      return c.mean === best[i] && experiments.length > 1 ? `**${s}**` : s;
+      return bold[i]!(c) && experiments.length > 1 ? `**${s}**` : s;
     }),
   ]);
   const md = mdTable(['Experiment', ...cols.map(([p, m]) => `${PROTOCOL_LABEL[p]} ${METRIC_LABEL[m]}`)], rows);
@@ -176,8 +180,8 @@ export function table2Csv(c: readonly Cell[]): string {
 
 /**
  * Per-backbone table of one protocol: fold mean ± std in % of each τ1 experiment for each
- * metric, the best experiment per backbone and metric in bold. A cell that lacks folds the
- * sweep's others have carries a † (and is not ranked above complete ones); σ of one fold is '–'.
+ * metric, the best experiment per backbone and metric as printed in bold (each that ties). A cell that lacks folds the
+ * sweep's others have carries a † (and is not ranked with complete ones); σ of one fold is '–'.
  *
  * @example perBackboneMarkdown(summaries, 'cv')
  */
@@ -193,11 +197,11 @@ export function perBackboneMarkdown(s: readonly RunSummary[], protocol: string, 
         const v = get(b, e)?.metrics[m];
         return v && { ...v, partial: gaps.some((g) => g.backbone === b && g.experiment === e) };
       });
-      const top = bestOf(vals);
+      const bold = boldOf(vals);
       return vals.map((v) => {
         if (!v) return '–';
         partial ||= v.partial; stdOut ||= !Number.isFinite(v.std);
-        const mean = v.mean === top ? `**${pct(v.mean)}**` : pct(v.mean);
+        const mean = bold(v) ? `**${pct(v.mean)}**` : pct(v.mean);
         return `${mean} ± ${pct(v.std)}${v.partial ? ' †' : ''}`;
       });
     }),

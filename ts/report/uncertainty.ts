@@ -92,7 +92,8 @@ export function centreRows(results: readonly RunResult[]): CentreRow[] {
 
 /**
  * The per-centre table of one protocol: rows backbone × centre (n = τ1 test images), columns
- * metric × τ1 experiment; the weakest centre of each backbone and column in bold.
+ * metric × τ1 experiment; the weakest centre of each backbone and column in bold (each that
+ * ties for it at the printed precision).
  */
 export function centreMarkdown(rows: readonly CentreRow[], protocol: Protocol, experiments: readonly Experiment[] = TABLE1_EXPERIMENTS): string {
   const mine = rows.filter((c) => c.protocol === protocol && experiments.includes(c.experiment));
@@ -111,7 +112,8 @@ export function centreMarkdown(rows: readonly CentreRow[], protocol: Protocol, e
       const x = get(b, c, e);
       if (!x) return '–';
       const v = value(x, m);
-      return v === low(b, e, m) ? `**${pct(v)}**` : pct(v);
+      // every centre that ties for the weakest as printed: 60.04 and 59.96 both show 60.0
+      return Number.isFinite(v) && pct(v) === pct(low(b, e, m)) ? `**${pct(v)}**` : pct(v);
     })];
   });
   const table = mdTable(['Backbone', 'Centre', 'n', ...cols.map(([m, e]) => `${METRIC_LABEL[m]} ${EXPERIMENT_LABEL[e]}`)], body);
