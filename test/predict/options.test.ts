@@ -135,6 +135,45 @@ test('a run whose result.json holds an edited temperature is refused naming it, 
   assert.match(e.message, /^predict: /);
 });
 
+test("a run file that cannot be read (result.json, config.json, best.safetensors) is predict's error naming the file, not readJson's", async () => {
+  // 'readJson: cannot read …' (a function the user never called), a TypeError for a config.json
+  // of null, 'readSafetensorsMetadata: …' or a bare EISDIR for the weights
+  const cases: [string, (run: string) => void, string, RegExp][] = [
+    ['result.json', (r) => fs.writeFileSync(path.join(r, 'result.json'), '{'), 'EDATA', /result\.json is not JSON/],
+    ['result.json', (r) => fs.writeFileSync(path.join(r, 'result.json'), ''), 'EDATA', /result\.json is not JSON/],
+    ['config.json', (r) => fs.writeFileSync(path.join(r, 'config.json'), '{"backbone": '), 'EDATA', /config\.json is not JSON/],
+    ['config.json', (r) => fs.writeFileSync(path.join(r, 'config.json'), 'null'), 'EDATA', /config\.json is not a JSON object/],
+    ['config.json', (r) => { fs.rmSync(path.join(r, 'config.json')); fs.mkdirSync(path.join(r, 'config.json')); }, 'EIO', /config\.json is a folder/],
+    ['best.safetensors', (r) => fs.writeFileSync(path.join(r, 'best.safetensors'), ''), 'EDATA', /too short/],
+    ['best.safetensors', (r) => fs.writeFileSync(path.join(r, 'best.safetensors'), 'not a safetensors file'), 'EDATA', /header length/],
+    ['best.safetensors', (r) => { fs.rmSync(path.join(r, 'best.safetensors')); fs.mkdirSync(path.join(r, 'best.safetensors')); }, 'EIO', /best\.safetensors is a folder/],
+    // cut short: was 'does not fit a stl_afc … model: loadSafetensors: …'
+    ['best.safetensors', (r) => { const f = path.join(r, 'best.safetensors'); fs.truncateSync(f, fs.statSync(f).size - 1000); }, 'EDATA', /^(?!.*does not fit a).*the file is truncated/],
+  ];
+  for (const [name, spoil, code, re] of cases) {
+    const run = fakeRun('p-bad-file');
+    spoil(run);
+    const e = await rejects(() => predict(['a.png'], { run }));
+    assert.instance(e, MdmtError, `${name}: ${String(e)}`);
+    assert.is(e.code, code, e.message);
+    assert.is((e as MdmtError).op, 'predict', e.message);
+    assert.ok(e.message.startsWith(`predict: ${path.join(run, name)}`), e.message);
+    assert.match(e.message, re);
+  }
+  // and a bare weights file (--weights) that is not one
+  const dir = tmpDir('p-bad-weights');
+  for (const [f, body] of [['w.safetensors', 'not a safetensors file'], ['w.onnx', 'not an onnx file']] as const) {
+    const file = path.join(dir, f);
+    fs.writeFileSync(file, body);
+    for (const o of [{ weights: file }, { weights: file, backbone: 'shufflenet_v2_x0_5' }]) {
+      const e = await rejects(() => predict(['a.png'], o));
+      assert.is(e.code, 'EDATA', e.message);
+      assert.is((e as MdmtError).op, 'predict', e.message);
+      assert.ok(e.message.startsWith(`predict: ${file}`), e.message);
+    }
+  }
+});
+
 test('the explained head and class must exist in the model', () => {
   const bad = (f: () => void, re: RegExp) => assert.throws(f, (e: Error) => e instanceof MdmtError && e.code === 'ECONFIG' && re.test(e.message));
   bad(() => checkExplain({ dir: 'h', task: 'bx' }, 'stl_afc'), /the stl_afc model has only the afc head/);

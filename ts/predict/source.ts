@@ -9,7 +9,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { MdmtError, show } from '../errors';
+import { isPlain, MdmtError, show } from '../errors';
 import { checkWeightsBackbone, checkWeightsPath, inferTask, loadWeightsFile, weightsBackbone, weightShapes } from '../io/weights';
 import { MDMTModel, STLModel } from '../models/mdmt';
 import { modelInfo } from '../models/zoo';
@@ -53,8 +53,12 @@ function runSource(dir: string, calibrate: boolean): { info: PredictModelInfo; w
   if (!st.isDirectory())
     throw new MdmtError('ECONFIG', 'predict', `run (--run) '${dir}' is a file, not a run directory: give its folder, ${path.dirname(dir)}${/\.(safetensors|onnx)$/.test(dir) ? ' (or the file as weights, --weights)' : ''}`);
   if (!fs.existsSync(file('config.json'))) throw new MdmtError('EIO', 'predict', `${dir} is not a run directory (no config.json)`);
-  if (!fs.existsSync(file('best.safetensors'))) throw new MdmtError('EIO', 'predict', `${dir} has no best.safetensors (the run has not finished an epoch)`);
-  const c = readJson<{ backbone?: unknown; experiment?: unknown; imageSize?: unknown; imagenetNormalize?: unknown }>(file('config.json'));
+  const best = fs.statSync(file('best.safetensors'), { throwIfNoEntry: false });
+  if (!best) throw new MdmtError('EIO', 'predict', `${dir} has no best.safetensors (the run has not finished an epoch)`);
+  if (best.isDirectory()) throw new MdmtError('EIO', 'predict', `${file('best.safetensors')} is a folder, not the run's weights file`);
+  const c = readJson<{ backbone?: unknown; experiment?: unknown; imageSize?: unknown; imagenetNormalize?: unknown }>(file('config.json'), 'predict');
+  // null or a list was a TypeError reading its backbone
+  if (!isPlain(c)) throw new MdmtError('EDATA', 'predict', `${file('config.json')} is not a JSON object (edited by hand, or not a config.json that train() wrote)`);
   if (typeof c.backbone !== 'string' || !EXPERIMENTS.includes(c.experiment as ExperimentName) || c.imageSize === undefined)
     throw new MdmtError('EDATA', 'predict', `${file('config.json')} lacks backbone, experiment or imageSize`);
   checkModelName(c.backbone, 'predict', `${file('config.json')}: backbone`);
@@ -94,8 +98,29 @@ export function taskOfWeights(file: string): PredictTask {
   return t;
 }
 
+/** The readers whose errors about a file predict was given (a run's, or --weights) are raised as predict's: they name the file. */
+const READERS = new Set(['readJson', 'readSafetensorsMetadata', 'loadSafetensors', 'readOnnx']);
+
+/**
+ * A reader's error ('readSafetensorsMetadata: …', a function the user never called) as
+ * predict's, naming `file` when the reader did not name a file (a tensor's dtype); else `e`.
+ */
+function asPredict(e: unknown, file: string, ...names: string[]): unknown {
+  if (!(e instanceof MdmtError && READERS.has(e.op))) return e;
+  return new MdmtError(e.code, 'predict', [file, ...names].some((f) => e.detail.includes(f)) ? e.detail : `${file}: ${e.detail}`);
+}
+
 /** The model a predict call or a Predictor scores with: its settings, weights file and the warnings about them. */
 export function modelSource(o: PredictOptions): { info: PredictModelInfo; weights: string; warnings: string[] } {
+  try {
+    return sourceOf(o);
+  } catch (e) {
+    const file = o.run ? path.join(path.resolve(o.run), 'best.safetensors') : String(o.weights);
+    throw asPredict(e, file, o.run ? String(o.run) : path.resolve(String(o.weights)));
+  }
+}
+
+function sourceOf(o: PredictOptions): { info: PredictModelInfo; weights: string; warnings: string[] } {
   if (o.run && o.weights) throw new MdmtError('ECONFIG', 'predict', 'give a run directory or a weights file, not both');
   if (o.run) return runSource(path.resolve(o.run), o.calibrate !== false);
   if (!o.weights) throw new MdmtError('ECONFIG', 'predict', 'no model: give a run directory (run) or a weights file with its backbone (weights, backbone)');
@@ -133,6 +158,8 @@ export function buildModel(info: PredictModelInfo, weights: string): MDMTModel |
     m.dispose();
     // weights that fit but hold a NaN / ±inf are named as such, not as a misfit
     if (e instanceof MdmtError && e.code === 'EDATA' && e.op === 'predict') throw e;
+    // a truncated or unreadable file is named as such, not as weights of another model
+    if (e instanceof MdmtError && READERS.has(e.op)) throw asPredict(e, weights);
     throw new MdmtError('EDATA', 'predict', `${weights} does not fit a ${info.task} ${info.backbone} model: ${(e as Error).message}`);
   }
   return m.eval();

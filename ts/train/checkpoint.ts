@@ -48,12 +48,23 @@ export function decodeJson<T>(s: string): T {
   return JSON.parse(s, (_k, x: unknown) => (x === 'Infinity' ? Infinity : x === '-Infinity' ? -Infinity : x === 'NaN' ? NaN : x)) as T;
 }
 
-/** Reads a JSON file written by atomicWriteJson, naming the file on failure. */
-export function readJson<T>(file: string): T {
+/**
+ * Reads a JSON file written by atomicWriteJson, naming the file on failure: EIO when it cannot
+ * be read (a folder is named as one), EDATA when it is not JSON; `op` names the caller
+ * (predict's run files were 'readJson: cannot read …', a function the user never called).
+ */
+export function readJson<T>(file: string, op = 'readJson'): T {
+  let text: string;
   try {
-    return decodeJson<T>(fs.readFileSync(file, 'utf8'));
+    text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new MdmtError('EIO', 'readJson', `cannot read ${file}: ${(e as Error).message}`);
+    const dir = (e as NodeJS.ErrnoException).code === 'EISDIR';
+    throw new MdmtError('EIO', op, dir ? `${file} is a folder, not a JSON file` : `cannot read ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return decodeJson<T>(text);
+  } catch (e) {
+    throw new MdmtError('EDATA', op, `${file} is not JSON (${(e as Error).message}): cut short, or edited by hand`);
   }
 }
 

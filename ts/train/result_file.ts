@@ -20,7 +20,7 @@ type Bad = (what: string) => MdmtError;
  * @example readRunResult('runs/cv/resnet18/mdmt/fold0/result.json').calibration?.afc?.temperature
  */
 export function readRunResult(file: string, op = 'collectResults'): RunResult {
-  const json = readJson<unknown>(file);
+  const json = readJson<unknown>(file, op);
   const r = (json as { result?: unknown } | null)?.result as Record<string, unknown> | undefined;
   // `op` names the caller: predict's error on a run's result.json said 'collectResults', report's function
   const bad: Bad = (what) => new MdmtError('EDATA', op, `${file}: ${what} (not a result.json that train() wrote, or edited by hand)`);
