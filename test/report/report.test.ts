@@ -229,6 +229,14 @@ test('bold marks every cell that ties for best at the printed precision (one dec
   assert.not.match(line('C'), /\*\*/);
 });
 
+test('report.md says what bold marks and what the metric abbreviations stand for', () => {
+  // Table 1 and the per-backbone tables were bold without a word on what bold meant, and GM was never spelt out
+  const r = writeReport(syntheticResults({ backbones: ['resnet18', 'mobilenet_v2'] }), fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-legend-')), { curves: false });
+  const top = r.markdown.split('## Table 1')[0]!;
+  assert.match(top, 'ACC: accuracy, F1: F1 weighted by class support, GM: G-mean');
+  assert.match(top, /Bold: the best μ̄ of each column of Table 1, and the best experiment per backbone and metric in the per-backbone tables, as printed \(every cell that ties for it\)\./);
+});
+
 test('CSV quoting and nice ticks', () => {
   assert.is(toCsv(['a', 'b'], [['x,y', 'say "hi"'], [1.5, NaN]]), 'a,b\n"x,y","say ""hi"""\n1.5,\n');
   assert.equal(niceTicks(0, 107, 8), [0, 20, 40, 60, 80, 100, 120]);

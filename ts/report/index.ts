@@ -179,6 +179,10 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
     ...(notice.length ? [...notice, ''] : []),
     `${tested.length} run${tested.length === 1 ? '' : 's'}, ${backbones} backbone${backbones === 1 ? '' : 's'}. Metrics on τ1 (AIforCOVID prognosis), in %. ${mu.replace(/\.$/, '')} (ddof ${ddof}).`,
     '',
+    // bold and GM were used without a word on what they meant
+    'ACC: accuracy, F1: F1 weighted by class support, GM: G-mean (√ of weighted sensitivity × weighted specificity). ' +
+      'Bold: the best μ̄ of each column of Table 1, and the best experiment per backbone and metric in the per-backbone tables, as printed (every cell that ties for it).',
+    '',
     '## Table 1 — average over backbones (μ̄ ± σ̄)',
     '',
     ...(gaps.length ? [...gaps.map((w) => `> **Warning:** ${w}.`), ''] : []),
