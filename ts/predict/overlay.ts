@@ -12,15 +12,33 @@ import type { GrayImage } from '../data/image';
 import { clipScale, resizeBilinear, type Box } from '../data/preprocess';
 import { atomicWriteFile } from '../train/checkpoint';
 
+/** matplotlib's jet segment data (matplotlib._cm._jet_data): [v, level] knots per channel. */
+const JET: readonly (readonly [number, number])[][] = [
+  [[0, 0], [0.35, 0], [0.66, 1], [0.89, 1], [1, 0.5]],
+  [[0, 0], [0.125, 0], [0.375, 1], [0.64, 1], [0.91, 0], [1, 0]],
+  [[0, 0.5], [0.11, 1], [0.34, 1], [0.65, 0], [1, 0]],
+];
+
 /**
- * matplotlib's jet as its three piecewise-linear ramps (a formula of three lines; no colour-map
- * package needed for one map): r, g, b in [0, 1] for v in [0, 1].
+ * matplotlib's jet: its segment data interpolated linearly (no colour-map package needed for
+ * one map): r, g, b in [0, 1] for v in [0, 1] (clamped). The formula 1.5 − |4v − k| that stood
+ * here, MATLAB's jet, differed from matplotlib's by up to 0.13 (green at v = 0.875).
  *
  * @example jet(0) // [0, 0, 0.5]: dark blue;  jet(1) // [0.5, 0, 0]: dark red
  */
 export function jet(v: number): [number, number, number] {
-  const c = (x: number) => Math.min(1, Math.max(0, x));
-  return [c(1.5 - Math.abs(4 * v - 3)), c(1.5 - Math.abs(4 * v - 2)), c(1.5 - Math.abs(4 * v - 1))];
+  const t = Math.min(1, Math.max(0, v));
+  const ramp = (knots: readonly (readonly [number, number])[]) => {
+    for (let i = 1; i < knots.length; i++) {
+      const [x1, y1] = knots[i]!;
+      if (t <= x1) {
+        const [x0, y0] = knots[i - 1]!;
+        return y0 + ((t - x0) / (x1 - x0)) * (y1 - y0);
+      }
+    }
+    return NaN; // v NaN: as the formula did, a NaN colour
+  };
+  return [ramp(JET[0]!), ramp(JET[1]!), ramp(JET[2]!)];
 }
 
 export interface OverlayOptions {
