@@ -142,13 +142,24 @@ class GraphBuilder {
       case 'expand': this.node('Expand', [ins[0], this.int64s(this.dynShape(c.inputs[0].shape, c.outputs[0].shape, 1))], [y]); break;
       case 'reshape': this.node('Reshape', [ins[0], this.int64s(this.dynShape(c.inputs[0].shape, c.outputs[0].shape, 0))], [y]); break;
       case 'maxpool2d': {
-        const p = pair(a.padding);
-        this.node('MaxPool', ins, [y], { kernel_shape: pair(a.kernel), strides: pair(a.stride), pads: [p[0], p[1], p[0], p[1]], ceil_mode: a.ceil_mode ? 1 : 0 });
+        const { k, s, p, e } = poolPads(c);
+        this.node('MaxPool', ins, [y], { kernel_shape: k, strides: s, pads: [p[0], p[1], p[0] + e[0], p[1] + e[1]], ceil_mode: 0 });
         break;
       }
       case 'avgpool2d': {
-        const p = pair(a.padding);
-        this.node('AveragePool', ins, [y], { kernel_shape: pair(a.kernel), strides: pair(a.stride), pads: [p[0], p[1], p[0], p[1]], ceil_mode: a.ceil_mode ? 1 : 0, count_include_pad: a.count_include_pad ? 1 : 0 });
+        const { k, s, p, e } = poolPads(c);
+        if (a.count_include_pad && (e[0] > 0 || e[1] > 0)) {
+          // mdmt's divisor counts the padding p but not ceil_mode's overhang e: a Pad node makes
+          // p real zeros, which the pool (count_include_pad=0) counts, and its end pads e not
+          let padded = ins[0];
+          if (p[0] > 0 || p[1] > 0) {
+            padded = this.fresh('avgpool_pad');
+            this.node('Pad', [ins[0], this.int64s([0, 0, p[0], p[1], 0, 0, p[0], p[1]]), this.scalar(0)], [padded], {});
+          }
+          this.node('AveragePool', [padded], [y], { kernel_shape: k, strides: s, pads: [0, 0, e[0], e[1]], ceil_mode: 0, count_include_pad: 0 });
+        } else {
+          this.node('AveragePool', ins, [y], { kernel_shape: k, strides: s, pads: [p[0], p[1], p[0] + e[0], p[1] + e[1]], ceil_mode: 0, count_include_pad: a.count_include_pad ? 1 : 0 });
+        }
         break;
       }
       case 'global_avgpool': this.node('GlobalAveragePool', ins, [y]); break;
@@ -174,6 +185,31 @@ class GraphBuilder {
         throw new MdmtError('ENOTIMPL', 'exportOnnx', `op '${c.op}' has no ONNX mapping`);
     }
   }
+}
+
+/**
+ * A traced pool's ONNX geometry with ceil_mode=0: kernel k, stride s, symmetric padding p and
+ * the extra end padding e per axis (H, W) that gives mdmt's (PyTorch's) output size o.
+ * ceil_mode=1 is never written: opset 17 defines its size as ⌈(H + 2p − k)/s⌉ + 1, while
+ * mdmt drops a last window that would start inside the end padding (⌈⌉ − 1 when
+ * 0 < (H + 2p − k) mod s ≤ s − k + p; e.g. H 5, k 3, s 3, p 1: 3 vs 2). onnxruntime's kernel
+ * keeps mdmt's size but its shape inference (and a runtime taking the formula literally) does
+ * not. Explicit pads mean one size under any reading:
+ * ⌊(H + 2p + e − k)/s⌋ + 1 = o with e = max(0, (o − 1)s + k − H − 2p), and p + e < k since the
+ * last window starts before H + p (ONNX runtimes require pads smaller than the kernel).
+ */
+function poolPads(c: OpCall): { k: number[]; s: number[]; p: number[]; e: number[] } {
+  const pr = (v: unknown) => (Array.isArray(v) ? (v as number[]) : [v as number, v as number]);
+  const a = c.attrs as Record<string, unknown>;
+  const k = pr(a.kernel), s = pr(a.stride), p = pr(a.padding);
+  const e = [0, 1].map((i) => {
+    const H = c.inputs[0].shape[2 + i], o = c.outputs[0].shape[2 + i];
+    const extra = Math.max(0, (o - 1) * s[i] + k[i] - H - 2 * p[i]);
+    check(Math.floor((H + 2 * p[i] + extra - k[i]) / s[i]) + 1 === o && p[i] + extra < k[i], 'EINTERNAL', 'exportOnnx',
+      () => `${c.op}: no ONNX padding gives the output size ${o} of input ${H}, kernel ${k[i]}, stride ${s[i]}, padding ${p[i]}`);
+    return extra;
+  });
+  return { k, s, p, e };
 }
 
 function collectOutputs(out: unknown): [string, Tensor][] {
