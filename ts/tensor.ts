@@ -9,7 +9,7 @@
 import { AsyncLocalStorage } from 'async_hooks';
 import * as os from 'os';
 import { check, checkOptions, isList, kindOf, MdmtError, show } from './errors';
-import { DType, native } from './native/binding';
+import { DType, DTYPE_BYTES, native } from './native/binding';
 
 export type { DType } from './native/binding';
 export type Device = string; // 'cpu' | 'cuda' | 'cuda:N'
@@ -199,8 +199,6 @@ export interface GradNode {
   id: number;
 }
 
-/** Bytes per element of each dtype. */
-const DTYPE_BYTES: Record<DType, number> = { float32: 4, int32: 4, uint8: 1, bfloat16: 2, float16: 2 };
 /** Host copies from this size on are checked against the memory available (one read of /proc/meminfo). */
 const HOST_COPY_CHECK_BYTES = 256 * 2 ** 20;
 

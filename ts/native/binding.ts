@@ -15,6 +15,8 @@ import { MdmtError } from '../errors';
 export const NAPI_VERSION = 8;
 
 export type DType = 'float32' | 'int32' | 'uint8' | 'bfloat16' | 'float16';
+/** Bytes per element of each dtype. */
+export const DTYPE_BYTES: Readonly<Record<DType, number>> = { float32: 4, int32: 4, uint8: 1, bfloat16: 2, float16: 2 };
 export type AttrValue = number | boolean | string | number[];
 export type Attrs = Record<string, AttrValue | undefined>;
 

@@ -13,11 +13,10 @@
  *              ("greedy by size", as TFLite's arena planner); 64-byte aligned
  * The pass sets `offset` on temps and inputs (views: their source's) and `arenaBytes`.
  */
-import { DType } from '../../native/binding';
+import { DTYPE_BYTES } from '../../native/binding';
 import { Graph, Pass, Value } from '../graph';
 
 const ALIGN = 64;
-const DTYPE_BYTES: Record<DType, number> = { float32: 4, int32: 4, uint8: 1, bfloat16: 2, float16: 2 };
 
 /** output index ← input index pairs a kernel may compute in place (same shape and dtype). */
 export const INPLACE: Record<string, [number, number][]> = {
