@@ -105,7 +105,6 @@ class GraphBuilder {
       this.bind(t, n);
       return n;
     });
-    const pair = (v: unknown) => (Array.isArray(v) ? (v as number[]) : [v as number, v as number]);
     const y = out[0];
     switch (c.op) {
       case 'conv2d': {
@@ -187,6 +186,9 @@ class GraphBuilder {
   }
 }
 
+/** An attribute given as one number or as a [H, W] pair, as a pair. */
+const pair = (v: unknown): number[] => (Array.isArray(v) ? (v as number[]) : [v as number, v as number]);
+
 /**
  * A traced pool's ONNX geometry with ceil_mode=0: kernel k, stride s, symmetric padding p and
  * the extra end padding e per axis (H, W) that gives mdmt's (PyTorch's) output size o.
@@ -199,9 +201,8 @@ class GraphBuilder {
  * last window starts before H + p (ONNX runtimes require pads smaller than the kernel).
  */
 function poolPads(c: OpCall): { k: number[]; s: number[]; p: number[]; e: number[] } {
-  const pr = (v: unknown) => (Array.isArray(v) ? (v as number[]) : [v as number, v as number]);
   const a = c.attrs as Record<string, unknown>;
-  const k = pr(a.kernel), s = pr(a.stride), p = pr(a.padding);
+  const k = pair(a.kernel), s = pair(a.stride), p = pair(a.padding);
   const e = [0, 1].map((i) => {
     const H = c.inputs[0].shape[2 + i], o = c.outputs[0].shape[2 + i];
     const extra = Math.max(0, (o - 1) * s[i] + k[i] - H - 2 * p[i]);
