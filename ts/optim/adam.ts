@@ -125,15 +125,14 @@ export class Adam {
     check(Array.isArray(steps) && steps.length === n && steps.every((k) => Number.isInteger(k) && k >= 0), 'EINVAL', this.name,
       `state 'steps' must be ${n} non-negative integers`);
     const lr = checkHyper(this.name, 'lr', s.lr, 0);
-    this.params.forEach((p, i) => {
-      checkState(this.name, `m[${i}]`, s.m[i], p.shape);
-      checkState(this.name, `v[${i}]`, s.v[i], p.shape);
-    });
+    // every entry checked before any is loaded: a failure halfway left the first moments replaced
+    const m = this.params.map((p, i) => checkState(this.name, `m[${i}]`, s.m[i], p.shape));
+    const v = this.params.map((p, i) => checkState(this.name, `v[${i}]`, s.v[i], p.shape));
     noGrad(() => {
       for (let i = 0; i < n; i++) {
         this.ensureState(i);
-        loadInto(this.name, `m[${i}]`, this.m[i]!, s.m[i]);
-        loadInto(this.name, `v[${i}]`, this.v[i]!, s.v[i]);
+        loadInto(this.m[i]!, m[i]!);
+        loadInto(this.v[i]!, v[i]!);
       }
     });
     steps.forEach((k, i) => (this.steps[i] = k));

@@ -63,8 +63,7 @@ export function checkState(op: string, name: string, src: unknown, shape: readon
   return src;
 }
 
-/** Copies `src` into the state tensor `dst` (loadStateDict), checking the shape. */
-export function loadInto(op: string, name: string, dst: Tensor, src: unknown): void {
-  checkState(op, name, src, dst.shape);
-  if (dst.size > 0) runOpInto('copy', [src as Tensor], [dst], {});
+/** Copies `src`, a state tensor checkState passed, into the optimiser's own `dst` (loadStateDict). */
+export function loadInto(dst: Tensor, src: Tensor): void {
+  if (dst.size > 0) runOpInto('copy', [src], [dst], {});
 }

@@ -91,16 +91,17 @@ export class SGD {
     check(s !== null && typeof s === 'object' && Array.isArray(s.buf) && s.buf.length === this.params.length, 'EINVAL', OP,
       `state must hold a buffer (or null) for each of the ${this.params.length} parameters`);
     const lr = checkHyper(OP, 'lr', s.lr, 0);
-    s.buf.forEach((b, i) => b === null || checkState(OP, `buf[${i}]`, b, this.params[i].shape));
+    // every buffer checked before any is made or loaded: a failure left a new buffer never written
+    const bufs = s.buf.map((b, i) => (b === null ? null : checkState(OP, `buf[${i}]`, b, this.params[i].shape)));
     noGrad(() => {
-      s.buf.forEach((b, i) => {
+      bufs.forEach((b, i) => {
         if (b === null) {
           this.buf[i]?.dispose();
           this.buf[i] = null;
           return;
         }
         if (!this.buf[i]) this.buf[i] = stateLike(this.params[i], false);
-        loadInto(OP, `buf[${i}]`, this.buf[i]!, b);
+        loadInto(this.buf[i]!, b);
       });
     });
     this._lr = lr;
