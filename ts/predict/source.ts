@@ -133,13 +133,13 @@ function sourceOf(o: PredictOptions): { info: PredictModelInfo; weights: string;
   const task = o.task ?? taskOfWeights(o.weights); // a given task was checked with the options
   // the size the weights were trained at (their metadata: a best.safetensors, or its mdmt export)
   // unless told, as mdmt export takes its --size: a 32 px export was scored at 256 px, with a warning
-  const recorded = o.imageSize === undefined ? fromMetadata(o.weights).imageSize : undefined;
+  const meta = o.imageSize === undefined ? fromMetadata(o.weights) : undefined, recorded = meta?.imageSize;
   const size = o.imageSize ?? recorded ?? PAPER_RUN.imageSize, wrong = sizeError(size, backbone);
   if (wrong && recorded !== undefined)
     throw new MdmtError('EDATA', 'predict', `${o.weights} records imageSize ${recorded} in its metadata, which ${wrong}: give imageSize (--image-size)`);
   if (wrong) throw new MdmtError('ECONFIG', 'predict', `imageSize (--image-size) ${wrong}`);
   const used = { imageSize: size, imagenetNormalize: o.imagenetNormalize !== false };
-  const warning = preprocessingWarning(o.weights, used); // trained at 64 px, scored at the default 256
+  const warning = preprocessingWarning(o.weights, used, meta); // trained at 64 px, scored at the default 256
   return {
     weights: path.resolve(o.weights), warnings: warning ? [warning] : [],
     info: { source: path.resolve(o.weights), backbone, task, ...used, temperature: {}, calibrated: false },

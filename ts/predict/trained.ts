@@ -57,10 +57,11 @@ function differing(trained: Partial<Preprocessing>, used: Preprocessing): Partia
 /**
  * A warning when the weights file `weights` was trained with another image size or
  * normalisation than `used` (a bare weights file: the size and normalisation given, or their
- * defaults), naming where that is recorded and the options that would match it.
+ * defaults), naming where that is recorded and the options that would match it. `meta`: the
+ * file's fromMetadata(), when the caller has read it already (an ONNX file is parsed whole for it).
  */
-export function preprocessingWarning(weights: string, used: Preprocessing): string | undefined {
-  const meta = fromMetadata(weights), run = fromRunConfig(weights);
+export function preprocessingWarning(weights: string, used: Preprocessing, meta: Partial<Preprocessing> = fromMetadata(weights)): string | undefined {
+  const run = fromRunConfig(weights);
   const [trained, where] = meta.imageSize !== undefined || meta.imagenetNormalize !== undefined ? [meta, 'its metadata'] : run ? [run.p, run.config] : [{}, ''];
   const d = differing(trained, used);
   if (!Object.keys(d).length) return undefined;
