@@ -5,8 +5,7 @@
 import { MdmtError } from '../errors';
 import { addConfusion, meanStd, metricsFromConfusion, summarizeFolds, type MeanStd } from '../train/metrics';
 import { paperComparisons, type Comparison, type ExperimentSummary } from '../train/stats';
-import { hasTestMetrics } from './notes';
-import type { Experiment, Protocol, ReportOptions, RunResult } from './types';
+import { hasTestMetrics, type Experiment, type Protocol, type ReportOptions, type RunResult } from './types';
 
 export const TABLE_METRICS = ['acc', 'f1', 'gmean'] as const;
 export const TABLE1_EXPERIMENTS: readonly Experiment[] = ['stl_afc', 'ft', 'mdmt'];

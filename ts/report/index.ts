@@ -10,15 +10,15 @@ import { checkOptions, isPlain, kindOf, MdmtError, show } from '../errors';
 import { atomicWriteFile } from '../train/checkpoint';
 import { checkRunResult } from '../train/result_file';
 import { PROTOCOLS, summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary } from './aggregate';
-import { hasTestMetrics, mixedSettingsWarnings, muStatement, oneClassTestWarnings, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings, untestedWarnings } from './notes';
+import { mixedSettingsWarnings, muStatement, oneClassTestWarnings, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings, untestedWarnings } from './notes';
 import { backboneBarsSvg, learningCurveSvg } from './plots';
 import { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown } from './tables';
 import { trustSections } from './trust';
-import { PROTOCOL_LABEL, type ReportOptions, type RunResult } from './types';
+import { hasTestMetrics, PROTOCOL_LABEL, type ReportOptions, type RunResult } from './types';
 
 export * from './types';
 export { summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary, type SweepGap, type Table1, type Table1Cell, type Table2Cell } from './aggregate';
-export { hasTestMetrics, mixedSettingsWarnings, muStatement, oneClassTestWarnings, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings, untestedWarnings } from './notes';
+export { mixedSettingsWarnings, muStatement, oneClassTestWarnings, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings, untestedWarnings } from './notes';
 export { backboneBarsSvg, learningCurveSvg } from './plots';
 export { svgToPng } from './png';
 export { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown, toCsv } from './tables';

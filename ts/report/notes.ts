@@ -6,7 +6,7 @@
  * where a backbone has one fold, and run directories that never finished.
  */
 import type { RunSummary, SweepGap, Table2Cell } from './aggregate';
-import { EXPERIMENT_LABEL, PROTOCOL_LABEL, type RunResult } from './types';
+import { EXPERIMENT_LABEL, hasTestMetrics, PROTOCOL_LABEL, type RunResult } from './types';
 
 /** "backbone: CV STL τ1 (3 folds), LOCO MDMT (1 fold)" lines of a set of runs. */
 function runList(runs: readonly RunResult[]): string[] {
@@ -168,9 +168,6 @@ export function oneClassTestWarnings(results: readonly RunResult[]): string[] {
     `(imblearn's weighted G-mean, the paper's metric, is √(ACC · specificity), and that class has no negatives) and enters the tables as 0 (${runs} run${runs === 1 ? '' : 's'}); ` +
     "the per-centre tables show it as '–', and F1 there is that class's F1");
 }
-
-/** Whether a run has test metrics on its main task (τ2 for STL τ2): train() writes NaN (JSON null) and cm [] for a fold without test records of it. */
-export const hasTestMetrics = (r: RunResult): boolean => Number.isFinite(r.metrics?.acc);
 
 /**
  * One warning per task × fold without test records (a LOCO centre without Brixia scores): the

@@ -114,6 +114,9 @@ export interface ReportOptions {
   bootstrap?: { resamples?: number; seed?: number };
 }
 
+/** Whether a run has test metrics on its main task (τ2 for STL τ2): train() writes NaN (JSON null) and cm [] for a fold without test records of it. */
+export const hasTestMetrics = (r: RunResult): boolean => Number.isFinite(r.metrics?.acc);
+
 /** Display names in tables and legends. */
 export const EXPERIMENT_LABEL: Record<Experiment, string> = {
   stl_afc: 'STL τ1',
