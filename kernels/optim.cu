@@ -25,7 +25,8 @@ __global__ void adam_kernel(const AdamTensor* tensors, const OptChunk* chunks, A
       if (h.decoupled) p *= h.decay;
       else g += h.wd * p;
     }
-    m = m + h.omb1 * (g - m);  // m.lerp_(g, 1 - beta1), as torch
+    // m.lerp_(g, 1 - beta1) in torch's two forms (native/cpu/optim.cc): exact g at beta1 = 0
+    m = h.omb1 < 0.5f ? m + h.omb1 * (g - m) : g - (g - m) * (1.f - h.omb1);
     v = h.beta2 * v + h.omb2 * g * g;
     float denom = sqrtf(v) / h.bc2_sqrt + h.eps;
     p = p - h.step_size * (m / denom);

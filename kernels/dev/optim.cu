@@ -156,7 +156,7 @@ int main() {
     std::vector<float> ref(sizes[t]);
     for (int64_t i = 0; i < sizes[t]; ++i) {
       float g = G[t][i] + h.wd * P[t][i];
-      float m = M[t][i] + h.omb1 * (g - M[t][i]);
+      float m = h.omb1 < 0.5f ? M[t][i] + h.omb1 * (g - M[t][i]) : g - (g - M[t][i]) * (1.f - h.omb1);
       float v = h.beta2 * V[t][i] + h.omb2 * g * g;
       ref[i] = P[t][i] - h.step_size * (m / (std::sqrt(v) / h.bc2_sqrt + h.eps));
     }

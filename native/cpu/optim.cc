@@ -40,18 +40,22 @@ void each_chunk(OpCtx& c, size_t n, F&& f) {
 // the branch as a template flag let it vectorise (6.0 ms; the SSE2 baseline alone 6.2 ms).
 // IEEE sqrt and division round the same in every width, so the ISAs differ at most where
 // the compiler contracts a multiply-add.
+// m.lerp_(g, w), w = 1 − β1, takes torch's two forms: pm + w·(g − pm) for w < ½, else
+// g − (g − pm)·(1 − w), which is g exactly at β1 = 0 (the first form lost a g much smaller
+// than pm there: 1 + (1e−10 − 1) = 0). HI: the second form, chosen once per call.
 struct AdamConsts {
   float b2, omb1, omb2, eps, wd, decay, step_size, bc2_sqrt;
 };
-template <int WD>  // 0 none, 1 L2 (g += wd·p), 2 decoupled (p *= decay)
+template <int WD, bool HI>  // WD: 0 none, 1 L2 (g += wd·p), 2 decoupled (p *= decay)
 MDMT_INLINE void adam_body(const AdamConsts& k, int64_t n, const float* __restrict pg, float* __restrict pp, float* __restrict pm,
                             float* __restrict pv) {
+  const float b1 = 1.f - k.omb1;
   for (int64_t j = 0; j < n; ++j) {
     float g = pg[j];
     float p = pp[j];
     if (WD == 2) p *= k.decay;
     if (WD == 1) g += k.wd * p;
-    const float m = pm[j] + k.omb1 * (g - pm[j]);  // m.lerp_(g, 1 − β1), as torch
+    const float m = HI ? g - (g - pm[j]) * b1 : pm[j] + k.omb1 * (g - pm[j]);  // m.lerp_(g, 1 − β1), as torch
     const float v = k.b2 * pv[j] + k.omb2 * g * g;
     const float denom = std::sqrt(v) / k.bc2_sqrt + k.eps;
     pp[j] = p - k.step_size * (m / denom);
@@ -61,9 +65,13 @@ MDMT_INLINE void adam_body(const AdamConsts& k, int64_t n, const float* __restri
 }
 #define MDMT_ADAM_ISA(NAME, TARGET)                                                                              \
   TARGET void adam_##NAME(const AdamConsts& k, int wd, int64_t n, const float* pg, float* pp, float* pm, float* pv) { \
-    if (wd == 2) adam_body<2>(k, n, pg, pp, pm, pv);                                                             \
-    else if (wd == 1) adam_body<1>(k, n, pg, pp, pm, pv);                                                        \
-    else adam_body<0>(k, n, pg, pp, pm, pv);                                                                     \
+    const bool hi = k.omb1 >= 0.5f; /* direct calls: the bodies inline into this ISA's function */              \
+    if (wd == 2 && hi) adam_body<2, true>(k, n, pg, pp, pm, pv);                                                  \
+    else if (wd == 2) adam_body<2, false>(k, n, pg, pp, pm, pv);                                                  \
+    else if (wd == 1 && hi) adam_body<1, true>(k, n, pg, pp, pm, pv);                                             \
+    else if (wd == 1) adam_body<1, false>(k, n, pg, pp, pm, pv);                                                  \
+    else if (hi) adam_body<0, true>(k, n, pg, pp, pm, pv);                                                        \
+    else adam_body<0, false>(k, n, pg, pp, pm, pv);                                                               \
   }
 MDMT_EACH_ISA(MDMT_ADAM_ISA)
 

@@ -63,6 +63,34 @@ for (const cfg of CFGS) {
   });
 }
 
+// β1 ≤ ½ takes torch's second lerp form, g − (g − m)·β1: exact g at β1 = 0. The first form,
+// m + (1 − β1)(g − m), rounded a gradient much smaller than m away (1 + (1e−10 − 1) = 0), so
+// the moment and the update were 0 where PyTorch's are not. Gradients alternate 1 and 1e−10.
+for (const beta1 of [0, 0.25]) {
+  test(`Adam beta1 ${beta1}: a gradient far smaller than the moment is kept (torch's lerp for weights ≥ ½)`, () => {
+    if (!on) return;
+    const n = 37; // a vector body and a tail
+    const p = param(f32(Array.from({ length: n }, (_, i) => 0.5 - i / 100)), [n]);
+    const ref = Float64Array.from(p.toArray() as Float32Array);
+    const st: AdamRefState = { m: new Float64Array(n), v: new Float64Array(n), step: 0 };
+    const o = { lr: 1e-3, beta1, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false };
+    const opt = new Adam([p], { lr: o.lr, betas: [beta1, o.beta2] });
+    for (let step = 0; step < 4; step++) {
+      const g = f32(Array.from({ length: n }, (_, i) => (step % 2 ? 1e-10 * (1 + i) : 1 + i / 10)));
+      setGrad(p, g);
+      adamStepRef(ref, Float64Array.from(g), st, o);
+      opt.step();
+      const m = opt.stateDict().m[0].toArray() as Float32Array;
+      if (beta1 === 0) assert.equal(Array.from(m), Array.from(g), `step ${step}: m = g exactly`);
+      else assertClose(m, st.m, { atol: 0, rtol: 1e-6 }, `step ${step}: m`);
+    }
+    assertClose(p.toArray(), ref, { atol: 1e-7, rtol: 1e-6 }, 'parameters');
+    opt.dispose();
+    p.grad?.dispose();
+    p.dispose();
+  });
+}
+
 test('Adam: parameters without a gradient are skipped and keep their own step count (bias correction)', () => {
   if (!on) return;
   const rng = new Rng(402);
