@@ -14,13 +14,14 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { backward } from '../../ts/autograd/tape';
 import { add } from '../../ts/ops/elementwise';
 import { conv2d } from '../../ts/ops/conv2d';
 import { ConvAlgo, conv2dAct, ConvAct, Conv2dActOptions, winogradWeights } from '../../ts/ops/conv2d_act';
 import { hardswish, relu, relu6, sigmoid, silu } from '../../ts/ops/activations';
 import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
-import { conv2dRef, convOutShape } from '../ref/conv2d';
+import { conv2dBwdDataRef, conv2dBwdFilterRef, conv2dRef, convOutShape } from '../ref/conv2d';
 import { activationRefs } from '../ref/activations';
 import { rerunUnderIsaCaps } from './_isa';
 
@@ -264,6 +265,59 @@ test('conv2d_act: vjp = finite differences (x, w, b, r) for each activation', ()
         engine: ([x, w, b, r]) => conv2dAct(x, w, b, { residual: r, padding: 1, act, algo }),
         ref: ([x, w, b, r]) => reference({ label: '', x: xs, w: wsh, pad: 1 }, x, w, b, r, act),
       });
+});
+
+// The stem (direct), depthwise and F(2,3) kernels with a residual and no bias (zeros go in
+// as b), and their vjp: silu and hardswish recompute the pre-activation with the same forced
+// kernel (act none, residual added), so each kernel's backward is its own. The vjp is checked
+// against the float64 closed form dz = dy·act'(z), dx = conv2dᵀ(dz), dw = dz ⋆ x, db = Σ dz,
+// dr = dz. No other test gave these kernels a residual or a gradient (a sweep against
+// PyTorch float64 found them right; this keeps them so).
+test('conv2d_act (stem, depthwise, winograd2): residual without bias, and the vjp in x, w, b, r = float64 closed form', () => {
+  if (!on) return;
+  const rng = new Rng(311);
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  const dact: Record<ConvAct, (z: number) => number> = {
+    none: () => 1, relu: (z) => (z > 0 ? 1 : 0), relu6: (z) => (z > 0 && z < 6 ? 1 : 0), sigmoid: (z) => sig(z) * (1 - sig(z)),
+    silu: (z) => sig(z) * (1 + z * (1 - sig(z))), hardswish: (z) => (z < -3 ? 0 : z > 3 ? 1 : (2 * z + 3) / 6),
+  };
+  const cases: [ConvAlgo, number[], number[], number, number, number][] = [   // algo, x, w, stride, padding, groups
+    ['stem', [2, 3, 13, 35], [9, 3, 3, 3], 2, 1, 1],   // rows of 18 outputs, K % 8 ≠ 0
+    ['stem', [1, 8, 6, 29], [12, 2, 3, 3], 1, 1, 4],   // grouped, rows of 29
+    ['depthwise', [2, 4, 9, 19], [8, 1, 3, 3], 2, 1, 4],  // multiplier 2, stride 2, odd rows
+    ['depthwise', [1, 3, 8, 8], [3, 1, 5, 5], 1, 2, 3],
+    ['winograd2', [1, 5, 9, 15], [4, 5, 3, 3], 1, 1, 1],  // tile rows of 8 (pairs)
+  ];
+  for (const [algo, xs, wsh, st, pad, groups] of cases)
+    for (const act of ACTS)
+      for (const withB of [false, true]) {
+        const cfg = { stride: [st, st] as [number, number], padding: [pad, pad] as [number, number], dilation: [1, 1] as [number, number], groups };
+        const ys = convOutShape(xs, wsh, cfg);
+        const x = f32(rng.array(numel(xs), -2, 2)), w = f32(rng.array(numel(wsh))), b = f32(rng.array(wsh[0]));
+        const r = f32(rng.array(numel(ys))), dy = f32(rng.array(numel(ys)));
+        const z = conv2dRef(x, xs, w, wsh, withB ? b : null, cfg).map((v, i) => v + r[i]);
+        const f = act === 'none' ? (v: number) => v : activationRefs[act];
+        const dz = z.map((v, i) => dy[i] * dact[act](v));
+        const at = `${algo} ${xs}/${wsh} ${act} bias=${withB}`;
+        const got = tidy(() => {
+          const ts = [t32(x, xs), t32(w, wsh), withB ? t32(b, [wsh[0]]) : null, t32(r, ys)];
+          for (const t of ts) if (t) t.requiresGrad = true;
+          const y = conv2dAct(ts[0]!, ts[1]!, ts[2], { ...cfg, act, residual: ts[3], algo });
+          backward(y, { grad: t32(dy, ys) });
+          return { y: y.toArray(), g: ts.map((t) => t?.grad!.toArray()) };
+        });
+        const terms = wsh[1] * wsh[2] * wsh[3];
+        assertClose(got.y, z.map(f), { atol: 1e-5 + 2e-7 * terms, rtol: 1e-5 }, `${at}: forward`);
+        const tolG = (n: number) => ({ atol: 1e-5 + 4e-7 * n, rtol: 1e-4 });
+        assertClose(got.g[0]!, conv2dBwdDataRef(dz, xs, w, wsh, cfg), tolG((wsh[0] / groups) * wsh[2] * wsh[3]), `${at}: dx`);
+        assertClose(got.g[1]!, conv2dBwdFilterRef(dz, x, xs, wsh, cfg), tolG(ys[0] * ys[2] * ys[3]), `${at}: dw`);
+        if (withB) assertClose(got.g[2]!, Array.from({ length: wsh[0] }, (_, k) => {
+          let s = 0;
+          for (let n = 0; n < ys[0]; n++) for (let j = 0; j < ys[2] * ys[3]; j++) s += dz[(n * ys[1] + k) * ys[2] * ys[3] + j];
+          return s;
+        }), tolG(ys[0] * ys[2] * ys[3]), `${at}: db`);
+        assertClose(got.g[3]!, dz, tolG(1), `${at}: dr`);
+      }
 });
 
 test('winograd_weights + conv2d_act(winograd: m) = the 3x3 conv (weights transformed once, as an inference plan does)', () => {
