@@ -19,6 +19,7 @@ import { compileStep } from '../../ts/plan/step';
 import { manualSeed } from '../../ts/random';
 import { keep, tensor, Tensor, tidy } from '../../ts/tensor';
 import { DEVICE } from '../helpers';
+import { images, randomizeBatchNorm } from './util';
 
 const SHAPE = [2, 3, 64, 64];
 const on = DEVICE === 'cpu';
@@ -154,6 +155,44 @@ test('compileInference refuses unknown and wrong options under its own name (inp
   assert.throws(() => compileInference(m, { inputShape: [2 ** 20, 3, 4096, 4096] }),
     (e: Error & { code?: string }) => e.code === 'ENOMEM' && e.message.includes('shape [1048576, 3, 4096, 4096]'), 'a huge inputShape is an ENOMEM naming it');
   m.dispose();
+});
+
+// The zoo suite compares plans with the forward at 64×64 only, where every map is a power of
+// two. Odd, non-square inputs at batch 3 (traced at batch 1) give the pre-transformed
+// Winograd convs partial tiles — resnet18 at 67×81: F(4,3) on 17×21 maps, F(2,3) on 9×11 —
+// and odd maps to the depthwise, ceil-mode pool, channel-shuffle and squeeze-excite steps,
+// with BatchNorm statistics that make folding change the weights. A sweep of all backbones
+// at such sizes found the plans right; this keeps five of them so. profile() (no argument)
+// reads the steps the plan ran.
+test('plans at odd, non-square sizes and batch 3 = the eager forward (partial Winograd tiles, BatchNorm randomized)', () => {
+  if (!on) return;
+  const shape = [3, 3, 67, 81];
+  const x = tensor(images(shape, 5), shape);
+  for (const name of ['resnet18', 'mobilenet_v2', 'googlenet', 'shufflenet_v2_x0_5', 'efficientnet_b0']) {
+    manualSeed(4);
+    const m = getModel(name, { withClassifier: false });
+    randomizeBatchNorm(m);
+    m.eval();
+    const plan = compileInference(m, { inputShape: [1, 3, 67, 81] });
+    try {
+      const ref = tidy(() => noGrad(() => m.forward(x).toArray()));
+      tidy(() => plan.run(x)); // records batch 3
+      plan.profile(true);
+      const got = tidy(() => (plan.run(x) as Tensor).toArray());
+      const winograd = plan.profile().filter((s) => s.attrs.winograd !== undefined).map((s) => `F(${s.attrs.winograd},3) ${s.output.slice(2).join('x')}`);
+      if (name === 'resnet18') for (const want of ['F(4,3) 17x21', 'F(2,3) 9x11']) assert.ok(winograd.includes(want), `resnet18: a ${want} step (got ${[...new Set(winograd)]})`);
+      let scale = 0, err = 0;
+      for (let i = 0; i < ref.length; i++) {
+        scale = Math.max(scale, Math.abs(ref[i]));
+        err = Math.max(err, Math.abs(ref[i] - got[i]));
+      }
+      assert.ok(err <= 1e-5 * scale, `${name} at ${shape}: plan max|Δ| ${err} > 1e-5 · ${scale}`);
+    } finally {
+      plan.dispose();
+      m.dispose();
+    }
+  }
+  x.dispose();
 });
 
 test('stateTensors (the per-run staleness check) lists exactly the stateDict tensors, in order', () => {

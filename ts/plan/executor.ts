@@ -165,7 +165,8 @@ export class PlanExecutor {
 
   /** Per-step milliseconds summed since the last call (needs MDMT_DEBUG=1 or profile(true) first). */
   profile(on?: boolean): { op: string; shapes: string; ms: number }[] {
-    return native().planProfile(this.id, on);
+    // an explicit undefined is an argument to the native call, which refuses it: `profile()` threw
+    return on === undefined ? native().planProfile(this.id) : native().planProfile(this.id, on);
   }
 
   dispose(): void {
