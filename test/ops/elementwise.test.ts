@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { add, affine, expand, mul, sub } from '../../ts/ops/elementwise';
+import { add, affine, expand, mul, scale, sub } from '../../ts/ops/elementwise';
 import { Tensor, tidy } from '../../ts/tensor';
 import { assertClose, deviceAvailable, expectError, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { binaryRef, expandRef } from '../ref/elementwise';
@@ -91,6 +91,18 @@ test('expand gives the shape asked for or refuses it (NumPy broadcast_to): never
     expectError(() => expand(x, [-1, 3]), 'EINVAL', 'expand', /'shape'\[0\] must be a non-negative integer, got -1/, 'negative');
     assert.equal(expand(x, [2, 1, 3]).shape, [2, 1, 3]);
     assert.equal(expand(x, [0, 3]).shape, [0, 3]);
+  });
+});
+
+test('affine and scale refuse a non-finite or non-number factor under their own name, without contradicting themselves', () => {
+  if (!on) return;
+  tidy(() => {
+    const x = t32([1, 2], [2]);
+    // scale's NaN was reported as affine's; an infinite one was 'a number in [-Infinity, Infinity], got Infinity'
+    expectError(() => scale(x, NaN), 'EINVAL', 'scale', /'alpha' must be a finite number, got NaN$/, 'scale NaN');
+    expectError(() => affine(x, 1, Infinity), 'EINVAL', 'affine', /'beta' must be a finite number, got Infinity$/, 'affine beta Infinity');
+    expectError(() => affine(x, '2' as never), 'EINVAL', 'affine', /'alpha' must be a finite number, got "2"$/, 'a string');
+    assert.equal([...scale(x, -3).toArray()], [-3, -6]);
   });
 });
 

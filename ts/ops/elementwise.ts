@@ -82,6 +82,8 @@ export function affine(x: Tensor, alpha: number, beta = 0): Tensor {
 
 /** alpha·x. */
 export function scale(x: Tensor, alpha: number): Tensor {
+  checkArg('scale', 'x', x, { dtype: 'float32' });
+  checkNumber('scale', 'alpha', alpha); // affine's check named affine, which the caller never called
   return affine(x, alpha, 0);
 }
 

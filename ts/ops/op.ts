@@ -173,7 +173,9 @@ export function normAxis(op: string, axis: unknown, ndim: number): number {
 }
 
 export function checkNumber(op: string, name: string, v: unknown, lo = -Infinity, hi = Infinity): number {
-  check(typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi, 'EINVAL', op,
-    () => `'${name}' must be a number in [${lo}, ${hi}], got ${show(v)}`);
+  // "a number in [-Infinity, Infinity], got Infinity" contradicted itself: the bounds shown are the finite ones
+  const range = () => lo === -Infinity && hi === Infinity ? 'a finite number' : hi === Infinity ? `a finite number >= ${lo}`
+    : lo === -Infinity ? `a finite number <= ${hi}` : `a number in [${lo}, ${hi}]`;
+  check(typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi, 'EINVAL', op, () => `'${name}' must be ${range()}, got ${show(v)}`);
   return v as number;
 }
