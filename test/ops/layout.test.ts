@@ -1,8 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { channelShuffle, concat, pad2d, split, transpose } from '../../ts/ops/layout';
+import { maxpool2d } from '../../ts/ops/pool';
 import { tensor, tidy } from '../../ts/tensor';
-import { assertClose, deviceAvailable, f32, gradcheck, numel, Rng, t32 } from '../helpers';
+import { assertClose, deviceAvailable, expectError, f32, gradcheck, numel, Rng, t32 } from '../helpers';
 import { channelShuffleRef, concatRef, pad2dRef, splitRef, transposeRef } from '../ref/layout';
 
 // Layout ops move values without arithmetic: results must be bit-exact.
@@ -208,6 +209,19 @@ test('pad2d: vjp = finite differences (a crop)', () => {
   const rng = new Rng(242);
   for (const [shape, pads, value] of PADS.slice(0, 6))
     gradcheck({ label: `pad2d ${shape} ${pads}`, rng, inputs: [{ data: rng.array(numel(shape)), shape }], engine: ([x]) => pad2d(x, pads, value), ref: ([x]) => pad2dRef(x, shape, pads, value).y });
+});
+
+test('pad2d: a −∞ border (as F.pad takes it) before a max pool = the pool\'s own padding; NaN is refused', () => {
+  if (!on) return;
+  const rng = new Rng(243);
+  const shape = [2, 3, 5, 7], x = f32(rng.array(numel(shape)));
+  tidy(() => {
+    // pad2d's value went through a finite-number check: −∞, which F.pad takes, was refused
+    const viaPad = maxpool2d(pad2d(t32(x, shape), [1, 1, 1, 1], -Infinity), { kernel: 3, stride: 1 }).toArray();
+    assert.equal([...viaPad], [...maxpool2d(t32(x, shape), { kernel: 3, stride: 1, padding: 1 }).toArray()]);
+    assert.equal([...pad2d(t32([1], [1, 1]), [0, 0, 1, 0], Infinity).toArray()], [Infinity, 1]);
+    expectError(() => pad2d(t32(x, shape), [1, 1, 1, 1], NaN), 'EINVAL', 'pad2d', /'value' must be a number \(±Infinity included\), got NaN/, 'NaN');
+  });
 });
 
 test.run();

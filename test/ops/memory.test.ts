@@ -37,6 +37,17 @@ test('fill: every element holds the value as the dtype stores it', () => {
       }
 });
 
+test('fill_ takes what full() takes: ±Infinity in float32, only in-range integers in int32', () => {
+  if (!on) return;
+  tidy(() => {
+    // fill_ refused −∞ ('a number in [-Infinity, Infinity]') where full() gave a −∞ tensor
+    for (const v of [-Infinity, Infinity])
+      assert.equal([...fill_(empty([3], 'float32', DEVICE), v).toArray()], [...full([3], v, { device: DEVICE }).toArray()], `float32 ${v}`);
+    expectError(() => fill_(empty([2], 'int32', DEVICE), -Infinity), 'EINVAL', 'fill', /value -Infinity is not a number int32 can hold/, 'int32 −∞');
+    expectError(() => fill_(empty([2], 'float32', DEVICE), '1' as never), 'EINVAL', 'fill', /value "1" is not a number/, 'a string');
+  });
+});
+
 test('copy: the same values in a new tensor, every dtype; vjp = identity', () => {
   if (!on) return;
   const rng = new Rng(51);

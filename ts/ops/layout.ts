@@ -12,7 +12,7 @@
 import { record } from '../autograd/tape';
 import { check, isList, show } from '../errors';
 import { shapeStr, Tensor, zeros } from '../tensor';
-import { checkArg, checkNumber, normAxis, runOp } from './op';
+import { checkArg, normAxis, runOp } from './op';
 
 /**
  * Concatenation along `axis` (default 1, channels). Inputs agree in dtype and in every dim
@@ -108,7 +108,8 @@ export function pad2d(x: Tensor, pads: readonly [number, number, number, number]
   check(x.ndim >= 2, 'ESHAPE', 'pad2d', () => `'x' must have at least 2 dims, got shape ${shapeStr(x.shape)}`);
   check(isList(pads) && pads.length === 4 && pads.every((p) => Number.isInteger(p) && p >= 0), 'EINVAL', 'pad2d',
     () => `'pads' must be [top, bottom, left, right] of non-negative integers, got ${JSON.stringify(pads)}`);
-  checkNumber('pad2d', 'value', value);
+  // ±Infinity as F.pad takes it (−∞ borders before a max pool: TF's "same" pooling); NaN is refused
+  check(typeof value === 'number' && !Number.isNaN(value), 'EINVAL', 'pad2d', () => `'value' must be a number (±Infinity included), got ${show(value)}`);
   const [top, bottom, left, right] = pads;
   const n = x.ndim;
   const shape = [...x.shape];

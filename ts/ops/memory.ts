@@ -6,13 +6,12 @@ import { record } from '../autograd/tape';
 import { check, show } from '../errors';
 import { DType } from '../native/binding';
 import { checkFillValue, Tensor } from '../tensor';
-import { checkArg, checkNumber, runOp, runOpInto } from './op';
+import { checkArg, runOp, runOpInto } from './op';
 
 /** Sets every element of `t` to `value`, in place; returns t. */
 export function fill_(t: Tensor, value: number): Tensor {
   checkArg('fill', 't', t);
-  checkNumber('fill', 'value', value);
-  checkFillValue('fill', value, t.dtype);
+  checkFillValue('fill', value, t.dtype); // full()'s rule: any number for float dtypes (−∞ too), an in-range integer for int32/uint8
   if (t.size > 0) runOpInto('fill', [], [t], { value });
   return t;
 }
