@@ -60,6 +60,16 @@ test('a sheet split on the wrong separator says so', async () => {
   assert.equal(readCsv(f, ';').header, ['file', 'source_url', 'went_icu', 'brixia_global_senior']);
 });
 
+test('a sheet on the wrong separator with quoted fields says so too (it failed on the first quote, naming the whole header as a column)', async () => {
+  // Excel's comma re-save of metadata_global_v2.csv quotes fields; a header that is itself quoted fails on line 1
+  await refused([HEAD, ...ROWS].map((l) => l.replace(/;/g, ',').replace('SIEMENS', '"SIEMENS, Erlangen"')).join('\n'), /the header is one column when split on ';': is the file separated by ',' instead\? \(line 2: a quote appears inside an unquoted field\)/);
+  await refused([HEAD, ...ROWS].map((l) => `"${l.replace(/;/g, '","')}"`).join('\n'), /is the file separated by ',' instead\? \(line 1: text follows the closing quote/);
+  const d = tmpDir('hsheet');
+  fs.writeFileSync(path.join(d, 'labels.csv'), 'file\tsource_url\twent_icu\tbrixia_global_senior\nx.png\t"http://a"\tY\t3\n');
+  const e = await rejects(() => readCovidCxr(d, { checkFiles: false }));
+  assert.match(e.message, /labels\.csv: the header is one column when split on ',': is the file separated by '\\t' instead\?/);
+});
+
 test('integer cells: digits (and a spreadsheet .0) only, not hex, exponents or Infinity', async () => {
   assert.equal(['12', ' 7 ', '12.0', '+3', '-1'].map(intCell), [12, 7, 12, 3, -1]);
   for (const s of ['0xC', '1.2e1', 'Infinity', '', '1.5', '12a', '0b11']) assert.ok(Number.isNaN(intCell(s)), s);

@@ -96,6 +96,12 @@ function parseCsvRows(text: string, sep: string, file: string): TableRow[] {
     if (err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') at = (err.lines ?? at + 1 + extra) - 1 - extra;
     while (at < lines.length && lines[at].trim() === '') at++;
     const header = rows[0]?.cells ?? [];
+    // a header read as one column holding another separator (or, failing itself, a first line
+    // without `sep`): the file is split on the wrong character, and its first quoted field fails
+    // to parse, which named the whole header as the column
+    const first = lines.find((l) => l.trim() !== '') ?? '';
+    const other = wrongSeparator(rows.length ? header : first.includes(sep) ? [] : [first]);
+    if (other) throw new MdmtError('EDATA', 'readSheet', `${file}: the header is one column when split on '${show(sep)}': is the file separated by '${show(other)}' instead? (line ${at + 1}: ${QUOTE_REASON[err.code]})`);
     const col = err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH' ? Math.min(err.record?.length ?? 0, header.length + 1) : (err.column ?? 0) + 1;
     const name = header[col - 1] !== undefined ? ` '${header[col - 1].replace(/^\uFEFF/, '').trim()}'` : '';
     const got = err.record?.length ?? 0;
@@ -103,6 +109,14 @@ function parseCsvRows(text: string, sep: string, file: string): TableRow[] {
     throw new MdmtError('EDATA', 'readSheet', `${file} line ${at + 1}, column ${col}${name}: ${QUOTE_REASON[err.code]}${counts} [csv-parse: ${err.message}]`);
   }
   return rows;
+}
+
+/** How a separator is written in messages (a tab as \t). */
+const show = (sep: string) => (sep === '\t' ? '\\t' : sep);
+
+/** The separator a one-column header holds instead of the one it was split on, if any. */
+function wrongSeparator(header: string[]): string | undefined {
+  return header.length === 1 ? [';', ',', '\t'].find((x) => header[0].includes(x)) : undefined;
 }
 
 function toSheet(file: string, table: TableRow[]): Sheet {
@@ -270,8 +284,8 @@ export function requireColumns(sheet: Sheet, cols: string[]): void {
   for (const c of cols) {
     if (sheet.header.includes(c)) continue;
     // one column whose name holds another separator: the file is split on the wrong character
-    const other = sheet.header.length === 1 ? [';', ',', '\t'].find((x) => sheet.header[0].includes(x)) : undefined;
-    const hint = other ? `; the header is one column: is the file separated by '${other === '\t' ? '\\t' : other}' instead?` : '';
+    const other = wrongSeparator(sheet.header);
+    const hint = other ? `; the header is one column: is the file separated by '${show(other)}' instead?` : '';
     throw new MdmtError('EDATA', 'readSheet', `${sheet.file}: missing column '${c}' (has: ${sheet.header.join(', ')})${hint}`);
   }
 }
