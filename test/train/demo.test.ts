@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError } from '../../ts/errors';
 import { DEMO_DEFAULTS } from '../../ts/cli/commands/demo';
-import { runDemo } from '../../ts/cli/demo';
+import { dataConfigFor, runDemo } from '../../ts/cli/demo';
 import { tmpDir } from './_fixture';
 import { deviceAvailable } from '../helpers';
 
@@ -73,6 +73,23 @@ test('mdmt demo: synthetic data of other settings in --out are refused, naming t
   assert.match(e.message, `${path.join(out, 'data')} holds synthetic data made with other settings (stored → requested: --n-afc 48 → 100, --synth-size 32 → 64)`);
   assert.match(e.message, 'use another --out');
   assert.not.ok(fs.existsSync(path.join(out, 'runs')), 'nothing trained');
+});
+
+test('mdmt demo --data: a folder with one data set, or a file, is named as such (it said the folder holds neither)', () => {
+  const d = tmpDir('demo-one');
+  fs.mkdirSync(path.join(d, 'AIforCOVID'));
+  const err = (dir: string) => { try { dataConfigFor(dir); } catch (e) { return e as MdmtError; } return assert.unreachable() as never; };
+  assert.match(err(d).message, /holds AIforCOVID\/ but no BRIXIA\/: the demo trains both tasks/);
+  fs.renameSync(path.join(d, 'AIforCOVID'), path.join(d, 'BRIXIA'));
+  assert.match(err(d).message, /holds BRIXIA\/ but no AIforCOVID\/:/);
+  const f = path.join(d, 'labels.png');
+  fs.writeFileSync(f, 'x');
+  assert.match(err(f).message, `'${f}' is a file, not a folder: give the folder that holds labels.csv (covid-cxr) or AIforCOVID/ and BRIXIA/`);
+  fs.rmSync(path.join(d, 'BRIXIA'), { recursive: true });
+  assert.match(err(d).message, /holds neither labels\.csv \(covid-cxr\) nor AIforCOVID\/ and BRIXIA\//);
+  fs.mkdirSync(path.join(d, 'AIforCOVID'));
+  fs.mkdirSync(path.join(d, 'BRIXIA'));
+  assert.equal(dataConfigFor(d), { afc: path.join(d, 'AIforCOVID'), bx: path.join(d, 'BRIXIA') });
 });
 
 test.run();

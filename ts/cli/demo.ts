@@ -60,7 +60,11 @@ export interface DemoOptions {
 export function dataConfigFor(dir: string): DataConfig {
   const d = path.resolve(dir);
   if (fs.existsSync(path.join(d, 'labels.csv'))) return { covidCxr: d, onBadRecord: 'skip' };
-  if (fs.existsSync(path.join(d, 'AIforCOVID')) && fs.existsSync(path.join(d, 'BRIXIA'))) return { afc: path.join(d, 'AIforCOVID'), bx: path.join(d, 'BRIXIA') };
+  const [afc, bx] = ['AIforCOVID', 'BRIXIA'].map((n) => fs.existsSync(path.join(d, n)));
+  if (afc && bx) return { afc: path.join(d, 'AIforCOVID'), bx: path.join(d, 'BRIXIA') };
+  // a file, or a folder with one of the two data sets: say which, not that it holds neither
+  if (fs.existsSync(d) && !fs.statSync(d).isDirectory()) throw new MdmtError('EIO', '--data', `'${d}' is a file, not a folder: give the folder that holds labels.csv (covid-cxr) or AIforCOVID/ and BRIXIA/`);
+  if (afc || bx) throw new MdmtError('EIO', '--data', `'${d}' holds ${afc ? 'AIforCOVID/' : 'BRIXIA/'} but no ${afc ? 'BRIXIA/' : 'AIforCOVID/'}: the demo trains both tasks (STL τ1, STL τ2, FT, MDMT); add the other data set's folder, or give a covid-cxr folder (labels.csv)`);
   throw new MdmtError('EIO', '--data', `'${d}' holds neither labels.csv (covid-cxr) nor AIforCOVID/ and BRIXIA/`);
 }
 
