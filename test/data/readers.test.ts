@@ -25,6 +25,11 @@ test('BrixiaScore is zero-padded to six digits (str(int(s)).zfill(6))', () => {
   assert.throws(() => padBrixia('1234567'), /not 1\.\.6 digits/);
   assert.throws(() => padBrixia('004000'), /outside 0\.\.3/);
   assert.throws(() => padBrixia('12a'), /not 1\.\.6 digits/);
+  // a float column's '.0' (pandas writes one when the column has a blank), as BrixiaScoreGlobal '12.0' is read
+  assert.is(padBrixia('23013.0'), '023013');
+  assert.is(padBrixia('0.00'), '000000');
+  assert.throws(() => padBrixia('23013.5'), /not 1\.\.6 digits/);
+  assert.throws(() => padBrixia('.0'), /not 1\.\.6 digits/);
 });
 
 test('CSV parsing honours quotes and separators', () => {

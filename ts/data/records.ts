@@ -131,7 +131,8 @@ export function binGlobal(global: number, rule: BinRule = 'paper'): number {
  *   padBrixia('23013') === '023013'
  */
 export function padBrixia(raw: string | number, where = 'BrixiaScore'): string {
-  const s = String(raw).trim().replace(/^\[|\]$/g, '');
+  // a '.0' that a spreadsheet or pandas (a float column) appends, as intCell takes for BrixiaScoreGlobal
+  const s = String(raw).trim().replace(/^\[|\]$/g, '').replace(/^(\d+)\.0*$/, '$1');
   if (!/^\d{1,6}$/.test(s)) throw new MdmtError('EDATA', 'readBrixia', `${where}: BrixiaScore '${raw}' is not 1..6 digits`);
   const p = String(parseInt(s, 10)).padStart(6, '0');
   if (/[4-9]/.test(p)) throw new MdmtError('EDATA', 'readBrixia', `${where}: BrixiaScore '${p}' has a region score outside 0..3`);
