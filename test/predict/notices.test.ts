@@ -134,6 +134,27 @@ test('mdmt export keeps the image size and normalisation the weights were traine
   assert.is(runExport({ model: 'shufflenet_v2_x0_5', out: at }).size, 256, 'no weights: the paper\'s size');
 });
 
+test('an imageSize in the weights\' metadata that is no positive integer is named by predict and export (they used 256 px without a word); a size given wins', async () => {
+  const w = path.join(fakeRun('n-badsize'), 'best.safetensors');
+  const { tensors } = loadSafetensors(w);
+  const meta = readSafetensorsMetadata(w);
+  const img = await greyPng(tmpDir('n-badsize-img'));
+  const out = path.join(tmpDir('n-badsize-out'), 'm.onnx');
+  for (const bad of ['abc', '0', '-32', '32.5', '0x20']) {
+    saveSafetensors(w, tensors, { ...meta, imageSize: bad });
+    const e = await rejects(() => predict([img], { weights: w }));
+    assert.is(e.code, 'EDATA');
+    assert.match(e.message, `${w} records imageSize '${bad}' in its metadata, which is not a positive integer: give the input size (imageSize, --image-size)`);
+    assert.is((await predict([img], { weights: w, imageSize: 32 })).model.imageSize, 32);
+    throwsNaming(() => runExport({ weights: w, out }), `${w} records imageSize '${bad}' in its metadata, which is not a positive integer: give the input size (--size)`);
+    assert.is(runExport({ weights: w, out, size: '32' }).size, 32);
+  }
+  // a size out of export's range that the metadata records is named as the metadata's, not as --size's ("got undefined")
+  saveSafetensors(w, tensors, { ...meta, imageSize: '100000' });
+  throwsNaming(() => runExport({ weights: w, out }), `${w} records imageSize 100000 in its metadata, which must be an integer in [1, 2048]: give the input size (--size)`);
+  for (const t of tensors.values()) t.dispose();
+});
+
 test('files a folder holds that are not images are counted and named; a link to an image is scored', async () => {
   const dir = tmpDir('n-skip');
   const img = await greyPng(dir, 'a.png');

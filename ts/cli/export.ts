@@ -98,11 +98,15 @@ export function runExport(opts: ExportCliOptions): { file: string; task: string;
   // predict()'s largest input: 100000 failed with a bare "Invalid typed array length"
   // the size the weights were trained at (their metadata) unless told: an export of a 32 px run
   // declared a 256 px input, which predict then warned about
-  const trained = o.weights ? fromMetadata(o.weights) : {};
+  const trained = o.weights ? fromMetadata(o.weights, o.size === undefined ? { op: 'export', flag: '--size' } : undefined) : {};
   const size = intFlag(o.size, trained.imageSize ?? PAPER_RUN.imageSize), batch = intFlag(o.batch, 1);
   const minSize = modelInfo(o.model).minSize;
+  const range = `an integer in [${minSize}, ${MAX_IMAGE_SIZE}]${minSize > 1 ? ` for ${o.model}` : ''}`;
+  // a size out of range that the weights' metadata gave, not --size: said so ("--size ..., got undefined")
+  if (o.size === undefined && trained.imageSize !== undefined && !(size >= minSize && size <= MAX_IMAGE_SIZE))
+    throw new MdmtError('EDATA', 'export', `${o.weights} records imageSize ${size} in its metadata, which must be ${range}: give the input size (--size)`);
   if (!Number.isInteger(size) || size < minSize || size > MAX_IMAGE_SIZE)
-    throw new MdmtError('ECONFIG', 'export', `--size must be an integer in [${minSize}, ${MAX_IMAGE_SIZE}]${minSize > 1 ? ` for ${o.model}` : ''}, got ${o.size}`);
+    throw new MdmtError('ECONFIG', 'export', `--size must be ${range}, got ${o.size}`);
   if (!Number.isInteger(batch) || batch < 1 || batch > MAX_EXPORT_BATCH)
     throw new MdmtError('ECONFIG', 'export', `--batch must be an integer in [1, ${MAX_EXPORT_BATCH}] (the ONNX batch dimension stays symbolic: it only sets the traced input), got ${o.batch}`);
   // a directory at --out or a file among its folders: named now, not a raw EISDIR / ENOTDIR after

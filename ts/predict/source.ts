@@ -133,7 +133,7 @@ function sourceOf(o: PredictOptions): { info: PredictModelInfo; weights: string;
   const task = o.task ?? taskOfWeights(o.weights); // a given task was checked with the options
   // the size the weights were trained at (their metadata: a best.safetensors, or its mdmt export)
   // unless told, as mdmt export takes its --size: a 32 px export was scored at 256 px, with a warning
-  const meta = o.imageSize === undefined ? fromMetadata(o.weights) : undefined, recorded = meta?.imageSize;
+  const meta = o.imageSize === undefined ? fromMetadata(o.weights, { op: 'predict', flag: 'imageSize, --image-size' }) : undefined, recorded = meta?.imageSize;
   const size = o.imageSize ?? recorded ?? PAPER_RUN.imageSize, wrong = sizeError(size, backbone);
   if (wrong && recorded !== undefined)
     throw new MdmtError('EDATA', 'predict', `${o.weights} records imageSize ${recorded} in its metadata, which ${wrong}: give imageSize (--image-size)`);

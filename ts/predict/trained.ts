@@ -10,6 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { MdmtError } from '../errors';
 import { onnxMetadata, readOnnxModel } from '../io/onnx_import';
 import { readSafetensorsMetadata } from '../io/safetensors';
 import { readJson } from '../train/checkpoint';
@@ -17,16 +18,24 @@ import { readJson } from '../train/checkpoint';
 /** An input side and whether ImageNet mean/std was applied. */
 export interface Preprocessing { imageSize: number; imagenetNormalize: boolean }
 
-/** What the file's metadata records (either field may be missing: older runs, other writers). */
-export function fromMetadata(file: string): Partial<Preprocessing> {
+/**
+ * What the file's metadata records (either field may be missing: older runs, other writers).
+ * `sizeFor`: the caller takes the recorded imageSize as its input side, so one that is no
+ * positive integer ('abc', '0', '32.5') is an EDATA naming it and the flag to give (it counted
+ * as not recorded, and the weights were scored or exported at the default 256 px without a word);
+ * without it, such a value counts as not recorded (a warning's comparison).
+ */
+export function fromMetadata(file: string, sizeFor?: { op: string; flag: string }): Partial<Preprocessing> {
   // mdmt export copies the weights' metadata into the ONNX file's metadata_props: an export of
   // a 32 px run scored at the default 256 px went without the warning its best.safetensors gets
   const m = file.endsWith('.safetensors') ? readSafetensorsMetadata(file)
     : file.endsWith('.onnx') ? onnxMetadata(readOnnxModel(file))
     : {};
-  const size = Number(m.imageSize);
+  const size = /^\d+$/.test(m.imageSize ?? '') ? Number(m.imageSize) : NaN;
+  if (sizeFor && m.imageSize !== undefined && !(size > 0))
+    throw new MdmtError('EDATA', sizeFor.op, `${file} records imageSize '${m.imageSize}' in its metadata, which is not a positive integer: give the input size (${sizeFor.flag})`);
   return {
-    ...(Number.isInteger(size) && size > 0 ? { imageSize: size } : {}),
+    ...(size > 0 ? { imageSize: size } : {}),
     ...(m.imagenetNormalize === 'true' || m.imagenetNormalize === 'false' ? { imagenetNormalize: m.imagenetNormalize === 'true' } : {}),
   };
 }
