@@ -140,6 +140,18 @@ test('.xlsx formulas without a cached value and error values are named as such, 
   assert.ok(e2.message.includes(`${box} row 2: column 'all' is a formula without a cached value`), e2.message);
 });
 
+test('.xlsx date cells in the columns read are named as dates, not read as an ISO timestamp (a hospital became the centre 2020-03-05T00:00:00.000Z)', async () => {
+  const root = tmpDir('xdate');
+  const file = await writeXlsx(path.join(root, 'AIforCOVID.xlsx'), [[...AFC_HEAD, 'Admission'], ['P_1', 'A', 'MILD', new Date(Date.UTC(2020, 2, 4))], ['P_2', new Date(Date.UTC(2020, 2, 5)), 'SEVERE'], ['P_3', 'A', { formula: 'TODAY()', result: new Date(Date.UTC(2020, 2, 6, 12)) }]]);
+  const e = await rejects(() => readAIforCOVID(root, { releases: [1], checkFiles: false }));
+  assert.is(e.code, 'EDATA');
+  assert.ok(e.message.includes(`${file} row 3: column 'Hospital' is a date (2020-03-05): the spreadsheet read what was typed there as a date; format the column as Text`), e.message);
+  // a date in a column no reader takes (an admission date) is no problem; a formula's date result is a date too
+  const d = await readAIforCOVID(root, { releases: [1], checkFiles: false, onBadRecord: 'skip' });
+  assert.equal(d.records.map((r) => [r.id, r.center]), [['P_1', 'A']]);
+  assert.match(d.skipped[1].error, /row 4: column 'Prognosis' is a date \(2020-03-06T12:00:00\.000Z\)/);
+});
+
 test("covid-cxr --skip-bad: a skipped row counts once, as skipped, whichever of its cells is bad (one with a blank went_icu was also counted 'without a went_icu value')", async () => {
   const d = tmpDir('hsheet-skip');
   fs.writeFileSync(path.join(d, 'labels.csv'), [

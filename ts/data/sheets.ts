@@ -188,10 +188,13 @@ function cellText(v: ExcelJS.CellValue): string {
 
 /**
  * What an .xlsx cell holds where cellText finds no text: an error value (#N/A, also as a
- * formula's result) or a formula never computed (a file written by a script); else undefined.
+ * formula's result) or a formula never computed (a file written by a script); or a date, which
+ * no column the readers take holds (an id, centre, label or box Excel took for one: '3-5' typed
+ * as a hospital became the centre '2020-03-05T00:00:00.000Z' without a word); else undefined.
  */
 function cellProblem(v: ExcelJS.CellValue): string | undefined {
-  if (v === null || typeof v !== 'object' || v instanceof Date) return undefined;
+  if (v instanceof Date) return `a date (${v.toISOString().replace(/T00:00:00\.000Z$/, '')}): the spreadsheet read what was typed there as a date; format the column as Text and type the value again`;
+  if (v === null || typeof v !== 'object') return undefined;
   const o = v as { error?: string; formula?: unknown; sharedFormula?: unknown; result?: unknown };
   if (o.error !== undefined) return `an error value ${o.error}`;
   if (o.formula === undefined && o.sharedFormula === undefined) return undefined;
