@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { main } from '../../ts/cli/main';
+import { buildProgram, main } from '../../ts/cli/main';
 import { synth } from '../../ts/data/synth';
 import { loadRecords } from '../../ts/train/data';
 import { tmpDir } from '../train/_fixture';
@@ -24,6 +24,21 @@ async function mdmt(...args: string[]): Promise<{ code: number; err: string }> {
     process.stderr.write = write;
   }
 }
+
+test('help shows list defaults as they are typed (demo printed ["cv","loco"], which --protocols refuses)', () => {
+  for (const cmd of buildProgram().commands) {
+    const help = cmd.helpInformation().replace(/\s+/g, ' ');
+    assert.not.match(help, /default: [[{]/, `${cmd.name()} --help`);
+  }
+  const demo = buildProgram().commands.find((c) => c.name() === 'demo')!;
+  const help = demo.helpInformation().replace(/\s+/g, ' ');
+  assert.match(help, '--protocols <list> cv,loco (default: cv,loco)');
+  assert.match(help, '(default: shufflenet_v2_x0_5,shufflenet_v2_x1_0,mobilenet_v2)');
+  // the defaults themselves are still the lists
+  demo.parseOptions([]);
+  assert.equal(demo.opts().protocols, ['cv', 'loco']);
+  assert.equal(demo.opts().backbones, ['shufflenet_v2_x0_5', 'shufflenet_v2_x1_0', 'mobilenet_v2']);
+});
 
 test('--config: optim, schedule, data and init must be objects of settings', async () => {
   const d = tmpDir('cli-groups');

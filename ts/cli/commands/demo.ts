@@ -1,7 +1,7 @@
 /** `mdmt demo`: its flags (defaults below) and dispatch; the work is ../demo.ts (runDemo). */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { MdmtError } from '../../errors';
 import { PAPER_OPTIM, PROTOCOLS } from '../../train/config';
 import type { DemoOptions } from '../demo';
@@ -22,8 +22,9 @@ export function register(program: Command): void {
     .description('synthetic data (or --data) → STL τ1, STL τ2, FT and MDMT for three small backbones on a short CPU schedule → report with Tables 1 and 2 (p-values across the backbones) and plots')
     .option('--data <dir>', 'covid-cxr folder (labels.csv) or a folder with AIforCOVID/ and BRIXIA/ (default: synthetic data)')
     .option('--out <dir>', 'output folder: data/, runs/, report/; a rerun with the same settings reuses its finished runs, other settings (training flags, --n-afc, --n-bx, --synth-size, --seed) are refused: use another --out', outPath, d.out)
-    .option('--backbones <list>', 'comma-separated model names', listArg(), d.backbones)
-    .option('--protocols <list>', 'cv,loco', listArg(PROTOCOLS), d.protocols)
+    // lists shown as typed (commander's help printed the default as JSON: ["cv","loco"])
+    .addOption(new Option('--backbones <list>', 'comma-separated model names').argParser(listArg()).default(d.backbones, d.backbones.join(',')))
+    .addOption(new Option('--protocols <list>', 'cv,loco').argParser(listArg(PROTOCOLS)).default(d.protocols, d.protocols.join(',')))
     .option('--folds <n>', 'folds per protocol', intArg(1), d.folds)
     .option('--k-folds <n>', 'CV folds the data are split into', intArg(), d.kFolds)
     .option('--image-size <n>', 'input side', intArg(), d.imageSize)
