@@ -92,4 +92,13 @@ test('mdmt demo --data: a folder with one data set, or a file, is named as such 
   assert.equal(dataConfigFor(d), { afc: path.join(d, 'AIforCOVID'), bx: path.join(d, 'BRIXIA') });
 });
 
+test('mdmt demo --data reads the AIforCOVID releases whose sheets are there (it has no --afc-releases: a missing _r3 sheet stopped it, with a hint to that flag)', () => {
+  const d = tmpDir('demo-rel');
+  for (const n of ['AIforCOVID', 'BRIXIA']) fs.mkdirSync(path.join(d, n));
+  for (const f of ['AIforCOVID.xlsx', 'AIforCOVID_r2.xlsx']) fs.writeFileSync(path.join(d, 'AIforCOVID', f), '');
+  assert.equal(dataConfigFor(d), { afc: path.join(d, 'AIforCOVID'), bx: path.join(d, 'BRIXIA'), afcReleases: [1, 2] });
+  fs.writeFileSync(path.join(d, 'AIforCOVID', 'AIforCOVID_r3.xlsx'), '');
+  assert.equal(dataConfigFor(d), { afc: path.join(d, 'AIforCOVID'), bx: path.join(d, 'BRIXIA') }, 'all three: the default');
+});
+
 test.run();

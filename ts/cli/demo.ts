@@ -16,6 +16,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ensureDir } from '../dirs';
 import { MdmtError, show } from '../errors';
+import { AFC_RELEASES } from '../data/records';
 import { synth } from '../data/synth';
 import { readSplitFile } from '../data/splits';
 import { resolveTrainConfig, type DataConfig, type Protocol, type TrainConfigInput } from '../train/config';
@@ -61,7 +62,14 @@ export function dataConfigFor(dir: string): DataConfig {
   const d = path.resolve(dir);
   if (fs.existsSync(path.join(d, 'labels.csv'))) return { covidCxr: d, onBadRecord: 'skip' };
   const [afc, bx] = ['AIforCOVID', 'BRIXIA'].map((n) => fs.existsSync(path.join(d, n)));
-  if (afc && bx) return { afc: path.join(d, 'AIforCOVID'), bx: path.join(d, 'BRIXIA') };
+  if (afc && bx) {
+    // the AIforCOVID releases whose sheets are there: demo has no --afc-releases, and the
+    // reader's hint for a missing sheet named that flag of train and experiment
+    const root = path.join(d, 'AIforCOVID');
+    const have = Object.keys(AFC_RELEASES).map(Number).filter((r) => fs.existsSync(path.join(root, AFC_RELEASES[r].sheet)));
+    const some = have.length > 0 && have.length < Object.keys(AFC_RELEASES).length;
+    return { afc: root, bx: path.join(d, 'BRIXIA'), ...(some ? { afcReleases: have } : {}) };
+  }
   // a file, or a folder with one of the two data sets: say which, not that it holds neither
   if (fs.existsSync(d) && !fs.statSync(d).isDirectory()) throw new MdmtError('EIO', '--data', `'${d}' is a file, not a folder: give the folder that holds labels.csv (covid-cxr) or AIforCOVID/ and BRIXIA/`);
   if (afc || bx) throw new MdmtError('EIO', '--data', `'${d}' holds ${afc ? 'AIforCOVID/' : 'BRIXIA/'} but no ${afc ? 'BRIXIA/' : 'AIforCOVID/'}: the demo trains both tasks (STL τ1, STL τ2, FT, MDMT); add the other data set's folder, or give a covid-cxr folder (labels.csv)`);
