@@ -105,6 +105,22 @@ test('flags that would have no effect: an init the experiment does not use, Grad
   assert.not.ok(fs.existsSync(path.join(d, 'run')), 'nothing written');
 });
 
+test('demo --skip-bad leaves an unreadable image out, as the hint the failure prints says (demo had no --skip-bad)', async () => {
+  const d = tmpDir('cli-demo-skip');
+  const { bxRoot } = await synth(path.join(d, 'data'), { seed: 3, nAfc: 30, nBx: 40, size: 32 });
+  const img = (await loadRecords({ bx: bxRoot })).bx.map((r) => r.image).sort()[7];
+  fs.writeFileSync(img, fs.readFileSync(img).subarray(0, 200));
+  const demo = (out: string, ...a: string[]) => mdmt('demo', '--data', path.join(d, 'data'), '--out', path.join(d, out), '--backbones', BB, '--protocols', 'cv',
+    '--folds', '1', '--k-folds', '3', '--epochs', '1', '--warmup', '0', '--batch-size', '8', '--no-progress', ...a);
+  let r = await demo('a');
+  assert.match(r.err, /FAILED: train: 1 image of the split cannot be read .*\(--skip-bad of mdmt train, experiment and demo\)/);
+  r = await demo('b', '--skip-bad');
+  assert.is(r.code, 0, r.err);
+  const run = path.join(d, 'b', 'runs', 'cv', BB, 'stl_bx', 'fold0');
+  const res = JSON.parse(fs.readFileSync(path.join(run, 'result.json'), 'utf8')) as { result: { skipped: { file: string }[] } };
+  assert.equal(res.result.skipped.map((b) => b.file), [img]);
+});
+
 test('--afc-releases reads only the releases given, --skip-bad leaves unreadable images out (listed in result.json)', async () => {
   const d = tmpDir('cli-releases');
   const { afcRoot } = await synth(d, { seed: 5, nAfc: 30, nBx: 0, size: 32 });
@@ -123,7 +139,7 @@ test('--afc-releases reads only the releases given, --skip-bad leaves unreadable
   assert.match(r.err, 'give --afc-releases 1 to mdmt train or mdmt experiment');
   r = await train('--afc-releases', '1');
   assert.is(r.code, 1, r.err);
-  assert.match(r.err, /1 image of the split cannot be read \(nothing was trained\): .*; fix or remove them, or leave them out with data.onBadRecord: 'skip' \(mdmt train --skip-bad\)/);
+  assert.match(r.err, /1 image of the split cannot be read \(nothing was trained\): .*; fix or remove them, or leave them out with data.onBadRecord: 'skip' \(--skip-bad of mdmt train, experiment and demo\)/);
   r = await train('--afc-releases', '1', '--skip-bad');
   assert.is(r.code, 0, r.err);
   const res = JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8')) as { result: { skipped: { file: string }[] } };

@@ -165,7 +165,7 @@ test('unreadable images are all named before the first epoch; in skip mode resul
   const out = path.join(root, 'strict');
   const e = await code(() => train({ ...base, backbone: BACKBONE, experiment: 'stl_afc', outDir: out }));
   assert.is(e.code, 'EDATA');
-  assert.match(e.message, /^train: 2 images of the split cannot be read \(nothing was trained\): .*\((train|val|test)\): .*; .*\((train|val|test)\): .*; fix or remove them, or leave them out with data.onBadRecord: 'skip' \(mdmt train --skip-bad\)$/);
+  assert.match(e.message, /^train: 2 images of the split cannot be read \(nothing was trained\): .*\((train|val|test)\): .*; .*\((train|val|test)\): .*; fix or remove them, or leave them out with data.onBadRecord: 'skip' \(--skip-bad of mdmt train, experiment and demo\)$/);
   assert.is(fs.readFileSync(path.join(out, 'log.jsonl'), 'utf8'), '', 'no epoch trained');
   const r = await train({ ...base, data: { afc: afcRoot, onBadRecord: 'skip' }, backbone: BACKBONE, experiment: 'stl_afc', outDir: path.join(root, 'lenient') });
   assert.is(r.result.skipped?.length, 2);

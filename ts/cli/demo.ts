@@ -42,6 +42,8 @@ export interface DemoOptions {
   patience: number;
   /** Adam learning rate (default: config.ts's, the paper's) */
   lr?: number;
+  /** leave out bad rows and images instead of failing (data.onBadRecord 'skip'; a covid-cxr folder always is) */
+  skipBad?: boolean;
   seed: number;
   device?: string;
   /** synthetic data: images per data set and pixel width */
@@ -105,6 +107,8 @@ export async function runDemo(o: DemoOptions) {
   const out = ensureDir(path.resolve(o.out), 'demo', '--out');
   const synthDir = path.join(out, 'data');
   const data: DataConfig = o.data ? dataConfigFor(o.data) : { afc: path.join(synthDir, 'AIforCOVID'), bx: path.join(synthDir, 'BRIXIA') };
+  // the hint of an unreadable image names --skip-bad: demo has it too, as train and experiment
+  if (o.skipBad) data.onBadRecord = 'skip';
   const runsDir = path.join(out, 'runs');
   const base: Omit<TrainConfigInput, 'backbone' | 'experiment' | 'outDir'> = {
     data: { ...data, cacheDir: path.join(runsDir, '.cache') }, kFolds: o.kFolds, imageSize: o.imageSize, batchSize: o.batchSize,

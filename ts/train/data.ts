@@ -377,7 +377,7 @@ export async function scanSplit(loaders: Record<'train' | 'val' | 'test', Loader
     bad.push(...(await loaders[part].scan(o.check && (() => o.check!(part)))).map((b) => ({ part, task: b.task, id: b.id, file: b.file ?? '', error: b.error })));
   if (bad.length && !o.skip)
     throw new MdmtError('EDATA', 'train', `${bad.length} image${bad.length > 1 ? 's' : ''} of the split cannot be read (nothing was trained): ${fewOf(bad.map((b) => `${b.id} (${b.part}): ${b.error}`), 5, '; ')}; ` +
-      "fix or remove them, or leave them out with data.onBadRecord: 'skip' (mdmt train --skip-bad)");
+      "fix or remove them, or leave them out with data.onBadRecord: 'skip' (--skip-bad of mdmt train, experiment and demo)");
   // a resumed run goes on with the records it began with: the epochs before were trained without
   // the images left out then (and with any fixed since), so another set would mix two data sets
   const keys = bad.map((b) => `${b.task}:${b.part}:${b.id}`).sort();

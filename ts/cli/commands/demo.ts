@@ -39,6 +39,7 @@ export function register(program: Command): void {
     .option('--n-bx <n>', 'synthetic BRIXIA images', intArg(12), d.nBx)
     .option('--synth-size <n>', 'synthetic image width in pixels', intArg(32), d.synthSize)
     .option('--workers <n>', 'loader worker threads (0 = in-process)', intArg(), d.workers)
+    .option('--skip-bad', "leave out bad rows and images instead of failing (data.onBadRecord 'skip'; a covid-cxr --data always does), each named")
     .option('--eager', 'run op by op instead of compiled steps (slower: for comparison and debugging)')
     .option('--no-progress', 'no progress bars')
     .action(async (o: Record<string, unknown>) => {
