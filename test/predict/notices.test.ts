@@ -211,6 +211,25 @@ test('collectImages: an image with two masks of its name in the mask folder is r
   assert.equal(collectImages([a], { masks }), [{ image: a, mask: ma }], 'a name that is not an image\'s may repeat');
 });
 
+test('collectImages: a mask folder that holds the image itself is refused (an image without a mask there was its own lung mask, without a note)', async () => {
+  const dir = tmpDir('n-selfmask');
+  const a = await greyPng(dir, 'a.png'), b = await greyPng(dir, 'b.png');
+  const self = `the mask folder '${dir}' holds this image itself, so it would be its own lung mask`;
+  throwsNaming(() => collectImages([a], { masks: dir }), `${a}: ${self}`, 'give masks (--masks) a folder of lung masks only');
+  throwsNaming(() => collectImages([dir], { masks: dir }), `${a}: ${self}`);
+  // a mask beside its image: the same (it was refused as two files sharing a name, 'keep one')
+  await greyPng(dir, 'b.tif');
+  throwsNaming(() => collectImages([b], { masks: dir }), `${b}: ${self}`);
+  // through a link to the folder too
+  const link = path.join(tmpDir('n-selfmask-link'), 'masks');
+  fs.symlinkSync(dir, link);
+  throwsNaming(() => collectImages([a], { masks: link }), `${a}: the mask folder '${link}' holds this image itself`);
+  // a folder of masks apart from the images is read as before
+  const masks = tmpDir('n-selfmask-masks');
+  const ma = await greyPng(masks, 'a.png');
+  assert.equal(collectImages([a, b], { masks }), [{ image: a, mask: ma }, { image: b }]);
+});
+
 test('a Grad-CAM map that is zero everywhere is noted in its row (its overlay is the bare film)', async () => {
   const dir = tmpDir('n-cam');
   const img = await greyPng(dir);

@@ -83,6 +83,11 @@ function maskIndex(dir: string): Map<string, string[]> {
  */
 function maskOf(image: string, masks: Map<string, string[]>, dir: string): string | undefined {
   const found = masks.get(fileStem(image));
+  // --masks the images' own folder: an image without a mask of its name there was its own lung
+  // mask (cropped to its non-zero pixels, with no 'no lung mask' note), one with a mask was refused as two files sharing a name
+  const real = (f: string) => { try { return fs.realpathSync(f); } catch { return path.resolve(f); } };
+  if (found?.some((f) => real(f) === real(image)))
+    throw new MdmtError('EDATA', 'predict', `${image}: the mask folder '${dir}' holds this image itself, so it would be its own lung mask (the mask of an image is the file of its base name there): give masks (--masks) a folder of lung masks only, apart from the images`);
   if (found && found.length > 1)
     throw new MdmtError('EDATA', 'predict', `${image}: ${found.length} files in the mask folder '${dir}' share its name ${show(fileStem(image))}: ${found.map((f) => path.relative(dir, f)).join(', ')}; keep one, or move the others out of the folder`);
   return found?.[0];
