@@ -70,6 +70,19 @@ test('a sheet on the wrong separator with quoted fields says so too (it failed o
   assert.match(e.message, /labels\.csv: the header is one column when split on ',': is the file separated by '\\t' instead\?/);
 });
 
+test("a sheet's Windows paths (images\\a.png) are refused with the path that exists named: here a backslash is part of a file name", async () => {
+  const d = tmpDir('hsheet-win');
+  fs.mkdirSync(path.join(d, 'images'));
+  fs.writeFileSync(path.join(d, 'images', 'a.png'), 'x');
+  fs.writeFileSync(path.join(d, 'labels.csv'), 'file,source_url,went_icu,brixia_global_senior\nimages\\a.png,http://a,Y,3\n');
+  const e = await rejects(() => readCovidCxr(d));
+  assert.is(e.code, 'EIO');
+  assert.ok(e.message.includes(`row 2: image not found: ${path.join(d, 'images\\a.png')}; ${path.join(d, 'images', 'a.png')} exists: write the sheet's paths with '/'`), e.message);
+  // a file that is missing either way: no hint
+  fs.writeFileSync(path.join(d, 'labels.csv'), 'file,source_url,went_icu,brixia_global_senior\nimages\\b.png,http://a,Y,3\n');
+  assert.not.match((await rejects(() => readCovidCxr(d))).message, 'exists');
+});
+
 test('integer cells: digits (and a spreadsheet .0) only, not hex, exponents or Infinity', async () => {
   assert.equal(['12', ' 7 ', '12.0', '+3', '-1'].map(intCell), [12, 7, 12, 3, -1]);
   for (const s of ['0xC', '1.2e1', 'Infinity', '', '1.5', '12a', '0b11']) assert.ok(Number.isNaN(intCell(s)), s);

@@ -36,8 +36,11 @@ export function intCell(s: string): number {
 }
 
 function checkFile(op: string, where: string, file: string, what: string): string {
-  if (!fs.existsSync(file)) throw bad(op, where, `${what} not found: ${file}`, 'EIO');
-  return file;
+  if (fs.existsSync(file)) return file;
+  // a sheet written on Windows ('images\\a.png'): here a backslash is part of the file name
+  const slashed = path.sep === '/' && file.includes('\\') ? file.replace(/\\/g, '/') : undefined;
+  const hint = slashed && fs.existsSync(slashed) ? `; ${slashed} exists: write the sheet's paths with '/' (a backslash is part of a file name here)` : '';
+  throw bad(op, where, `${what} not found: ${file}${hint}`, 'EIO');
 }
 
 /** Where a centre was first seen: its sheet and row. */
