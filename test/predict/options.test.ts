@@ -37,10 +37,10 @@ test('unknown keys, wrong types and weights-only settings with a run are refused
     await refused(['a.png'], { run: '/nowhere', [k]: v }, new RegExp(`options\\.${k} is for a weights file; a run directory uses its own`));
   }
   await refused(['a.png'], { run: '/nowhere', explain: {} }, /explain must be \{ dir, task\?, classIndex\? \}/);
-  await refused(['a.png'], { run: '/nowhere', workers: -1 }, /workers must be an integer in \[0, 64\], got -1/);
+  await refused(['a.png'], { run: '/nowhere', workers: -1 }, /workers \(--workers\) must be an integer in \[0, 64\], got -1/);
   // train()'s bound: 100000 threads were spawned until V8 died of OOM
-  await refused(['a.png'], { run: '/nowhere', workers: 100_000 }, /workers must be an integer in \[0, 64\], got 100000/);
-  await refused(['a.png'], { run: '/nowhere', batchSize: 0.5 }, /batchSize must be an integer ≥ 1/);
+  await refused(['a.png'], { run: '/nowhere', workers: 100_000 }, /workers \(--workers\) must be an integer in \[0, 64\], got 100000/);
+  await refused(['a.png'], { run: '/nowhere', batchSize: 0.5 }, /batchSize \(--batch-size\) must be an integer ≥ 1/);
 });
 
 test('values of the wrong type or out of range are refused naming the option and the value', async () => {

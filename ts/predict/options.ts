@@ -107,9 +107,9 @@ export function checkPredictOptions(images: unknown, o: PredictOptions, keys: Ke
   if (o.run !== undefined)
     for (const k of WEIGHTS_ONLY)
       if (o[k] !== undefined) throw bad(`options.${k} is for a weights file; a run directory uses its own (config.json of ${o.run})`);
-  if (o.batchSize !== undefined && (!Number.isInteger(o.batchSize) || o.batchSize < 1)) throw bad(`batchSize must be an integer ≥ 1, got ${show(o.batchSize)}`);
+  if (o.batchSize !== undefined && (!Number.isInteger(o.batchSize) || o.batchSize < 1)) throw bad(`batchSize (--batch-size) must be an integer ≥ 1, got ${show(o.batchSize)}`);
   // train()'s bound: workers 100000 spawned threads until V8 died of OOM
-  if (o.workers !== undefined && (!Number.isInteger(o.workers) || o.workers < 0 || o.workers > MAX_WORKERS)) throw bad(`workers must be an integer in [0, ${MAX_WORKERS}], got ${show(o.workers)}`);
+  if (o.workers !== undefined && (!Number.isInteger(o.workers) || o.workers < 0 || o.workers > MAX_WORKERS)) throw bad(`workers (--workers) must be an integer in [0, ${MAX_WORKERS}], got ${show(o.workers)}`);
   for (const k of ['calibrate', 'imagenetNormalize'] as const)
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw bad(`${k} must be true or false, got ${show(o[k])}`); // 'no' meant true
   if (o.device !== undefined && typeof o.device !== 'string') throw bad(`device must be a device name (cpu, cuda, cuda:N), got ${show(o.device)}`);
