@@ -8,6 +8,7 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tinyData, tmpDir } from '../train/_fixture';
+import { linkedData } from '../data/_linked';
 import { deviceAvailable } from '../helpers';
 import { afterInterrupt } from '../../ts/cli/main';
 import { nextCommand } from '../../ts/cli/commands/synth';
@@ -143,6 +144,20 @@ test('mdmt train then mdmt report on tiny data', async () => {
   assert.match(rep.out, '## Table 1');
   assert.match(rep.out, '## Table 2');
   assert.ok(fs.existsSync(path.join(runs, 'report', 'table1.csv')));
+});
+
+test('mdmt train on a covid-cxr folder names its tasks as covid-cxr\'s, not AIforCOVID\'s and BRIXIA\'s', async () => {
+  if (!on) return;
+  const dir = await linkedData(tmpDir('cli-cxr'), 36);
+  const args = (exp: string) => ['train', '--backbone', BB, '--experiment', exp, '--out', path.join(dir, 'runs', exp), '--covid-cxr', dir,
+    '--image-size', '32', '--batch-size', '8', '--epochs', '1', '--warmup', '0', '--k-folds', '3', '--no-progress'];
+  const afc = await mdmt(...args('stl_afc'));
+  assert.is(afc.code, 0, afc.err);
+  assert.match(afc.out, /test ACC \d.*\(τ1 prognosis of covid-cxr\)\n/);
+  const bx = await mdmt(...args('stl_bx'));
+  assert.is(bx.code, 0, bx.err);
+  assert.match(bx.out, /test ACC \d.*\(τ2 Brixia severity of covid-cxr\)\n/);
+  assert.not.match(afc.out + bx.out, /AIforCOVID|BRIXIA/);
 });
 
 test('Ctrl-C (SIGINT) or SIGTERM during training releases the run-directory lock and says how to resume', async () => {

@@ -31,10 +31,13 @@ export async function runTrainCommand(o: Record<string, unknown>, base: Partial<
     return;
   }
   const pct = (m: { acc: number; f1: number; gmean: number }) => `ACC ${(100 * m.acc).toFixed(1)}  F1 ${(100 * m.f1).toFixed(1)}  GM ${(100 * m.gmean).toFixed(1)}`;
-  const task = input.experiment === 'stl_bx' ? 'τ2 BRIXIA severity' : 'τ1 AIforCOVID prognosis';
+  // a covid-cxr run is neither data set: its τ1 is went_icu, its τ2 the films' Brixia scores
+  const cxr = input.data?.covidCxr ? ' of covid-cxr' : '';
+  const [t1, t2] = cxr ? ['τ1 prognosis', 'τ2 Brixia severity'] : ['τ1 AIforCOVID prognosis', 'τ2 BRIXIA severity'];
+  const task = `${input.experiment === 'stl_bx' ? t2 : t1}${cxr}`;
   process.stdout.write(`${input.backbone} ${input.experiment} ${r.result.protocol} fold ${r.result.fold}: best epoch ${r.best.epoch}${r.best.selected ? '' : ' (no epoch after warm-up: last epoch)'} of ${r.history.length}\n` +
     `test ${pct(r.metrics.test)}  (${task})\n` +
     // MDMT's second head: its τ2 metrics were only in --json and result.json
-    (r.metrics.bx ? `test ${pct(r.metrics.bx)}  (τ2 BRIXIA severity, MDMT's second head)\n` : '') +
+    (r.metrics.bx ? `test ${pct(r.metrics.bx)}  (${t2}${cxr}, MDMT's second head)\n` : '') +
     `${r.bestPath}\n`);
 }
