@@ -9,7 +9,10 @@ import * as assert from 'uvu/assert';
 import { AFC_EXCLUDED, readAIforCOVID, readBrixia, readCovidCxr } from '../../ts/data/readers';
 import { binNames, formatTaskCounts, type NameCount } from '../../ts/data/records';
 import { readXlsx } from '../../ts/data/sheets';
-import { loadRecords } from '../../ts/train/data';
+import { resolveTrainConfig } from '../../ts/train/config';
+import { loadRecords, prepareFold } from '../../ts/train/data';
+import { MdmtError } from '../../ts/errors';
+import { tmpDir } from '../train/_fixture';
 import { sharedData, synthFixture } from './_fixture';
 
 /** name → count, sorted by name, as the summary lists centres */
@@ -65,6 +68,22 @@ test('covid-cxr summary and log: both tasks per class and per centre (counts fro
   const log: string[] = [];
   await loadRecords({ covidCxr: dir }, undefined, (m) => log.push(m));
   assert.equal(log.slice(1), lines.map((l) => `  ${l}`));
+});
+
+test('a covid-cxr folder without τ1 (or τ2) records is named with its sheet and column, not as "no AIforCOVID records"', async () => {
+  const d = tmpDir('cxr-none');
+  const file = path.join(d, 'labels.csv');
+  for (const f of ['a.png', 'b.png']) fs.writeFileSync(path.join(d, f), ''); // only looked for: nothing is decoded
+  fs.writeFileSync(file, 'file,source_url,went_icu,brixia_global_senior\na.png,http://a,,3\nb.png,http://a,,7\n');
+  const recs = await loadRecords({ covidCxr: d });
+  const cfg = (experiment: 'stl_afc' | 'stl_bx') => resolveTrainConfig({ backbone: 'shufflenet_v2_x0_5', experiment, outDir: path.join(d, experiment), data: { covidCxr: d } });
+  const e = (() => { try { prepareFold(cfg('stl_afc'), recs); } catch (x) { return x as MdmtError; } return assert.unreachable() as never; })();
+  assert.is(e.code, 'EDATA');
+  assert.match(e.message, `no τ1 records to split: covid-cxr ${file} gave none (τ1 comes from its went_icu column, Y or N;`);
+  assert.not.match(e.message, 'AIforCOVID');
+  fs.writeFileSync(file, 'file,source_url,went_icu,brixia_global_senior\na.png,http://a,Y,\nb.png,http://a,N,\n');
+  const only = await loadRecords({ covidCxr: d });
+  assert.throws(() => prepareFold(cfg('stl_bx'), only), /no τ2 records to split: covid-cxr .*labels\.csv gave none \(τ2 from its brixia_global_senior column/);
 });
 
 test.run();

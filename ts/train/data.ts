@@ -310,7 +310,10 @@ export function prepareFold(cfg: TrainConfig, recs: TaskRecords, log?: (msg: str
   for (const task of ['afc', 'bx'] as const) {
     if (!need[task]) continue;
     const dir = dirs[task];
-    if (!dir) throw new MdmtError('EDATA', 'data', `no ${task === 'afc' ? 'AIforCOVID (τ1)' : 'BRIXIA (τ2)'} records to split (config.data)`);
+    // a covid-cxr folder holds both tasks: name its sheet and column, not a data set it is not
+    const cxr = cfg.data.covidCxr && `no ${task === 'afc' ? 'τ1' : 'τ2'} records to split: covid-cxr ${path.join(cfg.data.covidCxr, 'labels.csv')} gave none ` +
+      `(τ${task === 'afc' ? '1 comes from its went_icu column, Y or N' : '2 from its brixia_global_senior column, 0..18'}; the data summary says what was dropped)`;
+    if (!dir) throw new MdmtError('EDATA', 'data', cxr || `no ${task === 'afc' ? 'AIforCOVID (τ1)' : 'BRIXIA (τ2)'} records to split (config.data)`);
     const index = task === 'afc' ? cfg.fold : pairedBxFold(cfg, dirs.joint);
     const held = dirs.joint || task === 'afc' ? { task: 'AFC' as const, records: recs.afc } : { task: 'BX' as const, records: recs.bx };
     const fold = pick(dir, cfg.protocol, cfg.kFolds, index, recs[task], task === 'afc' || index === cfg.fold ? 'fold' : 'bxLocoFold', held);
