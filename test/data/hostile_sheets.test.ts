@@ -83,6 +83,13 @@ test("a sheet's Windows paths (images\\a.png) are refused with the path that exi
   assert.not.match((await rejects(() => readCovidCxr(d))).message, 'exists');
 });
 
+test('a required column spelt in another case is named as such (it was only "missing column")', async () => {
+  await refused(['filename;BrixiaScore;BrixiaScoreGlobal;Manufacturer', ...ROWS].join('\n'), /missing column 'Filename' \(has: filename, .*\); 'filename' differs only in case \(column names are matched exactly\): rename it 'Filename'/);
+  const d = tmpDir('hsheet-case');
+  fs.writeFileSync(path.join(d, 'labels.csv'), 'File,source_url,Went_ICU,brixia_global_senior\nx.png,http://a,Y,3\n');
+  assert.match((await rejects(() => readCovidCxr(d, { checkFiles: false }))).message, "missing column 'file' (has: File, source_url, Went_ICU, brixia_global_senior); 'File' differs only in case");
+});
+
 test('integer cells: digits (and a spreadsheet .0) only, not hex, exponents or Infinity', async () => {
   assert.equal(['12', ' 7 ', '12.0', '+3', '-1'].map(intCell), [12, 7, 12, 3, -1]);
   for (const s of ['0xC', '1.2e1', 'Infinity', '', '1.5', '12a', '0b11']) assert.ok(Number.isNaN(intCell(s)), s);

@@ -288,7 +288,10 @@ export function requireColumns(sheet: Sheet, cols: string[]): void {
     if (sheet.header.includes(c)) continue;
     // one column whose name holds another separator: the file is split on the wrong character
     const other = wrongSeparator(sheet.header);
-    const hint = other ? `; the header is one column: is the file separated by '${show(other)}' instead?` : '';
+    // 'File' or 'went_ICU' for 'file' or 'went_icu': names are matched exactly
+    const cased = sheet.header.find((h) => h.toLowerCase() === c.toLowerCase());
+    const hint = other ? `; the header is one column: is the file separated by '${show(other)}' instead?`
+      : cased ? `; '${cased}' differs only in case (column names are matched exactly): rename it '${c}'` : '';
     throw new MdmtError('EDATA', 'readSheet', `${sheet.file}: missing column '${c}' (has: ${sheet.header.join(', ')})${hint}`);
   }
 }
