@@ -143,7 +143,11 @@ test('mdmt train then mdmt report on tiny data', async () => {
   assert.is(rep.code, 0, rep.err);
   assert.match(rep.out, '## Table 1');
   assert.match(rep.out, '## Table 2');
+  assert.match(rep.out, /\n3 runs; report: /);
   assert.ok(fs.existsSync(path.join(runs, 'report', 'table1.csv')));
+  const one = await mdmt('report', path.join(runs, 'a'));
+  assert.is(one.code, 0, one.err);
+  assert.match(one.out, /\n1 run; report: /);
 });
 
 test('mdmt train on a covid-cxr folder names its tasks as covid-cxr\'s, not AIforCOVID\'s and BRIXIA\'s', async () => {

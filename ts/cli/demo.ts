@@ -147,7 +147,7 @@ export async function runDemo(o: DemoOptions) {
     hooksFor: (j, at) => (o.progress ? once.wrap(progressHooks({ label: `[${at.index}/${at.total}] ${j.key}` })) : SILENT),
     log: once.log(o.log),
   });
-  o.log(`${res.trained.length} runs trained, ${res.skipped.length} reused in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  o.log(`${res.trained.length} run${res.trained.length === 1 ? '' : 's'} trained, ${res.skipped.length} reused in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   const rep = reportRuns(runsDir, { out: path.join(out, 'report'), warmupEpochs: o.warmup });
   const tables = tablesOf(rep.markdown);
   // what the report says above the tables the demo prints (random initialisation: not the paper's numbers)

@@ -17,6 +17,6 @@ export function register(program: Command): void {
       const { reportRuns, tablesOf } = await import('../report');
       const r = reportRuns(path.resolve(runsDir), { out: o.out as string | undefined, mu: o.mu as 'folds' | 'pooled', ddof: o.ddof as number | undefined, warmupEpochs: o.warmup as number | undefined });
       for (const w of r.warnings) process.stderr.write(`mdmt report: warning: ${w}\n`);
-      process.stdout.write(`${tablesOf(r.markdown)}\n\n${r.results.length} runs; report: ${r.files[0]} (${r.files.length} files, plots in ${path.join(r.out, 'plots')})\n`);
+      process.stdout.write(`${tablesOf(r.markdown)}\n\n${r.results.length} run${r.results.length === 1 ? '' : 's'}; report: ${r.files[0]} (${r.files.length} files, plots in ${path.join(r.out, 'plots')})\n`);
     });
 }
