@@ -9,7 +9,7 @@
  */
 import { check, checkOptions, kindOf, MdmtError, show } from '../errors';
 import { native } from '../native/binding';
-import { markWritten } from '../ops/op';
+import { markWritten, observingSteps, stepDepends, stepSets } from '../ops/op';
 import { keep, shapeStr, Tensor, toFloat32, TypedArray } from '../tensor';
 
 export type StateDict = Map<string, Tensor>;
@@ -48,7 +48,16 @@ function checkName(op: string, name: unknown): void {
 }
 
 export abstract class Module {
-  training = true;
+  private _training = true;
+  /** Training mode (BatchNorm's batch statistics, dropout): a recorded step depends on the mode its modules read. */
+  get training(): boolean {
+    if (observingSteps()) stepDepends(this, 'training', () => this._training);
+    return this._training;
+  }
+  set training(v: boolean) {
+    this._training = v;
+    if (observingSteps()) stepSets(this, 'training', () => (this._training = v));
+  }
   private readonly _params = new Map<string, Tensor | null>();
   private readonly _buffers = new Map<string, Tensor>();
   private readonly _children = new Map<string, Module>();

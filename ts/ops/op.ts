@@ -46,22 +46,56 @@ export function stepEffect(fn: () => void): void {
   for (const f of effectObservers) f(fn);
 }
 
+/** Adds `fn` to `list`; returns a function that removes it. */
+function subscribe<F>(list: F[], fn: F): () => void {
+  list.push(fn);
+  return () => {
+    const i = list.indexOf(fn);
+    if (i >= 0) list.splice(i, 1);
+  };
+}
+
+/** What a step recorder is told of a JavaScript-side value: `read` gives it, or null when the step sets it. */
+export type DependObserver = (owner: object, key: string, read: (() => unknown) | null) => void;
+const dependObservers: DependObserver[] = [];
+
+/** True while a step is recorded: the cheap test before calling stepDepends or stepSets. */
+export function observingSteps(): boolean {
+  return dependObservers.length > 0;
+}
+
+/**
+ * Declares that what a step does depends on a JavaScript-side value (a module's training
+ * mode, a parameter's requiresGrad) named by `owner` and `key`: a recorder keeps the value
+ * `read()` gives the first time, and a replay where it differs records the step again (the
+ * plan holds the ops the old value chose: BatchNorm's batch statistics, dropout, a gradient).
+ */
+export function stepDepends(owner: object, key: string, read: () => unknown): void {
+  for (const f of dependObservers) f(owner, key, read);
+}
+
+/**
+ * Declares that the step sets a value stepDepends tracks (model.eval() inside the step): its
+ * later reads in the step do not depend on the value before it, and a replay sets it again.
+ */
+export function stepSets(owner: object, key: string, apply: () => void): void {
+  for (const f of dependObservers) f(owner, key, null);
+  stepEffect(apply);
+}
+
+/** Registers an observer of stepDepends and stepSets calls; returns a function that removes it. */
+export function observeDepends(fn: DependObserver): () => void {
+  return subscribe(dependObservers, fn);
+}
+
 /** Registers an observer of stepEffect calls; returns a function that removes it. */
 export function observeEffects(fn: (effect: () => void) => void): () => void {
-  effectObservers.push(fn);
-  return () => {
-    const i = effectObservers.indexOf(fn);
-    if (i >= 0) effectObservers.splice(i, 1);
-  };
+  return subscribe(effectObservers, fn);
 }
 
 /** Registers an observer of every op call; returns a function that removes it. */
 export function observeOps(fn: OpObserver): () => void {
-  observers.push(fn);
-  return () => {
-    const i = observers.indexOf(fn);
-    if (i >= 0) observers.splice(i, 1);
-  };
+  return subscribe(observers, fn);
 }
 
 function checkInputs(op: string, inputs: readonly Tensor[], names?: readonly string[]): string {

@@ -9,7 +9,7 @@ import { check, MdmtError } from '../errors';
 import { DType, native, NativePlanSpec } from '../native/binding';
 import { Tensor, TypedArray } from '../tensor';
 import { Graph, ValueKind } from './graph';
-import { isRecording, ReplayHook } from './record';
+import { Dependency, isRecording, ReplayHook } from './record';
 
 const KIND: Record<ValueKind, number> = { input: 0, param: 1, const: 2, temp: 3 };
 const ARRAY_DTYPE: [new (...a: never[]) => TypedArray, DType][] = [
@@ -71,9 +71,10 @@ export class PlanExecutor {
   /**
    * Builds the native plan; from then on it owns `graph.owned` (freed by dispose, or here if
    * this throws). `cudaGraph`: replay it as one CUDA graph (native/core/plan_replay.h).
+   * `depends`: the JavaScript-side values the recording read (see `changed`).
    */
   constructor(readonly graph: Graph, private readonly hooks: ReplayHook[], private readonly group?: ArenaGroup,
-    private readonly cudaGraph = false) {
+    private readonly cudaGraph = false, private readonly depends: readonly Dependency[] = []) {
     let made: ReturnType<ReturnType<typeof native>['planCreate']>;
     try {
       check(graph.arenaBytes !== undefined, 'EPLAN', 'plan', 'the graph has no memory plan (run the memory pass last)');
@@ -128,6 +129,15 @@ export class PlanExecutor {
   /** True when a bound tensor (a parameter, a moment) has been disposed: the plan cannot run. */
   get stale(): boolean {
     return this.bound.some((t) => t.disposed);
+  }
+
+  /**
+   * True when a JavaScript-side value the recording read differs now (a module switched to
+   * eval mode, a parameter frozen, a gradient left by an eager backward()): the plan holds the
+   * ops the old value chose, and would replay them silently.
+   */
+  get changed(): boolean {
+    return this.depends.some((d) => !Object.is(d.read(), d.value));
   }
 
   /** One replay: stages the inputs, replays the hooks (scalars, effects), runs the steps. */

@@ -22,17 +22,25 @@
  * flag and lr are attributes, not per-run scalars), a result that is not an op output.
  */
 import { check, MdmtError } from '../errors';
-import { DynamicAttrs, observeEffects, observeOps, OpCall } from '../ops/op';
+import { DependObserver, DynamicAttrs, observeDepends, observeEffects, observeOps, OpCall } from '../ops/op';
 import { empty, keep, setHostReadGuard, Tensor, tidy } from '../tensor';
 import { Graph, Step, validateGraph, Value } from './graph';
 
 /** A replay hook: scalar values for graph.scalars[first..first+count), or a pure effect. */
 export type ReplayHook = { first: number; count: number; values: DynamicAttrs['values'] } | { effect: () => void };
 
+/** A JavaScript-side value the step read (stepDepends): the plan replays only while `read()` gives `value`. */
+export interface Dependency {
+  read: () => unknown;
+  value: unknown;
+}
+
 export interface Recording<R> {
   graph: Graph;
   /** called in order before every replay: fills the scalars and replays JS-side effects */
   hooks: ReplayHook[];
+  /** what the step's ops were chosen by (modules' training modes, parameters' requiresGrad and gradients) */
+  depends: Dependency[];
   /** what the eager run of the step returned */
   result: R;
 }
@@ -79,10 +87,23 @@ export function recordGraph<R>(fn: () => R, inputs: readonly Tensor[], outputsOf
   const events: ({ call: OpCall } | { effect: () => void })[] = [];
   const snapshots = new Map<Tensor, Tensor>();
   const seen = new Set<Tensor>(inputs);
+  // the first value of each (owner, key) the step read; null: the step set it before reading it
+  const depends = new Map<object, Map<string, Dependency | null>>();
+  const depend: DependObserver = (owner, key, read) => {
+    let m = depends.get(owner);
+    if (!m) depends.set(owner, (m = new Map<string, Dependency | null>()));
+    if (!m.has(key)) m.set(key, read && { read, value: read() });
+  };
   const stopOps = observeOps((c) => {
     for (const t of c.inputs) {
       // a tensor made during the step without an op: snapshot it before anything writes it
       if (!seen.has(t) && t.id > watermark && !snapshots.has(t)) snapshots.set(t, unguarded(() => keep(t.to(t.device))));
+      if (!seen.has(t) && t.id < watermark) {
+        // state: whether autograd gives it a gradient, and whether one is left from outside the
+        // step (an eager backward() between runs, which the eager step would add to)
+        depend(t, 'requiresGrad', () => t.requiresGrad);
+        depend(t, 'grad', () => t.grad !== null);
+      }
       seen.add(t);
     }
     for (const t of c.outputs) seen.add(t);
@@ -90,6 +111,7 @@ export function recordGraph<R>(fn: () => R, inputs: readonly Tensor[], outputsOf
     events.push({ call: c });
   });
   const stopEffects = observeEffects((effect) => events.push({ effect }));
+  const stopDepends = observeDepends(depend);
   let result: R;
   let outs: Tensor[];
   depth++;
@@ -110,10 +132,12 @@ export function recordGraph<R>(fn: () => R, inputs: readonly Tensor[], outputsOf
     depth--;
     stopOps();
     stopEffects();
+    stopDepends();
   }
   try {
     const built = buildGraph(device, events, inputs, outs, watermark, snapshots);
-    return { ...built, result };
+    const deps = [...depends.values()].flatMap((m) => [...m.values()]).filter((d): d is Dependency => d !== null);
+    return { ...built, depends: deps, result };
   } catch (e) {
     for (const t of snapshots.values()) t.dispose();
     // only the results the step made: one it returned but did not compute (its input, a
@@ -124,7 +148,7 @@ export function recordGraph<R>(fn: () => R, inputs: readonly Tensor[], outputsOf
 }
 
 function buildGraph(device: string, events: ({ call: OpCall } | { effect: () => void })[], inputs: readonly Tensor[], outs: Tensor[],
-  watermark: number, snapshots: Map<Tensor, Tensor>): Omit<Recording<unknown>, 'result'> {
+  watermark: number, snapshots: Map<Tensor, Tensor>): Omit<Recording<unknown>, 'result' | 'depends'> {
   const owned: Tensor[] = [];
   const g: Graph = { device, values: new Map(), steps: [], inputs: [], outputs: [], scalars: [], owned };
   const ids = new Map<Tensor, number>();

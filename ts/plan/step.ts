@@ -10,7 +10,9 @@
  * batch), at most `maxPlans` (least recently used goes). The first call for a signature runs
  * eagerly while recording, and is a real step. A cached plan whose bound state is gone (a
  * parameter or moment disposed) is dropped and the step recorded again, so a disposed model
- * fails with the ops' own EDISPOSED error instead of replaying stale memory. Results are
+ * fails with the ops' own EDISPOSED error instead of replaying stale memory; so is one whose
+ * recording read JavaScript-side state that differs now (a module's training mode, a
+ * parameter's requiresGrad, a gradient an eager backward() left: PlanExecutor.changed). Results are
  * valid until the next run() of this step; copy them to keep them. They are the plan's own
  * buffers, freed with the step: their dispose() does nothing.
  */
@@ -116,7 +118,7 @@ export class CompiledStep {
     checkInputs(inputs);
     const key = this.key(inputs);
     let plan = this.plans.get(key);
-    if (plan?.stale) {
+    if (plan && (plan.stale || plan.changed)) {
       plan.dispose();
       this.plans.delete(key);
       plan = undefined;
@@ -132,7 +134,7 @@ export class CompiledStep {
   /** True when a plan for the inputs' signature is cached (run() would replay it, not record). */
   has(inputs: readonly StepInput[]): boolean {
     const plan = this.plans.get(this.key(inputs));
-    return plan !== undefined && !plan.stale;
+    return plan !== undefined && !plan.stale && !plan.changed;
   }
 
   /** The cache key of a signature: shapes, dtypes and devices of the inputs. */
@@ -195,7 +197,7 @@ export class CompiledStep {
         // (folded BatchNorm, Winograd weights) made inside one were disposed at its end, which
         // left the plan stale and re-recorded on every run
         for (const t of g.owned ?? []) keep(t);
-        plan = new PlanExecutor(g, rec.hooks, this.arena, this.cudaGraph);
+        plan = new PlanExecutor(g, rec.hooks, this.arena, this.cudaGraph, rec.depends);
         // the eager results move into the plan's output slots: results are always the plan's views
         rec.result.forEach((t, i) => t.size && native().run('copy', [t.id], [plan.outputs[i].id], {}));
       } finally {
