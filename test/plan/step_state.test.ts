@@ -1,9 +1,10 @@
 /**
  * A compiled step follows the JavaScript-side state its ops were chosen by: a model switched
- * to eval mode, a parameter frozen, a gradient left by an eager backward() between runs. Each
- * replayed the recorded ops silently (batch statistics and dropout in eval mode, an update of
- * a frozen weight, the left gradient ignored and leaked); now the step records again, and its
- * steps equal the eager ones. Tiny convnets on 8×8 images: fast.
+ * to eval mode, a parameter frozen, a gradient left by an eager backward(), optimiser state
+ * loaded with other per-parameter step counts, between runs. The first three replayed the
+ * recorded ops silently (batch statistics and dropout in eval mode, an update of a frozen
+ * weight, the left gradient ignored and leaked), the last failed every run with EPLAN; now
+ * the step records again, and its steps equal the eager ones. Tiny convnets on 8×8 images.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -90,6 +91,15 @@ test('a model switched to eval mode between runs: the step records again (it rep
 test('a parameter frozen between runs: the step records again (it went on updating the weight)', () => {
   const r = compare(4, (k, t) => {
     if (k === 2) t.net.parameters()[0].requiresGrad = false;
+  });
+  assert.is(r.recordings, 2);
+});
+
+test('optimiser state loaded between runs with other per-parameter step counts: the step records again (each run failed with EPLAN after counting a BatchNorm batch)', () => {
+  const r = compare(4, (k, t) => {
+    if (k !== 2) return;
+    const st = t.opt.stateDict();
+    t.opt.loadStateDict({ ...st, steps: st.steps.map((n, i) => n + (i % 2) * 5) });
   });
   assert.is(r.recordings, 2);
 });

@@ -9,7 +9,7 @@
  */
 import { noGrad, zeroGrad } from '../autograd/tape';
 import { check, checkOptions, show } from '../errors';
-import { runOpInto } from '../ops/op';
+import { observingSteps, runOpInto, stepDepends } from '../ops/op';
 import { Tensor } from '../tensor';
 import { checkHyper, checkParams, checkState, loadInto, stateLike, withGrads } from './common';
 
@@ -74,6 +74,9 @@ export class Adam {
   step(): void {
     const idx = withGrads(this.name, this.params);
     if (idx.length === 0) return;
+    // a recorded step holds one update per step count: state loaded since with other counts
+    // (a checkpoint's per-parameter steps) needs other groups, so the step records again
+    if (observingSteps()) stepDepends(this, 'groups', () => idx.map((i) => this.steps[i] - this.steps[idx[0]]).join());
     // parameters that skipped steps have other bias corrections: one call per step count
     const groups = new Map<number, number[]>();
     for (const i of idx) {
