@@ -147,6 +147,8 @@ test('compileStep refuses what is not a step, unknown options and a bare input (
     bad(() => step.run(x as never), 'CompiledStep.run', /inputs must be an array of Tensors or \{ data, shape \}, got a Tensor \(wrap it: run\(\[x\]\)\)/);
     bad(() => step.run([5] as never), 'CompiledStep.run', /inputs\[0\] must be a Tensor or \{ data: TypedArray, shape \}, got 5/);
     bad(() => step.run([{ data: [1, 2], shape: [2] }] as never), 'CompiledStep.run', /inputs\[0\] must be a Tensor or \{ data: TypedArray, shape \}/);
+    const b = (e: Error & { code?: string; op?: string }) => e.code === 'EDTYPE' && e.op === 'CompiledStep.run' && /inputs\[1\]\.data is a Float64Array: a step takes a Float32Array/.test(e.message);
+    assert.throws(() => step.run([x, { data: new Float64Array(2), shape: [2] }] as never), b, 'a Float64Array is named (it was "plan: input data must be ...")');
     assert.equal([...step.run([x])[0].toArray()], [1, 4]);
   });
   step.dispose();

@@ -16,10 +16,17 @@ const ARRAY_DTYPE: [new (...a: never[]) => TypedArray, DType][] = [
   [Float32Array, 'float32'], [Int32Array, 'int32'], [Uint8Array, 'uint8'], [Uint16Array, 'bfloat16'],
 ];
 
-/** The dtype a typed array uploads as (Uint16Array: bfloat16 or float16 bits). */
-export function arrayDtype(a: TypedArray): DType {
+/** The dtype a typed array uploads as (Uint16Array: bfloat16 or float16 bits); undefined for another kind of array. */
+export function dtypeOfArray(a: unknown): DType | undefined {
   for (const [C, d] of ARRAY_DTYPE) if (a instanceof C) return d;
-  throw new MdmtError('EINVAL', 'plan', 'input data must be a Float32Array, Int32Array, Uint8Array or Uint16Array');
+  return undefined;
+}
+
+/** dtypeOfArray, or an error. */
+export function arrayDtype(a: TypedArray): DType {
+  const d = dtypeOfArray(a);
+  if (!d) throw new MdmtError('EINVAL', 'plan', 'input data must be a Float32Array, Int32Array, Uint8Array or Uint16Array');
+  return d;
 }
 
 /** One input of a run: a tensor (copied in on its device) or host data of the input's shape. */

@@ -19,7 +19,7 @@
 import { check, checkOptions, isList, kindOf, MdmtError, show } from '../errors';
 import { native } from '../native/binding';
 import { getDefaultDevice, keep, normDevice, tensor, Tensor, TypedArray } from '../tensor';
-import { ArenaGroup, arrayDtype, PlanExecutor } from './executor';
+import { ArenaGroup, arrayDtype, dtypeOfArray, PlanExecutor } from './executor';
 import { Graph, Pass } from './graph';
 import { elideCopies } from './passes/copy_elide';
 import { dce } from './passes/dce';
@@ -43,6 +43,9 @@ function checkInputs(inputs: unknown): asserts inputs is readonly StepInput[] {
     if (x instanceof Tensor) continue;
     check(x !== null && typeof x === 'object' && ArrayBuffer.isView(x.data) && isList(x.shape), 'EINVAL', 'CompiledStep.run',
       () => `inputs[${i}] must be a Tensor or { data: TypedArray, shape }, got ${kindOf(x)}`);
+    // a Float64Array (what tensor() converts) failed as "plan: input data must be ...", naming no input
+    check(dtypeOfArray(x.data) !== undefined, 'EDTYPE', 'CompiledStep.run', () => `inputs[${i}].data is a ${x.data!.constructor.name}: ` +
+      'a step takes a Float32Array, Int32Array, Uint8Array or Uint16Array (convert it, e.g. Float32Array.from(data))');
   }
 }
 
