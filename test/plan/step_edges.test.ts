@@ -4,10 +4,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { backward } from '../../ts/autograd/tape';
 import * as nn from '../../ts/nn';
 import { relu } from '../../ts/ops/activations';
 import { add, affine } from '../../ts/ops/elementwise';
 import { sum } from '../../ts/ops/reduce';
+import { Adam } from '../../ts/optim';
 import { compileStep } from '../../ts/plan/step';
 import { keep, liveTensorCount, tensor } from '../../ts/tensor';
 import { DEVICE } from '../helpers';
@@ -89,6 +91,26 @@ test('a step that reads a tensor\'s values on the host while recorded is refused
   assert.is(withConst.recordings, 1);
   withConst.dispose();
   c.dispose();
+  x.dispose();
+});
+
+test('gradients zeroed at the start of a step (PyTorch\'s habit) are named as the problem, with the fix', () => {
+  const lin = new nn.Linear(3, 2, { device: DEVICE });
+  const opt = new Adam(lin.parameters());
+  const x = keep(tensor([1, -2, 3], [1, 3], { device: DEVICE }));
+  const step = compileStep(([a]) => {
+    opt.zeroGrad();
+    const l = sum(lin.forward(a));
+    backward(l);
+    opt.step();
+    return [l];
+  });
+  // it said "a tensor made by 'matmul' during the recorded step outlives it"
+  refused(() => step.run([x]), /the gradient of a parameter of shape \[2, 3\] outlives the recorded step: zero the gradients at the end of the step \(opt\.step\(\); opt\.zeroGrad\(\)\)/);
+  step.dispose();
+  opt.zeroGrad();
+  opt.dispose();
+  lin.dispose();
   x.dispose();
 });
 

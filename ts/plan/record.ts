@@ -198,8 +198,14 @@ function buildGraph(device: string, events: ({ call: OpCall } | { effect: () => 
     const id = ids.get(t);
     if (!c.into) {
       // a fresh output: a temporary, unless it outlives the step without being returned
-      check(t.disposed || results.has(t), 'EPLAN', 'record',
-        `a tensor made by '${c.op}' during the recorded step outlives it (a gradient that is never zeroed?): return it or free it inside the step`);
+      if (!t.disposed && !results.has(t)) {
+        // most often a gradient: PyTorch's habit of zero_grad() first leaves this step's for the next
+        const owner = [...ids.keys()].find((p) => p.grad === t);
+        throw new MdmtError('EPLAN', 'record', owner
+          ? `the gradient of ${owner.name ? `'${owner.name}'` : `a parameter of shape [${owner.shape.join(', ')}]`} outlives the recorded step: ` +
+            'zero the gradients at the end of the step (opt.step(); opt.zeroGrad()): a zeroGrad() at its start, or none, leaves them to the next call'
+          : `a tensor made by '${c.op}' during the recorded step outlives it (a gradient that is never zeroed?): return it or free it inside the step`);
+      }
       return add(t, 'temp');
     }
     if (id === undefined) return persistent(t) ? add(t, 'param', t) : add(t, 'temp');
