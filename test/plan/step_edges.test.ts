@@ -41,13 +41,19 @@ test('a step that returns a tensor it did not compute is refused without disposi
   lin.dispose();
 });
 
-test('a step whose recording is refused frees the tensors it made', () => {
+test('a step whose recording is refused frees the tensors it made, and the recorder\'s snapshots', () => {
   const x = keep(tensor([1, -2, 3], [3], { device: DEVICE }));
   const before = liveTensorCount();
   const step = compileStep(([a]) => [relu(a), affine(a, 2), x]);
   refused(() => step.run([x]), /is not computed by an op of the step/);
   step.dispose();
   assert.is(liveTensorCount(), before, 'the relu and affine results are freed');
+  // a tensor made in the step without an op (a constant, backward()'s seed): the recorder's
+  // snapshot of it was left alive by every refused recording (SGD, a gradient zeroed first)
+  const withConst = compileStep(([a]) => [add(a, tensor([1, 2, 3], [3], { device: DEVICE })), x]);
+  for (let i = 0; i < 3; i++) refused(() => withConst.run([x]), /is not computed by an op of the step/);
+  withConst.dispose();
+  assert.is(liveTensorCount(), before, 'the constant\'s snapshot is freed');
   x.dispose();
 });
 

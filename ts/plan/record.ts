@@ -170,7 +170,7 @@ function buildGraph(device: string, events: ({ call: OpCall } | { effect: () => 
     if (persistent(t)) return add(t, 'param', t);
     const snap = snapshots.get(t);
     if (!snap) throw new MdmtError('EINTERNAL', 'record', `'${op}' reads a tensor made during the step that the recorder never saw`);
-    snapshots.delete(t);
+    // it stays in `snapshots` until the graph is built: a refused recording frees it with the rest
     owned.push(snap);
     return add(t, 'const', snap);
   };
@@ -220,8 +220,9 @@ function buildGraph(device: string, events: ({ call: OpCall } | { effect: () => 
     check(id !== undefined && g.values.get(id)!.kind === 'temp', 'EPLAN', 'record', `result ${t.toString()} is not computed by an op of the step`);
     g.outputs.push(id!);
   }
-  for (const t of snapshots.values()) t.dispose(); // snapshots of tensors that turned out to be state
-  snapshots.clear();
   validateGraph(g, 'record');
+  const kept = new Set(owned);
+  for (const t of snapshots.values()) if (!kept.has(t)) t.dispose(); // snapshots of tensors that turned out to be state
+  snapshots.clear();
   return { graph: g, hooks };
 }
