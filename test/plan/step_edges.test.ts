@@ -54,6 +54,10 @@ test('a step whose recording is refused frees the tensors it made, and the recor
   for (let i = 0; i < 3; i++) refused(() => withConst.run([x]), /is not computed by an op of the step/);
   withConst.dispose();
   assert.is(liveTensorCount(), before, 'the constant\'s snapshot is freed');
+  const failing = compileStep(([a]) => [add(a, tensor([1, 2, 3], [3], { device: DEVICE }))], { onRecord: () => { throw new Error('dump failed'); } });
+  assert.throws(() => failing.run([x]), /dump failed/);
+  failing.dispose();
+  assert.is(liveTensorCount(), before, 'an onRecord that throws: the constant\'s snapshot is freed');
   x.dispose();
 });
 

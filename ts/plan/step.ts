@@ -188,9 +188,9 @@ export class CompiledStep {
       this.unplannable.delete(key);
       let plan: PlanExecutor;
       try {
-        this.onRecord?.(rec.graph);
         let g: Graph;
         try {
+          this.onRecord?.(rec.graph); // a callback that threw left the recording's constants alive
           g = runPasses(rec.graph, this.passes);
         } catch (e) {
           for (const t of rec.graph.owned ?? []) t.dispose();
