@@ -13,7 +13,7 @@ import { compileInference } from '../../ts/models/inference';
 import * as nn from '../../ts/nn';
 import { setDropoutSeed } from '../../ts/ops/dropout';
 import { maskedXent } from '../../ts/ops/masked_xent';
-import { Adam } from '../../ts/optim';
+import { Adam, SGD } from '../../ts/optim';
 import { compileStep } from '../../ts/plan/step';
 import { manualSeed } from '../../ts/random';
 import { keep, tensor, tidy, type Tensor } from '../../ts/tensor';
@@ -22,14 +22,14 @@ import { assertClose, DEVICE, Rng } from '../helpers';
 const TOL = { atol: 1e-6, rtol: 1e-5 };
 const N = 4;
 
-/** A small net with BatchNorm and dropout, and Adam on it: the same weights every call. */
-function make() {
+/** A small net with BatchNorm and dropout, and Adam (or SGD with momentum) on it: the same weights every call. */
+function make(sgd = false) {
   manualSeed(5);
   const net = new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1, device: DEVICE }), new nn.BatchNorm2d(4, { device: DEVICE }), new nn.ReLU(),
     new nn.GlobalAvgPool2d(), new nn.Flatten(), new nn.Dropout(0.5), new nn.Linear(4, 3, { device: DEVICE }));
-  return { net, opt: new Adam(net.parameters(), { lr: 1e-2 }) };
+  return { net, opt: sgd ? new SGD(net.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 }) : new Adam(net.parameters(), { lr: 1e-2 }) };
 }
-type Trainee = ReturnType<typeof make>;
+interface Trainee { net: nn.Sequential; opt: Adam | SGD }
 const stepOf = (t: Trainee) => ([x, y, m]: Tensor[]) => {
   const l = maskedXent(t.net.forward(x), y, m);
   backward(l);
@@ -58,8 +58,8 @@ function batch(k: number): Tensor[] {
 }
 
 /** Runs `steps` steps eagerly on one trainee and compiled on another, calling `between(k, t)` on both before step k. */
-function compare(steps: number, between: (k: number, t: Trainee) => void): { recordings: number } {
-  const eager = make(), planned = make();
+function compare(steps: number, between: (k: number, t: Trainee) => void, sgd = false): { recordings: number } {
+  const eager = make(sgd), planned = make(sgd);
   const step = compileStep(stepOf(planned));
   try {
     for (let k = 0; k < steps; k++) {
@@ -98,10 +98,24 @@ test('a parameter frozen between runs: the step records again (it went on updati
 test('optimiser state loaded between runs with other per-parameter step counts: the step records again (each run failed with EPLAN after counting a BatchNorm batch)', () => {
   const r = compare(4, (k, t) => {
     if (k !== 2) return;
-    const st = t.opt.stateDict();
-    t.opt.loadStateDict({ ...st, steps: st.steps.map((n, i) => n + (i % 2) * 5) });
+    const opt = t.opt as Adam, st = opt.stateDict();
+    opt.loadStateDict({ ...st, steps: st.steps.map((n, i) => n + (i % 2) * 5) });
   });
   assert.is(r.recordings, 2);
+});
+
+test('SGD with momentum under compileStep equals eager SGD, with the lr of each run (it was refused: first step and lr were attributes)', () => {
+  const r = compare(5, (k, t) => {
+    if (k === 3) t.opt.lr = 0.01;
+  }, true);
+  assert.is(r.recordings, 2, 'the step that creates the momentum buffers, then one that finds them');
+  // a captured CUDA graph would keep SGD's lr: refused by name (before any device work)
+  const { net, opt } = make(true);
+  const step = compileStep(stepOf({ net, opt }), { cudaGraph: true });
+  const ins = batch(0);
+  assert.throws(() => tidy(() => step.run(ins)), (e: Error & { code?: string }) => e.code === 'EPLAN' && /SGD's learning rate would stay the one captured in the CUDA graph/.test(e.message));
+  release(step, { net, opt });
+  for (const t of ins) t.dispose();
 });
 
 test('a gradient left by an eager backward() between runs is not ignored: that run is eager, a repeat is refused by name', () => {

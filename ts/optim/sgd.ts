@@ -7,7 +7,7 @@
  */
 import { noGrad, zeroGrad } from '../autograd/tape';
 import { check, checkOptions } from '../errors';
-import { runOpInto } from '../ops/op';
+import { DynamicAttrs, observingSteps, runOpInto, stepDepends } from '../ops/op';
 import { Tensor } from '../tensor';
 import { checkHyper, checkParams, checkState, loadInto, stateLike, withGrads } from './common';
 
@@ -62,9 +62,13 @@ export class SGD {
     const idx = withGrads(OP, this.params);
     if (idx.length === 0) return;
     const attrs = { lr: this._lr, momentum: this.momentum, dampening: this.dampening, weight_decay: this.weightDecay, nesterov: this.nesterov };
+    // a recorded step (compileStep) reads the lr of each run; the step that creates momentum
+    // buffers (first_step) is a one-off, so a replay once they exist records the step again
+    const lr: DynamicAttrs = { keys: ['lr'], values: () => [this._lr] };
+    if (observingSteps()) stepDepends(this, 'fresh', () => idx.map((i) => this.buf[i] === null).join());
     noGrad(() => {
       if (this.momentum === 0) {
-        runOpInto('sgd', idx.map((i) => this.params[i].grad!), idx.map((i) => this.params[i]), { ...attrs, first_step: false });
+        runOpInto('sgd', idx.map((i) => this.params[i].grad!), idx.map((i) => this.params[i]), { ...attrs, first_step: false }, lr);
         return;
       }
       // a new buffer starts as the gradient itself (first_step), as PyTorch's clone
@@ -74,7 +78,7 @@ export class SGD {
         if (!group.length) continue;
         for (const i of group) if (!this.buf[i]) this.buf[i] = stateLike(this.params[i], false);
         runOpInto('sgd', group.map((i) => this.params[i].grad!),
-          [...group.map((i) => this.params[i]), ...group.map((i) => this.buf[i]!)], { ...attrs, first_step: first });
+          [...group.map((i) => this.params[i]), ...group.map((i) => this.buf[i]!)], { ...attrs, first_step: first }, lr);
       }
     });
   }

@@ -18,8 +18,7 @@
  *
  * Refused with EPLAN (never a plan that would replay wrong): an op output other than the
  * results that outlives the step (a gradient left un-zeroed would be overwritten instead
- * of accumulated), an in-place update of a temporary or of an input, `sgd` (its first-step
- * flag and lr are attributes, not per-run scalars), a result that is not an op output.
+ * of accumulated), an in-place update of a temporary or of an input, a result that is not an op output.
  */
 import { check, MdmtError } from '../errors';
 import { DependObserver, DynamicAttrs, observeDepends, observeEffects, observeOps, OpCall } from '../ops/op';
@@ -65,10 +64,6 @@ function unguarded<T>(fn: () => T): T {
     setHostReadGuard(prev);
   }
 }
-
-const REFUSED: Record<string, string> = {
-  sgd: 'SGD keeps its first-step flag and lr as attributes: planned steps support Adam (use eager for SGD)',
-};
 
 /**
  * Runs `fn` (inside tidy) and records it. `outputsOf(result)` lists the tensors the plan
@@ -180,7 +175,6 @@ function buildGraph(device: string, events: ({ call: OpCall } | { effect: () => 
       continue;
     }
     const c = ev.call;
-    if (REFUSED[c.op]) throw new MdmtError('EPLAN', 'record', REFUSED[c.op]);
     const step: Step = { op: c.op, inputs: c.inputs.map((t) => read(t, c.op)), outputs: [], attrs: { ...c.attrs } };
     for (const t of c.outputs) step.outputs.push(write(c, t));
     if (c.dynamic) {

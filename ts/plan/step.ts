@@ -191,6 +191,9 @@ export class CompiledStep {
         let g: Graph;
         try {
           this.onRecord?.(rec.graph); // a callback that threw left the recording's constants alive
+          // the CUDA sgd kernel takes lr from its attributes, which a captured graph keeps (Adam's reads the staged scalars)
+          check(!this.cudaGraph || !rec.graph.steps.some((s) => s.op === 'sgd'), 'EPLAN', 'compileStep',
+            'SGD\'s learning rate would stay the one captured in the CUDA graph: use Adam with cudaGraph, or cudaGraph: false');
           g = runPasses(rec.graph, this.passes);
         } catch (e) {
           for (const t of rec.graph.owned ?? []) t.dispose();
