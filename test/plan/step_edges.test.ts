@@ -104,6 +104,22 @@ test('a step that reads a tensor\'s values on the host while recorded is refused
   x.dispose();
 });
 
+test('cudaGraph and bf16 on a CPU step are refused before the step runs (each call ran a training update, then threw)', () => {
+  if (DEVICE.startsWith('cuda')) return;
+  const x = keep(tensor([1, -2, 3], [3], { device: DEVICE }));
+  let calls = 0;
+  for (const [o, re] of [[{ cudaGraph: true }, /cudaGraph replays CUDA plans, the step's inputs are on cpu/], [{ precision: 'bf16' }, /precision 'bf16' targets CUDA plans, the step's inputs are on cpu/]] as const) {
+    const step = compileStep(([a]) => {
+      calls++;
+      return [relu(a)];
+    }, o);
+    assert.throws(() => step.run([x]), re);
+    step.dispose();
+  }
+  assert.is(calls, 0, 'the step never ran');
+  x.dispose();
+});
+
 test('gradients zeroed at the start of a step (PyTorch\'s habit) are named as the problem, with the fix', () => {
   const lin = new nn.Linear(3, 2, { device: DEVICE });
   const opt = new Adam(lin.parameters());

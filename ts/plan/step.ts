@@ -87,6 +87,7 @@ export class CompiledStep {
   private readonly onRecord?: (g: Graph) => void;
   private readonly arena: ArenaGroup;
   private readonly cudaGraph: boolean;
+  private readonly bf16: boolean;
   private disposed = false;
   /** records made (cache misses), for tests and logs */
   recordings = 0;
@@ -110,6 +111,7 @@ export class CompiledStep {
     // mixed precision and the NHWC layout go just before the memory plan, which sizes their values
     this.passes = o.precision === 'bf16' ? [...passes.slice(0, -1), precision(), nhwc(), ...passes.slice(-1)] : passes;
     this.cudaGraph = o.cudaGraph ?? false;
+    this.bf16 = o.precision === 'bf16';
     this.device = o.device;
     this.onRecord = o.onRecord;
     this.arena = o.arena ?? new ArenaGroup();
@@ -167,6 +169,12 @@ export class CompiledStep {
         made.push(t);
         return t;
       });
+      // before the step runs: refused after it, every call was a training update that then threw
+      const dev = ts[0]?.device;
+      if (dev !== undefined && !dev.startsWith('cuda')) {
+        check(!this.cudaGraph, 'ENOTIMPL', 'compileStep', `cudaGraph replays CUDA plans, the step's inputs are on ${dev}`);
+        check(!this.bf16, 'EPLAN', 'compileStep', `precision 'bf16' targets CUDA plans, the step's inputs are on ${dev}`);
+      }
       const rec = recordGraph(() => results(this.fn(ts)), ts, (r) => r);
       this.recordings++;
       const gone = consumed(rec.graph);
