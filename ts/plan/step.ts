@@ -189,7 +189,8 @@ export class CompiledStep {
         if (again) {
           for (const t of rec.result) t.dispose();
           throw new MdmtError('EINVAL', 'compileStep', `the step frees tensors it did not create on every call (${gone.join(', ')}): ` +
-            'a plan cannot replay that; create them inside the step, or keep them alive across calls');
+            'a plan cannot replay that; create them inside the step, or keep them alive across calls (most often gradients a backward() ' +
+            'outside the step left, which its zeroGrad() frees: zero them before running the step)');
         }
         return rec.result;
       }
