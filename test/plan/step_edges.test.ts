@@ -4,14 +4,14 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { backward } from '../../ts/autograd/tape';
+import { backward, zeroGrad } from '../../ts/autograd/tape';
 import * as nn from '../../ts/nn';
 import { relu } from '../../ts/ops/activations';
-import { add, affine } from '../../ts/ops/elementwise';
+import { add, affine, mul } from '../../ts/ops/elementwise';
 import { sum } from '../../ts/ops/reduce';
 import { Adam } from '../../ts/optim';
 import { compileStep } from '../../ts/plan/step';
-import { keep, liveTensorCount, tensor } from '../../ts/tensor';
+import { keep, liveTensorCount, tensor, tidy } from '../../ts/tensor';
 import { DEVICE } from '../helpers';
 
 const refused = (fn: () => unknown, re: RegExp) =>
@@ -118,6 +118,37 @@ test('cudaGraph and bf16 on a CPU step are refused before the step runs (each ca
   }
   assert.is(calls, 0, 'the step never ran');
   x.dispose();
+});
+
+test('an input that requires grad is another signature than one that does not (the plan gave one gradient to both, or none)', () => {
+  const w = keep(tensor([1, 2], [2], { device: DEVICE }));
+  w.requiresGrad = true;
+  const step = compileStep(([a]) => {
+    const l = sum(mul(a, w));
+    backward(l);
+    const g = a.grad;
+    a.grad = null;
+    zeroGrad([w]);
+    return g ? [l, g] : [l];
+  });
+  const x = keep(tensor([3, 4], [2], { device: DEVICE })), y = keep(tensor([5, 6], [2], { device: DEVICE }));
+  x.requiresGrad = true;
+  assert.equal(tidy(() => step.run([x]).map((t) => [...t.toArray()])), [[11], [1, 2]]);
+  assert.equal(tidy(() => step.run([y]).map((t) => [...t.toArray()])), [[17]], 'no gradient for an input without requiresGrad');
+  assert.equal(tidy(() => step.run([x]).map((t) => [...t.toArray()])), [[11], [1, 2]]);
+  assert.is(step.recordings, 2);
+  step.dispose();
+  // a gradient of an input the step leaves is named as the input's
+  const leaves = compileStep(([a]) => {
+    const l = sum(mul(a, w));
+    backward(l);
+    zeroGrad([w]);
+    return [l];
+  });
+  refused(() => leaves.run([x]), /the gradient of input 0 outlives the recorded step/);
+  leaves.dispose();
+  x.grad?.dispose();
+  for (const t of [w, x, y]) t.dispose();
 });
 
 test('gradients zeroed at the start of a step (PyTorch\'s habit) are named as the problem, with the fix', () => {

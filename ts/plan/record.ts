@@ -196,7 +196,7 @@ function buildGraph(device: string, events: ({ call: OpCall } | { effect: () => 
         // most often a gradient: PyTorch's habit of zero_grad() first leaves this step's for the next
         const owner = [...ids.keys()].find((p) => p.grad === t);
         throw new MdmtError('EPLAN', 'record', owner
-          ? `the gradient of ${owner.name ? `'${owner.name}'` : `a parameter of shape [${owner.shape.join(', ')}]`} outlives the recorded step: ` +
+          ? `the gradient of ${owner.name ? `'${owner.name}'` : inputs.includes(owner) ? `input ${inputs.indexOf(owner)}` : `a parameter of shape [${owner.shape.join(', ')}]`} outlives the recorded step: ` +
             'zero the gradients at the end of the step (opt.step(); opt.zeroGrad()): a zeroGrad() at its start, or none, leaves them to the next call'
           : `a tensor made by '${c.op}' during the recorded step outlives it (a gradient that is never zeroed?): return it or free it inside the step`);
       }

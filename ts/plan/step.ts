@@ -144,9 +144,11 @@ export class CompiledStep {
 
   /** The cache key of a signature: shapes, dtypes and devices of the inputs. */
   private key(inputs: readonly StepInput[]): string {
-    // host data go to this step's device: a tensor and host data of one signature share a plan
+    // host data go to this step's device: a tensor and host data of one signature share a plan;
+    // an input that requires grad gets a gradient from backward() (a plan recorded with one
+    // computed it for inputs without, and one recorded without dropped it)
     const dev = normDevice(this.device ?? getDefaultDevice());
-    return inputs.map((x) => (x instanceof Tensor ? `${x.dtype}[${x.shape.join()}]@${x.device}` : `${arrayDtype(x.data)}[${x.shape.join()}]@${dev}`)).join(';');
+    return inputs.map((x) => (x instanceof Tensor ? `${x.dtype}[${x.shape.join()}]@${x.device}${x.requiresGrad ? '+grad' : ''}` : `${arrayDtype(x.data)}[${x.shape.join()}]@${dev}`)).join(';');
   }
 
   /** The cached plans (most recently used last). */
