@@ -151,6 +151,25 @@ test('an input that requires grad is another signature than one that does not (t
   for (const t of [w, x, y]) t.dispose();
 });
 
+test('an initialiser writing into the model inside a recorded step is refused: the plan replayed without it (the weights it set came back once only)', () => {
+  const lin = new nn.Linear(2, 1, { device: DEVICE });
+  const x = keep(tensor([1, 1], [1, 2], { device: DEVICE }));
+  const step = compileStep(([a]) => {
+    nn.init.constant(lin.param('weight'), 0);
+    return [lin.forward(a)];
+  });
+  nn.init.constant(lin.param('weight'), 5);
+  refused(() => step.run([x]), /an nn\.init initialiser writes host values into a tensor made before the step, while it is recorded/);
+  assert.equal([...lin.param('weight').toArray()], [5, 5], 'refused before the upload');
+  step.dispose();
+  // a tensor the step makes itself may be initialised (it is the step's constant)
+  const made = compileStep(([a]) => [mul(a, nn.init.constant(tensor([0, 0], [1, 2], { device: DEVICE }), 3))]);
+  assert.equal(tidy(() => [...made.run([x])[0].toArray()]), [3, 3]);
+  made.dispose();
+  lin.dispose();
+  x.dispose();
+});
+
 test('gradients zeroed at the start of a step (PyTorch\'s habit) are named as the problem, with the fix', () => {
   const lin = new nn.Linear(3, 2, { device: DEVICE });
   const opt = new Adam(lin.parameters());

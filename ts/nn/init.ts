@@ -6,7 +6,7 @@
  */
 import { check, checkOptions, show } from '../errors';
 import { native } from '../native/binding';
-import { markWritten } from '../ops/op';
+import { markHostWritten } from '../ops/op';
 import { Generator, globalGenerator } from '../random';
 import { Tensor } from '../tensor';
 
@@ -32,8 +32,8 @@ function write(t: Tensor, fill: (a: Float32Array) => void): Tensor {
   check(t.dtype === 'float32', 'EDTYPE', 'init', `initialisers fill float32 tensors, got ${t.dtype}`);
   const a = new Float32Array(t.size);
   fill(a);
+  markHostWritten([t], 'an nn.init initialiser');
   native().upload(t.id, a);
-  markWritten([t]);
   return t;
 }
 

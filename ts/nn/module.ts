@@ -9,7 +9,7 @@
  */
 import { check, checkOptions, kindOf, MdmtError, show } from '../errors';
 import { native } from '../native/binding';
-import { markWritten, observingSteps, stepDepends, stepSets } from '../ops/op';
+import { markHostWritten, observingSteps, stepDepends, stepSets } from '../ops/op';
 import { keep, shapeStr, Tensor, toFloat32, TypedArray } from '../tensor';
 
 export type StateDict = Map<string, Tensor>;
@@ -218,8 +218,9 @@ export abstract class Module {
     for (const [k, t] of own) {
       const s = entries.get(k);
       if (!s) continue;
-      n.upload(t.id, converted.get(k) ?? s.toArray());
-      markWritten([t]);
+      const values = converted.get(k) ?? s.toArray();
+      markHostWritten([t], op);
+      n.upload(t.id, values);
     }
     for (const [, m] of this.namedModules()) m.afterLoad();
     return { missing, unexpected };

@@ -162,6 +162,23 @@ export function markWritten(ts: readonly Tensor[]): void {
   for (const t of ts) versions.set(t, (versions.get(t) ?? 0) + 1);
 }
 
+const hostWriteObservers: ((ts: readonly Tensor[], what: string) => void)[] = [];
+
+/**
+ * Counts one in-place write of each tensor from the host (an initialiser, weights loaded),
+ * called before the upload: a step recorder refuses one into a tensor that existed before the
+ * step (its plan replays ops, not uploads: the write would happen on the first call only).
+ */
+export function markHostWritten(ts: readonly Tensor[], what: string): void {
+  for (const f of hostWriteObservers) f(ts, what);
+  markWritten(ts);
+}
+
+/** Registers an observer of markHostWritten calls; returns a function that removes it. */
+export function observeHostWrites(fn: (ts: readonly Tensor[], what: string) => void): () => void {
+  return subscribe(hostWriteObservers, fn);
+}
+
 // ---- validation helpers shared by the op files -----------------------------------------
 
 export interface TensorRule {

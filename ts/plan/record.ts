@@ -21,7 +21,7 @@
  * of accumulated), an in-place update of a temporary or of an input, a result that is not an op output.
  */
 import { check, MdmtError } from '../errors';
-import { DependObserver, DynamicAttrs, observeDepends, observeEffects, observeOps, OpCall } from '../ops/op';
+import { DependObserver, DynamicAttrs, observeDepends, observeEffects, observeHostWrites, observeOps, OpCall } from '../ops/op';
 import { empty, keep, setHostReadGuard, Tensor, tidy } from '../tensor';
 import { Graph, Step, validateGraph, Value } from './graph';
 
@@ -107,6 +107,9 @@ export function recordGraph<R>(fn: () => R, inputs: readonly Tensor[], outputsOf
   });
   const stopEffects = observeEffects((effect) => events.push({ effect }));
   const stopDepends = observeDepends(depend);
+  // an upload into state (an initialiser inside the step) is no op: a plan would never repeat it
+  const stopWrites = observeHostWrites((ts, what) => check(ts.every((t) => t.id > watermark), 'EPLAN', 'record',
+    () => `${what} writes host values into a tensor made before the step, while it is recorded: the plan replays ops, not uploads (the write would happen on this call only); do it outside the step`));
   let result: R;
   let outs: Tensor[];
   depth++;
@@ -128,6 +131,7 @@ export function recordGraph<R>(fn: () => R, inputs: readonly Tensor[], outputsOf
     stopOps();
     stopEffects();
     stopDepends();
+    stopWrites();
   }
   try {
     const built = buildGraph(device, events, inputs, outs, watermark, snapshots);
