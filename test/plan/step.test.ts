@@ -36,7 +36,7 @@ const eagerRun = (step: ReturnType<typeof trainee>['step'], k: number) => tidy((
 const transientStart = () => native().memStats('cpu', true).liveBytes;
 const transientBytes = (live0: number) => native().memStats('cpu').peakBytes - live0;
 
-for (const backbone of ['resnet18', 'densenet121', 'mobilenet_v2', 'efficientnet_b0', 'shufflenet_v2_x1_0']) {
+for (const backbone of ['resnet18', 'densenet121', 'mobilenet_v2', 'efficientnet_b0', 'shufflenet_v2_x1_0', 'googlenet', 'efficientnet_b1_pruned']) {
   test(`${backbone}: ${STEPS - 1} replayed steps (after the recorded one) equal eager steps`, () => {
     if (!deviceAvailable('plan')) return;
     const eager = trainee(backbone), planned = trainee(backbone);
