@@ -47,28 +47,35 @@ function release(step: { dispose(): void }, ...ts: Trainee[]): void {
   }
 }
 
-/** Batch k as tensors (kept: the caller disposes them). */
-function batch(k: number): Tensor[] {
+/** Batch k as tensors (kept: the caller disposes them); `bad`: row 1's label is out of range. */
+function batch(k: number, bad = false): Tensor[] {
   const rng = new Rng(50 + k);
   return [
     tensor(Float32Array.from({ length: N * 3 * 64 }, () => rng.uniform(-2, 2)), [N, 3, 8, 8], { device: DEVICE }),
-    tensor(Int32Array.from({ length: N }, (_, i) => (i + k) % 3), [N], { dtype: 'int32', device: DEVICE }),
+    tensor(Int32Array.from({ length: N }, (_, i) => (bad && i === 1 ? 7 : (i + k) % 3)), [N], { dtype: 'int32', device: DEVICE }),
     tensor(new Float32Array(N).fill(1), [N], { device: DEVICE }),
   ].map((t) => keep(t));
 }
 
-/** Runs `steps` steps eagerly on one trainee and compiled on another, calling `between(k, t)` on both before step k. */
-function compare(steps: number, between: (k: number, t: Trainee) => void, sgd = false): { recordings: number } {
+/**
+ * Runs `steps` steps eagerly on one trainee and compiled on another, calling `between(k, t)`
+ * on both before step k; step `bad` has a label out of range, which both must refuse.
+ */
+function compare(steps: number, between: (k: number, t: Trainee) => void, sgd = false, bad = -1): { recordings: number } {
   const eager = make(sgd), planned = make(sgd);
   const step = compileStep(stepOf(planned));
   try {
     for (let k = 0; k < steps; k++) {
-      const ins = batch(k);
+      const ins = batch(k, k === bad);
       for (const t of [eager, planned]) between(k, t);
-      setDropoutSeed(9 + k);
-      const le = tidy(() => stepOf(eager)(ins)[0].item());
-      setDropoutSeed(9 + k);
-      const lp = tidy(() => step.run(ins)[0].item());
+      const run = (f: () => number) => {
+        setDropoutSeed(9 + k);
+        if (k !== bad) return tidy(f);
+        assert.throws(() => tidy(f), /labels/, `step ${k} refuses its label`);
+        return 0;
+      };
+      const le = run(() => stepOf(eager)(ins)[0].item());
+      const lp = run(() => step.run(ins)[0].item());
       assertClose([lp], [le], TOL, `loss of step ${k}`);
       for (const t of ins) t.dispose();
     }
@@ -102,6 +109,12 @@ test('optimiser state loaded between runs with other per-parameter step counts: 
     opt.loadStateDict({ ...st, steps: st.steps.map((n, i) => n + (i % 2) * 5) });
   });
   assert.is(r.recordings, 2);
+});
+
+test('a replay that fails on its batch (a label out of range) leaves Adam as the failed eager step does (its step count ran ahead: every later update differed)', () => {
+  // the loss's kernel refuses the label in the forward: neither run leaves a gradient
+  const r = compare(5, () => undefined, false, 3);
+  assert.is(r.recordings, 1);
 });
 
 test('SGD with momentum under compileStep equals eager SGD, with the lr of each run (it was refused: first step and lr were attributes)', () => {

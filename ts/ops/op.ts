@@ -22,6 +22,12 @@ export interface OutSpec {
 export interface DynamicAttrs {
   keys: readonly string[];
   values: () => number[];
+  /**
+   * Takes back what `values()` advanced, when the replay then fails (a kernel refused the batch:
+   * a label out of range). The eager step failed before its update, so Adam's step count must
+   * not move: ahead by one, every later bias correction differed from the eager run's.
+   */
+  undo?: () => void;
 }
 
 export interface OpCall {

@@ -91,7 +91,7 @@ export class Adam {
           [...group.map((i) => this.params[i]), ...group.map((i) => this.m[i]!), ...group.map((i) => this.v[i]!)], {
             lr: this._lr, beta1: b1, beta2: b2, eps: this.eps, weight_decay: this.weightDecay, decoupled: this.decoupled,
             bias_correction1: 1 - b1 ** t, bias_correction2: 1 - b2 ** t,
-          }, { keys: ['lr', 'bias_correction1', 'bias_correction2'], values: () => this.replayScalars(group) });
+          }, { keys: ['lr', 'bias_correction1', 'bias_correction2'], values: () => this.replayScalars(group), undo: () => group.forEach((i) => this.steps[i]--) });
         for (const i of group) this.steps[i] = t;
       }
     });

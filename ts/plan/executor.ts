@@ -167,16 +167,24 @@ export class PlanExecutor {
         if (d.length) n.upload(slot.id, d);
       }
     });
-    for (const h of this.hooks) {
-      if ('effect' in h) {
-        h.effect();
-        continue;
+    const taken: (() => void)[] = [];
+    try {
+      for (const h of this.hooks) {
+        if ('effect' in h) {
+          h.effect();
+          continue;
+        }
+        const v = h.values();
+        if (h.undo) taken.push(h.undo);
+        check(v.length === h.count, 'EINTERNAL', 'plan.run', `a replay hook gave ${v.length} scalars, expected ${h.count}`);
+        this.scalars.set(v, h.first);
       }
-      const v = h.values();
-      check(v.length === h.count, 'EINTERNAL', 'plan.run', `a replay hook gave ${v.length} scalars, expected ${h.count}`);
-      this.scalars.set(v, h.first);
+      n.planRun(this.id, this.scalars);
+    } catch (e) {
+      // the updates come last in a step: a failure stopped it before them, as it stops the eager step
+      for (const u of taken.reverse()) u();
+      throw e;
     }
-    n.planRun(this.id, this.scalars);
     return this.outputs;
   }
 

@@ -26,7 +26,7 @@ import { empty, keep, setHostReadGuard, Tensor, tidy } from '../tensor';
 import { Graph, Step, validateGraph, Value } from './graph';
 
 /** A replay hook: scalar values for graph.scalars[first..first+count), or a pure effect. */
-export type ReplayHook = { first: number; count: number; values: DynamicAttrs['values'] } | { effect: () => void };
+export type ReplayHook = { first: number; count: number; values: DynamicAttrs['values']; undo?: () => void } | { effect: () => void };
 
 /** A JavaScript-side value the step read (stepDepends): the plan replays only while `read()` gives `value`. */
 export interface Dependency {
@@ -188,7 +188,7 @@ function buildGraph(device: string, events: ({ call: OpCall } | { effect: () => 
         g.scalars.push(`${c.op}#${g.steps.length}.${k}`);
         step.dynamic![k] = first + i;
       });
-      hooks.push({ first, count: c.dynamic.keys.length, values: c.dynamic.values });
+      hooks.push({ first, count: c.dynamic.keys.length, values: c.dynamic.values, undo: c.dynamic.undo });
     }
     g.steps.push(step);
   }
