@@ -4,7 +4,9 @@
  * loaded with other per-parameter step counts, between runs. The first three replayed the
  * recorded ops silently (batch statistics and dropout in eval mode, an update of a frozen
  * weight, the left gradient ignored and leaked), the last failed every run with EPLAN; now
- * the step records again, and its steps equal the eager ones. Tiny convnets on 8×8 images.
+ * the step records again, and its steps equal the eager ones. Also SGD (lr per run, the
+ * buffer-creating first step recorded apart) and a replay that fails on a bad label (Adam's
+ * step count taken back, as the eager step never reached its update). Tiny convnets on 8×8 images.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
