@@ -11,7 +11,7 @@ import { AvgPool2d, Dropout, Flatten, MaxPool2d, ReLU, Sequential } from '../../
 import { dropout } from '../../ts/ops/dropout';
 import { mul } from '../../ts/ops/elementwise';
 import { cast } from '../../ts/ops/memory';
-import { flatten } from '../../ts/ops/reshape';
+import { flatten, reshape } from '../../ts/ops/reshape';
 import { sum } from '../../ts/ops/reduce';
 import { manualSeed } from '../../ts/random';
 import { ones, tensor, tidy } from '../../ts/tensor';
@@ -97,6 +97,15 @@ test('manualSeed(s) restarts the dropout stream: the same masks after each call'
   assert.is(masks(), a, 'a second manualSeed(3) gave other dropout masks');
   manualSeed(4);
   assert.is.not(masks(), a);
+  x.dispose();
+});
+
+test("reshape's shape of the wrong kind is named (a number was a raw TypeError, '6' read as \"invalid shape [6]\")", () => {
+  const x = ones([2, 3]);
+  expectError(() => reshape(x, js(6)), 'EINVAL', 'reshape', /'shape' must be an array of integers \(one may be -1\), got 6/, 'a number');
+  expectError(() => reshape(x, js('6')), 'EINVAL', 'reshape', /got "6"/, 'a string');
+  expectError(() => reshape(x, [-1, -1]), 'ESHAPE', 'reshape', /invalid shape \[-1,-1\]: integers >= 0, and at most one -1/, 'two -1');
+  assert.equal(reshape(x, [6]).shape, [6]);
   x.dispose();
 });
 

@@ -1,5 +1,5 @@
 import { record } from '../autograd/tape';
-import { check, show } from '../errors';
+import { check, isList, show } from '../errors';
 import { native } from '../native/binding';
 import { shapeStr, Tensor } from '../tensor';
 import { checkArg, notifyObservers } from './op';
@@ -10,9 +10,12 @@ import { checkArg, notifyObservers } from './op';
  */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   checkArg('reshape', 'x', x);
+  // a number was a raw TypeError (not iterable), and '6' was spread into ['6'], refused as "invalid shape [6]"
+  check(isList(shape), 'EINVAL', 'reshape', () => `'shape' must be an array of integers (one may be -1), got ${show(shape)}`);
   const s = [...shape];
   const neg = s.filter((d) => d === -1).length;
-  check(neg <= 1 && s.every((d) => Number.isInteger(d) && d >= -1), 'ESHAPE', 'reshape', () => `invalid shape ${shapeStr(s)}`);
+  check(neg <= 1 && s.every((d) => Number.isInteger(d) && d >= -1), 'ESHAPE', 'reshape',
+    () => `invalid shape ${show(s)}: integers >= 0, and at most one -1`);
   const known = s.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   if (neg) {
     check(known > 0 && x.size % known === 0, 'ESHAPE', 'reshape', () => `cannot reshape ${shapeStr(x.shape)} to ${shapeStr(s)}`);
