@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward } from '../../ts/autograd/tape';
 import { Linear } from '../../ts/nn/layers';
+import { Adam } from '../../ts/optim';
 import { AvgPool2d, Dropout, Flatten, MaxPool2d, ReLU, Sequential } from '../../ts/nn/simple';
 import { dropout } from '../../ts/ops/dropout';
 import { mul } from '../../ts/ops/elementwise';
@@ -107,6 +108,19 @@ test("reshape's shape of the wrong kind is named (a number was a raw TypeError, 
   expectError(() => reshape(x, [-1, -1]), 'ESHAPE', 'reshape', /invalid shape \[-1,-1\]: integers >= 0, and at most one -1/, 'two -1');
   assert.equal(reshape(x, [6]).shape, [6]);
   x.dispose();
+});
+
+test('a module used twice (tied weights) lists its parameters once: Adam refused them as appearing twice', () => {
+  const l = new Linear(2, 2);
+  const s = new Sequential(l, new ReLU(), l);
+  assert.equal(s.namedParameters().map(([k]) => k), ['0.weight', '0.bias'], 'each parameter once, under its first name');
+  assert.is(s.numParams(), 6);
+  assert.equal([...s.stateDict().keys()], ['0.weight', '0.bias', '2.weight', '2.bias'], 'state_dict keeps every key, as PyTorch');
+  const opt = new Adam(s.parameters(), { lr: 0.1 });
+  tidy(() => backward(sum(s.forward(ones([3, 2])))));
+  opt.step();
+  opt.dispose();
+  s.dispose();
 });
 
 test.run();

@@ -127,10 +127,20 @@ export abstract class Module {
     for (const [n, c] of this._children) out.push(...c.namedModules(prefix ? `${prefix}.${n}` : n));
     return out;
   }
+  /**
+   * Each parameter once, under its first name (PyTorch's remove_duplicate): a module used
+   * twice (tied weights) listed its parameters twice, which optimisers refuse and numParams()
+   * counted twice. stateDict() keeps every key, as PyTorch's state_dict does.
+   */
   namedParameters(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = [];
+    const seen = new Set<Tensor>();
     for (const [p, m] of this.namedModules(prefix))
-      for (const [n, t] of m._params) if (t) out.push([p ? `${p}.${n}` : n, t]);
+      for (const [n, t] of m._params) {
+        if (!t || seen.has(t)) continue;
+        seen.add(t);
+        out.push([p ? `${p}.${n}` : n, t]);
+      }
     return out;
   }
   parameters(): Tensor[] {
