@@ -123,4 +123,21 @@ test('a module used twice (tied weights) lists its parameters once: Adam refused
   s.dispose();
 });
 
+test('a name taken by another kind of member, or twice in a Sequential, is refused instead of replacing one silently', () => {
+  const s = new Sequential();
+  s.registerParameter('w', ones([1]));
+  expectError(() => s.registerBuffer('w', ones([2])), 'EINVAL', 'registerBuffer', /'w' is already a parameter of this Sequential/, 'buffer over a parameter (stateDict kept one)');
+  expectError(() => s.registerModule('w', new ReLU()), 'EINVAL', 'registerModule', /'w' is already a parameter/, "submodule 'w' beside parameter 'w'");
+  s.registerBuffer('b', ones([1]));
+  expectError(() => s.registerParameter('b', ones([1])), 'EINVAL', 'registerParameter', /'b' is already a buffer/, 'parameter over a buffer');
+  s.registerParameter('w', ones([3]));
+  assert.equal(s.param('w').shape, [3], 'a parameter registered again replaces the old one, as in PyTorch');
+  expectError(() => new Sequential(['a', new ReLU()], ['a', new Flatten()]), 'EINVAL', 'Sequential', /a child is already named 'a'/, 'a repeated name (length 1)');
+  const q = new Sequential(['1', new ReLU()]);
+  expectError(() => q.append(new Flatten()), 'EINVAL', 'Sequential.append', /a child is already named '1'/, "append's default name taken (replaced ReLU)");
+  q.append(new Flatten(), 'f');
+  assert.is(q.length, 2);
+  s.dispose();
+});
+
 test.run();

@@ -68,6 +68,7 @@ export abstract class Module {
   /** Registers a trainable tensor (kept out of tidy scopes, requiresGrad = true); null = absent (bias=False). */
   registerParameter(name: string, t: Tensor | null): Tensor | null {
     checkName('registerParameter', name);
+    this.checkUnused('registerParameter', name, this._params);
     // an array or a number was kept, and parameters() then handed it to the optimiser
     check(t === null || t instanceof Tensor, 'EINVAL', 'registerParameter', () => `'${name}' must be a Tensor or null, got ${kindOf(t)}`);
     if (t) {
@@ -79,6 +80,7 @@ export abstract class Module {
   }
   registerBuffer(name: string, t: Tensor): Tensor {
     checkName('registerBuffer', name);
+    this.checkUnused('registerBuffer', name, this._buffers);
     check(t instanceof Tensor, 'EINVAL', 'registerBuffer', () => `'${name}' must be a Tensor, got ${kindOf(t)}`);
     keep(t);
     this._buffers.set(name, t);
@@ -86,9 +88,22 @@ export abstract class Module {
   }
   registerModule<M extends Module>(name: string, m: M): M {
     checkName('registerModule', name);
+    this.checkUnused('registerModule', name, this._children);
     check(m instanceof Module, 'EINVAL', 'registerModule', () => `'${name}' must be a Module, got ${kindOf(m)}`);
     this._children.set(name, m);
     return m;
+  }
+
+  /**
+   * Refuses `name` when a parameter, buffer or submodule of another kind has it (PyTorch raises
+   * KeyError): a buffer named as a parameter replaced it in stateDict(), whose keys are one Map,
+   * and a submodule's keys ('w.weight') sat beside a parameter 'w'. Re-registering the same
+   * kind replaces, as in PyTorch.
+   */
+  private checkUnused(op: string, name: string, own: Map<string, unknown>): void {
+    const kinds: [string, Map<string, unknown>][] = [['parameter', this._params], ['buffer', this._buffers], ['submodule', this._children]];
+    for (const [kind, map] of kinds)
+      check(map === own || !map.has(name), 'EINVAL', op, () => `'${name}' is already a ${kind} of this ${this.constructor.name}`);
   }
 
   // ---- access ----

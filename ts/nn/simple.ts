@@ -69,11 +69,16 @@ export class Sequential extends Module {
     mods.forEach((m, i) => {
       const [name, mod] = Array.isArray(m) ? m : [String(i), m];
       check(mod instanceof Module, 'EINVAL', 'Sequential', () => `argument ${i} must be a Module or a [name, Module] pair, got ${show(mod)}`);
-      this.registerModule(name, mod);
+      this.addNew('Sequential', name, mod);
     });
   }
   append(m: Module, name?: string): this {
-    this.registerModule(name ?? String(this.children().length), m);
+    return this.addNew('Sequential.append', name ?? String(this.children().length), m);
+  }
+  /** A child under a name not taken: a repeated name replaced the earlier child, which then never ran. */
+  private addNew(op: string, name: string, m: Module): this {
+    check(!this.children().some(([n]) => n === name), 'EINVAL', op, () => `a child is already named '${name}' (it would be replaced)`);
+    this.registerModule(name, m);
     return this;
   }
   get length(): number {
