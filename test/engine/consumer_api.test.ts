@@ -6,11 +6,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward } from '../../ts/autograd/tape';
-import { Linear } from '../../ts/nn/layers';
-import { Adam } from '../../ts/optim';
+import { BatchNorm2d, Linear } from '../../ts/nn/layers';
+import { Adam, AdamW, SGD } from '../../ts/optim';
 import { AvgPool2d, Dropout, Flatten, MaxPool2d, ReLU, Sequential } from '../../ts/nn/simple';
 import { dropout } from '../../ts/ops/dropout';
-import { mul } from '../../ts/ops/elementwise';
+import { affine, mul } from '../../ts/ops/elementwise';
 import { cast } from '../../ts/ops/memory';
 import { flatten, reshape } from '../../ts/ops/reshape';
 import { sum } from '../../ts/ops/reduce';
@@ -138,6 +138,22 @@ test('a name taken by another kind of member, or twice in a Sequential, is refus
   q.append(new Flatten(), 'f');
   assert.is(q.length, 2);
   s.dispose();
+});
+
+test("optimisers refuse a tensor computed by an op (it never gets .grad: nothing stepped); AdamW refuses 'decoupled'", () => {
+  const w = tensor([1, 2], [2]);
+  w.requiresGrad = true;
+  tidy(() => {
+    const y = affine(w, 2);
+    expectError(() => new Adam([y]), 'EINVAL', 'Adam', /params\[0\] \[2\] is the result of 'affine', not a leaf tensor/, 'Adam over a non-leaf');
+    expectError(() => new SGD([w, y]), 'EINVAL', 'SGD', /params\[1\] \[2\] is the result of 'affine'/, 'SGD over a non-leaf');
+  });
+  expectError(() => new AdamW([w], js({ decoupled: false })), 'EINVAL', 'AdamW', /'decoupled' is not an option of AdamW/, 'decoupled: false (ignored)');
+  assert.is(new AdamW([w]).decoupled, true);
+  const bn = new BatchNorm2d(2);
+  assert.is(new Adam(bn.parameters()).params.length, 2);
+  bn.dispose();
+  w.dispose();
 });
 
 test.run();

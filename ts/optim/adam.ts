@@ -157,6 +157,9 @@ export class Adam {
 /** AdamW (torch.optim.AdamW): Adam with decoupled weight decay, default weightDecay 1e-2. */
 export class AdamW extends Adam {
   constructor(params: Iterable<Tensor>, opts: Omit<AdamOptions, 'decoupled'> = {}) {
+    // `decoupled: false` was overwritten by the spread below: an AdamW asked to be Adam stayed AdamW
+    check(opts === null || typeof opts !== 'object' || !('decoupled' in opts), 'EINVAL', 'AdamW',
+      `'decoupled' is not an option of AdamW (always decoupled): for L2 weight decay use Adam`);
     super(params, { ...opts, weightDecay: opts?.weightDecay ?? 1e-2, decoupled: true }, 'AdamW');
   }
 }

@@ -14,6 +14,8 @@ export function checkParams(op: string, params: unknown): Tensor[] {
     if (!(p instanceof Tensor)) throw new MdmtError('EINVAL', op, `params[${i}] must be a Tensor, got ${p === null ? 'null' : typeof p}`);
     p.assertAlive(op, `params[${i}]`);
     check(p.dtype === 'float32', 'EDTYPE', op, `params[${i}] must be float32, got ${p.dtype}`);
+    // the result of an op (p.node set) never receives .grad, so the optimiser stepped nothing, silently (PyTorch: "can't optimize a non-leaf Tensor")
+    check(p.node === null, 'EINVAL', op, () => `params[${i}] ${shapeStr(p.shape)} is the result of '${p.node!.op}', not a leaf tensor: it never receives a gradient; pass the tensors it was computed from`);
     check(!seen.has(p), 'EINVAL', op, `params[${i}] appears twice`);
     seen.add(p);
   });
