@@ -156,4 +156,20 @@ test("optimisers refuse a tensor computed by an op (it never gets .grad: nothing
   w.dispose();
 });
 
+test("backward() after the caller disposed a leaf's .grad starts it afresh (was: add: input 'a' has been disposed)", () => {
+  const w = tensor([1, 2, 3], [3]);
+  w.requiresGrad = true;
+  tidy(() => backward(sum(mul(w, w))));
+  w.grad!.dispose();
+  tidy(() => backward(sum(mul(w, w))));
+  assert.equal([...w.grad!.toArray()], [2, 4, 6]);
+  tidy(() => backward(sum(mul(w, w))));
+  assert.equal([...w.grad!.toArray()], [4, 8, 12], 'a live .grad still accumulates');
+  w.grad!.dispose();
+  backward(w, { grad: tensor([1, 1, 1], [3]) });
+  assert.equal([...w.grad!.toArray()], [1, 1, 1], 'a leaf root too');
+  w.grad!.dispose();
+  w.dispose();
+});
+
 test.run();

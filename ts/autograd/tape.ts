@@ -150,14 +150,7 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
   }
   if (!root.node) {
     // a leaf root is its own gradient's target: x.backward() gives x.grad = 1 (as PyTorch); nothing was written
-    const g = keep(seed === opts.grad ? copyGrad(seed) : seed);
-    if (!root.grad) root.grad = g;
-    else {
-      const sum = keep(sumGrads(root.grad, g, `'.grad'`));
-      root.grad.dispose();
-      g.dispose();
-      root.grad = sum;
-    }
+    addToGrad(root, seed === opts.grad ? copyGrad(seed) : seed);
     return;
   }
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
@@ -207,18 +200,29 @@ function sweep(order: GradNode[], grads: Map<Tensor, Tensor>, given: Tensor | un
           `vjp returned a gradient of shape [${g.shape}] for input ${i} of shape [${inp.shape}]`);
         if (inp.node) accumulate(grads, inp, g);
         else {
-          // a leaf: accumulate into .grad, outside any tidy scope
-          keep(g);
-          if (inp.grad) {
-            const s = keep(sumGrads(inp.grad, g, `'.grad'`));
-            inp.grad.dispose();
-            g.dispose();
-            inp.grad = s;
-          } else inp.grad = g;
+          addToGrad(inp, g);
         }
       });
     }
   });
+}
+
+/**
+ * Adds `g` to a leaf's `.grad` (taking it over). A `.grad` the caller disposed (`p.grad.dispose()`
+ * instead of zeroGrad) is none, as zeroGrad leaves it; adding to it failed as "add: input 'a' has
+ * been disposed", naming neither backward nor the gradient.
+ */
+function addToGrad(leaf: Tensor, g: Tensor): void {
+  // outside any tidy scope: a leaf's gradient outlives the backward() that made it
+  keep(g);
+  const prev = leaf.grad?.disposed ? null : leaf.grad;
+  if (!prev) {
+    leaf.grad = g;
+    return;
+  }
+  leaf.grad = keep(sumGrads(prev, g, `'.grad'`));
+  prev.dispose();
+  g.dispose();
 }
 
 /** Disposes and clears `.grad` of each tensor. */
