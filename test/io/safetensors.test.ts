@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors } from '../../ts/io/safetensors';
+import { decodeSafetensors, encodeSafetensors, loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../../ts/io/safetensors';
 import { getModel } from '../../ts/models/zoo';
 import { manualSeed } from '../../ts/random';
 import { liveTensorCount, tensor, Tensor } from '../../ts/tensor';
@@ -152,6 +152,27 @@ test('malformed files fail with errors naming the problem', () => {
   bad.write('{', 8 + 1);
   throwsNaming(() => decodeSafetensors(bad), 'not JSON');
   throwsNaming(() => loadSafetensors(path.join(dir, 'nope.safetensors')), 'nope.safetensors');
+});
+
+test('__metadata__ that is not an object of strings is refused (a string was read as {"0": "s", ...}, an object value as "[object Object]")', () => {
+  const withMeta = (meta: unknown) => {
+    const json = Buffer.from(JSON.stringify({ __metadata__: meta, w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    return Buffer.concat([len, json, Buffer.alloc(4)]);
+  };
+  throwsNaming(() => decodeSafetensors(withMeta('str'), 'cpu', 'm.safetensors'), 'm.safetensors', '__metadata__ must be an object of strings, got "str"');
+  throwsNaming(() => decodeSafetensors(withMeta([1])), '__metadata__ must be an object of strings, got an array');
+  throwsNaming(() => decodeSafetensors(withMeta({ epoch: 3 })), "__metadata__ 'epoch' must be a string, got 3");
+  throwsNaming(() => decodeSafetensors(withMeta({ a: { b: 'c' } })), "__metadata__ 'a' must be a string, got an Object");
+  const file = path.join(dir, 'meta.safetensors');
+  fs.writeFileSync(file, withMeta({ epoch: 3 }));
+  throwsNaming(() => readSafetensorsMetadata(file), 'meta.safetensors', "__metadata__ 'epoch' must be a string");
+  for (const meta of [null, {}, { a: 'b' }]) {
+    const { tensors, metadata } = decodeSafetensors(withMeta(meta));
+    assert.equal(metadata, meta ?? {});
+    dispose(tensors);
+  }
 });
 
 test('a write the disk cuts short is continued: the file is whole, never silently shorter', () => {

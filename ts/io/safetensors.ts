@@ -149,6 +149,18 @@ function convert(key: string, dtype: string, raw: Buffer, n: number): { data: Ty
   }
 }
 
+/**
+ * The header's `__metadata__`: an object of strings, as the format defines it (the reference
+ * reader refuses anything else). A string was read as {"0": "s", "1": "t", ...} and an object
+ * value as "[object Object]"; absent or null, there is none.
+ */
+function metadataOf(v: unknown, bad: (m: string) => Error): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad(`__metadata__ must be an object of strings, got ${kindOf(v)}`);
+  for (const [k, x] of Object.entries(v)) if (typeof x !== 'string') throw bad(`__metadata__ '${k}' must be a string, got ${kindOf(x)}`);
+  return { ...(v as Record<string, string>) };
+}
+
 /** Parses the bytes of a safetensors file into tensors on `device` (default device). */
 export function decodeSafetensors(buf: Buffer, device: string = getDefaultDevice(), what = 'safetensors data'): SafetensorsFile {
   const bad = (m: string) => new MdmtError('EDATA', 'loadSafetensors', `${what}: ${m}`);
@@ -167,7 +179,7 @@ export function decodeSafetensors(buf: Buffer, device: string = getDefaultDevice
   const specs: { key: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
   for (const [key, v] of Object.entries(header)) {
     if (key === '__metadata__') {
-      for (const [mk, mv] of Object.entries((v ?? {}) as Record<string, unknown>)) metadata[mk] = String(mv);
+      Object.assign(metadata, metadataOf(v, bad));
       continue;
     }
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
@@ -244,9 +256,7 @@ export function readSafetensorsMetadata(file: string): Record<string, string> {
     } catch (e) {
       throw bad(`header is not JSON (${(e as Error).message})`);
     }
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(header?.__metadata__ ?? {})) out[k] = String(v);
-    return out;
+    return metadataOf(header?.__metadata__, bad);
   } finally {
     fs.closeSync(fd);
   }
