@@ -7,7 +7,7 @@
  * - its ONNX export, run by onnxruntime-node, gives the same features within
  *   |Δ| ≤ 1e-4·max|y| + 1e-4·|y| (eval mode, random BN statistics), and so does its
  *   inference plan (compileInference: BatchNorm folded into the convs);
- * - it takes a 1×3×minSize×minSize input (modelInfo), and refuses one pixel less (a 0×0 map);
+ * - it takes a 1×3×minSize×minSize input (modelInfo), and refuses one pixel less, naming itself and minSize;
  * - MDMTModel on it trains one step (mixed-mask loss on both heads, Adam): the input gets a
  *   gradient, every gradient is finite, every parameter changes; the two single-task
  *   models (sharing that backbone) do the same.
@@ -19,9 +19,10 @@ import { toOnnx } from '../../ts/io/onnx_export';
 import { compileInference } from '../../ts/models/inference';
 import { MDMTModel, STLModel } from '../../ts/models/mdmt';
 import { backboneFeatures } from '../../ts/models/registry';
-import { listModels, modelInfo } from '../../ts/models/zoo';
+import { getModel, listModels, modelInfo } from '../../ts/models/zoo';
 import { manualSeed } from '../../ts/random';
 import { liveTensorCount, tensor, Tensor, tidy } from '../../ts/tensor';
+import { expectError } from '../helpers';
 import { COUNTS, expectedKeys, FEATURES } from './expected';
 import { assertCloseScaled, images, randomizeBatchNorm, runOrt, trainStep } from './util';
 
@@ -29,6 +30,19 @@ const SHAPE = [2, 3, 64, 64];
 
 test('the registry holds the 18 paper backbones and resnext50_32x4d', () => {
   assert.equal(listModels(), Object.keys(COUNTS).sort());
+});
+
+test("forward refuses an input that is not N×3×H×W, or narrower than minSize on either side, naming the model", () => {
+  const m = getModel('densenet121', { withClassifier: false });
+  const x = (...s: number[]) => tensor(new Float32Array(s.reduce((a, b) => a * b, 1)), s);
+  tidy(() => noGrad(() => {
+    expectError(() => m.forward(x(1, 1, 32, 32)), 'ESHAPE', 'densenet121', /takes N×3×H×W images, got x \[1, 1, 32, 32\] \(a grey image: repeat it over 3 channels\)/, 'one channel');
+    expectError(() => m.forward(x(3, 32, 32)), 'ESHAPE', 'densenet121', /'x' must have 4 dims/, 'no batch dim');
+    expectError(() => m.forward(x(2, 3, 64, 28)), 'ESHAPE', 'densenet121', /at least 29×29 px .*got x \[2, 3, 64, 28\]/, 'one side under minSize');
+    assert.equal(m.forward(x(2, 3, 29, 64)).shape, [2, 1024]);
+    expectError(() => getModel('resnet18').forward(x(1, 3, 0, 8)), 'ESHAPE', 'resnet18', /at least 1×1 px, got x \[1, 3, 0, 8\]$/, 'an empty image');
+  }));
+  m.dispose();
 });
 
 // MDMT_ZOO=resnet18,googlenet runs a subset (debugging)
@@ -76,7 +90,9 @@ for (const name of Object.keys(COUNTS).sort().filter((n) => !only || only.includ
       // the smallest input the registry promises works, and one pixel less does not (train() and export refuse it)
       const min = modelInfo(name).minSize;
       tidy(() => noGrad(() => assert.equal(bb.forward(tensor(images([1, 3, min, min]), [1, 3, min, min])).shape, [1, FEATURES[name]], `${name} at its minSize ${min}`)));
-      if (min > 1) assert.throws(() => tidy(() => noGrad(() => bb.forward(tensor(images([1, 3, min - 1, min - 1]), [1, 3, min - 1, min - 1])))), /output would be 0×0/, `${name} below its minSize`);
+      // named by the model and its smallest side (an inner pool's 0×0 map named neither)
+      if (min > 1) assert.throws(() => tidy(() => noGrad(() => bb.forward(tensor(images([1, 3, min - 1, min - 1]), [1, 3, min - 1, min - 1])))),
+        (e: Error) => e.message.startsWith(`${name}: takes images of at least ${min}×${min} px`), `${name} below its minSize`);
 
       // one MDMT step, then the single-task models on the same backbone
       const r = trainStep(m, x, SHAPE);

@@ -100,6 +100,7 @@ export class DenseNet extends Backbone {
   }
 
   forward(x: Tensor): Tensor {
+    this.checkInput(x);
     const f = flatten(globalAvgpool(relu(this.child('features').forward(x) as Tensor)), 1);
     return this.withClassifier ? (this.child('classifier').forward(f) as Tensor) : f;
   }

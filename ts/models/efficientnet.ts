@@ -251,6 +251,7 @@ export class EfficientNet extends Backbone {
   }
 
   forward(x: Tensor): Tensor {
+    this.checkInput(x);
     let h = x;
     for (const n of ['conv_stem', 'bn1', 'blocks', 'conv_head', 'bn2']) h = this.child(n).forward(h) as Tensor;
     const f = flatten(globalAvgpool(h), 1);

@@ -95,6 +95,7 @@ export class GoogLeNet extends Backbone {
   }
 
   forward(x: Tensor): Tensor {
+    this.checkInput(x);
     let h = x;
     if (this.transformInput) {
       // per-call constants, not buffers: torchvision computes them in forward and stores no keys

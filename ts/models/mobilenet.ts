@@ -81,6 +81,7 @@ export class MobileNetV2 extends Backbone {
   }
 
   forward(x: Tensor): Tensor {
+    this.checkInput(x);
     const f = flatten(globalAvgpool(this.child('features').forward(x) as Tensor), 1);
     return this.child('classifier').forward(f) as Tensor;
   }

@@ -12,7 +12,8 @@
  */
 import { check, checkOptions, kindOf, MdmtError, show } from '../errors';
 import { Module } from '../nn/module';
-import { Tensor } from '../tensor';
+import { checkArg } from '../ops/op';
+import { shapeStr, Tensor } from '../tensor';
 
 export interface ModelOptions {
   /** classifier outputs (default 1000, ImageNet) */
@@ -49,6 +50,8 @@ export abstract class Backbone extends Module {
   abstract override forward(x: Tensor): Tensor;
   readonly withClassifier: boolean;
   readonly numClasses: number;
+  /** Set by getModel: the registered name and the smallest input side, which forward() checks. */
+  registeredAs?: { name: string; minSize: number };
   constructor(o: ModelOptions) {
     super();
     this.withClassifier = o.withClassifier ?? true;
@@ -57,6 +60,20 @@ export abstract class Backbone extends Module {
     check(typeof this.withClassifier === 'boolean', 'EINVAL', 'getModel', () => `'withClassifier' must be a boolean, got ${show(o.withClassifier)}`);
     if (!Number.isInteger(this.numClasses) || this.numClasses < 1)
       throw new MdmtError('EINVAL', 'getModel', `'numClasses' must be a positive integer, got ${show(o.numClasses)}`);
+  }
+
+  /**
+   * Refuses an input forward() cannot take, naming the model: not N×3×H×W (a grey film as one
+   * channel was refused by the stem as "w [64, 3, 7, 7] must have C/groups = 1"), or a side under
+   * the model's smallest input (densenet121 at 28 px failed in an inner layer as "avgpool2d:
+   * 'x' [1, 512, 1, 1] is too small for kernel [2,2]", naming neither the model nor the size).
+   */
+  protected checkInput(x: Tensor): void {
+    const name = this.registeredAs?.name ?? this.constructor.name, min = this.registeredAs?.minSize ?? 1;
+    checkArg(name, 'x', x, { ndim: 4 });
+    check(x.shape[1] === 3, 'ESHAPE', name, () => `takes N×3×H×W images, got x ${shapeStr(x.shape)}${x.shape[1] === 1 ? ' (a grey image: repeat it over 3 channels)' : ''}`);
+    check(x.shape[2] >= min && x.shape[3] >= min, 'ESHAPE', name,
+      () => `takes images of at least ${min}×${min} px${min > 1 ? ' (smaller ones leave a 0×0 map inside the network)' : ''}, got x ${shapeStr(x.shape)}`);
   }
 }
 

@@ -101,6 +101,7 @@ export class ResNet extends Backbone {
   }
 
   forward(x: Tensor): Tensor {
+    this.checkInput(x);
     let h = relu(this.child('bn1').forward(this.child('conv1').forward(x) as Tensor) as Tensor);
     h = this.child('maxpool').forward(h) as Tensor;
     for (const s of this.stages) h = s.forward(h);

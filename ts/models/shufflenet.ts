@@ -67,6 +67,7 @@ export class ShuffleNetV2 extends Backbone {
   }
 
   forward(x: Tensor): Tensor {
+    this.checkInput(x);
     let h = x;
     for (const n of ['conv1', 'maxpool', 'stage2', 'stage3', 'stage4', 'conv5']) h = this.child(n).forward(h) as Tensor;
     const f = mean(h, [2, 3]);

@@ -46,5 +46,6 @@ export function getModel(name: string, opts: ModelOptions = {}): Backbone {
   const m = build(opts);
   // a registered builder that returns something else fails here, not at its first forward()
   check(m instanceof Backbone, 'EINVAL', 'getModel', () => `the builder registered as '${name}' returned ${kindOf(m)}, not a Backbone`);
+  m.registeredAs = { name, minSize: info.minSize ?? 1 };
   return m;
 }
