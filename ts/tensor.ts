@@ -350,8 +350,9 @@ const INT_RANGE: Partial<Record<string, [number, number]>> = {
 export function checkFillValue(op: string, value: unknown, dtype: string): void {
   // a fill value is a number even for bfloat16/float16 (converted natively), not a bit pattern
   const range = dtype === 'int32' || dtype === 'uint8' ? INT_RANGE[dtype] : undefined;
-  if (typeof value !== 'number' || (range && !(Number.isFinite(value) && Math.trunc(value) >= range[0] && Math.trunc(value) <= range[1])))
-    throw new MdmtError('EINVAL', op, `value ${show(value)} is not ${range ? `a number ${dtype} can hold ([${range[0]}, ${range[1]}])` : 'a number'}`);
+  // NaN was refused natively, as op 'fill' when full() was called
+  if (typeof value !== 'number' || Number.isNaN(value) || (range && !(Number.isFinite(value) && Math.trunc(value) >= range[0] && Math.trunc(value) <= range[1])))
+    throw new MdmtError('EINVAL', op, `value ${show(value)} is not ${range ? `a number ${dtype} can hold ([${range[0]}, ${range[1]}])` : 'a number or ±Infinity'}`);
 }
 
 /**

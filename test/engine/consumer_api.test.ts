@@ -11,11 +11,12 @@ import { Adam, AdamW, SGD } from '../../ts/optim';
 import { AvgPool2d, Dropout, Flatten, MaxPool2d, ReLU, Sequential } from '../../ts/nn/simple';
 import { dropout } from '../../ts/ops/dropout';
 import { affine, mul } from '../../ts/ops/elementwise';
-import { cast } from '../../ts/ops/memory';
+import { cast, fill_ } from '../../ts/ops/memory';
 import { flatten, reshape } from '../../ts/ops/reshape';
+import { pad2d } from '../../ts/ops/layout';
 import { sum } from '../../ts/ops/reduce';
 import { manualSeed } from '../../ts/random';
-import { ones, tensor, tidy } from '../../ts/tensor';
+import { full, ones, tensor, tidy, zeros } from '../../ts/tensor';
 import { expectError } from '../helpers';
 
 /** A value of the wrong type, as plain JavaScript passes it. */
@@ -170,6 +171,19 @@ test("backward() after the caller disposed a leaf's .grad starts it afresh (was:
   assert.equal([...w.grad!.toArray()], [1, 1, 1], 'a leaf root too');
   w.grad!.dispose();
   w.dispose();
+});
+
+test('fill_ and pad2d take ±Infinity as full() does, and NaN is named by the call (full(NaN) was op fill\'s); open ranges say "finite"', () => {
+  tidy(() => {
+    assert.equal([...fill_(zeros([2]), -Infinity).toArray()], [-Infinity, -Infinity], 'fill_ refused what full() took');
+    assert.equal([...pad2d(ones([1, 1, 1, 1]), [1, 0, 0, 0], -Infinity).toArray()], [-Infinity, 1], 'F.pad(value=-inf)');
+    expectError(() => full([2], NaN), 'EINVAL', 'full', /value NaN is not a number or ±Infinity/, 'full(NaN) (was a native error of op fill)');
+    expectError(() => fill_(zeros([2]), NaN), 'EINVAL', 'fill', /value NaN is not a number or ±Infinity/, 'fill_(NaN)');
+    expectError(() => pad2d(ones([1, 1, 1, 1]), [1, 0, 0, 0], NaN), 'EINVAL', 'pad2d', /'value' must be a number \(±Infinity included\), got NaN/, 'pad2d NaN');
+    expectError(() => fill_(zeros([2], { dtype: 'int32' }), Infinity), 'EINVAL', 'fill', /int32 can hold/, 'an int32 fill of Infinity');
+    expectError(() => affine(ones([1]), Infinity), 'EINVAL', 'affine', /'alpha' must be a finite number, got Infinity$/, 'was "a number in [-Infinity, Infinity]"');
+    expectError(() => new BatchNorm2d(2, { eps: -1 }), 'EINVAL', 'BatchNorm2d', /'eps' must be a finite number >= 0, got -1$/, 'eps');
+  });
 });
 
 test.run();
