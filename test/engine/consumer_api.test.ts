@@ -17,7 +17,7 @@ import { pad2d } from '../../ts/ops/layout';
 import { sum } from '../../ts/ops/reduce';
 import { manualSeed } from '../../ts/random';
 import { full, ones, tensor, tidy, zeros } from '../../ts/tensor';
-import { expectError } from '../helpers';
+import { DEVICE, expectError } from '../helpers';
 
 /** A value of the wrong type, as plain JavaScript passes it. */
 const js = (v: unknown): never => v as never;
@@ -184,6 +184,19 @@ test('fill_ and pad2d take ±Infinity as full() does, and NaN is named by the ca
     expectError(() => affine(ones([1]), Infinity), 'EINVAL', 'affine', /'alpha' must be a finite number, got Infinity$/, 'was "a number in [-Infinity, Infinity]"');
     expectError(() => new BatchNorm2d(2, { eps: -1 }), 'EINVAL', 'BatchNorm2d', /'eps' must be a finite number >= 0, got -1$/, 'eps');
   });
+});
+
+test("Module.to() keeps the tensors already on the device, however it is spelt ('cuda' for 'cuda:0' replaced them all)", () => {
+  const l = new Linear(2, 2);
+  const spelt = DEVICE === 'cuda:0' ? 'cuda' : DEVICE; // the short name, where the device under test has one
+  l.to(spelt);
+  const [w, b] = l.parameters();
+  const opt = new Adam(l.parameters());
+  l.to(spelt);
+  assert.ok(l.param('weight') === w && l.param('bias') === b && !w.disposed, 'the parameters the optimiser holds were replaced');
+  expectError(() => l.to('gpu'), 'EDEVICE', 'device', /unknown device 'gpu'/, 'a bad name, before anything moves');
+  opt.dispose();
+  l.dispose();
 });
 
 test.run();

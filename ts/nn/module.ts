@@ -10,7 +10,7 @@
 import { check, checkOptions, kindOf, MdmtError, show } from '../errors';
 import { native } from '../native/binding';
 import { markHostWritten, observingSteps, stepDepends, stepSets } from '../ops/op';
-import { keep, shapeStr, Tensor, toFloat32, TypedArray } from '../tensor';
+import { keep, normDevice, shapeStr, Tensor, toFloat32, TypedArray } from '../tensor';
 
 export type StateDict = Map<string, Tensor>;
 
@@ -272,8 +272,14 @@ export abstract class Module {
     }
   }
 
-  /** Moves parameters and buffers to `device` (new tensors replace the old ones). */
+  /**
+   * Moves parameters and buffers to `device` (new tensors replace the old ones); those already
+   * there stay. The name is normalised first: a model on 'cuda:0' compared unequal to 'cuda',
+   * so a second to('cuda') replaced every tensor, and an optimiser built in between held
+   * disposed parameters.
+   */
   to(device: string): this {
+    device = normDevice(device);
     for (const [, m] of this.namedModules()) {
       for (const [n, t] of m._params) {
         if (!t || t.device === device) continue;
