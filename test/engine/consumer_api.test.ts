@@ -9,12 +9,15 @@ import { backward } from '../../ts/autograd/tape';
 import { BatchNorm2d, Linear } from '../../ts/nn/layers';
 import { Adam, AdamW, SGD } from '../../ts/optim';
 import { AvgPool2d, Dropout, Flatten, MaxPool2d, ReLU, Sequential } from '../../ts/nn/simple';
+import { getModel } from '../../ts/models/zoo';
 import { dropout } from '../../ts/ops/dropout';
 import { affine, mul } from '../../ts/ops/elementwise';
 import { cast, fill_ } from '../../ts/ops/memory';
 import { flatten, reshape } from '../../ts/ops/reshape';
 import { pad2d } from '../../ts/ops/layout';
+import { relu } from '../../ts/ops/activations';
 import { sum } from '../../ts/ops/reduce';
+import { compileStep } from '../../ts/plan/step';
 import { manualSeed } from '../../ts/random';
 import { full, ones, tensor, tidy, zeros } from '../../ts/tensor';
 import { DEVICE, expectError } from '../helpers';
@@ -197,6 +200,16 @@ test("Module.to() keeps the tensors already on the device, however it is spelt (
   expectError(() => l.to('gpu'), 'EDEVICE', 'device', /unknown device 'gpu'/, 'a bad name, before anything moves');
   opt.dispose();
   l.dispose();
+});
+
+test("getModel refuses numClasses with withClassifier: false (ignored); compileStep names a bare Tensor returned (was the JSON of its fields)", () => {
+  expectError(() => getModel('resnet18', { withClassifier: false, numClasses: 5 }), 'EINVAL', 'getModel', /'numClasses' \(5\) sizes the classifier, which withClassifier: false leaves out/, 'numClasses ignored');
+  const m = getModel('shufflenet_v2_x0_5', { numClasses: 5 });
+  assert.equal(m.child('fc').param('weight').shape, [5, 1024], 'with its classifier, numClasses sizes it');
+  m.dispose();
+  const step = compileStep(([x]) => js(relu(x)));
+  tidy(() => expectError(() => step.run([ones([2])]), 'EINVAL', 'compileStep', /got Tensor\(\[2\], float32, cpu\) \(wrap it: return \[y\]\)$/, 'a bare Tensor'));
+  step.dispose();
 });
 
 test.run();

@@ -60,6 +60,9 @@ export abstract class Backbone extends Module {
     check(typeof this.withClassifier === 'boolean', 'EINVAL', 'getModel', () => `'withClassifier' must be a boolean, got ${show(o.withClassifier)}`);
     if (!Number.isInteger(this.numClasses) || this.numClasses < 1)
       throw new MdmtError('EINVAL', 'getModel', `'numClasses' must be a positive integer, got ${show(o.numClasses)}`);
+    // numClasses: 5 with withClassifier: false built no classifier, and said nothing
+    check(this.withClassifier || o.numClasses === undefined, 'EINVAL', 'getModel',
+      () => `'numClasses' (${show(o.numClasses)}) sizes the classifier, which withClassifier: false leaves out (it would be ignored)`);
   }
 
   /**

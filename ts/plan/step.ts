@@ -236,7 +236,9 @@ export class CompiledStep {
 /** The step's results, checked: a non-tensor failed later as a raw TypeError (t.dispose is not a function). */
 function results(r: unknown): Tensor[] {
   if (!Array.isArray(r) || !r.every((t) => t instanceof Tensor))
-    throw new MdmtError('EINVAL', 'compileStep', `the step must return an array of tensors, got ${Array.isArray(r) ? `[${r.map((t) => (t instanceof Tensor ? 'Tensor' : show(t))).join(', ')}]` : show(r)}`);
+    throw new MdmtError('EINVAL', 'compileStep', `the step must return an array of tensors, got ${Array.isArray(r) ? `[${r.map((t) => (t instanceof Tensor ? 'Tensor' : show(t))).join(', ')}]`
+      // a bare Tensor was shown as the JSON of its fields (id, _scope, ...)
+      : r instanceof Tensor ? `${r.toString()} (wrap it: return [y])` : show(r)}`);
   return r as Tensor[];
 }
 
