@@ -76,13 +76,31 @@ export function show(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
   // bytes are named, not spelt out: a 5 MB Buffer (an upload handed over as the image) made a 10 MB message
   if (binary(v)) return binaryName(v);
+  const inst = instanceName(v);
+  if (inst) return inst;
   const s = JSON.stringify(v, function (this: Record<string, unknown>, k: string, x: unknown) {
     const own = this[k]; // before toJSON: a Buffer's toJSON gives { type, data: [...] }
-    return binary(own) ? `\u0000${binaryName(own)}\u0000` : typeof x === 'number' && !Number.isFinite(x) ? `\u0000${x}\u0000` : typeof x === 'bigint' ? String(x) : x;
+    const name = binary(own) ? binaryName(own) : instanceName(own);
+    return name ? `\u0000${name}\u0000` : typeof x === 'number' && !Number.isFinite(x) ? `\u0000${x}\u0000` : typeof x === 'bigint' ? String(x) : x;
   });
   // JSON has no text for a function or a symbol
   const t = s === undefined ? String(v as symbol | (() => unknown)) : s.replace(/"\\u0000([^"]*)\\u0000"/g, '$1');
   return t.length <= SHOW_MAX ? t : `${t.slice(0, SHOW_MAX)}… (${t.length} characters)`;
+}
+
+/**
+ * A class instance's name in a message: its own one-line toString() (a Tensor: 'Tensor([2],
+ * float32, cpu)'), else its kind ('a Linear', 'a Map'). JSON spelt out a Tensor's private
+ * fields ({"id":4,"shape":[1],...,"_scope":...}) and showed a Map as {}. Plain objects,
+ * arrays and dates are left to JSON.
+ */
+function instanceName(v: unknown): string | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Date) return undefined;
+  const proto = Object.getPrototypeOf(v) as object | null;
+  if (proto === null || proto === Object.prototype) return undefined;
+  const own = v as { toString(): string };
+  const text = own.toString !== Object.prototype.toString ? own.toString() : '';
+  return text && !text.includes('\n') && text.length <= 120 ? text : kindOf(v);
 }
 
 /** The longest a value is shown in a message; the rest is counted. */

@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward } from '../../ts/autograd/tape';
+import { show } from '../../ts/errors';
 import { BatchNorm2d, Linear } from '../../ts/nn/layers';
 import { Adam, AdamW, SGD } from '../../ts/optim';
 import { AvgPool2d, Dropout, Flatten, MaxPool2d, ReLU, Sequential } from '../../ts/nn/simple';
@@ -210,6 +211,18 @@ test("getModel refuses numClasses with withClassifier: false (ignored); compileS
   const step = compileStep(([x]) => js(relu(x)));
   tidy(() => expectError(() => step.run([ones([2])]), 'EINVAL', 'compileStep', /got Tensor\(\[2\], float32, cpu\) \(wrap it: return \[y\]\)$/, 'a bare Tensor'));
   step.dispose();
+});
+
+test('a class instance in a message is named, not spelt out as JSON of its fields (a Tensor showed id, _scope, grad...)', () => {
+  tidy(() => {
+    const x = ones([1]);
+    expectError(() => sum(ones([2]), js(x)), 'EINVAL', 'sum', /axes must be an integer or an array of integers, got Tensor\(\[1\], float32, cpu\)$/, 'a Tensor as axes');
+    expectError(() => new Sequential(js(x)), 'EINVAL', 'Sequential', /argument 0 must be a Module or a \[name, Module\] pair, got Tensor\(\[1\], float32, cpu\)$/, 'a Tensor as a module');
+    assert.is(show({ a: x, b: [NaN] }), '{"a":Tensor([1], float32, cpu),"b":[NaN]}');
+    assert.is(show(new Map([['k', 1]])), 'a Map', 'a Map was {}');
+    assert.is(show(new Error('boom')), 'Error: boom', 'an Error was {}');
+    assert.is(show({ n: 1, s: 'x' }), '{"n":1,"s":"x"}', 'plain objects stay JSON');
+  });
 });
 
 test.run();
