@@ -443,7 +443,12 @@ function filled(op: string, shape: readonly number[], value: number, opts: Tenso
   checkOptions(op, opts, TENSOR_KEYS);
   checkFillValue(op, value, opts.dtype ?? 'float32');
   const t = empty(shape, opts.dtype ?? 'float32', opts.device ?? defaultDevice);
-  if (t.size > 0) native().run('fill', [], [t.id], { value });
+  try {
+    if (t.size > 0) native().run('fill', [], [t.id], { value });
+  } catch (e) {
+    t.dispose(); // a fill the device refuses (bfloat16 on the CPU) left the tensor allocated and live
+    throw e;
+  }
   return t;
 }
 export function zerosLike(t: Tensor): Tensor {

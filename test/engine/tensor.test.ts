@@ -120,6 +120,15 @@ test('keep() survives tidy; dispose is idempotent; use after dispose names the o
   }
 });
 
+test('a fill the device refuses frees the tensor it allocated (zeros of bfloat16 on the CPU stayed live)', () => {
+  if (DEVICE !== 'cpu') return; // CUDA fills bfloat16
+  const live = liveTensorCount(), bytes = memory('cpu').devices.cpu.liveBytes;
+  for (const make of [() => zeros([1000], { dtype: 'bfloat16' }), () => full([1000], 1, { dtype: 'float16' }), () => ones([10], { dtype: 'bfloat16' })])
+    assert.throws(make, /fill on cpu supports float32, int32, uint8; got (bfloat16|float16)/);
+  assert.is(liveTensorCount(), live, 'live tensors');
+  assert.is(memory('cpu').devices.cpu.liveBytes, bytes, 'live bytes');
+});
+
 test('reshape is a view sharing data; memory() reports live tensors and bytes', () => {
   tidy(() => {
     const x = tensor([1, 2, 3, 4, 5, 6], [2, 3], { device: DEVICE });
