@@ -225,4 +225,14 @@ test('a class instance in a message is named, not spelt out as JSON of its field
   });
 });
 
+test("cast between floating dtypes passes the gradient on (cast(w, 'float32') cut the graph); an integer cast has none", () => {
+  const w = tensor([1, 2, 3], [3]);
+  w.requiresGrad = true;
+  tidy(() => backward(sum(mul(cast(w, 'float32'), tensor([4, 5, 6], [3])))));
+  assert.equal([...w.grad!.toArray()], [4, 5, 6]);
+  tidy(() => expectError(() => backward(sum(cast(cast(w, 'int32'), 'float32'))), 'EINVAL', 'backward', /does not depend on any tensor that requires grad/, 'through int32'));
+  w.grad!.dispose();
+  w.dispose();
+});
+
 test.run();

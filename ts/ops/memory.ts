@@ -27,11 +27,19 @@ export const clone = copy;
 
 const CAST_DTYPES: readonly string[] = ['float32', 'int32', 'uint8', 'bfloat16', 'float16'] satisfies readonly DType[];
 
-/** x converted to `dtype` (not differentiable). float→int truncates toward zero. */
+const FLOATING: readonly string[] = ['float32', 'bfloat16', 'float16'] satisfies readonly DType[];
+
+/**
+ * x converted to `dtype`. float→int truncates toward zero. Differentiable between floating
+ * dtypes, as PyTorch's x.to(dtype) (the gradient is cast back to x's dtype); an integer result
+ * has no gradient.
+ */
 export function cast(x: Tensor, dtype: DType): Tensor {
   checkArg('cast', 'x', x);
   // named here: the output's allocation refused it as op 'alloc'
   check(typeof dtype === 'string' && CAST_DTYPES.includes(dtype), 'EDTYPE', 'cast', () => `dtype must be one of ${CAST_DTYPES.join(', ')}, got ${show(dtype)}`);
   const [y] = runOp('cast', [x], {}, [{ shape: x.shape, dtype }], ['x']);
+  // cast(w, 'float32') cut the graph: the parameters before it got no gradient, silently
+  if (FLOATING.includes(x.dtype) && FLOATING.includes(dtype)) record('cast', [x], [y], ([g]) => [cast(g!, x.dtype)]);
   return y;
 }
