@@ -7,10 +7,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward } from '../../ts/autograd/tape';
 import { show } from '../../ts/errors';
-import { BatchNorm2d, Linear } from '../../ts/nn/layers';
+import { BatchNorm2d, Conv2d, Linear } from '../../ts/nn/layers';
 import { Adam, AdamW, SGD } from '../../ts/optim';
 import { AvgPool2d, Dropout, Flatten, MaxPool2d, ReLU, Sequential } from '../../ts/nn/simple';
 import { getModel } from '../../ts/models/zoo';
+import { batchnorm2d } from '../../ts/ops/batchnorm';
 import { dropout } from '../../ts/ops/dropout';
 import { affine, mul } from '../../ts/ops/elementwise';
 import { cast, fill_ } from '../../ts/ops/memory';
@@ -233,6 +234,16 @@ test("cast between floating dtypes passes the gradient on (cast(w, 'float32') cu
   tidy(() => expectError(() => backward(sum(cast(cast(w, 'int32'), 'float32'))), 'EINVAL', 'backward', /does not depend on any tensor that requires grad/, 'through int32'));
   w.grad!.dispose();
   w.dispose();
+});
+
+test("BatchNorm's momentum: null (PyTorch's cumulative average) is refused, not read as 0.1; a null stride or kernel is EINVAL (was a raw TypeError)", () => {
+  expectError(() => new BatchNorm2d(2, { momentum: js(null) }), 'EINVAL', 'BatchNorm2d', /'momentum' null \(PyTorch's momentum=None, a cumulative moving average\) is not supported/, 'nn momentum null');
+  tidy(() => expectError(() => batchnorm2d(ones([2, 2]), ones([2]), zeros([2]), zeros([2]), ones([2]), { training: true, momentum: js(null) }), 'EINVAL', 'batchnorm2d', /'momentum' null/, 'op momentum null'));
+  assert.is(new BatchNorm2d(2).momentum, 0.1);
+  expectError(() => new Conv2d(1, 1, 3, { stride: js(null) }), 'EINVAL', 'Conv2d', /'stride' must be an integer >= 1 or a pair of them, got null/, 'stride null');
+  expectError(() => new Conv2d(1, 1, js(null)), 'EINVAL', 'Conv2d', /'kernel' must be an integer >= 1 or a pair of them, got null/, 'kernel null');
+  expectError(() => new MaxPool2d(2, { padding: js(null) }), 'EINVAL', 'MaxPool2d', /'padding' must be an integer >= 0 or a pair of them, got null/, 'padding null');
+  assert.equal(new Conv2d(1, 1, [1, 3], { stride: [2, 1] }).kernel, [1, 3]);
 });
 
 test.run();

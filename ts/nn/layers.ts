@@ -6,7 +6,7 @@
  *   const conv = new Conv2d(3, 64, 7, { stride: 2, padding: 3, bias: false });
  */
 import { check, checkOptions, show } from '../errors';
-import { batchnorm2d } from '../ops/batchnorm';
+import { batchnorm2d, bnMomentum } from '../ops/batchnorm';
 import { conv2d, conv2dParams } from '../ops/conv2d';
 import { linear } from '../ops/linear';
 import { native } from '../native/binding';
@@ -115,7 +115,7 @@ export class BatchNorm2d extends Module {
     // the ranges batchnorm2d() checks, here at construction rather than at the first forward()
     this.eps = checkNumber(op, 'eps', o.eps ?? 1e-5, 0);
     check(this.eps > 0, 'EINVAL', op, `'eps' must be > 0, got ${this.eps}`);
-    this.momentum = checkNumber(op, 'momentum', o.momentum ?? 0.1, 0, 1);
+    this.momentum = bnMomentum(op, o.momentum);
     this.registerParameter('weight', ones([numFeatures], { device: o.device }));
     this.registerParameter('bias', zeros([numFeatures], { device: o.device }));
     this.registerBuffer('running_mean', zeros([numFeatures], { device: o.device }));

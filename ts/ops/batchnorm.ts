@@ -23,6 +23,16 @@ const OP = 'batchnorm2d';
 const BN_KEYS = { training: true, momentum: true, eps: true } as const;
 const BN_ACT_KEYS = { act: true, residual: true, momentum: true, eps: true } as const;
 
+/**
+ * The momentum option, default 0.1. null is refused rather than read as absent: PyTorch's
+ * momentum=None is a cumulative moving average (running ← running + (stat − running)/t),
+ * which {momentum: null} silently replaced with 0.1.
+ */
+export function bnMomentum(op: string, v: unknown): number {
+  check(v !== null, 'EINVAL', op, `'momentum' null (PyTorch's momentum=None, a cumulative moving average) is not supported: give a number in [0, 1]`);
+  return checkNumber(op, 'momentum', v ?? 0.1, 0, 1);
+}
+
 /** Channel axes summed for the weight and bias gradients. */
 const reduceAxes = (ndim: number) => (ndim === 4 ? [0, 2, 3] : [0]);
 
@@ -45,7 +55,7 @@ export function batchnorm2d(x: Tensor, weight: Tensor, bias: Tensor, runningMean
   }
   check(opts !== null && typeof opts === 'object' && typeof opts.training === 'boolean', 'EINVAL', OP, `opts.training must be a boolean`);
   checkOptions(OP, opts, BN_KEYS);
-  const momentum = checkNumber(OP, 'momentum', opts.momentum ?? 0.1, 0, 1);
+  const momentum = bnMomentum(OP, opts.momentum);
   const eps = checkNumber(OP, 'eps', opts.eps ?? 1e-5, 0);
   check(eps > 0, 'EINVAL', OP, () => `'eps' must be > 0, got ${eps}`);
   return opts.training ? train(x, weight, bias, runningMean, runningVar, momentum, eps) : evaluate(x, weight, bias, runningMean, runningVar, eps);
@@ -137,7 +147,7 @@ export function batchnormAct(x: Tensor, weight: Tensor, bias: Tensor, runningMea
     check(r.shape.length === x.shape.length && r.shape.every((d, i) => d === x.shape[i]), 'ESHAPE', OPA,
       `'residual' must have the shape of x ${shapeStr(x.shape)}, got ${shapeStr(r.shape)}`);
   }
-  const momentum = checkNumber(OPA, 'momentum', opts.momentum ?? 0.1, 0, 1);
+  const momentum = bnMomentum(OPA, opts.momentum);
   const eps = checkNumber(OPA, 'eps', opts.eps ?? 1e-5, 0);
   check(eps > 0, 'EINVAL', OPA, `'eps' must be > 0, got ${eps}`);
   check(x.size / C > 1, 'EINVAL', OPA, `training needs more than 1 value per channel, got x ${shapeStr(x.shape)}`);

@@ -3,7 +3,7 @@
  * outputs, for in-place state updates). Observers see every call (ONNX export tracing,
  * step recording, MDMT_DEBUG logging).
  */
-import { check, MdmtError, show } from '../errors';
+import { check, isList, MdmtError, show } from '../errors';
 import { Attrs, DType, native } from '../native/binding';
 import { empty, shapeStr, Tensor } from '../tensor';
 import { OpName } from './names';
@@ -216,10 +216,11 @@ export function describe(v: unknown): string {
 
 /** Reads an int or [int, int] attribute as a pair of non-negative (or positive) integers. */
 export function pair(op: string, name: string, v: number | readonly number[] | undefined, def: number, min = 0): [number, number] {
-  const p: number[] = v === undefined ? [def, def] : typeof v === 'number' ? [v, v] : [...v];
-  check(p.length === 2 && p.every((x) => Number.isInteger(x) && x >= min), 'EINVAL', op,
+  // null (or any non-list) was spread: a raw TypeError 'v is not iterable'
+  const p: unknown[] = v === undefined ? [def, def] : typeof v === 'number' ? [v, v] : isList(v) ? [...v] : [v];
+  check(p.length === 2 && p.every((x) => Number.isInteger(x) && (x as number) >= min), 'EINVAL', op,
     () => `'${name}' must be an integer >= ${min} or a pair of them, got ${show(v)}`);
-  return [p[0], p[1]];
+  return [p[0] as number, p[1] as number];
 }
 
 /** Normalises a possibly negative axis for a tensor of `ndim` dims. */
