@@ -110,6 +110,19 @@ test('ONNX initializer import reproduces the output; missing and mis-shaped keys
   for (const m of [a, b, withFc, bigger, small]) m.dispose();
 });
 
+test("strict ONNX import names a layer's tensors the model lacks (a resnet34 file loaded into a resnet18: its keys are a subset)", () => {
+  const three = new Sequential(new Conv2d(3, 4, 3, { padding: 1 }), new BatchNorm2d(4), new Conv2d(4, 2, 1));
+  const bytes = toOnnx(three.eval(), { inputShape: [1, 3, 8, 8] });
+  const two = new Sequential(new Conv2d(3, 4, 3, { padding: 1 }), new BatchNorm2d(4));
+  throwsNaming(() => loadOnnxWeights(two, bytes), 'ONNX bytes holds 2 layer tensors the model lacks (weights of another architecture?): 2.weight, 2.bias');
+  const { loaded, unused } = loadOnnxWeights(two, bytes, { strict: false });
+  assert.equal(loaded.length, 6);
+  assert.ok(unused.includes('2.weight') && unused.includes('2.bias'), 'non-strict loads the rest and returns them');
+  const same = new Sequential(new Conv2d(3, 4, 3, { padding: 1 }), new BatchNorm2d(4), new Conv2d(4, 2, 1));
+  assert.ok(loadOnnxWeights(same, bytes).unused.every((k) => k.startsWith('mdmt_')), 'graph constants are not layer tensors');
+  for (const m of [three, two, same]) m.dispose();
+});
+
 test('DOUBLE initializers: read as float32, a finite value beyond its range refused (it was read as Infinity)', () => {
   const { ModelProto } = onnxTypes();
   const model = (vals: number[], raw: boolean) => ModelProto.encode(ModelProto.fromObject({

@@ -107,6 +107,9 @@ export function readOnnxInitializers(src: string | Uint8Array, device: string = 
   return out;
 }
 
+/** An initializer named as a layer's state_dict entry ('layer1.2.conv1.weight'), not a graph constant (mdmt_*, onnx::*). */
+const STATE_KEY = /^\w+(\.\w+)*\.(weight|bias|running_mean|running_var|num_batches_tracked)$/;
+
 export interface OnnxLoadOptions {
   /** every state_dict key (num_batches_tracked aside, which ONNX graphs do not use) must be present (default true) */
   strict?: boolean;
@@ -116,8 +119,9 @@ export interface OnnxLoadOptions {
 
 /**
  * Loads the initializers whose names are `model`'s state_dict keys. Initializers that
- * are not keys (graph constants) are ignored and returned; with `strict`, a missing key
- * fails naming them (the first six and the count); a mis-shaped key always fails naming it.
+ * are not keys (graph constants) are ignored and returned; with `strict`, a missing key, or
+ * an initializer named as a layer's tensor that the model lacks, fails naming them (the
+ * first six and the count); a mis-shaped key always fails naming it.
  *   const { unused } = loadOnnxWeights(model, 'model.onnx');
  */
 export function loadOnnxWeights(model: Module, src: string | Uint8Array, opts: OnnxLoadOptions = {}): { loaded: string[]; unused: string[] } {
@@ -130,8 +134,14 @@ export function loadOnnxWeights(model: Module, src: string | Uint8Array, opts: O
     const own = model.stateDict();
     const use = new Map([...inits].filter(([k]) => own.has(k)));
     const missing = [...own.keys()].filter((k) => !use.has(k) && !k.endsWith('num_batches_tracked'));
+    const what = typeof src === 'string' ? src : 'ONNX bytes';
     if ((opts.strict ?? true) && missing.length)
-      throw new MdmtError('ESHAPE', op, `${typeof src === 'string' ? src : 'ONNX bytes'} lacks ${missing.length} keys: ${someOf(missing)}`);
+      throw new MdmtError('ESHAPE', op, `${what} lacks ${missing.length} keys: ${someOf(missing)}`);
+    // a layer's tensors the model lacks (not graph constants): a resnet34 file loaded into a
+    // resnet18 silently (its keys are a subset), though strict loading names unexpected keys
+    const unexpected = [...inits.keys()].filter((k) => !own.has(k) && STATE_KEY.test(k));
+    if ((opts.strict ?? true) && unexpected.length)
+      throw new MdmtError('ESHAPE', op, `${what} holds ${unexpected.length} layer tensors the model lacks (weights of another architecture?): ${someOf(unexpected)}`);
     model.loadStateDict(use, { strict: false, op });
     return { loaded: [...use.keys()], unused: [...inits.keys()].filter((k) => !own.has(k)) };
   } finally {
