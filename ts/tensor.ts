@@ -136,6 +136,8 @@ export function tidy<T>(fn: () => T): T {
 
 /** Takes a tensor out of scope tracking so that no tidy disposes it; returns it. */
 export function keep<T extends Tensor>(t: T): T {
+  // keep([a, b]) or keep({ w }) returned its argument untouched, and the tidy then disposed a and b
+  check(t instanceof Tensor, 'EINVAL', 'keep', () => `takes one Tensor, got ${kindOf(t)}${Array.isArray(t) ? ': keep each (or return them from the tidy)' : ''}`);
   if (t._scope) {
     t._scope.tensors.delete(t);
     t._scope = undefined;

@@ -21,7 +21,7 @@ import { relu } from '../../ts/ops/activations';
 import { sum } from '../../ts/ops/reduce';
 import { compileStep } from '../../ts/plan/step';
 import { manualSeed } from '../../ts/random';
-import { full, ones, tensor, tidy, zeros } from '../../ts/tensor';
+import { full, keep, ones, tensor, tidy, zeros } from '../../ts/tensor';
 import { DEVICE, expectError } from '../helpers';
 
 /** A value of the wrong type, as plain JavaScript passes it. */
@@ -244,6 +244,17 @@ test("BatchNorm's momentum: null (PyTorch's cumulative average) is refused, not 
   expectError(() => new Conv2d(1, 1, js(null)), 'EINVAL', 'Conv2d', /'kernel' must be an integer >= 1 or a pair of them, got null/, 'kernel null');
   expectError(() => new MaxPool2d(2, { padding: js(null) }), 'EINVAL', 'MaxPool2d', /'padding' must be an integer >= 0 or a pair of them, got null/, 'padding null');
   assert.equal(new Conv2d(1, 1, [1, 3], { stride: [2, 1] }).kernel, [1, 3]);
+});
+
+test('keep() takes one Tensor: keep([a, b]) returned the array untouched and the tidy disposed a and b', () => {
+  const kept = tidy(() => {
+    const a = ones([1]);
+    expectError(() => keep(js([a])), 'EINVAL', 'keep', /takes one Tensor, got an array: keep each \(or return them from the tidy\)/, 'an array');
+    expectError(() => keep(js({ a })), 'EINVAL', 'keep', /takes one Tensor, got an Object$/, 'an object');
+    return keep(ones([2]));
+  });
+  assert.is(kept.disposed, false);
+  kept.dispose();
 });
 
 test.run();
