@@ -297,8 +297,15 @@ export class Tensor {
   to(device: string): Tensor {
     this.assertAlive('to');
     const d = normDevice(device);
+    // read first: a refused read (EPLAN while a step records, ENOMEM) left the new tensor alive outside a tidy
+    const data = this.size > 0 ? this.toArray() : null;
     const t = empty(this.shape, this.dtype, d);
-    if (this.size > 0) native().upload(t.id, this.toArray());
+    try {
+      if (data) native().upload(t.id, data);
+    } catch (e) {
+      t.dispose();
+      throw e;
+    }
     return t;
   }
 

@@ -4,6 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { MdmtError } from '../../ts/errors';
 import { backward, zeroGrad } from '../../ts/autograd/tape';
 import * as nn from '../../ts/nn';
 import { relu } from '../../ts/ops/activations';
@@ -11,7 +12,7 @@ import { add, affine, mul } from '../../ts/ops/elementwise';
 import { sum } from '../../ts/ops/reduce';
 import { Adam } from '../../ts/optim';
 import { compileStep } from '../../ts/plan/step';
-import { keep, liveTensorCount, tensor, tidy } from '../../ts/tensor';
+import { keep, liveTensorCount, setHostReadGuard, tensor, tidy } from '../../ts/tensor';
 import { DEVICE } from '../helpers';
 
 const refused = (fn: () => unknown, re: RegExp) =>
@@ -87,6 +88,14 @@ test('a step that reads a tensor\'s values on the host while recorded is refused
   assert.throws(() => bySum.run([x]), (e: Error & { code?: string }) => e.code === 'EPLAN' && /reads the values of a tensor on the host \(toArray, item, to\) while it is recorded/.test(e.message));
   const moved = compileStep(([a]) => [relu(a.to(a.device))]);
   assert.throws(() => moved.run([x]), (e: Error & { code?: string }) => e.code === 'EPLAN' && /toArray/.test(e.message), 'Tensor.to() goes through the host');
+  // outside a tidy, a to() whose host read is refused leaves no tensor behind (it allocated before reading)
+  const live = liveTensorCount(), prev = setHostReadGuard(() => { throw new MdmtError('EPLAN', 'test', 'no host reads'); });
+  try {
+    assert.throws(() => x.to(x.device), /no host reads/);
+  } finally {
+    setHostReadGuard(prev);
+  }
+  assert.is(liveTensorCount(), live, 'the refused to() freed its new tensor');
   bySum.dispose();
   moved.dispose();
   // outside a recording reads are fine, and a refused recording leaves the guard off
