@@ -33,7 +33,9 @@ void silu_generic(const float* x, float* y, int64_t n) { for (int64_t i = 0; i <
 // factor x multiplies (at x = 10 the subtraction keeps only ~1e-3 of σ's precision).
 void silu_bwd_generic(const float* dy, const float* x, float* dx, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
-    const float e = exp_scalar(-x[i]), s = 1.f / (1.f + e);
+    // s = 0 below kSigmoidLo, as sigmoid: exp's clamp left s ≈ 6e−39, whose product with a huge
+    // negative x was −∞ (x = −∞) or −6e−9 (x = −1e30) where AVX2 and PyTorch give NaN and 0
+    const float e = exp_scalar(-x[i]), s = x[i] < kSigmoidLo ? 0.f : 1.f / (1.f + e);
     dx[i] = dy[i] * s * (1.f + x[i] * (e * s));
   }
 }
@@ -75,7 +77,7 @@ MDMT_TARGET_AVX512 void silu_bwd_avx512(const float* dy, const float* x, float* 
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 k = tail16(n - i);
     const __m512 v = _mm512_maskz_loadu_ps(k, x + i), e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), v));
-    const __m512 s = recip512(_mm512_add_ps(one, e));
+    const __m512 s = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_set1_ps(kSigmoidLo), _CMP_NLT_UQ), recip512(_mm512_add_ps(one, e)));  // as silu_bwd_generic
     const __m512 t = _mm512_fmadd_ps(v, _mm512_mul_ps(e, s), one);
     _mm512_mask_storeu_ps(dx + i, k, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, dy + i), s), t));
   }

@@ -73,5 +73,15 @@ test('silu_bwd = dy·σ(x)·(1 + x·(1 − σ(x))) in float64', () => {
   assertClose(got, ref, { atol: 1e-7, rtol: 1e-6 }, 'silu_bwd');
 });
 
+// Far below the clamp σ is 0 (as sigmoid), so the gradient is 0, and NaN at x = −∞ (−∞·0), as
+// PyTorch's: AVX-512 and the portable body gave −∞ and −6e−9 there (σ floored at ~6e−39), AVX2 NaN and 0
+test('silu_bwd far below the clamp: 0, NaN at −∞, the same on every ISA', () => {
+  if (!on) return;
+  const x = [-Infinity, -1e30, -1e6, -200, -88, -87.4], n = x.length;
+  const got = tidy(() => runOp('silu_bwd', [tensor(new Float32Array(n).fill(1), [n]), tensor(Float32Array.from(x), [n])], {}, [{ shape: [n] }])[0].toArray());
+  assert.ok(Number.isNaN(got[0]), `x = −∞: ${got[0]}`);
+  assert.equal([...got.slice(1)].map((v) => v === 0 ? 0 : v), [0, 0, 0, 0, 0], 'x ≤ −87.4');
+});
+
 rerunUnderIsaCaps(__filename, 'vmath');
 test.run();
