@@ -10,7 +10,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { backward } from '../../ts/autograd/tape';
+import { backward, noGrad } from '../../ts/autograd/tape';
 import { compileInference } from '../../ts/models/inference';
 import * as nn from '../../ts/nn';
 import { setDropoutSeed } from '../../ts/ops/dropout';
@@ -161,6 +161,22 @@ test('a gradient left by an eager backward() between runs is not ignored: that r
   } finally {
     release(step, eager, planned);
   }
+});
+
+test('a training step run inside noGrad() refuses as the eager step does (the replay trained), and replays again outside', () => {
+  const t = make();
+  const step = compileStep(stepOf(t));
+  const b = batch(0);
+  setDropoutSeed(3);
+  tidy(() => { step.run(b); step.run(b); });
+  assert.is(step.recordings, 1);
+  const w = tidy(() => t.net.parameters()[0].toArray());
+  assert.throws(() => noGrad(() => step.run(b)), (e: Error & { code?: string }) => e.code === 'EINVAL' && /does not depend on any tensor that requires grad/.test(e.message));
+  assert.equal(tidy(() => t.net.parameters()[0].toArray()), w, 'no update under noGrad');
+  tidy(() => { step.run(b); step.run(b); });
+  assert.is(step.recordings, 2, 'recorded again outside (the refused run made no plan)');
+  b.forEach((x) => x.dispose());
+  release(step, t);
 });
 
 test('modes the step sets itself are no dependency, and a replay sets them again', () => {

@@ -9,7 +9,7 @@
  */
 import { AsyncLocalStorage } from 'async_hooks';
 import { check, checkOptions, kindOf, MdmtError } from '../errors';
-import { runOp } from '../ops/op';
+import { observingSteps, runOp, stepDepends } from '../ops/op';
 import { GradNode, keep, ones, shapeStr, Tensor } from '../tensor';
 
 /**
@@ -25,6 +25,9 @@ export function noGrad<T>(fn: () => T): T {
   check(typeof fn === 'function', 'EINVAL', 'noGrad', () => `needs a function to run, got ${kindOf(fn)}`);
   return noGradStore.run(true, fn);
 }
+
+/** The owner of grad mode as a recorded step's dependency (stepDepends). */
+const GRAD_MODE = {};
 
 export function isGradEnabled(): boolean {
   return noGradStore.getStore() !== true;
@@ -134,6 +137,10 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
   check(root.node !== null || root.requiresGrad, 'EINVAL', 'backward', () => (freedRoots.has(root)
     ? 'the graph of root was already freed by an earlier backward(); pass { retainGraph: true } to that one to run backward() again'
     : 'root does not depend on any tensor that requires grad'));
+  // a recorded step that runs backward() depends on gradients being on: replayed inside noGrad()
+  // it trained where the eager step throws (its forward records nothing to differentiate), so it
+  // records again there, and that eager run refuses as above
+  if (observingSteps()) stepDepends(GRAD_MODE, 'enabled', isGradEnabled);
   let seed = opts.grad;
   if (seed !== undefined) {
     check(seed instanceof Tensor && seed.dtype === root.dtype, 'EINVAL', 'backward', () => `opts.grad must be a ${root.dtype} Tensor, got ${seed instanceof Tensor ? seed.dtype : kindOf(seed)}`);
