@@ -121,6 +121,14 @@ test('preprocess: crop from the mask, resize to size, whole image with a warning
   assert.is(turned.warning, 'lung mask is 160×200, the image 200×160 (turned by 90°?): the mask was stretched onto the image');
 });
 
+test('a whole image far from square (a 16×400 strip) is stretched to the square input with a warning; a crop from a box is not', () => {
+  const strip = img(16, 400, (x, y) => (x + y) % 7);
+  const p = preprocess(strip, {}, { size: 32 });
+  assert.is(p.warning, 'no lung mask or box: using the whole image; the image is 16×400 (25.0:1), stretched to a square: a chest radiograph is near square');
+  assert.is(preprocess(img(90, 30, (x) => x), {}, { size: 8 }).warning, 'no lung mask or box: using the whole image', '3:1 is not warned');
+  assert.is(preprocess(strip, { box: [0, 100, 16, 16] }, { size: 8 }).warning, undefined, 'a square crop of it');
+});
+
 test('an image that one value fills between its 2nd and 98th percentiles: the blank input is said', () => {
   // 1 % bright specks on black passes the constant-image check, then the 2–98 % clip made the
   // whole input 0 without a word: a model trained or scored on a blank image

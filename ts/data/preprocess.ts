@@ -301,6 +301,9 @@ export interface Preprocessed {
  *
  *   const { image } = preprocess(await readImage(f), { mask: await readImage(m) }, { size: 256 });
  */
+/** Width:height (or height:width) beyond which a whole image stretched to the square input is warned about. */
+export const MAX_ASPECT = 3;
+
 export function preprocess(img: GrayImage, src: { mask?: GrayImage; box?: Box }, opts: PreprocessOptions = {}): Preprocessed {
   const size = opts.size ?? 256;
   const [pl, ph] = opts.clip ?? [2, 98];
@@ -324,6 +327,9 @@ export function preprocess(img: GrayImage, src: { mask?: GrayImage; box?: Box },
     box = null;
   }
   const rect = box ? squareCrop(box, img.width, img.height, opts.borderPct ?? 5) : null;
+  // the whole image goes to a square: a 16×20000 strip was scored as a film without a word
+  const aspect = Math.max(img.width, img.height) / Math.min(img.width, img.height);
+  if (!rect && aspect > MAX_ASPECT) warning = [warning, `the image is ${img.width}×${img.height} (${aspect.toFixed(1)}:1), stretched to a square: a chest radiograph is near square`].filter(Boolean).join('; ');
   // percentiles of the whole image; the clip is pointwise, so applying it after the crop is the same
   const [lo, hi] = percentiles(img.data, [pl, ph]);
   // not a constant image (refused when read), but one value fills the percentile range: the clip makes it blank
