@@ -123,6 +123,23 @@ test("strict ONNX import names a layer's tensors the model lacks (a resnet34 fil
   for (const m of [three, two, same]) m.dispose();
 });
 
+test('an eval-mode PyTorch export (BatchNorm folded, weights renamed onnx::Conv_*) is refused saying so, not only as missing keys', () => {
+  const { ModelProto } = onnxTypes();
+  const w = (name: string, dims: number[]) => ({ name, dims, data_type: ONNX_DTYPE.FLOAT, raw_data: new Uint8Array(4 * dims.reduce((a, b) => a * b, 1)) });
+  // what torch.onnx.export(model.eval(), ...) writes for Conv + BN: one folded conv, its weight and bias renamed
+  const bytes = ModelProto.encode(ModelProto.fromObject({ ir_version: 8, graph: { name: 'g', initializer: [w('onnx::Conv_5', [4, 3, 3, 3]), w('onnx::Conv_6', [4])] } })).finish();
+  const m = new Sequential(new Conv2d(3, 4, 3, { padding: 1 }), new BatchNorm2d(4));
+  throwsNaming(() => loadOnnxWeights(m, bytes), 'lacks 6 keys', 'not named by state_dict keys (onnx::Conv_5, ...)', 'folds BatchNorm', 'TrainingMode.TRAINING, do_constant_folding=False');
+  // torchvision's resnet18 keeps its classifier's names (fc.weight, fc.bias): still said
+  const some = ModelProto.encode(ModelProto.fromObject({ ir_version: 8, graph: { name: 'g', initializer: [w('1.weight', [4]), w('onnx::Conv_5', [4, 3, 3, 3])] } })).finish();
+  throwsNaming(() => loadOnnxWeights(m, some), 'lacks 5 keys', 'folds BatchNorm');
+  // a file that lacks keys with no renamed initializers: no such hint
+  const plain = ModelProto.encode(ModelProto.fromObject({ ir_version: 8, graph: { name: 'g', initializer: [w('0.weight', [4, 3, 3, 3])] } })).finish();
+  const e = (() => { try { loadOnnxWeights(m, plain); } catch (err) { return err as Error; } })();
+  assert.ok(e && /lacks 5 keys/.test(e.message) && !/folds BatchNorm/.test(e.message), e?.message);
+  m.dispose();
+});
+
 test('DOUBLE initializers: read as float32, a finite value beyond its range refused (it was read as Infinity)', () => {
   const { ModelProto } = onnxTypes();
   const model = (vals: number[], raw: boolean) => ModelProto.encode(ModelProto.fromObject({

@@ -107,6 +107,16 @@ export function readOnnxInitializers(src: string | Uint8Array, device: string = 
   return out;
 }
 
+/**
+ * Why a file lacks a model's keys, when its initializers carry exporter-made names:
+ * an eval-mode torch.onnx.export folds BatchNorm into the convolutions and renames the weights
+ * (`onnx::Conv_193`), which read as "lacks 100 keys: conv1.weight, ..." and nothing more.
+ */
+function renamedHint(inits: Map<string, Tensor>): string {
+  const made = [...inits.keys()].find((k) => /^onnx::/.test(k));
+  return made === undefined ? '' : `; its initializers are not named by state_dict keys (${made}, ...): an eval-mode torch.onnx.export folds BatchNorm into the convolutions and renames the weights; export with training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False (scripts/export_weights.py --out x.onnx does), or give a .safetensors file`;
+}
+
 /** An initializer named as a layer's state_dict entry ('layer1.2.conv1.weight'), not a graph constant (mdmt_*, onnx::*). */
 const STATE_KEY = /^\w+(\.\w+)*\.(weight|bias|running_mean|running_var|num_batches_tracked)$/;
 
@@ -136,7 +146,7 @@ export function loadOnnxWeights(model: Module, src: string | Uint8Array, opts: O
     const missing = [...own.keys()].filter((k) => !use.has(k) && !k.endsWith('num_batches_tracked'));
     const what = typeof src === 'string' ? src : 'ONNX bytes';
     if ((opts.strict ?? true) && missing.length)
-      throw new MdmtError('ESHAPE', op, `${what} lacks ${missing.length} keys: ${someOf(missing)}`);
+      throw new MdmtError('ESHAPE', op, `${what} lacks ${missing.length} keys: ${someOf(missing)}${renamedHint(inits)}`);
     // a layer's tensors the model lacks (not graph constants): a resnet34 file loaded into a
     // resnet18 silently (its keys are a subset), though strict loading names unexpected keys
     const unexpected = [...inits.keys()].filter((k) => !own.has(k) && STATE_KEY.test(k));
