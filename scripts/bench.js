@@ -10,7 +10,8 @@
 // without a usable CUDA device prints why and exits 3 ("nothing measured"): the status of
 // this script when asked for it by name (a filter containing 'gpu'); in any other run it is
 // reported as skipped and does not fail the run. One benchmark run: its exit status; several:
-// 1 when any failed.
+// 2 when every one that failed refused its options or variables (bench:train runs two, which
+// both refuse a bad option: that was status 1), else 1 when any failed.
 'use strict';
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -52,7 +53,7 @@ if (!files.length) {
   process.exit(2);
 }
 const gpuAskedFor = filter.includes('gpu');
-let failed = 0, last = 0;
+let failed = 0, refused = 0, last = 0;
 for (const f of files) {
   const name = path.relative(root, f);
   console.log(`\n[mdmt bench] ${name}${forwarded.length ? ` ${forwarded.join(' ')}` : ''}`);
@@ -61,6 +62,9 @@ for (const f of files) {
   if (last === NOTHING_MEASURED && !gpuAskedFor && /[\\/]gpu[\\/]/.test(f)) {
     console.log(`[mdmt bench] ${name}: skipped (no usable CUDA device; reason above)`);
     last = 0;
-  } else if (last !== 0) failed++;
+  } else if (last !== 0) {
+    failed++;
+    if (last === 2) refused++;
+  }
 }
-process.exit(files.length === 1 ? last : failed ? 1 : 0);
+process.exit(files.length === 1 ? last : failed ? (refused === failed ? 2 : 1) : 0);

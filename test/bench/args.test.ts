@@ -82,6 +82,11 @@ test('scripts/bench.js forwards the options after the filter to the benchmark', 
   assert.is(d.status, 2, d.stderr);
   assert.match(d.stderr, /bench\/gpu\/step: --device must be cpu, cuda or cuda:N, got 'gpu0'/);
   assert.is(run('no-such-benchmark').status, 2);
+  // bench:train runs two benchmarks (train/cli, train/step), which both refused the option: status 1
+  const t = run('train/', '--bogus');
+  assert.is(t.status, 2, t.stderr);
+  assert.match(t.stderr, /bench\/train\/cli: unknown option '--bogus'/);
+  assert.match(t.stderr, /bench\/train\/step: unknown option '--bogus'/);
 });
 
 test('scripts/bench.js refuses a variable mdmt refuses in one line with status 2, not each benchmark\'s stack', () => {
