@@ -13,6 +13,7 @@ import { runExport } from '../../ts/cli/export';
 import { inspectFile } from '../../ts/cli/inspect';
 import { loadSafetensors, saveSafetensors } from '../../ts/io/safetensors';
 import { readOnnxModel } from '../../ts/io/onnx_import';
+import { loadWeightsFile } from '../../ts/io/weights';
 import { STLModel } from '../../ts/models/mdmt';
 import { getModel } from '../../ts/models/zoo';
 import { predict } from '../../ts/predict/predict';
@@ -73,6 +74,34 @@ test("export --task backbone of a run's full-model weights exports its trained b
       throwsNaming(() => runExport({ weights: w, task, out: path.join(dir, 'x.onnx'), size: '32' }),
         `${w} holds a full ${experiment} model's weights`, `not those of --task ${task}: give --task ${experiment} (or leave --task out), or --task backbone for its backbone alone`);
   }
+});
+
+test('export --task backbone of ImageNet classifier weights (export_weights.py files, an --task imagenet export) drops the classifier; key errors name the file', () => {
+  const dir = tmpDir('rt-imagenet-bb');
+  manualSeed(4);
+  const net = getModel(BACKBONE, { numClasses: 10 });
+  const inet = path.join(dir, 'inet.safetensors'), viaOnnx = path.join(dir, 'inet.onnx');
+  saveSafetensors(inet, net.stateDict(), { model: BACKBONE });
+  runExport({ weights: inet, out: viaOnnx, size: '32' });
+  const prefix = `${net.classifierKey}.`;
+  const want = new Map([...net.stateDict()].filter(([k]) => !k.startsWith(prefix) && !k.endsWith('num_batches_tracked'))
+    .map(([k, t]) => [k, Buffer.from((t.toArray() as Float32Array).buffer).toString('hex')]));
+  net.dispose();
+  // the classifier was "2 layer tensors the model lacks (weights of another architecture?)" (ONNX)
+  // or "export: unexpected: fc.weight, fc.bias", naming no file (safetensors)
+  for (const w of [inet, viaOnnx]) {
+    const out = path.join(dir, `${path.basename(w)}-bb.onnx`);
+    const r = runExport({ weights: w, task: 'backbone', out, size: '32' });
+    assert.equal([r.task, r.model], ['backbone', BACKBONE]);
+    const inits = new Map((readOnnxModel(out).graph!.initializer ?? []).map((t) => [t.name!, Buffer.from(t.raw_data ?? []).toString('hex')]));
+    for (const [k, v] of want) assert.is(inits.get(k), v, `${w}: ${k}, the file's values`);
+    assert.not.ok([...inits.keys()].some((k) => k.startsWith(prefix)), 'no classifier');
+  }
+  // a safetensors file whose keys do not fit is named with the keys
+  throwsNaming(() => runExport({ weights: inet, task: 'stl_afc', out: path.join(dir, 'x.onnx'), size: '32' }), `export: ${inet}: `, 'weights of another architecture?');
+  const five = getModel(BACKBONE, { numClasses: 5 });
+  throwsNaming(() => loadWeightsFile(five, inet), `loadWeightsFile: ${inet}: mis-shaped: ${prefix}weight: expected [5, `);
+  five.dispose();
 });
 
 test('a weights path that is a folder, of another kind, empty or truncated is named as such', async () => {

@@ -5,8 +5,9 @@
  * (opset 17, symbolic batch). `--task auto` picks the model from the weights' keys
  * (afc_head.* → MDMT, head.* → single-task, otherwise the ImageNet model with classifier;
  * without weights: the ImageNet model); `--task backbone` of a run's weights exports its
- * trained backbone (their backbone.* tensors). `--model` defaults to the backbone a run's
- * best.safetensors names in its metadata, `--size` to the image size it records (else 256).
+ * trained backbone (their backbone.* tensors), of ImageNet weights the backbone without the
+ * classifier. `--model` defaults to the backbone a run's best.safetensors names in its
+ * metadata, `--size` to the image size it records (else 256).
  *
  *   mdmt export --model resnet18 --weights runs/x/best.safetensors --out mdmt_resnet18.onnx
  */
@@ -64,6 +65,18 @@ export interface ExportCliOptions {
   batch?: string;
   task?: string;
   classes?: string;
+}
+
+/** Loads ImageNet classifier weights into `model`, the bare backbone `name`: the classifier dropped. */
+function loadImagenetBackbone(model: Module, name: string, weights: string, classes: number | undefined): void {
+  const full = buildForExport(name, 'imagenet', classes);
+  try {
+    loadWeightsFile(full, weights, { op: 'export' });
+    const own = model.stateDict();
+    model.loadStateDict(new Map([...full.stateDict()].filter(([k]) => own.has(k))), { op: 'export' });
+  } finally {
+    full.dispose();
+  }
 }
 
 /** `f` with the extension .onnx, for a message's example. */
@@ -128,11 +141,9 @@ export function runExport(opts: ExportCliOptions): { file: string; task: string;
   // the heads of the paper's models have fixed widths (τ1 2, τ2 4): a --classes there was ignored
   if (classesIn !== undefined && t !== 'imagenet')
     throw new MdmtError('ECONFIG', 'export', `--classes sets the classifier of --task imagenet; task ${t}${task === 'auto' ? ' (read from the weights)' : ''} has ${t === 'backbone' ? 'no classifier' : 'fixed heads (τ1 2 classes, τ2 4)'}`);
-  let classes = classesIn;
-  if (t === 'imagenet' && classes === undefined && shapes) {
-    const w = [...shapes].find(([k]) => /^(fc|classifier)(\.1)?\.weight$/.test(k));
-    if (w) classes = w[1][0];
-  }
+  // the width of the weights' ImageNet classifier, if they have one
+  const fileClasses = shapes ? [...shapes].find(([k]) => /^(fc|classifier)(\.1)?\.weight$/.test(k))?.[1][0] : undefined;
+  const classes = classesIn ?? (t === 'imagenet' ? fileClasses : undefined);
   // a run's best.safetensors (or its export) is a full model's: backbone.* with its heads
   const fileTask = shapes ? inferTask(shapes) : undefined;
   const fullFile = fileTask === 'mdmt' || fileTask === 'stl_afc' || fileTask === 'stl_bx' ? fileTask : undefined;
@@ -151,7 +162,12 @@ export function runExport(opts: ExportCliOptions): { file: string; task: string;
     model = owner.child('backbone');
   }
   try {
-    if (o.weights) loadWeightsFile(owner, o.weights, { op: 'export' });
+    // --task backbone of ImageNet weights (scripts/export_weights.py's files, an --task imagenet
+    // export): the classifier model is loaded, strictly, and all its tensors but the classifier's
+    // go into the backbone; its classifier read as "layer tensors the model lacks (weights of
+    // another architecture?)", or from a .safetensors as "unexpected: fc.weight, fc.bias"
+    if (o.weights && fileTask === 'imagenet' && t === 'backbone') loadImagenetBackbone(model, o.model, o.weights, fileClasses);
+    else if (o.weights) loadWeightsFile(owner, o.weights, { op: 'export' });
     // the backbone and task travel in the file: importing it (export --weights, predict --weights) needs no --model
     // and the preprocessing the weights were trained with: predict --weights m.onnx warns when it scores otherwise
     const meta = Object.fromEntries(Object.entries({ backbone: o.model, task: t, ...trained }).map(([k, v]) => [k, String(v)]));

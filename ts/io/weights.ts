@@ -49,16 +49,22 @@ export function loadWeightsFile(model: Module, file: string, opts: { strict?: bo
   // a null model or a numeric file was a raw TypeError (model.loadStateDict, file.endsWith)
   check(model instanceof Module, 'EINVAL', op, () => `needs a Module to load into, got ${kindOf(model)}`);
   checkFile(file, op);
-  if (file.endsWith('.onnx')) loadOnnxWeights(model, file, opts);
-  else {
-    if (!file.endsWith('.safetensors')) throw new MdmtError('EINVAL', op, `${file}: expected a .safetensors or .onnx file`);
-    const { tensors, metadata } = loadSafetensors(file);
-    try {
-      if (CHECKPOINT_FORMAT.test(metadata.format ?? '')) throw checkpointError(file, op);
-      model.loadStateDict(tensors, opts);
-    } finally {
-      for (const t of tensors.values()) t.dispose();
+  try {
+    if (file.endsWith('.onnx')) loadOnnxWeights(model, file, opts);
+    else {
+      if (!file.endsWith('.safetensors')) throw new MdmtError('EINVAL', op, `${file}: expected a .safetensors or .onnx file`);
+      const { tensors, metadata } = loadSafetensors(file);
+      try {
+        if (CHECKPOINT_FORMAT.test(metadata.format ?? '')) throw checkpointError(file, op);
+        model.loadStateDict(tensors, opts);
+      } finally {
+        for (const t of tensors.values()) t.dispose();
+      }
     }
+  } catch (e) {
+    // loadStateDict's key lists named no file: "export: unexpected: fc.weight, fc.bias"
+    if (e instanceof MdmtError && e.code === 'ESHAPE' && !e.detail.includes(file)) throw new MdmtError('ESHAPE', op, `${file}: ${e.detail}`);
+    throw e;
   }
   // the loaded state under the file's own keys (state_dict names), parameters and buffers
   const bad = nonFiniteWeights(op, 'weights file', file, [...model.stateDict()]);

@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .option('--model <name>', `registered backbone (${listModels().join(', ')}); default: the one --weights names in its metadata`)
     .requiredOption('--out <file>', 'output .onnx file', outPath)
     .option('--weights <file>', 'weights to load first (.safetensors or .onnx, state_dict keys)')
-    .option('--task <task>', `model to build: ${EXPORT_TASKS.join(' | ')} (backbone of a run's weights: its trained backbone alone)`, 'auto')
+    .option('--task <task>', `model to build: ${EXPORT_TASKS.join(' | ')} (backbone of a run's weights: its trained backbone alone; of ImageNet weights: without the classifier)`, 'auto')
     .option('--size <n>', `input height and width (default: the image size --weights were trained at, as their metadata records it, else ${PAPER_RUN.imageSize})`)
     .option('--batch <n>', 'traced batch size (the ONNX batch dimension stays symbolic)', '1')
     .option('--classes <n>', 'ImageNet-style classifier outputs (default: from the weights, else 1000)')
