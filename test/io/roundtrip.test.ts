@@ -13,6 +13,7 @@ import { runExport } from '../../ts/cli/export';
 import { inspectFile } from '../../ts/cli/inspect';
 import { loadSafetensors, saveSafetensors } from '../../ts/io/safetensors';
 import { readOnnxModel } from '../../ts/io/onnx_import';
+import { ONNX_DTYPE, onnxTypes } from '../../ts/io/onnx_proto';
 import { loadWeightsFile } from '../../ts/io/weights';
 import { STLModel } from '../../ts/models/mdmt';
 import { getModel } from '../../ts/models/zoo';
@@ -181,6 +182,15 @@ test('mdmt inspect describes weights files (safetensors, ONNX, a resume checkpoi
   saveSafetensors(ck, new Map(), { format: 'mdmt-checkpoint-1', state: JSON.stringify({ epoch: 2, history: new Array(40).fill(0.5) }, null, 1) });
   const c = (await inspectFile(ck)).join('\n');
   assert.match(c, 'model:       none: a resume checkpoint');
+  // an eval-mode torch.onnx.export keeps fc.* and renames the folded convolutions (torchvision's resnet18: 'ImageNet classifier', nothing more)
+  const { ModelProto } = onnxTypes();
+  const init = (name: string, dims: number[]) => ({ name, dims, data_type: ONNX_DTYPE.FLOAT, raw_data: new Uint8Array(4 * dims.reduce((a, b) => a * b, 1)) });
+  const folded = path.join(dir, 'folded.onnx');
+  fs.writeFileSync(folded, ModelProto.encode(ModelProto.fromObject({ ir_version: 8, producer_name: 'pytorch', opset_import: [{ version: 17 }],
+    graph: { name: 'g', initializer: [init('onnx::Conv_193', [4, 3, 3, 3]), init('onnx::Conv_194', [4]), init('fc.weight', [2, 4]), init('fc.bias', [2])] } })).finish());
+  const f = (await inspectFile(folded)).join('\n');
+  assert.match(f, 'note:        2 tensors named by the exporter, not by state_dict keys (onnx::Conv_193, ...): BatchNorm folded');
+  assert.not.match(ox, 'note:');
   assert.match(c, /metadata: {4}state = \{ "epoch": 2, "history": \[ 0\.5, .*\.\.\. \(\d+ chars\)/);
 });
 

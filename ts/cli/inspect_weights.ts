@@ -52,6 +52,9 @@ export function inspectWeights(file: string): string[] {
     lines.push(`nodes:       ${m.graph.node.length}`);
   }
   lines.push(`tensors:     ${shapes.size} (${values.toLocaleString('en-US')} values)`);
+  // an eval-mode torch.onnx.export: read above as the classifier it kept (fc.*), though no other layer loads
+  const renamed = [...shapes.keys()].filter((k) => k.startsWith('onnx::'));
+  if (renamed.length) lines.push(`note:        ${renamed.length} tensors named by the exporter, not by state_dict keys (${renamed[0]}, ...): BatchNorm folded into the convolutions by an eval-mode torch.onnx.export; mdmt cannot load them (export with training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False)`);
   for (const [k, v] of Object.entries(meta)) if (k !== 'format') lines.push(`metadata:    ${k} = ${short(v)}`);
   return lines;
 }
