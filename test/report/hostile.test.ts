@@ -220,4 +220,26 @@ test('per-centre: a centre whose test images are all one prognosis shows G-mean 
   assert.not.match(centreMarkdown([row('A', 10, 2, 0.6)], 'cv', ['stl_afc']), /undefined/);
 });
 
+test("a '|' or a line break in a backbone or centre name stays inside its cell of every Markdown table", () => {
+  const dir = tmpDir('mdmt-report-pipes-');
+  const yTrue = [0, 1, 0, 1];
+  const results: RunResult[] = ['a|b', 'new\nline'].flatMap((backbone, b) => (['stl_afc', 'ft', 'mdmt'] as const).flatMap((experiment) => (['cv', 'loco'] as const).flatMap((protocol) => [0, 1].map((f) => {
+    const centre = protocol === 'loco' ? ['Ospedale|Milano', 'Centro\r\nSud'][f]! : 'A';
+    const v = 0.6 + 0.01 * (b + f);
+    return run(f, { backbone, experiment, protocol, fold: protocol === 'loco' ? centre : f, metrics: { acc: v, f1: v, gmean: v },
+      predictions: { afc: { ids: yTrue.map(String), centers: yTrue.map(() => centre), yTrue, logits: yTrue.map((y, i) => [i % 3 ? 1 : 0, y]) } } });
+  }))));
+  writeReport(results, dir, { bootstrap: { resamples: 5 } });
+  // a cell boundary is an unescaped '|'
+  const widths = (md: string) => md.split('\n').filter((l) => l.startsWith('|')).map((l) => l.split(/(?<!\\)\|/).length);
+  for (const f of ['per_backbone_cv.md', 'per_backbone_loco.md', 'per_centre_loco.md', 'intervals.md']) {
+    const md = fs.readFileSync(path.join(dir, f), 'utf8');
+    const w = widths(md);
+    assert.ok(w.length >= 4, f);
+    assert.equal(new Set(w).size, 1, `${f}: every row has the header's columns\n${md}`);
+    assert.ok(md.includes('a\\|b') && md.includes('new line'), f);
+  }
+  assert.ok(fs.readFileSync(path.join(dir, 'per_centre_loco.md'), 'utf8').includes('| Ospedale\\|Milano |'));
+});
+
 test.run();

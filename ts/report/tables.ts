@@ -8,9 +8,14 @@ import { EXPERIMENT_LABEL, METRIC_LABEL, PROTOCOL_LABEL, type Experiment } from 
 
 export const pct = (v: number | undefined, d = 1): string => (v === undefined || !Number.isFinite(v) ? '–' : (100 * v).toFixed(d));
 
+/** A cell's text as one table cell: a '|' in it ended the cell and a line break the row (a
+ *  backbone 'a|b' or a centre name with a newline shifted every column after it). */
+const mdCell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\r\n?|\n/g, ' ');
+
 export function mdTable(head: string[], rows: string[][], align?: string[]): string {
   const al = align ?? head.map((_, i) => (i === 0 ? ':---' : '---:'));
-  return [`| ${head.join(' | ')} |`, `| ${al.join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  const line = (cells: string[]) => `| ${cells.map(mdCell).join(' | ')} |`;
+  return [line(head), `| ${al.join(' | ')} |`, ...rows.map(line)].join('\n');
 }
 
 function csvCell(v: unknown): string {
