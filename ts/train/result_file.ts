@@ -70,6 +70,11 @@ function checkMetrics(m: unknown, field: string, bad: Bad): void {
     if (typeof v !== 'number') throw bad(`${field}.${k} is ${JSON.stringify(v)}`);
     if (!(v >= 0 && v <= 1)) throw bad(`${field}.${k} is ${v}, outside [0, 1] (metrics are fractions)`);
   }
+  // train() writes all three or none (no test records): an F1 of NaN beside an accuracy made the
+  // backbone's F1 NaN, and Table 1's F1 cell of the experiment '–' for every backbone
+  const missing = ['acc', 'f1', 'gmean'].filter((k) => noValue(m[k]));
+  const given = ['acc', 'f1', 'gmean'].find((k) => !noValue(m[k]));
+  if (missing.length && given) throw bad(`${field}.${missing[0]} is ${String(m[missing[0]!])} but ${field}.${given} is ${String(m[given])} (a fold's metrics are all numbers, or all NaN when it has no test records)`);
 }
 
 /** A square matrix of counts (rows: true class, columns: predicted), at least 2 × 2: pooled μ adds them. */
