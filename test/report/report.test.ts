@@ -229,6 +229,26 @@ test('bold marks every cell that ties for best at the printed precision (one dec
   assert.not.match(line('C'), /\*\*/);
 });
 
+test('a value compared with nothing is not bold: one experiment of a row or column, one centre of a backbone', () => {
+  // the τ2 table of STL τ2 runs alone, Table 1 of STL τ1 runs alone and a CV test set of one centre were bold in every cell
+  const cells = (md: string, label: string) => md.split('\n').find((l) => l.startsWith(`| ${label} |`))!.split('|').slice(1, -1).map((c) => c.trim());
+  const res = ['resnet18', 'mobilenet_v2'].flatMap((backbone, b) => [0, 1].map((fold): RunResult => ({
+    backbone, experiment: 'stl_afc', protocol: 'cv', fold, imagenet: true, metrics: { acc: 0.6 + 0.01 * b, f1: 0.6, gmean: 0.6 },
+  })));
+  const s = summarizeRuns(res);
+  assert.not.match(table1Markdown(table1(s)), /\*\*/);
+  assert.not.match(table1Markdown(table1(s, ['stl_afc']), ['stl_afc']), /\*\*/);
+  const per = perBackboneMarkdown(s, 'cv');
+  assert.not.match(per, /\*\*/, per);
+  assert.is(cells(per, 'mobilenet_v2')[1], '61.0 ± 0.0');
+  const centre = (c: string, acc: number): CentreRow => ({ protocol: 'cv', backbone: 'resnet18', experiment: 'stl_afc', centre: c, n: 10, classes: 2, metrics: { acc, f1: acc, gmean: acc } });
+  assert.not.match(centreMarkdown([centre('A', 0.6)], 'cv', ['stl_afc']), /\*\*/);
+  // with a second experiment or centre to compare with, the best and the weakest are bold again
+  const two = summarizeRuns([...res, ...res.map((r) => ({ ...r, experiment: 'mdmt' as const, metrics: { acc: 0.7, f1: 0.7, gmean: 0.7 } }))]);
+  assert.is(cells(table1Markdown(table1(two)), 'MDMT')[1], '**70.0 ± 0.0**');
+  assert.match(centreMarkdown([centre('A', 0.6), centre('B', 0.7)], 'cv', ['stl_afc']), /\| A \| 10 \| \*\*60\.0\*\* \|/);
+});
+
 test('report.md says what bold marks and what the metric abbreviations stand for', () => {
   // Table 1 and the per-backbone tables were bold without a word on what bold meant, and GM was never spelt out
   const r = writeReport(syntheticResults({ backbones: ['resnet18', 'mobilenet_v2'] }), fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-legend-')), { curves: false });

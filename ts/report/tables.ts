@@ -36,14 +36,15 @@ const cols = PROTOCOLS.flatMap((p) => TABLE_METRICS.map((m) => [p, m] as const))
  * Which cells of a column are bold: those whose μ̄ ties for the best as printed (pct, one decimal
  * of %), so that two cells that both show 73.6 are both bold (the unrounded largest alone was).
  * Ranked are the complete cells, so that a cell built from fewer backbones or folds never
- * outranks or ties them; all (each marked) when none is complete.
+ * outranks or ties them; all (each marked) when none is complete. None when fewer than 2 cells have a value.
  */
 function boldOf<C extends { mean: number; partial?: boolean }>(cells: readonly (C | undefined)[]): (c: C | undefined) => boolean {
   const ok = cells.filter((c): c is C => !!c && Number.isFinite(c.mean));
   const complete = ok.filter((c) => !c.partial);
   const ranked = complete.length ? complete : ok;
   const top = pct(Math.max(...ranked.map((c) => c.mean)));
-  return (c) => !!c && ranked.includes(c) && pct(c.mean) === top;
+  // one value is compared with nothing: the lone STL τ2 of the τ2 table, or STL τ1 where no FT or MDMT ran, was bold as the best
+  return (c) => ok.length > 1 && !!c && ranked.includes(c) && pct(c.mean) === top;
 }
 
 /** '† …' and '‡ …' footnotes of the marks a table uses. */
@@ -72,7 +73,7 @@ export function table1Markdown(t: Table1, experiments: readonly Experiment[] = T
       const out = c.stdBackbones < c.backbones;
       partial ||= c.partial; stdOut ||= out;
       const s = `${pct(c.mean)} ± ${pct(c.std)}${out ? '‡' : ''}${c.partial ? ' †' : ''}`;
-      return bold[i]!(c) && experiments.length > 1 ? `**${s}**` : s;
+      return bold[i]!(c) ? `**${s}**` : s;
     }),
   ]);
   const md = mdTable(['Experiment', ...cols.map(([p, m]) => `${PROTOCOL_LABEL[p]} ${METRIC_LABEL[m]}`)], rows);

@@ -103,7 +103,11 @@ export function centreMarkdown(rows: readonly CentreRow[], protocol: Protocol, e
   // imblearn's convention) is undefined, shown '–' and never the "weakest" (it was bold at
   // 0.0 beside 100 % accuracy)
   const value = (x: CentreRow, m: string) => (m === 'gmean' && x.classes < 2 ? NaN : x.metrics[m]!);
-  const low = (b: string, e: string, m: string) => Math.min(...mine.filter((x) => x.backbone === b && x.experiment === e).map((x) => value(x, m)).filter(Number.isFinite));
+  // the weakest of 2 centres or more: a backbone tested on one centre (a CV split of one-centre data) had every cell bold
+  const low = (b: string, e: string, m: string) => {
+    const v = mine.filter((x) => x.backbone === b && x.experiment === e).map((x) => value(x, m)).filter(Number.isFinite);
+    return v.length > 1 ? Math.min(...v) : NaN;
+  };
   const cols = CI_METRICS.flatMap((m) => experiments.map((e) => [m, e] as const));
   const body = keys.map((k) => {
     const [b, c] = k.split('\u0000') as [string, string];
