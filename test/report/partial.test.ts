@@ -235,4 +235,12 @@ test('Table 2: a printed p-value never reads on the other side of a star thresho
   assert.equal([0.188, 0.0123, 0.0042, 3.2e-5, 0.05, 0.01].map(fmtP), ['0.188', '0.012', '0.0042', '3.2e-5', '0.050', '0.010']);
 });
 
+test("Table 2 is partial where the fold sets differ even when the fold names hold commas (LOCO 'a,b' + 'c' against 'a' + 'b,c')", () => {
+  const F: Record<string, string[]> = { mdmt: ['a,b', 'c'], stl_afc: ['a', 'b,c'], ft: ['a,b', 'c'] };
+  const res = ['r18', 'r50'].flatMap((b, i) => (['stl_afc', 'ft', 'mdmt'] as const).flatMap((e) => F[e]!.map((f) => run(b, e, 'loco', f, 0.6 + 0.01 * i + (e === 'mdmt' ? 0.02 : 0)))));
+  const cells = table2(summarizeRuns(res)).filter((c) => c.protocol === 'loco');
+  assert.ok(cells.filter((c) => c.baseline === 'stl_afc').every((c) => c.partial), 'MDMT and STL τ1 hold different centres');
+  assert.ok(cells.filter((c) => c.baseline === 'ft').every((c) => !c.partial), 'MDMT and FT hold the same centres');
+});
+
 test.run();

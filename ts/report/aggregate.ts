@@ -191,7 +191,8 @@ export function table2(summaries: readonly RunSummary[]): Table2Cell[] {
     const t = of('mdmt'), b = of(c.baseline);
     const backbones = [...new Set([...t.keys(), ...b.keys()])].sort();
     const folds = Object.fromEntries(backbones.map((k) => [k, { target: t.get(k)?.folds ?? 0, baseline: b.get(k)?.folds ?? 0 }]));
-    const sets = backbones.flatMap((k) => [t.get(k)?.foldNames.join(',') ?? '', b.get(k)?.foldNames.join(',') ?? '']);
+    // joined by NUL: by ',' the LOCO centres 'a,b' + 'c' and 'a' + 'b,c' were the same set
+    const sets = backbones.flatMap((k) => [t.get(k)?.foldNames.join('\u0000') ?? '', b.get(k)?.foldNames.join('\u0000') ?? '']);
     return { ...c, partial: new Set(sets).size > 1, folds };
   });
 }
