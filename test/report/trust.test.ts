@@ -129,4 +129,19 @@ test('runs without stored test outputs give no trust sections', () => {
   fs.rmSync(out, { recursive: true, force: true });
 });
 
+test("each run's figure has its own file when backbone names differ only in characters a file name cannot hold, or in case", () => {
+  // 'a|b', 'a b' and 'A b' all became plots/curves/a_b_mdmt_cv_0.svg: the last figure over the others, every link to it
+  const r = new Rng(5);
+  const results = ['a|b', 'a b', 'A b'].map((backbone) => ({ ...run(r, 'mdmt', 'cv', 0, CENTRES, 20), backbone, history: [{ epoch: 1, trainLoss: 1, valLoss: 1, lr: 1e-3 }] }));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-names-'));
+  const { markdown } = writeReport(results, dir, { bootstrap: { resamples: 5 } });
+  for (const sub of ['curves', 'reliability']) {
+    const files = fs.readdirSync(path.join(dir, 'plots', sub)).sort();
+    assert.equal(files, ['a_b_mdmt_cv_0.svg', 'a_b_mdmt_cv_0_2.svg', 'A_b_mdmt_cv_0_3.svg'].sort(), sub);
+    for (const f of files) assert.ok(markdown.includes(`plots/${sub}/${f})`), `report.md links ${sub}/${f}`);
+  }
+  // the one with '|' is the first: its curve is its own
+  assert.match(fs.readFileSync(path.join(dir, 'plots/curves/a_b_mdmt_cv_0.svg'), 'utf8'), 'a|b');
+});
+
 test.run();

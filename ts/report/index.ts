@@ -11,7 +11,7 @@ import { atomicWriteFile } from '../train/checkpoint';
 import { checkRunResult } from '../train/result_file';
 import { PROTOCOLS, summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary } from './aggregate';
 import { mixedSettingsWarnings, muStatement, oneClassTestWarnings, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings, untestedWarnings } from './notes';
-import { backboneBarsSvg, learningCurveSvg } from './plots';
+import { backboneBarsSvg, learningCurveSvg, runFileNamer } from './plots';
 import { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown } from './tables';
 import { trustSections } from './trust';
 import { hasTestMetrics, PROTOCOL_LABEL, type ReportOptions, type RunResult } from './types';
@@ -34,8 +34,6 @@ export interface Report {
    *  unfinished runs, folds without test records of a task (also in report.md). */
   warnings: string[];
 }
-
-const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
 
 /** The names writeReport gives its files (relative, '/'-separated), and svgToPng's copies of its figures. */
 const REPORT_FILE = /^(report\.md|table[12]\.(md|csv)|table_tau2\.md|per_backbone(_(cv|loco|tau2))?\.(md|csv)|per_centre(_(cv|loco))?\.(md|csv)|(calibration|intervals)\.(md|csv)|plots\/bars_(cv|loco)\.(svg|png)|plots\/(curves|reliability)\/[A-Za-z0-9._-]+\.(svg|png))$/;
@@ -155,9 +153,10 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
   const trust = trustSections(results, write, { bootstrap: opts.bootstrap });
   const curves: string[] = [];
   if (opts.curves !== false) {
+    const name = runFileNamer();
     for (const r of results) {
       if (!r.history?.length) continue;
-      const rel = `plots/curves/${safe(`${r.backbone}_${r.experiment}_${r.protocol}_${r.fold}`)}.svg`;
+      const rel = `plots/curves/${name(r)}.svg`;
       write(rel, learningCurveSvg(r, { warmupEpochs: opts.warmupEpochs }));
       curves.push(`- [${r.backbone} · ${r.experiment} · ${r.protocol} fold ${r.fold}](${rel})`);
     }

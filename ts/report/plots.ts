@@ -8,6 +8,25 @@ import type { RunSummary } from './aggregate';
 import { legend, logTicks, niceTicks, OKABE_ITO as C, panel, Svg, type LegendItem } from './svg';
 import { EXPERIMENT_LABEL, METRIC_LABEL, PROTOCOL_LABEL, type EpochRecord, type Experiment, type RunResult } from './types';
 
+/**
+ * File names of one figure per run: backbone_experiment_protocol_fold with every other character
+ * '_', and '_2', '_3'… after a name already given (also differing only in case, for
+ * case-insensitive disks): the runs of backbones 'a|b' and 'a b', or of centres 'Città' and
+ * 'Cittá', wrote one file, the second figure over the first, and both links pointed at it.
+ *
+ * @example const name = runFileNamer(); name(run) // 'resnet18_mdmt_cv_0'
+ */
+export function runFileNamer(): (r: RunResult) => string {
+  const taken = new Set<string>();
+  return (r) => {
+    const base = `${r.backbone}_${r.experiment}_${r.protocol}_${r.fold}`.replace(/[^A-Za-z0-9._-]+/g, '_');
+    let name = base;
+    for (let i = 2; taken.has(name.toLowerCase()); i++) name = `${base}_${i}`;
+    taken.add(name.toLowerCase());
+    return name;
+  };
+}
+
 type Series = { key: keyof EpochRecord; label: string; color: string; dash?: string };
 
 const LOSSES: Series[] = [

@@ -7,11 +7,10 @@
  *   const md = trustSections(results, write, { bootstrap: { resamples: 1000, seed: 0 } });
  */
 import type { BootstrapOptions } from '../train/bootstrap';
+import { runFileNamer } from './plots';
 import { calibrationTables, reliabilitySvg } from './reliability';
 import { PROTOCOL_LABEL, type RunResult } from './types';
 import { uncertaintyTables } from './uncertainty';
-
-const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
 
 /**
  * Writes calibration.{md,csv}, plots/reliability/*.svg, intervals.{md,csv}, per_centre.csv and
@@ -26,10 +25,11 @@ export function trustSections(results: readonly RunResult[], write: (rel: string
     write('calibration.md', cal.markdown + '\n');
     write('calibration.csv', cal.csv);
     const links: string[] = [];
+    const name = runFileNamer();
     for (const r of results) {
       const svg = reliabilitySvg(r);
       if (!svg) continue;
-      const rel = `plots/reliability/${safe(`${r.backbone}_${r.experiment}_${r.protocol}_${r.fold}`)}.svg`;
+      const rel = `plots/reliability/${name(r)}.svg`;
       write(rel, svg);
       links.push(`[${r.experiment} ${r.protocol} ${r.fold}](${rel})`);
     }
