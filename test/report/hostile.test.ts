@@ -245,4 +245,10 @@ test("a '|' or a line break in a backbone or centre name stays inside its cell o
   assert.ok(fs.readFileSync(path.join(dir, 'per_centre_loco.md'), 'utf8').includes('| Ospedale\\|Milano |'));
 });
 
+test('pooled μ over confusion matrices of different sizes is an EDATA naming the runs and sizes, not a plain Error', () => {
+  const res = [run(0, { cm: [[1, 1], [1, 1]] }), run(1, { cm: [[1, 1, 0], [1, 1, 0], [0, 0, 0]] })];
+  throwsData(() => writeReport(res, tmpDir('rep-cm-sizes'), { mu: 'pooled' }), 'resnet18/stl_afc/cv', "fold 0's is 2×2 and fold 1's 3×3");
+  assert.is(writeReport(res, tmpDir('rep-cm-sizes-folds'), { mu: 'folds' }).files.length > 0, true);
+});
+
 test.run();

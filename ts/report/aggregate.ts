@@ -51,6 +51,9 @@ export function summarizeRuns(results: readonly RunResult[], opts: ReportOptions
     // pooled needs every fold's confusion matrix; otherwise μ stays the fold mean (and says so)
     const pooled = opts.mu === 'pooled' && runs.every((r) => r.cm?.length);
     if (pooled) {
+      // a plain 'addConfusion: sizes 2 and 3 differ' named no run
+      const odd = runs.find((r) => r.cm!.length !== runs[0]!.cm!.length);
+      if (odd) throw new MdmtError('EDATA', 'summarizeRuns', `pooled μ of ${odd.backbone}/${odd.experiment}/${odd.protocol} adds its folds' confusion matrices, but fold ${runs[0]!.fold}'s is ${runs[0]!.cm!.length}×${runs[0]!.cm!.length} and fold ${odd.fold}'s ${odd.cm!.length}×${odd.cm!.length}`);
       const cm = metricsFromConfusion(addConfusion(...runs.map((r) => r.cm!)));
       for (const m of TABLE_METRICS) if (metrics[m]) metrics[m] = { ...metrics[m]!, mean: cm[m] };
     }
