@@ -243,4 +243,16 @@ test("Table 2 is partial where the fold sets differ even when the fold names hol
   assert.ok(cells.filter((c) => c.baseline === 'ft').every((c) => !c.partial), 'MDMT and FT hold the same centres');
 });
 
+test('Table 2 σ tests of backbones whose folds are all identical are n/a (no differences), not "MDMT not smaller, t = −∞"', () => {
+  // σ of [0.7, 0.7, 0.7] was ~1e-16 (the rounded mean), paired against STL τ1's ~0 as '–§' with p 1
+  const res = ['r18', 'r50', 'd121'].flatMap((b) => (['stl_afc', 'ft', 'mdmt'] as const).flatMap((e) => [0, 1, 2].map((f) => run(b, e, 'cv', f, e === 'mdmt' ? 0.7 : 0.65))));
+  const s = summarizeRuns(res);
+  assert.ok(s.every((x) => x.metrics.acc!.std === 0), 'σ 0');
+  const sigma = table2(s).filter((c) => c.stat === 'std' && c.protocol === 'cv');
+  assert.ok(sigma.every((c) => c.n === 3 && Number.isNaN(c.t.statistic) && Number.isNaN(c.t.pvalue)), JSON.stringify(sigma.map((c) => c.t)));
+  const md = table2Markdown(table2(s));
+  assert.equal(row(md, 'σ ↓').slice(2, 5), ['n/a', 'n/a', 'n/a']);
+  assert.match(md, 'the paired differences are all zero');
+});
+
 test.run();

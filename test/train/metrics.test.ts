@@ -73,4 +73,13 @@ test('mean/std across folds: ddof 0 by default (the authors\' pandas std with th
   close(s.acc!.mean, 0.6); close(s.f1!.std, 0.1); close(s.gmean!.mean, 0.55);
 });
 
+test('identical folds have σ exactly 0 and μ their value (the rounded mean gave σ ~1e-16)', () => {
+  for (const v of [0.7, 0.65, 0.1 + 0.2]) {
+    for (const n of [2, 3, 5, 7]) assert.equal(meanStd(new Array<number>(n).fill(v)), { mean: v, std: 0, n });
+    assert.equal(meanStd([v, v, v], { ddof: 1 }).std, 0);
+    assert.ok(Number.isNaN(meanStd([v, v], { ddof: 2 }).std), 'no more folds than ddof: undefined');
+  }
+  assert.ok(Number.isNaN(meanStd([NaN, NaN]).mean));
+});
+
 test.run();

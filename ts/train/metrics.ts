@@ -200,6 +200,9 @@ export function meanStd(values: readonly number[], opts: { ddof?: number } = {})
   const ddof = opts.ddof ?? 0;
   const n = values.length;
   if (n === 0) return { mean: NaN, std: NaN, n: 0 };
+  // identical folds have σ 0 exactly: the rounded mean (0.7 · 3 / 3 = 0.7000000000000001) gave
+  // σ ~1e-16, which Table 2 paired as a difference (σ 'MDMT not smaller', t = −∞) instead of none
+  if (values.every((v) => v === values[0])) return { mean: values[0]!, std: n - ddof > 0 ? 0 : NaN, n };
   const mean = values.reduce((a, b) => a + b, 0) / n;
   const ss = values.reduce((s, v) => s + (v - mean) * (v - mean), 0);
   return { mean, std: n - ddof > 0 ? Math.sqrt(ss / (n - ddof)) : NaN, n };
