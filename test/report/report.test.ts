@@ -259,6 +259,8 @@ test('report.md says what bold marks and what the metric abbreviations stand for
 
 test('CSV quoting and nice ticks', () => {
   assert.is(toCsv(['a', 'b'], [['x,y', 'say "hi"'], [1.5, NaN]]), 'a,b\n"x,y","say ""hi"""\n1.5,\n');
+  // a carriage return (a centre name from a Windows-edited labels file) is quoted too
+  assert.is(toCsv(['centre'], [['Centro\r\nSud'], ['x\ry']]), 'centre\n"Centro\r\nSud"\n"x\ry"\n');
   assert.equal(niceTicks(0, 107, 8), [0, 20, 40, 60, 80, 100, 120]);
   assert.equal(niceTicks(52.3, 71.8, 5), [50, 55, 60, 65, 70, 75]);
 });

@@ -22,7 +22,8 @@ function csvCell(v: unknown): string {
   // ±inf (t of differences without variance) as pandas and numpy read it; NaN stays empty
   const num = (x: number) => (Number.isFinite(x) ? String(x) : Number.isNaN(x) ? '' : x > 0 ? 'inf' : '-inf');
   const s = v === undefined || v === null ? '' : typeof v === 'number' ? num(v) : typeof v === 'object' ? JSON.stringify(v) : String(v as string | boolean | bigint);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  // a CR unquoted ends the row for RFC 4180 readers (Python csv: "new-line character seen in unquoted field")
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 /** CSV text from a header and rows (RFC 4180 quoting). @example toCsv(['a'], [[1]]) // "a\n1\n" */
