@@ -144,4 +144,15 @@ test("each run's figure has its own file when backbone names differ only in char
   assert.match(fs.readFileSync(path.join(dir, 'plots/curves/a_b_mdmt_cv_0.svg'), 'utf8'), 'a|b');
 });
 
+test("report.md links each run's figures under a text naming its backbone, brackets in names escaped", () => {
+  // the reliability links read 'mdmt cv 0' for every backbone, and a backbone 'net[2]' ended a link's text
+  const r = new Rng(6);
+  const results = ['resnet18', 'net[2]'].map((backbone) => ({ ...run(r, 'mdmt', 'cv', 0, CENTRES, 20), backbone, history: [{ epoch: 1, trainLoss: 1, valLoss: 1, lr: 1e-3 }] }));
+  const { markdown } = writeReport(results, fs.mkdtempSync(path.join(os.tmpdir(), 'mdmt-links-')), { bootstrap: { resamples: 5 } });
+  for (const sub of ['curves', 'reliability']) {
+    assert.ok(markdown.includes(`[resnet18 · mdmt · cv fold 0](plots/${sub}/resnet18_mdmt_cv_0.svg)`), sub);
+    assert.ok(markdown.includes(`[net\\[2\\] · mdmt · cv fold 0](plots/${sub}/net_2__mdmt_cv_0.svg)`), sub);
+  }
+});
+
 test.run();

@@ -11,7 +11,7 @@ import { atomicWriteFile } from '../train/checkpoint';
 import { checkRunResult } from '../train/result_file';
 import { PROTOCOLS, summarizeRuns, summarizeTau2, sweepGaps, table1, table2, type RunSummary } from './aggregate';
 import { mixedSettingsWarnings, muStatement, oneClassTestWarnings, oneClassWarnings, partialSweepWarnings, pretrainingNotice, skippedImagesWarnings, sweepGapWarnings, undefinedStdWarnings, unfinishedWarnings, untestedWarnings } from './notes';
-import { backboneBarsSvg, learningCurveSvg, runFileNamer } from './plots';
+import { backboneBarsSvg, learningCurveSvg, runFileNamer, runLink } from './plots';
 import { perBackboneCsv, perBackboneMarkdown, table1Csv, table1Markdown, table2Csv, table2Markdown } from './tables';
 import { trustSections } from './trust';
 import { hasTestMetrics, PROTOCOL_LABEL, type ReportOptions, type RunResult } from './types';
@@ -158,7 +158,7 @@ export function writeReport(results: readonly RunResult[], outDir: string, opts:
       if (!r.history?.length) continue;
       const rel = `plots/curves/${name(r)}.svg`;
       write(rel, learningCurveSvg(r, { warmupEpochs: opts.warmupEpochs }));
-      curves.push(`- [${r.backbone} · ${r.experiment} · ${r.protocol} fold ${r.fold}](${rel})`);
+      curves.push(`- ${runLink(r, rel)}`);
     }
   }
   const backbones = new Set(summaries.map((s) => s.backbone)).size;

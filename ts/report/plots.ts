@@ -27,6 +27,15 @@ export function runFileNamer(): (r: RunResult) => string {
   };
 }
 
+/**
+ * A run's figure as a Markdown link, `[backbone · experiment · protocol fold f](rel)`, with '[', ']'
+ * and '\\' of the names escaped and line breaks as spaces (a backbone 'net[2]' ended the link text).
+ */
+export function runLink(r: RunResult, rel: string): string {
+  const text = `${r.backbone} · ${r.experiment} · ${r.protocol} fold ${r.fold}`.replace(/[[\]\\]/g, '\\$&').replace(/\r\n?|\n/g, ' ');
+  return `[${text}](${rel})`;
+}
+
 type Series = { key: keyof EpochRecord; label: string; color: string; dash?: string };
 
 const LOSSES: Series[] = [

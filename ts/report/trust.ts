@@ -7,7 +7,7 @@
  *   const md = trustSections(results, write, { bootstrap: { resamples: 1000, seed: 0 } });
  */
 import type { BootstrapOptions } from '../train/bootstrap';
-import { runFileNamer } from './plots';
+import { runFileNamer, runLink } from './plots';
 import { calibrationTables, reliabilitySvg } from './reliability';
 import { PROTOCOL_LABEL, type RunResult } from './types';
 import { uncertaintyTables } from './uncertainty';
@@ -31,7 +31,8 @@ export function trustSections(results: readonly RunResult[], write: (rel: string
       if (!svg) continue;
       const rel = `plots/reliability/${name(r)}.svg`;
       write(rel, svg);
-      links.push(`[${r.experiment} ${r.protocol} ${r.fold}](${rel})`);
+      // with the backbone: 'mdmt cv 0' was the link of every backbone's MDMT fold 0
+      links.push(runLink(r, rel));
     }
     parts.push('## Calibration (test set; temperature T fitted on validation)', '',
       'Temperature scaling divides the logits by T before the softmax: the classes, hence ACC, F1 and G-mean, do not change. ' +
