@@ -53,11 +53,17 @@ test('a result.json of another shape is an error naming the file and the field (
     throwsData(() => collectResults(dir), f, field);
   }
   // the calibration and test outputs the trust sections read (an edit gave 'T.toFixed is not a function')
-  const cal = { temperature: 1.5, val: {}, test: {} };
+  const stats = { n: 2, nll: 0.6, ece: 0.1, brier: 0.4 };
+  const cal = { temperature: 1.5, val: { before: stats, after: stats }, test: { before: stats, after: { ...stats, nll: null } } };
   const pred = { ids: ['a', 'b'], centers: ['X', 'Y'], yTrue: [0, 1], logits: [[0.1, 0.2], [0.3, -1]] };
   const trust: [unknown, string][] = [
     [{ calibration: { afc: { ...cal, temperature: 'abc' } } }, 'result.calibration.afc.temperature is "abc"'],
     [{ calibration: { bx: { ...cal, temperature: 0 } } }, 'result.calibration.bx.temperature is 0'],
+    // the calibration table read these: a `test: {}` was "Cannot read properties of undefined (reading 'ece')"
+    [{ calibration: { afc: { ...cal, test: {} } } }, 'result.calibration.afc.test.before is undefined (the calibration stats n, nll, ece, brier)'],
+    [{ calibration: { afc: { ...cal, val: { before: stats, after: { ...stats, ece: '0.1' } } } } }, 'result.calibration.afc.val.after.ece is "0.1"'],
+    [{ calibration: { afc: { ...cal, fitted: 'x' } } }, 'result.calibration.afc.fitted is "x" (a positive number)'],
+    [{ calibration: { afc: { ...cal, check: 'applied' } } }, 'result.calibration.afc.check is "applied"'],
     [{ predictions: { afc: { ...pred, logits: undefined } } }, 'result.predictions.afc.logits is not an array of 2'],
     [{ predictions: { afc: { ...pred, centers: ['X'] } } }, 'result.predictions.afc.centers is not an array of 2'],
     [{ predictions: { afc: { ...pred, yTrue: [0, 1.5] } } }, 'result.predictions.afc.yTrue holds a value that is not a class index'],
@@ -71,6 +77,8 @@ test('a result.json of another shape is an error naming the file and the field (
   const good = tmpDir('rep-trust');
   writeRun(good, 'a', { result: run(0, { calibration: { afc: cal as never }, predictions: { afc: pred } }) });
   assert.is(collectResults(good).length, 1);
+  // and what passes the check makes a calibration table (a NaN NLL as '–')
+  assert.match(writeReport(collectResults(good), tmpDir('rep-trust-out')).markdown, '| 1.50 | 10.0 → 10.0 | 0.400 → 0.400 | 0.600 → – | 2 |');
   // NaN metrics, as JSON writes them (null), are a result
   const dir = tmpDir('rep-null');
   writeRun(dir, 'a', { result: run(0, { metrics: { acc: null, f1: null, gmean: null } as unknown as RunResult['metrics'] }) });

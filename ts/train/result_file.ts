@@ -92,6 +92,26 @@ function checkSkipped(s: unknown, bad: Bad, at: string): void {
 }
 
 /**
+ * The rest of a head's calibration as the report's calibration table reads it: the fitted T,
+ * the check's decision, and per split present the stats before and after (a hand-edited `test: {}`
+ * failed with "Cannot read properties of undefined (reading 'ece')").
+ */
+function checkCalibration(c: Record<string, unknown>, field: string, bad: Bad): void {
+  if (c.fitted !== undefined && !(typeof c.fitted === 'number' && c.fitted > 0)) throw bad(`${field}.fitted is ${JSON.stringify(c.fitted)} (a positive number)`);
+  if (c.check !== undefined && !(isPlain(c.check) && typeof c.check.decision === 'string')) throw bad(`${field}.check is ${JSON.stringify(c.check)} (an object with its decision)`);
+  for (const split of ['val', 'test']) {
+    const v = c[split];
+    if (v === undefined) continue;
+    for (const when of ['before', 'after']) {
+      const x = isPlain(v) ? v[when] : undefined;
+      // NaN: a split without samples ('NaN' as train() writes it, null as JSON.stringify does)
+      const key = ['n', 'nll', 'ece', 'brier'].find((k) => !isPlain(x) || !(typeof x[k] === 'number' || x[k] === null));
+      if (key) throw bad(`${field}.${split}.${when}${isPlain(x) ? `.${key} is ${JSON.stringify(x[key])}` : ` is ${JSON.stringify(x)}`} (the calibration stats n, nll, ece, brier)`);
+    }
+  }
+}
+
+/**
  * The optional fields the report's calibration, interval and per-centre sections read: a
  * temperature that is a positive number, per-sample test outputs as parallel arrays (an
  * edited file failed with 'T.toFixed is not a function' or a TypeError in a map).
@@ -104,6 +124,7 @@ function checkTrustFields(r: Record<string, unknown>, bad: Bad, at: string): voi
     const c = cal?.[head];
     if (c !== undefined && !(isPlain(c) && typeof c.temperature === 'number' && c.temperature > 0))
       throw bad(`${at}.calibration.${head}.temperature is ${JSON.stringify(isPlain(c) ? c.temperature : c)} (a positive number)`);
+    if (c !== undefined) checkCalibration(c as Record<string, unknown>, `${at}.calibration.${head}`, bad);
     const p = pred?.[head];
     if (p === undefined) continue;
     const field = `${at}.predictions.${head}`;
