@@ -68,6 +68,10 @@ test('a result.json of another shape is an error naming the file and the field (
     [{ predictions: { afc: { ...pred, centers: ['X'] } } }, 'result.predictions.afc.centers is not an array of 2'],
     [{ predictions: { afc: { ...pred, yTrue: [0, 1.5] } } }, 'result.predictions.afc.yTrue holds a value that is not a class index'],
     [{ predictions: { bx: { ...pred, logits: [[0.1], 'z'] } } }, 'result.predictions.bx.logits holds a row that is not an array of numbers'],
+    [{ predictions: { afc: { ...pred, logits: [[0.1, 0.2], [0.3, -1, 5]] } } }, 'result.predictions.afc.logits[1] has 3 entries, row 0 2 (one per class)'],
+    [{ predictions: { afc: { ...pred, yTrue: [0, 2] } } }, 'result.predictions.afc.yTrue[1] is 2, not a class of its 2 logits'],
+    [{ predictions: { afc: { ...pred, centers: [1, 2] } } }, 'result.predictions.afc.centers holds a value that is not a string'],
+    [{ predictions: { afc: { ...pred, ids: ['a', null] } } }, 'result.predictions.afc.ids holds a value that is not a string'],
   ];
   for (const [extra, field] of trust) {
     const dir = tmpDir('rep-bad-trust');

@@ -135,5 +135,13 @@ function checkTrustFields(r: Record<string, unknown>, bad: Bad, at: string): voi
     if (!(p.yTrue as unknown[]).every((y) => Number.isInteger(y) && (y as number) >= 0)) throw bad(`${field}.yTrue holds a value that is not a class index`);
     if (!(p.logits as unknown[]).every((z) => Array.isArray(z) && z.length > 0 && z.every((v) => typeof v === 'number')))
       throw bad(`${field}.logits holds a row that is not an array of numbers`);
+    // one logit per class in every row, a class index below it, centres by name: a ragged row or a yTrue of 2
+    // beside 2 logits was a plain 'confusionMatrix: label pair … is outside 0..1', a centre 1 a TypeError
+    const k = ((p.logits as unknown[][])[0] ?? []).length;
+    const ragged = (p.logits as unknown[][]).findIndex((z) => z.length !== k);
+    if (ragged >= 0) throw bad(`${field}.logits[${ragged}] has ${(p.logits as unknown[][])[ragged]!.length} entries, row 0 ${k} (one per class)`);
+    const big = (p.yTrue as number[]).findIndex((y) => y >= k);
+    if (big >= 0) throw bad(`${field}.yTrue[${big}] is ${(p.yTrue as number[])[big]}, not a class of its ${k} logits`);
+    for (const key of ['ids', 'centers']) if (!(p[key] as unknown[]).every((x) => typeof x === 'string')) throw bad(`${field}.${key} holds a value that is not a string`);
   }
 }
