@@ -263,4 +263,10 @@ test('pooled μ over confusion matrices of different sizes is an EDATA naming th
   assert.is(writeReport(res, tmpDir('rep-cm-sizes-folds'), { mu: 'folds' }).files.length > 0, true);
 });
 
+test('per-centre pooling of folds whose stored logits count different classes is an EDATA naming the runs, not a plain confusionMatrix error', () => {
+  const pred = (w: number) => ({ ids: ['a', 'b', 'c'], centers: ['X', 'Y', 'X'], yTrue: [0, 1, w - 1], logits: [[0.1, 0.2, 0].slice(0, w), [0.3, -1, 0].slice(0, w), [0, 0, 1].slice(3 - w)] });
+  const res = [2, 3].map((w, f) => run(f, { predictions: { afc: pred(w) } }));
+  throwsData(() => writeReport(res, tmpDir('rep-classes'), { bootstrap: { resamples: 5 } }), 'resnet18/stl_afc/cv', 'fold 0 have 2 classes, of fold 1 3');
+});
+
 test.run();
