@@ -3,7 +3,7 @@
  * is taken over; an empty or garbled .lock is named as unreadable, and taken over with a note
  * once older than the grace period; the lock appears with its content (never empty).
  */
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import nodeFs from 'fs';
 import * as os from 'os';
@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MdmtError } from '../../ts/errors';
 import { native } from '../../ts/native/binding';
-import { busyMessage, lockHolder, tryLock, UNREADABLE_GRACE_MS, unlock } from '../../ts/train/lock';
+import { busyMessage, lockHolder, PID_REUSE_SLACK_MS, tryLock, UNREADABLE_GRACE_MS, unlock } from '../../ts/train/lock';
 import { train } from '../../ts/train/train';
 import { BACKBONE, tinyBase, tmpDir } from './_fixture';
 
@@ -73,6 +73,23 @@ test('a live holder is refused (its pid and host named); a dead pid or our own o
   assert.ok(tryLock(own.dir));
   const far = locked('lk-far', `${gone} some-other-host`, 3_600_000);
   assert.not.ok(tryLock(far.dir), "a pid on another host cannot be checked: its lock stays");
+});
+
+test('a lock whose pid now belongs to a process started after the lock was written (pid reused) is taken over; one its live process wrote is not', () => {
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  try {
+    // the lock of a process long gone whose pid the new child has now
+    const reused = locked('lk-reused', `${child.pid} ${os.hostname()}`, PID_REUSE_SLACK_MS + 3_600_000);
+    assert.ok(tryLock(reused.dir), busyMessage(reused.dir));
+    assert.is(fs.readFileSync(reused.f, 'utf8'), me);
+    unlock(reused.dir);
+    // the same child's own lock, written after it started
+    const own = locked('lk-child', `${child.pid} ${os.hostname()}`);
+    assert.not.ok(tryLock(own.dir));
+    assert.match(busyMessage(own.dir), `being trained by process ${child.pid}`);
+  } finally {
+    child.kill();
+  }
 });
 
 test('the lock appears with its content: .lock is never opened for writing, no temporary file is left', () => {

@@ -1,7 +1,8 @@
 /**
  * Run-directory locks: `<dir>/.lock` holds "<pid> <host>" while a process trains the run, so
  * two processes never train one directory at once (their logs and checkpoints would
- * interleave). A lock whose process is gone (killed) on this host is stale and taken over;
+ * interleave). A lock whose process is gone (killed) on this host is stale and taken over,
+ * as is one whose pid now belongs to a process started after the lock was written (Linux);
  * a lock this thread already holds is its own. experiment() locks each job; train() —
  * and so `mdmt train` — takes the same lock unless its caller already holds it.
  *
@@ -37,6 +38,36 @@ function alive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** How much later than the lock was written its pid's process must have started to be another one (clock skew of a shared file system). */
+export const PID_REUSE_SLACK_MS = 60_000;
+
+/**
+ * When process `pid` of this host started (ms since the epoch), from /proc (Linux): its
+ * start in clock ticks (USER_HZ, 100) after boot. Undefined where it cannot be read.
+ */
+function startedAt(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the fields after the command name "(...)", which may hold spaces and parentheses: state is field 3, starttime 22
+    const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const boot = Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1]);
+    return Number.isFinite(start) && boot > 0 ? (boot + start / 100) * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the lock's process is gone: dead, or its pid now another process's, one started
+ * after the lock was written (a node rebooted or a long-gone sweep: a live process of the
+ * same pid kept the run directory busy for good, every sweep waiting on it).
+ */
+function stale(pid: number, lockAgeMs: number): boolean {
+  if (!alive(pid)) return true;
+  const started = startedAt(pid);
+  return started !== undefined && started > Date.now() - lockAgeMs + PID_REUSE_SLACK_MS;
 }
 
 /** The lock file's text and age, or undefined when there is none. */
@@ -157,7 +188,7 @@ function takeFile(f: string, note: (msg: string) => void): boolean {
     const h = parse(l.text);
     if (h) {
       // this pid: no other thread claims it (a terminated Worker's), or this thread's own
-      if (h.host === os.hostname() && (h.pid === process.pid || !alive(h.pid))) fs.rmSync(f, { force: true });
+      if (h.host === os.hostname() && (h.pid === process.pid || stale(h.pid, l.ageMs))) fs.rmSync(f, { force: true });
       else return false;
     } else if (l.ageMs >= UNREADABLE_GRACE_MS) {
       note(`taking over ${f}: its content ${show(l.text.slice(0, 80))} is unreadable (not "<pid> <host>") and ${(l.ageMs / 1000).toFixed(0)} s old`);
