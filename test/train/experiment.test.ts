@@ -3,6 +3,7 @@
 // MDMT on STL τ1 and STL τ2 of the same fold; under LOCO every centre pairs with BRIXIA fold
 // bxLocoFold; FT / MDMT alone pull in the STL jobs they need; bad folds are refused.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -130,6 +131,20 @@ test('a failing job is recorded, the sweep goes on, the jobs that need it wait',
   for (const k of out.pending) assert.ok(said.includes(`${k}: not run: it starts from cv/${BACKBONE}/stl_bx/fold0, which failed`), said.join('\n'));
   assert.not.ok(fs.existsSync(path.join(bad, '.lock')), 'the failed job is unlocked');
   assert.match(fs.readFileSync(path.join(runs, 'sweep.log'), 'utf8'), `failed cv/${BACKBONE}/stl_bx/fold0`);
+});
+
+test('waitForOthers false: the jobs left to another process are named with their holder, not only counted', async () => {
+  if (!on) return;
+  const runs = path.join(tmpDir('nowait'), 'runs');
+  const job = path.join(runs, 'cv', BACKBONE, 'stl_afc', 'fold0');
+  // a lock of a live process (the test runner's parent)
+  fs.mkdirSync(job, { recursive: true });
+  fs.writeFileSync(path.join(job, '.lock'), `${process.ppid} ${os.hostname()}`);
+  const d = await tinyData();
+  const said: string[] = [];
+  const out = await experiment({ ...sweepConfig(runs, d.afc, d.bx), experiments: ['stl_afc'], waitForOthers: false, log: (m) => said.push(m) });
+  assert.equal(out.pending, [`cv/${BACKBONE}/stl_afc/fold0`]);
+  assert.ok(said.some((m) => m.startsWith(`not waited for: cv/${BACKBONE}/stl_afc/fold0, held by`) && m.includes(`by process ${process.ppid} on ${os.hostname()} (${path.join(job, '.lock')})`)), said.join('\n'));
 });
 
 test('a finished job is reused only when it was trained with the settings the sweep asks for', async () => {

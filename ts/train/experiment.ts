@@ -429,6 +429,9 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
     const lost = Object.values(byKey.get(k)!.deps).filter((d) => failed.has(d!));
     if (lost.length) log(`${k}: not run: it starts from ${lost.join(', ')}, which failed`);
   }
+  // left to other processes (waitForOthers false, --no-wait): say which and who holds them (only "n pending" was printed)
+  const left = outcome.pending.filter((k) => !Object.values(byKey.get(k)!.deps).some((d) => failed.has(d!)));
+  if (left.length) log(`not waited for: ${fewOf(left, 3)}, held by other processes or waiting on their runs (${holders(left.map((k) => byKey.get(k)!.dir))})`);
   const groups = new Set(jobs.map((j) => `${j.protocol}/${j.backbone}/${j.experiment}`));
   outcome.results = collectResults(runsDir).filter((r) => groups.has(`${r.protocol}/${r.backbone}/${r.experiment}`));
   return outcome;
