@@ -147,6 +147,24 @@ test('waitForOthers false: the jobs left to another process are named with their
   assert.ok(said.some((m) => m.startsWith(`not waited for: cv/${BACKBONE}/stl_afc/fold0, held by`) && m.includes(`by process ${process.ppid} on ${os.hostname()} (${path.join(job, '.lock')})`)), said.join('\n'));
 });
 
+test('a hook that throws after the run finished (onEnd): the job counts as trained, not failed, and the jobs that start from it run', async () => {
+  if (!on) return;
+  const d = await tinyData();
+  const runs = path.join(tmpDir('hookthrow'), 'runs');
+  const c = sweepConfig(runs, d.afc, d.bx);
+  const said: string[] = [];
+  const stl = `cv/${BACKBONE}/stl_bx/fold0`, ft = `cv/${BACKBONE}/ft/fold0`;
+  const out = await experiment({
+    ...c, experiments: ['ft'], log: (m) => said.push(m), base: { ...c.base, schedule: { maxEpochs: 1, warmupEpochs: 0 } },
+    hooksFor: (j) => ({ onEnd() { if (j.key === stl) throw new Error('hook boom'); } }),
+  });
+  assert.equal(out.failed, []);
+  assert.equal(out.trained, [stl, ft]);
+  assert.equal(out.pending, []);
+  assert.ok(said.includes(`${stl}: finished, then a hook threw: hook boom`), said.join('\n'));
+  assert.match(fs.readFileSync(path.join(runs, 'sweep.log'), 'utf8'), `done ${stl} (then a hook threw: hook boom)`);
+});
+
 test('a finished job is reused only when it was trained with the settings the sweep asks for', async () => {
   if (!on) return;
   const d = await tinyData();

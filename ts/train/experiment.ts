@@ -390,6 +390,14 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
       // diverged loss, out of memory) is this job's, and the independent jobs go on
       if (e instanceof MdmtError && e.code === 'ECONFIG') throw e;
       const msg = e instanceof Error ? e.message : String(e);
+      // thrown after result.json was written (a hook's onEnd): the job is finished, and was
+      // counted as failed while its result was reported and its FT / MDMT jobs were "not run"
+      if (done(j)) {
+        sweepLog(`done ${j.key} (then a hook threw: ${msg.split('\n')[0]})`);
+        log(`${j.key}: finished, then a hook threw: ${msg}`);
+        outcome.trained.push(j.key);
+        return;
+      }
       sweepLog(`failed ${j.key}: ${msg.split('\n')[0]}`);
       log(`${j.key}: FAILED: ${msg}`);
       failed.add(j.key);
