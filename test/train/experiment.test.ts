@@ -165,6 +165,22 @@ test('a hook that throws after the run finished (onEnd): the job counts as train
   assert.match(fs.readFileSync(path.join(runs, 'sweep.log'), 'utf8'), `done ${stl} (then a hook threw: hook boom)`);
 });
 
+test('two experiment() calls of one process on one runs directory share the jobs as two processes do: none fails EBUSY, none trains twice', async () => {
+  if (!on) return;
+  const d = await tinyData();
+  const runs = path.join(tmpDir('twocalls'), 'runs');
+  const c = sweepConfig(runs, d.afc, d.bx);
+  const sweep: ExperimentConfig = { ...c, experiments: ['stl_afc', 'stl_bx'], pollMs: 20, base: { ...c.base, schedule: { maxEpochs: 1, warmupEpochs: 0 } } };
+  const [a, b] = await Promise.all([experiment(sweep), experiment(sweep)]);
+  assert.equal([...a.failed, ...b.failed], []);
+  assert.equal([...a.pending, ...b.pending], []);
+  assert.equal([...a.trained, ...b.trained].sort(), [`cv/${BACKBONE}/stl_afc/fold0`, `cv/${BACKBONE}/stl_bx/fold0`]);
+  assert.is(a.results.length, 2);
+  assert.is(b.results.length, 2);
+  const starts = fs.readFileSync(path.join(runs, 'sweep.log'), 'utf8').split('\n').filter((l) => / start /.test(l));
+  assert.is(starts.length, 2, starts.join('\n'));
+});
+
 test('a finished job is reused only when it was trained with the settings the sweep asks for', async () => {
   if (!on) return;
   const d = await tinyData();

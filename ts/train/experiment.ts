@@ -417,7 +417,10 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
       const deps = Object.values(j.deps).map((k) => byKey.get(k!)!);
       if (deps.some((d) => failed.has(d.key))) continue; // blocked for good
       throwIfAborted(signal, 'experiment', `before job ${j.key}, ${stopped()}`);
-      if (deps.some((d) => !done(d)) || !tryLock(j.dir)) {
+      // a lock this thread holds is another experiment() or train() call's here (this sweep let
+      // go of its own): tryLock took it as its own, train() failed the job EBUSY, and the
+      // failed job's unlock() deleted the lock the other call was training under
+      if (deps.some((d) => !done(d)) || lockHolder(j.dir)?.mine || !tryLock(j.dir)) {
         waiting.push(j.key);
         continue;
       }
