@@ -177,6 +177,8 @@ test('two experiment() calls of one process on one runs directory share the jobs
   assert.equal([...a.trained, ...b.trained].sort(), [`cv/${BACKBONE}/stl_afc/fold0`, `cv/${BACKBONE}/stl_bx/fold0`]);
   assert.is(a.results.length, 2);
   assert.is(b.results.length, 2);
+  // each call accounts for every job of the plan: what the other one trained is byOthers
+  for (const [x, y] of [[a, b], [b, a]]) assert.equal([...x.trained, ...x.skipped, ...x.byOthers].sort(), [...x.trained, ...y.trained].sort());
   const starts = fs.readFileSync(path.join(runs, 'sweep.log'), 'utf8').split('\n').filter((l) => / start /.test(l));
   assert.is(starts.length, 2, starts.join('\n'));
 });

@@ -29,7 +29,7 @@ export async function runExperimentCommand(o: Record<string, unknown>, base: Wit
     waitForOthers: o.wait !== false,
   };
   const out = await experiment(cfg);
-  process.stdout.write(`${out.trained.length} job${out.trained.length === 1 ? '' : 's'} trained, ${out.skipped.length} already finished, ${out.failed.length} failed, ${out.pending.length} pending; ${out.results.length} results in ${cfg.runsDir}\n`);
+  process.stdout.write(`${out.trained.length} job${out.trained.length === 1 ? '' : 's'} trained, ${out.skipped.length} already finished, ${out.byOthers.length ? `${out.byOthers.length} finished by other processes, ` : ''}${out.failed.length} failed, ${out.pending.length} pending; ${out.results.length} results in ${cfg.runsDir}\n`);
   for (const f of out.failed) process.stderr.write(`mdmt experiment: ${f.key} failed: ${f.error}\n`);
   if (o.report && out.results.length) {
     const r = reportRuns(cfg.runsDir);

@@ -82,6 +82,8 @@ export interface ExperimentOutcome {
   trained: string[];
   /** jobs found finished */
   skipped: string[];
+  /** jobs other processes (or other calls of this one) finished while this call ran: the plan is trained + skipped + byOthers + pending + failed */
+  byOthers: string[];
   /** jobs not finished: held by another process, or waiting on an unfinished or failed job */
   pending: string[];
   /** jobs that threw (the sweep goes on with the jobs that do not depend on them) */
@@ -369,7 +371,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
     verified.add(j.key);
     return true;
   };
-  const outcome: ExperimentOutcome = { results: [], trained: [], skipped: jobs.filter(done).map((j) => j.key), pending: [], failed: [] };
+  const outcome: ExperimentOutcome = { results: [], trained: [], skipped: jobs.filter(done).map((j) => j.key), byOthers: [], pending: [], failed: [] };
   const failed = new Set<string>();
   const stopped = () => `${outcome.trained.length} job${outcome.trained.length === 1 ? '' : 's'} trained by this call kept; no further job started`;
   const runJob = async (j: Job, index: number) => {
@@ -435,6 +437,8 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
     }
   }
   outcome.pending = jobs.filter((j) => !done(j) && !failed.has(j.key)).map((j) => j.key);
+  const mine = new Set([...outcome.trained, ...outcome.skipped]);
+  outcome.byOthers = jobs.filter((j) => !mine.has(j.key) && !failed.has(j.key) && done(j)).map((j) => j.key);
   // a job whose input run failed stays pending for good: say which and why (it was only counted)
   for (const k of outcome.pending) {
     const lost = Object.values(byKey.get(k)!.deps).filter((d) => failed.has(d!));
