@@ -5,7 +5,8 @@
  *   <runsDir>/splits/{AFC,BX}/...              split files of the whole sweep (written once)
  *   <runsDir>/<protocol>/<backbone>/<experiment>/fold<i>/   config.json, split/, log.jsonl,
  *                                              checkpoint.safetensors, best.safetensors, result.json
- *   <runsDir>/sweep.log                        one line per job started / finished / skipped
+ *   <runsDir>/sweep.log                        one line per job started or resumed, and finished, failed or aborted
+ *                                              (a job found finished is not logged; a killed process logs no end)
  *
  * STL jobs run before the FT and MDMT jobs that start from their best.safetensors (FT: STL τ2
  * of the same fold; MDMT: STL τ1 and STL τ2 of the same fold; under LOCO the τ2 fold is
