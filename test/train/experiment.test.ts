@@ -183,6 +183,28 @@ test('two experiment() calls of one process on one runs directory share the jobs
   assert.is(starts.length, 2, starts.join('\n'));
 });
 
+test('a job finished in another folder under the runs directory (a copied or renamed run) is refused before anything trains', async () => {
+  if (!on) return;
+  const d = await tinyData();
+  const runs = path.join(tmpDir('elsewhere'), 'runs');
+  const c = sweepConfig(runs, d.afc, d.bx);
+  const sweep = (experiments: ExperimentConfig['experiments']): ExperimentConfig => ({ ...c, experiments, base: { ...c.base, schedule: { maxEpochs: 1, warmupEpochs: 0 } } });
+  await experiment(sweep(['stl_afc']));
+  const job = path.join(runs, 'cv', BACKBONE, 'stl_afc', 'fold0');
+  const key = `cv/${BACKBONE}/stl_afc/fold0`;
+  const refused = async (msg: string) => {
+    const e = await experiment(sweep(['stl_afc', 'stl_bx'])).then(() => undefined, (x: unknown) => x as MdmtError);
+    assert.instance(e, MdmtError);
+    assert.is(e!.code, 'EDATA');
+    assert.ok(e!.message.includes(msg) && e!.message.endsWith('Nothing was trained'), e!.message);
+    assert.not.ok(fs.existsSync(path.join(runs, 'cv', BACKBONE, 'stl_bx')), 'nothing was trained');
+  };
+  fs.cpSync(job, `${job}-old`, { recursive: true });
+  await refused(`${key} is finished twice: ${path.join(job, 'result.json')} and ${path.join(`${job}-old`, 'result.json')}`);
+  fs.rmSync(job, { recursive: true });
+  await refused(`${key} is finished in ${job}-old, not in its run directory ${job}`);
+});
+
 test('a finished job is reused only when it was trained with the settings the sweep asks for', async () => {
   if (!on) return;
   const d = await tinyData();

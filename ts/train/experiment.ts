@@ -288,6 +288,29 @@ function checkSweepSettings(runsDir: string, planned: Set<string>, cfg: TrainCon
       'mdmt report would average them with this sweep\'s runs as one sweep. Nothing was trained: use another runs directory (mdmt report can still read a folder that holds both), or run with the stored settings');
 }
 
+/**
+ * Throws EDATA, before anything trains, when a job of the plan is finished in another folder
+ * under `runsDir` (a copied or renamed run directory, fold0-old): collectResults refused the
+ * runs directory only at the end of the sweep, after every job had trained, with no outcome.
+ */
+function checkFinishedElsewhere(runsDir: string, jobs: Job[]): void {
+  const at = new Map<string, string>();
+  walkRunsDir(runsDir, (d, files) => {
+    if (!files.has(RUN_FILES.result)) return;
+    const r = readRunResult(path.join(d, RUN_FILES.result));
+    const k = `${r.protocol}/${r.backbone}/${r.experiment}/fold${r.fold}`;
+    const other = at.get(k);
+    if (other !== undefined)
+      throw new MdmtError('EDATA', 'experiment', `${k} is finished twice: ${path.join(other, RUN_FILES.result)} and ${path.join(d, RUN_FILES.result)}; remove one (mdmt report reads one run per job). Nothing was trained`);
+    at.set(k, d);
+  });
+  for (const j of jobs) {
+    const d = at.get(j.key);
+    if (d !== undefined && d !== j.dir)
+      throw new MdmtError('EDATA', 'experiment', `${j.key} is finished in ${d}, not in its run directory ${j.dir}: the sweep would train it again and find it twice; move it back, or remove it. Nothing was trained`);
+  }
+}
+
 /** Who holds the first few of these job directories, and the lock file to delete if that process is gone. */
 function holders(dirs: string[]): string {
   const held = dirs.flatMap((d) => {
@@ -359,6 +382,7 @@ export async function experiment(cfg: ExperimentConfig): Promise<ExperimentOutco
   const cfgOf = new Map(jobs.map((j) => [j.key, resolveTrainConfig(inputOf(j))]));
   checkReuse(runsDir, jobs.map((j) => ({ dir: j.dir, cfg: cfgOf.get(j.key)! })));
   checkSweepSettings(runsDir, new Set(jobs.map((j) => j.dir)), cfgOf.get(jobs[0].key)!);
+  checkFinishedElsewhere(runsDir, jobs);
   // A job another process finishes during this sweep is compared too (once): two sweeps with
   // other settings on one runs directory each took the other's runs as its own, and as inits.
   const verified = new Set<string>();
