@@ -92,6 +92,20 @@ test('a lock whose pid now belongs to a process started after the lock was writt
   }
 });
 
+test('a lock whose process is a zombie (exited, not reaped by its parent) is taken over', async () => {
+  // sh's child exits; sh, now sleep, never reaps it
+  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const pid = Number(await new Promise<string>((ok) => parent.stdout.once('data', (b: Buffer) => ok(b.toString()))));
+    for (let i = 0; i < 200 && !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 10));
+    const z = locked('lk-zombie', `${pid} ${os.hostname()}`);
+    assert.ok(tryLock(z.dir), busyMessage(z.dir));
+    unlock(z.dir);
+  } finally {
+    parent.kill();
+  }
+});
+
 test('the lock appears with its content: .lock is never opened for writing, no temporary file is left', () => {
   const dir = tmpDir('lk-atomic');
   const f = path.join(dir, '.lock');

@@ -2,7 +2,8 @@
  * Run-directory locks: `<dir>/.lock` holds "<pid> <host>" while a process trains the run, so
  * two processes never train one directory at once (their logs and checkpoints would
  * interleave). A lock whose process is gone (killed) on this host is stale and taken over,
- * as is one whose pid now belongs to a process started after the lock was written (Linux);
+ * as is one whose process is a zombie or whose pid now belongs to a process started after the
+ * lock was written (Linux);
  * a lock this thread already holds is its own. experiment() locks each job; train() —
  * and so `mdmt train` — takes the same lock unless its caller already holds it.
  *
@@ -44,30 +45,33 @@ function alive(pid: number): boolean {
 export const PID_REUSE_SLACK_MS = 60_000;
 
 /**
- * When process `pid` of this host started (ms since the epoch), from /proc (Linux): its
- * start in clock ticks (USER_HZ, 100) after boot. Undefined where it cannot be read.
+ * Process `pid` of this host from /proc (Linux): its state letter (Z: a zombie, exited but not
+ * yet reaped by its parent) and when it started (ms since the epoch; its start in clock ticks,
+ * USER_HZ 100, after boot). Undefined where it cannot be read.
  */
-function startedAt(pid: number): number | undefined {
+function procStat(pid: number): { state: string; startedAt: number } | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // the fields after the command name "(...)", which may hold spaces and parentheses: state is field 3, starttime 22
-    const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const start = Number(fields[19]);
     const boot = Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1]);
-    return Number.isFinite(start) && boot > 0 ? (boot + start / 100) * 1000 : undefined;
+    return Number.isFinite(start) && boot > 0 ? { state: fields[0], startedAt: (boot + start / 100) * 1000 } : undefined;
   } catch {
     return undefined;
   }
 }
 
 /**
- * Whether the lock's process is gone: dead, or its pid now another process's, one started
+ * Whether the lock's process is gone: dead, a zombie (a sweep killed under a wrapper that does
+ * not reap it answers kill(pid, 0) as alive), or its pid now another process's, one started
  * after the lock was written (a node rebooted or a long-gone sweep: a live process of the
  * same pid kept the run directory busy for good, every sweep waiting on it).
  */
 function stale(pid: number, lockAgeMs: number): boolean {
   if (!alive(pid)) return true;
-  const started = startedAt(pid);
-  return started !== undefined && started > Date.now() - lockAgeMs + PID_REUSE_SLACK_MS;
+  const p = procStat(pid);
+  return p !== undefined && (p.state === 'Z' || p.state === 'X' || p.startedAt > Date.now() - lockAgeMs + PID_REUSE_SLACK_MS);
 }
 
 /** The lock file's text and age, or undefined when there is none. */
