@@ -76,15 +76,15 @@ export interface CentreRow {
  */
 export function centreRows(results: readonly RunResult[]): CentreRow[] {
   const acc = new Map<string, { key: Omit<CentreRow, 'n' | 'classes' | 'metrics'>; yTrue: number[]; yPred: number[]; C: number }>();
-  const classes = new Map<string, RunResult>();
+  // the first fold's class count per backbone × experiment × protocol
+  const classes = new Map<string, { fold: string; n: number }>();
   for (const r of results) {
     const s = testLabels(r);
     if (!s) continue;
     // the folds pooled here must score the same classes (a plain 'confusionMatrix: label pair (2, 2) … outside 0..1')
-    const g = [r.protocol, r.backbone, r.experiment].join('\u0000'), first = classes.get(g) ?? r;
+    const g = [r.protocol, r.backbone, r.experiment].join('\u0000'), first = classes.get(g) ?? { fold: String(r.fold), n: s.nClasses };
     classes.set(g, first);
-    const k0 = testLabels(first)!.nClasses;
-    if (k0 !== s.nClasses) throw new MdmtError('EDATA', 'centreRows', `${r.backbone}/${r.experiment}/${r.protocol}: the stored test logits of fold ${first.fold} have ${k0} classes, of fold ${r.fold} ${s.nClasses}`);
+    if (first.n !== s.nClasses) throw new MdmtError('EDATA', 'centreRows', `${r.backbone}/${r.experiment}/${r.protocol}: the stored test logits of fold ${first.fold} have ${first.n} classes, of fold ${r.fold} ${s.nClasses}`);
     s.centers.forEach((centre, i) => {
       const k = [r.protocol, r.backbone, r.experiment, centre].join('\u0000');
       const a = acc.get(k) ?? { key: { protocol: r.protocol, backbone: r.backbone, experiment: r.experiment, centre }, yTrue: [], yPred: [], C: s.nClasses };
