@@ -219,19 +219,26 @@ export function collectResults(runsDir: string): RunResult[] {
   // the library call says what the CLI said: a missing folder is not an empty sweep
   if (!fs.existsSync(runsDir)) throw new MdmtError('EIO', 'collectResults', `runs directory '${runsDir}' does not exist`);
   if (!fs.statSync(runsDir).isDirectory()) throw new MdmtError('ECONFIG', 'collectResults', `runs directory '${runsDir}' is a file, not a directory`);
-  const out: RunResult[] = [];
-  const seen = new Map<string, string>();
+  // two runs of one job (a copied run directory, two sweeps under one folder): which one to report is not ours to guess
+  const runs = finishedRuns(runsDir, (r) => `${r.protocol} ${r.backbone} ${r.experiment} fold ${r.fold}`, 'collectResults', 'report one runs directory per sweep, or remove one');
+  return [...runs.values()].map((x) => x.result).sort((a, b) => `${a.protocol}/${a.backbone}/${a.experiment}/${a.fold}`.localeCompare(`${b.protocol}/${b.backbone}/${b.experiment}/${b.fold}`));
+}
+
+/**
+ * The finished runs under `runsDir` by job (`label(result)`: the key, and the job's name in the
+ * error), each with its directory; a job finished twice throws EDATA naming both result.json
+ * files, then `fix`.
+ */
+function finishedRuns(runsDir: string, label: (r: RunResult) => string, op: string, fix: string): Map<string, { dir: string; result: RunResult }> {
+  const at = new Map<string, { dir: string; result: RunResult }>();
   walkRunsDir(runsDir, (d, files) => {
     if (!files.has(RUN_FILES.result)) return;
-    const file = path.join(d, RUN_FILES.result);
-    const r = readRunResult(file);
-    // two runs of one job (a copied run directory, two sweeps under one folder): which one to report is not ours to guess
-    const key = `${r.protocol} ${r.backbone} ${r.experiment} fold ${r.fold}`;
-    if (seen.has(key)) throw new MdmtError('EDATA', 'collectResults', `${key} is finished twice: ${seen.get(key)} and ${file}; report one runs directory per sweep, or remove one`);
-    seen.set(key, file);
-    out.push(r);
+    const file = path.join(d, RUN_FILES.result), result = readRunResult(file), key = label(result);
+    const other = at.get(key);
+    if (other) throw new MdmtError('EDATA', op, `${key} is finished twice: ${path.join(other.dir, RUN_FILES.result)} and ${file}; ${fix}`);
+    at.set(key, { dir: d, result });
   });
-  return out.sort((a, b) => `${a.protocol}/${a.backbone}/${a.experiment}/${a.fold}`.localeCompare(`${b.protocol}/${b.backbone}/${b.experiment}/${b.fold}`));
+  return at;
 }
 
 /**
@@ -294,18 +301,10 @@ function checkSweepSettings(runsDir: string, planned: Set<string>, cfg: TrainCon
  * runs directory only at the end of the sweep, after every job had trained, with no outcome.
  */
 function checkFinishedElsewhere(runsDir: string, jobs: Job[]): void {
-  const at = new Map<string, string>();
-  walkRunsDir(runsDir, (d, files) => {
-    if (!files.has(RUN_FILES.result)) return;
-    const r = readRunResult(path.join(d, RUN_FILES.result));
-    const k = `${r.protocol}/${r.backbone}/${r.experiment}/fold${r.fold}`;
-    const other = at.get(k);
-    if (other !== undefined)
-      throw new MdmtError('EDATA', 'experiment', `${k} is finished twice: ${path.join(other, RUN_FILES.result)} and ${path.join(d, RUN_FILES.result)}; remove one (mdmt report reads one run per job). Nothing was trained`);
-    at.set(k, d);
-  });
+  const at = finishedRuns(runsDir, (r) => `${r.protocol}/${r.backbone}/${r.experiment}/fold${r.fold}`, 'experiment',
+    'remove one (mdmt report reads one run per job). Nothing was trained');
   for (const j of jobs) {
-    const d = at.get(j.key);
+    const d = at.get(j.key)?.dir;
     if (d !== undefined && d !== j.dir)
       throw new MdmtError('EDATA', 'experiment', `${j.key} is finished in ${d}, not in its run directory ${j.dir}: the sweep would train it again and find it twice; move it back, or remove it. Nothing was trained`);
   }
